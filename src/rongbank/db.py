@@ -1,0 +1,71 @@
+"""Database access: engines, the unit of work, migrations.
+
+Services never commit. The boundary (an HTTP request, a CLI command, a batch run)
+opens a unit of work, hands its session to services, and commits once at the end;
+if anything raises, everything the request wrote is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+SessionFactory = sessionmaker[Session]
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use the psycopg 3 driver whatever form of PostgreSQL URL was given."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError("RONGBANK_DATABASE_URL must be a postgresql:// URL")
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    return create_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # No pre-ping: it would cost a round trip on every request; a dead
+        # connection fails its transaction, which the caller retries or reports.
+        pool_recycle=3600,
+        # psycopg prepares a statement on the server after it has run it this many
+        # times; the ledger's hot statements then skip parsing and planning.
+        connect_args={"prepare_threshold": 2, "options": "-c plan_cache_mode=force_generic_plan"},
+    )
+
+
+def make_session_factory(engine: Engine) -> SessionFactory:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
+    """One database transaction: committed if the block finishes, rolled back if it
+    raises. The only place outside tests where ``commit`` is called."""
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(files("rongbank") / "migrations"))
+    # Alembic's ini interpolation treats % specially.
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema up to ``revision`` (all migrations by default)."""
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,310 @@
+"""Every query of the ledger.
+
+The write path talks to psycopg directly, inside the SQLAlchemy session's own
+transaction: it sends its locking reads pipelined (one network round trip) and
+writes a whole batch (entries, postings, holds, account totals) in one statement
+built on ``unnest`` arrays. That is what lets one commit carry thousands of
+transfers. Reads use the same connection through plain SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+from sqlalchemy.orm import Session
+
+from rongbank.ledger.rules import AccountState, AccountType, BalanceRule, PostingPlan
+
+
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under the session, in the session's transaction."""
+    conn = session.connection().connection.driver_connection
+    assert isinstance(conn, psycopg.Connection)
+    return conn
+
+
+# ---------------------------------------------------------------------------
+# Locking reads for the write path
+
+ADVISORY_LOCKS = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k"
+
+LOCK_HOLDS = """
+SELECT h.entry_id, e.client_id, h.debit_account_id, h.credit_account_id, h.amount,
+       h.state, h.expires_at
+  FROM ledger_hold h JOIN ledger_entry e ON e.id = h.entry_id
+ WHERE h.entry_id = ANY(%s::bigint[]) OR e.client_id = ANY(%s::text[])
+ ORDER BY h.entry_id
+   FOR UPDATE OF h
+"""
+
+LOCK_ACCOUNTS = """
+SELECT id, code, currency, type, rule, overdraft_limit,
+       debits_posted, credits_posted, debits_pending, credits_pending
+  FROM ledger_account
+ WHERE id = ANY(%b::bigint[]) OR code = ANY(%b::text[])
+ ORDER BY id
+   FOR UPDATE
+"""
+
+EXISTING_ENTRIES = """
+SELECT client_id, id, request_hash FROM ledger_entry WHERE client_id = ANY(%b::text[])
+"""
+
+REVERSED_ALREADY = """
+SELECT reverses_id, id FROM ledger_entry WHERE reverses_id = ANY(%s::bigint[])
+"""
+
+REVERSAL_TARGETS = """
+SELECT e.id, e.client_id, e.kind, p.account_id, p.amount, p.pending
+  FROM ledger_entry e LEFT JOIN ledger_posting p ON p.entry_id = e.id
+ WHERE e.id = ANY(%s::bigint[]) OR e.client_id = ANY(%s::text[])
+ ORDER BY e.id, p.id
+"""
+
+
+@dataclass(slots=True)
+class HoldRow:
+    entry_id: int
+    client_id: str
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    state: str
+    expires_at: datetime | None
+
+
+@dataclass(slots=True)
+class ReversalTarget:
+    id: int
+    client_id: str
+    kind: str
+    legs: list[tuple[int, int]] = field(default_factory=list)  # (account_id, amount) posted
+
+
+@dataclass(slots=True)
+class Locked:
+    accounts: dict[int, AccountState]
+    codes: dict[str, int]
+    existing: dict[str, tuple[int, bytes]]
+    reversed_by: dict[int, int]
+
+
+def lock_holds(
+    conn: psycopg.Connection[Any], advisory_keys: list[int], ids: list[int], client_ids: list[str]
+) -> list[HoldRow]:
+    with conn.pipeline():
+        conn.execute(ADVISORY_LOCKS, [advisory_keys])
+        cur = conn.cursor(row_factory=tuple_row)
+        cur.execute(LOCK_HOLDS, [ids, client_ids])
+    return [HoldRow(*row) for row in cur.fetchall()]
+
+
+def reversal_targets(
+    conn: psycopg.Connection[Any], ids: list[int], client_ids: list[str]
+) -> list[ReversalTarget]:
+    targets: dict[int, ReversalTarget] = {}
+    for entry_id, client_id, kind, account_id, amount, pending in conn.execute(
+        REVERSAL_TARGETS, [ids, client_ids]
+    ):
+        target = targets.setdefault(entry_id, ReversalTarget(entry_id, client_id, kind))
+        if account_id is not None and not pending:
+            target.legs.append((account_id, amount))
+    return list(targets.values())
+
+
+def lock_accounts(
+    conn: psycopg.Connection[Any],
+    *,
+    advisory_keys: list[int] | None,
+    ids: list[int],
+    codes: list[str],
+    client_ids: list[str],
+    reversal_ids: list[int],
+) -> Locked:
+    """Take the client-id locks unless already taken (``advisory_keys`` None),
+    lock the accounts (in id order, so that concurrent batches never deadlock)
+    and, in the same round trip, read what was committed before us for these client
+    ids and reversal targets: those reads start after the locks are granted, so a
+    concurrent duplicate that touched the same accounts is already visible."""
+    with conn.pipeline():
+        if advisory_keys is not None:
+            conn.execute(ADVISORY_LOCKS, [advisory_keys])
+        acc_cur = conn.cursor(row_factory=tuple_row)
+        acc_cur.execute(LOCK_ACCOUNTS, [ids, codes])
+        ex_cur = conn.cursor(row_factory=tuple_row)
+        ex_cur.execute(EXISTING_ENTRIES, [client_ids])
+        rev_cur = None
+        if reversal_ids:
+            rev_cur = conn.cursor(row_factory=tuple_row)
+            rev_cur.execute(REVERSED_ALREADY, [reversal_ids])
+    accounts: dict[int, AccountState] = {}
+    by_code: dict[str, int] = {}
+    for row in acc_cur.fetchall():
+        account_id, code, currency, type_, rule, overdraft, dp, cp, dpe, cpe = row
+        accounts[account_id] = AccountState(
+            account_id, currency, AccountType(type_), BalanceRule(rule), overdraft, dp, cp, dpe, cpe
+        )
+        by_code[code] = account_id
+    existing = {cid: (eid, bytes(h)) for cid, eid, h in ex_cur.fetchall()}
+    reversed_by = dict(rev_cur.fetchall()) if rev_cur is not None else {}
+    return Locked(accounts, by_code, existing, reversed_by)
+
+
+# ---------------------------------------------------------------------------
+# The one statement that stores a batch
+
+
+@dataclass(slots=True)
+class EntryWrite:
+    client_id: str
+    request_hash: bytes
+    kind: str
+    created_at: datetime
+    pending_id: int | None = None
+    reverses_id: int | None = None
+    description: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    postings: list[PostingPlan] = field(default_factory=list)
+    new_hold: tuple[int, int, int, datetime | None] | None = None  # debit, credit, amount, expiry
+    hold_update: tuple[int, str, int | None] | None = None  # hold id, new state, posted amount
+
+
+_CTE_ENTRIES = """
+    INSERT INTO ledger_entry (client_id, request_hash, kind, pending_id, reverses_id,
+                              description, metadata, created_at)
+    SELECT * FROM unnest(%(cid)b::text[], %(hash)b::bytea[], %(kind)b::text[],
+                         %(pending)b::bigint[], %(reverses)b::bigint[], %(desc)b::text[],
+                         %(meta)b::jsonb[], %(at)b::timestamptz[])
+    RETURNING id, client_id
+"""
+_CTE_POSTINGS = """
+    INSERT INTO ledger_posting (entry_id, account_id, currency, amount, pending,
+                                balance_after, created_at)
+    SELECT e.id, x.account_id, x.currency, x.amount, x.pending, x.balance_after, %(now)b
+      FROM unnest(%(p_cid)b::text[], %(p_account)b::bigint[], %(p_currency)b::text[],
+                  %(p_amount)b::bigint[], %(p_pending)b::boolean[], %(p_after)b::bigint[])
+           WITH ORDINALITY AS x(client_id, account_id, currency, amount, pending,
+                                balance_after, ord)
+      JOIN e USING (client_id)
+     ORDER BY x.ord
+"""
+_CTE_NEW_HOLDS = """
+    INSERT INTO ledger_hold (entry_id, debit_account_id, credit_account_id, amount, state,
+                             expires_at)
+    SELECT e.id, x.debit, x.credit, x.amount, 'pending', x.expires_at
+      FROM unnest(%(h_cid)b::text[], %(h_debit)b::bigint[], %(h_credit)b::bigint[],
+                  %(h_amount)b::bigint[], %(h_expires)b::timestamptz[])
+           AS x(client_id, debit, credit, amount, expires_at)
+      JOIN e USING (client_id)
+"""
+_CTE_HOLD_UPDATES = """
+    UPDATE ledger_hold AS hold
+       SET state = x.state, resolved_by = e.id, posted_amount = x.posted_amount
+      FROM unnest(%(u_cid)b::text[], %(u_hold)b::bigint[], %(u_state)b::text[],
+                  %(u_posted)b::bigint[]) AS x(client_id, hold_id, state, posted_amount)
+      JOIN e USING (client_id)
+     WHERE hold.entry_id = x.hold_id
+"""
+_CTE_ACCOUNTS = """
+    UPDATE ledger_account AS acc
+       SET debits_posted = x.dp, credits_posted = x.cp,
+           debits_pending = x.dpe, credits_pending = x.cpe
+      FROM unnest(%(a_id)b::bigint[], %(a_dp)b::bigint[], %(a_cp)b::bigint[],
+                  %(a_dpe)b::bigint[], %(a_cpe)b::bigint[]) AS x(id, dp, cp, dpe, cpe)
+     WHERE acc.id = x.id
+"""
+
+
+def _write_statement(new_holds: bool, hold_updates: bool) -> str:
+    """The batch write, without the hold parts a batch does not need (a plain
+    transfer then runs a smaller statement)."""
+    ctes = [("e", _CTE_ENTRIES), ("p", _CTE_POSTINGS)]
+    if new_holds:
+        ctes.append(("h", _CTE_NEW_HOLDS))
+    if hold_updates:
+        ctes.append(("u", _CTE_HOLD_UPDATES))
+    ctes.append(("a", _CTE_ACCOUNTS))
+    return "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes) + (
+        "\nSELECT client_id, id FROM e"
+    )
+
+
+WRITE_STATEMENTS = {
+    (holds, updates): _write_statement(holds, updates)
+    for holds in (False, True)
+    for updates in (False, True)
+}
+
+
+
+def write_batch(
+    conn: psycopg.Connection[Any],
+    entries: Sequence[EntryWrite],
+    accounts: Sequence[AccountState],
+    now: datetime,
+) -> dict[str, int]:
+    """Store the entries, their postings and hold changes, and the accounts' new
+    totals; return each new entry's id by client id."""
+    params: dict[str, list[Any] | datetime] = {
+        k: []
+        for k in (
+            "cid hash kind pending reverses desc meta at p_cid p_account p_currency p_amount "
+            "p_pending p_after h_cid h_debit h_credit h_amount h_expires u_cid u_hold u_state "
+            "u_posted a_id a_dp a_cp a_dpe a_cpe"
+        ).split()
+    }
+    p: dict[str, Any] = params
+    for entry in entries:
+        p["cid"].append(entry.client_id)
+        p["hash"].append(entry.request_hash)
+        p["kind"].append(entry.kind)
+        p["pending"].append(entry.pending_id)
+        p["reverses"].append(entry.reverses_id)
+        p["desc"].append(entry.description)
+        p["meta"].append(json.dumps(entry.metadata))
+        p["at"].append(entry.created_at)
+        for plan in entry.postings:
+            p["p_cid"].append(entry.client_id)
+            p["p_account"].append(plan.account_id)
+            p["p_currency"].append(plan.currency)
+            p["p_amount"].append(plan.amount)
+            p["p_pending"].append(plan.pending)
+            p["p_after"].append(plan.balance_after)
+        if entry.new_hold is not None:
+            debit, credit, amount, expires_at = entry.new_hold
+            p["h_cid"].append(entry.client_id)
+            p["h_debit"].append(debit)
+            p["h_credit"].append(credit)
+            p["h_amount"].append(amount)
+            p["h_expires"].append(expires_at)
+        if entry.hold_update is not None:
+            hold_id, state, posted = entry.hold_update
+            p["u_cid"].append(entry.client_id)
+            p["u_hold"].append(hold_id)
+            p["u_state"].append(state)
+            p["u_posted"].append(posted)
+    for account in accounts:
+        p["a_id"].append(account.id)
+        p["a_dp"].append(account.debits_posted)
+        p["a_cp"].append(account.credits_posted)
+        p["a_dpe"].append(account.debits_pending)
+        p["a_cpe"].append(account.credits_pending)
+    p["now"] = now
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.execute(WRITE_STATEMENTS[bool(p["h_cid"]), bool(p["u_cid"])], p)
+    return dict(cur.fetchall())
+
+
+def due_holds(conn: psycopg.Connection[Any], now: datetime, limit: int) -> list[int]:
+    rows = conn.execute(
+        "SELECT entry_id FROM ledger_hold WHERE state = 'pending' AND expires_at <= %s "
+        "ORDER BY entry_id LIMIT %s",
+        [now, limit],
+    ).fetchall()
+    return [r[0] for r in rows]

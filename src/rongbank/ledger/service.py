@@ -1,0 +1,499 @@
+"""Ledger use cases.
+
+``LedgerService.execute`` is the one write path: it takes a batch of commands
+(transfers, multi-leg entries, post/void of pending transfers, reversals) and
+applies them inside the caller's transaction. Each command's failure is isolated
+from the others, except within a linked chain, which succeeds or fails whole. A
+single transfer is a batch of one. The service never commits: the boundary does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from rongbank.clock import Clock, SystemClock
+from rongbank.errors import DomainError
+from rongbank.ledger import repository as repo
+from rongbank.ledger.errors import (
+    AccountNotFound,
+    AlreadyReversed,
+    BatchTooLarge,
+    CurrencyMismatch,
+    IdempotencyConflict,
+    InvalidEntry,
+    LinkedChainFailed,
+    LinkedChainOpen,
+    NotReversible,
+    PendingAlreadyResolved,
+    PendingExpired,
+    PendingNotFound,
+    PostExceedsPending,
+    SameAccount,
+    TransferNotFound,
+)
+from rongbank.ledger.rules import Book, Leg, request_hash
+from rongbank.money import MAX_AMOUNT_MINOR, AmountNotPositive, AmountOutOfRange
+
+AccountRef = int | str
+"""A ledger account by its numeric id or by its code."""
+
+MAX_BATCH = 10_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transfer:
+    """Move ``amount`` from ``debit_account`` to ``credit_account``. With
+    ``pending`` the amount is only reserved (a hold) until posted, voided, or
+    ``timeout`` passes."""
+
+    client_id: str
+    debit_account: AccountRef
+    credit_account: AccountRef
+    amount: int
+    currency: str
+    pending: bool = False
+    timeout: timedelta | None = None
+    description: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "pending" if self.pending else "transfer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostingSpec:
+    account: AccountRef
+    amount: int  # > 0 debit, < 0 credit
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiLegEntry:
+    """Several postings that sum to zero per currency: an FX conversion, a fee split."""
+
+    client_id: str
+    postings: Sequence[PostingSpec]
+    description: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = False
+    kind = "entry"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostPending:
+    """Complete a pending transfer, in full (``amount`` None) or in part; the rest of
+    the reservation is released."""
+
+    client_id: str
+    pending: AccountRef  # the pending transfer's entry id or client id
+    amount: int | None = None
+    description: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = False
+    kind = "post_pending"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidPending:
+    """Cancel a pending transfer and release its reservation."""
+
+    client_id: str
+    pending: AccountRef
+    description: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = False
+    kind = "void_pending"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reverse:
+    """Undo a posted entry with a new entry of opposite postings, linked to it."""
+
+    client_id: str
+    entry: AccountRef  # the entry's id or client id
+    description: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = False
+    kind = "reversal"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ExpirePending:
+    """Release a pending transfer whose timeout has passed (the expiry run)."""
+
+    client_id: str
+    pending: int
+    description: str = "pending transfer expired"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = False
+    kind = "expire_pending"
+
+
+Command = Transfer | MultiLegEntry | PostPending | VoidPending | Reverse
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one command: ``created`` now, already ``exists`` from an
+    earlier identical request, or ``failed`` with a business error (nothing of it
+    was written)."""
+
+    client_id: str
+    status: Literal["created", "exists", "failed"]
+    entry_id: int | None = None
+    error: DomainError | None = None
+
+    def entry_id_or_raise(self) -> int:
+        if self.error is not None:
+            raise self.error
+        assert self.entry_id is not None
+        return self.entry_id
+
+
+def _fingerprint(command: Command | _ExpirePending) -> bytes:
+    values: list[Any] = []
+    for name, value in vars(command).items():
+        if name in ("client_id", "linked"):
+            continue
+        if name == "postings":
+            value = [(p.account, p.amount, p.currency) for p in value]
+        elif name == "metadata":
+            value = dict(value) if value else None
+        values.append(value)
+    return request_hash(command.kind, values)
+
+
+def _advisory_key(client_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(client_id.encode()).digest()[:8], "big", signed=True)
+
+
+def _check_amount(amount: int) -> None:
+    if amount <= 0:
+        raise AmountNotPositive(amount=str(amount))
+    if amount > MAX_AMOUNT_MINOR:
+        raise AmountOutOfRange(amount=str(amount))
+
+
+def _validate(command: Command) -> None:
+    """Checks that need no database."""
+    if not 1 <= len(command.client_id) <= 128:
+        raise InvalidEntry("A client id must have 1 to 128 characters.")
+    if isinstance(command, Transfer):
+        _check_amount(command.amount)
+        if command.timeout is not None and (not command.pending or command.timeout <= timedelta(0)):
+            raise InvalidEntry("Only a pending transfer has a timeout, and it must be positive.")
+        if command.debit_account == command.credit_account:
+            raise SameAccount()
+    elif isinstance(command, MultiLegEntry):
+        if len(command.postings) < 2:
+            raise InvalidEntry("An entry needs at least two postings.")
+        for posting in command.postings:
+            if posting.amount == 0:
+                raise InvalidEntry("A posting's amount cannot be zero.")
+            _check_amount(abs(posting.amount))
+    elif isinstance(command, PostPending) and command.amount is not None:
+        _check_amount(command.amount)
+
+
+def _chains(commands: Sequence[Command | _ExpirePending]) -> list[list[int]]:
+    """Group indexes into linked chains: a command with ``linked`` joins the next."""
+    chains: list[list[int]] = []
+    current: list[int] = []
+    for index, command in enumerate(commands):
+        current.append(index)
+        if not command.linked:
+            chains.append(current)
+            current = []
+    if current:
+        chains.append(current)
+    return chains
+
+
+class _Batch:
+    """The working state of one ``execute`` call."""
+
+    def __init__(
+        self,
+        commands: Sequence[Command | _ExpirePending],
+        locked: repo.Locked,
+        holds: list[repo.HoldRow],
+        targets: list[repo.ReversalTarget],
+        now: datetime,
+    ) -> None:
+        self.commands = commands
+        self.locked = locked
+        self.book = Book(locked.accounts)
+        self.now = now
+        self.holds_by_id = {h.entry_id: h for h in holds}
+        self.holds_by_cid = {h.client_id: h for h in holds}
+        self.targets_by_id = {t.id: t for t in targets}
+        self.targets_by_cid = {t.client_id: t for t in targets}
+        self.writes: list[repo.EntryWrite] = []
+        self.created_here: dict[str, bytes] = {}
+        # Undo steps for in-memory state outside the book, for linked chains.
+        self.undo: list[Callable[[], None]] = []
+
+    def savepoint(self) -> tuple[int, int, int]:
+        return self.book.savepoint(), len(self.writes), len(self.undo)
+
+    def rollback_to(self, savepoint: tuple[int, int, int]) -> None:
+        book, writes, undo = savepoint
+        self.book.rollback_to(book)
+        del self.writes[writes:]
+        while len(self.undo) > undo:
+            self.undo.pop()()
+
+    def release_savepoints(self) -> None:
+        self.book.release_savepoints()
+        self.undo.clear()
+
+    def account(self, ref: AccountRef, currency: str) -> int:
+        account_id = self.locked.codes.get(ref) if isinstance(ref, str) else ref
+        if account_id is None or account_id not in self.book.accounts:
+            raise AccountNotFound(account=ref)
+        actual = self.book.accounts[account_id].currency
+        if actual != currency:
+            raise CurrencyMismatch(account=ref, account_currency=actual, currency=currency)
+        return account_id
+
+    def hold(self, ref: AccountRef) -> repo.HoldRow:
+        hold = self.holds_by_cid.get(ref) if isinstance(ref, str) else self.holds_by_id.get(ref)
+        if hold is None:
+            raise PendingNotFound(pending=ref)
+        if hold.state != "pending":
+            raise PendingAlreadyResolved(pending=ref, state=hold.state)
+        return hold
+
+    def apply(self, index: int) -> Outcome:
+        command = self.commands[index]
+        fingerprint = _fingerprint(command)
+        cid = command.client_id
+        existing = self.locked.existing.get(cid)
+        if existing is not None:
+            if existing[1] != fingerprint:
+                raise IdempotencyConflict(client_id=cid)
+            return Outcome(cid, "exists", existing[0])
+        if cid in self.created_here:
+            if self.created_here[cid] != fingerprint:
+                raise IdempotencyConflict(client_id=cid)
+            return Outcome(cid, "exists")  # the id is filled in once written
+        entry = repo.EntryWrite(
+            client_id=cid,
+            request_hash=fingerprint,
+            kind=command.kind,
+            created_at=self.now,
+            description=command.description,
+            metadata=dict(command.metadata),
+        )
+        self._plan(command, entry)
+        self.writes.append(entry)
+        self.created_here[cid] = fingerprint
+        self.undo.append(lambda: self.created_here.pop(cid) and None)
+        return Outcome(cid, "created")
+
+    def _plan(self, command: Command | _ExpirePending, entry: repo.EntryWrite) -> None:
+        if isinstance(command, Transfer):
+            debit = self.account(command.debit_account, command.currency)
+            credit = self.account(command.credit_account, command.currency)
+            if debit == credit:
+                raise SameAccount()
+            legs = [Leg(debit, command.amount), Leg(credit, -command.amount)]
+            entry.postings = self.book.apply(legs, pending=command.pending)
+            if command.pending:
+                expires = self.now + command.timeout if command.timeout else None
+                entry.new_hold = (debit, credit, command.amount, expires)
+        elif isinstance(command, MultiLegEntry):
+            legs = [Leg(self.account(p.account, p.currency), p.amount) for p in command.postings]
+            entry.postings = self.book.apply(legs)
+        elif isinstance(command, PostPending | VoidPending | _ExpirePending):
+            self._resolve_hold(command, entry)
+        else:
+            self._reverse(command, entry)
+
+    def _resolve_hold(
+        self, command: PostPending | VoidPending | _ExpirePending, entry: repo.EntryWrite
+    ) -> None:
+        hold = self.hold(command.pending)
+        entry.pending_id = hold.entry_id
+        release = (hold.debit_account_id, hold.credit_account_id, hold.amount)
+        expired = hold.expires_at is not None and hold.expires_at <= self.now
+        if isinstance(command, PostPending) and expired:
+            self._expire(hold)
+            raise PendingExpired(pending=command.pending, expired_at=hold.expires_at)
+        if isinstance(command, PostPending):
+            amount = hold.amount if command.amount is None else command.amount
+            if amount > hold.amount:
+                raise PostExceedsPending(pending_amount=str(hold.amount), amount=str(amount))
+            legs = [Leg(hold.debit_account_id, amount), Leg(hold.credit_account_id, -amount)]
+            entry.postings = self.book.apply(legs, release=release)
+            entry.hold_update = (hold.entry_id, "posted", amount)
+        else:
+            self.book.apply([], release=release)
+            state = "voided" if isinstance(command, VoidPending) else "expired"
+            entry.hold_update = (hold.entry_id, state, None)
+        self.undo.append(lambda state=hold.state: setattr(hold, "state", state))
+        hold.state = entry.hold_update[1]
+
+    def _expire(self, hold: repo.HoldRow) -> None:
+        expire = _ExpirePending(client_id=f"expire:{hold.entry_id}", pending=hold.entry_id)
+        entry = repo.EntryWrite(
+            client_id=expire.client_id,
+            request_hash=_fingerprint(expire),
+            kind=expire.kind,
+            created_at=self.now,
+            description=expire.description,
+        )
+        self._resolve_hold(expire, entry)
+        self.writes.append(entry)
+
+    def _reverse(self, command: Reverse, entry: repo.EntryWrite) -> None:
+        ref = command.entry
+        target = self.targets_by_cid.get(ref) if isinstance(ref, str) else self.targets_by_id.get(ref)
+        if target is None:
+            raise TransferNotFound(entry=ref)
+        if target.kind not in ("transfer", "entry", "post_pending"):
+            raise NotReversible(entry=ref, kind=target.kind)
+        if target.id in self.locked.reversed_by:
+            raise AlreadyReversed(entry=ref, reversed_by=self.locked.reversed_by[target.id])
+        legs = [Leg(account_id, -amount) for account_id, amount in target.legs]
+        entry.postings = self.book.apply(legs)
+        entry.reverses_id = target.id
+        self.locked.reversed_by[target.id] = -1  # reversed within this batch
+        self.undo.append(lambda: self.locked.reversed_by.pop(target.id) and None)
+
+
+class LedgerService:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
+
+    def transfer(self, session: Session, command: Command) -> Outcome:
+        """Apply one command; raises its business error if it fails."""
+        outcome = self.execute(session, [command])[0]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    def execute(self, session: Session, commands: Sequence[Command]) -> list[Outcome]:
+        return self._execute(session, commands)
+
+    def expire_due_holds(self, session: Session, *, limit: int = 1000) -> int:
+        """Release pending transfers whose timeout has passed; returns how many."""
+        conn = repo.driver_connection(session)
+        due = repo.due_holds(conn, self.clock.now(), limit)
+        commands = [_ExpirePending(client_id=f"expire:{h}", pending=h) for h in due]
+        outcomes = self._execute(session, commands)
+        return sum(1 for o in outcomes if o.status == "created")
+
+    def _execute(
+        self, session: Session, commands: Sequence[Command | _ExpirePending]
+    ) -> list[Outcome]:
+        if len(commands) > MAX_BATCH:
+            raise BatchTooLarge(maximum=MAX_BATCH, size=len(commands))
+        if not commands:
+            return []
+        static_errors: dict[int, DomainError] = {}
+        for index, command in enumerate(commands):
+            try:
+                if not isinstance(command, _ExpirePending):
+                    _validate(command)
+            except DomainError as error:
+                static_errors[index] = error
+        if commands[-1].linked:
+            for index in _chains(commands)[-1]:
+                static_errors.setdefault(index, LinkedChainOpen())
+
+        conn = repo.driver_connection(session)
+        ids: list[int] = []
+        codes: list[str] = []
+
+        def want(ref: AccountRef) -> None:
+            (codes if isinstance(ref, str) else ids).append(ref)  # type: ignore[arg-type]
+
+        hold_ids: list[int] = []
+        hold_cids: list[str] = []
+        target_ids: list[int] = []
+        target_cids: list[str] = []
+        for index, command in enumerate(commands):
+            if index in static_errors:
+                continue
+            if isinstance(command, Transfer):
+                want(command.debit_account)
+                want(command.credit_account)
+            elif isinstance(command, MultiLegEntry):
+                for posting in command.postings:
+                    want(posting.account)
+            elif isinstance(command, PostPending | VoidPending | _ExpirePending):
+                ref = command.pending
+                (hold_cids if isinstance(ref, str) else hold_ids).append(ref)  # type: ignore[arg-type]
+            else:
+                ref = command.entry
+                (target_cids if isinstance(ref, str) else target_ids).append(ref)  # type: ignore[arg-type]
+
+        client_ids = [c.client_id for c in commands]
+        keys = sorted({_advisory_key(cid) for cid in client_ids})
+        # Lock order, the same in every transaction: client ids, holds, accounts.
+        holds: list[repo.HoldRow] = []
+        if hold_ids or hold_cids:
+            holds = repo.lock_holds(conn, keys, hold_ids, hold_cids)
+            for hold in holds:
+                ids.extend((hold.debit_account_id, hold.credit_account_id))
+        targets: list[repo.ReversalTarget] = []
+        if target_ids or target_cids:
+            targets = repo.reversal_targets(conn, target_ids, target_cids)
+            for target in targets:
+                ids.extend(account_id for account_id, _ in target.legs)
+        locked = repo.lock_accounts(
+            conn,
+            advisory_keys=None if holds else keys,
+            ids=sorted(set(ids)),
+            codes=sorted(set(codes)),
+            client_ids=client_ids,
+            reversal_ids=[t.id for t in targets],
+        )
+        batch = _Batch(commands, locked, holds, targets, self.clock.now())
+
+        outcomes: list[Outcome | None] = [None] * len(commands)
+        for chain in _chains(commands):
+            savepoint = batch.savepoint()
+            failed: int | None = None
+            for index in chain:
+                command = commands[index]
+                try:
+                    if index in static_errors:
+                        raise static_errors[index]
+                    outcomes[index] = batch.apply(index)
+                except DomainError as error:
+                    outcomes[index] = Outcome(command.client_id, "failed", error=error)
+                    failed = index
+                    break
+            if failed is not None and len(chain) > 1:
+                batch.rollback_to(savepoint)
+                cause = commands[failed].client_id
+                for index in chain:
+                    if index != failed:
+                        outcomes[index] = Outcome(
+                            commands[index].client_id,
+                            "failed",
+                            error=LinkedChainFailed(failed_client_id=cause),
+                        )
+            batch.release_savepoints()
+
+        new_ids: dict[str, int] = {}
+        if batch.writes:
+            touched = [batch.book.accounts[i] for i in sorted(batch.book.touched)]
+            new_ids = repo.write_batch(conn, batch.writes, touched, batch.now)
+        result: list[Outcome] = []
+        for outcome in outcomes:
+            assert outcome is not None
+            if outcome.entry_id is None and outcome.status != "failed":
+                outcome = Outcome(outcome.client_id, outcome.status, new_ids[outcome.client_id])
+            result.append(outcome)
+        return result

@@ -1,0 +1,38 @@
+"""Settings, read from environment variables with the prefix ``RONGBANK_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("rongbank", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RONGBANK_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of an external server; unset means the embedded server.",
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the staff ledger API until staff logins exist.",
+    )
+    db_pool_size: int = 10
+    group_commit_max_batch: int = 512
+    hold_expiry_interval_seconds: float = 5.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
