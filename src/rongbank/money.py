@@ -60,9 +60,11 @@ def parse_amount(text: str, *, scale: int, currency: str = "") -> int:
             currency=currency,
             scale=scale,
         )
-    minor = int(match.group("int")) * 10**scale + int(frac.ljust(scale, "0") or "0")
+    minor: int = int(match.group("int")) * 10**scale + int(frac.ljust(scale, "0") or "0")
     if minor > MAX_AMOUNT_MINOR:
-        raise AmountOutOfRange(amount=text, currency=currency, maximum=format_amount(MAX_AMOUNT_MINOR, scale=scale))
+        raise AmountOutOfRange(
+            amount=text, currency=currency, maximum=format_amount(MAX_AMOUNT_MINOR, scale=scale)
+        )
     return minor
 
 

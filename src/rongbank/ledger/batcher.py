@@ -127,4 +127,3 @@ class GroupCommitter:
         for chain, future in requests:
             future.set_result(outcomes[position : position + len(chain)])
             position += len(chain)
-

@@ -152,7 +152,7 @@ def lock_accounts(
         )
         by_code[code] = account_id
     existing = {cid: (eid, bytes(h)) for cid, eid, h in ex_cur.fetchall()}
-    reversed_by = dict(rev_cur.fetchall()) if rev_cur is not None else {}
+    reversed_by: dict[int, int] = dict(rev_cur.fetchall()) if rev_cur is not None else {}
     return Locked(accounts, by_code, existing, reversed_by)
 
 
@@ -230,8 +230,10 @@ def _write_statement(new_holds: bool, hold_updates: bool) -> str:
     if hold_updates:
         ctes.append(("u", _CTE_HOLD_UPDATES))
     ctes.append(("a", _CTE_ACCOUNTS))
-    return "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes) + (
-        "\nSELECT client_id, id FROM e"
+    return (
+        "WITH "
+        + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
+        + ("\nSELECT client_id, id FROM e")
     )
 
 
@@ -240,7 +242,6 @@ WRITE_STATEMENTS = {
     for holds in (False, True)
     for updates in (False, True)
 }
-
 
 
 def write_batch(
@@ -253,11 +254,36 @@ def write_batch(
     totals; return each new entry's id by client id."""
     params: dict[str, list[Any] | datetime] = {
         k: []
-        for k in (
-            "cid hash kind pending reverses desc meta at p_cid p_account p_currency p_amount "
-            "p_pending p_after h_cid h_debit h_credit h_amount h_expires u_cid u_hold u_state "
-            "u_posted a_id a_dp a_cp a_dpe a_cpe"
-        ).split()
+        for k in [
+            "cid",
+            "hash",
+            "kind",
+            "pending",
+            "reverses",
+            "desc",
+            "meta",
+            "at",
+            "p_cid",
+            "p_account",
+            "p_currency",
+            "p_amount",
+            "p_pending",
+            "p_after",
+            "h_cid",
+            "h_debit",
+            "h_credit",
+            "h_amount",
+            "h_expires",
+            "u_cid",
+            "u_hold",
+            "u_state",
+            "u_posted",
+            "a_id",
+            "a_dp",
+            "a_cp",
+            "a_dpe",
+            "a_cpe",
+        ]
     }
     p: dict[str, Any] = params
     for entry in entries:
@@ -308,3 +334,280 @@ def due_holds(conn: psycopg.Connection[Any], now: datetime, limit: int) -> list[
         [now, limit],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+# ---------------------------------------------------------------------------
+# Reads
+
+ACCOUNT_COLUMNS = (
+    "id, code, name, currency, type, rule, overdraft_limit, debits_posted, credits_posted, "
+    "debits_pending, credits_pending, created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    code: str
+    name: str
+    currency: str
+    type: str
+    rule: str
+    overdraft_limit: int
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+    created_at: datetime
+
+
+def currencies(conn: psycopg.Connection[Any]) -> list[tuple[str, int, str, str]]:
+    return conn.execute(
+        "SELECT code, scale, kind, name FROM ledger_currency ORDER BY code"
+    ).fetchall()
+
+
+def insert_account(
+    conn: psycopg.Connection[Any],
+    *,
+    code: str,
+    name: str,
+    currency: str,
+    type_: str,
+    rule: str,
+    overdraft_limit: int,
+    now: datetime,
+) -> AccountRow | None:
+    """Insert, or return None if the code is taken (the caller compares)."""
+    row = conn.execute(
+        f"INSERT INTO ledger_account (code, name, currency, type, rule, overdraft_limit, "  # noqa: S608
+        f"created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING "
+        f"RETURNING {ACCOUNT_COLUMNS}",
+        [code, name, currency, type_, rule, overdraft_limit, now],
+    ).fetchone()
+    return AccountRow(*row) if row else None
+
+
+def find_account(conn: psycopg.Connection[Any], ref: int | str) -> AccountRow | None:
+    column = "code" if isinstance(ref, str) else "id"
+    row = conn.execute(
+        f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE {column} = %s",  # noqa: S608
+        [ref],
+    ).fetchone()
+    return AccountRow(*row) if row else None
+
+
+def list_accounts(
+    conn: psycopg.Connection[Any],
+    *,
+    currency: str | None,
+    type_: str | None,
+    code_prefix: str | None,
+    after_id: int,
+    limit: int,
+) -> list[AccountRow]:
+    rows = conn.execute(
+        f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account "  # noqa: S608
+        "WHERE id > %s AND (%s::text IS NULL OR currency = %s) AND (%s::text IS NULL OR type = %s) "
+        "AND (%s::text IS NULL OR starts_with(code, %s)) ORDER BY id LIMIT %s",
+        [after_id, currency, currency, type_, type_, code_prefix, code_prefix, limit],
+    ).fetchall()
+    return [AccountRow(*r) for r in rows]
+
+
+def net_posted_at(conn: psycopg.Connection[Any], account_id: int, at: datetime) -> int:
+    """Posted debits minus credits of an account as of ``at`` (inclusive)."""
+    row = conn.execute(
+        "SELECT balance_after FROM ledger_posting WHERE account_id = %s AND created_at <= %s "
+        "ORDER BY created_at DESC, id DESC LIMIT 1",
+        [account_id, at],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def net_posted_before(conn: psycopg.Connection[Any], account_id: int, at: datetime) -> int:
+    row = conn.execute(
+        "SELECT balance_after FROM ledger_posting WHERE account_id = %s AND created_at < %s "
+        "ORDER BY created_at DESC, id DESC LIMIT 1",
+        [account_id, at],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRow:
+    posting_id: int
+    entry_id: int
+    client_id: str
+    kind: str
+    description: str
+    created_at: datetime
+    amount: int
+    balance_after: int
+
+
+def statement_rows(
+    conn: psycopg.Connection[Any],
+    account_id: int,
+    *,
+    start: datetime,
+    end: datetime,
+    after_posting: int,
+    limit: int,
+) -> list[StatementRow]:
+    rows = conn.execute(
+        "SELECT p.id, p.entry_id, e.client_id, e.kind, e.description, p.created_at, p.amount, "
+        "p.balance_after FROM ledger_posting p JOIN ledger_entry e ON e.id = p.entry_id "
+        "WHERE p.account_id = %s AND NOT p.pending AND p.created_at >= %s AND p.created_at < %s "
+        "AND p.id > %s ORDER BY p.created_at, p.id LIMIT %s",
+        [account_id, start, end, after_posting, limit],
+    ).fetchall()
+    return [StatementRow(*r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRow:
+    account_id: int
+    account_code: str
+    currency: str
+    amount: int
+    pending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    id: int
+    client_id: str
+    kind: str
+    pending_id: int | None
+    reverses_id: int | None
+    description: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    postings: list[PostingRow]
+    hold: HoldView | None
+    reversed_by: int | None
+    resolved_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldView:
+    state: str
+    amount: int
+    currency: str
+    expires_at: datetime | None
+    posted_amount: int | None
+    resolved_by: int | None
+
+
+def find_entry(conn: psycopg.Connection[Any], ref: int | str) -> EntryRow | None:
+    column = "client_id" if isinstance(ref, str) else "id"
+    row = conn.execute(
+        "SELECT e.id, e.client_id, e.kind, e.pending_id, e.reverses_id, e.description, "  # noqa: S608
+        "e.metadata, e.created_at, "
+        "(SELECT r.id FROM ledger_entry r WHERE r.reverses_id = e.id), "
+        "(SELECT r.id FROM ledger_entry r WHERE r.pending_id = e.id) "
+        f"FROM ledger_entry e WHERE e.{column} = %s",
+        [ref],
+    ).fetchone()
+    if row is None:
+        return None
+    entry_id = row[0]
+    postings = [
+        PostingRow(*r)
+        for r in conn.execute(
+            "SELECT p.account_id, a.code, p.currency, p.amount, p.pending FROM ledger_posting p "
+            "JOIN ledger_account a ON a.id = p.account_id WHERE p.entry_id = %s ORDER BY p.id",
+            [entry_id],
+        )
+    ]
+    hold_row = conn.execute(
+        "SELECT h.state, h.amount, a.currency, h.expires_at, h.posted_amount, h.resolved_by "
+        "FROM ledger_hold h JOIN ledger_account a ON a.id = h.debit_account_id "
+        "WHERE h.entry_id = %s",
+        [entry_id],
+    ).fetchone()
+    hold = HoldView(*hold_row) if hold_row else None
+    return EntryRow(
+        id=row[0],
+        client_id=row[1],
+        kind=row[2],
+        pending_id=row[3],
+        reverses_id=row[4],
+        description=row[5],
+        metadata=row[6],
+        created_at=row[7],
+        postings=postings,
+        hold=hold,
+        reversed_by=row[8],
+        resolved_by=row[9],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceRow:
+    currency: str
+    accounts: int
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+
+
+def trial_balance(conn: psycopg.Connection[Any]) -> list[TrialBalanceRow]:
+    rows = conn.execute(
+        "SELECT currency, count(*), coalesce(sum(debits_posted), 0), "
+        "coalesce(sum(credits_posted), 0), coalesce(sum(debits_pending), 0), "
+        "coalesce(sum(credits_pending), 0) FROM ledger_account GROUP BY currency ORDER BY currency"
+    ).fetchall()
+    return [TrialBalanceRow(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]
+
+
+VERIFY_CHECKS = {
+    "entry_unbalanced": """
+        SELECT 'entry ' || entry_id || ' ' || currency || ' sums to ' || sum(amount)
+          FROM ledger_posting GROUP BY entry_id, currency HAVING sum(amount) <> 0""",
+    "posted_totals_mismatch": """
+        SELECT 'account ' || a.code || ' posted totals ' || a.debits_posted || '/'
+               || a.credits_posted || ' but postings ' || coalesce(p.d, 0) || '/'
+               || coalesce(p.c, 0)
+          FROM ledger_account a LEFT JOIN (
+                SELECT account_id,
+                       sum(amount) FILTER (WHERE amount > 0 AND NOT pending) AS d,
+                       -sum(amount) FILTER (WHERE amount < 0 AND NOT pending) AS c
+                  FROM ledger_posting GROUP BY account_id) p ON p.account_id = a.id
+         WHERE a.debits_posted <> coalesce(p.d, 0) OR a.credits_posted <> coalesce(p.c, 0)""",
+    "pending_totals_mismatch": """
+        SELECT 'account ' || a.code || ' pending totals ' || a.debits_pending || '/'
+               || a.credits_pending || ' but open holds ' || coalesce(d.s, 0) || '/'
+               || coalesce(c.s, 0)
+          FROM ledger_account a
+          LEFT JOIN (SELECT debit_account_id AS id, sum(amount) AS s FROM ledger_hold
+                      WHERE state = 'pending' GROUP BY 1) d ON d.id = a.id
+          LEFT JOIN (SELECT credit_account_id AS id, sum(amount) AS s FROM ledger_hold
+                      WHERE state = 'pending' GROUP BY 1) c ON c.id = a.id
+         WHERE a.debits_pending <> coalesce(d.s, 0) OR a.credits_pending <> coalesce(c.s, 0)""",
+    "running_balance_broken": """
+        SELECT 'posting ' || id || ' running balance ' || balance_after || ' expected '
+               || expected
+          FROM (SELECT id, balance_after,
+                       sum(CASE WHEN pending THEN 0 ELSE amount END)
+                           OVER (PARTITION BY account_id ORDER BY id) AS expected
+                  FROM ledger_posting) x
+         WHERE balance_after <> expected""",
+    "currency_unbalanced": """
+        SELECT currency || ' debits ' || sum(debits_posted) || ' credits ' || sum(credits_posted)
+          FROM ledger_account GROUP BY currency
+        HAVING sum(debits_posted) <> sum(credits_posted)
+            OR sum(debits_pending) <> sum(credits_pending)""",
+}
+
+
+def verify(conn: psycopg.Connection[Any], *, limit: int = 20) -> dict[str, list[str]]:
+    """Recompute the ledger from the journal; returns problems by check (empty: sound)."""
+    problems: dict[str, list[str]] = {}
+    for name, sql in VERIFY_CHECKS.items():
+        found = [r[0] for r in conn.execute(f"{sql} LIMIT {int(limit)}").fetchall()]
+        if found:
+            problems[name] = found
+    return problems

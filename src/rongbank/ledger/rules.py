@@ -73,8 +73,15 @@ class AccountState:
 
     def copy(self) -> AccountState:
         return AccountState(
-            self.id, self.currency, self.type, self.rule, self.overdraft_limit,
-            self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending,
+            self.id,
+            self.currency,
+            self.type,
+            self.rule,
+            self.overdraft_limit,
+            self.debits_posted,
+            self.credits_posted,
+            self.debits_pending,
+            self.credits_pending,
         )
 
     @property
@@ -83,15 +90,24 @@ class AccountState:
         return self.debits_posted - self.credits_posted
 
     def check(self) -> None:
-        for total in (self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending):
+        for total in (
+            self.debits_posted,
+            self.credits_posted,
+            self.debits_pending,
+            self.credits_pending,
+        ):
             if total > MAX_TOTAL:
                 raise BalanceOverflow(account_id=self.id)
         if self.rule is BalanceRule.DEBITS_MUST_NOT_EXCEED_CREDITS:
-            if self.debits_posted + self.debits_pending > self.credits_posted + self.overdraft_limit:
+            if (
+                self.debits_posted + self.debits_pending
+                > self.credits_posted + self.overdraft_limit
+            ):
                 raise ExceedsCredits(account_id=self.id)
         elif (
             self.rule is BalanceRule.CREDITS_MUST_NOT_EXCEED_DEBITS
-            and self.credits_posted + self.credits_pending > self.debits_posted + self.overdraft_limit
+            and self.credits_posted + self.credits_pending
+            > self.debits_posted + self.overdraft_limit
         ):
             raise ExceedsDebits(account_id=self.id)
 
@@ -182,7 +198,9 @@ class Book:
             else:
                 account.credits_posted -= leg.amount
             plans.append(
-                PostingPlan(leg.account_id, account.currency, leg.amount, pending, account.net_posted)
+                PostingPlan(
+                    leg.account_id, account.currency, leg.amount, pending, account.net_posted
+                )
             )
         for account in new.values():
             account.check()

@@ -21,10 +21,12 @@ from rongbank.clock import Clock, SystemClock
 from rongbank.errors import DomainError
 from rongbank.ledger import repository as repo
 from rongbank.ledger.errors import (
+    AccountCodeTaken,
     AccountNotFound,
     AlreadyReversed,
     BatchTooLarge,
     CurrencyMismatch,
+    CurrencyNotFound,
     IdempotencyConflict,
     InvalidEntry,
     LinkedChainFailed,
@@ -37,7 +39,7 @@ from rongbank.ledger.errors import (
     SameAccount,
     TransferNotFound,
 )
-from rongbank.ledger.rules import Book, Leg, request_hash
+from rongbank.ledger.rules import AccountType, BalanceRule, Book, Leg, request_hash
 from rongbank.money import MAX_AMOUNT_MINOR, AmountNotPositive, AmountOutOfRange
 
 AccountRef = int | str
@@ -255,6 +257,12 @@ class _Batch:
         self.book.release_savepoints()
         self.undo.clear()
 
+    def _forget(self, client_id: str) -> None:
+        del self.created_here[client_id]
+
+    def _unreverse(self, entry_id: int) -> None:
+        del self.locked.reversed_by[entry_id]
+
     def account(self, ref: AccountRef, currency: str) -> int:
         account_id = self.locked.codes.get(ref) if isinstance(ref, str) else ref
         if account_id is None or account_id not in self.book.accounts:
@@ -296,7 +304,7 @@ class _Batch:
         self._plan(command, entry)
         self.writes.append(entry)
         self.created_here[cid] = fingerprint
-        self.undo.append(lambda: self.created_here.pop(cid) and None)
+        self.undo.append(lambda: self._forget(cid))
         return Outcome(cid, "created")
 
     def _plan(self, command: Command | _ExpirePending, entry: repo.EntryWrite) -> None:
@@ -339,7 +347,8 @@ class _Batch:
             self.book.apply([], release=release)
             state = "voided" if isinstance(command, VoidPending) else "expired"
             entry.hold_update = (hold.entry_id, state, None)
-        self.undo.append(lambda state=hold.state: setattr(hold, "state", state))
+        previous = hold.state
+        self.undo.append(lambda: setattr(hold, "state", previous))
         hold.state = entry.hold_update[1]
 
     def _expire(self, hold: repo.HoldRow) -> None:
@@ -356,7 +365,9 @@ class _Batch:
 
     def _reverse(self, command: Reverse, entry: repo.EntryWrite) -> None:
         ref = command.entry
-        target = self.targets_by_cid.get(ref) if isinstance(ref, str) else self.targets_by_id.get(ref)
+        target = (
+            self.targets_by_cid.get(ref) if isinstance(ref, str) else self.targets_by_id.get(ref)
+        )
         if target is None:
             raise TransferNotFound(entry=ref)
         if target.kind not in ("transfer", "entry", "post_pending"):
@@ -367,12 +378,192 @@ class _Batch:
         entry.postings = self.book.apply(legs)
         entry.reverses_id = target.id
         self.locked.reversed_by[target.id] = -1  # reversed within this batch
-        self.undo.append(lambda: self.locked.reversed_by.pop(target.id) and None)
+        self.undo.append(lambda: self._unreverse(target.id))
 
 
-class LedgerService:
+@dataclass(frozen=True, slots=True)
+class Currency:
+    code: str
+    scale: int
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """An account's balance on its normal side (credits minus debits for a deposit,
+    debits minus credits for a loan), in minor units."""
+
+    posted: int
+    pending_debits: int
+    pending_credits: int
+    available: int
+
+
+def balance_of(row: repo.AccountRow) -> Balance:
+    sign = 1 if AccountType(row.type).debit_normal else -1
+    posted = sign * (row.debits_posted - row.credits_posted)
+    # Money reserved against the account is not available; money on its way in is
+    # not available yet either.
+    reserved = row.debits_pending if sign < 0 else row.credits_pending
+    available = posted - reserved
+    if row.rule != BalanceRule.NONE.value:
+        available += row.overdraft_limit
+    return Balance(posted, row.debits_pending, row.credits_pending, available)
+
+
+def normal_side(account_type: str, net_posted: int) -> int:
+    return net_posted if AccountType(account_type).debit_normal else -net_posted
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    account: repo.AccountRow
+    start: datetime
+    end: datetime
+    opening: int
+    closing: int
+    lines: list[repo.StatementRow]
+    next_after: int | None
+    """Pass as ``after`` to fetch the next page; None on the last page."""
+
+
+class LedgerReads:
+    """Read use cases, mixed into :class:`LedgerService`."""
+
+    clock: Clock
+    _currencies: dict[str, Currency]
+
+    def currencies(self, session: Session) -> dict[str, Currency]:
+        if not self._currencies:
+            rows = repo.currencies(repo.driver_connection(session))
+            self._currencies = {r[0]: Currency(*r) for r in rows}
+        return self._currencies
+
+    def currency(self, session: Session, code: str) -> Currency:
+        found = self.currencies(session).get(code)
+        if found is None:
+            self._currencies = {}  # declared since we last looked?
+            found = self.currencies(session).get(code)
+        if found is None:
+            raise CurrencyNotFound(currency=code)
+        return found
+
+    def create_account(
+        self,
+        session: Session,
+        *,
+        code: str,
+        currency: str,
+        type: AccountType,
+        rule: BalanceRule = BalanceRule.NONE,
+        overdraft_limit: int = 0,
+        name: str = "",
+    ) -> tuple[repo.AccountRow, bool]:
+        """Open a ledger account; returns it and whether it was created now. Opening
+        the same code again with the same attributes returns the existing account."""
+        self.currency(session, currency)
+        if overdraft_limit < 0 or overdraft_limit > MAX_AMOUNT_MINOR:
+            raise AmountOutOfRange(amount=str(overdraft_limit))
+        conn = repo.driver_connection(session)
+        row = repo.insert_account(
+            conn,
+            code=code,
+            name=name,
+            currency=currency,
+            type_=type.value,
+            rule=rule.value,
+            overdraft_limit=overdraft_limit,
+            now=self.clock.now(),
+        )
+        if row is not None:
+            return row, True
+        existing = repo.find_account(conn, code)
+        assert existing is not None
+        asked = (name, currency, type.value, rule.value, overdraft_limit)
+        found = (
+            existing.name,
+            existing.currency,
+            existing.type,
+            existing.rule,
+            existing.overdraft_limit,
+        )
+        if asked != found:
+            raise AccountCodeTaken(code=code)
+        return existing, False
+
+    def account(self, session: Session, ref: AccountRef) -> repo.AccountRow:
+        row = repo.find_account(repo.driver_connection(session), ref)
+        if row is None:
+            raise AccountNotFound(account=ref)
+        return row
+
+    def accounts(
+        self,
+        session: Session,
+        *,
+        currency: str | None = None,
+        type: AccountType | None = None,
+        code_prefix: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[repo.AccountRow]:
+        return repo.list_accounts(
+            repo.driver_connection(session),
+            currency=currency,
+            type_=type.value if type else None,
+            code_prefix=code_prefix,
+            after_id=after,
+            limit=limit,
+        )
+
+    def balance_at(self, session: Session, ref: AccountRef, at: datetime) -> int:
+        """The posted balance (normal side) as it stood at instant ``at``."""
+        account = self.account(session, ref)
+        net = repo.net_posted_at(repo.driver_connection(session), account.id, at)
+        return normal_side(account.type, net)
+
+    def statement(
+        self,
+        session: Session,
+        ref: AccountRef,
+        *,
+        start: datetime,
+        end: datetime,
+        after: int = 0,
+        limit: int = 500,
+    ) -> Statement:
+        """Posted movements in ``[start, end)``, with the opening balance at ``start``,
+        each line's running balance, and the closing balance at ``end``."""
+        if end <= start:
+            raise InvalidEntry("The statement period must end after it starts.")
+        account = self.account(session, ref)
+        conn = repo.driver_connection(session)
+        opening = normal_side(account.type, repo.net_posted_before(conn, account.id, start))
+        closing = normal_side(account.type, repo.net_posted_before(conn, account.id, end))
+        lines = repo.statement_rows(
+            conn, account.id, start=start, end=end, after_posting=after, limit=limit + 1
+        )
+        next_after = lines[limit - 1].posting_id if len(lines) > limit else None
+        return Statement(account, start, end, opening, closing, lines[:limit], next_after)
+
+    def entry(self, session: Session, ref: AccountRef) -> repo.EntryRow:
+        row = repo.find_entry(repo.driver_connection(session), ref)
+        if row is None:
+            raise TransferNotFound(entry=ref)
+        return row
+
+    def trial_balance(self, session: Session) -> list[repo.TrialBalanceRow]:
+        return repo.trial_balance(repo.driver_connection(session))
+
+    def verify(self, session: Session) -> dict[str, list[str]]:
+        return repo.verify(repo.driver_connection(session))
+
+
+class LedgerService(LedgerReads):
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or SystemClock()
+        self._currencies = {}
 
     def transfer(self, session: Session, command: Command) -> Outcome:
         """Apply one command; raises its business error if it fails."""
