@@ -1,0 +1,39 @@
+"""The HTTP application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from rongbank import __version__
+from rongbank.api.errors import install_error_handlers
+from rongbank.ledger.endpoints import router as ledger_router
+from rongbank.platform import Platform
+
+
+def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        platform.start(background=background)
+        try:
+            yield
+        finally:
+            platform.close()
+
+    app = FastAPI(
+        title="Rongbank API",
+        version=__version__,
+        description="Open internet banking: direct bank, e-Pay, e-Mall, e-Link, online financing.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(ledger_router, prefix="/api/v1/ledger")
+    return app

@@ -1,0 +1,220 @@
+"""The ``rongbank`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from rongbank.db import migrate as run_migrations
+from rongbank.embedded import EmbeddedPostgres
+from rongbank.platform import Platform
+from rongbank.settings import Settings, get_settings
+
+app = typer.Typer(help="Rongbank: open internet banking on PostgreSQL.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Ledger operations.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (slow; not part of the test suite).", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Where the embedded PostgreSQL keeps its data (default: user data dir)."),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = get_settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir.expanduser().resolve()})
+    return settings
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The database URL: ``RONGBANK_DATABASE_URL`` if set, else the embedded server
+    (started here, stopped when the block ends), migrated to the latest schema."""
+    if settings.database_url:
+        run_migrations(settings.database_url)
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(settings.data_dir)
+    url = server.start()
+    try:
+        run_migrations(url)
+        yield url
+    finally:
+        server.stop()
+
+
+def operator_token(settings: Settings) -> tuple[SecretStr, Path | None]:
+    """The staff API token: from settings, or generated once into the data dir."""
+    if settings.operator_token is not None:
+        return settings.operator_token, None
+    path = settings.data_dir / "operator-token"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return SecretStr(path.read_text().strip()), path
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port for the web and API.")] = None,
+) -> None:
+    """Start the platform: the database (embedded unless RONGBANK_DATABASE_URL is set),
+    migrations, and the web/API server. Ctrl-C stops everything cleanly."""
+    import uvicorn
+
+    from rongbank.api.app import create_app
+
+    settings = _settings(data_dir)
+    host = host or settings.host
+    port = port or settings.port
+    token, token_path = operator_token(settings)
+    settings = settings.model_copy(update={"operator_token": token})
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with database(settings) as url:
+        platform = Platform.connect(url, settings)
+        where = (
+            "external PostgreSQL"
+            if settings.database_url
+            else f"embedded PostgreSQL in {settings.data_dir}"
+        )
+        base = f"http://{host}:{port}"
+        console.print(f"[bold green]Rongbank[/] is up, data in {where}")
+        console.print(f"  API:       {base}/api/v1")
+        console.print(f"  API docs:  {base}/docs")
+        if token_path is not None:
+            console.print(
+                f"  Staff API token: in {token_path} (send as 'Authorization: Bearer ...')"
+            )
+        console.print("Press Ctrl-C to stop.")
+        # uvicorn shuts down gracefully, then re-raises the signal it caught; turning
+        # SIGTERM into KeyboardInterrupt (as SIGINT already is) lets the embedded
+        # PostgreSQL be stopped cleanly on the way out instead of killed with us.
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
+        except KeyboardInterrupt:
+            pass
+    console.print("Rongbank stopped.")
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Apply the database migrations (embedded or RONGBANK_DATABASE_URL)."""
+    with database(_settings(data_dir)):
+        console.print("The database schema is up to date.")
+
+
+@contextmanager
+def _platform(data_dir: Path | None) -> Iterator[Platform]:
+    settings = _settings(data_dir)
+    with database(settings) as url:
+        platform = Platform.connect(url, settings, group_commit=False)
+        try:
+            yield platform
+        finally:
+            platform.close()
+
+
+@ledger_app.command("verify")
+def ledger_verify(data_dir: DataDir = None) -> None:
+    """Recompute the ledger from its journal: balanced entries, account totals equal
+    to their postings, running balances, trial balance. Exit code 1 on any problem."""
+    with _platform(data_dir) as p, p.transaction() as session:
+        rows = p.ledger.trial_balance(session)
+        problems = p.ledger.verify(session)
+    table = Table(
+        "currency", "accounts", "debits posted", "credits posted", "pending Dr", "pending Cr"
+    )
+    for r in rows:
+        table.add_row(
+            r.currency,
+            str(r.accounts),
+            str(r.debits_posted),
+            str(r.credits_posted),
+            str(r.debits_pending),
+            str(r.credits_pending),
+        )
+    console.print(table)
+    if problems:
+        for check, found in problems.items():
+            console.print(f"[red]{check}[/]")
+            for line in found:
+                console.print(f"  {line}")
+        raise typer.Exit(1)
+    console.print("[green]The ledger is sound.[/]")
+
+
+@ledger_app.command("expire-holds")
+def ledger_expire_holds(data_dir: DataDir = None) -> None:
+    """Release pending transfers whose timeout has passed (the server also does this
+    every few seconds while it runs)."""
+    with _platform(data_dir) as p:
+        total = 0
+        while True:
+            with p.transaction() as session:
+                expired = p.ledger.expire_due_holds(session)
+            total += expired
+            if expired == 0:
+                break
+    console.print(f"Expired {total} pending transfers.")
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    seconds: Annotated[float, typer.Option(help="Seconds per measured path.")] = 10.0,
+    clients: Annotated[
+        int, typer.Option(help="Concurrent clients (pgbench and single path).")
+    ] = 32,
+    batch_size: Annotated[int, typer.Option(help="Transfers per batch (batched path).")] = 1000,
+    batch_clients: Annotated[int, typer.Option(help="Concurrent batch senders.")] = 2,
+    accounts: Annotated[
+        int, typer.Option(help="Customer accounts to move money between.")
+    ] = 10_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """pgbench's TPC-B reference, our single-transfer path and our batched path, on
+    one fresh embedded PostgreSQL, in one run; prints transfers/s, p50/p99 latency
+    and the ratios to pgbench."""
+    from rongbank.ledger import bench
+
+    report = bench.run(
+        seconds=seconds,
+        clients=clients,
+        batch_size=batch_size,
+        batch_clients=batch_clients,
+        accounts=accounts,
+    )
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(bench.render(report))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,92 @@
+"""The running platform: settings, database, clock and services, wired once.
+
+Every boundary (the API, the CLI, tests) builds one ``Platform`` and gets services
+from it, so that the same clock and database reach every domain.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from rongbank.clock import Clock, SystemClock
+from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
+from rongbank.ledger.batcher import GroupCommitter
+from rongbank.ledger.service import LedgerService
+from rongbank.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    session_factory: SessionFactory
+    clock: Clock
+    ledger: LedgerService
+    engine: Engine | None = None
+    committer: GroupCommitter | None = None
+    """Set when single transfers go through group commit; None means each request's
+    own transaction carries its transfer (what tests with rolled-back sessions use)."""
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        group_commit: bool = True,
+    ) -> Platform:
+        engine = make_engine(url, pool_size=settings.db_pool_size)
+        factory = make_session_factory(engine)
+        clock = clock or SystemClock()
+        ledger = LedgerService(clock)
+        committer = (
+            GroupCommitter(ledger, factory, max_batch=settings.group_commit_max_batch)
+            if group_commit
+            else None
+        )
+        return cls(settings, factory, clock, ledger, engine=engine, committer=committer)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with unit_of_work(self.session_factory) as session:
+            yield session
+
+    def start(self, *, background: bool = True) -> None:
+        """Start the group committer and, with ``background``, the periodic jobs."""
+        if self.committer is not None:
+            self.committer.start()
+        if background:
+            thread = threading.Thread(target=self._expire_holds, name="hold-expiry", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        if self.committer is not None:
+            self.committer.stop()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def _expire_holds(self) -> None:
+        interval = self.settings.hold_expiry_interval_seconds
+        while not self._stop.wait(interval):
+            try:
+                with self.transaction() as session:
+                    expired = self.ledger.expire_due_holds(session)
+                if expired:
+                    logger.info("expired %d pending transfers", expired)
+            except Exception:
+                logger.exception("hold expiry run failed; retrying next interval")
