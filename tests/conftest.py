@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from rongbank.db import make_engine, migrate
+from rongbank.api.app import create_app
+from rongbank.clock import FrozenClock
+from rongbank.db import SessionFactory, make_engine, migrate
 from rongbank.embedded import EmbeddedPostgres
+from rongbank.ledger.service import LedgerService
+from rongbank.platform import Platform
+from rongbank.settings import Settings
 
 TEMPLATE = "rongbank_template"
 SHARED = "rongbank_test"
@@ -40,15 +48,57 @@ def engine(pg: EmbeddedPostgres) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose outer transaction is rolled back after the test."""
     with engine.connect() as connection:
         transaction = connection.begin()
-        session = Session(bind=connection, join_transaction_mode="create_savepoint")
         try:
-            yield session
+            yield connection
         finally:
-            session.close()
             transaction.rollback()
+
+
+def session_factory_on(connection: Connection) -> SessionFactory:
+    """Sessions that join the test's transaction: their commit releases a savepoint."""
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    session = session_factory_on(connection)()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 3, 2, 1, 30, tzinfo=UTC))
+
+
+OPERATOR_TOKEN = "test-operator-token"
+
+
+@pytest.fixture
+def platform(connection: Connection, clock: FrozenClock) -> Platform:
+    """The platform over the rolled-back test transaction, with a frozen clock and
+    without group commit (which needs its own connections: see ``fresh_db``)."""
+    settings = Settings(operator_token=SecretStr(OPERATOR_TOKEN))
+    return Platform(
+        settings=settings,
+        session_factory=session_factory_on(connection),
+        clock=clock,
+        ledger=LedgerService(clock),
+    )
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[TestClient]:
+    """An HTTP client for the app, authenticated as the operator."""
+    with TestClient(create_app(platform, background=False)) as client:
+        client.headers["Authorization"] = f"Bearer {OPERATOR_TOKEN}"
+        yield client
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import os
 import secrets
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -116,10 +116,8 @@ def up(
         # SIGTERM into KeyboardInterrupt (as SIGINT already is) lets the embedded
         # PostgreSQL be stopped cleanly on the way out instead of killed with us.
         signal.signal(signal.SIGTERM, _interrupt)
-        try:
+        with suppress(KeyboardInterrupt):
             uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
-        except KeyboardInterrupt:
-            pass
     console.print("Rongbank stopped.")
 
 

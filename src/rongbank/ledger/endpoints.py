@@ -195,11 +195,13 @@ def _apply_one(platform: Platform, command: Command, response: Response) -> s.En
     outcome: Outcome
     if platform.committer is not None:
         outcome = platform.committer.submit(command)
-        if outcome.error is not None:
-            raise outcome.error
     else:
+        # Commit even when the command failed: a refusal writes nothing of its own,
+        # but may have expired an overdue hold on the way, which must stick.
         with platform.transaction() as session:
-            outcome = platform.ledger.transfer(session, command)
+            outcome = platform.ledger.execute(session, [command])[0]
+    if outcome.error is not None:
+        raise outcome.error
     response.status_code = 201 if outcome.status == "created" else 200
     with platform.transaction() as session:
         row = platform.ledger.entry(session, outcome.entry_id_or_raise())
