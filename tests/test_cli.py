@@ -1,0 +1,96 @@
+"""The two things a new operator does first: start the platform on an empty data
+directory, stop it, start it again and find the data as it was."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RONGBANK_")}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rongbank.cli.main",
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("rongbank up did not answer within 60 s")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    return output
+
+
+def postgres_running(data_dir: Path) -> bool:
+    return (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start(data_dir, port)
+    try:
+        wait_until_up(base, process)
+        token = (data_dir / "operator-token").read_text().strip()
+        assert oct((data_dir / "operator-token").stat().st_mode & 0o777) == "0o600"
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"code": "bank:vault", "currency": "CNY", "type": "asset"}
+        created = httpx.post(f"{base}/api/v1/ledger/accounts", json=body, headers=headers)
+        assert created.status_code == 201
+    finally:
+        output = stop(process)
+    assert process.returncode == 0, output
+    assert f"{base}/docs" in output
+    assert token not in output  # the secret is in its file, never printed
+    assert not postgres_running(data_dir), "stopping rongbank must stop its PostgreSQL"
+
+    process = start(data_dir, port)
+    try:
+        wait_until_up(base, process)
+        again = httpx.get(f"{base}/api/v1/ledger/accounts/bank:vault", headers=headers)
+        assert again.status_code == 200
+        assert again.json()["id"] == created.json()["id"]
+    finally:
+        stop(process)
