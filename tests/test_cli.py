@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+
+from rongbank.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow
 
@@ -94,3 +97,31 @@ def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
         assert again.json()["id"] == created.json()["id"]
     finally:
         stop(process)
+
+
+def test_database_url_points_everything_at_that_server(
+    tmp_path: Path, pg: EmbeddedPostgres
+) -> None:
+    name = "external_" + os.urandom(4).hex()
+    pg.create_database(name)
+    try:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("RONGBANK_")},
+            "RONGBANK_DATABASE_URL": pg.url(name),
+            "RONGBANK_DATA_DIR": str(tmp_path / "unused"),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "rongbank.cli.main", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        with psycopg.connect(pg.url(name)) as conn:
+            (currencies,) = conn.execute("SELECT count(*) FROM ledger_currency").fetchone() or (0,)
+        assert currencies > 0
+        assert not (tmp_path / "unused" / "pgdata").exists(), "no embedded server was started"
+    finally:
+        pg.drop_database(name)
