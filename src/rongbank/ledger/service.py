@@ -47,6 +47,10 @@ AccountRef = int | str
 
 MAX_BATCH = 10_000
 
+SYSTEM_PREFIX = "sys:"
+"""Client ids the ledger writes for itself (the expiry of a hold) start with this;
+clients may not use it, so theirs can never collide with the ledger's."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Transfer:
@@ -188,6 +192,10 @@ def _validate(command: Command) -> None:
     """Checks that need no database."""
     if not 1 <= len(command.client_id) <= 128:
         raise InvalidEntry("A client id must have 1 to 128 characters.")
+    if command.client_id.startswith(SYSTEM_PREFIX):
+        raise InvalidEntry(f"Client ids starting with {SYSTEM_PREFIX!r} are reserved.")
+    if "\x00" in command.client_id + command.description + repr(command.metadata):
+        raise InvalidEntry("Text may not contain NUL characters.")
     if isinstance(command, Transfer):
         _check_amount(command.amount)
         if command.timeout is not None and (not command.pending or command.timeout <= timedelta(0)):
@@ -280,9 +288,8 @@ class _Batch:
             raise PendingAlreadyResolved(pending=ref, state=hold.state)
         return hold
 
-    def apply(self, index: int) -> Outcome:
+    def apply(self, index: int, fingerprint: bytes) -> Outcome:
         command = self.commands[index]
-        fingerprint = _fingerprint(command)
         cid = command.client_id
         existing = self.locked.existing.get(cid)
         if existing is not None:
@@ -313,8 +320,9 @@ class _Batch:
             credit = self.account(command.credit_account, command.currency)
             if debit == credit:
                 raise SameAccount()
-            legs = [Leg(debit, command.amount), Leg(credit, -command.amount)]
-            entry.postings = self.book.apply(legs, pending=command.pending)
+            entry.postings = self.book.transfer(
+                debit, credit, command.amount, pending=command.pending
+            )
             if command.pending:
                 expires = self.now + command.timeout if command.timeout else None
                 entry.new_hold = (debit, credit, command.amount, expires)
@@ -352,7 +360,9 @@ class _Batch:
         hold.state = entry.hold_update[1]
 
     def _expire(self, hold: repo.HoldRow) -> None:
-        expire = _ExpirePending(client_id=f"expire:{hold.entry_id}", pending=hold.entry_id)
+        expire = _ExpirePending(
+            client_id=f"{SYSTEM_PREFIX}expire:{hold.entry_id}", pending=hold.entry_id
+        )
         entry = repo.EntryWrite(
             client_id=expire.client_id,
             request_hash=_fingerprint(expire),
@@ -579,7 +589,7 @@ class LedgerService(LedgerReads):
         """Release pending transfers whose timeout has passed; returns how many."""
         conn = repo.driver_connection(session)
         due = repo.due_holds(conn, self.clock.now(), limit)
-        commands = [_ExpirePending(client_id=f"expire:{h}", pending=h) for h in due]
+        commands = [_ExpirePending(client_id=f"{SYSTEM_PREFIX}expire:{h}", pending=h) for h in due]
         outcomes = self._execute(session, commands)
         return sum(1 for o in outcomes if o.status == "created")
 
@@ -629,6 +639,8 @@ class LedgerService(LedgerReads):
                 (target_cids if isinstance(ref, str) else target_ids).append(ref)  # type: ignore[arg-type]
 
         client_ids = [c.client_id for c in commands]
+        # Pure work before taking any lock, to keep the locked stretch short.
+        fingerprints = [_fingerprint(c) for c in commands]
         keys = sorted({_advisory_key(cid) for cid in client_ids})
         # Lock order, the same in every transaction: client ids, holds, accounts.
         holds: list[repo.HoldRow] = []
@@ -660,7 +672,7 @@ class LedgerService(LedgerReads):
                 try:
                     if index in static_errors:
                         raise static_errors[index]
-                    outcomes[index] = batch.apply(index)
+                    outcomes[index] = batch.apply(index, fingerprints[index])
                 except DomainError as error:
                     outcomes[index] = Outcome(command.client_id, "failed", error=error)
                     failed = index
@@ -680,7 +692,8 @@ class LedgerService(LedgerReads):
         new_ids: dict[str, int] = {}
         if batch.writes:
             touched = [batch.book.accounts[i] for i in sorted(batch.book.touched)]
-            new_ids = repo.write_batch(conn, batch.writes, touched, batch.now)
+            ids_in_order = repo.write_batch(conn, batch.writes, touched, batch.now)
+            new_ids = {w.client_id: i for w, i in zip(batch.writes, ids_in_order, strict=True)}
         result: list[Outcome] = []
         for outcome in outcomes:
             assert outcome is not None
