@@ -10,7 +10,7 @@ single transfer is a batch of one. The service never commits: the boundary does.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -188,13 +188,30 @@ def _check_amount(amount: int) -> None:
         raise AmountOutOfRange(amount=str(amount))
 
 
+def _texts(value: Any) -> Iterator[str]:
+    """Every string a command carries, however deeply nested (PostgreSQL text cannot
+    hold NUL, and one bad string must fail only its own command)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+    elif hasattr(value, "__dataclass_fields__"):
+        for item in vars(value).values():
+            yield from _texts(item)
+
+
 def _validate(command: Command) -> None:
     """Checks that need no database."""
     if not 1 <= len(command.client_id) <= 128:
         raise InvalidEntry("A client id must have 1 to 128 characters.")
     if command.client_id.startswith(SYSTEM_PREFIX):
         raise InvalidEntry(f"Client ids starting with {SYSTEM_PREFIX!r} are reserved.")
-    if "\x00" in command.client_id + command.description + repr(command.metadata):
+    if any("\x00" in text for text in _texts(command)):
         raise InvalidEntry("Text may not contain NUL characters.")
     if isinstance(command, Transfer):
         _check_amount(command.amount)
@@ -280,13 +297,26 @@ class _Batch:
             raise CurrencyMismatch(account=ref, account_currency=actual, currency=currency)
         return account_id
 
+    def find_hold(self, ref: AccountRef) -> repo.HoldRow | None:
+        return self.holds_by_cid.get(ref) if isinstance(ref, str) else self.holds_by_id.get(ref)
+
     def hold(self, ref: AccountRef) -> repo.HoldRow:
-        hold = self.holds_by_cid.get(ref) if isinstance(ref, str) else self.holds_by_id.get(ref)
+        hold = self.find_hold(ref)
         if hold is None:
             raise PendingNotFound(pending=ref)
         if hold.state != "pending":
             raise PendingAlreadyResolved(pending=ref, state=hold.state)
         return hold
+
+    def expire_overdue(self, refs: Iterable[AccountRef]) -> None:
+        for ref in refs:
+            hold = self.find_hold(ref)
+            overdue = (
+                hold is not None and hold.expires_at is not None and hold.expires_at <= self.now
+            )
+            if hold is not None and hold.state == "pending" and overdue:
+                self._expire(hold)
+        self.release_savepoints()
 
     def apply(self, index: int, fingerprint: bytes) -> Outcome:
         command = self.commands[index]
@@ -337,13 +367,13 @@ class _Batch:
     def _resolve_hold(
         self, command: PostPending | VoidPending | _ExpirePending, entry: repo.EntryWrite
     ) -> None:
+        if isinstance(command, PostPending):
+            found = self.find_hold(command.pending)
+            if found is not None and found.state == "expired":
+                raise PendingExpired(pending=command.pending, expired_at=found.expires_at)
         hold = self.hold(command.pending)
         entry.pending_id = hold.entry_id
         release = (hold.debit_account_id, hold.credit_account_id, hold.amount)
-        expired = hold.expires_at is not None and hold.expires_at <= self.now
-        if isinstance(command, PostPending) and expired:
-            self._expire(hold)
-            raise PendingExpired(pending=command.pending, expired_at=hold.expires_at)
         if isinstance(command, PostPending):
             amount = hold.amount if command.amount is None else command.amount
             if amount > hold.amount:
@@ -607,9 +637,10 @@ class LedgerService(LedgerReads):
                     _validate(command)
             except DomainError as error:
                 static_errors[index] = error
-        if commands[-1].linked:
-            for index in _chains(commands)[-1]:
-                static_errors.setdefault(index, LinkedChainOpen())
+        chains = _chains(commands)
+        open_chain = chains.pop() if commands[-1].linked else []
+        for index in open_chain:
+            static_errors.setdefault(index, LinkedChainOpen())
 
         conn = repo.driver_connection(session)
         ids: list[int] = []
@@ -638,9 +669,10 @@ class LedgerService(LedgerReads):
                 ref = command.entry
                 (target_cids if isinstance(ref, str) else target_ids).append(ref)  # type: ignore[arg-type]
 
-        client_ids = [c.client_id for c in commands]
+        valid = [i for i in range(len(commands)) if i not in static_errors]
+        client_ids = [commands[i].client_id for i in valid]
         # Pure work before taking any lock, to keep the locked stretch short.
-        fingerprints = [_fingerprint(c) for c in commands]
+        fingerprints = {i: _fingerprint(commands[i]) for i in valid}
         keys = sorted({_advisory_key(cid) for cid in client_ids})
         # Lock order, the same in every transaction: client ids, holds, accounts.
         holds: list[repo.HoldRow] = []
@@ -664,7 +696,18 @@ class LedgerService(LedgerReads):
         batch = _Batch(commands, locked, holds, targets, self.clock.now())
 
         outcomes: list[Outcome | None] = [None] * len(commands)
-        for chain in _chains(commands):
+        for index in open_chain:
+            outcomes[index] = Outcome(
+                commands[index].client_id, "failed", error=static_errors[index]
+            )
+        # Overdue holds that a command wants to post are expired first, outside any
+        # chain: the expiry stands even if the chain that found it fails.
+        batch.expire_overdue(
+            c.pending
+            for i, c in enumerate(commands)
+            if isinstance(c, PostPending) and i in fingerprints
+        )
+        for chain in chains:
             savepoint = batch.savepoint()
             failed: int | None = None
             for index in chain:
