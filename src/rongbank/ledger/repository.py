@@ -546,6 +546,13 @@ def find_entry(conn: psycopg.Connection[Any], ref: int | str) -> EntryRow | None
     )
 
 
+def entry_exists(conn: psycopg.Connection[Any], client_id: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM ledger_entry WHERE client_id = %s", [client_id]).fetchone()
+        is not None
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TrialBalanceRow:
     currency: str

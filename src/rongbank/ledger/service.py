@@ -593,6 +593,9 @@ class LedgerReads:
             raise TransferNotFound(entry=ref)
         return row
 
+    def has_entry(self, session: Session, client_id: str) -> bool:
+        return repo.entry_exists(repo.driver_connection(session), client_id)
+
     def trial_balance(self, session: Session) -> list[repo.TrialBalanceRow]:
         return repo.trial_balance(repo.driver_connection(session))
 

@@ -1,0 +1,124 @@
+"""Pure rules of e-accounts: account numbers and the class limits."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from rongbank.accounts.errors import (
+    BalanceCapExceeded,
+    DailyLimitExceeded,
+    YearlyLimitExceeded,
+)
+from rongbank.money import format_amount, parse_amount
+
+CNY_SCALE = 2
+
+
+def luhn_check_digit(body: str) -> str:
+    """The Luhn (ISO/IEC 7812-1 annex B) check digit of a string of digits."""
+    total = 0
+    for position, char in enumerate(reversed(body)):
+        digit = int(char)
+        if position % 2 == 0:  # doubled: the digit next to the check digit, and every other
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def luhn_valid(number: str) -> bool:
+    return number.isdigit() and len(number) > 1 and luhn_check_digit(number[:-1]) == number[-1]
+
+
+def account_number(prefix: str, sequence: int) -> str:
+    """A 19-digit account number: the bank's prefix, a zero-padded sequence, and a
+    Luhn check digit, so that a mistyped number is caught before any lookup."""
+    body = f"{prefix}{sequence:0{18 - len(prefix)}d}"
+    if len(body) != 18:
+        raise ValueError("account number sequence exhausted for this prefix")
+    return body + luhn_check_digit(body)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassLimits:
+    """Limits of one account class, in fen; None means no limit."""
+
+    account_class: int
+    description: str
+    balance_cap: int | None = None
+    daily_outflow: int | None = None
+    yearly_outflow: int | None = None
+    daily_inflow: int | None = None
+    yearly_inflow: int | None = None
+
+
+def load_class_limits(path: Path | None = None) -> dict[int, ClassLimits]:
+    raw = (
+        tomllib.loads(path.read_text())
+        if path is not None
+        else tomllib.loads((files("rongbank.accounts") / "account_classes.toml").read_text())
+    )
+    limits: dict[int, ClassLimits] = {}
+    for key, values in raw["class"].items():
+        amounts = {
+            name: parse_amount(values[name], scale=CNY_SCALE, currency="CNY")
+            for name in (
+                "balance_cap",
+                "daily_outflow",
+                "yearly_outflow",
+                "daily_inflow",
+                "yearly_inflow",
+            )
+            if name in values
+        }
+        limits[int(key)] = ClassLimits(int(key), values.get("description", ""), **amounts)
+    return limits
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What an account has already moved on the business day and in its year."""
+
+    day: int = 0
+    year: int = 0
+
+
+def check_outflow(limits: ClassLimits, used: Usage, amount: int) -> None:
+    _check(limits.daily_outflow, limits.yearly_outflow, used, amount, "outflow", limits)
+
+
+def check_inflow(limits: ClassLimits, used: Usage, amount: int, balance_after: int) -> None:
+    _check(limits.daily_inflow, limits.yearly_inflow, used, amount, "inflow", limits)
+    if limits.balance_cap is not None and balance_after > limits.balance_cap:
+        raise BalanceCapExceeded(
+            account_class=limits.account_class,
+            balance_cap=format_amount(limits.balance_cap, scale=CNY_SCALE),
+        )
+
+
+def _check(
+    daily: int | None,
+    yearly: int | None,
+    used: Usage,
+    amount: int,
+    direction: str,
+    limits: ClassLimits,
+) -> None:
+    if daily is not None and used.day + amount > daily:
+        raise DailyLimitExceeded(
+            direction=direction,
+            account_class=limits.account_class,
+            limit=format_amount(daily, scale=CNY_SCALE),
+            remaining=format_amount(max(daily - used.day, 0), scale=CNY_SCALE),
+        )
+    if yearly is not None and used.year + amount > yearly:
+        raise YearlyLimitExceeded(
+            direction=direction,
+            account_class=limits.account_class,
+            limit=format_amount(yearly, scale=CNY_SCALE),
+            remaining=format_amount(max(yearly - used.year, 0), scale=CNY_SCALE),
+        )

@@ -1,0 +1,378 @@
+"""Direct-bank use cases: staff, customer registration, e-accounts, transfers.
+
+Each e-account is one ledger account (a liability: the customer's deposit is what
+the bank owes). Class limits are checked in the same transaction as the ledger
+movement, against usage counters that the same transaction updates, so that two
+concurrent payments cannot both slip under a limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.errors import (
+    AccountFrozen,
+    AccountNotActive,
+    AccountNumberInvalid,
+    CustomerAlreadyRegistered,
+    CustomerNotFound,
+    EAccountNotFound,
+    FreezeReasonRequired,
+    NotYourAccount,
+    SameEAccount,
+)
+from rongbank.accounts.identity import parse_credit_code, parse_mobile, parse_resident_id
+from rongbank.accounts.rules import (
+    ClassLimits,
+    Usage,
+    account_number,
+    check_inflow,
+    check_outflow,
+    luhn_valid,
+)
+from rongbank.clock import Clock
+from rongbank.ledger.rules import AccountType, BalanceRule
+from rongbank.ledger.service import LedgerService, Transfer, balance_of
+
+BUSINESS_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+"""Business days, and so daily limits, follow Beijing time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: int
+    kind: str
+    name: str
+    mobile: str
+    manager_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EAccount:
+    id: int
+    number: str
+    customer_id: int
+    account_class: int
+    currency: str
+    ledger_account_id: int
+    status: str
+    status_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferDone:
+    entry_id: int
+    status: str  # "created", or "exists" for a retry of the same request
+
+
+_ACCOUNT_COLUMNS = (
+    "id, number, customer_id, class, currency, ledger_account_id, status, status_reason"
+)
+
+
+class AccountsService:
+    def __init__(
+        self,
+        ledger: LedgerService,
+        clock: Clock,
+        *,
+        limits: dict[int, ClassLimits],
+        number_prefix: str = "628888",
+    ) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.limits = limits
+        self.number_prefix = number_prefix
+
+    def business_day(self) -> date:
+        return self.clock.now().astimezone(BUSINESS_TIME_ZONE).date()
+
+    # -- staff -------------------------------------------------------------------
+
+    def create_staff(self, session: Session, *, username: str, name: str, role: str) -> int:
+        row = session.execute(
+            text(
+                "INSERT INTO staff (username, name, role, created_at) "
+                "VALUES (:u, :n, :r, :at) RETURNING id"
+            ),
+            {"u": username.strip().lower(), "n": name, "r": role, "at": self.clock.now()},
+        ).one()
+        return int(row[0])
+
+    def _least_loaded_manager(self, session: Session) -> int | None:
+        # One registration at a time picks a manager, so that a burst of sign-ups is
+        # spread evenly instead of all landing on whoever was least loaded at the start.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('assign_manager'))"))
+        row = session.execute(
+            text(
+                "SELECT s.id FROM staff s LEFT JOIN customer c ON c.manager_id = s.id "
+                "WHERE s.role = 'account_manager' AND s.active "
+                "GROUP BY s.id ORDER BY count(c.id), s.id LIMIT 1"
+            )
+        ).first()
+        return None if row is None else int(row[0])
+
+    def reassign_manager(self, session: Session, *, customer_id: int, manager_id: int) -> None:
+        updated = session.execute(
+            text(
+                "UPDATE customer SET manager_id = s.id FROM staff s "
+                "WHERE customer.id = :c AND s.id = :m AND s.role = 'account_manager' AND s.active"
+            ),
+            {"c": customer_id, "m": manager_id},
+        ).rowcount  # type: ignore[attr-defined]
+        if not updated:
+            raise CustomerNotFound(customer_id=customer_id, manager_id=manager_id)
+
+    # -- customers -----------------------------------------------------------------
+
+    def register_person(
+        self, session: Session, *, name: str, mobile: str, resident_id: str
+    ) -> tuple[Customer, EAccount]:
+        """Register a person and open their class II e-account (the class a bank may
+        open remotely; class I needs the customer in person)."""
+        identity = parse_resident_id(resident_id, today=self.business_day())
+        customer = self._insert_customer(
+            session,
+            kind="person",
+            name=name.strip(),
+            mobile=parse_mobile(mobile),
+            resident_id=identity.number,
+            birth_date=identity.birth_date,
+            sex=identity.sex.value,
+        )
+        return customer, self.open_account(session, customer_id=customer.id, account_class=2)
+
+    def register_enterprise(
+        self,
+        session: Session,
+        *,
+        name: str,
+        mobile: str,
+        credit_code: str,
+        legal_rep_name: str,
+        legal_rep_id: str,
+    ) -> tuple[Customer, EAccount]:
+        code = parse_credit_code(credit_code)
+        representative = parse_resident_id(legal_rep_id, today=self.business_day(), minimum_age=18)
+        customer = self._insert_customer(
+            session,
+            kind="enterprise",
+            name=name.strip(),
+            mobile=parse_mobile(mobile),
+            credit_code=code.code,
+            legal_rep_name=legal_rep_name.strip(),
+            legal_rep_id=representative.number,
+        )
+        return customer, self.open_account(session, customer_id=customer.id, account_class=1)
+
+    def _insert_customer(self, session: Session, **fields: object) -> Customer:
+        fields["manager_id"] = self._least_loaded_manager(session)
+        fields["created_at"] = self.clock.now()
+        columns = ", ".join(fields)
+        values = ", ".join(f":{k}" for k in fields)
+        row = session.execute(
+            text(
+                f"INSERT INTO customer ({columns}) VALUES ({values}) "  # noqa: S608
+                "ON CONFLICT DO NOTHING RETURNING id, kind, name, mobile, manager_id"
+            ),
+            fields,
+        ).first()
+        if row is None:
+            raise CustomerAlreadyRegistered()
+        return Customer(*row)
+
+    def customer(self, session: Session, customer_id: int) -> Customer:
+        row = session.execute(
+            text("SELECT id, kind, name, mobile, manager_id FROM customer WHERE id = :id"),
+            {"id": customer_id},
+        ).first()
+        if row is None:
+            raise CustomerNotFound(customer_id=customer_id)
+        return Customer(*row)
+
+    # -- e-accounts ----------------------------------------------------------------
+
+    def open_account(self, session: Session, *, customer_id: int, account_class: int) -> EAccount:
+        if account_class not in self.limits:
+            raise ValueError(f"no limits configured for class {account_class}")
+        sequence = session.execute(text("SELECT nextval('e_account_number_seq')")).scalar_one()
+        number = account_number(self.number_prefix, int(sequence))
+        ledger_row, _ = self.ledger.create_account(
+            session,
+            code=f"dep:{number}",
+            name=f"deposit of customer {customer_id}",
+            currency="CNY",
+            type=AccountType.LIABILITY,
+            rule=BalanceRule.DEBITS_MUST_NOT_EXCEED_CREDITS,
+        )
+        row = session.execute(
+            text(
+                "INSERT INTO e_account (number, customer_id, class, currency, ledger_account_id, "  # noqa: S608
+                "status, opened_at) VALUES (:n, :c, :k, 'CNY', :l, 'active', :at) "
+                f"RETURNING {_ACCOUNT_COLUMNS}"
+            ),
+            {
+                "n": number,
+                "c": customer_id,
+                "k": account_class,
+                "l": ledger_row.id,
+                "at": self.clock.now(),
+            },
+        ).one()
+        return EAccount(*row)
+
+    def accounts_of(self, session: Session, customer_id: int) -> list[tuple[EAccount, int]]:
+        """The customer's accounts with their available balance in fen."""
+        rows = session.execute(
+            text(f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE customer_id = :c ORDER BY id"),  # noqa: S608
+            {"c": customer_id},
+        ).all()
+        result = []
+        for row in rows:
+            account = EAccount(*row)
+            ledger_row = self.ledger.account(session, account.ledger_account_id)
+            result.append((account, balance_of(ledger_row).available))
+        return result
+
+    def account(self, session: Session, number: str, *, lock: bool = False) -> EAccount:
+        if not luhn_valid(number) or len(number) != 19:
+            raise AccountNumberInvalid()
+        row = session.execute(
+            text(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n"  # noqa: S608
+                + (" FOR UPDATE" if lock else "")
+            ),
+            {"n": number},
+        ).first()
+        if row is None:
+            raise EAccountNotFound()
+        return EAccount(*row)
+
+    def set_status(self, session: Session, *, number: str, status: str, reason: str) -> EAccount:
+        """Freeze (``status="frozen"``, with a reason) or unfreeze (``"active"``) an
+        account; staff only."""
+        if status not in ("active", "frozen"):
+            raise ValueError(f"unknown account status {status!r}")
+        if status == "frozen" and not reason.strip():
+            raise FreezeReasonRequired()
+        account = self.account(session, number, lock=True)
+        if account.status == "closed":
+            raise AccountNotActive(status=account.status)
+        row = session.execute(
+            text(
+                "UPDATE e_account SET status = :s, status_reason = :r WHERE id = :id "  # noqa: S608
+                f"RETURNING {_ACCOUNT_COLUMNS}"
+            ),
+            {"s": status, "r": reason.strip(), "id": account.id},
+        ).one()
+        return EAccount(*row)
+
+    # -- money -----------------------------------------------------------------------
+
+    def transfer(
+        self,
+        session: Session,
+        *,
+        customer_id: int,
+        source: str,
+        destination: str,
+        amount: int,
+        client_id: str,
+        description: str = "",
+    ) -> TransferDone:
+        """Pay from one of the customer's accounts into any account, within the
+        class limits of both, exactly once per ``client_id``."""
+        if source == destination:
+            raise SameEAccount()
+        try:
+            payer = self.account(session, source)
+        except EAccountNotFound:
+            raise NotYourAccount() from None
+        if payer.customer_id != customer_id:
+            raise NotYourAccount()
+        payee = self.account(session, destination)
+        # Lock both in id order (the same order everywhere, so no deadlock) and
+        # re-read their state under the lock.
+        first, second = sorted((payer, payee), key=lambda a: a.id)
+        locked = {a.id: self.account(session, a.number, lock=True) for a in (first, second)}
+        payer, payee = locked[payer.id], locked[payee.id]
+        command = Transfer(
+            client_id=f"xfer:{customer_id}:{client_id}",
+            debit_account=payer.ledger_account_id,
+            credit_account=payee.ledger_account_id,
+            amount=amount,
+            currency=payer.currency,
+            description=description,
+            metadata={"payer": payer.number, "payee": payee.number},
+        )
+        if self.ledger.has_entry(session, command.client_id):
+            # A retry: the ledger answers it (the original entry, or a conflict if
+            # the content differs); limits and states were checked the first time.
+            outcome = self.ledger.transfer(session, command)
+            return TransferDone(outcome.entry_id_or_raise(), outcome.status)
+        for account in (payer, payee):
+            if account.status == "frozen":
+                raise AccountFrozen(account=account.number[-4:])
+            if account.status != "active":
+                raise AccountNotActive(account=account.number[-4:], status=account.status)
+        limited = not self._between_own_accounts(payer, payee)
+        if limited:
+            self._check_limits(session, payer, payee, amount)
+        outcome = self.ledger.transfer(session, command)
+        if limited:
+            self._count(session, payer, payee, amount)
+        return TransferDone(outcome.entry_id_or_raise(), outcome.status)
+
+    @staticmethod
+    def _between_own_accounts(payer: EAccount, payee: EAccount) -> bool:
+        """Money between a customer's own class I account and their other accounts
+        is not limited (the bound-account rule of 银发〔2018〕16号)."""
+        return payer.customer_id == payee.customer_id and 1 in (
+            payer.account_class,
+            payee.account_class,
+        )
+
+    def _check_limits(
+        self, session: Session, payer: EAccount, payee: EAccount, amount: int
+    ) -> None:
+        """Refuse before anything is written if either side's class forbids it."""
+        day = self.business_day()
+        check_outflow(
+            self.limits[payer.account_class], self._usage(session, payer, day, "outflow"), amount
+        )
+        balance_now = balance_of(self.ledger.account(session, payee.ledger_account_id)).posted
+        check_inflow(
+            self.limits[payee.account_class],
+            self._usage(session, payee, day, "inflow"),
+            amount,
+            balance_now + amount,
+        )
+
+    def _count(self, session: Session, payer: EAccount, payee: EAccount, amount: int) -> None:
+        day = self.business_day()
+        for account, column in ((payer, "outflow"), (payee, "inflow")):
+            session.execute(
+                text(
+                    f"INSERT INTO e_account_usage (e_account_id, day, {column}) "  # noqa: S608
+                    f"VALUES (:a, :d, :x) ON CONFLICT (e_account_id, day) "
+                    f"DO UPDATE SET {column} = e_account_usage.{column} + excluded.{column}"
+                ),
+                {"a": account.id, "d": day, "x": amount},
+            )
+
+    @staticmethod
+    def _usage(session: Session, account: EAccount, day: date, column: str) -> Usage:
+        row = session.execute(
+            text(
+                f"SELECT coalesce(sum({column}) FILTER (WHERE day = :d), 0), "  # noqa: S608
+                f"coalesce(sum({column}), 0) FROM e_account_usage "
+                "WHERE e_account_id = :a AND day >= :y AND day <= :d"
+            ),
+            {"a": account.id, "d": day, "y": date(day.year, 1, 1)},
+        ).one()
+        return Usage(day=int(row[0]), year=int(row[1]))
