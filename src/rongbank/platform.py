@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from rongbank.accounts.rules import load_class_limits
+from rongbank.accounts.service import AccountsService
+from rongbank.auth.service import AuthService
 from rongbank.clock import Clock, SystemClock
 from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
 from rongbank.ledger.batcher import GroupCommitter
@@ -34,8 +37,19 @@ class Platform:
     committer: GroupCommitter | None = None
     """Set when single transfers go through group commit; None means each request's
     own transaction carries its transfer (what tests with rolled-back sessions use)."""
+    accounts: AccountsService = field(init=False)
+    auth: AuthService = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.accounts = AccountsService(
+            self.ledger,
+            self.clock,
+            limits=load_class_limits(self.settings.account_classes_file),
+            number_prefix=self.settings.account_number_prefix,
+        )
+        self.auth = AuthService(self.clock)
 
     @classmethod
     def connect(

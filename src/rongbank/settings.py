@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     group_commit_max_batch: int = 512
     hold_expiry_interval_seconds: float = 5.0
+    account_classes_file: Path | None = Field(
+        default=None,
+        description="TOML file with the e-account class limits; unset: the PBoC figures shipped.",
+    )
+    account_number_prefix: str = Field(
+        default="628888", pattern=r"^[0-9]{6,8}$", description="First digits of account numbers."
+    )
 
 
 @lru_cache(maxsize=1)

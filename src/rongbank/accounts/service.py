@@ -104,6 +104,13 @@ class AccountsService:
         ).one()
         return int(row[0])
 
+    def staff_role(self, session: Session, staff_id: int) -> str | None:
+        """The role of an active staff member; None if inactive or unknown."""
+        row = session.execute(
+            text("SELECT role FROM staff WHERE id = :id AND active"), {"id": staff_id}
+        ).first()
+        return None if row is None else str(row[0])
+
     def _least_loaded_manager(self, session: Session) -> int | None:
         # One registration at a time picks a manager, so that a burst of sign-ups is
         # spread evenly instead of all landing on whoever was least loaded at the start.
@@ -232,12 +239,11 @@ class AccountsService:
             text(f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE customer_id = :c ORDER BY id"),  # noqa: S608
             {"c": customer_id},
         ).all()
-        result = []
-        for row in rows:
-            account = EAccount(*row)
-            ledger_row = self.ledger.account(session, account.ledger_account_id)
-            result.append((account, balance_of(ledger_row).available))
-        return result
+        return [(a, self.available(session, a)) for a in (EAccount(*row) for row in rows)]
+
+    def available(self, session: Session, account: EAccount) -> int:
+        """What the customer can spend now, in fen."""
+        return balance_of(self.ledger.account(session, account.ledger_account_id)).available
 
     def account(self, session: Session, number: str, *, lock: bool = False) -> EAccount:
         if not luhn_valid(number) or len(number) != 19:

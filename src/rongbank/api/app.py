@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rongbank import __version__
+from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.api.errors import install_error_handlers
 from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.platform import Platform
@@ -36,4 +37,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(ledger_router, prefix="/api/v1/ledger")
+    app.include_router(accounts_endpoints.public, prefix="/api/v1")
+    app.include_router(accounts_endpoints.customer, prefix="/api/v1")
+    app.include_router(accounts_endpoints.staff, prefix="/api/v1")
     return app

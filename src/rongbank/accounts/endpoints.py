@@ -1,0 +1,189 @@
+"""The direct bank's HTTP API: registration and login (public), the customer's own
+accounts and transfers, and the staff actions on customers and accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from rongbank.accounts import schemas as s
+from rongbank.accounts.service import EAccount
+from rongbank.api.deps import (
+    CustomerPrincipal,
+    PlatformDep,
+    bearer_token,
+    require_staff,
+)
+from rongbank.auth.service import Principal, PrincipalKind
+from rongbank.errors import InvalidRequest
+from rongbank.money import format_amount, parse_positive_amount
+
+public = APIRouter(tags=["direct bank"])
+customer = APIRouter(tags=["direct bank"], prefix="/me")
+staff = APIRouter(tags=["staff"], prefix="/staff")
+
+CNY_SCALE = 2
+
+
+def _account_out(account: EAccount, available: int) -> s.AccountOut:
+    return s.AccountOut(
+        number=account.number,
+        account_class=account.account_class,
+        currency=account.currency,
+        status=account.status,
+        available=format_amount(available, scale=CNY_SCALE),
+    )
+
+
+@public.post("/customers", status_code=201)
+def register_person(body: s.PersonIn, platform: PlatformDep) -> s.RegisteredOut:
+    """Open a person's e-account online: identity checked, a class II account opened,
+    an account manager assigned; the login name is the mobile number."""
+    with platform.transaction() as session:
+        person, account = platform.accounts.register_person(
+            session, name=body.name, mobile=body.mobile, resident_id=body.resident_id
+        )
+        platform.auth.set_password(
+            session,
+            kind=PrincipalKind.CUSTOMER,
+            principal_id=person.id,
+            username=person.mobile,
+            password=body.password.get_secret_value(),
+            personal=[person.mobile, body.resident_id],
+        )
+        return s.RegisteredOut(
+            customer_id=person.id, login_name=person.mobile, account=_account_out(account, 0)
+        )
+
+
+@public.post("/enterprises", status_code=201)
+def register_enterprise(body: s.EnterpriseIn, platform: PlatformDep) -> s.RegisteredOut:
+    with platform.transaction() as session:
+        company, account = platform.accounts.register_enterprise(
+            session,
+            name=body.name,
+            mobile=body.mobile,
+            credit_code=body.credit_code,
+            legal_rep_name=body.legal_rep_name,
+            legal_rep_id=body.legal_rep_id,
+        )
+        platform.auth.set_password(
+            session,
+            kind=PrincipalKind.CUSTOMER,
+            principal_id=company.id,
+            username=company.mobile,
+            password=body.password.get_secret_value(),
+            personal=[company.mobile, body.legal_rep_id],
+        )
+        return s.RegisteredOut(
+            customer_id=company.id, login_name=company.mobile, account=_account_out(account, 0)
+        )
+
+
+@public.post("/sessions", status_code=201)
+def login(body: s.LoginIn, request: Request, platform: PlatformDep) -> s.SessionOut:
+    """Log in; answers the same whether the login name or the password was wrong."""
+    with platform.transaction() as session:
+        result = platform.auth.login(
+            session,
+            username=body.login_name,
+            password=body.password.get_secret_value(),
+            client=request.headers.get("user-agent", "")[:200],
+            ip=request.client.host if request.client else None,
+        )
+    # Committed first: a failed attempt must count towards the lockout.
+    new = result.unwrap()
+    return s.SessionOut(token=new.token, expires_at=new.expires_at)
+
+
+@customer.delete("/session", status_code=204)
+def logout(
+    platform: PlatformDep, token: Annotated[str, Depends(bearer_token)], _: CustomerPrincipal
+) -> Response:
+    with platform.transaction() as session:
+        platform.auth.logout(session, token)
+    return Response(status_code=204)
+
+
+@customer.post("/session/logout-others")
+def logout_others(
+    platform: PlatformDep, token: Annotated[str, Depends(bearer_token)], _: CustomerPrincipal
+) -> dict[str, int]:
+    with platform.transaction() as session:
+        return {"revoked": platform.auth.logout_others(session, token)}
+
+
+@customer.get("/accounts")
+def my_accounts(platform: PlatformDep, me: CustomerPrincipal) -> list[s.AccountOut]:
+    with platform.transaction() as session:
+        return [_account_out(a, b) for a, b in platform.accounts.accounts_of(session, me.id)]
+
+
+class MissingClientId(InvalidRequest):
+    code = "client_id_required"
+    message = "Send a client_id or an Idempotency-Key header so that a retry cannot pay twice."
+
+
+@customer.post("/transfers", status_code=201)
+def transfer(
+    body: s.TransferIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)] = None,
+) -> s.TransferOut:
+    """Pay from one of your accounts to any account number; 201 when paid now, 200
+    when this is a retry of a payment already made."""
+    client_id = body.client_id or idempotency_key
+    if not client_id:
+        raise MissingClientId()
+    amount = parse_positive_amount(body.amount, scale=CNY_SCALE, currency="CNY")
+    with platform.transaction() as session:
+        done = platform.accounts.transfer(
+            session,
+            customer_id=me.id,
+            source=body.source,
+            destination=body.destination,
+            amount=amount,
+            client_id=client_id,
+            description=body.description,
+        )
+    response.status_code = 201 if done.status == "created" else 200
+    return s.TransferOut(
+        entry_id=done.entry_id,
+        status=done.status,
+        source=body.source,
+        destination=body.destination,
+        amount=format_amount(amount, scale=CNY_SCALE),
+    )
+
+
+Operations = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
+
+
+@staff.post("/accounts/{number}/freeze")
+def freeze(number: str, body: s.FreezeIn, platform: PlatformDep, _: Operations) -> s.AccountOut:
+    with platform.transaction() as session:
+        account = platform.accounts.set_status(
+            session, number=number, status="frozen", reason=body.reason
+        )
+        return _account_out(account, platform.accounts.available(session, account))
+
+
+@staff.post("/accounts/{number}/unfreeze")
+def unfreeze(number: str, platform: PlatformDep, _: Operations) -> s.AccountOut:
+    with platform.transaction() as session:
+        account = platform.accounts.set_status(session, number=number, status="active", reason="")
+        return _account_out(account, platform.accounts.available(session, account))
+
+
+@staff.post("/customers/{customer_id}/manager", status_code=204)
+def reassign_manager(
+    customer_id: int, body: s.ManagerIn, platform: PlatformDep, _: Operations
+) -> Response:
+    with platform.transaction() as session:
+        platform.accounts.reassign_manager(
+            session, customer_id=customer_id, manager_id=body.manager_id
+        )
+    return Response(status_code=204)

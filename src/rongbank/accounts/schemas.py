@@ -1,0 +1,83 @@
+"""Bodies of the direct bank's API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictStr
+
+Amount = Annotated[StrictStr, Field(max_length=40, examples=["12.30"])]
+AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    mobile: Annotated[str, Field(max_length=30)]
+    resident_id: Annotated[str, Field(max_length=30)]
+    password: SecretStr
+
+
+class EnterpriseIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    mobile: Annotated[str, Field(max_length=30)]
+    credit_code: Annotated[str, Field(max_length=30)]
+    legal_rep_name: Annotated[str, Field(min_length=1, max_length=100)]
+    legal_rep_id: Annotated[str, Field(max_length=30)]
+    password: SecretStr
+
+
+class RegisteredOut(BaseModel):
+    customer_id: int
+    login_name: str
+    account: AccountOut
+
+
+class LoginIn(Strict):
+    login_name: Annotated[str, Field(max_length=100)]
+    password: SecretStr
+
+
+class SessionOut(BaseModel):
+    token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth 2 token type name)
+    expires_at: datetime
+
+
+class AccountOut(BaseModel):
+    number: str
+    account_class: int
+    currency: str
+    status: str
+    available: str
+
+
+class TransferIn(Strict):
+    client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    source: AccountNumber
+    destination: AccountNumber
+    amount: Amount
+    description: Annotated[str, Field(max_length=200)] = ""
+
+
+class TransferOut(BaseModel):
+    entry_id: int
+    status: Literal["created", "exists"]
+    source: str
+    destination: str
+    amount: str
+
+
+class FreezeIn(Strict):
+    reason: Annotated[str, Field(max_length=500)]
+
+
+class ManagerIn(Strict):
+    manager_id: int
+
+
+RegisteredOut.model_rebuild()

@@ -1,0 +1,363 @@
+"""Authentication use cases: passwords, logins with lockout, bearer sessions.
+
+The service never commits. One use case needs care about that: a failed login must
+be *counted* even though the request fails. So :meth:`AuthService.login` does not
+raise for a wrong name or password; it writes the failure count and returns a
+:class:`LoginResult` holding the refusal, and the boundary commits before raising it::
+
+    with unit_of_work(factory) as session:
+        result = auth.login(session, username=name, password=password)
+    new_session = result.unwrap()  # raises LoginFailed / AccountLocked after commit
+
+Raising inside the unit of work would roll the count back, and an attacker would
+never be locked out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+from sqlalchemy.orm import Session
+
+from rongbank.auth import repository as repo
+from rongbank.auth.errors import (
+    AccountLocked,
+    LoginFailed,
+    LoginNameInvalid,
+    SessionExpired,
+    SessionInvalid,
+    UsernameTaken,
+)
+from rongbank.auth.passwords import (
+    check_password_policy,
+    hash_password,
+    needs_rehash,
+    verify_nothing,
+    verify_password,
+)
+from rongbank.clock import Clock
+
+logger = logging.getLogger(__name__)
+
+MAX_USERNAME = 128
+MAX_CLIENT = 200
+
+TOUCH_INTERVAL = timedelta(seconds=30)
+"""``last_seen_at`` is written at most this often per session rather than on every
+request. It can only make the inactivity timeout act up to this much *earlier*
+than the last request plus ``inactivity``, never later."""
+
+
+class PrincipalKind(StrEnum):
+    CUSTOMER = "customer"
+    """A customer of the bank, in the web bank, the app or chat."""
+    STAFF = "staff"
+    """A bank employee in the staff console."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request is authenticated as, and through which session."""
+
+    kind: PrincipalKind
+    id: int
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """What a successful login hands to the client. ``token`` exists only here: the
+    bank keeps its hash. Never log it."""
+
+    token: str = field(repr=False)
+    principal: Principal
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """A login's outcome: a session, or the refusal to raise once the failure count
+    is committed (see the module docstring)."""
+
+    new_session: NewSession | None = None
+    error: LoginFailed | AccountLocked | None = None
+
+    def unwrap(self) -> NewSession:
+        if self.new_session is None:
+            assert self.error is not None
+            raise self.error
+        return self.new_session
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A live session as its owner sees it in "devices logged in"; no token."""
+
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    client: str
+    ip: str | None
+    current: bool
+
+
+def normalise_username(username: str) -> str:
+    """The form a login name is stored and looked up in: full-width characters
+    folded to ASCII (NFKC, as Chinese input methods type ``１３８…``), surrounding
+    spaces stripped, lower case."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
+
+
+def _sha256(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+def _parse_ip(ip: str | None) -> IPv4Address | IPv6Address | None:
+    """The client address if it is one; informational only, so anything else (a
+    test client's "testclient", a missing value) is stored as unknown."""
+    if ip is None:
+        return None
+    try:
+        return ip_address(ip)
+    except ValueError:
+        return None
+
+
+class AuthService:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        inactivity: timedelta = timedelta(minutes=15),
+        absolute: timedelta = timedelta(hours=12),
+        max_failures: int = 5,
+        lockout: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.clock = clock
+        self.inactivity = inactivity
+        self.absolute = absolute
+        self.max_failures = max_failures
+        self.lockout = lockout
+
+    # -- credentials -----------------------------------------------------------
+
+    def set_password(
+        self,
+        session: Session,
+        *,
+        kind: PrincipalKind,
+        principal_id: int,
+        username: str,
+        password: str,
+        personal: Sequence[str] = (),
+    ) -> None:
+        """Give the principal this login name and password, creating its credential
+        or replacing the one it has (which clears any lockout). ``personal`` holds
+        the values the password must not contain (mobile number, ID number); the
+        login name is always one of them.
+
+        Raises :class:`WeakPassword`, :class:`LoginNameInvalid`, or
+        :class:`UsernameTaken` when another principal has the name."""
+        kind = PrincipalKind(kind)
+        name = normalise_username(username)
+        if not 1 <= len(name) <= MAX_USERNAME:
+            raise LoginNameInvalid()
+        check_password_policy(password, personal=[*personal, name])
+        password_hash = hash_password(password)
+        now = self.clock.now()
+        rows = repo.lock_credentials_of(
+            session, username=name, kind=kind, principal_id=principal_id
+        )
+        if any(
+            row.username == name and (row.principal_kind, row.principal_id) != (kind, principal_id)
+            for row in rows
+        ):
+            raise UsernameTaken()
+        own = next(
+            (row for row in rows if (row.principal_kind, row.principal_id) == (kind, principal_id)),
+            None,
+        )
+        if own is not None:
+            repo.replace_credential(
+                session,
+                old_username=own.username,
+                username=name,
+                password_hash=password_hash,
+                now=now,
+            )
+        elif not repo.insert_credential(
+            session,
+            username=name,
+            kind=kind,
+            principal_id=principal_id,
+            password_hash=password_hash,
+            now=now,
+        ):
+            # A concurrent request took the name (or, rarer, registered this principal)
+            # between our read and insert; the caller may retry.
+            raise UsernameTaken()
+        repo.forget_failed_name(session, _sha256(name))
+
+    # -- login -----------------------------------------------------------------
+
+    def login(
+        self,
+        session: Session,
+        *,
+        username: str,
+        password: str,
+        client: str = "",
+        ip: str | None = None,
+    ) -> LoginResult:
+        """Check a login name and password and open a session.
+
+        Never raises for a refused login: the result holds :class:`LoginFailed`
+        (with ``remaining_attempts``) or :class:`AccountLocked` (with
+        ``retry_after_seconds``), and the failure count is already written in
+        ``session``. The boundary commits, then calls :meth:`LoginResult.unwrap`.
+
+        An unknown name and a wrong password get the same answer, take about the
+        same time (one argon2 verification each) and count down and lock alike.
+        While locked, the password is not even checked, so the answer cannot say
+        whether it was right."""
+        now = self.clock.now()
+        name = normalise_username(username)
+        credential = repo.lock_credential(session, name)
+        name_hash = _sha256(name)
+        counter = credential.counter if credential else repo.lock_failed_name(session, name_hash)
+        if counter.locked_at(now):
+            return LoginResult(error=self._locked(counter, now))
+
+        if credential is None:
+            verify_nothing(password)
+        elif verify_password(password, password_hash=credential.password_hash):
+            return LoginResult(
+                new_session=self._open(session, credential, password, client, ip, now)
+            )
+
+        counter = self._after_failure(counter, now)
+        if credential is None:
+            repo.save_failed_name(session, name_hash, counter)
+        else:
+            repo.save_counter(session, name, counter)
+        if counter.locked_until is None:
+            remaining = self.max_failures - counter.failed_attempts
+            return LoginResult(error=LoginFailed(remaining_attempts=remaining))
+        if credential is not None:
+            logger.warning(
+                "login locked for %s %s after %d failures",
+                credential.principal_kind,
+                credential.principal_id,
+                self.max_failures,
+            )
+        return LoginResult(error=self._locked(counter, now))
+
+    def _after_failure(self, counter: repo.Counter, now: datetime) -> repo.Counter:
+        """One more consecutive failure; the last allowed one starts a lockout and
+        the count starts again from zero when it ends."""
+        failures = counter.failed_attempts + 1
+        if failures >= self.max_failures:
+            return repo.Counter(0, now + self.lockout)
+        return repo.Counter(failures, None)
+
+    @staticmethod
+    def _locked(counter: repo.Counter, now: datetime) -> AccountLocked:
+        assert counter.locked_until is not None
+        wait = (counter.locked_until - now).total_seconds()
+        return AccountLocked(retry_after_seconds=math.ceil(wait))
+
+    def _open(
+        self,
+        session: Session,
+        credential: repo.CredentialRow,
+        password: str,
+        client: str,
+        ip: str | None,
+        now: datetime,
+    ) -> NewSession:
+        new_hash = hash_password(password) if needs_rehash(credential.password_hash) else None
+        if new_hash is not None or credential.counter != repo.Counter():
+            repo.record_success(session, credential.username, new_hash=new_hash)
+        token = secrets.token_urlsafe(32)
+        expires_at = now + self.absolute
+        kind = PrincipalKind(credential.principal_kind)
+        session_id = repo.insert_session(
+            session,
+            token_hash=_sha256(token),
+            kind=kind,
+            principal_id=credential.principal_id,
+            now=now,
+            expires_at=expires_at,
+            client=client[:MAX_CLIENT],
+            ip=_parse_ip(ip),
+        )
+        principal = Principal(kind, credential.principal_id, session_id)
+        return NewSession(token=token, principal=principal, expires_at=expires_at)
+
+    # -- sessions --------------------------------------------------------------
+
+    def authenticate(self, session: Session, token: str) -> Principal:
+        """The principal of a bearer token, or :class:`SessionInvalid` (unknown,
+        logged out) or :class:`SessionExpired` (idle longer than ``inactivity``, or
+        past the absolute expiry set at login)."""
+        row = repo.find_session(session, _sha256(token))
+        if row is None or row.revoked_at is not None:
+            raise SessionInvalid()
+        now = self.clock.now()
+        if now >= row.expires_at or now - row.last_seen_at > self.inactivity:
+            raise SessionExpired()
+        if now - row.last_seen_at > TOUCH_INTERVAL:
+            repo.touch_session(session, row.id, now)
+        return Principal(PrincipalKind(row.principal_kind), row.principal_id, row.id)
+
+    def logout(self, session: Session, token: str) -> None:
+        """End the token's session. Idempotent: an unknown or already ended session
+        is left as it is."""
+        repo.revoke_session(session, _sha256(token), self.clock.now())
+
+    def logout_others(self, session: Session, token: str) -> int:
+        """End every other live session of the token's principal ("log out other
+        devices"); how many were ended. The token must be valid itself."""
+        principal = self.authenticate(session, token)
+        now = self.clock.now()
+        return repo.revoke_others(
+            session,
+            kind=principal.kind,
+            principal_id=principal.id,
+            keep_id=principal.session_id,
+            now=now,
+            idle_since=now - self.inactivity,
+        )
+
+    def sessions_of(self, session: Session, principal: Principal) -> list[SessionInfo]:
+        """The principal's live sessions, most recently used first."""
+        now = self.clock.now()
+        rows = repo.live_sessions(
+            session,
+            kind=principal.kind,
+            principal_id=principal.id,
+            now=now,
+            idle_since=now - self.inactivity,
+        )
+        return [
+            SessionInfo(
+                id=row.id,
+                created_at=row.created_at,
+                last_seen_at=row.last_seen_at,
+                expires_at=row.expires_at,
+                client=row.client,
+                ip=None if row.ip is None else str(row.ip),
+                current=row.id == principal.session_id,
+            )
+            for row in rows
+        ]
