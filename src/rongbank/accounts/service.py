@@ -193,6 +193,30 @@ class AccountsService:
             raise CustomerAlreadyRegistered()
         return Customer(*row)
 
+    def find_customers(self, session: Session, query: str, *, limit: int = 20) -> list[Customer]:
+        """Staff search: an exact mobile number or account number, or a name prefix."""
+        query = query.strip()
+        if not query:
+            return []
+        rows = session.execute(
+            text(
+                "SELECT DISTINCT c.id, c.kind, c.name, c.mobile, c.manager_id FROM customer c "
+                "LEFT JOIN e_account a ON a.customer_id = c.id "
+                "WHERE c.mobile = :q OR a.number = :q OR starts_with(c.name, :q) "
+                "ORDER BY c.id LIMIT :limit"
+            ),
+            {"q": query, "limit": limit},
+        ).all()
+        return [Customer(*row) for row in rows]
+
+    def managers(self, session: Session) -> list[tuple[int, str]]:
+        rows = session.execute(
+            text(
+                "SELECT id, name FROM staff WHERE role = 'account_manager' AND active ORDER BY id"
+            )
+        ).all()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
     def customer(self, session: Session, customer_id: int) -> Customer:
         row = session.execute(
             text("SELECT id, kind, name, mobile, manager_id FROM customer WHERE id = :id"),

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from rongbank import __version__
 from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.api.errors import install_error_handlers
 from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.platform import Platform
+from rongbank.web import pages
 
 
 def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
@@ -40,4 +44,13 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(accounts_endpoints.public, prefix="/api/v1")
     app.include_router(accounts_endpoints.customer, prefix="/api/v1")
     app.include_router(accounts_endpoints.staff, prefix="/api/v1")
+    app.include_router(pages.router)
+    app.mount(
+        "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
+    )
+
+    @app.exception_handler(pages.LoginRequired)
+    async def login_required(request: Request, exc: pages.LoginRequired) -> RedirectResponse:
+        return RedirectResponse(exc.target, status_code=303)
+
     return app

@@ -105,6 +105,7 @@ def up(
         )
         base = f"http://{host}:{port}"
         console.print(f"[bold green]Rongbank[/] is up, data in {where}")
+        console.print(f"  Web bank:  {base}/   (staff console: {base}/staff)")
         console.print(f"  API:       {base}/api/v1")
         console.print(f"  API docs:  {base}/docs")
         if token_path is not None:

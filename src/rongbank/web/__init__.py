@@ -1,0 +1,1 @@
+"""Server-rendered pages: the web bank and the staff console."""
