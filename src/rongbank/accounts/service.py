@@ -211,9 +211,7 @@ class AccountsService:
 
     def managers(self, session: Session) -> list[tuple[int, str]]:
         rows = session.execute(
-            text(
-                "SELECT id, name FROM staff WHERE role = 'account_manager' AND active ORDER BY id"
-            )
+            text("SELECT id, name FROM staff WHERE role = 'account_manager' AND active ORDER BY id")
         ).all()
         return [(int(r[0]), str(r[1])) for r in rows]
 

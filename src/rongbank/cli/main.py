@@ -27,6 +27,8 @@ ledger_app = typer.Typer(help="Ledger operations.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (slow; not part of the test suite).", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
+staff_app = typer.Typer(help="Bank staff logins.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
 console = Console()
 
 DataDir = Annotated[
@@ -138,6 +140,49 @@ def _platform(data_dir: Path | None) -> Iterator[Platform]:
             yield platform
         finally:
             platform.close()
+
+
+@app.command("seed-demo")
+def seed_demo(data_dir: DataDir = None) -> None:
+    """Add demo staff and customers (with money) to try the platform. Only on request;
+    running it twice changes nothing."""
+    from rongbank.demo import DEMO_PASSWORD, seed
+
+    with _platform(data_dir) as p, p.transaction() as session:
+        logins = seed(p, session)
+    table = Table("who", "login name", "role")
+    for login in logins:
+        table.add_row(login.who, login.login_name, login.role)
+    console.print(table)
+    console.print(f"Every demo login's password: {DEMO_PASSWORD}")
+
+
+@staff_app.command("create")
+def staff_create(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="account_manager, operations, credit_officer, risk_analyst or administrator."
+        ),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a staff login; asks for the password (never on the command line)."""
+    from rongbank.auth.service import PrincipalKind
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _platform(data_dir) as p, p.transaction() as session:
+        staff_id = p.accounts.create_staff(session, username=username, name=name, role=role)
+        p.auth.set_password(
+            session,
+            kind=PrincipalKind.STAFF,
+            principal_id=staff_id,
+            username=username,
+            password=password,
+        )
+    console.print(f"Staff member {username} ({role}) created.")
 
 
 @ledger_app.command("verify")

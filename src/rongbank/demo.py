@@ -1,0 +1,87 @@
+"""Demo data, only when asked for (``rongbank seed-demo``): never mixed into a real
+install silently. Idempotent: seeding twice changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.identity import resident_id_check_character
+from rongbank.auth.service import PrincipalKind
+from rongbank.ledger.rules import AccountType
+from rongbank.ledger.service import Transfer
+from rongbank.platform import Platform
+
+DEMO_PASSWORD = "Demo-2026-pass"  # noqa: S105 (published on purpose: demo logins only)
+
+STAFF = [
+    ("manager1", "赵经理", "account_manager"),
+    ("manager2", "钱经理", "account_manager"),
+    ("ops1", "孙运营", "operations"),
+    ("admin1", "李管理员", "administrator"),
+]
+CUSTOMERS = [
+    ("韩梅梅", "13800000001", "19900307", 1, 5_000_00),
+    ("李雷", "13800000002", "19880512", 2, 1_200_00),
+    ("王小明", "13800000003", "20000101", 3, 300_00),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    who: str
+    login_name: str
+    role: str
+
+
+def _resident_id(birth: str, sequence: int) -> str:
+    body = f"110105{birth}{sequence:03d}"
+    return body + resident_id_check_character(body)
+
+
+def seed(platform: Platform, session: Session) -> list[DemoLogin]:
+    """Staff, three customers with money, and the bank's funding account."""
+    logins: list[DemoLogin] = []
+    exists = session.execute(text("SELECT 1 FROM staff WHERE username = 'manager1'")).first()
+    if exists is None:
+        for username, name, role in STAFF:
+            staff_id = platform.accounts.create_staff(
+                session, username=username, name=name, role=role
+            )
+            platform.auth.set_password(
+                session,
+                kind=PrincipalKind.STAFF,
+                principal_id=staff_id,
+                username=username,
+                password=DEMO_PASSWORD,
+            )
+        vault, _ = platform.ledger.create_account(
+            session, code="bank:demo-funding", currency="CNY", type=AccountType.EQUITY
+        )
+        for name, mobile, birth, sequence, balance in CUSTOMERS:
+            person, account = platform.accounts.register_person(
+                session, name=name, mobile=mobile, resident_id=_resident_id(birth, sequence)
+            )
+            platform.auth.set_password(
+                session,
+                kind=PrincipalKind.CUSTOMER,
+                principal_id=person.id,
+                username=mobile,
+                password=DEMO_PASSWORD,
+            )
+            platform.ledger.transfer(
+                session,
+                Transfer(
+                    client_id=f"demo:fund:{account.number}",
+                    debit_account=vault.id,
+                    credit_account=account.ledger_account_id,
+                    amount=balance,
+                    currency="CNY",
+                    description="demo opening balance",
+                ),
+            )
+    logins += [DemoLogin(name, username, role) for username, name, role in STAFF]
+    logins += [DemoLogin(name, mobile, "customer") for name, mobile, *_ in CUSTOMERS]
+    return logins
