@@ -238,3 +238,18 @@ class TestTransfers:
             bank.pay(alice, bob, 1, "f1")
         bank.service.set_status(bank.session, number=alice.number, status="active", reason="")
         assert bank.pay(alice, bob, 1, "f2") == "created"
+
+
+class TestClosing:
+    def test_only_at_zero_balance_and_then_nothing_moves(self, bank: Bank) -> None:
+        from rongbank.accounts.errors import AccountBalanceNotZero, AccountNotActive
+
+        alice, bob = bank.person(), bank.person()
+        bank.fund(alice, 10)
+        with pytest.raises(AccountBalanceNotZero):
+            bank.service.close(bank.session, number=alice.number)
+        bank.pay(alice, bob, 10, "empty")
+        closed = bank.service.close(bank.session, number=alice.number)
+        assert closed.status == "closed"
+        with pytest.raises(AccountNotActive):
+            bank.pay(bob, alice, 1, "into-closed")

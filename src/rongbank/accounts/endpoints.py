@@ -178,6 +178,14 @@ def unfreeze(number: str, platform: PlatformDep, _: Operations) -> s.AccountOut:
         return _account_out(account, platform.accounts.available(session, account))
 
 
+@staff.post("/accounts/{number}/close")
+def close(number: str, platform: PlatformDep, _: Operations) -> s.AccountOut:
+    """Close an account at zero balance (the customer has moved their money out)."""
+    with platform.transaction() as session:
+        account = platform.accounts.close(session, number=number)
+        return _account_out(account, 0)
+
+
 @staff.post("/customers/{customer_id}/manager", status_code=204)
 def reassign_manager(
     customer_id: int, body: s.ManagerIn, platform: PlatformDep, _: Operations

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.errors import (
+    AccountBalanceNotZero,
     AccountFrozen,
     AccountNotActive,
     AccountNumberInvalid,
@@ -297,6 +298,24 @@ class AccountsService:
                 f"RETURNING {_ACCOUNT_COLUMNS}"
             ),
             {"s": status, "r": reason.strip(), "id": account.id},
+        ).one()
+        return EAccount(*row)
+
+    def close(self, session: Session, *, number: str) -> EAccount:
+        """Close an account; only at a zero balance with nothing reserved."""
+        account = self.account(session, number, lock=True)
+        if account.status == "closed":
+            return account
+        ledger_row = self.ledger.account(session, account.ledger_account_id)
+        balance = balance_of(ledger_row)
+        if balance.posted != 0 or balance.pending_debits or balance.pending_credits:
+            raise AccountBalanceNotZero(balance=balance.posted)
+        row = session.execute(
+            text(
+                "UPDATE e_account SET status = 'closed', closed_at = :at WHERE id = :id "  # noqa: S608
+                f"RETURNING {_ACCOUNT_COLUMNS}"
+            ),
+            {"at": self.clock.now(), "id": account.id},
         ).one()
         return EAccount(*row)
 
