@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
 
 from rongbank.accounts import schemas as s
-from rongbank.accounts.service import EAccount
+from rongbank.accounts.service import Customer, EAccount
 from rongbank.api.deps import (
     CustomerPrincipal,
     PlatformDep,
@@ -18,6 +20,7 @@ from rongbank.api.deps import (
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.errors import InvalidRequest
 from rongbank.money import format_amount, parse_positive_amount
+from rongbank.platform import Platform
 
 public = APIRouter(tags=["direct bank"])
 customer = APIRouter(tags=["direct bank"], prefix="/me")
@@ -36,6 +39,28 @@ def _account_out(account: EAccount, available: int) -> s.AccountOut:
     )
 
 
+def _registered(
+    platform: Platform,
+    session: Session,
+    customer: Customer,
+    account: EAccount,
+    password: SecretStr,
+    identity_number: str,
+) -> s.RegisteredOut:
+    """Give a new customer their login (the mobile number) and answer the registration."""
+    platform.auth.set_password(
+        session,
+        kind=PrincipalKind.CUSTOMER,
+        principal_id=customer.id,
+        username=customer.mobile,
+        password=password.get_secret_value(),
+        personal=[customer.mobile, identity_number],
+    )
+    return s.RegisteredOut(
+        customer_id=customer.id, login_name=customer.mobile, account=_account_out(account, 0)
+    )
+
+
 @public.post("/customers", status_code=201)
 def register_person(body: s.PersonIn, platform: PlatformDep) -> s.RegisteredOut:
     """Open a person's e-account online: identity checked, a class II account opened,
@@ -44,17 +69,7 @@ def register_person(body: s.PersonIn, platform: PlatformDep) -> s.RegisteredOut:
         person, account = platform.accounts.register_person(
             session, name=body.name, mobile=body.mobile, resident_id=body.resident_id
         )
-        platform.auth.set_password(
-            session,
-            kind=PrincipalKind.CUSTOMER,
-            principal_id=person.id,
-            username=person.mobile,
-            password=body.password.get_secret_value(),
-            personal=[person.mobile, body.resident_id],
-        )
-        return s.RegisteredOut(
-            customer_id=person.id, login_name=person.mobile, account=_account_out(account, 0)
-        )
+        return _registered(platform, session, person, account, body.password, body.resident_id)
 
 
 @public.post("/enterprises", status_code=201)
@@ -68,17 +83,7 @@ def register_enterprise(body: s.EnterpriseIn, platform: PlatformDep) -> s.Regist
             legal_rep_name=body.legal_rep_name,
             legal_rep_id=body.legal_rep_id,
         )
-        platform.auth.set_password(
-            session,
-            kind=PrincipalKind.CUSTOMER,
-            principal_id=company.id,
-            username=company.mobile,
-            password=body.password.get_secret_value(),
-            personal=[company.mobile, body.legal_rep_id],
-        )
-        return s.RegisteredOut(
-            customer_id=company.id, login_name=company.mobile, account=_account_out(account, 0)
-        )
+        return _registered(platform, session, company, account, body.password, body.legal_rep_id)
 
 
 @public.post("/sessions", status_code=201)

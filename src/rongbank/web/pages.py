@@ -161,21 +161,34 @@ def login_page(request: Request, registered: bool = False) -> Response:
     return render(request, "login.html", registered=registered)
 
 
-def _open_session(
-    request: Request, platform: Platform, login_name: str, password: str
-) -> tuple[str | None, DomainError | None]:
+def _log_in(
+    request: Request,
+    platform: Platform,
+    *,
+    name: str,
+    password: str,
+    template: str,
+    cookie: str,
+    target: str,
+) -> Response:
+    """Open a session and set its cookie, or show the form again with the refusal.
+    The failure count is committed before the refusal is shown."""
     with platform.transaction() as session:
         result = platform.auth.login(
             session,
-            username=login_name,
+            username=name,
             password=password,
             client=request.headers.get("user-agent", "")[:200],
             ip=request.client.host if request.client else None,
         )
-    # The failure count is committed before the refusal is shown.
     if result.new_session is None:
-        return None, result.error
-    return result.new_session.token, None
+        assert result.error is not None
+        return render(request, template, 401, error=_error(request, result.error), login_name=name)
+    response = _redirect(target)
+    response.set_cookie(
+        cookie, result.new_session.token, httponly=True, samesite="lax", secure=_secure(request)
+    )
+    return response
 
 
 @router.post("/login")
@@ -187,17 +200,15 @@ def login(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    token, error = _open_session(request, platform, login_name, password)
-    if error is not None or token is None:
-        assert error is not None
-        return render(
-            request, "login.html", 401, error=_error(request, error), login_name=login_name
-        )
-    response = _redirect("/accounts")
-    response.set_cookie(
-        CUSTOMER_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request)
+    return _log_in(
+        request,
+        platform,
+        name=login_name,
+        password=password,
+        template="login.html",
+        cookie=CUSTOMER_COOKIE,
+        target="/accounts",
     )
-    return response
 
 
 @router.post("/logout")
@@ -381,15 +392,15 @@ def staff_login(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    token, error = _open_session(request, platform, username, password)
-    if error is not None or token is None:
-        assert error is not None
-        return render(request, "staff_login.html", 401, error=_error(request, error))
-    response = _redirect("/staff")
-    response.set_cookie(
-        STAFF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+    return _log_in(
+        request,
+        platform,
+        name=username,
+        password=password,
+        template="staff_login.html",
+        cookie=STAFF_COOKIE,
+        target="/staff",
     )
-    return response
 
 
 @router.get("/staff")
