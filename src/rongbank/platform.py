@@ -7,14 +7,17 @@ from it, so that the same clock and database reach every domain.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from rongbank.accounts.clearing import ClearingNetwork, FakeClearingNetwork
+from rongbank.accounts.funding import FundingService, Resolved
 from rongbank.accounts.rules import load_class_limits
 from rongbank.accounts.service import AccountsService
 from rongbank.auth.service import AuthService
@@ -37,8 +40,11 @@ class Platform:
     committer: GroupCommitter | None = None
     """Set when single transfers go through group commit; None means each request's
     own transaction carries its transfer (what tests with rolled-back sessions use)."""
+    clearing: ClearingNetwork | None = None
+    """The network to other banks; None: the in-memory fake (development and tests)."""
     accounts: AccountsService = field(init=False)
     auth: AuthService = field(init=False)
+    funding: FundingService = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -50,6 +56,13 @@ class Platform:
             number_prefix=self.settings.account_number_prefix,
         )
         self.auth = AuthService(self.clock)
+        self.funding = FundingService(
+            self.ledger,
+            self.accounts,
+            self.clock,
+            self.clearing or FakeClearingNetwork(clock=self.clock),
+            card_hash_key=self._card_hash_key(),
+        )
 
     @classmethod
     def connect(
@@ -81,9 +94,19 @@ class Platform:
         if self.committer is not None:
             self.committer.start()
         if background:
-            thread = threading.Thread(target=self._expire_holds, name="hold-expiry", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            jobs = {
+                "hold-expiry": (self.settings.hold_expiry_interval_seconds, self._expire_holds),
+                "funding-resolver": (
+                    self.settings.funding_resolve_interval_seconds,
+                    self._resolve_funding,
+                ),
+            }
+            for name, (interval, job) in jobs.items():
+                thread = threading.Thread(
+                    target=self._repeat, args=(interval, job), name=name, daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def close(self) -> None:
         self._stop.set()
@@ -94,13 +117,30 @@ class Platform:
         if self.engine is not None:
             self.engine.dispose()
 
-    def _expire_holds(self) -> None:
-        interval = self.settings.hold_expiry_interval_seconds
+    def _card_hash_key(self) -> bytes:
+        if self.settings.card_hash_key is not None:
+            return self.settings.card_hash_key.get_secret_value().encode()
+        # Tests and throwaway platforms: a key for this process only. `rongbank up`
+        # always passes the persistent key from the data dir.
+        logger.warning("no card hash key configured; using one for this process only")
+        return secrets.token_bytes(32)
+
+    def _repeat(self, interval: float, job: Callable[[], None]) -> None:
         while not self._stop.wait(interval):
             try:
-                with self.transaction() as session:
-                    expired = self.ledger.expire_due_holds(session)
-                if expired:
-                    logger.info("expired %d pending transfers", expired)
+                job()
             except Exception:
-                logger.exception("hold expiry run failed; retrying next interval")
+                logger.exception(
+                    "%s failed; retrying next interval", threading.current_thread().name
+                )
+
+    def _expire_holds(self) -> None:
+        with self.transaction() as session:
+            expired = self.ledger.expire_due_holds(session)
+        if expired:
+            logger.info("expired %d pending transfers", expired)
+
+    def _resolve_funding(self) -> None:
+        resolved = self.funding.resolve_unknown(self.session_factory)
+        if resolved != Resolved():
+            logger.info("settled funding requests without an answer: %s", resolved)

@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     group_commit_max_batch: int = 512
     hold_expiry_interval_seconds: float = 5.0
+    funding_resolve_interval_seconds: float = Field(
+        default=15.0,
+        description="How often top-ups and withdrawals without a network answer are settled.",
+    )
+    card_hash_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC that recognises a bound card without storing its number; "
+        "generated into the data dir on first start if unset. Never change it: cards bound "
+        "before would no longer be recognised as duplicates.",
+    )
     account_classes_file: Path | None = Field(
         default=None,
         description="TOML file with the e-account class limits; unset: the PBoC figures shipped.",

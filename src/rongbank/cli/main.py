@@ -61,17 +61,29 @@ def database(settings: Settings) -> Iterator[str]:
         server.stop()
 
 
-def operator_token(settings: Settings) -> tuple[SecretStr, Path | None]:
-    """The staff API token: from settings, or generated once into the data dir."""
-    if settings.operator_token is not None:
-        return settings.operator_token, None
-    path = settings.data_dir / "operator-token"
+def _secret(
+    settings: Settings, given: SecretStr | None, name: str
+) -> tuple[SecretStr, Path | None]:
+    """A secret from the settings, or generated once into the data dir (mode 0600)."""
+    if given is not None:
+        return given, None
+    path = settings.data_dir / name
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(32))
     return SecretStr(path.read_text().strip()), path
+
+
+def with_secrets(settings: Settings) -> tuple[Settings, Path | None]:
+    """Settings with the operator token and the card-hash key filled in; also the
+    token's file, to tell the operator where it is."""
+    token, token_path = _secret(settings, settings.operator_token, "operator-token")
+    card_key, _ = _secret(settings, settings.card_hash_key, "card-hash-key")
+    return settings.model_copy(
+        update={"operator_token": token, "card_hash_key": card_key}
+    ), token_path
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -93,8 +105,7 @@ def up(
     settings = _settings(data_dir)
     host = host or settings.host
     port = port or settings.port
-    token, token_path = operator_token(settings)
-    settings = settings.model_copy(update={"operator_token": token})
+    settings, token_path = with_secrets(settings)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -133,7 +144,7 @@ def migrate(data_dir: DataDir = None) -> None:
 
 @contextmanager
 def _platform(data_dir: Path | None) -> Iterator[Platform]:
-    settings = _settings(data_dir)
+    settings, _ = with_secrets(_settings(data_dir))
     with database(settings) as url:
         platform = Platform.connect(url, settings, group_commit=False)
         try:

@@ -1,0 +1,711 @@
+"""Money in and out of an e-account through a card the customer bound at another
+bank: a top-up pulls from the card, a withdrawal pushes to it, through a
+:class:`~rongbank.accounts.clearing.ClearingNetwork`.
+
+The bank's side of both is the ledger account ``bank:clearing:CNY``, an asset:
+what other banks owe us (a top-up debits it, a withdrawal credits it) until the
+network settles with them.
+
+Limits. Money between a class II or III account and the customer's own bound
+class I account is not limited (中国人民银行 银发〔2018〕16号), so neither direction
+counts towards or is refused by the daily and yearly limits; a class III account's
+balance cap still applies to top-ups.
+
+Transactions: the exception to "services never commit". A money call to another
+bank sits between two durable steps and must never be made inside a database
+transaction:
+
+1. One transaction records the request (unique per customer and client id) and,
+   for a withdrawal, reserves the money with a pending ledger transfer. It is
+   committed *before* the network is called, so that whatever happens next (a
+   crash, a timeout) finds the record and the hold.
+2. The network is called with no transaction open and no row locked: a slow bank
+   must not hold locks on the customer's account.
+3. A second transaction records the answer and completes the money: a top-up
+   credits the customer, a withdrawal posts its hold (succeeded) or voids it
+   (failed). Without an answer the request is marked ``unknown``.
+
+So :meth:`FundingService.top_up`, :meth:`~FundingService.withdraw` and
+:meth:`~FundingService.resolve_unknown` take a session *factory* and run their own
+units of work; nothing can compose them into a larger transaction, which is the
+point. Card binding and reads take the caller's session as everywhere else.
+
+Unknown outcomes. Every request carries a deadline after which the network will not
+act on it. Once it has passed, :meth:`FundingService.resolve_unknown` asks the
+network what it did and settles exactly as step 3 would have: a timed-out or
+interrupted request is neither lost nor carried out twice. A withdrawal's hold has
+no timeout on purpose: releasing money that may already have left the bank would
+pay it twice; only the network's answer releases it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.clearing import (
+    ClearingNetwork,
+    ClearingRequest,
+    ClearingResult,
+    ClearingTimeout,
+)
+from rongbank.accounts.errors import (
+    AccountFrozen,
+    AccountNotActive,
+    EAccountNotFound,
+    NotYourAccount,
+)
+from rongbank.accounts.rules import Usage, check_inflow, luhn_valid
+from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.clock import Clock
+from rongbank.db import SessionFactory, unit_of_work
+from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
+from rongbank.ledger.errors import IdempotencyConflict
+from rongbank.ledger.rules import AccountType
+from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending, balance_of
+from rongbank.money import MAX_AMOUNT_MINOR, AmountNotPositive, AmountOutOfRange
+
+logger = logging.getLogger(__name__)
+
+CURRENCY = "CNY"
+CLEARING_ACCOUNT = f"bank:clearing:{CURRENCY}"
+MAX_BOUND_CARDS = 5
+CARD_NUMBER_LENGTHS = range(16, 20)
+"""Bank card numbers (ISO/IEC 7812 PANs) issued in China have 16 to 19 digits."""
+CLOCK_SKEW = timedelta(seconds=5)
+"""How far the network's clock may run behind ours: a request is settled from the
+network's answer only once its deadline has passed on both clocks."""
+
+
+class FundingKind(StrEnum):
+    TOP_UP = "top_up"
+    """Money pulled from the customer's bound card into their e-account."""
+    WITHDRAW = "withdraw"
+    """Money pushed from the customer's e-account to their bound card."""
+
+
+class FundingState(StrEnum):
+    PENDING = "pending"
+    """Recorded (and for a withdrawal, the money reserved); the network has not
+    answered yet."""
+    SUCCEEDED = "succeeded"
+    """The network moved the money and the ledger shows it."""
+    FAILED = "failed"
+    """The network refused; nothing moved (a withdrawal's reservation is released)."""
+    UNKNOWN = "unknown"
+    """The network did not answer in time; the money may have moved. Settled by
+    :meth:`FundingService.resolve_unknown` once the network can tell."""
+
+
+OPEN_STATES = (FundingState.PENDING, FundingState.UNKNOWN)
+
+
+class CardNumberInvalid(InvalidRequest):
+    code = "card_number_invalid"
+    message = "The card number is not valid; please check it digit by digit."
+
+
+class CardHolderMismatch(InvalidRequest):
+    """Only the customer's own card may be bound (银发〔2016〕302号)."""
+
+    code = "card_holder_mismatch"
+    message = "You can only bind a card in your own name."
+
+
+class CardAlreadyBound(Conflict):
+    code = "card_already_bound"
+    message = "This card is already bound to your accounts."
+
+
+class BoundCardLimitReached(DomainError):
+    code = "bound_card_limit_reached"
+    status = 422
+    message = f"At most {MAX_BOUND_CARDS} cards can be bound; unbind one first."
+
+
+class CardRefused(DomainError):
+    code = "card_refused"
+    status = 422
+    message = "The card's bank refused the binding."
+
+
+class ClearingUnavailable(DomainError):
+    code = "clearing_unavailable"
+    status = 503
+    message = "The other bank did not answer in time; nothing was bound. Please try again."
+
+
+class CardNotFound(NotFound):
+    """Also the answer for another customer's card: it tells nothing about it."""
+
+    code = "card_not_found"
+    message = "No such bound card."
+
+
+class FundingRequestNotFound(NotFound):
+    code = "funding_request_not_found"
+    message = "No such top-up or withdrawal."
+
+
+@dataclass(frozen=True, slots=True)
+class BoundCard:
+    id: int
+    customer_id: int
+    masked: str
+    """First six and last four digits only (what PCI DSS allows to be shown)."""
+    holder_name: str
+    bank_name: str | None
+    bound_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRequest:
+    id: int
+    customer_id: int
+    client_id: str
+    kind: FundingKind
+    account_number: str
+    ledger_account_id: int
+    card_id: int
+    amount: int
+    state: FundingState
+    reason: str
+    ledger_entry_id: int | None
+    """A withdrawal's hold while pending (and after a void), its posting once
+    succeeded; a top-up's credit once succeeded."""
+    network_reference: str
+    deadline: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FundingDone:
+    request: FundingRequest
+    status: str  # "created", or "exists" for a retry of the same request
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What one :meth:`FundingService.resolve_unknown` run settled."""
+
+    succeeded: int = 0
+    failed: int = 0
+    left_open: int = 0
+    """Requests still open: the network did not answer about them either, or settling
+    failed (logged). Tried again next run."""
+
+
+_CARD_COLUMNS = "id, customer_id, masked, holder_name, bank_name, bound_at"
+_REQUEST_COLUMNS = (
+    "f.id, f.customer_id, f.client_id, f.kind, a.number, a.ledger_account_id, f.card_id, "
+    "f.amount, f.state, f.reason, f.ledger_entry_id, f.network_reference, f.deadline, "
+    "f.created_at, f.updated_at"
+)
+_REQUEST_FROM = "FROM funding_request f JOIN e_account a ON a.id = f.e_account_id"
+
+
+def normalise_card_number(card_number: str) -> str:
+    """Digits only: full-width digits folded (NFKC), the spaces and dashes people
+    type between groups of four removed."""
+    folded = unicodedata.normalize("NFKC", card_number)
+    return "".join(c for c in folded if c not in " -")
+
+
+def mask_card_number(number: str) -> str:
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def _name_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def _check_amount(amount: int) -> None:
+    # Checked here, not only by the ledger: a top-up reaches the network first.
+    if amount <= 0:
+        raise AmountNotPositive(amount=str(amount))
+    if amount > MAX_AMOUNT_MINOR:
+        raise AmountOutOfRange(amount=str(amount))
+
+
+def _request(row: Any) -> FundingRequest:
+    values = list(row)
+    values[3] = FundingKind(values[3])
+    values[8] = FundingState(values[8])
+    return FundingRequest(*values)
+
+
+class FundingService:
+    def __init__(
+        self,
+        ledger: LedgerService,
+        accounts: AccountsService,
+        clock: Clock,
+        network: ClearingNetwork,
+        *,
+        card_hash_key: bytes,
+        request_window: timedelta = timedelta(seconds=60),
+    ) -> None:
+        """``card_hash_key`` keys the HMAC that identifies a card without storing
+        its number (a plain hash of a 16-digit number with a known prefix and check
+        digit is quickly brute-forced). ``request_window`` is how long the network
+        may act on a request before its deadline."""
+        if not card_hash_key:
+            raise ValueError("card_hash_key must not be empty")
+        self.ledger = ledger
+        self.accounts = accounts
+        self.clock = clock
+        self.network = network
+        self._card_hash_key = card_hash_key
+        self.request_window = request_window
+
+    # -- bound cards -----------------------------------------------------------------
+
+    def bind_card(
+        self, session: Session, *, customer_id: int, card_number: str, holder_name: str
+    ) -> BoundCard:
+        """Bind the customer's own card at another bank: checked locally, then
+        enrolled with its issuer. The issuer is asked before any row is locked."""
+        number = normalise_card_number(card_number)
+        if len(number) not in CARD_NUMBER_LENGTHS or not luhn_valid(number):
+            raise CardNumberInvalid()
+        holder = " ".join(holder_name.split())
+        if _name_key(holder) != _name_key(self.accounts.customer(session, customer_id).name):
+            raise CardHolderMismatch()
+        card_hash = hmac.new(self._card_hash_key, number.encode(), hashlib.sha256).digest()
+        self._check_can_bind(session, customer_id, card_hash)  # spare the issuer a refusal
+        try:
+            enrolment = self.network.enrol_card(card_number=number, holder_name=holder)
+        except ClearingTimeout:
+            raise ClearingUnavailable() from None
+        if enrolment.token is None:
+            raise CardRefused(reason=enrolment.reason)
+        # One binding at a time per customer, so that the count and the duplicate
+        # check cannot both pass for two concurrent bindings. NO KEY UPDATE leaves
+        # inserts referring to the customer (which take KEY SHARE) unblocked.
+        session.execute(
+            text("SELECT 1 FROM customer WHERE id = :c FOR NO KEY UPDATE"), {"c": customer_id}
+        )
+        self._check_can_bind(session, customer_id, card_hash)
+        row = session.execute(
+            text(
+                "INSERT INTO bound_card (customer_id, card_hash, masked, holder_name, bank_name, "  # noqa: S608
+                "network_token, bound_at) VALUES (:c, :h, :m, :n, :b, :t, :at) "
+                f"RETURNING {_CARD_COLUMNS}"
+            ),
+            {
+                "c": customer_id,
+                "h": card_hash,
+                "m": mask_card_number(number),
+                "n": holder,
+                "b": enrolment.bank_name,
+                "t": enrolment.token,
+                "at": self.clock.now(),
+            },
+        ).one()
+        return BoundCard(*row)
+
+    @staticmethod
+    def _check_can_bind(session: Session, customer_id: int, card_hash: bytes) -> None:
+        row = session.execute(
+            text(
+                "SELECT count(*), coalesce(bool_or(card_hash = :h), false) FROM bound_card "
+                "WHERE customer_id = :c AND unbound_at IS NULL"
+            ),
+            {"c": customer_id, "h": card_hash},
+        ).one()
+        if row[1]:
+            raise CardAlreadyBound()
+        if row[0] >= MAX_BOUND_CARDS:
+            raise BoundCardLimitReached(maximum=MAX_BOUND_CARDS)
+
+    def cards(self, session: Session, customer_id: int) -> list[BoundCard]:
+        rows = session.execute(
+            text(
+                f"SELECT {_CARD_COLUMNS} FROM bound_card "  # noqa: S608
+                "WHERE customer_id = :c AND unbound_at IS NULL ORDER BY id"
+            ),
+            {"c": customer_id},
+        ).all()
+        return [BoundCard(*row) for row in rows]
+
+    def unbind_card(self, session: Session, *, customer_id: int, card_id: int) -> None:
+        """Unbind a card; top-ups and withdrawals already under way still complete."""
+        updated = session.execute(
+            text(
+                "UPDATE bound_card SET unbound_at = :at "
+                "WHERE id = :id AND customer_id = :c AND unbound_at IS NULL"
+            ),
+            {"at": self.clock.now(), "id": card_id, "c": customer_id},
+        ).rowcount  # type: ignore[attr-defined]
+        if not updated:
+            raise CardNotFound(card_id=card_id)
+
+    # -- money in and out ----------------------------------------------------------------
+
+    def top_up(
+        self,
+        factory: SessionFactory,
+        *,
+        customer_id: int,
+        account_number: str,
+        card_id: int,
+        amount: int,
+        client_id: str,
+    ) -> FundingDone:
+        """Pull ``amount`` from a bound card into one of the customer's accounts,
+        exactly once per ``client_id``. Commits (see the module docstring)."""
+        return self._run(
+            factory,
+            FundingKind.TOP_UP,
+            customer_id=customer_id,
+            account_number=account_number,
+            card_id=card_id,
+            amount=amount,
+            client_id=client_id,
+        )
+
+    def withdraw(
+        self,
+        factory: SessionFactory,
+        *,
+        customer_id: int,
+        account_number: str,
+        card_id: int,
+        amount: int,
+        client_id: str,
+    ) -> FundingDone:
+        """Push ``amount`` from one of the customer's accounts to a bound card,
+        exactly once per ``client_id``. Commits (see the module docstring)."""
+        return self._run(
+            factory,
+            FundingKind.WITHDRAW,
+            customer_id=customer_id,
+            account_number=account_number,
+            card_id=card_id,
+            amount=amount,
+            client_id=client_id,
+        )
+
+    def request(self, session: Session, *, customer_id: int, request_id: int) -> FundingRequest:
+        row = session.execute(
+            text(
+                f"SELECT {_REQUEST_COLUMNS} {_REQUEST_FROM} WHERE f.id = :id AND f.customer_id = :c"
+            ),
+            {"id": request_id, "c": customer_id},
+        ).first()
+        if row is None:
+            raise FundingRequestNotFound(request_id=request_id)
+        return _request(row)
+
+    def resolve_unknown(self, factory: SessionFactory, *, limit: int = 100) -> Resolved:
+        """Settle requests left open (unanswered, or interrupted by a crash) whose
+        deadline has passed, from what the network says it did. Safe to run at any
+        time and from several processes: each request is settled once."""
+        with unit_of_work(factory) as session:
+            due = session.execute(
+                text(
+                    "SELECT id, network_reference FROM funding_request "
+                    "WHERE state IN ('pending', 'unknown') AND deadline < :before "
+                    "ORDER BY deadline, id LIMIT :limit"
+                ),
+                {"before": self.clock.now() - CLOCK_SKEW, "limit": limit},
+            ).all()
+        states: list[FundingState] = []
+        for request_id, reference in due:
+            try:
+                settled = self._settle(factory, request_id, self.network.status(reference))
+            except ClearingTimeout:
+                states.append(FundingState.UNKNOWN)
+                continue
+            except Exception:
+                # One request that cannot be settled must not keep the others (queued
+                # behind it by deadline) open: log it, leave it open, go on.
+                logger.exception("funding request %s could not be settled", reference)
+                states.append(FundingState.UNKNOWN)
+                continue
+            logger.info("funding request %s resolved: %s", reference, settled.state)
+            states.append(settled.state)
+        return Resolved(
+            succeeded=states.count(FundingState.SUCCEEDED),
+            failed=states.count(FundingState.FAILED),
+            left_open=states.count(FundingState.UNKNOWN),
+        )
+
+    def _run(
+        self,
+        factory: SessionFactory,
+        kind: FundingKind,
+        *,
+        customer_id: int,
+        account_number: str,
+        card_id: int,
+        amount: int,
+        client_id: str,
+    ) -> FundingDone:
+        if not 1 <= len(client_id) <= 64 or "\x00" in client_id:
+            raise InvalidRequest("A client id must have 1 to 64 characters.")
+        with unit_of_work(factory) as session:
+            existing = self._find(session, customer_id, client_id)
+            if existing is not None:
+                # A retry gets the stored result and never reaches the network again;
+                # a request still open is settled by resolve_unknown.
+                return self._replay(existing, kind, account_number, card_id, amount)
+            _check_amount(amount)
+            account = self._own_active_account(session, customer_id, account_number)
+            card_token = self._card_token(session, customer_id, card_id)
+            self.ledger.create_account(
+                session,
+                code=CLEARING_ACCOUNT,
+                currency=CURRENCY,
+                type=AccountType.ASSET,
+                name="due from other banks (clearing)",
+            )
+            if kind is FundingKind.TOP_UP:
+                self._check_balance_cap(session, account, amount)
+            request = self._record(session, kind, customer_id, client_id, account, card_id, amount)
+            if request is None:  # a concurrent request with this client id got there first
+                found = self._find(session, customer_id, client_id)
+                assert found is not None
+                return self._replay(found, kind, account_number, card_id, amount)
+            if kind is FundingKind.WITHDRAW:
+                request = self._reserve(session, request)
+        # Committed: the record and the hold survive whatever happens next.
+        result = self._call(request, card_token)
+        return FundingDone(self._settle(factory, request.id, result), "created")
+
+    @staticmethod
+    def _replay(
+        found: FundingRequest, kind: FundingKind, account_number: str, card_id: int, amount: int
+    ) -> FundingDone:
+        if (found.kind, found.account_number, found.card_id, found.amount) != (
+            kind,
+            account_number,
+            card_id,
+            amount,
+        ):
+            raise IdempotencyConflict(client_id=found.client_id)
+        return FundingDone(found, "exists")
+
+    def _own_active_account(self, session: Session, customer_id: int, number: str) -> EAccount:
+        try:
+            account = self.accounts.account(session, number, lock=True)
+        except EAccountNotFound:
+            raise NotYourAccount() from None
+        if account.customer_id != customer_id:
+            raise NotYourAccount()
+        if account.status == "frozen":
+            raise AccountFrozen(account=account.number[-4:])
+        if account.status != "active":
+            raise AccountNotActive(account=account.number[-4:], status=account.status)
+        return account
+
+    @staticmethod
+    def _card_token(session: Session, customer_id: int, card_id: int) -> str:
+        row = session.execute(
+            text(
+                "SELECT network_token FROM bound_card "
+                "WHERE id = :id AND customer_id = :c AND unbound_at IS NULL"
+            ),
+            {"id": card_id, "c": customer_id},
+        ).first()
+        if row is None:
+            raise CardNotFound(card_id=card_id)
+        return str(row[0])
+
+    def _check_balance_cap(self, session: Session, account: EAccount, amount: int) -> None:
+        """Refuse a top-up that could take the account past its class's balance cap,
+        counting money already on its way in (pending credits, other top-ups under
+        way). Only the cap: bound-card money is outside the flow limits. Checked
+        before the pull; once the network has taken the money from the card it is
+        credited whatever arrived meanwhile."""
+        limits = self.accounts.limits[account.account_class]
+        if limits.balance_cap is None:
+            return
+        balance = balance_of(self.ledger.account(session, account.ledger_account_id))
+        under_way = session.execute(
+            text(
+                "SELECT coalesce(sum(amount), 0) FROM funding_request WHERE e_account_id = :a "
+                "AND kind = 'top_up' AND state IN ('pending', 'unknown')"
+            ),
+            {"a": account.id},
+        ).scalar_one()
+        after = balance.posted + balance.pending_credits + int(under_way) + amount
+        cap_only = replace(limits, daily_inflow=None, yearly_inflow=None)
+        check_inflow(cap_only, Usage(), amount, after)
+
+    def _record(
+        self,
+        session: Session,
+        kind: FundingKind,
+        customer_id: int,
+        client_id: str,
+        account: EAccount,
+        card_id: int,
+        amount: int,
+    ) -> FundingRequest | None:
+        now = self.clock.now()
+        row = session.execute(
+            text(
+                "INSERT INTO funding_request (customer_id, client_id, kind, e_account_id, card_id, "
+                "amount, state, network_reference, deadline, created_at, updated_at) "
+                "VALUES (:c, :cid, :k, :a, :card, :x, 'pending', :ref, :deadline, :at, :at) "
+                "ON CONFLICT (customer_id, client_id) DO NOTHING RETURNING id"
+            ),
+            {
+                "c": customer_id,
+                "cid": client_id,
+                "k": kind.value,
+                "a": account.id,
+                "card": card_id,
+                "x": amount,
+                # Chosen before the call, so that a call that times out can be asked about.
+                "ref": f"RB{uuid4().hex}",
+                "deadline": now + self.request_window,
+                "at": now,
+            },
+        ).first()
+        return None if row is None else self._get(session, int(row[0]))
+
+    def _reserve(self, session: Session, request: FundingRequest) -> FundingRequest:
+        """Hold the withdrawal's amount (refused here, before the network hears of
+        it, if the account cannot cover it). No timeout: see the module docstring."""
+        hold = self.ledger.transfer(
+            session,
+            Transfer(
+                client_id=f"funding:{request.id}:hold",
+                debit_account=request.ledger_account_id,
+                credit_account=CLEARING_ACCOUNT,
+                amount=request.amount,
+                currency=CURRENCY,
+                pending=True,
+                description="withdrawal to bound card",
+                metadata={"funding_request": request.id, "reference": request.network_reference},
+            ),
+        ).entry_id_or_raise()
+        session.execute(
+            text("UPDATE funding_request SET ledger_entry_id = :e WHERE id = :id"),
+            {"e": hold, "id": request.id},
+        )
+        return replace(request, ledger_entry_id=hold)
+
+    def _call(self, request: FundingRequest, card_token: str) -> ClearingResult | None:
+        """The network's answer, or None if it gave none in time."""
+        call = (
+            self.network.debit_card
+            if request.kind is FundingKind.TOP_UP
+            else self.network.credit_card
+        )
+        try:
+            return call(
+                ClearingRequest(
+                    reference=request.network_reference,
+                    card_token=card_token,
+                    amount=request.amount,
+                    currency=CURRENCY,
+                    deadline=request.deadline,
+                )
+            )
+        except ClearingTimeout:
+            logger.warning("no answer from the clearing network for %s", request.network_reference)
+            return None
+
+    def _settle(
+        self, factory: SessionFactory, request_id: int, result: ClearingResult | None
+    ) -> FundingRequest:
+        """Record the network's answer (None: no answer) and complete the money, in
+        one transaction. A request already settled (by the resolver, or by the
+        request's own second step arriving late) is left as it is: the network
+        answers the same both times, so whoever comes first is right."""
+        with unit_of_work(factory) as session:
+            request = self._get(session, request_id, lock=True)
+            if request.state not in OPEN_STATES:
+                return request
+            if result is None:
+                return self._update(session, request, FundingState.UNKNOWN)
+            if result.status == "succeeded":
+                entry = self._complete(session, request)
+                return self._update(session, request, FundingState.SUCCEEDED, entry=entry)
+            if request.kind is FundingKind.WITHDRAW:
+                assert request.ledger_entry_id is not None
+                self.ledger.transfer(
+                    session,
+                    VoidPending(
+                        client_id=f"funding:{request.id}:void",
+                        pending=request.ledger_entry_id,
+                        description="withdrawal to bound card failed",
+                    ),
+                )
+            return self._update(
+                session, request, FundingState.FAILED, reason=result.reason or "failed"
+            )
+
+    def _complete(self, session: Session, request: FundingRequest) -> int:
+        if request.kind is FundingKind.WITHDRAW:
+            assert request.ledger_entry_id is not None
+            command: Transfer | PostPending = PostPending(
+                client_id=f"funding:{request.id}:post", pending=request.ledger_entry_id
+            )
+        else:
+            command = Transfer(
+                client_id=f"funding:{request.id}:credit",
+                debit_account=CLEARING_ACCOUNT,
+                credit_account=request.ledger_account_id,
+                amount=request.amount,
+                currency=CURRENCY,
+                description="top-up from bound card",
+                metadata={"funding_request": request.id, "reference": request.network_reference},
+            )
+        return self.ledger.transfer(session, command).entry_id_or_raise()
+
+    def _update(
+        self,
+        session: Session,
+        request: FundingRequest,
+        state: FundingState,
+        *,
+        entry: int | None = None,
+        reason: str = "",
+    ) -> FundingRequest:
+        now = self.clock.now()
+        entry = entry or request.ledger_entry_id
+        session.execute(
+            text(
+                "UPDATE funding_request SET state = :s, reason = :r, ledger_entry_id = :e, "
+                "updated_at = :at WHERE id = :id"
+            ),
+            {"s": state.value, "r": reason, "e": entry, "at": now, "id": request.id},
+        )
+        return replace(request, state=state, reason=reason, ledger_entry_id=entry, updated_at=now)
+
+    @staticmethod
+    def _find(session: Session, customer_id: int, client_id: str) -> FundingRequest | None:
+        row = session.execute(
+            text(
+                f"SELECT {_REQUEST_COLUMNS} {_REQUEST_FROM} "
+                "WHERE f.customer_id = :c AND f.client_id = :cid"
+            ),
+            {"c": customer_id, "cid": client_id},
+        ).first()
+        return None if row is None else _request(row)
+
+    @staticmethod
+    def _get(session: Session, request_id: int, *, lock: bool = False) -> FundingRequest:
+        row = session.execute(
+            text(
+                f"SELECT {_REQUEST_COLUMNS} {_REQUEST_FROM} WHERE f.id = :id"
+                + (" FOR UPDATE OF f" if lock else "")
+            ),
+            {"id": request_id},
+        ).one()
+        return _request(row)
