@@ -1,5 +1,5 @@
 """A new customer, in a real browser (Debian's Chromium driven by Playwright), from
-registration to a transfer; and staff freezing an account in the console."""
+registration through a top-up from another bank's card to a transfer; and staff freezing an account in the console."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ from rongbank.accounts.identity import resident_id_check_character
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.clock import FrozenClock
-from rongbank.ledger.rules import AccountType
-from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 
@@ -101,24 +99,6 @@ def register_and_login(page: Page, base: str, name: str, mobile: str, sequence: 
     return number
 
 
-def fund(platform: Platform, number: str, amount: int) -> None:
-    with platform.transaction() as session:
-        vault, _ = platform.ledger.create_account(
-            session, code="bank:vault", currency="CNY", type=AccountType.ASSET
-        )
-        account = platform.accounts.account(session, number)
-        platform.ledger.transfer(
-            session,
-            Transfer(
-                client_id=f"fund-{number}",
-                debit_account=vault.id,
-                credit_account=account.ledger_account_id,
-                amount=amount,
-                currency="CNY",
-            ),
-        )
-
-
 def test_a_new_customer_registers_and_transfers(
     server: tuple[str, Platform], page: Page, browser: Browser
 ) -> None:
@@ -126,8 +106,14 @@ def test_a_new_customer_registers_and_transfers(
     bob_page = browser.new_page()
     bob = register_and_login(bob_page, base, "李雷", "13900000101", 101)
     alice = register_and_login(page, base, "韩梅梅", "13900000102", 102)
-    fund(platform, alice, 100_000)
-    page.reload()
+    page.click("text=充值")
+    page.fill("input[name=card_number]", "4111 1111 1111 1111")
+    page.fill("input[name=holder_name]", "韩梅梅")
+    page.click("text=绑定他行银行卡 >> nth=-1")
+    page.fill("input[name=amount]", "1000")
+    page.click("button:has-text('充值')")
+    expect(page.locator("#topup-outcome")).to_have_text("充值成功 ¥ 1000.00")
+    page.click("text=我的账户")
     expect(page.locator(".account .amount").first).to_have_text("¥ 1000.00")
 
     page.click("text=转账")

@@ -56,6 +56,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "save": "保存",
         "none": "无",
         "history": "交易明细",
+        "topup": "充值",
+        "card": "他行银行卡",
+        "bind_card": "绑定他行银行卡",
+        "card_number": "卡号",
+        "holder_name": "持卡人姓名",
+        "topup_succeeded": "充值成功",
+        "topup_failed": "充值失败，对方银行拒绝了扣款",
+        "topup_unknown": "充值处理中，结果稍后更新",
+        "topup_pending": "充值处理中，结果稍后更新",
     },
     "en": {
         "bank": "Rongbank",
@@ -108,6 +117,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "save": "Save",
         "none": "None",
         "history": "History",
+        "topup": "Top up",
+        "card": "Card at another bank",
+        "bind_card": "Bind a card at another bank",
+        "card_number": "Card number",
+        "holder_name": "Cardholder name",
+        "topup_succeeded": "Topped up",
+        "topup_failed": "Top-up failed: the card's bank refused",
+        "topup_unknown": "Top-up in progress; the result follows shortly",
+        "topup_pending": "Top-up in progress; the result follows shortly",
     },
 }
 
@@ -138,6 +156,10 @@ ERRORS_ZH: dict[str, str] = {
     "weak_password": "密码至少8位，需包含字母、数字或符号中的两种，且不能包含手机号或证件号。",
     "username_taken": "该手机号已注册。",
     "csrf_failed": "页面已过期，请重试。",
+    "card_number_invalid": "卡号有误，请核对。",
+    "card_holder_mismatch": "只能绑定本人名下的银行卡。",
+    "card_already_bound": "这张卡已经绑定。",
+    "bound_card_limit_reached": "最多绑定5张银行卡。",
 }
 
 

@@ -375,6 +375,81 @@ def transfer_confirm(
     return render(request, "done.html", form=form, entry_id=done.entry_id)
 
 
+@router.get("/topup")
+def topup_page(request: Request, platform: PlatformDep, me: Me) -> Response:
+    return _topup(request, platform, me)
+
+
+def _topup(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    with platform.transaction() as session:
+        cards = platform.funding.cards(session, me.id)
+    return render(
+        request,
+        "topup.html",
+        status_code,
+        accounts=_accounts(platform, me.id),
+        cards=cards,
+        client_id=uuid.uuid4().hex,  # one per form shown: a double submit tops up once
+        **context,
+    )
+
+
+@router.post("/cards")
+def bind_card(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    card_number: Annotated[str, Form(max_length=40)],
+    holder_name: Annotated[str, Form(max_length=100)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        with platform.transaction() as session:
+            platform.funding.bind_card(
+                session, customer_id=me.id, card_number=card_number, holder_name=holder_name
+            )
+    except DomainError as error:
+        return _topup(request, platform, me, 422, error=_error(request, error))
+    return _redirect("/topup")
+
+
+@router.post("/topup")
+def topup(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    account: Annotated[str, Form(max_length=40)],
+    card_id: Annotated[int, Form()],
+    amount: Annotated[str, Form(max_length=40)],
+    client_id: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Pull money from a bound card at another bank into an e-account."""
+    check_csrf(request, csrf)
+    try:
+        minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
+        done = platform.funding.top_up(
+            platform.session_factory,
+            customer_id=me.id,
+            account_number=account,
+            card_id=card_id,
+            amount=minor,
+            client_id=f"web:{client_id}",
+        )
+    except DomainError as error:
+        return _topup(request, platform, me, 422, error=_error(request, error))
+    return _topup(
+        request, platform, me, outcome=done.request.state, amount=format_amount(minor, scale=2)
+    )
+
+
 # -- staff ---------------------------------------------------------------------
 
 
