@@ -1,5 +1,6 @@
 """A new customer, in a real browser (Debian's Chromium driven by Playwright), from
-registration through a top-up from another bank's card to a transfer; and staff freezing an account in the console."""
+registration through a top-up from another bank's card to a transfer; and staff
+freezing an account in the console."""
 
 from __future__ import annotations
 
@@ -102,10 +103,10 @@ def register_and_login(page: Page, base: str, name: str, mobile: str, sequence: 
 def test_a_new_customer_registers_and_transfers(
     server: tuple[str, Platform], page: Page, browser: Browser
 ) -> None:
-    base, platform = server
+    base, _ = server
     bob_page = browser.new_page()
     bob = register_and_login(bob_page, base, "李雷", "13900000101", 101)
-    alice = register_and_login(page, base, "韩梅梅", "13900000102", 102)
+    register_and_login(page, base, "韩梅梅", "13900000102", 102)
     page.click("text=充值")
     page.fill("input[name=card_number]", "4111 1111 1111 1111")
     page.fill("input[name=holder_name]", "韩梅梅")
