@@ -9,6 +9,7 @@ import secrets
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -151,6 +152,44 @@ def _platform(data_dir: Path | None) -> Iterator[Platform]:
             yield platform
         finally:
             platform.close()
+
+
+@app.command()
+def eod(
+    business_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="Business date to close (default: the last one that has ended, Beijing time).",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """End of day: accrue a day's interest on every open e-account; on a settlement
+    date (3/20, 6/20, 9/20, 12/20) pay the quarter's interest. Running a date again
+    changes nothing."""
+    from rongbank.accounts.interest import format_units, run_eod_command
+    from rongbank.errors import DomainError
+    from rongbank.money import format_amount
+
+    with _platform(data_dir) as p:
+        try:
+            report = run_eod_command(p, business_date.date() if business_date else None)
+        except DomainError as error:
+            console.print(f"[red]{error.detail_message}[/] {error.details or ''}")
+            raise typer.Exit(1) from None
+    if report.already_run:
+        console.print(f"End of day {report.business_date} had already run; nothing changed.")
+    console.print(
+        f"{report.business_date}: {report.accounts} accounts accrued "
+        f"{format_units(report.accrued)} yuan of interest"
+    )
+    if report.settled:
+        console.print(
+            f"Settlement: {format_amount(report.paid, scale=2)} yuan paid into "
+            f"{report.accounts_paid} accounts."
+        )
 
 
 @app.command("seed-demo")
