@@ -135,8 +135,17 @@ def test_a_new_customer_registers_and_transfers(
     bob_page.reload()
     expect(bob_page.locator(".account .amount").first).to_have_text("¥ 250.50")
 
-    page.click("text=English")
-    expect(page.locator("h1")).to_have_text("My accounts")
+    page.click("text=交易明细")
+    expect(page.locator(".movements tbody tr")).to_have_count(2)  # the top-up, the transfer
+    expect(page.locator(".movements tbody tr").last).to_contain_text("-250.50")
+    with page.expect_download() as download:
+        page.click("button:has-text('CSV')")
+    statement = download.value.path().read_text(encoding="utf-8-sig")
+    assert "250.50" in statement
+    assert "749.50" in statement
+
+    page.click("text=English")  # the same page, in English
+    expect(page.locator("h1")).to_have_text("History")
     bob_page.close()
 
 

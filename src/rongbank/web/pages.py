@@ -12,6 +12,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Callable
+from datetime import date
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -21,7 +22,13 @@ from fastapi.templating import Jinja2Templates
 
 from rongbank.accounts.identity import mask_mobile
 from rongbank.accounts.rules import luhn_valid
-from rongbank.accounts.service import EAccount
+from rongbank.accounts.service import BUSINESS_TIME_ZONE, EAccount
+from rongbank.accounts.statements import (
+    HistoryFilter,
+    StatementsService,
+    render_csv,
+    render_pdf,
+)
 from rongbank.api.deps import get_platform
 from rongbank.auth.errors import SessionExpired, SessionInvalid
 from rongbank.auth.service import Principal, PrincipalKind
@@ -373,6 +380,70 @@ def transfer_confirm(
             error=_error(request, error),
         )
     return render(request, "done.html", form=form, entry_id=done.entry_id)
+
+
+def _statements(platform: Platform) -> StatementsService:
+    return StatementsService(platform.accounts, platform.ledger, platform.clock)
+
+
+@router.get("/history")
+def history(
+    request: Request, platform: PlatformDep, me: Me, account: str = "", after: int = 0
+) -> Response:
+    """The movements of one account, oldest first, with statement downloads."""
+    accounts = _accounts(platform, me.id)
+    number = account or (accounts[0]["number"] if accounts else "")
+    with platform.transaction() as session:
+        page = _statements(platform).history(
+            session, customer_id=me.id, number=number, filters=HistoryFilter(), after=after
+        )
+    today = platform.accounts.business_day()
+    return render(
+        request,
+        "history.html",
+        accounts=accounts,
+        number=number,
+        movements=[
+            {
+                "at": m.at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M"),
+                "description": m.description,
+                "counterparty": m.counterparty,
+                "amount": format_amount(m.amount, scale=2),
+                "balance": format_amount(m.balance, scale=2),
+                "direction": m.direction,
+            }
+            for m in page.movements
+        ],
+        next_after=page.next_after,
+        start=today.replace(day=1).isoformat(),
+        end=today.isoformat(),
+    )
+
+
+@router.get("/statement.{fmt}")
+def statement_download(
+    fmt: str, request: Request, platform: PlatformDep, me: Me, account: str, start: date, end: date
+) -> Response:
+    renderers = {
+        "csv": (render_csv, "text/csv; charset=utf-8"),
+        "pdf": (render_pdf, "application/pdf"),
+    }
+    if fmt not in renderers:
+        raise Forbidden("Statements come as CSV or PDF here.")
+    render_statement, media_type = renderers[fmt]
+    with platform.transaction() as session:
+        statement = _statements(platform).statement(
+            session, customer_id=me.id, number=account, start=start, end=end
+        )
+    filename = f"statement-{account[-4:]}-{start}-{end}.{fmt}"
+    return Response(
+        render_statement(statement),
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/topup")
