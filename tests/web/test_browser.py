@@ -20,6 +20,8 @@ from rongbank.accounts.identity import resident_id_check_character
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.clock import FrozenClock
+from rongbank.ledger.rules import AccountType
+from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 
@@ -156,6 +158,20 @@ def test_staff_freezes_an_account_and_the_customer_sees_it(
     customer_page = browser.new_page()
     number = register_and_login(customer_page, base, "王芳", "13900000201", 201)
     with platform.transaction() as session:
+        vault, _ = platform.ledger.create_account(
+            session, code="bank:vault", currency="CNY", type=AccountType.ASSET
+        )
+        platform.ledger.transfer(
+            session,
+            Transfer(
+                client_id="fund-wang",
+                debit_account=vault.id,
+                credit_account=platform.accounts.account(session, number).ledger_account_id,
+                amount=88_00,
+                currency="CNY",
+                description="开户存入",
+            ),
+        )
         staff_id = platform.accounts.create_staff(
             session, username="ops1", name="运营一", role="operations"
         )
@@ -173,6 +189,10 @@ def test_staff_freezes_an_account_and_the_customer_sees_it(
     page.fill("input[name=q]", number)
     page.click("button[type=submit]")
     page.click("text=王芳")
+    expect(page.locator("details.recent summary")).to_contain_text("(1)")
+    page.click("details.recent summary")
+    expect(page.locator("details.recent")).to_contain_text("开户存入")
+    expect(page.locator("details.recent")).to_contain_text("88.00")
     page.fill("input[name=reason]", "客户挂失")
     page.click("text=冻结")
     expect(page.locator(".status").first).to_have_text("冻结")

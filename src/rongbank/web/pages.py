@@ -12,7 +12,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -25,6 +25,7 @@ from rongbank.accounts.rules import luhn_valid
 from rongbank.accounts.service import BUSINESS_TIME_ZONE, EAccount
 from rongbank.accounts.statements import (
     HistoryFilter,
+    Movement,
     StatementsService,
     render_csv,
     render_pdf,
@@ -403,21 +404,22 @@ def history(
         "history.html",
         accounts=accounts,
         number=number,
-        movements=[
-            {
-                "at": m.at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M"),
-                "description": m.description,
-                "counterparty": m.counterparty,
-                "amount": format_amount(m.amount, scale=2),
-                "balance": format_amount(m.balance, scale=2),
-                "direction": m.direction,
-            }
-            for m in page.movements
-        ],
+        movements=[_movement_view(m) for m in page.movements],
         next_after=page.next_after,
         start=today.replace(day=1).isoformat(),
         end=today.isoformat(),
     )
+
+
+def _movement_view(m: Movement) -> dict[str, str]:
+    return {
+        "at": m.at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M"),
+        "description": m.description,
+        "counterparty": m.counterparty,
+        "amount": format_amount(m.amount, scale=2),
+        "balance": format_amount(m.balance, scale=2),
+        "direction": m.direction,
+    }
 
 
 @router.get("/statement.{fmt}")
@@ -573,8 +575,23 @@ def staff_customer(
     with platform.transaction() as session:
         customer = platform.accounts.customer(session, customer_id)
         managers = platform.accounts.managers(session)
-    if role == "account_manager" and customer.manager_id != principal.id:
-        raise Forbidden("Account managers see their own customers.")
+        if role == "account_manager" and customer.manager_id != principal.id:
+            raise Forbidden("Account managers see their own customers.")
+        since = platform.accounts.business_day() - timedelta(days=30)
+        movements = {
+            account.number: [
+                _movement_view(m)
+                for m in _statements(platform)
+                .history(
+                    session,
+                    customer_id=customer_id,
+                    number=account.number,
+                    filters=HistoryFilter(start=since),
+                )
+                .movements
+            ]
+            for account, _ in platform.accounts.accounts_of(session, customer_id)
+        }
     return render(
         request,
         "staff_customer.html",
@@ -585,6 +602,7 @@ def staff_customer(
             "manager_id": customer.manager_id,
         },
         accounts=_accounts(platform, customer_id),
+        movements=movements,
         managers=managers,
         can_act=role in ("operations", "administrator"),
         error=error_text(lang_of(request), error, "The action was refused.") if error else None,
