@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -20,9 +21,11 @@ from rongbank.accounts.clearing import ClearingNetwork, FakeClearingNetwork
 from rongbank.accounts.funding import FundingService, Resolved
 from rongbank.accounts.rules import load_class_limits
 from rongbank.accounts.service import AccountsService
-from rongbank.auth.service import AuthService
+from rongbank.audit.service import AuditLog
+from rongbank.auth.service import AuthService, LoginResult
 from rongbank.clock import Clock, SystemClock
 from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
+from rongbank.errors import DomainError
 from rongbank.ledger.batcher import GroupCommitter
 from rongbank.ledger.service import LedgerService
 from rongbank.settings import Settings
@@ -45,6 +48,7 @@ class Platform:
     accounts: AccountsService = field(init=False)
     auth: AuthService = field(init=False)
     funding: FundingService = field(init=False)
+    audit: AuditLog = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -56,6 +60,7 @@ class Platform:
             number_prefix=self.settings.account_number_prefix,
         )
         self.auth = AuthService(self.clock)
+        self.audit = AuditLog(self.clock)
         self.funding = FundingService(
             self.ledger,
             self.accounts,
@@ -89,6 +94,57 @@ class Platform:
         with unit_of_work(self.session_factory) as session:
             yield session
 
+    @contextmanager
+    def audited(
+        self,
+        *,
+        actor_kind: str,
+        actor_id: int | None,
+        action: str,
+        target: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> Iterator[Session]:
+        """A transaction whose outcome is audited: recorded with it when it commits;
+        a business refusal is recorded in a transaction of its own, then re-raised."""
+        try:
+            with self.transaction() as session:
+                yield session
+                self.audit.record(
+                    session,
+                    actor_kind=actor_kind,
+                    actor_id=actor_id,
+                    action=action,
+                    target=target,
+                    details=details,
+                )
+        except DomainError as error:
+            with self.transaction() as session:
+                self.audit.record(
+                    session,
+                    actor_kind=actor_kind,
+                    actor_id=actor_id,
+                    action=action,
+                    target=target,
+                    result="refused",
+                    details={**(details or {}), "error": error.code},
+                )
+            raise
+
+    def audit_login(
+        self, session: Session, result: LoginResult, *, login_name: str, ip: str | None
+    ) -> None:
+        principal = result.new_session.principal if result.new_session else None
+        self.audit.record(
+            session,
+            actor_kind=principal.kind.value if principal else "anonymous",
+            actor_id=principal.id if principal else None,
+            action="login",
+            target=login_name,
+            result="ok" if principal else "refused",
+            ip=ip,
+            details={"error": result.error.code} if result.error else None,
+        )
+
     def start(self, *, background: bool = True) -> None:
         """Start the group committer and, with ``background``, the periodic jobs."""
         if self.committer is not None:
@@ -96,6 +152,7 @@ class Platform:
         if background:
             jobs = {
                 "hold-expiry": (self.settings.hold_expiry_interval_seconds, self._expire_holds),
+                "audit-sealer": (self.settings.audit_seal_interval_seconds, self._seal_audit),
                 "funding-resolver": (
                     self.settings.funding_resolve_interval_seconds,
                     self._resolve_funding,
@@ -133,6 +190,10 @@ class Platform:
                 logger.exception(
                     "%s failed; retrying next interval", threading.current_thread().name
                 )
+
+    def _seal_audit(self) -> None:
+        with self.transaction() as session:
+            self.audit.seal(session)
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

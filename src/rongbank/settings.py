@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     group_commit_max_batch: int = 512
     hold_expiry_interval_seconds: float = 5.0
+    audit_seal_interval_seconds: float = Field(
+        default=5.0, description="How often new audit rows are sealed into the hash chain."
+    )
     funding_resolve_interval_seconds: float = Field(
         default=15.0,
         description="How often top-ups and withdrawals without a network answer are settled.",

@@ -89,14 +89,16 @@ def register_enterprise(body: s.EnterpriseIn, platform: PlatformDep) -> s.Regist
 @public.post("/sessions", status_code=201)
 def login(body: s.LoginIn, request: Request, platform: PlatformDep) -> s.SessionOut:
     """Log in; answers the same whether the login name or the password was wrong."""
+    ip = request.client.host if request.client else None
     with platform.transaction() as session:
         result = platform.auth.login(
             session,
             username=body.login_name,
             password=body.password.get_secret_value(),
             client=request.headers.get("user-agent", "")[:200],
-            ip=request.client.host if request.client else None,
+            ip=ip,
         )
+        platform.audit_login(session, result, login_name=body.login_name, ip=ip)
     # Committed first: a failed attempt must count towards the lockout.
     new = result.unwrap()
     return s.SessionOut(token=new.token, expires_at=new.expires_at)
@@ -144,7 +146,13 @@ def transfer(
     if not client_id:
         raise MissingClientId()
     amount = parse_positive_amount(body.amount, scale=CNY_SCALE, currency="CNY")
-    with platform.transaction() as session:
+    with platform.audited(
+        actor_kind="customer",
+        actor_id=me.id,
+        action="transfer",
+        target=f"{body.source} -> {body.destination}",
+        details={"amount": format_amount(amount, scale=CNY_SCALE), "client_id": client_id},
+    ) as session:
         done = platform.accounts.transfer(
             session,
             customer_id=me.id,
@@ -168,8 +176,14 @@ Operations = Annotated[Principal, Depends(require_staff("operations", "administr
 
 
 @staff.post("/accounts/{number}/freeze")
-def freeze(number: str, body: s.FreezeIn, platform: PlatformDep, _: Operations) -> s.AccountOut:
-    with platform.transaction() as session:
+def freeze(number: str, body: s.FreezeIn, platform: PlatformDep, me: Operations) -> s.AccountOut:
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="freeze",
+        target=number,
+        details={"reason": body.reason},
+    ) as session:
         account = platform.accounts.set_status(
             session, number=number, status="frozen", reason=body.reason
         )
@@ -177,16 +191,20 @@ def freeze(number: str, body: s.FreezeIn, platform: PlatformDep, _: Operations) 
 
 
 @staff.post("/accounts/{number}/unfreeze")
-def unfreeze(number: str, platform: PlatformDep, _: Operations) -> s.AccountOut:
-    with platform.transaction() as session:
+def unfreeze(number: str, platform: PlatformDep, me: Operations) -> s.AccountOut:
+    with platform.audited(
+        actor_kind="staff", actor_id=me.id, action="unfreeze", target=number
+    ) as session:
         account = platform.accounts.set_status(session, number=number, status="active", reason="")
         return _account_out(account, platform.accounts.available(session, account))
 
 
 @staff.post("/accounts/{number}/close")
-def close(number: str, platform: PlatformDep, _: Operations) -> s.AccountOut:
+def close(number: str, platform: PlatformDep, me: Operations) -> s.AccountOut:
     """Close an account at zero balance (the customer has moved their money out)."""
-    with platform.transaction() as session:
+    with platform.audited(
+        actor_kind="staff", actor_id=me.id, action="close", target=number
+    ) as session:
         account = platform.accounts.close(session, number=number)
         return _account_out(account, 0)
 

@@ -29,6 +29,8 @@ bench_app = typer.Typer(help="Benchmarks (slow; not part of the test suite).", n
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 staff_app = typer.Typer(help="Bank staff logins.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 app.add_typer(staff_app, name="staff")
 console = Console()
 
@@ -233,6 +235,24 @@ def staff_create(
             password=password,
         )
     console.print(f"Staff member {username} ({role}) created.")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Seal what is not sealed yet, then walk the audit trail's hash chain: any edited,
+    inserted or removed row is reported. Exit code 1 on any problem."""
+    with _platform(data_dir) as p:
+        with p.transaction() as session:
+            sealed = p.audit.seal(session)
+        with p.transaction() as session:
+            problems = p.audit.verify(session)
+    if sealed:
+        console.print(f"Sealed {sealed} new rows.")
+    for problem in problems:
+        console.print(f"[red]{problem}[/]")
+    if problems:
+        raise typer.Exit(1)
+    console.print("[green]The audit trail is intact.[/]")
 
 
 @ledger_app.command("verify")

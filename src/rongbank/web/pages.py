@@ -181,14 +181,16 @@ def _log_in(
 ) -> Response:
     """Open a session and set its cookie, or show the form again with the refusal.
     The failure count is committed before the refusal is shown."""
+    ip = request.client.host if request.client else None
     with platform.transaction() as session:
         result = platform.auth.login(
             session,
             username=name,
             password=password,
             client=request.headers.get("user-agent", "")[:200],
-            ip=request.client.host if request.client else None,
+            ip=ip,
         )
+        platform.audit_login(session, result, login_name=name, ip=ip)
     if result.new_session is None:
         assert result.error is not None
         return render(request, template, 401, error=_error(request, result.error), login_name=name)
@@ -361,7 +363,13 @@ def transfer_confirm(
     form = {"source": source, "destination": destination, "amount": amount, "note": note}
     try:
         minor = parse_positive_amount(amount, scale=2, currency="CNY")
-        with platform.transaction() as session:
+        with platform.audited(
+            actor_kind="customer",
+            actor_id=me.id,
+            action="transfer",
+            target=f"{source} -> {destination}",
+            details={"amount": format_amount(minor, scale=2), "channel": "web"},
+        ) as session:
             done = platform.accounts.transfer(
                 session,
                 customer_id=me.id,
@@ -615,7 +623,7 @@ def staff_account_action(
     action: str,
     request: Request,
     platform: PlatformDep,
-    _: Operations,
+    staff: Operations,
     customer_id: Annotated[int, Form()],
     reason: Annotated[str, Form(max_length=500)] = "",
     csrf: Annotated[str, Form()] = "",
@@ -624,7 +632,13 @@ def staff_account_action(
     if action not in ("freeze", "unfreeze") or not luhn_valid(number):
         raise Forbidden("Unknown action.")
     try:
-        with platform.transaction() as session:
+        with platform.audited(
+            actor_kind="staff",
+            actor_id=staff[0].id,
+            action=action,
+            target=number,
+            details={"reason": reason, "channel": "console"},
+        ) as session:
             platform.accounts.set_status(
                 session,
                 number=number,

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: who did what, when, from where, with what result."""
