@@ -19,6 +19,9 @@ PUBLIC = {("POST", f"{V1}/customers"), ("POST", f"{V1}/enterprises"), ("POST", f
 ROLES = ("account_manager", "operations", "credit_officer", "risk_analyst", "administrator")
 # Which staff roles each staff endpoint admits; every other role must be refused.
 STAFF_ROLES = {"operations", "administrator"}
+SERVING_ROLES = {
+    ("GET", f"{V1}/staff/customers/{{customer_id}}/tools"): STAFF_ROLES | {"account_manager"}
+}
 
 
 @pytest.fixture
@@ -41,6 +44,8 @@ def concrete(path: str, number: str) -> str:
         .replace("{client_id}", "x")
         .replace("{id}", "1")
         .replace("{card_id}", "1")
+        .replace("{tool_id}", "1")
+        .replace("{kind}", "sms")
     )
 
 
@@ -98,7 +103,9 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
         for method, path in operations(client):
             if path.startswith(f"{V1}/me"):
                 assert call(client, method, concrete(path, number), headers).status_code == 403
-            elif path.startswith(f"{V1}/staff") and role not in STAFF_ROLES:
+            elif path.startswith(f"{V1}/staff") and role not in SERVING_ROLES.get(
+                (method, path), STAFF_ROLES
+            ):
                 response = call(client, method, concrete(path, number), headers)
                 assert response.status_code == 403, (role, method, path)
             elif path.startswith(f"{V1}/ledger"):
@@ -106,8 +113,8 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
                 assert call(client, method, concrete(path, number), headers).status_code == 401
 
 
-def test_a_customer_cannot_touch_another_customers_account(
-    client: TestClient, world: dict[str, Any]
+def test_a_customer_cannot_touch_another_customers_account_or_tools(
+    client: TestClient, world: dict[str, Any], platform: Platform
 ) -> None:
     alice, bob = world["alice"], world["bob"]
     number = bob["account"]["number"]
@@ -115,6 +122,15 @@ def test_a_customer_cannot_touch_another_customers_account(
         if path.startswith(f"{V1}/me") and "{number}" in path:
             response = call(client, method, concrete(path, number), alice["headers"])
             assert response.status_code in (403, 404), (method, path)
+    with platform.transaction() as session:
+        platform.tools.held(session, bob["customer_id"])
+        bobs_sms = platform.tools.tools_of(session, bob["customer_id"])[0]
+    for method, path in operations(client):
+        if path.startswith(f"{V1}/me") and "{tool_id}" in path:
+            response = call(
+                client, method, path.replace("{tool_id}", str(bobs_sms.id)), alice["headers"]
+            )
+            assert response.status_code == 404, (method, path)
     steal = client.post(
         f"{V1}/me/transfers",
         headers=alice["headers"],

@@ -66,6 +66,6 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def migrate(url: str, revision: str = "head") -> None:
+def migrate(url: str, revision: str = "heads") -> None:
     """Bring the schema up to ``revision`` (all migrations by default)."""
     command.upgrade(alembic_config(url), revision)

@@ -12,8 +12,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -22,7 +24,11 @@ from rongbank.accounts.funding import FundingService, Resolved
 from rongbank.accounts.rules import load_class_limits
 from rongbank.accounts.service import AccountsService
 from rongbank.audit.service import AuditLog
+from rongbank.auth.limits import ToolKind, load_tool_limits
 from rongbank.auth.service import AuthService, LoginResult
+from rongbank.auth.sms import FakeSmsGateway, SmsGateway
+from rongbank.auth.stepup import Challenge, ChallengeNeeded, ChallengeRequired, RiskCheck, StepUp
+from rongbank.auth.tools import PaymentRequest, ToolService
 from rongbank.clock import Clock, SystemClock
 from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
 from rongbank.errors import DomainError
@@ -45,10 +51,16 @@ class Platform:
     own transaction carries its transfer (what tests with rolled-back sessions use)."""
     clearing: ClearingNetwork | None = None
     """The network to other banks; None: the in-memory fake (development and tests)."""
+    sms: SmsGateway | None = None
+    """The SMS operator; None: the fake that keeps messages in a table."""
+    risk: RiskCheck | None = None
+    """Scores payments for step-up; None: the default new-payee check."""
     accounts: AccountsService = field(init=False)
     auth: AuthService = field(init=False)
     funding: FundingService = field(init=False)
     audit: AuditLog = field(init=False)
+    tools: ToolService = field(init=False)
+    stepup: StepUp = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -66,7 +78,21 @@ class Platform:
             self.accounts,
             self.clock,
             self.clearing or FakeClearingNetwork(clock=self.clock),
-            card_hash_key=self._card_hash_key(),
+            card_hash_key=self._key(self.settings.card_hash_key, "card hash"),
+        )
+        tool_limits = load_tool_limits(self.settings.tool_limits_file)
+        self.tools = ToolService(
+            self.clock,
+            tool_limits,
+            tool_key=self._key(self.settings.tool_key, "tool"),
+            sms=self.sms or FakeSmsGateway(self.clock),
+        )
+        self.stepup = StepUp(
+            self.clock,
+            tool_limits,
+            self.tools,
+            risk=self.risk,
+            ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
         )
 
     @classmethod
@@ -130,6 +156,88 @@ class Platform:
                 )
             raise
 
+    @contextmanager
+    def authorised(
+        self,
+        payment: PaymentRequest,
+        *,
+        customer_id: int,
+        challenge_id: str | None = None,
+        response: str | None = None,
+        prefer: ToolKind | None = None,
+        already_done: Callable[[Session], bool] = lambda _: False,
+    ) -> Iterator[Session]:
+        """An audited transaction for a payment the customer has authorised.
+
+        With a ``response``, the challenge is answered first (the failure count
+        committed even when wrong). Then the body moves the money, and the step-up
+        rules decide at its end, inside the same transaction; when they want a
+        challenge, one is opened in a transaction of its own and
+        :class:`ChallengeRequired` raised with it. ``already_done`` says whether this
+        is a retry of a payment made before, which needs no new authentication (the
+        ledger answers it with the original result).
+        """
+        target = f"{payment.payer} -> {payment.payee}"
+        if challenge_id is not None and response is not None:
+            with self.transaction() as session:
+                # A retry of a payment made before: its challenge is spent, and the
+                # ledger answers with the original result.
+                done = already_done(session)
+            if not done:
+                self._answer(payment, customer_id, challenge_id, response, target)
+        try:
+            with self.audited(
+                actor_kind="customer",
+                actor_id=customer_id,
+                target=target,
+                action=payment.purpose,
+                details={"amount": payment.amount, "client_id": payment.client_id},
+            ) as session:
+                retry = already_done(session)
+                risk = None if retry else self.stepup.risk.assess(session, customer_id, payment)
+                yield session
+                # After the body, so that a payment that cannot be made anyway (no
+                # funds, over an account limit) says so before asking for a challenge.
+                if risk is not None:
+                    self.stepup.authorise(session, customer_id, payment, challenge_id, risk)
+        except ChallengeNeeded as needed:
+            with self.audited(
+                actor_kind="customer",
+                actor_id=customer_id,
+                target=target,
+                action="challenge.open",
+                details={"amount": payment.amount},
+            ) as session:
+                mobile = self.accounts.customer(session, customer_id).mobile
+                challenge = self.stepup.open_challenge(
+                    session, customer_id, payment, needed.decision, mobile=mobile, prefer=prefer
+                )
+            raise ChallengeRequired(challenge=_challenge_details(challenge)) from None
+
+    def _answer(
+        self,
+        payment: PaymentRequest,
+        customer_id: int,
+        challenge_id: str,
+        response: str,
+        target: str,
+    ) -> None:
+        """Answer a challenge in a transaction of its own, so that a wrong answer's
+        failure count is committed before the refusal is raised."""
+        with self.transaction() as session:
+            answered = self.stepup.answer(session, customer_id, payment, challenge_id, response)
+            self.audit.record(
+                session,
+                actor_kind="customer",
+                actor_id=customer_id,
+                target=target,
+                action="challenge.answer",
+                result="refused" if answered.error else "ok",
+                details={"challenge": challenge_id[:8], "amount": payment.amount}
+                | ({"error": answered.error.code} if answered.error else {}),
+            )
+        answered.unwrap()
+
     def audit_login(
         self, session: Session, result: LoginResult, *, login_name: str, ip: str | None
     ) -> None:
@@ -174,12 +282,13 @@ class Platform:
         if self.engine is not None:
             self.engine.dispose()
 
-    def _card_hash_key(self) -> bytes:
-        if self.settings.card_hash_key is not None:
-            return self.settings.card_hash_key.get_secret_value().encode()
+    @staticmethod
+    def _key(configured: SecretStr | None, name: str) -> bytes:
+        if configured is not None:
+            return configured.get_secret_value().encode()
         # Tests and throwaway platforms: a key for this process only. `rongbank up`
-        # always passes the persistent key from the data dir.
-        logger.warning("no card hash key configured; using one for this process only")
+        # always passes the persistent keys from the data dir.
+        logger.warning("no %s key configured; using one for this process only", name)
         return secrets.token_bytes(32)
 
     def _repeat(self, interval: float, job: Callable[[], None]) -> None:
@@ -205,3 +314,13 @@ class Platform:
         resolved = self.funding.resolve_unknown(self.session_factory)
         if resolved != Resolved():
             logger.info("settled funding requests without an answer: %s", resolved)
+
+
+def _challenge_details(challenge: Challenge) -> dict[str, Any]:
+    return {
+        "id": challenge.id,
+        "tool": challenge.tool.value,
+        "question": challenge.question,
+        "expires_at": challenge.expires_at.isoformat(),
+        "alternatives": [t.value for t in challenge.alternatives],
+    }

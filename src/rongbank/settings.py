@@ -44,6 +44,19 @@ class Settings(BaseSettings):
         "generated into the data dir on first start if unset. Never change it: cards bound "
         "before would no longer be recognised as duplicates.",
     )
+    tool_key: SecretStr | None = Field(
+        default=None,
+        description="Key that seals token secrets and the bank CA's key and keys the hashes of "
+        "grid-card and SMS codes; generated into the data dir on first start if unset. Losing "
+        "it makes every issued token, grid card and U盾 certificate useless.",
+    )
+    tool_limits_file: Path | None = Field(
+        default=None,
+        description="TOML file with the per-tool payment limits; unset: the figures shipped.",
+    )
+    challenge_ttl_seconds: int = Field(
+        default=300, ge=30, le=1800, description="How long a payment challenge can be answered."
+    )
     account_classes_file: Path | None = Field(
         default=None,
         description="TOML file with the e-account class limits; unset: the PBoC figures shipped.",

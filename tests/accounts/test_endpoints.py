@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from rongbank.accounts.identity import resident_id_check_character
 from rongbank.api.app import create_app
+from rongbank.auth.sms import FakeSmsGateway
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
@@ -95,13 +96,30 @@ def people(client: TestClient, platform: Platform) -> People:
     return People(client, platform)
 
 
+def transfer_confirmed(client: TestClient, payer: dict[str, Any], body: dict[str, Any]) -> Any:
+    """Send a transfer; when the bank asks for an SMS code, answer it as the customer
+    would (the code read from the fake SMS gateway) by sending the request again."""
+    response = client.post(f"{V1}/me/transfers", headers=payer["headers"], json=body)
+    error = response.json().get("error", {}) if response.status_code == 403 else {}
+    if error.get("code") != "challenge_required":
+        return response
+    challenge = error["details"]["challenge"]
+    assert challenge["tool"] == "sms", challenge
+    platform: Platform = client.app.state.platform  # type: ignore[attr-defined]
+    with platform.transaction() as session:
+        _, message = FakeSmsGateway.outbox(session, payer["login_name"])[0]
+    code = message.split("】", 1)[1][:6]
+    answer = {**body, "challenge_id": challenge["id"], "response": code}
+    return client.post(f"{V1}/me/transfers", headers=payer["headers"], json=answer)
+
+
 def pay(
     client: TestClient, payer: dict[str, Any], payee_number: str, amount: str, client_id: str
 ) -> Any:
-    return client.post(
-        f"{V1}/me/transfers",
-        headers=payer["headers"],
-        json={
+    return transfer_confirmed(
+        client,
+        payer,
+        {
             "client_id": client_id,
             "source": payer["account"]["number"],
             "destination": payee_number,

@@ -25,7 +25,7 @@ from rongbank.accounts.statements import (
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
-from tests.accounts.test_endpoints import PASSWORD, V1, People
+from tests.accounts.test_endpoints import PASSWORD, V1, People, transfer_confirmed
 
 TODAY = date(2026, 3, 2)  # the conftest clock's business date (Beijing time)
 NS = {"c": CAMT053_NAMESPACE}
@@ -46,10 +46,10 @@ def people(client: TestClient, platform: Platform) -> People:
 def pay(
     client: TestClient, payer: dict[str, Any], payee: dict[str, Any], amount: str, note: str = ""
 ) -> None:
-    response = client.post(
-        f"{V1}/me/transfers",
-        headers=payer["headers"],
-        json={
+    response = transfer_confirmed(
+        client,
+        payer,
+        {
             "client_id": f"{amount}-{note}-{payee['account']['number']}",
             "source": payer["account"]["number"],
             "destination": payee["account"]["number"],

@@ -17,7 +17,9 @@ from rongbank.api.deps import (
     bearer_token,
     require_staff,
 )
+from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
+from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import InvalidRequest
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
@@ -146,12 +148,23 @@ def transfer(
     if not client_id:
         raise MissingClientId()
     amount = parse_positive_amount(body.amount, scale=CNY_SCALE, currency="CNY")
-    with platform.audited(
-        actor_kind="customer",
-        actor_id=me.id,
-        action="transfer",
-        target=f"{body.source} -> {body.destination}",
-        details={"amount": format_amount(amount, scale=CNY_SCALE), "client_id": client_id},
+    payment = PaymentRequest(
+        purpose="transfer",
+        payer=body.source,
+        payee=body.destination,
+        amount=amount,
+        currency="CNY",
+        client_id=client_id,
+    )
+    with platform.authorised(
+        payment,
+        customer_id=me.id,
+        challenge_id=body.challenge_id,
+        response=body.response,
+        prefer=ToolKind(body.tool) if body.tool else None,
+        already_done=lambda session: platform.accounts.transfer_made(
+            session, customer_id=me.id, client_id=client_id
+        ),
     ) as session:
         done = platform.accounts.transfer(
             session,

@@ -62,6 +62,13 @@ class TransferIn(Strict):
     destination: AccountNumber
     amount: Amount
     description: Annotated[str, Field(max_length=200)] = ""
+    challenge_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """From a ``challenge_required`` answer to this same request."""
+    response: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    """The tool's answer: the SMS or token code, the grid codes in the order asked,
+    or the base64 signature of the challenge's question."""
+    tool: Literal["sms", "grid_card", "token", "ukey"] | None = None
+    """Which of your tools to be challenged with; by default the weakest that may."""
 
 
 class TransferOut(BaseModel):

@@ -349,7 +349,7 @@ class AccountsService:
         locked = {a.id: self.account(session, a.number, lock=True) for a in (first, second)}
         payer, payee = locked[payer.id], locked[payee.id]
         command = Transfer(
-            client_id=f"xfer:{customer_id}:{client_id}",
+            client_id=self._transfer_client_id(customer_id, client_id),
             debit_account=payer.ledger_account_id,
             credit_account=payee.ledger_account_id,
             amount=amount,
@@ -374,6 +374,14 @@ class AccountsService:
         if limited:
             self._count(session, payer, payee, amount)
         return TransferDone(outcome.entry_id_or_raise(), outcome.status)
+
+    def transfer_made(self, session: Session, *, customer_id: int, client_id: str) -> bool:
+        """Whether the customer already made the transfer with this client id."""
+        return self.ledger.has_entry(session, self._transfer_client_id(customer_id, client_id))
+
+    @staticmethod
+    def _transfer_client_id(customer_id: int, client_id: str) -> str:
+        return f"xfer:{customer_id}:{client_id}"
 
     @staticmethod
     def _between_own_accounts(payer: EAccount, payee: EAccount) -> bool:

@@ -16,6 +16,7 @@ from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.accounts.funding_endpoints import router as funding_router
 from rongbank.accounts.statement_endpoints import router as statements_router
 from rongbank.api.errors import install_error_handlers
+from rongbank.auth import endpoints as auth_endpoints
 from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.platform import Platform
 from rongbank.web import pages
@@ -47,6 +48,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(accounts_endpoints.public, prefix="/api/v1")
     app.include_router(accounts_endpoints.customer, prefix="/api/v1")
     app.include_router(accounts_endpoints.staff, prefix="/api/v1")
+    app.include_router(auth_endpoints.customer, prefix="/api/v1")
+    app.include_router(auth_endpoints.staff, prefix="/api/v1")
     app.include_router(funding_router, prefix="/api/v1")
     app.include_router(statements_router, prefix="/api/v1")
     app.include_router(pages.router)

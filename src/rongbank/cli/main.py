@@ -18,6 +18,8 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from rongbank.auth.sms import FakeSmsGateway
+from rongbank.cli.device import device_app
 from rongbank.db import migrate as run_migrations
 from rongbank.embedded import EmbeddedPostgres
 from rongbank.platform import Platform
@@ -32,6 +34,7 @@ staff_app = typer.Typer(help="Bank staff logins.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(staff_app, name="staff")
+app.add_typer(device_app, name="device")
 console = Console()
 
 DataDir = Annotated[
@@ -80,12 +83,13 @@ def _secret(
 
 
 def with_secrets(settings: Settings) -> tuple[Settings, Path | None]:
-    """Settings with the operator token and the card-hash key filled in; also the
-    token's file, to tell the operator where it is."""
+    """Settings with the operator token, the card-hash key and the tool key filled
+    in; also the token's file, to tell the operator where it is."""
     token, token_path = _secret(settings, settings.operator_token, "operator-token")
     card_key, _ = _secret(settings, settings.card_hash_key, "card-hash-key")
+    tool_key, _ = _secret(settings, settings.tool_key, "tool-key")
     return settings.model_copy(
-        update={"operator_token": token, "card_hash_key": card_key}
+        update={"operator_token": token, "card_hash_key": card_key, "tool_key": tool_key}
     ), token_path
 
 
@@ -253,6 +257,21 @@ def audit_verify(data_dir: DataDir = None) -> None:
     if problems:
         raise typer.Exit(1)
     console.print("[green]The audit trail is intact.[/]")
+
+
+@device_app.command("sms")
+def device_sms(
+    mobile: Annotated[str, typer.Option(help="The customer's mobile number.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Show the newest text messages the fake SMS gateway "sent" to a mobile (only
+    while no real SMS operator is configured)."""
+    with _platform(data_dir) as p, p.transaction() as session:
+        messages = FakeSmsGateway.outbox(session, mobile.strip())
+    if not messages:
+        console.print("No messages.")
+    for sent_at, body in messages:
+        console.print(f"{sent_at:%Y-%m-%d %H:%M:%S} {body}", markup=False, highlight=False)
 
 
 @ledger_app.command("verify")

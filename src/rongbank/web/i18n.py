@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 LANGUAGES = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -72,6 +75,75 @@ MESSAGES: dict[str, dict[str, str]] = {
         "topup_failed": "充值失败，对方银行拒绝了扣款",
         "topup_unknown": "充值处理中，结果稍后更新",
         "topup_pending": "充值处理中，结果稍后更新",
+        "security": "安全中心",
+        "tools": "我的安全工具",
+        "tool": "安全工具",
+        "tool_sms": "短信验证码",
+        "tool_grid_card": "口令卡",
+        "tool_token": "电子密码器",
+        "tool_ukey": "U盾",
+        "password_free": "小额免密",
+        "tool_status_active": "正常",
+        "tool_status_blocked": "已锁定",
+        "tool_status_revoked": "已注销",
+        "tool_status_expired": "已失效",
+        "serial": "序列号",
+        "issued": "启用日期",
+        "blocked_hint": "已锁定的工具请到柜台或联系客户经理解锁，或申领新的。",
+        "revoke": "注销",
+        "revoke_confirm": "注销后此工具永远不能再使用。确定注销吗？",
+        "revoked": "已注销。",
+        "get_tools": "申领安全工具",
+        "get_grid_card": "申领口令卡",
+        "get_grid_card_hint": (
+            "口令卡的密码只在申领后显示这一次：请立即下载并打印。新卡会替换旧卡。"
+        ),
+        "grid_card_ready": "您的新口令卡",
+        "grid_card_pdf": "下载可打印的口令卡（PDF）",
+        "grid_card_json": "下载卡片文件（供 rongbank device 使用）",
+        "get_token": "申领电子密码器",
+        "get_token_hint": "新的电子密码器会替换旧的。",
+        "token_ready": "您的新电子密码器",
+        "token_save": (
+            "请把下面的密钥文件保存到您的设备上（例如 token.json），用于 rongbank device token。"
+        ),
+        "shown_once": "此内容只显示这一次，本行不会再次显示。",
+        "download": "下载",
+        "register_ukey": "登记U盾",
+        "register_ukey_hint": "粘贴U盾生成的证书请求（CSR，PEM 格式）。",
+        "csr": "证书请求（PEM）",
+        "ukey_ready": "U盾已登记",
+        "certificate": "证书",
+        "subject": "主体",
+        "valid_from": "生效时间",
+        "valid_until": "失效时间",
+        "fingerprint": "SHA-256 指纹",
+        "back_to_security": "返回安全中心",
+        "your_limits": "我的支付限额",
+        "limits_hint": "您可以在本行限额以内自行调低每笔和每日限额；留空表示采用本行限额。",
+        "per_payment": "每笔",
+        "daily": "每日",
+        "bank_limit": "本行限额",
+        "own_limit": "自设限额",
+        "used_today": "今日已用",
+        "limit_saved": "限额已保存。",
+        "challenge_title": "请验证您的身份",
+        "challenge_sms": "我们已向您的手机 {mobile} 发送验证码，请输入6位验证码。",
+        "challenge_grid_card": "请在口令卡上找到以下位置的密码并输入：",
+        "challenge_token": "请在电子密码器上输入以下数字：",
+        "challenge_token_layout": (
+            "{payee} 是收款账号的后6位，{amount} 是以分为单位的金额（不足10位前面补0）。"
+            "然后输入密码器显示的8位数字。"
+        ),
+        "challenge_ukey": "请用U盾对下面的文字签名（一字不差），并粘贴 base64 格式的签名：",
+        "challenge_ukey_file": "下载待签名文字",
+        "challenge_until": "有效期至 {until}",
+        "code": "验证码",
+        "token_code": "8位动态口令",
+        "signature": "签名（base64）",
+        "device_hint": "没有实体设备时：",
+        "use_instead": "改用{tool}",
+        "response_missing": "请输入口令。",
     },
     "en": {
         "bank": "Rongbank",
@@ -140,6 +212,81 @@ MESSAGES: dict[str, dict[str, str]] = {
         "topup_failed": "Top-up failed: the card's bank refused",
         "topup_unknown": "Top-up in progress; the result follows shortly",
         "topup_pending": "Top-up in progress; the result follows shortly",
+        "security": "Security",
+        "tools": "Your authentication tools",
+        "tool": "Tool",
+        "tool_sms": "SMS code",
+        "tool_grid_card": "Grid card",
+        "tool_token": "Token",
+        "tool_ukey": "U盾 signing key",
+        "password_free": "Password-free",
+        "tool_status_active": "Active",
+        "tool_status_blocked": "Blocked",
+        "tool_status_revoked": "Revoked",
+        "tool_status_expired": "Expired",
+        "serial": "Serial",
+        "issued": "Issued",
+        "blocked_hint": (
+            "A blocked tool is unblocked at a branch or by your account manager; or get a new one."
+        ),
+        "revoke": "Revoke",
+        "revoke_confirm": "A revoked tool can never be used again. Revoke it?",
+        "revoked": "Revoked.",
+        "get_tools": "Get an authentication tool",
+        "get_grid_card": "Get a grid card",
+        "get_grid_card_hint": (
+            "The card's codes are shown only once, right after you get it: download and print it "
+            "at once. A new card replaces the old one."
+        ),
+        "grid_card_ready": "Your new grid card",
+        "grid_card_pdf": "Download the printable card (PDF)",
+        "grid_card_json": "Download as a card file for rongbank device",
+        "get_token": "Get a token",
+        "get_token_hint": "A new token replaces the old one.",
+        "token_ready": "Your new token",
+        "token_save": (
+            "Save this key file on your device (e.g. as token.json) for rongbank device token."
+        ),
+        "shown_once": "This is shown only once; the bank will never show it again.",
+        "download": "Download",
+        "register_ukey": "Register a U盾",
+        "register_ukey_hint": "Paste the certificate request (CSR, PEM) your U盾 made.",
+        "csr": "Certificate request (PEM)",
+        "ukey_ready": "Your U盾 is registered",
+        "certificate": "Certificate",
+        "subject": "Subject",
+        "valid_from": "Valid from",
+        "valid_until": "Valid until",
+        "fingerprint": "SHA-256 fingerprint",
+        "back_to_security": "Back to Security",
+        "your_limits": "Your limits",
+        "limits_hint": (
+            "You may lower any limit below the bank's, per payment and per day; leave a figure "
+            "empty to keep the bank's."
+        ),
+        "per_payment": "Per payment",
+        "daily": "Per day",
+        "bank_limit": "Bank's limit",
+        "own_limit": "Your limit",
+        "used_today": "Used today",
+        "limit_saved": "Your limit is saved.",
+        "challenge_title": "Confirm it is you",
+        "challenge_sms": "We sent a code to your mobile {mobile}. Enter the 6 digits.",
+        "challenge_grid_card": "Enter the codes at these positions of your grid card:",
+        "challenge_token": "Key this number into your token:",
+        "challenge_token_layout": (
+            "{payee} is the last 6 digits of the payee's account, {amount} the amount in fen "
+            "(padded to 10 digits). Then enter the 8 digits the token shows."
+        ),
+        "challenge_ukey": "Sign exactly this text with your U盾 and paste the base64 signature:",
+        "challenge_ukey_file": "Download the text to sign",
+        "challenge_until": "Valid until {until}",
+        "code": "Code",
+        "token_code": "8-digit code",
+        "signature": "Signature (base64)",
+        "device_hint": "Without the hardware:",
+        "use_instead": "Use {tool} instead",
+        "response_missing": "Please enter the code.",
     },
 }
 
@@ -174,6 +321,42 @@ ERRORS_ZH: dict[str, str] = {
     "card_holder_mismatch": "只能绑定本人名下的银行卡。",
     "card_already_bound": "这张卡已经绑定。",
     "bound_card_limit_reached": "最多绑定5张银行卡。",
+    "challenge_failed": "口令不正确。再错{attempts_left}次，此安全工具将被锁定。",
+    "tool_blocked": "此安全工具因多次输错已被锁定。请到柜台或联系客户经理解锁，或申领新的。",
+    "challenge_expired": "验证已过期或已使用，请重新确认转账。",
+    "challenge_mismatch": "此验证不属于这笔转账，请重新确认转账。",
+    "challenge_not_found": "没有找到这个验证，请重新确认转账。",
+    "stronger_tool_required": (
+        "这笔转账需要更高级别的安全工具（{tools}）。请在安全中心申领，或减少金额。"
+    ),
+    "tool_limit_exceeded": "超过安全工具今日或本年度可支付的额度。剩余额度：{remaining}。",
+    "payment_refused_risk": "这笔转账被风险控制拦截。如确需支付，请致电本行或联系客户经理。",
+    "tool_not_held": "您没有这种安全工具，或它不能确认这笔转账。",
+    "tool_not_active": "此安全工具已锁定、注销或失效。",
+    "tool_not_found": "没有找到这个安全工具。",
+    "certificate_request_invalid": (
+        "证书请求无效：请粘贴由 P-256 或 Ed25519 密钥签名的 PEM 格式请求（可用 rongbank device "
+        "ukey-new 生成）。"
+    ),
+    "own_limit_invalid": "自设限额不能小于零，也不能高于本行限额（{bank_limit}）。",
+    "response_missing": "请输入口令。",
+}
+
+# English texts for refusals whose details the customer needs to see; any other
+# error shows its own message.
+ERRORS_EN: dict[str, str] = {
+    "stronger_tool_required": (
+        "This payment needs a stronger authentication tool ({tools}). Get one under "
+        "Security, or pay less."
+    ),
+    "tool_limit_exceeded": (
+        "This payment is over what your authentication tools may authorise today or this "
+        "year. Left: {remaining}."
+    ),
+    "own_limit_invalid": (
+        "Your own limit must be zero or more and at most the bank's ({bank_limit})."
+    ),
+    "response_missing": "Please enter the code.",
 }
 
 
@@ -181,7 +364,25 @@ def translate(lang: str) -> dict[str, str]:
     return MESSAGES.get(lang, MESSAGES["zh"])
 
 
-def error_text(lang: str, code: str, message: str) -> str:
-    if lang == "zh":
-        return ERRORS_ZH.get(code, message)
-    return message
+def error_text(lang: str, code: str, message: str, details: Mapping[str, Any] | None = None) -> str:
+    """The refusal in the customer's language, with its details filled in (tool kinds
+    named as the customer knows them); the error's own message when there is no text
+    for it, or the text needs a detail the error does not carry."""
+    template = (ERRORS_ZH if lang == "zh" else ERRORS_EN).get(code)
+    if template is None:
+        return message
+    words = translate(lang)
+    tool = {kind: words.get(f"tool_{kind}", kind) for kind in ("sms", "grid_card", "token", "ukey")}
+    values: dict[str, Any] = dict(details or {})
+    if isinstance(values.get("tools"), list):
+        values["tools"] = ("、" if lang == "zh" else ", ").join(
+            tool.get(str(k), str(k)) for k in values["tools"]
+        )
+    if isinstance(values.get("remaining"), dict):
+        values["remaining"] = "; ".join(
+            f"{tool.get(str(k), str(k))} ¥ {v}" for k, v in values["remaining"].items()
+        )
+    try:
+        return template.format_map(values)
+    except (KeyError, IndexError):
+        return message

@@ -8,17 +8,23 @@ HttpOnly cookie; every form carries a CSRF token that must match a second cookie
 
 from __future__ import annotations
 
+import base64
 import hmac
+import json
+import math
 import secrets
 import uuid
-from collections.abc import Callable
-from datetime import date, timedelta
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from rongbank.accounts.identity import mask_mobile
 from rongbank.accounts.rules import luhn_valid
@@ -31,10 +37,22 @@ from rongbank.accounts.statements import (
     render_pdf,
 )
 from rongbank.api.deps import get_platform
+from rongbank.auth import gridcard, otp
 from rongbank.auth.errors import SessionExpired, SessionInvalid
+from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
-from rongbank.errors import DomainError, Forbidden
-from rongbank.money import format_amount, parse_positive_amount
+from rongbank.auth.stepup import (
+    ChallengeExpired,
+    ChallengeFailed,
+    ChallengeMismatch,
+    ChallengeNotFound,
+    ChallengeRequired,
+    ToolBlocked,
+    ToolNotHeld,
+)
+from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolNotFound
+from rongbank.errors import DomainError, Forbidden, InvalidRequest
+from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.i18n import LANGUAGES, error_text, translate
 
@@ -101,7 +119,7 @@ def _secure(request: Request) -> bool:
 
 
 def _error(request: Request, error: DomainError) -> str:
-    return error_text(lang_of(request), error.code, error.detail_message)
+    return error_text(lang_of(request), error.code, error.detail_message, error.details)
 
 
 def _principal(request: Request, platform: Platform, cookie: str, kind: PrincipalKind) -> Principal:
@@ -347,6 +365,81 @@ def _masked_name(name: str) -> str:
     return "*" + name[1:] if len(name) > 1 else name
 
 
+def _confirm_again(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    form: dict[str, str],
+    client_id: str,
+    *,
+    challenge: Mapping[str, Any] | None,
+    error: DomainError | None = None,
+) -> Response:
+    """The confirmation page once more: with the challenge to answer, or with why the
+    last answer did not count (and then, without a challenge, a button to ask anew)."""
+    with platform.transaction() as session:
+        payee = platform.accounts.account(session, form["destination"])
+        payee_name = platform.accounts.customer(session, payee.customer_id).name
+        mobile = platform.accounts.customer(session, me.id).mobile
+    return render(
+        request,
+        "confirm.html",
+        200 if error is None else 422,
+        form=form,
+        payee_name=_masked_name(payee_name),
+        client_id=client_id,
+        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
+        error=None if error is None else _error(request, error),
+    )
+
+
+def _challenge_view(challenge: Mapping[str, Any], *, mobile: str) -> dict[str, Any]:
+    """What the confirmation page shows of a challenge (``Platform.authorised``'s
+    details), and the same details packed to come back with the answer: a wrong answer
+    shows the same challenge again without asking the engine for it."""
+    question = str(challenge["question"])
+    expires_at = datetime.fromisoformat(str(challenge["expires_at"]))
+    return {
+        "id": challenge["id"],
+        "tool": challenge["tool"],
+        "question": question,
+        "alternatives": list(challenge["alternatives"]),
+        "until": expires_at.astimezone(BUSINESS_TIME_ZONE).strftime("%H:%M"),
+        "carried": base64.urlsafe_b64encode(json.dumps(dict(challenge)).encode()).decode(),
+        "mobile": mask_mobile(mobile),
+        "positions": question.split(",") if challenge["tool"] == ToolKind.GRID_CARD else [],
+        "token_payee": question[: otp.PAYEE_DIGITS],
+        "token_amount": question[otp.PAYEE_DIGITS :],
+        "text_href": _data_url(question.encode(), "text/plain;charset=utf-8"),
+    }
+
+
+def _carried_challenge(carried: str, challenge_id: str) -> dict[str, Any] | None:
+    """The challenge the page showed, as it came back in the form; None when it does
+    not describe ``challenge_id``. Only shown again: the engine checks the answer."""
+    try:
+        challenge = json.loads(base64.urlsafe_b64decode(carried.encode()))
+        ToolKind(challenge["tool"])
+        datetime.fromisoformat(challenge["expires_at"])
+        fits = (
+            challenge["id"] == challenge_id
+            and isinstance(challenge["question"], str)
+            and isinstance(challenge["alternatives"], list)
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
+    return challenge if fits else None
+
+
+def _data_url(content: bytes, media_type: str) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(content).decode()}"
+
+
+class ResponseMissing(InvalidRequest):
+    code = "response_missing"
+    message = "Please enter the code."
+
+
 @router.post("/transfer/confirm")
 def transfer_confirm(
     request: Request,
@@ -358,17 +451,48 @@ def transfer_confirm(
     client_id: Annotated[str, Form(max_length=64)],
     note: Annotated[str, Form(max_length=200)] = "",
     csrf: Annotated[str, Form()] = "",
+    challenge_id: Annotated[str, Form(max_length=64)] = "",
+    challenge: Annotated[str, Form(max_length=8000)] = "",
+    response: Annotated[list[str] | None, Form()] = None,
+    tool: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
+    """Second step: the customer confirms, and answers the challenge when the bank
+    asks for one (``response``: one field, or one per grid card position). ``tool``
+    asks for a new challenge on another of the customer's tools instead."""
     check_csrf(request, csrf)
     form = {"source": source, "destination": destination, "amount": amount, "note": note}
+    answer = " ".join(part.strip() for part in response or []).strip()
+    shown = None if tool else _carried_challenge(challenge, challenge_id)
+    ledger_client_id = f"web:{client_id}"
+
+    def made(session: Session) -> bool:
+        return platform.accounts.transfer_made(
+            session, customer_id=me.id, client_id=ledger_client_id
+        )
+
+    try:
+        prefer = ToolKind(tool) if tool else None
+    except ValueError:
+        prefer = None
     try:
         minor = parse_positive_amount(amount, scale=2, currency="CNY")
-        with platform.audited(
-            actor_kind="customer",
-            actor_id=me.id,
-            action="transfer",
-            target=f"{source} -> {destination}",
-            details={"amount": format_amount(minor, scale=2), "channel": "web"},
+        if shown is not None and not answer:
+            raise ResponseMissing()
+        payment = PaymentRequest(
+            purpose="transfer",
+            payer=source,
+            payee=destination,
+            amount=minor,
+            currency="CNY",
+            client_id=ledger_client_id,
+        )
+        with platform.authorised(
+            payment,
+            customer_id=me.id,
+            challenge_id=shown["id"] if shown else None,
+            response=answer if shown else None,
+            prefer=prefer,
+            already_done=made,
         ) as session:
             done = platform.accounts.transfer(
                 session,
@@ -376,9 +500,31 @@ def transfer_confirm(
                 source=source,
                 destination=destination,
                 amount=minor,
-                client_id=f"web:{client_id}",
+                client_id=ledger_client_id,
                 description=note,
             )
+    except ChallengeRequired as required:
+        return _confirm_again(
+            request, platform, me, form, client_id, challenge=required.details["challenge"]
+        )
+    except (ChallengeFailed, ResponseMissing) as error:
+        return _confirm_again(request, platform, me, form, client_id, challenge=shown, error=error)
+    except (
+        ToolBlocked,
+        ToolNotActive,
+        ToolNotHeld,
+        ChallengeExpired,
+        ChallengeMismatch,
+        ChallengeNotFound,
+    ) as error:
+        if isinstance(error, ChallengeExpired):
+            with platform.transaction() as session:
+                paid = made(session)
+            if paid:
+                # The answered form sent twice (a double click): the first one paid
+                # and spent the challenge. The customer sees the payment, not "expired".
+                return render(request, "done.html", form=form)
+        return _confirm_again(request, platform, me, form, client_id, challenge=None, error=error)
     except DomainError as error:
         return render(
             request,
@@ -419,9 +565,13 @@ def history(
     )
 
 
+def _local_time(at: datetime) -> str:
+    return at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
 def _movement_view(m: Movement) -> dict[str, str]:
     return {
-        "at": m.at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M"),
+        "at": _local_time(m.at),
         "description": m.description,
         "counterparty": m.counterparty,
         "amount": format_amount(m.amount, scale=2),
@@ -529,6 +679,230 @@ def topup(
     return _topup(
         request, platform, me, outcome=done.request.state, amount=format_amount(minor, scale=2)
     )
+
+
+# -- security: authentication tools and own limits ------------------------------
+
+
+def _security(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """The security centre: the customer's tools, getting new ones, and limits."""
+    limits = platform.stepup.limits
+    with platform.transaction() as session:
+        platform.tools.held(session, me.id)  # the SMS tool exists from first sight
+        tools = platform.tools.tools_of(session, me.id)
+        own = platform.stepup.own_limits(session, me.id)
+        usage = platform.stepup.usage(session, me.id)
+        mobile = platform.accounts.customer(session, me.id).mobile
+    bank = {PASSWORD_FREE: (limits.password_free.per_payment, limits.password_free.daily)} | {
+        tool.kind.value: (tool.per_payment, tool.daily)
+        for tool in sorted(limits.tools.values(), key=lambda t: (t.strength, t.per_payment))
+    }
+
+    return render(
+        request,
+        "security.html",
+        status_code,
+        tools=[_tool_view(tool, mobile=mobile) for tool in tools],
+        limits=[
+            {
+                "kind": kind,
+                "bank_per_payment": _yuan(per_payment),
+                "bank_daily": _yuan(daily),
+                "own_per_payment": _yuan(own[kind].per_payment) if kind in own else "",
+                "own_daily": _yuan(own[kind].daily) if kind in own else "",
+                "used_today": _yuan(usage[kind].day_amount if kind in usage else 0),
+            }
+            for kind, (per_payment, daily) in bank.items()
+        ],
+        **context,
+    )
+
+
+def _yuan(minor: int | None) -> str:
+    """A limit as shown in a form: empty for none."""
+    return "" if minor is None else format_amount(minor, scale=2)
+
+
+def _tool_view(tool: Tool, *, mobile: str) -> dict[str, Any]:
+    return {
+        "id": tool.id,
+        "kind": tool.kind.value,
+        # An SMS tool's serial is made from the customer id: the mobile says more.
+        "serial": mask_mobile(mobile) if tool.kind is ToolKind.SMS else "…" + tool.serial[-4:],
+        "status": tool.status,
+        "issued": tool.created_at.astimezone(BUSINESS_TIME_ZONE).date().isoformat(),
+        # Every customer keeps an SMS tool: one revoked could never be had again.
+        "revocable": tool.status in ("active", "blocked") and tool.kind is not ToolKind.SMS,
+    }
+
+
+def _shown_once(response: Response) -> Response:
+    """A page with a tool's secret: no cache may keep it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _record(
+    platform: Platform, session: Session, me: Principal, action: str, target: str, **details: Any
+) -> None:
+    platform.audit.record(
+        session,
+        actor_kind="customer",
+        actor_id=me.id,
+        action=action,
+        target=target,
+        details={**details, "channel": "web"},
+    )
+
+
+@router.get("/security")
+def security(request: Request, platform: PlatformDep, me: Me, done: str = "") -> Response:
+    notice = {"revoked": "revoked", "limit": "limit_saved"}.get(done)
+    return _security(request, platform, me, notice=notice)
+
+
+@router.post("/security/grid-card")
+def get_grid_card(
+    request: Request, platform: PlatformDep, me: Me, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    """Issue a new grid card. Its codes leave the bank in this one answer, as a
+    printable PDF and as the software stand-in's card file: the same card twice."""
+    check_csrf(request, csrf)
+    with platform.transaction() as session:
+        tool, card = platform.tools.issue_grid_card(session, me.id)
+        # Printed before the card is committed: a card whose codes never reached
+        # the customer must not replace the one they hold.
+        pdf = gridcard.render_pdf(
+            card,
+            holder=platform.accounts.customer(session, me.id).name,
+            issued=platform.accounts.business_day(),
+            # Without a use limit, a card lasts until every combination was asked.
+            expires_after_uses=tool.max_uses
+            or math.comb(len(gridcard.all_positions()), gridcard.POSITIONS_PER_CHALLENGE),
+        )
+        _record(platform, session, me, "tool.issue", f"grid_card:{tool.serial}", kind="grid_card")
+    return _shown_once(
+        render(
+            request,
+            "grid_card.html",
+            serial=tool.serial,
+            pdf_href=_data_url(pdf, "application/pdf"),
+            json_href=_data_url(gridcard.card_to_json(card).encode(), "application/json"),
+        )
+    )
+
+
+@router.post("/security/token")
+def get_token(
+    request: Request, platform: PlatformDep, me: Me, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    """Provision a token; its key is shown once, to load into the token."""
+    check_csrf(request, csrf)
+    with platform.transaction() as session:
+        tool, token = platform.tools.provision_token(session, me.id)
+        _record(platform, session, me, "tool.issue", f"token:{tool.serial}", kind="token")
+    key_file = token.key_file()
+    return _shown_once(
+        render(
+            request,
+            "token.html",
+            serial=tool.serial,
+            key_file=key_file,
+            key_href=_data_url(key_file.encode(), "application/json"),
+        )
+    )
+
+
+@router.post("/security/ukey")
+def register_ukey(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csr: Annotated[str, Form(max_length=8000)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Certify the customer's U盾 key from its certificate request."""
+    check_csrf(request, csrf)
+    try:
+        with platform.transaction() as session:
+            tool, certificate = platform.tools.enroll_ukey(session, me.id, csr)
+            _record(platform, session, me, "tool.issue", f"ukey:{tool.serial}", kind="ukey")
+    except DomainError as error:
+        return _security(request, platform, me, 422, error=_error(request, error), csr=csr)
+    parsed = x509.load_pem_x509_certificate(certificate.encode())
+    return render(
+        request,
+        "ukey.html",
+        serial=tool.serial,
+        subject=parsed.subject.rfc4514_string(),
+        valid_from=_local_time(parsed.not_valid_before_utc),
+        valid_until=_local_time(parsed.not_valid_after_utc),
+        fingerprint=parsed.fingerprint(hashes.SHA256()).hex(":").upper(),
+        certificate=certificate,
+        certificate_href=_data_url(certificate.encode(), "application/x-pem-file"),
+    )
+
+
+@router.post("/security/tools/{tool_id}/revoke")
+def revoke_tool(
+    tool_id: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        with platform.transaction() as session:
+            tool = platform.tools.tool(session, tool_id, lock=True)
+            if tool.customer_id != me.id or tool.kind is ToolKind.SMS:
+                raise ToolNotFound()
+            platform.tools.end(session, tool)
+            _record(platform, session, me, "tool.revoke", f"{tool.kind.value}:{tool.serial}")
+    except DomainError as error:
+        return _security(request, platform, me, 422, error=_error(request, error))
+    return _redirect("/security?done=revoked")
+
+
+@router.post("/security/limits")
+def set_own_limit(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    kind: Annotated[str, Form(max_length=20)],
+    per_payment: Annotated[str, Form(max_length=40)] = "",
+    daily: Annotated[str, Form(max_length=40)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Lower (or restore) one of the customer's own limits; empty keeps the bank's."""
+    check_csrf(request, csrf)
+
+    def parsed(text: str) -> int | None:
+        text = text.strip()
+        return parse_amount(text, scale=2, currency="CNY") if text else None
+
+    try:
+        own = OwnLimit(per_payment=parsed(per_payment), daily=parsed(daily))
+        with platform.transaction() as session:
+            platform.stepup.set_own_limit(session, me.id, kind, own)
+            _record(
+                platform,
+                session,
+                me,
+                "limit.set",
+                kind,
+                per_payment=_yuan(own.per_payment) or None,
+                daily=_yuan(own.daily) or None,
+            )
+    except DomainError as error:
+        return _security(request, platform, me, 422, error=_error(request, error))
+    return _redirect("/security?done=limit")
 
 
 # -- staff ---------------------------------------------------------------------

@@ -1,0 +1,232 @@
+"""The authentication tools over HTTP: a customer's own tools and limits, and the
+staff actions on them (unblock, revoke). Every change is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.auth import gridcard
+from rongbank.auth.limits import PASSWORD_FREE, OwnLimit
+from rongbank.auth.service import Principal
+from rongbank.auth.tools import Tool, ToolNotFound
+from rongbank.money import format_amount, parse_amount
+
+customer = APIRouter(tags=["authentication tools"], prefix="/me")
+staff = APIRouter(tags=["staff"], prefix="/staff")
+
+CNY_SCALE = 2
+LimitKind = Literal["password_free", "sms", "grid_card", "token", "ukey"]
+
+
+class ToolOut(BaseModel):
+    id: int
+    kind: str
+    serial: str
+    status: str
+    failures: int
+    uses: int
+    max_uses: int | None
+    issued_at: datetime
+
+
+def tool_out(tool: Tool) -> ToolOut:
+    return ToolOut(
+        id=tool.id,
+        kind=tool.kind.value,
+        serial=tool.serial,
+        status=tool.status,
+        failures=tool.failures,
+        uses=tool.uses,
+        max_uses=tool.max_uses,
+        issued_at=tool.created_at,
+    )
+
+
+class GridCardOut(BaseModel):
+    tool: ToolOut
+    card_file: str
+    """The codes, once, as the ``rongbank device grid`` card file. Print or keep it."""
+
+
+class TokenOut(BaseModel):
+    tool: ToolOut
+    key_file: str
+    """The token's key, once, as the ``rongbank device token`` key file."""
+
+
+class UKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    csr: Annotated[str, Field(min_length=1, max_length=20_000)]
+    """A PEM certificate request signed by the U盾's key (P-256 or Ed25519)."""
+
+
+class UKeyOut(BaseModel):
+    tool: ToolOut
+    certificate: str
+
+
+class LimitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_payment: Annotated[str, Field(max_length=20)] | None = None
+    daily: Annotated[str, Field(max_length=20)] | None = None
+
+
+class LimitOut(BaseModel):
+    kind: str
+    bank_per_payment: str
+    bank_daily: str
+    own_per_payment: str | None
+    own_daily: str | None
+
+
+def _money(minor: int | None) -> str | None:
+    return None if minor is None else format_amount(minor, scale=CNY_SCALE)
+
+
+@customer.get("/tools")
+def my_tools(platform: PlatformDep, me: CustomerPrincipal) -> list[ToolOut]:
+    with platform.transaction() as session:
+        platform.tools.held(session, me.id)  # the SMS tool exists from first look
+        return [tool_out(t) for t in platform.tools.tools_of(session, me.id)]
+
+
+@customer.post("/tools/grid-card", status_code=201, response_model=None)
+def issue_grid_card(
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    accept: Annotated[str, Header()] = "application/json",
+) -> GridCardOut | Response:
+    """A new grid card (replacing any previous one). With ``Accept: application/pdf``
+    the answer is the printable card; otherwise JSON with the card file."""
+    with platform.audited(
+        actor_kind="customer", actor_id=me.id, action="tool.issue", target="grid_card"
+    ) as session:
+        tool, card = platform.tools.issue_grid_card(session, me.id)
+        holder = platform.accounts.customer(session, me.id).name
+    if "application/pdf" in accept:
+        pdf = gridcard.render_pdf(
+            card,
+            holder=holder,
+            issued=platform.accounts.business_day(),
+            expires_after_uses=tool.max_uses or 0,
+        )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            status_code=201,
+            headers={
+                "Content-Disposition": f'attachment; filename="grid-card-{card.serial}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+    return GridCardOut(tool=tool_out(tool), card_file=gridcard.card_to_json(card))
+
+
+@customer.post("/tools/token", status_code=201)
+def provision_token(platform: PlatformDep, me: CustomerPrincipal, response: Response) -> TokenOut:
+    with platform.audited(
+        actor_kind="customer", actor_id=me.id, action="tool.issue", target="token"
+    ) as session:
+        tool, token = platform.tools.provision_token(session, me.id)
+    response.headers["Cache-Control"] = "no-store"
+    return TokenOut(tool=tool_out(tool), key_file=token.key_file())
+
+
+@customer.post("/tools/ukey", status_code=201)
+def enroll_ukey(body: UKeyIn, platform: PlatformDep, me: CustomerPrincipal) -> UKeyOut:
+    with platform.audited(
+        actor_kind="customer", actor_id=me.id, action="tool.issue", target="ukey"
+    ) as session:
+        tool, certificate = platform.tools.enroll_ukey(session, me.id, body.csr)
+    return UKeyOut(tool=tool_out(tool), certificate=certificate)
+
+
+@customer.delete("/tools/{tool_id}")
+def revoke_my_tool(tool_id: int, platform: PlatformDep, me: CustomerPrincipal) -> ToolOut:
+    """Revoke a lost or unwanted tool; it can never answer again."""
+    with platform.audited(
+        actor_kind="customer", actor_id=me.id, action="tool.revoke", target=str(tool_id)
+    ) as session:
+        tool = platform.tools.tool(session, tool_id, lock=True)
+        if tool.customer_id != me.id:
+            raise ToolNotFound()  # the same answer as for a tool that does not exist
+        return tool_out(platform.tools.end(session, tool))
+
+
+@customer.get("/limits")
+def my_limits(platform: PlatformDep, me: CustomerPrincipal) -> list[LimitOut]:
+    """The bank's limit for each way of authorising a payment, and your own."""
+    limits = platform.stepup.limits
+    bank: dict[str, tuple[int, int]] = {
+        PASSWORD_FREE: (limits.password_free.per_payment, limits.password_free.daily)
+    } | {kind.value: (t.per_payment, t.daily) for kind, t in limits.tools.items()}
+    with platform.transaction() as session:
+        own = platform.stepup.own_limits(session, me.id)
+    return [
+        LimitOut(
+            kind=kind,
+            bank_per_payment=format_amount(per, scale=CNY_SCALE),
+            bank_daily=format_amount(daily, scale=CNY_SCALE),
+            own_per_payment=_money(own.get(kind, OwnLimit()).per_payment),
+            own_daily=_money(own.get(kind, OwnLimit()).daily),
+        )
+        for kind, (per, daily) in bank.items()
+    ]
+
+
+@customer.put("/limits/{kind}", status_code=204)
+def set_my_limit(
+    kind: LimitKind, body: LimitIn, platform: PlatformDep, me: CustomerPrincipal
+) -> Response:
+    """Lower your own limit (None: the bank's); raising above the bank's is refused."""
+    own = OwnLimit(
+        per_payment=None
+        if body.per_payment is None
+        else parse_amount(body.per_payment, scale=CNY_SCALE, currency="CNY"),
+        daily=None
+        if body.daily is None
+        else parse_amount(body.daily, scale=CNY_SCALE, currency="CNY"),
+    )
+    details: dict[str, Any] = body.model_dump()
+    with platform.audited(
+        actor_kind="customer", actor_id=me.id, action="limit.set", target=kind, details=details
+    ) as session:
+        platform.stepup.set_own_limit(session, me.id, kind, own)
+    return Response(status_code=204)
+
+
+Operations = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
+Serving = Annotated[
+    Principal, Depends(require_staff("account_manager", "operations", "administrator"))
+]
+
+
+@staff.get("/customers/{customer_id}/tools")
+def customer_tools(customer_id: int, platform: PlatformDep, _: Serving) -> list[ToolOut]:
+    with platform.transaction() as session:
+        return [tool_out(t) for t in platform.tools.tools_of(session, customer_id)]
+
+
+@staff.post("/tools/{tool_id}/unblock")
+def unblock_tool(tool_id: int, platform: PlatformDep, me: Operations) -> ToolOut:
+    """Unblock a tool after checking the customer's identity (at the counter or by
+    a recorded call)."""
+    with platform.audited(
+        actor_kind="staff", actor_id=me.id, action="tool.unblock", target=str(tool_id)
+    ) as session:
+        tool = platform.tools.tool(session, tool_id, lock=True)
+        return tool_out(platform.tools.unblock(session, tool))
+
+
+@staff.post("/tools/{tool_id}/revoke")
+def revoke_tool(tool_id: int, platform: PlatformDep, me: Operations) -> ToolOut:
+    with platform.audited(
+        actor_kind="staff", actor_id=me.id, action="tool.revoke", target=str(tool_id)
+    ) as session:
+        tool = platform.tools.tool(session, tool_id, lock=True)
+        return tool_out(platform.tools.end(session, tool))

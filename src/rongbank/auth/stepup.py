@@ -1,0 +1,401 @@
+"""Step-up authentication of money-moving requests.
+
+Every payment goes through :meth:`StepUp.authorise` inside the transaction that
+moves the money. It locks the customer's counters, weighs the risk check's score,
+and decides (``rongbank.auth.limits``): a small payment goes password-free; otherwise it needs a
+challenge that was answered for exactly this request, which it spends. Usage is
+counted in the same transaction, so concurrent payments cannot both slip under a
+limit, and a payment that fails counts nothing.
+
+When no answered challenge is there, ``authorise`` raises :class:`ChallengeNeeded`
+(not a business error: the transaction rolls back, and the boundary then opens a
+challenge in a transaction of its own, see ``Platform.authorised``). A challenge is
+bound to the SHA-256 of its request, single use, and expires after a few minutes.
+
+Answering (:meth:`StepUp.answer`) is separate, and like a login it returns its
+refusal rather than raising it, so the boundary can commit the failure count first:
+five wrong answers in a row block the tool, and every wrong answer says how many are
+left before that.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.service import BUSINESS_TIME_ZONE
+from rongbank.auth.limits import (
+    PASSWORD_FREE,
+    Decision,
+    OwnLimit,
+    Risk,
+    ToolKind,
+    ToolLimits,
+    Usage,
+    check_own_limit,
+    decide,
+)
+from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolService
+from rongbank.clock import Clock
+from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+
+MAX_FAILURES = 5
+
+
+class RiskCheck(Protocol):
+    """Scores one payment; the risk centre plugs its models in here."""
+
+    def assess(self, session: Session, customer_id: int, payment: PaymentRequest) -> Risk: ...
+
+
+class NewPayeeRiskCheck:
+    """The default: a large first payment to a payee the customer has never paid is
+    the classic pattern of a scam, so it needs a tool that binds the code to the
+    payee and amount. Everything else is low risk."""
+
+    def __init__(self, threshold: int = 500_000) -> None:
+        self.threshold = threshold
+
+    def assess(self, session: Session, customer_id: int, payment: PaymentRequest) -> Risk:
+        if payment.amount < self.threshold:
+            return Risk.LOW
+        paid_before = session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM e_account payee "
+                "JOIN ledger_posting credit ON credit.account_id = payee.ledger_account_id "
+                "JOIN ledger_posting debit ON debit.entry_id = credit.entry_id "
+                "JOIN e_account payer ON payer.ledger_account_id = debit.account_id "
+                "WHERE payee.number = :payee AND payer.customer_id = :c)"
+            ),
+            {"payee": payment.payee, "c": customer_id},
+        ).scalar_one()
+        return Risk.LOW if paid_before else Risk.ELEVATED
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """What the customer is asked; ``question`` per tool (see ``ToolService``)."""
+
+    id: str
+    tool: ToolKind
+    question: str
+    expires_at: datetime
+    alternatives: tuple[ToolKind, ...]
+    """Other tools the customer holds that may authorise this payment instead."""
+
+
+class ChallengeNeeded(Exception):  # a signal to the boundary, not a refusal
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        super().__init__("this payment needs an answered challenge")
+
+
+class ChallengeRequired(Forbidden):
+    code = "challenge_required"
+    message = (
+        "Confirm this payment with your authentication tool: answer the challenge in "
+        "details and send the same request again with challenge_id and response."
+    )
+
+
+class ChallengeNotFound(NotFound):
+    code = "challenge_not_found"
+    message = "There is no such challenge for you."
+
+
+class ChallengeExpired(Conflict):
+    code = "challenge_expired"
+    message = "This challenge has expired or was already used; send the request again."
+
+
+class ChallengeMismatch(Conflict):
+    code = "challenge_mismatch"
+    message = (
+        "This challenge was issued for a different request (payee, amount or reference); "
+        "send the request again for a new challenge."
+    )
+
+
+class ChallengeFailed(Unauthenticated):
+    """One message for every wrong answer: it never says which part was wrong."""
+
+    code = "challenge_failed"
+    message = "The answer is not right."
+
+
+class ToolBlocked(Forbidden):
+    code = "tool_blocked"
+    message = (
+        "This authentication tool is blocked after too many wrong answers. Ask your "
+        "account manager or a teller to unblock it, or get a new one."
+    )
+
+
+class ToolNotHeld(InvalidRequest):
+    code = "tool_not_held"
+    message = "You asked for a tool you do not hold, or one that cannot authorise this payment."
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    error: ChallengeFailed | ToolBlocked | None = None
+
+    def unwrap(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+class StepUp:
+    def __init__(
+        self,
+        clock: Clock,
+        limits: ToolLimits,
+        tools: ToolService,
+        *,
+        risk: RiskCheck | None = None,
+        ttl: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.clock = clock
+        self.limits = limits
+        self.tools = tools
+        self.risk: RiskCheck = risk or NewPayeeRiskCheck()
+        self.ttl = ttl
+
+    def _today(self) -> date:
+        return self.clock.now().astimezone(BUSINESS_TIME_ZONE).date()
+
+    # -- deciding ----------------------------------------------------------------------
+
+    def usage(self, session: Session, customer_id: int) -> dict[str, Usage]:
+        day = self._today()
+        rows = session.execute(
+            text(
+                "SELECT kind, coalesce(sum(amount) FILTER (WHERE day = :d), 0), "
+                "coalesce(sum(count) FILTER (WHERE day = :d), 0), coalesce(sum(amount), 0) "
+                "FROM auth_usage WHERE customer_id = :c AND day BETWEEN :y AND :d GROUP BY kind"
+            ),
+            {"c": customer_id, "d": day, "y": date(day.year, 1, 1)},
+        ).all()
+        return {str(r[0]): Usage(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+
+    def own_limits(self, session: Session, customer_id: int) -> dict[str, OwnLimit]:
+        rows = session.execute(
+            text("SELECT kind, per_payment, daily FROM auth_limit WHERE customer_id = :c"),
+            {"c": customer_id},
+        ).all()
+        return {str(r[0]): OwnLimit(r[1], r[2]) for r in rows}
+
+    def set_own_limit(self, session: Session, customer_id: int, kind: str, own: OwnLimit) -> None:
+        check_own_limit(self.limits, kind, own)
+        session.execute(
+            text(
+                "INSERT INTO auth_limit (customer_id, kind, per_payment, daily) "
+                "VALUES (:c, :k, :p, :d) ON CONFLICT (customer_id, kind) "
+                "DO UPDATE SET per_payment = excluded.per_payment, daily = excluded.daily"
+            ),
+            {"c": customer_id, "k": kind, "p": own.per_payment, "d": own.daily},
+        )
+
+    def decide(
+        self, session: Session, customer_id: int, payment: PaymentRequest, risk: Risk
+    ) -> Decision:
+        return decide(
+            self.limits,
+            amount=payment.amount,
+            held=self.tools.held(session, customer_id),
+            usage=self.usage(session, customer_id),
+            own=self.own_limits(session, customer_id),
+            risk=risk,
+        )
+
+    # -- inside the money transaction --------------------------------------------------
+
+    def authorise(
+        self,
+        session: Session,
+        customer_id: int,
+        payment: PaymentRequest,
+        challenge_id: str | None,
+        risk: Risk,
+    ) -> str:
+        """Allow ``payment`` and count it, or raise; returns how it was authorised
+        (``password_free`` or the tool kind). ``risk`` is the risk check's score,
+        taken before the payment's own effects were written."""
+        # One payment of a customer at a time decides and counts.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('auth_usage'), :c)"), {"c": customer_id}
+        )
+        decision = self.decide(session, customer_id, payment, risk)
+        if decision.password_free:
+            kind = PASSWORD_FREE
+        else:
+            if challenge_id is None:
+                raise ChallengeNeeded(decision)
+            kind = self._spend(session, customer_id, payment, challenge_id, decision)
+        session.execute(
+            text(
+                "INSERT INTO auth_usage (customer_id, kind, day, amount, count) "
+                "VALUES (:c, :k, :d, :a, 1) ON CONFLICT (customer_id, kind, day) DO UPDATE "
+                "SET amount = auth_usage.amount + excluded.amount, count = auth_usage.count + 1"
+            ),
+            {"c": customer_id, "k": kind, "d": self._today(), "a": payment.amount},
+        )
+        return kind
+
+    def _spend(
+        self,
+        session: Session,
+        customer_id: int,
+        payment: PaymentRequest,
+        challenge_id: str,
+        decision: Decision,
+    ) -> str:
+        row = session.execute(
+            text(
+                "UPDATE auth_challenge ch SET status = 'used' FROM auth_tool t "
+                "WHERE ch.public_id = :id AND ch.customer_id = :c AND ch.status = 'passed' "
+                "AND ch.request_digest = :digest AND ch.expires_at > :now AND t.id = ch.tool_id "
+                "RETURNING t.kind"
+            ),
+            {
+                "id": challenge_id,
+                "c": customer_id,
+                "digest": payment.digest(),
+                "now": self.clock.now(),
+            },
+        ).first()
+        if row is None or ToolKind(row[0]) not in decision.tools:
+            # Not answered, spent, expired, for another request, or by a tool that no
+            # longer covers it (limits used up meanwhile): ask again.
+            raise ChallengeNeeded(decision)
+        return str(row[0])
+
+    # -- its own transactions ----------------------------------------------------------
+
+    def open_challenge(
+        self,
+        session: Session,
+        customer_id: int,
+        payment: PaymentRequest,
+        decision: Decision,
+        *,
+        mobile: str,
+        prefer: ToolKind | None = None,
+    ) -> Challenge:
+        if prefer is not None and prefer not in decision.tools:
+            raise ToolNotHeld(tool=prefer.value, allowed=[t.value for t in decision.tools])
+        kind = prefer or decision.tools[0]
+        # The SMS tool row is made on first use; the money transaction that found it
+        # missing has rolled back, so make it here for good.
+        self.tools.held(session, customer_id)
+        tool = self.tools.live_tool(session, customer_id, kind)
+        if tool is None or tool.status != "active":
+            raise ToolNotHeld(tool=kind.value)
+        nonce = secrets.token_urlsafe(16)
+        question = self.tools.question(session, tool, payment, mobile=mobile, nonce=nonce)
+        now = self.clock.now()
+        session.execute(
+            text(
+                "INSERT INTO auth_challenge (public_id, customer_id, tool_id, request_digest, "
+                "amount, shown, question, code_hash, status, created_at, expires_at) "
+                "VALUES (:id, :c, :t, :digest, :amount, :shown, :q, :h, 'open', :now, :exp)"
+            ),
+            {
+                "id": nonce,
+                "c": customer_id,
+                "t": tool.id,
+                "digest": payment.digest(),
+                "amount": payment.amount,
+                "shown": payment.describe(),
+                "q": question.text,
+                "h": question.code_hash,
+                "now": now,
+                "exp": now + self.ttl,
+            },
+        )
+        return Challenge(
+            id=nonce,
+            tool=kind,
+            question=question.text,
+            expires_at=now + self.ttl,
+            alternatives=tuple(t for t in decision.tools if t is not kind),
+        )
+
+    def answer(
+        self,
+        session: Session,
+        customer_id: int,
+        payment: PaymentRequest,
+        challenge_id: str,
+        response: str,
+    ) -> AnswerResult:
+        """Check an answer; on success the challenge is ready to be spent by this
+        request. Raises for a challenge that cannot be answered at all."""
+        row = session.execute(
+            text(
+                "SELECT tool_id, request_digest, question, code_hash, status, expires_at "
+                "FROM auth_challenge WHERE public_id = :id AND customer_id = :c FOR UPDATE"
+            ),
+            {"id": challenge_id, "c": customer_id},
+        ).first()
+        if row is None:
+            raise ChallengeNotFound()
+        tool_id, digest, question, code_hash, status, expires_at = row
+        if status == "passed" and bytes(digest) == payment.digest():
+            return AnswerResult()  # a retry of an answered request: nothing to check again
+        tool = self.tools.tool(session, int(tool_id), lock=True)
+        if tool.status == "blocked":  # said first: asking again will not help
+            return AnswerResult(ToolBlocked(tool=tool.kind.value))
+        if status != "open" or expires_at <= self.clock.now():
+            raise ChallengeExpired()
+        if bytes(digest) != payment.digest():
+            raise ChallengeMismatch()
+        if tool.status not in ("active", "expired"):  # an expired card answers its last
+            raise ToolNotActive(status=tool.status)
+        right = self.tools.check(
+            session,
+            tool,
+            question=str(question),
+            code_hash=None if code_hash is None else bytes(code_hash),
+            nonce=challenge_id,
+            response=response,
+        )
+        if right:
+            self._set_failures(session, tool, 0)
+            session.execute(
+                text("UPDATE auth_challenge SET status = 'passed' WHERE public_id = :id"),
+                {"id": challenge_id},
+            )
+            return AnswerResult()
+        failures = tool.failures + 1
+        self._set_failures(session, tool, failures)
+        if failures >= MAX_FAILURES:
+            session.execute(
+                text("UPDATE auth_challenge SET status = 'failed' WHERE public_id = :id"),
+                {"id": challenge_id},
+            )
+            return AnswerResult(ToolBlocked(tool=tool.kind.value))
+        left = MAX_FAILURES - failures
+        return AnswerResult(
+            ChallengeFailed(
+                f"The answer is not right. {left} more wrong "
+                f"{'answer blocks' if left == 1 else 'answers block'} this tool.",
+                attempts_left=left,
+            )
+        )
+
+    @staticmethod
+    def _set_failures(session: Session, tool: Tool, failures: int) -> None:
+        session.execute(
+            text(
+                "UPDATE auth_tool SET failures = :f, "
+                "status = CASE WHEN :f >= :max AND status = 'active' THEN 'blocked' "
+                "ELSE status END WHERE id = :id"
+            ),
+            {"f": failures, "max": MAX_FAILURES, "id": tool.id},
+        )
