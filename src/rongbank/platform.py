@@ -177,40 +177,105 @@ class Platform:
         is a retry of a payment made before, which needs no new authentication (the
         ledger answers it with the original result).
         """
-        target = f"{payment.payer} -> {payment.payee}"
+
+        def check(session: Session) -> Callable[[Session], object] | None:
+            if already_done(session):
+                return None
+            # Scored before the body writes the payment's own effects.
+            risk = self.stepup.risk.assess(session, customer_id, payment)
+            return lambda s: self.stepup.authorise(s, customer_id, payment, challenge_id, risk)
+
+        with self._challenged(
+            payment,
+            customer_id=customer_id,
+            challenge_id=challenge_id,
+            response=response,
+            prefer=prefer,
+            already_done=already_done,
+            check=check,
+            action=payment.purpose,
+            target=f"{payment.payer} -> {payment.payee}",
+            details={"amount": payment.amount, "client_id": payment.client_id},
+        ) as session:
+            yield session
+
+    @contextmanager
+    def confirmed(
+        self,
+        change: PaymentRequest,
+        *,
+        customer_id: int,
+        challenge_id: str | None = None,
+        response: str | None = None,
+        action: str,
+        target: str,
+    ) -> Iterator[Session]:
+        """An audited transaction for a security change (a new tool, a higher limit of
+        one's own), confirmed like a payment by a code sent to the registered mobile,
+        so that a stolen password alone cannot add a tool or lift a limit."""
+        with self._challenged(
+            change,
+            customer_id=customer_id,
+            challenge_id=challenge_id,
+            response=response,
+            prefer=None,
+            already_done=lambda _: False,
+            check=lambda _: lambda s: self.stepup.confirm(s, customer_id, change, challenge_id),
+            action=action,
+            target=target,
+            details=None,
+        ) as session:
+            yield session
+
+    @contextmanager
+    def _challenged(
+        self,
+        request: PaymentRequest,
+        *,
+        customer_id: int,
+        challenge_id: str | None,
+        response: str | None,
+        prefer: ToolKind | None,
+        already_done: Callable[[Session], bool],
+        check: Callable[[Session], Callable[[Session], object] | None],
+        action: str,
+        target: str,
+        details: dict[str, Any] | None,
+    ) -> Iterator[Session]:
+        """``check`` runs before the body and returns what decides after it (None:
+        nothing to decide), raising :class:`ChallengeNeeded` for a challenge."""
         if challenge_id is not None and response is not None:
             with self.transaction() as session:
-                # A retry of a payment made before: its challenge is spent, and the
+                # A retry of a request done before: its challenge is spent, and the
                 # ledger answers with the original result.
                 done = already_done(session)
             if not done:
-                self._answer(payment, customer_id, challenge_id, response, target)
+                self._answer(request, customer_id, challenge_id, response, target)
         try:
             with self.audited(
                 actor_kind="customer",
                 actor_id=customer_id,
                 target=target,
-                action=payment.purpose,
-                details={"amount": payment.amount, "client_id": payment.client_id},
+                action=action,
+                details=details,
             ) as session:
-                retry = already_done(session)
-                risk = None if retry else self.stepup.risk.assess(session, customer_id, payment)
+                decide = check(session)
                 yield session
-                # After the body, so that a payment that cannot be made anyway (no
+                # After the body, so that a request that cannot succeed anyway (no
                 # funds, over an account limit) says so before asking for a challenge.
-                if risk is not None:
-                    self.stepup.authorise(session, customer_id, payment, challenge_id, risk)
+                if decide is not None:
+                    decide(session)
         except ChallengeNeeded as needed:
             with self.audited(
                 actor_kind="customer",
                 actor_id=customer_id,
                 target=target,
                 action="challenge.open",
-                details={"amount": payment.amount},
+                details={"for": action, "amount": request.amount},
             ) as session:
                 mobile = self.accounts.customer(session, customer_id).mobile
                 challenge = self.stepup.open_challenge(
-                    session, customer_id, payment, needed.decision, mobile=mobile, prefer=prefer
+                    session, customer_id, request, needed.decision, mobile=mobile, prefer=prefer
                 )
             raise ChallengeRequired(challenge=_challenge_details(challenge)) from None
 

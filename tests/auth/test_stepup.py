@@ -45,8 +45,14 @@ def pair(people: People) -> tuple[dict[str, Any], dict[str, Any]]:
 class Payer:
     """Sends one transfer request, and the same request again with an answer."""
 
-    def __init__(self, client: TestClient, payer: dict[str, Any], payee: dict[str, Any]) -> None:
-        self.client, self.payer, self.payee = client, payer, payee
+    def __init__(
+        self,
+        client: TestClient,
+        platform: Platform,
+        payer: dict[str, Any],
+        payee: dict[str, Any],
+    ) -> None:
+        self.client, self.platform, self.payer, self.payee = client, platform, payer, payee
 
     def send(self, amount: str, client_id: str, **extra: Any) -> Any:
         body = {
@@ -72,15 +78,33 @@ class Payer:
     def get(self, path: str) -> Any:
         return self.client.get(f"{V1}{path}", headers=self.payer["headers"])
 
-    def post(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.post(
-            f"{V1}{path}", headers=self.payer["headers"] | (headers or {}), **kw
-        )
+    def post(
+        self,
+        path: str,
+        headers: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        *,
+        confirm: bool = True,
+    ) -> Any:
+        """POST as the payer; a security change's SMS challenge is answered (the
+        code read from the fake gateway's outbox) unless ``confirm`` is False."""
+        send = {"headers": self.payer["headers"] | (headers or {})}
+        response = self.client.post(f"{V1}{path}", json=json, **send)
+        if not confirm or response.status_code != 403:
+            return response
+        challenge = response.json()["error"]["details"]["challenge"]
+        answer = {"challenge_id": challenge["id"], "response": self.sms_code()}
+        return self.client.post(f"{V1}{path}", json=(json or {}) | answer, **send)
+
+    def sms_code(self) -> str:
+        return sms_code(self.platform, self.payer["login_name"])
 
 
 @pytest.fixture
-def alice(client: TestClient, pair: tuple[dict[str, Any], dict[str, Any]]) -> Payer:
-    return Payer(client, *pair)
+def alice(
+    client: TestClient, platform: Platform, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> Payer:
+    return Payer(client, platform, *pair)
 
 
 def sms_code(platform: Platform, mobile: str) -> str:
@@ -402,3 +426,65 @@ def test_challenges_and_answers_are_in_the_audit_trail(alice: Payer, platform: P
     actions = [tuple(r) for r in rows]
     assert ("challenge.open", "ok") in actions
     assert ("challenge.answer", "refused") in actions
+
+
+class TestSecurityChanges:
+    """A stolen password alone must not add a tool or lift a limit: both need a code
+    sent to the registered mobile, bound to that one change."""
+
+    def test_a_new_tool_needs_a_code_sent_to_the_mobile(self, alice: Payer) -> None:
+        asked = alice.post("/me/tools/token", confirm=False)
+        assert code_of(asked) == "challenge_required"
+        challenge = asked.json()["error"]["details"]["challenge"]
+        assert challenge["tool"] == "sms"
+        with alice.platform.transaction() as session:
+            _, body = FakeSmsGateway.outbox(session, alice.payer["login_name"])[0]
+        assert "add a new Token 电子密码器" in body
+        assert [t["kind"] for t in alice.get("/me/tools").json()] == ["sms"]
+        answer = {"challenge_id": challenge["id"], "response": "000000"}
+        if alice.sms_code() == "000000":
+            answer["response"] = "111111"
+        refused = alice.post("/me/tools/token", json=answer, confirm=False)
+        assert code_of(refused) == "challenge_failed"
+        answer["response"] = alice.sms_code()
+        assert alice.post("/me/tools/token", json=answer, confirm=False).status_code == 201
+        # The code was spent: the same answer does not issue a second token.
+        assert code_of(alice.post("/me/tools/token", json=answer, confirm=False)) in {
+            "challenge_expired",
+            "challenge_required",
+        }
+
+    def test_a_code_for_one_key_does_not_enrol_another(self, alice: Payer) -> None:
+        mine = ukey.make_csr(ukey.generate_key("p256"), "mine").decode()
+        theirs = ukey.make_csr(ukey.generate_key("p256"), "theirs").decode()
+        asked = alice.post("/me/tools/ukey", json={"csr": mine}, confirm=False)
+        challenge = asked.json()["error"]["details"]["challenge"]
+        swapped = alice.post(
+            "/me/tools/ukey",
+            json={"csr": theirs, "challenge_id": challenge["id"], "response": alice.sms_code()},
+            confirm=False,
+        )
+        assert code_of(swapped) == "challenge_mismatch"
+        assert [t["kind"] for t in alice.get("/me/tools").json()] == ["sms"]
+
+    def test_lowering_a_limit_is_free_and_raising_it_again_is_confirmed(self, alice: Payer) -> None:
+        def put(body: dict[str, Any]) -> Any:
+            return alice.client.put(
+                f"{V1}/me/limits/sms", headers=alice.payer["headers"], json=body
+            )
+
+        assert put({"daily": "100.00"}).status_code == 204
+        asked = put({"daily": "3000.00"})
+        assert code_of(asked) == "challenge_required"
+        challenge = asked.json()["error"]["details"]["challenge"]
+        answer = {"challenge_id": challenge["id"], "response": alice.sms_code()}
+        assert code_of(put({"daily": "4000.00"} | answer)) == "challenge_mismatch"
+        assert put({"daily": "3000.00"} | answer).status_code == 204
+        sms = next(x for x in alice.get("/me/limits").json() if x["kind"] == "sms")
+        assert sms["own_daily"] == "3000.00"
+
+    def test_the_sms_tool_cannot_be_revoked(self, alice: Payer) -> None:
+        (sms,) = alice.get("/me/tools").json()
+        refused = alice.client.delete(f"{V1}/me/tools/{sms['id']}", headers=alice.payer["headers"])
+        assert code_of(refused) == "tool_not_revocable"
+        assert alice.get("/me/tools").json()[0]["status"] == "active"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rongbank.cli.main import app as cli
 from rongbank.platform import Platform
-from tests.web.conftest import deposit, needs_chromium, register_and_login
+from tests.web.conftest import deposit, needs_chromium, register_and_login, sms_code
 
 pytestmark = needs_chromium
 
@@ -47,6 +47,10 @@ def test_a_customer_gets_a_token_and_confirms_a_large_transfer_with_it(
     page.click("nav >> text=安全中心")
     expect(page.locator("tr.tool[data-kind=sms]")).to_contain_text("139****0302")
     page.click("#get-token")
+    # A new tool is confirmed with a code sent to the registered mobile.
+    expect(page.locator("#confirm-change")).to_contain_text("139****0302")
+    page.fill("#confirm-change input[name=response]", sms_code(platform, "13900000302"))
+    page.click("#confirm-change-submit")
     expect(page.locator("h1")).to_have_text("您的新电子密码器")
     key_file = tmp_path / "token.json"
     key_file.write_text(page.locator("#token-key-file").inner_text())

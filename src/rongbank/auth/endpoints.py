@@ -3,18 +3,22 @@ staff actions on them (unblock, revoke). Every change is audited."""
 
 from __future__ import annotations
 
+import hashlib
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.auth import gridcard
-from rongbank.auth.limits import PASSWORD_FREE, OwnLimit
+from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import Tool, ToolNotFound
 from rongbank.money import format_amount, parse_amount
+from rongbank.platform import Platform
 
 customer = APIRouter(tags=["authentication tools"], prefix="/me")
 staff = APIRouter(tags=["staff"], prefix="/staff")
@@ -47,6 +51,20 @@ def tool_out(tool: Tool) -> ToolOut:
     )
 
 
+ChallengeId = Annotated[str, Field(min_length=1, max_length=64)] | None
+Response_ = Annotated[str, Field(min_length=1, max_length=2000)] | None
+
+
+class ConfirmIn(BaseModel):
+    """Getting a tool or raising a limit of one's own is confirmed with a code sent
+    to the registered mobile: send the request without these first, then again with
+    the challenge's id and the code (as for a transfer)."""
+
+    model_config = ConfigDict(extra="forbid")
+    challenge_id: ChallengeId = None
+    response: Response_ = None
+
+
 class GridCardOut(BaseModel):
     tool: ToolOut
     card_file: str
@@ -59,8 +77,7 @@ class TokenOut(BaseModel):
     """The token's key, once, as the ``rongbank device token`` key file."""
 
 
-class UKeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UKeyIn(ConfirmIn):
     csr: Annotated[str, Field(min_length=1, max_length=20_000)]
     """A PEM certificate request signed by the U盾's key (P-256 or Ed25519)."""
 
@@ -70,8 +87,7 @@ class UKeyOut(BaseModel):
     certificate: str
 
 
-class LimitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LimitIn(ConfirmIn):
     per_payment: Annotated[str, Field(max_length=20)] | None = None
     daily: Annotated[str, Field(max_length=20)] | None = None
 
@@ -88,6 +104,20 @@ def _money(minor: int | None) -> str | None:
     return None if minor is None else format_amount(minor, scale=CNY_SCALE)
 
 
+def new_tool(
+    platform: Platform, me: Principal, kind: ToolKind, body: ConfirmIn, binding: str = ""
+) -> AbstractContextManager[Session]:
+    """The confirmed, audited transaction that issues a tool of ``kind``."""
+    return platform.confirmed(
+        platform.stepup.tool_change(me.id, kind, binding),
+        customer_id=me.id,
+        challenge_id=body.challenge_id,
+        response=body.response,
+        action="tool.issue",
+        target=kind.value,
+    )
+
+
 @customer.get("/tools")
 def my_tools(platform: PlatformDep, me: CustomerPrincipal) -> list[ToolOut]:
     with platform.transaction() as session:
@@ -99,13 +129,12 @@ def my_tools(platform: PlatformDep, me: CustomerPrincipal) -> list[ToolOut]:
 def issue_grid_card(
     platform: PlatformDep,
     me: CustomerPrincipal,
+    body: ConfirmIn | None = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> GridCardOut | Response:
     """A new grid card (replacing any previous one). With ``Accept: application/pdf``
     the answer is the printable card; otherwise JSON with the card file."""
-    with platform.audited(
-        actor_kind="customer", actor_id=me.id, action="tool.issue", target="grid_card"
-    ) as session:
+    with new_tool(platform, me, ToolKind.GRID_CARD, body or ConfirmIn()) as session:
         tool, card = platform.tools.issue_grid_card(session, me.id)
         holder = platform.accounts.customer(session, me.id).name
     if "application/pdf" in accept:
@@ -128,10 +157,10 @@ def issue_grid_card(
 
 
 @customer.post("/tools/token", status_code=201)
-def provision_token(platform: PlatformDep, me: CustomerPrincipal, response: Response) -> TokenOut:
-    with platform.audited(
-        actor_kind="customer", actor_id=me.id, action="tool.issue", target="token"
-    ) as session:
+def provision_token(
+    platform: PlatformDep, me: CustomerPrincipal, response: Response, body: ConfirmIn | None = None
+) -> TokenOut:
+    with new_tool(platform, me, ToolKind.TOKEN, body or ConfirmIn()) as session:
         tool, token = platform.tools.provision_token(session, me.id)
     response.headers["Cache-Control"] = "no-store"
     return TokenOut(tool=tool_out(tool), key_file=token.key_file())
@@ -139,9 +168,8 @@ def provision_token(platform: PlatformDep, me: CustomerPrincipal, response: Resp
 
 @customer.post("/tools/ukey", status_code=201)
 def enroll_ukey(body: UKeyIn, platform: PlatformDep, me: CustomerPrincipal) -> UKeyOut:
-    with platform.audited(
-        actor_kind="customer", actor_id=me.id, action="tool.issue", target="ukey"
-    ) as session:
+    binding = hashlib.sha256(body.csr.encode()).hexdigest()
+    with new_tool(platform, me, ToolKind.UKEY, body, binding=binding) as session:
         tool, certificate = platform.tools.enroll_ukey(session, me.id, body.csr)
     return UKeyOut(tool=tool_out(tool), certificate=certificate)
 
@@ -192,10 +220,21 @@ def set_my_limit(
         if body.daily is None
         else parse_amount(body.daily, scale=CNY_SCALE, currency="CNY"),
     )
-    details: dict[str, Any] = body.model_dump()
-    with platform.audited(
-        actor_kind="customer", actor_id=me.id, action="limit.set", target=kind, details=details
-    ) as session:
+    with platform.transaction() as session:
+        change = platform.stepup.limit_change(session, me.id, kind, own)
+    context = (
+        platform.audited(actor_kind="customer", actor_id=me.id, action="limit.set", target=kind)
+        if change is None
+        else platform.confirmed(
+            change,
+            customer_id=me.id,
+            challenge_id=body.challenge_id,
+            response=body.response,
+            action="limit.set",
+            target=kind,
+        )
+    )
+    with context as session:
         platform.stepup.set_own_limit(session, me.id, kind, own)
     return Response(status_code=204)
 

@@ -80,6 +80,14 @@ class OwnLimit:
     per_payment: int | None = None
     daily: int | None = None
 
+    def raises(self, current: OwnLimit) -> bool:
+        """Whether setting this in place of ``current`` lifts any limit (None is the
+        bank's limit, the highest)."""
+        return any(
+            now is not None and (new is None or new > now)
+            for new, now in ((self.per_payment, current.per_payment), (self.daily, current.daily))
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

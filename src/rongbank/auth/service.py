@@ -62,6 +62,8 @@ class PrincipalKind(StrEnum):
     """A customer of the bank, in the web bank, the app or chat."""
     STAFF = "staff"
     """A bank employee in the staff console."""
+    MERCHANT = "merchant"
+    """A merchant's user (owner or cashier) in e-Pay; see ``rongbank.payments``."""
 
 
 @dataclass(frozen=True, slots=True)

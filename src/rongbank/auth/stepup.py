@@ -213,6 +213,26 @@ class StepUp:
             risk=risk,
         )
 
+    # -- security changes (``Platform.confirmed``) --------------------------------------
+
+    def tool_change(self, customer_id: int, kind: ToolKind, binding: str = "") -> PaymentRequest:
+        """Getting a tool of ``kind``; ``binding`` names the very key (a CSR's hash)."""
+        label = self.limits.tools[kind].label
+        return PaymentRequest.security_change(
+            customer_id, f"add a new {label} to your e-bank", f"{kind.value}:{binding}"
+        )
+
+    def limit_change(
+        self, session: Session, customer_id: int, kind: str, own: OwnLimit
+    ) -> PaymentRequest | None:
+        """Setting an own limit; None when it lifts nothing (lowering is always
+        welcome and needs no confirmation)."""
+        if not own.raises(self.own_limits(session, customer_id).get(kind, OwnLimit())):
+            return None
+        return PaymentRequest.security_change(
+            customer_id, f"raise your {kind} limit", f"{kind}:{own.per_payment}:{own.daily}"
+        )
+
     # -- inside the money transaction --------------------------------------------------
 
     def authorise(
@@ -246,6 +266,17 @@ class StepUp:
             {"c": customer_id, "k": kind, "d": self._today(), "a": payment.amount},
         )
         return kind
+
+    def confirm(
+        self, session: Session, customer_id: int, change: PaymentRequest, challenge_id: str | None
+    ) -> None:
+        """Allow a security change (``Platform.confirmed``) or raise: it always needs
+        a code sent to the registered mobile, whatever tools the customer holds,
+        since a new tool is what a thief with the password would add first."""
+        decision = Decision(tools=(ToolKind.SMS,))
+        if challenge_id is None:
+            raise ChallengeNeeded(decision)
+        self._spend(session, customer_id, change, challenge_id, decision)
 
     def _spend(
         self,

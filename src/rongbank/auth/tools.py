@@ -52,6 +52,14 @@ class ToolNotActive(Conflict):
     message = "This authentication tool is blocked, revoked or expired."
 
 
+class ToolNotRevocable(Conflict):
+    code = "tool_not_revocable"
+    message = (
+        "SMS codes go to your registered mobile and cannot be revoked. Set their limit "
+        "to 0 to stop using them, or change your mobile number with the bank."
+    )
+
+
 class CertificateRequestInvalid(InvalidRequest):
     code = "certificate_request_invalid"
     message = (
@@ -70,18 +78,38 @@ class PaymentRequest:
     amount: int
     currency: str
     client_id: str
+    change: str = ""
+    """For a request that moves no money (a new tool, a higher limit): what the
+    customer confirms, in the words the SMS uses."""
+
+    @classmethod
+    def security_change(cls, customer_id: int, change: str, binding: str) -> PaymentRequest:
+        """A security change; ``binding`` is what exactly is changed (a CSR's hash,
+        the new limits), so that a code confirms that change and no other."""
+        return cls("security", f"customer:{customer_id}", "", 0, "", binding, change)
 
     def digest(self) -> bytes:
         """Binds a challenge to exactly this request: any change is another request."""
         body = json.dumps(
-            [self.purpose, self.payer, self.payee, self.amount, self.currency, self.client_id],
+            [
+                self.purpose,
+                self.payer,
+                self.payee,
+                self.amount,
+                self.currency,
+                self.client_id,
+                self.change,
+            ],
             ensure_ascii=False,
         )
         return hashlib.sha256(body.encode()).digest()
 
     def describe(self) -> str:
+        """What the customer confirms, completing "your code to ..."."""
+        if self.change:
+            return self.change
         return (
-            f"{format_amount(self.amount, scale=CNY_SCALE)} {self.currency} "
+            f"pay {format_amount(self.amount, scale=CNY_SCALE)} {self.currency} "
             f"to account ending {self.payee[-4:]}"
         )
 
@@ -320,6 +348,8 @@ class ToolService:
 
     def end(self, session: Session, tool: Tool, *, status: str = "revoked") -> Tool:
         """Revoke (or expire) a live tool: it can never answer again."""
+        if tool.kind is ToolKind.SMS:
+            raise ToolNotRevocable()
         if tool.status not in ("active", "blocked"):
             raise ToolNotActive(status=tool.status)
         row = session.execute(
@@ -356,7 +386,7 @@ class ToolService:
                 session,
                 mobile=mobile,
                 body=(
-                    f"【Rongbank】{code} is your code to pay {payment.describe()}. "
+                    f"【Rongbank】{code} is your code to {payment.describe()}. "
                     "The bank never asks for it by phone. 验证码请勿告诉他人。"
                 ),
             )

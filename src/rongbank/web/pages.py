@@ -9,6 +9,7 @@ HttpOnly cookie; every form carries a CSRF token that must match a second cookie
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import math
@@ -709,6 +710,7 @@ def _security(
         "security.html",
         status_code,
         tools=[_tool_view(tool, mobile=mobile) for tool in tools],
+        mobile=mask_mobile(mobile),
         limits=[
             {
                 "kind": kind,
@@ -767,14 +769,69 @@ def security(request: Request, platform: PlatformDep, me: Me, done: str = "") ->
     return _security(request, platform, me, notice=notice)
 
 
+def _confirmed(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    change: PaymentRequest | None,
+    work: Callable[[Session], Response],
+    *,
+    action: str,
+    target: str,
+    fields: Mapping[str, str],
+    challenge_id: str,
+    response: str,
+) -> Response:
+    """Run ``work`` as a security change confirmed by a code sent to the mobile
+    (``Platform.confirmed``; ``change`` None: no confirmation needed). Asking for the
+    code, and a wrong code, show the security centre with the code box, keeping the
+    form's ``fields`` so that the same change is sent again."""
+    context = (
+        platform.audited(actor_kind="customer", actor_id=me.id, action=action, target=target)
+        if change is None
+        else platform.confirmed(
+            change,
+            customer_id=me.id,
+            challenge_id=challenge_id or None,
+            response=response or None,
+            action=action,
+            target=target,
+        )
+    )
+
+    def ask(challenge: str, status_code: int = 200, error: str | None = None) -> Response:
+        confirm = {"path": request.url.path, "challenge_id": challenge, "fields": fields}
+        return _security(request, platform, me, status_code, confirm=confirm, error=error)
+
+    try:
+        with context as session:
+            return work(session)
+    except ChallengeRequired as required:
+        return ask(str(required.details["challenge"]["id"]))
+    except ChallengeFailed as error:
+        return ask(challenge_id, 422, _error(request, error))
+    except DomainError as error:
+        return _security(request, platform, me, 422, error=_error(request, error), **fields)
+
+
+ChallengeField = Annotated[str, Form(max_length=64)]
+ResponseField = Annotated[str, Form(max_length=64)]
+
+
 @router.post("/security/grid-card")
 def get_grid_card(
-    request: Request, platform: PlatformDep, me: Me, csrf: Annotated[str, Form()] = ""
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csrf: Annotated[str, Form()] = "",
+    challenge_id: ChallengeField = "",
+    response: ResponseField = "",
 ) -> Response:
     """Issue a new grid card. Its codes leave the bank in this one answer, as a
     printable PDF and as the software stand-in's card file: the same card twice."""
     check_csrf(request, csrf)
-    with platform.transaction() as session:
+
+    def issue(session: Session) -> Response:
         tool, card = platform.tools.issue_grid_card(session, me.id)
         # Printed before the card is committed: a card whose codes never reached
         # the customer must not replace the one they hold.
@@ -786,36 +843,66 @@ def get_grid_card(
             expires_after_uses=tool.max_uses
             or math.comb(len(gridcard.all_positions()), gridcard.POSITIONS_PER_CHALLENGE),
         )
-        _record(platform, session, me, "tool.issue", f"grid_card:{tool.serial}", kind="grid_card")
-    return _shown_once(
-        render(
-            request,
-            "grid_card.html",
-            serial=tool.serial,
-            pdf_href=_data_url(pdf, "application/pdf"),
-            json_href=_data_url(gridcard.card_to_json(card).encode(), "application/json"),
+        return _shown_once(
+            render(
+                request,
+                "grid_card.html",
+                serial=tool.serial,
+                pdf_href=_data_url(pdf, "application/pdf"),
+                json_href=_data_url(gridcard.card_to_json(card).encode(), "application/json"),
+            )
         )
+
+    return _confirmed(
+        request,
+        platform,
+        me,
+        platform.stepup.tool_change(me.id, ToolKind.GRID_CARD),
+        issue,
+        action="tool.issue",
+        target=ToolKind.GRID_CARD.value,
+        fields={},
+        challenge_id=challenge_id,
+        response=response,
     )
 
 
 @router.post("/security/token")
 def get_token(
-    request: Request, platform: PlatformDep, me: Me, csrf: Annotated[str, Form()] = ""
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csrf: Annotated[str, Form()] = "",
+    challenge_id: ChallengeField = "",
+    response: ResponseField = "",
 ) -> Response:
     """Provision a token; its key is shown once, to load into the token."""
     check_csrf(request, csrf)
-    with platform.transaction() as session:
+
+    def issue(session: Session) -> Response:
         tool, token = platform.tools.provision_token(session, me.id)
-        _record(platform, session, me, "tool.issue", f"token:{tool.serial}", kind="token")
-    key_file = token.key_file()
-    return _shown_once(
-        render(
-            request,
-            "token.html",
-            serial=tool.serial,
-            key_file=key_file,
-            key_href=_data_url(key_file.encode(), "application/json"),
+        key_file = token.key_file()
+        return _shown_once(
+            render(
+                request,
+                "token.html",
+                serial=tool.serial,
+                key_file=key_file,
+                key_href=_data_url(key_file.encode(), "application/json"),
+            )
         )
+
+    return _confirmed(
+        request,
+        platform,
+        me,
+        platform.stepup.tool_change(me.id, ToolKind.TOKEN),
+        issue,
+        action="tool.issue",
+        target=ToolKind.TOKEN.value,
+        fields={},
+        challenge_id=challenge_id,
+        response=response,
     )
 
 
@@ -826,26 +913,40 @@ def register_ukey(
     me: Me,
     csr: Annotated[str, Form(max_length=8000)],
     csrf: Annotated[str, Form()] = "",
+    challenge_id: ChallengeField = "",
+    response: ResponseField = "",
 ) -> Response:
     """Certify the customer's U盾 key from its certificate request."""
     check_csrf(request, csrf)
-    try:
-        with platform.transaction() as session:
-            tool, certificate = platform.tools.enroll_ukey(session, me.id, csr)
-            _record(platform, session, me, "tool.issue", f"ukey:{tool.serial}", kind="ukey")
-    except DomainError as error:
-        return _security(request, platform, me, 422, error=_error(request, error), csr=csr)
-    parsed = x509.load_pem_x509_certificate(certificate.encode())
-    return render(
+
+    def enrol(session: Session) -> Response:
+        tool, certificate = platform.tools.enroll_ukey(session, me.id, csr)
+        parsed = x509.load_pem_x509_certificate(certificate.encode())
+        return render(
+            request,
+            "ukey.html",
+            serial=tool.serial,
+            subject=parsed.subject.rfc4514_string(),
+            valid_from=_local_time(parsed.not_valid_before_utc),
+            valid_until=_local_time(parsed.not_valid_after_utc),
+            fingerprint=parsed.fingerprint(hashes.SHA256()).hex(":").upper(),
+            certificate=certificate,
+            certificate_href=_data_url(certificate.encode(), "application/x-pem-file"),
+        )
+
+    return _confirmed(
         request,
-        "ukey.html",
-        serial=tool.serial,
-        subject=parsed.subject.rfc4514_string(),
-        valid_from=_local_time(parsed.not_valid_before_utc),
-        valid_until=_local_time(parsed.not_valid_after_utc),
-        fingerprint=parsed.fingerprint(hashes.SHA256()).hex(":").upper(),
-        certificate=certificate,
-        certificate_href=_data_url(certificate.encode(), "application/x-pem-file"),
+        platform,
+        me,
+        platform.stepup.tool_change(
+            me.id, ToolKind.UKEY, hashlib.sha256(csr.encode()).hexdigest()
+        ),
+        enrol,
+        action="tool.issue",
+        target=ToolKind.UKEY.value,
+        fields={"csr": csr},
+        challenge_id=challenge_id,
+        response=response,
     )
 
 
@@ -879,8 +980,11 @@ def set_own_limit(
     per_payment: Annotated[str, Form(max_length=40)] = "",
     daily: Annotated[str, Form(max_length=40)] = "",
     csrf: Annotated[str, Form()] = "",
+    challenge_id: ChallengeField = "",
+    response: ResponseField = "",
 ) -> Response:
-    """Lower (or restore) one of the customer's own limits; empty keeps the bank's."""
+    """Lower (or restore) one of the customer's own limits; empty keeps the bank's.
+    Raising one is confirmed by a code sent to the mobile."""
     check_csrf(request, csrf)
 
     def parsed(text: str) -> int | None:
@@ -890,19 +994,26 @@ def set_own_limit(
     try:
         own = OwnLimit(per_payment=parsed(per_payment), daily=parsed(daily))
         with platform.transaction() as session:
-            platform.stepup.set_own_limit(session, me.id, kind, own)
-            _record(
-                platform,
-                session,
-                me,
-                "limit.set",
-                kind,
-                per_payment=_yuan(own.per_payment) or None,
-                daily=_yuan(own.daily) or None,
-            )
+            change = platform.stepup.limit_change(session, me.id, kind, own)
     except DomainError as error:
         return _security(request, platform, me, 422, error=_error(request, error))
-    return _redirect("/security?done=limit")
+
+    def save(session: Session) -> Response:
+        platform.stepup.set_own_limit(session, me.id, kind, own)
+        return _redirect("/security?done=limit")
+
+    return _confirmed(
+        request,
+        platform,
+        me,
+        change,
+        save,
+        action="limit.set",
+        target=kind,
+        fields={"kind": kind, "per_payment": per_payment, "daily": daily},
+        challenge_id=challenge_id,
+        response=response,
+    )
 
 
 # -- staff ---------------------------------------------------------------------

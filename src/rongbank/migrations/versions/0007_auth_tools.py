@@ -71,7 +71,7 @@ CREATE TABLE auth_challenge (
     customer_id    bigint NOT NULL REFERENCES customer (id),
     tool_id        bigint NOT NULL REFERENCES auth_tool (id),
     request_digest bytea NOT NULL CHECK (length(request_digest) = 32),
-    amount         bigint NOT NULL CHECK (amount > 0),
+    amount         bigint NOT NULL CHECK (amount >= 0),  -- 0: a security change
     shown          text NOT NULL,
     question       text NOT NULL DEFAULT '',
     code_hash      bytea,
