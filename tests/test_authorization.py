@@ -22,6 +22,30 @@ STAFF_ROLES = {"operations", "administrator"}
 SERVING_ROLES = {
     ("GET", f"{V1}/staff/customers/{{customer_id}}/tools"): STAFF_ROLES | {"account_manager"}
 }
+# Chat: any staff member reaches conversation routes (membership decides what they
+# see there); the managers' desk is for account managers.
+_CONVERSATION = f"{V1}/staff/chat/conversations/{{conversation_id}}"
+SERVING_ROLES |= {
+    route: set(ROLES)
+    for route in (
+        ("GET", f"{V1}/staff/chat/conversations"),
+        ("GET", f"{V1}/staff/chat/sync"),
+        ("GET", f"{_CONVERSATION}/messages"),
+        ("POST", f"{_CONVERSATION}/messages"),
+        ("POST", f"{_CONVERSATION}/receipts"),
+        ("GET", f"{_CONVERSATION}/members"),
+    )
+}
+SERVING_ROLES |= {
+    ("GET", f"{V1}/staff/chat/workspace"): {"account_manager"},
+    ("PUT", f"{V1}/staff/chat/duty"): {"account_manager"},
+    ("POST", f"{_CONVERSATION}/claim"): {"account_manager"},
+    ("POST", f"{_CONVERSATION}/transfer"): {"account_manager"},
+    ("GET", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager"},
+    ("POST", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager"},
+    ("GET", f"{V1}/staff/chat/response-times"): STAFF_ROLES | {"account_manager"},
+    ("POST", f"{V1}/staff/chat/groups"): STAFF_ROLES | {"account_manager"},
+}
 
 
 @pytest.fixture
@@ -46,6 +70,12 @@ def concrete(path: str, number: str) -> str:
         .replace("{card_id}", "1")
         .replace("{tool_id}", "1")
         .replace("{kind}", "sms")
+        .replace("{conversation_id}", "1")
+        .replace("{seq}", "1")
+        .replace("{merchant_id}", "1")
+        .replace("{order_no}", "x")
+        .replace("{token}", "x")
+        .replace("{day}", "2026-03-01")
     )
 
 
@@ -142,3 +172,46 @@ def test_a_customer_cannot_touch_another_customers_account_or_tools(
         },
     )
     assert steal.status_code == 403
+
+
+def test_a_customer_cannot_reach_another_customers_conversations(
+    client: TestClient, world: dict[str, Any], platform: Platform
+) -> None:
+    alice, bob = world["alice"], world["bob"]
+    with platform.transaction() as session:
+        bobs = platform.chat.open_bank(session, customer_id=bob["customer_id"]).conversation.id
+    walked = 0
+    for method, path in operations(client):
+        if path.startswith(f"{V1}/me") and "{conversation_id}" in path:
+            target = path.replace("{conversation_id}", str(bobs)).replace("{seq}", "1")
+            response = call(client, method, target, alice["headers"])
+            assert response.status_code in (404, 422), (method, path, response.text)
+            if response.status_code == 422:  # the body was refused first: try a real one
+                body = {"client_id": "x", "text": "x", "reason": "x", "read_seq": 1}
+                response = client.request(method, target, headers=alice["headers"], json=body)
+                assert response.status_code == 404, (method, path, response.text)
+            walked += 1
+    assert walked >= 6
+
+
+def test_only_merchants_reach_merchant_endpoints_and_merchants_reach_nothing_else(
+    client: TestClient, world: dict[str, Any], platform: Platform
+) -> None:
+    from tests.payments.helpers import Shop
+
+    people = People(client, platform)
+    people.count = 10  # after the world's customers
+    shop = Shop(client, platform, people)
+    number = world["bob"]["account"]["number"]
+    outsiders = [world["alice"]["headers"], *world["staff"].values()]
+    for method, path in operations(client):
+        url = concrete(path, number)
+        if path.startswith(f"{V1}/merchant"):
+            for headers in outsiders:
+                assert call(client, method, url, headers).status_code == 403, (method, path)
+        else:
+            for headers in (shop.owner, shop.cashier, shop.api):
+                if (method, path) in PUBLIC:
+                    continue
+                status = call(client, method, url, headers).status_code
+                assert status in (401, 403), (method, path, status)

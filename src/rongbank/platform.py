@@ -29,11 +29,15 @@ from rongbank.auth.service import AuthService, LoginResult
 from rongbank.auth.sms import FakeSmsGateway, SmsGateway
 from rongbank.auth.stepup import Challenge, ChallengeNeeded, ChallengeRequired, RiskCheck, StepUp
 from rongbank.auth.tools import PaymentRequest, ToolService
+from rongbank.chat.service import ChatService, chat_config, make_bus
 from rongbank.clock import Clock, SystemClock
 from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
 from rongbank.errors import DomainError
 from rongbank.ledger.batcher import GroupCommitter
 from rongbank.ledger.service import LedgerService
+from rongbank.payments.notify import deliver_due
+from rongbank.payments.rules import load_barcode_limits
+from rongbank.payments.service import PaymentsService
 from rongbank.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -61,6 +65,8 @@ class Platform:
     audit: AuditLog = field(init=False)
     tools: ToolService = field(init=False)
     stepup: StepUp = field(init=False)
+    chat: ChatService = field(init=False)
+    payments: PaymentsService = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -93,6 +99,16 @@ class Platform:
             self.tools,
             risk=self.risk,
             ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
+        )
+        self.chat = ChatService(self.clock, make_bus(self.settings), chat_config(self.settings))
+        self.payments = PaymentsService(
+            self.ledger,
+            self.accounts,
+            self.clock,
+            barcode_limits=load_barcode_limits(self.settings.barcode_limits_file),
+            key=self._key(self.settings.payments_key, "payments"),
+            order_ttl=timedelta(minutes=self.settings.order_ttl_minutes),
+            public_url=self.settings.public_url,
         )
 
     @classmethod
@@ -330,6 +346,10 @@ class Platform:
                     self.settings.funding_resolve_interval_seconds,
                     self._resolve_funding,
                 ),
+                "payment-notifier": (
+                    self.settings.payment_notify_interval_seconds,
+                    self.deliver_notifications,
+                ),
             }
             for name, (interval, job) in jobs.items():
                 thread = threading.Thread(
@@ -374,6 +394,12 @@ class Platform:
             expired = self.ledger.expire_due_holds(session)
         if expired:
             logger.info("expired %d pending transfers", expired)
+
+    def deliver_notifications(self) -> None:
+        """Send the merchants' due payment notifications (see ``rongbank.payments.notify``)."""
+        delivered = deliver_due(self.session_factory, self.payments, self.clock)
+        if delivered.failed:
+            logger.info("payment notifications not acknowledged: %d", delivered.failed)
 
     def _resolve_funding(self) -> None:
         resolved = self.funding.resolve_unknown(self.session_factory)

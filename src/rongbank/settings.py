@@ -61,8 +61,49 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file with the e-account class limits; unset: the PBoC figures shipped.",
     )
+    payments_key: SecretStr | None = Field(
+        default=None,
+        description="Key from which e-Pay derives merchants' notification-signing keys and "
+        "hashes payment codes; generated into the data dir on first start if unset.",
+    )
+    barcode_limits_file: Path | None = Field(
+        default=None,
+        description="TOML file with the QR / payment-code limits; unset: the figures shipped.",
+    )
+    order_ttl_minutes: int = Field(
+        default=30, ge=1, le=1440, description="How long a web-shop order can be paid."
+    )
+    payment_notify_interval_seconds: float = Field(
+        default=2.0, description="How often due merchant notifications are sent."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The bank's public web address; payment links and QR codes point there.",
+    )
     account_number_prefix: str = Field(
         default="628888", pattern=r"^[0-9]{6,8}$", description="First digits of account numbers."
+    )
+
+    chat_recall_seconds: int = Field(
+        default=120, ge=0, le=86_400, description="How long a chat message can be recalled."
+    )
+    chat_send_per_minute: float = Field(
+        default=30.0, gt=0, description="Chat messages a user may send per minute, sustained."
+    )
+    chat_send_burst: int = Field(
+        default=10, ge=1, description="Chat messages a user may send at once before the rate."
+    )
+    chat_business_hours: str = Field(
+        default="09:00-18:00",
+        pattern=r"^[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]$",
+        description="When account managers serve chats, Monday to Friday, Beijing time.",
+    )
+    chat_away_message: str | None = Field(
+        default=None, description="What a customer is told when no manager can answer now."
+    )
+    nats_url: str | None = Field(
+        default=None,
+        description="NATS server for chat fan-out across processes; not supported yet.",
     )
 
 

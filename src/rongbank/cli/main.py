@@ -22,6 +22,7 @@ from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
 from rongbank.db import migrate as run_migrations
 from rongbank.embedded import EmbeddedPostgres
+from rongbank.payments.cli import payments_app
 from rongbank.platform import Platform
 from rongbank.settings import Settings, get_settings
 
@@ -35,6 +36,7 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 app.add_typer(audit_app, name="audit")
 app.add_typer(staff_app, name="staff")
 app.add_typer(device_app, name="device")
+app.add_typer(payments_app, name="payments")
 console = Console()
 
 DataDir = Annotated[
@@ -88,8 +90,14 @@ def with_secrets(settings: Settings) -> tuple[Settings, Path | None]:
     token, token_path = _secret(settings, settings.operator_token, "operator-token")
     card_key, _ = _secret(settings, settings.card_hash_key, "card-hash-key")
     tool_key, _ = _secret(settings, settings.tool_key, "tool-key")
+    payments_key, _ = _secret(settings, settings.payments_key, "payments-key")
     return settings.model_copy(
-        update={"operator_token": token, "card_hash_key": card_key, "tool_key": tool_key}
+        update={
+            "operator_token": token,
+            "card_hash_key": card_key,
+            "tool_key": tool_key,
+            "payments_key": payments_key,
+        }
     ), token_path
 
 

@@ -16,6 +16,7 @@ import math
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib.resources import files
 from typing import Annotated, Any
@@ -64,6 +65,11 @@ CUSTOMER_COOKIE = "rb_session"
 STAFF_COOKIE = "rb_staff"
 CSRF_COOKIE = "rb_csrf"
 LANG_COOKIE = "rb_lang"
+LOGIN_PAGES = {
+    PrincipalKind.CUSTOMER: "/login",
+    PrincipalKind.STAFF: "/staff/login",
+    PrincipalKind.MERCHANT: "/merchant/login",
+}
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
@@ -125,7 +131,7 @@ def _error(request: Request, error: DomainError) -> str:
 
 def _principal(request: Request, platform: Platform, cookie: str, kind: PrincipalKind) -> Principal:
     token = request.cookies.get(cookie)
-    login = "/staff/login" if kind is PrincipalKind.STAFF else "/login"
+    login = LOGIN_PAGES[kind]
     if not token:
         raise LoginRequired(login)
     try:
@@ -441,6 +447,92 @@ class ResponseMissing(InvalidRequest):
     message = "Please enter the code."
 
 
+ChallengeField = Annotated[str, Form(max_length=64)]
+ResponseField = Annotated[str, Form(max_length=64)]
+ChallengeCarried = Annotated[str, Form(max_length=8000)]
+Responses = Annotated[list[str] | None, Form()]
+ToolChoice = Annotated[str, Form(max_length=20)]
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeAnswer:
+    """What a payment's confirmation form sends back: the challenge it showed (None:
+    it showed none, or the customer asked for another tool), the answer (one field, or
+    one per grid card position, joined), and the tool the customer asked for instead."""
+
+    shown: dict[str, Any] | None
+    answer: str
+    prefer: ToolKind | None
+
+    @classmethod
+    def of(
+        cls, *, challenge_id: str, challenge: str, response: list[str] | None, tool: str
+    ) -> ChallengeAnswer:
+        try:
+            prefer = ToolKind(tool) if tool else None
+        except ValueError:
+            prefer = None
+        return cls(
+            shown=None if tool else _carried_challenge(challenge, challenge_id),
+            answer=" ".join(part.strip() for part in response or []).strip(),
+            prefer=prefer,
+        )
+
+
+def confirm_payment(
+    platform: Platform,
+    customer_id: int,
+    payment: PaymentRequest,
+    answered: ChallengeAnswer,
+    work: Callable[[Session], Response],
+    *,
+    already_done: Callable[[Session], bool],
+    again: Callable[[Mapping[str, Any] | None, DomainError | None], Response],
+    refused: Callable[[DomainError], Response],
+    done_before: Callable[[], Response],
+) -> Response:
+    """Run ``work`` (which moves the money and renders the receipt) as a payment the
+    customer confirms on a page: within the password-free allowance at once, else
+    ``again`` shows the confirmation page with the challenge to answer, or with why
+    the answer did not count (no challenge: a button to ask anew). Other refusals go
+    to ``refused``; ``done_before`` shows a payment already made by this very form."""
+    try:
+        if answered.shown is not None and not answered.answer:
+            raise ResponseMissing()
+        with platform.authorised(
+            payment,
+            customer_id=customer_id,
+            challenge_id=answered.shown["id"] if answered.shown else None,
+            response=answered.answer if answered.shown else None,
+            prefer=answered.prefer,
+            already_done=already_done,
+        ) as session:
+            page = work(session)
+    except ChallengeRequired as required:
+        return again(required.details["challenge"], None)
+    except (ChallengeFailed, ResponseMissing) as error:
+        return again(answered.shown, error)
+    except (
+        ToolBlocked,
+        ToolNotActive,
+        ToolNotHeld,
+        ChallengeExpired,
+        ChallengeMismatch,
+        ChallengeNotFound,
+    ) as error:
+        if isinstance(error, ChallengeExpired):
+            with platform.transaction() as session:
+                paid = already_done(session)
+            if paid:
+                # The answered form sent twice (a double click): the first one paid
+                # and spent the challenge. The customer sees the payment, not "expired".
+                return done_before()
+        return again(None, error)
+    except DomainError as error:
+        return refused(error)
+    return page
+
+
 @router.post("/transfer/confirm")
 def transfer_confirm(
     request: Request,
@@ -452,18 +544,16 @@ def transfer_confirm(
     client_id: Annotated[str, Form(max_length=64)],
     note: Annotated[str, Form(max_length=200)] = "",
     csrf: Annotated[str, Form()] = "",
-    challenge_id: Annotated[str, Form(max_length=64)] = "",
-    challenge: Annotated[str, Form(max_length=8000)] = "",
-    response: Annotated[list[str] | None, Form()] = None,
-    tool: Annotated[str, Form(max_length=20)] = "",
+    challenge_id: ChallengeField = "",
+    challenge: ChallengeCarried = "",
+    response: Responses = None,
+    tool: ToolChoice = "",
 ) -> Response:
     """Second step: the customer confirms, and answers the challenge when the bank
     asks for one (``response``: one field, or one per grid card position). ``tool``
     asks for a new challenge on another of the customer's tools instead."""
     check_csrf(request, csrf)
     form = {"source": source, "destination": destination, "amount": amount, "note": note}
-    answer = " ".join(part.strip() for part in response or []).strip()
-    shown = None if tool else _carried_challenge(challenge, challenge_id)
     ledger_client_id = f"web:{client_id}"
 
     def made(session: Session) -> bool:
@@ -471,62 +561,7 @@ def transfer_confirm(
             session, customer_id=me.id, client_id=ledger_client_id
         )
 
-    try:
-        prefer = ToolKind(tool) if tool else None
-    except ValueError:
-        prefer = None
-    try:
-        minor = parse_positive_amount(amount, scale=2, currency="CNY")
-        if shown is not None and not answer:
-            raise ResponseMissing()
-        payment = PaymentRequest(
-            purpose="transfer",
-            payer=source,
-            payee=destination,
-            amount=minor,
-            currency="CNY",
-            client_id=ledger_client_id,
-        )
-        with platform.authorised(
-            payment,
-            customer_id=me.id,
-            challenge_id=shown["id"] if shown else None,
-            response=answer if shown else None,
-            prefer=prefer,
-            already_done=made,
-        ) as session:
-            done = platform.accounts.transfer(
-                session,
-                customer_id=me.id,
-                source=source,
-                destination=destination,
-                amount=minor,
-                client_id=ledger_client_id,
-                description=note,
-            )
-    except ChallengeRequired as required:
-        return _confirm_again(
-            request, platform, me, form, client_id, challenge=required.details["challenge"]
-        )
-    except (ChallengeFailed, ResponseMissing) as error:
-        return _confirm_again(request, platform, me, form, client_id, challenge=shown, error=error)
-    except (
-        ToolBlocked,
-        ToolNotActive,
-        ToolNotHeld,
-        ChallengeExpired,
-        ChallengeMismatch,
-        ChallengeNotFound,
-    ) as error:
-        if isinstance(error, ChallengeExpired):
-            with platform.transaction() as session:
-                paid = made(session)
-            if paid:
-                # The answered form sent twice (a double click): the first one paid
-                # and spent the challenge. The customer sees the payment, not "expired".
-                return render(request, "done.html", form=form)
-        return _confirm_again(request, platform, me, form, client_id, challenge=None, error=error)
-    except DomainError as error:
+    def refused(error: DomainError) -> Response:
         return render(
             request,
             "transfer.html",
@@ -535,7 +570,46 @@ def transfer_confirm(
             form=form,
             error=_error(request, error),
         )
-    return render(request, "done.html", form=form, entry_id=done.entry_id)
+
+    try:
+        minor = parse_positive_amount(amount, scale=2, currency="CNY")
+    except DomainError as error:
+        return refused(error)
+
+    def pay(session: Session) -> Response:
+        done = platform.accounts.transfer(
+            session,
+            customer_id=me.id,
+            source=source,
+            destination=destination,
+            amount=minor,
+            client_id=ledger_client_id,
+            description=note,
+        )
+        return render(request, "done.html", form=form, entry_id=done.entry_id)
+
+    return confirm_payment(
+        platform,
+        me.id,
+        PaymentRequest(
+            purpose="transfer",
+            payer=source,
+            payee=destination,
+            amount=minor,
+            currency="CNY",
+            client_id=ledger_client_id,
+        ),
+        ChallengeAnswer.of(
+            challenge_id=challenge_id, challenge=challenge, response=response, tool=tool
+        ),
+        pay,
+        already_done=made,
+        again=lambda shown, error: _confirm_again(
+            request, platform, me, form, client_id, challenge=shown, error=error
+        ),
+        refused=refused,
+        done_before=lambda: render(request, "done.html", form=form),
+    )
 
 
 def _statements(platform: Platform) -> StatementsService:
@@ -814,10 +888,6 @@ def _confirmed(
         return _security(request, platform, me, 422, error=_error(request, error), **fields)
 
 
-ChallengeField = Annotated[str, Form(max_length=64)]
-ResponseField = Annotated[str, Form(max_length=64)]
-
-
 @router.post("/security/grid-card")
 def get_grid_card(
     request: Request,
@@ -938,9 +1008,7 @@ def register_ukey(
         request,
         platform,
         me,
-        platform.stepup.tool_change(
-            me.id, ToolKind.UKEY, hashlib.sha256(csr.encode()).hexdigest()
-        ),
+        platform.stepup.tool_change(me.id, ToolKind.UKEY, hashlib.sha256(csr.encode()).hexdigest()),
         enrol,
         action="tool.issue",
         target=ToolKind.UKEY.value,

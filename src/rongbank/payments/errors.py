@@ -1,0 +1,106 @@
+"""e-Pay's business errors, each with a stable code."""
+
+from __future__ import annotations
+
+from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound
+
+
+class MerchantNotFound(NotFound):
+    code = "merchant_not_found"
+    message = "There is no such merchant."
+
+
+class MerchantNotActive(Forbidden):
+    code = "merchant_not_active"
+    message = "This merchant is not approved or is suspended; it cannot take payments."
+
+
+class MerchantAlreadyApproved(Conflict):
+    code = "merchant_already_approved"
+    message = "This merchant is already approved."
+
+
+class SameStaffApproval(Forbidden):
+    code = "four_eyes_required"
+    message = "A merchant must be approved by another member of staff than who onboarded it."
+
+
+class SettlementAccountInvalid(InvalidRequest):
+    code = "settlement_account_invalid"
+    message = "The settlement account must be an active e-account of the merchant's customer."
+
+
+class MerchantRoleForbidden(Forbidden):
+    code = "merchant_role_forbidden"
+    message = "Your merchant role does not allow this (refunds and settings are the owner's)."
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+    message = "There is no such payment."
+
+
+class OrderConflict(Conflict):
+    code = "order_number_conflict"
+    message = (
+        "This order number was used before for a different payment; use a new order "
+        "number, or send exactly the same request to get the original result."
+    )
+
+
+class OrderNotPayable(Conflict):
+    code = "order_not_payable"
+    message = "This order is already paid, voided or expired."
+
+
+class CodeExpired(Conflict):
+    code = "code_expired"
+    message = "This code has expired or was used already; ask for a new one."
+
+
+class CodeNotFound(NotFound):
+    code = "code_not_found"
+    message = "This code is not a Rongbank code."
+
+
+class BarcodeLimitExceeded(Forbidden):
+    code = "barcode_limit_exceeded"
+    message = (
+        "This is over what you may pay by QR or payment code today (银发〔2017〕296号); "
+        "details show what is left. Pay in the web bank instead."
+    )
+
+
+class AmountRequired(InvalidRequest):
+    code = "amount_required"
+    message = "A static code carries no amount: enter the amount to pay."
+
+
+class AmountNotAllowed(InvalidRequest):
+    code = "amount_not_allowed"
+    message = "This code carries its amount; do not send one."
+
+
+class RefundExceedsPayment(Conflict):
+    code = "refund_exceeds_payment"
+    message = "Refunds of a payment may not exceed what was paid; details show what is left."
+
+
+class RefundConflict(Conflict):
+    code = "refund_number_conflict"
+    message = "This refund number was used before for a different refund."
+
+
+class NotCapturable(Conflict):
+    code = "payment_not_capturable"
+    message = "Only an authorised payment can be captured or voided, within its amount."
+
+
+class SettlementDayOpen(InvalidRequest):
+    code = "settlement_day_open"
+    message = "A business day can be settled only after it has ended."
+
+
+class SettlementNotFound(NotFound):
+    code = "settlement_not_found"
+    message = "That business day has not been settled (yet)."

@@ -1,0 +1,191 @@
+"""Bodies of the e-Pay API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictStr
+
+Amount = Annotated[StrictStr, Field(max_length=40, examples=["12.30"])]
+AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]
+OrderNo = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")]
+Url = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+)?$")]
+Tool = Literal["sms", "grid_card", "token", "ukey"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Confirmation(Strict):
+    """The step-up fields, as for transfers (see ``/me/transfers``)."""
+
+    challenge_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    response: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    tool: Tool | None = None
+
+
+class MerchantIn(Strict):
+    customer_id: int
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    mcc: Annotated[str, Field(pattern=r"^[0-9]{4}$", examples=["5812"])]
+    settlement_account: AccountNumber
+    fee_bps: Annotated[int, Field(ge=0, le=1000, examples=[60])]
+
+
+class StatusIn(Strict):
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class MerchantOut(BaseModel):
+    id: int
+    number: str
+    customer_id: int
+    name: str
+    mcc: str
+    fee_bps: int
+    status: str
+
+
+class MerchantUserIn(Strict):
+    role: Literal["owner", "cashier"]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    login_name: Annotated[str, Field(min_length=1, max_length=100)]
+    password: SecretStr
+
+
+class MerchantUserOut(BaseModel):
+    user_id: int
+    login_name: str
+    role: str
+
+
+class ApiKeyIn(Strict):
+    label: Annotated[str, Field(max_length=100)] = ""
+
+
+class SecretOut(BaseModel):
+    """Shown once: the bank keeps only a hash (API key) or can derive it again only
+    by rotating (notification key)."""
+
+    secret: str
+
+
+class QrIn(Strict):
+    label: Annotated[str, Field(max_length=100)] = ""
+
+
+class QrOut(BaseModel):
+    content: str
+    svg: str
+
+
+class OrderIn(Strict):
+    order_no: OrderNo
+    amount: Amount
+    channel: Literal["online", "dynamic_qr"] = "online"
+    description: Annotated[str, Field(max_length=200)] = ""
+    return_url: Url = ""
+    notify_url: Url = ""
+    capture: Literal["immediate", "manual"] = "immediate"
+    """``manual``: authorise now (the customer's money is held), capture on shipping."""
+
+
+class RefundOut(BaseModel):
+    refund_no: str
+    amount: str
+    created_at: datetime
+
+
+class PaymentOut(BaseModel):
+    merchant_id: int
+    order_no: str
+    channel: str
+    status: str
+    amount: str
+    captured: str
+    refunded: str
+    fee: str
+    currency: str
+    description: str
+    pay_url: str
+    qr: str
+    return_url: str
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+    refunds: list[RefundOut] = []
+
+
+class CustomerPaymentOut(BaseModel):
+    """A payment as the paying customer sees it (no merchant fee or settings)."""
+
+    token: str
+    merchant: str
+    merchant_name: str
+    order_no: str
+    channel: str
+    status: str
+    amount: str
+    refunded: str
+    description: str
+    return_url: str
+    expires_at: datetime
+    paid_at: datetime | None
+
+
+class PayOrderIn(Confirmation):
+    account: AccountNumber
+
+
+class StaticPayIn(Confirmation):
+    qr: Annotated[str, Field(min_length=1, max_length=300)]
+    account: AccountNumber
+    amount: Amount
+    client_id: Annotated[str, Field(min_length=1, max_length=48)]
+
+
+class PaymentCodeIn(Strict):
+    account: AccountNumber
+
+
+class PaymentCodeOut(BaseModel):
+    code: str
+    expires_at: datetime
+    svg: str
+
+
+class CollectIn(Strict):
+    code: Annotated[str, Field(pattern=r"^[0-9]{18}$")]
+    order_no: OrderNo
+    amount: Amount
+    description: Annotated[str, Field(max_length=200)] = ""
+    notify_url: Url = ""
+
+
+class CaptureIn(Strict):
+    amount: Amount | None = None
+
+
+class RefundIn(Strict):
+    refund_no: OrderNo
+    amount: Amount
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class SettleIn(Strict):
+    business_day: date
+
+
+class SettlementOut(BaseModel):
+    merchant_id: int
+    business_day: date
+    payments: str
+    refunds: str
+    fees: str
+    brought_forward: str
+    net: str
+    paid: str
+    carried_forward: str
+    entry_id: int | None

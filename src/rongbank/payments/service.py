@@ -1,0 +1,1049 @@
+"""e-Pay (工银e支付) use cases: merchants, codes, payments, capture, refunds.
+
+The service API, for the API endpoints and (later) the web pages. Every method takes
+the caller's session and never commits; a method that moves a customer's money must
+run inside ``Platform.authorised`` (see ``rongbank.payments.endpoints``), which adds
+the step-up decision of ``rongbank.auth`` to the same transaction.
+
+Merchants (staff, then the merchant's owner):
+    ``onboard`` (operations) → ``approve`` (another member of staff) → ``set_status``
+    (suspend, reinstate); ``add_user`` (owner, cashier logins), ``create_api_key``
+    (shown once, kept as its SHA-256), ``rotate_notify_key``, ``static_qr``.
+
+Ways to pay (each payment is one ``payment`` row, unique per merchant order number:
+the same request again answers the original result, a different one
+:class:`OrderConflict`):
+    - a merchant's static QR (counter): ``pay_static`` (the customer enters the amount;
+      the order number is the customer's client id);
+    - a merchant's dynamic QR or web-shop order: ``create_order`` (merchant), then
+      ``order_for_customer`` / ``pay_order`` (customer);
+    - a customer's payment code (付款码): ``issue_code`` (customer), then
+      ``collect_by_code`` (cashier); when step-up wants a challenge, the order waits
+      for the customer's confirmation (``await_customer``) and is paid by
+      ``pay_order``.
+
+Money: a payment moves the amount from the customer's e-account to the merchant's
+own "merchant payable" ledger account (a pending transfer with manual capture, then
+``capture`` or ``void``); ``refund`` moves money back from it, never more than was
+captured (the payment row is locked); settlement (``rongbank.payments.settlement``)
+empties it into the settlement e-account and the bank's fee income.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.errors import AccountFrozen, AccountNotActive, NotYourAccount
+from rongbank.accounts.rules import Usage, check_outflow
+from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.auth.tools import PaymentRequest
+from rongbank.clock import Clock
+from rongbank.ledger.errors import PendingExpired
+from rongbank.ledger.rules import AccountType, BalanceRule
+from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending
+from rongbank.money import format_amount
+from rongbank.payments import rules
+from rongbank.payments.errors import (
+    BarcodeLimitExceeded,
+    CodeExpired,
+    CodeNotFound,
+    MerchantAlreadyApproved,
+    MerchantNotActive,
+    MerchantNotFound,
+    NotCapturable,
+    OrderConflict,
+    OrderNotPayable,
+    PaymentNotFound,
+    RefundConflict,
+    RefundExceedsPayment,
+    SameStaffApproval,
+    SettlementAccountInvalid,
+)
+
+Channel = Literal["static_qr", "dynamic_qr", "payment_code", "online"]
+Capture = Literal["immediate", "manual"]
+MerchantRole = Literal["owner", "cashier", "api"]
+
+API_KEY_PREFIX = "rbmk_"
+PAYMENT_CODE_PREFIX = "29"
+"""Payment codes are 18 digits starting with this (UnionPay's start with 62,
+WeChat's 10-15, Alipay's 25-30), so a cashier's scanner can route them."""
+HOLD_TIMEOUT = timedelta(days=30)
+"""How long an authorised (not yet captured) payment keeps the customer's money."""
+FEE_INCOME_ACCOUNT = "bank:fee-income:epay"
+
+
+@dataclass(frozen=True, slots=True)
+class Merchant:
+    id: int
+    customer_id: int
+    name: str
+    mcc: str
+    settlement_account_id: int
+    payable_account_id: int
+    fee_bps: int
+    status: str
+    status_reason: str
+    notify_key_version: int
+
+    @property
+    def number(self) -> str:
+        """What customers are shown as the payee (and step-up binds codes to)."""
+        return f"M{self.id:08d}"
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantActor:
+    """Who acts for a merchant: a user (owner or cashier) or the merchant's API key."""
+
+    merchant_id: int
+    role: MerchantRole
+    user_id: int | None = None
+
+    def may_refund(self) -> bool:
+        """Refunds give money back: the owner and the merchant's own systems, never a
+        cashier at the counter."""
+        return self.role in ("owner", "api")
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    id: int
+    merchant_id: int
+    order_no: str
+    token: str
+    channel: str
+    capture: str
+    status: str
+    """``created`` (waiting for the customer), ``authorised`` (money held, to capture),
+    ``paid``, ``voided`` (authorisation released) or ``expired``."""
+    amount: int
+    captured: int
+    refunded: int
+    fee: int
+    currency: str
+    description: str
+    return_url: str
+    notify_url: str
+    customer_id: int | None
+    e_account_id: int | None
+    challenge_id: str | None
+    entry_id: int | None
+    capture_entry_id: int | None
+    business_day: date | None
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+
+    @property
+    def refundable(self) -> int:
+        return self.captured - self.refunded
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: int
+    payment_id: int
+    refund_no: str
+    amount: int
+    entry_id: int
+    business_day: date
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What a merchant asks for; its digest decides whether a repeated order number
+    is a retry (same digest) or a conflict."""
+
+    order_no: str
+    amount: int
+    channel: Channel
+    description: str = ""
+    return_url: str = ""
+    notify_url: str = ""
+    capture: Capture = "immediate"
+    detail: str = ""
+    """What else binds the order (the static code and payer; the payment code)."""
+
+    def digest(self) -> bytes:
+        values = [getattr(self, f.name) for f in fields(self)]
+        return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).digest()
+
+
+_MERCHANT = (
+    "id, customer_id, name, mcc, settlement_account_id, payable_account_id, fee_bps, status, "
+    "status_reason, notify_key_version"
+)
+_PAYMENT = ", ".join(f.name for f in fields(Payment))
+_REFUND = ", ".join(f.name for f in fields(Refund))
+
+
+def sha256(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+class PaymentsService:
+    def __init__(
+        self,
+        ledger: LedgerService,
+        accounts: AccountsService,
+        clock: Clock,
+        *,
+        barcode_limits: rules.BarcodeLimits,
+        key: bytes,
+        order_ttl: timedelta = timedelta(minutes=30),
+        public_url: str = "http://127.0.0.1:8000",
+    ) -> None:
+        self.ledger = ledger
+        self.accounts = accounts
+        self.clock = clock
+        self.barcode_limits = barcode_limits
+        self.order_ttl = order_ttl
+        self.public_url = public_url.rstrip("/")
+        self._code_key = hmac.new(key, b"rongbank-payments:payment-codes", "sha256").digest()
+        self._notify_key = hmac.new(key, b"rongbank-payments:notify", "sha256").digest()
+
+    # -- merchants ---------------------------------------------------------------------
+
+    def onboard(
+        self,
+        session: Session,
+        *,
+        staff_id: int,
+        customer_id: int,
+        name: str,
+        mcc: str,
+        settlement_account: str,
+        fee_bps: int,
+    ) -> Merchant:
+        """A new merchant profile, pending approval by another member of staff."""
+        customer = self.accounts.customer(session, customer_id)
+        account = self.accounts.account(session, settlement_account)
+        if account.customer_id != customer.id or account.status != "active":
+            raise SettlementAccountInvalid()
+        merchant_id = int(
+            session.execute(
+                text("SELECT nextval(pg_get_serial_sequence('merchant', 'id'))")
+            ).scalar_one()
+        )
+        payable, _ = self.ledger.create_account(
+            session,
+            code=f"mpay:{merchant_id}",
+            name=f"payable to merchant {merchant_id}",
+            currency="CNY",
+            type=AccountType.LIABILITY,
+            rule=BalanceRule.NONE,  # a refund after settlement may take it below zero
+        )
+        row = session.execute(
+            text(
+                "INSERT INTO merchant (id, customer_id, name, mcc, settlement_account_id, "  # noqa: S608
+                "payable_account_id, fee_bps, status, onboarded_by, created_at) "
+                "OVERRIDING SYSTEM VALUE VALUES (:id, :c, :n, :mcc, :s, :p, :fee, 'pending', "
+                f":staff, :at) RETURNING {_MERCHANT}"
+            ),
+            {
+                "id": merchant_id,
+                "c": customer.id,
+                "n": name.strip(),
+                "mcc": mcc,
+                "s": account.id,
+                "p": payable.id,
+                "fee": fee_bps,
+                "staff": staff_id,
+                "at": self.clock.now(),
+            },
+        ).one()
+        return Merchant(*row)
+
+    def merchant(self, session: Session, merchant_id: int, *, lock: bool = False) -> Merchant:
+        row = session.execute(
+            text(
+                f"SELECT {_MERCHANT} FROM merchant WHERE id = :id"  # noqa: S608
+                + (" FOR UPDATE" if lock else "")
+            ),
+            {"id": merchant_id},
+        ).first()
+        if row is None:
+            raise MerchantNotFound(merchant_id=merchant_id)
+        return Merchant(*row)
+
+    def merchants(self, session: Session, *, customer_id: int | None = None) -> list[Merchant]:
+        rows = session.execute(
+            text(
+                f"SELECT {_MERCHANT} FROM merchant "  # noqa: S608
+                "WHERE CAST(:c AS bigint) IS NULL OR customer_id = :c ORDER BY id"
+            ),
+            {"c": customer_id},
+        ).all()
+        return [Merchant(*row) for row in rows]
+
+    def approve(self, session: Session, *, merchant_id: int, staff_id: int) -> Merchant:
+        merchant = self.merchant(session, merchant_id, lock=True)
+        if merchant.status != "pending":
+            raise MerchantAlreadyApproved(status=merchant.status)
+        onboarded_by = session.execute(
+            text("SELECT onboarded_by FROM merchant WHERE id = :id"), {"id": merchant_id}
+        ).scalar_one()
+        if onboarded_by == staff_id:
+            raise SameStaffApproval()
+        return self._update_merchant(
+            session,
+            merchant_id,
+            "status = 'active', approved_by = :staff, approved_at = :at",
+            {"staff": staff_id, "at": self.clock.now()},
+        )
+
+    def set_status(
+        self, session: Session, *, merchant_id: int, status: str, reason: str
+    ) -> Merchant:
+        """Suspend (``status="suspended"``) or reinstate (``"active"``) an approved
+        merchant. A suspended merchant takes no payments; refunds and settlement go on."""
+        if status not in ("active", "suspended"):
+            raise ValueError(f"unknown merchant status {status!r}")
+        merchant = self.merchant(session, merchant_id, lock=True)
+        if merchant.status == "pending":
+            raise MerchantNotActive(status=merchant.status)
+        return self._update_merchant(
+            session, merchant_id, "status = :s, status_reason = :r", {"s": status, "r": reason}
+        )
+
+    def _update_merchant(
+        self, session: Session, merchant_id: int, assignments: str, values: dict[str, Any]
+    ) -> Merchant:
+        row = session.execute(
+            text(
+                f"UPDATE merchant SET {assignments} WHERE id = :id RETURNING {_MERCHANT}"  # noqa: S608
+            ),
+            {**values, "id": merchant_id},
+        ).one()
+        return Merchant(*row)
+
+    def active_merchant(self, session: Session, merchant_id: int) -> Merchant:
+        merchant = self.merchant(session, merchant_id)
+        if merchant.status != "active":
+            raise MerchantNotActive(status=merchant.status)
+        return merchant
+
+    # -- merchant logins and keys ------------------------------------------------------
+
+    def add_user(self, session: Session, *, merchant_id: int, role: str, name: str) -> int:
+        """A merchant user; the caller gives it a login (``AuthService.set_password``
+        with ``PrincipalKind.MERCHANT`` and this id)."""
+        if role not in ("owner", "cashier"):
+            raise ValueError(f"unknown merchant role {role!r}")
+        self.merchant(session, merchant_id)
+        return int(
+            session.execute(
+                text(
+                    "INSERT INTO merchant_user (merchant_id, role, name, created_at) "
+                    "VALUES (:m, :r, :n, :at) RETURNING id"
+                ),
+                {"m": merchant_id, "r": role, "n": name, "at": self.clock.now()},
+            ).scalar_one()
+        )
+
+    def user_actor(self, session: Session, user_id: int) -> MerchantActor | None:
+        row = session.execute(
+            text("SELECT merchant_id, role FROM merchant_user WHERE id = :id AND active"),
+            {"id": user_id},
+        ).first()
+        return None if row is None else MerchantActor(int(row[0]), row[1], user_id)
+
+    def create_api_key(self, session: Session, *, merchant_id: int, label: str = "") -> str:
+        """A new key for the merchant's servers; returned only here, kept as its hash."""
+        key = f"{API_KEY_PREFIX}{secrets.token_urlsafe(32)}"
+        session.execute(
+            text(
+                "INSERT INTO merchant_api_key (merchant_id, key_hash, label, created_at) "
+                "VALUES (:m, :h, :l, :at)"
+            ),
+            {"m": merchant_id, "h": sha256(key), "l": label, "at": self.clock.now()},
+        )
+        return key
+
+    def revoke_api_keys(self, session: Session, *, merchant_id: int) -> int:
+        return int(
+            session.execute(
+                text(
+                    "UPDATE merchant_api_key SET revoked_at = :at "
+                    "WHERE merchant_id = :m AND revoked_at IS NULL"
+                ),
+                {"m": merchant_id, "at": self.clock.now()},
+            ).rowcount  # type: ignore[attr-defined]
+        )
+
+    def api_key_actor(self, session: Session, key: str) -> MerchantActor | None:
+        row = session.execute(
+            text(
+                "SELECT merchant_id FROM merchant_api_key WHERE key_hash = :h "
+                "AND revoked_at IS NULL"
+            ),
+            {"h": sha256(key)},
+        ).first()
+        return None if row is None else MerchantActor(int(row[0]), "api")
+
+    def notify_key(self, merchant: Merchant) -> bytes:
+        """The key that signs the merchant's notifications: derived, never stored."""
+        label = f"{merchant.id}:{merchant.notify_key_version}".encode()
+        return hmac.new(self._notify_key, label, "sha256").digest()
+
+    def rotate_notify_key(self, session: Session, *, merchant_id: int) -> bytes:
+        merchant = self._update_merchant(
+            session, merchant_id, "notify_key_version = notify_key_version + 1", {}
+        )
+        return self.notify_key(merchant)
+
+    def static_qr(self, session: Session, *, merchant_id: int, label: str = "") -> str:
+        """A new static code for the counter; returns what the QR code carries."""
+        self.active_merchant(session, merchant_id)
+        token = "S" + secrets.token_urlsafe(18)
+        session.execute(
+            text(
+                "INSERT INTO merchant_qr (token, merchant_id, label, created_at) "
+                "VALUES (:t, :m, :l, :at)"
+            ),
+            {"t": token, "m": merchant_id, "l": label, "at": self.clock.now()},
+        )
+        return self.qr_content(token)
+
+    def qr_content(self, token: str) -> str:
+        """What a QR code carries: a link any phone camera opens in the web bank."""
+        return f"{self.public_url}/pay/{token}"
+
+    @staticmethod
+    def token_of(content: str) -> str:
+        """The token of scanned QR content (the whole link, or just the token)."""
+        return content.strip().rstrip("/").rsplit("/", 1)[-1]
+
+    def static_qr_merchant(self, session: Session, content: str) -> Merchant:
+        row = session.execute(
+            text("SELECT merchant_id FROM merchant_qr WHERE token = :t AND revoked_at IS NULL"),
+            {"t": self.token_of(content)},
+        ).first()
+        if row is None:
+            raise CodeNotFound()
+        return self.active_merchant(session, int(row[0]))
+
+    # -- the customer's side -----------------------------------------------------------
+
+    def payer_account(self, session: Session, customer_id: int, number: str) -> EAccount:
+        try:
+            account = self.accounts.account(session, number)
+        except Exception:  # unknown or malformed: not the customer's either way
+            raise NotYourAccount() from None
+        if account.customer_id != customer_id:
+            raise NotYourAccount()
+        return account
+
+    def payment_request(
+        self, merchant: Merchant, order_no: str, amount: int, payer: str
+    ) -> PaymentRequest:
+        """What the customer authorises (and a challenge is bound to)."""
+        return PaymentRequest(
+            purpose="merchant_payment",
+            payer=payer,
+            payee=merchant.number,
+            amount=amount,
+            currency="CNY",
+            client_id=f"{merchant.id}:{order_no}",
+        )
+
+    def issue_code(
+        self, session: Session, *, customer_id: int, account_number: str
+    ) -> tuple[str, datetime]:
+        """A payment code for the cashier to scan: single use, valid a minute."""
+        account = self.payer_account(session, customer_id, account_number)
+        code = PAYMENT_CODE_PREFIX + f"{secrets.randbelow(10**16):016d}"
+        now = self.clock.now()
+        expires = now + self.barcode_limits.code_ttl
+        session.execute(
+            text(
+                "INSERT INTO payment_code (code_hash, customer_id, e_account_id, created_at, "
+                "expires_at) VALUES (:h, :c, :a, :now, :exp)"
+            ),
+            {
+                "h": self._code_hash(code),
+                "c": customer_id,
+                "a": account.id,
+                "now": now,
+                "exp": expires,
+            },
+        )
+        return code, expires
+
+    def _code_hash(self, code: str) -> bytes:
+        return hmac.new(self._code_key, code.strip().encode(), "sha256").digest()
+
+    def code_holder(self, session: Session, code: str) -> tuple[int, EAccount]:
+        """The customer and account behind a payment code (used or not)."""
+        row = session.execute(
+            text(
+                "SELECT pc.customer_id, a.number FROM payment_code pc "
+                "JOIN e_account a ON a.id = pc.e_account_id WHERE pc.code_hash = :h"
+            ),
+            {"h": self._code_hash(code)},
+        ).first()
+        if row is None:
+            raise CodeNotFound()
+        return int(row[0]), self.accounts.account(session, str(row[1]))
+
+    def _spend_code(self, session: Session, code: str) -> None:
+        spent = session.execute(
+            text(
+                "UPDATE payment_code SET used_at = :now WHERE code_hash = :h "
+                "AND used_at IS NULL AND expires_at > :now"
+            ),
+            {"h": self._code_hash(code), "now": self.clock.now()},
+        ).rowcount  # type: ignore[attr-defined]
+        if not spent:
+            raise CodeExpired()
+
+    # -- orders ------------------------------------------------------------------------
+
+    def create_order(
+        self,
+        session: Session,
+        *,
+        merchant_id: int,
+        order: OrderRequest,
+        customer_id: int | None = None,
+    ) -> tuple[Payment, bool]:
+        """The merchant's order (dynamic QR, web shop, or a payment code's), or the one
+        made before with this order number; and whether it was created now."""
+        existing = self.find(session, merchant_id=merchant_id, order_no=order.order_no)
+        if existing is not None:
+            return self._same(session, existing, order), False
+        merchant = self.active_merchant(session, merchant_id)
+        now = self.clock.now()
+        ttl = self.order_ttl if order.channel == "online" else self.barcode_limits.code_ttl
+        row = session.execute(
+            text(
+                "INSERT INTO payment (merchant_id, order_no, token, request_hash, channel, "  # noqa: S608
+                "capture, status, amount, description, return_url, notify_url, customer_id, "
+                "created_at, expires_at) VALUES (:m, :o, :t, :h, :ch, :cap, 'created', :a, "
+                ":d, :r, :n, :c, :now, :exp) ON CONFLICT (merchant_id, order_no) DO NOTHING "
+                f"RETURNING {_PAYMENT}"
+            ),
+            {
+                "m": merchant.id,
+                "o": order.order_no,
+                "t": ("D" if order.channel == "dynamic_qr" else "P") + secrets.token_urlsafe(18),
+                "h": order.digest(),
+                "ch": order.channel,
+                "cap": order.capture,
+                "a": order.amount,
+                "d": order.description,
+                "r": order.return_url,
+                "n": order.notify_url,
+                "c": customer_id,
+                "now": now,
+                "exp": now + ttl,
+            },
+        ).first()
+        if row is None:  # a concurrent request with this order number won
+            found = self.find(session, merchant_id=merchant_id, order_no=order.order_no)
+            assert found is not None
+            return self._same(session, found, order), False
+        return Payment(*row), True
+
+    def _same(self, session: Session, payment: Payment, order: OrderRequest) -> Payment:
+        digest = session.execute(
+            text("SELECT request_hash FROM payment WHERE id = :id"), {"id": payment.id}
+        ).scalar_one()
+        if bytes(digest) != order.digest():
+            raise OrderConflict(order_no=order.order_no)
+        return payment
+
+    def find(self, session: Session, *, merchant_id: int, order_no: str) -> Payment | None:
+        row = session.execute(
+            text(f"SELECT {_PAYMENT} FROM payment WHERE merchant_id = :m AND order_no = :o"),  # noqa: S608
+            {"m": merchant_id, "o": order_no},
+        ).first()
+        return None if row is None else Payment(*row)
+
+    def get(self, session: Session, *, merchant_id: int, order_no: str) -> Payment:
+        found = self.find(session, merchant_id=merchant_id, order_no=order_no)
+        if found is None:
+            raise PaymentNotFound(order_no=order_no)
+        return found
+
+    def _lock(self, session: Session, payment_id: int) -> Payment:
+        row = session.execute(
+            text(f"SELECT {_PAYMENT} FROM payment WHERE id = :id FOR UPDATE"),  # noqa: S608
+            {"id": payment_id},
+        ).one()
+        return Payment(*row)
+
+    def by_token(self, session: Session, token: str) -> Payment:
+        row = session.execute(
+            text(f"SELECT {_PAYMENT} FROM payment WHERE token = :t"),  # noqa: S608
+            {"t": self.token_of(token)},
+        ).first()
+        if row is None:
+            raise PaymentNotFound()
+        return Payment(*row)
+
+    def order_for_customer(self, session: Session, *, customer_id: int, token: str) -> Payment:
+        """An order as the customer about to pay it sees it: one that is open to
+        anyone with its link, or that is theirs."""
+        payment = self.by_token(session, token)
+        if payment.customer_id not in (None, customer_id) or payment.channel == "static_qr":
+            raise PaymentNotFound()
+        return payment
+
+    def paid_by(self, session: Session, *, customer_id: int, token: str) -> bool:
+        """Whether the customer already paid this order (a retry needs no new
+        authentication: ``Platform.authorised``'s ``already_done``)."""
+        return bool(
+            session.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM payment WHERE token = :t AND customer_id = :c "
+                    "AND status IN ('authorised', 'paid', 'voided'))"
+                ),
+                {"t": self.token_of(token), "c": customer_id},
+            ).scalar_one()
+        )
+
+    def payments_of_customer(
+        self, session: Session, customer_id: int, *, limit: int = 100
+    ) -> list[Payment]:
+        rows = session.execute(
+            text(
+                f"SELECT {_PAYMENT} FROM payment WHERE customer_id = :c "  # noqa: S608
+                "AND status <> 'created' ORDER BY id DESC LIMIT :l"
+            ),
+            {"c": customer_id, "l": limit},
+        ).all()
+        return [Payment(*row) for row in rows]
+
+    def awaiting(self, session: Session, customer_id: int) -> list[Payment]:
+        """Payment-code payments waiting for the customer's confirmation."""
+        rows = session.execute(
+            text(
+                f"SELECT {_PAYMENT} FROM payment WHERE customer_id = :c "  # noqa: S608
+                "AND status = 'created' AND expires_at > :now ORDER BY id"
+            ),
+            {"c": customer_id, "now": self.clock.now()},
+        ).all()
+        return [Payment(*row) for row in rows]
+
+    def payments_of_merchant(
+        self, session: Session, merchant_id: int, *, limit: int = 100
+    ) -> list[Payment]:
+        rows = session.execute(
+            text(
+                f"SELECT {_PAYMENT} FROM payment WHERE merchant_id = :m "  # noqa: S608
+                "ORDER BY id DESC LIMIT :l"
+            ),
+            {"m": merchant_id, "l": limit},
+        ).all()
+        return [Payment(*row) for row in rows]
+
+    # -- paying ------------------------------------------------------------------------
+
+    def pay_static(
+        self,
+        session: Session,
+        *,
+        customer_id: int,
+        qr: str,
+        account_number: str,
+        amount: int,
+        client_id: str,
+    ) -> Payment:
+        """Pay a merchant's static counter code; the order number is the customer's
+        client id (so a retry pays once)."""
+        merchant = self.static_qr_merchant(session, qr)
+        order = OrderRequest(
+            order_no=self.static_order_no(customer_id, client_id),
+            amount=amount,
+            channel="static_qr",
+            detail=f"{self.token_of(qr)}:{account_number}",
+        )
+        payment, _ = self.create_order(
+            session, merchant_id=merchant.id, order=order, customer_id=customer_id
+        )
+        return self.pay_order(
+            session, customer_id=customer_id, payment=payment, account_number=account_number
+        )
+
+    @staticmethod
+    def static_order_no(customer_id: int, client_id: str) -> str:
+        return f"C{customer_id}-{client_id}"
+
+    def collect_by_code(
+        self,
+        session: Session,
+        *,
+        merchant_id: int,
+        code: str,
+        order_no: str,
+        amount: int,
+        description: str = "",
+        notify_url: str = "",
+    ) -> Payment:
+        """The cashier scanned the customer's payment code: spend it and pay."""
+        order = self._code_order(code, order_no, amount, description, notify_url)
+        existing = self.find(session, merchant_id=merchant_id, order_no=order_no)
+        if existing is not None and existing.status != "created":
+            return self._same(session, existing, order)
+        customer_id, account = self.code_holder(session, code)
+        self._spend_code(session, code)
+        payment, _ = self.create_order(
+            session, merchant_id=merchant_id, order=order, customer_id=customer_id
+        )
+        return self.pay_order(
+            session, customer_id=customer_id, payment=payment, account_number=account.number
+        )
+
+    def await_customer(
+        self,
+        session: Session,
+        *,
+        merchant_id: int,
+        code: str,
+        order_no: str,
+        amount: int,
+        description: str = "",
+        notify_url: str = "",
+        challenge_id: str,
+    ) -> Payment:
+        """The payment needs the customer's confirmation (a step-up challenge was
+        opened for them): keep the order, bound to them, and spend the code."""
+        order = self._code_order(code, order_no, amount, description, notify_url)
+        customer_id, _ = self.code_holder(session, code)
+        self._spend_code(session, code)
+        payment, _ = self.create_order(
+            session, merchant_id=merchant_id, order=order, customer_id=customer_id
+        )
+        session.execute(
+            text("UPDATE payment SET challenge_id = :ch, expires_at = :exp WHERE id = :id"),
+            {"ch": challenge_id, "exp": self.clock.now() + self.order_ttl, "id": payment.id},
+        )
+        return self._lock(session, payment.id)
+
+    def _code_order(
+        self, code: str, order_no: str, amount: int, description: str, notify_url: str
+    ) -> OrderRequest:
+        return OrderRequest(
+            order_no=order_no,
+            amount=amount,
+            channel="payment_code",
+            description=description,
+            notify_url=notify_url,
+            detail=self._code_hash(code).hex(),
+        )
+
+    def pay_order(
+        self, session: Session, *, customer_id: int, payment: Payment, account_number: str
+    ) -> Payment:
+        """Move the money of an open order from the customer's account (held, for an
+        order with manual capture). A repeat by the customer who paid answers the
+        payment as it is."""
+        payment = self._lock(session, payment.id)
+        if payment.status != "created":
+            if payment.customer_id == customer_id:
+                return payment
+            raise OrderNotPayable(status=payment.status)
+        if payment.customer_id not in (None, customer_id):
+            raise PaymentNotFound()
+        now = self.clock.now()
+        if payment.expires_at <= now:
+            raise OrderNotPayable(status="expired")
+        merchant = self.active_merchant(session, payment.merchant_id)
+        account = self.payer_account(session, customer_id, account_number)
+        account = self.accounts.account(session, account.number, lock=True)
+        if account.status == "frozen":
+            raise AccountFrozen(account=account.number[-4:])
+        if account.status != "active":
+            raise AccountNotActive(account=account.number[-4:], status=account.status)
+        if payment.channel != "online":
+            self._check_barcode_limit(session, customer_id, payment)
+        self._check_class_limit(session, account, payment.amount)
+        manual = payment.capture == "manual"
+        entry_id = self.ledger.transfer(
+            session,
+            Transfer(
+                client_id=f"epay:{payment.id}",
+                debit_account=account.ledger_account_id,
+                credit_account=merchant.payable_account_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                pending=manual,
+                timeout=HOLD_TIMEOUT if manual else None,
+                description=f"{merchant.name} {payment.order_no}"[:200],
+                metadata={"merchant": merchant.number, "order_no": payment.order_no},
+            ),
+        ).entry_id_or_raise()
+        self._count_outflow(session, account, payment.amount)
+        captured = 0 if manual else payment.amount
+        row = session.execute(
+            text(
+                "UPDATE payment SET status = :s, customer_id = :c, e_account_id = :a, "  # noqa: S608
+                "entry_id = :e, captured = :cap, fee = :fee, business_day = :day, paid_at = :now "
+                f"WHERE id = :id RETURNING {_PAYMENT}"
+            ),
+            {
+                "s": "authorised" if manual else "paid",
+                "c": customer_id,
+                "a": account.id,
+                "e": entry_id,
+                "cap": captured,
+                "fee": rules.fee(captured, merchant.fee_bps),
+                "day": None if manual else self.accounts.business_day(),
+                "now": now,
+                "id": payment.id,
+            },
+        ).one()
+        paid = Payment(*row)
+        self._notify(session, paid, "payment.authorised" if manual else "payment.paid")
+        return paid
+
+    def _check_barcode_limit(self, session: Session, customer_id: int, payment: Payment) -> None:
+        """银发〔2017〕296号 levels D (static) and B (dynamic), per customer and day,
+        counted from the payments themselves under a per-customer lock."""
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('epay_barcode'), :c)"), {"c": customer_id}
+        )
+        static = payment.channel == "static_qr"
+        cap = self.barcode_limits.static_daily if static else self.barcode_limits.dynamic_daily
+        start, end = self._day_bounds()
+        used = session.execute(
+            text(
+                "SELECT coalesce(sum(amount), 0) FROM payment WHERE customer_id = :c "
+                "AND paid_at >= :start AND paid_at < :end AND status <> 'created' "
+                "AND (channel = 'static_qr') = :static AND channel <> 'online'"
+            ),
+            {"c": customer_id, "start": start, "end": end, "static": static},
+        ).scalar_one()
+        if int(used) + payment.amount > cap:
+            left = max(cap - int(used), 0)
+            raise BarcodeLimitExceeded(
+                code_kind="static" if static else "dynamic",
+                remaining=format_amount(left, scale=rules.CNY_SCALE),
+            )
+
+    def _day_bounds(self) -> tuple[datetime, datetime]:
+        from rongbank.accounts.service import BUSINESS_TIME_ZONE
+
+        day = self.accounts.business_day()
+        start = datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TIME_ZONE)
+        return start, start + timedelta(days=1)
+
+    def _check_class_limit(self, session: Session, account: EAccount, amount: int) -> None:
+        """The e-account class's outflow limits apply to merchant payments too."""
+        day = self.accounts.business_day()
+        row = session.execute(
+            text(
+                "SELECT coalesce(sum(outflow) FILTER (WHERE day = :d), 0), "
+                "coalesce(sum(outflow), 0) FROM e_account_usage "
+                "WHERE e_account_id = :a AND day >= :y AND day <= :d"
+            ),
+            {"a": account.id, "d": day, "y": date(day.year, 1, 1)},
+        ).one()
+        check_outflow(
+            self.accounts.limits[account.account_class], Usage(int(row[0]), int(row[1])), amount
+        )
+
+    def _count_outflow(self, session: Session, account: EAccount, amount: int) -> None:
+        session.execute(
+            text(
+                "INSERT INTO e_account_usage (e_account_id, day, outflow) VALUES (:a, :d, :x) "
+                "ON CONFLICT (e_account_id, day) "
+                "DO UPDATE SET outflow = e_account_usage.outflow + excluded.outflow"
+            ),
+            {"a": account.id, "d": self.accounts.business_day(), "x": amount},
+        )
+
+    # -- after payment: capture, void, refund ------------------------------------------
+
+    def capture(
+        self, session: Session, *, merchant_id: int, order_no: str, amount: int | None = None
+    ) -> Payment:
+        """Take (part of) an authorised payment; the rest of the hold is released. A
+        repeat answers the captured payment."""
+        payment = self._lock(
+            session, self.get(session, merchant_id=merchant_id, order_no=order_no).id
+        )
+        if payment.status == "paid" and payment.capture == "manual":
+            if amount not in (None, payment.captured):
+                raise NotCapturable(status=payment.status)
+            return payment
+        take = payment.amount if amount is None else amount
+        if payment.status != "authorised" or not 0 < take <= payment.amount:
+            raise NotCapturable(status=payment.status, amount=payment.amount)
+        merchant = self.merchant(session, merchant_id)
+        try:
+            entry_id = self.ledger.transfer(
+                session,
+                PostPending(
+                    client_id=f"epay-capture:{payment.id}",
+                    pending=f"epay:{payment.id}",
+                    amount=take,
+                ),
+            ).entry_id_or_raise()
+        except PendingExpired:
+            raise NotCapturable(status="expired") from None
+        row = session.execute(
+            text(
+                "UPDATE payment SET status = 'paid', captured = :cap, fee = :fee, "  # noqa: S608
+                "capture_entry_id = :e, business_day = :day "
+                f"WHERE id = :id RETURNING {_PAYMENT}"
+            ),
+            {
+                "cap": take,
+                "fee": rules.fee(take, merchant.fee_bps),
+                "e": entry_id,
+                "day": self.accounts.business_day(),
+                "id": payment.id,
+            },
+        ).one()
+        captured = Payment(*row)
+        self._notify(session, captured, "payment.captured")
+        return captured
+
+    def void(self, session: Session, *, merchant_id: int, order_no: str) -> Payment:
+        """Release an authorised payment's hold in full; a repeat answers the same."""
+        payment = self._lock(
+            session, self.get(session, merchant_id=merchant_id, order_no=order_no).id
+        )
+        if payment.status == "voided":
+            return payment
+        if payment.status != "authorised":
+            raise NotCapturable(status=payment.status)
+        entry_id = self.ledger.transfer(
+            session, VoidPending(client_id=f"epay-void:{payment.id}", pending=f"epay:{payment.id}")
+        ).entry_id_or_raise()
+        row = session.execute(
+            text(
+                "UPDATE payment SET status = 'voided', capture_entry_id = :e "  # noqa: S608
+                f"WHERE id = :id RETURNING {_PAYMENT}"
+            ),
+            {"e": entry_id, "id": payment.id},
+        ).one()
+        voided = Payment(*row)
+        self._notify(session, voided, "payment.voided")
+        return voided
+
+    def refund(
+        self,
+        session: Session,
+        *,
+        merchant_id: int,
+        order_no: str,
+        refund_no: str,
+        amount: int,
+        reason: str = "",
+    ) -> Refund:
+        """Give back (part of) a paid payment to the account it came from. All refunds
+        of a payment together never exceed what was captured: the payment row is
+        locked while this one is checked and written. A refund after the payment was
+        settled is taken from the merchant's next settlement."""
+        found = self.get(session, merchant_id=merchant_id, order_no=order_no)
+        payment = self._lock(session, found.id)
+        done = self._refund(session, payment.id, refund_no)
+        if done is not None:
+            if done.amount != amount:
+                raise RefundConflict(refund_no=refund_no)
+            return done
+        if payment.status != "paid" or amount > payment.refundable:
+            raise RefundExceedsPayment(
+                refundable=format_amount(max(payment.refundable, 0), scale=rules.CNY_SCALE)
+            )
+        merchant = self.merchant(session, merchant_id)
+        assert payment.e_account_id is not None
+        deposit = session.execute(
+            text("SELECT ledger_account_id FROM e_account WHERE id = :id"),
+            {"id": payment.e_account_id},
+        ).scalar_one()
+        entry_id = self.ledger.transfer(
+            session,
+            Transfer(
+                client_id=f"epay-refund:{payment.id}:{refund_no}",
+                debit_account=merchant.payable_account_id,
+                credit_account=int(deposit),
+                amount=amount,
+                currency=payment.currency,
+                description=f"refund {merchant.name} {payment.order_no}"[:200],
+                metadata={"merchant": merchant.number, "order_no": payment.order_no},
+            ),
+        ).entry_id_or_raise()
+        row = session.execute(
+            text(
+                "INSERT INTO payment_refund (payment_id, refund_no, amount, reason, entry_id, "  # noqa: S608
+                "business_day, created_at) VALUES (:p, :r, :a, :why, :e, :day, :now) "
+                f"RETURNING {_REFUND}"
+            ),
+            {
+                "p": payment.id,
+                "r": refund_no,
+                "a": amount,
+                "why": reason,
+                "e": entry_id,
+                "day": self.accounts.business_day(),
+                "now": self.clock.now(),
+            },
+        ).one()
+        session.execute(
+            text("UPDATE payment SET refunded = refunded + :a WHERE id = :id"),
+            {"a": amount, "id": payment.id},
+        )
+        self._notify(session, self._lock(session, payment.id), "payment.refunded")
+        return Refund(*row)
+
+    def _refund(self, session: Session, payment_id: int, refund_no: str) -> Refund | None:
+        row = session.execute(
+            text(
+                f"SELECT {_REFUND} FROM payment_refund WHERE payment_id = :p AND refund_no = :r"  # noqa: S608
+            ),
+            {"p": payment_id, "r": refund_no},
+        ).first()
+        return None if row is None else Refund(*row)
+
+    def refunds(self, session: Session, payment_id: int) -> list[Refund]:
+        rows = session.execute(
+            text(f"SELECT {_REFUND} FROM payment_refund WHERE payment_id = :p ORDER BY id"),  # noqa: S608
+            {"p": payment_id},
+        ).all()
+        return [Refund(*row) for row in rows]
+
+    # -- notifications -----------------------------------------------------------------
+
+    def _notify(self, session: Session, payment: Payment, event: str) -> None:
+        """Queue the merchant's notification in the payment's own transaction; it is
+        sent after commit (``rongbank.payments.notify``)."""
+        if not payment.notify_url:
+            return
+        now = self.clock.now()
+        body = json.dumps(
+            {
+                "event": event,
+                "merchant_id": payment.merchant_id,
+                "order_no": payment.order_no,
+                "status": payment.status,
+                "amount": format_amount(payment.amount, scale=rules.CNY_SCALE),
+                "captured": format_amount(payment.captured, scale=rules.CNY_SCALE),
+                "refunded": format_amount(payment.refunded, scale=rules.CNY_SCALE),
+                "currency": payment.currency,
+                "at": now.isoformat(),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        session.execute(
+            text(
+                "INSERT INTO payment_notification (payment_id, event, url, body, status, "
+                "next_attempt_at, created_at) VALUES (:p, :e, :u, :b, 'pending', :now, :now)"
+            ),
+            {"p": payment.id, "e": event, "u": payment.notify_url, "b": body, "now": now},
+        )

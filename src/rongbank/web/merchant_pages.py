@@ -1,0 +1,548 @@
+"""The e-Pay merchant console: a merchant's owner or cashier logs in, sees today's
+takings, shows the counter's QR codes, collects customers' payment codes, refunds
+(owner only) and downloads settlement files (owner only).
+
+Merchant users log in with the logins ``rongbank.payments`` gives them (principals of
+kind ``merchant``); their session travels in its own HttpOnly cookie, with the same
+double-submit CSRF token as the web bank. Every page acts for the one merchant the
+user belongs to (``PaymentsService.user_actor``), so a user never names a merchant.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.auth.service import PrincipalKind
+from rongbank.auth.stepup import ChallengeRequired
+from rongbank.errors import DomainError
+from rongbank.money import format_amount, parse_positive_amount
+from rongbank.payments import qr
+from rongbank.payments.errors import CodeNotFound, MerchantRoleForbidden, PaymentNotFound
+from rongbank.payments.service import Merchant, MerchantActor, OrderRequest, Payment
+from rongbank.payments.settlement import day_lines, settlement_of, settlement_report
+from rongbank.payments.settlement import transaction_file as day_file
+from rongbank.platform import Platform
+from rongbank.web.pages import (
+    LoginRequired,
+    PlatformDep,
+    _error,
+    _local_time,
+    _log_in,
+    _principal,
+    _redirect,
+    check_csrf,
+    render,
+)
+
+router = APIRouter(include_in_schema=False, prefix="/merchant")
+
+MERCHANT_COOKIE = "rb_merchant"
+_ORDER_NO = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
+_PAYMENT_CODE = re.compile(r"^[0-9]{18}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """Who is at the console, and for which merchant."""
+
+    actor: MerchantActor
+    merchant: Merchant
+
+    @property
+    def is_owner(self) -> bool:
+        return self.actor.role == "owner"
+
+
+def merchant_page(request: Request, platform: PlatformDep) -> Console:
+    principal = _principal(request, platform, MERCHANT_COOKIE, PrincipalKind.MERCHANT)
+    with platform.transaction() as session:
+        actor = platform.payments.user_actor(session, principal.id)
+        if actor is None:  # the login was deactivated
+            raise LoginRequired("/merchant/login")
+        merchant = platform.payments.merchant(session, actor.merchant_id)
+    return Console(actor, merchant)
+
+
+Me = Annotated[Console, Depends(merchant_page)]
+
+
+def _money(minor: int) -> str:
+    return format_amount(minor, scale=2)
+
+
+def _new_number(prefix: str) -> str:
+    """An order or refund number for one form shown: a double submit acts once."""
+    return f"{prefix}{uuid.uuid4().hex[:20].upper()}"
+
+
+def _page(
+    request: Request, me: Console, template: str, status_code: int = 200, **context: Any
+) -> Response:
+    return render(
+        request,
+        template,
+        status_code,
+        merchant=me.merchant,
+        role=me.actor.role,
+        is_owner=me.is_owner,
+        **context,
+    )
+
+
+@contextmanager
+def _audited(
+    platform: Platform, me: Console, action: str, target: str, **details: Any
+) -> Iterator[Session]:
+    with platform.audited(
+        actor_kind="merchant",
+        actor_id=me.actor.user_id,
+        action=action,
+        target=target,
+        details={"merchant": me.merchant.id, "by": me.actor.role, "channel": "console", **details},
+    ) as session:
+        yield session
+
+
+def _payment_view(payment: Payment) -> dict[str, Any]:
+    return {
+        "order_no": payment.order_no,
+        "channel": payment.channel,
+        "status": payment.status,
+        "amount": _money(payment.amount),
+        "captured": _money(payment.captured),
+        "refunded": _money(payment.refunded),
+        "refundable": _money(max(payment.refundable, 0)),
+        "description": payment.description,
+        "at": _local_time(payment.paid_at or payment.created_at),
+        "expires_at": _local_time(payment.expires_at),
+    }
+
+
+# -- logging in ----------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    return render(request, "merchant_login.html")
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    platform: PlatformDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    return _log_in(
+        request,
+        platform,
+        name=username,
+        password=password,
+        template="merchant_login.html",
+        cookie=MERCHANT_COOKIE,
+        target="/merchant",
+    )
+
+
+@router.post("/logout")
+def logout(request: Request, platform: PlatformDep, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf)
+    token = request.cookies.get(MERCHANT_COOKIE)
+    if token:
+        with platform.transaction() as session:
+            platform.auth.logout(session, token)
+    response = _redirect("/merchant/login")
+    response.delete_cookie(MERCHANT_COOKIE)
+    return response
+
+
+# -- today's takings -----------------------------------------------------------------
+
+
+@router.get("")
+def takings(request: Request, platform: PlatformDep, me: Me) -> Response:
+    return _takings(request, platform, me)
+
+
+def _takings(
+    request: Request, platform: Platform, me: Console, status_code: int = 200, **context: Any
+) -> Response:
+    """Today's takings as the ledger has them (what settlement will net), and the
+    latest payments."""
+    today = platform.accounts.business_day()
+    with platform.transaction() as session:
+        lines = day_lines(session, today, merchant_id=me.merchant.id)
+        recent = platform.payments.payments_of_merchant(session, me.merchant.id, limit=30)
+    paid = [line for line in lines if line.kind == "payment"]
+    total = sum(line.amount for line in paid)
+    refunds = sum(line.amount for line in lines if line.kind == "refund")
+    fees = sum(line.fee for line in paid)
+    return _page(
+        request,
+        me,
+        "merchant_home.html",
+        status_code,
+        today=today.isoformat(),
+        figures={
+            "count": len(paid),
+            "total": _money(total),
+            "refunds": _money(refunds),
+            "fees": _money(fees),
+            "net": _money(total - refunds - fees),
+        },
+        payments=[_payment_view(p) for p in recent if p.status != "created"],
+        **context,
+    )
+
+
+# -- QR codes ------------------------------------------------------------------------
+
+
+def _static_codes(platform: Platform, merchant_id: int) -> list[dict[str, str]]:
+    """The merchant's counter codes in use (no service query lists them yet)."""
+    with platform.transaction() as session:
+        rows = session.execute(
+            text(
+                "SELECT token, label FROM merchant_qr WHERE merchant_id = :m "
+                "AND revoked_at IS NULL ORDER BY created_at, token"
+            ),
+            {"m": merchant_id},
+        ).all()
+    return [
+        {
+            "label": str(label),
+            "content": (content := platform.payments.qr_content(str(token))),
+            "svg": qr.svg(content),
+        }
+        for token, label in rows
+    ]
+
+
+def _qr_page(
+    request: Request, platform: Platform, me: Console, status_code: int = 200, **context: Any
+) -> Response:
+    return _page(
+        request,
+        me,
+        "merchant_qr.html",
+        status_code,
+        codes=_static_codes(platform, me.merchant.id),
+        order_no=_new_number("Q"),
+        **context,
+    )
+
+
+@router.get("/qr")
+def qr_page(request: Request, platform: PlatformDep, me: Me) -> Response:
+    return _qr_page(request, platform, me)
+
+
+@router.post("/qr/static")
+def new_static_qr(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    label: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """A new counter code to print (the owner's: it is where the money goes)."""
+    check_csrf(request, csrf)
+    try:
+        if not me.is_owner:
+            raise MerchantRoleForbidden(required_roles=["owner"])
+        with _audited(platform, me, "merchant.static_qr.create", label) as session:
+            platform.payments.static_qr(session, merchant_id=me.merchant.id, label=label)
+    except DomainError as error:
+        return _qr_page(request, platform, me, error.status, error=_error(request, error))
+    return _redirect("/merchant/qr")
+
+
+@router.post("/qr/dynamic")
+def new_dynamic_qr(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    amount: Annotated[str, Form(max_length=40)],
+    order_no: Annotated[str, Form(max_length=64)],
+    description: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """A code carrying an amount, for the customer to scan (valid a minute)."""
+    check_csrf(request, csrf)
+    form = {"amount": amount, "description": description}
+    try:
+        if not _ORDER_NO.match(order_no):
+            raise PaymentNotFound()
+        order = OrderRequest(
+            order_no=order_no,
+            amount=parse_positive_amount(amount.strip(), scale=2, currency="CNY"),
+            channel="dynamic_qr",
+            description=description,
+        )
+        with platform.transaction() as session:
+            payment, _ = platform.payments.create_order(
+                session, merchant_id=me.merchant.id, order=order
+            )
+    except DomainError as error:
+        return _qr_page(request, platform, me, 422, error=_error(request, error), form=form)
+    content = platform.payments.qr_content(payment.token)
+    return _qr_page(
+        request,
+        platform,
+        me,
+        dynamic=_payment_view(payment),
+        dynamic_svg=qr.svg(content),
+        dynamic_content=content,
+    )
+
+
+# -- collecting a payment code -------------------------------------------------------
+
+
+def _collect_page(
+    request: Request, me: Console, status_code: int = 200, **context: Any
+) -> Response:
+    return _page(
+        request, me, "merchant_collect.html", status_code, order_no=_new_number("C"), **context
+    )
+
+
+@router.get("/collect")
+def collect_page(request: Request, me: Me) -> Response:
+    return _collect_page(request, me)
+
+
+@router.post("/collect")
+def collect(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    code: Annotated[str, Form(max_length=40)],
+    amount: Annotated[str, Form(max_length=40)],
+    order_no: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Take a payment by the customer's payment code. Over the password-free
+    allowance the customer confirms it in their web bank first (the order waits)."""
+    check_csrf(request, csrf)
+    code = re.sub(r"\s", "", code)
+    form = {"amount": amount}
+    try:
+        if not _PAYMENT_CODE.match(code) or not _ORDER_NO.match(order_no):
+            raise CodeNotFound()
+        minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
+        payment = _collect(platform, me, code=code, order_no=order_no, amount=minor)
+    except DomainError as error:
+        return _collect_page(request, me, 422, error=_error(request, error), form=form)
+    return _collect_page(
+        request, me, 200 if payment.status == "paid" else 202, done=_payment_view(payment)
+    )
+
+
+def _collect(platform: Platform, me: Console, *, code: str, order_no: str, amount: int) -> Payment:
+    """As ``POST /api/v1/merchant/payment-codes``: the customer's step-up decides; when
+    it wants a challenge, the order waits for the customer."""
+    with platform.transaction() as session:
+        seller = platform.payments.active_merchant(session, me.merchant.id)
+        payer_id, account = platform.payments.code_holder(session, code)
+    request = platform.payments.payment_request(seller, order_no, amount, account.number)
+
+    def already_done(session: Session) -> bool:
+        found = platform.payments.find(session, merchant_id=seller.id, order_no=order_no)
+        return found is not None and found.status != "created"
+
+    try:
+        with platform.authorised(
+            request, customer_id=payer_id, already_done=already_done
+        ) as session:
+            return platform.payments.collect_by_code(
+                session, merchant_id=seller.id, code=code, order_no=order_no, amount=amount
+            )
+    except ChallengeRequired as needed:
+        with _audited(platform, me, "epay.await_customer", order_no, amount=amount) as session:
+            return platform.payments.await_customer(
+                session,
+                merchant_id=seller.id,
+                code=code,
+                order_no=order_no,
+                amount=amount,
+                challenge_id=needed.details["challenge"]["id"],
+            )
+
+
+# -- one payment, and refunds ---------------------------------------------------------
+
+
+def _order_page(
+    request: Request,
+    platform: Platform,
+    me: Console,
+    order_no: str,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    with platform.transaction() as session:
+        payment = platform.payments.find(session, merchant_id=me.merchant.id, order_no=order_no)
+        refunds = [] if payment is None else platform.payments.refunds(session, payment.id)
+    if payment is None:
+        return _takings(request, platform, me, 404, error=_error(request, PaymentNotFound()))
+    return _page(
+        request,
+        me,
+        "merchant_order.html",
+        status_code,
+        payment=_payment_view(payment),
+        refunds=[
+            {"refund_no": r.refund_no, "amount": _money(r.amount), "at": _local_time(r.created_at)}
+            for r in refunds
+        ],
+        refund_no=_new_number("R"),
+        **context,
+    )
+
+
+@router.get("/orders/{order_no}")
+def order_page(order_no: str, request: Request, platform: PlatformDep, me: Me) -> Response:
+    return _order_page(request, platform, me, order_no)
+
+
+@router.post("/orders/{order_no}/refund")
+def refund(
+    order_no: str,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    amount: Annotated[str, Form(max_length=40)],
+    refund_no: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Give back (part of) a payment: the owner only; never more than is left."""
+    check_csrf(request, csrf)
+    try:
+        if not me.actor.may_refund():
+            raise MerchantRoleForbidden(required_roles=["owner"])
+        if not _ORDER_NO.match(refund_no):
+            raise PaymentNotFound()
+        minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
+        with _audited(
+            platform, me, "epay.refund", order_no, amount=minor, refund_no=refund_no
+        ) as session:
+            platform.payments.refund(
+                session,
+                merchant_id=me.merchant.id,
+                order_no=order_no,
+                refund_no=refund_no,
+                amount=minor,
+                reason=reason,
+            )
+    except DomainError as error:
+        status = 403 if isinstance(error, MerchantRoleForbidden) else 422
+        return _order_page(
+            request,
+            platform,
+            me,
+            order_no,
+            status,
+            error=_error(request, error),
+            form={"amount": amount, "reason": reason},
+        )
+    return _order_page(request, platform, me, order_no, refunded=_money(minor))
+
+
+# -- settlements ---------------------------------------------------------------------
+
+
+@router.get("/settlements")
+def settlements(request: Request, platform: PlatformDep, me: Me) -> Response:
+    return _settlements(request, platform, me)
+
+
+def _settlements(
+    request: Request,
+    platform: Platform,
+    me: Console,
+    status_code: int = 200,
+    error: DomainError | None = None,
+) -> Response:
+    """Settled days (no service query lists them yet) and the files to download: the
+    owner's (as the API's), a cashier is told so."""
+    if error is None and not me.is_owner:
+        error = MerchantRoleForbidden(required_roles=["owner"])
+        status_code = error.status
+    rows: list[Any] = []
+    if me.is_owner:
+        with platform.transaction() as session:
+            rows = list(
+                session.execute(
+                    text(
+                        "SELECT business_day, payments, refunds, fees, net, paid, "
+                        "carried_forward FROM merchant_settlement WHERE merchant_id = :m "
+                        "ORDER BY business_day DESC LIMIT 60"
+                    ),
+                    {"m": me.merchant.id},
+                ).all()
+            )
+    columns = ("payments", "refunds", "fees", "net", "paid", "carried_forward")
+    return _page(
+        request,
+        me,
+        "merchant_settlements.html",
+        status_code,
+        settled=[
+            {
+                "day": row[0].isoformat(),
+                **{k: _money(int(v)) for k, v in zip(columns, row[1:], strict=True)},
+            }
+            for row in rows
+        ],
+        today=platform.accounts.business_day().isoformat(),
+        error=None if error is None else _error(request, error),
+    )
+
+
+def _csv(body: str, name: str) -> Response:
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/transactions.csv")
+def transaction_file(request: Request, platform: PlatformDep, me: Me, day: date) -> Response:
+    """The day's payments and refunds, each with its ledger entry."""
+    if not me.is_owner:
+        return _settlements(request, platform, me)
+    with platform.transaction() as session:
+        body = day_file(session, day, merchant_id=me.merchant.id)
+    return _csv(body, f"transactions-{me.merchant.number}-{day}.csv")
+
+
+@router.get("/settlement.csv")
+def settlement_file(request: Request, platform: PlatformDep, me: Me, day: date) -> Response:
+    """A settled day's report: its transactions, totals, fees and carried amounts."""
+    if not me.is_owner:
+        return _settlements(request, platform, me)
+    try:
+        with platform.transaction() as session:
+            body = settlement_report(session, settlement_of(session, me.merchant.id, day))
+    except DomainError as error:
+        return _settlements(request, platform, me, error.status, error)
+    return _csv(body, f"settlement-{me.merchant.number}-{day}.csv")

@@ -1,0 +1,131 @@
+"""A shop to pay: a merchant onboarded and approved by staff, with an owner and a
+cashier login and an API key, and customers with money."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rongbank.api.app import create_app
+from rongbank.auth.service import PrincipalKind
+from rongbank.auth.sms import FakeSmsGateway
+from rongbank.platform import Platform
+from tests.accounts.test_endpoints import PASSWORD, People
+
+V1 = "/api/v1"
+
+
+class Shop:
+    def __init__(self, client: TestClient, platform: Platform, people: People) -> None:
+        self.client = client
+        self.platform = platform
+        self.people = people
+        self.seller = people.register("王老板")
+        onboarder, approver = people.staff("operations"), self._second_staff()
+        merchant = client.post(
+            f"{V1}/staff/merchants",
+            headers=onboarder,
+            json={
+                "customer_id": self.seller["customer_id"],
+                "name": "老王面馆",
+                "mcc": "5812",
+                "settlement_account": self.seller["account"]["number"],
+                "fee_bps": 60,
+            },
+        )
+        assert merchant.status_code == 201, merchant.text
+        self.id: int = merchant.json()["id"]
+        self.staff = onboarder
+        approved = client.post(f"{V1}/staff/merchants/{self.id}/approve", headers=approver)
+        assert approved.status_code == 200, approved.text
+        owner = client.post(
+            f"{V1}/me/merchants/{self.id}/users",
+            headers=self.seller["headers"],
+            json={"role": "owner", "name": "王老板", "login_name": "wang", "password": PASSWORD},
+        )
+        assert owner.status_code == 201, owner.text
+        self.owner = {"Authorization": f"Bearer {people.login('wang')}"}
+        cashier = client.post(
+            f"{V1}/merchant/users",
+            headers=self.owner,
+            json={"role": "cashier", "name": "小李", "login_name": "xiaoli", "password": PASSWORD},
+        )
+        assert cashier.status_code == 201, cashier.text
+        self.cashier = {"Authorization": f"Bearer {people.login('xiaoli')}"}
+        key = client.post(f"{V1}/merchant/api-keys", headers=self.owner, json={"label": "web"})
+        self.api = {"Authorization": f"Bearer {key.json()['secret']}"}
+
+    def _second_staff(self) -> dict[str, str]:
+        with self.platform.transaction() as session:
+            staff_id = self.platform.accounts.create_staff(
+                session, username="approver", name="赵六", role="operations"
+            )
+            self.platform.auth.set_password(
+                session,
+                kind=PrincipalKind.STAFF,
+                principal_id=staff_id,
+                username="approver",
+                password=PASSWORD,
+            )
+        return {"Authorization": f"Bearer {self.people.login('approver')}"}
+
+    def customer(self, name: str = "张三", fen: int = 1_000_000) -> dict[str, Any]:
+        person = self.people.register(name)
+        self.people.fund(person, fen)
+        return person
+
+    def order(self, order_no: str, amount: str, **extra: Any) -> Any:
+        return self.client.post(
+            f"{V1}/merchant/orders",
+            headers=self.api,
+            json={"order_no": order_no, "amount": amount, **extra},
+        )
+
+    def token(self, order: Any) -> str:
+        assert order.status_code in (200, 201), order.text
+        return str(order.json()["pay_url"]).rsplit("/", 1)[-1]
+
+    def confirmed(self, payer: dict[str, Any], path: str, body: dict[str, Any]) -> Any:
+        """POST as the customer; answer an SMS challenge as they would."""
+        response = self.client.post(path, headers=payer["headers"], json=body)
+        error = response.json().get("error", {}) if response.status_code == 403 else {}
+        if error.get("code") != "challenge_required":
+            return response
+        challenge = error["details"]["challenge"]
+        answer = {**body, "challenge_id": challenge["id"], "response": self.sms(payer)}
+        return self.client.post(path, headers=payer["headers"], json=answer)
+
+    def sms(self, payer: dict[str, Any]) -> str:
+        with self.platform.transaction() as session:
+            _, message = FakeSmsGateway.outbox(session, payer["login_name"])[0]
+        return message.split("】", 1)[1][:6]
+
+    def pay(self, payer: dict[str, Any], token: str) -> Any:
+        return self.confirmed(
+            payer, f"{V1}/me/orders/{token}/pay", {"account": payer["account"]["number"]}
+        )
+
+    def query(self, order_no: str) -> dict[str, Any]:
+        response = self.client.get(f"{V1}/merchant/orders/{order_no}", headers=self.api)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def available(self, person: dict[str, Any]) -> int:
+        with self.platform.transaction() as session:
+            account = self.platform.accounts.account(session, person["account"]["number"])
+            return self.platform.accounts.available(session, account)
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform, background=False)) as client:
+        yield client
+
+
+@pytest.fixture
+def shop(client: TestClient, platform: Platform) -> Shop:
+    return Shop(client, platform, People(client, platform))
