@@ -1,0 +1,389 @@
+"""The account managers' desk: who serves a customer's chat with the bank.
+
+A customer's conversation with the bank goes to their own account manager while
+that manager is on duty within business hours. Otherwise it goes to the least
+loaded colleague on duty (load: chats assigned to them still waiting for an
+answer), or, when no one is on duty or the bank is closed, it waits in the queue
+and the customer gets the away message once per wait. When a manager comes back on
+duty their customers' chats are handed back to them, and queued chats are shared
+out. A manager can transfer a chat to a colleague with a note (the colleague sees
+the note, the customer sees only that they were transferred).
+
+The customer's own manager stays a member of the conversation throughout (to read
+it); a colleague is a member while the chat is assigned to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.chat.errors import ConversationNotFound, NotServing, StaffNotFound
+
+if TYPE_CHECKING:
+    from rongbank.chat.service import ChatService, Conversation, Message
+
+
+@dataclass(frozen=True, slots=True)
+class DeskItem:
+    """A bank conversation on a manager's desk."""
+
+    conversation_id: int
+    customer_id: int
+    customer_name: str
+    assigned_staff_id: int | None
+    routing: str
+    waiting_since: datetime | None
+    waiting_seconds: int | None
+    unread: int
+    own_customer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTime:
+    staff_id: int
+    name: str
+    answered: int
+    average_seconds: float
+    p90_seconds: float
+
+
+class Desk:
+    def __init__(self, chat: ChatService) -> None:
+        self.chat = chat
+
+    # -- routing ---------------------------------------------------------------------
+
+    def opened(self, session: Session, conversation: Conversation) -> None:
+        """A new bank conversation: the customer's manager joins it to read it, and
+        it is routed."""
+        from rongbank.chat.service import STAFF, Member
+
+        manager = self._manager_of(session, conversation)
+        if manager is not None:
+            self.chat.add_member(session, conversation.id, Member(STAFF, manager))
+        self.route(session, conversation)
+
+    def message_added(self, session: Session, conversation: Conversation, message: Message) -> None:
+        """Keep waiting times and routing up to date after a message in a bank
+        conversation."""
+        conversation = self.chat.conversation(session, conversation.id)
+        now = message.at
+        if message.sender_kind == "customer":
+            if conversation.waiting_since is None:
+                self._set(session, conversation.id, waiting_since=now)
+            self.route(session, self.chat.conversation(session, conversation.id))
+        elif message.sender_kind == "staff" and conversation.waiting_since is not None:
+            waited = now - conversation.waiting_since
+            session.execute(
+                text(
+                    "INSERT INTO chat_response (conversation_id, staff_id, waited_ms, at) "
+                    "VALUES (:c, :s, :ms, :at)"
+                ),
+                {
+                    "c": conversation.id,
+                    "s": message.sender_id,
+                    "ms": max(0, int(waited.total_seconds() * 1000)),
+                    "at": now,
+                },
+            )
+            self._set(session, conversation.id, waiting_since=None, away_sent=False)
+
+    def route(self, session: Session, conversation: Conversation) -> None:
+        """Assign the conversation as the module docstring says; post the away
+        message when it has to wait in the queue."""
+        now = self.chat.clock.now()
+        open_now = self.chat.config.business_hours.open_at(now)
+        manager = self._manager_of(session, conversation)
+        if open_now and manager is not None and self._on_duty(session, manager):
+            self._assign(session, conversation, manager, "manager")
+        elif (
+            open_now
+            and conversation.assigned_staff_id is not None
+            and self._on_duty(session, conversation.assigned_staff_id)
+        ):
+            pass  # a colleague on duty keeps the chat until the manager is back
+        else:
+            colleague = self._least_loaded(session) if open_now else None
+            if colleague is not None:
+                self._assign(session, conversation, colleague, "colleague")
+            else:
+                self._assign(session, conversation, None, "queued")
+                current = self.chat.conversation(session, conversation.id, lock=True)
+                if current.waiting_since is not None and not current.away_sent:
+                    self._set(session, conversation.id, away_sent=True)
+                    self.chat.append(
+                        session,
+                        current,
+                        sender=None,
+                        client_id=f"away:{current.last_seq + 1}",
+                        kind="system",
+                        body=self.chat.config.away_message,
+                    )
+
+    def set_on_duty(self, session: Session, *, staff_id: int, on_duty: bool) -> None:
+        """A manager starts or ends their duty. Ending it sends their waiting chats
+        to colleagues or the queue; starting it takes their customers' chats back and
+        shares out the queue."""
+        updated = session.execute(
+            text(
+                "UPDATE staff SET on_duty = :d WHERE id = :id AND active "
+                "AND role = 'account_manager'"
+            ),
+            {"d": on_duty, "id": staff_id},
+        ).rowcount  # type: ignore[attr-defined]
+        if not updated:
+            raise NotServing()
+        if on_duty:
+            ids = session.execute(
+                text(
+                    "SELECT c.id FROM chat_conversation c "
+                    "JOIN customer cu ON cu.id = c.customer_id "
+                    "WHERE c.kind = 'bank' AND (c.routing = 'queued' OR (cu.manager_id = :s "
+                    "AND c.assigned_staff_id IS DISTINCT FROM :s)) ORDER BY c.id"
+                ),
+                {"s": staff_id},
+            ).scalars()
+        else:
+            ids = session.execute(
+                text(
+                    "SELECT id FROM chat_conversation WHERE kind = 'bank' "
+                    "AND assigned_staff_id = :s ORDER BY id"
+                ),
+                {"s": staff_id},
+            ).scalars()
+        for conversation_id in list(ids):
+            self.route(session, self.chat.conversation(session, int(conversation_id), lock=True))
+
+    def claim(self, session: Session, *, staff_id: int, conversation_id: int) -> None:
+        """An account manager takes a chat from the queue (or from a colleague)."""
+        conversation = self._bank(session, conversation_id, staff_id, allow_queued=True)
+        self._require_manager(session, staff_id)
+        self._assign(
+            session, conversation, staff_id, self._routing_for(session, conversation, staff_id)
+        )
+
+    def transfer(
+        self, session: Session, *, staff_id: int, conversation_id: int, to_staff_id: int, note: str
+    ) -> None:
+        """Hand a chat to a colleague with a note for them."""
+        conversation = self._bank(session, conversation_id, staff_id)
+        self._require_manager(session, to_staff_id)
+        session.execute(
+            text(
+                "INSERT INTO chat_transfer (conversation_id, from_staff_id, to_staff_id, note, at) "
+                "VALUES (:c, :f, :t, :n, :at)"
+            ),
+            {
+                "c": conversation_id,
+                "f": staff_id,
+                "t": to_staff_id,
+                "n": note.strip()[:500],
+                "at": self.chat.clock.now(),
+            },
+        )
+        self._assign(
+            session,
+            conversation,
+            to_staff_id,
+            self._routing_for(session, conversation, to_staff_id),
+            note=note.strip()[:500],
+        )
+
+    def _routing_for(self, session: Session, conversation: Conversation, staff_id: int) -> str:
+        return "manager" if self._manager_of(session, conversation) == staff_id else "colleague"
+
+    def _assign(
+        self,
+        session: Session,
+        conversation: Conversation,
+        staff_id: int | None,
+        routing: str,
+        *,
+        note: str = "",
+    ) -> None:
+        from rongbank.chat.service import STAFF, Member
+
+        current = self.chat.conversation(session, conversation.id, lock=True)
+        if (current.assigned_staff_id, current.routing) == (staff_id, routing):
+            return
+        self._set(session, current.id, assigned_staff_id=staff_id, routing=routing)
+        previous = current.assigned_staff_id
+        manager = self._manager_of(session, current)
+        if previous is not None and previous not in (staff_id, manager):
+            self.chat.remove_member(session, current.id, Member(STAFF, previous))
+        if staff_id is None:
+            return
+        self.chat.add_member(session, current.id, Member(STAFF, staff_id))
+        self.chat.notify_member(
+            session,
+            Member(STAFF, staff_id),
+            {"type": "assigned", "conversation_id": current.id, "routing": routing, "note": note},
+        )
+        # The customer is told who serves them when that changes from someone to
+        # someone else (a transfer or a hand-back), not on the first assignment.
+        if previous is not None and previous != staff_id:
+            name = session.execute(
+                text("SELECT name FROM staff WHERE id = :id"), {"id": staff_id}
+            ).scalar_one()
+            self.chat.append(
+                session,
+                self.chat.conversation(session, current.id, lock=True),
+                sender=None,
+                client_id=f"assign:{current.last_seq + 1}",
+                kind="system",
+                body=f"{name} 将为您服务。{name} will serve you now.",
+            )
+
+    # -- the workspace -----------------------------------------------------------------
+
+    def workspace(self, session: Session, *, staff_id: int) -> list[DeskItem]:
+        """Chats on the manager's desk: assigned to them, of their own customers, and
+        the queue; waiting ones first, longest waiting first."""
+        now = self.chat.clock.now()
+        rows = session.execute(
+            text(
+                "SELECT c.id, c.customer_id, cu.name, c.assigned_staff_id, c.routing, "
+                "c.waiting_since, c.last_seq - coalesce(m.last_read_seq, 0), "
+                "cu.manager_id = :s "
+                "FROM chat_conversation c JOIN customer cu ON cu.id = c.customer_id "
+                "LEFT JOIN chat_member m ON m.conversation_id = c.id AND m.member_kind = 'staff' "
+                "AND m.member_id = :s AND m.active "
+                "WHERE c.kind = 'bank' AND (c.assigned_staff_id = :s OR cu.manager_id = :s "
+                "OR c.routing = 'queued') "
+                "ORDER BY c.waiting_since NULLS LAST, c.id"
+            ),
+            {"s": staff_id},
+        ).all()
+        return [
+            DeskItem(
+                conversation_id=int(r[0]),
+                customer_id=int(r[1]),
+                customer_name=r[2],
+                assigned_staff_id=r[3],
+                routing=r[4],
+                waiting_since=r[5],
+                waiting_seconds=None if r[5] is None else int((now - r[5]).total_seconds()),
+                unread=max(0, int(r[6])),
+                own_customer=bool(r[7]),
+            )
+            for r in rows
+        ]
+
+    def canned_replies(self, session: Session, *, staff_id: int) -> list[dict[str, Any]]:
+        rows = session.execute(
+            text(
+                "SELECT id, title, body, staff_id IS NULL FROM chat_canned_reply "
+                "WHERE staff_id IS NULL OR staff_id = :s ORDER BY staff_id NULLS FIRST, id"
+            ),
+            {"s": staff_id},
+        ).all()
+        return [{"id": r[0], "title": r[1], "body": r[2], "shared": r[3]} for r in rows]
+
+    def add_canned_reply(
+        self, session: Session, *, staff_id: int | None, title: str, body: str
+    ) -> int:
+        """A manager's own reply (``staff_id``), or one shared by all (None)."""
+        return int(
+            session.execute(
+                text(
+                    "INSERT INTO chat_canned_reply (staff_id, title, body, created_at) "
+                    "VALUES (:s, :t, :b, :at) RETURNING id"
+                ),
+                {"s": staff_id, "t": title.strip(), "b": body.strip(), "at": self.chat.clock.now()},
+            ).scalar_one()
+        )
+
+    def response_times(
+        self, session: Session, *, start: datetime, end: datetime, staff_id: int | None = None
+    ) -> list[ResponseTime]:
+        """How long customers waited for each manager's first answer in ``[start,
+        end)``: the count, the mean and the 90th percentile."""
+        rows = session.execute(
+            text(
+                "SELECT s.id, s.name, count(*), avg(r.waited_ms), "
+                "percentile_cont(0.9) WITHIN GROUP (ORDER BY r.waited_ms) "
+                "FROM chat_response r JOIN staff s ON s.id = r.staff_id "
+                "WHERE r.at >= :start AND r.at < :end "
+                "AND (CAST(:s AS bigint) IS NULL OR s.id = :s) "
+                "GROUP BY s.id, s.name ORDER BY s.id"
+            ),
+            {"start": start, "end": end, "s": staff_id},
+        ).all()
+        return [
+            ResponseTime(int(r[0]), r[1], int(r[2]), float(r[3]) / 1000, float(r[4]) / 1000)
+            for r in rows
+        ]
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _bank(
+        self, session: Session, conversation_id: int, staff_id: int, *, allow_queued: bool = False
+    ) -> Conversation:
+        """A bank conversation this staff member serves (is a member of), or, with
+        ``allow_queued``, one waiting in the queue."""
+        from rongbank.chat.service import STAFF, Member
+
+        conversation = self.chat.conversation(session, conversation_id, lock=True)
+        if conversation.kind != "bank":
+            raise ConversationNotFound()
+        if allow_queued and conversation.routing == "queued":
+            return conversation
+        self.chat.membership(session, Member(STAFF, staff_id), conversation_id)
+        return conversation
+
+    def _require_manager(self, session: Session, staff_id: int) -> None:
+        if not session.execute(
+            text("SELECT 1 FROM staff WHERE id = :id AND active AND role = 'account_manager'"),
+            {"id": staff_id},
+        ).first():
+            raise StaffNotFound()
+
+    def _manager_of(self, session: Session, conversation: Conversation) -> int | None:
+        manager = session.execute(
+            text(
+                "SELECT s.id FROM customer c JOIN staff s ON s.id = c.manager_id "
+                "WHERE c.id = :c AND s.active AND s.role = 'account_manager'"
+            ),
+            {"c": conversation.customer_id},
+        ).scalar()
+        return None if manager is None else int(manager)
+
+    def _on_duty(self, session: Session, staff_id: int) -> bool:
+        return bool(
+            session.execute(
+                text(
+                    "SELECT on_duty FROM staff WHERE id = :id AND active "
+                    "AND role = 'account_manager'"
+                ),
+                {"id": staff_id},
+            ).scalar()
+        )
+
+    def _least_loaded(self, session: Session) -> int | None:
+        # One router at a time picks, so that a burst of chats is spread out instead
+        # of all landing on whoever was least loaded when the burst began.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('chat_route'))"))
+        row = session.execute(
+            text(
+                "SELECT s.id FROM staff s LEFT JOIN chat_conversation c "
+                "ON c.assigned_staff_id = s.id AND c.kind = 'bank' AND c.waiting_since IS NOT NULL "
+                "WHERE s.role = 'account_manager' AND s.active AND s.on_duty "
+                "GROUP BY s.id ORDER BY count(c.id), s.id LIMIT 1"
+            )
+        ).first()
+        return None if row is None else int(row[0])
+
+    def _set(self, session: Session, conversation_id: int, **values: Any) -> None:
+        allowed = {"waiting_since", "away_sent", "assigned_staff_id", "routing"}
+        if not values.keys() <= allowed:
+            raise ValueError(f"not a routing column: {set(values) - allowed}")
+        assignments = ", ".join(f"{k} = :{k}" for k in values)
+        session.execute(
+            text(f"UPDATE chat_conversation SET {assignments} WHERE id = :id"),  # noqa: S608
+            {**values, "id": conversation_id},
+        )

@@ -1,0 +1,549 @@
+"""融e联 chat over HTTP: the customer's conversations (``/me/chat``) and the staff
+side (``/staff/chat``): the managers' desk, moderation and the records export.
+
+Every route authenticates; conversation routes then authorise by membership (a
+conversation one is not in answers 404, like one that does not exist). Real-time
+delivery is the WebSocket gateway (:mod:`rongbank.chat.gateway`); these routes are
+what a client uses to catch up and what the gateway's frames mirror.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
+
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.auth.service import Principal
+from rongbank.chat import schemas as s
+from rongbank.chat.bus import chat_transaction
+from rongbank.chat.service import CUSTOMER, Member, Sent, SyncResult
+from rongbank.errors import InvalidRequest
+from rongbank.platform import Platform
+
+customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
+staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
+
+ALL_STAFF = ("account_manager", "operations", "credit_officer", "risk_analyst", "administrator")
+ChatStaff = Annotated[Principal, Depends(require_staff(*ALL_STAFF))]
+"""Any staff member: what they may see in a conversation is decided by membership."""
+Manager = Annotated[Principal, Depends(require_staff("account_manager"))]
+Serving = Annotated[
+    Principal, Depends(require_staff("account_manager", "operations", "administrator"))
+]
+Moderator = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
+
+
+@contextmanager
+def chat_tx(platform: Platform) -> Iterator[Session]:
+    with chat_transaction(platform.transaction, platform.chat.bus) as session:
+        yield session
+
+
+def sent_out(sent: Sent) -> s.SentOut:
+    return s.SentOut(
+        message=s.MessageOut.of(sent.message), created=sent.created, warnings=list(sent.masked)
+    )
+
+
+def sync_out(result: SyncResult) -> s.SyncOut:
+    return s.SyncOut(
+        conversations=[
+            s.SyncConversationOut(
+                conversation=s.ConversationOut.of(batch.summary),
+                messages=[s.MessageOut.of(m) for m in batch.messages],
+                more=batch.more,
+            )
+            for batch in result.batches
+        ],
+        cursor=result.cursor,
+    )
+
+
+# -- shared by customers and staff -----------------------------------------------------------
+
+
+def _conversations(platform: Platform, member: Member) -> list[s.ConversationOut]:
+    with platform.transaction() as session:
+        return [s.ConversationOut.of(c) for c in platform.chat.conversations(session, member)]
+
+
+def _history(
+    platform: Platform, member: Member, conversation_id: int, after_seq: int, limit: int
+) -> list[s.MessageOut]:
+    with platform.transaction() as session:
+        messages = platform.chat.history(
+            session, member, conversation_id=conversation_id, after_seq=after_seq, limit=limit
+        )
+    return [s.MessageOut.of(m) for m in messages]
+
+
+def _send(platform: Platform, member: Member, conversation_id: int, body: s.SendIn) -> s.SentOut:
+    with chat_tx(platform) as session:
+        sent = platform.chat.send(
+            session,
+            member,
+            conversation_id=conversation_id,
+            client_id=body.client_id,
+            body=body.text,
+            reply_to=body.reply_to,
+        )
+    return sent_out(sent)
+
+
+def _receipt(
+    platform: Platform, member: Member, conversation_id: int, body: s.ReceiptIn
+) -> s.ConversationOut:
+    with chat_tx(platform) as session:
+        summary = platform.chat.mark(
+            session,
+            member,
+            conversation_id=conversation_id,
+            delivered=body.delivered_seq,
+            read=body.read_seq,
+        )
+    return s.ConversationOut.of(summary)
+
+
+def _members(platform: Platform, member: Member, conversation_id: int) -> list[s.MemberOut]:
+    with platform.transaction() as session:
+        return [s.MemberOut.of(m) for m in platform.chat.members(session, member, conversation_id)]
+
+
+def _sync(platform: Platform, member: Member, since: str, limit: int) -> s.SyncOut:
+    with platform.transaction() as session:
+        return sync_out(platform.chat.sync(session, member, cursor=since, limit=limit))
+
+
+AfterSeq = Annotated[int, Query(ge=0, description="Messages after this sequence number.")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Since = Annotated[str, Query(max_length=20_000, description="The cursor of the last sync.")]
+
+
+# -- customers ---------------------------------------------------------------------------------
+
+
+@customer.get("/conversations")
+def my_conversations(platform: PlatformDep, me: CustomerPrincipal) -> list[s.ConversationOut]:
+    return _conversations(platform, Member.of(me))
+
+
+@customer.post("/conversations/direct", status_code=201)
+def open_direct(
+    body: s.DirectIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.ConversationOut:
+    """A direct conversation with another customer, found by mobile number."""
+    with platform.transaction() as session:
+        other = platform.chat.customer_by_mobile(session, body.mobile)
+        return s.ConversationOut.of(
+            platform.chat.open_direct(session, customer_id=me.id, other_id=other)
+        )
+
+
+@customer.post("/conversations/bank", status_code=201)
+def open_bank(platform: PlatformDep, me: CustomerPrincipal) -> s.ConversationOut:
+    """The conversation with the bank, served by the customer's account manager."""
+    with chat_tx(platform) as session:
+        return s.ConversationOut.of(platform.chat.open_bank(session, customer_id=me.id))
+
+
+@customer.post("/groups", status_code=201)
+def create_group(
+    body: s.GroupIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.ConversationOut:
+    with platform.transaction() as session:
+        ids = [platform.chat.customer_by_mobile(session, m) for m in body.mobiles]
+        return s.ConversationOut.of(
+            platform.chat.create_group(
+                session, creator=Member.of(me), title=body.title, customer_ids=ids
+            )
+        )
+
+
+@customer.get("/channels")
+def channels(platform: PlatformDep, me: CustomerPrincipal) -> list[s.ChannelOut]:
+    """The bank's notice channels a customer can subscribe to."""
+    with platform.transaction() as session:
+        return [s.ChannelOut(id=c.id, title=c.title) for c in platform.chat.channels(session)]
+
+
+@customer.put("/channels/{conversation_id}/subscription")
+def subscribe(
+    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+) -> s.ConversationOut:
+    with platform.transaction() as session:
+        return s.ConversationOut.of(
+            platform.chat.subscribe(session, customer_id=me.id, conversation_id=conversation_id)
+        )
+
+
+@customer.delete("/channels/{conversation_id}/subscription", status_code=204)
+def unsubscribe(conversation_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+    with platform.transaction() as session:
+        platform.chat.unsubscribe(session, customer_id=me.id, conversation_id=conversation_id)
+    return Response(status_code=204)
+
+
+@customer.get("/conversations/{conversation_id}/messages")
+def my_history(
+    conversation_id: int,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    after_seq: AfterSeq = 0,
+    limit: Limit = 100,
+) -> list[s.MessageOut]:
+    return _history(platform, Member.of(me), conversation_id, after_seq, limit)
+
+
+@customer.post("/conversations/{conversation_id}/messages", status_code=201)
+def my_send(
+    conversation_id: int, body: s.SendIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.SentOut:
+    return _send(platform, Member.of(me), conversation_id, body)
+
+
+@customer.post("/conversations/{conversation_id}/receipts")
+def my_receipt(
+    conversation_id: int, body: s.ReceiptIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.ConversationOut:
+    return _receipt(platform, Member.of(me), conversation_id, body)
+
+
+@customer.get("/conversations/{conversation_id}/members")
+def my_members(
+    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+) -> list[s.MemberOut]:
+    return _members(platform, Member.of(me), conversation_id)
+
+
+@customer.post("/conversations/{conversation_id}/messages/{seq}/recall")
+def recall(
+    conversation_id: int, seq: int, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MessageOut:
+    """Recall one's own message within the recall window (2 minutes by default)."""
+    with chat_tx(platform) as session:
+        event = platform.chat.recall(
+            session, Member.of(me), conversation_id=conversation_id, seq=seq
+        )
+    return s.MessageOut.of(event)
+
+
+@customer.post("/conversations/{conversation_id}/messages/{seq}/report", status_code=201)
+def report(
+    conversation_id: int, seq: int, body: s.ReportIn, platform: PlatformDep, me: CustomerPrincipal
+) -> dict[str, int]:
+    with platform.audited(
+        actor_kind=CUSTOMER,
+        actor_id=me.id,
+        action="chat.report",
+        target=f"conversation {conversation_id} #{seq}",
+    ) as session:
+        report_id = platform.chat.report(
+            session,
+            customer_id=me.id,
+            conversation_id=conversation_id,
+            seq=seq,
+            reason=body.reason,
+        )
+    return {"report_id": report_id}
+
+
+@customer.get("/sync")
+def my_sync(
+    platform: PlatformDep, me: CustomerPrincipal, since: Since = "", limit: Limit = 200
+) -> s.SyncOut:
+    """Everything new since the cursor of the last sync (empty: from the start)."""
+    return _sync(platform, Member.of(me), since, limit)
+
+
+@customer.put("/presence")
+def my_presence(body: s.PresenceIn, platform: PlatformDep, me: CustomerPrincipal) -> s.PresenceIn:
+    """Show or hide one's online status from one's contacts."""
+    with chat_tx(platform) as session:
+        platform.chat.set_presence_visible(session, Member.of(me), visible=body.visible)
+    return body
+
+
+@customer.get("/blocks")
+def my_blocks(platform: PlatformDep, me: CustomerPrincipal) -> list[int]:
+    with platform.transaction() as session:
+        return platform.chat.blocked(session, customer_id=me.id)
+
+
+@customer.post("/blocks", status_code=204)
+def block(body: s.BlockIn, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+    with platform.transaction() as session:
+        platform.chat.block(session, customer_id=me.id, blocked_id=body.customer_id)
+    return Response(status_code=204)
+
+
+@customer.delete("/blocks/{customer_id}", status_code=204)
+def unblock(customer_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+    with platform.transaction() as session:
+        platform.chat.unblock(session, customer_id=me.id, blocked_id=customer_id)
+    return Response(status_code=204)
+
+
+@customer.get("/search")
+def my_search(
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    q: Annotated[str, Query(min_length=1, max_length=100)],
+) -> s.SearchOut:
+    """Search one's own conversations (Chinese by character bigrams)."""
+    with platform.transaction() as session:
+        found = platform.chat.search(session, Member.of(me), query=q)
+    return s.SearchOut(messages=[s.MessageOut.of(m) for m in found])
+
+
+# -- staff -------------------------------------------------------------------------------------
+
+
+@staff.get("/conversations")
+def staff_conversations(platform: PlatformDep, me: ChatStaff) -> list[s.ConversationOut]:
+    return _conversations(platform, Member.of(me))
+
+
+@staff.get("/conversations/{conversation_id}/messages")
+def staff_history(
+    conversation_id: int,
+    platform: PlatformDep,
+    me: ChatStaff,
+    after_seq: AfterSeq = 0,
+    limit: Limit = 100,
+) -> list[s.MessageOut]:
+    return _history(platform, Member.of(me), conversation_id, after_seq, limit)
+
+
+@staff.post("/conversations/{conversation_id}/messages", status_code=201)
+def staff_send(
+    conversation_id: int, body: s.SendIn, platform: PlatformDep, me: ChatStaff
+) -> s.SentOut:
+    return _send(platform, Member.of(me), conversation_id, body)
+
+
+@staff.post("/conversations/{conversation_id}/receipts")
+def staff_receipt(
+    conversation_id: int, body: s.ReceiptIn, platform: PlatformDep, me: ChatStaff
+) -> s.ConversationOut:
+    return _receipt(platform, Member.of(me), conversation_id, body)
+
+
+@staff.get("/conversations/{conversation_id}/members")
+def staff_members(conversation_id: int, platform: PlatformDep, me: ChatStaff) -> list[s.MemberOut]:
+    return _members(platform, Member.of(me), conversation_id)
+
+
+@staff.get("/sync")
+def staff_sync(
+    platform: PlatformDep, me: ChatStaff, since: Since = "", limit: Limit = 200
+) -> s.SyncOut:
+    return _sync(platform, Member.of(me), since, limit)
+
+
+@staff.get("/workspace")
+def workspace(platform: PlatformDep, me: Manager) -> list[s.DeskItemOut]:
+    """The manager's desk: chats assigned to them, their customers' chats and the
+    queue, waiting ones first with how long they have waited."""
+    with platform.transaction() as session:
+        return [s.DeskItemOut.of(i) for i in platform.chat.desk.workspace(session, staff_id=me.id)]
+
+
+@staff.put("/duty")
+def duty(body: s.DutyIn, platform: PlatformDep, me: Manager) -> s.DutyIn:
+    """Start or end duty: chats are handed to colleagues, or back."""
+    with chat_tx(platform) as session:
+        platform.chat.desk.set_on_duty(session, staff_id=me.id, on_duty=body.on_duty)
+    return body
+
+
+@staff.post("/conversations/{conversation_id}/claim", status_code=204)
+def claim(conversation_id: int, platform: PlatformDep, me: Manager) -> Response:
+    with chat_tx(platform) as session:
+        platform.chat.desk.claim(session, staff_id=me.id, conversation_id=conversation_id)
+    return Response(status_code=204)
+
+
+@staff.post("/conversations/{conversation_id}/transfer", status_code=204)
+def transfer(
+    conversation_id: int, body: s.TransferIn, platform: PlatformDep, me: Manager
+) -> Response:
+    with chat_transaction(
+        lambda: platform.audited(
+            actor_kind="staff",
+            actor_id=me.id,
+            action="chat.transfer",
+            target=f"conversation {conversation_id}",
+            details={"to_staff_id": body.to_staff_id},
+        ),
+        platform.chat.bus,
+    ) as session:
+        platform.chat.desk.transfer(
+            session,
+            staff_id=me.id,
+            conversation_id=conversation_id,
+            to_staff_id=body.to_staff_id,
+            note=body.note,
+        )
+    return Response(status_code=204)
+
+
+@staff.get("/canned-replies")
+def canned_replies(platform: PlatformDep, me: Serving) -> list[s.CannedOut]:
+    with platform.transaction() as session:
+        return [
+            s.CannedOut(**r) for r in platform.chat.desk.canned_replies(session, staff_id=me.id)
+        ]
+
+
+@staff.post("/canned-replies", status_code=201)
+def add_canned_reply(body: s.CannedIn, platform: PlatformDep, me: Serving) -> s.CannedOut:
+    """A manager's own canned reply; operations' replies are shared by every manager."""
+    with platform.transaction() as session:
+        shared = body.shared or platform.accounts.staff_role(session, me.id) != "account_manager"
+        reply_id = platform.chat.desk.add_canned_reply(
+            session, staff_id=None if shared else me.id, title=body.title, body=body.body
+        )
+    return s.CannedOut(id=reply_id, title=body.title, body=body.body, shared=shared)
+
+
+@staff.get("/response-times")
+def response_times(
+    platform: PlatformDep, me: Serving, start: datetime, end: datetime
+) -> list[s.ResponseTimeOut]:
+    """Customers' waiting time for a first answer, per manager; a manager sees their own."""
+    with platform.transaction() as session:
+        own = platform.accounts.staff_role(session, me.id) == "account_manager"
+        figures = platform.chat.desk.response_times(
+            session, start=start, end=end, staff_id=me.id if own else None
+        )
+    return [s.ResponseTimeOut.of(f) for f in figures]
+
+
+@staff.post("/groups", status_code=201)
+def enterprise_group(
+    body: s.EnterpriseGroupIn, platform: PlatformDep, me: Serving
+) -> s.ConversationOut:
+    """A group of an enterprise customer with its bank team."""
+    with platform.transaction() as session:
+        customer_row = platform.accounts.customer(session, body.customer_id)
+        if customer_row.kind != "enterprise":
+            raise InvalidRequest("Enterprise groups are for enterprise customers.")
+        return s.ConversationOut.of(
+            platform.chat.create_group(
+                session,
+                creator=Member.of(me),
+                title=body.title or customer_row.name,
+                customer_ids=[],
+                staff_ids=body.staff_ids,
+                enterprise_id=body.customer_id,
+            )
+        )
+
+
+@staff.post("/channels", status_code=201)
+def create_channel(body: s.ChannelIn, platform: PlatformDep, me: Moderator) -> s.ConversationOut:
+    with platform.audited(
+        actor_kind="staff", actor_id=me.id, action="chat.channel.create", target=body.title
+    ) as session:
+        return s.ConversationOut.of(
+            platform.chat.create_channel(session, staff_id=me.id, title=body.title)
+        )
+
+
+@staff.get("/reports")
+def reports(platform: PlatformDep, me: Moderator) -> list[s.ReportOut]:
+    with platform.transaction() as session:
+        return [s.ReportOut(**r) for r in platform.chat.reports(session)]
+
+
+@staff.post("/conversations/{conversation_id}/messages/{seq}/hide")
+def hide(
+    conversation_id: int, seq: int, body: s.HideIn, platform: PlatformDep, me: Moderator
+) -> s.MessageOut:
+    """Hide a message from everyone (audited; the content is kept for the record)."""
+    with chat_transaction(
+        lambda: platform.audited(
+            actor_kind="staff",
+            actor_id=me.id,
+            action="chat.hide",
+            target=f"conversation {conversation_id} #{seq}",
+            details={"reason": body.reason},
+        ),
+        platform.chat.bus,
+    ) as session:
+        event = platform.chat.hide(
+            session, staff_id=me.id, conversation_id=conversation_id, seq=seq, reason=body.reason
+        )
+    return s.MessageOut.of(event)
+
+
+@staff.get("/conversations/{conversation_id}/verify")
+def verify(conversation_id: int, platform: PlatformDep, me: Moderator) -> dict[str, Any]:
+    """Walk the conversation's hash chain: ``problems`` is empty when intact."""
+    with platform.transaction() as session:
+        problems = platform.chat.verify(session, conversation_id)
+    return {"conversation_id": conversation_id, "intact": not problems, "problems": problems}
+
+
+EXPORT_FIELDS = (
+    "conversation_id", "seq", "at", "sender_kind", "sender_id", "client_id", "kind", "body",
+    "reply_to", "ref_seq", "masked", "recalled_at", "hidden_at", "content_hash", "prev_hash",
+    "hash",
+)  # fmt: skip
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not run as a formula (customers write the
+    texts): a leading =, +, -, @ is escaped with an apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@staff.get("/customers/{customer_id}/export", response_model=s.ExportOut)
+def export(
+    customer_id: int,
+    platform: PlatformDep,
+    me: Moderator,
+    start: datetime,
+    end: datetime,
+    format: s.ExportFormat = "json",
+) -> Response:
+    """The customer's conversations with the bank in ``[start, end)`` with their
+    chain hashes (recalled and hidden entries included): for complaints, audits and
+    courts. Audited."""
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="chat.export",
+        target=f"customer {customer_id}",
+        details={"start": start.isoformat(), "end": end.isoformat()},
+    ) as session:
+        platform.accounts.customer(session, customer_id)
+        rows = platform.chat.export(session, customer_id=customer_id, start=start, end=end)
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: _cell(v) for k, v in row.items()} | {"masked": " ".join(row["masked"])}
+            )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="chat-{customer_id}.csv"'},
+        )
+    body = s.ExportOut(customer_id=customer_id, start=start, end=end, entries=rows)
+    return Response(
+        json.dumps(body.model_dump(mode="json"), ensure_ascii=False),
+        media_type="application/json",
+    )

@@ -1,0 +1,239 @@
+"""The chat gateway: one WebSocket per device at ``/api/v1/chat/ws``.
+
+Authentication is the API's bearer token (``Authorization: Bearer``), or, for the
+web bank's pages, the session cookie; a cookie is only accepted from a page of this
+site (the ``Origin`` must be this host), since a browser sends cookies with a
+WebSocket opened by any site. ``?as=staff`` picks the staff console's cookie.
+
+The server pushes ``message``, ``receipt``, ``typing``, ``presence`` and
+``assigned`` events. The client sends JSON frames, each with an optional ``id``
+echoed in the answer (``ack`` or ``error``)::
+
+    {"type": "send", "id": "1", "conversation_id": 7, "client_id": "c-42", "text": "…"}
+    {"type": "receipt", "conversation_id": 7, "delivered_seq": 12, "read_seq": 10}
+    {"type": "typing", "conversation_id": 7}
+    {"type": "sync", "since": "7:10"}
+
+A push is a hint: a client that reconnects syncs from its cursor. A connection
+that cannot keep up with its pushes is closed (code 4008) rather than buffered
+without bound; it reconnects and syncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from rongbank.auth.service import Principal, PrincipalKind
+from rongbank.chat import schemas as s
+from rongbank.chat.bus import Event, chat_transaction
+from rongbank.chat.endpoints import sent_out, sync_out
+from rongbank.chat.service import Member
+from rongbank.errors import DomainError, InvalidRequest
+from rongbank.platform import Platform
+from rongbank.web.pages import CUSTOMER_COOKIE, STAFF_COOKIE
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+UNAUTHENTICATED = 4401
+FORBIDDEN = 4403
+TOO_SLOW = 4008
+QUEUE_LIMIT = 1000
+RECHECK_SECONDS = 60.0
+
+
+def _token(websocket: WebSocket) -> tuple[str | None, PrincipalKind | None]:
+    """The token offered and, for a cookie, the kind of principal it must be."""
+    header = websocket.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        return credentials.strip(), None
+    staff = websocket.query_params.get("as") == "staff"
+    cookie = websocket.cookies.get(STAFF_COOKIE if staff else CUSTOMER_COOKIE)
+    if cookie is None:
+        return None, None
+    origin = websocket.headers.get("origin")
+    if origin is None or urlsplit(origin).netloc != websocket.headers.get("host"):
+        # Cross-site WebSocket hijacking: another site's page would ride on the cookie.
+        raise _Refused(FORBIDDEN)
+    return cookie, PrincipalKind.STAFF if staff else PrincipalKind.CUSTOMER
+
+
+class _Refused(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _authenticate(platform: Platform, token: str, kind: PrincipalKind | None) -> Principal:
+    with platform.transaction() as session:
+        principal = platform.auth.authenticate(session, token)
+    if kind is not None and principal.kind is not kind:
+        raise _Refused(UNAUTHENTICATED)
+    return principal
+
+
+@router.websocket("/chat/ws")
+async def chat_socket(websocket: WebSocket) -> None:
+    platform: Platform = websocket.app.state.platform
+    try:
+        token, kind = _token(websocket)
+        if token is None:
+            raise _Refused(UNAUTHENTICATED)
+        principal = await run_in_threadpool(_authenticate, platform, token, kind)
+    except _Refused as refused:
+        await websocket.close(code=refused.code)
+        return
+    except DomainError:
+        await websocket.close(code=UNAUTHENTICATED)
+        return
+    await websocket.accept()
+    await Connection(platform, websocket, token, kind, Member.of(principal)).run()
+
+
+class Connection:
+    def __init__(
+        self,
+        platform: Platform,
+        websocket: WebSocket,
+        token: str,
+        kind: PrincipalKind | None,
+        member: Member,
+    ) -> None:
+        self.platform = platform
+        self.websocket = websocket
+        self.token = token
+        self.kind = kind
+        self.member = member
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+
+    def _deliver(self, event: Event) -> None:
+        # Called from whichever thread committed; hands the event to this loop.
+        self.loop.call_soon_threadsafe(self._enqueue, event)
+
+    def _enqueue(self, event: Event | None) -> None:
+        if self.queue.qsize() >= QUEUE_LIMIT:
+            self.queue.put_nowait(None)  # the pusher closes the connection
+        else:
+            self.queue.put_nowait(event)
+
+    async def run(self) -> None:
+        chat = self.platform.chat
+        subscription = chat.bus.subscribe(self.member.topic, self._deliver)
+        pusher = asyncio.create_task(self._push())
+        await run_in_threadpool(self._in_transaction, chat.connected, self.member)
+        try:
+            await self._receive()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            subscription.close()
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pusher
+            await run_in_threadpool(self._in_transaction, chat.disconnected, self.member)
+
+    def _in_transaction(self, action: Any, *args: Any) -> None:
+        with chat_transaction(self.platform.transaction, self.platform.chat.bus) as session:
+            action(session, *args)
+
+    async def _push(self) -> None:
+        while True:
+            event = await self.queue.get()
+            if event is None:
+                await self.websocket.close(code=TOO_SLOW)
+                return
+            await self.websocket.send_json(event)
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                frame = await asyncio.wait_for(
+                    self.websocket.receive_json(), timeout=RECHECK_SECONDS
+                )
+            except TimeoutError:
+                frame = None
+            except ValueError:
+                await self.websocket.send_json(_error(None, InvalidRequest("Frames are JSON.")))
+                continue
+            # The session may have ended (logout, expiry) while the socket stayed open.
+            try:
+                await run_in_threadpool(_authenticate, self.platform, self.token, self.kind)
+            except (DomainError, _Refused):
+                await self.websocket.close(code=UNAUTHENTICATED)
+                return
+            if frame is not None:
+                answer = await run_in_threadpool(self._handle, frame)
+                await self.websocket.send_json(answer)
+
+    def _handle(self, frame: Any) -> dict[str, Any]:
+        ref = frame.get("id") if isinstance(frame, dict) else None
+        try:
+            if not isinstance(frame, dict):
+                raise InvalidRequest("A frame is a JSON object with a type.")
+            return {"type": "ack", "id": ref, **self._dispatch(frame)}
+        except DomainError as error:
+            return _error(ref, error)
+        except ValidationError as error:
+            # The values themselves are left out: they may hold personal data.
+            problems = [".".join(str(p) for p in e.get("loc", ())) for e in error.errors()]
+            return _error(ref, InvalidRequest("The frame is not valid.", fields=problems))
+
+    def _dispatch(self, frame: dict[str, Any]) -> dict[str, Any]:
+        chat, member = self.platform.chat, self.member
+        kind = frame.get("type")
+        with chat_transaction(self.platform.transaction, chat.bus) as session:
+            if kind == "send":
+                body = s.SendIn.model_validate(
+                    {k: frame.get(k) for k in ("client_id", "text", "reply_to")}
+                )
+                sent = chat.send(
+                    session,
+                    member,
+                    conversation_id=_int(frame, "conversation_id"),
+                    client_id=body.client_id,
+                    body=body.text,
+                    reply_to=body.reply_to,
+                )
+                return sent_out(sent).model_dump(mode="json")
+            if kind == "receipt":
+                chat.mark(
+                    session,
+                    member,
+                    conversation_id=_int(frame, "conversation_id"),
+                    delivered=_optional_int(frame, "delivered_seq"),
+                    read=_optional_int(frame, "read_seq"),
+                )
+                return {}
+            if kind == "typing":
+                chat.typing(session, member, conversation_id=_int(frame, "conversation_id"))
+                return {}
+            if kind == "sync":
+                since = frame.get("since") or ""
+                if not isinstance(since, str):
+                    raise InvalidRequest("since is the cursor string of the last sync.")
+                return sync_out(chat.sync(session, member, cursor=since)).model_dump(mode="json")
+        raise InvalidRequest("Unknown frame type.", type=str(kind)[:20])
+
+
+def _int(frame: dict[str, Any], key: str) -> int:
+    value = frame.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidRequest(f"{key} must be an integer.")
+    return value
+
+
+def _optional_int(frame: dict[str, Any], key: str) -> int | None:
+    return None if frame.get(key) is None else _int(frame, key)
+
+
+def _error(ref: Any, error: DomainError) -> dict[str, Any]:
+    return {"type": "error", "id": ref, "error": error.to_dict()}
