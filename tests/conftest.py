@@ -84,7 +84,10 @@ OPERATOR_TOKEN = "test-operator-token"
 def platform(connection: Connection, clock: FrozenClock) -> Platform:
     """The platform over the rolled-back test transaction, with a frozen clock and
     without group commit (which needs its own connections: see ``fresh_db``)."""
-    settings = Settings(operator_token=SecretStr(OPERATOR_TOKEN))
+    # Merchants' notification receivers in tests listen on localhost.
+    settings = Settings(
+        operator_token=SecretStr(OPERATOR_TOKEN), payments_allow_private_notify=True
+    )
     return Platform(
         settings=settings,
         session_factory=session_factory_on(connection),

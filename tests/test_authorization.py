@@ -34,6 +34,8 @@ SERVING_ROLES |= {
         ("POST", f"{_CONVERSATION}/messages"),
         ("POST", f"{_CONVERSATION}/receipts"),
         ("GET", f"{_CONVERSATION}/members"),
+        ("POST", f"{_CONVERSATION}/attachments"),
+        ("GET", f"{_CONVERSATION}/messages/{{seq}}/attachment"),
     )
 }
 SERVING_ROLES |= {
@@ -44,6 +46,13 @@ SERVING_ROLES |= {
     ("GET", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager"},
     ("POST", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager"},
     ("GET", f"{V1}/staff/chat/response-times"): STAFF_ROLES | {"account_manager"},
+    # Service cards: managers (and operations) offer products and fares; any staff
+    # member in the conversation sees a card.
+    ("POST", f"{_CONVERSATION}/cards"): STAFF_ROLES | {"account_manager"},
+    ("GET", f"{_CONVERSATION}/cards/{{card_id}}"): set(ROLES),
+    ("POST", f"{_CONVERSATION}/cards/{{card_id}}/decline"): STAFF_ROLES | {"account_manager"},
+    ("GET", f"{V1}/staff/chat/flights"): STAFF_ROLES | {"account_manager"},
+    ("GET", f"{V1}/staff/wealth/products"): STAFF_ROLES | {"account_manager"},
     ("POST", f"{V1}/staff/chat/groups"): STAFF_ROLES | {"account_manager"},
 }
 
@@ -76,6 +85,7 @@ def concrete(path: str, number: str) -> str:
         .replace("{order_no}", "x")
         .replace("{token}", "x")
         .replace("{day}", "2026-03-01")
+        .replace("{broadcast_id}", "1")
     )
 
 
@@ -183,15 +193,67 @@ def test_a_customer_cannot_reach_another_customers_conversations(
     walked = 0
     for method, path in operations(client):
         if path.startswith(f"{V1}/me") and "{conversation_id}" in path:
-            target = path.replace("{conversation_id}", str(bobs)).replace("{seq}", "1")
+            target = (
+                path.replace("{conversation_id}", str(bobs))
+                .replace("{seq}", "1")
+                .replace("{card_id}", "1")
+            )
             response = call(client, method, target, alice["headers"])
             assert response.status_code in (404, 422), (method, path, response.text)
             if response.status_code == 422:  # the body was refused first: try a real one
                 body = {"client_id": "x", "text": "x", "reason": "x", "read_seq": 1}
+                body |= {"kind": "request", "account": alice["account"]["number"], "amount": "1"}
                 response = client.request(method, target, headers=alice["headers"], json=body)
+                if response.status_code == 422:  # an upload: multipart
+                    response = client.request(
+                        method,
+                        target,
+                        headers=alice["headers"],
+                        data={"client_id": "x"},
+                        files={"file": ("a.txt", b"hello")},
+                    )
                 assert response.status_code == 404, (method, path, response.text)
             walked += 1
     assert walked >= 6
+
+
+def test_a_customer_cannot_see_use_or_decline_another_customers_card(
+    client: TestClient, world: dict[str, Any], platform: Platform
+) -> None:
+    """Bob asks Carol for money; Alice (in no conversation with them) neither sees
+    nor pays nor declines the card, and Carol cannot pay it from Alice's account."""
+    alice, bob = world["alice"], world["bob"]
+    people = People(client, platform)
+    people.count = 20  # after the world's customers
+    carol = people.register("韩梅梅")
+    with platform.transaction() as session:
+        conversation = platform.chat.open_direct(
+            session, customer_id=bob["customer_id"], other_id=carol["customer_id"]
+        ).conversation.id
+    sent = client.post(
+        f"{V1}/me/chat/conversations/{conversation}/cards",
+        headers=bob["headers"],
+        json={"kind": "request", "client_id": "r", "account": bob["account"]["number"],
+              "amount": "1.00"},
+    )  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    card = f"{V1}/me/chat/conversations/{conversation}/cards/{sent.json()['card']['id']}"
+    assert client.get(card, headers=alice["headers"]).status_code == 404
+    for action in ("act", "decline"):
+        body = {"account": alice["account"]["number"]}
+        response = client.post(f"{card}/{action}", headers=alice["headers"], json=body)
+        assert response.status_code == 404, (action, response.text)
+    stolen = client.post(
+        f"{card}/act", headers=carol["headers"], json={"account": alice["account"]["number"]}
+    )
+    assert stolen.status_code == 403, stolen.text
+    buy = client.post(
+        f"{V1}/me/wealth/purchases",
+        headers=alice["headers"],
+        json={"client_id": "w", "product_code": "NONE1", "account": bob["account"]["number"],
+              "amount": "1.00"},
+    )  # fmt: skip
+    assert buy.status_code in (403, 404)
 
 
 def test_only_merchants_reach_merchant_endpoints_and_merchants_reach_nothing_else(

@@ -29,6 +29,12 @@ from rongbank.auth.service import AuthService, LoginResult
 from rongbank.auth.sms import FakeSmsGateway, SmsGateway
 from rongbank.auth.stepup import Challenge, ChallengeNeeded, ChallengeRequired, RiskCheck, StepUp
 from rongbank.auth.tools import PaymentRequest, ToolService
+from rongbank.chat.airline import Airline, FakeAirline
+from rongbank.chat.attachments import AttachmentService
+from rongbank.chat.bus import chat_transaction
+from rongbank.chat.cards import CardService
+from rongbank.chat.media import limits_from
+from rongbank.chat.push import PushService
 from rongbank.chat.service import ChatService, chat_config, make_bus
 from rongbank.clock import Clock, SystemClock
 from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
@@ -39,6 +45,7 @@ from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
 from rongbank.settings import Settings
+from rongbank.wealth.service import WealthService
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +66,8 @@ class Platform:
     """The SMS operator; None: the fake that keeps messages in a table."""
     risk: RiskCheck | None = None
     """Scores payments for step-up; None: the default new-payee check."""
+    airline: Airline | None = None
+    """The airline behind chat flight cards; None: the in-memory fake."""
     accounts: AccountsService = field(init=False)
     auth: AuthService = field(init=False)
     funding: FundingService = field(init=False)
@@ -67,6 +76,10 @@ class Platform:
     stepup: StepUp = field(init=False)
     chat: ChatService = field(init=False)
     payments: PaymentsService = field(init=False)
+    wealth: WealthService = field(init=False)
+    cards: CardService = field(init=False)
+    attachments: AttachmentService = field(init=False)
+    push: PushService = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -101,6 +114,18 @@ class Platform:
             ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
         )
         self.chat = ChatService(self.clock, make_bus(self.settings), chat_config(self.settings))
+        self.attachments = AttachmentService(
+            self.chat,
+            limits_from(
+                image_max_bytes=self.settings.chat_image_max_bytes,
+                file_max_bytes=self.settings.chat_file_max_bytes,
+                image_max_pixels=self.settings.chat_image_max_pixels,
+                file_types=self.settings.chat_file_types,
+            ),
+        )
+        self.push = PushService(
+            self.chat, due_notice=timedelta(days=self.settings.chat_due_notice_days)
+        )
         self.payments = PaymentsService(
             self.ledger,
             self.accounts,
@@ -109,6 +134,17 @@ class Platform:
             key=self._key(self.settings.payments_key, "payments"),
             order_ttl=timedelta(minutes=self.settings.order_ttl_minutes),
             public_url=self.settings.public_url,
+            allow_private_urls=self.settings.payments_allow_private_notify,
+        )
+        self.wealth = WealthService(self.ledger, self.accounts, self.clock)
+        self.cards = CardService(
+            self.chat,
+            self.accounts,
+            self.payments,
+            self.wealth,
+            self.clock,
+            airline=self.airline or FakeAirline(self.clock),
+            airline_merchant_id=self.settings.airline_merchant_id,
         )
 
     @classmethod
@@ -350,6 +386,11 @@ class Platform:
                     self.settings.payment_notify_interval_seconds,
                     self.deliver_notifications,
                 ),
+                "chat-card-expiry": (
+                    self.settings.hold_expiry_interval_seconds,
+                    self._expire_cards,
+                ),
+                "chat-push": (self.settings.chat_push_interval_seconds, self.deliver_push),
             }
             for name, (interval, job) in jobs.items():
                 thread = threading.Thread(
@@ -364,6 +405,7 @@ class Platform:
             thread.join()
         if self.committer is not None:
             self.committer.stop()
+        self.chat.bus.close()
         if self.engine is not None:
             self.engine.dispose()
 
@@ -388,6 +430,21 @@ class Platform:
     def _seal_audit(self) -> None:
         with self.transaction() as session:
             self.audit.seal(session)
+
+    def _expire_cards(self) -> None:
+        with chat_transaction(self.transaction, self.chat.bus) as session:
+            self.cards.expire_due(session)
+
+    def deliver_push(self, *, batch: int = 500, batches: int = 20) -> None:
+        """Deliver pending push notices (see ``rongbank.chat.push``): batch after
+        batch while they come full (a broadcast to a large segment), up to
+        ``batches``; what fails waits for the next run."""
+        for _ in range(batches):
+            delivered = self.push.deliver(self.transaction, limit=batch)
+            if delivered.failed:
+                logger.info("push notices not delivered, to retry: %d", delivered.failed)
+            if delivered.sent + delivered.skipped < batch:
+                break
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     payment_notify_interval_seconds: float = Field(
         default=2.0, description="How often due merchant notifications are sent."
     )
+    airline_merchant_id: int | None = Field(
+        default=None,
+        description="The e-Pay merchant (the airline) paid for flights booked from chat "
+        "cards; unset: no flight booking.",
+    )
+    payments_allow_private_notify: bool = Field(
+        default=False,
+        description="Let merchants' notify and return URLs point at private, loopback or "
+        "link-local addresses (tests and development only: in production it would let a "
+        "merchant aim the bank's servers at its own network).",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The bank's public web address; payment links and QR codes point there.",
@@ -101,9 +112,33 @@ class Settings(BaseSettings):
     chat_away_message: str | None = Field(
         default=None, description="What a customer is told when no manager can answer now."
     )
+    chat_image_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="Largest image that can be sent in chat."
+    )
+    chat_file_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest file that can be sent in chat."
+    )
+    chat_image_max_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Most pixels (width x height x frames) of an image sent in chat.",
+    )
+    chat_file_types: str = Field(
+        default="pdf,txt,csv,docx,xlsx,pptx,odt,ods,odp",
+        pattern=r"^[a-z]+(,[a-z]+)*$",
+        description="File types that can be sent in chat (decided by content), comma-separated, "
+        "from pdf, txt, csv, docx, xlsx, pptx, odt, ods, odp.",
+    )
+    chat_push_interval_seconds: float = Field(
+        default=2.0, description="How often pending push notices are delivered."
+    )
+    chat_due_notice_days: int = Field(
+        default=3, ge=0, le=60, description="How long before a due date its notice is sent."
+    )
     nats_url: str | None = Field(
         default=None,
-        description="NATS server for chat fan-out across processes; not supported yet.",
+        description="NATS server (nats://host:4222) for chat fan-out across API processes; "
+        "unset: one process serves chat.",
     )
 
 

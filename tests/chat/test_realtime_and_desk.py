@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from starlette.websockets import WebSocketDisconnect
 
+from rongbank.chat import gateway
 from rongbank.chat.rules import BusinessHours
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
@@ -104,6 +106,23 @@ class TestGateway:
                 assert next_of(ws, "ack")["cursor"] == ""
         finally:
             chat.client.cookies.clear()
+
+    @pytest.mark.timeout(60)  # were the login kept alive, the socket would stay open
+    def test_an_idle_socket_does_not_keep_its_login_alive(
+        self, live_chat: Chat, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(gateway, "RECHECK_SECONDS", 0.05)
+        chat = live_chat
+        alice = chat.customer()
+        with chat.client.websocket_connect(WS, headers=alice["headers"]) as ws:
+            # Minutes pass with the socket open and nothing typed: the gateway's
+            # periodic checks must not count as activity.
+            for _ in range(4):
+                clock.advance(timedelta(minutes=5))
+                time.sleep(0.2)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()  # nothing else is sent to a lone customer
+        assert closed.value.code == 4401
 
     def test_hidden_presence_is_not_announced(self, live_chat: Chat) -> None:
         chat = live_chat

@@ -47,6 +47,13 @@ class TestMaskSensitive:
         full_width = "".join(chr(ord(d) + 0xFEE0) for d in number)
         assert rules.mask_sensitive(full_width).found == (rules.CARD,)
 
+    def test_chinese_punctuation_is_kept(self) -> None:
+        # Masking must not rewrite what the sender wrote: only the secret changes.
+        assert rules.mask_sensitive("您好，在吗？好的！").text == "您好，在吗？好的！"
+        masked = rules.mask_sensitive("密码：Abc12345，别告诉别人")
+        assert masked.text == "密码：******，别告诉别人"
+        assert masked.found == (rules.PASSWORD,)
+
     @given(st.text(alphabet="0123456789", min_size=15, max_size=18), st.text(max_size=20))
     def test_no_valid_card_number_survives(self, body: str, around: str) -> None:
         number = card(body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -224,10 +224,31 @@ class TestSettlement:
         assert third.brought_forward == -5000
         assert third.paid == 8000 - rules.fee(8000, 60) - 5000
 
-    def test_an_open_day_cannot_be_settled(self, shop: Shop, platform: Platform) -> None:
-        with platform.transaction() as session:
-            from rongbank.errors import DomainError
+    def test_a_day_is_settled_only_once_it_is_over_in_beijing(
+        self, shop: Shop, platform: Platform
+    ) -> None:
+        from rongbank.errors import DomainError
 
-            with pytest.raises(DomainError) as refused:
-                settle(session, platform.payments, merchant_id=shop.id, day=date(2030, 1, 1))
-        assert refused.value.code == "settlement_day_open"
+        alice = shop.customer()
+        paid_order(shop, alice, "S-5", "40.00")
+        day = platform.accounts.business_day()
+        clock: Any = platform.clock
+        # The last second of the day in Beijing (UTC+8): still open.
+        clock.advance(datetime(day.year, day.month, day.day, 15, 59, 59, tzinfo=UTC) - clock.now())
+        for tried in (day, day + timedelta(days=1)):
+            with platform.transaction() as session, pytest.raises(DomainError) as refused:
+                settle(session, platform.payments, merchant_id=shop.id, day=tried)
+            assert refused.value.code == "settlement_day_open"
+            assert refused.value.details == {"business_day": tried.isoformat()}
+        staff = {"Authorization": f"Bearer {shop.people.login('operations-1')}"}
+        over_api = shop.client.post(
+            f"{V1}/staff/payments/settlements", headers=staff, json={"business_day": str(day)}
+        )
+        assert over_api.status_code == 422
+        assert over_api.json()["error"]["code"] == "settlement_day_open"
+        with platform.transaction() as session:
+            assert session.execute(text("SELECT count(*) FROM merchant_settlement")).scalar() == 0
+        clock.advance(timedelta(seconds=1))  # midnight in Beijing: the day is over
+        with platform.transaction() as session:
+            done = settle(session, platform.payments, merchant_id=shop.id, day=day)
+        assert done.payments == 4000

@@ -383,7 +383,8 @@ class TestMerchantConsole:
         pay_counter(me, counter_code(owner), "25")
         receipt = me.page.url.path
         owner.get("/merchant")
-        owner.get(f"/merchant/orders/{order_no_of(owner.page.text)}")
+        order_no = order_no_of(owner.page.text)
+        owner.get(f"/merchant/orders/{order_no}")
         action = re.search(r'action="(/merchant/orders/[^"]+/refund)"', owner.page.text)
         assert action
         owner.submit(action.group(1), amount="10", reason="少一份")
@@ -398,7 +399,12 @@ class TestMerchantConsole:
         me.get(receipt)
         assert shown(me.page.text, "receipt-refunded") == "¥ 10.00"
         me.get("/history")
-        assert "refund 老王面馆" in me.page.text
+        # The refund comes back in under the payment's own (language-free) words.
+        rows = re.findall(r'<tr class="(in|out)"><td>[^<]*</td><td>([^<]*)<', me.page.text)
+        assert [(d, w.strip()) for d, w in rows if "老王面馆" in w] == [
+            ("out", f"老王面馆 {order_no}"),
+            ("in", f"老王面馆 {order_no}"),
+        ]
 
     def test_a_cashier_cannot_refund(
         self, me: WebCustomer, owner: WebMerchant, cashier: WebMerchant

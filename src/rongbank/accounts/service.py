@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -36,6 +37,7 @@ from rongbank.accounts.rules import (
     check_outflow,
     luhn_valid,
 )
+from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
@@ -373,7 +375,23 @@ class AccountsService:
         outcome = self.ledger.transfer(session, command)
         if limited:
             self._count(session, payer, payee, amount)
-        return TransferDone(outcome.entry_id_or_raise(), outcome.status)
+        entry_id = outcome.entry_id_or_raise()
+        if payee.customer_id != payer.customer_id and outcome.status == "created":
+            record_event(
+                session,
+                customer_id=payee.customer_id,
+                kind="money_received",
+                key=f"ledger:{entry_id}",
+                payload={
+                    "source": "transfer",
+                    "amount": amount,
+                    "currency": payee.currency,
+                    "account_tail": payee.number[-4:],
+                    "payer_id": payer.customer_id,
+                },
+                at=self.clock.now(),
+            )
+        return TransferDone(entry_id, outcome.status)
 
     def transfer_made(self, session: Session, *, customer_id: int, client_id: str) -> bool:
         """Whether the customer already made the transfer with this client id."""
@@ -397,9 +415,7 @@ class AccountsService:
     ) -> None:
         """Refuse before anything is written if either side's class forbids it."""
         day = self.business_day()
-        check_outflow(
-            self.limits[payer.account_class], self._usage(session, payer, day, "outflow"), amount
-        )
+        self.check_outflow_limit(session, payer, amount=amount)
         balance_now = balance_of(self.ledger.account(session, payee.ledger_account_id)).posted
         check_inflow(
             self.limits[payee.account_class],
@@ -409,16 +425,36 @@ class AccountsService:
         )
 
     def _count(self, session: Session, payer: EAccount, payee: EAccount, amount: int) -> None:
-        day = self.business_day()
-        for account, column in ((payer, "outflow"), (payee, "inflow")):
-            session.execute(
-                text(
-                    f"INSERT INTO e_account_usage (e_account_id, day, {column}) "  # noqa: S608
-                    f"VALUES (:a, :d, :x) ON CONFLICT (e_account_id, day) "
-                    f"DO UPDATE SET {column} = e_account_usage.{column} + excluded.{column}"
-                ),
-                {"a": account.id, "d": day, "x": amount},
-            )
+        self.count_usage(session, payer, column="outflow", amount=amount)
+        self.count_usage(session, payee, column="inflow", amount=amount)
+
+    def check_outflow_limit(self, session: Session, account: EAccount, *, amount: int) -> None:
+        """Refuse ``amount`` more out of ``account`` today if it would pass its class's
+        daily or yearly outflow limit (transfers, and merchant payments too)."""
+        check_outflow(
+            self.limits[account.account_class],
+            self._usage(session, account, self.business_day(), "outflow"),
+            amount,
+        )
+
+    def count_usage(
+        self,
+        session: Session,
+        account: EAccount,
+        *,
+        column: Literal["inflow", "outflow"],
+        amount: int,
+    ) -> None:
+        """Count ``amount`` towards today's usage of the account's class limits; the
+        caller holds the account's lock (so that two payments cannot both slip under)."""
+        session.execute(
+            text(
+                f"INSERT INTO e_account_usage (e_account_id, day, {column}) "  # noqa: S608
+                f"VALUES (:a, :d, :x) ON CONFLICT (e_account_id, day) "
+                f"DO UPDATE SET {column} = e_account_usage.{column} + excluded.{column}"
+            ),
+            {"a": account.id, "d": self.business_day(), "x": amount},
+        )
 
     @staticmethod
     def _usage(session: Session, account: EAccount, day: date, column: str) -> Usage:

@@ -17,12 +17,14 @@ from rongbank.accounts.funding_endpoints import router as funding_router
 from rongbank.accounts.statement_endpoints import router as statements_router
 from rongbank.api.errors import install_error_handlers
 from rongbank.auth import endpoints as auth_endpoints
+from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
 from rongbank.chat.gateway import router as chat_gateway
 from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
-from rongbank.web import merchant_pages, pages, pay_pages
+from rongbank.wealth import endpoints as wealth_endpoints
+from rongbank.web import chat_pages, merchant_pages, pages, pay_pages
 
 
 def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
@@ -60,10 +62,19 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(payments_endpoints.staff, prefix="/api/v1")
     app.include_router(chat_endpoints.customer, prefix="/api/v1")
     app.include_router(chat_endpoints.staff, prefix="/api/v1")
+    app.include_router(attachment_endpoints.customer, prefix="/api/v1")
+    app.include_router(attachment_endpoints.staff, prefix="/api/v1")
+    app.include_router(push_endpoints.customer, prefix="/api/v1")
+    app.include_router(push_endpoints.staff, prefix="/api/v1")
     app.include_router(chat_gateway, prefix="/api/v1")
+    app.include_router(card_endpoints.customer, prefix="/api/v1")
+    app.include_router(card_endpoints.staff, prefix="/api/v1")
+    app.include_router(wealth_endpoints.customer, prefix="/api/v1")
+    app.include_router(wealth_endpoints.staff, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(pay_pages.router)
     app.include_router(merchant_pages.router)
+    app.include_router(chat_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )

@@ -243,9 +243,7 @@ class AuthService:
         if credential is None:
             verify_nothing(password)
         elif verify_password(password, password_hash=credential.password_hash):
-            return LoginResult(
-                new_session=self._open(session, credential, password, client, ip, now)
-            )
+            return LoginResult(new_session=self._open(session, credential, password, client, ip))
 
         counter = self._after_failure(counter, now)
         if credential is None:
@@ -285,40 +283,60 @@ class AuthService:
         password: str,
         client: str,
         ip: str | None,
-        now: datetime,
     ) -> NewSession:
         new_hash = hash_password(password) if needs_rehash(credential.password_hash) else None
         if new_hash is not None or credential.counter != repo.Counter():
             repo.record_success(session, credential.username, new_hash=new_hash)
+        return self.open_session(
+            session,
+            kind=PrincipalKind(credential.principal_kind),
+            principal_id=credential.principal_id,
+            client=client,
+            ip=ip,
+        )
+
+    def open_session(
+        self,
+        session: Session,
+        *,
+        kind: PrincipalKind,
+        principal_id: int,
+        client: str = "",
+        ip: str | None = None,
+    ) -> NewSession:
+        """A new session for a principal the caller has already authenticated: a
+        login after the password, the payment benchmark for the customers it made.
+        Never reachable from a request without a login."""
+        now = self.clock.now()
         token = secrets.token_urlsafe(32)
         expires_at = now + self.absolute
-        kind = PrincipalKind(credential.principal_kind)
         session_id = repo.insert_session(
             session,
             token_hash=_sha256(token),
             kind=kind,
-            principal_id=credential.principal_id,
+            principal_id=principal_id,
             now=now,
             expires_at=expires_at,
             client=client[:MAX_CLIENT],
             ip=_parse_ip(ip),
         )
-        principal = Principal(kind, credential.principal_id, session_id)
+        principal = Principal(kind, principal_id, session_id)
         return NewSession(token=token, principal=principal, expires_at=expires_at)
 
     # -- sessions --------------------------------------------------------------
 
-    def authenticate(self, session: Session, token: str) -> Principal:
+    def authenticate(self, session: Session, token: str, *, touch: bool = True) -> Principal:
         """The principal of a bearer token, or :class:`SessionInvalid` (unknown,
         logged out) or :class:`SessionExpired` (idle longer than ``inactivity``, or
-        past the absolute expiry set at login)."""
+        past the absolute expiry set at login). ``touch=False`` checks without counting
+        as activity: an idle open socket must not keep its login alive."""
         row = repo.find_session(session, _sha256(token))
         if row is None or row.revoked_at is not None:
             raise SessionInvalid()
         now = self.clock.now()
         if now >= row.expires_at or now - row.last_seen_at > self.inactivity:
             raise SessionExpired()
-        if now - row.last_seen_at > TOUCH_INTERVAL:
+        if touch and now - row.last_seen_at > TOUCH_INTERVAL:
             repo.touch_session(session, row.id, now)
         return Principal(PrincipalKind(row.principal_kind), row.principal_id, row.id)
 

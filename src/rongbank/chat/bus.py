@@ -7,22 +7,37 @@ back. A process that dies between commit and publish loses only the push: the
 message is in the log, and every client catches up with ``sync`` when it
 reconnects, so the push is a hint, never the record.
 
-One process uses :class:`InProcessBus`. Several API processes need a broker
-(``RONGBANK_NATS_URL``): a ``NatsBus`` would implement the same two methods over
-NATS subjects named like the topics here (``chat.customer.12``), and presence would
-move to a JetStream key-value bucket. It is not written yet; the setting refuses to
-start rather than silently run with one process's view.
+One process uses :class:`InProcessBus`. Several API processes share a NATS server
+(``RONGBANK_NATS_URL``) through :class:`NatsBus`: every topic is a NATS subject
+(``rongbank.chat.customer.12``), so an event published by the process that committed
+reaches the connections of every process. NATS keeps nothing (core NATS, at most
+once): a gateway that stops, or a NATS outage, costs pushes, never messages, which
+clients fetch with ``sync`` when they reconnect.
+
+Presence events (came online, went offline) travel on the bus like any other event,
+but the count of a member's connections is kept by each process
+(:meth:`rongbank.chat.service.ChatService.connected`): with several gateways a
+member's ``online`` flag in member lists shows only connections to the process
+asked, and a member connected to two gateways is announced offline when either
+connection ends.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as NatsSubscription
 from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
@@ -51,6 +66,10 @@ class Bus(Protocol):
     def subscribe(self, topic: str, callback: Callback) -> Subscription:
         """Call ``callback`` (from any thread, and it must not block) for each event
         published on ``topic`` until the subscription is closed."""
+        ...
+
+    def close(self) -> None:
+        """Stop delivering; events already published are sent first where possible."""
         ...
 
 
@@ -94,6 +113,144 @@ class InProcessBus:
                 subscribers.remove(subscription)
             if not subscribers:
                 self._subscribers.pop(subscription.topic, None)
+
+    def close(self) -> None:
+        """Nothing to release: subscribers go with their connections."""
+
+
+SUBJECT_PREFIX = "rongbank."
+CONNECT_TIMEOUT_S = 10.0
+SUBSCRIBE_TIMEOUT_S = 5.0
+CLOSE_TIMEOUT_S = 10.0
+
+
+@dataclass
+class _NatsSubscription:
+    bus: NatsBus
+    subscription: NatsSubscription
+
+    def close(self) -> None:
+        self.bus._submit(self.subscription.unsubscribe(), "unsubscribe")
+
+
+class NatsBus:
+    """Fan-out across processes through a NATS server.
+
+    nats-py is asyncio-only, while the bus is called from worker threads (after a
+    commit) and from the servers' event loops, so the client lives on an event loop
+    of its own in a daemon thread, and the methods hand it work thread-safely.
+    """
+
+    def __init__(self, url: str, *, name: str | None = None) -> None:
+        self._closing = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="chat-nats", daemon=True
+        )
+        self._thread.start()
+        connecting = asyncio.run_coroutine_threadsafe(
+            nats.connect(
+                url,
+                name=name or f"rongbank-chat-{os.getpid()}",
+                connect_timeout=int(CONNECT_TIMEOUT_S),
+                # Keep trying for as long as the process runs: an outage of the
+                # broker costs pushes, and clients resync once it is back.
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected,
+            ),
+            self._loop,
+        )
+        try:
+            self._client: NatsClient = connecting.result(CONNECT_TIMEOUT_S + 5)
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def publish(self, topic: str, event: Event) -> None:
+        try:
+            data = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            # Called after the commit: the caller must not fail for a push.
+            logger.exception("chat event on %s is not JSON; not published", topic)
+            return
+        # Not waited for: the client only buffers it (and flushes in the background),
+        # and calls are run in the order they are handed over.
+        self._submit(self._client.publish(SUBJECT_PREFIX + topic, data), "publish")
+
+    def subscribe(self, topic: str, callback: Callback) -> Subscription:
+        """Waits until the server has the subscription, so that an event published
+        anywhere after this returns reaches ``callback``. Blocking: call it from a
+        worker thread, not from an event loop."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("NatsBus.subscribe would wait on its own event loop")
+
+        async def deliver(message: Msg) -> None:
+            try:
+                callback(json.loads(message.data))
+            except Exception:
+                logger.exception("chat subscriber on %s failed", topic)
+
+        async def subscribe() -> NatsSubscription:
+            subscription = await self._client.subscribe(SUBJECT_PREFIX + topic, cb=deliver)
+            try:
+                await self._client.flush(timeout=int(SUBSCRIBE_TIMEOUT_S))
+            except Exception as error:
+                # Disconnected: the client subscribes again when it reconnects, and
+                # the connection's client resyncs in any case.
+                logger.warning("chat subscription not confirmed by NATS: %r", error)
+            return subscription
+
+        future = asyncio.run_coroutine_threadsafe(subscribe(), self._loop)
+        return _NatsSubscription(self, future.result(SUBSCRIBE_TIMEOUT_S + 5))
+
+    def close(self) -> None:
+        """Send what is buffered, then disconnect and stop the loop thread."""
+        if not self._loop.is_running():
+            return
+        self._closing = True
+        closing = asyncio.run_coroutine_threadsafe(self._client.drain(), self._loop)
+        try:
+            closing.result(CLOSE_TIMEOUT_S)
+        except Exception as error:
+            logger.warning("NATS chat bus did not drain: %r", error)
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(CLOSE_TIMEOUT_S)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    def _submit(self, work: Any, what: str) -> None:
+        if self._loop.is_closed():
+            work.close()  # never awaited: the bus is closed
+            logger.warning("NATS chat bus closed; %s dropped", what)
+            return
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        future.add_done_callback(lambda done: _log_failure(done, what))
+
+    async def _on_error(self, error: Exception) -> None:
+        logger.warning("NATS chat bus error: %r", error)
+
+    async def _on_disconnected(self) -> None:
+        if not self._closing:
+            logger.warning("NATS chat bus disconnected; reconnecting")
+
+    async def _on_reconnected(self) -> None:
+        logger.info("NATS chat bus reconnected")
+
+
+def _log_failure(done: Any, what: str) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        logger.warning("NATS chat bus %s failed: %r", what, done.exception())
+
+
+def bus_for(nats_url: str | None) -> Bus:
+    """The bus a process uses: NATS when a server is configured, else in-process."""
+    return NatsBus(nats_url) if nats_url else InProcessBus()
 
 
 def queue_event(session: Session, topic: str, event: Event) -> None:

@@ -44,6 +44,28 @@ class DeskItem:
 
 
 @dataclass(frozen=True, slots=True)
+class MyCustomer:
+    """One of an account manager's own customers."""
+
+    customer_id: int
+    name: str
+    mobile: str
+    conversation_id: int | None
+    """Their chat with the bank; None until they open it."""
+    unread: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferNote:
+    """A chat handed from one manager to another, with the note for the colleague."""
+
+    from_name: str
+    to_name: str
+    note: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseTime:
     staff_id: int
     name: str
@@ -99,12 +121,12 @@ class Desk:
         now = self.chat.clock.now()
         open_now = self.chat.config.business_hours.open_at(now)
         manager = self._manager_of(session, conversation)
-        if open_now and manager is not None and self._on_duty(session, manager):
+        if open_now and manager is not None and self.on_duty(session, manager):
             self._assign(session, conversation, manager, "manager")
         elif (
             open_now
             and conversation.assigned_staff_id is not None
-            and self._on_duty(session, conversation.assigned_staff_id)
+            and self.on_duty(session, conversation.assigned_staff_id)
         ):
             pass  # a colleague on duty keeps the chat until the manager is back
         else:
@@ -274,6 +296,44 @@ class Desk:
             for r in rows
         ]
 
+    def customers(self, session: Session, *, staff_id: int) -> list[MyCustomer]:
+        """The manager's own customers, with their chat with the bank if they have
+        one and what of it the manager has not read."""
+        rows = session.execute(
+            text(
+                "SELECT cu.id, cu.name, cu.mobile, c.id, c.last_seq - coalesce(m.last_read_seq, 0) "
+                "FROM customer cu LEFT JOIN chat_conversation c ON c.customer_id = cu.id "
+                "AND c.kind = 'bank' "
+                "LEFT JOIN chat_member m ON m.conversation_id = c.id AND m.member_kind = 'staff' "
+                "AND m.member_id = :s AND m.active "
+                "WHERE cu.manager_id = :s ORDER BY cu.name, cu.id"
+            ),
+            {"s": staff_id},
+        ).all()
+        return [
+            MyCustomer(
+                customer_id=int(r[0]),
+                name=r[1],
+                mobile=r[2],
+                conversation_id=None if r[3] is None else int(r[3]),
+                unread=max(0, int(r[4] or 0)),
+            )
+            for r in rows
+        ]
+
+    def transfers(self, session: Session, *, conversation_id: int) -> list[TransferNote]:
+        """The chat's transfers between colleagues with their notes, oldest first:
+        for whoever serves it now (the customer never sees the notes)."""
+        rows = session.execute(
+            text(
+                "SELECT coalesce(f.name, ''), t.name, x.note, x.at FROM chat_transfer x "
+                "LEFT JOIN staff f ON f.id = x.from_staff_id JOIN staff t ON t.id = x.to_staff_id "
+                "WHERE x.conversation_id = :c ORDER BY x.at, x.id"
+            ),
+            {"c": conversation_id},
+        ).all()
+        return [TransferNote(r[0], r[1], r[2], r[3]) for r in rows]
+
     def canned_replies(self, session: Session, *, staff_id: int) -> list[dict[str, Any]]:
         rows = session.execute(
             text(
@@ -353,7 +413,8 @@ class Desk:
         ).scalar()
         return None if manager is None else int(manager)
 
-    def _on_duty(self, session: Session, staff_id: int) -> bool:
+    def on_duty(self, session: Session, staff_id: int) -> bool:
+        """Whether this account manager is on duty (serving chats) now."""
         return bool(
             session.execute(
                 text(

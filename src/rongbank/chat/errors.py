@@ -94,3 +94,122 @@ class AlreadyReported(Conflict):
 class GroupTooLarge(InvalidRequest):
     code = "chat_group_too_large"
     message = "A group has at most 200 members."
+
+
+# -- service cards -------------------------------------------------------------------------
+
+
+class CardNotFound(NotFound):
+    """Also the answer for a card in a conversation the caller is not in."""
+
+    code = "chat_card_not_found"
+    message = "No such card in this conversation."
+
+
+class CardUsed(Conflict):
+    """A card opens its action once: the second use, even at the same moment, is this."""
+
+    code = "chat_card_used"
+    message = "This card has been used already (details give its state)."
+
+
+class CardExpired(Conflict):
+    code = "chat_card_expired"
+    message = "This card has expired; ask for a new one."
+
+
+class CardNotForYou(Forbidden):
+    code = "chat_card_not_for_you"
+    message = "This card is for someone else in the conversation."
+
+
+class CardNotAllowedHere(InvalidRequest):
+    code = "chat_card_not_allowed_here"
+    message = "This kind of card cannot be sent in this conversation, or by you."
+
+
+class CardAccountRequired(InvalidRequest):
+    code = "chat_card_account_required"
+    message = "Say which of your accounts to pay from (account)."
+
+
+class CardAmountRequired(InvalidRequest):
+    code = "chat_card_amount_required"
+    message = "Say how much to buy (amount)."
+
+
+class NoReceivingAccount(Conflict):
+    code = "chat_card_no_receiving_account"
+    message = "The other person has no active account to receive money into."
+
+
+class MerchantNotYours(Forbidden):
+    code = "chat_card_merchant_not_yours"
+    message = "Only the customer behind a merchant sends its payment requests."
+
+
+class FlightsNotOffered(Conflict):
+    code = "chat_flights_not_offered"
+    message = "Flight booking is not set up at this bank (no airline merchant configured)."
+
+
+class FlightUnavailable(Conflict):
+    code = "chat_flight_unavailable"
+    message = "This flight offer is no longer available; search again."
+
+
+class FlightBookingFailed(Conflict):
+    code = "chat_flight_booking_failed"
+    message = (
+        "The airline could not confirm the booking. Your payment was released and the "
+        "seat given back; nothing was charged."
+    )
+
+
+# -- attachments and push notices ----------------------------------------------------------
+
+
+class AttachmentEmpty(InvalidRequest):
+    code = "chat_attachment_empty"
+    message = "The file is empty."
+
+
+class AttachmentTooLarge(DomainError):
+    code = "chat_attachment_too_large"
+    status = 413
+    message = "The file is too large to send (details give the limit in bytes)."
+
+
+class ImageTooLarge(DomainError):
+    code = "chat_image_too_large"
+    status = 413
+    message = "The image has too many pixels to send; please send a smaller one."
+
+
+class AttachmentTypeRefused(DomainError):
+    """Decided by the content, whatever the file's name or declared type."""
+
+    code = "chat_attachment_type_refused"
+    status = 415
+    message = (
+        "This kind of file cannot be sent: images (JPEG, PNG, WebP, GIF), PDF, plain text "
+        "and office documents without macros can."
+    )
+
+
+class AttachmentNotFound(NotFound):
+    """Also the answer for a recalled or hidden one, and for a conversation the
+    caller is not in."""
+
+    code = "chat_attachment_not_found"
+    message = "No such attachment in this conversation."
+
+
+class BroadcastNotFound(NotFound):
+    code = "chat_broadcast_not_found"
+    message = "No such broadcast."
+
+
+class BroadcastConflict(Conflict):
+    code = "chat_broadcast_conflict"
+    message = "This client id was used for a different broadcast."

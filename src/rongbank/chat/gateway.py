@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from rongbank.auth.service import Principal, PrincipalKind
@@ -67,14 +68,20 @@ def _token(websocket: WebSocket) -> tuple[str | None, PrincipalKind | None]:
     return cookie, PrincipalKind.STAFF if staff else PrincipalKind.CUSTOMER
 
 
+class _SessionEnded(Exception):
+    """The connection's login ended (logout, expiry) while the socket stayed open."""
+
+
 class _Refused(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
 
 
-def _authenticate(platform: Platform, token: str, kind: PrincipalKind | None) -> Principal:
+def _authenticate(
+    platform: Platform, token: str, kind: PrincipalKind | None, *, touch: bool = True
+) -> Principal:
     with platform.transaction() as session:
-        principal = platform.auth.authenticate(session, token)
+        principal = platform.auth.authenticate(session, token, touch=touch)
     if kind is not None and principal.kind is not kind:
         raise _Refused(UNAUTHENTICATED)
     return principal
@@ -127,19 +134,33 @@ class Connection:
 
     async def run(self) -> None:
         chat = self.platform.chat
-        subscription = chat.bus.subscribe(self.member.topic, self._deliver)
-        pusher = asyncio.create_task(self._push())
-        await run_in_threadpool(self._in_transaction, chat.connected, self.member)
+        # Subscribing may wait for a broker (NATS) to confirm: not on the event loop.
+        subscription = await run_in_threadpool(chat.bus.subscribe, self.member.topic, self._deliver)
+        tasks = [asyncio.create_task(self._push())]
         try:
-            await self._receive()
-        except WebSocketDisconnect:
-            pass
+            await run_in_threadpool(self._in_transaction, chat.connected, self.member)
+            tasks.append(asyncio.create_task(self._receive()))
+            # Either ending ends the connection: the client left, or it was closed
+            # (too slow, session ended).
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             subscription.close()
-            pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pusher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await task
             await run_in_threadpool(self._in_transaction, chat.disconnected, self.member)
+
+    async def _send(self, event: dict[str, Any]) -> bool:
+        """Send, or False once the socket is closed: by the client, by us, or by the
+        server for a keepalive ping left unanswered (which starlette reports as a
+        RuntimeError)."""
+        try:
+            await self.websocket.send_json(event)
+        except (WebSocketDisconnect, RuntimeError):
+            return False
+        return True
 
     def _in_transaction(self, action: Any, *args: Any) -> None:
         with chat_transaction(self.platform.transaction, self.platform.chat.bus) as session:
@@ -149,30 +170,56 @@ class Connection:
         while True:
             event = await self.queue.get()
             if event is None:
-                await self.websocket.close(code=TOO_SLOW)
+                with contextlib.suppress(RuntimeError):  # already closed
+                    await self.websocket.close(code=TOO_SLOW)
                 return
-            await self.websocket.send_json(event)
+            if not await self._send(event):
+                return
 
     async def _receive(self) -> None:
         while True:
             try:
-                frame = await asyncio.wait_for(
-                    self.websocket.receive_json(), timeout=RECHECK_SECONDS
-                )
+                # asyncio.timeout, unlike wait_for, makes no task per frame.
+                async with asyncio.timeout(RECHECK_SECONDS):
+                    frame = await self.websocket.receive_json()
             except TimeoutError:
                 frame = None
             except ValueError:
-                await self.websocket.send_json(_error(None, InvalidRequest("Frames are JSON.")))
+                if not await self._send(_error(None, InvalidRequest("Frames are JSON."))):
+                    return
                 continue
-            # The session may have ended (logout, expiry) while the socket stayed open.
-            try:
-                await run_in_threadpool(_authenticate, self.platform, self.token, self.kind)
-            except (DomainError, _Refused):
+            # One trip to the thread pool per frame (they are the gateway's hot path).
+            answer = await run_in_threadpool(self._checked, frame)
+            if answer is None:
                 await self.websocket.close(code=UNAUTHENTICATED)
                 return
-            if frame is not None:
-                answer = await run_in_threadpool(self._handle, frame)
-                await self.websocket.send_json(answer)
+            if frame is not None and not await self._send(answer):
+                return
+
+    def _checked(self, frame: Any) -> dict[str, Any] | None:
+        """The answer to ``frame`` (if any), or None when the session has ended
+        (logout, expiry) while the socket stayed open."""
+        try:
+            if isinstance(frame, dict):
+                # Checked in the frame's own transaction (see _dispatch).
+                return self._handle(frame)
+            # The periodic check of an idle socket is not activity: the login still
+            # expires after the inactivity timeout, and the socket is then closed.
+            _authenticate(self.platform, self.token, self.kind, touch=False)
+        except (DomainError, _Refused, _SessionEnded):
+            return None
+        return {} if frame is None else self._handle(frame)
+
+    def _still_signed_in(self, session: Session) -> None:
+        # In the frame's transaction, saving one per frame. Should the frame fail,
+        # the session's last-seen touch (at most one a minute) rolls back with it
+        # and is made by a later frame.
+        try:
+            principal = self.platform.auth.authenticate(session, self.token)
+        except DomainError:
+            raise _SessionEnded() from None
+        if self.kind is not None and principal.kind is not self.kind:
+            raise _SessionEnded()
 
     def _handle(self, frame: Any) -> dict[str, Any]:
         ref = frame.get("id") if isinstance(frame, dict) else None
@@ -191,6 +238,7 @@ class Connection:
         chat, member = self.platform.chat, self.member
         kind = frame.get("type")
         with chat_transaction(self.platform.transaction, chat.bus) as session:
+            self._still_signed_in(session)
             if kind == "send":
                 body = s.SendIn.model_validate(
                     {k: frame.get(k) for k in ("client_id", "text", "reply_to")}

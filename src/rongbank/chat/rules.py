@@ -9,7 +9,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ _CARD = re.compile(r"(?<![0-9A-Za-z])\d(?:[ -]?\d){15,18}(?![0-9A-Za-z])")
 # A password or PIN announced as such: "密码是 abc123", "password: x", "pin=1234".
 _PASSWORD = re.compile(
     r"((?:支付|登录|取款)?密码|口令|(?<![a-z])(?:password|passwd|pwd|pin))"
-    r"(\s*(?:是|为|:|=|is)?\s*)"
+    r"(\s*(?:是|为|:|：|=|＝|is)?\s*)"
     # Passwords are typed in ASCII; Chinese after "密码" is talk about it, not one.
     r"([!-~]{4,64})",
     re.IGNORECASE,
@@ -50,6 +50,14 @@ class Masked:
 def _fold(text: str) -> str:
     # Full-width digits and letters (Chinese input methods) are the same to a reader.
     return unicodedata.normalize("NFKC", text)
+
+
+# Only full-width digits and Latin letters: the text is stored as the sender wrote it,
+# so Chinese punctuation (，？！：) must survive masking.
+_FULL_WIDTH_ALNUM = {
+    code: code - 0xFEE0
+    for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))
+}
 
 
 def _mask_cards(run: str) -> str:
@@ -75,7 +83,7 @@ def mask_sensitive(text: str) -> Masked:
     a valid GB 11643 check character) and announced passwords, so that the other side
     and every log and transcript never hold them. Numbers that fail their check are
     left alone: an order number is not a card."""
-    text = _fold(text)
+    text = text.translate(_FULL_WIDTH_ALNUM)
     found: set[str] = set()
 
     def resident(match: re.Match[str]) -> str:
@@ -198,3 +206,24 @@ class BusinessHours:
     def open_at(self, instant: datetime) -> bool:
         local = instant.astimezone(BUSINESS_TIME_ZONE)
         return local.weekday() in self.days and self.opens <= local.time() < self.closes
+
+
+# --- service cards ----------------------------------------------------------------------
+
+CARD_TTL = timedelta(hours=24)
+"""How long a transfer or payment-request card can be acted on."""
+WEALTH_CARD_TTL = timedelta(days=3)
+CARD_CLOSED = frozenset({"paid", "booked", "declined", "expired", "failed"})
+
+
+def card_expiry(now: datetime, ttl: timedelta, *limits: datetime) -> datetime:
+    """A card lapses after ``ttl``, or sooner when what it offers does (an order, a
+    sale window, a fare)."""
+    return min((now + ttl, *limits))
+
+
+def mask_name(name: str) -> str:
+    """How a person's name shows on a card the other side sees: the family name
+    hidden, as banks print a payee ("*三", "*小明")."""
+    name = name.strip()
+    return name if len(name) < 2 else "*" + name[1:]

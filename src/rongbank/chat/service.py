@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.auth.service import Principal
 from rongbank.chat import rules
-from rongbank.chat.bus import Bus, InProcessBus, queue_event, topic
+from rongbank.chat.bus import Bus, bus_for, queue_event, topic
 from rongbank.chat.errors import (
     AlreadyReported,
     Blocked,
@@ -60,6 +60,8 @@ STAFF = "staff"
 SYSTEM = "system"
 MAX_TEXT = 2000
 MAX_GROUP = 200
+WITHDRAWABLE = ("text", "image", "file")
+"""Kinds of message a sender can recall and a moderator can hide."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,7 +511,9 @@ class ChatService:
         existing = self._by_client_id(session, conversation_id, member, client_id)
         if existing is not None:
             return Sent(existing.seen_by(member), created=False, masked=existing.masked)
-        if conversation.kind == "channel" and member.kind != STAFF:
+        if conversation.kind == "notice" or (
+            conversation.kind == "channel" and member.kind != STAFF
+        ):
             raise ChannelReadOnly()
         stripped = body.strip()
         if not stripped:
@@ -833,7 +837,7 @@ class ChatService:
         if (target.sender_kind, target.sender_id) != (
             member.kind,
             member.id,
-        ) or target.kind != "text":
+        ) or target.kind not in WITHDRAWABLE:
             raise RecallNotAllowed()
         existing = self._by_client_id(session, conversation_id, member, f"recall:{seq}")
         if existing is not None:
@@ -864,7 +868,7 @@ class ChatService:
             raise ReasonRequired()
         conversation = self.conversation(session, conversation_id, lock=True)
         target = self.message(session, conversation_id, seq)
-        if target.kind != "text":
+        if target.kind not in WITHDRAWABLE:
             raise MessageNotFound()
         if target.hidden:
             row = session.execute(
@@ -1195,10 +1199,4 @@ def chat_config(settings: Settings) -> ChatConfig:
 
 
 def make_bus(settings: Settings) -> Bus:
-    if settings.nats_url:
-        # Refuse rather than run several processes that each see only their own
-        # connections (see rongbank.chat.bus).
-        raise NotImplementedError(
-            "RONGBANK_NATS_URL is set, but the NATS chat bus is not built yet"
-        )
-    return InProcessBus()
+    return bus_for(settings.nats_url)

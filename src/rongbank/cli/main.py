@@ -357,5 +357,64 @@ def bench_ledger(
         print(bench.render(report))
 
 
+@bench_app.command("pay")
+def bench_pay(
+    seconds: Annotated[float, typer.Option(help="Seconds of pgbench and of payments.")] = 10.0,
+    clients: Annotated[
+        int, typer.Option(help="Concurrent HTTP clients (and pgbench clients).")
+    ] = 32,
+    servers: Annotated[int, typer.Option(help="API processes the clients share.")] = 1,
+    merchants: Annotated[int, typer.Option(help="Merchants paid at random.")] = 50,
+    customers: Annotated[
+        int, typer.Option(help="Paying customers (each pays at most its password-free count).")
+    ] = 5_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """The e-Pay payment path over HTTP (session, step-up, limits, ledger entry,
+    commit) beside pgbench's TPC-B reference, on one fresh embedded PostgreSQL, in
+    one run; prints payments/s, p50/p99 latency and the ratio to pgbench."""
+    from rongbank.payments import bench
+
+    report = bench.run(
+        seconds=seconds, clients=clients, servers=servers, merchants=merchants, customers=customers
+    )
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(bench.render(report))
+    if not report.sound:
+        raise typer.Exit(1)
+
+
+@bench_app.command("chat")
+def bench_chat(
+    clients: Annotated[int, typer.Option(help="WebSocket clients connected (even).")] = 5_000,
+    rate: Annotated[float, typer.Option(help="Messages a second offered, open-loop.")] = 1_000.0,
+    seconds: Annotated[float, typer.Option(help="Seconds of sending.")] = 10.0,
+    servers: Annotated[
+        int, typer.Option(help="API processes; more than one share a NATS server.")
+    ] = 1,
+    nats_url: Annotated[
+        str | None,
+        typer.Option(help="NATS for several servers (default: a nats-server started here)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """e-Link delivery: N WebSocket clients in pairs, M messages a second between
+    them, on one fresh embedded PostgreSQL; prints the clients connected, the rate
+    achieved and the send-to-push latency p50/p99."""
+    from rongbank.chat import bench
+
+    report = bench.run(
+        clients=clients, rate=rate, seconds=seconds, servers=servers, nats_url=nats_url
+    )
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(bench.render(report))
+    if not report.sound:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

@@ -30,6 +30,11 @@ accounts and transfers there), ``pgbench_ref`` is created next to it (the URL's 
 needs CREATEDB) and dropped afterwards, and pgbench connects with the same URL
 (libpq accepts a URI as the database name). pgbench comes from ``PATH`` or, failing
 that, from the bundled PostgreSQL binaries.
+
+Other benchmarks (``rongbank.payments.bench``) reuse the server (:func:`bench_server`,
+whose :meth:`BenchServer.reference` is the pgbench run), the measurement helpers
+(:class:`WorkerResult`, :func:`combine`, :func:`check_ledger`) and the report's parts
+(:func:`render_header`, :func:`render_paths`, :func:`render_ledger`).
 """
 
 from __future__ import annotations
@@ -47,8 +52,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from multiprocessing.context import SpawnContext
 from multiprocessing.queues import Queue as MPQueue
@@ -198,28 +203,48 @@ class BenchReport:
 
 def render(report: BenchReport) -> str:
     """The report as a plain-text table."""
-    m = report.machine
-    lines = [
+    lines = render_header(
         f"Ledger benchmark: {report.seconds:g} s per path, {report.clients} clients, "
         f"{report.accounts} accounts",
+        report.machine,
+    )
+    lines += render_paths(report.paths, report.ratios, unit="transfers/s")
+    lines.append("")
+    lines.append("Goals (transfers/s over pgbench tps):")
+    for goal in report.goals:
+        verdict = "PASS" if goal.met else "MISS"
+        lines.append(f"  {goal.description:<40} {goal.ratio:6.2f}x  {verdict}")
+    lines.append("")
+    lines += render_ledger(report.ledger)
+    return "\n".join(lines)
+
+
+def render_header(title: str, machine: Machine) -> list[str]:
+    """The first lines of a benchmark report: what ran, on which server and machine."""
+    m = machine
+    return [
+        title,
         f"PostgreSQL: {m.postgres_version} ({m.server}; fsync={m.fsync}, "
         f"synchronous_commit={m.synchronous_commit}, wal_sync_method={m.wal_sync_method})",
         f"Machine: {m.cpu_count} CPUs ({m.cpus_usable} usable), {m.platform}, Python {m.python}",
         "",
     ]
+
+
+def render_paths(paths: Sequence[PathResult], ratios: dict[str, float], *, unit: str) -> list[str]:
+    """The measured paths as a table; pgbench's row is the reference (tps, 1.00), the
+    others show ``unit`` and their ratio to it."""
     header = ("path", "workers", "rate", "x pgbench", "p50 ms", "p99 ms", "latency of", "count")
-    ratios = report.ratios
     rows: list[tuple[str, ...]] = [header]
-    for p in report.paths:
-        unit = "tps" if p.name == "pgbench" else "transfers/s"
-        ratio = "1.00" if p.name == "pgbench" else f"{ratios[p.name]:.2f}"
+    for p in paths:
+        reference = p.name == "pgbench"
         failed = f" ({p.failed} failed)" if p.failed else ""
         rows.append(
             (
                 p.label,
                 f"{p.workers} {p.worker_kind}",
-                f"{p.rate:,.0f} {unit}",
-                ratio,
+                f"{p.rate:,.0f} {'tps' if reference else unit}",
+                "1.00" if reference else f"{ratios[p.name]:.2f}",
                 f"{p.p50_ms:.2f}",
                 f"{p.p99_ms:.2f}",
                 p.latency_of,
@@ -228,6 +253,7 @@ def render(report: BenchReport) -> str:
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     right = {2, 3, 4, 5, 7}
+    lines = []
     for index, row in enumerate(rows):
         cells = [
             c.rjust(w) if i in right else c.ljust(w)
@@ -236,22 +262,20 @@ def render(report: BenchReport) -> str:
         lines.append("  ".join(cells).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
-    lines.append("")
-    lines.append("Goals (transfers/s over pgbench tps):")
-    for goal in report.goals:
-        verdict = "PASS" if goal.met else "MISS"
-        lines.append(f"  {goal.description:<40} {goal.ratio:6.2f}x  {verdict}")
-    lines.append("")
-    led = report.ledger
-    balances = ", ".join(f"{c} {v}" for c, v in sorted(led.trial_balance.items())) or "no accounts"
-    lines.append(
-        f"Ledger after the run: trial balance {balances} "
-        f"({'zero' if led.balanced else 'NOT ZERO'}); "
-        f"entries {led.entries_found:,} of {led.entries_expected:,} expected; "
-        f"verify: {'sound' if not led.problems else led.problems}"
+    return lines
+
+
+def render_ledger(check: LedgerCheck) -> list[str]:
+    balances = (
+        ", ".join(f"{c} {v}" for c, v in sorted(check.trial_balance.items())) or "no accounts"
     )
-    lines.append(f"Ledger check: {'OK' if led.sound else 'FAILED'}")
-    return "\n".join(lines)
+    return [
+        f"Ledger after the run: trial balance {balances} "
+        f"({'zero' if check.balanced else 'NOT ZERO'}); "
+        f"entries {check.entries_found:,} of {check.entries_expected:,} expected; "
+        f"verify: {'sound' if not check.problems else check.problems}",
+        f"Ledger check: {'OK' if check.sound else 'FAILED'}",
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -267,7 +291,7 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
 
 
 @dataclass(kw_only=True)
-class _WorkerResult:
+class WorkerResult:
     """What one worker (thread or process) measured. Times are ``time.monotonic``,
     which is system-wide on Linux, so processes' windows can be combined."""
 
@@ -280,13 +304,13 @@ class _WorkerResult:
     error: str | None = None
 
 
-def _combine(
+def combine(
     name: str,
     label: str,
     workers: int,
     worker_kind: str,
     latency_of: str,
-    results: Sequence[_WorkerResult],
+    results: Sequence[WorkerResult],
 ) -> PathResult:
     errors = [r.error for r in results if r.error]
     if errors:
@@ -340,11 +364,11 @@ def _process_worker(
     prefix: str,
     seed: int,
     barrier: MPBarrier,
-    results: MPQueue[_WorkerResult],
+    results: MPQueue[WorkerResult],
 ) -> None:
     """A worker process: one transaction per ``batch_size`` transfers, for ``seconds``
     after everyone is ready."""
-    result = _WorkerResult()
+    result = WorkerResult()
     engine = None
     try:
         engine = make_engine(url, pool_size=1)
@@ -386,9 +410,9 @@ def _run_processes(
     seconds: float,
     batch_size: int,
     prefix: str,
-) -> list[_WorkerResult]:
+) -> list[WorkerResult]:
     barrier = ctx.Barrier(workers + 1)
-    results: MPQueue[_WorkerResult] = ctx.Queue()
+    results: MPQueue[WorkerResult] = ctx.Queue()
     processes = [
         ctx.Process(
             target=_process_worker,
@@ -415,11 +439,11 @@ def _run_processes(
 
 def _run_group_commit(
     url: str, account_ids: list[int], clients: int, seconds: float, prefix: str
-) -> list[_WorkerResult]:
+) -> list[WorkerResult]:
     engine = make_engine(url, pool_size=4)
     committer = GroupCommitter(LedgerService(), make_session_factory(engine))
     barrier = threading.Barrier(clients + 1)
-    results = [_WorkerResult() for _ in range(clients)]
+    results = [WorkerResult() for _ in range(clients)]
 
     def client(index: int) -> None:
         result = results[index]
@@ -478,7 +502,7 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-def _pgbench_binary(bin_dir: Path | None) -> Path:
+def pgbench_binary(bin_dir: Path | None) -> Path:
     if bin_dir is not None and (bin_dir / "pgbench").exists():
         return bin_dir / "pgbench"
     found = shutil.which("pgbench")
@@ -511,7 +535,7 @@ def _pgbench_latencies(log_dir: Path) -> list[float]:
     return latencies
 
 
-def _run_pgbench(
+def run_pgbench(
     pgbench: Path, url: str, *, scale: int, clients: int, seconds: int, work_dir: Path
 ) -> PathResult:
     env = env_without_pg()
@@ -582,7 +606,7 @@ def _setting(conn: psycopg.Connection[Any], name: str) -> str:
     return str(row[0]) if row else "?"
 
 
-def _machine(url: str, server: str) -> Machine:
+def machine_info(url: str, server: str) -> Machine:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT version()").fetchone()
         version = str(row[0]) if row else "?"
@@ -600,7 +624,7 @@ def _machine(url: str, server: str) -> Machine:
     )
 
 
-def _checkpoint(url: str) -> None:
+def checkpoint(url: str) -> None:
     """Start each path with no dirty backlog from the one before (if allowed)."""
     with suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
@@ -658,7 +682,11 @@ def _create_accounts(url: str, prefix: str, accounts: int) -> list[int]:
     return ids
 
 
-def _check_ledger(url: str, prefix: str, expected: int) -> LedgerCheck:
+def check_ledger(
+    url: str, *, expected: int, count_sql: str, params: dict[str, Any] | None = None
+) -> LedgerCheck:
+    """The ledger after a run: trial balance, :meth:`LedgerService.verify`, and whether
+    ``count_sql`` (a count of the run's ledger entries) finds ``expected`` of them."""
     engine = make_engine(url, pool_size=1)
     factory = make_session_factory(engine)
     try:
@@ -670,10 +698,7 @@ def _check_ledger(url: str, prefix: str, expected: int) -> LedgerCheck:
                     "FROM ledger_account GROUP BY currency ORDER BY currency"
                 )
             ).all()
-            found = session.execute(
-                text("SELECT count(*) FROM ledger_entry WHERE starts_with(client_id, :p)"),
-                {"p": prefix},
-            ).scalar_one()
+            found = session.execute(text(count_sql), params or {}).scalar_one()
             problems = LedgerService().verify(session)
     finally:
         engine.dispose()
@@ -691,6 +716,74 @@ def _check_ledger(url: str, prefix: str, expected: int) -> LedgerCheck:
 
 # ---------------------------------------------------------------------------
 # The run
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchServer:
+    """The PostgreSQL server of one benchmark run, migrated, with an empty
+    ``pgbench_ref`` database beside the benchmark's own."""
+
+    url: str
+    admin_url: str
+    machine: Machine
+    pgbench: Path
+    work_dir: Path
+
+    def reference(self, *, scale: int, clients: int, seconds: float) -> PathResult:
+        """pgbench's TPC-B-like script on this server: the yardstick of the run."""
+        checkpoint(self.admin_url)
+        return run_pgbench(
+            self.pgbench,
+            with_database(self.admin_url, PGBENCH_DATABASE),
+            scale=scale,
+            clients=clients,
+            seconds=max(1, round(seconds)),
+            work_dir=self.work_dir,
+        )
+
+
+@contextmanager
+def bench_server(
+    *, data_dir: Path | None = None, database_url: str | None = None
+) -> Iterator[BenchServer]:
+    """A fresh embedded server in a temporary directory (or in ``data_dir``), or the
+    server of ``database_url``; cleaned up afterwards (see the module's docstring)."""
+    made_dir: Path | None = None
+    embedded: EmbeddedPostgres | None = None
+    work_dir = Path(tempfile.mkdtemp(prefix="rongbank-bench-work-"))
+    created_ref = False
+    admin_url = ""
+    try:
+        if database_url is None:
+            if data_dir is None:
+                made_dir = Path(tempfile.mkdtemp(prefix="rongbank-bench-"))
+            base = data_dir if data_dir is not None else made_dir
+            assert base is not None
+            embedded = EmbeddedPostgres(base, database=DATABASE)
+            url = embedded.start()
+            server = "embedded"
+        else:
+            url = libpq_url(database_url)
+            server = "external"
+        admin_url = libpq_url(url)
+        created_ref = _create_database(admin_url, PGBENCH_DATABASE)
+        machine = machine_info(admin_url, server)
+        migrate(url)
+        yield BenchServer(
+            url=url,
+            admin_url=admin_url,
+            machine=machine,
+            pgbench=pgbench_binary(embedded.bin_dir if embedded else None),
+            work_dir=work_dir,
+        )
+    finally:
+        if created_ref and admin_url and made_dir is None:
+            _drop_database(admin_url, PGBENCH_DATABASE)
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if made_dir is not None:
+            shutil.rmtree(made_dir, ignore_errors=True)
 
 
 def run(
@@ -713,43 +806,14 @@ def run(
     if seconds <= 0 or clients < 1 or batch_size < 1 or batch_clients < 1 or accounts < 2:
         raise ValueError("seconds > 0, clients, batch_size, batch_clients >= 1, accounts >= 2")
     scale = pgbench_scale or max(1, clients)
-    made_dir: Path | None = None
-    embedded: EmbeddedPostgres | None = None
-    work_dir = Path(tempfile.mkdtemp(prefix="rongbank-bench-work-"))
-    created_ref = False
-    admin_url = ""
-    try:
-        if database_url is None:
-            if data_dir is None:
-                made_dir = Path(tempfile.mkdtemp(prefix="rongbank-bench-"))
-            base = data_dir if data_dir is not None else made_dir
-            assert base is not None
-            embedded = EmbeddedPostgres(base, database=DATABASE)
-            url = embedded.start()
-            server = "embedded"
-        else:
-            url = libpq_url(database_url)
-            server = "external"
-        admin_url = libpq_url(url)
-        created_ref = _create_database(admin_url, PGBENCH_DATABASE)
-        machine = _machine(admin_url, server)
-        migrate(url)
+    with bench_server(data_dir=data_dir, database_url=database_url) as db:
+        url, admin_url = db.url, db.admin_url
         prefix = f"bench-{uuid.uuid4().hex[:8]}-"
         account_ids = _create_accounts(url, prefix, accounts)
+        reference = db.reference(scale=scale, clients=clients, seconds=seconds)
 
-        pgbench = _pgbench_binary(embedded.bin_dir if embedded else None)
-        _checkpoint(admin_url)
-        reference = _run_pgbench(
-            pgbench,
-            with_database(admin_url, PGBENCH_DATABASE),
-            scale=scale,
-            clients=clients,
-            seconds=max(1, round(seconds)),
-            work_dir=work_dir,
-        )
-
-        _checkpoint(admin_url)
-        group = _combine(
+        checkpoint(admin_url)
+        group = combine(
             "group_commit",
             "single transfer, group commit",
             clients,
@@ -760,8 +824,8 @@ def run(
 
         ctx = multiprocessing.get_context("spawn")
         single_workers = min(clients, SINGLE_TX_MAX_WORKERS)
-        _checkpoint(admin_url)
-        single = _combine(
+        checkpoint(admin_url)
+        single = combine(
             "single_tx",
             "single transfer, one tx each",
             single_workers,
@@ -770,8 +834,8 @@ def run(
             _run_processes(ctx, single_workers, url, account_ids, seconds, 1, f"{prefix}s"),
         )
 
-        _checkpoint(admin_url)
-        batched = _combine(
+        checkpoint(admin_url)
+        batched = combine(
             "batched",
             f"batched, {batch_size}/tx",
             batch_clients,
@@ -781,7 +845,12 @@ def run(
         )
 
         expected = accounts + sum(p.transfers for p in (group, single, batched))
-        ledger = _check_ledger(url, prefix, expected)
+        ledger = check_ledger(
+            url,
+            expected=expected,
+            count_sql="SELECT count(*) FROM ledger_entry WHERE starts_with(client_id, :p)",
+            params={"p": prefix},
+        )
         return BenchReport(
             seconds=seconds,
             clients=clients,
@@ -789,21 +858,13 @@ def run(
             batch_clients=batch_clients,
             accounts=accounts,
             pgbench_scale=scale,
-            machine=machine,
+            machine=db.machine,
             pgbench=reference,
             group_commit=group,
             single_tx=single,
             batched=batched,
             ledger=ledger,
         )
-    finally:
-        if created_ref and admin_url and made_dir is None:
-            _drop_database(admin_url, PGBENCH_DATABASE)
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
-        if made_dir is not None:
-            shutil.rmtree(made_dir, ignore_errors=True)
 
 
 def _create_database(url: str, name: str) -> bool:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rongbank.errors import DomainError
 from rongbank.payments.settlement import compare, settle_all, settlement_report, transaction_file
 
 payments_app = typer.Typer(help="e-Pay: settlement and reconciliation.", no_args_is_help=True)
@@ -47,7 +48,11 @@ def settle(
 
     with _platform(data_dir) as p:
         day = _day(business_day, p.accounts.business_day())
-        done = settle_all(p.session_factory, p.payments, day)
+        try:
+            done = settle_all(p.session_factory, p.payments, day)
+        except DomainError as error:  # the day is not over yet
+            console.print(f"[red]{error.detail_message}[/] {error.details}")
+            raise typer.Exit(1) from None
         with p.transaction() as session:
             p.audit.record(
                 session,
@@ -101,11 +106,17 @@ def reconcile(
 
     with _platform(data_dir) as p, p.transaction() as session:
         day = _day(business_day, p.accounts.business_day())
-        found = compare(session, day, file.read_text(), merchant_id=merchant)
+        try:
+            found = compare(session, day, file.read_text(), merchant_id=merchant)
+        except (DomainError, KeyError, ValueError) as error:  # not a transaction file
+            console.print(f"[red]{file} cannot be read as a transaction file:[/] {error!r}")
+            raise typer.Exit(2) from None
     if not found:
         console.print(f"[green]{file} agrees with the ledger for {day}.[/]")
         return
     table = Table("merchant", "kind", "order no", "refund no", "problem", "ledger", "file")
+    for column in table.columns:  # an operator greps these: never cut them short
+        column.overflow = "fold"
     for m in found:
         table.add_row(*(str(k) for k in m.key), m.problem, m.ledger, m.file)
     console.print(table)

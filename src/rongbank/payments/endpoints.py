@@ -9,6 +9,7 @@ with ``challenge_id`` and ``response``), exactly as transfers do.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Annotated, Any
 
@@ -20,11 +21,11 @@ from sqlalchemy.orm import Session
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
-from rongbank.auth.stepup import ChallengeRequired
 from rongbank.errors import Forbidden, Unauthenticated
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments import schemas as s
+from rongbank.payments.counter import audited_as_merchant, collect_payment_code
 from rongbank.payments.errors import MerchantRoleForbidden
 from rongbank.payments.service import (
     API_KEY_PREFIX,
@@ -104,14 +105,8 @@ Operations = Annotated[Principal, Depends(require_staff("operations", "administr
 
 def _audited_by(
     platform: Platform, actor: MerchantActor, action: str, target: str, **details: Any
-) -> Any:
-    return platform.audited(
-        actor_kind="merchant",
-        actor_id=actor.user_id,
-        action=action,
-        target=target,
-        details={"merchant": actor.merchant_id, "by": actor.role, **details},
-    )
+) -> AbstractContextManager[Session]:
+    return audited_as_merchant(platform, actor, action, target, channel="api", **details)
 
 
 def _payment_out(platform: Platform, session: Session, payment: Payment) -> s.PaymentOut:
@@ -350,41 +345,19 @@ def collect_by_code(
     """Take a payment by scanning the customer's payment code. 201 paid; 202 when the
     customer must confirm it on their phone first (query the order or wait for the
     notification); a repeat of a paid order number answers it."""
-    amount = _amount(body.amount)
+    done = collect_payment_code(
+        platform,
+        actor,
+        code=body.code,
+        order_no=body.order_no,
+        amount=_amount(body.amount),
+        description=body.description,
+        notify_url=body.notify_url,
+        channel="api",
+    )
+    response.status_code = 202 if done.status == "created" else 201
     with platform.transaction() as session:
-        seller = platform.payments.active_merchant(session, actor.merchant_id)
-        payer_id, account = platform.payments.code_holder(session, body.code)
-    request = platform.payments.payment_request(seller, body.order_no, amount, account.number)
-
-    def already_done(session: Session) -> bool:
-        found = platform.payments.find(session, merchant_id=seller.id, order_no=body.order_no)
-        return found is not None and found.status != "created"
-
-    fields = {
-        "merchant_id": seller.id,
-        "code": body.code,
-        "order_no": body.order_no,
-        "amount": amount,
-        "description": body.description,
-        "notify_url": body.notify_url,
-    }
-    try:
-        with platform.authorised(
-            request, customer_id=payer_id, already_done=already_done
-        ) as session:
-            paid = platform.payments.collect_by_code(session, **fields)  # type: ignore[arg-type]
-            return _payment_out(platform, session, paid)
-    except ChallengeRequired as needed:
-        with _audited_by(
-            platform, actor, "epay.await_customer", body.order_no, amount=amount
-        ) as session:
-            waiting = platform.payments.await_customer(
-                session,
-                challenge_id=needed.details["challenge"]["id"],
-                **fields,  # type: ignore[arg-type]
-            )
-            response.status_code = 202
-            return _payment_out(platform, session, waiting)
+        return _payment_out(platform, session, done)
 
 
 @merchant.post("/orders/{order_no}/capture")

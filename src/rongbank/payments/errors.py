@@ -104,3 +104,11 @@ class SettlementDayOpen(InvalidRequest):
 class SettlementNotFound(NotFound):
     code = "settlement_not_found"
     message = "That business day has not been settled (yet)."
+
+
+class CallbackUrlNotAllowed(InvalidRequest):
+    code = "callback_url_not_allowed"
+    message = (
+        "notify_url and return_url must be http(s) URLs of a public address; private, "
+        "loopback, link-local and other internal addresses are refused."
+    )

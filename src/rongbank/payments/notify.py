@@ -21,8 +21,6 @@ number and its status, so a duplicate changes nothing on their side.
 from __future__ import annotations
 
 import logging
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -34,11 +32,11 @@ from rongbank.clock import Clock
 from rongbank.db import SessionFactory, unit_of_work
 from rongbank.payments import rules
 from rongbank.payments.service import PaymentsService
+from rongbank.payments.urls import PublicPoster
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
-TIMEOUT_SECONDS = 10.0
 
 
 class Poster(Protocol):
@@ -46,17 +44,6 @@ class Poster(Protocol):
     is no answer."""
 
     def __call__(self, url: str, body: str, headers: dict[str, str]) -> int: ...
-
-
-def post_with_urllib(url: str, body: str, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked on input
-        url, data=body.encode(), headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +58,13 @@ def deliver_due(
     clock: Clock,
     *,
     limit: int = 100,
-    post: Poster = post_with_urllib,
+    post: Poster | None = None,
 ) -> Delivered:
+    """Send what is due; ``post`` defaults to a :class:`PublicPoster` that sends only
+    to public addresses (unless the payments service allows private ones)."""
+    post = post or PublicPoster(
+        allow_private=payments.allow_private_urls, resolver=payments.resolver
+    )
     now = clock.now()
     with unit_of_work(session_factory) as session:
         rows = session.execute(
@@ -104,7 +96,7 @@ def deliver_due(
         error = ""
         try:
             status = post(url, body, headers)
-        except OSError as exc:  # no answer: connection refused, timeout, TLS...
+        except OSError as exc:  # no answer (refused, timeout, TLS...) or a non-public address
             error = type(exc).__name__
         ok = status is not None and 200 <= status < 300
         with unit_of_work(session_factory) as session:

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.resources import files
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from rongbank.money import parse_amount
@@ -64,6 +65,23 @@ def verify(key: bytes, header: str, body: str) -> bool:
     except (KeyError, ValueError):
         return False
     return hmac.compare_digest(sign(key, timestamp, body), header.strip())
+
+
+def is_public_address(address: IPv4Address | IPv6Address) -> bool:
+    """Whether the bank may send a merchant's notification to ``address``: a globally
+    routable unicast address. Private (RFC 1918, fc00::/7), loopback, link-local (the
+    cloud metadata service at 169.254.169.254 among them), shared (100.64/10),
+    reserved, documentation and multicast ranges are not: a URL there would make the
+    bank's servers call into its own network (server-side request forgery)."""
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return address.is_global and not address.is_multicast
+
+
+def is_local_name(host: str) -> bool:
+    """Host names that always mean this machine (RFC 6761), whatever DNS says."""
+    name = host.lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
 
 
 @dataclass(frozen=True, slots=True)

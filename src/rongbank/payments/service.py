@@ -43,9 +43,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.errors import AccountFrozen, AccountNotActive, NotYourAccount
-from rongbank.accounts.rules import Usage, check_outflow
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import PaymentRequest
+from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
 from rongbank.ledger.errors import PendingExpired
 from rongbank.ledger.rules import AccountType, BalanceRule
@@ -68,6 +68,7 @@ from rongbank.payments.errors import (
     SameStaffApproval,
     SettlementAccountInvalid,
 )
+from rongbank.payments.urls import Resolver, check_url, resolve
 
 Channel = Literal["static_qr", "dynamic_qr", "payment_code", "online"]
 Capture = Literal["immediate", "manual"]
@@ -203,6 +204,8 @@ class PaymentsService:
         key: bytes,
         order_ttl: timedelta = timedelta(minutes=30),
         public_url: str = "http://127.0.0.1:8000",
+        allow_private_urls: bool = False,
+        resolver: Resolver = resolve,
     ) -> None:
         self.ledger = ledger
         self.accounts = accounts
@@ -210,6 +213,10 @@ class PaymentsService:
         self.barcode_limits = barcode_limits
         self.order_ttl = order_ttl
         self.public_url = public_url.rstrip("/")
+        self.allow_private_urls = allow_private_urls
+        """Merchants' notify and return URLs may point at private addresses (tests and
+        development only: see ``rongbank.payments.urls``)."""
+        self.resolver = resolver
         self._code_key = hmac.new(key, b"rongbank-payments:payment-codes", "sha256").digest()
         self._notify_key = hmac.new(key, b"rongbank-payments:notify", "sha256").digest()
 
@@ -524,6 +531,10 @@ class PaymentsService:
         if existing is not None:
             return self._same(session, existing, order), False
         merchant = self.active_merchant(session, merchant_id)
+        for field, url in (("notify_url", order.notify_url), ("return_url", order.return_url)):
+            check_url(
+                url, field=field, allow_private=self.allow_private_urls, resolver=self.resolver
+            )
         now = self.clock.now()
         ttl = self.order_ttl if order.channel == "online" else self.barcode_limits.code_ttl
         row = session.execute(
@@ -769,7 +780,7 @@ class PaymentsService:
             raise AccountNotActive(account=account.number[-4:], status=account.status)
         if payment.channel != "online":
             self._check_barcode_limit(session, customer_id, payment)
-        self._check_class_limit(session, account, payment.amount)
+        self.accounts.check_outflow_limit(session, account, amount=payment.amount)
         manual = payment.capture == "manual"
         entry_id = self.ledger.transfer(
             session,
@@ -785,7 +796,7 @@ class PaymentsService:
                 metadata={"merchant": merchant.number, "order_no": payment.order_no},
             ),
         ).entry_id_or_raise()
-        self._count_outflow(session, account, payment.amount)
+        self.accounts.count_usage(session, account, column="outflow", amount=payment.amount)
         captured = 0 if manual else payment.amount
         row = session.execute(
             text(
@@ -807,6 +818,20 @@ class PaymentsService:
         ).one()
         paid = Payment(*row)
         self._notify(session, paid, "payment.authorised" if manual else "payment.paid")
+        record_event(
+            session,
+            customer_id=customer_id,
+            kind="payment_made",
+            key=f"epay-paid:{paid.id}",
+            payload={
+                "amount": paid.amount,
+                "currency": paid.currency,
+                "merchant": merchant.name,
+                "status": paid.status,
+                "account_tail": account.number[-4:],
+            },
+            at=now,
+        )
         return paid
 
     def _check_barcode_limit(self, session: Session, customer_id: int, payment: Payment) -> None:
@@ -839,31 +864,6 @@ class PaymentsService:
         day = self.accounts.business_day()
         start = datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TIME_ZONE)
         return start, start + timedelta(days=1)
-
-    def _check_class_limit(self, session: Session, account: EAccount, amount: int) -> None:
-        """The e-account class's outflow limits apply to merchant payments too."""
-        day = self.accounts.business_day()
-        row = session.execute(
-            text(
-                "SELECT coalesce(sum(outflow) FILTER (WHERE day = :d), 0), "
-                "coalesce(sum(outflow), 0) FROM e_account_usage "
-                "WHERE e_account_id = :a AND day >= :y AND day <= :d"
-            ),
-            {"a": account.id, "d": day, "y": date(day.year, 1, 1)},
-        ).one()
-        check_outflow(
-            self.accounts.limits[account.account_class], Usage(int(row[0]), int(row[1])), amount
-        )
-
-    def _count_outflow(self, session: Session, account: EAccount, amount: int) -> None:
-        session.execute(
-            text(
-                "INSERT INTO e_account_usage (e_account_id, day, outflow) VALUES (:a, :d, :x) "
-                "ON CONFLICT (e_account_id, day) "
-                "DO UPDATE SET outflow = e_account_usage.outflow + excluded.outflow"
-            ),
-            {"a": account.id, "d": self.accounts.business_day(), "x": amount},
-        )
 
     # -- after payment: capture, void, refund ------------------------------------------
 
@@ -974,8 +974,14 @@ class PaymentsService:
                 credit_account=int(deposit),
                 amount=amount,
                 currency=payment.currency,
-                description=f"refund {merchant.name} {payment.order_no}"[:200],
-                metadata={"merchant": merchant.number, "order_no": payment.order_no},
+                # The payment's own words, in no language: on the customer's history
+                # and statements (web, CSV, PDF) it is the money coming back for it.
+                description=f"{merchant.name} {payment.order_no}"[:200],
+                metadata={
+                    "merchant": merchant.number,
+                    "order_no": payment.order_no,
+                    "refund_no": refund_no,
+                },
             ),
         ).entry_id_or_raise()
         row = session.execute(
@@ -999,7 +1005,22 @@ class PaymentsService:
             {"a": amount, "id": payment.id},
         )
         self._notify(session, self._lock(session, payment.id), "payment.refunded")
-        return Refund(*row)
+        refund = Refund(*row)
+        if payment.customer_id is not None:
+            record_event(
+                session,
+                customer_id=payment.customer_id,
+                kind="money_received",
+                key=f"epay-refund:{refund.id}",
+                payload={
+                    "source": "refund",
+                    "amount": amount,
+                    "currency": payment.currency,
+                    "merchant": merchant.name,
+                },
+                at=refund.created_at,
+            )
+        return refund
 
     def _refund(self, session: Session, payment_id: int, refund_no: str) -> Refund | None:
         row = session.execute(

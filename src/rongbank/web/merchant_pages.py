@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -24,10 +23,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.auth.service import PrincipalKind
-from rongbank.auth.stepup import ChallengeRequired
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
+from rongbank.payments.counter import audited_as_merchant, collect_payment_code
 from rongbank.payments.errors import CodeNotFound, MerchantRoleForbidden, PaymentNotFound
 from rongbank.payments.service import Merchant, MerchantActor, OrderRequest, Payment
 from rongbank.payments.settlement import day_lines, settlement_of, settlement_report
@@ -100,18 +99,10 @@ def _page(
     )
 
 
-@contextmanager
 def _audited(
     platform: Platform, me: Console, action: str, target: str, **details: Any
-) -> Iterator[Session]:
-    with platform.audited(
-        actor_kind="merchant",
-        actor_id=me.actor.user_id,
-        action=action,
-        target=target,
-        details={"merchant": me.merchant.id, "by": me.actor.role, "channel": "console", **details},
-    ) as session:
-        yield session
+) -> AbstractContextManager[Session]:
+    return audited_as_merchant(platform, me.actor, action, target, channel="console", **details)
 
 
 def _payment_view(payment: Payment) -> dict[str, Any]:
@@ -344,43 +335,14 @@ def collect(
         if not _PAYMENT_CODE.match(code) or not _ORDER_NO.match(order_no):
             raise CodeNotFound()
         minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
-        payment = _collect(platform, me, code=code, order_no=order_no, amount=minor)
+        payment = collect_payment_code(
+            platform, me.actor, code=code, order_no=order_no, amount=minor, channel="console"
+        )
     except DomainError as error:
         return _collect_page(request, me, 422, error=_error(request, error), form=form)
     return _collect_page(
         request, me, 200 if payment.status == "paid" else 202, done=_payment_view(payment)
     )
-
-
-def _collect(platform: Platform, me: Console, *, code: str, order_no: str, amount: int) -> Payment:
-    """As ``POST /api/v1/merchant/payment-codes``: the customer's step-up decides; when
-    it wants a challenge, the order waits for the customer."""
-    with platform.transaction() as session:
-        seller = platform.payments.active_merchant(session, me.merchant.id)
-        payer_id, account = platform.payments.code_holder(session, code)
-    request = platform.payments.payment_request(seller, order_no, amount, account.number)
-
-    def already_done(session: Session) -> bool:
-        found = platform.payments.find(session, merchant_id=seller.id, order_no=order_no)
-        return found is not None and found.status != "created"
-
-    try:
-        with platform.authorised(
-            request, customer_id=payer_id, already_done=already_done
-        ) as session:
-            return platform.payments.collect_by_code(
-                session, merchant_id=seller.id, code=code, order_no=order_no, amount=amount
-            )
-    except ChallengeRequired as needed:
-        with _audited(platform, me, "epay.await_customer", order_no, amount=amount) as session:
-            return platform.payments.await_customer(
-                session,
-                merchant_id=seller.id,
-                code=code,
-                order_no=order_no,
-                amount=amount,
-                challenge_id=needed.details["challenge"]["id"],
-            )
 
 
 # -- one payment, and refunds ---------------------------------------------------------

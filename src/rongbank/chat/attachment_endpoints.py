@@ -1,0 +1,145 @@
+"""Images and files in 融e联 messages over HTTP: upload (multipart) into a
+conversation, download by its members.
+
+The upload is read up to the largest allowed size and no further; what it is, is
+decided by its content (:mod:`rongbank.chat.media`). A download always comes as an
+attachment with a safe name and ``nosniff``, so a browser neither runs nor guesses
+it, and is not cached on the device.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from rongbank.api.deps import CustomerPrincipal, PlatformDep
+from rongbank.chat import schemas as s
+from rongbank.chat.attachments import Download
+from rongbank.chat.endpoints import ChatStaff, chat_tx, sent_out
+from rongbank.chat.errors import AttachmentTooLarge
+from rongbank.chat.media import content_disposition
+from rongbank.chat.service import Member
+from rongbank.platform import Platform
+
+customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
+staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
+
+Upload = Annotated[UploadFile, File(description="The image or file; its type is read from it.")]
+ClientId = Annotated[
+    str, Form(min_length=1, max_length=100, description="Unique per message, as for text.")
+]
+Caption = Annotated[str, Form(max_length=500)]
+ReplyTo = Annotated[int | None, Form(ge=1)]
+Thumbnail = Annotated[bool, Query(description="The image's preview instead (images only).")]
+
+
+def _read(upload: UploadFile, limit: int) -> bytes:
+    """At most ``limit`` bytes of the upload; refuse it when there is more."""
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise AttachmentTooLarge(max_bytes=limit)
+    return data
+
+
+def _upload(
+    platform: Platform,
+    member: Member,
+    conversation_id: int,
+    upload: UploadFile,
+    client_id: str,
+    caption: str,
+    reply_to: int | None,
+) -> s.SentOut:
+    data = _read(upload, platform.attachments.limits.max_bytes)
+    with chat_tx(platform) as session:
+        sent = platform.attachments.send(
+            session,
+            member,
+            conversation_id=conversation_id,
+            client_id=client_id,
+            name=upload.filename or "file",
+            data=data,
+            caption=caption,
+            reply_to=reply_to,
+        )
+    return sent_out(sent)
+
+
+def _download(
+    platform: Platform, member: Member, conversation_id: int, seq: int, thumbnail: bool
+) -> Response:
+    with platform.transaction() as session:
+        found: Download = platform.attachments.download(
+            session, member, conversation_id=conversation_id, seq=seq, thumbnail=thumbnail
+        )
+    return Response(
+        found.content,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": content_disposition(found.name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            "Cross-Origin-Resource-Policy": "same-origin",
+            # Opened on its own, it may run nothing and reach nothing.
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+        },
+    )
+
+
+_FILE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "The content."}
+}
+
+
+@customer.post("/conversations/{conversation_id}/attachments", status_code=201)
+def upload(
+    conversation_id: int,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    file: Upload,
+    client_id: ClientId,
+    caption: Caption = "",
+    reply_to: ReplyTo = None,
+) -> s.SentOut:
+    """Send an image (JPEG, PNG, WebP, GIF: re-encoded without metadata, with a
+    thumbnail) or a file (PDF, text, office documents without macros) as a message
+    of kind ``image`` or ``file`` (body: ``ImageBody`` / ``FileBody`` as JSON)."""
+    return _upload(platform, Member.of(me), conversation_id, file, client_id, caption, reply_to)
+
+
+@customer.get(
+    "/conversations/{conversation_id}/messages/{seq}/attachment", responses=_FILE_RESPONSES
+)
+def download(
+    conversation_id: int,
+    seq: int,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    thumbnail: Thumbnail = False,
+) -> Response:
+    return _download(platform, Member.of(me), conversation_id, seq, thumbnail)
+
+
+@staff.post("/conversations/{conversation_id}/attachments", status_code=201)
+def staff_upload(
+    conversation_id: int,
+    platform: PlatformDep,
+    me: ChatStaff,
+    file: Upload,
+    client_id: ClientId,
+    caption: Caption = "",
+    reply_to: ReplyTo = None,
+) -> s.SentOut:
+    return _upload(platform, Member.of(me), conversation_id, file, client_id, caption, reply_to)
+
+
+@staff.get("/conversations/{conversation_id}/messages/{seq}/attachment", responses=_FILE_RESPONSES)
+def staff_download(
+    conversation_id: int,
+    seq: int,
+    platform: PlatformDep,
+    me: ChatStaff,
+    thumbnail: Thumbnail = False,
+) -> Response:
+    return _download(platform, Member.of(me), conversation_id, seq, thumbnail)

@@ -1,0 +1,358 @@
+"""Service cards over HTTP (see :mod:`rongbank.chat.cards`).
+
+Customers send transfer, payment-request and merchant-order cards
+(``/me/chat/conversations/{id}/cards``) and act on the cards meant for them: ``act``
+answers like every payment (``403 challenge_required`` with the challenge in
+``details``; the same request again with ``challenge_id`` and ``response`` pays), and
+``decline``. Staff send wealth and flight cards (``/staff/chat/...``).
+
+Acting runs the card's payment inside ``Platform.authorised`` (step-up, limits, audit)
+and publishes the chat events (the outcome message) only after it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
+
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.auth.limits import ToolKind
+from rongbank.auth.service import Principal
+from rongbank.auth.stepup import ChallengeFailed, ChallengeRequired
+from rongbank.auth.tools import PaymentRequest
+from rongbank.chat import schemas as s
+from rongbank.chat.airline import AirlineError
+from rongbank.chat.bus import chat_transaction
+from rongbank.chat.cards import Card, CardKind, CardService
+from rongbank.chat.endpoints import ChatStaff, chat_tx
+from rongbank.chat.errors import (
+    CardAccountRequired,
+    CardUsed,
+    FlightBookingFailed,
+    FlightUnavailable,
+)
+from rongbank.chat.service import Member
+from rongbank.errors import DomainError
+from rongbank.money import format_amount, parse_positive_amount
+from rongbank.platform import Platform
+
+customer = APIRouter(tags=["e-Link service cards"], prefix="/me/chat")
+staff = APIRouter(tags=["e-Link service cards (staff)"], prefix="/staff/chat")
+
+CNY_SCALE = 2
+Serving = Annotated[
+    Principal, Depends(require_staff("account_manager", "operations", "administrator"))
+]
+"""Who offers products and fares to customers."""
+
+
+def _amount(text: str) -> int:
+    return parse_positive_amount(text, scale=CNY_SCALE, currency="CNY")
+
+
+def _out(cards: CardService, session: Session, card: Card) -> s.CardOut:
+    return s.CardOut.model_validate(cards.view(session, card))
+
+
+# -- sending --------------------------------------------------------------------------------
+
+
+@customer.post("/conversations/{conversation_id}/cards", status_code=201)
+def send_card(
+    conversation_id: int,
+    body: s.CustomerCardIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    response: Response,
+) -> s.CardSentOut:
+    """Send a card to the other customer of a direct conversation: ``transfer`` (you
+    will pay them; you then confirm it with ``act``), ``request`` (they pay you) or
+    ``merchant_order`` (an open order of your merchant). 201 sent, 200 a resend."""
+    cards, member = platform.cards, Member.of(me)
+    with chat_tx(platform) as session:
+        if isinstance(body, s.TransferCardIn):
+            card, created = cards.send_transfer(
+                session,
+                member,
+                conversation_id=conversation_id,
+                client_id=body.client_id,
+                account=body.account,
+                amount=_amount(body.amount),
+                note=body.note,
+            )
+        elif isinstance(body, s.RequestCardIn):
+            card, created = cards.send_request(
+                session,
+                member,
+                conversation_id=conversation_id,
+                client_id=body.client_id,
+                account=body.account,
+                amount=_amount(body.amount),
+                note=body.note,
+            )
+        else:
+            card, created = cards.send_merchant_order(
+                session,
+                member,
+                conversation_id=conversation_id,
+                client_id=body.client_id,
+                merchant_id=body.merchant_id,
+                order_no=body.order_no,
+            )
+        out = _out(cards, session, card)
+    response.status_code = 201 if created else 200
+    return s.CardSentOut(card=out, created=created)
+
+
+@staff.post("/conversations/{conversation_id}/cards", status_code=201)
+def staff_send_card(
+    conversation_id: int,
+    body: s.StaffCardIn,
+    platform: PlatformDep,
+    me: Serving,
+    response: Response,
+) -> s.CardSentOut:
+    """Offer a wealth product (``wealth``) or an airline fare from ``GET /flights``
+    (``flight``) to the customer of a bank conversation (in a group: ``to_customer_id``)."""
+    cards, member = platform.cards, Member.of(me)
+    with chat_tx(platform) as session:
+        if isinstance(body, s.WealthCardIn):
+            card, created = cards.send_wealth(
+                session,
+                member,
+                conversation_id=conversation_id,
+                client_id=body.client_id,
+                product_code=body.product_code,
+                to_customer_id=body.to_customer_id,
+                note=body.note,
+            )
+        else:
+            card, created = cards.send_flight(
+                session,
+                member,
+                conversation_id=conversation_id,
+                client_id=body.client_id,
+                origin=body.origin,
+                destination=body.destination,
+                day=body.date,
+                offer_id=body.offer_id,
+                to_customer_id=body.to_customer_id,
+            )
+        out = _out(cards, session, card)
+    response.status_code = 201 if created else 200
+    return s.CardSentOut(card=out, created=created)
+
+
+@staff.get("/flights")
+def search_flights(
+    platform: PlatformDep,
+    _: Serving,
+    origin: Annotated[str, Query(min_length=3, max_length=3)],
+    destination: Annotated[str, Query(min_length=3, max_length=3)],
+    day: Annotated[date, Query(alias="date")],
+) -> list[s.FlightOfferOut]:
+    """The airline's fares on a route and day, to send as flight cards."""
+    offers = platform.cards.search_flights(origin=origin, destination=destination, day=day)
+    return [
+        s.FlightOfferOut.model_validate(
+            o.to_json() | {"fare": format_amount(o.fare, scale=CNY_SCALE)}
+        )
+        for o in offers
+    ]
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _card(platform: Platform, member: Member, conversation_id: int, card_id: int) -> s.CardOut:
+    with platform.transaction() as session:
+        card = platform.cards.card(
+            session, member, conversation_id=conversation_id, card_id=card_id
+        )
+        return _out(platform.cards, session, card)
+
+
+@customer.get("/conversations/{conversation_id}/cards/{card_id}")
+def my_card(
+    conversation_id: int, card_id: int, platform: PlatformDep, me: CustomerPrincipal
+) -> s.CardOut:
+    return _card(platform, Member.of(me), conversation_id, card_id)
+
+
+@staff.get("/conversations/{conversation_id}/cards/{card_id}")
+def staff_card(
+    conversation_id: int, card_id: int, platform: PlatformDep, me: ChatStaff
+) -> s.CardOut:
+    return _card(platform, Member.of(me), conversation_id, card_id)
+
+
+# -- declining ---------------------------------------------------------------------------------
+
+
+def _decline(platform: Platform, member: Member, conversation_id: int, card_id: int) -> s.CardOut:
+    cards = platform.cards
+    with chat_tx(platform) as session:
+        card = cards.decline(session, member, conversation_id=conversation_id, card_id=card_id)
+        out = _out(cards, session, card)
+    if card.hold_ref is not None:
+        cards.airline.release(card.hold_ref)
+    return out
+
+
+@customer.post("/conversations/{conversation_id}/cards/{card_id}/decline")
+def decline(
+    conversation_id: int, card_id: int, platform: PlatformDep, me: CustomerPrincipal
+) -> s.CardOut:
+    """Turn down a card meant for you, or withdraw one you sent, while it is open."""
+    return _decline(platform, Member.of(me), conversation_id, card_id)
+
+
+@staff.post("/conversations/{conversation_id}/cards/{card_id}/decline")
+def staff_withdraw(
+    conversation_id: int, card_id: int, platform: PlatformDep, me: Serving
+) -> s.CardOut:
+    """Withdraw a card one sent, while it is open."""
+    return _decline(platform, Member.of(me), conversation_id, card_id)
+
+
+# -- acting ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _authorised(
+    platform: Platform,
+    customer_id: int,
+    payment: PaymentRequest,
+    body: s.CardActIn,
+    already_done: Callable[[Session], bool],
+) -> Iterator[Session]:
+    """``Platform.authorised`` whose chat events go out once it has committed."""
+    with chat_transaction(
+        lambda: platform.authorised(
+            payment,
+            customer_id=customer_id,
+            challenge_id=body.challenge_id,
+            response=body.response,
+            prefer=ToolKind(body.tool) if body.tool else None,
+            already_done=already_done,
+        ),
+        platform.chat.bus,
+    ) as session:
+        yield session
+
+
+@customer.post("/conversations/{conversation_id}/cards/{card_id}/act")
+def act(
+    conversation_id: int,
+    card_id: int,
+    body: s.CardActIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+) -> s.CardOut:
+    """Do what the card offers: pay the transfer or the request, pay the merchant's
+    order, buy the product (``amount``), book the flight. Once only; the card's
+    outcome is posted into the conversation."""
+    cards = platform.cards
+    amount = None if body.amount is None else _amount(body.amount)
+    with chat_tx(platform) as session:
+        card = cards.prepare(
+            session, customer_id=me.id, conversation_id=conversation_id, card_id=card_id
+        )
+    cards.check_actable(card, me.id)
+    if card.kind == CardKind.FLIGHT:
+        return _book(platform, me.id, card, body)
+    with platform.transaction() as session:
+        payment = cards.payment(session, card, account=body.account, amount=amount)
+    with _authorised(
+        platform,
+        me.id,
+        payment,
+        body,
+        lambda session: cards.paid_before(session, card, customer_id=me.id),
+    ) as session:
+        done = cards.act(
+            session,
+            conversation_id=conversation_id,
+            card_id=card_id,
+            customer_id=me.id,
+            account=body.account,
+            amount=amount,
+        )
+        return _out(cards, session, done)
+
+
+def _book(platform: Platform, customer_id: int, card: Card, body: s.CardActIn) -> s.CardOut:
+    """A flight: hold a seat, take the fare (held) as authorised, confirm with the
+    airline, then capture; an airline failure voids the fare and gives the seat back.
+    Acting again on a card left ``booking`` (the process stopped before the airline
+    answered) finishes the booking without paying again."""
+    cards = platform.cards
+    if card.status == "open":
+        if not body.account:
+            raise CardAccountRequired()
+        if card.hold_ref is None:
+            card = _hold_seat(platform, customer_id, card)
+        with platform.transaction() as session:
+            payment = cards.payment(session, card, account=body.account, amount=None)
+        try:
+            with _authorised(
+                platform,
+                customer_id,
+                payment,
+                body,
+                lambda session: cards.paid_before(session, card, customer_id=customer_id),
+            ) as session:
+                card = cards.act(
+                    session,
+                    conversation_id=card.conversation_id,
+                    card_id=card.id,
+                    customer_id=customer_id,
+                    account=body.account,
+                    amount=None,
+                )
+        except (ChallengeRequired, ChallengeFailed):
+            raise  # the seat stays held while the customer answers
+        except DomainError:
+            # The fare cannot be taken (funds, limits...): the seat goes back.
+            assert card.hold_ref is not None
+            with platform.transaction() as session:
+                cards.drop_hold(session, card)
+            cards.airline.release(card.hold_ref)
+            raise
+    assert card.hold_ref is not None
+    try:
+        booking_ref = cards.airline.confirm(card.hold_ref, payment_ref=card.order_ref)
+    except AirlineError:
+        with chat_tx(platform) as session:
+            failed = cards.booking_failed(session, card)
+        cards.airline.release(card.hold_ref)
+        raise FlightBookingFailed(card_id=card.id, status=failed.status) from None
+    with chat_tx(platform) as session:
+        booked = cards.booked(session, card, booking_ref)
+        return _out(cards, session, booked)
+
+
+def _hold_seat(platform: Platform, customer_id: int, card: Card) -> Card:
+    """Hold a seat with the airline (outside any transaction: the airline is slow and
+    outside the bank) and keep its reference on the card."""
+    cards = platform.cards
+    with platform.transaction() as session:
+        passenger = cards.passenger(session, customer_id)
+    try:
+        hold = cards.airline.hold(cards.flight_offer(card), passenger=passenger)
+    except AirlineError:
+        with chat_tx(platform) as session:
+            cards.booking_failed(session, card)
+        raise FlightUnavailable(card_id=card.id) from None
+    with chat_tx(platform) as session:
+        kept = cards.keep_hold(session, card, hold)
+    if not kept:  # acted on at the same moment by another request
+        cards.airline.release(hold.hold_ref)
+        raise CardUsed(status="open")
+    return replace(card, hold_ref=hold.hold_ref)

@@ -1,0 +1,852 @@
+"""Service cards: chat messages that open an action, each one usable once.
+
+The vocabulary:
+
+- ``transfer`` ("转账"): a customer offers to send money to the other customer of a
+  direct conversation; the sender confirms it (with their authentication tool when
+  the step-up rules ask) and the money goes to the recipient's receiving account
+  (their first active e-account);
+- ``request`` ("收款"): a customer asks the other to pay into one of the sender's
+  accounts; the other pays it from one of theirs;
+- ``merchant_order``: the customer behind an e-Pay merchant sends one of its open
+  orders; the other pays it exactly as on e-Pay's pay page;
+- ``wealth``: bank staff (the account manager) offer a wealth product with a buy
+  button; the customer chooses the amount;
+- ``flight``: staff send an airline's fare (工银e商友 business travel); booking holds
+  a seat, takes the fare in e-Pay to the airline's merchant account (held), confirms
+  with the airline and only then captures; if the airline fails, the hold is voided
+  and the seat released.
+
+Each card names the one customer who may act on it (the **actor**), lapses at
+``expires_at``, and is used once: acting locks its row, so a second use (even at the
+same moment) finds it closed and is refused with ``chat_card_used``. Money moves
+through the same services as anywhere else (``AccountsService.transfer``,
+``PaymentsService.pay_order``, ``WealthService.buy``), inside ``Platform.authorised``
+at the boundary (:mod:`rongbank.chat.card_endpoints`), so limits and step-up apply
+unchanged; the card's id is the payment's client id, so it can never pay twice.
+
+The card is a message of kind ``card`` whose body is the card as JSON (see
+``rongbank.chat.schemas.CardOut``); every change of its state is another ``card``
+message whose ``ref_seq`` is the card's message, with the card as it is now. Messages
+cannot be updated, so the state itself lives in ``chat_card``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.errors import AccountNumberInvalid, EAccountNotFound, NotYourAccount
+from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.auth.tools import PaymentRequest
+from rongbank.chat import rules
+from rongbank.chat.airline import Airline, FlightOffer, SeatHold
+from rongbank.chat.errors import (
+    Blocked,
+    CardAccountRequired,
+    CardAmountRequired,
+    CardExpired,
+    CardNotAllowedHere,
+    CardNotForYou,
+    CardNotFound,
+    CardUsed,
+    ConversationNotFound,
+    FlightsNotOffered,
+    FlightUnavailable,
+    MerchantNotYours,
+    NoReceivingAccount,
+)
+from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Conversation, Member
+from rongbank.clock import Clock
+from rongbank.money import format_amount
+from rongbank.payments.errors import OrderNotPayable
+from rongbank.payments.service import OrderRequest, PaymentsService
+from rongbank.wealth import rules as wealth_rules
+from rongbank.wealth.errors import ProductNotOnSale
+from rongbank.wealth.service import Product, WealthService
+
+CNY_SCALE = 2
+
+
+class CardKind(StrEnum):
+    TRANSFER = "transfer"
+    REQUEST = "request"
+    MERCHANT_ORDER = "merchant_order"
+    WEALTH = "wealth"
+    FLIGHT = "flight"
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    id: int
+    conversation_id: int
+    seq: int
+    sender_kind: str
+    sender_id: int
+    client_id: str
+    kind: str
+    actor_id: int
+    amount: int | None
+    currency: str
+    payer_account_id: int | None
+    payee_account_id: int | None
+    merchant_id: int | None
+    order_no: str | None
+    product_id: int | None
+    offer: dict[str, Any] | None
+    hold_ref: str | None
+    note: str
+    status: str
+    """``open``; ``booking`` (a flight paid and held, the airline not yet
+    confirmed); then one of ``paid``, ``booked``, ``declined``, ``expired``,
+    ``failed``."""
+    outcome: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def payment_client_id(self) -> str:
+        """The client id of the card's payment: one card, at most one payment."""
+        return f"card:{self.id}"
+
+    @property
+    def order_ref(self) -> str:
+        """The e-Pay order number of a flight card's payment to the airline."""
+        return f"chat-card-{self.id}"
+
+
+_CARD = ", ".join(f.name for f in fields(Card))
+
+
+class CardService:
+    def __init__(
+        self,
+        chat: ChatService,
+        accounts: AccountsService,
+        payments: PaymentsService,
+        wealth: WealthService,
+        clock: Clock,
+        *,
+        airline: Airline,
+        airline_merchant_id: int | None = None,
+    ) -> None:
+        self.chat = chat
+        self.accounts = accounts
+        self.payments = payments
+        self.wealth = wealth
+        self.clock = clock
+        self.airline = airline
+        self.airline_merchant_id = airline_merchant_id
+        """The e-Pay merchant whose account the airline is paid into; None: no
+        flight booking at this bank."""
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send_transfer(
+        self,
+        session: Session,
+        member: Member,
+        *,
+        conversation_id: int,
+        client_id: str,
+        account: str,
+        amount: int,
+        note: str = "",
+    ) -> tuple[Card, bool]:
+        """Offer ``amount`` from one of the sender's accounts to the other customer."""
+
+        def draft(conversation: Conversation) -> dict[str, Any]:
+            other = self._direct_other(session, member, conversation)
+            payer = self._own_account(session, member.id, account)
+            payee = self._receiving_account(session, other)
+            return {
+                "actor_id": member.id,
+                "amount": amount,
+                "payer_account_id": payer.id,
+                "payee_account_id": payee.id,
+                "note": note,
+                "expires_at": rules.card_expiry(self.clock.now(), rules.CARD_TTL),
+            }
+
+        return self._send(session, member, conversation_id, client_id, CardKind.TRANSFER, draft)
+
+    def send_request(
+        self,
+        session: Session,
+        member: Member,
+        *,
+        conversation_id: int,
+        client_id: str,
+        account: str,
+        amount: int,
+        note: str = "",
+    ) -> tuple[Card, bool]:
+        """Ask the other customer to pay ``amount`` into one of the sender's accounts."""
+
+        def draft(conversation: Conversation) -> dict[str, Any]:
+            other = self._direct_other(session, member, conversation)
+            payee = self._own_account(session, member.id, account)
+            return {
+                "actor_id": other,
+                "amount": amount,
+                "payee_account_id": payee.id,
+                "note": note,
+                "expires_at": rules.card_expiry(self.clock.now(), rules.CARD_TTL),
+            }
+
+        return self._send(session, member, conversation_id, client_id, CardKind.REQUEST, draft)
+
+    def send_merchant_order(
+        self,
+        session: Session,
+        member: Member,
+        *,
+        conversation_id: int,
+        client_id: str,
+        merchant_id: int,
+        order_no: str,
+    ) -> tuple[Card, bool]:
+        """Send an open e-Pay order of the sender's own merchant to the other customer."""
+
+        def draft(conversation: Conversation) -> dict[str, Any]:
+            other = self._direct_other(session, member, conversation)
+            merchant = self.payments.merchant(session, merchant_id)
+            if merchant.customer_id != member.id:
+                raise MerchantNotYours()
+            self.payments.active_merchant(session, merchant_id)
+            order = self.payments.get(session, merchant_id=merchant_id, order_no=order_no)
+            now = self.clock.now()
+            if order.status != "created" or order.expires_at <= now:
+                raise OrderNotPayable(status=order.status)
+            if order.channel != "online" or order.customer_id not in (None, other):
+                raise CardNotAllowedHere("Only an online order open to this customer can be sent.")
+            return {
+                "actor_id": other,
+                "amount": order.amount,
+                "merchant_id": merchant.id,
+                "order_no": order.order_no,
+                "expires_at": rules.card_expiry(now, rules.CARD_TTL, order.expires_at),
+            }
+
+        return self._send(
+            session, member, conversation_id, client_id, CardKind.MERCHANT_ORDER, draft
+        )
+
+    def send_wealth(
+        self,
+        session: Session,
+        member: Member,
+        *,
+        conversation_id: int,
+        client_id: str,
+        product_code: str,
+        to_customer_id: int | None = None,
+        note: str = "",
+    ) -> tuple[Card, bool]:
+        """Staff offer a wealth product on sale to a customer of the conversation."""
+
+        def draft(conversation: Conversation) -> dict[str, Any]:
+            actor = self._served_customer(session, member, conversation, to_customer_id)
+            product = self.wealth.product(session, product_code)
+            now = self.clock.now()
+            if not product.sale_start <= now < product.sale_end:
+                raise ProductNotOnSale(
+                    sale_start=product.sale_start.isoformat(),
+                    sale_end=product.sale_end.isoformat(),
+                )
+            return {
+                "actor_id": actor,
+                "product_id": product.id,
+                "note": note,
+                "expires_at": rules.card_expiry(now, rules.WEALTH_CARD_TTL, product.sale_end),
+            }
+
+        return self._send(session, member, conversation_id, client_id, CardKind.WEALTH, draft)
+
+    def search_flights(self, *, origin: str, destination: str, day: date) -> list[FlightOffer]:
+        if self.airline_merchant_id is None:
+            raise FlightsNotOffered()
+        return self.airline.search(origin=origin, destination=destination, day=day)
+
+    def send_flight(
+        self,
+        session: Session,
+        member: Member,
+        *,
+        conversation_id: int,
+        client_id: str,
+        origin: str,
+        destination: str,
+        day: date,
+        offer_id: str,
+        to_customer_id: int | None = None,
+    ) -> tuple[Card, bool]:
+        """Staff send one of the airline's current fares (found by searching the
+        route again: the card carries the airline's offer, not the client's)."""
+
+        def draft(conversation: Conversation) -> dict[str, Any]:
+            actor = self._served_customer(session, member, conversation, to_customer_id)
+            offers = self.search_flights(origin=origin, destination=destination, day=day)
+            offer = next((o for o in offers if o.offer_id == offer_id), None)
+            if offer is None:
+                raise FlightUnavailable(offer_id=offer_id)
+            return {
+                "actor_id": actor,
+                "amount": offer.fare,
+                "offer": offer.to_json(),
+                "expires_at": rules.card_expiry(self.clock.now(), rules.CARD_TTL, offer.expires_at),
+            }
+
+        return self._send(session, member, conversation_id, client_id, CardKind.FLIGHT, draft)
+
+    def _send(
+        self,
+        session: Session,
+        member: Member,
+        conversation_id: int,
+        client_id: str,
+        kind: CardKind,
+        draft: Any,
+    ) -> tuple[Card, bool]:
+        """Post a card once per ``client_id`` (a resend answers the original), with the
+        same checks as a text message: membership, the log's lock, the rate limit."""
+        self.chat.membership(session, member, conversation_id)
+        # The conversation's lock orders its log and makes a resend find its original.
+        conversation = self.chat.conversation(session, conversation_id, lock=True)
+        existing = self._by_client_id(session, conversation_id, member, client_id)
+        if existing is not None:
+            return existing, False
+        values = draft(conversation)
+        self.chat._take_token(session, member)  # the send rate limit of every message
+        card_id = int(
+            session.execute(
+                text("SELECT nextval(pg_get_serial_sequence('chat_card', 'id'))")
+            ).scalar_one()
+        )
+        now = self.clock.now()
+        card = Card(
+            **{
+                "id": card_id,
+                "conversation_id": conversation_id,
+                "seq": 0,
+                "sender_kind": member.kind,
+                "sender_id": member.id,
+                "client_id": client_id,
+                "kind": kind.value,
+                "amount": None,
+                "currency": "CNY",
+                "payer_account_id": None,
+                "payee_account_id": None,
+                "merchant_id": None,
+                "order_no": None,
+                "product_id": None,
+                "offer": None,
+                "hold_ref": None,
+                "note": "",
+                "status": "open",
+                "outcome": {},
+                "created_at": now,
+                "closed_at": None,
+                **values,
+            }
+        )
+        message = self.chat.append(
+            session,
+            conversation,
+            sender=member,
+            client_id=client_id,
+            kind="card",
+            body=self._body(session, card),
+        )
+        card = replace(card, seq=message.seq)
+        columns = [f.name for f in fields(Card)]
+        session.execute(
+            text(
+                f"INSERT INTO chat_card ({', '.join(columns)}) OVERRIDING SYSTEM VALUE "  # noqa: S608
+                f"VALUES ({', '.join(':' + c for c in columns)})"
+            ),
+            {
+                **{c: getattr(card, c) for c in columns},
+                "offer": None if card.offer is None else json.dumps(card.offer),
+                "outcome": json.dumps(card.outcome),
+            },
+        )
+        if conversation.kind == "bank":
+            self.chat.desk.message_added(session, conversation, message)
+        return card, True
+
+    def _by_client_id(
+        self, session: Session, conversation_id: int, member: Member, client_id: str
+    ) -> Card | None:
+        row = session.execute(
+            text(
+                f"SELECT {_CARD} FROM chat_card WHERE conversation_id = :c "  # noqa: S608
+                "AND sender_kind = :k AND sender_id = :m AND client_id = :cid"
+            ),
+            {"c": conversation_id, "k": member.kind, "m": member.id, "cid": client_id},
+        ).first()
+        return None if row is None else Card(*row)
+
+    def _direct_other(self, session: Session, member: Member, conversation: Conversation) -> int:
+        """The other customer of a direct conversation the sender (a customer) is in."""
+        if member.kind != CUSTOMER or conversation.kind != "direct":
+            raise CardNotAllowedHere()
+        other = self.chat._other_customer(session, conversation.id, member.id)
+        if other is None:
+            raise CardNotAllowedHere()
+        if self.chat._blocked(session, member.id, other):
+            raise Blocked()
+        return other
+
+    def _served_customer(
+        self,
+        session: Session,
+        member: Member,
+        conversation: Conversation,
+        to_customer_id: int | None,
+    ) -> int:
+        """The customer a staff card is for: the bank conversation's customer, or a
+        customer member of a group (an enterprise's group with its bank team)."""
+        if member.kind != STAFF or conversation.kind not in ("bank", "group"):
+            raise CardNotAllowedHere()
+        actor = to_customer_id if conversation.kind == "group" else conversation.customer_id
+        if actor is None or (to_customer_id is not None and to_customer_id != actor):
+            raise CardNotAllowedHere("Say which customer of the group the card is for.")
+        try:
+            self.chat.membership(session, Member(CUSTOMER, actor), conversation.id)
+        except ConversationNotFound:  # not a member: the card could never be used
+            raise CardNotAllowedHere() from None
+        return actor
+
+    def _own_account(self, session: Session, customer_id: int, number: str) -> EAccount:
+        try:
+            account = self.accounts.account(session, number)
+        except (EAccountNotFound, AccountNumberInvalid):
+            raise NotYourAccount() from None
+        if account.customer_id != customer_id or account.status != "active":
+            raise NotYourAccount()
+        return account
+
+    def _receiving_account(self, session: Session, customer_id: int) -> EAccount:
+        for account, _ in self.accounts.accounts_of(session, customer_id):
+            if account.status == "active":
+                return account
+        raise NoReceivingAccount()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def card(self, session: Session, member: Member, *, conversation_id: int, card_id: int) -> Card:
+        """A card of a conversation the member is in (404 for anyone else)."""
+        self.chat.membership(session, member, conversation_id)
+        return self._get(session, conversation_id, card_id)
+
+    def _get(
+        self, session: Session, conversation_id: int, card_id: int, *, lock: bool = False
+    ) -> Card:
+        row = session.execute(
+            text(
+                f"SELECT {_CARD} FROM chat_card WHERE id = :id AND conversation_id = :c"  # noqa: S608
+                + (" FOR UPDATE" if lock else "")
+            ),
+            {"id": card_id, "c": conversation_id},
+        ).first()
+        if row is None:
+            raise CardNotFound()
+        return Card(*row)
+
+    def view(self, session: Session, card: Card) -> dict[str, Any]:
+        """The card as every member of the conversation sees it: what a client needs
+        to draw it and its state (``CardOut`` documents the shape). Account numbers
+        show their last four digits only; a person's family name is hidden."""
+        money = None if card.amount is None else format_amount(card.amount, scale=CNY_SCALE)
+        out: dict[str, Any] = {
+            "id": card.id,
+            "conversation_id": card.conversation_id,
+            "seq": card.seq,
+            "kind": card.kind,
+            "status": card.status,
+            "sender": {"kind": card.sender_kind, "id": card.sender_id},
+            "actor": {"kind": CUSTOMER, "id": card.actor_id},
+            "amount": money,
+            "currency": card.currency,
+            "note": card.note,
+            "payer_account": None,
+            "payee_account": None,
+            "payee_name": None,
+            "merchant": None,
+            "product": None,
+            "flight": None,
+            "created_at": card.created_at.isoformat(),
+            "expires_at": card.expires_at.isoformat(),
+            "closed_at": card.closed_at.isoformat() if card.closed_at else None,
+            "outcome": card.outcome,
+        }
+        if card.payer_account_id is not None:
+            out["payer_account"] = self._account_tail(session, card.payer_account_id)
+        if card.payee_account_id is not None:
+            out["payee_account"] = self._account_tail(session, card.payee_account_id)
+            owner = session.execute(
+                text(
+                    "SELECT c.name FROM e_account a JOIN customer c ON c.id = a.customer_id "
+                    "WHERE a.id = :id"
+                ),
+                {"id": card.payee_account_id},
+            ).scalar_one()
+            out["payee_name"] = rules.mask_name(str(owner))
+        if card.merchant_id is not None and card.kind == CardKind.MERCHANT_ORDER:
+            merchant = self.payments.merchant(session, card.merchant_id)
+            out["merchant"] = {
+                "number": merchant.number,
+                "name": merchant.name,
+                "order_no": card.order_no,
+            }
+        if card.product_id is not None:
+            row = session.execute(
+                text("SELECT code FROM wealth_product WHERE id = :id"), {"id": card.product_id}
+            ).scalar_one()
+            product = self.wealth.product(session, str(row))
+            out["product"] = {
+                "code": product.code,
+                "name": product.name,
+                "risk_level": product.risk_level,
+                "risk_label": wealth_rules.RISK_LEVELS[product.risk_level],
+                "expected_yield": wealth_rules.format_yield(product.yield_bps),
+                "min_amount": format_amount(product.min_amount, scale=CNY_SCALE),
+                "step_amount": format_amount(product.step_amount, scale=CNY_SCALE),
+                "sale_end": product.sale_end.isoformat(),
+            }
+        if card.offer is not None:
+            flight = {k: v for k, v in card.offer.items() if k != "fare"}
+            out["flight"] = flight | {"fare": format_amount(card.offer["fare"], scale=CNY_SCALE)}
+        return out
+
+    def _body(self, session: Session, card: Card) -> str:
+        return json.dumps({"card": self.view(session, card)}, ensure_ascii=False)
+
+    @staticmethod
+    def _account_tail(session: Session, account_id: int) -> str:
+        number = session.execute(
+            text("SELECT number FROM e_account WHERE id = :id"), {"id": account_id}
+        ).scalar_one()
+        return str(number)[-4:]
+
+    def _number(self, session: Session, account_id: int | None) -> str:
+        assert account_id is not None
+        return str(
+            session.execute(
+                text("SELECT number FROM e_account WHERE id = :id"), {"id": account_id}
+            ).scalar_one()
+        )
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def check_actable(self, card: Card, customer_id: int) -> None:
+        """Raise unless ``customer_id`` may act on the card now. A flight card paid
+        but not yet confirmed by the airline (``booking``) may be acted on again by
+        its actor: that finishes the booking, it does not pay again."""
+        if card.actor_id != customer_id:
+            raise CardNotForYou()
+        if card.status == "expired" or (
+            card.status == "open" and card.expires_at <= self.clock.now()
+        ):
+            raise CardExpired(expires_at=card.expires_at.isoformat())
+        if card.status not in ("open", "booking"):
+            raise CardUsed(status=card.status)
+
+    def prepare(
+        self, session: Session, *, customer_id: int, conversation_id: int, card_id: int
+    ) -> Card:
+        """The card as its actor is about to act on it; a card found past its expiry
+        is closed as ``expired`` here (in a transaction of its own, so that the
+        refusal that follows does not undo it)."""
+        self.chat.membership(session, Member(CUSTOMER, customer_id), conversation_id)
+        card = self._get(session, conversation_id, card_id, lock=True)
+        if card.status == "open" and card.expires_at <= self.clock.now():
+            card = self._close(session, card, "expired", {})
+        return card
+
+    def payment(
+        self, session: Session, card: Card, *, account: str | None, amount: int | None
+    ) -> PaymentRequest:
+        """What acting on the card asks the customer to authorise."""
+        kind = CardKind(card.kind)
+        if kind is CardKind.TRANSFER:
+            return PaymentRequest(
+                purpose="transfer",
+                payer=self._number(session, card.payer_account_id),
+                payee=self._number(session, card.payee_account_id),
+                amount=self._amount(card),
+                currency=card.currency,
+                client_id=card.payment_client_id,
+            )
+        payer = _required_account(account)
+        if kind is CardKind.REQUEST:
+            return PaymentRequest(
+                purpose="transfer",
+                payer=payer,
+                payee=self._number(session, card.payee_account_id),
+                amount=self._amount(card),
+                currency=card.currency,
+                client_id=card.payment_client_id,
+            )
+        if kind is CardKind.WEALTH:
+            if amount is None:
+                raise CardAmountRequired()
+            product = self._product(session, card)
+            return self.wealth.payment_request(
+                product, amount=amount, account_number=payer, client_id=card.payment_client_id
+            )
+        merchant_id, order_no = self._order_of(card)
+        merchant = self.payments.merchant(session, merchant_id)
+        return self.payments.payment_request(merchant, order_no, self._amount(card), payer)
+
+    def paid_before(self, session: Session, card: Card, *, customer_id: int) -> bool:
+        """Whether the card's payment was made already (then a retry needs no new
+        authentication; the card answers that it was used)."""
+        kind = CardKind(card.kind)
+        if kind in (CardKind.TRANSFER, CardKind.REQUEST):
+            return self.accounts.transfer_made(
+                session, customer_id=customer_id, client_id=card.payment_client_id
+            )
+        if kind is CardKind.WEALTH:
+            return self.wealth.purchase_made(
+                session, customer_id=customer_id, client_id=card.payment_client_id
+            )
+        merchant_id, order_no = self._order_of(card)
+        found = self.payments.find(session, merchant_id=merchant_id, order_no=order_no)
+        return found is not None and found.status != "created"
+
+    def act(
+        self,
+        session: Session,
+        *,
+        conversation_id: int,
+        card_id: int,
+        customer_id: int,
+        account: str | None,
+        amount: int | None,
+    ) -> Card:
+        """Carry out the card's action in the caller's (authorised) transaction.
+        The card's row lock makes it single use: a concurrent second use waits here,
+        then finds the card closed."""
+        card = self._get(session, conversation_id, card_id, lock=True)
+        self.check_actable(card, customer_id)
+        if card.status != "open":
+            raise CardUsed(status=card.status)
+        kind = CardKind(card.kind)
+        if kind in (CardKind.TRANSFER, CardKind.REQUEST):
+            source = (
+                self._number(session, card.payer_account_id)
+                if kind is CardKind.TRANSFER
+                else _required_account(account)
+            )
+            self.accounts.transfer(
+                session,
+                customer_id=customer_id,
+                source=source,
+                destination=self._number(session, card.payee_account_id),
+                amount=self._amount(card),
+                client_id=card.payment_client_id,
+                description=card.note or "chat transfer",
+            )
+            return self._close(session, card, "paid", {})
+        if kind is CardKind.MERCHANT_ORDER:
+            order = self.payments.get(
+                session, merchant_id=self._order_of(card)[0], order_no=self._order_of(card)[1]
+            )
+            paid = self.payments.pay_order(
+                session,
+                customer_id=customer_id,
+                payment=order,
+                account_number=_required_account(account),
+            )
+            if paid.customer_id != customer_id:  # paid by someone with the order's link
+                raise OrderNotPayable(status=paid.status)
+            return self._close(session, card, "paid", {})
+        if kind is CardKind.WEALTH:
+            if amount is None:
+                raise CardAmountRequired()
+            holding, _ = self.wealth.buy(
+                session,
+                customer_id=customer_id,
+                code=self._product(session, card).code,
+                account_number=_required_account(account),
+                amount=amount,
+                client_id=card.payment_client_id,
+            )
+            return self._close(
+                session,
+                card,
+                "paid",
+                {
+                    "amount": format_amount(holding.amount, scale=CNY_SCALE),
+                    "holding_id": holding.id,
+                },
+            )
+        return self._pay_flight(session, card, customer_id, _required_account(account))
+
+    def decline(
+        self, session: Session, member: Member, *, conversation_id: int, card_id: int
+    ) -> Card:
+        """The actor turns the card down, or its sender withdraws it, while it is open."""
+        self.chat.membership(session, member, conversation_id)
+        card = self._get(session, conversation_id, card_id, lock=True)
+        actor = member == Member(CUSTOMER, card.actor_id)
+        sender = member == Member(card.sender_kind, card.sender_id)
+        if not (actor or sender):
+            raise CardNotForYou()
+        if card.status != "open":
+            raise CardUsed(status=card.status)
+        return self._close(session, card, "declined", {"by": "actor" if actor else "sender"})
+
+    def expire_due(self, session: Session, *, limit: int = 100) -> int:
+        """Close open cards past their expiry (the periodic job); returns how many."""
+        rows = session.execute(
+            text(
+                f"SELECT {_CARD} FROM chat_card WHERE status = 'open' AND expires_at <= :now "  # noqa: S608
+                "ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+            ),
+            {"now": self.clock.now(), "limit": limit},
+        ).all()
+        for row in rows:
+            self._close(session, Card(*row), "expired", {})
+        return len(rows)
+
+    def _close(self, session: Session, card: Card, status: str, outcome: dict[str, Any]) -> Card:
+        """Record the card's outcome and post it into the conversation, referencing
+        the card's message."""
+        row = session.execute(
+            text(
+                "UPDATE chat_card SET status = :s, outcome = CAST(:o AS jsonb), "  # noqa: S608
+                f"closed_at = :now WHERE id = :id RETURNING {_CARD}"
+            ),
+            {"s": status, "o": json.dumps(outcome), "now": self.clock.now(), "id": card.id},
+        ).one()
+        closed = Card(*row)
+        self._post_state(session, closed)
+        return closed
+
+    def _post_state(self, session: Session, card: Card) -> None:
+        conversation = self.chat.conversation(session, card.conversation_id, lock=True)
+        self.chat.append(
+            session,
+            conversation,
+            sender=None,
+            client_id=f"card:{card.id}:{card.status}",
+            kind="card",
+            body=self._body(session, card),
+            ref_seq=card.seq,
+        )
+
+    @staticmethod
+    def _amount(card: Card) -> int:
+        assert card.amount is not None
+        return card.amount
+
+    def _order_of(self, card: Card) -> tuple[int, str]:
+        if card.kind == CardKind.FLIGHT:
+            if self.airline_merchant_id is None:
+                raise FlightsNotOffered()
+            return self.airline_merchant_id, card.order_ref
+        assert card.merchant_id is not None
+        assert card.order_no is not None
+        return card.merchant_id, card.order_no
+
+    def _product(self, session: Session, card: Card) -> Product:
+        code = session.execute(
+            text("SELECT code FROM wealth_product WHERE id = :id"), {"id": card.product_id}
+        ).scalar_one()
+        return self.wealth.product(session, str(code))
+
+    # -- flights: hold, pay, confirm, then capture or void -------------------------------
+
+    def flight_offer(self, card: Card) -> FlightOffer:
+        assert card.offer is not None
+        return FlightOffer.from_json(card.offer)
+
+    def keep_hold(self, session: Session, card: Card, hold: SeatHold) -> bool:
+        """Remember the seat held for an open flight card; False when the card
+        changed meanwhile (the caller then gives the seat back)."""
+        kept = session.execute(
+            text(
+                "UPDATE chat_card SET hold_ref = :h WHERE id = :id AND status = 'open' "
+                "AND hold_ref IS NULL"
+            ),
+            {"h": hold.hold_ref, "id": card.id},
+        ).rowcount  # type: ignore[attr-defined]
+        return bool(kept)
+
+    def drop_hold(self, session: Session, card: Card) -> None:
+        session.execute(
+            text("UPDATE chat_card SET hold_ref = NULL WHERE id = :id AND status = 'open'"),
+            {"id": card.id},
+        )
+
+    def _pay_flight(self, session: Session, card: Card, customer_id: int, account: str) -> Card:
+        """Take the fare as an e-Pay payment to the airline's merchant account, held
+        (manual capture) until the airline confirms the seat."""
+        if card.hold_ref is None:
+            raise FlightUnavailable()
+        merchant_id, order_no = self._order_of(card)
+        offer = self.flight_offer(card)
+        order, _ = self.payments.create_order(
+            session,
+            merchant_id=merchant_id,
+            order=OrderRequest(
+                order_no=order_no,
+                amount=self._amount(card),
+                channel="online",
+                description=f"{offer.flight_no} {offer.origin}-{offer.destination}",
+                capture="manual",
+            ),
+            customer_id=customer_id,
+        )
+        self.payments.pay_order(
+            session, customer_id=customer_id, payment=order, account_number=account
+        )
+        row = session.execute(
+            text(f"UPDATE chat_card SET status = 'booking' WHERE id = :id RETURNING {_CARD}"),  # noqa: S608
+            {"id": card.id},
+        ).one()
+        return Card(*row)
+
+    def booked(self, session: Session, card: Card, booking_ref: str) -> Card:
+        """The airline confirmed: take the held fare and close the card as booked."""
+        card = self._get(session, card.conversation_id, card.id, lock=True)
+        if card.status != "booking":
+            return card
+        merchant_id, order_no = self._order_of(card)
+        self.payments.capture(session, merchant_id=merchant_id, order_no=order_no)
+        return self._close(session, card, "booked", {"booking_ref": booking_ref})
+
+    def booking_failed(self, session: Session, card: Card) -> Card:
+        """The airline failed (or the seat was gone): release the held fare, if any,
+        and close the card as failed."""
+        card = self._get(session, card.conversation_id, card.id, lock=True)
+        if card.status not in ("open", "booking"):
+            return card
+        if card.status == "booking":
+            merchant_id, order_no = self._order_of(card)
+            self.payments.void(session, merchant_id=merchant_id, order_no=order_no)
+        return self._close(
+            session,
+            card,
+            "failed",
+            {"reason": "airline_failed", "charged": False},
+        )
+
+    def passenger(self, session: Session, customer_id: int) -> str:
+        return self.accounts.customer(session, customer_id).name
+
+
+def _required_account(account: str | None) -> str:
+    if not account:
+        raise CardAccountRequired()
+    return account

@@ -1,0 +1,135 @@
+"""The vocabulary of push notices, and the pure rules behind it (no I/O, no clock).
+
+A **notice** is a message of kind ``notice`` in a customer's own notice box (a
+conversation of kind ``notice``). Each has a **kind**, and a customer can switch
+each kind off (on by default; off means no message is created for them):
+
+- ``announcement``: a bank notice written by staff for a segment (service changes,
+  security warnings);
+- ``promotion``: a marketing notice written by staff for a segment (offers);
+- ``money_received``: money came into one of their accounts from someone else
+  (a transfer) or back from a merchant (an e-Pay refund);
+- ``payment_made``: they paid a merchant with e-Pay (paid, or authorised: held);
+- ``due_soon``: something of theirs falls due soon. Today that is an e-Pay
+  authorisation whose hold runs out (the money goes back unless the merchant takes
+  it); loan repayments will use the same kind when lending lands.
+
+A **segment** is a set of customers computed from what the bank holds about them
+(:data:`SEGMENTS`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from rongbank.money import format_amount
+
+NoticeKind = Literal["announcement", "promotion", "money_received", "payment_made", "due_soon"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = (
+    "announcement",
+    "promotion",
+    "money_received",
+    "payment_made",
+    "due_soon",
+)
+BroadcastKind = Literal["announcement", "promotion"]
+
+Segment = Literal["all", "persons", "enterprises", "students", "seniors", "merchants", "borrowers"]
+SEGMENTS: dict[str, str] = {
+    "all": "every customer",
+    "persons": "personal customers",
+    "enterprises": "enterprise customers",
+    "students": "personal customers aged 16 to 24 (from the birth date of their ID; the "
+    "bank holds no occupation, so this is the age band of students)",
+    "seniors": "personal customers aged 60 or more",
+    "merchants": "customers with an active e-Pay merchant",
+    "borrowers": "customers with a credit line (an e-account with an overdraft limit); "
+    "empty until lending lands",
+}
+STUDENT_AGES = (16, 24)
+SENIOR_AGE = 60
+BEIJING = ZoneInfo("Asia/Shanghai")
+CNY_SCALE = 2
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier (28 February for a 29th that year
+    lacks), so that ``born <= years_before(day, n)`` exactly when the person is at
+    least ``n`` years old on ``day``."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def birth_window(segment: str, today: date) -> tuple[date | None, date | None]:
+    """The birth dates of an age segment as (born after, born on or before); None
+    for a side without a bound."""
+    if segment == "students":
+        youngest, oldest = STUDENT_AGES
+        return years_before(today, oldest + 1), years_before(today, youngest)
+    if segment == "seniors":
+        return None, years_before(today, SENIOR_AGE)
+    return None, None
+
+
+def _amount(payload: dict[str, Any]) -> str:
+    return f"{format_amount(int(payload['amount']), scale=CNY_SCALE)} {payload['currency']}"
+
+
+def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
+    """Title and text of an event notice, in Chinese then English."""
+    amount = _amount(payload)
+    if kind == "money_received" and payload.get("source") == "refund":
+        return (
+            "退款到账 Refund received",
+            f"{payload['merchant']} 退款 {amount} 已退回您的账户。"
+            f" {payload['merchant']} refunded {amount} to your account.",
+        )
+    if kind == "money_received":
+        tail, payer = payload["account_tail"], payload.get("payer", "")
+        return (
+            "收到转账 Money received",
+            f"您尾号{tail}的账户收到{payer}转账 {amount}。"
+            f" Your account ending {tail} received {amount} from {payer}.",
+        )
+    if kind == "payment_made":
+        held = payload.get("status") == "authorised"
+        tail, merchant = payload["account_tail"], payload["merchant"]
+        if held:
+            return (
+                "预授权 Payment authorised",
+                f"您尾号{tail}的账户在{merchant}预授权 {amount}（资金已冻结，待商户确认）。"
+                f" {amount} is held on your account ending {tail} for {merchant}.",
+            )
+        return (
+            "付款成功 Payment made",
+            f"您尾号{tail}的账户向{merchant}付款 {amount}。"
+            f" You paid {amount} to {merchant} from your account ending {tail}.",
+        )
+    if kind == "due_soon":
+        due = datetime.fromisoformat(payload["due_at"]).astimezone(BEIJING)
+        when = due.strftime("%Y-%m-%d %H:%M")
+        return (
+            "预授权即将到期 Authorisation ending",
+            f"您在{payload['merchant']}的预授权 {amount} 将于 {when}（北京时间）到期，"
+            "届时若商户未确认收款，冻结资金将退回您的账户。"
+            f" The {amount} held for {payload['merchant']} is released on {when} "
+            "(Beijing time) unless the merchant takes it before.",
+        )
+    raise ValueError(f"no notice text for {kind}")
+
+
+def public_data(payload: dict[str, Any]) -> dict[str, Any]:
+    """What of an event's facts the notice message carries for the pages: amounts as
+    decimal text, never internal ids."""
+    data = {k: v for k, v in payload.items() if not k.endswith("_id")}
+    if "amount" in data:
+        data["amount"] = format_amount(int(data["amount"]), scale=CNY_SCALE)
+    return data

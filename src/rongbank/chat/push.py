@@ -1,0 +1,402 @@
+"""Push notices: the bank's broadcasts to segments, and event notices.
+
+Both become rows of ``chat_push_delivery`` (one per customer and notice) in the
+transaction that causes them: a broadcast writes one per customer of its segment
+as it is sent (:meth:`PushService.broadcast`), a money path one per event
+(:func:`rongbank.chat.outbox.record_event`), and :meth:`PushService.remind_due`
+one per thing falling due. The push job (:meth:`PushService.deliver`, run by the
+platform every few seconds) then delivers them: a customer who switched the
+notice's kind off gets nothing (the row is ``skipped``, no message is written);
+everyone else gets a message of kind ``notice`` in their notice box, whose body is
+the JSON of :class:`rongbank.chat.schemas.NoticeBody`.
+
+A broadcast's figures come from its rows and the recipients' receipts: ``sent``
+(messages written), ``delivered`` and ``read`` (the recipient's delivered / read
+position in their notice box reached the notice's ``seq``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from rongbank.chat import notices
+from rongbank.chat.bus import chat_transaction, queue_event, take_events
+from rongbank.chat.errors import BroadcastConflict, BroadcastNotFound
+from rongbank.chat.outbox import record_event
+from rongbank.chat.rules import mask_name
+from rongbank.chat.service import CUSTOMER, ChatService, Conversation, Member
+
+logger = logging.getLogger(__name__)
+
+NOTICE_BOX_TITLE = "银行通知 Bank notices"
+MAX_ATTEMPTS = 5
+
+_SEGMENT_SQL: dict[str, str] = {
+    "all": "true",
+    "persons": "kind = 'person'",
+    "enterprises": "kind = 'enterprise'",
+    "students": "kind = 'person' AND birth_date > :born_after AND birth_date <= :born_by",
+    "seniors": "kind = 'person' AND birth_date <= :born_by",
+    "merchants": "EXISTS (SELECT 1 FROM merchant m WHERE m.customer_id = customer.id "
+    "AND m.status = 'active')",
+    "borrowers": "EXISTS (SELECT 1 FROM e_account e JOIN ledger_account l "
+    "ON l.id = e.ledger_account_id WHERE e.customer_id = customer.id "
+    "AND e.status <> 'closed' AND l.overdraft_limit > 0)",
+}
+assert set(_SEGMENT_SQL) == set(notices.SEGMENTS)
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    id: int
+    staff_id: int
+    client_id: str
+    segment: str
+    kind: str
+    title: str
+    body: str
+    recipients: int
+    created_at: datetime
+
+
+_BROADCAST = "id, staff_id, client_id, segment, kind, title, body, recipients, created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastFigures:
+    broadcast: Broadcast
+    pending: int
+    skipped: int
+    """Recipients who switched this kind of notice off: no message was written."""
+    failed: int
+    sent: int
+    """Messages written into recipients' notice boxes."""
+    delivered: int
+    """Of those, reached a device of the recipient (their delivered receipt)."""
+    read: int
+    """Of those, read (their read receipt reached the notice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+class PushService:
+    def __init__(self, chat: ChatService, *, due_notice: timedelta = timedelta(days=3)) -> None:
+        self.chat = chat
+        self.due_notice = due_notice
+
+    # -- preferences -----------------------------------------------------------------
+
+    def preferences(self, session: Session, customer_id: int) -> dict[str, bool]:
+        """Every kind with whether the customer receives it (on unless switched off)."""
+        rows = session.execute(
+            text("SELECT kind, enabled FROM chat_push_preference WHERE customer_id = :c"),
+            {"c": customer_id},
+        ).all()
+        chosen = {str(r[0]): bool(r[1]) for r in rows}
+        return {kind: chosen.get(kind, True) for kind in notices.NOTICE_KINDS}
+
+    def set_preferences(
+        self, session: Session, customer_id: int, changes: dict[str, bool]
+    ) -> dict[str, bool]:
+        for kind, enabled in changes.items():
+            session.execute(
+                text(
+                    "INSERT INTO chat_push_preference (customer_id, kind, enabled, updated_at) "
+                    "VALUES (:c, :k, :e, :at) ON CONFLICT (customer_id, kind) "
+                    "DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at"
+                ),
+                {"c": customer_id, "k": kind, "e": enabled, "at": self.chat.clock.now()},
+            )
+        return self.preferences(session, customer_id)
+
+    # -- segments and broadcasts ----------------------------------------------------------
+
+    def _segment(self, segment: str) -> tuple[str, dict[str, Any]]:
+        born_after, born_by = notices.birth_window(
+            segment, self.chat.clock.now().astimezone(notices.BEIJING).date()
+        )
+        return _SEGMENT_SQL[segment], {"born_after": born_after, "born_by": born_by}
+
+    def segment_sizes(self, session: Session) -> dict[str, int]:
+        """How many customers each segment holds now."""
+        sizes = {}
+        for segment in notices.SEGMENTS:
+            where, params = self._segment(segment)
+            sizes[segment] = int(
+                session.execute(
+                    text(f"SELECT count(*) FROM customer WHERE {where}"),  # noqa: S608
+                    params,
+                ).scalar_one()
+            )
+        return sizes
+
+    def broadcast(
+        self,
+        session: Session,
+        *,
+        staff_id: int,
+        client_id: str,
+        segment: str,
+        kind: str,
+        title: str,
+        body: str,
+    ) -> tuple[Broadcast, bool]:
+        """Send a notice to every customer of ``segment`` as it is now, once per
+        ``client_id`` of the author (a resend answers the original; the same id for
+        another notice is :class:`BroadcastConflict`). Returns it and whether it is
+        new. The notices are delivered by the push job."""
+        now = self.chat.clock.now()
+        row = session.execute(
+            text(
+                "INSERT INTO chat_push_broadcast (staff_id, client_id, segment, kind, title, "  # noqa: S608
+                "body, recipients, created_at) VALUES (:s, :cid, :seg, :k, :t, :b, 0, :at) "
+                f"ON CONFLICT (staff_id, client_id) DO NOTHING RETURNING {_BROADCAST}"
+            ),
+            {
+                "s": staff_id,
+                "cid": client_id,
+                "seg": segment,
+                "k": kind,
+                "t": title.strip(),
+                "b": body.strip(),
+                "at": now,
+            },
+        ).first()
+        if row is None:
+            existing = self._broadcast_by_client_id(session, staff_id, client_id)
+            asked = (segment, kind, title.strip(), body.strip())
+            if (existing.segment, existing.kind, existing.title, existing.body) != asked:
+                raise BroadcastConflict()
+            return existing, False
+        created = Broadcast(*row)
+        where, params = self._segment(segment)
+        recipients = session.execute(
+            text(
+                "INSERT INTO chat_push_delivery (customer_id, kind, broadcast_id, created_at) "  # noqa: S608
+                f"SELECT id, :k, :b, :at FROM customer WHERE {where}"
+            ),
+            {"k": kind, "b": created.id, "at": now, **params},
+        ).rowcount  # type: ignore[attr-defined]
+        session.execute(
+            text("UPDATE chat_push_broadcast SET recipients = :n WHERE id = :id"),
+            {"n": recipients, "id": created.id},
+        )
+        return replace(created, recipients=recipients), True
+
+    def _broadcast_by_client_id(self, session: Session, staff_id: int, client_id: str) -> Broadcast:
+        row = session.execute(
+            text(
+                f"SELECT {_BROADCAST} FROM chat_push_broadcast "  # noqa: S608
+                "WHERE staff_id = :s AND client_id = :c"
+            ),
+            {"s": staff_id, "c": client_id},
+        ).one()
+        return Broadcast(*row)
+
+    def figures(
+        self, session: Session, *, broadcast_id: int | None = None, limit: int = 100
+    ) -> list[BroadcastFigures]:
+        """Broadcasts, newest first, with what became of their notices."""
+        rows = session.execute(
+            text(
+                f"SELECT {', '.join('b.' + c.strip() for c in _BROADCAST.split(','))}, "  # noqa: S608
+                "count(d.id) FILTER (WHERE d.status = 'pending'), "
+                "count(d.id) FILTER (WHERE d.status = 'skipped'), "
+                "count(d.id) FILTER (WHERE d.status = 'failed'), "
+                "count(d.id) FILTER (WHERE d.status = 'delivered'), "
+                "count(m.member_id) FILTER (WHERE m.last_delivered_seq >= d.seq), "
+                "count(m.member_id) FILTER (WHERE m.last_read_seq >= d.seq) "
+                "FROM chat_push_broadcast b "
+                "LEFT JOIN chat_push_delivery d ON d.broadcast_id = b.id "
+                "LEFT JOIN chat_member m ON m.conversation_id = d.conversation_id "
+                "AND m.member_kind = 'customer' AND m.member_id = d.customer_id "
+                "WHERE CAST(:id AS bigint) IS NULL OR b.id = :id "
+                "GROUP BY b.id ORDER BY b.id DESC LIMIT :limit"
+            ),
+            {"id": broadcast_id, "limit": limit},
+        ).all()
+        if broadcast_id is not None and not rows:
+            raise BroadcastNotFound()
+        return [BroadcastFigures(Broadcast(*r[:9]), *(int(x) for x in r[9:])) for r in rows]
+
+    # -- due dates -------------------------------------------------------------------------
+
+    def remind_due(self, session: Session) -> int:
+        """Queue a ``due_soon`` notice, once each, for every e-Pay authorisation whose
+        hold runs out within the notice period (the money goes back to the customer
+        then unless the merchant captures it). Returns how many were queued."""
+        now = self.chat.clock.now()
+        rows = session.execute(
+            text(
+                "SELECT p.id, p.customer_id, p.amount, p.currency, m.name, h.expires_at "
+                "FROM payment p JOIN ledger_hold h ON h.entry_id = p.entry_id "
+                "JOIN merchant m ON m.id = p.merchant_id "
+                "WHERE p.status = 'authorised' AND h.state = 'pending' "
+                "AND h.expires_at > :now AND h.expires_at <= :until "
+                "AND NOT EXISTS (SELECT 1 FROM chat_push_delivery d "
+                "WHERE d.event_key = 'epay-hold-due:' || p.id)"
+            ),
+            {"now": now, "until": now + self.due_notice},
+        ).all()
+        for payment_id, customer_id, amount, currency, merchant, expires_at in rows:
+            record_event(
+                session,
+                customer_id=int(customer_id),
+                kind="due_soon",
+                key=f"epay-hold-due:{payment_id}",
+                payload={
+                    "source": "epay_authorisation",
+                    "amount": int(amount),
+                    "currency": currency,
+                    "merchant": merchant,
+                    "due_at": expires_at.isoformat(),
+                },
+                at=now,
+            )
+        return len(rows)
+
+    # -- delivery --------------------------------------------------------------------------
+
+    def deliver(
+        self, transaction: Callable[[], AbstractContextManager[Session]], *, limit: int = 500
+    ) -> Delivered:
+        """Deliver up to ``limit`` pending notices in one transaction (several
+        workers share the work: rows are claimed with SKIP LOCKED). A notice that
+        fails is retried on the next run, up to :data:`MAX_ATTEMPTS` times; it never
+        holds up the others."""
+        sent = skipped = failed = 0
+        with chat_transaction(transaction, self.chat.bus) as session:
+            self.remind_due(session)
+            rows = session.execute(
+                text(
+                    "SELECT d.id, d.customer_id, d.kind, d.broadcast_id, d.payload, d.attempts, "
+                    "b.title, b.body, coalesce(p.enabled, true) FROM chat_push_delivery d "
+                    "LEFT JOIN chat_push_broadcast b ON b.id = d.broadcast_id "
+                    "LEFT JOIN chat_push_preference p ON p.customer_id = d.customer_id "
+                    "AND p.kind = d.kind WHERE d.status = 'pending' ORDER BY d.id LIMIT :l "
+                    "FOR UPDATE OF d SKIP LOCKED"
+                ),
+                {"l": limit},
+            ).all()
+            # Notice boxes are locked in customer order, so workers cannot deadlock.
+            for row in sorted(rows, key=lambda r: (int(r[1]), int(r[0]))):
+                delivery_id, customer_id, kind = int(row[0]), int(row[1]), str(row[2])
+                if not row[8]:
+                    self._finish(session, delivery_id, "skipped")
+                    skipped += 1
+                    continue
+                if self._deliver_one(session, delivery_id, customer_id, kind, row):
+                    sent += 1
+                else:
+                    failed += 1
+                    session.execute(
+                        text(
+                            "UPDATE chat_push_delivery SET attempts = attempts + 1, "
+                            "status = CASE WHEN attempts + 1 >= :max THEN 'failed' "
+                            "ELSE status END WHERE id = :id"
+                        ),
+                        {"id": delivery_id, "max": MAX_ATTEMPTS},
+                    )
+        return Delivered(sent, skipped, failed)
+
+    def _deliver_one(
+        self, session: Session, delivery_id: int, customer_id: int, kind: str, row: Any
+    ) -> bool:
+        queued = take_events(session)
+        try:
+            with session.begin_nested():
+                box = self.notice_box(session, customer_id)
+                message = self.chat.append(
+                    session,
+                    box,
+                    sender=None,
+                    client_id=f"push:{delivery_id}",
+                    kind="notice",
+                    body=self._body(session, kind, row),
+                )
+                self._finish(session, delivery_id, "delivered", box.id, message.seq)
+        except (SQLAlchemyError, KeyError, ValueError):
+            logger.exception("notice %d not delivered; retrying next run", delivery_id)
+            take_events(session)  # the message was rolled back: tell no one
+            ok = False
+        else:
+            ok = True
+        for topic, event in queued + take_events(session):
+            queue_event(session, topic, event)
+        return ok
+
+    def _body(self, session: Session, kind: str, row: Any) -> str:
+        broadcast_id = None if row[3] is None else int(row[3])
+        if broadcast_id is not None:
+            title, body, data = str(row[6]), str(row[7]), {}
+        else:
+            payload = dict(row[4])
+            if "payer_id" in payload:
+                payer = session.execute(
+                    text("SELECT name FROM customer WHERE id = :id"), {"id": payload["payer_id"]}
+                ).scalar_one()
+                payload["payer"] = mask_name(str(payer))
+            title, body = notices.render(kind, payload)
+            data = notices.public_data(payload)
+        return json.dumps(
+            {
+                "kind": kind,
+                "title": title,
+                "text": body,
+                "broadcast_id": broadcast_id,
+                "data": data,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    def _finish(
+        self,
+        session: Session,
+        delivery_id: int,
+        status: str,
+        conversation_id: int | None = None,
+        seq: int | None = None,
+    ) -> None:
+        session.execute(
+            text(
+                "UPDATE chat_push_delivery SET status = :s, conversation_id = :c, seq = :seq, "
+                "done_at = :at WHERE id = :id"
+            ),
+            {
+                "s": status,
+                "c": conversation_id,
+                "seq": seq,
+                "at": self.chat.clock.now(),
+                "id": delivery_id,
+            },
+        )
+
+    def notice_box(self, session: Session, customer_id: int) -> Conversation:
+        """The customer's notice box, opened on first use, its row locked."""
+        key = f"notice:{customer_id}"
+        new = self.chat._create(
+            session, kind="notice", title=NOTICE_BOX_TITLE, pair_key=key, customer_id=customer_id
+        )
+        conversation_id = new if new is not None else self.chat._by_pair(session, key)
+        if new is not None:
+            # The owner: it is theirs, they cannot leave it (preferences say what comes).
+            self.chat.add_member(
+                session, conversation_id, Member(CUSTOMER, customer_id), role="owner"
+            )
+        return self.chat.conversation(session, conversation_id, lock=True)

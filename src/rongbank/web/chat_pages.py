@@ -1,0 +1,1262 @@
+"""融e联 in the web bank and the staff console: the customer's conversations and the
+account managers' workspace.
+
+Every page works as plain forms. ``/static/chat.js`` makes them live: it opens the
+chat gateway's WebSocket with the page's own session cookie (the gateway accepts a
+cookie only from a page of this site, see :mod:`rongbank.chat.gateway`), sends
+messages, receipts and typing over it, and on each pushed event fetches the new
+entries as HTML from ``.../messages?after_seq=N``: the same template renders the page
+and what arrives live, so there is one renderer of a message.
+
+The chat pages are loaded without htmx's boost (``plain`` in the templates): a
+page that holds a WebSocket must be left by a real navigation, which closes it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.identity import mask_mobile
+from rongbank.accounts.service import BUSINESS_TIME_ZONE
+from rongbank.auth.service import Principal
+from rongbank.chat.attachment_endpoints import _download
+from rongbank.chat.bus import chat_transaction, take_events
+from rongbank.chat.errors import CardNotAllowedHere, ConversationNotFound
+from rongbank.chat.service import CUSTOMER, STAFF, Member, Message, Summary
+from rongbank.errors import DomainError
+from rongbank.money import parse_positive_amount
+from rongbank.platform import Platform
+from rongbank.web.i18n import translate
+from rongbank.web.pages import (
+    ChallengeAnswer,
+    ChallengeCarried,
+    ChallengeField,
+    Me,
+    PlatformDep,
+    Responses,
+    ToolChoice,
+    _accounts,
+    _challenge_view,
+    _error,
+    _redirect,
+    check_csrf,
+    confirm_payment,
+    lang_of,
+    render,
+    staff_page,
+)
+
+router = APIRouter(include_in_schema=False)
+
+Manager = Annotated[tuple[Principal, str], Depends(staff_page("account_manager"))]
+Csrf = Annotated[str, Form()]
+HISTORY = 100
+"""How many entries a conversation page shows (the newest)."""
+MASKED_KINDS = ("card_number", "resident_id", "password")
+WEB_CARDS = ("transfer", "request", "merchant_order", "wealth")
+"""The service cards a customer can act on in the web bank."""
+KIND_ORDER = {"bank": 0, "direct": 1, "group": 2, "channel": 3, "notice": 3}
+"""The customer's list: their account manager first, then people, groups, channels."""
+
+
+@contextmanager
+def _chat_tx(platform: Platform) -> Iterator[Session]:
+    with chat_transaction(platform.transaction, platform.chat.bus) as session:
+        yield session
+
+
+def _client_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _clock_time(at: datetime, now: datetime) -> str:
+    local, today = at.astimezone(BUSINESS_TIME_ZONE), now.astimezone(BUSINESS_TIME_ZONE)
+    return local.strftime("%H:%M" if local.date() == today.date() else "%Y-%m-%d %H:%M")
+
+
+# -- what a conversation shows ------------------------------------------------------------
+
+
+def _title(
+    platform: Platform, session: Session, member: Member, summary: Summary, t: dict[str, str]
+) -> str:
+    """What a conversation is called in ``member``'s list: the manager (or, for staff,
+    the customer) of a bank chat, the other person of a direct one, else its title."""
+    c = summary.conversation
+    if c.kind == "bank":
+        if member.kind == STAFF:
+            assert c.customer_id is not None
+            return platform.accounts.customer(session, c.customer_id).name
+        manager = platform.accounts.customer(session, member.id).manager_id
+        name = dict(platform.accounts.managers(session)).get(manager or 0)
+        return f"{t['chat_my_manager']} · {name}" if name else t["chat_my_manager"]
+    if c.kind == "direct":
+        others = [
+            m.name
+            for m in platform.chat.members(session, member, c.id)
+            if (m.kind, m.id) != (member.kind, member.id)
+        ]
+        return others[0] if others else t["chat_direct"]
+    return c.title
+
+
+def _preview(
+    platform: Platform, session: Session, member: Member, summary: Summary, t: dict[str, str]
+) -> tuple[str, datetime | None]:
+    """The newest entry of a conversation, in a line, and when it was written."""
+    c = summary.conversation
+    if c.last_seq == 0:
+        return "", None
+    (last,) = platform.chat.history(
+        session, member, conversation_id=c.id, after_seq=c.last_seq - 1, limit=1
+    )
+    if last.kind in ("recall", "hide"):
+        return t["chat_recalled"], last.at
+    if last.kind in ("text", "system"):
+        return last.body[:60], last.at
+    if last.kind == "card":
+        return t["chat_card_short"], last.at
+    if last.kind in ("image", "file", "notice"):
+        content = _json_object(last.body) or {}
+        return str(content.get("title") or content.get("name") or ""), last.at
+    return t["chat_unsupported_short"], last.at
+
+
+def _message_view(
+    message: Message,
+    *,
+    member: Member,
+    names: dict[tuple[str, int | None], str],
+    now: datetime,
+    recall_window: timedelta,
+    delivered_to: int,
+    read_to: int,
+    card_state: str | None = None,
+) -> dict[str, Any]:
+    """One entry as ``member`` sees it. A card shows ``card_state`` (the body of the
+    newest entry about it) when given, else the state it was sent in."""
+    mine = (message.sender_kind, message.sender_id) == (member.kind, member.id)
+    receipt = "sent"
+    if mine:
+        receipt = (
+            "read"
+            if message.seq <= read_to
+            else "delivered"
+            if message.seq <= delivered_to
+            else "sent"
+        )
+    return {
+        "seq": message.seq,
+        "kind": message.kind,
+        "body": message.body,
+        "mine": mine,
+        "sender": names.get((message.sender_kind, message.sender_id), ""),
+        "sender_kind": message.sender_kind,
+        "at": _clock_time(message.at, now),
+        "gone": message.recalled or message.hidden,
+        "hidden": message.hidden,
+        "masked": list(message.masked),
+        "reply_to": message.reply_to,
+        "can_recall": mine
+        and message.kind == "text"
+        and not (message.recalled or message.hidden)
+        and now - message.at <= recall_window,
+        "can_report": not mine and message.sender_kind != "system" and message.kind == "text",
+        "receipt": receipt,
+        "card": _card_view(_card_in(card_state or message.body), member=member, now=now)
+        if message.kind == "card"
+        else None,
+        # An image or file (name, content_type, size, caption) or a notice (title, text).
+        "content": _json_object(message.body)
+        if message.kind in ("image", "file", "notice")
+        else None,
+    }
+
+
+def _json_object(body: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _card_in(body: str) -> dict[str, Any] | None:
+    """The card a ``card`` message carries (``{"card": ...}``); None if unreadable."""
+    card = (_json_object(body) or {}).get("card")
+    return card if isinstance(card, dict) else None
+
+
+def _card_view(
+    card: dict[str, Any] | None, *, member: Member, now: datetime
+) -> dict[str, Any] | None:
+    """A service card (:meth:`rongbank.chat.cards.CardService.view`) with what this
+    member may do with it; None if it cannot be read."""
+    if card is None:
+        return None
+    try:
+        actor = card["actor"]["id"]
+        sender = (card["sender"]["kind"], card["sender"]["id"])
+        expires = datetime.fromisoformat(card["expires_at"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    status = str(card.get("status", ""))
+    if status == "open" and expires <= now:
+        status = "expired"  # the periodic job has not closed it yet
+    is_actor = member.kind == CUSTOMER and actor == member.id
+    flight = card.get("flight") or None
+    return {
+        **card,
+        "status": status,
+        "expires": _clock_time(expires, now),
+        "departs": _clock_time(datetime.fromisoformat(flight["departs_at"]), now) if flight else "",
+        # Flights hold a seat with the airline first: booked in the app, not here.
+        "can_act": is_actor and status == "open" and card.get("kind") in WEB_CARDS,
+        "can_decline": status == "open" and (is_actor or sender == (member.kind, member.id)),
+        "is_actor": is_actor,
+    }
+
+
+def _entries(
+    platform: Platform,
+    session: Session,
+    member: Member,
+    conversation_id: int,
+    *,
+    after_seq: int,
+    limit: int = HISTORY,
+) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+    """The entries after ``after_seq`` as the page shows them (a recall or hide entry
+    re-renders the message it withdrew instead of showing itself), the last ``seq``
+    they reach, and the members with the others' receipt positions."""
+    chat = platform.chat
+    messages = chat.history(
+        session, member, conversation_id=conversation_id, after_seq=after_seq, limit=limit
+    )
+    members = chat.members(session, member, conversation_id)
+    names: dict[tuple[str, int | None], str] = {(m.kind, m.id): m.name for m in members}
+    others = [m for m in members if (m.kind, m.id) != (member.kind, member.id)]
+    delivered_to = max((m.last_delivered_seq for m in others), default=0)
+    read_to = max((m.last_read_seq for m in others), default=0)
+    now = chat.clock.now()
+
+    def view(message: Message, card_state: str | None = None) -> dict[str, Any]:
+        return _message_view(
+            message,
+            member=member,
+            names=names,
+            now=now,
+            recall_window=chat.config.recall_window,
+            delivered_to=delivered_to,
+            read_to=read_to,
+            card_state=card_state,
+        )
+
+    shown: dict[int, dict[str, Any]] = {}
+    for message in messages:
+        if message.kind in ("recall", "hide"):
+            if message.ref_seq is not None and message.ref_seq not in shown:
+                target = chat.message(session, conversation_id, message.ref_seq)
+                shown[message.ref_seq] = view(target.seen_by(member))
+            continue
+        if message.kind == "card" and message.ref_seq is not None:
+            # A card's new state (paid, declined...): the card shows it in its place.
+            card = chat.message(session, conversation_id, message.ref_seq)
+            shown[card.seq] = view(card, card_state=message.body)
+            continue
+        shown[message.seq] = view(message)
+    last = messages[-1].seq if messages else after_seq
+    people = {
+        "list": [
+            {"key": f"{m.kind}:{m.id}", "name": m.name, "online": m.online, "role": m.role}
+            for m in others
+        ],
+        "delivered_to": delivered_to,
+        "read_to": read_to,
+        "other_customer": next((m.id for m in others if m.kind == CUSTOMER), None),
+    }
+    return sorted(shown.values(), key=lambda v: int(v["seq"])), last, people
+
+
+def _conversation_context(
+    request: Request, platform: Platform, session: Session, member: Member, conversation_id: int
+) -> dict[str, Any]:
+    """What a conversation page shows, the same for customers and staff; reading
+    the page reads the conversation (the others see the read receipt)."""
+    t = _words(request)
+    summary = platform.chat.membership(session, member, conversation_id)
+    last_seq = summary.conversation.last_seq
+    entries, last, people = _entries(
+        platform, session, member, conversation_id, after_seq=max(0, last_seq - HISTORY)
+    )
+    platform.chat.mark(session, member, conversation_id=conversation_id, read=last_seq)
+    masked = [k for k in request.query_params.get("masked", "").split(",") if k in MASKED_KINDS]
+    kind = summary.conversation.kind
+    return {
+        "conversation": {
+            "id": conversation_id,
+            "kind": summary.conversation.kind,
+            "title": _title(platform, session, member, summary, t),
+            # Only the bank posts in a channel; a notice box takes no messages at all.
+            "can_send": kind != "notice" and (kind != "channel" or member.kind == STAFF),
+        },
+        "entries": entries,
+        "last_seq": last,
+        "people": people,
+        "masked": masked,
+        "client_id": _client_id(),
+    }
+
+
+def _words(request: Request) -> dict[str, str]:
+    return translate(lang_of(request))
+
+
+def _fragment(
+    request: Request, platform: Platform, member: Member, conversation_id: int, after_seq: int
+) -> Response:
+    """The entries after ``after_seq`` as HTML, for the page's script."""
+    try:
+        with platform.transaction() as session:
+            entries, last, people = _entries(
+                platform, session, member, conversation_id, after_seq=max(0, after_seq)
+            )
+    except DomainError as error:
+        return Response(_error(request, error), status_code=error.status, media_type="text/plain")
+    response = render(
+        request,
+        "_chat_messages.html",
+        entries=entries,
+        last_seq=last,
+        people=people,
+        conversation={"id": conversation_id},
+        prefix="/staff/chat" if member.kind == STAFF else "/chat",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _send(
+    platform: Platform, member: Member, conversation_id: int, client_id: str, text: str
+) -> tuple[int, tuple[str, ...]]:
+    with _chat_tx(platform) as session:
+        sent = platform.chat.send(
+            session, member, conversation_id=conversation_id, client_id=client_id, body=text
+        )
+    return sent.message.seq, sent.masked
+
+
+def _after_send(prefix: str, conversation_id: int, seq: int, masked: tuple[str, ...]) -> Response:
+    query = f"?masked={','.join(masked)}" if masked else ""
+    return _redirect(f"{prefix}/{conversation_id}{query}#m{seq}")
+
+
+# -- customers ------------------------------------------------------------------------------
+
+
+def _chat_home(
+    request: Request, platform: Platform, me: Principal, status_code: int = 200, **context: Any
+) -> Response:
+    t = _words(request)
+    member = Member.of(me)
+    with platform.transaction() as session:
+        items: list[dict[str, Any]] = []
+        for summary in platform.chat.conversations(session, member):
+            c = summary.conversation
+            preview, at = _preview(platform, session, member, summary, t)
+            items.append(
+                {
+                    "id": c.id,
+                    "kind": c.kind,
+                    "title": _title(platform, session, member, summary, t),
+                    "unread": summary.unread,
+                    "preview": preview,
+                    "at": _clock_time(at, platform.clock.now()) if at else "",
+                    "sort": (KIND_ORDER.get(c.kind, 9), -(at.timestamp() if at else 0), c.id),
+                    "subscribed": summary.role == "subscriber",
+                }
+            )
+        items.sort(key=lambda i: i["sort"])
+        subscribed = {i["id"] for i in items if i["kind"] == "channel"}
+        channels = [
+            {"id": c.id, "title": c.title}
+            for c in platform.chat.channels(session)
+            if c.id not in subscribed
+        ]
+        blocked = [
+            {"id": b, "name": platform.accounts.customer(session, b).name}
+            for b in platform.chat.blocked(session, customer_id=me.id)
+        ]
+        presence_visible = platform.chat.presence_visible(session, member)
+    return render(
+        request,
+        "chat_home.html",
+        status_code,
+        conversations=items,
+        has_bank=any(i["kind"] == "bank" for i in items),
+        channels=channels,
+        blocked=blocked,
+        presence_visible=presence_visible,
+        plain=True,
+        **context,
+    )
+
+
+@router.get("/chat")
+def chat_home(request: Request, platform: PlatformDep, me: Me) -> Response:
+    """The customer's conversations, with what is unread in each."""
+    return _chat_home(request, platform, me)
+
+
+@router.get("/chat/list")
+def chat_list(request: Request, platform: PlatformDep, me: Me) -> Response:
+    """The same page; its script fetches it to refresh the list when a message comes."""
+    response = _chat_home(request, platform, me)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/chat/bank")
+def open_bank(request: Request, platform: PlatformDep, me: Me, csrf: Csrf = "") -> Response:
+    """The conversation with the bank (the customer's account manager)."""
+    check_csrf(request, csrf)
+    with _chat_tx(platform) as session:
+        summary = platform.chat.open_bank(session, customer_id=me.id)
+    return _redirect(f"/chat/{summary.conversation.id}")
+
+
+@router.post("/chat/direct")
+def open_direct(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    mobile: Annotated[str, Form(max_length=30)],
+    csrf: Csrf = "",
+) -> Response:
+    """Start (or go back to) a chat with another customer, found by mobile number."""
+    check_csrf(request, csrf)
+    try:
+        with platform.transaction() as session:
+            other = platform.chat.customer_by_mobile(session, mobile)
+            summary = platform.chat.open_direct(session, customer_id=me.id, other_id=other)
+    except DomainError as error:
+        return _chat_home(request, platform, me, 422, error=_error(request, error), mobile=mobile)
+    return _redirect(f"/chat/{summary.conversation.id}")
+
+
+@router.post("/chat/groups")
+def create_group(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    mobiles: Annotated[str, Form(max_length=4000)],
+    title: Annotated[str, Form(max_length=100)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """A group with other customers, found by their mobile numbers (one a line, or
+    separated by commas or spaces)."""
+    check_csrf(request, csrf)
+    numbers = [m for m in re.split(r"[\s,，、;；]+", mobiles) if m]
+    try:
+        with platform.transaction() as session:
+            ids = [platform.chat.customer_by_mobile(session, m) for m in numbers]
+            summary = platform.chat.create_group(
+                session, creator=Member.of(me), title=title, customer_ids=ids
+            )
+    except DomainError as error:
+        return _chat_home(
+            request, platform, me, error.status, error=_error(request, error),
+            group={"title": title, "mobiles": mobiles},
+        )  # fmt: skip
+    return _redirect(f"/chat/{summary.conversation.id}")
+
+
+@router.post("/chat/channels/{conversation_id:int}/subscription")
+def subscribe(
+    conversation_id: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    subscribe: Annotated[bool, Form()] = True,
+    csrf: Csrf = "",
+) -> Response:
+    """Subscribe to one of the bank's notice channels, or leave it."""
+    check_csrf(request, csrf)
+    try:
+        with platform.transaction() as session:
+            if subscribe:
+                platform.chat.subscribe(session, customer_id=me.id, conversation_id=conversation_id)
+            else:
+                platform.chat.unsubscribe(
+                    session, customer_id=me.id, conversation_id=conversation_id
+                )
+    except DomainError as error:
+        return _chat_home(request, platform, me, error.status, error=_error(request, error))
+    return _redirect("/chat")
+
+
+@router.post("/chat/presence")
+def presence(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    visible: Annotated[bool, Form()],
+    csrf: Csrf = "",
+) -> Response:
+    """Show or hide one's online status from one's contacts."""
+    check_csrf(request, csrf)
+    with _chat_tx(platform) as session:
+        platform.chat.set_presence_visible(session, Member.of(me), visible=visible)
+    return _redirect("/chat")
+
+
+@router.post("/chat/blocks")
+def block(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    customer_id: Annotated[int, Form()],
+    block: Annotated[bool, Form()] = True,
+    conversation_id: Annotated[int | None, Form()] = None,
+    csrf: Csrf = "",
+) -> Response:
+    """Block a customer (no direct messages either way), or unblock them."""
+    check_csrf(request, csrf)
+    try:
+        with platform.transaction() as session:
+            if block:
+                platform.chat.block(session, customer_id=me.id, blocked_id=customer_id)
+            else:
+                platform.chat.unblock(session, customer_id=me.id, blocked_id=customer_id)
+    except DomainError as error:
+        return _chat_home(request, platform, me, error.status, error=_error(request, error))
+    if conversation_id is not None:
+        return _redirect(f"/chat/{conversation_id}?notice={'blocked' if block else 'unblocked'}")
+    return _redirect("/chat")
+
+
+@router.get("/chat/search")
+def search(request: Request, platform: PlatformDep, me: Me, q: str = "") -> Response:
+    """Search in the customer's own conversations."""
+    t = _words(request)
+    member = Member.of(me)
+    found: list[dict[str, Any]] = []
+    with platform.transaction() as session:
+        titles: dict[int, str] = {}
+        for message in platform.chat.search(session, member, query=q[:100]) if q.strip() else []:
+            cid = message.conversation_id
+            if cid not in titles:
+                summary = platform.chat.membership(session, member, cid)
+                titles[cid] = _title(platform, session, member, summary, t)
+            found.append(
+                {
+                    "conversation_id": cid,
+                    "seq": message.seq,
+                    "title": titles[cid],
+                    "body": message.body,
+                    "at": _clock_time(message.at, platform.clock.now()),
+                }
+            )
+    return render(
+        request, "chat_search.html", q=q, found=found, searched=bool(q.strip()), plain=True
+    )
+
+
+def _conversation_page(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    conversation_id: int,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    try:
+        with _chat_tx(platform) as session:
+            view = _conversation_context(request, platform, session, Member.of(me), conversation_id)
+    except ConversationNotFound as error:
+        return _chat_home(request, platform, me, 404, error=_error(request, error))
+    notice = request.query_params.get("notice")
+    return render(
+        request,
+        "chat_conversation.html",
+        status_code,
+        accounts=_accounts(platform, me.id) if view["conversation"]["kind"] == "direct" else [],
+        prefix="/chat",
+        live_as="customer",
+        notice=notice if notice in ("blocked", "unblocked", "reported") else None,
+        plain=True,
+        **view,
+        **context,
+    )
+
+
+@router.get("/chat/{conversation_id:int}")
+def conversation(conversation_id: int, request: Request, platform: PlatformDep, me: Me) -> Response:
+    """One conversation: its history, the send box, and (with the script) live."""
+    return _conversation_page(request, platform, me, conversation_id)
+
+
+@router.get("/chat/{conversation_id:int}/messages")
+def new_entries(
+    conversation_id: int, request: Request, platform: PlatformDep, me: Me, after_seq: int = 0
+) -> Response:
+    return _fragment(request, platform, Member.of(me), conversation_id, after_seq)
+
+
+@router.post("/chat/{conversation_id:int}/messages")
+def send(
+    conversation_id: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    text: Annotated[str, Form(max_length=4000)] = "",
+    client_id: Annotated[str, Form(max_length=100)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """Send a message (once per ``client_id``: a resent form sends nothing new)."""
+    check_csrf(request, csrf)
+    try:
+        seq, masked = _send(
+            platform, Member.of(me), conversation_id, client_id or _client_id(), text
+        )
+    except DomainError as error:
+        return _conversation_page(
+            request, platform, me, conversation_id, error.status, error=_error(request, error),
+            draft=text,
+        )  # fmt: skip
+    return _after_send("/chat", conversation_id, seq, masked)
+
+
+@router.post("/chat/{conversation_id:int}/messages/{seq:int}/recall")
+def recall(
+    conversation_id: int, seq: int, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
+) -> Response:
+    """Recall one's own message within the recall window."""
+    check_csrf(request, csrf)
+    try:
+        with _chat_tx(platform) as session:
+            platform.chat.recall(session, Member.of(me), conversation_id=conversation_id, seq=seq)
+    except DomainError as error:
+        return _conversation_page(
+            request, platform, me, conversation_id, error.status, error=_error(request, error)
+        )
+    return _redirect(f"/chat/{conversation_id}#m{seq}")
+
+
+@router.post("/chat/{conversation_id:int}/messages/{seq:int}/report")
+def report(
+    conversation_id: int,
+    seq: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """Report a message to the bank's moderators."""
+    check_csrf(request, csrf)
+    try:
+        with platform.audited(
+            actor_kind=CUSTOMER,
+            actor_id=me.id,
+            action="chat.report",
+            target=f"conversation {conversation_id} #{seq}",
+        ) as session:
+            platform.chat.report(
+                session,
+                customer_id=me.id,
+                conversation_id=conversation_id,
+                seq=seq,
+                reason=reason,
+            )
+    except DomainError as error:
+        return _conversation_page(
+            request, platform, me, conversation_id, error.status, error=_error(request, error)
+        )
+    return _redirect(f"/chat/{conversation_id}?notice=reported")
+
+
+@router.get("/chat/{conversation_id:int}/messages/{seq:int}/attachment")
+def attachment(
+    conversation_id: int, seq: int, request: Request, platform: PlatformDep, me: Me
+) -> Response:
+    """An image's or a file's content, for those who can see the message."""
+    return _attachment(request, platform, Member.of(me), conversation_id, seq)
+
+
+def _attachment(
+    request: Request, platform: Platform, member: Member, conversation_id: int, seq: int
+) -> Response:
+    try:
+        return _download(platform, member, conversation_id, seq, False)
+    except DomainError as error:
+        return Response(_error(request, error), status_code=error.status, media_type="text/plain")
+
+
+# -- service cards ------------------------------------------------------------------------
+
+
+def _publish(platform: Platform, events: list[tuple[str, Any]]) -> None:
+    for name, event in events:
+        platform.chat.bus.publish(name, event)
+
+
+@router.post("/chat/{conversation_id:int}/cards")
+def send_card(
+    conversation_id: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    account: Annotated[str, Form(max_length=40)],
+    amount: Annotated[str, Form(max_length=40)],
+    kind: Annotated[str, Form(max_length=20)] = "transfer",
+    note: Annotated[str, Form(max_length=200)] = "",
+    client_id: Annotated[str, Form(max_length=100)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """Send a card to the other customer of a direct chat: ``transfer`` (you pay them,
+    confirming on the card) or ``request`` (they pay you)."""
+    check_csrf(request, csrf)
+    cards = platform.cards
+    try:
+        minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
+        send = {"transfer": cards.send_transfer, "request": cards.send_request}.get(kind)
+        if send is None:
+            raise CardNotAllowedHere()
+        with _chat_tx(platform) as session:
+            card, _ = send(
+                session,
+                Member.of(me),
+                conversation_id=conversation_id,
+                client_id=client_id or _client_id(),
+                account=account,
+                amount=minor,
+                note=note,
+            )
+    except DomainError as error:
+        return _conversation_page(
+            request, platform, me, conversation_id, error.status, error=_error(request, error)
+        )
+    return _redirect(f"/chat/{conversation_id}#m{card.seq}")
+
+
+def _card_page(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    conversation_id: int,
+    card_id: int,
+    status_code: int = 200,
+    *,
+    form: dict[str, str] | None = None,
+    challenge: Mapping[str, Any] | None = None,
+    error: DomainError | None = None,
+) -> Response:
+    """A card the customer is about to act on: what it does, and the form (with the
+    challenge the bank asks for, as on a transfer's confirmation page)."""
+    member = Member.of(me)
+    try:
+        with platform.transaction() as session:
+            card = platform.cards.card(
+                session, member, conversation_id=conversation_id, card_id=card_id
+            )
+            view = _card_view(
+                platform.cards.view(session, card), member=member, now=platform.clock.now()
+            )
+            mobile = platform.accounts.customer(session, me.id).mobile
+    except DomainError as missing:
+        return _chat_home(request, platform, me, 404, error=_error(request, missing))
+    return render(
+        request,
+        "chat_card.html",
+        status_code,
+        card=view,
+        conversation={"id": conversation_id},
+        accounts=_accounts(platform, me.id),
+        form=form or {},
+        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
+        error=None if error is None else _error(request, error),
+        plain=True,
+    )
+
+
+@router.get("/chat/{conversation_id:int}/cards/{card_id:int}")
+def card_page(
+    conversation_id: int, card_id: int, request: Request, platform: PlatformDep, me: Me
+) -> Response:
+    return _card_page(request, platform, me, conversation_id, card_id)
+
+
+@router.post("/chat/{conversation_id:int}/cards/{card_id:int}/act")
+def act_on_card(
+    conversation_id: int,
+    card_id: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    account: Annotated[str, Form(max_length=40)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    csrf: Csrf = "",
+    challenge_id: ChallengeField = "",
+    challenge: ChallengeCarried = "",
+    response: Responses = None,
+    tool: ToolChoice = "",
+) -> Response:
+    """Do what the card offers, once, through the same payment path as anywhere:
+    at once within the password-free allowance, else answering the challenge."""
+    check_csrf(request, csrf)
+    cards = platform.cards
+    form = {"account": account, "amount": amount}
+
+    def page(status_code: int, error: DomainError | None = None, shown: Any = None) -> Response:
+        return _card_page(
+            request, platform, me, conversation_id, card_id, status_code,
+            form=form, challenge=shown, error=error,
+        )  # fmt: skip
+
+    try:
+        minor = (
+            parse_positive_amount(amount.strip(), scale=2, currency="CNY")
+            if amount.strip()
+            else None
+        )
+        with _chat_tx(platform) as session:
+            card = cards.prepare(
+                session, customer_id=me.id, conversation_id=conversation_id, card_id=card_id
+            )
+        cards.check_actable(card, me.id)
+        if card.kind not in WEB_CARDS:
+            raise CardNotAllowedHere()
+        with platform.transaction() as session:
+            payment = cards.payment(session, card, account=account or None, amount=minor)
+    except DomainError as error:
+        return page(error.status, error)
+    back = f"/chat/{conversation_id}#m{card.seq}"
+    made: list[Response] = []
+    events: list[tuple[str, Any]] = []
+
+    def work(session: Session) -> Response:
+        cards.act(
+            session,
+            conversation_id=conversation_id,
+            card_id=card_id,
+            customer_id=me.id,
+            account=account or None,
+            amount=minor,
+        )
+        # confirm_payment owns the transaction: the card's outcome message is
+        # published below, once it has committed.
+        events.extend(take_events(session))
+        made.append(_redirect(back))
+        return made[0]
+
+    answer = confirm_payment(
+        platform,
+        me.id,
+        payment,
+        ChallengeAnswer.of(
+            challenge_id=challenge_id, challenge=challenge, response=response, tool=tool
+        ),
+        work,
+        already_done=lambda session: cards.paid_before(session, card, customer_id=me.id),
+        again=lambda shown, error: page(200 if error is None else 422, error, shown),
+        refused=lambda error: page(error.status, error),
+        done_before=lambda: _redirect(back),
+    )
+    if made and answer is made[0]:
+        _publish(platform, events)
+    return answer
+
+
+def _decline(
+    request: Request, platform: Platform, member: Member, conversation_id: int, card_id: int
+) -> DomainError | None:
+    cards = platform.cards
+    try:
+        with _chat_tx(platform) as session:
+            card = cards.decline(session, member, conversation_id=conversation_id, card_id=card_id)
+    except DomainError as error:
+        return error
+    if card.hold_ref is not None:  # a flight's seat goes back to the airline
+        cards.airline.release(card.hold_ref)
+    return None
+
+
+@router.post("/chat/{conversation_id:int}/cards/{card_id:int}/decline")
+def decline_card(
+    conversation_id: int,
+    card_id: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csrf: Csrf = "",
+) -> Response:
+    """Turn down a card meant for you, or withdraw one you sent, while it is open."""
+    check_csrf(request, csrf)
+    error = _decline(request, platform, Member.of(me), conversation_id, card_id)
+    if error is not None:
+        return _conversation_page(
+            request, platform, me, conversation_id, error.status, error=_error(request, error)
+        )
+    return _redirect(f"/chat/{conversation_id}")
+
+
+# -- the account managers' workspace ------------------------------------------------------
+
+
+def _waited(seconds: int | None, t: dict[str, str]) -> str:
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(max(0, seconds), 60)
+    return t["chat_waited"].format(minutes=minutes, seconds=rest)
+
+
+def _desk(request: Request, platform: Platform, me: Principal) -> dict[str, Any]:
+    t = _words(request)
+    desk = platform.chat.desk
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        items = desk.workspace(session, staff_id=me.id)
+        figures = desk.response_times(
+            session, start=now - timedelta(days=7), end=now + timedelta(seconds=1), staff_id=me.id
+        )
+        return {
+            "on_duty": desk.on_duty(session, me.id),
+            "open_now": platform.chat.config.business_hours.open_at(now),
+            "waiting": [
+                {
+                    "id": i.conversation_id,
+                    "customer": i.customer_name,
+                    "routing": i.routing,
+                    "waited": _waited(i.waiting_seconds, t),
+                    "unread": i.unread,
+                    "mine": i.assigned_staff_id == me.id,
+                    "own_customer": i.own_customer,
+                    "queued": i.routing == "queued",
+                }
+                for i in items
+                if i.waiting_since is not None or i.unread or i.routing == "queued"
+            ],
+            "customers": [
+                {
+                    "id": c.customer_id,
+                    "name": c.name,
+                    "mobile": mask_mobile(c.mobile),
+                    "conversation_id": c.conversation_id,
+                    "unread": c.unread,
+                }
+                for c in desk.customers(session, staff_id=me.id)
+            ],
+            "response": None
+            if not figures
+            else {
+                "answered": figures[0].answered,
+                "average": f"{figures[0].average_seconds:.0f}",
+                "p90": f"{figures[0].p90_seconds:.0f}",
+            },
+            "canned": desk.canned_replies(session, staff_id=me.id),
+        }
+
+
+@router.get("/staff/chat")
+def workspace(request: Request, platform: PlatformDep, staff: Manager) -> Response:
+    """The manager's workspace: duty, waiting and unread chats, the queue, their
+    customers, their response time."""
+    return render(request, "staff_chat.html", plain=True, **_desk(request, platform, staff[0]))
+
+
+@router.get("/staff/chat/desk")
+def workspace_desk(request: Request, platform: PlatformDep, staff: Manager) -> Response:
+    """The workspace again, for its script to refresh the lists when chats move."""
+    response = render(request, "staff_chat.html", plain=True, **_desk(request, platform, staff[0]))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/staff/chat/duty")
+def duty(
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    on_duty: Annotated[bool, Form()],
+    csrf: Csrf = "",
+) -> Response:
+    """Start or end duty: the manager's waiting chats go to colleagues, or come back."""
+    check_csrf(request, csrf)
+    with _chat_tx(platform) as session:
+        platform.chat.desk.set_on_duty(session, staff_id=staff[0].id, on_duty=on_duty)
+    return _redirect("/staff/chat")
+
+
+@router.post("/staff/chat/canned")
+def add_canned(
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    title: Annotated[str, Form(max_length=100)] = "",
+    body: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """A canned reply of the manager's own."""
+    check_csrf(request, csrf)
+    if not title.strip() or not body.strip():
+        t = _words(request)
+        return render(
+            request,
+            "staff_chat.html",
+            422,
+            plain=True,
+            error=t["chat_canned_incomplete"],
+            **_desk(request, platform, staff[0]),
+        )
+    with platform.transaction() as session:
+        platform.chat.desk.add_canned_reply(session, staff_id=staff[0].id, title=title, body=body)
+    return _redirect("/staff/chat")
+
+
+@router.post("/staff/chat/{conversation_id:int}/claim")
+def claim(
+    conversation_id: int, request: Request, platform: PlatformDep, staff: Manager, csrf: Csrf = ""
+) -> Response:
+    """Take a chat from the queue."""
+    check_csrf(request, csrf)
+    try:
+        with _chat_tx(platform) as session:
+            platform.chat.desk.claim(session, staff_id=staff[0].id, conversation_id=conversation_id)
+    except DomainError as error:
+        return render(
+            request,
+            "staff_chat.html",
+            error.status,
+            plain=True,
+            error=_error(request, error),
+            **_desk(request, platform, staff[0]),
+        )
+    return _redirect(f"/staff/chat/{conversation_id}")
+
+
+def _staff_conversation(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    conversation_id: int,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    member = Member.of(me)
+    now = platform.clock.now()
+    try:
+        with _chat_tx(platform) as session:
+            view = _conversation_context(request, platform, session, member, conversation_id)
+            conversation = platform.chat.conversation(session, conversation_id)
+            customer: dict[str, Any] | None = None
+            if conversation.kind == "bank" and conversation.customer_id is not None:
+                # Whoever serves the chat sees who they serve, as the customer's own
+                # manager does: membership of the conversation is the permission.
+                found = platform.accounts.customer(session, conversation.customer_id)
+                managers = dict(platform.accounts.managers(session))
+                customer = {
+                    "id": found.id,
+                    "name": found.name,
+                    "kind": found.kind,
+                    "mobile": mask_mobile(found.mobile),
+                    "manager": managers.get(found.manager_id or 0, ""),
+                    "own": found.manager_id == me.id,
+                }
+            colleagues = [
+                {"id": i, "name": n} for i, n in platform.accounts.managers(session) if i != me.id
+            ]
+            canned = platform.chat.desk.canned_replies(session, staff_id=me.id)
+            products = (
+                [
+                    {"code": p.code, "name": p.name}
+                    for p in platform.wealth.products(session, on_sale=True)
+                ]
+                if conversation.kind == "bank"
+                else []
+            )
+            transfers = [
+                {"from": n.from_name, "to": n.to_name, "note": n.note, "at": _clock_time(n.at, now)}
+                for n in platform.chat.desk.transfers(session, conversation_id=conversation_id)
+            ]
+    except ConversationNotFound as error:
+        return render(
+            request,
+            "staff_chat.html",
+            404,
+            plain=True,
+            error=_error(request, error),
+            **_desk(request, platform, me),
+        )
+    return render(
+        request,
+        "staff_chat_conversation.html",
+        status_code,
+        prefix="/staff/chat",
+        live_as="staff",
+        customer=customer,
+        accounts=[] if customer is None else _accounts(platform, customer["id"]),
+        colleagues=colleagues,
+        canned=canned,
+        transfers=transfers,
+        products=products,
+        plain=True,
+        **view,
+        **context,
+    )
+
+
+@router.get("/staff/chat/{conversation_id:int}")
+def staff_conversation(
+    conversation_id: int, request: Request, platform: PlatformDep, staff: Manager
+) -> Response:
+    """A chat with the customer's profile and accounts beside it."""
+    return _staff_conversation(request, platform, staff[0], conversation_id)
+
+
+@router.get("/staff/chat/{conversation_id:int}/messages")
+def staff_new_entries(
+    conversation_id: int,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    after_seq: int = 0,
+) -> Response:
+    return _fragment(request, platform, Member.of(staff[0]), conversation_id, after_seq)
+
+
+@router.post("/staff/chat/{conversation_id:int}/messages")
+def staff_send(
+    conversation_id: int,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    text: Annotated[str, Form(max_length=4000)] = "",
+    client_id: Annotated[str, Form(max_length=100)] = "",
+    canned: Annotated[int | None, Form()] = None,
+    csrf: Csrf = "",
+) -> Response:
+    """Answer the customer: typed, or one of the manager's canned replies."""
+    check_csrf(request, csrf)
+    me = staff[0]
+    try:
+        if canned is not None:
+            with platform.transaction() as session:
+                replies = platform.chat.desk.canned_replies(session, staff_id=me.id)
+            text = next((str(r["body"]) for r in replies if r["id"] == canned), "")
+            client_id = f"canned:{client_id or _client_id()}"
+        seq, masked = _send(
+            platform, Member.of(me), conversation_id, client_id or _client_id(), text
+        )
+    except DomainError as error:
+        return _staff_conversation(
+            request, platform, me, conversation_id, error.status, error=_error(request, error),
+            draft=text,
+        )  # fmt: skip
+    return _after_send("/staff/chat", conversation_id, seq, masked)
+
+
+@router.get("/staff/chat/{conversation_id:int}/messages/{seq:int}/attachment")
+def staff_attachment(
+    conversation_id: int, seq: int, request: Request, platform: PlatformDep, staff: Manager
+) -> Response:
+    return _attachment(request, platform, Member.of(staff[0]), conversation_id, seq)
+
+
+@router.post("/staff/chat/{conversation_id:int}/cards")
+def staff_send_card(
+    conversation_id: int,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    product_code: Annotated[str, Form(max_length=40)],
+    note: Annotated[str, Form(max_length=200)] = "",
+    client_id: Annotated[str, Form(max_length=100)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """Offer the customer a wealth product on sale, with a buy button."""
+    check_csrf(request, csrf)
+    me = staff[0]
+    try:
+        with _chat_tx(platform) as session:
+            card, _ = platform.cards.send_wealth(
+                session,
+                Member.of(me),
+                conversation_id=conversation_id,
+                client_id=client_id or _client_id(),
+                product_code=product_code,
+                note=note,
+            )
+    except DomainError as error:
+        return _staff_conversation(
+            request, platform, me, conversation_id, error.status, error=_error(request, error)
+        )
+    return _redirect(f"/staff/chat/{conversation_id}#m{card.seq}")
+
+
+@router.post("/staff/chat/{conversation_id:int}/cards/{card_id:int}/decline")
+def staff_withdraw_card(
+    conversation_id: int,
+    card_id: int,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    csrf: Csrf = "",
+) -> Response:
+    """Withdraw a card one sent, while it is open."""
+    check_csrf(request, csrf)
+    error = _decline(request, platform, Member.of(staff[0]), conversation_id, card_id)
+    if error is not None:
+        return _staff_conversation(
+            request, platform, staff[0], conversation_id, error.status,
+            error=_error(request, error),
+        )  # fmt: skip
+    return _redirect(f"/staff/chat/{conversation_id}")
+
+
+@router.post("/staff/chat/{conversation_id:int}/transfer")
+def transfer(
+    conversation_id: int,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    to_staff_id: Annotated[int, Form()],
+    note: Annotated[str, Form(max_length=500)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """Hand the chat to a colleague with a note for them (audited)."""
+    check_csrf(request, csrf)
+    me = staff[0]
+    try:
+        with chat_transaction(
+            lambda: platform.audited(
+                actor_kind="staff",
+                actor_id=me.id,
+                action="chat.transfer",
+                target=f"conversation {conversation_id}",
+                details={"to_staff_id": to_staff_id, "channel": "console"},
+            ),
+            platform.chat.bus,
+        ) as session:
+            platform.chat.desk.transfer(
+                session,
+                staff_id=me.id,
+                conversation_id=conversation_id,
+                to_staff_id=to_staff_id,
+                note=note,
+            )
+    except DomainError as error:
+        return _staff_conversation(
+            request, platform, me, conversation_id, error.status, error=_error(request, error)
+        )
+    return _redirect("/staff/chat?notice=transferred")
