@@ -221,6 +221,27 @@ class TestDesk:
             == desk["colleague"]["id"]
         )
 
+    @pytest.mark.timeout(60)  # an event that never comes would block the socket read
+    def test_every_managers_desk_hears_of_the_queue(self, live_chat: Chat) -> None:
+        chat = live_chat
+        platform = chat.platform
+        platform.chat.config = replace(
+            platform.chat.config, business_hours=BusinessHours(days=frozenset())
+        )
+        manager, colleague = chat.staff_member("m1"), chat.staff_member("m2")
+        customer = chat.customer()
+        conversation = open_bank(chat, customer)
+        with chat.client.websocket_connect(WS, headers=colleague["headers"]) as ws:
+            chat.send(customer, conversation, "在吗", "q1")
+            queued = next_of(ws, "queue")
+            assert (queued["conversation_id"], queued["queued"]) == (conversation, True)
+            claimed = chat.client.post(
+                f"{STAFF_CHAT}/conversations/{conversation}/claim", headers=manager["headers"]
+            )
+            assert claimed.status_code == 204
+            left = next_of(ws, "queue")
+            assert (left["conversation_id"], left["queued"]) == (conversation, False)
+
     def test_transfer_with_a_note_for_the_colleague(self, live_chat: Chat) -> None:
         chat = live_chat
         manager, colleague = chat.staff_member("m1"), chat.staff_member("m2")

@@ -137,6 +137,8 @@ class Desk:
                 self._assign(session, conversation, None, "queued")
                 current = self.chat.conversation(session, conversation.id, lock=True)
                 if current.waiting_since is not None and not current.away_sent:
+                    # A customer now waits in the shared queue.
+                    self._queue_changed(session, current.id, queued=True)
                     self._set(session, conversation.id, away_sent=True)
                     self.chat.append(
                         session,
@@ -234,6 +236,8 @@ class Desk:
         if (current.assigned_staff_id, current.routing) == (staff_id, routing):
             return
         self._set(session, current.id, assigned_staff_id=staff_id, routing=routing)
+        if "queued" in (routing, current.routing):
+            self._queue_changed(session, current.id, queued=routing == "queued")
         previous = current.assigned_staff_id
         manager = self._manager_of(session, current)
         if previous is not None and previous not in (staff_id, manager):
@@ -424,6 +428,18 @@ class Desk:
                 {"id": staff_id},
             ).scalar()
         )
+
+    def _queue_changed(self, session: Session, conversation_id: int, *, queued: bool) -> None:
+        """Tell every account manager's open desk that a chat entered or left the
+        shared queue, so that it appears (or goes) without a reload."""
+        from rongbank.chat.service import STAFF, Member
+
+        managers = session.execute(
+            text("SELECT id FROM staff WHERE role = 'account_manager' AND active")
+        ).scalars()
+        event = {"type": "queue", "conversation_id": conversation_id, "queued": queued}
+        for staff_id in managers:
+            self.chat.notify_member(session, Member(STAFF, int(staff_id)), event)
 
     def _least_loaded(self, session: Session) -> int | None:
         # One router at a time picks, so that a burst of chats is spread out instead

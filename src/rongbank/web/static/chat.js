@@ -186,7 +186,7 @@
         var text = person.querySelector(".presence");
         if (text && chat) text.textContent = chat.getAttribute(event.online ? "data-label-online" : "data-label-offline");
       });
-    } else if (event.type === "assigned") {
+    } else if (event.type === "assigned" || event.type === "queue") {
       refresh();
     }
   }
