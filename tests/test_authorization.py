@@ -4,6 +4,7 @@ each refusal is proven, so that a new endpoint without its check fails here."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
+from rongbank.wealth import rules
 from tests.accounts.test_endpoints import PASSWORD, People
 
 V1 = "/api/v1"
@@ -53,6 +55,8 @@ SERVING_ROLES |= {
     ("POST", f"{_CONVERSATION}/cards/{{card_id}}/decline"): STAFF_ROLES | {"account_manager"},
     ("GET", f"{V1}/staff/chat/flights"): STAFF_ROLES | {"account_manager"},
     ("GET", f"{V1}/staff/wealth/products"): STAFF_ROLES | {"account_manager"},
+    ("GET", f"{V1}/staff/wealth/customers/{{customer_id}}/assessments"): STAFF_ROLES
+    | {"account_manager"},
     ("POST", f"{V1}/staff/chat/groups"): STAFF_ROLES | {"account_manager"},
 }
 
@@ -86,6 +90,7 @@ def concrete(path: str, number: str) -> str:
         .replace("{token}", "x")
         .replace("{day}", "2026-03-01")
         .replace("{broadcast_id}", "1")
+        .replace("{holding_id}", "1")
     )
 
 
@@ -254,6 +259,68 @@ def test_a_customer_cannot_see_use_or_decline_another_customers_card(
               "amount": "1.00"},
     )  # fmt: skip
     assert buy.status_code in (403, 404)
+
+
+def test_a_customer_never_sees_another_customers_assessments_or_holdings(
+    client: TestClient, world: dict[str, Any], platform: Platform
+) -> None:
+    """Bob is assessed and holds a product; every wealth route Alice can call answers
+    her own (empty) data or 404, never Bob's, and she cannot redeem his holding."""
+    from tests.wealth.helpers import assessed
+
+    alice, bob = world["alice"], world["bob"]
+    assessed(platform, bob["customer_id"], level=3)
+    with platform.transaction() as session:
+        staff_id = platform.accounts.create_staff(
+            session, username="wealth-ops", name="x", role="operations"
+        )
+        now = platform.clock.now()
+        platform.wealth.create_product(
+            session,
+            staff_id=staff_id,
+            code="AUTHZ1",
+            name="x",
+            terms=rules.Terms(
+                risk_level=1,
+                yield_bps=100,
+                min_amount=100,
+                step_amount=100,
+                sale_start=now - timedelta(days=1),
+                sale_end=now + timedelta(days=1),
+            ),
+        )
+        holding, _ = platform.wealth.buy(
+            session,
+            customer_id=bob["customer_id"],
+            code="AUTHZ1",
+            account_number=bob["account"]["number"],
+            amount=100,
+            client_id="b1",
+        )
+    walked = 0
+    for method, path in operations(client):
+        if not path.startswith(f"{V1}/me/wealth"):
+            continue
+        target = path.replace("{holding_id}", str(holding.id))
+        response = client.request(
+            method, target, headers=alice["headers"], json={"client_id": "x", "answers": {}}
+        )
+        assert response.status_code in (200, 404, 422), (method, path, response.text)
+        if response.status_code == 200 and ("holdings" in path or "assessments" in path):
+            assert response.json() == [], (method, path)  # hers: none
+        walked += 1
+    assert walked >= 8
+    stolen = client.post(
+        f"{V1}/me/wealth/holdings/{holding.id}/redemptions",
+        headers=alice["headers"],
+        json={"client_id": "steal"},
+    )
+    assert stolen.status_code == 404
+    with platform.transaction() as session:
+        bobs = platform.wealth.holding(
+            session, customer_id=bob["customer_id"], holding_id=holding.id
+        )
+    assert bobs.left == 100
 
 
 def test_only_merchants_reach_merchant_endpoints_and_merchants_reach_nothing_else(

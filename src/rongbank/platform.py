@@ -31,21 +31,25 @@ from rongbank.auth.stepup import Challenge, ChallengeNeeded, ChallengeRequired, 
 from rongbank.auth.tools import PaymentRequest, ToolService
 from rongbank.chat.airline import Airline, FakeAirline
 from rongbank.chat.attachments import AttachmentService
+from rongbank.chat.booking import FlightBookings
 from rongbank.chat.bus import chat_transaction
 from rongbank.chat.cards import CardService
+from rongbank.chat.committer import GatewaySend, send_committer
+from rongbank.chat.committer import Outcome as SendOutcome
 from rongbank.chat.media import limits_from
 from rongbank.chat.push import PushService
 from rongbank.chat.service import ChatService, chat_config, make_bus
 from rongbank.clock import Clock, SystemClock
 from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
 from rongbank.errors import DomainError
-from rongbank.ledger.batcher import GroupCommitter
+from rongbank.group_commit import GroupCommitter
+from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
 from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
 from rongbank.settings import Settings
-from rongbank.wealth.service import WealthService
+from rongbank.wealth.service import MaturityRun, WealthService
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ class Platform:
     clock: Clock
     ledger: LedgerService
     engine: Engine | None = None
-    committer: GroupCommitter | None = None
+    committer: batcher.GroupCommitter | None = None
     """Set when single transfers go through group commit; None means each request's
     own transaction carries its transfer (what tests with rolled-back sessions use)."""
     clearing: ClearingNetwork | None = None
@@ -75,9 +79,12 @@ class Platform:
     tools: ToolService = field(init=False)
     stepup: StepUp = field(init=False)
     chat: ChatService = field(init=False)
+    chat_sends: GroupCommitter[GatewaySend, SendOutcome] = field(init=False)
+    """The WebSocket gateway's sends, group-committed (see ``rongbank.chat.committer``)."""
     payments: PaymentsService = field(init=False)
     wealth: WealthService = field(init=False)
     cards: CardService = field(init=False)
+    bookings: FlightBookings = field(init=False)
     attachments: AttachmentService = field(init=False)
     push: PushService = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -114,6 +121,7 @@ class Platform:
             ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
         )
         self.chat = ChatService(self.clock, make_bus(self.settings), chat_config(self.settings))
+        self.chat_sends = send_committer(self.transaction, self.auth, self.chat)
         self.attachments = AttachmentService(
             self.chat,
             limits_from(
@@ -146,6 +154,7 @@ class Platform:
             airline=self.airline or FakeAirline(self.clock),
             airline_merchant_id=self.settings.airline_merchant_id,
         )
+        self.bookings = FlightBookings(self.cards, self.transaction)
 
     @classmethod
     def connect(
@@ -161,7 +170,7 @@ class Platform:
         clock = clock or SystemClock()
         ledger = LedgerService(clock)
         committer = (
-            GroupCommitter(ledger, factory, max_batch=settings.group_commit_max_batch)
+            batcher.GroupCommitter(ledger, factory, max_batch=settings.group_commit_max_batch)
             if group_commit
             else None
         )
@@ -374,6 +383,7 @@ class Platform:
         """Start the group committer and, with ``background``, the periodic jobs."""
         if self.committer is not None:
             self.committer.start()
+        self.chat_sends.start()
         if background:
             jobs = {
                 "hold-expiry": (self.settings.hold_expiry_interval_seconds, self._expire_holds),
@@ -391,6 +401,18 @@ class Platform:
                     self._expire_cards,
                 ),
                 "chat-push": (self.settings.chat_push_interval_seconds, self.deliver_push),
+                "wealth-maturity": (
+                    self.settings.wealth_maturity_interval_seconds,
+                    self.mature_wealth,
+                ),
+                "chat-presence": (
+                    self.chat.config.presence_lease.total_seconds() / 3,
+                    self.keep_presence,
+                ),
+                "chat-flight-recovery": (
+                    self.settings.funding_resolve_interval_seconds,
+                    self.finish_bookings,
+                ),
             }
             for name, (interval, job) in jobs.items():
                 thread = threading.Thread(
@@ -405,6 +427,7 @@ class Platform:
             thread.join()
         if self.committer is not None:
             self.committer.stop()
+        self.chat_sends.stop()
         self.chat.bus.close()
         if self.engine is not None:
             self.engine.dispose()
@@ -435,6 +458,25 @@ class Platform:
         with chat_transaction(self.transaction, self.chat.bus) as session:
             self.cards.expire_due(session)
 
+    def keep_presence(self, *, batches: int = 20) -> None:
+        """Renew this gateway's presence lease, then clear what gateways that died
+        left behind (see ``ChatService.sweep_presence``), a batch per transaction."""
+        with self.transaction() as session:
+            self.chat.renew_lease(session)
+        for _ in range(batches):
+            with chat_transaction(self.transaction, self.chat.bus) as session:
+                if not self.chat.sweep_presence(session):
+                    break
+
+    def finish_bookings(self) -> None:
+        """Finish flight cards whose booking stopped between payment and the airline's
+        answer (see ``rongbank.chat.booking``)."""
+        finished = self.bookings.finish_unfinished(
+            grace=timedelta(seconds=self.settings.chat_booking_grace_seconds)
+        )
+        if finished.booked or finished.failed or finished.unanswered:
+            logger.info("unfinished flight bookings: %s", finished)
+
     def deliver_push(self, *, batch: int = 500, batches: int = 20) -> None:
         """Deliver pending push notices (see ``rongbank.chat.push``): batch after
         batch while they come full (a broadcast to a large segment), up to
@@ -445,6 +487,25 @@ class Platform:
                 logger.info("push notices not delivered, to retry: %d", delivered.failed)
             if delivered.sent + delivered.skipped < batch:
                 break
+
+    def mature_wealth(self, *, batch: int = 200) -> MaturityRun:
+        """Pay out the fixed-term wealth holdings that have matured (see
+        ``WealthService.mature_due``), one transaction per batch so that a large
+        maturity day is not one long lock; safe to run in several processes at once."""
+        total = MaturityRun()
+        while True:
+            with self.transaction() as session:
+                run = self.wealth.mature_due(session, limit=batch)
+            total = MaturityRun(
+                holdings=total.holdings + run.holdings,
+                principal=total.principal + run.principal,
+                yield_amount=total.yield_amount + run.yield_amount,
+            )
+            if run.holdings < batch:
+                break
+        if total.holdings:
+            logger.info("wealth holdings matured and paid out: %d", total.holdings)
+        return total
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

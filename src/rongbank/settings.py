@@ -132,8 +132,18 @@ class Settings(BaseSettings):
     chat_push_interval_seconds: float = Field(
         default=2.0, description="How often pending push notices are delivered."
     )
+    wealth_maturity_interval_seconds: float = Field(
+        default=60.0, description="How often matured fixed-term wealth holdings are paid out."
+    )
     chat_due_notice_days: int = Field(
         default=3, ge=0, le=60, description="How long before a due date its notice is sent."
+    )
+    chat_booking_grace_seconds: int = Field(
+        default=120,
+        ge=10,
+        le=3600,
+        description="How long a paid flight card may wait for the airline's answer before "
+        "the recovery job finishes it (longer than any airline call takes).",
     )
     nats_url: str | None = Field(
         default=None,

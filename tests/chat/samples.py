@@ -4,9 +4,13 @@ that must be refused."""
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 
 from PIL import Image, PngImagePlugin
+from pypdf import PdfWriter
+from pypdf.actions import JavaScript
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -54,7 +58,6 @@ def bmp() -> bytes:
     return out.getvalue()
 
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03" + b"\x00" * 200 + b"PE\x00\x00"
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
@@ -114,3 +117,98 @@ def odt() -> bytes:
 
 def plain_zip() -> bytes:
     return _zip({"readme.txt": "hello"})
+
+
+# -- PDFs -------------------------------------------------------------------------------
+
+
+def _written(writer: PdfWriter) -> bytes:
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _one_page() -> PdfWriter:
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    return writer
+
+
+PDF = _written(_one_page())
+"""A plain one-page PDF, as pypdf writes it."""
+
+
+def pdf_with_open_javascript() -> bytes:
+    writer = _one_page()
+    writer.add_open_action(JavaScript("app.alert('hi');"))
+    return _written(writer)
+
+
+def pdf_with_attachment() -> bytes:
+    writer = _one_page()
+    writer.add_attachment("invoice.exe", EXE)
+    return _written(writer)
+
+
+def encrypted_pdf() -> bytes:
+    writer = _one_page()
+    writer.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
+    return _written(writer)
+
+
+CATALOG = b"<< /Type /Catalog /Pages 2 0 R %s >>"
+PAGES = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] %s >>"
+
+
+def raw_pdf(catalog: bytes = b"", page: bytes = b"", *more: bytes) -> bytes:
+    """A one-page PDF written by hand, to say exactly what is in it: ``catalog`` and
+    ``page`` go into those dictionaries, ``more`` are objects 4, 5, ... (referenced
+    or not); the cross-reference table is correct."""
+    objects = [CATALOG % catalog, PAGES, PAGE % page, *more]
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def pdf_with_compressed_action(action: bytes) -> bytes:
+    """A PDF whose open action (object 4) sits in a compressed object stream
+    (object 5), found through a cross-reference stream (object 6): the action's
+    names are nowhere in the file's bytes."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets: dict[int, int] = {}
+    for number, body in enumerate([CATALOG % b"/OpenAction 4 0 R", PAGES, PAGE % b""], 1):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    header = b"4 0 "
+    packed = zlib.compress(header + action)
+    offsets[5] = len(out)
+    out += b"5 0 obj\n<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\n" % (
+        len(header),
+        len(packed),
+    )
+    out += b"stream\n" + packed + b"\nendstream\nendobj\n"
+    offsets[6] = len(out)
+    rows = [struct.pack(">BIH", 0, 0, 65535)]
+    for number in range(1, 7):
+        if number == 4:
+            rows.append(struct.pack(">BIH", 2, 5, 0))  # in object stream 5, first
+        else:
+            rows.append(struct.pack(">BIH", 1, offsets[number], 0))
+    table = zlib.compress(b"".join(rows))
+    out += (
+        b"6 0 obj\n<< /Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R /Filter /FlateDecode "
+        b"/Length %d >>\nstream\n" % len(table)
+    )
+    out += table + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % offsets[6]
+    return bytes(out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from rongbank.accounts.rules import luhn_check_digit
+from rongbank.chat.attachment_endpoints import FORM_ALLOWANCE
 from rongbank.chat.media import Limits
 from rongbank.chat.schemas import FileBody, ImageBody
 from rongbank.clock import FrozenClock
@@ -126,6 +128,44 @@ class TestSending:
         assert file_too_big.json()["error"]["details"]["max_bytes"] == 100
         assert upload(chat, alice, conversation, b"x" * 100, "a.txt", "ok").status_code == 201
 
+    def test_gb18030_text_is_kept_as_sent_and_served_with_its_charset(self, chat: Chat) -> None:
+        alice, bob = chat.customer(), chat.customer("李雷")
+        conversation = chat.direct(alice, bob)
+        note = "三月账单 合计 120 元\n客户：张三 𠀀\n"
+        sent = upload(chat, alice, conversation, note.encode("gb18030"), "账单.txt", "t",
+                      declared="text/plain; charset=utf-8")  # fmt: skip
+        assert sent.status_code == 201, sent.text
+        assert json.loads(sent.json()["message"]["body"])["content_type"] == (
+            "text/plain; charset=gb18030"
+        )
+        got = download(chat, bob, conversation, 1)
+        assert got.headers["content-type"] == "text/plain; charset=gb18030"
+        assert got.content == note.encode("gb18030")
+        assert got.text == note  # what a browser shows, going by the header
+
+    def test_a_pdf_with_javascript_is_refused_and_nothing_is_stored(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        alice, bob = chat.customer(), chat.customer("李雷")
+        conversation = chat.direct(alice, bob)
+        for client_id, content in (
+            ("js", samples.pdf_with_open_javascript()),
+            (
+                "hex",
+                samples.raw_pdf(b"/OpenAction << /S /J#61vaScript /J#53 (app.alert\\(1\\)) >>"),
+            ),
+            ("enc", samples.encrypted_pdf()),
+        ):
+            refused = upload(chat, alice, conversation, content, "账单.pdf", client_id)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (
+                415,
+                "chat_attachment_type_refused",
+            ), client_id
+            assert "PDF" in refused.json()["error"]["message"]
+        assert chat.history(bob, conversation) == []
+        assert stored(platform, conversation) == 0
+        assert upload(chat, alice, conversation, samples.PDF, "账单.pdf", "ok").status_code == 201
+
     def test_a_resend_returns_the_original_and_stores_nothing_more(
         self, chat: Chat, platform: Platform
     ) -> None:
@@ -136,6 +176,10 @@ class TestSending:
         assert first.json()["created"]
         assert not again.json()["created"]
         assert again.json()["message"] == first.json()["message"]
+        # Answered as a resend whatever its content: it is not sent again.
+        refusable = upload(chat, alice, conversation, samples.EXE, "a.exe", "same")
+        assert refusable.status_code == 201
+        assert refusable.json()["message"] == first.json()["message"]
         with platform.transaction() as session:
             stored = session.execute(
                 text("SELECT count(*) FROM chat_attachment WHERE conversation_id = :c"),
@@ -163,6 +207,8 @@ class TestSending:
         chat.client.put(f"{CHAT}/channels/{channel}/subscription", headers=alice["headers"])
         refused = upload(chat, alice, channel, samples.PDF, "a.pdf", "x")
         assert refused.json()["error"]["code"] == "chat_channel_read_only"
+        refused = upload(chat, alice, channel, samples.EXE, "a.exe", "x")  # the rule comes first
+        assert refused.json()["error"]["code"] == "chat_channel_read_only"
         assert upload(chat, operations, channel, samples.PDF, "a.pdf", "o").status_code == 201
         assert download(chat, alice, channel, 1).status_code == 200
         with platform.transaction() as session:
@@ -172,6 +218,160 @@ class TestSending:
         assert chat.send(alice, box, "hi", "z").json()["error"]["code"] == (
             "chat_channel_read_only"
         )
+
+
+def stored(platform: Platform, conversation_id: int) -> int:
+    with platform.transaction() as session:
+        count: int = session.execute(
+            text("SELECT count(*) FROM chat_attachment WHERE conversation_id = :c"),
+            {"c": conversation_id},
+        ).scalar_one()
+    return count
+
+
+BOUNDARY = "rongbank-test-boundary"
+
+
+def raw_upload(
+    chat: Chat,
+    who: dict[str, Any],
+    conversation_id: int,
+    body: Iterator[bytes],
+    *,
+    content_length: int | None,
+) -> tuple[int, dict[str, Any], int]:
+    """Upload by calling the application itself, one body chunk at a time as a
+    server hands them over: (status, JSON answer, body bytes the application took).
+    The test client would read the whole body first, which is what is tested here."""
+    taken = 0
+    headers = [
+        (b"host", b"testserver"),
+        (b"authorization", who["headers"]["Authorization"].encode()),
+        (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode()),
+    ]
+    if content_length is not None:
+        headers.append((b"content-length", str(content_length).encode()))
+    path = f"{CHAT}/conversations/{conversation_id}/attachments"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("testclient", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    answer: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal taken
+        chunk = next(body, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        taken += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        answer.append(message)
+
+    async def call() -> None:
+        await chat.client.app(scope, receive, send)
+
+    assert chat.client.portal is not None
+    chat.client.portal.call(call)
+    status = answer[0]["status"]
+    content = b"".join(m.get("body", b"") for m in answer[1:])
+    return status, json.loads(content), taken
+
+
+def multipart_file(size: int, chunk: int = 4096) -> list[bytes]:
+    """A multipart body with a client id and a file of ``size`` bytes, in chunks."""
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="client_id"\r\n\r\nbig\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    content = [b"x" * min(chunk, size - at) for at in range(0, size, chunk)]
+    return [head, *content, f"\r\n--{BOUNDARY}--\r\n".encode()]
+
+
+class TestOversizeUploads:
+    """Refused before the form is parsed, so no more than the limit is ever read."""
+
+    LIMITS = Limits(image_max_bytes=2000, file_max_bytes=1000)
+    CAP = 2000 + FORM_ALLOWANCE
+    """The most a body may be: the largest attachment and room for the form."""
+
+    def test_a_declared_length_over_the_limit_is_refused_unread(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        platform.attachments.limits = self.LIMITS
+        alice, bob = chat.customer(), chat.customer("李雷")
+        conversation = chat.direct(alice, bob)
+        body = multipart_file(4 * self.CAP)
+        length = sum(map(len, body))
+        status, answer, taken = raw_upload(
+            chat, alice, conversation, iter(body), content_length=length
+        )
+        assert (status, answer["error"]["code"]) == (413, "chat_attachment_too_large")
+        assert answer["error"]["details"]["max_bytes"] == 2000
+        assert taken == 0
+        assert chat.history(bob, conversation) == []
+        assert stored(platform, conversation) == 0
+
+    def test_a_body_without_a_length_is_cut_off_at_the_limit(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        platform.attachments.limits = self.LIMITS
+        alice, bob = chat.customer(), chat.customer("李雷")
+        conversation = chat.direct(alice, bob)
+        chunk = 4096
+        status, answer, taken = raw_upload(
+            chat, alice, conversation, iter(multipart_file(4 * self.CAP, chunk)),
+            content_length=None,
+        )  # fmt: skip
+        assert (status, answer["error"]["code"]) == (413, "chat_attachment_too_large")
+        assert answer["error"]["details"]["max_bytes"] == 2000
+        assert self.CAP < taken <= self.CAP + chunk  # the chunk that crossed it was the last
+        assert chat.history(bob, conversation) == []
+        assert stored(platform, conversation) == 0
+
+    def test_a_body_within_the_cap_is_parsed_and_its_file_checked_as_before(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        platform.attachments.limits = self.LIMITS
+        alice, bob = chat.customer(), chat.customer("李雷")
+        conversation = chat.direct(alice, bob)
+        for size, length in ((2001, None), (2001, "declared")):
+            body = multipart_file(size)
+            status, answer, taken = raw_upload(
+                chat, alice, conversation, iter(body),
+                content_length=sum(map(len, body)) if length else None,
+            )  # fmt: skip
+            assert (status, answer["error"]["code"]) == (413, "chat_attachment_too_large")
+            assert taken == sum(map(len, body))  # read whole, then refused by the file's size
+        status, answer, _ = raw_upload(
+            chat, alice, conversation, iter(multipart_file(1000)), content_length=None
+        )
+        assert status == 201, answer
+        assert stored(platform, conversation) == 1
+
+    def test_the_declared_length_counts_through_the_test_client_too(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        platform.attachments.limits = self.LIMITS
+        alice, bob = chat.customer(), chat.customer("李雷")
+        conversation = chat.direct(alice, bob)
+        too_big = upload(chat, alice, conversation, b"x" * (3 * FORM_ALLOWANCE), "a.txt", "big")
+        assert too_big.status_code == 413
+        assert too_big.json()["error"]["code"] == "chat_attachment_too_large"
+        assert stored(platform, conversation) == 0
 
 
 class TestWhoMayDownload:

@@ -16,6 +16,7 @@ from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import FrozenClock
 from tests.chat.conftest import CHAT, STAFF_CHAT, V1, Chat
 from tests.payments.helpers import Shop
+from tests.wealth.helpers import assessed
 
 CARD_FEN = 50_000  # 500.00: over the password-free allowance, within an SMS code's
 
@@ -363,6 +364,7 @@ def bank(chat: Chat) -> dict[str, Any]:
         },
     )
     assert product.status_code == 201, product.text
+    assessed(chat.platform, customer["customer_id"])  # 理财 suitability: before any purchase
     return {"manager": manager, "customer": customer, "conversation": conversation.json()["id"]}
 
 
@@ -388,6 +390,15 @@ class TestWealthCard:
         ]
         assert cards.available(customer) == 1_000_000 - 150_000
         assert [o["status"] for o in cards.outcomes(bank["manager"], card)] == ["paid"]
+
+    def test_no_offer_above_the_customers_risk_level(
+        self, chat: Chat, cards: Cards, bank: dict[str, Any]
+    ) -> None:
+        assessed(chat.platform, bank["customer"]["customer_id"], level=1)
+        body = {"kind": "wealth", "client_id": "w1", "product_code": "GYLC2026A"}  # PR2
+        refused = cards.send(bank["manager"], bank["conversation"], body)
+        assert refused.json()["error"]["code"] == "wealth_risk_level_exceeded"
+        assert chat.history(bank["customer"], bank["conversation"]) == []
 
     def test_a_customer_cannot_send_one(self, cards: Cards, bank: dict[str, Any]) -> None:
         body = {"kind": "wealth", "client_id": "w", "product_code": "GYLC2026A"}

@@ -18,7 +18,14 @@ from rongbank.chat.errors import (
     AttachmentTypeRefused,
     ImageTooLarge,
 )
-from rongbank.chat.media import Limits, content_disposition, inspect, limits_from, safe_name
+from rongbank.chat.media import (
+    Limits,
+    content_disposition,
+    inspect,
+    limits_from,
+    safe_name,
+    text_charset,
+)
 from tests.chat import samples
 
 LIMITS = Limits()
@@ -150,6 +157,126 @@ class TestFiles:
             inspect(b"", name="a.txt", limits=LIMITS)
         with pytest.raises(AttachmentTooLarge):
             inspect(samples.PDF, name="a.pdf", limits=Limits(file_max_bytes=len(samples.PDF) - 1))
+
+
+GB_TEXT = "三月账单 合计 120 元\n客户：张三，金额：¥1,234.56，备注：𠀀€\n"
+"""Chinese text with characters outside GBK too (GB18030's four-byte forms)."""
+
+
+class TestText:
+    @pytest.mark.parametrize(
+        ("content", "name", "content_type"),
+        [
+            (GB_TEXT.encode("gb18030"), "账单.txt", "text/plain; charset=gb18030"),
+            ("姓名,金额\n张三,120\n".encode("gbk"), "名单.csv", "text/csv; charset=gb18030"),
+            (b"\x84\x31\x95\x33" + GB_TEXT.encode("gb18030"), "a.txt",
+             "text/plain; charset=gb18030"),
+            (GB_TEXT.encode(), "a.txt", "text/plain; charset=utf-8"),
+            (b"\xef\xbb\xbf" + GB_TEXT.encode(), "a.txt", "text/plain; charset=utf-8"),
+            (b"plain ASCII\tis UTF-8\r\n", "a.txt", "text/plain; charset=utf-8"),
+        ],
+    )  # fmt: skip
+    def test_utf8_and_gb18030_text_is_kept_as_sent_and_served_with_its_charset(
+        self, content: bytes, name: str, content_type: str
+    ) -> None:
+        stored = inspect(content, name=name, limits=LIMITS)
+        assert (stored.kind, stored.content_type) == ("file", content_type)
+        assert stored.content == content
+
+    def test_gb18030_bytes_are_not_utf8_so_the_charset_is_not_a_guess_between_equals(
+        self,
+    ) -> None:
+        content = GB_TEXT.encode("gb18030")
+        assert text_charset(content) == "gb18030"
+        assert content.decode("gb18030") == GB_TEXT
+        with pytest.raises(UnicodeDecodeError):
+            content.decode("utf-8")
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            GB_TEXT.encode("gb18030") + b"\x00\x00",  # NUL: binary, whatever else decodes
+            GB_TEXT.encode("utf-16"),  # NULs all through
+            "<html><body>你好</body></html>".encode("gb18030"),
+            b"\x84\x31\x95\x33<script>alert(1)</script>",  # markup behind GB18030's BOM
+            GB_TEXT.encode("gb18030") + b"\x81\x30",  # cut inside a four-byte character
+            "控制\x1b[31m字符".encode("gb18030"),
+            "C1\x85control".encode(),
+        ],
+    )
+    def test_binary_markup_or_broken_text_is_refused(self, content: bytes) -> None:
+        assert text_charset(content) is None
+        with pytest.raises(AttachmentTypeRefused):
+            inspect(content, name="a.txt", limits=LIMITS)
+
+
+LAUNCH_LINK = (
+    b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /A << /S /Launch /F (cmd.exe) >> >>"
+)
+URI_LINK = (
+    b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] "
+    b"/A << /S /URI /URI (https://bank.example/) >> >>"
+)
+
+
+class TestPdf:
+    @pytest.mark.parametrize(
+        "content",
+        [
+            samples.PDF,
+            samples.raw_pdf(),
+            # Opening at a page and a link to a web page are not active content.
+            samples.raw_pdf(b"/OpenAction [3 0 R /Fit]", b"/Annots [4 0 R]", URI_LINK),
+            samples.pdf_with_compressed_action(b"<< /S /GoTo /D [3 0 R /Fit] >>"),
+        ],
+    )
+    def test_a_pdf_without_active_content_is_accepted_as_sent(self, content: bytes) -> None:
+        stored = inspect(content, name="statement.pdf", limits=LIMITS)
+        assert (stored.content_type, stored.content) == ("application/pdf", content)
+
+    @pytest.mark.parametrize(
+        ("content", "hidden_from_a_byte_search"),
+        [
+            (samples.pdf_with_open_javascript(), False),
+            (samples.raw_pdf(b"/OpenAction << /S /JavaScript /JS (app.alert\\(1\\)) >>"), False),
+            # The same with its names written in hex escapes.
+            (samples.raw_pdf(b"/OpenAction << /S /J#61vaScript /J#53 (app.alert\\(1\\)) >>"),
+             True),
+            # ... or compressed in an object stream.
+            (samples.pdf_with_compressed_action(b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>"),
+             True),
+            (samples.raw_pdf(b"/Names << /JavaScript 4 0 R >>", b"",
+                             b"<< /Names [(a) << /S /JavaScript /JS (x) >>] >>"), False),
+            (samples.raw_pdf(b"", b"/AA << /O << /S /GoTo /D [3 0 R /Fit] >> >>"), False),
+            (samples.raw_pdf(b"", b"/Annots [4 0 R]", LAUNCH_LINK), False),
+            (samples.raw_pdf(b"/AcroForm << /Fields [] /XFA 4 0 R >>", b"", b"[]"), False),
+            (samples.pdf_with_attachment(), False),
+            # Not referred to by the document, but in the file for a viewer to find.
+            (samples.raw_pdf(b"", b"", b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>"), False),
+        ],
+    )  # fmt: skip
+    def test_a_pdf_with_active_content_is_refused(
+        self, content: bytes, hidden_from_a_byte_search: bool
+    ) -> None:
+        assert content.startswith(b"%PDF-")
+        if hidden_from_a_byte_search:
+            assert b"JavaScript" not in content
+        with pytest.raises(AttachmentTypeRefused):
+            inspect(content, name="statement.pdf", limits=LIMITS)
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            samples.encrypted_pdf(),  # cannot be looked into (even with no user password)
+            b"%PDF-1.4\n" + b"\x00garbage" * 10,
+            # No page tree.
+            b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
+            samples.PDF[: len(samples.PDF) // 3],
+        ],
+    )
+    def test_a_pdf_that_cannot_be_checked_is_refused(self, content: bytes) -> None:
+        with pytest.raises(AttachmentTypeRefused):
+            inspect(content, name="a.pdf", limits=LIMITS)
 
 
 class TestNames:

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rongbank.money import format_amount
 from rongbank.wealth import rules
 from rongbank.wealth.errors import (
     AmountBelowMinimum,
     AmountNotInSteps,
+    AssessmentAnswersInvalid,
+    AssessmentRequired,
+    NotRedeemable,
     ProductInvalid,
     ProductNotOnSale,
+    RedemptionExceedsHolding,
+    RiskLevelExceeded,
 )
+from tests.wealth.helpers import ANSWERS
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 TERMS = rules.Terms(
@@ -88,3 +97,150 @@ class TestTerms:
     def test_yield_is_shown_in_percent(self) -> None:
         assert rules.format_yield(285) == "2.85%"
         assert rules.format_yield(1000) == "10.00%"
+
+
+class TestYield:
+    def test_act_365_rounded_down_to_the_fen(self) -> None:
+        # 100,000.00 at 2.85% for 90 days: 702.739... -> 702.73
+        assert rules.yield_for(10_000_000, 285, 90) == 70_273
+        # a leap year still divides by 365: a full 366 days earn a day more than the rate
+        assert rules.yield_for(10_000_000, 300, 366) == 300_821
+
+    def test_nothing_is_earned_on_the_value_date_itself(self) -> None:
+        day = datetime(2026, 3, 10, tzinfo=UTC).date()
+        assert rules.days_held(day, day) == 0
+        assert rules.days_held(day, day - timedelta(days=3)) == 0
+        assert rules.days_held(day, day + timedelta(days=91)) == 91
+
+    @given(
+        principal=st.integers(min_value=0, max_value=10**13),
+        bps=st.integers(min_value=0, max_value=10_000),
+        days=st.integers(min_value=0, max_value=3650),
+    )
+    def test_never_more_than_the_exact_yield_and_less_by_under_a_fen(
+        self, principal: int, bps: int, days: int
+    ) -> None:
+        earned = rules.yield_for(principal, bps, days)
+        exact = Fraction(principal * bps * days, 10_000 * 365)
+        assert isinstance(earned, int)
+        assert earned <= exact < earned + 1
+
+    @given(
+        parts=st.lists(st.integers(min_value=1, max_value=10**9), min_size=1, max_size=10),
+        bps=st.integers(min_value=0, max_value=10_000),
+        days=st.integers(min_value=0, max_value=3650),
+    )
+    def test_redeeming_in_parts_never_pays_more_than_at_once(
+        self, parts: list[int], bps: int, days: int
+    ) -> None:
+        assert sum(rules.yield_for(p, bps, days) for p in parts) <= rules.yield_for(
+            sum(parts), bps, days
+        )
+
+    @given(
+        principal=st.integers(min_value=0, max_value=10**12),
+        bps=st.integers(min_value=0, max_value=10_000),
+        days=st.integers(min_value=0, max_value=3650),
+        more=st.integers(min_value=0, max_value=365),
+    )
+    def test_more_days_never_earn_less(
+        self, principal: int, bps: int, days: int, more: int
+    ) -> None:
+        assert rules.yield_for(principal, bps, days + more) >= rules.yield_for(principal, bps, days)
+
+    def test_fixed_term_products_earn_from_the_close_of_sale(self) -> None:
+        fixed = replace(TERMS, maturity_date=date(2026, 6, 8))
+        assert rules.value_date(fixed, DURING) == date(2026, 3, 10)
+        # open-ended: from the day bought, a Beijing date (01:30 UTC is 09:30 there)
+        assert rules.value_date(TERMS, datetime(2026, 3, 2, 17, 0, tzinfo=UTC)) == date(2026, 3, 3)
+
+
+class TestRedemption:
+    @given(
+        held=st.integers(min_value=1, max_value=10**10),
+        asks=st.lists(st.integers(min_value=-5, max_value=10**10), max_size=12),
+    )
+    def test_redeemed_never_exceeds_held(self, held: int, asks: list[int]) -> None:
+        """Whatever amounts are asked, in whatever order, what the rules let through
+        adds up to at most what was bought, and each refusal says what is left."""
+        redeemed = 0
+        for amount in asks:
+            refusal: Exception | None = None
+            try:
+                rules.check_redemption(TERMS, amount=amount, held=held, redeemed=redeemed)
+            except (RedemptionExceedsHolding, NotRedeemable) as error:
+                refusal = error
+            if refusal is None:
+                redeemed += amount
+            elif isinstance(refusal, NotRedeemable):
+                assert redeemed == held
+            else:
+                assert amount <= 0 or amount > held - redeemed
+                assert isinstance(refusal, RedemptionExceedsHolding)
+                assert refusal.details["left"] == format_amount(held - redeemed, scale=2)
+            assert 0 <= redeemed <= held
+
+    def test_a_fixed_term_product_is_not_redeemed_before_maturity(self) -> None:
+        fixed = replace(TERMS, maturity_date=date(2026, 6, 8))
+        with pytest.raises(NotRedeemable) as refused:
+            rules.check_redemption(fixed, amount=1, held=100, redeemed=0)
+        assert refused.value.details["reason"] == "fixed_term"
+
+    def test_a_maturity_date_must_come_after_the_sale(self) -> None:
+        with pytest.raises(ProductInvalid):
+            rules.check_terms(replace(TERMS, maturity_date=date(2026, 3, 10)))
+        rules.check_terms(replace(TERMS, maturity_date=date(2026, 3, 11)))
+
+
+class TestAssessment:
+    @pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
+    def test_the_sample_answers_reach_their_level(self, level: int) -> None:
+        assert rules.score_answers(ANSWERS[level]).level == level
+
+    def test_who_cannot_bear_any_loss_is_c1_whatever_the_score(self) -> None:
+        answers = ANSWERS[5] | {"loss": "a"}
+        assert rules.score_answers(answers) == rules.Scored(score=60, level=1)
+
+    @given(st.fixed_dictionaries({q.id: st.sampled_from("abcd") for q in rules.QUESTIONNAIRE}))
+    def test_every_complete_answer_set_gets_a_level(self, answers: dict[str, str]) -> None:
+        scored = rules.score_answers(answers)
+        assert 0 <= scored.score <= 70
+        assert scored.level in rules.CUSTOMER_LEVELS
+
+    def test_an_unanswered_question_is_refused(self) -> None:
+        answers = dict(ANSWERS[3])
+        del answers["goal"]
+        with pytest.raises(AssessmentAnswersInvalid) as refused:
+            rules.score_answers(answers)
+        assert refused.value.details == {"unanswered": ["goal"]}
+
+    def test_an_unknown_option_is_refused(self) -> None:
+        with pytest.raises(AssessmentAnswersInvalid):
+            rules.score_answers(ANSWERS[3] | {"goal": "z"})
+
+    def test_valid_for_twelve_calendar_months(self) -> None:
+        assert rules.valid_until(datetime(2026, 3, 2, 1, 30, tzinfo=UTC)) == datetime(
+            2027, 3, 2, 1, 30, tzinfo=UTC
+        )
+        assert rules.valid_until(datetime(2028, 2, 29, tzinfo=UTC)) == datetime(
+            2029, 2, 28, tzinfo=UTC
+        )
+
+    def test_a_customer_buys_up_to_their_level_and_not_above(self) -> None:
+        until = DURING + timedelta(days=1)
+        rules.check_suitable(3, customer_level=3, valid_until=until, now=DURING)
+        rules.check_suitable(1, customer_level=3, valid_until=until, now=DURING)
+        with pytest.raises(RiskLevelExceeded) as refused:
+            rules.check_suitable(4, customer_level=3, valid_until=until, now=DURING)
+        assert refused.value.details == {
+            "product_level": "PR4 进取型",
+            "customer_level": "C3 平衡型",
+        }
+
+    def test_no_assessment_or_an_expired_one_buys_nothing(self) -> None:
+        with pytest.raises(AssessmentRequired) as never:
+            rules.check_suitable(1, customer_level=None, valid_until=None, now=DURING)
+        assert never.value.details == {"reason": "none"}
+        with pytest.raises(AssessmentRequired) as expired:
+            rules.check_suitable(1, customer_level=5, valid_until=DURING, now=DURING)
+        assert expired.value.details["reason"] == "expired"

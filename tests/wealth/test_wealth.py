@@ -15,6 +15,7 @@ from rongbank.auth.sms import FakeSmsGateway
 from rongbank.ledger.service import balance_of
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import People
+from tests.wealth.helpers import assessed
 
 V1 = "/api/v1"
 PRODUCT = {
@@ -44,6 +45,7 @@ def shop(client: TestClient, platform: Platform) -> dict[str, Any]:
     assert created.status_code == 201, created.text
     customer = people.register()
     people.fund(customer, 1_000_000)
+    assessed(platform, customer["customer_id"], level=2)
     return {"people": people, "operations": operations, "customer": customer}
 
 

@@ -25,6 +25,7 @@ from rongbank.web import chat_pages
 from rongbank.web.i18n import translate
 from rongbank.web.pages import templates
 from tests.chat.samples import png_with_text
+from tests.wealth.helpers import assessed
 from tests.web.conftest import PASSWORD, deposit, sms_code
 from tests.web.test_security_pages import WebCustomer
 
@@ -715,6 +716,7 @@ class TestServiceCards:
                     sale_end=now + timedelta(days=7),
                 ),
             )
+        assessed(platform, me.id)  # 理财 suitability: before any purchase
         conversation = open_bank(me)
         say(me, "/chat", conversation, "有短期理财吗")
         manager.get(f"/staff/chat/{conversation}")

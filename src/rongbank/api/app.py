@@ -24,7 +24,7 @@ from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
-from rongbank.web import chat_pages, merchant_pages, pages, pay_pages
+from rongbank.web import chat_pages, merchant_pages, pages, pay_pages, wealth_pages
 
 
 def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
@@ -75,6 +75,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(pay_pages.router)
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)
+    app.include_router(wealth_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )

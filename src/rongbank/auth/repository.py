@@ -245,18 +245,22 @@ def insert_session(
     return session_id
 
 
-def find_session(session: Session, token_hash: bytes) -> SessionRow | None:
-    row = session.execute(
-        text(f"{_SESSION} WHERE token_hash = :token_hash"),
-        {"token_hash": token_hash},
-    ).one_or_none()
-    return SessionRow(*row) if row else None
+def find_sessions(session: Session, token_hashes: list[bytes]) -> dict[bytes, SessionRow]:
+    rows = session.execute(
+        text(f"SELECT token_hash, {_SESSION.removeprefix('SELECT ')} WHERE token_hash = ANY(:h)"),
+        {"h": token_hashes},
+    )
+    return {bytes(row[0]): SessionRow(*row[1:]) for row in rows}
 
 
-def touch_session(session: Session, session_id: int, now: datetime) -> None:
+def touch_sessions(session: Session, session_ids: list[int], now: datetime) -> None:
+    """Sorted ids: concurrent touches lock the rows in one order."""
     session.execute(
-        text("UPDATE auth_session SET last_seen_at = :now WHERE id = :id AND last_seen_at < :now"),
-        {"now": now, "id": session_id},
+        text(
+            "UPDATE auth_session SET last_seen_at = :now "
+            "WHERE id = ANY(:ids) AND last_seen_at < :now"
+        ),
+        {"now": now, "ids": session_ids},
     )
 
 

@@ -45,6 +45,7 @@ from rongbank.auth.passwords import (
     verify_password,
 )
 from rongbank.clock import Clock
+from rongbank.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -330,15 +331,34 @@ class AuthService:
         logged out) or :class:`SessionExpired` (idle longer than ``inactivity``, or
         past the absolute expiry set at login). ``touch=False`` checks without counting
         as activity: an idle open socket must not keep its login alive."""
-        row = repo.find_session(session, _sha256(token))
-        if row is None or row.revoked_at is not None:
-            raise SessionInvalid()
+        found = self.authenticate_many(session, [token], touch=touch)[0]
+        if isinstance(found, DomainError):
+            raise found
+        return found
+
+    def authenticate_many(
+        self, session: Session, tokens: Sequence[str], *, touch: bool = True
+    ) -> list[Principal | DomainError]:
+        """:meth:`authenticate` for many tokens in one query (the chat gateway checks
+        the sessions of a whole batch of frames at once)."""
+        hashes = [_sha256(token) for token in tokens]
+        rows = repo.find_sessions(session, hashes)
         now = self.clock.now()
-        if now >= row.expires_at or now - row.last_seen_at > self.inactivity:
-            raise SessionExpired()
-        if touch and now - row.last_seen_at > TOUCH_INTERVAL:
-            repo.touch_session(session, row.id, now)
-        return Principal(PrincipalKind(row.principal_kind), row.principal_id, row.id)
+        found: list[Principal | DomainError] = []
+        touched: set[int] = set()
+        for token_hash in hashes:
+            row = rows.get(token_hash)
+            if row is None or row.revoked_at is not None:
+                found.append(SessionInvalid())
+            elif now >= row.expires_at or now - row.last_seen_at > self.inactivity:
+                found.append(SessionExpired())
+            else:
+                if touch and now - row.last_seen_at > TOUCH_INTERVAL:
+                    touched.add(row.id)
+                found.append(Principal(PrincipalKind(row.principal_kind), row.principal_id, row.id))
+        if touched:
+            repo.touch_sessions(session, sorted(touched), now)
+        return found
 
     def logout(self, session: Session, token: str) -> None:
         """End the token's session. Idempotent: an unknown or already ended session

@@ -1,19 +1,25 @@
 """Images and files in 融e联 messages over HTTP: upload (multipart) into a
 conversation, download by its members.
 
-The upload is read up to the largest allowed size and no further; what it is, is
-decided by its content (:mod:`rongbank.chat.media`). A download always comes as an
-attachment with a safe name and ``nosniff``, so a browser neither runs nor guesses
-it, and is not cached on the device.
+An upload larger than any attachment may be is refused before its form is parsed
+(:class:`CappedUploadRoute`): by its Content-Length when it has one, without reading
+the body, and otherwise once more than that has arrived, so no more than the limit
+is ever read or spooled. What it is, is decided by its content
+(:mod:`rongbank.chat.media`). A download always comes as an attachment with a safe
+name and ``nosniff``, so a browser neither runs nor guesses it, and is not cached on
+the device.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.routing import APIRoute
+from starlette.types import Message
 
-from rongbank.api.deps import CustomerPrincipal, PlatformDep
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, get_platform
 from rongbank.chat import schemas as s
 from rongbank.chat.attachments import Download
 from rongbank.chat.endpoints import ChatStaff, chat_tx, sent_out
@@ -22,8 +28,58 @@ from rongbank.chat.media import content_disposition
 from rongbank.chat.service import Member
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
-staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
+FORM_ALLOWANCE = 64 * 1024
+"""Bytes a multipart upload may have beyond the file: boundaries, part headers with
+the file name, the client id, caption (at most 500 characters) and reply_to."""
+
+
+class _BodyOverLimit(Exception):
+    pass
+
+
+class CappedUploadRoute(APIRoute):
+    """A route whose request body may be at most the largest attachment plus
+    :data:`FORM_ALLOWANCE`, refused with ``chat_attachment_too_large`` (413).
+
+    FastAPI reads and spools a whole multipart form before the endpoint runs, and
+    Starlette's form limits do not bound a file part, so the cap is applied here,
+    below the form parser: the limit comes from the settings at request time."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def capped(request: Request) -> Response:
+            limit = get_platform(request).attachments.limits.max_bytes
+            cap = limit + FORM_ALLOWANCE
+            declared = request.headers.get("content-length", "")
+            if declared.isascii() and declared.isdigit() and int(declared) > cap:
+                raise AttachmentTooLarge(max_bytes=limit)  # before reading any of it
+            received = 0
+
+            async def receive() -> Message:
+                nonlocal received
+                message = await request.receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > cap:
+                        raise _BodyOverLimit()
+                return message
+
+            try:
+                return await handler(Request(request.scope, receive))
+            except Exception:
+                # FastAPI turns any failure while parsing the form into a 400.
+                if received > cap:
+                    raise AttachmentTooLarge(max_bytes=limit) from None
+                raise
+
+        return capped
+
+
+customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat", route_class=CappedUploadRoute)
+staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat", route_class=CappedUploadRoute)
 
 Upload = Annotated[UploadFile, File(description="The image or file; its type is read from it.")]
 ClientId = Annotated[
@@ -66,9 +122,12 @@ def _upload(
     return sent_out(sent)
 
 
-def _download(
-    platform: Platform, member: Member, conversation_id: int, seq: int, thumbnail: bool
+def attachment_response(
+    platform: Platform, member: Member, conversation_id: int, seq: int, thumbnail: bool = False
 ) -> Response:
+    """The content of an image or file message as a download, for a member who can
+    see the message (the API and the web pages serve it alike); refusals are
+    :class:`~rongbank.errors.DomainError` s."""
     with platform.transaction() as session:
         found: Download = platform.attachments.download(
             session, member, conversation_id=conversation_id, seq=seq, thumbnail=thumbnail
@@ -92,7 +151,11 @@ _FILE_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-@customer.post("/conversations/{conversation_id}/attachments", status_code=201)
+@customer.post(
+    "/conversations/{conversation_id}/attachments",
+    status_code=201,
+    form_limits={"max_files": 1, "max_fields": 8},  # the file and the three fields
+)
 def upload(
     conversation_id: int,
     platform: PlatformDep,
@@ -118,10 +181,14 @@ def download(
     me: CustomerPrincipal,
     thumbnail: Thumbnail = False,
 ) -> Response:
-    return _download(platform, Member.of(me), conversation_id, seq, thumbnail)
+    return attachment_response(platform, Member.of(me), conversation_id, seq, thumbnail)
 
 
-@staff.post("/conversations/{conversation_id}/attachments", status_code=201)
+@staff.post(
+    "/conversations/{conversation_id}/attachments",
+    status_code=201,
+    form_limits={"max_files": 1, "max_fields": 8},  # the file and the three fields
+)
 def staff_upload(
     conversation_id: int,
     platform: PlatformDep,
@@ -142,4 +209,4 @@ def staff_download(
     me: ChatStaff,
     thumbnail: Thumbnail = False,
 ) -> Response:
-    return _download(platform, Member.of(me), conversation_id, seq, thumbnail)
+    return attachment_response(platform, Member.of(me), conversation_id, seq, thumbnail)

@@ -23,15 +23,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.chat import rules
-from rongbank.chat.errors import (
-    AttachmentNotFound,
-    Blocked,
-    ChannelReadOnly,
-    MessageNotFound,
-    ReplyToUnknown,
-)
+from rongbank.chat.errors import AttachmentNotFound, MessageNotFound
 from rongbank.chat.media import Inspected, Limits, inspect
-from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Member, Sent
+from rongbank.chat.service import ChatService, Member, Message, Sent
+from rongbank.errors import DomainError
 
 MAX_CAPTION = 500
 
@@ -63,23 +58,21 @@ class AttachmentService:
         """Send ``data`` as an image or a file, once per ``client_id`` (a resend
         returns the original message and stores nothing)."""
         chat = self.chat
-        chat.membership(session, member, conversation_id)
-        conversation = chat.conversation(session, conversation_id, lock=True)
-        existing = chat._by_client_id(session, conversation_id, member, client_id)
-        if existing is not None:
-            return Sent(existing.seen_by(member), created=False, masked=existing.masked)
-        if conversation.kind == "notice" or (
-            conversation.kind == "channel" and member.kind != STAFF
-        ):
-            raise ChannelReadOnly()
-        if reply_to is not None and not 1 <= reply_to <= conversation.last_seq:
-            raise ReplyToUnknown()
-        if conversation.kind == "direct" and member.kind == CUSTOMER:
-            other = chat._other_customer(session, conversation_id, member.id)
-            if other is not None and chat._blocked(session, member.id, other):
-                raise Blocked()
-        inspected = inspect(data, name=name, limits=self.limits)
-        chat._take_token(session, member)
+        # Inspected (re-encoding an image, walking a PDF) before the conversation's
+        # row is locked, so that no other sender waits on it; a refusal is raised
+        # only after the checks of every message, and a resend is answered as one.
+        inspected: Inspected | DomainError
+        try:
+            inspected = inspect(data, name=name, limits=self.limits)
+        except DomainError as refusal:
+            inspected = refusal
+        conversation = chat.admit(
+            session, member, conversation_id=conversation_id, client_id=client_id, reply_to=reply_to
+        )
+        if isinstance(conversation, Message):
+            return Sent(conversation.seen_by(member), created=False, masked=conversation.masked)
+        if isinstance(inspected, DomainError):
+            raise inspected  # rolled back with the transaction: the send token too
         masked = rules.mask_sensitive(caption.strip()[:MAX_CAPTION])
         message = chat.append(
             session,

@@ -14,12 +14,20 @@ reaches the connections of every process. NATS keeps nothing (core NATS, at most
 once): a gateway that stops, or a NATS outage, costs pushes, never messages, which
 clients fetch with ``sync`` when they reconnect.
 
-Presence events (came online, went offline) travel on the bus like any other event,
-but the count of a member's connections is kept by each process
-(:meth:`rongbank.chat.service.ChatService.connected`): with several gateways a
-member's ``online`` flag in member lists shows only connections to the process
-asked, and a member connected to two gateways is announced offline when either
-connection ends.
+Presence events (came online, went offline) travel on the bus like any other event;
+the count of a member's connections is in the database, shared by every gateway
+(:meth:`rongbank.chat.service.ChatService.connected`): one row per gateway and
+member, so that a member is announced online by their first connection anywhere
+and offline by their last, and ``online`` in member lists is true while they are
+connected to any gateway. Not in NATS: it keeps nothing (above). A gateway that
+dies cannot take its rows with it, so each gateway holds a lease it renews every
+third of its length (``ChatConfig.presence_lease``, 90 s), rows under a lapsed
+lease do not count, and the next live gateway sweeps them away and announces
+offline those connected nowhere else. The lease is one row per gateway rather
+than a time on every member's row, so renewing it is one write however many are
+connected. Connect and disconnect are each a lock and one statement; messages
+cost nothing more. A gateway cut off from the database for longer than a lease
+has its members swept as offline until they reconnect.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
@@ -27,16 +26,10 @@ from rongbank.auth.service import Principal
 from rongbank.auth.stepup import ChallengeFailed, ChallengeRequired
 from rongbank.auth.tools import PaymentRequest
 from rongbank.chat import schemas as s
-from rongbank.chat.airline import AirlineError
 from rongbank.chat.bus import chat_transaction
 from rongbank.chat.cards import Card, CardKind, CardService
 from rongbank.chat.endpoints import ChatStaff, chat_tx
-from rongbank.chat.errors import (
-    CardAccountRequired,
-    CardUsed,
-    FlightBookingFailed,
-    FlightUnavailable,
-)
+from rongbank.chat.errors import CardAccountRequired, FlightBookingFailed
 from rongbank.chat.service import Member
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
@@ -288,16 +281,16 @@ def act(
 
 
 def _book(platform: Platform, customer_id: int, card: Card, body: s.CardActIn) -> s.CardOut:
-    """A flight: hold a seat, take the fare (held) as authorised, confirm with the
-    airline, then capture; an airline failure voids the fare and gives the seat back.
-    Acting again on a card left ``booking`` (the process stopped before the airline
-    answered) finishes the booking without paying again."""
-    cards = platform.cards
+    """A flight (see :mod:`rongbank.chat.booking`): hold a seat, take the fare (held)
+    as authorised, confirm with the airline, then capture; an airline failure voids
+    the fare and gives the seat back. Acting again on a card left ``booking`` (the
+    process stopped before the airline answered) finishes the booking without paying
+    again."""
+    cards, bookings = platform.cards, platform.bookings
     if card.status == "open":
         if not body.account:
             raise CardAccountRequired()
-        if card.hold_ref is None:
-            card = _hold_seat(platform, customer_id, card)
+        card = bookings.hold_seat(card, customer_id=customer_id)
         with platform.transaction() as session:
             payment = cards.payment(session, card, account=body.account, amount=None)
         try:
@@ -319,40 +312,10 @@ def _book(platform: Platform, customer_id: int, card: Card, body: s.CardActIn) -
         except (ChallengeRequired, ChallengeFailed):
             raise  # the seat stays held while the customer answers
         except DomainError:
-            # The fare cannot be taken (funds, limits...): the seat goes back.
-            assert card.hold_ref is not None
-            with platform.transaction() as session:
-                cards.drop_hold(session, card)
-            cards.airline.release(card.hold_ref)
+            bookings.give_back(card)  # the fare cannot be taken (funds, limits...)
             raise
-    assert card.hold_ref is not None
-    try:
-        booking_ref = cards.airline.confirm(card.hold_ref, payment_ref=card.order_ref)
-    except AirlineError:
-        with chat_tx(platform) as session:
-            failed = cards.booking_failed(session, card)
-        cards.airline.release(card.hold_ref)
-        raise FlightBookingFailed(card_id=card.id, status=failed.status) from None
-    with chat_tx(platform) as session:
-        booked = cards.booked(session, card, booking_ref)
-        return _out(cards, session, booked)
-
-
-def _hold_seat(platform: Platform, customer_id: int, card: Card) -> Card:
-    """Hold a seat with the airline (outside any transaction: the airline is slow and
-    outside the bank) and keep its reference on the card."""
-    cards = platform.cards
+    done = bookings.finish(card)
+    if done.status == "failed":
+        raise FlightBookingFailed(card_id=card.id, status=done.status)
     with platform.transaction() as session:
-        passenger = cards.passenger(session, customer_id)
-    try:
-        hold = cards.airline.hold(cards.flight_offer(card), passenger=passenger)
-    except AirlineError:
-        with chat_tx(platform) as session:
-            cards.booking_failed(session, card)
-        raise FlightUnavailable(card_id=card.id) from None
-    with chat_tx(platform) as session:
-        kept = cards.keep_hold(session, card, hold)
-    if not kept:  # acted on at the same moment by another request
-        cards.airline.release(hold.hold_ref)
-        raise CardUsed(status="open")
-    return replace(card, hold_ref=hold.hold_ref)
+        return _out(cards, session, done)

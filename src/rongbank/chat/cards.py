@@ -33,7 +33,9 @@ cannot be updated, so the state itself lives in ``chat_card``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -48,7 +50,6 @@ from rongbank.auth.tools import PaymentRequest
 from rongbank.chat import rules
 from rongbank.chat.airline import Airline, FlightOffer, SeatHold
 from rongbank.chat.errors import (
-    Blocked,
     CardAccountRequired,
     CardAmountRequired,
     CardExpired,
@@ -57,6 +58,7 @@ from rongbank.chat.errors import (
     CardNotFound,
     CardUsed,
     ConversationNotFound,
+    FlightSearchInvalid,
     FlightsNotOffered,
     FlightUnavailable,
     MerchantNotYours,
@@ -68,7 +70,7 @@ from rongbank.money import format_amount
 from rongbank.payments.errors import OrderNotPayable
 from rongbank.payments.service import OrderRequest, PaymentsService
 from rongbank.wealth import rules as wealth_rules
-from rongbank.wealth.errors import ProductNotOnSale
+from rongbank.wealth.errors import AssessmentRequired, ProductNotOnSale
 from rongbank.wealth.service import Product, WealthService
 
 CNY_SCALE = 2
@@ -110,6 +112,8 @@ class Card:
     created_at: datetime
     expires_at: datetime
     closed_at: datetime | None
+    booking_since: datetime | None
+    """When a flight card's fare was authorised (it became ``booking``)."""
 
     @property
     def payment_client_id(self) -> str:
@@ -261,6 +265,11 @@ class CardService:
                     sale_start=product.sale_start.isoformat(),
                     sale_end=product.sale_end.isoformat(),
                 )
+            # Suitability rules forbid offering a product above the customer's assessed
+            # risk level. A customer not (or no longer) assessed may still be offered
+            # it: buying asks them to take the assessment first.
+            with contextlib.suppress(AssessmentRequired):
+                self.wealth.check_suitable(session, customer_id=actor, product=product)
             return {
                 "actor_id": actor,
                 "product_id": product.id,
@@ -273,6 +282,8 @@ class CardService:
     def search_flights(self, *, origin: str, destination: str, day: date) -> list[FlightOffer]:
         if self.airline_merchant_id is None:
             raise FlightsNotOffered()
+        if not all(re.fullmatch("[A-Za-z]{3}", code.strip()) for code in (origin, destination)):
+            raise FlightSearchInvalid()
         return self.airline.search(origin=origin, destination=destination, day=day)
 
     def send_flight(
@@ -316,15 +327,18 @@ class CardService:
         draft: Any,
     ) -> tuple[Card, bool]:
         """Post a card once per ``client_id`` (a resend answers the original), with the
-        same checks as a text message: membership, the log's lock, the rate limit."""
-        self.chat.membership(session, member, conversation_id)
-        # The conversation's lock orders its log and makes a resend find its original.
-        conversation = self.chat.conversation(session, conversation_id, lock=True)
-        existing = self._by_client_id(session, conversation_id, member, client_id)
-        if existing is not None:
+        same checks as a text message (``ChatService.admit``: membership, the log's
+        lock, blocks, the rate limit; a refused draft rolls the token back with it)."""
+        admitted = self.chat.admit(
+            session, member, conversation_id=conversation_id, client_id=client_id
+        )
+        if not isinstance(admitted, Conversation):  # a resend: the card sent before
+            existing = self._by_client_id(session, conversation_id, member, client_id)
+            if existing is None:  # the client id of a plain message of the sender's
+                raise CardNotAllowedHere("This client_id was used for another message.")
             return existing, False
+        conversation = admitted
         values = draft(conversation)
-        self.chat._take_token(session, member)  # the send rate limit of every message
         card_id = int(
             session.execute(
                 text("SELECT nextval(pg_get_serial_sequence('chat_card', 'id'))")
@@ -354,6 +368,7 @@ class CardService:
                 "outcome": {},
                 "created_at": now,
                 "closed_at": None,
+                "booking_since": None,
                 **values,
             }
         )
@@ -398,12 +413,17 @@ class CardService:
         """The other customer of a direct conversation the sender (a customer) is in."""
         if member.kind != CUSTOMER or conversation.kind != "direct":
             raise CardNotAllowedHere()
-        other = self.chat._other_customer(session, conversation.id, member.id)
+        other = next(
+            (
+                m.id
+                for m in self.chat.members(session, member, conversation.id)
+                if m.kind == CUSTOMER and m.id != member.id
+            ),
+            None,
+        )
         if other is None:
             raise CardNotAllowedHere()
-        if self.chat._blocked(session, member.id, other):
-            raise Blocked()
-        return other
+        return other  # a block between the two was refused by ``admit``
 
     def _served_customer(
         self,
@@ -812,21 +832,48 @@ class CardService:
             session, customer_id=customer_id, payment=order, account_number=account
         )
         row = session.execute(
-            text(f"UPDATE chat_card SET status = 'booking' WHERE id = :id RETURNING {_CARD}"),  # noqa: S608
-            {"id": card.id},
+            text(
+                "UPDATE chat_card SET status = 'booking', booking_since = :now "  # noqa: S608
+                f"WHERE id = :id RETURNING {_CARD}"
+            ),
+            {"id": card.id, "now": self.clock.now()},
         ).one()
         return Card(*row)
 
-    def booked(self, session: Session, card: Card, booking_ref: str) -> Card:
-        """The airline confirmed: take the held fare and close the card as booked."""
+    def lock(self, session: Session, card: Card) -> Card:
+        """The card as it is now, its row locked until the transaction ends."""
+        return self._get(session, card.conversation_id, card.id, lock=True)
+
+    def next_unfinished_booking(
+        self, session: Session, *, since: datetime, skip: list[int]
+    ) -> Card | None:
+        """The oldest flight card left ``booking`` since before ``since`` (its process
+        stopped before the airline answered), locked; one another transaction holds
+        (a booking in progress, another run of the job) is passed over, not waited for."""
+        row = session.execute(
+            text(
+                f"SELECT {_CARD} FROM chat_card WHERE status = 'booking' "  # noqa: S608
+                "AND booking_since <= :since AND id <> ALL(:skip) "
+                "ORDER BY booking_since LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ),
+            {"since": since, "skip": skip},
+        ).first()
+        return None if row is None else Card(*row)
+
+    def booked(
+        self, session: Session, card: Card, booking_ref: str, *, recovered: bool = False
+    ) -> Card:
+        """The airline confirmed: take the held fare and close the card as booked.
+        ``recovered``: finished by the bank's job, not while the customer waited."""
         card = self._get(session, card.conversation_id, card.id, lock=True)
         if card.status != "booking":
             return card
         merchant_id, order_no = self._order_of(card)
         self.payments.capture(session, merchant_id=merchant_id, order_no=order_no)
-        return self._close(session, card, "booked", {"booking_ref": booking_ref})
+        outcome: dict[str, Any] = {"booking_ref": booking_ref}
+        return self._close(session, card, "booked", outcome | _recovered(recovered))
 
-    def booking_failed(self, session: Session, card: Card) -> Card:
+    def booking_failed(self, session: Session, card: Card, *, recovered: bool = False) -> Card:
         """The airline failed (or the seat was gone): release the held fare, if any,
         and close the card as failed."""
         card = self._get(session, card.conversation_id, card.id, lock=True)
@@ -835,15 +882,15 @@ class CardService:
         if card.status == "booking":
             merchant_id, order_no = self._order_of(card)
             self.payments.void(session, merchant_id=merchant_id, order_no=order_no)
-        return self._close(
-            session,
-            card,
-            "failed",
-            {"reason": "airline_failed", "charged": False},
-        )
+        outcome: dict[str, Any] = {"reason": "airline_failed", "charged": False}
+        return self._close(session, card, "failed", outcome | _recovered(recovered))
 
     def passenger(self, session: Session, customer_id: int) -> str:
         return self.accounts.customer(session, customer_id).name
+
+
+def _recovered(recovered: bool) -> dict[str, Any]:
+    return {"recovered": True} if recovered else {}
 
 
 def _required_account(account: str | None) -> str:

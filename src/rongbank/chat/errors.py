@@ -158,6 +158,11 @@ class FlightUnavailable(Conflict):
     message = "This flight offer is no longer available; search again."
 
 
+class FlightSearchInvalid(InvalidRequest):
+    code = "chat_flight_search_invalid"
+    message = "Give the route as two three-letter airport codes (PEK, SHA) and a date."
+
+
 class FlightBookingFailed(Conflict):
     code = "chat_flight_booking_failed"
     message = (

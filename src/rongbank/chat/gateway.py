@@ -14,7 +14,9 @@ echoed in the answer (``ack`` or ``error``)::
     {"type": "typing", "conversation_id": 7}
     {"type": "sync", "since": "7:10"}
 
-A push is a hint: a client that reconnects syncs from its cursor. A connection
+``send`` frames of all sockets are group-committed (:mod:`rongbank.chat.committer`);
+the other frames run one at a time in the thread pool. Each socket's frames are
+answered in order. A push is a hint: a client that reconnects syncs from its cursor. A connection
 that cannot keep up with its pushes is closed (code 4008) rather than buffered
 without bound; it reconnects and syncs.
 """
@@ -35,8 +37,9 @@ from starlette.concurrency import run_in_threadpool
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat import schemas as s
 from rongbank.chat.bus import Event, chat_transaction
+from rongbank.chat.committer import GatewaySend
 from rongbank.chat.endpoints import sent_out, sync_out
-from rongbank.chat.service import Member
+from rongbank.chat.service import Member, SendRequest
 from rongbank.errors import DomainError, InvalidRequest
 from rongbank.platform import Platform
 from rongbank.web.pages import CUSTOMER_COOKIE, STAFF_COOKIE
@@ -137,8 +140,12 @@ class Connection:
         # Subscribing may wait for a broker (NATS) to confirm: not on the event loop.
         subscription = await run_in_threadpool(chat.bus.subscribe, self.member.topic, self._deliver)
         tasks = [asyncio.create_task(self._push())]
+        counted = False
         try:
             await run_in_threadpool(self._in_transaction, chat.connected, self.member)
+            # Only a connection that was counted is uncounted: were a failed connect
+            # undone, it would take away another connection of the member's.
+            counted = True
             tasks.append(asyncio.create_task(self._receive()))
             # Either ending ends the connection: the client left, or it was closed
             # (too slow, session ended).
@@ -150,7 +157,8 @@ class Connection:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                     await task
-            await run_in_threadpool(self._in_transaction, chat.disconnected, self.member)
+            if counted:
+                await run_in_threadpool(self._in_transaction, chat.disconnected, self.member)
 
     async def _send(self, event: dict[str, Any]) -> bool:
         """Send, or False once the socket is closed: by the client, by us, or by the
@@ -188,13 +196,42 @@ class Connection:
                 if not await self._send(_error(None, InvalidRequest("Frames are JSON."))):
                     return
                 continue
-            # One trip to the thread pool per frame (they are the gateway's hot path).
-            answer = await run_in_threadpool(self._checked, frame)
+            if isinstance(frame, dict) and frame.get("type") == "send":
+                answer = await self._committed_send(frame)
+            else:
+                # One trip to the thread pool per frame.
+                answer = await run_in_threadpool(self._checked, frame)
             if answer is None:
                 await self.websocket.close(code=UNAUTHENTICATED)
                 return
             if frame is not None and not await self._send(answer):
                 return
+
+    async def _committed_send(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        """A ``send`` frame goes to the group committer (``rongbank.chat.committer``),
+        which checks the login and appends the message with others' in one
+        transaction; None when the login has ended."""
+        ref = frame.get("id")
+        try:
+            body = s.SendIn.model_validate(
+                {k: frame.get(k) for k in ("client_id", "text", "reply_to")}
+            )
+            request = SendRequest(
+                self.member,
+                _int(frame, "conversation_id"),
+                body.client_id,
+                body.text,
+                body.reply_to,
+            )
+        except (DomainError, ValidationError) as error:
+            return _refusal(ref, error)
+        send = GatewaySend(self.token, self.kind, request)
+        outcome = (await asyncio.wrap_future(self.platform.chat_sends.submit_async([send])))[0]
+        if outcome is None:
+            return None
+        if isinstance(outcome, DomainError):
+            return _error(ref, outcome)
+        return {"type": "ack", "id": ref, **sent_out(outcome).model_dump(mode="json")}
 
     def _checked(self, frame: Any) -> dict[str, Any] | None:
         """The answer to ``frame`` (if any), or None when the session has ended
@@ -227,31 +264,14 @@ class Connection:
             if not isinstance(frame, dict):
                 raise InvalidRequest("A frame is a JSON object with a type.")
             return {"type": "ack", "id": ref, **self._dispatch(frame)}
-        except DomainError as error:
-            return _error(ref, error)
-        except ValidationError as error:
-            # The values themselves are left out: they may hold personal data.
-            problems = [".".join(str(p) for p in e.get("loc", ())) for e in error.errors()]
-            return _error(ref, InvalidRequest("The frame is not valid.", fields=problems))
+        except (DomainError, ValidationError) as error:
+            return _refusal(ref, error)
 
     def _dispatch(self, frame: dict[str, Any]) -> dict[str, Any]:
         chat, member = self.platform.chat, self.member
         kind = frame.get("type")
         with chat_transaction(self.platform.transaction, chat.bus) as session:
             self._still_signed_in(session)
-            if kind == "send":
-                body = s.SendIn.model_validate(
-                    {k: frame.get(k) for k in ("client_id", "text", "reply_to")}
-                )
-                sent = chat.send(
-                    session,
-                    member,
-                    conversation_id=_int(frame, "conversation_id"),
-                    client_id=body.client_id,
-                    body=body.text,
-                    reply_to=body.reply_to,
-                )
-                return sent_out(sent).model_dump(mode="json")
             if kind == "receipt":
                 chat.mark(
                     session,
@@ -285,3 +305,11 @@ def _optional_int(frame: dict[str, Any], key: str) -> int | None:
 
 def _error(ref: Any, error: DomainError) -> dict[str, Any]:
     return {"type": "error", "id": ref, "error": error.to_dict()}
+
+
+def _refusal(ref: Any, error: DomainError | ValidationError) -> dict[str, Any]:
+    if isinstance(error, DomainError):
+        return _error(ref, error)
+    # The values themselves are left out: they may hold personal data.
+    problems = [".".join(str(p) for p in e.get("loc", ())) for e in error.errors()]
+    return _error(ref, InvalidRequest("The frame is not valid.", fields=problems))

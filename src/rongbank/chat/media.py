@@ -9,10 +9,14 @@ name their device gave, and returns what the bank will store and serve, or refus
   turned upright by its orientation tag first, and gets a thumbnail. Images larger
   than the pixel limit (all frames together) are refused before they are decoded.
 - **Files** are an allowlist recognised by their content (``filetype``): PDF, the
-  Office Open XML and OpenDocument formats, and UTF-8 text (with ``.csv`` served
-  as CSV). Office files with macros are refused, and so are the legacy binary
-  Office formats (whose macros cannot be found without parsing them), executables,
-  archives, HTML, SVG and anything else.
+  Office Open XML and OpenDocument formats, and text in UTF-8 or GB18030 (which
+  includes GBK, what Chinese Windows and Excel still write; ``.csv`` is served as
+  CSV). Text is stored as sent and served with its charset. PDFs are parsed
+  (``pypdf``) and refused when they carry active content (JavaScript, launch,
+  embedded files, automatic actions, forms that submit) or cannot be read, or are
+  encrypted so that they cannot be checked. Office files with macros are refused,
+  and so are the legacy binary Office formats (whose macros cannot be found without
+  parsing them), executables, archives, HTML, SVG and anything else.
 
 The client's file name and Content-Type decide nothing; the name is kept only to be
 shown and offered on download (:func:`safe_name`, :func:`content_disposition`).
@@ -31,6 +35,8 @@ from urllib.parse import quote
 
 import filetype  # type: ignore[import-untyped]
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 from rongbank.chat.errors import (
     AttachmentEmpty,
@@ -49,8 +55,8 @@ IMAGE_FORMATS: dict[str, tuple[str, str]] = {
 
 FILE_TYPES: dict[str, tuple[str, str]] = {
     "pdf": ("application/pdf", ".pdf"),
-    "txt": ("text/plain; charset=utf-8", ".txt"),
-    "csv": ("text/csv; charset=utf-8", ".csv"),
+    "txt": ("text/plain", ".txt"),
+    "csv": ("text/csv", ".csv"),
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
     "pptx": (
@@ -61,12 +67,17 @@ FILE_TYPES: dict[str, tuple[str, str]] = {
     "ods": ("application/vnd.oasis.opendocument.spreadsheet", ".ods"),
     "odp": ("application/vnd.oasis.opendocument.presentation", ".odp"),
 }
-"""Every file type the bank can accept: type -> (served Content-Type, extension)."""
+"""Every file type the bank can accept: type -> (served Content-Type, extension); text
+is served with the charset it was found to be in (:func:`text_charset`)."""
 
 _ZIPPED = {"docx", "xlsx", "pptx", "odt", "ods", "odp"}
-_MARKUP = re.compile(rb"^\s*<(\?xml|!doctype|html|svg|script|head|body|iframe)", re.IGNORECASE)
+_TEXT = {"txt", "csv"}
+_MARKUP = re.compile(r"^\s*<(\?xml|!doctype|html|svg|script|head|body|iframe)", re.IGNORECASE)
 _UNSAFE_NAME = re.compile(r'[/\\:*?"<>|;]')
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# Tab, line feed, form feed and carriage return are text; other C0/C1 controls (NUL
+# above all) mean binary content or a wrong guess at the encoding.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+_BOMS = {"utf-8": b"\xef\xbb\xbf", "gb18030": b"\x84\x31\x95\x33"}
 THUMBNAIL_BOX = (320, 320)
 MAX_NAME = 120
 
@@ -133,8 +144,11 @@ def inspect(data: bytes, *, name: str, limits: Limits) -> Inspected:
         raise AttachmentTooLarge(max_bytes=limits.file_max_bytes)
     kind = file_type(data, name=name)
     if kind is None or kind not in limits.file_types:
-        raise AttachmentTypeRefused(allowed=[*sorted(limits.file_types), "jpg/png/webp/gif"])
+        why = PDF_REFUSED if kind is None and data.startswith(b"%PDF-") else None
+        raise AttachmentTypeRefused(why, allowed=[*sorted(limits.file_types), "jpg/png/webp/gif"])
     content_type, extension = FILE_TYPES[kind]
+    if kind in _TEXT:
+        content_type += f"; charset={text_charset(data)}"
     return Inspected("file", data, content_type, safe_name(name, extension))
 
 
@@ -142,26 +156,31 @@ def file_type(data: bytes, *, name: str) -> str | None:
     """The accepted file type of ``data`` (a key of :data:`FILE_TYPES`), or None."""
     guess = filetype.guess(data)
     if guess is None:
-        if not _is_text(data):
+        if text_charset(data) is None:
             return None
         return "csv" if name.lower().endswith(".csv") else "txt"
     kind = str(guess.extension)
     if kind == "pdf" and data.startswith(b"%PDF-"):
-        return "pdf"
+        return "pdf" if _pdf_is_inert(data) else None
     if kind in _ZIPPED and not _has_macros(data):
         return kind
     return None
 
 
-def _is_text(data: bytes) -> bool:
-    """UTF-8 text without control characters, and not markup a browser would run."""
-    try:
-        decoded = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    if _CONTROL.search(data) or not decoded:
-        return False
-    return _MARKUP.match(data.removeprefix(b"\xef\xbb\xbf")) is None
+def text_charset(data: bytes) -> str | None:
+    """``utf-8`` or ``gb18030`` when ``data`` is text in that encoding (UTF-8 is
+    tried first: it is strict enough that other text is almost never valid UTF-8,
+    while most byte strings are valid GB18030), without control characters and not
+    markup a browser would run; None otherwise."""
+    for charset, bom in _BOMS.items():
+        try:
+            decoded = data.removeprefix(bom).decode(charset)  # strict
+        except UnicodeDecodeError:
+            continue
+        if not decoded or _CONTROL.search(decoded) or _MARKUP.match(decoded):
+            return None
+        return charset
+    return None
 
 
 def _has_macros(data: bytes) -> bool:
@@ -177,6 +196,98 @@ def _has_macros(data: bytes) -> bool:
         any(n.endswith("vbaproject.bin") or n.startswith("basic/") for n in names)
         or b"macroenabled" in types.lower()
     )
+
+
+_PDF_ACTIVE_KEYS = frozenset(
+    {
+        "/JavaScript",  # the document's script name tree
+        "/JS",  # a script in an action
+        "/AA",  # actions run on opening, closing, printing, focusing...
+        "/Launch",
+        "/EmbeddedFile",
+        "/EmbeddedFiles",
+        "/EF",  # the files inside a file specification
+        "/XFA",  # scripted forms
+        "/RichMedia",
+    }
+)
+_PDF_ACTIVE_NAMES = frozenset(
+    {
+        # Action types (/S) that run, open or send something. GoTo, URI and the
+        # like only move within the document or show a link, and stay allowed.
+        "/JavaScript",
+        "/Launch",
+        "/ImportData",
+        "/SubmitForm",
+        "/GoToE",
+        "/GoToR",
+        "/Rendition",
+        "/RichMediaExecute",
+        # Types (/Type, /Subtype) of embedded content.
+        "/EmbeddedFile",
+        "/FileAttachment",
+        "/RichMedia",
+    }
+)
+_PDF_TYPE_KEYS = ("/S", "/Type", "/Subtype")
+PDF_REFUSED = (
+    "This PDF cannot be sent: it contains scripts, embedded files or actions that run on "
+    "opening, or it is encrypted or damaged so that it cannot be checked."
+)
+PDF_MAX_OBJECTS = 500_000
+"""Dictionaries and arrays a PDF may have; checking more would take too long."""
+
+
+def _pdf_is_inert(data: bytes) -> bool:
+    """Whether a PDF can be read, is not encrypted and has no active content.
+
+    pypdf decodes what hides a name from a byte search (``/J#61vaScript``, objects
+    in compressed object streams, incremental updates). Every object in the cross-
+    reference table is looked at, whether or not the document refers to it, as is
+    everything the trailer reaches. Anything pypdf cannot read is refused: the
+    content is the sender's, so any failure means "not known to be safe"."""
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted or len(reader.pages) == 0:
+            return False
+        roots: list[Any] = [reader.trailer]
+        for generation, numbers in reader.xref.items():
+            roots += [IndirectObject(number, generation, reader) for number in numbers]
+        roots += [IndirectObject(number, 0, reader) for number in reader.xref_objStm]
+        return not _pdf_has_active_content(roots)
+    except Exception:  # see the docstring
+        return False
+
+
+def _pdf_has_active_content(roots: list[Any]) -> bool:
+    seen: set[tuple[int, int]] = set()
+    stack = list(roots)
+    visited = 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, IndirectObject):
+            if (item.idnum, item.generation) in seen:
+                continue
+            seen.add((item.idnum, item.generation))
+            item = item.get_object()
+        if isinstance(item, DictionaryObject):  # streams too: their dictionary
+            if _PDF_ACTIVE_KEYS.intersection(item.keys()):
+                return True
+            for key in _PDF_TYPE_KEYS:
+                value = item.get(key)
+                if isinstance(value, IndirectObject):
+                    value = value.get_object()
+                if isinstance(value, NameObject) and value in _PDF_ACTIVE_NAMES:
+                    return True
+            stack.extend(item.values())
+        elif isinstance(item, ArrayObject):
+            stack.extend(item)
+        else:
+            continue
+        visited += 1
+        if visited > PDF_MAX_OBJECTS:
+            return True
+    return False
 
 
 def _open_image(data: bytes) -> Image.Image | None:

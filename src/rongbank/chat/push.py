@@ -389,12 +389,14 @@ class PushService:
 
     def notice_box(self, session: Session, customer_id: int) -> Conversation:
         """The customer's notice box, opened on first use, its row locked."""
-        key = f"notice:{customer_id}"
-        new = self.chat._create(
-            session, kind="notice", title=NOTICE_BOX_TITLE, pair_key=key, customer_id=customer_id
+        conversation_id, new = self.chat.open_keyed(
+            session,
+            key=f"notice:{customer_id}",
+            kind="notice",
+            title=NOTICE_BOX_TITLE,
+            customer_id=customer_id,
         )
-        conversation_id = new if new is not None else self.chat._by_pair(session, key)
-        if new is not None:
+        if new:
             # The owner: it is theirs, they cannot leave it (preferences say what comes).
             self.chat.add_member(
                 session, conversation_id, Member(CUSTOMER, customer_id), role="owner"

@@ -103,13 +103,18 @@ class ChannelIn(BaseModel):
     title: str = Field(min_length=1, max_length=100)
 
 
+_NO_NUL = r"^[^\x00]*$"
+"""PostgreSQL text cannot hold NUL: refused as invalid, never a server error."""
+
+
 class SendIn(BaseModel):
     client_id: str = Field(
         min_length=1,
         max_length=100,
+        pattern=_NO_NUL,
         description="Unique per message; a resend with it returns the original.",
     )
-    text: str = Field(max_length=4000)
+    text: str = Field(max_length=4000, pattern=_NO_NUL)
     reply_to: int | None = Field(default=None, ge=1)
 
 
@@ -301,7 +306,8 @@ class CardOut(BaseModel):
     closed_at: datetime | None
     outcome: dict[str, Any] = Field(
         description="paid wealth: amount, holding_id; booked: booking_ref; declined: by "
-        "(actor or sender); failed: reason, charged (false: nothing was taken)."
+        "(actor or sender); failed: reason, charged (false: nothing was taken); booked or "
+        "failed by the bank after an interrupted booking: recovered (true)."
     )
 
 

@@ -21,7 +21,12 @@ the session and published by the boundary after commit
 
 from __future__ import annotations
 
-import threading
+import json
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,6 +55,7 @@ from rongbank.chat.errors import (
     ReplyToUnknown,
 )
 from rongbank.clock import Clock
+from rongbank.errors import DomainError
 from rongbank.settings import Settings
 
 if TYPE_CHECKING:
@@ -90,6 +96,9 @@ class ChatConfig:
         "您好，现在不是服务时间或客户经理暂时不在，我们会尽快回复您。"
         "Our account managers are away now; we will answer as soon as we can."
     )
+    presence_lease: timedelta = timedelta(seconds=90)
+    """How long a gateway's connections count without it renewing its lease (it
+    renews every third of this): a gateway silent for longer is taken for dead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +179,112 @@ def _message(row: Any) -> Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Admission:
+    """A member asking to post the next entry of a conversation."""
+
+    member: Member
+    conversation_id: int
+    client_id: str
+    reply_to: int | None = None
+
+    @property
+    def key(self) -> tuple[int, str, int, str]:
+        """What makes a resend: the same sender's client id in the conversation."""
+        return (self.conversation_id, self.member.kind, self.member.id, self.client_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    member: Member
+    conversation_id: int
+    client_id: str
+    body: str
+    reply_to: int | None = None
+
+    @property
+    def admission(self) -> Admission:
+        return Admission(self.member, self.conversation_id, self.client_id, self.reply_to)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An entry to append to a log; ``sender`` None is the bank's system."""
+
+    sender: Member | None
+    client_id: str
+    kind: str
+    body: str = ""
+    reply_to: int | None = None
+    ref_seq: int | None = None
+    masked: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Members:
+    active: set[Member] = field(default_factory=set)
+    left: set[Member] = field(default_factory=set)
+
+
+# The statements of the send path, built once (see ChatService.send_many). Arrays
+# carry a batch; the rows to write travel as one JSON document (bytes as hex), which
+# costs the driver far less to send than a dozen arrays.
+_LOCK_CONVERSATIONS = text(
+    f"SELECT {_CONVERSATION} FROM chat_conversation WHERE id = ANY(:ids) "  # noqa: S608
+    "ORDER BY id FOR UPDATE"
+)
+_MEMBERS = text(
+    "SELECT conversation_id, member_kind, member_id, active FROM chat_member "
+    "WHERE conversation_id = ANY(:ids)"
+)
+_ORIGINALS = text(
+    f"SELECT {_MESSAGE} FROM chat_message JOIN unnest(CAST(:c AS bigint[]), "  # noqa: S608
+    "CAST(:k AS text[]), CAST(:m AS bigint[]), CAST(:cid AS text[])) AS r(c, k, m, cid) "
+    "ON conversation_id = r.c AND sender_kind = r.k AND sender_id = r.m AND client_id = r.cid"
+)
+_BLOCKS = text(
+    "SELECT blocker_id, blocked_id FROM chat_block "
+    "JOIN unnest(CAST(:a AS bigint[]), CAST(:b AS bigint[])) AS p(a, b) "
+    "ON (blocker_id, blocked_id) IN ((p.a, p.b), (p.b, p.a))"
+)
+_LOCK_BUCKETS = text(
+    "INSERT INTO chat_rate_bucket AS b (member_kind, member_id, tokens, at) "
+    "SELECT w.k, w.m, :burst, :at FROM unnest(CAST(:k AS text[]), CAST(:m AS bigint[])) "
+    "AS w(k, m) ORDER BY w.k, w.m "
+    "ON CONFLICT (member_kind, member_id) DO UPDATE SET tokens = b.tokens "
+    "RETURNING member_kind, member_id, tokens, at"
+)
+_SPEND_TOKENS = text(
+    "UPDATE chat_rate_bucket b SET tokens = s.t, at = :at FROM unnest(CAST(:k AS text[]), "
+    "CAST(:m AS bigint[]), CAST(:t AS double precision[])) AS s(k, m, t) "
+    "WHERE b.member_kind = s.k AND b.member_id = s.m"
+)
+_TAKE_SEQS = text(
+    "UPDATE chat_conversation c SET last_seq = c.last_seq + n.k "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS bigint[])) AS n(id, k) "
+    "WHERE c.id = n.id RETURNING c.id, c.last_seq - n.k, c.last_hash"
+)
+_WRITE = text(
+    "WITH written AS (INSERT INTO chat_message (conversation_id, seq, sender_kind, sender_id, "
+    "client_id, kind, body, reply_to, ref_seq, masked, at, content_hash, hash, search) "
+    "SELECT w.c, w.s, w.sk, w.si, w.cid, w.k, w.b, w.r, w.ref, "
+    "ARRAY(SELECT jsonb_array_elements_text(w.masked)), :at, decode(w.ch, 'hex'), "
+    "decode(w.h, 'hex'), array_to_tsvector(ARRAY(SELECT jsonb_array_elements_text(w.tokens))) "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS w(c bigint, s bigint, sk text, "
+    "si bigint, cid text, k text, b text, r bigint, ref bigint, masked jsonb, ch text, h text, "
+    "tokens jsonb) RETURNING 1), "
+    "chained AS (UPDATE chat_conversation c SET last_hash = decode(u.h, 'hex') "
+    "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS u(id bigint, h text) "
+    "WHERE c.id = u.id RETURNING 1), "
+    "seen AS (UPDATE chat_member mb SET "
+    "last_delivered_seq = greatest(mb.last_delivered_seq, x.s), "
+    "last_read_seq = greatest(mb.last_read_seq, x.s) "
+    "FROM jsonb_to_recordset(CAST(:seen AS jsonb)) AS x(c bigint, k text, m bigint, s bigint) "
+    "WHERE mb.conversation_id = x.c AND mb.member_kind = x.k AND mb.member_id = x.m RETURNING 1) "
+    "SELECT (SELECT count(*) FROM written)"
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Sent:
     message: Message
     created: bool
@@ -217,6 +332,18 @@ class MemberInfo:
     online: bool
 
 
+_LIVE_PRESENCE = (
+    "SELECT 1 FROM chat_presence pr JOIN chat_gateway g ON g.id = pr.gateway_id "
+    "AND g.lease_until > :now WHERE pr.member_kind = {kind} AND pr.member_id = {id}"
+)
+"""The member's connections to gateways that are alive (whose lease holds)."""
+_VISIBLE = (
+    "coalesce((SELECT presence_visible FROM chat_profile WHERE member_kind = :k "
+    "AND member_id = :m), true)"
+)
+"""Whether the member :k :m lets their contacts see when they are online."""
+
+
 class ChatService:
     def __init__(self, clock: Clock, bus: Bus, config: ChatConfig | None = None) -> None:
         from rongbank.chat.desk import Desk  # the desk calls back into this service
@@ -225,8 +352,9 @@ class ChatService:
         self.bus = bus
         self.config = config or ChatConfig()
         self.desk: Desk = Desk(self)
-        self._online: dict[Member, int] = {}
-        self._online_lock = threading.Lock()
+        # This process's name in the shared presence tables (see "presence" below).
+        self.gateway_id = uuid.uuid4()
+        self._gateway_name = f"{socket.gethostname()}:{os.getpid()}"[:200]
 
     # -- conversations ---------------------------------------------------------------
 
@@ -300,12 +428,28 @@ class ChatService:
         ).first()
         return None if row is None else int(row[0])
 
-    def _by_pair(self, session: Session, pair_key: str) -> int:
-        return int(
-            session.execute(
-                text("SELECT id FROM chat_conversation WHERE pair_key = :p"), {"p": pair_key}
-            ).scalar_one()
+    def open_keyed(
+        self,
+        session: Session,
+        *,
+        key: str,
+        kind: str,
+        title: str = "",
+        customer_id: int | None = None,
+        routing: str | None = None,
+    ) -> tuple[int, bool]:
+        """The one conversation of ``key`` (a pair of customers, a customer's bank
+        chat or notice box), made on first use: its id, and whether it is new (the
+        caller then adds its members)."""
+        new = self._create(
+            session, kind=kind, title=title, pair_key=key, customer_id=customer_id, routing=routing
         )
+        if new is not None:
+            return new, True
+        found = session.execute(
+            text("SELECT id FROM chat_conversation WHERE pair_key = :p"), {"p": key}
+        ).scalar_one()
+        return int(found), False
 
     def add_member(
         self, session: Session, conversation_id: int, member: Member, *, role: str = "member"
@@ -351,10 +495,8 @@ class ChatService:
         if self._blocked(session, customer_id, other_id):
             raise Blocked()
         low, high = sorted((customer_id, other_id))
-        key = f"c{low}:c{high}"
-        new = self._create(session, kind="direct", pair_key=key)
-        conversation_id = new if new is not None else self._by_pair(session, key)
-        if new is not None:
+        conversation_id, new = self.open_keyed(session, key=f"c{low}:c{high}", kind="direct")
+        if new:
             for who in (low, high):
                 self.add_member(session, conversation_id, Member(CUSTOMER, who))
         return self.membership(session, Member(CUSTOMER, customer_id), conversation_id)
@@ -362,12 +504,14 @@ class ChatService:
     def open_bank(self, session: Session, *, customer_id: int) -> Summary:
         """The customer's conversation with the bank, opened on first use and routed
         to their account manager (see :class:`~rongbank.chat.desk.Desk`)."""
-        key = f"bank:{customer_id}"
-        new = self._create(
-            session, kind="bank", title="", pair_key=key, customer_id=customer_id, routing="queued"
+        conversation_id, new = self.open_keyed(
+            session,
+            key=f"bank:{customer_id}",
+            kind="bank",
+            customer_id=customer_id,
+            routing="queued",
         )
-        conversation_id = new if new is not None else self._by_pair(session, key)
-        if new is not None:
+        if new:
             self.add_member(session, conversation_id, Member(CUSTOMER, customer_id), role="owner")
             self.desk.opened(session, self.conversation(session, conversation_id, lock=True))
         return self.membership(session, Member(CUSTOMER, customer_id), conversation_id)
@@ -461,8 +605,9 @@ class ChatService:
         self.membership(session, member, conversation_id)
         rows = session.execute(
             text(
-                "SELECT m.member_kind, m.member_id, coalesce(cu.name, st.name, ''), m.role, "
-                "m.last_delivered_seq, m.last_read_seq, coalesce(p.presence_visible, true) "
+                "SELECT m.member_kind, m.member_id, coalesce(cu.name, st.name, ''), m.role, "  # noqa: S608
+                "m.last_delivered_seq, m.last_read_seq, coalesce(p.presence_visible, true), "
+                f"EXISTS ({_LIVE_PRESENCE.format(kind='m.member_kind', id='m.member_id')}) "
                 "FROM chat_member m "
                 "LEFT JOIN customer cu ON m.member_kind = 'customer' AND cu.id = m.member_id "
                 "LEFT JOIN staff st ON m.member_kind = 'staff' AND st.id = m.member_id "
@@ -471,7 +616,7 @@ class ChatService:
                 "WHERE m.conversation_id = :c AND m.active AND m.role <> 'subscriber' "
                 "ORDER BY m.member_kind, m.member_id"
             ),
-            {"c": conversation_id},
+            {"c": conversation_id, "now": self.clock.now()},
         ).all()
         return [
             MemberInfo(
@@ -481,12 +626,18 @@ class ChatService:
                 role=r[3],
                 last_delivered_seq=int(r[4]),
                 last_read_seq=int(r[5]),
-                online=bool(r[6]) and self.is_connected(Member(r[0], int(r[1]))),
+                online=bool(r[6]) and bool(r[7]),
             )
             for r in rows
         ]
 
     # -- messages ----------------------------------------------------------------------
+    #
+    # Every entry of every log is written by `_write` and every message a member
+    # sends is cleared by `admit_many`, both set-based: the WebSocket gateway commits
+    # many senders' messages in one transaction (group commit, see
+    # rongbank.chat.committer), a REST send or a card is a batch of one. A batch
+    # costs the same handful of statements whatever its size.
 
     def send(
         self,
@@ -504,43 +655,140 @@ class ChatService:
         Card numbers, identity numbers and announced passwords are masked before the
         text is stored, so neither the other side nor any transcript ever holds
         them; ``Sent.masked`` tells the sender what was masked."""
-        self.membership(session, member, conversation_id)
-        # The conversation's row lock orders its log; taken before the resend check,
-        # so that two copies of one message racing each other find each other.
-        conversation = self.conversation(session, conversation_id, lock=True)
-        existing = self._by_client_id(session, conversation_id, member, client_id)
-        if existing is not None:
-            return Sent(existing.seen_by(member), created=False, masked=existing.masked)
-        if conversation.kind == "notice" or (
-            conversation.kind == "channel" and member.kind != STAFF
-        ):
-            raise ChannelReadOnly()
-        stripped = body.strip()
-        if not stripped:
-            raise MessageEmpty()
-        if len(stripped) > MAX_TEXT:
-            raise MessageTooLong(max_length=MAX_TEXT)
-        if reply_to is not None and not 1 <= reply_to <= conversation.last_seq:
-            raise ReplyToUnknown()
-        if conversation.kind == "direct" and member.kind == CUSTOMER:
-            other = self._other_customer(session, conversation_id, member.id)
-            if other is not None and self._blocked(session, member.id, other):
-                raise Blocked()
-        self._take_token(session, member)
-        masked = rules.mask_sensitive(stripped)
-        message = self.append(
+        outcome = self.send_many(
+            session, [SendRequest(member, conversation_id, client_id, body, reply_to)]
+        )[0]
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
+    def send_many(
+        self, session: Session, requests: Sequence[SendRequest]
+    ) -> list[Sent | DomainError]:
+        """:meth:`send` for many senders at once, each request with its own outcome:
+        one refused request (not a member, rate limited…) leaves the others be."""
+        texts: list[rules.Masked | DomainError] = []
+        for request in requests:
+            stripped = request.body.strip()
+            if not stripped:
+                texts.append(MessageEmpty())
+            elif len(stripped) > MAX_TEXT:
+                texts.append(MessageTooLong(max_length=MAX_TEXT))
+            else:
+                texts.append(rules.mask_sensitive(stripped))
+        # The same message twice in one batch (two devices racing): the second is
+        # answered as a resend of the first.
+        first: dict[tuple[int, str, int, str], int] = {}
+        for i, r in enumerate(requests):
+            first.setdefault((r.conversation_id, r.member.kind, r.member.id, r.client_id), i)
+        unique = sorted(first.values())
+        admitted, members = self._admit(
             session,
-            conversation,
-            sender=member,
-            client_id=client_id,
-            kind="text",
-            body=masked.text,
-            reply_to=reply_to,
-            masked=masked.found,
+            [requests[i].admission for i in unique],
+            refused=[t if isinstance(t, DomainError) else None for t in (texts[i] for i in unique)],
         )
-        if conversation.kind == "bank":
-            self.desk.message_added(session, conversation, message)
-        return Sent(message, created=True, masked=masked.found)
+        drafts: list[tuple[Conversation, Draft]] = []
+        for i, outcome in zip(unique, admitted, strict=True):
+            masked = texts[i]
+            if isinstance(outcome, Conversation) and isinstance(masked, rules.Masked):
+                request = requests[i]
+                drafts.append(
+                    (
+                        outcome,
+                        Draft(
+                            request.member,
+                            request.client_id,
+                            "text",
+                            masked.text,
+                            reply_to=request.reply_to,
+                            masked=masked.found,
+                        ),
+                    )
+                )
+        written = iter(self._write(session, drafts, members))
+        results: dict[int, Sent | DomainError] = {}
+        for i, outcome in zip(unique, admitted, strict=True):
+            if isinstance(outcome, Conversation):
+                message = next(written)
+                results[i] = Sent(message, created=True, masked=message.masked)
+                if outcome.kind == "bank":
+                    self.desk.message_added(session, outcome, message)
+            elif isinstance(outcome, Message):
+                results[i] = Sent(outcome.seen_by(requests[i].member), False, outcome.masked)
+            else:
+                results[i] = outcome
+        outcomes: list[Sent | DomainError] = []
+        for i, r in enumerate(requests):
+            result = results[first[(r.conversation_id, r.member.kind, r.member.id, r.client_id)]]
+            if i not in results and isinstance(result, Sent):
+                result = replace(result, created=False)
+            outcomes.append(result)
+        return outcomes
+
+    def admit(
+        self,
+        session: Session,
+        member: Member,
+        *,
+        conversation_id: int,
+        client_id: str,
+        reply_to: int | None = None,
+    ) -> Conversation | Message:
+        """Clear ``member`` to post the next entry of a conversation (for cards and
+        attachments, which write their own kind of entry with :meth:`append`): the
+        conversation, row locked, once the checks every message passes are passed and
+        a send token is taken; or the stored message of a resend of ``client_id``."""
+        admitted = self._admit(session, [Admission(member, conversation_id, client_id, reply_to)])
+        outcome = admitted[0][0]
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
+    def _admit(
+        self,
+        session: Session,
+        admissions: Sequence[Admission],
+        *,
+        refused: Sequence[DomainError | None] = (),
+    ) -> tuple[list[Conversation | Message | DomainError], dict[int, _Members]]:
+        """The checks of every message, for many senders at once (no two alike):
+        each gets its conversation (row locked), the stored original of a resend, or
+        why it is refused; and the members of the conversations. ``refused`` carries
+        refusals the caller found in the content, which come after membership, the
+        resend check and the channel rule, as for a single message."""
+        ids = sorted({a.conversation_id for a in admissions})
+        # Locked in id order, so that two batches wait for each other, never deadlock.
+        conversations = {
+            int(row[0]): Conversation(*row)
+            for row in session.execute(_LOCK_CONVERSATIONS, {"ids": ids})
+        }
+        members = self._members_of(session, list(conversations))
+        originals = self._originals(session, admissions)
+        blocked = self._blocked_pairs(session, admissions, conversations, members)
+        outcomes: list[Conversation | Message | DomainError] = []
+        for i, admission in enumerate(admissions):
+            member, conversation = admission.member, conversations.get(admission.conversation_id)
+            caller_refused = refused[i] if i < len(refused) else None
+            if conversation is None or member not in members[conversation.id].active:
+                outcomes.append(ConversationNotFound())
+            elif admission.key in originals:
+                outcomes.append(originals[admission.key])
+            elif conversation.kind == "notice" or (
+                conversation.kind == "channel" and member.kind != STAFF
+            ):
+                outcomes.append(ChannelReadOnly())
+            elif caller_refused is not None:
+                outcomes.append(caller_refused)
+            elif admission.reply_to is not None and not (
+                1 <= admission.reply_to <= conversation.last_seq
+            ):
+                outcomes.append(ReplyToUnknown())
+            elif (conversation.id, member) in blocked:
+                outcomes.append(Blocked())
+            else:
+                outcomes.append(conversation)
+        self._take_tokens(session, admissions, outcomes)
+        return outcomes, members
 
     def append(
         self,
@@ -557,82 +805,144 @@ class ChatService:
     ) -> Message:
         """Write the next entry of a conversation whose row this transaction has
         locked, chain it to the one before, and queue it for every member."""
-        row = session.execute(
-            text(
-                "UPDATE chat_conversation SET last_seq = last_seq + 1 WHERE id = :id "
-                "RETURNING last_seq, last_hash"
-            ),
-            {"id": conversation.id},
-        ).one()
-        seq, prev = int(row[0]), bytes(row[1])
+        draft = Draft(sender, client_id, kind, body, reply_to, ref_seq, masked)
+        return self._write(session, [(conversation, draft)])[0]
+
+    def _write(
+        self,
+        session: Session,
+        drafts: Sequence[tuple[Conversation, Draft]],
+        members: dict[int, _Members] | None = None,
+    ) -> list[Message]:
+        """Append ``drafts`` in order to their conversations (locked by this
+        transaction) in two statements, whatever their number, and queue each for
+        the members (``members``: as read under the lock, when the caller has them)."""
+        if not drafts:
+            return []
+        counts = Counter(conversation.id for conversation, _ in drafts)
+        heads = {
+            int(row[0]): (int(row[1]), bytes(row[2]))
+            for row in session.execute(
+                _TAKE_SEQS, {"ids": list(counts), "counts": list(counts.values())}
+            )
+        }
         now = self.clock.now()
-        sender_kind = sender.kind if sender else SYSTEM
-        sender_id = sender.id if sender else None
-        digest = rules.chain_hash(
-            prev,
-            _chain_fields(
-                conversation.id,
-                seq,
-                sender_kind,
-                sender_id,
-                client_id,
-                kind,
-                rules.content_hash(body),
-                reply_to,
-                ref_seq,
-                list(masked),
-                now,
-            ),
-        )
+        messages: list[Message] = []
+        rows: list[dict[str, Any]] = []
+        read_to: dict[tuple[int, str, int], int] = {}
+        for conversation, draft in drafts:
+            seq, prev = heads[conversation.id]
+            message = Message(
+                conversation.id, seq + 1, draft.sender.kind if draft.sender else SYSTEM,
+                draft.sender.id if draft.sender else None, draft.client_id, draft.kind,
+                draft.body, draft.reply_to, draft.ref_seq, draft.masked, now,
+                recalled=False, hidden=False,
+            )  # fmt: skip
+            content = rules.content_hash(message.body)
+            digest = rules.chain_hash(prev, _chain_fields(message, content))
+            heads[conversation.id] = (message.seq, digest)
+            searchable = message.kind == "text"
+            rows.append(
+                {
+                    "c": message.conversation_id,
+                    "s": message.seq,
+                    "sk": message.sender_kind,
+                    "si": message.sender_id,
+                    "cid": message.client_id,
+                    "k": message.kind,
+                    "b": message.body,
+                    "r": message.reply_to,
+                    "ref": message.ref_seq,
+                    "masked": message.masked,
+                    "ch": content.hex(),
+                    "h": digest.hex(),
+                    "tokens": sorted(set(rules.search_tokens(message.body))) if searchable else [],
+                }
+            )
+            if draft.sender is not None:
+                # What one sends one has read.
+                read_to[(conversation.id, draft.sender.kind, draft.sender.id)] = message.seq
+            messages.append(message)
         session.execute(
-            text(
-                "INSERT INTO chat_message (conversation_id, seq, sender_kind, sender_id, "
-                "client_id, kind, body, reply_to, ref_seq, masked, at, content_hash, hash, "
-                "search) VALUES (:c, :s, :sk, :si, :cid, :k, :b, :r, :ref, :masked, :at, :ch, "
-                ":h, array_to_tsvector(CAST(:tokens AS text[])))"
-            ),
+            _WRITE,
             {
-                "c": conversation.id,
-                "s": seq,
-                "sk": sender_kind,
-                "si": sender_id,
-                "cid": client_id,
-                "k": kind,
-                "b": body,
-                "r": reply_to,
-                "ref": ref_seq,
-                "masked": list(masked),
+                "rows": json.dumps(rows),
                 "at": now,
-                "ch": rules.content_hash(body),
-                "h": digest,
-                "tokens": sorted(set(rules.search_tokens(body))) if kind == "text" else [],
+                "heads": json.dumps([{"id": c, "h": head[1].hex()} for c, head in heads.items()]),
+                "seen": json.dumps(
+                    [{"c": c, "k": k, "m": m, "s": seq} for (c, k, m), seq in read_to.items()]
+                ),
             },
         )
-        session.execute(
-            text("UPDATE chat_conversation SET last_hash = :h WHERE id = :id"),
-            {"h": digest, "id": conversation.id},
-        )
-        if sender is not None:
-            # What one sends one has read.
-            self._advance(session, sender, conversation.id, delivered=seq, read=seq)
-        message = Message(
-            conversation.id, seq, sender_kind, sender_id, client_id, kind, body,
-            reply_to, ref_seq, masked, now, recalled=False, hidden=False,
-        )  # fmt: skip
-        self._notify(session, conversation.id, {"type": "message", "message": message.payload()})
-        return message
+        if members is None:
+            members = self._members_of(session, list(counts))
+        for message in messages:
+            event = {"type": "message", "message": message.payload()}
+            for who in members[message.conversation_id].active:
+                queue_event(session, who.topic, event)
+        return messages
 
-    def _by_client_id(
-        self, session: Session, conversation_id: int, member: Member, client_id: str
-    ) -> Message | None:
-        row = session.execute(
-            text(
-                f"SELECT {_MESSAGE} FROM chat_message WHERE conversation_id = :c "  # noqa: S608
-                "AND sender_kind = :k AND sender_id = :m AND client_id = :cid"
-            ),
-            {"c": conversation_id, "k": member.kind, "m": member.id, "cid": client_id},
-        ).first()
-        return None if row is None else _message(row)
+    def _members_of(self, session: Session, conversation_ids: list[int]) -> dict[int, _Members]:
+        found: dict[int, _Members] = {c: _Members() for c in conversation_ids}
+        if conversation_ids:
+            for c, kind, who, active in session.execute(_MEMBERS, {"ids": conversation_ids}):
+                group = found[int(c)]
+                (group.active if active else group.left).add(Member(str(kind), int(who)))
+        return found
+
+    def _originals(
+        self, session: Session, admissions: Sequence[Admission]
+    ) -> dict[tuple[int, str, int, str], Message]:
+        """The stored messages that admissions resend."""
+        rows = session.execute(
+            _ORIGINALS,
+            {
+                "c": [a.conversation_id for a in admissions],
+                "k": [a.member.kind for a in admissions],
+                "m": [a.member.id for a in admissions],
+                "cid": [a.client_id for a in admissions],
+            },
+        )
+        found: dict[tuple[int, str, int, str], Message] = {}
+        for row in rows:
+            message = _message(row)
+            key = (
+                message.conversation_id,
+                message.sender_kind,
+                message.sender_id,
+                message.client_id,
+            )
+            found[key] = message  # type: ignore[index]
+        return found
+
+    def _blocked_pairs(
+        self,
+        session: Session,
+        admissions: Sequence[Admission],
+        conversations: dict[int, Conversation],
+        members: dict[int, _Members],
+    ) -> set[tuple[int, Member]]:
+        """The (conversation, sender) of direct messages that a block stops: either
+        customer blocking the other ends their direct messages both ways."""
+        pairs: dict[tuple[int, int], set[tuple[int, Member]]] = {}
+        for a in admissions:
+            conversation = conversations.get(a.conversation_id)
+            if conversation is None or conversation.kind != "direct" or a.member.kind != CUSTOMER:
+                continue
+            for other in members[conversation.id].active | members[conversation.id].left:
+                if other.kind == CUSTOMER and other.id != a.member.id:
+                    pair = (min(a.member.id, other.id), max(a.member.id, other.id))
+                    pairs.setdefault(pair, set()).add((conversation.id, a.member))
+        if not pairs:
+            return set()
+        rows = session.execute(
+            _BLOCKS, {"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]}
+        ).all()
+        return {
+            stopped
+            for blocker, blocked in rows
+            for stopped in pairs[(min(blocker, blocked), max(blocker, blocked))]
+        }
 
     def message(self, session: Session, conversation_id: int, seq: int) -> Message:
         row = session.execute(
@@ -759,6 +1069,7 @@ class ChatService:
         )
 
     def set_presence_visible(self, session: Session, member: Member, *, visible: bool) -> None:
+        self._lock_presence(session, member)
         session.execute(
             text(
                 "INSERT INTO chat_profile (member_kind, member_id, presence_visible) "
@@ -767,7 +1078,7 @@ class ChatService:
             ),
             {"k": member.kind, "m": member.id, "v": visible},
         )
-        if self.is_connected(member):
+        if self.is_connected(session, member):
             self._announce(session, member, online=visible)
 
     def presence_visible(self, session: Session, member: Member) -> bool:
@@ -780,27 +1091,143 @@ class ChatService:
         ).first()
         return True if row is None else bool(row[0])
 
-    def is_connected(self, member: Member) -> bool:
-        """Whether the member has a live connection to this process. Presence is
-        process-local for now (see :mod:`rongbank.chat.bus`)."""
-        with self._online_lock:
-            return self._online.get(member, 0) > 0
+    # Presence is shared by every gateway process through the database: each one
+    # counts its connections per member in ``chat_presence`` under a lease it renews
+    # (:meth:`renew_lease`); a member is online while a row of theirs belongs to a
+    # gateway whose lease holds. Connect and disconnect take the member's advisory
+    # lock and then make one statement, so that of two gateways connecting or
+    # disconnecting the same member at once, one sees the other's row: exactly one
+    # announces them online, and the last to let go announces them offline.
+
+    def is_connected(self, session: Session, member: Member) -> bool:
+        """Whether the member has a live connection to any gateway."""
+        return bool(
+            session.execute(
+                text(f"SELECT EXISTS ({_LIVE_PRESENCE.format(kind=':k', id=':m')})"),
+                {"k": member.kind, "m": member.id, "now": self.clock.now()},
+            ).scalar_one()
+        )
 
     def connected(self, session: Session, member: Member) -> None:
-        with self._online_lock:
-            count = self._online[member] = self._online.get(member, 0) + 1
-        if count == 1 and self.presence_visible(session, member):
+        """A connection of ``member``'s opened on this gateway; announced when it is
+        their first anywhere."""
+        now = self.clock.now()
+        self._lock_presence(session, member)
+        first, visible = session.execute(
+            text(
+                # The gateway's row is written by its first connection (and then by
+                # renew_lease); DO NOTHING takes no lock, so connections do not queue
+                # on it.
+                "WITH gateway AS (INSERT INTO chat_gateway (id, name, started_at, lease_until) "  # noqa: S608
+                "VALUES (:g, :name, :now, :until) ON CONFLICT (id) DO NOTHING), "
+                "here AS (INSERT INTO chat_presence (member_kind, member_id, gateway_id, "
+                "connections) VALUES (:k, :m, :g, 1) ON CONFLICT (member_kind, member_id, "
+                "gateway_id) DO UPDATE SET connections = chat_presence.connections + 1 "
+                "RETURNING connections) "
+                "SELECT (SELECT connections FROM here) = 1 AND NOT EXISTS "
+                f"({_LIVE_PRESENCE.format(kind=':k', id=':m')} AND pr.gateway_id <> :g), "
+                f"{_VISIBLE}"
+            ),
+            {
+                **self._presence_keys(member),
+                "name": self._gateway_name,
+                "now": now,
+                "until": now + self.config.presence_lease,
+            },
+        ).one()
+        if first and visible:
             self._announce(session, member, online=True)
 
     def disconnected(self, session: Session, member: Member) -> None:
-        with self._online_lock:
-            count = self._online.get(member, 0) - 1
-            if count > 0:
-                self._online[member] = count
-            else:
-                self._online.pop(member, None)
-        if count <= 0 and self.presence_visible(session, member):
+        """A connection of ``member``'s to this gateway closed; announced when it was
+        their last anywhere."""
+        self._lock_presence(session, member)
+        last, visible = session.execute(
+            text(
+                # Each row matches one of the two: its last connection goes, or one less.
+                "WITH gone AS (DELETE FROM chat_presence WHERE member_kind = :k "  # noqa: S608
+                "AND member_id = :m AND gateway_id = :g AND connections = 1), "
+                "fewer AS (UPDATE chat_presence SET connections = connections - 1 "
+                "WHERE member_kind = :k AND member_id = :m AND gateway_id = :g "
+                "AND connections > 1 RETURNING 1) "
+                "SELECT NOT EXISTS (SELECT 1 FROM fewer) AND NOT EXISTS "
+                f"({_LIVE_PRESENCE.format(kind=':k', id=':m')} AND pr.gateway_id <> :g), "
+                f"{_VISIBLE}"
+            ),
+            {**self._presence_keys(member), "now": self.clock.now()},
+        ).one()
+        if last and visible:
             self._announce(session, member, online=False)
+
+    def renew_lease(self, session: Session) -> None:
+        """Keep this gateway's connections counting for another lease; run every
+        third of the lease (:meth:`rongbank.platform.Platform.start`)."""
+        now = self.clock.now()
+        session.execute(
+            text(
+                "INSERT INTO chat_gateway (id, name, started_at, lease_until) "
+                "VALUES (:g, :name, :now, :until) "
+                "ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until"
+            ),
+            {
+                "g": self.gateway_id,
+                "name": self._gateway_name,
+                "now": now,
+                "until": now + self.config.presence_lease,
+            },
+        )
+
+    def sweep_presence(self, session: Session, *, limit: int = 200) -> bool:
+        """Clear up to ``limit`` members' rows of one gateway whose lease ran out,
+        announcing offline those connected nowhere else; the gateway's row goes with
+        its last. False when no such gateway is left. Bounded, because each member
+        holds an advisory lock until the commit."""
+        dead = session.execute(
+            text(
+                # SKIP LOCKED: of several live gateways, each sweeps a different one.
+                "SELECT id FROM chat_gateway WHERE lease_until <= :now AND id <> :g "
+                "ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ),
+            {"now": self.clock.now(), "g": self.gateway_id},
+        ).scalar()
+        if dead is None:
+            return False
+        rows = session.execute(
+            text(
+                # Always in the same order, so that two sweepers never deadlock.
+                "SELECT member_kind, member_id FROM chat_presence WHERE gateway_id = :d "
+                "ORDER BY member_kind, member_id LIMIT :limit"
+            ),
+            {"d": dead, "limit": limit},
+        ).all()
+        for kind, member_id in rows:
+            member = Member(kind, int(member_id))
+            self._lock_presence(session, member)
+            gone, visible = session.execute(
+                text(
+                    "WITH gone AS (DELETE FROM chat_presence WHERE member_kind = :k "  # noqa: S608
+                    "AND member_id = :m AND gateway_id = :d RETURNING 1) "
+                    "SELECT EXISTS (SELECT 1 FROM gone) AND NOT EXISTS "
+                    f"({_LIVE_PRESENCE.format(kind=':k', id=':m')}), {_VISIBLE}"
+                ),
+                {**self._presence_keys(member), "d": dead, "now": self.clock.now()},
+            ).one()
+            if gone and visible:
+                self._announce(session, member, online=False)
+        if len(rows) < limit:
+            session.execute(text("DELETE FROM chat_gateway WHERE id = :d"), {"d": dead})
+        return True
+
+    def _presence_keys(self, member: Member) -> dict[str, Any]:
+        return {"k": member.kind, "m": member.id, "g": self.gateway_id}
+
+    def _lock_presence(self, session: Session, member: Member) -> None:
+        """Serialise the presence changes of one member until the commit. A separate
+        statement: the one that follows must see what the lock's holder committed."""
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('chat_presence_' || :k), :m)"),
+            {"k": member.kind, "m": member.id},
+        )
 
     def _announce(self, session: Session, member: Member, *, online: bool) -> None:
         """Tell the member's contacts (everyone they share a direct, bank or group
@@ -839,7 +1266,8 @@ class ChatService:
             member.id,
         ) or target.kind not in WITHDRAWABLE:
             raise RecallNotAllowed()
-        existing = self._by_client_id(session, conversation_id, member, f"recall:{seq}")
+        admission = Admission(member, conversation_id, f"recall:{seq}")
+        existing = self._originals(session, [admission]).get(admission.key)
         if existing is not None:
             return existing
         if self.clock.now() - target.at > self.config.recall_window:
@@ -892,54 +1320,60 @@ class ChatService:
 
     # -- safety ------------------------------------------------------------------------------
 
-    def _take_token(self, session: Session, member: Member) -> None:
-        """The send rate limit: a token bucket per sender in the database, updated
-        under its row lock in the sending transaction, so it holds across processes
-        and a refused or rolled-back send costs nothing."""
-        now = self.clock.now()
-        config = self.config
+    def _take_tokens(
+        self,
+        session: Session,
+        admissions: Sequence[Admission],
+        outcomes: list[Conversation | Message | DomainError],
+    ) -> None:
+        """The send rate limit: a token bucket per sender in the database, under its
+        row lock in the sending transaction, so that it holds across processes and a
+        refused or rolled-back send costs nothing. Admitted senders (``Conversation``
+        outcomes) left without a token become :class:`RateLimited`."""
+        wanted = sorted(
+            {(admissions[i].member.kind, admissions[i].member.id)
+             for i, o in enumerate(outcomes) if isinstance(o, Conversation)}
+        )  # fmt: skip
+        if not wanted:
+            return
+        config, now = self.config, self.clock.now()
+        # Sorted, so that concurrent batches lock buckets in one order.
+        buckets = {
+            (str(kind), int(who)): rules.refill(
+                float(tokens),
+                elapsed_seconds=(now - at).total_seconds(),
+                per_minute=config.rate_per_minute,
+                burst=config.rate_burst,
+            )
+            for kind, who, tokens, at in session.execute(
+                _LOCK_BUCKETS,
+                {
+                    "k": [w[0] for w in wanted],
+                    "m": [w[1] for w in wanted],
+                    "burst": config.rate_burst,
+                    "at": now,
+                },
+            )
+        }
+        for i, outcome in enumerate(outcomes):
+            if not isinstance(outcome, Conversation):
+                continue
+            member = admissions[i].member
+            available = buckets[(member.kind, member.id)]
+            if available < 1:
+                wait = (1 - available) * 60 / config.rate_per_minute
+                outcomes[i] = RateLimited(retry_after_seconds=max(1, round(wait + 0.5)))
+                continue
+            buckets[(member.kind, member.id)] = available - 1
         session.execute(
-            text(
-                "INSERT INTO chat_rate_bucket (member_kind, member_id, tokens, at) "
-                "VALUES (:k, :m, :b, :at) ON CONFLICT DO NOTHING"
-            ),
-            {"k": member.kind, "m": member.id, "b": config.rate_burst, "at": now},
+            _SPEND_TOKENS,
+            {
+                "k": [w[0] for w in buckets],
+                "m": [w[1] for w in buckets],
+                "t": list(buckets.values()),
+                "at": now,
+            },
         )
-        tokens, at = session.execute(
-            text(
-                "SELECT tokens, at FROM chat_rate_bucket WHERE member_kind = :k "
-                "AND member_id = :m FOR UPDATE"
-            ),
-            {"k": member.kind, "m": member.id},
-        ).one()
-        available = rules.refill(
-            float(tokens),
-            elapsed_seconds=(now - at).total_seconds(),
-            per_minute=config.rate_per_minute,
-            burst=config.rate_burst,
-        )
-        if available < 1:
-            wait = (1 - available) * 60 / config.rate_per_minute
-            raise RateLimited(retry_after_seconds=max(1, round(wait + 0.5)))
-        session.execute(
-            text(
-                "UPDATE chat_rate_bucket SET tokens = :t, at = :at "
-                "WHERE member_kind = :k AND member_id = :m"
-            ),
-            {"t": available - 1, "at": now, "k": member.kind, "m": member.id},
-        )
-
-    def _other_customer(
-        self, session: Session, conversation_id: int, customer_id: int
-    ) -> int | None:
-        row = session.execute(
-            text(
-                "SELECT member_id FROM chat_member WHERE conversation_id = :c "
-                "AND member_kind = 'customer' AND member_id <> :m"
-            ),
-            {"c": conversation_id, "m": customer_id},
-        ).first()
-        return None if row is None else int(row[0])
 
     def _blocked(self, session: Session, one: int, other: int) -> bool:
         return (
@@ -1102,34 +1536,21 @@ class ChatService:
         conversation = self.conversation(session, conversation_id)
         result = session.execute(
             text(
-                "SELECT seq, sender_kind, sender_id, client_id, kind, body, reply_to, ref_seq, "
-                "masked, at, content_hash, hash FROM chat_message WHERE conversation_id = :c "
-                "ORDER BY seq"
+                f"SELECT {_MESSAGE}, content_hash, hash FROM chat_message "  # noqa: S608
+                "WHERE conversation_id = :c ORDER BY seq"
             ),
             {"c": conversation_id},
         )
         for r in result:
-            seq = int(r[0])
+            entry, content, digest = _message(r[:13]), bytes(r[13]), bytes(r[14])
+            seq = entry.seq
             if seq != expected:
                 problems.append(f"entries {expected}..{seq - 1} are missing")
-            if rules.content_hash(r[5]) != bytes(r[10]):
+            if rules.content_hash(entry.body) != content:
                 problems.append(f"entry {seq}: the content was changed")
-            fields = _chain_fields(
-                conversation_id,
-                seq,
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                bytes(r[10]),
-                r[6],
-                r[7],
-                list(r[8]),
-                r[9],
-            )
-            if rules.chain_hash(prev, fields) != bytes(r[11]):
+            if rules.chain_hash(prev, _chain_fields(entry, content)) != digest:
                 problems.append(f"entry {seq}: does not follow the entry before it")
-            prev, expected = bytes(r[11]), seq + 1
+            prev, expected = digest, seq + 1
         if expected - 1 != conversation.last_seq:
             problems.append(f"entries {expected}..{conversation.last_seq} are missing")
         return problems
@@ -1159,43 +1580,35 @@ class ChatService:
         queue_event(session, member.topic, event)
 
 
-def _chain_fields(
-    conversation_id: int,
-    seq: int,
-    sender_kind: str,
-    sender_id: int | None,
-    client_id: str,
-    kind: str,
-    content: bytes,
-    reply_to: int | None,
-    ref_seq: int | None,
-    masked: list[str],
-    at: datetime,
-) -> dict[str, Any]:
+def _chain_fields(message: Message, content: bytes) -> dict[str, Any]:
+    """What an entry's hash covers: everything but the body, which its hash stands
+    for (so a body can be proved without revealing the others)."""
     return {
-        "conversation": conversation_id,
-        "seq": seq,
-        "sender": [sender_kind, sender_id],
-        "client_id": client_id,
-        "kind": kind,
+        "conversation": message.conversation_id,
+        "seq": message.seq,
+        "sender": [message.sender_kind, message.sender_id],
+        "client_id": message.client_id,
+        "kind": message.kind,
         "content": content.hex(),
-        "reply_to": reply_to,
-        "ref_seq": ref_seq,
-        "masked": masked,
+        "reply_to": message.reply_to,
+        "ref_seq": message.ref_seq,
+        "masked": list(message.masked),
         # Microseconds and UTC, whatever the session's time zone gives back.
-        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "at": message.at.astimezone(UTC).isoformat(timespec="microseconds"),
     }
 
 
 def chat_config(settings: Settings) -> ChatConfig:
     opens, closes = (time.fromisoformat(t) for t in settings.chat_business_hours.split("-", 1))
-    return ChatConfig(
+    config = ChatConfig(
         recall_window=timedelta(seconds=settings.chat_recall_seconds),
         rate_per_minute=settings.chat_send_per_minute,
         rate_burst=float(settings.chat_send_burst),
         business_hours=rules.BusinessHours(opens=opens, closes=closes),
-        **({"away_message": settings.chat_away_message} if settings.chat_away_message else {}),
     )
+    if settings.chat_away_message:
+        config = replace(config, away_message=settings.chat_away_message)
+    return config
 
 
 def make_bus(settings: Settings) -> Bus:

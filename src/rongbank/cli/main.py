@@ -25,6 +25,7 @@ from rongbank.embedded import EmbeddedPostgres
 from rongbank.payments.cli import payments_app
 from rongbank.platform import Platform
 from rongbank.settings import Settings, get_settings
+from rongbank.wealth.cli import wealth_app
 
 app = typer.Typer(help="Rongbank: open internet banking on PostgreSQL.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger operations.", no_args_is_help=True)
@@ -37,6 +38,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(staff_app, name="staff")
 app.add_typer(device_app, name="device")
 app.add_typer(payments_app, name="payments")
+app.add_typer(wealth_app, name="wealth")
 console = Console()
 
 DataDir = Annotated[

@@ -1,6 +1,9 @@
-"""Wealth products over HTTP: staff keep the catalogue (``/staff/wealth``), customers
-see what is on sale, buy (step-up, as every payment) and list their holdings
-(``/me/wealth``)."""
+"""Wealth products over HTTP: staff keep the catalogue and see a customer's
+assessments (``/staff/wealth``); customers take the risk-tolerance assessment, see
+what is on sale, buy (step-up, as every payment; refused without a valid assessment
+or above their level), redeem open-ended holdings and list their holdings
+(``/me/wealth``). Maturity is a job (``rongbank wealth mature``, and the server's
+``wealth-maturity`` thread)."""
 
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ def create_product(body: s.ProductIn, platform: PlatformDep, me: ProductKeeper) 
         step_amount=_amount(body.step_amount),
         sale_start=body.sale_start,
         sale_end=body.sale_end,
+        maturity_date=body.maturity_date,
     )
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="wealth.product.create", target=body.code
@@ -98,3 +102,93 @@ def buy(
 def my_holdings(platform: PlatformDep, me: CustomerPrincipal) -> list[s.HoldingOut]:
     with platform.transaction() as session:
         return [s.HoldingOut.of(h) for h in platform.wealth.holdings(session, me.id)]
+
+
+@customer.get("/holdings/{holding_id}")
+def my_holding(holding_id: int, platform: PlatformDep, me: CustomerPrincipal) -> s.HoldingDetailOut:
+    """One of your holdings with what it has paid out (redemptions, maturity)."""
+    with platform.transaction() as session:
+        holding = platform.wealth.holding(session, customer_id=me.id, holding_id=holding_id)
+        payouts = platform.wealth.payouts(session, customer_id=me.id, holding_id=holding_id)
+    return s.HoldingDetailOut(
+        **s.HoldingOut.of(holding).model_dump(), payouts=[s.PayoutOut.of(p) for p in payouts]
+    )
+
+
+@customer.post("/holdings/{holding_id}/redemptions", status_code=201)
+def redeem(
+    holding_id: int,
+    body: s.RedemptionIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    response: Response,
+) -> s.RedemptionOut:
+    """Redeem part (``amount``) or all of an open-ended holding: the principal and
+    the yield it earned go back to the account it was paid from. 201 redeemed now,
+    200 a retry of the same redemption (``client_id``). Money only comes back to
+    your own account, so no step-up is asked."""
+    amount = _amount(body.amount) if body.amount is not None else None
+    with platform.audited(
+        actor_kind="customer",
+        actor_id=me.id,
+        action="wealth.redeem",
+        target=f"holding {holding_id}",
+        details={"amount": amount, "client_id": body.client_id},
+    ) as session:
+        payout, created = platform.wealth.redeem(
+            session,
+            customer_id=me.id,
+            holding_id=holding_id,
+            amount=amount,
+            client_id=body.client_id,
+        )
+        holding = platform.wealth.holding(session, customer_id=me.id, holding_id=holding_id)
+    response.status_code = 201 if created else 200
+    return s.RedemptionOut(payout=s.PayoutOut.of(payout), holding=s.HoldingOut.of(holding))
+
+
+# -- risk-tolerance assessment -------------------------------------------------------------
+
+
+@customer.get("/questionnaire")
+def questionnaire(_: CustomerPrincipal) -> s.QuestionnaireOut:
+    """The risk-tolerance questionnaire: answer every question to be assessed."""
+    return s.QuestionnaireOut.current()
+
+
+@customer.post("/assessments", status_code=201)
+def assess(body: s.AssessmentIn, platform: PlatformDep, me: CustomerPrincipal) -> s.AssessmentOut:
+    """Submit your answers; the result (C1 to C5) decides which products you may buy
+    until it expires (12 months). Earlier assessments are kept."""
+    with platform.audited(actor_kind="customer", actor_id=me.id, action="wealth.assess") as session:
+        assessment = platform.wealth.assess(session, customer_id=me.id, answers=body.answers)
+    return s.AssessmentOut.of(assessment, platform.clock.now())
+
+
+@customer.get("/assessments")
+def my_assessments(platform: PlatformDep, me: CustomerPrincipal) -> list[s.AssessmentOut]:
+    """Your assessments, newest first."""
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        return [s.AssessmentOut.of(a, now) for a in platform.wealth.assessments(session, me.id)]
+
+
+@customer.get("/assessments/latest")
+def my_latest_assessment(platform: PlatformDep, me: CustomerPrincipal) -> s.AssessmentOut:
+    with platform.transaction() as session:
+        assessment = platform.wealth.latest_assessment(session, me.id)
+    return s.AssessmentOut.of(assessment, platform.clock.now())
+
+
+@staff.get("/customers/{customer_id}/assessments")
+def customer_assessments(
+    customer_id: int, platform: PlatformDep, _: Catalogue
+) -> list[s.AssessmentOut]:
+    """A customer's assessments, newest first: what their account manager may offer
+    them."""
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        platform.accounts.customer(session, customer_id)  # 404 for no such customer
+        return [
+            s.AssessmentOut.of(a, now) for a in platform.wealth.assessments(session, customer_id)
+        ]

@@ -38,3 +38,59 @@ class AmountNotInSteps(InvalidRequest):
 class PurchaseConflict(Conflict):
     code = "wealth_purchase_conflict"
     message = "This client id was used for a different purchase."
+
+
+class AssessmentRequired(Conflict):
+    """No risk-tolerance assessment, or it has expired: 《商业银行理财业务监督管理办法》
+    has the bank assess a customer before it sells them a wealth product."""
+
+    code = "wealth_assessment_required"
+    message = (
+        "Before buying a wealth product, complete the risk-tolerance assessment "
+        "(you have none, or yours has expired; details say which)."
+    )
+
+
+class RiskLevelExceeded(Conflict):
+    """The product is riskier than the customer's assessed tolerance allows."""
+
+    code = "wealth_risk_level_exceeded"
+    message = (
+        "This product's risk level is above your assessed risk tolerance, so the bank "
+        "may not sell it to you (details give both)."
+    )
+
+
+class AssessmentAnswersInvalid(InvalidRequest):
+    code = "wealth_assessment_answers_invalid"
+    message = (
+        "Answer every question of the questionnaire with one of its options (details say which)."
+    )
+
+
+class AssessmentNotFound(NotFound):
+    code = "wealth_assessment_not_found"
+    message = "You have not completed the risk-tolerance assessment yet."
+
+
+class HoldingNotFound(NotFound):
+    code = "wealth_holding_not_found"
+    message = "There is no such holding of yours."
+
+
+class NotRedeemable(Conflict):
+    code = "wealth_not_redeemable"
+    message = (
+        "This holding cannot be redeemed: a fixed-term product pays out on its maturity "
+        "date, and a holding fully paid out has nothing left (details say which)."
+    )
+
+
+class RedemptionExceedsHolding(InvalidRequest):
+    code = "wealth_redemption_exceeds_holding"
+    message = "You cannot redeem more than you hold (details give what is left)."
+
+
+class RedemptionConflict(Conflict):
+    code = "wealth_redemption_conflict"
+    message = "This client id was used for a different redemption."

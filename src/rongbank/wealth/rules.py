@@ -1,17 +1,42 @@
-"""Pure rules of wealth products: valid terms, what a purchase may be. No I/O."""
+"""Pure rules of wealth products: valid terms, what a purchase may be, the
+customer's risk-tolerance assessment and suitability, yield and redemption. No I/O,
+no clock: the caller passes the time.
+
+Yield. A product shows an expected annualised yield in basis points. What a
+holding earns is ``principal × bps / 10 000 × days / 365``: day count **ACT/365
+(Fixed)**, the convention Chinese banks' 理财 product terms state ("本金 × 年化收益率
+× 实际天数 ÷ 365"; 365 in leap years too), counting actual calendar days from the
+value date (起息日, included) to the payout date (excluded), in Beijing dates. The
+result is **rounded down to the fen** (分以下舍去), once per payout, so the bank
+never pays more than the stated rate: splitting a redemption in parts can only pay
+less than or the same as one redemption of the whole.
+"""
 
 from __future__ import annotations
 
+import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from rongbank.money import format_amount
 from rongbank.wealth.errors import (
     AmountBelowMinimum,
     AmountNotInSteps,
+    AssessmentAnswersInvalid,
+    AssessmentRequired,
+    NotRedeemable,
     ProductInvalid,
     ProductNotOnSale,
+    RedemptionExceedsHolding,
+    RiskLevelExceeded,
 )
+
+BUSINESS_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+"""Value, maturity and payout dates are Beijing dates."""
+DAYS_PER_YEAR = 365
+"""ACT/365 (Fixed)."""
 
 CNY_SCALE = 2
 RISK_LEVELS = {1: "PR1 谨慎型", 2: "PR2 稳健型", 3: "PR3 平衡型", 4: "PR4 进取型", 5: "PR5 激进型"}
@@ -31,6 +56,17 @@ class Terms:
     step_amount: int
     sale_start: datetime
     sale_end: datetime
+    maturity_date: date | None = None
+    """Fixed-term products mature (and pay out) on this Beijing date; None: an
+    open-ended product, redeemed when the holder wishes."""
+
+    @property
+    def fixed_term(self) -> bool:
+        return self.maturity_date is not None
+
+
+def beijing_date(at: datetime) -> date:
+    return at.astimezone(BUSINESS_TIME_ZONE).date()
 
 
 def check_terms(terms: Terms) -> None:
@@ -42,6 +78,8 @@ def check_terms(terms: Terms) -> None:
         raise ProductInvalid(field="min_amount")
     if terms.sale_end <= terms.sale_start:
         raise ProductInvalid(field="sale_end")
+    if terms.maturity_date is not None and terms.maturity_date <= beijing_date(terms.sale_end):
+        raise ProductInvalid(field="maturity_date", reason="must be after the sale ends")
 
 
 def check_purchase(terms: Terms, amount: int, now: datetime) -> None:
@@ -63,3 +101,180 @@ def check_purchase(terms: Terms, amount: int, now: datetime) -> None:
 def format_yield(bps: int) -> str:
     """350 -> "3.50%"."""
     return f"{format_amount(bps, scale=2)}%"
+
+
+# -- yield ------------------------------------------------------------------------------
+
+
+def value_date(terms: Terms, bought_at: datetime) -> date:
+    """起息日: a fixed-term product is established when its sale closes and earns from
+    then (nothing during the subscription period); an open-ended one from the day
+    of purchase."""
+    return beijing_date(terms.sale_end if terms.fixed_term else bought_at)
+
+
+def days_held(start: date, end: date) -> int:
+    """Actual calendar days from ``start`` (included) to ``end`` (excluded); 0 when
+    paid out on or before the value date."""
+    return max((end - start).days, 0)
+
+
+def yield_for(principal: int, yield_bps: int, days: int) -> int:
+    """What ``principal`` fen earn in ``days`` days at ``yield_bps`` a year: ACT/365,
+    rounded down to the fen (integer arithmetic, never a float)."""
+    if principal < 0 or yield_bps < 0 or days < 0:
+        raise ValueError("principal, yield and days are never negative")
+    return principal * yield_bps * days // (10_000 * DAYS_PER_YEAR)
+
+
+# -- redemption -------------------------------------------------------------------------
+
+
+def check_redemption(terms: Terms, *, amount: int, held: int, redeemed: int) -> None:
+    """An open-ended holding is redeemed in part or in full, never more than is left."""
+    if terms.fixed_term:
+        raise NotRedeemable(reason="fixed_term", maturity_date=str(terms.maturity_date))
+    left = held - redeemed
+    if left <= 0:
+        raise NotRedeemable(reason="nothing_left")
+    if amount <= 0 or amount > left:
+        raise RedemptionExceedsHolding(left=format_amount(left, scale=CNY_SCALE))
+
+
+# -- risk-tolerance assessment and suitability -------------------------------------------
+
+CUSTOMER_LEVELS = {1: "C1 保守型", 2: "C2 稳健型", 3: "C3 平衡型", 4: "C4 进取型", 5: "C5 激进型"}
+"""Risk tolerance from the assessment, lowest first. A customer of level Cn may buy
+products of level PR1 to PRn, and nothing above (《商业银行理财业务监督管理办法》
+第二十六条: 不得销售风险等级高于客户风险承受能力评级的产品)."""
+
+ASSESSMENT_VALID_MONTHS = 12
+"""An assessment is valid for 12 months; after that the customer assesses again
+before the next purchase (the bank re-assesses at least yearly)."""
+
+QUESTIONNAIRE_VERSION = "2026-1"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    id: str
+    zh: str
+    en: str
+    score: int
+    cap: int | None = None
+    """The highest level a customer choosing this answer may reach, whatever the
+    score: who cannot bear any loss is C1."""
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    zh: str
+    en: str
+    options: tuple[Option, ...]
+
+
+QUESTIONNAIRE: tuple[Question, ...] = (
+    Question("age", "您的年龄", "Your age", (
+        Option("a", "18-30岁", "18 to 30", 8),
+        Option("b", "31-50岁", "31 to 50", 10),
+        Option("c", "51-65岁", "51 to 65", 5),
+        Option("d", "65岁以上", "over 65", 1),
+    )),
+    Question("experience", "您投资股票、基金、理财等产品的经验",
+             "Your experience of investing in shares, funds or wealth products", (
+        Option("a", "没有经验", "none", 0),
+        Option("b", "2年以下", "under 2 years", 4),
+        Option("c", "2-5年", "2 to 5 years", 7),
+        Option("d", "5年以上", "over 5 years", 10),
+    )),
+    Question("income", "您的家庭年收入", "Your household's yearly income", (
+        Option("a", "5万元以下", "under 50,000 yuan", 1),
+        Option("b", "5-20万元", "50,000 to 200,000 yuan", 4),
+        Option("c", "20-50万元", "200,000 to 500,000 yuan", 7),
+        Option("d", "50万元以上", "over 500,000 yuan", 10),
+    )),
+    Question("share", "计划投资金额占您家庭金融资产的比例",
+             "The share of your household's financial assets you plan to invest", (
+        Option("a", "70%以上", "over 70%", 2),
+        Option("b", "30%-70%", "30% to 70%", 5),
+        Option("c", "10%-30%", "10% to 30%", 8),
+        Option("d", "10%以下", "under 10%", 10),
+    )),
+    Question("horizon", "您计划的投资期限", "How long you plan to invest", (
+        Option("a", "1年以内", "under a year", 2),
+        Option("b", "1-3年", "1 to 3 years", 5),
+        Option("c", "3-5年", "3 to 5 years", 8),
+        Option("d", "5年以上", "over 5 years", 10),
+    )),
+    Question("loss", "您能承受的最大本金亏损", "The largest loss of principal you can bear", (
+        Option("a", "不能接受任何本金亏损", "no loss at all", 0, cap=1),
+        Option("b", "10%以内", "up to 10%", 4),
+        Option("c", "10%-30%", "10% to 30%", 7),
+        Option("d", "30%以上", "over 30%", 10),
+    )),
+    Question("goal", "您的投资目标", "What you want from investing", (
+        Option("a", "保本，不在意收益", "keep the principal safe, whatever the return", 1),
+        Option("b", "稳定增值", "steady growth", 4),
+        Option("c", "兼顾收益与风险", "a balance of return and risk", 7),
+        Option("d", "追求高收益，可承受较大波动", "high returns, accepting large swings", 10),
+    )),
+)  # fmt: skip
+"""The bank's risk-tolerance questionnaire (version :data:`QUESTIONNAIRE_VERSION`):
+one answer to each question; the scores add up (0 to 70)."""
+
+LEVEL_FLOORS = ((61, 5), (51, 4), (36, 3), (21, 2), (0, 1))
+"""Lowest total score of each level: 0-20 C1, 21-35 C2, 36-50 C3, 51-60 C4, 61-70 C5."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    score: int
+    level: int
+
+
+def score_answers(answers: Mapping[str, str]) -> Scored:
+    """The score and level of a complete set of answers (question id -> option id)."""
+    questions = {q.id: q for q in QUESTIONNAIRE}
+    unknown = sorted(set(answers) - set(questions))
+    if unknown:
+        raise AssessmentAnswersInvalid(unknown_questions=unknown)
+    missing = [q for q in questions if q not in answers]
+    if missing:
+        raise AssessmentAnswersInvalid(unanswered=missing)
+    score, cap = 0, 5
+    for question in QUESTIONNAIRE:
+        option = next((o for o in question.options if o.id == answers[question.id]), None)
+        if option is None:
+            raise AssessmentAnswersInvalid(
+                question=question.id, allowed=[o.id for o in question.options]
+            )
+        score += option.score
+        cap = min(cap, option.cap or 5)
+    level = next(level for floor, level in LEVEL_FLOORS if score >= floor)
+    return Scored(score=score, level=min(level, cap))
+
+
+def valid_until(assessed_at: datetime) -> datetime:
+    """:data:`ASSESSMENT_VALID_MONTHS` calendar months later (the last day of a
+    shorter month: 29 February assessed is valid until 28 February)."""
+    month = assessed_at.month - 1 + ASSESSMENT_VALID_MONTHS
+    year, month = assessed_at.year + month // 12, month % 12 + 1
+    day = min(assessed_at.day, calendar.monthrange(year, month)[1])
+    return assessed_at.replace(year=year, month=month, day=day)
+
+
+def check_suitable(
+    product_level: int, *, customer_level: int | None, valid_until: datetime | None, now: datetime
+) -> None:
+    """Whether the bank may sell a product of ``product_level`` to a customer whose
+    latest assessment is ``customer_level`` (None: never assessed)."""
+    if customer_level is None or valid_until is None:
+        raise AssessmentRequired(reason="none")
+    if valid_until <= now:
+        raise AssessmentRequired(reason="expired", expired_at=valid_until.isoformat())
+    if product_level > customer_level:
+        raise RiskLevelExceeded(
+            product_level=RISK_LEVELS[product_level],
+            customer_level=CUSTOMER_LEVELS[customer_level],
+        )

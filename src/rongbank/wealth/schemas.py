@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from rongbank.money import format_amount
 from rongbank.wealth import rules
-from rongbank.wealth.service import Holding, Product
+from rongbank.wealth.service import Assessment, Holding, Payout, Product
 
 Amount = Annotated[StrictStr, Field(max_length=40, examples=["10000.00"])]
 AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]
+ClientId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 def money(minor: int) -> str:
@@ -34,6 +35,11 @@ class ProductIn(Strict):
     step_amount: Amount
     sale_start: datetime
     sale_end: datetime
+    maturity_date: date | None = Field(
+        default=None,
+        description="Fixed-term products: the Beijing date they mature and pay out; "
+        "omitted: open-ended (redeemed when the holder wishes).",
+    )
 
 
 class ProductOut(BaseModel):
@@ -47,6 +53,8 @@ class ProductOut(BaseModel):
     step_amount: str
     sale_start: datetime
     sale_end: datetime
+    kind: Literal["open", "fixed"] = Field(description="Open-ended or fixed-term.")
+    maturity_date: date | None
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
@@ -61,11 +69,13 @@ class ProductOut(BaseModel):
             step_amount=money(product.step_amount),
             sale_start=product.sale_start,
             sale_end=product.sale_end,
+            kind="fixed" if product.terms.fixed_term else "open",
+            maturity_date=product.maturity_date,
         )
 
 
 class PurchaseIn(Strict):
-    client_id: Annotated[str, Field(min_length=1, max_length=64)]
+    client_id: ClientId
     product_code: Annotated[str, Field(min_length=1, max_length=20)]
     account: AccountNumber
     amount: Amount
@@ -82,6 +92,11 @@ class HoldingOut(BaseModel):
     amount: str
     client_id: str
     created_at: datetime
+    value_date: date = Field(description="起息日: yield accrues from this Beijing date.")
+    maturity_date: date | None
+    redeemed: str = Field(description="Principal paid back so far.")
+    left: str = Field(description="Principal still held.")
+    status: Literal["held", "redeemed", "matured"]
 
     @classmethod
     def of(cls, holding: Holding) -> HoldingOut:
@@ -93,4 +108,122 @@ class HoldingOut(BaseModel):
             amount=money(holding.amount),
             client_id=holding.client_id,
             created_at=holding.created_at,
+            value_date=holding.value_date,
+            maturity_date=holding.maturity_date,
+            redeemed=money(holding.redeemed),
+            left=money(holding.left),
+            status=holding.status,
+        )
+
+
+class RedemptionIn(Strict):
+    client_id: ClientId
+    amount: Amount | None = Field(
+        default=None, description="Principal to redeem; omitted: all that is left."
+    )
+
+
+class PayoutOut(BaseModel):
+    id: int
+    holding_id: int
+    kind: Literal["redemption", "maturity"]
+    client_id: str
+    principal: str
+    yield_amount: str = Field(description="Yield paid: ACT/365, rounded down to the fen.")
+    total: str
+    days: int = Field(description="Days the yield was earned over.")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, payout: Payout) -> PayoutOut:
+        return cls(
+            id=payout.id,
+            holding_id=payout.holding_id,
+            kind=payout.kind,
+            client_id=payout.client_id,
+            principal=money(payout.principal),
+            yield_amount=money(payout.yield_amount),
+            total=money(payout.principal + payout.yield_amount),
+            days=payout.days,
+            created_at=payout.created_at,
+        )
+
+
+class HoldingDetailOut(HoldingOut):
+    payouts: list[PayoutOut]
+
+
+class RedemptionOut(BaseModel):
+    payout: PayoutOut
+    holding: HoldingOut
+
+
+# -- risk-tolerance assessment -------------------------------------------------------------
+
+
+class OptionOut(BaseModel):
+    id: str
+    zh: str
+    en: str
+
+
+class QuestionOut(BaseModel):
+    id: str
+    zh: str
+    en: str
+    options: list[OptionOut]
+
+
+class QuestionnaireOut(BaseModel):
+    version: str
+    valid_months: int = Field(description="How long an assessment stays valid.")
+    questions: list[QuestionOut]
+
+    @classmethod
+    def current(cls) -> QuestionnaireOut:
+        return cls(
+            version=rules.QUESTIONNAIRE_VERSION,
+            valid_months=rules.ASSESSMENT_VALID_MONTHS,
+            questions=[
+                QuestionOut(
+                    id=q.id,
+                    zh=q.zh,
+                    en=q.en,
+                    options=[OptionOut(id=o.id, zh=o.zh, en=o.en) for o in q.options],
+                )
+                for q in rules.QUESTIONNAIRE
+            ],
+        )
+
+
+class AssessmentIn(Strict):
+    answers: Annotated[
+        dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=10)]],
+        Field(max_length=50, description="Question id -> option id, one for every question."),
+    ]
+
+
+class AssessmentOut(BaseModel):
+    id: int
+    questionnaire: str
+    score: int
+    level: int = Field(description="1 (C1) to 5 (C5).")
+    level_label: str
+    highest_product_level: str = Field(description="The riskiest product level you may buy.")
+    assessed_at: datetime
+    valid_until: datetime
+    valid: bool = Field(description="Still valid now (false: assess again before buying).")
+
+    @classmethod
+    def of(cls, assessment: Assessment, now: datetime) -> AssessmentOut:
+        return cls(
+            id=assessment.id,
+            questionnaire=assessment.questionnaire,
+            score=assessment.score,
+            level=assessment.level,
+            level_label=rules.CUSTOMER_LEVELS[assessment.level],
+            highest_product_level=rules.RISK_LEVELS[assessment.level],
+            assessed_at=assessment.assessed_at,
+            valid_until=assessment.valid_until,
+            valid=now < assessment.valid_until,
         )

@@ -1,4 +1,5 @@
-"""Wealth-product use cases: the catalogue (staff), purchases and holdings (customers).
+"""Wealth-product use cases: the catalogue (staff); the risk-tolerance assessment,
+purchases, redemptions and holdings (customers); the maturity job.
 
 Each product has its own custody ledger account: a purchase moves the amount from
 the customer's e-account into it in one ledger entry, and records a holding, in the
@@ -7,14 +8,26 @@ inside ``Platform.authorised`` (step-up, as every payment). The e-account class
 limits do not apply: class II and III accounts may buy the bank's wealth products
 without the payment limits (银发〔2016〕302号; see ``account_classes.toml``).
 
-Left for later, and said so: redemption, maturity and yield payment, and the
-customer risk assessment that suitability rules ask for before a PR3+ purchase.
+Suitability (适当性) is checked inside :meth:`WealthService.buy`, so every way of
+buying (the API, a chat card's buy button) gets it: no purchase without a valid
+risk-tolerance assessment, and none of a product riskier than the customer's level
+(《商业银行理财业务监督管理办法》, 2018). The check runs in the body of
+``Platform.authorised``, so the refusal comes before any request for a code.
+
+Payouts (a customer's redemption of an open-ended holding, the maturity of a
+fixed-term one) move the principal back from custody and the yield from the
+product's yield account (``wealth:<code>:yield``, an expense of the bank standing in
+for the product's investment income, which lives outside this platform) into the
+account the holding was paid from, through the same ledger helper as the purchase.
+Yield and rounding: :mod:`rongbank.wealth.rules` (ACT/365, rounded down to the fen).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -30,9 +43,16 @@ from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import Clock
 from rongbank.ledger.rules import AccountType, BalanceRule
-from rongbank.ledger.service import LedgerService, Transfer
+from rongbank.ledger.service import AccountRef, LedgerService, Transfer
 from rongbank.wealth import rules
-from rongbank.wealth.errors import ProductCodeTaken, ProductNotFound, PurchaseConflict
+from rongbank.wealth.errors import (
+    AssessmentNotFound,
+    HoldingNotFound,
+    ProductCodeTaken,
+    ProductNotFound,
+    PurchaseConflict,
+    RedemptionConflict,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +67,7 @@ class Product:
     sale_start: datetime
     sale_end: datetime
     custody_account_id: int
+    maturity_date: date | None
 
     @property
     def terms(self) -> rules.Terms:
@@ -57,6 +78,7 @@ class Product:
             step_amount=self.step_amount,
             sale_start=self.sale_start,
             sale_end=self.sale_end,
+            maturity_date=self.maturity_date,
         )
 
 
@@ -71,17 +93,68 @@ class Holding:
     client_id: str
     entry_id: int
     created_at: datetime
+    value_date: date
+    redeemed: int
+    status: str
+    """``held``; ``redeemed`` (all of it paid back on request); ``matured`` (paid out
+    by the maturity job)."""
+    maturity_date: date | None
+
+    @property
+    def left(self) -> int:
+        """Principal still held."""
+        return self.amount - self.redeemed
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """Money paid back from a holding: a redemption or its maturity."""
+
+    id: int
+    holding_id: int
+    kind: str
+    client_id: str
+    principal: int
+    yield_amount: int
+    days: int
+    entry_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    id: int
+    customer_id: int
+    questionnaire: str
+    answers: dict[str, str]
+    score: int
+    level: int
+    assessed_at: datetime
+    valid_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MaturityRun:
+    holdings: int = 0
+    principal: int = 0
+    yield_amount: int = 0
 
 
 _PRODUCT = (
     "id, code, name, risk_level, yield_bps, min_amount, step_amount, sale_start, sale_end, "
-    "custody_account_id"
+    "custody_account_id, maturity_date"
 )
 _HOLDING = (
     "h.id, h.customer_id, p.code, p.name, a.number, h.amount, h.client_id, h.entry_id, "
-    "h.created_at FROM wealth_holding h JOIN wealth_product p ON p.id = h.product_id "
+    "h.created_at, h.value_date, h.redeemed, h.status, p.maturity_date "
+    "FROM wealth_holding h JOIN wealth_product p ON p.id = h.product_id "
     "JOIN e_account a ON a.id = h.e_account_id"
 )
+_PAYOUT = "id, holding_id, kind, client_id, principal, yield_amount, days, entry_id, created_at"
+_ASSESSMENT_COLUMNS = (
+    "id, customer_id, questionnaire, answers, score, level, assessed_at, valid_until"
+)
+_ASSESSMENT = f"{_ASSESSMENT_COLUMNS} FROM wealth_assessment"
 
 
 class WealthService:
@@ -112,9 +185,10 @@ class WealthService:
         row = session.execute(
             text(
                 "INSERT INTO wealth_product (code, name, risk_level, yield_bps, min_amount, "  # noqa: S608
-                "step_amount, sale_start, sale_end, custody_account_id, created_by, created_at) "
-                "VALUES (:code, :name, :risk, :bps, :min, :step, :start, :end, :custody, :staff, "
-                f":at) ON CONFLICT (code) DO NOTHING RETURNING {_PRODUCT}"
+                "step_amount, sale_start, sale_end, maturity_date, custody_account_id, "
+                "created_by, created_at) VALUES (:code, :name, :risk, :bps, :min, :step, "
+                ":start, :end, :maturity, :custody, :staff, :at) ON CONFLICT (code) DO NOTHING "
+                f"RETURNING {_PRODUCT}"
             ),
             {
                 "code": code,
@@ -125,6 +199,7 @@ class WealthService:
                 "step": terms.step_amount,
                 "start": terms.sale_start,
                 "end": terms.sale_end,
+                "maturity": terms.maturity_date,
                 "custody": custody.id,
                 "staff": staff_id,
                 "at": self.clock.now(),
@@ -153,6 +228,69 @@ class WealthService:
             {"on_sale": on_sale, "now": self.clock.now()},
         ).all()
         return [Product(*row) for row in rows]
+
+    # -- risk-tolerance assessment (customers) ---------------------------------------------
+
+    def assess(
+        self, session: Session, *, customer_id: int, answers: Mapping[str, str]
+    ) -> Assessment:
+        """Score the customer's answers and keep the result (earlier ones stay, as
+        history); the newest decides what they may buy until it expires."""
+        scored = rules.score_answers(answers)
+        now = self.clock.now()
+        row = session.execute(
+            text(
+                "INSERT INTO wealth_assessment (customer_id, questionnaire, answers, score, "  # noqa: S608
+                "level, assessed_at, valid_until) VALUES (:c, :q, CAST(:a AS jsonb), :s, :l, "
+                f":at, :until) RETURNING {_ASSESSMENT_COLUMNS}"
+            ),
+            {
+                "c": customer_id,
+                "q": rules.QUESTIONNAIRE_VERSION,
+                "a": json.dumps(dict(answers), sort_keys=True),
+                "s": scored.score,
+                "l": scored.level,
+                "at": now,
+                "until": rules.valid_until(now),
+            },
+        ).one()
+        return Assessment(*row)
+
+    def assessments(self, session: Session, customer_id: int) -> list[Assessment]:
+        """The customer's assessments, newest first."""
+        rows = session.execute(
+            text(f"SELECT {_ASSESSMENT} WHERE customer_id = :c ORDER BY assessed_at DESC, id DESC"),
+            {"c": customer_id},
+        ).all()
+        return [Assessment(*row) for row in rows]
+
+    def latest_assessment(self, session: Session, customer_id: int) -> Assessment:
+        found = self._latest_assessment(session, customer_id)
+        if found is None:
+            raise AssessmentNotFound()
+        return found
+
+    def check_suitable(self, session: Session, *, customer_id: int, product: Product) -> None:
+        """Refuse, with the reason, when the bank may not sell ``product`` to the
+        customer now (no valid assessment, or a product above their level). Public
+        so that an offer (a chat card) can be checked before it is made."""
+        latest = self._latest_assessment(session, customer_id)
+        rules.check_suitable(
+            product.risk_level,
+            customer_level=latest.level if latest else None,
+            valid_until=latest.valid_until if latest else None,
+            now=self.clock.now(),
+        )
+
+    def _latest_assessment(self, session: Session, customer_id: int) -> Assessment | None:
+        row = session.execute(
+            text(
+                f"SELECT {_ASSESSMENT} WHERE customer_id = :c "
+                "ORDER BY assessed_at DESC, id DESC LIMIT 1"
+            ),
+            {"c": customer_id},
+        ).first()
+        return Assessment(*row) if row else None
 
     # -- purchases (customers) -----------------------------------------------------------
 
@@ -201,25 +339,24 @@ class WealthService:
             ):
                 raise PurchaseConflict(client_id=client_id)
             return existing, False
-        rules.check_purchase(product.terms, amount, self.clock.now())
+        now = self.clock.now()
+        rules.check_purchase(product.terms, amount, now)
         account = self._own_account(session, customer_id, account_number)
-        entry_id = self.ledger.transfer(
+        self.check_suitable(session, customer_id=customer_id, product=product)
+        entry_id = self._move(
             session,
-            Transfer(
-                client_id=f"wealth:{customer_id}:{client_id}",
-                debit_account=account.ledger_account_id,
-                credit_account=product.custody_account_id,
-                amount=amount,
-                currency="CNY",
-                description=f"{product.name} {product.code}"[:200],
-                metadata={"product": product.code, "payer": account.number},
-            ),
-        ).entry_id_or_raise()
+            product,
+            client_id=f"wealth:{customer_id}:{client_id}",
+            debit=account.ledger_account_id,
+            credit=product.custody_account_id,
+            amount=amount,
+            metadata={"payer": account.number},
+        )
         holding_id = session.execute(
             text(
                 "INSERT INTO wealth_holding (customer_id, product_id, e_account_id, amount, "
-                "client_id, entry_id, created_at) VALUES (:c, :p, :a, :x, :cid, :e, :at) "
-                "RETURNING id"
+                "client_id, entry_id, created_at, value_date) "
+                "VALUES (:c, :p, :a, :x, :cid, :e, :at, :vd) RETURNING id"
             ),
             {
                 "c": customer_id,
@@ -228,13 +365,239 @@ class WealthService:
                 "x": amount,
                 "cid": client_id,
                 "e": entry_id,
-                "at": self.clock.now(),
+                "at": now,
+                "vd": rules.value_date(product.terms, now),
             },
         ).scalar_one()
         return self._holding(session, "h.id = :id", {"id": holding_id})[0], True
 
     def holdings(self, session: Session, customer_id: int) -> list[Holding]:
         return self._holding(session, "h.customer_id = :c ORDER BY h.id", {"c": customer_id})
+
+    def holding(self, session: Session, *, customer_id: int, holding_id: int) -> Holding:
+        """One of the customer's holdings (another's is not found, never shown)."""
+        found = self._holding(
+            session, "h.id = :id AND h.customer_id = :c", {"id": holding_id, "c": customer_id}
+        )
+        if not found:
+            raise HoldingNotFound(holding_id=holding_id)
+        return found[0]
+
+    def payouts(self, session: Session, *, customer_id: int, holding_id: int) -> list[Payout]:
+        self.holding(session, customer_id=customer_id, holding_id=holding_id)
+        rows = session.execute(
+            text(f"SELECT {_PAYOUT} FROM wealth_payout WHERE holding_id = :h ORDER BY id"),  # noqa: S608
+            {"h": holding_id},
+        ).all()
+        return [Payout(*row) for row in rows]
+
+    # -- redemption (customers) ----------------------------------------------------------
+
+    def redeem(
+        self,
+        session: Session,
+        *,
+        customer_id: int,
+        holding_id: int,
+        amount: int | None,
+        client_id: str,
+    ) -> tuple[Payout, bool]:
+        """Redeem ``amount`` fen of principal (None: all that is left) of an
+        open-ended holding, with the yield it earned, into the account it was paid
+        from; once per ``client_id``. Returns the payout and whether it was made now."""
+        # A customer's redemptions one at a time: a retry racing its original finds
+        # it, and two redemptions of one holding cannot both take what is left.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('wealth_redeem'), :c)"),
+            {"c": customer_id},
+        )
+        holding = self.holding(session, customer_id=customer_id, holding_id=holding_id)
+        existing = self._payout(session, customer_id, "redemption", client_id)
+        if existing is not None:
+            if existing.holding_id != holding_id or (
+                amount is not None and existing.principal != amount
+            ):
+                raise RedemptionConflict(client_id=client_id)
+            return existing, False
+        product = self.product(session, holding.product_code)
+        principal = holding.amount - holding.redeemed if amount is None else amount
+        rules.check_redemption(
+            product.terms, amount=principal, held=holding.amount, redeemed=holding.redeemed
+        )
+        account_number = self._payable_account(session, holding)
+        days = rules.days_held(holding.value_date, rules.beijing_date(self.clock.now()))
+        payout = self._pay_out(
+            session,
+            product,
+            holding,
+            account_number,
+            kind="redemption",
+            client_id=client_id,
+            ledger_id=f"wealth-redeem:{customer_id}:{client_id}",
+            principal=principal,
+            days=days,
+        )
+        return payout, True
+
+    # -- maturity (the job) --------------------------------------------------------------
+
+    def mature_due(self, session: Session, *, limit: int = 200) -> MaturityRun:
+        """Pay out, in the caller's transaction, up to ``limit`` holdings of fixed-term
+        products whose maturity date (Beijing) has come: the principal left and the
+        yield from the value date to the maturity date. Holdings another run has
+        locked are skipped (``SKIP LOCKED``), and a paid one is ``matured``, so two
+        runs at once pay each holding exactly once."""
+        rows = session.execute(
+            text(
+                f"SELECT {_HOLDING} WHERE h.status = 'held' AND p.maturity_date <= :today "
+                "AND a.status <> 'closed' ORDER BY h.id LIMIT :limit FOR UPDATE OF h SKIP LOCKED"
+            ),
+            {"today": rules.beijing_date(self.clock.now()), "limit": limit},
+        ).all()
+        run = MaturityRun()
+        products: dict[str, Product] = {}
+        for row in rows:
+            holding = Holding(*row)
+            product = products.get(holding.product_code) or self.product(
+                session, holding.product_code
+            )
+            products[product.code] = product
+            assert product.maturity_date is not None
+            payout = self._pay_out(
+                session,
+                product,
+                holding,
+                holding.account_number,
+                kind="maturity",
+                client_id=f"maturity:{holding.id}",
+                ledger_id=f"wealth-maturity:{holding.id}",
+                principal=holding.amount - holding.redeemed,
+                days=rules.days_held(holding.value_date, product.maturity_date),
+            )
+            run = MaturityRun(
+                holdings=run.holdings + 1,
+                principal=run.principal + payout.principal,
+                yield_amount=run.yield_amount + payout.yield_amount,
+            )
+        return run
+
+    # -- money movement: one helper for every leg ----------------------------------------------
+
+    def _move(
+        self,
+        session: Session,
+        product: Product,
+        *,
+        client_id: str,
+        debit: AccountRef,
+        credit: AccountRef,
+        amount: int,
+        metadata: Mapping[str, object],
+    ) -> int:
+        """One ledger transfer of a wealth product in the caller's transaction (the
+        purchase, and each leg of a payout); the ledger client id makes it once only."""
+        return self.ledger.transfer(
+            session,
+            Transfer(
+                client_id=client_id,
+                debit_account=debit,
+                credit_account=credit,
+                amount=amount,
+                currency="CNY",
+                description=f"{product.name} {product.code}"[:200],
+                metadata={"product": product.code, **metadata},
+            ),
+        ).entry_id_or_raise()
+
+    def _pay_out(
+        self,
+        session: Session,
+        product: Product,
+        holding: Holding,
+        account_number: str,
+        *,
+        kind: str,
+        client_id: str,
+        ledger_id: str,
+        principal: int,
+        days: int,
+    ) -> Payout:
+        """Principal back from custody, and the yield it earned from the product's
+        yield account, into the holding's account; the payout recorded and the
+        holding's redeemed total (and status) moved on, all in one transaction."""
+        account = self.accounts.account(session, account_number)
+        earned = rules.yield_for(principal, product.yield_bps, days)
+        entry_id = self._move(
+            session,
+            product,
+            client_id=ledger_id,
+            debit=product.custody_account_id,
+            credit=account.ledger_account_id,
+            amount=principal,
+            metadata={"payout": kind, "holding": holding.id},
+        )
+        yield_entry_id = None
+        if earned:
+            source, _ = self.ledger.create_account(
+                session,
+                code=f"wealth:{product.code}:yield",
+                name=f"yield paid on wealth product {product.code}",
+                currency="CNY",
+                type=AccountType.EXPENSE,
+            )
+            yield_entry_id = self._move(
+                session,
+                product,
+                client_id=f"{ledger_id}:yield",
+                debit=source.id,
+                credit=account.ledger_account_id,
+                amount=earned,
+                metadata={"payout": kind, "holding": holding.id, "days": days},
+            )
+        redeemed = holding.redeemed + principal
+        status = "matured" if kind == "maturity" else "redeemed"
+        # The CHECK (redeemed BETWEEN 0 AND amount) refuses an over-redemption even if
+        # a caller got past the rules.
+        session.execute(
+            text(
+                "UPDATE wealth_holding SET redeemed = :r, "
+                "status = CASE WHEN :r = amount THEN :s ELSE status END WHERE id = :id"
+            ),
+            {"r": redeemed, "s": status, "id": holding.id},
+        )
+        row = session.execute(
+            text(
+                "INSERT INTO wealth_payout (holding_id, customer_id, kind, client_id, "  # noqa: S608
+                "principal, yield_amount, days, entry_id, yield_entry_id, created_at) "
+                "VALUES (:h, :c, :k, :cid, :p, :y, :d, :e, :ye, :at) "
+                f"RETURNING {_PAYOUT}"
+            ),
+            {
+                "h": holding.id,
+                "c": holding.customer_id,
+                "k": kind,
+                "cid": client_id,
+                "p": principal,
+                "y": earned,
+                "d": days,
+                "e": entry_id,
+                "ye": yield_entry_id,
+                "at": self.clock.now(),
+            },
+        ).one()
+        return Payout(*row)
+
+    def _payout(
+        self, session: Session, customer_id: int, kind: str, client_id: str
+    ) -> Payout | None:
+        row = session.execute(
+            text(
+                f"SELECT {_PAYOUT} FROM wealth_payout "  # noqa: S608
+                "WHERE customer_id = :c AND kind = :k AND client_id = :cid"
+            ),
+            {"c": customer_id, "k": kind, "cid": client_id},
+        ).first()
+        return Payout(*row) if row else None
 
     def _holding_by_client_id(
         self, session: Session, customer_id: int, client_id: str
@@ -250,6 +613,14 @@ class WealthService:
     def _holding(session: Session, where: str, values: dict[str, object]) -> list[Holding]:
         rows = session.execute(text(f"SELECT {_HOLDING} WHERE {where}"), values).all()
         return [Holding(*row) for row in rows]
+
+    def _payable_account(self, session: Session, holding: Holding) -> str:
+        """The account a payout goes to: the one the holding was paid from, while it
+        is open (a frozen account still receives)."""
+        account = self.accounts.account(session, holding.account_number)
+        if account.status == "closed":
+            raise AccountNotActive(account=account.number[-4:], status=account.status)
+        return account.number
 
     def _own_account(self, session: Session, customer_id: int, number: str) -> EAccount:
         try:

@@ -17,24 +17,30 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.identity import mask_mobile
 from rongbank.accounts.service import BUSINESS_TIME_ZONE
 from rongbank.auth.service import Principal
-from rongbank.chat.attachment_endpoints import _download
+from rongbank.chat.attachment_endpoints import attachment_response
 from rongbank.chat.bus import chat_transaction, take_events
-from rongbank.chat.errors import CardNotAllowedHere, ConversationNotFound
+from rongbank.chat.cards import Card, CardKind
+from rongbank.chat.errors import (
+    CardNotAllowedHere,
+    ConversationNotFound,
+    FlightBookingFailed,
+    FlightSearchInvalid,
+)
 from rongbank.chat.service import CUSTOMER, STAFF, Member, Message, Summary
 from rongbank.errors import DomainError
-from rongbank.money import parse_positive_amount
+from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.i18n import translate
 from rongbank.web.pages import (
@@ -63,8 +69,6 @@ Csrf = Annotated[str, Form()]
 HISTORY = 100
 """How many entries a conversation page shows (the newest)."""
 MASKED_KINDS = ("card_number", "resident_id", "password")
-WEB_CARDS = ("transfer", "request", "merchant_order", "wealth")
-"""The service cards a customer can act on in the web bank."""
 KIND_ORDER = {"bank": 0, "direct": 1, "group": 2, "channel": 3, "notice": 3}
 """The customer's list: their account manager first, then people, groups, channels."""
 
@@ -220,8 +224,7 @@ def _card_view(
         "status": status,
         "expires": _clock_time(expires, now),
         "departs": _clock_time(datetime.fromisoformat(flight["departs_at"]), now) if flight else "",
-        # Flights hold a seat with the airline first: booked in the app, not here.
-        "can_act": is_actor and status == "open" and card.get("kind") in WEB_CARDS,
+        "can_act": is_actor and status == "open",
         "can_decline": status == "open" and (is_actor or sender == (member.kind, member.id)),
         "is_actor": is_actor,
     }
@@ -591,6 +594,7 @@ def _conversation_page(
         "chat_conversation.html",
         status_code,
         accounts=_accounts(platform, me.id) if view["conversation"]["kind"] == "direct" else [],
+        orders=_open_orders(platform, me.id) if view["conversation"]["kind"] == "direct" else [],
         prefix="/chat",
         live_as="customer",
         notice=notice if notice in ("blocked", "unblocked", "reported") else None,
@@ -698,7 +702,7 @@ def _attachment(
     request: Request, platform: Platform, member: Member, conversation_id: int, seq: int
 ) -> Response:
     try:
-        return _download(platform, member, conversation_id, seq, False)
+        return attachment_response(platform, member, conversation_id, seq)
     except DomainError as error:
         return Response(_error(request, error), status_code=error.status, media_type="text/plain")
 
@@ -717,37 +721,71 @@ def send_card(
     request: Request,
     platform: PlatformDep,
     me: Me,
-    account: Annotated[str, Form(max_length=40)],
-    amount: Annotated[str, Form(max_length=40)],
+    account: Annotated[str, Form(max_length=40)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
     kind: Annotated[str, Form(max_length=20)] = "transfer",
+    order: Annotated[str, Form(max_length=200)] = "",
     note: Annotated[str, Form(max_length=200)] = "",
     client_id: Annotated[str, Form(max_length=100)] = "",
     csrf: Csrf = "",
 ) -> Response:
     """Send a card to the other customer of a direct chat: ``transfer`` (you pay them,
-    confirming on the card) or ``request`` (they pay you)."""
+    confirming on the card), ``request`` (they pay you) or ``merchant_order`` (an open
+    order of your merchant, ``order`` as ``merchant id:order number``)."""
     check_csrf(request, csrf)
-    cards = platform.cards
+    cards, member, client_id = platform.cards, Member.of(me), client_id or _client_id()
     try:
-        minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
-        send = {"transfer": cards.send_transfer, "request": cards.send_request}.get(kind)
-        if send is None:
-            raise CardNotAllowedHere()
         with _chat_tx(platform) as session:
-            card, _ = send(
-                session,
-                Member.of(me),
-                conversation_id=conversation_id,
-                client_id=client_id or _client_id(),
-                account=account,
-                amount=minor,
-                note=note,
-            )
+            if kind == CardKind.MERCHANT_ORDER:
+                merchant_id, _, order_no = order.partition(":")
+                if not merchant_id.isdigit() or not order_no:
+                    raise CardNotAllowedHere()
+                card, _ = cards.send_merchant_order(
+                    session,
+                    member,
+                    conversation_id=conversation_id,
+                    client_id=client_id,
+                    merchant_id=int(merchant_id),
+                    order_no=order_no,
+                )
+            else:
+                send = {"transfer": cards.send_transfer, "request": cards.send_request}.get(kind)
+                if send is None:
+                    raise CardNotAllowedHere()
+                card, _ = send(
+                    session,
+                    member,
+                    conversation_id=conversation_id,
+                    client_id=client_id,
+                    account=account,
+                    amount=parse_positive_amount(amount.strip(), scale=2, currency="CNY"),
+                    note=note,
+                )
     except DomainError as error:
         return _conversation_page(
             request, platform, me, conversation_id, error.status, error=_error(request, error)
         )
     return _redirect(f"/chat/{conversation_id}#m{card.seq}")
+
+
+def _open_orders(platform: Platform, customer_id: int) -> list[dict[str, Any]]:
+    """The open online orders of the customer's own active merchants: what they can
+    send as an order card (an order made for someone else is refused when sent)."""
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        return [
+            {
+                "value": f"{merchant.id}:{order.order_no}",
+                "merchant": merchant.name,
+                "order_no": order.order_no,
+                "amount": format_amount(order.amount, scale=2),
+                "description": order.description,
+            }
+            for merchant in platform.payments.merchants(session, customer_id=customer_id)
+            if merchant.status == "active"
+            for order in platform.payments.payments_of_merchant(session, merchant.id)
+            if order.status == "created" and order.channel == "online" and order.expires_at > now
+        ]
 
 
 def _card_page(
@@ -813,9 +851,11 @@ def act_on_card(
     tool: ToolChoice = "",
 ) -> Response:
     """Do what the card offers, once, through the same payment path as anywhere:
-    at once within the password-free allowance, else answering the challenge."""
+    at once within the password-free allowance, else answering the challenge. A
+    flight holds its seat before the fare is taken and is confirmed with the airline
+    once it is (see :mod:`rongbank.chat.booking`)."""
     check_csrf(request, csrf)
-    cards = platform.cards
+    cards, bookings = platform.cards, platform.bookings
     form = {"account": account, "amount": amount}
 
     def page(status_code: int, error: DomainError | None = None, shown: Any = None) -> Response:
@@ -835,13 +875,22 @@ def act_on_card(
                 session, customer_id=me.id, conversation_id=conversation_id, card_id=card_id
             )
         cards.check_actable(card, me.id)
-        if card.kind not in WEB_CARDS:
-            raise CardNotAllowedHere()
+        flight = card.kind == CardKind.FLIGHT
+        if card.status == "booking":  # paid before the airline answered: finish it
+            return _booked(platform, card, page, f"/chat/{conversation_id}#m{card.seq}")
         with platform.transaction() as session:
             payment = cards.payment(session, card, account=account or None, amount=minor)
+        if flight:
+            card = bookings.hold_seat(card, customer_id=me.id)
     except DomainError as error:
         return page(error.status, error)
     back = f"/chat/{conversation_id}#m{card.seq}"
+
+    def refused(error: DomainError) -> Response:
+        if flight:  # the fare cannot be taken (funds, limits...): the seat goes back
+            bookings.give_back(card)
+        return page(error.status, error)
+
     made: list[Response] = []
     events: list[tuple[str, Any]] = []
 
@@ -870,12 +919,29 @@ def act_on_card(
         work,
         already_done=lambda session: cards.paid_before(session, card, customer_id=me.id),
         again=lambda shown, error: page(200 if error is None else 422, error, shown),
-        refused=lambda error: page(error.status, error),
+        refused=refused,
         done_before=lambda: _redirect(back),
     )
     if made and answer is made[0]:
         _publish(platform, events)
+        if flight:
+            return _booked(platform, card, page, back)
     return answer
+
+
+def _booked(
+    platform: Platform,
+    card: Card,
+    page: Callable[[int, DomainError], Response],
+    back: str,
+) -> Response:
+    """A paid flight confirmed with the airline: back to the chat, where the card
+    shows its booking; or, when the airline failed, the card's page saying that
+    nothing was charged."""
+    done = platform.bookings.finish(card)
+    if done.status == "failed":
+        return page(409, FlightBookingFailed(card_id=card.id))
+    return _redirect(back)
 
 
 def _decline(
@@ -1110,6 +1176,9 @@ def _staff_conversation(
         canned=canned,
         transfers=transfers,
         products=products,
+        # Fares go to the customer of a bank chat, as products do; only where the
+        # bank has an airline to pay.
+        flights_offered=customer is not None and platform.cards.airline_merchant_id is not None,
         plain=True,
         **view,
         **context,
@@ -1173,30 +1242,102 @@ def staff_attachment(
     return _attachment(request, platform, Member.of(staff[0]), conversation_id, seq)
 
 
+@router.get("/staff/chat/{conversation_id:int}/flights")
+def staff_flights(
+    conversation_id: int,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    origin: Annotated[str, Query(max_length=10)] = "",
+    destination: Annotated[str, Query(max_length=10)] = "",
+    day: Annotated[str, Query(alias="date", max_length=10)] = "",
+) -> Response:
+    """The chat with the airline's fares on a route and day beside it, each with a
+    button that sends it to the customer as a flight card."""
+    search = {"origin": origin.strip().upper(), "destination": destination.strip().upper()}
+    search["date"] = day
+    now = platform.clock.now()
+    try:
+        offers = platform.cards.search_flights(
+            origin=search["origin"], destination=search["destination"], day=_day(day)
+        )
+    except DomainError as error:
+        return _staff_conversation(
+            request, platform, staff[0], conversation_id, error.status,
+            error=_error(request, error), flight_search=search, offers=[],
+        )  # fmt: skip
+    return _staff_conversation(
+        request,
+        platform,
+        staff[0],
+        conversation_id,
+        flight_search=search,
+        offers=[
+            {
+                "offer_id": o.offer_id,
+                "airline": o.airline,
+                "flight_no": o.flight_no,
+                "departs": _clock_time(o.departs_at, now),
+                "arrives": o.arrives_at.astimezone(BUSINESS_TIME_ZONE).strftime("%H:%M"),
+                "fare": format_amount(o.fare, scale=2),
+            }
+            for o in offers
+        ],
+    )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FlightSearchInvalid() from None
+
+
 @router.post("/staff/chat/{conversation_id:int}/cards")
 def staff_send_card(
     conversation_id: int,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
-    product_code: Annotated[str, Form(max_length=40)],
+    kind: Annotated[str, Form(max_length=20)] = "wealth",
+    product_code: Annotated[str, Form(max_length=40)] = "",
+    origin: Annotated[str, Form(max_length=10)] = "",
+    destination: Annotated[str, Form(max_length=10)] = "",
+    day: Annotated[str, Form(alias="date", max_length=10)] = "",
+    offer_id: Annotated[str, Form(max_length=100)] = "",
     note: Annotated[str, Form(max_length=200)] = "",
     client_id: Annotated[str, Form(max_length=100)] = "",
     csrf: Csrf = "",
 ) -> Response:
-    """Offer the customer a wealth product on sale, with a buy button."""
+    """Offer the customer a wealth product on sale (``wealth``), with a buy button, or
+    one of the airline's fares found beside the chat (``flight``), with a book button."""
     check_csrf(request, csrf)
-    me = staff[0]
+    me, cards = staff[0], platform.cards
+    client_id = client_id or _client_id()
     try:
         with _chat_tx(platform) as session:
-            card, _ = platform.cards.send_wealth(
-                session,
-                Member.of(me),
-                conversation_id=conversation_id,
-                client_id=client_id or _client_id(),
-                product_code=product_code,
-                note=note,
-            )
+            if kind == CardKind.FLIGHT:
+                card, _ = cards.send_flight(
+                    session,
+                    Member.of(me),
+                    conversation_id=conversation_id,
+                    client_id=client_id,
+                    origin=origin,
+                    destination=destination,
+                    day=_day(day),
+                    offer_id=offer_id,
+                )
+            elif kind == CardKind.WEALTH:
+                card, _ = cards.send_wealth(
+                    session,
+                    Member.of(me),
+                    conversation_id=conversation_id,
+                    client_id=client_id,
+                    product_code=product_code,
+                    note=note,
+                )
+            else:
+                raise CardNotAllowedHere()
     except DomainError as error:
         return _staff_conversation(
             request, platform, me, conversation_id, error.status, error=_error(request, error)

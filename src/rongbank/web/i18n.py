@@ -323,12 +323,48 @@ MESSAGES: dict[str, dict[str, str]] = {
         "card_yield": "预期年化 {yield}",
         "card_min": "起购 ¥ {amount}",
         "card_until": "{until} 前有效",
-        "card_in_app": "请在手机银行中办理",
+        "card_flight": "航班",
+        "card_departs": "起飞",
+        "card_booking_ref": "订座编号",
+        "card_flight_hint": "先为您保留座位，付款经航空公司确认出票后才扣款；出票不成功全额退回。",
+        "card_not_charged": "未扣款，款项已退回。",
+        "card_send_order": "发送订单付款卡片",
+        "card_send_flight": "推荐机票",
+        "flight_origin": "出发机场",
+        "flight_destination": "到达机场",
+        "flight_date": "日期",
+        "flight_search": "查询航班",
+        "flight_none": "该日没有可售航班。",
         "card_decline": "拒绝",
         "card_withdraw": "撤回卡片",
         "card_send": "发送转账或收款卡片",
         "card_send_button": "发送卡片",
         "card_send_wealth": "推荐理财产品",
+        "wealth": "理财",
+        "wealth_assessment": "风险承受能力评估",
+        "wealth_assessment_intro": (
+            "购买理财产品前须完成评估（《商业银行理财业务监督管理办法》）。结果有效期{months}个月，"
+            "您只能购买风险等级不高于评估结果的产品。"
+        ),
+        "wealth_submit_assessment": "提交评估",
+        "wealth_take_assessment": "进行评估",
+        "wealth_not_assessed": "您尚未完成风险承受能力评估，暂不能购买理财产品。",
+        "wealth_highest": "可购买 {level} 及以下风险等级的产品",
+        "wealth_valid_until": "有效期至 {at}",
+        "wealth_expired": "已于 {at} 过期，请重新评估后再购买",
+        "wealth_assessed": "评估已完成。",
+        "wealth_redeemed": "赎回成功，本金和收益已存入您的账户。",
+        "wealth_holdings": "我的持仓",
+        "wealth_no_holdings": "暂无持仓。理财产品可在与客户经理的聊天中购买。",
+        "wealth_left": "持有本金",
+        "wealth_bought": "购买 ¥ {amount}",
+        "wealth_value_date": "起息日 {day}",
+        "wealth_matures": "到期日 {day}",
+        "wealth_redeem_amount": "赎回金额（不填则全部赎回）",
+        "wealth_redeem": "赎回",
+        "wealth_status_held": "持有中",
+        "wealth_status_redeemed": "已赎回",
+        "wealth_status_matured": "已到期兑付",
         "card_account": "我的账户",
         "card_product": "产品",
         "card_payee": "收款方",
@@ -671,12 +707,51 @@ MESSAGES: dict[str, dict[str, str]] = {
         "card_yield": "expected {yield} a year",
         "card_min": "from ¥ {amount}",
         "card_until": "valid until {until}",
-        "card_in_app": "Please use the app for this one",
+        "card_flight": "Flight",
+        "card_departs": "Departs",
+        "card_booking_ref": "Booking reference",
+        "card_flight_hint": (
+            "Your seat is held first; the fare is taken only once the airline confirms the "
+            "ticket, and released in full if it does not."
+        ),
+        "card_not_charged": "Nothing was charged; the payment was released.",
+        "card_send_order": "Send an order to pay",
+        "card_send_flight": "Offer a flight",
+        "flight_origin": "From (airport)",
+        "flight_destination": "To (airport)",
+        "flight_date": "Date",
+        "flight_search": "Search flights",
+        "flight_none": "No flights on sale that day.",
         "card_decline": "Decline",
         "card_withdraw": "Withdraw",
         "card_send": "Send a transfer or payment request card",
         "card_send_button": "Send card",
         "card_send_wealth": "Offer a wealth product",
+        "wealth": "Wealth",
+        "wealth_assessment": "Risk-tolerance assessment",
+        "wealth_assessment_intro": (
+            "Wealth products are sold only after this assessment (the regulator's wealth "
+            "rules). It holds for {months} months, and you may buy products up to your level."
+        ),
+        "wealth_submit_assessment": "Submit",
+        "wealth_take_assessment": "Take the assessment",
+        "wealth_not_assessed": "You have not been assessed yet, so you cannot buy wealth products.",
+        "wealth_highest": "you may buy products up to {level}",
+        "wealth_valid_until": "valid until {at}",
+        "wealth_expired": "expired on {at}: assess again before buying",
+        "wealth_assessed": "Your assessment is done.",
+        "wealth_redeemed": "Redeemed: the principal and its yield are in your account.",
+        "wealth_holdings": "My holdings",
+        "wealth_no_holdings": "No holdings yet. Your account manager offers products in chat.",
+        "wealth_left": "Principal held",
+        "wealth_bought": "bought ¥ {amount}",
+        "wealth_value_date": "earning from {day}",
+        "wealth_matures": "matures {day}",
+        "wealth_redeem_amount": "Amount to redeem (empty: all)",
+        "wealth_redeem": "Redeem",
+        "wealth_status_held": "held",
+        "wealth_status_redeemed": "redeemed",
+        "wealth_status_matured": "matured, paid out",
         "card_account": "My account",
         "card_product": "Product",
         "card_payee": "Payee",
@@ -781,6 +856,27 @@ ERRORS_ZH: dict[str, str] = {
     "chat_card_account_required": "请选择付款账户。",
     "chat_card_amount_required": "请输入购买金额。",
     "chat_card_no_receiving_account": "对方没有可以收款的账户。",
+    "chat_card_merchant_not_yours": "只能发送您自己商户的订单。",
+    "chat_flights_not_offered": "本行暂未开通机票预订。",
+    "chat_flight_unavailable": "该航班已无座位或报价已失效，请重新查询。",
+    "chat_flight_search_invalid": "请填写三字机场代码（如 PEK、SHA）和日期。",
+    "chat_flight_booking_failed": "航空公司未能出票：付款已撤销，座位已释放，未扣任何款项。",
+    # 理财 wealth products (rongbank.wealth)
+    "wealth_assessment_required": (
+        "购买理财产品前，请先在“理财”页面完成风险承受能力评估（您尚未评估，或评估已超过12个月有效期）。"
+    ),
+    "wealth_risk_level_exceeded": (
+        "该产品风险等级（{product_level}）高于您的风险承受能力（{customer_level}），本行不能向您销售。"
+    ),
+    "wealth_assessment_answers_invalid": "请逐题作答，每题选择一个选项。",
+    "wealth_assessment_not_found": "您尚未完成风险承受能力评估。",
+    "wealth_holding_not_found": "没有找到这笔理财持仓。",
+    "wealth_not_redeemable": "该持仓不能赎回：定期产品到期自动兑付，或持仓已全部赎回。",
+    "wealth_redemption_exceeds_holding": "赎回金额不能超过持有金额，当前可赎回 ¥ {left}。",
+    "wealth_redemption_conflict": "该请求编号已用于另一笔赎回。",
+    "wealth_product_not_on_sale": "该产品当前不在销售期内。",
+    "wealth_amount_below_minimum": "购买金额低于起购金额 ¥ {minimum}。",
+    "wealth_amount_not_in_steps": "起购金额 ¥ {minimum} 以上须按 ¥ {step} 的整数倍递增。",
 }
 
 # English texts for refusals whose details the customer needs to see; any other
@@ -807,6 +903,14 @@ ERRORS_EN: dict[str, str] = {
     ),
     "merchant_role_forbidden": (
         "Your merchant role does not allow this (refunds and settings are the owner's)."
+    ),
+    # 理财 wealth products (rongbank.wealth)
+    "wealth_risk_level_exceeded": (
+        "This product's risk level ({product_level}) is above your assessed risk tolerance "
+        "({customer_level}), so the bank may not sell it to you."
+    ),
+    "wealth_redemption_exceeds_holding": (
+        "You cannot redeem more than you hold; at most ¥ {left} can be redeemed."
     ),
 }
 

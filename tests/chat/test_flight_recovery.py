@@ -1,0 +1,225 @@
+"""Flight cards whose booking stopped between the payment and the airline's answer:
+the recovery job finishes them (booked, or voided and the seat given back), posts
+the outcome into the conversation, and never finishes one card twice."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from rongbank.chat.airline import FakeAirline
+from rongbank.chat.booking import Finished
+from rongbank.clock import FrozenClock
+from tests.chat.conftest import CHAT, STAFF_CHAT, Chat
+from tests.chat.test_cards import Cards
+from tests.payments.helpers import Shop
+
+GRACE = timedelta(seconds=120)
+FARE = 90_000
+FLIGHT_DAY = date(2026, 3, 5)
+
+
+@dataclass
+class UnsteadyAirline(FakeAirline):
+    """The fake airline, whose confirmation can go unanswered (``down``: the line
+    drops, as when the bank's process dies mid-call) or wait at a gate until let
+    through (``gate``: a slow airline, to catch two callers at once)."""
+
+    down: bool = False
+    gate: threading.Event | None = None
+    entered: threading.Event = field(default_factory=threading.Event)
+    confirms: int = 0
+
+    def confirm(self, hold_ref: str, *, payment_ref: str) -> str:
+        self.confirms += 1
+        if self.down:
+            raise ConnectionError("the airline did not answer")
+        if self.gate is not None:
+            self.entered.set()
+            self.gate.wait(30)
+        return super().confirm(hold_ref, payment_ref=payment_ref)
+
+
+def setting_up(chat: Chat) -> tuple[UnsteadyAirline, dict[str, Any], dict[str, Any]]:
+    """The airline (an e-Pay merchant), a customer with money in their bank chat, and
+    a flight card their manager sent them."""
+    airline = UnsteadyAirline(chat.platform.clock)
+    cards = chat.platform.cards
+    cards.airline = airline
+    cards.airline_merchant_id = Shop(chat.client, chat.platform, chat).id
+    manager, customer = chat.staff_member("m1"), chat.customer("张三")
+    chat.fund(customer, 1_000_000)
+    bank = chat.client.post(f"{CHAT}/conversations/bank", headers=customer["headers"])
+    assert bank.status_code == 201, bank.text
+    route = {"origin": "PEK", "destination": "SHA", "date": FLIGHT_DAY.isoformat()}
+    offers = chat.client.get(f"{STAFF_CHAT}/flights", headers=manager["headers"], params=route)
+    body = route | {"kind": "flight", "client_id": "f1", "offer_id": offers.json()[0]["offer_id"]}
+    card = Cards(chat).sent(manager, bank.json()["id"], body)
+    return airline, customer, card
+
+
+def paid_unanswered(chat: Chat, airline: UnsteadyAirline, customer: Any, card: Any) -> None:
+    """The customer books and pays; the airline's answer never comes back."""
+    airline.down = True
+    with pytest.raises(ConnectionError):
+        Cards(chat).act_confirmed(customer, card, account=customer["account"]["number"])
+    airline.down = False
+    assert Cards(chat).state(customer, card)["status"] == "booking"
+    assert Cards(chat).available(customer) == 1_000_000 - FARE  # held, not taken
+
+
+def order_status(chat: Chat, card: dict[str, Any]) -> tuple[str, int]:
+    with chat.platform.transaction() as session:
+        order = chat.platform.payments.get(
+            session,
+            merchant_id=chat.platform.cards.airline_merchant_id or 0,
+            order_no=f"chat-card-{card['id']}",
+        )
+    return order.status, order.captured
+
+
+def finish(chat: Chat) -> Finished:
+    return chat.platform.bookings.finish_unfinished(grace=GRACE)
+
+
+class TestTheRecoveryJob:
+    def test_books_a_paid_card_once_the_grace_period_is_over(
+        self, chat: Chat, clock: FrozenClock
+    ) -> None:
+        airline, customer, card = setting_up(chat)
+        paid_unanswered(chat, airline, customer, card)
+        assert finish(chat) == Finished()  # the customer's own request may still answer
+        clock.advance(GRACE + timedelta(seconds=1))
+        assert finish(chat) == Finished(booked=1)
+        state = Cards(chat).state(customer, card)
+        assert state["status"] == "booked"
+        assert state["outcome"]["recovered"] is True
+        assert len(state["outcome"]["booking_ref"]) == 6
+        assert order_status(chat, card) == ("paid", FARE)
+        assert Cards(chat).available(customer) == 1_000_000 - FARE
+        outcomes = Cards(chat).outcomes(customer, card)
+        assert [o["status"] for o in outcomes] == ["booked"]
+
+    def test_running_again_changes_nothing(self, chat: Chat, clock: FrozenClock) -> None:
+        airline, customer, card = setting_up(chat)
+        paid_unanswered(chat, airline, customer, card)
+        clock.advance(GRACE + timedelta(seconds=1))
+        assert finish(chat) == Finished(booked=1)
+        confirms = airline.confirms
+        assert finish(chat) == Finished()
+        assert airline.confirms == confirms
+        assert [o["status"] for o in Cards(chat).outcomes(customer, card)] == ["booked"]
+
+    def test_a_lapsed_hold_voids_the_payment_and_gives_the_seat_back(
+        self, chat: Chat, clock: FrozenClock
+    ) -> None:
+        airline, customer, card = setting_up(chat)
+        airline.hold_minutes = 3  # past the grace, within the customer's login
+        flight_no = card["flight"]["flight_no"]
+        seats = airline.seats_left(flight_no, FLIGHT_DAY)
+        paid_unanswered(chat, airline, customer, card)
+        assert airline.seats_left(flight_no, FLIGHT_DAY) == seats - 1
+        clock.advance(timedelta(minutes=airline.hold_minutes + 1))  # the airline let it go
+        assert finish(chat) == Finished(failed=1)
+        state = Cards(chat).state(customer, card)
+        assert (state["status"], state["outcome"]["charged"]) == ("failed", False)
+        assert state["outcome"]["recovered"] is True
+        assert order_status(chat, card) == ("voided", 0)
+        assert Cards(chat).available(customer) == 1_000_000
+        assert airline.seats_left(flight_no, FLIGHT_DAY) == seats
+        assert [o["status"] for o in Cards(chat).outcomes(customer, card)] == ["failed"]
+
+    def test_an_airline_that_still_does_not_answer_is_asked_again_next_run(
+        self, chat: Chat, clock: FrozenClock
+    ) -> None:
+        airline, customer, card = setting_up(chat)
+        paid_unanswered(chat, airline, customer, card)
+        clock.advance(GRACE + timedelta(seconds=1))
+        airline.down = True
+        assert finish(chat) == Finished(unanswered=1)
+        assert Cards(chat).state(customer, card)["status"] == "booking"
+        assert Cards(chat).outcomes(customer, card) == []
+        airline.down = False
+        assert finish(chat) == Finished(booked=1)
+
+    def test_the_customer_acting_again_after_the_job_is_told_the_booking(
+        self, chat: Chat, clock: FrozenClock
+    ) -> None:
+        airline, customer, card = setting_up(chat)
+        paid_unanswered(chat, airline, customer, card)
+        clock.advance(GRACE + timedelta(seconds=1))
+        finish(chat)
+        again = Cards(chat).act(customer, card, account=customer["account"]["number"])
+        assert again.status_code == 409
+        assert again.json()["error"]["code"] == "chat_card_used"
+        assert Cards(chat).available(customer) == 1_000_000 - FARE
+
+    def test_the_platform_job_uses_the_configured_grace(
+        self, chat: Chat, clock: FrozenClock
+    ) -> None:
+        airline, customer, card = setting_up(chat)
+        paid_unanswered(chat, airline, customer, card)
+        chat.platform.finish_bookings()
+        assert Cards(chat).state(customer, card)["status"] == "booking"
+        clock.advance(timedelta(seconds=chat.platform.settings.chat_booking_grace_seconds))
+        chat.platform.finish_bookings()
+        assert Cards(chat).state(customer, card)["status"] == "booked"
+
+
+def test_two_runs_at_once_finish_a_card_once(live_chat: Chat, clock: FrozenClock) -> None:
+    """The first run holds the card's row while the airline answers; a second run at
+    the same moment passes over it (SKIP LOCKED) instead of confirming it again."""
+    chat = live_chat
+    airline, customer, card = setting_up(chat)
+    paid_unanswered(chat, airline, customer, card)
+    clock.advance(GRACE + timedelta(seconds=1))
+    airline.gate = threading.Event()
+    first: list[Finished] = []
+    running = threading.Thread(target=lambda: first.append(finish(chat)))
+    running.start()
+    assert airline.entered.wait(30)
+    assert finish(chat) == Finished()  # the card is being finished by the other run
+    airline.gate.set()
+    running.join()
+    assert first == [Finished(booked=1)]
+    assert airline.confirms == 2  # the unanswered call, then the first run's
+    assert [o["status"] for o in Cards(chat).outcomes(customer, card)] == ["booked"]
+    assert order_status(chat, card) == ("paid", FARE)
+
+
+def test_a_booking_in_progress_is_left_to_its_request(live_chat: Chat, clock: FrozenClock) -> None:
+    """The customer's own request holds the card's row while the airline answers: the
+    job, even past the grace period, passes over it and the request books it."""
+    chat, cards = live_chat, Cards(live_chat)
+    airline, customer, card = setting_up(chat)
+    account = customer["account"]["number"]
+    asked = cards.act(customer, card, account=account)
+    assert asked.json()["error"]["code"] == "challenge_required"
+    challenge = asked.json()["error"]["details"]["challenge"]["id"]
+    airline.gate = threading.Event()
+    answers: list[Any] = []
+    booking = threading.Thread(
+        target=lambda: answers.append(
+            cards.act(
+                customer,
+                card,
+                account=account,
+                challenge_id=challenge,
+                response=cards.sms(customer),
+            )
+        )
+    )
+    booking.start()
+    assert airline.entered.wait(30)
+    clock.advance(GRACE + timedelta(seconds=1))
+    assert finish(chat) == Finished()
+    airline.gate.set()
+    booking.join()
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["status"] == "booked"
+    assert "recovered" not in answers[0].json()["outcome"]
+    assert airline.confirms == 1
