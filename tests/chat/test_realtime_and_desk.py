@@ -124,6 +124,25 @@ class TestGateway:
                 ws.receive_json()  # nothing else is sent to a lone customer
         assert closed.value.code == 4401
 
+    @pytest.mark.timeout(60)
+    def test_logging_out_closes_the_open_sockets_of_that_login_only(
+        self, live_chat: Chat, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(gateway, "RECHECK_SECONDS", 0.05)
+        chat = live_chat
+        alice, bob = chat.customer(), chat.customer("李雷")
+        with (
+            chat.client.websocket_connect(WS, headers=alice["headers"]) as alice_ws,
+            chat.client.websocket_connect(WS, headers=bob["headers"]) as bob_ws,
+        ):
+            with chat.platform.transaction() as session:
+                chat.platform.auth.logout(session, alice["token"])
+            with pytest.raises(WebSocketDisconnect) as closed:
+                alice_ws.receive_json()  # closed by the periodic check, not by a frame
+            assert closed.value.code == 4401
+            bob_ws.send_json({"type": "sync", "id": "s"})
+            assert next_of(bob_ws, "ack")["id"] == "s"
+
     def test_hidden_presence_is_not_announced(self, live_chat: Chat) -> None:
         chat = live_chat
         alice, bob = chat.customer(), chat.customer("李雷")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -25,6 +26,21 @@ from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import chat_pages, merchant_pages, pages, pay_pages, wealth_pages
+
+SERVER_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc_for_serving() -> None:
+    """For a server process, before it serves. A chat gateway keeps thousands of
+    sockets open for hours; with CPython's default thresholds (700, 10, 10) the
+    collector walks their objects again and again, a fifth of the server's CPU with
+    5,000 sockets (``rongbank bench chat``; latency p50 1.7 s against 0.3 s tuned).
+    What startup built (modules, the app) is frozen out of collection, and the young
+    generations are collected less often. Reference counting still frees nearly
+    everything at once; the collector only finds cycles. Not for tests: they start
+    many apps in one process and would freeze the ones before."""
+    gc.freeze()
+    gc.set_threshold(*SERVER_GC_THRESHOLDS)
 
 
 def create_app(platform: Platform, *, background: bool = True) -> FastAPI:

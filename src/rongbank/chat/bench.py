@@ -236,12 +236,14 @@ def _serve(url: str, values: dict[str, Any], port: int) -> None:
     """One API process, as ``rongbank up`` runs it (uvicorn stops on SIGTERM)."""
     import uvicorn
 
-    from rongbank.api.app import create_app
+    from rongbank.api.app import create_app, tune_gc_for_serving
 
     _raise_open_files()
     platform = Platform.connect(url, Settings(**values))
+    app = create_app(platform)
+    tune_gc_for_serving()
     uvicorn.run(
-        create_app(platform),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",

@@ -52,7 +52,7 @@ def send_committer(
             signed_in = [
                 i
                 for i, (send, principal) in enumerate(zip(sends, principals, strict=True))
-                if _still(principal, send)
+                if signed_in_as(principal, send.kind, send.request.member)
             ]
             sent = chat.send_many(session, [sends[i].request for i in signed_in])
         outcomes: list[Outcome] = [None] * len(sends)
@@ -63,9 +63,12 @@ def send_committer(
     return GroupCommitter(apply, name="chat-send", max_batch=max_batch)
 
 
-def _still(principal: Principal | DomainError, send: GatewaySend) -> bool:
+def signed_in_as(
+    principal: Principal | DomainError, kind: PrincipalKind | None, member: Member
+) -> bool:
+    """Whether a login checked again is still the one a socket was opened with."""
     return (
         isinstance(principal, Principal)
-        and (send.kind is None or principal.kind is send.kind)
-        and Member.of(principal) == send.request.member
+        and (kind is None or principal.kind is kind)
+        and Member.of(principal) == member
     )

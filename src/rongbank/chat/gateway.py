@@ -37,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat import schemas as s
 from rongbank.chat.bus import Event, chat_transaction
-from rongbank.chat.committer import GatewaySend
+from rongbank.chat.committer import GatewaySend, signed_in_as
 from rongbank.chat.endpoints import sent_out, sync_out
 from rongbank.chat.service import Member, SendRequest
 from rongbank.errors import DomainError, InvalidRequest
@@ -80,11 +80,9 @@ class _Refused(Exception):
         self.code = code
 
 
-def _authenticate(
-    platform: Platform, token: str, kind: PrincipalKind | None, *, touch: bool = True
-) -> Principal:
+def _authenticate(platform: Platform, token: str, kind: PrincipalKind | None) -> Principal:
     with platform.transaction() as session:
-        principal = platform.auth.authenticate(session, token, touch=touch)
+        principal = platform.auth.authenticate(session, token)
     if kind is not None and principal.kind is not kind:
         raise _Refused(UNAUTHENTICATED)
     return principal
@@ -105,7 +103,56 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.close(code=UNAUTHENTICATED)
         return
     await websocket.accept()
-    await Connection(platform, websocket, token, kind, Member.of(principal)).run()
+    state = websocket.app.state
+    if getattr(state, "chat_watch", None) is None:
+        state.chat_watch = _Watch(platform)
+    connection = Connection(platform, websocket, token, kind, Member.of(principal))
+    state.chat_watch.add(connection)
+    try:
+        await connection.run()
+    finally:
+        state.chat_watch.connections.discard(connection)
+
+
+class _Watch:
+    """The logins of every open socket of this process, re-checked together every
+    ``RECHECK_SECONDS`` in one query; sockets whose login ended (logout, expiry, no
+    longer the member it was) are closed. The check is not activity: an idle open
+    socket does not keep its login alive. Frames check their login themselves."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.connections: set[Connection] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, connection: Connection) -> None:
+        self.connections.add(connection)
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while self.connections:
+            await asyncio.sleep(RECHECK_SECONDS)
+            watched = list(self.connections)
+            try:
+                ended = await run_in_threadpool(self._ended, watched) if watched else []
+            except Exception:
+                logger.exception("chat: re-checking the sockets' logins failed; trying again")
+                continue
+            for connection in ended:
+                connection.end(UNAUTHENTICATED)
+        self.task = None  # the next connection starts a new round
+
+    def _ended(self, connections: list[Connection]) -> list[Connection]:
+        with self.platform.transaction() as session:
+            found = self.platform.auth.authenticate_many(
+                session, [c.token for c in connections], touch=False
+            )
+        return [
+            c
+            for c, principal in zip(connections, found, strict=True)
+            if not signed_in_as(principal, c.kind, c.member)
+        ]
 
 
 class Connection:
@@ -122,18 +169,23 @@ class Connection:
         self.token = token
         self.kind = kind
         self.member = member
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Event | int] = asyncio.Queue()
+        """Pushes to send, or the code to close the socket with."""
         self.loop = asyncio.get_running_loop()
 
     def _deliver(self, event: Event) -> None:
         # Called from whichever thread committed; hands the event to this loop.
         self.loop.call_soon_threadsafe(self._enqueue, event)
 
-    def _enqueue(self, event: Event | None) -> None:
+    def _enqueue(self, event: Event) -> None:
         if self.queue.qsize() >= QUEUE_LIMIT:
-            self.queue.put_nowait(None)  # the pusher closes the connection
+            self.end(TOO_SLOW)
         else:
             self.queue.put_nowait(event)
+
+    def end(self, code: int) -> None:
+        """Close the socket with ``code`` after the pushes already queued."""
+        self.queue.put_nowait(code)
 
     async def run(self) -> None:
         chat = self.platform.chat
@@ -177,9 +229,9 @@ class Connection:
     async def _push(self) -> None:
         while True:
             event = await self.queue.get()
-            if event is None:
+            if isinstance(event, int):
                 with contextlib.suppress(RuntimeError):  # already closed
-                    await self.websocket.close(code=TOO_SLOW)
+                    await self.websocket.close(code=event)
                 return
             if not await self._send(event):
                 return
@@ -187,11 +239,7 @@ class Connection:
     async def _receive(self) -> None:
         while True:
             try:
-                # asyncio.timeout, unlike wait_for, makes no task per frame.
-                async with asyncio.timeout(RECHECK_SECONDS):
-                    frame = await self.websocket.receive_json()
-            except TimeoutError:
-                frame = None
+                frame = await self.websocket.receive_json()
             except ValueError:
                 if not await self._send(_error(None, InvalidRequest("Frames are JSON."))):
                     return
@@ -204,7 +252,7 @@ class Connection:
             if answer is None:
                 await self.websocket.close(code=UNAUTHENTICATED)
                 return
-            if frame is not None and not await self._send(answer):
+            if not await self._send(answer):
                 return
 
     async def _committed_send(self, frame: dict[str, Any]) -> dict[str, Any] | None:
@@ -234,18 +282,13 @@ class Connection:
         return {"type": "ack", "id": ref, **sent_out(outcome).model_dump(mode="json")}
 
     def _checked(self, frame: Any) -> dict[str, Any] | None:
-        """The answer to ``frame`` (if any), or None when the session has ended
-        (logout, expiry) while the socket stayed open."""
+        """The answer to ``frame``, or None when the session has ended (logout,
+        expiry) while the socket stayed open."""
         try:
-            if isinstance(frame, dict):
-                # Checked in the frame's own transaction (see _dispatch).
-                return self._handle(frame)
-            # The periodic check of an idle socket is not activity: the login still
-            # expires after the inactivity timeout, and the socket is then closed.
-            _authenticate(self.platform, self.token, self.kind, touch=False)
-        except (DomainError, _Refused, _SessionEnded):
+            # The login is checked in the frame's own transaction (see _dispatch).
+            return self._handle(frame)
+        except _SessionEnded:
             return None
-        return {} if frame is None else self._handle(frame)
 
     def _still_signed_in(self, session: Session) -> None:
         # In the frame's transaction, saving one per frame. Should the frame fail,

@@ -117,7 +117,7 @@ def up(
     migrations, and the web/API server. Ctrl-C stops everything cleanly."""
     import uvicorn
 
-    from rongbank.api.app import create_app
+    from rongbank.api.app import create_app, tune_gc_for_serving
 
     settings = _settings(data_dir)
     host = host or settings.host
@@ -147,8 +147,10 @@ def up(
         # SIGTERM into KeyboardInterrupt (as SIGINT already is) lets the embedded
         # PostgreSQL be stopped cleanly on the way out instead of killed with us.
         signal.signal(signal.SIGTERM, _interrupt)
+        app = create_app(platform)
+        tune_gc_for_serving()
         with suppress(KeyboardInterrupt):
-            uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
+            uvicorn.run(app, host=host, port=port, log_level="info")
     console.print("Rongbank stopped.")
 
 

@@ -268,12 +268,12 @@ def _serve(url: str, values: dict[str, Any], port: int) -> None:
     """One API process, as ``rongbank up`` runs it (uvicorn stops on SIGTERM)."""
     import uvicorn
 
-    from rongbank.api.app import create_app
+    from rongbank.api.app import create_app, tune_gc_for_serving
 
     platform = Platform.connect(url, Settings(**values))
-    uvicorn.run(
-        create_app(platform), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
+    app = create_app(platform)
+    tune_gc_for_serving()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _free_port() -> int:
