@@ -4,12 +4,14 @@ once. The ledger balances throughout."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import People
@@ -59,6 +61,14 @@ def bought(client: TestClient, platform: Platform, who: dict[str, Any], **body: 
     return response.json()
 
 
+def notices(platform: Platform, who: dict[str, Any]) -> list[dict[str, Any]]:
+    member = Member(CUSTOMER, who["customer_id"])
+    with platform.transaction() as session:
+        box = platform.push.notice_box(session, who["customer_id"])
+        messages = platform.chat.history(session, member, conversation_id=box.id)
+    return [json.loads(m.body) for m in messages]
+
+
 def ledger_is_sound(platform: Platform) -> None:
     with platform.transaction() as session:
         assert platform.ledger.verify(session) == {}
@@ -93,6 +103,9 @@ class TestRedemption:
             ("redemption", "1002.34"), ("redemption", "2004.68")
         ]  # fmt: skip
         ledger_is_sound(platform)
+        platform.deliver_push()  # the customer is told in their notice box
+        assert [n["title"] for n in notices(platform, who)] == ["理财赎回 Redemption paid"] * 2
+        assert "1002.34 CNY" in notices(platform, who)[0]["text"]
 
     def test_a_retry_answers_the_same_redemption_and_pays_nothing_more(
         self, client: TestClient, platform: Platform, shop: dict[str, Any]
@@ -176,6 +189,10 @@ class TestMaturity:
         assert (payout.kind, payout.days, payout.yield_amount) == ("maturity", 90, 2_108)
         assert custody(platform) == 0
         ledger_is_sound(platform)
+        platform.deliver_push()
+        (notice,) = notices(platform, who)  # one notice, though the job ran again
+        assert notice["title"] == "理财到期 Wealth product matured"
+        assert "3021.08 CNY" in notice["text"]
 
     def test_open_ended_holdings_never_mature(
         self, client: TestClient, platform: Platform, clock: FrozenClock, shop: dict[str, Any]

@@ -8,7 +8,8 @@ each kind off (on by default; off means no message is created for them):
   security warnings);
 - ``promotion``: a marketing notice written by staff for a segment (offers);
 - ``money_received``: money came into one of their accounts from someone else
-  (a transfer) or back from a merchant (an e-Pay refund);
+  (a transfer), back from a merchant (an e-Pay refund) or from a wealth product
+  (redeemed, or matured with its yield);
 - ``payment_made``: they paid a merchant with e-Pay (paid, or authorised: held);
 - ``due_soon``: something of theirs falls due soon. Today that is an e-Pay
   authorisation whose hold runs out (the money goes back unless the merchant takes
@@ -91,6 +92,16 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
             "退款到账 Refund received",
             f"{payload['merchant']} 退款 {amount} 已退回您的账户。"
             f" {payload['merchant']} refunded {amount} to your account.",
+        )
+    if kind == "money_received" and payload.get("source") == "wealth":
+        tail, product = payload["account_tail"], payload["product"]
+        matured = payload.get("payout") == "maturity"
+        return (
+            "理财到期 Wealth product matured" if matured else "理财赎回 Redemption paid",
+            f"您的理财产品{product}{'到期' if matured else '赎回'}款 {amount}"
+            f"（含收益）已到您尾号{tail}的账户。"
+            f" {amount} from {product} ({'maturity' if matured else 'redemption'}, with its"
+            f" yield) is in your account ending {tail}.",
         )
     if kind == "money_received":
         tail, payer = payload["account_tail"], payload.get("payer", "")

@@ -41,6 +41,7 @@ from rongbank.accounts.errors import (
 )
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import PaymentRequest
+from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import AccountRef, LedgerService, Transfer
@@ -585,6 +586,21 @@ class WealthService:
                 "at": self.clock.now(),
             },
         ).one()
+        record_event(
+            session,
+            customer_id=holding.customer_id,
+            kind="money_received",
+            key=f"wealth:{holding.id}:{kind}:{client_id}",
+            payload={
+                "source": "wealth",
+                "payout": kind,
+                "product": product.name,
+                "amount": principal + earned,
+                "currency": "CNY",
+                "account_tail": account_number[-4:],
+            },
+            at=self.clock.now(),
+        )
         return Payout(*row)
 
     def _payout(
