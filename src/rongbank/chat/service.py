@@ -679,8 +679,8 @@ class ChatService:
         # The same message twice in one batch (two devices racing): the second is
         # answered as a resend of the first.
         first: dict[tuple[int, str, int, str], int] = {}
-        for i, r in enumerate(requests):
-            first.setdefault((r.conversation_id, r.member.kind, r.member.id, r.client_id), i)
+        for i, request in enumerate(requests):
+            first.setdefault(request.admission.key, i)
         unique = sorted(first.values())
         admitted, members = self._admit(
             session,
@@ -718,8 +718,8 @@ class ChatService:
             else:
                 results[i] = outcome
         outcomes: list[Sent | DomainError] = []
-        for i, r in enumerate(requests):
-            result = results[first[(r.conversation_id, r.member.kind, r.member.id, r.client_id)]]
+        for i, request in enumerate(requests):
+            result = results[first[request.admission.key]]
             if i not in results and isinstance(result, Sent):
                 result = replace(result, created=False)
             outcomes.append(result)
