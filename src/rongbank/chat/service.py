@@ -225,12 +225,23 @@ class _Members:
     left: set[Member] = field(default_factory=set)
 
 
+@dataclass(frozen=True, slots=True)
+class _Locked:
+    """What locking a batch's conversations read: their members, and each log's
+    head (last ``seq`` and hash)."""
+
+    members: dict[int, _Members]
+    heads: dict[int, tuple[int, bytes]]
+
+
 # The statements of the send path, built once (see ChatService.send_many). Arrays
 # carry a batch; the rows to write travel as one JSON document (bytes as hex), which
 # costs the driver far less to send than a dozen arrays.
 _LOCK_CONVERSATIONS = text(
-    f"SELECT {_CONVERSATION} FROM chat_conversation WHERE id = ANY(:ids) "  # noqa: S608
-    "ORDER BY id FOR UPDATE"
+    f"SELECT {_CONVERSATION}, last_hash, (SELECT coalesce(json_agg(json_build_array("  # noqa: S608
+    "m.member_kind, m.member_id, m.active)), '[]') FROM chat_member m "
+    "WHERE m.conversation_id = chat_conversation.id) "
+    "FROM chat_conversation WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
 )
 _MEMBERS = text(
     "SELECT conversation_id, member_kind, member_id, active FROM chat_member "
@@ -272,8 +283,8 @@ _WRITE = text(
     "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS w(c bigint, s bigint, sk text, "
     "si bigint, cid text, k text, b text, r bigint, ref bigint, masked jsonb, ch text, h text, "
     "tokens jsonb) RETURNING 1), "
-    "chained AS (UPDATE chat_conversation c SET last_hash = decode(u.h, 'hex') "
-    "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS u(id bigint, h text) "
+    "chained AS (UPDATE chat_conversation c SET last_seq = u.s, last_hash = decode(u.h, 'hex') "
+    "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS u(id bigint, s bigint, h text) "
     "WHERE c.id = u.id RETURNING 1), "
     "seen AS (UPDATE chat_member mb SET "
     "last_delivered_seq = greatest(mb.last_delivered_seq, x.s), "
@@ -682,7 +693,7 @@ class ChatService:
         for i, request in enumerate(requests):
             first.setdefault(request.admission.key, i)
         unique = sorted(first.values())
-        admitted, members = self._admit(
+        admitted, locked = self._admit(
             session,
             [requests[i].admission for i in unique],
             refused=[t if isinstance(t, DomainError) else None for t in (texts[i] for i in unique)],
@@ -705,7 +716,7 @@ class ChatService:
                         ),
                     )
                 )
-        written = iter(self._write(session, drafts, members))
+        written = iter(self._write(session, drafts, locked))
         results: dict[int, Sent | DomainError] = {}
         for i, outcome in zip(unique, admitted, strict=True):
             if isinstance(outcome, Conversation):
@@ -750,19 +761,24 @@ class ChatService:
         admissions: Sequence[Admission],
         *,
         refused: Sequence[DomainError | None] = (),
-    ) -> tuple[list[Conversation | Message | DomainError], dict[int, _Members]]:
+    ) -> tuple[list[Conversation | Message | DomainError], _Locked]:
         """The checks of every message, for many senders at once (no two alike):
         each gets its conversation (row locked), the stored original of a resend, or
         why it is refused; and the members of the conversations. ``refused`` carries
         refusals the caller found in the content, which come after membership, the
-        resend check and the channel rule, as for a single message."""
+        resend check and the channel rule, as for a single message. What the lock
+        read (members, log heads) spares the write reading it again."""
         ids = sorted({a.conversation_id for a in admissions})
+        conversations: dict[int, Conversation] = {}
+        heads: dict[int, tuple[int, bytes]] = {}
+        members: dict[int, _Members] = {}
         # Locked in id order, so that two batches wait for each other, never deadlock.
-        conversations = {
-            int(row[0]): Conversation(*row)
-            for row in session.execute(_LOCK_CONVERSATIONS, {"ids": ids})
-        }
-        members = self._members_of(session, list(conversations))
+        for row in session.execute(_LOCK_CONVERSATIONS, {"ids": ids}):
+            head = conversations[int(row[0])] = Conversation(*row[:10])
+            heads[head.id] = (head.last_seq, bytes(row[10]))
+            group = members[head.id] = _Members()
+            for kind, who, active in row[11]:
+                (group.active if active else group.left).add(Member(str(kind), int(who)))
         originals = self._originals(session, admissions)
         blocked = self._blocked_pairs(session, admissions, conversations, members)
         outcomes: list[Conversation | Message | DomainError] = []
@@ -788,7 +804,7 @@ class ChatService:
             else:
                 outcomes.append(conversation)
         self._take_tokens(session, admissions, outcomes)
-        return outcomes, members
+        return outcomes, _Locked(members, heads)
 
     def append(
         self,
@@ -812,20 +828,25 @@ class ChatService:
         self,
         session: Session,
         drafts: Sequence[tuple[Conversation, Draft]],
-        members: dict[int, _Members] | None = None,
+        locked: _Locked | None = None,
     ) -> list[Message]:
         """Append ``drafts`` in order to their conversations (locked by this
-        transaction) in two statements, whatever their number, and queue each for
-        the members (``members``: as read under the lock, when the caller has them)."""
+        transaction) and queue each for the members: one statement, whatever their
+        number, when the caller read the logs' heads and members under the lock
+        (``locked``, nothing written since); else three."""
         if not drafts:
             return []
         counts = Counter(conversation.id for conversation, _ in drafts)
-        heads = {
-            int(row[0]): (int(row[1]), bytes(row[2]))
-            for row in session.execute(
-                _TAKE_SEQS, {"ids": list(counts), "counts": list(counts.values())}
-            )
-        }
+        if locked is not None:
+            heads, members = dict(locked.heads), locked.members
+        else:
+            heads = {
+                int(row[0]): (int(row[1]), bytes(row[2]))
+                for row in session.execute(
+                    _TAKE_SEQS, {"ids": list(counts), "counts": list(counts.values())}
+                )
+            }
+            members = self._members_of(session, list(counts))
         now = self.clock.now()
         messages: list[Message] = []
         rows: list[dict[str, Any]] = []
@@ -868,14 +889,14 @@ class ChatService:
             {
                 "rows": json.dumps(rows),
                 "at": now,
-                "heads": json.dumps([{"id": c, "h": head[1].hex()} for c, head in heads.items()]),
+                "heads": json.dumps(
+                    [{"id": c, "s": seq, "h": digest.hex()} for c, (seq, digest) in heads.items()]
+                ),
                 "seen": json.dumps(
                     [{"c": c, "k": k, "m": m, "s": seq} for (c, k, m), seq in read_to.items()]
                 ),
             },
         )
-        if members is None:
-            members = self._members_of(session, list(counts))
         for message in messages:
             event = {"type": "message", "message": message.payload()}
             for who in members[message.conversation_id].active:
