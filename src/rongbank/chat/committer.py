@@ -4,10 +4,10 @@ Every ``send`` frame of every WebSocket is queued here; writer threads take what
 waiting and, in one transaction, check the senders' logins
 (:meth:`~rongbank.auth.service.AuthService.authenticate_many`) and append all the
 messages (:meth:`~rongbank.chat.service.ChatService.send_many`), then commit once
-and publish the pushes. One busy second's thousand messages cost a few dozen
-commits instead of a thousand, and each message a share of eight statements instead
-of a dozen (``rongbank bench chat``). A sender is answered only once its
-message is durable, as with a send of its own.
+and publish the pushes. Under load many messages share one commit and six or seven
+statements, where each message alone cost about fourteen (see ``rongbank bench
+chat`` for what that buys). A sender is answered only once its message is durable,
+as with a send of its own.
 """
 
 from __future__ import annotations

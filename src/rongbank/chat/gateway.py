@@ -294,11 +294,8 @@ class Connection:
         # In the frame's transaction, saving one per frame. Should the frame fail,
         # the session's last-seen touch (at most one a minute) rolls back with it
         # and is made by a later frame.
-        try:
-            principal = self.platform.auth.authenticate(session, self.token)
-        except DomainError:
-            raise _SessionEnded() from None
-        if self.kind is not None and principal.kind is not self.kind:
+        principal = self.platform.auth.authenticate_many(session, [self.token])[0]
+        if not signed_in_as(principal, self.kind, self.member):
             raise _SessionEnded()
 
     def _handle(self, frame: Any) -> dict[str, Any]:

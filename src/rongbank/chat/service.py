@@ -1586,16 +1586,9 @@ class ChatService:
         *,
         exclude: Member | None = None,
     ) -> None:
-        rows = session.execute(
-            text(
-                "SELECT member_kind, member_id FROM chat_member "
-                "WHERE conversation_id = :c AND active"
-            ),
-            {"c": conversation_id},
-        ).all()
-        for kind, member_id in rows:
-            if exclude is None or (kind, int(member_id)) != (exclude.kind, exclude.id):
-                queue_event(session, topic(kind, int(member_id)), event)
+        for member in self._members_of(session, [conversation_id])[conversation_id].active:
+            if member != exclude:
+                queue_event(session, member.topic, event)
 
     def notify_member(self, session: Session, member: Member, event: dict[str, Any]) -> None:
         queue_event(session, member.topic, event)

@@ -7,11 +7,11 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
@@ -330,6 +330,11 @@ def ledger_expire_holds(data_dir: DataDir = None) -> None:
     console.print(f"Expired {total} pending transfers.")
 
 
+def _print_report(report: Any, render: Callable[[Any], str], *, as_json: bool) -> None:
+    """A benchmark's figures, as text or (``--json``) as JSON."""
+    print(json.dumps(report.to_json(), indent=2) if as_json else render(report))
+
+
 @bench_app.command("ledger")
 def bench_ledger(
     seconds: Annotated[float, typer.Option(help="Seconds per measured path.")] = 10.0,
@@ -355,10 +360,7 @@ def bench_ledger(
         batch_clients=batch_clients,
         accounts=accounts,
     )
-    if as_json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(bench.render(report))
+    _print_report(report, bench.render, as_json=as_json)
 
 
 @bench_app.command("pay")
@@ -382,10 +384,7 @@ def bench_pay(
     report = bench.run(
         seconds=seconds, clients=clients, servers=servers, merchants=merchants, customers=customers
     )
-    if as_json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(bench.render(report))
+    _print_report(report, bench.render, as_json=as_json)
     if not report.sound:
         raise typer.Exit(1)
 
@@ -412,10 +411,7 @@ def bench_chat(
     report = bench.run(
         clients=clients, rate=rate, seconds=seconds, servers=servers, nats_url=nats_url
     )
-    if as_json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(bench.render(report))
+    _print_report(report, bench.render, as_json=as_json)
     if not report.sound:
         raise typer.Exit(1)
 
