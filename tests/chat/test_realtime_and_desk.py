@@ -69,6 +69,36 @@ class TestGateway:
             assert next_of(bob_ws, "ack", "s")["created"] is False
         assert [m["seq"] for m in chat.history(alice, conversation)] == [1, 2]
 
+    def test_a_send_comes_back_in_its_ack_and_to_the_senders_other_devices(
+        self, live_chat: Chat
+    ) -> None:
+        chat = live_chat
+        alice, bob = chat.customer(), chat.customer("李雷")
+        conversation = chat.direct(alice, bob)
+        with (
+            chat.client.websocket_connect(WS, headers=bob["headers"]) as phone,
+            chat.client.websocket_connect(WS, headers=bob["headers"]) as laptop,
+        ):
+            phone.send_json(
+                {
+                    "type": "send",
+                    "id": "s",
+                    "conversation_id": conversation,
+                    "client_id": "b1",
+                    "text": "在路上",
+                }
+            )
+            assert next_of(laptop, "message")["message"]["seq"] == 1
+            # Everything the phone is told, up to the answer of a later frame: its
+            # own message only in the ack, not pushed a second time.
+            phone.send_json({"type": "sync", "id": "after", "since": ""})
+            told = [phone.receive_json()]
+            while not (told[-1]["type"] == "ack" and told[-1]["id"] == "after"):
+                told.append(phone.receive_json())
+            (ack,) = [e for e in told if e["type"] == "ack" and e["id"] == "s"]
+            assert (ack["message"]["seq"], ack["message"]["body"]) == (1, "在路上")
+            assert [e for e in told if e["type"] == "message"] == []
+
     def test_errors_are_answered_on_the_socket(self, live_chat: Chat) -> None:
         chat = live_chat
         alice, bob, eve = chat.customer(), chat.customer("李雷"), chat.customer("韩梅梅")

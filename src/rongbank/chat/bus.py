@@ -33,7 +33,6 @@ has its members swept as offline until they reconnect.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -43,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import nats
+import orjson
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
@@ -53,7 +53,23 @@ logger = logging.getLogger(__name__)
 _PENDING = "rongbank.chat.events"
 
 Event = dict[str, Any]
-Callback = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """An event on its way to sockets, with its JSON text: encoded once per process,
+    however many sockets it goes to."""
+
+    event: Event
+    text: str
+
+
+Callback = Callable[[Push], None]
+
+
+def encode(event: Event) -> str:
+    """An event's JSON, compact and with Chinese as is (as a WebSocket text frame)."""
+    return orjson.dumps(event).decode()
 
 
 def topic(kind: str, member_id: int) -> str:
@@ -72,8 +88,8 @@ class Bus(Protocol):
         ...
 
     def subscribe(self, topic: str, callback: Callback) -> Subscription:
-        """Call ``callback`` (from any thread, and it must not block) for each event
-        published on ``topic`` until the subscription is closed."""
+        """Call ``callback`` (from any thread, and it must not block) with each event
+        published on ``topic``, until the subscription is closed."""
         ...
 
     def close(self) -> None:
@@ -92,18 +108,41 @@ class _InProcessSubscription:
 
 
 @dataclass
+class _LastEncoded:
+    """The last event encoded and its text: a message is published to each of its
+    members' topics in turn, so one event arrives several times in a row."""
+
+    event: Event | None = None
+    text: str = ""
+
+    def text_of(self, event: Event) -> str:
+        if event is not self.event:
+            # Kept alive here, so ``is`` cannot match a new event at a reused address.
+            self.event, self.text = event, encode(event)
+        return self.text
+
+
+@dataclass
 class InProcessBus:
     """Fan-out inside one process."""
 
     _subscribers: dict[str, list[_InProcessSubscription]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _last: _LastEncoded = field(default_factory=_LastEncoded)
 
     def publish(self, topic: str, event: Event) -> None:
         with self._lock:
             subscribers = list(self._subscribers.get(topic, ()))
+            if not subscribers:
+                return
+            try:
+                push = Push(event, self._last.text_of(event))
+            except TypeError:
+                logger.exception("chat event on %s is not JSON; not published", topic)
+                return
         for subscription in subscribers:
             try:
-                subscription.callback(event)
+                subscription.callback(push)
             except Exception:
                 # One broken connection must not stop delivery to the others.
                 logger.exception("chat subscriber on %s failed", topic)
@@ -151,6 +190,8 @@ class NatsBus:
 
     def __init__(self, url: str, *, name: str | None = None) -> None:
         self._closing = False
+        self._last = _LastEncoded()
+        self._encoding = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="chat-nats", daemon=True
@@ -179,8 +220,9 @@ class NatsBus:
 
     def publish(self, topic: str, event: Event) -> None:
         try:
-            data = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-        except (TypeError, ValueError):
+            with self._encoding:
+                data = self._last.text_of(event).encode()
+        except TypeError:
             # Called after the commit: the caller must not fail for a push.
             logger.exception("chat event on %s is not JSON; not published", topic)
             return
@@ -197,7 +239,8 @@ class NatsBus:
 
         async def deliver(message: Msg) -> None:
             try:
-                callback(json.loads(message.data))
+                # Passed on as it came: only read, never encoded again.
+                callback(Push(orjson.loads(message.data), message.data.decode()))
             except Exception:
                 logger.exception("chat subscriber on %s failed", topic)
 

@@ -16,9 +16,11 @@ echoed in the answer (``ack`` or ``error``)::
 
 ``send`` frames of all sockets are group-committed (:mod:`rongbank.chat.committer`);
 the other frames run one at a time in the thread pool. Each socket's frames are
-answered in order. A push is a hint: a client that reconnects syncs from its cursor. A connection
-that cannot keep up with its pushes is closed (code 4008) rather than buffered
-without bound; it reconnects and syncs.
+answered in order. A sent message comes back in its ``ack``, so the socket it was
+sent on is not pushed it again (the sender's other sockets are). A push is a hint: a
+client that reconnects syncs from its cursor. A connection that cannot keep up with
+its pushes is closed (code 4008) rather than buffered without bound; it reconnects
+and syncs.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ from starlette.concurrency import run_in_threadpool
 
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat import schemas as s
-from rongbank.chat.bus import Event, chat_transaction
+from rongbank.chat.bus import Push, chat_transaction, encode
 from rongbank.chat.committer import GatewaySend, signed_in_as
-from rongbank.chat.endpoints import sent_out, sync_out
+from rongbank.chat.endpoints import sync_out
 from rongbank.chat.service import Member, SendRequest
 from rongbank.errors import DomainError, InvalidRequest
 from rongbank.platform import Platform
@@ -169,19 +171,37 @@ class Connection:
         self.token = token
         self.kind = kind
         self.member = member
-        self.queue: asyncio.Queue[Event | int] = asyncio.Queue()
-        """Pushes to send, or the code to close the socket with."""
+        self.queue: asyncio.Queue[str | int] = asyncio.Queue()
+        """Pushes (JSON text) to send, or the code to close the socket with."""
+        self.sending: set[tuple[int, str]] = set()
+        """The conversation and client id of each of this socket's sends in flight."""
         self.loop = asyncio.get_running_loop()
 
-    def _deliver(self, event: Event) -> None:
-        # Called from whichever thread committed; hands the event to this loop.
-        self.loop.call_soon_threadsafe(self._enqueue, event)
+    def _deliver(self, push: Push) -> None:
+        # Called from whichever thread committed; hands the push to this loop.
+        self.loop.call_soon_threadsafe(self._enqueue, push)
 
-    def _enqueue(self, event: Event) -> None:
+    def _enqueue(self, push: Push) -> None:
+        # In process, a send's push is handed over before its ack, so this socket's
+        # own sends are still in flight here; through NATS it may come after the ack
+        # and is sent (a duplicate the client knows by its seq).
+        if self._sent_here(push.event):
+            return
         if self.queue.qsize() >= QUEUE_LIMIT:
             self.end(TOO_SLOW)
         else:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait(push.text)
+
+    def _sent_here(self, event: dict[str, Any]) -> bool:
+        if event.get("type") != "message" or not self.sending:
+            return False
+        message = event["message"]
+        sender = message["sender"]
+        return (
+            sender["id"] == self.member.id
+            and sender["kind"] == self.member.kind
+            and (message["conversation_id"], message["client_id"]) in self.sending
+        )
 
     def end(self, code: int) -> None:
         """Close the socket with ``code`` after the pushes already queued."""
@@ -212,12 +232,12 @@ class Connection:
             if counted:
                 await run_in_threadpool(self._in_transaction, chat.disconnected, self.member)
 
-    async def _send(self, event: dict[str, Any]) -> bool:
-        """Send, or False once the socket is closed: by the client, by us, or by the
-        server for a keepalive ping left unanswered (which starlette reports as a
-        RuntimeError)."""
+    async def _send(self, frame: str) -> bool:
+        """Send a JSON text, or False once the socket is closed: by the client, by us,
+        or by the server for a keepalive ping left unanswered (which starlette
+        reports as a RuntimeError)."""
         try:
-            await self.websocket.send_json(event)
+            await self.websocket.send_text(frame)
         except (WebSocketDisconnect, RuntimeError):
             return False
         return True
@@ -241,7 +261,7 @@ class Connection:
             try:
                 frame = await self.websocket.receive_json()
             except ValueError:
-                if not await self._send(_error(None, InvalidRequest("Frames are JSON."))):
+                if not await self._send(encode(_error(None, InvalidRequest("Frames are JSON.")))):
                     return
                 continue
             if isinstance(frame, dict) and frame.get("type") == "send":
@@ -252,7 +272,7 @@ class Connection:
             if answer is None:
                 await self.websocket.close(code=UNAUTHENTICATED)
                 return
-            if not await self._send(answer):
+            if not await self._send(encode(answer)):
                 return
 
     async def _committed_send(self, frame: dict[str, Any]) -> dict[str, Any] | None:
@@ -274,12 +294,25 @@ class Connection:
         except (DomainError, ValidationError) as error:
             return _refusal(ref, error)
         send = GatewaySend(self.token, self.kind, request)
-        outcome = (await asyncio.wrap_future(self.platform.chat_sends.submit_async([send])))[0]
+        key = (request.conversation_id, request.client_id)
+        self.sending.add(key)
+        try:
+            committed = self.platform.chat_sends.submit_async([send])
+            outcome = (await asyncio.wrap_future(committed))[0]
+        finally:
+            self.sending.discard(key)
         if outcome is None:
             return None
         if isinstance(outcome, DomainError):
             return _error(ref, outcome)
-        return {"type": "ack", "id": ref, **sent_out(outcome).model_dump(mode="json")}
+        # As the push carries it (built here without a schema: this is the hot path).
+        return {
+            "type": "ack",
+            "id": ref,
+            "message": outcome.message.payload(),
+            "created": outcome.created,
+            "warnings": list(outcome.masked),
+        }
 
     def _checked(self, frame: Any) -> dict[str, Any] | None:
         """The answer to ``frame``, or None when the session has ended (logout,

@@ -21,7 +21,6 @@ the session and published by the boundary after commit
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import uuid
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -887,14 +887,15 @@ class ChatService:
         session.execute(
             _WRITE,
             {
-                "rows": json.dumps(rows),
+                # orjson: in the batch's critical path, and several times faster.
+                "rows": orjson.dumps(rows).decode(),
                 "at": now,
-                "heads": json.dumps(
+                "heads": orjson.dumps(
                     [{"id": c, "s": seq, "h": digest.hex()} for c, (seq, digest) in heads.items()]
-                ),
-                "seen": json.dumps(
+                ).decode(),
+                "seen": orjson.dumps(
                     [{"c": c, "k": k, "m": m, "s": seq} for (c, k, m), seq in read_to.items()]
-                ),
+                ).decode(),
             },
         )
         for message in messages:
