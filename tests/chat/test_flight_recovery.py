@@ -1,6 +1,7 @@
 """Flight cards whose booking stopped between the payment and the airline's answer:
 the recovery job finishes them (booked, or voided and the seat given back), posts
-the outcome into the conversation, and never finishes one card twice."""
+the outcome into the conversation, and never finishes one card twice. Nothing holds
+a database transaction while the airline answers: a card is claimed for the call."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from rongbank.chat.airline import FakeAirline
-from rongbank.chat.booking import Finished
+from rongbank.chat.booking import LEASE, Finished
+from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import FrozenClock
 from tests.chat.conftest import CHAT, STAFF_CHAT, Chat
 from tests.chat.test_cards import Cards
@@ -38,9 +41,10 @@ class UnsteadyAirline(FakeAirline):
         self.confirms += 1
         if self.down:
             raise ConnectionError("the airline did not answer")
-        if self.gate is not None:
+        gate = self.gate
+        if gate is not None:
             self.entered.set()
-            self.gate.wait(30)
+            gate.wait(30)
         return super().confirm(hold_ref, payment_ref=payment_ref)
 
 
@@ -84,6 +88,47 @@ def order_status(chat: Chat, card: dict[str, Any]) -> tuple[str, int]:
 
 def finish(chat: Chat) -> Finished:
     return chat.platform.bookings.finish_unfinished(grace=GRACE)
+
+
+def claimed_by_a_process_that_stops(chat: Chat, card: dict[str, Any]) -> None:
+    """Another process claims the paid card to confirm it, then stops: its claim
+    stays on the card until it lapses."""
+    cards, actor = chat.platform.cards, Member(CUSTOMER, card["actor"]["id"])
+    with chat.platform.transaction() as session:
+        found = cards.card(
+            session, actor, conversation_id=card["conversation_id"], card_id=card["id"]
+        )
+        _, ours = cards.claim_booking(
+            session, found, claim="stopped", until=chat.platform.clock.now() + LEASE
+        )
+    assert ours
+
+
+def booking_at_the_airline(
+    chat: Chat, airline: UnsteadyAirline, customer: Any, card: Any
+) -> tuple[threading.Thread, list[Any], threading.Event]:
+    """The customer answers the challenge and books, on a thread of its own; returns
+    once the airline has been asked and is holding its answer at the gate."""
+    cards, account = Cards(chat), customer["account"]["number"]
+    asked = cards.act(customer, card, account=account)
+    assert asked.json()["error"]["code"] == "challenge_required"
+    challenge = asked.json()["error"]["details"]["challenge"]["id"]
+    gate = airline.gate = threading.Event()
+    answers: list[Any] = []
+    booking = threading.Thread(
+        target=lambda: answers.append(
+            cards.act(
+                customer,
+                card,
+                account=account,
+                challenge_id=challenge,
+                response=cards.sms(customer),
+            )
+        )
+    )
+    booking.start()
+    assert airline.entered.wait(30)
+    return booking, answers, gate
 
 
 class TestTheRecoveryJob:
@@ -171,8 +216,8 @@ class TestTheRecoveryJob:
 
 
 def test_two_runs_at_once_finish_a_card_once(live_chat: Chat, clock: FrozenClock) -> None:
-    """The first run holds the card's row while the airline answers; a second run at
-    the same moment passes over it (SKIP LOCKED) instead of confirming it again."""
+    """The first run has claimed the card while the airline answers; a second run at
+    the same moment passes over it instead of confirming it again."""
     chat = live_chat
     airline, customer, card = setting_up(chat)
     paid_unanswered(chat, airline, customer, card)
@@ -192,34 +237,152 @@ def test_two_runs_at_once_finish_a_card_once(live_chat: Chat, clock: FrozenClock
 
 
 def test_a_booking_in_progress_is_left_to_its_request(live_chat: Chat, clock: FrozenClock) -> None:
-    """The customer's own request holds the card's row while the airline answers: the
+    """The customer's own request has claimed the card while the airline answers: the
     job, even past the grace period, passes over it and the request books it."""
-    chat, cards = live_chat, Cards(live_chat)
+    chat = live_chat
     airline, customer, card = setting_up(chat)
-    account = customer["account"]["number"]
-    asked = cards.act(customer, card, account=account)
-    assert asked.json()["error"]["code"] == "challenge_required"
-    challenge = asked.json()["error"]["details"]["challenge"]["id"]
-    airline.gate = threading.Event()
-    answers: list[Any] = []
-    booking = threading.Thread(
-        target=lambda: answers.append(
-            cards.act(
-                customer,
-                card,
-                account=account,
-                challenge_id=challenge,
-                response=cards.sms(customer),
-            )
-        )
-    )
-    booking.start()
-    assert airline.entered.wait(30)
+    booking, answers, gate = booking_at_the_airline(chat, airline, customer, card)
     clock.advance(GRACE + timedelta(seconds=1))
     assert finish(chat) == Finished()
-    airline.gate.set()
+    gate.set()
     booking.join()
     assert answers[0].status_code == 200, answers[0].text
     assert answers[0].json()["status"] == "booked"
     assert "recovered" not in answers[0].json()["outcome"]
     assert airline.confirms == 1
+
+
+def test_a_slow_airline_holds_no_lock_and_no_transaction(live_chat: Chat) -> None:
+    """While the airline takes its time, the card's row can be locked at once by
+    anyone else, and no connection of the bank sits in an open transaction."""
+    chat = live_chat
+    airline, customer, card = setting_up(chat)
+    booking, answers, gate = booking_at_the_airline(chat, airline, customer, card)
+    try:
+        with chat.platform.transaction() as session:
+            locked = session.execute(
+                text("SELECT status FROM chat_card WHERE id = :id FOR UPDATE NOWAIT"),
+                {"id": card["id"]},
+            ).scalar_one()
+            waiting = session.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+                )
+            ).scalar_one()
+    finally:
+        gate.set()
+        booking.join()
+    assert (locked, waiting) == ("booking", 0)
+    assert answers[0].json()["status"] == "booked"
+    assert [o["status"] for o in Cards(chat).outcomes(customer, card)] == ["booked"]
+
+
+def test_the_job_and_the_customer_at_once_finish_a_card_once(
+    live_chat: Chat, clock: FrozenClock
+) -> None:
+    """The job has claimed a card left booking and is waiting for the airline when
+    the customer acts on it again: the customer is shown it still booking (no second
+    call to the airline, no second capture), and the job books it."""
+    chat = live_chat
+    airline, customer, card = setting_up(chat)
+    paid_unanswered(chat, airline, customer, card)
+    clock.advance(GRACE + timedelta(seconds=1))
+    airline.gate = threading.Event()
+    ran: list[Finished] = []
+    running = threading.Thread(target=lambda: ran.append(finish(chat)))
+    running.start()
+    assert airline.entered.wait(30)
+    try:
+        again = Cards(chat).act(customer, card, account=customer["account"]["number"])
+    finally:
+        airline.gate.set()
+        running.join()
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "booking"
+    assert ran == [Finished(booked=1)]
+    assert airline.confirms == 2  # the unanswered call, then the job's
+    assert [o["status"] for o in Cards(chat).outcomes(customer, card)] == ["booked"]
+    assert order_status(chat, card) == ("paid", FARE)
+    assert Cards(chat).available(customer) == 1_000_000 - FARE
+
+
+class TestAClaimThatLapses:
+    def test_a_stopped_process_holds_the_card_until_its_claim_lapses(
+        self, chat: Chat, clock: FrozenClock
+    ) -> None:
+        airline, customer, card = setting_up(chat)
+        paid_unanswered(chat, airline, customer, card)
+        claimed_by_a_process_that_stops(chat, card)
+        clock.advance(GRACE + timedelta(seconds=1))
+        assert finish(chat) == Finished()
+        assert airline.confirms == 1  # only the unanswered call
+        again = Cards(chat).act(customer, card, account=customer["account"]["number"])
+        assert again.json()["status"] == "booking"
+        clock.advance(LEASE)
+        assert finish(chat) == Finished(booked=1)
+        state = Cards(chat).state(customer, card)
+        assert (state["status"], state["outcome"]["recovered"]) == ("booked", True)
+        assert order_status(chat, card) == ("paid", FARE)
+        assert [o["status"] for o in Cards(chat).outcomes(customer, card)] == ["booked"]
+
+    def test_a_ticket_the_stopped_process_never_recorded_is_captured_once(
+        self, chat: Chat, clock: FrozenClock
+    ) -> None:
+        """The process got the airline's booking reference and stopped before
+        recording it: the job asks again, gets the same reference, captures once."""
+        airline, customer, card = setting_up(chat)
+        paid_unanswered(chat, airline, customer, card)
+        claimed_by_a_process_that_stops(chat, card)
+        with chat.platform.transaction() as session:
+            hold_ref = session.execute(
+                text("SELECT hold_ref FROM chat_card WHERE id = :id"), {"id": card["id"]}
+            ).scalar_one()
+        ticket = airline.confirm(hold_ref, payment_ref=f"chat-card-{card['id']}")
+        clock.advance(LEASE + timedelta(seconds=1))
+        assert finish(chat) == Finished(booked=1)
+        assert Cards(chat).state(customer, card)["outcome"]["booking_ref"] == ticket
+        assert order_status(chat, card) == ("paid", FARE)
+        assert Cards(chat).available(customer) == 1_000_000 - FARE
+
+    def test_the_answer_of_a_call_that_outlived_its_claim_is_ignored(
+        self, live_chat: Chat, clock: FrozenClock
+    ) -> None:
+        """The job's call to the airline outlasts its claim; the customer, acting
+        again, takes the card over and books it. The job's late answer is dropped:
+        one outcome, one capture, and the job counts nothing."""
+        chat = live_chat
+        airline, customer, card = setting_up(chat)
+        paid_unanswered(chat, airline, customer, card)
+        clock.advance(GRACE + timedelta(seconds=1))
+        airline.gate = threading.Event()
+        ran: list[Finished] = []
+        running = threading.Thread(target=lambda: ran.append(finish(chat)))
+        running.start()
+        assert airline.entered.wait(30)
+        clock.advance(LEASE + timedelta(seconds=1))
+        gate, airline.gate = airline.gate, None  # the customer's call goes straight through
+        try:
+            again = Cards(chat).act(customer, card, account=customer["account"]["number"])
+        finally:
+            gate.set()
+            running.join()
+        assert again.status_code == 200, again.text
+        assert (again.json()["status"], "recovered" in again.json()["outcome"]) == (
+            "booked", False,
+        )  # fmt: skip
+        assert ran == [Finished()]
+        assert airline.confirms == 3
+        assert [o["status"] for o in Cards(chat).outcomes(customer, card)] == ["booked"]
+        assert order_status(chat, card) == ("paid", FARE)
+
+
+def test_the_customer_acting_again_after_no_answer_books_it_at_once(chat: Chat) -> None:
+    """A request that got no answer from the airline gives its claim up: acting
+    again asks the airline again, without waiting for the claim to lapse."""
+    airline, customer, card = setting_up(chat)
+    paid_unanswered(chat, airline, customer, card)
+    again = Cards(chat).act(customer, card, account=customer["account"]["number"])
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "booked"
+    assert order_status(chat, card) == ("paid", FARE)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
@@ -55,6 +55,68 @@ def _out(cards: CardService, session: Session, card: Card) -> s.CardOut:
 
 # -- sending --------------------------------------------------------------------------------
 
+Send = Callable[..., tuple[Card, bool]]
+"""A ``CardService.send_*`` method: (service, session, member, *, conversation_id,
+client_id, what the kind needs)."""
+
+SENDS: dict[CardKind, tuple[Send, Callable[[Any], dict[str, Any]]]] = {
+    CardKind.TRANSFER: (
+        CardService.send_transfer,
+        lambda body: {"account": body.account, "amount": _amount(body.amount), "note": body.note},
+    ),
+    CardKind.REQUEST: (
+        CardService.send_request,
+        lambda body: {"account": body.account, "amount": _amount(body.amount), "note": body.note},
+    ),
+    CardKind.MERCHANT_ORDER: (
+        CardService.send_merchant_order,
+        lambda body: {"merchant_id": body.merchant_id, "order_no": body.order_no},
+    ),
+    CardKind.WEALTH: (
+        CardService.send_wealth,
+        lambda body: {
+            "product_code": body.product_code,
+            "to_customer_id": body.to_customer_id,
+            "note": body.note,
+        },
+    ),
+    CardKind.FLIGHT: (
+        CardService.send_flight,
+        lambda body: {
+            "origin": body.origin,
+            "destination": body.destination,
+            "day": body.date,
+            "offer_id": body.offer_id,
+            "to_customer_id": body.to_customer_id,
+        },
+    ),
+}
+"""Each card kind: the service method that sends it, and its arguments from the
+request body (one of ``CustomerCardIn`` or ``StaffCardIn``, told apart by ``kind``)."""
+
+
+def _send(
+    platform: Platform,
+    principal: Principal,
+    conversation_id: int,
+    body: s.CustomerCardIn | s.StaffCardIn,
+    response: Response,
+) -> s.CardSentOut:
+    send, arguments = SENDS[CardKind(body.kind)]
+    cards = platform.cards
+    with chat_tx(platform) as session:
+        card, created = send(
+            cards,
+            session,
+            Member.of(principal),
+            conversation_id=conversation_id,
+            client_id=body.client_id,
+            **arguments(body),
+        )
+        out = _out(cards, session, card)
+    response.status_code = 201 if created else 200
+    return s.CardSentOut(card=out, created=created)
+
 
 @customer.post("/conversations/{conversation_id}/cards", status_code=201)
 def send_card(
@@ -67,40 +129,7 @@ def send_card(
     """Send a card to the other customer of a direct conversation: ``transfer`` (you
     will pay them; you then confirm it with ``act``), ``request`` (they pay you) or
     ``merchant_order`` (an open order of your merchant). 201 sent, 200 a resend."""
-    cards, member = platform.cards, Member.of(me)
-    with chat_tx(platform) as session:
-        if isinstance(body, s.TransferCardIn):
-            card, created = cards.send_transfer(
-                session,
-                member,
-                conversation_id=conversation_id,
-                client_id=body.client_id,
-                account=body.account,
-                amount=_amount(body.amount),
-                note=body.note,
-            )
-        elif isinstance(body, s.RequestCardIn):
-            card, created = cards.send_request(
-                session,
-                member,
-                conversation_id=conversation_id,
-                client_id=body.client_id,
-                account=body.account,
-                amount=_amount(body.amount),
-                note=body.note,
-            )
-        else:
-            card, created = cards.send_merchant_order(
-                session,
-                member,
-                conversation_id=conversation_id,
-                client_id=body.client_id,
-                merchant_id=body.merchant_id,
-                order_no=body.order_no,
-            )
-        out = _out(cards, session, card)
-    response.status_code = 201 if created else 200
-    return s.CardSentOut(card=out, created=created)
+    return _send(platform, me, conversation_id, body, response)
 
 
 @staff.post("/conversations/{conversation_id}/cards", status_code=201)
@@ -113,33 +142,7 @@ def staff_send_card(
 ) -> s.CardSentOut:
     """Offer a wealth product (``wealth``) or an airline fare from ``GET /flights``
     (``flight``) to the customer of a bank conversation (in a group: ``to_customer_id``)."""
-    cards, member = platform.cards, Member.of(me)
-    with chat_tx(platform) as session:
-        if isinstance(body, s.WealthCardIn):
-            card, created = cards.send_wealth(
-                session,
-                member,
-                conversation_id=conversation_id,
-                client_id=body.client_id,
-                product_code=body.product_code,
-                to_customer_id=body.to_customer_id,
-                note=body.note,
-            )
-        else:
-            card, created = cards.send_flight(
-                session,
-                member,
-                conversation_id=conversation_id,
-                client_id=body.client_id,
-                origin=body.origin,
-                destination=body.destination,
-                day=body.date,
-                offer_id=body.offer_id,
-                to_customer_id=body.to_customer_id,
-            )
-        out = _out(cards, session, card)
-    response.status_code = 201 if created else 200
-    return s.CardSentOut(card=out, created=created)
+    return _send(platform, me, conversation_id, body, response)
 
 
 @staff.get("/flights")
@@ -285,7 +288,8 @@ def _book(platform: Platform, customer_id: int, card: Card, body: s.CardActIn) -
     as authorised, confirm with the airline, then capture; an airline failure voids
     the fare and gives the seat back. Acting again on a card left ``booking`` (the
     process stopped before the airline answered) finishes the booking without paying
-    again."""
+    again; while another process (the recovery job) is asking the airline about it,
+    the card is answered as it is, still ``booking``."""
     cards, bookings = platform.cards, platform.bookings
     if card.status == "open":
         if not body.account:

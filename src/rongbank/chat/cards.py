@@ -15,7 +15,8 @@ The vocabulary:
 - ``flight``: staff send an airline's fare (工银e商友 business travel); booking holds
   a seat, takes the fare in e-Pay to the airline's merchant account (held), confirms
   with the airline and only then captures; if the airline fails, the hold is voided
-  and the seat released.
+  and the seat released (:mod:`rongbank.chat.booking`: no transaction is held while
+  the airline answers; a claim on the card makes sure it is finished once).
 
 Each card names the one customer who may act on it (the **actor**), lapses at
 ``expires_at``, and is used once: acting locks its row, so a second use (even at the
@@ -114,6 +115,11 @@ class Card:
     closed_at: datetime | None
     booking_since: datetime | None
     """When a flight card's fare was authorised (it became ``booking``)."""
+    confirming_by: str | None
+    """The claim of the process confirming a ``booking`` card with the airline (a
+    token of its own), so that one card is finished once; None: nobody is."""
+    confirming_until: datetime | None
+    """When that claim lapses (its process stopped): then another may take it."""
 
     @property
     def payment_client_id(self) -> str:
@@ -369,6 +375,8 @@ class CardService:
                 "created_at": now,
                 "closed_at": None,
                 "booking_since": None,
+                "confirming_by": None,
+                "confirming_until": None,
                 **values,
             }
         )
@@ -570,7 +578,8 @@ class CardService:
     def check_actable(self, card: Card, customer_id: int) -> None:
         """Raise unless ``customer_id`` may act on the card now. A flight card paid
         but not yet confirmed by the airline (``booking``) may be acted on again by
-        its actor: that finishes the booking, it does not pay again."""
+        its actor: that finishes the booking (unless another process is asking the
+        airline about it right now), it does not pay again."""
         if card.actor_id != customer_id:
             raise CardNotForYou()
         if card.status == "expired" or (
@@ -745,7 +754,8 @@ class CardService:
         row = session.execute(
             text(
                 "UPDATE chat_card SET status = :s, outcome = CAST(:o AS jsonb), "  # noqa: S608
-                f"closed_at = :now WHERE id = :id RETURNING {_CARD}"
+                "closed_at = :now, confirming_by = NULL, confirming_until = NULL "
+                f"WHERE id = :id RETURNING {_CARD}"
             ),
             {"s": status, "o": json.dumps(outcome), "now": self.clock.now(), "id": card.id},
         ).one()
@@ -840,50 +850,94 @@ class CardService:
         ).one()
         return Card(*row)
 
-    def lock(self, session: Session, card: Card) -> Card:
-        """The card as it is now, its row locked until the transaction ends."""
-        return self._get(session, card.conversation_id, card.id, lock=True)
-
-    def next_unfinished_booking(
-        self, session: Session, *, since: datetime, skip: list[int]
-    ) -> Card | None:
-        """The oldest flight card left ``booking`` since before ``since`` (its process
-        stopped before the airline answered), locked; one another transaction holds
-        (a booking in progress, another run of the job) is passed over, not waited for."""
+    def claim_booking(
+        self, session: Session, card: Card, *, claim: str, until: datetime
+    ) -> tuple[Card, bool]:
+        """Claim a paid (``booking``) card to confirm it with the airline, until
+        ``until``; True when claimed. False, with the card as it is now, when it was
+        finished meanwhile or another process holds a claim that has not lapsed. The
+        row is locked only for this statement, never while the airline answers."""
         row = session.execute(
             text(
-                f"SELECT {_CARD} FROM chat_card WHERE status = 'booking' "  # noqa: S608
-                "AND booking_since <= :since AND id <> ALL(:skip) "
-                "ORDER BY booking_since LIMIT 1 FOR UPDATE SKIP LOCKED"
+                "UPDATE chat_card SET confirming_by = :claim, confirming_until = :until "  # noqa: S608
+                "WHERE id = :id AND status = 'booking' "
+                f"AND (confirming_until IS NULL OR confirming_until <= :now) RETURNING {_CARD}"
             ),
-            {"since": since, "skip": skip},
+            {"claim": claim, "until": until, "id": card.id, "now": self.clock.now()},
+        ).first()
+        if row is None:
+            return self._get(session, card.conversation_id, card.id), False
+        return Card(*row), True
+
+    def claim_unfinished_booking(
+        self, session: Session, *, since: datetime, claim: str, until: datetime, skip: list[int]
+    ) -> Card | None:
+        """Claim the oldest flight card left ``booking`` since before ``since`` (its
+        process stopped before the airline answered) and not claimed, or claimed by a
+        process whose claim has lapsed (it stopped while the airline answered)."""
+        row = session.execute(
+            text(
+                "UPDATE chat_card SET confirming_by = :claim, confirming_until = :until "  # noqa: S608
+                "WHERE id = (SELECT id FROM chat_card WHERE status = 'booking' "
+                "AND booking_since <= :since AND id <> ALL(:skip) "
+                "AND (confirming_until IS NULL OR confirming_until <= :now) "
+                "ORDER BY booking_since LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                f"RETURNING {_CARD}"
+            ),
+            {
+                "claim": claim,
+                "until": until,
+                "since": since,
+                "skip": skip,
+                "now": self.clock.now(),
+            },
         ).first()
         return None if row is None else Card(*row)
 
-    def booked(
-        self, session: Session, card: Card, booking_ref: str, *, recovered: bool = False
-    ) -> Card:
-        """The airline confirmed: take the held fare and close the card as booked.
-        ``recovered``: finished by the bank's job, not while the customer waited."""
+    def release_claim(self, session: Session, card: Card, *, claim: str) -> None:
+        """Give up a claim whose holder did not finish the card (no answer from the
+        airline), so that the job or the customer acting again asks again soon."""
+        session.execute(
+            text(
+                "UPDATE chat_card SET confirming_by = NULL, confirming_until = NULL "
+                "WHERE id = :id AND confirming_by = :claim"
+            ),
+            {"id": card.id, "claim": claim},
+        )
+
+    def record_booking(
+        self,
+        session: Session,
+        card: Card,
+        *,
+        claim: str,
+        booking_ref: str | None,
+        recovered: bool = False,
+    ) -> tuple[Card, bool]:
+        """Record the airline's answer on a card claimed with ``claim``: confirmed
+        (``booking_ref``): take the held fare and close the card as booked; refused
+        (None): release the held fare and close it as failed. ``recovered``: finished
+        by the bank's job, not while the customer waited. True when recorded; False,
+        with the card as it is, when the claim is no longer this caller's (it lapsed
+        and another took the card over): the other's answer stands."""
         card = self._get(session, card.conversation_id, card.id, lock=True)
-        if card.status != "booking":
-            return card
+        if card.status != "booking" or card.confirming_by != claim:
+            return card, False
         merchant_id, order_no = self._order_of(card)
+        if booking_ref is None:
+            self.payments.void(session, merchant_id=merchant_id, order_no=order_no)
+            return self._close(session, card, "failed", _failed(recovered)), True
         self.payments.capture(session, merchant_id=merchant_id, order_no=order_no)
         outcome: dict[str, Any] = {"booking_ref": booking_ref}
-        return self._close(session, card, "booked", outcome | _recovered(recovered))
+        return self._close(session, card, "booked", outcome | _recovered(recovered)), True
 
-    def booking_failed(self, session: Session, card: Card, *, recovered: bool = False) -> Card:
-        """The airline failed (or the seat was gone): release the held fare, if any,
-        and close the card as failed."""
+    def booking_failed(self, session: Session, card: Card) -> Card:
+        """No seat could be held for an open card: close it as failed (nothing was
+        taken)."""
         card = self._get(session, card.conversation_id, card.id, lock=True)
-        if card.status not in ("open", "booking"):
+        if card.status != "open":
             return card
-        if card.status == "booking":
-            merchant_id, order_no = self._order_of(card)
-            self.payments.void(session, merchant_id=merchant_id, order_no=order_no)
-        outcome: dict[str, Any] = {"reason": "airline_failed", "charged": False}
-        return self._close(session, card, "failed", outcome | _recovered(recovered))
+        return self._close(session, card, "failed", _failed(recovered=False))
 
     def passenger(self, session: Session, customer_id: int) -> str:
         return self.accounts.customer(session, customer_id).name
@@ -891,6 +945,10 @@ class CardService:
 
 def _recovered(recovered: bool) -> dict[str, Any]:
     return {"recovered": True} if recovered else {}
+
+
+def _failed(recovered: bool) -> dict[str, Any]:
+    return {"reason": "airline_failed", "charged": False} | _recovered(recovered)
 
 
 def _required_account(account: str | None) -> str:
