@@ -1,5 +1,6 @@
 """融e联 in the web bank and the staff console: the customer's conversations and the
-account managers' workspace.
+account managers' workspace, with the bank chats they serve and the group chats they
+are in (where a service card names the member customer it is for).
 
 Every page works as plain forms. ``/static/chat.js`` makes them live: it opens the
 chat gateway's WebSocket with the page's own session cookie (the gateway accepts a
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts.identity import mask_mobile
 from rongbank.accounts.service import BUSINESS_TIME_ZONE
-from rongbank.auth.service import Principal
+from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat.attachment_endpoints import attachment_response
 from rongbank.chat.bus import chat_transaction, take_events
 from rongbank.chat.cards import Card, CardKind
@@ -281,7 +282,14 @@ def _entries(
     last = messages[-1].seq if messages else after_seq
     people = {
         "list": [
-            {"key": f"{m.kind}:{m.id}", "name": m.name, "online": m.online, "role": m.role}
+            {
+                "key": f"{m.kind}:{m.id}",
+                "kind": m.kind,
+                "id": m.id,
+                "name": m.name,
+                "online": m.online,
+                "role": m.role,
+            }
             for m in others
         ],
         "delivered_to": delivered_to,
@@ -349,19 +357,91 @@ def _fragment(
     return response
 
 
-def _send(
-    platform: Platform, member: Member, conversation_id: int, client_id: str, text: str
-) -> tuple[int, tuple[str, ...]]:
-    with _chat_tx(platform) as session:
-        sent = platform.chat.send(
-            session, member, conversation_id=conversation_id, client_id=client_id, body=text
-        )
-    return sent.message.seq, sent.masked
+# -- what customers and staff both do in a conversation ----------------------------------
+#
+# The customer's routes (/chat/...) and the console's (/staff/chat/...) differ in who
+# may call them; what they do is the same, and a refusal shows the caller's own page.
 
 
-def _after_send(prefix: str, conversation_id: int, seq: int, masked: tuple[str, ...]) -> Response:
-    query = f"?masked={','.join(masked)}" if masked else ""
-    return _redirect(f"{prefix}/{conversation_id}{query}#m{seq}")
+def _prefix(me: Principal) -> str:
+    return "/staff/chat" if me.kind == PrincipalKind.STAFF else "/chat"
+
+
+def _refused(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    conversation_id: int,
+    error: DomainError,
+    **context: Any,
+) -> Response:
+    """The conversation page again (the customer's, or the console's for staff) with
+    why ``error`` refused what was asked, and nothing changed."""
+    page = _staff_conversation if me.kind == PrincipalKind.STAFF else _conversation_page
+    return page(
+        request, platform, me, conversation_id, error.status, error=_error(request, error),
+        **context,
+    )  # fmt: skip
+
+
+def _send_text(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    conversation_id: int,
+    *,
+    text: str,
+    client_id: str,
+) -> Response:
+    try:
+        with _chat_tx(platform) as session:
+            sent = platform.chat.send(
+                session,
+                Member.of(me),
+                conversation_id=conversation_id,
+                client_id=client_id or _client_id(),
+                body=text,
+            )
+    except DomainError as error:
+        return _refused(request, platform, me, conversation_id, error, draft=text)
+    query = f"?masked={','.join(sent.masked)}" if sent.masked else ""
+    return _redirect(f"{_prefix(me)}/{conversation_id}{query}#m{sent.message.seq}")
+
+
+def _recall(
+    request: Request, platform: Platform, me: Principal, conversation_id: int, seq: int
+) -> Response:
+    try:
+        with _chat_tx(platform) as session:
+            platform.chat.recall(session, Member.of(me), conversation_id=conversation_id, seq=seq)
+    except DomainError as error:
+        return _refused(request, platform, me, conversation_id, error)
+    return _redirect(f"{_prefix(me)}/{conversation_id}#m{seq}")
+
+
+def _attachment(
+    request: Request, platform: Platform, me: Principal, conversation_id: int, seq: int
+) -> Response:
+    try:
+        return attachment_response(platform, Member.of(me), conversation_id, seq)
+    except DomainError as error:
+        return Response(_error(request, error), status_code=error.status, media_type="text/plain")
+
+
+def _decline(
+    request: Request, platform: Platform, me: Principal, conversation_id: int, card_id: int
+) -> Response:
+    cards = platform.cards
+    try:
+        with _chat_tx(platform) as session:
+            card = cards.decline(
+                session, Member.of(me), conversation_id=conversation_id, card_id=card_id
+            )
+    except DomainError as error:
+        return _refused(request, platform, me, conversation_id, error)
+    if card.hold_ref is not None:  # a flight's seat goes back to the airline
+        cards.airline.release(card.hold_ref)
+    return _redirect(f"{_prefix(me)}/{conversation_id}")
 
 
 # -- customers ------------------------------------------------------------------------------
@@ -629,16 +709,7 @@ def send(
 ) -> Response:
     """Send a message (once per ``client_id``: a resent form sends nothing new)."""
     check_csrf(request, csrf)
-    try:
-        seq, masked = _send(
-            platform, Member.of(me), conversation_id, client_id or _client_id(), text
-        )
-    except DomainError as error:
-        return _conversation_page(
-            request, platform, me, conversation_id, error.status, error=_error(request, error),
-            draft=text,
-        )  # fmt: skip
-    return _after_send("/chat", conversation_id, seq, masked)
+    return _send_text(request, platform, me, conversation_id, text=text, client_id=client_id)
 
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/recall")
@@ -647,14 +718,7 @@ def recall(
 ) -> Response:
     """Recall one's own message within the recall window."""
     check_csrf(request, csrf)
-    try:
-        with _chat_tx(platform) as session:
-            platform.chat.recall(session, Member.of(me), conversation_id=conversation_id, seq=seq)
-    except DomainError as error:
-        return _conversation_page(
-            request, platform, me, conversation_id, error.status, error=_error(request, error)
-        )
-    return _redirect(f"/chat/{conversation_id}#m{seq}")
+    return _recall(request, platform, me, conversation_id, seq)
 
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/report")
@@ -684,9 +748,7 @@ def report(
                 reason=reason,
             )
     except DomainError as error:
-        return _conversation_page(
-            request, platform, me, conversation_id, error.status, error=_error(request, error)
-        )
+        return _refused(request, platform, me, conversation_id, error)
     return _redirect(f"/chat/{conversation_id}?notice=reported")
 
 
@@ -695,16 +757,7 @@ def attachment(
     conversation_id: int, seq: int, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     """An image's or a file's content, for those who can see the message."""
-    return _attachment(request, platform, Member.of(me), conversation_id, seq)
-
-
-def _attachment(
-    request: Request, platform: Platform, member: Member, conversation_id: int, seq: int
-) -> Response:
-    try:
-        return attachment_response(platform, member, conversation_id, seq)
-    except DomainError as error:
-        return Response(_error(request, error), status_code=error.status, media_type="text/plain")
+    return _attachment(request, platform, me, conversation_id, seq)
 
 
 # -- service cards ------------------------------------------------------------------------
@@ -762,9 +815,7 @@ def send_card(
                     note=note,
                 )
     except DomainError as error:
-        return _conversation_page(
-            request, platform, me, conversation_id, error.status, error=_error(request, error)
-        )
+        return _refused(request, platform, me, conversation_id, error)
     return _redirect(f"/chat/{conversation_id}#m{card.seq}")
 
 
@@ -944,20 +995,6 @@ def _booked(
     return _redirect(back)
 
 
-def _decline(
-    request: Request, platform: Platform, member: Member, conversation_id: int, card_id: int
-) -> DomainError | None:
-    cards = platform.cards
-    try:
-        with _chat_tx(platform) as session:
-            card = cards.decline(session, member, conversation_id=conversation_id, card_id=card_id)
-    except DomainError as error:
-        return error
-    if card.hold_ref is not None:  # a flight's seat goes back to the airline
-        cards.airline.release(card.hold_ref)
-    return None
-
-
 @router.post("/chat/{conversation_id:int}/cards/{card_id:int}/decline")
 def decline_card(
     conversation_id: int,
@@ -969,12 +1006,7 @@ def decline_card(
 ) -> Response:
     """Turn down a card meant for you, or withdraw one you sent, while it is open."""
     check_csrf(request, csrf)
-    error = _decline(request, platform, Member.of(me), conversation_id, card_id)
-    if error is not None:
-        return _conversation_page(
-            request, platform, me, conversation_id, error.status, error=_error(request, error)
-        )
-    return _redirect(f"/chat/{conversation_id}")
+    return _decline(request, platform, me, conversation_id, card_id)
 
 
 # -- the account managers' workspace ------------------------------------------------------
@@ -985,6 +1017,30 @@ def _waited(seconds: int | None, t: dict[str, str]) -> str:
         return ""
     minutes, rest = divmod(max(0, seconds), 60)
     return t["chat_waited"].format(minutes=minutes, seconds=rest)
+
+
+def _groups(
+    platform: Platform, session: Session, me: Principal, t: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The group chats the staff member is in (an enterprise with its bank team, a
+    customers' group they were added to), the newest first."""
+    member, now = Member.of(me), platform.clock.now()
+    groups: list[dict[str, Any]] = []
+    for summary in platform.chat.conversations(session, member):
+        if summary.conversation.kind != "group":
+            continue
+        preview, at = _preview(platform, session, member, summary, t)
+        groups.append(
+            {
+                "id": summary.conversation.id,
+                "title": summary.conversation.title,
+                "unread": summary.unread,
+                "preview": preview,
+                "at": _clock_time(at, now) if at else "",
+                "sort": (-(at.timestamp() if at else 0), summary.conversation.id),
+            }
+        )
+    return sorted(groups, key=lambda g: g["sort"])
 
 
 def _desk(request: Request, platform: Platform, me: Principal) -> dict[str, Any]:
@@ -1023,6 +1079,7 @@ def _desk(request: Request, platform: Platform, me: Principal) -> dict[str, Any]
                 }
                 for c in desk.customers(session, staff_id=me.id)
             ],
+            "groups": _groups(platform, session, me, t),
             "response": None
             if not figures
             else {
@@ -1143,12 +1200,20 @@ def _staff_conversation(
                 {"id": i, "name": n} for i, n in platform.accounts.managers(session) if i != me.id
             ]
             canned = platform.chat.desk.canned_replies(session, staff_id=me.id)
+            # Staff cards go to the customer of a bank chat or, in a group, to the
+            # member customer the card names.
+            recipients = (
+                [p for p in view["people"]["list"] if p["kind"] == CUSTOMER]
+                if conversation.kind == "group"
+                else []
+            )
+            offers_cards = customer is not None or bool(recipients)
             products = (
                 [
                     {"code": p.code, "name": p.name}
                     for p in platform.wealth.products(session, on_sale=True)
                 ]
-                if conversation.kind == "bank"
+                if offers_cards
                 else []
             )
             transfers = [
@@ -1176,9 +1241,9 @@ def _staff_conversation(
         canned=canned,
         transfers=transfers,
         products=products,
-        # Fares go to the customer of a bank chat, as products do; only where the
-        # bank has an airline to pay.
-        flights_offered=customer is not None and platform.cards.airline_merchant_id is not None,
+        recipients=recipients,
+        # Fares go where products do; only where the bank has an airline to pay.
+        flights_offered=offers_cards and platform.cards.airline_merchant_id is not None,
         plain=True,
         **view,
         **context,
@@ -1215,31 +1280,36 @@ def staff_send(
     canned: Annotated[int | None, Form()] = None,
     csrf: Csrf = "",
 ) -> Response:
-    """Answer the customer: typed, or one of the manager's canned replies."""
+    """Answer in the chat: typed, or one of the manager's canned replies."""
     check_csrf(request, csrf)
     me = staff[0]
-    try:
-        if canned is not None:
-            with platform.transaction() as session:
-                replies = platform.chat.desk.canned_replies(session, staff_id=me.id)
-            text = next((str(r["body"]) for r in replies if r["id"] == canned), "")
-            client_id = f"canned:{client_id or _client_id()}"
-        seq, masked = _send(
-            platform, Member.of(me), conversation_id, client_id or _client_id(), text
-        )
-    except DomainError as error:
-        return _staff_conversation(
-            request, platform, me, conversation_id, error.status, error=_error(request, error),
-            draft=text,
-        )  # fmt: skip
-    return _after_send("/staff/chat", conversation_id, seq, masked)
+    if canned is not None:
+        with platform.transaction() as session:
+            replies = platform.chat.desk.canned_replies(session, staff_id=me.id)
+        text = next((str(r["body"]) for r in replies if r["id"] == canned), "")
+        client_id = f"canned:{client_id or _client_id()}"
+    return _send_text(request, platform, me, conversation_id, text=text, client_id=client_id)
+
+
+@router.post("/staff/chat/{conversation_id:int}/messages/{seq:int}/recall")
+def staff_recall(
+    conversation_id: int,
+    seq: int,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    csrf: Csrf = "",
+) -> Response:
+    """Recall one's own message within the recall window."""
+    check_csrf(request, csrf)
+    return _recall(request, platform, staff[0], conversation_id, seq)
 
 
 @router.get("/staff/chat/{conversation_id:int}/messages/{seq:int}/attachment")
 def staff_attachment(
     conversation_id: int, seq: int, request: Request, platform: PlatformDep, staff: Manager
 ) -> Response:
-    return _attachment(request, platform, Member.of(staff[0]), conversation_id, seq)
+    return _attachment(request, platform, staff[0], conversation_id, seq)
 
 
 @router.get("/staff/chat/{conversation_id:int}/flights")
@@ -1251,11 +1321,17 @@ def staff_flights(
     origin: Annotated[str, Query(max_length=10)] = "",
     destination: Annotated[str, Query(max_length=10)] = "",
     day: Annotated[str, Query(alias="date", max_length=10)] = "",
+    to_customer_id: Annotated[int | None, Query()] = None,
 ) -> Response:
     """The chat with the airline's fares on a route and day beside it, each with a
-    button that sends it to the customer as a flight card."""
-    search = {"origin": origin.strip().upper(), "destination": destination.strip().upper()}
-    search["date"] = day
+    button that sends it to the customer (in a group: ``to_customer_id``, chosen with
+    the search) as a flight card."""
+    search: dict[str, Any] = {
+        "origin": origin.strip().upper(),
+        "destination": destination.strip().upper(),
+        "date": day,
+        "to_customer_id": to_customer_id,
+    }
     now = platform.clock.now()
     try:
         offers = platform.cards.search_flights(
@@ -1306,11 +1382,13 @@ def staff_send_card(
     day: Annotated[str, Form(alias="date", max_length=10)] = "",
     offer_id: Annotated[str, Form(max_length=100)] = "",
     note: Annotated[str, Form(max_length=200)] = "",
+    to_customer_id: Annotated[int | None, Form()] = None,
     client_id: Annotated[str, Form(max_length=100)] = "",
     csrf: Csrf = "",
 ) -> Response:
     """Offer the customer a wealth product on sale (``wealth``), with a buy button, or
-    one of the airline's fares found beside the chat (``flight``), with a book button."""
+    one of the airline's fares found beside the chat (``flight``), with a book button.
+    In a group the card names the member customer it is for (``to_customer_id``)."""
     check_csrf(request, csrf)
     me, cards = staff[0], platform.cards
     client_id = client_id or _client_id()
@@ -1326,6 +1404,7 @@ def staff_send_card(
                     destination=destination,
                     day=_day(day),
                     offer_id=offer_id,
+                    to_customer_id=to_customer_id,
                 )
             elif kind == CardKind.WEALTH:
                 card, _ = cards.send_wealth(
@@ -1334,14 +1413,13 @@ def staff_send_card(
                     conversation_id=conversation_id,
                     client_id=client_id,
                     product_code=product_code,
+                    to_customer_id=to_customer_id,
                     note=note,
                 )
             else:
                 raise CardNotAllowedHere()
     except DomainError as error:
-        return _staff_conversation(
-            request, platform, me, conversation_id, error.status, error=_error(request, error)
-        )
+        return _refused(request, platform, me, conversation_id, error)
     return _redirect(f"/staff/chat/{conversation_id}#m{card.seq}")
 
 
@@ -1356,13 +1434,7 @@ def staff_withdraw_card(
 ) -> Response:
     """Withdraw a card one sent, while it is open."""
     check_csrf(request, csrf)
-    error = _decline(request, platform, Member.of(staff[0]), conversation_id, card_id)
-    if error is not None:
-        return _staff_conversation(
-            request, platform, staff[0], conversation_id, error.status,
-            error=_error(request, error),
-        )  # fmt: skip
-    return _redirect(f"/staff/chat/{conversation_id}")
+    return _decline(request, platform, staff[0], conversation_id, card_id)
 
 
 @router.post("/staff/chat/{conversation_id:int}/transfer")
@@ -1397,7 +1469,5 @@ def transfer(
                 note=note,
             )
     except DomainError as error:
-        return _staff_conversation(
-            request, platform, me, conversation_id, error.status, error=_error(request, error)
-        )
+        return _refused(request, platform, me, conversation_id, error)
     return _redirect("/staff/chat?notice=transferred")
