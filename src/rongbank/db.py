@@ -13,7 +13,7 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SessionFactory = sessionmaker[Session]
@@ -56,6 +56,32 @@ def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def advisory_key(namespace: str, key: str) -> str:
+    """The two arguments of ``pg_advisory_xact_lock(int, int)`` for a lock on ``key``
+    (SQL for a bigint: a column, a parameter) within ``namespace`` (SQL for text).
+
+    The namespace is hashed (``hashtext``); the key is folded to 32 bits, its high
+    half XOR-ed into its low one, so that keys below 2**32 keep distinct locks (and
+    those below 2**31 the ones they always had: processes of the previous version
+    still serialise with these) and larger ones share a lock only with keys that
+    fold alike. A shared lock only makes two transactions wait for each other; a
+    64-bit hash would need the one-key form, whose space the ledger's account locks
+    use, and lose the namespace. Code that takes several of these locks in one
+    transaction takes them in the order of these two values, so that it cannot
+    deadlock whichever keys fold alike."""
+    bigint = f"CAST({key} AS bigint)"
+    return f"hashtext({namespace}), (({bigint} # ({bigint} >> 32))::bit(32))::int"
+
+
+def advisory_lock(session: Session, namespace: str, key: int) -> None:
+    """Hold the lock on ``key`` (any bigint) in ``namespace`` until the transaction
+    ends; see :func:`advisory_key`."""
+    session.execute(
+        text(f"SELECT pg_advisory_xact_lock({advisory_key(':namespace', ':key')})"),
+        {"namespace": namespace, "key": key},
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -11,6 +11,7 @@ import zlib
 from PIL import Image, PngImagePlugin
 from pypdf import PdfWriter
 from pypdf.actions import JavaScript
+from pypdf.constants import UserAccessPermissions
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -150,9 +151,20 @@ def pdf_with_attachment() -> bytes:
     return _written(writer)
 
 
-def encrypted_pdf() -> bytes:
+def encrypted_pdf(
+    *, user_password: str = "", algorithm: str = "RC4-128", javascript: bool = False
+) -> bytes:
+    """Encrypted as bank statements and e-tickets are: with an owner password that
+    restricts printing and copying, and by default no password to open it."""
     writer = _one_page()
-    writer.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
+    if javascript:
+        writer.add_open_action(JavaScript("app.alert('hi');"))
+    writer.encrypt(
+        user_password=user_password,
+        owner_password="owner",
+        algorithm=algorithm,
+        permissions_flag=UserAccessPermissions(0),  # no printing, copying, changing
+    )
     return _written(writer)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -99,6 +100,19 @@ class TestSending:
         assert "filename*=UTF-8''%E8%B4%A6%E5%8D%95.png.pdf" in got.headers["content-disposition"]
         assert got.content == samples.PDF
 
+    def test_a_pdf_that_opens_without_a_password_is_kept_encrypted_as_sent(
+        self, chat: Chat
+    ) -> None:
+        alice, bob = chat.customer(), chat.customer("李雷")
+        conversation = chat.direct(alice, bob)
+        statement = samples.encrypted_pdf(algorithm="AES-128")
+        sent = upload(chat, alice, conversation, statement, "对账单.pdf", "enc")
+        assert sent.status_code == 201, sent.text
+        got = download(chat, bob, conversation, 1)
+        assert got.headers["content-type"] == "application/pdf"
+        assert got.content == statement
+        assert PdfReader(io.BytesIO(got.content)).is_encrypted
+
     @pytest.mark.parametrize(
         ("content", "name", "code", "status"),
         [
@@ -154,7 +168,8 @@ class TestSending:
                 "hex",
                 samples.raw_pdf(b"/OpenAction << /S /J#61vaScript /J#53 (app.alert\\(1\\)) >>"),
             ),
-            ("enc", samples.encrypted_pdf()),
+            ("enc", samples.encrypted_pdf(user_password="123456")),
+            ("enc-js", samples.encrypted_pdf(javascript=True)),
         ):
             refused = upload(chat, alice, conversation, content, "账单.pdf", client_id)
             assert (refused.status_code, refused.json()["error"]["code"]) == (

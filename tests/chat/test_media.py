@@ -228,11 +228,24 @@ class TestPdf:
             # Opening at a page and a link to a web page are not active content.
             samples.raw_pdf(b"/OpenAction [3 0 R /Fit]", b"/Annots [4 0 R]", URI_LINK),
             samples.pdf_with_compressed_action(b"<< /S /GoTo /D [3 0 R /Fit] >>"),
+            # Encrypted only to restrict printing and copying: opens with no password.
+            samples.encrypted_pdf(),
+            samples.encrypted_pdf(algorithm="AES-128"),
+            samples.encrypted_pdf(algorithm="AES-256"),
         ],
     )
     def test_a_pdf_without_active_content_is_accepted_as_sent(self, content: bytes) -> None:
         stored = inspect(content, name="statement.pdf", limits=LIMITS)
         assert (stored.content_type, stored.content) == ("application/pdf", content)
+
+    def test_an_encrypted_pdf_is_looked_into(self) -> None:
+        # Its objects are encrypted: the script is not there for a byte search, and
+        # only decrypting finds it.
+        for algorithm in ("RC4-128", "AES-256"):
+            content = samples.encrypted_pdf(algorithm=algorithm, javascript=True)
+            assert b"app.alert" not in content
+            with pytest.raises(AttachmentTypeRefused):
+                inspect(content, name="e-ticket.pdf", limits=LIMITS)
 
     @pytest.mark.parametrize(
         ("content", "hidden_from_a_byte_search"),
@@ -267,7 +280,9 @@ class TestPdf:
     @pytest.mark.parametrize(
         "content",
         [
-            samples.encrypted_pdf(),  # cannot be looked into (even with no user password)
+            # Needs a password to open, so cannot be looked into.
+            samples.encrypted_pdf(user_password="123456"),
+            samples.encrypted_pdf(user_password="123456", algorithm="AES-256"),
             b"%PDF-1.4\n" + b"\x00garbage" * 10,
             # No page tree.
             b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",

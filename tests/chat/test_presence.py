@@ -4,20 +4,26 @@ gateway processes' worth) over one database, and two real gateways over NATS."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
+from starlette.websockets import WebSocketDisconnect
 
 from rongbank.chat.bus import take_events
-from rongbank.chat.service import CUSTOMER, ChatService, Member
+from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Member, OpenHere
 from rongbank.clock import FrozenClock
+from rongbank.db import advisory_key, advisory_lock
 from rongbank.platform import Platform
 from tests.chat import test_nats
 from tests.chat.conftest import CHAT, Chat
+from tests.chat.test_realtime_and_desk import WS, next_of
 
 # The real gateways of the NATS tests.
 nats_url = test_nats.nats_url
@@ -61,6 +67,26 @@ class Gateways:
     def rows(self) -> int:
         with self.platform.transaction() as session:
             return int(session.execute(text("SELECT count(*) FROM chat_presence")).scalar_one())
+
+    def counts(self) -> dict[tuple[int, str], int]:
+        """Connections per (member id, gateway: one or other)."""
+        names = {self.one.gateway_id: "one", self.other.gateway_id: "other"}
+        with self.platform.transaction() as session:
+            rows = session.execute(
+                text("SELECT member_id, gateway_id, connections FROM chat_presence")
+            ).all()
+        return {(int(m), names[g]): int(n) for m, g, n in rows}
+
+    def fail_disconnect(self, gateway: ChatService, member: Member) -> None:
+        """A disconnect whose transaction fails (the database errs as it commits):
+        what it wrote is rolled back."""
+
+        def disconnect_and_fail(session: Session) -> None:
+            gateway.disconnected(session, member)
+            session.execute(text("SELECT 1 / 0"))
+
+        with pytest.raises(DataError):
+            self.run(disconnect_and_fail)
 
 
 @pytest.fixture
@@ -216,6 +242,264 @@ class TestDeadGateways:
         with platform.transaction() as session:
             gateways = session.execute(text("SELECT id FROM chat_gateway")).scalars().all()
         assert gateways == [platform.chat.gateway_id]
+
+
+def sockets(
+    counted: dict[Member, int] | None = None, changing: tuple[Member, ...] = ()
+) -> Callable[[], OpenHere]:
+    """What a gateway says of its open sockets."""
+    return lambda: OpenHere(counted or {}, frozenset(changing))
+
+
+class TestReconcilingWithTheSockets:
+    def test_a_count_left_by_a_failed_disconnect_is_put_right_by_the_next_renewal(
+        self, two: Gateways
+    ) -> None:
+        alice, bob = two.a.id, two.b.id
+        two.run(two.one.connected, two.a)
+        two.fail_disconnect(two.one, two.a)
+        assert two.online(two.other, two.a)  # wrongly: she has no socket left
+
+        assert two.run(two.one.reconcile_presence, sockets()) == [(bob, alice, False)]
+        assert not two.online(two.other, two.a)
+        assert two.rows() == 0
+        # Nothing more to put right, nor to say.
+        assert two.run(two.one.reconcile_presence, sockets()) == []
+
+    def test_one_of_two_sockets_failing_to_disconnect_leaves_her_online_with_one(
+        self, two: Gateways
+    ) -> None:
+        alice, bob = two.a.id, two.b.id
+        for _ in range(2):
+            two.run(two.one.connected, two.a)
+        two.fail_disconnect(two.one, two.a)
+        assert two.counts() == {(alice, "one"): 2}
+
+        assert two.run(two.one.reconcile_presence, sockets({two.a: 1})) == []
+        assert two.counts() == {(alice, "one"): 1}
+        # So that closing her last socket announces her offline.
+        assert two.run(two.one.disconnected, two.a) == [(bob, alice, False)]
+
+    def test_connections_elsewhere_keep_her_online(self, two: Gateways) -> None:
+        two.run(two.one.connected, two.a)
+        two.run(two.other.connected, two.a)
+        two.fail_disconnect(two.one, two.a)
+        assert two.run(two.one.reconcile_presence, sockets()) == []
+        assert two.counts() == {(two.a.id, "other"): 1}
+        assert two.online(two.one, two.a)
+
+    def test_only_this_gateways_rows_of_settled_members_are_touched(self, two: Gateways) -> None:
+        two.run(two.one.connected, two.a)
+        two.run(two.one.connected, two.b)
+        two.run(two.other.connected, two.b)
+        # Bob's socket here is closing: his disconnect, under way, will count it.
+        assert two.run(two.one.reconcile_presence, sockets({two.a: 1}, (two.b,))) == []
+        assert two.counts() == {(two.a.id, "one"): 1, (two.b.id, "one"): 1, (two.b.id, "other"): 1}
+
+    def test_a_member_swept_while_the_gateway_was_cut_off_is_announced_again(
+        self, two: Gateways, clock: FrozenClock
+    ) -> None:
+        alice, bob = two.a.id, two.b.id
+        two.run(two.one.connected, two.a)
+        clock.advance(two.one.config.presence_lease)
+        two.run(two.other.renew_lease)
+        assert two.run(two.other.sweep_presence) == [(bob, alice, False)]
+
+        # Back in touch, her socket still open.
+        two.run(two.one.renew_lease)
+        assert two.run(two.one.reconcile_presence, sockets({two.a: 1})) == [(bob, alice, True)]
+        assert two.counts() == {(alice, "one"): 1}
+        assert two.online(two.other, two.a)
+
+    def test_hidden_presence_is_put_right_without_a_word(self, two: Gateways) -> None:
+        two.run(two.one.set_presence_visible, two.a, visible=False)
+        two.run(two.one.connected, two.a)
+        two.fail_disconnect(two.one, two.a)
+        assert two.run(two.one.reconcile_presence, sockets()) == []
+        assert two.rows() == 0
+
+    def test_the_platform_job_reconciles_with_the_gateways_sockets(
+        self, two: Gateways, platform: Platform
+    ) -> None:
+        two.run(two.one.connected, two.a)
+        two.run(two.one.connected, two.b)
+        two.fail_disconnect(two.one, two.a)
+        platform.chat.open_here = sockets({two.b: 1})
+        platform.keep_presence()
+        assert two.counts() == {(two.b.id, "one"): 1}
+
+
+@pytest.mark.parametrize("another_socket", [False, True])
+def test_renewals_racing_connects_and_disconnects_put_nothing_wrong(
+    live_chat: Chat, another_socket: bool
+) -> None:
+    """One thread opens and closes a socket of alice's, keeping the books as the
+    gateway does; another reconciles all the while. With nothing failing, the
+    renewals must never change a count nor announce anything."""
+    two = Gateways(live_chat.platform, live_chat)
+    books = threading.Lock()
+    counted: Counter[Member] = Counter()
+    changing: Counter[Member] = Counter()
+
+    def here() -> OpenHere:
+        with books:
+            return OpenHere(Counter(counted), frozenset(+changing))
+
+    def keep(member: Member, counted_by: int, changing_by: int) -> None:
+        with books:
+            counted[member] += counted_by
+            changing[member] += changing_by
+
+    told: list[tuple[int, int, bool]] = []
+    if another_socket:
+        told += two.run(two.one.connected, two.a)
+        keep(two.a, 1, 0)
+    done = threading.Event()
+    rounds = 25
+
+    def sockets() -> None:
+        try:
+            for _ in range(rounds):
+                keep(two.a, 0, 1)  # opening
+                told.extend(two.run(two.one.connected, two.a))
+                keep(two.a, 1, -1)
+                keep(two.a, -1, 1)  # closing
+                told.extend(two.run(two.one.disconnected, two.a))
+                keep(two.a, 0, -1)
+        finally:
+            done.set()
+
+    def renewals() -> int:
+        runs = 0
+        while not done.is_set() or runs == 0:
+            told.extend(two.run(two.one.reconcile_presence, here))
+            runs += 1
+        return runs
+
+    with ThreadPoolExecutor(2) as pool:
+        socket_thread, renewal_thread = pool.submit(sockets), pool.submit(renewals)
+        socket_thread.result()
+        assert renewal_thread.result() > 0
+    online, offline = (two.b.id, two.a.id, True), (two.b.id, two.a.id, False)
+    assert told == ([online] if another_socket else [online, offline] * rounds)
+    assert two.counts() == ({(two.a.id, "one"): 1} if another_socket else {})
+
+
+def test_a_gateway_whose_disconnect_failed_announces_offline_at_its_renewal(
+    live_chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real gateway: its socket closes as the database fails; its next lease
+    renewal finds the socket gone and tells bob."""
+    chat, platform = live_chat, live_chat.platform
+    alice, bob = chat.customer(), chat.customer("李雷")
+    chat.direct(alice, bob)
+    real = platform.chat.disconnected
+    failed = threading.Event()
+
+    def disconnect_and_fail(session: Session, member: Member) -> None:
+        real(session, member)
+        if member.id == alice["customer_id"]:
+            failed.set()
+            session.execute(text("SELECT 1 / 0"))
+
+    def alices_rows() -> int:
+        with platform.transaction() as session:
+            return int(
+                session.execute(
+                    text("SELECT count(*) FROM chat_presence WHERE member_id = :m"),
+                    {"m": alice["customer_id"]},
+                ).scalar_one()
+            )
+
+    with chat.client.websocket_connect(WS, headers=bob["headers"]) as bob_ws:
+        with ExitStack() as hers:
+            alice_ws = hers.enter_context(
+                chat.client.websocket_connect(WS, headers=alice["headers"])
+            )
+            assert next_of(bob_ws, "presence")["online"] is True
+            monkeypatch.setattr(platform.chat, "disconnected", disconnect_and_fail)
+            # The gateway closes her socket itself (her login ended), so that it
+            # runs her disconnect to its end.
+            with platform.transaction() as session:
+                platform.auth.logout(session, alice["token"])
+            alice_ws.send_json({"type": "sync", "id": "s"})
+            with pytest.raises(WebSocketDisconnect):
+                next_of(alice_ws, "the close")  # after any presence of bob's
+            here = platform.chat.open_here
+            assert here is not None
+            test_nats._wait_until(lambda: failed.is_set() and not here().changing, "her disconnect")
+            assert here().counted == {Member(CUSTOMER, bob["customer_id"]): 1}
+            assert alices_rows() == 1  # the disconnect rolled back
+            with pytest.raises(DataError):  # the gateway's, as the test client hands it on
+                hers.close()
+
+        platform.keep_presence()
+        assert alices_rows() == 0
+        offline = next_of(bob_ws, "presence")
+        assert (offline["member"]["id"], offline["online"]) == (alice["customer_id"], False)
+
+
+class TestLargeIds:
+    BIG = 2**40 + 7
+
+    def test_presence_works_for_ids_beyond_32_bits(self, two: Gateways) -> None:
+        big = Member(CUSTOMER, self.BIG)
+        staff = Member(STAFF, 2**62 + 1)
+        for member in (big, staff):
+            two.run(two.one.connected, member)
+            two.run(two.other.connected, member)
+        two.fail_disconnect(two.one, big)
+        two.run(two.one.reconcile_presence, sockets({staff: 1}))
+        assert two.counts() == {
+            (self.BIG, "other"): 1,
+            (staff.id, "one"): 1,
+            (staff.id, "other"): 1,
+        }
+        two.run(two.other.disconnected, big)
+        assert (self.BIG, "other") not in two.counts()
+
+    @pytest.mark.parametrize(
+        ("held", "wanted", "waits"),
+        [
+            (BIG, BIG, True),
+            (BIG, BIG + 1, False),
+            (2**31, 2**31, True),
+            (2**31, 0, False),
+            (2**63 - 1, 2**63 - 1, True),
+            (2**63 - 1, 2**31 - 1, False),
+            (5, 5, True),
+            (5, 6, False),
+        ],
+    )
+    def test_a_lock_on_any_bigint_id_excludes_that_id(
+        self, session: Session, engine: Engine, held: int, wanted: int, waits: bool
+    ) -> None:
+        advisory_lock(session, "wealth_buy", held)
+        with engine.connect() as other:
+            taken = other.execute(
+                text(f"SELECT pg_try_advisory_xact_lock({advisory_key(':n', ':k')})"),
+                {"n": "wealth_buy", "k": wanted},
+            ).scalar_one()
+            other.rollback()
+        assert taken is not waits
+
+    def test_ids_below_2_31_keep_the_lock_they_always_had(self, session: Session) -> None:
+        # Processes of the previous version keep serialising with these.
+        key = session.execute(
+            text(f"SELECT ROW({advisory_key(':n', ':k')})::text"), {"n": "auth_usage", "k": 123}
+        ).scalar_one()
+        old = session.execute(text("SELECT ROW(hashtext('auth_usage'), 123)::text")).scalar_one()
+        assert key == old
+
+    def test_another_namespace_does_not_wait(self, session: Session, engine: Engine) -> None:
+        advisory_lock(session, "wealth_buy", self.BIG)
+        with engine.connect() as other:
+            taken = other.execute(
+                text(f"SELECT pg_try_advisory_xact_lock({advisory_key(':n', ':k')})"),
+                {"n": "wealth_redeem", "k": self.BIG},
+            ).scalar_one()
+            other.rollback()
+        assert taken
 
 
 @pytest.mark.skipif(test_nats.NATS_SERVER is None, reason="nats-server is not installed")

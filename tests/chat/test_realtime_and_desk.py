@@ -116,6 +116,9 @@ class TestGateway:
             assert next_of(ws, "error")["error"]["code"] == "chat_conversation_not_found"
             ws.send_json({"type": "nonsense"})
             assert next_of(ws, "error")["error"]["code"] == "invalid_request"
+            # An id beyond 64 bits is echoed as sent, like any other.
+            ws.send_json({"type": "typing", "id": 2**70, "conversation_id": conversation})
+            assert next_of(ws, "error")["id"] == 2**70
 
     def test_refuses_without_a_session_and_cookies_from_other_sites(self, live_chat: Chat) -> None:
         chat = live_chat

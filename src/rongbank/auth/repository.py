@@ -245,23 +245,37 @@ def insert_session(
     return session_id
 
 
-def find_sessions(session: Session, token_hashes: list[bytes]) -> dict[bytes, SessionRow]:
-    rows = session.execute(
-        text(f"SELECT token_hash, {_SESSION.removeprefix('SELECT ')} WHERE token_hash = ANY(:h)"),
-        {"h": token_hashes},
-    )
+_FIND_SESSIONS = f"SELECT token_hash, {_SESSION.removeprefix('SELECT ')} WHERE token_hash = ANY(:h)"
+_FIND = text(_FIND_SESSIONS)
+_FIND_AND_TOUCH = text(
+    # Locked in id order, so that concurrent touches never deadlock.
+    "WITH touched AS (UPDATE auth_session SET last_seen_at = :now WHERE id IN ("  # noqa: S608
+    "SELECT id FROM auth_session WHERE token_hash = ANY(:h) "
+    "AND revoked_at IS NULL AND expires_at > :now AND last_seen_at >= :idle_since "
+    f"AND last_seen_at < :stale ORDER BY id FOR UPDATE)) {_FIND_SESSIONS}"
+)
+
+
+def find_sessions(
+    session: Session,
+    token_hashes: list[bytes],
+    *,
+    touch_at: datetime | None = None,
+    idle_since: datetime | None = None,
+    stale_before: datetime | None = None,
+) -> dict[bytes, SessionRow]:
+    """The sessions of these tokens as they were before this statement; with
+    ``touch_at``, the live ones (used since ``idle_since``) last seen before
+    ``stale_before`` are marked seen at ``touch_at`` by the same statement (one round
+    trip: the chat gateway checks a batch of frames' logins on its hot path)."""
+    if touch_at is None:
+        rows = session.execute(_FIND, {"h": token_hashes})
+    else:
+        rows = session.execute(
+            _FIND_AND_TOUCH,
+            {"h": token_hashes, "now": touch_at, "idle_since": idle_since, "stale": stale_before},
+        )
     return {bytes(row[0]): SessionRow(*row[1:]) for row in rows}
-
-
-def touch_sessions(session: Session, session_ids: list[int], now: datetime) -> None:
-    """Sorted ids: concurrent touches lock the rows in one order."""
-    session.execute(
-        text(
-            "UPDATE auth_session SET last_seen_at = :now "
-            "WHERE id = ANY(:ids) AND last_seen_at < :now"
-        ),
-        {"now": now, "ids": session_ids},
-    )
 
 
 def revoke_session(session: Session, token_hash: bytes, now: datetime) -> None:

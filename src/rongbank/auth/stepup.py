@@ -42,6 +42,7 @@ from rongbank.auth.limits import (
 )
 from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolService
 from rongbank.clock import Clock
+from rongbank.db import advisory_lock
 from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 
 MAX_FAILURES = 5
@@ -247,9 +248,7 @@ class StepUp:
         (``password_free`` or the tool kind). ``risk`` is the risk check's score,
         taken before the payment's own effects were written."""
         # One payment of a customer at a time decides and counts.
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('auth_usage'), :c)"), {"c": customer_id}
-        )
+        advisory_lock(session, "auth_usage", customer_id)
         decision = self.decide(session, customer_id, payment, risk)
         if decision.password_free:
             kind = PASSWORD_FREE

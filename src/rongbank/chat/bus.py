@@ -26,13 +26,17 @@ lease do not count, and the next live gateway sweeps them away and announces
 offline those connected nowhere else. The lease is one row per gateway rather
 than a time on every member's row, so renewing it is one write however many are
 connected. Connect and disconnect are each a lock and one statement; messages
-cost nothing more. A gateway cut off from the database for longer than a lease
-has its members swept as offline until they reconnect.
+cost nothing more. After each renewal the gateway makes its rows match the sockets
+it has open (two statements however many): a disconnect whose transaction failed
+would otherwise leave its member online until the lease lapsed, and a gateway cut
+off from the database for longer than a lease, whose members were swept as
+offline, counts and announces them again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -69,7 +73,12 @@ Callback = Callable[[Push], None]
 
 def encode(event: Event) -> str:
     """An event's JSON, compact and with Chinese as is (as a WebSocket text frame)."""
-    return orjson.dumps(event).decode()
+    try:
+        return orjson.dumps(event).decode()
+    except TypeError:
+        # What orjson leaves to others: integers beyond 64 bits (a client's own
+        # frame id, echoed back). Whatever is not JSON at all still raises.
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
 def topic(kind: str, member_id: int) -> str:

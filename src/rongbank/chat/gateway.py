@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +42,7 @@ from rongbank.chat import schemas as s
 from rongbank.chat.bus import Push, chat_transaction, encode
 from rongbank.chat.committer import GatewaySend, signed_in_as
 from rongbank.chat.endpoints import sync_out
-from rongbank.chat.service import Member, SendRequest
+from rongbank.chat.service import Member, OpenHere, SendRequest
 from rongbank.errors import DomainError, InvalidRequest
 from rongbank.platform import Platform
 from rongbank.web.pages import CUSTOMER_COOKIE, STAFF_COOKIE
@@ -126,6 +127,19 @@ class _Watch:
         self.platform = platform
         self.connections: set[Connection] = set()
         self.task: asyncio.Task[None] | None = None
+        platform.chat.open_here = self.open_here
+
+    def open_here(self) -> OpenHere:
+        """The sockets of this process, for the presence lease renewal (called on
+        its thread: a copy of the set is taken at once, under the GIL)."""
+        counted: Counter[Member] = Counter()
+        changing: set[Member] = set()
+        for connection in self.connections.copy():
+            if connection.counted:
+                counted[connection.member] += 1
+            else:
+                changing.add(connection.member)
+        return OpenHere(counted, frozenset(changing))
 
     def add(self, connection: Connection) -> None:
         self.connections.add(connection)
@@ -176,6 +190,9 @@ class Connection:
         self.sending: set[tuple[int, str]] = set()
         """The conversation and client id of each of this socket's sends in flight."""
         self.loop = asyncio.get_running_loop()
+        self.counted = False
+        """From the end of its connect to the start of its disconnect (see
+        ``ChatService.reconcile_presence``)."""
 
     def _deliver(self, push: Push) -> None:
         # Called from whichever thread committed; hands the push to this loop.
@@ -217,12 +234,13 @@ class Connection:
             await run_in_threadpool(self._in_transaction, chat.connected, self.member)
             # Only a connection that was counted is uncounted: were a failed connect
             # undone, it would take away another connection of the member's.
-            counted = True
+            counted = self.counted = True
             tasks.append(asyncio.create_task(self._receive()))
             # Either ending ends the connection: the client left, or it was closed
             # (too slow, session ended).
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.counted = False
             subscription.close()
             for task in tasks:
                 task.cancel()

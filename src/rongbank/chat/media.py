@@ -13,8 +13,11 @@ name their device gave, and returns what the bank will store and serve, or refus
   includes GBK, what Chinese Windows and Excel still write; ``.csv`` is served as
   CSV). Text is stored as sent and served with its charset. PDFs are parsed
   (``pypdf``) and refused when they carry active content (JavaScript, launch,
-  embedded files, automatic actions, forms that submit) or cannot be read, or are
-  encrypted so that they cannot be checked. Office files with macros are refused,
+  embedded files, automatic actions, forms that submit) or cannot be read. A PDF
+  encrypted only to restrict printing or copying (it opens without a password, as
+  many banks' statements and airlines' e-tickets do) is decrypted to be checked and
+  stored as sent; one that needs a password to open cannot be checked and is
+  refused. Office files with macros are refused,
   and so are the legacy binary Office formats (whose macros cannot be found without
   parsing them), executables, archives, HTML, SVG and anything else.
 
@@ -35,7 +38,7 @@ from urllib.parse import quote
 
 import filetype  # type: ignore[import-untyped]
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
-from pypdf import PdfReader
+from pypdf import PasswordType, PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 from rongbank.chat.errors import (
@@ -232,23 +235,29 @@ _PDF_ACTIVE_NAMES = frozenset(
 _PDF_TYPE_KEYS = ("/S", "/Type", "/Subtype")
 PDF_REFUSED = (
     "This PDF cannot be sent: it contains scripts, embedded files or actions that run on "
-    "opening, or it is encrypted or damaged so that it cannot be checked."
+    "opening, or it needs a password to open or is damaged, so that it cannot be checked."
 )
 PDF_MAX_OBJECTS = 500_000
 """Dictionaries and arrays a PDF may have; checking more would take too long."""
 
 
 def _pdf_is_inert(data: bytes) -> bool:
-    """Whether a PDF can be read, is not encrypted and has no active content.
+    """Whether a PDF can be read, opens without a password and has no active content.
 
     pypdf decodes what hides a name from a byte search (``/J#61vaScript``, objects
     in compressed object streams, incremental updates). Every object in the cross-
     reference table is looked at, whether or not the document refers to it, as is
     everything the trailer reaches. Anything pypdf cannot read is refused: the
-    content is the sender's, so any failure means "not known to be safe"."""
+    content is the sender's, so any failure means "not known to be safe".
+
+    An encrypted PDF is decrypted with the empty user password, which any viewer
+    tries first (permissions such as "no printing" are then only requests to the
+    viewer), and checked like any other; one that needs a password cannot be."""
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted or len(reader.pages) == 0:
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            return False
+        if len(reader.pages) == 0:
             return False
         roots: list[Any] = [reader.trailer]
         for generation, numbers in reader.xref.items():

@@ -25,7 +25,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,7 @@ from rongbank.chat.errors import (
     ReplyToUnknown,
 )
 from rongbank.clock import Clock
+from rongbank.db import advisory_key
 from rongbank.errors import DomainError
 from rongbank.settings import Settings
 
@@ -228,10 +229,12 @@ class _Members:
 @dataclass(frozen=True, slots=True)
 class _Locked:
     """What locking a batch's conversations read: their members, and each log's
-    head (last ``seq`` and hash)."""
+    head (last ``seq`` and hash); and the send tokens left to store (``spend``,
+    written with the messages)."""
 
     members: dict[int, _Members]
     heads: dict[int, tuple[int, bytes]]
+    spend: list[dict[str, Any]] = field(default_factory=list)
 
 
 # The statements of the send path, built once (see ChatService.send_many). Arrays
@@ -240,7 +243,14 @@ class _Locked:
 _LOCK_CONVERSATIONS = text(
     f"SELECT {_CONVERSATION}, last_hash, (SELECT coalesce(json_agg(json_build_array("  # noqa: S608
     "m.member_kind, m.member_id, m.active)), '[]') FROM chat_member m "
-    "WHERE m.conversation_id = chat_conversation.id) "
+    "WHERE m.conversation_id = chat_conversation.id), "
+    # A direct conversation whose two customers are blocked either way (a block made
+    # while this waited for the lock is seen by the next send: it is not money).
+    "kind = 'direct' AND EXISTS (SELECT 1 FROM chat_block b "
+    "JOIN chat_member x ON x.member_id = b.blocker_id "
+    "JOIN chat_member y ON y.member_id = b.blocked_id "
+    "WHERE x.conversation_id = chat_conversation.id AND x.member_kind = 'customer' "
+    "AND y.conversation_id = chat_conversation.id AND y.member_kind = 'customer') "
     "FROM chat_conversation WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
 )
 _MEMBERS = text(
@@ -252,11 +262,6 @@ _ORIGINALS = text(
     "CAST(:k AS text[]), CAST(:m AS bigint[]), CAST(:cid AS text[])) AS r(c, k, m, cid) "
     "ON conversation_id = r.c AND sender_kind = r.k AND sender_id = r.m AND client_id = r.cid"
 )
-_BLOCKS = text(
-    "SELECT blocker_id, blocked_id FROM chat_block "
-    "JOIN unnest(CAST(:a AS bigint[]), CAST(:b AS bigint[])) AS p(a, b) "
-    "ON (blocker_id, blocked_id) IN ((p.a, p.b), (p.b, p.a))"
-)
 _LOCK_BUCKETS = text(
     "INSERT INTO chat_rate_bucket AS b (member_kind, member_id, tokens, at) "
     "SELECT w.k, w.m, :burst, :at FROM unnest(CAST(:k AS text[]), CAST(:m AS bigint[])) "
@@ -264,18 +269,20 @@ _LOCK_BUCKETS = text(
     "ON CONFLICT (member_kind, member_id) DO UPDATE SET tokens = b.tokens "
     "RETURNING member_kind, member_id, tokens, at"
 )
-_SPEND_TOKENS = text(
-    "UPDATE chat_rate_bucket b SET tokens = s.t, at = :at FROM unnest(CAST(:k AS text[]), "
-    "CAST(:m AS bigint[]), CAST(:t AS double precision[])) AS s(k, m, t) "
+_SPEND = (
+    "UPDATE chat_rate_bucket b SET tokens = s.t, at = s.at "
+    "FROM jsonb_to_recordset(CAST(:spend AS jsonb)) "
+    "AS s(k text, m bigint, t double precision, at timestamptz) "
     "WHERE b.member_kind = s.k AND b.member_id = s.m"
 )
+_SPEND_TOKENS = text(_SPEND)
 _TAKE_SEQS = text(
     "UPDATE chat_conversation c SET last_seq = c.last_seq + n.k "
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS bigint[])) AS n(id, k) "
     "WHERE c.id = n.id RETURNING c.id, c.last_seq - n.k, c.last_hash"
 )
 _WRITE = text(
-    "WITH written AS (INSERT INTO chat_message (conversation_id, seq, sender_kind, sender_id, "
+    "WITH written AS (INSERT INTO chat_message (conversation_id, seq, sender_kind, sender_id, "  # noqa: S608
     "client_id, kind, body, reply_to, ref_seq, masked, at, content_hash, hash, search) "
     "SELECT w.c, w.s, w.sk, w.si, w.cid, w.k, w.b, w.r, w.ref, "
     "ARRAY(SELECT jsonb_array_elements_text(w.masked)), :at, decode(w.ch, 'hex'), "
@@ -290,7 +297,8 @@ _WRITE = text(
     "last_delivered_seq = greatest(mb.last_delivered_seq, x.s), "
     "last_read_seq = greatest(mb.last_read_seq, x.s) "
     "FROM jsonb_to_recordset(CAST(:seen AS jsonb)) AS x(c bigint, k text, m bigint, s bigint) "
-    "WHERE mb.conversation_id = x.c AND mb.member_kind = x.k AND mb.member_id = x.m RETURNING 1) "
+    "WHERE mb.conversation_id = x.c AND mb.member_kind = x.k AND mb.member_id = x.m RETURNING 1), "
+    f"spent AS ({_SPEND} RETURNING 1) "
     "SELECT (SELECT count(*) FROM written)"
 )
 
@@ -353,6 +361,21 @@ _VISIBLE = (
     "AND member_id = :m), true)"
 )
 """Whether the member :k :m lets their contacts see when they are online."""
+_PRESENCE_LOCK = advisory_key("'chat_presence_' || {kind}", "{id}")
+"""The two keys of a member's presence lock (:meth:`ChatService._lock_presence`); also
+the order in which several are taken, so that no two transactions deadlock."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenHere:
+    """The sockets this gateway process has open, as the gateway knows them (see
+    :meth:`ChatService.reconcile_presence`)."""
+
+    counted: Mapping[Member, int]
+    """Per member, the sockets whose connect committed and whose disconnect has not
+    begun."""
+    changing: frozenset[Member]
+    """Members with a socket in between: connecting, or closing and disconnecting."""
 
 
 class ChatService:
@@ -366,6 +389,9 @@ class ChatService:
         # This process's name in the shared presence tables (see "presence" below).
         self.gateway_id = uuid.uuid4()
         self._gateway_name = f"{socket.gethostname()}:{os.getpid()}"[:200]
+        self.open_here: Callable[[], OpenHere] | None = None
+        """This process's sockets, set by its gateway (``rongbank.chat.gateway``) once
+        it serves one: what :meth:`reconcile_presence` makes the rows match."""
 
     # -- conversations ---------------------------------------------------------------
 
@@ -749,8 +775,11 @@ class ChatService:
         attachments, which write their own kind of entry with :meth:`append`): the
         conversation, row locked, once the checks every message passes are passed and
         a send token is taken; or the stored message of a resend of ``client_id``."""
-        admitted = self._admit(session, [Admission(member, conversation_id, client_id, reply_to)])
-        outcome = admitted[0][0]
+        admitted, locked = self._admit(
+            session, [Admission(member, conversation_id, client_id, reply_to)]
+        )
+        self._spend(session, locked.spend)
+        outcome = admitted[0]
         if isinstance(outcome, DomainError):
             raise outcome
         return outcome
@@ -772,6 +801,7 @@ class ChatService:
         conversations: dict[int, Conversation] = {}
         heads: dict[int, tuple[int, bytes]] = {}
         members: dict[int, _Members] = {}
+        blocked: set[int] = set()
         # Locked in id order, so that two batches wait for each other, never deadlock.
         for row in session.execute(_LOCK_CONVERSATIONS, {"ids": ids}):
             head = conversations[int(row[0])] = Conversation(*row[:10])
@@ -779,8 +809,11 @@ class ChatService:
             group = members[head.id] = _Members()
             for kind, who, active in row[11]:
                 (group.active if active else group.left).add(Member(str(kind), int(who)))
+            if row[12]:
+                blocked.add(head.id)
+        # After the lock, in a statement of its own: it sees an original that a
+        # concurrent batch committed while this one waited for the lock.
         originals = self._originals(session, admissions)
-        blocked = self._blocked_pairs(session, admissions, conversations, members)
         outcomes: list[Conversation | Message | DomainError] = []
         for i, admission in enumerate(admissions):
             member, conversation = admission.member, conversations.get(admission.conversation_id)
@@ -799,12 +832,12 @@ class ChatService:
                 1 <= admission.reply_to <= conversation.last_seq
             ):
                 outcomes.append(ReplyToUnknown())
-            elif (conversation.id, member) in blocked:
+            elif conversation.id in blocked and member.kind == CUSTOMER:
                 outcomes.append(Blocked())
             else:
                 outcomes.append(conversation)
-        self._take_tokens(session, admissions, outcomes)
-        return outcomes, _Locked(members, heads)
+        spend = self._take_tokens(session, admissions, outcomes)
+        return outcomes, _Locked(members, heads, spend)
 
     def append(
         self,
@@ -833,8 +866,11 @@ class ChatService:
         """Append ``drafts`` in order to their conversations (locked by this
         transaction) and queue each for the members: one statement, whatever their
         number, when the caller read the logs' heads and members under the lock
-        (``locked``, nothing written since); else three."""
+        (``locked``, nothing written since; its send tokens are stored with them);
+        else three."""
         if not drafts:
+            if locked is not None:
+                self._spend(session, locked.spend)
             return []
         counts = Counter(conversation.id for conversation, _ in drafts)
         if locked is not None:
@@ -896,6 +932,7 @@ class ChatService:
                 "seen": orjson.dumps(
                     [{"c": c, "k": k, "m": m, "s": seq} for (c, k, m), seq in read_to.items()]
                 ).decode(),
+                "spend": orjson.dumps(locked.spend if locked is not None else []).decode(),
             },
         )
         for message in messages:
@@ -936,35 +973,6 @@ class ChatService:
             )
             found[key] = message  # type: ignore[index]
         return found
-
-    def _blocked_pairs(
-        self,
-        session: Session,
-        admissions: Sequence[Admission],
-        conversations: dict[int, Conversation],
-        members: dict[int, _Members],
-    ) -> set[tuple[int, Member]]:
-        """The (conversation, sender) of direct messages that a block stops: either
-        customer blocking the other ends their direct messages both ways."""
-        pairs: dict[tuple[int, int], set[tuple[int, Member]]] = {}
-        for a in admissions:
-            conversation = conversations.get(a.conversation_id)
-            if conversation is None or conversation.kind != "direct" or a.member.kind != CUSTOMER:
-                continue
-            for other in members[conversation.id].active | members[conversation.id].left:
-                if other.kind == CUSTOMER and other.id != a.member.id:
-                    pair = (min(a.member.id, other.id), max(a.member.id, other.id))
-                    pairs.setdefault(pair, set()).add((conversation.id, a.member))
-        if not pairs:
-            return set()
-        rows = session.execute(
-            _BLOCKS, {"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]}
-        ).all()
-        return {
-            stopped
-            for blocker, blocked in rows
-            for stopped in pairs[(min(blocker, blocked), max(blocker, blocked))]
-        }
 
     def message(self, session: Session, conversation_id: int, seq: int) -> Message:
         row = session.execute(
@@ -1119,7 +1127,10 @@ class ChatService:
     # gateway whose lease holds. Connect and disconnect take the member's advisory
     # lock and then make one statement, so that of two gateways connecting or
     # disconnecting the same member at once, one sees the other's row: exactly one
-    # announces them online, and the last to let go announces them offline.
+    # announces them online, and the last to let go announces them offline. What a
+    # failed transaction leaves wrong, the gateway's next renewal puts right
+    # (reconcile_presence). The locks are keyed by namespace and member id for any
+    # bigint id (rongbank.db.advisory_key).
 
     def is_connected(self, session: Session, member: Member) -> bool:
         """Whether the member has a live connection to any gateway."""
@@ -1199,6 +1210,69 @@ class ChatService:
             },
         )
 
+    def reconcile_presence(self, session: Session, here: Callable[[], OpenHere]) -> None:
+        """Make this gateway's rows match the sockets it has open (``here``), announcing
+        those whose being online anywhere changes: a disconnect whose transaction
+        failed (the database went away as the socket closed) left a count one too
+        high, a member whose rows were swept while this gateway was cut off from the
+        database is still connected. Run after each :meth:`renew_lease`.
+
+        Two statements however many are connected: one locks every member this
+        gateway has a row or a counted socket for, the next writes the difference.
+        ``here`` is asked again once the locks are held: a member's connect or
+        disconnect that commits after that waits for this transaction and then
+        counts from what it wrote; one that committed before is seen by both the
+        database and ``here``, or its member is ``changing`` and left for the next
+        run, as are members who connected in between (not locked)."""
+        seen = here()
+        key = _PRESENCE_LOCK.format(kind="kind", id="id")
+        locked = session.execute(
+            text(
+                # Sorted in a subquery (never flattened), locked in that order.
+                f"SELECT kind, id, pg_advisory_xact_lock({key}) "  # noqa: S608
+                "FROM (SELECT kind, id FROM (SELECT member_kind AS kind, member_id AS id "
+                "FROM chat_presence WHERE gateway_id = :g UNION SELECT kind, id "
+                "FROM jsonb_to_recordset(CAST(:seen AS jsonb)) AS s(kind text, id bigint)) m "
+                f"ORDER BY {key}, kind, id) m"
+            ),
+            {
+                "g": self.gateway_id,
+                "seen": orjson.dumps([{"kind": m.kind, "id": m.id} for m in seen.counted]).decode(),
+            },
+        ).all()
+        now = here()
+        truth = [
+            {"kind": kind, "id": member_id, "n": now.counted.get(member, 0)}
+            for kind, member_id, _ in locked
+            if (member := Member(kind, int(member_id))) not in now.changing
+        ]
+        if not truth:
+            return
+        changed = session.execute(
+            text(
+                "WITH truth AS (SELECT kind, id, n FROM jsonb_to_recordset(CAST(:truth AS jsonb)) "  # noqa: S608
+                "AS t(kind text, id bigint, n integer)), "
+                "gone AS (DELETE FROM chat_presence pr USING truth t WHERE pr.gateway_id = :g "
+                "AND pr.member_kind = t.kind AND pr.member_id = t.id AND t.n = 0), "
+                "counted AS (INSERT INTO chat_presence (member_kind, member_id, gateway_id, "
+                "connections) SELECT kind, id, :g, n FROM truth WHERE n > 0 "
+                "ON CONFLICT (member_kind, member_id, gateway_id) DO UPDATE "
+                "SET connections = excluded.connections "
+                "WHERE chat_presence.connections <> excluded.connections) "
+                # Online after: counted here, or live elsewhere; before: live anywhere
+                # (this statement's snapshot is from before its writes).
+                "SELECT kind, id, online FROM (SELECT t.kind, t.id, (t.n > 0 OR EXISTS "
+                f"({_LIVE_PRESENCE.format(kind='t.kind', id='t.id')} AND pr.gateway_id <> :g)) "
+                f"AS online, EXISTS ({_LIVE_PRESENCE.format(kind='t.kind', id='t.id')}) AS was, "
+                "coalesce((SELECT presence_visible FROM chat_profile p "
+                "WHERE p.member_kind = t.kind AND p.member_id = t.id), true) AS visible "
+                "FROM truth t) c WHERE online <> was AND visible"
+            ),
+            {"truth": orjson.dumps(truth).decode(), "g": self.gateway_id, "now": self.clock.now()},
+        ).all()
+        for kind, member_id, online in changed:
+            self._announce(session, Member(kind, int(member_id)), online=bool(online))
+
     def sweep_presence(self, session: Session, *, limit: int = 200) -> bool:
         """Clear up to ``limit`` members' rows of one gateway whose lease ran out,
         announcing offline those connected nowhere else; the gateway's row goes with
@@ -1216,9 +1290,11 @@ class ChatService:
             return False
         rows = session.execute(
             text(
-                # Always in the same order, so that two sweepers never deadlock.
-                "SELECT member_kind, member_id FROM chat_presence WHERE gateway_id = :d "
-                "ORDER BY member_kind, member_id LIMIT :limit"
+                # Locked in the order of their keys, as by every other taker of several
+                # (reconcile_presence), so that no two deadlock.
+                "SELECT member_kind, member_id FROM chat_presence WHERE gateway_id = :d "  # noqa: S608
+                f"ORDER BY {_PRESENCE_LOCK.format(kind='member_kind', id='member_id')}, "
+                "member_kind, member_id LIMIT :limit"
             ),
             {"d": dead, "limit": limit},
         ).all()
@@ -1247,7 +1323,7 @@ class ChatService:
         """Serialise the presence changes of one member until the commit. A separate
         statement: the one that follows must see what the lock's holder committed."""
         session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('chat_presence_' || :k), :m)"),
+            text(f"SELECT pg_advisory_xact_lock({_PRESENCE_LOCK.format(kind=':k', id=':m')})"),
             {"k": member.kind, "m": member.id},
         )
 
@@ -1347,17 +1423,18 @@ class ChatService:
         session: Session,
         admissions: Sequence[Admission],
         outcomes: list[Conversation | Message | DomainError],
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         """The send rate limit: a token bucket per sender in the database, under its
         row lock in the sending transaction, so that it holds across processes and a
         refused or rolled-back send costs nothing. Admitted senders (``Conversation``
-        outcomes) left without a token become :class:`RateLimited`."""
+        outcomes) left without a token become :class:`RateLimited`. Returns the
+        buckets to store (:meth:`_spend`, or with the messages by :meth:`_write`)."""
         wanted = sorted(
             {(admissions[i].member.kind, admissions[i].member.id)
              for i, o in enumerate(outcomes) if isinstance(o, Conversation)}
         )  # fmt: skip
         if not wanted:
-            return
+            return []
         config, now = self.config, self.clock.now()
         # Sorted, so that concurrent batches lock buckets in one order.
         buckets = {
@@ -1387,15 +1464,14 @@ class ChatService:
                 outcomes[i] = RateLimited(retry_after_seconds=max(1, round(wait + 0.5)))
                 continue
             buckets[(member.kind, member.id)] = available - 1
-        session.execute(
-            _SPEND_TOKENS,
-            {
-                "k": [w[0] for w in buckets],
-                "m": [w[1] for w in buckets],
-                "t": list(buckets.values()),
-                "at": now,
-            },
-        )
+        at = now.isoformat()
+        return [{"k": k, "m": m, "t": t, "at": at} for (k, m), t in buckets.items()]
+
+    def _spend(self, session: Session, spend: list[dict[str, Any]]) -> None:
+        """Store the send tokens :meth:`_take_tokens` left (refused senders' buckets
+        refilled, admitted ones' spent)."""
+        if spend:
+            session.execute(_SPEND_TOKENS, {"spend": orjson.dumps(spend).decode()})
 
     def _blocked(self, session: Session, one: int, other: int) -> bool:
         return (

@@ -47,6 +47,7 @@ from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import PaymentRequest
 from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
+from rongbank.db import advisory_lock
 from rongbank.ledger.errors import PendingExpired
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending
@@ -837,9 +838,7 @@ class PaymentsService:
     def _check_barcode_limit(self, session: Session, customer_id: int, payment: Payment) -> None:
         """银发〔2017〕296号 levels D (static) and B (dynamic), per customer and day,
         counted from the payments themselves under a per-customer lock."""
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('epay_barcode'), :c)"), {"c": customer_id}
-        )
+        advisory_lock(session, "epay_barcode", customer_id)
         static = payment.channel == "static_qr"
         cap = self.barcode_limits.static_daily if static else self.barcode_limits.dynamic_daily
         start, end = self._day_bounds()

@@ -43,6 +43,7 @@ from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import PaymentRequest
 from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
+from rongbank.db import advisory_lock
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import AccountRef, LedgerService, Transfer
 from rongbank.wealth import rules
@@ -327,9 +328,7 @@ class WealthService:
         retry of the same purchase answers the original)."""
         # One purchase of a customer at a time, so that a retry racing its original
         # finds it instead of both writing.
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('wealth_buy'), :c)"), {"c": customer_id}
-        )
+        advisory_lock(session, "wealth_buy", customer_id)
         product = self.product(session, code)
         existing = self._holding_by_client_id(session, customer_id, client_id)
         if existing is not None:
@@ -408,10 +407,7 @@ class WealthService:
         from; once per ``client_id``. Returns the payout and whether it was made now."""
         # A customer's redemptions one at a time: a retry racing its original finds
         # it, and two redemptions of one holding cannot both take what is left.
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('wealth_redeem'), :c)"),
-            {"c": customer_id},
-        )
+        advisory_lock(session, "wealth_redeem", customer_id)
         holding = self.holding(session, customer_id=customer_id, holding_id=holding_id)
         existing = self._payout(session, customer_id, "redemption", client_id)
         if existing is not None:
