@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from rongbank.accounts.identity import resident_id_check_character
 from rongbank.api.app import create_app
+from rongbank.auth.service import PrincipalKind
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
@@ -83,7 +84,7 @@ class People:
             )
             self.platform.auth.set_password(
                 session,
-                kind="staff",
+                kind=PrincipalKind.STAFF,
                 principal_id=staff_id,
                 username=f"{role}-1",
                 password=PASSWORD,

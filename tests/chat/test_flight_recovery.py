@@ -6,6 +6,8 @@ a database transaction while the airline answers: a card is claimed for the call
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -131,6 +133,22 @@ def booking_at_the_airline(
     return booking, answers, gate
 
 
+@contextmanager
+def job_held_at_the_airline(chat: Chat, airline: UnsteadyAirline) -> Iterator[list[Finished]]:
+    """A run of the recovery job on a thread of its own, held at the airline until the
+    block ends; yields what the run finished (filled in once it has)."""
+    gate = airline.gate = threading.Event()
+    ran: list[Finished] = []
+    running = threading.Thread(target=lambda: ran.append(finish(chat)))
+    running.start()
+    assert airline.entered.wait(30)
+    try:
+        yield ran
+    finally:
+        gate.set()
+        running.join()
+
+
 class TestTheRecoveryJob:
     def test_books_a_paid_card_once_the_grace_period_is_over(
         self, chat: Chat, clock: FrozenClock
@@ -222,14 +240,8 @@ def test_two_runs_at_once_finish_a_card_once(live_chat: Chat, clock: FrozenClock
     airline, customer, card = setting_up(chat)
     paid_unanswered(chat, airline, customer, card)
     clock.advance(GRACE + timedelta(seconds=1))
-    airline.gate = threading.Event()
-    first: list[Finished] = []
-    running = threading.Thread(target=lambda: first.append(finish(chat)))
-    running.start()
-    assert airline.entered.wait(30)
-    assert finish(chat) == Finished()  # the card is being finished by the other run
-    airline.gate.set()
-    running.join()
+    with job_held_at_the_airline(chat, airline) as first:
+        assert finish(chat) == Finished()  # the card is being finished by the other run
     assert first == [Finished(booked=1)]
     assert airline.confirms == 2  # the unanswered call, then the first run's
     assert [o["status"] for o in Cards(chat).outcomes(customer, card)] == ["booked"]
@@ -288,16 +300,8 @@ def test_the_job_and_the_customer_at_once_finish_a_card_once(
     airline, customer, card = setting_up(chat)
     paid_unanswered(chat, airline, customer, card)
     clock.advance(GRACE + timedelta(seconds=1))
-    airline.gate = threading.Event()
-    ran: list[Finished] = []
-    running = threading.Thread(target=lambda: ran.append(finish(chat)))
-    running.start()
-    assert airline.entered.wait(30)
-    try:
+    with job_held_at_the_airline(chat, airline) as ran:
         again = Cards(chat).act(customer, card, account=customer["account"]["number"])
-    finally:
-        airline.gate.set()
-        running.join()
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "booking"
     assert ran == [Finished(booked=1)]
@@ -355,18 +359,10 @@ class TestAClaimThatLapses:
         airline, customer, card = setting_up(chat)
         paid_unanswered(chat, airline, customer, card)
         clock.advance(GRACE + timedelta(seconds=1))
-        airline.gate = threading.Event()
-        ran: list[Finished] = []
-        running = threading.Thread(target=lambda: ran.append(finish(chat)))
-        running.start()
-        assert airline.entered.wait(30)
-        clock.advance(LEASE + timedelta(seconds=1))
-        gate, airline.gate = airline.gate, None  # the customer's call goes straight through
-        try:
+        with job_held_at_the_airline(chat, airline) as ran:
+            clock.advance(LEASE + timedelta(seconds=1))
+            airline.gate = None  # the customer's call goes straight through
             again = Cards(chat).act(customer, card, account=customer["account"]["number"])
-        finally:
-            gate.set()
-            running.join()
         assert again.status_code == 200, again.text
         assert (again.json()["status"], "recovered" in again.json()["outcome"]) == (
             "booked", False,
