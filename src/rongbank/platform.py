@@ -459,14 +459,19 @@ class Platform:
             self.cards.expire_due(session)
 
     def keep_presence(self, *, batches: int = 20) -> None:
-        """Renew this gateway's presence lease and make its rows match its sockets
-        (``ChatService.reconcile_presence``), then clear what gateways that died left
-        behind (``ChatService.sweep_presence``), a batch per transaction."""
+        """Renew this gateway's presence lease and, when they may be wrong, make its
+        rows match its sockets (``ChatService.reconcile_presence``), then clear what
+        gateways that died left behind (``ChatService.sweep_presence``), a batch per
+        transaction."""
         with self.transaction() as session:
             self.chat.renew_lease(session)
-        if (here := self.chat.open_here) is not None:
-            with chat_transaction(self.transaction, self.chat.bus) as session:
-                self.chat.reconcile_presence(session, here)
+        if (here := self.chat.open_here) is not None and self.chat.presence_due():
+            try:
+                with chat_transaction(self.transaction, self.chat.bus) as session:
+                    self.chat.reconcile_presence(session, here)
+            except Exception:
+                self.chat.presence_suspect = True
+                raise
         for _ in range(batches):
             with chat_transaction(self.transaction, self.chat.bus) as session:
                 if not self.chat.sweep_presence(session):

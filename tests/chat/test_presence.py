@@ -328,6 +328,42 @@ class TestReconcilingWithTheSockets:
         platform.keep_presence()
         assert two.counts() == {(two.b.id, "one"): 1}
 
+    def test_the_job_reconciles_when_given_cause_else_every_so_often(
+        self, two: Gateways, platform: Platform, clock: FrozenClock
+    ) -> None:
+        chat = platform.chat
+        chat.open_here = sockets()
+        platform.keep_presence()  # a gateway's first renewal always reconciles
+        two.run(two.one.connected, two.a)  # a row no socket of this gateway stands behind
+        platform.keep_presence()
+        assert two.counts() == {(two.a.id, "one"): 1}  # nothing gave cause
+        chat.presence_suspect = True  # as the gateway does when a disconnect fails
+        platform.keep_presence()
+        assert two.counts() == {}
+        two.run(two.one.connected, two.a)
+        renewal = chat.config.presence_lease / 3
+        waited = renewal
+        while waited < chat.config.presence_recheck:
+            clock.advance(renewal)
+            platform.keep_presence()
+            assert two.counts() == {(two.a.id, "one"): 1}
+            waited += renewal
+        clock.advance(renewal)
+        platform.keep_presence()
+        assert two.counts() == {}
+
+    def test_a_lease_found_lapsed_makes_the_rows_suspect(
+        self, two: Gateways, platform: Platform, clock: FrozenClock
+    ) -> None:
+        chat = platform.chat
+        chat.open_here = sockets({two.a: 1})
+        platform.keep_presence()
+        assert not chat.presence_suspect
+        clock.advance(chat.config.presence_lease)  # cut off for a whole lease
+        with platform.transaction() as session:
+            chat.renew_lease(session)
+        assert chat.presence_suspect
+
 
 @pytest.mark.parametrize("another_socket", [False, True])
 def test_renewals_racing_connects_and_disconnects_put_nothing_wrong(
@@ -417,6 +453,8 @@ def test_a_gateway_whose_disconnect_failed_announces_offline_at_its_renewal(
                 chat.client.websocket_connect(WS, headers=alice["headers"])
             )
             assert next_of(bob_ws, "presence")["online"] is True
+            platform.keep_presence()  # reconciled: only a failure gives cause again
+            assert not platform.chat.presence_suspect
             monkeypatch.setattr(platform.chat, "disconnected", disconnect_and_fail)
             # The gateway closes her socket itself (her login ended), so that it
             # runs her disconnect to its end.
@@ -432,6 +470,7 @@ def test_a_gateway_whose_disconnect_failed_announces_offline_at_its_renewal(
             assert alices_rows() == 1  # the disconnect rolled back
             with pytest.raises(DataError):  # the gateway's, as the test client hands it on
                 hers.close()
+            assert platform.chat.presence_suspect
 
         platform.keep_presence()
         assert alices_rows() == 0

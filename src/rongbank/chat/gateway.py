@@ -231,7 +231,7 @@ class Connection:
         tasks = [asyncio.create_task(self._push())]
         counted = False
         try:
-            await run_in_threadpool(self._in_transaction, chat.connected, self.member)
+            await run_in_threadpool(self._presence, chat.connected)
             # Only a connection that was counted is uncounted: were a failed connect
             # undone, it would take away another connection of the member's.
             counted = self.counted = True
@@ -248,7 +248,7 @@ class Connection:
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                     await task
             if counted:
-                await run_in_threadpool(self._in_transaction, chat.disconnected, self.member)
+                await run_in_threadpool(self._presence, chat.disconnected)
 
     async def _send(self, frame: str) -> bool:
         """Send a JSON text, or False once the socket is closed: by the client, by us,
@@ -260,9 +260,16 @@ class Connection:
             return False
         return True
 
-    def _in_transaction(self, action: Any, *args: Any) -> None:
-        with chat_transaction(self.platform.transaction, self.platform.chat.bus) as session:
-            action(session, *args)
+    def _presence(self, action: Any) -> None:
+        """Count this socket in or out; should that fail, whether it was written is
+        not known, so the next lease renewal puts the rows right."""
+        chat = self.platform.chat
+        try:
+            with chat_transaction(self.platform.transaction, chat.bus) as session:
+                action(session, self.member)
+        except Exception:
+            chat.presence_suspect = True
+            raise
 
     async def _push(self) -> None:
         while True:
