@@ -316,6 +316,15 @@ def test_a_customer_never_sees_another_customers_assessments_or_holdings(
         json={"client_id": "steal"},
     )
     assert stolen.status_code == 404
+    # Buying a product that exists and is on sale, paid from Bob's account: refused.
+    bought = client.post(
+        f"{V1}/me/wealth/purchases",
+        headers=alice["headers"],
+        json={"client_id": "steal-buy", "product_code": "AUTHZ1",
+              "account": bob["account"]["number"], "amount": "1.00"},
+    )  # fmt: skip
+    assert bought.status_code == 403, bought.text
+    assert bought.json()["error"]["code"] == "account_not_accessible"
     with platform.transaction() as session:
         bobs = platform.wealth.holding(
             session, customer_id=bob["customer_id"], holding_id=holding.id

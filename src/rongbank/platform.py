@@ -144,7 +144,12 @@ class Platform:
             public_url=self.settings.public_url,
             allow_private_urls=self.settings.payments_allow_private_notify,
         )
-        self.wealth = WealthService(self.ledger, self.accounts, self.clock)
+        self.wealth = WealthService(
+            self.ledger,
+            self.accounts,
+            self.clock,
+            assessments_per_day=self.settings.wealth_assessments_per_day,
+        )
         self.cards = CardService(
             self.chat,
             self.accounts,

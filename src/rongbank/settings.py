@@ -135,6 +135,13 @@ class Settings(BaseSettings):
     wealth_maturity_interval_seconds: float = Field(
         default=60.0, description="How often matured fixed-term wealth holdings are paid out."
     )
+    wealth_assessments_per_day: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="How many risk-tolerance assessments a customer may take in one "
+        "Beijing day (retakes beyond it are refused until the next day).",
+    )
     chat_due_notice_days: int = Field(
         default=3, ge=0, le=60, description="How long before a due date its notice is sent."
     )

@@ -1,5 +1,7 @@
-"""理财 in the web bank: the customer takes the risk-tolerance assessment, sees their
-holdings and redeems an open-ended one; a refusal reads in Chinese."""
+"""理财 in the web bank: the customer takes the risk-tolerance assessment (at most
+twice a day), sees the products on sale and buys one with the same challenge as a
+transfer, sees their holdings and redeems an open-ended one; a refusal reads in
+Chinese (or English) and changes nothing."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from rongbank.wealth.errors import AssessmentRequired, RiskLevelExceeded
 from rongbank.wealth.rules import QUESTIONNAIRE, Terms
 from rongbank.web.i18n import error_text
 from tests.wealth.helpers import ANSWERS, assessed
-from tests.web.conftest import deposit
+from tests.web.conftest import deposit, sms_code
 from tests.web.test_security_pages import WebCustomer
 
 
@@ -146,3 +148,212 @@ def test_suitability_refusals_read_in_chinese_and_english() -> None:
     assert "risk-tolerance assessment" in error_text(
         "en", missing.code, missing.message, missing.details
     )
+
+
+# -- buying on the web -------------------------------------------------------------------
+
+
+@pytest.fixture
+def shop(platform: Platform) -> None:
+    """On sale for 300 days: an open-ended PR1 product (from 100.00 in steps of 1.00)
+    and a PR4 one (from 1,000.00 in steps of 100.00); and one whose sale is over."""
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        staff_id = platform.accounts.create_staff(
+            session, username="ops", name="李四", role="operations"
+        )
+        for code, name, level, minimum, step, start, end in (
+            ("RBHQ", "融银活期宝", 1, 100_00, 1_00, -1, 300),
+            ("RBJQ", "融银进取", 4, 1_000_00, 100_00, -1, 300),
+            ("RBOLD", "融银旧款", 1, 100_00, 1_00, -30, -1),
+        ):
+            platform.wealth.create_product(
+                session,
+                staff_id=staff_id,
+                code=code,
+                name=name,
+                terms=Terms(
+                    risk_level=level,
+                    yield_bps=350,
+                    min_amount=minimum,
+                    step_amount=step,
+                    sale_start=now + timedelta(days=start),
+                    sale_end=now + timedelta(days=end),
+                ),
+            )
+
+
+def held(platform: Platform, customer_id: int) -> list[tuple[str, int]]:
+    with platform.transaction() as session:
+        return [(h.product_code, h.amount) for h in platform.wealth.holdings(session, customer_id)]
+
+
+def buy_action(code: str) -> str:
+    return f"/wealth/products/{code}/buy"
+
+
+@pytest.mark.usefixtures("shop")
+class TestBuying:
+    def test_the_products_on_sale_are_listed_against_the_customers_level(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        me.get("/wealth")
+        assert 'data-product="RBHQ" data-fit="assess"' in me.page.text
+        assert 'data-product="RBJQ" data-fit="assess"' in me.page.text
+        assert "RBOLD" not in me.page.text  # its sale is over
+        assert "购买前请先完成风险承受能力评估" in me.page.text
+        assessed(platform, me.id, level=2)
+        me.get("/wealth")
+        assert 'data-product="RBHQ" data-fit="yes"' in me.page.text
+        assert 'data-product="RBJQ" data-fit="above"' in me.page.text
+        assert "PR4 进取型" in me.page.text
+        assert "高于您的风险承受能力（C2 稳健型）" in me.page.text
+        assert "3.50%" in me.page.text
+        assert "起购 ¥ 1000.00，递增 ¥ 100.00" in me.page.text
+        assert "销售期 2026-03-01 09:30 至 2026-12-27 09:30" in me.page.text
+
+    def test_buying_asks_the_transfer_challenge_and_buys_once(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        assessed(platform, me.id, level=2)
+        me.get("/wealth")
+        me.submit(buy_action("RBHQ"), amount="1000.00")
+        assert me.page.status_code == 200, me.error
+        assert me.asked == "sms"  # 1,000.00: over the password-free allowance
+        assert held(platform, me.id) == []  # nothing moves before the answer
+        assert me.balance() == 5_000_00
+        challenged = me.page
+        me.submit(buy_action("RBHQ"), response=sms_code(platform, me.mobile))
+        assert me.page.status_code == 200, me.error
+        assert "购买成功" in me.page.text
+        assert held(platform, me.id) == [("RBHQ", 1_000_00)]
+        assert me.balance() == 4_000_00
+        assert 'data-status="held"' in me.page.text
+        # The answered form sent again (back, resubmit): the same purchase, no more.
+        me.page = challenged
+        me.submit(buy_action("RBHQ"), response=sms_code(platform, me.mobile))
+        assert me.page.status_code == 200, me.error
+        assert "购买成功" in me.page.text
+        assert held(platform, me.id) == [("RBHQ", 1_000_00)]
+        assert me.balance() == 4_000_00
+
+    def test_a_small_purchase_goes_without_a_challenge_once_per_form(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        assessed(platform, me.id, level=1)
+        me.get("/wealth")
+        form = me.page
+        me.submit(buy_action("RBHQ"), amount="150.00")
+        assert me.page.status_code == 200, me.error
+        assert "购买成功" in me.page.text
+        me.page = form  # pressed twice: the same client id
+        me.submit(buy_action("RBHQ"), amount="150.00")
+        assert "购买成功" in me.page.text
+        assert held(platform, me.id) == [("RBHQ", 150_00)]
+        assert me.balance() == 4_850_00
+
+    def test_without_an_assessment_it_is_refused_before_any_challenge(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        me.get("/wealth")
+        me.submit(buy_action("RBHQ"), amount="1000.00")
+        assert me.page.status_code == 409
+        assert me.asked is None
+        assert me.error.startswith("购买理财产品前，请先在“理财”页面完成风险承受能力评估")
+        assert held(platform, me.id) == []
+        assert me.balance() == 5_000_00
+
+    def test_a_product_above_the_customers_level_is_refused(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        assessed(platform, me.id, level=2)
+        me.get("/wealth")
+        me.submit(buy_action("RBJQ"), amount="1000.00")
+        assert me.page.status_code == 409
+        assert me.asked is None
+        assert me.error == (
+            "该产品风险等级（PR4 进取型）高于您的风险承受能力（C2 稳健型），本行不能向您销售。"
+        )
+        assert held(platform, me.id) == []
+        assert me.balance() == 5_000_00
+
+    def test_the_refusal_reads_in_english(self, me: WebCustomer, platform: Platform) -> None:
+        assessed(platform, me.id, level=2)
+        me.client.cookies.set("rb_lang", "en")
+        me.get("/wealth")
+        me.submit(buy_action("RBJQ"), amount="1000.00")
+        assert me.page.status_code == 409
+        assert me.error.startswith("This product's risk level (PR4 进取型) is above")
+
+    def test_the_products_limits_and_the_tools_limits_hold(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        assessed(platform, me.id, level=5)
+        deposit(platform, me.account, 6_000_00, description="工资")
+        me.get("/wealth")
+        me.submit(buy_action("RBJQ"), amount="999.00")
+        assert me.page.status_code == 422
+        assert me.error == "购买金额低于起购金额 ¥ 1000.00。"
+        me.submit(buy_action("RBJQ"), amount="1050.00")  # the buy page's form now
+        assert me.page.status_code == 422
+        assert me.error == "起购金额 ¥ 1000.00 以上须按 ¥ 100.00 的整数倍递增。"
+        # 6,000.00 is over what an SMS code (the customer's only tool) may authorise
+        me.submit(buy_action("RBJQ"), amount="6000.00")
+        assert me.page.status_code == 403, me.page.text
+        assert me.asked is None
+        assert me.error.startswith("这笔转账需要更高级别的安全工具（电子密码器、U盾）")
+        assert held(platform, me.id) == []
+        assert me.balance() == 11_000_00
+
+    def test_another_customers_account_is_refused(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        with TestClient(create_app(platform, background=False)) as other:
+            eve = WebCustomer(other, platform, "李雷", "13900000802", 802)
+            assessed(platform, eve.id, level=5)
+            eve.get("/wealth")
+            eve.submit(buy_action("RBHQ"), account=me.account, amount="150.00")
+            assert eve.page.status_code == 403
+            assert eve.asked is None
+            assert held(platform, eve.id) == []
+        assert me.balance() == 5_000_00
+
+    def test_the_buy_page_needs_a_login_a_product_and_its_sale(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        me.get("/wealth/products/RBHQ/buy")
+        assert me.page.status_code == 200
+        assert 'id="wealth-buy" data-product="RBHQ"' in me.page.text
+        assert "2026-03-01 09:30 至 2026-12-27 09:30" in me.page.text
+        assessed(platform, me.id, level=5)
+        me.get("/wealth/products/RBOLD/buy")  # a product whose sale is over
+        me.submit(buy_action("RBOLD"), amount="150.00")
+        assert me.page.status_code == 409
+        assert me.error == "该产品当前不在销售期内。"
+        assert held(platform, me.id) == []
+        me.get("/wealth/products/NOSUCH/buy")
+        assert me.page.status_code == 404
+        with TestClient(create_app(platform, background=False)) as anonymous:
+            response = anonymous.get("/wealth/products/RBHQ/buy", follow_redirects=False)
+            assert response.status_code == 303
+
+
+# -- retaking the assessment -----------------------------------------------------------------
+
+
+def test_a_third_assessment_in_a_day_is_refused_on_the_page(
+    me: WebCustomer, platform: Platform
+) -> None:
+    for level in (2, 3):
+        me.get("/wealth/assessment")
+        me.submit("/wealth/assessment", **ANSWERS[level])
+        assert "评估已完成" in me.page.text, me.error
+    me.get("/wealth/assessment")
+    assert (
+        me.error == "您今天已完成 2 次风险承受能力评估，请于 2026-03-03 00:00（北京时间）后再评估。"
+    )
+    me.submit("/wealth/assessment", **ANSWERS[5])
+    assert me.page.status_code == 429
+    assert "2026-03-03 00:00" in me.error
+    with platform.transaction() as session:
+        assert [a.level for a in platform.wealth.assessments(session, me.id)] == [3, 2]

@@ -159,7 +159,9 @@ def questionnaire(_: CustomerPrincipal) -> s.QuestionnaireOut:
 @customer.post("/assessments", status_code=201)
 def assess(body: s.AssessmentIn, platform: PlatformDep, me: CustomerPrincipal) -> s.AssessmentOut:
     """Submit your answers; the result (C1 to C5) decides which products you may buy
-    until it expires (12 months). Earlier assessments are kept."""
+    until it expires (12 months). Earlier assessments are kept. At most two a Beijing
+    day (the ``wealth_assessments_per_day`` setting): more is refused 429
+    ``wealth_assessment_too_frequent`` with ``retry_at``."""
     with platform.audited(actor_kind="customer", actor_id=me.id, action="wealth.assess") as session:
         assessment = platform.wealth.assess(session, customer_id=me.id, answers=body.answers)
     return s.AssessmentOut.of(assessment, platform.clock.now())

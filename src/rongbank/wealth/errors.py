@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rongbank.errors import Conflict, InvalidRequest, NotFound
+from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
 
 
 class ProductNotFound(NotFound):
@@ -65,6 +65,18 @@ class AssessmentAnswersInvalid(InvalidRequest):
     code = "wealth_assessment_answers_invalid"
     message = (
         "Answer every question of the questionnaire with one of its options (details say which)."
+    )
+
+
+class AssessmentTooFrequent(DomainError):
+    """Retaking the assessment again and again would let a customer try answers until
+    a higher level comes out; the level must describe them, so retakes are few a day."""
+
+    code = "wealth_assessment_too_frequent"
+    status = 429
+    message = (
+        "You have taken the risk-tolerance assessment as often as allowed today; "
+        "you can take it again from the time in details (Beijing time)."
     )
 
 

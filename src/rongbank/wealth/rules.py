@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from rongbank.money import format_amount
@@ -26,6 +26,7 @@ from rongbank.wealth.errors import (
     AmountNotInSteps,
     AssessmentAnswersInvalid,
     AssessmentRequired,
+    AssessmentTooFrequent,
     NotRedeemable,
     ProductInvalid,
     ProductNotOnSale,
@@ -152,6 +153,10 @@ ASSESSMENT_VALID_MONTHS = 12
 """An assessment is valid for 12 months; after that the customer assesses again
 before the next purchase (the bank re-assesses at least yearly)."""
 
+ASSESSMENTS_PER_DAY = 2
+"""How many assessments a customer may take in one Beijing day (the default of the
+``wealth_assessments_per_day`` setting): one retake to correct a slip, not enough to
+try answers until a higher level comes out."""
 QUESTIONNAIRE_VERSION = "2026-1"
 
 
@@ -262,6 +267,27 @@ def valid_until(assessed_at: datetime) -> datetime:
     year, month = assessed_at.year + month // 12, month % 12 + 1
     day = min(assessed_at.day, calendar.monthrange(year, month)[1])
     return assessed_at.replace(year=year, month=month, day=day)
+
+
+def day_bounds(at: datetime) -> tuple[datetime, datetime]:
+    """The Beijing calendar day of ``at``: [its midnight, the next midnight)."""
+    day = beijing_date(at)
+    start = datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TIME_ZONE)
+    return start, start + timedelta(days=1)
+
+
+def check_assessment_allowed(taken_today: int, *, limit: int, now: datetime) -> None:
+    """Refuse one more assessment when ``taken_today`` (this Beijing day) reached
+    ``limit``; the refusal says from when the customer can take it again."""
+    if taken_today < limit:
+        return
+    retry_at = day_bounds(now)[1].strftime("%Y-%m-%d %H:%M")
+    raise AssessmentTooFrequent(
+        f"You have taken the risk-tolerance assessment {limit} times today; you can "
+        f"take it again from {retry_at} (Beijing time).",
+        limit=limit,
+        retry_at=retry_at,
+    )
 
 
 def check_suitable(

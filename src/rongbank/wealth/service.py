@@ -160,10 +160,18 @@ _ASSESSMENT = f"{_ASSESSMENT_COLUMNS} FROM wealth_assessment"
 
 
 class WealthService:
-    def __init__(self, ledger: LedgerService, accounts: AccountsService, clock: Clock) -> None:
+    def __init__(
+        self,
+        ledger: LedgerService,
+        accounts: AccountsService,
+        clock: Clock,
+        *,
+        assessments_per_day: int = rules.ASSESSMENTS_PER_DAY,
+    ) -> None:
         self.ledger = ledger
         self.accounts = accounts
         self.clock = clock
+        self.assessments_per_day = assessments_per_day
 
     # -- the catalogue (staff) -----------------------------------------------------------
 
@@ -237,8 +245,13 @@ class WealthService:
         self, session: Session, *, customer_id: int, answers: Mapping[str, str]
     ) -> Assessment:
         """Score the customer's answers and keep the result (earlier ones stay, as
-        history); the newest decides what they may buy until it expires."""
+        history); the newest decides what they may buy until it expires. At most
+        ``assessments_per_day`` a Beijing day (:class:`AssessmentTooFrequent`)."""
         scored = rules.score_answers(answers)
+        # One assessment of a customer at a time, so two at once cannot both pass
+        # the count.
+        advisory_lock(session, "wealth_assess", customer_id)
+        self.check_can_assess(session, customer_id)
         now = self.clock.now()
         row = session.execute(
             text(
@@ -257,6 +270,20 @@ class WealthService:
             },
         ).one()
         return Assessment(*row)
+
+    def check_can_assess(self, session: Session, customer_id: int) -> None:
+        """Refuse when the customer has taken today's (Beijing day) assessments
+        already; public so that a page can say so before the questionnaire."""
+        now = self.clock.now()
+        start, end = rules.day_bounds(now)
+        taken = session.execute(
+            text(
+                "SELECT count(*) FROM wealth_assessment WHERE customer_id = :c "
+                "AND assessed_at >= :start AND assessed_at < :end"
+            ),
+            {"c": customer_id, "start": start, "end": end},
+        ).scalar_one()
+        rules.check_assessment_allowed(int(taken), limit=self.assessments_per_day, now=now)
 
     def assessments(self, session: Session, customer_id: int) -> list[Assessment]:
         """The customer's assessments, newest first."""

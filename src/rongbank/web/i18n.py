@@ -357,7 +357,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "wealth_assessed": "评估已完成。",
         "wealth_redeemed": "赎回成功，本金和收益已存入您的账户。",
         "wealth_holdings": "我的持仓",
-        "wealth_no_holdings": "暂无持仓。理财产品可在与客户经理的聊天中购买。",
+        "wealth_no_holdings": "暂无持仓。可购买上方的在售产品，或在与客户经理的聊天中购买。",
         "wealth_left": "持有本金",
         "wealth_bought": "购买 ¥ {amount}",
         "wealth_value_date": "起息日 {day}",
@@ -367,6 +367,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "wealth_status_held": "持有中",
         "wealth_status_redeemed": "已赎回",
         "wealth_status_matured": "已到期兑付",
+        "wealth_on_sale": "在售产品",
+        "wealth_nothing_on_sale": "暂无在售产品。",
+        "wealth_expected_yield": "预期年化收益率",
+        "wealth_min_step": "起购 ¥ {minimum}，递增 ¥ {step}",
+        "wealth_sale_window": "销售期 {start} 至 {end}",
+        "wealth_amounts": "起购与递增",
+        "wealth_sale": "销售期",
+        "wealth_window": "{start} 至 {end}",
+        "wealth_maturity": "到期日",
+        "wealth_fit_yes": "符合您的风险承受能力（{level}）。",
+        "wealth_fit_above": "该产品风险等级高于您的风险承受能力（{level}），不能购买。",
+        "wealth_fit_assess": "购买前请先完成风险承受能力评估。",
+        "wealth_buy": "购买",
+        "wealth_bought_notice": "购买成功，已计入您的持仓。",
         "card_account": "我的账户",
         "card_product": "产品",
         "card_for_customer": "发给哪位客户",
@@ -747,7 +761,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "wealth_assessed": "Your assessment is done.",
         "wealth_redeemed": "Redeemed: the principal and its yield are in your account.",
         "wealth_holdings": "My holdings",
-        "wealth_no_holdings": "No holdings yet. Your account manager offers products in chat.",
+        "wealth_no_holdings": "No holdings yet: buy one above, or from your manager in chat.",
         "wealth_left": "Principal held",
         "wealth_bought": "bought ¥ {amount}",
         "wealth_value_date": "earning from {day}",
@@ -757,6 +771,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "wealth_status_held": "held",
         "wealth_status_redeemed": "redeemed",
         "wealth_status_matured": "matured, paid out",
+        "wealth_on_sale": "On sale",
+        "wealth_nothing_on_sale": "Nothing is on sale now.",
+        "wealth_expected_yield": "Expected yield a year",
+        "wealth_min_step": "from ¥ {minimum}, in steps of ¥ {step}",
+        "wealth_sale_window": "on sale {start} to {end}",
+        "wealth_amounts": "Minimum and steps",
+        "wealth_sale": "Sale window",
+        "wealth_window": "{start} to {end}",
+        "wealth_maturity": "Matures",
+        "wealth_fit_yes": "Within your risk tolerance ({level}).",
+        "wealth_fit_above": "Above your risk tolerance ({level}): you cannot buy it.",
+        "wealth_fit_assess": "Take the risk-tolerance assessment before buying.",
+        "wealth_buy": "Buy",
+        "wealth_bought_notice": "Bought: it is among your holdings.",
         "card_account": "My account",
         "card_product": "Product",
         "card_for_customer": "For which customer",
@@ -875,6 +903,9 @@ ERRORS_ZH: dict[str, str] = {
         "该产品风险等级（{product_level}）高于您的风险承受能力（{customer_level}），本行不能向您销售。"
     ),
     "wealth_assessment_answers_invalid": "请逐题作答，每题选择一个选项。",
+    "wealth_assessment_too_frequent": (
+        "您今天已完成 {limit} 次风险承受能力评估，请于 {retry_at}（北京时间）后再评估。"
+    ),
     "wealth_assessment_not_found": "您尚未完成风险承受能力评估。",
     "wealth_holding_not_found": "没有找到这笔理财持仓。",
     "wealth_not_redeemable": "该持仓不能赎回：定期产品到期自动兑付，或持仓已全部赎回。",
@@ -917,6 +948,10 @@ ERRORS_EN: dict[str, str] = {
     ),
     "wealth_redemption_exceeds_holding": (
         "You cannot redeem more than you hold; at most ¥ {left} can be redeemed."
+    ),
+    "wealth_assessment_too_frequent": (
+        "You have taken the risk-tolerance assessment {limit} times today; you can take "
+        "it again from {retry_at} (Beijing time)."
     ),
 }
 

@@ -1,35 +1,55 @@
 """理财 in the web bank: the risk-tolerance assessment (the questionnaire, the
-result and until when it holds), the customer's holdings, and redeeming an
-open-ended holding. Buying is from the account manager's card in 融e联 chat (or the
-API); both refuse a product above the customer's level or without a valid
-assessment, and this page is where the customer takes it."""
+result and until when it holds; a few a day), the products on sale and buying one,
+the customer's holdings, and redeeming an open-ended holding.
+
+Buying here goes the way of the account manager's chat card: the same
+:meth:`WealthService.buy` (suitability, sale window, minimum and steps) inside the
+same step-up as a transfer (:func:`confirm_payment`), once per form (its
+``client_id``)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
+from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
+from rongbank.platform import Platform
 from rongbank.wealth import rules
-from rongbank.wealth.service import Holding
+from rongbank.wealth.service import Assessment, Holding, Product
 from rongbank.web.pages import (
+    ChallengeAnswer,
+    ChallengeCarried,
+    ChallengeField,
     Me,
     PlatformDep,
+    Responses,
+    ToolChoice,
+    _accounts,
+    _challenge_view,
     _error,
     _local_time,
     _redirect,
     check_csrf,
+    confirm_payment,
     lang_of,
     render,
 )
 
 router = APIRouter(include_in_schema=False)
 
-NOTICES = {"assessed": "wealth_assessed", "redeemed": "wealth_redeemed"}
+NOTICES = {
+    "assessed": "wealth_assessed",
+    "redeemed": "wealth_redeemed",
+    "bought": "wealth_bought_notice",
+}
 
 
 def _money(minor: int) -> str:
@@ -52,6 +72,31 @@ def _holding_view(holding: Holding) -> dict[str, Any]:
     }
 
 
+def _fit(product: Product, latest: Assessment | None, now: datetime) -> str:
+    """How the product stands against the customer's assessment, as the list shows
+    it (``buy`` decides: this only says beforehand what it will say)."""
+    if latest is None or latest.valid_until <= now:
+        return "assess"
+    return "above" if product.risk_level > latest.level else "yes"
+
+
+def _product_view(product: Product, latest: Assessment | None, now: datetime) -> dict[str, Any]:
+    return {
+        "code": product.code,
+        "name": product.name,
+        "risk": rules.RISK_LEVELS[product.risk_level],
+        "fit": _fit(product, latest, now),
+        "yield": rules.format_yield(product.yield_bps),
+        "min_amount": _money(product.min_amount),
+        "step_amount": _money(product.step_amount),
+        "sale_start": _local_time(product.sale_start),
+        "sale_end": _local_time(product.sale_end),
+        "maturity_date": product.maturity_date.isoformat() if product.maturity_date else "",
+        # a fresh id per page: pressing twice, or resending, buys once
+        "client_id": uuid.uuid4().hex,
+    }
+
+
 def _wealth(
     request: Request,
     platform: PlatformDep,
@@ -65,6 +110,7 @@ def _wealth(
     with platform.transaction() as session:
         assessments = platform.wealth.assessments(session, me.id)
         holdings = platform.wealth.holdings(session, me.id)
+        on_sale = platform.wealth.products(session, on_sale=True)
     latest = assessments[0] if assessments else None
     assessment = (
         {
@@ -82,6 +128,8 @@ def _wealth(
         status_code,
         assessment=assessment,
         holdings=[_holding_view(h) for h in reversed(holdings)],
+        products=[_product_view(p, latest, now) for p in on_sale],
+        accounts=_accounts(platform, me.id),
         notice=notice,
         error=error,
     )
@@ -93,7 +141,14 @@ def wealth(request: Request, platform: PlatformDep, me: Me, done: str = "") -> R
 
 
 @router.get("/wealth/assessment")
-def assessment_page(request: Request, me: Me) -> Response:
+def assessment_page(request: Request, platform: PlatformDep, me: Me) -> Response:
+    """The questionnaire; when today's assessments are used up, it says until when
+    (the form stays: submitting is refused by the service all the same)."""
+    try:
+        with platform.transaction() as session:
+            platform.wealth.check_can_assess(session, me.id)
+    except DomainError as error:
+        return _questionnaire(request, answers={}, error=_error(request, error))
     return _questionnaire(request, answers={})
 
 
@@ -136,7 +191,7 @@ async def assess(request: Request, platform: PlatformDep, me: Me) -> Response:
             platform.wealth.assess(session, customer_id=me.id, answers=answers)
     except DomainError as error:
         return _questionnaire(
-            request, answers=answers, status_code=422, error=_error(request, error)
+            request, answers=answers, status_code=error.status, error=_error(request, error)
         )
     return _redirect("/wealth?done=assessed")
 
@@ -177,3 +232,112 @@ def redeem(
         status = error.status if error.status == 404 else 422
         return _wealth(request, platform, me, status, error=_error(request, error))
     return _redirect("/wealth?done=redeemed")
+
+
+# -- buying on the web -------------------------------------------------------------------
+
+
+def _buy_page(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    code: str,
+    status_code: int = 200,
+    *,
+    form: Mapping[str, str],
+    challenge: Mapping[str, Any] | None = None,
+    error: DomainError | None = None,
+) -> Response:
+    """The purchase to confirm: the product, the form (read-only while a challenge is
+    shown: the challenge is bound to this account and amount) and the challenge."""
+    now = platform.clock.now()
+    try:
+        with platform.transaction() as session:
+            product = platform.wealth.product(session, code)
+            assessments = platform.wealth.assessments(session, me.id)
+            mobile = platform.accounts.customer(session, me.id).mobile
+    except DomainError as missing:
+        return _wealth(request, platform, me, missing.status, error=_error(request, missing))
+    latest = assessments[0] if assessments else None
+    return render(
+        request,
+        "wealth_buy.html",
+        status_code,
+        product={**_product_view(product, latest, now), "client_id": form["client_id"]},
+        accounts=_accounts(platform, me.id),
+        form=form,
+        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
+        error=None if error is None else _error(request, error),
+    )
+
+
+@router.get("/wealth/products/{code}/buy")
+def buy_page(code: str, request: Request, platform: PlatformDep, me: Me) -> Response:
+    form = {"account": "", "amount": "", "client_id": uuid.uuid4().hex}
+    return _buy_page(request, platform, me, code, form=form)
+
+
+@router.post("/wealth/products/{code}/buy")
+def buy(
+    code: str,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    client_id: Annotated[str, Form(min_length=1, max_length=64)],
+    account: Annotated[str, Form(max_length=40)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    csrf: Annotated[str, Form()] = "",
+    challenge_id: ChallengeField = "",
+    challenge: ChallengeCarried = "",
+    response: Responses = None,
+    tool: ToolChoice = "",
+) -> Response:
+    """Buy ``amount`` yuan of the product from one of the customer's accounts: at once
+    within the password-free allowance, else answering the challenge, as a transfer.
+    A refusal (no valid assessment, a product above the customer's level, the sale
+    window, minimum or steps, someone else's account) moves nothing and says why."""
+    check_csrf(request, csrf)
+    form = {"account": account, "amount": amount, "client_id": client_id}
+    # Its own namespace, so that a web form's id never meets an API client's.
+    purchase_id = f"web:{client_id}"
+
+    def page(status_code: int, error: DomainError | None = None, shown: Any = None) -> Response:
+        return _buy_page(
+            request, platform, me, code, status_code, form=form, challenge=shown, error=error
+        )
+
+    try:
+        minor = parse_positive_amount(amount.strip(), scale=rules.CNY_SCALE, currency="CNY")
+        with platform.transaction() as session:
+            product = platform.wealth.product(session, code)
+    except DomainError as error:
+        return page(error.status, error)
+
+    def work(session: Session) -> Response:
+        platform.wealth.buy(
+            session,
+            customer_id=me.id,
+            code=product.code,
+            account_number=account,
+            amount=minor,
+            client_id=purchase_id,
+        )
+        return _redirect("/wealth?done=bought")
+
+    return confirm_payment(
+        platform,
+        me.id,
+        platform.wealth.payment_request(
+            product, amount=minor, account_number=account, client_id=purchase_id
+        ),
+        ChallengeAnswer.of(
+            challenge_id=challenge_id, challenge=challenge, response=response, tool=tool
+        ),
+        work,
+        already_done=lambda session: platform.wealth.purchase_made(
+            session, customer_id=me.id, client_id=purchase_id
+        ),
+        again=lambda shown, error: page(200 if error is None else 422, error, shown),
+        refused=lambda error: page(error.status, error),
+        done_before=lambda: _redirect("/wealth?done=bought"),
+    )
