@@ -149,8 +149,9 @@ class Settings(BaseSettings):
         default=120,
         ge=10,
         le=3600,
-        description="How long a paid flight card may wait for the airline's answer before "
-        "the recovery job finishes it (longer than any airline call takes).",
+        description="How long a paid flight card is left to the request that paid it "
+        "before the recovery job may finish it (a card being confirmed is claimed, so "
+        "this only has to cover the moment between the payment and the claim).",
     )
     nats_url: str | None = Field(
         default=None,
