@@ -105,11 +105,10 @@ def test_the_limit_is_the_services_setting(platform: Platform, customer_id: int)
 
 
 def test_the_rule_counts_what_was_taken_that_day() -> None:
-    now = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)  # 00:00 on 3 March, Beijing
-    start, end = rules.day_bounds(now)
-    assert (start, end) == (now, now + timedelta(days=1))
-    rules.check_assessment_allowed(1, limit=2, now=now)
+    next_day = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)  # 00:00 on 3 March, Beijing
+    rules.check_assessment_allowed(1, limit=2, next_day=next_day)
+    with pytest.raises(AssessmentTooFrequent) as refused:
+        rules.check_assessment_allowed(2, limit=2, next_day=next_day)
+    assert refused.value.details["retry_at"] == "2026-03-03 00:00"
     with pytest.raises(AssessmentTooFrequent):
-        rules.check_assessment_allowed(2, limit=2, now=now)
-    with pytest.raises(AssessmentTooFrequent):
-        rules.check_assessment_allowed(0, limit=0, now=now)
+        rules.check_assessment_allowed(0, limit=0, next_day=next_day)

@@ -9,7 +9,7 @@ concurrent payments cannot both slip under a limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -94,6 +94,13 @@ class AccountsService:
 
     def business_day(self) -> date:
         return self.clock.now().astimezone(BUSINESS_TIME_ZONE).date()
+
+    def business_day_bounds(self) -> tuple[datetime, datetime]:
+        """Today's Beijing business day: [its midnight, the next midnight), as daily
+        limits count it."""
+        day = self.business_day()
+        start = datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TIME_ZONE)
+        return start, start + timedelta(days=1)
 
     # -- staff -------------------------------------------------------------------
 

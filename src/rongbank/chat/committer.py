@@ -4,10 +4,10 @@ Every ``send`` frame of every WebSocket is queued here; writer threads take what
 waiting and, in one transaction, check the senders' logins
 (:meth:`~rongbank.auth.service.AuthService.authenticate_many`) and append all the
 messages (:meth:`~rongbank.chat.service.ChatService.send_many`), then commit once
-and publish the pushes. Under load many messages share one commit and six or seven
-statements, where each message alone cost about fourteen (see ``rongbank bench
-chat`` for what that buys). A sender is answered only once its message is durable,
-as with a send of its own.
+and publish the pushes. Under load many messages share one commit and five
+statements (with the begin and the commit, seven round trips), however many they are
+(see ``rongbank bench chat`` for what that buys). A sender is answered only once its
+message is durable, as with a send of its own.
 """
 
 from __future__ import annotations

@@ -841,7 +841,7 @@ class PaymentsService:
         advisory_lock(session, "epay_barcode", customer_id)
         static = payment.channel == "static_qr"
         cap = self.barcode_limits.static_daily if static else self.barcode_limits.dynamic_daily
-        start, end = self._day_bounds()
+        start, end = self.accounts.business_day_bounds()
         used = session.execute(
             text(
                 "SELECT coalesce(sum(amount), 0) FROM payment WHERE customer_id = :c "
@@ -856,13 +856,6 @@ class PaymentsService:
                 code_kind="static" if static else "dynamic",
                 remaining=format_amount(left, scale=rules.CNY_SCALE),
             )
-
-    def _day_bounds(self) -> tuple[datetime, datetime]:
-        from rongbank.accounts.service import BUSINESS_TIME_ZONE
-
-        day = self.accounts.business_day()
-        start = datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TIME_ZONE)
-        return start, start + timedelta(days=1)
 
     # -- after payment: capture, void, refund ------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from rongbank.money import format_amount
@@ -269,19 +269,13 @@ def valid_until(assessed_at: datetime) -> datetime:
     return assessed_at.replace(year=year, month=month, day=day)
 
 
-def day_bounds(at: datetime) -> tuple[datetime, datetime]:
-    """The Beijing calendar day of ``at``: [its midnight, the next midnight)."""
-    day = beijing_date(at)
-    start = datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TIME_ZONE)
-    return start, start + timedelta(days=1)
-
-
-def check_assessment_allowed(taken_today: int, *, limit: int, now: datetime) -> None:
+def check_assessment_allowed(taken_today: int, *, limit: int, next_day: datetime) -> None:
     """Refuse one more assessment when ``taken_today`` (this Beijing day) reached
-    ``limit``; the refusal says from when the customer can take it again."""
+    ``limit``; the refusal says from when (``next_day``, Beijing midnight) the
+    customer can take it again."""
     if taken_today < limit:
         return
-    retry_at = day_bounds(now)[1].strftime("%Y-%m-%d %H:%M")
+    retry_at = next_day.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
     raise AssessmentTooFrequent(
         f"You have taken the risk-tolerance assessment {limit} times today; you can "
         f"take it again from {retry_at} (Beijing time).",

@@ -274,8 +274,7 @@ class WealthService:
     def check_can_assess(self, session: Session, customer_id: int) -> None:
         """Refuse when the customer has taken today's (Beijing day) assessments
         already; public so that a page can say so before the questionnaire."""
-        now = self.clock.now()
-        start, end = rules.day_bounds(now)
+        start, end = self.accounts.business_day_bounds()
         taken = session.execute(
             text(
                 "SELECT count(*) FROM wealth_assessment WHERE customer_id = :c "
@@ -283,7 +282,7 @@ class WealthService:
             ),
             {"c": customer_id, "start": start, "end": end},
         ).scalar_one()
-        rules.check_assessment_allowed(int(taken), limit=self.assessments_per_day, now=now)
+        rules.check_assessment_allowed(int(taken), limit=self.assessments_per_day, next_day=end)
 
     def assessments(self, session: Session, customer_id: int) -> list[Assessment]:
         """The customer's assessments, newest first."""
