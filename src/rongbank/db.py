@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
+from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, TextClause, create_engine, text
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 SessionFactory = sessionmaker[Session]
@@ -56,6 +59,24 @@ def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under the session, in the session's transaction: for
+    hot paths that queue several statements in one pipeline (one network round trip)
+    or skip SQLAlchemy's per-statement work."""
+    conn = session.connection().connection.driver_connection
+    assert isinstance(conn, psycopg.Connection)
+    return conn
+
+
+_DRIVER_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+
+
+def driver_sql(statement: TextClause) -> str:
+    """A statement written for the session (``:name`` parameters) as psycopg runs it
+    (``%(name)s``, a literal ``%`` doubled), so that one statement serves both."""
+    return str(statement.compile(dialect=_DRIVER_DIALECT))
 
 
 def advisory_key(namespace: str, key: str) -> str:

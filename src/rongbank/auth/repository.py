@@ -6,13 +6,18 @@ itself is never compared, stored or sent to the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
+import psycopg
+from psycopg.rows import tuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from rongbank.db import driver_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,28 +259,33 @@ _FIND_AND_TOUCH = text(
     "AND revoked_at IS NULL AND expires_at > :now AND last_seen_at >= :idle_since "
     f"AND last_seen_at < :stale ORDER BY id FOR UPDATE)) {_FIND_SESSIONS}"
 )
+_FIND_SQL = driver_sql(_FIND)
+_FIND_AND_TOUCH_SQL = driver_sql(_FIND_AND_TOUCH)
 
 
 def find_sessions(
-    session: Session,
+    conn: psycopg.Connection[Any],
     token_hashes: list[bytes],
     *,
     touch_at: datetime | None = None,
     idle_since: datetime | None = None,
     stale_before: datetime | None = None,
-) -> dict[bytes, SessionRow]:
+) -> Callable[[], dict[bytes, SessionRow]]:
     """The sessions of these tokens as they were before this statement; with
     ``touch_at``, the live ones (used since ``idle_since``) last seen before
-    ``stale_before`` are marked seen at ``touch_at`` by the same statement (one round
-    trip: the chat gateway checks a batch of frames' logins on its hot path)."""
+    ``stale_before`` are marked seen at ``touch_at`` by the same statement. The
+    statement is queued on the driver connection and the function returned reads its
+    answer: in a pipeline it goes in one round trip with the statements queued beside
+    it (the chat gateway checks a batch of frames' logins on its hot path)."""
+    cur = conn.cursor(row_factory=tuple_row)
     if touch_at is None:
-        rows = session.execute(_FIND, {"h": token_hashes})
+        cur.execute(_FIND_SQL, {"h": token_hashes})
     else:
-        rows = session.execute(
-            _FIND_AND_TOUCH,
+        cur.execute(
+            _FIND_AND_TOUCH_SQL,
             {"h": token_hashes, "now": touch_at, "idle_since": idle_since, "stale": stale_before},
         )
-    return {bytes(row[0]): SessionRow(*row[1:]) for row in rows}
+    return lambda: {bytes(row[0]): SessionRow(*row[1:]) for row in cur.fetchall()}
 
 
 def revoke_session(session: Session, token_hash: bytes, now: datetime) -> None:

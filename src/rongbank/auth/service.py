@@ -20,12 +20,14 @@ import logging
 import math
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any
 
+import psycopg
 from sqlalchemy.orm import Session
 
 from rongbank.auth import repository as repo
@@ -45,6 +47,7 @@ from rongbank.auth.passwords import (
     verify_password,
 )
 from rongbank.clock import Clock
+from rongbank.db import driver_connection
 from rongbank.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -341,26 +344,41 @@ class AuthService:
     ) -> list[Principal | DomainError]:
         """:meth:`authenticate` for many tokens in one query (the chat gateway checks
         the sessions of a whole batch of frames at once)."""
+        return self.authenticate_later(driver_connection(session), tokens, touch=touch)()
+
+    def authenticate_later(
+        self, conn: psycopg.Connection[Any], tokens: Sequence[str], *, touch: bool = True
+    ) -> Callable[[], list[Principal | DomainError]]:
+        """:meth:`authenticate_many` queued on the session's driver connection: the
+        function returned reads the answer, so that in a pipeline the check goes in
+        one round trip with what the caller queues beside it."""
         hashes = [_sha256(token) for token in tokens]
         now = self.clock.now()
         # Touched as the rules below would: live, and not seen for TOUCH_INTERVAL.
-        rows = repo.find_sessions(
-            session,
+        found_rows = repo.find_sessions(
+            conn,
             hashes,
             touch_at=now if touch else None,
             idle_since=now - self.inactivity,
             stale_before=now - TOUCH_INTERVAL,
         )
-        found: list[Principal | DomainError] = []
-        for token_hash in hashes:
-            row = rows.get(token_hash)
-            if row is None or row.revoked_at is not None:
-                found.append(SessionInvalid())
-            elif now >= row.expires_at or now - row.last_seen_at > self.inactivity:
-                found.append(SessionExpired())
-            else:
-                found.append(Principal(PrincipalKind(row.principal_kind), row.principal_id, row.id))
-        return found
+
+        def principals() -> list[Principal | DomainError]:
+            rows = found_rows()
+            found: list[Principal | DomainError] = []
+            for token_hash in hashes:
+                row = rows.get(token_hash)
+                if row is None or row.revoked_at is not None:
+                    found.append(SessionInvalid())
+                elif now >= row.expires_at or now - row.last_seen_at > self.inactivity:
+                    found.append(SessionExpired())
+                else:
+                    found.append(
+                        Principal(PrincipalKind(row.principal_kind), row.principal_id, row.id)
+                    )
+            return found
+
+        return principals
 
     def logout(self, session: Session, token: str) -> None:
         """End the token's session. Idempotent: an unknown or already ended session

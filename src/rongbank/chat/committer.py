@@ -2,12 +2,14 @@
 
 Every ``send`` frame of every WebSocket is queued here; writer threads take what is
 waiting and, in one transaction, check the senders' logins
-(:meth:`~rongbank.auth.service.AuthService.authenticate_many`) and append all the
-messages (:meth:`~rongbank.chat.service.ChatService.send_many`), then commit once
-and publish the pushes. Under load many messages share one commit and five
-statements (with the begin and the commit, seven round trips), however many they are
-(see ``rongbank bench chat`` for what that buys). A sender is answered only once its
-message is durable, as with a send of its own.
+(:meth:`~rongbank.auth.service.AuthService.authenticate_later`) and append all the
+messages (:meth:`~rongbank.chat.service.ChatService.queue_sends`, then
+``finish_sends``), then commit once and publish the pushes. Under load many messages
+share one commit and five statements, however many they are, in three network round
+trips: the begin, the login check and admission's reads (conversations locked,
+resends, rate buckets) are pipelined; then the write; then the commit (see ``rongbank
+bench chat`` for what that buys). A sender is answered only once its message is
+durable, as with a send of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from rongbank.auth.service import AuthService, Principal, PrincipalKind
 from rongbank.chat.bus import chat_transaction
 from rongbank.chat.service import ChatService, Member, SendRequest, Sent
+from rongbank.db import driver_connection
 from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter
 
@@ -48,13 +51,17 @@ def send_committer(
 ) -> GroupCommitter[GatewaySend, Outcome]:
     def apply(sends: list[GatewaySend]) -> list[Outcome]:
         with chat_transaction(transaction, chat.bus) as session:
-            principals = auth.authenticate_many(session, [s.token for s in sends])
+            conn = driver_connection(session)
+            # One round trip for the begin, the logins and what admission reads.
+            with conn.pipeline():
+                logins = auth.authenticate_later(conn, [s.token for s in sends])
+                batch = chat.queue_sends(conn, [s.request for s in sends])
             signed_in = [
                 i
-                for i, (send, principal) in enumerate(zip(sends, principals, strict=True))
+                for i, (send, principal) in enumerate(zip(sends, logins(), strict=True))
                 if signed_in_as(principal, send.kind, send.request.member)
             ]
-            sent = chat.send_many(session, [sends[i].request for i in signed_in])
+            sent = chat.finish_sends(session, batch, signed_in)
         outcomes: list[Outcome] = [None] * len(sends)
         for i, outcome in zip(signed_in, sent, strict=True):
             outcomes[i] = outcome

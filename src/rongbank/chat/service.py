@@ -31,6 +31,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import psycopg
+from psycopg.rows import tuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -55,7 +57,7 @@ from rongbank.chat.errors import (
     ReplyToUnknown,
 )
 from rongbank.clock import Clock
-from rongbank.db import advisory_key
+from rongbank.db import advisory_key, driver_connection, driver_sql
 from rongbank.errors import DomainError
 from rongbank.settings import Settings
 
@@ -279,6 +281,9 @@ _SPEND = (
     "WHERE b.member_kind = s.k AND b.member_id = s.m"
 )
 _SPEND_TOKENS = text(_SPEND)
+_LOCK_CONVERSATIONS_SQL = driver_sql(_LOCK_CONVERSATIONS)
+_ORIGINALS_SQL = driver_sql(_ORIGINALS)
+_LOCK_BUCKETS_SQL = driver_sql(_LOCK_BUCKETS)
 _TAKE_SEQS = text(
     "UPDATE chat_conversation c SET last_seq = c.last_seq + n.k "
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS bigint[])) AS n(id, k) "
@@ -304,6 +309,31 @@ _WRITE = text(
     f"spent AS ({_SPEND} RETURNING 1) "
     "SELECT (SELECT count(*) FROM written)"
 )
+_WRITE_SQL = driver_sql(_WRITE)
+
+
+Rows = psycopg.Cursor[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """What admitting messages reads, queued on the driver connection (see
+    :meth:`ChatService._queue_admission`): in a pipeline, one round trip."""
+
+    now: datetime
+    conversations: Rows
+    originals: Rows
+    buckets: Rows
+
+
+@dataclass(frozen=True, slots=True)
+class SendBatch:
+    """Sends whose reads are queued (:meth:`ChatService.queue_sends`), to finish
+    (:meth:`ChatService.finish_sends`) once the pipeline has been sent."""
+
+    requests: Sequence[SendRequest]
+    texts: list[rules.Masked | DomainError]
+    reads: _Reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -714,6 +744,19 @@ class ChatService:
     ) -> list[Sent | DomainError]:
         """:meth:`send` for many senders at once, each request with its own outcome:
         one refused request (not a member, rate limited…) leaves the others be."""
+        conn = driver_connection(session)
+        with conn.pipeline():
+            batch = self.queue_sends(conn, requests)
+        return self.finish_sends(session, batch)
+
+    def queue_sends(
+        self, conn: psycopg.Connection[Any], requests: Sequence[SendRequest]
+    ) -> SendBatch:
+        """The first half of :meth:`send_many`: queue on the session's driver
+        connection what admitting ``requests`` reads (in the caller's pipeline, with
+        what it queues beside them: the gateway's login check), and mask the texts
+        while they run."""
+        reads = self._queue_admission(conn, [r.admission for r in requests])
         texts: list[rules.Masked | DomainError] = []
         for request in requests:
             stripped = request.body.strip()
@@ -723,14 +766,25 @@ class ChatService:
                 texts.append(MessageTooLong(max_length=MAX_TEXT))
             else:
                 texts.append(rules.mask_sensitive(stripped))
+        return SendBatch(requests, texts, reads)
+
+    def finish_sends(
+        self, session: Session, batch: SendBatch, only: Sequence[int] | None = None
+    ) -> list[Sent | DomainError]:
+        """The second half of :meth:`send_many`, once the queued reads are back: the
+        outcomes of the batch's requests, or of those ``only`` names (in its order;
+        the others, whose sockets' logins have ended, are neither sent nor refused)."""
+        chosen = range(len(batch.requests)) if only is None else only
+        requests = [batch.requests[i] for i in chosen]
+        texts = [batch.texts[i] for i in chosen]
         # The same message twice in one batch (two devices racing): the second is
         # answered as a resend of the first.
         first: dict[tuple[int, str, int, str], int] = {}
         for i, request in enumerate(requests):
             first.setdefault(request.admission.key, i)
         unique = sorted(first.values())
-        admitted, locked = self._admit(
-            session,
+        admitted, locked = self._judge(
+            batch.reads,
             [requests[i].admission for i in unique],
             refused=[t if isinstance(t, DomainError) else None for t in (texts[i] for i in unique)],
         )
@@ -795,25 +849,61 @@ class ChatService:
         return outcome
 
     def _admit(
+        self, session: Session, admissions: Sequence[Admission]
+    ) -> tuple[list[Conversation | Message | DomainError], _Locked]:
+        conn = driver_connection(session)
+        with conn.pipeline():
+            reads = self._queue_admission(conn, admissions)
+        return self._judge(reads, admissions)
+
+    def _queue_admission(
+        self, conn: psycopg.Connection[Any], admissions: Sequence[Admission]
+    ) -> _Reads:
+        """Queue what the checks of every message read, for many senders at once: the
+        conversations (row locked in id order, so that two batches wait for each
+        other, never deadlock) with their members, log heads and blocks; the stored
+        originals of resends, in a statement of its own after the lock, so that it
+        sees one a concurrent batch committed while this one waited; the senders'
+        send-rate buckets (locked, in order)."""
+        now = self.clock.now()
+        conversations = conn.cursor(row_factory=tuple_row)
+        conversations.execute(
+            _LOCK_CONVERSATIONS_SQL, {"ids": sorted({a.conversation_id for a in admissions})}
+        )
+        originals = conn.cursor(row_factory=tuple_row)
+        originals.execute(_ORIGINALS_SQL, _originals_params(admissions))
+        senders = sorted({(a.member.kind, a.member.id) for a in admissions})
+        buckets = conn.cursor(row_factory=tuple_row)
+        buckets.execute(
+            _LOCK_BUCKETS_SQL,
+            {
+                "k": [kind for kind, _ in senders],
+                "m": [who for _, who in senders],
+                "burst": self.config.rate_burst,
+                "at": now,
+            },
+        )
+        return _Reads(now, conversations, originals, buckets)
+
+    def _judge(
         self,
-        session: Session,
+        reads: _Reads,
         admissions: Sequence[Admission],
         *,
         refused: Sequence[DomainError | None] = (),
     ) -> tuple[list[Conversation | Message | DomainError], _Locked]:
-        """The checks of every message, for many senders at once (no two alike):
-        each gets its conversation (row locked), the stored original of a resend, or
-        why it is refused; and the members of the conversations. ``refused`` carries
-        refusals the caller found in the content, which come after membership, the
-        resend check and the channel rule, as for a single message. What the lock
-        read (members, log heads) spares the write reading it again."""
-        ids = sorted({a.conversation_id for a in admissions})
+        """The checks of every message, for many senders at once (no two alike; the
+        reads queued for them or more): each gets its conversation (row locked), the
+        stored original of a resend, or why it is refused; and the members of the
+        conversations. ``refused`` carries refusals the caller found in the content,
+        which come after membership, the resend check and the channel rule, as for a
+        single message. What the lock read (members, log heads) spares the write
+        reading it again."""
         conversations: dict[int, Conversation] = {}
         heads: dict[int, tuple[int, bytes]] = {}
         members: dict[int, _Members] = {}
         blocked: set[int] = set()
-        # Locked in id order, so that two batches wait for each other, never deadlock.
-        for row in session.execute(_LOCK_CONVERSATIONS, {"ids": ids}):
+        for row in reads.conversations.fetchall():
             head = conversations[int(row[0])] = Conversation(*row[:10])
             heads[head.id] = (head.last_seq, bytes(row[10]))
             group = members[head.id] = _Members()
@@ -821,9 +911,7 @@ class ChatService:
                 (group.active if active else group.left).add(Member(str(kind), int(who)))
             if row[12]:
                 blocked.add(head.id)
-        # After the lock, in a statement of its own: it sees an original that a
-        # concurrent batch committed while this one waited for the lock.
-        originals = self._originals(session, admissions)
+        originals = _by_key(reads.originals.fetchall())
         outcomes: list[Conversation | Message | DomainError] = []
         for i, admission in enumerate(admissions):
             member, conversation = admission.member, conversations.get(admission.conversation_id)
@@ -846,7 +934,7 @@ class ChatService:
                 outcomes.append(Blocked())
             else:
                 outcomes.append(conversation)
-        spend = self._take_tokens(session, admissions, outcomes)
+        spend = self._take_tokens(reads, admissions, outcomes)
         return outcomes, _Locked(members, heads, spend)
 
     def append(
@@ -930,8 +1018,8 @@ class ChatService:
                 # What one sends one has read.
                 read_to[(conversation.id, draft.sender.kind, draft.sender.id)] = message.seq
             messages.append(message)
-        session.execute(
-            _WRITE,
+        driver_connection(session).execute(
+            _WRITE_SQL,
             {
                 # orjson: in the batch's critical path, and several times faster.
                 "rows": orjson.dumps(rows).decode(),
@@ -957,31 +1045,6 @@ class ChatService:
             for c, kind, who, active in session.execute(_MEMBERS, {"ids": conversation_ids}):
                 group = found[int(c)]
                 (group.active if active else group.left).add(Member(str(kind), int(who)))
-        return found
-
-    def _originals(
-        self, session: Session, admissions: Sequence[Admission]
-    ) -> dict[tuple[int, str, int, str], Message]:
-        """The stored messages that admissions resend."""
-        rows = session.execute(
-            _ORIGINALS,
-            {
-                "c": [a.conversation_id for a in admissions],
-                "k": [a.member.kind for a in admissions],
-                "m": [a.member.id for a in admissions],
-                "cid": [a.client_id for a in admissions],
-            },
-        )
-        found: dict[tuple[int, str, int, str], Message] = {}
-        for row in rows:
-            message = _message(row)
-            key = (
-                message.conversation_id,
-                message.sender_kind,
-                message.sender_id,
-                message.client_id,
-            )
-            found[key] = message  # type: ignore[index]
         return found
 
     def message(self, session: Session, conversation_id: int, seq: int) -> Message:
@@ -1394,7 +1457,9 @@ class ChatService:
         ) or target.kind not in WITHDRAWABLE:
             raise RecallNotAllowed()
         admission = Admission(member, conversation_id, f"recall:{seq}")
-        existing = self._originals(session, [admission]).get(admission.key)
+        existing = _by_key(session.execute(_ORIGINALS, _originals_params([admission])).all()).get(
+            admission.key
+        )
         if existing is not None:
             return existing
         if self.clock.now() - target.at > self.config.recall_window:
@@ -1449,7 +1514,7 @@ class ChatService:
 
     def _take_tokens(
         self,
-        session: Session,
+        reads: _Reads,
         admissions: Sequence[Admission],
         outcomes: list[Conversation | Message | DomainError],
     ) -> list[dict[str, Any]]:
@@ -1457,44 +1522,35 @@ class ChatService:
         row lock in the sending transaction, so that it holds across processes and a
         refused or rolled-back send costs nothing. Admitted senders (``Conversation``
         outcomes) left without a token become :class:`RateLimited`. Returns the
-        buckets to store (:meth:`_spend`, or with the messages by :meth:`_write`)."""
-        wanted = sorted(
-            {(admissions[i].member.kind, admissions[i].member.id)
-             for i, o in enumerate(outcomes) if isinstance(o, Conversation)}
-        )  # fmt: skip
-        if not wanted:
-            return []
-        config, now = self.config, self.clock.now()
-        # Sorted, so that concurrent batches lock buckets in one order.
-        buckets = {
-            (str(kind), int(who)): rules.refill(
-                float(tokens),
-                elapsed_seconds=(now - at).total_seconds(),
-                per_minute=config.rate_per_minute,
-                burst=config.rate_burst,
-            )
-            for kind, who, tokens, at in session.execute(
-                _LOCK_BUCKETS,
-                {
-                    "k": [w[0] for w in wanted],
-                    "m": [w[1] for w in wanted],
-                    "burst": config.rate_burst,
-                    "at": now,
-                },
-            )
+        buckets to store (:meth:`_spend`, or with the messages by :meth:`_write`):
+        those of admitted senders only, though all the batch's were locked."""
+        config, now = self.config, reads.now
+        locked = {
+            (str(kind), int(who)): (float(tokens), at)
+            for kind, who, tokens, at in reads.buckets.fetchall()
         }
+        buckets: dict[tuple[str, int], float] = {}
         for i, outcome in enumerate(outcomes):
             if not isinstance(outcome, Conversation):
                 continue
-            member = admissions[i].member
-            available = buckets[(member.kind, member.id)]
+            key = (admissions[i].member.kind, admissions[i].member.id)
+            available = buckets.get(key)
+            if available is None:
+                tokens, at = locked[key]
+                available = rules.refill(
+                    tokens,
+                    elapsed_seconds=(now - at).total_seconds(),
+                    per_minute=config.rate_per_minute,
+                    burst=config.rate_burst,
+                )
             if available < 1:
                 wait = (1 - available) * 60 / config.rate_per_minute
                 outcomes[i] = RateLimited(retry_after_seconds=max(1, round(wait + 0.5)))
-                continue
-            buckets[(member.kind, member.id)] = available - 1
-        at = now.isoformat()
-        return [{"k": k, "m": m, "t": t, "at": at} for (k, m), t in buckets.items()]
+            else:
+                available -= 1
+            buckets[key] = available
+        stamp = now.isoformat()
+        return [{"k": k, "m": m, "t": t, "at": stamp} for (k, m), t in buckets.items()]
 
     def _spend(self, session: Session, spend: list[dict[str, Any]]) -> None:
         """Store the buckets :meth:`_take_tokens` counted: refilled, less a token for
@@ -1698,6 +1754,26 @@ class ChatService:
 
     def notify_member(self, session: Session, member: Member, event: dict[str, Any]) -> None:
         queue_event(session, member.topic, event)
+
+
+def _originals_params(admissions: Sequence[Admission]) -> dict[str, Any]:
+    return {
+        "c": [a.conversation_id for a in admissions],
+        "k": [a.member.kind for a in admissions],
+        "m": [a.member.id for a in admissions],
+        "cid": [a.client_id for a in admissions],
+    }
+
+
+def _by_key(rows: Sequence[Any]) -> dict[tuple[int, str, int, str], Message]:
+    """Stored messages (``_ORIGINALS`` rows) by what makes a resend of them."""
+    found: dict[tuple[int, str, int, str], Message] = {}
+    for row in rows:
+        message = _message(row)
+        if message.sender_id is not None:
+            key = (message.conversation_id, message.sender_kind, message.sender_id)
+            found[(*key, message.client_id)] = message
+    return found
 
 
 def _chain_fields(message: Message, content: bytes) -> dict[str, Any]:

@@ -17,17 +17,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
-from sqlalchemy.orm import Session
 
 from rongbank.ledger.rules import AccountState, AccountType, BalanceRule, PostingPlan
-
-
-def driver_connection(session: Session) -> psycopg.Connection[Any]:
-    """The psycopg connection under the session, in the session's transaction."""
-    conn = session.connection().connection.driver_connection
-    assert isinstance(conn, psycopg.Connection)
-    return conn
-
 
 # ---------------------------------------------------------------------------
 # Locking reads for the write path

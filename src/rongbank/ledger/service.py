@@ -18,6 +18,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock, SystemClock
+from rongbank.db import driver_connection
 from rongbank.errors import DomainError
 from rongbank.ledger import repository as repo
 from rongbank.ledger.errors import (
@@ -476,7 +477,7 @@ class LedgerReads:
 
     def currencies(self, session: Session) -> dict[str, Currency]:
         if not self._currencies:
-            rows = repo.currencies(repo.driver_connection(session))
+            rows = repo.currencies(driver_connection(session))
             self._currencies = {r[0]: Currency(*r) for r in rows}
         return self._currencies
 
@@ -505,7 +506,7 @@ class LedgerReads:
         self.currency(session, currency)
         if overdraft_limit < 0 or overdraft_limit > MAX_AMOUNT_MINOR:
             raise AmountOutOfRange(amount=str(overdraft_limit))
-        conn = repo.driver_connection(session)
+        conn = driver_connection(session)
         row = repo.insert_account(
             conn,
             code=code,
@@ -533,7 +534,7 @@ class LedgerReads:
         return existing, False
 
     def account(self, session: Session, ref: AccountRef) -> repo.AccountRow:
-        row = repo.find_account(repo.driver_connection(session), ref)
+        row = repo.find_account(driver_connection(session), ref)
         if row is None:
             raise AccountNotFound(account=ref)
         return row
@@ -549,7 +550,7 @@ class LedgerReads:
         limit: int = 100,
     ) -> list[repo.AccountRow]:
         return repo.list_accounts(
-            repo.driver_connection(session),
+            driver_connection(session),
             currency=currency,
             type_=type.value if type else None,
             code_prefix=code_prefix,
@@ -560,7 +561,7 @@ class LedgerReads:
     def balance_at(self, session: Session, ref: AccountRef, at: datetime) -> int:
         """The posted balance (normal side) as it stood at instant ``at``."""
         account = self.account(session, ref)
-        net = repo.net_posted_at(repo.driver_connection(session), account.id, at)
+        net = repo.net_posted_at(driver_connection(session), account.id, at)
         return normal_side(account.type, net)
 
     def statement(
@@ -578,7 +579,7 @@ class LedgerReads:
         if end <= start:
             raise InvalidEntry("The statement period must end after it starts.")
         account = self.account(session, ref)
-        conn = repo.driver_connection(session)
+        conn = driver_connection(session)
         opening = normal_side(account.type, repo.net_posted_before(conn, account.id, start))
         closing = normal_side(account.type, repo.net_posted_before(conn, account.id, end))
         lines = repo.statement_rows(
@@ -588,19 +589,19 @@ class LedgerReads:
         return Statement(account, start, end, opening, closing, lines[:limit], next_after)
 
     def entry(self, session: Session, ref: AccountRef) -> repo.EntryRow:
-        row = repo.find_entry(repo.driver_connection(session), ref)
+        row = repo.find_entry(driver_connection(session), ref)
         if row is None:
             raise TransferNotFound(entry=ref)
         return row
 
     def has_entry(self, session: Session, client_id: str) -> bool:
-        return repo.entry_exists(repo.driver_connection(session), client_id)
+        return repo.entry_exists(driver_connection(session), client_id)
 
     def trial_balance(self, session: Session) -> list[repo.TrialBalanceRow]:
-        return repo.trial_balance(repo.driver_connection(session))
+        return repo.trial_balance(driver_connection(session))
 
     def verify(self, session: Session) -> dict[str, list[str]]:
-        return repo.verify(repo.driver_connection(session))
+        return repo.verify(driver_connection(session))
 
 
 class LedgerService(LedgerReads):
@@ -620,7 +621,7 @@ class LedgerService(LedgerReads):
 
     def expire_due_holds(self, session: Session, *, limit: int = 1000) -> int:
         """Release pending transfers whose timeout has passed; returns how many."""
-        conn = repo.driver_connection(session)
+        conn = driver_connection(session)
         due = repo.due_holds(conn, self.clock.now(), limit)
         commands = [_ExpirePending(client_id=f"{SYSTEM_PREFIX}expire:{h}", pending=h) for h in due]
         outcomes = self._execute(session, commands)
@@ -645,7 +646,7 @@ class LedgerService(LedgerReads):
         for index in open_chain:
             static_errors.setdefault(index, LinkedChainOpen())
 
-        conn = repo.driver_connection(session)
+        conn = driver_connection(session)
         ids: list[int] = []
         codes: list[str] = []
 
