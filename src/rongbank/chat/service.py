@@ -280,7 +280,7 @@ _SPEND = (
     "AS s(k text, m bigint, t double precision, at timestamptz) "
     "WHERE b.member_kind = s.k AND b.member_id = s.m"
 )
-_SPEND_TOKENS = text(_SPEND)
+_SPEND_SQL = driver_sql(text(_SPEND))
 _LOCK_CONVERSATIONS_SQL = driver_sql(_LOCK_CONVERSATIONS)
 _ORIGINALS_SQL = driver_sql(_ORIGINALS)
 _LOCK_BUCKETS_SQL = driver_sql(_LOCK_BUCKETS)
@@ -769,11 +769,21 @@ class ChatService:
         return SendBatch(requests, texts, reads)
 
     def finish_sends(
-        self, session: Session, batch: SendBatch, only: Sequence[int] | None = None
+        self,
+        session: Session,
+        batch: SendBatch,
+        only: Sequence[int] | None = None,
+        *,
+        commit: Callable[[], None] | None = None,
     ) -> list[Sent | DomainError]:
         """The second half of :meth:`send_many`, once the queued reads are back: the
         outcomes of the batch's requests, or of those ``only`` names (in its order;
-        the others, whose sockets' logins have ended, are neither sent nor refused)."""
+        the others, whose sockets' logins have ended, are neither sent nor refused).
+
+        ``commit``, the boundary's commit queued on the driver connection
+        (:func:`rongbank.db.queue_commit`), ends the transaction in the write's round
+        trip when nothing has to follow the write (no message for the account-manager
+        desk to route); otherwise, or without it, the boundary commits as usual."""
         chosen = range(len(batch.requests)) if only is None else only
         requests = [batch.requests[i] for i in chosen]
         texts = [batch.texts[i] for i in chosen]
@@ -806,7 +816,12 @@ class ChatService:
                         ),
                     )
                 )
-        written = iter(self._write(session, drafts, locked))
+        routed = any(conversation.kind == "bank" for conversation, _ in drafts)
+        conn = driver_connection(session)
+        with conn.pipeline():
+            written = iter(self._write(session, drafts, locked))
+            if commit is not None and not routed:
+                commit()
         results: dict[int, Sent | DomainError] = {}
         for i, outcome in zip(unique, admitted, strict=True):
             if isinstance(outcome, Conversation):
@@ -1556,7 +1571,7 @@ class ChatService:
         """Store the buckets :meth:`_take_tokens` counted: refilled, less a token for
         each sender it admitted."""
         if spend:
-            session.execute(_SPEND_TOKENS, {"spend": orjson.dumps(spend).decode()})
+            driver_connection(session).execute(_SPEND_SQL, {"spend": orjson.dumps(spend).decode()})
 
     def _blocked(self, session: Session, one: int, other: int) -> bool:
         return (
