@@ -23,7 +23,10 @@ message takes from the sender's socket to its recipient's.
    the messages stored: every acknowledged send must be in the database.
 
 The clients run in this process, on the same machine, so they take CPU from the
-servers and PostgreSQL, and their own lag is in the latency figures.
+servers and PostgreSQL, and their own lag is in the latency figures. To keep both
+small they are picows sockets (frames handled in C, no task per frame), and their
+garbage collector is off while the load runs. What the set-up wrote is analysed and
+checkpointed before the servers start.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import asyncio
 import contextlib
 import gc
 import http.client
-import json
 import multiprocessing
 import os
 import random
@@ -53,15 +55,21 @@ from typing import Any
 import orjson
 import psycopg
 import uvloop
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 from pydantic import SecretStr
 from sqlalchemy import text
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from rongbank.accounts.identity import resident_id_check_character
 from rongbank.auth.service import PrincipalKind
 from rongbank.chat.gateway import TOO_SLOW
-from rongbank.ledger.bench import START_TIMEOUT_S, Machine, bench_server, percentile, render_header
+from rongbank.ledger.bench import (
+    START_TIMEOUT_S,
+    Machine,
+    bench_server,
+    checkpoint,
+    percentile,
+    render_header,
+)
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 
@@ -219,6 +227,15 @@ def _set_up(platform: Platform, clients: int) -> list[_Client]:
                 )
                 made += [_Client(c, t, conversation.conversation.id) for c, t in pair]
     return made
+
+
+def _settle(url: str, admin_url: str) -> None:
+    """What the set-up wrote is analysed and flushed before the run, not by
+    autovacuum and a checkpoint in the middle of it (both came about a minute after
+    the set-up, stalling the two cores: a burst in the p99)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    checkpoint(admin_url)
 
 
 # ---------------------------------------------------------------------------
@@ -404,6 +421,8 @@ class _Load:
     dropped: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     last_push: float = 0.0
+    closing: bool = False
+    """Set when the run closes its sockets: close frames from then on are no drop."""
 
     def __post_init__(self) -> None:
         self.sent_at = [0.0] * self.total
@@ -411,49 +430,72 @@ class _Load:
         self.delivered_at = [0.0] * self.total
 
 
-async def _read(ws: ClientConnection, me: int, load: _Load, prefix: str) -> None:
-    """Everything the server pushes to one client: answers to its sends, and the
-    pushed messages of its partner (its own come back too, for other devices)."""
-    try:
-        async for raw in ws:
-            now = time.perf_counter()
-            event = orjson.loads(raw)
-            kind = event["type"]
-            if kind == "message":
-                message = event["message"]
-                if message["sender"]["id"] != me and message["client_id"].startswith(prefix):
-                    n = int(message["client_id"][len(prefix) :])
-                    if not load.delivered_at[n]:
-                        load.delivered_at[n] = now
-                        load.last_push = now
-            elif kind == "ack" and isinstance(event.get("id"), int):
+class _Socket(WSListener):
+    """One client's socket (picows: its frames are handled in a callback, without a
+    task or a future per frame; the clients' CPU counts against what they measure).
+    Everything the server pushes: answers to its sends, and the pushed messages of
+    its partner (its own come back too, for other devices)."""
+
+    def __init__(self, me: int, load: _Load, prefix: str) -> None:
+        super().__init__()
+        self.me, self.load, self.prefix = me, load, prefix
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: WSTransport | None = None
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def send(self, frame: dict[str, Any]) -> None:
+        if self.transport is not None and not self.transport.is_disconnected:
+            self.transport.send(WSMsgType.TEXT, orjson.dumps(frame))
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        load = self.load
+        if frame.msg_type == WSMsgType.CLOSE:
+            if not load.closing:
+                load.dropped[str(frame.get_close_code())] += 1
+            return
+        if frame.msg_type != WSMsgType.TEXT:
+            return
+        now = time.perf_counter()
+        event = orjson.loads(frame.get_payload_as_bytes())
+        kind = event["type"]
+        if kind == "message":
+            message = event["message"]
+            if message["sender"]["id"] != self.me and message["client_id"].startswith(self.prefix):
+                n = int(message["client_id"][len(self.prefix) :])
+                if not load.delivered_at[n]:
+                    load.delivered_at[n] = now
+                    load.last_push = now
+        elif kind == "ack":
+            if isinstance(event.get("id"), int):
                 load.acked_at[event["id"]] = now
-            elif kind == "error" and isinstance(event.get("id"), int):
+            elif event.get("id") == "ready" and not self.ready.done():
+                self.ready.set_result(None)
+        elif kind == "error":
+            if isinstance(event.get("id"), int):
                 load.refused[event["error"]["code"]] += 1
-    except ConnectionClosed as closed:
-        if closed.rcvd is not None:
-            load.dropped[str(closed.rcvd.code)] += 1
+            elif not self.ready.done():
+                self.ready.set_exception(
+                    RuntimeError(f"the bench client was refused: {event['error']['code']}")
+                )
 
 
-async def _connect(uri: str, token: str, gate: asyncio.Semaphore) -> ClientConnection:
+async def _connect(
+    uri: str, client: _Client, gate: asyncio.Semaphore, load: _Load, prefix: str
+) -> _Socket:
     async with gate:
-        ws = await connect(
+        _, sock = await ws_connect(
+            lambda: _Socket(client.customer_id, load, prefix),
             uri,
-            additional_headers={"Authorization": f"Bearer {token}"},
-            compression=None,  # deflate would cost both sides CPU on small frames
-            proxy=None,
-            open_timeout=CONNECT_TIMEOUT_S,
-            ping_interval=None,  # thousands of pings add nothing to this measurement
-            max_queue=None,
+            extra_headers={"Authorization": f"Bearer {client.token}"},
+            websocket_handshake_timeout=CONNECT_TIMEOUT_S,
         )
+        assert isinstance(sock, _Socket)
         # The answer comes once the gateway has subscribed the connection.
-        await ws.send(json.dumps({"type": "sync", "id": "ready", "since": ""}))
-        while True:
-            event = json.loads(await ws.recv())
-            if event["type"] == "ack" and event.get("id") == "ready":
-                return ws
-            if event["type"] == "error":
-                raise RuntimeError(f"the bench client was refused: {event['error']['code']}")
+        sock.send({"type": "sync", "id": "ready", "since": ""})
+        await asyncio.wait_for(sock.ready, CONNECT_TIMEOUT_S)
+        return sock
 
 
 async def _drive(
@@ -473,18 +515,17 @@ async def _drive(
     started = time.perf_counter()
     sockets = await asyncio.gather(
         *(
-            _connect(f"ws://127.0.0.1:{ports[i % len(ports)]}{WS_PATH}", c.token, gate)
+            _connect(f"ws://127.0.0.1:{ports[i % len(ports)]}{WS_PATH}", c, gate, load, prefix)
             for i, c in enumerate(clients)
         ),
         return_exceptions=True,
     )
     connect_s = time.perf_counter() - started
     live = [
-        (client, ws)
-        for client, ws in zip(clients, sockets, strict=True)
-        if isinstance(ws, ClientConnection)
+        (client, sock)
+        for client, sock in zip(clients, sockets, strict=True)
+        if isinstance(sock, _Socket)
     ]
-    readers = [asyncio.create_task(_read(ws, c.customer_id, load, prefix)) for c, ws in live]
     rnd = random.Random(7)  # noqa: S311 - load generation, not security
     # The clients stand in for 5,000 phones: a collection here would stall every
     # reader at once and be counted as delivery latency (up to 0.27 s measured).
@@ -500,7 +541,7 @@ async def _drive(
             due = min(load.total, int((time.perf_counter() - first) * rate) + 1)
             while load.sent < due:
                 n = load.sent
-                client, ws = live[rnd.randrange(len(live))]
+                client, sock = live[rnd.randrange(len(live))]
                 frame = {
                     "type": "send",
                     "id": n,
@@ -510,8 +551,7 @@ async def _drive(
                 }
                 load.sent_at[n] = time.perf_counter()
                 load.sent += 1
-                with contextlib.suppress(ConnectionClosed):
-                    await ws.send(orjson.dumps(frame).decode())
+                sock.send(frame)
             next_due = first + load.sent / rate
             await asyncio.sleep(max(0.0, min(TICK_S, next_due - time.perf_counter())))
         # Wait for the outstanding pushes, as long as they keep coming.
@@ -530,10 +570,11 @@ async def _drive(
     finally:
         gc.enable()
         gc.unfreeze()
-        await asyncio.gather(*(ws.close() for _, ws in live), return_exceptions=True)
-        for reader in readers:
-            reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        load.closing = True
+        for _, sock in live:
+            if sock.transport is not None:
+                sock.transport.send_close(WSCloseCode.OK)
+                sock.transport.disconnect()
     return load, len(live), connect_s, first
 
 
@@ -578,6 +619,7 @@ def run(
         platform = Platform.connect(db.url, Settings(**{**values, "nats_url": None}))
         stack.callback(platform.close)
         made = _set_up(platform, clients)
+        _settle(db.url, db.admin_url)
         ports, pids = stack.enter_context(_servers(db.url, values, servers))
         meter = _CpuMeter(server_pids=pids, admin_url=db.admin_url)
         # The clients take CPU from what they measure: they run on the loop the

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
+import math
 from collections import Counter
-from typing import Any
+from collections.abc import Collection
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -55,6 +58,10 @@ FORBIDDEN = 4403
 TOO_SLOW = 4008
 QUEUE_LIMIT = 1000
 RECHECK_SECONDS = 60.0
+RECHECK_SLICES = 30
+"""The logins are re-checked in this many slices of ``RECHECK_SECONDS``, not all at
+once: 5,000 tokens in one go cost the gateway ~80 ms of CPU, a stall every minute
+for every socket (``rongbank bench chat`` showed it in its p99)."""
 
 
 def _token(websocket: WebSocket) -> tuple[str | None, PrincipalKind | None]:
@@ -118,10 +125,15 @@ async def chat_socket(websocket: WebSocket) -> None:
 
 
 class _Watch:
-    """The logins of every open socket of this process, re-checked together every
-    ``RECHECK_SECONDS`` in one query; sockets whose login ended (logout, expiry, no
-    longer the member it was) are closed. The check is not activity: an idle open
-    socket does not keep its login alive. Frames check their login themselves."""
+    """The logins of every open socket of this process, re-checked every
+    ``RECHECK_SECONDS``; sockets whose login ended (logout, expiry, no longer the
+    member it was) are closed. The check is not activity: an idle open socket does
+    not keep its login alive. Frames check their login themselves.
+
+    Every ``1/RECHECK_SLICES`` of the period, the sockets whose turn has come are
+    checked in one query, the longest unchecked first and at most twice their share,
+    so that sockets opened together (a restart's reconnects) spread over the period
+    instead of stalling the loop together every time."""
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
@@ -147,14 +159,18 @@ class _Watch:
             self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.connections:
-            await asyncio.sleep(RECHECK_SECONDS)
-            watched = list(self.connections)
+            await asyncio.sleep(RECHECK_SECONDS / RECHECK_SLICES)
+            now = loop.time()
+            watched = turn_of(self.connections, now)
             try:
                 ended = await run_in_threadpool(self._ended, watched) if watched else []
             except Exception:
                 logger.exception("chat: re-checking the sockets' logins failed; trying again")
                 continue
+            for connection in watched:
+                connection.checked_at = now
             for connection in ended:
                 connection.end(UNAUTHENTICATED)
         self.task = None  # the next connection starts a new round
@@ -169,6 +185,21 @@ class _Watch:
             for c, principal in zip(connections, found, strict=True)
             if not signed_in_as(principal, c.kind, c.member)
         ]
+
+
+class Watched(Protocol):
+    checked_at: float
+
+
+W = TypeVar("W", bound=Watched)
+
+
+def turn_of(connections: Collection[W], now: float) -> list[W]:
+    """The sockets whose login re-check is due at ``now`` (a loop time): unchecked
+    for ``RECHECK_SECONDS``, the longest first, at most twice a slice's share."""
+    due = [c for c in connections if now - c.checked_at >= RECHECK_SECONDS]
+    share = 2 * math.ceil(len(connections) / RECHECK_SLICES)
+    return heapq.nsmallest(share, due, key=lambda c: c.checked_at)
 
 
 class Connection:
@@ -193,6 +224,8 @@ class Connection:
         self.counted = False
         """From the end of its connect to the start of its disconnect (see
         ``ChatService.reconcile_presence``)."""
+        self.checked_at = self.loop.time()
+        """When its login was last found live (at connect, then by ``_Watch``)."""
 
     def _deliver(self, push: Push) -> None:
         # Called from whichever thread committed; hands the push to this loop.
