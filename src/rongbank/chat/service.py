@@ -274,11 +274,16 @@ _LOCK_BUCKETS = text(
     "ON CONFLICT (member_kind, member_id) DO UPDATE SET tokens = b.tokens "
     "RETURNING member_kind, member_id, tokens, at"
 )
+# The rows a statement updates from a JSON document are also named by key arrays
+# (``= ANY``): the planner takes a document for a hundred rows and, with nothing
+# else, would scan the whole table and hash-join it, in every batch.
 _SPEND = (
     "UPDATE chat_rate_bucket b SET tokens = s.t, at = s.at "
     "FROM jsonb_to_recordset(CAST(:spend AS jsonb)) "
     "AS s(k text, m bigint, t double precision, at timestamptz) "
-    "WHERE b.member_kind = s.k AND b.member_id = s.m"
+    "WHERE b.member_kind = ANY(CAST(:spend_k AS text[])) "
+    "AND b.member_id = ANY(CAST(:spend_m AS bigint[])) "
+    "AND b.member_kind = s.k AND b.member_id = s.m"
 )
 _SPEND_SQL = driver_sql(text(_SPEND))
 _LOCK_CONVERSATIONS_SQL = driver_sql(_LOCK_CONVERSATIONS)
@@ -300,12 +305,13 @@ _WRITE = text(
     "tokens jsonb) RETURNING 1), "
     "chained AS (UPDATE chat_conversation c SET last_seq = u.s, last_hash = decode(u.h, 'hex') "
     "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS u(id bigint, s bigint, h text) "
-    "WHERE c.id = u.id RETURNING 1), "
+    "WHERE c.id = ANY(CAST(:head_ids AS bigint[])) AND c.id = u.id RETURNING 1), "
     "seen AS (UPDATE chat_member mb SET "
     "last_delivered_seq = greatest(mb.last_delivered_seq, x.s), "
     "last_read_seq = greatest(mb.last_read_seq, x.s) "
     "FROM jsonb_to_recordset(CAST(:seen AS jsonb)) AS x(c bigint, k text, m bigint, s bigint) "
-    "WHERE mb.conversation_id = x.c AND mb.member_kind = x.k AND mb.member_id = x.m RETURNING 1), "
+    "WHERE mb.conversation_id = ANY(CAST(:head_ids AS bigint[])) "
+    "AND mb.conversation_id = x.c AND mb.member_kind = x.k AND mb.member_id = x.m RETURNING 1), "
     f"spent AS ({_SPEND} RETURNING 1) "
     "SELECT (SELECT count(*) FROM written)"
 )
@@ -1045,7 +1051,8 @@ class ChatService:
                 "seen": orjson.dumps(
                     [{"c": c, "k": k, "m": m, "s": seq} for (c, k, m), seq in read_to.items()]
                 ).decode(),
-                "spend": orjson.dumps(locked.spend if locked is not None else []).decode(),
+                "head_ids": list(heads),
+                **_spend_params(locked.spend if locked is not None else []),
             },
         )
         for message in messages:
@@ -1571,7 +1578,7 @@ class ChatService:
         """Store the buckets :meth:`_take_tokens` counted: refilled, less a token for
         each sender it admitted."""
         if spend:
-            driver_connection(session).execute(_SPEND_SQL, {"spend": orjson.dumps(spend).decode()})
+            driver_connection(session).execute(_SPEND_SQL, _spend_params(spend))
 
     def _blocked(self, session: Session, one: int, other: int) -> bool:
         return (
@@ -1769,6 +1776,14 @@ class ChatService:
 
     def notify_member(self, session: Session, member: Member, event: dict[str, Any]) -> None:
         queue_event(session, member.topic, event)
+
+
+def _spend_params(spend: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "spend": orjson.dumps(spend).decode(),
+        "spend_k": [s["k"] for s in spend],
+        "spend_m": [s["m"] for s in spend],
+    }
 
 
 def _originals_params(admissions: Sequence[Admission]) -> dict[str, Any]:
