@@ -7,9 +7,12 @@ messages (:meth:`~rongbank.chat.service.ChatService.queue_sends`, then
 ``finish_sends``), then commit once and publish the pushes. Under load many messages
 share one commit and five statements, however many they are, in two network round
 trips: the begin, the login check and admission's reads (conversations locked,
-resends, rate buckets) are pipelined, then the write and the commit (see ``rongbank
-bench chat`` for what that buys). A sender is answered only once its message is
-durable, as with a send of its own.
+resends, rate buckets) are pipelined, then the write and the commit (the commit
+apart when a message in a bank conversation is routed in between; see ``rongbank
+bench chat`` for what that buys). The reads are queued before the logins are known:
+a socket whose login has ended only has its conversation and rate bucket locked for
+the batch. A sender is answered only once its message is durable, as with a send of
+its own.
 """
 
 from __future__ import annotations

@@ -872,6 +872,7 @@ class ChatService:
     def _admit(
         self, session: Session, admissions: Sequence[Admission]
     ) -> tuple[list[Conversation | Message | DomainError], _Locked]:
+        """:meth:`_judge` of ``admissions`` after their reads, in one round trip."""
         conn = driver_connection(session)
         with conn.pipeline():
             reads = self._queue_admission(conn, admissions)
