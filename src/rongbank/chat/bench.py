@@ -230,9 +230,10 @@ def _set_up(platform: Platform, clients: int) -> list[_Client]:
 
 
 def _settle(url: str, admin_url: str) -> None:
-    """What the set-up wrote is analysed and flushed before the run, not by
-    autovacuum and a checkpoint in the middle of it (both came about a minute after
-    the set-up, stalling the two cores: a burst in the p99)."""
+    """What the set-up wrote is analysed and flushed before the run, so that the
+    plans see the tables' real sizes and neither autovacuum nor a checkpoint has the
+    set-up's work to do during it (a burst ~3 s into the run, seen twice in a row,
+    went away with this; which of the two it was is not known)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
     checkpoint(admin_url)
