@@ -60,8 +60,8 @@ QUEUE_LIMIT = 1000
 RECHECK_SECONDS = 60.0
 RECHECK_SLICES = 30
 """The logins are re-checked in this many slices of ``RECHECK_SECONDS``, not all at
-once: 5,000 tokens in one go cost the gateway ~80 ms of CPU, a stall every minute
-for every socket (``rongbank bench chat`` showed it in its p99)."""
+once: 5,000 tokens in one go cost the gateway ~80 ms of CPU under load (measured with
+``rongbank bench chat``), a stall every minute for every socket."""
 
 
 def _token(websocket: WebSocket) -> tuple[str | None, PrincipalKind | None]:
