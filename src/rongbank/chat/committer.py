@@ -53,13 +53,14 @@ def send_committer(
     max_batch: int = 256,
     writers: int = 1,
 ) -> GroupCommitter[GatewaySend, Outcome]:
-    """The committer of the gateway's sends. One writer by default: with two, each
-    batch took 13.6 ms on average instead of 8 ms (one instrumented ``rongbank bench
-    chat`` run each, at 1,000 messages a second: two batches at once share the GIL
-    and the database), so sends waited longer though batches were smaller (7.2
-    messages against 8.2; delivery p50 19-29 ms against 13-15 ms over five runs).
-    What one writer gives up: a batch that waits on a lock (a conversation row
-    another transaction holds) holds up the sends behind it."""
+    """The committer of the gateway's sends. One writer by default: with two, a batch
+    took 13.6 ms on average instead of 8 ms (one instrumented ``rongbank bench chat``
+    run each, at 1,000 messages a second; two batches at once run side by side on
+    one GIL), so sends waited longer though batches were smaller (7.2 messages
+    against 8.2). Over ten bench runs with one writer, delivery p99 was under 50 ms
+    in nine; with two, in two of five. What one writer gives up: a batch that waits
+    on a lock (a conversation row another transaction holds) holds up the sends
+    behind it."""
 
     def apply(sends: list[GatewaySend]) -> list[Outcome]:
         with chat_transaction(transaction, chat.bus) as session:
