@@ -85,6 +85,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # First: routes are tried in order, and trying all the others cost each socket's
+    # connect ~0.35 ms of CPU (measured with FastAPI 0.165; 11 us when it is first).
+    app.include_router(chat_gateway, prefix="/api/v1")
     app.include_router(ledger_router, prefix="/api/v1/ledger")
     app.include_router(accounts_endpoints.public, prefix="/api/v1")
     app.include_router(accounts_endpoints.customer, prefix="/api/v1")
@@ -102,7 +105,6 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(attachment_endpoints.staff, prefix="/api/v1")
     app.include_router(push_endpoints.customer, prefix="/api/v1")
     app.include_router(push_endpoints.staff, prefix="/api/v1")
-    app.include_router(chat_gateway, prefix="/api/v1")
     app.include_router(card_endpoints.customer, prefix="/api/v1")
     app.include_router(card_endpoints.staff, prefix="/api/v1")
     app.include_router(wealth_endpoints.customer, prefix="/api/v1")
