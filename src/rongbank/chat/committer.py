@@ -51,15 +51,14 @@ def send_committer(
     chat: ChatService,
     *,
     max_batch: int = 256,
-    writers: int = 1,
 ) -> GroupCommitter[GatewaySend, Outcome]:
-    """The committer of the gateway's sends. One writer by default: with two, a batch
-    took 13.6 ms on average instead of 8 ms (one instrumented ``rongbank bench chat``
-    run each, at 1,000 messages a second; two batches at once run side by side on one
-    GIL), so sends waited longer though batches were smaller (7.2 messages against 8.2).
-    Over ten bench runs with one writer, delivery p99 was under 50 ms in nine; with two,
-    in two of five. It keeps up with 2,000 a second (one run each: p99 240 ms, against
-    359 ms with two). What one writer gives up: a batch that waits on a lock (a
+    """The committer of the gateway's sends, with one writer: with two, a batch took
+    13.6 ms on average instead of 8 ms (one instrumented ``rongbank bench chat`` run
+    each, at 1,000 messages a second; two batches at once run side by side on one GIL),
+    so sends waited longer though batches were smaller (7.2 messages against 8.2). Over
+    fifteen bench runs with one writer, delivery p99 was under 50 ms in fourteen; with
+    two, in two of five. It keeps up with 2,000 a second (one run each: p99 240 ms,
+    against 359 ms with two). What one writer gives up: a batch that waits on a lock (a
     conversation row another transaction holds) holds up the sends behind it."""
 
     def apply(sends: list[GatewaySend]) -> list[Outcome]:
@@ -80,7 +79,7 @@ def send_committer(
             outcomes[i] = outcome
         return outcomes
 
-    return GroupCommitter(apply, name="chat-send", max_batch=max_batch, writers=writers)
+    return GroupCommitter(apply, name="chat-send", max_batch=max_batch, writers=1)
 
 
 def signed_in_as(
