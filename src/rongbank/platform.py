@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts.clearing import ClearingNetwork, FakeClearingNetwork
 from rongbank.accounts.funding import FundingService, Resolved
-from rongbank.accounts.rules import load_class_limits
+from rongbank.accounts.rules import NewCardLimit, load_class_limits
 from rongbank.accounts.service import AccountsService
 from rongbank.audit.service import AuditLog
 from rongbank.auth.limits import ToolKind, load_tool_limits
@@ -45,6 +45,7 @@ from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
+from rongbank.money import parse_amount
 from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
@@ -105,6 +106,10 @@ class Platform:
             self.clock,
             self.clearing or FakeClearingNetwork(clock=self.clock),
             card_hash_key=self._key(self.settings.card_hash_key, "card hash"),
+            new_card=NewCardLimit(
+                period=timedelta(days=self.settings.new_card_days),
+                daily=parse_amount(format(self.settings.new_card_daily_limit, "f"), scale=2),
+            ),
         )
         tool_limits = load_tool_limits(self.settings.tool_limits_file)
         self.tools = ToolService(
@@ -275,10 +280,27 @@ class Platform:
         response: str | None = None,
         action: str,
         target: str,
+        first: bool = False,
     ) -> Iterator[Session]:
         """An audited transaction for a security change (a new tool, a higher limit of
-        one's own), confirmed like a payment by a code sent to the registered mobile,
-        so that a stolen password alone cannot add a tool or lift a limit."""
+        one's own, a new payout card), confirmed like a payment by a code sent to the
+        registered mobile, so that a stolen password alone cannot add a tool, lift a
+        limit or bind a card.
+
+        The code is checked after the body, so that a change that cannot be made says
+        so before a code is sent; with ``first``, before it instead, for a body that
+        reaches outside the bank (a card enrolled with its issuer), which must not run
+        unconfirmed: the caller then checks what can be refused before asking."""
+
+        def check(session: Session) -> Callable[[Session], object] | None:
+            def confirm(s: Session) -> None:
+                self.stepup.confirm(s, customer_id, change, challenge_id)
+
+            if not first:
+                return confirm
+            confirm(session)
+            return None
+
         with self._challenged(
             change,
             customer_id=customer_id,
@@ -286,7 +308,7 @@ class Platform:
             response=response,
             prefer=None,
             already_done=lambda _: False,
-            check=lambda _: lambda s: self.stepup.confirm(s, customer_id, change, challenge_id),
+            check=check,
             action=action,
             target=target,
             details=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,6 +44,25 @@ class Settings(BaseSettings):
         description="Key of the HMAC that recognises a bound card without storing its number; "
         "generated into the data dir on first start if unset. Never change it: cards bound "
         "before would no longer be recognised as duplicates.",
+    )
+    # A new payout card receives at most this much a day for its first days: as little
+    # as a payment the PBoC lets go on fewer than two elements (1,000 yuan a day), for
+    # three days, so that a weekend cannot hide the notice of a card a thief bound.
+    # Zero days lifts it; see ``rongbank.accounts.rules.NewCardLimit`` for why a bank
+    # caps a new card rather than blocking it outright.
+    new_card_days: int = Field(
+        default=3,
+        ge=0,
+        le=90,
+        description="For how many days after binding a card its lower daily limit applies.",
+    )
+    new_card_daily_limit: Decimal = Field(
+        default=Decimal("1000.00"),
+        ge=0,
+        max_digits=14,
+        decimal_places=2,
+        description="Most that may be withdrawn a day, in yuan, to all cards in their first "
+        "days together.",
     )
     tool_key: SecretStr | None = Field(
         default=None,

@@ -8,88 +8,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from rongbank.accounts.identity import resident_id_check_character
 from rongbank.api.app import create_app
-from rongbank.auth.service import PrincipalKind
 from rongbank.auth.sms import FakeSmsGateway
-from rongbank.ledger.rules import AccountType
-from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
-
-V1 = "/api/v1"
-PASSWORD = "Mima-2026-secure"
-
-
-def resident_id(sequence: int) -> str:
-    body = f"11010519900307{sequence:03d}"
-    return body + resident_id_check_character(body)
+from tests.factories.people import PASSWORD, V1, People, resident_id
 
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
     with TestClient(create_app(platform, background=False)) as client:
         yield client
-
-
-class People:
-    def __init__(self, client: TestClient, platform: Platform) -> None:
-        self.client = client
-        self.platform = platform
-        self.count = 0
-
-    def register(self, name: str = "张三") -> dict[str, Any]:
-        self.count += 1
-        body = {
-            "name": name,
-            "mobile": f"1390000{self.count:04d}",
-            "resident_id": resident_id(self.count),
-            "password": PASSWORD,
-        }
-        response = self.client.post(f"{V1}/customers", json=body)
-        assert response.status_code == 201, response.text
-        registered: dict[str, Any] = response.json()
-        token = self.login(registered["login_name"])
-        registered["headers"] = {"Authorization": f"Bearer {token}"}
-        return registered
-
-    def login(self, login_name: str, password: str = PASSWORD) -> str:
-        response = self.client.post(
-            f"{V1}/sessions", json={"login_name": login_name, "password": password}
-        )
-        assert response.status_code == 201, response.text
-        token: str = response.json()["token"]
-        return token
-
-    def fund(self, person: dict[str, Any], amount: int) -> None:
-        with self.platform.transaction() as session:
-            vault, _ = self.platform.ledger.create_account(
-                session, code="bank:vault", currency="CNY", type=AccountType.ASSET
-            )
-            account = self.platform.accounts.account(session, person["account"]["number"])
-            self.platform.ledger.transfer(
-                session,
-                Transfer(
-                    client_id=f"fund-{account.number}-{amount}",
-                    debit_account=vault.id,
-                    credit_account=account.ledger_account_id,
-                    amount=amount,
-                    currency="CNY",
-                ),
-            )
-
-    def staff(self, role: str) -> dict[str, str]:
-        with self.platform.transaction() as session:
-            staff_id = self.platform.accounts.create_staff(
-                session, username=f"{role}-1", name="李四", role=role
-            )
-            self.platform.auth.set_password(
-                session,
-                kind=PrincipalKind.STAFF,
-                principal_id=staff_id,
-                username=f"{role}-1",
-                password=PASSWORD,
-            )
-        return {"Authorization": f"Bearer {self.login(f'{role}-1')}"}
 
 
 @pytest.fixture

@@ -24,7 +24,12 @@ from rongbank.accounts.clearing import (
     FakeClearingNetwork,
     TimeOut,
 )
-from rongbank.accounts.errors import AccountFrozen, BalanceCapExceeded, NotYourAccount
+from rongbank.accounts.errors import (
+    AccountFrozen,
+    BalanceCapExceeded,
+    NewCardLimitExceeded,
+    NotYourAccount,
+)
 from rongbank.accounts.funding import (
     CLEARING_ACCOUNT,
     BoundCardLimitReached,
@@ -38,7 +43,7 @@ from rongbank.accounts.funding import (
     FundingState,
     Resolved,
 )
-from rongbank.accounts.rules import luhn_check_digit
+from rongbank.accounts.rules import NewCardLimit
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
 from rongbank.ledger.errors import ExceedsCredits, IdempotencyConflict
@@ -46,19 +51,16 @@ from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer, balance_of
 from rongbank.platform import Platform
 from rongbank.settings import Settings
-from tests.accounts.test_endpoints import V1, People, resident_id
+from tests.factories.cards import CARD, card_number
+from tests.factories.people import V1, People, resident_id
+from tests.support.funding import CardHolder
 
 CARD_KEY = b"test-card-hash-key"
 WINDOW = timedelta(seconds=60)
 AFTER_DEADLINE = WINDOW + timedelta(seconds=10)
-
-
-def card_number(sequence: int, *, bin_: str = "622202", length: int = 19) -> str:
-    body = f"{bin_}{sequence:0{length - len(bin_) - 1}d}"
-    return body + luhn_check_digit(body)
-
-
-CARD = card_number(1)
+NO_NEW_CARD_LIMIT = NewCardLimit(period=timedelta(0), daily=0)
+"""These tests follow the money's path; the new-card limit has tests of its own
+(``tests/accounts/test_payout_cards.py``)."""
 
 
 class Bank:
@@ -75,6 +77,7 @@ class Bank:
             self.clock,
             self.network,
             card_hash_key=CARD_KEY,
+            new_card=NO_NEW_CARD_LIMIT,
             request_window=WINDOW,
         )
         self.factory = self.platform.session_factory
@@ -146,6 +149,7 @@ class Bank:
             card_id=card_id,
             amount=amount,
             client_id=cid,
+            opened=self.platform.transaction,
         )
 
     def withdraw(
@@ -158,6 +162,7 @@ class Bank:
             card_id=card_id,
             amount=amount,
             client_id=cid,
+            opened=self.platform.transaction,
         )
 
     def resolve_after_deadline(self) -> Resolved:
@@ -538,6 +543,84 @@ class TestWithdraw:
         assert bank.posted(alice[1]) == 70_000
 
 
+class TestNewCard:
+    """The lower limit of a card's first days, where the money moves (HTTP:
+    ``tests/accounts/test_payout_cards.py``)."""
+
+    LIMIT = NewCardLimit(period=timedelta(days=3), daily=100_000)
+
+    def test_withdrawals_from_two_accounts_at_once_stay_within_it(
+        self, bank: Bank, alice: tuple[int, str], alice_card: int
+    ) -> None:
+        bank.funding.new_card = self.LIMIT
+        with bank.platform.transaction() as session:
+            other = bank.platform.accounts.open_account(
+                session, customer_id=alice[0], account_class=2
+            ).number
+        for number in (alice[1], other):
+            bank.fund(number, 100_000)
+        start = threading.Barrier(8)
+        outcomes: list[str] = []
+
+        def attempt(n: int) -> None:
+            start.wait()
+            account = (alice[0], alice[1] if n % 2 else other)
+            try:
+                bank.withdraw(account, alice_card, 30_000, f"w{n}")
+                outcomes.append("paid")
+            except NewCardLimitExceeded:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["paid"] * 3 + ["refused"] * 5
+        assert bank.network.moved(CARD) == 90_000
+
+    def test_a_declined_withdrawal_does_not_count_and_an_unanswered_one_does(
+        self, bank: Bank, alice: tuple[int, str], alice_card: int
+    ) -> None:
+        bank.funding.new_card = self.LIMIT
+        bank.fund(alice[1], 200_000)
+        bank.network.script(CARD, Decline("card closed"))
+        bank.withdraw(alice, alice_card, 100_000, "w1")
+        bank.network.script(CARD, TimeOut(carried_out=True))
+        assert bank.withdraw(alice, alice_card, 60_000, "w2").request.state is FundingState.UNKNOWN
+        with pytest.raises(NewCardLimitExceeded):
+            bank.withdraw(alice, alice_card, 40_001, "w3")
+        assert (
+            bank.withdraw(alice, alice_card, 40_000, "w4").request.state is FundingState.SUCCEEDED
+        )
+
+    def test_top_ups_and_cards_past_their_first_days_are_not_limited(
+        self, bank: Bank, alice: tuple[int, str], alice_card: int
+    ) -> None:
+        bank.funding.new_card = self.LIMIT
+        assert bank.top_up(alice, alice_card, 500_000, "t1").request.state is FundingState.SUCCEEDED
+        bank.clock.advance(self.LIMIT.period)
+        done = bank.withdraw(alice, alice_card, 500_000, "w1")
+        assert done.request.state is FundingState.SUCCEEDED
+
+    def test_a_binding_names_its_card_and_no_other(
+        self, bank: Bank, alice: tuple[int, str]
+    ) -> None:
+        typed = " ".join(CARD[i : i + 4] for i in range(0, len(CARD), 4))
+        with bank.platform.transaction() as session:
+            changes = [
+                bank.funding.card_binding(
+                    session, customer_id=alice[0], card_number=number, holder_name="张三"
+                )
+                for number in (CARD, typed, card_number(2))
+            ]
+        digests = [binding.change.digest() for binding in changes]
+        assert digests[0] == digests[1] != digests[2]
+        assert changes[0].masked == f"{CARD[:6]}*********{CARD[-4:]}"
+        assert CARD not in repr(changes[0].change)  # the keyed hash, never the number
+        assert bank.network.count("enrol_card") == 0
+
+
 class ProcessDied(Exception):
     """Stands for the process dying around the network call."""
 
@@ -579,11 +662,13 @@ def people(client: TestClient, platform: Platform) -> People:
 
 
 def bind(client: TestClient, person: dict[str, Any], number: str = CARD) -> Any:
-    return client.post(
-        f"{V1}/me/cards",
-        headers=person["headers"],
-        json={"card_number": number, "holder_name": "张三"},
-    )
+    """Bind a card as its owner does, answering the SMS code; the card, or the refusal."""
+    holder = CardHolder(client, client.app.state.platform, person)  # type: ignore[attr-defined]
+    asked = holder.bind(number)
+    if asked.status_code != 403:
+        return asked
+    challenge = asked.json()["error"]["details"]["challenge"]
+    return holder.bind(number, challenge_id=challenge["id"], response=holder.code())
 
 
 def move(

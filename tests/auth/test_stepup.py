@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from rongbank.auth.sms import FakeSmsGateway
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import V1, People, available
+from tests.support.sms import sms_code
 
 YUAN = 100
 
@@ -105,14 +105,6 @@ def alice(
     client: TestClient, platform: Platform, pair: tuple[dict[str, Any], dict[str, Any]]
 ) -> Payer:
     return Payer(client, platform, *pair)
-
-
-def sms_code(platform: Platform, mobile: str) -> str:
-    with platform.transaction() as session:
-        _, body = FakeSmsGateway.outbox(session, mobile)[0]
-    found = re.search(r"】(\d{6})", body)
-    assert found, body
-    return found.group(1)
 
 
 def code_of(error_response: Any) -> str:

@@ -17,12 +17,12 @@ from pydantic import SecretStr
 
 from rongbank.accounts.identity import resident_id_check_character
 from rongbank.api.app import create_app
-from rongbank.auth.sms import FakeSmsGateway
 from rongbank.clock import FrozenClock
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
 from rongbank.settings import Settings
+from tests.support.sms import sms_code as sms_code  # the browser tests read codes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = [
@@ -119,10 +119,3 @@ def deposit(platform: Platform, number: str, amount: int, description: str = "å¼
                 description=description,
             ),
         )
-
-
-def sms_code(platform: Platform, mobile: str) -> str:
-    """The code in the newest text the fake SMS gateway "sent" to ``mobile``."""
-    with platform.transaction() as session:
-        _, body = FakeSmsGateway.outbox(session, mobile)[0]
-    return body.split("ã€‘", 1)[1][:6]

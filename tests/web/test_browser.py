@@ -24,6 +24,11 @@ def test_a_new_customer_registers_and_transfers(
     page.fill("input[name=card_number]", "4111 1111 1111 1111")
     page.fill("input[name=holder_name]", "韩梅梅")
     page.click("text=绑定他行银行卡 >> nth=-1")
+    # A new payout card is a security change: a code to the registered mobile.
+    expect(page.locator("#confirm-change")).to_contain_text("139****0102")
+    page.fill("input[name=response]", sms_code(platform, "13900000102"))
+    page.click("#confirm-change-submit")
+    expect(page.locator("#card-notice")).to_be_visible()
     page.fill("input[name=amount]", "1000")
     page.click("button:has-text('充值')")
     expect(page.locator("#topup-outcome")).to_have_text("充值成功 ¥ 1000.00")

@@ -76,3 +76,11 @@ class SameEAccount(InvalidRequest):
 class FreezeReasonRequired(InvalidRequest):
     code = "freeze_reason_required"
     message = "Give a reason for freezing the account."
+
+
+class NewCardLimitExceeded(Forbidden):
+    code = "new_card_limit_exceeded"
+    message = (
+        "A card bound in the last few days can receive only a small amount a day; "
+        "details show what is left today and when the card's full limits apply."
+    )

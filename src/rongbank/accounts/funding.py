@@ -28,7 +28,21 @@ transaction:
 So :meth:`FundingService.top_up`, :meth:`~FundingService.withdraw` and
 :meth:`~FundingService.resolve_unknown` take a session *factory* and run their own
 units of work; nothing can compose them into a larger transaction, which is the
-point. Card binding and reads take the caller's session as everywhere else.
+point. Step 1 runs in a transaction the boundary opens (``opened``): for a
+withdrawal, ``Platform.authorised``, so that it goes through the same step-up,
+per-tool limits, daily totals, risk check and audit as a transfer, decided inside
+the transaction that reserves the money (a withdrawal the other bank then declines
+stays counted: the customer did authorise it). Card binding and reads take the
+caller's session as everywhere else.
+
+Security. A new payout card is how a stolen password becomes stolen money, so it is
+treated like a new authentication tool: :meth:`FundingService.card_binding` checks
+everything that needs no one outside the bank and names the change the customer
+confirms with an SMS code bound to that very card (``Platform.confirmed``), and only
+then does :meth:`~FundingService.bind_card` enrol the card with its issuer. For
+its first days a card may receive only a little a day (:class:`NewCardLimit`).
+The customer is told of every card bound or unbound and every withdrawal in a
+融e联 notice that cannot be switched off (:func:`_notify`).
 
 Unknown outcomes. Every request carries a deadline after which the network will not
 act on it. Once it has passed, :meth:`FundingService.resolve_unknown` asks the
@@ -44,6 +58,8 @@ import hashlib
 import hmac
 import logging
 import unicodedata
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -65,10 +81,13 @@ from rongbank.accounts.errors import (
     EAccountNotFound,
     NotYourAccount,
 )
-from rongbank.accounts.rules import Usage, check_inflow, luhn_valid
+from rongbank.accounts.rules import NewCardLimit, Usage, check_inflow, luhn_valid
 from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.auth.tools import WITHDRAWAL, PaymentRequest
+from rongbank.chat.notices import SECURITY
+from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
-from rongbank.db import SessionFactory, unit_of_work
+from rongbank.db import SessionFactory, advisory_lock, unit_of_work
 from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
 from rongbank.ledger.errors import IdempotencyConflict
 from rongbank.ledger.rules import AccountType
@@ -85,6 +104,9 @@ CARD_NUMBER_LENGTHS = range(16, 20)
 CLOCK_SKEW = timedelta(seconds=5)
 """How far the network's clock may run behind ours: a request is settled from the
 network's answer only once its deadline has passed on both clocks."""
+
+Opener = Callable[[], AbstractContextManager[Session]]
+"""Opens the transaction of a request's first step (see the module docstring)."""
 
 
 class FundingKind(StrEnum):
@@ -155,6 +177,16 @@ class CardNotFound(NotFound):
 class FundingRequestNotFound(NotFound):
     code = "funding_request_not_found"
     message = "No such top-up or withdrawal."
+
+
+@dataclass(frozen=True, slots=True)
+class CardBinding:
+    """A card found fit to bind, and the security change binding it asks the customer
+    to confirm: its ``change`` names the card's keyed hash, so that a code confirms
+    binding this card and no other."""
+
+    masked: str
+    change: PaymentRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,12 +286,14 @@ class FundingService:
         network: ClearingNetwork,
         *,
         card_hash_key: bytes,
+        new_card: NewCardLimit,
         request_window: timedelta = timedelta(seconds=60),
     ) -> None:
         """``card_hash_key`` keys the HMAC that identifies a card without storing
         its number (a plain hash of a 16-digit number with a known prefix and check
-        digit is quickly brute-forced). ``request_window`` is how long the network
-        may act on a request before its deadline."""
+        digit is quickly brute-forced). ``new_card`` limits withdrawals to cards in
+        their first days. ``request_window`` is how long the network may act on a
+        request before its deadline."""
         if not card_hash_key:
             raise ValueError("card_hash_key must not be empty")
         self.ledger = ledger
@@ -267,23 +301,31 @@ class FundingService:
         self.clock = clock
         self.network = network
         self._card_hash_key = card_hash_key
+        self.new_card = new_card
         self.request_window = request_window
 
     # -- bound cards -----------------------------------------------------------------
+
+    def card_binding(
+        self, session: Session, *, customer_id: int, card_number: str, holder_name: str
+    ) -> CardBinding:
+        """Check that the card can be bound, asking no one outside the bank (so that a
+        mistyped number or another's name is refused before a code is sent), and say
+        what binding it asks the customer to confirm."""
+        number, _, card_hash = self._checked(session, customer_id, card_number, holder_name)
+        masked = mask_card_number(number)
+        change = PaymentRequest.security_change(
+            customer_id, f"bind card {masked} to your e-bank", f"card:{card_hash.hex()}"
+        )
+        return CardBinding(masked, change)
 
     def bind_card(
         self, session: Session, *, customer_id: int, card_number: str, holder_name: str
     ) -> BoundCard:
         """Bind the customer's own card at another bank: checked locally, then
-        enrolled with its issuer. The issuer is asked before any row is locked."""
-        number = normalise_card_number(card_number)
-        if len(number) not in CARD_NUMBER_LENGTHS or not luhn_valid(number):
-            raise CardNumberInvalid()
-        holder = " ".join(holder_name.split())
-        if _name_key(holder) != _name_key(self.accounts.customer(session, customer_id).name):
-            raise CardHolderMismatch()
-        card_hash = hmac.new(self._card_hash_key, number.encode(), hashlib.sha256).digest()
-        self._check_can_bind(session, customer_id, card_hash)  # spare the issuer a refusal
+        enrolled with its issuer. The issuer is asked before any row is locked. Run
+        it only once the change is confirmed (see the module docstring)."""
+        number, holder, card_hash = self._checked(session, customer_id, card_number, holder_name)
         try:
             enrolment = self.network.enrol_card(card_number=number, holder_name=holder)
         except ClearingTimeout:
@@ -313,7 +355,32 @@ class FundingService:
                 "at": self.clock.now(),
             },
         ).one()
-        return BoundCard(*row)
+        card = BoundCard(*row)
+        full = card.bound_at + self.new_card.period
+        _notify(
+            session,
+            card,
+            "card_bound",
+            key=f"card:{card.id}:bound",
+            at=card.bound_at,
+            full_limits_from=full.isoformat(),
+        )
+        return card
+
+    def _checked(
+        self, session: Session, customer_id: int, card_number: str, holder_name: str
+    ) -> tuple[str, str, bytes]:
+        """The card's digits, its holder's name as typed and its keyed hash, once it
+        is found to be a valid number in the customer's own name that they may bind."""
+        number = normalise_card_number(card_number)
+        if len(number) not in CARD_NUMBER_LENGTHS or not luhn_valid(number):
+            raise CardNumberInvalid()
+        holder = " ".join(holder_name.split())
+        if _name_key(holder) != _name_key(self.accounts.customer(session, customer_id).name):
+            raise CardHolderMismatch()
+        card_hash = hmac.new(self._card_hash_key, number.encode(), hashlib.sha256).digest()
+        self._check_can_bind(session, customer_id, card_hash)  # spare the issuer a refusal
+        return number, holder, card_hash
 
     @staticmethod
     def _check_can_bind(session: Session, customer_id: int, card_hash: bytes) -> None:
@@ -341,15 +408,56 @@ class FundingService:
 
     def unbind_card(self, session: Session, *, customer_id: int, card_id: int) -> None:
         """Unbind a card; top-ups and withdrawals already under way still complete."""
-        updated = session.execute(
+        row = session.execute(
             text(
-                "UPDATE bound_card SET unbound_at = :at "
-                "WHERE id = :id AND customer_id = :c AND unbound_at IS NULL"
+                "UPDATE bound_card SET unbound_at = :at "  # noqa: S608
+                "WHERE id = :id AND customer_id = :c AND unbound_at IS NULL "
+                f"RETURNING {_CARD_COLUMNS}"
             ),
             {"at": self.clock.now(), "id": card_id, "c": customer_id},
-        ).rowcount  # type: ignore[attr-defined]
-        if not updated:
+        ).first()
+        if row is None:
             raise CardNotFound(card_id=card_id)
+        _notify(
+            session,
+            BoundCard(*row),
+            "card_unbound",
+            key=f"card:{card_id}:unbound",
+            at=self.clock.now(),
+        )
+
+    def withdrawal_request(
+        self,
+        session: Session,
+        *,
+        customer_id: int,
+        account_number: str,
+        card_id: int,
+        amount: int,
+        client_id: str,
+    ) -> PaymentRequest:
+        """What a withdrawal asks the customer to authorise (and a challenge is bound
+        to): the card by its id and masked number. An unbound card of theirs is still
+        named, so that a retry of a withdrawal made before it was unbound is answered."""
+        masked = session.execute(
+            text("SELECT masked FROM bound_card WHERE id = :id AND customer_id = :c"),
+            {"id": card_id, "c": customer_id},
+        ).scalar_one_or_none()
+        if masked is None:
+            raise CardNotFound(card_id=card_id)
+        return PaymentRequest(
+            purpose=WITHDRAWAL,
+            payer=account_number,
+            payee=f"card:{card_id}:{masked}",
+            amount=amount,
+            currency=CURRENCY,
+            client_id=client_id,
+        )
+
+    def request_made(self, session: Session, *, customer_id: int, client_id: str) -> bool:
+        """Whether the customer already made a request with this client id: a retry,
+        answered from what is stored, needs no new authentication."""
+        return self._find(session, customer_id, client_id) is not None
 
     # -- money in and out ----------------------------------------------------------------
 
@@ -362,11 +470,14 @@ class FundingService:
         card_id: int,
         amount: int,
         client_id: str,
+        opened: Opener,
     ) -> FundingDone:
         """Pull ``amount`` from a bound card into one of the customer's accounts,
-        exactly once per ``client_id``. Commits (see the module docstring)."""
+        exactly once per ``client_id``. Commits (see the module docstring); the
+        request is recorded in the transaction ``opened`` gives (one that audits it)."""
         return self._run(
             factory,
+            opened,
             FundingKind.TOP_UP,
             customer_id=customer_id,
             account_number=account_number,
@@ -384,11 +495,16 @@ class FundingService:
         card_id: int,
         amount: int,
         client_id: str,
+        opened: Opener,
     ) -> FundingDone:
         """Push ``amount`` from one of the customer's accounts to a bound card,
-        exactly once per ``client_id``. Commits (see the module docstring)."""
+        exactly once per ``client_id``. Commits (see the module docstring); the
+        money is reserved in the transaction ``opened`` gives, which must authorise
+        the withdrawal as a payment (``Platform.authorised`` with
+        :meth:`withdrawal_request`)."""
         return self._run(
             factory,
+            opened,
             FundingKind.WITHDRAW,
             customer_id=customer_id,
             account_number=account_number,
@@ -445,6 +561,7 @@ class FundingService:
     def _run(
         self,
         factory: SessionFactory,
+        opened: Opener,
         kind: FundingKind,
         *,
         customer_id: int,
@@ -455,7 +572,7 @@ class FundingService:
     ) -> FundingDone:
         if not 1 <= len(client_id) <= 64 or "\x00" in client_id:
             raise InvalidRequest("A client id must have 1 to 64 characters.")
-        with unit_of_work(factory) as session:
+        with opened() as session:
             existing = self._find(session, customer_id, client_id)
             if existing is not None:
                 # A retry gets the stored result and never reaches the network again;
@@ -463,7 +580,9 @@ class FundingService:
                 return self._replay(existing, kind, account_number, card_id, amount)
             _check_amount(amount)
             account = self._own_active_account(session, customer_id, account_number)
-            card_token = self._card_token(session, customer_id, card_id)
+            card_token, bound_at = self._live_card(session, customer_id, card_id)
+            if kind is FundingKind.WITHDRAW and self.new_card.is_new(bound_at, self.clock.now()):
+                self._check_new_card(session, customer_id, bound_at, amount)
             self.ledger.create_account(
                 session,
                 code=CLEARING_ACCOUNT,
@@ -511,17 +630,41 @@ class FundingService:
         return account
 
     @staticmethod
-    def _card_token(session: Session, customer_id: int, card_id: int) -> str:
+    def _live_card(session: Session, customer_id: int, card_id: int) -> tuple[str, datetime]:
+        """A bound card's network token and when it was bound."""
         row = session.execute(
             text(
-                "SELECT network_token FROM bound_card "
+                "SELECT network_token, bound_at FROM bound_card "
                 "WHERE id = :id AND customer_id = :c AND unbound_at IS NULL"
             ),
             {"id": card_id, "c": customer_id},
         ).first()
         if row is None:
             raise CardNotFound(card_id=card_id)
-        return str(row[0])
+        return str(row[0]), row[1]
+
+    def _check_new_card(
+        self, session: Session, customer_id: int, bound_at: datetime, amount: int
+    ) -> None:
+        """Refuse a withdrawal to a card in its first days beyond what such cards may
+        receive today, counting every withdrawal today to any of the customer's new
+        cards (unbound ones too) that has not failed."""
+        # One withdrawal of a customer's to a new card at a time counts and decides.
+        advisory_lock(session, "funding_new_card", customer_id)
+        now = self.clock.now()
+        day_start, _ = self.accounts.business_day_bounds()
+        used = session.execute(
+            text(
+                "SELECT coalesce(sum(f.amount), 0) FROM funding_request f "
+                "JOIN bound_card b ON b.id = f.card_id WHERE f.customer_id = :c "
+                "AND f.kind = 'withdraw' AND f.state <> 'failed' AND f.created_at >= :day "
+                "AND b.bound_at > :new_since"
+            ),
+            {"c": customer_id, "day": day_start, "new_since": self.new_card.new_since(now)},
+        ).scalar_one()
+        self.new_card.check(
+            used_today=int(used), amount=amount, full_from=bound_at + self.new_card.period
+        )
 
     def _check_balance_cap(self, session: Session, account: EAccount, amount: int) -> None:
         """Refuse a top-up that could take the account past its class's balance cap,
@@ -635,6 +778,8 @@ class FundingService:
                 return self._update(session, request, FundingState.UNKNOWN)
             if result.status == "succeeded":
                 entry = self._complete(session, request)
+                if request.kind is FundingKind.WITHDRAW:
+                    self._notify_withdrawal(session, request)
                 return self._update(session, request, FundingState.SUCCEEDED, entry=entry)
             if request.kind is FundingKind.WITHDRAW:
                 assert request.ledger_entry_id is not None
@@ -649,6 +794,22 @@ class FundingService:
             return self._update(
                 session, request, FundingState.FAILED, reason=result.reason or "failed"
             )
+
+    def _notify_withdrawal(self, session: Session, request: FundingRequest) -> None:
+        row = session.execute(
+            text(f"SELECT {_CARD_COLUMNS} FROM bound_card WHERE id = :id"),  # noqa: S608
+            {"id": request.card_id},
+        ).one()
+        _notify(
+            session,
+            BoundCard(*row),
+            "withdrawal",
+            key=f"funding:{request.id}",
+            at=self.clock.now(),
+            amount=request.amount,
+            currency=CURRENCY,
+            account_tail=request.account_number[-4:],
+        )
 
     def _complete(self, session: Session, request: FundingRequest) -> int:
         if request.kind is FundingKind.WITHDRAW:
@@ -709,3 +870,19 @@ class FundingService:
             {"id": request_id},
         ).one()
         return _request(row)
+
+
+def _notify(
+    session: Session, card: BoundCard, event: str, *, key: str, at: datetime, **facts: Any
+) -> None:
+    """Tell the customer in 融e联 of ``event`` on ``card``, once per ``key``: the one
+    place this module queues a notice. Its kind cannot be switched off, because it is
+    how a customer whose password was stolen learns of it."""
+    record_event(
+        session,
+        customer_id=card.customer_id,
+        kind=SECURITY,
+        key=key,
+        payload={"event": event, "card": card.masked, "bank": card.bank_name or "", **facts},
+        at=at,
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 
 from rongbank.accounts.errors import (
     BalanceCapExceeded,
     DailyLimitExceeded,
+    NewCardLimitExceeded,
     YearlyLimitExceeded,
 )
 from rongbank.money import format_amount, parse_amount
@@ -122,3 +124,39 @@ def _check(
             limit=format_amount(yearly, scale=CNY_SCALE),
             remaining=format_amount(max(yearly - used.year, 0), scale=CNY_SCALE),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NewCardLimit:
+    """How much may go out a day to payout cards bound less than ``period`` ago.
+
+    A bank lets a new payee receive little at first rather than nothing at all (a
+    full cooling-off would strand a customer whose only other card was just lost):
+    a thief who got past the password *and* the SMS code that binding asks for (a
+    swapped SIM, a code read over a shoulder) can then take only ``daily`` a day
+    while the customer reads the notice of the new card and calls the bank. The
+    figure counts every card new today together, so binding more cards does not
+    multiply it, and a card unbound and bound again is new again.
+    """
+
+    period: timedelta
+    daily: int
+    """In minor units, for all new cards together, per Beijing business day."""
+
+    def new_since(self, now: datetime) -> datetime:
+        """Cards bound after this moment are new at ``now``."""
+        return now - self.period
+
+    def is_new(self, bound_at: datetime, now: datetime) -> bool:
+        return bound_at > self.new_since(now)
+
+    def check(self, *, used_today: int, amount: int, full_from: datetime) -> None:
+        """Refuse ``amount`` when the new cards' withdrawals today, ``used_today``,
+        would go past ``daily``; ``full_from`` is when the card leaves its first
+        days (said in the refusal)."""
+        if used_today + amount > self.daily:
+            raise NewCardLimitExceeded(
+                limit=format_amount(self.daily, scale=CNY_SCALE),
+                remaining=format_amount(max(self.daily - used_today, 0), scale=CNY_SCALE),
+                full_limits_from=full_from.isoformat(),
+            )

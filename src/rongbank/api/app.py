@@ -27,7 +27,14 @@ from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
-from rongbank.web import chat_pages, merchant_pages, pages, pay_pages, wealth_pages
+from rongbank.web import (
+    chat_pages,
+    funding_pages,
+    merchant_pages,
+    pages,
+    pay_pages,
+    wealth_pages,
+)
 
 SERVER_GC_THRESHOLDS = (50_000, 20, 1_000)
 """With the young generation collected every ``YOUNG_COLLECTION_S``, the middle one
@@ -110,6 +117,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(wealth_endpoints.customer, prefix="/api/v1")
     app.include_router(wealth_endpoints.staff, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(funding_pages.router)
     app.include_router(pay_pages.router)
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)

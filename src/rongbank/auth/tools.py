@@ -40,6 +40,8 @@ from rongbank.money import format_amount
 
 CNY_SCALE = 2
 TOKEN_SUITE = otp.SIGNATURE_SUITE
+WITHDRAWAL = "withdrawal"
+"""The purpose of a withdrawal to a bound card; its payee is ``card:<id>:<masked number>``."""
 
 
 class ToolNotFound(NotFound):
@@ -108,10 +110,10 @@ class PaymentRequest:
         """What the customer confirms, completing "your code to ..."."""
         if self.change:
             return self.change
-        return (
-            f"pay {format_amount(self.amount, scale=CNY_SCALE)} {self.currency} "
-            f"to account ending {self.payee[-4:]}"
-        )
+        amount = f"{format_amount(self.amount, scale=CNY_SCALE)} {self.currency}"
+        if self.purpose == WITHDRAWAL:
+            return f"withdraw {amount} to your card ending {self.payee[-4:]}"
+        return f"pay {amount} to account ending {self.payee[-4:]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,10 @@ each kind off (on by default; off means no message is created for them):
   authorisation whose hold runs out (the money goes back unless the merchant takes
   it); loan repayments will use the same kind when lending lands.
 
+One more kind cannot be switched off, :data:`SECURITY`: a change to where their money
+can be sent (a payout card bound or unbound) and money sent out to a card. It is how
+a customer whose password was stolen finds out.
+
 A **segment** is a set of customers computed from what the bank holds about them
 (:data:`SEGMENTS`).
 """
@@ -36,6 +40,8 @@ NOTICE_KINDS: tuple[NoticeKind, ...] = (
     "due_soon",
 )
 BroadcastKind = Literal["announcement", "promotion"]
+SecurityKind = Literal["security"]
+SECURITY: SecurityKind = "security"
 
 Segment = Literal["all", "persons", "enterprises", "students", "seniors", "merchants", "borrowers"]
 SEGMENTS: dict[str, str] = {
@@ -86,6 +92,8 @@ def _amount(payload: dict[str, Any]) -> str:
 
 def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
     """Title and text of an event notice, in Chinese then English."""
+    if kind == SECURITY:
+        return _security(payload)
     amount = _amount(payload)
     if kind == "money_received" and payload.get("source") == "refund":
         return (
@@ -135,6 +143,37 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
             "(Beijing time) unless the merchant takes it before.",
         )
     raise ValueError(f"no notice text for {kind}")
+
+
+def _security(payload: dict[str, Any]) -> tuple[str, str]:
+    card, event = payload["card"], payload["event"]
+    bank = f"{payload['bank']} " if payload.get("bank") else ""
+    warn_zh = "如非本人操作，请立即致电银行或联系您的客户经理。"
+    warn_en = "If this was not you, call the bank or your account manager now."
+    if event == "card_bound":
+        until = datetime.fromisoformat(payload["full_limits_from"]).astimezone(BEIJING)
+        when = until.strftime("%Y-%m-%d %H:%M")
+        return (
+            "新绑定银行卡 New card bound",
+            f"您的网上银行绑定了新的提现银行卡 {bank}{card}，"
+            f"{when}（北京时间）前每日可提现金额较低。{warn_zh}"
+            f" The card {bank}{card} was bound to your e-bank for withdrawals; until {when}"
+            f" (Beijing time) only a small amount a day can go to it. {warn_en}",
+        )
+    if event == "card_unbound":
+        return (
+            "银行卡已解绑 Card unbound",
+            f"银行卡 {bank}{card} 已从您的网上银行解绑。{warn_zh}"
+            f" The card {bank}{card} was unbound from your e-bank. {warn_en}",
+        )
+    if event == "withdrawal":
+        amount, tail = _amount(payload), payload["account_tail"]
+        return (
+            "提现成功 Money withdrawn",
+            f"您尾号{tail}的账户向银行卡 {bank}{card} 提现 {amount}。{warn_zh}"
+            f" {amount} went from your account ending {tail} to the card {bank}{card}. {warn_en}",
+        )
+    raise ValueError(f"no notice text for security event {event}")
 
 
 def public_data(payload: dict[str, Any]) -> dict[str, Any]:

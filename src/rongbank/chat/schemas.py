@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rongbank.chat.desk import DeskItem, ResponseTime
-from rongbank.chat.notices import BroadcastKind, NoticeKind, Segment
+from rongbank.chat.notices import BroadcastKind, NoticeKind, SecurityKind, Segment
 from rongbank.chat.service import MemberInfo, Message, Summary
 
 
@@ -410,14 +410,15 @@ class ImageBody(FileBody):
 
 
 class NoticeBody(BaseModel):
-    kind: NoticeKind
+    kind: NoticeKind | SecurityKind
     title: str
     text: str
     broadcast_id: int | None = Field(description="Set for a notice the bank sent to a segment.")
     data: dict[str, Any] = Field(
         description="An event's facts for the page: amount (decimal text), currency, "
         "account_tail, merchant, payer (masked), status, due_at, source "
-        "(transfer, refund, epay_authorisation)."
+        "(transfer, refund, epay_authorisation); for a security notice event (card_bound, "
+        "card_unbound, withdrawal), card (masked), bank and full_limits_from."
     )
 
 

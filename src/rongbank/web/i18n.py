@@ -71,6 +71,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bind_card": "绑定他行银行卡",
         "card_number": "卡号",
         "holder_name": "持卡人姓名",
+        "bound_cards": "已绑定的银行卡",
+        "bind_card_hint": (
+            "为保护您的资金，绑卡需输入发送到您注册手机的验证码；"
+            "新卡绑定后前几天每日可提现金额较低。"
+        ),
+        "unbind_card": "解绑",
+        "unbind_card_confirm": "解绑后不能再向这张卡提现或从它充值。确定解绑吗？",
+        "card_bound_notice": "银行卡已绑定。我们已通过融e联通知您。",
+        "card_unbound_notice": "银行卡已解绑。",
         "topup_succeeded": "充值成功",
         "topup_failed": "充值失败，对方银行拒绝了扣款",
         "topup_unknown": "充值处理中，结果稍后更新",
@@ -458,6 +467,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bind_card": "Bind a card at another bank",
         "card_number": "Card number",
         "holder_name": "Cardholder name",
+        "bound_cards": "Your bound cards",
+        "bind_card_hint": (
+            "To protect your money, binding a card needs a code sent to your registered "
+            "mobile; for its first days a new card can receive only a little a day."
+        ),
+        "unbind_card": "Unbind",
+        "unbind_card_confirm": (
+            "You will no longer be able to top up from or withdraw to this card. Unbind it?"
+        ),
+        "card_bound_notice": "The card is bound. We have told you so in 融e联 too.",
+        "card_unbound_notice": "The card is unbound.",
         "topup_succeeded": "Topped up",
         "topup_failed": "Top-up failed: the card's bank refused",
         "topup_unknown": "Top-up in progress; the result follows shortly",
@@ -832,6 +852,11 @@ ERRORS_ZH: dict[str, str] = {
     "card_holder_mismatch": "只能绑定本人名下的银行卡。",
     "card_already_bound": "这张卡已经绑定。",
     "bound_card_limit_reached": "最多绑定5张银行卡。",
+    "card_refused": "发卡行拒绝绑定这张卡。",
+    "clearing_unavailable": "对方银行暂时没有响应，卡未绑定，请稍后再试。",
+    "new_card_limit_exceeded": (
+        "新绑定的银行卡在最初几天内每日合计最多可提现 ¥ {limit}，今日还可提现 ¥ {remaining}。"
+    ),
     "challenge_failed": "口令不正确。再错{attempts_left}次，此安全工具将被锁定。",
     "tool_blocked": "此安全工具因多次输错已被锁定。请到柜台或联系客户经理解锁，或申领新的。",
     "challenge_expired": "验证已过期或已使用，请重新确认转账。",
@@ -931,6 +956,10 @@ ERRORS_EN: dict[str, str] = {
         "Your own limit must be zero or more and at most the bank's ({bank_limit})."
     ),
     "response_missing": "Please enter the code.",
+    "new_card_limit_exceeded": (
+        "Cards bound in the last few days can receive at most ¥ {limit} a day together; "
+        "¥ {remaining} is left today."
+    ),
     # e-Pay (rongbank.web.pay_pages, rongbank.web.merchant_pages)
     "barcode_limit_exceeded": (
         "Over today's limit for QR and payment-code payments; left today: ¥ {remaining}."

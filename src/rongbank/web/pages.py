@@ -16,6 +16,7 @@ import math
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib.resources import files
@@ -681,81 +682,6 @@ def statement_download(
     )
 
 
-@router.get("/topup")
-def topup_page(request: Request, platform: PlatformDep, me: Me) -> Response:
-    return _topup(request, platform, me)
-
-
-def _topup(
-    request: Request,
-    platform: Platform,
-    me: Principal,
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    with platform.transaction() as session:
-        cards = platform.funding.cards(session, me.id)
-    return render(
-        request,
-        "topup.html",
-        status_code,
-        accounts=_accounts(platform, me.id),
-        cards=cards,
-        client_id=uuid.uuid4().hex,  # one per form shown: a double submit tops up once
-        **context,
-    )
-
-
-@router.post("/cards")
-def bind_card(
-    request: Request,
-    platform: PlatformDep,
-    me: Me,
-    card_number: Annotated[str, Form(max_length=40)],
-    holder_name: Annotated[str, Form(max_length=100)],
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(request, csrf)
-    try:
-        with platform.transaction() as session:
-            platform.funding.bind_card(
-                session, customer_id=me.id, card_number=card_number, holder_name=holder_name
-            )
-    except DomainError as error:
-        return _topup(request, platform, me, 422, error=_error(request, error))
-    return _redirect("/topup")
-
-
-@router.post("/topup")
-def topup(
-    request: Request,
-    platform: PlatformDep,
-    me: Me,
-    account: Annotated[str, Form(max_length=40)],
-    card_id: Annotated[int, Form()],
-    amount: Annotated[str, Form(max_length=40)],
-    client_id: Annotated[str, Form(max_length=64)],
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    """Pull money from a bound card at another bank into an e-account."""
-    check_csrf(request, csrf)
-    try:
-        minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
-        done = platform.funding.top_up(
-            platform.session_factory,
-            customer_id=me.id,
-            account_number=account,
-            card_id=card_id,
-            amount=minor,
-            client_id=f"web:{client_id}",
-        )
-    except DomainError as error:
-        return _topup(request, platform, me, 422, error=_error(request, error))
-    return _topup(
-        request, platform, me, outcome=done.request.state, amount=format_amount(minor, scale=2)
-    )
-
-
 # -- security: authentication tools and own limits ------------------------------
 
 
@@ -857,9 +783,8 @@ def _confirmed(
     response: str,
 ) -> Response:
     """Run ``work`` as a security change confirmed by a code sent to the mobile
-    (``Platform.confirmed``; ``change`` None: no confirmation needed). Asking for the
-    code, and a wrong code, show the security centre with the code box, keeping the
-    form's ``fields`` so that the same change is sent again."""
+    (``Platform.confirmed``; ``change`` None: no confirmation needed), on the security
+    centre (see :func:`confirm_change`)."""
     context = (
         platform.audited(actor_kind="customer", actor_id=me.id, action=action, target=target)
         if change is None
@@ -872,10 +797,38 @@ def _confirmed(
             target=target,
         )
     )
+    return confirm_change(
+        request, platform, me, context, work, fields=fields, challenge_id=challenge_id
+    )
+
+
+def confirm_change(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    context: AbstractContextManager[Session],
+    work: Callable[[Session], Response],
+    *,
+    fields: Mapping[str, str],
+    challenge_id: str,
+    page: Callable[..., Response] | None = None,
+) -> Response:
+    """Run ``work`` in ``context``, a security change's confirmed transaction. Asking
+    for the code, and a wrong code, show ``page`` (the security centre by default)
+    with the code box (``_confirm_change.html``), keeping the form's ``fields`` so that
+    the same change is sent again; other refusals show it with the error."""
+    show = page or _security
 
     def ask(challenge: str, status_code: int = 200, error: str | None = None) -> Response:
-        confirm = {"path": request.url.path, "challenge_id": challenge, "fields": fields}
-        return _security(request, platform, me, status_code, confirm=confirm, error=error)
+        with platform.transaction() as session:
+            mobile = platform.accounts.customer(session, me.id).mobile
+        confirm = {
+            "path": request.url.path,
+            "challenge_id": challenge,
+            "fields": fields,
+            "mobile": mask_mobile(mobile),
+        }
+        return show(request, platform, me, status_code, confirm=confirm, error=error)
 
     try:
         with context as session:
@@ -885,7 +838,7 @@ def _confirmed(
     except ChallengeFailed as error:
         return ask(challenge_id, 422, _error(request, error))
     except DomainError as error:
-        return _security(request, platform, me, 422, error=_error(request, error), **fields)
+        return show(request, platform, me, 422, error=_error(request, error), **fields)
 
 
 @router.post("/security/grid-card")

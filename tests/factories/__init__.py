@@ -1,0 +1,1 @@
+"""Test data built through the bank's own services and API (see EXAMPLES.md #9)."""
