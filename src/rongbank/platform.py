@@ -32,7 +32,6 @@ from rongbank.auth.tools import PaymentRequest, ToolService
 from rongbank.chat.airline import Airline, FakeAirline
 from rongbank.chat.attachments import AttachmentService
 from rongbank.chat.booking import FlightBookings
-from rongbank.chat.bus import chat_transaction
 from rongbank.chat.cards import CardService
 from rongbank.chat.committer import GatewaySend, send_committer
 from rongbank.chat.committer import Outcome as SendOutcome
@@ -460,7 +459,7 @@ class Platform:
             self.audit.seal(session)
 
     def _expire_cards(self) -> None:
-        with chat_transaction(self.transaction, self.chat.bus) as session:
+        with self.transaction() as session:
             self.cards.expire_due(session)
 
     def keep_presence(self, *, batches: int = 20) -> None:
@@ -472,13 +471,13 @@ class Platform:
             self.chat.renew_lease(session)
         if (here := self.chat.open_here) is not None and self.chat.presence_due():
             try:
-                with chat_transaction(self.transaction, self.chat.bus) as session:
+                with self.transaction() as session:
                     self.chat.reconcile_presence(session, here)
             except Exception:
                 self.chat.presence_suspect = True
                 raise
         for _ in range(batches):
-            with chat_transaction(self.transaction, self.chat.bus) as session:
+            with self.transaction() as session:
                 if not self.chat.sweep_presence(session):
                     break
 

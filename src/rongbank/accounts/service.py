@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.accounts.errors import (
     AccountBalanceNotZero,
     AccountFrozen,
@@ -28,6 +29,7 @@ from rongbank.accounts.errors import (
     NotYourAccount,
     SameEAccount,
 )
+from rongbank.accounts.events import TransferMade
 from rongbank.accounts.identity import parse_credit_code, parse_mobile, parse_resident_id
 from rongbank.accounts.rules import (
     ClassLimits,
@@ -37,7 +39,6 @@ from rongbank.accounts.rules import (
     check_outflow,
     luhn_valid,
 )
-from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
@@ -383,20 +384,20 @@ class AccountsService:
         if limited:
             self._count(session, payer, payee, amount)
         entry_id = outcome.entry_id_or_raise()
-        if payee.customer_id != payer.customer_id and outcome.status == "created":
-            record_event(
+        if outcome.status == "created":
+            outbox.record(
                 session,
-                customer_id=payee.customer_id,
-                kind="money_received",
-                key=f"ledger:{entry_id}",
-                payload={
-                    "source": "transfer",
-                    "amount": amount,
-                    "currency": payee.currency,
-                    "account_tail": payee.number[-4:],
-                    "payer_id": payer.customer_id,
-                },
-                at=self.clock.now(),
+                TransferMade(
+                    entry_id=entry_id,
+                    payer_customer_id=payer.customer_id,
+                    payer_account_id=payer.id,
+                    payee_customer_id=payee.customer_id,
+                    payee_account_id=payee.id,
+                    payee_account_tail=payee.number[-4:],
+                    amount=amount,
+                    currency=payee.currency,
+                    occurred_at=self.clock.now(),
+                ),
             )
         return TransferDone(entry_id, outcome.status)
 
