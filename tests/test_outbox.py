@@ -3,6 +3,7 @@ once per key, for every reader; and a movement whose event cannot be recorded fa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -24,6 +25,13 @@ AT = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
 
 class Refused(Exception):
     pass
+
+
+def refused_after(platform: Platform, work: Callable[[Session], object]) -> None:
+    """Do ``work`` in a transaction that then fails."""
+    with platform.transaction() as session:
+        work(session)
+        raise Refused
 
 
 def transfer_made(entry_id: int) -> TransferMade:
@@ -63,6 +71,10 @@ class Bank:
             client_id=client_id,
         ).entry_id
 
+    def pay_now(self, amount: int) -> int:
+        with self.platform.transaction() as session:
+            return self.pay(session, amount)
+
     def balance(self, account: EAccount) -> int:
         with self.platform.transaction() as session:
             return self.people.balance(session, account)
@@ -94,9 +106,8 @@ class TestRecordedWithTheMovement:
         ]
 
     def test_a_transfer_rolled_back_records_nothing(self, bank: Bank) -> None:
-        with pytest.raises(Refused), bank.platform.transaction() as session:
-            bank.pay(session, 2_500)
-            raise Refused
+        with pytest.raises(Refused):
+            refused_after(bank.platform, lambda session: bank.pay(session, 2_500))
         with bank.platform.transaction() as session:
             assert queued(session, OUTBOX_READER) == []
         assert bank.balance(bank.bob) == 0
@@ -126,8 +137,7 @@ class TestRecordedWithTheMovement:
                 )
             )
         with pytest.raises(DBAPIError, match="outbox unavailable"):
-            with bank.platform.transaction() as session:
-                bank.pay(session, 2_500)
+            bank.pay_now(2_500)
         assert (bank.balance(bank.alice), bank.balance(bank.bob)) == (10_000, 0)
         with bank.platform.transaction() as session:
             assert not bank.platform.accounts.transfer_made(
@@ -157,9 +167,11 @@ class TestReaders:
     def test_an_event_taken_but_not_handled_stays_queued(self, bank: Bank) -> None:
         with bank.platform.transaction() as session:
             outbox.record(session, transfer_made(1))
-        with pytest.raises(Refused), bank.platform.transaction() as session:
-            outbox.acknowledge(session, OUTBOX_READER, outbox.take(session, OUTBOX_READER))
-            raise Refused  # the reader failed while handling it
+        with pytest.raises(Refused):  # the reader fails while handling it
+            refused_after(
+                bank.platform,
+                lambda s: outbox.acknowledge(s, OUTBOX_READER, outbox.take(s, OUTBOX_READER)),
+            )
         with bank.platform.transaction() as session:
             assert queued(session, OUTBOX_READER) == [transfer_made(1)]
 

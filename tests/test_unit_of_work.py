@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from rongbank.db import SessionFactory, after_commit, make_engine, make_session_factory, unit_of_work
+from rongbank.db import (
+    SessionFactory,
+    after_commit,
+    make_engine,
+    make_session_factory,
+    unit_of_work,
+)
 from tests.conftest import session_factory_on
 
 
@@ -25,6 +32,20 @@ def note(session: Session, ran: list[str], name: str) -> None:
     after_commit(session, lambda: ran.append(name))
 
 
+def refused_after(factory: SessionFactory, work: Callable[[Session], None]) -> None:
+    with unit_of_work(factory) as session:
+        work(session)
+        raise Refused
+
+
+def savepoint_refused_after(session: Session, ran: list[str]) -> None:
+    with session.begin_nested():
+        note(session, ran, "in the failed savepoint")
+        with session.begin_nested():  # released, but inside the one that failed
+            note(session, ran, "in a savepoint within it")
+        raise Refused
+
+
 class TestAfterCommitHooks:
     def test_run_after_the_commit_in_the_order_queued(self, factory: SessionFactory) -> None:
         ran: list[str] = []
@@ -36,9 +57,8 @@ class TestAfterCommitHooks:
 
     def test_dropped_when_the_work_rolls_back(self, factory: SessionFactory) -> None:
         ran: list[str] = []
-        with pytest.raises(Refused), unit_of_work(factory) as session:
-            note(session, ran, "rolled back")
-            raise Refused
+        with pytest.raises(Refused):
+            refused_after(factory, lambda session: note(session, ran, "rolled back"))
         with unit_of_work(factory) as session:
             note(session, ran, "next")
         assert ran == ["next"]
@@ -47,11 +67,8 @@ class TestAfterCommitHooks:
         ran: list[str] = []
         with unit_of_work(factory) as session:
             note(session, ran, "before")
-            with pytest.raises(Refused), session.begin_nested():
-                note(session, ran, "in the failed savepoint")
-                with session.begin_nested():  # released, but inside the one that failed
-                    note(session, ran, "in a savepoint within it")
-                raise Refused
+            with pytest.raises(Refused):
+                savepoint_refused_after(session, ran)
             with session.begin_nested():
                 note(session, ran, "in a released savepoint")
             note(session, ran, "after")

@@ -76,8 +76,7 @@ def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
             yield session
             session.commit()
         except BaseException:
-            session.rollback()
-            session.info.pop(_AFTER_COMMIT, None)
+            session.rollback()  # the hooks go with the session
             raise
         hooks: list[tuple[SessionTransaction | None, Callable[[], object]]] = session.info.pop(
             _AFTER_COMMIT, []

@@ -492,13 +492,13 @@ class Platform:
 
     def deliver_push(self, *, batch: int = 500, batches: int = 20) -> None:
         """Deliver pending push notices (see ``rongbank.chat.push``): batch after
-        batch while they come full (a broadcast to a large segment), up to
-        ``batches``; what fails waits for the next run."""
+        batch while they come full (a broadcast to a large segment, a burst of
+        events), up to ``batches``; what fails waits for the next run."""
         for _ in range(batches):
             delivered = self.push.deliver(self.transaction, limit=batch)
             if delivered.failed:
                 logger.info("push notices not delivered, to retry: %d", delivered.failed)
-            if delivered.sent + delivered.skipped < batch:
+            if delivered.sent + delivered.skipped < batch and delivered.events < batch:
                 break
 
     def mature_wealth(self, *, batch: int = 200) -> MaturityRun:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -39,12 +38,9 @@ from rongbank.accounts.rules import (
     check_outflow,
     luhn_valid,
 )
-from rongbank.clock import Clock
+from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
-
-BUSINESS_TIME_ZONE = ZoneInfo("Asia/Shanghai")
-"""Business days, and so daily limits, follow Beijing time."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.identity import mask_mobile
-from rongbank.accounts.service import BUSINESS_TIME_ZONE
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat.attachment_endpoints import attachment_response
 from rongbank.chat.cards import Card, CardKind
@@ -38,6 +37,7 @@ from rongbank.chat.errors import (
     FlightSearchInvalid,
 )
 from rongbank.chat.service import CUSTOMER, STAFF, Member, Message, Summary
+from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
