@@ -6,6 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+BUSINESS_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+"""Business days, and so daily limits, follow Beijing time."""
 
 
 class Clock(Protocol):

@@ -3,23 +3,36 @@
 Services never commit. The boundary (an HTTP request, a CLI command, a batch run)
 opens a unit of work, hands its session to services, and commits once at the end;
 if anything raises, everything the request wrote is rolled back.
+
+What must happen only once the work is durable (telling connected clients of a
+message, waking a job) a service hands to :func:`after_commit`: the unit of work
+runs it after its commit and forgets it on rollback, so no boundary has to know
+what its services queued, and nothing is announced that was rolled back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
 import psycopg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, TextClause, create_engine, text
+from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+logger = logging.getLogger(__name__)
 
 SessionFactory = sessionmaker[Session]
+
+_AFTER_COMMIT = "rongbank.after_commit"
+"""``session.info`` key of the hooks queued by :func:`after_commit`: pairs of the
+savepoint open when each was queued (None: none) and the hook."""
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -51,14 +64,61 @@ def make_session_factory(engine: Engine) -> SessionFactory:
 @contextmanager
 def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
     """One database transaction: committed if the block finishes, rolled back if it
-    raises. The only place outside tests where ``commit`` is called."""
+    raises. The only place outside tests where ``commit`` is called.
+
+    Then, once the session is closed, the hooks queued with :func:`after_commit`
+    run in the order they were queued; a rollback drops them. A hook that raises is
+    logged and the others still run: the transaction is committed whatever they
+    do, so a hook must not be what makes the work count (that goes into the
+    transaction, e.g. :mod:`rongbank.outbox`)."""
     with factory() as session:
         try:
             yield session
             session.commit()
         except BaseException:
-            session.rollback()
+            session.rollback()  # the hooks go with the session
             raise
+        hooks: list[tuple[SessionTransaction | None, Callable[[], object]]] = session.info.pop(
+            _AFTER_COMMIT, []
+        )
+    for _, hook in hooks:
+        try:
+            hook()
+        except Exception:
+            logger.exception("after-commit hook %s failed; the work stays committed", _name(hook))
+
+
+def after_commit(session: Session, hook: Callable[[], object]) -> None:
+    """Run ``hook`` once the unit of work of ``session`` has committed; never if it
+    rolls back, nor if the savepoint open now (``session.begin_nested()``) does.
+    Costs nothing in the database: for announcing what is already durable."""
+    session.info.setdefault(_AFTER_COMMIT, []).append((session.get_nested_transaction(), hook))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back_hooks(session: Session, rolled_back: SessionTransaction) -> None:
+    """A savepoint rolled back takes the hooks queued inside it (or inside savepoints
+    within it) along; the unit of work drops the rest when it rolls back."""
+    hooks = session.info.get(_AFTER_COMMIT)
+    if hooks and rolled_back.nested:
+        session.info[_AFTER_COMMIT] = [
+            (savepoint, hook) for savepoint, hook in hooks if not _within(savepoint, rolled_back)
+        ]
+
+
+def _within(savepoint: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while savepoint is not None:
+        if savepoint is outer:
+            return True
+        savepoint = savepoint.parent
+    return False
+
+
+def _name(hook: Callable[[], object]) -> str:
+    """What a hook is called in the log: its function, never its arguments (a chat
+    event carries the text of a message)."""
+    function = hook.func if isinstance(hook, partial) else hook
+    return str(getattr(function, "__qualname__", type(function).__name__))
 
 
 def driver_connection(session: Session) -> psycopg.Connection[Any]:

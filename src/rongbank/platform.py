@@ -32,7 +32,6 @@ from rongbank.auth.tools import PaymentRequest, ToolService
 from rongbank.chat.airline import Airline, FakeAirline
 from rongbank.chat.attachments import AttachmentService
 from rongbank.chat.booking import FlightBookings
-from rongbank.chat.bus import chat_transaction
 from rongbank.chat.cards import CardService
 from rongbank.chat.committer import GatewaySend, send_committer
 from rongbank.chat.committer import Outcome as SendOutcome
@@ -482,7 +481,7 @@ class Platform:
             self.audit.seal(session)
 
     def _expire_cards(self) -> None:
-        with chat_transaction(self.transaction, self.chat.bus) as session:
+        with self.transaction() as session:
             self.cards.expire_due(session)
 
     def keep_presence(self, *, batches: int = 20) -> None:
@@ -494,13 +493,13 @@ class Platform:
             self.chat.renew_lease(session)
         if (here := self.chat.open_here) is not None and self.chat.presence_due():
             try:
-                with chat_transaction(self.transaction, self.chat.bus) as session:
+                with self.transaction() as session:
                     self.chat.reconcile_presence(session, here)
             except Exception:
                 self.chat.presence_suspect = True
                 raise
         for _ in range(batches):
-            with chat_transaction(self.transaction, self.chat.bus) as session:
+            with self.transaction() as session:
                 if not self.chat.sweep_presence(session):
                     break
 
@@ -515,13 +514,13 @@ class Platform:
 
     def deliver_push(self, *, batch: int = 500, batches: int = 20) -> None:
         """Deliver pending push notices (see ``rongbank.chat.push``): batch after
-        batch while they come full (a broadcast to a large segment), up to
-        ``batches``; what fails waits for the next run."""
+        batch while they come full (a broadcast to a large segment, a burst of
+        events), up to ``batches``; what fails waits for the next run."""
         for _ in range(batches):
             delivered = self.push.deliver(self.transaction, limit=batch)
             if delivered.failed:
                 logger.info("push notices not delivered, to retry: %d", delivered.failed)
-            if delivered.sent + delivered.skipped < batch:
+            if delivered.sent + delivered.skipped < batch and delivered.events < batch:
                 break
 
     def mature_wealth(self, *, batch: int = 200) -> MaturityRun:

@@ -407,7 +407,8 @@ class TestCommand:
             # An account opened and funded in January, on a clock of its own.
             bank = Bank(session, FrozenClock(datetime(2026, 1, 5, 1, tzinfo=UTC)))
             bank.move(bank.person(), 100_000)
-        report = run_eod_command(platform, None)
+        report = run_eod_command(platform.transaction, ledger=platform.ledger, clock=platform.clock)
         assert report.business_date == FIRST_DAY - timedelta(days=1)
         assert (report.accounts, report.accrued) == (1, units(100_000))
-        assert run_eod_command(platform, None).already_run
+        again = run_eod_command(platform.transaction, ledger=platform.ledger, clock=platform.clock)
+        assert again.already_run

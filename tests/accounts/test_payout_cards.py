@@ -98,15 +98,17 @@ def audit(platform: Platform, customer_id: int) -> list[tuple[str, str, str, dic
 
 
 def security_events(platform: Platform, customer_id: int) -> list[str]:
+    """The card and withdrawal events recorded in the outbox for the customer."""
     with platform.transaction() as session:
         return [
-            str(event)
-            for event in session.execute(
+            str(name)
+            for name in session.execute(
                 text(
-                    "SELECT payload->>'event' FROM chat_push_delivery "
-                    "WHERE customer_id = :c AND kind = 'security' ORDER BY id"
+                    "SELECT name FROM outbox_event WHERE payload->>'customer_id' = :c "
+                    "AND name IN ('accounts.payout_card_bound', 'accounts.payout_card_unbound', "
+                    "'accounts.withdrawal_made') ORDER BY id"
                 ),
-                {"c": customer_id},
+                {"c": str(customer_id)},
             ).scalars()
         ]
 
@@ -224,7 +226,10 @@ class TestStolenPassword:
         assert rows[2][2] == MASKED
         assert rows[3][3]["error"] == "new_card_limit_exceeded"
         assert rows[4][3]["amount"] == 100 * YUAN
-        assert security_events(platform, victim["customer_id"]) == ["card_bound", "withdrawal"]
+        assert security_events(platform, victim["customer_id"]) == [
+            "accounts.payout_card_bound",
+            "accounts.withdrawal_made",
+        ]
         platform.deliver_push()
         bound, withdrawn = customer.notices()
         assert bound["kind"] == withdrawn["kind"] == "security"
@@ -328,7 +333,9 @@ class TestTheCustomersOwnWay:
         assert error_code(customer.withdraw(card, "1.00", "w1")) == "card_not_found"
         unbound = [r for r in audit(platform, victim["customer_id"]) if r[0] == "card.unbind"]
         assert [(r[1], r[2]) for r in unbound] == [("ok", f"card:{card}")]
-        assert security_events(platform, victim["customer_id"])[-1] == "card_unbound"
+        assert (
+            security_events(platform, victim["customer_id"])[-1] == "accounts.payout_card_unbound"
+        )
 
     def test_a_top_up_is_audited(
         self, customer: CardHolder, platform: Platform, victim: dict[str, Any]

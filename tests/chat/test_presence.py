@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocketDisconnect
 
-from rongbank.chat.bus import take_events
+from rongbank.chat.bus import Event, InProcessBus
 from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Member, OpenHere
 from rongbank.clock import FrozenClock
 from rongbank.db import advisory_key, advisory_lock
@@ -31,14 +31,35 @@ gateways = test_nats.gateways
 people = test_nats.people
 
 
+class RecordingBus(InProcessBus):
+    """The in-process bus, keeping what each thread published (the unit of work
+    publishes in the thread that committed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+
+    def publish(self, topic: str, event: Event) -> None:
+        self.published_here().append((topic, event))
+        super().publish(topic, event)
+
+    def published_here(self) -> list[tuple[str, Event]]:
+        if not hasattr(self._local, "published"):
+            self._local.published = []
+        published: list[tuple[str, Event]] = self._local.published
+        return published
+
+
 class Gateways:
     """Two gateways over the test's database: the platform's chat service and a
-    second one, as another process would have."""
+    second one, as another process would have, sharing one bus."""
 
     def __init__(self, platform: Platform, chat: Chat) -> None:
         self.platform = platform
+        self.bus = RecordingBus()
         self.one = platform.chat
-        self.other = ChatService(platform.clock, platform.chat.bus, platform.chat.config)
+        self.one.bus = self.bus
+        self.other = ChatService(platform.clock, self.bus, platform.chat.config)
         self.alice, self.bob = chat.customer(), chat.customer("李雷")
         self.conversation = chat.direct(self.alice, self.bob)
         self.a = Member(CUSTOMER, self.alice["customer_id"])
@@ -48,10 +69,11 @@ class Gateways:
         self, action: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> list[tuple[int, int, bool]]:
         """Run a presence change in a transaction of its own; the presence events it
-        queued, as (addressee id, member id, online)."""
+        published, as (addressee id, member id, online)."""
+        events = self.bus.published_here()
+        events.clear()
         with self.platform.transaction() as session:
             action(session, *args, **kwargs)
-            events = take_events(session)
         return [
             (int(name.rsplit(".", 1)[1]), e["member"]["id"], e["online"])
             for name, e in events

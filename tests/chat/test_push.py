@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from rongbank import outbox
+from rongbank.accounts.events import TransferMade
 from rongbank.chat import notices
-from rongbank.chat.outbox import record_event
 from rongbank.chat.push import MAX_ATTEMPTS
 from rongbank.chat.schemas import NoticeBody
 from rongbank.clock import FrozenClock
@@ -250,6 +251,30 @@ class TestEventNotices:
         assert "张三" not in notice["text"]
         assert notices_of(chat, alice) == []
 
+    def test_the_job_takes_events_batch_after_batch_while_they_come_full(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        alice, bob = chat.customer("张三"), chat.customer("李雷")
+        with platform.transaction() as session:
+            for entry_id, payee in ((1, alice), (2, alice), (3, bob)):  # to oneself: no notice
+                outbox.record(
+                    session,
+                    TransferMade(
+                        entry_id=entry_id,
+                        payer_customer_id=alice["customer_id"],
+                        payer_account_id=1,
+                        payee_customer_id=payee["customer_id"],
+                        payee_account_id=2,
+                        payee_account_tail=payee["account"]["number"][-4:],
+                        amount=100,
+                        currency="CNY",
+                        occurred_at=platform.clock.now(),
+                    ),
+                )
+        platform.deliver_push(batch=2)
+        assert [n["data"]["amount"] for n in notices_of(chat, bob)] == ["1.00"]
+        assert notices_of(chat, alice) == []
+
     def test_switched_off_means_no_message(self, chat: Chat, platform: Platform) -> None:
         alice, bob = chat.customer("张三"), chat.customer("李雷")
         chat.fund(alice, 100_000)
@@ -311,39 +336,20 @@ class TestEventNotices:
 
 
 class TestFailures:
-    def test_a_notice_that_cannot_be_recorded_does_not_fail_the_money_path(
-        self, chat: Chat, platform: Platform
-    ) -> None:
-        alice = chat.customer()
-        with platform.transaction() as session:
-            record_event(
-                session,
-                customer_id=alice["customer_id"],
-                kind="no-such-kind",  # refused by the table
-                key="k",
-                payload={},
-                at=platform.clock.now(),
-            )
-            # The transaction goes on and commits.
-            session.execute(text("SELECT 1"))
-        with platform.transaction() as session:
-            left = session.execute(text("SELECT count(*) FROM chat_push_delivery")).scalar_one()
-        assert left == 0
-
     def test_a_notice_that_cannot_be_delivered_holds_up_no_other(
         self, chat: Chat, platform: Platform
     ) -> None:
         alice, bob = chat.customer(), chat.customer("李雷")
         with platform.transaction() as session:
             refund = {"amount": 100, "currency": "CNY", "merchant": "店", "source": "refund"}
-            for who, payload in ((alice, {}), (bob, refund)):
-                record_event(
-                    session,
-                    customer_id=who["customer_id"],
-                    kind="money_received",
-                    key=f"k{who['customer_id']}",
-                    payload=payload,
-                    at=platform.clock.now(),
+            for who, payload in ((alice, {}), (bob, refund)):  # alice's has no text
+                session.execute(
+                    text(
+                        "INSERT INTO chat_push_delivery (customer_id, kind, event_key, "
+                        "payload, created_at) VALUES (:c, 'money_received', 'k' || :c, "
+                        "CAST(:p AS jsonb), now())"
+                    ),
+                    {"c": who["customer_id"], "p": json.dumps(payload)},
                 )
         assert deliver(platform).sent == 1
         assert notices_of(chat, bob)[0]["data"]["amount"] == "1.00"

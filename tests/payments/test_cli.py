@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rongbank.accounts.service import BUSINESS_TIME_ZONE
 from rongbank.cli.main import app as cli
-from rongbank.clock import FrozenClock
+from rongbank.clock import BUSINESS_TIME_ZONE, FrozenClock
 from rongbank.payments import rules
 from rongbank.platform import Platform
 from rongbank.settings import Settings, get_settings

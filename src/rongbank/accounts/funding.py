@@ -42,7 +42,8 @@ confirms with an SMS code bound to that very card (``Platform.confirmed``), and 
 then does :meth:`~FundingService.bind_card` enrol the card with its issuer. For
 its first days a card may receive only a little a day (:class:`NewCardLimit`).
 The customer is told of every card bound or unbound and every withdrawal in a
-融e联 notice that cannot be switched off (:func:`_notify`).
+融e联 notice that cannot be switched off: each is an event in the bank's outbox
+(:mod:`rongbank.accounts.events`), which chat turns into a ``security`` notice.
 
 Unknown outcomes. Every request carries a deadline after which the network will not
 act on it. Once it has passed, :meth:`FundingService.resolve_unknown` asks the
@@ -69,6 +70,7 @@ from uuid import uuid4
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.accounts.clearing import (
     ClearingNetwork,
     ClearingRequest,
@@ -81,11 +83,10 @@ from rongbank.accounts.errors import (
     EAccountNotFound,
     NotYourAccount,
 )
+from rongbank.accounts.events import PayoutCardBound, PayoutCardUnbound, WithdrawalMade
 from rongbank.accounts.rules import NewCardLimit, Usage, check_inflow, luhn_valid
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import WITHDRAWAL, PaymentRequest
-from rongbank.chat.notices import SECURITY
-from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
 from rongbank.db import SessionFactory, advisory_lock, unit_of_work
 from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
@@ -357,13 +358,16 @@ class FundingService:
         ).one()
         card = BoundCard(*row)
         full = card.bound_at + self.new_card.period
-        _notify(
+        outbox.record(
             session,
-            card,
-            "card_bound",
-            key=f"card:{card.id}:bound",
-            at=card.bound_at,
-            full_limits_from=full.isoformat(),
+            PayoutCardBound(
+                card_id=card.id,
+                customer_id=card.customer_id,
+                card=card.masked,
+                bank=card.bank_name or "",
+                full_limits_from=full,
+                occurred_at=card.bound_at,
+            ),
         )
         return card
 
@@ -418,12 +422,16 @@ class FundingService:
         ).first()
         if row is None:
             raise CardNotFound(card_id=card_id)
-        _notify(
+        card = BoundCard(*row)
+        outbox.record(
             session,
-            BoundCard(*row),
-            "card_unbound",
-            key=f"card:{card_id}:unbound",
-            at=self.clock.now(),
+            PayoutCardUnbound(
+                card_id=card.id,
+                customer_id=card.customer_id,
+                card=card.masked,
+                bank=card.bank_name or "",
+                occurred_at=self.clock.now(),
+            ),
         )
 
     def withdrawal_request(
@@ -779,7 +787,7 @@ class FundingService:
             if result.status == "succeeded":
                 entry = self._complete(session, request)
                 if request.kind is FundingKind.WITHDRAW:
-                    self._notify_withdrawal(session, request)
+                    self._record_withdrawal(session, request)
                 return self._update(session, request, FundingState.SUCCEEDED, entry=entry)
             if request.kind is FundingKind.WITHDRAW:
                 assert request.ledger_entry_id is not None
@@ -795,20 +803,25 @@ class FundingService:
                 session, request, FundingState.FAILED, reason=result.reason or "failed"
             )
 
-    def _notify_withdrawal(self, session: Session, request: FundingRequest) -> None:
+    def _record_withdrawal(self, session: Session, request: FundingRequest) -> None:
         row = session.execute(
             text(f"SELECT {_CARD_COLUMNS} FROM bound_card WHERE id = :id"),  # noqa: S608
             {"id": request.card_id},
         ).one()
-        _notify(
+        card = BoundCard(*row)
+        outbox.record(
             session,
-            BoundCard(*row),
-            "withdrawal",
-            key=f"funding:{request.id}",
-            at=self.clock.now(),
-            amount=request.amount,
-            currency=CURRENCY,
-            account_tail=request.account_number[-4:],
+            WithdrawalMade(
+                request_id=request.id,
+                customer_id=card.customer_id,
+                card_id=card.id,
+                card=card.masked,
+                bank=card.bank_name or "",
+                account_tail=request.account_number[-4:],
+                amount=request.amount,
+                currency=CURRENCY,
+                occurred_at=self.clock.now(),
+            ),
         )
 
     def _complete(self, session: Session, request: FundingRequest) -> int:
@@ -870,19 +883,3 @@ class FundingService:
             {"id": request_id},
         ).one()
         return _request(row)
-
-
-def _notify(
-    session: Session, card: BoundCard, event: str, *, key: str, at: datetime, **facts: Any
-) -> None:
-    """Tell the customer in 融e联 of ``event`` on ``card``, once per ``key``: the one
-    place this module queues a notice. Its kind cannot be switched off, because it is
-    how a customer whose password was stolen learns of it."""
-    record_event(
-        session,
-        customer_id=card.customer_id,
-        kind=SECURITY,
-        key=key,
-        payload={"event": event, "card": card.masked, "bank": card.bank_name or "", **facts},
-        at=at,
-    )

@@ -34,25 +34,22 @@ from __future__ import annotations
 
 import bisect
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.accounts.service import BUSINESS_TIME_ZONE
-from rongbank.clock import Clock
+from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.errors import Conflict, InvalidRequest
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import MAX_BATCH, LedgerService, Transfer
-
-if TYPE_CHECKING:
-    from rongbank.platform import Platform
 
 DAYS_PER_YEAR = 360
 RATE_DECIMALS = 8
@@ -437,10 +434,16 @@ class InterestService:
             raise InterestAccrualIncomplete(missing=[d.isoformat() for d in missing])
 
 
-def run_eod_command(platform: Platform, business_date: date | None) -> EodReport:
+def run_eod_command(
+    transaction: Callable[[], AbstractContextManager[Session]],
+    *,
+    ledger: LedgerService,
+    clock: Clock,
+    business_date: date | None = None,
+) -> EodReport:
     """The body of ``rongbank eod``: run end of day for ``business_date`` (default:
-    the last business date that has ended) in one transaction."""
-    service = InterestService(platform.ledger, platform.clock, load_interest_rates())
-    day = business_date or last_closed_business_date(platform.clock.now())
-    with platform.transaction() as session:
+    the last business date that has ended) in one ``transaction()``."""
+    service = InterestService(ledger, clock, load_interest_rates())
+    day = business_date or last_closed_business_date(clock.now())
+    with transaction() as session:
         return service.run_end_of_day(session, day)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.accounts.errors import (
     AccountBalanceNotZero,
     AccountFrozen,
@@ -28,6 +28,7 @@ from rongbank.accounts.errors import (
     NotYourAccount,
     SameEAccount,
 )
+from rongbank.accounts.events import TransferMade
 from rongbank.accounts.identity import parse_credit_code, parse_mobile, parse_resident_id
 from rongbank.accounts.rules import (
     ClassLimits,
@@ -37,13 +38,9 @@ from rongbank.accounts.rules import (
     check_outflow,
     luhn_valid,
 )
-from rongbank.chat.outbox import record_event
-from rongbank.clock import Clock
+from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
-
-BUSINESS_TIME_ZONE = ZoneInfo("Asia/Shanghai")
-"""Business days, and so daily limits, follow Beijing time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,20 +380,20 @@ class AccountsService:
         if limited:
             self._count(session, payer, payee, amount)
         entry_id = outcome.entry_id_or_raise()
-        if payee.customer_id != payer.customer_id and outcome.status == "created":
-            record_event(
+        if outcome.status == "created":
+            outbox.record(
                 session,
-                customer_id=payee.customer_id,
-                kind="money_received",
-                key=f"ledger:{entry_id}",
-                payload={
-                    "source": "transfer",
-                    "amount": amount,
-                    "currency": payee.currency,
-                    "account_tail": payee.number[-4:],
-                    "payer_id": payer.customer_id,
-                },
-                at=self.clock.now(),
+                TransferMade(
+                    entry_id=entry_id,
+                    payer_customer_id=payer.customer_id,
+                    payer_account_id=payer.id,
+                    payee_customer_id=payee.customer_id,
+                    payee_account_id=payee.id,
+                    payee_account_tail=payee.number[-4:],
+                    amount=amount,
+                    currency=payee.currency,
+                    occurred_at=self.clock.now(),
+                ),
             )
         return TransferDone(entry_id, outcome.status)
 

@@ -16,7 +16,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import text
@@ -24,15 +23,15 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts.errors import EAccountNotFound
 from rongbank.accounts.interest import INTEREST_CLIENT_PREFIX
-from rongbank.accounts.service import BUSINESS_TIME_ZONE, AccountsService, Customer, EAccount
-from rongbank.clock import Clock
+from rongbank.accounts.service import AccountsService, Customer, EAccount
+from rongbank.branding import BANK_NAME, CjkFont, find_cjk_font
+from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.errors import Forbidden, InvalidRequest
 from rongbank.ledger.repository import StatementRow
 from rongbank.ledger.service import LedgerService, normal_side
 from rongbank.money import format_amount
 
 CNY_SCALE = 2
-BANK_NAME = "融银行 Rongbank"
 
 EARLIEST = date(2000, 1, 1)
 """History without a start date starts here (before any account of this bank)."""
@@ -385,34 +384,6 @@ def render_csv(statement: PeriodStatement) -> bytes:
         ]
     )
     return out.getvalue().encode("utf-8-sig")
-
-
-@dataclass(frozen=True, slots=True)
-class CjkFont:
-    """A font file with Chinese glyphs; ``index`` picks the face in a collection."""
-
-    path: Path
-    index: int = 0
-
-
-CJK_FONTS = (
-    # Debian fonts-noto-cjk; the collection holds JP, KR, SC, TC, HK faces in that
-    # order, and index 2 is Simplified Chinese.
-    CjkFont(Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 2),
-    # Debian fonts-wqy-microhei, fonts-wqy-zenhei.
-    CjkFont(Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"), 0),
-    CjkFont(Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"), 0),
-)
-
-
-def find_cjk_font() -> CjkFont:
-    for font in CJK_FONTS:
-        if font.path.is_file():
-            return font
-    raise RuntimeError(
-        "No Chinese font for PDF statements: install Debian's fonts-noto-cjk "
-        "(or fonts-wqy-microhei)."
-    )
 
 
 def render_pdf(statement: PeriodStatement, *, font: CjkFont | None = None) -> bytes:

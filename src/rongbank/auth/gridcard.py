@@ -31,6 +31,8 @@ from random import SystemRandom
 from types import MappingProxyType
 from typing import Any
 
+from rongbank.branding import BANK_NAME, find_cjk_font
+
 COLUMNS = "ABCDEFGH"
 ROWS = 10
 """Rows are numbered 1 to ROWS."""
@@ -276,13 +278,10 @@ def render_pdf(card: GridCard, *, holder: str, issued: date, expires_after_uses:
     name, the issue date, the table of codes, and a warning in Chinese and English."""
     if expires_after_uses < 1:
         raise ValueError("a card expires after at least one use")
-    # Imported on use, as in statements: fpdf2 costs 0.2 s to import, and the
-    # statements module brings the accounts service along.
+    # Imported on use, as in statements: fpdf2 costs 0.2 s to import.
     from fpdf import FPDF
     from fpdf.enums import Align, WrapMode
     from fpdf.fonts import FontFace
-
-    from rongbank.accounts.statements import BANK_NAME, find_cjk_font
 
     font = find_cjk_font()
     # A5 by its size in mm: fpdf2 warns on every use of the name "A5" (its size changed).

@@ -28,7 +28,6 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.accounts.service import BUSINESS_TIME_ZONE
 from rongbank.auth.limits import (
     PASSWORD_FREE,
     Decision,
@@ -41,7 +40,7 @@ from rongbank.auth.limits import (
     decide,
 )
 from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolService
-from rongbank.clock import Clock
+from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.db import advisory_lock
 from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 

@@ -22,7 +22,7 @@ from starlette.types import Message
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, get_platform
 from rongbank.chat import schemas as s
 from rongbank.chat.attachments import Download
-from rongbank.chat.endpoints import ChatStaff, chat_tx, sent_out
+from rongbank.chat.endpoints import ChatStaff, sent_out
 from rongbank.chat.errors import AttachmentTooLarge
 from rongbank.chat.media import content_disposition
 from rongbank.chat.service import Member
@@ -108,7 +108,7 @@ def _upload(
     reply_to: int | None,
 ) -> s.SentOut:
     data = _read(upload, platform.attachments.limits.max_bytes)
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         sent = platform.attachments.send(
             session,
             member,

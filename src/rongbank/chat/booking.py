@@ -36,15 +36,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from rongbank.chat.airline import AirlineError
-from rongbank.chat.bus import chat_transaction
 from rongbank.chat.cards import Card, CardService
 from rongbank.chat.errors import CardUsed, FlightUnavailable
 
@@ -76,11 +75,6 @@ class FlightBookings:
         """The platform's unit of work; chat events go out after it commits."""
         self.lease = lease
 
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with chat_transaction(self.transaction, self.cards.chat.bus) as session:
-            yield session
-
     def hold_seat(self, card: Card, *, customer_id: int) -> Card:
         """Hold a seat for an open card (once: a card holding one keeps it) and keep its
         reference on the card. A seat the airline cannot hold closes the card."""
@@ -92,10 +86,10 @@ class FlightBookings:
         try:
             hold = airline.hold(self.cards.flight_offer(card), passenger=passenger)
         except AirlineError:
-            with self._tx() as session:
+            with self.transaction() as session:
                 self.cards.booking_failed(session, card)
             raise FlightUnavailable(card_id=card.id) from None
-        with self._tx() as session:
+        with self.transaction() as session:
             kept = self.cards.keep_hold(session, card, hold)
         if not kept:  # acted on at the same moment by another request
             airline.release(hold.hold_ref)
@@ -167,7 +161,7 @@ class FlightBookings:
                 )
             except AirlineError:
                 booking_ref = None
-            with self._tx() as session:
+            with self.transaction() as session:
                 done, ours = self.cards.record_booking(
                     session, card, claim=claim, booking_ref=booking_ref, recovered=recovered
                 )

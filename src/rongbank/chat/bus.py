@@ -1,11 +1,11 @@
 """How chat events reach the connections that want them.
 
 Services put events on the session (:func:`queue_event`) while they work; the
-boundary publishes them on the :class:`Bus` once the transaction has committed
-(:func:`chat_transaction`), so that no one is told of a message that was rolled
-back. A process that dies between commit and publish loses only the push: the
-message is in the log, and every client catches up with ``sync`` when it
-reconnects, so the push is a hint, never the record.
+unit of work publishes them on the :class:`Bus` once it has committed
+(:func:`rongbank.db.after_commit`), whatever the boundary, so that no one is told of
+a message that was rolled back. A process that dies between commit and publish
+loses only the push: the message is in the log, and every client catches up with
+``sync`` when it reconnects, so the push is a hint, never the record.
 
 One process uses :class:`InProcessBus`. Several API processes share a NATS server
 (``RONGBANK_NATS_URL``) through :class:`NatsBus`: every topic is a NATS subject
@@ -40,9 +40,9 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import nats
@@ -52,9 +52,9 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 from sqlalchemy.orm import Session
 
-logger = logging.getLogger(__name__)
+from rongbank.db import after_commit
 
-_PENDING = "rongbank.chat.events"
+logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 
@@ -313,27 +313,8 @@ def bus_for(nats_url: str | None) -> Bus:
     return NatsBus(nats_url) if nats_url else InProcessBus()
 
 
-def queue_event(session: Session, topic: str, event: Event) -> None:
-    """Publish ``event`` on ``topic`` once ``session``'s transaction commits."""
-    session.info.setdefault(_PENDING, []).append((topic, event))
-
-
-def take_events(session: Session) -> list[tuple[str, Event]]:
-    pending: list[tuple[str, Event]] = session.info.pop(_PENDING, [])
-    return pending
-
-
-@contextmanager
-def chat_transaction(
-    transaction: Callable[[], AbstractContextManager[Session]], bus: Bus
-) -> Iterator[Session]:
-    """``transaction()`` (the platform's unit of work), whose queued chat events are
-    published after it commits and dropped if it does not."""
-    pending: list[tuple[str, Event]] = []
-    with transaction() as session:
-        try:
-            yield session
-        finally:
-            pending = take_events(session)
-    for name, event in pending:
-        bus.publish(name, event)
+def queue_event(session: Session, bus: Bus, topic: str, event: Event) -> None:
+    """Publish ``event`` on ``topic`` once ``session``'s unit of work commits (see
+    :func:`rongbank.db.after_commit`): never if it, or the savepoint it was queued
+    in, rolls back."""
+    after_commit(session, partial(bus.publish, topic, event))

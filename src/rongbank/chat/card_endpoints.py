@@ -12,8 +12,8 @@ and publishes the chat events (the outcome message) only after it commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Annotated, Any
 
@@ -26,9 +26,8 @@ from rongbank.auth.service import Principal
 from rongbank.auth.stepup import ChallengeFailed, ChallengeRequired
 from rongbank.auth.tools import PaymentRequest
 from rongbank.chat import schemas as s
-from rongbank.chat.bus import chat_transaction
 from rongbank.chat.cards import Card, CardKind, CardService
-from rongbank.chat.endpoints import ChatStaff, chat_tx
+from rongbank.chat.endpoints import ChatStaff
 from rongbank.chat.errors import CardAccountRequired, FlightBookingFailed
 from rongbank.chat.service import Member
 from rongbank.errors import DomainError
@@ -104,7 +103,7 @@ def _send(
 ) -> s.CardSentOut:
     send, arguments = SENDS[CardKind(body.kind)]
     cards = platform.cards
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         card, created = send(
             cards,
             session,
@@ -193,7 +192,7 @@ def staff_card(
 
 def _decline(platform: Platform, member: Member, conversation_id: int, card_id: int) -> s.CardOut:
     cards = platform.cards
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         card = cards.decline(session, member, conversation_id=conversation_id, card_id=card_id)
         out = _out(cards, session, card)
     if card.hold_ref is not None:
@@ -220,27 +219,22 @@ def staff_withdraw(
 # -- acting ------------------------------------------------------------------------------------
 
 
-@contextmanager
 def _authorised(
     platform: Platform,
     customer_id: int,
     payment: PaymentRequest,
     body: s.CardActIn,
     already_done: Callable[[Session], bool],
-) -> Iterator[Session]:
-    """``Platform.authorised`` whose chat events go out once it has committed."""
-    with chat_transaction(
-        lambda: platform.authorised(
-            payment,
-            customer_id=customer_id,
-            challenge_id=body.challenge_id,
-            response=body.response,
-            prefer=ToolKind(body.tool) if body.tool else None,
-            already_done=already_done,
-        ),
-        platform.chat.bus,
-    ) as session:
-        yield session
+) -> AbstractContextManager[Session]:
+    """``Platform.authorised`` with the challenge answer the card's form carries."""
+    return platform.authorised(
+        payment,
+        customer_id=customer_id,
+        challenge_id=body.challenge_id,
+        response=body.response,
+        prefer=ToolKind(body.tool) if body.tool else None,
+        already_done=already_done,
+    )
 
 
 @customer.post("/conversations/{conversation_id}/cards/{card_id}/act")
@@ -256,7 +250,7 @@ def act(
     outcome is posted into the conversation."""
     cards = platform.cards
     amount = None if body.amount is None else _amount(body.amount)
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         card = cards.prepare(
             session, customer_id=me.id, conversation_id=conversation_id, card_id=card_id
         )

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from rongbank.auth.service import AuthService, Principal, PrincipalKind
-from rongbank.chat.bus import chat_transaction
 from rongbank.chat.service import ChatService, Member, SendRequest, Sent
 from rongbank.db import driver_connection, queue_commit
 from rongbank.errors import DomainError
@@ -62,7 +61,7 @@ def send_committer(
     conversation row another transaction holds) holds up the sends behind it."""
 
     def apply(sends: list[GatewaySend]) -> list[Outcome]:
-        with chat_transaction(transaction, chat.bus) as session:
+        with transaction() as session:
             conn = driver_connection(session)
             # One round trip for the begin, the logins and what admission reads.
             with conn.pipeline():

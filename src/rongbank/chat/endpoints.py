@@ -12,18 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.auth.service import Principal
 from rongbank.chat import schemas as s
-from rongbank.chat.bus import chat_transaction
 from rongbank.chat.service import CUSTOMER, Member, Sent, SyncResult
 from rongbank.errors import InvalidRequest
 from rongbank.platform import Platform
@@ -39,12 +35,6 @@ Serving = Annotated[
     Principal, Depends(require_staff("account_manager", "operations", "administrator"))
 ]
 Moderator = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
-
-
-@contextmanager
-def chat_tx(platform: Platform) -> Iterator[Session]:
-    with chat_transaction(platform.transaction, platform.chat.bus) as session:
-        yield session
 
 
 def sent_out(sent: Sent) -> s.SentOut:
@@ -86,7 +76,7 @@ def _history(
 
 
 def _send(platform: Platform, member: Member, conversation_id: int, body: s.SendIn) -> s.SentOut:
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         sent = platform.chat.send(
             session,
             member,
@@ -101,7 +91,7 @@ def _send(platform: Platform, member: Member, conversation_id: int, body: s.Send
 def _receipt(
     platform: Platform, member: Member, conversation_id: int, body: s.ReceiptIn
 ) -> s.ConversationOut:
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         summary = platform.chat.mark(
             session,
             member,
@@ -150,7 +140,7 @@ def open_direct(
 @customer.post("/conversations/bank", status_code=201)
 def open_bank(platform: PlatformDep, me: CustomerPrincipal) -> s.ConversationOut:
     """The conversation with the bank, served by the customer's account manager."""
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         return s.ConversationOut.of(platform.chat.open_bank(session, customer_id=me.id))
 
 
@@ -228,7 +218,7 @@ def recall(
     conversation_id: int, seq: int, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MessageOut:
     """Recall one's own message within the recall window (2 minutes by default)."""
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         event = platform.chat.recall(
             session, Member.of(me), conversation_id=conversation_id, seq=seq
         )
@@ -266,7 +256,7 @@ def my_sync(
 @customer.put("/presence")
 def my_presence(body: s.PresenceIn, platform: PlatformDep, me: CustomerPrincipal) -> s.PresenceIn:
     """Show or hide one's online status from one's contacts."""
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         platform.chat.set_presence_visible(session, Member.of(me), visible=body.visible)
     return body
 
@@ -359,14 +349,14 @@ def workspace(platform: PlatformDep, me: Manager) -> list[s.DeskItemOut]:
 @staff.put("/duty")
 def duty(body: s.DutyIn, platform: PlatformDep, me: Manager) -> s.DutyIn:
     """Start or end duty: chats are handed to colleagues, or back."""
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         platform.chat.desk.set_on_duty(session, staff_id=me.id, on_duty=body.on_duty)
     return body
 
 
 @staff.post("/conversations/{conversation_id}/claim", status_code=204)
 def claim(conversation_id: int, platform: PlatformDep, me: Manager) -> Response:
-    with chat_tx(platform) as session:
+    with platform.transaction() as session:
         platform.chat.desk.claim(session, staff_id=me.id, conversation_id=conversation_id)
     return Response(status_code=204)
 
@@ -375,15 +365,12 @@ def claim(conversation_id: int, platform: PlatformDep, me: Manager) -> Response:
 def transfer(
     conversation_id: int, body: s.TransferIn, platform: PlatformDep, me: Manager
 ) -> Response:
-    with chat_transaction(
-        lambda: platform.audited(
-            actor_kind="staff",
-            actor_id=me.id,
-            action="chat.transfer",
-            target=f"conversation {conversation_id}",
-            details={"to_staff_id": body.to_staff_id},
-        ),
-        platform.chat.bus,
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="chat.transfer",
+        target=f"conversation {conversation_id}",
+        details={"to_staff_id": body.to_staff_id},
     ) as session:
         platform.chat.desk.transfer(
             session,
@@ -469,15 +456,12 @@ def hide(
     conversation_id: int, seq: int, body: s.HideIn, platform: PlatformDep, me: Moderator
 ) -> s.MessageOut:
     """Hide a message from everyone (audited; the content is kept for the record)."""
-    with chat_transaction(
-        lambda: platform.audited(
-            actor_kind="staff",
-            actor_id=me.id,
-            action="chat.hide",
-            target=f"conversation {conversation_id} #{seq}",
-            details={"reason": body.reason},
-        ),
-        platform.chat.bus,
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="chat.hide",
+        target=f"conversation {conversation_id} #{seq}",
+        details={"reason": body.reason},
     ) as session:
         event = platform.chat.hide(
             session, staff_id=me.id, conversation_id=conversation_id, seq=seq, reason=body.reason

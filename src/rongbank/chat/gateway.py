@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat import schemas as s
-from rongbank.chat.bus import Push, chat_transaction, encode
+from rongbank.chat.bus import Push, encode
 from rongbank.chat.committer import GatewaySend, signed_in_as
 from rongbank.chat.endpoints import sync_out
 from rongbank.chat.service import Member, OpenHere, SendRequest
@@ -298,7 +298,7 @@ class Connection:
         not known, so the next lease renewal puts the rows right."""
         chat = self.platform.chat
         try:
-            with chat_transaction(self.platform.transaction, chat.bus) as session:
+            with self.platform.transaction() as session:
                 action(session, self.member)
         except Exception:
             chat.presence_suspect = True
@@ -401,7 +401,7 @@ class Connection:
     def _dispatch(self, frame: dict[str, Any]) -> dict[str, Any]:
         chat, member = self.platform.chat, self.member
         kind = frame.get("type")
-        with chat_transaction(self.platform.transaction, chat.bus) as session:
+        with self.platform.transaction() as session:
             self._still_signed_in(session)
             if kind == "receipt":
                 chat.mark(

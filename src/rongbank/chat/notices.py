@@ -25,11 +25,21 @@ A **segment** is a set of customers computed from what the bank holds about them
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from rongbank.accounts.events import (
+    PayoutCardBound,
+    PayoutCardUnbound,
+    TransferMade,
+    WithdrawalMade,
+)
 from rongbank.money import format_amount
+from rongbank.outbox import Event
+from rongbank.payments.events import PaymentMade, PaymentRefunded
+from rongbank.wealth.events import PayoutMade
 
 NoticeKind = Literal["announcement", "promotion", "money_received", "payment_made", "due_soon"]
 NOTICE_KINDS: tuple[NoticeKind, ...] = (
@@ -84,6 +94,104 @@ def birth_window(segment: str, today: date) -> tuple[date | None, date | None]:
     if segment == "seniors":
         return None, years_before(today, SENIOR_AGE)
     return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class EventNotice:
+    """A notice to queue for one customer about an event: ``payload`` holds the
+    facts its text shows (:func:`render`), ``key`` makes it once per event."""
+
+    customer_id: int
+    kind: NoticeKind | SecurityKind
+    key: str
+    payload: dict[str, Any]
+    at: datetime
+
+
+def notice_of(event: Event) -> EventNotice | None:
+    """The notice a customer gets of an event another domain recorded, or None
+    (money between one's own accounts, events that concern no customer)."""
+    if isinstance(event, TransferMade):
+        if event.payee_customer_id == event.payer_customer_id:
+            return None
+        return EventNotice(
+            event.payee_customer_id,
+            "money_received",
+            event.key,
+            {
+                "source": "transfer",
+                "amount": event.amount,
+                "currency": event.currency,
+                "account_tail": event.payee_account_tail,
+                "payer_id": event.payer_customer_id,
+            },
+            event.occurred_at,
+        )
+    if isinstance(event, PaymentMade):
+        return EventNotice(
+            event.customer_id,
+            "payment_made",
+            event.key,
+            {
+                "amount": event.amount,
+                "currency": event.currency,
+                "merchant": event.merchant,
+                "status": event.status,
+                "account_tail": event.account_tail,
+            },
+            event.occurred_at,
+        )
+    if isinstance(event, PaymentRefunded):
+        return EventNotice(
+            event.customer_id,
+            "money_received",
+            event.key,
+            {
+                "source": "refund",
+                "amount": event.amount,
+                "currency": event.currency,
+                "merchant": event.merchant,
+            },
+            event.occurred_at,
+        )
+    if isinstance(event, PayoutMade):
+        return EventNotice(
+            event.customer_id,
+            "money_received",
+            event.key,
+            {
+                "source": "wealth",
+                "payout": event.kind,
+                "product": event.product,
+                "amount": event.principal + event.yield_amount,
+                "currency": event.currency,
+                "account_tail": event.account_tail,
+            },
+            event.occurred_at,
+        )
+    if isinstance(event, PayoutCardBound | PayoutCardUnbound | WithdrawalMade):
+        return EventNotice(
+            event.customer_id, SECURITY, event.key, _card_facts(event), event.occurred_at
+        )
+    return None
+
+
+def _card_facts(event: PayoutCardBound | PayoutCardUnbound | WithdrawalMade) -> dict[str, Any]:
+    """What a security notice shows of a payout card's event (see :func:`_security`)."""
+    facts: dict[str, Any] = {"card": event.card, "bank": event.bank}
+    if isinstance(event, PayoutCardBound):
+        return facts | {
+            "event": "card_bound",
+            "full_limits_from": event.full_limits_from.isoformat(),
+        }
+    if isinstance(event, PayoutCardUnbound):
+        return facts | {"event": "card_unbound"}
+    return facts | {
+        "event": "withdrawal",
+        "amount": event.amount,
+        "currency": event.currency,
+        "account_tail": event.account_tail,
+    }
 
 
 def _amount(payload: dict[str, Any]) -> str:

@@ -1,11 +1,12 @@
 """Push notices: the bank's broadcasts to segments, and event notices.
 
-Both become rows of ``chat_push_delivery`` (one per customer and notice) in the
-transaction that causes them: a broadcast writes one per customer of its segment
-as it is sent (:meth:`PushService.broadcast`), a money path one per event
-(:func:`rongbank.chat.outbox.record_event`), and :meth:`PushService.remind_due`
-one per thing falling due. The push job (:meth:`PushService.deliver`, run by the
-platform every few seconds) then delivers them: a customer who switched the
+Both become rows of ``chat_push_delivery`` (one per customer and notice): a
+broadcast writes one per customer of its segment as it is sent
+(:meth:`PushService.broadcast`); the push job (:meth:`PushService.deliver`, run by
+the platform every few seconds) writes one per event the money paths recorded in
+the outbox (:mod:`rongbank.outbox`, read as :data:`OUTBOX_READER`; the texts come
+from :func:`rongbank.chat.notices.notice_of`) and one per thing falling due
+(:meth:`PushService.remind_due`). The same job then delivers them: a customer who switched the
 notice's kind off gets nothing (the row is ``skipped``, no message is written);
 everyone else gets a message of kind ``notice`` in their notice box, whose body is
 the JSON of :class:`rongbank.chat.schemas.NoticeBody`.
@@ -29,10 +30,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.chat import notices
-from rongbank.chat.bus import chat_transaction, queue_event, take_events
 from rongbank.chat.errors import BroadcastConflict, BroadcastNotFound
-from rongbank.chat.outbox import record_event
 from rongbank.chat.rules import mask_name
 from rongbank.chat.service import CUSTOMER, ChatService, Conversation, Member
 
@@ -40,6 +40,14 @@ logger = logging.getLogger(__name__)
 
 NOTICE_BOX_TITLE = "银行通知 Bank notices"
 MAX_ATTEMPTS = 5
+OUTBOX_READER = "chat.push"
+"""The push job's queue in the outbox (a row of ``outbox_reader``)."""
+
+_QUEUE_NOTICE = text(
+    "INSERT INTO chat_push_delivery (customer_id, kind, event_key, payload, created_at) "
+    "VALUES (:customer_id, :kind, :key, CAST(:payload AS jsonb), :at) "
+    "ON CONFLICT (event_key) DO NOTHING"
+)
 
 _SEGMENT_SQL: dict[str, str] = {
     "all": "true",
@@ -92,6 +100,8 @@ class Delivered:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    events: int = 0
+    """Events taken from the outbox (some tell no one: money between one's own accounts)."""
 
 
 class PushService:
@@ -253,22 +263,52 @@ class PushService:
             ),
             {"now": now, "until": now + self.due_notice},
         ).all()
-        for payment_id, customer_id, amount, currency, merchant, expires_at in rows:
-            record_event(
-                session,
-                customer_id=int(customer_id),
-                kind="due_soon",
-                key=f"epay-hold-due:{payment_id}",
-                payload={
-                    "source": "epay_authorisation",
-                    "amount": int(amount),
-                    "currency": currency,
-                    "merchant": merchant,
-                    "due_at": expires_at.isoformat(),
-                },
-                at=now,
-            )
+        self._queue(
+            session,
+            [
+                notices.EventNotice(
+                    int(customer_id),
+                    "due_soon",
+                    f"epay-hold-due:{payment_id}",
+                    {
+                        "source": "epay_authorisation",
+                        "amount": int(amount),
+                        "currency": currency,
+                        "merchant": merchant,
+                        "due_at": expires_at.isoformat(),
+                    },
+                    now,
+                )
+                for payment_id, customer_id, amount, currency, merchant, expires_at in rows
+            ],
+        )
         return len(rows)
+
+    def take_events(self, session: Session, *, limit: int = 500) -> int:
+        """Queue a notice for each event in the push job's outbox queue that tells a
+        customer something, once per event, and take them all off the queue (in
+        ``session``'s transaction: both or neither). Returns how many were taken."""
+        taken = outbox.take(session, OUTBOX_READER, limit=limit)
+        self._queue(session, [n for t in taken if (n := notices.notice_of(t.event)) is not None])
+        outbox.acknowledge(session, OUTBOX_READER, taken)
+        return len(taken)
+
+    @staticmethod
+    def _queue(session: Session, queued: list[notices.EventNotice]) -> None:
+        if queued:
+            session.execute(
+                _QUEUE_NOTICE,
+                [
+                    {
+                        "customer_id": n.customer_id,
+                        "kind": n.kind,
+                        "key": n.key,
+                        "payload": json.dumps(n.payload, ensure_ascii=False),
+                        "at": n.at,
+                    }
+                    for n in queued
+                ],
+            )
 
     # -- delivery --------------------------------------------------------------------------
 
@@ -280,7 +320,8 @@ class PushService:
         fails is retried on the next run, up to :data:`MAX_ATTEMPTS` times; it never
         holds up the others."""
         sent = skipped = failed = 0
-        with chat_transaction(transaction, self.chat.bus) as session:
+        with transaction() as session:
+            events = self.take_events(session, limit=limit)
             self.remind_due(session)
             rows = session.execute(
                 text(
@@ -312,13 +353,13 @@ class PushService:
                         ),
                         {"id": delivery_id, "max": MAX_ATTEMPTS},
                     )
-        return Delivered(sent, skipped, failed)
+        return Delivered(sent, skipped, failed, events)
 
     def _deliver_one(
         self, session: Session, delivery_id: int, customer_id: int, kind: str, row: Any
     ) -> bool:
-        queued = take_events(session)
         try:
+            # A notice that fails rolls back to here, taking its chat event along.
             with session.begin_nested():
                 box = self.notice_box(session, customer_id)
                 message = self.chat.append(
@@ -332,13 +373,8 @@ class PushService:
                 self._finish(session, delivery_id, "delivered", box.id, message.seq)
         except (SQLAlchemyError, KeyError, ValueError):
             logger.exception("notice %d not delivered; retrying next run", delivery_id)
-            take_events(session)  # the message was rolled back: tell no one
-            ok = False
-        else:
-            ok = True
-        for topic, event in queued + take_events(session):
-            queue_event(session, topic, event)
-        return ok
+            return False
+        return True
 
     def _body(self, session: Session, kind: str, row: Any) -> str:
         broadcast_id = None if row[3] is None else int(row[3])

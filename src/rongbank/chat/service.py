@@ -15,8 +15,8 @@ The vocabulary:
   catches up without missing or repeating anything.
 
 The service never commits; what it wants pushed to connected clients is queued on
-the session and published by the boundary after commit
-(:func:`rongbank.chat.bus.chat_transaction`). Message texts are never logged.
+the session and published once the unit of work commits
+(:func:`rongbank.chat.bus.queue_event`). Message texts are never logged.
 """
 
 from __future__ import annotations
@@ -1059,7 +1059,7 @@ class ChatService:
         for message in messages:
             event = {"type": "message", "message": message.payload()}
             for who in members[message.conversation_id].active:
-                queue_event(session, who.topic, event)
+                queue_event(session, self.bus, who.topic, event)
         return messages
 
     def _members_of(self, session: Session, conversation_ids: list[int]) -> dict[int, _Members]:
@@ -1461,7 +1461,7 @@ class ChatService:
             "online": online,
         }
         for kind, other in rows:
-            queue_event(session, topic(kind, int(other)), event)
+            queue_event(session, self.bus, topic(kind, int(other)), event)
 
     # -- recall and moderation -------------------------------------------------------------
 
@@ -1773,10 +1773,10 @@ class ChatService:
     ) -> None:
         for member in self._members_of(session, [conversation_id])[conversation_id].active:
             if member != exclude:
-                queue_event(session, member.topic, event)
+                queue_event(session, self.bus, member.topic, event)
 
     def notify_member(self, session: Session, member: Member, event: dict[str, Any]) -> None:
-        queue_event(session, member.topic, event)
+        queue_event(session, self.bus, member.topic, event)
 
 
 def _spend_params(spend: list[dict[str, Any]]) -> dict[str, Any]:

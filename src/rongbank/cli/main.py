@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
-from rongbank.db import migrate as run_migrations
-from rongbank.embedded import EmbeddedPostgres
+from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
 from rongbank.payments.cli import payments_app
 from rongbank.platform import Platform
-from rongbank.settings import Settings, get_settings
 from rongbank.wealth.cli import wealth_app
 
 app = typer.Typer(help="Rongbank: open internet banking on PostgreSQL.", no_args_is_help=True)
@@ -40,67 +34,6 @@ app.add_typer(device_app, name="device")
 app.add_typer(payments_app, name="payments")
 app.add_typer(wealth_app, name="wealth")
 console = Console()
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(help="Where the embedded PostgreSQL keeps its data (default: user data dir)."),
-]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    settings = get_settings()
-    if data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": data_dir.expanduser().resolve()})
-    return settings
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The database URL: ``RONGBANK_DATABASE_URL`` if set, else the embedded server
-    (started here, stopped when the block ends), migrated to the latest schema."""
-    if settings.database_url:
-        run_migrations(settings.database_url)
-        yield settings.database_url
-        return
-    server = EmbeddedPostgres(settings.data_dir)
-    url = server.start()
-    try:
-        run_migrations(url)
-        yield url
-    finally:
-        server.stop()
-
-
-def _secret(
-    settings: Settings, given: SecretStr | None, name: str
-) -> tuple[SecretStr, Path | None]:
-    """A secret from the settings, or generated once into the data dir (mode 0600)."""
-    if given is not None:
-        return given, None
-    path = settings.data_dir / name
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
-    return SecretStr(path.read_text().strip()), path
-
-
-def with_secrets(settings: Settings) -> tuple[Settings, Path | None]:
-    """Settings with the operator token, the card-hash key and the tool key filled
-    in; also the token's file, to tell the operator where it is."""
-    token, token_path = _secret(settings, settings.operator_token, "operator-token")
-    card_key, _ = _secret(settings, settings.card_hash_key, "card-hash-key")
-    tool_key, _ = _secret(settings, settings.tool_key, "tool-key")
-    payments_key, _ = _secret(settings, settings.payments_key, "payments-key")
-    return settings.model_copy(
-        update={
-            "operator_token": token,
-            "card_hash_key": card_key,
-            "tool_key": tool_key,
-            "payments_key": payments_key,
-        }
-    ), token_path
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -119,7 +52,7 @@ def up(
 
     from rongbank.api.app import create_app, tune_gc_for_serving
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     host = host or settings.host
     port = port or settings.port
     settings, token_path = with_secrets(settings)
@@ -157,19 +90,8 @@ def up(
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Apply the database migrations (embedded or RONGBANK_DATABASE_URL)."""
-    with database(_settings(data_dir)):
+    with database(settings_for(data_dir)):
         console.print("The database schema is up to date.")
-
-
-@contextmanager
-def _platform(data_dir: Path | None) -> Iterator[Platform]:
-    settings, _ = with_secrets(_settings(data_dir))
-    with database(settings) as url:
-        platform = Platform.connect(url, settings, group_commit=False)
-        try:
-            yield platform
-        finally:
-            platform.close()
 
 
 @app.command()
@@ -191,9 +113,14 @@ def eod(
     from rongbank.errors import DomainError
     from rongbank.money import format_amount
 
-    with _platform(data_dir) as p:
+    with open_platform(data_dir) as p:
         try:
-            report = run_eod_command(p, business_date.date() if business_date else None)
+            report = run_eod_command(
+                p.transaction,
+                ledger=p.ledger,
+                clock=p.clock,
+                business_date=business_date.date() if business_date else None,
+            )
         except DomainError as error:
             console.print(f"[red]{error.detail_message}[/] {error.details or ''}")
             raise typer.Exit(1) from None
@@ -216,7 +143,7 @@ def seed_demo(data_dir: DataDir = None) -> None:
     running it twice changes nothing."""
     from rongbank.demo import DEMO_PASSWORD, seed
 
-    with _platform(data_dir) as p, p.transaction() as session:
+    with open_platform(data_dir) as p, p.transaction() as session:
         logins = seed(p, session)
     table = Table("who", "login name", "role")
     for login in logins:
@@ -241,7 +168,7 @@ def staff_create(
     from rongbank.auth.service import PrincipalKind
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _platform(data_dir) as p, p.transaction() as session:
+    with open_platform(data_dir) as p, p.transaction() as session:
         staff_id = p.accounts.create_staff(session, username=username, name=name, role=role)
         p.auth.set_password(
             session,
@@ -257,7 +184,7 @@ def staff_create(
 def audit_verify(data_dir: DataDir = None) -> None:
     """Seal what is not sealed yet, then walk the audit trail's hash chain: any edited,
     inserted or removed row is reported. Exit code 1 on any problem."""
-    with _platform(data_dir) as p:
+    with open_platform(data_dir) as p:
         with p.transaction() as session:
             sealed = p.audit.seal(session)
         with p.transaction() as session:
@@ -278,7 +205,7 @@ def device_sms(
 ) -> None:
     """Show the newest text messages the fake SMS gateway "sent" to a mobile (only
     while no real SMS operator is configured)."""
-    with _platform(data_dir) as p, p.transaction() as session:
+    with open_platform(data_dir) as p, p.transaction() as session:
         messages = FakeSmsGateway.outbox(session, mobile.strip())
     if not messages:
         console.print("No messages.")
@@ -290,7 +217,7 @@ def device_sms(
 def ledger_verify(data_dir: DataDir = None) -> None:
     """Recompute the ledger from its journal: balanced entries, account totals equal
     to their postings, running balances, trial balance. Exit code 1 on any problem."""
-    with _platform(data_dir) as p, p.transaction() as session:
+    with open_platform(data_dir) as p, p.transaction() as session:
         rows = p.ledger.trial_balance(session)
         problems = p.ledger.verify(session)
     table = Table(
@@ -319,7 +246,7 @@ def ledger_verify(data_dir: DataDir = None) -> None:
 def ledger_expire_holds(data_dir: DataDir = None) -> None:
     """Release pending transfers whose timeout has passed (the server also does this
     every few seconds while it runs)."""
-    with _platform(data_dir) as p:
+    with open_platform(data_dir) as p:
         total = 0
         while True:
             with p.transaction() as session:

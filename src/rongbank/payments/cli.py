@@ -10,16 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rongbank.cli.platform import DataDir, open_platform
 from rongbank.errors import DomainError
 from rongbank.payments.settlement import compare, settle_all, settlement_report, transaction_file
 
 payments_app = typer.Typer(help="e-Pay: settlement and reconciliation.", no_args_is_help=True)
 console = Console()
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(help="Where the embedded PostgreSQL keeps its data (default: user data dir)."),
-]
 Day = Annotated[
     datetime | None,
     typer.Option(
@@ -44,9 +41,7 @@ def settle(
 ) -> None:
     """Settle a business day (T+1): pay each merchant its net of payments, refunds and
     fees; a negative net is carried forward. Running a day again changes nothing."""
-    from rongbank.cli.main import _platform
-
-    with _platform(data_dir) as p:
+    with open_platform(data_dir) as p:
         day = _day(business_day, p.accounts.business_day())
         try:
             done = settle_all(p.session_factory, p.payments, day)
@@ -85,9 +80,7 @@ def transactions(
     data_dir: DataDir = None,
 ) -> None:
     """Write the transaction file of a business day (all merchants, or one)."""
-    from rongbank.cli.main import _platform
-
-    with _platform(data_dir) as p, p.transaction() as session:
+    with open_platform(data_dir) as p, p.transaction() as session:
         day = _day(business_day, p.accounts.business_day())
         output.write_text(transaction_file(session, day, merchant_id=merchant))
     console.print(f"Wrote {output}.")
@@ -102,9 +95,7 @@ def reconcile(
 ) -> None:
     """Compare an external transaction file with the ledger and list every line that
     is missing on either side or differs in amount. Exit code 1 on any mismatch."""
-    from rongbank.cli.main import _platform
-
-    with _platform(data_dir) as p, p.transaction() as session:
+    with open_platform(data_dir) as p, p.transaction() as session:
         day = _day(business_day, p.accounts.business_day())
         try:
             found = compare(session, day, file.read_text(), merchant_id=merchant)

@@ -42,10 +42,10 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.accounts.errors import AccountFrozen, AccountNotActive, NotYourAccount
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import PaymentRequest
-from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock
 from rongbank.ledger.errors import PendingExpired
@@ -69,6 +69,7 @@ from rongbank.payments.errors import (
     SameStaffApproval,
     SettlementAccountInvalid,
 )
+from rongbank.payments.events import PaymentMade, PaymentRefunded
 from rongbank.payments.urls import Resolver, check_url, resolve
 
 Channel = Literal["static_qr", "dynamic_qr", "payment_code", "online"]
@@ -819,19 +820,20 @@ class PaymentsService:
         ).one()
         paid = Payment(*row)
         self._notify(session, paid, "payment.authorised" if manual else "payment.paid")
-        record_event(
+        outbox.record(
             session,
-            customer_id=customer_id,
-            kind="payment_made",
-            key=f"epay-paid:{paid.id}",
-            payload={
-                "amount": paid.amount,
-                "currency": paid.currency,
-                "merchant": merchant.name,
-                "status": paid.status,
-                "account_tail": account.number[-4:],
-            },
-            at=now,
+            PaymentMade(
+                payment_id=paid.id,
+                customer_id=customer_id,
+                e_account_id=account.id,
+                account_tail=account.number[-4:],
+                merchant_id=merchant.id,
+                merchant=merchant.name,
+                amount=paid.amount,
+                currency=paid.currency,
+                status=paid.status,
+                occurred_at=now,
+            ),
         )
         return paid
 
@@ -999,18 +1001,18 @@ class PaymentsService:
         self._notify(session, self._lock(session, payment.id), "payment.refunded")
         refund = Refund(*row)
         if payment.customer_id is not None:
-            record_event(
+            outbox.record(
                 session,
-                customer_id=payment.customer_id,
-                kind="money_received",
-                key=f"epay-refund:{refund.id}",
-                payload={
-                    "source": "refund",
-                    "amount": amount,
-                    "currency": payment.currency,
-                    "merchant": merchant.name,
-                },
-                at=refund.created_at,
+                PaymentRefunded(
+                    refund_id=refund.id,
+                    payment_id=payment.id,
+                    customer_id=payment.customer_id,
+                    merchant_id=merchant.id,
+                    merchant=merchant.name,
+                    amount=amount,
+                    currency=payment.currency,
+                    occurred_at=refund.created_at,
+                ),
             )
         return refund
 

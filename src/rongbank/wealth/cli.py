@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 from rich.console import Console
 
+from rongbank.cli.platform import DataDir, open_platform
 from rongbank.money import format_amount
 from rongbank.wealth.rules import CNY_SCALE
 
 wealth_app = typer.Typer(help="Wealth products (理财): maturity.", no_args_is_help=True)
 console = Console()
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(help="Where the embedded PostgreSQL keeps its data (default: user data dir)."),
-]
 
 
 @wealth_app.command("mature")
@@ -25,9 +18,7 @@ def mature(data_dir: DataDir = None) -> None:
     """Pay out every holding of a fixed-term product whose maturity date (Beijing) has
     come: principal plus yield (ACT/365, rounded down to the fen). The server does
     this every minute too; running it again, or at the same time, pays nothing twice."""
-    from rongbank.cli.main import _platform
-
-    with _platform(data_dir) as p:
+    with open_platform(data_dir) as p:
         run = p.mature_wealth()
         with p.transaction() as session:
             p.audit.record(

@@ -32,6 +32,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.accounts.errors import (
     AccountFrozen,
     AccountNotActive,
@@ -41,7 +42,6 @@ from rongbank.accounts.errors import (
 )
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import PaymentRequest
-from rongbank.chat.outbox import record_event
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock
 from rongbank.ledger.rules import AccountType, BalanceRule
@@ -55,6 +55,7 @@ from rongbank.wealth.errors import (
     PurchaseConflict,
     RedemptionConflict,
 )
+from rongbank.wealth.events import PayoutMade
 
 
 @dataclass(frozen=True, slots=True)
@@ -608,20 +609,20 @@ class WealthService:
                 "at": self.clock.now(),
             },
         ).one()
-        record_event(
+        outbox.record(
             session,
-            customer_id=holding.customer_id,
-            kind="money_received",
-            key=f"wealth:{holding.id}:{kind}:{client_id}",
-            payload={
-                "source": "wealth",
-                "payout": kind,
-                "product": product.name,
-                "amount": principal + earned,
-                "currency": "CNY",
-                "account_tail": account_number[-4:],
-            },
-            at=self.clock.now(),
+            PayoutMade(
+                holding_id=holding.id,
+                customer_id=holding.customer_id,
+                kind=kind,
+                client_id=client_id,
+                product=product.name,
+                principal=principal,
+                yield_amount=earned,
+                currency="CNY",
+                account_tail=account_number[-4:],
+                occurred_at=self.clock.now(),
+            ),
         )
         return Payout(*row)
 

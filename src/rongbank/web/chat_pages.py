@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -28,10 +27,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.identity import mask_mobile
-from rongbank.accounts.service import BUSINESS_TIME_ZONE
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat.attachment_endpoints import attachment_response
-from rongbank.chat.bus import chat_transaction, take_events
 from rongbank.chat.cards import Card, CardKind
 from rongbank.chat.errors import (
     CardNotAllowedHere,
@@ -40,6 +37,7 @@ from rongbank.chat.errors import (
     FlightSearchInvalid,
 )
 from rongbank.chat.service import CUSTOMER, STAFF, Member, Message, Summary
+from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
@@ -72,12 +70,6 @@ HISTORY = 100
 MASKED_KINDS = ("card_number", "resident_id", "password")
 KIND_ORDER = {"bank": 0, "direct": 1, "group": 2, "channel": 3, "notice": 3}
 """The customer's list: their account manager first, then people, groups, channels."""
-
-
-@contextmanager
-def _chat_tx(platform: Platform) -> Iterator[Session]:
-    with chat_transaction(platform.transaction, platform.chat.bus) as session:
-        yield session
 
 
 def _client_id() -> str:
@@ -394,7 +386,7 @@ def _send_text(
     client_id: str,
 ) -> Response:
     try:
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             sent = platform.chat.send(
                 session,
                 Member.of(me),
@@ -412,7 +404,7 @@ def _recall(
     request: Request, platform: Platform, me: Principal, conversation_id: int, seq: int
 ) -> Response:
     try:
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             platform.chat.recall(session, Member.of(me), conversation_id=conversation_id, seq=seq)
     except DomainError as error:
         return _refused(request, platform, me, conversation_id, error)
@@ -433,7 +425,7 @@ def _decline(
 ) -> Response:
     cards = platform.cards
     try:
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             card = cards.decline(
                 session, Member.of(me), conversation_id=conversation_id, card_id=card_id
             )
@@ -513,7 +505,7 @@ def chat_list(request: Request, platform: PlatformDep, me: Me) -> Response:
 def open_bank(request: Request, platform: PlatformDep, me: Me, csrf: Csrf = "") -> Response:
     """The conversation with the bank (the customer's account manager)."""
     check_csrf(request, csrf)
-    with _chat_tx(platform) as session:
+    with platform.transaction() as session:
         summary = platform.chat.open_bank(session, customer_id=me.id)
     return _redirect(f"/chat/{summary.conversation.id}")
 
@@ -598,7 +590,7 @@ def presence(
 ) -> Response:
     """Show or hide one's online status from one's contacts."""
     check_csrf(request, csrf)
-    with _chat_tx(platform) as session:
+    with platform.transaction() as session:
         platform.chat.set_presence_visible(session, Member.of(me), visible=visible)
     return _redirect("/chat")
 
@@ -664,7 +656,7 @@ def _conversation_page(
     **context: Any,
 ) -> Response:
     try:
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             view = _conversation_context(request, platform, session, Member.of(me), conversation_id)
     except ConversationNotFound as error:
         return _chat_home(request, platform, me, 404, error=_error(request, error))
@@ -763,11 +755,6 @@ def attachment(
 # -- service cards ------------------------------------------------------------------------
 
 
-def _publish(platform: Platform, events: list[tuple[str, Any]]) -> None:
-    for name, event in events:
-        platform.chat.bus.publish(name, event)
-
-
 @router.post("/chat/{conversation_id:int}/cards")
 def send_card(
     conversation_id: int,
@@ -788,7 +775,7 @@ def send_card(
     check_csrf(request, csrf)
     cards, member, client_id = platform.cards, Member.of(me), client_id or _client_id()
     try:
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             if kind == CardKind.MERCHANT_ORDER:
                 merchant_id, _, order_no = order.partition(":")
                 if not merchant_id.isdigit() or not order_no:
@@ -921,7 +908,7 @@ def act_on_card(
             if amount.strip()
             else None
         )
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             card = cards.prepare(
                 session, customer_id=me.id, conversation_id=conversation_id, card_id=card_id
             )
@@ -943,7 +930,6 @@ def act_on_card(
         return page(error.status, error)
 
     made: list[Response] = []
-    events: list[tuple[str, Any]] = []
 
     def work(session: Session) -> Response:
         cards.act(
@@ -954,9 +940,6 @@ def act_on_card(
             account=account or None,
             amount=minor,
         )
-        # confirm_payment owns the transaction: the card's outcome message is
-        # published below, once it has committed.
-        events.extend(take_events(session))
         made.append(_redirect(back))
         return made[0]
 
@@ -973,10 +956,8 @@ def act_on_card(
         refused=refused,
         done_before=lambda: _redirect(back),
     )
-    if made and answer is made[0]:
-        _publish(platform, events)
-        if flight:
-            return _booked(platform, card, page, back)
+    if made and answer is made[0] and flight:
+        return _booked(platform, card, page, back)
     return answer
 
 
@@ -1116,7 +1097,7 @@ def duty(
 ) -> Response:
     """Start or end duty: the manager's waiting chats go to colleagues, or come back."""
     check_csrf(request, csrf)
-    with _chat_tx(platform) as session:
+    with platform.transaction() as session:
         platform.chat.desk.set_on_duty(session, staff_id=staff[0].id, on_duty=on_duty)
     return _redirect("/staff/chat")
 
@@ -1154,7 +1135,7 @@ def claim(
     """Take a chat from the queue."""
     check_csrf(request, csrf)
     try:
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             platform.chat.desk.claim(session, staff_id=staff[0].id, conversation_id=conversation_id)
     except DomainError as error:
         return render(
@@ -1179,7 +1160,7 @@ def _staff_conversation(
     member = Member.of(me)
     now = platform.clock.now()
     try:
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             view = _conversation_context(request, platform, session, member, conversation_id)
             conversation = platform.chat.conversation(session, conversation_id)
             customer: dict[str, Any] | None = None
@@ -1393,7 +1374,7 @@ def staff_send_card(
     me, cards = staff[0], platform.cards
     client_id = client_id or _client_id()
     try:
-        with _chat_tx(platform) as session:
+        with platform.transaction() as session:
             if kind == CardKind.FLIGHT:
                 card, _ = cards.send_flight(
                     session,
@@ -1451,15 +1432,12 @@ def transfer(
     check_csrf(request, csrf)
     me = staff[0]
     try:
-        with chat_transaction(
-            lambda: platform.audited(
-                actor_kind="staff",
-                actor_id=me.id,
-                action="chat.transfer",
-                target=f"conversation {conversation_id}",
-                details={"to_staff_id": to_staff_id, "channel": "console"},
-            ),
-            platform.chat.bus,
+        with platform.audited(
+            actor_kind="staff",
+            actor_id=me.id,
+            action="chat.transfer",
+            target=f"conversation {conversation_id}",
+            details={"to_staff_id": to_staff_id, "channel": "console"},
         ) as session:
             platform.chat.desk.transfer(
                 session,

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts.identity import mask_mobile
 from rongbank.accounts.rules import luhn_valid
-from rongbank.accounts.service import BUSINESS_TIME_ZONE, EAccount
+from rongbank.accounts.service import EAccount
 from rongbank.accounts.statements import (
     HistoryFilter,
     Movement,
@@ -54,6 +54,7 @@ from rongbank.auth.stepup import (
     ToolNotHeld,
 )
 from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolNotFound
+from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError, Forbidden, InvalidRequest
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform

@@ -20,8 +20,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from rongbank.accounts.service import BUSINESS_TIME_ZONE
 from rongbank.auth.service import Principal
+from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr

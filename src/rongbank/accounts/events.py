@@ -1,0 +1,84 @@
+"""What the direct bank announces (see :mod:`rongbank.outbox`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rongbank.outbox import Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferMade(Event):
+    """Money moved from one e-account to another, the customer's own or someone
+    else's (then ``payer_customer_id`` differs from ``payee_customer_id``)."""
+
+    name: ClassVar[str] = "accounts.transfer_made"
+    entry_id: int
+    """The ledger entry that moved the money."""
+    payer_customer_id: int
+    payer_account_id: int
+    payee_customer_id: int
+    payee_account_id: int
+    payee_account_tail: str
+    amount: int
+    currency: str
+
+    @property
+    def key(self) -> str:
+        return f"ledger:{self.entry_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutCardBound(Event):
+    """A customer bound a card that withdrawals may go to: a change to where their
+    money can be sent, which the customer must hear of whoever made it."""
+
+    name: ClassVar[str] = "accounts.payout_card_bound"
+    card_id: int
+    customer_id: int
+    card: str
+    """The card's number masked as the customer sees it."""
+    bank: str
+    full_limits_from: datetime
+    """When the card stops being new (:class:`rongbank.accounts.rules.NewCardLimit`)."""
+
+    @property
+    def key(self) -> str:
+        return f"card:{self.card_id}:bound"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayoutCardUnbound(Event):
+    """A payout card was unbound: withdrawals can no longer go to it."""
+
+    name: ClassVar[str] = "accounts.payout_card_unbound"
+    card_id: int
+    customer_id: int
+    card: str
+    bank: str
+
+    @property
+    def key(self) -> str:
+        return f"card:{self.card_id}:unbound"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawalMade(Event):
+    """Money left an e-account for a bound card: the card's bank confirmed it."""
+
+    name: ClassVar[str] = "accounts.withdrawal_made"
+    request_id: int
+    """The funding request that carried it."""
+    customer_id: int
+    card_id: int
+    card: str
+    bank: str
+    account_tail: str
+    amount: int
+    currency: str
+
+    @property
+    def key(self) -> str:
+        return f"funding:{self.request_id}"

@@ -1,0 +1,174 @@
+"""Imports point one way (ARCHITECTURE.md, "Domains"): checked, not only described.
+
+The layers, from the bottom:
+
+- the **base**: the modules directly under ``rongbank`` (``db``, ``outbox``,
+  ``clock``, ``money``, ``branding``...), which import no domain;
+- the **domains**: every package under ``rongbank`` but the boundary. ``ledger``
+  imports no other domain, and no two domains import each other, however
+  indirectly. A domain keeps its own entry points beside it (``endpoints.py``,
+  ``*_endpoints.py``, ``cli.py``, ``bench.py``, the chat ``gateway.py``, as Polar
+  does); they may use the boundary's public helpers (:data:`ENTRY_MAY_IMPORT`), and
+  the rest of the domain (services, repositories, rules, events) imports nothing of
+  the boundary;
+- the **boundary**: ``platform``, ``api``, ``web``, ``cli``, ``demo``, which wire the
+  domains and serve them.
+
+No import cycle between modules either. What the code does otherwise today is
+listed below with its reason: delete the entry when it is fixed (a test fails while
+a listed exception is no longer needed), and add none without a reason.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Iterable
+from functools import cache
+
+import grimp
+import pytest
+
+PACKAGE = "rongbank"
+BOUNDARY = frozenset({"platform", "api", "web", "cli", "demo"})
+ENTRY_POINTS = frozenset({"endpoints", "cli", "bench", "gateway"})
+ENTRY_MAY_IMPORT = frozenset(
+    {"rongbank.platform", "rongbank.api.deps", "rongbank.api.app", "rongbank.cli.platform"}
+)
+"""What a domain's entry points may use of the boundary: the platform they are handed,
+the API's dependencies, the app a benchmark serves, the platform a command opens."""
+
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("rongbank.payments.counter", "rongbank.platform"): (
+        "the counter's use case owns its transactions through Platform.authorised; it "
+        "moves with the step-up flows out of platform.py into auth (EXAMPLES.md 5)"
+    ),
+    ("rongbank.chat.gateway", "rongbank.web.pages"): (
+        "the WebSocket takes the web bank's login cookie names from web.pages; they "
+        "belong with the login below both (web/pages.py is being split: EXAMPLES.md 10)"
+    ),
+}
+"""Imports that break a rule today: (importer, imported) and why it is still there."""
+
+CYCLES: dict[frozenset[str], str] = {
+    frozenset({"rongbank.chat.desk", "rongbank.chat.service"}): (
+        "the desk routes a message the service appends and the service asks the desk "
+        "who serves a bank chat; splitting chat/service.py by what changes together "
+        "(ARCHITECTURE.md) ends it"
+    ),
+}
+"""Import cycles between modules that are there today, and why."""
+
+
+@cache
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph(PACKAGE, cache_dir=None)
+
+
+def area(module: str) -> str:
+    """The folder (domain or boundary) a module is in; "" for the base."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return ""
+    if parts[1] in BOUNDARY or f"{PACKAGE}.{parts[1]}" in packages():
+        return parts[1]
+    return ""
+
+
+@cache
+def packages() -> frozenset[str]:
+    """The packages directly under ``rongbank``."""
+    return frozenset(".".join(m.split(".")[:2]) for m in graph().modules if m.count(".") > 1)
+
+
+def domains() -> frozenset[str]:
+    return frozenset(p.split(".")[1] for p in packages()) - BOUNDARY
+
+
+def is_entry_point(module: str) -> bool:
+    name = module.rsplit(".", 1)[-1]
+    return name in ENTRY_POINTS or name.endswith("_endpoints")
+
+
+def imports() -> Iterable[tuple[str, str]]:
+    g = graph()
+    for importer in sorted(g.modules):
+        for imported in sorted(g.find_modules_directly_imported_by(importer)):
+            yield importer, imported
+
+
+def where(importer: str, imported: str) -> str:
+    details = graph().get_import_details(importer=importer, imported=imported)
+    line = details[0] if details else {"line_number": "?", "line_contents": ""}
+    return f"{importer}:{line['line_number']} {line['line_contents']}"
+
+
+def breaking(rule: str, found: Iterable[tuple[str, str]]) -> list[str]:
+    return [where(a, b) + f"  ({rule})" for a, b in found if (a, b) not in EXCEPTIONS]
+
+
+class TestDirection:
+    def test_the_base_imports_no_domain_and_no_boundary(self) -> None:
+        found = [(a, b) for a, b in imports() if area(a) == "" and area(b) != ""]
+        assert breaking("the base imports nothing above it", found) == []
+
+    def test_the_ledger_imports_no_other_domain(self) -> None:
+        found = [
+            (a, b)
+            for a, b in imports()
+            if area(a) == "ledger" and area(b) in domains() and area(b) != "ledger"
+        ]
+        assert breaking("the ledger stands alone", found) == []
+
+    def test_no_domain_imports_the_boundary(self) -> None:
+        found = [
+            (a, b)
+            for a, b in imports()
+            if area(a) in domains()
+            and area(b) in BOUNDARY
+            and not (is_entry_point(a) and b in ENTRY_MAY_IMPORT)
+        ]
+        assert breaking("a domain imports no platform, api, web or cli", found) == []
+
+    def test_no_two_domains_import_each_other(self) -> None:
+        above: dict[str, set[str]] = {}
+        for a, b in imports():
+            if {area(a), area(b)} <= domains() and area(a) != area(b) and (a, b) not in EXCEPTIONS:
+                above.setdefault(area(a), set()).add(area(b))
+        assert cycle(above) is None
+
+
+class TestCycles:
+    def test_no_import_cycle_between_modules(self) -> None:
+        edges: dict[str, set[str]] = {}
+        for a, b in imports():
+            listed = any({a, b} <= c for c in CYCLES)
+            if (a, b) not in EXCEPTIONS and not listed:
+                edges.setdefault(a, set()).add(b)
+        assert cycle(edges) is None
+
+
+class TestExceptions:
+    @pytest.mark.parametrize("listed", sorted(EXCEPTIONS), ids="->".join)
+    def test_each_listed_import_is_still_there(self, listed: tuple[str, str]) -> None:
+        importer, imported = listed
+        assert imported in graph().find_modules_directly_imported_by(importer), (
+            "fixed: delete it from EXCEPTIONS"
+        )
+
+    @pytest.mark.parametrize("listed", sorted(CYCLES, key=sorted), ids="+".join)
+    def test_each_listed_cycle_is_still_there(self, listed: frozenset[str]) -> None:
+        edges: dict[str, set[str]] = {}
+        for a, b in imports():
+            if {a, b} <= listed:
+                edges.setdefault(a, set()).add(b)
+        assert cycle(edges) is not None, "fixed: delete it from CYCLES"
+
+
+def cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph (its nodes, the first repeated last), or None."""
+    try:
+        graphlib.TopologicalSorter(edges).prepare()
+    except graphlib.CycleError as error:
+        found: list[str] = error.args[1]
+        return found
+    return None
