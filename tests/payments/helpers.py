@@ -197,15 +197,21 @@ class CommittedShop:
         with self.platform.transaction() as session:
             self.pay_in(session, order_no, amount)
 
-    def pay_in(self, session: Session, order_no: str, amount: int) -> Payment:
-        payments = self.platform.payments
-        order, _ = payments.create_order(
+    def order_in(self, session: Session, order_no: str, amount: int) -> Payment:
+        """The merchant's online order (or the one made before with this number)."""
+        order, _ = self.platform.payments.create_order(
             session,
             merchant_id=self.merchant_id,
             order=OrderRequest(order_no=order_no, amount=amount, channel="online"),
         )
-        return payments.pay_order(
-            session, customer_id=self.payer_id, payment=order, account_number=self.payer_account
+        return order
+
+    def pay_in(self, session: Session, order_no: str, amount: int) -> Payment:
+        return self.platform.payments.pay_order(
+            session,
+            customer_id=self.payer_id,
+            payment=self.order_in(session, order_no, amount),
+            account_number=self.payer_account,
         )
 
     def available(self, number: str) -> int:
