@@ -12,7 +12,9 @@ class MerchantNotFound(NotFound):
 
 class MerchantNotActive(Forbidden):
     code = "merchant_not_active"
-    message = "This merchant is not approved or is suspended; it cannot take payments."
+    message = (
+        "This merchant is not approved or is suspended; it cannot take payments or give refunds."
+    )
 
 
 class MerchantAlreadyApproved(Conflict):
