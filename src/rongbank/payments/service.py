@@ -1,14 +1,12 @@
-"""e-Pay (工银e支付) use cases: merchants, codes, payments, capture, refunds.
+"""e-Pay (工银e支付) use cases: codes, payments, capture, refunds.
 
-The service API, for the API endpoints and (later) the web pages. Every method takes
-the caller's session and never commits; a method that moves a customer's money must
-run inside ``Platform.authorised`` (see ``rongbank.payments.endpoints``), which adds
-the step-up decision of ``rongbank.auth`` to the same transaction.
+The service API, for the API endpoints and the web pages. Every method takes the
+caller's session and never commits; a method that moves a customer's money must run
+inside ``Platform.authorised`` (see ``rongbank.payments.endpoints``), which adds the
+step-up decision of ``rongbank.auth`` to the same transaction.
 
-Merchants (staff, then the merchant's owner):
-    ``onboard`` (operations) → ``approve`` (another member of staff) → ``set_status``
-    (suspend, reinstate); ``add_user`` (owner, cashier logins), ``create_api_key``
-    (shown once, kept as its SHA-256), ``rotate_notify_key``, ``static_qr``.
+Merchants (onboarding, status, logins and keys, counter codes) are
+``rongbank.payments.merchants``, mixed into :class:`PaymentsService`.
 
 Ways to pay (each payment is one ``payment`` row, unique per merchant order number:
 the same request again answers the original result, a different one
@@ -25,8 +23,9 @@ the same request again answers the original result, a different one
 Money: a payment moves the amount from the customer's e-account to the merchant's
 own "merchant payable" ledger account (a pending transfer with manual capture, then
 ``capture`` or ``void``); ``refund`` moves money back from it, never more than was
-captured (the payment row is locked); settlement (``rongbank.payments.settlement``)
-empties it into the settlement e-account and the bank's fee income.
+captured nor more than the payable holds beyond the fees due (:class:`MerchantFunds`);
+settlement (``rongbank.payments.settlement``) empties it into the settlement e-account
+and the bank's fee income. A payment's fee is on what it keeps until it is settled.
 """
 
 from __future__ import annotations
