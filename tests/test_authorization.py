@@ -91,6 +91,8 @@ def concrete(path: str, number: str) -> str:
         .replace("{day}", "2026-03-01")
         .replace("{broadcast_id}", "1")
         .replace("{holding_id}", "1")
+        .replace("{user_id}", "1")
+        .replace("{key_id}", "1")
     )
 
 

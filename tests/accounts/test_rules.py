@@ -12,6 +12,7 @@ from rongbank.accounts.rules import (
     account_number,
     check_inflow,
     check_outflow,
+    inflow_room,
     load_class_limits,
     luhn_check_digit,
     luhn_valid,
@@ -78,3 +79,26 @@ def test_balance_cap_applies_to_money_in() -> None:
     check_inflow(limits, Usage(), 100_00, balance_after=2_000_00)
     with pytest.raises(BalanceCapExceeded):
         check_inflow(limits, Usage(), 100_00, balance_after=2_000_01)
+
+
+@given(
+    st.sampled_from([1, 2, 3]),
+    st.integers(0, 1_200_000),
+    st.integers(0, 6_000_000),
+    st.integers(0, 300_000),
+)
+def test_the_inflow_room_is_exactly_what_check_inflow_lets_in(
+    account_class: int, day: int, year: int, balance: int
+) -> None:
+    """What an e-Pay settlement may pay into an account today, and what a transfer in
+    may bring, are one rule."""
+    limits = load_class_limits()[account_class]
+    used = Usage(day=day, year=max(year, day))
+    room = inflow_room(limits, used, balance)
+    if room is None:
+        check_inflow(limits, used, 10**12, balance + 10**12)
+        return
+    if room:  # nothing at all may come in once a limit is reached or passed
+        check_inflow(limits, used, room, balance + room)
+    with pytest.raises((DailyLimitExceeded, YearlyLimitExceeded, BalanceCapExceeded)):
+        check_inflow(limits, used, room + 1, balance + room + 1)

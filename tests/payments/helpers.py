@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.service import OrderRequest, Payment
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import PASSWORD, People, resident_id
 
@@ -149,54 +150,69 @@ class CommittedShop:
     @classmethod
     def open(cls, platform: Platform, *, funds: int) -> CommittedShop:
         with platform.transaction() as session:
-            accounts = platform.accounts
-            onboarder, approver = (
-                accounts.create_staff(session, username=u, name="李四", role="operations")
-                for u in ("ops-a", "ops-b")
-            )
-            seller, shop_account = accounts.register_person(
-                session, name="王老板", mobile="13900000001", resident_id=resident_id(1)
-            )
-            payer, payer_account = accounts.register_person(
-                session, name="张三", mobile="13900000002", resident_id=resident_id(2)
-            )
-            vault, _ = platform.ledger.create_account(
-                session, code="bank:vault", currency="CNY", type=AccountType.ASSET
-            )
-            platform.ledger.transfer(
-                session,
-                Transfer(
-                    client_id="fund-payer",
-                    debit_account=vault.id,
-                    credit_account=payer_account.ledger_account_id,
-                    amount=funds,
-                    currency="CNY",
-                ),
-            )
-            merchant = platform.payments.onboard(
-                session,
-                staff_id=onboarder,
-                customer_id=seller.id,
-                name="老王面馆",
-                mcc="5812",
-                settlement_account=shop_account.number,
-                fee_bps=60,
-            )
-            platform.payments.approve(session, merchant_id=merchant.id, staff_id=approver)
+            return cls.make(session, platform, funds=funds)
+
+    @classmethod
+    def make(cls, session: Session, platform: Platform, *, funds: int) -> CommittedShop:
+        """The same shop inside the caller's session (a property test's example
+        builds one and rolls it back)."""
+        accounts = platform.accounts
+        onboarder, approver = (
+            accounts.create_staff(session, username=u, name="李四", role="operations")
+            for u in ("ops-a", "ops-b")
+        )
+        seller, shop_account = accounts.register_person(
+            session, name="王老板", mobile="13900000001", resident_id=resident_id(1)
+        )
+        payer, payer_account = accounts.register_person(
+            session, name="张三", mobile="13900000002", resident_id=resident_id(2)
+        )
+        vault, _ = platform.ledger.create_account(
+            session, code="bank:vault", currency="CNY", type=AccountType.ASSET
+        )
+        platform.ledger.transfer(
+            session,
+            Transfer(
+                client_id="fund-payer",
+                debit_account=vault.id,
+                credit_account=payer_account.ledger_account_id,
+                amount=funds,
+                currency="CNY",
+            ),
+        )
+        merchant = platform.payments.onboard(
+            session,
+            staff_id=onboarder,
+            customer_id=seller.id,
+            name="老王面馆",
+            mcc="5812",
+            settlement_account=shop_account.number,
+            fee_bps=60,
+        )
+        platform.payments.approve(session, merchant_id=merchant.id, staff_id=approver)
         return cls(platform, merchant.id, shop_account.number, payer.id, payer_account.number)
 
     def pay(self, order_no: str, amount: int) -> None:
         """The customer pays an online order (step-up is the API's; not tested here)."""
-        payments = self.platform.payments
         with self.platform.transaction() as session:
-            order, _ = payments.create_order(
-                session,
-                merchant_id=self.merchant_id,
-                order=OrderRequest(order_no=order_no, amount=amount, channel="online"),
-            )
-            payments.pay_order(
-                session, customer_id=self.payer_id, payment=order, account_number=self.payer_account
-            )
+            self.pay_in(session, order_no, amount)
+
+    def order_in(self, session: Session, order_no: str, amount: int) -> Payment:
+        """The merchant's online order (or the one made before with this number)."""
+        order, _ = self.platform.payments.create_order(
+            session,
+            merchant_id=self.merchant_id,
+            order=OrderRequest(order_no=order_no, amount=amount, channel="online"),
+        )
+        return order
+
+    def pay_in(self, session: Session, order_no: str, amount: int) -> Payment:
+        return self.platform.payments.pay_order(
+            session,
+            customer_id=self.payer_id,
+            payment=self.order_in(session, order_no, amount),
+            account_number=self.payer_account,
+        )
 
     def available(self, number: str) -> int:
         with self.platform.transaction() as session:

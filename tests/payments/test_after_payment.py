@@ -191,38 +191,61 @@ class TestSettlement:
                 entry = platform.ledger.entry(session, int(row.split(",")[6]))
                 assert any(p.account_id == payable.id for p in entry.postings)
         assert again == done
-        fees = rules.fee(10000, 60) + rules.fee(3333, 60)
+        # S-1's fee is on what it kept: it was refunded in part before settlement.
+        fees = rules.fee(9000, 60) + rules.fee(3333, 60)
         assert (done.payments, done.refunds, done.fees) == (13333, 1000, fees)
         assert done.paid == 13333 - 1000 - fees
         assert shop.available(shop.seller) == seller_before + done.paid
         assert payable.debits_posted == payable.credits_posted  # emptied to the fen
         assert "total_payments" in report
 
-    def test_a_refund_after_settlement_comes_off_the_next_and_a_negative_net_carries(
+    def test_a_refund_after_settlement_waits_for_takings_and_comes_off_the_next(
         self, shop: Shop, platform: Platform
     ) -> None:
+        """Once a payment is settled, its money is the merchant's: a refund can only
+        come out of takings the bank still holds (less the fees due), never out of
+        the bank's own money."""
         alice = shop.customer()
         paid_order(shop, alice, "S-3", "50.00")
         first_day = platform.accounts.business_day()
         platform.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
         with platform.transaction() as session:
-            settle(session, platform.payments, merchant_id=shop.id, day=first_day)
+            first = settle(session, platform.payments, merchant_id=shop.id, day=first_day)
+        assert first.paid == 5000 - rules.fee(5000, 60)
         shop.owner = {"Authorization": f"Bearer {shop.people.login('wang')}"}
+        alice["headers"] = {"Authorization": f"Bearer {shop.people.login(alice['login_name'])}"}
+        refused = refund(shop, "S-3", "r1", "50.00")
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "refund_exceeds_merchant_funds"
+        assert refused.json()["error"]["details"] == {"available": "0.00"}
+        paid_order(shop, alice, "S-4", "80.00")
         assert refund(shop, "S-3", "r1", "50.00").status_code == 201
+        assert shop.available(alice) == 1_000_000 - 8000
         second_day = platform.accounts.business_day()
         platform.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
         with platform.transaction() as session:
             second = settle(session, platform.payments, merchant_id=shop.id, day=second_day)
-        assert (second.net, second.paid, second.carried_forward) == (-5000, 0, -5000)
-        shop.owner = {"Authorization": f"Bearer {shop.people.login('wang')}"}
-        alice["headers"] = {"Authorization": f"Bearer {shop.people.login(alice['login_name'])}"}
-        paid_order(shop, alice, "S-4", "80.00")
-        third_day = platform.accounts.business_day()
-        platform.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
-        with platform.transaction() as session:
-            third = settle(session, platform.payments, merchant_id=shop.id, day=third_day)
-        assert third.brought_forward == -5000
-        assert third.paid == 8000 - rules.fee(8000, 60) - 5000
+            merchant = platform.payments.merchant(session, shop.id)
+            payable = platform.ledger.account(session, merchant.payable_account_id)
+        assert (second.payments, second.refunds, second.fees) == (8000, 5000, rules.fee(8000, 60))
+        assert (second.brought_forward, second.carried_forward) == (0, 0)
+        assert second.paid == 8000 - 5000 - rules.fee(8000, 60)
+        assert payable.debits_posted == payable.credits_posted
+
+    def test_a_suspended_merchant_refunds_nothing(self, shop: Shop, platform: Platform) -> None:
+        alice = shop.customer()
+        paid_order(shop, alice, "S-6", "30.00")
+        assert refund(shop, "S-6", "r1", "10.00").status_code == 201
+        staff = {"Authorization": f"Bearer {shop.people.login('operations-1')}"}
+        suspended = shop.client.post(
+            f"{V1}/staff/merchants/{shop.id}/suspend", headers=staff, json={"reason": "fraud"}
+        )
+        assert suspended.status_code == 200, suspended.text
+        refused = refund(shop, "S-6", "r2", "10.00")
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "merchant_not_active"
+        assert refund(shop, "S-6", "r1", "10.00").status_code == 201  # a retry answers it
+        assert shop.available(alice) == 1_000_000 - 2000
 
     def test_a_day_is_settled_only_once_it_is_over_in_beijing(
         self, shop: Shop, platform: Platform

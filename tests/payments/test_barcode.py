@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from rongbank.payments import rules
 from rongbank.platform import Platform
 from tests.payments.helpers import V1, Shop, client, shop
 
@@ -99,7 +100,8 @@ class TestPaymentCode:
         alice = shop.customer()
         code = payment_code(shop, alice)
         assert len(code) == 18
-        assert code.startswith("29")
+        assert code[:2] == "88"
+        assert not any(code[:2] in taken for taken in rules.WALLET_CODE_PREFIXES.values())
         paid = collect(shop, code, "P-1", "12.00")
         assert paid.status_code == 201, paid.text
         assert paid.json()["status"] == "paid"

@@ -120,14 +120,87 @@ def test_a_name_rebound_to_a_private_address_is_not_called_at_delivery(
         ("100.64.0.1", False),
         ("0.0.0.0", False),  # noqa: S104 - an address under test, not a bind
         ("224.0.0.1", False),
+        ("192.88.99.1", False),  # 6to4 relay anycast
         ("::1", False),
-        ("fe80::1", False),
-        ("fd00::1", False),
+        ("::", False),
+        ("fe80::1", False),  # link-local
+        ("fd00::1", False),  # unique-local
+        ("fc00::1", False),
+        ("fec0::1", False),  # site-local (deprecated, still routed inside sites)
+        ("fec0:0:0:1::a00:1", False),
+        ("ff02::1", False),  # multicast, link scope
+        ("ff0e::1", False),  # multicast, global scope
+        ("100::1", False),  # discard
+        ("2001:db8::1", False),  # documentation
+        ("3fff::1", False),  # documentation (RFC 9637)
+        ("5f00::1", False),  # SRv6 SIDs
+        ("2001:4860:4860::8888", True),
+        # IPv4-mapped: the IPv4 address decides.
         ("::ffff:10.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:169.254.169.254", False),
+        ("::ffff:93.184.216.34", True),
+        # IPv4-translated (SIIT).
+        ("::ffff:0:127.0.0.1", False),
+        ("::ffff:0:93.184.216.34", True),
+        # IPv4-compatible (deprecated).
+        ("::127.0.0.1", False),
+        ("::10.0.0.1", False),
+        ("::93.184.216.34", True),
+        # NAT64, well-known prefix: the gateway connects to the IPv4 address.
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("64:ff9b::c0a8:1", False),
+        ("64:ff9b::5db8:d822", True),
+        # NAT64, local-use prefix: where the IPv4 address sits cannot be known.
+        ("64:ff9b:1::a00:1", False),
+        ("64:ff9b:1:5db8:d8:2200::", False),
+        # 6to4: the relay sends to the site's IPv4 router.
+        ("2002:7f00:1::1", False),
+        ("2002:a00:1::1", False),
+        ("2002:a9fe:a9fe::", False),
+        ("2002:5db8:d822::1", True),
+        # Teredo: refused whatever it carries (127.0.0.1 as client, then 8.8.8.8).
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),
+        ("2001:0:808:808::f7f7:f7f7", False),
     ],
 )
 def test_which_addresses_are_public(address: str, public: bool) -> None:
     assert rules.is_public_address(ip_address(address)) is public
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::ffff:7f00:1]",
+        "[::127.0.0.1]",
+        "[64:ff9b::a9fe:a9fe]",
+        "[64:ff9b:1::a00:1]",
+        "[2002:a00:1::1]",
+        "[2001:0:4136:e378:8000:63bf:80ff:fffe]",
+        "[fec0::1]",
+        "[ff0e::1]",
+    ],
+)
+def test_an_ipv6_literal_carrying_an_internal_address_is_refused(host: str) -> None:
+    with pytest.raises(CallbackUrlNotAllowed):
+        check_url(f"http://{host}/notify", field="notify_url", allow_private=False)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a00:8", "2002:7f00:1::1", "::ffff:0:a00:8"])
+def test_a_name_rebound_to_an_ipv6_form_of_an_internal_address_is_not_called(
+    shop: Shop, platform: Platform, address: str
+) -> None:
+    """Decided on what the name resolves to when the notification is sent."""
+    alice = shop.customer()
+    token = shop.token(shop.order("P-6", "20.00", notify_url="http://shop.example.com/n"))
+    assert shop.pay(alice, token).status_code == 200
+    platform.payments.resolver = FakeResolver({"shop.example.com": address})
+    delivered = deliver_due(platform.session_factory, platform.payments, platform.clock)
+    assert (delivered.acknowledged, delivered.failed) == (0, 1)
+    with platform.transaction() as session:
+        errors = session.execute(text("SELECT error FROM payment_notification_attempt")).all()
+    assert [e for (e,) in errors] == ["AddressNotAllowed"]
 
 
 def test_numeric_spellings_of_loopback_are_resolved_and_refused() -> None:

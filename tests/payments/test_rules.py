@@ -41,3 +41,12 @@ def test_the_shipped_barcode_limits_follow_the_pboc_levels() -> None:
     limits = rules.load_barcode_limits()
     assert (limits.static_daily, limits.dynamic_daily) == (50_000, 500_000)
     assert limits.code_ttl.total_seconds() <= 60
+
+
+def test_our_payment_codes_start_where_no_wallet_routes() -> None:
+    """A cashier system sends a code by its first two digits: ours must not look like
+    WeChat Pay's, Alipay's or UnionPay's, or the customer's payment goes to them."""
+    taken = {p for prefixes in rules.WALLET_CODE_PREFIXES.values() for p in prefixes}
+    assert {"10", "15", "25", "29", "30", "62"} <= taken
+    assert rules.PAYMENT_CODE_PREFIX not in taken
+    assert len(rules.PAYMENT_CODE_PREFIX) == 2

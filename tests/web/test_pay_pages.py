@@ -298,7 +298,7 @@ class TestScanToPay:
 class TestPaymentCode:
     def test_the_code_is_shown_as_qr_and_digits_until_it_expires(self, me: WebCustomer) -> None:
         code = payment_code(me)
-        assert code.startswith("29")
+        assert code.startswith("88")
         assert me.page.headers["cache-control"] == "no-store"
         assert "<svg" in me.page.text
         assert shown(me.page.text, "payment-code") == " ".join(
@@ -490,3 +490,40 @@ class TestMerchantConsole:
         assert 'data-day="2026-03-02"' in owner.page.text
         owner.get("/merchant/settlement.csv?day=2026-03-02")
         assert ",paid," in owner.page.text
+
+
+class TestMerchantTeam:
+    def test_the_owner_revokes_the_cashier_whose_next_page_asks_to_log_in(
+        self, owner: WebMerchant, cashier: WebMerchant
+    ) -> None:
+        cashier.get("/merchant")
+        assert cashier.page.status_code == 200
+        owner.get("/merchant/team")
+        rows = dict(
+            re.findall(r'class="team-user" data-user="(\d+)" data-active="(\w+)"', owner.page.text)
+        )
+        forms = re.findall(r'action="(/merchant/team/users/\d+/revoke)"', owner.page.text)
+        assert len(rows) == 2
+        assert len(forms) == 1  # not the owner's own login
+        owner.submit(forms[0])
+        assert owner.page.status_code == 200
+        assert 'id="revoke-done"' in owner.page.text
+        assert sorted(re.findall(r'data-active="(\w+)"', owner.page.text)) == ["no", "yes"]
+        refused = cashier.client.get("/merchant", follow_redirects=False)
+        assert refused.headers["location"] == "/merchant/login"
+
+    def test_a_cashier_sees_no_team_and_cannot_revoke(
+        self, owner: WebMerchant, cashier: WebMerchant
+    ) -> None:
+        cashier.get("/merchant/team")
+        assert cashier.page.status_code == 403
+        assert 'action="/merchant/team/' not in cashier.page.text
+        owner.get("/merchant/team")
+        owner_form = re.search(r'action="(/merchant/team/users/\d+/revoke)"', owner.page.text)
+        assert owner_form
+        csrf = re.search(r'name="csrf" value="([^"]+)"', cashier.page.text)
+        assert csrf
+        refused = cashier.client.post(owner_form.group(1), data={"csrf": csrf.group(1)})
+        assert refused.status_code == 403
+        owner.get("/merchant/team")
+        assert re.findall(r'data-active="(\w+)"', owner.page.text) == ["yes", "yes"]

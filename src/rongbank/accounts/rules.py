@@ -102,6 +102,22 @@ def check_inflow(limits: ClassLimits, used: Usage, amount: int, balance_after: i
         )
 
 
+def inflow_room(limits: ClassLimits, used: Usage, balance: int) -> int | None:
+    """How much more may come into an account of this class today, given what came in
+    today and this year and its balance (None: no limit). :func:`check_inflow` refuses
+    exactly the amounts above it."""
+    rooms = [
+        limit - taken
+        for limit, taken in (
+            (limits.daily_inflow, used.day),
+            (limits.yearly_inflow, used.year),
+            (limits.balance_cap, balance),
+        )
+        if limit is not None
+    ]
+    return max(min(rooms), 0) if rooms else None
+
+
 def _check(
     daily: int | None,
     yearly: int | None,

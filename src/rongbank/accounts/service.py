@@ -36,6 +36,7 @@ from rongbank.accounts.rules import (
     account_number,
     check_inflow,
     check_outflow,
+    inflow_room,
     luhn_valid,
 )
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
@@ -418,15 +419,8 @@ class AccountsService:
         self, session: Session, payer: EAccount, payee: EAccount, amount: int
     ) -> None:
         """Refuse before anything is written if either side's class forbids it."""
-        day = self.business_day()
         self.check_outflow_limit(session, payer, amount=amount)
-        balance_now = balance_of(self.ledger.account(session, payee.ledger_account_id)).posted
-        check_inflow(
-            self.limits[payee.account_class],
-            self._usage(session, payee, day, "inflow"),
-            amount,
-            balance_now + amount,
-        )
+        self.check_inflow_limit(session, payee, amount=amount)
 
     def _count(self, session: Session, payer: EAccount, payee: EAccount, amount: int) -> None:
         self.count_usage(session, payer, column="outflow", amount=amount)
@@ -439,6 +433,27 @@ class AccountsService:
             self.limits[account.account_class],
             self._usage(session, account, self.business_day(), "outflow"),
             amount,
+        )
+
+    def check_inflow_limit(self, session: Session, account: EAccount, *, amount: int) -> None:
+        """Refuse ``amount`` more into ``account`` today if it would pass its class's
+        daily or yearly inflow limit or balance cap (transfers in, e-Pay refunds)."""
+        balance_now = balance_of(self.ledger.account(session, account.ledger_account_id)).posted
+        check_inflow(
+            self.limits[account.account_class],
+            self._usage(session, account, self.business_day(), "inflow"),
+            amount,
+            balance_now + amount,
+        )
+
+    def inflow_room(self, session: Session, account: EAccount) -> int | None:
+        """How much more may come into ``account`` today within its class's limits
+        (None: no limit): what an e-Pay settlement may pay into it now."""
+        balance_now = balance_of(self.ledger.account(session, account.ledger_account_id)).posted
+        return inflow_room(
+            self.limits[account.account_class],
+            self._usage(session, account, self.business_day(), "inflow"),
+            balance_now,
         )
 
     def count_usage(

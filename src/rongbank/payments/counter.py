@@ -19,7 +19,8 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from rongbank.auth.stepup import ChallengeRequired
-from rongbank.payments.service import MerchantActor, Payment
+from rongbank.payments.merchants import MerchantActor
+from rongbank.payments.service import Payment
 from rongbank.platform import Platform
 
 Channel = Literal["api", "console"]

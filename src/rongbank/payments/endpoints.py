@@ -27,13 +27,14 @@ from rongbank.payments import qr
 from rongbank.payments import schemas as s
 from rongbank.payments.counter import audited_as_merchant, collect_payment_code
 from rongbank.payments.errors import MerchantRoleForbidden
-from rongbank.payments.service import (
+from rongbank.payments.merchants import (
     API_KEY_PREFIX,
+    ApiKey,
     Merchant,
     MerchantActor,
-    OrderRequest,
-    Payment,
+    MerchantUser,
 )
+from rongbank.payments.service import OrderRequest, Payment
 from rongbank.payments.settlement import (
     Settlement,
     settle_all,
@@ -406,15 +407,66 @@ def add_cashier(body: s.MerchantUserIn, platform: PlatformDep, actor: Owner) -> 
         return _add_user(platform, session, actor.merchant_id, body)
 
 
-@merchant.post("/api-keys", status_code=201)
-def new_api_key(body: s.ApiKeyIn, platform: PlatformDep, actor: Owner) -> s.SecretOut:
-    """A key for the merchant's servers; shown only in this answer."""
-    with _audited_by(platform, actor, "merchant.api_key.create", body.label) as session:
-        return s.SecretOut(
-            secret=platform.payments.create_api_key(
-                session, merchant_id=actor.merchant_id, label=body.label
+@merchant.get("/users")
+def merchant_users(platform: PlatformDep, actor: Owner) -> list[s.MerchantUserListed]:
+    """The merchant's logins, revoked ones too."""
+    with platform.transaction() as session:
+        return [_user_out(u) for u in platform.payments.users(session, actor.merchant_id)]
+
+
+@merchant.post("/users/{user_id}/revoke")
+def revoke_user(user_id: int, platform: PlatformDep, actor: Owner) -> s.MerchantUserListed:
+    """End a login of the merchant's now (not your own): its sessions are refused from
+    the next request on. A repeat answers the same."""
+    with _audited_by(platform, actor, "merchant.user.revoke", str(user_id)) as session:
+        return _user_out(
+            platform.payments.revoke_user(
+                session, merchant_id=actor.merchant_id, user_id=user_id, by_user=actor.user_id
             )
         )
+
+
+@merchant.post("/api-keys", status_code=201)
+def new_api_key(body: s.ApiKeyIn, platform: PlatformDep, actor: Owner) -> s.ApiKeyMade:
+    """A key for the merchant's servers; the key is shown only in this answer."""
+    with _audited_by(platform, actor, "merchant.api_key.create", body.label) as session:
+        made, secret = platform.payments.create_api_key(
+            session, merchant_id=actor.merchant_id, label=body.label
+        )
+    return s.ApiKeyMade(**_key_out(made).model_dump(), secret=secret)
+
+
+@merchant.get("/api-keys")
+def api_keys(platform: PlatformDep, actor: Owner) -> list[s.ApiKeyOut]:
+    """The merchant's API keys (never the keys themselves), revoked ones too."""
+    with platform.transaction() as session:
+        return [_key_out(k) for k in platform.payments.api_keys(session, actor.merchant_id)]
+
+
+@merchant.post("/api-keys/{key_id}/revoke")
+def revoke_api_key(key_id: int, platform: PlatformDep, actor: Owner) -> s.ApiKeyOut:
+    """Stop a key now: the next request with it is refused. A repeat answers the same."""
+    with _audited_by(platform, actor, "merchant.api_key.revoke", str(key_id)) as session:
+        return _key_out(
+            platform.payments.revoke_api_key(session, merchant_id=actor.merchant_id, key_id=key_id)
+        )
+
+
+def _user_out(user: MerchantUser) -> s.MerchantUserListed:
+    return s.MerchantUserListed(
+        user_id=user.id,
+        role=user.role,
+        name=user.name,
+        active=user.active,
+        created_at=user.created_at,
+        revoked_at=user.revoked_at,
+    )
+
+
+def _key_out(key: ApiKey) -> s.ApiKeyOut:
+    return s.ApiKeyOut(
+        key_id=key.id, label=key.label, created_at=key.created_at, revoked_at=key.revoked_at
+    )
 
 
 @merchant.post("/notify-key")
@@ -543,6 +595,56 @@ def reinstate(merchant_id: int, platform: PlatformDep, me: Operations) -> s.Merc
         )
 
 
+@staff.get("/merchants/{merchant_id}/users")
+def staff_merchant_users(
+    merchant_id: int, platform: PlatformDep, _: Operations
+) -> list[s.MerchantUserListed]:
+    with platform.transaction() as session:
+        platform.payments.merchant(session, merchant_id)
+        return [_user_out(u) for u in platform.payments.users(session, merchant_id)]
+
+
+@staff.post("/merchants/{merchant_id}/users/{user_id}/revoke")
+def staff_revoke_user(
+    merchant_id: int, user_id: int, body: s.StatusIn, platform: PlatformDep, me: Operations
+) -> s.MerchantUserListed:
+    """End a merchant's login now (a stolen password, a merchant's request)."""
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="merchant.user.revoke",
+        target=f"merchant {merchant_id} user {user_id}",
+        details={"reason": body.reason},
+    ) as session:
+        return _user_out(
+            platform.payments.revoke_user(session, merchant_id=merchant_id, user_id=user_id)
+        )
+
+
+@staff.get("/merchants/{merchant_id}/api-keys")
+def staff_api_keys(merchant_id: int, platform: PlatformDep, _: Operations) -> list[s.ApiKeyOut]:
+    with platform.transaction() as session:
+        platform.payments.merchant(session, merchant_id)
+        return [_key_out(k) for k in platform.payments.api_keys(session, merchant_id)]
+
+
+@staff.post("/merchants/{merchant_id}/api-keys/{key_id}/revoke")
+def staff_revoke_api_key(
+    merchant_id: int, key_id: int, body: s.StatusIn, platform: PlatformDep, me: Operations
+) -> s.ApiKeyOut:
+    """Stop a merchant's API key now (leaked, or the merchant asks)."""
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="merchant.api_key.revoke",
+        target=f"merchant {merchant_id} key {key_id}",
+        details={"reason": body.reason},
+    ) as session:
+        return _key_out(
+            platform.payments.revoke_api_key(session, merchant_id=merchant_id, key_id=key_id)
+        )
+
+
 @staff.post("/payments/settlements")
 def settle(body: s.SettleIn, platform: PlatformDep, me: Operations) -> list[s.SettlementOut]:
     """Run (or re-read) the settlement of a business day for every merchant."""
@@ -568,6 +670,7 @@ def settlement_out(done: Settlement) -> s.SettlementOut:
         fees=_money(done.fees),
         brought_forward=_money(done.brought_forward),
         net=_money(done.net),
+        fees_charged=_money(done.fees_charged),
         paid=_money(done.paid),
         carried_forward=_money(done.carried_forward),
         entry_id=done.entry_id,

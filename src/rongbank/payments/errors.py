@@ -12,7 +12,9 @@ class MerchantNotFound(NotFound):
 
 class MerchantNotActive(Forbidden):
     code = "merchant_not_active"
-    message = "This merchant is not approved or is suspended; it cannot take payments."
+    message = (
+        "This merchant is not approved or is suspended; it cannot take payments or give refunds."
+    )
 
 
 class MerchantAlreadyApproved(Conflict):
@@ -33,6 +35,21 @@ class SettlementAccountInvalid(InvalidRequest):
 class MerchantRoleForbidden(Forbidden):
     code = "merchant_role_forbidden"
     message = "Your merchant role does not allow this (refunds and settings are the owner's)."
+
+
+class MerchantUserNotFound(NotFound):
+    code = "merchant_user_not_found"
+    message = "This merchant has no such user."
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    message = "This merchant has no such API key."
+
+
+class OwnLoginNotRevocable(Conflict):
+    code = "own_login_not_revocable"
+    message = "You cannot revoke your own login; another owner, or the bank, can."
 
 
 class PaymentNotFound(NotFound):
@@ -84,6 +101,15 @@ class AmountNotAllowed(InvalidRequest):
 class RefundExceedsPayment(Conflict):
     code = "refund_exceeds_payment"
     message = "Refunds of a payment may not exceed what was paid; details show what is left."
+
+
+class RefundExceedsMerchantFunds(Conflict):
+    code = "refund_exceeds_merchant_funds"
+    message = (
+        "The bank does not hold enough of your takings for this refund (settled money "
+        "has been paid out, and fees due are kept back); details show what you can "
+        "refund now. Try again after more payments come in."
+    )
 
 
 class RefundConflict(Conflict):

@@ -61,8 +61,32 @@ class MerchantUserOut(BaseModel):
     role: str
 
 
+class MerchantUserListed(BaseModel):
+    user_id: int
+    role: str
+    name: str
+    active: bool
+    """False once revoked: its sessions are refused."""
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class ApiKeyIn(Strict):
     label: Annotated[str, Field(max_length=100)] = ""
+
+
+class ApiKeyOut(BaseModel):
+    key_id: int
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+    """Set once revoked: requests with the key are refused."""
+
+
+class ApiKeyMade(ApiKeyOut):
+    """Shown once: the bank keeps only the key's hash."""
+
+    secret: str
 
 
 class SecretOut(BaseModel):
@@ -182,10 +206,14 @@ class SettlementOut(BaseModel):
     merchant_id: int
     business_day: date
     payments: str
+    """Payments the run took: the day's, and any earlier day's no run had taken."""
     refunds: str
     fees: str
     brought_forward: str
+    """Left by earlier runs: still owed to the merchant (+) or fees it owes (-)."""
     net: str
+    fees_charged: str
+    """Fees taken by this run (earlier runs' fees due included)."""
     paid: str
     carried_forward: str
     entry_id: int | None

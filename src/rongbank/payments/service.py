@@ -1,14 +1,12 @@
-"""e-Pay (工银e支付) use cases: merchants, codes, payments, capture, refunds.
+"""e-Pay (工银e支付) use cases: codes, payments, capture, refunds.
 
-The service API, for the API endpoints and (later) the web pages. Every method takes
-the caller's session and never commits; a method that moves a customer's money must
-run inside ``Platform.authorised`` (see ``rongbank.payments.endpoints``), which adds
-the step-up decision of ``rongbank.auth`` to the same transaction.
+The service API, for the API endpoints and the web pages. Every method takes the
+caller's session and never commits; a method that moves a customer's money must run
+inside ``Platform.authorised`` (see ``rongbank.payments.endpoints``), which adds the
+step-up decision of ``rongbank.auth`` to the same transaction.
 
-Merchants (staff, then the merchant's owner):
-    ``onboard`` (operations) → ``approve`` (another member of staff) → ``set_status``
-    (suspend, reinstate); ``add_user`` (owner, cashier logins), ``create_api_key``
-    (shown once, kept as its SHA-256), ``rotate_notify_key``, ``static_qr``.
+Merchants (onboarding, status, logins and keys, counter codes) are
+``rongbank.payments.merchants``, mixed into :class:`PaymentsService`.
 
 Ways to pay (each payment is one ``payment`` row, unique per merchant order number:
 the same request again answers the original result, a different one
@@ -25,8 +23,9 @@ the same request again answers the original result, a different one
 Money: a payment moves the amount from the customer's e-account to the merchant's
 own "merchant payable" ledger account (a pending transfer with manual capture, then
 ``capture`` or ``void``); ``refund`` moves money back from it, never more than was
-captured (the payment row is locked); settlement (``rongbank.payments.settlement``)
-empties it into the settlement e-account and the bank's fee income.
+captured nor more than the payable holds beyond the fees due (:class:`MerchantFunds`);
+settlement (``rongbank.payments.settlement``) empties it into the settlement e-account
+and the bank's fee income. A payment's fee is on what it keeps until it is settled.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ import json
 import secrets
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -49,7 +48,6 @@ from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock
 from rongbank.ledger.errors import PendingExpired
-from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending
 from rongbank.money import format_amount
 from rongbank.payments import rules
@@ -57,65 +55,24 @@ from rongbank.payments.errors import (
     BarcodeLimitExceeded,
     CodeExpired,
     CodeNotFound,
-    MerchantAlreadyApproved,
     MerchantNotActive,
-    MerchantNotFound,
     NotCapturable,
     OrderConflict,
     OrderNotPayable,
     PaymentNotFound,
     RefundConflict,
+    RefundExceedsMerchantFunds,
     RefundExceedsPayment,
-    SameStaffApproval,
-    SettlementAccountInvalid,
 )
 from rongbank.payments.events import PaymentMade, PaymentRefunded
+from rongbank.payments.merchants import Merchant, Merchants
 from rongbank.payments.urls import Resolver, check_url, resolve
 
 Channel = Literal["static_qr", "dynamic_qr", "payment_code", "online"]
 Capture = Literal["immediate", "manual"]
-MerchantRole = Literal["owner", "cashier", "api"]
-
-API_KEY_PREFIX = "rbmk_"
-PAYMENT_CODE_PREFIX = "29"
-"""Payment codes are 18 digits starting with this (UnionPay's start with 62,
-WeChat's 10-15, Alipay's 25-30), so a cashier's scanner can route them."""
 HOLD_TIMEOUT = timedelta(days=30)
 """How long an authorised (not yet captured) payment keeps the customer's money."""
 FEE_INCOME_ACCOUNT = "bank:fee-income:epay"
-
-
-@dataclass(frozen=True, slots=True)
-class Merchant:
-    id: int
-    customer_id: int
-    name: str
-    mcc: str
-    settlement_account_id: int
-    payable_account_id: int
-    fee_bps: int
-    status: str
-    status_reason: str
-    notify_key_version: int
-
-    @property
-    def number(self) -> str:
-        """What customers are shown as the payee (and step-up binds codes to)."""
-        return f"M{self.id:08d}"
-
-
-@dataclass(frozen=True, slots=True)
-class MerchantActor:
-    """Who acts for a merchant: a user (owner or cashier) or the merchant's API key."""
-
-    merchant_id: int
-    role: MerchantRole
-    user_id: int | None = None
-
-    def may_refund(self) -> bool:
-        """Refunds give money back: the owner and the merchant's own systems, never a
-        cashier at the counter."""
-        return self.role in ("owner", "api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +103,8 @@ class Payment:
     created_at: datetime
     expires_at: datetime
     paid_at: datetime | None
+    settled_day: date | None
+    """The business day of the settlement run that took the payment (None: not yet)."""
 
     @property
     def refundable(self) -> int:
@@ -183,19 +142,29 @@ class OrderRequest:
         return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).digest()
 
 
-_MERCHANT = (
-    "id, customer_id, name, mcc, settlement_account_id, payable_account_id, fee_bps, status, "
-    "status_reason, notify_key_version"
-)
+@dataclass(frozen=True, slots=True)
+class MerchantFunds:
+    """What the bank holds for a merchant, in fen."""
+
+    held: int
+    """In the merchant payable: paid in, not refunded or settled out."""
+    unsettled_fees: int
+    """Fees on paid payments that no settlement has taken yet."""
+    fee_debt: int
+    """Fees settlements took fewer of than were due (there was not enough)."""
+
+    @property
+    def free(self) -> int:
+        """What refunds may take now (below zero: nothing): the fees due stay, so
+        that every fee can be taken."""
+        return self.held - self.unsettled_fees - self.fee_debt
+
+
 _PAYMENT = ", ".join(f.name for f in fields(Payment))
 _REFUND = ", ".join(f.name for f in fields(Refund))
 
 
-def sha256(value: str) -> bytes:
-    return hashlib.sha256(value.encode()).digest()
-
-
-class PaymentsService:
+class PaymentsService(Merchants):
     def __init__(
         self,
         ledger: LedgerService,
@@ -221,227 +190,6 @@ class PaymentsService:
         self.resolver = resolver
         self._code_key = hmac.new(key, b"rongbank-payments:payment-codes", "sha256").digest()
         self._notify_key = hmac.new(key, b"rongbank-payments:notify", "sha256").digest()
-
-    # -- merchants ---------------------------------------------------------------------
-
-    def onboard(
-        self,
-        session: Session,
-        *,
-        staff_id: int,
-        customer_id: int,
-        name: str,
-        mcc: str,
-        settlement_account: str,
-        fee_bps: int,
-    ) -> Merchant:
-        """A new merchant profile, pending approval by another member of staff."""
-        customer = self.accounts.customer(session, customer_id)
-        account = self.accounts.account(session, settlement_account)
-        if account.customer_id != customer.id or account.status != "active":
-            raise SettlementAccountInvalid()
-        merchant_id = int(
-            session.execute(
-                text("SELECT nextval(pg_get_serial_sequence('merchant', 'id'))")
-            ).scalar_one()
-        )
-        payable, _ = self.ledger.create_account(
-            session,
-            code=f"mpay:{merchant_id}",
-            name=f"payable to merchant {merchant_id}",
-            currency="CNY",
-            type=AccountType.LIABILITY,
-            rule=BalanceRule.NONE,  # a refund after settlement may take it below zero
-        )
-        row = session.execute(
-            text(
-                "INSERT INTO merchant (id, customer_id, name, mcc, settlement_account_id, "  # noqa: S608
-                "payable_account_id, fee_bps, status, onboarded_by, created_at) "
-                "OVERRIDING SYSTEM VALUE VALUES (:id, :c, :n, :mcc, :s, :p, :fee, 'pending', "
-                f":staff, :at) RETURNING {_MERCHANT}"
-            ),
-            {
-                "id": merchant_id,
-                "c": customer.id,
-                "n": name.strip(),
-                "mcc": mcc,
-                "s": account.id,
-                "p": payable.id,
-                "fee": fee_bps,
-                "staff": staff_id,
-                "at": self.clock.now(),
-            },
-        ).one()
-        return Merchant(*row)
-
-    def merchant(self, session: Session, merchant_id: int, *, lock: bool = False) -> Merchant:
-        row = session.execute(
-            text(
-                f"SELECT {_MERCHANT} FROM merchant WHERE id = :id"  # noqa: S608
-                + (" FOR UPDATE" if lock else "")
-            ),
-            {"id": merchant_id},
-        ).first()
-        if row is None:
-            raise MerchantNotFound(merchant_id=merchant_id)
-        return Merchant(*row)
-
-    def merchants(self, session: Session, *, customer_id: int | None = None) -> list[Merchant]:
-        rows = session.execute(
-            text(
-                f"SELECT {_MERCHANT} FROM merchant "  # noqa: S608
-                "WHERE CAST(:c AS bigint) IS NULL OR customer_id = :c ORDER BY id"
-            ),
-            {"c": customer_id},
-        ).all()
-        return [Merchant(*row) for row in rows]
-
-    def approve(self, session: Session, *, merchant_id: int, staff_id: int) -> Merchant:
-        merchant = self.merchant(session, merchant_id, lock=True)
-        if merchant.status != "pending":
-            raise MerchantAlreadyApproved(status=merchant.status)
-        onboarded_by = session.execute(
-            text("SELECT onboarded_by FROM merchant WHERE id = :id"), {"id": merchant_id}
-        ).scalar_one()
-        if onboarded_by == staff_id:
-            raise SameStaffApproval()
-        return self._update_merchant(
-            session,
-            merchant_id,
-            "status = 'active', approved_by = :staff, approved_at = :at",
-            {"staff": staff_id, "at": self.clock.now()},
-        )
-
-    def set_status(
-        self, session: Session, *, merchant_id: int, status: str, reason: str
-    ) -> Merchant:
-        """Suspend (``status="suspended"``) or reinstate (``"active"``) an approved
-        merchant. A suspended merchant takes no payments; refunds and settlement go on."""
-        if status not in ("active", "suspended"):
-            raise ValueError(f"unknown merchant status {status!r}")
-        merchant = self.merchant(session, merchant_id, lock=True)
-        if merchant.status == "pending":
-            raise MerchantNotActive(status=merchant.status)
-        return self._update_merchant(
-            session, merchant_id, "status = :s, status_reason = :r", {"s": status, "r": reason}
-        )
-
-    def _update_merchant(
-        self, session: Session, merchant_id: int, assignments: str, values: dict[str, Any]
-    ) -> Merchant:
-        row = session.execute(
-            text(
-                f"UPDATE merchant SET {assignments} WHERE id = :id RETURNING {_MERCHANT}"  # noqa: S608
-            ),
-            {**values, "id": merchant_id},
-        ).one()
-        return Merchant(*row)
-
-    def active_merchant(self, session: Session, merchant_id: int) -> Merchant:
-        merchant = self.merchant(session, merchant_id)
-        if merchant.status != "active":
-            raise MerchantNotActive(status=merchant.status)
-        return merchant
-
-    # -- merchant logins and keys ------------------------------------------------------
-
-    def add_user(self, session: Session, *, merchant_id: int, role: str, name: str) -> int:
-        """A merchant user; the caller gives it a login (``AuthService.set_password``
-        with ``PrincipalKind.MERCHANT`` and this id)."""
-        if role not in ("owner", "cashier"):
-            raise ValueError(f"unknown merchant role {role!r}")
-        self.merchant(session, merchant_id)
-        return int(
-            session.execute(
-                text(
-                    "INSERT INTO merchant_user (merchant_id, role, name, created_at) "
-                    "VALUES (:m, :r, :n, :at) RETURNING id"
-                ),
-                {"m": merchant_id, "r": role, "n": name, "at": self.clock.now()},
-            ).scalar_one()
-        )
-
-    def user_actor(self, session: Session, user_id: int) -> MerchantActor | None:
-        row = session.execute(
-            text("SELECT merchant_id, role FROM merchant_user WHERE id = :id AND active"),
-            {"id": user_id},
-        ).first()
-        return None if row is None else MerchantActor(int(row[0]), row[1], user_id)
-
-    def create_api_key(self, session: Session, *, merchant_id: int, label: str = "") -> str:
-        """A new key for the merchant's servers; returned only here, kept as its hash."""
-        key = f"{API_KEY_PREFIX}{secrets.token_urlsafe(32)}"
-        session.execute(
-            text(
-                "INSERT INTO merchant_api_key (merchant_id, key_hash, label, created_at) "
-                "VALUES (:m, :h, :l, :at)"
-            ),
-            {"m": merchant_id, "h": sha256(key), "l": label, "at": self.clock.now()},
-        )
-        return key
-
-    def revoke_api_keys(self, session: Session, *, merchant_id: int) -> int:
-        return int(
-            session.execute(
-                text(
-                    "UPDATE merchant_api_key SET revoked_at = :at "
-                    "WHERE merchant_id = :m AND revoked_at IS NULL"
-                ),
-                {"m": merchant_id, "at": self.clock.now()},
-            ).rowcount  # type: ignore[attr-defined]
-        )
-
-    def api_key_actor(self, session: Session, key: str) -> MerchantActor | None:
-        row = session.execute(
-            text(
-                "SELECT merchant_id FROM merchant_api_key WHERE key_hash = :h "
-                "AND revoked_at IS NULL"
-            ),
-            {"h": sha256(key)},
-        ).first()
-        return None if row is None else MerchantActor(int(row[0]), "api")
-
-    def notify_key(self, merchant: Merchant) -> bytes:
-        """The key that signs the merchant's notifications: derived, never stored."""
-        label = f"{merchant.id}:{merchant.notify_key_version}".encode()
-        return hmac.new(self._notify_key, label, "sha256").digest()
-
-    def rotate_notify_key(self, session: Session, *, merchant_id: int) -> bytes:
-        merchant = self._update_merchant(
-            session, merchant_id, "notify_key_version = notify_key_version + 1", {}
-        )
-        return self.notify_key(merchant)
-
-    def static_qr(self, session: Session, *, merchant_id: int, label: str = "") -> str:
-        """A new static code for the counter; returns what the QR code carries."""
-        self.active_merchant(session, merchant_id)
-        token = "S" + secrets.token_urlsafe(18)
-        session.execute(
-            text(
-                "INSERT INTO merchant_qr (token, merchant_id, label, created_at) "
-                "VALUES (:t, :m, :l, :at)"
-            ),
-            {"t": token, "m": merchant_id, "l": label, "at": self.clock.now()},
-        )
-        return self.qr_content(token)
-
-    def qr_content(self, token: str) -> str:
-        """What a QR code carries: a link any phone camera opens in the web bank."""
-        return f"{self.public_url}/pay/{token}"
-
-    @staticmethod
-    def token_of(content: str) -> str:
-        """The token of scanned QR content (the whole link, or just the token)."""
-        return content.strip().rstrip("/").rsplit("/", 1)[-1]
-
-    def static_qr_merchant(self, session: Session, content: str) -> Merchant:
-        row = session.execute(
-            text("SELECT merchant_id FROM merchant_qr WHERE token = :t AND revoked_at IS NULL"),
-            {"t": self.token_of(content)},
-        ).first()
-        if row is None:
-            raise CodeNotFound()
-        return self.active_merchant(session, int(row[0]))
 
     # -- the customer's side -----------------------------------------------------------
 
@@ -472,7 +220,7 @@ class PaymentsService:
     ) -> tuple[str, datetime]:
         """A payment code for the cashier to scan: single use, valid a minute."""
         account = self.payer_account(session, customer_id, account_number)
-        code = PAYMENT_CODE_PREFIX + f"{secrets.randbelow(10**16):016d}"
+        code = rules.PAYMENT_CODE_PREFIX + f"{secrets.randbelow(10**16):016d}"
         now = self.clock.now()
         expires = now + self.barcode_limits.code_ttl
         session.execute(
@@ -939,33 +687,52 @@ class PaymentsService:
         amount: int,
         reason: str = "",
     ) -> Refund:
-        """Give back (part of) a paid payment to the account it came from. All refunds
-        of a payment together never exceed what was captured: the payment row is
-        locked while this one is checked and written. A refund after the payment was
-        settled is taken from the merchant's next settlement."""
+        """Give back (part of) a paid payment to the account it came from.
+
+        All refunds of a payment together never exceed what was captured, and a refund
+        never exceeds what the bank holds for the merchant (payments not settled yet)
+        less the fees it owes: a refund after settlement comes out of later takings,
+        or waits for them (the merchant is told what it can refund now). The merchant
+        row is locked first (as settlement does), then the payment's: refunds of one
+        merchant, and its settlement, take turns. A suspended merchant refunds
+        nothing; the money comes into the customer's account within its class's
+        inflow limits, as a transfer would."""
         found = self.get(session, merchant_id=merchant_id, order_no=order_no)
+        merchant = self.merchant(session, merchant_id, lock=True)
         payment = self._lock(session, found.id)
         done = self._refund(session, payment.id, refund_no)
         if done is not None:
             if done.amount != amount:
                 raise RefundConflict(refund_no=refund_no)
             return done
+        if merchant.status != "active":
+            raise MerchantNotActive(status=merchant.status)
         if payment.status != "paid" or amount > payment.refundable:
             raise RefundExceedsPayment(
                 refundable=format_amount(max(payment.refundable, 0), scale=rules.CNY_SCALE)
             )
-        merchant = self.merchant(session, merchant_id)
+        # The fee follows what the payment keeps until it is settled (a payment
+        # refunded in full before settlement costs the merchant nothing); once settled,
+        # its fee was taken and stays.
+        fee = (
+            payment.fee
+            if payment.settled_day is not None
+            else rules.fee(payment.refundable - amount, merchant.fee_bps)
+        )
+        available = self.merchant_funds(session, merchant).free + payment.fee - fee
+        if amount > available:
+            raise RefundExceedsMerchantFunds(
+                available=format_amount(max(available, 0), scale=rules.CNY_SCALE)
+            )
         assert payment.e_account_id is not None
-        deposit = session.execute(
-            text("SELECT ledger_account_id FROM e_account WHERE id = :id"),
-            {"id": payment.e_account_id},
-        ).scalar_one()
+        payee = self.e_account(session, payment.e_account_id, lock=True)
+        self.accounts.check_inflow_limit(session, payee, amount=amount)
         entry_id = self.ledger.transfer(
             session,
             Transfer(
                 client_id=f"epay-refund:{payment.id}:{refund_no}",
                 debit_account=merchant.payable_account_id,
-                credit_account=int(deposit),
+                credit_account=payee.ledger_account_id,
                 amount=amount,
                 currency=payment.currency,
                 # The payment's own words, in no language: on the customer's history
@@ -978,6 +745,7 @@ class PaymentsService:
                 },
             ),
         ).entry_id_or_raise()
+        self.accounts.count_usage(session, payee, column="inflow", amount=amount)
         row = session.execute(
             text(
                 "INSERT INTO payment_refund (payment_id, refund_no, amount, reason, entry_id, "  # noqa: S608
@@ -995,8 +763,8 @@ class PaymentsService:
             },
         ).one()
         session.execute(
-            text("UPDATE payment SET refunded = refunded + :a WHERE id = :id"),
-            {"a": amount, "id": payment.id},
+            text("UPDATE payment SET refunded = refunded + :a, fee = :fee WHERE id = :id"),
+            {"a": amount, "fee": fee, "id": payment.id},
         )
         self._notify(session, self._lock(session, payment.id), "payment.refunded")
         refund = Refund(*row)
@@ -1015,6 +783,23 @@ class PaymentsService:
                 ),
             )
         return refund
+
+    def merchant_funds(self, session: Session, merchant: Merchant) -> MerchantFunds:
+        payable = self.ledger.account(session, merchant.payable_account_id)
+        unsettled, debt = session.execute(
+            text(
+                "SELECT (SELECT coalesce(sum(fee), 0) FROM payment WHERE merchant_id = :m "
+                "AND status = 'paid' AND settled_day IS NULL), "
+                "(SELECT coalesce(sum(fees - fees_charged), 0) FROM merchant_settlement "
+                "WHERE merchant_id = :m)"
+            ),
+            {"m": merchant.id},
+        ).one()
+        return MerchantFunds(
+            held=payable.credits_posted - payable.debits_posted - payable.debits_pending,
+            unsettled_fees=int(unsettled),
+            fee_debt=int(debt),
+        )
 
     def _refund(self, session: Session, payment_id: int, refund_no: str) -> Refund | None:
         row = session.execute(

@@ -1,19 +1,31 @@
 """End-of-day settlement and reconciliation files.
 
-Settlement of business day D (run on D+1: T+1) nets, per merchant, the payments
-captured on D, minus the refunds made on D, minus the fees of D's payments, plus
-what was carried forward from the merchant's last settlement (never positive). A
-positive net is paid into the merchant's settlement e-account; a negative one is
-carried forward. One balanced ledger entry per merchant and day
-(``epay-settle:<merchant>:<day>``) moves the net and the fees out of the merchant
-payable account::
+Settlement for business day D (run on D+1 or later: T+1) takes, per merchant, every
+paid payment and refund of days up to D that no earlier run took, and marks them as
+taken (``settled_day``). So a day settled out of order, or a payment or refund that
+committed after its own day was settled (it began before midnight and committed
+after the run), is taken by the next run: nothing is left out, nothing is counted
+twice. The run's figures::
 
-    Dr merchant payable (paid + fees)   Cr settlement e-account (paid)
-                                        Cr bank fee income (fees)
+    net = payments - refunds - fees + brought_forward
+    paid = what of net can be paid now;  carried_forward = net - paid
 
-so that after settlement the payable account holds exactly the carried-forward
-amount for everything up to D. Fees are charged on the captured amount and not
-returned on refunds (the bank's tariff; change :func:`rules.fee` and here if not).
+``brought_forward`` is what the merchant's earlier runs left: money still owed to it
+(held back, below) or fees it still owes (negative). All of it is derived from the
+rows and earlier runs, not from which day was settled last.
+
+One balanced ledger entry per merchant and run (``epay-settle:<merchant>:<day>``)
+moves the payout and the fees out of the merchant payable account::
+
+    Dr merchant payable (paid + fees_charged)   Cr settlement e-account (paid)
+                                                Cr bank fee income (fees_charged)
+
+It never takes more than the payable holds (its ledger rule refuses it anyway): fees
+are taken only from money there, the rest stays owed and is taken by a later run. A
+settlement account of class II or III receives only what its class's inflow limits
+leave room for today (``AccountsService.inflow_room``); the rest is held back and
+paid by later runs. Fees are charged on the captured amount and not returned on
+refunds (the bank's tariff; change :func:`rules.fee` and here if not).
 
 :func:`settlement_report` and :func:`transaction_file` write CSV files whose every
 line names its ledger entry; :func:`compare` lists where an external file (the
@@ -26,6 +38,7 @@ import csv
 import io
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -35,6 +48,7 @@ from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import MultiLegEntry, PostingSpec
 from rongbank.money import format_amount, parse_amount
 from rongbank.payments.errors import SettlementDayOpen, SettlementNotFound
+from rongbank.payments.merchants import Merchant
 from rongbank.payments.rules import CNY_SCALE
 from rongbank.payments.service import FEE_INCOME_ACCOUNT, PaymentsService
 
@@ -44,16 +58,32 @@ class Settlement:
     merchant_id: int
     business_day: date
     payments: int
+    """Captured amounts of the payments this run took (of day D, and any of earlier
+    days that no run had taken yet)."""
     refunds: int
     fees: int
+    """Fees on those payments."""
     brought_forward: int
     net: int
     paid: int
     carried_forward: int
     entry_id: int | None
+    fees_charged: int
+    """Fees this run took from the payable (those due from earlier runs included)."""
 
 
 _COLUMNS = ", ".join(f.name for f in fields(Settlement))
+
+
+@dataclass(frozen=True, slots=True)
+class _Owed:
+    """What a run finds owed, derived from every run of the merchant's so far."""
+
+    money: int
+    """Payments minus refunds taken by every run (this one included), minus what the
+    earlier runs moved out of the payable: the money the runs left with the merchant."""
+    fees: int
+    """Fees of the payments every run took, minus the fees charged: still to take."""
 
 
 def settle(
@@ -72,63 +102,28 @@ def settle(
     ).first()
     if done is not None:
         return Settlement(*done)
-    paid_in, fees = session.execute(
-        text(
-            "SELECT coalesce(sum(captured), 0), coalesce(sum(fee), 0) FROM payment "
-            "WHERE merchant_id = :m AND business_day = :d AND status = 'paid'"
-        ),
-        {"m": merchant_id, "d": day},
-    ).one()
-    refunds = session.execute(
-        text(
-            "SELECT coalesce(sum(r.amount), 0) FROM payment_refund r "
-            "JOIN payment p ON p.id = r.payment_id WHERE p.merchant_id = :m "
-            "AND r.business_day = :d"
-        ),
-        {"m": merchant_id, "d": day},
-    ).scalar_one()
-    brought = session.execute(
-        text(
-            "SELECT carried_forward FROM merchant_settlement WHERE merchant_id = :m "
-            "AND business_day < :d ORDER BY business_day DESC LIMIT 1"
-        ),
-        {"m": merchant_id, "d": day},
-    ).scalar_one_or_none()
-    paid_in, fees, refunds, brought = int(paid_in), int(fees), int(refunds), int(brought or 0)
-    net = paid_in - refunds - fees + brought
-    paid = max(net, 0)
-    entry_id = None
-    if paid or fees:
-        income, _ = payments.ledger.create_account(
-            session,
-            code=FEE_INCOME_ACCOUNT,
-            name="e-Pay merchant fees",
-            currency="CNY",
-            type=AccountType.INCOME,
-        )
-        deposit = session.execute(
-            text("SELECT ledger_account_id FROM e_account WHERE id = :id"),
-            {"id": merchant.settlement_account_id},
-        ).scalar_one()
-        postings = [
-            PostingSpec(account=merchant.payable_account_id, amount=paid + fees, currency="CNY"),
-            PostingSpec(account=int(deposit), amount=-paid, currency="CNY"),
-            PostingSpec(account=income.id, amount=-fees, currency="CNY"),
-        ]
-        entry_id = payments.ledger.transfer(
-            session,
-            MultiLegEntry(
-                client_id=f"epay-settle:{merchant_id}:{day.isoformat()}",
-                postings=[p for p in postings if p.amount],
-                description=f"e-Pay settlement {day.isoformat()} {merchant.number}",
-                metadata={"merchant": merchant.number, "business_day": day.isoformat()},
-            ),
-        ).entry_id_or_raise()
+    paid_in, fees, refunds = _take(session, merchant_id, day)
+    owed = _owed(session, merchant_id)
+    net = owed.money - owed.fees
+    # Refunds lock the merchant too, so what the payable holds can only grow (by
+    # payments) while this run holds the lock. The fees of payments no run has taken
+    # yet stay there, so that every fee due can always be taken.
+    funds = payments.merchant_funds(session, merchant)
+    room = max(min(owed.money, funds.held - funds.unsettled_fees), 0)
+    fees_charged = min(owed.fees, room)
+    deposit = payments.e_account(session, merchant.settlement_account_id, lock=True)
+    inflow = payments.accounts.inflow_room(session, deposit)
+    paid = room - fees_charged if inflow is None else min(room - fees_charged, inflow)
+    entry_id = _move(
+        session, payments, merchant, day, deposit.ledger_account_id, paid, fees_charged
+    )
+    if paid:
+        payments.accounts.count_usage(session, deposit, column="inflow", amount=paid)
     row = session.execute(
         text(
             "INSERT INTO merchant_settlement (merchant_id, business_day, payments, refunds, "  # noqa: S608
-            "fees, brought_forward, net, paid, carried_forward, entry_id, created_at) "
-            "VALUES (:m, :d, :p, :r, :f, :b, :n, :paid, :c, :e, :at) "
+            "fees, brought_forward, net, paid, carried_forward, entry_id, fees_charged, "
+            "created_at) VALUES (:m, :d, :p, :r, :f, :b, :n, :paid, :c, :e, :fc, :at) "
             f"RETURNING {_COLUMNS}"
         ),
         {
@@ -137,15 +132,104 @@ def settle(
             "p": paid_in,
             "r": refunds,
             "f": fees,
-            "b": brought,
+            "b": net - (paid_in - refunds - fees),
             "n": net,
             "paid": paid,
-            "c": min(net, 0),
+            "c": net - paid,
             "e": entry_id,
+            "fc": fees_charged,
             "at": payments.clock.now(),
         },
     ).one()
     return Settlement(*row)
+
+
+def _take(session: Session, merchant_id: int, day: date) -> tuple[int, int, int]:
+    """Mark the paid payments and the refunds of days up to ``day`` that no run took
+    as taken by this one; their captured amounts, fees and refunded amounts. What
+    commits after this statement is left for the next run."""
+    paid_in, fees = session.execute(
+        text(
+            "WITH taken AS (UPDATE payment SET settled_day = :d WHERE merchant_id = :m "
+            "AND status = 'paid' AND settled_day IS NULL AND business_day <= :d "
+            "RETURNING captured, fee) "
+            "SELECT coalesce(sum(captured), 0), coalesce(sum(fee), 0) FROM taken"
+        ),
+        {"m": merchant_id, "d": day},
+    ).one()
+    refunds = session.execute(
+        text(
+            "WITH taken AS (UPDATE payment_refund r SET settled_day = :d FROM payment p "
+            "WHERE p.id = r.payment_id AND p.merchant_id = :m AND r.settled_day IS NULL "
+            "AND r.business_day <= :d RETURNING r.amount) "
+            "SELECT coalesce(sum(amount), 0) FROM taken"
+        ),
+        {"m": merchant_id, "d": day},
+    ).scalar_one()
+    return int(paid_in), int(fees), int(refunds)
+
+
+def _owed(session: Session, merchant_id: int) -> _Owed:
+    """Once this run's movements are taken: every movement any run took, against what
+    the earlier runs paid out and charged."""
+    money_in, fees = session.execute(
+        text(
+            "SELECT coalesce(sum(captured), 0), coalesce(sum(fee), 0) FROM payment "
+            "WHERE merchant_id = :m AND settled_day IS NOT NULL"
+        ),
+        {"m": merchant_id},
+    ).one()
+    refunds = session.execute(
+        text(
+            "SELECT coalesce(sum(r.amount), 0) FROM payment_refund r "
+            "JOIN payment p ON p.id = r.payment_id "
+            "WHERE p.merchant_id = :m AND r.settled_day IS NOT NULL"
+        ),
+        {"m": merchant_id},
+    ).scalar_one()
+    out, charged = session.execute(
+        text(
+            "SELECT coalesce(sum(paid + fees_charged), 0), coalesce(sum(fees_charged), 0) "
+            "FROM merchant_settlement WHERE merchant_id = :m"
+        ),
+        {"m": merchant_id},
+    ).one()
+    return _Owed(money=int(money_in) - int(refunds) - int(out), fees=int(fees) - int(charged))
+
+
+def _move(
+    session: Session,
+    payments: PaymentsService,
+    merchant: Merchant,
+    day: date,
+    deposit: int,
+    paid: int,
+    fees: int,
+) -> int | None:
+    """The run's ledger entry: the payout and the fees out of the payable."""
+    if not (paid or fees):
+        return None
+    income, _ = payments.ledger.create_account(
+        session,
+        code=FEE_INCOME_ACCOUNT,
+        name="e-Pay merchant fees",
+        currency="CNY",
+        type=AccountType.INCOME,
+    )
+    postings = [
+        PostingSpec(account=merchant.payable_account_id, amount=paid + fees, currency="CNY"),
+        PostingSpec(account=deposit, amount=-paid, currency="CNY"),
+        PostingSpec(account=income.id, amount=-fees, currency="CNY"),
+    ]
+    return payments.ledger.transfer(
+        session,
+        MultiLegEntry(
+            client_id=f"epay-settle:{merchant.id}:{day.isoformat()}",
+            postings=[p for p in postings if p.amount],
+            description=f"e-Pay settlement {day.isoformat()} {merchant.number}",
+            metadata={"merchant": merchant.number, "business_day": day.isoformat()},
+        ),
+    ).entry_id_or_raise()
 
 
 def settle_all(
@@ -191,14 +275,29 @@ class Line:
 def day_lines(session: Session, day: date, *, merchant_id: int | None = None) -> list[Line]:
     """A business day's payments and refunds, each with the amount its ledger entry
     moved on the merchant payable account (read from the ledger, not the payment)."""
+    return _lines(session, "business_day", day, merchant_id)
+
+
+def settled_lines(session: Session, settlement: Settlement) -> list[Line]:
+    """The payments and refunds a settlement run took (its day's, and any earlier
+    day's that no run had taken yet)."""
+    return _lines(session, "settled_day", settlement.business_day, settlement.merchant_id)
+
+
+def _lines(
+    session: Session,
+    column: Literal["business_day", "settled_day"],
+    day: date,
+    merchant_id: int | None,
+) -> list[Line]:
     rows = session.execute(
         text(
-            "SELECT p.merchant_id, 'payment', p.order_no, '', lp.amount, p.fee, e.id, "
+            "SELECT p.merchant_id, 'payment', p.order_no, '', lp.amount, p.fee, e.id, "  # noqa: S608
             "e.created_at FROM payment p "
             "JOIN ledger_entry e ON e.id = coalesce(p.capture_entry_id, p.entry_id) "
             "JOIN merchant m ON m.id = p.merchant_id "
             "JOIN ledger_posting lp ON lp.entry_id = e.id AND lp.account_id = m.payable_account_id "
-            "WHERE p.business_day = :d AND p.status = 'paid' "
+            f"WHERE p.{column} = :d AND p.status = 'paid' "
             "AND (CAST(:m AS bigint) IS NULL OR p.merchant_id = :m) "
             "UNION ALL "
             "SELECT p.merchant_id, 'refund', p.order_no, r.refund_no, lp.amount, 0, e.id, "
@@ -206,7 +305,7 @@ def day_lines(session: Session, day: date, *, merchant_id: int | None = None) ->
             "JOIN ledger_entry e ON e.id = r.entry_id "
             "JOIN merchant m ON m.id = p.merchant_id "
             "JOIN ledger_posting lp ON lp.entry_id = e.id AND lp.account_id = m.payable_account_id "
-            "WHERE r.business_day = :d AND (CAST(:m AS bigint) IS NULL OR p.merchant_id = :m) "
+            f"WHERE r.{column} = :d AND (CAST(:m AS bigint) IS NULL OR p.merchant_id = :m) "
             "ORDER BY 7"
         ),
         {"d": day, "m": merchant_id},
@@ -223,10 +322,14 @@ def _money(value: int) -> str:
 
 def transaction_file(session: Session, day: date, *, merchant_id: int | None = None) -> str:
     """The day's transactions as CSV (one merchant's, or the bank's whole file)."""
+    return _csv_lines(day_lines(session, day, merchant_id=merchant_id))
+
+
+def _csv_lines(lines: list[Line]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FILE_COLUMNS)
-    for line in day_lines(session, day, merchant_id=merchant_id):
+    for line in lines:
         writer.writerow(
             [
                 line.merchant,
@@ -243,13 +346,10 @@ def transaction_file(session: Session, day: date, *, merchant_id: int | None = N
 
 
 def settlement_report(session: Session, settlement: Settlement) -> str:
-    """The settlement as CSV: every payment and refund of the day with its ledger
+    """The settlement as CSV: every payment and refund the run took with its ledger
     entry, then the totals, the fees, what was brought and carried forward, and the
     settlement's own entry."""
-    text_file = transaction_file(
-        session, settlement.business_day, merchant_id=settlement.merchant_id
-    )
-    out = io.StringIO(text_file)
+    out = io.StringIO(_csv_lines(settled_lines(session, settlement)))
     out.seek(0, io.SEEK_END)
     writer = csv.writer(out, lineterminator="\n")
     entry = settlement.entry_id or ""
@@ -259,6 +359,7 @@ def settlement_report(session: Session, settlement: Settlement) -> str:
         ("total_fees", settlement.fees),
         ("brought_forward", settlement.brought_forward),
         ("net", settlement.net),
+        ("fees_charged", settlement.fees_charged),
         ("paid", settlement.paid),
         ("carried_forward", settlement.carried_forward),
     ):

@@ -218,6 +218,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "refund_reason": "退款原因",
         "refund_done": "退款成功",
         "owner_only": "仅店主可以退款。",
+        "team": "店员与密钥",
+        "team_logins": "登录账号",
+        "team_api_keys": "API 密钥",
+        "team_name": "姓名",
+        "team_role": "角色",
+        "team_active": "有效",
+        "team_revoked": "已注销于",
+        "team_you": "（本人）",
+        "team_no_keys": "尚无 API 密钥。",
+        "revoke_done": "已注销，立即生效。",
         "settlements": "结算",
         "business_day": "营业日",
         "settled_paid": "入账",
@@ -623,6 +633,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "refund_reason": "Reason",
         "refund_done": "Refunded",
         "owner_only": "Only the owner can refund.",
+        "team": "Logins and keys",
+        "team_logins": "Logins",
+        "team_api_keys": "API keys",
+        "team_name": "Name",
+        "team_role": "Role",
+        "team_active": "Active",
+        "team_revoked": "Revoked at",
+        "team_you": "(you)",
+        "team_no_keys": "No API keys yet.",
+        "revoke_done": "Revoked: it no longer works, from now on.",
         "settlements": "Settlements",
         "business_day": "Business day",
         "settled_paid": "Paid out",
@@ -878,7 +898,14 @@ ERRORS_ZH: dict[str, str] = {
     "response_missing": "请输入口令。",
     # e-Pay (rongbank.web.pay_pages, rongbank.web.merchant_pages)
     "merchant_not_found": "没有找到这个商户。",
-    "merchant_not_active": "该商户暂不能收款。",
+    "merchant_not_active": "该商户未获批准或已暂停，暂不能收款或退款。",
+    "refund_exceeds_merchant_funds": (
+        "本行为您保留的未结算收款不足以支付这笔退款（已结算的款项已付给您，应付手续费需保留），"
+        "目前最多可退 ¥ {available}。"
+    ),
+    "own_login_not_revocable": "不能注销您自己的登录账号，请由另一位店主或本行操作。",
+    "merchant_user_not_found": "没有找到这个登录账号。",
+    "api_key_not_found": "没有找到这个 API 密钥。",
     "payment_not_found": "没有找到这笔付款或订单。",
     "order_not_payable": "该订单已支付、已撤销或已过期。",
     "code_expired": "付款码已过期或已使用，请顾客刷新付款码。",
@@ -966,6 +993,11 @@ ERRORS_EN: dict[str, str] = {
     ),
     "refund_exceeds_payment": (
         "Refunds may not exceed what was paid; at most ¥ {refundable} is left."
+    ),
+    "refund_exceeds_merchant_funds": (
+        "The bank does not hold enough of your unsettled takings for this refund (settled "
+        "money was paid to you, and fees due are kept back); you can refund at most "
+        "¥ {available} now."
     ),
     "merchant_role_forbidden": (
         "Your merchant role does not allow this (refunds and settings are the owner's)."

@@ -1,6 +1,7 @@
 """The e-Pay merchant console: a merchant's owner or cashier logs in, sees today's
 takings, shows the counter's QR codes, collects customers' payment codes, refunds
-(owner only) and downloads settlement files (owner only).
+(owner only), downloads settlement files (owner only) and revokes logins and API
+keys (owner only).
 
 Merchant users log in with the logins ``rongbank.payments`` gives them (principals of
 kind ``merchant``); their session travels in its own HttpOnly cookie, with the same
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -28,7 +30,8 @@ from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments.counter import audited_as_merchant, collect_payment_code
 from rongbank.payments.errors import CodeNotFound, MerchantRoleForbidden, PaymentNotFound
-from rongbank.payments.service import Merchant, MerchantActor, OrderRequest, Payment
+from rongbank.payments.merchants import Merchant, MerchantActor
+from rongbank.payments.service import OrderRequest, Payment
 from rongbank.payments.settlement import day_lines, settlement_of, settlement_report
 from rongbank.payments.settlement import transaction_file as day_file
 from rongbank.platform import Platform
@@ -423,6 +426,124 @@ def refund(
             form={"amount": amount, "reason": reason},
         )
     return _order_page(request, platform, me, order_no, refunded=_money(minor))
+
+
+# -- logins and API keys ---------------------------------------------------------------
+
+
+@router.get("/team")
+def team(request: Request, platform: PlatformDep, me: Me) -> Response:
+    return _team(request, platform, me)
+
+
+def _team(
+    request: Request, platform: Platform, me: Console, status_code: int = 200, **context: Any
+) -> Response:
+    """The merchant's logins and API keys, each revocable at once (the owner's)."""
+    if not me.is_owner:
+        error = MerchantRoleForbidden(required_roles=["owner"])
+        return _page(
+            request,
+            me,
+            "merchant_team.html",
+            error.status,
+            users=[],
+            keys=[],
+            error=_error(request, error),
+        )
+    with platform.transaction() as session:
+        users = platform.payments.users(session, me.merchant.id)
+        keys = platform.payments.api_keys(session, me.merchant.id)
+    return _page(
+        request,
+        me,
+        "merchant_team.html",
+        status_code,
+        users=[
+            {
+                "id": u.id,
+                "name": u.name,
+                "role": u.role,
+                "active": u.active,
+                "me": u.id == me.actor.user_id,
+                "revoked_at": _local_time(u.revoked_at) if u.revoked_at else "",
+            }
+            for u in users
+        ],
+        keys=[
+            {
+                "id": k.id,
+                "label": k.label,
+                "active": k.revoked_at is None,
+                "created_at": _local_time(k.created_at),
+                "revoked_at": _local_time(k.revoked_at) if k.revoked_at else "",
+            }
+            for k in keys
+        ],
+        **context,
+    )
+
+
+@router.post("/team/users/{user_id}/revoke")
+def revoke_user(
+    user_id: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """End a login now (a cashier who left, a password someone else knows)."""
+    check_csrf(request, csrf)
+    return _revoke(
+        request,
+        platform,
+        me,
+        "merchant.user.revoke",
+        str(user_id),
+        lambda session: platform.payments.revoke_user(
+            session, merchant_id=me.merchant.id, user_id=user_id, by_user=me.actor.user_id
+        ),
+    )
+
+
+@router.post("/team/api-keys/{key_id}/revoke")
+def revoke_api_key(
+    key_id: int,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Stop an API key now (a leaked key, a retired server)."""
+    check_csrf(request, csrf)
+    return _revoke(
+        request,
+        platform,
+        me,
+        "merchant.api_key.revoke",
+        str(key_id),
+        lambda session: platform.payments.revoke_api_key(
+            session, merchant_id=me.merchant.id, key_id=key_id
+        ),
+    )
+
+
+def _revoke(
+    request: Request,
+    platform: Platform,
+    me: Console,
+    action: str,
+    target: str,
+    revoke: Callable[[Session], object],
+) -> Response:
+    try:
+        if not me.is_owner:
+            raise MerchantRoleForbidden(required_roles=["owner"])
+        with _audited(platform, me, action, target) as session:
+            revoke(session)
+    except DomainError as error:
+        return _team(request, platform, me, error.status, error=_error(request, error))
+    return _team(request, platform, me, revoked=True)
 
 
 # -- settlements ---------------------------------------------------------------------

@@ -26,7 +26,8 @@ from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments.errors import CodeNotFound, PaymentNotFound
-from rongbank.payments.service import Merchant, Payment
+from rongbank.payments.merchants import Merchant
+from rongbank.payments.service import Payment
 from rongbank.platform import Platform
 from rongbank.web.pages import (
     ChallengeAnswer,
