@@ -165,8 +165,11 @@ def test_the_command_pays_out_what_has_matured(
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert "24 holdings matured: 24000.00 yuan principal and 168.48 yuan yield" in result.output
-    assert "0 holdings matured" in again.output
+    assert (
+        "24 holdings matured and 0 redemptions due paid: 24000.00 yuan principal and "
+        "168.48 yuan yield" in result.output
+    )
+    assert "0 holdings matured and 0 redemptions" in again.output
     assert len(paid_out(platform)) == CUSTOMERS * HOLDINGS_EACH
 
 

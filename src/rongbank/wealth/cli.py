@@ -1,4 +1,5 @@
-"""``rongbank wealth ...``: the maturity run of fixed-term wealth products."""
+"""``rongbank wealth ...``: the payout run of wealth products (maturities, and
+redemptions due on a later business day)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from rongbank.money import format_amount
 from rongbank.wealth.rules import CNY_SCALE
 
-wealth_app = typer.Typer(help="Wealth products (理财): maturity.", no_args_is_help=True)
+wealth_app = typer.Typer(help="Wealth products (理财): payouts due.", no_args_is_help=True)
 console = Console()
 
 DataDir = Annotated[
@@ -23,8 +24,9 @@ DataDir = Annotated[
 @wealth_app.command("mature")
 def mature(data_dir: DataDir = None) -> None:
     """Pay out every holding of a fixed-term product whose maturity date (Beijing) has
-    come: principal plus yield (ACT/365, rounded down to the fen). The server does
-    this every minute too; running it again, or at the same time, pays nothing twice."""
+    come, and every redemption waiting for its value date that has come: principal
+    plus yield (ACT/365, rounded down to the fen). The server does this every minute
+    too; running it again, or at the same time, pays nothing twice."""
     from rongbank.cli.main import _platform
 
     with _platform(data_dir) as p:
@@ -37,11 +39,13 @@ def mature(data_dir: DataDir = None) -> None:
                 action="wealth.mature",
                 details={
                     "holdings": run.holdings,
+                    "redemptions": run.redemptions,
                     "principal": run.principal,
                     "yield": run.yield_amount,
                 },
             )
     console.print(
-        f"{run.holdings} holdings matured: {format_amount(run.principal, scale=CNY_SCALE)} "
-        f"yuan principal and {format_amount(run.yield_amount, scale=CNY_SCALE)} yuan yield paid."
+        f"{run.holdings} holdings matured and {run.redemptions} redemptions due paid: "
+        f"{format_amount(run.principal, scale=CNY_SCALE)} yuan principal and "
+        f"{format_amount(run.yield_amount, scale=CNY_SCALE)} yuan yield."
     )
