@@ -32,7 +32,7 @@ that day has begun, the yield running up to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 
@@ -164,6 +164,15 @@ class MaturityRun:
     yield_amount: int = 0
     redemptions: int = 0
 
+    @classmethod
+    def of(cls, paid: Sequence[Payout]) -> MaturityRun:
+        return cls(
+            holdings=sum(1 for p in paid if p.kind == "maturity"),
+            principal=sum(p.principal for p in paid),
+            yield_amount=sum(p.yield_amount for p in paid),
+            redemptions=sum(1 for p in paid if p.kind == "redemption"),
+        )
+
     def __add__(self, other: MaturityRun) -> MaturityRun:
         return MaturityRun(
             holdings=self.holdings + other.holdings,
@@ -172,6 +181,9 @@ class MaturityRun:
             redemptions=self.redemptions + other.redemptions,
         )
 
+
+Due = tuple[Product, Holding, Payout]
+"""A recorded payout to pay, with its product and holding."""
 
 _PRODUCT = (
     "id, code, name, risk_level, yield_bps, min_amount, step_amount, sale_start, sale_end, "
@@ -420,15 +432,17 @@ class WealthService:
         rules.check_purchase(product.terms, amount, now)
         account = self._own_account(session, customer_id, account_number)
         self.check_suitable(session, customer_id=customer_id, product=product)
-        entry_id = self._move(
+        entry_id = self.ledger.transfer(
             session,
-            product,
-            client_id=f"wealth:{customer_id}:{client_id}",
-            debit=account.ledger_account_id,
-            credit=product.custody_account_id,
-            amount=amount,
-            metadata={"payer": account.number},
-        )
+            self._leg(
+                product,
+                client_id=f"wealth:{customer_id}:{client_id}",
+                debit=account.ledger_account_id,
+                credit=product.custody_account_id,
+                amount=amount,
+                metadata={"payer": account.number},
+            ),
+        ).entry_id_or_raise()
         holding_id = session.execute(
             text(
                 "INSERT INTO wealth_holding (customer_id, product_id, e_account_id, amount, "
@@ -524,7 +538,7 @@ class WealthService:
             value_date=day,
         )
         if day == rules.beijing_date(now):
-            payout = self._pay(session, product, holding, payout)
+            (payout,) = self._pay(session, [(product, holding, payout)])
         return payout, True
 
     # -- maturity (the job) --------------------------------------------------------------
@@ -542,8 +556,8 @@ class WealthService:
             ),
             {"today": rules.beijing_date(self.clock.now()), "limit": limit},
         ).all()
-        run = MaturityRun()
         products: dict[str, Product] = {}
+        due: list[Due] = []
         for row in rows:
             holding = Holding(*row)
             product = products.get(holding.product_code) or self.product(
@@ -560,9 +574,8 @@ class WealthService:
                 principal=holding.amount - holding.redeemed,
                 value_date=product.maturity_date,
             )
-            payout = self._pay(session, product, holding, payout)
-            run += MaturityRun(1, payout.principal, payout.yield_amount)
-        return run
+            due.append((product, holding, payout))
+        return MaturityRun.of(self._pay(session, due))
 
     def pay_due(self, session: Session, *, limit: int = 200) -> MaturityRun:
         """Pay, in the caller's transaction, up to ``limit`` redemptions whose value
@@ -580,20 +593,22 @@ class WealthService:
             ),
             {"today": rules.beijing_date(self.clock.now()), "limit": limit},
         ).all()
-        run = MaturityRun()
+        products: dict[str, Product] = {}
+        due: list[Due] = []
         for row in rows:
-            due = Payout(*row)
-            (holding,) = self._holding(session, "h.id = :id", {"id": due.holding_id})
-            product = self.product(session, holding.product_code)
-            paid = self._pay(session, product, holding, due)
-            run += MaturityRun(0, paid.principal, paid.yield_amount, redemptions=1)
-        return run
+            payout = Payout(*row)
+            (holding,) = self._holding(session, "h.id = :id", {"id": payout.holding_id})
+            product = products.get(holding.product_code) or self.product(
+                session, holding.product_code
+            )
+            products[product.code] = product
+            due.append((product, holding, payout))
+        return MaturityRun.of(self._pay(session, due))
 
     # -- money movement: one helper for every leg ----------------------------------------------
 
-    def _move(
-        self,
-        session: Session,
+    @staticmethod
+    def _leg(
         product: Product,
         *,
         client_id: str,
@@ -601,21 +616,18 @@ class WealthService:
         credit: AccountRef,
         amount: int,
         metadata: Mapping[str, object],
-    ) -> int:
-        """One ledger transfer of a wealth product in the caller's transaction (the
-        purchase, and each leg of a payout); the ledger client id makes it once only."""
-        return self.ledger.transfer(
-            session,
-            Transfer(
-                client_id=client_id,
-                debit_account=debit,
-                credit_account=credit,
-                amount=amount,
-                currency="CNY",
-                description=f"{product.name} {product.code}"[:200],
-                metadata={"product": product.code, **metadata},
-            ),
-        ).entry_id_or_raise()
+    ) -> Transfer:
+        """One ledger transfer of a wealth product (the purchase, each leg of a
+        payout); its ledger client id makes it once only."""
+        return Transfer(
+            client_id=client_id,
+            debit_account=debit,
+            credit_account=credit,
+            amount=amount,
+            currency="CNY",
+            description=f"{product.name} {product.code}"[:200],
+            metadata={"product": product.code, **metadata},
+        )
 
     def _record_payout(
         self,
@@ -664,63 +676,79 @@ class WealthService:
         ).one()
         return Payout(*row)
 
-    def _pay(self, session: Session, product: Product, holding: Holding, payout: Payout) -> Payout:
-        """Move a recorded payout's money: the principal back from custody and its
-        yield from the product's yield account, into the holding's account (the
-        ledger client ids make each leg once only), and tell the customer."""
-        account = self.accounts.account(session, holding.account_number)
-        ledger_id = f"wealth-payout:{payout.id}"
-        entry_id = self._move(
-            session,
-            product,
-            client_id=ledger_id,
-            debit=product.custody_account_id,
-            credit=account.ledger_account_id,
-            amount=payout.principal,
-            metadata={"payout": payout.kind, "holding": holding.id},
-        )
-        yield_entry_id = None
-        if payout.yield_amount:
-            source, _ = self.ledger.create_account(
-                session,
-                code=f"wealth:{product.code}:yield",
-                name=f"yield paid on wealth product {product.code}",
-                currency="CNY",
-                type=AccountType.EXPENSE,
+    def _pay(self, session: Session, due: Sequence[Due]) -> list[Payout]:
+        """Move the money of recorded payouts: each principal back from custody and
+        its yield from the product's yield account, into the holding's account, and
+        tell the customers. One ledger batch for all of them, so that its accounts are
+        locked together in one order: two payout runs at once never deadlock (one
+        transfer at a time, each run would lock custody and customers' accounts in
+        its own order)."""
+        legs: list[Transfer] = []
+        for product, holding, payout in due:
+            account = self.accounts.account(session, holding.account_number)
+            ledger_id = f"wealth-payout:{payout.id}"
+            legs.append(
+                self._leg(
+                    product,
+                    client_id=ledger_id,
+                    debit=product.custody_account_id,
+                    credit=account.ledger_account_id,
+                    amount=payout.principal,
+                    metadata={"payout": payout.kind, "holding": holding.id},
+                )
             )
-            yield_entry_id = self._move(
-                session,
-                product,
-                client_id=f"{ledger_id}:yield",
-                debit=source.id,
-                credit=account.ledger_account_id,
-                amount=payout.yield_amount,
-                metadata={"payout": payout.kind, "holding": holding.id, "days": payout.days},
-            )
+            if payout.yield_amount:
+                source, _ = self.ledger.create_account(
+                    session,
+                    code=f"wealth:{product.code}:yield",
+                    name=f"yield paid on wealth product {product.code}",
+                    currency="CNY",
+                    type=AccountType.EXPENSE,
+                )
+                legs.append(
+                    self._leg(
+                        product,
+                        client_id=f"{ledger_id}:yield",
+                        debit=source.id,
+                        credit=account.ledger_account_id,
+                        amount=payout.yield_amount,
+                        metadata={
+                            "payout": payout.kind,
+                            "holding": holding.id,
+                            "days": payout.days,
+                        },
+                    )
+                )
+        entries = iter([o.entry_id_or_raise() for o in self.ledger.execute(session, legs)])
         now = self.clock.now()
-        row = session.execute(
-            text(
-                "UPDATE wealth_payout SET entry_id = :e, yield_entry_id = :ye, paid_at = :at "  # noqa: S608
-                f"WHERE id = :id AND paid_at IS NULL RETURNING {_PAYOUT}"
-            ),
-            {"e": entry_id, "ye": yield_entry_id, "at": now, "id": payout.id},
-        ).one()
-        record_event(
-            session,
-            customer_id=holding.customer_id,
-            kind="money_received",
-            key=f"wealth:{holding.id}:{payout.kind}:{payout.client_id}",
-            payload={
-                "source": "wealth",
-                "payout": payout.kind,
-                "product": product.name,
-                "amount": payout.principal + payout.yield_amount,
-                "currency": "CNY",
-                "account_tail": account.number[-4:],
-            },
-            at=now,
-        )
-        return Payout(*row)
+        paid = []
+        for product, holding, payout in due:
+            entry_id = next(entries)
+            yield_entry_id = next(entries) if payout.yield_amount else None
+            row = session.execute(
+                text(
+                    "UPDATE wealth_payout SET entry_id = :e, yield_entry_id = :ye, paid_at = :at "  # noqa: S608
+                    f"WHERE id = :id AND paid_at IS NULL RETURNING {_PAYOUT}"
+                ),
+                {"e": entry_id, "ye": yield_entry_id, "at": now, "id": payout.id},
+            ).one()
+            record_event(
+                session,
+                customer_id=holding.customer_id,
+                kind="money_received",
+                key=f"wealth:{holding.id}:{payout.kind}:{payout.client_id}",
+                payload={
+                    "source": "wealth",
+                    "payout": payout.kind,
+                    "product": product.name,
+                    "amount": payout.principal + payout.yield_amount,
+                    "currency": "CNY",
+                    "account_tail": holding.account_number[-4:],
+                },
+                at=now,
+            )
+            paid.append(Payout(*row))
+        return paid
 
     def _payout(
         self, session: Session, customer_id: int, kind: str, client_id: str
