@@ -184,7 +184,7 @@ class TestYield:
 
 
 def beijing(*args: int) -> datetime:
-    return datetime(*args, tzinfo=rules.BUSINESS_TIME_ZONE)  # type: ignore[misc]
+    return datetime(*args, tzinfo=rules.BUSINESS_TIME_ZONE)
 
 
 def midnight(day: date) -> datetime:

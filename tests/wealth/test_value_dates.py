@@ -6,17 +6,21 @@ today, else by the payout job). The clock starts on Monday 2 March 2026, 09:30."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 
 from rongbank.clock import FrozenClock
-from rongbank.ledger.service import balance_of
+from rongbank.ledger.service import LedgerService, balance_of
 from rongbank.platform import Platform
+from rongbank.settings import Settings
 from rongbank.wealth import rules
+from rongbank.wealth.service import WealthService
+from tests.conftest import session_factory_on
 from tests.wealth.test_payouts import (
     bought,
     ledger_is_sound,
@@ -31,7 +35,7 @@ __all__ = ["client", "shop"]  # the fixtures
 
 def at(clock: FrozenClock, shop: dict[str, Any], *args: int) -> dict[str, Any]:
     """The clock moved on to a Beijing time, the customer logged in again."""
-    target = datetime(*args, tzinfo=rules.BUSINESS_TIME_ZONE)  # type: ignore[misc]
+    target = datetime(*args, tzinfo=rules.BUSINESS_TIME_ZONE)
     assert target >= clock.now()
     clock.advance(target - clock.now())
     who = shop["customer"]
@@ -207,6 +211,35 @@ class TestCutoffOfAProduct:
         assert refused.status_code == 422, refused.text
         listed = client.get(f"{V1}/staff/wealth/products", headers=operations).json()
         assert "GYZSBAD" not in [p["code"] for p in listed]
+
+
+class TestCutoffOfTheBank:
+    def test_is_a_setting(
+        self, platform: Platform, connection: Connection, clock: FrozenClock, shop: dict[str, Any]
+    ) -> None:
+        settings = Settings(wealth_cutoff="10:00")  # as it comes from the environment
+        bank = Platform(
+            settings=settings,
+            session_factory=session_factory_on(connection),
+            clock=clock,
+            ledger=LedgerService(clock),
+        )
+        with bank.transaction() as session:
+            product = bank.wealth.product(session, PRODUCT["code"])
+        assert bank.wealth.value_date(product) == date(2026, 3, 2)  # 09:30
+        clock.advance(timedelta(minutes=30))
+        assert bank.wealth.value_date(product) == date(2026, 3, 3)  # 10:00
+        assert platform.wealth.value_date(product) == date(2026, 3, 2)  # the default 15:00
+
+    def test_has_no_time_zone(self, platform: Platform) -> None:
+        with pytest.raises(ValueError, match="Beijing time"):
+            WealthService(
+                platform.ledger,
+                platform.accounts,
+                platform.clock,
+                calendar=platform.calendar,
+                cutoff=time(15, 0, tzinfo=UTC),
+            )
 
 
 def test_many_holdings_pay_what_their_payouts_say_and_no_fen_more(

@@ -217,6 +217,8 @@ class WealthService:
         self.ledger = ledger
         self.accounts = accounts
         self.clock = clock
+        if cutoff.tzinfo is not None:
+            raise ValueError("the wealth cut-off is a Beijing time of day, without a zone")
         self.calendar = calendar
         self.cutoff = cutoff
         """The bank's cut-off, for products without one of their own."""
