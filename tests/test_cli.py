@@ -59,14 +59,59 @@ def wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
     raise AssertionError("rongbank up did not answer within 60 s")
 
 
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
+def stop(process: subprocess.Popen[str], how: signal.Signals = signal.SIGTERM) -> str:
+    process.send_signal(how)
     output, _ = process.communicate(timeout=60)
     return output
 
 
 def postgres_running(data_dir: Path) -> bool:
     return (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    """The embedded server's main process (first line of its postmaster.pid)."""
+    return int((data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+
+
+def postgres_processes(data_dir: Path, postmaster: int) -> list[int]:
+    """Live processes left of that server: the postmaster itself, any process whose
+    command line names the data directory, and the postmaster's children (backends
+    rename themselves "postgres: ...", so they are known by their parent). Zombies
+    are not counted: they have exited, and a container's init may never reap them."""
+    pgdata = str(data_dir / "pgdata")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue  # ended while we looked
+        pid = int(entry.name)
+        named = pid == postmaster or int(parent) == postmaster or pgdata in cmdline
+        if named and state not in ("Z", "X"):
+            found.append(pid)
+    return found
+
+
+def postgres_ended(data_dir: Path, postmaster: int) -> list[int]:
+    """What is left of the server once it has had ample time to end: ``pg_ctl stop``
+    returns when postmaster.pid is gone, a moment before the process itself exits."""
+    deadline = time.monotonic() + 30
+    while (left := postgres_processes(data_dir, postmaster)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def create_vault(base: str, data_dir: Path) -> tuple[dict[str, str], int]:
+    token = (data_dir / "operator-token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"code": "bank:vault", "currency": "CNY", "type": "asset"}
+    created = httpx.post(f"{base}/api/v1/ledger/accounts", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    return headers, int(created.json()["id"])
 
 
 def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
@@ -76,16 +121,13 @@ def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     process = start(data_dir, port)
     try:
         wait_until_up(base, process)
-        token = (data_dir / "operator-token").read_text().strip()
         assert oct((data_dir / "operator-token").stat().st_mode & 0o777) == "0o600"
-        headers = {"Authorization": f"Bearer {token}"}
-        body = {"code": "bank:vault", "currency": "CNY", "type": "asset"}
-        created = httpx.post(f"{base}/api/v1/ledger/accounts", json=body, headers=headers)
-        assert created.status_code == 201
+        headers, vault = create_vault(base, data_dir)
     finally:
         output = stop(process)
     assert process.returncode == 0, output
     assert f"{base}/docs" in output
+    token = (data_dir / "operator-token").read_text().strip()
     assert token not in output  # the secret is in its file, never printed
     assert not postgres_running(data_dir), "stopping rongbank must stop its PostgreSQL"
 
@@ -93,8 +135,7 @@ def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     try:
         wait_until_up(base, process)
         again = httpx.get(f"{base}/api/v1/ledger/accounts/bank:vault", headers=headers)
-        assert again.status_code == 200
-        assert again.json()["id"] == created.json()["id"]
+        assert (again.status_code, again.json()["id"]) == (200, vault)
     finally:
         stop(process)
 
@@ -125,3 +166,43 @@ def test_database_url_points_everything_at_that_server(
         assert not (tmp_path / "unused" / "pgdata").exists(), "no embedded server was started"
     finally:
         pg.drop_database(name)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_a_clean_stop_after_a_killed_server_stops_postgres(
+    tmp_path: Path, how: signal.Signals
+) -> None:
+    """``kill -9`` leaves the embedded PostgreSQL running (nothing can stop it at
+    that moment); the next ``rongbank up`` takes it over, and stopping that one
+    cleanly must stop PostgreSQL, with the data intact."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start(data_dir, port)
+    try:
+        wait_until_up(base, process)
+        headers, vault = create_vault(base, data_dir)
+        postmaster = postmaster_pid(data_dir)
+    finally:
+        process.kill()
+        process.communicate(timeout=60)
+    assert postgres_processes(data_dir, postmaster), "kill -9 leaves PostgreSQL running"
+
+    process = start(data_dir, port)
+    try:
+        wait_until_up(base, process)
+        assert postmaster_pid(data_dir) == postmaster  # taken over, not started twice
+    finally:
+        output = stop(process, how)
+    assert process.returncode == 0, output
+    assert not postgres_running(data_dir), output
+    assert postgres_ended(data_dir, postmaster) == [], output
+
+    process = start(data_dir, port)
+    try:
+        wait_until_up(base, process)
+        again = httpx.get(f"{base}/api/v1/ledger/accounts/bank:vault", headers=headers)
+        assert (again.status_code, again.json()["id"]) == (200, vault)
+    finally:
+        stop(process)
+    assert not postgres_running(data_dir)

@@ -29,6 +29,7 @@ from rongbank.auth.service import AuthService, LoginResult
 from rongbank.auth.sms import FakeSmsGateway, SmsGateway
 from rongbank.auth.stepup import Challenge, ChallengeNeeded, ChallengeRequired, RiskCheck, StepUp
 from rongbank.auth.tools import PaymentRequest, ToolService
+from rongbank.business_calendar import BusinessCalendar, load_business_calendar
 from rongbank.chat.airline import Airline, FakeAirline
 from rongbank.chat.attachments import AttachmentService
 from rongbank.chat.booking import FlightBookings
@@ -72,6 +73,8 @@ class Platform:
     """Scores payments for step-up; None: the default new-payee check."""
     airline: Airline | None = None
     """The airline behind chat flight cards; None: the in-memory fake."""
+    calendar: BusinessCalendar = field(init=False)
+    """The bank's business days (``holidays_file``)."""
     accounts: AccountsService = field(init=False)
     auth: AuthService = field(init=False)
     funding: FundingService = field(init=False)
@@ -91,6 +94,7 @@ class Platform:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.calendar = load_business_calendar(self.settings.holidays_file)
         self.accounts = AccountsService(
             self.ledger,
             self.clock,
@@ -152,6 +156,8 @@ class Platform:
             self.ledger,
             self.accounts,
             self.clock,
+            calendar=self.calendar,
+            cutoff=self.settings.wealth_cutoff,
             assessments_per_day=self.settings.wealth_assessments_per_day,
         )
         self.cards = CardService(
@@ -427,7 +433,7 @@ class Platform:
                     self._expire_cards,
                 ),
                 "chat-push": (self.settings.chat_push_interval_seconds, self.deliver_push),
-                "wealth-maturity": (
+                "wealth-payouts": (
                     self.settings.wealth_maturity_interval_seconds,
                     self.mature_wealth,
                 ),
@@ -524,22 +530,24 @@ class Platform:
                 break
 
     def mature_wealth(self, *, batch: int = 200) -> MaturityRun:
-        """Pay out the fixed-term wealth holdings that have matured (see
-        ``WealthService.mature_due``), one transaction per batch so that a large
-        maturity day is not one long lock; safe to run in several processes at once."""
+        """Pay out the fixed-term wealth holdings that have matured and the
+        redemptions whose value date has come (``WealthService.mature_due``,
+        ``pay_due``), one transaction per batch so that a large day is not one long
+        lock; safe to run in several processes at once."""
         total = MaturityRun()
-        while True:
-            with self.transaction() as session:
-                run = self.wealth.mature_due(session, limit=batch)
-            total = MaturityRun(
-                holdings=total.holdings + run.holdings,
-                principal=total.principal + run.principal,
-                yield_amount=total.yield_amount + run.yield_amount,
+        for pay in (self.wealth.mature_due, self.wealth.pay_due):
+            while True:
+                with self.transaction() as session:
+                    run = pay(session, limit=batch)
+                total += run
+                if run.holdings + run.redemptions < batch:
+                    break
+        if total.holdings or total.redemptions:
+            logger.info(
+                "wealth paid out: %d matured holdings, %d redemptions due",
+                total.holdings,
+                total.redemptions,
             )
-            if run.holdings < batch:
-                break
-        if total.holdings:
-            logger.info("wealth holdings matured and paid out: %d", total.holdings)
         return total
 
     def _expire_holds(self) -> None:

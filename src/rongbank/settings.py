@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -153,7 +154,20 @@ class Settings(BaseSettings):
         default=2.0, description="How often pending push notices are delivered."
     )
     wealth_maturity_interval_seconds: float = Field(
-        default=60.0, description="How often matured fixed-term wealth holdings are paid out."
+        default=60.0,
+        description="How often matured fixed-term wealth holdings, and redemptions whose "
+        "value date has come, are paid out.",
+    )
+    wealth_cutoff: time = Field(
+        default=time(15, 0),
+        description="Beijing time (HH:MM) before which an open-ended wealth product's "
+        "purchase or redemption on a business day counts for that day; later ones, and "
+        "any on a day off, for the next business day. A product may set its own.",
+    )
+    holidays_file: Path | None = Field(
+        default=None,
+        description="TOML file with the days off besides weekends (public holidays); unset: "
+        "the mainland China holidays shipped (holidays.toml), for the years it covers.",
     )
     wealth_assessments_per_day: int = Field(
         default=2,

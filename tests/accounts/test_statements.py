@@ -8,9 +8,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
+from importlib.metadata import distribution
 from typing import Any
 
 import pytest
+import xmlschema
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
@@ -82,6 +85,14 @@ def register_enterprise(client: TestClient, people: People) -> dict[str, Any]:
 def parse_xml(content: bytes) -> ET.Element:
     """Parse our own response; raises unless it is well-formed XML."""
     return ET.fromstring(content)  # noqa: S314 (the bank's own output, not untrusted input)
+
+
+@cache
+def camt053_schema() -> xmlschema.XMLSchema:
+    """ISO 20022's own XSD of camt.053.001.08, as the ``camt053`` package ships it
+    (a test dependency: the schema is not ours to copy)."""
+    path = distribution("camt053").locate_file("camt053/xsd/camt.053.001.08.xsd")
+    return xmlschema.XMLSchema(str(path))
 
 
 def later(clock: FrozenClock, **delta: float) -> None:
@@ -315,6 +326,7 @@ class TestCamt053Statement:
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("application/xml")
 
+        camt053_schema().validate(response.content.decode())  # raises on any departure
         document = parse_xml(response.content)
         assert document.tag == f"{{{CAMT053_NAMESPACE}}}Document"
         statement = document.find("c:BkToCstmrStmt/c:Stmt", NS)
@@ -364,6 +376,22 @@ class TestCamt053Statement:
         with platform.transaction() as session:
             entry = platform.ledger.entry(session, int(reference or "0"))
         assert entry.client_id == f"fund-{company['account']['number']}-100"
+
+    def test_every_message_has_its_own_id_even_in_the_same_second(
+        self, client: TestClient, people: People
+    ) -> None:
+        company = register_enterprise(client, people)
+        people.fund(company, 100)
+        fetched = [
+            client.get(url(company, "statement.xml"), headers=company["headers"]) for _ in range(3)
+        ]  # the clock stands still: the same second, account and period
+        ids = [
+            parse_xml(r.content).findtext("c:BkToCstmrStmt/c:GrpHdr/c:MsgId", namespaces=NS)
+            for r in fetched
+        ]
+        assert len(set(ids)) == 3, ids
+        assert all(i and len(i) <= 35 for i in ids)  # Max35Text
+        camt053_schema().validate(fetched[0].content.decode())
 
     def test_a_person_is_offered_csv_and_pdf_instead(
         self, client: TestClient, people: People

@@ -375,7 +375,7 @@ class TestWealthCard:
         customer = bank["customer"]
         body = {"kind": "wealth", "client_id": "w1", "product_code": "GYLC2026A"}
         card = cards.sent(bank["manager"], bank["conversation"], body)
-        assert card["product"]["expected_yield"] == "2.85%"
+        assert (card["product"]["expected_yield"], card["product"]["cutoff"]) == ("2.85%", "15:00")
         assert card["actor"]["id"] == customer["customer_id"]
         uneven = cards.act(customer, card, account=customer["account"]["number"], amount="1050")
         assert uneven.json()["error"]["code"] == "wealth_amount_not_in_steps"
@@ -384,6 +384,7 @@ class TestWealthCard:
         )
         assert bought.status_code == 200, bought.text
         assert bought.json()["outcome"]["amount"] == "1500.00"
+        assert bought.json()["outcome"]["value_date"] == "2026-03-02"  # Monday 09:30
         holdings = chat.client.get(f"{V1}/me/wealth/holdings", headers=customer["headers"])
         assert [(h["product_code"], h["amount"]) for h in holdings.json()] == [
             ("GYLC2026A", "1500.00")

@@ -95,7 +95,11 @@ def test_the_limit_is_the_services_setting(platform: Platform, customer_id: int)
     assert platform.settings.wealth_assessments_per_day == 2
     assert platform.wealth.assessments_per_day == 2
     strict = WealthService(
-        platform.ledger, platform.accounts, platform.clock, assessments_per_day=1
+        platform.ledger,
+        platform.accounts,
+        platform.clock,
+        calendar=platform.calendar,
+        assessments_per_day=1,
     )
     with platform.transaction() as tx:
         strict.assess(tx, customer_id=customer_id, answers=ANSWERS[2])

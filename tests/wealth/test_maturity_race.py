@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from rongbank.cli.main import app as cli
@@ -113,21 +114,33 @@ def paid_out(platform: Platform) -> list[tuple[int, int, int]]:
         ]
 
 
-def test_concurrent_runs_pay_every_holding_exactly_once(world: World, clock: FrozenClock) -> None:
-    platform = world.platform
-    clock.advance(datetime(2026, 6, 8, 1, 0, tzinfo=UTC) - clock.now())  # 09:00 Beijing
+def concurrent_runs(platform: Platform, *, batch: int) -> list[MaturityRun]:
+    """The payout job run by THREADS processes at once; every run must succeed (a
+    deadlock between them would fail one)."""
     barrier = threading.Barrier(THREADS)
     runs: list[MaturityRun] = []
+    errors: list[Exception] = []
 
     def run() -> None:
         barrier.wait()
-        runs.append(platform.mature_wealth(batch=5))  # small batches: the runs interleave
+        try:
+            runs.append(platform.mature_wealth(batch=batch))
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == []
+    return runs
+
+
+def test_concurrent_runs_pay_every_holding_exactly_once(world: World, clock: FrozenClock) -> None:
+    platform = world.platform
+    clock.advance(datetime(2026, 6, 8, 1, 0, tzinfo=UTC) - clock.now())  # 09:00 Beijing
+    runs = concurrent_runs(platform, batch=5)  # small batches: the runs interleave
 
     each = rules.yield_for(AMOUNT, 285, 90)  # 702.73... -> 702 fen
     total = CUSTOMERS * HOLDINGS_EACH
@@ -144,6 +157,97 @@ def test_concurrent_runs_pay_every_holding_exactly_once(world: World, clock: Fro
         assert balance_of(custody).posted == 0
         assert platform.ledger.verify(session) == {}
     assert platform.mature_wealth().holdings == 0
+
+
+def test_concurrent_runs_pay_every_redemption_due_exactly_once(
+    world: World, clock: FrozenClock
+) -> None:
+    """Redemptions asked after Monday's cut-off are due on Tuesday; the payout job
+    running in several processes at once then pays each exactly once."""
+    platform = world.platform
+    open_ended(platform, world)
+    with platform.transaction() as session:
+        for customer_id, number, ledger_account in world.customers:
+            fund(platform, session, ledger_account, 4 * AMOUNT, f"fund-due-{customer_id}")
+            for n in range(4):
+                platform.wealth.buy(
+                    session,
+                    customer_id=customer_id,
+                    code="GYHQ",
+                    account_number=number,
+                    amount=AMOUNT,
+                    client_id=f"due-{n}",
+                )
+    clock.advance(timedelta(hours=6, minutes=30))  # Monday 16:00 Beijing: after the cut-off
+    with platform.transaction() as session:
+        for customer_id, _, _ in world.customers:
+            for holding in platform.wealth.holdings(session, customer_id):
+                if holding.product_code == "GYHQ":
+                    payout, _ = platform.wealth.redeem(
+                        session,
+                        customer_id=customer_id,
+                        holding_id=holding.id,
+                        amount=None,
+                        client_id=f"r{holding.id}",
+                    )
+                    assert (payout.paid, payout.value_date) == (False, date(2026, 3, 3))
+    assert platform.mature_wealth().redemptions == 0  # not before Tuesday
+    clock.advance(timedelta(hours=8, minutes=30))  # Tuesday 00:30 Beijing
+    runs = concurrent_runs(platform, batch=3)
+
+    each = rules.yield_for(AMOUNT, 200, 1)  # Monday night held: 5 fen
+    total = CUSTOMERS * 4
+    assert sum(r.redemptions for r in runs) == total
+    assert sum(r.yield_amount for r in runs) == total * each
+    with platform.transaction() as session:
+        paid = (
+            session.connection()
+            .exec_driver_sql(
+                "SELECT count(*), count(DISTINCT entry_id), count(paid_at) FROM wealth_payout "
+                "WHERE kind = 'redemption'"
+            )
+            .one()
+        )
+        assert tuple(paid) == (total, total, total)
+        for _, _, ledger_account in world.customers:
+            balance = balance_of(platform.ledger.account(session, ledger_account)).posted
+            assert balance == 4 * (AMOUNT + each)
+        assert balance_of(platform.ledger.account(session, "wealth:GYHQ")).posted == 0
+        assert platform.ledger.verify(session) == {}
+    assert platform.mature_wealth().redemptions == 0
+
+
+def open_ended(platform: Platform, world: World) -> None:
+    """GYHQ: an open-ended PR1 product on sale from yesterday for a month."""
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        platform.wealth.create_product(
+            session,
+            staff_id=world.staff_id,
+            code="GYHQ",
+            name="工银理财·天天盈",
+            terms=rules.Terms(
+                risk_level=1,
+                yield_bps=200,
+                min_amount=100,
+                step_amount=100,
+                sale_start=now - timedelta(days=1),
+                sale_end=now + timedelta(days=30),
+            ),
+        )
+
+
+def fund(platform: Platform, session: Session, ledger_account: int, amount: int, key: str) -> None:
+    platform.ledger.transfer(
+        session,
+        Transfer(
+            client_id=key,
+            debit_account="bank:vault",
+            credit_account=ledger_account,
+            amount=amount,
+            currency="CNY",
+        ),
+    )
 
 
 def test_the_command_pays_out_what_has_matured(
@@ -165,8 +269,11 @@ def test_the_command_pays_out_what_has_matured(
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert "24 holdings matured: 24000.00 yuan principal and 168.48 yuan yield" in result.output
-    assert "0 holdings matured" in again.output
+    assert (
+        "24 holdings matured and 0 redemptions due paid: 24000.00 yuan principal and "
+        "168.48 yuan yield" in result.output
+    )
+    assert "0 holdings matured and 0 redemptions" in again.output
     assert len(paid_out(platform)) == CUSTOMERS * HOLDINGS_EACH
 
 
@@ -175,32 +282,9 @@ def test_concurrent_redemptions_never_take_more_than_is_held(world: World) -> No
     others are told what is left; the holding and custody agree with the ledger."""
     platform = world.platform
     customer_id, number, ledger_account = world.customers[0]
+    open_ended(platform, world)
     with platform.transaction() as session:
-        now = platform.clock.now()
-        platform.ledger.transfer(
-            session,
-            Transfer(
-                client_id="fund-open",
-                debit_account="bank:vault",
-                credit_account=ledger_account,
-                amount=AMOUNT,
-                currency="CNY",
-            ),
-        )
-        platform.wealth.create_product(
-            session,
-            staff_id=world.staff_id,
-            code="GYHQ",
-            name="工银理财·天天盈",
-            terms=rules.Terms(
-                risk_level=1,
-                yield_bps=200,
-                min_amount=100,
-                step_amount=100,
-                sale_start=now - timedelta(days=1),
-                sale_end=now + timedelta(days=30),
-            ),
-        )
+        fund(platform, session, ledger_account, AMOUNT, "fund-open")
         holding, _ = platform.wealth.buy(
             session,
             customer_id=customer_id,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rongbank.business_calendar import BusinessCalendar, load_business_calendar
 from rongbank.money import format_amount
 from rongbank.wealth import rules
 from rongbank.wealth.errors import (
@@ -35,6 +36,8 @@ TERMS = rules.Terms(
     sale_end=START + timedelta(days=9),
 )
 DURING = START + timedelta(days=1)
+CALENDAR = load_business_calendar()
+CUTOFF = rules.DEFAULT_CUTOFF
 
 
 class TestCheckPurchase:
@@ -138,6 +141,28 @@ class TestYield:
         )
 
     @given(
+        holdings=st.lists(
+            st.tuples(
+                st.integers(min_value=1, max_value=10**10), st.integers(min_value=0, max_value=400)
+            ),
+            min_size=1,
+            max_size=200,
+        ),
+        bps=st.integers(min_value=0, max_value=10_000),
+    )
+    def test_across_many_holdings_rounding_loses_under_a_fen_each_and_creates_none(
+        self, holdings: list[tuple[int, int]], bps: int
+    ) -> None:
+        """The stated rule is one rounding down per payout: over many holdings the
+        bank pays no more than the exact yield, and less by under one fen a payout."""
+        paid = sum(rules.yield_for(principal, bps, days) for principal, days in holdings)
+        exact = sum(Fraction(p * bps * d, 10_000 * 365) for p, d in holdings)
+        assert paid <= exact < paid + len(holdings)
+        assert exact - paid == sum(
+            Fraction(p * bps * d % (10_000 * 365), 10_000 * 365) for p, d in holdings
+        )
+
+    @given(
         principal=st.integers(min_value=0, max_value=10**12),
         bps=st.integers(min_value=0, max_value=10_000),
         days=st.integers(min_value=0, max_value=3650),
@@ -150,9 +175,116 @@ class TestYield:
 
     def test_fixed_term_products_earn_from_the_close_of_sale(self) -> None:
         fixed = replace(TERMS, maturity_date=date(2026, 6, 8))
-        assert rules.value_date(fixed, DURING) == date(2026, 3, 10)
-        # open-ended: from the day bought, a Beijing date (01:30 UTC is 09:30 there)
-        assert rules.value_date(TERMS, datetime(2026, 3, 2, 17, 0, tzinfo=UTC)) == date(2026, 3, 3)
+        assert rules.value_date(fixed, DURING, cutoff=CUTOFF, calendar=CALENDAR) == date(
+            2026, 3, 10
+        )
+        # open-ended: from the day bought, a Beijing date (17:00 UTC is 01:00 there)
+        bought = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+        assert rules.value_date(TERMS, bought, cutoff=CUTOFF, calendar=CALENDAR) == date(2026, 3, 3)
+
+
+def beijing(*args: int) -> datetime:
+    return datetime(*args, tzinfo=rules.BUSINESS_TIME_ZONE)
+
+
+def midnight(day: date) -> datetime:
+    """The start of a Beijing day."""
+    return datetime.combine(day, time(), rules.BUSINESS_TIME_ZONE)
+
+
+class TestDealingDays:
+    """Orders of open-ended products count for a business day (T) under the cut-off
+    (15:00 Beijing time unless the product says otherwise)."""
+
+    @pytest.mark.parametrize(
+        ("at", "day"),
+        [
+            (beijing(2026, 3, 2, 9, 30), date(2026, 3, 2)),  # Monday morning: that day
+            (beijing(2026, 3, 2, 14, 59, 59), date(2026, 3, 2)),
+            (beijing(2026, 3, 2, 15, 0), date(2026, 3, 3)),  # at the cut-off: the next day
+            (beijing(2026, 3, 2, 23, 59, 58), date(2026, 3, 3)),
+            (beijing(2026, 3, 6, 16, 0), date(2026, 3, 9)),  # Friday after it: Monday
+            (beijing(2026, 3, 7, 10, 0), date(2026, 3, 9)),  # Saturday: Monday
+            (beijing(2026, 9, 30, 15, 30), date(2026, 10, 8)),  # before National Day
+            (beijing(2026, 10, 3, 10, 0), date(2026, 10, 8)),  # in it
+            (datetime(2026, 3, 2, 6, 59, tzinfo=UTC), date(2026, 3, 2)),  # 14:59 Beijing
+        ],
+    )
+    def test_the_day_an_order_counts_for(self, at: datetime, day: date) -> None:
+        assert rules.order_date(at, cutoff=CUTOFF, calendar=CALENDAR) == day
+
+    def test_a_product_may_have_a_cutoff_of_its_own(self) -> None:
+        early = replace(TERMS, cutoff=time(11, 30))
+        rules.check_terms(early)
+        noon = beijing(2026, 3, 2, 12, 0)
+        assert rules.value_date(early, noon, cutoff=time(11, 30), calendar=CALENDAR) == date(
+            2026, 3, 3
+        )
+        with pytest.raises(ProductInvalid):
+            rules.check_terms(replace(TERMS, cutoff=time(11, 30, 15)))
+
+    def test_two_seconds_across_midnight_earn_nothing(self) -> None:
+        bought = beijing(2026, 3, 2, 23, 59, 59)
+        asked = bought + timedelta(seconds=2)  # 00:00:01 on Tuesday, before the cut-off
+        held_from = rules.value_date(TERMS, bought, cutoff=CUTOFF, calendar=CALENDAR)
+        paid_on = rules.order_date(asked, cutoff=CUTOFF, calendar=CALENDAR)
+        assert (held_from, paid_on) == (date(2026, 3, 3), date(2026, 3, 3))
+        assert rules.days_held(held_from, paid_on) == 0
+
+    def test_a_purchase_after_fridays_cutoff_earns_nothing_over_the_weekend(self) -> None:
+        bought = beijing(2026, 3, 6, 15, 0, 1)
+        held_from = rules.value_date(TERMS, bought, cutoff=CUTOFF, calendar=CALENDAR)
+        assert held_from == date(2026, 3, 9)
+        sunday = beijing(2026, 3, 8, 20, 0)  # redeemed before the value date: counts Monday
+        paid_on = rules.order_date(sunday, cutoff=CUTOFF, calendar=CALENDAR)
+        assert rules.days_held(held_from, paid_on) == 0
+        # bought before Friday's cut-off, redeemed on Sunday: Friday, Saturday and
+        # Sunday nights held, the money paid on Monday
+        held_from = rules.value_date(
+            TERMS, beijing(2026, 3, 6, 14, 0), cutoff=CUTOFF, calendar=CALENDAR
+        )
+        assert rules.days_held(held_from, paid_on) == 3
+
+    @given(
+        bought=st.datetimes(
+            min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 20), timezones=st.just(UTC)
+        ),
+        held=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=20)),
+        cutoff=st.times(min_value=time(0, 1), max_value=time(23, 59)).map(
+            lambda t: t.replace(second=0, microsecond=0)
+        ),
+        days_off=st.sets(
+            st.dates(min_value=date(2026, 1, 1), max_value=date(2026, 12, 31)), max_size=60
+        ),
+    )
+    def test_a_day_earns_exactly_when_its_dealing_point_found_the_money_invested(
+        self, bought: datetime, held: timedelta, cutoff: time, days_off: set[date]
+    ) -> None:
+        """Whatever the times, cut-off and holidays: a day earns yield if and only if
+        the money was invested at that day's dealing point (its cut-off; for a weekend
+        or holiday, the cut-off of the business day before), that is bought before it
+        and the redemption asked at or after it; and the money stays in custody until
+        every day it earns for has ended."""
+        calendar = BusinessCalendar(set(CALENDAR.closed) | days_off, covers=[2026, 2027])
+
+        def dealing_point(day: date) -> datetime:
+            while not calendar.is_business_day(day):
+                day -= timedelta(days=1)
+            return datetime.combine(day, cutoff, rules.BUSINESS_TIME_ZONE)
+
+        asked = bought + held
+        held_from = rules.value_date(TERMS, bought, cutoff=cutoff, calendar=calendar)
+        paid_on = rules.order_date(asked, cutoff=cutoff, calendar=calendar)
+        paid_at = asked if paid_on == rules.beijing_date(asked) else midnight(paid_on)
+        days = rules.days_held(held_from, paid_on)
+        earning = {held_from + timedelta(days=n) for n in range(days)}
+        first = rules.beijing_date(bought) - timedelta(days=1)
+        for day in (first + timedelta(days=n) for n in range(held.days + 20)):
+            assert (day in earning) == (bought < dealing_point(day) <= asked), day
+        for day in earning:
+            assert midnight(day + timedelta(days=1)) <= paid_at
+        if asked < midnight(held_from):  # redeemed before the value date
+            assert days == 0
 
 
 class TestRedemption:

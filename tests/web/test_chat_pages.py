@@ -727,10 +727,13 @@ class TestServiceCards:
         assert "预期年化 2.85%" in manager.page.text
 
         me.get(f"/chat/{conversation}/cards/{card}")
+        # bought now (a Monday morning), it earns from today
+        assert 'id="card-value-date">2026-03-02<' in me.page.text
         me.submit(f"/chat/{conversation}/cards/{card}/act", account=me.account, amount="150")
         assert me.page.status_code == 422  # not a whole step
         me.submit(f"/chat/{conversation}/cards/{card}/act", account=me.account, amount="200")
         assert card_of(me.page) == (card, "paid"), me.error
+        assert "起息日 2026-03-02" in me.page.text  # the paid card says from when it earns
         assert me.balance() == 1_034_00
         with platform.transaction() as session:
             (holding,) = platform.wealth.holdings(session, me.id)

@@ -13,12 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rongbank.api.app import create_app
+from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from rongbank.wealth.errors import AssessmentRequired, RiskLevelExceeded
 from rongbank.wealth.rules import QUESTIONNAIRE, Terms
 from rongbank.web.i18n import error_text
 from tests.wealth.helpers import ANSWERS, assessed
-from tests.web.conftest import deposit, sms_code
+from tests.web.conftest import PASSWORD, deposit, sms_code
 from tests.web.test_security_pages import WebCustomer
 
 
@@ -110,6 +111,29 @@ def test_redeem_part_then_all_once_per_press(
     me.submit(action, amount="")
     assert me.balance() == 5_000_00
     assert f'data-holding="{holding}" data-status="redeemed"' in me.page.text
+
+
+def test_a_redemption_after_the_cutoff_says_when_it_is_paid(
+    me: WebCustomer, platform: Platform, clock: FrozenClock, holding: int
+) -> None:
+    clock.advance(timedelta(hours=6, minutes=30))  # Monday 16:00, after the cut-off
+    me.get("/login")
+    me.submit("/login", login_name=me.mobile, password=PASSWORD)
+    me.get("/wealth")
+    assert "起息日 2026-03-02" in me.page.text  # the holding, bought at 09:30
+    assert "现在购买，起息日 2026-03-03" in me.page.text  # the product, bought now
+    assert "工作日 15:00（北京时间）前的购买、赎回当日确认" in me.page.text
+    me.submit(f"/wealth/holdings/{holding}/redeem", amount="1000.00")
+    assert me.page.status_code == 200, me.error
+    assert "赎回已受理" in me.page.text
+    # Monday night still held: 1,000.00 × 2% × 1 / 365 = 0.054... -> 0.05
+    assert "赎回 ¥ 1000.05（含收益）将于 2026-03-03 到账" in me.page.text
+    assert me.balance() == 2_000_00  # paid on its day, not before
+    clock.advance(timedelta(hours=8, minutes=1))  # Tuesday 00:01
+    platform.mature_wealth()
+    assert me.balance() == 3_000_05
+    me.get("/wealth")
+    assert "将于" not in me.page.text
 
 
 def test_another_customers_holding_is_not_found(
@@ -216,6 +240,8 @@ class TestBuying:
         self, me: WebCustomer, platform: Platform
     ) -> None:
         assessed(platform, me.id, level=2)
+        me.get(buy_action("RBHQ"))
+        assert 'id="wealth-buy-value-date">2026-03-02<' in me.page.text  # 09:30 on a Monday
         me.get("/wealth")
         me.submit(buy_action("RBHQ"), amount="1000.00")
         assert me.page.status_code == 200, me.error

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -488,7 +489,7 @@ def render_camt053(statement: PeriodStatement) -> bytes:
     document = ET.Element("Document", xmlns=CAMT053_NAMESPACE)
     root = sub(document, "BkToCstmrStmt")
     header = sub(root, "GrpHdr")
-    sub(header, "MsgId", f"RB{_local(created):%Y%m%d%H%M%S}{account.id}"[:35])
+    sub(header, "MsgId", camt_message_id(created))
     sub(header, "CreDtTm", iso(created))
     stmt = sub(root, "Stmt")
     sub(stmt, "Id", f"{account.id}-{statement.start:%Y%m%d}-{statement.end:%Y%m%d}")
@@ -544,6 +545,14 @@ def render_camt053(statement: PeriodStatement) -> bytes:
     ET.indent(document)
     xml: bytes = ET.tostring(document, encoding="utf-8", xml_declaration=True)
     return xml
+
+
+def camt_message_id(created: datetime) -> str:
+    """A new GrpHdr/MsgId: ISO 20022 wants it unique per sender over a pertinent
+    period, and two statements can be fetched in the same second (even of the same
+    account and period), so after the Beijing time it was made (for people reading
+    it) comes a random part: 19 hex digits, 76 bits, 35 characters in all (Max35Text)."""
+    return f"RB{_local(created):%Y%m%d%H%M%S}{uuid.uuid4().hex[:19]}"
 
 
 def _camt_element(

@@ -549,6 +549,7 @@ class CardService:
                 "min_amount": format_amount(product.min_amount, scale=CNY_SCALE),
                 "step_amount": format_amount(product.step_amount, scale=CNY_SCALE),
                 "sale_end": product.sale_end.isoformat(),
+                "cutoff": f"{self.wealth.cutoff_of(product):%H:%M}",
             }
         if card.offer is not None:
             flight = {k: v for k, v in card.offer.items() if k != "fare"}
@@ -717,6 +718,7 @@ class CardService:
                 {
                     "amount": format_amount(holding.amount, scale=CNY_SCALE),
                     "holding_id": holding.id,
+                    "value_date": holding.value_date.isoformat(),
                 },
             )
         return self._pay_flight(session, card, customer_id, _required_account(account))

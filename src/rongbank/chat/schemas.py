@@ -266,6 +266,12 @@ class CardProductOut(BaseModel):
     min_amount: str
     step_amount: str
     sale_end: datetime
+    cutoff: str | None = Field(
+        default=None,
+        description="Beijing time: a purchase before it on a business day earns from that "
+        "day, later (or on a weekend or holiday) from the next business day. Absent from "
+        "cards sent before it was shown.",
+    )
 
 
 class CardFlightOut(BaseModel):
@@ -305,7 +311,8 @@ class CardOut(BaseModel):
     expires_at: datetime
     closed_at: datetime | None
     outcome: dict[str, Any] = Field(
-        description="paid wealth: amount, holding_id; booked: booking_ref; declined: by "
+        description="paid wealth: amount, holding_id, value_date (earns from); booked: "
+        "booking_ref; declined: by "
         "(actor or sender); failed: reason, charged (false: nothing was taken); booked or "
         "failed by the bank after an interrupted booking: recovered (true)."
     )

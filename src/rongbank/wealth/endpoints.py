@@ -2,8 +2,8 @@
 assessments (``/staff/wealth``); customers take the risk-tolerance assessment, see
 what is on sale, buy (step-up, as every payment; refused without a valid assessment
 or above their level), redeem open-ended holdings and list their holdings
-(``/me/wealth``). Maturity is a job (``rongbank wealth mature``, and the server's
-``wealth-maturity`` thread)."""
+(``/me/wealth``). Maturity, and redemptions due on a later business day, are paid by
+a job (``rongbank wealth mature``, and the server's ``wealth-payouts`` thread)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def create_product(body: s.ProductIn, platform: PlatformDep, me: ProductKeeper) 
         sale_start=body.sale_start,
         sale_end=body.sale_end,
         maturity_date=body.maturity_date,
+        cutoff=body.cutoff,
     )
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="wealth.product.create", target=body.code
@@ -49,19 +50,20 @@ def create_product(body: s.ProductIn, platform: PlatformDep, me: ProductKeeper) 
         product = platform.wealth.create_product(
             session, staff_id=me.id, code=body.code, name=body.name, terms=terms
         )
-    return s.ProductOut.of(product)
+    return s.ProductOut.of(product, platform.wealth)
 
 
 @staff.get("/products")
 def all_products(platform: PlatformDep, _: Catalogue) -> list[s.ProductOut]:
     with platform.transaction() as session:
-        return [s.ProductOut.of(p) for p in platform.wealth.products(session)]
+        return [s.ProductOut.of(p, platform.wealth) for p in platform.wealth.products(session)]
 
 
 @customer.get("/products")
 def products_on_sale(platform: PlatformDep, _: CustomerPrincipal) -> list[s.ProductOut]:
     with platform.transaction() as session:
-        return [s.ProductOut.of(p) for p in platform.wealth.products(session, on_sale=True)]
+        on_sale = platform.wealth.products(session, on_sale=True)
+    return [s.ProductOut.of(p, platform.wealth) for p in on_sale]
 
 
 @customer.post("/purchases", status_code=201)
@@ -69,7 +71,8 @@ def buy(
     body: s.PurchaseIn, platform: PlatformDep, me: CustomerPrincipal, response: Response
 ) -> s.HoldingOut:
     """Buy a product from one of your accounts; 201 bought now, 200 a retry of the
-    same purchase (``client_id``)."""
+    same purchase (``client_id``). The holding earns from its ``value_date``: today's
+    date before the product's cut-off on a business day, else the next business day."""
     amount = _amount(body.amount)
     with platform.transaction() as session:
         product = platform.wealth.product(session, body.product_code)
@@ -124,7 +127,10 @@ def redeem(
     response: Response,
 ) -> s.RedemptionOut:
     """Redeem part (``amount``) or all of an open-ended holding: the principal and
-    the yield it earned go back to the account it was paid from. 201 redeemed now,
+    the yield it earned up to the redemption's ``value_date`` go back to the account
+    it was paid from. Before the product's cut-off on a business day that is today,
+    and the payout is ``paid`` at once; later, or on a weekend or holiday, it is
+    ``pending`` until the next business day, when the bank pays it. 201 redeemed now,
     200 a retry of the same redemption (``client_id``). Money only comes back to
     your own account, so no step-up is asked."""
     amount = _amount(body.amount) if body.amount is not None else None

@@ -10,6 +10,16 @@ value date (起息日, included) to the payout date (excluded), in Beijing dates
 result is **rounded down to the fen** (分以下舍去), once per payout, so the bank
 never pays more than the stated rate: splitting a redemption in parts can only pay
 less than or the same as one redemption of the whole.
+
+Dealing days and the cut-off (open-ended products). An order, purchase or
+redemption, counts for a business day (T, :func:`order_date`): the day it is placed
+if that is a business day and it comes before the product's cut-off (15:00 Beijing
+time unless the product or the ``wealth_cutoff`` setting says otherwise), else the
+next business day. A purchase earns from its T (its value date); a redemption stops
+earning on its T and is paid on it: at once when T is today, else by the payout job
+once T has begun, the principal staying in custody until then. So every day paid for
+is a day whose end found the money invested: buying at 23:59:58 and redeeming at
+00:00:01 earns nothing, and a holding redeemed before its value date earns nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +27,10 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from rongbank.business_calendar import BusinessCalendar
 from rongbank.money import format_amount
 from rongbank.wealth.errors import (
     AmountBelowMinimum,
@@ -38,6 +49,11 @@ BUSINESS_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 """Value, maturity and payout dates are Beijing dates."""
 DAYS_PER_YEAR = 365
 """ACT/365 (Fixed)."""
+DEFAULT_CUTOFF = time(15, 0)
+"""Orders of open-ended products placed before this Beijing time on a business day
+count for that day; later ones for the next business day (the 15:00 of Chinese
+banks' open-ended 理财, as of the exchanges' close). The ``wealth_cutoff`` setting
+changes it for the bank, a product's own ``cutoff`` for that product."""
 
 CNY_SCALE = 2
 RISK_LEVELS = {1: "PR1 谨慎型", 2: "PR2 稳健型", 3: "PR3 平衡型", 4: "PR4 进取型", 5: "PR5 激进型"}
@@ -60,6 +76,8 @@ class Terms:
     maturity_date: date | None = None
     """Fixed-term products mature (and pay out) on this Beijing date; None: an
     open-ended product, redeemed when the holder wishes."""
+    cutoff: time | None = None
+    """The product's own cut-off (Beijing time); None: the bank's."""
 
     @property
     def fixed_term(self) -> bool:
@@ -81,6 +99,10 @@ def check_terms(terms: Terms) -> None:
         raise ProductInvalid(field="sale_end")
     if terms.maturity_date is not None and terms.maturity_date <= beijing_date(terms.sale_end):
         raise ProductInvalid(field="maturity_date", reason="must be after the sale ends")
+    if terms.cutoff is not None and (
+        terms.cutoff.tzinfo is not None or terms.cutoff.second or terms.cutoff.microsecond
+    ):
+        raise ProductInvalid(field="cutoff", reason="hours and minutes, Beijing time")
 
 
 def check_purchase(terms: Terms, amount: int, now: datetime) -> None:
@@ -107,11 +129,26 @@ def format_yield(bps: int) -> str:
 # -- yield ------------------------------------------------------------------------------
 
 
-def value_date(terms: Terms, bought_at: datetime) -> date:
+def order_date(at: datetime, *, cutoff: time, calendar: BusinessCalendar) -> date:
+    """T: the business day an order placed at ``at`` counts for; the day itself when
+    it is a business day and ``at`` is before ``cutoff`` (Beijing time), else the
+    next business day."""
+    local = at.astimezone(BUSINESS_TIME_ZONE)
+    day = local.date()
+    if calendar.is_business_day(day) and local.time() < cutoff:
+        return day
+    return calendar.next_business_day(day)
+
+
+def value_date(
+    terms: Terms, bought_at: datetime, *, cutoff: time, calendar: BusinessCalendar
+) -> date:
     """起息日: a fixed-term product is established when its sale closes and earns from
-    then (nothing during the subscription period); an open-ended one from the day
-    of purchase."""
-    return beijing_date(terms.sale_end if terms.fixed_term else bought_at)
+    then (nothing during the subscription period); an open-ended one from its
+    purchase's T (:func:`order_date`)."""
+    if terms.fixed_term:
+        return beijing_date(terms.sale_end)
+    return order_date(bought_at, cutoff=cutoff, calendar=calendar)
 
 
 def days_held(start: date, end: date) -> int:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from rongbank.money import format_amount
 from rongbank.wealth import rules
-from rongbank.wealth.service import Assessment, Holding, Payout, Product
+from rongbank.wealth.service import Assessment, Holding, Payout, Product, WealthService
 
 Amount = Annotated[StrictStr, Field(max_length=40, examples=["10000.00"])]
 AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]
@@ -40,6 +40,12 @@ class ProductIn(Strict):
         description="Fixed-term products: the Beijing date they mature and pay out; "
         "omitted: open-ended (redeemed when the holder wishes).",
     )
+    cutoff: time | None = Field(
+        default=None,
+        examples=["15:00"],
+        description="Beijing time before which a purchase or redemption on a business day "
+        "counts for that day (later: the next business day); omitted: the bank's cut-off.",
+    )
 
 
 class ProductOut(BaseModel):
@@ -55,9 +61,18 @@ class ProductOut(BaseModel):
     sale_end: datetime
     kind: Literal["open", "fixed"] = Field(description="Open-ended or fixed-term.")
     maturity_date: date | None
+    cutoff: str = Field(
+        examples=["15:00"],
+        description="Beijing time: purchases and redemptions before it on a business day "
+        "count for that day, later ones (and any on a weekend or holiday) for the next "
+        "business day.",
+    )
+    value_date: date = Field(
+        description="起息日 of a purchase made now: the Beijing date it would earn from."
+    )
 
     @classmethod
-    def of(cls, product: Product) -> ProductOut:
+    def of(cls, product: Product, wealth: WealthService) -> ProductOut:
         return cls(
             code=product.code,
             name=product.name,
@@ -71,6 +86,8 @@ class ProductOut(BaseModel):
             sale_end=product.sale_end,
             kind="fixed" if product.terms.fixed_term else "open",
             maturity_date=product.maturity_date,
+            cutoff=f"{wealth.cutoff_of(product):%H:%M}",
+            value_date=wealth.value_date(product),
         )
 
 
@@ -94,9 +111,13 @@ class HoldingOut(BaseModel):
     created_at: datetime
     value_date: date = Field(description="起息日: yield accrues from this Beijing date.")
     maturity_date: date | None
-    redeemed: str = Field(description="Principal paid back so far.")
+    redeemed: str = Field(
+        description="Principal redeemed so far: paid back, or due on its value date."
+    )
     left: str = Field(description="Principal still held.")
-    status: Literal["held", "redeemed", "matured"]
+    status: Literal["held", "redeemed", "matured"] = Field(
+        description="redeemed: all of it (see the payouts for when each is paid)."
+    )
 
     @classmethod
     def of(cls, holding: Holding) -> HoldingOut:
@@ -129,9 +150,18 @@ class PayoutOut(BaseModel):
     kind: Literal["redemption", "maturity"]
     client_id: str
     principal: str
-    yield_amount: str = Field(description="Yield paid: ACT/365, rounded down to the fen.")
+    yield_amount: str = Field(description="Yield: ACT/365, rounded down to the fen.")
     total: str
-    days: int = Field(description="Days the yield was earned over.")
+    days: int = Field(description="Days the yield was earned over: value date to value date.")
+    value_date: date = Field(
+        description="The business day it counts for (Beijing): the yield runs up to it, "
+        "and the money is paid on it (a redemption after the cut-off, or on a weekend or "
+        "holiday, counts for the next business day)."
+    )
+    status: Literal["pending", "paid"] = Field(
+        description="pending: waiting for its value date; paid: in the account."
+    )
+    paid_at: datetime | None
     created_at: datetime
 
     @classmethod
@@ -145,6 +175,9 @@ class PayoutOut(BaseModel):
             yield_amount=money(payout.yield_amount),
             total=money(payout.principal + payout.yield_amount),
             days=payout.days,
+            value_date=payout.value_date,
+            status="paid" if payout.paid else "pending",
+            paid_at=payout.paid_at,
             created_at=payout.created_at,
         )
 

@@ -20,14 +20,21 @@ product's yield account (``wealth:<code>:yield``, an expense of the bank standin
 for the product's investment income, which lives outside this platform) into the
 account the holding was paid from, through the same ledger helper as the purchase.
 Yield and rounding: :mod:`rongbank.wealth.rules` (ACT/365, rounded down to the fen).
+
+Dealing days (:func:`rules.order_date`): a purchase earns from its T, the business
+day it counts for under the product's cut-off and the bank's calendar; a redemption
+whose T is today is paid at once, any other (placed after the cut-off, or on a day
+off) is recorded as due on its T, its principal set aside from the holding at once,
+and paid by :meth:`WealthService.pay_due` (the server's ``wealth-payouts`` job) when
+that day has begun, the yield running up to it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -42,6 +49,7 @@ from rongbank.accounts.errors import (
 )
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.tools import PaymentRequest
+from rongbank.business_calendar import BusinessCalendar
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock
 from rongbank.ledger.rules import AccountType, BalanceRule
@@ -71,6 +79,8 @@ class Product:
     sale_end: datetime
     custody_account_id: int
     maturity_date: date | None
+    cutoff: time | None
+    """The product's own cut-off; None: the bank's (``WealthService.cutoff``)."""
 
     @property
     def terms(self) -> rules.Terms:
@@ -82,6 +92,7 @@ class Product:
             sale_start=self.sale_start,
             sale_end=self.sale_end,
             maturity_date=self.maturity_date,
+            cutoff=self.cutoff,
         )
 
 
@@ -120,8 +131,16 @@ class Payout:
     principal: int
     yield_amount: int
     days: int
-    entry_id: int
+    entry_id: int | None
     created_at: datetime
+    value_date: date
+    """The business day it counts for: the yield runs up to it, and it is paid on it."""
+    paid_at: datetime | None
+    """When the money moved; None while a redemption waits for its value date."""
+
+    @property
+    def paid(self) -> bool:
+        return self.paid_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +157,38 @@ class Assessment:
 
 @dataclass(frozen=True, slots=True)
 class MaturityRun:
+    """What one run of the payout job paid: matured holdings, and redemptions that
+    were waiting for their value date."""
+
     holdings: int = 0
     principal: int = 0
     yield_amount: int = 0
+    redemptions: int = 0
 
+    @classmethod
+    def of(cls, paid: Sequence[Payout]) -> MaturityRun:
+        return cls(
+            holdings=sum(1 for p in paid if p.kind == "maturity"),
+            principal=sum(p.principal for p in paid),
+            yield_amount=sum(p.yield_amount for p in paid),
+            redemptions=sum(1 for p in paid if p.kind == "redemption"),
+        )
+
+    def __add__(self, other: MaturityRun) -> MaturityRun:
+        return MaturityRun(
+            holdings=self.holdings + other.holdings,
+            principal=self.principal + other.principal,
+            yield_amount=self.yield_amount + other.yield_amount,
+            redemptions=self.redemptions + other.redemptions,
+        )
+
+
+Due = tuple[Product, Holding, Payout]
+"""A recorded payout to pay, with its product and holding."""
 
 _PRODUCT = (
     "id, code, name, risk_level, yield_bps, min_amount, step_amount, sale_start, sale_end, "
-    "custody_account_id, maturity_date"
+    "custody_account_id, maturity_date, cutoff"
 )
 _HOLDING = (
     "h.id, h.customer_id, p.code, p.name, a.number, h.amount, h.client_id, h.entry_id, "
@@ -153,7 +196,8 @@ _HOLDING = (
     "FROM wealth_holding h JOIN wealth_product p ON p.id = h.product_id "
     "JOIN e_account a ON a.id = h.e_account_id"
 )
-_PAYOUT = "id, holding_id, kind, client_id, principal, yield_amount, days, entry_id, created_at"
+_PAYOUT_COLUMNS = [f.name for f in fields(Payout)]
+_PAYOUT = ", ".join(_PAYOUT_COLUMNS)
 _ASSESSMENT_COLUMNS = (
     "id, customer_id, questionnaire, answers, score, level, assessed_at, valid_until"
 )
@@ -167,11 +211,18 @@ class WealthService:
         accounts: AccountsService,
         clock: Clock,
         *,
+        calendar: BusinessCalendar,
+        cutoff: time = rules.DEFAULT_CUTOFF,
         assessments_per_day: int = rules.ASSESSMENTS_PER_DAY,
     ) -> None:
         self.ledger = ledger
         self.accounts = accounts
         self.clock = clock
+        if cutoff.tzinfo is not None:
+            raise ValueError("the wealth cut-off is a Beijing time of day, without a zone")
+        self.calendar = calendar
+        self.cutoff = cutoff
+        """The bank's cut-off, for products without one of their own."""
         self.assessments_per_day = assessments_per_day
 
     # -- the catalogue (staff) -----------------------------------------------------------
@@ -196,10 +247,10 @@ class WealthService:
         row = session.execute(
             text(
                 "INSERT INTO wealth_product (code, name, risk_level, yield_bps, min_amount, "  # noqa: S608
-                "step_amount, sale_start, sale_end, maturity_date, custody_account_id, "
+                "step_amount, sale_start, sale_end, maturity_date, cutoff, custody_account_id, "
                 "created_by, created_at) VALUES (:code, :name, :risk, :bps, :min, :step, "
-                ":start, :end, :maturity, :custody, :staff, :at) ON CONFLICT (code) DO NOTHING "
-                f"RETURNING {_PRODUCT}"
+                ":start, :end, :maturity, :cutoff, :custody, :staff, :at) "
+                f"ON CONFLICT (code) DO NOTHING RETURNING {_PRODUCT}"
             ),
             {
                 "code": code,
@@ -211,6 +262,7 @@ class WealthService:
                 "start": terms.sale_start,
                 "end": terms.sale_end,
                 "maturity": terms.maturity_date,
+                "cutoff": terms.cutoff,
                 "custody": custody.id,
                 "staff": staff_id,
                 "at": self.clock.now(),
@@ -228,6 +280,19 @@ class WealthService:
         if row is None:
             raise ProductNotFound(code=code)
         return Product(*row)
+
+    def cutoff_of(self, product: Product) -> time:
+        return product.cutoff or self.cutoff
+
+    def value_date(self, product: Product, at: datetime | None = None) -> date:
+        """The value date of a purchase of ``product`` made ``at`` (default: now), as
+        :meth:`buy` gives it; for showing before the customer buys."""
+        return rules.value_date(
+            product.terms,
+            at or self.clock.now(),
+            cutoff=self.cutoff_of(product),
+            calendar=self.calendar,
+        )
 
     def products(self, session: Session, *, on_sale: bool = False) -> list[Product]:
         """The catalogue; with ``on_sale``, only what can be bought now."""
@@ -370,15 +435,17 @@ class WealthService:
         rules.check_purchase(product.terms, amount, now)
         account = self._own_account(session, customer_id, account_number)
         self.check_suitable(session, customer_id=customer_id, product=product)
-        entry_id = self._move(
+        entry_id = self.ledger.transfer(
             session,
-            product,
-            client_id=f"wealth:{customer_id}:{client_id}",
-            debit=account.ledger_account_id,
-            credit=product.custody_account_id,
-            amount=amount,
-            metadata={"payer": account.number},
-        )
+            self._leg(
+                product,
+                client_id=f"wealth:{customer_id}:{client_id}",
+                debit=account.ledger_account_id,
+                credit=product.custody_account_id,
+                amount=amount,
+                metadata={"payer": account.number},
+            ),
+        ).entry_id_or_raise()
         holding_id = session.execute(
             text(
                 "INSERT INTO wealth_holding (customer_id, product_id, e_account_id, amount, "
@@ -393,7 +460,7 @@ class WealthService:
                 "cid": client_id,
                 "e": entry_id,
                 "at": now,
-                "vd": rules.value_date(product.terms, now),
+                "vd": self.value_date(product, now),
             },
         ).scalar_one()
         return self._holding(session, "h.id = :id", {"id": holding_id})[0], True
@@ -418,6 +485,17 @@ class WealthService:
         ).all()
         return [Payout(*row) for row in rows]
 
+    def payouts_pending(self, session: Session, customer_id: int) -> list[Payout]:
+        """The customer's redemptions waiting for their value date, oldest first."""
+        rows = session.execute(
+            text(
+                f"SELECT {_PAYOUT} FROM wealth_payout "  # noqa: S608
+                "WHERE customer_id = :c AND paid_at IS NULL ORDER BY id"
+            ),
+            {"c": customer_id},
+        ).all()
+        return [Payout(*row) for row in rows]
+
     # -- redemption (customers) ----------------------------------------------------------
 
     def redeem(
@@ -430,8 +508,10 @@ class WealthService:
         client_id: str,
     ) -> tuple[Payout, bool]:
         """Redeem ``amount`` fen of principal (None: all that is left) of an
-        open-ended holding, with the yield it earned, into the account it was paid
-        from; once per ``client_id``. Returns the payout and whether it was made now."""
+        open-ended holding, with the yield it earns up to the redemption's value date
+        (its T), into the account it was paid from; once per ``client_id``. Paid at
+        once when T is today; otherwise recorded as due on T (``paid_at`` None) and
+        paid by :meth:`pay_due`. Returns the payout and whether it was asked now."""
         # A customer's redemptions one at a time: a retry racing its original finds
         # it, and two redemptions of one holding cannot both take what is left.
         advisory_lock(session, "wealth_redeem", customer_id)
@@ -448,19 +528,20 @@ class WealthService:
         rules.check_redemption(
             product.terms, amount=principal, held=holding.amount, redeemed=holding.redeemed
         )
-        account_number = self._payable_account(session, holding)
-        days = rules.days_held(holding.value_date, rules.beijing_date(self.clock.now()))
-        payout = self._pay_out(
+        self._check_payable(session, holding)
+        now = self.clock.now()
+        day = rules.order_date(now, cutoff=self.cutoff_of(product), calendar=self.calendar)
+        payout = self._record_payout(
             session,
             product,
             holding,
-            account_number,
             kind="redemption",
             client_id=client_id,
-            ledger_id=f"wealth-redeem:{customer_id}:{client_id}",
             principal=principal,
-            days=days,
+            value_date=day,
         )
+        if day == rules.beijing_date(now):
+            (payout,) = self._pay(session, [(product, holding, payout)])
         return payout, True
 
     # -- maturity (the job) --------------------------------------------------------------
@@ -478,8 +559,8 @@ class WealthService:
             ),
             {"today": rules.beijing_date(self.clock.now()), "limit": limit},
         ).all()
-        run = MaturityRun()
         products: dict[str, Product] = {}
+        due: list[Due] = []
         for row in rows:
             holding = Holding(*row)
             product = products.get(holding.product_code) or self.product(
@@ -487,29 +568,50 @@ class WealthService:
             )
             products[product.code] = product
             assert product.maturity_date is not None
-            payout = self._pay_out(
+            payout = self._record_payout(
                 session,
                 product,
                 holding,
-                holding.account_number,
                 kind="maturity",
                 client_id=f"maturity:{holding.id}",
-                ledger_id=f"wealth-maturity:{holding.id}",
                 principal=holding.amount - holding.redeemed,
-                days=rules.days_held(holding.value_date, product.maturity_date),
+                value_date=product.maturity_date,
             )
-            run = MaturityRun(
-                holdings=run.holdings + 1,
-                principal=run.principal + payout.principal,
-                yield_amount=run.yield_amount + payout.yield_amount,
+            due.append((product, holding, payout))
+        return MaturityRun.of(self._pay(session, due))
+
+    def pay_due(self, session: Session, *, limit: int = 200) -> MaturityRun:
+        """Pay, in the caller's transaction, up to ``limit`` redemptions whose value
+        date (Beijing) has come, locked ``FOR UPDATE SKIP LOCKED``: two runs at once
+        pay each exactly once. As at maturity, one whose account was closed meanwhile
+        waits (for staff), rather than failing every run's batch."""
+        columns = ", ".join(f"w.{c}" for c in _PAYOUT_COLUMNS)
+        rows = session.execute(
+            text(
+                f"SELECT {columns} FROM wealth_payout w "  # noqa: S608
+                "JOIN wealth_holding h ON h.id = w.holding_id "
+                "JOIN e_account a ON a.id = h.e_account_id "
+                "WHERE w.paid_at IS NULL AND w.value_date <= :today AND a.status <> 'closed' "
+                "ORDER BY w.id LIMIT :limit FOR UPDATE OF w SKIP LOCKED"
+            ),
+            {"today": rules.beijing_date(self.clock.now()), "limit": limit},
+        ).all()
+        products: dict[str, Product] = {}
+        due: list[Due] = []
+        for row in rows:
+            payout = Payout(*row)
+            (holding,) = self._holding(session, "h.id = :id", {"id": payout.holding_id})
+            product = products.get(holding.product_code) or self.product(
+                session, holding.product_code
             )
-        return run
+            products[product.code] = product
+            due.append((product, holding, payout))
+        return MaturityRun.of(self._pay(session, due))
 
     # -- money movement: one helper for every leg ----------------------------------------------
 
-    def _move(
-        self,
-        session: Session,
+    @staticmethod
+    def _leg(
         product: Product,
         *,
         client_id: str,
@@ -517,67 +619,34 @@ class WealthService:
         credit: AccountRef,
         amount: int,
         metadata: Mapping[str, object],
-    ) -> int:
-        """One ledger transfer of a wealth product in the caller's transaction (the
-        purchase, and each leg of a payout); the ledger client id makes it once only."""
-        return self.ledger.transfer(
-            session,
-            Transfer(
-                client_id=client_id,
-                debit_account=debit,
-                credit_account=credit,
-                amount=amount,
-                currency="CNY",
-                description=f"{product.name} {product.code}"[:200],
-                metadata={"product": product.code, **metadata},
-            ),
-        ).entry_id_or_raise()
+    ) -> Transfer:
+        """One ledger transfer of a wealth product (the purchase, each leg of a
+        payout); its ledger client id makes it once only."""
+        return Transfer(
+            client_id=client_id,
+            debit_account=debit,
+            credit_account=credit,
+            amount=amount,
+            currency="CNY",
+            description=f"{product.name} {product.code}"[:200],
+            metadata={"product": product.code, **metadata},
+        )
 
-    def _pay_out(
+    def _record_payout(
         self,
         session: Session,
         product: Product,
         holding: Holding,
-        account_number: str,
         *,
         kind: str,
         client_id: str,
-        ledger_id: str,
         principal: int,
-        days: int,
+        value_date: date,
     ) -> Payout:
-        """Principal back from custody, and the yield it earned from the product's
-        yield account, into the holding's account; the payout recorded and the
-        holding's redeemed total (and status) moved on, all in one transaction."""
-        account = self.accounts.account(session, account_number)
-        earned = rules.yield_for(principal, product.yield_bps, days)
-        entry_id = self._move(
-            session,
-            product,
-            client_id=ledger_id,
-            debit=product.custody_account_id,
-            credit=account.ledger_account_id,
-            amount=principal,
-            metadata={"payout": kind, "holding": holding.id},
-        )
-        yield_entry_id = None
-        if earned:
-            source, _ = self.ledger.create_account(
-                session,
-                code=f"wealth:{product.code}:yield",
-                name=f"yield paid on wealth product {product.code}",
-                currency="CNY",
-                type=AccountType.EXPENSE,
-            )
-            yield_entry_id = self._move(
-                session,
-                product,
-                client_id=f"{ledger_id}:yield",
-                debit=source.id,
-                credit=account.ledger_account_id,
-                amount=earned,
-                metadata={"payout": kind, "holding": holding.id, "days": days},
-            )
+        """A payout of ``principal`` counting for ``value_date``, with the yield earned
+        up to it, taken from the holding at once (its redeemed total and status), not
+        yet paid."""
+        days = rules.days_held(holding.value_date, value_date)
         redeemed = holding.redeemed + principal
         status = "matured" if kind == "maturity" else "redeemed"
         # The CHECK (redeemed BETWEEN 0 AND amount) refuses an over-redemption even if
@@ -592,8 +661,8 @@ class WealthService:
         row = session.execute(
             text(
                 "INSERT INTO wealth_payout (holding_id, customer_id, kind, client_id, "  # noqa: S608
-                "principal, yield_amount, days, entry_id, yield_entry_id, created_at) "
-                "VALUES (:h, :c, :k, :cid, :p, :y, :d, :e, :ye, :at) "
+                "principal, yield_amount, days, value_date, created_at) "
+                "VALUES (:h, :c, :k, :cid, :p, :y, :d, :vd, :at) "
                 f"RETURNING {_PAYOUT}"
             ),
             {
@@ -602,29 +671,87 @@ class WealthService:
                 "k": kind,
                 "cid": client_id,
                 "p": principal,
-                "y": earned,
+                "y": rules.yield_for(principal, product.yield_bps, days),
                 "d": days,
-                "e": entry_id,
-                "ye": yield_entry_id,
+                "vd": value_date,
                 "at": self.clock.now(),
             },
         ).one()
-        outbox.record(
-            session,
-            PayoutMade(
-                holding_id=holding.id,
-                customer_id=holding.customer_id,
-                kind=kind,
-                client_id=client_id,
-                product=product.name,
-                principal=principal,
-                yield_amount=earned,
-                currency="CNY",
-                account_tail=account_number[-4:],
-                occurred_at=self.clock.now(),
-            ),
-        )
         return Payout(*row)
+
+    def _pay(self, session: Session, due: Sequence[Due]) -> list[Payout]:
+        """Move the money of recorded payouts: each principal back from custody and
+        its yield from the product's yield account, into the holding's account, and
+        tell the customers. One ledger batch for all of them, so that its accounts are
+        locked together in one order: two payout runs at once never deadlock (one
+        transfer at a time, each run would lock custody and customers' accounts in
+        its own order)."""
+        legs: list[Transfer] = []
+        for product, holding, payout in due:
+            account = self.accounts.account(session, holding.account_number)
+            ledger_id = f"wealth-payout:{payout.id}"
+            legs.append(
+                self._leg(
+                    product,
+                    client_id=ledger_id,
+                    debit=product.custody_account_id,
+                    credit=account.ledger_account_id,
+                    amount=payout.principal,
+                    metadata={"payout": payout.kind, "holding": holding.id},
+                )
+            )
+            if payout.yield_amount:
+                source, _ = self.ledger.create_account(
+                    session,
+                    code=f"wealth:{product.code}:yield",
+                    name=f"yield paid on wealth product {product.code}",
+                    currency="CNY",
+                    type=AccountType.EXPENSE,
+                )
+                legs.append(
+                    self._leg(
+                        product,
+                        client_id=f"{ledger_id}:yield",
+                        debit=source.id,
+                        credit=account.ledger_account_id,
+                        amount=payout.yield_amount,
+                        metadata={
+                            "payout": payout.kind,
+                            "holding": holding.id,
+                            "days": payout.days,
+                        },
+                    )
+                )
+        entries = iter([o.entry_id_or_raise() for o in self.ledger.execute(session, legs)])
+        now = self.clock.now()
+        paid = []
+        for product, holding, payout in due:
+            entry_id = next(entries)
+            yield_entry_id = next(entries) if payout.yield_amount else None
+            row = session.execute(
+                text(
+                    "UPDATE wealth_payout SET entry_id = :e, yield_entry_id = :ye, paid_at = :at "  # noqa: S608
+                    f"WHERE id = :id AND paid_at IS NULL RETURNING {_PAYOUT}"
+                ),
+                {"e": entry_id, "ye": yield_entry_id, "at": now, "id": payout.id},
+            ).one()
+            outbox.record(
+                session,
+                PayoutMade(
+                    holding_id=holding.id,
+                    customer_id=holding.customer_id,
+                    kind=payout.kind,
+                    client_id=payout.client_id,
+                    product=product.name,
+                    principal=payout.principal,
+                    yield_amount=payout.yield_amount,
+                    currency="CNY",
+                    account_tail=holding.account_number[-4:],
+                    occurred_at=now,
+                ),
+            )
+            paid.append(Payout(*row))
+        return paid
 
     def _payout(
         self, session: Session, customer_id: int, kind: str, client_id: str
@@ -653,13 +780,12 @@ class WealthService:
         rows = session.execute(text(f"SELECT {_HOLDING} WHERE {where}"), values).all()
         return [Holding(*row) for row in rows]
 
-    def _payable_account(self, session: Session, holding: Holding) -> str:
-        """The account a payout goes to: the one the holding was paid from, while it
-        is open (a frozen account still receives)."""
+    def _check_payable(self, session: Session, holding: Holding) -> None:
+        """A payout goes to the account the holding was paid from, while it is open
+        (a frozen account still receives)."""
         account = self.accounts.account(session, holding.account_number)
         if account.status == "closed":
             raise AccountNotActive(account=account.number[-4:], status=account.status)
-        return account.number
 
     def _own_account(self, session: Session, customer_id: int, number: str) -> EAccount:
         try:

@@ -849,6 +849,11 @@ def _card_page(
             view = _card_view(
                 platform.cards.view(session, card), member=member, now=platform.clock.now()
             )
+            if view is not None and view["product"] and view["can_act"]:
+                # What a purchase made now would earn from (the card's body was made
+                # earlier, maybe before the cut-off).
+                product = platform.wealth.product(session, view["product"]["code"])
+                view["value_date"] = platform.wealth.value_date(product).isoformat()
             mobile = platform.accounts.customer(session, me.id).mobile
     except DomainError as missing:
         return _chat_home(request, platform, me, 404, error=_error(request, missing))

@@ -380,6 +380,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "wealth_left": "持有本金",
         "wealth_bought": "购买 ¥ {amount}",
         "wealth_value_date": "起息日 {day}",
+        "wealth_value_date_now": "现在购买，起息日 {day}",
+        "wealth_value_date_label": "起息日",
+        "wealth_cutoff_rule": (
+            "工作日 {cutoff}（北京时间）前的购买、赎回当日确认；之后及周末、节假日提交的，"
+            "顺延至下一工作日。收益自起息日起算，计至赎回确认日前一日。"
+        ),
+        "wealth_redeem_pending": "赎回 ¥ {amount}（含收益）将于 {day} 到账",
+        "wealth_redeem_pending_notice": (
+            "赎回已受理。截止时间后或非工作日提交的赎回，于下一工作日确认并到账，见下方持仓。"
+        ),
         "wealth_matures": "到期日 {day}",
         "wealth_redeem_amount": "赎回金额（不填则全部赎回）",
         "wealth_redeem": "赎回",
@@ -805,6 +815,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "wealth_left": "Principal held",
         "wealth_bought": "bought ¥ {amount}",
         "wealth_value_date": "earning from {day}",
+        "wealth_value_date_now": "bought now, earns from {day}",
+        "wealth_value_date_label": "Earns from",
+        "wealth_cutoff_rule": (
+            "Purchases and redemptions before {cutoff} (Beijing time) on a business day "
+            "count for that day; later ones, and those on weekends and holidays, for the "
+            "next business day. Yield runs from the value date to the day before the "
+            "redemption counts."
+        ),
+        "wealth_redeem_pending": "redemption of ¥ {amount} (with its yield) to be paid on {day}",
+        "wealth_redeem_pending_notice": (
+            "Redemption accepted. Made after the cut-off or on a day off, it counts for "
+            "and is paid on the next business day: see your holdings below."
+        ),
         "wealth_matures": "matures {day}",
         "wealth_redeem_amount": "Amount to redeem (empty: all)",
         "wealth_redeem": "Redeem",

@@ -1,6 +1,8 @@
 """理财 in the web bank: the risk-tolerance assessment (the questionnaire, the
 result and until when it holds; a few a day), the products on sale and buying one,
-the customer's holdings, and redeeming an open-ended holding.
+the customer's holdings, and redeeming an open-ended holding. Each product shows the
+value date a purchase made now would get and its cut-off; each holding its value date
+and the redemptions still waiting for theirs.
 
 Buying here goes the way of the account manager's chat card: the same
 :meth:`WealthService.buy` (suitability, sale window, minimum and steps) inside the
@@ -23,7 +25,7 @@ from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.wealth import rules
-from rongbank.wealth.service import Assessment, Holding, Product
+from rongbank.wealth.service import Assessment, Holding, Payout, Product
 from rongbank.web.pages import (
     ChallengeAnswer,
     ChallengeCarried,
@@ -48,6 +50,7 @@ router = APIRouter(include_in_schema=False)
 NOTICES = {
     "assessed": "wealth_assessed",
     "redeemed": "wealth_redeemed",
+    "redeem_pending": "wealth_redeem_pending_notice",
     "bought": "wealth_bought_notice",
 }
 
@@ -56,7 +59,7 @@ def _money(minor: int) -> str:
     return format_amount(minor, scale=rules.CNY_SCALE)
 
 
-def _holding_view(holding: Holding) -> dict[str, Any]:
+def _holding_view(holding: Holding, pending: list[Payout]) -> dict[str, Any]:
     return {
         "id": holding.id,
         "code": holding.product_code,
@@ -67,6 +70,11 @@ def _holding_view(holding: Holding) -> dict[str, Any]:
         "value_date": holding.value_date.isoformat(),
         "maturity_date": holding.maturity_date.isoformat() if holding.maturity_date else "",
         "redeemable": holding.maturity_date is None and holding.left > 0,
+        "pending": [
+            {"amount": _money(p.principal + p.yield_amount), "day": p.value_date.isoformat()}
+            for p in pending
+            if p.holding_id == holding.id
+        ],
         # a fresh id per page: pressing twice, or resending, redeems once
         "client_id": uuid.uuid4().hex,
     }
@@ -80,7 +88,9 @@ def _fit(product: Product, latest: Assessment | None, now: datetime) -> str:
     return "above" if product.risk_level > latest.level else "yes"
 
 
-def _product_view(product: Product, latest: Assessment | None, now: datetime) -> dict[str, Any]:
+def _product_view(
+    platform: Platform, product: Product, latest: Assessment | None, now: datetime
+) -> dict[str, Any]:
     return {
         "code": product.code,
         "name": product.name,
@@ -92,6 +102,8 @@ def _product_view(product: Product, latest: Assessment | None, now: datetime) ->
         "sale_start": _local_time(product.sale_start),
         "sale_end": _local_time(product.sale_end),
         "maturity_date": product.maturity_date.isoformat() if product.maturity_date else "",
+        "value_date": platform.wealth.value_date(product, now).isoformat(),
+        "cutoff": f"{platform.wealth.cutoff_of(product):%H:%M}",
         # a fresh id per page: pressing twice, or resending, buys once
         "client_id": uuid.uuid4().hex,
     }
@@ -110,6 +122,7 @@ def _wealth(
     with platform.transaction() as session:
         assessments = platform.wealth.assessments(session, me.id)
         holdings = platform.wealth.holdings(session, me.id)
+        pending = platform.wealth.payouts_pending(session, me.id)
         on_sale = platform.wealth.products(session, on_sale=True)
     latest = assessments[0] if assessments else None
     assessment = (
@@ -127,8 +140,8 @@ def _wealth(
         "wealth.html",
         status_code,
         assessment=assessment,
-        holdings=[_holding_view(h) for h in reversed(holdings)],
-        products=[_product_view(p, latest, now) for p in on_sale],
+        holdings=[_holding_view(h, pending) for h in reversed(holdings)],
+        products=[_product_view(platform, p, latest, now) for p in on_sale],
         accounts=_accounts(platform, me.id),
         notice=notice,
         error=error,
@@ -221,7 +234,7 @@ def redeem(
             target=f"holding {holding_id}",
             details={"amount": principal, "client_id": client_id},
         ) as session:
-            platform.wealth.redeem(
+            payout, _ = platform.wealth.redeem(
                 session,
                 customer_id=me.id,
                 holding_id=holding_id,
@@ -231,7 +244,7 @@ def redeem(
     except DomainError as error:
         status = error.status if error.status == 404 else 422
         return _wealth(request, platform, me, status, error=_error(request, error))
-    return _redirect("/wealth?done=redeemed")
+    return _redirect(f"/wealth?done={'redeemed' if payout.paid else 'redeem_pending'}")
 
 
 # -- buying on the web -------------------------------------------------------------------
@@ -263,7 +276,7 @@ def _buy_page(
         request,
         "wealth_buy.html",
         status_code,
-        product={**_product_view(product, latest, now), "client_id": form["client_id"]},
+        product={**_product_view(platform, product, latest, now), "client_id": form["client_id"]},
         accounts=_accounts(platform, me.id),
         form=form,
         challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
