@@ -46,7 +46,8 @@ from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer, balance_of
 from rongbank.platform import Platform
 from rongbank.settings import Settings
-from tests.accounts.test_endpoints import V1, People, resident_id
+from tests.accounts.test_endpoints import V1, People
+from tests.factories.identity import resident_id
 
 CARD_KEY = b"test-card-hash-key"
 WINDOW = timedelta(seconds=60)

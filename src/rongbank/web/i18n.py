@@ -822,6 +822,7 @@ ERRORS_ZH: dict[str, str] = {
     "resident_id_check_digit_wrong": "身份证号校验位错误，请核对。",
     "resident_id_malformed": "身份证号应为18位。",
     "resident_id_birth_date_invalid": "身份证号中的出生日期无效。",
+    "resident_id_region_unknown": "身份证号前六位不是有效的行政区划代码，请核对。",
     "customer_too_young": "未达到开户的最低年龄。",
     "mobile_number_invalid": "手机号格式不正确。",
     "customer_already_registered": "该手机号或身份证号已开户。",

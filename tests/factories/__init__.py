@@ -1,0 +1,1 @@
+"""Test data built the way the bank builds it, shared by every test package."""
