@@ -118,6 +118,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "valid_from": "生效时间",
         "valid_until": "失效时间",
         "fingerprint": "SHA-256 指纹",
+        "ukey_ca": "本行U盾根证书",
+        "ukey_ca_hint": (
+            "本行为每个U盾签发的证书都由这张根证书签发。下载后可核对您的U盾证书链"
+            "（例如 openssl verify -CAfile rongbank-ukey-ca.pem 我的U盾证书.pem），"
+            "并与柜台或客服电话告知的指纹比对。"
+        ),
         "back_to_security": "返回安全中心",
         "your_limits": "我的支付限额",
         "limits_hint": "您可以在本行限额以内自行调低每笔和每日限额；留空表示采用本行限额。",
@@ -130,6 +136,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "challenge_title": "请验证您的身份",
         "challenge_sms": "我们已向您的手机 {mobile} 发送验证码，请输入6位验证码。",
         "challenge_grid_card": "请在口令卡上找到以下位置的密码并输入：",
+        "grid_card_last": (
+            "这是这张口令卡的最后一次验证（每个位置只问一次）。请到安全中心申领新卡。"
+        ),
+        "grid_card_left": "这张口令卡还能验证 {left} 次，请及时到安全中心申领新卡。",
         "challenge_token": "请在电子密码器上输入以下数字：",
         "challenge_token_layout": (
             "{payee} 是收款账号的后6位，{amount} 是以分为单位的金额（不足10位前面补0）。"
@@ -508,6 +518,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "valid_from": "Valid from",
         "valid_until": "Valid until",
         "fingerprint": "SHA-256 fingerprint",
+        "ukey_ca": "The bank's U盾 CA certificate",
+        "ukey_ca_hint": (
+            "Every U盾 certificate the bank issues is signed by this CA. Download it to "
+            "check your U盾 certificate's chain (e.g. openssl verify -CAfile "
+            "rongbank-ukey-ca.pem my-ukey.pem), and compare its fingerprint with the one "
+            "a branch or the bank's phone line gives you."
+        ),
         "back_to_security": "Back to Security",
         "your_limits": "Your limits",
         "limits_hint": (
@@ -523,6 +540,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "challenge_title": "Confirm it is you",
         "challenge_sms": "We sent a code to your mobile {mobile}. Enter the 6 digits.",
         "challenge_grid_card": "Enter the codes at these positions of your grid card:",
+        "grid_card_last": (
+            "This is the last challenge this grid card answers (each position is asked "
+            "once). Get a new card in the security centre."
+        ),
+        "grid_card_left": (
+            "This grid card answers {left} more challenges; get a new one in the "
+            "security centre soon."
+        ),
         "challenge_token": "Key this number into your token:",
         "challenge_token_layout": (
             "{payee} is the last 6 digits of the payee's account, {amount} the amount in fen "
@@ -845,6 +870,7 @@ ERRORS_ZH: dict[str, str] = {
     "payment_refused_risk": "这笔转账被风险控制拦截。如确需支付，请致电本行或联系客户经理。",
     "tool_not_held": "您没有这种安全工具，或它不能确认这笔转账。",
     "tool_not_active": "此安全工具已锁定、注销或失效。",
+    "grid_card_used_up": "口令卡的位置已全部问过，请到安全中心申领新卡，或改用其他安全工具。",
     "tool_not_found": "没有找到这个安全工具。",
     "certificate_request_invalid": (
         "证书请求无效：请粘贴由 P-256 或 Ed25519 密钥签名的 PEM 格式请求（可用 rongbank device "
