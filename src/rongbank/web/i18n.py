@@ -20,6 +20,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mobile": "手机号",
         "resident_id": "居民身份证号",
         "accounts": "我的账户",
+        "previous_login": "上次登录：{at}",
+        "failed_logins": (
+            "自上次登录以来，您的登录名被输错密码 {count} 次。"
+            "如果不是您本人，请修改密码并联系本行。"
+        ),
         "account_number": "账号",
         "account_class": "账户类别",
         "class_1": "Ⅰ类户",
@@ -417,6 +422,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mobile": "Mobile number",
         "resident_id": "Resident ID number",
         "accounts": "My accounts",
+        "previous_login": "Previous login: {at}",
+        "failed_logins": (
+            "Since your previous login, a wrong password was tried {count} times on your "
+            "login. If that was not you, change your password and tell the bank."
+        ),
         "account_number": "Account number",
         "account_class": "Class",
         "class_1": "Class I account",
@@ -830,7 +840,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 # any other error shows its own (English) message.
 ERRORS_ZH: dict[str, str] = {
     "login_failed": "手机号或密码错误。",
-    "login_locked": "登录失败次数过多，账户已暂时锁定，请稍后再试。",
+    "login_locked": "您所在网络输错密码次数过多，暂时不能登录此账户，请稍后再试或重置密码。",
     "insufficient_funds": "可用余额不足。",
     "daily_limit_exceeded": "超过本账户当日转账限额。",
     "yearly_limit_exceeded": "超过本账户年度转账限额。",

@@ -298,7 +298,15 @@ def _account_view(account: EAccount, available: int) -> dict[str, Any]:
 def accounts(request: Request, platform: PlatformDep, me: Me) -> Response:
     with platform.transaction() as session:
         customer = platform.accounts.customer(session, me.id)
-    return render(request, "accounts.html", customer=customer, accounts=_accounts(platform, me.id))
+        login = platform.auth.login_history(session, me)
+    return render(
+        request,
+        "accounts.html",
+        customer=customer,
+        accounts=_accounts(platform, me.id),
+        previous_login=login.previous_login_at and _local_time(login.previous_login_at),
+        failed_logins=login.failures_before_login,
+    )
 
 
 @router.get("/transfer")
