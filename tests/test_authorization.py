@@ -18,6 +18,7 @@ from tests.accounts.test_endpoints import PASSWORD, People
 
 V1 = "/api/v1"
 PUBLIC = {("POST", f"{V1}/customers"), ("POST", f"{V1}/enterprises"), ("POST", f"{V1}/sessions")}
+PUBLIC |= {("GET", f"{V1}/ca/ukey.pem"), ("GET", f"{V1}/ca/ukey.der")}  # a certificate
 ROLES = ("account_manager", "operations", "credit_officer", "risk_analyst", "administrator")
 # Which staff roles each staff endpoint admits; every other role must be refused.
 STAFF_ROLES = {"operations", "administrator"}

@@ -575,4 +575,5 @@ def _challenge_details(challenge: Challenge) -> dict[str, Any]:
         "question": challenge.question,
         "expires_at": challenge.expires_at.isoformat(),
         "alternatives": [t.value for t in challenge.alternatives],
+        "challenges_left": challenge.challenges_left,
     }

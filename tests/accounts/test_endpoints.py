@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from rongbank.api.app import create_app
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.platform import Platform
-from tests.factories.people import PASSWORD, V1, People, resident_id
+from tests.factories.identity import resident_id
+from tests.factories.people import PASSWORD, V1, People
 
 
 @pytest.fixture

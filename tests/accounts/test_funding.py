@@ -52,7 +52,8 @@ from rongbank.ledger.service import Transfer, balance_of
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 from tests.factories.cards import CARD, card_number
-from tests.factories.people import V1, People, resident_id
+from tests.factories.identity import resident_id
+from tests.factories.people import V1, People
 from tests.support.funding import CardHolder
 
 CARD_KEY = b"test-card-hash-key"

@@ -18,6 +18,7 @@ from rongbank.accounts.identity import (
     ResidentIdBirthDateInvalid,
     ResidentIdCheckDigitWrong,
     ResidentIdMalformed,
+    ResidentIdRegionUnknown,
     Sex,
     credit_code_check_character,
     mask_mobile,
@@ -29,6 +30,7 @@ from rongbank.accounts.identity import (
     resident_id_check_character,
 )
 from rongbank.errors import InvalidRequest
+from tests.factories.identity import divisions, resident_id
 
 TODAY = date(2026, 1, 5)
 
@@ -47,12 +49,6 @@ PUBLISHED_CREDIT_CODES = ["91350100M000100Y43", "91110108551385082Q", "914403007
 DIGITS = "0123456789"
 
 
-def resident_id(division: str = "110105", birth: date = date(1990, 1, 1), sequence: int = 1) -> str:
-    """A resident identity number with the right check character."""
-    body = f"{division}{birth:%Y%m%d}{sequence:03d}"
-    return body + resident_id_check_character(body)
-
-
 def credit_code(body: str) -> str:
     """A credit code from its first 16 characters, both check characters computed."""
     with_organisation_check = body + organisation_code_check_character(body[8:16])
@@ -66,6 +62,7 @@ class TestErrors:
             (ResidentIdMalformed, "resident_id_malformed"),
             (ResidentIdBirthDateInvalid, "resident_id_birth_date_invalid"),
             (ResidentIdCheckDigitWrong, "resident_id_check_digit_wrong"),
+            (ResidentIdRegionUnknown, "resident_id_region_unknown"),
             (CustomerTooYoung, "customer_too_young"),
             (CreditCodeMalformed, "credit_code_malformed"),
             (CreditCodeCheckDigitWrong, "credit_code_check_digit_wrong"),
@@ -134,6 +131,49 @@ class TestParseResidentId:
         # 13th month: a mistyped digit, reported as such because the sum is wrong.
         with pytest.raises(ResidentIdCheckDigitWrong):
             parse_resident_id("11010519491331002X", today=TODAY)
+
+    @pytest.mark.parametrize(
+        ("division", "was"),
+        [
+            ("110105", "Beijing, Chaoyang district"),
+            ("110103", "Beijing, Chongwen district, merged into Dongcheng in 2010"),
+            ("510221", "Sichuan, Changshou county, part of Chongqing since 1997"),
+            ("440524", "Guangdong, Chaoyang county, 1983 to 1993"),
+            ("370000", "Shandong province itself"),
+            ("460100", "Haikou city"),
+            ("810000", "Hong Kong, on residence permits"),
+        ],
+    )
+    def test_accepts_a_division_code_that_exists_or_once_existed(
+        self, division: str, was: str
+    ) -> None:
+        parsed = parse_resident_id(resident_id(division=division), today=TODAY)
+
+        assert parsed.division_code == division, was
+
+    @pytest.mark.parametrize(
+        "division",
+        [
+            "110199",  # Beijing has no district 99
+            "110120",  # nor 20
+            "123456",  # Tianjin has no 3456
+            "190101",  # there is no province 19
+            "710101",  # Taiwan is coded as a whole
+            "830000",  # the Taiwan residence permits' code is not a division
+        ],
+    )
+    def test_refuses_a_division_code_that_never_existed(self, division: str) -> None:
+        with pytest.raises(ResidentIdRegionUnknown) as refused:
+            parse_resident_id(resident_id(division=division), today=TODAY)
+
+        assert refused.value.code == "resident_id_region_unknown"
+
+    def test_checks_the_check_character_before_the_division_code(self) -> None:
+        number = resident_id(division="110199")
+        mistyped = number[:16] + str((int(number[16]) + 1) % 10) + number[17]
+
+        with pytest.raises(ResidentIdCheckDigitWrong):
+            parse_resident_id(mistyped, today=TODAY)
 
     @pytest.mark.parametrize(
         "birth",
@@ -215,11 +255,6 @@ class TestAgeOn:
 
 
 class TestResidentIdProperties:
-    divisions = st.builds(
-        lambda first, rest: first + rest,
-        st.sampled_from("12345678"),
-        st.text(DIGITS, min_size=5, max_size=5),
-    )
     birth_dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2010, 1, 5))
     sequences = st.integers(min_value=0, max_value=999)
 
@@ -227,7 +262,9 @@ class TestResidentIdProperties:
     def test_a_body_with_its_computed_check_character_is_accepted(
         self, division: str, birth: date, sequence: int
     ) -> None:
-        parsed = parse_resident_id(resident_id(division, birth, sequence), today=TODAY)
+        parsed = parse_resident_id(
+            resident_id(sequence, birth=birth, division=division), today=TODAY
+        )
 
         assert parsed.division_code == division
         assert parsed.birth_date == birth
@@ -243,7 +280,7 @@ class TestResidentIdProperties:
     def test_changing_any_one_character_fails_the_check(
         self, division: str, birth: date, sequence: int, position: int, data: st.DataObject
     ) -> None:
-        number = resident_id(division, birth, sequence)
+        number = resident_id(sequence, birth=birth, division=division)
         allowed = {0: "12345678", 17: DIGITS + "X"}.get(position, DIGITS)
         replacement = data.draw(st.sampled_from(allowed.replace(number[position], "")))
         changed = number[:position] + replacement + number[position + 1 :]

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.accounts.identity import resident_id_check_character
 from rongbank.accounts.interest import (
     INTEREST_EXPENSE_ACCOUNT,
     UNITS_PER_FEN,
@@ -40,6 +39,7 @@ from rongbank.clock import FrozenClock
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
 from rongbank.platform import Platform
+from tests.factories.identity import resident_id
 
 RATE = Decimal("0.0005")  # the shipped demand rate in force in 2026
 FIRST_DAY = date(2026, 3, 2)  # the conftest clock's business date
@@ -189,12 +189,11 @@ class Bank:
 
     def person(self) -> EAccount:
         n = next(_people)
-        body = f"11010519900307{n % 1000:03d}"
         _, account = self.accounts.register_person(
             self.session,
             name="王小明",
             mobile=f"137{n:08d}",
-            resident_id=body + resident_id_check_character(body),
+            resident_id=resident_id(n % 1000),
         )
         return account
 

@@ -18,20 +18,16 @@ from rongbank.accounts.errors import (
     NotYourAccount,
     YearlyLimitExceeded,
 )
-from rongbank.accounts.identity import ResidentIdCheckDigitWrong, resident_id_check_character
+from rongbank.accounts.identity import ResidentIdCheckDigitWrong
 from rongbank.accounts.rules import load_class_limits
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.clock import FrozenClock
 from rongbank.ledger.errors import ExceedsCredits
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import LedgerService, Transfer
+from tests.factories.identity import resident_id
 
 YUAN = 100
-
-
-def resident_id(birth: str = "19900307", sequence: int = 123) -> str:
-    body = f"110105{birth}{sequence:03d}"
-    return body + resident_id_check_character(body)
 
 
 class Bank:

@@ -17,7 +17,6 @@ import xmlschema
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from rongbank.accounts.identity import resident_id_check_character
 from rongbank.accounts.interest import InterestService, end_of_business_day, load_interest_rates
 from rongbank.accounts.statements import (
     CAMT053_NAMESPACE,
@@ -29,6 +28,7 @@ from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import PASSWORD, V1, People, transfer_confirmed
+from tests.factories.identity import resident_id
 
 TODAY = date(2026, 3, 2)  # the conftest clock's business date (Beijing time)
 NS = {"c": CAMT053_NAMESPACE}
@@ -64,7 +64,6 @@ def pay(
 
 
 def register_enterprise(client: TestClient, people: People) -> dict[str, Any]:
-    body = "11010519800101001"
     response = client.post(
         f"{V1}/enterprises",
         json={
@@ -72,7 +71,7 @@ def register_enterprise(client: TestClient, people: People) -> dict[str, Any]:
             "mobile": "13900009999",
             "credit_code": "91350100M000100Y43",
             "legal_rep_name": "林某",
-            "legal_rep_id": body + resident_id_check_character(body),
+            "legal_rep_id": resident_id(1, birth=date(1980, 1, 1)),
             "password": PASSWORD,
         },
     )

@@ -29,6 +29,7 @@ from rongbank.auth.passwords import (
     needs_rehash,
     verify_password,
 )
+from rongbank.auth.repository import LoginHistory
 from rongbank.auth.service import AuthService, NewSession, Principal, PrincipalKind
 from rongbank.clock import FrozenClock
 from rongbank.db import unit_of_work
@@ -74,12 +75,22 @@ def refusal(
     return result.error
 
 
-def credential_counter(session: Session, username: str) -> tuple[int, object]:
-    failed, locked_until = session.execute(
-        text("SELECT failed_attempts, locked_until FROM auth_credential WHERE username = :u"),
-        {"u": username},
-    ).one()
-    return failed, locked_until
+def wide_failures(session: Session, username: str) -> int:
+    """Wrong passwords for a login name since it last logged in, from anywhere."""
+    failures = session.execute(
+        text("SELECT failures FROM auth_login_name WHERE name_hash = :h"),
+        {"h": hashlib.sha256(username.encode()).digest()},
+    ).scalar_one_or_none()
+    return failures or 0
+
+
+def attempt(
+    session: Session, auth: AuthService, password: str, ip: str, username: str = MOBILE
+) -> NewSession | LoginFailed | AccountLocked:
+    result = auth.login(session, username=username, password=password, ip=ip)
+    outcome = result.new_session or result.error
+    assert outcome is not None
+    return outcome
 
 
 class TestPasswordHashing:
@@ -334,7 +345,7 @@ class TestLogin:
         self, session: Session, auth: AuthService
     ) -> None:
         refusal(session, auth, "typed-my-Password-here", PASSWORD)
-        stored = session.execute(text("SELECT name_hash FROM auth_failed_login")).scalars().all()
+        stored = session.execute(text("SELECT name_hash FROM auth_login_name")).scalars().all()
         assert hashlib.sha256(b"typed-my-password-here").digest() in stored
 
     def test_a_successful_login_resets_the_count(
@@ -343,7 +354,7 @@ class TestLogin:
         refusal(session, auth, alice, WRONG)
         refusal(session, auth, alice, WRONG)
         log_in(session, auth, alice, PASSWORD)
-        assert credential_counter(session, alice) == (0, None)
+        assert wide_failures(session, alice) == 0
         assert refusal(session, auth, alice, WRONG).details == {"remaining_attempts": 4}
 
     def test_a_hash_with_old_parameters_is_replaced_at_login(
@@ -378,6 +389,117 @@ class TestLogin:
         assert auth.sessions_of(session, new.principal)[0].ip is None
 
 
+class TestLockoutBySource:
+    """Wrong passwords lock out where they come from, never the customer elsewhere."""
+
+    def test_a_stranger_locks_out_only_the_network_they_guess_from(
+        self, session: Session, auth: AuthService, alice: str
+    ) -> None:
+        for _ in range(5):
+            stranger = attempt(session, auth, WRONG, "198.51.100.7")
+        assert isinstance(stranger, AccountLocked)
+        assert isinstance(attempt(session, auth, PASSWORD, "198.51.100.7"), AccountLocked)
+        mine = attempt(session, auth, PASSWORD, "203.0.113.9")
+        assert isinstance(mine, NewSession)
+        assert mine.principal.id == ALICE
+
+    def test_another_source_keeps_all_its_tries(
+        self, session: Session, auth: AuthService, alice: str
+    ) -> None:
+        for _ in range(3):
+            attempt(session, auth, WRONG, "198.51.100.7")
+        elsewhere = attempt(session, auth, WRONG, "203.0.113.9")
+        assert isinstance(elsewhere, LoginFailed)
+        assert elsewhere.details == {"remaining_attempts": 4}
+
+    def test_each_further_lockout_of_a_source_lasts_twice_as_long(
+        self, session: Session, auth: AuthService, clock: FrozenClock, alice: str
+    ) -> None:
+        waits = []
+        for _ in range(4):
+            for _ in range(5):
+                locked = attempt(session, auth, WRONG, "198.51.100.7")
+            assert isinstance(locked, AccountLocked)
+            waits.append(locked.details["retry_after_seconds"])
+            clock.advance(timedelta(seconds=locked.details["retry_after_seconds"]))
+        assert waits == [900, 1800, 3600, 7200]
+
+    def test_a_lockout_never_lasts_more_than_a_day(
+        self, session: Session, auth: AuthService, clock: FrozenClock, alice: str
+    ) -> None:
+        for _ in range(12):
+            for _ in range(5):
+                locked = attempt(session, auth, WRONG, "198.51.100.7")
+            assert isinstance(locked, AccountLocked)
+            clock.advance(timedelta(seconds=locked.details["retry_after_seconds"]))
+        assert locked.details == {"retry_after_seconds": 24 * 3600}
+
+    def test_a_source_quiet_for_a_day_starts_afresh(
+        self, session: Session, auth: AuthService, clock: FrozenClock, alice: str
+    ) -> None:
+        for _ in range(5):
+            attempt(session, auth, WRONG, "198.51.100.7")
+        clock.advance(timedelta(minutes=15) + timedelta(days=1))  # a day after the lockout
+        for _ in range(5):
+            locked = attempt(session, auth, WRONG, "198.51.100.7")
+        assert isinstance(locked, AccountLocked)
+        assert locked.details == {"retry_after_seconds": 900}
+
+    def test_guessing_from_many_sources_leaves_each_new_one_a_single_try(
+        self, session: Session, auth: AuthService, alice: str
+    ) -> None:
+        for n in range(4):
+            for _ in range(5):
+                attempt(session, auth, WRONG, f"198.51.100.{n}")
+        assert wide_failures(session, alice) == 20
+        one_try = attempt(session, auth, WRONG, "198.51.100.99")
+        assert isinstance(one_try, AccountLocked)
+        # The customer, with the right password, still gets in; then the count is over.
+        assert isinstance(attempt(session, auth, PASSWORD, "203.0.113.9"), NewSession)
+        again = attempt(session, auth, WRONG, "198.51.100.100")
+        assert isinstance(again, LoginFailed)
+        assert again.details == {"remaining_attempts": 4}
+
+    def test_an_ipv6_client_counts_by_its_64(
+        self, session: Session, auth: AuthService, alice: str
+    ) -> None:
+        for host in range(1, 6):
+            locked = attempt(session, auth, WRONG, f"2001:db8:1:2::{host}")
+        assert isinstance(locked, AccountLocked)
+        assert isinstance(attempt(session, auth, PASSWORD, "2001:db8:1:2::99"), AccountLocked)
+        assert isinstance(attempt(session, auth, PASSWORD, "2001:db8:1:3::1"), NewSession)
+
+    def test_an_unknown_name_locks_per_source_alike(
+        self, session: Session, auth: AuthService
+    ) -> None:
+        answers = [
+            attempt(session, auth, WRONG, "198.51.100.7", username="nobody").to_dict()
+            for _ in range(5)
+        ]
+        elsewhere = attempt(session, auth, WRONG, "203.0.113.9", username="nobody")
+        assert answers[-1]["code"] == "login_locked"
+        assert elsewhere.to_dict()["details"] == {"remaining_attempts": 4}
+
+    def test_the_customer_is_told_of_wrong_passwords_at_the_next_login(
+        self, session: Session, auth: AuthService, clock: FrozenClock, alice: str
+    ) -> None:
+        first = attempt(session, auth, PASSWORD, "203.0.113.9")
+        assert isinstance(first, NewSession)
+        assert first.history == LoginHistory(None, 0)
+        at = clock.now()
+        clock.advance(timedelta(hours=5))
+        for n in range(3):
+            attempt(session, auth, WRONG, f"198.51.100.{n}")
+        clock.advance(timedelta(hours=1))
+        second = attempt(session, auth, PASSWORD, "203.0.113.9")
+        assert isinstance(second, NewSession)
+        assert second.history == LoginHistory(previous_login_at=at, failures_before_login=3)
+        assert auth.login_history(session, second.principal) == second.history
+        third = attempt(session, auth, PASSWORD, "203.0.113.9")
+        assert isinstance(third, NewSession)
+        assert third.history.failures_before_login == 0
+
+
 class TestLoginAtTheBoundary:
     """What an endpoint does: login inside the unit of work, raise after commit."""
 
@@ -392,7 +514,7 @@ class TestLoginAtTheBoundary:
             with pytest.raises(LoginFailed):
                 result.unwrap()
         with unit_of_work(factory) as later:
-            assert credential_counter(later, alice) == (2, None)
+            assert wide_failures(later, alice) == 2
 
     def test_raising_inside_the_unit_of_work_would_lose_the_count(
         self, connection: Connection, auth: AuthService, alice: str, session: Session
@@ -403,7 +525,7 @@ class TestLoginAtTheBoundary:
         with pytest.raises(LoginFailed), unit_of_work(factory) as request:
             auth.login(request, username=alice, password=WRONG).unwrap()
         with unit_of_work(factory) as later:
-            assert credential_counter(later, alice) == (0, None)
+            assert wide_failures(later, alice) == 0
 
 
 class TestAuthenticate:

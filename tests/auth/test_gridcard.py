@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import itertools
 import json
-import math
 import re
 from datetime import date
 
@@ -16,6 +14,7 @@ from pypdf import PdfReader
 
 from rongbank.auth import gridcard
 from rongbank.auth.gridcard import (
+    CHALLENGES_PER_CARD,
     CODE_DIGITS,
     COLUMNS,
     POSITIONS_PER_CHALLENGE,
@@ -25,9 +24,9 @@ from rongbank.auth.gridcard import (
     all_positions,
     card_from_json,
     card_to_json,
+    card_uses,
     check_answers,
     choose_positions,
-    combination_key,
     hash_card,
     new_card,
     new_serial,
@@ -180,91 +179,66 @@ def test_an_answer_is_only_its_ascii_code(card: GridCard, stored: dict[str, byte
 # --- Choosing a challenge ------------------------------------------------------------
 
 
-def test_combination_key_is_in_reading_order() -> None:
-    assert combination_key(["H10", "A1", "C7"]) == "A1,C7,H10"
-    # Row by row, left to right: C1 comes before A2.
-    assert combination_key(["A2", "C1"]) == "C1,A2"
-    assert combination_key(["A10", "B9"]) == "B9,A10"
-    with pytest.raises(ValueError, match="once"):
-        combination_key(["A1", "A1"])
-    with pytest.raises(ValueError, match="position"):
-        combination_key(["A1", "a2"])
-
-
-def test_a_challenge_is_distinct_sorted_and_unused() -> None:
-    positions = choose_positions(set())
+def test_a_challenge_is_distinct_sorted_and_fresh() -> None:
+    fresh = set(all_positions()) - {"A1", "B1"}
+    positions = choose_positions(fresh)
     assert len(positions) == POSITIONS_PER_CHALLENGE
-    assert combination_key(positions) == ",".join(positions)
-    assert set(positions) <= set(all_positions())
+    assert set(positions) <= fresh
+    assert list(positions) == sorted(positions, key=all_positions().index)
 
 
-@pytest.mark.parametrize(
-    ("columns", "rows", "per_challenge"), [("AB", 2, 2), ("ABC", 2, 3), ("A", 3, 1)]
-)
-def test_a_combination_is_never_asked_twice_until_the_card_is_exhausted(
-    columns: str, rows: int, per_challenge: int
-) -> None:
-    cells = len(columns) * rows
-    used: set[str] = set()
-    for _ in range(math.comb(cells, per_challenge)):
-        positions = choose_positions(used, columns=columns, rows=rows, per_challenge=per_challenge)
-        key = combination_key(positions)
-        assert key not in used
-        assert set(positions) <= set(all_positions(columns, rows))
-        used.add(key)
-    assert len(used) == math.comb(cells, per_challenge)
+def test_no_position_is_asked_twice_and_a_card_answers_26_challenges() -> None:
+    fresh = set(all_positions())
+    asked: list[str] = []
+    for _ in range(CHALLENGES_PER_CARD):
+        positions = choose_positions(fresh)
+        assert not set(positions) & set(asked)
+        asked += positions
+        fresh -= set(positions)
+    assert CHALLENGES_PER_CARD == 26
+    assert len(fresh) == 80 - 78
     with pytest.raises(CardExhausted):
-        choose_positions(used, columns=columns, rows=rows, per_challenge=per_challenge)
+        choose_positions(fresh)
 
 
-def test_the_last_unused_combination_of_a_full_card_is_found() -> None:
-    # 82160 combinations with one left: random draws miss it, the listing finds it.
-    everything = [
-        combination_key(positions) for positions in itertools.combinations(all_positions(), 3)
-    ]
-    last = everything.pop(12345)
-    assert choose_positions(set(everything)) == tuple(last.split(","))
+def test_the_last_fresh_positions_are_the_ones_asked() -> None:
+    assert choose_positions({"H10", "A1", "C7"}) == ("A1", "C7", "H10")
 
 
-@pytest.mark.parametrize(
-    ("columns", "per_challenge"), [("", 1), ("BA", 1), ("AA", 1), ("ab", 1), ("AB", 5)]
-)
-def test_choose_positions_refuses_impossible_grids(columns: str, per_challenge: int) -> None:
-    with pytest.raises(ValueError, match=r"columns|challenge"):
-        choose_positions(set(), columns=columns, rows=2, per_challenge=per_challenge)
+@pytest.mark.parametrize("fresh", [["A1", "I1"], ["A1", "a2", "B3"], ["A0", "B1", "C1"]])
+def test_choose_positions_refuses_what_is_not_a_position(fresh: list[str]) -> None:
+    with pytest.raises(ValueError, match="position"):
+        choose_positions(fresh)
+
+
+def test_a_challenge_names_at_least_one_position() -> None:
+    with pytest.raises(ValueError, match="challenge"):
+        choose_positions(all_positions(), per_challenge=0)
+
+
+@pytest.mark.parametrize(("max_uses", "uses"), [(None, 26), (10, 10), (26, 26), (200, 26)])
+def test_a_card_answers_its_positions_worth_or_the_banks_limit(
+    max_uses: int | None, uses: int
+) -> None:
+    assert card_uses(max_uses) == uses
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    columns=st.integers(min_value=1, max_value=8).map(lambda n: COLUMNS[:n]),
-    rows=st.integers(min_value=1, max_value=10),
-    data=st.data(),
+    fresh=st.sets(st.sampled_from(all_positions())),
+    per_challenge=st.integers(min_value=1, max_value=4),
 )
-def test_any_chosen_combination_is_distinct_sorted_and_on_the_grid(
-    columns: str, rows: int, data: st.DataObject
+def test_any_challenge_is_distinct_sorted_and_never_asked_before(
+    fresh: set[str], per_challenge: int
 ) -> None:
-    cells = all_positions(columns, rows)
-    per_challenge = data.draw(st.integers(min_value=1, max_value=min(len(cells), 4)))
-    used = set(
-        data.draw(
-            st.lists(
-                st.lists(st.sampled_from(cells), min_size=per_challenge, max_size=per_challenge)
-                .filter(lambda p: len(set(p)) == len(p))
-                .map(combination_key),
-                max_size=10,
-            )
-        )
-    )
     try:
-        positions = choose_positions(used, columns=columns, rows=rows, per_challenge=per_challenge)
+        positions = choose_positions(fresh, per_challenge=per_challenge)
     except CardExhausted:
-        assert len(used) == math.comb(len(cells), per_challenge)
+        assert len(fresh) < per_challenge
         return
-    assert len(positions) == per_challenge
     assert len(set(positions)) == per_challenge
-    assert set(positions) <= set(cells)
-    assert list(positions) == sorted(positions, key=cells.index)
-    assert combination_key(positions) not in used
+    assert set(positions) <= fresh
+    assert list(positions) == sorted(positions, key=all_positions().index)
 
 
 # --- Positions on the command line ---------------------------------------------------

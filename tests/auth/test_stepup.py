@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -267,17 +273,42 @@ class TestGridCard:
         issued = alice.post("/me/tools/grid-card")
         assert issued.status_code == 201
         card = gridcard.card_from_json(issued.json()["card_file"])
-        asked = set()
+        asked: list[str] = []
         for n in range(3):
             challenge = alice.challenge("300.00", f"g{n}")
             assert challenge["tool"] == "grid_card"
+            assert challenge["challenges_left"] == gridcard.CHALLENGES_PER_CARD - 1 - n
             positions = challenge["question"].split(",")
             assert len(positions) == gridcard.POSITIONS_PER_CHALLENGE
-            asked.add(challenge["question"])
+            asked += positions
             answer = " ".join(card.codes[p] for p in positions)
             assert alice.answer("300.00", f"g{n}", challenge, answer).status_code == 201
-        assert len(asked) == 3
+        assert len(set(asked)) == 9  # no position asked twice
         assert available(alice.client, alice.payee) == "900.00"
+
+    def test_the_last_challenge_a_card_answers_says_so_and_the_card_then_ends(
+        self, alice: Payer
+    ) -> None:
+        alice.post("/me/tools/grid-card")
+        # Small payments that still need a tool: password-free allowance set to none.
+        assert (
+            alice.client.put(
+                f"{V1}/me/limits/password_free",
+                headers=alice.payer["headers"],
+                json={"per_payment": "0.00", "daily": "0.00"},
+            ).status_code
+            == 204
+        )
+        asked: list[str] = []
+        for n in range(gridcard.CHALLENGES_PER_CARD):
+            challenge = alice.challenge("1.00", f"last{n}")
+            assert challenge["tool"] == "grid_card"
+            asked += challenge["question"].split(",")
+        assert challenge["challenges_left"] == 0
+        assert len(set(asked)) == len(asked) == 78
+        tools = {t["kind"]: t["status"] for t in alice.get("/me/tools").json()}
+        assert tools["grid_card"] == "expired"
+        assert alice.challenge("1.00", "after")["tool"] == "sms"
 
     def test_one_wrong_code_fails_without_saying_which(self, alice: Payer) -> None:
         card = gridcard.card_from_json(alice.post("/me/tools/grid-card").json()["card_file"])
@@ -365,6 +396,54 @@ class TestUKey:
                 revoked_serials={int(tool["serial"])},
             )
         assert available(alice.client, alice.payee) == "0.00"
+
+    def test_the_certificate_issued_verifies_against_the_ca_served_publicly(
+        self, alice: Payer, key: ukey.PrivateKey
+    ) -> None:
+        issued = next(t for t in alice.get("/me/tools").json() if t["kind"] == "ukey")
+        with alice.platform.transaction() as session:
+            pem = session.execute(
+                text("SELECT certificate FROM auth_tool WHERE id = :id"), {"id": issued["id"]}
+            ).scalar_one()
+        mine = x509.load_pem_x509_certificate(str(pem).encode())
+        # Served to anyone: no login, no cookie.
+        alice.client.cookies.clear()
+        served_pem = alice.client.get(f"{V1}/ca/ukey.pem")
+        served_der = alice.client.get(f"{V1}/ca/ukey.der")
+        assert served_pem.status_code == served_der.status_code == 200
+        assert served_pem.headers["content-type"] == "application/x-pem-file"
+        assert served_der.headers["content-type"] == "application/pkix-cert"
+        assert "public" in served_pem.headers["cache-control"]
+        ca = x509.load_pem_x509_certificate(served_pem.content)
+        assert x509.load_der_x509_certificate(served_der.content) == ca
+        mine.verify_directly_issued_by(ca)
+        assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        if shutil.which("openssl"):  # what a customer runs on their own computer
+            with tempfile.TemporaryDirectory() as folder:
+                (Path(folder) / "ca.pem").write_bytes(served_pem.content)
+                (Path(folder) / "mine.pem").write_bytes(str(pem).encode())
+                checked = subprocess.run(
+                    ["openssl", "verify", "-CAfile", "ca.pem", "mine.pem"],  # noqa: S607
+                    cwd=folder,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+            assert checked.returncode == 0, checked.stderr
+            assert "mine.pem: OK" in checked.stdout
+
+    def test_another_ca_does_not_verify_the_certificate(
+        self, alice: Payer, key: ukey.PrivateKey, clock: FrozenClock
+    ) -> None:
+        issued = next(t for t in alice.get("/me/tools").json() if t["kind"] == "ukey")
+        with alice.platform.transaction() as session:
+            pem = session.execute(
+                text("SELECT certificate FROM auth_tool WHERE id = :id"), {"id": issued["id"]}
+            ).scalar_one()
+        mine = x509.load_pem_x509_certificate(str(pem).encode())
+        other = x509.load_pem_x509_certificate(ukey.BankCA.create(clock.now()).cert_pem)
+        with pytest.raises((ValueError, InvalidSignature)):
+            mine.verify_directly_issued_by(other)
 
     def test_a_request_that_is_not_a_csr_is_refused(self, alice: Payer) -> None:
         refused = alice.post("/me/tools/ukey", json={"csr": "hello"})

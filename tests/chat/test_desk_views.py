@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rongbank.chat.service import CUSTOMER, Member
 from rongbank.platform import Platform
-from tests.web.conftest import resident_id
+from tests.factories.identity import resident_id
 
 
 def test_a_managers_customers_transfer_notes_and_duty(platform: Platform) -> None:

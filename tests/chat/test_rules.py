@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rongbank.accounts.identity import resident_id_check_character
 from rongbank.accounts.rules import luhn_check_digit
 from rongbank.chat import rules
+from tests.factories.identity import resident_id
 
 
 def card(body: str) -> str:
@@ -31,8 +31,7 @@ class TestMaskSensitive:
         assert rules.mask_sensitive(f"订单 {wrong}").found == ()
 
     def test_masks_a_resident_id_with_a_valid_check_character(self) -> None:
-        body = "11010519900307123"
-        number = body + resident_id_check_character(body)
+        number = resident_id()
         masked = rules.mask_sensitive(f"身份证{number}")
         assert number not in masked.text
         assert masked.found == (rules.RESIDENT_ID,)

@@ -1,1 +1,2 @@
-"""Test data built through the bank's own services and API (see EXAMPLES.md #9)."""
+"""Test data built the way the bank builds it, shared by every test package (see
+EXAMPLES.md #9)."""

@@ -6,16 +6,10 @@ import itertools
 
 from sqlalchemy.orm import Session
 
-from rongbank.accounts.identity import resident_id_check_character
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import LedgerService, Transfer
-
-
-def resident_id(birth: str = "19900307", sequence: int = 123) -> str:
-    """A valid resident ID (Beijing Chaoyang) for someone born on ``birth``."""
-    body = f"110105{birth}{sequence:03d}"
-    return body + resident_id_check_character(body)
+from tests.factories.identity import resident_id
 
 
 class People:

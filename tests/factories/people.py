@@ -6,19 +6,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from rongbank.accounts.identity import resident_id_check_character
 from rongbank.auth.service import PrincipalKind
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
+from tests.factories.identity import resident_id
 
 V1 = "/api/v1"
 PASSWORD = "Mima-2026-secure"
-
-
-def resident_id(sequence: int) -> str:
-    body = f"11010519900307{sequence:03d}"
-    return body + resident_id_check_character(body)
 
 
 class People:

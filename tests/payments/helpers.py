@@ -18,7 +18,8 @@ from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.payments.service import OrderRequest, Payment
 from rongbank.platform import Platform
-from tests.accounts.test_endpoints import PASSWORD, People, resident_id
+from tests.accounts.test_endpoints import PASSWORD, People
+from tests.factories.identity import resident_id
 
 V1 = "/api/v1"
 

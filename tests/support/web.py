@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 from fastapi.testclient import TestClient
 
 from rongbank.platform import Platform
-from tests.factories.people import PASSWORD, resident_id
+from tests.factories.identity import resident_id
+from tests.factories.people import PASSWORD
 from tests.support.sms import sms_code
 
 
@@ -59,8 +60,18 @@ class Forms(HTMLParser):
             self._select = None
 
 
+def form_token(page: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
 class WebCustomer:
     """One customer's browser without JavaScript: reads pages, submits their forms."""
+
+    home = "/accounts"
+    """A page of this browser's session, whose forms carry its CSRF token."""
 
     def __init__(
         self, client: TestClient, platform: Platform, name: str, mobile: str, sequence: int
@@ -116,6 +127,11 @@ class WebCustomer:
         self.submit("/transfer", destination=destination, amount=amount)
         assert self.page.status_code == 200, self.error
         return self.submit("/transfer/confirm")
+
+    @property
+    def csrf(self) -> str:
+        """The CSRF token of this browser's session, as its pages' forms carry it."""
+        return form_token(self.client.get(self.home).text)
 
     @property
     def asked(self) -> str | None:

@@ -13,7 +13,7 @@ from rongbank.platform import Platform
 from rongbank.wealth import rules
 from rongbank.wealth.errors import AssessmentAnswersInvalid, AssessmentTooFrequent
 from rongbank.wealth.service import WealthService
-from tests.accounts.test_endpoints import resident_id
+from tests.factories.identity import resident_id
 from tests.wealth.helpers import ANSWERS
 
 

@@ -24,7 +24,7 @@ from rongbank.platform import Platform
 from rongbank.settings import Settings, get_settings
 from rongbank.wealth import rules
 from rongbank.wealth.service import MaturityRun
-from tests.accounts.test_endpoints import resident_id
+from tests.factories.identity import resident_id
 from tests.wealth.helpers import ANSWERS
 
 pytestmark = pytest.mark.slow

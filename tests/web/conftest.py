@@ -15,13 +15,13 @@ import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pydantic import SecretStr
 
-from rongbank.accounts.identity import resident_id_check_character
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
 from rongbank.settings import Settings
+from tests.factories.identity import resident_id
 from tests.support.sms import sms_code as sms_code  # the browser tests read codes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -30,11 +30,6 @@ needs_chromium = [
     pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
 ]
 PASSWORD = "Mima-2026-secure"
-
-
-def resident_id(sequence: int) -> str:
-    body = f"11010519900307{sequence:03d}"
-    return body + resident_id_check_character(body)
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,7 @@ class TestFlightCards:
         manager.get(f"/staff/chat/{conversation}")
         assert card_of(manager.page) == (card, "booked")
 
-        csrf = me.client.cookies.get("rb_csrf")
+        csrf = me.csrf
         again = me.client.post(
             f"/chat/{conversation}/cards/{card}/act", data={"csrf": csrf, "account": me.account}
         )
@@ -201,7 +201,7 @@ class TestMerchantOrderCards:
         conversation = direct(friend, me)
         assert 'id="send-order"' in friend.page.text
         assert "李记面馆 · A-2 · ¥ 12.00" in friend.page.text
-        csrf = friend.client.cookies.get("rb_csrf")
+        csrf = friend.csrf
         friend.page = friend.client.post(  # the order form (the page's second card form)
             f"/chat/{conversation}/cards",
             data={"csrf": csrf, "kind": "merchant_order", "order": f"{shop}:A-1"},
@@ -237,7 +237,7 @@ class TestMerchantOrderCards:
                 order=OrderRequest(order_no="B-1", amount=10_00, channel="online"),
             )
         conversation = direct(me, friend)
-        csrf = me.client.cookies.get("rb_csrf")
+        csrf = me.csrf
         answer = me.client.post(
             f"/chat/{conversation}/cards",
             data={"csrf": csrf, "kind": "merchant_order", "order": f"{shop}:B-1"},

@@ -142,7 +142,7 @@ class TestTheGroupPage:
     ) -> None:
         group = group_of(platform, manager, me, friend)
         say(me, "/chat", group, "不能被经理撤回")
-        csrf = manager.client.cookies.get("rb_csrf")
+        csrf = manager.csrf
         answer = manager.client.post(f"/staff/chat/{group}/messages/1/recall", data={"csrf": csrf})
         assert 400 <= answer.status_code < 500
         assert "不能被经理撤回" in entries(friend.get(f"/chat/{group}"))[1][1]
@@ -192,7 +192,7 @@ class TestCardsInAGroup:
         friend.get(f"/chat/{group}")
         assert card_of(friend.page) == (card, "open")
         assert act_link(group, card) not in friend.page.text  # not theirs to buy
-        csrf = friend.client.cookies.get("rb_csrf")
+        csrf = friend.csrf
         answer = friend.client.post(
             f"/chat/{group}/cards/{card}/act",
             data={"csrf": csrf, "account": friend.account, "amount": "200"},
@@ -261,7 +261,7 @@ class TestCardsInAGroup:
         product(platform, manager)
         group = group_of(platform, manager, me)
         manager.get(f"/staff/chat/{group}")
-        csrf = manager.client.cookies.get("rb_csrf")
+        csrf = manager.csrf
         for named in ({}, {"to_customer_id": str(friend.id)}):  # nobody; not in the group
             answer = manager.client.post(
                 f"/staff/chat/{group}/cards",
@@ -285,7 +285,7 @@ class TestWhoReachesAGroup:
         group = group_of(platform, manager, me, friend)
         say(me, "/chat", group, "群里的话")
         other = WebStaff(browser(platform, clients), platform, "zhao", "赵经理")
-        csrf = other.client.cookies.get("rb_csrf")
+        csrf = other.csrf
         for method, url, data in (
             ("GET", f"/staff/chat/{group}", None),
             ("GET", f"/staff/chat/{group}/messages?after_seq=0", None),

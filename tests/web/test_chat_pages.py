@@ -65,6 +65,8 @@ class Entries(HTMLParser):
 class WebStaff(WebCustomer):
     """A staff member's browser without JavaScript, logged in to the console."""
 
+    home = "/staff"
+
     def __init__(self, client: TestClient, platform: Platform, username: str, name: str) -> None:
         self.client, self.platform = client, platform
         with platform.transaction() as session:
@@ -332,7 +334,7 @@ class TestBetweenCustomers:
         assert "/recall" not in friend.page.text
         friend.client.post(
             f"/chat/{conversation}/messages/1/recall",
-            data={"csrf": friend.client.cookies.get("rb_csrf")},
+            data={"csrf": friend.csrf},
         )
         me.get(f"/chat/{conversation}")
         me.submit(f"/chat/{conversation}/messages/1/recall")
@@ -347,7 +349,7 @@ class TestBetweenCustomers:
         assert f"/chat/{conversation}/messages/2/recall" not in me.page.text
         me.client.post(
             f"/chat/{conversation}/messages/2/recall",
-            data={"csrf": me.client.cookies.get("rb_csrf")},
+            data={"csrf": me.csrf},
         )
         assert "这条留着" in entries(friend.get(f"/chat/{conversation}"))[2][1]
 
@@ -542,7 +544,7 @@ class TestWhoSeesWhat:
     ) -> None:
         theirs = open_bank(friend)
         say(friend, "/chat", theirs, "我的秘密")
-        csrf = me.client.cookies.get("rb_csrf")
+        csrf = me.csrf
         for method, url, data in (
             ("GET", f"/chat/{theirs}", None),
             ("GET", f"/chat/{theirs}/messages?after_seq=0", None),
@@ -576,9 +578,7 @@ class TestWhoSeesWhat:
         ops = WebStaff(browser(platform, clients), platform, "ops1", "运营一")
         for url in ("/staff/chat", f"/staff/chat/{conversation}", "/staff/chat/desk"):
             assert ops.get(url).status_code == 403, url
-        answer = ops.client.post(
-            "/staff/chat/duty", data={"on_duty": "false", "csrf": ops.client.cookies.get("rb_csrf")}
-        )
+        answer = ops.client.post("/staff/chat/duty", data={"on_duty": "false", "csrf": ops.csrf})
         assert answer.status_code == 403
         # A customer's session is not a staff session; nobody gets a login page.
         assert me.client.get("/staff/chat", follow_redirects=False).headers["location"] == (
@@ -630,7 +630,7 @@ class TestServiceCards:
 
         me.get(f"/chat/{conversation}/cards/{card}")
         assert f"/cards/{card}/act" not in me.page.text
-        csrf = me.client.cookies.get("rb_csrf")
+        csrf = me.csrf
         again = me.client.post(f"/chat/{conversation}/cards/{card}/act", data={"csrf": csrf})
         assert again.status_code == 409
         assert "这张卡片已经用过了" in again.text
@@ -658,7 +658,7 @@ class TestServiceCards:
         me.submit(f"/chat/{conversation}/cards/{card}/decline")
         assert card_of(me.page) == (card, "declined")
         me.get(f"/chat/{conversation}/cards/{card}")
-        csrf = me.client.cookies.get("rb_csrf")
+        csrf = me.csrf
         answer = me.client.post(
             f"/chat/{conversation}/cards/{card}/act", data={"csrf": csrf, "account": me.account}
         )
@@ -673,7 +673,7 @@ class TestServiceCards:
         assert me.page.status_code == 422
         assert me.error == "金额最多保留两位小数。"
         bank = open_bank(me)
-        csrf = me.client.cookies.get("rb_csrf")
+        csrf = me.csrf
         answer = me.client.post(
             f"/chat/{bank}/cards",
             data={"csrf": csrf, "kind": "transfer", "account": me.account, "amount": "5"},
@@ -688,7 +688,7 @@ class TestServiceCards:
         me.submit(f"/chat/{conversation}/cards", kind="transfer", amount="20")
         card, _ = card_of(me.page)
         eve = WebCustomer(browser(platform, clients), platform, "伊娃", "13900000703", 703)
-        csrf = eve.client.cookies.get("rb_csrf")
+        csrf = eve.csrf
         assert eve.get(f"/chat/{conversation}/cards/{card}").status_code == 404
         for action in ("act", "decline"):
             answer = eve.client.post(

@@ -24,6 +24,8 @@ from tests.web.test_security_pages import WebCustomer
 class WebMerchant(WebCustomer):
     """A merchant user's browser without JavaScript, logged in to the console."""
 
+    home = "/merchant"
+
     def __init__(self, client: TestClient, platform: Platform, username: str) -> None:
         self.client, self.platform = client, platform
         self.page = client.get("/merchant/login")

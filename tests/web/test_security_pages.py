@@ -13,11 +13,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from rongbank.api.app import create_app
+from rongbank.auth import gridcard
+from rongbank.auth.limits import ToolKind
+from rongbank.auth.tools import PaymentRequest
 from rongbank.cli.main import app as cli
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
@@ -201,6 +206,30 @@ class TestTransferStepUp:
         assert "转账成功" in me.page.text
         assert payee.balance() == 800_00
 
+    def test_the_customer_is_told_when_the_grid_card_runs_out(
+        self, me: WebCustomer, payee: WebCustomer, platform: Platform, tmp_path: Path
+    ) -> None:
+        me.get("/security")
+        me.change("/security/grid-card")
+        card_file = tmp_path / "grid-card.json"
+        card_file.write_bytes(data_link(me.page.text, "grid-card-json"))
+        with platform.transaction() as session:
+            card = platform.tools.live_tool(session, me.id, ToolKind.GRID_CARD)
+            assert card is not None
+            payment = PaymentRequest("transfer", me.account, payee.account, 1, "CNY", "x")
+            for n in range(gridcard.CHALLENGES_PER_CARD - 2):  # asked elsewhere before
+                platform.tools.question(session, card, payment, mobile=me.mobile, nonce=f"{n}")
+        for left, notice in ((1, "grid-card-running-out"), (0, "grid-card-used-up")):
+            me.transfer(payee.account, "300.00")
+            assert me.challenge["challenges_left"] == left
+            assert f'id="{notice}"' in me.page.text
+            codes = device(
+                "grid", "--card-file", str(card_file), "--positions", me.challenge["question"]
+            )
+            me.submit("/transfer/confirm", response=codes.split())
+            assert "转账成功" in me.page.text
+        assert 'data-kind="grid_card" data-status="expired"' in me.get("/security").text
+
     def test_an_answered_confirmation_sent_twice_pays_once(
         self, me: WebCustomer, payee: WebCustomer, platform: Platform
     ) -> None:
@@ -220,6 +249,17 @@ class TestSecurityPage:
         assert page.status_code == 200
         assert 'data-kind="sms" data-status="active"' in page.text
         assert "139****0401" in page.text
+
+    def test_the_security_page_links_the_ukey_ca_certificate_with_its_fingerprint(
+        self, me: WebCustomer
+    ) -> None:
+        page = me.get("/security").text
+        assert 'href="/api/v1/ca/ukey.pem"' in page
+        assert 'href="/api/v1/ca/ukey.der"' in page
+        shown = re.search(r'<code class="fingerprint">([0-9A-F:]+)</code>', page)
+        assert shown
+        served = x509.load_pem_x509_certificate(me.client.get("/api/v1/ca/ukey.pem").content)
+        assert shown.group(1) == served.fingerprint(hashes.SHA256()).hex(":").upper()
 
     def test_a_grid_card_comes_as_a_printable_pdf_and_a_card_file_once(
         self, me: WebCustomer, platform: Platform
@@ -269,7 +309,7 @@ class TestSecurityPage:
         match = re.search(r'action="(/security/tools/\d+/revoke)"', payee.page.text)
         assert match
         me.get("/security")
-        response = me.client.post(match.group(1), data={"csrf": me.client.cookies["rb_csrf"]})
+        response = me.client.post(match.group(1), data={"csrf": me.csrf})
         assert response.status_code == 422
         assert 'data-kind="token" data-status="active"' in payee.get("/security").text
 

@@ -143,7 +143,7 @@ def test_another_customers_holding_is_not_found(
         eve = WebCustomer(other, platform, "李雷", "13900000802", 802)
         eve.get("/wealth")
         assert "data-holding" not in eve.page.text
-        csrf = eve.client.cookies.get("rb_csrf")
+        csrf = eve.csrf
         stolen = eve.client.post(
             f"/wealth/holdings/{holding}/redeem", data={"csrf": csrf, "client_id": "x"}
         )

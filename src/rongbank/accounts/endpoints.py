@@ -103,7 +103,12 @@ def login(body: s.LoginIn, request: Request, platform: PlatformDep) -> s.Session
         platform.audit_login(session, result, login_name=body.login_name, ip=ip)
     # Committed first: a failed attempt must count towards the lockout.
     new = result.unwrap()
-    return s.SessionOut(token=new.token, expires_at=new.expires_at)
+    return s.SessionOut(
+        token=new.token,
+        expires_at=new.expires_at,
+        previous_login_at=new.history.previous_login_at,
+        failed_attempts_since_previous_login=new.history.failures_before_login,
+    )
 
 
 @customer.delete("/session", status_code=204)

@@ -9,9 +9,9 @@ Three identifiers a 融e行 (direct banking) registration form collects:
 
 Each ``parse_*`` function takes what a customer typed and returns the canonical
 value or raises an :class:`~rongbank.errors.InvalidRequest` subclass with a stable
-``code``. The check characters catch typing mistakes only; that the identity is real
-and belongs to the applicant is verified elsewhere (public security network check,
-face comparison).
+``code``. The check characters and the division code catch typing mistakes and made-up
+numbers only; that the identity is real and belongs to the applicant is verified
+elsewhere (public security network check, face comparison).
 
 Identity numbers and mobile numbers are personal information: log and display them
 only through :func:`mask_resident_id` and :func:`mask_mobile`. For that reason no
@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+
+from stdnum import numdb
 
 from rongbank.errors import InvalidRequest
 
@@ -57,6 +59,14 @@ class ResidentIdMalformed(InvalidRequest):
     message = (
         "A resident identity number has 18 characters: 17 digits, the first of them "
         "1 to 8, followed by a digit or X."
+    )
+
+
+class ResidentIdRegionUnknown(InvalidRequest):
+    code = "resident_id_region_unknown"
+    message = (
+        "The first six digits of the resident identity number are not the code of any "
+        "county, city or district (GB/T 2260); please check them for typing mistakes."
     )
 
 
@@ -106,6 +116,22 @@ def resident_id_check_character(body: str) -> str:
     return _RESIDENT_ID_CHECK[total % 11]
 
 
+def division_ever_existed(code: str) -> bool:
+    """Whether ``code`` is, or once was, the six-digit code of an administrative
+    division (GB/T 2260) in any edition since 1980.
+
+    The table is python-stdnum's ``cn/loc``, kept up to date by its maintainers from
+    the published lists of the Ministry of Civil Affairs (民政部), abolished codes
+    marked with the years they were in use. Codes that no longer exist are accepted
+    on purpose: a number keeps the code of where it was first issued, so every
+    customer registered in, say, Beijing's Chongwen district (merged away in 2010)
+    carries 110103 for life. The years are not compared with the birth date either:
+    a number is given at registration, which for people born before the 1980s came
+    years after their birth, in divisions that did not exist when they were born.
+    """
+    return any("county" in props for _, props in numdb.get("cn/loc").info(code))
+
+
 def _age(birth_date: date, today: date) -> int:
     # A birthday of 29 February is reached on 1 March in common years.
     before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
@@ -119,7 +145,8 @@ class ResidentId:
     number: str
     """All 18 characters, a final X in upper case."""
     division_code: str
-    """The administrative division (county level) where the number was first issued."""
+    """The administrative division (county level, GB/T 2260) where the number was
+    first issued; possibly one abolished since."""
     birth_date: date
     sex: Sex
 
@@ -140,16 +167,19 @@ def parse_resident_id(text: str, *, today: date, minimum_age: int = 16) -> Resid
     person of sixteen who lives on their own income has full civil capacity (Civil
     Code, article 18).
 
-    The check character is verified before the birth date, so a single mistyped
-    digit is reported as such even when it lands in the date. The 15-digit
-    first-generation numbers are refused as malformed: those cards have not been
-    valid since 2013.
+    The check character is verified before the division code and the birth date,
+    so a single mistyped digit is reported as such even when it lands in them. The
+    division code must be one that ever existed (:func:`division_ever_existed`). The
+    15-digit first-generation numbers are refused as malformed: those cards have not
+    been valid since 2013.
     """
     number = _half_width(text).strip().upper()
     if not _RESIDENT_ID.fullmatch(number):
         raise ResidentIdMalformed()
     if resident_id_check_character(number[:17]) != number[17]:
         raise ResidentIdCheckDigitWrong()
+    if not division_ever_existed(number[:6]):
+        raise ResidentIdRegionUnknown()
     try:
         birth_date = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:

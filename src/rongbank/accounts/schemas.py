@@ -46,6 +46,11 @@ class SessionOut(BaseModel):
     token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth 2 token type name)
     expires_at: datetime
+    previous_login_at: datetime | None
+    """The login before this one (None: this is the first)."""
+    failed_attempts_since_previous_login: int
+    """Wrong passwords tried on this login since the previous one, from anywhere: if
+    they were not the customer's, someone knows the login name and is guessing."""
 
 
 class AccountOut(BaseModel):

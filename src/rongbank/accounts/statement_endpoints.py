@@ -137,8 +137,6 @@ def _download(statement: PeriodStatement, content: bytes, media_type: str, suffi
         media_type=media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
-            # A statement is personal financial data: no shared cache may keep it.
-            "Cache-Control": "no-store",
         },
     )
 

@@ -101,6 +101,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(accounts_endpoints.staff, prefix="/api/v1")
     app.include_router(auth_endpoints.customer, prefix="/api/v1")
     app.include_router(auth_endpoints.staff, prefix="/api/v1")
+    app.include_router(auth_endpoints.public, prefix="/api/v1")
     app.include_router(funding_router, prefix="/api/v1")
     app.include_router(statements_router, prefix="/api/v1")
     app.include_router(payments_endpoints.customer, prefix="/api/v1")
@@ -137,6 +138,12 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
             )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages and answers hold accounts, movements, names, codes and keys shown
+        # once: no cache, shared or the browser's own, may keep them. Every answer
+        # but the static files gets it, since a list of the ones with personal data
+        # is how one gets missed; a public answer (the CA certificate) says otherwise.
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.exception_handler(pages.LoginRequired)

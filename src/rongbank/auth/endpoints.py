@@ -1,5 +1,6 @@
-"""The authentication tools over HTTP: a customer's own tools and limits, and the
-staff actions on them (unblock, revoke). Every change is audited."""
+"""The authentication tools over HTTP: a customer's own tools and limits, the
+staff actions on them (unblock, revoke), and the bank CA's certificate for anyone.
+Every change is audited."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated, Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -22,6 +25,7 @@ from rongbank.platform import Platform
 
 customer = APIRouter(tags=["authentication tools"], prefix="/me")
 staff = APIRouter(tags=["staff"], prefix="/staff")
+public = APIRouter(tags=["authentication tools"], prefix="/ca")
 
 CNY_SCALE = 2
 LimitKind = Literal["password_free", "sms", "grid_card", "token", "ukey"]
@@ -142,27 +146,23 @@ def issue_grid_card(
             card,
             holder=holder,
             issued=platform.accounts.business_day(),
-            expires_after_uses=tool.max_uses or 0,
+            expires_after_uses=gridcard.card_uses(tool.max_uses),
         )
         return Response(
             pdf,
             media_type="application/pdf",
             status_code=201,
-            headers={
-                "Content-Disposition": f'attachment; filename="grid-card-{card.serial}.pdf"',
-                "Cache-Control": "no-store",
-            },
+            headers={"Content-Disposition": f'attachment; filename="grid-card-{card.serial}.pdf"'},
         )
     return GridCardOut(tool=tool_out(tool), card_file=gridcard.card_to_json(card))
 
 
 @customer.post("/tools/token", status_code=201)
 def provision_token(
-    platform: PlatformDep, me: CustomerPrincipal, response: Response, body: ConfirmIn | None = None
+    platform: PlatformDep, me: CustomerPrincipal, body: ConfirmIn | None = None
 ) -> TokenOut:
     with new_tool(platform, me, ToolKind.TOKEN, body or ConfirmIn()) as session:
         tool, token = platform.tools.provision_token(session, me.id)
-    response.headers["Cache-Control"] = "no-store"
     return TokenOut(tool=tool_out(tool), key_file=token.key_file())
 
 
@@ -237,6 +237,54 @@ def set_my_limit(
     with context as session:
         platform.stepup.set_own_limit(session, me.id, kind, own)
     return Response(status_code=204)
+
+
+CA_CACHE = "public, max-age=86400"
+"""The same certificate for everyone for years: any cache may keep it for a day."""
+
+
+def _ca_certificate(platform: Platform) -> x509.Certificate:
+    with platform.transaction() as session:
+        return x509.load_pem_x509_certificate(platform.tools.bank_ca_certificate(session))
+
+
+@public.get(
+    "/ukey.pem",
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {}}}},
+)
+def ukey_ca_pem(platform: PlatformDep) -> Response:
+    """The certificate of the bank's CA that issues every U盾 certificate, in PEM: a
+    customer checks their own against it (``openssl verify -CAfile ukey.pem
+    my-ukey.pem``). Public, no login: a certificate holds no secret."""
+    pem = _ca_certificate(platform).public_bytes(serialization.Encoding.PEM)
+    return Response(
+        pem,
+        media_type="application/x-pem-file",
+        headers={
+            "Content-Disposition": 'inline; filename="rongbank-ukey-ca.pem"',
+            "Cache-Control": CA_CACHE,
+        },
+    )
+
+
+@public.get(
+    "/ukey.der",
+    response_class=Response,
+    responses={200: {"content": {"application/pkix-cert": {}}}},
+)
+def ukey_ca_der(platform: PlatformDep) -> Response:
+    """The same certificate in DER (``application/pkix-cert``, RFC 2585), as Windows
+    and phones open a ``.cer`` file."""
+    der = _ca_certificate(platform).public_bytes(serialization.Encoding.DER)
+    return Response(
+        der,
+        media_type="application/pkix-cert",
+        headers={
+            "Content-Disposition": 'inline; filename="rongbank-ukey-ca.cer"',
+            "Cache-Control": CA_CACHE,
+        },
+    )
 
 
 Operations = Annotated[Principal, Depends(require_staff("operations", "administrator"))]

@@ -36,8 +36,10 @@ class LoginFailed(Unauthenticated):
 
 
 class AccountLocked(Forbidden):
-    """Too many consecutive failed logins: the login name is refused, whatever the
-    password, until ``details["retry_after_seconds"]`` have passed.
+    """Too many wrong passwords in a row from this source: the login name is refused
+    to it, whatever the password, until ``details["retry_after_seconds"]`` have
+    passed. Other sources, the customer's own among them, are not locked out
+    (:mod:`rongbank.auth.throttle`).
 
     403 rather than the alternatives: 401 would invite the client to send the
     credentials again, which cannot help until the lock ends; 429 describes a client
@@ -48,8 +50,8 @@ class AccountLocked(Forbidden):
 
     code = "login_locked"
     message = (
-        "This login is locked after too many failed attempts. Try again later, or reset "
-        "your password."
+        "Too many wrong passwords for this login from your network. Try again later "
+        "(details.retry_after_seconds), or reset your password."
     )
 
 

@@ -3,10 +3,11 @@
 A grid card is a printed table of random codes, columns A-H by rows 1-10, one
 three-digit code per position. To confirm an operation the bank names a few
 positions ("A1,C7,H10") and the customer types the codes found there. The bank
-keeps only a keyed hash of each code, and never asks the same combination of
-positions twice on one card, so one overheard answer does not answer a later
-challenge; the service layer stores both and expires the card after a number of
-uses, before an observer could collect enough of it.
+keeps only a keyed hash of each code, and never asks a position twice on one card:
+an overheard or phished answer tells nothing about any later challenge. So a card
+answers :data:`CHALLENGES_PER_CARD` challenges (26 of three positions use 78 of the
+80); the service layer records each position asked and ends the card with the
+challenge that leaves too few, and the customer gets a new one.
 
 Why a grid card guards only the lowest limits: its answer depends on the card and
 the positions, never on the operation. Nothing in it names the payee or the amount,
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
 import re
 import secrets
@@ -41,20 +41,27 @@ POSITIONS_PER_CHALLENGE = 3
 
 MIN_KEY_BYTES = 16
 _HASH_LABEL = b"rongbank-grid-card-code-v1"
-_RANDOM_TRIES = 64
-"""Random draws before choose_positions enumerates what is left: on a card with few
-used combinations (every card the service keeps alive) the first draw is unused."""
 _POSITION = re.compile(r"([A-Z])([1-9][0-9]*)")
 _JSON_KIND = "grid_card"
 
 
 class CardExhausted(Exception):
-    """Every combination of positions has been asked: the card can answer no more."""
+    """Too few positions were never asked: the card can answer no more challenges."""
 
 
 def all_positions(columns: str = COLUMNS, rows: int = ROWS) -> tuple[str, ...]:
     """Every position of a grid in reading order: A1, B1, ..., H1, A2, ..., H10."""
     return tuple(f"{column}{row}" for row in range(1, rows + 1) for column in columns)
+
+
+CHALLENGES_PER_CARD = len(all_positions()) // POSITIONS_PER_CHALLENGE
+"""How many challenges one card answers, each at positions never asked before."""
+
+
+def card_uses(max_uses: int | None) -> int:
+    """How many challenges a card answers: all it can, or the bank's use limit if
+    that is lower."""
+    return min(max_uses or CHALLENGES_PER_CARD, CHALLENGES_PER_CARD)
 
 
 def _split(position: str) -> tuple[int, str]:
@@ -63,14 +70,6 @@ def _split(position: str) -> tuple[int, str]:
     if match is None:
         raise ValueError(f"not a grid position: {position!r}")
     return int(match.group(2)), match.group(1)
-
-
-def combination_key(positions: Sequence[str]) -> str:
-    """The canonical form of a combination, ``"A1,C7,H10"``: the positions in reading
-    order, so the same positions asked in any order are the same combination."""
-    if len(set(positions)) != len(positions):
-        raise ValueError("a combination names each position once")
-    return ",".join(sorted(positions, key=_split))
 
 
 # --- The card ------------------------------------------------------------------------
@@ -186,43 +185,25 @@ def check_answers(
 
 
 def choose_positions(
-    used: Collection[str],
+    fresh: Collection[str],
     *,
     rng: SystemRandom | None = None,
-    columns: str = COLUMNS,
-    rows: int = ROWS,
     per_challenge: int = POSITIONS_PER_CHALLENGE,
 ) -> tuple[str, ...]:
-    """Distinct positions for the next challenge, in reading order, whose
-    combination_key is not in ``used`` (the keys this card has already been asked).
-
-    ``columns``, ``rows`` and ``per_challenge`` exist so tests can exhaust a small
-    grid; the bank's cards use the defaults. Raises CardExhausted when every
-    combination has been asked.
-    """
-    if not re.fullmatch(r"[A-Z]+", columns) or list(columns) != sorted(set(columns)):
-        # In alphabetical order, so a grid's own order is reading order (combination_key).
-        raise ValueError("columns are distinct capital letters in alphabetical order")
-    cells = all_positions(columns, rows)
-    if not 1 <= per_challenge <= len(cells):
-        raise ValueError(f"a challenge names 1 to {len(cells)} positions")
+    """Distinct positions for the next challenge, drawn from ``fresh`` (the card's
+    positions never asked before), in reading order. Raises CardExhausted when fewer
+    than ``per_challenge`` are left."""
+    if per_challenge < 1:
+        raise ValueError("a challenge names at least one position")
+    off_card = set(fresh) - set(all_positions())
+    if off_card:
+        raise ValueError(f"not positions on the card: {sorted(off_card)}")
+    cells = sorted(set(fresh), key=_split)
+    if len(cells) < per_challenge:
+        raise CardExhausted(f"{len(cells)} positions never asked are left on this card")
     # A CSPRNG: a predictable choice would let an attacker know which positions to
     # collect before the bank asks them.
-    rng = rng or SystemRandom()
-    for _ in range(_RANDOM_TRIES):
-        positions = tuple(sorted(rng.sample(cells, per_challenge), key=_split))
-        if combination_key(positions) not in used:
-            return positions
-    # Nearly every combination used: list the rest, so the card is declared exhausted
-    # only when it truly is. combinations() keeps the cells' reading order.
-    left = [
-        combination
-        for combination in itertools.combinations(cells, per_challenge)
-        if ",".join(combination) not in used
-    ]
-    if not left:
-        raise CardExhausted("every combination of positions on this card has been asked")
-    return rng.choice(left)
+    return tuple(sorted((rng or SystemRandom()).sample(cells, per_challenge), key=_split))
 
 
 def parse_positions(text: str) -> tuple[str, ...]:

@@ -17,18 +17,8 @@ from psycopg.rows import tuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.auth.throttle import SourceCounter
 from rongbank.db import driver_sql
-
-
-@dataclass(frozen=True, slots=True)
-class Counter:
-    """Consecutive failed logins of one login name, and the end of its lockout."""
-
-    failed_attempts: int = 0
-    locked_until: datetime | None = None
-
-    def locked_at(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +27,15 @@ class CredentialRow:
     principal_kind: str
     principal_id: int
     password_hash: str
-    counter: Counter
+
+
+@dataclass(frozen=True, slots=True)
+class LoginHistory:
+    """What a principal is told of their login: when they last logged in before this
+    login, and how many wrong passwords were tried on it in between."""
+
+    previous_login_at: datetime | None = None
+    failures_before_login: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +54,15 @@ class SessionRow:
 # ---------------------------------------------------------------------------
 # Credentials
 
-_CREDENTIAL = (
-    "SELECT username, principal_kind, principal_id, password_hash, failed_attempts, "
-    "locked_until FROM auth_credential"
-)
+_CREDENTIAL = "SELECT username, principal_kind, principal_id, password_hash FROM auth_credential"
 
 
 def _credential(row: Any) -> CredentialRow:
-    username, kind, principal_id, password_hash, failed, locked_until = row
-    return CredentialRow(username, kind, principal_id, password_hash, Counter(failed, locked_until))
+    return CredentialRow(*row)
 
 
 def lock_credential(session: Session, username: str) -> CredentialRow | None:
-    """The credential of a login name, locked until the transaction ends, so that
-    concurrent logins to one name count their failures one after the other."""
+    """The credential of a login name, locked until the transaction ends."""
     row = session.execute(
         text(f"{_CREDENTIAL} WHERE username = :username FOR UPDATE"),
         {"username": username},
@@ -125,13 +118,11 @@ def insert_credential(
 def replace_credential(
     session: Session, *, old_username: str, username: str, password_hash: str, now: datetime
 ) -> None:
-    """A new login name and password for an existing credential; a new password also
-    clears the failure count and any lockout."""
+    """A new login name and password for an existing credential."""
     session.execute(
         text(
             "UPDATE auth_credential SET username = :username, password_hash = :password_hash, "
-            "password_changed_at = :now, failed_attempts = 0, locked_until = NULL "
-            "WHERE username = :old_username"
+            "password_changed_at = :now WHERE username = :old_username"
         ),
         {
             "username": username,
@@ -142,68 +133,112 @@ def replace_credential(
     )
 
 
-def save_counter(session: Session, username: str, counter: Counter) -> None:
+def record_login(
+    session: Session, username: str, *, now: datetime, failures: int, new_hash: str | None
+) -> LoginHistory:
+    """Note a successful login after ``failures`` wrong passwords since the one
+    before; store ``new_hash`` when the old one was made with outdated parameters
+    (this is not a password change). Returns what the login is to be told."""
+    previous = session.execute(
+        text("SELECT last_login_at FROM auth_credential WHERE username = :username"),
+        {"username": username},
+    ).scalar_one()
     session.execute(
         text(
-            "UPDATE auth_credential SET failed_attempts = :failed, locked_until = :locked_until "
-            "WHERE username = :username"
-        ),
-        {
-            "failed": counter.failed_attempts,
-            "locked_until": counter.locked_until,
-            "username": username,
-        },
-    )
-
-
-def record_success(session: Session, username: str, *, new_hash: str | None) -> None:
-    """Clear the failure count; store ``new_hash`` when the old one was made with
-    outdated parameters (this is not a password change)."""
-    session.execute(
-        text(
-            "UPDATE auth_credential SET failed_attempts = 0, locked_until = NULL, "
+            "UPDATE auth_credential SET previous_login_at = last_login_at, "
+            "last_login_at = :now, failures_before_login = :failures, "
             "password_hash = coalesce(:new_hash, password_hash) WHERE username = :username"
         ),
-        {"new_hash": new_hash, "username": username},
+        {"now": now, "failures": failures, "new_hash": new_hash, "username": username},
     )
+    return LoginHistory(previous, failures)
+
+
+def login_history(session: Session, *, kind: str, principal_id: int) -> LoginHistory:
+    row = session.execute(
+        text(
+            "SELECT previous_login_at, failures_before_login FROM auth_credential "
+            "WHERE principal_kind = :kind AND principal_id = :principal_id"
+        ),
+        {"kind": kind, "principal_id": principal_id},
+    ).one_or_none()
+    return LoginHistory() if row is None else LoginHistory(*row)
 
 
 # ---------------------------------------------------------------------------
-# Failure counters of login names without a credential
+# Failed logins, per login name (known or not: the answers never tell) and source
 
 
-def lock_failed_name(session: Session, name_hash: bytes) -> Counter:
-    """The counter of an unknown login name, created at zero if new, locked."""
-    failed, locked_until = session.execute(
+def lock_login_name(session: Session, name_hash: bytes) -> int:
+    """The wrong passwords typed for a login name since it last logged in (any
+    source), its row created if new and locked: one login to a name at a time."""
+    failures: int = session.execute(
         text(
-            "INSERT INTO auth_failed_login (name_hash) VALUES (:name_hash) "
+            "INSERT INTO auth_login_name (name_hash) VALUES (:name_hash) "
             "ON CONFLICT (name_hash) DO UPDATE SET name_hash = EXCLUDED.name_hash "
-            "RETURNING failed_attempts, locked_until"
+            "RETURNING failures"
         ),
         {"name_hash": name_hash},
-    ).one()
-    return Counter(failed, locked_until)
+    ).scalar_one()
+    return failures
 
 
-def save_failed_name(session: Session, name_hash: bytes, counter: Counter) -> None:
+def count_name_failure(session: Session, name_hash: bytes, now: datetime) -> None:
     session.execute(
         text(
-            "UPDATE auth_failed_login SET failed_attempts = :failed, "
-            "locked_until = :locked_until WHERE name_hash = :name_hash"
+            "UPDATE auth_login_name SET failures = failures + 1, last_failure_at = :now "
+            "WHERE name_hash = :name_hash"
+        ),
+        {"now": now, "name_hash": name_hash},
+    )
+
+
+def source_counter(session: Session, name_hash: bytes, source: str) -> SourceCounter:
+    row = session.execute(
+        text(
+            "SELECT failures, lockouts, locked_until, last_failure_at FROM auth_login_source "
+            "WHERE name_hash = :name_hash AND source = :source"
+        ),
+        {"name_hash": name_hash, "source": source},
+    ).one_or_none()
+    return SourceCounter() if row is None else SourceCounter(*row)
+
+
+def save_source_counter(
+    session: Session, name_hash: bytes, source: str, counter: SourceCounter
+) -> None:
+    session.execute(
+        text(
+            "INSERT INTO auth_login_source (name_hash, source, failures, lockouts, "
+            "locked_until, last_failure_at) VALUES (:name_hash, :source, :failures, "
+            ":lockouts, :locked_until, :last_failure_at) ON CONFLICT (name_hash, source) "
+            "DO UPDATE SET failures = EXCLUDED.failures, lockouts = EXCLUDED.lockouts, "
+            "locked_until = EXCLUDED.locked_until, last_failure_at = EXCLUDED.last_failure_at"
         ),
         {
-            "failed": counter.failed_attempts,
-            "locked_until": counter.locked_until,
             "name_hash": name_hash,
+            "source": source,
+            "failures": counter.failures,
+            "lockouts": counter.lockouts,
+            "locked_until": counter.locked_until,
+            "last_failure_at": counter.last_failure_at,
         },
     )
 
 
-def forget_failed_name(session: Session, name_hash: bytes) -> None:
-    """A name now given to a credential starts with the credential's own counter."""
+def forget_failures(session: Session, name_hash: bytes, *, source: str | None = None) -> None:
+    """After a login from ``source``: its counter, and the count of all sources'.
+    Without a source (a new password): every source's lockout ends too."""
     session.execute(
-        text("DELETE FROM auth_failed_login WHERE name_hash = :name_hash"),
+        text("UPDATE auth_login_name SET failures = 0 WHERE name_hash = :name_hash"),
         {"name_hash": name_hash},
+    )
+    session.execute(
+        text(
+            "DELETE FROM auth_login_source WHERE name_hash = :name_hash "
+            "AND (CAST(:source AS text) IS NULL OR source = :source)"
+        ),
+        {"name_hash": name_hash, "source": source},
     )
 
 

@@ -1,5 +1,8 @@
 """Authentication use cases: passwords, logins with lockout, bearer sessions.
 
+Wrong passwords lock out the source they come from, not the login name
+(:mod:`rongbank.auth.throttle` says why and how).
+
 The service never commits. One use case needs care about that: a failed login must
 be *counted* even though the request fails. So :meth:`AuthService.login` does not
 raise for a wrong name or password; it writes the failure count and returns a
@@ -9,7 +12,7 @@ raise for a wrong name or password; it writes the failure count and returns a
         result = auth.login(session, username=name, password=password)
     new_session = result.unwrap()  # raises LoginFailed / AccountLocked after commit
 
-Raising inside the unit of work would roll the count back, and an attacker would
+Raising inside the unit of work would roll the count back, and a guesser would
 never be locked out.
 """
 
@@ -21,7 +24,7 @@ import math
 import secrets
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -31,6 +34,7 @@ import psycopg
 from sqlalchemy.orm import Session
 
 from rongbank.auth import repository as repo
+from rongbank.auth import throttle
 from rongbank.auth.errors import (
     AccountLocked,
     LoginFailed,
@@ -87,6 +91,9 @@ class NewSession:
     token: str = field(repr=False)
     principal: Principal
     expires_at: datetime
+    history: repo.LoginHistory = field(default_factory=repo.LoginHistory)
+    """The login before this one, and the wrong passwords tried in between: the
+    customer is told, and can act if they were not theirs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +153,10 @@ class AuthService:
         *,
         inactivity: timedelta = timedelta(minutes=15),
         absolute: timedelta = timedelta(hours=12),
-        max_failures: int = 5,
-        lockout: timedelta = timedelta(minutes=15),
     ) -> None:
         self.clock = clock
         self.inactivity = inactivity
         self.absolute = absolute
-        self.max_failures = max_failures
-        self.lockout = lockout
 
     # -- credentials -----------------------------------------------------------
 
@@ -168,7 +171,7 @@ class AuthService:
         personal: Sequence[str] = (),
     ) -> None:
         """Give the principal this login name and password, creating its credential
-        or replacing the one it has (which clears any lockout). ``personal`` holds
+        or replacing the one it has (which ends every lockout of the name). ``personal`` holds
         the values the password must not contain (mobile number, ID number); the
         login name is always one of them.
 
@@ -212,7 +215,7 @@ class AuthService:
             # A concurrent request took the name (or, rarer, registered this principal)
             # between our read and insert; the caller may retry.
             raise UsernameTaken()
-        repo.forget_failed_name(session, _sha256(name))
+        repo.forget_failures(session, _sha256(name))
 
     # -- login -----------------------------------------------------------------
 
@@ -229,53 +232,49 @@ class AuthService:
 
         Never raises for a refused login: the result holds :class:`LoginFailed`
         (with ``remaining_attempts``) or :class:`AccountLocked` (with
-        ``retry_after_seconds``), and the failure count is already written in
+        ``retry_after_seconds``), and the failure counts are already written in
         ``session``. The boundary commits, then calls :meth:`LoginResult.unwrap`.
 
-        An unknown name and a wrong password get the same answer, take about the
-        same time (one argon2 verification each) and count down and lock alike.
-        While locked, the password is not even checked, so the answer cannot say
-        whether it was right."""
+        Failures lock out the source ``ip`` counts as, not the login name
+        (:mod:`rongbank.auth.throttle`). An unknown name and a wrong password get
+        the same answer, take about the same time (one argon2 verification each)
+        and count down and lock alike. While a source is locked, the password is
+        not even checked, so the answer cannot say whether it was right."""
         now = self.clock.now()
         name = normalise_username(username)
-        credential = repo.lock_credential(session, name)
         name_hash = _sha256(name)
-        counter = credential.counter if credential else repo.lock_failed_name(session, name_hash)
+        source = throttle.source_of(ip)
+        credential = repo.lock_credential(session, name)
+        wide = repo.lock_login_name(session, name_hash)
+        counter = throttle.current(repo.source_counter(session, name_hash, source), now)
         if counter.locked_at(now):
             return LoginResult(error=self._locked(counter, now))
 
         if credential is None:
             verify_nothing(password)
         elif verify_password(password, password_hash=credential.password_hash):
-            return LoginResult(new_session=self._open(session, credential, password, client, ip))
+            repo.forget_failures(session, name_hash, source=source)
+            return LoginResult(
+                new_session=self._open(session, credential, password, client, ip, failures=wide)
+            )
 
-        counter = self._after_failure(counter, now)
-        if credential is None:
-            repo.save_failed_name(session, name_hash, counter)
-        else:
-            repo.save_counter(session, name, counter)
+        counter = throttle.after_failure(counter, now=now, wide_failures=wide)
+        repo.save_source_counter(session, name_hash, source, counter)
+        repo.count_name_failure(session, name_hash, now)
         if counter.locked_until is None:
-            remaining = self.max_failures - counter.failed_attempts
+            remaining = throttle.remaining(counter, wide_failures=wide + 1)
             return LoginResult(error=LoginFailed(remaining_attempts=remaining))
         if credential is not None:
             logger.warning(
-                "login locked for %s %s after %d failures",
+                "login of %s %s locked for a source after %d failures in a row",
                 credential.principal_kind,
                 credential.principal_id,
-                self.max_failures,
+                throttle.allowance(wide),
             )
         return LoginResult(error=self._locked(counter, now))
 
-    def _after_failure(self, counter: repo.Counter, now: datetime) -> repo.Counter:
-        """One more consecutive failure; the last allowed one starts a lockout and
-        the count starts again from zero when it ends."""
-        failures = counter.failed_attempts + 1
-        if failures >= self.max_failures:
-            return repo.Counter(0, now + self.lockout)
-        return repo.Counter(failures, None)
-
     @staticmethod
-    def _locked(counter: repo.Counter, now: datetime) -> AccountLocked:
+    def _locked(counter: throttle.SourceCounter, now: datetime) -> AccountLocked:
         assert counter.locked_until is not None
         wait = (counter.locked_until - now).total_seconds()
         return AccountLocked(retry_after_seconds=math.ceil(wait))
@@ -287,17 +286,25 @@ class AuthService:
         password: str,
         client: str,
         ip: str | None,
+        *,
+        failures: int,
     ) -> NewSession:
         new_hash = hash_password(password) if needs_rehash(credential.password_hash) else None
-        if new_hash is not None or credential.counter != repo.Counter():
-            repo.record_success(session, credential.username, new_hash=new_hash)
-        return self.open_session(
+        history = repo.record_login(
+            session, credential.username, now=self.clock.now(), failures=failures, new_hash=new_hash
+        )
+        opened = self.open_session(
             session,
             kind=PrincipalKind(credential.principal_kind),
             principal_id=credential.principal_id,
             client=client,
             ip=ip,
         )
+        return replace(opened, history=history)
+
+    def login_history(self, session: Session, principal: Principal) -> repo.LoginHistory:
+        """What the principal was told at their last login (for the pages of it)."""
+        return repo.login_history(session, kind=principal.kind, principal_id=principal.id)
 
     def open_session(
         self,

@@ -87,6 +87,9 @@ class Challenge:
     expires_at: datetime
     alternatives: tuple[ToolKind, ...]
     """Other tools the customer holds that may authorise this payment instead."""
+    challenges_left: int | None = None
+    """How many more challenges the tool answers after this one: a grid card runs
+    out (0: get a new card); None for tools that do not."""
 
 
 class ChallengeNeeded(Exception):  # a signal to the boundary, not a refusal
@@ -202,12 +205,25 @@ class StepUp:
         )
 
     def decide(
-        self, session: Session, customer_id: int, payment: PaymentRequest, risk: Risk
+        self,
+        session: Session,
+        customer_id: int,
+        payment: PaymentRequest,
+        risk: Risk,
+        *,
+        answered: str | None = None,
     ) -> Decision:
+        """How ``payment`` may be authorised. ``answered``: the challenge the request
+        comes back with, whose tool may have ended since it was asked (a grid card
+        ends with the challenge that takes its last positions): it still answers
+        that one challenge."""
+        held = self.tools.held(session, customer_id)
+        if answered is not None:
+            held |= self._ended_since(session, customer_id, answered)
         return decide(
             self.limits,
             amount=payment.amount,
-            held=self.tools.held(session, customer_id),
+            held=held,
             usage=self.usage(session, customer_id),
             own=self.own_limits(session, customer_id),
             risk=risk,
@@ -248,7 +264,7 @@ class StepUp:
         taken before the payment's own effects were written."""
         # One payment of a customer at a time decides and counts.
         advisory_lock(session, "auth_usage", customer_id)
-        decision = self.decide(session, customer_id, payment, risk)
+        decision = self.decide(session, customer_id, payment, risk, answered=challenge_id)
         if decision.password_free:
             kind = PASSWORD_FREE
         else:
@@ -275,6 +291,19 @@ class StepUp:
         if challenge_id is None:
             raise ChallengeNeeded(decision)
         self._spend(session, customer_id, change, challenge_id, decision)
+
+    @staticmethod
+    def _ended_since(session: Session, customer_id: int, challenge_id: str) -> set[ToolKind]:
+        """The kind of a tool used up since it answered this (passed) challenge."""
+        rows = session.execute(
+            text(
+                "SELECT t.kind FROM auth_challenge ch JOIN auth_tool t ON t.id = ch.tool_id "
+                "WHERE ch.public_id = :id AND ch.customer_id = :c AND ch.status = 'passed' "
+                "AND t.status = 'expired'"
+            ),
+            {"id": challenge_id, "c": customer_id},
+        ).all()
+        return {ToolKind(row[0]) for row in rows}
 
     def _spend(
         self,
@@ -353,6 +382,7 @@ class StepUp:
             question=question.text,
             expires_at=now + self.ttl,
             alternatives=tuple(t for t in decision.tools if t is not kind),
+            challenges_left=question.left,
         )
 
     def answer(

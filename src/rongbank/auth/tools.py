@@ -5,7 +5,8 @@ Each tool answers a challenge about one payment (:class:`PaymentRequest`):
 - SMS: a six-digit code sent with the payee and amount in the message; kept as a
   keyed hash on the challenge.
 - 口令卡 grid card: the codes at positions never asked before on that card; kept as
-  keyed hashes. It cannot bind its answer to the payment, hence its low limits.
+  keyed hashes. It cannot bind its answer to the payment, hence its low limits; it
+  runs out of positions after 26 challenges and the customer gets a new one.
 - 电子密码器 token: OCRA in signature mode; the question is the payee's tail digits
   and the amount, so the code is good for that payee and amount only. Its key is
   kept encrypted (AES-GCM) under the bank's tool key; each code is accepted once.
@@ -52,6 +53,14 @@ class ToolNotFound(NotFound):
 class ToolNotActive(Conflict):
     code = "tool_not_active"
     message = "This authentication tool is blocked, revoked or expired."
+
+
+class GridCardUsedUp(ToolNotActive):
+    code = "grid_card_used_up"
+    message = (
+        "Your grid card has no positions left that were never asked: get a new card in "
+        "the security centre, or confirm with another tool."
+    )
 
 
 class ToolNotRevocable(Conflict):
@@ -152,6 +161,9 @@ class Question:
     """For the grid card the positions, for the token the OCRA question, for the
     U盾 the exact text to sign; empty for SMS (the code comes by message)."""
     code_hash: bytes | None = None
+    left: int | None = None
+    """How many more challenges the tool can be asked after this one (a grid card
+    runs out of positions; 0: this is its last); None for tools without an end."""
 
 
 _TOOL_COLUMNS = "id, customer_id, kind, serial, status, failures, uses, max_uses, created_at"
@@ -348,6 +360,12 @@ class ToolService:
         )
         return ca
 
+    def bank_ca_certificate(self, session: Session) -> bytes:
+        """The bank CA's certificate (PEM), public: customers check their U盾
+        certificate's chain against it. Its private key is not unsealed for this."""
+        pem = session.execute(text("SELECT certificate FROM bank_ca")).scalar_one_or_none()
+        return str(pem).encode() if pem is not None else self.bank_ca(session).cert_pem
+
     def end(self, session: Session, tool: Tool, *, status: str = "revoked") -> Tool:
         """Revoke (or expire) a live tool: it can never answer again."""
         if tool.kind is ToolKind.SMS:
@@ -381,7 +399,7 @@ class ToolService:
         self, session: Session, tool: Tool, payment: PaymentRequest, *, mobile: str, nonce: str
     ) -> Question:
         """Prepare the challenge for ``payment`` on ``tool`` (sending the SMS, and
-        spending a grid combination and a use of the card)."""
+        spending three of a grid card's positions and a use of it)."""
         if tool.kind is ToolKind.SMS:
             code = f"{secrets.randbelow(10**6):06d}"
             self.sms.send(
@@ -394,7 +412,7 @@ class ToolService:
             )
             return Question("", self._sms_hash(nonce, code))
         if tool.kind is ToolKind.GRID_CARD:
-            return Question(self._grid_positions(session, tool))
+            return self._grid_positions(session, tool)
         if tool.kind is ToolKind.TOKEN:
             return Question(otp.payment_question(payment.payee, payment.amount))
         return Question(
@@ -411,31 +429,50 @@ class ToolService:
     def _sms_hash(self, nonce: str, code: str) -> bytes:
         return hmac.new(self._sms_key, f"{nonce}:{code}".encode(), hashlib.sha256).digest()
 
-    def _grid_positions(self, session: Session, tool: Tool) -> str:
-        used = {
-            str(row[0])
-            for row in session.execute(
-                text("SELECT combination FROM grid_card_combination WHERE tool_id = :t"),
+    def _grid_positions(self, session: Session, tool: Tool) -> Question:
+        """Positions of the card never asked before, marked asked. The card's row is
+        locked first: two challenges opened at once take their positions one after
+        the other, so they never share one."""
+        tool = self.tool(session, tool.id, lock=True)
+        if tool.status == "expired":
+            raise GridCardUsedUp()
+        if tool.status != "active":
+            raise ToolNotActive(status=tool.status)
+        fresh = (
+            session.execute(
+                text("SELECT position FROM grid_card_code WHERE tool_id = :t AND asked_at IS NULL"),
                 {"t": tool.id},
             )
-        }
+            .scalars()
+            .all()
+        )
         try:
-            positions = gridcard.choose_positions(used)
+            positions = gridcard.choose_positions(fresh)
         except gridcard.CardExhausted:
-            self.end(session, tool, status="expired")
-            raise ToolNotActive(status="expired") from None
+            # Only a card from before positions were counted can get here: a card
+            # ends with the challenge that leaves too few (below).
+            raise GridCardUsedUp() from None
+        now = self.clock.now()
         session.execute(
-            text("INSERT INTO grid_card_combination (tool_id, combination) VALUES (:t, :c)"),
-            {"t": tool.id, "c": gridcard.combination_key(positions)},
+            text(
+                "UPDATE grid_card_code SET asked_at = :now "
+                "WHERE tool_id = :t AND position = ANY(:p)"
+            ),
+            {"now": now, "t": tool.id, "p": list(positions)},
         )
         uses = session.execute(
             text("UPDATE auth_tool SET uses = uses + 1 WHERE id = :id RETURNING uses"),
             {"id": tool.id},
         ).scalar_one()
-        if tool.max_uses is not None and uses >= tool.max_uses:
-            # This challenge may still be answered; the card asks nothing more.
+        left = min(
+            (len(fresh) - len(positions)) // gridcard.POSITIONS_PER_CHALLENGE,
+            gridcard.card_uses(tool.max_uses) - uses,
+        )
+        if left <= 0:
+            # This challenge may still be answered; the card asks nothing more, and
+            # the challenge says so (``left`` 0), for the customer to get a new one.
             self.end(session, tool, status="expired")
-        return ",".join(positions)
+        return Question(",".join(positions), left=max(left, 0))
 
     def check(
         self,

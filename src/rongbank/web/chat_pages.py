@@ -41,6 +41,7 @@ from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
+from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import translate
 from rongbank.web.pages import (
     ChallengeAnswer,
@@ -54,7 +55,6 @@ from rongbank.web.pages import (
     _challenge_view,
     _error,
     _redirect,
-    check_csrf,
     confirm_payment,
     lang_of,
     render,
@@ -336,7 +336,7 @@ def _fragment(
             )
     except DomainError as error:
         return Response(_error(request, error), status_code=error.status, media_type="text/plain")
-    response = render(
+    return render(
         request,
         "_chat_messages.html",
         entries=entries,
@@ -345,8 +345,6 @@ def _fragment(
         conversation={"id": conversation_id},
         prefix="/staff/chat" if member.kind == STAFF else "/chat",
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # -- what customers and staff both do in a conversation ----------------------------------
@@ -496,9 +494,7 @@ def chat_home(request: Request, platform: PlatformDep, me: Me) -> Response:
 @router.get("/chat/list")
 def chat_list(request: Request, platform: PlatformDep, me: Me) -> Response:
     """The same page; its script fetches it to refresh the list when a message comes."""
-    response = _chat_home(request, platform, me)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _chat_home(request, platform, me)
 
 
 @router.post("/chat/bank")
@@ -1087,9 +1083,7 @@ def workspace(request: Request, platform: PlatformDep, staff: Manager) -> Respon
 @router.get("/staff/chat/desk")
 def workspace_desk(request: Request, platform: PlatformDep, staff: Manager) -> Response:
     """The workspace again, for its script to refresh the lists when chats move."""
-    response = render(request, "staff_chat.html", plain=True, **_desk(request, platform, staff[0]))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, "staff_chat.html", plain=True, **_desk(request, platform, staff[0]))
 
 
 @router.post("/staff/chat/duty")

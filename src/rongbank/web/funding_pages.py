@@ -24,6 +24,7 @@ from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
+from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import (
     ChallengeField,
     Me,
@@ -32,7 +33,6 @@ from rongbank.web.pages import (
     _accounts,
     _error,
     _redirect,
-    check_csrf,
     confirm_change,
     render,
 )
@@ -56,7 +56,8 @@ def _topup(
 ) -> Response:
     with platform.transaction() as session:
         cards = platform.funding.cards(session, me.id)
-    response = render(
+    # Served no-store like every page (the code box carries the card number typed).
+    return render(
         request,
         "topup.html",
         status_code,
@@ -65,9 +66,6 @@ def _topup(
         client_id=uuid.uuid4().hex,  # one per form shown: a double submit tops up once
         **context,
     )
-    # The code box carries the card number typed: no cache may keep the page.
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @router.post("/cards")

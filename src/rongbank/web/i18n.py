@@ -20,6 +20,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mobile": "手机号",
         "resident_id": "居民身份证号",
         "accounts": "我的账户",
+        "previous_login": "上次登录：{at}",
+        "failed_logins": (
+            "自上次登录以来，您的登录名被输错密码 {count} 次。"
+            "如果不是您本人，请修改密码并联系本行。"
+        ),
         "account_number": "账号",
         "account_class": "账户类别",
         "class_1": "Ⅰ类户",
@@ -127,6 +132,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "valid_from": "生效时间",
         "valid_until": "失效时间",
         "fingerprint": "SHA-256 指纹",
+        "ukey_ca": "本行U盾根证书",
+        "ukey_ca_hint": (
+            "本行为每个U盾签发的证书都由这张根证书签发。下载后可核对您的U盾证书链"
+            "（例如 openssl verify -CAfile rongbank-ukey-ca.pem 我的U盾证书.pem），"
+            "并与柜台或客服电话告知的指纹比对。"
+        ),
         "back_to_security": "返回安全中心",
         "your_limits": "我的支付限额",
         "limits_hint": "您可以在本行限额以内自行调低每笔和每日限额；留空表示采用本行限额。",
@@ -139,6 +150,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "challenge_title": "请验证您的身份",
         "challenge_sms": "我们已向您的手机 {mobile} 发送验证码，请输入6位验证码。",
         "challenge_grid_card": "请在口令卡上找到以下位置的密码并输入：",
+        "grid_card_last": (
+            "这是这张口令卡的最后一次验证（每个位置只问一次）。请到安全中心申领新卡。"
+        ),
+        "grid_card_left": "这张口令卡还能验证 {left} 次，请及时到安全中心申领新卡。",
         "challenge_token": "请在电子密码器上输入以下数字：",
         "challenge_token_layout": (
             "{payee} 是收款账号的后6位，{amount} 是以分为单位的金额（不足10位前面补0）。"
@@ -436,6 +451,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mobile": "Mobile number",
         "resident_id": "Resident ID number",
         "accounts": "My accounts",
+        "previous_login": "Previous login: {at}",
+        "failed_logins": (
+            "Since your previous login, a wrong password was tried {count} times on your "
+            "login. If that was not you, change your password and tell the bank."
+        ),
         "account_number": "Account number",
         "account_class": "Class",
         "class_1": "Class I account",
@@ -548,6 +568,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "valid_from": "Valid from",
         "valid_until": "Valid until",
         "fingerprint": "SHA-256 fingerprint",
+        "ukey_ca": "The bank's U盾 CA certificate",
+        "ukey_ca_hint": (
+            "Every U盾 certificate the bank issues is signed by this CA. Download it to "
+            "check your U盾 certificate's chain (e.g. openssl verify -CAfile "
+            "rongbank-ukey-ca.pem my-ukey.pem), and compare its fingerprint with the one "
+            "a branch or the bank's phone line gives you."
+        ),
         "back_to_security": "Back to Security",
         "your_limits": "Your limits",
         "limits_hint": (
@@ -563,6 +590,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "challenge_title": "Confirm it is you",
         "challenge_sms": "We sent a code to your mobile {mobile}. Enter the 6 digits.",
         "challenge_grid_card": "Enter the codes at these positions of your grid card:",
+        "grid_card_last": (
+            "This is the last challenge this grid card answers (each position is asked "
+            "once). Get a new card in the security centre."
+        ),
+        "grid_card_left": (
+            "This grid card answers {left} more challenges; get a new one in the "
+            "security centre soon."
+        ),
         "challenge_token": "Key this number into your token:",
         "challenge_token_layout": (
             "{payee} is the last 6 digits of the payee's account, {amount} the amount in fen "
@@ -868,7 +903,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 # any other error shows its own (English) message.
 ERRORS_ZH: dict[str, str] = {
     "login_failed": "手机号或密码错误。",
-    "login_locked": "登录失败次数过多，账户已暂时锁定，请稍后再试。",
+    "login_locked": "您所在网络输错密码次数过多，暂时不能登录此账户，请稍后再试或重置密码。",
     "insufficient_funds": "可用余额不足。",
     "daily_limit_exceeded": "超过本账户当日转账限额。",
     "yearly_limit_exceeded": "超过本账户年度转账限额。",
@@ -885,6 +920,7 @@ ERRORS_ZH: dict[str, str] = {
     "resident_id_check_digit_wrong": "身份证号校验位错误，请核对。",
     "resident_id_malformed": "身份证号应为18位。",
     "resident_id_birth_date_invalid": "身份证号中的出生日期无效。",
+    "resident_id_region_unknown": "身份证号前六位不是有效的行政区划代码，请核对。",
     "customer_too_young": "未达到开户的最低年龄。",
     "mobile_number_invalid": "手机号格式不正确。",
     "customer_already_registered": "该手机号或身份证号已开户。",
@@ -912,6 +948,7 @@ ERRORS_ZH: dict[str, str] = {
     "payment_refused_risk": "这笔转账被风险控制拦截。如确需支付，请致电本行或联系客户经理。",
     "tool_not_held": "您没有这种安全工具，或它不能确认这笔转账。",
     "tool_not_active": "此安全工具已锁定、注销或失效。",
+    "grid_card_used_up": "口令卡的位置已全部问过，请到安全中心申领新卡，或改用其他安全工具。",
     "tool_not_found": "没有找到这个安全工具。",
     "certificate_request_invalid": (
         "证书请求无效：请粘贴由 P-256 或 Ed25519 密钥签名的 PEM 格式请求（可用 rongbank device "

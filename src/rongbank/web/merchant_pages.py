@@ -4,8 +4,8 @@ takings, shows the counter's QR codes, collects customers' payment codes, refund
 keys (owner only).
 
 Merchant users log in with the logins ``rongbank.payments`` gives them (principals of
-kind ``merchant``); their session travels in its own HttpOnly cookie, with the same
-double-submit CSRF token as the web bank. Every page acts for the one merchant the
+kind ``merchant``); their session travels in its own HttpOnly cookie, with a CSRF token
+bound to it as in the web bank. Every page acts for the one merchant the
 user belongs to (``PaymentsService.user_actor``), so a user never names a merchant.
 """
 
@@ -35,6 +35,7 @@ from rongbank.payments.service import OrderRequest, Payment
 from rongbank.payments.settlement import day_lines, settlement_of, settlement_report
 from rongbank.payments.settlement import transaction_file as day_file
 from rongbank.platform import Platform
+from rongbank.web.csrf import check_csrf, check_csrf_ending
 from rongbank.web.pages import (
     LoginRequired,
     PlatformDep,
@@ -43,7 +44,6 @@ from rongbank.web.pages import (
     _log_in,
     _principal,
     _redirect,
-    check_csrf,
     render,
 )
 
@@ -153,8 +153,8 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, platform: PlatformDep, csrf: Annotated[str, Form()] = "") -> Response:
-    check_csrf(request, csrf)
     token = request.cookies.get(MERCHANT_COOKIE)
+    check_csrf_ending(request, csrf, [token])
     if token:
         with platform.transaction() as session:
             platform.auth.logout(session, token)
@@ -603,7 +603,6 @@ def _csv(body: str, name: str) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
         },
     )
 

@@ -2,18 +2,15 @@
 
 Pages work without JavaScript (plain forms); htmx, vendored under /static, only
 boosts navigation. Sessions are the same bearer sessions as the API, carried in an
-HttpOnly cookie; every form carries a CSRF token that must match a second cookie
-(double submit), so another site cannot post on a customer's behalf.
+HttpOnly cookie; every form carries a CSRF token bound to that session
+(:mod:`rongbank.web.csrf`), so another site cannot post on a customer's behalf.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
-import math
-import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -58,6 +55,13 @@ from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError, Forbidden, InvalidRequest
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
+from rongbank.web.csrf import (
+    bind_csrf,
+    check_csrf,
+    check_csrf_ending,
+    csrf_token,
+    set_csrf_cookie,
+)
 from rongbank.web.i18n import LANGUAGES, error_text, translate
 
 router = APIRouter(include_in_schema=False)
@@ -65,7 +69,6 @@ templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
 
 CUSTOMER_COOKIE = "rb_session"
 STAFF_COOKIE = "rb_staff"
-CSRF_COOKIE = "rb_csrf"
 LANG_COOKIE = "rb_lang"
 LOGIN_PAGES = {
     PrincipalKind.CUSTOMER: "/login",
@@ -74,12 +77,6 @@ LOGIN_PAGES = {
 }
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
-
-
-class CsrfFailed(DomainError):
-    code = "csrf_failed"
-    status = 403
-    message = "The page has expired; please try again."
 
 
 class LoginRequired(Exception):
@@ -94,19 +91,6 @@ def lang_of(request: Request) -> str:
     return lang if lang in LANGUAGES else "zh"
 
 
-def csrf_token(request: Request) -> str:
-    token = request.cookies.get(CSRF_COOKIE)
-    if not token:
-        token = request.state.new_csrf = secrets.token_urlsafe(24)
-    return token
-
-
-def check_csrf(request: Request, csrf: str) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
-        raise CsrfFailed()
-
-
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     lang = lang_of(request)
     response = templates.TemplateResponse(
@@ -115,11 +99,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         {"t": translate(lang), "lang": lang, "csrf": csrf_token(request), **context},
         status_code=status_code,
     )
-    new = getattr(request.state, "new_csrf", None)
-    if new:
-        response.set_cookie(
-            CSRF_COOKIE, new, httponly=True, samesite="strict", secure=_secure(request)
-        )
+    set_csrf_cookie(request, response)
     return response
 
 
@@ -143,6 +123,7 @@ def _principal(request: Request, platform: Platform, cookie: str, kind: Principa
         raise LoginRequired(login) from None
     if principal.kind is not kind:
         raise LoginRequired(login)
+    bind_csrf(request, token)
     return principal
 
 
@@ -250,9 +231,9 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, platform: PlatformDep, csrf: Annotated[str, Form()] = "") -> Response:
-    check_csrf(request, csrf)
-    for cookie in (CUSTOMER_COOKIE, STAFF_COOKIE):
-        token = request.cookies.get(cookie)
+    tokens = [request.cookies.get(cookie) for cookie in (CUSTOMER_COOKIE, STAFF_COOKIE)]
+    check_csrf_ending(request, csrf, tokens)
+    for token in tokens:
         if token:
             with platform.transaction() as session:
                 platform.auth.logout(session, token)
@@ -319,7 +300,15 @@ def _account_view(account: EAccount, available: int) -> dict[str, Any]:
 def accounts(request: Request, platform: PlatformDep, me: Me) -> Response:
     with platform.transaction() as session:
         customer = platform.accounts.customer(session, me.id)
-    return render(request, "accounts.html", customer=customer, accounts=_accounts(platform, me.id))
+        login = platform.auth.login_history(session, me)
+    return render(
+        request,
+        "accounts.html",
+        customer=customer,
+        accounts=_accounts(platform, me.id),
+        previous_login=login.previous_login_at and _local_time(login.previous_login_at),
+        failed_logins=login.failures_before_login,
+    )
 
 
 @router.get("/transfer")
@@ -417,6 +406,7 @@ def _challenge_view(challenge: Mapping[str, Any], *, mobile: str) -> dict[str, A
         "carried": base64.urlsafe_b64encode(json.dumps(dict(challenge)).encode()).decode(),
         "mobile": mask_mobile(mobile),
         "positions": question.split(",") if challenge["tool"] == ToolKind.GRID_CARD else [],
+        "challenges_left": challenge.get("challenges_left"),
         "token_payee": question[: otp.PAYEE_DIGITS],
         "token_amount": question[otp.PAYEE_DIGITS :],
         "text_href": _data_url(question.encode(), "text/plain;charset=utf-8"),
@@ -678,7 +668,6 @@ def statement_download(
         media_type=media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
         },
     )
 
@@ -701,6 +690,7 @@ def _security(
         own = platform.stepup.own_limits(session, me.id)
         usage = platform.stepup.usage(session, me.id)
         mobile = platform.accounts.customer(session, me.id).mobile
+        ca = x509.load_pem_x509_certificate(platform.tools.bank_ca_certificate(session))
     bank = {PASSWORD_FREE: (limits.password_free.per_payment, limits.password_free.daily)} | {
         tool.kind.value: (tool.per_payment, tool.daily)
         for tool in sorted(limits.tools.values(), key=lambda t: (t.strength, t.per_payment))
@@ -712,6 +702,7 @@ def _security(
         status_code,
         tools=[_tool_view(tool, mobile=mobile) for tool in tools],
         mobile=mask_mobile(mobile),
+        ca_fingerprint=_fingerprint(ca),
         limits=[
             {
                 "kind": kind,
@@ -725,6 +716,10 @@ def _security(
         ],
         **context,
     )
+
+
+def _fingerprint(certificate: x509.Certificate) -> str:
+    return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
 def _yuan(minor: int | None) -> str:
@@ -743,12 +738,6 @@ def _tool_view(tool: Tool, *, mobile: str) -> dict[str, Any]:
         # Every customer keeps an SMS tool: one revoked could never be had again.
         "revocable": tool.status in ("active", "blocked") and tool.kind is not ToolKind.SMS,
     }
-
-
-def _shown_once(response: Response) -> Response:
-    """A page with a tool's secret: no cache may keep it."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _record(
@@ -863,18 +852,14 @@ def get_grid_card(
             card,
             holder=platform.accounts.customer(session, me.id).name,
             issued=platform.accounts.business_day(),
-            # Without a use limit, a card lasts until every combination was asked.
-            expires_after_uses=tool.max_uses
-            or math.comb(len(gridcard.all_positions()), gridcard.POSITIONS_PER_CHALLENGE),
+            expires_after_uses=gridcard.card_uses(tool.max_uses),
         )
-        return _shown_once(
-            render(
-                request,
-                "grid_card.html",
-                serial=tool.serial,
-                pdf_href=_data_url(pdf, "application/pdf"),
-                json_href=_data_url(gridcard.card_to_json(card).encode(), "application/json"),
-            )
+        return render(
+            request,
+            "grid_card.html",
+            serial=tool.serial,
+            pdf_href=_data_url(pdf, "application/pdf"),
+            json_href=_data_url(gridcard.card_to_json(card).encode(), "application/json"),
         )
 
     return _confirmed(
@@ -906,14 +891,12 @@ def get_token(
     def issue(session: Session) -> Response:
         tool, token = platform.tools.provision_token(session, me.id)
         key_file = token.key_file()
-        return _shown_once(
-            render(
-                request,
-                "token.html",
-                serial=tool.serial,
-                key_file=key_file,
-                key_href=_data_url(key_file.encode(), "application/json"),
-            )
+        return render(
+            request,
+            "token.html",
+            serial=tool.serial,
+            key_file=key_file,
+            key_href=_data_url(key_file.encode(), "application/json"),
         )
 
     return _confirmed(
@@ -953,7 +936,7 @@ def register_ukey(
             subject=parsed.subject.rfc4514_string(),
             valid_from=_local_time(parsed.not_valid_before_utc),
             valid_until=_local_time(parsed.not_valid_after_utc),
-            fingerprint=parsed.fingerprint(hashes.SHA256()).hex(":").upper(),
+            fingerprint=_fingerprint(parsed),
             certificate=certificate,
             certificate_href=_data_url(certificate.encode(), "application/x-pem-file"),
         )

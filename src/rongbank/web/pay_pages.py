@@ -29,6 +29,7 @@ from rongbank.payments.errors import CodeNotFound, PaymentNotFound
 from rongbank.payments.merchants import Merchant
 from rongbank.payments.service import Payment
 from rongbank.platform import Platform
+from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import (
     ChallengeAnswer,
     ChallengeCarried,
@@ -42,8 +43,6 @@ from rongbank.web.pages import (
     _error,
     _local_time,
     _redirect,
-    _shown_once,
-    check_csrf,
     confirm_payment,
     render,
 )
@@ -322,17 +321,15 @@ def new_code(
         return render(
             request, "pay_code.html", 422, accounts=accounts, error=_error(request, error)
         )
-    return _shown_once(
-        render(
-            request,
-            "pay_code.html",
-            accounts=accounts,
-            account=account,
-            code=code,
-            groups=[code[i : i + 4] for i in range(0, len(code), 4)],
-            svg=qr.svg(code, scale=5),
-            until=expires.astimezone(BUSINESS_TIME_ZONE).strftime("%H:%M:%S"),
-        )
+    return render(
+        request,
+        "pay_code.html",
+        accounts=accounts,
+        account=account,
+        code=code,
+        groups=[code[i : i + 4] for i in range(0, len(code), 4)],
+        svg=qr.svg(code, scale=5),
+        until=expires.astimezone(BUSINESS_TIME_ZONE).strftime("%H:%M:%S"),
     )
 
 

@@ -26,6 +26,7 @@ from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.wealth import rules
 from rongbank.wealth.service import Assessment, Holding, Payout, Product
+from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import (
     ChallengeAnswer,
     ChallengeCarried,
@@ -39,7 +40,6 @@ from rongbank.web.pages import (
     _error,
     _local_time,
     _redirect,
-    check_csrf,
     confirm_payment,
     lang_of,
     render,
