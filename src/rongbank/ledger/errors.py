@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
+from rongbank.idempotency import IdempotencyConflict
+
+__all__ = ["IdempotencyConflict"]  # the shared one, under its old name here too
 
 
 class AccountNotFound(NotFound):
@@ -23,11 +26,6 @@ class AccountCodeTaken(Conflict):
 class TransferNotFound(NotFound):
     code = "transfer_not_found"
     message = "No ledger entry has this id."
-
-
-class IdempotencyConflict(Conflict):
-    code = "idempotency_conflict"
-    message = "This client id was already used for a different request."
 
 
 class CurrencyMismatch(InvalidRequest):

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from rongbank import idempotency
 from rongbank.clock import Clock, SystemClock
 from rongbank.db import driver_connection
 from rongbank.errors import DomainError
@@ -158,6 +159,11 @@ class Outcome:
     entry_id: int | None = None
     error: DomainError | None = None
 
+    @property
+    def final(self) -> bool:
+        """A refusal that is this client id's outcome (see ``DomainError.final``)."""
+        return self.error is not None and self.error.final
+
     def entry_id_or_raise(self) -> int:
         if self.error is not None:
             raise self.error
@@ -176,6 +182,25 @@ def _fingerprint(command: Command | _ExpirePending) -> bytes:
             value = dict(value) if value else None
         values.append(value)
     return request_hash(command.kind, values)
+
+
+class _Answered(Exception):
+    """A client id refused before: raises what it answers (the refusal again, or a
+    conflict for another request) as the command's outcome, not a new refusal."""
+
+    def __init__(self, keyed: idempotency.Keyed, fingerprint: bytes, stored: Any) -> None:
+        self.keyed, self.fingerprint, self.stored = keyed, fingerprint, stored
+
+    def error(self) -> DomainError:
+        try:
+            idempotency.answer(self.keyed, self.fingerprint, self.stored)
+        except DomainError as error:
+            return error
+        raise AssertionError("a remembered refusal always answers with an error")
+
+
+def _keyed(client_id: str, fingerprint: bytes) -> idempotency.Keyed:
+    return idempotency.Keyed(idempotency.LEDGER_SCOPE, client_id, fingerprint)
 
 
 def _advisory_key(client_id: str) -> int:
@@ -266,6 +291,9 @@ class _Batch:
         self.targets_by_cid = {t.client_id: t for t in targets}
         self.writes: list[repo.EntryWrite] = []
         self.created_here: dict[str, bytes] = {}
+        # Refused in this batch (fingerprint, refusal): remembered with the batch, and
+        # answered again to the same client id later in it.
+        self.refused_here: dict[str, tuple[bytes, DomainError]] = {}
         # Undo steps for in-memory state outside the book, for linked chains.
         self.undo: list[Callable[[], None]] = []
 
@@ -327,10 +355,18 @@ class _Batch:
             if existing[1] != fingerprint:
                 raise IdempotencyConflict(client_id=cid)
             return Outcome(cid, "exists", existing[0])
+        refused = self.locked.refused.get(cid)
+        if refused is not None:
+            raise _Answered(_keyed(cid, refused[0]), fingerprint, refused[1])
         if cid in self.created_here:
             if self.created_here[cid] != fingerprint:
                 raise IdempotencyConflict(client_id=cid)
             return Outcome(cid, "exists")  # the id is filled in once written
+        if cid in self.refused_here:
+            earlier, error = self.refused_here[cid]
+            if earlier != fingerprint:
+                raise IdempotencyConflict(client_id=cid)
+            raise error
         entry = repo.EntryWrite(
             client_id=cid,
             request_hash=fingerprint,
@@ -344,6 +380,13 @@ class _Batch:
         self.created_here[cid] = fingerprint
         self.undo.append(lambda: self._forget(cid))
         return Outcome(cid, "created")
+
+    def refuse(self, index: int, fingerprint: bytes, error: DomainError) -> None:
+        """Remember a final refusal of a client's command with the batch."""
+        cid = self.commands[index].client_id
+        answered = cid in self.locked.existing or cid in self.locked.refused
+        if error.final and not answered and cid not in self.created_here:
+            self.refused_here.setdefault(cid, (fingerprint, error))
 
     def _plan(self, command: Command | _ExpirePending, entry: repo.EntryWrite) -> None:
         if isinstance(command, Transfer):
@@ -720,22 +763,42 @@ class LedgerService(LedgerReads):
                     if index in static_errors:
                         raise static_errors[index]
                     outcomes[index] = batch.apply(index, fingerprints[index])
+                except _Answered as answered:
+                    outcomes[index] = Outcome(command.client_id, "failed", error=answered.error())
+                    failed = index
+                    break
                 except DomainError as error:
                     outcomes[index] = Outcome(command.client_id, "failed", error=error)
+                    if index not in static_errors and not isinstance(command, _ExpirePending):
+                        batch.refuse(index, fingerprints[index], error)
                     failed = index
                     break
             if failed is not None and len(chain) > 1:
                 batch.rollback_to(savepoint)
                 cause = commands[failed].client_id
+                why = outcomes[failed]
+                # The chain's refusal is final when its cause's is (not for a
+                # malformed member, which the client may correct under the same ids).
+                final = failed not in static_errors and why is not None and why.final
                 for index in chain:
                     if index != failed:
+                        chained = LinkedChainFailed(failed_client_id=cause)
                         outcomes[index] = Outcome(
-                            commands[index].client_id,
-                            "failed",
-                            error=LinkedChainFailed(failed_client_id=cause),
+                            commands[index].client_id, "failed", error=chained
                         )
+                        if final and index in fingerprints:
+                            batch.refuse(index, fingerprints[index], chained)
             batch.release_savepoints()
 
+        if batch.refused_here:
+            repo.write_refusals(
+                conn,
+                [
+                    (cid, fp, idempotency.refusal(error))
+                    for cid, (fp, error) in batch.refused_here.items()
+                ],
+                batch.now,
+            )
         new_ids: dict[str, int] = {}
         if batch.writes:
             touched = [batch.book.accounts[i] for i in sorted(batch.book.touched)]
