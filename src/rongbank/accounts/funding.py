@@ -70,7 +70,7 @@ from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.clock import Clock
 from rongbank.db import SessionFactory, unit_of_work
 from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
-from rongbank.ledger.errors import IdempotencyConflict
+from rongbank.idempotency import IdempotencyConflict, keyed, remembering
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending, balance_of
 from rongbank.money import MAX_AMOUNT_MINOR, AmountNotPositive, AmountOutOfRange
@@ -455,7 +455,14 @@ class FundingService:
     ) -> FundingDone:
         if not 1 <= len(client_id) <= 64 or "\x00" in client_id:
             raise InvalidRequest("A client id must have 1 to 64 characters.")
-        with unit_of_work(factory) as session:
+        key = keyed(
+            f"customer:{customer_id}:funding",
+            client_id,
+            {"kind": kind, "account": account_number, "card_id": card_id, "amount": amount},
+        )
+        # A refusal before the network is called (no funds, a frozen account, over the
+        # cap) is remembered under the key; the network's own answer is the request's.
+        with remembering(lambda: unit_of_work(factory), key, self.clock) as session:
             existing = self._find(session, customer_id, client_id)
             if existing is not None:
                 # A retry gets the stored result and never reaches the network again;

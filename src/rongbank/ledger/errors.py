@@ -57,6 +57,17 @@ class ExceedsCredits(DomainError):
     message = "The account does not have enough available funds."
 
 
+class AccountFrozen(DomainError):
+    """The account is frozen and the request gave no authority to debit it."""
+
+    code = "ledger_account_frozen"
+    status = 409
+    message = (
+        "The account is frozen: nothing may be debited from it without the authority "
+        "to (frozen_debit_reason)."
+    )
+
+
 class ExceedsDebits(DomainError):
     code = "exceeds_debits"
     status = 422

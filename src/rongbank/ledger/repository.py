@@ -36,7 +36,7 @@ SELECT h.entry_id, e.client_id, h.debit_account_id, h.credit_account_id, h.amoun
 
 LOCK_ACCOUNTS = """
 SELECT id, code, currency, type, rule, overdraft_limit,
-       debits_posted, credits_posted, debits_pending, credits_pending
+       debits_posted, credits_posted, debits_pending, credits_pending, frozen
   FROM ledger_account
  WHERE id = ANY(%b::bigint[]) OR code = ANY(%b::text[])
  ORDER BY id
@@ -152,9 +152,18 @@ def lock_accounts(
     accounts: dict[int, AccountState] = {}
     by_code: dict[str, int] = {}
     for row in acc_cur.fetchall():
-        account_id, code, currency, type_, rule, overdraft, dp, cp, dpe, cpe = row
+        account_id, code, currency, type_, rule, overdraft, dp, cp, dpe, cpe, frozen = row
         accounts[account_id] = AccountState(
-            account_id, currency, AccountType(type_), BalanceRule(rule), overdraft, dp, cp, dpe, cpe
+            account_id,
+            currency,
+            AccountType(type_),
+            BalanceRule(rule),
+            overdraft,
+            dp,
+            cp,
+            dpe,
+            cpe,
+            frozen,
         )
         by_code[code] = account_id
     existing: dict[str, tuple[int, bytes]] = {}
@@ -372,7 +381,7 @@ def due_holds(conn: psycopg.Connection[Any], now: datetime, limit: int) -> list[
 
 ACCOUNT_COLUMNS = (
     "id, code, name, currency, type, rule, overdraft_limit, debits_posted, credits_posted, "
-    "debits_pending, credits_pending, created_at"
+    "debits_pending, credits_pending, created_at, frozen"
 )
 
 
@@ -390,6 +399,7 @@ class AccountRow:
     debits_pending: int
     credits_pending: int
     created_at: datetime
+    frozen: bool
 
 
 def currencies(conn: psycopg.Connection[Any]) -> list[tuple[str, int, str, str]]:
@@ -426,6 +436,15 @@ def find_account(conn: psycopg.Connection[Any], ref: int | str) -> AccountRow | 
         [ref],
     ).fetchone()
     return AccountRow(*row) if row else None
+
+
+def set_frozen(conn: psycopg.Connection[Any], ref: int | str, frozen: bool) -> bool:
+    column = "code" if isinstance(ref, str) else "id"
+    cur = conn.execute(
+        f"UPDATE ledger_account SET frozen = %s WHERE {column} = %s",  # noqa: S608 (a column name)
+        [frozen, ref],
+    )
+    return cur.rowcount == 1
 
 
 def list_accounts(

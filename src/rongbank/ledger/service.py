@@ -49,6 +49,9 @@ AccountRef = int | str
 
 MAX_BATCH = 10_000
 
+FROZEN_DEBIT = "frozen_debit_reason"
+"""The entry metadata key that keeps the authority for debiting a frozen account."""
+
 SYSTEM_PREFIX = "sys:"
 """Client ids the ledger writes for itself (the expiry of a hold) start with this;
 clients may not use it, so theirs can never collide with the ledger's."""
@@ -70,6 +73,9 @@ class Transfer:
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     linked: bool = False
+    frozen_debit_reason: str = ""
+    """The authority under which a frozen debit account is debited (a court order's
+    reference...), kept in the entry's metadata; empty: a frozen account refuses."""
 
     @property
     def kind(self) -> str:
@@ -92,6 +98,8 @@ class MultiLegEntry:
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     linked: bool = False
+    frozen_debit_reason: str = ""
+    """As :attr:`Transfer.frozen_debit_reason`, for every frozen account debited."""
     kind = "entry"
 
 
@@ -176,6 +184,8 @@ def _fingerprint(command: Command | _ExpirePending) -> bytes:
     for name, value in vars(command).items():
         if name in ("client_id", "linked"):
             continue
+        if name == FROZEN_DEBIT and not value:
+            continue  # added later: requests without it keep the fingerprint they had
         if name == "postings":
             value = [(p.account, p.amount, p.currency) for p in value]
         elif name == "metadata":
@@ -389,20 +399,26 @@ class _Batch:
             self.refused_here.setdefault(cid, (fingerprint, error))
 
     def _plan(self, command: Command | _ExpirePending, entry: repo.EntryWrite) -> None:
+        if isinstance(command, Transfer | MultiLegEntry) and command.frozen_debit_reason:
+            entry.metadata[FROZEN_DEBIT] = command.frozen_debit_reason
         if isinstance(command, Transfer):
             debit = self.account(command.debit_account, command.currency)
             credit = self.account(command.credit_account, command.currency)
             if debit == credit:
                 raise SameAccount()
             entry.postings = self.book.transfer(
-                debit, credit, command.amount, pending=command.pending
+                debit,
+                credit,
+                command.amount,
+                pending=command.pending,
+                frozen_ok=bool(command.frozen_debit_reason),
             )
             if command.pending:
                 expires = self.now + command.timeout if command.timeout else None
                 entry.new_hold = (debit, credit, command.amount, expires)
         elif isinstance(command, MultiLegEntry):
             legs = [Leg(self.account(p.account, p.currency), p.amount) for p in command.postings]
-            entry.postings = self.book.apply(legs)
+            entry.postings = self.book.apply(legs, frozen_ok=bool(command.frozen_debit_reason))
         elif isinstance(command, PostPending | VoidPending | _ExpirePending):
             self._resolve_hold(command, entry)
         else:
@@ -636,6 +652,12 @@ class LedgerReads:
         if row is None:
             raise TransferNotFound(entry=ref)
         return row
+
+    def set_frozen(self, session: Session, ref: AccountRef, *, frozen: bool) -> None:
+        """Freeze an account (no debits but with a stated authority, see
+        ``AccountState.frozen``) or unfreeze it; the caller audits why."""
+        if not repo.set_frozen(driver_connection(session), ref, frozen):
+            raise AccountNotFound(account=ref)
 
     def has_entry(self, session: Session, client_id: str) -> bool:
         return repo.entry_exists(driver_connection(session), client_id)
