@@ -147,13 +147,15 @@ def _error_classes() -> dict[str, type[DomainError]]:
     return found
 
 
-def answer(keyed: Keyed, fingerprint: bytes, stored: Mapping[str, Any] | None) -> None:
-    """Raise what a key that was used before answers this request: a conflict when it
-    asked something else, its refusal when it was refused; return for a success."""
+def recalled(
+    keyed: Keyed, fingerprint: bytes, stored: Mapping[str, Any] | None
+) -> DomainError | None:
+    """What a key used before (by a request with ``fingerprint``, refused with
+    ``stored`` or not) answers this request: a conflict when it asked something
+    else, its refusal when it was refused; None for a success."""
     if fingerprint != keyed.fingerprint:
-        raise keyed.conflict(client_id=keyed.key)
-    if stored is not None:
-        raise replay(stored)
+        return keyed.conflict(client_id=keyed.key)
+    return None if stored is None else replay(stored)
 
 
 # -- the table --------------------------------------------------------------------------
@@ -178,7 +180,9 @@ def claim(session: Session, keyed: Keyed, now: datetime) -> None:
     params = {"scope": keyed.scope, "key": keyed.key, "fp": keyed.fingerprint, "at": now}
     if session.execute(_CLAIM, params).first() is None:
         row = session.execute(_RECALL, params).one()
-        answer(keyed, bytes(row[0]), row[1])
+        error = recalled(keyed, bytes(row[0]), row[1])
+        if error is not None:
+            raise error
 
 
 def known(session: Session, keyed: Keyed) -> bool:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
-from rongbank.idempotency import IdempotencyConflict
-
-__all__ = ["IdempotencyConflict"]  # the shared one, under its old name here too
+from rongbank.idempotency import IdempotencyConflict as IdempotencyConflict  # the shared one
 
 
 class AccountNotFound(NotFound):

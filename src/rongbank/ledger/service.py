@@ -195,22 +195,12 @@ def _fingerprint(command: Command | _ExpirePending) -> bytes:
 
 
 class _Answered(Exception):
-    """A client id refused before: raises what it answers (the refusal again, or a
-    conflict for another request) as the command's outcome, not a new refusal."""
+    """A client id refused before: its answer (the refusal again, or a conflict for
+    another request) is the command's outcome, not a new refusal to remember."""
 
-    def __init__(self, keyed: idempotency.Keyed, fingerprint: bytes, stored: Any) -> None:
-        self.keyed, self.fingerprint, self.stored = keyed, fingerprint, stored
-
-    def error(self) -> DomainError:
-        try:
-            idempotency.answer(self.keyed, self.fingerprint, self.stored)
-        except DomainError as error:
-            return error
-        raise AssertionError("a remembered refusal always answers with an error")
-
-
-def _keyed(client_id: str, fingerprint: bytes) -> idempotency.Keyed:
-    return idempotency.Keyed(idempotency.LEDGER_SCOPE, client_id, fingerprint)
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(error.code)
+        self.error = error
 
 
 def _advisory_key(client_id: str) -> int:
@@ -367,7 +357,10 @@ class _Batch:
             return Outcome(cid, "exists", existing[0])
         refused = self.locked.refused.get(cid)
         if refused is not None:
-            raise _Answered(_keyed(cid, refused[0]), fingerprint, refused[1])
+            keyed = idempotency.Keyed(idempotency.LEDGER_SCOPE, cid, fingerprint)
+            answer = idempotency.recalled(keyed, *refused)
+            assert answer is not None  # a refused client id answers with an error
+            raise _Answered(answer)
         if cid in self.created_here:
             if self.created_here[cid] != fingerprint:
                 raise IdempotencyConflict(client_id=cid)
@@ -786,7 +779,7 @@ class LedgerService(LedgerReads):
                         raise static_errors[index]
                     outcomes[index] = batch.apply(index, fingerprints[index])
                 except _Answered as answered:
-                    outcomes[index] = Outcome(command.client_id, "failed", error=answered.error())
+                    outcomes[index] = Outcome(command.client_id, "failed", error=answered.error)
                     failed = index
                     break
                 except DomainError as error:
