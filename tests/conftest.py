@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from rongbank.api.app import create_app
+from rongbank.auth.service import PrincipalKind
 from rongbank.clock import FrozenClock
 from rongbank.db import SessionFactory, make_engine, migrate
 from rongbank.embedded import EmbeddedPostgres
@@ -96,11 +98,59 @@ def platform(connection: Connection, clock: FrozenClock) -> Platform:
     )
 
 
+STAFF_PASSWORD = "Ledger-Keeper-2026!"
+
+
+def staff_token(platform: Platform, *, username: str, role: str) -> tuple[int, str]:
+    """A member of staff with a login (so the operator token is retired) and a
+    session: their id and bearer token."""
+    with platform.transaction() as session:
+        staff_id = platform.accounts.create_staff(
+            session, username=username, name="测试员工", role=role
+        )
+        platform.auth.set_password(
+            session,
+            kind=PrincipalKind.STAFF,
+            principal_id=staff_id,
+            username=username,
+            password=STAFF_PASSWORD,
+        )
+        login = platform.auth.open_session(
+            session, kind=PrincipalKind.STAFF, principal_id=staff_id, client="tests"
+        )
+    return staff_id, login.token
+
+
+class StaffLogin(httpx.Auth):
+    """Sends a member of staff's session token, logging them in again when a test
+    has moved the clock past the session's life; a request that says who it is
+    (its own Authorization header) is left as it is."""
+
+    def __init__(self, platform: Platform, staff_id: int, token: str) -> None:
+        self.platform, self.staff_id, self.token = platform, staff_id, token
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if "Authorization" in request.headers:
+            yield request
+            return
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401:
+            with self.platform.transaction() as session:
+                self.token = self.platform.auth.open_session(
+                    session, kind=PrincipalKind.STAFF, principal_id=self.staff_id, client="tests"
+                ).token
+            request.headers["Authorization"] = f"Bearer {self.token}"
+            yield request
+
+
 @pytest.fixture
 def api(platform: Platform) -> Iterator[TestClient]:
-    """An HTTP client for the app, authenticated as the operator."""
+    """An HTTP client for the app, logged in as a member of staff in operations (who
+    keeps the ledger), as a bank that has staff logins runs it."""
+    staff_id, token = staff_token(platform, username="ops-api", role="operations")
     with TestClient(create_app(platform, background=False)) as client:
-        client.headers["Authorization"] = f"Bearer {OPERATOR_TOKEN}"
+        client.auth = StaffLogin(platform, staff_id, token)
         yield client
 
 

@@ -15,6 +15,10 @@ class DomainError(Exception):
     code: ClassVar[str] = "domain_error"
     status: ClassVar[int] = 400
     message: ClassVar[str] = "The request cannot be carried out."
+    final: ClassVar[bool] = True
+    """Whether this refusal is the request's outcome, answered again to a retry with
+    the same idempotency key (``rongbank.idempotency``); False for answers that the
+    same request, sent again, may get past: a challenge to answer, credentials."""
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.detail_message = message or self.message
@@ -41,6 +45,7 @@ class Unauthenticated(DomainError):
     code = "unauthenticated"
     status = 401
     message = "Authentication is required."
+    final = False
 
 
 class Forbidden(DomainError):

@@ -43,6 +43,7 @@ from rongbank.clock import Clock, SystemClock
 from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
 from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter
+from rongbank.idempotency import Keyed, known, remembering
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
 from rongbank.money import parse_amount
@@ -205,11 +206,14 @@ class Platform:
         action: str,
         target: str = "",
         details: dict[str, Any] | None = None,
+        idempotency: Keyed | None = None,
     ) -> Iterator[Session]:
         """A transaction whose outcome is audited: recorded with it when it commits;
-        a business refusal is recorded in a transaction of its own, then re-raised."""
+        a business refusal is recorded in a transaction of its own, then re-raised.
+        With ``idempotency``, the request's key is claimed first and a final refusal
+        remembered under it (see ``rongbank.idempotency``)."""
         try:
-            with self.transaction() as session:
+            with remembering(self.transaction, idempotency, self.clock) as session:
                 yield session
                 self.audit.record(
                     session,
@@ -242,6 +246,7 @@ class Platform:
         response: str | None = None,
         prefer: ToolKind | None = None,
         already_done: Callable[[Session], bool] = lambda _: False,
+        idempotency: Keyed | None = None,
     ) -> Iterator[Session]:
         """An audited transaction for a payment the customer has authorised.
 
@@ -251,7 +256,8 @@ class Platform:
         challenge, one is opened in a transaction of its own and
         :class:`ChallengeRequired` raised with it. ``already_done`` says whether this
         is a retry of a payment made before, which needs no new authentication (the
-        ledger answers it with the original result).
+        ledger answers it with the original result). ``idempotency``: the request's
+        key, which remembers a refusal as its outcome (``Platform.audited``).
         """
 
         def check(session: Session) -> Callable[[Session], object] | None:
@@ -272,6 +278,7 @@ class Platform:
             action=payment.purpose,
             target=f"{payment.payer} -> {payment.payee}",
             details={"amount": payment.amount, "client_id": payment.client_id},
+            idempotency=idempotency,
         ) as session:
             yield session
 
@@ -334,14 +341,17 @@ class Platform:
         action: str,
         target: str,
         details: dict[str, Any] | None,
+        idempotency: Keyed | None = None,
     ) -> Iterator[Session]:
         """``check`` runs before the body and returns what decides after it (None:
         nothing to decide), raising :class:`ChallengeNeeded` for a challenge."""
         if challenge_id is not None and response is not None:
             with self.transaction() as session:
-                # A retry of a request done before: its challenge is spent, and the
-                # ledger answers with the original result.
-                done = already_done(session)
+                # A retry of a request done (or refused) before: its challenge is
+                # spent, and the ledger (or the key's record) answers as the first time.
+                done = already_done(session) or (
+                    idempotency is not None and known(session, idempotency)
+                )
             if not done:
                 self._answer(request, customer_id, challenge_id, response, target)
         try:
@@ -351,6 +361,7 @@ class Platform:
                 target=target,
                 action=action,
                 details=details,
+                idempotency=idempotency,
             ) as session:
                 decide = check(session)
                 yield session

@@ -165,7 +165,7 @@ class TestTransfers:
         )
         assert freeze.status_code == 403
         ledger = client.get(f"{V1}/ledger/trial-balance", headers=alice["headers"])
-        assert ledger.status_code == 401
+        assert ledger.status_code == 403
 
 
 class TestStaff:

@@ -46,6 +46,7 @@ from rongbank.accounts.funding import (
 from rongbank.accounts.rules import NewCardLimit
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
+from rongbank.idempotency import remembering
 from rongbank.ledger.errors import ExceedsCredits, IdempotencyConflict
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer, balance_of
@@ -150,7 +151,7 @@ class Bank:
             card_id=card_id,
             amount=amount,
             client_id=cid,
-            opened=self.platform.transaction,
+            opened=lambda key: remembering(self.platform.transaction, key, self.platform.clock),
         )
 
     def withdraw(
@@ -163,7 +164,7 @@ class Bank:
             card_id=card_id,
             amount=amount,
             client_id=cid,
-            opened=self.platform.transaction,
+            opened=lambda key: remembering(self.platform.transaction, key, self.platform.clock),
         )
 
     def resolve_after_deadline(self) -> Resolved:

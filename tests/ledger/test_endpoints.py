@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
@@ -67,10 +68,13 @@ class TestAuthentication:
             for method, template in routes:
                 path = template.replace("{ref}", "x").replace("{entry_id}", "1")
                 path = path.replace("{client_id}", "x")
-                for headers in ({}, {"Authorization": "Bearer wrong"}):
+                for headers, code in (
+                    ({}, "unauthenticated"),
+                    ({"Authorization": "Bearer wrong"}, "session_invalid"),
+                ):
                     response = client.request(method, path, headers=headers, json={})
                     assert response.status_code == 401, (method, path)
-                    assert response.json()["error"]["code"] == "unauthenticated"
+                    assert response.json()["error"]["code"] == code
 
     def test_health_and_docs_need_no_token(self, platform: Platform) -> None:
         with TestClient(create_app(platform, background=False)) as client:
@@ -324,6 +328,61 @@ class TestCorrectionsAndEntries:
         assert balance(bank, "cust:bob")["posted"] == "40.00"
 
 
+class TestRefusalsAreRemembered:
+    """A refusal is the answer to its client id, as a success is (ARCHITECTURE rule 2)."""
+
+    def test_a_refused_transfer_is_refused_again_even_after_money_arrives(
+        self, bank: TestClient
+    ) -> None:
+        refused = transfer(bank, "t1", "cust:alice", "cust:bob", "1500.00")
+        assert transfer(bank, "fund-2", "bank:vault", "cust:alice", "1000.00").status_code == 201
+        again = transfer(bank, "t1", "cust:alice", "cust:bob", "1500.00")
+
+        assert refused.status_code == again.status_code == 422
+        assert again.json() == refused.json()
+        assert again.json()["error"]["code"] == "insufficient_funds"
+        assert balance(bank, "cust:alice")["posted"] == "2000.00"
+        assert transfer(bank, "t2", "cust:alice", "cust:bob", "1500.00").status_code == 201
+
+    def test_the_refused_client_id_for_another_transfer_is_a_conflict(
+        self, bank: TestClient
+    ) -> None:
+        assert transfer(bank, "t1", "cust:alice", "cust:bob", "1500.00").status_code == 422
+
+        other = transfer(bank, "t1", "cust:alice", "cust:bob", "15.00")
+
+        assert other.status_code == 409
+        assert other.json()["error"]["code"] == "idempotency_conflict"
+        assert balance(bank, "cust:bob")["posted"] == "0.00"
+
+    def test_a_malformed_request_is_not_an_outcome(self, bank: TestClient) -> None:
+        """Refused before it was carried out: the client may correct it under its id."""
+        typo = transfer(bank, "t1", "cust:alice", "cust:alice", "15.00")
+        assert typo.json()["error"]["code"] == "same_account"
+
+        assert transfer(bank, "t1", "cust:alice", "cust:bob", "15.00").status_code == 201
+
+    def test_a_batch_sent_again_answers_each_item_as_the_first_time(self, bank: TestClient) -> None:
+        items = [
+            {"type": "transfer", "client_id": cid, "debit_account": "cust:alice",
+             "credit_account": "cust:bob", "amount": amount, "currency": "CNY"}
+            for cid, amount in (("b1", "10.00"), ("b2", "5000.00"))
+        ]  # fmt: skip
+        first = bank.post(f"{L}/batches", json={"items": items}).json()["results"]
+        transfer(bank, "fund-2", "bank:vault", "cust:alice", "5000.00")
+        again = bank.post(f"{L}/batches", json={"items": items}).json()["results"]
+
+        assert [(r["status"], r["error"] and r["error"]["code"]) for r in first] == [
+            ("created", None),
+            ("failed", "insufficient_funds"),
+        ]
+        assert [(r["status"], r["error"] and r["error"]["code"]) for r in again] == [
+            ("exists", None),
+            ("failed", "insufficient_funds"),
+        ]
+        assert balance(bank, "cust:bob")["posted"] == "10.00"
+
+
 class TestReading:
     def test_statement_has_opening_running_and_closing_balances(
         self, bank: TestClient, clock: FrozenClock
@@ -390,3 +449,12 @@ class TestGroupCommit:
             assert statuses.count(201) == 100
             assert statuses.count(422) == 20
             assert balance(client, "cust:hot")["posted"] == "0.00"
+            # Each one audited in the batch that carried it, the refusals too.
+            with platform.transaction() as session:
+                audited = session.execute(
+                    text(
+                        "SELECT result, count(*) FROM audit_log WHERE action = 'ledger.transfer' "
+                        "AND actor_kind = 'operator' GROUP BY result"
+                    )
+                ).all()
+            assert dict(audited) == {"ok": 101, "refused": 20}

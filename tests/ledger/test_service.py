@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -363,7 +364,7 @@ class TestInsufficientFunds:
         assert count_entries(session, command.client_id) == 0
         assert posting_count(session) == postings_before
 
-    def test_a_refused_transfer_can_be_retried_once_funded(
+    def test_a_refused_transfer_is_refused_again_even_once_funded(
         self, session: Session, service: LedgerService, bank: int, alice: int, bob: int
     ) -> None:
         command = pay(alice, bob, START + 1)
@@ -371,8 +372,31 @@ class TestInsufficientFunds:
         assert outcome.status == "failed"
 
         fund(service, session, source=bank, destination=alice, amount=1)
-        assert service.transfer(session, command).status == "created"
+        again = service.execute(session, [command])[0]
+        assert errors([again]) == ["insufficient_funds"]
+        assert again.error.to_dict() == outcome.error.to_dict()  # type: ignore[union-attr]
+        assert deposit_balance(session, alice) == START + 1
+
+    def test_a_new_client_id_pays_once_funded(
+        self, session: Session, service: LedgerService, bank: int, alice: int, bob: int
+    ) -> None:
+        assert service.execute(session, [pay(alice, bob, START + 1)])[0].status == "failed"
+        fund(service, session, source=bank, destination=alice, amount=1)
+
+        assert service.transfer(session, pay(alice, bob, START + 1)).status == "created"
         assert deposit_balance(session, alice) == 0
+
+    def test_a_refused_client_id_for_another_transfer_is_a_conflict(
+        self, session: Session, service: LedgerService, bank: int, alice: int, bob: int
+    ) -> None:
+        refused = pay(alice, bob, START + 1)
+        assert service.execute(session, [refused])[0].status == "failed"
+
+        other = replace(refused, amount=1)
+        outcome = service.execute(session, [other])[0]
+
+        assert errors([outcome]) == ["idempotency_conflict"]
+        assert deposit_balance(session, alice) == START
 
 
 class TestOverdraft:
@@ -611,9 +635,10 @@ class TestLinkedChain:
         outcomes = service.execute(session, [first, first, pay(alice, bob, START)])
         assert [o.status for o in outcomes] == ["failed"] * 3
         assert count_entries(session, first.client_id) == 0
-        # The client id is free again once its chain failed.
-        assert service.transfer(session, pay(alice, bob, 100, client_id=first.client_id))
-        assert deposit_balance(session, alice) == START - 100
+        # The chain's refusal is the client id's outcome: sent alone, it answers it.
+        again = service.execute(session, [pay(alice, bob, 100, client_id=first.client_id)])
+        assert errors(again) == ["linked_chain_failed"]
+        assert deposit_balance(session, alice) == START
 
     def test_an_open_chain_at_the_end_of_a_batch_is_refused(
         self, session: Session, service: LedgerService, alice: int, bob: int

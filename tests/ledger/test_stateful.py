@@ -230,6 +230,10 @@ timeouts = st.none() | st.integers(min_value=1, max_value=60).map(lambda m: time
 
 Expected = ModelEntry | Refused
 
+NOT_REMEMBERED = {"same_account", "invalid_entry", "linked_chain_failed"}
+"""Refusals a client id does not keep: a malformed command (which the client may
+correct under the same id), and a chain's, which is final only when its cause is."""
+
 
 class LedgerMachine(RuleBasedStateMachine):
     engine: Engine  # set by the test below: hypothesis builds the machine itself
@@ -245,6 +249,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.banks: dict[str, int] = {}
         # Batches whose commands were all created, with their entries: to retry.
         self.done: list[list[tuple[Command, int]]] = []
+        # Commands refused for what the ledger held (not for being malformed), with
+        # the code: their client ids answer that refusal from then on.
+        self.refused: list[tuple[Command, str]] = []
         self._prefix = uuid.uuid4().hex[:8]
         self._ids = itertools.count()
 
@@ -325,6 +332,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert outcome.status == "failed", (command, expect.codes)
                 assert outcome.error is not None
                 assert outcome.error.code in expect.codes, (command, outcome.error)
+                if outcome.error.code not in NOT_REMEMBERED:
+                    self.refused.append((command, outcome.error.code))
             else:
                 assert outcome.status == "created", (command, outcome.error)
                 entry_id = outcome.entry_id_or_raise()
@@ -474,6 +483,31 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def reuse_client_id(self, data: st.DataObject) -> None:
         command, _ = data.draw(st.sampled_from([c for batch in self.done for c in batch]))
+        other = dataclasses.replace(
+            command, description=command.description + " again", linked=False
+        )
+        outcome = self.service.execute(self.session, [other])[0]
+        assert outcome.error is not None
+        assert outcome.error.code == "idempotency_conflict"
+
+    @precondition(lambda self: self.refused)
+    @rule(data=st.data(), fund=amounts)
+    def retry_refused(self, data: st.DataObject, fund: int) -> None:
+        """A refused command sent again (alone) is refused the same, even after its
+        debit account was funded, and moves nothing (the invariants check)."""
+        command, code = data.draw(st.sampled_from(self.refused))
+        if isinstance(command, Transfer) and command.debit_account in self.model.accounts:
+            bank = self.banks[self.model.accounts[command.debit_account].currency]
+            self.run([self.transfer_command(bank, command.debit_account, fund)])
+        alone = dataclasses.replace(command, linked=False)
+        outcome = self.service.execute(self.session, [alone])[0]
+        assert outcome.error is not None, (command, code)
+        assert outcome.error.code == code
+
+    @precondition(lambda self: self.refused)
+    @rule(data=st.data())
+    def reuse_refused_client_id(self, data: st.DataObject) -> None:
+        command, _ = data.draw(st.sampled_from(self.refused))
         other = dataclasses.replace(
             command, description=command.description + " again", linked=False
         )

@@ -144,7 +144,8 @@ class TestSuitability:
         assert above.json()["error"]["details"] == {
             "product_level": "PR4 进取型", "customer_level": "C3 平衡型"
         }  # fmt: skip
-        assert buy(client, platform, who).status_code == 201
+        # A new purchase, so a new client id (the refused one stays refused).
+        assert buy(client, platform, who, client_id="p2").status_code == 201
         assert available(platform, who) == 1_000_000 - 150_000
 
     def test_an_assessment_older_than_twelve_months_no_longer_allows_buying(
@@ -162,7 +163,8 @@ class TestSuitability:
         latest = client.get(f"{WEALTH}/assessments/latest", headers=who["headers"]).json()
         assert latest["valid"] is False
         assess(client, who, 5)
-        assert buy(client, platform, who).status_code == 201
+        assert buy(client, platform, who).status_code == 409  # that request's answer
+        assert buy(client, platform, who, client_id="p2").status_code == 201
 
     def test_the_chat_cards_buy_button_is_held_to_the_same_rules(
         self, client: TestClient, platform: Platform, shop: dict[str, Any]

@@ -109,7 +109,9 @@ def test_the_owner_refunds_part_of_a_counter_payment_and_the_customer_sees_it(
     expect(owner.locator("#order-refunded")).to_have_text("¥ 10.00")
     owner.click("nav >> text=今日收款")
     expect(owner.locator("#takings-refunds")).to_have_text("¥ 10.00")
-    expect(owner.locator("#takings-net")).to_have_text("¥ 14.91")  # 15 kept − 0.6% fee on what is kept
+    expect(owner.locator("#takings-net")).to_have_text(
+        "¥ 14.91"
+    )  # 15 kept − 0.6% fee on what is kept
 
     page.click("nav >> text=付款")
     page.click('text="我的付款"')

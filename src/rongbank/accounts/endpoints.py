@@ -15,6 +15,7 @@ from rongbank.api.deps import (
     CustomerPrincipal,
     PlatformDep,
     bearer_token,
+    keyed_request,
     require_staff,
 )
 from rongbank.auth.limits import ToolKind
@@ -170,6 +171,7 @@ def transfer(
         already_done=lambda session: platform.accounts.transfer_made(
             session, customer_id=me.id, client_id=client_id
         ),
+        idempotency=keyed_request(f"customer:{me.id}:transfer", client_id, body, amount=amount),
     ) as session:
         done = platform.accounts.transfer(
             session,

@@ -90,7 +90,7 @@ from rongbank.auth.tools import WITHDRAWAL, PaymentRequest
 from rongbank.clock import Clock
 from rongbank.db import SessionFactory, advisory_lock, unit_of_work
 from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
-from rongbank.ledger.errors import IdempotencyConflict
+from rongbank.idempotency import IdempotencyConflict, Keyed, keyed
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending, balance_of
 from rongbank.money import MAX_AMOUNT_MINOR, AmountNotPositive, AmountOutOfRange
@@ -106,8 +106,9 @@ CLOCK_SKEW = timedelta(seconds=5)
 """How far the network's clock may run behind ours: a request is settled from the
 network's answer only once its deadline has passed on both clocks."""
 
-Opener = Callable[[], AbstractContextManager[Session]]
-"""Opens the transaction of a request's first step (see the module docstring)."""
+Opener = Callable[[Keyed], AbstractContextManager[Session]]
+"""Opens the transaction of a request's first step (see the module docstring), which
+remembers a final refusal under the request's key (``rongbank.idempotency``)."""
 
 
 class FundingKind(StrEnum):
@@ -580,7 +581,14 @@ class FundingService:
     ) -> FundingDone:
         if not 1 <= len(client_id) <= 64 or "\x00" in client_id:
             raise InvalidRequest("A client id must have 1 to 64 characters.")
-        with opened() as session:
+        key = keyed(
+            f"customer:{customer_id}:funding",
+            client_id,
+            {"kind": kind, "account": account_number, "card_id": card_id, "amount": amount},
+        )
+        # A refusal before the network is called (no funds, a frozen account, over the
+        # cap) is remembered under the key; the network's own answer is the request's.
+        with opened(key) as session:
             existing = self._find(session, customer_id, client_id)
             if existing is not None:
                 # A retry gets the stored result and never reaches the network again;

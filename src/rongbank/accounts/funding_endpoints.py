@@ -175,12 +175,13 @@ def top_up_audited(
 ) -> Opener:
     """A top-up's first step, audited. It needs no step-up: the money comes from the
     customer's own card into their own account, and every card was confirmed."""
-    return lambda: platform.audited(
+    return lambda key: platform.audited(
         actor_kind="customer",
         actor_id=customer_id,
         action="top_up",
         target=f"card:{card_id} -> {account}",
         details={"amount": amount, "client_id": client_id},
+        idempotency=key,
     )
 
 
@@ -196,7 +197,7 @@ def withdrawal_authorised(
     """A withdrawal's first step as a payment: step-up, tool limits, daily totals and
     the risk check decided in the transaction that reserves the money, audited; a
     retry of a request already made needs no new code."""
-    return lambda: platform.authorised(
+    return lambda key: platform.authorised(
         payment,
         customer_id=customer_id,
         challenge_id=challenge_id,
@@ -205,6 +206,7 @@ def withdrawal_authorised(
         already_done=lambda session: platform.funding.request_made(
             session, customer_id=customer_id, client_id=payment.client_id
         ),
+        idempotency=key,
     )
 
 

@@ -306,6 +306,9 @@ class AccountsService:
             ),
             {"s": status, "r": reason.strip(), "id": account.id},
         ).one()
+        # The ledger holds the freeze too, so that no path debits the account, the
+        # back office's ledger API included, but with a stated authority.
+        self.ledger.set_frozen(session, account.ledger_account_id, frozen=status == "frozen")
         return EAccount(*row)
 
     def close(self, session: Session, *, number: str) -> EAccount:

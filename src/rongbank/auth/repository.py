@@ -86,6 +86,17 @@ def lock_credentials_of(
     return [_credential(row) for row in rows]
 
 
+def any_credential_of(session: Session, kind: str) -> bool:
+    """Whether any principal of ``kind`` has (or had: credentials are never deleted)
+    a login."""
+    return bool(
+        session.execute(
+            text("SELECT EXISTS (SELECT 1 FROM auth_credential WHERE principal_kind = :kind)"),
+            {"kind": kind},
+        ).scalar_one()
+    )
+
+
 def insert_credential(
     session: Session,
     *,

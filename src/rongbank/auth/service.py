@@ -217,6 +217,11 @@ class AuthService:
             raise UsernameTaken()
         repo.forget_failures(session, _sha256(name))
 
+    def staff_logins_exist(self, session: Session) -> bool:
+        """Whether a member of staff was ever given a login (from then on the staff
+        APIs are for staff sessions only, see ``rongbank.api.deps``)."""
+        return repo.any_credential_of(session, PrincipalKind.STAFF.value)
+
     # -- login -----------------------------------------------------------------
 
     def login(

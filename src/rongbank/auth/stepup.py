@@ -104,16 +104,19 @@ class ChallengeRequired(Forbidden):
         "Confirm this payment with your authentication tool: answer the challenge in "
         "details and send the same request again with challenge_id and response."
     )
+    final = False  # how to authorise the request, not its outcome
 
 
 class ChallengeNotFound(NotFound):
     code = "challenge_not_found"
     message = "There is no such challenge for you."
+    final = False
 
 
 class ChallengeExpired(Conflict):
     code = "challenge_expired"
     message = "This challenge has expired or was already used; send the request again."
+    final = False
 
 
 class ChallengeMismatch(Conflict):
@@ -122,6 +125,7 @@ class ChallengeMismatch(Conflict):
         "This challenge was issued for a different request (payee, amount or reference); "
         "send the request again for a new challenge."
     )
+    final = False
 
 
 class ChallengeFailed(Unauthenticated):
@@ -137,11 +141,13 @@ class ToolBlocked(Forbidden):
         "This authentication tool is blocked after too many wrong answers. Ask your "
         "account manager or a teller to unblock it, or get a new one."
     )
+    final = False
 
 
 class ToolNotHeld(InvalidRequest):
     code = "tool_not_held"
     message = "You asked for a tool you do not hold, or one that cannot authorise this payment."
+    final = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.auth.stepup import ChallengeFailed, ChallengeRequired
@@ -220,20 +220,29 @@ def staff_withdraw(
 
 
 def _authorised(
-    platform: Platform,
-    customer_id: int,
-    payment: PaymentRequest,
-    body: s.CardActIn,
-    already_done: Callable[[Session], bool],
+    platform: Platform, customer_id: int, card: Card, payment: PaymentRequest, body: s.CardActIn
 ) -> AbstractContextManager[Session]:
-    """``Platform.authorised`` with the challenge answer the card's form carries."""
+    """``Platform.authorised`` with the challenge answer the card's form carries; with
+    the body's ``client_id``, a refusal is remembered under it."""
+    key = None
+    if body.client_id is not None:
+        key = keyed_request(
+            f"customer:{customer_id}:card_act",
+            body.client_id,
+            body,
+            conversation_id=card.conversation_id,
+            card_id=card.id,
+        )
     return platform.authorised(
         payment,
         customer_id=customer_id,
         challenge_id=body.challenge_id,
         response=body.response,
         prefer=ToolKind(body.tool) if body.tool else None,
-        already_done=already_done,
+        already_done=lambda session: platform.cards.paid_before(
+            session, card, customer_id=customer_id
+        ),
+        idempotency=key,
     )
 
 
@@ -259,13 +268,7 @@ def act(
         return _book(platform, me.id, card, body)
     with platform.transaction() as session:
         payment = cards.payment(session, card, account=body.account, amount=amount)
-    with _authorised(
-        platform,
-        me.id,
-        payment,
-        body,
-        lambda session: cards.paid_before(session, card, customer_id=me.id),
-    ) as session:
+    with _authorised(platform, me.id, card, payment, body) as session:
         done = cards.act(
             session,
             conversation_id=conversation_id,
@@ -292,13 +295,7 @@ def _book(platform: Platform, customer_id: int, card: Card, body: s.CardActIn) -
         with platform.transaction() as session:
             payment = cards.payment(session, card, account=body.account, amount=None)
         try:
-            with _authorised(
-                platform,
-                customer_id,
-                payment,
-                body,
-                lambda session: cards.paid_before(session, card, customer_id=customer_id),
-            ) as session:
+            with _authorised(platform, customer_id, card, payment, body) as session:
                 card = cards.act(
                     session,
                     conversation_id=card.conversation_id,

@@ -376,6 +376,16 @@ class CardActIn(BaseModel):
         default=None, min_length=1, max_length=40, description="Your account to pay from."
     )
     amount: str | None = Field(default=None, max_length=40, description="Wealth cards only.")
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description=(
+            "Optional: with it, a refusal (no funds, a limit) is this request's answer "
+            "for good and the same id for another body is a conflict; without it, the "
+            "card alone keeps a second payment out."
+        ),
+    )
     challenge_id: str | None = Field(default=None, min_length=1, max_length=64)
     response: str | None = Field(default=None, min_length=1, max_length=512)
     tool: Literal["sms", "grid_card", "token", "ukey"] | None = None

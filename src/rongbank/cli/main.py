@@ -73,7 +73,8 @@ def up(
         console.print(f"  API docs:  {base}/docs")
         if token_path is not None:
             console.print(
-                f"  Staff API token: in {token_path} (send as 'Authorization: Bearer ...')"
+                f"  Ledger API token: in {token_path} (send as 'Authorization: Bearer ...'; "
+                "only until the first 'rongbank staff create': then staff log in)"
             )
         console.print("Press Ctrl-C to stop.")
         # uvicorn shuts down gracefully, then re-raises the signal it caught; turning

@@ -4,16 +4,29 @@ together stays together in one batch."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from rongbank import group_commit
 from rongbank.db import SessionFactory, unit_of_work
 from rongbank.ledger.errors import LinkedChainOpen
 from rongbank.ledger.service import Command, LedgerService, Outcome
 
+Then = Callable[[Session, Outcome], None]
+"""Work for one command once its outcome is known, in the batch's own transaction
+(the API's audit row of the movement): it commits with the outcome or not at all."""
 
-class GroupCommitter(group_commit.GroupCommitter[Command, Outcome]):
+
+@dataclass(frozen=True, slots=True)
+class _Submitted:
+    command: Command
+    then: Then | None
+
+
+class GroupCommitter:
     def __init__(
         self,
         service: LedgerService,
@@ -22,18 +35,32 @@ class GroupCommitter(group_commit.GroupCommitter[Command, Outcome]):
         max_batch: int = 512,
         writers: int = 2,
     ) -> None:
-        def apply(commands: list[Command]) -> list[Outcome]:
+        def apply(items: list[_Submitted]) -> list[Outcome]:
             with unit_of_work(session_factory) as session:
-                return service.execute(session, commands)
+                outcomes = service.execute(session, [item.command for item in items])
+                for item, outcome in zip(items, outcomes, strict=True):
+                    if item.then is not None:
+                        item.then(session, outcome)
+                return outcomes
 
-        super().__init__(apply, name="ledger-group-commit", max_batch=max_batch, writers=writers)
+        self._committer = group_commit.GroupCommitter[_Submitted, Outcome](
+            apply, name="ledger-group-commit", max_batch=max_batch, writers=writers
+        )
 
-    def submit_async(self, items: Sequence[Command]) -> Future[list[Outcome]]:
+    def start(self) -> None:
+        self._committer.start()
+
+    def stop(self) -> None:
+        self._committer.stop()
+
+    def submit_async(
+        self, commands: Sequence[Command], *, then: Then | None = None
+    ) -> Future[list[Outcome]]:
         """Queue commands (one, or a linked chain) for the next batch."""
-        if items and items[-1].linked:
+        if commands and commands[-1].linked:
             # Otherwise the chain would reach into another caller's commands.
             raise LinkedChainOpen()
-        return super().submit_async(items)
+        return self._committer.submit_async([_Submitted(c, then) for c in commands])
 
-    def submit(self, command: Command) -> Outcome:
-        return self.submit_async([command]).result()[0]
+    def submit(self, command: Command, *, then: Then | None = None) -> Outcome:
+        return self.submit_async([command], then=then).result()[0]

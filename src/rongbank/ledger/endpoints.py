@@ -1,23 +1,38 @@
-"""The ledger's HTTP API (staff only: the operator token until staff logins exist).
+"""The ledger's HTTP API: the bank's back office, for staff only.
+
+Roles: ``operations`` opens ledger accounts and moves money (transfers, entries,
+holds, reversals, batches); ``risk_analyst`` reads (accounts, balances, statements,
+entries, the trial balance). Other roles, administrators included, neither: whoever
+gives out logins does not also move money. A new install, before anyone has a staff
+login, is opened with the operator token (see ``rongbank.api.deps``).
+
+Every movement is audited in the transaction that writes it, refusals too: who
+(``actor``), what (``ledger.transfer``...), on which accounts or entry, the amount
+and the outcome. Movements here pass no customer limit or step-up: those guard what
+a customer asks; staff are guarded by their role and the audit trail. A frozen
+account (``rongbank.ledger.rules``) is not debited unless the request gives the
+authority for it in ``frozen_debit_reason``.
 
 Thin: parse, authorise, call one service method, shape the answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy.orm import Session
 
-from rongbank.api.deps import get_platform, require_operator
+from rongbank.api.deps import StaffActor, get_platform, require_staff_or_operator
 from rongbank.errors import InvalidRequest
 from rongbank.ledger import repository as repo
 from rongbank.ledger import schemas as s
 from rongbank.ledger.errors import PendingNotFound
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import (
+    FROZEN_DEBIT,
     AccountRef,
     Command,
     LedgerService,
@@ -33,9 +48,14 @@ from rongbank.ledger.service import (
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 
-router = APIRouter(tags=["ledger"], dependencies=[Depends(require_operator)])
+READERS = ("operations", "risk_analyst")
+KEEPERS = ("operations",)
+
+router = APIRouter(tags=["ledger"])
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+Reader = Annotated[StaffActor, Depends(require_staff_or_operator(*READERS))]
+Keeper = Annotated[StaffActor, Depends(require_staff_or_operator(*KEEPERS))]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=128, include_in_schema=True)
 ]
@@ -98,6 +118,7 @@ def _account_out(row: repo.AccountRow, money: _Money) -> s.AccountOut:
         debits_posted=fmt(row.debits_posted, c),
         credits_posted=fmt(row.credits_posted, c),
         created_at=row.created_at,
+        frozen=row.frozen,
     )
 
 
@@ -152,6 +173,7 @@ def _transfer(body: s.TransferIn, client_id: str, money: _Money, linked: bool = 
         description=body.description,
         metadata=body.metadata,
         linked=linked,
+        frozen_debit_reason=body.frozen_debit_reason.strip(),
     )
 
 
@@ -174,6 +196,7 @@ def _entry(body: s.EntryIn, client_id: str, money: _Money, linked: bool = False)
         description=body.description,
         metadata=body.metadata,
         linked=linked,
+        frozen_debit_reason=body.frozen_debit_reason.strip(),
     )
 
 
@@ -189,17 +212,68 @@ def _post_amount(
     return money.positive(amount, hold.currency)
 
 
-def _apply_one(platform: Platform, command: Command, response: Response) -> s.EntryOut:
-    """Apply one command (through group commit when enabled) and answer with the
-    entry: 201 when created now, 200 when it already existed (a retry)."""
+def _target(command: Command) -> str:
+    if isinstance(command, Transfer):
+        return f"{command.debit_account} -> {command.credit_account}"
+    if isinstance(command, MultiLegEntry):
+        return " ".join(str(p.account) for p in command.postings)
+    if isinstance(command, PostPending | VoidPending):
+        return f"entry {command.pending}"
+    return f"entry {command.entry}"
+
+
+def _amounts(command: Command) -> dict[str, Any]:
+    if isinstance(command, Transfer):
+        return {"amount": command.amount, "currency": command.currency}
+    if isinstance(command, MultiLegEntry):
+        return {"postings": [[str(p.account), p.amount, p.currency] for p in command.postings]}
+    if isinstance(command, PostPending) and command.amount is not None:
+        return {"amount": command.amount}
+    return {}
+
+
+def _audit(platform: Platform, actor: StaffActor) -> Callable[[Session, Command, Outcome], None]:
+    """What writes a movement's audit row, in the transaction of the movement."""
+
+    def record(session: Session, command: Command, outcome: Outcome) -> None:
+        details: dict[str, Any] = {"client_id": command.client_id, **_amounts(command)}
+        if outcome.error is not None:
+            details["error"] = outcome.error.code
+        elif outcome.entry_id is not None:
+            details["entry_id"] = outcome.entry_id
+        if isinstance(command, Transfer | MultiLegEntry) and command.frozen_debit_reason:
+            details[FROZEN_DEBIT] = command.frozen_debit_reason
+        platform.audit.record(
+            session,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            action=f"ledger.{command.kind}",
+            target=_target(command),
+            result="refused" if outcome.error is not None else "ok",
+            details=details,
+        )
+
+    return record
+
+
+def _apply_one(
+    platform: Platform, actor: StaffActor, command: Command, response: Response
+) -> s.EntryOut:
+    """Apply one command (through group commit when enabled) with its audit row, and
+    answer with the entry: 201 when created now, 200 when it already existed (a
+    retry)."""
+    record = _audit(platform, actor)
     outcome: Outcome
     if platform.committer is not None:
-        outcome = platform.committer.submit(command)
+        outcome = platform.committer.submit(
+            command, then=lambda session, done: record(session, command, done)
+        )
     else:
-        # Commit even when the command failed: a refusal writes nothing of its own,
-        # but may have expired an overdue hold on the way, which must stick.
+        # Commit even when the command failed: its refusal is remembered and audited,
+        # and it may have expired an overdue hold on the way, which must stick.
         with platform.transaction() as session:
             outcome = platform.ledger.execute(session, [command])[0]
+            record(session, command, outcome)
     if outcome.error is not None:
         raise outcome.error
     response.status_code = 201 if outcome.status == "created" else 200
@@ -209,7 +283,7 @@ def _apply_one(platform: Platform, command: Command, response: Response) -> s.En
 
 
 @router.get("/currencies", response_model=list[s.CurrencyOut])
-def list_currencies(platform: PlatformDep) -> list[s.CurrencyOut]:
+def list_currencies(platform: PlatformDep, _: Reader) -> list[s.CurrencyOut]:
     with platform.transaction() as session:
         return [
             s.CurrencyOut(code=c.code, scale=c.scale, kind=c.kind, name=c.name)
@@ -218,10 +292,18 @@ def list_currencies(platform: PlatformDep) -> list[s.CurrencyOut]:
 
 
 @router.post("/accounts", status_code=201)
-def create_account(body: s.AccountIn, platform: PlatformDep, response: Response) -> s.AccountOut:
+def create_account(
+    body: s.AccountIn, platform: PlatformDep, response: Response, actor: Keeper
+) -> s.AccountOut:
     """Open a ledger account. Repeating the same request returns the account (200);
     the same code with other attributes is a conflict (409)."""
-    with platform.transaction() as session:
+    with platform.audited(
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        action="ledger.account.open",
+        target=body.code,
+        details={"currency": body.currency, "type": body.type, "rule": body.rule},
+    ) as session:
         money = _Money(platform.ledger, session)
         overdraft = parse_amount(
             body.overdraft_limit, scale=money.scale(body.currency), currency=body.currency
@@ -242,6 +324,7 @@ def create_account(body: s.AccountIn, platform: PlatformDep, response: Response)
 @router.get("/accounts")
 def list_accounts(
     platform: PlatformDep,
+    _: Reader,
     currency: str | None = None,
     type: AccountType | None = None,
     code_prefix: Annotated[str | None, Query(max_length=64)] = None,
@@ -264,7 +347,7 @@ def _ref(ref: str) -> AccountRef:
 
 
 @router.get("/accounts/{ref}")
-def get_account(ref: str, platform: PlatformDep) -> s.AccountOut:
+def get_account(ref: str, platform: PlatformDep, _: Reader) -> s.AccountOut:
     """An account by id (digits) or code, with its posted, pending and available balance."""
     with platform.transaction() as session:
         row = platform.ledger.account(session, _ref(ref))
@@ -272,7 +355,9 @@ def get_account(ref: str, platform: PlatformDep) -> s.AccountOut:
 
 
 @router.get("/accounts/{ref}/balance")
-def get_balance_at(ref: str, platform: PlatformDep, at: datetime | None = None) -> s.BalanceAtOut:
+def get_balance_at(
+    ref: str, platform: PlatformDep, _: Reader, at: datetime | None = None
+) -> s.BalanceAtOut:
     """The posted balance as it stood at ``at`` (now if omitted)."""
     with platform.transaction() as session:
         when = at or platform.clock.now()
@@ -293,6 +378,7 @@ def get_balance_at(ref: str, platform: PlatformDep, at: datetime | None = None) 
 def get_statement(
     ref: str,
     platform: PlatformDep,
+    _: Reader,
     start: datetime,
     end: datetime,
     after: Annotated[int, Query(ge=0)] = 0,
@@ -339,6 +425,7 @@ def create_transfer(
     body: s.TransferIn,
     platform: PlatformDep,
     response: Response,
+    actor: Keeper,
     idempotency_key: IdempotencyKey = None,
 ) -> s.EntryOut:
     """Move money between two accounts, or reserve it (``pending``) until posted or voided.
@@ -346,7 +433,7 @@ def create_transfer(
     client_id = _client_id(body.client_id, idempotency_key)
     with platform.transaction() as session:
         command = _transfer(body, client_id, _Money(platform.ledger, session))
-    return _apply_one(platform, command, response)
+    return _apply_one(platform, actor, command, response)
 
 
 @router.post("/entries", status_code=201)
@@ -354,17 +441,18 @@ def create_entry(
     body: s.EntryIn,
     platform: PlatformDep,
     response: Response,
+    actor: Keeper,
     idempotency_key: IdempotencyKey = None,
 ) -> s.EntryOut:
     """A multi-leg entry whose postings sum to zero per currency (FX, fee splits)."""
     client_id = _client_id(body.client_id, idempotency_key)
     with platform.transaction() as session:
         command = _entry(body, client_id, _Money(platform.ledger, session))
-    return _apply_one(platform, command, response)
+    return _apply_one(platform, actor, command, response)
 
 
 @router.get("/transfers/{entry_id}")
-def get_transfer(entry_id: int, platform: PlatformDep) -> s.EntryOut:
+def get_transfer(entry_id: int, platform: PlatformDep, _: Reader) -> s.EntryOut:
     with platform.transaction() as session:
         return _entry_out(
             platform.ledger.entry(session, entry_id), _Money(platform.ledger, session)
@@ -372,7 +460,7 @@ def get_transfer(entry_id: int, platform: PlatformDep) -> s.EntryOut:
 
 
 @router.get("/transfers/by-client-id/{client_id}")
-def get_transfer_by_client_id(client_id: str, platform: PlatformDep) -> s.EntryOut:
+def get_transfer_by_client_id(client_id: str, platform: PlatformDep, _: Reader) -> s.EntryOut:
     with platform.transaction() as session:
         return _entry_out(
             platform.ledger.entry(session, client_id), _Money(platform.ledger, session)
@@ -385,6 +473,7 @@ def post_pending(
     body: s.PostPendingIn,
     platform: PlatformDep,
     response: Response,
+    actor: Keeper,
     idempotency_key: IdempotencyKey = None,
 ) -> s.EntryOut:
     """Complete a pending transfer in full, or in part (the rest is released)."""
@@ -396,7 +485,7 @@ def post_pending(
     command = PostPending(
         client_id=client_id, pending=entry_id, amount=amount, description=body.description
     )
-    return _apply_one(platform, command, response)
+    return _apply_one(platform, actor, command, response)
 
 
 @router.post("/transfers/{entry_id}/void", status_code=201)
@@ -405,12 +494,13 @@ def void_pending(
     body: s.ResolveIn,
     platform: PlatformDep,
     response: Response,
+    actor: Keeper,
     idempotency_key: IdempotencyKey = None,
 ) -> s.EntryOut:
     """Cancel a pending transfer and release the reserved money."""
     client_id = _client_id(body.client_id, idempotency_key)
     command = VoidPending(client_id=client_id, pending=entry_id, description=body.description)
-    return _apply_one(platform, command, response)
+    return _apply_one(platform, actor, command, response)
 
 
 @router.post("/transfers/{entry_id}/reverse", status_code=201)
@@ -419,16 +509,17 @@ def reverse(
     body: s.ResolveIn,
     platform: PlatformDep,
     response: Response,
+    actor: Keeper,
     idempotency_key: IdempotencyKey = None,
 ) -> s.EntryOut:
     """Correct a posted entry with a new entry of opposite postings, linked to it."""
     client_id = _client_id(body.client_id, idempotency_key)
     command = Reverse(client_id=client_id, entry=entry_id, description=body.description)
-    return _apply_one(platform, command, response)
+    return _apply_one(platform, actor, command, response)
 
 
 @router.post("/batches")
-def create_batch(body: s.BatchIn, platform: PlatformDep) -> s.BatchOut:
+def create_batch(body: s.BatchIn, platform: PlatformDep, actor: Keeper) -> s.BatchOut:
     """Apply many commands in one transaction. Each item succeeds or fails on its
     own, except items joined by ``linked: true`` (with the next item), which all
     succeed or all fail. The answer lists each item's outcome in order."""
@@ -470,6 +561,9 @@ def create_batch(body: s.BatchIn, platform: PlatformDep) -> s.BatchOut:
                     )
                 )
         outcomes = platform.ledger.execute(session, commands)
+        record = _audit(platform, actor)
+        for command, outcome in zip(commands, outcomes, strict=True):
+            record(session, command, outcome)
     results = [
         s.BatchResultOut(
             client_id=o.client_id,
@@ -486,7 +580,7 @@ def create_batch(body: s.BatchIn, platform: PlatformDep) -> s.BatchOut:
 
 
 @router.get("/trial-balance")
-def trial_balance(platform: PlatformDep) -> s.TrialBalanceOut:
+def trial_balance(platform: PlatformDep, _: Reader) -> s.TrialBalanceOut:
     """Total debits and credits per currency over all accounts: equal when sound."""
     with platform.transaction() as session:
         money = _Money(platform.ledger, session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
+from rongbank.idempotency import IdempotencyConflict as IdempotencyConflict  # the shared one
 
 
 class AccountNotFound(NotFound):
@@ -23,11 +24,6 @@ class AccountCodeTaken(Conflict):
 class TransferNotFound(NotFound):
     code = "transfer_not_found"
     message = "No ledger entry has this id."
-
-
-class IdempotencyConflict(Conflict):
-    code = "idempotency_conflict"
-    message = "This client id was already used for a different request."
 
 
 class CurrencyMismatch(InvalidRequest):
@@ -57,6 +53,17 @@ class ExceedsCredits(DomainError):
     code = "insufficient_funds"
     status = 422
     message = "The account does not have enough available funds."
+
+
+class AccountFrozen(DomainError):
+    """The account is frozen and the request gave no authority to debit it."""
+
+    code = "ledger_account_frozen"
+    status = 409
+    message = (
+        "The account is frozen: nothing may be debited from it without the authority "
+        "to (frozen_debit_reason)."
+    )
 
 
 class ExceedsDebits(DomainError):

@@ -36,15 +36,28 @@ SELECT h.entry_id, e.client_id, h.debit_account_id, h.credit_account_id, h.amoun
 
 LOCK_ACCOUNTS = """
 SELECT id, code, currency, type, rule, overdraft_limit,
-       debits_posted, credits_posted, debits_pending, credits_pending
+       debits_posted, credits_posted, debits_pending, credits_pending, frozen
   FROM ledger_account
  WHERE id = ANY(%b::bigint[]) OR code = ANY(%b::text[])
  ORDER BY id
    FOR UPDATE
 """
 
+# What each client id answered before: its entry, or its refusal (remembered under
+# the ledger's scope of the shared idempotency records).
 EXISTING_ENTRIES = """
-SELECT client_id, id, request_hash FROM ledger_entry WHERE client_id = ANY(%b::text[])
+SELECT client_id, id, request_hash, NULL::jsonb FROM ledger_entry
+ WHERE client_id = ANY(%b::text[])
+UNION ALL
+SELECT key, NULL, fingerprint, refusal FROM idempotency_record
+ WHERE scope = 'ledger' AND key = ANY(%b::text[])
+"""
+
+WRITE_REFUSALS = """
+INSERT INTO idempotency_record (scope, key, fingerprint, refusal, created_at)
+SELECT 'ledger', x.key, x.fingerprint, x.refusal, %s::timestamptz
+  FROM unnest(%s::text[], %s::bytea[], %s::jsonb[]) AS x(key, fingerprint, refusal)
+    ON CONFLICT (scope, key) DO NOTHING
 """
 
 REVERSED_ALREADY = """
@@ -83,6 +96,8 @@ class Locked:
     accounts: dict[int, AccountState]
     codes: dict[str, int]
     existing: dict[str, tuple[int, bytes]]
+    refused: dict[str, tuple[bytes, dict[str, Any]]]
+    """Client ids refused before: the fingerprint and the refusal."""
     reversed_by: dict[int, int]
 
 
@@ -129,7 +144,7 @@ def lock_accounts(
         acc_cur = conn.cursor(row_factory=tuple_row)
         acc_cur.execute(LOCK_ACCOUNTS, [ids, codes])
         ex_cur = conn.cursor(row_factory=tuple_row)
-        ex_cur.execute(EXISTING_ENTRIES, [client_ids])
+        ex_cur.execute(EXISTING_ENTRIES, [client_ids, client_ids])
         rev_cur = None
         if reversal_ids:
             rev_cur = conn.cursor(row_factory=tuple_row)
@@ -137,14 +152,29 @@ def lock_accounts(
     accounts: dict[int, AccountState] = {}
     by_code: dict[str, int] = {}
     for row in acc_cur.fetchall():
-        account_id, code, currency, type_, rule, overdraft, dp, cp, dpe, cpe = row
+        account_id, code, currency, type_, rule, overdraft, dp, cp, dpe, cpe, frozen = row
         accounts[account_id] = AccountState(
-            account_id, currency, AccountType(type_), BalanceRule(rule), overdraft, dp, cp, dpe, cpe
+            account_id,
+            currency,
+            AccountType(type_),
+            BalanceRule(rule),
+            overdraft,
+            dp,
+            cp,
+            dpe,
+            cpe,
+            frozen,
         )
         by_code[code] = account_id
-    existing = {cid: (eid, bytes(h)) for cid, eid, h in ex_cur.fetchall()}
+    existing: dict[str, tuple[int, bytes]] = {}
+    refused: dict[str, tuple[bytes, dict[str, Any]]] = {}
+    for cid, eid, h, refusal in ex_cur.fetchall():
+        if refusal is None:
+            existing[cid] = (eid, bytes(h))
+        else:
+            refused[cid] = (bytes(h), refusal)
     reversed_by: dict[int, int] = dict(rev_cur.fetchall()) if rev_cur is not None else {}
-    return Locked(accounts, by_code, existing, reversed_by)
+    return Locked(accounts, by_code, existing, refused, reversed_by)
 
 
 # ---------------------------------------------------------------------------
@@ -320,6 +350,23 @@ def write_batch(
     return [row[0] for row in cur.fetchall()]
 
 
+def write_refusals(
+    conn: psycopg.Connection[Any],
+    refusals: Sequence[tuple[str, bytes, dict[str, Any]]],
+    now: datetime,
+) -> None:
+    """Remember refused client ids (client id, request hash, refusal), in one statement."""
+    conn.execute(
+        WRITE_REFUSALS,
+        [
+            now,
+            [cid for cid, _, _ in refusals],
+            [h for _, h, _ in refusals],
+            [json.dumps(r, ensure_ascii=False) for _, _, r in refusals],
+        ],
+    )
+
+
 def due_holds(conn: psycopg.Connection[Any], now: datetime, limit: int) -> list[int]:
     rows = conn.execute(
         "SELECT entry_id FROM ledger_hold WHERE state = 'pending' AND expires_at <= %s "
@@ -334,7 +381,7 @@ def due_holds(conn: psycopg.Connection[Any], now: datetime, limit: int) -> list[
 
 ACCOUNT_COLUMNS = (
     "id, code, name, currency, type, rule, overdraft_limit, debits_posted, credits_posted, "
-    "debits_pending, credits_pending, created_at"
+    "debits_pending, credits_pending, created_at, frozen"
 )
 
 
@@ -352,6 +399,7 @@ class AccountRow:
     debits_pending: int
     credits_pending: int
     created_at: datetime
+    frozen: bool
 
 
 def currencies(conn: psycopg.Connection[Any]) -> list[tuple[str, int, str, str]]:
@@ -388,6 +436,15 @@ def find_account(conn: psycopg.Connection[Any], ref: int | str) -> AccountRow | 
         [ref],
     ).fetchone()
     return AccountRow(*row) if row else None
+
+
+def set_frozen(conn: psycopg.Connection[Any], ref: int | str, frozen: bool) -> bool:
+    column = "code" if isinstance(ref, str) else "id"
+    cur = conn.execute(
+        f"UPDATE ledger_account SET frozen = %s WHERE {column} = %s",  # noqa: S608 (a column name)
+        [frozen, ref],
+    )
+    return cur.rowcount == 1
 
 
 def list_accounts(

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from rongbank.ledger.errors import (
+    AccountFrozen,
     BalanceOverflow,
     ExceedsCredits,
     ExceedsDebits,
@@ -70,6 +71,10 @@ class AccountState:
     credits_posted: int = 0
     debits_pending: int = 0
     credits_pending: int = 0
+    frozen: bool = False
+    """No debit may be made to it (a customer's deposit frozen by the bank or by an
+    authority), but with the stated authority to (``frozen_ok``); credits still may.
+    Money already reserved by a hold may still be posted or released."""
 
     def copy(self) -> AccountState:
         return AccountState(
@@ -82,6 +87,7 @@ class AccountState:
             self.credits_posted,
             self.debits_pending,
             self.credits_pending,
+            self.frozen,
         )
 
     @property
@@ -164,10 +170,19 @@ class Book:
         self._undo.clear()
 
     def transfer(
-        self, debit_id: int, credit_id: int, amount: int, *, pending: bool = False
+        self,
+        debit_id: int,
+        credit_id: int,
+        amount: int,
+        *,
+        pending: bool = False,
+        frozen_ok: bool = False,
     ) -> list[PostingPlan]:
         """The common case, a two-leg movement between accounts of one currency, without
-        the general path's bookkeeping (it is most of a batch's Python time)."""
+        the general path's bookkeeping (it is most of a batch's Python time).
+        ``frozen_ok``: the caller holds the authority to debit a frozen account."""
+        if self.accounts[debit_id].frozen and not frozen_ok:
+            raise AccountFrozen(account_id=debit_id)
         debit = self.accounts[debit_id].copy()
         credit = self.accounts[credit_id].copy()
         if debit.currency != credit.currency:
@@ -199,11 +214,22 @@ class Book:
         *,
         pending: bool = False,
         release: tuple[int, int, int] | None = None,
+        frozen_ok: bool = False,
     ) -> list[PostingPlan]:
         """Apply balanced ``legs`` (as pending or posted amounts), after first
         releasing a pending reservation ``(debit_account, credit_account, amount)``
-        if given. Returns the postings to store, in order."""
+        if given. Returns the postings to store, in order. A frozen account is not
+        debited unless ``frozen_ok`` or the debit posts the reservation released."""
         check_balanced((self.accounts[leg.account_id].currency, leg.amount) for leg in legs)
+        reserved = release[0] if release is not None else None
+        for leg in legs:
+            if (
+                leg.amount > 0
+                and self.accounts[leg.account_id].frozen
+                and not frozen_ok
+                and leg.account_id != reserved
+            ):
+                raise AccountFrozen(account_id=leg.account_id)
         new: dict[int, AccountState] = {}
 
         def state(account_id: int) -> AccountState:

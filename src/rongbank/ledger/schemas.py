@@ -27,6 +27,17 @@ ClientId = Annotated[str, Field(min_length=1, max_length=128)]
 AmountText = Annotated[StrictStr, Field(examples=["12.30"], max_length=40)]
 AccountRefIn = Annotated[int | Code, Field(description="Account id, or account code")]
 Description = Annotated[str, Field(max_length=500)]
+FrozenDebitReason = Annotated[
+    str,
+    Field(
+        max_length=200,
+        description=(
+            "The authority for debiting a frozen account (e.g. a court order's reference); "
+            "kept in the entry's metadata and the audit trail. Empty: a frozen account "
+            "refuses the debit (ledger_account_frozen)."
+        ),
+    ),
+]
 Metadata = Annotated[
     dict[Annotated[str, Field(max_length=64)], str | int | bool | None],
     Field(max_length=32, description="Up to 32 plain key/value pairs for the caller's reference"),
@@ -65,6 +76,7 @@ class AccountOut(BaseModel):
     debits_posted: str
     credits_posted: str
     created_at: datetime
+    frozen: bool = Field(description="No debit without the authority to (frozen_debit_reason)")
 
 
 class AccountPage(BaseModel):
@@ -91,6 +103,7 @@ class TransferIn(Strict):
     timeout_seconds: Annotated[int, Field(gt=0, le=90 * 86400)] | None = None
     description: Description = ""
     metadata: Metadata = Field(default_factory=dict)
+    frozen_debit_reason: FrozenDebitReason = ""
 
 
 class PostingIn(Strict):
@@ -111,6 +124,7 @@ class EntryIn(Strict):
     postings: Annotated[list[PostingIn], Field(min_length=2, max_length=100)]
     description: Description = ""
     metadata: Metadata = Field(default_factory=dict)
+    frozen_debit_reason: FrozenDebitReason = ""
 
 
 class PostPendingIn(Strict):

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from rongbank import idempotency
 from rongbank.clock import Clock, SystemClock
 from rongbank.db import driver_connection
 from rongbank.errors import DomainError
@@ -48,6 +49,9 @@ AccountRef = int | str
 
 MAX_BATCH = 10_000
 
+FROZEN_DEBIT = "frozen_debit_reason"
+"""The entry metadata key that keeps the authority for debiting a frozen account."""
+
 SYSTEM_PREFIX = "sys:"
 """Client ids the ledger writes for itself (the expiry of a hold) start with this;
 clients may not use it, so theirs can never collide with the ledger's."""
@@ -69,6 +73,9 @@ class Transfer:
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     linked: bool = False
+    frozen_debit_reason: str = ""
+    """The authority under which a frozen debit account is debited (a court order's
+    reference...), kept in the entry's metadata; empty: a frozen account refuses."""
 
     @property
     def kind(self) -> str:
@@ -91,6 +98,8 @@ class MultiLegEntry:
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     linked: bool = False
+    frozen_debit_reason: str = ""
+    """As :attr:`Transfer.frozen_debit_reason`, for every frozen account debited."""
     kind = "entry"
 
 
@@ -158,6 +167,11 @@ class Outcome:
     entry_id: int | None = None
     error: DomainError | None = None
 
+    @property
+    def final(self) -> bool:
+        """A refusal that is this client id's outcome (see ``DomainError.final``)."""
+        return self.error is not None and self.error.final
+
     def entry_id_or_raise(self) -> int:
         if self.error is not None:
             raise self.error
@@ -170,12 +184,23 @@ def _fingerprint(command: Command | _ExpirePending) -> bytes:
     for name, value in vars(command).items():
         if name in ("client_id", "linked"):
             continue
+        if name == FROZEN_DEBIT and not value:
+            continue  # added later: requests without it keep the fingerprint they had
         if name == "postings":
             value = [(p.account, p.amount, p.currency) for p in value]
         elif name == "metadata":
             value = dict(value) if value else None
         values.append(value)
     return request_hash(command.kind, values)
+
+
+class _Answered(Exception):
+    """A client id refused before: its answer (the refusal again, or a conflict for
+    another request) is the command's outcome, not a new refusal to remember."""
+
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(error.code)
+        self.error = error
 
 
 def _advisory_key(client_id: str) -> int:
@@ -266,6 +291,9 @@ class _Batch:
         self.targets_by_cid = {t.client_id: t for t in targets}
         self.writes: list[repo.EntryWrite] = []
         self.created_here: dict[str, bytes] = {}
+        # Refused in this batch (fingerprint, refusal): remembered with the batch, and
+        # answered again to the same client id later in it.
+        self.refused_here: dict[str, tuple[bytes, DomainError]] = {}
         # Undo steps for in-memory state outside the book, for linked chains.
         self.undo: list[Callable[[], None]] = []
 
@@ -327,10 +355,21 @@ class _Batch:
             if existing[1] != fingerprint:
                 raise IdempotencyConflict(client_id=cid)
             return Outcome(cid, "exists", existing[0])
+        refused = self.locked.refused.get(cid)
+        if refused is not None:
+            keyed = idempotency.Keyed(idempotency.LEDGER_SCOPE, cid, fingerprint)
+            answer = idempotency.recalled(keyed, *refused)
+            assert answer is not None  # a refused client id answers with an error
+            raise _Answered(answer)
         if cid in self.created_here:
             if self.created_here[cid] != fingerprint:
                 raise IdempotencyConflict(client_id=cid)
             return Outcome(cid, "exists")  # the id is filled in once written
+        if cid in self.refused_here:
+            earlier, error = self.refused_here[cid]
+            if earlier != fingerprint:
+                raise IdempotencyConflict(client_id=cid)
+            raise error
         entry = repo.EntryWrite(
             client_id=cid,
             request_hash=fingerprint,
@@ -345,21 +384,34 @@ class _Batch:
         self.undo.append(lambda: self._forget(cid))
         return Outcome(cid, "created")
 
+    def refuse(self, index: int, fingerprint: bytes, error: DomainError) -> None:
+        """Remember a final refusal of a client's command with the batch."""
+        cid = self.commands[index].client_id
+        answered = cid in self.locked.existing or cid in self.locked.refused
+        if error.final and not answered and cid not in self.created_here:
+            self.refused_here.setdefault(cid, (fingerprint, error))
+
     def _plan(self, command: Command | _ExpirePending, entry: repo.EntryWrite) -> None:
+        if isinstance(command, Transfer | MultiLegEntry) and command.frozen_debit_reason:
+            entry.metadata[FROZEN_DEBIT] = command.frozen_debit_reason
         if isinstance(command, Transfer):
             debit = self.account(command.debit_account, command.currency)
             credit = self.account(command.credit_account, command.currency)
             if debit == credit:
                 raise SameAccount()
             entry.postings = self.book.transfer(
-                debit, credit, command.amount, pending=command.pending
+                debit,
+                credit,
+                command.amount,
+                pending=command.pending,
+                frozen_ok=bool(command.frozen_debit_reason),
             )
             if command.pending:
                 expires = self.now + command.timeout if command.timeout else None
                 entry.new_hold = (debit, credit, command.amount, expires)
         elif isinstance(command, MultiLegEntry):
             legs = [Leg(self.account(p.account, p.currency), p.amount) for p in command.postings]
-            entry.postings = self.book.apply(legs)
+            entry.postings = self.book.apply(legs, frozen_ok=bool(command.frozen_debit_reason))
         elif isinstance(command, PostPending | VoidPending | _ExpirePending):
             self._resolve_hold(command, entry)
         else:
@@ -594,6 +646,12 @@ class LedgerReads:
             raise TransferNotFound(entry=ref)
         return row
 
+    def set_frozen(self, session: Session, ref: AccountRef, *, frozen: bool) -> None:
+        """Freeze an account (no debits but with a stated authority, see
+        ``AccountState.frozen``) or unfreeze it; the caller audits why."""
+        if not repo.set_frozen(driver_connection(session), ref, frozen):
+            raise AccountNotFound(account=ref)
+
     def has_entry(self, session: Session, client_id: str) -> bool:
         return repo.entry_exists(driver_connection(session), client_id)
 
@@ -720,22 +778,42 @@ class LedgerService(LedgerReads):
                     if index in static_errors:
                         raise static_errors[index]
                     outcomes[index] = batch.apply(index, fingerprints[index])
+                except _Answered as answered:
+                    outcomes[index] = Outcome(command.client_id, "failed", error=answered.error)
+                    failed = index
+                    break
                 except DomainError as error:
                     outcomes[index] = Outcome(command.client_id, "failed", error=error)
+                    if index not in static_errors and not isinstance(command, _ExpirePending):
+                        batch.refuse(index, fingerprints[index], error)
                     failed = index
                     break
             if failed is not None and len(chain) > 1:
                 batch.rollback_to(savepoint)
                 cause = commands[failed].client_id
+                why = outcomes[failed]
+                # The chain's refusal is final when its cause's is (not for a
+                # malformed member, which the client may correct under the same ids).
+                final = failed not in static_errors and why is not None and why.final
                 for index in chain:
                     if index != failed:
+                        chained = LinkedChainFailed(failed_client_id=cause)
                         outcomes[index] = Outcome(
-                            commands[index].client_id,
-                            "failed",
-                            error=LinkedChainFailed(failed_client_id=cause),
+                            commands[index].client_id, "failed", error=chained
                         )
+                        if final and index in fingerprints:
+                            batch.refuse(index, fingerprints[index], chained)
             batch.release_savepoints()
 
+        if batch.refused_here:
+            repo.write_refusals(
+                conn,
+                [
+                    (cid, fp, idempotency.refusal(error))
+                    for cid, (fp, error) in batch.refused_here.items()
+                ],
+                batch.now,
+            )
         new_ids: dict[str, int] = {}
         if batch.writes:
             touched = [batch.book.accounts[i] for i in sorted(batch.book.touched)]

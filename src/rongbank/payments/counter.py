@@ -19,6 +19,8 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from rongbank.auth.stepup import ChallengeRequired
+from rongbank.idempotency import keyed
+from rongbank.payments.errors import OrderConflict
 from rongbank.payments.merchants import MerchantActor
 from rongbank.payments.service import Payment
 from rongbank.platform import Platform
@@ -71,9 +73,17 @@ def collect_payment_code(
         found = payments.find(session, merchant_id=seller.id, order_no=order_no)
         return found is not None and found.status != "created"
 
+    # The merchant's order number is its key: a payment refused (no funds, a limit)
+    # stays refused under it, as acquirers want a new order number to try again.
+    key = keyed(
+        f"merchant:{seller.id}:epay_collect",
+        order_no,
+        {"code": code, "amount": amount, "description": description, "notify_url": notify_url},
+        conflict=OrderConflict,
+    )
     try:
         with platform.authorised(
-            request, customer_id=payer_id, already_done=already_done
+            request, customer_id=payer_id, already_done=already_done, idempotency=key
         ) as session:
             return payments.collect_by_code(
                 session,

@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.errors import Forbidden, Unauthenticated
@@ -26,7 +26,7 @@ from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments import schemas as s
 from rongbank.payments.counter import audited_as_merchant, collect_payment_code
-from rongbank.payments.errors import MerchantRoleForbidden
+from rongbank.payments.errors import MerchantRoleForbidden, OrderConflict
 from rongbank.payments.merchants import (
     API_KEY_PREFIX,
     ApiKey,
@@ -206,6 +206,9 @@ def pay_order(
         already_done=lambda session: platform.payments.paid_by(
             session, customer_id=me.id, token=token
         ),
+        idempotency=None
+        if body.client_id is None
+        else keyed_request(f"customer:{me.id}:epay_order", body.client_id, body, token=token),
     ) as session:
         paid = platform.payments.pay_order(
             session, customer_id=me.id, payment=order, account_number=body.account
@@ -239,6 +242,13 @@ def pay_static_qr(
         response=body.response,
         prefer=ToolKind(body.tool) if body.tool else None,
         already_done=already_done,
+        idempotency=keyed_request(
+            f"customer:{me.id}:epay_static",
+            body.client_id,
+            body,
+            conflict=OrderConflict,
+            amount=amount,
+        ),
     ) as session:
         paid = platform.payments.pay_static(
             session,

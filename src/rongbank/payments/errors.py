@@ -73,6 +73,7 @@ class OrderNotPayable(Conflict):
 class CodeExpired(Conflict):
     code = "code_expired"
     message = "This code has expired or was used already; ask for a new one."
+    final = False  # the customer's credential, not the payment's outcome (as a challenge)
 
 
 class CodeNotFound(NotFound):

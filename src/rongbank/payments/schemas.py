@@ -161,6 +161,10 @@ class CustomerPaymentOut(BaseModel):
 
 class PayOrderIn(Confirmation):
     account: AccountNumber
+    client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """Optional: with it, a refusal (no funds, a limit) is this request's answer for
+    good, and the same id for another account is a conflict; without it, the order
+    alone keeps a second payment out."""
 
 
 class StaticPayIn(Confirmation):

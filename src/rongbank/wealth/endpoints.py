@@ -11,12 +11,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.money import parse_positive_amount
 from rongbank.wealth import rules
 from rongbank.wealth import schemas as s
+from rongbank.wealth.errors import PurchaseConflict, RedemptionConflict
 
 customer = APIRouter(tags=["wealth"], prefix="/me/wealth")
 staff = APIRouter(tags=["staff"], prefix="/staff/wealth")
@@ -88,6 +89,13 @@ def buy(
         already_done=lambda session: platform.wealth.purchase_made(
             session, customer_id=me.id, client_id=body.client_id
         ),
+        idempotency=keyed_request(
+            f"customer:{me.id}:wealth_buy",
+            body.client_id,
+            body,
+            conflict=PurchaseConflict,
+            amount=amount,
+        ),
     ) as session:
         holding, created = platform.wealth.buy(
             session,
@@ -140,6 +148,14 @@ def redeem(
         action="wealth.redeem",
         target=f"holding {holding_id}",
         details={"amount": amount, "client_id": body.client_id},
+        idempotency=keyed_request(
+            f"customer:{me.id}:wealth_redeem",
+            body.client_id,
+            body,
+            conflict=RedemptionConflict,
+            amount=amount,
+            holding_id=holding_id,
+        ),
     ) as session:
         payout, created = platform.wealth.redeem(
             session,

@@ -53,6 +53,7 @@ from rongbank.auth.stepup import (
 from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolNotFound
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError, Forbidden, InvalidRequest
+from rongbank.idempotency import Keyed, keyed
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import (
@@ -482,6 +483,7 @@ def confirm_payment(
     again: Callable[[Mapping[str, Any] | None, DomainError | None], Response],
     refused: Callable[[DomainError], Response],
     done_before: Callable[[], Response],
+    idempotency: Keyed | None = None,
 ) -> Response:
     """Run ``work`` (which moves the money and renders the receipt) as a payment the
     customer confirms on a page: within the password-free allowance at once, else
@@ -498,6 +500,7 @@ def confirm_payment(
             response=answered.answer if answered.shown else None,
             prefer=answered.prefer,
             already_done=already_done,
+            idempotency=idempotency,
         ) as session:
             page = work(session)
     except ChallengeRequired as required:
@@ -601,6 +604,13 @@ def transfer_confirm(
         ),
         refused=refused,
         done_before=lambda: render(request, "done.html", form=form),
+        # The API's scope: a refused form is answered the same if sent again (its
+        # page then starts a new transfer, with a new id).
+        idempotency=keyed(
+            f"customer:{me.id}:transfer",
+            ledger_client_id,
+            {"source": source, "destination": destination, "amount": minor, "description": note},
+        ),
     )
 
 
