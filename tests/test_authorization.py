@@ -18,7 +18,14 @@ from tests.accounts.test_endpoints import PASSWORD, People
 
 V1 = "/api/v1"
 PUBLIC = {("POST", f"{V1}/customers"), ("POST", f"{V1}/enterprises"), ("POST", f"{V1}/sessions")}
-ROLES = ("account_manager", "operations", "credit_officer", "risk_analyst", "administrator")
+ROLES = (
+    "account_manager",
+    "supervisor",
+    "operations",
+    "credit_officer",
+    "risk_analyst",
+    "administrator",
+)
 # Which staff roles each staff endpoint admits; every other role must be refused.
 STAFF_ROLES = {"operations", "administrator"}
 SERVING_ROLES = {
@@ -45,9 +52,10 @@ SERVING_ROLES |= {
     ("PUT", f"{V1}/staff/chat/duty"): {"account_manager"},
     ("POST", f"{_CONVERSATION}/claim"): {"account_manager"},
     ("POST", f"{_CONVERSATION}/transfer"): {"account_manager"},
-    ("GET", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager"},
-    ("POST", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager"},
-    ("GET", f"{V1}/staff/chat/response-times"): STAFF_ROLES | {"account_manager"},
+    # Managers write their own canned replies; a supervisor also the shared ones.
+    ("GET", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager", "supervisor"},
+    ("POST", f"{V1}/staff/chat/canned-replies"): {"account_manager", "supervisor"},
+    ("GET", f"{V1}/staff/chat/response-times"): STAFF_ROLES | {"account_manager", "supervisor"},
     # Service cards: managers (and operations) offer products and fares; any staff
     # member in the conversation sees a card.
     ("POST", f"{_CONVERSATION}/cards"): STAFF_ROLES | {"account_manager"},

@@ -31,13 +31,27 @@ from rongbank.platform import Platform
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
 staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
 
-ALL_STAFF = ("account_manager", "operations", "credit_officer", "risk_analyst", "administrator")
+ALL_STAFF = (
+    "account_manager",
+    "supervisor",
+    "operations",
+    "credit_officer",
+    "risk_analyst",
+    "administrator",
+)
 ChatStaff = Annotated[Principal, Depends(require_staff(*ALL_STAFF))]
 """Any staff member: what they may see in a conversation is decided by membership."""
 Manager = Annotated[Principal, Depends(require_staff("account_manager"))]
 Serving = Annotated[
     Principal, Depends(require_staff("account_manager", "operations", "administrator"))
 ]
+Replies = Annotated[
+    Principal,
+    Depends(require_staff("account_manager", "supervisor", "operations", "administrator")),
+]
+"""Who reads canned replies (their own and the shared ones) and the response times."""
+Writers = Annotated[Principal, Depends(require_staff("account_manager", "supervisor"))]
+"""Who writes canned replies: managers their own, supervisors also the shared ones."""
 Moderator = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
 
 
@@ -396,7 +410,7 @@ def transfer(
 
 
 @staff.get("/canned-replies")
-def canned_replies(platform: PlatformDep, me: Serving) -> list[s.CannedOut]:
+def canned_replies(platform: PlatformDep, me: Replies) -> list[s.CannedOut]:
     with platform.transaction() as session:
         return [
             s.CannedOut(**r) for r in platform.chat.desk.canned_replies(session, staff_id=me.id)
@@ -404,19 +418,26 @@ def canned_replies(platform: PlatformDep, me: Serving) -> list[s.CannedOut]:
 
 
 @staff.post("/canned-replies", status_code=201)
-def add_canned_reply(body: s.CannedIn, platform: PlatformDep, me: Serving) -> s.CannedOut:
-    """A manager's own canned reply; operations' replies are shared by every manager."""
-    with platform.transaction() as session:
-        shared = body.shared or platform.accounts.staff_role(session, me.id) != "account_manager"
-        reply_id = platform.chat.desk.add_canned_reply(
-            session, staff_id=None if shared else me.id, title=body.title, body=body.body
+def add_canned_reply(body: s.CannedIn, platform: PlatformDep, me: Writers) -> s.CannedOut:
+    """A canned reply of one's own; ``shared`` (every account manager sees it) only by
+    a supervisor, and audited."""
+    transaction = (
+        platform.audited(
+            actor_kind="staff", actor_id=me.id, action="chat.canned.publish", target=body.title
         )
-    return s.CannedOut(id=reply_id, title=body.title, body=body.body, shared=shared)
+        if body.shared
+        else platform.transaction()
+    )
+    with transaction as session:
+        reply_id = platform.chat.desk.add_canned_reply(
+            session, staff_id=me.id, title=body.title, body=body.body, shared=body.shared
+        )
+    return s.CannedOut(id=reply_id, title=body.title, body=body.body, shared=body.shared)
 
 
 @staff.get("/response-times")
 def response_times(
-    platform: PlatformDep, me: Serving, start: datetime, end: datetime
+    platform: PlatformDep, me: Replies, start: datetime, end: datetime
 ) -> list[s.ResponseTimeOut]:
     """Customers' waiting time for a first answer, per manager; a manager sees their own."""
     with platform.transaction() as session:
@@ -431,9 +452,11 @@ def response_times(
 def enterprise_group(
     body: s.EnterpriseGroupIn, platform: PlatformDep, me: Serving
 ) -> s.ConversationOut:
-    """A group of an enterprise customer with its bank team."""
+    """A group of an enterprise customer with its bank team, made by staff who may see
+    that customer (an account manager: one they serve)."""
     with platform.transaction() as session:
         customer_row = platform.accounts.customer(session, body.customer_id)
+        platform.chat.desk.check_customer(session, staff_id=me.id, customer_id=body.customer_id)
         if customer_row.kind != "enterprise":
             raise InvalidRequest("Enterprise groups are for enterprise customers.")
         return s.ConversationOut.of(

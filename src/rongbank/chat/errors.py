@@ -81,6 +81,23 @@ class NotServing(Forbidden):
     message = "Only account managers serve customers' chats."
 
 
+class CustomerNotServed(Forbidden):
+    """The one refusal for staff looking at a customer they may not see (the tools,
+    the risk assessments, the console's customer page): see
+    :meth:`rongbank.chat.desk.Desk.check_customer`."""
+
+    code = "staff_customer_not_served"
+    message = (
+        "Account managers see the customers assigned to them and those whose chat with "
+        "the bank they serve now."
+    )
+
+
+class SharedRepliesBySupervisors(Forbidden):
+    code = "chat_canned_shared_not_allowed"
+    message = "Only a supervisor publishes canned replies shared by every account manager."
+
+
 class ReasonRequired(InvalidRequest):
     code = "chat_reason_required"
     message = "Please give a reason."

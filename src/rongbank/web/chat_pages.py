@@ -1183,9 +1183,16 @@ def _staff_conversation(
             view = _conversation_context(request, platform, session, member, conversation_id)
             conversation = platform.chat.conversation(session, conversation_id)
             customer: dict[str, Any] | None = None
-            if conversation.kind == "bank" and conversation.customer_id is not None:
+            if (
+                conversation.kind == "bank"
+                and conversation.customer_id is not None
+                and platform.chat.desk.customers_seen(
+                    session, staff_id=me.id, customer_ids=[conversation.customer_id]
+                )
+            ):
                 # Whoever serves the chat sees who they serve, as the customer's own
-                # manager does: membership of the conversation is the permission.
+                # manager does, by the rule of the customer page and the API; a
+                # manager who no longer serves the customer (reassigned) does not.
                 found = platform.accounts.customer(session, conversation.customer_id)
                 managers = dict(platform.accounts.managers(session))
                 customer = {
