@@ -240,7 +240,7 @@ def test_a_customer_cannot_see_use_or_decline_another_customers_card(
     people.count = 20  # after the world's customers
     carol = people.register("韩梅梅")
     with platform.transaction() as session:
-        conversation = platform.chat.open_direct(
+        conversation = platform.chat.contacts.open_direct(
             session, customer_id=bob["customer_id"], other_id=carol["customer_id"]
         ).conversation.id
     sent = client.post(

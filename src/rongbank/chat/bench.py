@@ -226,7 +226,7 @@ def _set_up(platform: Platform, clients: int) -> list[_Client]:
                         client="bench",
                     )
                     pair.append((customer.id, login.token))
-                conversation = platform.chat.open_direct(
+                conversation = platform.chat.contacts.open_direct(
                     session, customer_id=pair[0][0], other_id=pair[1][0]
                 )
                 made += [_Client(c, t, conversation.conversation.id) for c, t in pair]

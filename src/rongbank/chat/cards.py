@@ -336,7 +336,7 @@ class CardService:
         same checks as a text message (``ChatService.admit``: membership, the log's
         lock, blocks, the rate limit; a refused draft rolls the token back with it)."""
         admitted = self.chat.admit(
-            session, member, conversation_id=conversation_id, client_id=client_id
+            session, member, conversation_id=conversation_id, client_id=client_id, kind="card"
         )
         if not isinstance(admitted, Conversation):  # a resend: the card sent before
             existing = self._by_client_id(session, conversation_id, member, client_id)

@@ -30,6 +30,7 @@ from rongbank.chat.errors import (
     SharedRepliesBySupervisors,
     StaffNotFound,
 )
+from rongbank.chat.members import STAFF, Member
 
 if TYPE_CHECKING:
     from rongbank.chat.service import ChatService, Conversation, Message
@@ -99,8 +100,6 @@ class Desk:
     def opened(self, session: Session, conversation: Conversation) -> None:
         """A new bank conversation: the customer's manager joins it to read it, and
         it is routed."""
-        from rongbank.chat.service import STAFF, Member
-
         manager = self._manager_of(session, conversation)
         if manager is not None:
             self.chat.add_member(session, conversation.id, Member(STAFF, manager))
@@ -246,8 +245,6 @@ class Desk:
         *,
         note: str = "",
     ) -> None:
-        from rongbank.chat.service import STAFF, Member
-
         current = self.chat.conversation(session, conversation.id, lock=True)
         if (current.assigned_staff_id, current.routing) == (staff_id, routing):
             return
@@ -455,8 +452,6 @@ class Desk:
     ) -> Conversation:
         """A bank conversation this staff member serves (is a member of), or, with
         ``allow_queued``, one waiting in the queue."""
-        from rongbank.chat.service import STAFF, Member
-
         conversation = self.chat.conversation(session, conversation_id, lock=True)
         if conversation.kind != "bank":
             raise ConversationNotFound()
@@ -497,8 +492,6 @@ class Desk:
     def _queue_changed(self, session: Session, conversation_id: int, *, queued: bool) -> None:
         """Tell every account manager's open desk that a chat entered or left the
         shared queue, so that it appears (or goes) without a reload."""
-        from rongbank.chat.service import STAFF, Member
-
         managers = session.execute(
             text("SELECT id FROM staff WHERE role = 'account_manager' AND active")
         ).scalars()

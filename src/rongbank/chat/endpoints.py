@@ -153,12 +153,37 @@ def my_conversations(platform: PlatformDep, me: CustomerPrincipal) -> list[s.Con
 def open_direct(
     body: s.DirectIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
-    """A direct conversation with another customer, found by mobile number."""
-    with platform.transaction() as session:
-        other = platform.chat.customer_by_mobile(session, body.mobile)
+    """Ask the customer with this mobile number for a direct chat (or go back to the
+    one you have). The answer is the same whether or not anyone banks with the number:
+    a request (``request: sent``) titled with the number masked, in which you may send
+    a short greeting and see nobody until they accept it. Limited per customer
+    (``429 chat_lookup_rate_limited``)."""
+    with chat_tx(platform) as session:
         return s.ConversationOut.of(
-            platform.chat.open_direct(session, customer_id=me.id, other_id=other)
+            platform.chat.contacts.request(session, customer_id=me.id, mobile=body.mobile)
         )
+
+
+@customer.post("/conversations/{conversation_id}/accept")
+def accept_request(
+    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+) -> s.ConversationOut:
+    """Accept a chat request made to you: you and the asker see each other's name and
+    presence from now on."""
+    with chat_tx(platform) as session:
+        return s.ConversationOut.of(
+            platform.chat.contacts.accept(
+                session, customer_id=me.id, conversation_id=conversation_id
+            )
+        )
+
+
+@customer.post("/conversations/{conversation_id}/decline", status_code=204)
+def decline_request(conversation_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+    """Decline a chat request made to you; the asker is not told."""
+    with chat_tx(platform) as session:
+        platform.chat.contacts.decline(session, customer_id=me.id, conversation_id=conversation_id)
+    return Response(status_code=204)
 
 
 @customer.post("/conversations/bank", status_code=201)
@@ -172,8 +197,12 @@ def open_bank(platform: PlatformDep, me: CustomerPrincipal) -> s.ConversationOut
 def create_group(
     body: s.GroupIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
+    """A group with some of your contacts (people who accepted a chat with you), by
+    their mobile numbers."""
     with platform.transaction() as session:
-        ids = [platform.chat.customer_by_mobile(session, m) for m in body.mobiles]
+        ids = platform.chat.contacts.contacts_by_mobile(
+            session, customer_id=me.id, mobiles=body.mobiles
+        )
         return s.ConversationOut.of(
             platform.chat.create_group(
                 session, creator=Member.of(me), title=body.title, customer_ids=ids
@@ -288,20 +317,20 @@ def my_presence(body: s.PresenceIn, platform: PlatformDep, me: CustomerPrincipal
 @customer.get("/blocks")
 def my_blocks(platform: PlatformDep, me: CustomerPrincipal) -> list[int]:
     with platform.transaction() as session:
-        return platform.chat.blocked(session, customer_id=me.id)
+        return platform.chat.contacts.blocked(session, customer_id=me.id)
 
 
 @customer.post("/blocks", status_code=204)
 def block(body: s.BlockIn, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
-        platform.chat.block(session, customer_id=me.id, blocked_id=body.customer_id)
+        platform.chat.contacts.block(session, customer_id=me.id, blocked_id=body.customer_id)
     return Response(status_code=204)
 
 
 @customer.delete("/blocks/{customer_id}", status_code=204)
 def unblock(customer_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
-        platform.chat.unblock(session, customer_id=me.id, blocked_id=customer_id)
+        platform.chat.contacts.unblock(session, customer_id=me.id, blocked_id=customer_id)
     return Response(status_code=204)
 
 
