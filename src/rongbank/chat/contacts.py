@@ -69,9 +69,9 @@ KNOWN = (
 presence of the member ``{kind}``, ``{id}``."""
 
 _ASK = text(
-    # The caller's own number, the customer the number belongs to (if any other), a
-    # block either way between them, and the chat they already have (if any): one
-    # statement, whatever the number is.
+    # The caller's own number, the customer the number belongs to (if any other) and
+    # whether a block stands either way between them: one statement, whatever the
+    # number is.
     "SELECT me.mobile, o.id, o.id IS NOT NULL AND EXISTS (SELECT 1 FROM chat_block b "
     "WHERE (b.blocker_id, b.blocked_id) IN ((me.id, o.id), (o.id, me.id))) "
     "FROM customer me LEFT JOIN customer o ON o.mobile = :mobile AND o.id <> me.id "
@@ -109,7 +109,8 @@ class Contacts:
         )
         conversation = self.chat.conversation(session, conversation_id, lock=True)
         if new or (conversation.request == "closed" and conversation.requested_by != customer_id):
-            # A new request, or one the other once declined (or blocked) asked back.
+            # A new request; or a closed one the caller was once asked in (and declined,
+            # or a block closed), now asked the other way round.
             self._ask(
                 session,
                 conversation_id,
