@@ -20,7 +20,14 @@ from tests.accounts.test_endpoints import PASSWORD, People
 V1 = "/api/v1"
 PUBLIC = {("POST", f"{V1}/customers"), ("POST", f"{V1}/enterprises"), ("POST", f"{V1}/sessions")}
 PUBLIC |= {("GET", f"{V1}/ca/ukey.pem"), ("GET", f"{V1}/ca/ukey.der")}  # a certificate
-ROLES = ("account_manager", "operations", "credit_officer", "risk_analyst", "administrator")
+ROLES = (
+    "account_manager",
+    "supervisor",
+    "operations",
+    "credit_officer",
+    "risk_analyst",
+    "administrator",
+)
 # Which staff roles each staff endpoint admits; every other role must be refused.
 STAFF_ROLES = {"operations", "administrator"}
 SERVING_ROLES = {
@@ -47,9 +54,10 @@ SERVING_ROLES |= {
     ("PUT", f"{V1}/staff/chat/duty"): {"account_manager"},
     ("POST", f"{_CONVERSATION}/claim"): {"account_manager"},
     ("POST", f"{_CONVERSATION}/transfer"): {"account_manager"},
-    ("GET", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager"},
-    ("POST", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager"},
-    ("GET", f"{V1}/staff/chat/response-times"): STAFF_ROLES | {"account_manager"},
+    # Managers write their own canned replies; a supervisor also the shared ones.
+    ("GET", f"{V1}/staff/chat/canned-replies"): STAFF_ROLES | {"account_manager", "supervisor"},
+    ("POST", f"{V1}/staff/chat/canned-replies"): {"account_manager", "supervisor"},
+    ("GET", f"{V1}/staff/chat/response-times"): STAFF_ROLES | {"account_manager", "supervisor"},
     # Service cards: managers (and operations) offer products and fares; any staff
     # member in the conversation sees a card.
     ("POST", f"{_CONVERSATION}/cards"): STAFF_ROLES | {"account_manager"},
@@ -241,7 +249,7 @@ def test_a_customer_cannot_see_use_or_decline_another_customers_card(
     people.count = 20  # after the world's customers
     carol = people.register("韩梅梅")
     with platform.transaction() as session:
-        conversation = platform.chat.open_direct(
+        conversation = platform.chat.contacts.open_direct(
             session, customer_id=bob["customer_id"], other_id=carol["customer_id"]
         ).conversation.id
     sent = client.post(

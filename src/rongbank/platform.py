@@ -129,7 +129,12 @@ class Platform:
             risk=self.risk,
             ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
         )
-        self.chat = ChatService(self.clock, make_bus(self.settings), chat_config(self.settings))
+        self.chat = ChatService(
+            self.clock,
+            make_bus(self.settings),
+            # Chat derives its own key from the card-hash key (a keyed hash, kept for good).
+            chat_config(self.settings, key=self._key(self.settings.card_hash_key, "card hash")),
+        )
         self.chat_sends = send_committer(self.transaction, self.auth, self.chat)
         self.attachments = AttachmentService(
             self.chat,

@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     chat_send_burst: int = Field(
         default=10, ge=1, description="Chat messages a user may send at once before the rate."
     )
+    chat_lookups_per_hour: float = Field(
+        default=10.0,
+        gt=0,
+        description="Chats a customer may open by mobile number per hour, sustained.",
+    )
+    chat_lookup_burst: int = Field(
+        default=10, ge=1, description="Chats a customer may open by mobile number at once."
+    )
     chat_business_hours: str = Field(
         default="09:00-18:00",
         pattern=r"^[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]$",

@@ -48,12 +48,22 @@ class Chat(People):
         person["mobile"] = person["login_name"]
         return person
 
-    def direct(self, one: dict[str, Any], other: dict[str, Any]) -> int:
+    def ask(self, one: dict[str, Any], other: dict[str, Any]) -> int:
+        """``one`` asks for a direct chat by ``other``'s mobile number."""
         response = self.client.post(
             f"{CHAT}/conversations/direct", headers=one["headers"], json={"mobile": other["mobile"]}
         )
         assert response.status_code == 201, response.text
         conversation_id: int = response.json()["id"]
+        return conversation_id
+
+    def direct(self, one: dict[str, Any], other: dict[str, Any]) -> int:
+        """A direct chat ``one`` asked for and ``other`` accepted: contacts."""
+        conversation_id = self.ask(one, other)
+        accepted = self.client.post(
+            f"{CHAT}/conversations/{conversation_id}/accept", headers=other["headers"]
+        )
+        assert accepted.status_code == 200, accepted.text
         return conversation_id
 
     def send(

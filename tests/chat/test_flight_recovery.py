@@ -6,7 +6,7 @@ a database transaction while the airline answers: a card is claimed for the call
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -382,3 +382,67 @@ def test_the_customer_acting_again_after_no_answer_books_it_at_once(chat: Chat) 
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "booked"
     assert order_status(chat, card) == ("paid", FARE)
+
+
+def _eventually(done: Callable[[], bool], what: str) -> None:
+    """Return once ``done()``; a safety net of a minute, not a timed assertion."""
+    for _ in range(6000):
+        if done():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def _waiting_on_locks(chat: Chat) -> int:
+    with chat.platform.transaction() as session:
+        return int(
+            session.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_card_acted_on_twice_at_once_keeps_the_payers_seat(live_chat: Chat) -> None:
+    """The customer sends the answer to the card's challenge twice at once (a double
+    tap): both requests read the card open with its seat held; one pays, the other
+    then finds the card used. The loser must not give the payer's seat back to the
+    airline, or the airline refuses the booking just paid and the fare is voided."""
+    chat = live_chat
+    airline, customer, card = setting_up(chat)
+    cards, account = Cards(chat), customer["account"]["number"]
+    flight_no = card["flight"]["flight_no"]
+    seats = airline.seats_left(flight_no, FLIGHT_DAY)
+    asked = cards.act(customer, card, account=account)  # the seat is held from here
+    challenge = asked.json()["error"]["details"]["challenge"]["id"]
+    answer = {"account": account, "challenge_id": challenge, "response": cards.sms(customer)}
+    gate = airline.gate = threading.Event()  # the payer's confirmation waits here
+    answers: list[Any] = []
+    requests = [
+        threading.Thread(target=lambda: answers.append(cards.act(customer, card, **answer)))
+        for _ in range(2)
+    ]
+    # The two are let through together once both have read the card open: the test
+    # holds the challenge's row, which answering it locks after that.
+    with chat.platform.transaction() as session:
+        session.execute(
+            text("SELECT 1 FROM auth_challenge WHERE public_id = :id FOR UPDATE"),
+            {"id": challenge},
+        )
+        for request in requests:
+            request.start()
+        _eventually(lambda: _waiting_on_locks(chat) == 2, "both requests at the challenge")
+    _eventually(lambda: bool(answers) and airline.entered.is_set(), "one paid, one refused")
+    gate.set()
+    for request in requests:
+        request.join()
+    outcomes = sorted(
+        (a.status_code, a.json().get("status") or a.json()["error"]["code"]) for a in answers
+    )
+    assert outcomes == [(200, "booked"), (409, "chat_card_used")], [a.text for a in answers]
+    assert [o["status"] for o in cards.outcomes(customer, card)] == ["booked"]
+    assert order_status(chat, card) == ("paid", FARE)
+    assert cards.available(customer) == 1_000_000 - FARE
+    assert airline.seats_left(flight_no, FLIGHT_DAY) == seats - 1

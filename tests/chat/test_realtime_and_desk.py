@@ -318,9 +318,10 @@ class TestDesk:
 
     def test_canned_replies_own_and_shared(self, chat: Chat, desk: dict[str, Any]) -> None:
         manager = desk["manager"]
-        ops = chat.staff_member("ops", role="operations")
+        lead = chat.staff_member("lead", role="supervisor")
         url = f"{STAFF_CHAT}/canned-replies"
-        chat.client.post(url, headers=ops["headers"], json={"title": "问候", "body": "您好"})
+        shared = {"title": "问候", "body": "您好", "shared": True}
+        assert chat.client.post(url, headers=lead["headers"], json=shared).status_code == 201
         chat.client.post(url, headers=manager["headers"], json={"title": "mine", "body": "稍等"})
         replies = chat.client.get(url, headers=manager["headers"]).json()
         assert [(r["title"], r["shared"]) for r in replies] == [("问候", True), ("mine", False)]

@@ -104,9 +104,14 @@ class TestAssessment:
     def test_the_account_manager_sees_a_customers_level(
         self, client: TestClient, shop: dict[str, Any]
     ) -> None:
-        who = shop["customer"]
+        who, people = shop["customer"], shop["people"]
         assess(client, who, 3)
-        manager = shop["people"].staff_member("m1")["headers"]
+        m1 = people.staff_member("m1")
+        with people.platform.transaction() as session:  # the customer's own manager
+            people.platform.accounts.reassign_manager(
+                session, customer_id=who["customer_id"], manager_id=m1["id"]
+            )
+        manager = m1["headers"]
         seen = client.get(
             f"{V1}/staff/wealth/customers/{who['customer_id']}/assessments", headers=manager
         )

@@ -163,11 +163,31 @@ def say(person: WebCustomer, prefix: str, conversation_id: int, words: str) -> A
     return person.submit(f"{prefix}/{conversation_id}/messages", text=words)
 
 
-def direct(me: WebCustomer, other: WebCustomer) -> int:
+def ask(me: WebCustomer, mobile: str) -> int:
+    """``me`` asks for a chat by mobile number: the request's page."""
     me.get("/chat")
-    me.submit("/chat/direct", mobile=other.mobile)
+    me.submit("/chat/direct", mobile=mobile)
     assert me.page.status_code == 200, me.error
     return conversation_of(me.page)
+
+
+def _normalised(page: str, conversation: int, mobile: str) -> str:
+    """A request's page less what differs between any two: its conversation's id, the
+    number typed and the send form's fresh client id."""
+    page = re.sub(rf'(/chat/|data-conversation="){conversation}\b', r"\1N", page)
+    page = page.replace(f"{mobile[:3]}****{mobile[-4:]}", "M")
+    return re.sub(r'name="client_id" value="[0-9a-f]{32}', 'name="client_id" value="X', page)
+
+
+def direct(me: WebCustomer, other: WebCustomer) -> int:
+    """A chat ``me`` asked for and ``other`` accepted on its page: contacts, each on
+    the chat's page."""
+    conversation = ask(me, other.mobile)
+    other.get(f"/chat/{conversation}")
+    other.submit(f"/chat/{conversation}/accept")
+    assert other.page.status_code == 200, other.error
+    me.get(f"/chat/{conversation}")
+    return conversation
 
 
 class TestTheCustomerAndTheirManager:
@@ -380,11 +400,30 @@ class TestBetweenCustomers:
         assert friend.page.status_code == 409
         assert friend.error == "您已经举报过这条消息。"
 
-    def test_an_unknown_mobile_or_ones_own_is_refused_in_words(self, me: WebCustomer) -> None:
+    def test_a_number_shows_the_same_page_whoever_has_it_until_accepted(
+        self, me: WebCustomer, friend: WebCustomer
+    ) -> None:
+        pages, asked = [], []
+        for mobile in (friend.mobile, "13900009999"):
+            asked.append(ask(me, mobile))
+            page = me.page.text
+            assert f"{mobile[:3]}****{mobile[-4:]}" in page  # the number as typed, masked
+            assert "已发送聊天请求，等待对方接受" in page
+            assert "李雷" not in page
+            assert 'class="person"' not in page  # nobody shown, nor whether online
+            pages.append(_normalised(page, asked[-1], mobile))
+        assert pages[0] == pages[1]
+        # The one asked sees a request from a masked name, and accepts it.
+        friend.get(f"/chat/{asked[0]}")
+        assert "*梅梅 想和您聊天" in friend.page.text
+        assert 'id="send-form"' not in friend.page.text  # accepted before replied to
+        friend.submit(f"/chat/{asked[0]}/accept")
+        assert "韩梅梅" in friend.page.text
+        assert 'id="send-form"' in friend.page.text
+        assert "李雷" in me.get(f"/chat/{asked[0]}").text
+
+    def test_ones_own_number_is_refused_in_words(self, me: WebCustomer) -> None:
         me.get("/chat")
-        me.submit("/chat/direct", mobile="13900009999")
-        assert me.page.status_code == 422
-        assert me.error == "没有找到使用这个手机号的客户。"
         me.submit("/chat/direct", mobile=me.mobile)
         assert me.error == "不能和自己聊天。"
 
@@ -469,10 +508,12 @@ class TestTheList:
         self, me: WebCustomer, friend: WebCustomer, platform: Platform, clients: list[TestClient]
     ) -> None:
         eve = WebCustomer(browser(platform, clients), platform, "伊娃", "13900000703", 703)
+        direct(me, friend)
+        direct(me, eve)
         me.get("/chat")
         me.submit("/chat/groups", title="周末爬山", mobiles="13900000702，13900009999")
-        assert me.page.status_code == 404
-        assert me.error == "没有找到使用这个手机号的客户。"
+        assert me.page.status_code == 422
+        assert me.error == "只能把已接受和您聊天的人加入群聊。"
         assert "13900009999" in me.page.text  # the form is kept
         me.submit("/chat/groups", title="周末爬山", mobiles=f"{friend.mobile}\n{eve.mobile}")
         group = conversation_of(me.page)

@@ -294,8 +294,11 @@ Serving = Annotated[
 
 
 @staff.get("/customers/{customer_id}/tools")
-def customer_tools(customer_id: int, platform: PlatformDep, _: Serving) -> list[ToolOut]:
+def customer_tools(customer_id: int, platform: PlatformDep, me: Serving) -> list[ToolOut]:
+    """A customer's tools, for staff who may see the customer (an account manager: one
+    they serve; the console's rule, ``Desk.check_customer``)."""
     with platform.transaction() as session:
+        platform.chat.desk.check_customer(session, staff_id=me.id, customer_id=customer_id)
         return [tool_out(t) for t in platform.tools.tools_of(session, customer_id)]
 
 

@@ -67,7 +67,12 @@ class AttachmentService:
         except DomainError as refusal:
             inspected = refusal
         conversation = chat.admit(
-            session, member, conversation_id=conversation_id, client_id=client_id, reply_to=reply_to
+            session,
+            member,
+            conversation_id=conversation_id,
+            client_id=client_id,
+            kind="attachment",
+            reply_to=reply_to,
         )
         if isinstance(conversation, Message):
             return Sent(conversation.seen_by(member), created=False, masked=conversation.masked)

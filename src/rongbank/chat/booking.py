@@ -98,12 +98,16 @@ class FlightBookings:
 
     def give_back(self, card: Card) -> None:
         """The fare could not be taken (funds, limits, a wrong account): the card stays
-        open and its seat goes back to the airline."""
+        open and its seat goes back to the airline. Only while the card is open and
+        still holds the seat: a request that lost the race to a payment on the same
+        card (refused ``chat_card_used``) read it open, but the seat is the payer's
+        now, and releasing it would fail the booking just paid."""
         if card.hold_ref is None:
             return
         with self.transaction() as session:
-            self.cards.drop_hold(session, card)
-        self.cards.airline.release(card.hold_ref)
+            dropped = self.cards.drop_hold(session, card)
+        if dropped:
+            self.cards.airline.release(card.hold_ref)
 
     def finish(self, card: Card) -> Card:
         """Confirm a paid (``booking``) card with the airline: captured and ``booked``,

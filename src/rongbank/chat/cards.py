@@ -336,7 +336,7 @@ class CardService:
         same checks as a text message (``ChatService.admit``: membership, the log's
         lock, blocks, the rate limit; a refused draft rolls the token back with it)."""
         admitted = self.chat.admit(
-            session, member, conversation_id=conversation_id, client_id=client_id
+            session, member, conversation_id=conversation_id, client_id=client_id, kind="card"
         )
         if not isinstance(admitted, Conversation):  # a resend: the card sent before
             existing = self._by_client_id(session, conversation_id, member, client_id)
@@ -815,11 +815,19 @@ class CardService:
         ).rowcount  # type: ignore[attr-defined]
         return bool(kept)
 
-    def drop_hold(self, session: Session, card: Card) -> None:
-        session.execute(
-            text("UPDATE chat_card SET hold_ref = NULL WHERE id = :id AND status = 'open'"),
-            {"id": card.id},
-        )
+    def drop_hold(self, session: Session, card: Card) -> bool:
+        """Forget the seat ``card`` (as its caller read it) holds, if the card is still
+        open and still holds that very seat; True when this caller dropped it, and so
+        must give it back to the airline. A card paid meanwhile by a request acting on
+        it at the same moment (now ``booking``) keeps its seat: it is the payer's."""
+        dropped = session.execute(
+            text(
+                "UPDATE chat_card SET hold_ref = NULL "
+                "WHERE id = :id AND status = 'open' AND hold_ref = :h"
+            ),
+            {"id": card.id, "h": card.hold_ref},
+        ).rowcount  # type: ignore[attr-defined]
+        return bool(dropped)
 
     def _pay_flight(self, session: Session, card: Card, customer_id: int, account: str) -> Card:
         """Take the fare as an e-Pay payment to the airline's merchant account, held

@@ -22,10 +22,27 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.chat.errors import ConversationNotFound, NotServing, StaffNotFound
+from rongbank.accounts.errors import CustomerNotFound
+from rongbank.chat.errors import (
+    ConversationNotFound,
+    CustomerNotServed,
+    NotServing,
+    SharedRepliesBySupervisors,
+    StaffNotFound,
+)
+from rongbank.chat.members import STAFF, Member
 
 if TYPE_CHECKING:
     from rongbank.chat.service import ChatService, Conversation, Message
+
+
+SEES_EVERY_CUSTOMER = frozenset({"operations", "administrator", "credit_officer", "risk_analyst"})
+"""Staff roles that may look at any customer; what each may do is the route's own role
+list. Account managers see the customers they serve (:meth:`Desk.check_customer`); a
+supervisor, who publishes the team's shared replies, sees none for that alone."""
+SUPERVISOR = "supervisor"
+"""The role that publishes canned replies shared by every account manager (made with
+``rongbank staff create --role supervisor``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +100,6 @@ class Desk:
     def opened(self, session: Session, conversation: Conversation) -> None:
         """A new bank conversation: the customer's manager joins it to read it, and
         it is routed."""
-        from rongbank.chat.service import STAFF, Member
-
         manager = self._manager_of(session, conversation)
         if manager is not None:
             self.chat.add_member(session, conversation.id, Member(STAFF, manager))
@@ -230,8 +245,6 @@ class Desk:
         *,
         note: str = "",
     ) -> None:
-        from rongbank.chat.service import STAFF, Member
-
         current = self.chat.conversation(session, conversation.id, lock=True)
         if (current.assigned_staff_id, current.routing) == (staff_id, routing):
             return
@@ -338,6 +351,42 @@ class Desk:
         ).all()
         return [TransferNote(r[0], r[1], r[2], r[3]) for r in rows]
 
+    # -- who sees which customer ---------------------------------------------------------
+
+    def customers_seen(
+        self, session: Session, *, staff_id: int, customer_ids: list[int]
+    ) -> set[int]:
+        """Which of ``customer_ids`` this member of staff may look at (their profile,
+        accounts, authentication tools, risk assessments): the one rule for the API
+        and the console. An account manager sees the customers assigned to them
+        (``customer.manager_id``) and those whose chat with the bank the desk has
+        assigned to them now (a colleague covering, a claimed or transferred chat);
+        the roles of :data:`SEES_EVERY_CUSTOMER` see any; everyone else none."""
+        rows = session.execute(
+            text(
+                "SELECT c.id FROM customer c JOIN staff s ON s.id = :s AND s.active "
+                "WHERE c.id = ANY(:ids) AND (s.role = ANY(:every) OR (s.role = 'account_manager' "
+                "AND (c.manager_id = s.id OR EXISTS (SELECT 1 FROM chat_conversation v "
+                "WHERE v.kind = 'bank' AND v.customer_id = c.id AND v.assigned_staff_id = s.id))))"
+            ),
+            {"s": staff_id, "ids": customer_ids, "every": sorted(SEES_EVERY_CUSTOMER)},
+        ).scalars()
+        return {int(c) for c in rows}
+
+    def check_customer(self, session: Session, *, staff_id: int, customer_id: int) -> None:
+        """Raise :class:`CustomerNotServed` unless this member of staff may look at
+        the customer (:meth:`customers_seen`); ``CustomerNotFound`` for an id no
+        customer has, whoever asks."""
+        if self.customers_seen(session, staff_id=staff_id, customer_ids=[customer_id]):
+            return
+        if session.execute(
+            text("SELECT 1 FROM customer WHERE id = :c"), {"c": customer_id}
+        ).first():
+            raise CustomerNotServed()
+        raise CustomerNotFound(customer_id=customer_id)
+
+    # -- canned replies -------------------------------------------------------------------
+
     def canned_replies(self, session: Session, *, staff_id: int) -> list[dict[str, Any]]:
         rows = session.execute(
             text(
@@ -349,16 +398,29 @@ class Desk:
         return [{"id": r[0], "title": r[1], "body": r[2], "shared": r[3]} for r in rows]
 
     def add_canned_reply(
-        self, session: Session, *, staff_id: int | None, title: str, body: str
+        self, session: Session, *, staff_id: int, title: str, body: str, shared: bool = False
     ) -> int:
-        """A manager's own reply (``staff_id``), or one shared by all (None)."""
+        """A reply of ``staff_id``'s own, or (``shared``) one every account manager
+        sees, which only a supervisor publishes: a reply shared by all speaks for the
+        bank to every customer, so it is not any one manager's to publish."""
+        if shared:
+            role = session.execute(
+                text("SELECT role FROM staff WHERE id = :id AND active"), {"id": staff_id}
+            ).scalar()
+            if role != SUPERVISOR:
+                raise SharedRepliesBySupervisors()
         return int(
             session.execute(
                 text(
                     "INSERT INTO chat_canned_reply (staff_id, title, body, created_at) "
                     "VALUES (:s, :t, :b, :at) RETURNING id"
                 ),
-                {"s": staff_id, "t": title.strip(), "b": body.strip(), "at": self.chat.clock.now()},
+                {
+                    "s": None if shared else staff_id,
+                    "t": title.strip(),
+                    "b": body.strip(),
+                    "at": self.chat.clock.now(),
+                },
             ).scalar_one()
         )
 
@@ -390,8 +452,6 @@ class Desk:
     ) -> Conversation:
         """A bank conversation this staff member serves (is a member of), or, with
         ``allow_queued``, one waiting in the queue."""
-        from rongbank.chat.service import STAFF, Member
-
         conversation = self.chat.conversation(session, conversation_id, lock=True)
         if conversation.kind != "bank":
             raise ConversationNotFound()
@@ -432,8 +492,6 @@ class Desk:
     def _queue_changed(self, session: Session, conversation_id: int, *, queued: bool) -> None:
         """Tell every account manager's open desk that a chat entered or left the
         shared queue, so that it appears (or goes) without a reload."""
-        from rongbank.chat.service import STAFF, Member
-
         managers = session.execute(
             text("SELECT id FROM staff WHERE role = 'account_manager' AND active")
         ).scalars()

@@ -27,13 +27,27 @@ from rongbank.platform import Platform
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
 staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
 
-ALL_STAFF = ("account_manager", "operations", "credit_officer", "risk_analyst", "administrator")
+ALL_STAFF = (
+    "account_manager",
+    "supervisor",
+    "operations",
+    "credit_officer",
+    "risk_analyst",
+    "administrator",
+)
 ChatStaff = Annotated[Principal, Depends(require_staff(*ALL_STAFF))]
 """Any staff member: what they may see in a conversation is decided by membership."""
 Manager = Annotated[Principal, Depends(require_staff("account_manager"))]
 Serving = Annotated[
     Principal, Depends(require_staff("account_manager", "operations", "administrator"))
 ]
+Replies = Annotated[
+    Principal,
+    Depends(require_staff("account_manager", "supervisor", "operations", "administrator")),
+]
+"""Who reads canned replies (their own and the shared ones) and the response times."""
+Writers = Annotated[Principal, Depends(require_staff("account_manager", "supervisor"))]
+"""Who writes canned replies: managers their own, supervisors also the shared ones."""
 Moderator = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
 
 
@@ -129,12 +143,37 @@ def my_conversations(platform: PlatformDep, me: CustomerPrincipal) -> list[s.Con
 def open_direct(
     body: s.DirectIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
-    """A direct conversation with another customer, found by mobile number."""
+    """Ask the customer with this mobile number for a direct chat (or go back to the
+    one you have). The answer is the same whether or not anyone banks with the number:
+    a request (``request: sent``) titled with the number masked, in which you may send
+    a short greeting and see nobody until they accept it. Limited per customer
+    (``429 chat_lookup_rate_limited``)."""
     with platform.transaction() as session:
-        other = platform.chat.customer_by_mobile(session, body.mobile)
         return s.ConversationOut.of(
-            platform.chat.open_direct(session, customer_id=me.id, other_id=other)
+            platform.chat.contacts.request(session, customer_id=me.id, mobile=body.mobile)
         )
+
+
+@customer.post("/conversations/{conversation_id}/accept")
+def accept_request(
+    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+) -> s.ConversationOut:
+    """Accept a chat request made to you: you and the asker see each other's name and
+    presence from now on."""
+    with platform.transaction() as session:
+        return s.ConversationOut.of(
+            platform.chat.contacts.accept(
+                session, customer_id=me.id, conversation_id=conversation_id
+            )
+        )
+
+
+@customer.post("/conversations/{conversation_id}/decline", status_code=204)
+def decline_request(conversation_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+    """Decline a chat request made to you; the asker is not told."""
+    with platform.transaction() as session:
+        platform.chat.contacts.decline(session, customer_id=me.id, conversation_id=conversation_id)
+    return Response(status_code=204)
 
 
 @customer.post("/conversations/bank", status_code=201)
@@ -148,8 +187,12 @@ def open_bank(platform: PlatformDep, me: CustomerPrincipal) -> s.ConversationOut
 def create_group(
     body: s.GroupIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
+    """A group with some of your contacts (people who accepted a chat with you), by
+    their mobile numbers."""
     with platform.transaction() as session:
-        ids = [platform.chat.customer_by_mobile(session, m) for m in body.mobiles]
+        ids = platform.chat.contacts.contacts_by_mobile(
+            session, customer_id=me.id, mobiles=body.mobiles
+        )
         return s.ConversationOut.of(
             platform.chat.create_group(
                 session, creator=Member.of(me), title=body.title, customer_ids=ids
@@ -264,20 +307,20 @@ def my_presence(body: s.PresenceIn, platform: PlatformDep, me: CustomerPrincipal
 @customer.get("/blocks")
 def my_blocks(platform: PlatformDep, me: CustomerPrincipal) -> list[int]:
     with platform.transaction() as session:
-        return platform.chat.blocked(session, customer_id=me.id)
+        return platform.chat.contacts.blocked(session, customer_id=me.id)
 
 
 @customer.post("/blocks", status_code=204)
 def block(body: s.BlockIn, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
-        platform.chat.block(session, customer_id=me.id, blocked_id=body.customer_id)
+        platform.chat.contacts.block(session, customer_id=me.id, blocked_id=body.customer_id)
     return Response(status_code=204)
 
 
 @customer.delete("/blocks/{customer_id}", status_code=204)
 def unblock(customer_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
-        platform.chat.unblock(session, customer_id=me.id, blocked_id=customer_id)
+        platform.chat.contacts.unblock(session, customer_id=me.id, blocked_id=customer_id)
     return Response(status_code=204)
 
 
@@ -383,7 +426,7 @@ def transfer(
 
 
 @staff.get("/canned-replies")
-def canned_replies(platform: PlatformDep, me: Serving) -> list[s.CannedOut]:
+def canned_replies(platform: PlatformDep, me: Replies) -> list[s.CannedOut]:
     with platform.transaction() as session:
         return [
             s.CannedOut(**r) for r in platform.chat.desk.canned_replies(session, staff_id=me.id)
@@ -391,19 +434,26 @@ def canned_replies(platform: PlatformDep, me: Serving) -> list[s.CannedOut]:
 
 
 @staff.post("/canned-replies", status_code=201)
-def add_canned_reply(body: s.CannedIn, platform: PlatformDep, me: Serving) -> s.CannedOut:
-    """A manager's own canned reply; operations' replies are shared by every manager."""
-    with platform.transaction() as session:
-        shared = body.shared or platform.accounts.staff_role(session, me.id) != "account_manager"
-        reply_id = platform.chat.desk.add_canned_reply(
-            session, staff_id=None if shared else me.id, title=body.title, body=body.body
+def add_canned_reply(body: s.CannedIn, platform: PlatformDep, me: Writers) -> s.CannedOut:
+    """A canned reply of one's own; ``shared`` (every account manager sees it) only by
+    a supervisor, and audited."""
+    transaction = (
+        platform.audited(
+            actor_kind="staff", actor_id=me.id, action="chat.canned.publish", target=body.title
         )
-    return s.CannedOut(id=reply_id, title=body.title, body=body.body, shared=shared)
+        if body.shared
+        else platform.transaction()
+    )
+    with transaction as session:
+        reply_id = platform.chat.desk.add_canned_reply(
+            session, staff_id=me.id, title=body.title, body=body.body, shared=body.shared
+        )
+    return s.CannedOut(id=reply_id, title=body.title, body=body.body, shared=body.shared)
 
 
 @staff.get("/response-times")
 def response_times(
-    platform: PlatformDep, me: Serving, start: datetime, end: datetime
+    platform: PlatformDep, me: Replies, start: datetime, end: datetime
 ) -> list[s.ResponseTimeOut]:
     """Customers' waiting time for a first answer, per manager; a manager sees their own."""
     with platform.transaction() as session:
@@ -418,9 +468,11 @@ def response_times(
 def enterprise_group(
     body: s.EnterpriseGroupIn, platform: PlatformDep, me: Serving
 ) -> s.ConversationOut:
-    """A group of an enterprise customer with its bank team."""
+    """A group of an enterprise customer with its bank team, made by staff who may see
+    that customer (an account manager: one they serve)."""
     with platform.transaction() as session:
         customer_row = platform.accounts.customer(session, body.customer_id)
+        platform.chat.desk.check_customer(session, staff_id=me.id, customer_id=body.customer_id)
         if customer_row.kind != "enterprise":
             raise InvalidRequest("Enterprise groups are for enterprise customers.")
         return s.ConversationOut.of(

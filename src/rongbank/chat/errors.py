@@ -23,6 +23,40 @@ class ChatUserNotFound(NotFound):
     message = "No customer can be reached with these details."
 
 
+class LookupRateLimited(DomainError):
+    """Opening chats by mobile number is limited per customer, so that nobody can try
+    numbers (or ask strangers) in bulk."""
+
+    code = "chat_lookup_rate_limited"
+    status = 429
+    message = "You have opened many chats by mobile number; please wait a while."
+
+
+class RequestPending(Conflict):
+    code = "chat_request_pending"
+    message = (
+        "Until they accept your chat request you can send a short greeting only: up to "
+        "three text messages."
+    )
+
+
+class RequestNotAccepted(Conflict):
+    code = "chat_request_not_accepted"
+    message = "Accept the chat request before you reply."
+
+
+class RequestNotYours(Conflict):
+    code = "chat_request_not_yours"
+    message = "This is not a chat request to you: only the person asked accepts or declines it."
+
+
+class NotAContact(InvalidRequest):
+    """The same answer for a stranger's number as for a number nobody has."""
+
+    code = "chat_not_a_contact"
+    message = "Only people who have accepted a chat with you can be added to a group."
+
+
 class StaffNotFound(NotFound):
     code = "chat_staff_not_found"
     message = "No such active account manager."
@@ -79,6 +113,23 @@ class RateLimited(DomainError):
 class NotServing(Forbidden):
     code = "chat_not_serving"
     message = "Only account managers serve customers' chats."
+
+
+class CustomerNotServed(Forbidden):
+    """The one refusal for staff looking at a customer they may not see (the tools,
+    the risk assessments, the console's customer page): see
+    :meth:`rongbank.chat.desk.Desk.check_customer`."""
+
+    code = "staff_customer_not_served"
+    message = (
+        "Account managers see the customers assigned to them and those whose chat with "
+        "the bank they serve now."
+    )
+
+
+class SharedRepliesBySupervisors(Forbidden):
+    code = "chat_canned_shared_not_allowed"
+    message = "Only a supervisor publishes canned replies shared by every account manager."
 
 
 class ReasonRequired(InvalidRequest):

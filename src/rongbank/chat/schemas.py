@@ -43,12 +43,22 @@ class MessageOut(BaseModel):
 class ConversationOut(BaseModel):
     id: int
     kind: str
-    title: str
+    title: str = Field(
+        description="A group's or channel's title; for a direct chat you asked for, the "
+        "number you typed, masked (the other's name comes from the members once they "
+        "accept); empty otherwise."
+    )
     last_seq: int
     last_delivered_seq: int
     last_read_seq: int
     unread: int
     routing: str | None = None
+    request: Literal["sent", "received"] | None = Field(
+        default=None,
+        description="A direct chat not accepted yet: sent (you asked; you may send a "
+        "short greeting and see no one until they accept) or received (accept or "
+        "decline it before you reply).",
+    )
 
     @classmethod
     def of(cls, summary: Summary) -> ConversationOut:
@@ -56,12 +66,13 @@ class ConversationOut(BaseModel):
         return cls(
             id=c.id,
             kind=c.kind,
-            title=c.title,
+            title=summary.title,
             last_seq=c.last_seq,
             last_delivered_seq=summary.last_delivered_seq,
             last_read_seq=summary.last_read_seq,
             unread=summary.unread,
             routing=c.routing,
+            request=summary.request,
         )
 
 
@@ -73,7 +84,9 @@ class ChannelOut(BaseModel):
 class MemberOut(BaseModel):
     kind: str
     id: int
-    name: str
+    name: str = Field(
+        description="In full for staff and your contacts; another customer's masked (*小明)."
+    )
     role: str
     last_delivered_seq: int
     last_read_seq: int
@@ -85,7 +98,7 @@ class MemberOut(BaseModel):
 
 
 class DirectIn(BaseModel):
-    mobile: str = Field(min_length=1, max_length=20, description="The other customer's mobile.")
+    mobile: str = Field(min_length=1, max_length=20, description="The other person's mobile.")
 
 
 class GroupIn(BaseModel):

@@ -21,14 +21,17 @@ the session and published once the unit of work commits
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import orjson
 import psycopg
@@ -36,13 +39,13 @@ from psycopg.rows import tuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.auth.service import Principal
 from rongbank.chat import rules
-from rongbank.chat.bus import Bus, bus_for, queue_event, topic
+from rongbank.chat.bus import Bus, bus_for, queue_event
+from rongbank.chat.contacts import GREETINGS, KNOWN, Contacts
+from rongbank.chat.desk import Desk
 from rongbank.chat.errors import (
     AlreadyReported,
     Blocked,
-    CannotChatWithSelf,
     ChannelReadOnly,
     ChatUserNotFound,
     ConversationNotFound,
@@ -55,38 +58,22 @@ from rongbank.chat.errors import (
     RecallNotAllowed,
     RecallWindowPassed,
     ReplyToUnknown,
+    RequestNotAccepted,
+    RequestPending,
 )
+from rongbank.chat.members import CUSTOMER as CUSTOMER
+from rongbank.chat.members import STAFF as STAFF
+from rongbank.chat.members import SYSTEM as SYSTEM
+from rongbank.chat.members import Member as Member
 from rongbank.clock import Clock
 from rongbank.db import advisory_key, driver_connection, driver_sql
 from rongbank.errors import DomainError
 from rongbank.settings import Settings
 
-if TYPE_CHECKING:
-    from rongbank.chat.desk import Desk
-
-CUSTOMER = "customer"
-STAFF = "staff"
-SYSTEM = "system"
 MAX_TEXT = 2000
 MAX_GROUP = 200
 WITHDRAWABLE = ("text", "image", "file")
 """Kinds of message a sender can recall and a moderator can hide."""
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """Someone taking part in chats: a customer or a staff member."""
-
-    kind: str
-    id: int
-
-    @classmethod
-    def of(cls, principal: Principal) -> Member:
-        return cls(principal.kind.value, principal.id)
-
-    @property
-    def topic(self) -> str:
-        return topic(self.kind, self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +92,13 @@ class ChatConfig:
     presence_recheck: timedelta = timedelta(minutes=10)
     """How often a gateway puts its presence rows right (:meth:`ChatService.
     reconcile_presence`) when nothing gave it cause to sooner."""
+    lookups_per_hour: float = 10.0
+    lookup_burst: float = 10.0
+    """Opening chats by mobile number, per customer (see :mod:`rongbank.chat.contacts`)."""
+    request_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    """Keys the hash that stands for a number nobody here has in the chat that asks
+    it (``rongbank.chat.contacts``); derived from a key of the bank's (a key of this
+    process only, where none is given: tests)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +113,24 @@ class Conversation:
     waiting_since: datetime | None
     away_sent: bool
     created_at: datetime
+    request: str | None
+    """A direct chat's ``pending``, ``accepted`` or ``closed`` (see
+    :mod:`rongbank.chat.contacts`); None for the other kinds."""
+    requested_by: int | None
+    """The customer who asked for a direct chat (None: made accepted)."""
+
+    @property
+    def is_request(self) -> bool:
+        """A direct chat the customer asked has not accepted (pending, or closed to
+        the asker): nobody in it learns who the other is."""
+        return self.request in ("pending", "closed")
 
 
 _CONVERSATION = (
     "id, kind, title, customer_id, last_seq, assigned_staff_id, routing, waiting_since, "
-    "away_sent, created_at"
+    "away_sent, created_at, request, requested_by"
 )
+_CONVERSATION_COLUMNS = len(fields(Conversation))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +192,14 @@ def _message(row: Any) -> Message:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """A member asking to post the next entry of a conversation."""
+    """A member asking to post the next entry of a conversation: a ``text``, or
+    another kind (a card, an attachment), which a request does not take."""
 
     member: Member
     conversation_id: int
     client_id: str
     reply_to: int | None = None
+    kind: str = "text"
 
     @property
     def key(self) -> tuple[int, str, int, str]:
@@ -251,7 +259,8 @@ _LOCK_CONVERSATIONS = text(
     "WHERE m.conversation_id = chat_conversation.id), "
     # A direct conversation whose two customers are blocked either way (a block made
     # while this waited for the lock is seen by the next send: it is not money).
-    "kind = 'direct' AND EXISTS (SELECT 1 FROM chat_block b "
+    # A request is closed by a block instead (its asker is not told).
+    "kind = 'direct' AND request = 'accepted' AND EXISTS (SELECT 1 FROM chat_block b "
     "JOIN chat_member x ON x.member_id = b.blocker_id "
     "JOIN chat_member y ON y.member_id = b.blocked_id "
     "WHERE x.conversation_id = chat_conversation.id AND x.member_kind = 'customer' "
@@ -356,6 +365,7 @@ class Summary:
     """A conversation as one member sees it in their list."""
 
     conversation: Conversation
+    member: Member
     role: str
     last_delivered_seq: int
     last_read_seq: int
@@ -363,6 +373,23 @@ class Summary:
     @property
     def unread(self) -> int:
         return max(0, self.conversation.last_seq - self.last_read_seq)
+
+    @property
+    def request(self) -> Literal["sent", "received"] | None:
+        """For a direct chat not accepted: ``sent`` (this member asked for it) or
+        ``received`` (they are asked); else None."""
+        c = self.conversation
+        if not c.is_request:
+            return None
+        return "sent" if self.member == Member(CUSTOMER, c.requested_by or 0) else "received"
+
+    @property
+    def title(self) -> str:
+        """The conversation's title; a direct chat's (the number its asker typed,
+        masked) is the asker's alone."""
+        c = self.conversation
+        asker = c.requested_by is not None and self.member == Member(CUSTOMER, c.requested_by)
+        return c.title if c.kind != "direct" or asker else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,12 +446,11 @@ class OpenHere:
 
 class ChatService:
     def __init__(self, clock: Clock, bus: Bus, config: ChatConfig | None = None) -> None:
-        from rongbank.chat.desk import Desk  # the desk calls back into this service
-
         self.clock = clock
         self.bus = bus
         self.config = config or ChatConfig()
-        self.desk: Desk = Desk(self)
+        self.desk = Desk(self)
+        self.contacts = Contacts(self)
         # This process's name in the shared presence tables (see "presence" below).
         self.gateway_id = uuid.uuid4()
         self._gateway_name = f"{socket.gethostname()}:{os.getpid()}"[:200]
@@ -468,7 +494,11 @@ class ChatService:
         if row is None:
             raise ConversationNotFound()
         return Summary(
-            self.conversation(session, conversation_id), str(row[0]), int(row[1]), int(row[2])
+            self.conversation(session, conversation_id),
+            member,
+            str(row[0]),
+            int(row[1]),
+            int(row[2]),
         )
 
     def conversations(self, session: Session, member: Member) -> list[Summary]:
@@ -481,7 +511,10 @@ class ChatService:
             ),
             {"k": member.kind, "m": member.id},
         ).all()
-        return [Summary(Conversation(*row[:10]), row[10], row[11], row[12]) for row in rows]
+        n = _CONVERSATION_COLUMNS
+        return [
+            Summary(Conversation(*row[:n]), member, row[n], row[n + 1], row[n + 2]) for row in rows
+        ]
 
     def _create(
         self,
@@ -493,11 +526,12 @@ class ChatService:
         customer_id: int | None = None,
         routing: str | None = None,
     ) -> int | None:
-        """Insert a conversation; None when ``pair_key`` is taken (it exists)."""
+        """Insert a conversation; None when ``pair_key`` is taken (it exists). A direct
+        chat is made a request still to be asked (see ``Contacts._ask``), ``closed``."""
         row = session.execute(
             text(
                 "INSERT INTO chat_conversation (kind, title, pair_key, customer_id, routing, "
-                "created_at) VALUES (:k, :t, :p, :c, :r, :at) "
+                "request, created_at) VALUES (:k, :t, :p, :c, :r, :q, :at) "
                 "ON CONFLICT (pair_key) DO NOTHING RETURNING id"
             ),
             {
@@ -506,6 +540,7 @@ class ChatService:
                 "p": pair_key,
                 "c": customer_id,
                 "r": routing,
+                "q": "closed" if kind == "direct" else None,
                 "at": self.clock.now(),
             },
         ).first()
@@ -563,27 +598,6 @@ class ChatService:
             {"c": conversation_id, "k": member.kind, "m": member.id},
         )
 
-    def customer_by_mobile(self, session: Session, mobile: str) -> int:
-        row = session.execute(
-            text("SELECT id FROM customer WHERE mobile = :m"), {"m": rules._fold(mobile).strip()}
-        ).first()
-        if row is None:
-            raise ChatUserNotFound()
-        return int(row[0])
-
-    def open_direct(self, session: Session, *, customer_id: int, other_id: int) -> Summary:
-        """The direct conversation of two customers, opened on first use."""
-        if other_id == customer_id:
-            raise CannotChatWithSelf()
-        if self._blocked(session, customer_id, other_id):
-            raise Blocked()
-        low, high = sorted((customer_id, other_id))
-        conversation_id, new = self.open_keyed(session, key=f"c{low}:c{high}", kind="direct")
-        if new:
-            for who in (low, high):
-                self.add_member(session, conversation_id, Member(CUSTOMER, who))
-        return self.membership(session, Member(CUSTOMER, customer_id), conversation_id)
-
     def open_bank(self, session: Session, *, customer_id: int) -> Summary:
         """The customer's conversation with the bank, opened on first use and routed
         to their account manager (see :class:`~rongbank.chat.desk.Desk`)."""
@@ -629,7 +643,7 @@ class ChatService:
                 creator.kind == CUSTOMER
                 and member.kind == CUSTOMER
                 and member != creator
-                and self._blocked(session, creator.id, member.id)
+                and self.contacts.blocked_between(session, creator.id, member.id)
             ):
                 continue
             self.add_member(
@@ -685,12 +699,20 @@ class ChatService:
         self.remove_member(session, conversation_id, Member(CUSTOMER, customer_id))
 
     def members(self, session: Session, member: Member, conversation_id: int) -> list[MemberInfo]:
-        self.membership(session, member, conversation_id)
+        """The conversation's members as ``member`` sees them: staff and their own
+        contacts by name and presence, any other customer masked ("*小明") and never
+        online (see :mod:`rongbank.chat.contacts`); in a request they asked for, only
+        themselves, as in one nobody can answer."""
+        summary = self.membership(session, member, conversation_id)
+        known = KNOWN.format(
+            viewer_kind=":vk", viewer_id=":vm", kind="m.member_kind", id="m.member_id"
+        )
         rows = session.execute(
             text(
                 "SELECT m.member_kind, m.member_id, coalesce(cu.name, st.name, ''), m.role, "  # noqa: S608
                 "m.last_delivered_seq, m.last_read_seq, coalesce(p.presence_visible, true), "
-                f"EXISTS ({_LIVE_PRESENCE.format(kind='m.member_kind', id='m.member_id')}) "
+                f"EXISTS ({_LIVE_PRESENCE.format(kind='m.member_kind', id='m.member_id')}), "
+                f"{known} "
                 "FROM chat_member m "
                 "LEFT JOIN customer cu ON m.member_kind = 'customer' AND cu.id = m.member_id "
                 "LEFT JOIN staff st ON m.member_kind = 'staff' AND st.id = m.member_id "
@@ -699,19 +721,21 @@ class ChatService:
                 "WHERE m.conversation_id = :c AND m.active AND m.role <> 'subscriber' "
                 "ORDER BY m.member_kind, m.member_id"
             ),
-            {"c": conversation_id, "now": self.clock.now()},
+            {"c": conversation_id, "now": self.clock.now(), "vk": member.kind, "vm": member.id},
         ).all()
+        asker = summary.request == "sent"
         return [
             MemberInfo(
                 kind=r[0],
                 id=int(r[1]),
-                name=r[2],
+                name=r[2] if r[8] else rules.mask_name(r[2]),
                 role=r[3],
                 last_delivered_seq=int(r[4]),
                 last_read_seq=int(r[5]),
-                online=bool(r[6]) and bool(r[7]),
+                online=bool(r[6]) and bool(r[7]) and bool(r[8]),
             )
             for r in rows
+            if not asker or Member(str(r[0]), int(r[1])) == member
         ]
 
     # -- messages ----------------------------------------------------------------------
@@ -854,14 +878,15 @@ class ChatService:
         *,
         conversation_id: int,
         client_id: str,
+        kind: str,
         reply_to: int | None = None,
     ) -> Conversation | Message:
         """Clear ``member`` to post the next entry of a conversation (for cards and
-        attachments, which write their own kind of entry with :meth:`append`): the
+        attachments, which write their own ``kind`` of entry with :meth:`append`): the
         conversation, row locked, once the checks every message passes are passed and
         a send token is taken; or the stored message of a resend of ``client_id``."""
         admitted, locked = self._admit(
-            session, [Admission(member, conversation_id, client_id, reply_to)]
+            session, [Admission(member, conversation_id, client_id, reply_to, kind)]
         )
         self._spend(session, locked.spend)
         outcome = admitted[0]
@@ -925,16 +950,19 @@ class ChatService:
         heads: dict[int, tuple[int, bytes]] = {}
         members: dict[int, _Members] = {}
         blocked: set[int] = set()
+        n = _CONVERSATION_COLUMNS
         for row in reads.conversations.fetchall():
-            head = conversations[int(row[0])] = Conversation(*row[:10])
-            heads[head.id] = (head.last_seq, bytes(row[10]))
+            head = conversations[int(row[0])] = Conversation(*row[:n])
+            heads[head.id] = (head.last_seq, bytes(row[n]))
             group = members[head.id] = _Members()
-            for kind, who, active in row[11]:
+            for kind, who, active in row[n + 1]:
                 (group.active if active else group.left).add(Member(str(kind), int(who)))
-            if row[12]:
+            if row[n + 2]:
                 blocked.add(head.id)
         originals = _by_key(reads.originals.fetchall())
         outcomes: list[Conversation | Message | DomainError] = []
+        # Entries this batch admits into each request, beyond those in its log.
+        greeted: Counter[int] = Counter()
         for i, admission in enumerate(admissions):
             member, conversation = admission.member, conversations.get(admission.conversation_id)
             caller_refused = refused[i] if i < len(refused) else None
@@ -952,9 +980,19 @@ class ChatService:
                 1 <= admission.reply_to <= conversation.last_seq
             ):
                 outcomes.append(ReplyToUnknown())
+            elif conversation.is_request and member != Member(
+                CUSTOMER, conversation.requested_by or 0
+            ):
+                outcomes.append(RequestNotAccepted())
+            elif conversation.is_request and (
+                admission.kind != "text"
+                or conversation.last_seq + greeted[conversation.id] >= GREETINGS
+            ):
+                outcomes.append(RequestPending())
             elif conversation.id in blocked and member.kind == CUSTOMER:
                 outcomes.append(Blocked())
             else:
+                greeted[conversation.id] += conversation.is_request
                 outcomes.append(conversation)
         spend = self._take_tokens(reads, admissions, outcomes)
         return outcomes, _Locked(members, heads, spend)
@@ -1151,7 +1189,8 @@ class ChatService:
         delivered_to = min(last, max(summary.last_delivered_seq, delivered or 0, read_to))
         if (delivered_to, read_to) != (summary.last_delivered_seq, summary.last_read_seq):
             self._advance(session, member, conversation_id, delivered=delivered_to, read=read_to)
-            if summary.role != "subscriber":
+            # A request's asker is not told that it was read (nor anything else).
+            if summary.role != "subscriber" and not summary.conversation.is_request:
                 self._notify(
                     session,
                     conversation_id,
@@ -1181,7 +1220,7 @@ class ChatService:
     def typing(self, session: Session, member: Member, *, conversation_id: int) -> None:
         """Tell the others that ``member`` is typing; not stored."""
         summary = self.membership(session, member, conversation_id)
-        if summary.role == "subscriber":
+        if summary.role == "subscriber" or summary.conversation.is_request:
             return
         self._notify(
             session,
@@ -1443,25 +1482,44 @@ class ChatService:
         )
 
     def _announce(self, session: Session, member: Member, *, online: bool) -> None:
-        """Tell the member's contacts (everyone they share a direct, bank or group
-        conversation with) that they came or went."""
+        """Tell those who may see the member's presence that they came or went: staff
+        and the customers they share a bank or group chat with, and a customer's
+        contacts (an accepted direct chat); never a stranger in a group or a request
+        (see :mod:`rongbank.chat.contacts`)."""
         rows = session.execute(
             text(
                 "SELECT DISTINCT o.member_kind, o.member_id FROM chat_member m "
                 "JOIN chat_conversation c ON c.id = m.conversation_id AND c.kind <> 'channel' "
                 "JOIN chat_member o ON o.conversation_id = m.conversation_id AND o.active "
                 "WHERE m.member_kind = :k AND m.member_id = :m AND m.active "
-                "AND (o.member_kind, o.member_id) <> (:k, :m)"
+                "AND (o.member_kind, o.member_id) <> (:k, :m) "
+                "AND (:k = 'staff' OR o.member_kind = 'staff' "
+                "OR (c.kind = 'direct' AND c.request = 'accepted'))"
             ),
             {"k": member.kind, "m": member.id},
         ).all()
+        self._tell_presence(
+            session, member, [Member(kind, int(other)) for kind, other in rows], online=online
+        )
+
+    def _tell_presence(
+        self, session: Session, member: Member, others: list[Member], *, online: bool
+    ) -> None:
         event = {
             "type": "presence",
             "member": {"kind": member.kind, "id": member.id},
             "online": online,
         }
-        for kind, other in rows:
-            queue_event(session, self.bus, topic(kind, int(other)), event)
+        for other in others:
+            queue_event(session, self.bus, other.topic, event)
+
+    def now_contacts(self, session: Session, one: Member, other: Member) -> None:
+        """Two customers have just become contacts (a request accepted): each is told
+        whether the other is online now, as a contact who connects would be."""
+        for member, told in ((one, other), (other, one)):
+            self._lock_presence(session, member)
+            if self.is_connected(session, member) and self.presence_visible(session, member):
+                self._tell_presence(session, member, [told], online=True)
 
     # -- recall and moderation -------------------------------------------------------------
 
@@ -1580,48 +1638,6 @@ class ChatService:
         each sender it admitted."""
         if spend:
             driver_connection(session).execute(_SPEND_SQL, _spend_params(spend))
-
-    def _blocked(self, session: Session, one: int, other: int) -> bool:
-        return (
-            session.execute(
-                text(
-                    "SELECT 1 FROM chat_block WHERE (blocker_id, blocked_id) IN "
-                    "((:a, :b), (:b, :a))"
-                ),
-                {"a": one, "b": other},
-            ).first()
-            is not None
-        )
-
-    def block(self, session: Session, *, customer_id: int, blocked_id: int) -> None:
-        """Block another customer: no new direct messages either way, no adding the
-        blocker to groups. Idempotent."""
-        if blocked_id == customer_id:
-            raise CannotChatWithSelf()
-        if not session.execute(
-            text("SELECT 1 FROM customer WHERE id = :id"), {"id": blocked_id}
-        ).first():
-            raise ChatUserNotFound()
-        session.execute(
-            text(
-                "INSERT INTO chat_block (blocker_id, blocked_id, at) VALUES (:a, :b, :at) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            {"a": customer_id, "b": blocked_id, "at": self.clock.now()},
-        )
-
-    def unblock(self, session: Session, *, customer_id: int, blocked_id: int) -> None:
-        session.execute(
-            text("DELETE FROM chat_block WHERE blocker_id = :a AND blocked_id = :b"),
-            {"a": customer_id, "b": blocked_id},
-        )
-
-    def blocked(self, session: Session, *, customer_id: int) -> list[int]:
-        rows = session.execute(
-            text("SELECT blocked_id FROM chat_block WHERE blocker_id = :a ORDER BY blocked_id"),
-            {"a": customer_id},
-        ).all()
-        return [int(r[0]) for r in rows]
 
     def report(
         self, session: Session, *, customer_id: int, conversation_id: int, seq: int, reason: str
@@ -1825,13 +1841,18 @@ def _chain_fields(message: Message, content: bytes) -> dict[str, Any]:
     }
 
 
-def chat_config(settings: Settings) -> ChatConfig:
+def chat_config(settings: Settings, *, key: bytes) -> ChatConfig:
+    """The chat's settings; ``key``, a key of the bank's that outlives restarts, from
+    which the chat derives its own (``request_key``)."""
     opens, closes = (time.fromisoformat(t) for t in settings.chat_business_hours.split("-", 1))
     config = ChatConfig(
         recall_window=timedelta(seconds=settings.chat_recall_seconds),
         rate_per_minute=settings.chat_send_per_minute,
         rate_burst=float(settings.chat_send_burst),
         business_hours=rules.BusinessHours(opens=opens, closes=closes),
+        lookups_per_hour=settings.chat_lookups_per_hour,
+        lookup_burst=float(settings.chat_lookup_burst),
+        request_key=hmac.new(key, b"rongbank chat requests", hashlib.sha256).digest(),
     )
     if settings.chat_away_message:
         config = replace(config, away_message=settings.chat_away_message)

@@ -160,7 +160,8 @@ def staff_create(
     role: Annotated[
         str,
         typer.Option(
-            help="account_manager, operations, credit_officer, risk_analyst or administrator."
+            help="account_manager, supervisor (publishes the canned chat replies shared by "
+            "every account manager), operations, credit_officer, risk_analyst or administrator."
         ),
     ],
     data_dir: DataDir = None,

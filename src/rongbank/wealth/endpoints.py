@@ -206,13 +206,15 @@ def my_latest_assessment(platform: PlatformDep, me: CustomerPrincipal) -> s.Asse
 
 @staff.get("/customers/{customer_id}/assessments")
 def customer_assessments(
-    customer_id: int, platform: PlatformDep, _: Catalogue
+    customer_id: int, platform: PlatformDep, me: Catalogue
 ) -> list[s.AssessmentOut]:
     """A customer's assessments, newest first: what their account manager may offer
-    them."""
+    them. For staff who may see the customer (an account manager: one they serve; the
+    console's rule, ``Desk.check_customer``)."""
     now = platform.clock.now()
     with platform.transaction() as session:
         platform.accounts.customer(session, customer_id)  # 404 for no such customer
+        platform.chat.desk.check_customer(session, staff_id=me.id, customer_id=customer_id)
         return [
             s.AssessmentOut.of(a, now) for a in platform.wealth.assessments(session, customer_id)
         ]

@@ -88,7 +88,9 @@ def _title(
     platform: Platform, session: Session, member: Member, summary: Summary, t: dict[str, str]
 ) -> str:
     """What a conversation is called in ``member``'s list: the manager (or, for staff,
-    the customer) of a bank chat, the other person of a direct one, else its title."""
+    the customer) of a bank chat, the other person of a direct one (masked until they
+    are contacts; for a request one asked, the number one typed, masked), else its
+    title."""
     c = summary.conversation
     if c.kind == "bank":
         if member.kind == STAFF:
@@ -98,6 +100,8 @@ def _title(
         name = dict(platform.accounts.managers(session)).get(manager or 0)
         return f"{t['chat_my_manager']} · {name}" if name else t["chat_my_manager"]
     if c.kind == "direct":
+        if summary.request == "sent":
+            return summary.title
         others = [
             m.name
             for m in platform.chat.members(session, member, c.id)
@@ -310,8 +314,12 @@ def _conversation_context(
             "id": conversation_id,
             "kind": summary.conversation.kind,
             "title": _title(platform, session, member, summary, t),
-            # Only the bank posts in a channel; a notice box takes no messages at all.
-            "can_send": kind != "notice" and (kind != "channel" or member.kind == STAFF),
+            # Only the bank posts in a channel; a notice box takes no messages at all;
+            # a request is answered (accepted) before it is replied to.
+            "can_send": kind != "notice"
+            and (kind != "channel" or member.kind == STAFF)
+            and summary.request != "received",
+            "request": summary.request,
         },
         "entries": entries,
         "last_seq": last,
@@ -457,6 +465,7 @@ def _chat_home(
                     "at": _clock_time(at, platform.clock.now()) if at else "",
                     "sort": (KIND_ORDER.get(c.kind, 9), -(at.timestamp() if at else 0), c.id),
                     "subscribed": summary.role == "subscriber",
+                    "request": summary.request,
                 }
             )
         items.sort(key=lambda i: i["sort"])
@@ -466,10 +475,9 @@ def _chat_home(
             for c in platform.chat.channels(session)
             if c.id not in subscribed
         ]
-        blocked = [
-            {"id": b, "name": platform.accounts.customer(session, b).name}
-            for b in platform.chat.blocked(session, customer_id=me.id)
-        ]
+        blocked_ids = platform.chat.contacts.blocked(session, customer_id=me.id)
+        names = platform.chat.contacts.names(session, member, blocked_ids)
+        blocked = [{"id": b, "name": names.get(b, "")} for b in blocked_ids]
         presence_visible = platform.chat.presence_visible(session, member)
     return render(
         request,
@@ -514,15 +522,49 @@ def open_direct(
     mobile: Annotated[str, Form(max_length=30)],
     csrf: Csrf = "",
 ) -> Response:
-    """Start (or go back to) a chat with another customer, found by mobile number."""
+    """Ask for a chat with whoever has this mobile number (or go back to it): the
+    same page whether or not anyone banks with it (see ``rongbank.chat.contacts``)."""
     check_csrf(request, csrf)
     try:
         with platform.transaction() as session:
-            other = platform.chat.customer_by_mobile(session, mobile)
-            summary = platform.chat.open_direct(session, customer_id=me.id, other_id=other)
+            summary = platform.chat.contacts.request(session, customer_id=me.id, mobile=mobile)
     except DomainError as error:
-        return _chat_home(request, platform, me, 422, error=_error(request, error), mobile=mobile)
+        return _chat_home(
+            request, platform, me, error.status, error=_error(request, error), mobile=mobile
+        )
     return _redirect(f"/chat/{summary.conversation.id}")
+
+
+@router.post("/chat/{conversation_id:int}/accept")
+def accept_request(
+    conversation_id: int, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
+) -> Response:
+    """Accept a chat request: both see each other's name and presence from now on."""
+    check_csrf(request, csrf)
+    try:
+        with platform.transaction() as session:
+            platform.chat.contacts.accept(
+                session, customer_id=me.id, conversation_id=conversation_id
+            )
+    except DomainError as error:
+        return _refused(request, platform, me, conversation_id, error)
+    return _redirect(f"/chat/{conversation_id}")
+
+
+@router.post("/chat/{conversation_id:int}/decline")
+def decline_request(
+    conversation_id: int, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
+) -> Response:
+    """Decline a chat request; the asker is not told."""
+    check_csrf(request, csrf)
+    try:
+        with platform.transaction() as session:
+            platform.chat.contacts.decline(
+                session, customer_id=me.id, conversation_id=conversation_id
+            )
+    except DomainError as error:
+        return _refused(request, platform, me, conversation_id, error)
+    return _redirect("/chat")
 
 
 @router.post("/chat/groups")
@@ -534,13 +576,15 @@ def create_group(
     title: Annotated[str, Form(max_length=100)] = "",
     csrf: Csrf = "",
 ) -> Response:
-    """A group with other customers, found by their mobile numbers (one a line, or
-    separated by commas or spaces)."""
+    """A group with some of one's contacts, found by their mobile numbers (one a
+    line, or separated by commas or spaces)."""
     check_csrf(request, csrf)
     numbers = [m for m in re.split(r"[\s,，、;；]+", mobiles) if m]
     try:
         with platform.transaction() as session:
-            ids = [platform.chat.customer_by_mobile(session, m) for m in numbers]
+            ids = platform.chat.contacts.contacts_by_mobile(
+                session, customer_id=me.id, mobiles=numbers
+            )
             summary = platform.chat.create_group(
                 session, creator=Member.of(me), title=title, customer_ids=ids
             )
@@ -606,9 +650,9 @@ def block(
     try:
         with platform.transaction() as session:
             if block:
-                platform.chat.block(session, customer_id=me.id, blocked_id=customer_id)
+                platform.chat.contacts.block(session, customer_id=me.id, blocked_id=customer_id)
             else:
-                platform.chat.unblock(session, customer_id=me.id, blocked_id=customer_id)
+                platform.chat.contacts.unblock(session, customer_id=me.id, blocked_id=customer_id)
     except DomainError as error:
         return _chat_home(request, platform, me, error.status, error=_error(request, error))
     if conversation_id is not None:
@@ -1163,9 +1207,16 @@ def _staff_conversation(
             view = _conversation_context(request, platform, session, member, conversation_id)
             conversation = platform.chat.conversation(session, conversation_id)
             customer: dict[str, Any] | None = None
-            if conversation.kind == "bank" and conversation.customer_id is not None:
+            if (
+                conversation.kind == "bank"
+                and conversation.customer_id is not None
+                and platform.chat.desk.customers_seen(
+                    session, staff_id=me.id, customer_ids=[conversation.customer_id]
+                )
+            ):
                 # Whoever serves the chat sees who they serve, as the customer's own
-                # manager does: membership of the conversation is the permission.
+                # manager does, by the rule of the customer page and the API; a
+                # manager who no longer serves the customer (reassigned) does not.
                 found = platform.accounts.customer(session, conversation.customer_id)
                 managers = dict(platform.accounts.managers(session))
                 customer = {

@@ -266,6 +266,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chat_none": "还没有会话",
         "chat_start_direct": "和其他客户聊天",
         "chat_start": "开始聊天",
+        "chat_start_hint": "对方接受后，你们才能看到彼此的姓名和在线状态。",
+        "chat_request_received": "{name} 想和您聊天。接受后，你们可以看到彼此的姓名和在线状态。",
+        "chat_request_sent": (
+            "已发送聊天请求，等待对方接受。在此之前，您只能发送简短的问候（最多3条文字）。"
+        ),
+        "chat_request_tag": "聊天请求",
+        "chat_request_waiting": "等待接受",
+        "chat_accept": "接受",
+        "chat_decline": "拒绝",
         "chat_channels": "银行通知频道",
         "chat_subscribe": "订阅",
         "chat_unsubscribe": "取消订阅",
@@ -711,6 +720,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chat_none": "No conversations yet",
         "chat_start_direct": "Chat with another customer",
         "chat_start": "Start",
+        "chat_start_hint": "You see each other's name and whether you are online once they accept.",
+        "chat_request_received": (
+            "{name} would like to chat with you. Once you accept, you see each other's name "
+            "and whether you are online."
+        ),
+        "chat_request_sent": (
+            "Chat request sent: waiting for them to accept. Until then you can send a short "
+            "greeting (up to three texts)."
+        ),
+        "chat_request_tag": "Request",
+        "chat_request_waiting": "Waiting",
+        "chat_accept": "Accept",
+        "chat_decline": "Decline",
         "chat_channels": "The bank's notice channels",
         "chat_subscribe": "Subscribe",
         "chat_unsubscribe": "Unsubscribe",
@@ -988,6 +1010,11 @@ ERRORS_ZH: dict[str, str] = {
     "chat_channel_read_only": "通知频道只有银行可以发言。",
     "chat_blocked": "您不能给此人发消息。",
     "chat_with_self": "不能和自己聊天。",
+    "chat_lookup_rate_limited": "您按手机号发起的聊天太多了，请稍后再试。",
+    "chat_request_pending": "对方接受聊天请求之前，您只能发送简短的问候（最多3条文字）。",
+    "chat_request_not_accepted": "请先接受聊天请求再回复。",
+    "chat_request_not_yours": "这不是发给您的聊天请求。",
+    "chat_not_a_contact": "只能把已接受和您聊天的人加入群聊。",
     "chat_recall_not_allowed": "只能撤回自己发送的消息。",
     "chat_recall_window_passed": "消息发出超过2分钟，不能撤回了。",
     "chat_rate_limited": "发送太快了，请稍候再发。",

@@ -145,7 +145,14 @@ def staff_page(*roles: str) -> Callable[..., tuple[Principal, str]]:
 
 
 Me = Annotated[Principal, Depends(customer_page)]
-ANY_STAFF = ("account_manager", "operations", "credit_officer", "risk_analyst", "administrator")
+ANY_STAFF = (
+    "account_manager",
+    "supervisor",
+    "operations",
+    "credit_officer",
+    "risk_analyst",
+    "administrator",
+)
 Staff = Annotated[tuple[Principal, str], Depends(staff_page(*ANY_STAFF))]
 Operations = Annotated[tuple[Principal, str], Depends(staff_page("operations", "administrator"))]
 
@@ -1064,8 +1071,11 @@ def staff_home(request: Request, platform: PlatformDep, staff: Staff, q: str = "
     principal, role = staff
     with platform.transaction() as session:
         found = platform.accounts.find_customers(session, q) if q else []
-    if role == "account_manager":
-        found = [c for c in found if c.manager_id == principal.id]
+        # The API's rule too (an account manager: the customers they serve).
+        seen = platform.chat.desk.customers_seen(
+            session, staff_id=principal.id, customer_ids=[c.id for c in found]
+        )
+    found = [c for c in found if c.id in seen]
     return render(
         request,
         "staff_home.html",
@@ -1083,8 +1093,7 @@ def staff_customer(
     with platform.transaction() as session:
         customer = platform.accounts.customer(session, customer_id)
         managers = platform.accounts.managers(session)
-        if role == "account_manager" and customer.manager_id != principal.id:
-            raise Forbidden("Account managers see their own customers.")
+        platform.chat.desk.check_customer(session, staff_id=principal.id, customer_id=customer_id)
         since = platform.accounts.business_day() - timedelta(days=30)
         movements = {
             account.number: [

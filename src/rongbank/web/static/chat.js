@@ -186,7 +186,10 @@
         var text = person.querySelector(".presence");
         if (text && chat) text.textContent = chat.getAttribute(event.online ? "data-label-online" : "data-label-offline");
       });
-    } else if (event.type === "assigned" || event.type === "queue") {
+    } else if (event.type === "accepted" && event.conversation_id === conversationId) {
+      location.reload(); // a request accepted: the other's name and presence show now
+    } else if (event.type === "assigned" || event.type === "queue" || event.type === "request" ||
+               event.type === "accepted") {
       refresh();
     }
   }
