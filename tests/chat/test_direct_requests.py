@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, event
 
-from rongbank.chat.bus import take_events
 from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import FrozenClock
 from tests.chat.conftest import CHAT, Chat
+from tests.support.bus import RecordingBus
 
 NOBODY = "13900009998"
 """A number no customer has."""
@@ -242,10 +242,12 @@ class TestWhatReachesTheAskerBeforeAcceptance:
         conversation = ask(chat, alice, bob["mobile"]).json()["id"]
         chat.send(alice, conversation, "你好", "hi")
 
+        bus = platform.chat.bus = RecordingBus()
+
         def told(action: Any) -> list[tuple[str, str]]:
+            events = bus.recorded()
             with platform.transaction() as session:
                 action(session)
-                events = take_events(session)
             return [(name, e["type"]) for name, e in events]
 
         assert told(lambda s: platform.chat.connected(s, a)) == []  # nobody to tell
@@ -293,9 +295,11 @@ class TestStrangersElsewhere:
         assert {m["name"] for m in members(chat, bob, group)} == {"王小明", "李雷", "*四"}
         assert {m["name"] for m in members(chat, alice, group)} == {"王小明", "李雷", "赵四"}
         platform = chat.platform
+        bus = platform.chat.bus = RecordingBus()
+        events = bus.recorded()
         with platform.transaction() as session:
             platform.chat.connected(session, Member(CUSTOMER, dave["customer_id"]))
-            told = {name for name, e in take_events(session) if e["type"] == "presence"}
+        told = {name for name, e in events if e["type"] == "presence"}
         assert told == {Member(CUSTOMER, alice["customer_id"]).topic}  # not Bob
         dave_seen_by_bob = [m for m in members(chat, bob, group) if m["id"] == dave["customer_id"]]
         assert dave_seen_by_bob[0]["online"] is False

@@ -16,7 +16,6 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocketDisconnect
 
-from rongbank.chat.bus import Event, InProcessBus
 from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Member, OpenHere
 from rongbank.clock import FrozenClock
 from rongbank.db import advisory_key, advisory_lock
@@ -24,30 +23,12 @@ from rongbank.platform import Platform
 from tests.chat import test_nats
 from tests.chat.conftest import CHAT, Chat
 from tests.chat.test_realtime_and_desk import WS, next_of
+from tests.support.bus import RecordingBus
 
 # The real gateways of the NATS tests.
 nats_url = test_nats.nats_url
 gateways = test_nats.gateways
 people = test_nats.people
-
-
-class RecordingBus(InProcessBus):
-    """The in-process bus, keeping what each thread published (the unit of work
-    publishes in the thread that committed)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._local = threading.local()
-
-    def publish(self, topic: str, event: Event) -> None:
-        self.published_here().append((topic, event))
-        super().publish(topic, event)
-
-    def published_here(self) -> list[tuple[str, Event]]:
-        if not hasattr(self._local, "published"):
-            self._local.published = []
-        published: list[tuple[str, Event]] = self._local.published
-        return published
 
 
 class Gateways:
@@ -70,8 +51,7 @@ class Gateways:
     ) -> list[tuple[int, int, bool]]:
         """Run a presence change in a transaction of its own; the presence events it
         published, as (addressee id, member id, online)."""
-        events = self.bus.published_here()
-        events.clear()
+        events = self.bus.recorded()
         with self.platform.transaction() as session:
             action(session, *args, **kwargs)
         return [
