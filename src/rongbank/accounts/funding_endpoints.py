@@ -7,7 +7,7 @@ answered as if it did not exist.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, Field
@@ -21,8 +21,10 @@ from rongbank.accounts.funding import (
     FundingService,
     FundingState,
 )
-from rongbank.accounts.schemas import AccountNumber, Amount, Strict
+from rongbank.accounts.schemas import AccountNumber, Amount
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
+from rongbank.inputs import Id, Name
+from rongbank.inputs import Input as Strict
 from rongbank.money import format_amount, parse_positive_amount
 
 router = APIRouter(tags=["direct bank"], prefix="/me")
@@ -38,14 +40,14 @@ FundingDep = Annotated[FundingService, Depends(get_funding)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)]
 
 
-class CardIn(Strict):
+class BoundCardIn(Strict):
     card_number: Annotated[
         str, Field(min_length=1, max_length=40, examples=["6222021234567890128"])
     ]
-    holder_name: Annotated[str, Field(min_length=1, max_length=200)]
+    holder_name: Annotated[Name, Field(max_length=200)]
 
 
-class CardOut(BaseModel):
+class BoundCardOut(BaseModel):
     id: int
     masked: str
     holder_name: str
@@ -74,8 +76,8 @@ class FundingOut(BaseModel):
     updated_at: datetime
 
 
-def _card_out(card: BoundCard) -> CardOut:
-    return CardOut(
+def _card_out(card: BoundCard) -> BoundCardOut:
+    return BoundCardOut(
         id=card.id,
         masked=card.masked,
         holder_name=card.holder_name,
@@ -98,6 +100,12 @@ def _funding_out(request: FundingRequest) -> FundingOut:
     )
 
 
+_FUNDING_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": FundingOut, "description": "A retry: the request as it stands now."},
+    202: {"model": FundingOut, "description": "The outcome is not known yet."},
+}
+
+
 def _answer(done: FundingDone, response: Response) -> FundingOut:
     """202 while the outcome is not known yet, else 201 when made now and 200 for
     a retry."""
@@ -110,8 +118,8 @@ def _answer(done: FundingDone, response: Response) -> FundingOut:
 
 @router.post("/cards", status_code=201)
 def bind_card(
-    body: CardIn, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
-) -> CardOut:
+    body: BoundCardIn, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+) -> BoundCardOut:
     """Bind a card of yours at another bank, to top up from and withdraw to."""
     with platform.transaction() as session:
         card = funding.bind_card(
@@ -121,23 +129,23 @@ def bind_card(
 
 
 @router.get("/cards")
-def my_cards(platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal) -> list[CardOut]:
+def my_cards(
+    platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+) -> list[BoundCardOut]:
     with platform.transaction() as session:
         return [_card_out(c) for c in funding.cards(session, me.id)]
 
 
 @router.delete("/cards/{card_id}", status_code=204)
 def unbind_card(
-    card_id: int, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+    card_id: Id, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
 ) -> Response:
     with platform.transaction() as session:
         funding.unbind_card(session, customer_id=me.id, card_id=card_id)
     return Response(status_code=204)
 
 
-@router.post(
-    "/top-ups", status_code=201, responses={202: {"description": "The outcome is not known yet."}}
-)
+@router.post("/top-ups", status_code=201, responses=_FUNDING_ANSWERS)
 def top_up(
     body: FundingIn,
     platform: PlatformDep,
@@ -158,11 +166,7 @@ def top_up(
     return _answer(done, response)
 
 
-@router.post(
-    "/withdrawals",
-    status_code=201,
-    responses={202: {"description": "The outcome is not known yet."}},
-)
+@router.post("/withdrawals", status_code=201, responses=_FUNDING_ANSWERS)
 def withdraw(
     body: FundingIn,
     platform: PlatformDep,
@@ -185,7 +189,7 @@ def withdraw(
 
 @router.get("/funding/{request_id}")
 def funding_request(
-    request_id: int, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+    request_id: Id, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
 ) -> FundingOut:
     with platform.transaction() as session:
         return _funding_out(funding.request(session, customer_id=me.id, request_id=request_id))

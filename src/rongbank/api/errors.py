@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from rongbank.errors import DomainError
@@ -23,6 +24,51 @@ _HTTP_CODES = {
     413: "request_too_large",
     415: "unsupported_media_type",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable: clients match on it.", examples=["insufficient_funds"])
+    message: str = Field(description="For a person to read; may change.")
+    details: dict[str, Any] = Field(
+        description="Facts about this refusal, by code; for ``invalid_request``, "
+        "``errors``: the fields and their problems."
+    )
+
+
+class ErrorEnvelope(BaseModel):
+    """Every refusal, whatever its status."""
+
+    error: ErrorDetail
+
+
+_MEANINGS = {
+    400: "Refused: the request cannot be carried out.",
+    401: "Not logged in, or the token is not valid or has ended.",
+    403: "Not allowed for you, or a step-up challenge is required first.",
+    404: "What it names does not exist, or is not yours.",
+    409: "Conflicts with the current state, or reuses a key for another request.",
+    413: "Too large.",
+    415: "Of a type not taken.",
+    422: "The request is not valid: a field is missing, malformed or out of range.",
+    429: "Too many requests: wait and try again.",
+    503: "A system the bank depends on did not answer: nothing was changed.",
+}
+
+
+def _kinds(cls: type[DomainError]) -> list[type[DomainError]]:
+    return [cls] + [kind for sub in cls.__subclasses__() for kind in _kinds(sub)]
+
+
+def documented_errors() -> dict[int | str, dict[str, Any]]:
+    """The refusals every operation documents, with the envelope as their body: the
+    statuses of every :class:`DomainError` the loaded domains declare, and 401, 403
+    and 422 that the shared dependencies and the input checks send. (Any operation
+    may meet most of them: a missing account, a frozen one, a rate limit.)"""
+    statuses = {kind.status for kind in _kinds(DomainError)} | {401, 403, 404, 422}
+    return {
+        status: {"model": ErrorEnvelope, "description": _MEANINGS.get(status, "Refused.")}
+        for status in sorted(statuses)
+    }
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -9,14 +9,16 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.docs import file_answer
 from rongbank.auth import gridcard
 from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import Tool, ToolNotFound
+from rongbank.inputs import Id, Input
 from rongbank.money import format_amount, parse_amount
 from rongbank.platform import Platform
 
@@ -55,12 +57,11 @@ ChallengeId = Annotated[str, Field(min_length=1, max_length=64)] | None
 Response_ = Annotated[str, Field(min_length=1, max_length=2000)] | None
 
 
-class ConfirmIn(BaseModel):
+class ConfirmIn(Input):
     """Getting a tool or raising a limit of one's own is confirmed with a code sent
     to the registered mobile: send the request without these first, then again with
     the challenge's id and the code (as for a transfer)."""
 
-    model_config = ConfigDict(extra="forbid")
     challenge_id: ChallengeId = None
     response: Response_ = None
 
@@ -125,7 +126,19 @@ def my_tools(platform: PlatformDep, me: CustomerPrincipal) -> list[ToolOut]:
         return [tool_out(t) for t in platform.tools.tools_of(session, me.id)]
 
 
-@customer.post("/tools/grid-card", status_code=201, response_model=None)
+_PRINTABLE = file_answer(
+    "application/pdf",
+    status=201,
+    description="The new card: JSON, or the printable card with ``Accept: application/pdf``.",
+)
+
+
+@customer.post(
+    "/tools/grid-card",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": GridCardOut, **_PRINTABLE[201]}},
+)
 def issue_grid_card(
     platform: PlatformDep,
     me: CustomerPrincipal,
@@ -175,7 +188,7 @@ def enroll_ukey(body: UKeyIn, platform: PlatformDep, me: CustomerPrincipal) -> U
 
 
 @customer.delete("/tools/{tool_id}")
-def revoke_my_tool(tool_id: int, platform: PlatformDep, me: CustomerPrincipal) -> ToolOut:
+def revoke_my_tool(tool_id: Id, platform: PlatformDep, me: CustomerPrincipal) -> ToolOut:
     """Revoke a lost or unwanted tool; it can never answer again."""
     with platform.audited(
         actor_kind="customer", actor_id=me.id, action="tool.revoke", target=str(tool_id)
@@ -246,13 +259,13 @@ Serving = Annotated[
 
 
 @staff.get("/customers/{customer_id}/tools")
-def customer_tools(customer_id: int, platform: PlatformDep, _: Serving) -> list[ToolOut]:
+def customer_tools(customer_id: Id, platform: PlatformDep, _: Serving) -> list[ToolOut]:
     with platform.transaction() as session:
         return [tool_out(t) for t in platform.tools.tools_of(session, customer_id)]
 
 
 @staff.post("/tools/{tool_id}/unblock")
-def unblock_tool(tool_id: int, platform: PlatformDep, me: Operations) -> ToolOut:
+def unblock_tool(tool_id: Id, platform: PlatformDep, me: Operations) -> ToolOut:
     """Unblock a tool after checking the customer's identity (at the counter or by
     a recorded call)."""
     with platform.audited(
@@ -263,7 +276,7 @@ def unblock_tool(tool_id: int, platform: PlatformDep, me: Operations) -> ToolOut
 
 
 @staff.post("/tools/{tool_id}/revoke")
-def revoke_tool(tool_id: int, platform: PlatformDep, me: Operations) -> ToolOut:
+def revoke_tool(tool_id: Id, platform: PlatformDep, me: Operations) -> ToolOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="tool.revoke", target=str(tool_id)
     ) as session:

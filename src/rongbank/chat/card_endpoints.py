@@ -32,6 +32,7 @@ from rongbank.chat.endpoints import ChatStaff, chat_tx
 from rongbank.chat.errors import CardAccountRequired, FlightBookingFailed
 from rongbank.chat.service import Member
 from rongbank.errors import DomainError
+from rongbank.inputs import Id
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
@@ -120,7 +121,7 @@ def _send(
 
 @customer.post("/conversations/{conversation_id}/cards", status_code=201)
 def send_card(
-    conversation_id: int,
+    conversation_id: Id,
     body: s.CustomerCardIn,
     platform: PlatformDep,
     me: CustomerPrincipal,
@@ -134,7 +135,7 @@ def send_card(
 
 @staff.post("/conversations/{conversation_id}/cards", status_code=201)
 def staff_send_card(
-    conversation_id: int,
+    conversation_id: Id,
     body: s.StaffCardIn,
     platform: PlatformDep,
     me: Serving,
@@ -176,15 +177,13 @@ def _card(platform: Platform, member: Member, conversation_id: int, card_id: int
 
 @customer.get("/conversations/{conversation_id}/cards/{card_id}")
 def my_card(
-    conversation_id: int, card_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: Id, card_id: Id, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.CardOut:
     return _card(platform, Member.of(me), conversation_id, card_id)
 
 
 @staff.get("/conversations/{conversation_id}/cards/{card_id}")
-def staff_card(
-    conversation_id: int, card_id: int, platform: PlatformDep, me: ChatStaff
-) -> s.CardOut:
+def staff_card(conversation_id: Id, card_id: Id, platform: PlatformDep, me: ChatStaff) -> s.CardOut:
     return _card(platform, Member.of(me), conversation_id, card_id)
 
 
@@ -203,7 +202,7 @@ def _decline(platform: Platform, member: Member, conversation_id: int, card_id: 
 
 @customer.post("/conversations/{conversation_id}/cards/{card_id}/decline")
 def decline(
-    conversation_id: int, card_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: Id, card_id: Id, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.CardOut:
     """Turn down a card meant for you, or withdraw one you sent, while it is open."""
     return _decline(platform, Member.of(me), conversation_id, card_id)
@@ -211,7 +210,7 @@ def decline(
 
 @staff.post("/conversations/{conversation_id}/cards/{card_id}/decline")
 def staff_withdraw(
-    conversation_id: int, card_id: int, platform: PlatformDep, me: Serving
+    conversation_id: Id, card_id: Id, platform: PlatformDep, me: Serving
 ) -> s.CardOut:
     """Withdraw a card one sent, while it is open."""
     return _decline(platform, Member.of(me), conversation_id, card_id)
@@ -245,8 +244,8 @@ def _authorised(
 
 @customer.post("/conversations/{conversation_id}/cards/{card_id}/act")
 def act(
-    conversation_id: int,
-    card_id: int,
+    conversation_id: Id,
+    card_id: Id,
     body: s.CardActIn,
     platform: PlatformDep,
     me: CustomerPrincipal,

@@ -21,11 +21,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.docs import file_answer
 from rongbank.auth.service import Principal
 from rongbank.chat import schemas as s
 from rongbank.chat.bus import chat_transaction
 from rongbank.chat.service import CUSTOMER, Member, Sent, SyncResult
 from rongbank.errors import InvalidRequest
+from rongbank.inputs import Count, Id
 from rongbank.platform import Platform
 
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
@@ -176,7 +178,7 @@ def channels(platform: PlatformDep, me: CustomerPrincipal) -> list[s.ChannelOut]
 
 @customer.put("/channels/{conversation_id}/subscription")
 def subscribe(
-    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: Id, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
     with platform.transaction() as session:
         return s.ConversationOut.of(
@@ -185,7 +187,7 @@ def subscribe(
 
 
 @customer.delete("/channels/{conversation_id}/subscription", status_code=204)
-def unsubscribe(conversation_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+def unsubscribe(conversation_id: Id, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
         platform.chat.unsubscribe(session, customer_id=me.id, conversation_id=conversation_id)
     return Response(status_code=204)
@@ -193,7 +195,7 @@ def unsubscribe(conversation_id: int, platform: PlatformDep, me: CustomerPrincip
 
 @customer.get("/conversations/{conversation_id}/messages")
 def my_history(
-    conversation_id: int,
+    conversation_id: Id,
     platform: PlatformDep,
     me: CustomerPrincipal,
     after_seq: AfterSeq = 0,
@@ -204,28 +206,28 @@ def my_history(
 
 @customer.post("/conversations/{conversation_id}/messages", status_code=201)
 def my_send(
-    conversation_id: int, body: s.SendIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: Id, body: s.SendIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.SentOut:
     return _send(platform, Member.of(me), conversation_id, body)
 
 
 @customer.post("/conversations/{conversation_id}/receipts")
 def my_receipt(
-    conversation_id: int, body: s.ReceiptIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: Id, body: s.ReceiptIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
     return _receipt(platform, Member.of(me), conversation_id, body)
 
 
 @customer.get("/conversations/{conversation_id}/members")
 def my_members(
-    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: Id, platform: PlatformDep, me: CustomerPrincipal
 ) -> list[s.MemberOut]:
     return _members(platform, Member.of(me), conversation_id)
 
 
 @customer.post("/conversations/{conversation_id}/messages/{seq}/recall")
 def recall(
-    conversation_id: int, seq: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: Id, seq: Count, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MessageOut:
     """Recall one's own message within the recall window (2 minutes by default)."""
     with chat_tx(platform) as session:
@@ -237,7 +239,7 @@ def recall(
 
 @customer.post("/conversations/{conversation_id}/messages/{seq}/report", status_code=201)
 def report(
-    conversation_id: int, seq: int, body: s.ReportIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: Id, seq: Count, body: s.ReportIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> dict[str, int]:
     with platform.audited(
         actor_kind=CUSTOMER,
@@ -285,7 +287,7 @@ def block(body: s.BlockIn, platform: PlatformDep, me: CustomerPrincipal) -> Resp
 
 
 @customer.delete("/blocks/{customer_id}", status_code=204)
-def unblock(customer_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+def unblock(customer_id: Id, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
         platform.chat.unblock(session, customer_id=me.id, blocked_id=customer_id)
     return Response(status_code=204)
@@ -313,7 +315,7 @@ def staff_conversations(platform: PlatformDep, me: ChatStaff) -> list[s.Conversa
 
 @staff.get("/conversations/{conversation_id}/messages")
 def staff_history(
-    conversation_id: int,
+    conversation_id: Id,
     platform: PlatformDep,
     me: ChatStaff,
     after_seq: AfterSeq = 0,
@@ -324,20 +326,20 @@ def staff_history(
 
 @staff.post("/conversations/{conversation_id}/messages", status_code=201)
 def staff_send(
-    conversation_id: int, body: s.SendIn, platform: PlatformDep, me: ChatStaff
+    conversation_id: Id, body: s.SendIn, platform: PlatformDep, me: ChatStaff
 ) -> s.SentOut:
     return _send(platform, Member.of(me), conversation_id, body)
 
 
 @staff.post("/conversations/{conversation_id}/receipts")
 def staff_receipt(
-    conversation_id: int, body: s.ReceiptIn, platform: PlatformDep, me: ChatStaff
+    conversation_id: Id, body: s.ReceiptIn, platform: PlatformDep, me: ChatStaff
 ) -> s.ConversationOut:
     return _receipt(platform, Member.of(me), conversation_id, body)
 
 
 @staff.get("/conversations/{conversation_id}/members")
-def staff_members(conversation_id: int, platform: PlatformDep, me: ChatStaff) -> list[s.MemberOut]:
+def staff_members(conversation_id: Id, platform: PlatformDep, me: ChatStaff) -> list[s.MemberOut]:
     return _members(platform, Member.of(me), conversation_id)
 
 
@@ -365,15 +367,15 @@ def duty(body: s.DutyIn, platform: PlatformDep, me: Manager) -> s.DutyIn:
 
 
 @staff.post("/conversations/{conversation_id}/claim", status_code=204)
-def claim(conversation_id: int, platform: PlatformDep, me: Manager) -> Response:
+def claim(conversation_id: Id, platform: PlatformDep, me: Manager) -> Response:
     with chat_tx(platform) as session:
         platform.chat.desk.claim(session, staff_id=me.id, conversation_id=conversation_id)
     return Response(status_code=204)
 
 
 @staff.post("/conversations/{conversation_id}/transfer", status_code=204)
-def transfer(
-    conversation_id: int, body: s.TransferIn, platform: PlatformDep, me: Manager
+def transfer_conversation(
+    conversation_id: Id, body: s.ConversationTransferIn, platform: PlatformDep, me: Manager
 ) -> Response:
     with chat_transaction(
         lambda: platform.audited(
@@ -466,7 +468,7 @@ def reports(platform: PlatformDep, me: Moderator) -> list[s.ReportOut]:
 
 @staff.post("/conversations/{conversation_id}/messages/{seq}/hide")
 def hide(
-    conversation_id: int, seq: int, body: s.HideIn, platform: PlatformDep, me: Moderator
+    conversation_id: Id, seq: Count, body: s.HideIn, platform: PlatformDep, me: Moderator
 ) -> s.MessageOut:
     """Hide a message from everyone (audited; the content is kept for the record)."""
     with chat_transaction(
@@ -486,7 +488,7 @@ def hide(
 
 
 @staff.get("/conversations/{conversation_id}/verify")
-def verify(conversation_id: int, platform: PlatformDep, me: Moderator) -> dict[str, Any]:
+def verify(conversation_id: Id, platform: PlatformDep, me: Moderator) -> dict[str, Any]:
     """Walk the conversation's hash chain: ``problems`` is empty when intact."""
     with platform.transaction() as session:
         problems = platform.chat.verify(session, conversation_id)
@@ -508,9 +510,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-@staff.get("/customers/{customer_id}/export", response_model=s.ExportOut)
+@staff.get(
+    "/customers/{customer_id}/export",
+    response_model=s.ExportOut,
+    responses=file_answer("text/csv", description="The export: JSON, or CSV with format=csv."),
+)
 def export(
-    customer_id: int,
+    customer_id: Id,
     platform: PlatformDep,
     me: Moderator,
     start: datetime,

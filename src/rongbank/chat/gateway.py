@@ -47,6 +47,7 @@ from rongbank.chat.committer import GatewaySend, signed_in_as
 from rongbank.chat.endpoints import sync_out
 from rongbank.chat.service import Member, OpenHere, SendRequest
 from rongbank.errors import DomainError, InvalidRequest
+from rongbank.inputs import MAX_ID, InputRefused, loads
 from rongbank.platform import Platform
 from rongbank.web.pages import CUSTOMER_COOKIE, STAFF_COOKIE
 
@@ -317,7 +318,12 @@ class Connection:
     async def _receive(self) -> None:
         while True:
             try:
-                frame = await self.websocket.receive_json()
+                frame = loads(await self.websocket.receive_text())
+            except InputRefused as refused:
+                error = InvalidRequest("The frame is not valid.", fields=[refused.field])
+                if not await self._send(encode(_error(None, error))):
+                    return
+                continue
             except ValueError:
                 if not await self._send(encode(_error(None, InvalidRequest("Frames are JSON.")))):
                     return
@@ -425,8 +431,8 @@ class Connection:
 
 def _int(frame: dict[str, Any], key: str) -> int:
     value = frame.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidRequest(f"{key} must be an integer.")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+        raise InvalidRequest(f"{key} must be a whole number from 0 to {MAX_ID}.")
     return value
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rongbank.chat.desk import DeskItem, ResponseTime
 from rongbank.chat.notices import BroadcastKind, NoticeKind, Segment
 from rongbank.chat.service import MemberInfo, Message, Summary
+from rongbank.inputs import Flag, Name
 
 
 class SenderOut(BaseModel):
@@ -100,7 +101,7 @@ class EnterpriseGroupIn(BaseModel):
 
 
 class ChannelIn(BaseModel):
-    title: str = Field(min_length=1, max_length=100)
+    title: Name = Field(max_length=100)
 
 
 _NO_NUL = r"^[^\x00]*$"
@@ -141,7 +142,7 @@ class SyncOut(BaseModel):
 
 
 class PresenceIn(BaseModel):
-    visible: bool
+    visible: Flag
 
 
 class BlockIn(BaseModel):
@@ -157,18 +158,18 @@ class HideIn(BaseModel):
 
 
 class DutyIn(BaseModel):
-    on_duty: bool
+    on_duty: Flag
 
 
-class TransferIn(BaseModel):
+class ConversationTransferIn(BaseModel):
     to_staff_id: int
     note: str = Field(default="", max_length=500)
 
 
 class CannedIn(BaseModel):
-    title: str = Field(min_length=1, max_length=100)
+    title: Name = Field(max_length=100)
     body: str = Field(min_length=1, max_length=2000)
-    shared: bool = False
+    shared: Flag = False
 
 
 class CannedOut(BaseModel):
@@ -436,11 +437,11 @@ class NoticePreferencesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    announcement: bool | None = None
-    promotion: bool | None = None
-    money_received: bool | None = None
-    payment_made: bool | None = None
-    due_soon: bool | None = None
+    announcement: Flag | None = None
+    promotion: Flag | None = None
+    money_received: Flag | None = None
+    payment_made: Flag | None = None
+    due_soon: Flag | None = None
 
 
 class BroadcastIn(BaseModel):
@@ -453,7 +454,7 @@ class BroadcastIn(BaseModel):
     kind: BroadcastKind = Field(
         description="announcement (service) or promotion (marketing): customers switch each off."
     )
-    title: str = Field(min_length=1, max_length=100)
+    title: Name = Field(max_length=100)
     text: str = Field(min_length=1, max_length=2000)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.api.deps import get_platform, require_operator
 from rongbank.errors import InvalidRequest
+from rongbank.inputs import Count, Id, parse_id
 from rongbank.ledger import repository as repo
 from rongbank.ledger import schemas as s
 from rongbank.ledger.errors import PendingNotFound
@@ -77,11 +78,11 @@ class _Money:
         return parse_positive_amount(text, scale=self.scale(currency), currency=currency)
 
 
-def _account_out(row: repo.AccountRow, money: _Money) -> s.AccountOut:
+def _account_out(row: repo.AccountRow, money: _Money) -> s.LedgerAccountOut:
     balance = balance_of(row)
     fmt = money.fmt
     c = row.currency
-    return s.AccountOut(
+    return s.LedgerAccountOut(
         id=row.id,
         code=row.code,
         name=row.name,
@@ -140,7 +141,9 @@ def _entry_out(row: repo.EntryRow, money: _Money, status: str | None = None) -> 
     )
 
 
-def _transfer(body: s.TransferIn, client_id: str, money: _Money, linked: bool = False) -> Transfer:
+def _transfer(
+    body: s.LedgerTransferIn, client_id: str, money: _Money, linked: bool = False
+) -> Transfer:
     return Transfer(
         client_id=client_id,
         debit_account=body.debit_account,
@@ -218,7 +221,9 @@ def list_currencies(platform: PlatformDep) -> list[s.CurrencyOut]:
 
 
 @router.post("/accounts", status_code=201)
-def create_account(body: s.AccountIn, platform: PlatformDep, response: Response) -> s.AccountOut:
+def create_account(
+    body: s.AccountIn, platform: PlatformDep, response: Response
+) -> s.LedgerAccountOut:
     """Open a ledger account. Repeating the same request returns the account (200);
     the same code with other attributes is a conflict (409)."""
     with platform.transaction() as session:
@@ -245,7 +250,7 @@ def list_accounts(
     currency: str | None = None,
     type: AccountType | None = None,
     code_prefix: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[Count, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> s.AccountPage:
     with platform.transaction() as session:
@@ -260,11 +265,13 @@ def list_accounts(
 
 
 def _ref(ref: str) -> AccountRef:
-    return int(ref) if ref.isdigit() else ref
+    """An id when ``ref`` spells one in ASCII digits, else a code."""
+    account_id = parse_id(ref)
+    return ref if account_id is None else account_id
 
 
 @router.get("/accounts/{ref}")
-def get_account(ref: str, platform: PlatformDep) -> s.AccountOut:
+def get_account(ref: str, platform: PlatformDep) -> s.LedgerAccountOut:
     """An account by id (digits) or code, with its posted, pending and available balance."""
     with platform.transaction() as session:
         row = platform.ledger.account(session, _ref(ref))
@@ -295,7 +302,7 @@ def get_statement(
     platform: PlatformDep,
     start: datetime,
     end: datetime,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[Count, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> s.StatementOut:
     """Movements in [start, end) with opening, running and closing balances; page with
@@ -336,7 +343,7 @@ def get_statement(
 
 @router.post("/transfers", status_code=201)
 def create_transfer(
-    body: s.TransferIn,
+    body: s.LedgerTransferIn,
     platform: PlatformDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -364,7 +371,7 @@ def create_entry(
 
 
 @router.get("/transfers/{entry_id}")
-def get_transfer(entry_id: int, platform: PlatformDep) -> s.EntryOut:
+def get_transfer(entry_id: Id, platform: PlatformDep) -> s.EntryOut:
     with platform.transaction() as session:
         return _entry_out(
             platform.ledger.entry(session, entry_id), _Money(platform.ledger, session)
@@ -381,7 +388,7 @@ def get_transfer_by_client_id(client_id: str, platform: PlatformDep) -> s.EntryO
 
 @router.post("/transfers/{entry_id}/post", status_code=201)
 def post_pending(
-    entry_id: int,
+    entry_id: Id,
     body: s.PostPendingIn,
     platform: PlatformDep,
     response: Response,
@@ -401,7 +408,7 @@ def post_pending(
 
 @router.post("/transfers/{entry_id}/void", status_code=201)
 def void_pending(
-    entry_id: int,
+    entry_id: Id,
     body: s.ResolveIn,
     platform: PlatformDep,
     response: Response,
@@ -415,7 +422,7 @@ def void_pending(
 
 @router.post("/transfers/{entry_id}/reverse", status_code=201)
 def reverse(
-    entry_id: int,
+    entry_id: Id,
     body: s.ResolveIn,
     platform: PlatformDep,
     response: Response,

@@ -14,14 +14,15 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.docs import file_answer
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.errors import Forbidden, Unauthenticated
+from rongbank.inputs import Id
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments import schemas as s
@@ -46,6 +47,7 @@ from rongbank.platform import Platform
 customer = APIRouter(tags=["e-Pay"], prefix="/me")
 merchant = APIRouter(tags=["e-Pay merchants"], prefix="/merchant")
 staff = APIRouter(tags=["staff"], prefix="/staff")
+_CSV = file_answer("text/csv", description="The file, as CSV.")
 
 CNY_SCALE = 2
 _bearer = HTTPBearer(auto_error=False)
@@ -253,7 +255,7 @@ def pay_static_qr(
 
 @customer.post("/merchants/{merchant_id}/users", status_code=201)
 def first_merchant_login(
-    merchant_id: int, body: s.MerchantUserIn, platform: PlatformDep, me: CustomerPrincipal
+    merchant_id: Id, body: s.MerchantUserIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MerchantUserOut:
     """The customer behind a merchant gives it logins (its owner, first); the owner
     then adds cashiers from the merchant side."""
@@ -320,7 +322,11 @@ def query_order(order_no: str, platform: PlatformDep, actor: Collector) -> s.Pay
         return _payment_out(platform, session, payment)
 
 
-@merchant.get("/orders/{order_no}/qr.svg")
+@merchant.get(
+    "/orders/{order_no}/qr.svg",
+    response_class=Response,
+    responses=file_answer("image/svg+xml", description="The QR code."),
+)
 def order_qr(order_no: str, platform: PlatformDep, actor: Collector) -> Response:
     """The order's QR code to show the customer."""
     with platform.transaction() as session:
@@ -435,7 +441,7 @@ def new_static_qr(body: s.QrIn, platform: PlatformDep, actor: Owner) -> s.QrOut:
     return s.QrOut(content=content, svg=qr.svg(content))
 
 
-@merchant.get("/transactions/{day}", response_class=PlainTextResponse)
+@merchant.get("/transactions/{day}", response_class=Response, responses=_CSV)
 def merchant_transactions(day: date, platform: PlatformDep, actor: Refunder) -> Response:
     """The day's payments and refunds as CSV, each with its ledger entry."""
     with platform.transaction() as session:
@@ -443,7 +449,7 @@ def merchant_transactions(day: date, platform: PlatformDep, actor: Refunder) -> 
     return _csv(body, f"transactions-{actor.merchant_id}-{day}.csv")
 
 
-@merchant.get("/settlements/{day}", response_class=PlainTextResponse)
+@merchant.get("/settlements/{day}", response_class=Response, responses=_CSV)
 def merchant_settlement(day: date, platform: PlatformDep, actor: Refunder) -> Response:
     """The settlement report of a settled day as CSV."""
     with platform.transaction() as session:
@@ -504,7 +510,7 @@ def list_merchants(platform: PlatformDep, _: Operations) -> list[s.MerchantOut]:
 
 
 @staff.post("/merchants/{merchant_id}/approve")
-def approve(merchant_id: int, platform: PlatformDep, me: Operations) -> s.MerchantOut:
+def approve(merchant_id: Id, platform: PlatformDep, me: Operations) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="merchant.approve", target=str(merchant_id)
     ) as session:
@@ -515,7 +521,7 @@ def approve(merchant_id: int, platform: PlatformDep, me: Operations) -> s.Mercha
 
 @staff.post("/merchants/{merchant_id}/suspend")
 def suspend(
-    merchant_id: int, body: s.StatusIn, platform: PlatformDep, me: Operations
+    merchant_id: Id, body: s.StatusIn, platform: PlatformDep, me: Operations
 ) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff",
@@ -532,7 +538,7 @@ def suspend(
 
 
 @staff.post("/merchants/{merchant_id}/reinstate")
-def reinstate(merchant_id: int, platform: PlatformDep, me: Operations) -> s.MerchantOut:
+def reinstate(merchant_id: Id, platform: PlatformDep, me: Operations) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="merchant.reinstate", target=str(merchant_id)
     ) as session:
@@ -574,7 +580,7 @@ def settlement_out(done: Settlement) -> s.SettlementOut:
     )
 
 
-@staff.get("/payments/transactions/{day}", response_class=PlainTextResponse)
+@staff.get("/payments/transactions/{day}", response_class=Response, responses=_CSV)
 def bank_transactions(day: date, platform: PlatformDep, _: Operations) -> Response:
     """The bank's transaction file of a business day, all merchants."""
     with platform.transaction() as session:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr
 
+from rongbank.inputs import Input as Strict
+from rongbank.inputs import Name
 from rongbank.money import format_amount
 from rongbank.wealth import rules
 from rongbank.wealth.service import Assessment, Holding, Payout, Product
@@ -20,13 +22,9 @@ def money(minor: int) -> str:
     return format_amount(minor, scale=rules.CNY_SCALE)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class ProductIn(Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,20}$", examples=["GYLC2026A"])]
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[Name, Field(max_length=100)]
     risk_level: Annotated[int, Field(ge=1, le=5, description="PR1 (lowest) to PR5.")]
     yield_bps: Annotated[
         int, Field(ge=0, le=10_000, description="Expected annualised yield, basis points.")

@@ -41,6 +41,7 @@ from rongbank.chat.errors import (
 )
 from rongbank.chat.service import CUSTOMER, STAFF, Member, Message, Summary
 from rongbank.errors import DomainError
+from rongbank.inputs import Count, Id, parse_id
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.i18n import translate
@@ -566,7 +567,7 @@ def create_group(
 
 @router.post("/chat/channels/{conversation_id:int}/subscription")
 def subscribe(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -608,9 +609,9 @@ def block(
     request: Request,
     platform: PlatformDep,
     me: Me,
-    customer_id: Annotated[int, Form()],
+    customer_id: Annotated[Id, Form()],
     block: Annotated[bool, Form()] = True,
-    conversation_id: Annotated[int | None, Form()] = None,
+    conversation_id: Annotated[Id | None, Form()] = None,
     csrf: Csrf = "",
 ) -> Response:
     """Block a customer (no direct messages either way), or unblock them."""
@@ -685,21 +686,21 @@ def _conversation_page(
 
 
 @router.get("/chat/{conversation_id:int}")
-def conversation(conversation_id: int, request: Request, platform: PlatformDep, me: Me) -> Response:
+def conversation(conversation_id: Id, request: Request, platform: PlatformDep, me: Me) -> Response:
     """One conversation: its history, the send box, and (with the script) live."""
     return _conversation_page(request, platform, me, conversation_id)
 
 
 @router.get("/chat/{conversation_id:int}/messages")
 def new_entries(
-    conversation_id: int, request: Request, platform: PlatformDep, me: Me, after_seq: int = 0
+    conversation_id: Id, request: Request, platform: PlatformDep, me: Me, after_seq: Count = 0
 ) -> Response:
     return _fragment(request, platform, Member.of(me), conversation_id, after_seq)
 
 
 @router.post("/chat/{conversation_id:int}/messages")
 def send(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -714,7 +715,12 @@ def send(
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/recall")
 def recall(
-    conversation_id: int, seq: int, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
+    conversation_id: Id,
+    seq: Count,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csrf: Csrf = "",
 ) -> Response:
     """Recall one's own message within the recall window."""
     check_csrf(request, csrf)
@@ -723,8 +729,8 @@ def recall(
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/report")
 def report(
-    conversation_id: int,
-    seq: int,
+    conversation_id: Id,
+    seq: Count,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -754,7 +760,7 @@ def report(
 
 @router.get("/chat/{conversation_id:int}/messages/{seq:int}/attachment")
 def attachment(
-    conversation_id: int, seq: int, request: Request, platform: PlatformDep, me: Me
+    conversation_id: Id, seq: Count, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     """An image's or a file's content, for those who can see the message."""
     return _attachment(request, platform, me, conversation_id, seq)
@@ -770,7 +776,7 @@ def _publish(platform: Platform, events: list[tuple[str, Any]]) -> None:
 
 @router.post("/chat/{conversation_id:int}/cards")
 def send_card(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -790,15 +796,16 @@ def send_card(
     try:
         with _chat_tx(platform) as session:
             if kind == CardKind.MERCHANT_ORDER:
-                merchant_id, _, order_no = order.partition(":")
-                if not merchant_id.isdigit() or not order_no:
+                merchant, _, order_no = order.partition(":")
+                merchant_id = parse_id(merchant)
+                if merchant_id is None or not order_no:
                     raise CardNotAllowedHere()
                 card, _ = cards.send_merchant_order(
                     session,
                     member,
                     conversation_id=conversation_id,
                     client_id=client_id,
-                    merchant_id=int(merchant_id),
+                    merchant_id=merchant_id,
                     order_no=order_no,
                 )
             else:
@@ -881,15 +888,15 @@ def _card_page(
 
 @router.get("/chat/{conversation_id:int}/cards/{card_id:int}")
 def card_page(
-    conversation_id: int, card_id: int, request: Request, platform: PlatformDep, me: Me
+    conversation_id: Id, card_id: Id, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     return _card_page(request, platform, me, conversation_id, card_id)
 
 
 @router.post("/chat/{conversation_id:int}/cards/{card_id:int}/act")
 def act_on_card(
-    conversation_id: int,
-    card_id: int,
+    conversation_id: Id,
+    card_id: Id,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -997,8 +1004,8 @@ def _booked(
 
 @router.post("/chat/{conversation_id:int}/cards/{card_id:int}/decline")
 def decline_card(
-    conversation_id: int,
-    card_id: int,
+    conversation_id: Id,
+    card_id: Id,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -1149,7 +1156,7 @@ def add_canned(
 
 @router.post("/staff/chat/{conversation_id:int}/claim")
 def claim(
-    conversation_id: int, request: Request, platform: PlatformDep, staff: Manager, csrf: Csrf = ""
+    conversation_id: Id, request: Request, platform: PlatformDep, staff: Manager, csrf: Csrf = ""
 ) -> Response:
     """Take a chat from the queue."""
     check_csrf(request, csrf)
@@ -1252,7 +1259,7 @@ def _staff_conversation(
 
 @router.get("/staff/chat/{conversation_id:int}")
 def staff_conversation(
-    conversation_id: int, request: Request, platform: PlatformDep, staff: Manager
+    conversation_id: Id, request: Request, platform: PlatformDep, staff: Manager
 ) -> Response:
     """A chat with the customer's profile and accounts beside it."""
     return _staff_conversation(request, platform, staff[0], conversation_id)
@@ -1260,24 +1267,24 @@ def staff_conversation(
 
 @router.get("/staff/chat/{conversation_id:int}/messages")
 def staff_new_entries(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
-    after_seq: int = 0,
+    after_seq: Count = 0,
 ) -> Response:
     return _fragment(request, platform, Member.of(staff[0]), conversation_id, after_seq)
 
 
 @router.post("/staff/chat/{conversation_id:int}/messages")
 def staff_send(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
     text: Annotated[str, Form(max_length=4000)] = "",
     client_id: Annotated[str, Form(max_length=100)] = "",
-    canned: Annotated[int | None, Form()] = None,
+    canned: Annotated[Id | None, Form()] = None,
     csrf: Csrf = "",
 ) -> Response:
     """Answer in the chat: typed, or one of the manager's canned replies."""
@@ -1293,8 +1300,8 @@ def staff_send(
 
 @router.post("/staff/chat/{conversation_id:int}/messages/{seq:int}/recall")
 def staff_recall(
-    conversation_id: int,
-    seq: int,
+    conversation_id: Id,
+    seq: Count,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1307,21 +1314,21 @@ def staff_recall(
 
 @router.get("/staff/chat/{conversation_id:int}/messages/{seq:int}/attachment")
 def staff_attachment(
-    conversation_id: int, seq: int, request: Request, platform: PlatformDep, staff: Manager
+    conversation_id: Id, seq: Count, request: Request, platform: PlatformDep, staff: Manager
 ) -> Response:
     return _attachment(request, platform, staff[0], conversation_id, seq)
 
 
 @router.get("/staff/chat/{conversation_id:int}/flights")
 def staff_flights(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
     origin: Annotated[str, Query(max_length=10)] = "",
     destination: Annotated[str, Query(max_length=10)] = "",
     day: Annotated[str, Query(alias="date", max_length=10)] = "",
-    to_customer_id: Annotated[int | None, Query()] = None,
+    to_customer_id: Annotated[Id | None, Query()] = None,
 ) -> Response:
     """The chat with the airline's fares on a route and day beside it, each with a
     button that sends it to the customer (in a group: ``to_customer_id``, chosen with
@@ -1371,7 +1378,7 @@ def _day(text: str) -> date:
 
 @router.post("/staff/chat/{conversation_id:int}/cards")
 def staff_send_card(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1382,7 +1389,7 @@ def staff_send_card(
     day: Annotated[str, Form(alias="date", max_length=10)] = "",
     offer_id: Annotated[str, Form(max_length=100)] = "",
     note: Annotated[str, Form(max_length=200)] = "",
-    to_customer_id: Annotated[int | None, Form()] = None,
+    to_customer_id: Annotated[Id | None, Form()] = None,
     client_id: Annotated[str, Form(max_length=100)] = "",
     csrf: Csrf = "",
 ) -> Response:
@@ -1425,8 +1432,8 @@ def staff_send_card(
 
 @router.post("/staff/chat/{conversation_id:int}/cards/{card_id:int}/decline")
 def staff_withdraw_card(
-    conversation_id: int,
-    card_id: int,
+    conversation_id: Id,
+    card_id: Id,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1439,11 +1446,11 @@ def staff_withdraw_card(
 
 @router.post("/staff/chat/{conversation_id:int}/transfer")
 def transfer(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
-    to_staff_id: Annotated[int, Form()],
+    to_staff_id: Annotated[Id, Form()],
     note: Annotated[str, Form(max_length=500)] = "",
     csrf: Csrf = "",
 ) -> Response:

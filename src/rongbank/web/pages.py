@@ -54,6 +54,7 @@ from rongbank.auth.stepup import (
 )
 from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolNotFound
 from rongbank.errors import DomainError, Forbidden, InvalidRequest
+from rongbank.inputs import Count, Id
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.i18n import LANGUAGES, error_text, translate
@@ -618,7 +619,7 @@ def _statements(platform: Platform) -> StatementsService:
 
 @router.get("/history")
 def history(
-    request: Request, platform: PlatformDep, me: Me, account: str = "", after: int = 0
+    request: Request, platform: PlatformDep, me: Me, account: str = "", after: Count = 0
 ) -> Response:
     """The movements of one account, oldest first, with statement downloads."""
     accounts = _accounts(platform, me.id)
@@ -732,7 +733,7 @@ def topup(
     platform: PlatformDep,
     me: Me,
     account: Annotated[str, Form(max_length=40)],
-    card_id: Annotated[int, Form()],
+    card_id: Annotated[Id, Form()],
     amount: Annotated[str, Form(max_length=40)],
     client_id: Annotated[str, Form(max_length=64)],
     csrf: Annotated[str, Form()] = "",
@@ -1020,7 +1021,7 @@ def register_ukey(
 
 @router.post("/security/tools/{tool_id}/revoke")
 def revoke_tool(
-    tool_id: int,
+    tool_id: Id,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -1130,7 +1131,7 @@ def staff_home(request: Request, platform: PlatformDep, staff: Staff, q: str = "
 
 @router.get("/staff/customers/{customer_id}")
 def staff_customer(
-    customer_id: int, request: Request, platform: PlatformDep, staff: Staff, error: str = ""
+    customer_id: Id, request: Request, platform: PlatformDep, staff: Staff, error: str = ""
 ) -> Response:
     principal, role = staff
     with platform.transaction() as session:
@@ -1177,7 +1178,7 @@ def staff_account_action(
     request: Request,
     platform: PlatformDep,
     staff: Operations,
-    customer_id: Annotated[int, Form()],
+    customer_id: Annotated[Id, Form()],
     reason: Annotated[str, Form(max_length=500)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
@@ -1205,11 +1206,11 @@ def staff_account_action(
 
 @router.post("/staff/customers/{customer_id}/manager")
 def staff_reassign(
-    customer_id: int,
+    customer_id: Id,
     request: Request,
     platform: PlatformDep,
     _: Operations,
-    manager_id: Annotated[int, Form()],
+    manager_id: Annotated[Id, Form()],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
