@@ -26,9 +26,19 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 MAX_ID = 2**63 - 1
 """PostgreSQL's ``bigint``: the largest id, sequence number or count the bank stores."""
@@ -123,17 +133,42 @@ Name = Annotated[
 """A person's, business's or thing's name: stored trimmed, never blank. Give its
 longest with ``Annotated[Name, Field(max_length=...)]``."""
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-"""A row's id in a path, query, form or body: positive and a ``bigint``."""
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+"""A row's id in a JSON body: a JSON integer (not ``true``, ``1.0`` or ``"1"``),
+positive and a ``bigint``."""
 
-Count = Annotated[int, Field(ge=0, le=MAX_ID)]
-"""A sequence number, cursor or offset: zero or more, and a ``bigint``."""
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_ID)]
+"""A sequence number or cursor in a JSON body: zero or more, and a ``bigint``."""
+
+IdParam = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""A row's id in a path, query or form, which are text: ASCII digits (pydantic
+refuses other scripts' digits), positive and a ``bigint``."""
+
+CountParam = Annotated[int, Field(ge=0, le=MAX_ID)]
+"""A sequence number, cursor or offset in a path, query or form."""
 
 Flag = StrictBool
 """A yes/no in JSON: ``true`` or ``false`` only, not ``"yes"``, ``1`` or ``"on"``."""
 
-Digits = Annotated[str, StringConstraints(pattern=r"^[0-9]+$")]
-"""A string of ASCII digits only (``str.isdigit`` also takes other scripts' digits)."""
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+
+
+def _iso(pattern: re.Pattern[str], kind: type, example: str) -> Any:
+    def check(value: Any) -> Any:
+        # Pydantic alone would also take a number (seconds since 1970: "0" is a day).
+        if isinstance(value, kind) or (isinstance(value, str) and pattern.match(value)):
+            return value
+        raise ValueError(f"Write it as ISO 8601, e.g. {example}.")
+
+    return BeforeValidator(check)
+
+
+Day = Annotated[date, _iso(_DAY, date, "2026-03-02")]
+"""A calendar date, written ``YYYY-MM-DD``."""
+
+Moment = Annotated[datetime, _iso(_MOMENT, datetime, "2026-03-02T09:30:00+08:00")]
+"""A point in time, written in ISO 8601 (``YYYY-MM-DDTHH:MM`` and more)."""
 
 
 def ascii_digits(text: str) -> bool:

@@ -8,16 +8,19 @@ do not exist. Each answer must be no 5xx, have a documented status and content t
 and match the documented schema: for a refusal that is the error envelope, not
 FastAPI's ``{detail}``; an invalid request must be refused.
 
-The world (people, a shop, staff) is made once per module on one connection; each
-request runs in a savepoint rolled back after it, so every example starts from the
-same world and nothing a request changed is seen by the next. The examples are
-derandomized, so a run is repeatable; ``RONGBANK_FUZZ_EXAMPLES`` asks for more than
-the default (and ``RONGBANK_FUZZ_SEED`` for other ones) when hunting.
+The world (people, a shop, staff) is committed once into a database of this
+module's own; each operation then runs on the usual ``platform`` fixture over it, in
+a transaction rolled back after the test, and each request in a savepoint rolled back
+after it, so every example starts from the same world and nothing a request changed
+is seen by the next. The examples are derandomized, so a run is repeatable;
+``RONGBANK_FUZZ_EXAMPLES`` asks for more than the default (and ``RONGBANK_FUZZ_SEED``
+for other ones) when hunting.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -27,20 +30,24 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis import checks as c
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
+from rongbank.db import make_engine
+from rongbank.embedded import EmbeddedPostgres
 from rongbank.platform import Platform
+from rongbank.settings import Settings
 from tests.accounts.test_endpoints import People
-from tests.conftest import OPERATOR_TOKEN, START, platform_on
+from tests.conftest import OPERATOR_TOKEN, START, TEMPLATE
 from tests.payments.helpers import Shop
 from tests.test_authorization import SERVING_ROLES, STAFF_ROLES
 
 V1 = "/api/v1"
-EXAMPLES = int(os.environ.get("RONGBANK_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("RONGBANK_FUZZ_EXAMPLES", "25"))
 SEED = os.environ.get("RONGBANK_FUZZ_SEED")
 CHECKS = [
     c.not_a_server_error,
@@ -60,10 +67,10 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 
 
 class World:
-    """The people, shop and staff every request is sent as or about."""
+    """The people, shop and staff every request is sent as or about (their tokens and
+    ids: the rows are committed in this module's database)."""
 
     def __init__(self, client: TestClient, platform: Platform) -> None:
-        self.client = client
         people = People(client, platform)
         self.shop = Shop(client, platform, people)
         self.alice = self.shop.customer("张三")
@@ -101,18 +108,36 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(engine: Engine) -> Iterator[tuple[World, Any]]:
-    with engine.connect() as connection:
-        outer = connection.begin()
-        platform = platform_on(connection, FrozenClock(START))
-        try:
-            with TestClient(create_app(platform, background=False)) as client:
-                yield World(client, platform), connection
-        finally:
-            outer.rollback()
+def world_url(pg: EmbeddedPostgres) -> Iterator[str]:
+    name = f"fuzz_{uuid.uuid4().hex[:12]}"
+    pg.create_database(name, template=TEMPLATE)
+    yield pg.url(name)
+    pg.drop_database(name)
 
 
-def send(world: World, connection: Any, case: Any) -> httpx2.Response:
+@pytest.fixture(scope="module")
+def world(world_url: str) -> World:
+    settings = Settings(operator_token=SecretStr(OPERATOR_TOKEN))
+    platform = Platform.connect(world_url, settings, clock=FrozenClock(START), group_commit=False)
+    with TestClient(create_app(platform, background=False)) as client:
+        return World(client, platform)
+
+
+@pytest.fixture(scope="module")
+def engine(world_url: str) -> Iterator[Engine]:
+    """Here ``connection`` and ``platform`` are over the world's database."""
+    engine = make_engine(world_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform, background=False)) as client:
+        yield client
+
+
+def send(client: TestClient, world: World, connection: Connection, case: Any) -> httpx2.Response:
     """Send ``case`` as its operation's persona, in a savepoint rolled back after it."""
     kwargs = case.as_transport_kwargs(base_url="http://testserver")
     headers = {**kwargs["headers"], **world.headers(case.method.upper(), case.path)}
@@ -124,7 +149,7 @@ def send(world: World, connection: Any, case: Any) -> httpx2.Response:
         body["content" if raw else "data"] = kwargs["data"]
     savepoint = connection.begin_nested()
     try:
-        response = world.client.request(
+        response = client.request(
             kwargs["method"], kwargs["url"], params=kwargs["params"], headers=headers, **body
         )
     except httpx2.InvalidURL:  # a query longer than any client sends
@@ -151,12 +176,11 @@ def _multipart(parts: list[tuple[str, tuple[str | None, Any]]]) -> dict[str, Any
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.label)
 def test_no_operation_fails_or_answers_off_its_documentation(
-    operation: Any, world: tuple[World, Any]
+    operation: Any, world: World, client: TestClient, connection: Connection
 ) -> None:
-    people, connection = world
     strategies = [operation.as_strategy(mode) for mode in GenerationMode]
     known = {
-        p.name: people.known[p.name] for p in operation.path_parameters if p.name in people.known
+        p.name: world.known[p.name] for p in operation.path_parameters if p.name in world.known
     }
     if known:
         strategies.append(operation.as_strategy(path_parameters=known))
@@ -172,6 +196,6 @@ def test_no_operation_fails_or_answers_off_its_documentation(
     @seed(int(SEED or 0))
     @given(case=st.one_of(strategies))
     def fuzz(case: Any) -> None:
-        case.validate_response(send(people, connection, case), checks=CHECKS)
+        case.validate_response(send(client, world, connection, case), checks=CHECKS)
 
     fuzz()

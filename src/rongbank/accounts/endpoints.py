@@ -21,7 +21,7 @@ from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import InvalidRequest
-from rongbank.inputs import Id
+from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
@@ -225,7 +225,7 @@ def close(number: str, platform: PlatformDep, me: Operations) -> s.AccountOut:
 
 @staff.post("/customers/{customer_id}/manager", status_code=204)
 def reassign_manager(
-    customer_id: Id, body: s.ManagerIn, platform: PlatformDep, _: Operations
+    customer_id: IdParam, body: s.ManagerIn, platform: PlatformDep, _: Operations
 ) -> Response:
     with platform.transaction() as session:
         platform.accounts.reassign_manager(

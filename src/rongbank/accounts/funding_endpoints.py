@@ -23,7 +23,7 @@ from rongbank.accounts.funding import (
 )
 from rongbank.accounts.schemas import AccountNumber, Amount
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
-from rongbank.inputs import Id, Name
+from rongbank.inputs import Id, IdParam, Name
 from rongbank.inputs import Input as Strict
 from rongbank.money import format_amount, parse_positive_amount
 
@@ -58,7 +58,7 @@ class BoundCardOut(BaseModel):
 class FundingIn(Strict):
     client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     account: AccountNumber
-    card_id: int
+    card_id: Id
     amount: Amount
 
 
@@ -138,7 +138,7 @@ def my_cards(
 
 @router.delete("/cards/{card_id}", status_code=204)
 def unbind_card(
-    card_id: Id, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+    card_id: IdParam, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
 ) -> Response:
     with platform.transaction() as session:
         funding.unbind_card(session, customer_id=me.id, card_id=card_id)
@@ -189,7 +189,7 @@ def withdraw(
 
 @router.get("/funding/{request_id}")
 def funding_request(
-    request_id: Id, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+    request_id: IdParam, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
 ) -> FundingOut:
     with platform.transaction() as session:
         return _funding_out(funding.request(session, customer_id=me.id, request_id=request_id))

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, StrictStr
 
+from rongbank.inputs import Id, Name
 from rongbank.inputs import Input as Strict
-from rongbank.inputs import Name
 
 Amount = Annotated[StrictStr, Field(max_length=40, examples=["12.30"])]
 AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]
@@ -83,7 +83,7 @@ class FreezeIn(Strict):
 
 
 class ManagerIn(Strict):
-    manager_id: int
+    manager_id: Id
 
 
 RegisteredOut.model_rebuild()

@@ -20,7 +20,7 @@ from rongbank.accounts.statements import (
 )
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
 from rongbank.api.docs import file_answer
-from rongbank.inputs import Count
+from rongbank.inputs import CountParam, Day
 from rongbank.money import format_amount, parse_amount
 from rongbank.platform import Platform
 
@@ -55,8 +55,8 @@ def _amount(value: str | None) -> int | None:
     return None if value is None else parse_amount(value, scale=CNY_SCALE, currency="CNY")
 
 
-Start = Annotated[date | None, Query(description="First business date (Beijing time)")]
-End = Annotated[date | None, Query(description="Last business date, included")]
+Start = Annotated[Day | None, Query(description="First business date (Beijing time)")]
+End = Annotated[Day | None, Query(description="Last business date, included")]
 AmountText = Annotated[str | None, Query(max_length=40, examples=["100.00"])]
 
 
@@ -70,7 +70,7 @@ def history(
     direction: Literal["in", "out"] | None = None,
     min_amount: AmountText = None,
     max_amount: AmountText = None,
-    after: Annotated[Count, Query(ge=0, description="next_after of the previous page")] = 0,
+    after: Annotated[CountParam, Query(ge=0, description="next_after of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HistoryOut:
     """Your account's movements, oldest first, filtered by period, direction and

@@ -18,7 +18,7 @@ from rongbank.auth import gridcard
 from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import Tool, ToolNotFound
-from rongbank.inputs import Id, Input
+from rongbank.inputs import IdParam, Input
 from rongbank.money import format_amount, parse_amount
 from rongbank.platform import Platform
 
@@ -188,7 +188,7 @@ def enroll_ukey(body: UKeyIn, platform: PlatformDep, me: CustomerPrincipal) -> U
 
 
 @customer.delete("/tools/{tool_id}")
-def revoke_my_tool(tool_id: Id, platform: PlatformDep, me: CustomerPrincipal) -> ToolOut:
+def revoke_my_tool(tool_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> ToolOut:
     """Revoke a lost or unwanted tool; it can never answer again."""
     with platform.audited(
         actor_kind="customer", actor_id=me.id, action="tool.revoke", target=str(tool_id)
@@ -259,13 +259,13 @@ Serving = Annotated[
 
 
 @staff.get("/customers/{customer_id}/tools")
-def customer_tools(customer_id: Id, platform: PlatformDep, _: Serving) -> list[ToolOut]:
+def customer_tools(customer_id: IdParam, platform: PlatformDep, _: Serving) -> list[ToolOut]:
     with platform.transaction() as session:
         return [tool_out(t) for t in platform.tools.tools_of(session, customer_id)]
 
 
 @staff.post("/tools/{tool_id}/unblock")
-def unblock_tool(tool_id: Id, platform: PlatformDep, me: Operations) -> ToolOut:
+def unblock_tool(tool_id: IdParam, platform: PlatformDep, me: Operations) -> ToolOut:
     """Unblock a tool after checking the customer's identity (at the counter or by
     a recorded call)."""
     with platform.audited(
@@ -276,7 +276,7 @@ def unblock_tool(tool_id: Id, platform: PlatformDep, me: Operations) -> ToolOut:
 
 
 @staff.post("/tools/{tool_id}/revoke")
-def revoke_tool(tool_id: Id, platform: PlatformDep, me: Operations) -> ToolOut:
+def revoke_tool(tool_id: IdParam, platform: PlatformDep, me: Operations) -> ToolOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="tool.revoke", target=str(tool_id)
     ) as session:

@@ -28,7 +28,7 @@ from rongbank.chat.endpoints import ChatStaff, chat_tx, sent_out
 from rongbank.chat.errors import AttachmentTooLarge
 from rongbank.chat.media import content_disposition
 from rongbank.chat.service import Member
-from rongbank.inputs import Count, Id, Text
+from rongbank.inputs import CountParam, IdParam, Text
 from rongbank.platform import Platform
 
 FORM_ALLOWANCE = 64 * 1024
@@ -94,7 +94,7 @@ class AttachmentIn(BaseModel):
         description="Unique per message, as for text."
     )
     caption: Annotated[Text, Field(max_length=500)] = ""
-    reply_to: Id | None = None
+    reply_to: IdParam | None = None
 
 
 Upload = Annotated[AttachmentIn, Form(media_type="multipart/form-data")]
@@ -160,7 +160,7 @@ _FILE_RESPONSES = file_answer("application/octet-stream", description="The conte
     form_limits={"max_files": 1, "max_fields": 8},  # the file and the three fields
 )
 def upload(
-    conversation_id: Id,
+    conversation_id: IdParam,
     platform: PlatformDep,
     me: CustomerPrincipal,
     form: Upload,
@@ -177,8 +177,8 @@ def upload(
     responses=_FILE_RESPONSES,
 )
 def download(
-    conversation_id: Id,
-    seq: Count,
+    conversation_id: IdParam,
+    seq: CountParam,
     platform: PlatformDep,
     me: CustomerPrincipal,
     thumbnail: Thumbnail = False,
@@ -192,7 +192,7 @@ def download(
     form_limits={"max_files": 1, "max_fields": 8},  # the file and the three fields
 )
 def staff_upload(
-    conversation_id: Id,
+    conversation_id: IdParam,
     platform: PlatformDep,
     me: ChatStaff,
     form: Upload,
@@ -206,8 +206,8 @@ def staff_upload(
     responses=_FILE_RESPONSES,
 )
 def staff_download(
-    conversation_id: Id,
-    seq: Count,
+    conversation_id: IdParam,
+    seq: CountParam,
     platform: PlatformDep,
     me: ChatStaff,
     thumbnail: Thumbnail = False,

@@ -14,7 +14,6 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -27,7 +26,7 @@ from rongbank.chat import schemas as s
 from rongbank.chat.bus import chat_transaction
 from rongbank.chat.service import CUSTOMER, Member, Sent, SyncResult
 from rongbank.errors import InvalidRequest
-from rongbank.inputs import Count, Id
+from rongbank.inputs import CountParam, IdParam, Moment
 from rongbank.platform import Platform
 
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
@@ -124,7 +123,7 @@ def _sync(platform: Platform, member: Member, since: str, limit: int) -> s.SyncO
         return sync_out(platform.chat.sync(session, member, cursor=since, limit=limit))
 
 
-AfterSeq = Annotated[int, Query(ge=0, description="Messages after this sequence number.")]
+AfterSeq = Annotated[CountParam, Query(description="Messages after this sequence number.")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Since = Annotated[str, Query(max_length=20_000, description="The cursor of the last sync.")]
 
@@ -178,7 +177,7 @@ def channels(platform: PlatformDep, me: CustomerPrincipal) -> list[s.ChannelOut]
 
 @customer.put("/channels/{conversation_id}/subscription")
 def subscribe(
-    conversation_id: Id, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
     with platform.transaction() as session:
         return s.ConversationOut.of(
@@ -187,7 +186,7 @@ def subscribe(
 
 
 @customer.delete("/channels/{conversation_id}/subscription", status_code=204)
-def unsubscribe(conversation_id: Id, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+def unsubscribe(conversation_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
         platform.chat.unsubscribe(session, customer_id=me.id, conversation_id=conversation_id)
     return Response(status_code=204)
@@ -195,7 +194,7 @@ def unsubscribe(conversation_id: Id, platform: PlatformDep, me: CustomerPrincipa
 
 @customer.get("/conversations/{conversation_id}/messages")
 def my_history(
-    conversation_id: Id,
+    conversation_id: IdParam,
     platform: PlatformDep,
     me: CustomerPrincipal,
     after_seq: AfterSeq = 0,
@@ -206,28 +205,28 @@ def my_history(
 
 @customer.post("/conversations/{conversation_id}/messages", status_code=201)
 def my_send(
-    conversation_id: Id, body: s.SendIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, body: s.SendIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.SentOut:
     return _send(platform, Member.of(me), conversation_id, body)
 
 
 @customer.post("/conversations/{conversation_id}/receipts")
 def my_receipt(
-    conversation_id: Id, body: s.ReceiptIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, body: s.ReceiptIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
     return _receipt(platform, Member.of(me), conversation_id, body)
 
 
 @customer.get("/conversations/{conversation_id}/members")
 def my_members(
-    conversation_id: Id, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> list[s.MemberOut]:
     return _members(platform, Member.of(me), conversation_id)
 
 
 @customer.post("/conversations/{conversation_id}/messages/{seq}/recall")
 def recall(
-    conversation_id: Id, seq: Count, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, seq: CountParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MessageOut:
     """Recall one's own message within the recall window (2 minutes by default)."""
     with chat_tx(platform) as session:
@@ -239,7 +238,11 @@ def recall(
 
 @customer.post("/conversations/{conversation_id}/messages/{seq}/report", status_code=201)
 def report(
-    conversation_id: Id, seq: Count, body: s.ReportIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam,
+    seq: CountParam,
+    body: s.ReportIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
 ) -> dict[str, int]:
     with platform.audited(
         actor_kind=CUSTOMER,
@@ -287,7 +290,7 @@ def block(body: s.BlockIn, platform: PlatformDep, me: CustomerPrincipal) -> Resp
 
 
 @customer.delete("/blocks/{customer_id}", status_code=204)
-def unblock(customer_id: Id, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+def unblock(customer_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
         platform.chat.unblock(session, customer_id=me.id, blocked_id=customer_id)
     return Response(status_code=204)
@@ -315,7 +318,7 @@ def staff_conversations(platform: PlatformDep, me: ChatStaff) -> list[s.Conversa
 
 @staff.get("/conversations/{conversation_id}/messages")
 def staff_history(
-    conversation_id: Id,
+    conversation_id: IdParam,
     platform: PlatformDep,
     me: ChatStaff,
     after_seq: AfterSeq = 0,
@@ -326,20 +329,22 @@ def staff_history(
 
 @staff.post("/conversations/{conversation_id}/messages", status_code=201)
 def staff_send(
-    conversation_id: Id, body: s.SendIn, platform: PlatformDep, me: ChatStaff
+    conversation_id: IdParam, body: s.SendIn, platform: PlatformDep, me: ChatStaff
 ) -> s.SentOut:
     return _send(platform, Member.of(me), conversation_id, body)
 
 
 @staff.post("/conversations/{conversation_id}/receipts")
 def staff_receipt(
-    conversation_id: Id, body: s.ReceiptIn, platform: PlatformDep, me: ChatStaff
+    conversation_id: IdParam, body: s.ReceiptIn, platform: PlatformDep, me: ChatStaff
 ) -> s.ConversationOut:
     return _receipt(platform, Member.of(me), conversation_id, body)
 
 
 @staff.get("/conversations/{conversation_id}/members")
-def staff_members(conversation_id: Id, platform: PlatformDep, me: ChatStaff) -> list[s.MemberOut]:
+def staff_members(
+    conversation_id: IdParam, platform: PlatformDep, me: ChatStaff
+) -> list[s.MemberOut]:
     return _members(platform, Member.of(me), conversation_id)
 
 
@@ -367,7 +372,7 @@ def duty(body: s.DutyIn, platform: PlatformDep, me: Manager) -> s.DutyIn:
 
 
 @staff.post("/conversations/{conversation_id}/claim", status_code=204)
-def claim(conversation_id: Id, platform: PlatformDep, me: Manager) -> Response:
+def claim(conversation_id: IdParam, platform: PlatformDep, me: Manager) -> Response:
     with chat_tx(platform) as session:
         platform.chat.desk.claim(session, staff_id=me.id, conversation_id=conversation_id)
     return Response(status_code=204)
@@ -375,7 +380,7 @@ def claim(conversation_id: Id, platform: PlatformDep, me: Manager) -> Response:
 
 @staff.post("/conversations/{conversation_id}/transfer", status_code=204)
 def transfer_conversation(
-    conversation_id: Id, body: s.ConversationTransferIn, platform: PlatformDep, me: Manager
+    conversation_id: IdParam, body: s.ConversationTransferIn, platform: PlatformDep, me: Manager
 ) -> Response:
     with chat_transaction(
         lambda: platform.audited(
@@ -418,7 +423,7 @@ def add_canned_reply(body: s.CannedIn, platform: PlatformDep, me: Serving) -> s.
 
 @staff.get("/response-times")
 def response_times(
-    platform: PlatformDep, me: Serving, start: datetime, end: datetime
+    platform: PlatformDep, me: Serving, start: Moment, end: Moment
 ) -> list[s.ResponseTimeOut]:
     """Customers' waiting time for a first answer, per manager; a manager sees their own."""
     with platform.transaction() as session:
@@ -468,7 +473,7 @@ def reports(platform: PlatformDep, me: Moderator) -> list[s.ReportOut]:
 
 @staff.post("/conversations/{conversation_id}/messages/{seq}/hide")
 def hide(
-    conversation_id: Id, seq: Count, body: s.HideIn, platform: PlatformDep, me: Moderator
+    conversation_id: IdParam, seq: CountParam, body: s.HideIn, platform: PlatformDep, me: Moderator
 ) -> s.MessageOut:
     """Hide a message from everyone (audited; the content is kept for the record)."""
     with chat_transaction(
@@ -488,7 +493,7 @@ def hide(
 
 
 @staff.get("/conversations/{conversation_id}/verify")
-def verify(conversation_id: Id, platform: PlatformDep, me: Moderator) -> dict[str, Any]:
+def verify(conversation_id: IdParam, platform: PlatformDep, me: Moderator) -> dict[str, Any]:
     """Walk the conversation's hash chain: ``problems`` is empty when intact."""
     with platform.transaction() as session:
         problems = platform.chat.verify(session, conversation_id)
@@ -516,11 +521,11 @@ def _cell(value: Any) -> Any:
     responses=file_answer("text/csv", description="The export: JSON, or CSV with format=csv."),
 )
 def export(
-    customer_id: Id,
+    customer_id: IdParam,
     platform: PlatformDep,
     me: Moderator,
-    start: datetime,
-    end: datetime,
+    start: Moment,
+    end: Moment,
     format: s.ExportFormat = "json",
 ) -> Response:
     """The customer's conversations with the bank in ``[start, end)`` with their

@@ -44,7 +44,7 @@ from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat import schemas as s
 from rongbank.chat.bus import Push, chat_transaction, encode
 from rongbank.chat.committer import GatewaySend, signed_in_as
-from rongbank.chat.endpoints import sync_out
+from rongbank.chat.endpoints import ALL_STAFF, sync_out
 from rongbank.chat.service import Member, OpenHere, SendRequest
 from rongbank.errors import DomainError, InvalidRequest
 from rongbank.inputs import MAX_ID, InputRefused, loads
@@ -94,6 +94,11 @@ class _Refused(Exception):
 def _authenticate(platform: Platform, token: str, kind: PrincipalKind | None) -> Principal:
     with platform.transaction() as session:
         principal = platform.auth.authenticate(session, token)
+        # Staff as the chat API admits them (``ChatStaff``): an active chat role.
+        if principal.kind is PrincipalKind.STAFF and (
+            platform.accounts.staff_role(session, principal.id) not in ALL_STAFF
+        ):
+            raise _Refused(FORBIDDEN)
     if kind is not None and principal.kind is not kind:
         raise _Refused(UNAUTHENTICATED)
     return principal

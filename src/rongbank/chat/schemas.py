@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date as date_
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rongbank.chat.desk import DeskItem, ResponseTime
 from rongbank.chat.notices import BroadcastKind, NoticeKind, Segment
 from rongbank.chat.service import MemberInfo, Message, Summary
-from rongbank.inputs import Flag, Name
+from rongbank.inputs import Count, Day, Flag, Id, Name
 
 
 class SenderOut(BaseModel):
@@ -95,9 +94,9 @@ class GroupIn(BaseModel):
 
 
 class EnterpriseGroupIn(BaseModel):
-    customer_id: int = Field(description="The enterprise customer.")
+    customer_id: Id = Field(description="The enterprise customer.")
     title: str = Field(default="", max_length=100)
-    staff_ids: list[int] = Field(default_factory=list, max_length=50)
+    staff_ids: list[Id] = Field(default_factory=list, max_length=50)
 
 
 class ChannelIn(BaseModel):
@@ -116,7 +115,7 @@ class SendIn(BaseModel):
         description="Unique per message; a resend with it returns the original.",
     )
     text: str = Field(max_length=4000, pattern=_NO_NUL)
-    reply_to: int | None = Field(default=None, ge=1)
+    reply_to: Id | None = None
 
 
 class SentOut(BaseModel):
@@ -126,8 +125,8 @@ class SentOut(BaseModel):
 
 
 class ReceiptIn(BaseModel):
-    delivered_seq: int | None = Field(default=None, ge=0)
-    read_seq: int | None = Field(default=None, ge=0)
+    delivered_seq: Count | None = None
+    read_seq: Count | None = None
 
 
 class SyncConversationOut(BaseModel):
@@ -146,7 +145,7 @@ class PresenceIn(BaseModel):
 
 
 class BlockIn(BaseModel):
-    customer_id: int
+    customer_id: Id
 
 
 class ReportIn(BaseModel):
@@ -162,7 +161,7 @@ class DutyIn(BaseModel):
 
 
 class ConversationTransferIn(BaseModel):
-    to_staff_id: int
+    to_staff_id: Id
     note: str = Field(default="", max_length=500)
 
 
@@ -331,7 +330,7 @@ class RequestCardIn(BaseModel):
 class MerchantOrderCardIn(BaseModel):
     kind: Literal["merchant_order"]
     client_id: str = Field(min_length=1, max_length=100)
-    merchant_id: int
+    merchant_id: Id
     order_no: str = Field(min_length=1, max_length=64)
 
 
@@ -344,7 +343,7 @@ class WealthCardIn(BaseModel):
     kind: Literal["wealth"]
     client_id: str = Field(min_length=1, max_length=100)
     product_code: str = Field(min_length=1, max_length=20)
-    to_customer_id: int | None = Field(default=None, description="In a group: for whom.")
+    to_customer_id: Id | None = Field(default=None, description="In a group: for whom.")
     note: str = Field(default="", max_length=200)
 
 
@@ -353,9 +352,9 @@ class FlightCardIn(BaseModel):
     client_id: str = Field(min_length=1, max_length=100)
     origin: str = Field(min_length=3, max_length=3, examples=["PEK"])
     destination: str = Field(min_length=3, max_length=3, examples=["SHA"])
-    date: date_
+    date: Day
     offer_id: str = Field(min_length=1, max_length=64)
-    to_customer_id: int | None = Field(default=None, description="In a group: for whom.")
+    to_customer_id: Id | None = Field(default=None, description="In a group: for whom.")
 
 
 StaffCardIn = Annotated[WealthCardIn | FlightCardIn, Field(discriminator="kind")]

@@ -5,7 +5,7 @@ Thin: parse, authorise, call one service method, shape the answer.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.api.deps import get_platform, require_operator
 from rongbank.errors import InvalidRequest
-from rongbank.inputs import Count, Id, parse_id
+from rongbank.inputs import CountParam, IdParam, Moment, parse_id
 from rongbank.ledger import repository as repo
 from rongbank.ledger import schemas as s
 from rongbank.ledger.errors import PendingNotFound
@@ -250,7 +250,7 @@ def list_accounts(
     currency: str | None = None,
     type: AccountType | None = None,
     code_prefix: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[Count, Query(ge=0)] = 0,
+    after: Annotated[CountParam, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> s.AccountPage:
     with platform.transaction() as session:
@@ -279,7 +279,7 @@ def get_account(ref: str, platform: PlatformDep) -> s.LedgerAccountOut:
 
 
 @router.get("/accounts/{ref}/balance")
-def get_balance_at(ref: str, platform: PlatformDep, at: datetime | None = None) -> s.BalanceAtOut:
+def get_balance_at(ref: str, platform: PlatformDep, at: Moment | None = None) -> s.BalanceAtOut:
     """The posted balance as it stood at ``at`` (now if omitted)."""
     with platform.transaction() as session:
         when = at or platform.clock.now()
@@ -300,9 +300,9 @@ def get_balance_at(ref: str, platform: PlatformDep, at: datetime | None = None) 
 def get_statement(
     ref: str,
     platform: PlatformDep,
-    start: datetime,
-    end: datetime,
-    after: Annotated[Count, Query(ge=0)] = 0,
+    start: Moment,
+    end: Moment,
+    after: Annotated[CountParam, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> s.StatementOut:
     """Movements in [start, end) with opening, running and closing balances; page with
@@ -371,7 +371,7 @@ def create_entry(
 
 
 @router.get("/transfers/{entry_id}")
-def get_transfer(entry_id: Id, platform: PlatformDep) -> s.EntryOut:
+def get_transfer(entry_id: IdParam, platform: PlatformDep) -> s.EntryOut:
     with platform.transaction() as session:
         return _entry_out(
             platform.ledger.entry(session, entry_id), _Money(platform.ledger, session)
@@ -388,7 +388,7 @@ def get_transfer_by_client_id(client_id: str, platform: PlatformDep) -> s.EntryO
 
 @router.post("/transfers/{entry_id}/post", status_code=201)
 def post_pending(
-    entry_id: Id,
+    entry_id: IdParam,
     body: s.PostPendingIn,
     platform: PlatformDep,
     response: Response,
@@ -408,7 +408,7 @@ def post_pending(
 
 @router.post("/transfers/{entry_id}/void", status_code=201)
 def void_pending(
-    entry_id: Id,
+    entry_id: IdParam,
     body: s.ResolveIn,
     platform: PlatformDep,
     response: Response,
@@ -422,7 +422,7 @@ def void_pending(
 
 @router.post("/transfers/{entry_id}/reverse", status_code=201)
 def reverse(
-    entry_id: Id,
+    entry_id: IdParam,
     body: s.ResolveIn,
     platform: PlatformDep,
     response: Response,

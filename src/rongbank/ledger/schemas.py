@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictStr, model_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, model_validator
 
-from rongbank.inputs import Flag
+from rongbank.inputs import Flag, Id
 from rongbank.inputs import Input as Strict
 from rongbank.ledger.rules import AccountType, BalanceRule
 
@@ -27,7 +27,7 @@ Code = Annotated[
 ]
 ClientId = Annotated[str, Field(min_length=1, max_length=128)]
 AmountText = Annotated[StrictStr, Field(examples=["12.30"], max_length=40)]
-AccountRefIn = Annotated[int | Code, Field(description="Account id, or account code")]
+AccountRefIn = Annotated[Id | Code, Field(description="Account id, or account code")]
 Description = Annotated[str, Field(max_length=500)]
 Metadata = Annotated[
     dict[Annotated[str, Field(max_length=64)], str | int | bool | None],
@@ -86,7 +86,7 @@ class LedgerTransferIn(Strict):
     amount: AmountText
     currency: Annotated[str, Field(min_length=3, max_length=12)]
     pending: Flag = False
-    timeout_seconds: Annotated[int, Field(gt=0, le=90 * 86400)] | None = None
+    timeout_seconds: Annotated[StrictInt, Field(gt=0, le=90 * 86400)] | None = None
     description: Description = ""
     metadata: Metadata = Field(default_factory=dict)
 
@@ -137,21 +137,21 @@ class BatchEntry(EntryIn):
 class BatchPost(PostPendingIn):
     type: Literal["post_pending"]
     client_id: ClientId
-    pending: int | ClientId
+    pending: Id | ClientId
     linked: Flag = False
 
 
 class BatchVoid(ResolveIn):
     type: Literal["void_pending"]
     client_id: ClientId
-    pending: int | ClientId
+    pending: Id | ClientId
     linked: Flag = False
 
 
 class BatchReverse(ResolveIn):
     type: Literal["reverse"]
     client_id: ClientId
-    entry: int | ClientId
+    entry: Id | ClientId
     linked: Flag = False
 
 

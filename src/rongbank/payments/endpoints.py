@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
@@ -22,7 +21,7 @@ from rongbank.api.docs import file_answer
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.errors import Forbidden, Unauthenticated
-from rongbank.inputs import Id
+from rongbank.inputs import Day, IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments import schemas as s
@@ -255,7 +254,7 @@ def pay_static_qr(
 
 @customer.post("/merchants/{merchant_id}/users", status_code=201)
 def first_merchant_login(
-    merchant_id: Id, body: s.MerchantUserIn, platform: PlatformDep, me: CustomerPrincipal
+    merchant_id: IdParam, body: s.MerchantUserIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MerchantUserOut:
     """The customer behind a merchant gives it logins (its owner, first); the owner
     then adds cashiers from the merchant side."""
@@ -442,7 +441,7 @@ def new_static_qr(body: s.QrIn, platform: PlatformDep, actor: Owner) -> s.QrOut:
 
 
 @merchant.get("/transactions/{day}", response_class=Response, responses=_CSV)
-def merchant_transactions(day: date, platform: PlatformDep, actor: Refunder) -> Response:
+def merchant_transactions(day: Day, platform: PlatformDep, actor: Refunder) -> Response:
     """The day's payments and refunds as CSV, each with its ledger entry."""
     with platform.transaction() as session:
         body = transaction_file(session, day, merchant_id=actor.merchant_id)
@@ -450,7 +449,7 @@ def merchant_transactions(day: date, platform: PlatformDep, actor: Refunder) -> 
 
 
 @merchant.get("/settlements/{day}", response_class=Response, responses=_CSV)
-def merchant_settlement(day: date, platform: PlatformDep, actor: Refunder) -> Response:
+def merchant_settlement(day: Day, platform: PlatformDep, actor: Refunder) -> Response:
     """The settlement report of a settled day as CSV."""
     with platform.transaction() as session:
         body = settlement_report(session, settlement_of(session, actor.merchant_id, day))
@@ -510,7 +509,7 @@ def list_merchants(platform: PlatformDep, _: Operations) -> list[s.MerchantOut]:
 
 
 @staff.post("/merchants/{merchant_id}/approve")
-def approve(merchant_id: Id, platform: PlatformDep, me: Operations) -> s.MerchantOut:
+def approve(merchant_id: IdParam, platform: PlatformDep, me: Operations) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="merchant.approve", target=str(merchant_id)
     ) as session:
@@ -521,7 +520,7 @@ def approve(merchant_id: Id, platform: PlatformDep, me: Operations) -> s.Merchan
 
 @staff.post("/merchants/{merchant_id}/suspend")
 def suspend(
-    merchant_id: Id, body: s.StatusIn, platform: PlatformDep, me: Operations
+    merchant_id: IdParam, body: s.StatusIn, platform: PlatformDep, me: Operations
 ) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff",
@@ -538,7 +537,7 @@ def suspend(
 
 
 @staff.post("/merchants/{merchant_id}/reinstate")
-def reinstate(merchant_id: Id, platform: PlatformDep, me: Operations) -> s.MerchantOut:
+def reinstate(merchant_id: IdParam, platform: PlatformDep, me: Operations) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="merchant.reinstate", target=str(merchant_id)
     ) as session:
@@ -581,7 +580,7 @@ def settlement_out(done: Settlement) -> s.SettlementOut:
 
 
 @staff.get("/payments/transactions/{day}", response_class=Response, responses=_CSV)
-def bank_transactions(day: date, platform: PlatformDep, _: Operations) -> Response:
+def bank_transactions(day: Day, platform: PlatformDep, _: Operations) -> Response:
     """The bank's transaction file of a business day, all merchants."""
     with platform.transaction() as session:
         body = transaction_file(session, day)

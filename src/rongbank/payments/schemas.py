@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, StrictStr
+from pydantic import BaseModel, Field, SecretStr, StrictInt, StrictStr
 
+from rongbank.inputs import Day, Id, Name
 from rongbank.inputs import Input as Strict
-from rongbank.inputs import Name
 
 Amount = Annotated[StrictStr, Field(max_length=40, examples=["12.30"])]
 AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]
@@ -26,11 +26,11 @@ class Confirmation(Strict):
 
 
 class MerchantIn(Strict):
-    customer_id: int
+    customer_id: Id
     name: Annotated[Name, Field(max_length=100)]
     mcc: Annotated[str, Field(pattern=r"^[0-9]{4}$", examples=["5812"])]
     settlement_account: AccountNumber
-    fee_bps: Annotated[int, Field(ge=0, le=1000, examples=[60])]
+    fee_bps: Annotated[StrictInt, Field(ge=0, le=1000, examples=[60])]
 
 
 class StatusIn(Strict):
@@ -174,7 +174,7 @@ class RefundIn(Strict):
 
 
 class SettleIn(Strict):
-    business_day: date
+    business_day: Day
 
 
 class SettlementOut(BaseModel):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Response
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
-from rongbank.inputs import Id
+from rongbank.inputs import IdParam
 from rongbank.money import parse_positive_amount
 from rongbank.wealth import rules
 from rongbank.wealth import schemas as s
@@ -106,7 +106,9 @@ def my_holdings(platform: PlatformDep, me: CustomerPrincipal) -> list[s.HoldingO
 
 
 @customer.get("/holdings/{holding_id}")
-def my_holding(holding_id: Id, platform: PlatformDep, me: CustomerPrincipal) -> s.HoldingDetailOut:
+def my_holding(
+    holding_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> s.HoldingDetailOut:
     """One of your holdings with what it has paid out (redemptions, maturity)."""
     with platform.transaction() as session:
         holding = platform.wealth.holding(session, customer_id=me.id, holding_id=holding_id)
@@ -118,7 +120,7 @@ def my_holding(holding_id: Id, platform: PlatformDep, me: CustomerPrincipal) -> 
 
 @customer.post("/holdings/{holding_id}/redemptions", status_code=201)
 def redeem(
-    holding_id: Id,
+    holding_id: IdParam,
     body: s.RedemptionIn,
     platform: PlatformDep,
     me: CustomerPrincipal,
@@ -185,7 +187,7 @@ def my_latest_assessment(platform: PlatformDep, me: CustomerPrincipal) -> s.Asse
 
 @staff.get("/customers/{customer_id}/assessments")
 def customer_assessments(
-    customer_id: Id, platform: PlatformDep, _: Catalogue
+    customer_id: IdParam, platform: PlatformDep, _: Catalogue
 ) -> list[s.AssessmentOut]:
     """A customer's assessments, newest first: what their account manager may offer
     them."""

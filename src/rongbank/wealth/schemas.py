@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
+from rongbank.inputs import Day, Moment, Name
 from rongbank.inputs import Input as Strict
-from rongbank.inputs import Name
 from rongbank.money import format_amount
 from rongbank.wealth import rules
 from rongbank.wealth.service import Assessment, Holding, Payout, Product
@@ -25,15 +25,15 @@ def money(minor: int) -> str:
 class ProductIn(Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,20}$", examples=["GYLC2026A"])]
     name: Annotated[Name, Field(max_length=100)]
-    risk_level: Annotated[int, Field(ge=1, le=5, description="PR1 (lowest) to PR5.")]
+    risk_level: Annotated[StrictInt, Field(ge=1, le=5, description="PR1 (lowest) to PR5.")]
     yield_bps: Annotated[
-        int, Field(ge=0, le=10_000, description="Expected annualised yield, basis points.")
+        StrictInt, Field(ge=0, le=10_000, description="Expected annualised yield, basis points.")
     ]
     min_amount: Amount
     step_amount: Amount
-    sale_start: datetime
-    sale_end: datetime
-    maturity_date: date | None = Field(
+    sale_start: Moment
+    sale_end: Moment
+    maturity_date: Day | None = Field(
         default=None,
         description="Fixed-term products: the Beijing date they mature and pay out; "
         "omitted: open-ended (redeemed when the holder wishes).",

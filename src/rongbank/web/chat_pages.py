@@ -41,7 +41,7 @@ from rongbank.chat.errors import (
 )
 from rongbank.chat.service import CUSTOMER, STAFF, Member, Message, Summary
 from rongbank.errors import DomainError
-from rongbank.inputs import Count, Id, parse_id
+from rongbank.inputs import CountParam, IdParam, parse_id
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.i18n import translate
@@ -567,7 +567,7 @@ def create_group(
 
 @router.post("/chat/channels/{conversation_id:int}/subscription")
 def subscribe(
-    conversation_id: Id,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -609,9 +609,9 @@ def block(
     request: Request,
     platform: PlatformDep,
     me: Me,
-    customer_id: Annotated[Id, Form()],
+    customer_id: Annotated[IdParam, Form()],
     block: Annotated[bool, Form()] = True,
-    conversation_id: Annotated[Id | None, Form()] = None,
+    conversation_id: Annotated[IdParam | None, Form()] = None,
     csrf: Csrf = "",
 ) -> Response:
     """Block a customer (no direct messages either way), or unblock them."""
@@ -686,21 +686,27 @@ def _conversation_page(
 
 
 @router.get("/chat/{conversation_id:int}")
-def conversation(conversation_id: Id, request: Request, platform: PlatformDep, me: Me) -> Response:
+def conversation(
+    conversation_id: IdParam, request: Request, platform: PlatformDep, me: Me
+) -> Response:
     """One conversation: its history, the send box, and (with the script) live."""
     return _conversation_page(request, platform, me, conversation_id)
 
 
 @router.get("/chat/{conversation_id:int}/messages")
 def new_entries(
-    conversation_id: Id, request: Request, platform: PlatformDep, me: Me, after_seq: Count = 0
+    conversation_id: IdParam,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    after_seq: CountParam = 0,
 ) -> Response:
     return _fragment(request, platform, Member.of(me), conversation_id, after_seq)
 
 
 @router.post("/chat/{conversation_id:int}/messages")
 def send(
-    conversation_id: Id,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -715,8 +721,8 @@ def send(
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/recall")
 def recall(
-    conversation_id: Id,
-    seq: Count,
+    conversation_id: IdParam,
+    seq: CountParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -729,8 +735,8 @@ def recall(
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/report")
 def report(
-    conversation_id: Id,
-    seq: Count,
+    conversation_id: IdParam,
+    seq: CountParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -760,7 +766,7 @@ def report(
 
 @router.get("/chat/{conversation_id:int}/messages/{seq:int}/attachment")
 def attachment(
-    conversation_id: Id, seq: Count, request: Request, platform: PlatformDep, me: Me
+    conversation_id: IdParam, seq: CountParam, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     """An image's or a file's content, for those who can see the message."""
     return _attachment(request, platform, me, conversation_id, seq)
@@ -776,7 +782,7 @@ def _publish(platform: Platform, events: list[tuple[str, Any]]) -> None:
 
 @router.post("/chat/{conversation_id:int}/cards")
 def send_card(
-    conversation_id: Id,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -888,15 +894,15 @@ def _card_page(
 
 @router.get("/chat/{conversation_id:int}/cards/{card_id:int}")
 def card_page(
-    conversation_id: Id, card_id: Id, request: Request, platform: PlatformDep, me: Me
+    conversation_id: IdParam, card_id: IdParam, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     return _card_page(request, platform, me, conversation_id, card_id)
 
 
 @router.post("/chat/{conversation_id:int}/cards/{card_id:int}/act")
 def act_on_card(
-    conversation_id: Id,
-    card_id: Id,
+    conversation_id: IdParam,
+    card_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -1004,8 +1010,8 @@ def _booked(
 
 @router.post("/chat/{conversation_id:int}/cards/{card_id:int}/decline")
 def decline_card(
-    conversation_id: Id,
-    card_id: Id,
+    conversation_id: IdParam,
+    card_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -1156,7 +1162,11 @@ def add_canned(
 
 @router.post("/staff/chat/{conversation_id:int}/claim")
 def claim(
-    conversation_id: Id, request: Request, platform: PlatformDep, staff: Manager, csrf: Csrf = ""
+    conversation_id: IdParam,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    csrf: Csrf = "",
 ) -> Response:
     """Take a chat from the queue."""
     check_csrf(request, csrf)
@@ -1259,7 +1269,7 @@ def _staff_conversation(
 
 @router.get("/staff/chat/{conversation_id:int}")
 def staff_conversation(
-    conversation_id: Id, request: Request, platform: PlatformDep, staff: Manager
+    conversation_id: IdParam, request: Request, platform: PlatformDep, staff: Manager
 ) -> Response:
     """A chat with the customer's profile and accounts beside it."""
     return _staff_conversation(request, platform, staff[0], conversation_id)
@@ -1267,24 +1277,24 @@ def staff_conversation(
 
 @router.get("/staff/chat/{conversation_id:int}/messages")
 def staff_new_entries(
-    conversation_id: Id,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
-    after_seq: Count = 0,
+    after_seq: CountParam = 0,
 ) -> Response:
     return _fragment(request, platform, Member.of(staff[0]), conversation_id, after_seq)
 
 
 @router.post("/staff/chat/{conversation_id:int}/messages")
 def staff_send(
-    conversation_id: Id,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
     text: Annotated[str, Form(max_length=4000)] = "",
     client_id: Annotated[str, Form(max_length=100)] = "",
-    canned: Annotated[Id | None, Form()] = None,
+    canned: Annotated[IdParam | None, Form()] = None,
     csrf: Csrf = "",
 ) -> Response:
     """Answer in the chat: typed, or one of the manager's canned replies."""
@@ -1300,8 +1310,8 @@ def staff_send(
 
 @router.post("/staff/chat/{conversation_id:int}/messages/{seq:int}/recall")
 def staff_recall(
-    conversation_id: Id,
-    seq: Count,
+    conversation_id: IdParam,
+    seq: CountParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1314,21 +1324,25 @@ def staff_recall(
 
 @router.get("/staff/chat/{conversation_id:int}/messages/{seq:int}/attachment")
 def staff_attachment(
-    conversation_id: Id, seq: Count, request: Request, platform: PlatformDep, staff: Manager
+    conversation_id: IdParam,
+    seq: CountParam,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
 ) -> Response:
     return _attachment(request, platform, staff[0], conversation_id, seq)
 
 
 @router.get("/staff/chat/{conversation_id:int}/flights")
 def staff_flights(
-    conversation_id: Id,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
     origin: Annotated[str, Query(max_length=10)] = "",
     destination: Annotated[str, Query(max_length=10)] = "",
     day: Annotated[str, Query(alias="date", max_length=10)] = "",
-    to_customer_id: Annotated[Id | None, Query()] = None,
+    to_customer_id: Annotated[IdParam | None, Query()] = None,
 ) -> Response:
     """The chat with the airline's fares on a route and day beside it, each with a
     button that sends it to the customer (in a group: ``to_customer_id``, chosen with
@@ -1378,7 +1392,7 @@ def _day(text: str) -> date:
 
 @router.post("/staff/chat/{conversation_id:int}/cards")
 def staff_send_card(
-    conversation_id: Id,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1389,7 +1403,7 @@ def staff_send_card(
     day: Annotated[str, Form(alias="date", max_length=10)] = "",
     offer_id: Annotated[str, Form(max_length=100)] = "",
     note: Annotated[str, Form(max_length=200)] = "",
-    to_customer_id: Annotated[Id | None, Form()] = None,
+    to_customer_id: Annotated[IdParam | None, Form()] = None,
     client_id: Annotated[str, Form(max_length=100)] = "",
     csrf: Csrf = "",
 ) -> Response:
@@ -1432,8 +1446,8 @@ def staff_send_card(
 
 @router.post("/staff/chat/{conversation_id:int}/cards/{card_id:int}/decline")
 def staff_withdraw_card(
-    conversation_id: Id,
-    card_id: Id,
+    conversation_id: IdParam,
+    card_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1446,11 +1460,11 @@ def staff_withdraw_card(
 
 @router.post("/staff/chat/{conversation_id:int}/transfer")
 def transfer(
-    conversation_id: Id,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
-    to_staff_id: Annotated[Id, Form()],
+    to_staff_id: Annotated[IdParam, Form()],
     note: Annotated[str, Form(max_length=500)] = "",
     csrf: Csrf = "",
 ) -> Response:

@@ -14,7 +14,6 @@ import re
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.auth.service import PrincipalKind
 from rongbank.errors import DomainError
+from rongbank.inputs import Day
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments.counter import audited_as_merchant, collect_payment_code
@@ -488,7 +488,7 @@ def _csv(body: str, name: str) -> Response:
 
 
 @router.get("/transactions.csv")
-def transaction_file(request: Request, platform: PlatformDep, me: Me, day: date) -> Response:
+def transaction_file(request: Request, platform: PlatformDep, me: Me, day: Day) -> Response:
     """The day's payments and refunds, each with its ledger entry."""
     if not me.is_owner:
         return _settlements(request, platform, me)
@@ -498,7 +498,7 @@ def transaction_file(request: Request, platform: PlatformDep, me: Me, day: date)
 
 
 @router.get("/settlement.csv")
-def settlement_file(request: Request, platform: PlatformDep, me: Me, day: date) -> Response:
+def settlement_file(request: Request, platform: PlatformDep, me: Me, day: Day) -> Response:
     """A settled day's report: its transactions, totals, fees and carried amounts."""
     if not me.is_owner:
         return _settlements(request, platform, me)

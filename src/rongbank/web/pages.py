@@ -17,7 +17,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -54,7 +54,7 @@ from rongbank.auth.stepup import (
 )
 from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolNotFound
 from rongbank.errors import DomainError, Forbidden, InvalidRequest
-from rongbank.inputs import Count, Id
+from rongbank.inputs import CountParam, Day, IdParam
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.i18n import LANGUAGES, error_text, translate
@@ -619,7 +619,7 @@ def _statements(platform: Platform) -> StatementsService:
 
 @router.get("/history")
 def history(
-    request: Request, platform: PlatformDep, me: Me, account: str = "", after: Count = 0
+    request: Request, platform: PlatformDep, me: Me, account: str = "", after: CountParam = 0
 ) -> Response:
     """The movements of one account, oldest first, with statement downloads."""
     accounts = _accounts(platform, me.id)
@@ -658,7 +658,7 @@ def _movement_view(m: Movement) -> dict[str, str]:
 
 @router.get("/statement.{fmt}")
 def statement_download(
-    fmt: str, request: Request, platform: PlatformDep, me: Me, account: str, start: date, end: date
+    fmt: str, request: Request, platform: PlatformDep, me: Me, account: str, start: Day, end: Day
 ) -> Response:
     renderers = {
         "csv": (render_csv, "text/csv; charset=utf-8"),
@@ -733,7 +733,7 @@ def topup(
     platform: PlatformDep,
     me: Me,
     account: Annotated[str, Form(max_length=40)],
-    card_id: Annotated[Id, Form()],
+    card_id: Annotated[IdParam, Form()],
     amount: Annotated[str, Form(max_length=40)],
     client_id: Annotated[str, Form(max_length=64)],
     csrf: Annotated[str, Form()] = "",
@@ -1021,7 +1021,7 @@ def register_ukey(
 
 @router.post("/security/tools/{tool_id}/revoke")
 def revoke_tool(
-    tool_id: Id,
+    tool_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -1131,7 +1131,7 @@ def staff_home(request: Request, platform: PlatformDep, staff: Staff, q: str = "
 
 @router.get("/staff/customers/{customer_id}")
 def staff_customer(
-    customer_id: Id, request: Request, platform: PlatformDep, staff: Staff, error: str = ""
+    customer_id: IdParam, request: Request, platform: PlatformDep, staff: Staff, error: str = ""
 ) -> Response:
     principal, role = staff
     with platform.transaction() as session:
@@ -1178,7 +1178,7 @@ def staff_account_action(
     request: Request,
     platform: PlatformDep,
     staff: Operations,
-    customer_id: Annotated[Id, Form()],
+    customer_id: Annotated[IdParam, Form()],
     reason: Annotated[str, Form(max_length=500)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
@@ -1206,11 +1206,11 @@ def staff_account_action(
 
 @router.post("/staff/customers/{customer_id}/manager")
 def staff_reassign(
-    customer_id: Id,
+    customer_id: IdParam,
     request: Request,
     platform: PlatformDep,
     _: Operations,
-    manager_id: Annotated[Id, Form()],
+    manager_id: Annotated[IdParam, Form()],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
