@@ -41,61 +41,6 @@ class ErrorEnvelope(BaseModel):
     error: ErrorDetail
 
 
-_MEANINGS = {
-    400: "Refused: the request cannot be carried out.",
-    401: "Not logged in, or the token is not valid or has ended.",
-    403: "Not allowed for you, or a step-up challenge is required first.",
-    404: "What it names does not exist, or is not yours.",
-    409: "Conflicts with the current state, or reuses a key for another request.",
-    413: "Too large.",
-    415: "Of a type not taken.",
-    422: "The request is not valid: a field is missing, malformed or out of range.",
-    429: "Too many requests: wait and try again.",
-    503: "A system the bank depends on did not answer: nothing was changed.",
-}
-
-
-def _kinds(cls: type[DomainError]) -> list[type[DomainError]]:
-    return [cls] + [kind for sub in cls.__subclasses__() for kind in _kinds(sub)]
-
-
-def document_errors(app: FastAPI) -> None:
-    """Every operation under ``/api`` documents the refusals it may answer, with the
-    error envelope as their body (FastAPI's default documents only a ``{detail}``
-    422): the statuses of every :class:`DomainError` the domains declare, and 401,
-    403 and 422 that the shared dependencies and the input checks send. Any
-    operation may meet most of them (a missing account, a frozen one, a rate limit).
-
-    Done on the generated document rather than with ``responses=`` on the routers:
-    that would make FastAPI build every route's response models again for each app."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            _add_refusals(generate())
-        return app.openapi_schema or {}
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _add_refusals(document: dict[str, Any]) -> None:
-    statuses = {kind.status for kind in _kinds(DomainError)} | {401, 403, 404, 422}
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(envelope.pop("$defs", {}), ErrorEnvelope=envelope)
-    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
-    for path, operations in document["paths"].items():
-        if not path.startswith("/api/"):
-            continue
-        for operation in operations.values():
-            responses = operation["responses"]
-            for status in sorted(statuses):
-                meaning = _MEANINGS.get(status, "Refused.")
-                responses[str(status)] = {"description": meaning, "content": body}
-    for default in ("HTTPValidationError", "ValidationError"):  # no longer referred to
-        schemas.pop(default, None)
-
-
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
