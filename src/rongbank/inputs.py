@@ -37,7 +37,6 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    StringConstraints,
 )
 
 MAX_ID = 2**63 - 1
@@ -127,11 +126,22 @@ def _storable(value: str) -> str:
 Text = Annotated[str, AfterValidator(_storable)]
 """Free text the bank stores: for inputs the guard does not see (multipart fields)."""
 
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_storable)
-]
-"""A person's, business's or thing's name: stored trimmed, never blank. Give its
-longest with ``Annotated[Name, Field(max_length=...)]``."""
+
+def _not_blank(value: Any) -> Any:
+    # Python's strip, as the services strip before they store: it also takes the
+    # separators U+001C..1F, which pydantic's whitespace stripping leaves, so a title
+    # of "\x1e" passed min_length and reached the database blank.
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("Must not be blank.")
+    return value
+
+
+NonBlank = Annotated[str, BeforeValidator(_not_blank), Field(min_length=1)]
+"""Text that must say something: not blank once trimmed (the services store it
+trimmed). Give its longest with ``Annotated[NonBlank, Field(max_length=...)]``."""
+
+Name = NonBlank
+"""A person's, business's or thing's name (or title)."""
 
 Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 """A row's id in a JSON body: a JSON integer (not ``true``, ``1.0`` or ``"1"``),

@@ -288,7 +288,8 @@ class TestDeclaredTypes:
                 if not _field_errors(model, name, ""):
                     continue  # may be left out or blank (the default)
                 walked += 1
-                assert _field_errors(model, name, " \u3000\t"), (str(route), model, name)
+                for blank in (" \u3000\t", "\x1e"):
+                    assert _field_errors(model, name, blank), (str(route), model, name, blank)
                 errors = _field_errors(model, name, "  张三 ")
                 assert not errors, (model, name, errors)
         assert walked >= 10

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rongbank.chat.desk import DeskItem, ResponseTime
 from rongbank.chat.notices import BroadcastKind, NoticeKind, Segment
 from rongbank.chat.service import MemberInfo, Message, Summary
-from rongbank.inputs import Count, Day, Flag, Id, Name
+from rongbank.inputs import Count, Day, Flag, Id, Name, NonBlank
 
 
 class SenderOut(BaseModel):
@@ -167,7 +167,7 @@ class ConversationTransferIn(BaseModel):
 
 class CannedIn(BaseModel):
     title: Name = Field(max_length=100)
-    body: str = Field(min_length=1, max_length=2000)
+    body: NonBlank = Field(max_length=2000)
     shared: Flag = False
 
 
@@ -454,7 +454,7 @@ class BroadcastIn(BaseModel):
         description="announcement (service) or promotion (marketing): customers switch each off."
     )
     title: Name = Field(max_length=100)
-    text: str = Field(min_length=1, max_length=2000)
+    text: NonBlank = Field(max_length=2000)
 
 
 class BroadcastOut(BaseModel):
