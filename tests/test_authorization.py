@@ -164,7 +164,7 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
     number = world["bob"]["account"]["number"]
     for role, headers in world["staff"].items():
         for method, path in operations(client):
-            if path.startswith(f"{V1}/me"):
+            if path.startswith(f"{V1}/me/"):
                 assert call(client, method, concrete(path, number), headers).status_code == 403
             elif path.startswith(f"{V1}/staff"):
                 response = call(client, method, concrete(path, number), headers)
@@ -221,14 +221,14 @@ def test_a_customer_cannot_touch_another_customers_account_or_tools(
     alice, bob = world["alice"], world["bob"]
     number = bob["account"]["number"]
     for method, path in operations(client):
-        if path.startswith(f"{V1}/me") and "{number}" in path:
+        if path.startswith(f"{V1}/me/") and "{number}" in path:
             response = call(client, method, concrete(path, number), alice["headers"])
             assert response.status_code in (403, 404), (method, path)
     with platform.transaction() as session:
         platform.tools.held(session, bob["customer_id"])
         bobs_sms = platform.tools.tools_of(session, bob["customer_id"])[0]
     for method, path in operations(client):
-        if path.startswith(f"{V1}/me") and "{tool_id}" in path:
+        if path.startswith(f"{V1}/me/") and "{tool_id}" in path:
             response = call(
                 client, method, path.replace("{tool_id}", str(bobs_sms.id)), alice["headers"]
             )
@@ -254,7 +254,7 @@ def test_a_customer_cannot_reach_another_customers_conversations(
         bobs = platform.chat.open_bank(session, customer_id=bob["customer_id"]).conversation.id
     walked = 0
     for method, path in operations(client):
-        if path.startswith(f"{V1}/me") and "{conversation_id}" in path:
+        if path.startswith(f"{V1}/me/") and "{conversation_id}" in path:
             target = (
                 path.replace("{conversation_id}", str(bobs))
                 .replace("{seq}", "1")

@@ -12,7 +12,9 @@ the server or mean something other than what was sent:
 - integers beyond PostgreSQL's ``bigint``, and NaN or infinite numbers;
 - digits of other scripts (``"６２"``, ``"٦٢"``): ``str.isdigit`` and ``int`` take
   them, so they read as another number than the one shown;
-- strings for booleans (``"pending": "yes"``) and names that are only spaces.
+- strings for booleans (``"pending": "yes"``), booleans or strings for integers,
+  numbers for dates (pydantic reads ``0`` as 1 January 1970), and names that are
+  only spaces.
 
 :func:`loads` and :func:`refusal` are what the API's input guard
 (:mod:`rongbank.api.guard`) and the chat gateway apply to everything that arrives;

@@ -96,7 +96,7 @@ class World:
     def headers(self, method: str, path: str) -> dict[str, str]:
         if path.startswith(f"{V1}/ledger"):
             return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-        if path.startswith(f"{V1}/me"):
+        if path.startswith(f"{V1}/me/"):
             return dict(self.alice["headers"])
         if path.startswith(f"{V1}/merchant"):
             return dict(self.shop.owner)

@@ -237,6 +237,16 @@ class TestDeclaredTypes:
                     assert errors, (str(route), name, value)
         assert walked > 80
 
+    def test_every_text_field_of_an_upload_refuses_nul(self) -> None:
+        """Multipart bodies are not read by the guard: their fields are typed."""
+        walked = 0
+        for route in FORM_ROUTES:
+            for name, field in _parameters(route):
+                if str in _kinds(field.field_info.annotation) and route.path.startswith("/api"):
+                    walked += 1
+                    assert field.validate("a\x00", {}, loc=("x",))[1], (str(route), name)
+        assert walked >= 4  # client id and caption, customer and staff
+
     def test_every_boolean_in_a_json_body_is_true_or_false_only(self) -> None:
         walked = 0
         for route, model in _request_models():
