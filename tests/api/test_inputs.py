@@ -29,7 +29,7 @@ from rongbank.accounts.rules import luhn_valid
 from rongbank.api.app import create_app
 from rongbank.inputs import MAX_ID, InputRefused, loads, parse_id
 from rongbank.platform import Platform
-from tests.accounts.test_endpoints import V1, People, transfer_confirmed
+from tests.accounts.test_endpoints import V1, People, available, transfer_confirmed
 
 APP = create_app(cast(Platform, None))  # routes only: nothing here is served
 
@@ -349,6 +349,7 @@ def test_a_key_given_twice_moves_no_money(client: TestClient, platform: Platform
         headers={**payer["headers"], "Content-Type": "application/json"},
     )
     assert refused(response, "body.amount"), response.text
+    assert (available(client, payer), available(client, payee)) == ("100.00", "0.00")
     sent = transfer_confirmed(
         client,
         payer,
@@ -359,7 +360,8 @@ def test_a_key_given_twice_moves_no_money(client: TestClient, platform: Platform
             "amount": "0.01",
         },
     )
-    assert sent.status_code == 201, sent.text  # the same people, one key each: moves
+    assert sent.status_code == 201, sent.text  # the same request with the key once: moves
+    assert available(client, payee) == "0.01"
 
 
 @pytest.fixture
