@@ -74,17 +74,19 @@ def session(connection: Connection) -> Iterator[Session]:
         session.close()
 
 
+START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(datetime(2026, 3, 2, 1, 30, tzinfo=UTC))
+    return FrozenClock(START)
 
 
 OPERATOR_TOKEN = "test-operator-token"
 
 
-@pytest.fixture
-def platform(connection: Connection, clock: FrozenClock) -> Platform:
-    """The platform over the rolled-back test transaction, with a frozen clock and
+def platform_on(connection: Connection, clock: FrozenClock) -> Platform:
+    """The platform over ``connection``'s transaction, with a frozen clock and
     without group commit (which needs its own connections: see ``fresh_db``)."""
     # Merchants' notification receivers in tests listen on localhost.
     settings = Settings(
@@ -142,6 +144,12 @@ class StaffLogin(httpx.Auth):
                 ).token
             request.headers["Authorization"] = f"Bearer {self.token}"
             yield request
+
+
+@pytest.fixture
+def platform(connection: Connection, clock: FrozenClock) -> Platform:
+    """The platform over the rolled-back test transaction."""
+    return platform_on(connection, clock)
 
 
 @pytest.fixture

@@ -3,19 +3,25 @@ each refusal is proven, so that a new endpoint without its check fails here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from starlette.websockets import WebSocketDisconnect
 
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
+from rongbank.clock import FrozenClock
 from rongbank.ledger import endpoints as ledger
 from rongbank.platform import Platform
 from rongbank.wealth import rules
+from rongbank.web.pages import STAFF_COOKIE
 from tests.accounts.test_endpoints import PASSWORD, People
+from tests.chat.conftest import Chat, serving
 
 V1 = "/api/v1"
 PUBLIC = {("POST", f"{V1}/customers"), ("POST", f"{V1}/enterprises"), ("POST", f"{V1}/sessions")}
@@ -152,19 +158,31 @@ def test_customers_reach_neither_staff_nor_ledger_endpoints(
             assert response.status_code in (401, 403), (method, path)
 
 
+def refused_for_role(response: Any) -> bool:
+    """The answer ``require_staff`` (API) or ``staff_page`` (console) gives a role
+    that may not do this; other 403s (a challenge, membership) are the route's own."""
+    if response.status_code != 403:
+        return False
+    error = response.json()["error"]
+    return error["code"] == "forbidden" and error["message"] == "Your role does not allow this."
+
+
 def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
     client: TestClient, world: dict[str, Any]
 ) -> None:
+    """Staff role against staff role: each staff operation is refused to every role
+    the table does not give it, and is not refused for their role to those it does
+    (so the table cannot claim more than the code allows)."""
     number = world["bob"]["account"]["number"]
     for role, headers in world["staff"].items():
         for method, path in operations(client):
-            if path.startswith(f"{V1}/me"):
+            if path.startswith(f"{V1}/me/"):
                 assert call(client, method, concrete(path, number), headers).status_code == 403
-            elif path.startswith(f"{V1}/staff") and role not in SERVING_ROLES.get(
-                (method, path), STAFF_ROLES
-            ):
+            elif path.startswith(f"{V1}/staff"):
                 response = call(client, method, concrete(path, number), headers)
-                assert response.status_code == 403, (role, method, path)
+                admitted = role in SERVING_ROLES.get((method, path), STAFF_ROLES)
+                assert refused_for_role(response) is not admitted, (role, method, path)
+                assert response.status_code != 401, (role, method, path)
             elif path.startswith(f"{V1}/ledger"):
                 # Operations keep the ledger, risk analysts read it; no other role.
                 allowed = ledger.READERS if method == "GET" else ledger.KEEPERS
@@ -175,20 +193,59 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
                     assert status == 403, (role, method, path, status)
 
 
+# The staff console's pages: any staff member sees the search and a customer; account
+# actions and reassignment are for operations; the chat workspace is the managers'.
+CONSOLE_ROLES = {
+    ("GET", "/staff"): set(ROLES),
+    ("GET", "/staff/customers/{customer_id}"): set(ROLES),
+    ("POST", "/staff/accounts/{number}/{action}"): STAFF_ROLES,
+    ("POST", "/staff/customers/{customer_id}/manager"): STAFF_ROLES,
+}
+
+
+def console_pages() -> list[tuple[str, str]]:
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    app = create_app(cast(Platform, None))
+    return [
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and context.path.startswith("/staff")
+        for method in sorted(context.methods or ())
+    ]
+
+
+def test_each_console_page_is_refused_to_the_roles_that_must_not_have_it(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    pages = [page for page in console_pages() if not page[1].startswith("/staff/log")]
+    assert len(pages) > 15
+    for role, headers in world["staff"].items():
+        client.cookies.set(STAFF_COOKIE, headers["Authorization"].split()[1])
+        try:
+            for method, path in pages:
+                url = concrete(re.sub(r":int\}", "}", path), "6288880000000000018")
+                response = client.request(method, url.replace("{action}", "freeze"))
+                admitted = role in CONSOLE_ROLES.get((method, path), {"account_manager"})
+                assert refused_for_role(response) is not admitted, (role, method, path)
+        finally:
+            client.cookies.clear()
+
+
 def test_a_customer_cannot_touch_another_customers_account_or_tools(
     client: TestClient, world: dict[str, Any], platform: Platform
 ) -> None:
     alice, bob = world["alice"], world["bob"]
     number = bob["account"]["number"]
     for method, path in operations(client):
-        if path.startswith(f"{V1}/me") and "{number}" in path:
+        if path.startswith(f"{V1}/me/") and "{number}" in path:
             response = call(client, method, concrete(path, number), alice["headers"])
             assert response.status_code in (403, 404), (method, path)
     with platform.transaction() as session:
         platform.tools.held(session, bob["customer_id"])
         bobs_sms = platform.tools.tools_of(session, bob["customer_id"])[0]
     for method, path in operations(client):
-        if path.startswith(f"{V1}/me") and "{tool_id}" in path:
+        if path.startswith(f"{V1}/me/") and "{tool_id}" in path:
             response = call(
                 client, method, path.replace("{tool_id}", str(bobs_sms.id)), alice["headers"]
             )
@@ -214,7 +271,7 @@ def test_a_customer_cannot_reach_another_customers_conversations(
         bobs = platform.chat.open_bank(session, customer_id=bob["customer_id"]).conversation.id
     walked = 0
     for method, path in operations(client):
-        if path.startswith(f"{V1}/me") and "{conversation_id}" in path:
+        if path.startswith(f"{V1}/me/") and "{conversation_id}" in path:
             target = (
                 path.replace("{conversation_id}", str(bobs))
                 .replace("{seq}", "1")
@@ -370,3 +427,70 @@ def test_only_merchants_reach_merchant_endpoints_and_merchants_reach_nothing_els
                     continue
                 status = call(client, method, url, headers).status_code
                 assert status in (401, 403), (method, path, status)
+
+
+WS = f"{V1}/chat/ws"
+
+
+@pytest.fixture
+def sockets(fresh_db: str, clock: FrozenClock) -> Iterator[Chat]:
+    with serving(fresh_db, clock) as chat:
+        yield chat
+
+
+def answers_until(ws: Any, ref: str) -> list[dict[str, Any]]:
+    """Everything the socket is told up to the answer to frame ``ref``."""
+    told: list[dict[str, Any]] = [ws.receive_json()]
+    while told[-1].get("id") != ref or told[-1]["type"] not in ("ack", "error"):
+        told.append(ws.receive_json())
+    return told
+
+
+def test_a_customer_cannot_read_send_or_mark_in_anothers_conversation_over_the_socket(
+    sockets: Chat,
+) -> None:
+    """Bob and Carol talk; Alice's socket is pushed nothing of it, and her frames
+    naming their conversation are refused as if it did not exist."""
+    chat = sockets
+    alice, bob, carol = chat.customer(), chat.customer("李雷"), chat.customer("韩梅梅")
+    theirs = chat.direct(bob, carol)
+    with chat.client.websocket_connect(WS, headers=alice["headers"]) as ws:
+        assert chat.send(bob, theirs, "只给你看", "b1").status_code == 201
+        frames = [
+            {"type": "send", "client_id": "a1", "text": "我也在"},
+            {"type": "receipt", "read_seq": 1},
+            {"type": "typing"},
+        ]
+        told: list[dict[str, Any]] = []
+        for ref, frame in enumerate(frames):
+            ws.send_json({**frame, "id": str(ref), "conversation_id": theirs})
+            told += answers_until(ws, str(ref))
+            assert told[-1]["type"] == "error", (frame, told[-1])
+            assert told[-1]["error"]["code"] == "chat_conversation_not_found"
+        ws.send_json({"type": "sync", "id": "sync", "since": ""})
+        told += answers_until(ws, "sync")
+        assert [c["id"] for c in told[-1]["conversations"]] == []
+        assert [e for e in told if e["type"] in ("message", "receipt", "typing")] == []
+    assert [m["body"] for m in chat.history(carol, theirs)] == ["只给你看"]
+
+
+def test_staff_without_a_chat_role_cannot_open_the_socket(sockets: Chat) -> None:
+    """A staff member whose role is gone (deactivated) keeps a live token until it
+    ends, but is refused the socket as the chat API refuses them."""
+    chat = sockets
+    manager = chat.staff_member("manager-ws")
+    with chat.client.websocket_connect(WS, headers=manager["headers"]) as ws:
+        ws.send_json({"type": "sync", "id": "s"})
+        assert answers_until(ws, "s")[-1]["type"] == "ack"
+    with chat.platform.transaction() as session:
+        session.execute(
+            text("UPDATE staff SET active = false WHERE id = :id"), {"id": manager["id"]}
+        )
+    staff_api = chat.client.get(f"{V1}/staff/chat/conversations", headers=manager["headers"])
+    assert staff_api.status_code == 403
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        chat.client.websocket_connect(WS, headers=manager["headers"]),
+    ):
+        pass
+    assert refused.value.code == 4403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -93,11 +94,17 @@ def chat(client: TestClient, platform: Platform) -> Chat:
     return Chat(client, platform)
 
 
-@pytest.fixture
-def live_chat(fresh_db: str, clock: FrozenClock) -> Iterator[Chat]:
+@contextmanager
+def serving(database_url: str, clock: FrozenClock) -> Iterator[Chat]:
     """A platform over a database of its own with real commits: WebSocket handlers
     run on other threads than the requests, so they cannot share the rolled-back
     test connection."""
-    platform = Platform.connect(fresh_db, Settings(), clock=clock, group_commit=False)
+    platform = Platform.connect(database_url, Settings(), clock=clock, group_commit=False)
     with TestClient(create_app(platform, background=False)) as client:
         yield Chat(client, platform)
+
+
+@pytest.fixture
+def live_chat(fresh_db: str, clock: FrozenClock) -> Iterator[Chat]:
+    with serving(fresh_db, clock) as chat:
+        yield chat

@@ -116,9 +116,19 @@ class TestGateway:
             assert next_of(ws, "error")["error"]["code"] == "chat_conversation_not_found"
             ws.send_json({"type": "nonsense"})
             assert next_of(ws, "error")["error"]["code"] == "invalid_request"
-            # An id beyond 64 bits is echoed as sent, like any other.
+            # A number beyond 64 bits anywhere in a frame, even its id, is refused as
+            # every input path refuses it (rongbank.inputs); the socket goes on.
             ws.send_json({"type": "typing", "id": 2**70, "conversation_id": conversation})
-            assert next_of(ws, "error")["id"] == 2**70
+            error = next_of(ws, "error")
+            assert (error["id"], error["error"]["details"]["fields"]) == (None, ["id"])
+            ws.send_text('{"type": "sync", "id": "d", "id": "e"}')
+            assert next_of(ws, "error")["error"]["details"]["fields"] == ["id"]
+            ws.send_json({"type": "sync", "id": "nul", "since": "\x00"})
+            assert next_of(ws, "error")["error"]["details"]["fields"] == ["since"]
+            ws.send_json({"type": "typing", "id": 3, "conversation_id": -1})
+            assert next_of(ws, "error", 3)["error"]["code"] == "invalid_request"
+            ws.send_json({"type": "sync", "id": "s"})
+            assert next_of(ws, "ack", "s")["cursor"] == ""
 
     def test_refuses_without_a_session_and_cookies_from_other_sites(self, live_chat: Chat) -> None:
         chat = live_chat

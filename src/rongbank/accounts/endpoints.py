@@ -22,6 +22,7 @@ from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import InvalidRequest
+from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
@@ -231,7 +232,7 @@ def close(number: str, platform: PlatformDep, me: Operations) -> s.AccountOut:
 
 @staff.post("/customers/{customer_id}/manager", status_code=204)
 def reassign_manager(
-    customer_id: int, body: s.ManagerIn, platform: PlatformDep, _: Operations
+    customer_id: IdParam, body: s.ManagerIn, platform: PlatformDep, _: Operations
 ) -> Response:
     with platform.transaction() as session:
         platform.accounts.reassign_manager(

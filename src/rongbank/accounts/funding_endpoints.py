@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, Field
@@ -26,10 +26,12 @@ from rongbank.accounts.funding import (
     FundingState,
     Opener,
 )
-from rongbank.accounts.schemas import AccountNumber, Amount, Strict
+from rongbank.accounts.schemas import AccountNumber, Amount
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.tools import PaymentRequest
+from rongbank.inputs import Id, IdParam, Name
+from rongbank.inputs import Input as Strict
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
@@ -48,18 +50,18 @@ ChallengeId = Annotated[str, Field(min_length=1, max_length=64)] | None
 ChallengeResponse = Annotated[str, Field(min_length=1, max_length=512)] | None
 
 
-class CardIn(Strict):
+class BoundCardIn(Strict):
     card_number: Annotated[
         str, Field(min_length=1, max_length=40, examples=["6222021234567890128"])
     ]
-    holder_name: Annotated[str, Field(min_length=1, max_length=200)]
+    holder_name: Annotated[Name, Field(max_length=200)]
     challenge_id: ChallengeId = None
     """From the ``challenge_required`` answer to this same request."""
     response: ChallengeResponse = None
     """The code sent to your registered mobile."""
 
 
-class CardOut(BaseModel):
+class BoundCardOut(BaseModel):
     id: int
     masked: str
     holder_name: str
@@ -70,7 +72,7 @@ class CardOut(BaseModel):
 class FundingIn(Strict):
     client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     account: AccountNumber
-    card_id: int
+    card_id: Id
     amount: Amount
 
 
@@ -97,8 +99,8 @@ class FundingOut(BaseModel):
     updated_at: datetime
 
 
-def _card_out(card: BoundCard) -> CardOut:
-    return CardOut(
+def _card_out(card: BoundCard) -> BoundCardOut:
+    return BoundCardOut(
         id=card.id,
         masked=card.masked,
         holder_name=card.holder_name,
@@ -119,6 +121,12 @@ def _funding_out(request: FundingRequest) -> FundingOut:
         created_at=request.created_at,
         updated_at=request.updated_at,
     )
+
+
+_FUNDING_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": FundingOut, "description": "A retry: the request as it stands now."},
+    202: {"model": FundingOut, "description": "The outcome is not known yet."},
+}
 
 
 def _answer(done: FundingDone, response: Response) -> FundingOut:
@@ -212,8 +220,8 @@ def withdrawal_authorised(
 
 @router.post("/cards", status_code=201)
 def bind_card(
-    body: CardIn, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
-) -> CardOut:
+    body: BoundCardIn, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+) -> BoundCardOut:
     """Bind a card of yours at another bank, to top up from and withdraw to. A
     security change: answered ``403 challenge_required`` with a code sent to your
     registered mobile naming the card; send the same request again with
@@ -234,23 +242,23 @@ def bind_card(
 
 
 @router.get("/cards")
-def my_cards(platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal) -> list[CardOut]:
+def my_cards(
+    platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+) -> list[BoundCardOut]:
     with platform.transaction() as session:
         return [_card_out(c) for c in funding.cards(session, me.id)]
 
 
 @router.delete("/cards/{card_id}", status_code=204)
 def unbind_card(
-    card_id: int, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+    card_id: IdParam, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
 ) -> Response:
     with unbinding_audited(platform, me.id, card_id) as session:
         funding.unbind_card(session, customer_id=me.id, card_id=card_id)
     return Response(status_code=204)
 
 
-@router.post(
-    "/top-ups", status_code=201, responses={202: {"description": "The outcome is not known yet."}}
-)
+@router.post("/top-ups", status_code=201, responses=_FUNDING_ANSWERS)
 def top_up(
     body: FundingIn,
     platform: PlatformDep,
@@ -281,11 +289,7 @@ def top_up(
     return _answer(done, response)
 
 
-@router.post(
-    "/withdrawals",
-    status_code=201,
-    responses={202: {"description": "The outcome is not known yet."}},
-)
+@router.post("/withdrawals", status_code=201, responses=_FUNDING_ANSWERS)
 def withdraw(
     body: WithdrawalIn,
     platform: PlatformDep,
@@ -330,7 +334,7 @@ def withdraw(
 
 @router.get("/funding/{request_id}")
 def funding_request(
-    request_id: int, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
+    request_id: IdParam, platform: PlatformDep, funding: FundingDep, me: CustomerPrincipal
 ) -> FundingOut:
     with platform.transaction() as session:
         return _funding_out(funding.request(session, customer_id=me.id, request_id=request_id))

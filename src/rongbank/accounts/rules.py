@@ -14,6 +14,7 @@ from rongbank.accounts.errors import (
     NewCardLimitExceeded,
     YearlyLimitExceeded,
 )
+from rongbank.inputs import ascii_digits
 from rongbank.money import format_amount, parse_amount
 
 CNY_SCALE = 2
@@ -33,7 +34,7 @@ def luhn_check_digit(body: str) -> str:
 
 
 def luhn_valid(number: str) -> bool:
-    return number.isdigit() and len(number) > 1 and luhn_check_digit(number[:-1]) == number[-1]
+    return ascii_digits(number) and len(number) > 1 and luhn_check_digit(number[:-1]) == number[-1]
 
 
 def account_number(prefix: str, sequence: int) -> str:

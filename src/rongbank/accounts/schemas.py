@@ -5,28 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictStr
+from pydantic import BaseModel, Field, SecretStr, StrictStr
+
+from rongbank.inputs import Id, Name
+from rongbank.inputs import Input as Strict
 
 Amount = Annotated[StrictStr, Field(max_length=40, examples=["12.30"])]
 AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class PersonIn(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[Name, Field(max_length=100)]
     mobile: Annotated[str, Field(max_length=30)]
     resident_id: Annotated[str, Field(max_length=30)]
     password: SecretStr
 
 
 class EnterpriseIn(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[Name, Field(max_length=200)]
     mobile: Annotated[str, Field(max_length=30)]
     credit_code: Annotated[str, Field(max_length=30)]
-    legal_rep_name: Annotated[str, Field(min_length=1, max_length=100)]
+    legal_rep_name: Annotated[Name, Field(max_length=100)]
     legal_rep_id: Annotated[str, Field(max_length=30)]
     password: SecretStr
 
@@ -89,7 +88,7 @@ class FreezeIn(Strict):
 
 
 class ManagerIn(Strict):
-    manager_id: int
+    manager_id: Id
 
 
 RegisteredOut.model_rebuild()

@@ -19,6 +19,8 @@ from rongbank.accounts.statements import (
     render_pdf,
 )
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
+from rongbank.api.docs import file_answer
+from rongbank.inputs import CountParam, Day
 from rongbank.money import format_amount, parse_amount
 from rongbank.platform import Platform
 
@@ -53,8 +55,8 @@ def _amount(value: str | None) -> int | None:
     return None if value is None else parse_amount(value, scale=CNY_SCALE, currency="CNY")
 
 
-Start = Annotated[date | None, Query(description="First business date (Beijing time)")]
-End = Annotated[date | None, Query(description="Last business date, included")]
+Start = Annotated[Day | None, Query(description="First business date (Beijing time)")]
+End = Annotated[Day | None, Query(description="Last business date, included")]
 AmountText = Annotated[str | None, Query(max_length=40, examples=["100.00"])]
 
 
@@ -68,7 +70,7 @@ def history(
     direction: Literal["in", "out"] | None = None,
     min_amount: AmountText = None,
     max_amount: AmountText = None,
-    after: Annotated[int, Query(ge=0, description="next_after of the previous page")] = 0,
+    after: Annotated[CountParam, Query(ge=0, description="next_after of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HistoryOut:
     """Your account's movements, oldest first, filtered by period, direction and
@@ -150,7 +152,7 @@ _STATEMENT_DOC = (
 @router.get(
     "/accounts/{number}/statement.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=file_answer("text/csv", description="The statement."),
     description=_STATEMENT_DOC + " UTF-8 with a byte-order mark, for Excel.",
 )
 def statement_csv(
@@ -163,7 +165,7 @@ def statement_csv(
 @router.get(
     "/accounts/{number}/statement.pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses=file_answer("application/pdf", description="The statement."),
     description=_STATEMENT_DOC,
 )
 def statement_pdf(
@@ -176,7 +178,7 @@ def statement_pdf(
 @router.get(
     "/accounts/{number}/statement.xml",
     response_class=Response,
-    responses={200: {"content": {"application/xml": {}}}},
+    responses=file_answer("application/xml", description="The statement."),
     description=_STATEMENT_DOC + " ISO 20022 camt.053.001.08, for enterprise customers.",
 )
 def statement_camt053(

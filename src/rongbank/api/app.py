@@ -18,7 +18,9 @@ from rongbank import __version__
 from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.accounts.funding_endpoints import router as funding_router
 from rongbank.accounts.statement_endpoints import router as statements_router
+from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
+from rongbank.api.guard import InputGuard
 from rongbank.auth import endpoints as auth_endpoints
 from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
@@ -84,9 +86,16 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
         version=__version__,
         description="Open internet banking: direct bank, e-Pay, e-Mall, e-Link, online financing.",
         lifespan=lifespan,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        servers=[{"url": "/", "description": "This server"}],
+        # Operation ids are the endpoint functions' names: short, and stable for
+        # generated clients (FastAPI's default also spells out the path and method).
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.platform = platform
     install_error_handlers(app)
+    complete_openapi(app)
+    app.add_middleware(InputGuard)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

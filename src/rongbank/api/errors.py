@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from rongbank.errors import DomainError
@@ -23,6 +24,21 @@ _HTTP_CODES = {
     413: "request_too_large",
     415: "unsupported_media_type",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable: clients match on it.", examples=["insufficient_funds"])
+    message: str = Field(description="For a person to read; may change.")
+    details: dict[str, Any] = Field(
+        description="Facts about this refusal, by code; for ``invalid_request``, "
+        "``errors``: the fields and their problems."
+    )
+
+
+class ErrorEnvelope(BaseModel):
+    """Every refusal, whatever its status."""
+
+    error: ErrorDetail
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

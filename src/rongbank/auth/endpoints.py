@@ -12,14 +12,16 @@ from typing import Annotated, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, Header, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.docs import file_answer
 from rongbank.auth import gridcard
 from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import Tool, ToolNotFound
+from rongbank.inputs import IdParam, Input
 from rongbank.money import format_amount, parse_amount
 from rongbank.platform import Platform
 
@@ -59,12 +61,11 @@ ChallengeId = Annotated[str, Field(min_length=1, max_length=64)] | None
 Response_ = Annotated[str, Field(min_length=1, max_length=2000)] | None
 
 
-class ConfirmIn(BaseModel):
+class ConfirmIn(Input):
     """Getting a tool or raising a limit of one's own is confirmed with a code sent
     to the registered mobile: send the request without these first, then again with
     the challenge's id and the code (as for a transfer)."""
 
-    model_config = ConfigDict(extra="forbid")
     challenge_id: ChallengeId = None
     response: Response_ = None
 
@@ -129,7 +130,19 @@ def my_tools(platform: PlatformDep, me: CustomerPrincipal) -> list[ToolOut]:
         return [tool_out(t) for t in platform.tools.tools_of(session, me.id)]
 
 
-@customer.post("/tools/grid-card", status_code=201, response_model=None)
+_PRINTABLE = file_answer(
+    "application/pdf",
+    status=201,
+    description="The new card: JSON, or the printable card with ``Accept: application/pdf``.",
+)
+
+
+@customer.post(
+    "/tools/grid-card",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": GridCardOut, **_PRINTABLE[201]}},
+)
 def issue_grid_card(
     platform: PlatformDep,
     me: CustomerPrincipal,
@@ -175,7 +188,7 @@ def enroll_ukey(body: UKeyIn, platform: PlatformDep, me: CustomerPrincipal) -> U
 
 
 @customer.delete("/tools/{tool_id}")
-def revoke_my_tool(tool_id: int, platform: PlatformDep, me: CustomerPrincipal) -> ToolOut:
+def revoke_my_tool(tool_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> ToolOut:
     """Revoke a lost or unwanted tool; it can never answer again."""
     with platform.audited(
         actor_kind="customer", actor_id=me.id, action="tool.revoke", target=str(tool_id)
@@ -251,7 +264,7 @@ def _ca_certificate(platform: Platform) -> x509.Certificate:
 @public.get(
     "/ukey.pem",
     response_class=Response,
-    responses={200: {"content": {"application/x-pem-file": {}}}},
+    responses=file_answer("application/x-pem-file", description="The certificate, PEM."),
 )
 def ukey_ca_pem(platform: PlatformDep) -> Response:
     """The certificate of the bank's CA that issues every U盾 certificate, in PEM: a
@@ -271,7 +284,7 @@ def ukey_ca_pem(platform: PlatformDep) -> Response:
 @public.get(
     "/ukey.der",
     response_class=Response,
-    responses={200: {"content": {"application/pkix-cert": {}}}},
+    responses=file_answer("application/pkix-cert", description="The certificate, DER."),
 )
 def ukey_ca_der(platform: PlatformDep) -> Response:
     """The same certificate in DER (``application/pkix-cert``, RFC 2585), as Windows
@@ -294,7 +307,7 @@ Serving = Annotated[
 
 
 @staff.get("/customers/{customer_id}/tools")
-def customer_tools(customer_id: int, platform: PlatformDep, me: Serving) -> list[ToolOut]:
+def customer_tools(customer_id: IdParam, platform: PlatformDep, me: Serving) -> list[ToolOut]:
     """A customer's tools, for staff who may see the customer (an account manager: one
     they serve; the console's rule, ``Desk.check_customer``)."""
     with platform.transaction() as session:
@@ -303,7 +316,7 @@ def customer_tools(customer_id: int, platform: PlatformDep, me: Serving) -> list
 
 
 @staff.post("/tools/{tool_id}/unblock")
-def unblock_tool(tool_id: int, platform: PlatformDep, me: Operations) -> ToolOut:
+def unblock_tool(tool_id: IdParam, platform: PlatformDep, me: Operations) -> ToolOut:
     """Unblock a tool after checking the customer's identity (at the counter or by
     a recorded call)."""
     with platform.audited(
@@ -314,7 +327,7 @@ def unblock_tool(tool_id: int, platform: PlatformDep, me: Operations) -> ToolOut
 
 
 @staff.post("/tools/{tool_id}/revoke")
-def revoke_tool(tool_id: int, platform: PlatformDep, me: Operations) -> ToolOut:
+def revoke_tool(tool_id: IdParam, platform: PlatformDep, me: Operations) -> ToolOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="tool.revoke", target=str(tool_id)
     ) as session:

@@ -15,17 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 from starlette.types import Message
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, get_platform
+from rongbank.api.docs import file_answer
 from rongbank.chat import schemas as s
 from rongbank.chat.attachments import Download
 from rongbank.chat.endpoints import ChatStaff, sent_out
 from rongbank.chat.errors import AttachmentTooLarge
 from rongbank.chat.media import content_disposition
 from rongbank.chat.service import Member
+from rongbank.inputs import CountParam, IdParam, Text
 from rongbank.platform import Platform
 
 FORM_ALLOWANCE = 64 * 1024
@@ -81,12 +84,20 @@ class CappedUploadRoute(APIRoute):
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat", route_class=CappedUploadRoute)
 staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat", route_class=CappedUploadRoute)
 
-Upload = Annotated[UploadFile, File(description="The image or file; its type is read from it.")]
-ClientId = Annotated[
-    str, Form(min_length=1, max_length=100, description="Unique per message, as for text.")
-]
-Caption = Annotated[str, Form(max_length=500)]
-ReplyTo = Annotated[int | None, Form(ge=1)]
+
+class AttachmentIn(BaseModel):
+    """An upload's form (``multipart/form-data``): the input guard does not read
+    multipart bodies, so its text fields are :data:`~rongbank.inputs.Text`."""
+
+    file: UploadFile = Field(description="The image or file; its type is read from it.")
+    client_id: Annotated[Text, Field(min_length=1, max_length=100)] = Field(
+        description="Unique per message, as for text."
+    )
+    caption: Annotated[Text, Field(max_length=500)] = ""
+    reply_to: IdParam | None = None
+
+
+Upload = Annotated[AttachmentIn, Form(media_type="multipart/form-data")]
 Thumbnail = Annotated[bool, Query(description="The image's preview instead (images only).")]
 
 
@@ -99,25 +110,19 @@ def _read(upload: UploadFile, limit: int) -> bytes:
 
 
 def _upload(
-    platform: Platform,
-    member: Member,
-    conversation_id: int,
-    upload: UploadFile,
-    client_id: str,
-    caption: str,
-    reply_to: int | None,
+    platform: Platform, member: Member, conversation_id: int, form: AttachmentIn
 ) -> s.SentOut:
-    data = _read(upload, platform.attachments.limits.max_bytes)
+    data = _read(form.file, platform.attachments.limits.max_bytes)
     with platform.transaction() as session:
         sent = platform.attachments.send(
             session,
             member,
             conversation_id=conversation_id,
-            client_id=client_id,
-            name=upload.filename or "file",
+            client_id=form.client_id,
+            name=form.file.filename or "file",
             data=data,
-            caption=caption,
-            reply_to=reply_to,
+            caption=form.caption,
+            reply_to=form.reply_to,
         )
     return sent_out(sent)
 
@@ -146,9 +151,7 @@ def attachment_response(
     )
 
 
-_FILE_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "The content."}
-}
+_FILE_RESPONSES = file_answer("application/octet-stream", description="The content.")
 
 
 @customer.post(
@@ -157,26 +160,25 @@ _FILE_RESPONSES: dict[int | str, dict[str, object]] = {
     form_limits={"max_files": 1, "max_fields": 8},  # the file and the three fields
 )
 def upload(
-    conversation_id: int,
+    conversation_id: IdParam,
     platform: PlatformDep,
     me: CustomerPrincipal,
-    file: Upload,
-    client_id: ClientId,
-    caption: Caption = "",
-    reply_to: ReplyTo = None,
+    form: Upload,
 ) -> s.SentOut:
     """Send an image (JPEG, PNG, WebP, GIF: re-encoded without metadata, with a
     thumbnail) or a file (PDF, text, office documents without macros) as a message
     of kind ``image`` or ``file`` (body: ``ImageBody`` / ``FileBody`` as JSON)."""
-    return _upload(platform, Member.of(me), conversation_id, file, client_id, caption, reply_to)
+    return _upload(platform, Member.of(me), conversation_id, form)
 
 
 @customer.get(
-    "/conversations/{conversation_id}/messages/{seq}/attachment", responses=_FILE_RESPONSES
+    "/conversations/{conversation_id}/messages/{seq}/attachment",
+    response_class=Response,
+    responses=_FILE_RESPONSES,
 )
 def download(
-    conversation_id: int,
-    seq: int,
+    conversation_id: IdParam,
+    seq: CountParam,
     platform: PlatformDep,
     me: CustomerPrincipal,
     thumbnail: Thumbnail = False,
@@ -190,21 +192,22 @@ def download(
     form_limits={"max_files": 1, "max_fields": 8},  # the file and the three fields
 )
 def staff_upload(
-    conversation_id: int,
+    conversation_id: IdParam,
     platform: PlatformDep,
     me: ChatStaff,
-    file: Upload,
-    client_id: ClientId,
-    caption: Caption = "",
-    reply_to: ReplyTo = None,
+    form: Upload,
 ) -> s.SentOut:
-    return _upload(platform, Member.of(me), conversation_id, file, client_id, caption, reply_to)
+    return _upload(platform, Member.of(me), conversation_id, form)
 
 
-@staff.get("/conversations/{conversation_id}/messages/{seq}/attachment", responses=_FILE_RESPONSES)
+@staff.get(
+    "/conversations/{conversation_id}/messages/{seq}/attachment",
+    response_class=Response,
+    responses=_FILE_RESPONSES,
+)
 def staff_download(
-    conversation_id: int,
-    seq: int,
+    conversation_id: IdParam,
+    seq: CountParam,
     platform: PlatformDep,
     me: ChatStaff,
     thumbnail: Thumbnail = False,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -31,6 +30,7 @@ from rongbank.chat.endpoints import ChatStaff
 from rongbank.chat.errors import CardAccountRequired, FlightBookingFailed
 from rongbank.chat.service import Member
 from rongbank.errors import DomainError
+from rongbank.inputs import Day, IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
@@ -119,7 +119,7 @@ def _send(
 
 @customer.post("/conversations/{conversation_id}/cards", status_code=201)
 def send_card(
-    conversation_id: int,
+    conversation_id: IdParam,
     body: s.CustomerCardIn,
     platform: PlatformDep,
     me: CustomerPrincipal,
@@ -133,7 +133,7 @@ def send_card(
 
 @staff.post("/conversations/{conversation_id}/cards", status_code=201)
 def staff_send_card(
-    conversation_id: int,
+    conversation_id: IdParam,
     body: s.StaffCardIn,
     platform: PlatformDep,
     me: Serving,
@@ -150,7 +150,7 @@ def search_flights(
     _: Serving,
     origin: Annotated[str, Query(min_length=3, max_length=3)],
     destination: Annotated[str, Query(min_length=3, max_length=3)],
-    day: Annotated[date, Query(alias="date")],
+    day: Annotated[Day, Query(alias="date")],
 ) -> list[s.FlightOfferOut]:
     """The airline's fares on a route and day, to send as flight cards."""
     offers = platform.cards.search_flights(origin=origin, destination=destination, day=day)
@@ -175,14 +175,14 @@ def _card(platform: Platform, member: Member, conversation_id: int, card_id: int
 
 @customer.get("/conversations/{conversation_id}/cards/{card_id}")
 def my_card(
-    conversation_id: int, card_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, card_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.CardOut:
     return _card(platform, Member.of(me), conversation_id, card_id)
 
 
 @staff.get("/conversations/{conversation_id}/cards/{card_id}")
 def staff_card(
-    conversation_id: int, card_id: int, platform: PlatformDep, me: ChatStaff
+    conversation_id: IdParam, card_id: IdParam, platform: PlatformDep, me: ChatStaff
 ) -> s.CardOut:
     return _card(platform, Member.of(me), conversation_id, card_id)
 
@@ -202,7 +202,7 @@ def _decline(platform: Platform, member: Member, conversation_id: int, card_id: 
 
 @customer.post("/conversations/{conversation_id}/cards/{card_id}/decline")
 def decline(
-    conversation_id: int, card_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, card_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.CardOut:
     """Turn down a card meant for you, or withdraw one you sent, while it is open."""
     return _decline(platform, Member.of(me), conversation_id, card_id)
@@ -210,7 +210,7 @@ def decline(
 
 @staff.post("/conversations/{conversation_id}/cards/{card_id}/decline")
 def staff_withdraw(
-    conversation_id: int, card_id: int, platform: PlatformDep, me: Serving
+    conversation_id: IdParam, card_id: IdParam, platform: PlatformDep, me: Serving
 ) -> s.CardOut:
     """Withdraw a card one sent, while it is open."""
     return _decline(platform, Member.of(me), conversation_id, card_id)
@@ -248,8 +248,8 @@ def _authorised(
 
 @customer.post("/conversations/{conversation_id}/cards/{card_id}/act")
 def act(
-    conversation_id: int,
-    card_id: int,
+    conversation_id: IdParam,
+    card_id: IdParam,
     body: s.CardActIn,
     platform: PlatformDep,
     me: CustomerPrincipal,

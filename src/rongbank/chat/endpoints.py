@@ -12,16 +12,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.docs import file_answer
 from rongbank.auth.service import Principal
 from rongbank.chat import schemas as s
 from rongbank.chat.service import CUSTOMER, Member, Sent, SyncResult
 from rongbank.errors import InvalidRequest
+from rongbank.inputs import CountParam, IdParam, Moment
 from rongbank.platform import Platform
 
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
@@ -126,7 +127,7 @@ def _sync(platform: Platform, member: Member, since: str, limit: int) -> s.SyncO
         return sync_out(platform.chat.sync(session, member, cursor=since, limit=limit))
 
 
-AfterSeq = Annotated[int, Query(ge=0, description="Messages after this sequence number.")]
+AfterSeq = Annotated[CountParam, Query(description="Messages after this sequence number.")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Since = Annotated[str, Query(max_length=20_000, description="The cursor of the last sync.")]
 
@@ -156,7 +157,7 @@ def open_direct(
 
 @customer.post("/conversations/{conversation_id}/accept")
 def accept_request(
-    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
     """Accept a chat request made to you: you and the asker see each other's name and
     presence from now on."""
@@ -169,7 +170,9 @@ def accept_request(
 
 
 @customer.post("/conversations/{conversation_id}/decline", status_code=204)
-def decline_request(conversation_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+def decline_request(
+    conversation_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> Response:
     """Decline a chat request made to you; the asker is not told."""
     with platform.transaction() as session:
         platform.chat.contacts.decline(session, customer_id=me.id, conversation_id=conversation_id)
@@ -209,7 +212,7 @@ def channels(platform: PlatformDep, me: CustomerPrincipal) -> list[s.ChannelOut]
 
 @customer.put("/channels/{conversation_id}/subscription")
 def subscribe(
-    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
     with platform.transaction() as session:
         return s.ConversationOut.of(
@@ -218,7 +221,7 @@ def subscribe(
 
 
 @customer.delete("/channels/{conversation_id}/subscription", status_code=204)
-def unsubscribe(conversation_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+def unsubscribe(conversation_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
         platform.chat.unsubscribe(session, customer_id=me.id, conversation_id=conversation_id)
     return Response(status_code=204)
@@ -226,7 +229,7 @@ def unsubscribe(conversation_id: int, platform: PlatformDep, me: CustomerPrincip
 
 @customer.get("/conversations/{conversation_id}/messages")
 def my_history(
-    conversation_id: int,
+    conversation_id: IdParam,
     platform: PlatformDep,
     me: CustomerPrincipal,
     after_seq: AfterSeq = 0,
@@ -237,28 +240,28 @@ def my_history(
 
 @customer.post("/conversations/{conversation_id}/messages", status_code=201)
 def my_send(
-    conversation_id: int, body: s.SendIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, body: s.SendIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.SentOut:
     return _send(platform, Member.of(me), conversation_id, body)
 
 
 @customer.post("/conversations/{conversation_id}/receipts")
 def my_receipt(
-    conversation_id: int, body: s.ReceiptIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, body: s.ReceiptIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.ConversationOut:
     return _receipt(platform, Member.of(me), conversation_id, body)
 
 
 @customer.get("/conversations/{conversation_id}/members")
 def my_members(
-    conversation_id: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> list[s.MemberOut]:
     return _members(platform, Member.of(me), conversation_id)
 
 
 @customer.post("/conversations/{conversation_id}/messages/{seq}/recall")
 def recall(
-    conversation_id: int, seq: int, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam, seq: CountParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MessageOut:
     """Recall one's own message within the recall window (2 minutes by default)."""
     with platform.transaction() as session:
@@ -270,7 +273,11 @@ def recall(
 
 @customer.post("/conversations/{conversation_id}/messages/{seq}/report", status_code=201)
 def report(
-    conversation_id: int, seq: int, body: s.ReportIn, platform: PlatformDep, me: CustomerPrincipal
+    conversation_id: IdParam,
+    seq: CountParam,
+    body: s.ReportIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
 ) -> dict[str, int]:
     with platform.audited(
         actor_kind=CUSTOMER,
@@ -318,7 +325,7 @@ def block(body: s.BlockIn, platform: PlatformDep, me: CustomerPrincipal) -> Resp
 
 
 @customer.delete("/blocks/{customer_id}", status_code=204)
-def unblock(customer_id: int, platform: PlatformDep, me: CustomerPrincipal) -> Response:
+def unblock(customer_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> Response:
     with platform.transaction() as session:
         platform.chat.contacts.unblock(session, customer_id=me.id, blocked_id=customer_id)
     return Response(status_code=204)
@@ -346,7 +353,7 @@ def staff_conversations(platform: PlatformDep, me: ChatStaff) -> list[s.Conversa
 
 @staff.get("/conversations/{conversation_id}/messages")
 def staff_history(
-    conversation_id: int,
+    conversation_id: IdParam,
     platform: PlatformDep,
     me: ChatStaff,
     after_seq: AfterSeq = 0,
@@ -357,20 +364,22 @@ def staff_history(
 
 @staff.post("/conversations/{conversation_id}/messages", status_code=201)
 def staff_send(
-    conversation_id: int, body: s.SendIn, platform: PlatformDep, me: ChatStaff
+    conversation_id: IdParam, body: s.SendIn, platform: PlatformDep, me: ChatStaff
 ) -> s.SentOut:
     return _send(platform, Member.of(me), conversation_id, body)
 
 
 @staff.post("/conversations/{conversation_id}/receipts")
 def staff_receipt(
-    conversation_id: int, body: s.ReceiptIn, platform: PlatformDep, me: ChatStaff
+    conversation_id: IdParam, body: s.ReceiptIn, platform: PlatformDep, me: ChatStaff
 ) -> s.ConversationOut:
     return _receipt(platform, Member.of(me), conversation_id, body)
 
 
 @staff.get("/conversations/{conversation_id}/members")
-def staff_members(conversation_id: int, platform: PlatformDep, me: ChatStaff) -> list[s.MemberOut]:
+def staff_members(
+    conversation_id: IdParam, platform: PlatformDep, me: ChatStaff
+) -> list[s.MemberOut]:
     return _members(platform, Member.of(me), conversation_id)
 
 
@@ -398,15 +407,15 @@ def duty(body: s.DutyIn, platform: PlatformDep, me: Manager) -> s.DutyIn:
 
 
 @staff.post("/conversations/{conversation_id}/claim", status_code=204)
-def claim(conversation_id: int, platform: PlatformDep, me: Manager) -> Response:
+def claim(conversation_id: IdParam, platform: PlatformDep, me: Manager) -> Response:
     with platform.transaction() as session:
         platform.chat.desk.claim(session, staff_id=me.id, conversation_id=conversation_id)
     return Response(status_code=204)
 
 
 @staff.post("/conversations/{conversation_id}/transfer", status_code=204)
-def transfer(
-    conversation_id: int, body: s.TransferIn, platform: PlatformDep, me: Manager
+def transfer_conversation(
+    conversation_id: IdParam, body: s.ConversationTransferIn, platform: PlatformDep, me: Manager
 ) -> Response:
     with platform.audited(
         actor_kind="staff",
@@ -453,7 +462,7 @@ def add_canned_reply(body: s.CannedIn, platform: PlatformDep, me: Writers) -> s.
 
 @staff.get("/response-times")
 def response_times(
-    platform: PlatformDep, me: Replies, start: datetime, end: datetime
+    platform: PlatformDep, me: Replies, start: Moment, end: Moment
 ) -> list[s.ResponseTimeOut]:
     """Customers' waiting time for a first answer, per manager; a manager sees their own."""
     with platform.transaction() as session:
@@ -505,7 +514,7 @@ def reports(platform: PlatformDep, me: Moderator) -> list[s.ReportOut]:
 
 @staff.post("/conversations/{conversation_id}/messages/{seq}/hide")
 def hide(
-    conversation_id: int, seq: int, body: s.HideIn, platform: PlatformDep, me: Moderator
+    conversation_id: IdParam, seq: CountParam, body: s.HideIn, platform: PlatformDep, me: Moderator
 ) -> s.MessageOut:
     """Hide a message from everyone (audited; the content is kept for the record)."""
     with platform.audited(
@@ -522,7 +531,7 @@ def hide(
 
 
 @staff.get("/conversations/{conversation_id}/verify")
-def verify(conversation_id: int, platform: PlatformDep, me: Moderator) -> dict[str, Any]:
+def verify(conversation_id: IdParam, platform: PlatformDep, me: Moderator) -> dict[str, Any]:
     """Walk the conversation's hash chain: ``problems`` is empty when intact."""
     with platform.transaction() as session:
         problems = platform.chat.verify(session, conversation_id)
@@ -544,13 +553,17 @@ def _cell(value: Any) -> Any:
     return value
 
 
-@staff.get("/customers/{customer_id}/export", response_model=s.ExportOut)
+@staff.get(
+    "/customers/{customer_id}/export",
+    response_model=s.ExportOut,
+    responses=file_answer("text/csv", description="The export: JSON, or CSV with format=csv."),
+)
 def export(
-    customer_id: int,
+    customer_id: IdParam,
     platform: PlatformDep,
     me: Moderator,
-    start: datetime,
-    end: datetime,
+    start: Moment,
+    end: Moment,
     format: s.ExportFormat = "json",
 ) -> Response:
     """The customer's conversations with the bank in ``[start, end)`` with their

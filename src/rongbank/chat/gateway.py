@@ -44,9 +44,10 @@ from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat import schemas as s
 from rongbank.chat.bus import Push, encode
 from rongbank.chat.committer import GatewaySend, signed_in_as
-from rongbank.chat.endpoints import sync_out
+from rongbank.chat.endpoints import ALL_STAFF, sync_out
 from rongbank.chat.service import Member, OpenHere, SendRequest
 from rongbank.errors import DomainError, InvalidRequest
+from rongbank.inputs import MAX_ID, InputRefused, loads
 from rongbank.platform import Platform
 from rongbank.web.pages import CUSTOMER_COOKIE, STAFF_COOKIE
 
@@ -93,6 +94,11 @@ class _Refused(Exception):
 def _authenticate(platform: Platform, token: str, kind: PrincipalKind | None) -> Principal:
     with platform.transaction() as session:
         principal = platform.auth.authenticate(session, token)
+        # Staff as the chat API admits them (``ChatStaff``): an active chat role.
+        if principal.kind is PrincipalKind.STAFF and (
+            platform.accounts.staff_role(session, principal.id) not in ALL_STAFF
+        ):
+            raise _Refused(FORBIDDEN)
     if kind is not None and principal.kind is not kind:
         raise _Refused(UNAUTHENTICATED)
     return principal
@@ -317,7 +323,12 @@ class Connection:
     async def _receive(self) -> None:
         while True:
             try:
-                frame = await self.websocket.receive_json()
+                frame = loads(await self.websocket.receive_text())
+            except InputRefused as refused:
+                error = InvalidRequest("The frame is not valid.", fields=[refused.field])
+                if not await self._send(encode(_error(None, error))):
+                    return
+                continue
             except ValueError:
                 if not await self._send(encode(_error(None, InvalidRequest("Frames are JSON.")))):
                     return
@@ -425,8 +436,8 @@ class Connection:
 
 def _int(frame: dict[str, Any], key: str) -> int:
     value = frame.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidRequest(f"{key} must be an integer.")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+        raise InvalidRequest(f"{key} must be a whole number from 0 to {MAX_ID}.")
     return value
 
 

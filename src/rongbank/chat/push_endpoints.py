@@ -13,6 +13,7 @@ from rongbank.chat import notices
 from rongbank.chat import schemas as s
 from rongbank.chat.endpoints import Moderator
 from rongbank.chat.push import BroadcastFigures
+from rongbank.inputs import IdParam
 
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
 staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
@@ -106,6 +107,8 @@ def broadcasts(
 
 
 @staff.get("/broadcasts/{broadcast_id}")
-def broadcast_figures(broadcast_id: int, platform: PlatformDep, me: Moderator) -> s.BroadcastOut:
+def broadcast_figures(
+    broadcast_id: IdParam, platform: PlatformDep, me: Moderator
+) -> s.BroadcastOut:
     with platform.transaction() as session:
         return broadcast_out(platform.push.figures(session, broadcast_id=broadcast_id)[0])

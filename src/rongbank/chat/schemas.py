@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date as date_
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rongbank.chat.desk import DeskItem, ResponseTime
 from rongbank.chat.notices import BroadcastKind, NoticeKind, SecurityKind, Segment
 from rongbank.chat.service import MemberInfo, Message, Summary
+from rongbank.inputs import Count, Day, Flag, Id, Name, NonBlank
 
 
 class SenderOut(BaseModel):
@@ -107,13 +107,13 @@ class GroupIn(BaseModel):
 
 
 class EnterpriseGroupIn(BaseModel):
-    customer_id: int = Field(description="The enterprise customer.")
+    customer_id: Id = Field(description="The enterprise customer.")
     title: str = Field(default="", max_length=100)
-    staff_ids: list[int] = Field(default_factory=list, max_length=50)
+    staff_ids: list[Id] = Field(default_factory=list, max_length=50)
 
 
 class ChannelIn(BaseModel):
-    title: str = Field(min_length=1, max_length=100)
+    title: Name = Field(max_length=100)
 
 
 _NO_NUL = r"^[^\x00]*$"
@@ -128,7 +128,7 @@ class SendIn(BaseModel):
         description="Unique per message; a resend with it returns the original.",
     )
     text: str = Field(max_length=4000, pattern=_NO_NUL)
-    reply_to: int | None = Field(default=None, ge=1)
+    reply_to: Id | None = None
 
 
 class SentOut(BaseModel):
@@ -138,8 +138,8 @@ class SentOut(BaseModel):
 
 
 class ReceiptIn(BaseModel):
-    delivered_seq: int | None = Field(default=None, ge=0)
-    read_seq: int | None = Field(default=None, ge=0)
+    delivered_seq: Count | None = None
+    read_seq: Count | None = None
 
 
 class SyncConversationOut(BaseModel):
@@ -154,11 +154,11 @@ class SyncOut(BaseModel):
 
 
 class PresenceIn(BaseModel):
-    visible: bool
+    visible: Flag
 
 
 class BlockIn(BaseModel):
-    customer_id: int
+    customer_id: Id
 
 
 class ReportIn(BaseModel):
@@ -170,18 +170,18 @@ class HideIn(BaseModel):
 
 
 class DutyIn(BaseModel):
-    on_duty: bool
+    on_duty: Flag
 
 
-class TransferIn(BaseModel):
-    to_staff_id: int
+class ConversationTransferIn(BaseModel):
+    to_staff_id: Id
     note: str = Field(default="", max_length=500)
 
 
 class CannedIn(BaseModel):
-    title: str = Field(min_length=1, max_length=100)
-    body: str = Field(min_length=1, max_length=2000)
-    shared: bool = False
+    title: Name = Field(max_length=100)
+    body: NonBlank = Field(max_length=2000)
+    shared: Flag = False
 
 
 class CannedOut(BaseModel):
@@ -350,7 +350,7 @@ class RequestCardIn(BaseModel):
 class MerchantOrderCardIn(BaseModel):
     kind: Literal["merchant_order"]
     client_id: str = Field(min_length=1, max_length=100)
-    merchant_id: int
+    merchant_id: Id
     order_no: str = Field(min_length=1, max_length=64)
 
 
@@ -363,7 +363,7 @@ class WealthCardIn(BaseModel):
     kind: Literal["wealth"]
     client_id: str = Field(min_length=1, max_length=100)
     product_code: str = Field(min_length=1, max_length=20)
-    to_customer_id: int | None = Field(default=None, description="In a group: for whom.")
+    to_customer_id: Id | None = Field(default=None, description="In a group: for whom.")
     note: str = Field(default="", max_length=200)
 
 
@@ -372,9 +372,9 @@ class FlightCardIn(BaseModel):
     client_id: str = Field(min_length=1, max_length=100)
     origin: str = Field(min_length=3, max_length=3, examples=["PEK"])
     destination: str = Field(min_length=3, max_length=3, examples=["SHA"])
-    date: date_
+    date: Day
     offer_id: str = Field(min_length=1, max_length=64)
-    to_customer_id: int | None = Field(default=None, description="In a group: for whom.")
+    to_customer_id: Id | None = Field(default=None, description="In a group: for whom.")
 
 
 StaffCardIn = Annotated[WealthCardIn | FlightCardIn, Field(discriminator="kind")]
@@ -467,11 +467,11 @@ class NoticePreferencesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    announcement: bool | None = None
-    promotion: bool | None = None
-    money_received: bool | None = None
-    payment_made: bool | None = None
-    due_soon: bool | None = None
+    announcement: Flag | None = None
+    promotion: Flag | None = None
+    money_received: Flag | None = None
+    payment_made: Flag | None = None
+    due_soon: Flag | None = None
 
 
 class BroadcastIn(BaseModel):
@@ -484,8 +484,8 @@ class BroadcastIn(BaseModel):
     kind: BroadcastKind = Field(
         description="announcement (service) or promotion (marketing): customers switch each off."
     )
-    title: str = Field(min_length=1, max_length=100)
-    text: str = Field(min_length=1, max_length=2000)
+    title: Name = Field(max_length=100)
+    text: NonBlank = Field(max_length=2000)
 
 
 class BroadcastOut(BaseModel):

@@ -19,7 +19,7 @@ Thin: parse, authorise, call one service method, shape the answer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.api.deps import StaffActor, get_platform, require_staff_or_operator
 from rongbank.errors import InvalidRequest
+from rongbank.inputs import CountParam, IdParam, Moment, parse_id
 from rongbank.ledger import repository as repo
 from rongbank.ledger import schemas as s
 from rongbank.ledger.errors import PendingNotFound
@@ -97,11 +98,11 @@ class _Money:
         return parse_positive_amount(text, scale=self.scale(currency), currency=currency)
 
 
-def _account_out(row: repo.AccountRow, money: _Money) -> s.AccountOut:
+def _account_out(row: repo.AccountRow, money: _Money) -> s.LedgerAccountOut:
     balance = balance_of(row)
     fmt = money.fmt
     c = row.currency
-    return s.AccountOut(
+    return s.LedgerAccountOut(
         id=row.id,
         code=row.code,
         name=row.name,
@@ -161,7 +162,9 @@ def _entry_out(row: repo.EntryRow, money: _Money, status: str | None = None) -> 
     )
 
 
-def _transfer(body: s.TransferIn, client_id: str, money: _Money, linked: bool = False) -> Transfer:
+def _transfer(
+    body: s.LedgerTransferIn, client_id: str, money: _Money, linked: bool = False
+) -> Transfer:
     return Transfer(
         client_id=client_id,
         debit_account=body.debit_account,
@@ -294,7 +297,7 @@ def list_currencies(platform: PlatformDep, _: Reader) -> list[s.CurrencyOut]:
 @router.post("/accounts", status_code=201)
 def create_account(
     body: s.AccountIn, platform: PlatformDep, response: Response, actor: Keeper
-) -> s.AccountOut:
+) -> s.LedgerAccountOut:
     """Open a ledger account. Repeating the same request returns the account (200);
     the same code with other attributes is a conflict (409)."""
     with platform.audited(
@@ -328,7 +331,7 @@ def list_accounts(
     currency: str | None = None,
     type: AccountType | None = None,
     code_prefix: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[CountParam, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> s.AccountPage:
     with platform.transaction() as session:
@@ -343,11 +346,13 @@ def list_accounts(
 
 
 def _ref(ref: str) -> AccountRef:
-    return int(ref) if ref.isdigit() else ref
+    """An id when ``ref`` spells one in ASCII digits, else a code."""
+    account_id = parse_id(ref)
+    return ref if account_id is None else account_id
 
 
 @router.get("/accounts/{ref}")
-def get_account(ref: str, platform: PlatformDep, _: Reader) -> s.AccountOut:
+def get_account(ref: str, platform: PlatformDep, _: Reader) -> s.LedgerAccountOut:
     """An account by id (digits) or code, with its posted, pending and available balance."""
     with platform.transaction() as session:
         row = platform.ledger.account(session, _ref(ref))
@@ -356,7 +361,7 @@ def get_account(ref: str, platform: PlatformDep, _: Reader) -> s.AccountOut:
 
 @router.get("/accounts/{ref}/balance")
 def get_balance_at(
-    ref: str, platform: PlatformDep, _: Reader, at: datetime | None = None
+    ref: str, platform: PlatformDep, _: Reader, at: Moment | None = None
 ) -> s.BalanceAtOut:
     """The posted balance as it stood at ``at`` (now if omitted)."""
     with platform.transaction() as session:
@@ -379,9 +384,9 @@ def get_statement(
     ref: str,
     platform: PlatformDep,
     _: Reader,
-    start: datetime,
-    end: datetime,
-    after: Annotated[int, Query(ge=0)] = 0,
+    start: Moment,
+    end: Moment,
+    after: Annotated[CountParam, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> s.StatementOut:
     """Movements in [start, end) with opening, running and closing balances; page with
@@ -422,7 +427,7 @@ def get_statement(
 
 @router.post("/transfers", status_code=201)
 def create_transfer(
-    body: s.TransferIn,
+    body: s.LedgerTransferIn,
     platform: PlatformDep,
     response: Response,
     actor: Keeper,
@@ -452,7 +457,7 @@ def create_entry(
 
 
 @router.get("/transfers/{entry_id}")
-def get_transfer(entry_id: int, platform: PlatformDep, _: Reader) -> s.EntryOut:
+def get_transfer(entry_id: IdParam, platform: PlatformDep, _: Reader) -> s.EntryOut:
     with platform.transaction() as session:
         return _entry_out(
             platform.ledger.entry(session, entry_id), _Money(platform.ledger, session)
@@ -469,7 +474,7 @@ def get_transfer_by_client_id(client_id: str, platform: PlatformDep, _: Reader) 
 
 @router.post("/transfers/{entry_id}/post", status_code=201)
 def post_pending(
-    entry_id: int,
+    entry_id: IdParam,
     body: s.PostPendingIn,
     platform: PlatformDep,
     response: Response,
@@ -490,7 +495,7 @@ def post_pending(
 
 @router.post("/transfers/{entry_id}/void", status_code=201)
 def void_pending(
-    entry_id: int,
+    entry_id: IdParam,
     body: s.ResolveIn,
     platform: PlatformDep,
     response: Response,
@@ -505,7 +510,7 @@ def void_pending(
 
 @router.post("/transfers/{entry_id}/reverse", status_code=201)
 def reverse(
-    entry_id: int,
+    entry_id: IdParam,
     body: s.ResolveIn,
     platform: PlatformDep,
     response: Response,

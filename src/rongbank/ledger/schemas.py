@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, model_validator
 
+from rongbank.inputs import Flag, Id
+from rongbank.inputs import Input as Strict
 from rongbank.ledger.rules import AccountType, BalanceRule
 
 Code = Annotated[
@@ -25,7 +27,7 @@ Code = Annotated[
 ]
 ClientId = Annotated[str, Field(min_length=1, max_length=128)]
 AmountText = Annotated[StrictStr, Field(examples=["12.30"], max_length=40)]
-AccountRefIn = Annotated[int | Code, Field(description="Account id, or account code")]
+AccountRefIn = Annotated[Id | Code, Field(description="Account id, or account code")]
 Description = Annotated[str, Field(max_length=500)]
 FrozenDebitReason = Annotated[
     str,
@@ -44,10 +46,6 @@ Metadata = Annotated[
 ]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class AccountIn(Strict):
     code: Code
     name: Annotated[str, Field(max_length=200)] = ""
@@ -64,7 +62,7 @@ class BalanceOut(BaseModel):
     available: str
 
 
-class AccountOut(BaseModel):
+class LedgerAccountOut(BaseModel):
     id: int
     code: str
     name: str
@@ -80,7 +78,7 @@ class AccountOut(BaseModel):
 
 
 class AccountPage(BaseModel):
-    accounts: list[AccountOut]
+    accounts: list[LedgerAccountOut]
     next_after: int | None
 
 
@@ -91,7 +89,7 @@ class BalanceAtOut(BaseModel):
     posted: str
 
 
-class TransferIn(Strict):
+class LedgerTransferIn(Strict):
     client_id: ClientId | None = Field(
         default=None, description="Idempotency key; or send the Idempotency-Key header"
     )
@@ -99,8 +97,8 @@ class TransferIn(Strict):
     credit_account: AccountRefIn
     amount: AmountText
     currency: Annotated[str, Field(min_length=3, max_length=12)]
-    pending: bool = False
-    timeout_seconds: Annotated[int, Field(gt=0, le=90 * 86400)] | None = None
+    pending: Flag = False
+    timeout_seconds: Annotated[StrictInt, Field(gt=0, le=90 * 86400)] | None = None
     description: Description = ""
     metadata: Metadata = Field(default_factory=dict)
     frozen_debit_reason: FrozenDebitReason = ""
@@ -138,37 +136,37 @@ class ResolveIn(Strict):
     description: Description = ""
 
 
-class BatchTransfer(TransferIn):
+class BatchTransfer(LedgerTransferIn):
     type: Literal["transfer"] = "transfer"
     client_id: ClientId
-    linked: bool = False
+    linked: Flag = False
 
 
 class BatchEntry(EntryIn):
     type: Literal["entry"]
     client_id: ClientId
-    linked: bool = False
+    linked: Flag = False
 
 
 class BatchPost(PostPendingIn):
     type: Literal["post_pending"]
     client_id: ClientId
-    pending: int | ClientId
-    linked: bool = False
+    pending: Id | ClientId
+    linked: Flag = False
 
 
 class BatchVoid(ResolveIn):
     type: Literal["void_pending"]
     client_id: ClientId
-    pending: int | ClientId
-    linked: bool = False
+    pending: Id | ClientId
+    linked: Flag = False
 
 
 class BatchReverse(ResolveIn):
     type: Literal["reverse"]
     client_id: ClientId
-    entry: int | ClientId
-    linked: bool = False
+    entry: Id | ClientId
+    linked: Flag = False
 
 
 BatchItem = Annotated[

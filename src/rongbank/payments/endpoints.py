@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
+from rongbank.api.docs import file_answer
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.errors import Forbidden, Unauthenticated
+from rongbank.inputs import Day, IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments import schemas as s
@@ -47,6 +47,7 @@ from rongbank.platform import Platform
 customer = APIRouter(tags=["e-Pay"], prefix="/me")
 merchant = APIRouter(tags=["e-Pay merchants"], prefix="/merchant")
 staff = APIRouter(tags=["staff"], prefix="/staff")
+_CSV = file_answer("text/csv", description="The file, as CSV.")
 
 CNY_SCALE = 2
 _bearer = HTTPBearer(auto_error=False)
@@ -264,7 +265,7 @@ def pay_static_qr(
 
 @customer.post("/merchants/{merchant_id}/users", status_code=201)
 def first_merchant_login(
-    merchant_id: int, body: s.MerchantUserIn, platform: PlatformDep, me: CustomerPrincipal
+    merchant_id: IdParam, body: s.MerchantUserIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MerchantUserOut:
     """The customer behind a merchant gives it logins (its owner, first); the owner
     then adds cashiers from the merchant side."""
@@ -331,7 +332,11 @@ def query_order(order_no: str, platform: PlatformDep, actor: Collector) -> s.Pay
         return _payment_out(platform, session, payment)
 
 
-@merchant.get("/orders/{order_no}/qr.svg")
+@merchant.get(
+    "/orders/{order_no}/qr.svg",
+    response_class=Response,
+    responses=file_answer("image/svg+xml", description="The QR code."),
+)
 def order_qr(order_no: str, platform: PlatformDep, actor: Collector) -> Response:
     """The order's QR code to show the customer."""
     with platform.transaction() as session:
@@ -425,7 +430,7 @@ def merchant_users(platform: PlatformDep, actor: Owner) -> list[s.MerchantUserLi
 
 
 @merchant.post("/users/{user_id}/revoke")
-def revoke_user(user_id: int, platform: PlatformDep, actor: Owner) -> s.MerchantUserListed:
+def revoke_user(user_id: IdParam, platform: PlatformDep, actor: Owner) -> s.MerchantUserListed:
     """End a login of the merchant's now (not your own): its sessions are refused from
     the next request on. A repeat answers the same."""
     with _audited_by(platform, actor, "merchant.user.revoke", str(user_id)) as session:
@@ -454,7 +459,7 @@ def api_keys(platform: PlatformDep, actor: Owner) -> list[s.ApiKeyOut]:
 
 
 @merchant.post("/api-keys/{key_id}/revoke")
-def revoke_api_key(key_id: int, platform: PlatformDep, actor: Owner) -> s.ApiKeyOut:
+def revoke_api_key(key_id: IdParam, platform: PlatformDep, actor: Owner) -> s.ApiKeyOut:
     """Stop a key now: the next request with it is refused. A repeat answers the same."""
     with _audited_by(platform, actor, "merchant.api_key.revoke", str(key_id)) as session:
         return _key_out(
@@ -497,16 +502,16 @@ def new_static_qr(body: s.QrIn, platform: PlatformDep, actor: Owner) -> s.QrOut:
     return s.QrOut(content=content, svg=qr.svg(content))
 
 
-@merchant.get("/transactions/{day}", response_class=PlainTextResponse)
-def merchant_transactions(day: date, platform: PlatformDep, actor: Refunder) -> Response:
+@merchant.get("/transactions/{day}", response_class=Response, responses=_CSV)
+def merchant_transactions(day: Day, platform: PlatformDep, actor: Refunder) -> Response:
     """The day's payments and refunds as CSV, each with its ledger entry."""
     with platform.transaction() as session:
         body = transaction_file(session, day, merchant_id=actor.merchant_id)
     return _csv(body, f"transactions-{actor.merchant_id}-{day}.csv")
 
 
-@merchant.get("/settlements/{day}", response_class=PlainTextResponse)
-def merchant_settlement(day: date, platform: PlatformDep, actor: Refunder) -> Response:
+@merchant.get("/settlements/{day}", response_class=Response, responses=_CSV)
+def merchant_settlement(day: Day, platform: PlatformDep, actor: Refunder) -> Response:
     """The settlement report of a settled day as CSV."""
     with platform.transaction() as session:
         body = settlement_report(session, settlement_of(session, actor.merchant_id, day))
@@ -566,7 +571,7 @@ def list_merchants(platform: PlatformDep, _: Operations) -> list[s.MerchantOut]:
 
 
 @staff.post("/merchants/{merchant_id}/approve")
-def approve(merchant_id: int, platform: PlatformDep, me: Operations) -> s.MerchantOut:
+def approve(merchant_id: IdParam, platform: PlatformDep, me: Operations) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="merchant.approve", target=str(merchant_id)
     ) as session:
@@ -577,7 +582,7 @@ def approve(merchant_id: int, platform: PlatformDep, me: Operations) -> s.Mercha
 
 @staff.post("/merchants/{merchant_id}/suspend")
 def suspend(
-    merchant_id: int, body: s.StatusIn, platform: PlatformDep, me: Operations
+    merchant_id: IdParam, body: s.StatusIn, platform: PlatformDep, me: Operations
 ) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff",
@@ -594,7 +599,7 @@ def suspend(
 
 
 @staff.post("/merchants/{merchant_id}/reinstate")
-def reinstate(merchant_id: int, platform: PlatformDep, me: Operations) -> s.MerchantOut:
+def reinstate(merchant_id: IdParam, platform: PlatformDep, me: Operations) -> s.MerchantOut:
     with platform.audited(
         actor_kind="staff", actor_id=me.id, action="merchant.reinstate", target=str(merchant_id)
     ) as session:
@@ -607,7 +612,7 @@ def reinstate(merchant_id: int, platform: PlatformDep, me: Operations) -> s.Merc
 
 @staff.get("/merchants/{merchant_id}/users")
 def staff_merchant_users(
-    merchant_id: int, platform: PlatformDep, _: Operations
+    merchant_id: IdParam, platform: PlatformDep, _: Operations
 ) -> list[s.MerchantUserListed]:
     with platform.transaction() as session:
         platform.payments.merchant(session, merchant_id)
@@ -616,7 +621,7 @@ def staff_merchant_users(
 
 @staff.post("/merchants/{merchant_id}/users/{user_id}/revoke")
 def staff_revoke_user(
-    merchant_id: int, user_id: int, body: s.StatusIn, platform: PlatformDep, me: Operations
+    merchant_id: IdParam, user_id: IdParam, body: s.StatusIn, platform: PlatformDep, me: Operations
 ) -> s.MerchantUserListed:
     """End a merchant's login now (a stolen password, a merchant's request)."""
     with platform.audited(
@@ -632,7 +637,7 @@ def staff_revoke_user(
 
 
 @staff.get("/merchants/{merchant_id}/api-keys")
-def staff_api_keys(merchant_id: int, platform: PlatformDep, _: Operations) -> list[s.ApiKeyOut]:
+def staff_api_keys(merchant_id: IdParam, platform: PlatformDep, _: Operations) -> list[s.ApiKeyOut]:
     with platform.transaction() as session:
         platform.payments.merchant(session, merchant_id)
         return [_key_out(k) for k in platform.payments.api_keys(session, merchant_id)]
@@ -640,7 +645,7 @@ def staff_api_keys(merchant_id: int, platform: PlatformDep, _: Operations) -> li
 
 @staff.post("/merchants/{merchant_id}/api-keys/{key_id}/revoke")
 def staff_revoke_api_key(
-    merchant_id: int, key_id: int, body: s.StatusIn, platform: PlatformDep, me: Operations
+    merchant_id: IdParam, key_id: IdParam, body: s.StatusIn, platform: PlatformDep, me: Operations
 ) -> s.ApiKeyOut:
     """Stop a merchant's API key now (leaked, or the merchant asks)."""
     with platform.audited(
@@ -687,8 +692,8 @@ def settlement_out(done: Settlement) -> s.SettlementOut:
     )
 
 
-@staff.get("/payments/transactions/{day}", response_class=PlainTextResponse)
-def bank_transactions(day: date, platform: PlatformDep, _: Operations) -> Response:
+@staff.get("/payments/transactions/{day}", response_class=Response, responses=_CSV)
+def bank_transactions(day: Day, platform: PlatformDep, _: Operations) -> Response:
     """The bank's transaction file of a business day, all merchants."""
     with platform.transaction() as session:
         body = transaction_file(session, day)

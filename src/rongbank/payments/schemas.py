@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictStr
+from pydantic import BaseModel, Field, SecretStr, StrictInt, StrictStr
+
+from rongbank.inputs import Day, Id, Name
+from rongbank.inputs import Input as Strict
 
 Amount = Annotated[StrictStr, Field(max_length=40, examples=["12.30"])]
 AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]
 OrderNo = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")]
 Url = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+)?$")]
 Tool = Literal["sms", "grid_card", "token", "ukey"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Confirmation(Strict):
@@ -27,11 +26,11 @@ class Confirmation(Strict):
 
 
 class MerchantIn(Strict):
-    customer_id: int
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    customer_id: Id
+    name: Annotated[Name, Field(max_length=100)]
     mcc: Annotated[str, Field(pattern=r"^[0-9]{4}$", examples=["5812"])]
     settlement_account: AccountNumber
-    fee_bps: Annotated[int, Field(ge=0, le=1000, examples=[60])]
+    fee_bps: Annotated[StrictInt, Field(ge=0, le=1000, examples=[60])]
 
 
 class StatusIn(Strict):
@@ -50,8 +49,8 @@ class MerchantOut(BaseModel):
 
 class MerchantUserIn(Strict):
     role: Literal["owner", "cashier"]
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    login_name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[Name, Field(max_length=100)]
+    login_name: Annotated[Name, Field(max_length=100)]
     password: SecretStr
 
 
@@ -203,7 +202,7 @@ class RefundIn(Strict):
 
 
 class SettleIn(Strict):
-    business_day: date
+    business_day: Day
 
 
 class SettlementOut(BaseModel):

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Response
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
+from rongbank.inputs import IdParam
 from rongbank.money import parse_positive_amount
 from rongbank.wealth import rules
 from rongbank.wealth import schemas as s
@@ -116,7 +117,9 @@ def my_holdings(platform: PlatformDep, me: CustomerPrincipal) -> list[s.HoldingO
 
 
 @customer.get("/holdings/{holding_id}")
-def my_holding(holding_id: int, platform: PlatformDep, me: CustomerPrincipal) -> s.HoldingDetailOut:
+def my_holding(
+    holding_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> s.HoldingDetailOut:
     """One of your holdings with what it has paid out (redemptions, maturity)."""
     with platform.transaction() as session:
         holding = platform.wealth.holding(session, customer_id=me.id, holding_id=holding_id)
@@ -128,7 +131,7 @@ def my_holding(holding_id: int, platform: PlatformDep, me: CustomerPrincipal) ->
 
 @customer.post("/holdings/{holding_id}/redemptions", status_code=201)
 def redeem(
-    holding_id: int,
+    holding_id: IdParam,
     body: s.RedemptionIn,
     platform: PlatformDep,
     me: CustomerPrincipal,
@@ -206,7 +209,7 @@ def my_latest_assessment(platform: PlatformDep, me: CustomerPrincipal) -> s.Asse
 
 @staff.get("/customers/{customer_id}/assessments")
 def customer_assessments(
-    customer_id: int, platform: PlatformDep, me: Catalogue
+    customer_id: IdParam, platform: PlatformDep, me: Catalogue
 ) -> list[s.AssessmentOut]:
     """A customer's assessments, newest first: what their account manager may offer
     them. For staff who may see the customer (an account manager: one they serve; the

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
+from rongbank.inputs import Day, Moment, Name
+from rongbank.inputs import Input as Strict
 from rongbank.money import format_amount
 from rongbank.wealth import rules
 from rongbank.wealth.service import Assessment, Holding, Payout, Product, WealthService
@@ -20,22 +22,18 @@ def money(minor: int) -> str:
     return format_amount(minor, scale=rules.CNY_SCALE)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class ProductIn(Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,20}$", examples=["GYLC2026A"])]
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    risk_level: Annotated[int, Field(ge=1, le=5, description="PR1 (lowest) to PR5.")]
+    name: Annotated[Name, Field(max_length=100)]
+    risk_level: Annotated[StrictInt, Field(ge=1, le=5, description="PR1 (lowest) to PR5.")]
     yield_bps: Annotated[
-        int, Field(ge=0, le=10_000, description="Expected annualised yield, basis points.")
+        StrictInt, Field(ge=0, le=10_000, description="Expected annualised yield, basis points.")
     ]
     min_amount: Amount
     step_amount: Amount
-    sale_start: datetime
-    sale_end: datetime
-    maturity_date: date | None = Field(
+    sale_start: Moment
+    sale_end: Moment
+    maturity_date: Day | None = Field(
         default=None,
         description="Fixed-term products: the Beijing date they mature and pay out; "
         "omitted: open-ended (redeemed when the holder wishes).",

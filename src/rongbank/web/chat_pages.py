@@ -39,6 +39,7 @@ from rongbank.chat.errors import (
 from rongbank.chat.service import CUSTOMER, STAFF, Member, Message, Summary
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
+from rongbank.inputs import CountParam, IdParam, parse_id
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
@@ -537,7 +538,7 @@ def open_direct(
 
 @router.post("/chat/{conversation_id:int}/accept")
 def accept_request(
-    conversation_id: int, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
+    conversation_id: IdParam, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
 ) -> Response:
     """Accept a chat request: both see each other's name and presence from now on."""
     check_csrf(request, csrf)
@@ -553,7 +554,7 @@ def accept_request(
 
 @router.post("/chat/{conversation_id:int}/decline")
 def decline_request(
-    conversation_id: int, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
+    conversation_id: IdParam, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
 ) -> Response:
     """Decline a chat request; the asker is not told."""
     check_csrf(request, csrf)
@@ -598,7 +599,7 @@ def create_group(
 
 @router.post("/chat/channels/{conversation_id:int}/subscription")
 def subscribe(
-    conversation_id: int,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -640,9 +641,9 @@ def block(
     request: Request,
     platform: PlatformDep,
     me: Me,
-    customer_id: Annotated[int, Form()],
+    customer_id: Annotated[IdParam, Form()],
     block: Annotated[bool, Form()] = True,
-    conversation_id: Annotated[int | None, Form()] = None,
+    conversation_id: Annotated[IdParam | None, Form()] = None,
     csrf: Csrf = "",
 ) -> Response:
     """Block a customer (no direct messages either way), or unblock them."""
@@ -717,21 +718,27 @@ def _conversation_page(
 
 
 @router.get("/chat/{conversation_id:int}")
-def conversation(conversation_id: int, request: Request, platform: PlatformDep, me: Me) -> Response:
+def conversation(
+    conversation_id: IdParam, request: Request, platform: PlatformDep, me: Me
+) -> Response:
     """One conversation: its history, the send box, and (with the script) live."""
     return _conversation_page(request, platform, me, conversation_id)
 
 
 @router.get("/chat/{conversation_id:int}/messages")
 def new_entries(
-    conversation_id: int, request: Request, platform: PlatformDep, me: Me, after_seq: int = 0
+    conversation_id: IdParam,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    after_seq: CountParam = 0,
 ) -> Response:
     return _fragment(request, platform, Member.of(me), conversation_id, after_seq)
 
 
 @router.post("/chat/{conversation_id:int}/messages")
 def send(
-    conversation_id: int,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -746,7 +753,12 @@ def send(
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/recall")
 def recall(
-    conversation_id: int, seq: int, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
+    conversation_id: IdParam,
+    seq: CountParam,
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    csrf: Csrf = "",
 ) -> Response:
     """Recall one's own message within the recall window."""
     check_csrf(request, csrf)
@@ -755,8 +767,8 @@ def recall(
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/report")
 def report(
-    conversation_id: int,
-    seq: int,
+    conversation_id: IdParam,
+    seq: CountParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -786,7 +798,7 @@ def report(
 
 @router.get("/chat/{conversation_id:int}/messages/{seq:int}/attachment")
 def attachment(
-    conversation_id: int, seq: int, request: Request, platform: PlatformDep, me: Me
+    conversation_id: IdParam, seq: CountParam, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     """An image's or a file's content, for those who can see the message."""
     return _attachment(request, platform, me, conversation_id, seq)
@@ -797,7 +809,7 @@ def attachment(
 
 @router.post("/chat/{conversation_id:int}/cards")
 def send_card(
-    conversation_id: int,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -817,15 +829,16 @@ def send_card(
     try:
         with platform.transaction() as session:
             if kind == CardKind.MERCHANT_ORDER:
-                merchant_id, _, order_no = order.partition(":")
-                if not merchant_id.isdigit() or not order_no:
+                merchant, _, order_no = order.partition(":")
+                merchant_id = parse_id(merchant)
+                if merchant_id is None or not order_no:
                     raise CardNotAllowedHere()
                 card, _ = cards.send_merchant_order(
                     session,
                     member,
                     conversation_id=conversation_id,
                     client_id=client_id,
-                    merchant_id=int(merchant_id),
+                    merchant_id=merchant_id,
                     order_no=order_no,
                 )
             else:
@@ -913,15 +926,15 @@ def _card_page(
 
 @router.get("/chat/{conversation_id:int}/cards/{card_id:int}")
 def card_page(
-    conversation_id: int, card_id: int, request: Request, platform: PlatformDep, me: Me
+    conversation_id: IdParam, card_id: IdParam, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     return _card_page(request, platform, me, conversation_id, card_id)
 
 
 @router.post("/chat/{conversation_id:int}/cards/{card_id:int}/act")
 def act_on_card(
-    conversation_id: int,
-    card_id: int,
+    conversation_id: IdParam,
+    card_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -1023,8 +1036,8 @@ def _booked(
 
 @router.post("/chat/{conversation_id:int}/cards/{card_id:int}/decline")
 def decline_card(
-    conversation_id: int,
-    card_id: int,
+    conversation_id: IdParam,
+    card_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -1173,7 +1186,11 @@ def add_canned(
 
 @router.post("/staff/chat/{conversation_id:int}/claim")
 def claim(
-    conversation_id: int, request: Request, platform: PlatformDep, staff: Manager, csrf: Csrf = ""
+    conversation_id: IdParam,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
+    csrf: Csrf = "",
 ) -> Response:
     """Take a chat from the queue."""
     check_csrf(request, csrf)
@@ -1283,7 +1300,7 @@ def _staff_conversation(
 
 @router.get("/staff/chat/{conversation_id:int}")
 def staff_conversation(
-    conversation_id: int, request: Request, platform: PlatformDep, staff: Manager
+    conversation_id: IdParam, request: Request, platform: PlatformDep, staff: Manager
 ) -> Response:
     """A chat with the customer's profile and accounts beside it."""
     return _staff_conversation(request, platform, staff[0], conversation_id)
@@ -1291,24 +1308,24 @@ def staff_conversation(
 
 @router.get("/staff/chat/{conversation_id:int}/messages")
 def staff_new_entries(
-    conversation_id: int,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
-    after_seq: int = 0,
+    after_seq: CountParam = 0,
 ) -> Response:
     return _fragment(request, platform, Member.of(staff[0]), conversation_id, after_seq)
 
 
 @router.post("/staff/chat/{conversation_id:int}/messages")
 def staff_send(
-    conversation_id: int,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
     text: Annotated[str, Form(max_length=4000)] = "",
     client_id: Annotated[str, Form(max_length=100)] = "",
-    canned: Annotated[int | None, Form()] = None,
+    canned: Annotated[IdParam | None, Form()] = None,
     csrf: Csrf = "",
 ) -> Response:
     """Answer in the chat: typed, or one of the manager's canned replies."""
@@ -1324,8 +1341,8 @@ def staff_send(
 
 @router.post("/staff/chat/{conversation_id:int}/messages/{seq:int}/recall")
 def staff_recall(
-    conversation_id: int,
-    seq: int,
+    conversation_id: IdParam,
+    seq: CountParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1338,21 +1355,25 @@ def staff_recall(
 
 @router.get("/staff/chat/{conversation_id:int}/messages/{seq:int}/attachment")
 def staff_attachment(
-    conversation_id: int, seq: int, request: Request, platform: PlatformDep, staff: Manager
+    conversation_id: IdParam,
+    seq: CountParam,
+    request: Request,
+    platform: PlatformDep,
+    staff: Manager,
 ) -> Response:
     return _attachment(request, platform, staff[0], conversation_id, seq)
 
 
 @router.get("/staff/chat/{conversation_id:int}/flights")
 def staff_flights(
-    conversation_id: int,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
     origin: Annotated[str, Query(max_length=10)] = "",
     destination: Annotated[str, Query(max_length=10)] = "",
     day: Annotated[str, Query(alias="date", max_length=10)] = "",
-    to_customer_id: Annotated[int | None, Query()] = None,
+    to_customer_id: Annotated[IdParam | None, Query()] = None,
 ) -> Response:
     """The chat with the airline's fares on a route and day beside it, each with a
     button that sends it to the customer (in a group: ``to_customer_id``, chosen with
@@ -1402,7 +1423,7 @@ def _day(text: str) -> date:
 
 @router.post("/staff/chat/{conversation_id:int}/cards")
 def staff_send_card(
-    conversation_id: int,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1413,7 +1434,7 @@ def staff_send_card(
     day: Annotated[str, Form(alias="date", max_length=10)] = "",
     offer_id: Annotated[str, Form(max_length=100)] = "",
     note: Annotated[str, Form(max_length=200)] = "",
-    to_customer_id: Annotated[int | None, Form()] = None,
+    to_customer_id: Annotated[IdParam | None, Form()] = None,
     client_id: Annotated[str, Form(max_length=100)] = "",
     csrf: Csrf = "",
 ) -> Response:
@@ -1456,8 +1477,8 @@ def staff_send_card(
 
 @router.post("/staff/chat/{conversation_id:int}/cards/{card_id:int}/decline")
 def staff_withdraw_card(
-    conversation_id: int,
-    card_id: int,
+    conversation_id: IdParam,
+    card_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
@@ -1470,11 +1491,11 @@ def staff_withdraw_card(
 
 @router.post("/staff/chat/{conversation_id:int}/transfer")
 def transfer(
-    conversation_id: int,
+    conversation_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Manager,
-    to_staff_id: Annotated[int, Form()],
+    to_staff_id: Annotated[IdParam, Form()],
     note: Annotated[str, Form(max_length=500)] = "",
     csrf: Csrf = "",
 ) -> Response:

@@ -22,6 +22,7 @@ from rongbank.accounts.funding_endpoints import (
 )
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
+from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
@@ -114,7 +115,7 @@ def bind_card(
 
 @router.post("/cards/{card_id}/unbind")
 def unbind_card(
-    card_id: int,
+    card_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -135,7 +136,7 @@ def topup(
     platform: PlatformDep,
     me: Me,
     account: Annotated[str, Form(max_length=40)],
-    card_id: Annotated[int, Form()],
+    card_id: Annotated[IdParam, Form()],
     amount: Annotated[str, Form(max_length=40)],
     client_id: Annotated[str, Form(max_length=64)],
     csrf: Annotated[str, Form()] = "",

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.auth.service import PrincipalKind
 from rongbank.errors import DomainError
+from rongbank.inputs import Day, IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments.counter import audited_as_merchant, collect_payment_code
@@ -486,7 +486,7 @@ def _team(
 
 @router.post("/team/users/{user_id}/revoke")
 def revoke_user(
-    user_id: int,
+    user_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -508,7 +508,7 @@ def revoke_user(
 
 @router.post("/team/api-keys/{key_id}/revoke")
 def revoke_api_key(
-    key_id: int,
+    key_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -608,7 +608,7 @@ def _csv(body: str, name: str) -> Response:
 
 
 @router.get("/transactions.csv")
-def transaction_file(request: Request, platform: PlatformDep, me: Me, day: date) -> Response:
+def transaction_file(request: Request, platform: PlatformDep, me: Me, day: Day) -> Response:
     """The day's payments and refunds, each with its ledger entry."""
     if not me.is_owner:
         return _settlements(request, platform, me)
@@ -618,7 +618,7 @@ def transaction_file(request: Request, platform: PlatformDep, me: Me, day: date)
 
 
 @router.get("/settlement.csv")
-def settlement_file(request: Request, platform: PlatformDep, me: Me, day: date) -> Response:
+def settlement_file(request: Request, platform: PlatformDep, me: Me, day: Day) -> Response:
     """A settled day's report: its transactions, totals, fees and carried amounts."""
     if not me.is_owner:
         return _settlements(request, platform, me)

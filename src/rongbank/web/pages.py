@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -54,6 +54,7 @@ from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolNotFoun
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError, Forbidden, InvalidRequest
 from rongbank.idempotency import Keyed, keyed
+from rongbank.inputs import CountParam, Day, IdParam
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import (
@@ -627,7 +628,7 @@ def _statements(platform: Platform) -> StatementsService:
 
 @router.get("/history")
 def history(
-    request: Request, platform: PlatformDep, me: Me, account: str = "", after: int = 0
+    request: Request, platform: PlatformDep, me: Me, account: str = "", after: CountParam = 0
 ) -> Response:
     """The movements of one account, oldest first, with statement downloads."""
     accounts = _accounts(platform, me.id)
@@ -666,7 +667,7 @@ def _movement_view(m: Movement) -> dict[str, str]:
 
 @router.get("/statement.{fmt}")
 def statement_download(
-    fmt: str, request: Request, platform: PlatformDep, me: Me, account: str, start: date, end: date
+    fmt: str, request: Request, platform: PlatformDep, me: Me, account: str, start: Day, end: Day
 ) -> Response:
     renderers = {
         "csv": (render_csv, "text/csv; charset=utf-8"),
@@ -974,7 +975,7 @@ def register_ukey(
 
 @router.post("/security/tools/{tool_id}/revoke")
 def revoke_tool(
-    tool_id: int,
+    tool_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
@@ -1087,7 +1088,7 @@ def staff_home(request: Request, platform: PlatformDep, staff: Staff, q: str = "
 
 @router.get("/staff/customers/{customer_id}")
 def staff_customer(
-    customer_id: int, request: Request, platform: PlatformDep, staff: Staff, error: str = ""
+    customer_id: IdParam, request: Request, platform: PlatformDep, staff: Staff, error: str = ""
 ) -> Response:
     principal, role = staff
     with platform.transaction() as session:
@@ -1133,7 +1134,7 @@ def staff_account_action(
     request: Request,
     platform: PlatformDep,
     staff: Operations,
-    customer_id: Annotated[int, Form()],
+    customer_id: Annotated[IdParam, Form()],
     reason: Annotated[str, Form(max_length=500)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
@@ -1161,11 +1162,11 @@ def staff_account_action(
 
 @router.post("/staff/customers/{customer_id}/manager")
 def staff_reassign(
-    customer_id: int,
+    customer_id: IdParam,
     request: Request,
     platform: PlatformDep,
     _: Operations,
-    manager_id: Annotated[int, Form()],
+    manager_id: Annotated[IdParam, Form()],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
+from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.wealth import rules
@@ -212,7 +213,7 @@ async def assess(request: Request, platform: PlatformDep, me: Me) -> Response:
 @router.post("/wealth/holdings/{holding_id}/redeem")
 def redeem(
     request: Request,
-    holding_id: int,
+    holding_id: IdParam,
     platform: PlatformDep,
     me: Me,
     client_id: Annotated[str, Form(min_length=1, max_length=64)],
