@@ -29,6 +29,8 @@ class CredentialRow:
     password_hash: str
     disabled_at: datetime | None
     """Set while the principal may not log in (``AuthService.disable``)."""
+    lockout_noticed_at: datetime | None
+    """When the principal was last told that a source was locked out of this login."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,13 @@ def set_disabled(session: Session, *, kind: str, principal_id: int, at: datetime
             "WHERE principal_kind = :kind AND principal_id = :principal_id"
         ),
         {"at": at, "kind": kind, "principal_id": principal_id},
+    )
+
+
+def note_lockout_notice(session: Session, username: str, now: datetime) -> None:
+    session.execute(
+        text("UPDATE auth_credential SET lockout_noticed_at = :now WHERE username = :username"),
+        {"now": now, "username": username},
     )
 
 

@@ -22,6 +22,10 @@ refusal of its own ("this login is disabled"): that would tell whoever tries a
 revoked cashier's or a departed employee's password that the password is right (to
 try wherever else it is used) or that the name is a login here at all. The owner
 learns it from whoever disabled them; the audit trail keeps the real reason.
+
+A customer is told at once (a 融e联 security notice, from
+:class:`~rongbank.auth.events.LoginLockedOut`) when wrong passwords lock a source
+out of their login: at most once per :data:`LOCKOUT_NOTICE_INTERVAL`.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.auth import repository as repo
 from rongbank.auth import throttle
 from rongbank.auth.errors import (
@@ -51,6 +56,7 @@ from rongbank.auth.errors import (
     SessionInvalid,
     UsernameTaken,
 )
+from rongbank.auth.events import LoginLockedOut
 from rongbank.auth.passwords import (
     check_password_policy,
     hash_password,
@@ -66,6 +72,10 @@ logger = logging.getLogger(__name__)
 
 MAX_USERNAME = 128
 MAX_CLIENT = 200
+
+LOCKOUT_NOTICE_INTERVAL = timedelta(hours=1)
+"""A customer is told of a lockout of their login at most this often: a guesser with
+many addresses locks out one after the other, and each would otherwise be a notice."""
 
 TOUCH_INTERVAL = timedelta(seconds=30)
 """``last_seen_at`` is written at most this often per session rather than on every
@@ -276,7 +286,10 @@ class AuthService:
         the same answer, take about the same time (one argon2 verification each)
         and count down and lock alike. While a source is locked, the password is
         not even checked, so the answer cannot say whether it was right. A disabled
-        principal's login is refused, and counted, as a wrong password is."""
+        principal's login is refused, and counted, as a wrong password is.
+
+        When a source is locked out of a customer's login, the customer is told (an
+        event for 融e联, at most one per :data:`LOCKOUT_NOTICE_INTERVAL`)."""
         now = self.clock.now()
         name = normalise_username(username)
         name_hash = _sha256(name)
@@ -311,7 +324,39 @@ class AuthService:
                 credential.principal_id,
                 throttle.allowance(wide),
             )
+            self._tell_of_lockout(session, credential, source, counter, failures=wide + 1)
         return LoginResult(error=self._locked(counter, now), disabled=disabled)
+
+    def _tell_of_lockout(
+        self,
+        session: Session,
+        credential: repo.CredentialRow,
+        source: str,
+        counter: throttle.SourceCounter,
+        *,
+        failures: int,
+    ) -> None:
+        """Record that a source was locked out of a customer's login, unless the
+        customer was told of one within :data:`LOCKOUT_NOTICE_INTERVAL` (the
+        credential row is locked: two lockouts at once make one notice)."""
+        now = self.clock.now()
+        last = credential.lockout_noticed_at
+        if credential.principal_kind != PrincipalKind.CUSTOMER or (
+            last is not None and now - last < LOCKOUT_NOTICE_INTERVAL
+        ):
+            return
+        assert counter.locked_until is not None
+        outbox.record(
+            session,
+            LoginLockedOut(
+                customer_id=credential.principal_id,
+                source=source,
+                failures=failures,
+                locked_until=counter.locked_until,
+                occurred_at=now,
+            ),
+        )
+        repo.note_lockout_notice(session, credential.username, now)
 
     @staticmethod
     def _locked(counter: throttle.SourceCounter, now: datetime) -> AccountLocked:

@@ -1,8 +1,10 @@
-"""A login that is disabled.
+"""A login that is disabled, and when its owner was last told of a lockout.
 
 - ``auth_credential.disabled_at``: set while the principal may not log in (a
   merchant login revoked, a member of staff deactivated); its sessions were ended
   when it was set. See ``AuthService.disable``.
+- ``auth_credential.lockout_noticed_at``: when the customer was last sent a notice
+  that a source was locked out of their login (at most one an hour).
 
 Logins revoked or deactivated before this runs are disabled now, and their sessions
 ended (until now only the merchant routes refused them).
@@ -19,7 +21,8 @@ depends_on = None
 
 SCHEMA = """
 ALTER TABLE auth_credential
-    ADD COLUMN disabled_at timestamptz;
+    ADD COLUMN disabled_at timestamptz,
+    ADD COLUMN lockout_noticed_at timestamptz;
 
 UPDATE auth_credential c SET disabled_at = u.revoked_at
 FROM merchant_user u
@@ -41,4 +44,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE auth_credential DROP COLUMN disabled_at")
+    op.execute(
+        "ALTER TABLE auth_credential DROP COLUMN lockout_noticed_at, DROP COLUMN disabled_at"
+    )
