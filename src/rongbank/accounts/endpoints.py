@@ -257,7 +257,7 @@ def _member_out(member: StaffMember) -> s.StaffMemberOut:
 
 
 @staff.get("/members")
-def staff_members(platform: PlatformDep, _: Administrator) -> list[s.StaffMemberOut]:
+def list_staff(platform: PlatformDep, _: Administrator) -> list[s.StaffMemberOut]:
     """Every member of staff, deactivated ones too."""
     with platform.transaction() as session:
         return [_member_out(m) for m in platform.accounts.staff_members(session)]
