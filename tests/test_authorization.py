@@ -74,6 +74,10 @@ SERVING_ROLES |= {
     ("GET", f"{V1}/staff/wealth/customers/{{customer_id}}/assessments"): STAFF_ROLES
     | {"account_manager"},
     ("POST", f"{V1}/staff/chat/groups"): STAFF_ROLES | {"account_manager"},
+    # Staff themselves are managed by administrators only.
+    ("GET", f"{V1}/staff/members"): {"administrator"},
+    ("POST", f"{V1}/staff/members/{{staff_id}}/deactivate"): {"administrator"},
+    ("POST", f"{V1}/staff/members/{{staff_id}}/reactivate"): {"administrator"},
 }
 
 
@@ -109,6 +113,7 @@ def concrete(path: str, number: str) -> str:
         .replace("{holding_id}", "1")
         .replace("{user_id}", "1")
         .replace("{key_id}", "1")
+        .replace("{staff_id}", "1")
     )
 
 

@@ -14,8 +14,16 @@ from pathlib import Path
 import httpx2 as httpx
 import psycopg
 import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
 
+from rongbank.auth.errors import SessionInvalid
+from rongbank.auth.service import PrincipalKind
+from rongbank.cli.main import app as cli
 from rongbank.embedded import EmbeddedPostgres
+from rongbank.platform import Platform
+from rongbank.settings import Settings, get_settings
+from tests.conftest import STAFF_PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -206,3 +214,70 @@ def test_a_clean_stop_after_a_killed_server_stops_postgres(
     finally:
         stop(process)
     assert not postgres_running(data_dir)
+
+
+def test_staff_deactivate_and_reactivate_by_login_name(
+    fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rongbank staff deactivate`` ends a member of staff's sessions and logins at
+    once, audited as the operator; the last administrator stays; reactivate undoes it."""
+    monkeypatch.setenv("RONGBANK_DATABASE_URL", fresh_db)
+    monkeypatch.setenv("RONGBANK_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    platform = Platform.connect(fresh_db, Settings(), group_commit=False)
+    try:
+        ids = {}
+        with platform.transaction() as session:
+            for username, role in (("boss", "administrator"), ("manager", "account_manager")):
+                ids[username] = platform.accounts.create_staff(
+                    session, username=username, name=username, role=role
+                )
+                platform.auth.set_password(
+                    session,
+                    kind=PrincipalKind.STAFF,
+                    principal_id=ids[username],
+                    username=username,
+                    password=STAFF_PASSWORD,
+                )
+            token = platform.auth.open_session(
+                session, kind=PrincipalKind.STAFF, principal_id=ids["manager"]
+            ).token
+
+        def staff(*args: str) -> tuple[int, str]:
+            result = CliRunner().invoke(cli, ["staff", *args], env={"COLUMNS": "200"})
+            return result.exit_code, result.output
+
+        def logs_in(username: str) -> bool:
+            with platform.transaction() as session:
+                result = platform.auth.login(session, username=username, password=STAFF_PASSWORD)
+            return result.new_session is not None
+
+        assert staff("deactivate", "--username", "Manager", "--reason", "left") == (
+            0,
+            "Staff member Manager deactivated.\n",
+        )
+        with platform.transaction() as session, pytest.raises(SessionInvalid):
+            platform.auth.authenticate(session, token)
+        assert not logs_in("manager")
+        code, output = staff("deactivate", "--username", "boss")
+        assert (code, "last active administrator" in output) == (1, True)
+        assert logs_in("boss")
+        code, output = staff("deactivate", "--username", "nobody")
+        assert (code, "No such member of staff" in output) == (1, True)
+        assert staff("reactivate", "--username", "manager")[0] == 0
+        assert logs_in("manager")
+        with platform.transaction() as session:
+            audited = session.execute(
+                text(
+                    "SELECT actor_kind, action, target, result, details->>'reason' FROM audit_log "
+                    "WHERE action LIKE 'staff.%' ORDER BY id"
+                )
+            ).all()
+        assert [tuple(row) for row in audited] == [
+            ("operator", "staff.deactivate", str(ids["manager"]), "ok", "left"),
+            ("operator", "staff.deactivate", str(ids["boss"]), "refused", ""),
+            ("operator", "staff.reactivate", str(ids["manager"]), "ok", ""),
+        ]
+    finally:
+        platform.close()
+        get_settings.cache_clear()

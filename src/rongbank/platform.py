@@ -96,13 +96,14 @@ class Platform:
 
     def __post_init__(self) -> None:
         self.calendar = load_business_calendar(self.settings.holidays_file)
+        self.auth = AuthService(self.clock)
         self.accounts = AccountsService(
             self.ledger,
             self.clock,
+            auth=self.auth,
             limits=load_class_limits(self.settings.account_classes_file),
             number_prefix=self.settings.account_number_prefix,
         )
-        self.auth = AuthService(self.clock)
         self.audit = AuditLog(self.clock)
         self.funding = FundingService(
             self.ledger,
@@ -152,6 +153,7 @@ class Platform:
             self.ledger,
             self.accounts,
             self.clock,
+            auth=self.auth,
             barcode_limits=load_barcode_limits(self.settings.barcode_limits_file),
             key=self._key(self.settings.payments_key, "payments"),
             order_ttl=timedelta(minutes=self.settings.order_ttl_minutes),
@@ -424,7 +426,10 @@ class Platform:
             target=login_name,
             result="ok" if principal else "refused",
             ip=ip,
-            details={"error": result.error.code} if result.error else None,
+            details=None
+            if result.error is None
+            # A disabled login is refused as a wrong password; the bank is told why.
+            else {"error": result.error.code} | ({"disabled": True} if result.disabled else {}),
         )
 
     def start(self, *, background: bool = True) -> None:

@@ -35,6 +35,7 @@ from rongbank.accounts.interest import (
 )
 from rongbank.accounts.rules import load_class_limits
 from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.auth.service import AuthService
 from rongbank.clock import FrozenClock
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
@@ -180,7 +181,9 @@ class Bank:
         self.session = session
         self.clock = clock
         self.ledger = LedgerService(clock)
-        self.accounts = AccountsService(self.ledger, clock, limits=load_class_limits())
+        self.accounts = AccountsService(
+            self.ledger, clock, auth=AuthService(clock), limits=load_class_limits()
+        )
         self.interest = InterestService(self.ledger, clock, rates or load_interest_rates())
         self.vault, _ = self.ledger.create_account(
             session, code="bank:vault", currency="CNY", type=AccountType.ASSET

@@ -21,6 +21,7 @@ from rongbank.accounts.errors import (
 from rongbank.accounts.identity import ResidentIdCheckDigitWrong
 from rongbank.accounts.rules import load_class_limits
 from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.auth.service import AuthService
 from rongbank.clock import FrozenClock
 from rongbank.ledger.errors import ExceedsCredits
 from rongbank.ledger.rules import AccountType
@@ -34,7 +35,9 @@ class Bank:
     def __init__(self, session: Session, clock: FrozenClock) -> None:
         self.session = session
         self.ledger = LedgerService(clock)
-        self.service = AccountsService(self.ledger, clock, limits=load_class_limits())
+        self.service = AccountsService(
+            self.ledger, clock, auth=AuthService(clock), limits=load_class_limits()
+        )
         self.vault, _ = self.ledger.create_account(
             session, code="bank:vault", currency="CNY", type=AccountType.ASSET
         )

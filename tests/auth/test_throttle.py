@@ -29,6 +29,19 @@ def test_a_source_is_the_address_or_its_ipv6_64(ip: str | None, source: str) -> 
     assert source_of(ip) == source
 
 
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        ("198.51.100.7", "198.51.*.*"),
+        ("2001:db8:1:2::/64", "2001:db8:*"),
+        ("2001::/64", "2001:0:*"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_a_source_is_shown_to_the_customer_masked(source: str, shown: str) -> None:
+    assert throttle.masked(source) == shown
+
+
 def test_five_tries_then_a_lockout_and_the_count_starts_again() -> None:
     counter = SourceCounter()
     for n in range(1, 5):

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -333,6 +334,74 @@ class TestEventNotices:
         assert [n["kind"] for n in due] == ["due_soon"]
         assert due[0]["data"]["merchant"] == "老王面馆"
         assert "50.00 CNY" in due[0]["text"]
+
+
+class TestLoginLockouts:
+    """Wrong passwords that lock a network out of a customer's login tell the customer
+    at once (a security notice, which cannot be switched off), at most once an hour,
+    and without the network's address whole."""
+
+    GUESS = "Wrong-guess-2026"
+
+    def guess(self, chat: Chat, ip: str, login_name: str) -> list[tuple[int, Any]]:
+        """Five wrong passwords from ``ip``: the answers as the guesser sees them."""
+        guesser = TestClient(chat.client.app, client=(ip, 40000))
+        answers = [
+            guesser.post(
+                "/api/v1/sessions", json={"login_name": login_name, "password": self.GUESS}
+            )
+            for _ in range(5)
+        ]
+        return [(a.status_code, a.json()) for a in answers]
+
+    def test_the_customer_is_told_at_once_and_not_again_within_the_hour(
+        self, chat: Chat, platform: Platform, clock: FrozenClock
+    ) -> None:
+        alice = chat.customer("张三")
+        chat.client.put(  # the kinds a customer can switch off are all off
+            f"{CHAT}/notice-preferences",
+            headers=alice["headers"],
+            json=dict.fromkeys(notices.NOTICE_KINDS, False),
+        )
+        answers = self.guess(chat, "198.51.100.7", alice["login_name"])
+        assert [status for status, _ in answers] == [401, 401, 401, 401, 403]
+        deliver(platform)
+        (notice,) = notices_of(chat, alice)
+        assert notice["kind"] == "security"
+        assert notice["data"] == {
+            "event": "login_locked",
+            "source": "198.51.*.*",
+            "failures": 5,
+            "locked_until": (clock.now() + timedelta(minutes=15)).isoformat(),
+        }
+        assert notice["title"] == "登录密码多次输错 Wrong passwords for your login"
+        assert "198.51.*.*" in notice["text"]
+        assert "198.51.100" not in json.dumps(notice)
+        assert "修改登录密码" in notice["text"]
+        assert "change your password" in notice["text"]
+
+        self.guess(chat, "203.0.113.9", alice["login_name"])  # another network, same hour
+        deliver(platform)
+        assert len(notices_of(chat, alice)) == 1
+
+        clock.advance(timedelta(hours=1))
+        assert self.guess(chat, "2001:db8:1:2::99", alice["login_name"])[-1][0] == 403
+        deliver(platform)
+        alice["headers"] = {"Authorization": f"Bearer {chat.login(alice['login_name'])}"}
+        later = notices_of(chat, alice)[1:]
+        assert [(n["data"]["source"], n["data"]["failures"]) for n in later] == [("2001:db8:*", 15)]
+
+    def test_an_unknown_login_name_gets_the_same_answers_and_nobody_is_told(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        alice = chat.customer("张三")
+        known = self.guess(chat, "198.51.100.7", alice["login_name"])
+        with platform.transaction() as session:
+            recorded = session.execute(text("SELECT count(*) FROM outbox_event")).scalar_one()
+        unknown = self.guess(chat, "198.51.100.7", "13900009999")
+        assert unknown == known
+        with platform.transaction() as session:
+            assert session.execute(text("SELECT count(*) FROM outbox_event")).scalar() == recorded
 
 
 class TestFailures:

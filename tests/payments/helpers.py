@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.api.app import create_app
@@ -149,24 +150,33 @@ class CommittedShop:
     payer_account: str
 
     @classmethod
-    def open(cls, platform: Platform, *, funds: int) -> CommittedShop:
+    def open(cls, platform: Platform, *, funds: int, number: int = 1) -> CommittedShop:
         with platform.transaction() as session:
-            return cls.make(session, platform, funds=funds)
+            return cls.make(session, platform, funds=funds, number=number)
 
     @classmethod
-    def make(cls, session: Session, platform: Platform, *, funds: int) -> CommittedShop:
+    def make(
+        cls, session: Session, platform: Platform, *, funds: int, number: int = 1
+    ) -> CommittedShop:
         """The same shop inside the caller's session (a property test's example
-        builds one and rolls it back)."""
+        builds one and rolls it back); ``number`` tells several shops apart."""
         accounts = platform.accounts
+        tail = "" if number == 1 else str(number)
         onboarder, approver = (
-            accounts.create_staff(session, username=u, name="李四", role="operations")
+            accounts.create_staff(session, username=u + tail, name="李四", role="operations")
             for u in ("ops-a", "ops-b")
         )
         seller, shop_account = accounts.register_person(
-            session, name="王老板", mobile="13900000001", resident_id=resident_id(1)
+            session,
+            name="王老板",
+            mobile=f"1390000{2 * number - 1:04d}",
+            resident_id=resident_id(2 * number - 1),
         )
         payer, payer_account = accounts.register_person(
-            session, name="张三", mobile="13900000002", resident_id=resident_id(2)
+            session,
+            name="张三",
+            mobile=f"1390000{2 * number:04d}",
+            resident_id=resident_id(2 * number),
         )
         vault, _ = platform.ledger.create_account(
             session, code="bank:vault", currency="CNY", type=AccountType.ASSET
@@ -174,7 +184,7 @@ class CommittedShop:
         platform.ledger.transfer(
             session,
             Transfer(
-                client_id="fund-payer",
+                client_id=f"fund-payer{tail}",
                 debit_account=vault.id,
                 credit_account=payer_account.ledger_account_id,
                 amount=funds,
@@ -219,3 +229,27 @@ class CommittedShop:
         with self.platform.transaction() as session:
             account = self.platform.accounts.account(session, number)
             return self.platform.accounts.available(session, account)
+
+
+def break_settlement_of(session: Session, merchant_id: int) -> None:
+    """Make the database refuse to record any settlement of this merchant (a trigger
+    that raises): a failure no settlement run expects. :func:`mend_settlement`
+    removes it."""
+    session.execute(
+        text(
+            "CREATE FUNCTION test_refuse_settlement() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN IF NEW.merchant_id = {int(merchant_id)} THEN "
+            "RAISE EXCEPTION 'settlement refused by the test'; END IF; RETURN NEW; END $$"
+        )
+    )
+    session.execute(
+        text(
+            "CREATE TRIGGER test_refuse_settlement BEFORE INSERT ON merchant_settlement "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_settlement()"
+        )
+    )
+
+
+def mend_settlement(session: Session) -> None:
+    session.execute(text("DROP TRIGGER test_refuse_settlement ON merchant_settlement"))
+    session.execute(text("DROP FUNCTION test_refuse_settlement()"))

@@ -15,7 +15,7 @@ from rongbank.clock import BUSINESS_TIME_ZONE, FrozenClock
 from rongbank.payments import rules
 from rongbank.platform import Platform
 from rongbank.settings import Settings, get_settings
-from tests.payments.helpers import CommittedShop
+from tests.payments.helpers import CommittedShop, break_settlement_of, mend_settlement
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +71,31 @@ def test_settle_pays_the_net_once_and_writes_the_report(
     code, again = run("settle", "--date", day)
     assert code == 0, again
     assert shop.available(shop.seller_account) == before + net  # paid once
+
+
+def test_settle_goes_on_past_a_merchant_that_fails_and_exits_1(shop: CommittedShop) -> None:
+    day = day_of(shop).isoformat()
+    other = CommittedShop.open(shop.platform, funds=100_000, number=2)
+    other.pay("O-1", 5_000)
+    with shop.platform.transaction() as session:
+        break_settlement_of(session, shop.merchant_id)
+    before = shop.available(shop.seller_account)
+
+    code, output = run("settle", "--date", day)
+    assert code == 1, output
+    assert f"Settled {day} for 1 merchants." in output
+    assert "1 merchants not settled" in output
+    assert f"{shop.merchant_id} " in output.split("Not settled")[1]
+    assert other.available(other.seller_account) == 5_000 - rules.fee(5_000, 60)
+    assert shop.available(shop.seller_account) == before
+
+    with shop.platform.transaction() as session:
+        mend_settlement(session)
+    code, output = run("settle", "--date", day)
+    assert code == 0, output
+    assert f"Settled {day} for 2 merchants." in output
+    assert shop.available(shop.seller_account) > before
+    assert other.available(other.seller_account) == 5_000 - rules.fee(5_000, 60)  # once
 
 
 def test_settle_refuses_a_day_that_is_not_over(shop: CommittedShop) -> None:

@@ -180,7 +180,7 @@ def test_a_payment_in_flight_at_midnight_is_settled_once(
         first: list[Settlement] = []
         settler = threading.Thread(
             target=lambda: first.extend(
-                settle_all(platform.session_factory, platform.payments, day)
+                settle_all(platform.session_factory, platform.payments, day).settled
             )
         )
         settler.start()
@@ -189,7 +189,9 @@ def test_a_payment_in_flight_at_midnight_is_settled_once(
         late.join()
         settler.join()
         clock.advance(timedelta(days=1))
-        second = settle_all(platform.session_factory, platform.payments, day + timedelta(days=1))
+        second = settle_all(
+            platform.session_factory, platform.payments, day + timedelta(days=1)
+        ).settled
         with platform.transaction() as session:
             found = platform.payments.get(session, merchant_id=shop.merchant_id, order_no="LATE")
             assert platform.ledger.verify(session) == {}

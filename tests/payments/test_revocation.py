@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import text
 
 from rongbank.platform import Platform
+from tests.accounts.test_endpoints import PASSWORD
 from tests.payments.helpers import V1, Shop, client, shop
 
 __all__ = ["client", "shop"]
@@ -32,6 +33,19 @@ def staff(shop: Shop) -> dict[str, str]:
     return {"Authorization": f"Bearer {shop.people.login('operations-1')}"}
 
 
+def assert_login_refused_as_a_wrong_password(shop: Shop, login_name: str) -> None:
+    """A revoked login cannot log in, with its password or any other, and is told no
+    more than a wrong password is: nothing says the password was right."""
+    answers = [
+        shop.client.post(f"{V1}/sessions", json={"login_name": login_name, "password": password})
+        for password in (PASSWORD, "Wrong-password-1")
+    ]
+    assert [a.status_code for a in answers] == [401, 401]
+    right, wrong = (a.json()["error"] for a in answers)
+    assert (right["code"], right["message"]) == (wrong["code"], wrong["message"])
+    assert right["details"]["remaining_attempts"] == wrong["details"]["remaining_attempts"] + 1
+
+
 class TestLogins:
     def test_the_owner_revokes_a_cashier_who_is_refused_at_once(
         self, shop: Shop, platform: Platform
@@ -42,9 +56,9 @@ class TestLogins:
         assert revoked.status_code == 200, revoked.text
         assert (revoked.json()["active"], revoked.json()["revoked_at"] is not None) == (False, True)
         refused = shop.client.get(f"{V1}/merchant/payments", headers=shop.cashier)
-        assert refused.status_code == 403
-        again = {"Authorization": f"Bearer {shop.people.login('xiaoli')}"}  # a new session
-        assert shop.client.get(f"{V1}/merchant/payments", headers=again).status_code == 403
+        assert refused.status_code == 401  # the session ended with the login
+        assert refused.json()["error"]["code"] == "session_invalid"
+        assert_login_refused_as_a_wrong_password(shop, "xiaoli")
         repeat = shop.client.post(f"{V1}/merchant/users/{cashier}/revoke", headers=shop.owner)
         assert repeat.json()["revoked_at"] == revoked.json()["revoked_at"]
         [(kind, target, details)] = audited(platform, "merchant.user.revoke")[:1]
@@ -76,7 +90,8 @@ class TestLogins:
             json={"reason": "password shared"},
         )
         assert revoked.status_code == 200, revoked.text
-        assert shop.client.get(f"{V1}/merchant/payments", headers=shop.cashier).status_code == 403
+        assert shop.client.get(f"{V1}/merchant/payments", headers=shop.cashier).status_code == 401
+        assert_login_refused_as_a_wrong_password(shop, "xiaoli")
         [(kind, _, details)] = audited(platform, "merchant.user.revoke")
         assert (kind, details["reason"]) == ("staff", "password shared")
         elsewhere = shop.client.post(

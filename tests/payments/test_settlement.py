@@ -4,23 +4,28 @@ limits of the account it is paid into."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.api.app import create_app
 from rongbank.errors import DomainError
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.payments import rules
-from rongbank.payments.settlement import settle, settlement_report
+from rongbank.payments.settlement import settle, settle_all, settlement_report
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import resident_id
-from tests.payments.helpers import CommittedShop
+from tests.conftest import staff_token
+from tests.payments.helpers import CommittedShop, break_settlement_of, mend_settlement
 
 FEE_BPS = 60
 
@@ -290,3 +295,87 @@ def pay_from_another_customer(
     return platform.payments.pay_order(
         session, customer_id=customer.id, payment=order, account_number=account.number
     )
+
+
+def unsettled(platform: Platform, shop: CommittedShop) -> int:
+    with platform.transaction() as session:
+        return int(
+            session.execute(
+                text("SELECT count(*) FROM payment WHERE merchant_id = :m AND settled_day IS NULL"),
+                {"m": shop.merchant_id},
+            ).scalar_one()
+        )
+
+
+class TestARunForEveryMerchant:
+    @pytest.fixture
+    def shops(self, platform: Platform) -> tuple[CommittedShop, CommittedShop, date]:
+        """Two merchants paid on a day that is over; the first's settlement fails."""
+        broken = CommittedShop.open(platform, funds=1_000_000)
+        fine = CommittedShop.open(platform, funds=1_000_000, number=2)
+        assert broken.merchant_id < fine.merchant_id  # the run meets the failure first
+        broken.pay("B-1", 10_000)
+        fine.pay("F-1", 5_000)
+        with platform.transaction() as session:
+            break_settlement_of(session, broken.merchant_id)
+        return broken, fine, next_day(platform)
+
+    def test_one_merchants_failure_stops_no_other_and_the_next_run_settles_it(
+        self,
+        platform: Platform,
+        shops: tuple[CommittedShop, CommittedShop, date],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        broken, fine, day = shops
+        with caplog.at_level(logging.ERROR, logger="rongbank.payments.settlement"):
+            run = settle_all(platform.session_factory, platform.payments, day)
+        assert [x.merchant_id for x in run.settled] == [fine.merchant_id]
+        assert [(f.merchant_id, f.error) for f in run.failed] == [
+            (broken.merchant_id, "unexpected_error")
+        ]
+        assert fine.available(fine.seller_account) == 5_000 - rules.fee(5_000, FEE_BPS)
+        assert broken.available(broken.seller_account) == 0
+        assert unsettled(platform, broken) == 1  # nothing of the failed run was kept
+        assert f"settlement of merchant {broken.merchant_id} for {day} failed" in caplog.text
+        with platform.transaction() as session:
+            mend_settlement(session)
+        again = settle_all(platform.session_factory, platform.payments, day)
+        assert (again.failed, [x.merchant_id for x in again.settled]) == (
+            [],
+            [broken.merchant_id, fine.merchant_id],
+        )
+        assert broken.available(broken.seller_account) == 10_000 - rules.fee(10_000, FEE_BPS)
+        assert fine.available(fine.seller_account) == 5_000 - rules.fee(5_000, FEE_BPS)
+        with platform.transaction() as session:
+            assert platform.ledger.verify(session) == {}
+
+    def test_staff_see_which_merchants_failed_and_the_audit_keeps_them(
+        self, platform: Platform, shops: tuple[CommittedShop, CommittedShop, date]
+    ) -> None:
+        broken, fine, day = shops
+        _, token = staff_token(platform, username="ops-settle", role="operations")
+        with TestClient(create_app(platform, background=False)) as client:
+            answer = client.post(
+                "/api/v1/staff/payments/settlements",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"business_day": day.isoformat()},
+            )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert [x["merchant_id"] for x in body["settled"]] == [fine.merchant_id]
+        assert [(f["merchant_id"], f["error"]) for f in body["failed"]] == [
+            (broken.merchant_id, "unexpected_error")
+        ]
+        assert "refused by the test" not in answer.text  # the database's words stay in the log
+        with platform.transaction() as session:
+            details = session.execute(
+                text("SELECT details FROM audit_log WHERE action = 'epay.settle'")
+            ).scalar_one()
+        assert (details["merchants"], details["failed"]) == (1, [broken.merchant_id])
+
+    def test_a_day_not_over_settles_no_one(self, platform: Platform) -> None:
+        CommittedShop.open(platform, funds=1_000_000)
+        today = platform.accounts.business_day()
+        with pytest.raises(DomainError) as refused:
+            settle_all(platform.session_factory, platform.payments, today)
+        assert refused.value.code == "settlement_day_open"

@@ -1,5 +1,6 @@
 """The direct bank's HTTP API: registration and login (public), the customer's own
-accounts and transfers, and the staff actions on customers and accounts."""
+accounts and transfers, the staff actions on customers and accounts, and the
+administrators' on staff."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts import schemas as s
 from rongbank.accounts.service import Customer, EAccount
+from rongbank.accounts.staff import StaffMember
 from rongbank.api.deps import (
     CustomerPrincipal,
     PlatformDep,
@@ -239,3 +241,56 @@ def reassign_manager(
             session, customer_id=customer_id, manager_id=body.manager_id
         )
     return Response(status_code=204)
+
+
+Administrator = Annotated[Principal, Depends(require_staff("administrator"))]
+
+
+def _member_out(member: StaffMember) -> s.StaffMemberOut:
+    return s.StaffMemberOut(
+        id=member.id,
+        username=member.username,
+        name=member.name,
+        role=member.role,
+        active=member.active,
+        created_at=member.created_at,
+    )
+
+
+@staff.get("/members")
+def list_staff(platform: PlatformDep, _: Administrator) -> list[s.StaffMemberOut]:
+    """Every member of staff, deactivated ones too."""
+    with platform.transaction() as session:
+        return [_member_out(m) for m in platform.accounts.staff_members(session)]
+
+
+@staff.post("/members/{staff_id}/deactivate")
+def deactivate_staff(
+    staff_id: int, platform: PlatformDep, me: Administrator, body: s.StaffChangeIn | None = None
+) -> s.StaffMemberOut:
+    """Deactivate a member of staff now (they left, or their password may be known):
+    they cannot log in, and every session of theirs ends (their next request is 401).
+    Not yourself, nor the last active administrator. A repeat answers the same."""
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="staff.deactivate",
+        target=str(staff_id),
+        details={"reason": (body or s.StaffChangeIn()).reason},
+    ) as session:
+        return _member_out(platform.accounts.deactivate_staff(session, staff_id=staff_id, by=me.id))
+
+
+@staff.post("/members/{staff_id}/reactivate")
+def reactivate_staff(
+    staff_id: int, platform: PlatformDep, me: Administrator, body: s.StaffChangeIn | None = None
+) -> s.StaffMemberOut:
+    """Let a deactivated member of staff log in again, with their role and password."""
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="staff.reactivate",
+        target=str(staff_id),
+        details={"reason": (body or s.StaffChangeIn()).reason},
+    ) as session:
+        return _member_out(platform.accounts.reactivate_staff(session, staff_id=staff_id))

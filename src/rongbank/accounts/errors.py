@@ -84,3 +84,24 @@ class NewCardLimitExceeded(Forbidden):
         "A card bound in the last few days can receive only a small amount a day; "
         "details show what is left today and when the card's full limits apply."
     )
+
+
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+    message = "No such member of staff."
+
+
+class OwnLoginNotDeactivatable(Conflict):
+    """An administrator may not deactivate themselves: another administrator does it,
+    so that no one locks the bank out of its staff management by mistake."""
+
+    code = "own_login_not_deactivatable"
+    message = "You cannot deactivate your own login; ask another administrator."
+
+
+class LastAdministrator(Conflict):
+    code = "last_administrator"
+    message = (
+        "This is the last active administrator: make or reactivate another one before "
+        "deactivating them."
+    )

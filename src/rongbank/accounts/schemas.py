@@ -91,4 +91,19 @@ class ManagerIn(Strict):
     manager_id: Id
 
 
+class StaffChangeIn(Strict):
+    reason: Annotated[str, Field(max_length=500)] = ""
+    """Why (kept in the audit trail): left the bank, password may be known..."""
+
+
+class StaffMemberOut(BaseModel):
+    id: int
+    username: str
+    name: str
+    role: str
+    active: bool
+    """False once deactivated: cannot log in, every session ended."""
+    created_at: datetime
+
+
 RegisteredOut.model_rebuild()

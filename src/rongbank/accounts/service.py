@@ -1,4 +1,5 @@
-"""Direct-bank use cases: staff, customer registration, e-accounts, transfers.
+"""Direct-bank use cases: customer registration, e-accounts, transfers (staff in
+:mod:`rongbank.accounts.staff`).
 
 Each e-account is one ledger account (a liability: the customer's deposit is what
 the bank owes). Class limits are checked in the same transaction as the ledger
@@ -39,6 +40,8 @@ from rongbank.accounts.rules import (
     inflow_room,
     luhn_valid,
 )
+from rongbank.accounts.staff import StaffMembers
+from rongbank.auth.service import AuthService
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
@@ -76,17 +79,19 @@ _ACCOUNT_COLUMNS = (
 )
 
 
-class AccountsService:
+class AccountsService(StaffMembers):
     def __init__(
         self,
         ledger: LedgerService,
         clock: Clock,
         *,
+        auth: AuthService,
         limits: dict[int, ClassLimits],
         number_prefix: str = "628888",
     ) -> None:
         self.ledger = ledger
         self.clock = clock
+        self.auth = auth
         self.limits = limits
         self.number_prefix = number_prefix
 
@@ -100,24 +105,7 @@ class AccountsService:
         start = datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TIME_ZONE)
         return start, start + timedelta(days=1)
 
-    # -- staff -------------------------------------------------------------------
-
-    def create_staff(self, session: Session, *, username: str, name: str, role: str) -> int:
-        row = session.execute(
-            text(
-                "INSERT INTO staff (username, name, role, created_at) "
-                "VALUES (:u, :n, :r, :at) RETURNING id"
-            ),
-            {"u": username.strip().lower(), "n": name, "r": role, "at": self.clock.now()},
-        ).one()
-        return int(row[0])
-
-    def staff_role(self, session: Session, staff_id: int) -> str | None:
-        """The role of an active staff member; None if inactive or unknown."""
-        row = session.execute(
-            text("SELECT role FROM staff WHERE id = :id AND active"), {"id": staff_id}
-        ).first()
-        return None if row is None else str(row[0])
+    # -- account managers --------------------------------------------------------
 
     def _least_loaded_manager(self, session: Session) -> int | None:
         # One registration at a time picks a manager, so that a burst of sign-ups is

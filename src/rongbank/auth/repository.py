@@ -7,7 +7,7 @@ itself is never compared, stored or sent to the database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
@@ -27,6 +27,10 @@ class CredentialRow:
     principal_kind: str
     principal_id: int
     password_hash: str
+    disabled_at: datetime | None
+    """Set while the principal may not log in (``AuthService.disable``)."""
+    lockout_noticed_at: datetime | None
+    """When the principal was last told that a source was locked out of this login."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +58,33 @@ class SessionRow:
 # ---------------------------------------------------------------------------
 # Credentials
 
-_CREDENTIAL = "SELECT username, principal_kind, principal_id, password_hash FROM auth_credential"
+_CREDENTIAL_COLUMNS = ", ".join(f.name for f in fields(CredentialRow))
+_CREDENTIAL = f"SELECT {_CREDENTIAL_COLUMNS} FROM auth_credential"  # noqa: S608 (the row's fields)
 
 
 def _credential(row: Any) -> CredentialRow:
     return CredentialRow(*row)
+
+
+def set_disabled(session: Session, *, kind: str, principal_id: int, at: datetime | None) -> None:
+    """Disable the principal's login from ``at`` (kept if it already was), or enable it
+    (``at`` None). The row stays locked until the transaction ends, so a login of the
+    name waits for this one (``lock_credential``)."""
+    session.execute(
+        text(
+            "UPDATE auth_credential SET disabled_at = CASE WHEN CAST(:at AS timestamptz) IS NULL "
+            "THEN NULL ELSE coalesce(disabled_at, :at) END "
+            "WHERE principal_kind = :kind AND principal_id = :principal_id"
+        ),
+        {"at": at, "kind": kind, "principal_id": principal_id},
+    )
+
+
+def note_lockout_notice(session: Session, username: str, now: datetime) -> None:
+    session.execute(
+        text("UPDATE auth_credential SET lockout_noticed_at = :now WHERE username = :username"),
+        {"now": now, "username": username},
+    )
 
 
 def lock_credential(session: Session, username: str) -> CredentialRow | None:
@@ -367,6 +393,18 @@ def revoke_others(
             "keep_id": keep_id,
             "idle_since": idle_since,
         },
+    )
+    return len(result.all())
+
+
+def revoke_all(session: Session, *, kind: str, principal_id: int, now: datetime) -> int:
+    """Revoke every session of the principal not revoked yet; how many."""
+    result = session.execute(
+        text(
+            "UPDATE auth_session SET revoked_at = :now WHERE principal_kind = :kind "
+            "AND principal_id = :principal_id AND revoked_at IS NULL RETURNING id"
+        ),
+        {"now": now, "kind": kind, "principal_id": principal_id},
     )
     return len(result.all())
 

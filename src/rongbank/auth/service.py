@@ -14,6 +14,18 @@ raise for a wrong name or password; it writes the failure count and returns a
 
 Raising inside the unit of work would roll the count back, and a guesser would
 never be locked out.
+
+Any principal can be **disabled** (:meth:`AuthService.disable`: a merchant login
+revoked, a member of staff deactivated): every session of theirs ends at once, and
+a login is refused as a wrong password is, whatever password is typed. Not a
+refusal of its own ("this login is disabled"): that would tell whoever tries a
+revoked cashier's or a departed employee's password that the password is right (to
+try wherever else it is used) or that the name is a login here at all. The owner
+learns it from whoever disabled them; the audit trail keeps the real reason.
+
+A customer is told at once (a 融e联 security notice, from
+:class:`~rongbank.auth.events.LoginLockedOut`) when wrong passwords lock a source
+out of their login: at most once per :data:`LOCKOUT_NOTICE_INTERVAL`.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.auth import repository as repo
 from rongbank.auth import throttle
 from rongbank.auth.errors import (
@@ -43,6 +56,7 @@ from rongbank.auth.errors import (
     SessionInvalid,
     UsernameTaken,
 )
+from rongbank.auth.events import LoginLockedOut
 from rongbank.auth.passwords import (
     check_password_policy,
     hash_password,
@@ -58,6 +72,10 @@ logger = logging.getLogger(__name__)
 
 MAX_USERNAME = 128
 MAX_CLIENT = 200
+
+LOCKOUT_NOTICE_INTERVAL = timedelta(hours=1)
+"""A customer is told of a lockout of their login at most this often: a guesser with
+many addresses locks out one after the other, and each would otherwise be a notice."""
 
 TOUCH_INTERVAL = timedelta(seconds=30)
 """``last_seen_at`` is written at most this often per session rather than on every
@@ -103,6 +121,9 @@ class LoginResult:
 
     new_session: NewSession | None = None
     error: LoginFailed | AccountLocked | None = None
+    disabled: bool = False
+    """The password was right but the principal is disabled: refused as a wrong
+    password is (see the module docstring). For the audit trail only."""
 
     def unwrap(self) -> NewSession:
         if self.new_session is None:
@@ -217,6 +238,26 @@ class AuthService:
             raise UsernameTaken()
         repo.forget_failures(session, _sha256(name))
 
+    def disable(self, session: Session, *, kind: PrincipalKind, principal_id: int) -> int:
+        """Stop the principal from logging in and end every session of theirs, in the
+        caller's transaction: from its commit, their next request is refused (401) and
+        every login refused as a wrong password. How many sessions ended. Idempotent;
+        a principal without a login has only sessions to end (none, but for
+        :meth:`open_session`).
+
+        A login under way waits for this (both lock the credential) and then either
+        finds it disabled or committed a session first, which this then ends."""
+        kind = PrincipalKind(kind)
+        now = self.clock.now()
+        repo.set_disabled(session, kind=kind, principal_id=principal_id, at=now)
+        ended = repo.revoke_all(session, kind=kind, principal_id=principal_id, now=now)
+        logger.info("%s %s disabled; %d sessions ended", kind, principal_id, ended)
+        return ended
+
+    def enable(self, session: Session, *, kind: PrincipalKind, principal_id: int) -> None:
+        """Let a disabled principal log in again (with the password they had)."""
+        repo.set_disabled(session, kind=PrincipalKind(kind), principal_id=principal_id, at=None)
+
     def staff_logins_exist(self, session: Session) -> bool:
         """Whether a member of staff was ever given a login (from then on the staff
         APIs are for staff sessions only, see ``rongbank.api.deps``)."""
@@ -244,7 +285,11 @@ class AuthService:
         (:mod:`rongbank.auth.throttle`). An unknown name and a wrong password get
         the same answer, take about the same time (one argon2 verification each)
         and count down and lock alike. While a source is locked, the password is
-        not even checked, so the answer cannot say whether it was right."""
+        not even checked, so the answer cannot say whether it was right. A disabled
+        principal's login is refused, and counted, as a wrong password is.
+
+        When a source is locked out of a customer's login, the customer is told (an
+        event for 融e联, at most one per :data:`LOCKOUT_NOTICE_INTERVAL`)."""
         now = self.clock.now()
         name = normalise_username(username)
         name_hash = _sha256(name)
@@ -255,20 +300,23 @@ class AuthService:
         if counter.locked_at(now):
             return LoginResult(error=self._locked(counter, now))
 
+        disabled = False
         if credential is None:
             verify_nothing(password)
         elif verify_password(password, password_hash=credential.password_hash):
-            repo.forget_failures(session, name_hash, source=source)
-            return LoginResult(
-                new_session=self._open(session, credential, password, client, ip, failures=wide)
-            )
+            if credential.disabled_at is None:
+                repo.forget_failures(session, name_hash, source=source)
+                return LoginResult(
+                    new_session=self._open(session, credential, password, client, ip, failures=wide)
+                )
+            disabled = True
 
         counter = throttle.after_failure(counter, now=now, wide_failures=wide)
         repo.save_source_counter(session, name_hash, source, counter)
         repo.count_name_failure(session, name_hash, now)
         if counter.locked_until is None:
             remaining = throttle.remaining(counter, wide_failures=wide + 1)
-            return LoginResult(error=LoginFailed(remaining_attempts=remaining))
+            return LoginResult(error=LoginFailed(remaining_attempts=remaining), disabled=disabled)
         if credential is not None:
             logger.warning(
                 "login of %s %s locked for a source after %d failures in a row",
@@ -276,7 +324,39 @@ class AuthService:
                 credential.principal_id,
                 throttle.allowance(wide),
             )
-        return LoginResult(error=self._locked(counter, now))
+            self._tell_of_lockout(session, credential, source, counter, failures=wide + 1)
+        return LoginResult(error=self._locked(counter, now), disabled=disabled)
+
+    def _tell_of_lockout(
+        self,
+        session: Session,
+        credential: repo.CredentialRow,
+        source: str,
+        counter: throttle.SourceCounter,
+        *,
+        failures: int,
+    ) -> None:
+        """Record that a source was locked out of a customer's login, unless the
+        customer was told of one within :data:`LOCKOUT_NOTICE_INTERVAL` (the
+        credential row is locked: two lockouts at once make one notice)."""
+        now = self.clock.now()
+        last = credential.lockout_noticed_at
+        if credential.principal_kind != PrincipalKind.CUSTOMER or (
+            last is not None and now - last < LOCKOUT_NOTICE_INTERVAL
+        ):
+            return
+        assert counter.locked_until is not None
+        outbox.record(
+            session,
+            LoginLockedOut(
+                customer_id=credential.principal_id,
+                source=source,
+                failures=failures,
+                locked_until=counter.locked_until,
+                occurred_at=now,
+            ),
+        )
+        repo.note_lockout_notice(session, credential.username, now)
 
     @staticmethod
     def _locked(counter: throttle.SourceCounter, now: datetime) -> AccountLocked:

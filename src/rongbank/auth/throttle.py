@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from ipaddress import IPv6Address, IPv6Network, ip_address
+from ipaddress import IPv6Address, IPv6Network, ip_address, ip_network
 
 MAX_FAILURES = 5
 """Tries a source has before its lockout, while the login is not under attack."""
@@ -55,6 +55,23 @@ def source_of(ip: str | None) -> str:
             return str(address.ipv4_mapped)
         return str(IPv6Network((address, 64), strict=False))
     return str(address)
+
+
+def masked(source: str) -> str:
+    """A source as its login's owner is shown it: half of an IPv4 address, the first
+    32 bits of an IPv6 network (about a provider's block). Enough to tell one's own
+    network from a stranger's; not enough to single out a household, which may not
+    even be the guesser's (a shared or hijacked address). The bank keeps the whole
+    address in its records (the audit trail, the lockout event)."""
+    try:
+        network = ip_network(source)
+    except ValueError:
+        return source  # UNKNOWN_SOURCE
+    if network.version == 4:
+        first, second = str(network.network_address).split(".")[:2]
+        return f"{first}.{second}.*.*"
+    first, second = network.network_address.exploded.split(":")[:2]
+    return f"{int(first, 16):x}:{int(second, 16):x}:*"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ each kind off (on by default; off means no message is created for them):
   it); loan repayments will use the same kind when lending lands.
 
 One more kind cannot be switched off, :data:`SECURITY`: a change to where their money
-can be sent (a payout card bound or unbound) and money sent out to a card. It is how
-a customer whose password was stolen finds out.
+can be sent (a payout card bound or unbound), money sent out to a card, and wrong
+passwords locking a network out of their login (someone may be guessing it). It is
+how a customer whose password was stolen, or is being guessed, finds out.
 
 A **segment** is a set of customers computed from what the bank holds about them
 (:data:`SEGMENTS`).
@@ -36,6 +37,8 @@ from rongbank.accounts.events import (
     TransferMade,
     WithdrawalMade,
 )
+from rongbank.auth import throttle
+from rongbank.auth.events import LoginLockedOut
 from rongbank.money import format_amount
 from rongbank.outbox import Event
 from rongbank.payments.events import PaymentMade, PaymentRefunded
@@ -173,6 +176,16 @@ def notice_of(event: Event) -> EventNotice | None:
         return EventNotice(
             event.customer_id, SECURITY, event.key, _card_facts(event), event.occurred_at
         )
+    if isinstance(event, LoginLockedOut):
+        facts = {
+            "event": "login_locked",
+            # Masked here, so that the notice (and chat's tables) never hold the
+            # address whole: it may not even be the guesser's (throttle.masked).
+            "source": throttle.masked(event.source),
+            "failures": event.failures,
+            "locked_until": event.locked_until.isoformat(),
+        }
+        return EventNotice(event.customer_id, SECURITY, event.key, facts, event.occurred_at)
     return None
 
 
@@ -253,14 +266,20 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
     raise ValueError(f"no notice text for {kind}")
 
 
+def _beijing(at: str) -> str:
+    return datetime.fromisoformat(at).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
 def _security(payload: dict[str, Any]) -> tuple[str, str]:
-    card, event = payload["card"], payload["event"]
+    event = payload["event"]
+    if event == "login_locked":
+        return _login_locked(payload)
+    card = payload["card"]
     bank = f"{payload['bank']} " if payload.get("bank") else ""
     warn_zh = "如非本人操作，请立即致电银行或联系您的客户经理。"
     warn_en = "If this was not you, call the bank or your account manager now."
     if event == "card_bound":
-        until = datetime.fromisoformat(payload["full_limits_from"]).astimezone(BEIJING)
-        when = until.strftime("%Y-%m-%d %H:%M")
+        when = _beijing(payload["full_limits_from"])
         return (
             "新绑定银行卡 New card bound",
             f"您的网上银行绑定了新的提现银行卡 {bank}{card}，"
@@ -282,6 +301,23 @@ def _security(payload: dict[str, Any]) -> tuple[str, str]:
             f" {amount} went from your account ending {tail} to the card {bank}{card}. {warn_en}",
         )
     raise ValueError(f"no notice text for security event {event}")
+
+
+def _login_locked(payload: dict[str, Any]) -> tuple[str, str]:
+    until, failures = _beijing(payload["locked_until"]), payload["failures"]
+    unknown = payload["source"] == throttle.UNKNOWN_SOURCE
+    source_zh = "未知网络" if unknown else f"网络 {payload['source']}"
+    source_en = "an unknown network" if unknown else f"the network {payload['source']}"
+    return (
+        "登录密码多次输错 Wrong passwords for your login",
+        f"有人从{source_zh}多次输错您的网上银行登录密码，该网络的登录已暂停至{until}（北京时间）；"
+        f"自您上次登录以来共输错{failures}次。如非本人操作，请尽快修改登录密码，"
+        "或致电银行、联系您的客户经理。其他网络的登录不受影响。"
+        f" Wrong passwords were typed for your e-bank login from {source_en}; logins from"
+        f" there are paused until {until} (Beijing time). {failures} wrong passwords since"
+        " your last login. If this was not you, change your password soon, or call the bank"
+        " or your account manager. Logins from other networks are not affected.",
+    )
 
 
 def public_data(payload: dict[str, Any]) -> dict[str, Any]:

@@ -448,7 +448,8 @@ class NoticeBody(BaseModel):
         description="An event's facts for the page: amount (decimal text), currency, "
         "account_tail, merchant, payer (masked), status, due_at, source "
         "(transfer, refund, epay_authorisation); for a security notice event (card_bound, "
-        "card_unbound, withdrawal), card (masked), bank and full_limits_from."
+        "card_unbound, withdrawal), card (masked), bank and full_limits_from; for "
+        "login_locked, source (the network, masked), failures and locked_until."
     )
 
 

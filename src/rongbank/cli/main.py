@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -180,6 +181,49 @@ def staff_create(
             password=password,
         )
     console.print(f"Staff member {username} ({role}) created.")
+
+
+Username = Annotated[str, typer.Option(help="The member of staff's login name.")]
+Reason = Annotated[str, typer.Option(help="Why, for the audit trail.")]
+
+
+def _change_staff(data_dir: Path | None, username: str, reason: str, *, active: bool) -> None:
+    """Deactivate or reactivate a member of staff as the operator, audited."""
+    from rongbank.errors import DomainError
+
+    action = "staff.reactivate" if active else "staff.deactivate"
+    with open_platform(data_dir) as p:
+        try:
+            with p.transaction() as session:
+                staff_id = p.accounts.staff_member_named(session, username).id
+            with p.audited(
+                actor_kind="operator",
+                actor_id=None,
+                action=action,
+                target=str(staff_id),
+                details={"reason": reason, "channel": "cli"},
+            ) as session:
+                if active:
+                    p.accounts.reactivate_staff(session, staff_id=staff_id)
+                else:
+                    p.accounts.deactivate_staff(session, staff_id=staff_id)
+        except DomainError as error:
+            console.print(f"[red]{error.detail_message}[/]")
+            raise typer.Exit(1) from None
+    console.print(f"Staff member {username} {'reactivated' if active else 'deactivated'}.")
+
+
+@staff_app.command("deactivate")
+def staff_deactivate(username: Username, reason: Reason = "", data_dir: DataDir = None) -> None:
+    """Deactivate a member of staff: they cannot log in and every session of theirs
+    ends now. Not the last active administrator."""
+    _change_staff(data_dir, username, reason, active=False)
+
+
+@staff_app.command("reactivate")
+def staff_reactivate(username: Username, reason: Reason = "", data_dir: DataDir = None) -> None:
+    """Let a deactivated member of staff log in again, with their role and password."""
+    _change_staff(data_dir, username, reason, active=True)
 
 
 @audit_app.command("verify")

@@ -40,11 +40,13 @@ def settle(
     data_dir: DataDir = None,
 ) -> None:
     """Settle a business day (T+1): pay each merchant its net of payments, refunds and
-    fees; a negative net is carried forward. Running a day again changes nothing."""
+    fees; a negative net is carried forward. Running a day again changes nothing for
+    the merchants settled, and settles those whose settlement failed. Exit code 1 if
+    any merchant's settlement failed (the others are settled all the same)."""
     with open_platform(data_dir) as p:
         day = _day(business_day, p.accounts.business_day())
         try:
-            done = settle_all(p.session_factory, p.payments, day)
+            run = settle_all(p.session_factory, p.payments, day)
         except DomainError as error:  # the day is not over yet
             console.print(f"[red]{error.detail_message}[/] {error.details}")
             raise typer.Exit(1) from None
@@ -55,21 +57,31 @@ def settle(
                 actor_id=None,
                 action="epay.settle",
                 target=day.isoformat(),
-                details={"merchants": len(done), "paid": sum(x.paid for x in done)},
+                details=run.summary(),
             )
             if reports is not None:
                 reports.mkdir(parents=True, exist_ok=True)
-                for settled in done:
+                for settled in run.settled:
                     path = reports / f"settlement-{settled.merchant_id}-{day}.csv"
                     path.write_text(settlement_report(session, settled))
     table = Table("merchant", "payments", "refunds", "fees", "paid", "carried forward")
-    for x in done:
+    for x in run.settled:
         table.add_row(
             str(x.merchant_id),
             *(f"{v / 100:.2f}" for v in (x.payments, x.refunds, x.fees, x.paid, x.carried_forward)),
         )
     console.print(table)
-    console.print(f"Settled {day} for {len(done)} merchants.")
+    console.print(f"Settled {day} for {len(run.settled)} merchants.")
+    if run.failed:
+        failed = Table("merchant", "error", "message", title="[red]Not settled[/]")
+        for f in run.failed:
+            failed.add_row(str(f.merchant_id), f.error, f.message)
+        console.print(failed)
+        console.print(
+            f"[red]{len(run.failed)} merchants not settled[/] (see the log); run the day "
+            "again once the cause is fixed."
+        )
+        raise typer.Exit(1)
 
 
 @payments_app.command("transactions")

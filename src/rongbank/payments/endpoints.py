@@ -661,9 +661,11 @@ def staff_revoke_api_key(
 
 
 @staff.post("/payments/settlements")
-def settle(body: s.SettleIn, platform: PlatformDep, me: Operations) -> list[s.SettlementOut]:
-    """Run (or re-read) the settlement of a business day for every merchant."""
-    done = settle_all(platform.session_factory, platform.payments, body.business_day)
+def settle(body: s.SettleIn, platform: PlatformDep, me: Operations) -> s.SettlementRunOut:
+    """Run (or re-read) the settlement of a business day for every merchant. One
+    merchant's failure stops no other's: it is listed in ``failed``, and running the
+    day again settles it (and re-reads the others)."""
+    run = settle_all(platform.session_factory, platform.payments, body.business_day)
     with platform.transaction() as session:
         platform.audit.record(
             session,
@@ -671,9 +673,16 @@ def settle(body: s.SettleIn, platform: PlatformDep, me: Operations) -> list[s.Se
             actor_id=me.id,
             action="epay.settle",
             target=body.business_day.isoformat(),
-            details={"merchants": len(done), "paid": sum(x.paid for x in done)},
+            details=run.summary(),
         )
-    return [settlement_out(x) for x in done]
+    return s.SettlementRunOut(
+        business_day=run.business_day,
+        settled=[settlement_out(x) for x in run.settled],
+        failed=[
+            s.SettlementFailureOut(merchant_id=f.merchant_id, error=f.error, message=f.message)
+            for f in run.failed
+        ],
+    )
 
 
 def settlement_out(done: Settlement) -> s.SettlementOut:

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.auth.service import AuthService, PrincipalKind
 from rongbank.clock import Clock
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService
@@ -114,6 +115,7 @@ class Merchants:
 
     ledger: LedgerService
     accounts: AccountsService
+    auth: AuthService
     clock: Clock
     public_url: str
     _notify_key: bytes
@@ -269,7 +271,8 @@ class Merchants:
         )
 
     def user_actor(self, session: Session, user_id: int) -> MerchantActor | None:
-        """Who a merchant user's session acts as; None once the login is revoked."""
+        """Who a merchant user's session acts as; None once the login is revoked (its
+        sessions were ended then too: this is a second line)."""
         row = session.execute(
             text("SELECT merchant_id, role FROM merchant_user WHERE id = :id AND active"),
             {"id": user_id},
@@ -288,10 +291,11 @@ class Merchants:
     def revoke_user(
         self, session: Session, *, merchant_id: int, user_id: int, by_user: int | None = None
     ) -> MerchantUser:
-        """End a merchant login (a cashier who left, a stolen password): from the next
-        request on, its sessions are refused (``user_actor``). ``by_user`` is the owner
-        revoking, who may not revoke their own login (the merchant would be left with
-        no one to manage it). A repeat answers the revoked user."""
+        """End a merchant login (a cashier who left, a stolen password): it is
+        disabled and its sessions ended in this transaction (``AuthService.disable``),
+        so its next request is refused and it cannot log in again. ``by_user`` is the
+        owner revoking, who may not revoke their own login (the merchant would be left
+        with no one to manage it). A repeat answers the revoked user."""
         if user_id == by_user:
             raise OwnLoginNotRevocable()
         row = session.execute(
@@ -304,6 +308,7 @@ class Merchants:
         ).first()
         if row is None:
             raise MerchantUserNotFound(user_id=user_id)
+        self.auth.disable(session, kind=PrincipalKind.MERCHANT, principal_id=user_id)
         return MerchantUser(*row)
 
     def create_api_key(

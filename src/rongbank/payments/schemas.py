@@ -220,3 +220,19 @@ class SettlementOut(BaseModel):
     paid: str
     carried_forward: str
     entry_id: int | None
+
+
+class SettlementFailureOut(BaseModel):
+    merchant_id: int
+    error: str
+    """The refusal's code, or ``unexpected_error`` (the server's log says more)."""
+    message: str
+
+
+class SettlementRunOut(BaseModel):
+    """A run for every merchant: who was settled and whose settlement failed (nothing
+    of it written; running the day again settles it once the cause is fixed)."""
+
+    business_day: date
+    settled: list[SettlementOut]
+    failed: list[SettlementFailureOut]

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from rongbank import outbox
 from rongbank.accounts.errors import AccountFrozen, AccountNotActive, NotYourAccount
 from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.auth.service import AuthService
 from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock
@@ -171,6 +172,7 @@ class PaymentsService(Merchants):
         accounts: AccountsService,
         clock: Clock,
         *,
+        auth: AuthService,
         barcode_limits: rules.BarcodeLimits,
         key: bytes,
         order_ttl: timedelta = timedelta(minutes=30),
@@ -181,6 +183,7 @@ class PaymentsService(Merchants):
         self.ledger = ledger
         self.accounts = accounts
         self.clock = clock
+        self.auth = auth
         self.barcode_limits = barcode_limits
         self.order_ttl = order_ttl
         self.public_url = public_url.rstrip("/")

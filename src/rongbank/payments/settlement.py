@@ -36,14 +36,16 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.db import SessionFactory, unit_of_work
+from rongbank.errors import DomainError
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import MultiLegEntry, PostingSpec
 from rongbank.money import format_amount, parse_amount
@@ -51,6 +53,8 @@ from rongbank.payments.errors import SettlementDayOpen, SettlementNotFound
 from rongbank.payments.merchants import Merchant
 from rongbank.payments.rules import CNY_SCALE
 from rongbank.payments.service import FEE_INCOME_ACCOUNT, PaymentsService
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,11 +236,43 @@ def _move(
     ).entry_id_or_raise()
 
 
+@dataclass(frozen=True, slots=True)
+class SettlementFailure:
+    """A merchant whose settlement failed: nothing of it was written (its transaction
+    rolled back); the next run of the day, or a later day's, takes it again."""
+
+    merchant_id: int
+    error: str
+    """The refusal's code, or ``unexpected_error`` (the server log has the rest)."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementRun:
+    """What a run for every merchant did: who was settled, whose settlement failed."""
+
+    business_day: date
+    settled: list[Settlement]
+    failed: list[SettlementFailure]
+
+    def summary(self) -> dict[str, Any]:
+        """What the audit trail keeps of the run."""
+        return {
+            "merchants": len(self.settled),
+            "paid": sum(x.paid for x in self.settled),
+            "failed": [f.merchant_id for f in self.failed],
+        }
+
+
 def settle_all(
     session_factory: SessionFactory, payments: PaymentsService, day: date
-) -> list[Settlement]:
-    """Settle every approved merchant's day, each in a transaction of its own (one
-    merchant's problem stops no other's). Suspended merchants are settled too."""
+) -> SettlementRun:
+    """Settle every approved merchant's day (suspended merchants too), each in a
+    transaction of its own: one merchant's failure (a closed settlement account, a
+    database error) is logged and counted, and the others are settled all the same.
+    Raises :class:`SettlementDayOpen` before settling anyone if the day is not over."""
+    if day >= payments.accounts.business_day():
+        raise SettlementDayOpen(business_day=day.isoformat())
     with unit_of_work(session_factory) as session:
         ids = [
             int(r[0])
@@ -244,11 +280,31 @@ def settle_all(
                 text("SELECT id FROM merchant WHERE status <> 'pending' ORDER BY id")
             )
         ]
-    done = []
+    settled, failed = [], []
     for merchant_id in ids:
-        with unit_of_work(session_factory) as session:
-            done.append(settle(session, payments, merchant_id=merchant_id, day=day))
-    return done
+        # Any exception: a run that stopped at one merchant's problem would leave
+        # every merchant after it unpaid. What failed is rolled back and retried by
+        # the next run (running a day again settles only who is not settled yet).
+        try:
+            with unit_of_work(session_factory) as session:
+                settled.append(settle(session, payments, merchant_id=merchant_id, day=day))
+        except Exception as error:
+            logger.exception("settlement of merchant %d for %s failed", merchant_id, day)
+            if isinstance(error, DomainError):
+                failed.append(SettlementFailure(merchant_id, error.code, error.detail_message))
+            else:
+                failed.append(
+                    SettlementFailure(merchant_id, "unexpected_error", type(error).__name__)
+                )
+    if failed:
+        logger.error(
+            "settlement for %s: %d merchants settled, %d failed (%s)",
+            day,
+            len(settled),
+            len(failed),
+            ", ".join(str(f.merchant_id) for f in failed),
+        )
+    return SettlementRun(day, settled, failed)
 
 
 # -- files ---------------------------------------------------------------------------

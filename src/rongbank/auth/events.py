@@ -1,0 +1,30 @@
+"""What authentication announces (see :mod:`rongbank.outbox`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rongbank.outbox import Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginLockedOut(Event):
+    """Wrong passwords for a customer's login locked a source out of it: someone may
+    be guessing their password. Recorded at most once per
+    ``rongbank.auth.service.LOCKOUT_NOTICE_INTERVAL`` for a login, so that whoever
+    guesses cannot flood the customer with notices."""
+
+    name: ClassVar[str] = "auth.login_locked_out"
+    customer_id: int
+    source: str
+    """Where the wrong passwords came from (``rongbank.auth.throttle.source_of``):
+    kept whole in the record for the bank; the customer is shown it masked."""
+    failures: int
+    """Wrong passwords for the login, from every source, since it last logged in."""
+    locked_until: datetime
+
+    @property
+    def key(self) -> str:
+        return f"auth:customer:{self.customer_id}:locked:{self.occurred_at.isoformat()}"
