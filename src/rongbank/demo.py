@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts.identity import resident_id_check_character
 from rongbank.auth.service import PrincipalKind
+from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
@@ -74,7 +75,7 @@ def seed(platform: Platform, session: Session) -> list[DemoLogin]:
             platform.ledger.transfer(
                 session,
                 Transfer(
-                    client_id=f"demo:fund:{account.number}",
+                    client_id=Namespace.DEMO.client_id("fund", account.number),
                     debit_account=vault.id,
                     credit_account=account.ledger_account_id,
                     amount=balance,

@@ -17,7 +17,8 @@ the request's fingerprint (a digest of what it asked) and, for a refusal, the er
   key first with an insert that commits with the request (the success's record). A
   concurrent request with the same key waits on that insert until the first ends,
   then finds its outcome. A final refusal rolls the request back and is recorded in
-  a transaction of its own.
+  a transaction of its own, with what the boundary records of any refusal (its
+  audit row: ``Platform.audited``).
 - The ledger keeps its successes in ``ledger_entry`` (client id and request hash,
   written by the batch's one statement, so that its hot path stays as it was) and
   writes its refusals here, in the batch's own transaction, under scope
@@ -206,30 +207,39 @@ def remember(session: Session, keyed: Keyed, error: DomainError, now: datetime) 
     )
 
 
+Refused = Callable[[Session, DomainError], None]
+"""What a boundary records of a refusal (an audit row), in the refusal's transaction."""
+
+
 @contextmanager
 def remembering(
     transaction: Callable[[], AbstractContextManager[Session]],
     keyed: Keyed | None,
     clock: Clock,
+    *,
+    refused: Refused | None = None,
 ) -> Iterator[Session]:
-    """A transaction for a keyed request (a plain one when ``keyed`` is None): the key
-    is claimed first, and a final refusal is remembered once the request's own
-    transaction has rolled back."""
-    if keyed is None:
-        with transaction() as session:
-            yield session
-        return
+    """A transaction for a request, keyed (the key claimed first) or not (``keyed``
+    None). When the request is refused (a ``DomainError``), its transaction rolls back
+    and one transaction of its own records the refusal: what ``refused`` writes of it,
+    and a final refusal under the key."""
     answered = False  # the refusal came from the record: nothing new to remember
     try:
         with transaction() as session:
-            try:
-                claim(session, keyed, clock.now())
-            except DomainError:
-                answered = True
-                raise
+            if keyed is not None:
+                try:
+                    claim(session, keyed, clock.now())
+                except DomainError:
+                    answered = True
+                    raise
             yield session
     except DomainError as error:
-        if error.final and not answered:
+        remembered = keyed is not None and error.final and not answered
+        if remembered or refused is not None:
             with transaction() as session:
-                remember(session, keyed, error, clock.now())
+                if remembered:
+                    assert keyed is not None
+                    remember(session, keyed, error, clock.now())
+                if refused is not None:
+                    refused(session, error)
         raise

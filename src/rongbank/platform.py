@@ -218,30 +218,23 @@ class Platform:
         """A transaction whose outcome is audited: recorded with it when it commits;
         a business refusal is recorded in a transaction of its own, then re-raised.
         With ``idempotency``, the request's key is claimed first and a final refusal
-        remembered under it (see ``rongbank.idempotency``)."""
-        try:
-            with remembering(self.transaction, idempotency, self.clock) as session:
-                yield session
-                self.audit.record(
-                    session,
-                    actor_kind=actor_kind,
-                    actor_id=actor_id,
-                    action=action,
-                    target=target,
-                    details=details,
-                )
-        except DomainError as error:
-            with self.transaction() as session:
-                self.audit.record(
-                    session,
-                    actor_kind=actor_kind,
-                    actor_id=actor_id,
-                    action=action,
-                    target=target,
-                    result="refused",
-                    details={**(details or {}), "error": error.code},
-                )
-            raise
+        remembered under it, in the refusal's same transaction (see
+        ``rongbank.idempotency``)."""
+
+        def record(session: Session, error: DomainError | None = None) -> None:
+            self.audit.record(
+                session,
+                actor_kind=actor_kind,
+                actor_id=actor_id,
+                action=action,
+                target=target,
+                result="ok" if error is None else "refused",
+                details=details if error is None else {**(details or {}), "error": error.code},
+            )
+
+        with remembering(self.transaction, idempotency, self.clock, refused=record) as session:
+            yield session
+            record(session)
 
     @contextmanager
     def authorised(

@@ -164,6 +164,28 @@ class TestTransfers:
         mismatch = bank.post(f"{L}/transfers", json={**body, "client_id": "x"}, headers=headers)
         assert mismatch.json()["error"]["code"] == "client_id_mismatch"
 
+    @pytest.mark.parametrize("client_id", ["xfer:7:k1", "chat-card:3", "epay:1", "sys:expire:1"])
+    def test_the_banks_own_client_ids_are_refused_and_change_nothing(
+        self, bank: TestClient, client_id: str
+    ) -> None:
+        """Else the back office could take the id of a customer's transfer yet to come
+        (``rongbank.ledger.client_ids``), which would then be answered with it."""
+        body = {"debit_account": "cust:alice", "credit_account": "cust:bob", "amount": "1.00"}
+        single = transfer(bank, client_id, "cust:alice", "cust:bob", "1.00")
+        by_header = bank.post(
+            f"{L}/transfers",
+            json=body | {"currency": "CNY"},
+            headers={"Idempotency-Key": client_id},
+        )
+        item = body | {"type": "transfer", "client_id": client_id, "currency": "CNY"}
+        batch = bank.post(f"{L}/batches", json={"items": [item | {"client_id": "ok"}, item]})
+
+        for response in (single, by_header, batch):
+            assert response.status_code == 422, response.text
+            assert response.json()["error"]["code"] == "client_id_reserved"
+        assert balance(bank, "cust:bob")["posted"] == "0.00"
+        assert transfer(bank, "card:3", "cust:alice", "cust:bob", "1.00").status_code == 201
+
     @pytest.mark.parametrize(
         ("amount", "code"),
         [

@@ -210,6 +210,60 @@ class TestScanToPay:
         assert "今日还可支付 ¥ 500.00" in me.error
         assert me.balance() == 10_000_00
 
+    def test_a_counter_form_pays_once_and_a_refused_one_stays_refused(
+        self, platform: Platform, clients: list[TestClient], owner: WebMerchant
+    ) -> None:
+        poor = WebCustomer(browser(platform, clients), platform, "李雷", "13900000503", 503)
+        deposit(platform, poor.account, 10_00)
+        poor.get(f"/pay/scan?content={counter_code(owner)}")
+        form = poor.page
+        poor.submit(pay_action(poor), amount="20")
+        assert (poor.page.status_code, poor.error) == (422, "可用余额不足。")
+        refused = poor.page
+        deposit(platform, poor.account, 100_00)
+
+        poor.page = form  # back, and the same form sent again: its answer stands
+        poor.submit(pay_action(poor), amount="20")
+        assert (poor.page.status_code, poor.error) == (422, "可用余额不足。")
+        assert poor.balance() == 110_00
+
+        poor.page = refused  # the form the refusal showed: a new payment, once
+        poor.submit(pay_action(poor), amount="20")
+        assert shown(poor.page.text, "receipt-status") == "已付款"
+        poor.page = refused  # pressed twice
+        poor.submit(pay_action(poor), amount="20")
+        assert shown(poor.page.text, "receipt-status") == "已付款"
+        assert poor.balance() == 110_00 - 20_00
+        assert owner.figure("count") == "1"
+
+    def test_a_refused_order_form_stays_refused_and_its_page_pays_the_order(
+        self, platform: Platform, clients: list[TestClient], merchant_id: int
+    ) -> None:
+        poor = WebCustomer(browser(platform, clients), platform, "李雷", "13900000503", 503)
+        deposit(platform, poor.account, 10_00)
+        with platform.transaction() as session:
+            order, _ = platform.payments.create_order(
+                session,
+                merchant_id=merchant_id,
+                order=OrderRequest(order_no="WEB-2", amount=18_00, channel="online"),
+            )
+        poor.get(f"/pay/{order.token}")
+        form = poor.page
+        poor.submit(pay_action(poor))
+        assert (poor.page.status_code, poor.error) == (422, "可用余额不足。")
+        refused = poor.page
+        deposit(platform, poor.account, 100_00)
+
+        poor.page = form
+        poor.submit(pay_action(poor))
+        assert (poor.page.status_code, poor.error) == (422, "可用余额不足。")
+        assert poor.balance() == 110_00
+
+        poor.page = refused
+        poor.submit(pay_action(poor))
+        assert shown(poor.page.text, "receipt-status") == "已付款"
+        assert poor.balance() == 110_00 - 18_00
+
     def test_a_dynamic_code_carries_its_amount(self, me: WebCustomer, cashier: WebMerchant) -> None:
         cashier.get("/merchant/qr")
         cashier.submit("/merchant/qr/dynamic", amount="18", description="牛肉面")

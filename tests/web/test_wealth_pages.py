@@ -278,6 +278,30 @@ class TestBuying:
         assert held(platform, me.id) == [("RBHQ", 150_00)]
         assert me.balance() == 4_850_00
 
+    def test_a_refused_form_sent_again_is_refused_again_and_its_page_is_a_new_purchase(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        assessed(platform, me.id, level=1)
+        me.get("/wealth")
+        form = me.page
+        me.submit(buy_action("RBHQ"), amount="6000.00")  # over the 5,000.00 held
+        assert me.page.status_code == 422
+        assert me.error == "可用余额不足。"
+        refused = me.page
+        deposit(platform, me.account, 2_000_00, description="工资")
+
+        me.page = form  # back, and the same form sent again: its answer stands
+        me.submit(buy_action("RBHQ"), amount="6000.00")
+        assert (me.page.status_code, me.error) == (422, "可用余额不足。")
+        assert held(platform, me.id) == []
+
+        me.page = refused  # the form the refusal showed: a new purchase
+        me.submit(buy_action("RBHQ"), amount="150.00")
+        assert me.page.status_code == 200, me.error
+        assert "购买成功" in me.page.text
+        assert held(platform, me.id) == [("RBHQ", 150_00)]
+        assert me.balance() == 7_000_00 - 150_00
+
     def test_without_an_assessment_it_is_refused_before_any_challenge(
         self, me: WebCustomer, platform: Platform
     ) -> None:

@@ -266,7 +266,7 @@ def list_staff(platform: PlatformDep, _: Administrator) -> list[s.StaffMemberOut
 
 @staff.post("/members/{staff_id}/deactivate")
 def deactivate_staff(
-    staff_id: int, platform: PlatformDep, me: Administrator, body: s.StaffChangeIn | None = None
+    staff_id: IdParam, platform: PlatformDep, me: Administrator, body: s.StaffChangeIn | None = None
 ) -> s.StaffMemberOut:
     """Deactivate a member of staff now (they left, or their password may be known):
     they cannot log in, and every session of theirs ends (their next request is 401).
@@ -283,7 +283,7 @@ def deactivate_staff(
 
 @staff.post("/members/{staff_id}/reactivate")
 def reactivate_staff(
-    staff_id: int, platform: PlatformDep, me: Administrator, body: s.StaffChangeIn | None = None
+    staff_id: IdParam, platform: PlatformDep, me: Administrator, body: s.StaffChangeIn | None = None
 ) -> s.StaffMemberOut:
     """Let a deactivated member of staff log in again, with their role and password."""
     with platform.audited(

@@ -91,6 +91,7 @@ from rongbank.clock import Clock
 from rongbank.db import SessionFactory, advisory_lock, unit_of_work
 from rongbank.errors import Conflict, DomainError, InvalidRequest, NotFound
 from rongbank.idempotency import IdempotencyConflict, Keyed, keyed
+from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending, balance_of
 from rongbank.money import MAX_AMOUNT_MINOR, AmountNotPositive, AmountOutOfRange
@@ -742,7 +743,7 @@ class FundingService:
         hold = self.ledger.transfer(
             session,
             Transfer(
-                client_id=f"funding:{request.id}:hold",
+                client_id=Namespace.FUNDING.client_id(request.id, "hold"),
                 debit_account=request.ledger_account_id,
                 credit_account=CLEARING_ACCOUNT,
                 amount=request.amount,
@@ -802,7 +803,7 @@ class FundingService:
                 self.ledger.transfer(
                     session,
                     VoidPending(
-                        client_id=f"funding:{request.id}:void",
+                        client_id=Namespace.FUNDING.client_id(request.id, "void"),
                         pending=request.ledger_entry_id,
                         description="withdrawal to bound card failed",
                     ),
@@ -836,11 +837,12 @@ class FundingService:
         if request.kind is FundingKind.WITHDRAW:
             assert request.ledger_entry_id is not None
             command: Transfer | PostPending = PostPending(
-                client_id=f"funding:{request.id}:post", pending=request.ledger_entry_id
+                client_id=Namespace.FUNDING.client_id(request.id, "post"),
+                pending=request.ledger_entry_id,
             )
         else:
             command = Transfer(
-                client_id=f"funding:{request.id}:credit",
+                client_id=Namespace.FUNDING.client_id(request.id, "credit"),
                 debit_account=CLEARING_ACCOUNT,
                 credit_account=request.ledger_account_id,
                 amount=request.amount,

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.errors import Conflict, InvalidRequest
+from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import MAX_BATCH, LedgerService, Transfer
 
@@ -61,7 +62,7 @@ SETTLEMENT_DAYS = ((3, 20), (6, 20), (9, 20), (12, 20))
 """结息日: (month, day) of each quarter's settlement date."""
 
 INTEREST_EXPENSE_ACCOUNT = "bank:interest-expense:CNY"
-INTEREST_CLIENT_PREFIX = "interest:"
+INTEREST_CLIENT_PREFIX = f"{Namespace.INTEREST}:"
 """Ledger client ids of interest payments start with this (statements use it to
 tell interest from transfers)."""
 
@@ -365,7 +366,7 @@ class InterestService:
         for account in accounts:
             carried_in, accrued = owed[account.id]
             result = settle(carried_in, accrued)
-            client_id = f"{INTEREST_CLIENT_PREFIX}{account.number}:{period_end}"
+            client_id = Namespace.INTEREST.client_id(account.number, period_end.isoformat())
             rows.append(
                 {
                     "a": account.id,

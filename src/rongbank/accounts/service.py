@@ -43,6 +43,7 @@ from rongbank.accounts.rules import (
 from rongbank.accounts.staff import StaffMembers
 from rongbank.auth.service import AuthService
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
+from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
 
@@ -327,11 +328,12 @@ class AccountsService(StaffMembers):
         source: str,
         destination: str,
         amount: int,
-        client_id: str,
+        client_id: RequestKey,
         description: str = "",
     ) -> TransferDone:
         """Pay from one of the customer's accounts into any account, within the
-        class limits of both, exactly once per ``client_id``."""
+        class limits of both, exactly once per ``client_id`` (the customer's own key,
+        or a card's)."""
         if source == destination:
             raise SameEAccount()
         try:
@@ -347,7 +349,7 @@ class AccountsService(StaffMembers):
         locked = {a.id: self.account(session, a.number, lock=True) for a in (first, second)}
         payer, payee = locked[payer.id], locked[payee.id]
         command = Transfer(
-            client_id=self._transfer_client_id(customer_id, client_id),
+            client_id=request_id(Namespace.TRANSFER, customer_id, client_id),
             debit_account=payer.ledger_account_id,
             credit_account=payee.ledger_account_id,
             amount=amount,
@@ -389,13 +391,11 @@ class AccountsService(StaffMembers):
             )
         return TransferDone(entry_id, outcome.status)
 
-    def transfer_made(self, session: Session, *, customer_id: int, client_id: str) -> bool:
+    def transfer_made(self, session: Session, *, customer_id: int, client_id: RequestKey) -> bool:
         """Whether the customer already made the transfer with this client id."""
-        return self.ledger.has_entry(session, self._transfer_client_id(customer_id, client_id))
-
-    @staticmethod
-    def _transfer_client_id(customer_id: int, client_id: str) -> str:
-        return f"xfer:{customer_id}:{client_id}"
+        return self.ledger.has_entry(
+            session, request_id(Namespace.TRANSFER, customer_id, client_id)
+        )
 
     @staticmethod
     def _between_own_accounts(payer: EAccount, payee: EAccount) -> bool:

@@ -67,6 +67,7 @@ from rongbank.chat.errors import (
 )
 from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Conversation, Member
 from rongbank.clock import Clock
+from rongbank.ledger.client_ids import CardKey
 from rongbank.money import format_amount
 from rongbank.payments.errors import OrderNotPayable
 from rongbank.payments.service import OrderRequest, PaymentsService
@@ -122,9 +123,10 @@ class Card:
     """When that claim lapses (its process stopped): then another may take it."""
 
     @property
-    def payment_client_id(self) -> str:
-        """The client id of the card's payment: one card, at most one payment."""
-        return f"card:{self.id}"
+    def payment_key(self) -> CardKey:
+        """The key of the card's payment: one card, at most one payment. The card's
+        own, never one of the customer's keys (``rongbank.ledger.client_ids``)."""
+        return CardKey(self.id)
 
     @property
     def order_ref(self) -> str:
@@ -614,7 +616,7 @@ class CardService:
                 payee=self._number(session, card.payee_account_id),
                 amount=self._amount(card),
                 currency=card.currency,
-                client_id=card.payment_client_id,
+                client_id=str(card.payment_key),
             )
         payer = _required_account(account)
         if kind is CardKind.REQUEST:
@@ -624,14 +626,14 @@ class CardService:
                 payee=self._number(session, card.payee_account_id),
                 amount=self._amount(card),
                 currency=card.currency,
-                client_id=card.payment_client_id,
+                client_id=str(card.payment_key),
             )
         if kind is CardKind.WEALTH:
             if amount is None:
                 raise CardAmountRequired()
             product = self._product(session, card)
             return self.wealth.payment_request(
-                product, amount=amount, account_number=payer, client_id=card.payment_client_id
+                product, amount=amount, account_number=payer, client_id=card.payment_key
             )
         merchant_id, order_no = self._order_of(card)
         merchant = self.payments.merchant(session, merchant_id)
@@ -643,11 +645,11 @@ class CardService:
         kind = CardKind(card.kind)
         if kind in (CardKind.TRANSFER, CardKind.REQUEST):
             return self.accounts.transfer_made(
-                session, customer_id=customer_id, client_id=card.payment_client_id
+                session, customer_id=customer_id, client_id=card.payment_key
             )
         if kind is CardKind.WEALTH:
             return self.wealth.purchase_made(
-                session, customer_id=customer_id, client_id=card.payment_client_id
+                session, customer_id=customer_id, client_id=card.payment_key
             )
         merchant_id, order_no = self._order_of(card)
         found = self.payments.find(session, merchant_id=merchant_id, order_no=order_no)
@@ -683,7 +685,7 @@ class CardService:
                 source=source,
                 destination=self._number(session, card.payee_account_id),
                 amount=self._amount(card),
-                client_id=card.payment_client_id,
+                client_id=card.payment_key,
                 description=card.note or "chat transfer",
             )
             return self._close(session, card, "paid", {})
@@ -709,7 +711,7 @@ class CardService:
                 code=self._product(session, card).code,
                 account_number=_required_account(account),
                 amount=amount,
-                client_id=card.payment_client_id,
+                client_id=card.payment_key,
             )
             return self._close(
                 session,

@@ -30,6 +30,7 @@ from rongbank.errors import InvalidRequest
 from rongbank.inputs import CountParam, IdParam, Moment, parse_id
 from rongbank.ledger import repository as repo
 from rongbank.ledger import schemas as s
+from rongbank.ledger.client_ids import check_not_reserved
 from rongbank.ledger.errors import PendingNotFound
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import (
@@ -78,6 +79,7 @@ def _client_id(body: str | None, header: str | None) -> str:
     client_id = body or header
     if not client_id:
         raise MissingClientId()
+    check_not_reserved(client_id)
     return client_id
 
 
@@ -532,6 +534,7 @@ def create_batch(body: s.BatchIn, platform: PlatformDep, actor: Keeper) -> s.Bat
         money = _Money(platform.ledger, session)
         commands: list[Command] = []
         for item in body.items:
+            check_not_reserved(item.client_id)  # a malformed batch, refused whole
             if isinstance(item, s.BatchTransfer):
                 commands.append(_transfer(item, item.client_id, money, item.linked))
             elif isinstance(item, s.BatchEntry):

@@ -122,3 +122,11 @@ class LinkedChainOpen(InvalidRequest):
 class BatchTooLarge(InvalidRequest):
     code = "batch_too_large"
     message = "The batch has more transfers than allowed."
+
+
+class ClientIdReserved(InvalidRequest):
+    code = "client_id_reserved"
+    message = (
+        "Client ids starting with this prefix are the bank's own (its customers' "
+        "transfers, payments, interest...); choose another."
+    )

@@ -22,6 +22,7 @@ from rongbank.clock import Clock, SystemClock
 from rongbank.db import driver_connection
 from rongbank.errors import DomainError
 from rongbank.ledger import repository as repo
+from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.errors import (
     AccountCodeTaken,
     AccountNotFound,
@@ -52,9 +53,14 @@ MAX_BATCH = 10_000
 FROZEN_DEBIT = "frozen_debit_reason"
 """The entry metadata key that keeps the authority for debiting a frozen account."""
 
-SYSTEM_PREFIX = "sys:"
+SYSTEM_PREFIX = f"{Namespace.SYSTEM}:"
 """Client ids the ledger writes for itself (the expiry of a hold) start with this;
-clients may not use it, so theirs can never collide with the ledger's."""
+no caller may use it, so theirs can never collide with the ledger's. (The bank's
+other namespaces are refused only to the ledger API: its domains write in them.)"""
+
+
+def _expiry_id(pending_entry: int) -> str:
+    return Namespace.SYSTEM.client_id("expire", pending_entry)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -443,9 +449,7 @@ class _Batch:
         hold.state = entry.hold_update[1]
 
     def _expire(self, hold: repo.HoldRow) -> None:
-        expire = _ExpirePending(
-            client_id=f"{SYSTEM_PREFIX}expire:{hold.entry_id}", pending=hold.entry_id
-        )
+        expire = _ExpirePending(client_id=_expiry_id(hold.entry_id), pending=hold.entry_id)
         entry = repo.EntryWrite(
             client_id=expire.client_id,
             request_hash=_fingerprint(expire),
@@ -681,7 +685,7 @@ class LedgerService(LedgerReads):
         """Release pending transfers whose timeout has passed; returns how many."""
         conn = driver_connection(session)
         due = repo.due_holds(conn, self.clock.now(), limit)
-        commands = [_ExpirePending(client_id=f"{SYSTEM_PREFIX}expire:{h}", pending=h) for h in due]
+        commands = [_ExpirePending(client_id=_expiry_id(h), pending=h) for h in due]
         outcomes = self._execute(session, commands)
         return sum(1 for o in outcomes if o.status == "created")
 

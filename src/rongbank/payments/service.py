@@ -48,6 +48,7 @@ from rongbank.auth.service import AuthService
 from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock
+from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.errors import PendingExpired
 from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending
 from rongbank.money import format_amount
@@ -538,7 +539,7 @@ class PaymentsService(Merchants):
         entry_id = self.ledger.transfer(
             session,
             Transfer(
-                client_id=f"epay:{payment.id}",
+                client_id=Namespace.EPAY.client_id(payment.id),
                 debit_account=account.ledger_account_id,
                 credit_account=merchant.payable_account_id,
                 amount=payment.amount,
@@ -632,8 +633,8 @@ class PaymentsService(Merchants):
             entry_id = self.ledger.transfer(
                 session,
                 PostPending(
-                    client_id=f"epay-capture:{payment.id}",
-                    pending=f"epay:{payment.id}",
+                    client_id=Namespace.EPAY_CAPTURE.client_id(payment.id),
+                    pending=Namespace.EPAY.client_id(payment.id),
                     amount=take,
                 ),
             ).entry_id_or_raise()
@@ -667,7 +668,11 @@ class PaymentsService(Merchants):
         if payment.status != "authorised":
             raise NotCapturable(status=payment.status)
         entry_id = self.ledger.transfer(
-            session, VoidPending(client_id=f"epay-void:{payment.id}", pending=f"epay:{payment.id}")
+            session,
+            VoidPending(
+                client_id=Namespace.EPAY_VOID.client_id(payment.id),
+                pending=Namespace.EPAY.client_id(payment.id),
+            ),
         ).entry_id_or_raise()
         row = session.execute(
             text(
@@ -733,7 +738,7 @@ class PaymentsService(Merchants):
         entry_id = self.ledger.transfer(
             session,
             Transfer(
-                client_id=f"epay-refund:{payment.id}:{refund_no}",
+                client_id=Namespace.EPAY_REFUND.client_id(payment.id, refund_no),
                 debit_account=merchant.payable_account_id,
                 credit_account=payee.ledger_account_id,
                 amount=amount,

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.db import SessionFactory, unit_of_work
 from rongbank.errors import DomainError
+from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import MultiLegEntry, PostingSpec
 from rongbank.money import format_amount, parse_amount
@@ -228,7 +229,7 @@ def _move(
     return payments.ledger.transfer(
         session,
         MultiLegEntry(
-            client_id=f"epay-settle:{merchant.id}:{day.isoformat()}",
+            client_id=Namespace.EPAY_SETTLEMENT.client_id(merchant.id, day.isoformat()),
             postings=[p for p in postings if p.amount],
             description=f"e-Pay settlement {day.isoformat()} {merchant.number}",
             metadata={"merchant": merchant.number, "business_day": day.isoformat()},

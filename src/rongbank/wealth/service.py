@@ -52,6 +52,7 @@ from rongbank.auth.tools import PaymentRequest
 from rongbank.business_calendar import BusinessCalendar
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock
+from rongbank.ledger.client_ids import CardKey, Namespace, RequestKey, request_id
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import AccountRef, LedgerService, Transfer
 from rongbank.wealth import rules
@@ -196,6 +197,15 @@ _HOLDING = (
     "FROM wealth_holding h JOIN wealth_product p ON p.id = h.product_id "
     "JOIN e_account a ON a.id = h.e_account_id"
 )
+
+
+def _stored_key(key: RequestKey) -> dict[str, str]:
+    """A purchase's key as its holding keeps it: whose it is (``keyed_by``) and its
+    text, so that a card's purchase and a customer's own key never meet, even when
+    the customer's key reads like the card's."""
+    return {"kb": "chat_card" if isinstance(key, CardKey) else "customer", "cid": str(key)}
+
+
 _PAYOUT_COLUMNS = [f.name for f in fields(Payout)]
 _PAYOUT = ", ".join(_PAYOUT_COLUMNS)
 _ASSESSMENT_COLUMNS = (
@@ -390,7 +400,7 @@ class WealthService:
 
     @staticmethod
     def payment_request(
-        product: Product, *, amount: int, account_number: str, client_id: str
+        product: Product, *, amount: int, account_number: str, client_id: RequestKey
     ) -> PaymentRequest:
         """What the customer authorises (and a challenge is bound to)."""
         return PaymentRequest(
@@ -399,10 +409,10 @@ class WealthService:
             payee=f"wealth:{product.code}",
             amount=amount,
             currency="CNY",
-            client_id=client_id,
+            client_id=str(client_id),
         )
 
-    def purchase_made(self, session: Session, *, customer_id: int, client_id: str) -> bool:
+    def purchase_made(self, session: Session, *, customer_id: int, client_id: RequestKey) -> bool:
         return self._holding_by_client_id(session, customer_id, client_id) is not None
 
     def buy(
@@ -413,11 +423,12 @@ class WealthService:
         code: str,
         account_number: str,
         amount: int,
-        client_id: str,
+        client_id: RequestKey,
     ) -> tuple[Holding, bool]:
         """Buy ``amount`` fen of the product from one of the customer's accounts,
-        once per ``client_id``; returns the holding and whether it was bought now (a
-        retry of the same purchase answers the original)."""
+        once per ``client_id`` (the customer's own key, or a card's); returns the
+        holding and whether it was bought now (a retry of the same purchase answers
+        the original)."""
         # One purchase of a customer at a time, so that a retry racing its original
         # finds it instead of both writing.
         advisory_lock(session, "wealth_buy", customer_id)
@@ -429,7 +440,7 @@ class WealthService:
                 amount,
                 account_number,
             ):
-                raise PurchaseConflict(client_id=client_id)
+                raise PurchaseConflict(client_id=str(client_id))
             return existing, False
         now = self.clock.now()
         rules.check_purchase(product.terms, amount, now)
@@ -439,7 +450,7 @@ class WealthService:
             session,
             self._leg(
                 product,
-                client_id=f"wealth:{customer_id}:{client_id}",
+                client_id=request_id(Namespace.WEALTH_PURCHASE, customer_id, client_id),
                 debit=account.ledger_account_id,
                 credit=product.custody_account_id,
                 amount=amount,
@@ -449,15 +460,15 @@ class WealthService:
         holding_id = session.execute(
             text(
                 "INSERT INTO wealth_holding (customer_id, product_id, e_account_id, amount, "
-                "client_id, entry_id, created_at, value_date) "
-                "VALUES (:c, :p, :a, :x, :cid, :e, :at, :vd) RETURNING id"
+                "keyed_by, client_id, entry_id, created_at, value_date) "
+                "VALUES (:c, :p, :a, :x, :kb, :cid, :e, :at, :vd) RETURNING id"
             ),
             {
                 "c": customer_id,
                 "p": product.id,
                 "a": account.id,
                 "x": amount,
-                "cid": client_id,
+                **_stored_key(client_id),
                 "e": entry_id,
                 "at": now,
                 "vd": self.value_date(product, now),
@@ -689,7 +700,7 @@ class WealthService:
         legs: list[Transfer] = []
         for product, holding, payout in due:
             account = self.accounts.account(session, holding.account_number)
-            ledger_id = f"wealth-payout:{payout.id}"
+            ledger_id = Namespace.WEALTH_PAYOUT.client_id(payout.id)
             legs.append(
                 self._leg(
                     product,
@@ -711,7 +722,7 @@ class WealthService:
                 legs.append(
                     self._leg(
                         product,
-                        client_id=f"{ledger_id}:yield",
+                        client_id=Namespace.WEALTH_PAYOUT.client_id(payout.id, "yield"),
                         debit=source.id,
                         credit=account.ledger_account_id,
                         amount=payout.yield_amount,
@@ -766,12 +777,12 @@ class WealthService:
         return Payout(*row) if row else None
 
     def _holding_by_client_id(
-        self, session: Session, customer_id: int, client_id: str
+        self, session: Session, customer_id: int, client_id: RequestKey
     ) -> Holding | None:
         found = self._holding(
             session,
-            "h.customer_id = :c AND h.client_id = :cid",
-            {"c": customer_id, "cid": client_id},
+            "h.customer_id = :c AND h.keyed_by = :kb AND h.client_id = :cid",
+            {"c": customer_id, **_stored_key(client_id)},
         )
         return found[0] if found else None
 

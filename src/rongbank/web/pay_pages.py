@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from rongbank.auth.service import Principal
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
+from rongbank.idempotency import Keyed, keyed
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
-from rongbank.payments.errors import CodeNotFound, PaymentNotFound
+from rongbank.payments.errors import CodeNotFound, OrderConflict, PaymentNotFound
 from rongbank.payments.merchants import Merchant
 from rongbank.payments.service import Payment
 from rongbank.platform import Platform
@@ -247,10 +248,38 @@ def pay_confirm(
         pay,
         already_done=lambda session: paid(session) is not None,
         again=again,
+        # The page that shows a refusal is a new request: it carries a new id.
         refused=lambda error: _pay_page(
             request, platform, me, token, 422, error=_error(request, error), form=form
         ),
         done_before=done_before,
+        # The API's scopes and requests: a refused form sent again (back, then resend)
+        # is answered the same; a double submit pays once.
+        idempotency=_keyed(me.id, token, order, client_id, account=account, amount=minor),
+    )
+
+
+def _keyed(
+    customer_id: int,
+    token: str,
+    order: Payment | None,
+    client_id: str,
+    *,
+    account: str,
+    amount: int,
+) -> Keyed | None:
+    """The key of the pay form: a static code's payment is its client id's (the order
+    number is made of it); an order's, one per form shown (the order itself keeps a
+    second payment out). None for an order's form without one."""
+    if order is None:
+        request = {"qr": token, "account": account, "amount": amount}
+        return keyed(
+            f"customer:{customer_id}:epay_static", client_id, request, conflict=OrderConflict
+        )
+    if not client_id:
+        return None
+    return keyed(
+        f"customer:{customer_id}:epay_order", client_id, {"account": account, "token": token}
     )
 
 

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
+from rongbank.idempotency import keyed
 from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.wealth import rules
+from rongbank.wealth.errors import PurchaseConflict
 from rongbank.wealth.service import Assessment, Holding, Payout, Product
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import (
@@ -312,7 +314,8 @@ def buy(
     window, minimum or steps, someone else's account) moves nothing and says why."""
     check_csrf(request, csrf)
     form = {"account": account, "amount": amount, "client_id": client_id}
-    # Its own namespace, so that a web form's id never meets an API client's.
+    # The customer's purchase keys, as the API's; "web:" keeps a form's one-off id
+    # apart from the ids an API client of the customer's chooses.
     purchase_id = f"web:{client_id}"
 
     def page(status_code: int, error: DomainError | None = None, shown: Any = None) -> Response:
@@ -320,12 +323,19 @@ def buy(
             request, platform, me, code, status_code, form=form, challenge=shown, error=error
         )
 
+    def refused(error: DomainError) -> Response:
+        # The refusal is this form's answer for good (sent again, it is answered the
+        # same): the page that shows it is a new purchase, with a new id, so that the
+        # form corrected there is not refused again.
+        form["client_id"] = uuid.uuid4().hex
+        return page(error.status, error)
+
     try:
         minor = parse_positive_amount(amount.strip(), scale=rules.CNY_SCALE, currency="CNY")
         with platform.transaction() as session:
             product = platform.wealth.product(session, code)
     except DomainError as error:
-        return page(error.status, error)
+        return refused(error)
 
     def work(session: Session) -> Response:
         platform.wealth.buy(
@@ -352,6 +362,14 @@ def buy(
             session, customer_id=me.id, client_id=purchase_id
         ),
         again=lambda shown, error: page(200 if error is None else 422, error, shown),
-        refused=lambda error: page(error.status, error),
+        refused=refused,
         done_before=lambda: _redirect("/wealth?done=bought"),
+        # The API's scope and request: a refused form sent again (back, then resend)
+        # is answered the same; a double submit buys once.
+        idempotency=keyed(
+            f"customer:{me.id}:wealth_buy",
+            purchase_id,
+            {"product_code": product.code, "account": account, "amount": minor},
+            conflict=PurchaseConflict,
+        ),
     )
