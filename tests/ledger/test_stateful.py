@@ -163,6 +163,8 @@ class Model:
     def post(self, command: PostPending, now: datetime) -> ModelEntry:
         assert isinstance(command.pending, int)
         hold = self.holds[command.pending]
+        if hold.state == "expired":  # by the expiry job or an earlier post: says so
+            raise Refused("pending_transfer_expired")
         if hold.state != "pending":
             raise Refused("pending_transfer_already_resolved")
         if hold.expires_at is not None and hold.expires_at <= now:
