@@ -407,3 +407,21 @@ def test_a_third_assessment_in_a_day_is_refused_on_the_page(
     assert "2026-03-03 00:00" in me.error
     with platform.transaction() as session:
         assert [a.level for a in platform.wealth.assessments(session, me.id)] == [3, 2]
+
+
+def test_a_refused_redemption_form_is_not_another_redemption_when_resent(
+    me: WebCustomer, holding: int
+) -> None:
+    action = f"/wealth/holdings/{holding}/redeem"
+    me.get("/wealth")
+    form = me.page
+    me.submit(action, amount="3000.01")  # more than is held
+    assert me.page.status_code == 422
+    me.page = form  # back to the form refused, changed and sent again: the same request
+    me.submit(action, amount="500.00")
+    assert me.page.status_code == 422
+    assert me.error == "该请求编号已用于另一笔赎回。"
+    assert me.balance() == 2_000_00  # nothing redeemed
+    me.submit(action, amount="500.00")  # the refusal's page is a new request
+    assert me.page.status_code == 200, me.error
+    assert me.balance() == 2_500_00

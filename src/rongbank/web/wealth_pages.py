@@ -27,7 +27,7 @@ from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.wealth import rules
-from rongbank.wealth.errors import PurchaseConflict
+from rongbank.wealth.errors import PurchaseConflict, RedemptionConflict
 from rongbank.wealth.service import Assessment, Holding, Payout, Product
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import (
@@ -236,6 +236,14 @@ def redeem(
             action="wealth.redeem",
             target=f"holding {holding_id}",
             details={"amount": principal, "client_id": client_id},
+            # The API's scope and request: a refused redemption sent again is answered
+            # the same, a double submit redeems once.
+            idempotency=keyed(
+                f"customer:{me.id}:wealth_redeem",
+                client_id,
+                {"client_id": client_id, "amount": principal, "holding_id": holding_id},
+                conflict=RedemptionConflict,
+            ),
         ) as session:
             payout, _ = platform.wealth.redeem(
                 session,
