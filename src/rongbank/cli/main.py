@@ -19,7 +19,6 @@ from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
 from rongbank.payments.cli import payments_app
-from rongbank.platform import Platform
 from rongbank.wealth.cli import wealth_app
 
 app = typer.Typer(help="Rongbank: open internet banking on PostgreSQL.", no_args_is_help=True)
@@ -46,22 +45,22 @@ def up(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port for the web and API.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes behind the port (default: one per CPU)."),
+    ] = None,
 ) -> None:
     """Start the platform: the database (embedded unless RONGBANK_DATABASE_URL is set),
     migrations, and the web/API server. Ctrl-C stops everything cleanly."""
-    import uvicorn
-
-    from rongbank.api.app import create_app, tune_gc_for_serving
+    from rongbank.api.serve import LOG_FORMAT, default_workers, serve
 
     settings = settings_for(data_dir)
     host = host or settings.host
     port = port or settings.port
+    workers = workers or settings.workers or default_workers()
     settings, token_path = with_secrets(settings)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     with database(settings) as url:
-        platform = Platform.connect(url, settings)
         where = (
             "external PostgreSQL"
             if settings.database_url
@@ -72,6 +71,7 @@ def up(
         console.print(f"  Web bank:  {base}/   (staff console: {base}/staff)")
         console.print(f"  API:       {base}/api/v1")
         console.print(f"  API docs:  {base}/docs")
+        console.print(f"  Serving:   {workers} API process{'es' if workers > 1 else ''}")
         if token_path is not None:
             console.print(
                 f"  Ledger API token: in {token_path} (send as 'Authorization: Bearer ...'; "
@@ -81,11 +81,10 @@ def up(
         # uvicorn shuts down gracefully, then re-raises the signal it caught; turning
         # SIGTERM into KeyboardInterrupt (as SIGINT already is) lets the embedded
         # PostgreSQL be stopped cleanly on the way out instead of killed with us.
+        # (With several workers, uvicorn's supervisor stops them and returns.)
         signal.signal(signal.SIGTERM, _interrupt)
-        app = create_app(platform)
-        tune_gc_for_serving()
         with suppress(KeyboardInterrupt):
-            uvicorn.run(app, host=host, port=port, log_level="info")
+            serve(settings, url, host=host, port=port, workers=workers)
     console.print("Rongbank stopped.")
 
 
