@@ -361,6 +361,47 @@ def bench_pay(
         raise typer.Exit(1)
 
 
+@bench_app.command("paths")
+def bench_paths(
+    seconds: Annotated[float, typer.Option(help="Seconds of pgbench and of each path.")] = 10.0,
+    clients: Annotated[
+        int, typer.Option(help="Concurrent HTTP clients (and pgbench clients).")
+    ] = 32,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes behind the port (default: one per CPU)."),
+    ] = None,
+    merchants: Annotated[int, typer.Option(help="Merchants paid at random.")] = 50,
+    customers: Annotated[
+        int,
+        typer.Option(help="Paying customers per path (each pays at most its password-free count)."),
+    ] = 1_000,
+    path: Annotated[
+        list[str] | None, typer.Option(help="Only this path (repeatable); default: all.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Every customer money path over HTTP (transfer, static-QR, online order, payment
+    code, chat transfer card, wealth purchase), served as ``up --workers N`` serves
+    them, beside pgbench's TPC-B on one fresh embedded PostgreSQL, in one run; prints
+    payments/s, p50/p99 latency and the ratio to pgbench, then checks that every
+    payment answered is in the ledger once and the ledger balances (exit 1 if not)."""
+    from rongbank.api import bench
+    from rongbank.api.serve import default_workers
+
+    report = bench.run(
+        seconds=seconds,
+        clients=clients,
+        workers=workers or default_workers(),
+        merchants=merchants,
+        customers=customers,
+        paths=path or bench.PATH_NAMES,
+    )
+    _print_report(report, bench.render, as_json=as_json)
+    if not report.sound:
+        raise typer.Exit(1)
+
+
 @bench_app.command("chat")
 def bench_chat(
     clients: Annotated[int, typer.Option(help="WebSocket clients connected (even).")] = 5_000,
