@@ -18,19 +18,24 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def report() -> bench.PathsReport:
-    return bench.run(seconds=1, clients=2, workers=2, merchants=2, customers=4)
+    return bench.run(seconds=1, clients=2, workers=2, merchants=2, customers=6)
 
 
 def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.PathsReport) -> None:
     assert [p.name for p in report.paths] == list(bench.PATH_NAMES)
+    assert [(p.name, p.workers) for p in report.half_load] == [
+        (name, 1) for name in bench.PATH_NAMES
+    ]
     assert report.pgbench.rate > 0
-    for path in report.paths:
+    for path, half in zip(report.paths, report.half_load, strict=True):
         check = report.checks[path.name]
-        assert path.rate > 0, path
-        assert path.failed == 0, (path, check.refusals)
-        assert 0 < path.p50_ms <= path.p99_ms, path
+        for measured in (path, half):
+            assert measured.rate > 0, measured
+            assert measured.failed == 0, (measured, check.refusals)
+            assert 0 < measured.p50_ms <= measured.p99_ms, measured
         assert check.refusals == {}, path.name
-        assert check.answered == path.transfers == path.operations > 0
+        assert check.answered == path.transfers + half.transfers
+        assert path.transfers == path.operations > 0
         assert check.entries == check.answered, path.name
         assert check.debited_fen == check.answered_fen > 0, path.name
         assert report.ratios[path.name] == path.rate / report.pgbench.rate
@@ -44,11 +49,13 @@ def test_the_report_as_table_and_json(report: bench.PathsReport) -> None:
     text = bench.render(report)
     assert "pgbench TPC-B" in text
     assert "chat transfer card acted on" in text
+    assert "At half the load (1 clients)" in text
     assert "Paths check: OK" in text
 
     data = json.loads(json.dumps(report.to_json()))
     assert set(data["paths"]) == {"pgbench", *bench.PATH_NAMES}
     assert data["workers"] == 2
+    assert set(data["half_load"]) == set(bench.PATH_NAMES)
     assert data["checks"]["order"]["sound"] is True
     assert data["sound"] is True
 
@@ -78,6 +85,7 @@ def test_the_command_prints_the_figures_and_fails_on_a_mismatch(
     assert "Paths check: OK" in shown.output
     assert asked[-1]["workers"] == 3
     assert asked[-1]["paths"] == ["card"]
+    assert asked[-1]["half_load"] is True
 
     broken = replace(
         report, checks={**report.checks, "card": replace(report.checks["card"], entries=0)}

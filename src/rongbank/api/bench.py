@@ -28,6 +28,8 @@ one after the other, beside pgbench's TPC-B measured on the same server in the s
    audit row, commit) without a challenge; a customer pays at most the allowance's
    daily count, so a path whose customers have used it all stops early (the report
    says so: run with more ``customers``).
+4. With ``half_load``, each path right away again with half the clients, for the
+   issue's p99 goal at half the load.
 
 Afterwards, per path, the payers' ledger accounts must have been debited by exactly
 one entry per success answer and by exactly the amounts answered, and the whole
@@ -86,6 +88,8 @@ from rongbank.wealth import rules as wealth_rules
 API = "/api/v1"
 TARGET = 0.5
 """Issue 17's goal for every path: at least half of pgbench's tps."""
+HALF_LOAD_P99_MS = 50.0
+"""Issue 17's goal for every path's p99 latency at half the clients."""
 SETUP_CHUNK = 500  # things made per transaction
 WEALTH_ANSWERS = {q.id: "d" for q in wealth_rules.QUESTIONNAIRE} | {"age": "b"}
 """Questionnaire answers that make a customer C5: suitable for any product."""
@@ -318,6 +322,8 @@ class PathsReport:
     machine: Machine
     pgbench: PathResult
     paths: list[PathResult]
+    half_load: list[PathResult]
+    """Each path again with half the clients (none when not measured)."""
     checks: dict[str, PathCheck]
     ledger: LedgerCheck
 
@@ -341,8 +347,10 @@ class PathsReport:
             "pgbench_scale": self.pgbench_scale,
             "machine": asdict(self.machine),
             "paths": {p.name: asdict(p) for p in (self.pgbench, *self.paths)},
+            "half_load": {p.name: asdict(p) for p in self.half_load},
             "ratios": self.ratios,
             "target": TARGET,
+            "half_load_p99_ms": HALF_LOAD_P99_MS,
             "checks": {
                 name: {**asdict(check), "sound": check.sound} for name, check in self.checks.items()
             },
@@ -371,6 +379,20 @@ def render(report: PathsReport) -> str:
             f"{'OK' if check.sound else 'MISMATCH'}; refused: {refused}"
             + ("; ran out of allowance (use more --customers)" if check.exhausted else "")
         )
+    if report.half_load:
+        half = report.half_load[0]
+        lines += ["", f"At half the load ({half.workers} {half.worker_kind}):"]
+        lines += render_paths(
+            report.half_load,
+            {p.name: p.rate / report.pgbench.rate for p in report.half_load},
+            unit="payments/s",
+        )
+        lines += ["", f"Goal: p99 at most {HALF_LOAD_P99_MS:g} ms at half the load."]
+        lines += [
+            f"  {p.name:<10} {p.p99_ms:7.2f} ms "
+            f"{'PASS' if p.p99_ms <= HALF_LOAD_P99_MS else 'MISS'}"
+            for p in report.half_load
+        ]
     lines += [
         "",
         *render_ledger(report.ledger),
@@ -389,6 +411,8 @@ class _Client:
     answered_fen: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
     exhausted: bool = False
+    sent: int = 0
+    """Calls of its share sent (the rest are left for the next pass)."""
 
 
 def _send(
@@ -401,13 +425,12 @@ def _send(
         barrier.wait()
         result.start = time.monotonic()
         deadline = result.start + seconds
-        sent = 0
         while time.monotonic() < deadline:
-            if sent == len(calls):
+            if client.sent == len(calls):
                 client.exhausted = True
                 break
-            call = calls[sent]
-            sent += 1
+            call = calls[client.sent]
+            client.sent += 1
             headers = {
                 "Authorization": f"Bearer {call.token}",
                 "Content-Type": "application/json",
@@ -433,17 +456,23 @@ def _send(
         conn.close()
 
 
-def _load(stage: Stage, *, port: int, clients: int, seconds: float) -> list[_Client]:
+def _load(
+    calls: list[Call], ok: int, *, port: int, clients: int, seconds: float
+) -> tuple[list[_Client], list[Call]]:
+    """``clients`` clients sending ``calls`` for ``seconds``; their states, and the
+    calls they did not send (any order will do: no payer has more calls than its
+    allowance)."""
     barrier = threading.Barrier(clients + 1)
     states = [_Client() for _ in range(clients)]
+    shares = [calls[i::clients] for i in range(clients)]
     threads = [
         threading.Thread(
             target=_send,
             args=(states[i],),
             kwargs={
                 "port": port,
-                "calls": stage.calls[i::clients],
-                "ok": stage.ok,
+                "calls": shares[i],
+                "ok": ok,
                 "seconds": seconds,
                 "barrier": barrier,
             },
@@ -458,7 +487,10 @@ def _load(stage: Stage, *, port: int, clients: int, seconds: float) -> list[_Cli
         barrier.wait(timeout=START_TIMEOUT_S)
     for thread in threads:
         thread.join()
-    return states
+    left = [
+        call for share, state in zip(shares, states, strict=True) for call in share[state.sent :]
+    ]
+    return states, left
 
 
 # ---------------------------------------------------------------------------
@@ -473,11 +505,13 @@ def run(
     merchants: int = 50,
     customers: int = 1_000,
     paths: Sequence[str] = PATH_NAMES,
+    half_load: bool = True,
     data_dir: Path | None = None,
     database_url: str | None = None,
     pgbench_scale: int | None = None,
 ) -> PathsReport:
-    """Measure pgbench and each of ``paths`` on one server; check the money after."""
+    """Measure pgbench and each of ``paths`` on one server (with ``half_load``, each
+    path again with half the clients, for its p99); check the money after."""
     if seconds <= 0 or min(clients, workers, merchants) < 1 or customers < clients:
         raise ValueError("seconds > 0; clients, workers, merchants >= 1; customers >= clients")
     unknown = set(paths) - set(PATH_NAMES)
@@ -494,6 +528,7 @@ def run(
             workers=workers,
             merchants=merchants,
             customers=customers,
+            half_load=half_load,
             scale=scale,
         )
 
@@ -507,6 +542,7 @@ def _run_on(
     workers: int,
     merchants: int,
     customers: int,
+    half_load: bool,
     scale: int,
 ) -> PathsReport:
     prefix = f"p{uuid.uuid4().hex[:6]}"
@@ -526,23 +562,29 @@ def _run_on(
     try:
         world, groups = _world(platform, prefix, chosen, merchants=merchants, customers=customers)
         reference = db.reference(scale=scale, clients=clients, seconds=seconds)
-        results, checks = [], {}
+        results: list[PathResult] = []
+        halves: list[PathResult] = []
+        checks: dict[str, PathCheck] = {}
+        passes = [clients, max(1, clients // 2)] if half_load else [clients]
         with _serving(settings, db.url, workers) as port:
             for spec in chosen:
                 payers = groups[spec.name]
                 tag = f"{prefix}{spec.name}-"
                 stage = spec.prepare(world, payers, len(payers) * allowance, tag)
-                checkpoint(db.admin_url)
-                states = _load(stage, port=port, clients=clients, seconds=seconds)
-                path = combine(
-                    spec.name,
-                    spec.label,
-                    clients,
-                    "clients",
-                    "payment",
-                    [s.result for s in states],
-                )
-                results.append(path)
+                # The half load keeps a third of the calls for itself, so that a fast
+                # full load cannot leave it none; it also gets those left unsent.
+                cut = len(stage.calls) * 2 // 3 if half_load else len(stage.calls)
+                calls, kept = stage.calls[:cut], stage.calls[cut:]
+                states: list[_Client] = []
+                for n, measured in zip(passes, (results, halves), strict=False):
+                    checkpoint(db.admin_url)
+                    done, left = _load(calls, stage.ok, port=port, clients=n, seconds=seconds)
+                    calls, kept = left + kept, []
+                    results_of = [s.result for s in done]
+                    measured.append(
+                        combine(spec.name, spec.label, n, "clients", "payment", results_of)
+                    )
+                    states += done
                 checks[spec.name] = _check(platform, payers, f"{prefix}fund-", states)
         ledger = check_ledger(
             db.url,
@@ -565,6 +607,7 @@ def _run_on(
         machine=db.machine,
         pgbench=reference,
         paths=results,
+        half_load=halves,
         checks=checks,
         ledger=ledger,
     )

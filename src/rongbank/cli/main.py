@@ -379,6 +379,9 @@ def bench_paths(
     path: Annotated[
         list[str] | None, typer.Option(help="Only this path (repeatable); default: all.")
     ] = None,
+    half_load: Annotated[
+        bool, typer.Option(help="Measure each path again at half the clients (its p99).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Every customer money path over HTTP (transfer, static-QR, online order, payment
@@ -396,6 +399,7 @@ def bench_paths(
         merchants=merchants,
         customers=customers,
         paths=path or bench.PATH_NAMES,
+        half_load=half_load,
     )
     _print_report(report, bench.render, as_json=as_json)
     if not report.sound:
