@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def report() -> bench.PathsReport:
-    return bench.run(seconds=1, clients=2, workers=2, merchants=2, customers=6)
+    return bench.run(seconds=1, clients=2, workers=2, merchants=2, customers=6, batch_size=50)
 
 
 def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.PathsReport) -> None:
@@ -39,6 +39,15 @@ def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.Paths
         assert check.entries == check.answered, path.name
         assert check.debited_fen == check.answered_fen > 0, path.name
         assert report.ratios[path.name] == path.rate / report.pgbench.rate
+    assert report.batched is not None
+    assert report.batched.transfers > 0
+    assert report.batched.failed == 0
+    assert report.ratios["batched"] == report.batched.rate / report.pgbench.rate
+    assert report.ledger.entries_expected == (
+        sum(c.answered for c in report.checks.values())
+        + bench.BATCH_ACCOUNTS
+        + report.batched.transfers
+    )
     assert report.ledger.trial_balance == {"CNY": 0}
     assert report.ledger.entries_found == report.ledger.entries_expected
     assert report.ledger.problems == {}
@@ -50,12 +59,16 @@ def test_the_report_as_table_and_json(report: bench.PathsReport) -> None:
     assert "pgbench TPC-B" in text
     assert "chat transfer card acted on" in text
     assert "At half the load (1 clients)" in text
+    assert "batched, 50/tx" in text
+    assert "Goal: the ledger's batched path at 5x" in text
     assert "Paths check: OK" in text
 
     data = json.loads(json.dumps(report.to_json()))
     assert set(data["paths"]) == {"pgbench", *bench.PATH_NAMES}
     assert data["workers"] == 2
     assert set(data["half_load"]) == set(bench.PATH_NAMES)
+    assert report.batched is not None
+    assert data["batched"]["transfers"] == report.batched.transfers
     assert data["checks"]["order"]["sound"] is True
     assert data["sound"] is True
 
@@ -73,10 +86,11 @@ def test_the_command_prints_the_figures_and_fails_on_a_mismatch(
     report: bench.PathsReport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[dict[str, object]] = []
+    answers = [report]
 
     def measured(**options: object) -> bench.PathsReport:
         asked.append(options)
-        return report
+        return answers[-1]
 
     monkeypatch.setattr(bench, "run", measured)
     runner = CliRunner()
@@ -86,14 +100,14 @@ def test_the_command_prints_the_figures_and_fails_on_a_mismatch(
     assert asked[-1]["workers"] == 3
     assert asked[-1]["paths"] == ["card"]
     assert asked[-1]["half_load"] is True
+    assert asked[-1]["batch_size"] == 1000
 
-    broken = replace(
-        report, checks={**report.checks, "card": replace(report.checks["card"], entries=0)}
-    )
-    monkeypatch.setattr(bench, "run", lambda **_: broken)
-    failed = runner.invoke(cli, ["bench", "paths", "--json"])
+    lost = replace(report.checks["card"], entries=0)
+    answers.append(replace(report, checks={**report.checks, "card": lost}))
+    failed = runner.invoke(cli, ["bench", "paths", "--json", "--batch-size", "0"])
     assert failed.exit_code == 1
     assert json.loads(failed.output)["sound"] is False
+    assert asked[-1]["batch_size"] is None
 
 
 def test_unknown_paths_are_refused() -> None:

@@ -30,10 +30,14 @@ one after the other, beside pgbench's TPC-B measured on the same server in the s
    says so: run with more ``customers``).
 4. With ``half_load``, each path right away again with half the clients, for the
    issue's p99 goal at half the load.
+5. With ``batch_size``, the ledger's own batched path as ``rongbank bench ledger``
+   measures it (:func:`rongbank.ledger.bench.measure_batched`: two processes, one
+   transaction per batch, between 10,000 funded ledger accounts), for the issue's 5x.
 
 Afterwards, per path, the payers' ledger accounts must have been debited by exactly
-one entry per success answer and by exactly the amounts answered, and the whole
-ledger must balance and verify; :attr:`PathsReport.sound` is False otherwise.
+one entry per success answer and by exactly the amounts answered, every batched
+transfer created must be an entry, and the whole ledger must balance and verify;
+:attr:`PathsReport.sound` is False otherwise.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ from rongbank.ledger.bench import (
     check_ledger,
     checkpoint,
     combine,
+    create_accounts,
+    measure_batched,
     render_header,
     render_ledger,
     render_paths,
@@ -88,9 +94,13 @@ from rongbank.wealth import rules as wealth_rules
 API = "/api/v1"
 TARGET = 0.5
 """Issue 17's goal for every path: at least half of pgbench's tps."""
+BATCHED_TARGET = 5.0
+"""Issue 17's goal for the ledger's own batched path."""
 HALF_LOAD_P99_MS = 50.0
 """Issue 17's goal for every path's p99 latency at half the clients."""
 SETUP_CHUNK = 500  # things made per transaction
+BATCH_CLIENTS = 2  # processes sending batches, as `rongbank bench ledger` has them
+BATCH_ACCOUNTS = 10_000  # ledger accounts the batches move money between
 WEALTH_ANSWERS = {q.id: "d" for q in wealth_rules.QUESTIONNAIRE} | {"age": "b"}
 """Questionnaire answers that make a customer C5: suitable for any product."""
 
@@ -324,6 +334,8 @@ class PathsReport:
     paths: list[PathResult]
     half_load: list[PathResult]
     """Each path again with half the clients (none when not measured)."""
+    batched: PathResult | None
+    """The ledger's own batched path (None when not measured)."""
     checks: dict[str, PathCheck]
     ledger: LedgerCheck
 
@@ -331,7 +343,8 @@ class PathsReport:
     def ratios(self) -> dict[str, float]:
         """Each path's payments/s over pgbench's tps."""
         base = self.pgbench.rate
-        return {p.name: p.rate / base if base > 0 else float("inf") for p in self.paths}
+        measured = [*self.paths, *([self.batched] if self.batched else [])]
+        return {p.name: p.rate / base if base > 0 else float("inf") for p in measured}
 
     @property
     def sound(self) -> bool:
@@ -348,6 +361,8 @@ class PathsReport:
             "machine": asdict(self.machine),
             "paths": {p.name: asdict(p) for p in (self.pgbench, *self.paths)},
             "half_load": {p.name: asdict(p) for p in self.half_load},
+            "batched": asdict(self.batched) if self.batched else None,
+            "batched_target": BATCHED_TARGET,
             "ratios": self.ratios,
             "target": TARGET,
             "half_load_p99_ms": HALF_LOAD_P99_MS,
@@ -392,6 +407,15 @@ def render(report: PathsReport) -> str:
             f"  {p.name:<10} {p.p99_ms:7.2f} ms "
             f"{'PASS' if p.p99_ms <= HALF_LOAD_P99_MS else 'MISS'}"
             for p in report.half_load
+        ]
+    if report.batched:
+        ratio = report.ratios[report.batched.name]
+        verdict = "PASS" if ratio >= BATCHED_TARGET else "MISS"
+        lines += ["", "The ledger's own batched path:"]
+        lines += render_paths([report.batched], report.ratios, unit="transfers/s")
+        lines += [
+            "",
+            f"Goal: the ledger's batched path at {BATCHED_TARGET:g}x: {ratio:.2f}x {verdict}",
         ]
     lines += [
         "",
@@ -506,14 +530,18 @@ def run(
     customers: int = 1_000,
     paths: Sequence[str] = PATH_NAMES,
     half_load: bool = True,
+    batch_size: int | None = 1000,
     data_dir: Path | None = None,
     database_url: str | None = None,
     pgbench_scale: int | None = None,
 ) -> PathsReport:
     """Measure pgbench and each of ``paths`` on one server (with ``half_load``, each
-    path again with half the clients, for its p99); check the money after."""
-    if seconds <= 0 or min(clients, workers, merchants) < 1 or customers < clients:
-        raise ValueError("seconds > 0; clients, workers, merchants >= 1; customers >= clients")
+    path again with half the clients, for its p99; with ``batch_size``, the ledger's
+    batched path); check the money after."""
+    if seconds <= 0 or min(clients, workers, merchants, batch_size or 1) < 1:
+        raise ValueError("seconds > 0; clients, workers, merchants, batch_size >= 1")
+    if customers < clients:
+        raise ValueError("customers (per path) >= clients")
     unknown = set(paths) - set(PATH_NAMES)
     if unknown or not paths:
         raise ValueError(f"paths: some of {', '.join(PATH_NAMES)}")
@@ -529,6 +557,7 @@ def run(
             merchants=merchants,
             customers=customers,
             half_load=half_load,
+            batch_size=batch_size,
             scale=scale,
         )
 
@@ -543,6 +572,7 @@ def _run_on(
     merchants: int,
     customers: int,
     half_load: bool,
+    batch_size: int | None,
     scale: int,
 ) -> PathsReport:
     prefix = f"p{uuid.uuid4().hex[:6]}"
@@ -565,6 +595,7 @@ def _run_on(
         results: list[PathResult] = []
         halves: list[PathResult] = []
         checks: dict[str, PathCheck] = {}
+        batched = None
         passes = [clients, max(1, clients // 2)] if half_load else [clients]
         with _serving(settings, db.url, workers) as port:
             for spec in chosen:
@@ -586,13 +617,27 @@ def _run_on(
                     )
                     states += done
                 checks[spec.name] = _check(platform, payers, f"{prefix}fund-", states)
+        batches = f"{prefix}-ledger-"
+        if batch_size is not None:
+            accounts = create_accounts(db.url, batches, BATCH_ACCOUNTS)
+            checkpoint(db.admin_url)
+            batched = measure_batched(
+                db.url,
+                accounts,
+                clients=BATCH_CLIENTS,
+                seconds=seconds,
+                batch_size=batch_size,
+                prefix=f"{batches}b",
+            )
         ledger = check_ledger(
             db.url,
-            expected=sum(c.answered for c in checks.values()),
-            count_sql=_ENTRIES,
+            expected=sum(c.answered for c in checks.values())
+            + (BATCH_ACCOUNTS + batched.transfers if batched else 0),
+            count_sql=_ALL_ENTRIES,
             params={
                 "ids": [p.ledger_account_id for s in chosen for p in groups[s.name]],
                 "funding": f"{prefix}fund-",
+                "batches": batches,
             },
         )
     finally:
@@ -608,6 +653,7 @@ def _run_on(
         pgbench=reference,
         paths=results,
         half_load=halves,
+        batched=batched,
         checks=checks,
         ledger=ledger,
     )
@@ -672,6 +718,13 @@ _ENTRIES = (
     "WHERE p.account_id = ANY(:ids) AND NOT starts_with(e.client_id, :funding)"
 )
 """The ledger entries that moved the payers' money, their funding aside."""
+_ALL_ENTRIES = (
+    "SELECT (SELECT count(DISTINCT p.entry_id) FROM ledger_posting p "
+    "JOIN ledger_entry e ON e.id = p.entry_id "
+    "WHERE p.account_id = ANY(:ids) AND NOT starts_with(e.client_id, :funding)) "
+    "+ (SELECT count(*) FROM ledger_entry WHERE starts_with(client_id, :batches))"
+)
+"""Those of every path's payers, and the batched path's (its accounts' funding too)."""
 
 
 def _check(

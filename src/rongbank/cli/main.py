@@ -382,6 +382,9 @@ def bench_paths(
     half_load: Annotated[
         bool, typer.Option(help="Measure each path again at half the clients (its p99).")
     ] = True,
+    batch_size: Annotated[
+        int, typer.Option(min=0, help="Transfers per batch of the ledger's batched path (0: skip).")
+    ] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Every customer money path over HTTP (transfer, static-QR, online order, payment
@@ -400,6 +403,7 @@ def bench_paths(
         customers=customers,
         paths=path or bench.PATH_NAMES,
         half_load=half_load,
+        batch_size=batch_size or None,
     )
     _print_report(report, bench.render, as_json=as_json)
     if not report.sound:
