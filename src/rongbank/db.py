@@ -57,6 +57,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     )
 
 
+def connect_direct(engine: Engine) -> psycopg.Connection[Any]:
+    """A connection of its own to ``engine``'s database, outside its pool, in
+    autocommit: for what holds one for as long as the process runs (a listener, a
+    session-level lock)."""
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(url, autocommit=True)
+
+
 def make_session_factory(engine: Engine) -> SessionFactory:
     return sessionmaker(engine, expire_on_commit=False)
 

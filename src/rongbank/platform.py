@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -40,10 +41,17 @@ from rongbank.chat.media import limits_from
 from rongbank.chat.push import PushService
 from rongbank.chat.service import ChatService, chat_config, make_bus
 from rongbank.clock import Clock, SystemClock
-from rongbank.db import SessionFactory, make_engine, make_session_factory, unit_of_work
+from rongbank.db import (
+    SessionFactory,
+    connect_direct,
+    make_engine,
+    make_session_factory,
+    unit_of_work,
+)
 from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter
 from rongbank.idempotency import Keyed, known, remembering
+from rongbank.jobs import Leadership
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
 from rongbank.money import parse_amount
@@ -54,6 +62,10 @@ from rongbank.settings import Settings
 from rongbank.wealth.service import MaturityRun, WealthService
 
 logger = logging.getLogger(__name__)
+
+PER_PROCESS_JOBS = frozenset({"chat-presence"})
+"""Jobs every API process runs for itself (its own gateway's lease and sockets);
+the others run in one process at a time (:mod:`rongbank.jobs`)."""
 
 
 @dataclass
@@ -93,6 +105,9 @@ class Platform:
     push: PushService = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _leadership: Leadership | None = None
+    """Whether this process runs the once-only jobs (None: no database of its own to
+    ask, as in tests over one transaction: it does)."""
 
     def __post_init__(self) -> None:
         self.calendar = load_business_calendar(self.settings.holidays_file)
@@ -132,7 +147,7 @@ class Platform:
         )
         self.chat = ChatService(
             self.clock,
-            make_bus(self.settings),
+            make_bus(self.settings, self._connect_direct if self.engine else None),
             # Chat derives its own key from the card-hash key (a keyed hash, kept for good).
             chat_config(self.settings, key=self._key(self.settings.card_hash_key, "card hash")),
         )
@@ -426,7 +441,9 @@ class Platform:
         )
 
     def start(self, *, background: bool = True) -> None:
-        """Start the group committer and, with ``background``, the periodic jobs."""
+        """Start the group committer and, with ``background``, the periodic jobs: the
+        chat gateway's presence lease in every process, the others in the one
+        process that leads them (:mod:`rongbank.jobs`) when several serve the bank."""
         if self.committer is not None:
             self.committer.start()
         self.chat_sends.start()
@@ -460,9 +477,12 @@ class Platform:
                     self.finish_bookings,
                 ),
             }
+            if self.engine is not None:
+                self._leadership = Leadership(self._connect_direct)
             for name, (interval, job) in jobs.items():
+                lead = self._leadership if name not in PER_PROCESS_JOBS else None
                 thread = threading.Thread(
-                    target=self._repeat, args=(interval, job), name=name, daemon=True
+                    target=self._repeat, args=(interval, job, lead), name=name, daemon=True
                 )
                 thread.start()
                 self._threads.append(thread)
@@ -471,6 +491,8 @@ class Platform:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        if self._leadership is not None:
+            self._leadership.close()
         if self.committer is not None:
             self.committer.stop()
         self.chat_sends.stop()
@@ -487,8 +509,16 @@ class Platform:
         logger.warning("no %s key configured; using one for this process only", name)
         return secrets.token_bytes(32)
 
-    def _repeat(self, interval: float, job: Callable[[], None]) -> None:
+    def _connect_direct(self) -> psycopg.Connection[Any]:
+        assert self.engine is not None
+        return connect_direct(self.engine)
+
+    def _repeat(
+        self, interval: float, job: Callable[[], None], leadership: Leadership | None
+    ) -> None:
         while not self._stop.wait(interval):
+            if leadership is not None and not leadership.held():
+                continue
             try:
                 job()
             except Exception:

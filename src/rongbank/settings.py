@@ -6,6 +6,7 @@ from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
@@ -199,6 +200,17 @@ class Settings(BaseSettings):
         default=None,
         description="NATS server (nats://host:4222) for chat fan-out across API processes; "
         "unset: one process serves chat.",
+    )
+    chat_fanout: Literal["process", "postgres"] = Field(
+        default="process",
+        description="Without NATS, how chat events reach the sockets of every API process: "
+        "'process' (one process serves chat) or 'postgres' (LISTEN/NOTIFY on the bank's "
+        "database, which `rongbank up --workers N` sets for N > 1).",
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="API processes `rongbank up` runs behind its port; unset: one per CPU.",
     )
 
 

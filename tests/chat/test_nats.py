@@ -1,6 +1,7 @@
-"""Several gateways sharing one NATS server: real ``nats-server``, two API servers
-(uvicorn, each with its own platform and :class:`NatsBus`) over one database, real
-WebSocket clients over TCP."""
+"""Several gateways, each reaching the others' sockets through a shared bus: a real
+``nats-server``, or the database's LISTEN/NOTIFY (``chat_fanout=postgres``, what
+``rongbank up --workers N`` uses); two API servers (uvicorn, each with its own
+platform and bus) over one database, real WebSocket clients over TCP."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from rongbank.api.app import create_app
 from rongbank.chat.bus import NatsBus
+from rongbank.chat.pg_bus import PostgresBus
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from rongbank.settings import Settings
@@ -34,10 +36,6 @@ WS = "/api/v1/chat/ws"
 RECV_TIMEOUT_S = 30.0  # a guard against hanging, not a measurement
 NATS_SERVER = shutil.which("nats-server") or (
     "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
-)
-
-pytestmark = pytest.mark.skipif(
-    NATS_SERVER is None, reason="nats-server is not installed (apt-get install nats-server)"
 )
 
 
@@ -151,14 +149,21 @@ class Socket:
         return self.next("ack", ref)
 
 
-@pytest.fixture
-def gateways(fresh_db: str, nats_url: str, clock: FrozenClock) -> Iterator[list[Gateway]]:
-    settings = Settings(nats_url=nats_url)
+@pytest.fixture(params=[NatsBus, PostgresBus])
+def gateways(
+    request: pytest.FixtureRequest, fresh_db: str, clock: FrozenClock
+) -> Iterator[list[Gateway]]:
+    if request.param is NatsBus:
+        if NATS_SERVER is None:
+            pytest.skip("nats-server is not installed (apt-get install nats-server)")
+        settings = Settings(nats_url=request.getfixturevalue("nats_url"))
+    else:
+        settings = Settings(chat_fanout="postgres")
     started: list[Gateway] = []
     try:
         for _ in range(2):
             platform = Platform.connect(fresh_db, settings, clock=clock, group_commit=False)
-            assert isinstance(platform.chat.bus, NatsBus)
+            assert isinstance(platform.chat.bus, request.param)
             started.append(Gateway(platform).start())
         yield started
     finally:

@@ -18,6 +18,7 @@ from rongbank import __version__
 from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.accounts.funding_endpoints import router as funding_router
 from rongbank.accounts.statement_endpoints import router as statements_router
+from rongbank.api.dispatch import dispatch_by_segments
 from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
 from rongbank.api.guard import InputGuard
@@ -101,8 +102,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    # First: routes are tried in order, and trying all the others cost each socket's
-    # connect ~0.35 ms of CPU (measured with FastAPI 0.165; 11 us when it is first).
+    # The order of the routers is the order in which they win; what a request costs
+    # to route no longer depends on it (``dispatch_by_segments``, at the end).
     app.include_router(chat_gateway, prefix="/api/v1")
     app.include_router(ledger_router, prefix="/api/v1/ledger")
     app.include_router(accounts_endpoints.public, prefix="/api/v1")
@@ -159,4 +160,5 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     async def login_required(request: Request, exc: pages.LoginRequired) -> RedirectResponse:
         return RedirectResponse(exc.target, status_code=303)
 
+    dispatch_by_segments(app)  # last: it indexes every route above
     return app

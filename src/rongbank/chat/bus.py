@@ -8,11 +8,12 @@ loses only the push: the message is in the log, and every client catches up with
 ``sync`` when it reconnects, so the push is a hint, never the record.
 
 One process uses :class:`InProcessBus`. Several API processes share a NATS server
-(``RONGBANK_NATS_URL``) through :class:`NatsBus`: every topic is a NATS subject
-(``rongbank.chat.customer.12``), so an event published by the process that committed
-reaches the connections of every process. NATS keeps nothing (core NATS, at most
-once): a gateway that stops, or a NATS outage, costs pushes, never messages, which
-clients fetch with ``sync`` when they reconnect.
+(``RONGBANK_NATS_URL``) through :class:`NatsBus`, or, without one, the bank's
+database (:class:`rongbank.chat.pg_bus.PostgresBus`, ``RONGBANK_CHAT_FANOUT=postgres``).
+With NATS, every topic is a NATS subject (``rongbank.chat.customer.12``), so an event
+published by the process that committed reaches the connections of every process.
+NATS keeps nothing (core NATS, at most once): a gateway that stops, or a NATS outage,
+costs pushes, never messages, which clients fetch with ``sync`` when they reconnect.
 
 Presence events (came online, went offline) travel on the bus like any other event;
 the count of a member's connections is in the database, shared by every gateway
@@ -117,7 +118,7 @@ class _InProcessSubscription:
 
 
 @dataclass
-class _LastEncoded:
+class LastEncoded:
     """The last event encoded and its text: a message is published to each of its
     members' topics in turn, so one event arrives several times in a row."""
 
@@ -137,7 +138,7 @@ class InProcessBus:
 
     _subscribers: dict[str, list[_InProcessSubscription]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _last: _LastEncoded = field(default_factory=_LastEncoded)
+    _last: LastEncoded = field(default_factory=LastEncoded)
 
     def publish(self, topic: str, event: Event) -> None:
         with self._lock:
@@ -149,6 +150,17 @@ class InProcessBus:
             except TypeError:
                 logger.exception("chat event on %s is not JSON; not published", topic)
                 return
+        self._deliver(topic, subscribers, push)
+
+    def deliver(self, topic: str, push: Push) -> None:
+        """Hand an event already encoded (one that came from another process) to
+        this process's subscribers of ``topic``."""
+        with self._lock:
+            subscribers = list(self._subscribers.get(topic, ()))
+        self._deliver(topic, subscribers, push)
+
+    @staticmethod
+    def _deliver(topic: str, subscribers: list[_InProcessSubscription], push: Push) -> None:
         for subscription in subscribers:
             try:
                 subscription.callback(push)
@@ -199,7 +211,7 @@ class NatsBus:
 
     def __init__(self, url: str, *, name: str | None = None) -> None:
         self._closing = False
-        self._last = _LastEncoded()
+        self._last = LastEncoded()
         self._encoding = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -306,11 +318,6 @@ class NatsBus:
 def _log_failure(done: Any, what: str) -> None:
     if not done.cancelled() and done.exception() is not None:
         logger.warning("NATS chat bus %s failed: %r", what, done.exception())
-
-
-def bus_for(nats_url: str | None) -> Bus:
-    """The bus a process uses: NATS when a server is configured, else in-process."""
-    return NatsBus(nats_url) if nats_url else InProcessBus()
 
 
 def queue_event(session: Session, bus: Bus, topic: str, event: Event) -> None:

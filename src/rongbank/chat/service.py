@@ -40,7 +40,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.chat import rules
-from rongbank.chat.bus import Bus, bus_for, queue_event
+from rongbank.chat.bus import Bus, InProcessBus, NatsBus, queue_event
 from rongbank.chat.contacts import GREETINGS, KNOWN, Contacts
 from rongbank.chat.desk import Desk
 from rongbank.chat.errors import (
@@ -65,6 +65,7 @@ from rongbank.chat.members import CUSTOMER as CUSTOMER
 from rongbank.chat.members import STAFF as STAFF
 from rongbank.chat.members import SYSTEM as SYSTEM
 from rongbank.chat.members import Member as Member
+from rongbank.chat.pg_bus import Connect, PostgresBus
 from rongbank.clock import Clock
 from rongbank.db import advisory_key, driver_connection, driver_sql
 from rongbank.errors import DomainError
@@ -1859,5 +1860,14 @@ def chat_config(settings: Settings, *, key: bytes) -> ChatConfig:
     return config
 
 
-def make_bus(settings: Settings) -> Bus:
-    return bus_for(settings.nats_url)
+def make_bus(settings: Settings, connect: Connect | None = None) -> Bus:
+    """The bus a process uses: NATS when a server is configured; else PostgreSQL's
+    LISTEN/NOTIFY on the bank's database (``connect``) when ``chat_fanout`` says so
+    (several API processes); else in-process."""
+    if settings.nats_url:
+        return NatsBus(settings.nats_url)
+    if settings.chat_fanout == "postgres":
+        if connect is None:
+            raise ValueError("chat fan-out through PostgreSQL needs the bank's database")
+        return PostgresBus(connect)
+    return InProcessBus()

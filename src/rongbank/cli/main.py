@@ -19,7 +19,6 @@ from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
 from rongbank.payments.cli import payments_app
-from rongbank.platform import Platform
 from rongbank.wealth.cli import wealth_app
 
 app = typer.Typer(help="Rongbank: open internet banking on PostgreSQL.", no_args_is_help=True)
@@ -46,22 +45,22 @@ def up(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port for the web and API.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes behind the port (default: one per CPU)."),
+    ] = None,
 ) -> None:
     """Start the platform: the database (embedded unless RONGBANK_DATABASE_URL is set),
     migrations, and the web/API server. Ctrl-C stops everything cleanly."""
-    import uvicorn
-
-    from rongbank.api.app import create_app, tune_gc_for_serving
+    from rongbank.api.serve import LOG_FORMAT, default_workers, serve
 
     settings = settings_for(data_dir)
     host = host or settings.host
     port = port or settings.port
+    workers = workers or settings.workers or default_workers()
     settings, token_path = with_secrets(settings)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     with database(settings) as url:
-        platform = Platform.connect(url, settings)
         where = (
             "external PostgreSQL"
             if settings.database_url
@@ -72,6 +71,7 @@ def up(
         console.print(f"  Web bank:  {base}/   (staff console: {base}/staff)")
         console.print(f"  API:       {base}/api/v1")
         console.print(f"  API docs:  {base}/docs")
+        console.print(f"  Serving:   {workers} API process{'es' if workers > 1 else ''}")
         if token_path is not None:
             console.print(
                 f"  Ledger API token: in {token_path} (send as 'Authorization: Bearer ...'; "
@@ -81,11 +81,10 @@ def up(
         # uvicorn shuts down gracefully, then re-raises the signal it caught; turning
         # SIGTERM into KeyboardInterrupt (as SIGINT already is) lets the embedded
         # PostgreSQL be stopped cleanly on the way out instead of killed with us.
+        # (With several workers, uvicorn's supervisor stops them and returns.)
         signal.signal(signal.SIGTERM, _interrupt)
-        app = create_app(platform)
-        tune_gc_for_serving()
         with suppress(KeyboardInterrupt):
-            uvicorn.run(app, host=host, port=port, log_level="info")
+            serve(settings, url, host=host, port=port, workers=workers)
     console.print("Rongbank stopped.")
 
 
@@ -356,6 +355,55 @@ def bench_pay(
 
     report = bench.run(
         seconds=seconds, clients=clients, servers=servers, merchants=merchants, customers=customers
+    )
+    _print_report(report, bench.render, as_json=as_json)
+    if not report.sound:
+        raise typer.Exit(1)
+
+
+@bench_app.command("paths")
+def bench_paths(
+    seconds: Annotated[float, typer.Option(help="Seconds of pgbench and of each path.")] = 10.0,
+    clients: Annotated[
+        int, typer.Option(help="Concurrent HTTP clients (and pgbench clients).")
+    ] = 32,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes behind the port (default: one per CPU)."),
+    ] = None,
+    merchants: Annotated[int, typer.Option(help="Merchants paid at random.")] = 50,
+    customers: Annotated[
+        int,
+        typer.Option(help="Paying customers per path (each pays at most its password-free count)."),
+    ] = 1_000,
+    path: Annotated[
+        list[str] | None, typer.Option(help="Only this path (repeatable); default: all.")
+    ] = None,
+    half_load: Annotated[
+        bool, typer.Option(help="Measure each path again at half the clients (its p99).")
+    ] = True,
+    batch_size: Annotated[
+        int, typer.Option(min=0, help="Transfers per batch of the ledger's batched path (0: skip).")
+    ] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Every customer money path over HTTP (transfer, static-QR, online order, payment
+    code, chat transfer card, wealth purchase), served as ``up --workers N`` serves
+    them, beside pgbench's TPC-B on one fresh embedded PostgreSQL, in one run; prints
+    payments/s, p50/p99 latency and the ratio to pgbench, then checks that every
+    payment answered is in the ledger once and the ledger balances (exit 1 if not)."""
+    from rongbank.api import bench
+    from rongbank.api.serve import default_workers
+
+    report = bench.run(
+        seconds=seconds,
+        clients=clients,
+        workers=workers or default_workers(),
+        merchants=merchants,
+        customers=customers,
+        paths=path or bench.PATH_NAMES,
+        half_load=half_load,
+        batch_size=batch_size or None,
     )
     _print_report(report, bench.render, as_json=as_json)
     if not report.sound:

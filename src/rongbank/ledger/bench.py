@@ -437,6 +437,28 @@ def _run_processes(
     return collected
 
 
+def measure_batched(
+    url: str,
+    account_ids: list[int],
+    *,
+    clients: int,
+    seconds: float,
+    batch_size: int,
+    prefix: str,
+) -> PathResult:
+    """The batched path: ``clients`` processes, each committing ``batch_size`` random
+    transfers between ``account_ids`` per transaction, for ``seconds``."""
+    ctx = multiprocessing.get_context("spawn")
+    return combine(
+        "batched",
+        f"batched, {batch_size}/tx",
+        clients,
+        "processes",
+        "batch",
+        _run_processes(ctx, clients, url, account_ids, seconds, batch_size, prefix),
+    )
+
+
 def _run_group_commit(
     url: str, account_ids: list[int], clients: int, seconds: float, prefix: str
 ) -> list[WorkerResult]:
@@ -630,7 +652,7 @@ def checkpoint(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-def _create_accounts(url: str, prefix: str, accounts: int) -> list[int]:
+def create_accounts(url: str, prefix: str, accounts: int) -> list[int]:
     """``accounts`` funded, protected customer accounts; returns their ids."""
     engine = make_engine(url, pool_size=1)
     factory = make_session_factory(engine)
@@ -809,7 +831,7 @@ def run(
     with bench_server(data_dir=data_dir, database_url=database_url) as db:
         url, admin_url = db.url, db.admin_url
         prefix = f"bench-{uuid.uuid4().hex[:8]}-"
-        account_ids = _create_accounts(url, prefix, accounts)
+        account_ids = create_accounts(url, prefix, accounts)
         reference = db.reference(scale=scale, clients=clients, seconds=seconds)
 
         checkpoint(admin_url)
@@ -835,13 +857,13 @@ def run(
         )
 
         checkpoint(admin_url)
-        batched = combine(
-            "batched",
-            f"batched, {batch_size}/tx",
-            batch_clients,
-            "processes",
-            "batch",
-            _run_processes(ctx, batch_clients, url, account_ids, seconds, batch_size, f"{prefix}b"),
+        batched = measure_batched(
+            url,
+            account_ids,
+            clients=batch_clients,
+            seconds=seconds,
+            batch_size=batch_size,
+            prefix=f"{prefix}b",
         )
 
         expected = accounts + sum(p.transfers for p in (group, single, batched))

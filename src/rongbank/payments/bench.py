@@ -175,17 +175,17 @@ def render(report: PayBenchReport) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Customer:
+class Customer:
     token: str
     account: str
 
 
 @dataclass(frozen=True, slots=True)
-class _Scene:
+class Scene:
     merchant_ids: list[int]
     payable_ids: list[int]
     qrs: list[str]
-    customers: list[_Customer]
+    customers: list[Customer]
 
 
 def _resident_id(n: int) -> str:
@@ -194,7 +194,7 @@ def _resident_id(n: int) -> str:
     return body + resident_id_check_character(body)
 
 
-def _person(platform: Platform, session: Session, prefix: str, n: int) -> tuple[int, EAccount]:
+def person(platform: Platform, session: Session, prefix: str, n: int) -> tuple[int, EAccount]:
     customer, account = platform.accounts.register_person(
         session,
         name=f"{prefix}客户{n}",
@@ -204,7 +204,7 @@ def _person(platform: Platform, session: Session, prefix: str, n: int) -> tuple[
     return customer.id, account
 
 
-def _set_up(platform: Platform, *, prefix: str, merchants: int, customers: int) -> _Scene:
+def set_up(platform: Platform, *, prefix: str, merchants: int, customers: int) -> Scene:
     # People born 1950-1988 (a thousand a day), from a random first day, so that a
     # second run on the same database meets no identity number or mobile taken.
     first = secrets.randbelow(14_000 - (merchants + customers) // 1000 - 1) * 1000
@@ -220,7 +220,7 @@ def _set_up(platform: Platform, *, prefix: str, merchants: int, customers: int) 
         )
         merchant_ids, payable_ids, qrs = [], [], []
         for m in range(merchants):
-            owner_id, settlement = _person(platform, session, prefix, first + m)
+            owner_id, settlement = person(platform, session, prefix, first + m)
             merchant = platform.payments.onboard(
                 session,
                 staff_id=onboarder,
@@ -234,16 +234,16 @@ def _set_up(platform: Platform, *, prefix: str, merchants: int, customers: int) 
             merchant_ids.append(merchant.id)
             payable_ids.append(merchant.payable_account_id)
             qrs.append(platform.payments.static_qr(session, merchant_id=merchant.id))
-    made: list[_Customer] = []
+    made: list[Customer] = []
     for start in range(0, customers, SETUP_CHUNK):
         with platform.transaction() as session:
             funding = []
             for n in range(merchants + start, merchants + min(start + SETUP_CHUNK, customers)):
-                customer_id, account = _person(platform, session, prefix, first + n)
+                customer_id, account = person(platform, session, prefix, first + n)
                 login = platform.auth.open_session(
                     session, kind=PrincipalKind.CUSTOMER, principal_id=customer_id, client="bench"
                 )
-                made.append(_Customer(login.token, account.number))
+                made.append(Customer(login.token, account.number))
                 funding.append(
                     Transfer(
                         client_id=f"{prefix}fund-{n}",
@@ -257,7 +257,7 @@ def _set_up(platform: Platform, *, prefix: str, merchants: int, customers: int) 
             refused = [o for o in outcomes if o.status != "created"]
             if refused:
                 raise RuntimeError(f"funding failed: {refused[0]}")
-    return _Scene(merchant_ids, payable_ids, qrs, made)
+    return Scene(merchant_ids, payable_ids, qrs, made)
 
 
 # ---------------------------------------------------------------------------
@@ -276,13 +276,13 @@ def _serve(url: str, values: dict[str, Any], port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _wait_ready(port: int, process: multiprocessing.process.BaseProcess) -> None:
+def wait_ready(port: int, process: multiprocessing.process.BaseProcess) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if not process.is_alive():
@@ -315,7 +315,7 @@ def _pay(
     client: _Client,
     *,
     port: int,
-    customers: list[_Customer],
+    customers: list[Customer],
     qrs: list[str],
     allowance: int,
     seconds: float,
@@ -374,7 +374,7 @@ def _pay(
 
 
 def _run_clients(
-    scene: _Scene, ports: list[int], *, clients: int, seconds: float, prefix: str, allowance: int
+    scene: Scene, ports: list[int], *, clients: int, seconds: float, prefix: str, allowance: int
 ) -> list[_Client]:
     barrier = threading.Barrier(clients + 1)
     states = [_Client() for _ in range(clients)]
@@ -461,7 +461,7 @@ def _run_on(
     settings = Settings(**values)
     platform = Platform.connect(db.url, settings, group_commit=False)
     try:
-        scene = _set_up(platform, prefix=prefix, merchants=merchants, customers=customers)
+        scene = set_up(platform, prefix=prefix, merchants=merchants, customers=customers)
         allowance = load_tool_limits(settings.tool_limits_file).password_free.daily_count
         reference = db.reference(scale=scale, clients=clients, seconds=seconds)
         states = _measure(
@@ -529,7 +529,7 @@ def _run_on(
 
 def _measure(
     db: BenchServer,
-    scene: _Scene,
+    scene: Scene,
     values: dict[str, Any],
     *,
     clients: int,
@@ -541,7 +541,7 @@ def _measure(
     """Start the API processes, run the clients against them, stop them."""
     ctx = multiprocessing.get_context("spawn")
     plain = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in values.items()}
-    ports = [_free_port() for _ in range(servers)]
+    ports = [free_port() for _ in range(servers)]
     processes = [
         ctx.Process(
             target=_serve, args=(db.url, plain, port), name=f"bench-api-{port}", daemon=True
@@ -552,7 +552,7 @@ def _measure(
         process.start()
     try:
         for port, process in zip(ports, processes, strict=True):
-            _wait_ready(port, process)
+            wait_ready(port, process)
         checkpoint(db.admin_url)
         return _run_clients(
             scene, ports, clients=clients, seconds=seconds, prefix=prefix, allowance=allowance

@@ -1,0 +1,115 @@
+"""``rongbank bench paths``, run small: every customer money path is paid over HTTP
+through ``up --workers 2``, beside pgbench, and every payment answered is found in
+the ledger once, to the fen; a mismatch fails the command."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+from rongbank.api import bench
+from rongbank.cli.main import app as cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report() -> bench.PathsReport:
+    return bench.run(seconds=1, clients=2, workers=2, merchants=2, customers=6, batch_size=50)
+
+
+def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.PathsReport) -> None:
+    assert [p.name for p in report.paths] == list(bench.PATH_NAMES)
+    assert [(p.name, p.workers) for p in report.half_load] == [
+        (name, 1) for name in bench.PATH_NAMES
+    ]
+    assert report.pgbench.rate > 0
+    for path, half in zip(report.paths, report.half_load, strict=True):
+        check = report.checks[path.name]
+        for measured in (path, half):
+            assert measured.rate > 0, measured
+            assert measured.failed == 0, (measured, check.refusals)
+            assert 0 < measured.p50_ms <= measured.p99_ms, measured
+        assert check.refusals == {}, path.name
+        assert check.answered == path.transfers + half.transfers
+        assert path.transfers == path.operations > 0
+        assert check.entries == check.answered, path.name
+        assert check.debited_fen == check.answered_fen > 0, path.name
+        assert report.ratios[path.name] == path.rate / report.pgbench.rate
+    assert report.batched is not None
+    assert report.batched.transfers > 0
+    assert report.batched.failed == 0
+    assert report.ratios["batched"] == report.batched.rate / report.pgbench.rate
+    assert report.ledger.entries_expected == (
+        sum(c.answered for c in report.checks.values())
+        + bench.BATCH_ACCOUNTS
+        + report.batched.transfers
+    )
+    assert report.ledger.trial_balance == {"CNY": 0}
+    assert report.ledger.entries_found == report.ledger.entries_expected
+    assert report.ledger.problems == {}
+    assert report.sound
+
+
+def test_the_report_as_table_and_json(report: bench.PathsReport) -> None:
+    text = bench.render(report)
+    assert "pgbench TPC-B" in text
+    assert "chat transfer card acted on" in text
+    assert "At half the load (1 clients)" in text
+    assert "batched, 50/tx" in text
+    assert "Goal: the ledger's batched path at 5x" in text
+    assert "Paths check: OK" in text
+
+    data = json.loads(json.dumps(report.to_json()))
+    assert set(data["paths"]) == {"pgbench", *bench.PATH_NAMES}
+    assert data["workers"] == 2
+    assert set(data["half_load"]) == set(bench.PATH_NAMES)
+    assert report.batched is not None
+    assert data["batched"]["transfers"] == report.batched.transfers
+    assert data["checks"]["order"]["sound"] is True
+    assert data["sound"] is True
+
+
+def test_an_answer_missing_from_the_ledger_fails_the_check(report: bench.PathsReport) -> None:
+    check = report.checks["code"]
+    lost = replace(check, entries=check.entries - 1)
+    short = replace(check, debited_fen=check.debited_fen - 1)
+    assert not lost.sound
+    assert not short.sound
+    assert not replace(report, checks={**report.checks, "code": lost}).sound
+
+
+def test_the_command_prints_the_figures_and_fails_on_a_mismatch(
+    report: bench.PathsReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[dict[str, object]] = []
+    answers = [report]
+
+    def measured(**options: object) -> bench.PathsReport:
+        asked.append(options)
+        return answers[-1]
+
+    monkeypatch.setattr(bench, "run", measured)
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["bench", "paths", "--workers", "3", "--path", "card"])
+    assert shown.exit_code == 0, shown.output
+    assert "Paths check: OK" in shown.output
+    assert asked[-1]["workers"] == 3
+    assert asked[-1]["paths"] == ["card"]
+    assert asked[-1]["half_load"] is True
+    assert asked[-1]["batch_size"] == 1000
+
+    lost = replace(report.checks["card"], entries=0)
+    answers.append(replace(report, checks={**report.checks, "card": lost}))
+    failed = runner.invoke(cli, ["bench", "paths", "--json", "--batch-size", "0"])
+    assert failed.exit_code == 1
+    assert json.loads(failed.output)["sound"] is False
+    assert asked[-1]["batch_size"] is None
+
+
+def test_unknown_paths_are_refused() -> None:
+    with pytest.raises(ValueError, match="paths"):
+        bench.run(paths=["teleport"])
