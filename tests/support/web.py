@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 
+from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from tests.factories.identity import resident_id
 from tests.factories.people import PASSWORD
@@ -160,3 +161,38 @@ class WebCustomer:
         with self.platform.transaction() as session:
             account = self.platform.accounts.account(session, self.account)
             return self.platform.accounts.available(session, account)
+
+
+class WebStaff(WebCustomer):
+    """A member of staff's browser without JavaScript, logged in to the console."""
+
+    home = "/staff"
+
+    def __init__(
+        self,
+        client: TestClient,
+        platform: Platform,
+        username: str,
+        name: str,
+        role: str = "account_manager",
+    ) -> None:
+        self.client, self.platform, self.role = client, platform, role
+        with platform.transaction() as session:
+            self.id = platform.accounts.create_staff(
+                session, username=username, name=name, role=role
+            )
+            platform.auth.set_password(
+                session,
+                kind=PrincipalKind.STAFF,
+                principal_id=self.id,
+                username=username,
+                password=PASSWORD,
+            )
+        self.page = client.get("/staff/login")
+        self.submit("/staff/login", username=username, password=PASSWORD)
+        assert self.page.status_code == 200, self.page.text
+
+    @property
+    def notice(self) -> str:
+        match = re.search(r'<p class="notice"[^>]*>(.*?)</p>', self.page.text, re.S)
+        return html.unescape(match.group(1)) if match else ""

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from rongbank.api.app import create_app
-from rongbank.auth.service import PrincipalKind
 from rongbank.chat.service import STAFF, Member, Message
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
@@ -25,8 +24,9 @@ from rongbank.web import chat_pages
 from rongbank.web.i18n import translate
 from rongbank.web.pages import templates
 from tests.chat.samples import png_with_text
+from tests.support import web as support
 from tests.wealth.helpers import assessed
-from tests.web.conftest import PASSWORD, deposit, sms_code
+from tests.web.conftest import deposit, sms_code
 from tests.web.test_security_pages import WebCustomer
 
 
@@ -62,31 +62,13 @@ class Entries(HTMLParser):
             self._words.append(data)
 
 
-class WebStaff(WebCustomer):
-    """A staff member's browser without JavaScript, logged in to the console."""
-
-    home = "/staff"
+class WebStaff(support.WebStaff):
+    """A member of the console as these tests name them: ``ops...`` in operations,
+    everyone else an account manager."""
 
     def __init__(self, client: TestClient, platform: Platform, username: str, name: str) -> None:
-        self.client, self.platform = client, platform
-        with platform.transaction() as session:
-            self.id = platform.accounts.create_staff(
-                session, username=username, name=name, role=_role(username)
-            )
-            platform.auth.set_password(
-                session,
-                kind=PrincipalKind.STAFF,
-                principal_id=self.id,
-                username=username,
-                password=PASSWORD,
-            )
-        self.page = client.get("/staff/login")
-        self.submit("/staff/login", username=username, password=PASSWORD)
-        assert self.page.status_code == 200, self.page.text
-
-
-def _role(username: str) -> str:
-    return "operations" if username.startswith("ops") else "account_manager"
+        role = "operations" if username.startswith("ops") else "account_manager"
+        super().__init__(client, platform, username, name, role)
 
 
 def entries(page: Any) -> dict[int, tuple[str, str]]:
