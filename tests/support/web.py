@@ -196,3 +196,37 @@ class WebStaff(WebCustomer):
     def notice(self) -> str:
         match = re.search(r'<p class="notice"[^>]*>(.*?)</p>', self.page.text, re.S)
         return html.unescape(match.group(1)) if match else ""
+
+
+# -- chats between customers ------------------------------------------------------------
+
+
+def conversation_of(page: Any) -> int:
+    """The conversation a chat page shows."""
+    match = re.search(r'id="chat" data-live-as="\w+" data-conversation="(\d+)"', page.text)
+    assert match, page.text
+    return int(match.group(1))
+
+
+def say(person: WebCustomer, prefix: str, conversation_id: int, words: str) -> Any:
+    person.get(f"{prefix}/{conversation_id}")
+    return person.submit(f"{prefix}/{conversation_id}/messages", text=words)
+
+
+def ask(me: WebCustomer, mobile: str) -> int:
+    """``me`` asks for a chat by mobile number: the request's page."""
+    me.get("/chat")
+    me.submit("/chat/direct", mobile=mobile)
+    assert me.page.status_code == 200, me.error
+    return conversation_of(me.page)
+
+
+def direct(me: WebCustomer, other: WebCustomer) -> int:
+    """A chat ``me`` asked for and ``other`` accepted on its page: contacts, each on
+    the chat's page."""
+    conversation = ask(me, other.mobile)
+    other.get(f"/chat/{conversation}")
+    other.submit(f"/chat/{conversation}/accept")
+    assert other.page.status_code == 200, other.error
+    me.get(f"/chat/{conversation}")
+    return conversation
