@@ -114,6 +114,8 @@ def concrete(path: str, number: str) -> str:
         .replace("{user_id}", "1")
         .replace("{key_id}", "1")
         .replace("{staff_id}", "1")
+        .replace("{report_id}", "1")
+        .replace("{code}", "GYLC2026A")
     )
 
 
@@ -198,13 +200,81 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
                     assert status == 403, (role, method, path, status)
 
 
-# The staff console's pages: any staff member sees the search and a customer; account
-# actions and reassignment are for operations; the chat workspace is the managers'.
+# The staff console's pages: any staff member sees the day's work, the search and a
+# customer; account managers also a customer's tools and the wealth catalogue; the
+# back office (operations, administrators) acts on accounts, tools, merchants, products,
+# notices and reports; administrators manage staff; the chat workspace is the managers'.
+_MERCHANT = "/staff/merchants/{merchant_id}"
 CONSOLE_ROLES = {
     ("GET", "/staff"): set(ROLES),
+    ("GET", "/staff/search"): set(ROLES),
     ("GET", "/staff/customers/{customer_id}"): set(ROLES),
     ("POST", "/staff/accounts/{number}/{action}"): STAFF_ROLES,
     ("POST", "/staff/customers/{customer_id}/manager"): STAFF_ROLES,
+    ("GET", "/staff/customers/{customer_id}/tools"): STAFF_ROLES | {"account_manager"},
+    ("GET", "/staff/wealth"): STAFF_ROLES | {"account_manager"},
+    ("GET", "/staff/members"): {"administrator"},
+    ("POST", "/staff/members/{staff_id}/deactivate"): {"administrator"},
+    ("POST", "/staff/members/{staff_id}/reactivate"): {"administrator"},
+}
+CONSOLE_ROLES |= dict.fromkeys(
+    (
+        ("GET", "/staff/tools"),
+        ("POST", "/staff/tools/{tool_id}/unblock"),
+        ("POST", "/staff/tools/{tool_id}/revoke"),
+        ("GET", "/staff/funding"),
+        ("GET", "/staff/merchants"),
+        ("POST", "/staff/merchants"),
+        ("GET", _MERCHANT),
+        ("POST", f"{_MERCHANT}/approve"),
+        ("POST", f"{_MERCHANT}/suspend"),
+        ("POST", f"{_MERCHANT}/reinstate"),
+        ("POST", f"{_MERCHANT}/users/{{user_id}}/revoke"),
+        ("POST", f"{_MERCHANT}/api-keys/{{key_id}}/revoke"),
+        ("GET", "/staff/settlements"),
+        ("POST", "/staff/settlements"),
+        ("GET", "/staff/settlements/{day}/transactions.csv"),
+        ("POST", "/staff/wealth/products"),
+        ("POST", "/staff/wealth/products/{code}/close"),
+        ("GET", "/staff/broadcasts"),
+        ("POST", "/staff/broadcasts"),
+        ("GET", "/staff/moderation"),
+        ("POST", "/staff/moderation/{conversation_id}/{seq}/hide"),
+        ("POST", "/staff/moderation/reports/{report_id}/dismiss"),
+    ),
+    STAFF_ROLES,
+)
+# The console page and the API operation that do the same work admit the same roles.
+SAME_WORK = {
+    ("GET", "/staff/customers/{customer_id}/tools"): "GET /staff/customers/{customer_id}/tools",
+    ("POST", "/staff/tools/{tool_id}/unblock"): "POST /staff/tools/{tool_id}/unblock",
+    ("POST", "/staff/tools/{tool_id}/revoke"): "POST /staff/tools/{tool_id}/revoke",
+    ("GET", "/staff/members"): "GET /staff/members",
+    ("POST", "/staff/members/{staff_id}/deactivate"): "POST /staff/members/{staff_id}/deactivate",
+    ("POST", "/staff/members/{staff_id}/reactivate"): "POST /staff/members/{staff_id}/reactivate",
+    ("GET", "/staff/merchants"): "GET /staff/merchants",
+    ("POST", "/staff/merchants"): "POST /staff/merchants",
+    ("POST", f"{_MERCHANT}/approve"): f"POST {_MERCHANT}/approve",
+    ("POST", f"{_MERCHANT}/suspend"): f"POST {_MERCHANT}/suspend",
+    ("POST", f"{_MERCHANT}/reinstate"): f"POST {_MERCHANT}/reinstate",
+    ("POST", f"{_MERCHANT}/users/{{user_id}}/revoke"): f"POST {_MERCHANT}/users/{{user_id}}/revoke",
+    ("POST", f"{_MERCHANT}/api-keys/{{key_id}}/revoke"): (
+        f"POST {_MERCHANT}/api-keys/{{key_id}}/revoke"
+    ),
+    ("POST", "/staff/settlements"): "POST /staff/payments/settlements",
+    ("GET", "/staff/settlements/{day}/transactions.csv"): "GET /staff/payments/transactions/{day}",
+    ("GET", "/staff/wealth"): "GET /staff/wealth/products",
+    ("POST", "/staff/wealth/products"): "POST /staff/wealth/products",
+    ("POST", "/staff/wealth/products/{code}/close"): "POST /staff/wealth/products/{code}/close",
+    ("GET", "/staff/broadcasts"): "GET /staff/chat/broadcasts",
+    ("POST", "/staff/broadcasts"): "POST /staff/chat/broadcasts",
+    ("GET", "/staff/moderation"): "GET /staff/chat/reports",
+    ("POST", "/staff/moderation/{conversation_id}/{seq}/hide"): (
+        "POST /staff/chat/conversations/{conversation_id}/messages/{seq}/hide"
+    ),
+    ("POST", "/staff/moderation/reports/{report_id}/dismiss"): (
+        "POST /staff/chat/reports/{report_id}/dismiss"
+    ),
 }
 
 
@@ -235,6 +305,16 @@ def test_each_console_page_is_refused_to_the_roles_that_must_not_have_it(
                 assert refused_for_role(response) is not admitted, (role, method, path)
         finally:
             client.cookies.clear()
+
+
+def test_a_console_page_admits_the_roles_its_api_operation_admits(client: TestClient) -> None:
+    """Both tables above are proven against the code; here they agree, so that the
+    console can neither offer a role what the API refuses nor hide what it allows."""
+    api = set(operations(client))
+    for page, operation in SAME_WORK.items():
+        method, path = operation.split(" ", 1)
+        assert (method, V1 + path) in api, operation
+        assert CONSOLE_ROLES[page] == SERVING_ROLES.get((method, V1 + path), STAFF_ROLES), page
 
 
 def test_a_customer_cannot_touch_another_customers_account_or_tools(

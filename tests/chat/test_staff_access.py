@@ -34,7 +34,7 @@ def looks(chat: Chat, staff: dict[str, Any], customer: dict[str, Any]) -> tuple[
         else f"{a.status_code} {a.json()['error']['code']}"
         for a in answers
     )
-    search = chat.client.get("/staff", params={"q": customer["mobile"]}, headers=console)
+    search = chat.client.get("/staff/search", params={"q": customer["mobile"]}, headers=console)
     assert search.status_code == 200, search.text
     listed = f'href="/staff/customers/{cid}"' in search.text
     return (*seen, "listed" if listed else "not listed")

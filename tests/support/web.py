@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 
+from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from tests.factories.identity import resident_id
 from tests.factories.people import PASSWORD
@@ -160,3 +161,72 @@ class WebCustomer:
         with self.platform.transaction() as session:
             account = self.platform.accounts.account(session, self.account)
             return self.platform.accounts.available(session, account)
+
+
+class WebStaff(WebCustomer):
+    """A member of staff's browser without JavaScript, logged in to the console."""
+
+    home = "/staff"
+
+    def __init__(
+        self,
+        client: TestClient,
+        platform: Platform,
+        username: str,
+        name: str,
+        role: str = "account_manager",
+    ) -> None:
+        self.client, self.platform, self.role = client, platform, role
+        with platform.transaction() as session:
+            self.id = platform.accounts.create_staff(
+                session, username=username, name=name, role=role
+            )
+            platform.auth.set_password(
+                session,
+                kind=PrincipalKind.STAFF,
+                principal_id=self.id,
+                username=username,
+                password=PASSWORD,
+            )
+        self.page = client.get("/staff/login")
+        self.submit("/staff/login", username=username, password=PASSWORD)
+        assert self.page.status_code == 200, self.page.text
+
+    @property
+    def notice(self) -> str:
+        match = re.search(r'<p class="notice"[^>]*>(.*?)</p>', self.page.text, re.S)
+        return html.unescape(match.group(1)) if match else ""
+
+
+# -- chats between customers ------------------------------------------------------------
+
+
+def conversation_of(page: Any) -> int:
+    """The conversation a chat page shows."""
+    match = re.search(r'id="chat" data-live-as="\w+" data-conversation="(\d+)"', page.text)
+    assert match, page.text
+    return int(match.group(1))
+
+
+def say(person: WebCustomer, prefix: str, conversation_id: int, words: str) -> Any:
+    person.get(f"{prefix}/{conversation_id}")
+    return person.submit(f"{prefix}/{conversation_id}/messages", text=words)
+
+
+def ask(me: WebCustomer, mobile: str) -> int:
+    """``me`` asks for a chat by mobile number: the request's page."""
+    me.get("/chat")
+    me.submit("/chat/direct", mobile=mobile)
+    assert me.page.status_code == 200, me.error
+    return conversation_of(me.page)
+
+
+def direct(me: WebCustomer, other: WebCustomer) -> int:
+    """A chat ``me`` asked for and ``other`` accepted on its page: contacts, each on
+    the chat's page."""
+    conversation = ask(me, other.mobile)
+    other.get(f"/chat/{conversation}")
+    other.submit(f"/chat/{conversation}/accept")
+    assert other.page.status_code == 200, other.error
+    me.get(f"/chat/{conversation}")
+    return conversation

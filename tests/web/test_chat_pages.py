@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from rongbank.api.app import create_app
-from rongbank.auth.service import PrincipalKind
 from rongbank.chat.service import STAFF, Member, Message
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
@@ -25,8 +24,10 @@ from rongbank.web import chat_pages
 from rongbank.web.i18n import translate
 from rongbank.web.pages import templates
 from tests.chat.samples import png_with_text
+from tests.support import web as support
+from tests.support.web import ask, conversation_of, direct, say
 from tests.wealth.helpers import assessed
-from tests.web.conftest import PASSWORD, deposit, sms_code
+from tests.web.conftest import deposit, sms_code
 from tests.web.test_security_pages import WebCustomer
 
 
@@ -62,31 +63,13 @@ class Entries(HTMLParser):
             self._words.append(data)
 
 
-class WebStaff(WebCustomer):
-    """A staff member's browser without JavaScript, logged in to the console."""
-
-    home = "/staff"
+class WebStaff(support.WebStaff):
+    """A member of the console as these tests name them: ``ops...`` in operations,
+    everyone else an account manager."""
 
     def __init__(self, client: TestClient, platform: Platform, username: str, name: str) -> None:
-        self.client, self.platform = client, platform
-        with platform.transaction() as session:
-            self.id = platform.accounts.create_staff(
-                session, username=username, name=name, role=_role(username)
-            )
-            platform.auth.set_password(
-                session,
-                kind=PrincipalKind.STAFF,
-                principal_id=self.id,
-                username=username,
-                password=PASSWORD,
-            )
-        self.page = client.get("/staff/login")
-        self.submit("/staff/login", username=username, password=PASSWORD)
-        assert self.page.status_code == 200, self.page.text
-
-
-def _role(username: str) -> str:
-    return "operations" if username.startswith("ops") else "account_manager"
+        role = "operations" if username.startswith("ops") else "account_manager"
+        super().__init__(client, platform, username, name, role)
 
 
 def entries(page: Any) -> dict[int, tuple[str, str]]:
@@ -99,12 +82,6 @@ def unread(page: Any, conversation_id: int) -> int:
     assert match, page.text
     badge = re.search(r'class="badge unread"[^>]*>(\d+)<', match.group(1))
     return int(badge.group(1)) if badge else 0
-
-
-def conversation_of(page: Any) -> int:
-    match = re.search(r'id="chat" data-live-as="\w+" data-conversation="(\d+)"', page.text)
-    assert match, page.text
-    return int(match.group(1))
 
 
 @pytest.fixture
@@ -158,36 +135,12 @@ def open_bank(me: WebCustomer) -> int:
     return conversation_of(me.page)
 
 
-def say(person: WebCustomer, prefix: str, conversation_id: int, words: str) -> Any:
-    person.get(f"{prefix}/{conversation_id}")
-    return person.submit(f"{prefix}/{conversation_id}/messages", text=words)
-
-
-def ask(me: WebCustomer, mobile: str) -> int:
-    """``me`` asks for a chat by mobile number: the request's page."""
-    me.get("/chat")
-    me.submit("/chat/direct", mobile=mobile)
-    assert me.page.status_code == 200, me.error
-    return conversation_of(me.page)
-
-
 def _normalised(page: str, conversation: int, mobile: str) -> str:
     """A request's page less what differs between any two: its conversation's id, the
     number typed and the send form's fresh client id."""
     page = re.sub(rf'(/chat/|data-conversation="){conversation}\b', r"\1N", page)
     page = page.replace(f"{mobile[:3]}****{mobile[-4:]}", "M")
     return re.sub(r'name="client_id" value="[0-9a-f]{32}', 'name="client_id" value="X', page)
-
-
-def direct(me: WebCustomer, other: WebCustomer) -> int:
-    """A chat ``me`` asked for and ``other`` accepted on its page: contacts, each on
-    the chat's page."""
-    conversation = ask(me, other.mobile)
-    other.get(f"/chat/{conversation}")
-    other.submit(f"/chat/{conversation}/accept")
-    assert other.page.status_code == 200, other.error
-    me.get(f"/chat/{conversation}")
-    return conversation
 
 
 class TestTheCustomerAndTheirManager:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
+from rongbank import roles
 from rongbank.accounts import schemas as s
 from rongbank.accounts.service import Customer, EAccount
 from rongbank.accounts.staff import StaffMember
@@ -195,7 +196,7 @@ def transfer(
     )
 
 
-Operations = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
+Operations = Annotated[Principal, Depends(require_staff(*roles.ACCOUNTS))]
 
 
 @staff.post("/accounts/{number}/freeze")
@@ -243,7 +244,7 @@ def reassign_manager(
     return Response(status_code=204)
 
 
-Administrator = Annotated[Principal, Depends(require_staff("administrator"))]
+Administrator = Annotated[Principal, Depends(require_staff(*roles.STAFF_ADMIN))]
 
 
 def _member_out(member: StaffMember) -> s.StaffMemberOut:

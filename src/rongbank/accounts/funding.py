@@ -534,6 +534,25 @@ class FundingService:
             raise FundingRequestNotFound(request_id=request_id)
         return _request(row)
 
+    def unanswered(self, session: Session, *, limit: int = 100) -> list[FundingRequest]:
+        """Top-ups and withdrawals the card network has not answered (``unknown``),
+        oldest first: the resolver asks again each run; staff watch the ones that stay."""
+        rows = session.execute(
+            text(
+                f"SELECT {_REQUEST_COLUMNS} {_REQUEST_FROM} "
+                "WHERE f.state = 'unknown' ORDER BY f.deadline, f.id LIMIT :limit"
+            ),
+            {"limit": limit},
+        ).all()
+        return [_request(row) for row in rows]
+
+    def unanswered_count(self, session: Session) -> int:
+        # Read from the partial index of open requests (funding_request_open).
+        unknown = session.execute(
+            text("SELECT count(*) FROM funding_request WHERE state = 'unknown'")
+        )
+        return int(unknown.one()[0])
+
     def resolve_unknown(self, factory: SessionFactory, *, limit: int = 100) -> Resolved:
         """Settle requests left open (unanswered, or interrupted by a crash) whose
         deadline has passed, from what the network says it did. Safe to run at any

@@ -190,21 +190,11 @@ class AccountsService(StaffMembers):
             raise CustomerAlreadyRegistered()
         return Customer(*row)
 
-    def find_customers(self, session: Session, query: str, *, limit: int = 20) -> list[Customer]:
-        """Staff search: an exact mobile number or account number, or a name prefix."""
-        query = query.strip()
-        if not query:
-            return []
+    def customer_names(self, session: Session, customer_ids: list[int]) -> dict[int, str]:
         rows = session.execute(
-            text(
-                "SELECT DISTINCT c.id, c.kind, c.name, c.mobile, c.manager_id FROM customer c "
-                "LEFT JOIN e_account a ON a.customer_id = c.id "
-                "WHERE c.mobile = :q OR a.number = :q OR starts_with(c.name, :q) "
-                "ORDER BY c.id LIMIT :limit"
-            ),
-            {"q": query, "limit": limit},
+            text("SELECT id, name FROM customer WHERE id = ANY(:ids)"), {"ids": customer_ids}
         ).all()
-        return [Customer(*row) for row in rows]
+        return {int(r[0]): str(r[1]) for r in rows}
 
     def managers(self, session: Session) -> list[tuple[int, str]]:
         rows = session.execute(

@@ -36,6 +36,10 @@ from rongbank.web import (
     merchant_pages,
     pages,
     pay_pages,
+    staff_merchant_pages,
+    staff_notice_pages,
+    staff_pages,
+    staff_wealth_pages,
     wealth_pages,
 )
 
@@ -133,6 +137,10 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)
     app.include_router(wealth_pages.router)
+    app.include_router(staff_pages.router)
+    app.include_router(staff_merchant_pages.router)
+    app.include_router(staff_wealth_pages.router)
+    app.include_router(staff_notice_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )

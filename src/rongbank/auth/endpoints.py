@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.api.docs import file_answer
 from rongbank.auth import gridcard
@@ -300,10 +301,8 @@ def ukey_ca_der(platform: PlatformDep) -> Response:
     )
 
 
-Operations = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
-Serving = Annotated[
-    Principal, Depends(require_staff("account_manager", "operations", "administrator"))
-]
+Operations = Annotated[Principal, Depends(require_staff(*roles.TOOLS))]
+Serving = Annotated[Principal, Depends(require_staff(*roles.CUSTOMER_TOOLS))]
 
 
 @staff.get("/customers/{customer_id}/tools")

@@ -211,6 +211,22 @@ class ToolService:
         ).all()
         return [_tool(row) for row in rows]
 
+    def blocked(self, session: Session, *, limit: int = 100) -> list[Tool]:
+        """Tools blocked by wrong answers, for staff to unblock once the customer has
+        proved who they are; the longest blocked first."""
+        rows = session.execute(
+            text(
+                f"SELECT {_TOOL_COLUMNS} FROM auth_tool WHERE status = 'blocked' "  # noqa: S608
+                "ORDER BY id LIMIT :limit"
+            ),
+            {"limit": limit},
+        ).all()
+        return [_tool(row) for row in rows]
+
+    def blocked_count(self, session: Session) -> int:
+        blocked = session.execute(text("SELECT count(*) FROM auth_tool WHERE status = 'blocked'"))
+        return int(blocked.one()[0])
+
     def live_tool(
         self, session: Session, customer_id: int, kind: ToolKind, *, lock: bool = False
     ) -> Tool | None:

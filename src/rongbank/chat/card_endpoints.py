@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
+from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
@@ -38,9 +39,7 @@ customer = APIRouter(tags=["e-Link service cards"], prefix="/me/chat")
 staff = APIRouter(tags=["e-Link service cards (staff)"], prefix="/staff/chat")
 
 CNY_SCALE = 2
-Serving = Annotated[
-    Principal, Depends(require_staff("account_manager", "operations", "administrator"))
-]
+Serving = Annotated[Principal, Depends(require_staff(*roles.OFFERS))]
 """Who offers products and fares to customers."""
 
 

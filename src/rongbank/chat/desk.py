@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.errors import CustomerNotFound
+from rongbank.accounts.search import FOUND_COLUMNS, FoundCustomer, customer_search
 from rongbank.chat.errors import (
     ConversationNotFound,
     CustomerNotServed,
@@ -40,6 +41,20 @@ SEES_EVERY_CUSTOMER = frozenset({"operations", "administrator", "credit_officer"
 """Staff roles that may look at any customer; what each may do is the route's own role
 list. Account managers see the customers they serve (:meth:`Desk.check_customer`); a
 supervisor, who publishes the team's shared replies, sees none for that alone."""
+_SEES = (
+    "EXISTS (SELECT 1 FROM staff s WHERE s.id = :sees_staff AND s.active AND (s.role = ANY("
+    ":sees_every) OR (s.role = 'account_manager' AND (c.manager_id = s.id OR EXISTS (SELECT 1 "
+    "FROM chat_conversation v WHERE v.kind = 'bank' AND v.customer_id = c.id "
+    "AND v.assigned_staff_id = s.id)))))"
+)
+"""Whether the member of staff ``:sees_staff`` may look at the customer ``c``: the rule
+of :meth:`Desk.customers_seen`, as a condition for any query over ``customer c``."""
+
+
+def _sees(staff_id: int) -> dict[str, Any]:
+    return {"sees_staff": staff_id, "sees_every": sorted(SEES_EVERY_CUSTOMER)}
+
+
 SUPERVISOR = "supervisor"
 """The role that publishes canned replies shared by every account manager (made with
 ``rongbank staff create --role supervisor``)."""
@@ -313,6 +328,20 @@ class Desk:
             for r in rows
         ]
 
+    def waiting(self, session: Session, *, staff_id: int) -> tuple[int, int]:
+        """How many customers wait for this manager's answer, and how many wait in the
+        queue for anyone's (the workspace's first lines, counted over waiting chats
+        only: few at any time, and indexed)."""
+        row = session.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE assigned_staff_id = :s), "
+                "count(*) FILTER (WHERE routing = 'queued') FROM chat_conversation "
+                "WHERE kind = 'bank' AND waiting_since IS NOT NULL"
+            ),
+            {"s": staff_id},
+        ).one()
+        return int(row[0]), int(row[1])
+
     def customers(self, session: Session, *, staff_id: int) -> list[MyCustomer]:
         """The manager's own customers, with their chat with the bank if they have
         one and what of it the manager has not read."""
@@ -363,15 +392,28 @@ class Desk:
         assigned to them now (a colleague covering, a claimed or transferred chat);
         the roles of :data:`SEES_EVERY_CUSTOMER` see any; everyone else none."""
         rows = session.execute(
-            text(
-                "SELECT c.id FROM customer c JOIN staff s ON s.id = :s AND s.active "
-                "WHERE c.id = ANY(:ids) AND (s.role = ANY(:every) OR (s.role = 'account_manager' "
-                "AND (c.manager_id = s.id OR EXISTS (SELECT 1 FROM chat_conversation v "
-                "WHERE v.kind = 'bank' AND v.customer_id = c.id AND v.assigned_staff_id = s.id))))"
-            ),
-            {"s": staff_id, "ids": customer_ids, "every": sorted(SEES_EVERY_CUSTOMER)},
+            text(f"SELECT c.id FROM customer c WHERE c.id = ANY(:ids) AND {_SEES}"),  # noqa: S608
+            {"ids": customer_ids, **_sees(staff_id)},
         ).scalars()
         return {int(c) for c in rows}
+
+    def find_customers(
+        self, session: Session, *, staff_id: int, query: str, limit: int = 20
+    ) -> list[FoundCustomer]:
+        """The customers matching a search (:func:`customer_search`) that this member
+        of staff may look at (:meth:`customers_seen`, in the same query: a manager
+        finds their own customers however many others match), by name."""
+        search = customer_search(query)
+        if search is None:
+            return []
+        rows = session.execute(
+            text(
+                f"SELECT {FOUND_COLUMNS} FROM customer c "  # noqa: S608
+                f"WHERE c.id IN ({search.ids}) AND {_SEES} ORDER BY c.name, c.id LIMIT :limit"
+            ),
+            {**search.params, **_sees(staff_id), "limit": limit},
+        ).all()
+        return [FoundCustomer(*row) for row in rows]
 
     def check_customer(self, session: Session, *, staff_id: int, customer_id: int) -> None:
         """Raise :class:`CustomerNotServed` unless this member of staff may look at

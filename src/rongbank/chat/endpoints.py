@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.api.docs import file_answer
 from rongbank.auth.service import Principal
@@ -28,20 +29,11 @@ from rongbank.platform import Platform
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
 staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
 
-ALL_STAFF = (
-    "account_manager",
-    "supervisor",
-    "operations",
-    "credit_officer",
-    "risk_analyst",
-    "administrator",
-)
+ALL_STAFF = roles.ALL_STAFF
 ChatStaff = Annotated[Principal, Depends(require_staff(*ALL_STAFF))]
 """Any staff member: what they may see in a conversation is decided by membership."""
-Manager = Annotated[Principal, Depends(require_staff("account_manager"))]
-Serving = Annotated[
-    Principal, Depends(require_staff("account_manager", "operations", "administrator"))
-]
+Manager = Annotated[Principal, Depends(require_staff(*roles.CHAT_DESK))]
+Serving = Annotated[Principal, Depends(require_staff(*roles.OFFERS))]
 Replies = Annotated[
     Principal,
     Depends(require_staff("account_manager", "supervisor", "operations", "administrator")),
@@ -49,7 +41,7 @@ Replies = Annotated[
 """Who reads canned replies (their own and the shared ones) and the response times."""
 Writers = Annotated[Principal, Depends(require_staff("account_manager", "supervisor"))]
 """Who writes canned replies: managers their own, supervisors also the shared ones."""
-Moderator = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
+Moderator = Annotated[Principal, Depends(require_staff(*roles.MODERATION))]
 
 
 def sent_out(sent: Sent) -> s.SentOut:
@@ -507,9 +499,27 @@ def create_channel(body: s.ChannelIn, platform: PlatformDep, me: Moderator) -> s
 
 
 @staff.get("/reports")
-def reports(platform: PlatformDep, me: Moderator) -> list[s.ReportOut]:
+def reports(
+    platform: PlatformDep,
+    me: Moderator,
+    open_only: Annotated[
+        bool, Query(alias="open", description="Only those no moderator has acted on.")
+    ] = False,
+) -> list[s.ReportOut]:
+    """Reported messages, newest first."""
     with platform.transaction() as session:
-        return [s.ReportOut(**r) for r in platform.chat.reports(session)]
+        return [s.ReportOut(**r) for r in platform.chat.reports(session, open_only=open_only)]
+
+
+@staff.post("/reports/{report_id}/dismiss", status_code=204)
+def dismiss_report(report_id: IdParam, platform: PlatformDep, me: Moderator) -> Response:
+    """Nothing wrong with the reported message: its reports are closed, it stays
+    (audited). Hiding the message closes its reports too."""
+    with platform.audited(
+        actor_kind="staff", actor_id=me.id, action="chat.report.dismiss", target=str(report_id)
+    ) as session:
+        platform.chat.dismiss_report(session, staff_id=me.id, report_id=report_id)
+    return Response(status_code=204)
 
 
 @staff.post("/conversations/{conversation_id}/messages/{seq}/hide")

@@ -142,6 +142,11 @@ class AlreadyReported(Conflict):
     message = "You have already reported this message."
 
 
+class ReportNotFound(NotFound):
+    code = "chat_report_not_found"
+    message = "There is no such report."
+
+
 class GroupTooLarge(InvalidRequest):
     code = "chat_group_too_large"
     message = "A group has at most 200 members."

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from rongbank.api.deps import CustomerPrincipal, PlatformDep
+from rongbank import roles
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.auth.service import Principal
 from rongbank.chat import notices
 from rongbank.chat import schemas as s
-from rongbank.chat.endpoints import Moderator
 from rongbank.chat.push import BroadcastFigures
 from rongbank.inputs import IdParam
 
 customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
 staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
+Broadcaster = Annotated[Principal, Depends(require_staff(*roles.BROADCASTS))]
 
 
 def broadcast_out(figures: BroadcastFigures) -> s.BroadcastOut:
@@ -58,7 +60,7 @@ def set_preferences(
 
 
 @staff.get("/segments")
-def segments(platform: PlatformDep, me: Moderator) -> list[s.SegmentOut]:
+def segments(platform: PlatformDep, me: Broadcaster) -> list[s.SegmentOut]:
     """The segments a broadcast can go to, with how many customers each holds now."""
     with platform.transaction() as session:
         sizes = platform.push.segment_sizes(session)
@@ -70,7 +72,7 @@ def segments(platform: PlatformDep, me: Moderator) -> list[s.SegmentOut]:
 
 @staff.post("/broadcasts", status_code=201)
 def broadcast(
-    body: s.BroadcastIn, platform: PlatformDep, me: Moderator, response: Response
+    body: s.BroadcastIn, platform: PlatformDep, me: Broadcaster, response: Response
 ) -> s.BroadcastOut:
     """Send a notice to every customer of a segment (delivered within seconds by the
     push job, except to those who switched its kind off). A resend with the same
@@ -99,7 +101,7 @@ def broadcast(
 
 @staff.get("/broadcasts")
 def broadcasts(
-    platform: PlatformDep, me: Moderator, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    platform: PlatformDep, me: Broadcaster, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[s.BroadcastOut]:
     """Broadcasts, newest first, with their delivery and read counts."""
     with platform.transaction() as session:
@@ -108,7 +110,7 @@ def broadcasts(
 
 @staff.get("/broadcasts/{broadcast_id}")
 def broadcast_figures(
-    broadcast_id: IdParam, platform: PlatformDep, me: Moderator
+    broadcast_id: IdParam, platform: PlatformDep, me: Broadcaster
 ) -> s.BroadcastOut:
     with platform.transaction() as session:
         return broadcast_out(platform.push.figures(session, broadcast_id=broadcast_id)[0])

@@ -230,6 +230,9 @@ class ReportOut(BaseModel):
     sender_id: int | None
     body: str
     hidden: bool
+    outcome: Literal["hidden", "dismissed"] | None = Field(
+        description="What a moderator did about the message; null: nothing yet."
+    )
 
 
 ExportFormat = Literal["json", "csv"]

@@ -58,6 +58,7 @@ from rongbank.chat.errors import (
     RecallNotAllowed,
     RecallWindowPassed,
     ReplyToUnknown,
+    ReportNotFound,
     RequestNotAccepted,
     RequestPending,
 )
@@ -1588,6 +1589,7 @@ class ChatService:
             ),
             {"at": self.clock.now(), "by": staff_id, "c": conversation_id, "s": seq},
         )
+        self._close_reports(session, conversation_id, seq, staff_id=staff_id, outcome="hidden")
         return self.append(
             session, conversation, sender=None, client_id=f"hide:{seq}", kind="hide", ref_seq=seq
         )
@@ -1665,21 +1667,54 @@ class ChatService:
             raise AlreadyReported()
         return int(row[0])
 
-    def reports(self, session: Session, *, limit: int = 100) -> list[dict[str, Any]]:
-        """Reported messages with their content as stored, newest first."""
+    def reports(
+        self, session: Session, *, open_only: bool = False, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Reported messages with their content as stored, newest first; with
+        ``open_only``, those no moderator has acted on yet."""
         rows = session.execute(
             text(
                 "SELECT r.id, r.conversation_id, r.seq, r.reporter_id, r.reason, r.at, "
-                "m.sender_kind, m.sender_id, m.body, m.hidden_at IS NOT NULL "
+                "m.sender_kind, m.sender_id, m.body, m.hidden_at IS NOT NULL, r.outcome "
                 "FROM chat_report r JOIN chat_message m "
                 "ON m.conversation_id = r.conversation_id AND m.seq = r.seq "
-                "ORDER BY r.id DESC LIMIT :limit"
+                "WHERE NOT :open OR r.closed_at IS NULL ORDER BY r.id DESC LIMIT :limit"
             ),
-            {"limit": limit},
+            {"open": open_only, "limit": limit},
         ).all()
         keys = ("id", "conversation_id", "seq", "reporter_id", "reason", "at", "sender_kind",
-                "sender_id", "body", "hidden")  # fmt: skip
+                "sender_id", "body", "hidden", "outcome")  # fmt: skip
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def open_report_count(self, session: Session) -> int:
+        """Reports no moderator has acted on yet."""
+        return int(
+            session.execute(text("SELECT count(*) FROM chat_report WHERE closed_at IS NULL")).one()[
+                0
+            ]
+        )
+
+    def dismiss_report(self, session: Session, *, staff_id: int, report_id: int) -> None:
+        """A moderator finds nothing wrong with a reported message: its reports (this
+        one and any other of the same message) are closed and the message stays.
+        Idempotent; the boundary audits it."""
+        row = session.execute(
+            text("SELECT conversation_id, seq FROM chat_report WHERE id = :id"), {"id": report_id}
+        ).first()
+        if row is None:
+            raise ReportNotFound()
+        self._close_reports(session, row[0], row[1], staff_id=staff_id, outcome="dismissed")
+
+    def _close_reports(
+        self, session: Session, conversation_id: int, seq: int, *, staff_id: int, outcome: str
+    ) -> None:
+        session.execute(
+            text(
+                "UPDATE chat_report SET closed_at = :at, closed_by = :by, outcome = :o "
+                "WHERE conversation_id = :c AND seq = :s AND closed_at IS NULL"
+            ),
+            {"at": self.clock.now(), "by": staff_id, "o": outcome, "c": conversation_id, "s": seq},
+        )
 
     # -- search and export -----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.api.docs import file_answer
 from rongbank.auth.limits import ToolKind
@@ -102,7 +103,7 @@ Collector = AnyMerchant
 Refunder = Annotated[MerchantActor, Depends(require_merchant("owner", "api"))]
 """Gives money back, captures and voids: never a cashier."""
 Owner = Annotated[MerchantActor, Depends(require_merchant("owner"))]
-Operations = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
+Operations = Annotated[Principal, Depends(require_staff(*roles.MERCHANTS))]
 
 
 def _audited_by(

@@ -186,15 +186,25 @@ class Merchants:
             raise MerchantNotFound(merchant_id=merchant_id)
         return Merchant(*row)
 
-    def merchants(self, session: Session, *, customer_id: int | None = None) -> list[Merchant]:
+    def merchants(
+        self, session: Session, *, customer_id: int | None = None, status: str | None = None
+    ) -> list[Merchant]:
+        """Merchants, oldest first: all, a customer's, or those of one status."""
         rows = session.execute(
             text(
                 f"SELECT {_MERCHANT} FROM merchant "  # noqa: S608
-                "WHERE CAST(:c AS bigint) IS NULL OR customer_id = :c ORDER BY id"
+                "WHERE (CAST(:c AS bigint) IS NULL OR customer_id = :c) "
+                "AND (CAST(:s AS text) IS NULL OR status = :s) ORDER BY id"
             ),
-            {"c": customer_id},
+            {"c": customer_id, "s": status},
         ).all()
         return [Merchant(*row) for row in rows]
+
+    def pending_count(self, session: Session) -> int:
+        """Merchants onboarded and waiting for a second member of staff to approve."""
+        return int(
+            session.execute(text("SELECT count(*) FROM merchant WHERE status = 'pending'")).one()[0]
+        )
 
     def approve(self, session: Session, *, merchant_id: int, staff_id: int) -> Merchant:
         merchant = self.merchant(session, merchant_id, lock=True)

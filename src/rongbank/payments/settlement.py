@@ -146,6 +146,13 @@ def settle(
             "at": payments.clock.now(),
         },
     ).one()
+    # A later day's run takes what an earlier failed run left, so it settles that too.
+    session.execute(
+        text(
+            "DELETE FROM merchant_settlement_failure WHERE merchant_id = :m AND business_day <= :d"
+        ),
+        {"m": merchant_id, "d": day},
+    )
     return Settlement(*row)
 
 
@@ -292,11 +299,11 @@ def settle_all(
         except Exception as error:
             logger.exception("settlement of merchant %d for %s failed", merchant_id, day)
             if isinstance(error, DomainError):
-                failed.append(SettlementFailure(merchant_id, error.code, error.detail_message))
+                failure = SettlementFailure(merchant_id, error.code, error.detail_message)
             else:
-                failed.append(
-                    SettlementFailure(merchant_id, "unexpected_error", type(error).__name__)
-                )
+                failure = SettlementFailure(merchant_id, "unexpected_error", type(error).__name__)
+            failed.append(failure)
+            _keep_failure(session_factory, failure, day, payments.clock.now())
     if failed:
         logger.error(
             "settlement for %s: %d merchants settled, %d failed (%s)",
@@ -306,6 +313,78 @@ def settle_all(
             ", ".join(str(f.merchant_id) for f in failed),
         )
     return SettlementRun(day, settled, failed)
+
+
+def _keep_failure(
+    session_factory: SessionFactory, failure: SettlementFailure, day: date, at: datetime
+) -> None:
+    """Keep a failed settlement until a run settles the merchant (staff see it on the
+    console); a failure to keep it is only logged: the run goes on."""
+    try:
+        with unit_of_work(session_factory) as session:
+            session.execute(
+                text(
+                    "INSERT INTO merchant_settlement_failure (merchant_id, business_day, error, "
+                    "message, failed_at) VALUES (:m, :d, :e, :msg, :at) "
+                    "ON CONFLICT (merchant_id, business_day) DO UPDATE SET error = :e, "
+                    "message = :msg, failed_at = :at"
+                ),
+                {"m": failure.merchant_id, "d": day, "e": failure.error,
+                 "msg": failure.message[:500], "at": at},
+            )  # fmt: skip
+    except Exception:
+        logger.exception("merchant %d's failed settlement was not kept", failure.merchant_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFailure:
+    """A merchant's settlement that failed and that no run has settled since."""
+
+    merchant_id: int
+    business_day: date
+    error: str
+    message: str
+    failed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DaySettled:
+    """What the runs for one business day settled, all merchants together."""
+
+    business_day: date
+    merchants: int
+    paid: int
+    fees_charged: int
+    carried_forward: int
+
+
+def open_failures(session: Session, *, limit: int = 100) -> list[OpenFailure]:
+    """Failed settlements still waiting for a run, oldest day first."""
+    rows = session.execute(
+        text(
+            "SELECT merchant_id, business_day, error, message, failed_at "
+            "FROM merchant_settlement_failure ORDER BY business_day, merchant_id LIMIT :limit"
+        ),
+        {"limit": limit},
+    ).all()
+    return [OpenFailure(*row) for row in rows]
+
+
+def open_failure_count(session: Session) -> int:
+    return int(session.execute(text("SELECT count(*) FROM merchant_settlement_failure")).one()[0])
+
+
+def days_settled(session: Session, *, limit: int = 10) -> list[DaySettled]:
+    """The latest business days settled, newest first, with their totals."""
+    rows = session.execute(
+        text(
+            "SELECT business_day, count(*), sum(paid), sum(fees_charged), sum(carried_forward) "
+            "FROM merchant_settlement GROUP BY business_day ORDER BY business_day DESC "
+            "LIMIT :limit"
+        ),
+        {"limit": limit},
+    ).all()
+    return [DaySettled(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
 # -- files ---------------------------------------------------------------------------

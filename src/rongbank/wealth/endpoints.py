@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
+from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
@@ -23,10 +24,10 @@ from rongbank.wealth.errors import PurchaseConflict, RedemptionConflict
 customer = APIRouter(tags=["wealth"], prefix="/me/wealth")
 staff = APIRouter(tags=["staff"], prefix="/staff/wealth")
 
-ProductKeeper = Annotated[Principal, Depends(require_staff("operations", "administrator"))]
-Catalogue = Annotated[
-    Principal, Depends(require_staff("account_manager", "operations", "administrator"))
-]
+ProductKeeper = Annotated[Principal, Depends(require_staff(*roles.WEALTH_PRODUCTS))]
+Catalogue = Annotated[Principal, Depends(require_staff(*roles.WEALTH_CATALOGUE))]
+
+ProductCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{4,20}$")]
 
 
 def _amount(text: str) -> int:
@@ -52,6 +53,17 @@ def create_product(body: s.ProductIn, platform: PlatformDep, me: ProductKeeper) 
         product = platform.wealth.create_product(
             session, staff_id=me.id, code=body.code, name=body.name, terms=terms
         )
+    return s.ProductOut.of(product, platform.wealth)
+
+
+@staff.post("/products/{code}/close")
+def close_sale(code: ProductCode, platform: PlatformDep, me: ProductKeeper) -> s.ProductOut:
+    """End the product's sale now (audited): nothing more is bought; holdings keep
+    their value dates. A product already closed answers as it is."""
+    with platform.audited(
+        actor_kind="staff", actor_id=me.id, action="wealth.product.close", target=code
+    ) as session:
+        product = platform.wealth.close_sale(session, code)
     return s.ProductOut.of(product, platform.wealth)
 
 

@@ -282,6 +282,20 @@ class WealthService:
             raise ProductCodeTaken(code=code)
         return Product(*row)
 
+    def close_sale(self, session: Session, code: str) -> Product:
+        """End a product's sale now: nothing more is bought from then on (one not on
+        sale yet never will be). Holdings keep the value date they were sold with
+        (a fixed-term product's is the close it was sold with). Closing a product
+        whose sale is over answers it as it is."""
+        row = session.execute(
+            text(
+                "UPDATE wealth_product SET sale_end = :now, sale_start = least(sale_start, :now) "  # noqa: S608
+                f"WHERE code = :c AND sale_end > :now RETURNING {_PRODUCT}"
+            ),
+            {"c": code.strip().upper(), "now": self.clock.now()},
+        ).first()
+        return Product(*row) if row is not None else self.product(session, code)
+
     def product(self, session: Session, code: str) -> Product:
         row = session.execute(
             text(f"SELECT {_PRODUCT} FROM wealth_product WHERE code = :c"),  # noqa: S608
@@ -556,6 +570,22 @@ class WealthService:
         return payout, True
 
     # -- maturity (the job) --------------------------------------------------------------
+
+    def payouts_due(self, session: Session) -> int:
+        """Payouts whose day has come and that are not paid yet: redemptions due and
+        holdings matured. The payout job pays them within a minute; what stays (an
+        account closed meanwhile) waits for staff."""
+        return int(
+            session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM wealth_payout WHERE paid_at IS NULL "
+                    "AND value_date <= :today) + (SELECT count(*) FROM wealth_holding h "
+                    "JOIN wealth_product p ON p.id = h.product_id WHERE h.status = 'held' "
+                    "AND p.maturity_date <= :today)"
+                ),
+                {"today": rules.beijing_date(self.clock.now())},
+            ).one()[0]
+        )
 
     def mature_due(self, session: Session, *, limit: int = 200) -> MaturityRun:
         """Pay out, in the caller's transaction, up to ``limit`` holdings of fixed-term

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from rongbank import roles
 from rongbank.accounts.identity import mask_mobile
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat.attachment_endpoints import attachment_response
@@ -64,7 +65,7 @@ from rongbank.web.pages import (
 
 router = APIRouter(include_in_schema=False)
 
-Manager = Annotated[tuple[Principal, str], Depends(staff_page("account_manager"))]
+Manager = Annotated[tuple[Principal, str], Depends(staff_page(*roles.CHAT_DESK))]
 Csrf = Annotated[str, Form()]
 HISTORY = 100
 """How many entries a conversation page shows (the newest)."""

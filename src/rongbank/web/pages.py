@@ -26,6 +26,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from rongbank import roles
 from rongbank.accounts.identity import mask_mobile
 from rongbank.accounts.rules import luhn_valid
 from rongbank.accounts.service import EAccount
@@ -140,22 +141,15 @@ def staff_page(*roles: str) -> Callable[..., tuple[Principal, str]]:
             role = platform.accounts.staff_role(session, principal.id)
         if role is None or role not in roles:
             raise Forbidden("Your role does not allow this.")
+        request.state.staff_role = role  # the console's menu shows the role's pages
         return principal, role
 
     return check
 
 
 Me = Annotated[Principal, Depends(customer_page)]
-ANY_STAFF = (
-    "account_manager",
-    "supervisor",
-    "operations",
-    "credit_officer",
-    "risk_analyst",
-    "administrator",
-)
-Staff = Annotated[tuple[Principal, str], Depends(staff_page(*ANY_STAFF))]
-Operations = Annotated[tuple[Principal, str], Depends(staff_page("operations", "administrator"))]
+Staff = Annotated[tuple[Principal, str], Depends(staff_page(*roles.ALL_STAFF))]
+Operations = Annotated[tuple[Principal, str], Depends(staff_page(*roles.ACCOUNTS))]
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -1067,25 +1061,6 @@ def staff_login(
     )
 
 
-@router.get("/staff")
-def staff_home(request: Request, platform: PlatformDep, staff: Staff, q: str = "") -> Response:
-    principal, role = staff
-    with platform.transaction() as session:
-        found = platform.accounts.find_customers(session, q) if q else []
-        # The API's rule too (an account manager: the customers they serve).
-        seen = platform.chat.desk.customers_seen(
-            session, staff_id=principal.id, customer_ids=[c.id for c in found]
-        )
-    found = [c for c in found if c.id in seen]
-    return render(
-        request,
-        "staff_home.html",
-        q=q,
-        customers=[{"id": c.id, "name": c.name, "mobile": mask_mobile(c.mobile)} for c in found],
-        role=role,
-    )
-
-
 @router.get("/staff/customers/{customer_id}")
 def staff_customer(
     customer_id: IdParam, request: Request, platform: PlatformDep, staff: Staff, error: str = ""
@@ -1122,7 +1097,8 @@ def staff_customer(
         accounts=_accounts(platform, customer_id),
         movements=movements,
         managers=managers,
-        can_act=role in ("operations", "administrator"),
+        can_act=role in roles.ACCOUNTS,
+        sees_tools=role in roles.CUSTOMER_TOOLS,
         error=error_text(lang_of(request), error, "The action was refused.") if error else None,
     )
 

@@ -1,0 +1,52 @@
+"""The bank's staff roles, and which roles each kind of staff work is for.
+
+One table, read by the API's routers (``require_staff(*roles.MERCHANTS)``) and by the
+staff console's pages (``staff_page(*roles.MERCHANTS)``) alike, so that the console
+can neither offer a role what the API refuses it nor hide what the API allows. Which
+*customers* a member of staff may look at is a rule of its own
+(``Desk.check_customer``), applied on top of these.
+"""
+
+from __future__ import annotations
+
+ACCOUNT_MANAGER = "account_manager"
+"""Serves their own customers: chats with them, offers products, sees their tools."""
+SUPERVISOR = "supervisor"
+"""Leads the account managers: publishes the canned replies every manager shares."""
+OPERATIONS = "operations"
+"""The back office: accounts, merchants, tools, wealth products, notices, moderation."""
+CREDIT_OFFICER = "credit_officer"
+RISK_ANALYST = "risk_analyst"
+ADMINISTRATOR = "administrator"
+"""Everything operations do, and the staff's own logins."""
+
+ALL_STAFF = (ACCOUNT_MANAGER, SUPERVISOR, OPERATIONS, CREDIT_OFFICER, RISK_ANALYST, ADMINISTRATOR)
+BACK_OFFICE = (OPERATIONS, ADMINISTRATOR)
+SERVING = (ACCOUNT_MANAGER, OPERATIONS, ADMINISTRATOR)
+
+# Each kind of work, with the roles that do it.
+ACCOUNTS = BACK_OFFICE
+"""Freeze, unfreeze and close e-accounts; give a customer another account manager."""
+CUSTOMER_TOOLS = SERVING
+"""See a customer's authentication tools (an account manager: of their customers)."""
+TOOLS = BACK_OFFICE
+"""Unblock and revoke a customer's authentication tools."""
+FUNDING = BACK_OFFICE
+"""Watch top-ups and withdrawals the card network has not answered."""
+MERCHANTS = BACK_OFFICE
+"""Onboard, approve, suspend and reinstate e-Pay merchants; revoke their logins and
+keys; run settlement and read the bank's transaction files."""
+WEALTH_PRODUCTS = BACK_OFFICE
+"""Put wealth products on the catalogue and close their sale."""
+WEALTH_CATALOGUE = SERVING
+"""Read the whole catalogue, and customers' risk assessments."""
+OFFERS = SERVING
+"""Send customers service cards (products, fares) and open group chats with them."""
+BROADCASTS = BACK_OFFICE
+"""Send notices to a segment of customers, and read their figures."""
+MODERATION = BACK_OFFICE
+"""Read reported messages, hide one with a reason, dismiss a report, make channels."""
+CHAT_DESK = (ACCOUNT_MANAGER,)
+"""The managers' chat desk: duty, the queue, claiming and transferring chats."""
+STAFF_ADMIN = (ADMINISTRATOR,)
+"""List members of staff, deactivate and reactivate them."""
