@@ -20,6 +20,7 @@ from rongbank.cli.device import device_app
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
 from rongbank.payments.cli import payments_app
 from rongbank.platform import Platform
+from rongbank.settings import Settings
 from rongbank.wealth.cli import wealth_app
 
 app = typer.Typer(help="Rongbank: open internet banking on PostgreSQL.", no_args_is_help=True)
@@ -41,6 +42,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def serving_settings(settings: Settings, *, host: str | None, port: int | None) -> Settings:
+    """The settings of a server started with ``--host``/``--port`` (each overriding
+    its setting): its links and QR codes point where it listens, unless
+    ``RONGBANK_PUBLIC_URL`` names the address customers reach it by."""
+    return settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+
+
 @app.command()
 def up(
     data_dir: DataDir = None,
@@ -53,9 +61,8 @@ def up(
 
     from rongbank.api.app import create_app, tune_gc_for_serving
 
-    settings = settings_for(data_dir)
-    host = host or settings.host
-    port = port or settings.port
+    settings = serving_settings(settings_for(data_dir), host=host, port=port)
+    host, port = settings.host, settings.port
     settings, token_path = with_secrets(settings)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -67,7 +74,7 @@ def up(
             if settings.database_url
             else f"embedded PostgreSQL in {settings.data_dir}"
         )
-        base = f"http://{host}:{port}"
+        base = settings.public_address
         console.print(f"[bold green]Rongbank[/] is up, data in {where}")
         console.print(f"  Web bank:  {base}/   (staff console: {base}/staff)")
         console.print(f"  API:       {base}/api/v1")
