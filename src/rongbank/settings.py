@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         "link-local addresses (tests and development only: in production it would let a "
         "merchant aim the bank's servers at its own network).",
     )
+    developer_hints: bool = Field(
+        default=False,
+        description="Show beside challenges the rongbank device commands that stand in for "
+        "customers' tools (the SMS one only while the fake SMS gateway is in use): "
+        "development and demonstrations only, never for a bank's customers.",
+    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",

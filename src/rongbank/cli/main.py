@@ -46,7 +46,9 @@ def serving_settings(settings: Settings, *, host: str | None, port: int | None) 
     """The settings of a server started with ``--host``/``--port`` (each overriding
     its setting): its links and QR codes point where it listens, unless
     ``RONGBANK_PUBLIC_URL`` names the address customers reach it by."""
-    return settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    return settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
 
 
 @app.command()

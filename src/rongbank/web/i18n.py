@@ -114,13 +114,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "grid_card_ready": "您的新口令卡",
         "grid_card_pdf": "下载可打印的口令卡（PDF）",
-        "grid_card_json": "下载卡片文件（供 rongbank device 使用）",
+        "grid_card_json": "下载卡片文件（JSON）",
         "get_token": "申领电子密码器",
         "get_token_hint": "新的电子密码器会替换旧的。",
         "token_ready": "您的新电子密码器",
-        "token_save": (
-            "请把下面的密钥文件保存到您的设备上（例如 token.json），用于 rongbank device token。"
-        ),
+        "token_save": ("请把下面的密钥文件载入您的电子密码器（或保存为 token.json）。"),
         "shown_once": "此内容只显示这一次，本行不会再次显示。",
         "download": "下载",
         "register_ukey": "登记U盾",
@@ -559,13 +557,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "grid_card_ready": "Your new grid card",
         "grid_card_pdf": "Download the printable card (PDF)",
-        "grid_card_json": "Download as a card file for rongbank device",
+        "grid_card_json": "Download the card as a file (JSON)",
         "get_token": "Get a token",
         "get_token_hint": "A new token replaces the old one.",
         "token_ready": "Your new token",
-        "token_save": (
-            "Save this key file on your device (e.g. as token.json) for rongbank device token."
-        ),
+        "token_save": ("Load this key file into your token (or save it as token.json)."),
         "shown_once": "This is shown only once; the bank will never show it again.",
         "download": "Download",
         "register_ukey": "Register a U盾",
@@ -973,8 +969,7 @@ ERRORS_ZH: dict[str, str] = {
     "grid_card_used_up": "口令卡的位置已全部问过，请到安全中心申领新卡，或改用其他安全工具。",
     "tool_not_found": "没有找到这个安全工具。",
     "certificate_request_invalid": (
-        "证书请求无效：请粘贴由 P-256 或 Ed25519 密钥签名的 PEM 格式请求（可用 rongbank device "
-        "ukey-new 生成）。"
+        "证书请求无效：请粘贴您的U盾生成的 PEM 格式请求（由 P-256 或 Ed25519 密钥签名）。"
     ),
     "own_limit_invalid": "自设限额不能小于零，也不能高于本行限额（{bank_limit}）。",
     "response_missing": "请输入口令。",

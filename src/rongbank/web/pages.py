@@ -33,6 +33,7 @@ from rongbank.accounts.statements import (
     HistoryFilter,
     Movement,
     StatementsService,
+    mask_account_number,
     render_csv,
     render_pdf,
 )
@@ -41,6 +42,7 @@ from rongbank.auth import gridcard, otp
 from rongbank.auth.errors import SessionExpired, SessionInvalid
 from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
+from rongbank.auth.sms import FakeSmsGateway
 from rongbank.auth.stepup import (
     ChallengeExpired,
     ChallengeFailed,
@@ -68,6 +70,8 @@ from rongbank.web.i18n import LANGUAGES, error_text, translate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
+# A customer's own account in a picker: 6288****0018, as on bank slips (fits a phone).
+templates.env.filters["masked"] = mask_account_number
 
 CUSTOMER_COOKIE = "rb_session"
 STAFF_COOKIE = "rb_staff"
@@ -93,12 +97,34 @@ def lang_of(request: Request) -> str:
     return lang if lang in LANGUAGES else "zh"
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceHints:
+    """Which ``rongbank device`` commands a page shows beside a challenge: developer
+    text, so only with ``developer_hints`` set, and the SMS one only while the fake
+    gateway keeps the texts (a real operator sends them to the phone)."""
+
+    tools: bool
+    sms: bool
+
+    @classmethod
+    def of(cls, platform: Platform) -> DeviceHints:
+        shown = platform.settings.developer_hints
+        return cls(tools=shown, sms=shown and isinstance(platform.tools.sms, FakeSmsGateway))
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     lang = lang_of(request)
+    hints = DeviceHints.of(request.app.state.platform)
     response = templates.TemplateResponse(
         request,
         template,
-        {"t": translate(lang), "lang": lang, "csrf": csrf_token(request), **context},
+        {
+            "t": translate(lang),
+            "lang": lang,
+            "csrf": csrf_token(request),
+            "hints": hints,
+            **context,
+        },
         status_code=status_code,
     )
     set_csrf_cookie(request, response)
