@@ -749,7 +749,7 @@ class FundingService:
                 amount=request.amount,
                 currency=CURRENCY,
                 pending=True,
-                description="withdrawal to bound card",
+                description="提现至银行卡",
                 metadata={"funding_request": request.id, "reference": request.network_reference},
             ),
         ).entry_id_or_raise()
@@ -805,7 +805,7 @@ class FundingService:
                     VoidPending(
                         client_id=Namespace.FUNDING.client_id(request.id, "void"),
                         pending=request.ledger_entry_id,
-                        description="withdrawal to bound card failed",
+                        description="提现未成功退回",
                     ),
                 )
             return self._update(
@@ -847,7 +847,7 @@ class FundingService:
                 credit_account=request.ledger_account_id,
                 amount=request.amount,
                 currency=CURRENCY,
-                description="top-up from bound card",
+                description="银行卡充值",
                 metadata={"funding_request": request.id, "reference": request.network_reference},
             )
         return self.ledger.transfer(session, command).entry_id_or_raise()

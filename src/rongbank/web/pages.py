@@ -669,7 +669,7 @@ def history(
         "history.html",
         accounts=accounts,
         number=number,
-        movements=[_movement_view(m) for m in page.movements],
+        movements=[_movement_view(m, lang_of(request)) for m in page.movements],
         next_after=page.next_after,
         start=today.replace(day=1).isoformat(),
         end=today.isoformat(),
@@ -680,10 +680,11 @@ def _local_time(at: datetime) -> str:
     return at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
-def _movement_view(m: Movement) -> dict[str, str]:
+def _movement_view(m: Movement, lang: str) -> dict[str, str]:
     return {
         "at": _local_time(m.at),
-        "description": m.description,
+        # The bank's own names in the reader's language; a payer's note as written.
+        "description": translate(lang)[f"memo_{m.memo}"] if m.memo else m.description,
         "counterparty": m.counterparty,
         "amount": format_amount(m.amount, scale=2),
         "balance": format_amount(m.balance, scale=2),
@@ -1124,7 +1125,7 @@ def staff_customer(
         since = platform.accounts.business_day() - timedelta(days=30)
         movements = {
             account.number: [
-                _movement_view(m)
+                _movement_view(m, lang_of(request))
                 for m in _statements(platform)
                 .history(
                     session,
