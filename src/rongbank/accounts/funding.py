@@ -318,7 +318,7 @@ class FundingService:
         number, _, card_hash = self._checked(session, customer_id, card_number, holder_name)
         masked = mask_card_number(number)
         change = PaymentRequest.security_change(
-            customer_id, f"bind card {masked} to your e-bank", f"card:{card_hash.hex()}"
+            customer_id, f"为您的网上银行绑定银行卡{masked}", f"card:{card_hash.hex()}"
         )
         return CardBinding(masked, change)
 
