@@ -80,7 +80,7 @@ def seed(platform: Platform, session: Session) -> list[DemoLogin]:
                     credit_account=account.ledger_account_id,
                     amount=balance,
                     currency="CNY",
-                    description="demo opening balance",
+                    description="演示账户期初资金",
                 ),
             )
     logins += [DemoLogin(name, username, role) for username, name, role in STAFF]

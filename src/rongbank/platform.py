@@ -172,7 +172,7 @@ class Platform:
             barcode_limits=load_barcode_limits(self.settings.barcode_limits_file),
             key=self._key(self.settings.payments_key, "payments"),
             order_ttl=timedelta(minutes=self.settings.order_ttl_minutes),
-            public_url=self.settings.public_url,
+            public_url=self.settings.public_address,
             allow_private_urls=self.settings.payments_allow_private_notify,
         )
         self.wealth = WealthService(

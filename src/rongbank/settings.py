@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import time
 from decimal import Decimal
 from functools import lru_cache
@@ -109,9 +110,18 @@ class Settings(BaseSettings):
         "link-local addresses (tests and development only: in production it would let a "
         "merchant aim the bank's servers at its own network).",
     )
-    public_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="The bank's public web address; payment links and QR codes point there.",
+    developer_hints: bool = Field(
+        default=False,
+        description="Show beside challenges the rongbank device commands that stand in for "
+        "customers' tools (the SMS one only while the fake SMS gateway is in use): "
+        "development and demonstrations only, never for a bank's customers.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The bank's address as customers reach it (https://bank.example.cn, "
+        "behind a proxy); payment links and QR codes point there. Unset: where this "
+        "server listens (see :attr:`public_address`).",
     )
     account_number_prefix: str = Field(
         default="628888", pattern=r"^[0-9]{6,8}$", description="First digits of account numbers."
@@ -212,6 +222,25 @@ class Settings(BaseSettings):
         ge=1,
         description="API processes `rongbank up` runs behind its port; unset: one per CPU.",
     )
+
+    @property
+    def public_address(self) -> str:
+        """The bank's public address without a trailing slash: ``public_url``, else
+        this server's own host and port, so that a server on another port or host
+        never hands out links to ``127.0.0.1:8000``."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return listening_address(self.host, self.port)
+
+
+def listening_address(host: str, port: int) -> str:
+    """The http address of a server listening on ``host``: a wildcard (every
+    interface) is named by this machine's host name, an IPv6 literal in brackets."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (naming the wildcard, not binding it)
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @lru_cache(maxsize=1)

@@ -214,7 +214,19 @@ class TestBindCard:
             stored = session.execute(text("SELECT bound_card::text FROM bound_card")).scalars()
             assert not any(CARD in row for row in stored)
         assert [(c.masked, c.holder_name, c.bank_name) for c in cards] == [
-            (f"{CARD[:6]}*********{CARD[-4:]}", "张三", "Fake Test Bank")
+            (f"{CARD[:6]}*********{CARD[-4:]}", "张三", "工商银行")
+        ]
+
+    def test_the_cards_bank_is_named_by_its_first_digits_or_not_at_all(
+        self, bank: Bank, alice: tuple[int, str]
+    ) -> None:
+        bank.bind(alice[0], card_number(2, bin_="621661"))
+        bank.bind(alice[0], card_number(3, bin_="411111", length=16))  # an issuer not known
+        with bank.platform.transaction() as session:
+            cards = bank.funding.cards(session, alice[0])
+        assert sorted((c.masked[:6], c.bank_name or "") for c in cards) == [
+            ("411111", ""),
+            ("621661", "中国银行"),
         ]
 
     def test_spaces_and_full_width_digits_are_accepted(

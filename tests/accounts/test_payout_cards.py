@@ -134,7 +134,7 @@ class TestStolenPassword:
         assert challenge["tool"] == "sms"
         # The code went to the customer's phone, naming the card being bound.
         (sms,) = sms_texts(platform, customer.mobile)
-        assert f"bind card {MASKED}" in sms
+        assert f"绑定银行卡{MASKED}" in sms
         assert network.count("enrol_card") == 0  # the issuer is not asked before the code
         guessed = wrong(customer.code())
         refused = thief.bind(THIEFS_CARD, challenge_id=challenge["id"], response=guessed)
@@ -270,7 +270,7 @@ class TestTheCustomersOwnWay:
             card["id"], "500.00", "w2", challenge_id=challenge["id"], response=customer.code()
         )
         assert paid.status_code == 201, paid.text
-        assert "withdraw 500.00 CNY to your card ending" in sms_texts(platform, customer.mobile)[0]
+        assert "的银行卡提现500.00元" in sms_texts(platform, customer.mobile)[0]
         # A retry (the answer lost on the way) returns the same withdrawal, no new code.
         again = customer.withdraw(card["id"], "500.00", "w2")
         answered_again = customer.withdraw(

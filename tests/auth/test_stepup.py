@@ -143,9 +143,12 @@ class TestSms:
         assert challenge["question"] == ""
         with platform.transaction() as session:
             _, body = FakeSmsGateway.outbox(session, alice.payer["login_name"])[0]
-        assert "1000.00 CNY" in body
-        assert alice.payee["account"]["number"][-4:] in body
+        tail = alice.payee["account"]["number"][-4:]
         code = sms_code(platform, alice.payer["login_name"])
+        assert body == (  # in Chinese, as a bank in China writes its texts
+            f"【融银行】{code}是您的验证码，用于向尾号{tail}的账户付款1000.00元。"
+            "本行工作人员不会向您索要验证码，请勿告诉他人。"
+        )
         paid = alice.answer("1000.00", "s1", challenge, code)
         assert paid.status_code == 201, paid.text
         assert available(alice.client, alice.payee) == "1000.00"
@@ -510,7 +513,7 @@ class TestSecurityChanges:
         assert challenge["tool"] == "sms"
         with alice.platform.transaction() as session:
             _, body = FakeSmsGateway.outbox(session, alice.payer["login_name"])[0]
-        assert "add a new Token 电子密码器" in body
+        assert "为您的网上银行添加新的电子密码器" in body
         assert [t["kind"] for t in alice.get("/me/tools").json()] == ["sms"]
         answer = {"challenge_id": challenge["id"], "response": "000000"}
         if alice.sms_code() == "000000":
@@ -547,6 +550,9 @@ class TestSecurityChanges:
         assert put({"daily": "100.00"}).status_code == 204
         asked = put({"daily": "3000.00"})
         assert code_of(asked) == "challenge_required"
+        with alice.platform.transaction() as session:
+            _, body = FakeSmsGateway.outbox(session, alice.payer["login_name"])[0]
+        assert "用于提高短信验证码的支付限额。" in body
         challenge = asked.json()["error"]["details"]["challenge"]
         answer = {"challenge_id": challenge["id"], "response": alice.sms_code()}
         assert code_of(put({"daily": "4000.00"} | answer)) == "challenge_mismatch"

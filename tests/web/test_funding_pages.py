@@ -57,7 +57,7 @@ class TestBindingOnTheWeb:
         assert 'id="confirm-change"' in page.text
         assert "139****0501" in page.text
         assert page.headers["cache-control"] == "no-store"  # the form carries the number
-        assert f"bind card {MASKED}" in sms_texts(platform, me.mobile)[0]
+        assert f"绑定银行卡{MASKED}" in sms_texts(platform, me.mobile)[0]
         assert cards(platform, me) == []
         me.submit("/cards", response=sms_code(platform, me.mobile))
         assert "银行卡已绑定" in me.page.text

@@ -314,7 +314,9 @@ class TestScanToPay:
                     return_url="https://shop.example/orders/WEB-2",
                 ),
             )
-        me.get(platform.payments.qr_content(order.token).removeprefix(platform.settings.public_url))
+        me.get(
+            platform.payments.qr_content(order.token).removeprefix(platform.settings.public_address)
+        )
         assert "茶叶" in me.page.text
         me.submit(pay_action(me))
         assert shown(me.page.text, "receipt-amount") == "¥ 66.00"

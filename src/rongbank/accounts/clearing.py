@@ -112,6 +112,25 @@ class TimeOut:
 Behaviour = Succeed | Decline | TimeOut
 
 
+ISSUERS = {
+    **dict.fromkeys(("622202", "622208", "622200", "621226", "621225", "620200"), "工商银行"),
+    **dict.fromkeys(("621661", "621660", "621663", "456351", "601382", "621785"), "中国银行"),
+    **dict.fromkeys(("621700", "622700", "436742", "622280", "621284"), "建设银行"),
+    **dict.fromkeys(("622848", "622845", "622846", "622841", "621282"), "农业银行"),
+    **dict.fromkeys(("622588", "622575", "621483", "621485", "621486"), "招商银行"),
+    **dict.fromkeys(("622260", "622262", "621069"), "交通银行"),
+    **dict.fromkeys(("621799", "622188", "621098"), "邮储银行"),
+}
+"""The issuer the fake network names for a card, by its first six digits (the
+issuer identification number, from which the real networks know a card's bank):
+some well-known ones of the big banks, so that pages show what a customer would
+see. Any other card is bound with no bank name, as a real answer without one is."""
+
+
+def issuer_of(card_number: str) -> str | None:
+    return ISSUERS.get(card_number[:6])
+
+
 class FakeClearingNetwork:
     """An in-memory clearing network for tests and development: NOT a real one.
 
@@ -121,9 +140,8 @@ class FakeClearingNetwork:
     requests past their deadline. Thread-safe.
     """
 
-    def __init__(self, *, clock: Clock | None = None, bank_name: str = "Fake Test Bank") -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
         self.clock = clock
-        self.bank_name = bank_name
         self.unreachable = False
         """While True every call times out without doing anything (an outage)."""
         self.calls: list[tuple[str, str]] = []
@@ -169,7 +187,7 @@ class FakeClearingNetwork:
                 return CardEnrolment(token=None, reason=self._refused[card_number])
             token = f"fake-token-{next(self._token_ids)}"
             self._tokens[token] = card_number
-            return CardEnrolment(token=token, bank_name=self.bank_name)
+            return CardEnrolment(token=token, bank_name=issuer_of(card_number))
 
     def debit_card(self, request: ClearingRequest) -> ClearingResult:
         return self._move("debit_card", request, -request.amount)

@@ -318,7 +318,7 @@ class FundingService:
         number, _, card_hash = self._checked(session, customer_id, card_number, holder_name)
         masked = mask_card_number(number)
         change = PaymentRequest.security_change(
-            customer_id, f"bind card {masked} to your e-bank", f"card:{card_hash.hex()}"
+            customer_id, f"为您的网上银行绑定银行卡{masked}", f"card:{card_hash.hex()}"
         )
         return CardBinding(masked, change)
 
@@ -768,7 +768,7 @@ class FundingService:
                 amount=request.amount,
                 currency=CURRENCY,
                 pending=True,
-                description="withdrawal to bound card",
+                description="提现至银行卡",
                 metadata={"funding_request": request.id, "reference": request.network_reference},
             ),
         ).entry_id_or_raise()
@@ -824,7 +824,7 @@ class FundingService:
                     VoidPending(
                         client_id=Namespace.FUNDING.client_id(request.id, "void"),
                         pending=request.ledger_entry_id,
-                        description="withdrawal to bound card failed",
+                        description="提现未成功退回",
                     ),
                 )
             return self._update(
@@ -866,7 +866,7 @@ class FundingService:
                 credit_account=request.ledger_account_id,
                 amount=request.amount,
                 currency=CURRENCY,
-                description="top-up from bound card",
+                description="银行卡充值",
                 metadata={"funding_request": request.id, "reference": request.network_reference},
             )
         return self.ledger.transfer(session, command).entry_id_or_raise()

@@ -23,11 +23,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.errors import EAccountNotFound
-from rongbank.accounts.interest import INTEREST_CLIENT_PREFIX
 from rongbank.accounts.service import AccountsService, Customer, EAccount
 from rongbank.branding import BANK_NAME, CjkFont, find_cjk_font
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.errors import Forbidden, InvalidRequest
+from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.repository import StatementRow
 from rongbank.ledger.service import LedgerService, normal_side
 from rongbank.money import format_amount
@@ -99,6 +99,10 @@ class Movement:
     """Fen: > 0 money in (a credit to the account), < 0 money out (a debit)."""
     balance: int
     """The account's balance in fen once this movement was booked."""
+    memo: str = ""
+    """Which of :data:`BANK_MEMOS` names this movement (then ``description`` is that
+    name, and a page in another language shows its own word for it); empty when the
+    description is text someone gave it (a payer's note, a merchant's order)."""
 
     @property
     def direction(self) -> Direction:
@@ -278,15 +282,16 @@ class StatementsService:
         movements = []
         for line in lines:
             amount = normal_side(ledger_account.type, line.amount)
-            kind = "interest" if line.client_id.startswith(INTEREST_CLIENT_PREFIX) else line.kind
-            fallback = _DEFAULT_DESCRIPTIONS.get(kind, "转入" if amount > 0 else "转出")
+            kind = "interest" if line.client_id.startswith(f"{Namespace.INTEREST}:") else line.kind
+            memo = bank_memo(line.client_id, kind, line.description, amount)
             movements.append(
                 Movement(
                     posting_id=line.posting_id,
                     entry_id=line.entry_id,
                     kind=kind,
                     at=line.created_at,
-                    description=line.description or fallback,
+                    description=BANK_MEMOS[memo] if memo else line.description,
+                    memo=memo,
                     counterparty=others.get(line.entry_id, ""),
                     amount=amount,
                     balance=normal_side(ledger_account.type, line.balance_after),
@@ -295,9 +300,38 @@ class StatementsService:
         return movements
 
 
-_DEFAULT_DESCRIPTIONS = {"interest": "活期存款利息", "reversal": "冲正"}
-"""What a movement without a description of its own is called on statements
-(otherwise 转入 money in, 转出 money out)."""
+BANK_MEMOS = {
+    "interest": "活期存款利息",
+    "reversal": "冲正",
+    "top_up": "银行卡充值",
+    "withdrawal": "提现至银行卡",
+    "withdrawal_returned": "提现未成功退回",
+    "opening_balance": "演示账户期初资金",
+    "money_in": "转入",
+    "money_out": "转出",
+}
+"""The bank's own names of movements (摘要) on histories and statements, in Chinese;
+the web pages name them in the reader's language by the same keys."""
+
+
+def bank_memo(client_id: str, kind: str, description: str, amount: int) -> str:
+    """The key in :data:`BANK_MEMOS` of a movement the bank names itself, or "" for
+    one whose description someone gave it. A movement the bank makes (interest, a
+    top-up, a withdrawal, a demo's opening balance) is named from what it is, never
+    from the text stored with it: entries written before these names were English."""
+    namespace, _, rest = client_id.partition(":")
+    if kind == "interest":
+        return "interest"
+    if namespace == Namespace.FUNDING:
+        step = rest.rpartition(":")[2]
+        return {"credit": "top_up", "void": "withdrawal_returned"}.get(step, "withdrawal")
+    if namespace == Namespace.DEMO:
+        return "opening_balance"
+    if description:
+        return ""
+    if kind == "reversal":
+        return "reversal"
+    return "money_in" if amount > 0 else "money_out"
 
 
 def _counterparties(session: Session, account: EAccount, entry_ids: list[int]) -> dict[int, str]:

@@ -18,6 +18,7 @@ from rongbank import __version__
 from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.accounts.funding_endpoints import router as funding_router
 from rongbank.accounts.statement_endpoints import router as statements_router
+from rongbank.api import docs_page
 from rongbank.api.dispatch import dispatch_by_segments
 from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
@@ -91,6 +92,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
         version=__version__,
         description="Open internet banking: direct bank, e-Pay, e-Mall, e-Link, online financing.",
         lifespan=lifespan,
+        docs_url=None,  # served from vendored files: docs_page
+        redoc_url=None,
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
         servers=[{"url": "/", "description": "This server"}],
         # Operation ids are the endpoint functions' names: short, and stable for
@@ -131,6 +134,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(card_endpoints.staff, prefix="/api/v1")
     app.include_router(wealth_endpoints.customer, prefix="/api/v1")
     app.include_router(wealth_endpoints.staff, prefix="/api/v1")
+    app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
     app.include_router(pay_pages.router)
@@ -150,10 +154,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
         response: Response = await call_next(request)
         # Pages load only their own scripts and styles, cannot be framed (clickjacking
         # a transfer form), and do not leak URLs to other sites.
-        if not request.url.path.startswith(("/docs", "/redoc")):  # FastAPI's docs use a CDN
-            response.headers.setdefault(
-                "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"
-            )
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         # Pages and answers hold accounts, movements, names, codes and keys shown

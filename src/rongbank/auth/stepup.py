@@ -39,7 +39,7 @@ from rongbank.auth.limits import (
     check_own_limit,
     decide,
 )
-from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolService
+from rongbank.auth.tools import LIMIT_NAMES, PaymentRequest, Tool, ToolNotActive, ToolService
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.db import advisory_lock
 from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
@@ -239,9 +239,8 @@ class StepUp:
 
     def tool_change(self, customer_id: int, kind: ToolKind, binding: str = "") -> PaymentRequest:
         """Getting a tool of ``kind``; ``binding`` names the very key (a CSR's hash)."""
-        label = self.limits.tools[kind].label
         return PaymentRequest.security_change(
-            customer_id, f"add a new {label} to your e-bank", f"{kind.value}:{binding}"
+            customer_id, f"为您的网上银行添加新的{LIMIT_NAMES[kind]}", f"{kind.value}:{binding}"
         )
 
     def limit_change(
@@ -252,7 +251,9 @@ class StepUp:
         if not own.raises(self.own_limits(session, customer_id).get(kind, OwnLimit())):
             return None
         return PaymentRequest.security_change(
-            customer_id, f"raise your {kind} limit", f"{kind}:{own.per_payment}:{own.daily}"
+            customer_id,
+            f"提高{LIMIT_NAMES.get(kind, kind)}的支付限额",
+            f"{kind}:{own.per_payment}:{own.daily}",
         )
 
     # -- inside the money transaction --------------------------------------------------

@@ -42,6 +42,16 @@ from rongbank.money import format_amount
 CNY_SCALE = 2
 TOKEN_SUITE = otp.SIGNATURE_SUITE
 WITHDRAWAL = "withdrawal"
+SMS_SIGNATURE = "【融银行】"
+"""The sender's name every text begins with, as China's SMS rules require."""
+LIMIT_NAMES = {
+    "password_free": "小额免密支付",
+    ToolKind.SMS: "短信验证码",
+    ToolKind.GRID_CARD: "口令卡",
+    ToolKind.TOKEN: "电子密码器",
+    ToolKind.UKEY: "U盾",
+}
+"""What a text calls a tool, and the limit of a tool or of paying without one."""
 """The purpose of a withdrawal to a bound card; its payee is ``card:<id>:<masked number>``."""
 
 
@@ -116,13 +126,17 @@ class PaymentRequest:
         return hashlib.sha256(body.encode()).digest()
 
     def describe(self) -> str:
-        """What the customer confirms, completing "your code to ..."."""
+        """What the customer confirms, completing "用于...": in Chinese, as the texts
+        a bank in China sends are."""
         if self.change:
             return self.change
-        amount = f"{format_amount(self.amount, scale=CNY_SCALE)} {self.currency}"
+        figure = format_amount(self.amount, scale=CNY_SCALE)
+        amount = f"{figure}元" if self.currency == "CNY" else f"{figure} {self.currency}"
         if self.purpose == WITHDRAWAL:
-            return f"withdraw {amount} to your card ending {self.payee[-4:]}"
-        return f"pay {amount} to account ending {self.payee[-4:]}"
+            return f"向尾号{self.payee[-4:]}的银行卡提现{amount}"
+        if self.payee.startswith("wealth:"):
+            return f"购买理财产品{self.payee.removeprefix('wealth:')}，金额{amount}"
+        return f"向尾号{self.payee[-4:]}的账户付款{amount}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,9 +435,10 @@ class ToolService:
             self.sms.send(
                 session,
                 mobile=mobile,
+                # The code right after the signature: phones offer to fill it in.
                 body=(
-                    f"【Rongbank】{code} is your code to {payment.describe()}. "
-                    "The bank never asks for it by phone. 验证码请勿告诉他人。"
+                    f"{SMS_SIGNATURE}{code}是您的验证码，用于{payment.describe()}。"
+                    "本行工作人员不会向您索要验证码，请勿告诉他人。"
                 ),
             )
             return Question("", self._sms_hash(nonce, code))

@@ -686,7 +686,7 @@ class CardService:
                 destination=self._number(session, card.payee_account_id),
                 amount=self._amount(card),
                 client_id=card.payment_key,
-                description=card.note or "chat transfer",
+                description=card.note or "融e联转账",
             )
             return self._close(session, card, "paid", {})
         if kind is CardKind.MERCHANT_ORDER:

@@ -19,6 +19,7 @@ from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
 from rongbank.payments.cli import payments_app
+from rongbank.settings import Settings
 from rongbank.wealth.cli import wealth_app
 
 app = typer.Typer(help="Rongbank: open internet banking on PostgreSQL.", no_args_is_help=True)
@@ -40,6 +41,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def serving_settings(settings: Settings, *, host: str | None, port: int | None) -> Settings:
+    """The settings of a server started with ``--host``/``--port`` (each overriding
+    its setting): its links and QR codes point where it listens, unless
+    ``RONGBANK_PUBLIC_URL`` names the address customers reach it by."""
+    return settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
+
+
 @app.command()
 def up(
     data_dir: DataDir = None,
@@ -54,9 +64,8 @@ def up(
     migrations, and the web/API server. Ctrl-C stops everything cleanly."""
     from rongbank.api.serve import LOG_FORMAT, default_workers, serve
 
-    settings = settings_for(data_dir)
-    host = host or settings.host
-    port = port or settings.port
+    settings = serving_settings(settings_for(data_dir), host=host, port=port)
+    host, port = settings.host, settings.port
     workers = workers or settings.workers or default_workers()
     settings, token_path = with_secrets(settings)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -66,7 +75,7 @@ def up(
             if settings.database_url
             else f"embedded PostgreSQL in {settings.data_dir}"
         )
-        base = f"http://{host}:{port}"
+        base = settings.public_address
         console.print(f"[bold green]Rongbank[/] is up, data in {where}")
         console.print(f"  Web bank:  {base}/   (staff console: {base}/staff)")
         console.print(f"  API:       {base}/api/v1")

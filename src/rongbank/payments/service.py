@@ -177,7 +177,7 @@ class PaymentsService(Merchants):
         barcode_limits: rules.BarcodeLimits,
         key: bytes,
         order_ttl: timedelta = timedelta(minutes=30),
-        public_url: str = "http://127.0.0.1:8000",
+        public_url: str,
         allow_private_urls: bool = False,
         resolver: Resolver = resolve,
     ) -> None:

@@ -238,7 +238,7 @@ def _move(
         MultiLegEntry(
             client_id=Namespace.EPAY_SETTLEMENT.client_id(merchant.id, day.isoformat()),
             postings=[p for p in postings if p.amount],
-            description=f"e-Pay settlement {day.isoformat()} {merchant.number}",
+            description=f"e支付结算 {day.isoformat()} {merchant.number}",
             metadata={"merchant": merchant.number, "business_day": day.isoformat()},
         ),
     ).entry_id_or_raise()

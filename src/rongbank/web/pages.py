@@ -34,6 +34,7 @@ from rongbank.accounts.statements import (
     HistoryFilter,
     Movement,
     StatementsService,
+    mask_account_number,
     render_csv,
     render_pdf,
 )
@@ -42,6 +43,7 @@ from rongbank.auth import gridcard, otp
 from rongbank.auth.errors import SessionExpired, SessionInvalid
 from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
+from rongbank.auth.sms import FakeSmsGateway
 from rongbank.auth.stepup import (
     ChallengeExpired,
     ChallengeFailed,
@@ -69,6 +71,8 @@ from rongbank.web.i18n import LANGUAGES, error_text, translate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
+# A customer's own account in a picker: 6288****0018, as on bank slips (fits a phone).
+templates.env.filters["masked"] = mask_account_number
 
 CUSTOMER_COOKIE = "rb_session"
 STAFF_COOKIE = "rb_staff"
@@ -94,12 +98,34 @@ def lang_of(request: Request) -> str:
     return lang if lang in LANGUAGES else "zh"
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceHints:
+    """Which ``rongbank device`` commands a page shows beside a challenge: developer
+    text, so only with ``developer_hints`` set, and the SMS one only while the fake
+    gateway keeps the texts (a real operator sends them to the phone)."""
+
+    tools: bool
+    sms: bool
+
+    @classmethod
+    def of(cls, platform: Platform) -> DeviceHints:
+        shown = platform.settings.developer_hints
+        return cls(tools=shown, sms=shown and isinstance(platform.tools.sms, FakeSmsGateway))
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     lang = lang_of(request)
+    hints = DeviceHints.of(request.app.state.platform)
     response = templates.TemplateResponse(
         request,
         template,
-        {"t": translate(lang), "lang": lang, "csrf": csrf_token(request), **context},
+        {
+            "t": translate(lang),
+            "lang": lang,
+            "csrf": csrf_token(request),
+            "hints": hints,
+            **context,
+        },
         status_code=status_code,
     )
     set_csrf_cookie(request, response)
@@ -637,7 +663,7 @@ def history(
         "history.html",
         accounts=accounts,
         number=number,
-        movements=[_movement_view(m) for m in page.movements],
+        movements=[_movement_view(m, lang_of(request)) for m in page.movements],
         next_after=page.next_after,
         start=today.replace(day=1).isoformat(),
         end=today.isoformat(),
@@ -648,10 +674,11 @@ def _local_time(at: datetime) -> str:
     return at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
-def _movement_view(m: Movement) -> dict[str, str]:
+def _movement_view(m: Movement, lang: str) -> dict[str, str]:
     return {
         "at": _local_time(m.at),
-        "description": m.description,
+        # The bank's own names in the reader's language; a payer's note as written.
+        "description": translate(lang)[f"memo_{m.memo}"] if m.memo else m.description,
         "counterparty": m.counterparty,
         "amount": format_amount(m.amount, scale=2),
         "balance": format_amount(m.balance, scale=2),
@@ -1073,7 +1100,7 @@ def staff_customer(
         since = platform.accounts.business_day() - timedelta(days=30)
         movements = {
             account.number: [
-                _movement_view(m)
+                _movement_view(m, lang_of(request))
                 for m in _statements(platform)
                 .history(
                     session,

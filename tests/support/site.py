@@ -1,0 +1,226 @@
+"""A bank with a little of everything in it, made over the API of a live server as
+its users would make it: for tests that walk every page (``tests/web/test_layout.py``).
+
+Customers with money from a bound card, a transfer between them, a wealth product
+bought, a merchant paid online and by QR code, a chat with the bank and one between
+two customers with a transfer card, notices delivered; staff of each role."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2 as httpx
+
+from rongbank.auth.service import PrincipalKind
+from rongbank.platform import Platform
+from tests.factories.cards import card_number
+from tests.factories.people import PASSWORD, V1, People
+from tests.support.funding import CardHolder
+from tests.support.sms import sms_code
+from tests.wealth.helpers import assessed
+
+STAFF_ROLES = (
+    "account_manager",
+    "operations",
+    "administrator",
+    "supervisor",
+    "risk_analyst",
+    "credit_officer",
+)
+"""Every staff role, in the order a page is tried until one may see it."""
+MERCHANT_OWNER = "laowang"
+
+
+@dataclass
+class Site:
+    """What was made, and the values a page's path parameters take."""
+
+    customer: dict[str, Any]
+    """Who logs in to the web bank: 韩梅梅, with a long history."""
+    values: dict[str, str] = field(default_factory=dict)
+    """A value for each path parameter of the pages (``conversation_id``...)."""
+    by_route: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Values for one route where the common one would not do (a paid order's token
+    for its receipt, an open one's for its payment page)."""
+
+    def url(self, path: str, params: list[str]) -> str:
+        """``path`` with its parameters filled in; KeyError names one with no value."""
+        values = {**self.values, **self.by_route.get(path, {})}
+        for name in params:
+            path = path.replace(f"{{{name}}}", values[name])
+        return path
+
+
+def _ok(response: httpx.Response, status: int = 201) -> Any:
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def build(base: str, platform: Platform) -> Site:
+    with httpx.Client(base_url=base, timeout=30) as client:
+        return _build(client, platform)
+
+
+def _build(client: httpx.Client, platform: Platform) -> Site:
+    people = People(client, platform)  # type: ignore[arg-type]  # the same calls
+    staff = {role: people.staff(role) for role in STAFF_ROLES}  # managers before customers
+    meimei = people.register("韩梅梅")
+    lilei = people.register("李雷")
+    seller = people.register("王老板")
+    holder = CardHolder(client, platform, meimei)  # type: ignore[arg-type]
+    card = holder.bind_confirmed(card_number(7, bin_="622202"), "韩梅梅")
+    _ok(holder.top_up(card["id"], "12345.67", "topup-1"))
+    mine, his = meimei["account"]["number"], lilei["account"]["number"]
+    for n, (amount, note) in enumerate((("88.00", ""), ("2350.00", "三月房租"), ("66.60", ""))):
+        body = {"client_id": f"t{n}", "source": mine, "destination": his, "amount": amount}
+        _confirmed(client, platform, f"{V1}/me/transfers", meimei, body | {"description": note})
+    back = {"client_id": "back", "source": his, "destination": mine, "amount": "10.00"}
+    _confirmed(client, platform, f"{V1}/me/transfers", lilei, back | {"description": "午饭钱"})
+
+    # 理财: a product on sale, bought
+    product = "GYLC2026A"
+    _ok(
+        client.post(
+            f"{V1}/staff/wealth/products",
+            headers=staff["operations"],
+            json={
+                "code": product,
+                "name": "工银理财·稳健成长2026年第1期",
+                "risk_level": 2,
+                "yield_bps": 285,
+                "min_amount": "1000.00",
+                "step_amount": "100.00",
+                "sale_start": "2026-03-01T00:00:00+08:00",
+                "sale_end": "2026-03-31T15:00:00+08:00",
+            },
+        )
+    )
+    assessed(platform, meimei["customer_id"], level=3)
+    purchase = {"client_id": "w1", "product_code": product, "account": mine, "amount": "2000.00"}
+    _confirmed(client, platform, f"{V1}/me/wealth/purchases", meimei, purchase)
+
+    # e-Pay: a merchant with an owner login, paid online, an order still open
+    with platform.transaction() as session:
+        ops_ids = [
+            platform.accounts.create_staff(
+                session, username=f"onboard{i}", name="孙运营", role="operations"
+            )
+            for i in (1, 2)
+        ]
+        merchant = platform.payments.onboard(
+            session,
+            staff_id=ops_ids[0],
+            customer_id=seller["customer_id"],
+            name="老王面馆（朝阳门店）",
+            mcc="5812",
+            settlement_account=seller["account"]["number"],
+            fee_bps=60,
+        )
+        platform.payments.approve(session, merchant_id=merchant.id, staff_id=ops_ids[1])
+        owner = platform.payments.add_user(
+            session, merchant_id=merchant.id, role="owner", name="王老板"
+        )
+        platform.auth.set_password(
+            session,
+            kind=PrincipalKind.MERCHANT,
+            principal_id=owner,
+            username=MERCHANT_OWNER,
+            password=PASSWORD,
+        )
+        platform.payments.static_qr(session, merchant_id=merchant.id, label="收银台1")
+    merchant_headers = {"Authorization": f"Bearer {people.login(MERCHANT_OWNER)}"}
+    orders = {}
+    for order_no, amount in (("20260302000123456789", "36.50"), ("20260302000123456790", "128.00")):
+        orders[order_no] = _ok(
+            client.post(
+                f"{V1}/merchant/orders",
+                headers=merchant_headers,
+                json={
+                    "order_no": order_no,
+                    "amount": amount,
+                    "description": "牛肉面两碗、凉菜一份",
+                },
+            )
+        )
+    paid_no, open_no = list(orders)
+    tokens = {no: order["pay_url"].rsplit("/", 1)[-1] for no, order in orders.items()}
+    paid_token = tokens[paid_no]
+    _ok(
+        client.post(
+            f"{V1}/me/orders/{paid_token}/pay",
+            headers=meimei["headers"],
+            json={"account": mine, "client_id": "pay-1"},
+        ),
+        200,
+    )
+
+    # 融e联: a chat with the bank, a direct chat with a transfer card, notices
+    bank_chat = _ok(client.post(f"{V1}/me/chat/conversations/bank", headers=meimei["headers"]))
+    _send(client, meimei["headers"], bank_chat["id"], "您好，我想咨询一下理财产品的赎回规则。")
+    direct = _ok(
+        client.post(
+            f"{V1}/me/chat/conversations/direct",
+            headers=meimei["headers"],
+            json={"mobile": lilei["login_name"]},
+        )
+    )
+    _ok(
+        client.post(f"{V1}/me/chat/conversations/{direct['id']}/accept", headers=lilei["headers"]),
+        200,
+    )
+    _send(client, meimei["headers"], direct["id"], "晚上一起吃饭吗？我请客。")
+    card_message = _ok(
+        client.post(
+            f"{V1}/me/chat/conversations/{direct['id']}/cards",
+            headers=meimei["headers"],
+            json={
+                "kind": "transfer",
+                "client_id": "card-1",
+                "account": mine,
+                "amount": "50.00",
+                "note": "电影票",
+            },
+        )
+    )
+    platform.push.deliver(platform.transaction)
+
+    return Site(
+        customer=meimei,
+        values={
+            "conversation_id": str(bank_chat["id"]),
+            "card_id": str(card_message["card"]["id"]),
+            "token": paid_token,
+            "order_no": paid_no,
+            "code": product,
+            "customer_id": str(meimei["customer_id"]),
+        },
+        by_route={
+            "/pay/{token}": {"token": tokens[open_no]},
+            "/chat/{conversation_id}/cards/{card_id}": {"conversation_id": str(direct["id"])},
+        },
+    )
+
+
+def _confirmed(
+    client: httpx.Client, platform: Platform, url: str, who: dict[str, Any], body: dict[str, Any]
+) -> Any:
+    """A money-moving request, answering the SMS code when the bank asks for one."""
+    response = client.post(url, headers=who["headers"], json=body)
+    if response.status_code == 403 and response.json()["error"]["code"] == "challenge_required":
+        challenge = response.json()["error"]["details"]["challenge"]
+        code = sms_code(platform, who["login_name"])
+        answer = {"challenge_id": challenge["id"], "response": code}
+        response = client.post(url, headers=who["headers"], json=body | answer)
+    return _ok(response)
+
+
+def _send(client: httpx.Client, headers: dict[str, str], conversation: int, text: str) -> None:
+    _ok(
+        client.post(
+            f"{V1}/me/chat/conversations/{conversation}/messages",
+            headers=headers,
+            json={"client_id": uuid.uuid4().hex, "text": text},
+        )
+    )
