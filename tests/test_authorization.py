@@ -114,6 +114,8 @@ def concrete(path: str, number: str) -> str:
         .replace("{user_id}", "1")
         .replace("{key_id}", "1")
         .replace("{staff_id}", "1")
+        .replace("{payee_id}", "1")
+        .replace("{schedule_id}", "1")
     )
 
 

@@ -17,6 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from rongbank import __version__
 from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.accounts.funding_endpoints import router as funding_router
+from rongbank.accounts.payee_endpoints import router as payees_router
+from rongbank.accounts.schedule_endpoints import router as scheduled_router
 from rongbank.accounts.statement_endpoints import router as statements_router
 from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
@@ -113,6 +115,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(auth_endpoints.public, prefix="/api/v1")
     app.include_router(funding_router, prefix="/api/v1")
     app.include_router(statements_router, prefix="/api/v1")
+    app.include_router(payees_router, prefix="/api/v1")
+    app.include_router(scheduled_router, prefix="/api/v1")
     app.include_router(payments_endpoints.customer, prefix="/api/v1")
     app.include_router(payments_endpoints.merchant, prefix="/api/v1")
     app.include_router(payments_endpoints.staff, prefix="/api/v1")
