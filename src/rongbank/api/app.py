@@ -37,6 +37,7 @@ from rongbank.web import (
     merchant_pages,
     pages,
     pay_pages,
+    scheduled_pages,
     transfer_pages,
     wealth_pages,
 )
@@ -134,6 +135,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
     app.include_router(transfer_pages.router)
+    app.include_router(scheduled_pages.router)
     app.include_router(pay_pages.router)
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)
