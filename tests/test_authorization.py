@@ -116,6 +116,8 @@ def concrete(path: str, number: str) -> str:
         .replace("{staff_id}", "1")
         .replace("{report_id}", "1")
         .replace("{code}", "GYLC2026A")
+        .replace("{payee_id}", "1")
+        .replace("{schedule_id}", "1")
     )
 
 

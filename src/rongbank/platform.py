@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts.clearing import ClearingNetwork, FakeClearingNetwork
 from rongbank.accounts.funding import FundingService, Resolved
+from rongbank.accounts.payees import Payees
 from rongbank.accounts.rules import NewCardLimit, load_class_limits
+from rongbank.accounts.scheduled import ScheduledRuns, ScheduledTransfers
 from rongbank.accounts.service import AccountsService
 from rongbank.audit.service import AuditLog
 from rongbank.auth.limits import ToolKind, load_tool_limits
@@ -103,6 +105,8 @@ class Platform:
     bookings: FlightBookings = field(init=False)
     attachments: AttachmentService = field(init=False)
     push: PushService = field(init=False)
+    payees: Payees = field(init=False)
+    scheduled: ScheduledTransfers = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -193,6 +197,8 @@ class Platform:
             airline_merchant_id=self.settings.airline_merchant_id,
         )
         self.bookings = FlightBookings(self.cards, self.transaction)
+        self.payees = Payees(self.accounts, self.clock)
+        self.scheduled = ScheduledTransfers(self.accounts, self.stepup, self.clock)
 
     @classmethod
     def connect(
@@ -262,6 +268,7 @@ class Platform:
         prefer: ToolKind | None = None,
         already_done: Callable[[Session], bool] = lambda _: False,
         idempotency: Keyed | None = None,
+        standing: bool = False,
     ) -> Iterator[Session]:
         """An audited transaction for a payment the customer has authorised.
 
@@ -273,6 +280,8 @@ class Platform:
         is a retry of a payment made before, which needs no new authentication (the
         ledger answers it with the original result). ``idempotency``: the request's
         key, which remembers a refusal as its outcome (``Platform.audited``).
+        ``standing``: setting up a payment the bank makes later, each run counted
+        then (``StepUp.authorise``).
         """
 
         def check(session: Session) -> Callable[[Session], object] | None:
@@ -280,7 +289,9 @@ class Platform:
                 return None
             # Scored before the body writes the payment's own effects.
             risk = self.stepup.risk.assess(session, customer_id, payment)
-            return lambda s: self.stepup.authorise(s, customer_id, payment, challenge_id, risk)
+            return lambda s: self.stepup.authorise(
+                s, customer_id, payment, challenge_id, risk, standing=standing
+            )
 
         with self._challenged(
             payment,
@@ -476,6 +487,10 @@ class Platform:
                     self.settings.funding_resolve_interval_seconds,
                     self.finish_bookings,
                 ),
+                "scheduled-transfers": (
+                    self.settings.scheduled_transfer_interval_seconds,
+                    self.run_scheduled_transfers,
+                ),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
@@ -593,6 +608,14 @@ class Platform:
                 total.redemptions,
             )
         return total
+
+    def run_scheduled_transfers(self, *, batch: int = 5000) -> ScheduledRuns:
+        """Pay the scheduled transfers due today (``ScheduledTransfers.run_due``): one
+        occurrence per transaction; safe to run in several processes at once."""
+        done = self.scheduled.run_due(self.transaction, limit=batch)
+        if done != ScheduledRuns():
+            logger.info("scheduled transfers: %s", done)
+        return done
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

@@ -172,6 +172,10 @@ class Settings(BaseSettings):
     chat_push_interval_seconds: float = Field(
         default=2.0, description="How often pending push notices are delivered."
     )
+    scheduled_transfer_interval_seconds: float = Field(
+        default=60.0,
+        description="How often scheduled transfers due today (Beijing time) are paid.",
+    )
     wealth_maturity_interval_seconds: float = Field(
         default=60.0,
         description="How often matured fixed-term wealth holdings, and redemptions whose "

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from rongbank.ledger.client_ids import (
     CardKey,
     Namespace,
+    OccurrenceKey,
     RequestKey,
     check_not_reserved,
     is_reserved,
@@ -28,7 +29,9 @@ chosen = st.one_of(
     st.sampled_from(["1", "2", ":", "1:expire", *_LOOKALIKES]),
     st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=64),
 )
-keys: st.SearchStrategy[RequestKey] = st.one_of(chosen, ids.map(CardKey))
+days = st.dates(min_value=date(2026, 1, 1), max_value=date(2026, 1, 3))
+occurrences = st.builds(OccurrenceKey, ids, days)
+keys: st.SearchStrategy[RequestKey] = st.one_of(chosen, ids.map(CardKey), occurrences)
 
 
 def built(draw: st.DrawFn) -> tuple[tuple[object, ...], str]:
@@ -40,6 +43,7 @@ def built(draw: st.DrawFn) -> tuple[tuple[object, ...], str]:
     parts: tuple[int | str, ...] = {
         Namespace.SYSTEM: ("expire", draw(ids)),
         Namespace.CHAT_CARD: (draw(ids),),
+        Namespace.SCHEDULED_TRANSFER: (draw(ids), draw(days).isoformat()),
         Namespace.WEALTH_PAYOUT: (draw(ids), *draw(st.sampled_from([(), ("yield",)]))),
         Namespace.FUNDING: (draw(ids), draw(st.sampled_from(["hold", "void", "post", "credit"]))),
         Namespace.EPAY: (draw(ids),),
@@ -66,6 +70,11 @@ def test_two_ids_are_equal_only_when_built_from_the_same_things(
             return ("card", made[3].card_id)
         if made[0] == Namespace.CHAT_CARD:
             return ("card", made[1])
+        # A scheduled transfer's date names its payment: the schedule's and the date's.
+        if made[0] == "customer" and isinstance(made[3], OccurrenceKey):
+            return ("occurrence", made[3].schedule_id, made[3].occurrence.isoformat())
+        if made[0] == Namespace.SCHEDULED_TRANSFER:
+            return ("occurrence", made[1], made[2])
         return made
 
     assert (one[1] == other[1]) == (origin(one[0]) == origin(other[0]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar
 
 from rongbank.outbox import Event
@@ -82,3 +82,27 @@ class WithdrawalMade(Event):
     @property
     def key(self) -> str:
         return f"funding:{self.request_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledTransferFailed(Event):
+    """A scheduled transfer the bank was to make for the customer on a day was refused
+    (no funds, a limit, a frozen or closed account): nothing moved, and the customer,
+    who counted on it, must hear of it."""
+
+    name: ClassVar[str] = "accounts.scheduled_transfer_failed"
+    schedule_id: int
+    occurrence: date
+    """The Beijing date the transfer fell due."""
+    customer_id: int
+    account_tail: str
+    """The last four digits of the account it was to be paid from."""
+    payee_tail: str
+    amount: int
+    currency: str
+    reason: str
+    """The refusal's code (``insufficient_funds``, ``daily_limit_exceeded``...)."""
+
+    @property
+    def key(self) -> str:
+        return f"scheduled:{self.schedule_id}:{self.occurrence.isoformat()}:failed"

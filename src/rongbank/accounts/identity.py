@@ -324,3 +324,10 @@ def parse_mobile(text: str) -> str:
 def mask_mobile(number: str) -> str:
     """``13812345678`` -> ``138****5678``, as on SMS notices and statements."""
     return _mask(number, keep_start=3, keep_end=4)
+
+
+def mask_name(name: str) -> str:
+    """A holder's name as a payer is shown it (``*小明``): enough to recognise the
+    payee they meant, not to learn a stranger's family name."""
+    name = name.strip()
+    return name if len(name) < 2 else "*" + name[1:]

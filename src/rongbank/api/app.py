@@ -17,6 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from rongbank import __version__
 from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.accounts.funding_endpoints import router as funding_router
+from rongbank.accounts.payee_endpoints import router as payees_router
+from rongbank.accounts.schedule_endpoints import router as scheduled_router
 from rongbank.accounts.statement_endpoints import router as statements_router
 from rongbank.api import docs_page
 from rongbank.api.dispatch import dispatch_by_segments
@@ -37,10 +39,12 @@ from rongbank.web import (
     merchant_pages,
     pages,
     pay_pages,
+    scheduled_pages,
     staff_merchant_pages,
     staff_notice_pages,
     staff_pages,
     staff_wealth_pages,
+    transfer_pages,
     wealth_pages,
 )
 
@@ -121,6 +125,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(auth_endpoints.public, prefix="/api/v1")
     app.include_router(funding_router, prefix="/api/v1")
     app.include_router(statements_router, prefix="/api/v1")
+    app.include_router(payees_router, prefix="/api/v1")
+    app.include_router(scheduled_router, prefix="/api/v1")
     app.include_router(payments_endpoints.customer, prefix="/api/v1")
     app.include_router(payments_endpoints.merchant, prefix="/api/v1")
     app.include_router(payments_endpoints.staff, prefix="/api/v1")
@@ -137,6 +143,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
+    app.include_router(transfer_pages.router)
+    app.include_router(scheduled_pages.router)
     app.include_router(pay_pages.router)
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)

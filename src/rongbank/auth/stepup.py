@@ -218,11 +218,13 @@ class StepUp:
         risk: Risk,
         *,
         answered: str | None = None,
+        standing: bool = False,
     ) -> Decision:
         """How ``payment`` may be authorised. ``answered``: the challenge the request
         comes back with, whose tool may have ended since it was asked (a grid card
         ends with the challenge that takes its last positions): it still answers
-        that one challenge."""
+        that one challenge. ``standing``: as on a day with nothing moved yet (see
+        :meth:`authorise`)."""
         held = self.tools.held(session, customer_id)
         if answered is not None:
             held |= self._ended_since(session, customer_id, answered)
@@ -230,7 +232,7 @@ class StepUp:
             self.limits,
             amount=payment.amount,
             held=held,
-            usage=self.usage(session, customer_id),
+            usage={} if standing else self.usage(session, customer_id),
             own=self.own_limits(session, customer_id),
             risk=risk,
         )
@@ -265,28 +267,55 @@ class StepUp:
         payment: PaymentRequest,
         challenge_id: str | None,
         risk: Risk,
+        *,
+        standing: bool = False,
     ) -> str:
         """Allow ``payment`` and count it, or raise; returns how it was authorised
         (``password_free`` or the tool kind). ``risk`` is the risk check's score,
-        taken before the payment's own effects were written."""
+        taken before the payment's own effects were written.
+
+        ``standing``: the customer sets up a payment the bank will make later on its
+        own (a scheduled transfer), when nobody can answer a challenge. It is decided
+        as one payment of that amount on a day with nothing moved yet, so one beyond
+        the password-free allowance is confirmed with a tool now, and nothing is
+        counted: each run is counted on its day (:meth:`authorise_run`)."""
         # One payment of a customer at a time decides and counts.
         advisory_lock(session, "auth_usage", customer_id)
-        decision = self.decide(session, customer_id, payment, risk, answered=challenge_id)
+        decision = self.decide(
+            session, customer_id, payment, risk, answered=challenge_id, standing=standing
+        )
         if decision.password_free:
             kind = PASSWORD_FREE
         else:
             if challenge_id is None:
                 raise ChallengeNeeded(decision)
             kind = self._spend(session, customer_id, payment, challenge_id, decision)
+        if not standing:
+            self._count(session, customer_id, kind, payment.amount)
+        return kind
+
+    def authorise_run(self, session: Session, customer_id: int, payment: PaymentRequest) -> str:
+        """Allow and count one run of a payment the customer authorised when setting
+        it up (``authorise`` with ``standing``), or raise as for any payment over the
+        limits. Nobody is there to answer a challenge: the run goes when the limits
+        left today cover it, counted as a payment made now would be (password-free,
+        or under the weakest tool the customer holds that covers it), and is refused
+        (:class:`~rongbank.auth.limits.ToolLimitExceeded`...) when they do not."""
+        advisory_lock(session, "auth_usage", customer_id)
+        decision = self.decide(session, customer_id, payment, Risk.LOW)
+        kind = PASSWORD_FREE if decision.password_free else decision.tools[0].value
+        self._count(session, customer_id, kind, payment.amount)
+        return kind
+
+    def _count(self, session: Session, customer_id: int, kind: str, amount: int) -> None:
         session.execute(
             text(
                 "INSERT INTO auth_usage (customer_id, kind, day, amount, count) "
                 "VALUES (:c, :k, :d, :a, 1) ON CONFLICT (customer_id, kind, day) DO UPDATE "
                 "SET amount = auth_usage.amount + excluded.amount, count = auth_usage.count + 1"
             ),
-            {"c": customer_id, "k": kind, "d": self._today(), "a": payment.amount},
+            {"c": customer_id, "k": kind, "d": self._today(), "a": amount},
         )
-        return kind
 
     def confirm(
         self, session: Session, customer_id: int, change: PaymentRequest, challenge_id: str | None

@@ -18,7 +18,9 @@ each kind off (on by default; off means no message is created for them):
 One more kind cannot be switched off, :data:`SECURITY`: a change to where their money
 can be sent (a payout card bound or unbound), money sent out to a card, and wrong
 passwords locking a network out of their login (someone may be guessing it). It is
-how a customer whose password was stolen, or is being guessed, finds out.
+how a customer whose password was stolen, or is being guessed, finds out. Nor can
+:data:`PAYMENT_FAILED`: a payment the bank was to make for them on a day (a scheduled
+transfer) was refused, and someone they meant to pay was not paid.
 
 A **segment** is a set of customers computed from what the bank holds about them
 (:data:`SEGMENTS`).
@@ -34,6 +36,7 @@ from zoneinfo import ZoneInfo
 from rongbank.accounts.events import (
     PayoutCardBound,
     PayoutCardUnbound,
+    ScheduledTransferFailed,
     TransferMade,
     WithdrawalMade,
 )
@@ -55,6 +58,8 @@ NOTICE_KINDS: tuple[NoticeKind, ...] = (
 BroadcastKind = Literal["announcement", "promotion"]
 SecurityKind = Literal["security"]
 SECURITY: SecurityKind = "security"
+PaymentFailedKind = Literal["payment_failed"]
+PAYMENT_FAILED: PaymentFailedKind = "payment_failed"
 
 Segment = Literal["all", "persons", "enterprises", "students", "seniors", "merchants", "borrowers"]
 SEGMENTS: dict[str, str] = {
@@ -105,7 +110,7 @@ class EventNotice:
     facts its text shows (:func:`render`), ``key`` makes it once per event."""
 
     customer_id: int
-    kind: NoticeKind | SecurityKind
+    kind: NoticeKind | SecurityKind | PaymentFailedKind
     key: str
     payload: dict[str, Any]
     at: datetime
@@ -176,6 +181,17 @@ def notice_of(event: Event) -> EventNotice | None:
         return EventNotice(
             event.customer_id, SECURITY, event.key, _card_facts(event), event.occurred_at
         )
+    if isinstance(event, ScheduledTransferFailed):
+        facts = {
+            "event": "scheduled_transfer",
+            "amount": event.amount,
+            "currency": event.currency,
+            "account_tail": event.account_tail,
+            "payee_tail": event.payee_tail,
+            "occurrence": event.occurrence.isoformat(),
+            "reason": event.reason,
+        }
+        return EventNotice(event.customer_id, PAYMENT_FAILED, event.key, facts, event.occurred_at)
     if isinstance(event, LoginLockedOut):
         facts = {
             "event": "login_locked",
@@ -215,6 +231,8 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
     """Title and text of an event notice, in Chinese then English."""
     if kind == SECURITY:
         return _security(payload)
+    if kind == PAYMENT_FAILED:
+        return _payment_failed(payload)
     amount = _amount(payload)
     if kind == "money_received" and payload.get("source") == "refund":
         return (
@@ -264,6 +282,35 @@ def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
             "(Beijing time) unless the merchant takes it before.",
         )
     raise ValueError(f"no notice text for {kind}")
+
+
+_FAILED_BECAUSE: dict[str, tuple[str, str]] = {
+    "insufficient_funds": ("账户余额不足", "there was not enough money in the account"),
+    "daily_limit_exceeded": ("超过账户每日限额", "it was over the account's daily limit"),
+    "yearly_limit_exceeded": ("超过账户年度限额", "it was over the account's yearly limit"),
+    "balance_cap_exceeded": ("超过收款账户余额上限", "the payee's account could not take it"),
+    "tool_limit_exceeded": ("超过当日支付限额", "it was over your payment limits for the day"),
+    "stronger_tool_required": ("超过当日支付限额", "it was over your payment limits for the day"),
+    "account_frozen": ("账户已冻结", "an account is frozen"),
+    "account_not_active": ("账户状态异常", "an account is no longer active"),
+}
+"""Why a scheduled transfer was refused, in the customer's words (zh, en); others:
+the refusal's code."""
+
+
+def _payment_failed(payload: dict[str, Any]) -> tuple[str, str]:
+    amount, tail, payee = _amount(payload), payload["account_tail"], payload["payee_tail"]
+    on = payload["occurrence"]
+    code = str(payload["reason"])
+    why_zh, why_en = _FAILED_BECAUSE.get(code, (f"未能完成（{code}）", f"it was refused ({code})"))
+    return (
+        "预约转账未成功 Scheduled transfer not made",
+        f"您预约于{on}从尾号{tail}的账户向尾号{payee}的账户转账 {amount}，因{why_zh}未能完成，"
+        "资金未划转。请处理后自行转账，后续预约日期照常执行。"
+        f" Your scheduled transfer of {amount} from your account ending {tail} to the account"
+        f" ending {payee}, due on {on}, was not made: {why_en}. Nothing was moved; pay it"
+        " yourself if you still mean to. Later dates go ahead as planned.",
+    )
 
 
 def _beijing(at: str) -> str:

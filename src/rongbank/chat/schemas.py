@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rongbank.chat.desk import DeskItem, ResponseTime
-from rongbank.chat.notices import BroadcastKind, NoticeKind, SecurityKind, Segment
+from rongbank.chat.notices import (
+    BroadcastKind,
+    NoticeKind,
+    PaymentFailedKind,
+    SecurityKind,
+    Segment,
+)
 from rongbank.chat.service import MemberInfo, Message, Summary
 from rongbank.inputs import Count, Day, Flag, Id, Name, NonBlank
 
@@ -443,7 +449,7 @@ class ImageBody(FileBody):
 
 
 class NoticeBody(BaseModel):
-    kind: NoticeKind | SecurityKind
+    kind: NoticeKind | SecurityKind | PaymentFailedKind
     title: str
     text: str
     broadcast_id: int | None = Field(description="Set for a notice the bank sent to a segment.")
@@ -452,7 +458,9 @@ class NoticeBody(BaseModel):
         "account_tail, merchant, payer (masked), status, due_at, source "
         "(transfer, refund, epay_authorisation); for a security notice event (card_bound, "
         "card_unbound, withdrawal), card (masked), bank and full_limits_from; for "
-        "login_locked, source (the network, masked), failures and locked_until."
+        "login_locked, source (the network, masked), failures and locked_until; for "
+        "payment_failed (event scheduled_transfer), amount, account_tail, payee_tail, "
+        "occurrence (the date it fell due) and reason (the refusal's code)."
     )
 
 

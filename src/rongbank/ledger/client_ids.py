@@ -28,6 +28,7 @@ customer's own keys, where an API key could meet it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum, unique
 
 from rongbank.ledger.errors import ClientIdReserved
@@ -46,6 +47,10 @@ class Namespace(StrEnum):
     CHAT_CARD = "chat-card"
     """A 融e联 service card's payment, a transfer or a purchase: ``chat-card:<card>``.
     One card, at most one payment; not a key the customer chose."""
+    SCHEDULED_TRANSFER = "scheduled"
+    """One occurrence of a scheduled transfer, made by the bank for the customer:
+    ``scheduled:<schedule>:<YYYY-MM-DD>``. One schedule, one payment a date; not a
+    key the customer chose."""
     WEALTH_PURCHASE = "wealth"
     """A customer's wealth purchase: ``wealth:<customer>:<the customer's key>``."""
     WEALTH_PAYOUT = "wealth-payout"
@@ -109,15 +114,29 @@ class CardKey:
         return Namespace.CHAT_CARD.client_id(self.card_id)
 
 
-RequestKey = str | CardKey
+@dataclass(frozen=True, slots=True)
+class OccurrenceKey:
+    """What makes one occurrence of a scheduled transfer once only: the schedule and
+    the date it fell due, so that the job run again (or in two processes) never
+    pays that date twice."""
+
+    schedule_id: int
+    occurrence: date
+
+    def __str__(self) -> str:
+        return Namespace.SCHEDULED_TRANSFER.client_id(self.schedule_id, self.occurrence.isoformat())
+
+
+RequestKey = str | CardKey | OccurrenceKey
 """The key of a customer's money-moving request: the customer's own (an API
-client's, a web form's), or a card's."""
+client's, a web form's), a card's, or a scheduled transfer's occurrence."""
 
 
 def request_id(namespace: Namespace, customer_id: int, key: RequestKey) -> str:
     """The ledger client id of a customer's request of the kind ``namespace``
     (``TRANSFER``, ``WEALTH_PURCHASE``): the customer's own key under the customer;
-    a card's payment in the cards' namespace, whatever it pays for."""
-    if isinstance(key, CardKey):
+    a card's payment in the cards' namespace, whatever it pays for; an occurrence in
+    the schedules'."""
+    if isinstance(key, CardKey | OccurrenceKey):
         return str(key)
     return namespace.client_id(customer_id, key)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import roles
 from rongbank.accounts.identity import mask_mobile
+from rongbank.accounts.receipts import transfer_entry
 from rongbank.accounts.rules import luhn_valid
 from rongbank.accounts.service import EAccount
 from rongbank.accounts.statements import (
@@ -341,8 +342,19 @@ def accounts(request: Request, platform: PlatformDep, me: Me) -> Response:
 
 
 @router.get("/transfer")
-def transfer_page(request: Request, platform: PlatformDep, me: Me) -> Response:
-    return render(request, "transfer.html", accounts=_accounts(platform, me.id), form={})
+def transfer_page(request: Request, platform: PlatformDep, me: Me, to: str = "") -> Response:
+    """The transfer form; ``to`` fills in the payee picked (a saved or recent one)."""
+    with platform.transaction() as session:
+        saved = platform.payees.saved(session, me.id)
+        recent = [r for r in platform.payees.recent(session, me.id, limit=5) if not r.saved]
+    return render(
+        request,
+        "transfer.html",
+        accounts=_accounts(platform, me.id),
+        form={"destination": to[:40]},
+        saved_payees=saved,
+        recent_payees=recent,
+    )
 
 
 @router.post("/transfer")
@@ -518,19 +530,62 @@ def confirm_payment(
     ``again`` shows the confirmation page with the challenge to answer, or with why
     the answer did not count (no challenge: a button to ask anew). Other refusals go
     to ``refused``; ``done_before`` shows a payment already made by this very form."""
-    try:
-        if answered.shown is not None and not answered.answer:
-            raise ResponseMissing()
+
+    def pay(step_up: StepUpAnswer) -> Response:
         with platform.authorised(
             payment,
             customer_id=customer_id,
-            challenge_id=answered.shown["id"] if answered.shown else None,
-            response=answered.answer if answered.shown else None,
-            prefer=answered.prefer,
+            challenge_id=step_up.challenge_id,
+            response=step_up.response,
+            prefer=step_up.prefer,
             already_done=already_done,
             idempotency=idempotency,
         ) as session:
-            page = work(session)
+            return work(session)
+
+    return confirm_step_up(
+        platform,
+        answered,
+        pay,
+        already_done=already_done,
+        again=again,
+        refused=refused,
+        done_before=done_before,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepUpAnswer:
+    """What a confirmation form answers the step-up with (``Platform.authorised``)."""
+
+    challenge_id: str | None
+    response: str | None
+    prefer: ToolKind | None
+
+
+def confirm_step_up(
+    platform: Platform,
+    answered: ChallengeAnswer,
+    pay: Callable[[StepUpAnswer], Response],
+    *,
+    already_done: Callable[[Session], bool],
+    again: Callable[[Mapping[str, Any] | None, DomainError | None], Response],
+    refused: Callable[[DomainError], Response],
+    done_before: Callable[[], Response],
+) -> Response:
+    """:func:`confirm_payment` for a payment that opens its own authorised transaction
+    (a withdrawal, which commits before it calls the other bank): ``pay`` runs it with
+    the form's answer, and the step-up's answers are shown as there."""
+    try:
+        if answered.shown is not None and not answered.answer:
+            raise ResponseMissing()
+        page = pay(
+            StepUpAnswer(
+                challenge_id=answered.shown["id"] if answered.shown else None,
+                response=answered.answer if answered.shown else None,
+                prefer=answered.prefer,
+            )
+        )
     except ChallengeRequired as required:
         return again(required.details["challenge"], None)
     except (ChallengeFailed, ResponseMissing) as error:
@@ -594,6 +649,12 @@ def transfer_confirm(
             error=_error(request, error),
         )
 
+    def entry() -> int | None:
+        with platform.transaction() as session:
+            return transfer_entry(
+                session, platform.ledger, customer_id=me.id, client_id=ledger_client_id
+            )
+
     try:
         minor = parse_positive_amount(amount, scale=2, currency="CNY")
     except DomainError as error:
@@ -609,7 +670,8 @@ def transfer_confirm(
             client_id=ledger_client_id,
             description=note,
         )
-        return render(request, "done.html", form=form, entry_id=done.entry_id)
+        saved = platform.payees.by_account(session, me.id, destination)
+        return render(request, "done.html", form=form, entry_id=done.entry_id, saved_payee=saved)
 
     return confirm_payment(
         platform,
@@ -631,7 +693,7 @@ def transfer_confirm(
             request, platform, me, form, client_id, challenge=shown, error=error
         ),
         refused=refused,
-        done_before=lambda: render(request, "done.html", form=form),
+        done_before=lambda: render(request, "done.html", form=form, entry_id=entry()),
         # The API's scope: a refused form is answered the same if sent again (its
         # page then starts a new transfer, with a new id).
         idempotency=keyed(
@@ -674,8 +736,11 @@ def _local_time(at: datetime) -> str:
     return at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
-def _movement_view(m: Movement, lang: str) -> dict[str, str]:
+def _movement_view(m: Movement, lang: str) -> dict[str, Any]:
     return {
+        "entry_id": m.entry_id,
+        # A transfer between e-accounts has a receipt (``/receipts/{entry_id}``).
+        "receipt": m.kind == "transfer" and bool(m.counterparty),
         "at": _local_time(m.at),
         # The bank's own names in the reader's language; a payer's note as written.
         "description": translate(lang)[f"memo_{m.memo}"] if m.memo else m.description,
