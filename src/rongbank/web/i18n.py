@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rongbank.money import group_digits
+
 LANGUAGES = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -393,6 +395,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "wealth_submit_assessment": "提交评估",
         "wealth_take_assessment": "进行评估",
+        "wealth_reassess": "重新评估风险承受能力",
         "wealth_not_assessed": "您尚未完成风险承受能力评估，暂不能购买理财产品。",
         "wealth_highest": "可购买 {level} 及以下风险等级的产品",
         "wealth_valid_until": "有效期至 {at}",
@@ -861,6 +864,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "wealth_submit_assessment": "Submit",
         "wealth_take_assessment": "Take the assessment",
+        "wealth_reassess": "Retake the risk-tolerance assessment",
         "wealth_not_assessed": "You have not been assessed yet, so you cannot buy wealth products.",
         "wealth_highest": "you may buy products up to {level}",
         "wealth_valid_until": "valid until {at}",
@@ -935,6 +939,9 @@ ERRORS_ZH: dict[str, str] = {
     "account_not_found": "收款账户不存在。",
     "account_not_accessible": "只能从本人账户付款。",
     "same_account": "收款账户不能与付款账户相同。",
+    "available_balance_exceeded": (
+        "转账金额超过付款账户的可用余额 ¥ {available}，请修改金额或换一个付款账户。"
+    ),
     "amount_precision_exceeded": "金额最多保留两位小数。",
     "amount_not_positive": "金额必须大于零。",
     "invalid_amount": "请输入正确的金额，例如 12.30。",
@@ -1058,6 +1065,11 @@ ERRORS_ZH: dict[str, str] = {
 # English texts for refusals whose details the customer needs to see; any other
 # error shows its own message.
 ERRORS_EN: dict[str, str] = {
+    "available_balance_exceeded": (
+        "The amount is more than the paying account's available balance of ¥ {available}; "
+        "change the amount or pay from another account."
+    ),
+    "same_account": "You cannot transfer to the account you pay from; choose another payee.",
     "stronger_tool_required": (
         "This payment needs a stronger authentication tool ({tools}). Get one under "
         "Security, or pay less."
@@ -1117,14 +1129,20 @@ def error_text(lang: str, code: str, message: str, details: Mapping[str, Any] | 
         return message
     words = translate(lang)
     tool = {kind: words.get(f"tool_{kind}", kind) for kind in ("sms", "grid_card", "token", "ukey")}
-    values: dict[str, Any] = dict(details or {})
+    # Amounts in details are the API's plain decimal text; the page shows them
+    # thousands separated, as every amount on it.
+    values: dict[str, Any] = {
+        key: group_digits(value) if isinstance(value, str) and "." in value else value
+        for key, value in (details or {}).items()
+    }
     if isinstance(values.get("tools"), list):
         values["tools"] = ("、" if lang == "zh" else ", ").join(
             tool.get(str(k), str(k)) for k in values["tools"]
         )
     if isinstance(values.get("remaining"), dict):
         values["remaining"] = "; ".join(
-            f"{tool.get(str(k), str(k))} ¥ {v}" for k, v in values["remaining"].items()
+            f"{tool.get(str(k), str(k))} ¥ {group_digits(str(v))}"
+            for k, v in values["remaining"].items()
         )
     try:
         return template.format_map(values)

@@ -64,10 +64,12 @@ from rongbank.web.csrf import (
     csrf_token,
     set_csrf_cookie,
 )
+from rongbank.web.formatting import amount
 from rongbank.web.i18n import LANGUAGES, error_text, translate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
+templates.env.filters["amount"] = amount
 
 CUSTOMER_COOKIE = "rb_session"
 STAFF_COOKIE = "rb_staff"
@@ -347,7 +349,15 @@ def transfer_review(
     try:
         minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
         with platform.transaction() as session:
-            payee = platform.accounts.account(session, form["destination"])
+            # Refused here, not after the customer has confirmed: the same account,
+            # more than is available, the limits.
+            _, payee = platform.accounts.review_transfer(
+                session,
+                customer_id=me.id,
+                source=source,
+                destination=form["destination"],
+                amount=minor,
+            )
             payee_name = platform.accounts.customer(session, payee.customer_id).name
     except DomainError as error:
         return render(
