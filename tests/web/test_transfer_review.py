@@ -40,9 +40,7 @@ def confirm_forms(me: WebCustomer) -> list[str]:
 
 
 class TestTheReviewRefuses:
-    def test_more_than_the_available_balance(
-        self, me: WebCustomer, payee: WebCustomer
-    ) -> None:
+    def test_more_than_the_available_balance(self, me: WebCustomer, payee: WebCustomer) -> None:
         review(me, destination=payee.account, amount="5000.01")
         assert me.page.status_code == 422
         assert me.error == (
