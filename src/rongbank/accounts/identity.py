@@ -324,3 +324,10 @@ def parse_mobile(text: str) -> str:
 def mask_mobile(number: str) -> str:
     """``13812345678`` -> ``138****5678``, as on SMS notices and statements."""
     return _mask(number, keep_start=3, keep_end=4)
+
+
+def mask_person_name(name: str) -> str:
+    """``李小明`` -> ``*小明``: the family name hidden, as banks show the other side
+    of a payment, so that it can be recognised, not learnt."""
+    name = name.strip()
+    return name if len(name) < 2 else "*" + name[1:]

@@ -54,7 +54,7 @@ from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolNotFoun
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError, Forbidden, InvalidRequest
 from rongbank.idempotency import Keyed, keyed
-from rongbank.inputs import CountParam, Day, IdParam
+from rongbank.inputs import Day, IdParam
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import (
@@ -100,11 +100,29 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     response = templates.TemplateResponse(
         request,
         template,
-        {"t": translate(lang), "lang": lang, "csrf": csrf_token(request), **context},
+        {
+            "t": translate(lang),
+            "lang": lang,
+            "csrf": csrf_token(request),
+            "notices_unread": _notices_unread(request),
+            **context,
+        },
         status_code=status_code,
     )
     set_csrf_cookie(request, response)
     return response
+
+
+def _notices_unread(request: Request) -> int:
+    """The customer menu's badge: unread notices, read as the page is drawn (one
+    query), so that the page that reads them shows them read. 0 off customer pages."""
+    customer_id = getattr(request.state, "customer_id", None)
+    if customer_id is None:
+        return 0
+    platform = get_platform(request)
+    with platform.transaction() as session:
+        box = platform.push.notice_box_state(session, customer_id)
+    return box.unread if box else 0
 
 
 def _secure(request: Request) -> bool:
@@ -132,7 +150,9 @@ def _principal(request: Request, platform: Platform, cookie: str, kind: Principa
 
 
 def customer_page(request: Request, platform: PlatformDep) -> Principal:
-    return _principal(request, platform, CUSTOMER_COOKIE, PrincipalKind.CUSTOMER)
+    principal = _principal(request, platform, CUSTOMER_COOKIE, PrincipalKind.CUSTOMER)
+    request.state.customer_id = principal.id  # for the menu's badge (render)
+    return principal
 
 
 def staff_page(*roles: str) -> Callable[..., tuple[Principal, str]]:
@@ -178,9 +198,13 @@ def switch_language(lang: str, request: Request) -> Response:
 # -- customers -----------------------------------------------------------------
 
 
+CUSTOMER_HOME = "/home"
+"""Where a customer lands after login: the dashboard (``web/home_pages.py``)."""
+
+
 @router.get("/")
 def home(request: Request) -> Response:
-    return _redirect("/accounts" if request.cookies.get(CUSTOMER_COOKIE) else "/login")
+    return _redirect(CUSTOMER_HOME if request.cookies.get(CUSTOMER_COOKIE) else "/login")
 
 
 @router.get("/login")
@@ -236,7 +260,7 @@ def login(
         password=password,
         template="login.html",
         cookie=CUSTOMER_COOKIE,
-        target="/accounts",
+        target=CUSTOMER_HOME,
     )
 
 
@@ -634,30 +658,6 @@ def transfer_confirm(
 
 def _statements(platform: Platform) -> StatementsService:
     return StatementsService(platform.accounts, platform.ledger, platform.clock)
-
-
-@router.get("/history")
-def history(
-    request: Request, platform: PlatformDep, me: Me, account: str = "", after: CountParam = 0
-) -> Response:
-    """The movements of one account, oldest first, with statement downloads."""
-    accounts = _accounts(platform, me.id)
-    number = account or (accounts[0]["number"] if accounts else "")
-    with platform.transaction() as session:
-        page = _statements(platform).history(
-            session, customer_id=me.id, number=number, filters=HistoryFilter(), after=after
-        )
-    today = platform.accounts.business_day()
-    return render(
-        request,
-        "history.html",
-        accounts=accounts,
-        number=number,
-        movements=[_movement_view(m) for m in page.movements],
-        next_after=page.next_after,
-        start=today.replace(day=1).isoformat(),
-        end=today.isoformat(),
-    )
 
 
 def _local_time(at: datetime) -> str:
