@@ -20,6 +20,7 @@ from rongbank.errors import InvalidRequest
 MAX_AMOUNT_MINOR = 10**15
 
 _AMOUNT_RE = re.compile(r"^(?P<int>0|[1-9][0-9]{0,18})(?:\.(?P<frac>[0-9]{1,18}))?$")
+_DECIMAL_TEXT = re.compile(r"^(?P<sign>-?)(?P<int>[0-9]+)(?P<frac>\.[0-9]+)?$")
 
 
 class InvalidAmount(InvalidRequest):
@@ -82,6 +83,22 @@ def format_amount(minor: int, *, scale: int) -> str:
     if scale == 0:
         return f"{sign}{units}"
     return f"{sign}{units}.{frac:0{scale}d}"
+
+
+def group_digits(text: str) -> str:
+    """A decimal text as people read it, thousands separated: "-1234567.80" ->
+    "-1,234,567.80". Anything else (empty, already grouped, not a number) comes back
+    as it is. For pages only: forms, files and the API keep the plain text, which is
+    what :func:`parse_amount` reads."""
+    match = _DECIMAL_TEXT.match(text)
+    if match is None:
+        return text
+    return f"{match['sign']}{int(match['int']):,}{match['frac'] or ''}"
+
+
+def format_display(minor: int, *, scale: int) -> str:
+    """:func:`format_amount`, thousands separated, for people to read."""
+    return group_digits(format_amount(minor, scale=scale))
 
 
 @dataclass(frozen=True, slots=True)

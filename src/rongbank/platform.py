@@ -57,6 +57,7 @@ from rongbank.jobs import Leadership
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
 from rongbank.money import parse_amount
+from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
@@ -101,6 +102,7 @@ class Platform:
     """The WebSocket gateway's sends, group-committed (see ``rongbank.chat.committer``)."""
     payments: PaymentsService = field(init=False)
     wealth: WealthService = field(init=False)
+    overview: OverviewService = field(init=False)
     cards: CardService = field(init=False)
     bookings: FlightBookings = field(init=False)
     attachments: AttachmentService = field(init=False)
@@ -187,6 +189,7 @@ class Platform:
             cutoff=self.settings.wealth_cutoff,
             assessments_per_day=self.settings.wealth_assessments_per_day,
         )
+        self.overview = OverviewService(self.accounts, self.ledger, self.wealth, self.clock)
         self.cards = CardService(
             self.chat,
             self.accounts,

@@ -91,8 +91,8 @@ def register_and_login(page: Page, base: str, name: str, mobile: str, sequence: 
     page.fill("input[name=login_name]", mobile)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("我的账户")
-    number = page.locator(".account").first.get_attribute("data-number")
+    expect(page.locator("h1")).to_have_text(f"{name}，您好")  # the home dashboard
+    number = page.locator(".asset-account").first.get_attribute("data-number")
     assert number is not None
     return number
 

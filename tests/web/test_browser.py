@@ -31,9 +31,9 @@ def test_a_new_customer_registers_and_transfers(
     expect(page.locator("#card-notice")).to_be_visible()
     page.fill("input[name=amount]", "1000")
     page.click("button:has-text('充值')")
-    expect(page.locator("#topup-outcome")).to_have_text("充值成功 ¥ 1000.00")
+    expect(page.locator("#topup-outcome")).to_have_text("充值成功 ¥ 1,000.00")
     page.click("text=我的账户")
-    expect(page.locator(".account .amount").first).to_have_text("¥ 1000.00")
+    expect(page.locator(".account .amount").first).to_have_text("¥ 1,000.00")
 
     page.click("text=转账")
     page.fill("input[name=destination]", bob)

@@ -83,7 +83,7 @@ def test_a_customer_and_their_manager_talk_and_a_transfer_card_is_paid(
     expect(waiting).to_contain_text("已等待")
     waiting.locator("text=打开").click()
     expect(manager.locator("#customer-profile")).to_contain_text(number)
-    expect(manager.locator("#customer-profile .amount")).to_have_text("¥ 1000.00")
+    expect(manager.locator("#customer-profile .amount")).to_have_text("¥ 1,000.00")
     live(manager)
     expect(mine.locator(".receipt")).to_have_text("已读")  # the manager's page read it
 

@@ -82,6 +82,6 @@ def test_the_manager_sends_a_fare_and_the_customer_books_it_with_a_challenge(
     expect(sent).to_contain_text("已出票")
 
     customer.click("nav >> text=我的账户")
-    expect(customer.locator(".account .amount").first).to_have_text("¥ 1100.00")
+    expect(customer.locator(".account .amount").first).to_have_text("¥ 1,100.00")
     for page in (manager, customer, airline_owner):
         page.context.close()

@@ -167,7 +167,7 @@ class TestTheCustomerAndTheirManager:
         assert "韩梅梅" in profile.group(1)
         assert "139****0701" in profile.group(1)
         assert me.account in profile.group(1)
-        assert "¥ 1234.00" in profile.group(1)
+        assert "¥ 1,234.00" in profile.group(1)
         manager.submit(f"/staff/chat/{conversation}/messages", text="您好 我来为您介绍")
         assert "您好 我来为您介绍" in entries(manager.page)[2][1]
         assert "已读" not in entries(manager.page)[2][1]

@@ -458,10 +458,13 @@ class TestMerchantConsole:
         assert shown(me.page.text, "receipt-refunded") == "¥ 10.00"
         me.get("/history")
         # The refund comes back in under the payment's own (language-free) words.
-        rows = re.findall(r'<tr class="(in|out)"><td>[^<]*</td><td>([^<]*)<', me.page.text)
-        assert [(d, w.strip()) for d, w in rows if "老王面馆" in w] == [
-            ("out", f"老王面馆 {order_no}"),
+        rows = re.findall(
+            r'<tr class="(in|out)" data-id="\d+"><td>[^<]*</td><td><a href="[^"]+">([^<]*)<',
+            me.page.text,
+        )
+        assert [(d, w.strip()) for d, w in rows if "老王面馆" in w] == [  # newest first
             ("in", f"老王面馆 {order_no}"),
+            ("out", f"老王面馆 {order_no}"),
         ]
 
     def test_a_cashier_cannot_refund(

@@ -62,7 +62,7 @@ def test_a_customer_gets_a_token_and_confirms_a_large_transfer_with_it(
     page.fill("input[name=destination]", payee)
     page.fill("input[name=amount]", "6000")
     page.click("button:has-text('下一步')")
-    expect(page.locator("#confirm-amount")).to_have_text("¥ 6000.00")
+    expect(page.locator("#confirm-amount")).to_have_text("¥ 6,000.00")
     page.click("button:has-text('确认转账')")
     expect(page.locator("#challenge")).to_have_attribute("data-tool", "token")
     question = page.locator("#challenge-question").inner_text()
@@ -72,7 +72,7 @@ def test_a_customer_gets_a_token_and_confirms_a_large_transfer_with_it(
     expect(page.locator("h1")).to_contain_text("转账成功")
 
     page.click("nav >> text=我的账户")
-    expect(page.locator(".account .amount").first).to_have_text("¥ 4000.00")
+    expect(page.locator(".account .amount").first).to_have_text("¥ 4,000.00")
     payee_page.reload()
-    expect(payee_page.locator(".account .amount").first).to_have_text("¥ 6000.00")
+    expect(payee_page.locator(".account .amount").first).to_have_text("¥ 6,000.00")
     payee_page.close()

@@ -18,9 +18,9 @@ from rongbank.platform import Platform
 from rongbank.wealth.errors import AssessmentRequired, RiskLevelExceeded
 from rongbank.wealth.rules import QUESTIONNAIRE, Terms
 from rongbank.web.i18n import error_text
+from tests.support.web import Forms, WebCustomer
 from tests.wealth.helpers import ANSWERS, assessed
 from tests.web.conftest import PASSWORD, deposit, sms_code
-from tests.web.test_security_pages import WebCustomer
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_redeem_part_then_all_once_per_press(
     assert me.balance() == 3_000_00
     me.submit(action, amount="2000.01")
     assert me.page.status_code == 422
-    assert me.error == "赎回金额不能超过持有金额，当前可赎回 ¥ 2000.00。"
+    assert me.error == "赎回金额不能超过持有金额，当前可赎回 ¥ 2,000.00。"
     me.submit(action, amount="")
     assert me.balance() == 5_000_00
     assert f'data-holding="{holding}" data-status="redeemed"' in me.page.text
@@ -127,7 +127,7 @@ def test_a_redemption_after_the_cutoff_says_when_it_is_paid(
     assert me.page.status_code == 200, me.error
     assert "赎回已受理" in me.page.text
     # Monday night still held: 1,000.00 × 2% × 1 / 365 = 0.054... -> 0.05
-    assert "赎回 ¥ 1000.05（含收益）将于 2026-03-03 到账" in me.page.text
+    assert "赎回 ¥ 1,000.05（含收益）将于 2026-03-03 到账" in me.page.text
     assert me.balance() == 2_000_00  # paid on its day, not before
     clock.advance(timedelta(hours=8, minutes=1))  # Tuesday 00:01
     platform.mature_wealth()
@@ -216,6 +216,10 @@ def buy_action(code: str) -> str:
     return f"/wealth/products/{code}/buy"
 
 
+def buy_forms(page: str) -> list[str]:
+    return [action for action, _ in Forms(page).forms if action.endswith("/buy")]
+
+
 @pytest.mark.usefixtures("shop")
 class TestBuying:
     def test_the_products_on_sale_are_listed_against_the_customers_level(
@@ -226,14 +230,20 @@ class TestBuying:
         assert 'data-product="RBJQ" data-fit="assess"' in me.page.text
         assert "RBOLD" not in me.page.text  # its sale is over
         assert "购买前请先完成风险承受能力评估" in me.page.text
+        # Nothing can be bought before the assessment: no buy form, the way to it.
+        assert buy_forms(me.page.text) == []
+        assert 'href="/wealth/assessment">进行评估<' in me.page.text
         assessed(platform, me.id, level=2)
         me.get("/wealth")
         assert 'data-product="RBHQ" data-fit="yes"' in me.page.text
         assert 'data-product="RBJQ" data-fit="above"' in me.page.text
         assert "PR4 进取型" in me.page.text
         assert "高于您的风险承受能力（C2 稳健型）" in me.page.text
+        # Above the customer's level: why, and no form to buy it with.
+        assert buy_forms(me.page.text) == [buy_action("RBHQ")]
+        assert 'href="/wealth/assessment">重新评估风险承受能力<' in me.page.text
         assert "3.50%" in me.page.text
-        assert "起购 ¥ 1000.00，递增 ¥ 100.00" in me.page.text
+        assert "起购 ¥ 1,000.00，递增 ¥ 100.00" in me.page.text
         assert "销售期 2026-03-01 09:30 至 2026-12-27 09:30" in me.page.text
 
     def test_buying_asks_the_transfer_challenge_and_buys_once(
@@ -305,8 +315,11 @@ class TestBuying:
     def test_without_an_assessment_it_is_refused_before_any_challenge(
         self, me: WebCustomer, platform: Platform
     ) -> None:
-        me.get("/wealth")
-        me.submit(buy_action("RBHQ"), amount="1000.00")
+        me.get(buy_action("RBHQ"))
+        assert buy_forms(me.page.text) == []
+        assert "购买前请先完成风险承受能力评估" in me.page.text
+        # A form made by hand is refused all the same.
+        me.post(buy_action("RBHQ"), client_id="k1", account=me.account, amount="1000.00")
         assert me.page.status_code == 409
         assert me.asked is None
         assert me.error.startswith("购买理财产品前，请先在“理财”页面完成风险承受能力评估")
@@ -316,11 +329,13 @@ class TestBuying:
     def test_a_product_above_the_customers_level_is_refused(
         self, me: WebCustomer, platform: Platform
     ) -> None:
+        assessed(platform, me.id, level=5)
+        me.get("/wealth")  # the form, while the customer was C5
         assessed(platform, me.id, level=2)
-        me.get("/wealth")
         me.submit(buy_action("RBJQ"), amount="1000.00")
         assert me.page.status_code == 409
         assert me.asked is None
+        assert buy_forms(me.page.text) == []  # the page says why, with no form
         assert me.error == (
             "该产品风险等级（PR4 进取型）高于您的风险承受能力（C2 稳健型），本行不能向您销售。"
         )
@@ -330,8 +345,10 @@ class TestBuying:
     def test_the_refusal_reads_in_english(self, me: WebCustomer, platform: Platform) -> None:
         assessed(platform, me.id, level=2)
         me.client.cookies.set("rb_lang", "en")
-        me.get("/wealth")
-        me.submit(buy_action("RBJQ"), amount="1000.00")
+        me.get(buy_action("RBJQ"))
+        assert buy_forms(me.page.text) == []
+        assert "Above your risk tolerance (C2 稳健型): you cannot buy it." in me.page.text
+        me.post(buy_action("RBJQ"), client_id="k1", account=me.account, amount="1000.00")
         assert me.page.status_code == 409
         assert me.error.startswith("This product's risk level (PR4 进取型) is above")
 
@@ -343,10 +360,10 @@ class TestBuying:
         me.get("/wealth")
         me.submit(buy_action("RBJQ"), amount="999.00")
         assert me.page.status_code == 422
-        assert me.error == "购买金额低于起购金额 ¥ 1000.00。"
+        assert me.error == "购买金额低于起购金额 ¥ 1,000.00。"
         me.submit(buy_action("RBJQ"), amount="1050.00")  # the buy page's form now
         assert me.page.status_code == 422
-        assert me.error == "起购金额 ¥ 1000.00 以上须按 ¥ 100.00 的整数倍递增。"
+        assert me.error == "起购金额 ¥ 1,000.00 以上须按 ¥ 100.00 的整数倍递增。"
         # 6,000.00 is over what an SMS code (the customer's only tool) may authorise
         me.submit(buy_action("RBJQ"), amount="6000.00")
         assert me.page.status_code == 403, me.page.text

@@ -73,6 +73,15 @@ class SameEAccount(InvalidRequest):
     message = "Choose a different account to pay into."
 
 
+class AvailableBalanceExceeded(DomainError):
+    """Told while the customer reviews a transfer, before they confirm it; the
+    ledger refuses the debit itself all the same (``insufficient_funds``)."""
+
+    code = "available_balance_exceeded"
+    status = 422
+    message = "The amount is more than the paying account's available balance."
+
+
 class FreezeReasonRequired(InvalidRequest):
     code = "freeze_reason_required"
     message = "Give a reason for freezing the account."

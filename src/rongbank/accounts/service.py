@@ -22,6 +22,7 @@ from rongbank.accounts.errors import (
     AccountFrozen,
     AccountNotActive,
     AccountNumberInvalid,
+    AvailableBalanceExceeded,
     CustomerAlreadyRegistered,
     CustomerNotFound,
     EAccountNotFound,
@@ -46,6 +47,7 @@ from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
+from rongbank.money import format_amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,14 @@ class EAccount:
 class TransferDone:
     entry_id: int
     status: str  # "created", or "exists" for a retry of the same request
+
+
+def _check_open(account: EAccount) -> None:
+    """Money moves only through an active account (a frozen one says so)."""
+    if account.status == "frozen":
+        raise AccountFrozen(account=account.number[-4:])
+    if account.status != "active":
+        raise AccountNotActive(account=account.number[-4:], status=account.status)
 
 
 _ACCOUNT_COLUMNS = (
@@ -353,10 +363,7 @@ class AccountsService(StaffMembers):
             outcome = self.ledger.transfer(session, command)
             return TransferDone(outcome.entry_id_or_raise(), outcome.status)
         for account in (payer, payee):
-            if account.status == "frozen":
-                raise AccountFrozen(account=account.number[-4:])
-            if account.status != "active":
-                raise AccountNotActive(account=account.number[-4:], status=account.status)
+            _check_open(account)
         limited = not self._between_own_accounts(payer, payee)
         if limited:
             self._check_limits(session, payer, payee, amount)
@@ -380,6 +387,32 @@ class AccountsService(StaffMembers):
                 ),
             )
         return TransferDone(entry_id, outcome.status)
+
+    def review_transfer(
+        self, session: Session, *, customer_id: int, source: str, destination: str, amount: int
+    ) -> tuple[EAccount, EAccount]:
+        """The payer's and the payee's accounts of a transfer the customer is about to
+        confirm, or what :meth:`transfer` would refuse it for: the same account,
+        someone else's, an account not open, the class limits, and more than the
+        payer's available balance now. Writes and locks nothing: :meth:`transfer`
+        checks it all again (and the ledger the balance) when the money moves."""
+        if source == destination:
+            raise SameEAccount()
+        try:
+            payer = self.account(session, source)
+        except (EAccountNotFound, AccountNumberInvalid):
+            raise NotYourAccount() from None
+        if payer.customer_id != customer_id:
+            raise NotYourAccount()
+        payee = self.account(session, destination)
+        for account in (payer, payee):
+            _check_open(account)
+        available = self.available(session, payer)
+        if amount > available:
+            raise AvailableBalanceExceeded(available=format_amount(available, scale=2))
+        if not self._between_own_accounts(payer, payee):
+            self._check_limits(session, payer, payee, amount)
+        return payer, payee
 
     def transfer_made(self, session: Session, *, customer_id: int, client_id: RequestKey) -> bool:
         """Whether the customer already made the transfer with this client id."""

@@ -36,6 +36,7 @@ from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
     chat_pages,
     funding_pages,
+    home_pages,
     merchant_pages,
     pages,
     pay_pages,
@@ -153,6 +154,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_notice_pages.router)
+    app.include_router(home_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )

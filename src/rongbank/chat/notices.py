@@ -42,7 +42,7 @@ from rongbank.accounts.events import (
 )
 from rongbank.auth import throttle
 from rongbank.auth.events import LoginLockedOut
-from rongbank.money import format_amount
+from rongbank.money import format_amount, format_display
 from rongbank.outbox import Event
 from rongbank.payments.events import PaymentMade, PaymentRefunded
 from rongbank.wealth.events import PayoutMade
@@ -224,7 +224,7 @@ def _card_facts(event: PayoutCardBound | PayoutCardUnbound | WithdrawalMade) -> 
 
 
 def _amount(payload: dict[str, Any]) -> str:
-    return f"{format_amount(int(payload['amount']), scale=CNY_SCALE)} {payload['currency']}"
+    return f"{format_display(int(payload['amount']), scale=CNY_SCALE)} {payload['currency']}"
 
 
 def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:

@@ -104,6 +104,22 @@ class Delivered:
     """Events taken from the outbox (some tell no one: money between one's own accounts)."""
 
 
+def _notice_key(customer_id: int) -> str:
+    """The notice box's key: one box per customer."""
+    return f"notice:{customer_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeBoxState:
+    conversation_id: int
+    last_seq: int
+    last_read_seq: int
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_seq - self.last_read_seq)
+
+
 class PushService:
     def __init__(self, chat: ChatService, *, due_notice: timedelta = timedelta(days=3)) -> None:
         self.chat = chat
@@ -423,11 +439,24 @@ class PushService:
             },
         )
 
+    def notice_box_state(self, session: Session, customer_id: int) -> NoticeBoxState | None:
+        """Where the customer's notice box stands (None before its first notice),
+        in one query by its unique key: cheap enough for every page's menu badge."""
+        row = session.execute(
+            text(
+                "SELECT c.id, c.last_seq, m.last_read_seq FROM chat_conversation c "
+                "JOIN chat_member m ON m.conversation_id = c.id AND m.member_kind = 'customer' "
+                "AND m.member_id = :c WHERE c.pair_key = :key"
+            ),
+            {"c": customer_id, "key": _notice_key(customer_id)},
+        ).first()
+        return NoticeBoxState(*row) if row else None
+
     def notice_box(self, session: Session, customer_id: int) -> Conversation:
         """The customer's notice box, opened on first use, its row locked."""
         conversation_id, new = self.chat.open_keyed(
             session,
-            key=f"notice:{customer_id}",
+            key=_notice_key(customer_id),
             kind="notice",
             title=NOTICE_BOX_TITLE,
             customer_id=customer_id,

@@ -165,6 +165,17 @@ def yield_for(principal: int, yield_bps: int, days: int) -> int:
     return principal * yield_bps * days // (10_000 * DAYS_PER_YEAR)
 
 
+def accrued_yield(
+    principal: int, yield_bps: int, *, value_date: date, today: date, maturity_date: date | None
+) -> int:
+    """What ``principal`` still held has earned and not yet been paid, as a payout
+    counting for ``today`` would pay it: from the value date up to today, or up to
+    the maturity date once that has come (a fixed-term product earns nothing after
+    it); nothing before the value date."""
+    end = today if maturity_date is None else min(today, maturity_date)
+    return yield_for(principal, yield_bps, days_held(value_date, end))
+
+
 # -- redemption -------------------------------------------------------------------------
 
 

@@ -145,6 +145,21 @@ class Payout:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldingValue:
+    """What a holding is worth to its customer now."""
+
+    holding: Holding
+    accrued: int
+    """Yield earned on the principal still held, not yet paid (:func:`rules.accrued_yield`)."""
+    pending: int
+    """Redemptions asked for and waiting for their value date: principal and yield."""
+
+    @property
+    def total(self) -> int:
+        return self.holding.left + self.accrued + self.pending
+
+
+@dataclass(frozen=True, slots=True)
 class Assessment:
     id: int
     customer_id: int
@@ -501,6 +516,38 @@ class WealthService:
         if not found:
             raise HoldingNotFound(holding_id=holding_id)
         return found[0]
+
+    def values(self, session: Session, customer_id: int) -> list[HoldingValue]:
+        """The customer's holdings worth anything now: the principal still held with
+        the yield it has earned so far, and what redemptions will pay on their value
+        date (its principal no longer counts as held). Paid-out holdings are left out."""
+        today = rules.beijing_date(self.clock.now())
+        pending: dict[int, int] = {}
+        for payout in self.payouts_pending(session, customer_id):
+            pending[payout.holding_id] = (
+                pending.get(payout.holding_id, 0) + payout.principal + payout.yield_amount
+            )
+        holdings = self.holdings(session, customer_id)
+        rates = {
+            code: self.product(session, code).yield_bps
+            for code in {h.product_code for h in holdings if h.left}
+        }
+        found = []
+        for holding in holdings:
+            value = HoldingValue(
+                holding,
+                accrued=rules.accrued_yield(
+                    holding.left,
+                    rates.get(holding.product_code, 0),
+                    value_date=holding.value_date,
+                    today=today,
+                    maturity_date=holding.maturity_date,
+                ),
+                pending=pending.get(holding.id, 0),
+            )
+            if value.total:
+                found.append(value)
+        return found
 
     def payouts(self, session: Session, *, customer_id: int, holding_id: int) -> list[Payout]:
         self.holding(session, customer_id=customer_id, holding_id=holding_id)

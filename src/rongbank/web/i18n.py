@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rongbank.money import group_digits
+
 LANGUAGES = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -637,6 +639,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "wealth_submit_assessment": "提交评估",
         "wealth_take_assessment": "进行评估",
+        "wealth_reassess": "重新评估风险承受能力",
         "wealth_not_assessed": "您尚未完成风险承受能力评估，暂不能购买理财产品。",
         "wealth_highest": "可购买 {level} 及以下风险等级的产品",
         "wealth_valid_until": "有效期至 {at}",
@@ -691,6 +694,75 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chat_group_title": "群名称",
         "chat_group_mobiles": "成员手机号（每行一个，或用逗号分隔）",
         "chat_create_group": "创建群聊",
+        # the home dashboard and history (web/home_pages.py)
+        "home": "首页",
+        "home_greeting": "{name}，您好",
+        "total_assets": "总资产（元）",
+        "assets_accounts": "账户余额",
+        "assets_wealth": "理财",
+        "assets_loans": "贷款",
+        "assets_investments": "投资",
+        "assets_not_offered": "暂未开通",
+        "tail": "尾号 {tail}",
+        "wealth_accrued": "含未付收益 ¥ {amount}",
+        "quick_actions": "快捷服务",
+        "notices_title": "融e联通知",
+        "notices_unread": "{count} 条未读通知",
+        "all_notices": "全部通知",
+        "no_unread_notices": "没有未读通知。",
+        "recent_movements": "最近交易",
+        "all_history": "全部明细",
+        "spending": "支出分析",
+        "spending_since": "自 {month} 起，不含本人账户间转账",
+        "spending_total": "合计",
+        "spending_by_category": "按类别",
+        "spending_by_month": "按月份",
+        "no_spending": "这段时间没有支出。",
+        "category_transfer": "转账",
+        "category_own_transfer": "本人账户互转",
+        "category_dining": "餐饮",
+        "category_groceries": "超市便利",
+        "category_shopping": "购物",
+        "category_transport": "交通出行",
+        "category_travel": "旅行住宿",
+        "category_bills": "生活缴费",
+        "category_health": "医疗健康",
+        "category_education": "教育",
+        "category_entertainment": "休闲娱乐",
+        "category_merchant_other": "其他商户",
+        "category_refund": "商户退款",
+        "category_wealth": "理财购买",
+        "category_wealth_payout": "理财赎回",
+        "category_topup": "充值",
+        "category_withdrawal": "提现",
+        "category_interest": "利息",
+        "category_fee": "手续费",
+        "category_other": "其他",
+        "category_all": "全部类别",
+        "all_accounts": "全部账户",
+        "direction": "收支",
+        "direction_all": "全部",
+        "direction_in": "收入",
+        "direction_out": "支出",
+        "from_date": "起始日期",
+        "to_date": "截止日期",
+        "min_amount": "最小金额",
+        "max_amount": "最大金额",
+        "search_words": "关键字",
+        "search_words_hint": "附言、商户、产品或账号",
+        "clear_filter": "清除筛选",
+        "movement_title": "交易详情",
+        "movement_status": "状态",
+        "movement_category": "类别",
+        "movement_completed": "已完成",
+        "movement_pending": "处理中",
+        "movement_reversed": "已冲正",
+        "movement_time": "交易时间",
+        "beijing_time": "（北京时间）",
+        "balance_after": "交易后余额",
+        "entry_id": "交易流水号",
+        "own_account": "本人账户",
+        "yuan": "元",
     },
     "en": {
         "bank": "Rongbank",
@@ -1379,6 +1451,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "wealth_submit_assessment": "Submit",
         "wealth_take_assessment": "Take the assessment",
+        "wealth_reassess": "Retake the risk-tolerance assessment",
         "wealth_not_assessed": "You have not been assessed yet, so you cannot buy wealth products.",
         "wealth_highest": "you may buy products up to {level}",
         "wealth_valid_until": "valid until {at}",
@@ -1436,6 +1509,75 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chat_group_title": "Group name",
         "chat_group_mobiles": "Members' mobile numbers (one a line, or separated by commas)",
         "chat_create_group": "Create group",
+        # the home dashboard and history (web/home_pages.py)
+        "home": "Home",
+        "home_greeting": "Hello, {name}",
+        "total_assets": "Total assets (CNY)",
+        "assets_accounts": "Accounts",
+        "assets_wealth": "Wealth",
+        "assets_loans": "Loans",
+        "assets_investments": "Investments",
+        "assets_not_offered": "Not offered yet",
+        "tail": "ending {tail}",
+        "wealth_accrued": "incl. ¥ {amount} yield not yet paid",
+        "quick_actions": "Quick actions",
+        "notices_title": "e-Link notices",
+        "notices_unread": "{count} unread notices",
+        "all_notices": "All notices",
+        "no_unread_notices": "No unread notices.",
+        "recent_movements": "Recent movements",
+        "all_history": "Full history",
+        "spending": "Spending",
+        "spending_since": "Since {month}, transfers between your own accounts left out",
+        "spending_total": "Total",
+        "spending_by_category": "By category",
+        "spending_by_month": "By month",
+        "no_spending": "Nothing spent in this period.",
+        "category_transfer": "Transfers",
+        "category_own_transfer": "Between own accounts",
+        "category_dining": "Dining",
+        "category_groceries": "Groceries",
+        "category_shopping": "Shopping",
+        "category_transport": "Transport",
+        "category_travel": "Travel",
+        "category_bills": "Bills",
+        "category_health": "Health",
+        "category_education": "Education",
+        "category_entertainment": "Entertainment",
+        "category_merchant_other": "Other merchants",
+        "category_refund": "Merchant refunds",
+        "category_wealth": "Wealth purchases",
+        "category_wealth_payout": "Wealth redemptions",
+        "category_topup": "Top-ups",
+        "category_withdrawal": "Withdrawals",
+        "category_interest": "Interest",
+        "category_fee": "Fees",
+        "category_other": "Other",
+        "category_all": "All categories",
+        "all_accounts": "All accounts",
+        "direction": "In or out",
+        "direction_all": "Both",
+        "direction_in": "Money in",
+        "direction_out": "Money out",
+        "from_date": "From",
+        "to_date": "To",
+        "min_amount": "Smallest amount",
+        "max_amount": "Largest amount",
+        "search_words": "Words",
+        "search_words_hint": "memo, merchant, product or account",
+        "clear_filter": "Clear the filter",
+        "movement_title": "Movement",
+        "movement_status": "Status",
+        "movement_category": "Category",
+        "movement_completed": "Completed",
+        "movement_pending": "Processing",
+        "movement_reversed": "Reversed",
+        "movement_time": "Time",
+        "beijing_time": "(Beijing time)",
+        "balance_after": "Balance after",
+        "entry_id": "Entry number",
+        "own_account": "Your own account",
+        "yuan": "CNY",
     },
 }
 
@@ -1453,6 +1595,13 @@ ERRORS_ZH: dict[str, str] = {
     "account_not_found": "收款账户不存在。",
     "account_not_accessible": "只能从本人账户付款。",
     "same_account": "收款账户不能与付款账户相同。",
+    "movement_not_found": "没有找到这笔交易。",
+    "history_filter_invalid": (
+        "请检查筛选条件：开始日期不能晚于截止日期，最小金额不能大于最大金额。"
+    ),
+    "available_balance_exceeded": (
+        "转账金额超过付款账户的可用余额 ¥ {available}，请修改金额或换一个付款账户。"
+    ),
     "amount_precision_exceeded": "金额最多保留两位小数。",
     "amount_not_positive": "金额必须大于零。",
     "invalid_amount": "请输入正确的金额，例如 12.30。",
@@ -1605,6 +1754,16 @@ ERRORS_ZH: dict[str, str] = {
 # English texts for refusals whose details the customer needs to see; any other
 # error shows its own message.
 ERRORS_EN: dict[str, str] = {
+    "movement_not_found": "No such movement in your accounts.",
+    "history_filter_invalid": (
+        "Check the filter: the period starts on or before its end, and the smallest "
+        "amount is not more than the largest."
+    ),
+    "available_balance_exceeded": (
+        "The amount is more than the paying account's available balance of ¥ {available}; "
+        "change the amount or pay from another account."
+    ),
+    "same_account": "You cannot transfer to the account you pay from; choose another payee.",
     "stronger_tool_required": (
         "This payment needs a stronger authentication tool ({tools}). Get one under "
         "Security, or pay less."
@@ -1666,14 +1825,20 @@ def error_text(lang: str, code: str, message: str, details: Mapping[str, Any] | 
         return message
     words = translate(lang)
     tool = {kind: words.get(f"tool_{kind}", kind) for kind in ("sms", "grid_card", "token", "ukey")}
-    values: dict[str, Any] = dict(details or {})
+    # Amounts in details are the API's plain decimal text; the page shows them
+    # thousands separated, as every amount on it.
+    values: dict[str, Any] = {
+        key: group_digits(value) if isinstance(value, str) and "." in value else value
+        for key, value in (details or {}).items()
+    }
     if isinstance(values.get("tools"), list):
         values["tools"] = ("、" if lang == "zh" else ", ").join(
             tool.get(str(k), str(k)) for k in values["tools"]
         )
     if isinstance(values.get("remaining"), dict):
         values["remaining"] = "; ".join(
-            f"{tool.get(str(k), str(k))} ¥ {v}" for k, v in values["remaining"].items()
+            f"{tool.get(str(k), str(k))} ¥ {group_digits(str(v))}"
+            for k, v in values["remaining"].items()
         )
     try:
         return template.format_map(values)

@@ -58,7 +58,7 @@ from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolNotFoun
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError, Forbidden, InvalidRequest
 from rongbank.idempotency import Keyed, keyed
-from rongbank.inputs import CountParam, Day, IdParam
+from rongbank.inputs import Day, IdParam
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import (
@@ -68,12 +68,14 @@ from rongbank.web.csrf import (
     csrf_token,
     set_csrf_cookie,
 )
+from rongbank.web.formatting import amount
 from rongbank.web.i18n import LANGUAGES, error_text, translate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
 # A customer's own account in a picker: 6288****0018, as on bank slips (fits a phone).
 templates.env.filters["masked"] = mask_account_number
+templates.env.filters["amount"] = amount
 
 CUSTOMER_COOKIE = "rb_session"
 STAFF_COOKIE = "rb_staff"
@@ -125,12 +127,25 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "lang": lang,
             "csrf": csrf_token(request),
             "hints": hints,
+            "notices_unread": _notices_unread(request),
             **context,
         },
         status_code=status_code,
     )
     set_csrf_cookie(request, response)
     return response
+
+
+def _notices_unread(request: Request) -> int:
+    """The customer menu's badge: unread notices, read as the page is drawn (one
+    query), so that the page that reads them shows them read. 0 off customer pages."""
+    customer_id = getattr(request.state, "customer_id", None)
+    if customer_id is None:
+        return 0
+    platform = get_platform(request)
+    with platform.transaction() as session:
+        box = platform.push.notice_box_state(session, customer_id)
+    return box.unread if box else 0
 
 
 def _secure(request: Request) -> bool:
@@ -158,7 +173,9 @@ def _principal(request: Request, platform: Platform, cookie: str, kind: Principa
 
 
 def customer_page(request: Request, platform: PlatformDep) -> Principal:
-    return _principal(request, platform, CUSTOMER_COOKIE, PrincipalKind.CUSTOMER)
+    principal = _principal(request, platform, CUSTOMER_COOKIE, PrincipalKind.CUSTOMER)
+    request.state.customer_id = principal.id  # for the menu's badge (render)
+    return principal
 
 
 def staff_page(*roles: str) -> Callable[..., tuple[Principal, str]]:
@@ -197,9 +214,13 @@ def switch_language(lang: str, request: Request) -> Response:
 # -- customers -----------------------------------------------------------------
 
 
+CUSTOMER_HOME = "/home"
+"""Where a customer lands after login: the dashboard (``web/home_pages.py``)."""
+
+
 @router.get("/")
 def home(request: Request) -> Response:
-    return _redirect("/accounts" if request.cookies.get(CUSTOMER_COOKIE) else "/login")
+    return _redirect(CUSTOMER_HOME if request.cookies.get(CUSTOMER_COOKIE) else "/login")
 
 
 @router.get("/login")
@@ -255,7 +276,7 @@ def login(
         password=password,
         template="login.html",
         cookie=CUSTOMER_COOKIE,
-        target="/accounts",
+        target=CUSTOMER_HOME,
     )
 
 
@@ -379,7 +400,15 @@ def transfer_review(
     try:
         minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
         with platform.transaction() as session:
-            payee = platform.accounts.account(session, form["destination"])
+            # Refused here, not after the customer has confirmed: the same account,
+            # more than is available, the limits.
+            _, payee = platform.accounts.review_transfer(
+                session,
+                customer_id=me.id,
+                source=source,
+                destination=form["destination"],
+                amount=minor,
+            )
             payee_name = platform.accounts.customer(session, payee.customer_id).name
     except DomainError as error:
         return render(
@@ -706,30 +735,6 @@ def transfer_confirm(
 
 def _statements(platform: Platform) -> StatementsService:
     return StatementsService(platform.accounts, platform.ledger, platform.clock)
-
-
-@router.get("/history")
-def history(
-    request: Request, platform: PlatformDep, me: Me, account: str = "", after: CountParam = 0
-) -> Response:
-    """The movements of one account, oldest first, with statement downloads."""
-    accounts = _accounts(platform, me.id)
-    number = account or (accounts[0]["number"] if accounts else "")
-    with platform.transaction() as session:
-        page = _statements(platform).history(
-            session, customer_id=me.id, number=number, filters=HistoryFilter(), after=after
-        )
-    today = platform.accounts.business_day()
-    return render(
-        request,
-        "history.html",
-        accounts=accounts,
-        number=number,
-        movements=[_movement_view(m, lang_of(request)) for m in page.movements],
-        next_after=page.next_after,
-        start=today.replace(day=1).isoformat(),
-        end=today.isoformat(),
-    )
 
 
 def _local_time(at: datetime) -> str:

@@ -288,6 +288,7 @@ def _buy_page(
         "wealth_buy.html",
         status_code,
         product={**_product_view(platform, product, latest, now), "client_id": form["client_id"]},
+        level=rules.CUSTOMER_LEVELS[latest.level] if latest else None,
         accounts=_accounts(platform, me.id),
         form=form,
         challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
