@@ -621,31 +621,25 @@ def _run_on(
         checks: dict[str, PathCheck] = {}
         cpu: dict[str, CpuUse] = {}
         batched = None
-        passes = [clients, max(1, clients // 2)] if half_load else [clients]
         with _serving(settings, db.url, workers) as server:
-            port = server.port
             meter = CpuMeter(api_pid=server.pid, postmaster_pid=_postmaster(db))
             for spec in chosen:
                 payers = groups[spec.name]
-                tag = f"{prefix}{spec.name}-"
-                stage = spec.prepare(world, payers, len(payers) * allowance, tag)
-                # The half load keeps a third of the calls for itself, so that a fast
-                # full load cannot leave it none; it also gets those left unsent.
-                cut = len(stage.calls) * 2 // 3 if half_load else len(stage.calls)
-                calls, kept = stage.calls[:cut], stage.calls[cut:]
-                states: list[_Client] = []
-                for n, measured in zip(passes, (results, halves), strict=False):
-                    checkpoint(db.admin_url)
-                    meter.start()
-                    done, left = _load(calls, stage.ok, port=port, clients=n, seconds=seconds)
-                    if measured is results:
-                        cpu[spec.name] = meter.stop()
-                    calls, kept = left + kept, []
-                    results_of = [s.result for s in done]
-                    measured.append(
-                        combine(spec.name, spec.label, n, "clients", "payment", results_of)
-                    )
-                    states += done
+                stage = spec.prepare(
+                    world, payers, len(payers) * allowance, f"{prefix}{spec.name}-"
+                )
+                windows, states, cpu[spec.name] = _measure(
+                    spec,
+                    stage,
+                    db,
+                    meter,
+                    port=server.port,
+                    clients=clients,
+                    seconds=seconds,
+                    half_load=half_load,
+                )
+                results.append(windows[0])
+                halves += windows[1:]
                 checks[spec.name] = _check(platform, payers, f"{prefix}fund-", states)
         batches = f"{prefix}-ledger-"
         if batch_size is not None:
@@ -688,6 +682,40 @@ def _run_on(
         cpu=cpu,
         ledger=ledger,
     )
+
+
+def _measure(
+    spec: PathSpec,
+    stage: Stage,
+    db: BenchServer,
+    meter: CpuMeter,
+    *,
+    port: int,
+    clients: int,
+    seconds: float,
+    half_load: bool,
+) -> tuple[list[PathResult], list[_Client], CpuUse]:
+    """A path's window at full load (with its CPU) and, with ``half_load``, its window
+    at half the clients; the clients' states of both."""
+    # The half load keeps a third of the calls for itself, so that a fast full load
+    # cannot leave it none; it also gets those the full load left unsent.
+    cut = len(stage.calls) * 2 // 3 if half_load else len(stage.calls)
+    calls, kept = stage.calls[:cut], stage.calls[cut:]
+    windows: list[PathResult] = []
+    states: list[_Client] = []
+    cpu = None
+    for n in [clients, max(1, clients // 2)] if half_load else [clients]:
+        checkpoint(db.admin_url)
+        meter.start()
+        done, left = _load(calls, stage.ok, port=port, clients=n, seconds=seconds)
+        cpu = cpu or meter.stop()
+        calls, kept = left + kept, []
+        windows.append(
+            combine(spec.name, spec.label, n, "clients", "payment", [s.result for s in done])
+        )
+        states += done
+    assert cpu is not None
+    return windows, states, cpu
 
 
 def _world(
