@@ -39,6 +39,11 @@ def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.Paths
         assert check.entries == check.answered, path.name
         assert check.debited_fen == check.answered_fen > 0, path.name
         assert report.ratios[path.name] == path.rate / report.pgbench.rate
+    assert set(report.cpu) == set(bench.PATH_NAMES)
+    for use in report.cpu.values():
+        assert use.api_s > 0
+        assert use.database_s is not None
+        assert use.database_s > 0
     assert report.batched is not None
     assert report.batched.transfers > 0
     assert report.batched.failed == 0
@@ -60,6 +65,7 @@ def test_the_report_as_table_and_json(report: bench.PathsReport) -> None:
     assert "chat transfer card acted on" in text
     assert "At half the load (1 clients)" in text
     assert "batched, 50/tx" in text
+    assert "CPU per payment at full load" in text
     assert "Goal: the ledger's batched path at 5x" in text
     assert "Paths check: OK" in text
 
@@ -70,6 +76,7 @@ def test_the_report_as_table_and_json(report: bench.PathsReport) -> None:
     assert report.batched is not None
     assert data["batched"]["transfers"] == report.batched.transfers
     assert data["checks"]["order"]["sound"] is True
+    assert data["cpu_ms_per_payment"]["wealth"]["api"] > 0
     assert data["sound"] is True
 
 

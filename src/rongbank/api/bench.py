@@ -59,10 +59,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
+import psycopg
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.api.bench_cpu import CpuMeter, CpuUse
 from rongbank.api.serve import serve
 from rongbank.auth.limits import load_tool_limits
 from rongbank.auth.service import PrincipalKind
@@ -337,6 +340,8 @@ class PathsReport:
     batched: PathResult | None
     """The ledger's own batched path (None when not measured)."""
     checks: dict[str, PathCheck]
+    cpu: dict[str, CpuUse]
+    """CPU spent in each path's full-load window, by the API, PostgreSQL, the clients."""
     ledger: LedgerCheck
 
     @property
@@ -369,6 +374,12 @@ class PathsReport:
             "checks": {
                 name: {**asdict(check), "sound": check.sound} for name, check in self.checks.items()
             },
+            "cpu": {name: asdict(use) for name, use in self.cpu.items()},
+            "cpu_ms_per_payment": {
+                p.name: self.cpu[p.name].per_payment_ms(p.transfers)
+                for p in self.paths
+                if p.name in self.cpu
+            },
             "ledger": {**asdict(self.ledger), "sound": self.ledger.sound},
             "sound": self.sound,
         }
@@ -394,6 +405,19 @@ def render(report: PathsReport) -> str:
             f"{'OK' if check.sound else 'MISMATCH'}; refused: {refused}"
             + ("; ran out of allowance (use more --customers)" if check.exhausted else "")
         )
+    if report.cpu:
+        lines += [
+            "",
+            "CPU per payment at full load, ms (what limits a path on a busy machine too):",
+        ]
+        for path in report.paths:
+            spent = report.cpu[path.name].per_payment_ms(path.transfers)
+            lines.append(
+                f"  {path.name:<10} "
+                + ", ".join(
+                    f"{who} {'-' if ms is None else f'{ms:.2f}'}" for who, ms in spent.items()
+                )
+            )
     if report.half_load:
         half = report.half_load[0]
         lines += ["", f"At half the load ({half.workers} {half.worker_kind}):"]
@@ -595,27 +619,27 @@ def _run_on(
         results: list[PathResult] = []
         halves: list[PathResult] = []
         checks: dict[str, PathCheck] = {}
+        cpu: dict[str, CpuUse] = {}
         batched = None
-        passes = [clients, max(1, clients // 2)] if half_load else [clients]
-        with _serving(settings, db.url, workers) as port:
+        with _serving(settings, db.url, workers) as server:
+            meter = CpuMeter(api_pid=server.pid, postmaster_pid=_postmaster(db))
             for spec in chosen:
                 payers = groups[spec.name]
-                tag = f"{prefix}{spec.name}-"
-                stage = spec.prepare(world, payers, len(payers) * allowance, tag)
-                # The half load keeps a third of the calls for itself, so that a fast
-                # full load cannot leave it none; it also gets those left unsent.
-                cut = len(stage.calls) * 2 // 3 if half_load else len(stage.calls)
-                calls, kept = stage.calls[:cut], stage.calls[cut:]
-                states: list[_Client] = []
-                for n, measured in zip(passes, (results, halves), strict=False):
-                    checkpoint(db.admin_url)
-                    done, left = _load(calls, stage.ok, port=port, clients=n, seconds=seconds)
-                    calls, kept = left + kept, []
-                    results_of = [s.result for s in done]
-                    measured.append(
-                        combine(spec.name, spec.label, n, "clients", "payment", results_of)
-                    )
-                    states += done
+                stage = spec.prepare(
+                    world, payers, len(payers) * allowance, f"{prefix}{spec.name}-"
+                )
+                windows, states, cpu[spec.name] = _measure(
+                    spec,
+                    stage,
+                    db,
+                    meter,
+                    port=server.port,
+                    clients=clients,
+                    seconds=seconds,
+                    half_load=half_load,
+                )
+                results.append(windows[0])
+                halves += windows[1:]
                 checks[spec.name] = _check(platform, payers, f"{prefix}fund-", states)
         batches = f"{prefix}-ledger-"
         if batch_size is not None:
@@ -655,8 +679,43 @@ def _run_on(
         half_load=halves,
         batched=batched,
         checks=checks,
+        cpu=cpu,
         ledger=ledger,
     )
+
+
+def _measure(
+    spec: PathSpec,
+    stage: Stage,
+    db: BenchServer,
+    meter: CpuMeter,
+    *,
+    port: int,
+    clients: int,
+    seconds: float,
+    half_load: bool,
+) -> tuple[list[PathResult], list[_Client], CpuUse]:
+    """A path's window at full load (with its CPU) and, with ``half_load``, its window
+    at half the clients; the clients' states of both."""
+    # The half load keeps a third of the calls for itself, so that a fast full load
+    # cannot leave it none; it also gets those the full load left unsent.
+    cut = len(stage.calls) * 2 // 3 if half_load else len(stage.calls)
+    calls, kept = stage.calls[:cut], stage.calls[cut:]
+    windows: list[PathResult] = []
+    states: list[_Client] = []
+    cpu = None
+    for n in [clients, max(1, clients // 2)] if half_load else [clients]:
+        checkpoint(db.admin_url)
+        meter.start()
+        done, left = _load(calls, stage.ok, port=port, clients=n, seconds=seconds)
+        cpu = cpu or meter.stop()
+        calls, kept = left + kept, []
+        windows.append(
+            combine(spec.name, spec.label, n, "clients", "payment", [s.result for s in done])
+        )
+        states += done
+    assert cpu is not None
+    return windows, states, cpu
 
 
 def _world(
@@ -767,14 +826,19 @@ class _serving:
             name=f"bench-api-{self.port}",
         )
 
-    def __enter__(self) -> int:
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None, "not started"
+        return self.process.pid
+
+    def __enter__(self) -> _serving:
         self.process.start()
         try:
             wait_ready(self.port, self.process)
         except BaseException:
             self._stop()
             raise
-        return self.port
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop()
@@ -785,6 +849,17 @@ class _serving:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
+
+
+def _postmaster(db: BenchServer) -> int | None:
+    """The process id of the embedded server (None for another server: its processes
+    need not be on this machine)."""
+    if db.machine.server != "embedded":
+        return None
+    with psycopg.connect(db.admin_url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        return int(psutil.Process(int(row[0])).ppid())
 
 
 def _serve(settings: Settings, url: str, port: int, workers: int) -> None:

@@ -1,0 +1,50 @@
+"""CPU time by whom during a benchmark window: a process and its children are
+counted, whatever the wall clock did."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from rongbank.api.bench_cpu import CpuMeter
+
+# Burns 0.3 s of CPU in a child of the process started, then waits to be told to end.
+BURN = (
+    "import subprocess, sys; "
+    "child = subprocess.Popen([sys.executable, '-c', "
+    "'import time\\nt = time.process_time()\\nwhile time.process_time() - t < 0.3: pass\\n"
+    "print(1, flush=True)\\ninput()'], stdin=subprocess.PIPE, stdout=subprocess.PIPE); "
+    "print(child.stdout.readline().decode().strip(), flush=True); "
+    "child.communicate(b'\\n')"
+)
+
+
+def test_the_cpu_of_a_process_tree_in_a_window_is_counted() -> None:
+    tree = subprocess.Popen(
+        [sys.executable, "-c", BURN], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    meter = CpuMeter(api_pid=tree.pid, postmaster_pid=None)
+    try:
+        meter.start()
+        assert tree.stdout is not None
+        assert tree.stdout.readline().strip() == b"1"  # the grandchild has burnt its CPU
+        use = meter.stop()
+    finally:
+        tree.communicate(timeout=60)
+    # The grandchild started after the window began: all its CPU time is counted.
+    assert use.api_s >= 0.3
+    assert use.database_s is None
+    assert use.clients_s >= 0.0
+    spent = use.per_payment_ms(10)
+    assert spent["api"] == use.api_s * 100
+    assert spent["database"] is None
+    assert use.per_payment_ms(0)["api"] is None
+
+
+def test_a_process_gone_counts_nothing() -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    meter = CpuMeter(api_pid=gone.pid, postmaster_pid=gone.pid)
+    meter.start()
+    use = meter.stop()
+    assert (use.api_s, use.database_s) == (0.0, 0.0)
