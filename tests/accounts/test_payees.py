@@ -110,3 +110,37 @@ class TestRecentPayees:
         ]
         # Derived from the payer's own transfers: the payees see no payee in them.
         assert li.get("/me/payees/recent").json() == []
+
+
+class TestReceipts:
+    def test_either_party_gets_the_receipt_masked_and_no_one_else(
+        self, people: list[ApiCustomer]
+    ) -> None:
+        zhang, li, han = people
+        done = zhang.confirmed(
+            "/me/transfers",
+            {
+                "client_id": "r1",
+                "source": zhang.account,
+                "destination": li.account,
+                "amount": "12.34",
+            },
+        )
+        assert done.status_code == 201, done.text
+        entry = done.json()["entry_id"]
+        mine = zhang.get(f"/me/receipts/{entry}").json()
+        theirs = li.get(f"/me/receipts/{entry}").json()
+        assert (mine["amount"], mine["direction"], theirs["direction"]) == ("12.34", "out", "in")
+        assert mine["payee"] == {
+            "account": f"{li.account[:4]}****{li.account[-4:]}",
+            "holder": "*雷",
+        }
+        assert mine["payer"]["holder"] == "*三"
+        assert mine["scheduled"] is False
+        assert {k: v for k, v in theirs.items() if k != "direction"} == {
+            k: v for k, v in mine.items() if k != "direction"
+        }
+        refused = han.get(f"/me/receipts/{entry}")
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "receipt_not_found"
+        assert han.get("/me/receipts/999999").json()["error"]["code"] == "receipt_not_found"

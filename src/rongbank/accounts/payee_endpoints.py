@@ -1,4 +1,5 @@
-"""A customer's payees over HTTP: saved ones (add, rename, delete) and recent ones.
+"""A customer's payees over HTTP: saved ones (add, rename, delete) and recent ones;
+and a transfer's receipt (回单), for either party.
 
 Customers only, their own payees only: another customer's id is answered 404 as one
 that does not exist. A transfer to a payee is an ordinary ``POST /me/transfers`` to
@@ -9,17 +10,19 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.payees import NAME_LENGTH, Payee, RecentPayee
+from rongbank.accounts.receipts import transfer_receipt
 from rongbank.accounts.schemas import AccountNumber
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
 from rongbank.inputs import IdParam, Name
 from rongbank.inputs import Input as Strict
+from rongbank.money import format_amount
 from rongbank.platform import Platform
 
 router = APIRouter(tags=["direct bank"], prefix="/me")
@@ -126,3 +129,44 @@ def delete_payee(payee_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
     with payee_audited(platform, me.id, "payee.delete", str(payee_id)) as session:
         platform.payees.delete(session, me.id, payee_id)
     return Response(status_code=204)
+
+
+class PartyOut(BaseModel):
+    account: str = Field(description="Masked: the first and last four digits.")
+    holder: str = Field(description="Masked, as on a saved payee.")
+
+
+class ReceiptOut(BaseModel):
+    entry_id: int
+    at: datetime
+    amount: str
+    currency: str
+    description: str
+    payer: PartyOut
+    payee: PartyOut
+    direction: Literal["in", "out"] = Field(description="From your side.")
+    scheduled: bool = Field(description="Paid by the bank on a date you scheduled.")
+
+
+@router.get("/receipts/{entry_id}")
+def my_transfer_receipt(
+    entry_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> ReceiptOut:
+    """The receipt of a transfer between e-accounts (``entry_id`` as the transfer's
+    answer and your history give it), for its payer or payee: both sides masked, as on
+    a printed slip. Anyone else's is 404, as one that does not exist."""
+    with platform.transaction() as session:
+        receipt = transfer_receipt(
+            session, platform.accounts, platform.ledger, customer_id=me.id, entry_id=entry_id
+        )
+    return ReceiptOut(
+        entry_id=receipt.entry_id,
+        at=receipt.at,
+        amount=format_amount(receipt.amount, scale=2),
+        currency=receipt.currency,
+        description=receipt.description,
+        payer=PartyOut(account=receipt.payer.account, holder=receipt.payer.holder),
+        payee=PartyOut(account=receipt.payee.account, holder=receipt.payee.holder),
+        direction=receipt.direction,
+        scheduled=receipt.scheduled,
+    )

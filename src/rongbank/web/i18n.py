@@ -53,7 +53,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "payees_saved": "常用收款人",
         "payees_recent": "最近转账",
         "payee_name": "收款人备注名",
-        "payee_holder": "户名",
         "add_payee": "添加收款人",
         "add_payee_hint": "仅限本行账户。添加后显示户名（部分隐藏），请核对是否为您要转账的人。",
         "payee_added": "已添加收款人。",
@@ -806,7 +805,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "payees_saved": "Saved payees",
         "payees_recent": "Paid recently",
         "payee_name": "Your name for the payee",
-        "payee_holder": "Account holder",
         "add_payee": "Add a payee",
         "add_payee_hint": (
             "Accounts of this bank only. The holder's name is shown, partly hidden: check it "
