@@ -77,6 +77,8 @@ def _movement_view(movement: Movement, t: dict[str, str]) -> dict[str, Any]:
         "party_kind": movement.counterparty.kind.value,
         "party_name": movement.counterparty.name,
         "party_reference": movement.counterparty.reference,
+        # A transfer between e-accounts (a chat card's too) has a printable receipt.
+        "receipt": movement.category in (Category.TRANSFER, Category.OWN_TRANSFER),
     }
 
 
