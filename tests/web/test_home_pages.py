@@ -303,6 +303,7 @@ class TestHistory:
             {"start": "2026-03-05", "end": "2026-03-01"},
             {"min": "100", "max": "10"},
             {"start": "5 March"},
+            {"end": "20260305"},
             {"category": "lottery"},
         ],
     )
