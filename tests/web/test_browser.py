@@ -54,12 +54,12 @@ def test_a_new_customer_registers_and_transfers(
 
     page.click("text=我的账户")
     expect(page.locator(".account .amount").first).to_have_text("¥ 749.50")
-    bob_page.reload()
-    expect(bob_page.locator(".account .amount").first).to_have_text("¥ 250.50")
+    bob_page.reload()  # his home dashboard
+    expect(bob_page.locator(".asset-account .balance").first).to_have_text("¥ 250.50")
 
     page.click("text=交易明细")
     expect(page.locator(".movements tbody tr")).to_have_count(2)  # the top-up, the transfer
-    expect(page.locator(".movements tbody tr").last).to_contain_text("-250.50")
+    expect(page.locator(".movements tbody tr").first).to_contain_text("-250.50")  # newest
     with page.expect_download() as download:
         page.click("button:has-text('CSV')")
     statement = download.value.path().read_text(encoding="utf-8-sig")

@@ -279,22 +279,18 @@ class TestHistory:
         assert "清除筛选" in me.page.text
 
     def test_a_page_at_a_time_keeping_the_filter(
-        self, me: WebCustomer, moved: None, platform: Platform
+        self, me: WebCustomer, moved: None, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        monkeypatch.setattr(home_pages, "HISTORY_PAGE", 1)
         seen: list[str] = []
-        original = home_pages.HISTORY_PAGE
-        home_pages.HISTORY_PAGE = 1
-        try:
-            me.get("/history?direction=out")
-            while True:
-                seen += [w for _, w, _ in history_rows(me.page.text)]
-                older = re.search(r'href="([^"]+)" id="history-older"', me.page.text)
-                if not older:
-                    break
-                assert "direction=out" in older[1]
-                me.get(html.unescape(older[1]))
-        finally:
-            home_pages.HISTORY_PAGE = original
+        me.get("/history?direction=out")
+        while True:
+            seen += [w for _, w, _ in history_rows(me.page.text)]
+            older = re.search(r'href="([^"]+)" id="history-older"', me.page.text)
+            if not older:
+                break
+            assert "direction=out" in older[1]
+            me.get(html.unescape(older[1]))
         assert seen == ["电影票", "午饭"]
 
     @pytest.mark.parametrize(
@@ -303,6 +299,7 @@ class TestHistory:
             {"start": "2026-03-05", "end": "2026-03-01"},
             {"min": "100", "max": "10"},
             {"start": "5 March"},
+            {"end": "20260305"},
             {"category": "lottery"},
         ],
     )
@@ -346,6 +343,19 @@ class TestHistory:
         assert by_id(me.page.text, "movement-time") == "2026-03-03 09:30:00 （北京时间）"
         assert by_id(me.page.text, "movement-balance") == "¥ 12,094.50"
         assert by_id(me.page.text, "movement-status") == "已完成"
+
+    def test_in_english(self, me: WebCustomer, moved: None) -> None:
+        me.client.get("/lang/en")
+        me.get("/history?direction=in&q=还款")
+        found = re.search(r'href="(/history/\d+)"', me.page.text)
+        assert found
+        assert "Clear the filter" in me.page.text
+        me.get(found[1])
+        assert by_id(me.page.text, "movement-category") == "Transfers"
+        assert by_id(me.page.text, "movement-status") == "Completed"
+        assert by_id(me.page.text, "movement-time") == "2026-03-05 09:30:00 (Beijing time)"
+        me.get("/history?min=9&max=1")
+        assert me.error.startswith("Check the filter")
 
     def test_another_customers_movement_is_not_found(
         self, me: WebCustomer, moved: None, platform: Platform, bob: EAccount

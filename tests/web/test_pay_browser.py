@@ -38,9 +38,7 @@ def test_a_cashier_collects_a_payment_code_and_the_takings_show_it(
 ) -> None:
     base, platform = server
     open_shop(browser, base, platform, "13900000611", 61)
-    register_and_login(page, base, "韩梅梅", "13900000612", 612)
-    number = page.locator(".account").first.get_attribute("data-number")
-    assert number is not None
+    number = register_and_login(page, base, "韩梅梅", "13900000612", 612)
     deposit(platform, number, 1_000_00)
 
     page.click("nav >> text=付款")
@@ -82,9 +80,7 @@ def test_the_owner_refunds_part_of_a_counter_payment_and_the_customer_sees_it(
     content = owner.locator("figure.static-qr").first.get_attribute("data-content")
     assert content is not None
 
-    register_and_login(page, base, "李雷", "13900000622", 622)
-    number = page.locator(".account").first.get_attribute("data-number")
-    assert number is not None
+    number = register_and_login(page, base, "李雷", "13900000622", 622)
     deposit(platform, number, 1_000_00)
     page.click("nav >> text=付款")
     page.fill("input[name=content]", content)

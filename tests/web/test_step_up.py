@@ -73,6 +73,6 @@ def test_a_customer_gets_a_token_and_confirms_a_large_transfer_with_it(
 
     page.click("nav >> text=我的账户")
     expect(page.locator(".account .amount").first).to_have_text("¥ 4,000.00")
-    payee_page.reload()
-    expect(payee_page.locator(".account .amount").first).to_have_text("¥ 6,000.00")
+    payee_page.reload()  # their home dashboard
+    expect(payee_page.locator(".asset-account .balance").first).to_have_text("¥ 6,000.00")
     payee_page.close()

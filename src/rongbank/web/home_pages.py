@@ -17,13 +17,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
 
 from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
-from rongbank.inputs import IdParam, parse_id
+from rongbank.inputs import Day, IdParam, parse_id
 from rongbank.money import parse_amount
-from rongbank.overview.categories import SPENDING, Category
+from rongbank.overview.categories import Category
 from rongbank.overview.errors import HistoryFilterInvalid
 from rongbank.overview.service import (
     Assets,
@@ -193,13 +194,16 @@ def _spending_view(spending: Spending, t: dict[str, str]) -> dict[str, Any]:
 # -- history ------------------------------------------------------------------------
 
 
+_DAY: TypeAdapter[date] = TypeAdapter(Day)
+
+
 def _optional_day(text: str) -> date | None:
     text = text.strip()
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
+        return _DAY.validate_python(text)  # YYYY-MM-DD only, as every way in reads a day
+    except ValidationError:
         raise HistoryFilterInvalid(field="date", value=text) from None
 
 
@@ -245,7 +249,6 @@ def history(request: Request, platform: PlatformDep, me: Me) -> Response:
         "accounts": [a.number for a in accounts],
         "form": params,
         "categories": [(c.value, t[f"category_{c}"]) for c in Category],
-        "spending_categories": sorted(c.value for c in SPENDING),
         "today": platform.accounts.business_day().isoformat(),
     }
     try:

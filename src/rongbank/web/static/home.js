@@ -9,6 +9,9 @@
   var lang = script.getAttribute("data-lang") || "zh-CN";
   var PALETTE = ["#c7000b", "#f59e0b", "#2563eb", "#10b981", "#8b5cf6", "#ec4899",
     "#14b8a6", "#6b7280", "#84cc16", "#f97316", "#0ea5e9", "#a855f7", "#64748b"];
+  // Tooltips drawn on the canvas: ECharts' HTML tooltips carry style="" attributes,
+  // which the Content-Security-Policy (no 'unsafe-inline') refuses.
+  var TOOLTIP = "richText";
   var yuan = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
   function money(value) {
@@ -27,7 +30,7 @@
     var pie = echarts.init(byCategory);
     pie.setOption({
       title: { text: data.words.by_category, left: "center", textStyle: { fontSize: 14 } },
-      tooltip: { trigger: "item", valueFormatter: money },
+      tooltip: { trigger: "item", renderMode: TOOLTIP, valueFormatter: money },
       series: [{
         type: "pie",
         radius: ["40%", "68%"],
@@ -43,7 +46,7 @@
     var bars = echarts.init(byMonth);
     bars.setOption({
       title: { text: data.words.by_month, left: "center", textStyle: { fontSize: 14 } },
-      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: money },
+      tooltip: { trigger: "axis", renderMode: TOOLTIP, axisPointer: { type: "shadow" }, valueFormatter: money },
       grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: data.months.map(function (m) { return m.slice(2); }) },
       yAxis: { type: "value", axisLabel: { formatter: function (v) { return yuan.format(v).replace(/\.00$/, ""); } } },
