@@ -200,6 +200,13 @@ class Merchants:
         ).all()
         return [Merchant(*row) for row in rows]
 
+    def merchant_names(self, session: Session, merchant_ids: list[int]) -> dict[int, str]:
+        """The names of these merchants (a page naming a few, among many)."""
+        rows = session.execute(
+            text("SELECT id, name FROM merchant WHERE id = ANY(:ids)"), {"ids": merchant_ids}
+        ).all()
+        return {int(r[0]): str(r[1]) for r in rows}
+
     def pending_count(self, session: Session) -> int:
         """Merchants onboarded and waiting for a second member of staff to approve."""
         return int(

@@ -386,7 +386,7 @@ def _settlements(
         ids = [f.merchant_id for f in failures] + (
             [f.merchant_id for f in run.failed] if run else []
         )
-        names = {m.id: m.name for m in platform.payments.merchants(session) if m.id in ids}
+        names = platform.payments.merchant_names(session, ids)
     return render(
         request,
         "staff_settlements.html",
