@@ -16,11 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from rongbank.accounts.clearing import FakeClearingNetwork, TimeOut
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from rongbank.web.pages import LANG_COOKIE
+from tests.factories.cards import CARD
 from tests.payments.helpers import CommittedShop, break_settlement_of, mend_settlement
+from tests.support.sms import sms_code
 from tests.support.web import WebCustomer, WebStaff, direct, say
 from tests.web.conftest import deposit
 
@@ -406,3 +409,22 @@ class TestSettlement:
         assert "已结算 2 家商户" in ops.page.text
         assert "没有结算失败的商户。" in ops.page.text
         assert work(ops.get("/staff"))["work_settlements_failed"] == 0
+
+
+class TestFunding:
+    def test_a_top_up_the_card_network_has_not_answered_is_watched(
+        self, platform: Platform, ops: WebStaff, me: WebCustomer
+    ) -> None:
+        network = platform.funding.network
+        assert isinstance(network, FakeClearingNetwork)
+        me.get("/topup")
+        me.submit("/cards", card_number=CARD, holder_name="韩梅梅")
+        me.submit("/cards", response=sms_code(platform, me.mobile))
+        network.script(CARD, TimeOut(carried_out=True))
+        me.get("/topup")
+        me.submit("/topup", amount="10.00")
+        assert work(ops.get("/staff"))["work_funding_unknown"] == 1
+        ops.get("/staff/funding")
+        assert "韩梅梅" in ops.page.text
+        assert "¥ 10.00" in ops.page.text
+        assert me.account not in ops.page.text  # masked
