@@ -20,8 +20,10 @@ from rongbank.accounts.clearing import FakeClearingNetwork, TimeOut
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
+from rongbank.web import staff_merchant_pages
 from rongbank.web.pages import LANG_COOKIE
 from tests.factories.cards import CARD
+from tests.factories.identity import resident_id
 from tests.payments.helpers import CommittedShop, break_settlement_of, mend_settlement
 from tests.support.sms import sms_code
 from tests.support.web import WebCustomer, WebStaff, direct, say
@@ -212,6 +214,33 @@ class TestMerchants:
         assert ops.error == "结算账户必须是该客户名下的正常状态电子账户。"
         with platform.transaction() as session:
             assert platform.payments.merchants(session) == []
+
+    def test_a_long_list_shows_the_newest_or_the_longest_waiting(
+        self, platform: Platform, ops: WebStaff, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(staff_merchant_pages, "SHOWN", 2)
+        with platform.transaction() as session:
+            made = []
+            for n in range(3):
+                customer, account = platform.accounts.register_person(
+                    session,
+                    name=f"店主{n}",
+                    mobile=f"1360000{n:04d}",
+                    resident_id=resident_id(900 + n),
+                )
+                merchant = platform.payments.onboard(
+                    session,
+                    staff_id=ops.id,
+                    customer_id=customer.id,
+                    name=f"小店{n}",
+                    mcc="5812",
+                    settlement_account=account.number,
+                    fee_bps=60,
+                )
+                made.append(str(merchant.id))
+        assert list(listed(ops.get("/staff/merchants"), "merchant")) == made[:0:-1]
+        assert "仅列出 2 家" in ops.page.text
+        assert list(listed(ops.get("/staff/merchants?status=pending"), "merchant")) == made[:2]
 
 
 PRODUCT: dict[str, Any] = {
