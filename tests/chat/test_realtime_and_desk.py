@@ -374,6 +374,36 @@ class TestRecords:
             )
         assert "chat.hide" in actions
 
+    def test_a_report_dismissed_closes_the_messages_reports_and_keeps_it(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        alice, bob = chat.customer(), chat.customer("李雷")
+        ops = chat.staff_member("ops", role="operations")
+        conversation = chat.direct(alice, bob)
+        chat.send(alice, conversation, "周末一起爬山", "1")
+        report = chat.client.post(
+            f"{CHAT}/conversations/{conversation}/messages/1/report",
+            headers=bob["headers"],
+            json={"reason": "骚扰"},
+        ).json()
+        url = f"{STAFF_CHAT}/reports"
+        open_reports = chat.client.get(url, params={"open": "true"}, headers=ops["headers"])
+        assert [r["id"] for r in open_reports.json()] == [report["report_id"]]
+        for _ in range(2):  # dismissing again changes nothing
+            dismissed = chat.client.post(
+                f"{url}/{report['report_id']}/dismiss", headers=ops["headers"]
+            )
+            assert dismissed.status_code == 204
+        assert chat.client.get(url, params={"open": "true"}, headers=ops["headers"]).json() == []
+        assert [r["outcome"] for r in chat.client.get(url, headers=ops["headers"]).json()] == [
+            "dismissed"
+        ]
+        assert chat.history(bob, conversation)[0]["body"] == "周末一起爬山"
+        unknown = chat.client.post(f"{url}/999999/dismiss", headers=ops["headers"])
+        assert unknown.json()["error"]["code"] == "chat_report_not_found"
+        refused = chat.client.post(f"{url}/{report['report_id']}/dismiss", headers=alice["headers"])
+        assert refused.status_code in (401, 403)
+
     def test_export_is_chained_and_verifiable_and_edits_are_found(
         self, chat: Chat, desk: dict[str, Any], platform: Platform
     ) -> None:

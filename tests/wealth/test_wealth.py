@@ -100,6 +100,47 @@ class TestCatalogue:
         assert created.status_code == 403
 
 
+class TestClosingTheSale:
+    def test_nothing_more_is_bought_and_what_was_bought_is_kept(
+        self, client: TestClient, platform: Platform, shop: dict[str, Any]
+    ) -> None:
+        customer, operations = shop["customer"], shop["operations"]
+        assert buy(client, platform, customer).status_code == 201
+        closed = client.post(f"{V1}/staff/wealth/products/gylc2026a/close", headers=operations)
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["sale_end"] == "2026-03-02T01:30:00Z"  # now
+        refused = buy(client, platform, customer, client_id="p2")
+        assert refused.json()["error"]["code"] == "wealth_product_not_on_sale"
+        assert custody(platform) == 150_000
+        holdings = client.get(f"{V1}/me/wealth/holdings", headers=customer["headers"]).json()
+        assert [h["amount"] for h in holdings] == ["1500.00"]
+        listed = client.get(f"{V1}/me/wealth/products", headers=customer["headers"]).json()
+        assert "GYLC2026A" not in [p["code"] for p in listed]
+
+    def test_closing_again_or_before_the_sale_changes_nothing_more(
+        self, client: TestClient, shop: dict[str, Any]
+    ) -> None:
+        operations = shop["operations"]
+        upcoming = PRODUCT | {"code": "GYLC2026B", "sale_start": "2026-03-05T00:00:00Z"}
+        assert client.post(f"{V1}/staff/wealth/products", headers=operations, json=upcoming)
+        first = client.post(f"{V1}/staff/wealth/products/GYLC2026B/close", headers=operations)
+        assert first.json()["sale_start"] == first.json()["sale_end"] == "2026-03-02T01:30:00Z"
+        again = client.post(f"{V1}/staff/wealth/products/GYLC2026B/close", headers=operations)
+        assert again.json() == first.json()
+
+    def test_an_unknown_product_and_a_manager_are_refused(
+        self, client: TestClient, shop: dict[str, Any]
+    ) -> None:
+        unknown = client.post(
+            f"{V1}/staff/wealth/products/NOSUCH1/close", headers=shop["operations"]
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["code"] == "wealth_product_not_found"
+        manager = shop["people"].staff("account_manager")
+        refused = client.post(f"{V1}/staff/wealth/products/GYLC2026A/close", headers=manager)
+        assert refused.status_code == 403
+
+
 class TestPurchase:
     def test_moves_the_money_into_custody_and_records_the_holding(
         self, client: TestClient, platform: Platform, shop: dict[str, Any]

@@ -9,14 +9,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from rongbank.accounts.clearing import FakeClearingNetwork, TimeOut
 from rongbank.api.app import create_app
+from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
+from rongbank.web import staff_merchant_pages
+from rongbank.web.pages import LANG_COOKIE
+from tests.factories.cards import CARD
+from tests.factories.identity import resident_id
+from tests.payments.helpers import CommittedShop, break_settlement_of, mend_settlement
+from tests.support.sms import sms_code
 from tests.support.web import WebCustomer, WebStaff, direct, say
 from tests.web.conftest import deposit
 
@@ -121,6 +130,13 @@ class TestTheDaysWork:
         assert "今天没有等待您处理的事项。" in supervisor.page.text
         assert menu(supervisor.page) == {"/staff"}
 
+    def test_in_english_the_work_and_the_menu_are_in_english(self, ops: WebStaff) -> None:
+        ops.client.cookies.set(LANG_COOKIE, "en")
+        ops.get("/staff")
+        assert "Merchants waiting for approval" in ops.page.text
+        assert ">Moderation</a>" in ops.page.text
+        assert "待审批的商户" not in ops.page.text
+
     def test_the_search_lists_customers_with_their_numbers_masked(
         self, ops: WebStaff, me: WebCustomer
     ) -> None:
@@ -138,7 +154,10 @@ class TestMerchants:
     def test_one_onboards_another_approves_then_suspended_and_reinstated(
         self, platform: Platform, ops: WebStaff, ops2: WebStaff, me: WebCustomer
     ) -> None:
-        ops.get(f"/staff/merchants?customer_id={me.id}")
+        ops.get(f"/staff/customers/{me.id}")
+        onboarding = re.search(r'href="(/staff/merchants\?customer_id=\d+)#onboard"', ops.page.text)
+        assert onboarding, ops.page.text
+        ops.get(onboarding.group(1))
         ops.submit(
             "/staff/merchants",
             name="韩记小馆",
@@ -171,6 +190,8 @@ class TestMerchants:
         assert ops2.notice == "已恢复。"
         with platform.transaction() as session:
             assert platform.payments.merchant(session, merchant).status == "active"
+        ops.get(f"/staff/customers/{me.id}")
+        assert listed(ops.page, "merchant") == {str(merchant): "active"}
         assert audit(platform, "merchant.onboard") == [(ops.id, "console")]
         assert audit(platform, "merchant.approve") == [(ops2.id, "console")]
 
@@ -193,6 +214,33 @@ class TestMerchants:
         assert ops.error == "结算账户必须是该客户名下的正常状态电子账户。"
         with platform.transaction() as session:
             assert platform.payments.merchants(session) == []
+
+    def test_a_long_list_shows_the_newest_or_the_longest_waiting(
+        self, platform: Platform, ops: WebStaff, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(staff_merchant_pages, "SHOWN", 2)
+        with platform.transaction() as session:
+            made = []
+            for n in range(3):
+                customer, account = platform.accounts.register_person(
+                    session,
+                    name=f"店主{n}",
+                    mobile=f"1360000{n:04d}",
+                    resident_id=resident_id(900 + n),
+                )
+                merchant = platform.payments.onboard(
+                    session,
+                    staff_id=ops.id,
+                    customer_id=customer.id,
+                    name=f"小店{n}",
+                    mcc="5812",
+                    settlement_account=account.number,
+                    fee_bps=60,
+                )
+                made.append(str(merchant.id))
+        assert list(listed(ops.get("/staff/merchants"), "merchant")) == made[:0:-1]
+        assert "仅列出 2 家" in ops.page.text
+        assert list(listed(ops.get("/staff/merchants?status=pending"), "merchant")) == made[:2]
 
 
 PRODUCT: dict[str, Any] = {
@@ -316,6 +364,8 @@ class TestTools:
         assert f'href="/staff/customers/{me.id}/tools">韩梅梅' in ops.page.text
         tool = re.search(r'data-tool="(\d+)"', ops.page.text)
         assert tool, ops.page.text
+        manager.get(f"/staff/customers/{me.id}")
+        assert 'id="customer-merchants"' not in manager.page.text
         manager.get(f"/staff/customers/{me.id}/tools")
         assert listed(manager.page, "tool") == {tool.group(1): "blocked"}
         assert "/unblock" not in manager.page.text  # managers see, operations act
@@ -361,3 +411,49 @@ class TestSettlement:
         ops.submit("/staff/settlements", business_day="2026-02-30")
         assert ops.page.status_code == 422
         assert ops.error.endswith("（营业日）")
+
+    def test_a_merchant_whose_settlement_failed_waits_until_a_run_settles_it(
+        self, platform: Platform, clock: FrozenClock, browser: Browser
+    ) -> None:
+        broken = CommittedShop.open(platform, funds=1_000_000)
+        fine = CommittedShop.open(platform, funds=1_000_000, number=2)
+        broken.pay("B-1", 10_000)
+        fine.pay("F-1", 5_000)
+        with platform.transaction() as session:
+            break_settlement_of(session, broken.merchant_id)
+        clock.advance(timedelta(days=1))  # 2026-03-02 is over
+        ops = WebStaff(browser(), platform, "ops1", "赵运营", "operations")
+        ops.get("/staff/settlements")
+        ops.submit("/staff/settlements", business_day="2026-03-02")
+        assert "已结算 1 家商户，入账 ¥ 49.70；失败 1 家。" in ops.page.text
+        failures = ops.page.text.split('id="failures"')[1].split("</ul>")[0]
+        assert f'data-merchant="{broken.merchant_id}" data-day="2026-03-02"' in failures
+        assert f'data-merchant="{fine.merchant_id}"' not in failures
+        assert work(ops.get("/staff"))["work_settlements_failed"] == 1
+
+        with platform.transaction() as session:
+            mend_settlement(session)
+        ops.get("/staff/settlements")
+        ops.submit("/staff/settlements", business_day="2026-03-02")
+        assert "已结算 2 家商户" in ops.page.text
+        assert "没有结算失败的商户。" in ops.page.text
+        assert work(ops.get("/staff"))["work_settlements_failed"] == 0
+
+
+class TestFunding:
+    def test_a_top_up_the_card_network_has_not_answered_is_watched(
+        self, platform: Platform, ops: WebStaff, me: WebCustomer
+    ) -> None:
+        network = platform.funding.network
+        assert isinstance(network, FakeClearingNetwork)
+        me.get("/topup")
+        me.submit("/cards", card_number=CARD, holder_name="韩梅梅")
+        me.submit("/cards", response=sms_code(platform, me.mobile))
+        network.script(CARD, TimeOut(carried_out=True))
+        me.get("/topup")
+        me.submit("/topup", amount="10.00")
+        assert work(ops.get("/staff"))["work_funding_unknown"] == 1
+        ops.get("/staff/funding")
+        assert "韩梅梅" in ops.page.text
+        assert "¥ 10.00" in ops.page.text
+        assert me.account not in ops.page.text  # masked

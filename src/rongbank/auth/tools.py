@@ -227,7 +227,7 @@ class ToolService:
 
     def blocked(self, session: Session, *, limit: int = 100) -> list[Tool]:
         """Tools blocked by wrong answers, for staff to unblock once the customer has
-        proved who they are; the longest blocked first."""
+        proved who they are; the tools issued first come first."""
         rows = session.execute(
             text(
                 f"SELECT {_TOOL_COLUMNS} FROM auth_tool WHERE status = 'blocked' "  # noqa: S608

@@ -187,18 +187,33 @@ class Merchants:
         return Merchant(*row)
 
     def merchants(
-        self, session: Session, *, customer_id: int | None = None, status: str | None = None
+        self,
+        session: Session,
+        *,
+        customer_id: int | None = None,
+        status: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> list[Merchant]:
-        """Merchants, oldest first: all, a customer's, or those of one status."""
+        """Merchants, oldest first (or newest): all, a customer's, or those of one
+        status; the first ``limit`` of them (None: every one)."""
         rows = session.execute(
             text(
                 f"SELECT {_MERCHANT} FROM merchant "  # noqa: S608
                 "WHERE (CAST(:c AS bigint) IS NULL OR customer_id = :c) "
-                "AND (CAST(:s AS text) IS NULL OR status = :s) ORDER BY id"
+                "AND (CAST(:s AS text) IS NULL OR status = :s) "
+                f"ORDER BY id {'DESC' if newest_first else ''} LIMIT :limit"
             ),
-            {"c": customer_id, "s": status},
+            {"c": customer_id, "s": status, "limit": limit},
         ).all()
         return [Merchant(*row) for row in rows]
+
+    def merchant_names(self, session: Session, merchant_ids: list[int]) -> dict[int, str]:
+        """The names of these merchants (a page naming a few, among many)."""
+        rows = session.execute(
+            text("SELECT id, name FROM merchant WHERE id = ANY(:ids)"), {"ids": merchant_ids}
+        ).all()
+        return {int(r[0]): str(r[1]) for r in rows}
 
     def pending_count(self, session: Session) -> int:
         """Merchants onboarded and waiting for a second member of staff to approve."""

@@ -206,6 +206,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "merchant_status_active": "正常",
         "merchant_status_suspended": "已暂停",
         "staff_no_merchants": "没有商户。",
+        "staff_merchants_more": "仅列出 {count} 家；请按状态筛选，或从客户页面查看其商户。",
         "staff_onboard": "商户入驻",
         "staff_onboard_hint": "由另一位员工审批后生效。",
         "staff_merchant_number": "商户号",
@@ -979,6 +980,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "merchant_status_active": "Active",
         "merchant_status_suspended": "Suspended",
         "staff_no_merchants": "No merchants.",
+        "staff_merchants_more": (
+            "Only {count} are listed: filter by status, or see a customer's merchants on "
+            "their page."
+        ),
         "staff_onboard": "Onboard a merchant",
         "staff_onboard_hint": "Another member of staff approves it.",
         "staff_merchant_number": "Merchant no.",

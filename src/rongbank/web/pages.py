@@ -1182,6 +1182,11 @@ def staff_customer(
             ]
             for account, _ in platform.accounts.accounts_of(session, customer_id)
         }
+        merchants = (
+            platform.payments.merchants(session, customer_id=customer_id)
+            if role in roles.MERCHANTS
+            else None
+        )
     return render(
         request,
         "staff_customer.html",
@@ -1196,6 +1201,10 @@ def staff_customer(
         managers=managers,
         can_act=role in roles.ACCOUNTS,
         sees_tools=role in roles.CUSTOMER_TOOLS,
+        # the customer's e-Pay merchants, for the roles that onboard them
+        merchants=None
+        if merchants is None
+        else [{"id": m.id, "name": m.name, "status": m.status} for m in merchants],
         error=error_text(lang_of(request), error, "The action was refused.") if error else None,
     )
 

@@ -37,6 +37,9 @@ router = APIRouter(include_in_schema=False, prefix="/staff")
 
 MerchantDesk = Annotated[StaffMember, Depends(staff_page(*roles.MERCHANTS))]
 STATUSES = ("pending", "active", "suspended")
+SHOWN = 100
+"""Merchants listed at most: those waiting for approval oldest first (in the order
+they came), the others newest first."""
 
 
 def _money(minor: int) -> str:
@@ -64,7 +67,9 @@ def _merchants(
     **context: Any,
 ) -> Response:
     with platform.transaction() as session:
-        found = platform.payments.merchants(session, status=status or None)
+        found = platform.payments.merchants(
+            session, status=status or None, newest_first=status != "pending", limit=SHOWN
+        )
         names = platform.accounts.customer_names(session, [m.customer_id for m in found])
     return render(
         request,
@@ -72,6 +77,7 @@ def _merchants(
         status_code,
         status=status,
         statuses=STATUSES,
+        more=len(found) == SHOWN,
         merchants=[_merchant_view(m) | {"customer": names[m.customer_id]} for m in found],
         form=context.pop("form", {}),
         **context,
@@ -386,7 +392,7 @@ def _settlements(
         ids = [f.merchant_id for f in failures] + (
             [f.merchant_id for f in run.failed] if run else []
         )
-        names = {m.id: m.name for m in platform.payments.merchants(session) if m.id in ids}
+        names = platform.payments.merchant_names(session, ids)
     return render(
         request,
         "staff_settlements.html",

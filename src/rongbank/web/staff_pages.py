@@ -326,7 +326,7 @@ def revoke_tool(
 
 @router.get("/tools")
 def blocked_tools(request: Request, platform: PlatformDep, staff: ToolKeeper) -> Response:
-    """Tools blocked by wrong answers, the longest blocked first."""
+    """Tools blocked by wrong answers (the tools issued first come first)."""
     with platform.transaction() as session:
         tools = platform.tools.blocked(session)
         names = platform.accounts.customer_names(session, [t.customer_id for t in tools])

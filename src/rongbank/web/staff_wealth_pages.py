@@ -6,7 +6,6 @@ calls and audit actions as ``/api/v1/staff/wealth/products``."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
@@ -88,7 +87,6 @@ def _catalogue(
         due=due,
         risk_levels=rules.RISK_LEVELS,
         form=context.pop("form", {}),
-        client_id=uuid.uuid4().hex,
         **context,
     )
 
