@@ -235,7 +235,7 @@ class TestStolenPassword:
         assert bound["kind"] == withdrawn["kind"] == "security"
         assert MASKED in bound["text"]
         assert "如非本人操作" in bound["text"]
-        assert "100.00 CNY" in withdrawn["text"]
+        assert "100.00元" in withdrawn["text"]
         assert MASKED in withdrawn["text"]
 
     def test_security_notices_cannot_be_switched_off(

@@ -271,9 +271,10 @@ class TestRuns:
         assert schedule_row(platform, weekly["id"]) == ("active", date(2026, 3, 11))
         assert balance(platform, zhang.account) == 1_000_000
         [told] = notices(platform, li.id, "payment_failed")
-        assert told["title"] == "预约转账未成功 Scheduled transfer not made"
+        assert told["title"] == "预约转账未成功"
         assert "余额不足" in told["text"]
-        assert "not enough money" in told["text"]
+        assert told["en"]["title"] == "Scheduled transfer not made"
+        assert "not enough money" in told["en"]["text"]
         assert told["data"]["occurrence"] == "2026-03-04"
         assert told["data"]["amount"] == "80.00"
         assert told["data"]["reason"] == "insufficient_funds"

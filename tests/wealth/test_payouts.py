@@ -104,8 +104,8 @@ class TestRedemption:
         ]  # fmt: skip
         ledger_is_sound(platform)
         platform.deliver_push()  # the customer is told in their notice box
-        assert [n["title"] for n in notices(platform, who)] == ["理财赎回 Redemption paid"] * 2
-        assert "1,002.34 CNY" in notices(platform, who)[0]["text"]
+        assert [n["title"] for n in notices(platform, who)] == ["理财赎回"] * 2
+        assert "1,002.34元" in notices(platform, who)[0]["text"]
 
     def test_a_retry_answers_the_same_redemption_and_pays_nothing_more(
         self, client: TestClient, platform: Platform, shop: dict[str, Any]
@@ -191,8 +191,8 @@ class TestMaturity:
         ledger_is_sound(platform)
         platform.deliver_push()
         (notice,) = notices(platform, who)  # one notice, though the job ran again
-        assert notice["title"] == "理财到期 Wealth product matured"
-        assert "3,021.08 CNY" in notice["text"]
+        assert notice["title"] == "理财到期"
+        assert "3,021.08元" in notice["text"]
 
     def test_open_ended_holdings_never_mature(
         self, client: TestClient, platform: Platform, clock: FrozenClock, shop: dict[str, Any]

@@ -137,7 +137,7 @@ class TestRedemptionAfterTheCutoff:
         assert payout["paid_at"] is not None
         ledger_is_sound(platform)
         platform.deliver_push()
-        assert [n["title"] for n in notices(platform, who)] == ["理财赎回 Redemption paid"]
+        assert [n["title"] for n in notices(platform, who)] == ["理财赎回"]
 
     def test_on_a_holiday_it_waits_for_the_first_business_day_after(
         self, client: TestClient, platform: Platform, clock: FrozenClock, shop: dict[str, Any]

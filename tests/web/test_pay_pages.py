@@ -165,7 +165,7 @@ def order_no_of(page: str) -> str:
 class TestScanToPay:
     def test_the_nav_leads_to_paying(self, me: WebCustomer) -> None:
         me.get("/accounts")
-        assert '<a href="/pay">付款</a>' in me.page.text
+        assert re.search(r'<a class="tab" href="/pay">付款</a>', me.page.text)  # in the tab bar
         me.get("/pay")
         assert "扫码付款" in me.page.text
 

@@ -223,63 +223,94 @@ def _card_facts(event: PayoutCardBound | PayoutCardUnbound | WithdrawalMade) -> 
     }
 
 
-def _amount(payload: dict[str, Any]) -> str:
-    return f"{format_display(int(payload['amount']), scale=CNY_SCALE)} {payload['currency']}"
+def _amount(payload: dict[str, Any], lang: str = "zh") -> str:
+    figure = format_display(int(payload["amount"]), scale=CNY_SCALE)
+    if lang == "zh" and payload["currency"] == "CNY":
+        return f"{figure}元"
+    return f"{figure} {payload['currency']}"
 
 
-def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
-    """Title and text of an event notice, in Chinese then English."""
+Text = tuple[str, str]
+"""A notice's title and text in one language."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeText:
+    """An event notice in Chinese, and in English for customers who read that."""
+
+    zh: Text
+    en: Text
+
+
+def render(kind: str, payload: dict[str, Any]) -> NoticeText:
+    """Title and text of an event notice, in Chinese and in English."""
     if kind == SECURITY:
         return _security(payload)
     if kind == PAYMENT_FAILED:
         return _payment_failed(payload)
-    amount = _amount(payload)
+    amount, amount_en = _amount(payload), _amount(payload, "en")
     if kind == "money_received" and payload.get("source") == "refund":
-        return (
-            "退款到账 Refund received",
-            f"{payload['merchant']} 退款 {amount} 已退回您的账户。"
-            f" {payload['merchant']} refunded {amount} to your account.",
+        merchant = payload["merchant"]
+        return NoticeText(
+            ("退款到账", f"{merchant} 退款 {amount} 已退回您的账户。"),
+            ("Refund received", f"{merchant} refunded {amount_en} to your account."),
         )
     if kind == "money_received" and payload.get("source") == "wealth":
         tail, product = payload["account_tail"], payload["product"]
         matured = payload.get("payout") == "maturity"
-        return (
-            "理财到期 Wealth product matured" if matured else "理财赎回 Redemption paid",
-            f"您的理财产品{product}{'到期' if matured else '赎回'}款 {amount}"
-            f"（含收益）已到您尾号{tail}的账户。"
-            f" {amount} from {product} ({'maturity' if matured else 'redemption'}, with its"
-            f" yield) is in your account ending {tail}.",
+        return NoticeText(
+            (
+                "理财到期" if matured else "理财赎回",
+                f"您的理财产品{product}{'到期' if matured else '赎回'}款 {amount}"
+                f"（含收益）已到您尾号{tail}的账户。",
+            ),
+            (
+                "Wealth product matured" if matured else "Redemption paid",
+                f"{amount_en} from {product} ({'maturity' if matured else 'redemption'},"
+                f" with its yield) is in your account ending {tail}.",
+            ),
         )
     if kind == "money_received":
         tail, payer = payload["account_tail"], payload.get("payer", "")
-        return (
-            "收到转账 Money received",
-            f"您尾号{tail}的账户收到{payer}转账 {amount}。"
-            f" Your account ending {tail} received {amount} from {payer}.",
+        return NoticeText(
+            ("收到转账", f"您尾号{tail}的账户收到{payer}转账 {amount}。"),
+            ("Money received", f"Your account ending {tail} received {amount_en} from {payer}."),
         )
     if kind == "payment_made":
         held = payload.get("status") == "authorised"
         tail, merchant = payload["account_tail"], payload["merchant"]
         if held:
-            return (
-                "预授权 Payment authorised",
-                f"您尾号{tail}的账户在{merchant}预授权 {amount}（资金已冻结，待商户确认）。"
-                f" {amount} is held on your account ending {tail} for {merchant}.",
+            return NoticeText(
+                (
+                    "预授权",
+                    f"您尾号{tail}的账户在{merchant}预授权 {amount}（资金已冻结，待商户确认）。",
+                ),
+                (
+                    "Payment authorised",
+                    f"{amount_en} is held on your account ending {tail} for {merchant}.",
+                ),
             )
-        return (
-            "付款成功 Payment made",
-            f"您尾号{tail}的账户向{merchant}付款 {amount}。"
-            f" You paid {amount} to {merchant} from your account ending {tail}.",
+        return NoticeText(
+            ("付款成功", f"您尾号{tail}的账户向{merchant}付款 {amount}。"),
+            (
+                "Payment made",
+                f"You paid {amount_en} to {merchant} from your account ending {tail}.",
+            ),
         )
     if kind == "due_soon":
         due = datetime.fromisoformat(payload["due_at"]).astimezone(BEIJING)
-        when = due.strftime("%Y-%m-%d %H:%M")
-        return (
-            "预授权即将到期 Authorisation ending",
-            f"您在{payload['merchant']}的预授权 {amount} 将于 {when}（北京时间）到期，"
-            "届时若商户未确认收款，冻结资金将退回您的账户。"
-            f" The {amount} held for {payload['merchant']} is released on {when} "
-            "(Beijing time) unless the merchant takes it before.",
+        when, merchant = due.strftime("%Y-%m-%d %H:%M"), payload["merchant"]
+        return NoticeText(
+            (
+                "预授权即将到期",
+                f"您在{merchant}的预授权 {amount} 将于 {when}（北京时间）到期，"
+                "届时若商户未确认收款，冻结资金将退回您的账户。",
+            ),
+            (
+                "Authorisation ending",
+                f"The {amount_en} held for {merchant} is released on {when} "
+                "(Beijing time) unless the merchant takes it before.",
+            ),
         )
     raise ValueError(f"no notice text for {kind}")
 
@@ -298,18 +329,24 @@ _FAILED_BECAUSE: dict[str, tuple[str, str]] = {
 the refusal's code."""
 
 
-def _payment_failed(payload: dict[str, Any]) -> tuple[str, str]:
-    amount, tail, payee = _amount(payload), payload["account_tail"], payload["payee_tail"]
+def _payment_failed(payload: dict[str, Any]) -> NoticeText:
+    amount, amount_en = _amount(payload), _amount(payload, "en")
+    tail, payee = payload["account_tail"], payload["payee_tail"]
     on = payload["occurrence"]
     code = str(payload["reason"])
     why_zh, why_en = _FAILED_BECAUSE.get(code, (f"未能完成（{code}）", f"it was refused ({code})"))
-    return (
-        "预约转账未成功 Scheduled transfer not made",
-        f"您预约于{on}从尾号{tail}的账户向尾号{payee}的账户转账 {amount}，因{why_zh}未能完成，"
-        "资金未划转。请处理后自行转账，后续预约日期照常执行。"
-        f" Your scheduled transfer of {amount} from your account ending {tail} to the account"
-        f" ending {payee}, due on {on}, was not made: {why_en}. Nothing was moved; pay it"
-        " yourself if you still mean to. Later dates go ahead as planned.",
+    return NoticeText(
+        (
+            "预约转账未成功",
+            f"您预约于{on}从尾号{tail}的账户向尾号{payee}的账户转账{amount}，因{why_zh}未能完成，"
+            "资金未划转。请处理后自行转账，后续预约日期照常执行。",
+        ),
+        (
+            "Scheduled transfer not made",
+            f"Your scheduled transfer of {amount_en} from your account ending {tail} to the"
+            f" account ending {payee}, due on {on}, was not made: {why_en}. Nothing was"
+            " moved; pay it yourself if you still mean to. Later dates go ahead as planned.",
+        ),
     )
 
 
@@ -317,7 +354,7 @@ def _beijing(at: str) -> str:
     return datetime.fromisoformat(at).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
-def _security(payload: dict[str, Any]) -> tuple[str, str]:
+def _security(payload: dict[str, Any]) -> NoticeText:
     event = payload["event"]
     if event == "login_locked":
         return _login_locked(payload)
@@ -327,43 +364,58 @@ def _security(payload: dict[str, Any]) -> tuple[str, str]:
     warn_en = "If this was not you, call the bank or your account manager now."
     if event == "card_bound":
         when = _beijing(payload["full_limits_from"])
-        return (
-            "新绑定银行卡 New card bound",
-            f"您的网上银行绑定了新的提现银行卡 {bank}{card}，"
-            f"{when}（北京时间）前每日可提现金额较低。{warn_zh}"
-            f" The card {bank}{card} was bound to your e-bank for withdrawals; until {when}"
-            f" (Beijing time) only a small amount a day can go to it. {warn_en}",
+        return NoticeText(
+            (
+                "新绑定银行卡",
+                f"您的网上银行绑定了新的提现银行卡 {bank}{card}，"
+                f"{when}（北京时间）前每日可提现金额较低。{warn_zh}",
+            ),
+            (
+                "New card bound",
+                f"The card {bank}{card} was bound to your e-bank for withdrawals; until"
+                f" {when} (Beijing time) only a small amount a day can go to it. {warn_en}",
+            ),
         )
     if event == "card_unbound":
-        return (
-            "银行卡已解绑 Card unbound",
-            f"银行卡 {bank}{card} 已从您的网上银行解绑。{warn_zh}"
-            f" The card {bank}{card} was unbound from your e-bank. {warn_en}",
+        return NoticeText(
+            ("银行卡已解绑", f"银行卡 {bank}{card} 已从您的网上银行解绑。{warn_zh}"),
+            ("Card unbound", f"The card {bank}{card} was unbound from your e-bank. {warn_en}"),
         )
     if event == "withdrawal":
-        amount, tail = _amount(payload), payload["account_tail"]
-        return (
-            "提现成功 Money withdrawn",
-            f"您尾号{tail}的账户向银行卡 {bank}{card} 提现 {amount}。{warn_zh}"
-            f" {amount} went from your account ending {tail} to the card {bank}{card}. {warn_en}",
+        amount, amount_en, tail = _amount(payload), _amount(payload, "en"), payload["account_tail"]
+        return NoticeText(
+            (
+                "提现成功",
+                f"您尾号{tail}的账户向银行卡 {bank}{card} 提现 {amount}。{warn_zh}",
+            ),
+            (
+                "Money withdrawn",
+                f"{amount_en} went from your account ending {tail} to the card {bank}{card}."
+                f" {warn_en}",
+            ),
         )
     raise ValueError(f"no notice text for security event {event}")
 
 
-def _login_locked(payload: dict[str, Any]) -> tuple[str, str]:
+def _login_locked(payload: dict[str, Any]) -> NoticeText:
     until, failures = _beijing(payload["locked_until"]), payload["failures"]
     unknown = payload["source"] == throttle.UNKNOWN_SOURCE
     source_zh = "未知网络" if unknown else f"网络 {payload['source']}"
     source_en = "an unknown network" if unknown else f"the network {payload['source']}"
-    return (
-        "登录密码多次输错 Wrong passwords for your login",
-        f"有人从{source_zh}多次输错您的网上银行登录密码，该网络的登录已暂停至{until}（北京时间）；"
-        f"自您上次登录以来共输错{failures}次。如非本人操作，请尽快修改登录密码，"
-        "或致电银行、联系您的客户经理。其他网络的登录不受影响。"
-        f" Wrong passwords were typed for your e-bank login from {source_en}; logins from"
-        f" there are paused until {until} (Beijing time). {failures} wrong passwords since"
-        " your last login. If this was not you, change your password soon, or call the bank"
-        " or your account manager. Logins from other networks are not affected.",
+    return NoticeText(
+        (
+            "登录密码多次输错",
+            f"有人从{source_zh}多次输错您的网上银行登录密码，该网络的登录已暂停至{until}"
+            f"（北京时间）；自您上次登录以来共输错{failures}次。如非本人操作，请尽快修改"
+            "登录密码，或致电银行、联系您的客户经理。其他网络的登录不受影响。",
+        ),
+        (
+            "Wrong passwords for your login",
+            f"Wrong passwords were typed for your e-bank login from {source_en}; logins from"
+            f" there are paused until {until} (Beijing time). {failures} wrong passwords since"
+            " your last login. If this was not you, change your password soon, or call the"
+            " bank or your account manager. Logins from other networks are not affected.",
+        ),
     )
 
 

@@ -394,7 +394,8 @@ class PushService:
 
     def _body(self, session: Session, kind: str, row: Any) -> str:
         broadcast_id = None if row[3] is None else int(row[3])
-        if broadcast_id is not None:
+        english: dict[str, str] | None = None
+        if broadcast_id is not None:  # as staff wrote it, in one language
             title, body, data = str(row[6]), str(row[7]), {}
         else:
             payload = dict(row[4])
@@ -403,13 +404,17 @@ class PushService:
                     text("SELECT name FROM customer WHERE id = :id"), {"id": payload["payer_id"]}
                 ).scalar_one()
                 payload["payer"] = mask_name(str(payer))
-            title, body = notices.render(kind, payload)
+            text_of = notices.render(kind, payload)
+            (title, body), (title_en, body_en) = text_of.zh, text_of.en
+            english = {"title": title_en, "text": body_en}
             data = notices.public_data(payload)
         return json.dumps(
             {
                 "kind": kind,
                 "title": title,
                 "text": body,
+                # The same in English, for customers who read the bank in English.
+                **({"en": english} if english else {}),
                 "broadcast_id": broadcast_id,
                 "data": data,
             },

@@ -1813,6 +1813,27 @@ ERRORS_EN: dict[str, str] = {
 }
 
 
+LEVEL_NAMES_EN = {
+    "PR1 谨慎型": "PR1 Cautious",
+    "PR2 稳健型": "PR2 Prudent",
+    "PR3 平衡型": "PR3 Balanced",
+    "PR4 进取型": "PR4 Growth",
+    "PR5 激进型": "PR5 Aggressive",
+    "C1 保守型": "C1 Conservative",
+    "C2 稳健型": "C2 Prudent",
+    "C3 平衡型": "C3 Balanced",
+    "C4 进取型": "C4 Growth",
+    "C5 激进型": "C5 Aggressive",
+}
+"""The English names of the regulator's risk levels (``wealth.rules``), by their
+Chinese names: what products, assessments and chat cards carry."""
+
+
+def level_name(label: str, lang: str) -> str:
+    """A risk level as a reader of ``lang`` knows it (the template filter ``level``)."""
+    return LEVEL_NAMES_EN.get(label, label) if lang == "en" else label
+
+
 def translate(lang: str) -> dict[str, str]:
     return MESSAGES.get(lang, MESSAGES["zh"])
 

@@ -69,13 +69,14 @@ from rongbank.web.csrf import (
     set_csrf_cookie,
 )
 from rongbank.web.formatting import amount
-from rongbank.web.i18n import LANGUAGES, error_text, translate
+from rongbank.web.i18n import LANGUAGES, error_text, level_name, translate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
 # A customer's own account in a picker: 6288****0018, as on bank slips (fits a phone).
 templates.env.filters["masked"] = mask_account_number
 templates.env.filters["amount"] = amount
+templates.env.filters["level"] = level_name
 
 CUSTOMER_COOKIE = "rb_session"
 STAFF_COOKIE = "rb_staff"

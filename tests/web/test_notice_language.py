@@ -1,0 +1,73 @@
+"""A notice in the notice box is shown in the reader's language: Chinese, or English
+for a customer who reads the bank in English; never both run together."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from rongbank.chat import notices
+from rongbank.chat.service import Member, Message
+from rongbank.platform import Platform
+from rongbank.web import chat_pages
+from rongbank.web.i18n import translate
+from rongbank.web.pages import templates
+
+REFUND = {"source": "refund", "amount": 1234, "currency": "CNY", "merchant": "茶叶铺"}
+
+
+def _shown(platform: Platform, body: str, lang: str) -> str:
+    message = Message(
+        1, 1, "system", None, "push:1", "notice", body, None, None, (),
+        platform.clock.now(), recalled=False, hidden=False,
+    )  # fmt: skip
+    view = chat_pages._message_view(
+        message,
+        member=Member("customer", 1),
+        names={},
+        now=platform.clock.now(),
+        recall_window=timedelta(minutes=2),
+        delivered_to=0,
+        read_to=0,
+    )
+    return templates.get_template("_chat_messages.html").render(
+        t=translate(lang),
+        lang=lang,
+        entries=[view],
+        last_seq=1,
+        people={"delivered_to": 0, "read_to": 0},
+        conversation={"id": 1},
+        prefix="/chat",
+        csrf="c",
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown", "not_shown"),
+    [
+        ("zh", ["退款到账", "茶叶铺 退款 12.34元 已退回您的账户。"], ["Refund", "refunded"]),
+        ("en", ["Refund received", "茶叶铺 refunded 12.34 CNY to your account."], ["退款到账"]),
+    ],
+)
+def test_an_event_notice_is_in_the_readers_language(
+    platform: Platform, lang: str, shown: list[str], not_shown: list[str]
+) -> None:
+    text = notices.render("money_received", REFUND)
+    body = json.dumps(
+        {"kind": "money_received", "title": text.zh[0], "text": text.zh[1],
+         "en": {"title": text.en[0], "text": text.en[1]}},
+        ensure_ascii=False,
+    )  # fmt: skip
+    page = _shown(platform, body, lang)
+    for words in shown:
+        assert words in page
+    for words in not_shown:
+        assert words not in page
+
+
+def test_a_broadcast_is_shown_as_staff_wrote_it_in_either_language(platform: Platform) -> None:
+    body = json.dumps({"kind": "announcement", "title": "系统维护", "text": "今晚维护"})
+    assert "今晚维护" in _shown(platform, body, "en")
+    assert "今晚维护" in _shown(platform, body, "zh")
