@@ -22,6 +22,7 @@ from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
 from rongbank.api.guard import InputGuard
 from rongbank.auth import endpoints as auth_endpoints
+from rongbank.auth import session_endpoints
 from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
 from rongbank.chat.gateway import router as chat_gateway
@@ -111,6 +112,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(auth_endpoints.customer, prefix="/api/v1")
     app.include_router(auth_endpoints.staff, prefix="/api/v1")
     app.include_router(auth_endpoints.public, prefix="/api/v1")
+    app.include_router(session_endpoints.customer, prefix="/api/v1")
+    app.include_router(session_endpoints.public, prefix="/api/v1")
     app.include_router(funding_router, prefix="/api/v1")
     app.include_router(statements_router, prefix="/api/v1")
     app.include_router(payments_endpoints.customer, prefix="/api/v1")

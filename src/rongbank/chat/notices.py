@@ -38,7 +38,7 @@ from rongbank.accounts.events import (
     WithdrawalMade,
 )
 from rongbank.auth import throttle
-from rongbank.auth.events import LoginLockedOut
+from rongbank.auth.events import LoginLockedOut, PasswordChanged
 from rongbank.money import format_amount
 from rongbank.outbox import Event
 from rongbank.payments.events import PaymentMade, PaymentRefunded
@@ -186,6 +186,13 @@ def notice_of(event: Event) -> EventNotice | None:
             "locked_until": event.locked_until.isoformat(),
         }
         return EventNotice(event.customer_id, SECURITY, event.key, facts, event.occurred_at)
+    if isinstance(event, PasswordChanged):
+        facts = {
+            "event": "password_reset" if event.reset else "password_changed",
+            "source": throttle.masked(event.source),
+            "sessions_ended": event.sessions_ended,
+        }
+        return EventNotice(event.customer_id, SECURITY, event.key, facts, event.occurred_at)
     return None
 
 
@@ -274,6 +281,8 @@ def _security(payload: dict[str, Any]) -> tuple[str, str]:
     event = payload["event"]
     if event == "login_locked":
         return _login_locked(payload)
+    if event in ("password_changed", "password_reset"):
+        return _password_changed(payload)
     card = payload["card"]
     bank = f"{payload['bank']} " if payload.get("bank") else ""
     warn_zh = "如非本人操作，请立即致电银行或联系您的客户经理。"
@@ -317,6 +326,22 @@ def _login_locked(payload: dict[str, Any]) -> tuple[str, str]:
         f" there are paused until {until} (Beijing time). {failures} wrong passwords since"
         " your last login. If this was not you, change your password soon, or call the bank"
         " or your account manager. Logins from other networks are not affected.",
+    )
+
+
+def _password_changed(payload: dict[str, Any]) -> tuple[str, str]:
+    reset, ended = payload["event"] == "password_reset", payload["sessions_ended"]
+    unknown = payload["source"] == throttle.UNKNOWN_SOURCE
+    source_zh = "未知网络" if unknown else f"网络 {payload['source']}"
+    source_en = "an unknown network" if unknown else f"the network {payload['source']}"
+    how_zh = "通过注册手机重置" if reset else "修改"
+    how_en = "reset through your registered mobile" if reset else "changed"
+    return (
+        "登录密码已重置 Password reset" if reset else "登录密码已修改 Password changed",
+        f"您的网上银行登录密码已从{source_zh}{how_zh}，其他 {ended} 处登录已退出。"
+        "如非本人操作，请立即致电银行或联系您的客户经理。"
+        f" Your e-bank login password was {how_en} from {source_en}; {ended} other"
+        " sessions were ended. If this was not you, call the bank or your account manager now.",
     )
 
 
