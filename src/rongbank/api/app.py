@@ -11,7 +11,7 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from rongbank import __version__
@@ -32,10 +32,12 @@ from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
     chat_pages,
+    error_pages,
     funding_pages,
     merchant_pages,
     pages,
     pay_pages,
+    profile_pages,
     wealth_pages,
 )
 
@@ -94,7 +96,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.platform = platform
-    install_error_handlers(app)
+    install_error_handlers(app, page=error_pages.error_page)
     complete_openapi(app)
     app.add_middleware(InputGuard)
 
@@ -135,6 +137,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)
     app.include_router(wealth_pages.router)
+    app.include_router(profile_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )
@@ -158,8 +161,6 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    @app.exception_handler(pages.LoginRequired)
-    async def login_required(request: Request, exc: pages.LoginRequired) -> RedirectResponse:
-        return RedirectResponse(exc.target, status_code=303)
+    app.add_exception_handler(pages.LoginRequired, error_pages.login_required)  # type: ignore[arg-type]
 
     return app
