@@ -291,6 +291,15 @@ class TestErrorPages:
         assert "csrf_failed" in answer.text
         assert "The page has expired" not in answer.text  # no English on a Chinese page
 
+    def test_a_bad_statement_period_is_a_page_that_says_what_to_choose(
+        self, me: WebCustomer
+    ) -> None:
+        answer = me.get(f"/statement.pdf?account={me.account}&start=2026-03-05&end=2026-03-01")
+        assert answer.status_code == 422
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "请选择开始不晚于结束" in answer.text
+        assert 'id="error-code">statement_period_invalid<' in answer.text
+
     def test_an_unexpected_failure_is_a_page_that_says_nothing_changed(self, app: FastAPI) -> None:
         @app.get("/boom")
         def boom() -> None:

@@ -1054,6 +1054,8 @@ ERRORS_ZH: dict[str, str] = {
         "再错此网络将暂停登录此账户 {lockout_minutes} 分钟。"
     ),
     "password_unchanged": "新密码不能与当前密码相同。",
+    "statement_period_invalid": "请选择开始不晚于结束、结束不晚于今天、且不超过 366 天的期间。",
+    "statement_too_long": "该期间的交易太多，无法生成一份此格式的对账单，请缩短期间或选择 CSV。",
     "session_not_found": "该登录已不存在（可能已经退出）。",
     "password_reset_expired": "本次重置已失效（已使用、超过10分钟或验证码错误过多），请重新开始。",
     "password_reset_code_wrong": "验证码不正确，还可尝试 {attempts_left} 次。",
