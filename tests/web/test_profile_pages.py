@@ -335,6 +335,17 @@ class TestExpiredSession:
         # Kept once: the cookie is gone.
         assert me.get("/resume").url.path == "/accounts"
 
+    def test_passwords_are_never_kept_and_a_form_of_nothing_else_is_not_kept(
+        self, me: WebCustomer, clock: FrozenClock
+    ) -> None:
+        me.get("/security/password")
+        clock.advance(timedelta(minutes=16))
+        me.submit("/security/password", current_password=PASSWORD, new_password=NEW)
+        assert me.page.url.path == "/login"
+        assert "rb_kept" not in me.client.cookies
+        assert 'id="session-expired"' not in me.page.text
+        assert 'name="next"' not in me.page.text
+
     def test_a_page_asked_for_after_the_session_expired_opens_after_the_login(
         self, me: WebCustomer, clock: FrozenClock
     ) -> None:

@@ -93,6 +93,8 @@ def _kept(path: str, form: Any) -> str | None:
         and name not in NOT_KEPT
         and not name.startswith(NOT_KEPT_PREFIXES)
     ]
+    if not fields:  # a bare button: sent again without its page, it would say nothing
+        return None
     blob = base64.urlsafe_b64encode(
         json.dumps({"path": path, "fields": fields}, ensure_ascii=False).encode()
     ).decode()
