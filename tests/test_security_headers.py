@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
-from rongbank.web import chat_pages, merchant_pages, pages, pay_pages, wealth_pages
+from rongbank.web import chat_pages, merchant_pages, pages, pay_pages, profile_pages, wealth_pages
 from rongbank.web.pages import CUSTOMER_COOKIE
 from tests.factories.identity import resident_id
 
@@ -53,7 +53,9 @@ def test_a_form_posted_without_the_csrf_token_is_refused(client: TestClient) -> 
     client.get("/login")  # sets the pre-session cookie
     response = client.post("/login", data={"login_name": "13900000001", "password": "x"})
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "csrf_failed"
+    # A page, not JSON: the site's own error page, which names the refusal's code.
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'id="error-code">csrf_failed<' in response.text
 
 
 def test_account_pages_and_answers_are_kept_by_no_cache(client: TestClient, customer: str) -> None:
@@ -78,7 +80,8 @@ def routes(client: TestClient) -> list[tuple[str, str]]:
         found += [(m, r.path) for r in router.routes if isinstance(r, APIRoute) for m in r.methods]
     found += [
         (m, r.path)
-        for r in wealth_pages.router.routes
+        for router in (wealth_pages.router, profile_pages.router)
+        for r in router.routes
         if isinstance(r, APIRoute)
         for m in r.methods
     ]

@@ -22,13 +22,15 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts.clearing import ClearingNetwork, FakeClearingNetwork
 from rongbank.accounts.funding import FundingService, Resolved
+from rongbank.accounts.identity import parse_mobile
 from rongbank.accounts.payees import Payees
 from rongbank.accounts.rules import NewCardLimit, load_class_limits
 from rongbank.accounts.scheduled import ScheduledRuns, ScheduledTransfers
 from rongbank.accounts.service import AccountsService
 from rongbank.audit.service import AuditLog
 from rongbank.auth.limits import ToolKind, load_tool_limits
-from rongbank.auth.service import AuthService, LoginResult
+from rongbank.auth.reset import PasswordResets, StartedReset
+from rongbank.auth.service import AuthService, LoginResult, Principal, PrincipalKind
 from rongbank.auth.sms import FakeSmsGateway, SmsGateway
 from rongbank.auth.stepup import Challenge, ChallengeNeeded, ChallengeRequired, RiskCheck, StepUp
 from rongbank.auth.tools import PaymentRequest, ToolService
@@ -97,6 +99,7 @@ class Platform:
     audit: AuditLog = field(init=False)
     tools: ToolService = field(init=False)
     stepup: StepUp = field(init=False)
+    password_resets: PasswordResets = field(init=False)
     chat: ChatService = field(init=False)
     chat_sends: GroupCommitter[GatewaySend, SendOutcome] = field(init=False)
     """The WebSocket gateway's sends, group-committed (see ``rongbank.chat.committer``)."""
@@ -151,6 +154,7 @@ class Platform:
             risk=self.risk,
             ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
         )
+        self.password_resets = PasswordResets(self.clock, self.auth, self.tools, self.accounts)
         self.chat = ChatService(
             self.clock,
             make_bus(self.settings, self._connect_direct if self.engine else None),
@@ -322,6 +326,7 @@ class Platform:
         action: str,
         target: str,
         first: bool = False,
+        tools: tuple[ToolKind, ...] = (ToolKind.SMS,),
     ) -> Iterator[Session]:
         """An audited transaction for a security change (a new tool, a higher limit of
         one's own, a new payout card), confirmed like a payment by a code sent to the
@@ -331,11 +336,12 @@ class Platform:
         The code is checked after the body, so that a change that cannot be made says
         so before a code is sent; with ``first``, before it instead, for a body that
         reaches outside the bank (a card enrolled with its issuer), which must not run
-        unconfirmed: the caller then checks what can be refused before asking."""
+        unconfirmed: the caller then checks what can be refused before asking. ``tools``:
+        what may confirm it (``StepUp.confirm``)."""
 
         def check(session: Session) -> Callable[[Session], object] | None:
             def confirm(s: Session) -> None:
-                self.stepup.confirm(s, customer_id, change, challenge_id)
+                self.stepup.confirm(s, customer_id, change, challenge_id, tools=tools)
 
             if not first:
                 return confirm
@@ -448,11 +454,111 @@ class Platform:
             target=login_name,
             result="ok" if principal else "refused",
             ip=ip,
-            details=None
-            if result.error is None
-            # A disabled login is refused as a wrong password; the bank is told why.
-            else {"error": result.error.code} | ({"disabled": True} if result.disabled else {}),
+            details=(
+                {}
+                if result.error is None
+                # A disabled login is refused as a wrong password; the bank is told why.
+                else {"error": result.error.code} | ({"disabled": True} if result.disabled else {})
+            )
+            # Whose login was tried, for their login history (``AuditLog.logins_of``).
+            | ({"login_of": f"{owner[0].value}:{owner[1]}"} if (owner := result.login_of) else {}),
         )
+
+    def change_password(
+        self, principal: Principal, *, current: str, new: str, ip: str | None
+    ) -> int:
+        """Change the principal's password (``AuthService.change_password``), audited,
+        a wrong current password counted before it is refused; how many other
+        sessions ended."""
+
+        def record(session: Session, error: DomainError | None, ended: int = 0) -> None:
+            self.audit.record(
+                session,
+                actor_kind=principal.kind.value,
+                actor_id=principal.id,
+                action="password.change",
+                result="refused" if error else "ok",
+                ip=ip,
+                details={"error": error.code} if error else {"sessions_ended": ended},
+            )
+
+        try:
+            with self.transaction() as session:
+                personal = (
+                    self.accounts.holder(session, principal.id).personal
+                    if principal.kind is PrincipalKind.CUSTOMER
+                    else ()
+                )
+                changed = self.auth.change_password(
+                    session, principal, current=current, new=new, ip=ip, personal=personal
+                )
+                record(session, changed.error, changed.sessions_ended)
+        except DomainError as error:  # a new password the policy refuses
+            with self.transaction() as session:
+                record(session, error)
+            raise
+        return changed.unwrap()
+
+    def start_password_reset(
+        self, *, mobile: str, identity_number: str, ip: str | None
+    ) -> StartedReset:
+        """Start a password reset (``rongbank.auth.reset``), audited; the same answer
+        whoever the mobile belongs to."""
+        number = parse_mobile(mobile)
+        with self.audited(
+            actor_kind="anonymous", actor_id=None, action="password.reset.start", target=number
+        ) as session:
+            return self.password_resets.start(
+                session, mobile=number, identity_number=identity_number, ip=ip
+            )
+
+    def finish_password_reset(
+        self,
+        reset_id: str,
+        *,
+        code: str | None,
+        password: str | None,
+        challenge_id: str | None,
+        response: str | None,
+        ip: str | None,
+    ) -> int:
+        """Check a reset's code and new password (a wrong code counted before it is
+        refused), then set the password, confirmed by the customer's token or U盾
+        when they hold one (``Platform.confirmed``). How many sessions ended."""
+        target = f"password-reset:{reset_id[:8]}"
+        with self.transaction() as session:
+            checked = self.password_resets.check(session, reset_id, code=code, password=password)
+            if checked.error is None:
+                strong = self.stepup.strong_tools(session, checked.unwrap())
+            else:
+                self.audit.record(
+                    session,
+                    actor_kind="anonymous",
+                    actor_id=None,
+                    action="password.reset",
+                    target=target,
+                    result="refused",
+                    ip=ip,
+                    details={"error": checked.error.code},
+                )
+        customer_id = checked.unwrap()
+        work = (
+            self.confirmed(
+                self.password_resets.change(customer_id, reset_id),
+                customer_id=customer_id,
+                challenge_id=challenge_id,
+                response=response,
+                action="password.reset",
+                target=target,
+                tools=strong,
+            )
+            if strong
+            else self.audited(
+                actor_kind="customer", actor_id=customer_id, action="password.reset", target=target
+            )
+        )
+        with work as session:
+            return self.password_resets.finish(session, reset_id, ip=ip)
 
     def start(self, *, background: bool = True) -> None:
         """Start the group committer and, with ``background``, the periodic jobs: the

@@ -278,7 +278,7 @@ class TestLogin:
         assert wrong_password.to_dict() == {
             "code": "login_failed",
             "message": "The login name or password is wrong.",
-            "details": {"remaining_attempts": 4},
+            "details": {"remaining_attempts": 4, "lockout_seconds": 900},
         }
         assert wrong_password.status == unknown_name.status == 401
 
@@ -326,17 +326,21 @@ class TestLogin:
         for _ in range(5):
             refusal(session, auth, alice, WRONG)
         clock.advance(timedelta(minutes=15))
-        assert refusal(session, auth, alice, WRONG).details == {"remaining_attempts": 4}
+        # The next lockout of this source would last twice as long.
+        assert refusal(session, auth, alice, WRONG).details == {
+            "remaining_attempts": 4,
+            "lockout_seconds": 1800,
+        }
 
     def test_an_unknown_name_counts_down_and_locks_alike(
         self, session: Session, auth: AuthService
     ) -> None:
         answers = [refusal(session, auth, "nobody", PASSWORD).to_dict() for _ in range(5)]
         assert [a["details"] for a in answers] == [
-            {"remaining_attempts": 4},
-            {"remaining_attempts": 3},
-            {"remaining_attempts": 2},
-            {"remaining_attempts": 1},
+            {"remaining_attempts": 4, "lockout_seconds": 900},
+            {"remaining_attempts": 3, "lockout_seconds": 900},
+            {"remaining_attempts": 2, "lockout_seconds": 900},
+            {"remaining_attempts": 1, "lockout_seconds": 900},
             {"retry_after_seconds": 900},
         ]
         assert answers[-1]["code"] == "login_locked"
@@ -355,7 +359,10 @@ class TestLogin:
         refusal(session, auth, alice, WRONG)
         log_in(session, auth, alice, PASSWORD)
         assert wide_failures(session, alice) == 0
-        assert refusal(session, auth, alice, WRONG).details == {"remaining_attempts": 4}
+        assert refusal(session, auth, alice, WRONG).details == {
+            "remaining_attempts": 4,
+            "lockout_seconds": 900,
+        }
 
     def test_a_hash_with_old_parameters_is_replaced_at_login(
         self, session: Session, auth: AuthService, alice: str
@@ -410,7 +417,7 @@ class TestLockoutBySource:
             attempt(session, auth, WRONG, "198.51.100.7")
         elsewhere = attempt(session, auth, WRONG, "203.0.113.9")
         assert isinstance(elsewhere, LoginFailed)
-        assert elsewhere.details == {"remaining_attempts": 4}
+        assert elsewhere.details == {"remaining_attempts": 4, "lockout_seconds": 900}
 
     def test_each_further_lockout_of_a_source_lasts_twice_as_long(
         self, session: Session, auth: AuthService, clock: FrozenClock, alice: str
@@ -423,6 +430,16 @@ class TestLockoutBySource:
             waits.append(locked.details["retry_after_seconds"])
             clock.advance(timedelta(seconds=locked.details["retry_after_seconds"]))
         assert waits == [900, 1800, 3600, 7200]
+
+    def test_each_refusal_warns_how_long_the_coming_lockout_lasts(
+        self, session: Session, auth: AuthService, clock: FrozenClock, alice: str
+    ) -> None:
+        for _ in range(5):
+            attempt(session, auth, WRONG, "198.51.100.7")
+        clock.advance(timedelta(minutes=15))
+        warned = attempt(session, auth, WRONG, "198.51.100.7")
+        assert isinstance(warned, LoginFailed)
+        assert warned.details == {"remaining_attempts": 4, "lockout_seconds": 1800}
 
     def test_a_lockout_never_lasts_more_than_a_day(
         self, session: Session, auth: AuthService, clock: FrozenClock, alice: str
@@ -458,7 +475,7 @@ class TestLockoutBySource:
         assert isinstance(attempt(session, auth, PASSWORD, "203.0.113.9"), NewSession)
         again = attempt(session, auth, WRONG, "198.51.100.100")
         assert isinstance(again, LoginFailed)
-        assert again.details == {"remaining_attempts": 4}
+        assert again.details == {"remaining_attempts": 4, "lockout_seconds": 900}
 
     def test_an_ipv6_client_counts_by_its_64(
         self, session: Session, auth: AuthService, alice: str
@@ -478,7 +495,7 @@ class TestLockoutBySource:
         ]
         elsewhere = attempt(session, auth, WRONG, "203.0.113.9", username="nobody")
         assert answers[-1]["code"] == "login_locked"
-        assert elsewhere.to_dict()["details"] == {"remaining_attempts": 4}
+        assert elsewhere.to_dict()["details"] == {"remaining_attempts": 4, "lockout_seconds": 900}
 
     def test_the_customer_is_told_of_wrong_passwords_at_the_next_login(
         self, session: Session, auth: AuthService, clock: FrozenClock, alice: str

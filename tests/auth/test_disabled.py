@@ -174,8 +174,9 @@ class TestStaffDeactivation:
         ]
         logins = [d for _, target, _, d in bank.audited("login") if target == "manager"]
         assert logins[-2:] == [
-            {"error": "login_failed", "disabled": True},  # the bank knows why
-            {"error": "login_failed"},
+            # The bank knows why, and whose login it was (for their login history).
+            {"error": "login_failed", "disabled": True, "login_of": f"staff:{manager['id']}"},
+            {"error": "login_failed", "login_of": f"staff:{manager['id']}"},
         ]
         listed = bank.client.get(f"{V1}/staff/members", headers=admin["headers"]).json()
         assert {m["username"]: m["active"] for m in listed} == {

@@ -58,7 +58,7 @@ def test_a_stranger_who_locks_their_network_out_leaves_the_customer_in(
     assert first["failed_attempts_since_previous_login"] == 0
     refusals = [log_in(clients["stranger"], "Wrong-pass-1")["error"] for _ in range(5)]
     assert [r["details"] for r in refusals[:4]] == [  # type: ignore[index]
-        {"remaining_attempts": n} for n in (4, 3, 2, 1)
+        {"remaining_attempts": n, "lockout_seconds": 900} for n in (4, 3, 2, 1)
     ]
     assert refusals[4]["code"] == "login_locked"  # type: ignore[index]
     assert log_in(clients["stranger"], PASSWORD)["error"]["code"] == "login_locked"  # type: ignore[index]

@@ -42,7 +42,8 @@ from rongbank.accounts.rules import (
     luhn_valid,
 )
 from rongbank.accounts.staff import StaffMembers
-from rongbank.auth.service import AuthService
+from rongbank.auth.reset import Holder
+from rongbank.auth.service import AuthService, PrincipalKind
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
 from rongbank.ledger.rules import AccountType, BalanceRule
@@ -220,6 +221,42 @@ class AccountsService(StaffMembers):
         if row is None:
             raise CustomerNotFound(customer_id=customer_id)
         return Customer(*row)
+
+    # -- who is who, for a password reset (``rongbank.auth.reset.Holders``) ----------
+
+    def reset_holder(self, session: Session, *, mobile: str, identity_number: str) -> Holder | None:
+        """The customer whose registered mobile (normalised) and identity number (a
+        person's own, an enterprise's legal representative's) these are, if they have
+        a login. Raises for an identity number that cannot be one (its check digit):
+        that says nothing about who banks here."""
+        number = parse_resident_id(identity_number, today=self.business_day(), minimum_age=0)
+        row = session.execute(
+            text(
+                "SELECT id FROM customer WHERE mobile = :mobile "
+                "AND coalesce(resident_id, legal_rep_id) = :number"
+            ),
+            {"mobile": mobile, "number": number.number},
+        ).first()
+        return None if row is None else self._holder(session, int(row[0]))
+
+    def holder(self, session: Session, customer_id: int) -> Holder:
+        holder = self._holder(session, customer_id)
+        if holder is None:
+            raise CustomerNotFound(customer_id=customer_id)
+        return holder
+
+    def _holder(self, session: Session, customer_id: int) -> Holder | None:
+        row = session.execute(
+            text("SELECT mobile, coalesce(resident_id, legal_rep_id) FROM customer WHERE id = :id"),
+            {"id": customer_id},
+        ).first()
+        login = self.auth.login_name_of(
+            session, kind=PrincipalKind.CUSTOMER, principal_id=customer_id
+        )
+        if row is None or not login:
+            return None
+        mobile, number = str(row[0]), str(row[1])
+        return Holder(customer_id, mobile, personal=(mobile, number, login))
 
     # -- e-accounts ----------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from rongbank import __version__
@@ -26,6 +26,7 @@ from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
 from rongbank.api.guard import InputGuard
 from rongbank.auth import endpoints as auth_endpoints
+from rongbank.auth import session_endpoints
 from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
 from rongbank.chat.gateway import router as chat_gateway
@@ -35,11 +36,13 @@ from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
     chat_pages,
+    error_pages,
     funding_pages,
     home_pages,
     merchant_pages,
     pages,
     pay_pages,
+    profile_pages,
     scheduled_pages,
     staff_merchant_pages,
     staff_notice_pages,
@@ -106,7 +109,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.platform = platform
-    install_error_handlers(app)
+    install_error_handlers(app, page=error_pages.error_page)
     complete_openapi(app)
     app.add_middleware(InputGuard)
 
@@ -124,6 +127,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(auth_endpoints.customer, prefix="/api/v1")
     app.include_router(auth_endpoints.staff, prefix="/api/v1")
     app.include_router(auth_endpoints.public, prefix="/api/v1")
+    app.include_router(session_endpoints.customer, prefix="/api/v1")
+    app.include_router(session_endpoints.public, prefix="/api/v1")
     app.include_router(funding_router, prefix="/api/v1")
     app.include_router(statements_router, prefix="/api/v1")
     app.include_router(payees_router, prefix="/api/v1")
@@ -155,6 +160,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)
+    app.include_router(profile_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )
@@ -177,9 +183,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    @app.exception_handler(pages.LoginRequired)
-    async def login_required(request: Request, exc: pages.LoginRequired) -> RedirectResponse:
-        return RedirectResponse(exc.target, status_code=303)
+    app.add_exception_handler(pages.LoginRequired, error_pages.login_required)  # type: ignore[arg-type]
 
     dispatch_by_segments(app)  # last: it indexes every route above
     return app

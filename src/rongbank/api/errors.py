@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -45,29 +46,48 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def install_error_handlers(app: FastAPI) -> None:
+PageFor = Callable[[Request, int, str, str, dict[str, Any]], Response | None]
+"""The refusal as a page for a browser (status, code, message, details), or None for
+an API request: ``rongbank.web.error_pages.error_page``."""
+
+
+def install_error_handlers(app: FastAPI, page: PageFor | None = None) -> None:
+    def page_for(
+        request: Request, status: int, code: str, message: str, details: dict[str, Any]
+    ) -> Response | None:
+        return None if page is None else page(request, status, code, message, details)
+
     @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        shown = page_for(request, exc.status, exc.code, exc.detail_message, exc.details)
+        if shown is not None:
+            return shown
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(
             {"error": jsonable_encoder(exc.to_dict())}, status_code=exc.status, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # The input values themselves are left out: they may hold personal data.
         errors = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
+        shown = page_for(request, 422, "invalid_request", "The request is not valid.", {})
+        if shown is not None:
+            return shown
         return JSONResponse(
             error_body("invalid_request", "The request is not valid.", {"errors": errors}),
             status_code=422,
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
+        shown = page_for(request, exc.status_code, code, str(exc.detail), {})
+        if shown is not None:
+            return shown
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
@@ -75,8 +95,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        shown = page_for(request, 500, "internal_error", "", {})
+        if shown is not None:
+            return shown
         return JSONResponse(
             error_body("internal_error", "Something went wrong on our side; nothing was changed."),
             status_code=500,

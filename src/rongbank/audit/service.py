@@ -118,6 +118,27 @@ class AuditLog:
             },
         )
 
+    def logins_of(
+        self, session: Session, *, kind: str, principal_id: int, limit: int = 20
+    ) -> list[AuditRow]:
+        """The latest logins to a principal's login name, newest first: theirs, and
+        the refused ones (``details.login_of`` names whose login was tried; before it
+        was recorded, only their own successful logins are found)."""
+        rows = session.execute(
+            text(
+                f"SELECT {_COLUMNS} FROM audit_log WHERE action = 'login' "  # noqa: S608
+                "AND ((details ->> 'login_of') = :login_of "
+                "OR (actor_kind = :kind AND actor_id = :id)) ORDER BY at DESC, id DESC LIMIT :limit"
+            ),
+            {
+                "login_of": f"{kind}:{principal_id}",
+                "kind": kind,
+                "id": principal_id,
+                "limit": limit,
+            },
+        ).all()
+        return [AuditRow(*row) for row in rows]
+
     def seal(self, session: Session, *, limit: int = 10_000) -> int:
         """Link the committed, unsealed rows into the chain; returns how many."""
         # One sealer at a time, so the chain has one end.

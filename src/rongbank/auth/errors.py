@@ -6,7 +6,7 @@ Messages never say whether a login name exists or whether a password was right
 
 from __future__ import annotations
 
-from rongbank.errors import Conflict, Forbidden, InvalidRequest, Unauthenticated
+from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 
 
 class WeakPassword(InvalidRequest):
@@ -29,7 +29,9 @@ class UsernameTaken(Conflict):
 
 class LoginFailed(Unauthenticated):
     """The same refusal, word for word, for an unknown login name and for a wrong
-    password: telling them apart would let anyone find out who banks here."""
+    password: telling them apart would let anyone find out who banks here. Its
+    details say how many tries this source has left (``remaining_attempts``) and how
+    long the lockout after the last of them lasts (``lockout_seconds``)."""
 
     code = "login_failed"
     message = "The login name or password is wrong."
@@ -53,6 +55,26 @@ class AccountLocked(Forbidden):
         "Too many wrong passwords for this login from your network. Try again later "
         "(details.retry_after_seconds), or reset your password."
     )
+
+
+class CurrentPasswordWrong(InvalidRequest):
+    """The current password typed to change it is wrong. It counts towards the
+    lockout as a wrong password at login does; the details say as
+    :class:`LoginFailed`'s do how many tries are left and how long the lockout lasts.
+    Not a 401: the session is fine, and a client must not log in again for it."""
+
+    code = "current_password_wrong"
+    message = "The current password is wrong."
+
+
+class PasswordUnchanged(InvalidRequest):
+    code = "password_unchanged"
+    message = "The new password must differ from the current one."
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    message = "You have no such session (it may have ended already)."
 
 
 class SessionInvalid(Unauthenticated):

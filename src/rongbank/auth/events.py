@@ -28,3 +28,25 @@ class LoginLockedOut(Event):
     @property
     def key(self) -> str:
         return f"auth:customer:{self.customer_id}:locked:{self.occurred_at.isoformat()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordChanged(Event):
+    """A customer's login password was changed (knowing the old one, in a session of
+    theirs) or reset (through the registered mobile, without it), and their other
+    sessions ended: whoever holds the mobile or a session may have done it, so the
+    customer must hear of it."""
+
+    name: ClassVar[str] = "auth.password_changed"
+    customer_id: int
+    reset: bool
+    """True when it was reset through the registered mobile rather than changed."""
+    sessions_ended: int
+    source: str
+    """The network it was done from (``rongbank.auth.throttle.source_of``), shown masked."""
+    ref: str
+    """The session it was changed in, or the reset: one event per change."""
+
+    @property
+    def key(self) -> str:
+        return f"auth:customer:{self.customer_id}:password:{self.ref}"

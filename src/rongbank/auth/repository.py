@@ -96,6 +96,20 @@ def lock_credential(session: Session, username: str) -> CredentialRow | None:
     return _credential(row) if row else None
 
 
+def lock_credential_of(
+    session: Session, *, kind: str, principal_id: int, lock: bool = True
+) -> CredentialRow | None:
+    """The principal's credential, locked until the transaction ends (``lock``)."""
+    row = session.execute(
+        text(
+            f"{_CREDENTIAL} WHERE principal_kind = :kind AND principal_id = :id"
+            + (" FOR UPDATE" if lock else "")
+        ),
+        {"kind": kind, "id": principal_id},
+    ).one_or_none()
+    return _credential(row) if row else None
+
+
 def lock_credentials_of(
     session: Session, *, username: str, kind: str, principal_id: int
 ) -> list[CredentialRow]:
@@ -395,6 +409,33 @@ def revoke_others(
         },
     )
     return len(result.all())
+
+
+def revoke_own(
+    session: Session,
+    *,
+    kind: str,
+    principal_id: int,
+    session_id: int,
+    now: datetime,
+    idle_since: datetime,
+) -> bool:
+    """Revoke the principal's live session ``session_id``; whether there was one."""
+    result = session.execute(
+        text(
+            "UPDATE auth_session SET revoked_at = :now WHERE id = :id "  # noqa: S608
+            f"AND principal_kind = :kind AND principal_id = :principal_id AND {_LIVE} "
+            "RETURNING id"
+        ),
+        {
+            "now": now,
+            "id": session_id,
+            "kind": kind,
+            "principal_id": principal_id,
+            "idle_since": idle_since,
+        },
+    )
+    return result.first() is not None
 
 
 def revoke_all(session: Session, *, kind: str, principal_id: int, now: datetime) -> int:

@@ -50,13 +50,16 @@ from rongbank.auth import repository as repo
 from rongbank.auth import throttle
 from rongbank.auth.errors import (
     AccountLocked,
+    CurrentPasswordWrong,
     LoginFailed,
     LoginNameInvalid,
+    PasswordUnchanged,
     SessionExpired,
     SessionInvalid,
+    SessionNotFound,
     UsernameTaken,
 )
-from rongbank.auth.events import LoginLockedOut
+from rongbank.auth.events import LoginLockedOut, PasswordChanged
 from rongbank.auth.passwords import (
     check_password_policy,
     hash_password,
@@ -124,12 +127,29 @@ class LoginResult:
     disabled: bool = False
     """The password was right but the principal is disabled: refused as a wrong
     password is (see the module docstring). For the audit trail only."""
+    login_of: tuple[PrincipalKind, int] | None = None
+    """Whose login name was typed, refused or not (None: a name nobody has). For
+    the audit trail, whence the owner's login history; never told to the client."""
 
     def unwrap(self) -> NewSession:
         if self.new_session is None:
             assert self.error is not None
             raise self.error
         return self.new_session
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChange:
+    """A password change's outcome: the sessions it ended, or the refusal to raise
+    once the failure count is committed (as for :class:`LoginResult`)."""
+
+    sessions_ended: int = 0
+    error: CurrentPasswordWrong | AccountLocked | None = None
+
+    def unwrap(self) -> int:
+        if self.error is not None:
+            raise self.error
+        return self.sessions_ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +174,10 @@ def normalise_username(username: str) -> str:
 
 def _sha256(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
+
+
+def _owner(credential: repo.CredentialRow) -> tuple[PrincipalKind, int]:
+    return PrincipalKind(credential.principal_kind), credential.principal_id
 
 
 def _parse_ip(ip: str | None) -> IPv4Address | IPv6Address | None:
@@ -238,6 +262,108 @@ class AuthService:
             raise UsernameTaken()
         repo.forget_failures(session, _sha256(name))
 
+    def change_password(
+        self,
+        session: Session,
+        principal: Principal,
+        *,
+        current: str,
+        new: str,
+        ip: str | None = None,
+        personal: Sequence[str] = (),
+    ) -> PasswordChange:
+        """Replace the principal's password, the current one typed again, and end
+        every other session of theirs (one a thief opened among them); the customer
+        is told (:class:`~rongbank.auth.events.PasswordChanged`). ``personal`` as for
+        :meth:`set_password`.
+
+        The current password is checked as a login checks it: a wrong one counts
+        towards the lockout of the source ``ip`` counts as, and while that source is
+        locked out it is not even checked. Otherwise whoever found a session open
+        could try passwords here without limit. Like :meth:`login`, the refusal is
+        returned, not raised, once its count is written; a new password that breaks
+        the policy raises :class:`WeakPassword` (nothing is counted for it)."""
+        kind = PrincipalKind(principal.kind)
+        now = self.clock.now()
+        credential = repo.lock_credential_of(session, kind=kind, principal_id=principal.id)
+        if credential is None:
+            raise SessionInvalid()  # a session without a login: none exists but in tests
+        name_hash = _sha256(credential.username)
+        source = throttle.source_of(ip)
+        wide = repo.lock_login_name(session, name_hash)
+        counter = throttle.current(repo.source_counter(session, name_hash, source), now)
+        if counter.locked_at(now):
+            return PasswordChange(error=self._locked(counter, now))
+        if not verify_password(current, password_hash=credential.password_hash):
+            refused = self._wrong_password(session, credential, name_hash, source, counter, wide)
+            if isinstance(refused, LoginFailed):
+                return PasswordChange(error=CurrentPasswordWrong(**refused.details))
+            return PasswordChange(error=refused)
+        if new == current:
+            raise PasswordUnchanged()
+        check_password_policy(new, personal=[*personal, credential.username])
+        repo.replace_credential(
+            session,
+            old_username=credential.username,
+            username=credential.username,
+            password_hash=hash_password(new),
+            now=now,
+        )
+        repo.forget_failures(session, name_hash)
+        ended = repo.revoke_others(
+            session,
+            kind=kind,
+            principal_id=principal.id,
+            keep_id=principal.session_id,
+            now=now,
+            idle_since=now - self.inactivity,
+        )
+        if kind is PrincipalKind.CUSTOMER:
+            outbox.record(
+                session,
+                PasswordChanged(
+                    customer_id=principal.id,
+                    reset=False,
+                    sessions_ended=ended,
+                    source=source,
+                    ref=f"session:{principal.session_id}:{now.isoformat()}",
+                    occurred_at=now,
+                ),
+            )
+        return PasswordChange(sessions_ended=ended)
+
+    def replace_password(
+        self,
+        session: Session,
+        *,
+        kind: PrincipalKind,
+        principal_id: int,
+        password_hash: str,
+    ) -> int:
+        """Give the principal a password already checked against the policy and hashed
+        (a reset: ``rongbank.auth.reset``), end every lockout of their login and every
+        session of theirs. How many sessions ended."""
+        now = self.clock.now()
+        credential = repo.lock_credential_of(session, kind=kind, principal_id=principal_id)
+        if credential is None:
+            raise SessionInvalid()
+        repo.replace_credential(
+            session,
+            old_username=credential.username,
+            username=credential.username,
+            password_hash=password_hash,
+            now=now,
+        )
+        repo.forget_failures(session, _sha256(credential.username))
+        return repo.revoke_all(session, kind=kind, principal_id=principal_id, now=now)
+
+    def login_name_of(self, session: Session, *, kind: PrincipalKind, principal_id: int) -> str:
+        """The principal's login name; "" when they have none."""
+        credential = repo.lock_credential_of(
+            session, kind=kind, principal_id=principal_id, lock=False
+        )
+        return "" if credential is None else credential.username
+
     def disable(self, session: Session, *, kind: PrincipalKind, principal_id: int) -> int:
         """Stop the principal from logging in and end every session of theirs, in the
         caller's transaction: from its commit, their next request is refused (401) and
@@ -298,7 +424,10 @@ class AuthService:
         wide = repo.lock_login_name(session, name_hash)
         counter = throttle.current(repo.source_counter(session, name_hash, source), now)
         if counter.locked_at(now):
-            return LoginResult(error=self._locked(counter, now))
+            return LoginResult(
+                error=self._locked(counter, now),
+                login_of=None if credential is None else _owner(credential),
+            )
 
         disabled = False
         if credential is None:
@@ -307,16 +436,37 @@ class AuthService:
             if credential.disabled_at is None:
                 repo.forget_failures(session, name_hash, source=source)
                 return LoginResult(
-                    new_session=self._open(session, credential, password, client, ip, failures=wide)
+                    new_session=self._open(
+                        session, credential, password, client, ip, failures=wide
+                    ),
+                    login_of=_owner(credential),
                 )
             disabled = True
+        return LoginResult(
+            error=self._wrong_password(session, credential, name_hash, source, counter, wide),
+            disabled=disabled,
+            login_of=None if credential is None else _owner(credential),
+        )
 
+    def _wrong_password(
+        self,
+        session: Session,
+        credential: repo.CredentialRow | None,
+        name_hash: bytes,
+        source: str,
+        counter: throttle.SourceCounter,
+        wide: int,
+    ) -> LoginFailed | AccountLocked:
+        """Count a wrong password for the login from ``source`` and say what the source
+        is told: the tries it has left, or its lockout (the customer is told of it)."""
+        now = self.clock.now()
         counter = throttle.after_failure(counter, now=now, wide_failures=wide)
         repo.save_source_counter(session, name_hash, source, counter)
         repo.count_name_failure(session, name_hash, now)
         if counter.locked_until is None:
             remaining = throttle.remaining(counter, wide_failures=wide + 1)
-            return LoginResult(error=LoginFailed(remaining_attempts=remaining), disabled=disabled)
+            lockout = int(throttle.next_lockout(counter).total_seconds())
+            return LoginFailed(remaining_attempts=remaining, lockout_seconds=lockout)
         if credential is not None:
             logger.warning(
                 "login of %s %s locked for a source after %d failures in a row",
@@ -325,7 +475,7 @@ class AuthService:
                 throttle.allowance(wide),
             )
             self._tell_of_lockout(session, credential, source, counter, failures=wide + 1)
-        return LoginResult(error=self._locked(counter, now), disabled=disabled)
+        return self._locked(counter, now)
 
     def _tell_of_lockout(
         self,
@@ -490,6 +640,21 @@ class AuthService:
             now=now,
             idle_since=now - self.inactivity,
         )
+
+    def logout_session(self, session: Session, principal: Principal, session_id: int) -> None:
+        """End one live session of the principal's own ("sign out this device"), the
+        current one too. Raises :class:`SessionNotFound` for any other id, which is
+        all the answer says about other people's sessions."""
+        now = self.clock.now()
+        if not repo.revoke_own(
+            session,
+            kind=principal.kind,
+            principal_id=principal.id,
+            session_id=session_id,
+            now=now,
+            idle_since=now - self.inactivity,
+        ):
+            raise SessionNotFound()
 
     def sessions_of(self, session: Session, principal: Principal) -> list[SessionInfo]:
         """The principal's live sessions, most recently used first."""

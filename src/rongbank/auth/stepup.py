@@ -318,15 +318,38 @@ class StepUp:
         )
 
     def confirm(
-        self, session: Session, customer_id: int, change: PaymentRequest, challenge_id: str | None
+        self,
+        session: Session,
+        customer_id: int,
+        change: PaymentRequest,
+        challenge_id: str | None,
+        *,
+        tools: tuple[ToolKind, ...] = (ToolKind.SMS,),
     ) -> None:
-        """Allow a security change (``Platform.confirmed``) or raise: it always needs
-        a code sent to the registered mobile, whatever tools the customer holds,
-        since a new tool is what a thief with the password would add first."""
-        decision = Decision(tools=(ToolKind.SMS,))
+        """Allow a security change (``Platform.confirmed``) or raise. By default it
+        needs a code sent to the registered mobile, whatever tools the customer holds,
+        since a new tool is what a thief with the password would add first; a change
+        made *through* the mobile (a password reset) asks one of ``tools`` instead."""
+        decision = Decision(tools=tools)
         if challenge_id is None:
             raise ChallengeNeeded(decision)
         self._spend(session, customer_id, change, challenge_id, decision)
+
+    def strong_tools(self, session: Session, customer_id: int) -> tuple[ToolKind, ...]:
+        """The customer's active tools that sign or bind what they confirm (strength 2
+        and more: token, U盾), strongest first: what a change made with the mobile
+        alone must be confirmed with too, for a customer who holds one. Raises
+        :class:`ToolBlocked` when the only ones they hold are blocked: else whoever
+        had the phone could block the token with wrong answers, then go without it."""
+        strong = sorted(
+            (t for t in self.limits.tools.values() if t.strength >= 2), key=lambda t: -t.strength
+        )
+        live = [(t.kind, self.tools.live_tool(session, customer_id, t.kind)) for t in strong]
+        active = tuple(kind for kind, tool in live if tool and tool.status == "active")
+        blocked = [kind for kind, tool in live if tool and tool.status == "blocked"]
+        if blocked and not active:
+            raise ToolBlocked(tool=blocked[0].value)
+        return active
 
     @staticmethod
     def _ended_since(session: Session, customer_id: int, challenge_id: str) -> set[ToolKind]:

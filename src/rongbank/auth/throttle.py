@@ -111,14 +111,19 @@ def after_failure(counter: SourceCounter, *, now: datetime, wide_failures: int) 
     failures = counter.failures + 1
     if failures < allowance(wide_failures + 1):
         return replace(counter, failures=failures, locked_until=None, last_failure_at=now)
-    # Doubling stops at the cap: 15 minutes times 2**7 is past a day already.
-    lockout = min(LOCKOUT * 2 ** min(counter.lockouts, 7), MAX_LOCKOUT)
     return SourceCounter(
         failures=0,
         lockouts=counter.lockouts + 1,
-        locked_until=now + lockout,
+        locked_until=now + next_lockout(counter),
         last_failure_at=now,
     )
+
+
+def next_lockout(counter: SourceCounter) -> timedelta:
+    """How long this source's next lockout lasts (what a refusal warns of)."""
+    # Doubling stops at the cap: 15 minutes times 2**7 is past a day already.
+    factor: int = 2 ** min(counter.lockouts, 7)
+    return min(LOCKOUT * factor, MAX_LOCKOUT)
 
 
 def remaining(counter: SourceCounter, *, wide_failures: int) -> int:

@@ -431,19 +431,15 @@ class ToolService:
         """Prepare the challenge for ``payment`` on ``tool`` (sending the SMS, and
         spending three of a grid card's positions and a use of it)."""
         if tool.kind is ToolKind.SMS:
-            code = f"{secrets.randbelow(10**6):06d}"
-            self.sms.send(
-                session,
-                mobile=mobile,
-                # The code right after the signature: phones offer to fill it in.
-                body=(
-                    f"{SMS_SIGNATURE}{code}是您的验证码，用于{payment.describe()}。"
-                    "本行工作人员不会向您索要验证码，请勿告诉他人。"
-                ),
+            return Question(
+                "", self.send_code(session, mobile=mobile, to=payment.describe(), nonce=nonce)
             )
-            return Question("", self._sms_hash(nonce, code))
         if tool.kind is ToolKind.GRID_CARD:
             return self._grid_positions(session, tool)
+        if payment.change:
+            # A change moves no money: the token is asked a number of its own, the
+            # U盾 signs the change as it is described to the customer.
+            return self._change_question(tool, payment, nonce)
         if tool.kind is ToolKind.TOKEN:
             return Question(otp.payment_question(payment.payee, payment.amount))
         return Question(
@@ -452,6 +448,40 @@ class ToolService:
                 payee=payment.payee,
                 amount_minor=payment.amount,
                 currency=payment.currency,
+                at=self.clock.now(),
+                nonce=nonce,
+            ).decode()
+        )
+
+    def send_code(self, session: Session, *, mobile: str, to: str, nonce: str) -> bytes:
+        """Send a six-digit code "用于..." (what it confirms, in Chinese) to ``mobile``; returns its
+        keyed hash, bound to ``nonce``, to check the answer with :meth:`code_matches`."""
+        code = f"{secrets.randbelow(10**6):06d}"
+        self.sms.send(
+            session,
+            mobile=mobile,
+            # The code right after the signature: phones offer to fill it in.
+            body=(
+                f"{SMS_SIGNATURE}{code}是您的验证码，用于{to}。"
+                "本行工作人员不会向您索要验证码，请勿告诉他人。"
+            ),
+        )
+        return self._sms_hash(nonce, code)
+
+    def code_matches(self, *, nonce: str, code: str, code_hash: bytes) -> bool:
+        """Whether ``code`` is the one :meth:`send_code` sent with ``nonce``."""
+        code = unicodedata.normalize("NFKC", code).strip()
+        return hmac.compare_digest(code_hash, self._sms_hash(nonce, code))
+
+    def _change_question(self, tool: Tool, change: PaymentRequest, nonce: str) -> Question:
+        if tool.kind is ToolKind.TOKEN:
+            digits = otp.PAYEE_DIGITS + otp.AMOUNT_DIGITS  # the whole question (QN16)
+            return Question(f"{secrets.randbelow(10**digits):0{digits}d}")
+        return Question(
+            ukey.canonical_change(
+                customer=change.payer,
+                change=change.change,
+                ref=change.client_id,
                 at=self.clock.now(),
                 nonce=nonce,
             ).decode()
@@ -519,8 +549,8 @@ class ToolService:
         # Chinese keyboards type full-width digits and commas (１２３，４５６).
         response = unicodedata.normalize("NFKC", response).strip()
         if tool.kind is ToolKind.SMS:
-            return code_hash is not None and hmac.compare_digest(
-                code_hash, self._sms_hash(nonce, response)
+            return code_hash is not None and self.code_matches(
+                nonce=nonce, code=response, code_hash=code_hash
             )
         if tool.kind is ToolKind.GRID_CARD:
             positions = question.split(",")

@@ -53,6 +53,7 @@ CA_COMMON_NAME = "Rongbank Customer CA"
 CA_VALIDITY = timedelta(days=3652)  # ten years, leap days included
 CUSTOMER_CERT_DAYS = 730
 PAYMENT_HEADER = "RONGBANK-PAYMENT-V1"
+CHANGE_HEADER = "RONGBANK-CHANGE-V1"
 
 _MAX_SERIAL = 2**159  # RFC 5280 4.1.2.2: positive, at most 20 octets
 _CUSTOMER_CN = re.compile(r"customer:([1-9][0-9]*)", re.ASCII)
@@ -397,6 +398,35 @@ def canonical_payment(
         f"payee={payee}",
         f"amount={amount_minor}",
         f"currency={currency}",
+        f"time={time}",
+        f"nonce={nonce}",
+    ]
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def canonical_change(*, customer: str, change: str, ref: str, at: datetime, nonce: str) -> bytes:
+    """The exact bytes the customer signs to confirm a security change that moves no
+    money (a password reset), in the manner of :func:`canonical_payment`::
+
+        RONGBANK-CHANGE-V1
+        customer=<customer:id>
+        change=<what changes, as the customer is told>
+        ref=<what exactly: the reset>
+        time=<UTC, ISO 8601 to the second>Z
+        nonce=<one-off token>
+
+    Its own first line: a signature of a change can never pass for a payment's."""
+    for name, value in (("customer", customer), ("change", change), ("ref", ref)):
+        _check_text(name, value)
+    _require_aware(at, "at")
+    if not _NONCE.fullmatch(nonce):
+        raise ValueError("nonce must be 1 to 128 of A-Z a-z 0-9 _ -")
+    time = at.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    lines = [
+        CHANGE_HEADER,
+        f"customer={customer}",
+        f"change={change}",
+        f"ref={ref}",
         f"time={time}",
         f"nonce={nonce}",
     ]

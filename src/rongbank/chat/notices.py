@@ -41,7 +41,7 @@ from rongbank.accounts.events import (
     WithdrawalMade,
 )
 from rongbank.auth import throttle
-from rongbank.auth.events import LoginLockedOut
+from rongbank.auth.events import LoginLockedOut, PasswordChanged
 from rongbank.money import format_amount, format_display
 from rongbank.outbox import Event
 from rongbank.payments.events import PaymentMade, PaymentRefunded
@@ -202,6 +202,13 @@ def notice_of(event: Event) -> EventNotice | None:
             "locked_until": event.locked_until.isoformat(),
         }
         return EventNotice(event.customer_id, SECURITY, event.key, facts, event.occurred_at)
+    if isinstance(event, PasswordChanged):
+        facts = {
+            "event": "password_reset" if event.reset else "password_changed",
+            "source": throttle.masked(event.source),
+            "sessions_ended": event.sessions_ended,
+        }
+        return EventNotice(event.customer_id, SECURITY, event.key, facts, event.occurred_at)
     return None
 
 
@@ -358,6 +365,8 @@ def _security(payload: dict[str, Any]) -> NoticeText:
     event = payload["event"]
     if event == "login_locked":
         return _login_locked(payload)
+    if event in ("password_changed", "password_reset"):
+        return _password_changed(payload)
     card = payload["card"]
     bank = f"{payload['bank']} " if payload.get("bank") else ""
     warn_zh = "如非本人操作，请立即致电银行或联系您的客户经理。"
@@ -415,6 +424,28 @@ def _login_locked(payload: dict[str, Any]) -> NoticeText:
             f" there are paused until {until} (Beijing time). {failures} wrong passwords since"
             " your last login. If this was not you, change your password soon, or call the"
             " bank or your account manager. Logins from other networks are not affected.",
+        ),
+    )
+
+
+def _password_changed(payload: dict[str, Any]) -> NoticeText:
+    reset, ended = payload["event"] == "password_reset", payload["sessions_ended"]
+    unknown = payload["source"] == throttle.UNKNOWN_SOURCE
+    source_zh = "未知网络" if unknown else f"网络 {payload['source']}"
+    source_en = "an unknown network" if unknown else f"the network {payload['source']}"
+    how_zh = "通过注册手机重置" if reset else "修改"
+    how_en = "reset through your registered mobile" if reset else "changed"
+    return NoticeText(
+        (
+            "登录密码已重置" if reset else "登录密码已修改",
+            f"您的网上银行登录密码已从{source_zh}{how_zh}，其他 {ended} 处登录已退出。"
+            "如非本人操作，请立即致电银行或联系您的客户经理。",
+        ),
+        (
+            "Password reset" if reset else "Password changed",
+            f"Your e-bank login password was {how_en} from {source_en}; {ended} other"
+            " sessions were ended. If this was not you, call the bank or your account"
+            " manager now.",
         ),
     )
 

@@ -762,6 +762,59 @@ MESSAGES: dict[str, dict[str, str]] = {
         "balance_after": "交易后余额",
         "own_account": "本人账户",
         "yuan": "元",
+        # password, sessions and login history (rongbank.web.profile_pages)
+        "password_title": "修改登录密码",
+        "current_password": "当前密码",
+        "new_password": "新密码",
+        "password_rules": "至少8位，包含字母、数字或符号中的两种，且不能包含手机号或证件号。",
+        "password_change_button": "确认修改",
+        "password_changed": "登录密码已修改，其他 {count} 处登录已退出。",
+        "sessions_title": "登录设备与记录",
+        "sessions_live": "当前登录的设备",
+        "device": "设备",
+        "network": "网络",
+        "signed_in_at": "登录时间",
+        "last_seen": "最近使用",
+        "this_device": "本设备",
+        "unknown_device": "未知设备",
+        "sign_out": "退出此设备",
+        "sign_out_others": "退出其他所有设备",
+        "signed_out": "已退出该设备。",
+        "others_signed_out": "已退出其他 {count} 处登录。",
+        "login_history": "最近登录记录",
+        "login_history_hint": "如有不是您本人的登录，请立即修改密码。",
+        "login_at": "时间",
+        "login_result": "结果",
+        "login_result_ok": "登录成功",
+        "login_result_wrong_password": "密码错误",
+        "login_result_locked": "已锁定",
+        "security_more": "登录与密码",
+        "forgot_password": "忘记密码？",
+        "reset_title": "重置登录密码",
+        "reset_intro": (
+            "请输入注册手机号和身份证号（企业客户填法定代表人的）。"
+            "信息相符时，我们会向该手机发送验证码。"
+        ),
+        "reset_send": "发送验证码",
+        "reset_code_sent": "如信息相符，验证码已发送至 {mobile}，{until} 前有效。",
+        "reset_button": "重置密码",
+        "reset_strong_tool": "您持有电子密码器或U盾：请再用它确认本次重置。",
+        "reset_done": "密码已重置，所有设备均已退出，请用新密码登录。",
+        "reset_again": "重新开始",
+        "error_title_403": "无权访问",
+        "error_title_404": "页面不存在",
+        "error_title_500": "系统繁忙",
+        "error_title_other": "请求未能完成",
+        "error_text_403": "您的身份不能访问此页面。",
+        "error_text_404": "您访问的页面不存在或已移动。",
+        "error_text_500": "系统出了点问题，您的操作未生效，请稍后再试。",
+        "error_text_other": "请求未能完成，请返回上一页检查后重试。",
+        "error_code": "错误代码",
+        "back_home": "返回首页",
+        "session_expired_kept": "登录已超时。您填写的内容已保留，重新登录后可继续提交。",
+        "continue_title": "继续刚才的操作",
+        "continue_text": "您已重新登录。请核对刚才填写的内容，再继续提交。",
+        "continue_button": "继续提交",
     },
     "en": {
         "bank": "Rongbank",
@@ -1579,14 +1632,98 @@ MESSAGES: dict[str, dict[str, str]] = {
         "balance_after": "Balance after",
         "own_account": "Your own account",
         "yuan": "CNY",
+        # password, sessions and login history (rongbank.web.profile_pages)
+        "password_title": "Change your login password",
+        "current_password": "Current password",
+        "new_password": "New password",
+        "password_rules": (
+            "At least 8 characters, two of letters, digits and symbols, without your "
+            "mobile or ID number."
+        ),
+        "password_change_button": "Change password",
+        "password_changed": "Your password is changed; {count} other sessions were signed out.",
+        "sessions_title": "Devices and logins",
+        "sessions_live": "Where you are logged in",
+        "device": "Device",
+        "network": "Network",
+        "signed_in_at": "Logged in",
+        "last_seen": "Last used",
+        "this_device": "This device",
+        "unknown_device": "Unknown device",
+        "sign_out": "Sign out",
+        "sign_out_others": "Sign out all other devices",
+        "signed_out": "That device is signed out.",
+        "others_signed_out": "{count} other sessions were signed out.",
+        "login_history": "Recent logins",
+        "login_history_hint": "If a login was not you, change your password now.",
+        "login_at": "Time",
+        "login_result": "Result",
+        "login_result_ok": "Logged in",
+        "login_result_wrong_password": "Wrong password",
+        "login_result_locked": "Locked out",
+        "security_more": "Login and password",
+        "forgot_password": "Forgot your password?",
+        "reset_title": "Reset your login password",
+        "reset_intro": (
+            "Enter your registered mobile and your ID number (an enterprise: its legal "
+            "representative's). When they match, we text a code to that mobile."
+        ),
+        "reset_send": "Send code",
+        "reset_code_sent": (
+            "If the details matched, a code was sent to {mobile}; it works until {until}."
+        ),
+        "reset_button": "Reset password",
+        "reset_strong_tool": "You hold a token or a U盾: confirm this reset with it too.",
+        "reset_done": (
+            "Your password is reset and every device signed out. Log in with the new one."
+        ),
+        "reset_again": "Start again",
+        "error_title_403": "Not allowed",
+        "error_title_404": "Page not found",
+        "error_title_500": "Something went wrong",
+        "error_title_other": "The request could not be completed",
+        "error_text_403": "Your role cannot open this page.",
+        "error_text_404": "There is no page at this address, or it has moved.",
+        "error_text_500": (
+            "Something went wrong on our side; nothing was changed. Please try again later."
+        ),
+        "error_text_other": "The request could not be completed; go back, check it and try again.",
+        "error_code": "Error code",
+        "back_home": "Back to the start",
+        "session_expired_kept": (
+            "Your session had expired. What you typed is kept: log in again to send it."
+        ),
+        "continue_title": "Continue where you were",
+        "continue_text": "You are logged in again. Check what you typed, then send it.",
+        "continue_button": "Continue",
     },
 }
 
 # Business errors shown on pages: Chinese texts for the codes customers meet most;
 # any other error shows its own (English) message.
 ERRORS_ZH: dict[str, str] = {
-    "login_failed": "手机号或密码错误。",
-    "login_locked": "您所在网络输错密码次数过多，暂时不能登录此账户，请稍后再试或重置密码。",
+    "login_failed": (
+        "手机号或密码错误。还可尝试 {remaining_attempts} 次，"
+        "再错此网络将暂停登录此账户 {lockout_minutes} 分钟。"
+    ),
+    "login_locked": (
+        "您所在网络输错密码次数过多，暂时不能登录此账户，"
+        "请 {retry_after_minutes} 分钟后再试，或重置密码。"
+    ),
+    "current_password_wrong": (
+        "当前密码错误。还可尝试 {remaining_attempts} 次，"
+        "再错此网络将暂停登录此账户 {lockout_minutes} 分钟。"
+    ),
+    "password_unchanged": "新密码不能与当前密码相同。",
+    "statement_period_invalid": "请选择开始不晚于结束、结束不晚于今天、且不超过 366 天的期间。",
+    "statement_too_long": "该期间的交易太多，无法生成一份此格式的对账单，请缩短期间或选择 CSV。",
+    "session_not_found": "该登录已不存在（可能已经退出）。",
+    "password_reset_expired": "本次重置已失效（已使用、超过10分钟或验证码错误过多），请重新开始。",
+    "password_reset_code_wrong": "验证码不正确，还可尝试 {attempts_left} 次。",
+    "password_reset_code_missing": "请输入短信验证码和新密码。",
+    "password_reset_too_frequent": (
+        "此手机号或您所在网络重置密码过于频繁，请 {retry_after_minutes} 分钟后再试。"
+    ),
     "insufficient_funds": "可用余额不足。",
     "daily_limit_exceeded": "超过本账户当日转账限额。",
     "yearly_limit_exceeded": "超过本账户年度转账限额。",
@@ -1765,6 +1902,23 @@ ERRORS_EN: dict[str, str] = {
         "change the amount or pay from another account."
     ),
     "same_account": "You cannot transfer to the account you pay from; choose another payee.",
+    "login_failed": (
+        "The login name or password is wrong. Tries left: {remaining_attempts}; then "
+        "logins to this account from your network pause for {lockout_minutes} minutes."
+    ),
+    "login_locked": (
+        "Too many wrong passwords from your network: logins to this account from it are "
+        "paused. Try again in {retry_after_minutes} minutes, or reset your password."
+    ),
+    "current_password_wrong": (
+        "The current password is wrong. Tries left: {remaining_attempts}; then logins to "
+        "this account from your network pause for {lockout_minutes} minutes."
+    ),
+    "password_reset_code_wrong": "The code is not right. Tries left: {attempts_left}.",
+    "password_reset_too_frequent": (
+        "Too many password resets for this mobile or from your network. Try again in "
+        "{retry_after_minutes} minutes."
+    ),
     "stronger_tool_required": (
         "This payment needs a stronger authentication tool ({tools}). Get one under "
         "Security, or pay less."
@@ -1853,6 +2007,10 @@ def error_text(lang: str, code: str, message: str, details: Mapping[str, Any] | 
         key: group_digits(value) if isinstance(value, str) and "." in value else value
         for key, value in (details or {}).items()
     }
+    # Waits are counted in seconds; people read them in (whole, rounded-up) minutes.
+    for key, value in list(values.items()):
+        if key.endswith("_seconds") and isinstance(value, int):
+            values[key.removesuffix("_seconds") + "_minutes"] = -(-value // 60)
     if isinstance(values.get("tools"), list):
         values["tools"] = ("、" if lang == "zh" else ", ").join(
             tool.get(str(k), str(k)) for k in values["tools"]

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -201,6 +201,14 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def safe_next(path: str) -> str | None:
+    """``path`` when it is a page of this site to go back to after a login; never
+    another site (``//evil``, ``/\\evil``, ``https://``)."""
+    if not path.startswith("/") or path.startswith(("//", "/\\")) or len(path) > 500:
+        return None
+    return path if all(c.isprintable() and not c.isspace() for c in path) else None
+
+
 # -- language --------------------------------------------------------------------
 
 
@@ -225,8 +233,21 @@ def home(request: Request) -> Response:
 
 
 @router.get("/login")
-def login_page(request: Request, registered: bool = False) -> Response:
-    return render(request, "login.html", registered=registered)
+def login_page(
+    request: Request,
+    registered: bool = False,
+    reset: bool = False,
+    expired: bool = False,
+    next: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    notice = "registered" if registered else "reset_done" if reset else None
+    return render(
+        request,
+        "login.html",
+        notice=notice,
+        expired=expired,
+        next=safe_next(next) or "",
+    )
 
 
 def _log_in(
@@ -253,7 +274,14 @@ def _log_in(
         platform.audit_login(session, result, login_name=name, ip=ip)
     if result.new_session is None:
         assert result.error is not None
-        return render(request, template, 401, error=_error(request, result.error), login_name=name)
+        return render(
+            request,
+            template,
+            401,
+            error=_error(request, result.error),
+            login_name=name,
+            next=target,
+        )
     response = _redirect(target)
     response.set_cookie(
         cookie, result.new_session.token, httponly=True, samesite="lax", secure=_secure(request)
@@ -268,6 +296,7 @@ def login(
     login_name: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=200)],
     csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     check_csrf(request, csrf)
     return _log_in(
@@ -277,7 +306,7 @@ def login(
         password=password,
         template="login.html",
         cookie=CUSTOMER_COOKIE,
-        target=CUSTOMER_HOME,
+        target=safe_next(next) or CUSTOMER_HOME,
     )
 
 
