@@ -9,6 +9,7 @@ concurrent payments cannot both slip under a limit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -43,6 +44,7 @@ from rongbank.accounts.rules import (
 from rongbank.accounts.staff import StaffMembers
 from rongbank.auth.service import AuthService
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
+from rongbank.db import run, statement
 from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
@@ -78,6 +80,27 @@ class TransferDone:
 _ACCOUNT_COLUMNS = (
     "id, number, customer_id, class, currency, ledger_account_id, status, status_reason"
 )
+_ACCOUNT = statement(f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n")  # noqa: S608
+_LOCK_ACCOUNT = statement(
+    f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n FOR UPDATE"  # noqa: S608
+)
+Flow = Literal["inflow", "outflow"]
+_USAGE = {
+    column: statement(
+        f"SELECT coalesce(sum({column}) FILTER (WHERE day = :d), 0), "  # noqa: S608
+        f"coalesce(sum({column}), 0) FROM e_account_usage "
+        "WHERE e_account_id = :a AND day >= :y AND day <= :d"
+    )
+    for column in ("inflow", "outflow")
+}
+_COUNT = {
+    column: statement(
+        f"INSERT INTO e_account_usage (e_account_id, day, {column}) "  # noqa: S608
+        f"VALUES (:a, :d, :x) ON CONFLICT (e_account_id, day) "
+        f"DO UPDATE SET {column} = e_account_usage.{column} + excluded.{column}"
+    )
+    for column in ("inflow", "outflow")
+}
 
 
 class AccountsService(StaffMembers):
@@ -267,13 +290,7 @@ class AccountsService(StaffMembers):
     def account(self, session: Session, number: str, *, lock: bool = False) -> EAccount:
         if not luhn_valid(number) or len(number) != 19:
             raise AccountNumberInvalid()
-        row = session.execute(
-            text(
-                f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n"  # noqa: S608
-                + (" FOR UPDATE" if lock else "")
-            ),
-            {"n": number},
-        ).first()
+        row = run(session, _LOCK_ACCOUNT if lock else _ACCOUNT, {"n": number}).fetchone()
         if row is None:
             raise EAccountNotFound()
         return EAccount(*row)
@@ -420,11 +437,15 @@ class AccountsService(StaffMembers):
     def check_outflow_limit(self, session: Session, account: EAccount, *, amount: int) -> None:
         """Refuse ``amount`` more out of ``account`` today if it would pass its class's
         daily or yearly outflow limit (transfers, and merchant payments too)."""
-        check_outflow(
-            self.limits[account.account_class],
-            self._usage(session, account, self.business_day(), "outflow"),
-            amount,
-        )
+        self.outflow_check(session, account, amount=amount)()
+
+    def outflow_check(
+        self, session: Session, account: EAccount, *, amount: int
+    ) -> Callable[[], None]:
+        """:meth:`check_outflow_limit` in two steps, for a pipeline: the read is sent
+        now, and the function returned checks its answer."""
+        usage = self._usage_later(session, account, self.business_day(), "outflow")
+        return lambda: check_outflow(self.limits[account.account_class], usage(), amount)
 
     def check_inflow_limit(self, session: Session, account: EAccount, *, amount: int) -> None:
         """Refuse ``amount`` more into ``account`` today if it would pass its class's
@@ -452,28 +473,28 @@ class AccountsService(StaffMembers):
         session: Session,
         account: EAccount,
         *,
-        column: Literal["inflow", "outflow"],
+        column: Flow,
         amount: int,
     ) -> None:
         """Count ``amount`` towards today's usage of the account's class limits; the
         caller holds the account's lock (so that two payments cannot both slip under)."""
-        session.execute(
-            text(
-                f"INSERT INTO e_account_usage (e_account_id, day, {column}) "  # noqa: S608
-                f"VALUES (:a, :d, :x) ON CONFLICT (e_account_id, day) "
-                f"DO UPDATE SET {column} = e_account_usage.{column} + excluded.{column}"
-            ),
-            {"a": account.id, "d": self.business_day(), "x": amount},
-        )
+        run(session, _COUNT[column], {"a": account.id, "d": self.business_day(), "x": amount})
+
+    @classmethod
+    def _usage(cls, session: Session, account: EAccount, day: date, column: Flow) -> Usage:
+        return cls._usage_later(session, account, day, column)()
 
     @staticmethod
-    def _usage(session: Session, account: EAccount, day: date, column: str) -> Usage:
-        row = session.execute(
-            text(
-                f"SELECT coalesce(sum({column}) FILTER (WHERE day = :d), 0), "  # noqa: S608
-                f"coalesce(sum({column}), 0) FROM e_account_usage "
-                "WHERE e_account_id = :a AND day >= :y AND day <= :d"
-            ),
-            {"a": account.id, "d": day, "y": date(day.year, 1, 1)},
-        ).one()
-        return Usage(day=int(row[0]), year=int(row[1]))
+    def _usage_later(
+        session: Session, account: EAccount, day: date, column: Flow
+    ) -> Callable[[], Usage]:
+        cursor = run(
+            session, _USAGE[column], {"a": account.id, "d": day, "y": date(day.year, 1, 1)}
+        )
+
+        def usage() -> Usage:
+            row = cursor.fetchone()
+            assert row is not None
+            return Usage(day=int(row[0]), year=int(row[1]))
+
+        return usage
