@@ -21,9 +21,10 @@ left before that.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -38,13 +39,34 @@ from rongbank.auth.limits import (
     Usage,
     check_own_limit,
     decide,
+    password_free,
 )
 from rongbank.auth.tools import PaymentRequest, Tool, ToolNotActive, ToolService
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
-from rongbank.db import advisory_lock
+from rongbank.db import advisory_lock, pipeline, run, statement
 from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 
 MAX_FAILURES = 5
+
+_USAGE = statement(
+    "SELECT kind, coalesce(sum(amount) FILTER (WHERE day = :d), 0), "
+    "coalesce(sum(count) FILTER (WHERE day = :d), 0), coalesce(sum(amount), 0) "
+    "FROM auth_usage WHERE customer_id = :c AND day BETWEEN :y AND :d GROUP BY kind"
+)
+_OWN = statement("SELECT kind, per_payment, daily FROM auth_limit WHERE customer_id = :c")
+_COUNT = statement(
+    "INSERT INTO auth_usage (customer_id, kind, day, amount, count) "
+    "VALUES (:c, :k, :d, :a, 1) ON CONFLICT (customer_id, kind, day) DO UPDATE "
+    "SET amount = auth_usage.amount + excluded.amount, count = auth_usage.count + 1"
+)
+
+
+def _usage(rows: Iterable[tuple[Any, ...]]) -> dict[str, Usage]:
+    return {str(r[0]): Usage(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+
+
+def _own(rows: Iterable[tuple[Any, ...]]) -> dict[str, OwnLimit]:
+    return {str(r[0]): OwnLimit(r[1], r[2]) for r in rows}
 
 
 class RiskCheck(Protocol):
@@ -181,23 +203,14 @@ class StepUp:
     # -- deciding ----------------------------------------------------------------------
 
     def usage(self, session: Session, customer_id: int) -> dict[str, Usage]:
-        day = self._today()
-        rows = session.execute(
-            text(
-                "SELECT kind, coalesce(sum(amount) FILTER (WHERE day = :d), 0), "
-                "coalesce(sum(count) FILTER (WHERE day = :d), 0), coalesce(sum(amount), 0) "
-                "FROM auth_usage WHERE customer_id = :c AND day BETWEEN :y AND :d GROUP BY kind"
-            ),
-            {"c": customer_id, "d": day, "y": date(day.year, 1, 1)},
-        ).all()
-        return {str(r[0]): Usage(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+        return _usage(run(session, _USAGE, self._usage_params(customer_id)))
 
     def own_limits(self, session: Session, customer_id: int) -> dict[str, OwnLimit]:
-        rows = session.execute(
-            text("SELECT kind, per_payment, daily FROM auth_limit WHERE customer_id = :c"),
-            {"c": customer_id},
-        ).all()
-        return {str(r[0]): OwnLimit(r[1], r[2]) for r in rows}
+        return _own(run(session, _OWN, {"c": customer_id}))
+
+    def _usage_params(self, customer_id: int) -> dict[str, object]:
+        day = self._today()
+        return {"c": customer_id, "d": day, "y": date(day.year, 1, 1)}
 
     def set_own_limit(self, session: Session, customer_id: int, kind: str, own: OwnLimit) -> None:
         check_own_limit(self.limits, kind, own)
@@ -219,20 +232,24 @@ class StepUp:
         *,
         answered: str | None = None,
     ) -> Decision:
-        """How ``payment`` may be authorised. ``answered``: the challenge the request
-        comes back with, whose tool may have ended since it was asked (a grid card
-        ends with the challenge that takes its last positions): it still answers
-        that one challenge."""
+        """How ``payment`` may be authorised, the customer's counters locked first (one
+        payment of a customer at a time decides and counts). ``answered``: the
+        challenge the request comes back with, whose tool may have ended since it was
+        asked (a grid card ends with the challenge that takes its last positions): it
+        still answers that one challenge."""
+        with pipeline(session):  # one round trip: the lock, then what it guards
+            advisory_lock(session, "auth_usage", customer_id)
+            usage_rows = run(session, _USAGE, self._usage_params(customer_id))
+            own_rows = run(session, _OWN, {"c": customer_id})
+        usage, own = _usage(usage_rows), _own(own_rows)
+        if password_free(self.limits, amount=payment.amount, usage=usage, own=own, risk=risk):
+            return Decision(password_free=True)
+        # Only now the tools held: a password-free payment needs none of them.
         held = self.tools.held(session, customer_id)
         if answered is not None:
             held |= self._ended_since(session, customer_id, answered)
         return decide(
-            self.limits,
-            amount=payment.amount,
-            held=held,
-            usage=self.usage(session, customer_id),
-            own=self.own_limits(session, customer_id),
-            risk=risk,
+            self.limits, amount=payment.amount, held=held, usage=usage, own=own, risk=risk
         )
 
     # -- security changes (``Platform.confirmed``) --------------------------------------
@@ -268,8 +285,6 @@ class StepUp:
         """Allow ``payment`` and count it, or raise; returns how it was authorised
         (``password_free`` or the tool kind). ``risk`` is the risk check's score,
         taken before the payment's own effects were written."""
-        # One payment of a customer at a time decides and counts.
-        advisory_lock(session, "auth_usage", customer_id)
         decision = self.decide(session, customer_id, payment, risk, answered=challenge_id)
         if decision.password_free:
             kind = PASSWORD_FREE
@@ -277,12 +292,9 @@ class StepUp:
             if challenge_id is None:
                 raise ChallengeNeeded(decision)
             kind = self._spend(session, customer_id, payment, challenge_id, decision)
-        session.execute(
-            text(
-                "INSERT INTO auth_usage (customer_id, kind, day, amount, count) "
-                "VALUES (:c, :k, :d, :a, 1) ON CONFLICT (customer_id, kind, day) DO UPDATE "
-                "SET amount = auth_usage.amount + excluded.amount, count = auth_usage.count + 1"
-            ),
+        run(
+            session,
+            _COUNT,
             {"c": customer_id, "k": kind, "d": self._today(), "a": payment.amount},
         )
         return kind
