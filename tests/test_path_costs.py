@@ -20,11 +20,11 @@ from rongbank.settings import Settings
 from tests.support.path_cost import Prepare, Scene, counting, paths, send
 
 BUDGETS = {  # path: (transactions, statements) of one request
-    "transfer": (2, 23),
+    "transfer": (2, 20),
     "static_qr": (2, 21),
     "online_order": (3, 21),
     "payment_code": (4, 33),
-    "chat_card": (4, 42),
+    "chat_card": (4, 39),
     "wealth": (3, 20),
 }
 """Before issue 17: 2/25, 3/31, 3/24, 4/36, 4/44, 3/22."""

@@ -84,6 +84,10 @@ _ACCOUNT = statement(f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :
 _LOCK_ACCOUNT = statement(
     f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n FOR UPDATE"  # noqa: S608
 )
+_LOCK_ACCOUNTS = statement(
+    f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = ANY(:ns) "  # noqa: S608
+    "ORDER BY id FOR UPDATE"  # locked as sorted: in id order
+)
 Flow = Literal["inflow", "outflow"]
 _USAGE = {
     column: statement(
@@ -353,18 +357,7 @@ class AccountsService(StaffMembers):
         or a card's)."""
         if source == destination:
             raise SameEAccount()
-        try:
-            payer = self.account(session, source)
-        except EAccountNotFound:
-            raise NotYourAccount() from None
-        if payer.customer_id != customer_id:
-            raise NotYourAccount()
-        payee = self.account(session, destination)
-        # Lock both in id order (the same order everywhere, so no deadlock) and
-        # re-read their state under the lock.
-        first, second = sorted((payer, payee), key=lambda a: a.id)
-        locked = {a.id: self.account(session, a.number, lock=True) for a in (first, second)}
-        payer, payee = locked[payer.id], locked[payee.id]
+        payer, payee = self._lock_pair(session, customer_id, source, destination)
         command = Transfer(
             client_id=request_id(Namespace.TRANSFER, customer_id, client_id),
             debit_account=payer.ledger_account_id,
@@ -413,6 +406,27 @@ class AccountsService(StaffMembers):
         return self.ledger.has_entry(
             session, request_id(Namespace.TRANSFER, customer_id, client_id)
         )
+
+    def _lock_pair(
+        self, session: Session, customer_id: int, source: str, destination: str
+    ) -> tuple[EAccount, EAccount]:
+        """The customer's ``source`` account and the ``destination``, both locked in
+        one statement, in id order (the order of every lock on two accounts, so no
+        deadlock); refused as reading them one by one would (a source not theirs,
+        then a destination malformed or unknown)."""
+        if not luhn_valid(source) or len(source) != 19:
+            raise AccountNumberInvalid()
+        rows = run(session, _LOCK_ACCOUNTS, {"ns": [source, destination]}).fetchall()
+        found = {account.number: account for account in (EAccount(*row) for row in rows)}
+        payer = found.get(source)
+        if payer is None or payer.customer_id != customer_id:
+            raise NotYourAccount()
+        if not luhn_valid(destination) or len(destination) != 19:
+            raise AccountNumberInvalid()
+        payee = found.get(destination)
+        if payee is None:
+            raise EAccountNotFound()
+        return payer, payee
 
     @staticmethod
     def _between_own_accounts(payer: EAccount, payee: EAccount) -> bool:
