@@ -51,10 +51,10 @@ from datetime import date, datetime, time
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
+from rongbank.db import run, statement
 from rongbank.errors import Conflict, DomainError
 
 LEDGER_SCOPE = "ledger"
@@ -161,14 +161,14 @@ def recalled(
 
 # -- the table --------------------------------------------------------------------------
 
-_CLAIM = text(
+_CLAIM = statement(
     "INSERT INTO idempotency_record (scope, key, fingerprint, created_at) "
     "VALUES (:scope, :key, :fp, :at) ON CONFLICT (scope, key) DO NOTHING RETURNING true"
 )
-_RECALL = text(
+_RECALL = statement(
     "SELECT fingerprint, refusal FROM idempotency_record WHERE scope = :scope AND key = :key"
 )
-_REFUSED = text(
+_REFUSED = statement(
     "INSERT INTO idempotency_record (scope, key, fingerprint, refusal, created_at) "
     "VALUES (:scope, :key, :fp, CAST(:refusal AS jsonb), :at) ON CONFLICT (scope, key) DO NOTHING"
 )
@@ -179,8 +179,9 @@ def claim(session: Session, keyed: Keyed, now: datetime) -> None:
     or raise what it answered before; returns also for a success made before, which
     the domain then answers from its own record."""
     params = {"scope": keyed.scope, "key": keyed.key, "fp": keyed.fingerprint, "at": now}
-    if session.execute(_CLAIM, params).first() is None:
-        row = session.execute(_RECALL, params).one()
+    if run(session, _CLAIM, params).fetchone() is None:
+        row = run(session, _RECALL, params).fetchone()
+        assert row is not None  # the claim's conflict was on this row
         error = recalled(keyed, bytes(row[0]), row[1])
         if error is not None:
             raise error
@@ -190,12 +191,13 @@ def known(session: Session, keyed: Keyed) -> bool:
     """Whether the key has an outcome already (then a challenge need not be answered
     for it: the claim answers)."""
     params = {"scope": keyed.scope, "key": keyed.key}
-    return session.execute(_RECALL, params).first() is not None
+    return run(session, _RECALL, params).fetchone() is not None
 
 
 def remember(session: Session, keyed: Keyed, error: DomainError, now: datetime) -> None:
     """Record a final refusal under the key, unless an outcome took it meanwhile."""
-    session.execute(
+    run(
+        session,
         _REFUSED,
         {
             "scope": keyed.scope,
@@ -218,14 +220,24 @@ def remembering(
     clock: Clock,
     *,
     refused: Refused | None = None,
+    prepare: Callable[[Session], object] | None = None,
 ) -> Iterator[Session]:
     """A transaction for a request, keyed (the key claimed first) or not (``keyed``
     None). When the request is refused (a ``DomainError``), its transaction rolls back
     and one transaction of its own records the refusal: what ``refused`` writes of it,
-    and a final refusal under the key."""
+    and a final refusal under the key.
+
+    ``prepare`` runs first in the same transaction, before the key is claimed: it
+    reads what the request is about (the merchant of a code, an order), and what it
+    refuses (an unknown code) is raised as it is, neither recorded nor remembered, as
+    input found wrong before the request began."""
     answered = False  # the refusal came from the record: nothing new to remember
+    prepared = prepare is None
     try:
         with transaction() as session:
+            if prepare is not None:
+                prepare(session)
+                prepared = True
             if keyed is not None:
                 try:
                     claim(session, keyed, clock.now())
@@ -234,6 +246,8 @@ def remembering(
                     raise
             yield session
     except DomainError as error:
+        if not prepared:
+            raise
         remembered = keyed is not None and error.final and not answered
         if remembered or refused is not None:
             with transaction() as session:

@@ -38,6 +38,8 @@ from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.db import run, statement
+
 _KINDS: dict[str, type[Event]] = {}
 
 
@@ -69,7 +71,7 @@ class Event(ABC):
         _KINDS[name] = cls
 
 
-_RECORD = text(
+_RECORD = statement(
     "WITH recorded AS (INSERT INTO outbox_event (name, event_key, payload, occurred_at) "
     "VALUES (:name, :key, CAST(:payload AS jsonb), :at) "
     "ON CONFLICT (event_key) DO NOTHING RETURNING id) "
@@ -82,7 +84,8 @@ def record(session: Session, event: Event) -> None:
     """Record ``event`` in ``session``'s transaction and queue it for every reader:
     one statement. Raises whatever the database raises: the caller's work must not
     commit without its event."""
-    session.execute(
+    run(
+        session,
         _RECORD,
         {
             "name": event.name,

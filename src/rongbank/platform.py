@@ -242,14 +242,38 @@ class Platform:
         target: str = "",
         details: dict[str, Any] | None = None,
         idempotency: Keyed | None = None,
+        prepare: Callable[[Session], object] | None = None,
     ) -> Iterator[Session]:
         """A transaction whose outcome is audited: recorded with it when it commits;
         a business refusal is recorded in a transaction of its own, then re-raised.
         With ``idempotency``, the request's key is claimed first and a final refusal
         remembered under it, in the refusal's same transaction (see
-        ``rongbank.idempotency``)."""
+        ``rongbank.idempotency``). ``prepare``: what runs before the key is claimed,
+        unaudited (``remembering``)."""
+        with self._audited(
+            actor_kind=actor_kind,
+            actor_id=actor_id,
+            audit=lambda: (action, target, details),
+            idempotency=idempotency,
+            prepare=prepare,
+        ) as session:
+            yield session
+
+    @contextmanager
+    def _audited(
+        self,
+        *,
+        actor_kind: str,
+        actor_id: int | None,
+        audit: Callable[[], tuple[str, str, dict[str, Any] | None]],
+        idempotency: Keyed | None,
+        prepare: Callable[[Session], object] | None,
+    ) -> Iterator[Session]:
+        """``audited``, with what the row says (action, target, details) asked once
+        ``prepare`` has run (it may be what finds it out)."""
 
         def record(session: Session, error: DomainError | None = None) -> None:
+            action, target, details = audit()
             self.audit.record(
                 session,
                 actor_kind=actor_kind,
@@ -260,14 +284,16 @@ class Platform:
                 details=details if error is None else {**(details or {}), "error": error.code},
             )
 
-        with remembering(self.transaction, idempotency, self.clock, refused=record) as session:
+        with remembering(
+            self.transaction, idempotency, self.clock, refused=record, prepare=prepare
+        ) as session:
             yield session
             record(session)
 
     @contextmanager
     def authorised(
         self,
-        payment: PaymentRequest,
+        payment: PaymentRequest | Callable[[Session], PaymentRequest],
         *,
         customer_id: int,
         challenge_id: str | None = None,
@@ -289,9 +315,14 @@ class Platform:
         key, which remembers a refusal as its outcome (``Platform.audited``).
         ``standing``: setting up a payment the bank makes later, each run counted
         then (``StepUp.authorise``).
+
+        ``payment`` may be a function that reads what the payment is (a merchant,
+        an order) in the transaction's session: it runs first, in the same
+        transaction, and what it refuses is answered unaudited (``remembering``'s
+        ``prepare``), as it would be from a transaction of its own before.
         """
 
-        def check(session: Session) -> Callable[[Session], object] | None:
+        def check(session: Session, payment: PaymentRequest) -> Callable[[Session], object] | None:
             if already_done(session):
                 return None
             # Scored before the body writes the payment's own effects.
@@ -308,9 +339,11 @@ class Platform:
             prefer=prefer,
             already_done=already_done,
             check=check,
-            action=payment.purpose,
-            target=f"{payment.payer} -> {payment.payee}",
-            details={"amount": payment.amount, "client_id": payment.client_id},
+            audit=lambda p: (
+                p.purpose,
+                f"{p.payer} -> {p.payee}",
+                {"amount": p.amount, "client_id": p.client_id},
+            ),
             idempotency=idempotency,
         ) as session:
             yield session
@@ -339,7 +372,7 @@ class Platform:
         unconfirmed: the caller then checks what can be refused before asking. ``tools``:
         what may confirm it (``StepUp.confirm``)."""
 
-        def check(session: Session) -> Callable[[Session], object] | None:
+        def check(session: Session, change: PaymentRequest) -> Callable[[Session], object] | None:
             def confirm(s: Session) -> None:
                 self.stepup.confirm(s, customer_id, change, challenge_id, tools=tools)
 
@@ -356,65 +389,77 @@ class Platform:
             prefer=None,
             already_done=lambda _: False,
             check=check,
-            action=action,
-            target=target,
-            details=None,
+            audit=lambda _: (action, target, None),
         ) as session:
             yield session
 
     @contextmanager
     def _challenged(
         self,
-        request: PaymentRequest,
+        payment: PaymentRequest | Callable[[Session], PaymentRequest],
         *,
         customer_id: int,
         challenge_id: str | None,
         response: str | None,
         prefer: ToolKind | None,
         already_done: Callable[[Session], bool],
-        check: Callable[[Session], Callable[[Session], object] | None],
-        action: str,
-        target: str,
-        details: dict[str, Any] | None,
+        check: Callable[[Session, PaymentRequest], Callable[[Session], object] | None],
+        audit: Callable[[PaymentRequest], tuple[str, str, dict[str, Any] | None]],
         idempotency: Keyed | None = None,
     ) -> Iterator[Session]:
         """``check`` runs before the body and returns what decides after it (None:
-        nothing to decide), raising :class:`ChallengeNeeded` for a challenge."""
+        nothing to decide), raising :class:`ChallengeNeeded` for a challenge;
+        ``audit`` says what the audit row of the request says (action, target,
+        details)."""
+        known_request = payment if isinstance(payment, PaymentRequest) else None
+
+        def request_of(session: Session) -> PaymentRequest:
+            nonlocal known_request
+            if known_request is None:
+                assert not isinstance(payment, PaymentRequest)
+                known_request = payment(session)
+            return known_request
+
+        def request() -> PaymentRequest:
+            assert known_request is not None
+            return known_request
+
         if challenge_id is not None and response is not None:
             with self.transaction() as session:
+                request_of(session)
                 # A retry of a request done (or refused) before: its challenge is
                 # spent, and the ledger (or the key's record) answers as the first time.
                 done = already_done(session) or (
                     idempotency is not None and known(session, idempotency)
                 )
             if not done:
-                self._answer(request, customer_id, challenge_id, response, target)
+                self._answer(request(), customer_id, challenge_id, response, audit(request())[1])
         try:
-            with self.audited(
+            with self._audited(
                 actor_kind="customer",
                 actor_id=customer_id,
-                target=target,
-                action=action,
-                details=details,
+                audit=lambda: audit(request()),
                 idempotency=idempotency,
+                prepare=None if known_request is not None else request_of,
             ) as session:
-                decide = check(session)
+                decide = check(session, request())
                 yield session
                 # After the body, so that a request that cannot succeed anyway (no
                 # funds, over an account limit) says so before asking for a challenge.
                 if decide is not None:
                     decide(session)
         except ChallengeNeeded as needed:
+            action = audit(request())[0]
             with self.audited(
                 actor_kind="customer",
                 actor_id=customer_id,
-                target=target,
+                target=audit(request())[1],
                 action="challenge.open",
-                details={"for": action, "amount": request.amount},
+                details={"for": action, "amount": request().amount},
             ) as session:
                 mobile = self.accounts.customer(session, customer_id).mobile
                 challenge = self.stepup.open_challenge(
-                    session, customer_id, request, needed.decision, mobile=mobile, prefer=prefer
+                    session, customer_id, request(), needed.decision, mobile=mobile, prefer=prefer
                 )
             raise ChallengeRequired(challenge=_challenge_details(challenge)) from None
 

@@ -158,6 +158,22 @@ class TestTransfers:
             )
         assert bank.balance(bob) == 100
 
+    def test_an_unknown_source_is_not_yours_even_with_a_mistyped_payee(self, bank: Bank) -> None:
+        from rongbank.accounts.rules import account_number
+
+        alice = bank.person()
+        typo = alice.number[:-2] + str((int(alice.number[-2]) + 1) % 10) + alice.number[-1]
+        for destination in (alice.number, typo):
+            with pytest.raises(NotYourAccount):
+                bank.service.transfer(
+                    bank.session,
+                    customer_id=alice.customer_id,
+                    source=account_number("628888", 999_999),
+                    destination=destination,
+                    amount=100,
+                    client_id="probe",
+                )
+
     def test_a_mistyped_account_number_is_caught(self, bank: Bank) -> None:
         alice = bank.person()
         bank.fund(alice, 100)

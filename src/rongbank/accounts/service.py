@@ -9,6 +9,7 @@ concurrent payments cannot both slip under a limit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -45,6 +46,7 @@ from rongbank.accounts.staff import StaffMembers
 from rongbank.auth.reset import Holder
 from rongbank.auth.service import AuthService, PrincipalKind
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
+from rongbank.db import run, statement
 from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
@@ -89,6 +91,31 @@ def _check_open(account: EAccount) -> None:
 _ACCOUNT_COLUMNS = (
     "id, number, customer_id, class, currency, ledger_account_id, status, status_reason"
 )
+_ACCOUNT = statement(f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n")  # noqa: S608
+_LOCK_ACCOUNT = statement(
+    f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n FOR UPDATE"  # noqa: S608
+)
+_LOCK_ACCOUNTS = statement(
+    f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = ANY(:ns) "  # noqa: S608
+    "ORDER BY id FOR UPDATE"  # locked as sorted: in id order
+)
+Flow = Literal["inflow", "outflow"]
+_USAGE = {
+    column: statement(
+        f"SELECT coalesce(sum({column}) FILTER (WHERE day = :d), 0), "  # noqa: S608
+        f"coalesce(sum({column}), 0) FROM e_account_usage "
+        "WHERE e_account_id = :a AND day >= :y AND day <= :d"
+    )
+    for column in ("inflow", "outflow")
+}
+_COUNT = {
+    column: statement(
+        f"INSERT INTO e_account_usage (e_account_id, day, {column}) "  # noqa: S608
+        f"VALUES (:a, :d, :x) ON CONFLICT (e_account_id, day) "
+        f"DO UPDATE SET {column} = e_account_usage.{column} + excluded.{column}"
+    )
+    for column in ("inflow", "outflow")
+}
 
 
 class AccountsService(StaffMembers):
@@ -304,13 +331,7 @@ class AccountsService(StaffMembers):
     def account(self, session: Session, number: str, *, lock: bool = False) -> EAccount:
         if not luhn_valid(number) or len(number) != 19:
             raise AccountNumberInvalid()
-        row = session.execute(
-            text(
-                f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n"  # noqa: S608
-                + (" FOR UPDATE" if lock else "")
-            ),
-            {"n": number},
-        ).first()
+        row = run(session, _LOCK_ACCOUNT if lock else _ACCOUNT, {"n": number}).fetchone()
         if row is None:
             raise EAccountNotFound()
         return EAccount(*row)
@@ -373,18 +394,7 @@ class AccountsService(StaffMembers):
         or a card's)."""
         if source == destination:
             raise SameEAccount()
-        try:
-            payer = self.account(session, source)
-        except EAccountNotFound:
-            raise NotYourAccount() from None
-        if payer.customer_id != customer_id:
-            raise NotYourAccount()
-        payee = self.account(session, destination)
-        # Lock both in id order (the same order everywhere, so no deadlock) and
-        # re-read their state under the lock.
-        first, second = sorted((payer, payee), key=lambda a: a.id)
-        locked = {a.id: self.account(session, a.number, lock=True) for a in (first, second)}
-        payer, payee = locked[payer.id], locked[payee.id]
+        payer, payee = self._lock_pair(session, customer_id, source, destination)
         command = Transfer(
             client_id=request_id(Namespace.TRANSFER, customer_id, client_id),
             debit_account=payer.ledger_account_id,
@@ -457,6 +467,27 @@ class AccountsService(StaffMembers):
             session, request_id(Namespace.TRANSFER, customer_id, client_id)
         )
 
+    def _lock_pair(
+        self, session: Session, customer_id: int, source: str, destination: str
+    ) -> tuple[EAccount, EAccount]:
+        """The customer's ``source`` account and the ``destination``, both locked in
+        one statement, in id order (the order of every lock on two accounts, so no
+        deadlock); refused as reading them one by one would (a source not theirs,
+        then a destination malformed or unknown)."""
+        if not luhn_valid(source) or len(source) != 19:
+            raise AccountNumberInvalid()
+        rows = run(session, _LOCK_ACCOUNTS, {"ns": [source, destination]}).fetchall()
+        found = {account.number: account for account in (EAccount(*row) for row in rows)}
+        payer = found.get(source)
+        if payer is None or payer.customer_id != customer_id:
+            raise NotYourAccount()
+        if not luhn_valid(destination) or len(destination) != 19:
+            raise AccountNumberInvalid()
+        payee = found.get(destination)
+        if payee is None:
+            raise EAccountNotFound()
+        return payer, payee
+
     @staticmethod
     def _between_own_accounts(payer: EAccount, payee: EAccount) -> bool:
         """Money between a customer's own class I account and their other accounts
@@ -480,11 +511,15 @@ class AccountsService(StaffMembers):
     def check_outflow_limit(self, session: Session, account: EAccount, *, amount: int) -> None:
         """Refuse ``amount`` more out of ``account`` today if it would pass its class's
         daily or yearly outflow limit (transfers, and merchant payments too)."""
-        check_outflow(
-            self.limits[account.account_class],
-            self._usage(session, account, self.business_day(), "outflow"),
-            amount,
-        )
+        self.outflow_check(session, account, amount=amount)()
+
+    def outflow_check(
+        self, session: Session, account: EAccount, *, amount: int
+    ) -> Callable[[], None]:
+        """:meth:`check_outflow_limit` in two steps, for a pipeline: the read is sent
+        now, and the function returned checks its answer."""
+        usage = self._usage_later(session, account, self.business_day(), "outflow")
+        return lambda: check_outflow(self.limits[account.account_class], usage(), amount)
 
     def check_inflow_limit(self, session: Session, account: EAccount, *, amount: int) -> None:
         """Refuse ``amount`` more into ``account`` today if it would pass its class's
@@ -512,28 +547,28 @@ class AccountsService(StaffMembers):
         session: Session,
         account: EAccount,
         *,
-        column: Literal["inflow", "outflow"],
+        column: Flow,
         amount: int,
     ) -> None:
         """Count ``amount`` towards today's usage of the account's class limits; the
         caller holds the account's lock (so that two payments cannot both slip under)."""
-        session.execute(
-            text(
-                f"INSERT INTO e_account_usage (e_account_id, day, {column}) "  # noqa: S608
-                f"VALUES (:a, :d, :x) ON CONFLICT (e_account_id, day) "
-                f"DO UPDATE SET {column} = e_account_usage.{column} + excluded.{column}"
-            ),
-            {"a": account.id, "d": self.business_day(), "x": amount},
-        )
+        run(session, _COUNT[column], {"a": account.id, "d": self.business_day(), "x": amount})
+
+    @classmethod
+    def _usage(cls, session: Session, account: EAccount, day: date, column: Flow) -> Usage:
+        return cls._usage_later(session, account, day, column)()
 
     @staticmethod
-    def _usage(session: Session, account: EAccount, day: date, column: str) -> Usage:
-        row = session.execute(
-            text(
-                f"SELECT coalesce(sum({column}) FILTER (WHERE day = :d), 0), "  # noqa: S608
-                f"coalesce(sum({column}), 0) FROM e_account_usage "
-                "WHERE e_account_id = :a AND day >= :y AND day <= :d"
-            ),
-            {"a": account.id, "d": day, "y": date(day.year, 1, 1)},
-        ).one()
-        return Usage(day=int(row[0]), year=int(row[1]))
+    def _usage_later(
+        session: Session, account: EAccount, day: date, column: Flow
+    ) -> Callable[[], Usage]:
+        cursor = run(
+            session, _USAGE[column], {"a": account.id, "d": day, "y": date(day.year, 1, 1)}
+        )
+
+        def usage() -> Usage:
+            row = cursor.fetchone()
+            assert row is not None
+            return Usage(day=int(row[0]), year=int(row[1]))
+
+        return usage

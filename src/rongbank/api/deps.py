@@ -19,9 +19,18 @@ from rongbank.platform import Platform
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_platform(request: Request) -> Platform:
+# Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` one in its
+# thread pool, a hand-over between threads each (about 0.1 ms of CPU on a money path
+# of 6 ms, measured with ``tests/support/path_cost``).
+
+
+def platform_of(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
+
+
+async def get_platform(request: Request) -> Platform:
+    return platform_of(request)
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
@@ -110,7 +119,9 @@ class _Refused(Exception):
         self.actor, self.error = actor, error
 
 
-def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
+async def bearer_token(
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Log in and send the token as 'Authorization: Bearer <token>'.")
     return credentials.credentials
@@ -123,7 +134,9 @@ def current_principal(
         return platform.auth.authenticate(session, token)
 
 
-def require_customer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def require_customer(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
     if principal.kind is not PrincipalKind.CUSTOMER:
         raise Forbidden("This is for customers.")
     return principal

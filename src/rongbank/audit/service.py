@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
+from rongbank.db import run, statement
 
 GENESIS = b"\x00" * 32
 SECRET_KEYS = {"password", "token", "secret", "code", "otp", "pin", "answer", "answers"}
@@ -82,6 +83,10 @@ def chain_hash(prev: bytes, row: AuditRow) -> bytes:
 
 
 _COLUMNS = "id, at, actor_kind, actor_id, action, target, result, ip, details"
+_RECORD = statement(
+    "INSERT INTO audit_log (at, actor_kind, actor_id, action, target, result, ip, details) "
+    "VALUES (:at, :kind, :actor, :action, :target, :result, :ip, CAST(:details AS jsonb))"
+)
 
 
 class AuditLog:
@@ -100,12 +105,9 @@ class AuditLog:
         ip: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        session.execute(
-            text(
-                "INSERT INTO audit_log (at, actor_kind, actor_id, action, target, result, ip, "
-                "details) VALUES (:at, :kind, :actor, :action, :target, :result, :ip, "
-                "CAST(:details AS jsonb))"
-            ),
+        run(
+            session,
+            _RECORD,
             {
                 "at": self.clock.now(),
                 "kind": actor_kind,

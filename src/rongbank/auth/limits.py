@@ -129,6 +129,30 @@ def _cap(bank: int, own: int | None) -> int:
     return bank if own is None else min(bank, own)
 
 
+def password_free(
+    limits: ToolLimits,
+    *,
+    amount: int,
+    usage: Mapping[str, Usage],
+    own: Mapping[str, OwnLimit],
+    risk: Risk,
+) -> bool:
+    """Whether the payment may go without a second factor (raises
+    :class:`RiskRefused` for a high risk): the part of :func:`decide` that needs
+    nothing of the tools the customer holds."""
+    if risk is Risk.HIGH:
+        raise RiskRefused()
+    free = limits.password_free
+    free_own = own.get(PASSWORD_FREE, OwnLimit())
+    free_used = usage.get(PASSWORD_FREE, Usage())
+    return (
+        risk is Risk.LOW
+        and amount <= _cap(free.per_payment, free_own.per_payment)
+        and free_used.day_amount + amount <= _cap(free.daily, free_own.daily)
+        and free_used.day_count < free.daily_count
+    )
+
+
 def decide(
     limits: ToolLimits,
     *,
@@ -140,17 +164,7 @@ def decide(
 ) -> Decision:
     """Raise :class:`RiskRefused`, :class:`StrongerToolRequired` or
     :class:`ToolLimitExceeded`, or say how the payment may be authorised."""
-    if risk is Risk.HIGH:
-        raise RiskRefused()
-    free = limits.password_free
-    free_own = own.get(PASSWORD_FREE, OwnLimit())
-    free_used = usage.get(PASSWORD_FREE, Usage())
-    if (
-        risk is Risk.LOW
-        and amount <= _cap(free.per_payment, free_own.per_payment)
-        and free_used.day_amount + amount <= _cap(free.daily, free_own.daily)
-        and free_used.day_count < free.daily_count
-    ):
+    if password_free(limits, amount=amount, usage=usage, own=own, risk=risk):
         return Decision(password_free=True)
 
     minimum = 2 if risk is Risk.ELEVATED else 1

@@ -80,10 +80,11 @@ LOCKOUT_NOTICE_INTERVAL = timedelta(hours=1)
 """A customer is told of a lockout of their login at most this often: a guesser with
 many addresses locks out one after the other, and each would otherwise be a notice."""
 
-TOUCH_INTERVAL = timedelta(seconds=30)
+TOUCH_INTERVAL = timedelta(minutes=1)
 """``last_seen_at`` is written at most this often per session rather than on every
-request. It can only make the inactivity timeout act up to this much *earlier*
-than the last request plus ``inactivity``, never later."""
+request: a login check is a read, and one request a minute of each session writes.
+It can only make the inactivity timeout act up to this much *earlier* than the last
+request plus ``inactivity``, never later."""
 
 
 class PrincipalKind(StrEnum):

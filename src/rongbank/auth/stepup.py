@@ -21,9 +21,10 @@ left before that.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -38,13 +39,34 @@ from rongbank.auth.limits import (
     Usage,
     check_own_limit,
     decide,
+    password_free,
 )
 from rongbank.auth.tools import LIMIT_NAMES, PaymentRequest, Tool, ToolNotActive, ToolService
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
-from rongbank.db import advisory_lock
+from rongbank.db import advisory_lock, pipeline, run, statement
 from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 
 MAX_FAILURES = 5
+
+_USAGE = statement(
+    "SELECT kind, coalesce(sum(amount) FILTER (WHERE day = :d), 0), "
+    "coalesce(sum(count) FILTER (WHERE day = :d), 0), coalesce(sum(amount), 0) "
+    "FROM auth_usage WHERE customer_id = :c AND day BETWEEN :y AND :d GROUP BY kind"
+)
+_OWN = statement("SELECT kind, per_payment, daily FROM auth_limit WHERE customer_id = :c")
+_COUNT = statement(
+    "INSERT INTO auth_usage (customer_id, kind, day, amount, count) "
+    "VALUES (:c, :k, :d, :a, 1) ON CONFLICT (customer_id, kind, day) DO UPDATE "
+    "SET amount = auth_usage.amount + excluded.amount, count = auth_usage.count + 1"
+)
+
+
+def _usage(rows: Iterable[tuple[Any, ...]]) -> dict[str, Usage]:
+    return {str(r[0]): Usage(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+
+
+def _own(rows: Iterable[tuple[Any, ...]]) -> dict[str, OwnLimit]:
+    return {str(r[0]): OwnLimit(r[1], r[2]) for r in rows}
 
 
 class RiskCheck(Protocol):
@@ -181,23 +203,14 @@ class StepUp:
     # -- deciding ----------------------------------------------------------------------
 
     def usage(self, session: Session, customer_id: int) -> dict[str, Usage]:
-        day = self._today()
-        rows = session.execute(
-            text(
-                "SELECT kind, coalesce(sum(amount) FILTER (WHERE day = :d), 0), "
-                "coalesce(sum(count) FILTER (WHERE day = :d), 0), coalesce(sum(amount), 0) "
-                "FROM auth_usage WHERE customer_id = :c AND day BETWEEN :y AND :d GROUP BY kind"
-            ),
-            {"c": customer_id, "d": day, "y": date(day.year, 1, 1)},
-        ).all()
-        return {str(r[0]): Usage(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+        return _usage(run(session, _USAGE, self._usage_params(customer_id)))
 
     def own_limits(self, session: Session, customer_id: int) -> dict[str, OwnLimit]:
-        rows = session.execute(
-            text("SELECT kind, per_payment, daily FROM auth_limit WHERE customer_id = :c"),
-            {"c": customer_id},
-        ).all()
-        return {str(r[0]): OwnLimit(r[1], r[2]) for r in rows}
+        return _own(run(session, _OWN, {"c": customer_id}))
+
+    def _usage_params(self, customer_id: int) -> dict[str, object]:
+        day = self._today()
+        return {"c": customer_id, "d": day, "y": date(day.year, 1, 1)}
 
     def set_own_limit(self, session: Session, customer_id: int, kind: str, own: OwnLimit) -> None:
         check_own_limit(self.limits, kind, own)
@@ -220,21 +233,26 @@ class StepUp:
         answered: str | None = None,
         standing: bool = False,
     ) -> Decision:
-        """How ``payment`` may be authorised. ``answered``: the challenge the request
-        comes back with, whose tool may have ended since it was asked (a grid card
-        ends with the challenge that takes its last positions): it still answers
-        that one challenge. ``standing``: as on a day with nothing moved yet (see
-        :meth:`authorise`)."""
+        """How ``payment`` may be authorised, the customer's counters locked first (one
+        payment of a customer at a time decides and counts). ``answered``: the
+        challenge the request comes back with, whose tool may have ended since it was
+        asked (a grid card ends with the challenge that takes its last positions): it
+        still answers that one challenge. ``standing``: as on a day with nothing moved
+        yet (see :meth:`authorise`)."""
+        with pipeline(session):  # one round trip: the lock, then what it guards
+            advisory_lock(session, "auth_usage", customer_id)
+            usage_rows = run(session, _USAGE, self._usage_params(customer_id))
+            own_rows = run(session, _OWN, {"c": customer_id})
+        usage = {} if standing else _usage(usage_rows)
+        own = _own(own_rows)
+        if password_free(self.limits, amount=payment.amount, usage=usage, own=own, risk=risk):
+            return Decision(password_free=True)
+        # Only now the tools held: a password-free payment needs none of them.
         held = self.tools.held(session, customer_id)
         if answered is not None:
             held |= self._ended_since(session, customer_id, answered)
         return decide(
-            self.limits,
-            amount=payment.amount,
-            held=held,
-            usage={} if standing else self.usage(session, customer_id),
-            own=self.own_limits(session, customer_id),
-            risk=risk,
+            self.limits, amount=payment.amount, held=held, usage=usage, own=own, risk=risk
         )
 
     # -- security changes (``Platform.confirmed``) --------------------------------------
@@ -279,8 +297,6 @@ class StepUp:
         as one payment of that amount on a day with nothing moved yet, so one beyond
         the password-free allowance is confirmed with a tool now, and nothing is
         counted: each run is counted on its day (:meth:`authorise_run`)."""
-        # One payment of a customer at a time decides and counts.
-        advisory_lock(session, "auth_usage", customer_id)
         decision = self.decide(
             session, customer_id, payment, risk, answered=challenge_id, standing=standing
         )
@@ -301,19 +317,15 @@ class StepUp:
         left today cover it, counted as a payment made now would be (password-free,
         or under the weakest tool the customer holds that covers it), and is refused
         (:class:`~rongbank.auth.limits.ToolLimitExceeded`...) when they do not."""
-        advisory_lock(session, "auth_usage", customer_id)
         decision = self.decide(session, customer_id, payment, Risk.LOW)
         kind = PASSWORD_FREE if decision.password_free else decision.tools[0].value
         self._count(session, customer_id, kind, payment.amount)
         return kind
 
     def _count(self, session: Session, customer_id: int, kind: str, amount: int) -> None:
-        session.execute(
-            text(
-                "INSERT INTO auth_usage (customer_id, kind, day, amount, count) "
-                "VALUES (:c, :k, :d, :a, 1) ON CONFLICT (customer_id, kind, day) DO UPDATE "
-                "SET amount = auth_usage.amount + excluded.amount, count = auth_usage.count + 1"
-            ),
+        run(
+            session,
+            _COUNT,
             {"c": customer_id, "k": kind, "d": self._today(), "a": amount},
         )
 

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.types import Message
 
-from rongbank.api.deps import CustomerPrincipal, PlatformDep, get_platform
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, platform_of
 from rongbank.api.docs import file_answer
 from rongbank.chat import schemas as s
 from rongbank.chat.attachments import Download
@@ -54,7 +54,7 @@ class CappedUploadRoute(APIRoute):
             return handler
 
         async def capped(request: Request) -> Response:
-            limit = get_platform(request).attachments.limits.max_bytes
+            limit = platform_of(request).attachments.limits.max_bytes
             cap = limit + FORM_ALLOWANCE
             declared = request.headers.get("content-length", "")
             if declared.isascii() and declared.isdigit() and int(declared) > cap:

@@ -21,6 +21,7 @@ from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, req
 from rongbank.api.docs import file_answer
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
+from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import Forbidden, Unauthenticated
 from rongbank.inputs import Day, IdParam
 from rongbank.money import format_amount, parse_positive_amount
@@ -225,14 +226,19 @@ def pay_static_qr(
     """Pay a merchant's counter code, entering the amount; ``client_id`` makes a
     retry safe (201 paid now, 200 a retry)."""
     amount = _amount(body.amount)
-    with platform.transaction() as session:
-        seller = platform.payments.static_qr_merchant(session, body.qr)
     order_no = platform.payments.static_order_no(me.id, body.client_id)
-    request = platform.payments.payment_request(seller, order_no, amount, body.account)
+    seller: Merchant | None = None
     retry = False
+
+    def request(session: Session) -> PaymentRequest:
+        # The code's merchant, read in the payment's own transaction (one less).
+        nonlocal seller
+        seller = platform.payments.static_qr_merchant(session, body.qr)
+        return platform.payments.payment_request(seller, order_no, amount, body.account)
 
     def already_done(session: Session) -> bool:
         nonlocal retry
+        assert seller is not None
         found = platform.payments.find(session, merchant_id=seller.id, order_no=order_no)
         retry = found is not None and found.status != "created"
         return retry
@@ -259,7 +265,9 @@ def pay_static_qr(
             account_number=body.account,
             amount=amount,
             client_id=body.client_id,
+            merchant=seller,
         )
+    assert seller is not None
     response.status_code = 200 if retry else 201
     return _customer_out(paid, seller)
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.service import AuthService, PrincipalKind
 from rongbank.clock import Clock
+from rongbank.db import run, statement
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService
 from rongbank.payments.errors import (
@@ -105,6 +106,21 @@ _USER = ", ".join(f.name for f in fields(MerchantUser))
 _API_KEY = ", ".join(f.name for f in fields(ApiKey))
 
 
+_FIND_MERCHANT = statement(f"SELECT {_MERCHANT} FROM merchant WHERE id = :id")  # noqa: S608
+_LOCK_MERCHANT = statement(f"SELECT {_MERCHANT} FROM merchant WHERE id = :id FOR UPDATE")  # noqa: S608
+_QR_MERCHANT = statement(
+    f"SELECT {', '.join('m.' + f.name for f in fields(Merchant))} "  # noqa: S608
+    "FROM merchant_qr q JOIN merchant m ON m.id = q.merchant_id "
+    "WHERE q.token = :t AND q.revoked_at IS NULL"
+)
+
+
+def _active(merchant: Merchant) -> Merchant:
+    if merchant.status != "active":
+        raise MerchantNotActive(status=merchant.status)
+    return merchant
+
+
 def sha256(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
 
@@ -175,13 +191,9 @@ class Merchants:
         return Merchant(*row)
 
     def merchant(self, session: Session, merchant_id: int, *, lock: bool = False) -> Merchant:
-        row = session.execute(
-            text(
-                f"SELECT {_MERCHANT} FROM merchant WHERE id = :id"  # noqa: S608
-                + (" FOR UPDATE" if lock else "")
-            ),
-            {"id": merchant_id},
-        ).first()
+        row = run(
+            session, _LOCK_MERCHANT if lock else _FIND_MERCHANT, {"id": merchant_id}
+        ).fetchone()
         if row is None:
             raise MerchantNotFound(merchant_id=merchant_id)
         return Merchant(*row)
@@ -272,10 +284,7 @@ class Merchants:
         return self.accounts.account(session, str(number), lock=lock)
 
     def active_merchant(self, session: Session, merchant_id: int) -> Merchant:
-        merchant = self.merchant(session, merchant_id)
-        if merchant.status != "active":
-            raise MerchantNotActive(status=merchant.status)
-        return merchant
+        return _active(self.merchant(session, merchant_id))
 
     # -- merchant logins and keys ------------------------------------------------------
 
@@ -418,10 +427,9 @@ class Merchants:
         return content.strip().rstrip("/").rsplit("/", 1)[-1]
 
     def static_qr_merchant(self, session: Session, content: str) -> Merchant:
-        row = session.execute(
-            text("SELECT merchant_id FROM merchant_qr WHERE token = :t AND revoked_at IS NULL"),
-            {"t": self.token_of(content)},
-        ).first()
+        """The active merchant of a static code (one statement: the code's merchant is
+        read with the code)."""
+        row = run(session, _QR_MERCHANT, {"t": self.token_of(content)}).fetchone()
         if row is None:
             raise CodeNotFound()
-        return self.active_merchant(session, int(row[0]))
+        return _active(Merchant(*row))

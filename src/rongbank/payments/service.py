@@ -42,12 +42,18 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank import outbox
-from rongbank.accounts.errors import AccountFrozen, AccountNotActive, NotYourAccount
+from rongbank.accounts.errors import (
+    AccountFrozen,
+    AccountNotActive,
+    AccountNumberInvalid,
+    EAccountNotFound,
+    NotYourAccount,
+)
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.auth.service import AuthService
 from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import Clock
-from rongbank.db import advisory_lock
+from rongbank.db import advisory_lock, pipeline, run, statement
 from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.errors import PendingExpired
 from rongbank.ledger.service import LedgerService, PostPending, Transfer, VoidPending
@@ -164,6 +170,27 @@ class MerchantFunds:
 
 _PAYMENT = ", ".join(f.name for f in fields(Payment))
 _REFUND = ", ".join(f.name for f in fields(Refund))
+_FIND = statement(f"SELECT {_PAYMENT} FROM payment WHERE merchant_id = :m AND order_no = :o")  # noqa: S608
+_LOCK = statement(f"SELECT {_PAYMENT} FROM payment WHERE id = :id FOR UPDATE")  # noqa: S608
+_BY_TOKEN = statement(f"SELECT {_PAYMENT} FROM payment WHERE token = :t")  # noqa: S608
+_REQUEST_HASH = statement("SELECT request_hash FROM payment WHERE id = :id")
+_INSERT_ORDER = statement(
+    "INSERT INTO payment (merchant_id, order_no, token, request_hash, channel, "  # noqa: S608
+    "capture, status, amount, description, return_url, notify_url, customer_id, "
+    "created_at, expires_at) VALUES (:m, :o, :t, :h, :ch, :cap, 'created', :a, "
+    ":d, :r, :n, :c, :now, :exp) ON CONFLICT (merchant_id, order_no) DO NOTHING "
+    f"RETURNING {_PAYMENT}"
+)
+_PAID = statement(
+    "UPDATE payment SET status = :s, customer_id = :c, e_account_id = :a, "  # noqa: S608
+    "entry_id = :e, captured = :cap, fee = :fee, business_day = :day, paid_at = :now "
+    f"WHERE id = :id RETURNING {_PAYMENT}"
+)
+_BARCODE_USED = statement(
+    "SELECT coalesce(sum(amount), 0) FROM payment WHERE customer_id = :c "
+    "AND paid_at >= :start AND paid_at < :end AND status <> 'created' "
+    "AND (channel = 'static_qr') = :static AND channel <> 'online'"
+)
 
 
 class PaymentsService(Merchants):
@@ -197,10 +224,12 @@ class PaymentsService(Merchants):
 
     # -- the customer's side -----------------------------------------------------------
 
-    def payer_account(self, session: Session, customer_id: int, number: str) -> EAccount:
+    def payer_account(
+        self, session: Session, customer_id: int, number: str, *, lock: bool = False
+    ) -> EAccount:
         try:
-            account = self.accounts.account(session, number)
-        except Exception:  # unknown or malformed: not the customer's either way
+            account = self.accounts.account(session, number, lock=lock)
+        except (AccountNumberInvalid, EAccountNotFound):  # not the customer's either way
             raise NotYourAccount() from None
         if account.customer_id != customer_id:
             raise NotYourAccount()
@@ -278,27 +307,29 @@ class PaymentsService(Merchants):
         merchant_id: int,
         order: OrderRequest,
         customer_id: int | None = None,
+        merchant: Merchant | None = None,
     ) -> tuple[Payment, bool]:
         """The merchant's order (dynamic QR, web shop, or a payment code's), or the one
-        made before with this order number; and whether it was created now."""
-        existing = self.find(session, merchant_id=merchant_id, order_no=order.order_no)
-        if existing is not None:
-            return self._same(session, existing, order), False
-        merchant = self.active_merchant(session, merchant_id)
+        made before with this order number; and whether it was created now.
+
+        ``merchant``: the order's merchant, read and found active by the caller; an
+        order made before is then found by the insert's conflict, a statement less
+        for a new one (with no merchant, a merchant no longer active still answers
+        an order made before)."""
+        if merchant is None:
+            existing = self.find(session, merchant_id=merchant_id, order_no=order.order_no)
+            if existing is not None:
+                return self._same(session, existing, order), False
+            merchant = self.active_merchant(session, merchant_id)
         for field, url in (("notify_url", order.notify_url), ("return_url", order.return_url)):
             check_url(
                 url, field=field, allow_private=self.allow_private_urls, resolver=self.resolver
             )
         now = self.clock.now()
         ttl = self.order_ttl if order.channel == "online" else self.barcode_limits.code_ttl
-        row = session.execute(
-            text(
-                "INSERT INTO payment (merchant_id, order_no, token, request_hash, channel, "  # noqa: S608
-                "capture, status, amount, description, return_url, notify_url, customer_id, "
-                "created_at, expires_at) VALUES (:m, :o, :t, :h, :ch, :cap, 'created', :a, "
-                ":d, :r, :n, :c, :now, :exp) ON CONFLICT (merchant_id, order_no) DO NOTHING "
-                f"RETURNING {_PAYMENT}"
-            ),
+        row = run(
+            session,
+            _INSERT_ORDER,
             {
                 "m": merchant.id,
                 "o": order.order_no,
@@ -314,26 +345,22 @@ class PaymentsService(Merchants):
                 "now": now,
                 "exp": now + ttl,
             },
-        ).first()
-        if row is None:  # a concurrent request with this order number won
+        ).fetchone()
+        if row is None:  # made before, or a concurrent request with this order number won
             found = self.find(session, merchant_id=merchant_id, order_no=order.order_no)
             assert found is not None
             return self._same(session, found, order), False
         return Payment(*row), True
 
     def _same(self, session: Session, payment: Payment, order: OrderRequest) -> Payment:
-        digest = session.execute(
-            text("SELECT request_hash FROM payment WHERE id = :id"), {"id": payment.id}
-        ).scalar_one()
-        if bytes(digest) != order.digest():
+        row = run(session, _REQUEST_HASH, {"id": payment.id}).fetchone()
+        assert row is not None
+        if bytes(row[0]) != order.digest():
             raise OrderConflict(order_no=order.order_no)
         return payment
 
     def find(self, session: Session, *, merchant_id: int, order_no: str) -> Payment | None:
-        row = session.execute(
-            text(f"SELECT {_PAYMENT} FROM payment WHERE merchant_id = :m AND order_no = :o"),  # noqa: S608
-            {"m": merchant_id, "o": order_no},
-        ).first()
+        row = run(session, _FIND, {"m": merchant_id, "o": order_no}).fetchone()
         return None if row is None else Payment(*row)
 
     def get(self, session: Session, *, merchant_id: int, order_no: str) -> Payment:
@@ -343,17 +370,12 @@ class PaymentsService(Merchants):
         return found
 
     def _lock(self, session: Session, payment_id: int) -> Payment:
-        row = session.execute(
-            text(f"SELECT {_PAYMENT} FROM payment WHERE id = :id FOR UPDATE"),  # noqa: S608
-            {"id": payment_id},
-        ).one()
+        row = run(session, _LOCK, {"id": payment_id}).fetchone()
+        assert row is not None
         return Payment(*row)
 
     def by_token(self, session: Session, token: str) -> Payment:
-        row = session.execute(
-            text(f"SELECT {_PAYMENT} FROM payment WHERE token = :t"),  # noqa: S608
-            {"t": self.token_of(token)},
-        ).first()
+        row = run(session, _BY_TOKEN, {"t": self.token_of(token)}).fetchone()
         if row is None:
             raise PaymentNotFound()
         return Payment(*row)
@@ -425,21 +447,32 @@ class PaymentsService(Merchants):
         account_number: str,
         amount: int,
         client_id: str,
+        merchant: Merchant | None = None,
     ) -> Payment:
         """Pay a merchant's static counter code; the order number is the customer's
-        client id (so a retry pays once)."""
-        merchant = self.static_qr_merchant(session, qr)
+        client id (so a retry pays once). ``merchant``: the code's, when the caller
+        has read it in this transaction (``static_qr_merchant``)."""
+        merchant = merchant or self.static_qr_merchant(session, qr)
         order = OrderRequest(
             order_no=self.static_order_no(customer_id, client_id),
             amount=amount,
             channel="static_qr",
             detail=f"{self.token_of(qr)}:{account_number}",
         )
-        payment, _ = self.create_order(
-            session, merchant_id=merchant.id, order=order, customer_id=customer_id
+        payment, created = self.create_order(
+            session,
+            merchant_id=merchant.id,
+            order=order,
+            customer_id=customer_id,
+            merchant=merchant,
         )
         return self.pay_order(
-            session, customer_id=customer_id, payment=payment, account_number=account_number
+            session,
+            customer_id=customer_id,
+            payment=payment,
+            account_number=account_number,
+            merchant=merchant,
+            locked=created,
         )
 
     @staticmethod
@@ -510,12 +543,22 @@ class PaymentsService(Merchants):
         )
 
     def pay_order(
-        self, session: Session, *, customer_id: int, payment: Payment, account_number: str
+        self,
+        session: Session,
+        *,
+        customer_id: int,
+        payment: Payment,
+        account_number: str,
+        merchant: Merchant | None = None,
+        locked: bool = False,
     ) -> Payment:
         """Move the money of an open order from the customer's account (held, for an
         order with manual capture). A repeat by the customer who paid answers the
-        payment as it is."""
-        payment = self._lock(session, payment.id)
+        payment as it is. ``merchant``: the order's, read and found active in this
+        transaction; ``locked``: ``payment`` is as this transaction holds it (it has
+        just made it), not to be read again."""
+        if not locked:
+            payment = self._lock(session, payment.id)
         if payment.status != "created":
             if payment.customer_id == customer_id:
                 return payment
@@ -525,16 +568,17 @@ class PaymentsService(Merchants):
         now = self.clock.now()
         if payment.expires_at <= now:
             raise OrderNotPayable(status="expired")
-        merchant = self.active_merchant(session, payment.merchant_id)
-        account = self.payer_account(session, customer_id, account_number)
-        account = self.accounts.account(session, account.number, lock=True)
+        if merchant is None:
+            merchant = self.active_merchant(session, payment.merchant_id)
+        account = self.payer_account(session, customer_id, account_number, lock=True)
         if account.status == "frozen":
             raise AccountFrozen(account=account.number[-4:])
         if account.status != "active":
             raise AccountNotActive(account=account.number[-4:], status=account.status)
         if payment.channel != "online":
-            self._check_barcode_limit(session, customer_id, payment)
-        self.accounts.check_outflow_limit(session, account, amount=payment.amount)
+            self._check_barcode_limit(session, customer_id, payment, account)
+        else:
+            self.accounts.check_outflow_limit(session, account, amount=payment.amount)
         manual = payment.capture == "manual"
         entry_id = self.ledger.transfer(
             session,
@@ -552,12 +596,9 @@ class PaymentsService(Merchants):
         ).entry_id_or_raise()
         self.accounts.count_usage(session, account, column="outflow", amount=payment.amount)
         captured = 0 if manual else payment.amount
-        row = session.execute(
-            text(
-                "UPDATE payment SET status = :s, customer_id = :c, e_account_id = :a, "  # noqa: S608
-                "entry_id = :e, captured = :cap, fee = :fee, business_day = :day, paid_at = :now "
-                f"WHERE id = :id RETURNING {_PAYMENT}"
-            ),
+        row = run(
+            session,
+            _PAID,
             {
                 "s": "authorised" if manual else "paid",
                 "c": customer_id,
@@ -569,7 +610,8 @@ class PaymentsService(Merchants):
                 "now": now,
                 "id": payment.id,
             },
-        ).one()
+        ).fetchone()
+        assert row is not None
         paid = Payment(*row)
         self._notify(session, paid, "payment.authorised" if manual else "payment.paid")
         outbox.record(
@@ -589,27 +631,33 @@ class PaymentsService(Merchants):
         )
         return paid
 
-    def _check_barcode_limit(self, session: Session, customer_id: int, payment: Payment) -> None:
+    def _check_barcode_limit(
+        self, session: Session, customer_id: int, payment: Payment, account: EAccount
+    ) -> None:
         """银发〔2017〕296号 levels D (static) and B (dynamic), per customer and day,
-        counted from the payments themselves under a per-customer lock."""
-        advisory_lock(session, "epay_barcode", customer_id)
+        counted from the payments themselves under a per-customer lock; then the
+        account's class limit (``check_outflow_limit``), read in the same round trip."""
         static = payment.channel == "static_qr"
         cap = self.barcode_limits.static_daily if static else self.barcode_limits.dynamic_daily
         start, end = self.accounts.business_day_bounds()
-        used = session.execute(
-            text(
-                "SELECT coalesce(sum(amount), 0) FROM payment WHERE customer_id = :c "
-                "AND paid_at >= :start AND paid_at < :end AND status <> 'created' "
-                "AND (channel = 'static_qr') = :static AND channel <> 'online'"
-            ),
-            {"c": customer_id, "start": start, "end": end, "static": static},
-        ).scalar_one()
+        with pipeline(session):
+            advisory_lock(session, "epay_barcode", customer_id)
+            barcode = run(
+                session,
+                _BARCODE_USED,
+                {"c": customer_id, "start": start, "end": end, "static": static},
+            )
+            outflow = self.accounts.outflow_check(session, account, amount=payment.amount)
+        row = barcode.fetchone()
+        assert row is not None
+        used = row[0]
         if int(used) + payment.amount > cap:
             left = max(cap - int(used), 0)
             raise BarcodeLimitExceeded(
                 code_kind="static" if static else "dynamic",
                 remaining=format_amount(left, scale=rules.CNY_SCALE),
             )
+        outflow()
 
     # -- after payment: capture, void, refund ------------------------------------------
 

@@ -39,7 +39,7 @@ from rongbank.accounts.statements import (
     render_csv,
     render_pdf,
 )
-from rongbank.api.deps import get_platform
+from rongbank.api.deps import get_platform, platform_of
 from rongbank.auth import gridcard, otp
 from rongbank.auth.errors import SessionExpired, SessionInvalid
 from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
@@ -143,7 +143,7 @@ def _notices_unread(request: Request) -> int:
     customer_id = getattr(request.state, "customer_id", None)
     if customer_id is None:
         return 0
-    platform = get_platform(request)
+    platform = platform_of(request)
     with platform.transaction() as session:
         box = platform.push.notice_box_state(session, customer_id)
     return box.unread if box else 0

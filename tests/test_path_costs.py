@@ -1,0 +1,68 @@
+"""Each customer money path within its budget of transactions and statements per
+request (issue 17), counted in the client as ``tests/support/path_cost`` counts them:
+a change that adds a transaction or a statement to a path fails here and says which.
+Counts, not times: they mean the same on a loaded machine."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from rongbank.api.app import create_app
+from rongbank.clock import FrozenClock
+from rongbank.platform import Platform
+from rongbank.settings import Settings
+from tests.support.path_cost import Prepare, Scene, counting, paths, send
+
+BUDGETS = {  # path: (transactions, statements) of one request
+    "transfer": (2, 20),
+    "static_qr": (2, 21),
+    "online_order": (3, 21),
+    "payment_code": (4, 33),
+    "chat_card": (4, 39),
+    "wealth": (3, 20),
+}
+"""Before issue 17: 2/25, 3/31, 3/24, 4/36, 4/44, 3/22."""
+
+
+@pytest.fixture
+def client_and_paths(
+    fresh_db: str, tmp_path: Path, clock: FrozenClock
+) -> Iterator[tuple[TestClient, dict[str, Prepare]]]:
+    keys = ("payments_key", "tool_key", "card_hash_key", "operator_token")
+    settings = Settings(
+        database_url=fresh_db,
+        data_dir=tmp_path,
+        **{k: SecretStr(secrets.token_urlsafe(32)) for k in keys},  # type: ignore[arg-type]
+    )
+    # A frozen clock: no login is due its once-a-minute touch however slow the run.
+    platform = Platform.connect(fresh_db, settings, clock=clock)
+    try:
+        with TestClient(create_app(platform, background=False)) as client:
+            scene = Scene(platform)
+            scene.set_up()
+            yield client, paths(scene, 2)
+    finally:
+        platform.close()
+
+
+def test_each_money_path_keeps_to_its_budget(
+    client_and_paths: tuple[TestClient, dict[str, Prepare]],
+) -> None:
+    client, prepared = client_and_paths
+    over = {}
+    for name, prepare in prepared.items():
+        send(client, prepare(0))  # the first of a kind warms caches (a plan, a class)
+        request = prepare(1)
+        with counting() as tally:
+            send(client, request)
+        counted = (tally.transactions, tally.statements)
+        assert counted >= (1, 5), f"{name}: the counter missed the request's work"
+        if any(n > most for n, most in zip(counted, BUDGETS[name], strict=True)):
+            over[name] = counted
+    assert not over, f"over budget (transactions, statements): {over}; budgets {BUDGETS}"
