@@ -15,13 +15,13 @@ settlement leave behind.
 - ``wealth_product``: a sale closed before it began has an empty window
   (``sale_end = sale_start``); new products still need a real one.
 
-Revision ID: 0028_staff_console
+Revision ID: 0029_staff_console
 """
 
 from alembic import op
 
-revision = "0028_staff_console"
-down_revision = "0027_card_purchase_keys"
+revision = "0029_staff_console"
+down_revision = "0028_payees_schedules"
 branch_labels = None
 depends_on = None
 

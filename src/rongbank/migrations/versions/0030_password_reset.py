@@ -13,13 +13,13 @@
   included (their actor is anonymous; ``details.login_of`` says whose login was
   tried), newest first, for the login history the principal is shown.
 
-Revision ID: 0028_password_reset
+Revision ID: 0030_password_reset
 """
 
 from alembic import op
 
-revision = "0028_password_reset"
-down_revision = "0027_card_purchase_keys"
+revision = "0030_password_reset"
+down_revision = "0029_staff_console"
 branch_labels = None
 depends_on = None
 
