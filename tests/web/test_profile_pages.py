@@ -300,6 +300,24 @@ class TestErrorPages:
         assert "请选择开始不晚于结束" in answer.text
         assert 'id="error-code">statement_period_invalid<' in answer.text
 
+    def test_input_the_guard_refuses_is_a_page_on_a_page_and_json_on_the_api(
+        self, client: TestClient
+    ) -> None:
+        """The input guard answers before routing: a NUL in a form field or a query."""
+        form = {"login_name": "1390000\x000501", "password": "x", "csrf": "c"}
+        for answer in (client.post("/login", data=form), client.get("/history?q=a%00b")):
+            assert answer.status_code == 422
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "请求未能完成" in answer.text
+            assert 'id="error-code">invalid_request<' in answer.text
+            assert "not valid" not in answer.text  # no English on a Chinese page
+        english(client)
+        assert "could not be completed" in client.post("/login", data=form).text
+        api = client.get("/api/v1/me/accounts", params={"q": "a\x00b"})
+        assert api.status_code == 422
+        assert api.json()["error"]["code"] == "invalid_request"
+        assert api.json()["error"]["details"]["errors"][0]["field"] == "query.q"
+
     def test_an_unexpected_failure_is_a_page_that_says_nothing_changed(self, app: FastAPI) -> None:
         @app.get("/boom")
         def boom() -> None:

@@ -111,7 +111,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.state.platform = platform
     install_error_handlers(app, page=error_pages.error_page)
     complete_openapi(app)
-    app.add_middleware(InputGuard)
+    app.add_middleware(InputGuard, page=error_pages.error_page)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
