@@ -246,16 +246,18 @@ class TestReset:
             assert 'data-tool="token"' in asked.text
             question = re.search(r'name="challenge_id" value="([^"]+)"', asked.text)
             carried = re.search(r'name="challenge" value="([^"]+)"', asked.text)
-            shown = re.search(
-                r'id="challenge-question"><span>(\d+)</span><span class="fen">(\d+)', asked.text
-            )
+            # A change, not a payment: one number, not a payee and an amount.
+            shown = re.search(r'id="challenge-question" class="change">(.*?)</code>', asked.text)
             assert question
             assert carried
             assert shown
+            assert "确认本次安全设置变更" in asked.text
+            assert "收款账号的后6位" not in asked.text
+            assert 'class="fen"' not in asked.text
+            digits = "".join(re.findall(r"<span>(\d{4})</span>", shown.group(1)))
+            assert len(digits) == otp.PAYEE_DIGITS + otp.AMOUNT_DIGITS
             steps = otp.time_steps(int(platform.clock.now().timestamp()), otp.SIGNATURE_SUITE)
-            answer_code = otp.ocra(
-                otp.SIGNATURE_SUITE, held.key, shown.group(1) + shown.group(2), timestamp=steps
-            )
+            answer_code = otp.ocra(otp.SIGNATURE_SUITE, held.key, digits, timestamp=steps)
             done = browser.post(
                 action,
                 data={
