@@ -13,7 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rongbank.accounts.service import EAccount
+from rongbank.accounts.statements import HistoryFilter, StatementsService
 from rongbank.clock import FrozenClock
+from rongbank.ledger.rules import AccountType
+from rongbank.ledger.service import Transfer
 from rongbank.overview.categories import MCC_GROUPS, Category, merchant_category
 from rongbank.overview.errors import HistoryFilterInvalid, MovementNotFound
 from rongbank.overview.service import MovementFilter, MovementStatus, PartyKind
@@ -303,3 +306,48 @@ class TestAssets:
             assets = platform.overview.assets(session, alice.customer_id)
         assert [(a.balance, a.available) for a in assets.accounts] == [(5_000_00, 4_950_00)]
         assert (assets.wealth, assets.total) == ([], 5_000_00)
+
+
+def test_the_bank_names_each_movement_as_its_statement_does(
+    platform: Platform, alice: EAccount, bob: EAccount
+) -> None:
+    """The overview's memo (in SQL, for the history's word filter) and the statement's
+    (``bank_memo``) are one rule: the same name for every kind of movement."""
+    pay(platform, alice, bob.number, 10_00)  # no description: money out
+    pay(platform, alice, bob.number, 20_00, "午饭")  # a description given: no name
+    pay(platform, bob, alice.number, 5_00)  # money in
+    with platform.transaction() as session:
+        vault, _ = platform.ledger.create_account(
+            session, code="bank:vault", currency="CNY", type=AccountType.ASSET
+        )
+        for n, client_id in enumerate(
+            ("funding:1:credit", "funding:2:debit", "funding:3:void", "demo:9", "interest:1:2")
+        ):
+            platform.ledger.transfer(
+                session,
+                Transfer(
+                    client_id=client_id,
+                    debit_account=vault.id,
+                    credit_account=alice.ledger_account_id,
+                    amount=100 + n,
+                    currency="CNY",
+                    description="stored in English",
+                ),
+            )
+    statements = StatementsService(platform.accounts, platform.ledger, platform.clock)
+    with platform.transaction() as session:
+        shown = platform.overview.movements(session, alice.customer_id, MovementFilter(), limit=50)
+        printed = statements.history(
+            session,
+            customer_id=alice.customer_id,
+            number=alice.number,
+            filters=HistoryFilter(),
+            limit=50,
+        )
+    overview = {m.entry_id: m.memo for m in shown.movements}
+    statement = {m.entry_id: m.memo for m in printed.movements}
+    assert overview == statement
+    assert set(statement.values()) >= {
+        "", "money_in", "money_out", "top_up", "withdrawal", "withdrawal_returned",
+        "opening_balance", "interest",
+    }  # fmt: skip

@@ -3,7 +3,10 @@ its users would make it: for tests that walk every page (``tests/web/test_layout
 
 Customers with money from a bound card, a transfer between them, a wealth product
 bought, a merchant paid online and by QR code, a chat with the bank and one between
-two customers with a transfer card, notices delivered; staff of each role."""
+two customers with a transfer card, notices delivered; staff of each role. And a row
+in each list of the pages (a page empty of rows proves little at phone width): a
+saved payee and a monthly transfer, a refused login beside the sessions, a merchant
+waiting for approval, a broadcast and a reported message for staff."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any
 import httpx2 as httpx
 
 from rongbank.auth.service import PrincipalKind
+from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
 from tests.factories.cards import card_number
 from tests.factories.people import PASSWORD, V1, People
@@ -76,6 +80,28 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
     for n, (amount, note) in enumerate((("88.00", ""), ("2350.00", "三月房租"), ("66.60", ""))):
         body = {"client_id": f"t{n}", "source": mine, "destination": his, "amount": amount}
         _confirmed(client, platform, f"{V1}/me/transfers", meimei, body | {"description": note})
+    _ok(
+        client.post(
+            f"{V1}/me/payees", headers=meimei["headers"], json={"name": "房东", "account": his}
+        )
+    )
+    monthly = {
+        "client_id": "rent",
+        "source": mine,
+        "destination": his,
+        "amount": "2350.00",
+        "description": "房租",
+        "frequency": "monthly",
+        "start_on": "2026-04-01",
+        "day_of_month": 1,
+    }
+    _confirmed(client, platform, f"{V1}/me/scheduled-transfers", meimei, monthly)
+    wrong = {"login_name": meimei["login_name"], "password": "not-the-password"}
+    assert client.post(f"{V1}/sessions", json=wrong).status_code == 401
+    with platform.transaction() as session:
+        rent = platform.overview.movements(
+            session, meimei["customer_id"], MovementFilter(text="三月房租")
+        ).movements[0]
     back = {"client_id": "back", "source": his, "destination": mine, "amount": "10.00"}
     _confirmed(client, platform, f"{V1}/me/transfers", lilei, back | {"description": "午饭钱"})
 
@@ -130,6 +156,15 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             password=PASSWORD,
         )
         platform.payments.static_qr(session, merchant_id=merchant.id, label="收银台1")
+        platform.payments.onboard(  # waits for a second officer's approval
+            session,
+            staff_id=ops_ids[0],
+            customer_id=lilei["customer_id"],
+            name="李记水果店",
+            mcc="5411",
+            settlement_account=his,
+            fee_bps=38,
+        )
     merchant_headers = {"Authorization": f"Bearer {people.login(MERCHANT_OWNER)}"}
     orders = {}
     for order_no, amount in (("20260302000123456789", "36.50"), ("20260302000123456790", "128.00")):
@@ -170,7 +205,22 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
         client.post(f"{V1}/me/chat/conversations/{direct['id']}/accept", headers=lilei["headers"]),
         200,
     )
-    _send(client, meimei["headers"], direct["id"], "晚上一起吃饭吗？我请客。")
+    invitation = _send(client, meimei["headers"], direct["id"], "晚上一起吃饭吗？我请客。")
+    _ok(
+        client.post(
+            f"{V1}/me/chat/conversations/{direct['id']}/messages/{invitation['message']['seq']}/report",
+            headers=lilei["headers"],
+            json={"reason": "骚扰信息"},
+        )
+    )
+    notice = {
+        "client_id": "spring",
+        "segment": "all",
+        "kind": "announcement",
+        "title": "春节期间营业时间调整",
+        "text": "2月9日至2月17日网点营业时间调整为9:00-16:00，网上银行照常服务。",
+    }
+    _ok(client.post(f"{V1}/staff/chat/broadcasts", headers=staff["operations"], json=notice))
     card_message = _ok(
         client.post(
             f"{V1}/me/chat/conversations/{direct['id']}/cards",
@@ -195,6 +245,9 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "order_no": paid_no,
             "code": product,
             "customer_id": str(meimei["customer_id"]),
+            "posting_id": str(rent.posting_id),
+            "entry_id": str(rent.entry_id),
+            "merchant_id": str(merchant.id),
         },
         by_route={
             "/pay/{token}": {"token": tokens[open_no]},
@@ -216,8 +269,8 @@ def _confirmed(
     return _ok(response)
 
 
-def _send(client: httpx.Client, headers: dict[str, str], conversation: int, text: str) -> None:
-    _ok(
+def _send(client: httpx.Client, headers: dict[str, str], conversation: int, text: str) -> Any:
+    return _ok(
         client.post(
             f"{V1}/me/chat/conversations/{conversation}/messages",
             headers=headers,

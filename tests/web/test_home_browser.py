@@ -71,7 +71,6 @@ def test_the_dashboard_draws_spending_charts(
 
 def _problem(message: ConsoleMessage, problems: list[str]) -> None:
     """Errors of the charts' scripts (a style or script the Content-Security-Policy
-    refuses among them). Others are not this page's: htmx's indicator style and the
-    missing favicon show on every page."""
+    refuses among them). Every page's own errors: ``test_csp_browser.py``."""
     if message.type == "error" and re.search(r"/static/(echarts|home)", message.location["url"]):
         problems.append(message.text)

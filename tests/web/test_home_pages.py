@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from rongbank.accounts.service import EAccount
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
+from rongbank.ledger.rules import AccountType
+from rongbank.ledger.service import Transfer
 from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
 from rongbank.wealth.rules import Terms
@@ -277,6 +279,41 @@ class TestHistory:
         assert me.page.status_code == 200, me.error
         assert [w for _, w, _ in history_rows(me.page.text)] == words
         assert "清除筛选" in me.page.text
+
+    def test_the_banks_own_movements_are_found_by_the_name_shown_in_either_language(
+        self, me: WebCustomer, platform: Platform
+    ) -> None:
+        """A top-up stored in English (before the bank named its movements) and one
+        stored in Chinese are both shown and found as 银行卡充值 / Top-up from bound card."""
+        with platform.transaction() as session:
+            vault, _ = platform.ledger.create_account(
+                session, code="bank:vault", currency="CNY", type=AccountType.ASSET
+            )
+            mine = platform.accounts.account(session, me.account).ledger_account_id
+            for n, stored in ((9001, "top-up from bound card"), (9002, "银行卡充值")):
+                platform.ledger.transfer(
+                    session,
+                    Transfer(
+                        client_id=f"funding:{n}:credit",
+                        debit_account=vault.id,
+                        credit_account=mine,
+                        amount=n,
+                        currency="CNY",
+                        description=stored,
+                    ),
+                )
+        for lang, words in (("zh", "银行卡充值"), ("en", "top-up from bound")):
+            me.client.cookies.set("rb_lang", lang)
+            shown = "银行卡充值" if lang == "zh" else "Top-up from bound card"
+            search(me, q=words)
+            assert [(w, a) for _, w, a in history_rows(me.page.text)] == [
+                (shown, "+90.02"),
+                (shown, "+90.01"),
+            ]
+        search(me, q="充值")  # in English too, the Chinese name finds them
+        assert len(history_rows(me.page.text)) == 2
+        search(me, q="开户")  # a description someone gave is still found by its words
+        assert [w for _, w, _ in history_rows(me.page.text)] == ["开户存入"]
 
     def test_a_page_at_a_time_keeping_the_filter(
         self, me: WebCustomer, moved: None, monkeypatch: pytest.MonkeyPatch

@@ -39,6 +39,7 @@ NOT_PAGES = {
     "/chat/{conversation_id}/messages": "a fragment of new messages",
     "/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
     "/staff/chat/desk": "a fragment of the desk",
+    "/staff/settlements/{day}/transactions.csv": "a download",
     "/staff/chat/{conversation_id}/messages": "a fragment of new messages",
     "/staff/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
 }
@@ -46,6 +47,19 @@ SCREENSHOTS = os.environ.get("RONGBANK_LAYOUT_SCREENSHOTS")
 """A folder to save each page's screenshots in (to look at them; not needed to pass)."""
 
 OVERFLOWS = (Path(__file__).parent / "overflows.js").read_text()
+UNLABELLED = """() => [...document.querySelectorAll("table.movements tr")]
+  .filter((row) => row.offsetParent !== null)
+  .map((row) => [row, [...row.cells].filter((cell, i) => i > 0
+    && !cell.matches("[data-label], [colspan], .span, .amount, .end")
+    && !cell.querySelector("a, button, form, details") && cell.innerText.trim() !== "")])
+  .filter(([, bare]) => bare.length > 1)
+  .map(([row, bare]) => `a row of ${row.closest("table").className} shows `
+    + bare.map((cell) => JSON.stringify(cell.innerText.trim())).join(" and ")
+    + " without their column's name (data-label)")"""
+"""At phone width a table is a list and its header is hidden: a row may show one value
+besides its first without its column's name (a description, a role), never two (a
+network and two times read as three unexplained lines). Amounts, what sits at a
+row's end and controls say what they are."""
 
 
 def _page_routes() -> list[APIRoute]:
@@ -122,7 +136,7 @@ def _overflows(page: Page, label: str) -> list[str]:
     problems = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 740 if width < 600 else 900})
-        found = page.evaluate(OVERFLOWS)
+        found = page.evaluate(OVERFLOWS) + (page.evaluate(UNLABELLED) if width < 600 else [])
         problems += [f"{label} at {width} px: {f}" for f in found]
         if SCREENSHOTS:
             folder = Path(SCREENSHOTS)

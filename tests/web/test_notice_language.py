@@ -4,16 +4,21 @@ for a customer who reads the bank in English; never both run together."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
+from rongbank.api.app import create_app
 from rongbank.chat import notices
 from rongbank.chat.service import Member, Message
 from rongbank.platform import Platform
 from rongbank.web import chat_pages
 from rongbank.web.i18n import translate
 from rongbank.web.pages import templates
+from tests.factories.accounts import People
+from tests.support.web import WebCustomer
 
 REFUND = {"source": "refund", "amount": 1234, "currency": "CNY", "merchant": "茶叶铺"}
 
@@ -71,3 +76,32 @@ def test_a_broadcast_is_shown_as_staff_wrote_it_in_either_language(platform: Pla
     body = json.dumps({"kind": "announcement", "title": "系统维护", "text": "今晚维护"})
     assert "今晚维护" in _shown(platform, body, "en")
     assert "今晚维护" in _shown(platform, body, "zh")
+
+
+def test_the_chat_list_previews_a_notice_in_the_readers_language(platform: Platform) -> None:
+    """The conversation list shows the notice box's newest notice by its title."""
+    people = People(platform.accounts, platform.ledger)
+    with platform.transaction() as session:
+        bob = people.person(session, name="李雷")
+        people.fund(session, bob, 1_000_00)
+    with TestClient(create_app(platform, background=False)) as client:
+        me = WebCustomer(client, platform, "韩梅梅", "13900000961", 961)
+        with platform.transaction() as session:
+            platform.accounts.transfer(
+                session,
+                customer_id=bob.customer_id,
+                source=bob.number,
+                destination=me.account,
+                amount=88_00,
+                client_id="red-packet",
+                description="红包",
+            )
+        platform.push.deliver(platform.transaction)
+        previews = {}
+        for lang in ("zh", "en"):
+            client.cookies.set("rb_lang", lang)
+            page = me.get("/chat").text
+            previews[lang] = re.findall(r'<span class="muted block preview">([^<]*)</span>', page)
+    assert "收到转账" in previews["zh"]
+    assert "Money received" in previews["en"]
+    assert "收到转账" not in previews["en"]

@@ -246,16 +246,18 @@ class TestReset:
             assert 'data-tool="token"' in asked.text
             question = re.search(r'name="challenge_id" value="([^"]+)"', asked.text)
             carried = re.search(r'name="challenge" value="([^"]+)"', asked.text)
-            shown = re.search(
-                r'id="challenge-question"><span>(\d+)</span><span class="fen">(\d+)', asked.text
-            )
+            # A change, not a payment: one number, not a payee and an amount.
+            shown = re.search(r'id="challenge-question" class="change">(.*?)</code>', asked.text)
             assert question
             assert carried
             assert shown
+            assert "确认本次安全设置变更" in asked.text
+            assert "收款账号的后6位" not in asked.text
+            assert 'class="fen"' not in asked.text
+            digits = "".join(re.findall(r"<span>(\d{4})</span>", shown.group(1)))
+            assert len(digits) == otp.PAYEE_DIGITS + otp.AMOUNT_DIGITS
             steps = otp.time_steps(int(platform.clock.now().timestamp()), otp.SIGNATURE_SUITE)
-            answer_code = otp.ocra(
-                otp.SIGNATURE_SUITE, held.key, shown.group(1) + shown.group(2), timestamp=steps
-            )
+            answer_code = otp.ocra(otp.SIGNATURE_SUITE, held.key, digits, timestamp=steps)
             done = browser.post(
                 action,
                 data={
@@ -299,6 +301,24 @@ class TestErrorPages:
         assert answer.headers["content-type"].startswith("text/html")
         assert "请选择开始不晚于结束" in answer.text
         assert 'id="error-code">statement_period_invalid<' in answer.text
+
+    def test_input_the_guard_refuses_is_a_page_on_a_page_and_json_on_the_api(
+        self, client: TestClient
+    ) -> None:
+        """The input guard answers before routing: a NUL in a form field or a query."""
+        form = {"login_name": "1390000\x000501", "password": "x", "csrf": "c"}
+        for answer in (client.post("/login", data=form), client.get("/history?q=a%00b")):
+            assert answer.status_code == 422
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "请求未能完成" in answer.text
+            assert 'id="error-code">invalid_request<' in answer.text
+            assert "not valid" not in answer.text  # no English on a Chinese page
+        english(client)
+        assert "could not be completed" in client.post("/login", data=form).text
+        api = client.get("/api/v1/me/accounts", params={"q": "a\x00b"})
+        assert api.status_code == 422
+        assert api.json()["error"]["code"] == "invalid_request"
+        assert api.json()["error"]["details"]["errors"][0]["field"] == "query.q"
 
     def test_an_unexpected_failure_is_a_page_that_says_nothing_changed(self, app: FastAPI) -> None:
         @app.get("/boom")

@@ -11,7 +11,7 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from rongbank import __version__
@@ -111,7 +111,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.state.platform = platform
     install_error_handlers(app, page=error_pages.error_page)
     complete_openapi(app)
-    app.add_middleware(InputGuard)
+    app.add_middleware(InputGuard, page=error_pages.error_page)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -163,6 +163,13 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(profile_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
+    )
+    # Browsers ask for /favicon.ico of their own where a page names no icon (a JSON
+    # answer, a PDF statement): the site's icon, not a 404 in their console.
+    app.add_api_route(
+        "/favicon.ico",
+        lambda: RedirectResponse("/static/favicon.svg", status_code=301),
+        include_in_schema=False,
     )
 
     @app.middleware("http")

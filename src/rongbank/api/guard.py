@@ -3,7 +3,9 @@ checked by :mod:`rongbank.inputs` before any route sees it.
 
 It sits in front of routing, so no endpoint, page or future route can forget it, and
 it answers before authentication: what no endpoint takes is refused the same to
-anyone, with a 422 in the error envelope. Multipart bodies (uploads) are left to
+anyone, with a 422 in the error envelope; a page's request gets the error page
+instead, in the reader's language (the ``page`` hook, as the error handlers have it:
+``rongbank.api.errors.install_error_handlers``). Multipart bodies (uploads) are left to
 their routes, whose fields are declared with :data:`rongbank.inputs.Text`;
 WebSocket frames are checked by the chat gateway with the same
 :func:`rongbank.inputs.loads`.
@@ -14,18 +16,20 @@ from __future__ import annotations
 from email.message import Message as MediaType
 from urllib.parse import parse_qsl
 
-from fastapi.responses import JSONResponse
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rongbank.api.errors import error_body
+from rongbank.api.errors import PageFor, error_body
 from rongbank.inputs import InputRefused, loads, refusal, text_problem
 
 
 class InputGuard:
     """ASGI middleware refusing input no endpoint takes (see :mod:`rongbank.inputs`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, page: PageFor | None = None) -> None:
         self.app = app
+        self.page = page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,11 +44,15 @@ class InputGuard:
         if found is None:
             await self.app(scope, receive, send)
             return
-        problem = {"field": found.field, "problem": found.problem}
-        response = JSONResponse(
-            error_body("invalid_request", "The request is not valid.", {"errors": [problem]}),
-            status_code=422,
-        )
+        message = "The request is not valid."
+        details = {"errors": [{"field": found.field, "problem": found.problem}]}
+        response: Response | None = None
+        if self.page is not None:
+            response = self.page(Request(scope, receive), 422, "invalid_request", message, details)
+        if response is None:
+            response = JSONResponse(
+                error_body("invalid_request", message, details), status_code=422
+            )
         await response(scope, receive, send)
 
 

@@ -29,6 +29,18 @@ WITH own AS (
            -p.amount AS amount,
            CASE WHEN p.pending THEN NULL ELSE -p.balance_after END AS balance,
            e.description,
+           -- the bank's own name of it: rongbank.accounts.statements.bank_memo, here
+           -- so that the history's word filter finds what the page shows
+           CASE WHEN ns.name = 'interest' THEN 'interest'
+                WHEN ns.name = 'funding' THEN
+                    CASE substring(e.client_id FROM '[^:]*$')
+                         WHEN 'credit' THEN 'top_up' WHEN 'void' THEN 'withdrawal_returned'
+                         ELSE 'withdrawal' END
+                WHEN ns.name = 'demo' THEN 'opening_balance'
+                WHEN e.description <> '' THEN ''
+                WHEN e.kind = 'reversal' THEN 'reversal'
+                WHEN p.amount < 0 THEN 'money_in'
+                ELSE 'money_out' END AS memo,
            CASE WHEN p.pending THEN 'pending'
                 WHEN EXISTS (SELECT 1 FROM ledger_entry r WHERE r.reverses_id = e.id)
                     THEN 'reversed'
@@ -92,6 +104,8 @@ class MovementRow:
     amount: int
     balance: int | None
     description: str
+    memo: str
+    """The key of ``BANK_MEMOS`` the bank names it by; "" for a description given."""
     status: str
     category: str
     other_account: str | None
@@ -119,6 +133,9 @@ class MovementQuery:
     text: str | None = None
     """Found in the memo, the merchant's or product's name, or the other account's
     number (a customer's name is not searched: it would tell it)."""
+    memos: tuple[str, ...] = ()
+    """With ``text``: the bank's own names (keys of ``BANK_MEMOS``) the words are
+    found in, in any language; the movements it names so match too."""
 
 
 def _like(words: str) -> str:
@@ -140,6 +157,7 @@ def _params(customer_id: int, query: MovementQuery) -> dict[str, object]:
         "direction": query.direction,
         "category": query.category,
         "text": None if not query.text else _like(query.text),
+        "memos": list(query.memos),
     }
 
 
@@ -154,7 +172,8 @@ _FILTERS = """
    AND (CAST(:text AS text) IS NULL
         OR description ILIKE CAST(:text AS text)
         OR other_party ILIKE CAST(:text AS text)
-        OR other_account LIKE CAST(:text AS text))
+        OR other_account LIKE CAST(:text AS text)
+        OR memo = ANY(CAST(:memos AS text[])))
 """
 
 

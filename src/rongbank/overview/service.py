@@ -95,6 +95,9 @@ class Movement:
     balance: int | None
     """The account's balance once booked; None while pending."""
     description: str
+    memo: str
+    """The bank's own name of it, a key of ``BANK_MEMOS`` (a page shows the name in
+    its reader's language); "" when ``description`` was given by someone."""
     status: MovementStatus
     category: Category
     counterparty: Counterparty
@@ -117,6 +120,9 @@ class MovementFilter:
     direction: str | None = None
     category: Category | None = None
     text: str | None = None
+    memos: tuple[str, ...] = ()
+    """The bank's own names (keys of ``BANK_MEMOS``) ``text`` is found in, in the
+    languages the pages show them in: their movements match too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +216,7 @@ class OverviewService:
             direction=filters.direction,
             category=filters.category,
             text=filters.text,
+            memos=filters.memos,
         )
         rows = repo.movements(session, customer_id, query, before=before, limit=limit + 1)
         found = [_movement(row) for row in rows[:limit]]
@@ -242,6 +249,7 @@ def _movement(row: repo.MovementRow) -> Movement:
         amount=row.amount,
         balance=row.balance,
         description=row.description,
+        memo=row.memo,
         status=MovementStatus(row.status),
         category=Category(row.category),
         counterparty=_counterparty(row),

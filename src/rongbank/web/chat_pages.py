@@ -61,6 +61,7 @@ from rongbank.web.pages import (
     lang_of,
     render,
     staff_page,
+    templates,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -113,8 +114,24 @@ def _title(
     return c.title
 
 
+def notice_in(content: Mapping[str, Any], lang: str) -> Mapping[str, Any]:
+    """A notice's title and text in the reader's language: the English version the
+    bank's own notices carry (``"en"``, see ``rongbank.chat.push``) for an English
+    reader; as written (Chinese, or a broadcast as staff wrote it) otherwise."""
+    version = content.get(lang) if lang != "zh" else None
+    return version if isinstance(version, Mapping) else content
+
+
+templates.env.filters["notice_in"] = notice_in
+
+
 def _preview(
-    platform: Platform, session: Session, member: Member, summary: Summary, t: dict[str, str]
+    platform: Platform,
+    session: Session,
+    member: Member,
+    summary: Summary,
+    t: dict[str, str],
+    lang: str,
 ) -> tuple[str, datetime | None]:
     """The newest entry of a conversation, in a line, and when it was written."""
     c = summary.conversation
@@ -130,7 +147,7 @@ def _preview(
     if last.kind == "card":
         return t["chat_card_short"], last.at
     if last.kind in ("image", "file", "notice"):
-        content = _json_object(last.body) or {}
+        content = notice_in(_json_object(last.body) or {}, lang)
         return str(content.get("title") or content.get("name") or ""), last.at
     return t["chat_unsupported_short"], last.at
 
@@ -456,7 +473,7 @@ def _chat_home(
         items: list[dict[str, Any]] = []
         for summary in platform.chat.conversations(session, member):
             c = summary.conversation
-            preview, at = _preview(platform, session, member, summary, t)
+            preview, at = _preview(platform, session, member, summary, t, lang_of(request))
             items.append(
                 {
                     "id": c.id,
@@ -1060,7 +1077,7 @@ def _waited(seconds: int | None, t: dict[str, str]) -> str:
 
 
 def _groups(
-    platform: Platform, session: Session, me: Principal, t: dict[str, str]
+    platform: Platform, session: Session, me: Principal, t: dict[str, str], lang: str
 ) -> list[dict[str, Any]]:
     """The group chats the staff member is in (an enterprise with its bank team, a
     customers' group they were added to), the newest first."""
@@ -1069,7 +1086,7 @@ def _groups(
     for summary in platform.chat.conversations(session, member):
         if summary.conversation.kind != "group":
             continue
-        preview, at = _preview(platform, session, member, summary, t)
+        preview, at = _preview(platform, session, member, summary, t, lang)
         groups.append(
             {
                 "id": summary.conversation.id,
@@ -1119,7 +1136,7 @@ def _desk(request: Request, platform: Platform, me: Principal) -> dict[str, Any]
                 }
                 for c in desk.customers(session, staff_id=me.id)
             ],
-            "groups": _groups(platform, session, me, t),
+            "groups": _groups(platform, session, me, t, lang_of(request)),
             "response": None
             if not figures
             else {

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
+from rongbank.accounts.statements import BANK_MEMOS
 from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
@@ -34,7 +35,7 @@ from rongbank.overview.service import (
     Spending,
 )
 from rongbank.web.formatting import amount
-from rongbank.web.i18n import translate
+from rongbank.web.i18n import LANGUAGES, translate
 from rongbank.web.pages import Me, PlatformDep, _error, _local_time, lang_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -72,7 +73,11 @@ def _movement_view(movement: Movement, t: dict[str, str]) -> dict[str, Any]:
         "status": movement.status.value,
         "category": movement.category.value,
         "category_label": label,
-        "description": movement.description or label,
+        # the bank's own movements by their name in the reader's language, as on
+        # statements, whatever language the entry was stored in
+        "description": t[f"memo_{movement.memo}"]
+        if movement.memo
+        else movement.description or label,
         "memo": movement.description,
         "party": _party(movement, t),
         "party_kind": movement.counterparty.kind.value,
@@ -230,6 +235,21 @@ def _filter_of(params: dict[str, str]) -> MovementFilter:
         direction=direction or None,
         category=Category(category) if category else None,
         text=params.get("q", "").strip() or None,
+        memos=_memos_named(params.get("q", "").strip()),
+    )
+
+
+def _memos_named(words: str) -> tuple[str, ...]:
+    """The bank's own names of movements (keys of ``BANK_MEMOS``) that hold ``words``
+    in any language the pages show them in: a customer searches for what they read,
+    whatever the entry stored (entries before these names were stored in English)."""
+    if not words:
+        return ()
+    wanted = words.casefold()
+    return tuple(
+        key
+        for key in BANK_MEMOS
+        if any(wanted in translate(lang)[f"memo_{key}"].casefold() for lang in LANGUAGES)
     )
 
 

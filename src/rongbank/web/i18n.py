@@ -405,6 +405,12 @@ MESSAGES: dict[str, dict[str, str]] = {
             "{payee} 是收款账号的后6位，{amount} 是以分为单位的金额（不足10位前面补0）。"
             "然后输入密码器显示的8位数字。"
         ),
+        "challenge_token_change": (
+            "请在电子密码器上输入以下16位数字，确认本次安全设置变更（不涉及资金）："
+        ),
+        "challenge_token_change_layout": (
+            "这是本次变更专用的一次性数字，不是收款账号，也不是金额。然后输入密码器显示的8位数字。"
+        ),
         "challenge_ukey": "请用U盾对下面的文字签名（一字不差），并粘贴 base64 格式的签名：",
         "challenge_ukey_file": "下载待签名文字",
         "challenge_until": "有效期至 {until}",
@@ -1256,6 +1262,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "challenge_token_layout": (
             "{payee} is the last 6 digits of the payee's account, {amount} the amount in fen "
             "(padded to 10 digits). Then enter the 8 digits the token shows."
+        ),
+        "challenge_token_change": (
+            "Key this 16-digit number into your token to confirm this change to your "
+            "security settings (no money moves):"
+        ),
+        "challenge_token_change_layout": (
+            "A one-time number for this change: not an account, not an amount. Then enter "
+            "the 8 digits the token shows."
         ),
         "challenge_ukey": "Sign exactly this text with your U盾 and paste the base64 signature:",
         "challenge_ukey_file": "Download the text to sign",

@@ -210,9 +210,10 @@ def finish_reset(
 
 
 def _strong_challenge(challenge: dict[str, Any]) -> dict[str, Any]:
-    """The token's or U盾's challenge, as the payment pages show it; a reset is
-    confirmed with the strongest tool held, so no other is offered."""
-    return _challenge_view(challenge, mobile="") | {"alternatives": []}
+    """The token's or U盾's challenge in the payment pages' form, worded as a change
+    (no payee, no amount); a reset is confirmed with the strongest tool held, so no
+    other is offered."""
+    return _challenge_view(challenge, mobile="") | {"alternatives": [], "change": True}
 
 
 # -- a form kept when the session expired --------------------------------------------
