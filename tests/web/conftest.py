@@ -124,13 +124,20 @@ class View:
         )
 
     def snap(self, page: Page, name: str) -> None:
-        """``name-<width>.png`` in :data:`SCREENSHOTS`, when screenshots are asked for."""
-        if SCREENSHOTS and self.lang == SCREENSHOT_LANGUAGE:
-            Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-            page.evaluate("document.activeElement && document.activeElement.blur()")
-            page.screenshot(
-                path=Path(SCREENSHOTS) / f"{name}-{self.width}.png", animations="disabled"
-            )
+        """``name-<width>.png`` in :data:`SCREENSHOTS`, when screenshots are asked for:
+        from the top, no tooltip or caret, the charts' animations over; the whole page
+        on a desktop, the first screen on a phone."""
+        if not SCREENSHOTS or self.lang != SCREENSHOT_LANGUAGE:
+            return
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.mouse.move(0, 0)
+        page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)")
+        page.wait_for_timeout(1500)  # ECharts draws in over a second
+        page.screenshot(
+            path=Path(SCREENSHOTS) / f"{name}-{self.width}.png",
+            full_page=self.width > 600,
+            animations="disabled",
+        )
 
 
 OVERFLOWS = (Path(__file__).parent / "overflows.js").read_text()

@@ -62,6 +62,11 @@ def _pages(tabs: dict[str, Page]) -> dict[str, str]:
     return pages
 
 
+def _show(tab: Page, base: str, width: int, lang: str) -> None:
+    tab.context.add_cookies([{"name": LANG_COOKIE, "value": lang, "url": base}])
+    tab.set_viewport_size({"width": width, "height": 900 if width > 600 else 740})
+
+
 @pytest.mark.parametrize("width", [1280, 360])
 def test_each_staff_page_in_both_languages(
     server: tuple[str, Platform], staff: dict[str, Page], width: int
@@ -75,8 +80,7 @@ def test_each_staff_page_in_both_languages(
         for path, role in pages.items():
             tab = staff[role]
             shown = View(tab.context.browser, base, width, lang)  # type: ignore[arg-type]
-            tab.context.add_cookies([{"name": LANG_COOKIE, "value": lang, "url": base}])
-            tab.set_viewport_size({"width": width, "height": 900 if width > 600 else 740})
+            _show(tab, base, width, lang)
             response = tab.goto(base + path)
             assert response is not None
             assert response.status == 200, path
@@ -88,5 +92,7 @@ def test_each_staff_page_in_both_languages(
             assert bool(CJK.search(menu)) == (lang == "zh"), f"{path} in {lang}: {menu}"
             text = tab.locator("main").inner_text()
             assert words.setdefault(path, text) != text or lang == "zh", f"{path} not in English"
-            if path == "/staff":
-                shown.snap(tab, f"staff-{role}")
+            if path == "/staff" and lang == "zh":  # the README's: the busiest role's day
+                _show(staff["operations"], base, width, lang)
+                staff["operations"].goto(f"{base}/staff")
+                shown.snap(staff["operations"], "staff-home")
