@@ -3,16 +3,20 @@ real app on a real port; and the helpers the browser tests share."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from pydantic import SecretStr
 
 from rongbank.api.app import create_app
@@ -21,6 +25,7 @@ from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
 from rongbank.settings import Settings
+from rongbank.web.pages import LANG_COOKIE
 from tests.factories.identity import resident_id
 from tests.support.sms import sms_code as sms_code  # the browser tests read codes
 
@@ -30,6 +35,18 @@ needs_chromium = [
     pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
 ]
 PASSWORD = "Mima-2026-secure"
+
+VIEWS = [
+    pytest.param((width, lang), id=f"{lang}-{width}")
+    for lang in ("zh", "en")
+    for width in (1280, 360)
+]
+"""Each flow is shown on a desktop and a phone, in Chinese and in English: pass as
+``@pytest.mark.parametrize("view", VIEWS, indirect=True)``."""
+SCREENSHOTS = os.environ.get("RONGBANK_SCREENSHOTS")
+"""A folder the flows save their screenshots in, for the README (``scripts/screenshots``)."""
+SCREENSHOT_LANGUAGE = os.environ.get("RONGBANK_SCREENSHOTS_LANG", "zh")
+_people = itertools.count(600)  # resident ids and mobiles no other test of a module uses
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +96,82 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+@dataclass
+class View:
+    """The site at one width in one language: tabs to open (one per person) and
+    screenshots to take."""
+
+    browser: Browser
+    base: str
+    width: int
+    lang: str
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    def tab(self) -> Page:
+        """A new browser (its own cookies) at this width, the site in this language."""
+        context = self.browser.new_context(
+            viewport={"width": self.width, "height": 900 if self.width > 600 else 740}
+        )
+        context.add_cookies([{"name": LANG_COOKIE, "value": self.lang, "url": self.base}])
+        self.contexts.append(context)
+        return context.new_page()
+
+    def fits(self, page: Page) -> None:
+        """Nothing of the page reaches past the screen's edge or is cut."""
+        assert page.evaluate(OVERFLOWS) == [], page.url
+        assert page.locator("html").get_attribute("lang") == (
+            "zh-CN" if self.lang == "zh" else "en"
+        )
+
+    def snap(self, page: Page, name: str) -> None:
+        """``name-<width>.png`` in :data:`SCREENSHOTS`, when screenshots are asked for:
+        from the top, no tooltip or caret, the charts' animations over; the whole page
+        on a desktop, the first screen on a phone."""
+        if not SCREENSHOTS or self.lang != SCREENSHOT_LANGUAGE:
+            return
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.mouse.move(0, 0)
+        page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)")
+        page.wait_for_timeout(1500)  # ECharts draws in over a second
+        page.screenshot(
+            path=Path(SCREENSHOTS) / f"{name}-{self.width}.png",
+            full_page=self.width > 600,
+            animations="disabled",
+        )
+
+
+OVERFLOWS = (Path(__file__).parent / "overflows.js").read_text()
+
+
+@pytest.fixture
+def view(
+    request: pytest.FixtureRequest, browser: Browser, server: tuple[str, Platform]
+) -> Iterator[View]:
+    width, lang = request.param
+    shown = View(browser, server[0], width, lang)
+    yield shown
+    for context in shown.contexts:
+        context.close()
+
+
+def submit(page: Page) -> None:
+    """Send the page's form (its first button: the one that goes on, not "use another
+    tool instead"), in whichever language it is labelled."""
+    page.locator("main form button[type=submit]").first.click()
+
+
+def someone() -> tuple[str, int]:
+    """A mobile and a resident id's sequence no one else in this test run has."""
+    n = next(_people)
+    return f"1390000{n:04d}", n
+
+
+def newcomer(page: Page, base: str, name: str) -> tuple[str, str]:
+    """A new customer, registered and logged in on ``page``: (account number, mobile)."""
+    mobile, n = someone()
+    return register_and_login(page, base, name, mobile, n), mobile
+
+
 def register_and_login(page: Page, base: str, name: str, mobile: str, sequence: int) -> str:
     """Open an account in the web bank and log in; returns the account number."""
     page.goto(f"{base}/register")
@@ -91,7 +184,8 @@ def register_and_login(page: Page, base: str, name: str, mobile: str, sequence: 
     page.fill("input[name=login_name]", mobile)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text(f"{name}，您好")  # the home dashboard
+    expect(page.locator("#assets-total")).to_be_visible()  # the home dashboard
+    expect(page.locator("h1")).to_contain_text(name)
     number = page.locator(".asset-account").first.get_attribute("data-number")
     assert number is not None
     return number
