@@ -139,6 +139,28 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
     return conn
 
 
+@contextmanager
+def autocommit(factory: SessionFactory) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled driver connection in autocommit, for a statement that is a transaction
+    by itself (the login check: one read, or one update of a login last seen): no
+    ``BEGIN`` and ``COMMIT`` round trips around it, no session. A factory bound to a
+    connection (the tests' rolled-back one) gets a unit of work on it instead."""
+    engine = factory.kw["bind"]
+    if not isinstance(engine, Engine):
+        with unit_of_work(factory) as session:
+            yield driver_connection(session)
+        return
+    with engine.connect() as connection:
+        conn = connection.connection.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+
+
 def queue_commit(conn: psycopg.Connection[Any]) -> None:
     """Commit in the round trip of the statements queued before, in a pipeline: a
     boundary that knows nothing follows them ends its transaction there, and the

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from rongbank.auth.service import Principal, PrincipalKind
+from rongbank.db import autocommit
 from rongbank.errors import DomainError, Forbidden, Unauthenticated
 from rongbank.idempotency import IdempotencyConflict, Keyed, keyed
 from rongbank.platform import Platform
@@ -130,8 +131,10 @@ async def bearer_token(
 def current_principal(
     platform: PlatformDep, token: Annotated[str, Depends(bearer_token)]
 ) -> Principal:
-    with platform.transaction() as session:
-        return platform.auth.authenticate(session, token)
+    # One statement in autocommit: the check costs the request no transaction of
+    # its own (a BEGIN and a COMMIT round trip fewer on every API request).
+    with autocommit(platform.session_factory) as conn:
+        return platform.auth.authenticate_on(conn, token)
 
 
 async def require_customer(
