@@ -22,9 +22,9 @@ from tests.support.path_cost import Prepare, Scene, counting, paths, send
 BUDGETS = {  # path: (transactions, statements) of one request
     "transfer": (1, 19),
     "static_qr": (1, 21),
-    "online_order": (2, 21),
-    "payment_code": (4, 33),
-    "chat_card": (2, 39),
+    "online_order": (1, 21),
+    "payment_code": (2, 31),
+    "chat_card": (2, 33),
     "wealth": (1, 19),
 }
 """Before issue 17: 2/25, 3/31, 3/24, 4/36, 4/44, 3/22; after its first hot-path work:

@@ -140,22 +140,26 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
 
 
 @contextmanager
-def autocommit(factory: SessionFactory) -> Iterator[psycopg.Connection[Any]]:
-    """A pooled driver connection in autocommit, for a statement that is a transaction
-    by itself (the login check: one read, or one update of a login last seen): no
-    ``BEGIN`` and ``COMMIT`` round trips around it, no session. A factory bound to a
-    connection (the tests' rolled-back one) gets a unit of work on it instead."""
+def autocommit(factory: SessionFactory) -> Iterator[Session]:
+    """A session on a pooled connection in autocommit, for reads (or one write) that
+    need no transaction around them (a login check: the session, a merchant user):
+    each statement is its own transaction, without ``BEGIN`` and ``COMMIT`` round
+    trips. Nothing here is rolled back: never for work that must be all or nothing.
+    A factory bound to a connection (the tests' rolled-back one) gets a unit of
+    work on it instead."""
     engine = factory.kw["bind"]
     if not isinstance(engine, Engine):
         with unit_of_work(factory) as session:
-            yield driver_connection(session)
+            yield session
         return
     with engine.connect() as connection:
         conn = connection.connection.driver_connection
         assert isinstance(conn, psycopg.Connection)
         conn.autocommit = True
         try:
-            yield conn
+            # SQLAlchemy's begin, commit and rollback cost nothing in autocommit.
+            with factory(bind=connection) as session:
+                yield session
         finally:
             if not conn.closed:
                 conn.autocommit = False

@@ -133,8 +133,8 @@ def current_principal(
 ) -> Principal:
     # One statement in autocommit: the check costs the request no transaction of
     # its own (a BEGIN and a COMMIT round trip fewer on every API request).
-    with autocommit(platform.session_factory) as conn:
-        return platform.auth.authenticate_on(conn, token)
+    with autocommit(platform.session_factory) as session:
+        return platform.auth.authenticate(session, token)
 
 
 async def require_customer(

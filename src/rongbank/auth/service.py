@@ -577,14 +577,7 @@ class AuthService:
         logged out) or :class:`SessionExpired` (idle longer than ``inactivity``, or
         past the absolute expiry set at login). ``touch=False`` checks without counting
         as activity: an idle open socket must not keep its login alive."""
-        return self.authenticate_on(driver_connection(session), token, touch=touch)
-
-    def authenticate_on(
-        self, conn: psycopg.Connection[Any], token: str, *, touch: bool = True
-    ) -> Principal:
-        """:meth:`authenticate` on a driver connection: in autocommit
-        (``db.autocommit``), the check is one statement and no transaction."""
-        found = self.authenticate_later(conn, [token], touch=touch)()[0]
+        found = self.authenticate_many(session, [token], touch=touch)[0]
         if isinstance(found, DomainError):
             raise found
         return found
