@@ -23,7 +23,7 @@ BUDGETS = {  # path: (transactions, statements) of one request
     "transfer": (1, 19),
     "static_qr": (1, 21),
     "online_order": (1, 21),
-    "payment_code": (2, 31),
+    "payment_code": (1, 31),
     "chat_card": (2, 33),
     "wealth": (1, 19),
 }

@@ -385,7 +385,7 @@ def collect_by_code(
         channel="api",
     )
     response.status_code = 202 if done.status == "created" else 201
-    with platform.transaction() as session:
+    with autocommit(platform.session_factory) as session:  # the answer's reads alone
         return _payment_out(platform, session, done)
 
 
