@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 from sqlalchemy import Connection, text
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from rongbank.db import (
     SessionFactory,
     after_commit,
+    autocommit,
     make_engine,
     make_session_factory,
     unit_of_work,
@@ -114,3 +116,30 @@ def test_a_hook_sees_the_work_committed_from_another_connection(fresh_db: str) -
         assert seen == [1]
     finally:
         engine.dispose()
+
+
+def test_autocommit_commits_each_statement_and_leaves_the_pool_transactional(
+    fresh_db: str,
+) -> None:
+    """``db.autocommit``: a statement counts at once (nothing to roll back), and the
+    connection goes back to the pool as it came, so that the next unit of work on it
+    still rolls back as a whole."""
+    engine = make_engine(fresh_db, pool_size=1)  # one connection: the same one each time
+    factory = make_session_factory(engine)
+    try:
+        with unit_of_work(factory) as session:
+            session.execute(text("CREATE TABLE counted (n int)"))
+        with pytest.raises(Refused):
+            insert_then_refuse(autocommit(factory), 1)
+        with pytest.raises(Refused):
+            insert_then_refuse(unit_of_work(factory), 2)
+        with unit_of_work(factory) as session:
+            assert session.execute(text("SELECT array_agg(n) FROM counted")).scalar_one() == [1]
+    finally:
+        engine.dispose()
+
+
+def insert_then_refuse(work: AbstractContextManager[Session], n: int) -> None:
+    with work as session:
+        session.execute(text("INSERT INTO counted VALUES (:n)"), {"n": n})
+        raise Refused

@@ -139,6 +139,32 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
     return conn
 
 
+@contextmanager
+def autocommit(factory: SessionFactory) -> Iterator[Session]:
+    """A session on a pooled connection in autocommit, for reads (or one write) that
+    need no transaction around them (a login check: the session, a merchant user):
+    each statement is its own transaction, without ``BEGIN`` and ``COMMIT`` round
+    trips. Nothing here is rolled back: never for work that must be all or nothing.
+    A factory bound to a connection (the tests' rolled-back one) gets a unit of
+    work on it instead."""
+    engine = factory.kw["bind"]
+    if not isinstance(engine, Engine):
+        with unit_of_work(factory) as session:
+            yield session
+        return
+    with engine.connect() as connection:
+        conn = connection.connection.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        conn.autocommit = True
+        try:
+            # SQLAlchemy's begin, commit and rollback cost nothing in autocommit.
+            with factory(bind=connection) as session:
+                yield session
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+
+
 def queue_commit(conn: psycopg.Connection[Any]) -> None:
     """Commit in the round trip of the statements queued before, in a pipeline: a
     boundary that knows nothing follows them ends its transaction there, and the

@@ -166,15 +166,14 @@ def transfer(
         currency="CNY",
         client_id=client_id,
     )
+    made = platform.accounts.made_check(customer_id=me.id, client_id=client_id)
     with platform.authorised(
         payment,
         customer_id=me.id,
         challenge_id=body.challenge_id,
         response=body.response,
         prefer=ToolKind(body.tool) if body.tool else None,
-        already_done=lambda session: platform.accounts.transfer_made(
-            session, customer_id=me.id, client_id=client_id
-        ),
+        already_done=made,
         idempotency=keyed_request(f"customer:{me.id}:transfer", client_id, body, amount=amount),
     ) as session:
         done = platform.accounts.transfer(
@@ -185,6 +184,7 @@ def transfer(
             amount=amount,
             client_id=client_id,
             description=body.description,
+            made=made.answer(session),  # asked after the idempotency key was claimed
         )
     response.status_code = 201 if done.status == "created" else 200
     return s.TransferOut(

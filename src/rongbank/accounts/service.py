@@ -80,6 +80,30 @@ class TransferDone:
     status: str  # "created", or "exists" for a retry of the same request
 
 
+class MadeCheck:
+    """Whether a customer's transfer is made (``AccountsService.transfer_made``),
+    remembering the answer with the transaction it was asked in: only a request
+    whose idempotency key is claimed in that transaction may hand it to
+    ``AccountsService.transfer`` (``made``)."""
+
+    def __init__(self, accounts: AccountsService, customer_id: int, client_id: str) -> None:
+        self._accounts, self._customer_id, self._client_id = accounts, customer_id, client_id
+        self._asked: tuple[Session, bool] | None = None
+
+    def __call__(self, session: Session) -> bool:
+        made = self._accounts.transfer_made(
+            session, customer_id=self._customer_id, client_id=self._client_id
+        )
+        self._asked = (session, made)
+        return made
+
+    def answer(self, session: Session) -> bool | None:
+        """The answer asked in ``session``'s transaction (None: not asked there)."""
+        if self._asked is None or self._asked[0] is not session:
+            return None
+        return self._asked[1]
+
+
 def _check_open(account: EAccount) -> None:
     """Money moves only through an active account (a frozen one says so)."""
     if account.status == "frozen":
@@ -388,10 +412,17 @@ class AccountsService(StaffMembers):
         amount: int,
         client_id: RequestKey,
         description: str = "",
+        made: bool | None = None,
     ) -> TransferDone:
         """Pay from one of the customer's accounts into any account, within the
         class limits of both, exactly once per ``client_id`` (the customer's own key,
-        or a card's)."""
+        or a card's).
+
+        ``made``: whether the ledger holds this transfer already, as the caller asked
+        it in this transaction after claiming the request's idempotency key (a
+        concurrent request with the key waits on the claim until this one ends, so
+        the answer stands; ``MadeCheck``); None: asked here, once both accounts
+        are locked (which a concurrent use of a card's or a schedule's key waits for)."""
         if source == destination:
             raise SameEAccount()
         payer, payee = self._lock_pair(session, customer_id, source, destination)
@@ -404,7 +435,9 @@ class AccountsService(StaffMembers):
             description=description,
             metadata={"payer": payer.number, "payee": payee.number},
         )
-        if self.ledger.has_entry(session, command.client_id):
+        if made is None:
+            made = self.ledger.has_entry(session, command.client_id)
+        if made:
             # A retry: the ledger answers it (the original entry, or a conflict if
             # the content differs); limits and states were checked the first time.
             outcome = self.ledger.transfer(session, command)
@@ -466,6 +499,11 @@ class AccountsService(StaffMembers):
         return self.ledger.has_entry(
             session, request_id(Namespace.TRANSFER, customer_id, client_id)
         )
+
+    def made_check(self, *, customer_id: int, client_id: str) -> MadeCheck:
+        """``Platform.authorised``'s ``already_done`` for a customer's transfer, which
+        keeps its answer for :meth:`transfer`'s ``made`` (one ledger read, not two)."""
+        return MadeCheck(self, customer_id, client_id)
 
     def _lock_pair(
         self, session: Session, customer_id: int, source: str, destination: str

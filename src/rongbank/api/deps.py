@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from rongbank.auth.service import Principal, PrincipalKind
+from rongbank.db import autocommit
 from rongbank.errors import DomainError, Forbidden, Unauthenticated
 from rongbank.idempotency import IdempotencyConflict, Keyed, keyed
 from rongbank.platform import Platform
@@ -130,7 +131,9 @@ async def bearer_token(
 def current_principal(
     platform: PlatformDep, token: Annotated[str, Depends(bearer_token)]
 ) -> Principal:
-    with platform.transaction() as session:
+    # One statement in autocommit: the check costs the request no transaction of
+    # its own (a BEGIN and a COMMIT round trip fewer on every API request).
+    with autocommit(platform.session_factory) as session:
         return platform.auth.authenticate(session, token)
 
 

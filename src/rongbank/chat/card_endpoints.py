@@ -219,10 +219,15 @@ def staff_withdraw(
 
 
 def _authorised(
-    platform: Platform, customer_id: int, card: Card, payment: PaymentRequest, body: s.CardActIn
+    platform: Platform,
+    customer_id: int,
+    card: Card,
+    payment: PaymentRequest | Callable[[Session], PaymentRequest],
+    body: s.CardActIn,
 ) -> AbstractContextManager[Session]:
     """``Platform.authorised`` with the challenge answer the card's form carries; with
-    the body's ``client_id``, a refusal is remembered under it."""
+    the body's ``client_id``, a refusal is remembered under it. ``payment`` may be read
+    in the payment's transaction (``Platform.authorised``)."""
     key = None
     if body.client_id is not None:
         key = keyed_request(
@@ -265,8 +270,11 @@ def act(
     cards.check_actable(card, me.id)
     if card.kind == CardKind.FLIGHT:
         return _book(platform, me.id, card, body)
-    with platform.transaction() as session:
-        payment = cards.payment(session, card, account=body.account, amount=amount)
+
+    def payment(session: Session) -> PaymentRequest:
+        # What the card pays, read in the payment's own transaction (one less).
+        return cards.payment(session, card, account=body.account, amount=amount)
+
     with _authorised(platform, me.id, card, payment, body) as session:
         done = cards.act(
             session,

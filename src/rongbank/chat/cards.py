@@ -78,6 +78,10 @@ from rongbank.wealth.service import Product, WealthService
 CNY_SCALE = 2
 
 
+_ACCOUNT_NUMBERS = "rongbank.chat.account_numbers"
+"""``session.info`` key of the account numbers a session has read (``_number``)."""
+
+
 class CardKind(StrEnum):
     TRANSFER = "transfer"
     REQUEST = "request"
@@ -561,20 +565,22 @@ class CardService:
     def _body(self, session: Session, card: Card) -> str:
         return json.dumps({"card": self.view(session, card)}, ensure_ascii=False)
 
-    @staticmethod
-    def _account_tail(session: Session, account_id: int) -> str:
-        number = session.execute(
-            text("SELECT number FROM e_account WHERE id = :id"), {"id": account_id}
-        ).scalar_one()
-        return str(number)[-4:]
+    def _account_tail(self, session: Session, account_id: int) -> str:
+        return self._number(session, account_id)[-4:]
 
     def _number(self, session: Session, account_id: int | None) -> str:
         assert account_id is not None
-        return str(
-            session.execute(
-                text("SELECT number FROM e_account WHERE id = :id"), {"id": account_id}
-            ).scalar_one()
-        )
+        # An account's number never changes (nor is an id used again): read once per
+        # session, though a card's payment, its action and its posts each ask.
+        numbers: dict[int, str] = session.info.setdefault(_ACCOUNT_NUMBERS, {})
+        number = numbers.get(account_id)
+        if number is None:
+            number = numbers[account_id] = str(
+                session.execute(
+                    text("SELECT number FROM e_account WHERE id = :id"), {"id": account_id}
+                ).scalar_one()
+            )
+        return number
 
     # -- acting ----------------------------------------------------------------------------
 

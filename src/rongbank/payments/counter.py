@@ -19,6 +19,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from rongbank.auth.stepup import ChallengeRequired
+from rongbank.db import autocommit
 from rongbank.idempotency import keyed
 from rongbank.payments.errors import OrderConflict
 from rongbank.payments.merchants import MerchantActor
@@ -64,7 +65,8 @@ def collect_payment_code(
     Answers the payment: ``paid`` (or ``authorised``), or ``created`` when it waits for
     the customer's confirmation. A repeat of a paid order number answers it."""
     payments = platform.payments
-    with platform.transaction() as session:
+    # Read first (reads alone, no transaction): whose step-up decides is the code's.
+    with autocommit(platform.session_factory) as session:
         seller = payments.active_merchant(session, actor.merchant_id)
         payer_id, account = payments.code_holder(session, code)
     request = payments.payment_request(seller, order_no, amount, account.number)
@@ -93,6 +95,7 @@ def collect_payment_code(
                 amount=amount,
                 description=description,
                 notify_url=notify_url,
+                holder=(payer_id, account),
             )
     except ChallengeRequired as needed:
         with audited_as_merchant(

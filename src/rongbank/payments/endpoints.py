@@ -22,6 +22,7 @@ from rongbank.api.docs import file_answer
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.auth.tools import PaymentRequest
+from rongbank.db import autocommit
 from rongbank.errors import Forbidden, Unauthenticated
 from rongbank.inputs import Day, IdParam
 from rongbank.money import format_amount, parse_positive_amount
@@ -74,7 +75,8 @@ def merchant_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Log in or send the API key as 'Authorization: Bearer <token>'.")
     token = credentials.credentials
-    with platform.transaction() as session:
+    # Reads (and a login's touch), each a statement in autocommit: no transaction.
+    with autocommit(platform.session_factory) as session:
         if token.startswith(API_KEY_PREFIX):
             actor = platform.payments.api_key_actor(session, token)
             if actor is None:
@@ -196,7 +198,9 @@ def pay_order(
     token: str, body: s.PayOrderIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.CustomerPaymentOut:
     """Pay an order from one of your accounts; a repeat answers the payment made."""
-    with platform.transaction() as session:
+    # Read first (reads alone, no transaction): the order's waiting challenge, if
+    # any, says how the payment is authorised.
+    with autocommit(platform.session_factory) as session:
         order = platform.payments.order_for_customer(session, customer_id=me.id, token=token)
         seller = platform.payments.merchant(session, order.merchant_id)
     request = platform.payments.payment_request(seller, order.order_no, order.amount, body.account)
@@ -381,7 +385,7 @@ def collect_by_code(
         channel="api",
     )
     response.status_code = 202 if done.status == "created" else 201
-    with platform.transaction() as session:
+    with autocommit(platform.session_factory) as session:  # the answer's reads alone
         return _payment_out(platform, session, done)
 
 

@@ -489,13 +489,16 @@ class PaymentsService(Merchants):
         amount: int,
         description: str = "",
         notify_url: str = "",
+        holder: tuple[int, EAccount] | None = None,
     ) -> Payment:
-        """The cashier scanned the customer's payment code: spend it and pay."""
+        """The cashier scanned the customer's payment code: spend it and pay.
+        ``holder``: the code's :meth:`code_holder` as the caller read it (a code's
+        holder never changes; read here otherwise)."""
         order = self._code_order(code, order_no, amount, description, notify_url)
         existing = self.find(session, merchant_id=merchant_id, order_no=order_no)
         if existing is not None and existing.status != "created":
             return self._same(session, existing, order)
-        customer_id, account = self.code_holder(session, code)
+        customer_id, account = holder or self.code_holder(session, code)
         self._spend_code(session, code)
         payment, _ = self.create_order(
             session, merchant_id=merchant_id, order=order, customer_id=customer_id

@@ -10,16 +10,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
+from sqlalchemy.orm import Session
 
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
+from rongbank.auth.tools import PaymentRequest
 from rongbank.inputs import IdParam
 from rongbank.money import parse_positive_amount
 from rongbank.wealth import rules
 from rongbank.wealth import schemas as s
 from rongbank.wealth.errors import PurchaseConflict, RedemptionConflict
+from rongbank.wealth.service import Product
 
 customer = APIRouter(tags=["wealth"], prefix="/me/wealth")
 staff = APIRouter(tags=["staff"], prefix="/staff/wealth")
@@ -88,11 +91,17 @@ def buy(
     same purchase (``client_id``). The holding earns from its ``value_date``: today's
     date before the product's cut-off on a business day, else the next business day."""
     amount = _amount(body.amount)
-    with platform.transaction() as session:
+
+    product: Product | None = None
+
+    def payment(session: Session) -> PaymentRequest:
+        # The product, read once, in the purchase's own transaction (one less).
+        nonlocal product
         product = platform.wealth.product(session, body.product_code)
-    payment = platform.wealth.payment_request(
-        product, amount=amount, account_number=body.account, client_id=body.client_id
-    )
+        return platform.wealth.payment_request(
+            product, amount=amount, account_number=body.account, client_id=body.client_id
+        )
+
     with platform.authorised(
         payment,
         customer_id=me.id,
@@ -113,7 +122,8 @@ def buy(
         holding, created = platform.wealth.buy(
             session,
             customer_id=me.id,
-            code=product.code,
+            code=body.product_code,
+            product=product,
             account_number=body.account,
             amount=amount,
             client_id=body.client_id,

@@ -453,15 +453,18 @@ class WealthService:
         account_number: str,
         amount: int,
         client_id: RequestKey,
+        product: Product | None = None,
     ) -> tuple[Holding, bool]:
         """Buy ``amount`` fen of the product from one of the customer's accounts,
         once per ``client_id`` (the customer's own key, or a card's); returns the
         holding and whether it was bought now (a retry of the same purchase answers
-        the original)."""
+        the original). ``product``: the product of ``code`` as the caller read it
+        in this transaction (read here otherwise)."""
         # One purchase of a customer at a time, so that a retry racing its original
         # finds it instead of both writing.
         advisory_lock(session, "wealth_buy", customer_id)
-        product = self.product(session, code)
+        if product is None:
+            product = self.product(session, code)
         existing = self._holding_by_client_id(session, customer_id, client_id)
         if existing is not None:
             if (existing.product_code, existing.amount, existing.account_number) != (
