@@ -1,6 +1,6 @@
 """The web bank's words, in Chinese (the default) and English, read from the gettext
-catalogues in ``web/locale`` (``messages.po`` per language; see the README's
-"Translating" for how translators update, edit and check them).
+catalogues in ``web/locale`` (``messages.po`` per language; the README's "Languages"
+says how developers and translators update, edit and check them).
 
 Each of the pages' words has its old key as message context and the Chinese text as
 message id, so a translator sees what to translate while ``{{ t.key }}`` and
@@ -28,6 +28,8 @@ from jinja2.runtime import Context
 from rongbank.money import group_digits
 
 LANGUAGES = ("zh", "en")
+SOURCE_LANGUAGE = "zh"
+"""The language of the msgids: what an untranslated word shows."""
 ERROR_CONTEXT = "error:"
 LEVEL_CONTEXT = "risk_level"
 
@@ -48,22 +50,25 @@ def _translations(catalog: Catalog) -> Translations:
     return Translations(mo, domain="messages")
 
 
-def _texts(catalog: Catalog) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """The catalogue's translated words: by key, refusals by code, levels by Chinese
-    name. An empty translation is no text (a refusal then shows its own message)."""
+def _texts(catalog: Catalog, lang: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The catalogue's words: by key, refusals by code, levels by Chinese name. An
+    untranslated word is its Chinese source, as gettext has it, except an untranslated
+    refusal: no text, so it shows the error's own (English) message."""
     words: dict[str, str] = {}
     errors: dict[str, str] = {}
     levels: dict[str, str] = {}
     for message in catalog:
-        context, text = message.context, message.string
-        if not context or not isinstance(text, str) or not text:
+        context, source = message.context, message.id
+        if not context or not isinstance(source, str):
             continue
+        text = str(message.string or "")
         if context.startswith(ERROR_CONTEXT):
-            errors[context.removeprefix(ERROR_CONTEXT)] = text
+            if text or lang == SOURCE_LANGUAGE:
+                errors[context.removeprefix(ERROR_CONTEXT)] = text or source
         elif context == LEVEL_CONTEXT:
-            levels[str(message.id)] = text
+            levels[source] = text or source
         else:
-            words[context] = text
+            words[context] = text or source
     return words, errors, levels
 
 
@@ -71,7 +76,7 @@ _CATALOGS = {lang: read_catalog(lang) for lang in LANGUAGES}
 TRANSLATIONS: Mapping[str, Translations] = MappingProxyType(
     {lang: _translations(catalog) for lang, catalog in _CATALOGS.items()}
 )
-_LOADED = {lang: _texts(catalog) for lang, catalog in _CATALOGS.items()}
+_LOADED = {lang: _texts(catalog, lang) for lang, catalog in _CATALOGS.items()}
 
 MESSAGES: Mapping[str, dict[str, str]] = MappingProxyType(
     {lang: words for lang, (words, _, _) in _LOADED.items()}
