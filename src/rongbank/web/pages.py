@@ -69,7 +69,7 @@ from rongbank.web.csrf import (
     set_csrf_cookie,
 )
 from rongbank.web.formatting import amount
-from rongbank.web.i18n import LANGUAGES, error_text, level_name, translate
+from rongbank.web.i18n import LANGUAGES, error_text, install_gettext, level_name, translate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
@@ -77,6 +77,7 @@ templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
 templates.env.filters["masked"] = mask_account_number
 templates.env.filters["amount"] = amount
 templates.env.filters["level"] = level_name
+install_gettext(templates.env)
 
 CUSTOMER_COOKIE = "rb_session"
 STAFF_COOKIE = "rb_staff"
