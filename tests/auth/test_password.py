@@ -144,8 +144,9 @@ class TestChangePassword:
         notice = notices.notice_of(event)
         assert notice is not None
         assert (notice.customer_id, notice.kind) == (alice["customer_id"], "security")
-        title, body = notices.render(notice.kind, notice.payload)
-        assert title.startswith("登录密码已修改")
+        rendered = notices.render(notice.kind, notice.payload)
+        (title, body), (title_en, _) = rendered.zh, rendered.en
+        assert (title, title_en) == ("登录密码已修改", "Password changed")
         assert "网络 203.0.*.*修改" in body
         assert "203.0.113" not in body
 
@@ -259,7 +260,7 @@ class TestPasswordReset:
         mobile = alice["login_name"]
         started = start_reset(client, mobile, ALICE_ID)
         assert started.status_code == 202, started.text
-        assert "reset your e-bank login password" in sms_texts(platform, mobile)[0]
+        assert "用于重置网上银行登录密码" in sms_texts(platform, mobile)[0]
         done = finish_reset(
             client, started.json()["reset_id"], code=sms_code(platform, mobile), new_password=NEW
         )
@@ -270,7 +271,7 @@ class TestPasswordReset:
         [event] = events_named(platform, "auth.password_changed")
         notice = notices.notice_of(event)
         assert notice is not None
-        assert notices.render(notice.kind, notice.payload)[0].startswith("登录密码已重置")
+        assert notices.render(notice.kind, notice.payload).zh[0] == "登录密码已重置"
 
     def test_the_answer_is_the_same_whether_or_not_the_mobile_banks_here(
         self, client: TestClient, platform: Platform, alice: dict[str, Any]

@@ -6,9 +6,11 @@ supervisor."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from httpx import Response
 from sqlalchemy import text
 
 from rongbank.web.pages import STAFF_COOKIE
@@ -17,6 +19,14 @@ from tests.chat.conftest import CHAT, STAFF_CHAT, V1, Chat
 
 DENIED = ("403 staff_customer_not_served",) * 3 + ("not listed",)
 SEEN = ("200", "200", "200", "listed")
+
+
+def _code(answer: Response) -> str:
+    """A refusal's code: the API's JSON, or the console's error page."""
+    if answer.headers["content-type"].startswith("application/json"):
+        return str(answer.json()["error"]["code"])
+    found = re.search(r'id="error-code">([^<]+)<', answer.text)
+    return found.group(1) if found else "no code"
 
 
 def looks(chat: Chat, staff: dict[str, Any], customer: dict[str, Any]) -> tuple[str, ...]:
@@ -29,9 +39,7 @@ def looks(chat: Chat, staff: dict[str, Any], customer: dict[str, Any]) -> tuple[
         chat.client.get(f"/staff/customers/{cid}", headers=console),
     ]
     seen = tuple(
-        str(a.status_code)
-        if a.status_code == 200
-        else f"{a.status_code} {a.json()['error']['code']}"
+        str(a.status_code) if a.status_code == 200 else f"{a.status_code} {_code(a)}"
         for a in answers
     )
     search = chat.client.get("/staff/search", params={"q": customer["mobile"]}, headers=console)

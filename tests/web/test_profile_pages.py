@@ -17,6 +17,7 @@ from rongbank.api.app import create_app
 from rongbank.auth import otp
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
+from rongbank.web.pages import CUSTOMER_HOME
 from tests.factories.identity import resident_id
 from tests.support.web import WebCustomer
 from tests.web.conftest import PASSWORD, deposit, sms_code
@@ -391,4 +392,4 @@ class TestExpiredSession:
                 },
                 follow_redirects=False,
             )
-            assert answer.headers["location"] == "/accounts", target
+            assert answer.headers["location"] == CUSTOMER_HOME, target

@@ -100,6 +100,7 @@ def dashboard(request: Request, platform: PlatformDep, me: Me) -> Response:
         recent = platform.overview.movements(session, me.id, MovementFilter(), limit=RECENT)
         spending = platform.overview.spending(session, me.id)
         box = platform.push.notice_box_state(session, me.id)
+        login = platform.auth.login_history(session, me)
         notices = (
             platform.chat.history(
                 session,
@@ -124,6 +125,9 @@ def dashboard(request: Request, platform: PlatformDep, me: Me) -> Response:
             "latest": [_notice_view(m.body, _local_time(m.at)) for m in reversed(notices)],
         },
         echarts=ECHARTS,
+        # The landing page: wrong passwords since the last login are told here first.
+        previous_login=login.previous_login_at and _local_time(login.previous_login_at),
+        failed_logins=login.failures_before_login,
     )
 
 
