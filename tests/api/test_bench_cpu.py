@@ -32,7 +32,8 @@ def test_the_cpu_of_a_process_tree_in_a_window_is_counted() -> None:
     try:
         meter.start()
         # Only now the grandchild is started: all of its CPU falls in the window.
-        assert tree.stdin is not None and tree.stdout is not None
+        assert tree.stdin is not None
+        assert tree.stdout is not None
         tree.stdin.write(b"go\n")
         tree.stdin.flush()
         assert tree.stdout.readline().strip() == b"1"  # the grandchild has burnt its CPU
