@@ -1,0 +1,73 @@
+"""Liquidity use cases: the day's LCR and NSFR, computed from the ledger and kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from rongbank.clock import BUSINESS_TIME_ZONE, Clock
+from rongbank.risk.liquidity import repository
+from rongbank.risk.liquidity.config import Factors
+from rongbank.risk.liquidity.rules import BalanceSheet, Figures, LoanPosition, compute
+
+
+class LoanBook(Protocol):
+    """The seam to the lending domain: its performing loans and their repayments due
+    in the next 30 days, on a day. Lending (being built at the same time) provides
+    one reading its own tables; until it does, :data:`NO_LOANS` says the bank lends
+    nothing, which is true while no lending tables exist."""
+
+    def position(self, session: Session, day: date) -> LoanPosition: ...
+
+
+class _NoLoans:
+    def position(self, session: Session, day: date) -> LoanPosition:
+        return LoanPosition()
+
+
+NO_LOANS: LoanBook = _NoLoans()
+
+
+def end_of(day: date) -> datetime:
+    """The instant a Beijing day ends (the next one's midnight)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BUSINESS_TIME_ZONE)
+
+
+@dataclass(frozen=True, slots=True)
+class DayReport:
+    day: date
+    at: datetime
+    """The instant the balances are read at: the day's end (today: everything so far,
+    as nothing is posted ahead of the clock)."""
+    sheet: BalanceSheet
+    figures: Figures
+
+
+class LiquidityService:
+    def __init__(self, factors: Factors, clock: Clock, *, loans: LoanBook = NO_LOANS) -> None:
+        self.factors = factors
+        self.clock = clock
+        self.loans = loans
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(BUSINESS_TIME_ZONE).date()
+
+    def report(self, session: Session, day: date | None = None) -> DayReport:
+        """The LCR and NSFR of ``day`` (default: today, Beijing time) from the ledger's
+        balances at its end (for today: now), stored for the day."""
+        now = self.clock.now()
+        day = day or self.today()
+        at = end_of(day)
+        sheet = repository.balance_sheet(
+            session,
+            at=at,
+            day=day,
+            factors=self.factors,
+            loans=self.loans.position(session, day),
+        )
+        figures = compute(sheet, self.factors)
+        repository.store_day(session, day=day, figures=figures, computed_at=now)
+        return DayReport(day, at, sheet, figures)

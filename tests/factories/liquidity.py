@@ -1,0 +1,82 @@
+"""A bank's balance sheet built on the ledger as the bank builds it: customers
+registered by the accounts service, their money arriving through the clearing
+account (as top-ups do), the bank's own capital and securities booked beside."""
+
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.service import EAccount
+from rongbank.ledger.rules import AccountType
+from rongbank.ledger.service import Transfer
+from rongbank.platform import Platform
+from tests.factories.identity import resident_id
+
+YUAN = 100
+CLEARING = "bank:clearing:CNY"
+_numbers = itertools.count(1)
+"""Client ids, mobiles and identity numbers unique across every Books of a test run."""
+
+
+class Books:
+    def __init__(self, platform: Platform, session: Session) -> None:
+        self.platform = platform
+        self.session = session
+
+    def account(self, code: str, kind: AccountType) -> int:
+        row, _ = self.platform.ledger.create_account(
+            self.session, code=code, currency="CNY", type=kind
+        )
+        return row.id
+
+    def move(self, debit: int, credit: int, amount: int) -> None:
+        self.platform.ledger.transfer(
+            self.session,
+            Transfer(
+                client_id=f"books:{next(_numbers)}",
+                debit_account=debit,
+                credit_account=credit,
+                amount=amount,
+                currency="CNY",
+            ),
+        )
+
+    def clearing(self) -> int:
+        return self.account(CLEARING, AccountType.ASSET)
+
+    def capital(self, amount: int, *, into: str = CLEARING) -> None:
+        """The owners' money, held in ``into`` (an asset account of the bank)."""
+        equity = self.account("bank:capital", AccountType.EQUITY)
+        self.move(self.account(into, AccountType.ASSET), equity, amount)
+
+    def person(self, balance: int = 0) -> EAccount:
+        n = next(_numbers)
+        _, account = self.platform.accounts.register_person(
+            self.session, name="王小明", mobile=f"1370000{n:04d}", resident_id=resident_id(n % 1000)
+        )
+        self.deposit(account, balance)
+        return account
+
+    def enterprise(self, balance: int = 0) -> EAccount:
+        n = next(_numbers)
+        _, account = self.platform.accounts.register_enterprise(
+            self.session,
+            name=f"福州某某科技有限公司{n}",
+            mobile=f"1360000{n:04d}",
+            credit_code="91350100M000100Y43",
+            legal_rep_name="林某",
+            legal_rep_id=resident_id(n % 1000),
+        )
+        self.deposit(account, balance)
+        return account
+
+    def deposit(self, account: EAccount, amount: int) -> None:
+        """A top-up: the money arrives in the bank's clearing account."""
+        if amount:
+            self.move(self.clearing(), account.ledger_account_id, amount)
+
+    def withdraw(self, account: EAccount, amount: int) -> None:
+        """A withdrawal to a card at another bank: out through clearing."""
+        self.move(account.ledger_account_id, self.clearing(), amount)
