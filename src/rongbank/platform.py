@@ -63,6 +63,7 @@ from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
+from rongbank.risk.liquidity.monitor import monitor_job
 from rongbank.settings import Settings
 from rongbank.wealth.service import MaturityRun, WealthService
 
@@ -645,6 +646,7 @@ class Platform:
                     self.settings.scheduled_transfer_interval_seconds,
                     self.run_scheduled_transfers,
                 ),
+                "liquidity-monitor": monitor_job(self.transaction, self.clock),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
