@@ -60,3 +60,43 @@ def test_report_refuses_a_broken_factors_file(bank: Platform, tmp_path: Path) ->
     code, output = run("report", "--factors", str(broken))
     assert code == 2
     assert "factors.toml" in output
+
+
+def test_simulate_without_a_run_takes_nothing(bank: Platform) -> None:
+    code, output = run("simulate", "--intensity", "0", "--days", "2", "--json")
+    assert code == 0, output
+    result = json.loads(output)
+    assert result["depositors"] == 2
+    assert result["survived"] is True
+    assert result["withdrawals"] == {"retail_small": 0, "retail_large": 0, "corporate": 0}
+    assert result["lcr_daily"] == [10.0, 10.0, 10.0]
+
+
+def test_simulate_writes_its_report_and_is_the_same_under_a_seed(
+    bank: Platform, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    args = ("simulate", "--intensity", "500", "--days", "3", "--seed", "4", "--json")
+    code, first = run(*args, "--out", str(out))
+    assert code == 0, first
+    assert {p.name for p in out.iterdir()} == {
+        "lcr.png",
+        "outflows.png",
+        "result.json",
+        "report.html",
+    }
+    assert (out / "lcr.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Bank-run simulation" in (out / "report.html").read_text()
+    assert run(*args) == (0, first)
+    withdrawn = json.loads(first)["withdrawn"]
+    # Neither has a tool: 1,000 yuan a day each (password-free), for at most 3 days.
+    assert 0 < withdrawn["retail_small"] + withdrawn["corporate"] <= 2 * 3 * 1_000 * YUAN
+
+
+def test_find_breaking_names_an_intensity(bank: Platform) -> None:
+    code, output = run("simulate", "--find-breaking", "--json", "--no-class-limits")
+    assert code == 0, output
+    result = json.loads(output)
+    # Capital and all deposits are in the clearing account: nothing breaks this bank.
+    assert result["breaking"] is None
+    assert result["survived"] is True

@@ -41,6 +41,7 @@ from rongbank.risk.liquidity.rules import (
     LoanPosition,
     WealthPosition,
 )
+from rongbank.risk.liquidity.simulation import Rails, Runner
 
 CURRENCY = "CNY"
 
@@ -193,6 +194,51 @@ def _established(session: Session, *, at: datetime, factors: Factors) -> set[int
         for customer, first, movements in rows
         if first <= oldest or movements >= r.min_movements
     }
+
+
+_RAILS = text(
+    "SELECT e.customer_id, array_agg(e.class), (SELECT coalesce(array_agg(t.kind), '{}') "
+    "  FROM auth_tool t WHERE t.customer_id = e.customer_id AND t.status = 'active') "
+    "FROM e_account e WHERE e.status <> 'closed' AND e.currency = :currency "
+    "GROUP BY e.customer_id"
+)
+
+
+def runners(session: Session, sheet: BalanceSheet, rails: Rails) -> list[Runner]:
+    """Each depositor of ``sheet`` with the daily limit their accounts and tools set."""
+    held = {
+        int(customer): (list(classes), list(tools))
+        for customer, classes, tools in session.execute(_RAILS, {"currency": CURRENCY})
+    }
+    return [
+        Runner(d, rails.daily_cap(*held.get(d.customer_id, ([], [])))) for d in sheet.depositors
+    ]
+
+
+def store_simulation(
+    session: Session, *, ran_at: datetime, params: dict[str, Any], result: dict[str, Any]
+) -> None:
+    session.execute(
+        text(
+            "INSERT INTO risk_liquidity_simulation (ran_at, params, result) "
+            "VALUES (:at, CAST(:params AS jsonb), CAST(:result AS jsonb))"
+        ),
+        {
+            "at": ran_at,
+            "params": orjson.dumps(params).decode(),
+            "result": orjson.dumps(result).decode(),
+        },
+    )
+
+
+def last_simulation(session: Session) -> tuple[datetime, dict[str, Any], dict[str, Any]] | None:
+    row = session.execute(
+        text(
+            "SELECT ran_at, params, result FROM risk_liquidity_simulation "
+            "ORDER BY ran_at DESC, id DESC LIMIT 1"
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def store_day(session: Session, *, day: date, figures: Figures, computed_at: datetime) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
@@ -12,6 +12,15 @@ from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.risk.liquidity import repository
 from rongbank.risk.liquidity.config import Factors
 from rongbank.risk.liquidity.rules import BalanceSheet, Figures, LoanPosition, compute
+from rongbank.risk.liquidity.simulation import (
+    BREAKING_DAYS,
+    Params,
+    Rails,
+    Result,
+    Runner,
+    find_breaking,
+    simulate,
+)
 
 
 class LoanBook(Protocol):
@@ -60,14 +69,68 @@ class LiquidityService:
         balances at its end (for today: now), stored for the day."""
         now = self.clock.now()
         day = day or self.today()
-        at = end_of(day)
-        sheet = repository.balance_sheet(
+        sheet = self.sheet(session, day)
+        figures = compute(sheet, self.factors)
+        repository.store_day(session, day=day, figures=figures, computed_at=now)
+        return DayReport(day, end_of(day), sheet, figures)
+
+    def sheet(self, session: Session, day: date | None = None) -> BalanceSheet:
+        day = day or self.today()
+        return repository.balance_sheet(
             session,
-            at=at,
+            at=end_of(day),
             day=day,
             factors=self.factors,
             loans=self.loans.position(session, day),
         )
-        figures = compute(sheet, self.factors)
-        repository.store_day(session, day=day, figures=figures, computed_at=now)
-        return DayReport(day, at, sheet, figures)
+
+    def simulate(self, session: Session, params: Params, rails: Rails) -> Run:
+        """A bank run over today's depositors (see :mod:`.simulation`), kept for the
+        risk page."""
+        sheet = self.sheet(session)
+        runners = repository.runners(session, sheet, rails)
+        result = simulate(sheet, runners, self.factors, params)
+        self._keep(session, result, rails, breaking=None)
+        return Run(sheet, runners, result, None)
+
+    def find_breaking(
+        self, session: Session, params: Params, rails: Rails, *, tolerance: float = 0.01
+    ) -> Run:
+        """The run intensity at which the LCR falls below 100% or the bank lasts less
+        than 30 days (bisection; the run at the intensity found is the result)."""
+        params = replace(params, days=max(params.days, BREAKING_DAYS))
+        sheet = self.sheet(session)
+        runners = repository.runners(session, sheet, rails)
+
+        def run(intensity: float) -> Result:
+            return simulate(sheet, runners, self.factors, replace(params, intensity=intensity))
+
+        found = find_breaking(lambda x: run(x).breaks, tolerance=tolerance)
+        result = run(found[1] if found else params.intensity)
+        self._keep(session, result, rails, breaking=found)
+        return Run(sheet, runners, result, found)
+
+    def _keep(
+        self,
+        session: Session,
+        result: Result,
+        rails: Rails,
+        *,
+        breaking: tuple[float, float] | None,
+    ) -> None:
+        repository.store_simulation(
+            session,
+            ran_at=self.clock.now(),
+            params={"class_limits": rails.class_limits, "breaking": breaking},
+            result=result.to_json(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    sheet: BalanceSheet
+    runners: list[Runner]
+    result: Result
+    breaking: tuple[float, float] | None
+    """For ``find_breaking``: the last intensity that holds and the first that breaks
+    (None: none breaks, or not asked)."""

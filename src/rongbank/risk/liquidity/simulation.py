@@ -39,6 +39,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -75,6 +76,33 @@ class Runner:
     @property
     def balance(self) -> int:
         return max(self.depositor.deposits, 0) + max(self.depositor.operational, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Rails:
+    """The limits a depositor's money leaves by, in fen a day (None: no limit)."""
+
+    class_daily: dict[int, int | None]
+    """Each account class's daily outflow limit (``accounts/account_classes.toml``)."""
+    tool_daily: dict[str, int]
+    """Each authentication tool's daily limit (``auth/tool_limits.toml``)."""
+    no_tool_daily: int
+    """What a customer without a tool may move a day (password-free)."""
+    class_limits: bool = True
+    """Whether the class limits bind (transfers to others); a withdrawal to the
+    customer's own bound card is held to the tool's limit alone."""
+
+    def daily_cap(self, classes: list[int], tools: list[str]) -> int | None:
+        """A depositor's daily limit: their strongest tool's, and (with
+        ``class_limits``) the sum of their accounts' class limits."""
+        caps = [self.tool_daily[t] for t in tools if t in self.tool_daily]
+        cap: int | None = max(caps) if caps else self.no_tool_daily
+        if self.class_limits and classes:
+            limits = [self.class_daily.get(c) for c in classes]
+            if all(x is not None for x in limits):
+                total = sum(x for x in limits if x is not None)
+                cap = total if cap is None else min(cap, total)
+        return cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +156,27 @@ class Result:
     def min_lcr(self) -> float | None:
         known = [x for x in self.lcr if x is not None]
         return min(known) if known else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON (amounts in fen; the LCR as a ratio, 1.0 = 100%)."""
+        p = self.params
+        return {
+            "intensity": p.intensity,
+            "days": p.days,
+            "seed": p.seed,
+            "survival_hours": self.survival_hours,
+            "survived": self.survival_hours is None,
+            "breaks": self.breaks,
+            "min_lcr": self.min_lcr,
+            "lcr_hourly": self.lcr,
+            "lcr_daily": self.lcr[::HOURS_A_DAY],
+            "cash_hourly": self.cash,
+            "withdrawn": {g.value: self.withdrawn[g][-1] for g in Group},
+            "withdrawn_daily": {g.value: self.withdrawn[g][::HOURS_A_DAY] for g in Group},
+            "withdrawals": {g.value: self.withdrawals[g] for g in Group},
+            "sold": self.sold,
+            "facility": self.facility,
+        }
 
     @property
     def breaks(self) -> bool:
@@ -299,10 +348,12 @@ def find_breaking(
 ) -> tuple[float, float] | None:
     """The intensity at which ``breaks`` turns true, as (last that holds, first that
     breaks) no further apart than ``tolerance`` (relative to the latter); None if even
-    2**20 x ``high`` does not break. ``breaks`` is taken to be monotone."""
+    2**12 x ``high`` does not break (a run that strong is no longer a run: everyone
+    leaves within hours, and simulating it costs in proportion). ``breaks`` is taken
+    to be monotone."""
     if breaks(low):
         return (low, low)
-    for _ in range(20):
+    for _ in range(13):
         if breaks(high):
             break
         low, high = high, high * 2
