@@ -211,7 +211,8 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
 # The staff console's pages: any staff member sees the day's work, the search and a
 # customer; account managers also a customer's tools and the wealth catalogue; the
 # back office (operations, administrators) acts on accounts, tools, merchants, products,
-# notices and reports; administrators manage staff; the chat workspace is the managers'.
+# notices and reports; administrators manage staff; the chat workspace is the managers';
+# risk analysts read and compute the bank's liquidity.
 _MERCHANT = "/staff/merchants/{merchant_id}"
 CONSOLE_ROLES = {
     ("GET", "/staff"): set(ROLES),
@@ -224,6 +225,8 @@ CONSOLE_ROLES = {
     ("GET", "/staff/members"): {"administrator"},
     ("POST", "/staff/members/{staff_id}/deactivate"): {"administrator"},
     ("POST", "/staff/members/{staff_id}/reactivate"): {"administrator"},
+    ("GET", "/staff/liquidity"): {"risk_analyst"},
+    ("POST", "/staff/liquidity/report"): {"risk_analyst"},
 }
 CONSOLE_ROLES |= dict.fromkeys(
     (

@@ -48,5 +48,7 @@ MODERATION = BACK_OFFICE
 """Read reported messages, hide one with a reason, dismiss a report, make channels."""
 CHAT_DESK = (ACCOUNT_MANAGER,)
 """The managers' chat desk: duty, the queue, claiming and transferring chats."""
+LIQUIDITY = (RISK_ANALYST,)
+"""The bank's liquidity: the daily LCR and NSFR, outflow alerts, bank-run simulations."""
 STAFF_ADMIN = (ADMINISTRATOR,)
 """List members of staff, deactivate and reactivate them."""

@@ -5,13 +5,18 @@ account (as top-ups do), the bank's own capital and securities booked beside."""
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.service import EAccount
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
+from rongbank.risk.liquidity.config import load_factors
+from rongbank.risk.liquidity.service import LiquidityService
+from rongbank.risk.liquidity.simulation import Params, Rails
 from tests.factories.identity import resident_id
 
 YUAN = 100
@@ -80,3 +85,22 @@ class Books:
     def withdraw(self, account: EAccount, amount: int) -> None:
         """A withdrawal to a card at another bank: out through clearing."""
         self.move(account.ledger_account_id, self.clearing(), amount)
+
+
+def seed_liquidity(platform: Platform) -> None:
+    """What the risk page shows: today's figures, an outflow alert (as the monitor
+    writes it) and a short bank run over the bank's depositors."""
+    service = LiquidityService(load_factors(), platform.clock)
+    rails = Rails(class_daily={}, tool_daily={}, no_tool_daily=5_000 * YUAN)
+    with platform.transaction() as session:
+        service.report(session)
+        service.simulate(session, Params(intensity=200, days=3, seed=1), rails)
+        start = platform.clock.now() - timedelta(minutes=5)
+        session.execute(
+            text(
+                "INSERT INTO risk_liquidity_alert (window_start, window_end, outflow, inflow, "
+                "deposits, hqla, threshold, raised_at) VALUES (:s, :e, 1234567, 0, 5000000, "
+                "6000000, 'deposits', :e)"
+            ),
+            {"s": start, "e": start + timedelta(minutes=5)},
+        )

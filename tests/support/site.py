@@ -20,6 +20,7 @@ from rongbank.auth.service import PrincipalKind
 from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
 from tests.factories.cards import card_number
+from tests.factories.liquidity import seed_liquidity as _liquidity
 from tests.factories.people import PASSWORD, V1, People
 from tests.support.funding import CardHolder
 from tests.support.sms import sms_code
@@ -235,6 +236,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
         )
     )
     platform.push.deliver(platform.transaction)
+    _liquidity(platform)
 
     return Site(
         customer=meimei,

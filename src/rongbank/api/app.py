@@ -44,6 +44,7 @@ from rongbank.web import (
     pay_pages,
     profile_pages,
     scheduled_pages,
+    staff_liquidity_pages,
     staff_merchant_pages,
     staff_notice_pages,
     staff_pages,
@@ -158,6 +159,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_pages.router)
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)
+    app.include_router(staff_liquidity_pages.router)
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)
     app.include_router(profile_pages.router)

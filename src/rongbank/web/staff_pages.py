@@ -83,6 +83,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/moderation", "staff_moderation", roles.MODERATION),
     ("/staff/tools", "staff_tools", roles.TOOLS),
     ("/staff/members", "staff_members", roles.STAFF_ADMIN),
+    ("/staff/liquidity", "staff_liquidity", roles.LIQUIDITY),
 )
 """The console's pages, each with the roles it admits (its route's own set)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -74,6 +74,14 @@ class LiquidityService:
         repository.store_day(session, day=day, figures=figures, computed_at=now)
         return DayReport(day, end_of(day), sheet, figures)
 
+    def trend(self, session: Session, *, days: int = 90) -> list[repository.StoredDay]:
+        """The figures of the last ``days`` days reported, oldest first."""
+        return repository.stored_days(session, limit=days)
+
+    def last_simulation(self, session: Session) -> LastSimulation | None:
+        found = repository.last_simulation(session)
+        return None if found is None else LastSimulation(*found)
+
     def sheet(self, session: Session, day: date | None = None) -> BalanceSheet:
         day = day or self.today()
         return repository.balance_sheet(
@@ -124,6 +132,14 @@ class LiquidityService:
             params={"class_limits": rails.class_limits, "breaking": breaking},
             result=result.to_json(),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LastSimulation:
+    ran_at: datetime
+    params: dict[str, Any]
+    result: dict[str, Any]
+    """:meth:`.simulation.Result.to_json`."""
 
 
 @dataclass(frozen=True, slots=True)
