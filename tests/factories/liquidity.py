@@ -10,6 +10,10 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.accounts.identity import (
+    credit_code_check_character,
+    organisation_code_check_character,
+)
 from rongbank.accounts.service import EAccount
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
@@ -23,6 +27,13 @@ YUAN = 100
 CLEARING = "bank:clearing:CNY"
 _numbers = itertools.count(1)
 """Client ids, mobiles and identity numbers unique across every Books of a test run."""
+
+
+def _credit_code(n: int) -> str:
+    """A unified social credit code (GB 32100-2015) with its check character, one per n."""
+    organisation = f"M{n:07d}"
+    body = f"91350100{organisation}{organisation_code_check_character(organisation)}"
+    return body + credit_code_check_character(body)
 
 
 class Books:
@@ -70,7 +81,7 @@ class Books:
             self.session,
             name=f"福州某某科技有限公司{n}",
             mobile=f"1360000{n:04d}",
-            credit_code="91350100M000100Y43",
+            credit_code=_credit_code(n),
             legal_rep_name="林某",
             legal_rep_id=resident_id(n % 1000),
         )
