@@ -8,13 +8,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from rongbank.clock import FrozenClock
+from rongbank.clock import BUSINESS_TIME_ZONE, FrozenClock
 from rongbank.ledger.rules import AccountType
 from rongbank.platform import Platform
 from rongbank.risk.liquidity.config import load_factors
 from rongbank.risk.liquidity.service import LiquidityService
+from rongbank.wealth import rules
 from tests.factories.liquidity import YUAN, Books
 from tests.factories.payments import merchant
+from tests.wealth.helpers import assessed
 
 
 @pytest.fixture
@@ -97,3 +99,58 @@ class TestReport:
             busy = liquidity.report(session).figures
         assert quiet.outflows == 100 * YUAN  # less stable: 10%
         assert busy.outflows == round(991 * YUAN * Decimal("0.05"))
+
+
+def buy_wealth(
+    platform: Platform, customer_id: int, account: str, amount: int, *, matures_in: int | None
+) -> None:
+    now = platform.clock.now()
+    with platform.transaction() as session:
+        staff_id = platform.accounts.create_staff(
+            session, username=f"wealth-ops-{matures_in}", name="孙运营", role="operations"
+        )
+        code = f"LIQ{matures_in or 0:03d}"
+        platform.wealth.create_product(
+            session,
+            staff_id=staff_id,
+            code=code,
+            name="稳健理财",
+            terms=rules.Terms(
+                risk_level=1,
+                yield_bps=250,
+                min_amount=100,
+                step_amount=100,
+                sale_start=now - timedelta(days=1),
+                sale_end=now + timedelta(hours=1),
+                maturity_date=None
+                if matures_in is None
+                else (now + timedelta(days=matures_in)).astimezone(BUSINESS_TIME_ZONE).date(),
+            ),
+        )
+        platform.wealth.buy(
+            session,
+            customer_id=customer_id,
+            code=code,
+            account_number=account,
+            amount=amount,
+            client_id=code,
+        )
+
+
+def test_wealth_holdings_run_off_by_their_terms(
+    platform: Platform, liquidity: LiquidityService
+) -> None:
+    with platform.transaction() as session:
+        account = Books(platform, session).person(100_000 * YUAN)
+    assessed(platform, account.customer_id, level=3)
+    buy_wealth(platform, account.customer_id, account.number, 30_000 * YUAN, matures_in=None)
+    buy_wealth(platform, account.customer_id, account.number, 20_000 * YUAN, matures_in=20)
+    buy_wealth(platform, account.customer_id, account.number, 10_000 * YUAN, matures_in=90)
+    with platform.transaction() as session:
+        f = liquidity.report(session).figures
+    # Deposits left 40,000 and the open-ended 30,000 at 10%; 20,000 maturing within
+    # the month in full; 10,000 maturing in 90 days (no early redemption): nothing.
+    assert f.outflows == (4_000 + 3_000 + 20_000) * YUAN
+    assert f.deposits == 40_000 * YUAN
+    # ASF: (40,000 + 30,000 + 10,000 under a year) x 90%; what matures this month: 0.
+    assert f.asf == 72_000 * YUAN
