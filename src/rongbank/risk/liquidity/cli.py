@@ -198,11 +198,14 @@ def simulate(
         table.add_row(str(day), percent(result.lcr[h]), yuan(result.cash[h]))
     console.print(table)
     if find_breaking:
-        console.print(
-            "Nothing breaks the bank up to 4,096 x the reference run."
-            if run.breaking is None
-            else f"The bank breaks at an intensity between {run.breaking[0]:.4g} and "
-            f"{run.breaking[1]:.4g}."
-        )
+        if run.breaking is None:
+            console.print("Nothing breaks the bank up to 4,096 x the reference run.")
+        elif run.breaking[1] == 0:
+            console.print("The bank is broken without any run: its LCR is below 100% already.")
+        else:
+            console.print(
+                f"The bank breaks at an intensity between {run.breaking[0]:.4g} and "
+                f"{run.breaking[1]:.4g}."
+            )
     for path in files:
         console.print(f"wrote {path}")
