@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.accounts.funding import CLEARING_ACCOUNT
 from rongbank.accounts.identity import resident_id_check_character
 from rongbank.auth.service import PrincipalKind
 from rongbank.ledger.client_ids import Namespace
@@ -43,7 +44,7 @@ def _resident_id(birth: str, sequence: int) -> str:
 
 
 def seed(platform: Platform, session: Session) -> list[DemoLogin]:
-    """Staff, three customers with money, and the bank's funding account."""
+    """Staff, and three customers with money come in from other banks."""
     logins: list[DemoLogin] = []
     exists = session.execute(text("SELECT 1 FROM staff WHERE username = 'manager1'")).first()
     if exists is None:
@@ -58,8 +59,14 @@ def seed(platform: Platform, session: Session) -> list[DemoLogin]:
                 username=username,
                 password=DEMO_PASSWORD,
             )
+        # The opening money comes in from other banks, as a top-up's does, so that
+        # the deposits have an asset behind them (the liquidity report reads it).
         vault, _ = platform.ledger.create_account(
-            session, code="bank:demo-funding", currency="CNY", type=AccountType.EQUITY
+            session,
+            code=CLEARING_ACCOUNT,
+            currency="CNY",
+            type=AccountType.ASSET,
+            name="due from other banks (clearing)",
         )
         for name, mobile, birth, sequence, balance in CUSTOMERS:
             person, account = platform.accounts.register_person(
