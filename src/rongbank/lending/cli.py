@@ -48,6 +48,10 @@ def train_command(
     bad: Bad,
     out: Annotated[Path, typer.Option(help="Folder for scorecard.json (or a .json path).")],
     exclude: Exclude = None,
+    feature: Annotated[
+        list[str] | None,
+        typer.Option("--feature", help="Use only these columns (repeatable); default: all."),
+    ] = None,
     pdo: Annotated[float, typer.Option(help="Points to double the odds.")] = 20.0,
     base_points: Annotated[float, typer.Option(help="Score at the base odds.")] = 600.0,
     base_odds: Annotated[float, typer.Option(help="Good:bad odds at the base score.")] = 50.0,
@@ -64,6 +68,7 @@ def train_command(
     with _refusals():
         options = TrainOptions(
             exclude=tuple(exclude or ()),
+            features=tuple(feature) if feature else None,
             scaling=Scaling(pdo=pdo, base_points=base_points, base_odds=base_odds),
             min_iv=min_iv,
             name=name,
