@@ -165,15 +165,14 @@ def _by_group(
         mask = labels == value
         both = 0 < y[mask].sum() < mask.sum()
         aucs = [float(roc_auc_score(y[mask], p[mask])) for p in oof] if both else []
+        approved_bad = [float(y[mask][a[mask]].mean()) for a in approved if a[mask].any()]
         out["by_group"][value] = {
             "rows": int(mask.sum()),
             "bad_rate": round(float(y[mask].mean()), 6),
             "approval_rate": round(float(approved[:, mask].mean()), 6),
-            "bad_rate_of_approved": (
-                round(float(y[mask][approved[:, mask].any(axis=0)].mean()), 6)
-                if approved[:, mask].any()
-                else None
-            ),
+            "bad_rate_of_approved": round(statistics.fmean(approved_bad), 6)
+            if approved_bad
+            else None,
             "auc": round(statistics.fmean(aucs), 6) if aucs else None,
         }
     return out
