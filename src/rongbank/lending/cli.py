@@ -57,6 +57,12 @@ def train_command(
     base_odds: Annotated[float, typer.Option(help="Good:bad odds at the base score.")] = 50.0,
     min_iv: Annotated[float, typer.Option(help="Least IV a feature needs to enter.")] = 0.02,
     name: Annotated[str, typer.Option(help="The scorecard's name.")] = "scorecard",
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help='JSON {"COL": {"zh": ..., "en": ..., "unit": ...}}: words for reasons, units.'
+        ),
+    ] = None,
 ) -> None:
     """Train a scorecard: optimal monotonic WOE binning, selection by IV, logistic
     regression, points-to-double-odds scaling, grades A-E. Writes a versioned JSON
@@ -73,6 +79,7 @@ def train_command(
             min_iv=min_iv,
             name=name,
             source=data.name,
+            labels=_labels(labels),
         )
         artefact = train(read_csv(data), target, bad, options)
         path = write_artefact(artefact, out)
@@ -81,6 +88,20 @@ def train_command(
     excluded = artefact["excluded"]
     if excluded["protected"]:
         print(f"protected, left out: {', '.join(excluded['protected'])}")
+
+
+def _labels(path: Path | None) -> dict[str, dict[str, str]]:
+    from rongbank.lending.model.errors import TrainingDataInvalid
+
+    if path is None:
+        return {}
+    try:
+        given = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(k): {w: str(v[w]) for w in ("zh", "en", "unit") if w in v} for k, v in given.items()
+        }
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise TrainingDataInvalid(f"{path}: not a JSON object of labels ({exc}).") from exc
 
 
 @model_app.command("evaluate")

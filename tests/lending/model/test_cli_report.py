@@ -21,10 +21,18 @@ def _run(*args: str) -> tuple[int, str]:
 
 def test_train_evaluate_and_report_from_a_csv(german_credit_csv: Path, tmp_path: Path) -> None:
     common = ["--data", str(german_credit_csv), "--target", "creditability", "--bad", "bad"]
-    code, out = _run("train", *common, "--out", str(tmp_path / "model"), "--pdo", "40")
+    labels = tmp_path / "labels.json"
+    labels.write_text(
+        json.dumps({"credit_amount": {"zh": "贷款金额", "en": "Amount", "unit": "DM"}})
+    )
+    code, out = _run(
+        "train", *common, "--out", str(tmp_path / "model"), "--pdo", "40", "--labels", str(labels)
+    )
     assert code == 0, out
     card = Scorecard.load(tmp_path / "model")
     assert card.artefact["scaling"]["pdo"] == 40
+    (amount,) = (f for f in card.artefact["features"] if f["name"] == "credit_amount")
+    assert (amount["label"], amount["unit"]) == ({"zh": "贷款金额", "en": "Amount"}, "DM")
     assert "personal_status_and_sex" in out  # said to be left out
 
     code, out = _run("evaluate", *common, "--folds", "2", "--repeats", "1", "--json")
@@ -32,6 +40,9 @@ def test_train_evaluate_and_report_from_a_csv(german_credit_csv: Path, tmp_path:
     report = json.loads(out)
     assert len(report["per_fold"]) == 2
     assert set(report["mean"]) == {"scorecard", "logistic"}
+    code, out = _run("evaluate", *common, "--folds", "301")
+    assert code == 2
+    assert "301 folds need at least 301 rows of each class" in out
 
     frame = pd.read_csv(german_credit_csv)
     older = frame[frame["age_in_years"] >= 35]

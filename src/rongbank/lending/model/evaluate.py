@@ -29,6 +29,7 @@ from rongbank.lending.model.data import (
     select_columns,
     target_vector,
 )
+from rongbank.lending.model.errors import TrainingDataInvalid
 from rongbank.lending.model.scorecard import Scorecard
 from rongbank.lending.model.train import TrainOptions, train
 
@@ -93,6 +94,8 @@ def evaluate(
     if group is not None:
         options = dataclasses.replace(options, exclude=(*options.exclude, group))
     y = target_vector(frame, target, bad)
+    if folds > min(int(y.sum()), len(y) - int(y.sum())):
+        raise TrainingDataInvalid(f"{folds} folds need at least {folds} rows of each class.")
     columns = select_columns(frame, target, exclude=options.exclude, group=group)
     base_x = _baseline_frame(frame, columns.numeric, columns.categorical)
     rows = records(frame[list(columns.features)])
