@@ -249,6 +249,7 @@ def train(
         "grades": _grades(options.grade_pd, scaling),
         "score_distribution": score_distribution(np.asarray(points)),
         "excluded": _excluded(columns, low_iv, wrong_sign, binned),
+        "trained_with": trained_with(),
         "binning": {
             "method": "optbinning.OptimalBinning (cp), numeric trend auto_asc_desc",
             "min_bin_size": options.min_bin_size,
@@ -260,6 +261,13 @@ def train(
     }
     artefact["model_version"] = content_version(artefact)
     return artefact
+
+
+def trained_with() -> dict[str, str]:
+    """The versions of the libraries a training ran with: an exact rebuild needs the same."""
+    from importlib.metadata import version
+
+    return {p: version(p) for p in ("optbinning", "ortools", "scikit-learn", "numpy", "pandas")}
 
 
 def write_artefact(artefact: Mapping[str, Any], path: Path) -> Path:
