@@ -122,13 +122,15 @@ def _fit_bins(
         max_n_bins=options.max_n_bins,
         solver="cp",
     )
-    present = np.array([v is not None for v in values]) if not numeric else None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if numeric:
-            binning.fit(values.astype(float), y)
-        else:
-            assert present is not None
+        warnings.simplefilter("ignore")  # optbinning's deprecation notices
+        if numeric:  # ±inf binned as the extremes, as the scorer does (sklearn refuses it)
+            x = values.astype(float)
+            finite = x[np.isfinite(x)]
+            low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+            binning.fit(np.clip(x, low, high), y)
+        else:  # missing categories are binned here, not by optbinning
+            present = np.array([v is not None for v in values], dtype=bool)
             binning.fit(values[present].astype(str), y[present])
     edges: list[float] = []
     categories: list[list[str]] = []
