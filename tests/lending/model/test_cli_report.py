@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rongbank.cli.main import app as cli
 from rongbank.lending.model.report import psi
-from rongbank.lending.model.scorecard import Scorecard
+from rongbank.lending.model.scorecard import APPLICATION_SCORECARD, Scorecard
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -96,3 +96,24 @@ def test_psi_is_zero_for_the_same_distribution_and_grows_with_the_shift() -> Non
     large = psi(same, [0.7, 0.1, 0.1, 0.1])
     assert 0 < small < 0.1 < 0.25 < large
     assert psi([0.1, 0.9], [0.9, 0.1]) == pytest.approx(0.8 * 2 * 2.1972245, rel=1e-6)
+
+
+def test_a_report_on_applications_without_outcomes_has_psi_against_training(
+    credit_data: pd.DataFrame, tmp_path: Path
+) -> None:
+    credit_data.drop(columns=["Status"]).to_csv(tmp_path / "applications.csv", index=False)
+    code, out = _run(
+        "report",
+        "--model",
+        str(APPLICATION_SCORECARD),
+        "--data",
+        str(tmp_path / "applications.csv"),
+        "--out",
+        str(tmp_path / "report"),
+    )
+    assert code == 0, out
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "The data has no Status column: no calibration." in page
+    # the training data itself: its score deciles are the artefact's, so PSI is ~0
+    assert "Score PSI, training data against this data: 0.0000." in page
+    assert not (tmp_path / "report" / "calibration.png").exists()
