@@ -225,3 +225,14 @@ def test_gaps_and_infinities_in_the_data_are_binned(german_credit: pd.DataFrame)
     assert card.bins({"credit_amount": math.inf})["credit_amount"] == (
         len(features["credit_amount"]["bins"]) - 1
     )
+
+
+def test_leaving_an_input_out_never_raises_the_shipped_score() -> None:
+    """Missing and unseen answers score as the worst bin (Income's missing bin, weighed
+    from the data, is lower still)."""
+    for f in Scorecard.load().artefact["features"]:
+        worst = min(b["points"] for b in f["bins"])
+        assert f["missing"]["points"] <= worst, f["name"]
+        assert f.get("other", f["missing"])["points"] == worst or f["kind"] == "numeric"
+        if f["missing"]["points_from"] == "worst bin":
+            assert f["missing"]["points"] == worst

@@ -2,7 +2,8 @@
 
 The artefact is data, never code (no pickle): per feature its bins (numeric edges,
 category sets, a missing bin, an ``other`` bin for categories never seen in training)
-and the points of each, the intercept's points, the points-to-double-odds scaling and
+and the points of each (a small missing bin, and the ``other`` bin, score as the
+feature's worst bin), the intercept's points, the points-to-double-odds scaling and
 the grade cut-offs. A score is the intercept's points plus one bin's points per
 feature; the probability of going bad follows from the scaling, the grade from the
 cut-offs. Nothing here imports pandas or numpy, so the API process pays neither.

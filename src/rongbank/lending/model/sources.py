@@ -45,7 +45,9 @@ CREDIT_DATA_OPTIONS = TrainOptions(
     notes=(
         "Application scorecard for consumer credit. Features and units: see each "
         "feature's unit. Marital is protected and never enters. A missing value scores "
-        "in the feature's missing bin, a category not listed in the 'other' bin."
+        "in the feature's missing bin, a category not listed in the 'other' bin; both "
+        "score as the feature's worst bin unless the data had enough missing values "
+        "to weigh them (Income)."
     ),
 )
 

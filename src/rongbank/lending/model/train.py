@@ -7,8 +7,11 @@ by bad rate; at least ``min_bin_size`` of the rows per bin). The weights of evid
 the counts and the points are then computed here from the same bin assignment the
 scorer uses (:func:`bin_index`), so training and scoring cannot disagree. A missing
 bin too small to estimate (fewer rows than the smallest allowed bin), and the
-``other`` bin of unseen categories, are neutral: weight of evidence 0, the
-population's own odds.
+``other`` bin of unseen categories, take the feature's worst bin's weight: leaving an
+input out, or giving an answer the model never saw, never scores better than the
+worst answer (on credit_data the few rows missing Assets, Home or Job are riskier
+than average anyway, and the cross-validated AUC is a little higher than with a
+neutral weight).
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ class _Binned:
     counts: np.ndarray
     bad_rates: list[float | None]
     iv: float
-    neutral_missing: bool
+    imputed_missing: bool
 
 
 def bin_index(
@@ -162,7 +165,7 @@ def _weigh(
     population = math.log((len(y) - total_bad) / total_bad)
     woe = np.zeros(k + 2)
     bad_rates: list[float | None] = []
-    neutral_missing = counts[k] < options.min_bin_size * len(y)
+    imputed_missing = counts[k] < options.min_bin_size * len(y)
     iv = 0.0
     for i in range(k + 2):
         n = int(counts[i])
@@ -171,15 +174,19 @@ def _weigh(
             continue
         rate = float(bads[i]) / n
         bad_rates.append(rate)
-        if i == k + 1 or (i == k and neutral_missing):
+        if i == k + 1 or (i == k and imputed_missing):
             continue
         clipped = min(max(rate, 0.5 / n), 1 - 0.5 / n)
         woe[i] = math.log((1 - clipped) / clipped) - population
         share_good = (n - bads[i]) / (len(y) - total_bad)
         share_bad = bads[i] / total_bad
         iv += (share_good - share_bad) * woe[i]
+    worst = float(woe[:k][counts[:k] > 0].min()) if counts[:k].any() else 0.0
+    woe[k + 1] = worst
+    if imputed_missing:
+        woe[k] = worst
     return _Binned(
-        name, numeric, edges, categories, index, woe, counts, bad_rates, iv, bool(neutral_missing)
+        name, numeric, edges, categories, index, woe, counts, bad_rates, iv, bool(imputed_missing)
     )
 
 
@@ -313,11 +320,11 @@ def _feature_entry(
         "coefficient": round(coef, 6),
         "trend": trend,
         "bins": bins,
-        "missing": {**cell(k), "neutral": b.neutral_missing},
+        "missing": {**cell(k), "points_from": "worst bin" if b.imputed_missing else "data"},
         "_points": pts,
     }
     if not b.numeric:
-        entry["other"] = {**cell(k + 1), "neutral": True}
+        entry["other"] = {**cell(k + 1), "points_from": "worst bin"}
     return entry
 
 
