@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rongbank.lending.model.bench import applicants
+from rongbank.lending.model.bench import applicants, measure
 from rongbank.lending.model.scorecard import Scorecard, probability_bad
 
 CARD = Scorecard.load()
@@ -93,3 +94,12 @@ def test_the_bench_applicants_take_every_bin() -> None:
         taken = {CARD.bins(r)[name] for r in rows}
         extra = 2 if f["kind"] == "categorical" else 1
         assert taken == set(range(len(f["bins"]) + extra)), name
+
+
+def test_the_bench_scores_and_reports_cpu_time_per_score() -> None:
+    report = measure(500, CARD)
+    assert report["scores"] == 500
+    assert report["model_version"] == CARD.model_version
+    # cpu_s is rounded to 0.1 ms: 0.2 µs a score over 500
+    assert report["us_per_score"] == pytest.approx(report["cpu_s"] / 500 * 1e6, abs=0.3)
+    assert report["us_per_score"] > 0
