@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,13 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rongbank.cli.platform import DataDir, open_platform
 from rongbank.errors import DomainError
 
 risk_app = typer.Typer(help="The risk centre.", no_args_is_help=True)
 model_app = typer.Typer(
     help="The fraud model: train and evaluate on labelled transactions.", no_args_is_help=True
 )
+watchlist_app = typer.Typer(help="Watch lists: import, screen names.", no_args_is_help=True)
 risk_app.add_typer(model_app, name="model")
+risk_app.add_typer(watchlist_app, name="watchlist")
 console = Console()
 
 Data = Annotated[
@@ -120,3 +124,70 @@ def _print_evaluation(report: dict[str, Any]) -> None:
         f"{t['time_to']:g}); judged on the {e['rows']} later rows ({e['frauds']} frauds, "
         f"time {e['time_from']:g} to {e['time_to']:g})."
     )
+
+
+@watchlist_app.command("import")
+def watchlist_import(
+    list_name: Annotated[str, typer.Option("--list", help="The list's name, e.g. un-sanctions.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: name, aliases (; separated), identity_number, source, date.", exists=True
+        ),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Import a watch list from CSV, replacing the list of that name."""
+    from rongbank.risk.watchlist.lists import import_list, read_entries
+
+    try:
+        entries = read_entries(file.read_text(encoding="utf-8-sig"))
+    except DomainError as error:
+        raise _refused(error) from None
+    with open_platform(data_dir) as p, p.transaction() as session:
+        try:
+            count = import_list(session, list_name, entries, at=p.clock.now())
+        except DomainError as error:
+            raise _refused(error) from None
+        p.audit.record(
+            session,
+            actor_kind="operator",
+            actor_id=None,
+            action="risk.watchlist.import",
+            target=list_name,
+            details={"entries": count, "file": file.name},
+        )
+    console.print(f"Imported {count} entries into the watch list {list_name!r}.")
+
+
+@watchlist_app.command("screen")
+def watchlist_screen(
+    name: Annotated[str, typer.Argument(help="The name to screen (hanzi or pinyin).")],
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Score from which a name is a hit (default: the setting).", min=0, max=100
+        ),
+    ] = None,
+    as_json: Json = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Screen a name against every watch list: the entries that score at or above the
+    threshold, best first. Exit code 1 when there is a hit."""
+    from rongbank.risk.watchlist.lists import screen_name
+
+    with open_platform(data_dir) as p, p.transaction() as session:
+        limit = p.settings.risk_screening_threshold if threshold is None else threshold
+        matches = screen_name(session, name, threshold=limit)
+    if as_json:
+        typer.echo(json.dumps([asdict(m) for m in matches], ensure_ascii=False, indent=2))
+    else:
+        table = Table("score", "list", "listed name", "matched", "identity number")
+        for m in matches:
+            table.add_row(
+                f"{m.score:.1f}", m.list_name, m.listed_name, m.matched, m.identity_number or ""
+            )
+        console.print(table)
+        console.print(f"{len(matches)} hit(s) for {name!r} at threshold {limit:g}.")
+    if matches:
+        raise typer.Exit(1)
