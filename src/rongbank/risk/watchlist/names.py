@@ -21,7 +21,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pypinyin import Style, lazy_pinyin, pinyin
 from rapidfuzz import fuzz, process
 
 _HANZI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -32,6 +31,8 @@ MAX_READINGS = 3
 def _syllables(name: str) -> list[str]:
     """The name's syllables and Latin words, lower case, without marks or spaces
     (吕, "Lǚ" and "Lü" are all ``lu``)."""
+    from pypinyin import Style, lazy_pinyin  # 1-2 s to load: only where names are screened
+
     text = unicodedata.normalize("NFKC", name).lower()
     words: list[str] = []
     for chunk in lazy_pinyin(text, style=Style.NORMAL, v_to_u=True, errors="default"):
@@ -45,6 +46,8 @@ def _plain(text: str) -> str:
 
 def _first_readings(name: str) -> list[str]:
     """Every reading of the name's first character when it is a hanzi (its surname)."""
+    from pypinyin import Style, pinyin
+
     stripped = unicodedata.normalize("NFKC", name).strip()
     if not stripped or not _HANZI.match(stripped[0]):
         return []
