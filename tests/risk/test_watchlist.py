@@ -118,7 +118,16 @@ class TestOnboardingAndPayees:
             assert platform.accounts.account(session, listed.number).status == "active"
         assert hits == [("customer", listed.customer_id, "張偉明", "张伟明", 100.0, "open")]
         assert clean.customer_id not in {h[1] for h in hits}
-        assert platform.screen_watchlists().events == 0  # each registration screened once
+        with platform.transaction() as session:
+            announced = session.execute(
+                text("SELECT payload FROM outbox_event WHERE name = 'risk.screening_hit'")
+            ).scalar_one()
+        assert (announced["customer_id"], announced["list_name"]) == (
+            listed.customer_id,
+            "sanctions",
+        )
+        again = platform.screen_watchlists()  # each registration is screened once
+        assert (again.names, again.hits) == (0, 0)
 
     def test_a_customer_not_on_the_list_is_no_hit(self, platform: Platform) -> None:
         people = People(platform.accounts, platform.ledger)

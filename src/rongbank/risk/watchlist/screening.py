@@ -3,7 +3,9 @@
 Accounts announces a registration (:class:`~rongbank.accounts.events.CustomerRegistered`)
 and a saved payee (:class:`~rongbank.accounts.events.PayeeSaved`); this reader
 (``risk.screening``) screens the names they carry against the watch lists and
-writes each hit at or above the threshold into ``screening_hits`` for an analyst.
+writes each hit at or above the threshold into ``screening_hits`` for an analyst,
+announcing it (:class:`~rongbank.risk.watchlist.events.ScreeningHit`) for the alerts
+and cases to come.
 Nobody is refused: a watch-list hit is often a namesake, and only an analyst can
 tell. Accounts never calls into risk (ARCHITECTURE.md: risk consumes events); the
 hit is written in the transaction that takes the event off the queue, so each
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import outbox
 from rongbank.accounts.events import CustomerRegistered, PayeeSaved
+from rongbank.risk.watchlist.events import ScreeningHit
 from rongbank.risk.watchlist.lists import DEFAULT_THRESHOLD, Match, screen_name
 
 READER = "risk.screening"
@@ -87,7 +90,20 @@ def record_hits(
                 "at": at,
             },
         ).first()
-        written += row is not None
+        if row is not None:
+            written += 1
+            outbox.record(
+                session,
+                ScreeningHit(
+                    occurred_at=at,
+                    hit_id=int(row[0]),
+                    subject=subject.kind,
+                    subject_id=subject.id,
+                    customer_id=subject.customer_id,
+                    list_name=m.list_name,
+                    score=m.score,
+                ),
+            )
     return written
 
 
