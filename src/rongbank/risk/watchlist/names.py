@@ -120,6 +120,8 @@ class Index:
     def search(self, name: str, *, threshold: float, limit: int = 10) -> list[Found]:
         """Listed entries whose closest key scores at least ``threshold`` against the
         name's, best first, one result per entry."""
+        if not self._owners:
+            return []  # no list imported: nothing to read the name's pinyin for
         best: dict[int, Found] = {}
         share = threshold / 100
         for key in query_keys(name):
