@@ -60,6 +60,8 @@ class Bank:
             self.alice = self.people.person(session, "王小明")
             self.bob = self.people.person(session, "李雷")
             self.people.fund(session, self.alice, 10_000)
+        with platform.transaction() as session:  # the registrations' events: not the subject
+            outbox.acknowledge(session, OUTBOX_READER, outbox.take(session, OUTBOX_READER))
 
     def pay(self, session: Session, amount: int, client_id: str = "c1") -> int:
         return self.platform.accounts.transfer(

@@ -64,6 +64,7 @@ from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
 from rongbank.risk.liquidity.monitor import monitor_job
+from rongbank.risk.watchlist.screening import Screened, screen_events
 from rongbank.settings import Settings
 from rongbank.wealth.service import MaturityRun, WealthService
 
@@ -642,6 +643,10 @@ class Platform:
                     self.settings.funding_resolve_interval_seconds,
                     self.finish_bookings,
                 ),
+                "risk-screening": (
+                    self.settings.risk_screening_interval_seconds,
+                    self.screen_watchlists,
+                ),
                 "scheduled-transfers": (
                     self.settings.scheduled_transfer_interval_seconds,
                     self.run_scheduled_transfers,
@@ -772,6 +777,25 @@ class Platform:
         if done != ScheduledRuns():
             logger.info("scheduled transfers: %s", done)
         return done
+
+    def screen_watchlists(self, *, batch: int = 200, batches: int = 20) -> Screened:
+        """Screen new customers and saved payees against the watch lists
+        (``rongbank.risk.watchlist.screening``), a batch of events per transaction."""
+        total = Screened(0, 0, 0)
+        for _ in range(batches):
+            with self.transaction() as session:
+                done = screen_events(
+                    session,
+                    at=self.clock.now(),
+                    threshold=self.settings.risk_screening_threshold,
+                    limit=batch,
+                )
+            total += done
+            if done.events < batch:
+                break
+        if total.hits:
+            logger.info("watch-list screening: %s", total)
+        return total
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

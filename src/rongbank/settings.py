@@ -172,6 +172,20 @@ class Settings(BaseSettings):
     chat_push_interval_seconds: float = Field(
         default=2.0, description="How often pending push notices are delivered."
     )
+    risk_screening_threshold: float = Field(
+        default=90.0,
+        ge=50,
+        le=100,
+        description="Watch-list screening: the name score (0-100, pinyin keys compared by "
+        "rapidfuzz's ratio) from which a customer or payee is a hit for an analyst. At 90 a "
+        "slip in a three-syllable name is a hit (zhangweimin/zhangweiming: 96), another "
+        "surname is not (wangweiming: 87), nor a slip in a two-syllable one (zhangwie: 88).",
+    )
+    risk_screening_interval_seconds: float = Field(
+        default=5.0,
+        description="How often new customers and saved payees are screened against the "
+        "watch lists.",
+    )
     scheduled_transfer_interval_seconds: float = Field(
         default=60.0,
         description="How often scheduled transfers due today (Beijing time) are paid.",

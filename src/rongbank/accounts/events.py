@@ -106,3 +106,36 @@ class ScheduledTransferFailed(Event):
     @property
     def key(self) -> str:
         return f"scheduled:{self.schedule_id}:{self.occurrence.isoformat()}:failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerRegistered(Event):
+    """A person or an enterprise became a customer, under these names: what
+    watch-list screening looks at (``rongbank.risk.watchlist.screening``)."""
+
+    name: ClassVar[str] = "accounts.customer_registered"
+    customer_id: int
+    kind: str
+    """``person`` or ``enterprise``."""
+    customer_name: str
+    legal_rep_name: str | None = None
+    """An enterprise's legal representative."""
+
+    @property
+    def key(self) -> str:
+        return f"customer:{self.customer_id}:registered"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayeeSaved(Event):
+    """A customer saved another account as a payee: the account holder's full name
+    is what screening looks at (the customer's own name for the payee is theirs)."""
+
+    name: ClassVar[str] = "accounts.payee_saved"
+    payee_id: int
+    customer_id: int
+    holder_name: str
+
+    @property
+    def key(self) -> str:
+        return f"payee:{self.payee_id}:saved"

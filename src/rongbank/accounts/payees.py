@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
+from rongbank.accounts.events import PayeeSaved
 from rongbank.accounts.identity import mask_name
 from rongbank.accounts.service import AccountsService
 from rongbank.clock import Clock
@@ -180,7 +182,15 @@ class Payees:
         ).first()
         if row is None:
             raise PayeeAlreadySaved()
-        return self.payee(session, customer_id, int(row[0]))
+        payee_id = int(row[0])
+        holder = self.accounts.customer(session, account.customer_id)
+        outbox.record(
+            session,
+            PayeeSaved(
+                occurred_at=now, payee_id=payee_id, customer_id=customer_id, holder_name=holder.name
+            ),
+        )
+        return self.payee(session, customer_id, payee_id)
 
     def rename(self, session: Session, customer_id: int, payee_id: int, *, name: str) -> Payee:
         updated = session.execute(

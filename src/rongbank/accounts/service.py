@@ -31,7 +31,7 @@ from rongbank.accounts.errors import (
     NotYourAccount,
     SameEAccount,
 )
-from rongbank.accounts.events import TransferMade
+from rongbank.accounts.events import CustomerRegistered, TransferMade
 from rongbank.accounts.identity import parse_credit_code, parse_mobile, parse_resident_id
 from rongbank.accounts.rules import (
     ClassLimits,
@@ -250,7 +250,19 @@ class AccountsService(StaffMembers):
         ).first()
         if row is None:
             raise CustomerAlreadyRegistered()
-        return Customer(*row)
+        customer = Customer(*row)
+        legal_rep = fields.get("legal_rep_name")
+        outbox.record(
+            session,
+            CustomerRegistered(
+                occurred_at=self.clock.now(),
+                customer_id=customer.id,
+                kind=customer.kind,
+                customer_name=customer.name,
+                legal_rep_name=None if legal_rep is None else str(legal_rep),
+            ),
+        )
+        return customer
 
     def customer_names(self, session: Session, customer_ids: list[int]) -> dict[int, str]:
         rows = session.execute(

@@ -20,7 +20,7 @@ Revision ID: 0034_risk_liquidity
 from alembic import op
 
 revision = "0034_risk_liquidity"
-down_revision = "0030_password_reset"
+down_revision = "0033_risk_watchlist"
 branch_labels = None
 depends_on = None
 
