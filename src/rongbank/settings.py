@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file with the e-account class limits; unset: the PBoC figures shipped.",
     )
+    lending_products_file: Path | None = Field(
+        default=None,
+        description="TOML file with the lending products and price grid; unset: those shipped.",
+    )
     payments_key: SecretStr | None = Field(
         default=None,
         description="Key from which e-Pay derives merchants' notification-signing keys and "
