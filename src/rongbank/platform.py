@@ -58,6 +58,8 @@ from rongbank.idempotency import Keyed, known, remembering
 from rongbank.jobs import Leadership
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
+from rongbank.lending.loans import LoanService
+from rongbank.lending.products import load_products
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -112,6 +114,8 @@ class Platform:
     push: PushService = field(init=False)
     payees: Payees = field(init=False)
     scheduled: ScheduledTransfers = field(init=False)
+    loans: LoanService = field(init=False)
+    """Lending: loans, their schedules, repayment and the end of day."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -206,6 +210,12 @@ class Platform:
         self.bookings = FlightBookings(self.cards, self.transaction)
         self.payees = Payees(self.accounts, self.clock)
         self.scheduled = ScheduledTransfers(self.accounts, self.stepup, self.clock)
+        self.loans = LoanService(
+            self.ledger,
+            self.accounts,
+            self.clock,
+            load_products(self.settings.lending_products_file),
+        )
 
     @classmethod
     def connect(
