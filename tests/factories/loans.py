@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from rongbank.accounts.service import EAccount
 from rongbank.ledger.errors import AccountNotFound
-from rongbank.ledger.service import LedgerService
+from rongbank.ledger.rules import AccountType
+from rongbank.ledger.service import LedgerService, Transfer
 from rongbank.lending.book import Book
 from rongbank.platform import Platform
 from tests.factories.accounts import People
@@ -21,6 +22,22 @@ class Borrowers(People):
         super().__init__(platform.accounts, platform.ledger)
         self.platform = platform
         self._keys = itertools.count(1)
+
+    def spend(self, session: Session, account: EAccount, amount: int) -> None:
+        """Money leaves the account (to the test vault), as if the customer spent it."""
+        vault, _ = self.ledger.create_account(
+            session, code="bank:test-vault", currency=account.currency, type=AccountType.ASSET
+        )
+        self.ledger.transfer(
+            session,
+            Transfer(
+                client_id=f"spend:{account.number}:{next(self._keys)}",
+                debit_account=account.ledger_account_id,
+                credit_account=vault.id,
+                amount=amount,
+                currency=account.currency,
+            ),
+        )
 
     def lend(
         self,

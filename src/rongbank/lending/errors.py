@@ -55,3 +55,31 @@ class LoanNotFound(NotFound):
 class LoanRequestConflict(Conflict):
     code = "loan_request_conflict"
     message = "This idempotency key was used for a loan on other terms."
+
+
+class LoanNotActive(Conflict):
+    code = "loan_not_active"
+    message = "This loan is repaid or written off: there is nothing to pay on it."
+
+
+class NothingDue(Conflict):
+    code = "loan_nothing_due"
+    message = "Nothing is due on this loan now; to pay before the due date, repay early."
+
+
+class RepaymentAboveDue(InvalidRequest):
+    code = "loan_repayment_above_due"
+    message = "The amount is more than is due now (details give what is due)."
+
+
+class EarlyRepaymentInvalid(InvalidRequest):
+    code = "loan_early_repayment_invalid"
+    message = (
+        "The early repayment must be more than zero and at most the principal left "
+        "(details give it)."
+    )
+
+
+class RepaymentConflict(Conflict):
+    code = "loan_repayment_conflict"
+    message = "This idempotency key was used for another repayment of this loan."

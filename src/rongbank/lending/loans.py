@@ -32,6 +32,7 @@ from rongbank.lending.book import CURRENCY, Book, LendingBook
 from rongbank.lending.errors import LoanNotFound, LoanRequestConflict
 from rongbank.lending.events import LoanDisbursed
 from rongbank.lending.products import Grade, Products, Quote, quote
+from rongbank.lending.repayment import Repayments
 from rongbank.lending.schedule import Instalment
 
 
@@ -124,6 +125,7 @@ class LoanService:
         self.clock = clock
         self.products = products
         self.book = LendingBook(ledger)
+        self.repayments = Repayments(self)
 
     def business_day(self) -> date:
         return self.clock.now().astimezone(BUSINESS_TIME_ZONE).date()

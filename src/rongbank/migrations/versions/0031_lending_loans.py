@@ -70,7 +70,7 @@ CREATE TABLE loan_instalments (
     loan_id          bigint NOT NULL REFERENCES loans (id),
     number           smallint NOT NULL CHECK (number >= 1),
     period_start     date NOT NULL,
-    due_date         date NOT NULL CHECK (due_date > period_start),
+    due_date         date NOT NULL CHECK (due_date >= period_start),
     principal        bigint NOT NULL CHECK (principal >= 0),
     interest         bigint NOT NULL CHECK (interest >= 0),
     fee              bigint NOT NULL CHECK (fee >= 0),
