@@ -71,8 +71,10 @@ class TestAllocate:
         due = dict(owed)
         for number, part in parts:
             owes = due[number]
-            assert part.principal <= owes.principal and part.interest <= owes.interest
-            assert part.fee <= owes.fee and part.penalty <= owes.penalty
+            assert part.principal <= owes.principal
+            assert part.interest <= owes.interest
+            assert part.fee <= owes.fee
+            assert part.penalty <= owes.penalty
 
 
 class TestDaysPastDue:
