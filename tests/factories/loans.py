@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.service import EAccount
@@ -87,3 +88,25 @@ def assert_balanced(session: Session, ledger: LedgerService) -> None:
         assert row.debits_posted == row.credits_posted, row.currency
         assert row.debits_pending == row.credits_pending, row.currency
     assert ledger.verify(session) == {}
+
+
+def assert_book_matches_loans(session: Session, ledger: LedgerService) -> None:
+    """The ledger balances, and the lending accounts carry the sums of the loans: the
+    principal outstanding, receivables accrued and unpaid, provisions (active loans)."""
+    assert_balanced(session, ledger)
+    principal, provision, interest, fee, penalty = session.execute(
+        text(
+            "SELECT (SELECT coalesce(sum(principal_outstanding), 0) FROM loans "
+            "WHERE status = 'active'), (SELECT coalesce(sum(provision), 0) FROM loans "
+            "WHERE status = 'active'), coalesce(sum(i.interest_accrued - i.interest_paid), 0), "
+            "coalesce(sum(i.fee_accrued - i.fee_paid), 0), "
+            "coalesce(sum(i.penalty_accrued - i.penalty_paid), 0) "
+            "FROM loan_instalments i JOIN loans l ON l.id = i.loan_id WHERE l.status = 'active'"
+        )
+    ).one()
+    books = book_balances(session, ledger)
+    assert books[Book.PRINCIPAL] == principal
+    assert books[Book.INTEREST] == interest
+    assert books[Book.FEE] == fee
+    assert books[Book.PENALTY] == penalty
+    assert books[Book.ALLOWANCE] == -provision

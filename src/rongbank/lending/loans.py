@@ -29,6 +29,7 @@ from rongbank.db import advisory_lock
 from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.service import LedgerService, MultiLegEntry, PostingSpec
 from rongbank.lending.book import CURRENCY, Book, LendingBook
+from rongbank.lending.eod import EndOfDay
 from rongbank.lending.errors import LoanNotFound, LoanRequestConflict
 from rongbank.lending.events import LoanDisbursed
 from rongbank.lending.products import Grade, Products, Quote, quote
@@ -126,6 +127,7 @@ class LoanService:
         self.products = products
         self.book = LendingBook(ledger)
         self.repayments = Repayments(self)
+        self.end_of_day = EndOfDay(self)
 
     def business_day(self) -> date:
         return self.clock.now().astimezone(BUSINESS_TIME_ZONE).date()

@@ -64,6 +64,8 @@ CREATE TABLE loans (
 );
 CREATE INDEX loans_customer ON loans (customer_id, id);
 CREATE INDEX loans_active ON loans (id) WHERE status = 'active';
+CREATE INDEX loans_overdue ON loans (id)
+    WHERE status = 'active' AND (days_past_due > 0 OR category <> 'normal');
 CREATE INDEX loans_application ON loans (application_id) WHERE application_id IS NOT NULL;
 
 CREATE TABLE loan_instalments (
@@ -84,7 +86,12 @@ CREATE TABLE loan_instalments (
     paid_at          timestamptz,
     PRIMARY KEY (loan_id, number)
 ) WITH (fillfactor = 80);
-CREATE INDEX loan_instalments_open ON loan_instalments (due_date, loan_id) WHERE paid_at IS NULL;
+-- The end of day reads the open instalments only: those whose period has begun (to
+-- accrue), and those due (to collect, to charge penalty on, to count days past due).
+CREATE INDEX loan_instalments_open_started ON loan_instalments (period_start, loan_id)
+    WHERE paid_at IS NULL;
+CREATE INDEX loan_instalments_open_due ON loan_instalments (due_date, loan_id)
+    WHERE paid_at IS NULL;
 
 CREATE TABLE loan_repayments (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
