@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -58,6 +58,7 @@ from rongbank.idempotency import Keyed, known, remembering
 from rongbank.jobs import Leadership
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
+from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
 from rongbank.money import parse_amount
@@ -655,6 +656,7 @@ class Platform:
                     self.settings.scheduled_transfer_interval_seconds,
                     self.run_scheduled_transfers,
                 ),
+                "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
@@ -779,6 +781,18 @@ class Platform:
         done = self.scheduled.run_due(self.transaction, limit=batch)
         if done != ScheduledRuns():
             logger.info("scheduled transfers: %s", done)
+        return done
+
+    def run_lending_eod(self, day: date | None = None) -> list[EodFigures]:
+        """The lending end of day of every business date up to ``day`` (default:
+        yesterday, Beijing, the last that has ended) not yet run, each in its own
+        transaction (``EndOfDay.run_through``); a date already run changes nothing."""
+        if day is None:
+            day = self.loans.business_day() - timedelta(days=1)
+        done = self.loans.end_of_day.run_through(self.transaction, day)
+        for figures in done:
+            if not figures.already_run:
+                logger.info("lending end of day %s: %s", figures.business_date, figures)
         return done
 
     def _expire_holds(self) -> None:

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     chat_push_interval_seconds: float = Field(
         default=2.0, description="How often pending push notices are delivered."
     )
+    lending_eod_interval_seconds: float = Field(
+        default=300.0,
+        description="How often the server checks for a business day (Beijing) whose lending "
+        "end of day has not run, and runs it.",
+    )
     scheduled_transfer_interval_seconds: float = Field(
         default=60.0,
         description="How often scheduled transfers due today (Beijing time) are paid.",

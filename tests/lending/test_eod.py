@@ -229,3 +229,17 @@ class TestClassification:
             # What was lost is what providing cost: the principal, net of nothing recovered.
             assert books[Book.IMPAIRMENT] == 1_200_000
             assert platform.loans.outstanding_personal_principal(session, account.customer_id) == 0
+
+
+class TestTheServerJob:
+    def test_runs_the_dates_ended_since_the_last_run(
+        self, platform: Platform, borrowers: Borrowers, clock: FrozenClock
+    ):
+        with platform.transaction() as session:
+            account = borrowers.person(session)
+            borrowers.lend(session, account, 1_200_000, rate=1200)
+        assert [f.business_date for f in platform.run_lending_eod()] == ["2026-03-01"]
+        clock.advance(timedelta(days=3))
+        done = platform.run_lending_eod()
+        assert [f.business_date for f in done] == ["2026-03-02", "2026-03-03", "2026-03-04"]
+        assert platform.run_lending_eod()[0].already_run
