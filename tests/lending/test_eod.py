@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.clock import FrozenClock
 from rongbank.lending.book import Book
 from rongbank.lending.products import Category, Classification
 from rongbank.lending.rules import accrued
