@@ -185,6 +185,36 @@ class Repayments:
             ):
                 raise RepaymentConflict(idempotency_key=idempotency_key)
             return existing, False
+        early = self._early(session, loan, principal)
+        current = next(p for p in early.periods if p.number == early.plan.settled.number)
+        accrue, booked = catch_up(early.periods, early.day)
+        booked += Split(
+            interest=early.plan.settled.interest - current.interest_accrued,
+            fee=early.plan.settled.fee - current.fee_accrued,
+        )
+        _reschedule(session, loan.id, early.plan)
+        made = settle(
+            self.loans,
+            session,
+            loan,
+            kind="early_full" if not early.plan.following else "early_partial",
+            client_id=idempotency_key,
+            parts=[*early.arrears, (current.number, early.plan.pays)],
+            accrue=accrue,
+            booked=booked,
+            day=early.day,
+        )
+        return made, True
+
+    def early_cost(
+        self, session: Session, *, customer_id: int, loan_id: int, principal: int | None = None
+    ) -> Split:
+        """What repaying ``principal`` early (None: all of it) takes today, arrears
+        included: what the customer is shown, and authorises."""
+        loan = self.loans.loan(session, loan_id=loan_id, customer_id=customer_id)
+        return self._early(session, loan, principal).total
+
+    def _early(self, session: Session, loan: Loan, principal: int | None) -> _Early:
         if loan.status != "active":
             raise LoanNotActive(loan_id=loan.id, status=loan.status)
         day = self.loans.business_day()
@@ -203,28 +233,25 @@ class Repayments:
             term_months=loan.term_months,
             monthly_fee_bps=loan.monthly_fee_bps,
         )
-        current = next(p for p in periods if p.number == plan.settled.number)
-        accrue, booked = catch_up(periods, day)
-        booked += Split(
-            interest=plan.settled.interest - current.interest_accrued,
-            fee=plan.settled.fee - current.fee_accrued,
-        )
-        _reschedule(session, loan.id, plan)
-        made = settle(
-            self.loans,
-            session,
-            loan,
-            kind="early_full" if early == ahead else "early_partial",
-            client_id=idempotency_key,
-            parts=[
-                *rules.allocate(owed, sum(s.total for _, s in owed)),
-                (current.number, plan.pays),
-            ],
-            accrue=accrue,
-            booked=booked,
-            day=day,
-        )
-        return made, True
+        arrears = rules.allocate(owed, sum(split.total for _, split in owed))
+        return _Early(day=day, periods=periods, arrears=arrears, plan=plan)
+
+
+@dataclass(frozen=True, slots=True)
+class _Early:
+    """An early repayment worked out: the instalments due paid with it, then the plan."""
+
+    day: date
+    periods: list[Period]
+    arrears: list[tuple[int, Split]]
+    plan: rules.Prepayment
+
+    @property
+    def total(self) -> Split:
+        total = self.plan.pays
+        for _, part in self.arrears:
+            total += part
+        return total
 
 
 def _reschedule(session: Session, loan_id: int, plan: rules.Prepayment) -> None:
