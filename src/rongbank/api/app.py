@@ -40,6 +40,7 @@ from rongbank.web import (
     error_pages,
     funding_pages,
     home_pages,
+    loan_pages,
     merchant_pages,
     pages,
     pay_pages,
@@ -157,6 +158,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)
     app.include_router(wealth_pages.router)
+    app.include_router(loan_pages.router)
     app.include_router(staff_pages.router)
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)

@@ -141,14 +141,7 @@ class Repayments:
             raise LoanNotActive(loan_id=loan.id, status=loan.status)
         day = self.loans.business_day()
         periods = periods_of(session, loan.id)
-        owed = owed_now(periods, day)
-        due = sum(split.total for _, split in owed)
-        if due == 0:
-            raise NothingDue(loan_id=loan.id)
-        if amount is None:
-            amount = due
-        if not 0 < amount <= due:
-            raise RepaymentAboveDue(due=format_amount(due, scale=2))
+        parts = _due_parts(loan.id, periods, day, amount)
         accrue, booked = catch_up(periods, day)
         made = settle(
             self.loans,
@@ -156,7 +149,7 @@ class Repayments:
             loan,
             kind="repay",
             client_id=idempotency_key,
-            parts=rules.allocate(owed, amount),
+            parts=parts,
             accrue=accrue,
             booked=booked,
             day=day,
@@ -206,6 +199,15 @@ class Repayments:
         )
         return made, True
 
+    def repay_cost(self, session: Session, *, loan_id: int, amount: int | None = None) -> Split:
+        """What repaying ``amount`` of what is due (None: all of it) pays today, split
+        as :meth:`repay` will split it; refused as it will be refused."""
+        day = self.loans.business_day()
+        total = Split()
+        for _, part in _due_parts(loan_id, periods_of(session, loan_id), day, amount):
+            total += part
+        return total
+
     def early_cost(
         self, session: Session, *, customer_id: int, loan_id: int, principal: int | None = None
     ) -> Split:
@@ -252,6 +254,21 @@ class _Early:
         for _, part in self.arrears:
             total += part
         return total
+
+
+def _due_parts(
+    loan_id: int, periods: Sequence[Period], day: date, amount: int | None
+) -> list[tuple[int, Split]]:
+    """``amount`` of what is due on ``day`` (None: all of it), split by instalment."""
+    owed = owed_now(periods, day)
+    due = sum(split.total for _, split in owed)
+    if due == 0:
+        raise NothingDue(loan_id=loan_id)
+    if amount is None:
+        amount = due
+    if not 0 < amount <= due:
+        raise RepaymentAboveDue(due=format_amount(due, scale=2))
+    return rules.allocate(owed, amount)
 
 
 def _reschedule(session: Session, loan_id: int, plan: rules.Prepayment) -> None:
