@@ -10,6 +10,7 @@ with, at the product's largest and smallest amounts.
 from __future__ import annotations
 
 import enum
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -249,8 +250,11 @@ def quote(
     )
 
 
+@functools.cache
 def load_products(path: Path | None = None) -> Products:
-    """The products of ``path``, or those shipped in ``products.toml``."""
+    """The products of ``path``, or those shipped in ``products.toml``. Read and
+    checked once per file and process (checking every price's APR takes a tenth of a
+    second, and every platform reads them); the products are never changed."""
     name = str(path) if path is not None else "products.toml"
     source = (
         path.read_text()
