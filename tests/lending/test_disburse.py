@@ -3,12 +3,15 @@ contract and schedule are kept, once only per key, within the rules."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from sqlalchemy import text
 
 from rongbank.accounts.errors import AccountFrozen, NotYourAccount
+from rongbank.clock import FrozenClock
 from rongbank.lending.book import Book
 from rongbank.lending.errors import (
     AprCeilingExceeded,
@@ -18,6 +21,7 @@ from rongbank.lending.errors import (
     PersonalCreditCapExceeded,
 )
 from rongbank.platform import Platform
+from rongbank.settings import Settings
 from tests.factories.loans import Borrowers, assert_balanced, book_balances
 
 
@@ -173,3 +177,55 @@ class TestPersonalCap:
                 {"c": account.customer_id},
             ).scalar_one()
             assert count == 2
+
+
+@pytest.fixture
+def live(fresh_db: str, clock: FrozenClock) -> Iterator[Platform]:
+    platform = Platform.connect(fresh_db, Settings(), clock=clock, group_commit=False)
+    try:
+        yield platform
+    finally:
+        platform.close()
+
+
+@pytest.mark.slow
+def test_the_cap_holds_under_concurrent_disbursements(live: Platform) -> None:
+    """Four offers of 60,000 yuan accepted at once by one customer, into two of their
+    accounts (so that no account's lock orders them): three are lent, the fourth would
+    pass 200,000 and is refused, however the threads interleave."""
+    borrowers = Borrowers(live)
+    with live.transaction() as session:
+        account = borrowers.person(session)
+        other = live.accounts.open_account(
+            session, customer_id=account.customer_id, account_class=2
+        )
+    start = threading.Barrier(4)
+    outcomes: list[object] = []
+
+    def accept(n: int) -> None:
+        start.wait()
+        try:
+            with live.transaction() as session:
+                into = (account, other)[n % 2]
+                outcomes.append(borrowers.lend(session, into, 6_000_000, key=f"offer-{n}"))
+        except PersonalCreditCapExceeded as refused:
+            outcomes.append(refused)
+        except BaseException as error:  # a deadlock or anything else fails the test
+            outcomes.append(error)
+
+    workers = [threading.Thread(target=accept, args=(n,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(type(o).__name__ for o in outcomes) == [
+        "PersonalCreditCapExceeded",
+        "int",
+        "int",
+        "int",
+    ], outcomes
+    with live.transaction() as session:
+        assert live.loans.outstanding_personal_principal(session, account.customer_id) == 18_000_000
+        lent = borrowers.balance(session, account) + borrowers.balance(session, other)
+        assert lent == 18_000_000
+        assert_balanced(session, live.ledger)
