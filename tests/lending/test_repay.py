@@ -15,7 +15,12 @@ from rongbank.lending.book import Book
 from rongbank.lending.errors import LoanNotActive, NothingDue, RepaymentAboveDue, RepaymentConflict
 from rongbank.platform import Platform
 from rongbank.settings import Settings
-from tests.factories.loans import Borrowers, assert_balanced, book_balances
+from tests.factories.loans import (
+    Borrowers,
+    assert_balanced,
+    assert_book_matches_loans,
+    book_balances,
+)
 
 # START is 2026-03-02 09:30 Beijing; the first instalment falls due on 2026-04-02.
 TO_FIRST_DUE = timedelta(days=31)
@@ -216,3 +221,53 @@ def test_concurrent_repayments_never_pay_twice(live: Platform, clock: FrozenCloc
         assert borrowers.balance(session, account) == 1_000_000 + 1_200_000 - 112_000
         assert len(live.loans.repayments.repayments(session, loan_id)) == 1
         assert_balanced(session, live.ledger)
+
+
+@pytest.mark.slow
+def test_a_repayment_racing_the_end_of_day_is_paid_once(live: Platform, clock: FrozenClock):
+    """The customer repays on the due date while the end of day collects it: one of
+    them takes the instalment, the other finds nothing due; neither waits forever."""
+    borrowers = Borrowers(live)
+    with live.transaction() as session:
+        account = borrowers.person(session)
+        loan_id = borrowers.lend(session, account, 1_200_000, rate=1200)
+    clock.advance(TO_FIRST_DUE)
+    due_date = live.loans.business_day()
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def customer() -> None:
+        start.wait()
+        try:
+            with live.transaction() as session:
+                made, _ = live.loans.repayments.repay(
+                    session, customer_id=account.customer_id, loan_id=loan_id, idempotency_key="r"
+                )
+                outcomes.append(made.kind)
+        except NothingDue:
+            outcomes.append("nothing due")
+        except BaseException as error:
+            outcomes.append(error)
+
+    def end_of_day() -> None:
+        start.wait()
+        try:
+            with live.transaction() as session:
+                figures = live.loans.end_of_day.run(session, due_date)
+                outcomes.append(f"eod collected {figures.collected_loans}")
+        except BaseException as error:
+            outcomes.append(error)
+
+    workers = [threading.Thread(target=customer), threading.Thread(target=end_of_day)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sorted(map(str, outcomes)) in (
+        ["eod collected 0", "repay"],
+        ["eod collected 1", "nothing due"],
+    ), outcomes
+    with live.transaction() as session:
+        assert borrowers.balance(session, account) == 1_200_000 - 112_000
+        assert len(live.loans.repayments.repayments(session, loan_id)) == 1
+        assert_book_matches_loans(session, live.ledger)
