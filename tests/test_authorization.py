@@ -120,6 +120,7 @@ def concrete(path: str, number: str) -> str:
         .replace("{code}", "GYLC2026A")
         .replace("{payee_id}", "1")
         .replace("{schedule_id}", "1")
+        .replace("{loan_id}", "1")
     )
 
 
@@ -501,6 +502,49 @@ def test_a_customer_never_sees_another_customers_assessments_or_holdings(
             session, customer_id=bob["customer_id"], holding_id=holding.id
         )
     assert bobs.left == 100
+
+
+def test_a_customer_never_sees_or_repays_another_customers_loan(
+    client: TestClient, world: dict[str, Any], platform: Platform
+) -> None:
+    """Bob has a loan; every loan route Alice can call answers her own (empty) list or
+    404 for his loan, whatever the body, and his loan and account are untouched."""
+    alice, bob = world["alice"], world["bob"]
+    with platform.transaction() as session:
+        account = platform.accounts.account(session, bob["account"]["number"])
+        loan_id = platform.loans.disburse(
+            session,
+            customer_id=bob["customer_id"],
+            account_id=account.id,
+            product_code="personal_credit",
+            principal_fen=500_000,
+            term_months=12,
+            method="equal_principal",
+            annual_rate_bps=1200,
+            grade="B",
+            application_id=None,
+            idempotency_key="authz",
+        )
+    walked = 0
+    for method, path in operations(client):
+        if not path.startswith(f"{V1}/me/loans"):
+            continue
+        target = path.replace("{loan_id}", str(loan_id))
+        statuses = set()
+        for body in ({}, {"client_id": "steal"}, {"client_id": "steal", "amount": "1.00"}):
+            response = client.request(method, target, headers=alice["headers"], json=body)
+            statuses.add(response.status_code)
+            if "{loan_id}" not in path:
+                assert response.json() == [], (method, path)
+        if "{loan_id}" in path:
+            assert 404 in statuses, (method, path)  # a well-formed request: not found
+            assert statuses <= {404, 422}, (method, path, statuses)
+        walked += 1
+    assert walked >= 5
+    with platform.transaction() as session:
+        loan = platform.loans.loan(session, loan_id=loan_id)
+        assert loan.principal_outstanding == 500_000
+        assert platform.loans.repayments.repayments(session, loan_id) == []
 
 
 def test_only_merchants_reach_merchant_endpoints_and_merchants_reach_nothing_else(

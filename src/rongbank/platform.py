@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -58,6 +58,9 @@ from rongbank.idempotency import Keyed, known, remembering
 from rongbank.jobs import Leadership
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
+from rongbank.lending.eod import EodFigures
+from rongbank.lending.loans import LoanService
+from rongbank.lending.products import load_products
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -114,6 +117,8 @@ class Platform:
     push: PushService = field(init=False)
     payees: Payees = field(init=False)
     scheduled: ScheduledTransfers = field(init=False)
+    loans: LoanService = field(init=False)
+    """Lending: loans, their schedules, repayment and the end of day."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -208,6 +213,12 @@ class Platform:
         self.bookings = FlightBookings(self.cards, self.transaction)
         self.payees = Payees(self.accounts, self.clock)
         self.scheduled = ScheduledTransfers(self.accounts, self.stepup, self.clock)
+        self.loans = LoanService(
+            self.ledger,
+            self.accounts,
+            self.clock,
+            load_products(self.settings.lending_products_file),
+        )
 
     @classmethod
     def connect(
@@ -652,6 +663,7 @@ class Platform:
                     self.run_scheduled_transfers,
                 ),
                 "liquidity-monitor": monitor_job(self.transaction, self.clock),
+                "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
@@ -796,6 +808,18 @@ class Platform:
         if total.hits:
             logger.info("watch-list screening: %s", total)
         return total
+
+    def run_lending_eod(self, day: date | None = None) -> list[EodFigures]:
+        """The lending end of day of every business date up to ``day`` (default:
+        yesterday, Beijing, the last that has ended) not yet run, each in its own
+        transaction (``EndOfDay.run_through``); a date already run changes nothing."""
+        if day is None:
+            day = self.loans.business_day() - timedelta(days=1)
+        done = self.loans.end_of_day.run_through(self.transaction, day)
+        for figures in done:
+            if not figures.already_run:
+                logger.info("lending end of day %s: %s", figures.business_date, figures)
+        return done
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

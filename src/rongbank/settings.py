@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file with the e-account class limits; unset: the PBoC figures shipped.",
     )
+    lending_products_file: Path | None = Field(
+        default=None,
+        description="TOML file with the lending products and price grid; unset: those shipped.",
+    )
     payments_key: SecretStr | None = Field(
         default=None,
         description="Key from which e-Pay derives merchants' notification-signing keys and "
@@ -185,6 +189,11 @@ class Settings(BaseSettings):
         default=5.0,
         description="How often new customers and saved payees are screened against the "
         "watch lists.",
+    )
+    lending_eod_interval_seconds: float = Field(
+        default=300.0,
+        description="How often the server checks for a business day (Beijing) whose lending "
+        "end of day has not run, and runs it.",
     )
     scheduled_transfer_interval_seconds: float = Field(
         default=60.0,

@@ -2,7 +2,7 @@
 its users would make it: for tests that walk every page (``tests/web/test_layout.py``).
 
 Customers with money from a bound card, a transfer between them, a wealth product
-bought, a merchant paid online and by QR code, a chat with the bank and one between
+bought, a loan, a merchant paid online and by QR code, a chat with the bank and one between
 two customers with a transfer card, notices delivered; staff of each role. And a row
 in each list of the pages (a page empty of rows proves little at phone width): a
 saved payee and a monthly transfer, a refused login beside the sessions, a merchant
@@ -235,6 +235,22 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             },
         )
     )
+    # 网络融资: a loan lent into 韩梅梅's account (its schedule, a repayment page)
+    with platform.transaction() as session:
+        account = platform.accounts.account(session, mine)
+        loan_id = platform.loans.disburse(
+            session,
+            customer_id=meimei["customer_id"],
+            account_id=account.id,
+            product_code="personal_credit",
+            principal_fen=5_000_000,
+            term_months=12,
+            method="equal_instalment",
+            annual_rate_bps=720,
+            grade="B",
+            application_id=None,
+            idempotency_key="site-loan",
+        )
     platform.push.deliver(platform.transaction)
     _liquidity(platform)
 
@@ -250,6 +266,8 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "posting_id": str(rent.posting_id),
             "entry_id": str(rent.entry_id),
             "merchant_id": str(merchant.id),
+            "loan_id": str(loan_id),
+            "kind": "prepay",
         },
         by_route={
             "/pay/{token}": {"token": tokens[open_no]},

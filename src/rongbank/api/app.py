@@ -31,6 +31,7 @@ from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
 from rongbank.chat.gateway import router as chat_gateway
 from rongbank.ledger.endpoints import router as ledger_router
+from rongbank.lending import loan_endpoints
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
@@ -39,6 +40,7 @@ from rongbank.web import (
     error_pages,
     funding_pages,
     home_pages,
+    loan_pages,
     merchant_pages,
     pages,
     pay_pages,
@@ -147,6 +149,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(card_endpoints.staff, prefix="/api/v1")
     app.include_router(wealth_endpoints.customer, prefix="/api/v1")
     app.include_router(wealth_endpoints.staff, prefix="/api/v1")
+    app.include_router(loan_endpoints.customer, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
@@ -156,6 +159,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)
     app.include_router(wealth_pages.router)
+    app.include_router(loan_pages.router)
     app.include_router(staff_pages.router)
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)

@@ -11,16 +11,19 @@ each kind off (on by default; off means no message is created for them):
   (a transfer), back from a merchant (an e-Pay refund) or from a wealth product
   (redeemed, or matured with its yield);
 - ``payment_made``: they paid a merchant with e-Pay (paid, or authorised: held);
-- ``due_soon``: something of theirs falls due soon. Today that is an e-Pay
-  authorisation whose hold runs out (the money goes back unless the merchant takes
-  it); loan repayments will use the same kind when lending lands.
+- ``money_received`` also tells of a loan lent into their account;
+- ``due_soon``: something of theirs falls due soon: an e-Pay authorisation whose
+  hold runs out (the money goes back unless the merchant takes it), or a loan's
+  instalment due in three days.
 
 One more kind cannot be switched off, :data:`SECURITY`: a change to where their money
 can be sent (a payout card bound or unbound), money sent out to a card, and wrong
 passwords locking a network out of their login (someone may be guessing it). It is
 how a customer whose password was stolen, or is being guessed, finds out. Nor can
 :data:`PAYMENT_FAILED`: a payment the bank was to make for them on a day (a scheduled
-transfer) was refused, and someone they meant to pay was not paid.
+transfer) was refused, and someone they meant to pay was not paid; or a loan's
+instalment could not be collected in full on its due date (overdue: penalty interest
+runs, and it is reported).
 
 A **segment** is a set of customers computed from what the bank holds about them
 (:data:`SEGMENTS`).
@@ -42,6 +45,7 @@ from rongbank.accounts.events import (
 )
 from rongbank.auth import throttle
 from rongbank.auth.events import LoginLockedOut, PasswordChanged
+from rongbank.lending.events import InstalmentDueSoon, LoanDisbursed, LoanOverdue
 from rongbank.money import format_amount, format_display
 from rongbank.outbox import Event
 from rongbank.payments.events import PaymentMade, PaymentRefunded
@@ -70,8 +74,8 @@ SEGMENTS: dict[str, str] = {
     "bank holds no occupation, so this is the age band of students)",
     "seniors": "personal customers aged 60 or more",
     "merchants": "customers with an active e-Pay merchant",
-    "borrowers": "customers with a credit line (an e-account with an overdraft limit); "
-    "empty until lending lands",
+    "borrowers": "customers with a loan being repaid, or a credit line (an e-account with "
+    "an overdraft limit)",
 }
 STUDENT_AGES = (16, 24)
 SENIOR_AGE = 60
@@ -177,6 +181,8 @@ def notice_of(event: Event) -> EventNotice | None:
             },
             event.occurred_at,
         )
+    if isinstance(event, LoanDisbursed | InstalmentDueSoon | LoanOverdue):
+        return _loan_notice(event)
     if isinstance(event, PayoutCardBound | PayoutCardUnbound | WithdrawalMade):
         return EventNotice(
             event.customer_id, SECURITY, event.key, _card_facts(event), event.occurred_at
@@ -210,6 +216,35 @@ def notice_of(event: Event) -> EventNotice | None:
         }
         return EventNotice(event.customer_id, SECURITY, event.key, facts, event.occurred_at)
     return None
+
+
+def _loan_notice(event: LoanDisbursed | InstalmentDueSoon | LoanOverdue) -> EventNotice:
+    """A loan lent (money received), an instalment due in three days (due soon), one
+    not collected on its due date (payment failed: it cannot be switched off)."""
+    common = {"source": "loan", "currency": "CNY", "account_tail": event.account_tail}
+    if isinstance(event, LoanDisbursed):
+        facts = common | {
+            "amount": event.principal,
+            "product": event.product,
+            "apr_bps": event.apr_bps,
+            "first_due": event.first_due.isoformat(),
+            "first_amount": event.first_amount,
+        }
+        return EventNotice(event.customer_id, "money_received", event.key, facts, event.occurred_at)
+    if isinstance(event, InstalmentDueSoon):
+        facts = common | {
+            "amount": event.amount,
+            "number": event.number,
+            "due_on": event.due_date.isoformat(),
+        }
+        return EventNotice(event.customer_id, "due_soon", event.key, facts, event.occurred_at)
+    facts = common | {
+        "event": "loan_overdue",
+        "amount": event.unpaid,
+        "number": event.number,
+        "due_on": event.due_date.isoformat(),
+    }
+    return EventNotice(event.customer_id, PAYMENT_FAILED, event.key, facts, event.occurred_at)
 
 
 def _card_facts(event: PayoutCardBound | PayoutCardUnbound | WithdrawalMade) -> dict[str, Any]:
@@ -253,7 +288,7 @@ def render(kind: str, payload: dict[str, Any]) -> NoticeText:
     """Title and text of an event notice, in Chinese and in English."""
     if kind == SECURITY:
         return _security(payload)
-    if kind == PAYMENT_FAILED:
+    if kind == PAYMENT_FAILED and payload.get("source") != "loan":
         return _payment_failed(payload)
     amount, amount_en = _amount(payload), _amount(payload, "en")
     if kind == "money_received" and payload.get("source") == "refund":
@@ -262,6 +297,8 @@ def render(kind: str, payload: dict[str, Any]) -> NoticeText:
             ("退款到账", f"{merchant} 退款 {amount} 已退回您的账户。"),
             ("Refund received", f"{merchant} refunded {amount_en} to your account."),
         )
+    if payload.get("source") == "loan":
+        return _loan_text(kind, payload)
     if kind == "money_received" and payload.get("source") == "wealth":
         tail, product = payload["account_tail"], payload["product"]
         matured = payload.get("payout") == "maturity"
@@ -320,6 +357,55 @@ def render(kind: str, payload: dict[str, Any]) -> NoticeText:
             ),
         )
     raise ValueError(f"no notice text for {kind}")
+
+
+def _loan_text(kind: str, payload: dict[str, Any]) -> NoticeText:
+    amount, amount_en = _amount(payload), _amount(payload, "en")
+    tail = payload["account_tail"]
+    if kind == "money_received":
+        first = _amount({**payload, "amount": payload["first_amount"]})
+        first_en = _amount({**payload, "amount": payload["first_amount"]}, "en")
+        apr = f"{int(payload['apr_bps']) / 100:.2f}%"
+        return NoticeText(
+            (
+                "贷款到账",
+                f"您的{payload['product']} {amount} 已到尾号{tail}的账户，年化利率{apr}。"
+                f"首期{payload['first_due']}应还{first}，到期将从该账户自动扣款。",
+            ),
+            (
+                "Loan received",
+                f"Your loan of {amount_en} is in your account ending {tail}, at an APR of "
+                f"{apr}. The first {first_en} falls due on {payload['first_due']} and is "
+                "taken from that account.",
+            ),
+        )
+    number, on = payload["number"], payload["due_on"]
+    if kind == "due_soon":
+        return NoticeText(
+            (
+                "还款提醒",
+                f"您的贷款第{number}期 {amount} 将于{on}到期，届时从尾号{tail}的账户自动扣款，"
+                "请确保余额充足。",
+            ),
+            (
+                "Repayment due soon",
+                f"Instalment {number} of your loan, {amount_en}, falls due on {on} and is "
+                f"taken from your account ending {tail}: please keep enough in it.",
+            ),
+        )
+    return NoticeText(
+        (
+            "贷款逾期",
+            f"您的贷款第{number}期（{on}到期）尚有 {amount} 未还，尾号{tail}的账户余额不足。"
+            "逾期将按合同计收罚息并影响您的信用记录，请尽快还款。",
+        ),
+        (
+            "Loan overdue",
+            f"{amount_en} of instalment {number} of your loan, due on {on}, is unpaid: "
+            f"your account ending {tail} did not hold enough. Penalty interest runs as the "
+            "contract says and it affects your credit record; please repay soon.",
+        ),
+    )
 
 
 _FAILED_BECAUSE: dict[str, tuple[str, str]] = {

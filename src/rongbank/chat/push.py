@@ -57,9 +57,10 @@ _SEGMENT_SQL: dict[str, str] = {
     "seniors": "kind = 'person' AND birth_date <= :born_by",
     "merchants": "EXISTS (SELECT 1 FROM merchant m WHERE m.customer_id = customer.id "
     "AND m.status = 'active')",
-    "borrowers": "EXISTS (SELECT 1 FROM e_account e JOIN ledger_account l "
+    "borrowers": "(EXISTS (SELECT 1 FROM loans lo WHERE lo.customer_id = customer.id "
+    "AND lo.status = 'active') OR EXISTS (SELECT 1 FROM e_account e JOIN ledger_account l "
     "ON l.id = e.ledger_account_id WHERE e.customer_id = customer.id "
-    "AND e.status <> 'closed' AND l.overdraft_limit > 0)",
+    "AND e.status <> 'closed' AND l.overdraft_limit > 0))",
 }
 assert set(_SEGMENT_SQL) == set(notices.SEGMENTS)
 

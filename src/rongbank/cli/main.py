@@ -374,6 +374,31 @@ def bench_pay(
         raise typer.Exit(1)
 
 
+@bench_app.command("lending-eod")
+def bench_lending_eod(
+    loans: Annotated[int, typer.Option(min=1, help="Loans on the book.")] = 100_000,
+    borrowers: Annotated[int, typer.Option(min=1, help="Customers the loans are lent to.")] = 2_000,
+    delinquent: Annotated[
+        float, typer.Option(help="Share of borrowers with no money (their loans go overdue).")
+    ] = 0.1,
+    seconds: Annotated[float, typer.Option(help="Seconds of the pgbench reference.")] = 10.0,
+    clients: Annotated[int, typer.Option(help="pgbench clients.")] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """The lending end of day (accrual, auto-debit, penalty, classification,
+    provisions, write-off) over a book of ``loans`` loans, two days and a rerun, timed
+    by the wall clock and by CPU (this process and the PostgreSQL backend), beside
+    pgbench's TPC-B reference on one fresh embedded PostgreSQL. Goal: <= 60 s."""
+    from rongbank.lending import bench
+
+    report = bench.run(
+        loans=loans, borrowers=borrowers, delinquent=delinquent, seconds=seconds, clients=clients
+    )
+    _print_report(report, bench.render, as_json=as_json)
+    if not report.sound:
+        raise typer.Exit(1)
+
+
 @bench_app.command("paths")
 def bench_paths(
     seconds: Annotated[float, typer.Option(help="Seconds of pgbench and of each path.")] = 10.0,

@@ -18,7 +18,7 @@ Revision ID: 0033_risk_watchlist
 from alembic import op
 
 revision = "0033_risk_watchlist"
-down_revision = "0030_password_reset"
+down_revision = "0031_lending_loans"
 branch_labels = None
 depends_on = None
 

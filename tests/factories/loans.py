@@ -1,0 +1,112 @@
+"""Borrowers with loans, made through the lending service; the books' checks."""
+
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rongbank.accounts.service import EAccount
+from rongbank.ledger.errors import AccountNotFound
+from rongbank.ledger.rules import AccountType
+from rongbank.ledger.service import LedgerService, Transfer
+from rongbank.lending.book import Book
+from rongbank.platform import Platform
+from tests.factories.accounts import People
+
+
+class Borrowers(People):
+    """Persons with a class II e-account each, and loans lent to them."""
+
+    def __init__(self, platform: Platform) -> None:
+        super().__init__(platform.accounts, platform.ledger)
+        self.platform = platform
+        self._keys = itertools.count(1)
+
+    def spend(self, session: Session, account: EAccount, amount: int) -> None:
+        """Money leaves the account (to the test vault), as if the customer spent it."""
+        vault, _ = self.ledger.create_account(
+            session, code="bank:test-vault", currency=account.currency, type=AccountType.ASSET
+        )
+        self.ledger.transfer(
+            session,
+            Transfer(
+                client_id=f"spend:{account.number}:{next(self._keys)}",
+                debit_account=account.ledger_account_id,
+                credit_account=vault.id,
+                amount=amount,
+                currency=account.currency,
+            ),
+        )
+
+    def lend(
+        self,
+        session: Session,
+        account: EAccount,
+        principal: int = 1_200_000,
+        *,
+        product: str = "personal_credit",
+        term: int = 12,
+        method: str = "equal_principal",
+        rate: int = 1200,
+        grade: str = "B",
+        key: str | None = None,
+    ) -> int:
+        return self.platform.loans.disburse(
+            session,
+            customer_id=account.customer_id,
+            account_id=account.id,
+            product_code=product,
+            principal_fen=principal,
+            term_months=term,
+            method=method,
+            annual_rate_bps=rate,
+            grade=grade,
+            application_id=None,
+            idempotency_key=key or f"loan-{next(self._keys)}",
+        )
+
+
+def book_balances(session: Session, ledger: LedgerService) -> dict[Book, int]:
+    """Each lending account's posted debits less credits (0 for one not yet opened)."""
+    found = {}
+    for book in Book:
+        try:
+            row = ledger.account(session, book.value)
+        except AccountNotFound:  # not opened yet
+            found[book] = 0
+        else:
+            found[book] = row.debits_posted - row.credits_posted
+    return found
+
+
+def assert_balanced(session: Session, ledger: LedgerService) -> None:
+    """The trial balance is zero in every currency and the journal recomputes to the
+    accounts' totals."""
+    for row in ledger.trial_balance(session):
+        assert row.debits_posted == row.credits_posted, row.currency
+        assert row.debits_pending == row.credits_pending, row.currency
+    assert ledger.verify(session) == {}
+
+
+def assert_book_matches_loans(session: Session, ledger: LedgerService) -> None:
+    """The ledger balances, and the lending accounts carry the sums of the loans: the
+    principal outstanding, receivables accrued and unpaid, provisions (active loans)."""
+    assert_balanced(session, ledger)
+    principal, provision, interest, fee, penalty = session.execute(
+        text(
+            "SELECT (SELECT coalesce(sum(principal_outstanding), 0) FROM loans "
+            "WHERE status = 'active'), (SELECT coalesce(sum(provision), 0) FROM loans "
+            "WHERE status = 'active'), coalesce(sum(i.interest_accrued - i.interest_paid), 0), "
+            "coalesce(sum(i.fee_accrued - i.fee_paid), 0), "
+            "coalesce(sum(i.penalty_accrued - i.penalty_paid), 0) "
+            "FROM loan_instalments i JOIN loans l ON l.id = i.loan_id WHERE l.status = 'active'"
+        )
+    ).one()
+    books = book_balances(session, ledger)
+    assert books[Book.PRINCIPAL] == principal
+    assert books[Book.INTEREST] == interest
+    assert books[Book.FEE] == fee
+    assert books[Book.PENALTY] == penalty
+    assert books[Book.ALLOWANCE] == -provision
