@@ -58,6 +58,10 @@ from rongbank.idempotency import Keyed, known, remembering
 from rongbank.jobs import Leadership
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
+from rongbank.lending.bureau import CreditBureau
+from rongbank.lending.centre import CreditCentre
+from rongbank.lending.decision import Scorer
+from rongbank.lending.products import load_products
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -91,6 +95,10 @@ class Platform:
     """Scores payments for step-up; None: the default new-payee check."""
     airline: Airline | None = None
     """The airline behind chat flight cards; None: the in-memory fake."""
+    credit_bureau: CreditBureau | None = None
+    """The credit reference centre; None: ``FakeCreditBureau``."""
+    scorer: Scorer | None = None
+    """The application scorecard; None: the shipped one (refusing to decide without it)."""
     calendar: BusinessCalendar = field(init=False)
     """The bank's business days (``holidays_file``)."""
     accounts: AccountsService = field(init=False)
@@ -106,6 +114,8 @@ class Platform:
     payments: PaymentsService = field(init=False)
     wealth: WealthService = field(init=False)
     overview: OverviewService = field(init=False)
+    credit: CreditCentre = field(init=False)
+    """Credit applications, decisions, offers, reviews (``rongbank.lending.centre``)."""
     cards: CardService = field(init=False)
     bookings: FlightBookings = field(init=False)
     attachments: AttachmentService = field(init=False)
@@ -194,6 +204,14 @@ class Platform:
             assessments_per_day=self.settings.wealth_assessments_per_day,
         )
         self.overview = OverviewService(self.accounts, self.ledger, self.wealth, self.clock)
+        self.credit = CreditCentre(
+            self.clock,
+            products=load_products(self.settings.lending_products_file),
+            risk=lambda: self.stepup.risk,
+            rules_file=self.settings.lending_decision_file,
+            bureau=self.credit_bureau,
+            scorer=self.scorer,
+        )
         self.cards = CardService(
             self.chat,
             self.accounts,

@@ -50,3 +50,6 @@ CHAT_DESK = (ACCOUNT_MANAGER,)
 """The managers' chat desk: duty, the queue, claiming and transferring chats."""
 STAFF_ADMIN = (ADMINISTRATOR,)
 """List members of staff, deactivate and reactivate them."""
+CREDIT_REVIEW = (CREDIT_OFFICER,)
+"""Decide the credit applications the machine referred (the review queue); approving
+a large one needs a second credit officer."""

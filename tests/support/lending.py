@@ -1,0 +1,81 @@
+"""Test doubles for the credit decision: a scorecard stand-in until the model
+pipeline's artefact is wired in, and a platform that decides with it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+
+from rongbank.clock import FrozenClock
+from rongbank.lending.bureau import BureauReport, FakeCreditBureau
+from rongbank.lending.centre import CreditCentre
+from rongbank.lending.decision import ScoreResult
+from rongbank.platform import Platform
+from tests.conftest import platform_on
+
+BANDS = ((640, "A"), (610, "B"), (580, "C"), (540, "D"))
+
+
+class FakeScorecard:
+    """NOT the bank's scorecard: a linear stand-in with the real one's interface
+    (``score(features) -> ScoreResult``), so decision tests can steer points. Points
+    start at 600, gain with Income and Seniority, lose with Debt and a bureau record;
+    ``points`` forces a figure."""
+
+    model_version = "fake-scorecard-1"
+
+    def __init__(self, points: int | None = None) -> None:
+        self.points = points
+        self.seen: list[Mapping[str, Any]] = []
+
+    def score(self, features: Mapping[str, Any]) -> ScoreResult:
+        self.seen.append(dict(features))
+        contributions = {
+            "Income": (features.get("Income") or 0) / 10,
+            "Seniority": 2 * (features.get("Seniority") or 0),
+            "Debt": -(features.get("Debt") or 0) / 20,
+            "Records": -60 if features.get("Records") == "yes" else 0,
+            "Assets": (features.get("Assets") or 0) / 1000,
+        }
+        points = (
+            self.points if self.points is not None else round(560 + sum(contributions.values()))
+        )
+        grade = next((g for floor, g in BANDS if points >= floor), "E")
+        worst = sorted(contributions, key=contributions.__getitem__)[:3]
+        return ScoreResult(
+            points=points,
+            grade=grade,
+            probability_bad=round(1 / (1 + 2 ** ((points - 560) / 20)), 6),
+            reasons=worst,
+            model_version=self.model_version,
+        )
+
+
+CLEAN = BureauReport(overdue_now=0, overdue_records=0, debt_elsewhere=0)
+
+
+def credit_platform(
+    connection: Connection,
+    clock: FrozenClock,
+    *,
+    scorer: FakeScorecard | None = None,
+    reports: Mapping[str, BureauReport] | None = None,
+) -> Platform:
+    """The test platform, deciding with :class:`FakeScorecard` and a bureau that
+    finds nothing against anyone but ``reports``' identities."""
+    platform = platform_on(connection, clock)
+    platform.credit = CreditCentre(
+        clock,
+        products=platform.credit.products,
+        risk=lambda: platform.stepup.risk,
+        bureau=_CleanBureau(reports or {}),
+        scorer=scorer or FakeScorecard(),
+    )
+    return platform
+
+
+class _CleanBureau(FakeCreditBureau):
+    def report(self, resident_id: str) -> BureauReport:
+        return self.reports.get(resident_id, CLEAN)
