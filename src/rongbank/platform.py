@@ -61,6 +61,7 @@ from rongbank.ledger.service import LedgerService
 from rongbank.lending.bureau import CreditBureau
 from rongbank.lending.centre import CreditCentre
 from rongbank.lending.decision import Scorer
+from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
@@ -122,6 +123,8 @@ class Platform:
     push: PushService = field(init=False)
     payees: Payees = field(init=False)
     scheduled: ScheduledTransfers = field(init=False)
+    loans: LoanService = field(init=False)
+    """Lending: loans, their schedules, repayment and the end of day."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -204,14 +207,6 @@ class Platform:
             assessments_per_day=self.settings.wealth_assessments_per_day,
         )
         self.overview = OverviewService(self.accounts, self.ledger, self.wealth, self.clock)
-        self.credit = CreditCentre(
-            self.clock,
-            products=load_products(self.settings.lending_products_file),
-            risk=lambda: self.stepup.risk,
-            rules_file=self.settings.lending_decision_file,
-            bureau=self.credit_bureau,
-            scorer=self.scorer,
-        )
         self.cards = CardService(
             self.chat,
             self.accounts,
@@ -224,6 +219,20 @@ class Platform:
         self.bookings = FlightBookings(self.cards, self.transaction)
         self.payees = Payees(self.accounts, self.clock)
         self.scheduled = ScheduledTransfers(self.accounts, self.stepup, self.clock)
+        self.loans = LoanService(
+            self.ledger,
+            self.accounts,
+            self.clock,
+            load_products(self.settings.lending_products_file),
+        )
+        self.credit = CreditCentre(
+            self.clock,
+            loans=self.loans,
+            risk=lambda: self.stepup.risk,
+            rules_file=self.settings.lending_decision_file,
+            bureau=self.credit_bureau,
+            scorer=self.scorer,
+        )
 
     @classmethod
     def connect(

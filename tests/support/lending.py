@@ -68,7 +68,7 @@ def credit_platform(
     platform = platform_on(connection, clock)
     platform.credit = CreditCentre(
         clock,
-        products=platform.credit.products,
+        loans=platform.loans,
         risk=lambda: platform.stepup.risk,
         bureau=_CleanBureau(reports or {}),
         scorer=scorer or FakeScorecard(),

@@ -31,6 +31,7 @@ from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
 from rongbank.chat.gateway import router as chat_gateway
 from rongbank.ledger.endpoints import router as ledger_router
+from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
@@ -146,6 +147,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(card_endpoints.staff, prefix="/api/v1")
     app.include_router(wealth_endpoints.customer, prefix="/api/v1")
     app.include_router(wealth_endpoints.staff, prefix="/api/v1")
+    app.include_router(lending_decisions.customer, prefix="/api/v1")
+    app.include_router(lending_decisions.staff, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)

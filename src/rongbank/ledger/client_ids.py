@@ -70,6 +70,13 @@ class Namespace(StrEnum):
     """A merchant's day settled: ``epay-settle:<merchant>:<YYYY-MM-DD>``."""
     INTEREST = "interest"
     """Interest paid: ``interest:<account number>:<period end YYYY-MM-DD>``."""
+    LOAN = "loan"
+    """A loan's disbursement: ``loan:<loan>:disburse``; its write-off ``loan:<loan>:write-off``."""
+    LOAN_REPAYMENT = "loan-repay"
+    """A repayment of a loan: ``loan-repay:<loan>:<the customer's key>`` (the end of
+    day's auto-debit: ``auto:<YYYY-MM-DD>``)."""
+    LENDING_EOD = "lending-eod"
+    """The end of day's entries for the whole book: ``lending-eod:<YYYY-MM-DD>:<what>``."""
     DEMO = "demo"
     """A demo customer's opening balance: ``demo:fund:<account number>``."""
 

@@ -1,5 +1,5 @@
 """The decision side of the online financing centre, wired once: applications and
-their staged decisions, offers, the review queue, pre-approval. ``Platform.credit``."""
+their staged decisions, offers, the review queue. ``Platform.credit``."""
 
 from __future__ import annotations
 
@@ -9,33 +9,34 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.accounts.errors import NotYourAccount
+from rongbank.accounts.service import EAccount
 from rongbank.auth.stepup import RiskCheck
 from rongbank.clock import Clock
-from rongbank.lending.applications import Applications, Exposure
+from rongbank.lending.applications import Applications, Offer
 from rongbank.lending.bureau import CreditBureau, FakeCreditBureau
 from rongbank.lending.decision import Rules, Scorer, load_rules
+from rongbank.lending.loans import LoanService
 from rongbank.lending.offers import Offers
-from rongbank.lending.products import Products
 from rongbank.lending.reviews import Reviews
 from rongbank.lending.scoring import ShippedScorecard
 
 
-class AcceptedOffers:
-    """What a customer owes, counted as the principal of the offers they accepted."""
+class LoanExposure:
+    """What a customer owes the bank now, as the loans book says."""
+
+    def __init__(self, loans: LoanService) -> None:
+        self.loans = loans
 
     def outstanding(self, session: Session, customer_id: int) -> int:
-        return int(
-            session.execute(
-                text(
-                    "SELECT coalesce(sum(amount), 0) FROM lending_offer "
-                    "WHERE customer_id = :c AND status = 'accepted'"
-                ),
-                {"c": customer_id},
-            ).scalar_one()
-        )
+        return self.loans.outstanding_personal_principal(session, customer_id)
 
-    def overdue_instalments(self, session: Session, customer_id: int) -> int:
-        return 0
+    def loans_past_due(self, session: Session, customer_id: int) -> int:
+        return sum(
+            1
+            for loan in self.loans.loans_of(session, customer_id)
+            if loan.status == "active" and loan.days_past_due > 0
+        )
 
 
 class CreditCentre:
@@ -43,25 +44,24 @@ class CreditCentre:
         self,
         clock: Clock,
         *,
-        products: Products,
+        loans: LoanService,
         risk: Callable[[], RiskCheck],
         rules: Rules | None = None,
         rules_file: Path | None = None,
         bureau: CreditBureau | None = None,
         scorer: Scorer | None = None,
-        exposure: Exposure | None = None,
     ) -> None:
         self.rules = rules or load_rules(rules_file)
-        self.products = products
+        self.loans = loans
         self.bureau = bureau or FakeCreditBureau()
         shipped = ShippedScorecard()
         self.scorer: Callable[[], Scorer] = (lambda: scorer) if scorer else shipped.scorer
-        self.exposure = exposure or AcceptedOffers()
-        self.offers = Offers(clock, rules=self.rules, products=products)
+        self.exposure = LoanExposure(loans)
+        self.offers = Offers(clock, rules=self.rules, loans=loans)
         self.applications = Applications(
             clock,
             rules=self.rules,
-            products=products,
+            products=loans.products,
             bureau=self.bureau,
             risk=risk,
             scorer=self.scorer,
@@ -69,3 +69,26 @@ class CreditCentre:
             make_offer=self.offers.make,
         )
         self.reviews = Reviews(clock, self.applications, self.offers)
+
+    def payout_account(self, session: Session, customer_id: int, number: str | None) -> EAccount:
+        """The customer's e-account a loan is paid into: ``number`` if it is theirs,
+        else their first active one."""
+        row = session.execute(
+            text(
+                "SELECT id, number, customer_id, class, currency, ledger_account_id, status, "
+                "status_reason FROM e_account WHERE customer_id = :c AND currency = 'CNY' "
+                "AND (CAST(:n AS text) IS NULL OR number = :n) "
+                "ORDER BY status <> 'active', class, id LIMIT 1"
+            ),
+            {"c": customer_id, "n": number},
+        ).first()
+        if row is None:
+            raise NotYourAccount()
+        return EAccount(*row)
+
+    def accept(
+        self, session: Session, *, customer_id: int, offer_id: int, account: EAccount
+    ) -> tuple[Offer, bool]:
+        return self.offers.accept(
+            session, customer_id=customer_id, offer_id=offer_id, account=account
+        )

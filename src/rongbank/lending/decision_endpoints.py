@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
 from rongbank import roles
+from rongbank.accounts.service import EAccount
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
@@ -119,13 +120,13 @@ def accept(
     step-up answers ``challenge_required`` first), the loan is paid into your
     e-account at once. 201 lent now, 200 a retry of an accepted offer."""
     offers = platform.credit.offers
-    account_number = ""
+    account: EAccount | None = None
 
     def payment(session: Session) -> PaymentRequest:
-        nonlocal account_number
+        nonlocal account
         offer = offers.offer(session, offer_id, customer_id=me.id)
-        account_number = platform.credit.payout_account(session, me.id, body.account)
-        return offers.payment(offer, account_number)
+        account = platform.credit.payout_account(session, me.id, body.account)
+        return offers.payment(offer, account.number)
 
     with platform.authorised(
         payment,
@@ -133,15 +134,14 @@ def accept(
         challenge_id=body.challenge_id,
         response=body.response,
         prefer=ToolKind(body.tool) if body.tool else None,
-        already_done=lambda session: offers.accepted(
-            session, customer_id=me.id, offer_id=offer_id
-        ),
+        already_done=lambda session: offers.accepted(session, customer_id=me.id, offer_id=offer_id),
         idempotency=keyed_request(
             f"customer:{me.id}:lending_accept", body.client_id, body, offer_id=offer_id
         ),
     ) as session:
+        assert account is not None  # read by payment() first
         offer, created = platform.credit.accept(
-            session, customer_id=me.id, offer_id=offer_id, account_number=account_number
+            session, customer_id=me.id, offer_id=offer_id, account=account
         )
     response.status_code = 201 if created else 200
     return s.OfferOut.of(offer, offers.quote_of(offer))

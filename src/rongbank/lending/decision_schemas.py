@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr
 from rongbank.inputs import Input as Strict
 from rongbank.lending.applications import Application, ApplicationForm, Offer
 from rongbank.lending.decision import CNY_SCALE
-from rongbank.lending.offers import Quote
+from rongbank.lending.products import Quote
 from rongbank.lending.reviews import Review, ReviewDetail
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
 
@@ -120,7 +120,7 @@ class OfferOut(BaseModel):
             upfront_fee=money(quote.upfront_fee),
             total_interest=money(quote.total_interest),
             total_fees=money(quote.total_fees),
-            total_repaid=money(quote.total_repaid),
+            total_repaid=money(quote.total_repayment),
             status=offer.status,
             expires_at=offer.expires_at,
             loan_id=offer.loan_id,
@@ -163,7 +163,7 @@ class ApplicationOut(BaseModel):
             amount=money(application.amount),
             term_months=application.term_months,
             method=application.method,
-            status=application.status,  # type: ignore[arg-type]
+            status=application.status,
             grade=application.grade if application.status != "declined" else None,
             reasons=list(application.reasons),
             created_at=application.created_at,

@@ -45,3 +45,13 @@ class PersonalCreditCapExceeded(Conflict):
         "This loan would take your outstanding personal credit at this bank above the "
         "limit for internet loans (details give the limit and what is left)."
     )
+
+
+class LoanNotFound(NotFound):
+    code = "loan_not_found"
+    message = "There is no such loan."
+
+
+class LoanRequestConflict(Conflict):
+    code = "loan_request_conflict"
+    message = "This idempotency key was used for a loan on other terms."

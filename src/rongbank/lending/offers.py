@@ -6,51 +6,21 @@ disburses the loan into the customer's e-account."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.accounts.service import EAccount
 from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.db import advisory_lock
 from rongbank.lending import application_errors as errors
 from rongbank.lending.applications import LOAN, LOCK, Application, Offer, offer_expiry
 from rongbank.lending.decision import Rules
-from rongbank.lending.products import LoanProduct, Products
-from rongbank.lending.schedule import Instalment, RepaymentMethod, apr_bps, build_schedule
-
-
-@dataclass(frozen=True, slots=True)
-class Quote:
-    schedule: tuple[Instalment, ...]
-    upfront_fee: int
-    apr_bps: int
-
-    @property
-    def total_interest(self) -> int:
-        return sum(i.interest for i in self.schedule)
-
-    @property
-    def total_fees(self) -> int:
-        return self.upfront_fee + sum(i.fee for i in self.schedule)
-
-    @property
-    def total_repaid(self) -> int:
-        return sum(i.total for i in self.schedule)
-
-
-def quote(
-    product: LoanProduct, *, amount: int, term_months: int, method: str, rate_bps: int, start: date
-) -> Quote:
-    schedule = build_schedule(
-        amount, rate_bps, term_months, RepaymentMethod(method), start=start, fees=product.fees
-    )
-    upfront = product.fees.upfront(amount)
-    return Quote(schedule, upfront, apr_bps(amount, schedule, upfront_fee_fen=upfront, start=start))
-
+from rongbank.lending.loans import LoanService
+from rongbank.lending.products import Quote
 
 _OFFER = (
     "SELECT id, application_id, customer_id, product, amount, term_months, method, rate_bps, "
@@ -59,17 +29,11 @@ _OFFER = (
 )
 
 
-class Lender(Protocol):
-    """Disburses an accepted offer as a loan (``rongbank.lending.loans``); its id."""
-
-    def __call__(self, session: Session, offer: Offer, account_number: str) -> int: ...
-
-
 class Offers:
-    def __init__(self, clock: Clock, *, rules: Rules, products: Products) -> None:
+    def __init__(self, clock: Clock, *, rules: Rules, loans: LoanService) -> None:
         self.clock = clock
         self.rules = rules
-        self.products = products
+        self.loans = loans
 
     def today(self) -> date:
         return self.clock.now().astimezone(BUSINESS_TIME_ZONE).date()
@@ -78,17 +42,15 @@ class Offers:
         """The offer for an approved application, at the amount and rate its pricing
         stage found; refused (``AprCeilingExceeded``) if its APR were above the
         ceiling, which the product file's own check makes impossible."""
-        product = self.products.get(application.product)
+        product = self.loans.products.get(application.product)
         amount, rate = int(priced["amount"]), int(priced["rate_bps"])
-        priced_quote = quote(
-            product,
-            amount=amount,
+        priced_quote = self.loans.quote(
+            product_code=application.product,
+            principal_fen=amount,
             term_months=application.term_months,
             method=application.method,
-            rate_bps=rate,
-            start=self.today(),
+            annual_rate_bps=rate,
         )
-        self.products.check_apr(priced_quote.apr_bps)
         now = self.clock.now()
         row = session.execute(
             text(
@@ -116,13 +78,12 @@ class Offers:
 
     def quote_of(self, offer: Offer) -> Quote:
         """The offer's schedule as it would run if accepted today."""
-        return quote(
-            self.products.get(offer.product),
-            amount=offer.amount,
+        return self.loans.quote(
+            product_code=offer.product,
+            principal_fen=offer.amount,
             term_months=offer.term_months,
             method=offer.method,
-            rate_bps=offer.rate_bps,
-            start=self.today(),
+            annual_rate_bps=offer.rate_bps,
         )
 
     @staticmethod
@@ -149,24 +110,34 @@ class Offers:
         *,
         customer_id: int,
         offer_id: int,
-        account_number: str,
-        outstanding: int,
-        lend: Lender,
+        account: EAccount,
     ) -> tuple[Offer, bool]:
-        """Accept an open offer: the loan disbursed into ``account_number``, the cap
-        checked again on what the customer owes now (``outstanding``, read under the
-        customer's lock). A retry of an accepted offer answers it (False: not new)."""
+        """Accept an open offer: the loan disbursed into ``account`` (the cap checked
+        again by ``LoanService.disburse`` on what the customer owes then). A retry of
+        an accepted offer answers it (False: not new)."""
         advisory_lock(session, LOCK, customer_id)
         offer = self.offer(session, offer_id, customer_id=customer_id, lock=True)
         if offer.status == "accepted":
             return offer, False
         if offer.status != "open" or offer.expires_at <= self.clock.now():
             raise errors.OfferNotOpen(status=offer.status)
-        if self.products.get(offer.product).internet_consumer:
-            self.products.check_personal_cap(
-                outstanding_fen=outstanding, requested_fen=offer.amount
-            )
-        loan_id = lend(session, offer, account_number)
+        grade = session.execute(
+            text("SELECT grade FROM lending_application WHERE id = :a"),
+            {"a": offer.application_id},
+        ).scalar_one()
+        loan_id = self.loans.disburse(
+            session,
+            customer_id=customer_id,
+            account_id=account.id,
+            product_code=offer.product,
+            principal_fen=offer.amount,
+            term_months=offer.term_months,
+            method=offer.method,
+            annual_rate_bps=offer.rate_bps,
+            grade=grade,
+            application_id=str(offer.application_id),
+            idempotency_key=f"offer:{offer.id}",
+        )
         session.execute(
             text(
                 "UPDATE lending_offer SET status = 'accepted', accepted_at = :now, loan_id = :l "

@@ -31,6 +31,7 @@ from rongbank.lending.errors import (
 from rongbank.lending.schedule import (
     BULLET_MAX_MONTHS,
     Fees,
+    Instalment,
     RepaymentMethod,
     apr_bps,
     build_schedule,
@@ -114,12 +115,55 @@ class LoanProduct:
             )
 
 
+class Category(enum.StrEnum):
+    """The five-category classification of a loan's risk (五级分类)."""
+
+    NORMAL = "normal"
+    """正常: paid as agreed."""
+    SPECIAL_MENTION = "special_mention"
+    """关注: overdue, or some sign that it may not be repaid in full."""
+    SUBSTANDARD = "substandard"
+    """次级: a loss is likely even with the collateral or guarantee."""
+    DOUBTFUL = "doubtful"
+    """可疑: a large part will be lost."""
+    LOSS = "loss"
+    """损失: nothing, or very little, will be recovered."""
+
+
+# The floors of 《商业银行金融资产风险分类办法》(2023): the first day past due at which a
+# loan is at least in each category; a file may classify sooner, never later.
+_CATEGORY_FLOOR_DAYS = {
+    Category.SPECIAL_MENTION: 1,
+    Category.SUBSTANDARD: 91,
+    Category.DOUBTFUL: 271,
+    Category.LOSS: 361,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    from_days: Mapping[Category, int]
+    """The first day past due of each category but NORMAL (which starts at 0)."""
+    provision_bps: Mapping[Category, int]
+    """Provision by category, in basis points of what the borrower owes."""
+    write_off_days: int
+    """Days past due at which a loan in LOSS is written off against its provision."""
+
+    def category(self, days_past_due: int) -> Category:
+        found = Category.NORMAL
+        for category, days in self.from_days.items():
+            if days_past_due >= days:
+                found = category
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class Products:
     products: Mapping[str, LoanProduct]
     apr_ceiling_bps: int
     personal_cap: int
     """Outstanding internet consumer credit per borrower, in fen (≤ the legal 200,000)."""
+    classification: Classification
 
     def get(self, code: str) -> LoanProduct:
         try:
@@ -141,6 +185,68 @@ class Products:
                     max(self.personal_cap - outstanding_fen, 0), scale=CNY_SCALE
                 ),
             )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A loan's terms as the customer sees them before signing: the schedule and its
+    annualised rate (中国人民银行公告〔2021〕第3号)."""
+
+    product: LoanProduct
+    principal: int
+    term_months: int
+    method: RepaymentMethod
+    annual_rate_bps: int
+    start: date
+    schedule: tuple[Instalment, ...]
+    upfront_fee: int
+    apr_bps: int
+
+    @property
+    def total_interest(self) -> int:
+        return sum(i.interest for i in self.schedule)
+
+    @property
+    def total_fees(self) -> int:
+        return self.upfront_fee + sum(i.fee for i in self.schedule)
+
+    @property
+    def total_repayment(self) -> int:
+        return sum(i.total for i in self.schedule)
+
+
+def quote(
+    products: Products,
+    *,
+    product_code: str,
+    principal_fen: int,
+    term_months: int,
+    method: str,
+    annual_rate_bps: int,
+    start: date,
+) -> Quote:
+    """The schedule and APR of a loan on these terms, refused if the product does not
+    offer them or the APR passes the ceiling."""
+    product = products.get(product_code)
+    product.check_terms(principal_fen=principal_fen, term_months=term_months, method=method)
+    repayment = RepaymentMethod(method)
+    schedule = build_schedule(
+        principal_fen, annual_rate_bps, term_months, repayment, start=start, fees=product.fees
+    )
+    upfront = product.fees.upfront(principal_fen)
+    apr = apr_bps(principal_fen, schedule, upfront_fee_fen=upfront, start=start)
+    products.check_apr(apr)
+    return Quote(
+        product=product,
+        principal=principal_fen,
+        term_months=term_months,
+        method=repayment,
+        annual_rate_bps=annual_rate_bps,
+        start=start,
+        schedule=schedule,
+        upfront_fee=upfront,
+        apr_bps=apr,
+    )
 
 
 def load_products(path: Path | None = None) -> Products:
@@ -181,7 +287,32 @@ def parse_products(raw: Mapping[str, Any], *, name: str = "products") -> Product
                 f"{format_amount(cap, scale=CNY_SCALE)}"
             )
         _check_grid_apr(product, ceiling, f"{name} [product.{product.code}]")
-    return Products(products=products, apr_ceiling_bps=ceiling, personal_cap=cap)
+    return Products(
+        products=products,
+        apr_ceiling_bps=ceiling,
+        personal_cap=cap,
+        classification=_classification(raw, name),
+    )
+
+
+def _classification(raw: Mapping[str, Any], name: str) -> Classification:
+    where = f"{name} [classification]"
+    days = _table(raw, "classification", name)
+    from_days = {
+        category: _int(days, category.value, where, low=1, high=floor)
+        for category, floor in _CATEGORY_FLOOR_DAYS.items()
+    }
+    if list(from_days.values()) != sorted(set(from_days.values())):
+        raise ProductFileInvalid(f"{where}: each category starts later than the one before")
+    write_off = _int(days, "write_off", where, low=from_days[Category.LOSS], high=3650)
+    where = f"{name} [provision_bps]"
+    bps_table = _table(raw, "provision_bps", name)
+    provision = {c: _int(bps_table, c.value, where, low=0, high=10_000) for c in Category}
+    if list(provision.values()) != sorted(provision.values()):
+        raise ProductFileInvalid(f"{where}: a worse category may not hold less")
+    if provision[Category.LOSS] != 10_000:
+        raise ProductFileInvalid(f"{where} loss: a loss loan is provided for in full (10000)")
+    return Classification(from_days=from_days, provision_bps=provision, write_off_days=write_off)
 
 
 def _product(code: str, values: Mapping[str, Any], where: str) -> LoanProduct:

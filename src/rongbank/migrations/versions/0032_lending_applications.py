@@ -24,7 +24,7 @@ Revision ID: 0032_lending_applications
 from alembic import op
 
 revision = "0032_lending_applications"
-down_revision = "0030_password_reset"
+down_revision = "0031_lending_loans"
 branch_labels = None
 depends_on = None
 
@@ -79,7 +79,7 @@ CREATE TABLE lending_offer (
     created_at      timestamptz NOT NULL,
     expires_at      timestamptz NOT NULL,
     accepted_at     timestamptz,
-    loan_id         bigint,
+    loan_id         bigint REFERENCES loans (id),
     CHECK (expires_at > created_at),
     CHECK ((status = 'accepted') = (accepted_at IS NOT NULL))
 );
