@@ -40,7 +40,7 @@ class FakeScorecard:
             "Assets": (features.get("Assets") or 0) / 1000,
         }
         points = (
-            self.points if self.points is not None else round(560 + sum(contributions.values()))
+            self.points if self.points is not None else round(600 + sum(contributions.values()))
         )
         grade = next((g for floor, g in BANDS if points >= floor), "E")
         worst = sorted(contributions, key=contributions.__getitem__)[:3]
@@ -70,12 +70,15 @@ def credit_platform(
         clock,
         loans=platform.loans,
         risk=lambda: platform.stepup.risk,
-        bureau=_CleanBureau(reports or {}),
+        bureau=_CleanBureau(reports if reports is not None else {}),
         scorer=scorer or FakeScorecard(),
     )
     return platform
 
 
 class _CleanBureau(FakeCreditBureau):
+    def __init__(self, reports: Mapping[str, BureauReport]) -> None:
+        super().__init__(reports)  # the caller's mapping: a test may add to it later
+
     def report(self, resident_id: str) -> BureauReport:
         return self.reports.get(resident_id, CLEAN)

@@ -35,7 +35,7 @@ class FakeCreditBureau:
     for given identities (tests)."""
 
     def __init__(self, reports: Mapping[str, BureauReport] | None = None) -> None:
-        self.reports = dict(reports or {})
+        self.reports: Mapping[str, BureauReport] = reports if reports is not None else {}
 
     def report(self, resident_id: str) -> BureauReport:
         if resident_id in self.reports:

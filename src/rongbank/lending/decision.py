@@ -98,6 +98,8 @@ class Rules:
     features: Mapping[str, Feature]
     preapproval_features: Mapping[str, Feature]
     preapproval: Mapping[str, Any] = field(default_factory=dict)
+    fraud_elevated: str = PASS
+    """What an elevated fraud score does: ``pass`` or ``refer``."""
 
 
 class RulesInvalid(ValueError):
@@ -144,7 +146,14 @@ def load_rules(path: Path | None = None) -> Rules:
         features=_features(raw["scorecard"]["features"], "scorecard.features"),
         preapproval_features=_features(raw["preapproval"]["features"], "preapproval.features"),
         preapproval={k: v for k, v in raw["preapproval"].items() if k != "features"},
+        fraud_elevated=_choice(raw["fraud"]["elevated"], (PASS, REFER), "fraud.elevated"),
     )
+
+
+def _choice(value: object, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise RulesInvalid(f"{where}: one of {', '.join(allowed)}")
+    return str(value)
 
 
 def scorecard_features(
@@ -234,11 +243,11 @@ def bureau(inputs: Mapping[str, Any], rules: Rules) -> Stage:
     )
 
 
-def fraud(inputs: Mapping[str, Any]) -> Stage:
+def fraud(inputs: Mapping[str, Any], rules: Rules) -> Stage:
     risk = inputs["risk"]
     if risk == "high":
         return Stage("fraud", dict(inputs), DECLINE, ["fraud_risk"], {})
-    if risk == "elevated":
+    if risk == "elevated" and rules.fraud_elevated == REFER:
         return Stage("fraud", dict(inputs), REFER, ["fraud_risk_elevated"], {})
     return Stage("fraud", dict(inputs), PASS, [], {})
 
@@ -334,7 +343,7 @@ def decide(source: Source, rules: Rules, product: Pricing, scorer: Scorer) -> De
     report = source.bureau()
     if not go(bureau(report, rules)):
         return Decision(tuple(stages))
-    if not go(fraud(source.fraud())):
+    if not go(fraud(source.fraud(), rules)):
         return Decision(tuple(stages))
     if not go(scorecard({"features": source.features(report)}, rules, scorer)):
         return Decision(tuple(stages))
@@ -360,7 +369,7 @@ def decide(source: Source, rules: Rules, product: Pricing, scorer: Scorer) -> De
 _REPLAY: dict[str, Callable[[Mapping[str, Any], Rules, Scorer], Stage]] = {
     "eligibility": lambda i, r, _: eligibility(i, r),
     "bureau": lambda i, r, _: bureau(i, r),
-    "fraud": lambda i, _r, _s: fraud(i),
+    "fraud": lambda i, r, _: fraud(i, r),
     "scorecard": scorecard,
     "pricing": lambda i, r, _: pricing(i, r),
 }

@@ -13,11 +13,9 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
 from rongbank import roles
-from rongbank.accounts.service import EAccount
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
-from rongbank.auth.tools import PaymentRequest
 from rongbank.inputs import IdParam
 from rongbank.lending import decision_schemas as s
 from rongbank.lending.application_errors import ApplicationConflict
@@ -116,34 +114,30 @@ def accept(
     me: CustomerPrincipal,
     response: Response,
 ) -> s.OfferOut:
-    """Accept an offer: confirmed with your authentication tool as a payment is (the
-    step-up answers ``challenge_required`` first), the loan is paid into your
-    e-account at once. 201 lent now, 200 a retry of an accepted offer."""
+    """Accept an offer, signing the loan: confirmed with a code the bank sends to your
+    mobile, or with your token or U盾 if you hold one (``challenge_required`` first,
+    then the same request with ``challenge_id`` and ``response``); the loan is paid
+    into your e-account at once. 201 lent now, 200 an offer you already accepted."""
     offers = platform.credit.offers
-    account: EAccount | None = None
-
-    def payment(session: Session) -> PaymentRequest:
-        nonlocal account
+    with platform.transaction() as session:
         offer = offers.offer(session, offer_id, customer_id=me.id)
         account = platform.credit.payout_account(session, me.id, body.account)
-        return offers.payment(offer, account.number)
-
-    with platform.authorised(
-        payment,
+        tools = platform.stepup.strong_tools(session, me.id) or (ToolKind.SMS,)
+    if offer.status == "accepted":
+        response.status_code = 200
+        return s.OfferOut.of(offer, offers.quote_of(offer))
+    with platform.confirmed(
+        offers.signing(offer, account.number),
         customer_id=me.id,
         challenge_id=body.challenge_id,
         response=body.response,
-        prefer=ToolKind(body.tool) if body.tool else None,
-        already_done=lambda session: offers.accepted(session, customer_id=me.id, offer_id=offer_id),
-        idempotency=keyed_request(
-            f"customer:{me.id}:lending_accept", body.client_id, body, offer_id=offer_id
-        ),
+        action="lending.accept",
+        target=f"offer {offer_id}",
+        tools=tools,
     ) as session:
-        assert account is not None  # read by payment() first
-        offer, created = platform.credit.accept(
+        offer, _ = platform.credit.accept(
             session, customer_id=me.id, offer_id=offer_id, account=account
         )
-    response.status_code = 201 if created else 200
     return s.OfferOut.of(offer, offers.quote_of(offer))
 
 

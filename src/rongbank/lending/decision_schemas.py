@@ -172,13 +172,11 @@ class ApplicationOut(BaseModel):
 
 
 class AcceptIn(Strict):
-    client_id: ClientId
     account: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
         default=None, description="The e-account to pay the loan into; default: your first."
     )
     challenge_id: Annotated[str, Field(max_length=64)] | None = None
     response: Annotated[str, Field(max_length=64)] | None = None
-    tool: Annotated[str, Field(max_length=16)] | None = None
 
 
 class ReviewOut(BaseModel):

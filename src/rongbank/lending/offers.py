@@ -18,9 +18,10 @@ from rongbank.clock import BUSINESS_TIME_ZONE, Clock
 from rongbank.db import advisory_lock
 from rongbank.lending import application_errors as errors
 from rongbank.lending.applications import LOAN, LOCK, Application, Offer, offer_expiry
-from rongbank.lending.decision import Rules
+from rongbank.lending.decision import CNY_SCALE, Rules
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import Quote
+from rongbank.money import format_amount
 
 _OFFER = (
     "SELECT id, application_id, customer_id, product, amount, term_months, method, rate_bps, "
@@ -87,10 +88,19 @@ class Offers:
         )
 
     @staticmethod
-    def payment(offer: Offer, account_number: str) -> PaymentRequest:
-        """What the customer confirms with their tool: this loan, into this account."""
+    def signing(offer: Offer, account_number: str) -> PaymentRequest:
+        """What the customer confirms with their tool: this loan, at this APR, into
+        this account (the challenge is bound to exactly that)."""
+        amount = format_amount(offer.amount, scale=CNY_SCALE)
         return PaymentRequest(
-            LOAN, "bank:lending", account_number, offer.amount, "CNY", f"offer:{offer.id}"
+            LOAN,
+            "bank:lending",
+            account_number,
+            offer.amount,
+            "CNY",
+            f"offer:{offer.id}",
+            change=f"借款{amount}元（年化利率{offer.apr_bps / 100:.2f}%），"
+            f"存入尾号{account_number[-4:]}的账户",
         )
 
     def accepted(self, session: Session, *, customer_id: int, offer_id: int) -> bool:
