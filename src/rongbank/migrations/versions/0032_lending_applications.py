@@ -99,7 +99,8 @@ CREATE TABLE lending_review (
     created_at     timestamptz NOT NULL,
     CHECK (second_by IS NULL OR second_by <> first_by)
 );
-CREATE INDEX lending_review_open ON lending_review (created_at) WHERE status IN ('open', 'approved_once');
+CREATE INDEX lending_review_open ON lending_review (created_at)
+    WHERE status IN ('open', 'approved_once');
 
 CREATE TABLE lending_blacklist (
     resident_id text PRIMARY KEY,
