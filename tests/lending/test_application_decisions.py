@@ -4,76 +4,15 @@ reasons, a referral to a credit officer)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
-from rongbank.api.app import create_app
-from rongbank.clock import FrozenClock
 from rongbank.lending.bureau import BureauReport
 from rongbank.platform import Platform
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
-from tests.support.lending import FakeScorecard, credit_platform
-
-FORM = {
-    "product": "personal_credit",
-    "amount": "50000.00",
-    "term_months": 12,
-    "method": "equal_instalment",
-    "purpose": "consumption",
-    "monthly_income": "8000.00",
-    "monthly_expenses": "3000.00",
-    "employment": "permanent",
-    "years_with_employer": 5,
-    "housing": "rent",
-    "assets": "100000.00",
-    "debts": "0.00",
-}
-"""Scores 628 with the fake scorecard: grade B, limit 120,000 yuan, 7.20% a year."""
-
-
-@pytest.fixture
-def scorer() -> FakeScorecard:
-    return FakeScorecard()
-
-
-@pytest.fixture
-def reports() -> dict[str, BureauReport]:
-    return {}
-
-
-@pytest.fixture
-def platform(
-    connection: Connection,
-    clock: FrozenClock,
-    scorer: FakeScorecard,
-    reports: dict[str, BureauReport],
-) -> Platform:
-    return credit_platform(connection, clock, scorer=scorer, reports=reports)
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform, background=False)) as client:
-        yield client
-
-
-@pytest.fixture
-def people(client: TestClient, platform: Platform) -> People:
-    return People(client, platform)
-
-
-@pytest.fixture
-def customer(client: TestClient, platform: Platform, people: People) -> ApiCustomer:
-    return ApiCustomer(client, platform, people.register())
-
-
-def apply(customer: ApiCustomer, key: str = "a1", **changes: Any) -> Any:
-    return customer.post("/me/lending/applications", {"client_id": key, **FORM, **changes})
+from tests.support.lending import FakeScorecard, apply
 
 
 def stages(platform: Platform, application_id: int) -> list[tuple[str, str]]:

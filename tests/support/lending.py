@@ -1,5 +1,6 @@
-"""Test doubles for the credit decision: a scorecard stand-in until the model
-pipeline's artefact is wired in, and a platform that decides with it."""
+"""Test doubles for the credit decision (a scorecard stand-in until the model
+pipeline's artefact is wired in, a platform that decides with it), and an
+application form that the stand-in scores at grade B."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rongbank.lending.centre import CreditCentre
 from rongbank.lending.decision import ScoreResult
 from rongbank.platform import Platform
 from tests.conftest import platform_on
+from tests.support.api import ApiCustomer
 
 BANDS = ((640, "A"), (610, "B"), (580, "C"), (540, "D"))
 
@@ -82,3 +84,24 @@ class _CleanBureau(FakeCreditBureau):
 
     def report(self, resident_id: str) -> BureauReport:
         return self.reports.get(resident_id, CLEAN)
+
+
+FORM = {
+    "product": "personal_credit",
+    "amount": "50000.00",
+    "term_months": 12,
+    "method": "equal_instalment",
+    "purpose": "consumption",
+    "monthly_income": "8000.00",
+    "monthly_expenses": "3000.00",
+    "employment": "permanent",
+    "years_with_employer": 5,
+    "housing": "rent",
+    "assets": "100000.00",
+    "debts": "0.00",
+}
+"""Scores 628 with the fake scorecard: grade B, limit 120,000 yuan, 7.20% a year."""
+
+
+def apply(customer: ApiCustomer, key: str = "a1", **changes: Any) -> Any:
+    return customer.post("/me/lending/applications", {"client_id": key, **FORM, **changes})
