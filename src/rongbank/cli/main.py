@@ -18,6 +18,7 @@ from rich.table import Table
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
+from rongbank.lending.decision_cli import lending_decisions_app
 from rongbank.payments.cli import payments_app
 from rongbank.settings import Settings
 from rongbank.wealth.cli import wealth_app
@@ -34,6 +35,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(device_app, name="device")
 app.add_typer(payments_app, name="payments")
 app.add_typer(wealth_app, name="wealth")
+app.add_typer(lending_decisions_app, name="lending")
 console = Console()
 
 

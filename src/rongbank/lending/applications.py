@@ -290,7 +290,7 @@ class Applications:
         """Decide an application and store it (with its offer or review); a retry
         with the same ``client_id`` answers the stored one (False: not new)."""
         advisory_lock(session, LOCK, customer_id)
-        existing = self._by_client(session, customer_id, "application", client_id)
+        existing = self.by_client(session, customer_id, "application", client_id)
         if existing is not None:
             return existing, False
         product = self.products.get(ask.product)
@@ -299,7 +299,7 @@ class Applications:
         )
         facts, resident_id, account = self.facts(session, customer_id, ask, product)
         sources: dict[str, Any] = {f"form.{k}": v for k, v in form.as_json().items()}
-        source = _Live(
+        source = LiveSource(
             self,
             session,
             customer_id=customer_id,
@@ -312,7 +312,7 @@ class Applications:
         )
         decision = decide(source, self.rules, pricing_of(product, self.products), self.scorer())
         status = {PASS: "offered", REFER: "review"}.get(decision.outcome, "declined")
-        application = self._store(
+        application = self.store(
             session,
             customer_id=customer_id,
             source="application",
@@ -344,7 +344,7 @@ class Applications:
             },
         )
 
-    def _store(
+    def store(
         self,
         session: Session,
         *,
@@ -407,7 +407,7 @@ class Applications:
 
     # -- reading ---------------------------------------------------------------------
 
-    def _by_client(
+    def by_client(
         self, session: Session, customer_id: int, source: str, client_id: str
     ) -> Application | None:
         row = session.execute(
@@ -489,7 +489,7 @@ def compare(stored: Decision, again: Decision) -> list[str]:
     return differences
 
 
-class _Live:
+class LiveSource:
     """A decision's inputs read now: the facts given, the bureau asked, the risk
     check run, the features built from the form (or the bank's data)."""
 

@@ -1,5 +1,5 @@
 """The decision side of the online financing centre, wired once: applications and
-their staged decisions, offers, the review queue. ``Platform.credit``."""
+their staged decisions, offers, the review queue, pre-approval. ``Platform.credit``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from rongbank.lending.bureau import CreditBureau, FakeCreditBureau
 from rongbank.lending.decision import Rules, Scorer, load_rules
 from rongbank.lending.loans import LoanService
 from rongbank.lending.offers import Offers
+from rongbank.lending.preapproval import Preapproval
 from rongbank.lending.reviews import Reviews
 from rongbank.lending.scoring import ShippedScorecard
 
@@ -69,6 +70,7 @@ class CreditCentre:
             make_offer=self.offers.make,
         )
         self.reviews = Reviews(clock, self.applications, self.offers)
+        self.preapproval = Preapproval(self.applications)
 
     def payout_account(self, session: Session, customer_id: int, number: str | None) -> EAccount:
         """The customer's e-account a loan is paid into: ``number`` if it is theirs,
