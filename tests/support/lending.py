@@ -72,13 +72,15 @@ def credit_platform(
         clock,
         loans=platform.loans,
         risk=lambda: platform.stepup.risk,
-        bureau=_CleanBureau(reports if reports is not None else {}),
+        bureau=StaticBureau(reports if reports is not None else {}),
         scorer=scorer or FakeScorecard(),
     )
     return platform
 
 
-class _CleanBureau(FakeCreditBureau):
+class StaticBureau(FakeCreditBureau):
+    """Finds nothing against anyone but the identities in ``reports``."""
+
     def __init__(self, reports: Mapping[str, BureauReport]) -> None:
         super().__init__(reports)  # the caller's mapping: a test may add to it later
 
