@@ -12,11 +12,10 @@ import pytest
 from rongbank.clock import FrozenClock
 from rongbank.errors import DomainError
 from rongbank.lending.applications import ApplicationForm, Ask
-from rongbank.lending.centre import CreditCentre
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 from tests.factories.identity import resident_id
-from tests.support.lending import FakeScorecard, StaticBureau
+from tests.support.lending import FakeScorecard, decide_with
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +35,7 @@ FORM = ApplicationForm(
 @pytest.fixture
 def platform(fresh_db: str, clock: FrozenClock) -> Iterator[Platform]:
     platform = Platform.connect(fresh_db, Settings(), clock=clock, group_commit=False)
-    platform.credit = CreditCentre(
-        clock,
-        loans=platform.loans,
-        risk=lambda: platform.stepup.risk,
-        bureau=StaticBureau({}),
-        scorer=FakeScorecard(points=700),  # grade A: 200,000 yuan each on its own
-    )
+    decide_with(platform, FakeScorecard(points=700))  # grade A: 200,000 yuan on its own
     try:
         yield platform
     finally:

@@ -58,6 +58,23 @@ class FakeScorecard:
 CLEAN = BureauReport(overdue_now=0, overdue_records=0, debt_elsewhere=0)
 
 
+def decide_with(
+    platform: Platform,
+    scorer: FakeScorecard | None = None,
+    reports: Mapping[str, BureauReport] | None = None,
+) -> Platform:
+    """``platform``, deciding with :class:`FakeScorecard` (until the model pipeline's
+    scorecard ships) and a bureau that finds nothing but ``reports``."""
+    platform.credit = CreditCentre(
+        platform.clock,
+        loans=platform.loans,
+        risk=lambda: platform.stepup.risk,
+        bureau=StaticBureau(reports if reports is not None else {}),
+        scorer=scorer or FakeScorecard(),
+    )
+    return platform
+
+
 def credit_platform(
     connection: Connection,
     clock: FrozenClock,
@@ -67,15 +84,7 @@ def credit_platform(
 ) -> Platform:
     """The test platform, deciding with :class:`FakeScorecard` and a bureau that
     finds nothing against anyone but ``reports``' identities."""
-    platform = platform_on(connection, clock)
-    platform.credit = CreditCentre(
-        clock,
-        loans=platform.loans,
-        risk=lambda: platform.stepup.risk,
-        bureau=StaticBureau(reports if reports is not None else {}),
-        scorer=scorer or FakeScorecard(),
-    )
-    return platform
+    return decide_with(platform_on(connection, clock), scorer, reports)
 
 
 class StaticBureau(FakeCreditBureau):

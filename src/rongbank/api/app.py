@@ -40,11 +40,13 @@ from rongbank.web import (
     error_pages,
     funding_pages,
     home_pages,
+    lending_pages,
     merchant_pages,
     pages,
     pay_pages,
     profile_pages,
     scheduled_pages,
+    staff_lending_pages,
     staff_merchant_pages,
     staff_notice_pages,
     staff_pages,
@@ -161,6 +163,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_pages.router)
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)
+    app.include_router(lending_pages.router)
+    app.include_router(staff_lending_pages.router)
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)
     app.include_router(profile_pages.router)

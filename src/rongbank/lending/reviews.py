@@ -82,6 +82,16 @@ class Reviews:
         ).all()
         return [_review(row) for row in rows]
 
+    def waiting(self, session: Session) -> int:
+        """How many wait for an officer (the console's home page)."""
+        return int(
+            session.execute(
+                text(
+                    "SELECT count(*) FROM lending_review WHERE status IN ('open', 'approved_once')"
+                )
+            ).scalar_one()
+        )
+
     def review(self, session: Session, application_id: int, *, lock: bool = False) -> Review:
         row = session.execute(
             text(_REVIEW + "WHERE r.application_id = :a" + (" FOR UPDATE OF r" if lock else "")),
