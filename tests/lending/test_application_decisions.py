@@ -146,7 +146,7 @@ def test_a_decline_on_the_score_tells_the_main_factors(customer: ApiCustomer) ->
     assert body["grade"] is None
 
 
-@pytest.mark.parametrize("scorer", [FakeScorecard(points=580)])
+@pytest.mark.parametrize("scorer", [FakeScorecard(points=510)])
 def test_the_grey_zone_goes_to_a_credit_officer(customer: ApiCustomer, platform: Platform) -> None:
     body = apply(customer).json()
 

@@ -15,7 +15,8 @@ from tests.factories.people import PASSWORD, V1, People
 from tests.support.api import ApiCustomer
 from tests.support.lending import FakeScorecard, apply
 
-pytestmark = pytest.mark.parametrize("scorer", [FakeScorecard(points=580)])  # grey zone
+GREY = pytest.mark.parametrize("scorer", [FakeScorecard(points=510)])
+"""The grey zone, at grade D: what approving it lends is at most 20,000 yuan."""
 
 
 def officer(platform: Platform, people: People, name: str) -> dict[str, str]:
@@ -45,6 +46,7 @@ def decide(client: TestClient, who: dict[str, str], application_id: int, verb: s
     )
 
 
+@GREY
 def test_an_officer_sees_the_applicant_the_score_and_every_stage(
     client: TestClient, platform: Platform, people: People, customer: ApiCustomer
 ) -> None:
@@ -56,7 +58,7 @@ def test_an_officer_sees_the_applicant_the_score_and_every_stage(
 
     assert [r["application_id"] for r in queue] == [application_id]
     assert queue[0]["reasons"] == ["grey_zone"]
-    assert detail["points"] == 580
+    assert detail["points"] == 510
     assert detail["form"]["monthly_income"] == 800000
     assert [s["stage"] for s in detail["stages"]] == [
         "eligibility",
@@ -67,6 +69,7 @@ def test_an_officer_sees_the_applicant_the_score_and_every_stage(
     ]
 
 
+@GREY
 def test_approving_below_the_limit_makes_the_offer_at_once(
     client: TestClient, platform: Platform, people: People, customer: ApiCustomer
 ) -> None:
@@ -78,7 +81,7 @@ def test_approving_below_the_limit_makes_the_offer_at_once(
     assert approved.json()["review"]["status"] == "approved"
     mine = customer.get(f"/me/lending/applications/{application_id}").json()
     assert mine["status"] == "offered"
-    assert mine["offer"]["amount"] == "30000.00"
+    assert mine["offer"]["amount"] == "20000.00"  # grade D's limit
     assert (
         client.get(
             f"{V1}/staff/lending/reviews", headers=officer(platform, people, "officer-2")
@@ -87,10 +90,11 @@ def test_approving_below_the_limit_makes_the_offer_at_once(
     )
 
 
+@pytest.mark.parametrize("scorer", [FakeScorecard(points=600)])  # grade A
 def test_above_the_limit_a_second_officer_approves_and_not_the_first_again(
     client: TestClient, platform: Platform, people: People, customer: ApiCustomer
 ) -> None:
-    application_id = referred(customer, "80000.00")  # above 50,000: two officers
+    application_id = referred(customer, "150000.00")  # a large amount, above 50,000: two
     first, second = officer(platform, people, "officer-1"), officer(platform, people, "officer-2")
 
     once = decide(client, first, application_id, "approve")
@@ -107,6 +111,7 @@ def test_above_the_limit_a_second_officer_approves_and_not_the_first_again(
     assert mine["offer"]["id"] == twice.json()["offer_id"]
 
 
+@GREY
 def test_a_declined_review_declines_the_application_and_closes(
     client: TestClient, platform: Platform, people: People, customer: ApiCustomer
 ) -> None:
@@ -124,6 +129,7 @@ def test_a_declined_review_declines_the_application_and_closes(
     assert late.json()["error"]["code"] == "lending_review_closed"
 
 
+@GREY
 def test_only_credit_officers_work_the_queue(
     client: TestClient, people: People, customer: ApiCustomer
 ) -> None:

@@ -17,13 +17,14 @@ from rongbank.platform import Platform
 from tests.conftest import platform_on
 from tests.support.api import ApiCustomer
 
-BANDS = ((640, "A"), (610, "B"), (580, "C"), (540, "D"))
+BANDS = ((573, "A"), (551, "B"), (528, "C"), (505, "D"))
+"""The shipped scorecard's grade floors."""
 
 
 class FakeScorecard:
     """NOT the bank's scorecard: a linear stand-in with the real one's interface
     (``score(features) -> ScoreResult``), so decision tests can steer points. Points
-    start at 600, gain with Income and Seniority, lose with Debt and a bureau record;
+    start at 540, gain with Income and Seniority, lose with Debt and a bureau record;
     ``points`` forces a figure."""
 
     model_version = "fake-scorecard-1"
@@ -42,14 +43,14 @@ class FakeScorecard:
             "Assets": (features.get("Assets") or 0) / 1000,
         }
         points = (
-            self.points if self.points is not None else round(600 + sum(contributions.values()))
+            self.points if self.points is not None else round(540 + sum(contributions.values()))
         )
         grade = next((g for floor, g in BANDS if points >= floor), "E")
         worst = sorted(contributions, key=contributions.__getitem__)[:3]
         return ScoreResult(
             points=points,
             grade=grade,
-            probability_bad=round(1 / (1 + 2 ** ((points - 560) / 20)), 6),
+            probability_bad=round(1 / (1 + 50 * 2 ** ((points - 600) / 20)), 6),
             reasons=worst,
             model_version=self.model_version,
         )
@@ -111,7 +112,7 @@ FORM = {
     "assets": "100000.00",
     "debts": "0.00",
 }
-"""Scores 628 with the fake scorecard: grade B, limit 120,000 yuan, 7.20% a year."""
+"""Scores 568 with the fake scorecard: grade B, limit 120,000 yuan, 7.20% a year."""
 
 
 def apply(customer: ApiCustomer, key: str = "a1", **changes: Any) -> Any:

@@ -372,6 +372,30 @@ def bench_pay(
         raise typer.Exit(1)
 
 
+@bench_app.command("lending")
+def bench_lending(
+    seconds: Annotated[float, typer.Option(help="Seconds of pgbench and of the decisions.")] = 10.0,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients (and pgbench's).")] = 32,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes behind the port (default: one per CPU)."),
+    ] = None,
+    customers: Annotated[int, typer.Option(help="Applicants, taken in turn.")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Credit decisions over HTTP end to end (login, rules, the bureau fake, the
+    scorecard, the offer stored), served as ``up --workers N`` serves them, beside
+    pgbench's TPC-B on one fresh embedded PostgreSQL: decisions/s, p50/p99 and the CPU
+    each decision cost."""
+    from rongbank.api.serve import default_workers
+    from rongbank.lending import bench as lending_bench
+
+    report = lending_bench.run(
+        seconds=seconds, clients=clients, workers=workers or default_workers(), customers=customers
+    )
+    _print_report(report, lending_bench.render, as_json=as_json)
+
+
 @bench_app.command("paths")
 def bench_paths(
     seconds: Annotated[float, typer.Option(help="Seconds of pgbench and of each path.")] = 10.0,

@@ -44,7 +44,7 @@ class ShippedScorecard:
                 path = self.path or shipped_scorecard()
                 if not path.is_file():
                     raise ScorecardMissing(path=path.name)
-                # Imported by name: the pipeline is its own module (rongbank.lending.model).
-                model: Any = importlib.import_module("rongbank.lending.model")
+                # Imported by name: the pipeline is its own package (rongbank.lending.model).
+                model: Any = importlib.import_module("rongbank.lending.model.scorecard")
                 self._loaded = model.Scorecard.load(path)
             return self._loaded
