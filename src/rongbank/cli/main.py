@@ -17,8 +17,8 @@ from rich.table import Table
 
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
+from rongbank.cli.lending import lending_decisions_app
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
-from rongbank.lending.decision_cli import lending_decisions_app
 from rongbank.payments.cli import payments_app
 from rongbank.settings import Settings
 from rongbank.wealth.cli import wealth_app
@@ -387,8 +387,8 @@ def bench_lending(
     scorecard, the offer stored), served as ``up --workers N`` serves them, beside
     pgbench's TPC-B on one fresh embedded PostgreSQL: decisions/s, p50/p99 and the CPU
     each decision cost."""
+    from rongbank.api import lending_bench
     from rongbank.api.serve import default_workers
-    from rongbank.lending import bench as lending_bench
 
     report = lending_bench.run(
         seconds=seconds, clients=clients, workers=workers or default_workers(), customers=customers
