@@ -39,7 +39,7 @@ def application_out(
 
 
 @customer.post("/applications", status_code=201)
-def apply(
+def apply_for_credit(
     body: s.ApplicationIn, platform: PlatformDep, me: CustomerPrincipal, response: Response
 ) -> s.ApplicationOut:
     """Apply for credit and get the decision at once: ``offered`` (the offer, with its
@@ -107,7 +107,7 @@ def my_offer(offer_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) ->
 
 
 @customer.post("/offers/{offer_id}/accept", status_code=201)
-def accept(
+def accept_offer(
     offer_id: IdParam,
     body: s.AcceptIn,
     platform: PlatformDep,
@@ -145,7 +145,7 @@ def accept(
 
 
 @staff.get("/reviews")
-def review_queue(platform: PlatformDep, _: CreditOfficer) -> list[s.ReviewOut]:
+def credit_review_queue(platform: PlatformDep, _: CreditOfficer) -> list[s.ReviewOut]:
     """Applications waiting for a credit officer, oldest first (those waiting for a
     second approver included)."""
     with platform.transaction() as session:
@@ -153,7 +153,9 @@ def review_queue(platform: PlatformDep, _: CreditOfficer) -> list[s.ReviewOut]:
 
 
 @staff.get("/reviews/{application_id}")
-def review(application_id: IdParam, platform: PlatformDep, _: CreditOfficer) -> s.ReviewDetailOut:
+def credit_review(
+    application_id: IdParam, platform: PlatformDep, _: CreditOfficer
+) -> s.ReviewDetailOut:
     """One referred application: what the applicant told the bank, every stage of the
     decision with its reasons, the score."""
     with platform.transaction() as session:
@@ -161,7 +163,7 @@ def review(application_id: IdParam, platform: PlatformDep, _: CreditOfficer) -> 
 
 
 @staff.post("/reviews/{application_id}/approve")
-def approve(
+def approve_credit_review(
     application_id: IdParam, body: s.ReviewIn, platform: PlatformDep, me: CreditOfficer
 ) -> s.ReviewDecisionOut:
     """Approve: the customer gets the offer the decision priced. Above the second
@@ -180,7 +182,7 @@ def approve(
 
 
 @staff.post("/reviews/{application_id}/decline")
-def decline(
+def decline_credit_review(
     application_id: IdParam, body: s.ReviewIn, platform: PlatformDep, me: CreditOfficer
 ) -> s.ReviewDecisionOut:
     with platform.audited(
