@@ -6,6 +6,7 @@ or decline. The same service calls and audit actions as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +19,8 @@ from rongbank.lending.decision_schemas import money
 from rongbank.lending.reviews import Review
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
+from rongbank.web.i18n import translate
+from rongbank.web.pages import PlatformDep, _local_time, _redirect, lang_of, render, staff_page
 from rongbank.web.staff_pages import Csrf, Reason, StaffMember, refusal
 
 router = APIRouter(include_in_schema=False, prefix="/staff/lending")
@@ -46,14 +48,13 @@ def _review_view(review: Review) -> dict[str, Any]:
     }
 
 
-def _form_row(key: str, value: object) -> dict[str, str]:
-    """One line of what the applicant told the bank: its label's key, and the value
-    shown (money in yuan) or the key of its word (employment, housing)."""
+def _form_row(words: Mapping[str, str], key: str, value: object) -> tuple[str, str]:
+    """One line of what the applicant told the bank, in the page's language: money in
+    yuan, employment and housing in words."""
+    label = words.get(f"credit_{key}", key)
     if key in MONEY_FIELDS and isinstance(value, int):
-        return {"label": f"credit_{key}", "value": money(value), "word": ""}
-    if key in ("employment", "housing"):
-        return {"label": f"credit_{key}", "value": str(value), "word": f"credit_{key}_{value}"}
-    return {"label": f"credit_{key}", "value": str(value), "word": ""}
+        return label, money(value)
+    return label, words.get(f"credit_{key}_{value}", str(value))
 
 
 @router.get("")
@@ -83,7 +84,8 @@ def _detail(
     with platform.transaction() as session:
         detail = platform.credit.reviews.detail(session, application_id)
     a = detail.application
-    form = [_form_row(key, value) for key, value in detail.form.items() if value is not None]
+    words = translate(lang_of(request))
+    form = [_form_row(words, k, v) for k, v in detail.form.items() if v is not None]
     return render(
         request,
         "staff_lending_review.html",
@@ -91,7 +93,7 @@ def _detail(
         review=_review_view(detail.review),
         application={
             "product": a.product,
-            "purpose": a.purpose,
+            "purpose": words.get(f"credit_purpose_{a.purpose}", a.purpose),
             "amount": money(a.amount),
             "term_months": a.term_months,
             "method": a.method,
@@ -102,6 +104,7 @@ def _detail(
         },
         form=form,
         score=detail.score,
+        factors=[words.get(f"credit_factor_{f}", f) for f in detail.score.get("factors", [])],
         stages=[
             {"name": s.name, "outcome": s.outcome, "reasons": s.reasons} for s in detail.stages
         ],
