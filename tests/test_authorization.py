@@ -22,6 +22,7 @@ from rongbank.wealth import rules
 from rongbank.web.pages import STAFF_COOKIE
 from tests.accounts.test_endpoints import PASSWORD, People
 from tests.chat.conftest import Chat, serving
+from tests.support.lending import FORM, decide_with
 
 V1 = "/api/v1"
 PUBLIC = {("POST", f"{V1}/customers"), ("POST", f"{V1}/enterprises"), ("POST", f"{V1}/sessions")}
@@ -76,6 +77,11 @@ SERVING_ROLES |= {
     ("GET", f"{V1}/staff/wealth/customers/{{customer_id}}/assessments"): STAFF_ROLES
     | {"account_manager"},
     ("POST", f"{V1}/staff/chat/groups"): STAFF_ROLES | {"account_manager"},
+    # Credit reviews: credit officers only (maker-checker among themselves).
+    ("GET", f"{V1}/staff/lending/reviews"): {"credit_officer"},
+    ("GET", f"{V1}/staff/lending/reviews/{{application_id}}"): {"credit_officer"},
+    ("POST", f"{V1}/staff/lending/reviews/{{application_id}}/approve"): {"credit_officer"},
+    ("POST", f"{V1}/staff/lending/reviews/{{application_id}}/decline"): {"credit_officer"},
     # Staff themselves are managed by administrators only.
     ("GET", f"{V1}/staff/members"): {"administrator"},
     ("POST", f"{V1}/staff/members/{{staff_id}}/deactivate"): {"administrator"},
@@ -121,6 +127,8 @@ def concrete(path: str, number: str) -> str:
         .replace("{payee_id}", "1")
         .replace("{schedule_id}", "1")
         .replace("{loan_id}", "1")
+        .replace("{application_id}", "1")
+        .replace("{offer_id}", "1")
     )
 
 
@@ -228,6 +236,10 @@ CONSOLE_ROLES = {
     ("POST", "/staff/members/{staff_id}/reactivate"): {"administrator"},
     ("GET", "/staff/liquidity"): {"risk_analyst"},
     ("POST", "/staff/liquidity/report"): {"risk_analyst"},
+    ("GET", "/staff/lending"): {"credit_officer"},
+    ("GET", "/staff/lending/reviews/{application_id}"): {"credit_officer"},
+    ("POST", "/staff/lending/reviews/{application_id}/approve"): {"credit_officer"},
+    ("POST", "/staff/lending/reviews/{application_id}/decline"): {"credit_officer"},
 }
 CONSOLE_ROLES |= dict.fromkeys(
     (
@@ -286,6 +298,16 @@ SAME_WORK = {
     ),
     ("POST", "/staff/moderation/reports/{report_id}/dismiss"): (
         "POST /staff/chat/reports/{report_id}/dismiss"
+    ),
+    ("GET", "/staff/lending"): "GET /staff/lending/reviews",
+    ("GET", "/staff/lending/reviews/{application_id}"): (
+        "GET /staff/lending/reviews/{application_id}"
+    ),
+    ("POST", "/staff/lending/reviews/{application_id}/approve"): (
+        "POST /staff/lending/reviews/{application_id}/approve"
+    ),
+    ("POST", "/staff/lending/reviews/{application_id}/decline"): (
+        "POST /staff/lending/reviews/{application_id}/decline"
     ),
 }
 
@@ -635,3 +657,29 @@ def test_staff_without_a_chat_role_cannot_open_the_socket(sockets: Chat) -> None
     ):
         pass
     assert refused.value.code == 4403
+
+
+def test_a_customer_cannot_see_or_accept_another_customers_credit(
+    client: TestClient, world: dict[str, Any], platform: Platform
+) -> None:
+    """Bob has an application with an offer; every lending route Alice can call with
+    its id answers 404, and Bob's offer stays open, his account as it was."""
+    decide_with(platform)
+    alice, bob = world["alice"], world["bob"]
+    applied = client.post(
+        f"{V1}/me/lending/applications", headers=bob["headers"], json={"client_id": "b"} | FORM
+    )
+    assert applied.status_code == 201, applied.text
+    ids = {"{application_id}": applied.json()["id"], "{offer_id}": applied.json()["offer"]["id"]}
+    walked = 0
+    for method, path in operations(client):
+        if path.startswith(f"{V1}/me/lending/") and "_id}" in path:
+            target = path
+            for name, value in ids.items():
+                target = target.replace(name, str(value))
+            response = call(client, method, target, alice["headers"])
+            assert response.status_code == 404, (method, path, response.text)
+            walked += 1
+    assert walked >= 3
+    offer = client.get(f"{V1}/me/lending/offers/{ids['{offer_id}']}", headers=bob["headers"])
+    assert offer.json()["status"] == "open"

@@ -58,6 +58,9 @@ from rongbank.idempotency import Keyed, known, remembering
 from rongbank.jobs import Leadership
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
+from rongbank.lending.bureau import CreditBureau
+from rongbank.lending.centre import CreditCentre
+from rongbank.lending.decision import Scorer
 from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
@@ -96,6 +99,10 @@ class Platform:
     """Scores payments for step-up; None: the default new-payee check."""
     airline: Airline | None = None
     """The airline behind chat flight cards; None: the in-memory fake."""
+    credit_bureau: CreditBureau | None = None
+    """The credit reference centre; None: ``FakeCreditBureau``."""
+    scorer: Scorer | None = None
+    """The application scorecard; None: the shipped one (refusing to decide without it)."""
     calendar: BusinessCalendar = field(init=False)
     """The bank's business days (``holidays_file``)."""
     accounts: AccountsService = field(init=False)
@@ -111,6 +118,8 @@ class Platform:
     payments: PaymentsService = field(init=False)
     wealth: WealthService = field(init=False)
     overview: OverviewService = field(init=False)
+    credit: CreditCentre = field(init=False)
+    """Credit applications, decisions, offers, reviews (``rongbank.lending.centre``)."""
     cards: CardService = field(init=False)
     bookings: FlightBookings = field(init=False)
     attachments: AttachmentService = field(init=False)
@@ -218,6 +227,14 @@ class Platform:
             self.accounts,
             self.clock,
             load_products(self.settings.lending_products_file),
+        )
+        self.credit = CreditCentre(
+            self.clock,
+            loans=self.loans,
+            risk=lambda: self.stepup.risk,
+            rules_file=self.settings.lending_decision_file,
+            bureau=self.credit_bureau,
+            scorer=self.scorer,
         )
 
     @classmethod

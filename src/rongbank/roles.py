@@ -52,3 +52,6 @@ LIQUIDITY = (RISK_ANALYST,)
 """The bank's liquidity: the daily LCR and NSFR, outflow alerts, bank-run simulations."""
 STAFF_ADMIN = (ADMINISTRATOR,)
 """List members of staff, deactivate and reactivate them."""
+CREDIT_REVIEW = (CREDIT_OFFICER,)
+"""Decide the credit applications the machine referred (the review queue); approving
+a large one needs a second credit officer."""

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file with the lending products and price grid; unset: those shipped.",
     )
+    lending_decision_file: Path | None = Field(
+        default=None,
+        description="TOML file with the credit decision's rules and scorecard features; "
+        "unset: those shipped.",
+    )
     payments_key: SecretStr | None = Field(
         default=None,
         description="Key from which e-Pay derives merchants' notification-signing keys and "

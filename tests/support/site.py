@@ -128,6 +128,34 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
     purchase = {"client_id": "w1", "product_code": product, "account": mine, "amount": "2000.00"}
     _confirmed(client, platform, f"{V1}/me/wealth/purchases", meimei, purchase)
 
+    # credit: an application with an offer, and one a credit officer reviews
+    application = {
+        "client_id": "credit-1",
+        "product": "personal_credit",
+        "amount": "50000.00",
+        "term_months": 24,
+        "method": "equal_instalment",
+        "purpose": "consumption",
+        "monthly_income": "8000.00",
+        "monthly_expenses": "3000.00",
+        "employment": "permanent",
+        "years_with_employer": 5,
+        "housing": "rent",
+        "assets": "100000.00",
+        "debts": "0.00",
+    }
+    offered = _ok(
+        client.post(f"{V1}/me/lending/applications", headers=meimei["headers"], json=application)
+    )
+    referred = _ok(
+        client.post(
+            f"{V1}/me/lending/applications",
+            headers=lilei["headers"],
+            json=application | {"debts": "58000.00"},  # the test scorecard's grey zone
+        )
+    )
+    assert (offered["status"], referred["status"]) == ("offered", "review")
+
     # e-Pay: a merchant with an owner login, paid online, an order still open
     with platform.transaction() as session:
         ops_ids = [
@@ -268,8 +296,10 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "merchant_id": str(merchant.id),
             "loan_id": str(loan_id),
             "kind": "prepay",
+            "application_id": str(offered["id"]),
         },
         by_route={
+            "/staff/lending/reviews/{application_id}": {"application_id": str(referred["id"])},
             "/pay/{token}": {"token": tokens[open_no]},
             "/chat/{conversation_id}/cards/{card_id}": {"conversation_id": str(direct["id"])},
         },

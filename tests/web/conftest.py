@@ -27,6 +27,7 @@ from rongbank.platform import Platform
 from rongbank.settings import Settings
 from rongbank.web.pages import LANG_COOKIE
 from tests.factories.identity import resident_id
+from tests.support.lending import decide_with
 from tests.support.sms import sms_code as sms_code  # the browser tests read codes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -63,6 +64,7 @@ def server(pg: object) -> Iterator[tuple[str, Platform]]:
         clock=clock,
         group_commit=False,
     )
+    decide_with(platform)  # credit decisions with the test scorecard
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

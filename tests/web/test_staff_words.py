@@ -15,8 +15,9 @@ import pytest
 from rongbank import roles
 from rongbank.auth.limits import ToolKind
 from rongbank.chat import notices
+from rongbank.lending.schedule import RepaymentMethod
 from rongbank.payments.merchants import MerchantRole
-from rongbank.web import staff_merchant_pages, staff_notice_pages, staff_pages
+from rongbank.web import staff_lending_pages, staff_merchant_pages, staff_notice_pages, staff_pages
 from rongbank.web.i18n import LANGUAGES, translate
 
 TEMPLATES = Path(staff_pages.__file__).parent / "templates"
@@ -45,11 +46,16 @@ def composed_words() -> set[str]:
         "tool_status_": ("active", "blocked", "revoked", "expired"),
         "wealth_state_": ("upcoming", "on_sale", "closed"),
         "work_": ("queues", "alerts", "approvals"),
+        "staff_review_": ("open", "approved_once", "approved", "declined"),
+        "staff_stage_": ("eligibility", "bureau", "fraud", "scorecard", "pricing"),
+        "staff_outcome_": ("pass", "decline", "refer"),
+        "credit_method_": tuple(m.value for m in RepaymentMethod),
     }
     words = {prefix + value for prefix, values in families.items() for value in values}
     words |= {work.word for work in staff_pages.WORK}
     words |= {word for _, word, _ in staff_pages.MENU}
     words |= set(staff_merchant_pages.NOTICES.values())
+    words |= set(staff_lending_pages.NOTICES.values())
     return words
 
 

@@ -31,6 +31,7 @@ from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
 from rongbank.chat.gateway import router as chat_gateway
 from rongbank.ledger.endpoints import router as ledger_router
+from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
@@ -40,12 +41,14 @@ from rongbank.web import (
     error_pages,
     funding_pages,
     home_pages,
+    lending_pages,
     loan_pages,
     merchant_pages,
     pages,
     pay_pages,
     profile_pages,
     scheduled_pages,
+    staff_lending_pages,
     staff_liquidity_pages,
     staff_merchant_pages,
     staff_notice_pages,
@@ -150,6 +153,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(wealth_endpoints.customer, prefix="/api/v1")
     app.include_router(wealth_endpoints.staff, prefix="/api/v1")
     app.include_router(loan_endpoints.customer, prefix="/api/v1")
+    app.include_router(lending_decisions.customer, prefix="/api/v1")
+    app.include_router(lending_decisions.staff, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
@@ -164,6 +169,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_liquidity_pages.router)
+    app.include_router(lending_pages.router)
+    app.include_router(staff_lending_pages.router)
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)
     app.include_router(profile_pages.router)

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
+from rongbank.cli.lending import decision_app, preapprove
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
 from rongbank.lending.cli import lending_app
 from rongbank.payments.cli import payments_app
@@ -38,6 +39,9 @@ app.add_typer(payments_app, name="payments")
 app.add_typer(wealth_app, name="wealth")
 app.add_typer(risk_app, name="risk")
 app.add_typer(lending_app, name="lending")
+# The decision commands live at the boundary (they start a platform), not in the domain.
+lending_app.add_typer(decision_app, name="decision")
+lending_app.command("preapprove")(preapprove)
 console = Console()
 
 
@@ -397,6 +401,30 @@ def bench_lending_eod(
     _print_report(report, bench.render, as_json=as_json)
     if not report.sound:
         raise typer.Exit(1)
+
+
+@bench_app.command("lending")
+def bench_lending(
+    seconds: Annotated[float, typer.Option(help="Seconds of pgbench and of the decisions.")] = 10.0,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients (and pgbench's).")] = 32,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes behind the port (default: one per CPU)."),
+    ] = None,
+    customers: Annotated[int, typer.Option(help="Applicants, taken in turn.")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Credit decisions over HTTP end to end (login, rules, the bureau fake, the
+    scorecard, the offer stored), served as ``up --workers N`` serves them, beside
+    pgbench's TPC-B on one fresh embedded PostgreSQL: decisions/s, p50/p99 and the CPU
+    each decision cost."""
+    from rongbank.api import lending_bench
+    from rongbank.api.serve import default_workers
+
+    report = lending_bench.run(
+        seconds=seconds, clients=clients, workers=workers or default_workers(), customers=customers
+    )
+    _print_report(report, lending_bench.render, as_json=as_json)
 
 
 @bench_app.command("paths")

@@ -79,6 +79,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/merchants", "staff_merchants", roles.MERCHANTS),
     ("/staff/settlements", "staff_settlements", roles.MERCHANTS),
     ("/staff/wealth", "staff_wealth", roles.WEALTH_CATALOGUE),
+    ("/staff/lending", "staff_lending", roles.CREDIT_REVIEW),
     ("/staff/broadcasts", "staff_broadcasts", roles.BROADCASTS),
     ("/staff/moderation", "staff_moderation", roles.MODERATION),
     ("/staff/tools", "staff_tools", roles.TOOLS),
@@ -162,6 +163,13 @@ WORK = (
         "/staff/wealth",
         roles.WEALTH_PRODUCTS,
         lambda p, s, _: p.wealth.payouts_due(s),
+    ),
+    Work(
+        "approvals",
+        "work_lending_reviews",
+        "/staff/lending",
+        roles.CREDIT_REVIEW,
+        lambda p, s, _: p.credit.reviews.waiting(s),
     ),
     Work(
         "approvals",

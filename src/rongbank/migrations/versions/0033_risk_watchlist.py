@@ -18,7 +18,7 @@ Revision ID: 0033_risk_watchlist
 from alembic import op
 
 revision = "0033_risk_watchlist"
-down_revision = "0031_lending_loans"
+down_revision = "0032_lending_applications"
 branch_labels = None
 depends_on = None
 
