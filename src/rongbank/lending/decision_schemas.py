@@ -72,7 +72,9 @@ class ApplicationIn(Strict):
         )
 
 
-class InstalmentOut(BaseModel):
+class PlannedInstalmentOut(BaseModel):
+    """One instalment of an offer as it would run if accepted today."""
+
     number: int
     due_date: date
     principal: str
@@ -102,7 +104,7 @@ class OfferOut(BaseModel):
     status: str
     expires_at: datetime
     loan_id: int | None
-    schedule: list[InstalmentOut] = Field(description="As it runs if accepted today.")
+    schedule: list[PlannedInstalmentOut] = Field(description="As it runs if accepted today.")
 
     @classmethod
     def of(cls, offer: Offer, quote: Quote) -> OfferOut:
@@ -125,7 +127,7 @@ class OfferOut(BaseModel):
             expires_at=offer.expires_at,
             loan_id=offer.loan_id,
             schedule=[
-                InstalmentOut(
+                PlannedInstalmentOut(
                     number=i.number,
                     due_date=i.due_date,
                     principal=money(i.principal),
