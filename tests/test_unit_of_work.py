@@ -14,8 +14,11 @@ from rongbank.db import (
     SessionFactory,
     after_commit,
     autocommit,
+    driver_connection,
     make_engine,
     make_session_factory,
+    run,
+    statement,
     unit_of_work,
 )
 from tests.conftest import session_factory_on
@@ -143,3 +146,27 @@ def insert_then_refuse(work: AbstractContextManager[Session], n: int) -> None:
     with work as session:
         session.execute(text("INSERT INTO counted VALUES (:n)"), {"n": n})
         raise Refused
+
+
+def test_statements_run_on_the_connection_of_the_sessions_transaction_now(
+    fresh_db: str,
+) -> None:
+    """``db.run`` finds the session's psycopg connection once a transaction: a session
+    kept past its commit runs the next transaction's statements on the connection that
+    transaction got from the pool, not on the one before (now another's)."""
+    engine = make_engine(fresh_db, pool_size=2)
+    factory = make_session_factory(engine)
+    try:
+        with factory() as session:
+            first = driver_connection(session)
+            assert run(session, statement("SELECT 1")).fetchone() == (1,)
+            session.commit()
+            with engine.connect() as other:  # takes the first connection from the pool
+                assert other.connection.driver_connection is first
+                second = driver_connection(session)
+                assert second is not first
+                assert second is session.connection().connection.driver_connection
+                assert run(session, statement("SELECT 2")).fetchone() == (2,)
+            session.commit()
+    finally:
+        engine.dispose()

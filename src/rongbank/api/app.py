@@ -8,10 +8,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from rongbank import __version__
@@ -25,6 +24,7 @@ from rongbank.api.dispatch import dispatch_by_segments
 from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
 from rongbank.api.guard import InputGuard
+from rongbank.api.headers import SecurityHeaders
 from rongbank.auth import endpoints as auth_endpoints
 from rongbank.auth import session_endpoints
 from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
@@ -185,23 +185,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
         include_in_schema=False,
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        # Pages load only their own scripts and styles, cannot be framed (clickjacking
-        # a transfer form), and do not leak URLs to other sites.
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        # Pages and answers hold accounts, movements, names, codes and keys shown
-        # once: no cache, shared or the browser's own, may keep them. Every answer
-        # but the static files gets it, since a list of the ones with personal data
-        # is how one gets missed; a public answer (the CA certificate) says otherwise.
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)  # outside the input guard: its refusals too
 
     app.add_exception_handler(pages.LoginRequired, error_pages.login_required)  # type: ignore[arg-type]
 
