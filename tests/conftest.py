@@ -28,6 +28,10 @@ from rongbank.embedded import EmbeddedPostgres
 from rongbank.ledger.service import LedgerService
 from rongbank.platform import Platform
 from rongbank.settings import Settings
+from tests.support.hashing import (  # noqa: F401  # autouse: passwords hashed cheaply
+    banks_hashing_when_marked,
+    cheap_password_hashing,
+)
 
 TEMPLATE = "rongbank_template"
 SHARED = "rongbank_test"
