@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,6 +33,14 @@ from tests.support.hashing import (  # noqa: F401  # autouse: passwords hashed c
     banks_hashing_when_marked,
     cheap_password_hashing,
 )
+
+# xdist starts its workers with COLUMNS=80 (and LINES) in their environment, and rich
+# reads it once, when a module-level Console is made (``wealth/cli.py``): the CLI
+# tests' own COLUMNS would then do nothing and their output be wrapped at 80. A plain
+# run has none, so that each Console follows the COLUMNS of the moment.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
