@@ -48,6 +48,10 @@ SCREENSHOTS = os.environ.get("RONGBANK_SCREENSHOTS")
 """A folder the flows save their screenshots in, for the README (``scripts/screenshots``)."""
 SCREENSHOT_LANGUAGE = os.environ.get("RONGBANK_SCREENSHOTS_LANG", "zh")
 _people = itertools.count(600)  # resident ids and mobiles no other test of a module uses
+# How long an expectation waits for the page to show what it expects: a guard against
+# hanging, not a measurement. Playwright's 5 s was too short for a page that answers a
+# form when the machine is loaded (two xdist workers, each a browser and a server).
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")
