@@ -43,19 +43,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.pop(name, None)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist (``scripts/test`` runs ``-n``, ``--dist loadgroup``) each test module
-    runs whole on one worker, so that its module fixtures (a server, a browser, a
-    database, a fuzzing world) are made once; modules that share a session fixture
-    name one ``xdist_group`` and run on one worker, which makes it once."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            shared = "sample_site" in getattr(item, "fixturenames", ())
-            group = "sample_site" if shared else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
 TEMPLATE = "rongbank_template"
 SHARED = "rongbank_test"
 

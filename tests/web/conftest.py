@@ -71,8 +71,8 @@ def site_server(pg: object) -> Iterator[tuple[str, Platform]]:
 @pytest.fixture(scope="session")
 def sample_site(site_server: tuple[str, Platform]) -> Site:
     """A bank with a little of everything (``tests/support/site.py``), made once per
-    session (per xdist worker) for the tests that walk every page and only read: the
-    modules using it run on one worker (``tests/conftest.py``)."""
+    session (per xdist worker: at most once a worker) for the tests that walk every
+    page and only read."""
     base, platform = site_server
     return build(base, platform)
 
