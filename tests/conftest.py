@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,6 +29,19 @@ from rongbank.embedded import EmbeddedPostgres
 from rongbank.ledger.service import LedgerService
 from rongbank.platform import Platform
 from rongbank.settings import Settings
+from tests.support.hashing import (  # noqa: F401  # autouse: passwords hashed cheaply
+    banks_hashing_when_marked,
+    cheap_password_hashing,
+)
+
+# xdist starts its workers with COLUMNS=80 (and LINES) in their environment, and rich
+# reads it once, when a module-level Console is made (``wealth/cli.py``): the CLI
+# tests' own COLUMNS would then do nothing and their output be wrapped at 80. A plain
+# run has none, so that each Console follows the COLUMNS of the moment.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
 
 TEMPLATE = "rongbank_template"
 SHARED = "rongbank_test"

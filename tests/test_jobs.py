@@ -55,7 +55,9 @@ def test_a_leader_that_dies_is_replaced(fresh_db: str) -> None:
         assert dead.held()
         assert not other.held()
         conns[0].close()  # as the kernel does for a process killed
-        assert other.held()
+        # The server ends the closed connection's backend, and lets go of its lock, in
+        # its own time (later on a loaded machine): the lock is the other's after that.
+        eventually(other.held, "the lock of a closed connection was never let go")
     finally:
         dead.close()
         other.close()

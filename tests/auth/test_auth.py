@@ -93,6 +93,7 @@ def attempt(
     return outcome
 
 
+@pytest.mark.rfc_9106_hashing
 class TestPasswordHashing:
     def test_a_hash_verifies_its_password_only(self) -> None:
         hashed = hash_password(PASSWORD)
@@ -364,6 +365,7 @@ class TestLogin:
             "lockout_seconds": 900,
         }
 
+    @pytest.mark.rfc_9106_hashing
     def test_a_hash_with_old_parameters_is_replaced_at_login(
         self, session: Session, auth: AuthService, alice: str
     ) -> None:

@@ -28,6 +28,7 @@ from rongbank.settings import Settings
 from rongbank.web.pages import LANG_COOKIE
 from tests.factories.identity import resident_id
 from tests.support.lending import decide_with
+from tests.support.site import Site, build
 from tests.support.sms import sms_code as sms_code  # the browser tests read codes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -48,14 +49,38 @@ SCREENSHOTS = os.environ.get("RONGBANK_SCREENSHOTS")
 """A folder the flows save their screenshots in, for the README (``scripts/screenshots``)."""
 SCREENSHOT_LANGUAGE = os.environ.get("RONGBANK_SCREENSHOTS_LANG", "zh")
 _people = itertools.count(600)  # resident ids and mobiles no other test of a module uses
+# How long an expectation waits for the page to show what it expects: a guard against
+# hanging, not a measurement. Playwright's 5 s was too short for a page that answers a
+# form when the machine is loaded (two xdist workers, each a browser and a server).
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")
 def server(pg: object) -> Iterator[tuple[str, Platform]]:
     """The real app on a real port, over a fresh database."""
+    yield from _serve(pg, f"web_{int(time.time() * 1000)}")
+
+
+@pytest.fixture(scope="session")
+def site_server(pg: object) -> Iterator[tuple[str, Platform]]:
+    """The server of :func:`sample_site`, for the modules that walk it (each names
+    it as its ``server``: ``server = site_server`` would not do, a fixture is found by
+    its function's name)."""
+    yield from _serve(pg, "web_sample_site")
+
+
+@pytest.fixture(scope="session")
+def sample_site(site_server: tuple[str, Platform]) -> Site:
+    """A bank with a little of everything (``tests/support/site.py``), made once per
+    session (per xdist worker: at most once a worker) for the tests that walk every
+    page and only read."""
+    base, platform = site_server
+    return build(base, platform)
+
+
+def _serve(pg: object, name: str) -> Iterator[tuple[str, Platform]]:
     from tests.conftest import TEMPLATE  # the migrated template database
 
-    name = f"web_{int(time.time() * 1000)}"
     pg.create_database(name, template=TEMPLATE)  # type: ignore[attr-defined]
     clock = FrozenClock(datetime(2026, 3, 2, 1, 30, tzinfo=UTC))
     platform = Platform.connect(

@@ -18,7 +18,7 @@ from rongbank.platform import Platform
 from rongbank.web.i18n import ERRORS_EN, ERRORS_ZH, MESSAGES
 from tests.factories.people import PASSWORD
 from tests.support.pages import Visible, audience, page_routes, plain
-from tests.support.site import MERCHANT_OWNER, STAFF_ROLES, Site, build
+from tests.support.site import MERCHANT_OWNER, STAFF_ROLES, Site
 from tests.support.web import Forms
 
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -68,9 +68,13 @@ def _login(base: str, path: str, **fields: str) -> httpx.Client:
 
 
 @pytest.fixture(scope="module")
-def site(server: tuple[str, Platform]) -> Site:
-    base, platform = server
-    return build(base, platform)
+def server(site_server: tuple[str, Platform]) -> tuple[str, Platform]:
+    return site_server  # the sample site's, shared with the other walks
+
+
+@pytest.fixture(scope="module")
+def site(sample_site: Site) -> Site:
+    return sample_site
 
 
 @pytest.fixture(scope="module")

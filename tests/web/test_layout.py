@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from rongbank import web
 from rongbank.platform import Platform
 from tests.factories.people import PASSWORD
-from tests.support.site import MERCHANT_OWNER, STAFF_ROLES, Site, build
+from tests.support.site import MERCHANT_OWNER, STAFF_ROLES, Site
 from tests.web.conftest import needs_chromium
 
 pytestmark = needs_chromium
@@ -95,9 +95,13 @@ def _audience(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(server: tuple[str, Platform]) -> Site:
-    base, platform = server
-    return build(base, platform)
+def server(site_server: tuple[str, Platform]) -> tuple[str, Platform]:
+    return site_server  # the sample site's, shared with the other walks
+
+
+@pytest.fixture(scope="module")
+def site(sample_site: Site) -> Site:
+    return sample_site
 
 
 def _login(context: BrowserContext, base: str, path: str, name: str, field: str) -> Page:

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from rongbank.platform import Platform
 from rongbank.web.pages import LANG_COOKIE
 from tests.factories.people import PASSWORD
-from tests.support.site import STAFF_ROLES, build
+from tests.support.site import STAFF_ROLES, Site
 from tests.web.conftest import View, needs_chromium, submit
 
 pytestmark = needs_chromium
@@ -23,10 +23,16 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def staff(browser: Browser, server: tuple[str, Platform]) -> Iterator[dict[str, Page]]:
+def server(site_server: tuple[str, Platform]) -> tuple[str, Platform]:
+    return site_server  # the sample site's, shared with the other walks
+
+
+@pytest.fixture(scope="module")
+def staff(
+    browser: Browser, server: tuple[str, Platform], sample_site: Site
+) -> Iterator[dict[str, Page]]:
     """A logged-in console per staff role, over a bank with a little of everything."""
-    base, platform = server
-    build(base, platform)
+    base, _ = server
     contexts = {role: browser.new_context() for role in STAFF_ROLES}
     tabs = {}
     for role, context in contexts.items():
