@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -64,7 +65,7 @@ def german_credit_csv(request: pytest.FixtureRequest) -> Path:
         member = tar.extractfile(MEMBER)
         assert member is not None, f"{MEMBER} is not in {sdists[0]}"
         data = member.read()
-    partial = csv.with_suffix(".part")
+    partial = csv.with_suffix(f".{os.getpid()}.part")  # xdist workers may race here
     partial.write_bytes(data)
     partial.replace(csv)  # whole or not at all, if two sessions race
     return csv
