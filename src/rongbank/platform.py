@@ -60,6 +60,7 @@ from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
 from rongbank.lending.bureau import CreditBureau
 from rongbank.lending.centre import CreditCentre
+from rongbank.lending.checkout import YidaiCheckout
 from rongbank.lending.decision import Scorer
 from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
@@ -119,6 +120,8 @@ class Platform:
     wealth: WealthService = field(init=False)
     overview: OverviewService = field(init=False)
     credit: CreditCentre = field(init=False)
+    yidai: YidaiCheckout = field(init=False)
+    """逸贷: e-Pay orders paid by instalments, and their refunds unwound on the loan."""
     """Credit applications, decisions, offers, reviews (``rongbank.lending.centre``)."""
     cards: CardService = field(init=False)
     bookings: FlightBookings = field(init=False)
@@ -236,6 +239,8 @@ class Platform:
             bureau=self.credit_bureau,
             scorer=self.scorer,
         )
+        self.yidai = YidaiCheckout(lambda: self.credit, self.payments)
+        self.payments.refund_listeners.append(self.yidai.refunded)
 
     @classmethod
     def connect(
