@@ -57,6 +57,7 @@ from rongbank.web import (
     staff_wealth_pages,
     transfer_pages,
     wealth_pages,
+    yidai_pages,
 )
 
 SERVER_GC_THRESHOLDS = (50_000, 20, 1_000)
@@ -172,6 +173,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_liquidity_pages.router)
     app.include_router(lending_pages.router)
+    app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)

@@ -64,6 +64,11 @@ class YidaiCheckout:
         self.credit = credit
         self.payments = payments
 
+    def offered_for(self, amount: int) -> bool:
+        """Whether an order of ``amount`` fen may be paid by 逸贷 at all."""
+        product = self.credit().loans.products.get(PRODUCT)
+        return product.min_amount <= amount <= product.max_amount
+
     def apply(
         self,
         session: Session,
@@ -108,6 +113,30 @@ class YidaiCheckout:
         elif offer is not None and offer.status == "withdrawn":
             offer, reasons = None, ("limit_below_order",)
         return CheckoutDecision(application, offer, reasons), created
+
+    def decision(
+        self, session: Session, *, customer_id: int, token: str, application_id: int
+    ) -> tuple[Payment, CheckoutDecision]:
+        """The order and a decision stored for it (another's or another order's is not
+        found)."""
+        payment = self.payments.order_for_customer(session, customer_id=customer_id, token=token)
+        credit = self.credit()
+        application = credit.applications.application(
+            session, application_id, customer_id=customer_id
+        )
+        linked = session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM lending_checkout WHERE application_id = :a "
+                "AND payment_id = :p)"
+            ),
+            {"a": application.id, "p": payment.id},
+        ).scalar_one()
+        if not linked:
+            raise errors.ApplicationNotFound()
+        offer = credit.offers.offer_of(session, application.id)
+        if offer is not None and offer.status == "withdrawn":
+            return payment, CheckoutDecision(application, None, ("limit_below_order",))
+        return payment, CheckoutDecision(application, offer, application.reasons)
 
     def signing(
         self, session: Session, payment: Payment, offer: Offer, account_number: str
