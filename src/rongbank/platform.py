@@ -65,6 +65,7 @@ from rongbank.lending.decision import Scorer
 from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
+from rongbank.lending.settlement_share import SettlementShares
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -121,6 +122,8 @@ class Platform:
     overview: OverviewService = field(init=False)
     credit: CreditCentre = field(init=False)
     yidai: YidaiCheckout = field(init=False)
+    settlement_shares: SettlementShares = field(init=False)
+    """Merchant operating loans repaid by a share of each e-Pay settlement."""
     """逸贷: e-Pay orders paid by instalments, and their refunds unwound on the loan."""
     """Credit applications, decisions, offers, reviews (``rongbank.lending.centre``)."""
     cards: CardService = field(init=False)
@@ -241,6 +244,8 @@ class Platform:
         )
         self.yidai = YidaiCheckout(lambda: self.credit, self.payments)
         self.payments.refund_listeners.append(self.yidai.refunded)
+        self.settlement_shares = SettlementShares(lambda: self.credit.loans, self.payments)
+        self.payments.settlement_listeners.append(self.settlement_shares.settled)
 
     @classmethod
     def connect(

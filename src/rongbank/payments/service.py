@@ -37,7 +37,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -224,6 +224,10 @@ class PaymentsService(Merchants):
         """Called in each refund's transaction once the money is back in the payer's
         account: the seam through which another domain (逸贷, whose loan paid the
         order) acts on it, e-Pay knowing nothing of it."""
+        self.settlement_listeners: list[Callable[[Session, Merchant, Any], None]] = []
+        """Called in each settlement run's transaction (``settlement.settle``, once per
+        merchant and day) with the merchant and its ``Settlement``, once the payout is
+        in the settlement account: lending takes an operating loan's share of it."""
         self._code_key = hmac.new(key, b"rongbank-payments:payment-codes", "sha256").digest()
         self._notify_key = hmac.new(key, b"rongbank-payments:notify", "sha256").digest()
 

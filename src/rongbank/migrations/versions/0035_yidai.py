@@ -5,6 +5,8 @@
   the loan that paid the order. At most one loan per order (a partial unique index):
   an order is paid by instalments once, whatever retries or races there are.
   ``refunded``: what the order's refunds have taken off the loan's principal so far.
+- ``lending_settlement_share``: a merchant operating loan repaid by a share (basis
+  points) of each of the merchant's e-Pay settlement payouts.
 
 Revision ID: 0035_yidai
 """
@@ -30,9 +32,15 @@ def upgrade() -> None:
         CREATE UNIQUE INDEX lending_checkout_paid ON lending_checkout (payment_id)
             WHERE loan_id IS NOT NULL;
         CREATE INDEX lending_checkout_payment ON lending_checkout (payment_id);
+        CREATE TABLE lending_settlement_share (
+            loan_id     bigint PRIMARY KEY REFERENCES loans (id),
+            merchant_id bigint NOT NULL REFERENCES merchant (id),
+            share_bps   integer NOT NULL CHECK (share_bps > 0 AND share_bps <= 10000)
+        );
+        CREATE INDEX lending_settlement_share_merchant ON lending_settlement_share (merchant_id);
         """
     )
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE lending_checkout")
+    op.execute("DROP TABLE lending_settlement_share; DROP TABLE lending_checkout")
