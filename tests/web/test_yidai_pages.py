@@ -20,8 +20,8 @@ from tests.support.web import WebCustomer
 from tests.web.conftest import sms_code
 from tests.web.test_pay_pages import browser, shop, shown
 
-SHORT_FORM = {
-    k: FORM[k]
+SHORT_FORM: dict[str, str] = {
+    k: str(FORM[k])
     for k in (
         "monthly_income",
         "monthly_expenses",
