@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +21,7 @@ from tests.support.web import WebCustomer
 from tests.web.conftest import sms_code
 from tests.web.test_pay_pages import browser, shop, shown
 
-SHORT_FORM: dict[str, str] = {
+SHORT_FORM: dict[str, Any] = {
     k: str(FORM[k])
     for k in (
         "monthly_income",
