@@ -60,10 +60,12 @@ from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
 from rongbank.lending.bureau import CreditBureau
 from rongbank.lending.centre import CreditCentre
+from rongbank.lending.checkout import YidaiCheckout
 from rongbank.lending.decision import Scorer
 from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
+from rongbank.lending.settlement_share import SettlementShares
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -119,6 +121,10 @@ class Platform:
     wealth: WealthService = field(init=False)
     overview: OverviewService = field(init=False)
     credit: CreditCentre = field(init=False)
+    yidai: YidaiCheckout = field(init=False)
+    settlement_shares: SettlementShares = field(init=False)
+    """Merchant operating loans repaid by a share of each e-Pay settlement."""
+    """逸贷: e-Pay orders paid by instalments, and their refunds unwound on the loan."""
     """Credit applications, decisions, offers, reviews (``rongbank.lending.centre``)."""
     cards: CardService = field(init=False)
     bookings: FlightBookings = field(init=False)
@@ -236,6 +242,10 @@ class Platform:
             bureau=self.credit_bureau,
             scorer=self.scorer,
         )
+        self.yidai = YidaiCheckout(lambda: self.credit, self.payments)
+        self.payments.refund_listeners.append(self.yidai.refunded)
+        self.settlement_shares = SettlementShares(lambda: self.credit.loans, self.payments)
+        self.payments.settlement_listeners.append(self.settlement_shares.settled)
 
     @classmethod
     def connect(

@@ -220,6 +220,27 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
         200,
     )
 
+    # 逸贷: an open order of 6,000 yuan offered in 12 instalments (its pay page's decision)
+    yidai_order = _ok(
+        client.post(
+            f"{V1}/merchant/orders",
+            headers=merchant_headers,
+            json={"order_no": "20260302000123456791", "amount": "6000.00", "description": "洗衣机"},
+        )
+    )
+    yidai_token = yidai_order["pay_url"].rsplit("/", 1)[-1]
+    short_form = {
+        k: v for k, v in application.items() if k not in ("product", "amount", "method", "purpose")
+    }
+    yidai = _ok(
+        client.post(
+            f"{V1}/me/orders/{yidai_token}/instalments",
+            headers=meimei["headers"],
+            json=short_form | {"client_id": "yidai-1", "term_months": 12},
+        )
+    )
+    assert yidai["status"] == "offered", yidai
+
     # 融e联: a chat with the bank, a direct chat with a transfer card, notices
     bank_chat = _ok(client.post(f"{V1}/me/chat/conversations/bank", headers=meimei["headers"]))
     _send(client, meimei["headers"], bank_chat["id"], "您好，我想咨询一下理财产品的赎回规则。")
@@ -301,6 +322,11 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
         by_route={
             "/staff/lending/reviews/{application_id}": {"application_id": str(referred["id"])},
             "/pay/{token}": {"token": tokens[open_no]},
+            "/pay/{token}/instalments": {"token": yidai_token},
+            "/pay/{token}/instalments/{application_id}": {
+                "token": yidai_token,
+                "application_id": str(yidai["application_id"]),
+            },
             "/chat/{conversation_id}/cards/{card_id}": {"conversation_id": str(direct["id"])},
         },
     )

@@ -31,6 +31,7 @@ from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
 from rongbank.chat.gateway import router as chat_gateway
 from rongbank.ledger.endpoints import router as ledger_router
+from rongbank.lending import checkout_endpoints as yidai_checkout
 from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
 from rongbank.payments import endpoints as payments_endpoints
@@ -56,6 +57,7 @@ from rongbank.web import (
     staff_wealth_pages,
     transfer_pages,
     wealth_pages,
+    yidai_pages,
 )
 
 SERVER_GC_THRESHOLDS = (50_000, 20, 1_000)
@@ -155,6 +157,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(loan_endpoints.customer, prefix="/api/v1")
     app.include_router(lending_decisions.customer, prefix="/api/v1")
     app.include_router(lending_decisions.staff, prefix="/api/v1")
+    app.include_router(yidai_checkout.customer, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
@@ -170,6 +173,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_liquidity_pages.router)
     app.include_router(lending_pages.router)
+    app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)

@@ -49,3 +49,11 @@ class ReplayRefused(Conflict):
         "This decision cannot be replayed here: it was made under other rules or another "
         "model version (details say which)."
     )
+
+
+class CheckoutOfferNotForOrder(Conflict):
+    code = "lending_checkout_offer_not_for_order"
+    message = (
+        "This offer was not made for this order's instalments: ask for instalments on the "
+        "order's pay page again."
+    )

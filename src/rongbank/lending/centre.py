@@ -89,8 +89,14 @@ class CreditCentre:
         return EAccount(*row)
 
     def accept(
-        self, session: Session, *, customer_id: int, offer_id: int, account: EAccount
+        self,
+        session: Session,
+        *,
+        customer_id: int,
+        offer_id: int,
+        account: EAccount,
+        pay_to: int | None = None,
     ) -> tuple[Offer, bool]:
         return self.offers.accept(
-            session, customer_id=customer_id, offer_id=offer_id, account=account
+            session, customer_id=customer_id, offer_id=offer_id, account=account, pay_to=pay_to
         )

@@ -166,10 +166,13 @@ class LoanService:
         grade: str,
         application_id: str | None,
         idempotency_key: str,
+        pay_to: int | None = None,
     ) -> int:
         """Lend ``principal_fen`` into the customer's e-account ``account_id``
         (``e_account.id``) at once; returns the loan's id. Once per
-        (``customer_id``, ``idempotency_key``)."""
+        (``customer_id``, ``idempotency_key``). ``pay_to``: the ledger account paid
+        instead of the e-account (逸贷 pays the merchant's payable directly); the
+        e-account is still the loan's, repaid from."""
         advisory_lock(session, "loan_disburse", customer_id)
         asked = {
             "e_account_id": account_id,
@@ -210,7 +213,7 @@ class LoanService:
         postings = [
             PostingSpec(account=book[Book.PRINCIPAL], amount=principal_fen, currency=CURRENCY),
             PostingSpec(
-                account=account.ledger_account_id,
+                account=account.ledger_account_id if pay_to is None else pay_to,
                 amount=-(principal_fen - terms.upfront_fee),
                 currency=CURRENCY,
             ),

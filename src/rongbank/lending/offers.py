@@ -121,10 +121,12 @@ class Offers:
         customer_id: int,
         offer_id: int,
         account: EAccount,
+        pay_to: int | None = None,
     ) -> tuple[Offer, bool]:
         """Accept an open offer: the loan disbursed into ``account`` (the cap checked
-        again by ``LoanService.disburse`` on what the customer owes then). A retry of
-        an accepted offer answers it (False: not new)."""
+        again by ``LoanService.disburse`` on what the customer owes then), or onto the
+        ledger account ``pay_to`` (逸贷: the merchant's). A retry of an accepted offer
+        answers it (False: not new)."""
         advisory_lock(session, LOCK, customer_id)
         offer = self.offer(session, offer_id, customer_id=customer_id, lock=True)
         if offer.status == "accepted":
@@ -147,6 +149,7 @@ class Offers:
             grade=grade,
             application_id=str(offer.application_id),
             idempotency_key=f"offer:{offer.id}",
+            pay_to=pay_to,
         )
         session.execute(
             text(

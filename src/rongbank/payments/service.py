@@ -34,9 +34,10 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -219,6 +220,14 @@ class PaymentsService(Merchants):
         """Merchants' notify and return URLs may point at private addresses (tests and
         development only: see ``rongbank.payments.urls``)."""
         self.resolver = resolver
+        self.refund_listeners: list[Callable[[Session, Payment, Refund], None]] = []
+        """Called in each refund's transaction once the money is back in the payer's
+        account: the seam through which another domain (逸贷, whose loan paid the
+        order) acts on it, e-Pay knowing nothing of it."""
+        self.settlement_listeners: list[Callable[[Session, Merchant, Any], None]] = []
+        """Called in each settlement run's transaction (``settlement.settle``, once per
+        merchant and day) with the merchant and its ``Settlement``, once the payout is
+        in the settlement account: lending takes an operating loan's share of it."""
         self._code_key = hmac.new(key, b"rongbank-payments:payment-codes", "sha256").digest()
         self._notify_key = hmac.new(key, b"rongbank-payments:notify", "sha256").digest()
 
@@ -368,6 +377,11 @@ class PaymentsService(Merchants):
         if found is None:
             raise PaymentNotFound(order_no=order_no)
         return found
+
+    def lock_order(self, session: Session, payment_id: int) -> Payment:
+        """The payment as it is, locked until the transaction ends: whoever pays it
+        another way (逸贷) locks it first, as ``pay_order`` does."""
+        return self._lock(session, payment_id)
 
     def _lock(self, session: Session, payment_id: int) -> Payment:
         row = run(session, _LOCK, {"id": payment_id}).fetchone()
@@ -598,6 +612,49 @@ class PaymentsService(Merchants):
             ),
         ).entry_id_or_raise()
         self.accounts.count_usage(session, account, column="outflow", amount=payment.amount)
+        return self._paid(session, customer_id, payment, merchant, account, entry_id, manual, now)
+
+    def payable_account(self, session: Session, payment: Payment) -> int:
+        """The ledger account that an open order's money is paid onto (its merchant's
+        payable), the merchant found active: for a domain that pays it another way."""
+        return self.active_merchant(session, payment.merchant_id).payable_account_id
+
+    def paid_otherwise(
+        self,
+        session: Session,
+        *,
+        customer_id: int,
+        payment: Payment,
+        account: EAccount,
+        entry_id: int,
+    ) -> Payment:
+        """Mark an open order paid whose amount another domain has just moved onto
+        the merchant payable (:meth:`payable_account`) in ledger entry ``entry_id``, in
+        this transaction: 逸贷, whose loan pays the merchant directly. ``payment`` is
+        locked by the caller (:meth:`lock_order`), ``account`` is the customer's,
+        where refunds go. Settlement, refunds and the notices follow as for any
+        payment; the order is paid immediately, whatever its capture."""
+        if payment.status != "created":
+            raise OrderNotPayable(status=payment.status)
+        if payment.customer_id not in (None, customer_id) or account.customer_id != customer_id:
+            raise PaymentNotFound()
+        now = self.clock.now()
+        if payment.expires_at <= now:
+            raise OrderNotPayable(status="expired")
+        merchant = self.active_merchant(session, payment.merchant_id)
+        return self._paid(session, customer_id, payment, merchant, account, entry_id, False, now)
+
+    def _paid(
+        self,
+        session: Session,
+        customer_id: int,
+        payment: Payment,
+        merchant: Merchant,
+        account: EAccount,
+        entry_id: int,
+        manual: bool,
+        now: datetime,
+    ) -> Payment:
         captured = 0 if manual else payment.amount
         row = run(
             session,
@@ -841,6 +898,8 @@ class PaymentsService(Merchants):
                     occurred_at=refund.created_at,
                 ),
             )
+        for listener in self.refund_listeners:
+            listener(session, payment, refund)
         return refund
 
     def merchant_funds(self, session: Session, merchant: Merchant) -> MerchantFunds:

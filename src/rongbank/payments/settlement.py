@@ -153,7 +153,10 @@ def settle(
         ),
         {"m": merchant_id, "d": day},
     )
-    return Settlement(*row)
+    settled = Settlement(*row)
+    for listener in payments.settlement_listeners:
+        listener(session, merchant, settled)
+    return settled
 
 
 def _take(session: Session, merchant_id: int, day: date) -> tuple[int, int, int]:

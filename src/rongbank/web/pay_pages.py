@@ -154,7 +154,13 @@ def _pay_page(
         token=token,
         merchant=merchant.name,
         merchant_number=merchant.number,
-        order=None if order is None else _payment_view(order, merchant),
+        order=None
+        if order is None
+        else _payment_view(order, merchant)
+        | {
+            # 逸贷 beside e-Pay, for an order within its amounts (rongbank.lending.checkout).
+            "instalments": platform.yidai.offered_for(order.amount),
+        },
         accounts=_accounts(platform, me.id),
         client_id=uuid.uuid4().hex,  # a static code's order number: a double submit pays once
         **context,
