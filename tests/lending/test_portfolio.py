@@ -1,6 +1,7 @@
-"""The lending portfolio's figures on a book whose days past due are known: two loans of
-the same month, one never paid (its e-account spent), one paid by the end of day; the
-month ends of March, April and May; applications offered, declined and in review."""
+"""The lending portfolio's figures on a book whose days past due are known
+(``late_and_good``: two loans of the same month, one never paid, one paid by the end
+of day, the month ends of March, April and May), and applications offered, declined
+and in review."""
 
 from __future__ import annotations
 
@@ -11,27 +12,17 @@ from sqlalchemy import text
 
 from rongbank.lending.portfolio import Portfolio, Roll, Slice, VintagePoint
 from rongbank.platform import Platform
-from tests.factories.loans import Borrowers
+from tests.factories.loans import GOOD, LATE, MONTH_ENDS, Borrowers, late_and_good
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
 from tests.support.lending import FakeScorecard, apply
 
-MONTH_ENDS = (date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31))
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
-LATE, GOOD = 1_200_000, 600_000
 
 
 @pytest.fixture
 def book(platform: Platform, borrowers: Borrowers) -> tuple[int, int]:
-    """Lent on 2 March (first due 2 April): ``late`` owes from then on; ``good`` pays."""
-    with platform.transaction() as session:
-        late_account, good_account = borrowers.person(session), borrowers.person(session)
-        late = borrowers.lend(session, late_account, LATE)
-        borrowers.spend(session, late_account, LATE)
-        good = borrowers.lend(session, good_account, GOOD)
-        for day in MONTH_ENDS:  # accrual to date and days past due need no day between
-            platform.loans.end_of_day.run(session, day)
-    return late, good
+    return late_and_good(platform, borrowers)
 
 
 def test_each_month_end_keeps_every_active_loans_days_past_due(
