@@ -100,7 +100,8 @@ CHARTS = {
 def _jsonable(figures: Figures) -> dict[str, Any]:
     data = asdict(figures)
     data["approval_rates"] = [d.approval_rate for d in figures.applications]
-    return json.loads(json.dumps(data, default=str))
+    jsonable: dict[str, Any] = json.loads(json.dumps(data, default=str))  # dates as text
+    return jsonable
 
 
 def write_report(figures: Figures, out: Path) -> list[Path]:
