@@ -24,7 +24,7 @@ def test_the_report_draws_the_books_figures(
 ) -> None:
     late_and_good(platform, borrowers)
     with platform.transaction() as session:
-        figures = Portfolio().figures(session)
+        figures = Portfolio(roll_months=12).figures(session)
 
     written = write_report(figures, tmp_path / "report")
 

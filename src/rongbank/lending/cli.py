@@ -248,6 +248,6 @@ def portfolio_report(
     from rongbank.lending.portfolio_report import write_report
 
     with open_platform(data_dir) as p, p.transaction() as session:
-        figures = Portfolio().figures(session)
+        figures = Portfolio(roll_months=12).figures(session)
     for path in write_report(figures, out):
         stdout.print(str(path))

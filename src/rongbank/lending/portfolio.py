@@ -127,11 +127,14 @@ def months_between(early: date, late: date) -> int:
 
 
 class Portfolio:
-    """The figures; ``days`` of applications, ``months`` of rolls and vintages."""
+    """The figures: ``days`` of applications, ``months`` of vintages, the rolls of the
+    last ``roll_months`` month ends (the dashboard shows the latest; each month is a
+    join of the book's month-end rows with the next's, about 0.25 s at 100,000 loans)."""
 
-    def __init__(self, *, days: int = 30, months: int = 12) -> None:
+    def __init__(self, *, days: int = 30, months: int = 12, roll_months: int = 1) -> None:
         self.days = days
         self.months = months
+        self.roll_months = roll_months
 
     def figures(self, session: Session) -> Figures:
         as_of = self.as_of(session)
@@ -205,7 +208,7 @@ class Portfolio:
                 "AND n.month = CAST(s.month + interval '1 month' AS date) "
                 "WHERE s.month >= :since AND s.month < :last GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
             ),
-            {"since": month_start(last, self.months), "last": last},
+            {"since": month_start(last, self.roll_months), "last": last},
         ).all()
         return [Roll(m, src, dst, int(n), int(p)) for m, src, dst, n, p in rows]
 
