@@ -206,6 +206,7 @@ class Portfolio:
                 "JOIN loans l ON l.id = s.loan_id LEFT JOIN loan_month_end n "
                 "ON n.loan_id = s.loan_id "
                 "AND n.month = CAST(s.month + interval '1 month' AS date) "
+                "AND n.month > :since AND n.month <= :last "  # reads only the months shown
                 "WHERE s.month >= :since AND s.month < :last GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
             ),
             {"since": month_start(last, self.roll_months), "last": last},
