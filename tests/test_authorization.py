@@ -221,7 +221,8 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
 # customer; account managers also a customer's tools and the wealth catalogue; the
 # back office (operations, administrators) acts on accounts, tools, merchants, products,
 # notices and reports; administrators manage staff; the chat workspace is the managers';
-# risk analysts read and compute the bank's liquidity.
+# risk analysts read and compute the bank's liquidity; credit officers and risk analysts
+# read the lending portfolio.
 _MERCHANT = "/staff/merchants/{merchant_id}"
 CONSOLE_ROLES = {
     ("GET", "/staff"): set(ROLES),
@@ -240,6 +241,7 @@ CONSOLE_ROLES = {
     ("GET", "/staff/lending/reviews/{application_id}"): {"credit_officer"},
     ("POST", "/staff/lending/reviews/{application_id}/approve"): {"credit_officer"},
     ("POST", "/staff/lending/reviews/{application_id}/decline"): {"credit_officer"},
+    ("GET", "/staff/lending/portfolio"): {"credit_officer", "risk_analyst"},
 }
 CONSOLE_ROLES |= dict.fromkeys(
     (

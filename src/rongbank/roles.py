@@ -55,3 +55,7 @@ STAFF_ADMIN = (ADMINISTRATOR,)
 CREDIT_REVIEW = (CREDIT_OFFICER,)
 """Decide the credit applications the machine referred (the review queue); approving
 a large one needs a second credit officer."""
+PORTFOLIO = (CREDIT_OFFICER, RISK_ANALYST)
+"""Read the lending portfolio: applications and approval rate, balances by category,
+days past due, roll rates, vintage curves (there is no credit manager role: the risk
+analysts read it with the credit officers)."""

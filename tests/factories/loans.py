@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -110,3 +111,22 @@ def assert_book_matches_loans(session: Session, ledger: LedgerService) -> None:
     assert books[Book.FEE] == fee
     assert books[Book.PENALTY] == penalty
     assert books[Book.ALLOWANCE] == -provision
+
+
+MONTH_ENDS = (date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31))
+LATE, GOOD = 1_200_000, 600_000
+
+
+def late_and_good(platform: Platform, borrowers: Borrowers) -> tuple[int, int]:
+    """Two loans lent on 2 March 2026 (first due 2 April), ``LATE`` never paid (its
+    e-account spent) and ``GOOD`` paid by the end of day, run on ``MONTH_ENDS`` (accrual
+    to date and days past due need no day between): 28 days past due at the end of
+    April, 59 at the end of May. Answers the loans' ids."""
+    with platform.transaction() as session:
+        late_account, good_account = borrowers.person(session), borrowers.person(session)
+        late = borrowers.lend(session, late_account, LATE)
+        borrowers.spend(session, late_account, LATE)
+        good = borrowers.lend(session, good_account, GOOD)
+        for day in MONTH_ENDS:
+            platform.loans.end_of_day.run(session, day)
+    return late, good

@@ -3,31 +3,13 @@ preferences (due-soon can be switched off, overdue cannot); the borrowers segmen
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
-from typing import Any
-
-from sqlalchemy import text
 
 from rongbank.platform import Platform
 from tests.factories.loans import Borrowers
+from tests.support.lending import notices
 
 FIRST_DUE = date(2026, 4, 2)
-
-
-def notices(platform: Platform, customer_id: int, kind: str) -> list[dict[str, Any]]:
-    """The bodies of the customer's delivered notices of ``kind``, oldest first."""
-    platform.deliver_push()
-    with platform.transaction() as session:
-        rows = session.execute(
-            text(
-                "SELECT m.body FROM chat_push_delivery d JOIN chat_message m "
-                "ON m.conversation_id = d.conversation_id AND m.seq = d.seq "
-                "WHERE d.customer_id = :c AND d.kind = :k ORDER BY d.id"
-            ),
-            {"c": customer_id, "k": kind},
-        ).all()
-    return [json.loads(r[0]) for r in rows]
 
 
 def test_lent_due_soon_and_overdue(platform: Platform, borrowers: Borrowers) -> None:

@@ -4,10 +4,11 @@ application form that the stand-in scores at grade B."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from rongbank.clock import FrozenClock
 from rongbank.lending.bureau import BureauReport, FakeCreditBureau
@@ -117,3 +118,18 @@ FORM = {
 
 def apply(customer: ApiCustomer, key: str = "a1", **changes: Any) -> Any:
     return customer.post("/me/lending/applications", {"client_id": key, **FORM, **changes})
+
+
+def notices(platform: Platform, customer_id: int, kind: str) -> list[dict[str, Any]]:
+    """The bodies of the customer's delivered notices of ``kind``, oldest first."""
+    platform.deliver_push()
+    with platform.transaction() as session:
+        rows = session.execute(
+            text(
+                "SELECT m.body FROM chat_push_delivery d JOIN chat_message m "
+                "ON m.conversation_id = d.conversation_id AND m.seq = d.seq "
+                "WHERE d.customer_id = :c AND d.kind = :k ORDER BY d.id"
+            ),
+            {"c": customer_id, "k": kind},
+        ).all()
+    return [json.loads(r[0]) for r in rows]

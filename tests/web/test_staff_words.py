@@ -15,9 +15,16 @@ import pytest
 from rongbank import roles
 from rongbank.auth.limits import ToolKind
 from rongbank.chat import notices
+from rongbank.lending import portfolio
 from rongbank.lending.schedule import RepaymentMethod
 from rongbank.payments.merchants import MerchantRole
-from rongbank.web import staff_lending_pages, staff_merchant_pages, staff_notice_pages, staff_pages
+from rongbank.web import (
+    staff_lending_pages,
+    staff_merchant_pages,
+    staff_notice_pages,
+    staff_pages,
+    staff_portfolio_pages,
+)
 from rongbank.web.i18n import LANGUAGES, translate
 
 TEMPLATES = Path(staff_pages.__file__).parent / "templates"
@@ -50,6 +57,8 @@ def composed_words() -> set[str]:
         "staff_stage_": ("eligibility", "bureau", "fraud", "scorecard", "pricing"),
         "staff_outcome_": ("pass", "decline", "refer"),
         "credit_method_": tuple(m.value for m in RepaymentMethod),
+        "portfolio_category_": portfolio.CATEGORIES,
+        "portfolio_bucket_": tuple(staff_portfolio_pages.SLUGS.values()),
     }
     words = {prefix + value for prefix, values in families.items() for value in values}
     words |= {work.word for work in staff_pages.WORK}

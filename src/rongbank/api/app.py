@@ -54,6 +54,7 @@ from rongbank.web import (
     staff_merchant_pages,
     staff_notice_pages,
     staff_pages,
+    staff_portfolio_pages,
     staff_wealth_pages,
     transfer_pages,
     wealth_pages,
@@ -172,6 +173,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_liquidity_pages.router)
+    app.include_router(staff_portfolio_pages.router)
     app.include_router(lending_pages.router)
     app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)

@@ -5,8 +5,9 @@ conversation of kind ``notice``). Each has a **kind**, and a customer can switch
 each kind off (on by default; off means no message is created for them):
 
 - ``announcement``: a bank notice written by staff for a segment (service changes,
-  security warnings);
-- ``promotion``: a marketing notice written by staff for a segment (offers);
+  security warnings); also the credit offer made to a customer's own application;
+- ``promotion``: a marketing notice written by staff for a segment (offers); also a
+  standing pre-approved credit offer the bank makes a customer unasked;
 - ``money_received``: money came into one of their accounts from someone else
   (a transfer), back from a merchant (an e-Pay refund) or from a wealth product
   (redeemed, or matured with its yield);
@@ -45,7 +46,7 @@ from rongbank.accounts.events import (
 )
 from rongbank.auth import throttle
 from rongbank.auth.events import LoginLockedOut, PasswordChanged
-from rongbank.lending.events import InstalmentDueSoon, LoanDisbursed, LoanOverdue
+from rongbank.lending.events import CreditOffered, InstalmentDueSoon, LoanDisbursed, LoanOverdue
 from rongbank.money import format_amount, format_display
 from rongbank.outbox import Event
 from rongbank.payments.events import PaymentMade, PaymentRefunded
@@ -183,6 +184,20 @@ def notice_of(event: Event) -> EventNotice | None:
         )
     if isinstance(event, LoanDisbursed | InstalmentDueSoon | LoanOverdue):
         return _loan_notice(event)
+    if isinstance(event, CreditOffered):
+        facts = {
+            "source": "credit_offer",
+            "amount": event.amount,
+            "currency": "CNY",
+            "product": event.product,
+            "term_months": event.term_months,
+            "apr_bps": event.apr_bps,
+            "expires_at": event.expires_at.isoformat(),
+            "preapproved": event.preapproved,
+        }
+        # Unasked, it is marketing (the customer may have switched promotions off).
+        kind: NoticeKind = "promotion" if event.preapproved else "announcement"
+        return EventNotice(event.customer_id, kind, event.key, facts, event.occurred_at)
     if isinstance(event, PayoutCardBound | PayoutCardUnbound | WithdrawalMade):
         return EventNotice(
             event.customer_id, SECURITY, event.key, _card_facts(event), event.occurred_at
@@ -299,6 +314,8 @@ def render(kind: str, payload: dict[str, Any]) -> NoticeText:
         )
     if payload.get("source") == "loan":
         return _loan_text(kind, payload)
+    if payload.get("source") == "credit_offer":
+        return _offer_text(payload)
     if kind == "money_received" and payload.get("source") == "wealth":
         tail, product = payload["account_tail"], payload["product"]
         matured = payload.get("payout") == "maturity"
@@ -404,6 +421,39 @@ def _loan_text(kind: str, payload: dict[str, Any]) -> NoticeText:
             f"{amount_en} of instalment {number} of your loan, due on {on}, is unpaid: "
             f"your account ending {tail} did not hold enough. Penalty interest runs as the "
             "contract says and it affects your credit record; please repay soon.",
+        ),
+    )
+
+
+def _offer_text(payload: dict[str, Any]) -> NoticeText:
+    amount, amount_en = _amount(payload), _amount(payload, "en")
+    product, term = payload["product"], payload["term_months"]
+    apr = f"{int(payload['apr_bps']) / 100:.2f}%"
+    until = datetime.fromisoformat(payload["expires_at"]).astimezone(BEIJING)
+    when = until.strftime("%Y-%m-%d %H:%M")
+    if payload.get("preapproved"):
+        return NoticeText(
+            (
+                "预授信额度",
+                f"您获得{product}预授信 {amount}，{term}期，年化利率{apr}。"
+                f"在“我的贷款”中一键申请，{when}（北京时间）前有效。",
+            ),
+            (
+                "Pre-approved credit",
+                f"You are pre-approved for {amount_en} of {product}, {term} months, at an "
+                f"APR of {apr}. Accept it in My credit before {when} (Beijing time).",
+            ),
+        )
+    return NoticeText(
+        (
+            "贷款申请已批准",
+            f"您的{product}申请已批准：{amount}，{term}期，年化利率{apr}。"
+            f"请在{when}（北京时间）前确认签约。",
+        ),
+        (
+            "Credit approved",
+            f"Your application for {product} is approved: {amount_en}, {term} months, at an "
+            f"APR of {apr}. Accept the offer before {when} (Beijing time).",
         ),
     )
 

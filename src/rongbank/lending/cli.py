@@ -3,6 +3,8 @@
 ``lending model``: train a scorecard from a CSV, cross-validate it against a plain
 logistic regression, report on it (IV, score distribution, calibration, PSI).
 
+``lending portfolio report``: the portfolio dashboard's figures as PNG, PDF and JSON.
+
 ``lending eod``: the lending end of day (accrual, auto-debit, penalty, classification,
 provisions, write-off) for the business dates not yet run; the server runs it too.
 """
@@ -26,6 +28,8 @@ from rongbank.money import format_amount
 lending_app = typer.Typer(help="Online financing centre (网络融资中心).", no_args_is_help=True)
 model_app = typer.Typer(help="Credit scorecards: train, evaluate, report.", no_args_is_help=True)
 lending_app.add_typer(model_app, name="model")
+portfolio_app = typer.Typer(help="The lending portfolio's figures.", no_args_is_help=True)
+lending_app.add_typer(portfolio_app, name="portfolio")
 console = Console(stderr=True)
 stdout = Console()
 
@@ -230,3 +234,20 @@ def eod(
             f"{format_amount(f.provision_change, scale=2)}; {f.written_off_loans} written off "
             f"({format_amount(f.written_off_principal, scale=2)}); {f.notices} notices."
         )
+
+
+@portfolio_app.command("report")
+def portfolio_report(
+    out: Annotated[Path, typer.Option(help="Folder for the PNG charts, the PDF and the JSON.")],
+    data_dir: DataDir = None,
+) -> None:
+    """The portfolio dashboard's figures as of the last end of day (applications and
+    approval rate by day, balances by category and days past due, roll rates, vintage
+    curves), as PNG charts, one PDF and JSON."""
+    from rongbank.lending.portfolio import Portfolio
+    from rongbank.lending.portfolio_report import write_report
+
+    with open_platform(data_dir) as p, p.transaction() as session:
+        figures = Portfolio(roll_months=12).figures(session)
+    for path in write_report(figures, out):
+        stdout.print(str(path))

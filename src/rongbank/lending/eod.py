@@ -18,6 +18,8 @@ In order, in one transaction per date:
    allowance, accrued and unpaid interest, fees and penalty reversed from income.
 7. **Notices**: an instalment due in three days; an instalment not collected in full
    on its due date (overdue).
+8. **Month end**: on a month's last date, each active loan's days past due and
+   principal are kept in ``loan_month_end`` (the portfolio's roll rates and vintages).
 
 Every step is SQL over the set (the accrual and the penalty one UPDATE each for the
 whole book); only the auto-debit works loan by loan, and only for the loans with
@@ -149,6 +151,7 @@ class EndOfDay:
         self._post(session, day, book, "provision", self._provision_legs(figures))
         self._post(session, day, book, "write-off", self._write_off_legs(off))
         self._notify(session, day, figures)
+        self._month_end(session, day)
         figures.categories = self._categories(session)
         session.execute(
             text(
@@ -489,6 +492,23 @@ class EndOfDay:
         for event in events:
             outbox.record(session, event)
         figures.notices = len(events)
+
+    # -- 8. the month end's snapshot -------------------------------------------------------
+
+    @staticmethod
+    def _month_end(session: Session, day: date) -> None:
+        """On a month's last date, each active loan's days past due and principal (the
+        portfolio's roll rates and vintage curves read them: ``lending.portfolio``)."""
+        if (day + timedelta(days=1)).day != 1:
+            return
+        session.execute(
+            text(
+                "INSERT INTO loan_month_end (month, loan_id, days_past_due, "
+                "principal_outstanding) SELECT :m, id, days_past_due, principal_outstanding "
+                "FROM loans WHERE status = 'active' ON CONFLICT DO NOTHING"
+            ),
+            {"m": day.replace(day=1)},
+        )
 
     @staticmethod
     def _categories(session: Session) -> dict[str, dict[str, int]]:

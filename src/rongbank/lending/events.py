@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import ClassVar
 
 from rongbank.outbox import Event
@@ -63,3 +63,24 @@ class LoanOverdue(Event):
     @property
     def key(self) -> str:
         return f"loan:{self.loan_id}:overdue:{self.number}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditOffered(Event):
+    """The bank made a customer an offer: to their application (at once, or after a
+    credit officer's review), or unasked, a standing pre-approved offer."""
+
+    name: ClassVar[str] = "lending.credit_offered"
+    offer_id: int
+    customer_id: int
+    product: str
+    """The product's Chinese name."""
+    amount: int
+    term_months: int
+    apr_bps: int
+    expires_at: datetime
+    preapproved: bool
+
+    @property
+    def key(self) -> str:
+        return f"offer:{self.offer_id}:made"

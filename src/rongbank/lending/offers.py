@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.accounts.service import EAccount
 from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
@@ -19,6 +20,7 @@ from rongbank.db import advisory_lock
 from rongbank.lending import application_errors as errors
 from rongbank.lending.applications import LOAN, LOCK, Application, Offer, offer_expiry
 from rongbank.lending.decision import CNY_SCALE, Rules
+from rongbank.lending.events import CreditOffered
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import Quote
 from rongbank.money import format_amount
@@ -75,7 +77,23 @@ class Offers:
                 "exp": offer_expiry(now, self.rules),
             },
         ).scalar_one()
-        return self.offer(session, int(row))
+        offer = self.offer(session, int(row))
+        # The customer is told through 融e联 (chat.notices), as their preferences allow.
+        outbox.record(
+            session,
+            CreditOffered(
+                offer_id=offer.id,
+                customer_id=offer.customer_id,
+                product=product.name_zh,
+                amount=offer.amount,
+                term_months=offer.term_months,
+                apr_bps=offer.apr_bps,
+                expires_at=offer.expires_at,
+                preapproved=application.source == "preapproval",
+                occurred_at=now,
+            ),
+        )
+        return offer
 
     def quote_of(self, offer: Offer) -> Quote:
         """The offer's schedule as it would run if accepted today."""
