@@ -28,7 +28,7 @@ from rongbank.db import SessionFactory, make_engine, migrate
 from rongbank.embedded import EmbeddedPostgres
 from rongbank.ledger.service import LedgerService
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, get_settings
 from tests.support.hashing import (  # noqa: F401  # autouse: passwords hashed cheaply
     banks_hashing_when_marked,
     cheap_password_hashing,
@@ -45,6 +45,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 TEMPLATE = "rongbank_template"
 SHARED = "rongbank_test"
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_afresh() -> Iterator[None]:
+    """``get_settings()`` keeps the environment it first read: a test that changed the
+    environment (``monkeypatch.setenv``) would otherwise hand its settings, a database
+    since dropped among them, to the next test in the process (the next file, under
+    xdist)."""
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

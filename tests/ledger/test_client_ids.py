@@ -52,6 +52,9 @@ def built(draw: st.DrawFn) -> tuple[tuple[object, ...], str]:
         Namespace.EPAY_REFUND: (draw(ids), draw(chosen)),
         Namespace.EPAY_SETTLEMENT: (draw(ids), draw(st.dates()).isoformat()),
         Namespace.INTEREST: (str(draw(ids)), draw(st.dates()).isoformat()),
+        Namespace.LOAN: (draw(ids), draw(chosen)),
+        Namespace.LOAN_REPAYMENT: (draw(ids), draw(chosen)),
+        Namespace.LENDING_EOD: (draw(st.dates()).isoformat(), draw(chosen)),
         Namespace.DEMO: ("fund", str(draw(ids))),
     }[namespace]
     return (namespace, *parts), namespace.client_id(*parts)

@@ -71,7 +71,7 @@ class Namespace(StrEnum):
     INTEREST = "interest"
     """Interest paid: ``interest:<account number>:<period end YYYY-MM-DD>``."""
     LOAN = "loan"
-    """A loan's disbursement: ``loan:<loan>:disburse``; its write-off ``loan:<loan>:write-off``."""
+    """A loan's disbursement: ``loan:<customer>:<the customer's key>``."""
     LOAN_REPAYMENT = "loan-repay"
     """A repayment of a loan: ``loan-repay:<loan>:<the customer's key>`` (the end of
     day's auto-debit: ``auto:<YYYY-MM-DD>``)."""
