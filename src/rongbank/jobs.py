@@ -77,10 +77,18 @@ class Leadership:
             self._checked_until = float("inf")
 
     def _drop(self) -> None:
-        self._held = False
+        held, self._held = self._held, False
         if self._conn is not None:
             conn, self._conn = self._conn, None
             try:
-                conn.close()
+                if held:
+                    # Let go at once: a closed connection's lock is freed only when the
+                    # server has ended its backend, in its own time.
+                    conn.execute("SELECT pg_advisory_unlock_all()")
             except psycopg.Error:
-                logger.debug("closing the jobs connection failed", exc_info=True)
+                logger.debug("letting go of the jobs lock failed", exc_info=True)
+            finally:
+                try:
+                    conn.close()
+                except psycopg.Error:
+                    logger.debug("closing the jobs connection failed", exc_info=True)
