@@ -501,6 +501,14 @@ class LedgerMachine(RuleBasedStateMachine):
         if isinstance(command, Transfer) and command.debit_account in self.model.accounts:
             bank = self.banks[self.model.accounts[command.debit_account].currency]
             self.run([self.transfer_command(bank, command.debit_account, fund)])
+        if isinstance(command, PostPending) and isinstance(command.pending, int):
+            # The ledger expires an overdue hold that a post names before it answers,
+            # even with a refusal it remembers: the hold is overdue whatever the answer.
+            hold = self.model.holds.get(command.pending)
+            expires_at = hold.expires_at if hold is not None else None
+            if hold and hold.state == "pending" and expires_at and expires_at <= self.clock.now():
+                self.model.move([], release=hold)
+                hold.state = "expired"
         alone = dataclasses.replace(command, linked=False)
         outcome = self.service.execute(self.session, [alone])[0]
         assert outcome.error is not None, (command, code)
