@@ -5,6 +5,8 @@ customer's e-account, so repayments go through the step-up every payment does
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -18,6 +20,7 @@ from rongbank.lending import loan_schemas as s
 from rongbank.lending.errors import RepaymentConflict
 from rongbank.lending.loans import Loan
 from rongbank.money import parse_positive_amount
+from rongbank.platform import Platform
 
 customer = APIRouter(tags=["lending"], prefix="/me/loans")
 
@@ -96,23 +99,8 @@ def repay(
         due = amount or platform.loans.repayments.due_now(session, loan.id).total
         return repayment_request(loan, amount=due, client_id=body.client_id, early=False)
 
-    with platform.authorised(
-        payment,
-        customer_id=me.id,
-        challenge_id=body.challenge_id,
-        response=body.response,
-        prefer=ToolKind(body.tool) if body.tool else None,
-        already_done=lambda session: (
-            platform.loans.repayments.repayment(session, loan_id=loan_id, client_id=body.client_id)
-            is not None
-        ),
-        idempotency=keyed_request(
-            f"customer:{me.id}:loan_repay:{loan_id}",
-            body.client_id,
-            body,
-            conflict=RepaymentConflict,
-            amount=amount,
-        ),
+    with _authorised(
+        platform, me.id, loan_id, body, payment, scope="loan_repay", amount=amount
     ) as session:
         made, now = platform.loans.repayments.repay(
             session,
@@ -145,23 +133,8 @@ def repay_early(
         )
         return repayment_request(loan, amount=cost.total, client_id=body.client_id, early=True)
 
-    with platform.authorised(
-        payment,
-        customer_id=me.id,
-        challenge_id=body.challenge_id,
-        response=body.response,
-        prefer=ToolKind(body.tool) if body.tool else None,
-        already_done=lambda session: (
-            platform.loans.repayments.repayment(session, loan_id=loan_id, client_id=body.client_id)
-            is not None
-        ),
-        idempotency=keyed_request(
-            f"customer:{me.id}:loan_prepay:{loan_id}",
-            body.client_id,
-            body,
-            conflict=RepaymentConflict,
-            principal=principal,
-        ),
+    with _authorised(
+        platform, me.id, loan_id, body, payment, scope="loan_prepay", principal=principal
     ) as session:
         made, now = platform.loans.repayments.prepay(
             session,
@@ -172,3 +145,35 @@ def repay_early(
         )
     response.status_code = 201 if now else 200
     return s.RepaymentOut.of(made)
+
+
+def _authorised(
+    platform: Platform,
+    customer_id: int,
+    loan_id: int,
+    body: s.RepayIn | s.EarlyRepayIn,
+    payment: Callable[[Session], PaymentRequest],
+    *,
+    scope: str,
+    **parsed: int | None,
+) -> AbstractContextManager[Session]:
+    """The transaction of a repayment the customer authorised with ``body``'s challenge,
+    once per ``client_id`` (a retry answers the repayment already made)."""
+    return platform.authorised(
+        payment,
+        customer_id=customer_id,
+        challenge_id=body.challenge_id,
+        response=body.response,
+        prefer=ToolKind(body.tool) if body.tool else None,
+        already_done=lambda session: (
+            platform.loans.repayments.repayment(session, loan_id=loan_id, client_id=body.client_id)
+            is not None
+        ),
+        idempotency=keyed_request(
+            f"customer:{customer_id}:{scope}:{loan_id}",
+            body.client_id,
+            body,
+            conflict=RepaymentConflict,
+            **parsed,
+        ),
+    )
