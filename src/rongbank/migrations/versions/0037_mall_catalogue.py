@@ -3,8 +3,8 @@
 The catalogue's core, which both the shop side (catalogue, search, seller console) and
 the buying side (cart, checkout, orders) build on:
 
-- ``mall_shop``: an active e-Pay merchant's shop, opened on approval by operations
-  (``approved_by`` is never the staff member who asked for it: four eyes).
+- ``mall_shop``: an active e-Pay merchant's shop: its owner asks for it
+  (``requested_by``, a merchant user), operations approve it (``approved_by``).
 - ``mall_category``: a tree of categories, each with the mall's commission in basis
   points of what its lines sell for.
 - ``mall_product``: what a shop sells, published or not; ``attributes`` are the
@@ -33,11 +33,10 @@ CREATE TABLE mall_shop (
     description  text NOT NULL DEFAULT '' CHECK (length(description) <= 2000),
     status       text NOT NULL DEFAULT 'pending'
                  CHECK (status IN ('pending', 'open', 'refused', 'suspended', 'closed')),
-    requested_by bigint NOT NULL REFERENCES staff (id),
+    requested_by bigint NOT NULL REFERENCES merchant_user (id),
     approved_by  bigint REFERENCES staff (id),
     created_at   timestamptz NOT NULL,
-    approved_at  timestamptz,
-    CHECK (approved_by IS NULL OR approved_by <> requested_by)
+    approved_at  timestamptz
 );
 
 CREATE TABLE mall_category (
