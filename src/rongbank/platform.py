@@ -71,6 +71,7 @@ from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
+from rongbank.risk.aml.batch import aml_job
 from rongbank.risk.liquidity.monitor import monitor_job
 from rongbank.risk.watchlist.screening import Screened, screen_events
 from rongbank.settings import Settings
@@ -691,6 +692,7 @@ class Platform:
                 ),
                 "liquidity-monitor": monitor_job(self.transaction, self.clock),
                 "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
+                "risk-aml": aml_job(self.transaction, self.clock),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
