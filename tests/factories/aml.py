@@ -92,3 +92,49 @@ class History(Books):
             )
         )
         return [dict(r._mapping) for r in rows]
+
+
+def foreign_account(history: History, account: EAccount, currency: str) -> int:
+    """A deposit account in ``currency`` for ``account``'s customer (the bank opens
+    only yuan e-accounts today: written as the accounts service would), and the
+    clearing account of that currency; returns the deposit's ledger account."""
+    ledger, _ = history.platform.ledger.create_account(
+        history.session,
+        code=f"dep:{currency}-{account.number}",
+        currency=currency,
+        type=AccountType.LIABILITY,
+    )
+    history.session.execute(
+        text(
+            "INSERT INTO e_account (number, customer_id, class, currency, ledger_account_id, "
+            "status, opened_at) VALUES (:n, :c, 2, :cur, :l, 'active', :at)"
+        ),
+        {
+            "n": f"{currency}-{account.number}",
+            "c": account.customer_id,
+            "cur": currency,
+            "l": ledger.id,
+            "at": history.clock.now(),
+        },
+    )
+    return ledger.id
+
+
+def clearing(history: History, currency: str) -> int:
+    row, _ = history.platform.ledger.create_account(
+        history.session, code=f"bank:clearing:{currency}", currency=currency, type=AccountType.ASSET
+    )
+    return row.id
+
+
+def send_foreign(history: History, debit: int, credit: int, amount: int, currency: str) -> int:
+    return history.platform.ledger.transfer(
+        history.session,
+        Transfer(
+            client_id=f"aml:{next(_ids)}",
+            debit_account=debit,
+            credit_account=credit,
+            amount=amount,
+            currency=currency,
+        ),
+    ).entry_id_or_raise()

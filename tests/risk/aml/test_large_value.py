@@ -10,7 +10,9 @@ from sqlalchemy import text
 
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
-from tests.factories.aml import YUAN, History
+from rongbank.risk.aml.batch import AmlBatch
+from rongbank.risk.aml.config import load_config
+from tests.factories.aml import YUAN, History, clearing, foreign_account, send_foreign
 
 
 @pytest.fixture
@@ -110,3 +112,59 @@ class TestRerun:
         assert len(history.reports()) == 1
         runs = history.session.execute(text("SELECT day, reports FROM risk_aml_run")).all()
         assert [(d, n) for d, n in runs] == [(history.today(), 1)]
+
+
+class TestForeignCurrency:
+    @pytest.mark.parametrize(
+        ("currency", "amount", "reported"),
+        [
+            ("USD", 100_000_00, True),
+            ("USD", 100_000_00 - 1, False),
+            ("HKD", 781_250_00, True),  # at 0.128: USD 100,000.00
+            ("HKD", 781_242_00, False),  # USD 99,998.98
+        ],
+    )
+    def test_a_person_s_foreign_currency_at_the_usd_equivalent(
+        self, history: History, currency: str, amount: int, reported: bool
+    ) -> None:
+        person = history.person(0)
+        deposit = foreign_account(history, person, currency)
+        entry = send_foreign(history, clearing(history, currency), deposit, amount, currency)
+        history.run()
+        expected = [("natural_domestic_transfer", "in", "FX", 100_000_00)] if reported else []
+        assert summary(history) == expected
+        if reported:
+            assert history.reports()[0]["entry_ids"] == [entry]
+            assert "USD 100,000.00 equivalent" in str(history.reports()[0]["explanation_en"])
+
+
+class TestDailyJob:
+    def test_the_job_runs_yesterday_once_then_the_next_day(
+        self, history: History, platform: Platform, clock: FrozenClock
+    ) -> None:
+        person = history.person(0)
+        history.pay_in(person, 500_000 * YUAN)
+        batch = AmlBatch(load_config(), clock)
+        before = batch.run_due(platform.transaction)  # yesterday: nothing happened
+        assert before is not None
+        assert (before.last, before.movements, before.reports) == (
+            history.today() - timedelta(days=1),
+            0,
+            0,
+        )
+        history.later(days=1)
+        done = batch.run_due(platform.transaction)
+        assert done is not None
+        assert (done.first, done.last, done.reports) == (
+            history.today() - timedelta(days=1),
+            history.today() - timedelta(days=1),
+            1,
+        )
+        assert batch.run_due(platform.transaction) is None
+        history.later(days=3)
+        again = batch.run_due(platform.transaction)
+        assert again is not None
+        assert (again.first, again.last) == (
+            history.today() - timedelta(days=3),
+            history.today() - timedelta(days=1),
+        )

@@ -103,3 +103,42 @@ def export(
     else:
         out.write_text(body, encoding="utf-8-sig")
         console.print(f"Wrote the large-value reports of {when} to {out}.")
+
+
+@aml_app.command("bench")
+def bench(
+    transfers: Annotated[int, typer.Option(help="Ledger transfers in the history.", min=1000)] = (
+        1_000_000
+    ),
+    days: Annotated[int, typer.Option(help="Days the history spans (to yesterday).")] = 30,
+    planted: Annotated[int, typer.Option(help="Customers planted per pattern.", min=1)] = 50,
+    seconds: Annotated[float, typer.Option(help="Seconds of the pgbench reference.")] = 10.0,
+    clients: Annotated[int, typer.Option(help="pgbench clients.")] = 8,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Keep the embedded server here (default: a temp dir).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Use this (scratch) server instead of an embedded one.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Build a ledger history of ``--transfers`` transfers on a fresh embedded
+    PostgreSQL (with planted patterns), run pgbench's TPC-B beside it, then time the
+    AML batch over every day of it and a rerun of the last day. Goal: <= 5 minutes."""
+    from rongbank.risk.aml import bench as aml_bench
+
+    report = aml_bench.run_aml_bench(
+        transfers=transfers,
+        days=days,
+        planted=planted,
+        seconds=seconds,
+        clients=clients,
+        data_dir=data_dir,
+        database_url=database_url,
+    )
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, default=str))
+    else:
+        typer.echo(aml_bench.render(report))
+    if not report.sound:
+        raise typer.Exit(1)
