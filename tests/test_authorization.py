@@ -237,6 +237,8 @@ CONSOLE_ROLES = {
     ("POST", "/staff/members/{staff_id}/reactivate"): {"administrator"},
     ("GET", "/staff/liquidity"): {"risk_analyst"},
     ("POST", "/staff/liquidity/report"): {"risk_analyst"},
+    ("GET", "/staff/risk/aml"): {"risk_analyst"},
+    ("GET", "/staff/risk/aml/large-value.csv"): {"risk_analyst"},
     ("GET", "/staff/lending"): {"credit_officer"},
     ("GET", "/staff/lending/reviews/{application_id}"): {"credit_officer"},
     ("POST", "/staff/lending/reviews/{application_id}/approve"): {"credit_officer"},

@@ -50,6 +50,8 @@ CHAT_DESK = (ACCOUNT_MANAGER,)
 """The managers' chat desk: duty, the queue, claiming and transferring chats."""
 LIQUIDITY = (RISK_ANALYST,)
 """The bank's liquidity: the daily LCR and NSFR, outflow alerts, bank-run simulations."""
+AML = (RISK_ANALYST,)
+"""Anti-money-laundering: the day's large-value reports (and their CSV), the findings."""
 STAFF_ADMIN = (ADMINISTRATOR,)
 """List members of staff, deactivate and reactivate them."""
 CREDIT_REVIEW = (CREDIT_OFFICER,)

@@ -40,6 +40,7 @@ NOT_PAGES = {
     "/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
     "/staff/chat/desk": "a fragment of the desk",
     "/staff/settlements/{day}/transactions.csv": "a download",
+    "/staff/risk/aml/large-value.csv": "a download",
     "/staff/chat/{conversation_id}/messages": "a fragment of new messages",
     "/staff/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
 }

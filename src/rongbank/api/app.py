@@ -48,6 +48,7 @@ from rongbank.web import (
     pages,
     pay_pages,
     profile_pages,
+    risk_aml_pages,
     scheduled_pages,
     staff_lending_pages,
     staff_liquidity_pages,
@@ -173,6 +174,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_liquidity_pages.router)
+    app.include_router(risk_aml_pages.router)
     app.include_router(staff_portfolio_pages.router)
     app.include_router(lending_pages.router)
     app.include_router(yidai_pages.router)

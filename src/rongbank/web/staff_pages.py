@@ -85,6 +85,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/tools", "staff_tools", roles.TOOLS),
     ("/staff/members", "staff_members", roles.STAFF_ADMIN),
     ("/staff/liquidity", "staff_liquidity", roles.LIQUIDITY),
+    ("/staff/risk/aml", "staff_aml", roles.AML),
     ("/staff/lending/portfolio", "staff_portfolio", roles.PORTFOLIO),
 )
 """The console's pages, each with the roles it admits (its route's own set)."""
