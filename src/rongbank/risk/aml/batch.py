@@ -5,9 +5,10 @@ finding to the risk centre; a day run again stores and raises nothing."""
 from __future__ import annotations
 
 import logging
+import time as clocks
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -47,6 +48,8 @@ class AmlRun:
     movements: int
     reports: int
     findings: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of each step (for the benchmark: what the time goes to)."""
 
     @property
     def found(self) -> int:
@@ -68,6 +71,13 @@ def _kinds(customers: Sequence[Customers]) -> list[str]:
     if Customers.ANY in customers:
         return [Customers.PERSON.value, Customers.ENTERPRISE.value]
     return [c.value for c in customers]
+
+
+@contextmanager
+def _step(steps: dict[str, float], name: str) -> Iterator[None]:
+    started = clocks.monotonic()
+    yield
+    steps[name] = round(steps.get(name, 0.0) + clocks.monotonic() - started, 3)
 
 
 def _run_script(session: Session, script: str, params: dict[str, Any]) -> None:
@@ -116,11 +126,15 @@ class AmlBatch:
             "fx_currency": list(c.fx),
             "fx_rate": list(c.fx.values()),
         }
-        _run_script(session, queries.ACCOUNTS, params)
-        _run_script(session, queries.MOVEMENTS, params)
-        per_day = {d: int(n) for d, n in session.execute(text(queries.COUNT_MOVEMENTS), params)}
-        reports = self._reports(session, params)
-        findings = self._findings(session, params)
+        steps: dict[str, float] = {}
+        with _step(steps, "accounts"):
+            _run_script(session, queries.ACCOUNTS, params)
+        with _step(steps, "movements"):
+            _run_script(session, queries.MOVEMENTS, params)
+            per_day = {d: int(n) for d, n in session.execute(text(queries.COUNT_MOVEMENTS), params)}
+        with _step(steps, "large_value"):
+            reports = self._reports(session, params)
+        findings = self._findings(session, params, steps)
         at = self.clock.now()
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         session.execute(
@@ -142,6 +156,7 @@ class AmlBatch:
             movements=sum(per_day.values()),
             reports=sum(reports.values()),
             findings=dict(sorted(by_pattern.items())),
+            steps=steps,
         )
 
     def _reports(self, session: Session, params: dict[str, Any]) -> Counter[date]:
@@ -177,7 +192,9 @@ class AmlBatch:
                 stored[day] += 1
         return stored
 
-    def _findings(self, session: Session, params: dict[str, Any]) -> Counter[tuple[date, str]]:
+    def _findings(
+        self, session: Session, params: dict[str, Any], steps: dict[str, float]
+    ) -> Counter[tuple[date, str]]:
         c = self.config
         p = {
             **params,
@@ -195,6 +212,7 @@ class AmlBatch:
             "rapid_hours": c.rapid_in_out.hours,
             "rapid_min": fen(c.rapid_in_out.min_in),
             "rapid_share": c.rapid_in_out.share,
+            "rapid_kinds": _kinds(c.rapid_in_out.customers),
             "dormant_min": fen(c.dormant.min_amount),
             "dormant_months": c.dormant.months,
         }
@@ -204,8 +222,18 @@ class AmlBatch:
             round_days=int(c.round_amounts.window_days) - 1,
         )
         fan = queries.FAN.format(fan_days=int(c.fan.window_days) - 1)
-        for sql in (windowed, fan, queries.RAPID, queries.DORMANT):
-            session.execute(text(sql), p)
+        for name, sql in (
+            ("structuring_round", windowed),
+            ("fan", fan),
+            ("rapid_in_out", queries.RAPID),
+            ("dormant", queries.DORMANT),
+        ):
+            with _step(steps, name):
+                session.execute(text(sql), p)
+        with _step(steps, "store_findings"):
+            return self._store(session)
+
+    def _store(self, session: Session) -> Counter[tuple[date, str]]:
         keys, zh, en = [], [], []
         for row in session.execute(text(queries.NEW_CANDIDATES)):
             z, e = finding_sentence(

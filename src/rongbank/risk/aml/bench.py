@@ -88,6 +88,8 @@ class BatchTiming:
     movements: int
     reports: int
     findings: dict[str, int]
+    steps: dict[str, float]
+    """Wall seconds of each step of the batch."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,6 +213,7 @@ def _timed(factory: Any, batch: AmlBatch, what: str, first: date, last: date) ->
         movements=done.movements,
         reports=done.reports,
         findings=done.findings,
+        steps=done.steps,
     )
 
 
@@ -502,6 +505,10 @@ def render(report: AmlBenchReport) -> str:
             f"{r.what:<22}{r.first + '..' + r.last:>24}{r.wall_s:>9.2f}{r.client_cpu_s:>10.2f}"
             f"{r.backend_cpu_s:>10.2f}  {r.movements:,} movements, {r.reports:,} new reports; "
             f"{found}"
+        )
+    for r in report.runs:
+        lines.append(
+            f"  {r.what}: " + ", ".join(f"{name} {s:.2f} s" for name, s in r.steps.items())
         )
     whole = report.runs[0].wall_s
     planted = ", ".join(f"{p} {n}/{report.planted}" for p, n in report.planted_found.items())

@@ -95,6 +95,7 @@ class RapidInOut(_Strict):
     hours: int = Field(ge=1, le=24 * 7)
     min_in: str
     share: Share
+    customers: tuple[Customers, ...] = Field(min_length=1)
 
     _amounts = field_validator("min_in")(_an_amount)
 

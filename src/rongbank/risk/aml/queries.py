@@ -231,6 +231,7 @@ SELECT 'rapid_in_out', 'rapid_in_out:' || i.posting_id, o.last_day, i.customer_i
        AND x.created_at <= i.created_at + make_interval(hours => :rapid_hours)
 ) o
  WHERE i.direction = 'in' AND i.currency = 'CNY' AND i.amount >= :rapid_min
+   AND i.customer_kind = ANY (CAST(:rapid_kinds AS text[]))
    AND i.created_at >= :start - make_interval(hours => :rapid_hours)
    AND o.total >= i.amount * :rapid_share AND o.last_day BETWEEN :first AND :last
 """
