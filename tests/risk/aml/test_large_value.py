@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from rongbank.clock import FrozenClock
@@ -168,3 +170,46 @@ class TestDailyJob:
             history.today() - timedelta(days=3),
             history.today() - timedelta(days=1),
         )
+
+
+class TestSummedAsTheRuleCounts:
+    @settings(
+        max_examples=12,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        moves=st.lists(
+            st.tuples(
+                st.integers(0, 2),  # the day
+                st.sampled_from(["in", "out"]),
+                st.integers(1, 400_000 * YUAN),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def test_a_report_for_each_day_and_direction_whose_sum_reaches_the_threshold(
+        self, history: History, moves: list[tuple[int, str, int]]
+    ) -> None:
+        person = history.person(0)
+        history.later(days=3)  # a fresh three days for each example
+        first = history.today()
+        history.pay_in(person, 3_000_000 * YUAN, "interest")  # not counted
+        expected: dict[tuple[int, str], list[int]] = {}
+        totals: dict[tuple[int, str], int] = {}
+        for day, direction, amount in sorted(moves, key=lambda m: m[0]):
+            when = first + timedelta(days=day)
+            history.later(seconds=(when - history.today()).days * 86_400 + 60)
+            entry = (history.pay_in if direction == "in" else history.pay_out)(person, amount)
+            expected.setdefault((day, direction), []).append(entry)
+            totals[(day, direction)] = totals.get((day, direction), 0) + amount
+        history.run(first, first + timedelta(days=2))
+        got = {
+            ((r["day"] - first).days, r["direction"]): (r["entry_ids"], r["total"])  # type: ignore[operator]
+            for r in history.reports()
+            if r["customer_id"] == person.customer_id
+        }
+        assert got == {
+            key: (expected[key], total) for key, total in totals.items() if total >= 500_000 * YUAN
+        }
