@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
@@ -76,3 +77,8 @@ def test_the_large_value_reports_as_csv(day_run: tuple[int, int], analyst: WebSt
         ("in", "600000.00", str(came)),
         ("out", "590000.00", str(left)),
     ]
+    with analyst.platform.transaction() as session:
+        action, target = session.execute(
+            text("SELECT action, target FROM audit_log ORDER BY id DESC LIMIT 1")
+        ).one()
+    assert (action, target) == ("risk.aml.export", str(rows[0]["day"]))
