@@ -10,12 +10,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.service import EAccount
-from rongbank.clock import BUSINESS_TIME_ZONE, FrozenClock
+from rongbank.clock import BUSINESS_TIME_ZONE, Clock, FrozenClock
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
 from rongbank.risk.aml.batch import AmlBatch, AmlRun
 from rongbank.risk.aml.config import load_config
+from tests.factories.identity import resident_id
 from tests.factories.liquidity import Books
 
 YUAN = 100
@@ -26,7 +27,7 @@ class History(Books):
     """:class:`Books` with the channels AML classes (clearing, cash, cross-border,
     interest) and transfers that return their ledger entry."""
 
-    def __init__(self, platform: Platform, session: Session, clock: FrozenClock) -> None:
+    def __init__(self, platform: Platform, session: Session, clock: Clock) -> None:
         super().__init__(platform, session)
         self.clock = clock
 
@@ -51,7 +52,10 @@ class History(Books):
             "interest": ("bank:interest:CNY", AccountType.EXPENSE),
         }
         code, kind = codes[name]
-        return self.account(code, kind)
+        existing = self.session.execute(
+            text("SELECT id FROM ledger_account WHERE code = :code"), {"code": code}
+        ).scalar_one_or_none()
+        return int(existing) if existing is not None else self.account(code, kind)
 
     def pay_in(self, account: EAccount, amount: int, via: str = "clearing") -> int:
         return self.send(self.channel(via), account.ledger_account_id, amount)
@@ -63,6 +67,7 @@ class History(Books):
         return self.send(payer.ledger_account_id, payee.ledger_account_id, amount)
 
     def later(self, **delta: float) -> None:
+        assert isinstance(self.clock, FrozenClock), "only a frozen clock moves when told"
         self.clock.advance(timedelta(**delta))
 
     def today(self) -> date:
@@ -138,3 +143,18 @@ def send_foreign(history: History, debit: int, credit: int, amount: int, currenc
             currency=currency,
         ),
     ).entry_id_or_raise()
+
+
+def seed_aml(platform: Platform) -> None:
+    """What the AML page shows: a person's 600,000 yuan in and 590,000 out again at
+    once (a large-value report each way, a rapid in-and-out finding), run for today."""
+    with platform.transaction() as session:
+        history = History(platform, session, platform.clock)
+        _, person = platform.accounts.register_person(
+            session, name="洗某某", mobile="13766660001", resident_id=resident_id(777)
+        )
+        history.pay_in(person, 600_000 * YUAN)
+        if isinstance(platform.clock, FrozenClock):
+            history.later(seconds=1)  # out after in, as on a real clock
+        history.pay_out(person, 590_000 * YUAN)
+        history.run()

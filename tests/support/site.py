@@ -19,6 +19,7 @@ import httpx2 as httpx
 from rongbank.auth.service import PrincipalKind
 from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
+from tests.factories.aml import seed_aml
 from tests.factories.cards import card_number
 from tests.factories.liquidity import seed_liquidity as _liquidity
 from tests.factories.people import PASSWORD, V1, People
@@ -302,6 +303,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
         )
     platform.push.deliver(platform.transaction)
     _liquidity(platform)
+    seed_aml(platform)
 
     return Site(
         customer=meimei,

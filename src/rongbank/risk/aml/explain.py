@@ -64,7 +64,8 @@ def report_sentence(
     entry_ids: Sequence[int],
 ) -> tuple[str, str]:
     zh_rule, en_rule = RULE_NAMES[rule]
-    zh_dir, en_dir = _direction(direction)
+    # 第五条 counts 资金收入 and 支出 apart: its words, not 转入/转出 after 划转.
+    zh_dir, en_dir = ("收入", "in") if direction == "in" else ("支出", "out")
     zh_total, en_total = money(total, currency_class)
     zh_limit, en_limit = money(threshold, currency_class)
     zh_list, en_list = transfers(entry_ids)
