@@ -22,6 +22,7 @@ NOT_PAGES = {
     "/merchant/transactions.csv": "a download",
     "/merchant/settlement.csv": "a download",
     "/staff/settlements/{day}/transactions.csv": "a download",
+    "/staff/risk/aml/large-value.csv": "a download",
     "/chat/list": "a fragment the chat list refreshes itself with",
     "/chat/{conversation_id}/messages": "a fragment of new messages",
     "/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
