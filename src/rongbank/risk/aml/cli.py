@@ -110,7 +110,9 @@ def bench(
     transfers: Annotated[int, typer.Option(help="Ledger transfers in the history.", min=1000)] = (
         1_000_000
     ),
-    days: Annotated[int, typer.Option(help="Days the history spans (to yesterday).")] = 30,
+    days: Annotated[
+        int, typer.Option(help="Days the history spans (to yesterday).", min=8, max=366)
+    ] = 30,
     planted: Annotated[int, typer.Option(help="Customers planted per pattern.", min=1)] = 50,
     seconds: Annotated[float, typer.Option(help="Seconds of the pgbench reference.")] = 10.0,
     clients: Annotated[int, typer.Option(help="pgbench clients.")] = 8,
