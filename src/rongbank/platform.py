@@ -71,6 +71,10 @@ from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
+from rongbank.risk.engine import holds as risk_holds
+from rongbank.risk.engine.engine import PaymentBlocked, RiskEngine
+from rongbank.risk.engine.features import prune as prune_counters
+from rongbank.risk.engine.holds import HoldsResolved
 from rongbank.risk.liquidity.monitor import monitor_job
 from rongbank.risk.watchlist.screening import Screened, screen_events
 from rongbank.settings import Settings
@@ -98,7 +102,7 @@ class Platform:
     sms: SmsGateway | None = None
     """The SMS operator; None: the fake that keeps messages in a table."""
     risk: RiskCheck | None = None
-    """Scores payments for step-up; None: the default new-payee check."""
+    """Scores payments for step-up; None: the inline fraud engine (``risk_engine``)."""
     airline: Airline | None = None
     """The airline behind chat flight cards; None: the in-memory fake."""
     credit_bureau: CreditBureau | None = None
@@ -134,6 +138,8 @@ class Platform:
     scheduled: ScheduledTransfers = field(init=False)
     loans: LoanService = field(init=False)
     """Lending: loans, their schedules, repayment and the end of day."""
+    risk_engine: RiskEngine = field(init=False)
+    """The inline fraud engine (``rongbank.risk.engine``), the default ``risk``."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -169,11 +175,14 @@ class Platform:
             tool_key=self._key(self.settings.tool_key, "tool"),
             sms=self.sms or FakeSmsGateway(self.clock),
         )
+        self.risk_engine = RiskEngine(
+            self.clock, hold_timeout=timedelta(hours=self.settings.risk_hold_timeout_hours)
+        )
         self.stepup = StepUp(
             self.clock,
             tool_limits,
             self.tools,
-            risk=self.risk,
+            risk=self.risk or self.risk_engine,
             ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
         )
         self.password_resets = PasswordResets(self.clock, self.auth, self.tools, self.accounts)
@@ -323,6 +332,8 @@ class Platform:
                 result="ok" if error is None else "refused",
                 details=details if error is None else {**(details or {}), "error": error.code},
             )
+            if isinstance(error, PaymentBlocked):  # the engine's decision, kept
+                error.record(session)
 
         with remembering(
             self.transaction, idempotency, self.clock, refused=record, prepare=prepare
@@ -691,6 +702,7 @@ class Platform:
                 ),
                 "liquidity-monitor": monitor_job(self.transaction, self.clock),
                 "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
+                "risk-holds": (self.settings.hold_expiry_interval_seconds, self.resolve_risk_holds),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
@@ -847,6 +859,24 @@ class Platform:
             if not figures.already_run:
                 logger.info("lending end of day %s: %s", figures.business_date, figures)
         return done
+
+    def resolve_risk_holds(self) -> HoldsResolved:
+        """Release or void the payments held for review: as their cases were decided
+        (``RiskCaseDecided``), or by policy once they time out; counters pruned."""
+        total = HoldsResolved()
+        with self.transaction() as session:
+            total += risk_holds.decided(session, self.ledger, self.clock.now())
+        with self.transaction() as session:
+            total += risk_holds.timed_out(
+                session,
+                self.ledger,
+                self.clock.now(),
+                release=self.settings.risk_hold_timeout_outcome == "release",
+            )
+            prune_counters(session, self.clock.now())
+        if total != HoldsResolved():
+            logger.info("risk holds resolved: %s", total)
+        return total
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:
