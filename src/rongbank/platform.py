@@ -28,7 +28,7 @@ from rongbank.accounts.rules import NewCardLimit, load_class_limits
 from rongbank.accounts.scheduled import ScheduledRuns, ScheduledTransfers
 from rongbank.accounts.service import AccountsService
 from rongbank.audit.service import AuditLog
-from rongbank.auth.limits import ToolKind, load_tool_limits
+from rongbank.auth.limits import Risk, ToolKind, load_tool_limits
 from rongbank.auth.reset import PasswordResets, StartedReset
 from rongbank.auth.service import AuthService, LoginResult, Principal, PrincipalKind
 from rongbank.auth.sms import FakeSmsGateway, SmsGateway
@@ -182,7 +182,7 @@ class Platform:
             self.clock,
             tool_limits,
             self.tools,
-            risk=self.risk or self.risk_engine,
+            risk=self.risk or (self.risk_engine if self.settings.risk_engine_enabled else None),
             ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
         )
         self.password_resets = PasswordResets(self.clock, self.auth, self.tools, self.accounts)
@@ -424,8 +424,13 @@ class Platform:
         what may confirm it (``StepUp.confirm``)."""
 
         def check(session: Session, change: PaymentRequest) -> Callable[[Session], object] | None:
+            # A change that moves money (a loan signed and paid out) is a payment to
+            # the fraud engine too; where it wants a binding tool, only those confirm.
+            risk = self.stepup.risk.assess(session, customer_id, change) if change.amount else None
+            needed = self.stepup.binding_tools(tools) if risk is Risk.ELEVATED else tools
+
             def confirm(s: Session) -> None:
-                self.stepup.confirm(s, customer_id, change, challenge_id, tools=tools)
+                self.stepup.confirm(s, customer_id, change, challenge_id, tools=needed)
 
             if not first:
                 return confirm

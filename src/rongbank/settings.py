@@ -195,6 +195,11 @@ class Settings(BaseSettings):
         description="How often new customers and saved payees are screened against the "
         "watch lists.",
     )
+    risk_engine_enabled: bool = Field(
+        default=True,
+        description="Whether payments ask the inline fraud engine; off, the old new-payee "
+        "check alone (only for `rongbank bench risk`, which measures the engine's cost).",
+    )
     risk_hold_timeout_hours: float = Field(
         default=24.0,
         gt=0,

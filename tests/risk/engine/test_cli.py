@@ -47,7 +47,9 @@ def payments(platform: Platform, amounts: list[int]) -> None:
     with platform.transaction() as session:
         payer = People(platform.accounts, platform.ledger).person(session)
         for n, amount in enumerate(amounts):
-            request = PaymentRequest("transfer", payer.number, f"622{n:016d}", amount, "CNY", f"k{n}")
+            request = PaymentRequest(
+                "transfer", payer.number, f"622{n:016d}", amount, "CNY", f"k{n}"
+            )
             platform.risk_engine.assess(session, payer.customer_id, request)
 
 
@@ -91,9 +93,11 @@ def test_a_rule_is_added_approved_by_another_and_backtested(bank: Platform, tmp_
     code, output = run("backtest", "--rule", str(rule_id), "--since", "2000-01-01", "--json")
     assert json.loads(output)["hits"] == 2
     code, output = run("rules", "shadow", str(rule_id), "--by", "analyst2")
-    assert code == 0 and "pending" in output
+    assert code == 0
+    assert "pending" in output
     code, output = run("rules", "disable", str(rule_id), "--by", "analyst1")
-    assert code == 0 and "disabled" in output
+    assert code == 0
+    assert "disabled" in output
 
 
 def test_a_rule_naming_no_feature_is_refused(bank: Platform, tmp_path: Path):
