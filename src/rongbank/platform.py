@@ -708,6 +708,7 @@ class Platform:
                 "liquidity-monitor": monitor_job(self.transaction, self.clock),
                 "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
                 "risk-holds": (self.settings.hold_expiry_interval_seconds, self.resolve_risk_holds),
+                "risk-counters": (600.0, self.prune_risk_counters),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
@@ -867,7 +868,7 @@ class Platform:
 
     def resolve_risk_holds(self) -> HoldsResolved:
         """Release or void the payments held for review: as their cases were decided
-        (``RiskCaseDecided``), or by policy once they time out; counters pruned."""
+        (``RiskCaseDecided``), or by policy once they time out."""
         total = HoldsResolved()
         with self.transaction() as session:
             total += risk_holds.decided(session, self.ledger, self.clock.now())
@@ -878,10 +879,14 @@ class Platform:
                 self.clock.now(),
                 release=self.settings.risk_hold_timeout_outcome == "release",
             )
-            prune_counters(session, self.clock.now())
         if total != HoldsResolved():
             logger.info("risk holds resolved: %s", total)
         return total
+
+    def prune_risk_counters(self) -> None:
+        """Delete the fraud engine's counter buckets older than any window reads."""
+        with self.transaction() as session:
+            prune_counters(session, self.clock.now())
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

@@ -255,3 +255,45 @@ def test_an_undecided_hold_times_out_by_policy(client, platform, pair, clock: Fr
         )
         account = platform.accounts.account(session, alice["account"]["number"])
         assert platform.accounts.available(session, account) == 100_000 * YUAN
+
+
+def test_fan_out_night_and_a_recent_password_change_are_seen(
+    client, platform, people: People, clock: FrozenClock
+):
+    alice = people.register("爱丽丝")
+    people.fund(alice, 100_000 * YUAN)
+    payees = [people.register(f"收款{n}") for n in range(3)]
+    # The tests' clock starts at 09:30 in Beijing.
+    for n, payee in enumerate(payees):
+        assert transfer(client, alice, payee, "10.00", f"f{n}").status_code == 201
+    fanned = decisions(platform)[-1].features
+    assert (fanned["new_payees_1h"], fanned["new_payee"], fanned["night"]) == (2, True, False)
+    assert fanned["amount_ratio"] == 1.0
+    assert fanned["account_age_days"] < 1
+    # Past midnight in Beijing, with a password changed a moment ago.
+    clock.advance(timedelta(hours=15))  # 00:30 in Beijing
+    alice["headers"] = {"Authorization": f"Bearer {people.login(alice['login_name'])}"}
+    changed = client.put(
+        f"{V1}/me/password",
+        headers=alice["headers"],
+        json={"current_password": "Mima-2026-secure", "new_password": "Xin-mima-2026-ok"},
+    )
+    assert changed.status_code in (200, 204), changed.text
+    alice["headers"] = {
+        "Authorization": f"Bearer {people.login(alice['login_name'], 'Xin-mima-2026-ok')}"
+    }
+    in_force(
+        platform,
+        name="night_after_change",
+        condition="night and password_changed_hours < 1 and amount >= 5 * cust_avg_30d",
+        action="block",
+        reason="takeover",
+    )
+    assert transfer(client, alice, payees[0], "10.00", "g1").status_code == 201  # not 5x
+    refused = transfer(client, alice, payees[0], "50.00", "g2")
+    assert refused.json()["error"]["code"] == "payment_refused_risk"
+    last = decisions(platform)[-1]
+    assert (last.action, last.reasons) == ("block", ["takeover"])
+    assert last.features["night"] is True
+    assert last.features["hour"] == 0
+    assert last.features["password_changed_hours"] < 1
