@@ -72,7 +72,7 @@ from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
 from rongbank.risk.engine import holds as risk_holds
-from rongbank.risk.engine.engine import PaymentBlocked, RiskEngine
+from rongbank.risk.engine.engine import PaymentBlocked, RiskEngine, load_model
 from rongbank.risk.engine.features import prune as prune_counters
 from rongbank.risk.engine.holds import HoldsResolved
 from rongbank.risk.liquidity.monitor import monitor_job
@@ -176,7 +176,9 @@ class Platform:
             sms=self.sms or FakeSmsGateway(self.clock),
         )
         self.risk_engine = RiskEngine(
-            self.clock, hold_timeout=timedelta(hours=self.settings.risk_hold_timeout_hours)
+            self.clock,
+            hold_timeout=timedelta(hours=self.settings.risk_hold_timeout_hours),
+            model=load_model(self.settings.risk_model_dir),
         )
         self.stepup = StepUp(
             self.clock,

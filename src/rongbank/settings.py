@@ -200,6 +200,12 @@ class Settings(BaseSettings):
         description="Whether payments ask the inline fraud engine; off, the old new-payee "
         "check alone (only for `rongbank bench risk`, which measures the engine's cost).",
     )
+    risk_model_dir: Path | None = Field(
+        default=None,
+        description="A fraud model the engine blends with its rules: a folder written by "
+        "`rongbank risk model train` on the engine's own feature columns (as recorded with "
+        "each decision). None: rules alone.",
+    )
     risk_hold_timeout_hours: float = Field(
         default=24.0,
         gt=0,

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -41,6 +44,13 @@ HOLDABLE = frozenset({"transfer"})
 """Purposes whose body makes its ledger transfer pending when asked (a customer's
 transfer, from the API, the web bank or a chat card). Others turn a review into a
 challenge at the strongest level."""
+
+
+class Scorer(Protocol):
+    """A fraud model over the engine's own features (``rongbank.risk.model``'s
+    ``FraudModel``, trained by ``rongbank risk model train`` on them)."""
+
+    def score(self, features: dict[str, float | str | None]) -> float: ...
 
 
 class PaymentBlocked(RiskRefused):
@@ -66,8 +76,12 @@ class RiskEngine:
         *,
         hold_timeout: timedelta = timedelta(hours=24),
         rules_ttl: float = 10.0,
+        model: Scorer | None = None,
     ) -> None:
         self.clock = clock
+        self.model = model
+        """Blended with the rules: its score is the feature ``model_score`` (0 to 1)
+        for rules to act on, and the decision's score is at least 100 times it."""
         self.hold_timeout = hold_timeout
         self.rules_ttl = rules_ttl
         self._rules: list[Rule] | None = None
@@ -95,7 +109,11 @@ class RiskEngine:
         now = self.clock.now()
         device = current_device.get()
         seen = f.read(session, customer_id, payment, device, now)
+        if self.model is not None:
+            seen["model_score"] = round(self.model.score(_numbers(seen)), 6)
         verdict = evaluate(self.rules(session), seen)
+        if self.model is not None:
+            verdict = replace(verdict, score=max(verdict.score, 100 * seen["model_score"]))
         action, reasons = verdict.action, verdict.reasons
         if action == "review" and payment.purpose not in HOLDABLE:
             action, reasons = "challenge", (*reasons, "review_as_challenge")
@@ -183,3 +201,20 @@ class RiskEngine:
                 hold_ref=hold_ref,
             ),
         )
+
+
+def _numbers(features: dict[str, object]) -> dict[str, float | str | None]:
+    """The features as a model reads them: flags as 0/1."""
+    return {
+        k: float(v) if isinstance(v, bool | int | float) else (v if isinstance(v, str) else None)
+        for k, v in features.items()
+    }
+
+
+def load_model(folder: Path | None) -> Scorer | None:
+    """The model in ``folder`` (LightGBM imported only when there is one)."""
+    if folder is None:
+        return None
+    from rongbank.risk.model.artefact import FraudModel
+
+    return FraudModel.load(folder)

@@ -57,9 +57,12 @@ FEATURES: dict[str, Any] = {
     "cust_max_30d": _N,
     "cust_avg_30d": _N,
     "amount_ratio": _N,
+    "model_score": _N,
     **dict.fromkeys(_WINDOW_NAMES, _N),
 }
-"""Every name a condition may use, and its type (see ``features.read``)."""
+"""Every name a condition may use, and its type (see ``features.read``);
+``model_score`` only where the engine has a model (elsewhere a rule naming it does
+not match)."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
