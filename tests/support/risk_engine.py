@@ -59,7 +59,7 @@ def decisions(platform: Platform) -> list[Any]:
         return list(
             session.execute(
                 text(
-                    "SELECT action, score, reasons, rules, features, hold_ref "
+                    "SELECT action, score, reasons, rules, features, hold_ref, device "
                     "FROM risk_decision ORDER BY id"
                 )
             ).all()
