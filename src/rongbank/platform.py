@@ -28,7 +28,7 @@ from rongbank.accounts.rules import NewCardLimit, load_class_limits
 from rongbank.accounts.scheduled import ScheduledRuns, ScheduledTransfers
 from rongbank.accounts.service import AccountsService
 from rongbank.audit.service import AuditLog
-from rongbank.auth.limits import ToolKind, load_tool_limits
+from rongbank.auth.limits import Risk, ToolKind, load_tool_limits
 from rongbank.auth.reset import PasswordResets, StartedReset
 from rongbank.auth.service import AuthService, LoginResult, Principal, PrincipalKind
 from rongbank.auth.sms import FakeSmsGateway, SmsGateway
@@ -72,6 +72,10 @@ from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
 from rongbank.risk.aml.batch import aml_job
+from rongbank.risk.engine import holds as risk_holds
+from rongbank.risk.engine.engine import PaymentBlocked, RiskEngine, load_model
+from rongbank.risk.engine.features import prune as prune_counters
+from rongbank.risk.engine.holds import HoldsResolved
 from rongbank.risk.liquidity.monitor import monitor_job
 from rongbank.risk.watchlist.screening import Screened, screen_events
 from rongbank.settings import Settings
@@ -99,7 +103,7 @@ class Platform:
     sms: SmsGateway | None = None
     """The SMS operator; None: the fake that keeps messages in a table."""
     risk: RiskCheck | None = None
-    """Scores payments for step-up; None: the default new-payee check."""
+    """Scores payments for step-up; None: the inline fraud engine (``risk_engine``)."""
     airline: Airline | None = None
     """The airline behind chat flight cards; None: the in-memory fake."""
     credit_bureau: CreditBureau | None = None
@@ -135,6 +139,8 @@ class Platform:
     scheduled: ScheduledTransfers = field(init=False)
     loans: LoanService = field(init=False)
     """Lending: loans, their schedules, repayment and the end of day."""
+    risk_engine: RiskEngine = field(init=False)
+    """The inline fraud engine (``rongbank.risk.engine``), the default ``risk``."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -170,11 +176,16 @@ class Platform:
             tool_key=self._key(self.settings.tool_key, "tool"),
             sms=self.sms or FakeSmsGateway(self.clock),
         )
+        self.risk_engine = RiskEngine(
+            self.clock,
+            hold_timeout=timedelta(hours=self.settings.risk_hold_timeout_hours),
+            model=load_model(self.settings.risk_model_dir),
+        )
         self.stepup = StepUp(
             self.clock,
             tool_limits,
             self.tools,
-            risk=self.risk,
+            risk=self.risk or (self.risk_engine if self.settings.risk_engine_enabled else None),
             ttl=timedelta(seconds=self.settings.challenge_ttl_seconds),
         )
         self.password_resets = PasswordResets(self.clock, self.auth, self.tools, self.accounts)
@@ -324,6 +335,8 @@ class Platform:
                 result="ok" if error is None else "refused",
                 details=details if error is None else {**(details or {}), "error": error.code},
             )
+            if isinstance(error, PaymentBlocked):  # the engine's decision, kept
+                error.record(session)
 
         with remembering(
             self.transaction, idempotency, self.clock, refused=record, prepare=prepare
@@ -414,8 +427,13 @@ class Platform:
         what may confirm it (``StepUp.confirm``)."""
 
         def check(session: Session, change: PaymentRequest) -> Callable[[Session], object] | None:
+            # A change that moves money (a loan signed and paid out) is a payment to
+            # the fraud engine too; where it wants a binding tool, only those confirm.
+            risk = self.stepup.risk.assess(session, customer_id, change) if change.amount else None
+            needed = self.stepup.binding_tools(tools) if risk is Risk.ELEVATED else tools
+
             def confirm(s: Session) -> None:
-                self.stepup.confirm(s, customer_id, change, challenge_id, tools=tools)
+                self.stepup.confirm(s, customer_id, change, challenge_id, tools=needed)
 
             if not first:
                 return confirm
@@ -693,6 +711,8 @@ class Platform:
                 "liquidity-monitor": monitor_job(self.transaction, self.clock),
                 "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
                 "risk-aml": aml_job(self.transaction, self.clock),
+                "risk-holds": (self.settings.hold_expiry_interval_seconds, self.resolve_risk_holds),
+                "risk-counters": (600.0, self.prune_risk_counters),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
@@ -849,6 +869,28 @@ class Platform:
             if not figures.already_run:
                 logger.info("lending end of day %s: %s", figures.business_date, figures)
         return done
+
+    def resolve_risk_holds(self) -> HoldsResolved:
+        """Release or void the payments held for review: as their cases were decided
+        (``RiskCaseDecided``), or by policy once they time out."""
+        total = HoldsResolved()
+        with self.transaction() as session:
+            total += risk_holds.decided(session, self.ledger, self.clock.now())
+        with self.transaction() as session:
+            total += risk_holds.timed_out(
+                session,
+                self.ledger,
+                self.clock.now(),
+                release=self.settings.risk_hold_timeout_outcome == "release",
+            )
+        if total != HoldsResolved():
+            logger.info("risk holds resolved: %s", total)
+        return total
+
+    def prune_risk_counters(self) -> None:
+        """Delete the fraud engine's counter buckets older than any window reads."""
+        with self.transaction() as session:
+            prune_counters(session, self.clock.now())
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

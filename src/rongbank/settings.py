@@ -195,6 +195,28 @@ class Settings(BaseSettings):
         description="How often new customers and saved payees are screened against the "
         "watch lists.",
     )
+    risk_engine_enabled: bool = Field(
+        default=True,
+        description="Whether payments ask the inline fraud engine; off, the old new-payee "
+        "check alone (only for `rongbank bench risk`, which measures the engine's cost).",
+    )
+    risk_model_dir: Path | None = Field(
+        default=None,
+        description="A fraud model the engine blends with its rules: a folder written by "
+        "`rongbank risk model train` on the engine's own feature columns (as recorded with "
+        "each decision). None: rules alone.",
+    )
+    risk_hold_timeout_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a payment the fraud engine sent to review stays held "
+        "before the timeout policy decides it.",
+    )
+    risk_hold_timeout_outcome: Literal["void", "release"] = Field(
+        default="void",
+        description="What happens to a held payment nobody decided in time: void (the "
+        "money goes back to the payer) or release (it is paid).",
+    )
     lending_eod_interval_seconds: float = Field(
         default=300.0,
         description="How often the server checks for a business day (Beijing) whose lending "

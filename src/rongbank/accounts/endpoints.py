@@ -186,7 +186,7 @@ def transfer(
             description=body.description,
             made=made.answer(session),  # asked after the idempotency key was claimed
         )
-    response.status_code = 201 if done.status == "created" else 200
+    response.status_code = 200 if done.status == "exists" else 201
     return s.TransferOut(
         entry_id=done.entry_id,
         status=done.status,

@@ -77,7 +77,8 @@ class TransferIn(Strict):
 
 class TransferOut(BaseModel):
     entry_id: int
-    status: Literal["created", "exists"]
+    status: Literal["created", "held", "exists"]
+    """``held``: the bank's fraud checks hold the money until it is reviewed."""
     source: str
     destination: str
     amount: str

@@ -10,14 +10,14 @@ concurrent payments cannot both slip under a limit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank import outbox
+from rongbank import outbox, review_hold
 from rongbank.accounts.errors import (
     AccountBalanceNotZero,
     AccountFrozen,
@@ -77,7 +77,9 @@ class EAccount:
 @dataclass(frozen=True, slots=True)
 class TransferDone:
     entry_id: int
-    status: str  # "created", or "exists" for a retry of the same request
+    status: str
+    """"created", "held" (for the fraud engine's review: a pending transfer), or
+    "exists" for a retry of the same request."""
 
 
 class MadeCheck:
@@ -452,6 +454,9 @@ class AccountsService(StaffMembers):
         if made:
             # A retry: the ledger answers it (the original entry, or a conflict if
             # the content differs); limits and states were checked the first time.
+            # One held for review was made pending: asked again as it was made.
+            if self.ledger.entry(session, command.client_id).kind == "pending":
+                command = replace(command, pending=True)
             outcome = self.ledger.transfer(session, command)
             return TransferDone(outcome.entry_id_or_raise(), outcome.status)
         for account in (payer, payee):
@@ -459,10 +464,17 @@ class AccountsService(StaffMembers):
         limited = not self._between_own_accounts(payer, payee)
         if limited:
             self._check_limits(session, payer, payee, amount)
+        hold = review_hold.take(session)
+        if hold is not None:  # the fraud engine's review: reserved, not moved
+            command = replace(command, pending=True)
         outcome = self.ledger.transfer(session, command)
         if limited:
             self._count(session, payer, payee, amount)
         entry_id = outcome.entry_id_or_raise()
+        if hold is not None:
+            if outcome.status == "created":
+                hold.held(session, command.client_id, entry_id)
+            return TransferDone(entry_id, "held" if outcome.status == "created" else outcome.status)
         if outcome.status == "created":
             outbox.record(
                 session,

@@ -36,6 +36,7 @@ from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
+from rongbank.risk.engine.device import DeviceId
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
     chat_pages,
@@ -194,6 +195,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     )
 
     app.add_middleware(SecurityHeaders)  # outside the input guard: its refusals too
+    app.add_middleware(DeviceId)  # the device a payment comes from, for the fraud engine
 
     app.add_exception_handler(pages.LoginRequired, error_pages.login_required)  # type: ignore[arg-type]
 

@@ -347,6 +347,12 @@ class StepUp:
             raise ChallengeNeeded(decision)
         self._spend(session, customer_id, change, challenge_id, decision)
 
+    def binding_tools(self, tools: tuple[ToolKind, ...]) -> tuple[ToolKind, ...]:
+        """Those of ``tools`` that bind what they confirm (strength 2 and more), as an
+        elevated risk asks: token or U盾 even where none is in ``tools``."""
+        strong = [t for t in self.limits.tools.values() if t.strength >= 2]
+        return tuple(t.kind for t in strong if t.kind in tools) or tuple(t.kind for t in strong)
+
     def strong_tools(self, session: Session, customer_id: int) -> tuple[ToolKind, ...]:
         """The customer's active tools that sign or bind what they confirm (strength 2
         and more: token, U盾), strongest first: what a change made with the mobile

@@ -476,6 +476,32 @@ def bench_paths(
         raise typer.Exit(1)
 
 
+@bench_app.command("risk")
+def bench_risk(
+    seconds: Annotated[float, typer.Option(help="Seconds of pgbench and of each run.")] = 10.0,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 32,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="API processes (default: one per CPU).")
+    ] = None,
+    customers: Annotated[int, typer.Option(help="Paying customers per run.")] = 1_000,
+    decisions: Annotated[int, typer.Option(help="Decisions timed in-process.")] = 2_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """The e-Pay static-QR payment with and without the fraud engine in one run, beside
+    pgbench: the engine's throughput cost and its own p50/p99 per decision."""
+    from rongbank.api import risk_bench
+    from rongbank.api.serve import default_workers
+
+    report = risk_bench.run(
+        seconds=seconds,
+        clients=clients,
+        workers=workers or default_workers(),
+        customers=customers,
+        decisions=decisions,
+    )
+    _print_report(report, risk_bench.render, as_json=as_json)
+
+
 @bench_app.command("chat")
 def bench_chat(
     clients: Annotated[int, typer.Option(help="WebSocket clients connected (even).")] = 5_000,

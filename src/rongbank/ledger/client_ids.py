@@ -79,6 +79,9 @@ class Namespace(StrEnum):
     """The end of day's entries for the whole book: ``lending-eod:<YYYY-MM-DD>:<what>``."""
     DEMO = "demo"
     """A demo customer's opening balance: ``demo:fund:<account number>``."""
+    RISK_HOLD = "risk-hold"
+    """A payment held for review, posted or voided: ``risk-hold:post:<pending entry>``
+    or ``risk-hold:void:<pending entry>`` (``rongbank.risk.engine.holds``)."""
 
     def client_id(self, *parts: int | str) -> str:
         """``namespace:part:...``. Every part but the last must be a number or a word

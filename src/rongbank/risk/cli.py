@@ -14,6 +14,7 @@ from rich.table import Table
 from rongbank.cli.platform import DataDir, open_platform
 from rongbank.errors import DomainError
 from rongbank.risk.aml.cli import aml_app
+from rongbank.risk.engine.cli import backtest_command, rules_app
 from rongbank.risk.liquidity.cli import liquidity_app
 
 risk_app = typer.Typer(help="The risk centre.", no_args_is_help=True)
@@ -25,6 +26,8 @@ risk_app.add_typer(model_app, name="model")
 risk_app.add_typer(watchlist_app, name="watchlist")
 risk_app.add_typer(liquidity_app, name="liquidity")
 risk_app.add_typer(aml_app, name="aml")
+risk_app.add_typer(rules_app, name="rules")
+risk_app.command("backtest")(backtest_command)
 console = Console()
 
 Data = Annotated[

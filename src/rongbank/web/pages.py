@@ -731,7 +731,14 @@ def transfer_confirm(
             description=note,
         )
         saved = platform.payees.by_account(session, me.id, destination)
-        return render(request, "done.html", form=form, entry_id=done.entry_id, saved_payee=saved)
+        return render(
+            request,
+            "done.html",
+            form=form,
+            entry_id=done.entry_id,
+            saved_payee=saved,
+            held=done.status == "held",  # the fraud engine's review holds the money
+        )
 
     return confirm_payment(
         platform,

@@ -1,0 +1,34 @@
+"""A payment the risk engine sends to review: its money held, not moved.
+
+The engine decides before the body of a payment runs (``Platform.authorised``); the
+body is what builds the ledger transfer. So the engine asks here, on the session of
+the payment's transaction, and a body that can hold (a customer's transfer) takes the
+request and makes its transfer pending, then tells the engine which hold it made
+(:attr:`ReviewHold.held`), still in the same transaction. Neither side imports the
+other: the request lives on the session, and this module knows no domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+_KEY = "rongbank.review_hold"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewHold:
+    held: Callable[[Session, str, int], None]
+    """Called with the pending transfer's client id and entry id once it is made."""
+
+
+def ask(session: Session, hold: ReviewHold) -> None:
+    session.info[_KEY] = hold
+
+
+def take(session: Session) -> ReviewHold | None:
+    """The hold asked for this payment, if any (asked once: taking clears it)."""
+    hold: ReviewHold | None = session.info.pop(_KEY, None)
+    return hold
