@@ -71,6 +71,7 @@ from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
+from rongbank.risk.cases.desk import RiskDesk
 from rongbank.risk.liquidity.monitor import monitor_job
 from rongbank.risk.watchlist.screening import Screened, screen_events
 from rongbank.settings import Settings
@@ -134,6 +135,8 @@ class Platform:
     scheduled: ScheduledTransfers = field(init=False)
     loans: LoanService = field(init=False)
     """Lending: loans, their schedules, repayment and the end of day."""
+    risk_desk: RiskDesk = field(init=False)
+    """Risk alerts filed into cases for analysts, and "was this you?"."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -246,6 +249,9 @@ class Platform:
         self.payments.refund_listeners.append(self.yidai.refunded)
         self.settlement_shares = SettlementShares(lambda: self.credit.loans, self.payments)
         self.payments.settlement_listeners.append(self.settlement_shares.settled)
+        self.risk_desk = RiskDesk(
+            self.clock, accounts=self.accounts, tools=self.tools, audit=self.audit, push=self.push
+        )
 
     @classmethod
     def connect(
@@ -690,6 +696,7 @@ class Platform:
                     self.run_scheduled_transfers,
                 ),
                 "liquidity-monitor": monitor_job(self.transaction, self.clock),
+                "risk-cases": self.risk_desk.job(self.transaction),
                 "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
             }
             if self.engine is not None:

@@ -36,6 +36,7 @@ from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
+from rongbank.risk.cases import endpoints as risk_cases
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
     chat_pages,
@@ -159,6 +160,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(lending_decisions.customer, prefix="/api/v1")
     app.include_router(lending_decisions.staff, prefix="/api/v1")
     app.include_router(yidai_checkout.customer, prefix="/api/v1")
+    app.include_router(risk_cases.staff, prefix="/api/v1")
+    app.include_router(risk_cases.customer, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
