@@ -253,6 +253,10 @@ CONSOLE_ROLES = {
     ("POST", "/staff/lending/reviews/{application_id}/approve"): {"credit_officer"},
     ("POST", "/staff/lending/reviews/{application_id}/decline"): {"credit_officer"},
     ("GET", "/staff/lending/portfolio"): {"credit_officer", "risk_analyst"},
+    ("GET", "/staff/risk"): {"risk_analyst"},
+    ("GET", "/staff/risk/alerts"): {"risk_analyst"},
+    ("GET", "/staff/risk/cases/{case_id}"): {"risk_analyst"},
+    ("POST", "/staff/risk/cases/{case_id}/{action}"): {"risk_analyst"},
 }
 CONSOLE_ROLES |= dict.fromkeys(
     (
@@ -322,6 +326,8 @@ SAME_WORK = {
     ("POST", "/staff/lending/reviews/{application_id}/decline"): (
         "POST /staff/lending/reviews/{application_id}/decline"
     ),
+    ("GET", "/staff/risk"): "GET /staff/risk/cases",
+    ("GET", "/staff/risk/cases/{case_id}"): "GET /staff/risk/cases/{case_id}",
 }
 
 

@@ -49,6 +49,8 @@ from rongbank.web import (
     pages,
     pay_pages,
     profile_pages,
+    risk_pages,
+    risk_question_pages,
     scheduled_pages,
     staff_lending_pages,
     staff_liquidity_pages,
@@ -177,6 +179,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_liquidity_pages.router)
     app.include_router(staff_portfolio_pages.router)
+    app.include_router(risk_pages.router)
+    app.include_router(risk_question_pages.router)
     app.include_router(lending_pages.router)
     app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)

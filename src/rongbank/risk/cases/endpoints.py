@@ -36,7 +36,8 @@ def recent_movements(
             at=m.at,
             account=m.account,
             amount=s.yuan(m.amount) or "0.00",
-            description=m.description or m.memo,
+            description=m.description,
+            memo=m.memo,
             status=str(m.status),
         )
         for m in page.movements

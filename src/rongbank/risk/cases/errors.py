@@ -63,3 +63,8 @@ class QuestionNotFound(NotFound):
 class QuestionAnswered(Conflict):
     code = "risk_question_answered"
     message = "This question has already been answered, or the bank has decided the payment."
+
+
+class NoteRequired(InvalidRequest):
+    code = "risk_case_note_required"
+    message = "Write a note: what you saw, and why you decide so."

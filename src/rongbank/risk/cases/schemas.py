@@ -125,6 +125,8 @@ class RiskMovementOut(BaseModel):
     account: str
     amount: str
     description: str
+    memo: str
+    """The bank's own name of it (a key of ``BANK_MEMOS``); "" when described."""
     status: str
 
 

@@ -201,6 +201,12 @@ class Cases:
             for r in rows
         ]
 
+    @staticmethod
+    def open_count(session: Session) -> int:
+        """Cases not yet closed (the console's day of work)."""
+        count = session.execute(text("SELECT count(*) FROM risk_case WHERE status <> 'closed'"))
+        return int(count.scalar_one())
+
     def alerts_of(self, session: Session, case_id: int) -> list[Alert]:
         rows = session.execute(
             text(
