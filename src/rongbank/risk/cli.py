@@ -13,6 +13,7 @@ from rich.table import Table
 
 from rongbank.cli.platform import DataDir, open_platform
 from rongbank.errors import DomainError
+from rongbank.risk.cases.cli import labels_app
 from rongbank.risk.liquidity.cli import liquidity_app
 
 risk_app = typer.Typer(help="The risk centre.", no_args_is_help=True)
@@ -23,6 +24,7 @@ watchlist_app = typer.Typer(help="Watch lists: import, screen names.", no_args_i
 risk_app.add_typer(model_app, name="model")
 risk_app.add_typer(watchlist_app, name="watchlist")
 risk_app.add_typer(liquidity_app, name="liquidity")
+risk_app.add_typer(labels_app, name="labels")
 console = Console()
 
 Data = Annotated[
