@@ -66,7 +66,7 @@ def test_an_analyst_takes_and_decides_a_case_and_a_second_confirms_fraud(
 
     alice.get(case)
     assert "new_device, fan_out" in alice.page.text
-    assert "account_age_days" in alice.page.text  # the alert's features
+    assert "开户天数" in alice.page.text  # the alert's features
     alice.submit(f"{case}/take")
     assert alice.notice == "案件已由您领取。"
     alice.submit(f"{case}/decide", outcome="fraud", note="设备在境外，客户否认")

@@ -20,7 +20,9 @@ confirm their own. The decision takes effect in the transaction that makes it fi
 each of the case's alerts still open is marked and announced with
 :class:`~rongbank.risk.events.RiskCaseDecided` (whoever holds the money releases or
 voids it), and confirmed fraud blocks the customer's active authentication tools
-and freezes their active e-accounts (:meth:`Cases.freeze`). What has been paid out
+and freezes their open e-accounts (:meth:`Cases.freeze`). The event names as
+``decided_by`` the analyst whose word made it final (the second, under four eyes;
+both are in the notes and the audit trail). What has been paid out
 already is not reversed here: a posted transfer to another customer or bank is
 recovered by operations (a reversal needs the other side's consent).
 
