@@ -82,6 +82,17 @@ SERVING_ROLES |= {
     ("GET", f"{V1}/staff/lending/reviews/{{application_id}}"): {"credit_officer"},
     ("POST", f"{V1}/staff/lending/reviews/{{application_id}}/approve"): {"credit_officer"},
     ("POST", f"{V1}/staff/lending/reviews/{{application_id}}/decline"): {"credit_officer"},
+    # Risk cases: risk analysts work them (four eyes among themselves); a supervisor
+    # reassigns them.
+    ("GET", f"{V1}/staff/risk/alerts"): {"risk_analyst"},
+    ("GET", f"{V1}/staff/risk/cases"): {"risk_analyst"},
+    ("GET", f"{V1}/staff/risk/cases/{{case_id}}"): {"risk_analyst"},
+    ("POST", f"{V1}/staff/risk/cases/{{case_id}}/take"): {"risk_analyst"},
+    ("POST", f"{V1}/staff/risk/cases/{{case_id}}/notes"): {"risk_analyst"},
+    ("POST", f"{V1}/staff/risk/cases/{{case_id}}/decide"): {"risk_analyst"},
+    ("POST", f"{V1}/staff/risk/cases/{{case_id}}/confirm"): {"risk_analyst"},
+    ("POST", f"{V1}/staff/risk/cases/{{case_id}}/send-back"): {"risk_analyst"},
+    ("POST", f"{V1}/staff/risk/cases/{{case_id}}/assign"): {"supervisor"},
     # Staff themselves are managed by administrators only.
     ("GET", f"{V1}/staff/members"): {"administrator"},
     ("POST", f"{V1}/staff/members/{{staff_id}}/deactivate"): {"administrator"},
@@ -244,6 +255,10 @@ CONSOLE_ROLES = {
     ("POST", "/staff/lending/reviews/{application_id}/approve"): {"credit_officer"},
     ("POST", "/staff/lending/reviews/{application_id}/decline"): {"credit_officer"},
     ("GET", "/staff/lending/portfolio"): {"credit_officer", "risk_analyst"},
+    ("GET", "/staff/risk"): {"risk_analyst"},
+    ("GET", "/staff/risk/alerts"): {"risk_analyst"},
+    ("GET", "/staff/risk/cases/{case_id}"): {"risk_analyst"},
+    ("POST", "/staff/risk/cases/{case_id}/{action}"): {"risk_analyst"},
 }
 CONSOLE_ROLES |= dict.fromkeys(
     (
@@ -313,6 +328,8 @@ SAME_WORK = {
     ("POST", "/staff/lending/reviews/{application_id}/decline"): (
         "POST /staff/lending/reviews/{application_id}/decline"
     ),
+    ("GET", "/staff/risk"): "GET /staff/risk/cases",
+    ("GET", "/staff/risk/cases/{case_id}"): "GET /staff/risk/cases/{case_id}",
 }
 
 

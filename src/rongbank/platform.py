@@ -76,6 +76,7 @@ from rongbank.risk.engine import holds as risk_holds
 from rongbank.risk.engine.engine import PaymentBlocked, RiskEngine, load_model
 from rongbank.risk.engine.features import prune as prune_counters
 from rongbank.risk.engine.holds import HoldsResolved
+from rongbank.risk.cases.desk import RiskDesk
 from rongbank.risk.liquidity.monitor import monitor_job
 from rongbank.risk.watchlist.screening import Screened, screen_events
 from rongbank.settings import Settings
@@ -141,6 +142,8 @@ class Platform:
     """Lending: loans, their schedules, repayment and the end of day."""
     risk_engine: RiskEngine = field(init=False)
     """The inline fraud engine (``rongbank.risk.engine``), the default ``risk``."""
+    risk_desk: RiskDesk = field(init=False)
+    """Risk alerts filed into cases for analysts, and "was this you?"."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -258,6 +261,9 @@ class Platform:
         self.payments.refund_listeners.append(self.yidai.refunded)
         self.settlement_shares = SettlementShares(lambda: self.credit.loans, self.payments)
         self.payments.settlement_listeners.append(self.settlement_shares.settled)
+        self.risk_desk = RiskDesk(
+            self.clock, accounts=self.accounts, tools=self.tools, audit=self.audit, push=self.push
+        )
 
     @classmethod
     def connect(
@@ -709,6 +715,7 @@ class Platform:
                     self.run_scheduled_transfers,
                 ),
                 "liquidity-monitor": monitor_job(self.transaction, self.clock),
+                "risk-cases": self.risk_desk.job(self.transaction),
                 "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
                 "risk-aml": aml_job(self.transaction, self.clock),
                 "risk-holds": (self.settings.hold_expiry_interval_seconds, self.resolve_risk_holds),

@@ -61,3 +61,9 @@ PORTFOLIO = (CREDIT_OFFICER, RISK_ANALYST)
 """Read the lending portfolio: applications and approval rate, balances by category,
 days past due, roll rates, vintage curves (there is no credit manager role: the risk
 analysts read it with the credit officers)."""
+RISK_CASES = (RISK_ANALYST,)
+"""Work risk alerts as cases: take one, write notes, decide; confirm another analyst's
+decision where four eyes are needed (fraud, suspicious, a large release)."""
+RISK_CASE_ASSIGN = (SUPERVISOR,)
+"""Give a risk case another analyst, or put it back in the queue (there is no risk
+lead role: the supervisor does it)."""

@@ -29,6 +29,7 @@ NOT_PAGES = {
     "/staff/chat/desk": "a fragment of the desk",
     "/staff/chat/{conversation_id}/messages": "a fragment of new messages",
     "/staff/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
+    "/staff/risk/alerts": "a fragment the risk desk's live alerts refresh themselves with",
 }
 """GET routes of the web package that are not pages, with why."""
 

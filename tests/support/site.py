@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2 as httpx
+from sqlalchemy import text
 
 from rongbank.auth.service import PrincipalKind
 from rongbank.overview.service import MovementFilter
@@ -24,6 +25,7 @@ from tests.factories.cards import card_number
 from tests.factories.liquidity import seed_liquidity as _liquidity
 from tests.factories.people import PASSWORD, V1, People
 from tests.support.funding import CardHolder
+from tests.support.risk import raise_alert
 from tests.support.sms import sms_code
 from tests.wealth.helpers import assessed
 
@@ -301,6 +303,9 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             application_id=None,
             idempotency_key="site-loan",
         )
+    # 风控: a payment of hers held for review, a case for the analysts, a question for her
+    raise_alert(platform, meimei["customer_id"], ref="site-held", amount=250_000)
+    case_id, question_id = _risk_case(platform, meimei["customer_id"])
     platform.push.deliver(platform.transaction)
     _liquidity(platform)
     seed_aml(platform)
@@ -320,6 +325,8 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "loan_id": str(loan_id),
             "kind": "prepay",
             "application_id": str(offered["id"]),
+            "case_id": str(case_id),
+            "question_id": str(question_id),
         },
         by_route={
             "/staff/lending/reviews/{application_id}": {"application_id": str(referred["id"])},
@@ -332,6 +339,18 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "/chat/{conversation_id}/cards/{card_id}": {"conversation_id": str(direct["id"])},
         },
     )
+
+
+def _risk_case(platform: Platform, customer_id: int) -> tuple[int, int]:
+    with platform.transaction() as session:
+        row = session.execute(
+            text(
+                "SELECT a.case_id, q.id FROM risk_alert a JOIN risk_question q "
+                "ON q.alert_id = a.id WHERE a.customer_id = :c"
+            ),
+            {"c": customer_id},
+        ).one()
+    return int(row[0]), int(row[1])
 
 
 def _confirmed(

@@ -43,6 +43,7 @@ NOT_PAGES = {
     "/staff/risk/aml/large-value.csv": "a download",
     "/staff/chat/{conversation_id}/messages": "a fragment of new messages",
     "/staff/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
+    "/staff/risk/alerts": "a fragment the risk desk's live alerts refresh themselves with",
 }
 SCREENSHOTS = os.environ.get("RONGBANK_LAYOUT_SCREENSHOTS")
 """A folder to save each page's screenshots in (to look at them; not needed to pass)."""

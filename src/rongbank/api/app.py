@@ -37,6 +37,7 @@ from rongbank.lending import loan_endpoints
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.risk.engine.device import DeviceId
+from rongbank.risk.cases import endpoints as risk_cases
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
     chat_pages,
@@ -50,6 +51,8 @@ from rongbank.web import (
     pay_pages,
     profile_pages,
     risk_aml_pages,
+    risk_pages,
+    risk_question_pages,
     scheduled_pages,
     staff_lending_pages,
     staff_liquidity_pages,
@@ -161,6 +164,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(lending_decisions.customer, prefix="/api/v1")
     app.include_router(lending_decisions.staff, prefix="/api/v1")
     app.include_router(yidai_checkout.customer, prefix="/api/v1")
+    app.include_router(risk_cases.staff, prefix="/api/v1")
+    app.include_router(risk_cases.customer, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
@@ -177,6 +182,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_liquidity_pages.router)
     app.include_router(risk_aml_pages.router)
     app.include_router(staff_portfolio_pages.router)
+    app.include_router(risk_pages.router)
+    app.include_router(risk_question_pages.router)
     app.include_router(lending_pages.router)
     app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)

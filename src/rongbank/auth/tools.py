@@ -411,6 +411,20 @@ class ToolService:
         ).one()
         return _tool(row)
 
+    def block_all(self, session: Session, customer_id: int) -> list[Tool]:
+        """Block every active tool of the customer (fraud confirmed, or the customer
+        said a payment was not theirs): none can answer a challenge until staff
+        unblock it (:meth:`unblock`) once the customer has proved who they are."""
+        self._ensure_sms(session, customer_id)  # made on first use: block it too
+        rows = session.execute(
+            text(
+                "UPDATE auth_tool SET status = 'blocked' WHERE customer_id = :c "  # noqa: S608
+                f"AND status = 'active' RETURNING {_TOOL_COLUMNS}"
+            ),
+            {"c": customer_id},
+        ).all()
+        return [_tool(row) for row in rows]
+
     def unblock(self, session: Session, tool: Tool) -> Tool:
         if tool.status != "blocked":
             raise ToolNotActive(status=tool.status)

@@ -15,6 +15,7 @@ from rongbank.cli.platform import DataDir, open_platform
 from rongbank.errors import DomainError
 from rongbank.risk.aml.cli import aml_app
 from rongbank.risk.engine.cli import backtest_command, rules_app
+from rongbank.risk.cases.cli import labels_app
 from rongbank.risk.liquidity.cli import liquidity_app
 
 risk_app = typer.Typer(help="The risk centre.", no_args_is_help=True)
@@ -28,6 +29,7 @@ risk_app.add_typer(liquidity_app, name="liquidity")
 risk_app.add_typer(aml_app, name="aml")
 risk_app.add_typer(rules_app, name="rules")
 risk_app.command("backtest")(backtest_command)
+risk_app.add_typer(labels_app, name="labels")
 console = Console()
 
 Data = Annotated[

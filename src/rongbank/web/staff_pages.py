@@ -87,6 +87,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/liquidity", "staff_liquidity", roles.LIQUIDITY),
     ("/staff/risk/aml", "staff_aml", roles.AML),
     ("/staff/lending/portfolio", "staff_portfolio", roles.PORTFOLIO),
+    ("/staff/risk", "staff_risk", roles.RISK_CASES),
 )
 """The console's pages, each with the roles it admits (its route's own set)."""
 
@@ -172,6 +173,13 @@ WORK = (
         "/staff/lending",
         roles.CREDIT_REVIEW,
         lambda p, s, _: p.credit.reviews.waiting(s),
+    ),
+    Work(
+        "queues",
+        "work_risk_cases",
+        "/staff/risk",
+        roles.RISK_CASES,
+        lambda p, s, _: p.risk_desk.cases.open_count(s),
     ),
     Work(
         "approvals",

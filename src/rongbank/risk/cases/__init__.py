@@ -1,0 +1,1 @@
+"""Risk cases: alerts filed into cases that analysts work, and "was this you?"."""
