@@ -72,11 +72,11 @@ from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
 from rongbank.risk.aml.batch import aml_job
+from rongbank.risk.cases.desk import RiskDesk
 from rongbank.risk.engine import holds as risk_holds
 from rongbank.risk.engine.engine import PaymentBlocked, RiskEngine, load_model
 from rongbank.risk.engine.features import prune as prune_counters
 from rongbank.risk.engine.holds import HoldsResolved
-from rongbank.risk.cases.desk import RiskDesk
 from rongbank.risk.liquidity.monitor import monitor_job
 from rongbank.risk.watchlist.screening import Screened, screen_events
 from rongbank.settings import Settings

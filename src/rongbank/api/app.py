@@ -36,8 +36,8 @@ from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
-from rongbank.risk.engine.device import DeviceId
 from rongbank.risk.cases import endpoints as risk_cases
+from rongbank.risk.engine.device import DeviceId
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
     chat_pages,

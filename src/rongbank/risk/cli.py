@@ -14,8 +14,8 @@ from rich.table import Table
 from rongbank.cli.platform import DataDir, open_platform
 from rongbank.errors import DomainError
 from rongbank.risk.aml.cli import aml_app
-from rongbank.risk.engine.cli import backtest_command, rules_app
 from rongbank.risk.cases.cli import labels_app
+from rongbank.risk.engine.cli import backtest_command, rules_app
 from rongbank.risk.liquidity.cli import liquidity_app
 
 risk_app = typer.Typer(help="The risk centre.", no_args_is_help=True)
