@@ -34,6 +34,7 @@ from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.lending import checkout_endpoints as yidai_checkout
 from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
+from rongbank.mall.orders import endpoints as mall_orders
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
@@ -159,6 +160,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(lending_decisions.customer, prefix="/api/v1")
     app.include_router(lending_decisions.staff, prefix="/api/v1")
     app.include_router(yidai_checkout.customer, prefix="/api/v1")
+    app.include_router(mall_orders.customer, prefix="/api/v1")
+    app.include_router(mall_orders.merchant, prefix="/api/v1")
+    app.include_router(mall_orders.staff, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)

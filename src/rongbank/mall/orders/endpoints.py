@@ -1,0 +1,309 @@
+"""融e购 buying over HTTP: the buyer's cart, checkout, orders and returns (``/me/mall``),
+the seller's orders to ship and returns (``/merchant/mall``), operations' disputes
+(``/staff/mall``).
+
+A checkout's one payment is an e-Pay order: ``POST /me/mall/checkouts/{id}/pay`` pays
+it through ``Platform.authorised`` (the same step-up, limits and audit as every e-Pay
+payment); instalments go through 逸贷's own checkout API on the same order
+(``/me/orders/{payment_token}/instalments``), which e-Pay reports back to the mall in
+the payment's transaction. A seller sees only its own shop's orders and returns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy.orm import Session
+
+from rongbank import roles
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.auth.limits import ToolKind
+from rongbank.auth.service import Principal
+from rongbank.db import autocommit
+from rongbank.inputs import IdParam
+from rongbank.mall.orders import reads
+from rongbank.mall.orders import schemas as s
+from rongbank.mall.orders.errors import NotYourShop
+from rongbank.mall.orders.reads import Checkout
+from rongbank.payments.endpoints import merchant_actor
+from rongbank.payments.merchants import MerchantActor
+from rongbank.platform import Platform
+
+customer = APIRouter(tags=["e-Mall"], prefix="/me/mall")
+merchant = APIRouter(tags=["e-Mall sellers"], prefix="/merchant/mall")
+staff = APIRouter(tags=["staff"], prefix="/staff/mall")
+
+Operations = Annotated[Principal, Depends(require_staff(*roles.MERCHANTS))]
+
+
+def seller_shop(
+    platform: PlatformDep, actor: Annotated[MerchantActor, Depends(merchant_actor)]
+) -> int:
+    """The shop of the merchant acting (any of its users, or its API key)."""
+    with autocommit(platform.session_factory) as session:
+        shop = platform.mall.fulfilment.shop_of_merchant(session, actor.merchant_id)
+    if shop is None:
+        raise NotYourShop()
+    return shop
+
+
+Shop = Annotated[int, Depends(seller_shop)]
+
+
+def checkout_out(platform: Platform, session: Session, found: Checkout) -> s.CheckoutOut:
+    mall = platform.mall
+    payment = mall.checkouts.payment(session, found)
+    orders = [(o, reads.lines(session, o.id)) for o in mall.checkouts.orders(session, found)]
+    return s.CheckoutOut.of(
+        found, payment, orders, instalments=platform.yidai.offered_for(found.amount)
+    )
+
+
+def order_out(session: Session, order: reads.Order) -> s.OrderOut:
+    return s.OrderOut.of(order, reads.lines(session, order.id))
+
+
+# -- the buyer -------------------------------------------------------------------------
+
+
+@customer.get("/cart")
+def my_cart(platform: PlatformDep, me: CustomerPrincipal) -> s.CartOut:
+    """Your cart, by seller."""
+    with platform.transaction() as session:
+        return s.CartOut.of(platform.mall.checkouts.cart(session, me.id))
+
+
+@customer.post("/cart/lines", status_code=204)
+def add_to_cart(body: s.CartLineIn, platform: PlatformDep, me: CustomerPrincipal) -> None:
+    """Put more of a product (a SKU) in your cart."""
+    with platform.transaction() as session:
+        platform.mall.checkouts.add(
+            session, customer_id=me.id, sku_id=body.sku_id, quantity=body.quantity
+        )
+
+
+@customer.put("/cart/lines/{sku_id}", status_code=204)
+def change_cart_line(
+    sku_id: IdParam, body: s.QuantityIn, platform: PlatformDep, me: CustomerPrincipal
+) -> None:
+    """Change how many; 0 takes the line out."""
+    with platform.transaction() as session:
+        platform.mall.checkouts.set_quantity(
+            session, customer_id=me.id, sku_id=sku_id, quantity=body.quantity
+        )
+
+
+@customer.post("/checkouts", status_code=201)
+def checkout(
+    body: s.CheckoutIn, platform: PlatformDep, me: CustomerPrincipal, response: Response
+) -> s.CheckoutOut:
+    """Reserve your cart's stock, one order per seller, one payment for all: pay it
+    before ``reserved_until``. 201 made now, 200 a retry of ``client_id``."""
+    with platform.audited(
+        actor_kind="customer",
+        actor_id=me.id,
+        action="mall.checkout",
+        target=f"checkout {body.client_id}"[:64],
+    ) as session:
+        found, created = platform.mall.checkouts.checkout(
+            session, customer_id=me.id, client_id=body.client_id
+        )
+        out = checkout_out(platform, session, found)
+    response.status_code = 201 if created else 200
+    return out
+
+
+@customer.get("/checkouts/{checkout_id}")
+def see_checkout(
+    checkout_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> s.CheckoutOut:
+    with platform.transaction() as session:
+        found = platform.mall.checkouts.of_customer(
+            session, customer_id=me.id, checkout_id=checkout_id
+        )
+        return checkout_out(platform, session, found)
+
+
+@customer.post("/checkouts/{checkout_id}/pay")
+def pay_checkout(
+    checkout_id: IdParam, body: s.PayIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.CheckoutOut:
+    """Pay the whole checkout from one of your accounts, with the step-up of any
+    e-Pay payment; a repeat answers the checkout paid."""
+    with autocommit(platform.session_factory) as session:
+        found = platform.mall.checkouts.of_customer(
+            session, customer_id=me.id, checkout_id=checkout_id
+        )
+        order = platform.mall.checkouts.payment(session, found)
+        clearing = platform.payments.merchant(session, order.merchant_id)
+    request = platform.payments.payment_request(
+        clearing, order.order_no, order.amount, body.account
+    )
+    with platform.authorised(
+        request,
+        customer_id=me.id,
+        challenge_id=body.challenge_id,
+        response=body.response,
+        prefer=ToolKind(body.tool) if body.tool else None,
+        already_done=lambda session: platform.payments.paid_by(
+            session, customer_id=me.id, token=order.token
+        ),
+    ) as session:
+        platform.payments.pay_order(
+            session, customer_id=me.id, payment=order, account_number=body.account
+        )
+    with platform.transaction() as session:
+        return checkout_out(platform, session, reads.checkout(session, checkout_id))
+
+
+@customer.get("/orders")
+def my_orders(platform: PlatformDep, me: CustomerPrincipal) -> list[s.OrderOut]:
+    with platform.transaction() as session:
+        found = platform.mall.fulfilment.orders_of_customer(session, me.id)
+        return [order_out(session, o) for o in found]
+
+
+@customer.get("/orders/{order_id}")
+def my_order(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.OrderOut:
+    with platform.transaction() as session:
+        found = platform.mall.fulfilment.of_customer(session, customer_id=me.id, order_id=order_id)
+        return order_out(session, found)
+
+
+@customer.post("/orders/{order_id}/receipt")
+def confirm_receipt(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.OrderOut:
+    """You have the goods (the seller is paid once the return window has passed)."""
+    with platform.audited(
+        actor_kind="customer", actor_id=me.id, action="mall.receipt", target=f"order {order_id}"
+    ) as session:
+        found = platform.mall.fulfilment.confirm_receipt(
+            session, customer_id=me.id, order_id=order_id
+        )
+        return order_out(session, found)
+
+
+@customer.post("/orders/{order_id}/returns", status_code=201)
+def ask_return(
+    order_id: IdParam, body: s.ReturnIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.ReturnOut:
+    """Ask to return some units of the order's lines; the seller decides."""
+    quantities: dict[int, int] = {}
+    for line in body.lines:
+        quantities[line.line_id] = quantities.get(line.line_id, 0) + line.quantity
+    with platform.audited(
+        actor_kind="customer", actor_id=me.id, action="mall.return", target=f"order {order_id}"
+    ) as session:
+        return s.ReturnOut.of(
+            platform.mall.returns.ask(
+                session,
+                customer_id=me.id,
+                order_id=order_id,
+                quantities=quantities,
+                reason=body.reason,
+            )
+        )
+
+
+@customer.post("/returns/{return_id}/dispute")
+def dispute_return(return_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.ReturnOut:
+    """Take the seller's refusal to the bank's operations."""
+    with platform.audited(
+        actor_kind="customer", actor_id=me.id, action="mall.dispute", target=f"return {return_id}"
+    ) as session:
+        return s.ReturnOut.of(
+            platform.mall.returns.dispute(session, customer_id=me.id, return_id=return_id)
+        )
+
+
+@customer.post("/lines/{line_id}/review", status_code=204)
+def review(
+    line_id: IdParam, body: s.ReviewIn, platform: PlatformDep, me: CustomerPrincipal
+) -> None:
+    """Rate a line you received (once)."""
+    with platform.transaction() as session:
+        platform.mall.fulfilment.review(
+            session, customer_id=me.id, line_id=line_id, rating=body.rating, body=body.body
+        )
+
+
+# -- the seller ------------------------------------------------------------------------
+
+
+@merchant.get("/orders")
+def shop_orders(platform: PlatformDep, shop: Shop, status: str | None = None) -> list[s.OrderOut]:
+    """Your shop's orders (``status=paid``: those to ship)."""
+    with platform.transaction() as session:
+        found = platform.mall.fulfilment.orders_of_shop(session, shop, status=status)
+        return [order_out(session, o) for o in found]
+
+
+@merchant.post("/orders/{order_id}/ship")
+def ship(order_id: IdParam, body: s.ShipIn, platform: PlatformDep, shop: Shop) -> s.OrderOut:
+    with platform.transaction() as session:
+        found = platform.mall.fulfilment.ship(
+            session,
+            shop_id=shop,
+            order_id=order_id,
+            carrier=body.carrier,
+            tracking_no=body.tracking_no,
+        )
+        return order_out(session, found)
+
+
+@merchant.get("/returns")
+def shop_returns(platform: PlatformDep, shop: Shop) -> list[s.ReturnOut]:
+    with platform.transaction() as session:
+        return [s.ReturnOut.of(r) for r in platform.mall.returns.of_shop(session, shop)]
+
+
+@merchant.post("/returns/{return_id}/agree")
+def agree_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.ReturnOut:
+    """Agree: the buyer is refunded the way they paid, the units back in stock."""
+    with platform.transaction() as session:
+        return s.ReturnOut.of(
+            platform.mall.returns.agree(session, shop_id=shop, return_id=return_id)
+        )
+
+
+@merchant.post("/returns/{return_id}/refuse")
+def refuse_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.ReturnOut:
+    with platform.transaction() as session:
+        return s.ReturnOut.of(
+            platform.mall.returns.refuse(session, shop_id=shop, return_id=return_id)
+        )
+
+
+@merchant.get("/sales")
+def shop_sales(platform: PlatformDep, shop: Shop) -> list[s.DaySalesOut]:
+    """Your sales per day (last 30 days): sold, refunded, commission, paid out."""
+    with platform.transaction() as session:
+        return [s.DaySalesOut.of(d) for d in platform.mall.fulfilment.sales_by_day(session, shop)]
+
+
+# -- operations ------------------------------------------------------------------------
+
+
+@staff.get("/disputes")
+def disputes(platform: PlatformDep, _: Operations) -> list[s.ReturnOut]:
+    with platform.transaction() as session:
+        return [s.ReturnOut.of(r) for r in platform.mall.returns.disputed(session)]
+
+
+@staff.post("/returns/{return_id}/ruling")
+def rule(
+    return_id: IdParam, body: s.RulingIn, platform: PlatformDep, me: Operations
+) -> s.ReturnOut:
+    """Rule on a disputed return: refund the buyer, or not."""
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action="mall.ruling",
+        target=f"return {return_id}",
+        details={"refund": body.refund},
+    ) as session:
+        return s.ReturnOut.of(
+            platform.mall.returns.rule(
+                session, staff_id=me.id, return_id=return_id, refund=body.refund
+            )
+        )
