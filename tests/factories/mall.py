@@ -23,6 +23,8 @@ class Seller:
     owner_id: int
     """The owner's customer id (its settlement account is theirs)."""
     account: str
+    user_id: int
+    """The shop's owner login (a merchant user)."""
 
 
 def clearing(platform: Platform, *, customer_id: int, account: str) -> int:
@@ -74,7 +76,7 @@ def seller(platform: Platform, *, customer_id: int, account: str, name: str) -> 
             ),
             {"m": merchant_id, "n": name, "u": user, "now": now},
         ).scalar_one()
-    return Seller(int(shop), merchant_id, customer_id, account)
+    return Seller(int(shop), merchant_id, customer_id, account, user)
 
 
 def sku(

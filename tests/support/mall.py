@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from tests.factories import mall
+from tests.factories.people import V1
 from tests.support.api import ApiCustomer
 
 
@@ -27,6 +30,17 @@ class Shops:
                 price=price,
                 stock=stock,
             )
+
+    def headers(self, seller: int) -> dict[str, str]:
+        """A session of the seller's owner, as the bearer header."""
+        with self.platform.transaction() as session:
+            login = self.platform.auth.open_session(
+                session,
+                kind=PrincipalKind.MERCHANT,
+                principal_id=self.sellers[seller].user_id,
+                client="tests",
+            )
+        return {"Authorization": f"Bearer {login.token}"}
 
     def stock(self, sku_id: int) -> int:
         with self.platform.transaction() as session:
@@ -51,6 +65,18 @@ class Shops:
                 )
             ).scalar()
         return int(row or 0)
+
+
+def ship_all(client: TestClient, shops: Shops, checkout: dict[str, Any]) -> None:
+    """Every seller of the checkout ships its order over the API."""
+    shop_ids = [s.shop_id for s in shops.sellers]
+    for order in checkout["orders"]:
+        shipped = client.post(
+            f"{V1}/merchant/mall/orders/{order['id']}/ship",
+            headers=shops.headers(shop_ids.index(order["shop_id"])),
+            json={"carrier": "顺丰速运", "tracking_no": f"SF{order['id']:010d}"},
+        )
+        assert shipped.status_code == 200, shipped.text
 
 
 def buy(buyer: ApiCustomer, cart: dict[int, int], key: str = "c1") -> Any:
