@@ -172,20 +172,36 @@ class Checkouts:
     # -- checkout ----------------------------------------------------------------------
 
     def checkout(
-        self, session: Session, *, customer_id: int, client_id: str
+        self,
+        session: Session,
+        *,
+        customer_id: int,
+        client_id: str,
+        enterprise_id: int | None = None,
     ) -> tuple[Checkout, bool]:
         """Reserve the cart's stock, split it by seller and open its one payment; the
-        checkout and whether it was made now (False: a retry of ``client_id``)."""
+        checkout and whether it was made now (False: a retry of ``client_id``).
+        ``enterprise_id``: bought for this enterprise (the caller has found the
+        customer one of its purchasers), which alone may pay, once an approver has
+        approved (``b2b``)."""
         if self.merchant_id is None:
             raise MallClosed()
         now = self.clock.now()
         made = session.execute(
             text(
                 "INSERT INTO mall_checkout (customer_id, client_id, status, amount, "
-                "reserved_until, created_at) VALUES (:c, :k, 'reserved', 0, :until, :now) "
+                "reserved_until, created_at, enterprise_id, approval) VALUES (:c, :k, "
+                "'reserved', 0, :until, :now, :e, CASE WHEN CAST(:e AS bigint) IS NULL THEN NULL "
+                "ELSE 'awaiting' END) "
                 "ON CONFLICT (customer_id, client_id) DO NOTHING RETURNING id"
             ),
-            {"c": customer_id, "k": client_id, "until": now + self.reservation, "now": now},
+            {
+                "c": customer_id,
+                "k": client_id,
+                "until": now + self.reservation,
+                "now": now,
+                "e": enterprise_id,
+            },
         ).scalar()
         if made is None:
             existing = session.execute(
@@ -255,7 +271,7 @@ class Checkouts:
                 channel="online",
                 description=f"融e购 M{checkout_id:08d}",
             ),
-            customer_id=customer_id,
+            customer_id=enterprise_id or customer_id,
         )
         session.execute(
             text("UPDATE mall_checkout SET amount = :a, payment_id = :p WHERE id = :id"),
@@ -310,7 +326,8 @@ class Checkouts:
         now = self.clock.now()
         session.execute(
             text(
-                "UPDATE mall_checkout SET status = 'paid', paid_at = :now, paid_by = :by "
+                "UPDATE mall_checkout SET status = 'paid', paid_at = :now, paid_by = :by, "
+                "approval = CASE WHEN approval IS NULL THEN NULL ELSE 'approved' END "
                 "WHERE id = :id"
             ),
             {"now": now, "by": self.paid_by(session, payment.id), "id": row[0]},
@@ -347,17 +364,22 @@ class Checkouts:
             ).scalar()
             if checkout_id is None:
                 continue
-            session.execute(
-                text("UPDATE mall_order SET status = 'expired' WHERE checkout_id = :c"),
-                {"c": checkout_id},
-            )
-            self.put_back(
-                session,
-                "l.order_id IN (SELECT id FROM mall_order WHERE checkout_id = :c)",
-                {"c": checkout_id},
-            )
+            self.release(session, int(checkout_id))
             expired += 1
         return expired
+
+    def release(self, session: Session, checkout_id: int) -> None:
+        """The checkout's orders expired and their units put back (the checkout is
+        marked by the caller, under its payment's lock)."""
+        session.execute(
+            text("UPDATE mall_order SET status = 'expired' WHERE checkout_id = :c"),
+            {"c": checkout_id},
+        )
+        self.put_back(
+            session,
+            "l.order_id IN (SELECT id FROM mall_order WHERE checkout_id = :c)",
+            {"c": checkout_id},
+        )
 
     @staticmethod
     def put_back(

@@ -24,10 +24,11 @@ from rongbank.db import autocommit
 from rongbank.inputs import IdParam
 from rongbank.mall.orders import reads
 from rongbank.mall.orders import schemas as s
-from rongbank.mall.orders.errors import NotYourShop
+from rongbank.mall.orders.errors import CheckoutNeedsApproval, NotYourShop
 from rongbank.mall.orders.reads import Checkout
 from rongbank.payments.endpoints import merchant_actor
 from rongbank.payments.merchants import MerchantActor
+from rongbank.payments.schemas import Confirmation
 from rongbank.platform import Platform
 
 customer = APIRouter(tags=["e-Mall"], prefix="/me/mall")
@@ -51,31 +52,31 @@ def seller_shop(
 Shop = Annotated[int, Depends(seller_shop)]
 
 
-def checkout_out(platform: Platform, session: Session, found: Checkout) -> s.CheckoutOut:
+def checkout_out(platform: Platform, session: Session, found: Checkout) -> s.MallCheckoutOut:
     mall = platform.mall
     payment = mall.checkouts.payment(session, found)
     orders = [(o, reads.lines(session, o.id)) for o in mall.checkouts.orders(session, found)]
-    return s.CheckoutOut.of(
+    return s.MallCheckoutOut.of(
         found, payment, orders, instalments=platform.yidai.offered_for(found.amount)
     )
 
 
-def order_out(session: Session, order: reads.Order) -> s.OrderOut:
-    return s.OrderOut.of(order, reads.lines(session, order.id))
+def order_out(session: Session, order: reads.Order) -> s.MallOrderOut:
+    return s.MallOrderOut.of(order, reads.lines(session, order.id))
 
 
 # -- the buyer -------------------------------------------------------------------------
 
 
 @customer.get("/cart")
-def my_cart(platform: PlatformDep, me: CustomerPrincipal) -> s.CartOut:
+def my_cart(platform: PlatformDep, me: CustomerPrincipal) -> s.MallCartOut:
     """Your cart, by seller."""
     with platform.transaction() as session:
-        return s.CartOut.of(platform.mall.checkouts.cart(session, me.id))
+        return s.MallCartOut.of(platform.mall.checkouts.cart(session, me.id))
 
 
 @customer.post("/cart/lines", status_code=204)
-def add_to_cart(body: s.CartLineIn, platform: PlatformDep, me: CustomerPrincipal) -> None:
+def add_to_cart(body: s.MallCartLineIn, platform: PlatformDep, me: CustomerPrincipal) -> None:
     """Put more of a product (a SKU) in your cart."""
     with platform.transaction() as session:
         platform.mall.checkouts.add(
@@ -85,7 +86,7 @@ def add_to_cart(body: s.CartLineIn, platform: PlatformDep, me: CustomerPrincipal
 
 @customer.put("/cart/lines/{sku_id}", status_code=204)
 def change_cart_line(
-    sku_id: IdParam, body: s.QuantityIn, platform: PlatformDep, me: CustomerPrincipal
+    sku_id: IdParam, body: s.MallQuantityIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> None:
     """Change how many; 0 takes the line out."""
     with platform.transaction() as session:
@@ -96,8 +97,8 @@ def change_cart_line(
 
 @customer.post("/checkouts", status_code=201)
 def checkout(
-    body: s.CheckoutIn, platform: PlatformDep, me: CustomerPrincipal, response: Response
-) -> s.CheckoutOut:
+    body: s.MallCheckoutIn, platform: PlatformDep, me: CustomerPrincipal, response: Response
+) -> s.MallCheckoutOut:
     """Reserve your cart's stock, one order per seller, one payment for all: pay it
     before ``reserved_until``. 201 made now, 200 a retry of ``client_id``."""
     with platform.audited(
@@ -105,9 +106,14 @@ def checkout(
         actor_id=me.id,
         action="mall.checkout",
         target=f"checkout {body.client_id}"[:64],
+        details={"enterprise": body.enterprise_id} if body.enterprise_id else None,
     ) as session:
+        if body.enterprise_id is not None:
+            platform.mall.enterprises.require(
+                session, enterprise_id=body.enterprise_id, customer_id=me.id, role="purchaser"
+            )
         found, created = platform.mall.checkouts.checkout(
-            session, customer_id=me.id, client_id=body.client_id
+            session, customer_id=me.id, client_id=body.client_id, enterprise_id=body.enterprise_id
         )
         out = checkout_out(platform, session, found)
     response.status_code = 201 if created else 200
@@ -117,7 +123,7 @@ def checkout(
 @customer.get("/checkouts/{checkout_id}")
 def see_checkout(
     checkout_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
-) -> s.CheckoutOut:
+) -> s.MallCheckoutOut:
     with platform.transaction() as session:
         found = platform.mall.checkouts.of_customer(
             session, customer_id=me.id, checkout_id=checkout_id
@@ -127,14 +133,16 @@ def see_checkout(
 
 @customer.post("/checkouts/{checkout_id}/pay")
 def pay_checkout(
-    checkout_id: IdParam, body: s.PayIn, platform: PlatformDep, me: CustomerPrincipal
-) -> s.CheckoutOut:
+    checkout_id: IdParam, body: s.MallPayIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MallCheckoutOut:
     """Pay the whole checkout from one of your accounts, with the step-up of any
     e-Pay payment; a repeat answers the checkout paid."""
     with autocommit(platform.session_factory) as session:
         found = platform.mall.checkouts.of_customer(
             session, customer_id=me.id, checkout_id=checkout_id
         )
+        if found.enterprise_id is not None:
+            raise CheckoutNeedsApproval()
         order = platform.mall.checkouts.payment(session, found)
         clearing = platform.payments.merchant(session, order.merchant_id)
     request = platform.payments.payment_request(
@@ -158,21 +166,23 @@ def pay_checkout(
 
 
 @customer.get("/orders")
-def my_orders(platform: PlatformDep, me: CustomerPrincipal) -> list[s.OrderOut]:
+def my_orders(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallOrderOut]:
     with platform.transaction() as session:
         found = platform.mall.fulfilment.orders_of_customer(session, me.id)
         return [order_out(session, o) for o in found]
 
 
 @customer.get("/orders/{order_id}")
-def my_order(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.OrderOut:
+def my_order(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.MallOrderOut:
     with platform.transaction() as session:
         found = platform.mall.fulfilment.of_customer(session, customer_id=me.id, order_id=order_id)
         return order_out(session, found)
 
 
 @customer.post("/orders/{order_id}/receipt")
-def confirm_receipt(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.OrderOut:
+def confirm_receipt(
+    order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MallOrderOut:
     """You have the goods (the seller is paid once the return window has passed)."""
     with platform.audited(
         actor_kind="customer", actor_id=me.id, action="mall.receipt", target=f"order {order_id}"
@@ -185,8 +195,8 @@ def confirm_receipt(order_id: IdParam, platform: PlatformDep, me: CustomerPrinci
 
 @customer.post("/orders/{order_id}/returns", status_code=201)
 def ask_return(
-    order_id: IdParam, body: s.ReturnIn, platform: PlatformDep, me: CustomerPrincipal
-) -> s.ReturnOut:
+    order_id: IdParam, body: s.MallReturnIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MallReturnOut:
     """Ask to return some units of the order's lines; the seller decides."""
     quantities: dict[int, int] = {}
     for line in body.lines:
@@ -194,7 +204,7 @@ def ask_return(
     with platform.audited(
         actor_kind="customer", actor_id=me.id, action="mall.return", target=f"order {order_id}"
     ) as session:
-        return s.ReturnOut.of(
+        return s.MallReturnOut.of(
             platform.mall.returns.ask(
                 session,
                 customer_id=me.id,
@@ -206,19 +216,21 @@ def ask_return(
 
 
 @customer.post("/returns/{return_id}/dispute")
-def dispute_return(return_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.ReturnOut:
+def dispute_return(
+    return_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MallReturnOut:
     """Take the seller's refusal to the bank's operations."""
     with platform.audited(
         actor_kind="customer", actor_id=me.id, action="mall.dispute", target=f"return {return_id}"
     ) as session:
-        return s.ReturnOut.of(
+        return s.MallReturnOut.of(
             platform.mall.returns.dispute(session, customer_id=me.id, return_id=return_id)
         )
 
 
 @customer.post("/lines/{line_id}/review", status_code=204)
 def review(
-    line_id: IdParam, body: s.ReviewIn, platform: PlatformDep, me: CustomerPrincipal
+    line_id: IdParam, body: s.MallReviewIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> None:
     """Rate a line you received (once)."""
     with platform.transaction() as session:
@@ -227,11 +239,109 @@ def review(
         )
 
 
+# -- B2B: the enterprise, its purchasers and approvers ----------------------------------
+
+
+@customer.post("/enterprise/members", status_code=201)
+def add_member(
+    body: s.MallMemberIn, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MallMemberOut:
+    """(Logged in as the enterprise.) Name a person who buys or approves for you."""
+    with platform.audited(
+        actor_kind="customer",
+        actor_id=me.id,
+        action="mall.enterprise.member",
+        target=body.role,
+    ) as session:
+        member = platform.mall.enterprises.add_member(
+            session, enterprise_id=me.id, mobile=body.mobile, role=body.role
+        )
+    return s.MallMemberOut(customer_id=member.customer_id, name=member.name, role=member.role)
+
+
+@customer.get("/approvals")
+def approvals(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallCheckoutOut]:
+    """Your enterprises' checkouts waiting for an approver."""
+    with platform.transaction() as session:
+        found = platform.mall.enterprises.awaiting(session, me.id)
+        return [checkout_out(platform, session, c) for c in found]
+
+
+@customer.post("/approvals/{checkout_id}/approve")
+def approve(
+    checkout_id: IdParam, body: Confirmation, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MallCheckoutOut:
+    """Approve a purchase: it is paid at once from the enterprise's account, with the
+    enterprise's step-up (a code sent to its registered mobile, or its token)."""
+    enterprises = platform.mall.enterprises
+    with autocommit(platform.session_factory) as session:
+        found = enterprises.for_approver(session, approver_id=me.id, checkout_id=checkout_id)
+        assert found.enterprise_id is not None
+        enterprise = found.enterprise_id
+        order = platform.mall.checkouts.payment(session, found)
+        clearing = platform.payments.merchant(session, order.merchant_id)
+        account = platform.accounts.accounts_of(session, enterprise)[0][0]
+    request = platform.payments.payment_request(
+        clearing, order.order_no, order.amount, account.number
+    )
+    with platform.authorised(
+        request,
+        customer_id=enterprise,
+        challenge_id=body.challenge_id,
+        response=body.response,
+        prefer=ToolKind(body.tool) if body.tool else None,
+        already_done=lambda session: platform.payments.paid_by(
+            session, customer_id=enterprise, token=order.token
+        ),
+    ) as session:
+        enterprises.approving(session, approver_id=me.id, checkout_id=checkout_id)
+        platform.payments.pay_order(
+            session, customer_id=enterprise, payment=order, account_number=account.number
+        )
+    with platform.transaction() as session:
+        return checkout_out(platform, session, reads.checkout(session, checkout_id))
+
+
+@customer.post("/approvals/{checkout_id}/refuse")
+def refuse_purchase(
+    checkout_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MallCheckoutOut:
+    """Refuse a purchase: its reservation is released."""
+    with platform.audited(
+        actor_kind="customer",
+        actor_id=me.id,
+        action="mall.approval.refuse",
+        target=f"checkout {checkout_id}",
+    ) as session:
+        found = platform.mall.enterprises.refuse(
+            session, approver_id=me.id, checkout_id=checkout_id
+        )
+        return checkout_out(platform, session, found)
+
+
+@customer.get("/orders/{order_id}/fapiao")
+def fapiao(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.MallFapiaoOut:
+    """The invoice (发票) data of your order: for the enterprise it was bought for."""
+    with platform.transaction() as session:
+        found = platform.mall.fulfilment.of_customer(session, customer_id=me.id, order_id=order_id)
+        data = platform.mall.enterprises.fapiao(session, found)
+    return s.MallFapiaoOut(
+        order_no=data.order_no,
+        buyer_name=data.buyer_name,
+        buyer_tax_id=data.buyer_tax_id,
+        seller_name=data.seller_name,
+        lines=[s.MallLineOut.of(x) for x in data.lines],
+        amount=s.money(data.amount),
+    )
+
+
 # -- the seller ------------------------------------------------------------------------
 
 
 @merchant.get("/orders")
-def shop_orders(platform: PlatformDep, shop: Shop, status: str | None = None) -> list[s.OrderOut]:
+def shop_orders(
+    platform: PlatformDep, shop: Shop, status: str | None = None
+) -> list[s.MallOrderOut]:
     """Your shop's orders (``status=paid``: those to ship)."""
     with platform.transaction() as session:
         found = platform.mall.fulfilment.orders_of_shop(session, shop, status=status)
@@ -239,7 +349,9 @@ def shop_orders(platform: PlatformDep, shop: Shop, status: str | None = None) ->
 
 
 @merchant.post("/orders/{order_id}/ship")
-def ship(order_id: IdParam, body: s.ShipIn, platform: PlatformDep, shop: Shop) -> s.OrderOut:
+def ship(
+    order_id: IdParam, body: s.MallShipIn, platform: PlatformDep, shop: Shop
+) -> s.MallOrderOut:
     with platform.transaction() as session:
         found = platform.mall.fulfilment.ship(
             session,
@@ -252,48 +364,50 @@ def ship(order_id: IdParam, body: s.ShipIn, platform: PlatformDep, shop: Shop) -
 
 
 @merchant.get("/returns")
-def shop_returns(platform: PlatformDep, shop: Shop) -> list[s.ReturnOut]:
+def shop_returns(platform: PlatformDep, shop: Shop) -> list[s.MallReturnOut]:
     with platform.transaction() as session:
-        return [s.ReturnOut.of(r) for r in platform.mall.returns.of_shop(session, shop)]
+        return [s.MallReturnOut.of(r) for r in platform.mall.returns.of_shop(session, shop)]
 
 
 @merchant.post("/returns/{return_id}/agree")
-def agree_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.ReturnOut:
+def agree_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.MallReturnOut:
     """Agree: the buyer is refunded the way they paid, the units back in stock."""
     with platform.transaction() as session:
-        return s.ReturnOut.of(
+        return s.MallReturnOut.of(
             platform.mall.returns.agree(session, shop_id=shop, return_id=return_id)
         )
 
 
 @merchant.post("/returns/{return_id}/refuse")
-def refuse_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.ReturnOut:
+def refuse_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.MallReturnOut:
     with platform.transaction() as session:
-        return s.ReturnOut.of(
+        return s.MallReturnOut.of(
             platform.mall.returns.refuse(session, shop_id=shop, return_id=return_id)
         )
 
 
 @merchant.get("/sales")
-def shop_sales(platform: PlatformDep, shop: Shop) -> list[s.DaySalesOut]:
+def shop_sales(platform: PlatformDep, shop: Shop) -> list[s.MallDaySalesOut]:
     """Your sales per day (last 30 days): sold, refunded, commission, paid out."""
     with platform.transaction() as session:
-        return [s.DaySalesOut.of(d) for d in platform.mall.fulfilment.sales_by_day(session, shop)]
+        return [
+            s.MallDaySalesOut.of(d) for d in platform.mall.fulfilment.sales_by_day(session, shop)
+        ]
 
 
 # -- operations ------------------------------------------------------------------------
 
 
 @staff.get("/disputes")
-def disputes(platform: PlatformDep, _: Operations) -> list[s.ReturnOut]:
+def disputes(platform: PlatformDep, _: Operations) -> list[s.MallReturnOut]:
     with platform.transaction() as session:
-        return [s.ReturnOut.of(r) for r in platform.mall.returns.disputed(session)]
+        return [s.MallReturnOut.of(r) for r in platform.mall.returns.disputed(session)]
 
 
 @staff.post("/returns/{return_id}/ruling")
 def rule(
-    return_id: IdParam, body: s.RulingIn, platform: PlatformDep, me: Operations
-) -> s.ReturnOut:
+    return_id: IdParam, body: s.MallRulingIn, platform: PlatformDep, me: Operations
+) -> s.MallReturnOut:
     """Rule on a disputed return: refund the buyer, or not."""
     with platform.audited(
         actor_kind="staff",
@@ -302,7 +416,7 @@ def rule(
         target=f"return {return_id}",
         details={"refund": body.refund},
     ) as session:
-        return s.ReturnOut.of(
+        return s.MallReturnOut.of(
             platform.mall.returns.rule(
                 session, staff_id=me.id, return_id=return_id, refund=body.refund
             )

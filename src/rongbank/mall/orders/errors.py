@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rongbank.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
+from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 
 class SkuNotFound(NotFound):
@@ -40,9 +40,8 @@ class CheckoutNotPayable(Conflict):
     message = "This checkout can no longer be paid (its reservation has expired)."
 
 
-class MallClosed(DomainError):
+class MallClosed(Conflict):
     code = "mall_closed"
-    status = 503
     message = "The mall takes no checkouts now (no clearing merchant is configured)."
 
 
@@ -84,3 +83,23 @@ class ReviewNotAllowed(Conflict):
 class NotYourShop(Forbidden):
     code = "mall_not_your_shop"
     message = "You do not act for this shop."
+
+
+class NotAnEnterprise(Forbidden):
+    code = "mall_not_an_enterprise"
+    message = "Only an enterprise customer names the people who buy and approve for it."
+
+
+class MemberNotFound(NotFound):
+    code = "mall_member_not_found"
+    message = "No personal customer has that mobile number."
+
+
+class NotEnterpriseMember(Forbidden):
+    code = "mall_not_enterprise_member"
+    message = "You are not one of this enterprise's people in that role."
+
+
+class CheckoutNeedsApproval(Conflict):
+    code = "mall_checkout_needs_approval"
+    message = "This checkout is your enterprise's: an approver of the enterprise pays it."

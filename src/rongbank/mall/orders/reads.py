@@ -26,6 +26,12 @@ class Checkout:
     reserved_until: datetime
     created_at: datetime
     paid_at: datetime | None
+    enterprise_id: int | None
+    """B2B: the enterprise customer buying (who pays), the purchaser being
+    ``customer_id``."""
+    approval: str | None
+    """B2B: ``awaiting`` an approver, ``approved`` (and paid) or ``refused``."""
+    approved_by: int | None
 
 
 @dataclass(frozen=True, slots=True)

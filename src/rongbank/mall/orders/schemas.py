@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from rongbank.inputs import IdParam
+from rongbank.inputs import Id
 from rongbank.inputs import Input as Strict
 from rongbank.mall.orders.checkout import Cart, CartLine
 from rongbank.mall.orders.fulfilment import DaySales
@@ -26,16 +26,16 @@ def money(minor: int) -> str:
     return format_amount(minor, scale=2)
 
 
-class CartLineIn(Strict):
-    sku_id: IdParam
+class MallCartLineIn(Strict):
+    sku_id: Id
     quantity: Quantity
 
 
-class QuantityIn(Strict):
+class MallQuantityIn(Strict):
     quantity: Annotated[StrictInt, Field(ge=0, le=999)]
 
 
-class CartLineOut(BaseModel):
+class MallCartLineOut(BaseModel):
     sku_id: int
     title: str
     sku_code: str
@@ -48,7 +48,7 @@ class CartLineOut(BaseModel):
     for_sale: bool
 
     @classmethod
-    def of(cls, line: CartLine) -> CartLineOut:
+    def of(cls, line: CartLine) -> MallCartLineOut:
         return cls(
             sku_id=line.sku_id,
             title=line.title,
@@ -63,20 +63,45 @@ class CartLineOut(BaseModel):
         )
 
 
-class CartOut(BaseModel):
-    lines: list[CartLineOut]
+class MallCartOut(BaseModel):
+    lines: list[MallCartLineOut]
     amount: str
 
     @classmethod
-    def of(cls, cart: Cart) -> CartOut:
-        return cls(lines=[CartLineOut.of(x) for x in cart.lines], amount=money(cart.amount))
+    def of(cls, cart: Cart) -> MallCartOut:
+        return cls(lines=[MallCartLineOut.of(x) for x in cart.lines], amount=money(cart.amount))
 
 
-class CheckoutIn(Strict):
+class MallCheckoutIn(Strict):
     client_id: ClientId = Field(description="Your key for this checkout: a retry answers it.")
+    enterprise_id: Id | None = Field(
+        default=None,
+        description="B2B: buy for this enterprise (you are one of its purchasers); an "
+        "approver of the enterprise then pays from its account.",
+    )
 
 
-class LineOut(BaseModel):
+class MallMemberIn(Strict):
+    mobile: Annotated[str, Field(pattern=r"^1[3-9][0-9]{9}$")]
+    role: Literal["purchaser", "approver"]
+
+
+class MallMemberOut(BaseModel):
+    customer_id: int
+    name: str
+    role: str
+
+
+class MallFapiaoOut(BaseModel):
+    order_no: str
+    buyer_name: str
+    buyer_tax_id: str | None
+    seller_name: str
+    lines: list[MallLineOut]
+    amount: str
+
+
+class MallLineOut(BaseModel):
     id: int
     sku_id: int
     title: str
@@ -86,7 +111,7 @@ class LineOut(BaseModel):
     amount: str
 
     @classmethod
-    def of(cls, line: Line) -> LineOut:
+    def of(cls, line: Line) -> MallLineOut:
         return cls(
             id=line.id,
             sku_id=line.sku_id,
@@ -98,7 +123,7 @@ class LineOut(BaseModel):
         )
 
 
-class OrderOut(BaseModel):
+class MallOrderOut(BaseModel):
     id: int
     order_no: str
     shop_id: int
@@ -110,10 +135,10 @@ class OrderOut(BaseModel):
     paid_at: datetime | None
     shipped_at: datetime | None
     received_at: datetime | None
-    lines: list[LineOut]
+    lines: list[MallLineOut]
 
     @classmethod
-    def of(cls, order: Order, lines: list[Line]) -> OrderOut:
+    def of(cls, order: Order, lines: list[Line]) -> MallOrderOut:
         return cls(
             id=order.id,
             order_no=order.order_no,
@@ -126,11 +151,11 @@ class OrderOut(BaseModel):
             paid_at=order.paid_at,
             shipped_at=order.shipped_at,
             received_at=order.received_at,
-            lines=[LineOut.of(x) for x in lines],
+            lines=[MallLineOut.of(x) for x in lines],
         )
 
 
-class CheckoutOut(BaseModel):
+class MallCheckoutOut(BaseModel):
     id: int
     status: str
     amount: str
@@ -141,7 +166,9 @@ class CheckoutOut(BaseModel):
         "instalments at ``/me/orders/{payment_token}/instalments``."
     )
     instalments_offered: bool
-    orders: list[OrderOut]
+    enterprise_id: int | None
+    approval: str | None
+    orders: list[MallOrderOut]
 
     @classmethod
     def of(
@@ -151,7 +178,7 @@ class CheckoutOut(BaseModel):
         orders: list[tuple[Order, list[Line]]],
         *,
         instalments: bool,
-    ) -> CheckoutOut:
+    ) -> MallCheckoutOut:
         return cls(
             id=checkout.id,
             status=checkout.status,
@@ -160,30 +187,32 @@ class CheckoutOut(BaseModel):
             paid_by=checkout.paid_by,
             payment_token=payment.token,
             instalments_offered=instalments,
-            orders=[OrderOut.of(o, lines) for o, lines in orders],
+            enterprise_id=checkout.enterprise_id,
+            approval=checkout.approval,
+            orders=[MallOrderOut.of(o, lines) for o, lines in orders],
         )
 
 
-class PayIn(Confirmation):
+class MallPayIn(Confirmation):
     account: Annotated[str, Field(min_length=1, max_length=32)]
 
 
-class ShipIn(Strict):
+class MallShipIn(Strict):
     carrier: Text
     tracking_no: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
 
 
-class ReturnLineIn(Strict):
-    line_id: IdParam
+class MallReturnLineIn(Strict):
+    line_id: Id
     quantity: Quantity
 
 
-class ReturnIn(Strict):
-    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=50)]
+class MallReturnIn(Strict):
+    lines: Annotated[list[MallReturnLineIn], Field(min_length=1, max_length=50)]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class ReturnOut(BaseModel):
+class MallReturnOut(BaseModel):
     id: int
     order_id: int
     status: str
@@ -192,7 +221,7 @@ class ReturnOut(BaseModel):
     decided_by: str | None
 
     @classmethod
-    def of(cls, found: Return) -> ReturnOut:
+    def of(cls, found: Return) -> MallReturnOut:
         return cls(
             id=found.id,
             order_id=found.order_id,
@@ -203,16 +232,16 @@ class ReturnOut(BaseModel):
         )
 
 
-class RulingIn(Strict):
+class MallRulingIn(Strict):
     refund: StrictBool = Field(description="True: refund the buyer; false: for the seller.")
 
 
-class ReviewIn(Strict):
+class MallReviewIn(Strict):
     rating: Annotated[StrictInt, Field(ge=1, le=5)]
     body: Annotated[str, Field(max_length=1000)] = ""
 
 
-class DaySalesOut(BaseModel):
+class MallDaySalesOut(BaseModel):
     day: date
     orders: int
     amount: str
@@ -221,7 +250,7 @@ class DaySalesOut(BaseModel):
     released: str
 
     @classmethod
-    def of(cls, day: DaySales) -> DaySalesOut:
+    def of(cls, day: DaySales) -> MallDaySalesOut:
         return cls(
             day=day.day,
             orders=day.orders,

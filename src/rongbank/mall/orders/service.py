@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
 from rongbank.ledger.service import LedgerService
+from rongbank.mall.orders.b2b import Enterprises
 from rongbank.mall.orders.checkout import Checkouts
 from rongbank.mall.orders.fulfilment import Fulfilment
 from rongbank.mall.orders.returns import Returns
@@ -49,6 +50,7 @@ class MallOrders:
             receipt_after=receipt_after,
             return_window=return_window,
         )
+        self.enterprises = Enterprises(self.checkouts, clock)
         self.returns = Returns(payments, self.checkouts, clock, return_window=return_window)
         payments.paid_listeners.append(self.checkouts.paid)
         self.use_merchant(merchant_id)

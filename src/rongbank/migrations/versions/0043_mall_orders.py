@@ -18,6 +18,10 @@
   agreed by the seller or ruled by operations in a dispute; refunded through e-Pay
   (``refund_id``), which unwinds a 逸贷 plan.
 - ``mall_review``: one review per received line.
+- B2B: ``mall_enterprise_member``: an enterprise customer's people who buy for it
+  (``purchaser``) and approve what they buy (``approver``); a purchaser's checkout for
+  the enterprise (``mall_checkout.enterprise_id``) waits for an approver
+  (``approval``), who pays it from the enterprise's own e-account.
 
 Revision ID: 0043_mall_orders
 """
@@ -49,7 +53,21 @@ CREATE TABLE mall_checkout (
     reserved_until timestamptz NOT NULL,
     created_at     timestamptz NOT NULL,
     paid_at        timestamptz,
+    enterprise_id  bigint REFERENCES customer (id),
+    approval       text CHECK (approval IN ('awaiting', 'approved', 'refused')),
+    approved_by    bigint REFERENCES customer (id),
+    CHECK ((enterprise_id IS NULL) = (approval IS NULL)),
     UNIQUE (customer_id, client_id)
+);
+CREATE INDEX mall_checkout_approval ON mall_checkout (enterprise_id, id)
+    WHERE approval = 'awaiting';
+
+CREATE TABLE mall_enterprise_member (
+    enterprise_id bigint NOT NULL REFERENCES customer (id),
+    customer_id   bigint NOT NULL REFERENCES customer (id),
+    role          text NOT NULL CHECK (role IN ('purchaser', 'approver')),
+    added_at      timestamptz NOT NULL,
+    PRIMARY KEY (enterprise_id, customer_id, role)
 );
 CREATE INDEX mall_checkout_reserved ON mall_checkout (reserved_until) WHERE status = 'reserved';
 
@@ -132,6 +150,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(
-        "DROP TABLE mall_review, mall_return_line, mall_return, mall_order_line, "
+        "DROP TABLE mall_enterprise_member, mall_review, mall_return_line, mall_return, mall_order_line, "
         "mall_order, mall_checkout, mall_cart_line;"
     )
