@@ -68,15 +68,21 @@ def seller(platform: Platform, *, customer_id: int, account: str, name: str) -> 
     merchant_id = epay.merchant(platform, customer_id=customer_id, account=account, name=name)
     with platform.transaction() as session:
         user = platform.payments.add_user(session, merchant_id=merchant_id, role="owner", name=name)
-        now = platform.clock.now()
-        shop = session.execute(
+        shop = open_shop(session, merchant_id=merchant_id, user_id=user, name=name)
+    return Seller(shop, merchant_id, customer_id, account, user)
+
+
+def open_shop(session: Session, *, merchant_id: int, user_id: int, name: str) -> int:
+    """An open shop of an existing merchant, asked for by its user ``user_id``."""
+    return int(
+        session.execute(
             text(
                 "INSERT INTO mall_shop (merchant_id, name, status, requested_by, created_at, "
-                "approved_at) VALUES (:m, :n, 'open', :u, :now, :now) RETURNING id"
+                "approved_at) VALUES (:m, :n, 'open', :u, now(), now()) RETURNING id"
             ),
-            {"m": merchant_id, "n": name, "u": user, "now": now},
+            {"m": merchant_id, "n": name, "u": user_id},
         ).scalar_one()
-    return Seller(int(shop), merchant_id, customer_id, account, user)
+    )
 
 
 def sku(

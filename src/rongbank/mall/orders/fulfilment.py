@@ -200,6 +200,18 @@ class Fulfilment:
         if not made:
             raise ReviewNotAllowed()
 
+    @staticmethod
+    def reviewed(session: Session, order_id: int) -> dict[int, int]:
+        """The order's reviewed lines and their ratings."""
+        rows = session.execute(
+            text(
+                "SELECT r.line_id, r.rating FROM mall_review r JOIN mall_order_line l "
+                "ON l.id = r.line_id WHERE l.order_id = :o"
+            ),
+            {"o": order_id},
+        ).all()
+        return {int(r[0]): int(r[1]) for r in rows}
+
     # -- the seller's money ------------------------------------------------------------
 
     def release_due(self, session: Session, *, limit: int = 100) -> list[Released]:

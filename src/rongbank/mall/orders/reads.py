@@ -136,3 +136,11 @@ def orders_where(
         {**params, "limit": limit},
     ).all()
     return [Order(*row) for row in rows]
+
+
+def shop_name(session: Session, shop_id: int) -> str:
+    return str(
+        session.execute(
+            text("SELECT name FROM mall_shop WHERE id = :s"), {"s": shop_id}
+        ).scalar_one()
+    )
