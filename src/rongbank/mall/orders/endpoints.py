@@ -69,14 +69,14 @@ def order_out(session: Session, order: reads.Order) -> s.MallOrderOut:
 
 
 @customer.get("/cart")
-def my_cart(platform: PlatformDep, me: CustomerPrincipal) -> s.MallCartOut:
+def mall_my_cart(platform: PlatformDep, me: CustomerPrincipal) -> s.MallCartOut:
     """Your cart, by seller."""
     with platform.transaction() as session:
         return s.MallCartOut.of(platform.mall.checkouts.cart(session, me.id))
 
 
 @customer.post("/cart/lines", status_code=204)
-def add_to_cart(body: s.MallCartLineIn, platform: PlatformDep, me: CustomerPrincipal) -> None:
+def mall_add_to_cart(body: s.MallCartLineIn, platform: PlatformDep, me: CustomerPrincipal) -> None:
     """Put more of a product (a SKU) in your cart."""
     with platform.transaction() as session:
         platform.mall.checkouts.add(
@@ -85,7 +85,7 @@ def add_to_cart(body: s.MallCartLineIn, platform: PlatformDep, me: CustomerPrinc
 
 
 @customer.put("/cart/lines/{sku_id}", status_code=204)
-def change_cart_line(
+def mall_change_cart_line(
     sku_id: IdParam, body: s.MallQuantityIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> None:
     """Change how many; 0 takes the line out."""
@@ -96,7 +96,7 @@ def change_cart_line(
 
 
 @customer.post("/checkouts", status_code=201)
-def checkout(
+def mall_checkout(
     body: s.MallCheckoutIn, platform: PlatformDep, me: CustomerPrincipal, response: Response
 ) -> s.MallCheckoutOut:
     """Reserve your cart's stock, one order per seller, one payment for all: pay it
@@ -121,7 +121,7 @@ def checkout(
 
 
 @customer.get("/checkouts/{checkout_id}")
-def see_checkout(
+def mall_see_checkout(
     checkout_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallCheckoutOut:
     with platform.transaction() as session:
@@ -132,7 +132,7 @@ def see_checkout(
 
 
 @customer.post("/checkouts/{checkout_id}/pay")
-def pay_checkout(
+def mall_pay_checkout(
     checkout_id: IdParam, body: s.MallPayIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallCheckoutOut:
     """Pay the whole checkout from one of your accounts, with the step-up of any
@@ -166,21 +166,23 @@ def pay_checkout(
 
 
 @customer.get("/orders")
-def my_orders(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallOrderOut]:
+def mall_my_orders(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallOrderOut]:
     with platform.transaction() as session:
         found = platform.mall.fulfilment.orders_of_customer(session, me.id)
         return [order_out(session, o) for o in found]
 
 
 @customer.get("/orders/{order_id}")
-def my_order(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.MallOrderOut:
+def mall_my_order(
+    order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
+) -> s.MallOrderOut:
     with platform.transaction() as session:
         found = platform.mall.fulfilment.of_customer(session, customer_id=me.id, order_id=order_id)
         return order_out(session, found)
 
 
 @customer.post("/orders/{order_id}/receipt")
-def confirm_receipt(
+def mall_confirm_receipt(
     order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallOrderOut:
     """You have the goods (the seller is paid once the return window has passed)."""
@@ -194,7 +196,7 @@ def confirm_receipt(
 
 
 @customer.post("/orders/{order_id}/returns", status_code=201)
-def ask_return(
+def mall_ask_return(
     order_id: IdParam, body: s.MallReturnIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallReturnOut:
     """Ask to return some units of the order's lines; the seller decides."""
@@ -216,7 +218,7 @@ def ask_return(
 
 
 @customer.post("/returns/{return_id}/dispute")
-def dispute_return(
+def mall_dispute_return(
     return_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallReturnOut:
     """Take the seller's refusal to the bank's operations."""
@@ -229,7 +231,7 @@ def dispute_return(
 
 
 @customer.post("/lines/{line_id}/review", status_code=204)
-def review(
+def mall_review(
     line_id: IdParam, body: s.MallReviewIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> None:
     """Rate a line you received (once)."""
@@ -243,7 +245,7 @@ def review(
 
 
 @customer.post("/enterprise/members", status_code=201)
-def add_member(
+def mall_add_member(
     body: s.MallMemberIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallMemberOut:
     """(Logged in as the enterprise.) Name a person who buys or approves for you."""
@@ -260,7 +262,7 @@ def add_member(
 
 
 @customer.get("/approvals")
-def approvals(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallCheckoutOut]:
+def mall_approvals(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallCheckoutOut]:
     """Your enterprises' checkouts waiting for an approver."""
     with platform.transaction() as session:
         found = platform.mall.enterprises.awaiting(session, me.id)
@@ -268,7 +270,7 @@ def approvals(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallChecko
 
 
 @customer.post("/approvals/{checkout_id}/approve")
-def approve(
+def mall_approve(
     checkout_id: IdParam, body: Confirmation, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallCheckoutOut:
     """Approve a purchase: it is paid at once from the enterprise's account, with the
@@ -303,7 +305,7 @@ def approve(
 
 
 @customer.post("/approvals/{checkout_id}/refuse")
-def refuse_purchase(
+def mall_refuse_purchase(
     checkout_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallCheckoutOut:
     """Refuse a purchase: its reservation is released."""
@@ -320,7 +322,7 @@ def refuse_purchase(
 
 
 @customer.get("/orders/{order_id}/fapiao")
-def fapiao(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.MallFapiaoOut:
+def mall_fapiao(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.MallFapiaoOut:
     """The invoice (发票) data of your order: for the enterprise it was bought for."""
     with platform.transaction() as session:
         found = platform.mall.fulfilment.of_customer(session, customer_id=me.id, order_id=order_id)
@@ -339,7 +341,7 @@ def fapiao(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s
 
 
 @merchant.get("/orders")
-def shop_orders(
+def mall_shop_orders(
     platform: PlatformDep, shop: Shop, status: str | None = None
 ) -> list[s.MallOrderOut]:
     """Your shop's orders (``status=paid``: those to ship)."""
@@ -349,7 +351,7 @@ def shop_orders(
 
 
 @merchant.post("/orders/{order_id}/ship")
-def ship(
+def mall_ship(
     order_id: IdParam, body: s.MallShipIn, platform: PlatformDep, shop: Shop
 ) -> s.MallOrderOut:
     with platform.transaction() as session:
@@ -364,13 +366,13 @@ def ship(
 
 
 @merchant.get("/returns")
-def shop_returns(platform: PlatformDep, shop: Shop) -> list[s.MallReturnOut]:
+def mall_shop_returns(platform: PlatformDep, shop: Shop) -> list[s.MallReturnOut]:
     with platform.transaction() as session:
         return [s.MallReturnOut.of(r) for r in platform.mall.returns.of_shop(session, shop)]
 
 
 @merchant.post("/returns/{return_id}/agree")
-def agree_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.MallReturnOut:
+def mall_agree_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.MallReturnOut:
     """Agree: the buyer is refunded the way they paid, the units back in stock."""
     with platform.transaction() as session:
         return s.MallReturnOut.of(
@@ -379,7 +381,7 @@ def agree_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.Mal
 
 
 @merchant.post("/returns/{return_id}/refuse")
-def refuse_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.MallReturnOut:
+def mall_refuse_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.MallReturnOut:
     with platform.transaction() as session:
         return s.MallReturnOut.of(
             platform.mall.returns.refuse(session, shop_id=shop, return_id=return_id)
@@ -387,7 +389,7 @@ def refuse_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.Ma
 
 
 @merchant.get("/sales")
-def shop_sales(platform: PlatformDep, shop: Shop) -> list[s.MallDaySalesOut]:
+def mall_shop_sales(platform: PlatformDep, shop: Shop) -> list[s.MallDaySalesOut]:
     """Your sales per day (last 30 days): sold, refunded, commission, paid out."""
     with platform.transaction() as session:
         return [
@@ -399,13 +401,13 @@ def shop_sales(platform: PlatformDep, shop: Shop) -> list[s.MallDaySalesOut]:
 
 
 @staff.get("/disputes")
-def disputes(platform: PlatformDep, _: Operations) -> list[s.MallReturnOut]:
+def mall_disputes(platform: PlatformDep, _: Operations) -> list[s.MallReturnOut]:
     with platform.transaction() as session:
         return [s.MallReturnOut.of(r) for r in platform.mall.returns.disputed(session)]
 
 
 @staff.post("/returns/{return_id}/ruling")
-def rule(
+def mall_rule(
     return_id: IdParam, body: s.MallRulingIn, platform: PlatformDep, me: Operations
 ) -> s.MallReturnOut:
     """Rule on a disputed return: refund the buyer, or not."""
