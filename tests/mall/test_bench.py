@@ -23,6 +23,7 @@ def test_small_run_measures_checkouts_and_finds_every_one_paid() -> None:
     assert check.units_sold == check.stock_taken == 3 * check.paid
     assert report.ledger.balanced
     assert report.sound
+    assert report.api_cpu_ms > 0
 
     data = json.loads(json.dumps(report.to_json()))
     assert data["x_pgbench"] == round(report.checkout.rate / report.pgbench.rate, 4)

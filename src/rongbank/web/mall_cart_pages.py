@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
+from rongbank.inputs import IdParam
 from rongbank.mall.orders.checkout import Cart
 from rongbank.mall.orders.errors import SkuNotFound
 from rongbank.money import format_amount
@@ -112,7 +113,7 @@ def add_to_cart(
 
 @router.post("/mall/cart/{sku_id}")
 def change_line(
-    sku_id: int,
+    sku_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
+from rongbank.inputs import MAX_ID, IdParam
 from rongbank.mall.orders import reads
 from rongbank.mall.orders.errors import ReturnInvalid
 from rongbank.mall.orders.reads import Order
@@ -68,7 +69,7 @@ def _order_page(
     request: Request,
     platform: Platform,
     me: Principal,
-    order_id: int,
+    order_id: IdParam,
     status_code: int = 200,
     **context: Any,
 ) -> Response:
@@ -94,7 +95,7 @@ def _order_page(
 
 
 @router.get("/mall/orders/{order_id}")
-def order(order_id: int, request: Request, platform: PlatformDep, me: Me) -> Response:
+def order(order_id: IdParam, request: Request, platform: PlatformDep, me: Me) -> Response:
     """One order: its lines, tracking, receipt, reviews and returns (another's: 404)."""
     return _order_page(request, platform, me, order_id)
 
@@ -113,7 +114,7 @@ def _acted(
 
 @router.post("/mall/orders/{order_id}/receipt")
 def receipt(
-    order_id: int, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
+    order_id: IdParam, request: Request, platform: PlatformDep, me: Me, csrf: Csrf = ""
 ) -> Response:
     check_csrf(request, csrf)
     return _acted(
@@ -126,7 +127,9 @@ def receipt(
 
 
 @router.post("/mall/orders/{order_id}/returns")
-async def ask_return(order_id: int, request: Request, platform: PlatformDep, me: Me) -> Response:
+async def ask_return(
+    order_id: IdParam, request: Request, platform: PlatformDep, me: Me
+) -> Response:
     """The return form: ``qty_<line id>`` per line, and a reason."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
@@ -149,11 +152,11 @@ async def ask_return(order_id: int, request: Request, platform: PlatformDep, me:
 
 @router.post("/mall/returns/{return_id}/dispute")
 def dispute(
-    return_id: int,
+    return_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
-    order_id: Annotated[int, Form()],
+    order_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     csrf: Csrf = "",
 ) -> Response:
     check_csrf(request, csrf)
@@ -168,11 +171,11 @@ def dispute(
 
 @router.post("/mall/lines/{line_id}/review")
 def review(
-    line_id: int,
+    line_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Me,
-    order_id: Annotated[int, Form()],
+    order_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     rating: Annotated[int, Form(ge=1, le=5)],
     body: Annotated[str, Form(max_length=1000)] = "",
     csrf: Csrf = "",

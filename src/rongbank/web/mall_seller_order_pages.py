@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import roles
 from rongbank.errors import DomainError
+from rongbank.inputs import IdParam
 from rongbank.mall.orders.errors import NotYourShop
 from rongbank.mall.orders.returns import Return
 from rongbank.money import format_amount
@@ -114,7 +115,7 @@ def _seller_acted(request: Request, platform: Platform, me: Console, act: Any) -
 
 @router.post("/merchant/mall/orders/{order_id}/ship")
 def ship(
-    order_id: int,
+    order_id: IdParam,
     request: Request,
     platform: PlatformDep,
     me: Merchant,
@@ -135,7 +136,7 @@ def ship(
 
 @router.post("/merchant/mall/returns/{return_id}/{decision}")
 def decide_return(
-    return_id: int,
+    return_id: IdParam,
     decision: str,
     request: Request,
     platform: PlatformDep,
@@ -171,7 +172,7 @@ def disputes(request: Request, platform: PlatformDep, staff: Disputes) -> Respon
 
 @router.post("/staff/mall/returns/{return_id}/ruling")
 def rule(
-    return_id: int,
+    return_id: IdParam,
     request: Request,
     platform: PlatformDep,
     staff: Disputes,

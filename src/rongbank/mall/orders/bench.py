@@ -29,11 +29,13 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -96,6 +98,9 @@ class CheckoutReport:
     checkout: PathResult
     check: CheckoutCheck
     ledger: LedgerCheck
+    api_cpu_ms: float
+    """CPU of the API processes per checkout (checkout and payment), ms: what a
+    shared machine's figure still says."""
 
     @property
     def ratio(self) -> float:
@@ -117,6 +122,7 @@ class CheckoutReport:
             "x_pgbench": round(self.ratio, 4),
             "check": asdict(self.check) | {"sound": self.check.sound},
             "ledger_balanced": self.ledger.balanced,
+            "api_cpu_ms_per_checkout": self.api_cpu_ms,
             "sound": self.sound,
         }
 
@@ -131,6 +137,7 @@ def render(report: CheckoutReport) -> str:
         [report.pgbench, report.checkout], {"checkout": report.ratio}, unit="checkouts/s"
     )
     c = report.check
+    lines.append(f"API CPU per checkout: {report.api_cpu_ms:.2f} ms")
     lines.append(
         f"answered {c.answered:,}, paid {c.paid:,}; clearing {c.clearing_fen / 100:,.2f} yuan "
         f"(expected {c.expected_fen / 100:,.2f}); units sold {c.units_sold:,}, stock taken "
@@ -196,7 +203,9 @@ def _run_on(
         try:
             for port, server in zip(ports, servers, strict=True):
                 wait_ready(port, server)
+            before = _cpu_s(servers)
             results, refusals = _load(buyers, ports, clients=clients, seconds=seconds)
+            api_cpu_s = _cpu_s(servers) - before
         finally:
             for server in servers:
                 server.terminate()
@@ -220,7 +229,18 @@ def _run_on(
         checkout=measured,
         check=check,
         ledger=ledger,
+        api_cpu_ms=round(api_cpu_s * 1000 / max(measured.operations, 1), 3),
     )
+
+
+def _cpu_s(servers: Sequence[multiprocessing.process.BaseProcess]) -> float:
+    """CPU seconds the API processes have used (user and system)."""
+    total = 0.0
+    for server in servers:
+        assert server.pid is not None
+        times = psutil.Process(server.pid).cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def _world(platform: Platform, prefix: str, customers: int) -> tuple[int, list[int], list[Buyer]]:
