@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
-from tests.factories.people import People
+from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
 from tests.support.mall import Shops, buy, pay
 
@@ -64,6 +64,25 @@ def test_a_checkout_short_of_stock_reserves_nothing_and_keeps_the_cart(
     assert (shops.stock(plenty), shops.stock(last)) == (10, 1)
     assert len(buyer.get("/me/mall/cart").json()["lines"]) == 2
     assert buyer.get("/me/mall/orders").json() == []
+
+
+def test_a_refused_checkout_is_refused_again_under_its_key(
+    buyer: ApiCustomer, shops: Shops, platform: Platform
+) -> None:
+    last = shops.sku(1, price=20_00, stock=1)
+    assert buy(buyer, {last: 2}, key="k").json()["error"]["code"] == "mall_out_of_stock"
+    changed = buyer.client.put(
+        f"{V1}/me/mall/cart/lines/{last}", headers=buyer.headers, json={"quantity": 1}
+    )
+    assert changed.status_code == 204
+
+    again = buyer.post("/me/mall/checkouts", {"client_id": "k"})
+    other = buyer.post("/me/mall/checkouts", {"client_id": "k", "enterprise_id": 1})
+
+    assert again.json()["error"]["code"] == "mall_out_of_stock"  # the key's answer
+    assert other.json()["error"]["code"] == "mall_checkout_conflict"
+    assert buyer.post("/me/mall/checkouts", {"client_id": "k2"}).status_code == 201
+    assert shops.stock(last) == 0
 
 
 def test_a_retried_checkout_answers_the_first(buyer: ApiCustomer, shops: Shops) -> None:

@@ -17,14 +17,14 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
 from rongbank import roles
-from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.db import autocommit
 from rongbank.inputs import IdParam
 from rongbank.mall.orders import reads
 from rongbank.mall.orders import schemas as s
-from rongbank.mall.orders.errors import CheckoutNeedsApproval, NotYourShop
+from rongbank.mall.orders.errors import CheckoutConflict, CheckoutNeedsApproval, NotYourShop
 from rongbank.mall.orders.reads import Checkout
 from rongbank.payments.endpoints import merchant_actor
 from rongbank.payments.merchants import MerchantActor
@@ -107,6 +107,11 @@ def mall_checkout(
         action="mall.checkout",
         target=f"checkout {body.client_id}"[:64],
         details={"enterprise": body.enterprise_id} if body.enterprise_id else None,
+        # A refusal (short of stock) is this key's answer for good; a success is
+        # answered again by the checkout made under the key.
+        idempotency=keyed_request(
+            f"customer:{me.id}:mall_checkout", body.client_id, body, conflict=CheckoutConflict
+        ),
     ) as session:
         if body.enterprise_id is not None:
             platform.mall.enterprises.require(
