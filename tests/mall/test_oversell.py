@@ -95,3 +95,41 @@ def test_fifty_concurrent_checkouts_of_the_last_units_never_oversell(
             {"k": last},
         ).scalar_one()
     assert sold == LAST_UNITS
+
+
+def test_one_cart_checked_out_twice_at_once_under_two_keys_is_bought_once(
+    committed: Platform,
+) -> None:
+    platform = committed
+    people = People(platform.accounts, platform.ledger)
+    with platform.transaction() as session:
+        bank, seller, buyer = (people.person(session, n) for n in ("融e购", "好物店", "买家"))
+    mall.clearing(platform, customer_id=bank.customer_id, account=bank.number)
+    shop = mall.seller(platform, customer_id=seller.customer_id, account=seller.number, name="店")
+    with platform.transaction() as session:
+        category = mall.category(session, commission_bp=0)
+        sku = mall.sku(session, shop_id=shop.shop_id, category_id=category, price=1_00, stock=9)
+        platform.mall.checkouts.add(session, customer_id=buyer.customer_id, sku_id=sku, quantity=3)
+    barrier = threading.Barrier(2)
+    outcomes = ["", ""]
+
+    def checkout(index: int) -> None:
+        barrier.wait()
+        try:
+            with platform.transaction() as session:
+                platform.mall.checkouts.checkout(
+                    session, customer_id=buyer.customer_id, client_id=f"key{index}"
+                )
+            outcomes[index] = "reserved"
+        except DomainError as error:
+            outcomes[index] = error.code
+
+    threads = [threading.Thread(target=checkout, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["mall_cart_empty", "reserved"]
+    with platform.transaction() as session:
+        assert mall.stock(session, sku) == 6

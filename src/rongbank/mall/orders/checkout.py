@@ -165,8 +165,11 @@ class Checkouts:
         if not changed:
             raise SkuNotFound()
 
-    def cart(self, session: Session, customer_id: int) -> Cart:
-        rows = session.execute(text(_CART), {"c": customer_id}).all()
+    def cart(self, session: Session, customer_id: int, *, lock: bool = False) -> Cart:
+        """The customer's cart; with ``lock``, its lines locked until the transaction
+        ends (a checkout: two at once of one cart, under two keys, buy it once)."""
+        query = _CART + (" FOR UPDATE OF c" if lock else "")
+        rows = session.execute(text(query), {"c": customer_id}).all()
         return Cart([CartLine(*row) for row in rows])
 
     # -- checkout ----------------------------------------------------------------------
@@ -210,7 +213,7 @@ class Checkouts:
             ).scalar_one()
             return reads.checkout(session, int(existing)), False
         checkout_id = int(made)
-        cart = self.cart(session, customer_id)
+        cart = self.cart(session, customer_id, lock=True)
         if not cart.lines:
             raise CartEmpty()
         if len(cart.lines) > MAX_LINES:
@@ -353,7 +356,7 @@ class Checkouts:
         expired = 0
         for payment_id in list(due):
             payment = self.payments.lock_order(session, int(payment_id))
-            if payment.status != "created":  # paid meanwhile: ``paid`` marked it
+            if payment.status not in ("created", "expired"):  # paid: ``paid`` marked it
                 continue
             checkout_id = session.execute(
                 text(
