@@ -150,6 +150,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(
-        "DROP TABLE mall_enterprise_member, mall_review, mall_return_line, mall_return, mall_order_line, "
-        "mall_order, mall_checkout, mall_cart_line;"
+        "DROP TABLE mall_enterprise_member, mall_review, mall_return_line, mall_return, "
+        "mall_order_line, mall_order, mall_checkout, mall_cart_line;"
     )
