@@ -2,15 +2,16 @@
 
 A checkout (:meth:`Checkouts.checkout`), in the caller's one transaction:
 
-1. takes each cart line's units off its SKU with ``UPDATE mall_sku SET stock = stock - n
-   WHERE id = ... AND stock >= n`` (lines in SKU order, so that two checkouts lock
-   rows in the same order and never deadlock); a line short of stock refuses the
-   whole checkout (:class:`OutOfStock`), the transaction rolling back what was
-   taken. The row lock makes concurrent checkouts of the last units take turns, and
-   ``CHECK (stock >= 0)`` backs it: overselling is impossible.
-2. splits the lines into one order per shop, with prices, titles and commission
-   rates as they are now;
-3. opens one e-Pay order of the mall's clearing merchant for the whole amount.
+1. splits the cart's lines (locked) into one order per shop, with prices, titles and
+   commission rates as they are now;
+2. opens one e-Pay order of the mall's clearing merchant for the whole amount;
+3. last, takes each line's units off its SKU with ``UPDATE mall_sku SET stock = stock
+   - n WHERE id = ... AND stock >= n`` (lines in SKU order, so that two checkouts lock
+   rows in the same order and never deadlock; last, so that a hot SKU's row is held
+   only until the commit); a line short of stock refuses the whole checkout
+   (:class:`OutOfStock`), the transaction rolling back all of it. The row lock makes
+   concurrent checkouts of the last units take turns, and ``CHECK (stock >= 0)``
+   backs it: overselling is impossible.
 
 That order is paid like any e-Pay order, under ``Platform.authorised``'s step-up and
 limits (the mall's page, or e-Pay's own), or by 逸贷 instalments through
@@ -218,19 +219,8 @@ class Checkouts:
             raise CartEmpty()
         if len(cart.lines) > MAX_LINES:
             raise CartEmpty(f"A checkout takes at most {MAX_LINES} lines.")
-        for line in cart.lines:  # in SKU order: see the module's docstring
+        for line in cart.lines:
             if not line.for_sale:
-                raise SkuNotForSale(sku_id=line.sku_id)
-            taken = session.execute(
-                text(
-                    "UPDATE mall_sku SET stock = stock - :n WHERE id = :k AND stock >= :n "
-                    "RETURNING price"
-                ),
-                {"n": line.quantity, "k": line.sku_id},
-            ).scalar()
-            if taken is None:
-                raise OutOfStock(sku_id=line.sku_id, title=line.title)
-            if int(taken) != line.unit_price:  # changed since the cart was read
                 raise SkuNotForSale(sku_id=line.sku_id)
         for n, (shop_id, shop_lines) in enumerate(sorted(cart.by_shop().items()), start=1):
             order_id = session.execute(
@@ -287,7 +277,26 @@ class Checkouts:
             ),
             {"c": customer_id, "k": [line.sku_id for line in cart.lines]},
         )
+        self._take_stock(session, cart)
         return reads.checkout(session, checkout_id), True
+
+    @staticmethod
+    def _take_stock(session: Session, cart: Cart) -> None:
+        """Take the cart's units off their SKUs, in SKU order (see the module's
+        docstring), last of the checkout's work: a hot SKU's row is locked only from
+        here to the commit."""
+        for line in cart.lines:
+            taken = session.execute(
+                text(
+                    "UPDATE mall_sku SET stock = stock - :n WHERE id = :k AND stock >= :n "
+                    "RETURNING price"
+                ),
+                {"n": line.quantity, "k": line.sku_id},
+            ).scalar()
+            if taken is None:
+                raise OutOfStock(sku_id=line.sku_id, title=line.title)
+            if int(taken) != line.unit_price:  # changed since the cart was read
+                raise SkuNotForSale(sku_id=line.sku_id)
 
     def of_customer(self, session: Session, *, customer_id: int, checkout_id: int) -> Checkout:
         found = reads.checkout(session, checkout_id)
