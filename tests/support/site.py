@@ -19,7 +19,7 @@ import httpx2 as httpx
 from rongbank.auth.service import PrincipalKind
 from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
-from tests.factories import mall
+from tests.factories import mall_orders as mall
 from tests.factories.cards import card_number
 from tests.factories.liquidity import seed_liquidity as _liquidity
 from tests.factories.people import PASSWORD, V1, People
@@ -303,7 +303,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
         )
     platform.push.deliver(platform.transaction)
     _liquidity(platform)
-    mall_order = _mall(client, platform, people, meimei, merchant.id, owner)
+    mall_order = _mall_orders(client, platform, people, meimei, merchant.id, owner)
 
     return Site(
         customer=meimei,
@@ -335,7 +335,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
     )
 
 
-def _mall(
+def _mall_orders(
     client: httpx.Client,
     platform: Platform,
     people: People,
@@ -351,7 +351,9 @@ def _mall(
     )
     assert platform.mall.merchant_id == clearing
     with platform.transaction() as session:
-        shop = mall.open_shop(session, merchant_id=merchant_id, user_id=owner, name="老王面馆")
+        shop = mall.shop_of(session, merchant_id) or mall.open_shop(
+            session, merchant_id=merchant_id, user_id=owner, name="老王面馆"
+        )
         category = mall.category(session, commission_bp=500)
         noodles = mall.sku(
             session, shop_id=shop, category_id=category, price=39_80, stock=50, title="手工拉面礼盒"

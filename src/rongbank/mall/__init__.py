@@ -1,1 +1,2 @@
-"""融e购 e-Mall: the catalogue (``catalogue``) and buying from it (``orders``)."""
+"""融e购 e-Mall: the bank's marketplace (``catalogue``: shops, products, search;
+``orders``: carts, checkout, orders)."""

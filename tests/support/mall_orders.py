@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
-from tests.factories import mall
+from tests.factories import mall_orders as mall
 from tests.factories.people import V1
 from tests.support.api import ApiCustomer
 

@@ -11,7 +11,7 @@ from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
-from tests.support.mall import Shops, buy, pay
+from tests.support.mall_orders import Shops, buy, pay
 
 
 def test_a_cart_of_three_sellers_is_split_into_three_orders_paid_by_one_payment(

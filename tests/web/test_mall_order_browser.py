@@ -8,7 +8,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
-from tests.factories import mall
+from tests.factories import mall_orders as mall
 from tests.factories.identity import resident_id
 from tests.support.sms import sms_code
 from tests.web.conftest import PASSWORD, deposit, needs_chromium, register_and_login, submit

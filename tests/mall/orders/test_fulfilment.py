@@ -14,7 +14,7 @@ from rongbank.platform import Platform
 from tests.factories import payments as epay
 from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
-from tests.support.mall import Shops, buy, pay
+from tests.support.mall_orders import Shops, buy, pay
 
 
 def test_shipped_with_tracking_received_and_reviewed(

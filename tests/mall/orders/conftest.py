@@ -8,11 +8,11 @@ from sqlalchemy import Connection
 
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
-from tests.factories import mall
+from tests.factories import mall_orders as mall
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
 from tests.support.lending import credit_platform
-from tests.support.mall import Shops
+from tests.support.mall_orders import Shops
 
 
 @pytest.fixture

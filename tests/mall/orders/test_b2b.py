@@ -13,7 +13,7 @@ from rongbank.platform import Platform
 from tests.factories.identity import resident_id
 from tests.factories.people import PASSWORD, V1, People
 from tests.support.api import ApiCustomer
-from tests.support.mall import Shops, buy
+from tests.support.mall_orders import Shops, buy
 from tests.support.sms import sms_code
 
 COMPANY_MOBILE = "13900009999"

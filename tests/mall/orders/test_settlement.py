@@ -17,7 +17,7 @@ from rongbank.payments.errors import SettledElsewhere
 from rongbank.payments.settlement import settle, settle_all
 from rongbank.platform import Platform
 from tests.support.api import ApiCustomer
-from tests.support.mall import Shops, buy, pay, ship_all
+from tests.support.mall_orders import Shops, buy, pay, ship_all
 
 amounts = st.integers(min_value=0, max_value=10**12)
 rates = st.integers(min_value=0, max_value=5000)

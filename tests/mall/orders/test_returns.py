@@ -15,7 +15,7 @@ from rongbank.platform import Platform
 from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
 from tests.support.lending import FORM
-from tests.support.mall import Shops, buy, pay, ship_all
+from tests.support.mall_orders import Shops, buy, pay, ship_all
 
 SHORT_FORM = {
     k: FORM[k]

@@ -14,7 +14,7 @@ from rongbank.clock import FrozenClock
 from rongbank.errors import DomainError
 from rongbank.platform import Platform
 from rongbank.settings import Settings
-from tests.factories import mall
+from tests.factories import mall_orders as mall
 from tests.factories.accounts import People
 
 pytestmark = pytest.mark.slow

@@ -72,6 +72,14 @@ def seller(platform: Platform, *, customer_id: int, account: str, name: str) -> 
     return Seller(shop, merchant_id, customer_id, account, user)
 
 
+def shop_of(session: Session, merchant_id: int) -> int | None:
+    """The merchant's shop, if it has one (the catalogue's side may have opened it)."""
+    found = session.execute(
+        text("SELECT id FROM mall_shop WHERE merchant_id = :m"), {"m": merchant_id}
+    ).scalar()
+    return None if found is None else int(found)
+
+
 def open_shop(session: Session, *, merchant_id: int, user_id: int, name: str) -> int:
     """An open shop of an existing merchant, asked for by its user ``user_id``."""
     return int(
