@@ -284,6 +284,8 @@ CONSOLE_ROLES |= dict.fromkeys(
         ("GET", "/staff/moderation"),
         ("POST", "/staff/moderation/{conversation_id}/{seq}/hide"),
         ("POST", "/staff/moderation/reports/{report_id}/dismiss"),
+        ("GET", "/staff/mall/disputes"),
+        ("POST", "/staff/mall/returns/{return_id}/ruling"),
     ),
     STAFF_ROLES,
 )
@@ -296,6 +298,11 @@ SAME_WORK = {
     ("POST", "/staff/members/{staff_id}/deactivate"): "POST /staff/members/{staff_id}/deactivate",
     ("POST", "/staff/members/{staff_id}/reactivate"): "POST /staff/members/{staff_id}/reactivate",
     ("GET", "/staff/merchants"): "GET /staff/merchants",
+    ("GET", "/staff/mall/disputes"): "GET /staff/mall/disputes",
+    (
+        "POST",
+        "/staff/mall/returns/{return_id}/ruling",
+    ): "POST /staff/mall/returns/{return_id}/ruling",
     ("POST", "/staff/merchants"): "POST /staff/merchants",
     ("POST", f"{_MERCHANT}/approve"): f"POST {_MERCHANT}/approve",
     ("POST", f"{_MERCHANT}/suspend"): f"POST {_MERCHANT}/suspend",

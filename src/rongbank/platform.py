@@ -66,6 +66,7 @@ from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
 from rongbank.lending.settlement_share import SettlementShares
+from rongbank.mall.orders.service import MallJobs, MallOrders
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -132,6 +133,8 @@ class Platform:
     """Merchant operating loans repaid by a share of each e-Pay settlement."""
     """逸贷: e-Pay orders paid by instalments, and their refunds unwound on the loan."""
     """Credit applications, decisions, offers, reviews (``rongbank.lending.centre``)."""
+    mall: MallOrders = field(init=False)
+    """融e购: carts, checkouts, orders per seller, returns (``rongbank.mall.orders``)."""
     cards: CardService = field(init=False)
     bookings: FlightBookings = field(init=False)
     attachments: AttachmentService = field(init=False)
@@ -263,6 +266,16 @@ class Platform:
         self.payments.settlement_listeners.append(self.settlement_shares.settled)
         self.risk_desk = RiskDesk(
             self.clock, accounts=self.accounts, tools=self.tools, audit=self.audit, push=self.push
+        )
+        self.mall = MallOrders(
+            self.ledger,
+            self.payments,
+            self.clock,
+            merchant_id=self.settings.mall_merchant_id,
+            reservation=timedelta(minutes=self.settings.mall_reservation_minutes),
+            receipt_after=timedelta(days=self.settings.mall_receipt_days),
+            return_window=timedelta(days=self.settings.mall_return_days),
+            paid_by=lambda s, p: "epay" if self.yidai.loan_of(s, p) is None else "yidai",
         )
 
     @classmethod
@@ -720,6 +733,7 @@ class Platform:
                 "risk-aml": aml_job(self.transaction, self.clock),
                 "risk-holds": (self.settings.hold_expiry_interval_seconds, self.resolve_risk_holds),
                 "risk-counters": (600.0, self.prune_risk_counters),
+                "mall-orders": (self.settings.mall_job_interval_seconds, self.run_mall_jobs),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)
@@ -898,6 +912,13 @@ class Platform:
         """Delete the fraud engine's counter buckets older than any window reads."""
         with self.transaction() as session:
             prune_counters(session, self.clock.now())
+
+    def run_mall_jobs(self) -> MallJobs:
+        """融e购's jobs: lapsed reservations expired, receipts confirmed, sellers paid."""
+        done = self.mall.run_jobs(self.transaction)
+        if done != MallJobs(0, 0, 0):
+            logger.info("mall: %s", done)
+        return done
 
     def _expire_holds(self) -> None:
         with self.transaction() as session:

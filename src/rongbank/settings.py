@@ -113,6 +113,24 @@ class Settings(BaseSettings):
         description="The e-Pay merchant (the airline) paid for flights booked from chat "
         "cards; unset: no flight booking.",
     )
+    mall_merchant_id: int | None = Field(
+        default=None,
+        description="The e-Pay merchant (fee 0) that takes 融e购 checkouts' payments: its "
+        "payable is the mall's clearing, paid out to sellers by the mall, never by e-Pay "
+        "settlement; unset: no checkout.",
+    )
+    mall_reservation_minutes: int = Field(
+        default=30, ge=1, le=1440, description="How long a checkout's stock stays reserved."
+    )
+    mall_receipt_days: int = Field(
+        default=10, ge=1, le=60, description="Days after shipping that receipt confirms itself."
+    )
+    mall_return_days: int = Field(
+        default=7, ge=0, le=30, description="Days after receipt a return may be asked for."
+    )
+    mall_job_interval_seconds: float = Field(
+        default=60.0, description="How often reservations, receipts and releases are run."
+    )
     payments_allow_private_notify: bool = Field(
         default=False,
         description="Let merchants' notify and return URLs point at private, loopback or "

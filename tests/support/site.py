@@ -20,6 +20,7 @@ from sqlalchemy import text
 from rongbank.auth.service import PrincipalKind
 from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
+from tests.factories import mall_orders as mall
 from tests.factories.aml import seed_aml
 from tests.factories.cards import card_number
 from tests.factories.liquidity import seed_liquidity as _liquidity
@@ -309,6 +310,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
     platform.push.deliver(platform.transaction)
     _liquidity(platform)
     seed_aml(platform)
+    mall_order = _mall_orders(client, platform, people, meimei, merchant.id, owner)
 
     return Site(
         customer=meimei,
@@ -327,6 +329,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "application_id": str(offered["id"]),
             "case_id": str(case_id),
             "question_id": str(question_id),
+            "order_id": str(mall_order),
         },
         by_route={
             "/staff/lending/reviews/{application_id}": {"application_id": str(referred["id"])},
@@ -351,6 +354,80 @@ def _risk_case(platform: Platform, customer_id: int) -> tuple[int, int]:
             {"c": customer_id},
         ).one()
     return int(row[0]), int(row[1])
+
+
+def _mall_orders(
+    client: httpx.Client,
+    platform: Platform,
+    people: People,
+    buyer: dict[str, Any],
+    merchant_id: int,
+    owner: int,
+) -> int:
+    """融e购: 老王's shop, 韩梅梅's cart, an order paid and shipped with a return
+    refused and disputed; the order's id."""
+    bank = people.register("融e购")
+    clearing = mall.clearing(
+        platform, customer_id=bank["customer_id"], account=bank["account"]["number"]
+    )
+    assert platform.mall.merchant_id == clearing
+    with platform.transaction() as session:
+        shop = mall.shop_of(session, merchant_id) or mall.open_shop(
+            session, merchant_id=merchant_id, user_id=owner, name="老王面馆"
+        )
+        category = mall.category(session, commission_bp=500)
+        noodles = mall.sku(
+            session, shop_id=shop, category_id=category, price=39_80, stock=50, title="手工拉面礼盒"
+        )
+        sauce = mall.sku(
+            session, shop_id=shop, category_id=category, price=12_50, stock=50, title="秘制辣酱"
+        )
+    me = buyer["headers"]
+    _ok(
+        client.post(
+            f"{V1}/me/mall/cart/lines", headers=me, json={"sku_id": noodles, "quantity": 2}
+        ),
+        204,
+    )
+    checkout = _ok(client.post(f"{V1}/me/mall/checkouts", headers=me, json={"client_id": "mall-1"}))
+    pay = f"{V1}/me/mall/checkouts/{checkout['id']}/pay"
+    body = {"account": buyer["account"]["number"]}
+    paid = client.post(pay, headers=me, json=body)
+    if paid.status_code == 403:  # above the password-free allowance: the SMS code
+        challenge = paid.json()["error"]["details"]["challenge"]
+        answer = {
+            "challenge_id": challenge["id"],
+            "response": sms_code(platform, buyer["login_name"]),
+        }
+        paid = client.post(pay, headers=me, json=body | answer)
+    _ok(paid, 200)
+    order = checkout["orders"][0]
+    seller = {"Authorization": f"Bearer {people.login(MERCHANT_OWNER)}"}
+    _ok(
+        client.post(
+            f"{V1}/merchant/mall/orders/{order['id']}/ship",
+            headers=seller,
+            json={"carrier": "顺丰速运", "tracking_no": "SF1234567890"},
+        ),
+        200,
+    )
+    asked = _ok(
+        client.post(
+            f"{V1}/me/mall/orders/{order['id']}/returns",
+            headers=me,
+            json={
+                "lines": [{"line_id": order["lines"][0]["id"], "quantity": 1}],
+                "reason": "包装破损",
+            },
+        )
+    )
+    _ok(client.post(f"{V1}/merchant/mall/returns/{asked['id']}/refuse", headers=seller), 200)
+    _ok(client.post(f"{V1}/me/mall/returns/{asked['id']}/dispute", headers=me), 200)
+    _ok(
+        client.post(f"{V1}/me/mall/cart/lines", headers=me, json={"sku_id": sauce, "quantity": 1}),
+        204,
+    )
+    return int(order["id"])
 
 
 def _confirmed(

@@ -34,6 +34,7 @@ from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.lending import checkout_endpoints as yidai_checkout
 from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
+from rongbank.mall.orders import endpoints as mall_orders
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.risk.cases import endpoints as risk_cases
@@ -46,6 +47,9 @@ from rongbank.web import (
     home_pages,
     lending_pages,
     loan_pages,
+    mall_cart_pages,
+    mall_order_pages,
+    mall_seller_order_pages,
     merchant_pages,
     pages,
     pay_pages,
@@ -166,6 +170,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(yidai_checkout.customer, prefix="/api/v1")
     app.include_router(risk_cases.staff, prefix="/api/v1")
     app.include_router(risk_cases.customer, prefix="/api/v1")
+    app.include_router(mall_orders.customer, prefix="/api/v1")
+    app.include_router(mall_orders.merchant, prefix="/api/v1")
+    app.include_router(mall_orders.staff, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
@@ -190,6 +197,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)
     app.include_router(profile_pages.router)
+    app.include_router(mall_cart_pages.router)
+    app.include_router(mall_order_pages.router)
+    app.include_router(mall_seller_order_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )

@@ -77,6 +77,8 @@ class Namespace(StrEnum):
     day's auto-debit: ``auto:<YYYY-MM-DD>``)."""
     LENDING_EOD = "lending-eod"
     """The end of day's entries for the whole book: ``lending-eod:<YYYY-MM-DD>:<what>``."""
+    MALL_RELEASE = "mall-release"
+    """A 融e购 order's money released to its seller: ``mall-release:<order>``."""
     DEMO = "demo"
     """A demo customer's opening balance: ``demo:fund:<account number>``."""
     RISK_HOLD = "risk-hold"

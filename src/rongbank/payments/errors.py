@@ -128,6 +128,11 @@ class SettlementDayOpen(InvalidRequest):
     message = "A business day can be settled only after it has ended."
 
 
+class SettledElsewhere(Conflict):
+    code = "settled_elsewhere"
+    message = "This merchant's payable is paid out by another service (the mall's clearing)."
+
+
 class SettlementNotFound(NotFound):
     code = "settlement_not_found"
     message = "That business day has not been settled (yet)."

@@ -228,6 +228,14 @@ class PaymentsService(Merchants):
         """Called in each settlement run's transaction (``settlement.settle``, once per
         merchant and day) with the merchant and its ``Settlement``, once the payout is
         in the settlement account: lending takes an operating loan's share of it."""
+        self.paid_listeners: list[Callable[[Session, Payment], None]] = []
+        """Called in each payment's transaction once it is paid or authorised, however
+        it was paid (``pay_order``, ``paid_otherwise``): the mall marks its checkout
+        paid with it, or refuses a payment whose reservation has lapsed."""
+        self.settled_elsewhere: set[int] = set()
+        """Merchants whose payable another domain pays out, never e-Pay's settlement:
+        the 融e购 mall's clearing merchant, whose payable holds buyers' money until
+        each seller's part is released (``rongbank.mall.orders``)."""
         self._code_key = hmac.new(key, b"rongbank-payments:payment-codes", "sha256").digest()
         self._notify_key = hmac.new(key, b"rongbank-payments:notify", "sha256").digest()
 
@@ -644,6 +652,48 @@ class PaymentsService(Merchants):
         merchant = self.active_merchant(session, payment.merchant_id)
         return self._paid(session, customer_id, payment, merchant, account, entry_id, False, now)
 
+    def credit_sale(
+        self,
+        session: Session,
+        *,
+        merchant_id: int,
+        order_no: str,
+        amount: int,
+        entry_id: int,
+        description: str = "",
+    ) -> Payment:
+        """Record as a paid payment a sale whose money another domain has just moved
+        onto the merchant's payable in ledger entry ``entry_id`` (the mall releasing a
+        seller's part, its commission already taken): e-Pay's settlement then pays it
+        out like any payment, without a fee of its own. No customer: the buyer paid
+        the mall, and is refunded by it. A repeat with this order number answers the
+        row made before."""
+        now = self.clock.now()
+        order = OrderRequest(order_no=order_no, amount=amount, channel="online", detail="sale")
+        payment, created = self.create_order(
+            session,
+            merchant_id=merchant_id,
+            order=order,
+            merchant=self.merchant(session, merchant_id),
+        )
+        if not created:
+            return payment
+        row = session.execute(
+            text(
+                "UPDATE payment SET status = 'paid', entry_id = :e, captured = amount, "  # noqa: S608
+                "business_day = :day, paid_at = :now, description = :d "
+                f"WHERE id = :id RETURNING {_PAYMENT}"
+            ),
+            {
+                "e": entry_id,
+                "day": self.accounts.business_day(),
+                "now": now,
+                "d": description[:200],
+                "id": payment.id,
+            },
+        ).one()
+        return Payment(*row)
+
     def _paid(
         self,
         session: Session,
@@ -689,6 +739,8 @@ class PaymentsService(Merchants):
                 occurred_at=now,
             ),
         )
+        for listener in self.paid_listeners:
+            listener(session, paid)
         return paid
 
     def _check_barcode_limit(
@@ -823,6 +875,8 @@ class PaymentsService(Merchants):
             return done
         if merchant.status != "active":
             raise MerchantNotActive(status=merchant.status)
+        if payment.e_account_id is None:  # a sale credited by the mall: it refunds
+            raise RefundExceedsPayment(refundable="0.00")
         if payment.status != "paid" or amount > payment.refundable:
             raise RefundExceedsPayment(
                 refundable=format_amount(max(payment.refundable, 0), scale=rules.CNY_SCALE)

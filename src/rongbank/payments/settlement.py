@@ -50,7 +50,7 @@ from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import MultiLegEntry, PostingSpec
 from rongbank.money import format_amount, parse_amount
-from rongbank.payments.errors import SettlementDayOpen, SettlementNotFound
+from rongbank.payments.errors import SettledElsewhere, SettlementDayOpen, SettlementNotFound
 from rongbank.payments.merchants import Merchant
 from rongbank.payments.rules import CNY_SCALE
 from rongbank.payments.service import FEE_INCOME_ACCOUNT, PaymentsService
@@ -97,6 +97,8 @@ def settle(
     """Settle one merchant's business day; running it again answers the same."""
     if day >= payments.accounts.business_day():
         raise SettlementDayOpen(business_day=day.isoformat())
+    if merchant_id in payments.settled_elsewhere:
+        raise SettledElsewhere()
     merchant = payments.merchant(session, merchant_id, lock=True)  # one run at a time
     done = session.execute(
         text(
@@ -292,7 +294,7 @@ def settle_all(
             )
         ]
     settled, failed = [], []
-    for merchant_id in ids:
+    for merchant_id in (i for i in ids if i not in payments.settled_elsewhere):
         # Any exception: a run that stopped at one merchant's problem would leave
         # every merchant after it unpaid. What failed is rolled back and retried by
         # the next run (running a day again settles only who is not settled yet).

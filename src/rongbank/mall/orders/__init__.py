@@ -1,0 +1,1 @@
+"""融e购 buying: carts, checkout, orders per seller, fulfilment, returns, settlement."""

@@ -1,0 +1,87 @@
+"""The mall's buying side, wired once: cart and checkout, fulfilment, returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from rongbank.clock import Clock
+from rongbank.ledger.service import LedgerService
+from rongbank.mall.orders.b2b import Enterprises
+from rongbank.mall.orders.checkout import Checkouts
+from rongbank.mall.orders.fulfilment import Fulfilment
+from rongbank.mall.orders.returns import Returns
+from rongbank.payments.service import PaymentsService
+
+
+@dataclass(frozen=True, slots=True)
+class MallJobs:
+    expired: int
+    received: int
+    released: int
+
+
+class MallOrders:
+    def __init__(
+        self,
+        ledger: LedgerService,
+        payments: PaymentsService,
+        clock: Clock,
+        *,
+        merchant_id: int | None,
+        reservation: timedelta,
+        receipt_after: timedelta,
+        return_window: timedelta,
+        paid_by: Callable[[Session, int], str],
+    ) -> None:
+        self.payments = payments
+        self.checkouts = Checkouts(
+            payments, clock, merchant_id=merchant_id, reservation=reservation, paid_by=paid_by
+        )
+        self.fulfilment = Fulfilment(
+            ledger,
+            payments,
+            clock,
+            merchant_id=merchant_id,
+            receipt_after=receipt_after,
+            return_window=return_window,
+        )
+        self.enterprises = Enterprises(self.checkouts, clock)
+        self.returns = Returns(payments, self.checkouts, clock, return_window=return_window)
+        payments.paid_listeners.append(self.checkouts.paid)
+        self.use_merchant(merchant_id)
+
+    @property
+    def merchant_id(self) -> int | None:
+        return self.checkouts.merchant_id
+
+    def use_merchant(self, merchant_id: int | None) -> None:
+        """Take checkouts' payments at ``merchant_id`` (the clearing merchant, whose
+        payable the mall pays out: e-Pay's settlement leaves it)."""
+        self.checkouts.merchant_id = self.fulfilment.merchant_id = merchant_id
+        if merchant_id is not None:
+            self.payments.settled_elsewhere.add(merchant_id)
+
+    def run_jobs(
+        self, transaction: Callable[[], AbstractContextManager[Session]], *, batch: int = 100
+    ) -> MallJobs:
+        """Expire lapsed reservations, confirm receipts due, release orders due: a
+        batch per transaction until a batch comes short."""
+        totals = [0, 0, 0]
+        steps: list[Callable[[Session], int]] = [
+            lambda s: self.checkouts.expire_due(s, limit=batch),
+            lambda s: self.fulfilment.confirm_due(s, limit=batch),
+            lambda s: len(self.fulfilment.release_due(s, limit=batch)),
+        ]
+        for i, step in enumerate(steps):
+            while True:
+                with transaction() as session:
+                    done = step(session)
+                totals[i] += done
+                if done < batch:
+                    break
+        return MallJobs(*totals)
