@@ -18,7 +18,7 @@ Revision ID: 0039_risk_cases
 from alembic import op
 
 revision = "0039_risk_cases"
-down_revision = "0037_mall_catalogue"
+down_revision = "0038_risk_engine"
 branch_labels = None
 depends_on = None
 

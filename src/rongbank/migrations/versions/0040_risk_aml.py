@@ -19,7 +19,7 @@ Revision ID: 0040_risk_aml
 from alembic import op
 
 revision = "0040_risk_aml"
-down_revision = "0037_mall_catalogue"
+down_revision = "0039_risk_cases"
 branch_labels = None
 depends_on = None
 
