@@ -66,6 +66,7 @@ from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
 from rongbank.lending.settlement_share import SettlementShares
+from rongbank.mall.catalogue.service import Catalogue
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -134,6 +135,8 @@ class Platform:
     scheduled: ScheduledTransfers = field(init=False)
     loans: LoanService = field(init=False)
     """Lending: loans, their schedules, repayment and the end of day."""
+    mall: Catalogue = field(init=False)
+    """融e购's shops, categories, products and search (``rongbank.mall.catalogue``)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -246,6 +249,7 @@ class Platform:
         self.payments.refund_listeners.append(self.yidai.refunded)
         self.settlement_shares = SettlementShares(lambda: self.credit.loans, self.payments)
         self.payments.settlement_listeners.append(self.settlement_shares.settled)
+        self.mall = Catalogue(self.clock, self.payments, self.attachments.limits)
 
     @classmethod
     def connect(

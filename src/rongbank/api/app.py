@@ -34,6 +34,7 @@ from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.lending import checkout_endpoints as yidai_checkout
 from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
+from rongbank.mall.catalogue import endpoints as mall_catalogue
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
@@ -145,6 +146,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(payments_endpoints.customer, prefix="/api/v1")
     app.include_router(payments_endpoints.merchant, prefix="/api/v1")
     app.include_router(payments_endpoints.staff, prefix="/api/v1")
+    app.include_router(mall_catalogue.customer, prefix="/api/v1")
+    app.include_router(mall_catalogue.merchant, prefix="/api/v1")
+    app.include_router(mall_catalogue.staff, prefix="/api/v1")
     app.include_router(chat_endpoints.customer, prefix="/api/v1")
     app.include_router(chat_endpoints.staff, prefix="/api/v1")
     app.include_router(attachment_endpoints.customer, prefix="/api/v1")
