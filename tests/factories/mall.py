@@ -10,8 +10,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from rongbank.auth.service import PrincipalKind
+from rongbank.payments.merchants import MerchantActor
 from rongbank.platform import Platform
 from tests.factories import payments
+from tests.factories.identity import resident_id
 from tests.factories.people import People
 
 V1 = "/api/v1"
@@ -85,3 +87,48 @@ def categories(platform: Platform) -> dict[str, int]:
                 parent_id=made.get(parent or ""),
             ).id
     return made
+
+
+_people = itertools.count(500)
+
+
+def open_shop(platform: Platform, name: str) -> MerchantActor:
+    """An open shop, made through the services: its owner, acting for it."""
+    n = next(_people)
+    with platform.transaction() as session:
+        person, account = platform.accounts.register_person(
+            session, name="店主", mobile=f"1370000{n:04d}", resident_id=resident_id(sequence=n)
+        )
+    merchant_id = payments.merchant(
+        platform, customer_id=person.id, account=account.number, name=name
+    )
+    with platform.transaction() as session:
+        user_id = platform.payments.add_user(
+            session, merchant_id=merchant_id, role="owner", name="店主"
+        )
+        owner = MerchantActor(merchant_id, "owner", user_id)
+        shop = platform.mall.ask_for_shop(session, owner, name=name, description="")
+        staff_id = platform.accounts.create_staff(
+            session, username=f"mall-ops{n}", name="孙运营", role="operations"
+        )
+        platform.mall.decide_shop(session, shop_id=shop.id, staff_id=staff_id, approve=True)
+    return owner
+
+
+def on_sale(
+    platform: Platform,
+    owner: MerchantActor,
+    category: int,
+    title: str,
+    *prices: int,
+    description: str = "",
+) -> int:
+    """A published product with one SKU (stock 10) at each price (fen); its id."""
+    with platform.transaction() as session:
+        made = platform.mall.create_product(
+            session, owner, category_id=category, title=title, description=description
+        )
+        for i, price in enumerate(prices):
+            platform.mall.add_sku(session, owner, made.id, code=f"S{i}", price=price, stock=10)
+        platform.mall.set_published(session, owner, made.id, published=True)
+    return made.id

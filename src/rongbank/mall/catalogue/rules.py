@@ -29,6 +29,23 @@ def tokens(text: str) -> list[str]:
     return list(dict.fromkeys(chat_rules.search_tokens(text)))
 
 
+MAX_POSITION = 16383
+"""The largest position PostgreSQL keeps in a tsvector."""
+
+
+def search_vector(title: str, other: str) -> str:
+    """The product's tsvector, as text: the title's tokens weighted ``A`` and the
+    rest's ``B``. Positions are given because PostgreSQL keeps weights on positions:
+    a tsvector made without them (``array_to_tsvector``) ranks every match alike."""
+    parts: list[str] = []
+    position = 0
+    for weight, source in (("A", title), ("B", other)):
+        for token in tokens(source):
+            position = min(position + 1, MAX_POSITION)
+            parts.append(f"'{token}':{position}{weight}")
+    return " ".join(parts)
+
+
 def tsquery(query: str) -> str | None:
     """The tsquery every match must satisfy: each bigram of the query's Han runs and
     each of its words (None when the query has nothing to search for). Tokens are only

@@ -125,17 +125,12 @@ PRODUCT = _columns(Product)
 SKU = _columns(Sku)
 IMAGE = _columns(Image)
 
-# The product's search tokens: the title's weigh more than the rest's.
-SEARCH_VECTOR = (
-    "setweight(array_to_tsvector(CAST(:title_tokens AS text[])), 'A') || "
-    "setweight(array_to_tsvector(CAST(:other_tokens AS text[])), 'B')"
-)
+SEARCH_VECTOR = "CAST(:search AS tsvector)"
+"""The product's search tokens (``rules.search_vector``)."""
 
 
 def search_values(title: str, description: str, attributes: dict[str, str]) -> dict[str, Any]:
-    title_tokens = rules.tokens(title)
-    other = rules.tokens(" ".join([description, *attributes.values()]))
-    return {"title_tokens": title_tokens, "other_tokens": sorted(set(other) - set(title_tokens))}
+    return {"search": rules.search_vector(title, " ".join([description, *attributes.values()]))}
 
 
 class Catalogue:
