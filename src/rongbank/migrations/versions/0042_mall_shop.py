@@ -45,6 +45,8 @@ CREATE INDEX mall_product_search ON mall_product USING gin (search)
     WHERE status = 'published';
 CREATE INDEX mall_product_newest ON mall_product (id) WHERE status = 'published';
 CREATE INDEX mall_product_price ON mall_product (min_price, id) WHERE status = 'published';
+CREATE INDEX mall_product_price_span ON mall_product
+    USING gist (int8range(min_price, max_price, '[]')) WHERE status = 'published';
 CREATE INDEX mall_category_parent ON mall_category (parent_id);
 
 CREATE FUNCTION mall_product_prices() RETURNS trigger LANGUAGE plpgsql AS $$
