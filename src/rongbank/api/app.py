@@ -45,6 +45,9 @@ from rongbank.web import (
     home_pages,
     lending_pages,
     loan_pages,
+    mall_pages,
+    mall_seller_pages,
+    mall_staff_pages,
     merchant_pages,
     pages,
     pay_pages,
@@ -184,6 +187,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)
     app.include_router(profile_pages.router)
+    app.include_router(mall_pages.router)
+    app.include_router(mall_seller_pages.router)
+    app.include_router(mall_staff_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )
