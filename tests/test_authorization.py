@@ -242,6 +242,9 @@ CONSOLE_ROLES = {
     ("POST", "/staff/lending/reviews/{application_id}/approve"): {"credit_officer"},
     ("POST", "/staff/lending/reviews/{application_id}/decline"): {"credit_officer"},
     ("GET", "/staff/lending/portfolio"): {"credit_officer", "risk_analyst"},
+    ("GET", "/staff/mall"): STAFF_ROLES,
+    ("POST", "/staff/mall/shops/{shop_id}/{decision}"): STAFF_ROLES,
+    ("POST", "/staff/mall/categories/{category_id}/commission"): STAFF_ROLES,
 }
 CONSOLE_ROLES |= dict.fromkeys(
     (
@@ -302,6 +305,10 @@ SAME_WORK = {
         "POST /staff/chat/reports/{report_id}/dismiss"
     ),
     ("GET", "/staff/lending"): "GET /staff/lending/reviews",
+    ("GET", "/staff/mall"): "GET /staff/mall/shops",
+    ("POST", "/staff/mall/categories/{category_id}/commission"): (
+        "PUT /staff/mall/categories/{category_id}/commission"
+    ),
     ("GET", "/staff/lending/reviews/{application_id}"): (
         "GET /staff/lending/reviews/{application_id}"
     ),
