@@ -217,3 +217,190 @@ def open_shop(
     shop = catalogue.ask_for_shop(session, actor, name=name, description=description)
     catalogue.decide_shop(session, shop_id=shop.id, staff_id=staff[1], approve=True)
     return actor
+
+
+@dataclass(frozen=True, slots=True)
+class DemoShop:
+    owner: str
+    """The owner's name (a customer of the bank)."""
+    mobile: str
+    login: str
+    """The owner's login to the merchant console."""
+    name: str
+    description: str
+    department: str
+    products: tuple[tuple[str, str, str, tuple[tuple[str, int, int], ...]], ...]
+    """(title, category code, description, ((SKU option, price in fen, stock), ...))."""
+
+
+DEMO_SHOPS: tuple[DemoShop, ...] = (
+    DemoShop(
+        "周店主",
+        "13800000011",
+        "shop-digital",
+        "极客数码旗舰店",
+        "正品行货，全国联保，七天无理由退换。",
+        "digital",
+        (
+            (
+                "华为 Mate 60 Pro 智能手机 12GB+512GB",
+                "phones",
+                "卫星通话，昆仑玻璃。",
+                (("雅川青", 699900, 20), ("白沙银", 699900, 12), ("雅丹黑", 699900, 0)),
+            ),
+            (
+                "小米14 徕卡光学镜头 智能手机",
+                "phones",
+                "骁龙8 Gen3，徕卡影像。",
+                (("8GB+256GB", 399900, 35), ("16GB+512GB", 479900, 18)),
+            ),
+            (
+                "荣耀 MagicBook 14 轻薄笔记本电脑",
+                "laptops",
+                "14 英寸 2.8K 屏，1.4kg。",
+                (("i5 16GB 512GB", 499900, 10), ("i7 32GB 1TB", 649900, 6)),
+            ),
+            (
+                "联想 拯救者 Y9000P 游戏本",
+                "laptops",
+                "RTX 4060，2.5K 240Hz 电竞屏。",
+                (("标准版", 899900, 8),),
+            ),
+            (
+                "华为 FreeBuds Pro 3 降噪耳机",
+                "audio",
+                "星闪连接，智慧动态降噪。",
+                (("陶瓷白", 119900, 40), ("雅川青", 119900, 25)),
+            ),
+            (
+                "小米手环8 运动手环",
+                "wearables",
+                "150 种运动模式，16 天续航。",
+                (("黑色", 23900, 100), ("浅金色", 23900, 60)),
+            ),
+        ),
+    ),
+    DemoShop(
+        "吴店主",
+        "13800000012",
+        "shop-tea",
+        "西湖龙井茶庄",
+        "杭州西湖产区直供，明前头采。",
+        "food",
+        (
+            (
+                "2024 新茶 明前特级 西湖龙井 250g 礼盒",
+                "tea",
+                "核心产区狮峰山，手工炒制。",
+                (("250g 礼盒", 58800, 30), ("500g 礼盒", 108800, 12)),
+            ),
+            (
+                "云南普洱 熟茶 357g 茶饼",
+                "tea",
+                "勐海老树，七年陈化。",
+                (("单饼", 16800, 50), ("一提七饼", 109900, 5)),
+            ),
+            ("正山小种 红茶 罐装 200g", "tea", "武夷山桐木关，松烟香。", (("200g", 9800, 80),)),
+            (
+                "五常大米 稻花香 5kg 真空装",
+                "grain",
+                "当季新米，产地直发。",
+                (("5kg", 5990, 200), ("10kg", 10990, 90)),
+            ),
+            ("新疆若羌 灰枣 一级 1kg", "fruit", "自然晾晒，个大肉厚。", (("1kg", 3990, 150),)),
+            (
+                "三只松鼠 每日坚果 30 袋",
+                "snacks",
+                "六种坚果果干科学配比。",
+                (("30 袋", 8900, 120), ("60 袋", 16900, 40)),
+            ),
+        ),
+    ),
+    DemoShop(
+        "郑店主",
+        "13800000013",
+        "shop-home",
+        "暖居家纺生活馆",
+        "新疆长绒棉，A 类婴幼儿标准。",
+        "home",
+        (
+            (
+                "罗莱 60 支长绒棉 四件套 床单款",
+                "bedding",
+                "亲肤柔软，不起球。",
+                (
+                    ("1.5m 床 奶白", 59900, 30),
+                    ("1.8m 床 奶白", 69900, 25),
+                    ("1.8m 床 雾蓝", 69900, 10),
+                ),
+            ),
+            (
+                "水星家纺 桑蚕丝被 春秋被",
+                "bedding",
+                "100% 桑蚕丝填充。",
+                (("200×230cm", 129900, 15),),
+            ),
+            (
+                "全友 实木书桌 1.2m 带抽屉",
+                "furniture",
+                "北美白橡木，环保水性漆。",
+                (("1.2m", 89900, 8), ("1.4m", 99900, 5)),
+            ),
+            (
+                "布艺沙发 三人位 可拆洗",
+                "furniture",
+                "高回弹海绵，科技布面料。",
+                (("浅灰", 299900, 4), ("燕麦色", 299900, 3)),
+            ),
+            (
+                "百雀羚 水嫩保湿面霜 50g",
+                "skincare",
+                "补水保湿，温和不刺激。",
+                (("50g", 12900, 70),),
+            ),
+        ),
+    ),
+)
+
+
+def seed_demo_shops(
+    session: Session,
+    *,
+    accounts: AccountsService,
+    payments: PaymentsService,
+    catalogue: Catalogue,
+    staff: tuple[int, int],
+    owners: list[tuple[int, int]],
+) -> list[MerchantActor]:
+    """:data:`DEMO_SHOPS` opened for ``owners`` (customer id, e-account id, one per
+    shop), each with its products on sale; the owners acting for their shops."""
+    categories = plant_categories(catalogue, session)
+    made: list[MerchantActor] = []
+    for shop, owner in zip(DEMO_SHOPS, owners, strict=True):
+        actor = open_shop(
+            session,
+            accounts=accounts,
+            payments=payments,
+            catalogue=catalogue,
+            owner=owner,
+            staff=staff,
+            name=shop.name,
+            description=shop.description,
+        )
+        for title, category, description, options in shop.products:
+            brand = title.split()[0]
+            product = catalogue.create_product(
+                session,
+                actor,
+                category_id=categories[category],
+                title=title,
+                description=description,
+                attributes={"品牌": brand},
+            )
+            for n, (option, price, stock) in enumerate(options, start=1):
+                catalogue.insert_sku(
+                    session, product.id, f"{product.id}-{n}", price, stock, {"规格": option}
+                )
+            catalogue.set_published(session, actor, product.id, published=True)
+        made.append(actor)
+    return made
