@@ -268,7 +268,7 @@ def test_images_go_through_the_checked_upload_path(
     assert hits[0]["image_url"] == image["thumbnail_url"]
 
 
-CSV_OK = """product,title,category,attributes,sku,sku_attributes,price,stock,publish
+CSV_OK = """product,title,category,attributes,sku,options,price,stock,publish
 P1,小米 14 手机,phones,品牌=小米,P1-BLK,颜色=黑色,3999.00,20,yes
 P1,小米 14 手机,phones,品牌=小米,P1-WHT,颜色=白色,3999.00,15,yes
 P2,联想 拯救者 笔记本电脑,laptops,品牌=联想,P2-16G,内存=16GB,7499,5,

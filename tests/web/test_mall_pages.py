@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
+from rongbank.payments.merchants import MerchantActor
 from rongbank.platform import Platform
 from tests.factories import payments
 from tests.factories.mall import categories
@@ -152,3 +153,42 @@ def test_operations_change_a_commission_and_a_bad_rate_is_refused_on_the_page(
         assert platform.mall.category(session, cats["food"]).commission_bp == 550
     manager = WebStaff(browser(platform, clients), platform, "mall-am", "赵经理")
     assert manager.get("/staff/mall").status_code == 403
+
+
+def test_an_import_with_a_bad_row_adds_nothing_and_says_which_row_in_chinese(
+    platform: Platform, clients: list[TestClient]
+) -> None:
+    categories(platform)
+    seller = WebCustomer(browser(platform, clients), platform, "王老板", "13900000803", 803)
+    merchant_id = payments.merchant(
+        platform, customer_id=seller.id, account=seller.account, name="老王茶庄"
+    )
+    owner_login(platform, merchant_id, "laowang-tea")
+    owner = WebMerchant(browser(platform, clients), platform, "laowang-tea")
+    owner.get("/merchant/mall")
+    owner.submit("/merchant/mall/shop", name="老王茶庄")
+    rows = "product,title,category,sku,price,stock\nT1,西湖龙井,food,250G,58.00,3\n"
+    csv = (rows + "T2,普洱茶饼,food,357G,-1,3\n").encode("gb18030")
+    owner.page = owner.client.post(
+        "/merchant/mall/import",
+        data={"csrf": owner.csrf},
+        files={"file": ("茶.csv", csv, "text/csv")},
+    )
+    assert owner.page.status_code == 422
+    assert text_of(owner.page.text, "mall-import-errors") == (
+        "第 3 行 price：价格须为大于零的元金额，如 12.30"
+    )
+    with platform.transaction() as session:
+        assert platform.mall.seller_products(session, owner_actor(platform, merchant_id)) == []
+    owner.page = owner.client.post(
+        "/merchant/mall/import",
+        data={"csrf": owner.csrf},
+        files={"file": ("茶.csv", csv.replace(b"-1", b"168.00"), "text/csv")},
+    )
+    assert text_of(owner.page.text, "mall-imported") == "已导入 2 件商品。"
+
+
+def owner_actor(platform: Platform, merchant_id: int) -> MerchantActor:
+    with platform.transaction() as session:
+        user = platform.payments.users(session, merchant_id)[0]
+    return MerchantActor(merchant_id, "owner", user.id)

@@ -471,7 +471,7 @@ def add_image(
 @merchant.post("/imports", status_code=201, form_limits={"max_files": 1, "max_fields": 2})
 def import_products(platform: PlatformDep, actor: Editor, form: Upload) -> s.MallImportOut:
     """Add products from a CSV file (UTF-8 or GB18030; columns ``product, title,
-    category, description, attributes, sku, sku_attributes, price, stock, publish``;
+    category, description, attributes, sku, options, price, stock, publish``;
     one row per SKU). All or nothing: when any row is wrong, nothing is added and the
     refusal (``mall_import_refused``) lists each bad row's line, column and problem."""
     data = _read(form.file, MAX_BYTES)

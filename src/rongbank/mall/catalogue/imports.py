@@ -37,11 +37,20 @@ def import_csv(
     categories = {c.code: c.id for c in catalogue.categories(session)}
     for product in products:
         if product.category not in categories:
-            errors.append(rules.RowError(product.line, "category", "no category has this code"))
+            errors.append(rules.RowError(product.line, "category", "category"))
     if errors:
         errors.sort(key=lambda e: e.line)
         raise ImportRefused(
-            errors=[{"line": e.line, "column": e.column, "message": e.message} for e in errors]
+            errors=[
+                {
+                    "line": e.line,
+                    "column": e.column,
+                    "problem": e.problem,
+                    "detail": e.detail,
+                    "message": e.message,
+                }
+                for e in errors
+            ]
         )
     made: list[int] = []
     skus = 0

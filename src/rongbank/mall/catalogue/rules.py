@@ -97,13 +97,13 @@ COLUMNS = (
     "description",
     "attributes",
     "sku",
-    "sku_attributes",
+    "options",
     "price",
     "stock",
     "publish",
 )
 """The import file's columns, in its header row (any order; ``description``,
-``attributes``, ``sku_attributes`` and ``publish`` may be left out). One row is one
+``attributes``, ``options`` (the SKU's attributes) and ``publish`` may be left out). One row is one
 SKU; rows with the same ``product`` (the seller's own reference) are one product,
 whose title, category, description and attributes the first of them gives."""
 REQUIRED = ("product", "title", "category", "sku", "price", "stock")
@@ -113,12 +113,37 @@ _ATTRIBUTE = re.compile(r"^\s*([^=;]{1,40}?)\s*=\s*([^=;]{1,200}?)\s*$")
 _YES = {"", "no", "n", "0", "否"}
 
 
+PROBLEMS = {
+    "not_text": "the file is not text in UTF-8 or GB18030",
+    "too_large": f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+    "columns": "missing or unknown columns",
+    "too_many_rows": f"at most {MAX_ROWS} rows in one file",
+    "extra_values": "more values than columns",
+    "no_rows": "the file has no rows",
+    "empty": "must not be empty",
+    "too_long": "too long",
+    "attributes": "write attributes as name=value; name=value",
+    "price": "a price in yuan above zero, such as 12.30",
+    "stock": "a whole number of units, 0 or more",
+    "sku_repeated": "this product already has this SKU code in the file",
+    "category": "no category has this code",
+}
+"""What can be wrong with an import file or a row: code -> what it means (pages say
+it in the reader's language by the code)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     line: int
     """The line of the file (the header is line 1)."""
     column: str
-    message: str
+    problem: str
+    """A key of :data:`PROBLEMS`."""
+    detail: str = ""
+
+    @property
+    def message(self) -> str:
+        return PROBLEMS[self.problem] + (f": {self.detail}" if self.detail else "")
 
 
 @dataclass(slots=True)
@@ -158,10 +183,10 @@ def decode_csv(data: bytes) -> str:
     """The file's text: UTF-8 (with or without a byte order mark) or GB18030, what
     Excel on Chinese Windows writes; anything else is refused."""
     if len(data) > MAX_BYTES:
-        raise ValueError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        raise ValueError("too_large")
     charset = text_charset(data)
     if charset is None:
-        raise ValueError("the file is not text in UTF-8 or GB18030")
+        raise ValueError("not_text")
     return data.decode("utf-8-sig" if charset == "utf-8" else charset)
 
 
@@ -171,15 +196,13 @@ def parse_csv(data: bytes) -> tuple[list[ImportedProduct], list[RowError]]:
     try:
         content = decode_csv(data)
     except ValueError as problem:
-        return [], [RowError(1, "", str(problem))]
+        return [], [RowError(1, "", str(problem))]  # its code
     reader = csv.DictReader(io.StringIO(content, newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in COLUMNS]
     if missing or unknown:
-        why = "missing columns: " + ", ".join(missing) if missing else ""
-        why += ("; " if why else "") + ("unknown columns: " + ", ".join(unknown) if unknown else "")
-        return [], [RowError(1, "", why)]
+        return [], [RowError(1, "", "columns", ", ".join([*missing, *unknown]))]
     reader.fieldnames = header
     products: dict[str, ImportedProduct] = {}
     errors: list[RowError] = []
@@ -188,15 +211,15 @@ def parse_csv(data: bytes) -> tuple[list[ImportedProduct], list[RowError]]:
         line = reader.line_num
         count += 1
         if count > MAX_ROWS:
-            errors.append(RowError(line, "", f"at most {MAX_ROWS} rows in one file"))
+            errors.append(RowError(line, "", "too_many_rows"))
             break
         if None in row:
-            errors.append(RowError(line, "", "more values than columns"))
+            errors.append(RowError(line, "", "extra_values"))
             continue
         values = {k: (v or "").strip() for k, v in row.items()}
         _parse_row(values, line, products, errors)
     if not products and not errors:
-        errors.append(RowError(1, "", "the file has no rows"))
+        errors.append(RowError(1, "", "no_rows"))
     return list(products.values()), errors
 
 
@@ -206,28 +229,28 @@ def _parse_row(
     products: dict[str, ImportedProduct],
     errors: list[RowError],
 ) -> None:
-    def refuse(column: str, message: str) -> None:
-        errors.append(RowError(line, column, message))
+    def refuse(column: str, problem: str) -> None:
+        errors.append(RowError(line, column, problem))
 
     before = len(errors)
     for column in REQUIRED:
         if not values.get(column):
-            refuse(column, "must not be empty")
+            refuse(column, "empty")
     if len(errors) > before:
         return
     if len(values["title"]) > 120:
-        refuse("title", "at most 120 characters")
+        refuse("title", "too_long")
     if len(values.get("description", "")) > 10000:
-        refuse("description", "at most 10000 characters")
+        refuse("description", "too_long")
     if len(values["sku"]) > 64:
-        refuse("sku", "at most 64 characters")
+        refuse("sku", "too_long")
     attributes: dict[str, str] = {}
     sku_attributes: dict[str, str] = {}
-    for column in ("attributes", "sku_attributes"):
+    for column in ("attributes", "options"):
         try:
             parsed = parse_attributes(values.get(column, ""))
-        except ValueError as problem:
-            refuse(column, str(problem))
+        except ValueError:
+            refuse(column, "attributes")
             continue
         if column == "attributes":
             attributes = parsed
@@ -237,14 +260,14 @@ def _parse_row(
     try:
         price = parse_positive_amount(values["price"], scale=2, currency="CNY")
         if price > MAX_PRICE:
-            refuse("price", "too high")
+            refuse("price", "price")
     except DomainError:
-        refuse("price", "a price in yuan above zero, such as 12.30")
+        refuse("price", "price")
     stock = -1
     if values["stock"].isascii() and values["stock"].isdigit() and len(values["stock"]) < 10:
         stock = int(values["stock"])
     else:
-        refuse("stock", "a whole number of units, 0 or more")
+        refuse("stock", "stock")
     if len(errors) > before:
         return
     reference = values["product"]
@@ -260,6 +283,6 @@ def _parse_row(
             publish=values.get("publish", "").lower() not in _YES,
         )
     if any(s.code == values["sku"] for s in product.skus):
-        refuse("sku", "this product already has this SKU code in the file")
+        refuse("sku", "sku_repeated")
         return
     product.skus.append(ImportedSku(values["sku"], sku_attributes, price, stock))
