@@ -37,12 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 from pydantic import SecretStr
 from sqlalchemy import text
 
 from rongbank.accounts.identity import resident_id_check_character
-from rongbank.api.bench import _postmaster
-from rongbank.api.bench_cpu import CpuMeter
 from rongbank.db import autocommit
 from rongbank.ledger.bench import BenchServer, Machine, PathResult, bench_server, percentile
 from rongbank.mall.catalogue import rules, samples
@@ -149,7 +148,7 @@ def run_on(
         reference = db.reference(scale=max(1, clients), clients=clients, seconds=seconds)
         queries = query_mix(platform, categories, shop_ids)
         timings, elapsed, python_s, server_s = measure(
-            platform, queries, rounds=rounds, clients=clients, postmaster=_postmaster(db)
+            platform, queries, rounds=rounds, clients=clients, postmaster=postmaster_of(db)
         )
     finally:
         platform.close()
@@ -374,10 +373,8 @@ def measure(
                 timings[q.kind].append(found)
 
     # The server's processes (embedded: on this machine) and this one's, apart.
-    meter = CpuMeter(api_pid=postmaster, postmaster_pid=None) if postmaster else None
     python_before = time.process_time()
-    if meter is not None:
-        meter.start()
+    server_before = _tree_cpu(postmaster)
     started = time.monotonic()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
@@ -385,8 +382,42 @@ def measure(
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    server_s = meter.stop().api_s if meter is not None else 0.0
+    server_s = _since(server_before, _tree_cpu(postmaster))
     return timings, elapsed, time.process_time() - python_before, server_s
+
+
+def postmaster_of(db: BenchServer) -> int | None:
+    """The embedded server's process id (None for another server: its processes need
+    not be on this machine)."""
+    if db.machine.server != "embedded":
+        return None
+    with psycopg.connect(db.admin_url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        return int(psutil.Process(int(row[0])).ppid())
+
+
+def _tree_cpu(pid: int | None) -> dict[int, float]:
+    """CPU seconds of a process and each of its children, by process id."""
+    if pid is None:
+        return {}
+    found: dict[int, float] = {}
+    try:
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+            except psutil.Error:
+                continue
+            found[p.pid] = times.user + times.system
+    except psutil.Error:
+        pass
+    return found
+
+
+def _since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between the two readings (a process started since counts whole)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def render(report: MallSearchReport) -> str:
