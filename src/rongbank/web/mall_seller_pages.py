@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from rongbank.chat.attachment_endpoints import CappedUploadRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.mall.catalogue.endpoints import price
@@ -25,7 +26,9 @@ from rongbank.web.merchant_pages import Console, Me, _audited, _page
 from rongbank.web.pages import PlatformDep, _redirect, lang_of
 from rongbank.web.staff_pages import FormFieldInvalid, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/merchant/mall")
+# Uploads (images, CSV files) are refused past the attachments' limit before the form
+# is read, as the API's are.
+router = APIRouter(include_in_schema=False, prefix="/merchant/mall", route_class=CappedUploadRoute)
 Csrf = Annotated[str, Form()]
 Text = Annotated[str, Form(max_length=200)]
 
