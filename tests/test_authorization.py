@@ -259,6 +259,9 @@ CONSOLE_ROLES = {
     ("GET", "/staff/risk/alerts"): {"risk_analyst"},
     ("GET", "/staff/risk/cases/{case_id}"): {"risk_analyst"},
     ("POST", "/staff/risk/cases/{case_id}/{action}"): {"risk_analyst"},
+    ("GET", "/staff/mall"): STAFF_ROLES,
+    ("POST", "/staff/mall/shops/{shop_id}/{decision}"): STAFF_ROLES,
+    ("POST", "/staff/mall/categories/{category_id}/commission"): STAFF_ROLES,
 }
 CONSOLE_ROLES |= dict.fromkeys(
     (
@@ -326,6 +329,10 @@ SAME_WORK = {
         "POST /staff/chat/reports/{report_id}/dismiss"
     ),
     ("GET", "/staff/lending"): "GET /staff/lending/reviews",
+    ("GET", "/staff/mall"): "GET /staff/mall/shops",
+    ("POST", "/staff/mall/categories/{category_id}/commission"): (
+        "PUT /staff/mall/categories/{category_id}/commission"
+    ),
     ("GET", "/staff/lending/reviews/{application_id}"): (
         "GET /staff/lending/reviews/{application_id}"
     ),

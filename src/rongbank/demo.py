@@ -14,6 +14,7 @@ from rongbank.auth.service import PrincipalKind
 from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
+from rongbank.mall.catalogue import samples
 from rongbank.platform import Platform
 
 DEMO_PASSWORD = "Demo-2026-pass"  # noqa: S105 (published on purpose: demo logins only)
@@ -92,4 +93,44 @@ def seed(platform: Platform, session: Session) -> list[DemoLogin]:
             )
     logins += [DemoLogin(name, username, role) for username, name, role in STAFF]
     logins += [DemoLogin(name, mobile, "customer") for name, mobile, *_ in CUSTOMERS]
+    logins += seed_mall(platform, session)
     return logins
+
+
+def seed_mall(platform: Platform, session: Session) -> list[DemoLogin]:
+    """融e购: three shops (digital, tea and food, home), each an e-Pay merchant of a
+    customer of its own with an owner login, their products on sale."""
+    shops = samples.DEMO_SHOPS
+    exists = session.execute(
+        text("SELECT 1 FROM customer WHERE mobile = :m"), {"m": shops[0].mobile}
+    ).first()
+    if exists is None:
+        owners = []
+        for n, shop in enumerate(shops, start=11):
+            person, account = platform.accounts.register_person(
+                session,
+                name=shop.owner,
+                mobile=shop.mobile,
+                resident_id=_resident_id("19850615", n),
+            )
+            owners.append((person.id, account.id))
+        onboarder, approver = session.execute(
+            text("SELECT id FROM staff WHERE username IN ('ops1', 'admin1') ORDER BY username DESC")
+        ).scalars()  # operations onboard, an administrator approves (four eyes)
+        actors = samples.seed_demo_shops(
+            session,
+            accounts=platform.accounts,
+            payments=platform.payments,
+            catalogue=platform.mall,
+            staff=(int(onboarder), int(approver)),
+            owners=owners,
+        )
+        for shop, actor in zip(shops, actors, strict=True):
+            platform.auth.set_password(
+                session,
+                kind=PrincipalKind.MERCHANT,
+                principal_id=actor.user_id or 0,
+                username=shop.login,
+                password=DEMO_PASSWORD,
+            )
+    return [DemoLogin(f"{s.owner}（{s.name}）", s.login, "merchant owner") for s in shops]

@@ -66,6 +66,7 @@ from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
 from rongbank.lending.settlement_share import SettlementShares
+from rongbank.mall.catalogue.service import Catalogue
 from rongbank.mall.orders.service import MallJobs, MallOrders
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
@@ -127,13 +128,13 @@ class Platform:
     payments: PaymentsService = field(init=False)
     wealth: WealthService = field(init=False)
     overview: OverviewService = field(init=False)
-    credit: CreditCentre = field(init=False)
-    yidai: YidaiCheckout = field(init=False)
     settlement_shares: SettlementShares = field(init=False)
     """Merchant operating loans repaid by a share of each e-Pay settlement."""
+    yidai: YidaiCheckout = field(init=False)
     """逸贷: e-Pay orders paid by instalments, and their refunds unwound on the loan."""
+    credit: CreditCentre = field(init=False)
     """Credit applications, decisions, offers, reviews (``rongbank.lending.centre``)."""
-    mall: MallOrders = field(init=False)
+    mall_orders: MallOrders = field(init=False)
     """融e购: carts, checkouts, orders per seller, returns (``rongbank.mall.orders``)."""
     cards: CardService = field(init=False)
     bookings: FlightBookings = field(init=False)
@@ -147,6 +148,8 @@ class Platform:
     """The inline fraud engine (``rongbank.risk.engine``), the default ``risk``."""
     risk_desk: RiskDesk = field(init=False)
     """Risk alerts filed into cases for analysts, and "was this you?"."""
+    mall: Catalogue = field(init=False)
+    """融e购's shops, categories, products and search (``rongbank.mall.catalogue``)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -267,7 +270,7 @@ class Platform:
         self.risk_desk = RiskDesk(
             self.clock, accounts=self.accounts, tools=self.tools, audit=self.audit, push=self.push
         )
-        self.mall = MallOrders(
+        self.mall_orders = MallOrders(
             self.ledger,
             self.payments,
             self.clock,
@@ -277,6 +280,7 @@ class Platform:
             return_window=timedelta(days=self.settings.mall_return_days),
             paid_by=lambda s, p: "epay" if self.yidai.loan_of(s, p) is None else "yidai",
         )
+        self.mall = Catalogue(self.clock, self.payments, self.attachments.limits)
 
     @classmethod
     def connect(
@@ -915,7 +919,7 @@ class Platform:
 
     def run_mall_jobs(self) -> MallJobs:
         """融e购's jobs: lapsed reservations expired, receipts confirmed, sellers paid."""
-        done = self.mall.run_jobs(self.transaction)
+        done = self.mall_orders.run_jobs(self.transaction)
         if done != MallJobs(0, 0, 0):
             logger.info("mall: %s", done)
         return done

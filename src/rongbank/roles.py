@@ -36,6 +36,8 @@ FUNDING = BACK_OFFICE
 MERCHANTS = BACK_OFFICE
 """Onboard, approve, suspend and reinstate e-Pay merchants; revoke their logins and
 keys; run settlement and read the bank's transaction files."""
+MALL = BACK_OFFICE
+"""融e购: approve or refuse sellers' shops, keep the categories and their commission."""
 WEALTH_PRODUCTS = BACK_OFFICE
 """Put wealth products on the catalogue and close their sale."""
 WEALTH_CATALOGUE = SERVING

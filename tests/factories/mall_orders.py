@@ -46,7 +46,7 @@ def clearing(platform: Platform, *, customer_id: int, account: str) -> int:
             fee_bps=0,
         )
         platform.payments.approve(session, merchant_id=made.id, staff_id=approver)
-    platform.mall.use_merchant(made.id)
+    platform.mall_orders.use_merchant(made.id)
     return made.id
 
 

@@ -53,8 +53,8 @@ class Shops:
             return self.platform.payments.merchant_funds(session, found).held
 
     def clearing_held(self) -> int:
-        assert self.platform.mall.merchant_id is not None
-        return self.held(self.platform.mall.merchant_id)
+        assert self.platform.mall_orders.merchant_id is not None
+        return self.held(self.platform.mall_orders.merchant_id)
 
     def income(self) -> int:
         with self.platform.transaction() as session:

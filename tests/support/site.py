@@ -10,11 +10,13 @@ waiting for approval, a broadcast and a reported message for staff."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2 as httpx
+from PIL import Image
 from sqlalchemy import text
 
 from rongbank.auth.service import PrincipalKind
@@ -199,6 +201,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             fee_bps=38,
         )
     merchant_headers = {"Authorization": f"Bearer {people.login(MERCHANT_OWNER)}"}
+    mall_product = _mall(client, merchant_headers, staff["operations"])
     orders = {}
     for order_no, amount in (("20260302000123456789", "36.50"), ("20260302000123456790", "128.00")):
         orders[order_no] = _ok(
@@ -330,6 +333,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "case_id": str(case_id),
             "question_id": str(question_id),
             "order_id": str(mall_order),
+            "product_id": str(mall_product),
         },
         by_route={
             "/staff/lending/reviews/{application_id}": {"application_id": str(referred["id"])},
@@ -370,7 +374,7 @@ def _mall_orders(
     clearing = mall.clearing(
         platform, customer_id=bank["customer_id"], account=bank["account"]["number"]
     )
-    assert platform.mall.merchant_id == clearing
+    assert platform.mall_orders.merchant_id == clearing
     with platform.transaction() as session:
         shop = mall.shop_of(session, merchant_id) or mall.open_shop(
             session, merchant_id=merchant_id, user_id=owner, name="老王面馆"
@@ -428,6 +432,46 @@ def _mall_orders(
         204,
     )
     return int(order["id"])
+
+
+def _mall(client: httpx.Client, owner: dict[str, str], ops: dict[str, str]) -> int:
+    """融e购: categories, 老王's shop opened, a product with two SKUs and an image on
+    sale; the product's id."""
+    food = _ok(
+        client.post(
+            f"{V1}/staff/mall/categories",
+            headers=ops,
+            json={"code": "food", "name_zh": "食品", "name_en": "Food", "commission_bp": 600},
+        )
+    )
+    noodles = {"code": "noodles", "name_zh": "方便面食", "name_en": "Noodles"}
+    noodles_id = _ok(
+        client.post(
+            f"{V1}/staff/mall/categories",
+            headers=ops,
+            json=noodles | {"commission_bp": 500, "parent_id": food["id"]},
+        )
+    )["id"]
+    shop = _ok(client.post(f"{V1}/merchant/mall/shop", headers=owner, json={"name": "老王面馆"}))
+    _ok(client.post(f"{V1}/staff/mall/shops/{shop['id']}/approve", headers=ops), 200)
+    product = {
+        "category_id": noodles_id,
+        "title": "老王手工刀削面 山西特产 非油炸 家庭装 1.5kg×2袋 送秘制卤料包",
+        "description": "每天现做，真空包装，全国包邮。",
+        "attributes": {"产地": "山西大同", "保质期": "180天"},
+        "skus": [
+            {"code": "1.5KG", "price": "39.90", "stock": 120, "attributes": {"规格": "1.5kg"}},
+            {"code": "3KG", "price": "69.90", "stock": 0, "attributes": {"规格": "3kg 家庭装"}},
+        ],
+    }
+    made = _ok(client.post(f"{V1}/merchant/mall/products", headers=owner, json=product))
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (230, 180, 90)).save(out, "JPEG")
+    image = ("noodles.jpg", out.getvalue(), "image/jpeg")
+    url = f"{V1}/merchant/mall/products/{made['id']}"
+    _ok(client.post(f"{url}/images", headers=owner, files={"file": image}))
+    _ok(client.post(f"{url}/publish", headers=owner), 200)
+    return int(made["id"])
 
 
 def _confirmed(

@@ -27,7 +27,7 @@ def open_mall(platform: Platform, n: int) -> tuple[int, int]:
         owner = platform.accounts.register_person(
             session, name="王老板", mobile=f"1370002{n:04d}", resident_id=resident_id(800 + n)
         )[1]
-    if platform.mall.merchant_id is None:
+    if platform.mall_orders.merchant_id is None:
         mall.clearing(platform, customer_id=bank.customer_id, account=bank.number)
     seller = mall.seller(
         platform, customer_id=owner.customer_id, account=owner.number, name=f"好物店{n}"
@@ -100,7 +100,7 @@ def test_cart_to_checkout_to_receipt_and_review(
     row = page.locator("tr.mall-order").first
     expect(row).to_have_attribute("data-status", "paid")
     with platform.transaction() as session:
-        order_id = platform.mall.fulfilment.orders_of_shop(session, shop_id)[0].id
+        order_id = platform.mall_orders.fulfilment.orders_of_shop(session, shop_id)[0].id
     seller = console(browser, base, "mallowner71")
     seller.goto(f"{base}/merchant/mall/orders")
     seller.fill(f".to-ship[data-order='{order_id}'] input[name=carrier]", "顺丰速运")
@@ -130,7 +130,7 @@ def test_a_return_agreed_by_the_seller_is_refunded_and_restocked(
     deposit(platform, number, 1_000_00)
     buy(page, base, platform, "13900000721", sku, 3)
     with platform.transaction() as session:
-        order_id = platform.mall.fulfilment.orders_of_shop(session, shop_id)[0].id
+        order_id = platform.mall_orders.fulfilment.orders_of_shop(session, shop_id)[0].id
 
     page.goto(f"{base}/mall/orders/{order_id}")
     page.fill("#return-form input[name^=qty_]", "1")

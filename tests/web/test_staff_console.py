@@ -122,6 +122,7 @@ class TestTheDaysWork:
             "/staff/broadcasts",
             "/staff/moderation",
             "/staff/tools",
+            "/staff/mall",
         }
         assert set(work(manager.get("/staff"))) == {"work_chats_waiting", "work_chats_queued"}
         assert menu(manager.page) == {"/staff", "/staff/chat", "/staff/wealth"}

@@ -34,6 +34,7 @@ from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.lending import checkout_endpoints as yidai_checkout
 from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
+from rongbank.mall.catalogue import endpoints as mall_catalogue
 from rongbank.mall.orders import endpoints as mall_orders
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
@@ -49,7 +50,10 @@ from rongbank.web import (
     loan_pages,
     mall_cart_pages,
     mall_order_pages,
+    mall_pages,
     mall_seller_order_pages,
+    mall_seller_pages,
+    mall_staff_pages,
     merchant_pages,
     pages,
     pay_pages,
@@ -154,6 +158,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(payments_endpoints.customer, prefix="/api/v1")
     app.include_router(payments_endpoints.merchant, prefix="/api/v1")
     app.include_router(payments_endpoints.staff, prefix="/api/v1")
+    app.include_router(mall_catalogue.customer, prefix="/api/v1")
+    app.include_router(mall_catalogue.merchant, prefix="/api/v1")
+    app.include_router(mall_catalogue.staff, prefix="/api/v1")
     app.include_router(chat_endpoints.customer, prefix="/api/v1")
     app.include_router(chat_endpoints.staff, prefix="/api/v1")
     app.include_router(attachment_endpoints.customer, prefix="/api/v1")
@@ -200,6 +207,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(mall_cart_pages.router)
     app.include_router(mall_order_pages.router)
     app.include_router(mall_seller_order_pages.router)
+    app.include_router(mall_pages.router)
+    app.include_router(mall_seller_pages.router)
+    app.include_router(mall_staff_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
     )

@@ -378,6 +378,28 @@ def bench_pay(
         raise typer.Exit(1)
 
 
+@bench_app.command("mall")
+def bench_mall(
+    products: Annotated[int, typer.Option(min=100, help="Products in the catalogue.")] = 100_000,
+    shops: Annotated[int, typer.Option(min=1, help="Shops they are sold by.")] = 20,
+    rounds: Annotated[int, typer.Option(min=1, help="Times each client runs the query mix.")] = 30,
+    clients: Annotated[int, typer.Option(min=1, help="Searching threads (and pgbench's).")] = 1,
+    seconds: Annotated[float, typer.Option(help="Seconds of the pgbench reference.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """融e购 catalogue search over ``products`` products (a mix of Chinese words,
+    filters, sorts and second pages), p50/p99 per kind of search, beside pgbench's
+    TPC-B on one fresh embedded PostgreSQL. Goal: p99 <= 50 ms."""
+    from rongbank.mall.catalogue import bench
+
+    report = bench.run(
+        products=products, shops=shops, rounds=rounds, clients=clients, seconds=seconds
+    )
+    _print_report(report, bench.render, as_json=as_json)
+    if not report.sound:
+        raise typer.Exit(1)
+
+
 @bench_app.command("lending-eod")
 def bench_lending_eod(
     loans: Annotated[int, typer.Option(min=1, help="Loans on the book.")] = 100_000,

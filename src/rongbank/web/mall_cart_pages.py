@@ -70,7 +70,7 @@ def _cart_page(
     request: Request, platform: Platform, me: Principal, status_code: int = 200, **context: Any
 ) -> Response:
     with platform.transaction() as session:
-        cart = platform.mall.checkouts.cart(session, me.id)
+        cart = platform.mall_orders.checkouts.cart(session, me.id)
     return render(
         request,
         "mall_cart.html",
@@ -100,7 +100,7 @@ def add_to_cart(
     check_csrf(request, csrf)
     try:
         with platform.transaction() as session:
-            platform.mall.checkouts.add(
+            platform.mall_orders.checkouts.add(
                 session,
                 customer_id=me.id,
                 sku_id=_number(sku_id, low=1, high=2**62),
@@ -124,7 +124,7 @@ def change_line(
     check_csrf(request, csrf)
     try:
         with platform.transaction() as session:
-            platform.mall.checkouts.set_quantity(
+            platform.mall_orders.checkouts.set_quantity(
                 session,
                 customer_id=me.id,
                 sku_id=sku_id,
@@ -149,10 +149,10 @@ def checkout(
         with platform.audited(
             actor_kind="customer", actor_id=me.id, action="mall.checkout", target="web"
         ) as session:
-            found, _ = platform.mall.checkouts.checkout(
+            found, _ = platform.mall_orders.checkouts.checkout(
                 session, customer_id=me.id, client_id=client_id
             )
-            token = platform.mall.checkouts.payment(session, found).token
+            token = platform.mall_orders.checkouts.payment(session, found).token
     except DomainError as error:
         return _cart_page(request, platform, me, 409, error=_error(request, error))
     return _redirect(f"/pay/{token}")

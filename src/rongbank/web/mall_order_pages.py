@@ -60,7 +60,7 @@ def order_view(session: Session, order: Order) -> dict[str, Any]:
 @router.get("/mall/orders")
 def orders(request: Request, platform: PlatformDep, me: Me) -> Response:
     with platform.transaction() as session:
-        found = platform.mall.fulfilment.orders_of_customer(session, me.id)
+        found = platform.mall_orders.fulfilment.orders_of_customer(session, me.id)
         shown = [order_view(session, o) for o in found]
     return render(request, "mall_orders.html", orders=shown)
 
@@ -73,7 +73,7 @@ def _order_page(
     status_code: int = 200,
     **context: Any,
 ) -> Response:
-    mall = platform.mall
+    mall = platform.mall_orders
     with platform.transaction() as session:
         found = mall.fulfilment.of_customer(session, customer_id=me.id, order_id=order_id)
         shown = order_view(session, found)
@@ -122,7 +122,9 @@ def receipt(
         platform,
         me,
         order_id,
-        lambda s: platform.mall.fulfilment.confirm_receipt(s, customer_id=me.id, order_id=order_id),
+        lambda s: platform.mall_orders.fulfilment.confirm_receipt(
+            s, customer_id=me.id, order_id=order_id
+        ),
     )
 
 
@@ -143,7 +145,7 @@ async def ask_return(
     def ask(session: Session) -> None:
         if not reason:
             raise ReturnInvalid()
-        platform.mall.returns.ask(
+        platform.mall_orders.returns.ask(
             session, customer_id=me.id, order_id=order_id, quantities=quantities, reason=reason
         )
 
@@ -165,7 +167,7 @@ def dispute(
         platform,
         me,
         order_id,
-        lambda s: platform.mall.returns.dispute(s, customer_id=me.id, return_id=return_id),
+        lambda s: platform.mall_orders.returns.dispute(s, customer_id=me.id, return_id=return_id),
     )
 
 
@@ -186,7 +188,7 @@ def review(
         platform,
         me,
         order_id,
-        lambda s: platform.mall.fulfilment.review(
+        lambda s: platform.mall_orders.fulfilment.review(
             s, customer_id=me.id, line_id=line_id, rating=rating, body=body.strip()
         ),
     )

@@ -49,7 +49,7 @@ def _returns_view(returns: list[Return]) -> list[dict[str, Any]]:
 
 
 def _shop(platform: Platform, session: Session, me: Console) -> int:
-    shop = platform.mall.fulfilment.shop_of_merchant(session, me.merchant.id)
+    shop = platform.mall_orders.fulfilment.shop_of_merchant(session, me.merchant.id)
     if shop is None:
         raise NotYourShop()
     return shop
@@ -58,14 +58,14 @@ def _shop(platform: Platform, session: Session, me: Console) -> int:
 def _orders_page(
     request: Request, platform: Platform, me: Console, status_code: int = 200, **context: Any
 ) -> Response:
-    fulfilment = platform.mall.fulfilment
+    fulfilment = platform.mall_orders.fulfilment
     with platform.transaction() as session:
         shop = _shop(platform, session, me)
         to_ship = [
             order_view(session, o) for o in fulfilment.orders_of_shop(session, shop, status="paid")
         ]
         recent = [order_view(session, o) for o in fulfilment.orders_of_shop(session, shop)]
-        returns = _returns_view(platform.mall.returns.of_shop(session, shop))
+        returns = _returns_view(platform.mall_orders.returns.of_shop(session, shop))
         sales = fulfilment.sales_by_day(session, shop)
     chart = {
         "days": [d.day.isoformat() for d in sales],
@@ -128,7 +128,7 @@ def ship(
         request,
         platform,
         me,
-        lambda s, shop: platform.mall.fulfilment.ship(
+        lambda s, shop: platform.mall_orders.fulfilment.ship(
             s, shop_id=shop, order_id=order_id, carrier=carrier.strip(), tracking_no=tracking_no
         ),
     )
@@ -145,7 +145,7 @@ def decide_return(
 ) -> Response:
     """Agree (refunded now) or refuse (the buyer may take it to operations)."""
     check_csrf(request, csrf)
-    returns = platform.mall.returns
+    returns = platform.mall_orders.returns
     decide = returns.agree if decision == "agree" else returns.refuse
     if decision not in ("agree", "refuse"):
         return _redirect("/merchant/mall/orders")
@@ -161,7 +161,7 @@ def _disputes_page(
     request: Request, platform: Platform, status_code: int = 200, **context: Any
 ) -> Response:
     with platform.transaction() as session:
-        disputes = _returns_view(platform.mall.returns.disputed(session))
+        disputes = _returns_view(platform.mall_orders.returns.disputed(session))
     return render(request, "staff_mall_disputes.html", status_code, disputes=disputes, **context)
 
 
@@ -190,7 +190,7 @@ def rule(
             target=f"return {return_id}",
             details={"refund": refund == "yes"},
         ) as session:
-            platform.mall.returns.rule(
+            platform.mall_orders.returns.rule(
                 session, staff_id=principal.id, return_id=return_id, refund=refund == "yes"
             )
     except DomainError as error:

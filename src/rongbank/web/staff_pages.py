@@ -88,6 +88,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/risk/aml", "staff_aml", roles.AML),
     ("/staff/lending/portfolio", "staff_portfolio", roles.PORTFOLIO),
     ("/staff/risk", "staff_risk", roles.RISK_CASES),
+    ("/staff/mall", "staff_mall", roles.MALL),
 )
 """The console's pages, each with the roles it admits (its route's own set)."""
 

@@ -43,7 +43,9 @@ def race(platform: Platform, buyers: list[int]) -> list[str]:
         barrier.wait()
         try:
             with platform.transaction() as session:
-                platform.mall.checkouts.checkout(session, customer_id=customer_id, client_id="k")
+                platform.mall_orders.checkouts.checkout(
+                    session, customer_id=customer_id, client_id="k"
+                )
             outcomes[index] = "reserved"
         except DomainError as error:
             outcomes[index] = error.code
@@ -80,7 +82,7 @@ def test_fifty_concurrent_checkouts_of_the_last_units_never_oversell(
         buyers = [people.person(session, f"买家{i}").customer_id for i in range(BUYERS)]
         for customer_id in buyers:
             for sku_id in (plenty, last) if customer_id % 2 else (last, plenty):
-                platform.mall.checkouts.add(
+                platform.mall_orders.checkouts.add(
                     session, customer_id=customer_id, sku_id=sku_id, quantity=1
                 )
 
@@ -109,7 +111,9 @@ def test_one_cart_checked_out_twice_at_once_under_two_keys_is_bought_once(
     with platform.transaction() as session:
         category = mall.category(session, commission_bp=0)
         sku = mall.sku(session, shop_id=shop.shop_id, category_id=category, price=1_00, stock=9)
-        platform.mall.checkouts.add(session, customer_id=buyer.customer_id, sku_id=sku, quantity=3)
+        platform.mall_orders.checkouts.add(
+            session, customer_id=buyer.customer_id, sku_id=sku, quantity=3
+        )
     barrier = threading.Barrier(2)
     outcomes = ["", ""]
 
@@ -117,7 +121,7 @@ def test_one_cart_checked_out_twice_at_once_under_two_keys_is_bought_once(
         barrier.wait()
         try:
             with platform.transaction() as session:
-                platform.mall.checkouts.checkout(
+                platform.mall_orders.checkouts.checkout(
                     session, customer_id=buyer.customer_id, client_id=f"key{index}"
                 )
             outcomes[index] = "reserved"

@@ -103,8 +103,8 @@ def test_each_seller_is_settled_what_it_kept_less_the_commission_to_the_fen(
 
     paid = {x.merchant_id: x.paid for x in run.settled}
     assert [paid[s.merchant_id] for s in shops.sellers] == [188_10, 43_98, 128_00]
-    assert platform.mall.merchant_id not in paid  # the clearing is the mall's to pay out
+    assert platform.mall_orders.merchant_id not in paid  # the clearing is the mall's to pay out
     assert [shops.held(s.merchant_id) for s in shops.sellers] == [0, 0, 0]
-    assert platform.mall.merchant_id is not None
+    assert platform.mall_orders.merchant_id is not None
     with pytest.raises(SettledElsewhere), platform.transaction() as session:
-        settle(session, platform.payments, merchant_id=platform.mall.merchant_id, day=day)
+        settle(session, platform.payments, merchant_id=platform.mall_orders.merchant_id, day=day)

@@ -304,14 +304,14 @@ def _world(platform: Platform, prefix: str, customers: int) -> tuple[int, list[i
                     ).scalar_one()
                 )
             )
-    platform.mall.use_merchant(clearing.id)
+    platform.mall_orders.use_merchant(clearing.id)
     buyers = [Buyer(c.token, c.account) for c in scene.customers]
     for start in range(0, len(scene.customers), SETUP_CHUNK):
         with platform.transaction() as session:
             for c in scene.customers[start : start + SETUP_CHUNK]:
                 customer_id = platform.auth.authenticate(session, c.token).id
                 for sku in skus:
-                    platform.mall.checkouts.add(
+                    platform.mall_orders.checkouts.add(
                         session, customer_id=customer_id, sku_id=sku, quantity=1
                     )
     return clearing.id, skus, buyers

@@ -43,7 +43,7 @@ def seller_shop(
 ) -> int:
     """The shop of the merchant acting (any of its users, or its API key)."""
     with autocommit(platform.session_factory) as session:
-        shop = platform.mall.fulfilment.shop_of_merchant(session, actor.merchant_id)
+        shop = platform.mall_orders.fulfilment.shop_of_merchant(session, actor.merchant_id)
     if shop is None:
         raise NotYourShop()
     return shop
@@ -53,7 +53,7 @@ Shop = Annotated[int, Depends(seller_shop)]
 
 
 def checkout_out(platform: Platform, session: Session, found: Checkout) -> s.MallCheckoutOut:
-    mall = platform.mall
+    mall = platform.mall_orders
     payment = mall.checkouts.payment(session, found)
     orders = [(o, reads.lines(session, o.id)) for o in mall.checkouts.orders(session, found)]
     return s.MallCheckoutOut.of(
@@ -72,14 +72,14 @@ def order_out(session: Session, order: reads.Order) -> s.MallOrderOut:
 def mall_my_cart(platform: PlatformDep, me: CustomerPrincipal) -> s.MallCartOut:
     """Your cart, by seller."""
     with platform.transaction() as session:
-        return s.MallCartOut.of(platform.mall.checkouts.cart(session, me.id))
+        return s.MallCartOut.of(platform.mall_orders.checkouts.cart(session, me.id))
 
 
 @customer.post("/cart/lines", status_code=204)
 def mall_add_to_cart(body: s.MallCartLineIn, platform: PlatformDep, me: CustomerPrincipal) -> None:
     """Put more of a product (a SKU) in your cart."""
     with platform.transaction() as session:
-        platform.mall.checkouts.add(
+        platform.mall_orders.checkouts.add(
             session, customer_id=me.id, sku_id=body.sku_id, quantity=body.quantity
         )
 
@@ -90,7 +90,7 @@ def mall_change_cart_line(
 ) -> None:
     """Change how many; 0 takes the line out."""
     with platform.transaction() as session:
-        platform.mall.checkouts.set_quantity(
+        platform.mall_orders.checkouts.set_quantity(
             session, customer_id=me.id, sku_id=sku_id, quantity=body.quantity
         )
 
@@ -114,10 +114,10 @@ def mall_checkout(
         ),
     ) as session:
         if body.enterprise_id is not None:
-            platform.mall.enterprises.require(
+            platform.mall_orders.enterprises.require(
                 session, enterprise_id=body.enterprise_id, customer_id=me.id, role="purchaser"
             )
-        found, created = platform.mall.checkouts.checkout(
+        found, created = platform.mall_orders.checkouts.checkout(
             session, customer_id=me.id, client_id=body.client_id, enterprise_id=body.enterprise_id
         )
         out = checkout_out(platform, session, found)
@@ -130,7 +130,7 @@ def mall_see_checkout(
     checkout_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallCheckoutOut:
     with platform.transaction() as session:
-        found = platform.mall.checkouts.of_customer(
+        found = platform.mall_orders.checkouts.of_customer(
             session, customer_id=me.id, checkout_id=checkout_id
         )
         return checkout_out(platform, session, found)
@@ -143,12 +143,12 @@ def mall_pay_checkout(
     """Pay the whole checkout from one of your accounts, with the step-up of any
     e-Pay payment; a repeat answers the checkout paid."""
     with autocommit(platform.session_factory) as session:
-        found = platform.mall.checkouts.of_customer(
+        found = platform.mall_orders.checkouts.of_customer(
             session, customer_id=me.id, checkout_id=checkout_id
         )
         if found.enterprise_id is not None:
             raise CheckoutNeedsApproval()
-        order = platform.mall.checkouts.payment(session, found)
+        order = platform.mall_orders.checkouts.payment(session, found)
         clearing = platform.payments.merchant(session, order.merchant_id)
     request = platform.payments.payment_request(
         clearing, order.order_no, order.amount, body.account
@@ -173,7 +173,7 @@ def mall_pay_checkout(
 @customer.get("/orders")
 def mall_my_orders(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallOrderOut]:
     with platform.transaction() as session:
-        found = platform.mall.fulfilment.orders_of_customer(session, me.id)
+        found = platform.mall_orders.fulfilment.orders_of_customer(session, me.id)
         return [order_out(session, o) for o in found]
 
 
@@ -182,7 +182,9 @@ def mall_my_order(
     order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.MallOrderOut:
     with platform.transaction() as session:
-        found = platform.mall.fulfilment.of_customer(session, customer_id=me.id, order_id=order_id)
+        found = platform.mall_orders.fulfilment.of_customer(
+            session, customer_id=me.id, order_id=order_id
+        )
         return order_out(session, found)
 
 
@@ -194,7 +196,7 @@ def mall_confirm_receipt(
     with platform.audited(
         actor_kind="customer", actor_id=me.id, action="mall.receipt", target=f"order {order_id}"
     ) as session:
-        found = platform.mall.fulfilment.confirm_receipt(
+        found = platform.mall_orders.fulfilment.confirm_receipt(
             session, customer_id=me.id, order_id=order_id
         )
         return order_out(session, found)
@@ -212,7 +214,7 @@ def mall_ask_return(
         actor_kind="customer", actor_id=me.id, action="mall.return", target=f"order {order_id}"
     ) as session:
         return s.MallReturnOut.of(
-            platform.mall.returns.ask(
+            platform.mall_orders.returns.ask(
                 session,
                 customer_id=me.id,
                 order_id=order_id,
@@ -231,7 +233,7 @@ def mall_dispute_return(
         actor_kind="customer", actor_id=me.id, action="mall.dispute", target=f"return {return_id}"
     ) as session:
         return s.MallReturnOut.of(
-            platform.mall.returns.dispute(session, customer_id=me.id, return_id=return_id)
+            platform.mall_orders.returns.dispute(session, customer_id=me.id, return_id=return_id)
         )
 
 
@@ -241,7 +243,7 @@ def mall_review(
 ) -> None:
     """Rate a line you received (once)."""
     with platform.transaction() as session:
-        platform.mall.fulfilment.review(
+        platform.mall_orders.fulfilment.review(
             session, customer_id=me.id, line_id=line_id, rating=body.rating, body=body.body
         )
 
@@ -260,7 +262,7 @@ def mall_add_member(
         action="mall.enterprise.member",
         target=body.role,
     ) as session:
-        member = platform.mall.enterprises.add_member(
+        member = platform.mall_orders.enterprises.add_member(
             session, enterprise_id=me.id, mobile=body.mobile, role=body.role
         )
     return s.MallMemberOut(customer_id=member.customer_id, name=member.name, role=member.role)
@@ -270,7 +272,7 @@ def mall_add_member(
 def mall_approvals(platform: PlatformDep, me: CustomerPrincipal) -> list[s.MallCheckoutOut]:
     """Your enterprises' checkouts waiting for an approver."""
     with platform.transaction() as session:
-        found = platform.mall.enterprises.awaiting(session, me.id)
+        found = platform.mall_orders.enterprises.awaiting(session, me.id)
         return [checkout_out(platform, session, c) for c in found]
 
 
@@ -280,12 +282,12 @@ def mall_approve(
 ) -> s.MallCheckoutOut:
     """Approve a purchase: it is paid at once from the enterprise's account, with the
     enterprise's step-up (a code sent to its registered mobile, or its token)."""
-    enterprises = platform.mall.enterprises
+    enterprises = platform.mall_orders.enterprises
     with autocommit(platform.session_factory) as session:
         found = enterprises.for_approver(session, approver_id=me.id, checkout_id=checkout_id)
         assert found.enterprise_id is not None
         enterprise = found.enterprise_id
-        order = platform.mall.checkouts.payment(session, found)
+        order = platform.mall_orders.checkouts.payment(session, found)
         clearing = platform.payments.merchant(session, order.merchant_id)
         account = platform.accounts.accounts_of(session, enterprise)[0][0]
     request = platform.payments.payment_request(
@@ -320,7 +322,7 @@ def mall_refuse_purchase(
         action="mall.approval.refuse",
         target=f"checkout {checkout_id}",
     ) as session:
-        found = platform.mall.enterprises.refuse(
+        found = platform.mall_orders.enterprises.refuse(
             session, approver_id=me.id, checkout_id=checkout_id
         )
         return checkout_out(platform, session, found)
@@ -330,8 +332,10 @@ def mall_refuse_purchase(
 def mall_fapiao(order_id: IdParam, platform: PlatformDep, me: CustomerPrincipal) -> s.MallFapiaoOut:
     """The invoice (发票) data of your order: for the enterprise it was bought for."""
     with platform.transaction() as session:
-        found = platform.mall.fulfilment.of_customer(session, customer_id=me.id, order_id=order_id)
-        data = platform.mall.enterprises.fapiao(session, found)
+        found = platform.mall_orders.fulfilment.of_customer(
+            session, customer_id=me.id, order_id=order_id
+        )
+        data = platform.mall_orders.enterprises.fapiao(session, found)
     return s.MallFapiaoOut(
         order_no=data.order_no,
         buyer_name=data.buyer_name,
@@ -351,7 +355,7 @@ def mall_shop_orders(
 ) -> list[s.MallOrderOut]:
     """Your shop's orders (``status=paid``: those to ship)."""
     with platform.transaction() as session:
-        found = platform.mall.fulfilment.orders_of_shop(session, shop, status=status)
+        found = platform.mall_orders.fulfilment.orders_of_shop(session, shop, status=status)
         return [order_out(session, o) for o in found]
 
 
@@ -360,7 +364,7 @@ def mall_ship(
     order_id: IdParam, body: s.MallShipIn, platform: PlatformDep, shop: Shop
 ) -> s.MallOrderOut:
     with platform.transaction() as session:
-        found = platform.mall.fulfilment.ship(
+        found = platform.mall_orders.fulfilment.ship(
             session,
             shop_id=shop,
             order_id=order_id,
@@ -373,7 +377,7 @@ def mall_ship(
 @merchant.get("/returns")
 def mall_shop_returns(platform: PlatformDep, shop: Shop) -> list[s.MallReturnOut]:
     with platform.transaction() as session:
-        return [s.MallReturnOut.of(r) for r in platform.mall.returns.of_shop(session, shop)]
+        return [s.MallReturnOut.of(r) for r in platform.mall_orders.returns.of_shop(session, shop)]
 
 
 @merchant.post("/returns/{return_id}/agree")
@@ -381,7 +385,7 @@ def mall_agree_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> 
     """Agree: the buyer is refunded the way they paid, the units back in stock."""
     with platform.transaction() as session:
         return s.MallReturnOut.of(
-            platform.mall.returns.agree(session, shop_id=shop, return_id=return_id)
+            platform.mall_orders.returns.agree(session, shop_id=shop, return_id=return_id)
         )
 
 
@@ -389,7 +393,7 @@ def mall_agree_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> 
 def mall_refuse_return(return_id: IdParam, platform: PlatformDep, shop: Shop) -> s.MallReturnOut:
     with platform.transaction() as session:
         return s.MallReturnOut.of(
-            platform.mall.returns.refuse(session, shop_id=shop, return_id=return_id)
+            platform.mall_orders.returns.refuse(session, shop_id=shop, return_id=return_id)
         )
 
 
@@ -398,7 +402,8 @@ def mall_shop_sales(platform: PlatformDep, shop: Shop) -> list[s.MallDaySalesOut
     """Your sales per day (last 30 days): sold, refunded, commission, paid out."""
     with platform.transaction() as session:
         return [
-            s.MallDaySalesOut.of(d) for d in platform.mall.fulfilment.sales_by_day(session, shop)
+            s.MallDaySalesOut.of(d)
+            for d in platform.mall_orders.fulfilment.sales_by_day(session, shop)
         ]
 
 
@@ -408,7 +413,7 @@ def mall_shop_sales(platform: PlatformDep, shop: Shop) -> list[s.MallDaySalesOut
 @staff.get("/disputes")
 def mall_disputes(platform: PlatformDep, _: Operations) -> list[s.MallReturnOut]:
     with platform.transaction() as session:
-        return [s.MallReturnOut.of(r) for r in platform.mall.returns.disputed(session)]
+        return [s.MallReturnOut.of(r) for r in platform.mall_orders.returns.disputed(session)]
 
 
 @staff.post("/returns/{return_id}/ruling")
@@ -424,7 +429,7 @@ def mall_rule(
         details={"refund": body.refund},
     ) as session:
         return s.MallReturnOut.of(
-            platform.mall.returns.rule(
+            platform.mall_orders.returns.rule(
                 session, staff_id=me.id, return_id=return_id, refund=body.refund
             )
         )
