@@ -29,7 +29,7 @@ Revision ID: 0043_mall_orders
 from alembic import op
 
 revision = "0043_mall_orders"
-down_revision = "0040_risk_aml"
+down_revision = "0042_mall_shop"
 branch_labels = None
 depends_on = None
 
