@@ -35,7 +35,9 @@ def literal_words() -> set[str]:
     words: set[str] = set()
     for page in PAGES:
         source = page.read_text()
-        words |= set(re.findall(r"\bt\.(\w+)", source))
+        words |= set(
+            re.findall(r"\bt\.(?!get\()(\w+)", source)
+        )  # t.get(key, fallback) is looked up
         words |= set(re.findall(r"\bt\[['\"](\w+)['\"]\]", source))
     return words
 
