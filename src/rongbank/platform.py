@@ -55,7 +55,7 @@ from rongbank.db import (
 from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter
 from rongbank.idempotency import Keyed, known, remembering
-from rongbank.jobs import Leadership
+from rongbank.jobs import Leadership, run_recorded
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
 from rongbank.lending.bureau import CreditBureau
@@ -66,6 +66,7 @@ from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
 from rongbank.lending.settlement_share import SettlementShares
+from rongbank.metrics import counted_payment
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -371,21 +372,24 @@ class Platform:
                 s, customer_id, payment, challenge_id, risk, standing=standing
             )
 
-        with self._challenged(
-            payment,
-            customer_id=customer_id,
-            challenge_id=challenge_id,
-            response=response,
-            prefer=prefer,
-            already_done=already_done,
-            check=check,
-            audit=lambda p: (
-                p.purpose,
-                f"{p.payer} -> {p.payee}",
-                {"amount": p.amount, "client_id": p.client_id},
-            ),
-            idempotency=idempotency,
-        ) as session:
+        with (
+            counted_payment(),
+            self._challenged(
+                payment,
+                customer_id=customer_id,
+                challenge_id=challenge_id,
+                response=response,
+                prefer=prefer,
+                already_done=already_done,
+                check=check,
+                audit=lambda p: (
+                    p.purpose,
+                    f"{p.payer} -> {p.payee}",
+                    {"amount": p.amount, "client_id": p.client_id},
+                ),
+                idempotency=idempotency,
+            ) as session,
+        ):
             yield session
 
     @contextmanager
@@ -731,11 +735,12 @@ class Platform:
     def _repeat(
         self, interval: float, job: Callable[[], None], leadership: Leadership | None
     ) -> None:
+        name = threading.current_thread().name
         while not self._stop.wait(interval):
             if leadership is not None and not leadership.held():
                 continue
             try:
-                job()
+                run_recorded(name, interval, job, self.session_factory, self.clock)
             except Exception:
                 logger.exception(
                     "%s failed; retrying next interval", threading.current_thread().name

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
 from rongbank.db import run, statement
+from rongbank.logs import REQUEST_ID
 
 GENESIS = b"\x00" * 32
 SECRET_KEYS = {"password", "token", "secret", "code", "otp", "pin", "answer", "answers"}
@@ -60,9 +61,11 @@ class AuditRow:
     result: str
     ip: str | None
     details: dict[str, Any]
+    request_id: str | None = None
+    """The HTTP request that wrote the row (``rongbank.logs``); None outside one."""
 
     def canonical(self) -> bytes:
-        fields = {
+        fields: dict[str, Any] = {
             "id": self.id,
             "at": self.at.isoformat(),
             "actor_kind": self.actor_kind,
@@ -73,6 +76,9 @@ class AuditRow:
             "ip": self.ip,
             "details": self.details,
         }
+        if self.request_id is not None:
+            # Sealed only where there is one, so rows sealed before it existed verify.
+            fields["request_id"] = self.request_id
         return json.dumps(
             fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
@@ -82,10 +88,11 @@ def chain_hash(prev: bytes, row: AuditRow) -> bytes:
     return hashlib.sha256(prev + row.canonical()).digest()
 
 
-_COLUMNS = "id, at, actor_kind, actor_id, action, target, result, ip, details"
+_COLUMNS = "id, at, actor_kind, actor_id, action, target, result, ip, details, request_id"
 _RECORD = statement(
-    "INSERT INTO audit_log (at, actor_kind, actor_id, action, target, result, ip, details) "
-    "VALUES (:at, :kind, :actor, :action, :target, :result, :ip, CAST(:details AS jsonb))"
+    "INSERT INTO audit_log (at, actor_kind, actor_id, action, target, result, ip, details, "
+    "request_id) VALUES (:at, :kind, :actor, :action, :target, :result, :ip, "
+    "CAST(:details AS jsonb), :request_id)"
 )
 
 
@@ -117,6 +124,7 @@ class AuditLog:
                 "result": result,
                 "ip": ip,
                 "details": json.dumps(mask(details or {}), ensure_ascii=False),
+                "request_id": REQUEST_ID.get(),
             },
         )
 
@@ -183,8 +191,8 @@ class AuditLog:
             )
         )
         for raw in result:
-            row = AuditRow(*raw[:9])
-            seq, stored_prev, stored_hash = int(raw[9]), bytes(raw[10]), bytes(raw[11])
+            row = AuditRow(*raw[:10])
+            seq, stored_prev, stored_hash = int(raw[10]), bytes(raw[11]), bytes(raw[12])
             if seq != expected_seq:
                 problems.append(f"rows sealed {expected_seq}..{seq - 1} are missing")
             if stored_prev != prev:
