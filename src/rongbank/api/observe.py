@@ -141,7 +141,13 @@ class Observe:
                 method,
                 template,
                 status,
-                extra={"duration_ms": round(seconds * 1000, 2), "status": status},
+                # Nothing here to mask: a route template, never the raw path.
+                extra={
+                    "duration_ms": round(seconds * 1000, 2),
+                    "status": status,
+                    "request_id": request_id,
+                    "rongbank_masked": True,
+                },
             )
 
 

@@ -20,6 +20,7 @@ from rongbank.cli.device import device_app
 from rongbank.cli.lending import decision_app, preapprove
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
 from rongbank.lending.cli import lending_app
+from rongbank.ops import cli as ops_cli
 from rongbank.payments.cli import payments_app
 from rongbank.risk.cli import risk_app
 from rongbank.settings import Settings
@@ -42,6 +43,8 @@ app.add_typer(lending_app, name="lending")
 # The decision commands live at the boundary (they start a platform), not in the domain.
 lending_app.add_typer(decision_app, name="decision")
 lending_app.command("preapprove")(preapprove)
+app.command("backup")(ops_cli.backup)
+app.command("restore")(ops_cli.restore_command)
 console = Console()
 
 

@@ -42,13 +42,21 @@ def database(settings: Settings) -> Iterator[str]:
         run_migrations(settings.database_url)
         yield settings.database_url
         return
-    server = EmbeddedPostgres(settings.data_dir)
+    server = EmbeddedPostgres(settings.data_dir, archive_dir=wal_archive(settings))
     url = server.start()
     try:
         run_migrations(url)
         yield url
     finally:
         server.stop()
+
+
+def wal_archive(settings: Settings) -> Path | None:
+    """Where the embedded server archives its WAL (``rongbank.ops.backup``); None: it
+    does not (an external server archives as its operators set it up)."""
+    if settings.database_url or not settings.wal_archive:
+        return None
+    return settings.data_dir / "wal-archive"
 
 
 def _secret(
