@@ -145,6 +145,8 @@ class EmbeddedPostgres:
             return
         try:
             self.pg_ctl("restart", "-m", "fast")
+            # The library knows the server by its process; a restart made a new one.
+            self._server.ensure_postgres_running()
         finally:
             fcntl.flock(use, fcntl.LOCK_SH)
 

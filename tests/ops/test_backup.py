@@ -112,6 +112,8 @@ def test_restore_to_a_moment_between_transfers(tmp_path: Path) -> None:
         ).scalars()
         assert [tuple(r) for r in moved] == [("before-backup", 100), ("after-backup", 200)]
         assert list(audited) == ["before-backup", "after-backup"]
+    for data_dir in (bank, restored):  # each stopped with its last user
+        assert not (data_dir / "pgdata" / "postmaster.pid").exists(), data_dir
     refused = runner.invoke(app, ["restore", "--from", str(backup), "--data-dir", str(restored)])
     assert refused.exit_code == 1
     assert "already holds a database" in refused.output
