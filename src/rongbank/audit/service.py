@@ -84,6 +84,24 @@ class AuditRow:
         ).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The newest sealed row: its place in the chain and its hash, as ``seq:hash``."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditHead:
+        seq, _, digest = text.strip().partition(":")
+        if not seq.isdigit() or re.fullmatch(r"[0-9a-f]{64}", digest) is None:
+            raise ValueError("a chain head is written SEQ:HASH (64 hexadecimal digits)")
+        return cls(int(seq), digest)
+
+
 def chain_hash(prev: bytes, row: AuditRow) -> bytes:
     return hashlib.sha256(prev + row.canonical()).digest()
 
@@ -179,6 +197,29 @@ class AuditLog:
             )
             prev = digest
         return len(rows)
+
+    def head(self, session: Session) -> AuditHead | None:
+        """The newest sealed row's place in the chain and hash (None: nothing sealed):
+        printed in the end-of-day reports, so that removing the newest rows, which
+        leaves the rest of the chain intact, is found (:meth:`check_head`)."""
+        row = session.execute(
+            text(
+                "SELECT seal_seq, hash FROM audit_log WHERE seal_seq IS NOT NULL "
+                "ORDER BY seal_seq DESC LIMIT 1"
+            )
+        ).first()
+        return None if row is None else AuditHead(int(row[0]), bytes(row[1]).hex())
+
+    def check_head(self, session: Session, head: AuditHead) -> list[str]:
+        """Whether the chain still holds ``head`` (from an earlier report) as it was."""
+        stored = session.execute(
+            text("SELECT hash FROM audit_log WHERE seal_seq = :s"), {"s": head.seq}
+        ).scalar()
+        if stored is None:
+            return [f"the row sealed {head.seq} (a report's chain head) is missing"]
+        if bytes(stored).hex() != head.hash:
+            return [f"the row sealed {head.seq} is not the one a report printed"]
+        return []
 
     def verify(self, session: Session) -> list[str]:
         """Walk the chain; every edited, inserted or removed sealed row is reported."""
