@@ -59,3 +59,6 @@ PORTFOLIO = (CREDIT_OFFICER, RISK_ANALYST)
 """Read the lending portfolio: applications and approval rate, balances by category,
 days past due, roll rates, vintage curves (there is no credit manager role: the risk
 analysts read it with the credit officers)."""
+RUNNING = BACK_OFFICE
+"""See the bank's running (the operations page): the periodic jobs and their lag, the
+database's role, replication and WAL archiving, the recent server errors."""

@@ -3,11 +3,16 @@ labelled by route template, and closed to anyone without the token."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.types import Message, Receive, Scope, Send
 
+from rongbank import metrics
+from rongbank.api.observe import RECENT_ERRORS, Observe
 from rongbank.jobs import run_recorded
 from rongbank.ledger.service import Transfer
 from rongbank.platform import Platform
@@ -119,3 +124,26 @@ def test_healthz_and_readyz_answer_without_a_login(served: tuple[TestClient, Pla
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"status": "ready"}
+
+
+def test_a_crash_is_counted_and_kept_with_its_request_id() -> None:
+    """A 500 (what escapes the app, answered by Starlette's outermost middleware) is
+    counted as internal_error and kept in the process's ring for the operations page."""
+
+    async def crashing(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("boom")
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        return None
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"lb-9")]}
+    counted = metrics.ERRORS.labels("internal_error", "500")
+    before = counted._value.get()
+    with pytest.raises(RuntimeError):
+        asyncio.run(Observe(crashing)(scope, receive, send))
+    assert counted._value.get() == before + 1
+    newest = RECENT_ERRORS[-1]
+    assert (newest.request_id, newest.route, newest.status) == ("lb-9", "unmatched", 500)

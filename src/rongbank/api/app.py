@@ -47,6 +47,7 @@ from rongbank.web import (
     lending_pages,
     loan_pages,
     merchant_pages,
+    ops_pages,
     pages,
     pay_pages,
     profile_pages,
@@ -179,6 +180,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)
     app.include_router(staff_notice_pages.router)
+    app.include_router(ops_pages.router)
     app.include_router(home_pages.router)
     app.include_router(profile_pages.router)
     app.mount(
