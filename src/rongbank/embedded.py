@@ -103,6 +103,19 @@ class EmbeddedPostgres:
                 try:
                     fcntl.flock(use, fcntl.LOCK_SH)
                     # cleanup_mode=None: the library never stops it; stop() decides.
+                    if self.archive_dir is not None and not (self.pgdata / "PG_VERSION").exists():
+                        # A new data dir archives from its first start: no restart.
+                        self.archive_dir.mkdir(parents=True, exist_ok=True)
+                        give_to_server(self.archive_dir)
+                        server = postgres_server.get_server(
+                            self.pgdata, cleanup_mode=None, start=False
+                        )
+                        server.ensure_pgdata_inited()
+                        with (self.pgdata / "postgresql.auto.conf").open("a") as conf:
+                            for name, value in _archive_settings(self.archive_dir).items():
+                                quoted = value.replace("'", "''")
+                                conf.write(f"{name} = '{quoted}'\n")
+                        server.start()
                     self._server = postgres_server.get_server(self.pgdata, cleanup_mode=None)
                     if self.archive_dir is not None:
                         self._archive(self.archive_dir, use)
@@ -115,9 +128,9 @@ class EmbeddedPostgres:
         return self.url(self.database)
 
     def _archive(self, archive_dir: Path, use: int) -> None:
-        """Have the server archive its WAL into ``archive_dir``. Turning archiving on
-        needs a restart, done at once when no other process uses the server (the
-        first start of a data dir), else left to its next start."""
+        """Have the server archive its WAL into ``archive_dir``. A data dir made before
+        (without archiving) needs a restart, done at once when no other process uses
+        the server, else left to its next start."""
         archive_dir.mkdir(parents=True, exist_ok=True)
         give_to_server(archive_dir)
         wanted = archive_command(archive_dir)
@@ -125,11 +138,7 @@ class EmbeddedPostgres:
             mode = _setting(conn, "archive_mode")
             if mode == "on" and _setting(conn, "archive_command") == wanted:
                 return
-            for name, value in (
-                ("archive_mode", "on"),
-                ("archive_command", wanted),
-                ("archive_timeout", str(ARCHIVE_TIMEOUT_S)),
-            ):
+            for name, value in _archive_settings(archive_dir).items():
                 conn.execute(
                     sql.SQL("ALTER SYSTEM SET {} = {}").format(
                         sql.Identifier(name), sql.Literal(value)
@@ -225,3 +234,11 @@ def env_without_pg() -> dict[str, str]:
 def _setting(conn: psycopg.Connection[Any], name: str) -> str:
     row = conn.execute("SELECT current_setting(%s)", [name]).fetchone()
     return str(row[0]) if row else ""
+
+
+def _archive_settings(archive_dir: Path) -> dict[str, str]:
+    return {
+        "archive_mode": "on",
+        "archive_command": archive_command(archive_dir),
+        "archive_timeout": str(ARCHIVE_TIMEOUT_S),
+    }

@@ -116,4 +116,4 @@ def test_restore_to_a_moment_between_transfers(tmp_path: Path) -> None:
         assert not (data_dir / "pgdata" / "postmaster.pid").exists(), data_dir
     refused = runner.invoke(app, ["restore", "--from", str(backup), "--data-dir", str(restored)])
     assert refused.exit_code == 1
-    assert "already holds a database" in refused.output
+    assert "already holds a database" in " ".join(refused.output.split())
