@@ -23,9 +23,9 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import sys
-import tempfile
 from typing import Any
 
 import uvicorn
@@ -84,10 +84,13 @@ def serve(
         settings = settings.model_copy(update={"chat_fanout": "postgres"})
     os.environ.update(worker_environment(settings, url), **{LOG_LEVEL: log_level.upper()})
     os.environ[ACCESS_LOG] = "1" if access_log else ""
-    # The workers' metrics, added up by whichever answers a scrape (rongbank.metrics).
-    with tempfile.TemporaryDirectory(prefix="rongbank-metrics-") as shared:
-        os.environ[metrics.MULTIPROC_DIR] = shared
-        uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
+    # The workers' metrics, added up by whichever answers a scrape (rongbank.metrics);
+    # emptied at each start: the counts of a previous run are not this one's.
+    shared = settings.data_dir / "metrics"
+    shutil.rmtree(shared, ignore_errors=True)
+    shared.mkdir(parents=True)
+    os.environ[metrics.MULTIPROC_DIR] = str(shared)
+    uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
 
 
 def configure_logging(settings: Settings, level: str, *, access_log: bool = True) -> None:
