@@ -21,8 +21,10 @@ in-memory numbers.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -37,6 +39,9 @@ from prometheus_client import (
 from prometheus_client.registry import Collector
 
 from rongbank.errors import DomainError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -134,3 +139,18 @@ def counted_payment() -> Iterator[None]:
             PAYMENTS.labels("refused", error.code).inc()
         raise
     PAYMENTS.labels("completed", "").inc()
+
+
+def counted_payments(
+    make: Callable[P, AbstractContextManager[T]],
+) -> Callable[P, AbstractContextManager[T]]:
+    """``make``'s context, each one counted by :func:`counted_payment`
+    (``Platform.authorised``, through which every customer payment goes)."""
+
+    @wraps(make)
+    @contextmanager
+    def counted(*args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        with counted_payment(), make(*args, **kwargs) as value:
+            yield value
+
+    return counted

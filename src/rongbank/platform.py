@@ -66,7 +66,7 @@ from rongbank.lending.eod import EodFigures
 from rongbank.lending.loans import LoanService
 from rongbank.lending.products import load_products
 from rongbank.lending.settlement_share import SettlementShares
-from rongbank.metrics import counted_payment
+from rongbank.metrics import counted_payments
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -331,6 +331,7 @@ class Platform:
             yield session
             record(session)
 
+    @counted_payments
     @contextmanager
     def authorised(
         self,
@@ -372,24 +373,21 @@ class Platform:
                 s, customer_id, payment, challenge_id, risk, standing=standing
             )
 
-        with (
-            counted_payment(),
-            self._challenged(
-                payment,
-                customer_id=customer_id,
-                challenge_id=challenge_id,
-                response=response,
-                prefer=prefer,
-                already_done=already_done,
-                check=check,
-                audit=lambda p: (
-                    p.purpose,
-                    f"{p.payer} -> {p.payee}",
-                    {"amount": p.amount, "client_id": p.client_id},
-                ),
-                idempotency=idempotency,
-            ) as session,
-        ):
+        with self._challenged(
+            payment,
+            customer_id=customer_id,
+            challenge_id=challenge_id,
+            response=response,
+            prefer=prefer,
+            already_done=already_done,
+            check=check,
+            audit=lambda p: (
+                p.purpose,
+                f"{p.payer} -> {p.payee}",
+                {"amount": p.amount, "client_id": p.client_id},
+            ),
+            idempotency=idempotency,
+        ) as session:
             yield session
 
     @contextmanager
