@@ -60,8 +60,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50_000)
     parser.add_argument("--multiprocess", action="store_true")
     args = parser.parse_args()
-    if args.multiprocess:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="observe-cost-")
+    with tempfile.TemporaryDirectory(prefix="observe-cost-") as folder:
+        if args.multiprocess:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        _measure(args.requests, "multiprocess" if args.multiprocess else "one process")
+
+
+def _measure(requests: int, mode: str) -> None:
     from rongbank import logs
     from rongbank.api.observe import Observe
     from rongbank.audit.service import mask_text
@@ -71,18 +76,16 @@ def main() -> None:
     bare, observed = _app, Observe(_app)
     _cpu_per_request(observed, 1000)  # warm the labelled children
     rounds = [
-        (_cpu_per_request(bare, args.requests), _cpu_per_request(observed, args.requests))
-        for _ in range(2)
+        (_cpu_per_request(bare, requests), _cpu_per_request(observed, requests)) for _ in range(2)
     ]
     without = min(r[0] for r in rounds) * 1e6
     with_it = min(r[1] for r in rounds) * 1e6
-    mode = "multiprocess" if args.multiprocess else "one process"
     print(
         f"{mode}: {without:.1f} us a request without, {with_it:.1f} us with: "
         f"+{with_it - without:.1f} us of CPU (access log line included)"
     )
     logging.getLogger("rongbank.access").setLevel(logging.WARNING)
-    quiet = min(_cpu_per_request(observed, args.requests) for _ in range(2)) * 1e6
+    quiet = min(_cpu_per_request(observed, requests) for _ in range(2)) * 1e6
     print(f"{mode}: +{quiet - without:.1f} us of CPU without the access log line")
     sys.stdout.flush()
 
