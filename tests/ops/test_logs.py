@@ -128,3 +128,42 @@ def test_a_login_and_a_payment_log_no_secret_and_no_personal_data(
         assert secret not in written, secret
     for line in written.splitlines():
         json.loads(line)
+
+
+def test_a_group_committed_transfer_audits_the_request_that_sent_it(
+    served: tuple[TestClient, Platform],
+) -> None:
+    """Single ledger transfers are written by the group committer's threads, in one
+    batch with others' transfers; each audit row still names its own request."""
+    client, platform = served
+    assert platform.committer is not None
+    token = platform.settings.operator_token
+    assert token is not None
+    keeper = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    for code, kind in (("bank:vault", "asset"), ("cust:alice", "liability")):
+        made = client.post(
+            f"{V1}/ledger/accounts",
+            json={"code": code, "currency": "CNY", "type": kind},
+            headers=keeper,
+        )
+        assert made.status_code == 201, made.text
+    moved = client.post(
+        f"{V1}/ledger/transfers",
+        json={
+            "client_id": "rid-1",
+            "debit_account": "bank:vault",
+            "credit_account": "cust:alice",
+            "amount": "3.00",
+            "currency": "CNY",
+        },
+        headers={**keeper, "X-Request-Id": "lb-ledger-7"},
+    )
+    assert moved.status_code == 201, moved.text
+    with platform.transaction() as session:
+        ids = session.execute(
+            text(
+                "SELECT request_id FROM audit_log "
+                "WHERE target LIKE '%rid-1%' OR details::text LIKE '%rid-1%'"
+            )
+        ).scalars()
+        assert list(ids) == ["lb-ledger-7"]
