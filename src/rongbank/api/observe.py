@@ -23,7 +23,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
 
@@ -47,6 +47,9 @@ from rongbank.platform import Platform
 access_log = logging.getLogger("rongbank.access")
 logger = logging.getLogger(__name__)
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods labelled as themselves; any other a client sends is ``other`` (labels are
+not for the public to make up)."""
 _STATUS_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 500: "internal_error"}
 
 
@@ -104,7 +107,7 @@ class Observe:
             REQUEST_ID.reset(token)
 
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in _METHODS else "other"
         route = scope.get("route")
         if route is not None:
             # The route's path within its router; FastAPI keeps the path it was
@@ -133,7 +136,8 @@ class Observe:
                 failed = self._errors[(code, status)] = metrics.ERRORS.labels(code, str(status))
             failed.inc()
             if status >= 500:
-                at = datetime.now().astimezone()
+                platform = getattr(scope["app"].state, "platform", None) if "app" in scope else None
+                at = platform.clock.now() if platform is not None else datetime.now(UTC)
                 RECENT_ERRORS.append(RecentError(at, request_id, method, template, status, code))
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(
