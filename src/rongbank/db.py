@@ -27,6 +27,8 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from rongbank import metrics
+
 logger = logging.getLogger(__name__)
 
 SessionFactory = sessionmaker[Session]
@@ -49,8 +51,11 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    return create_engine(
+    engine = create_engine(
         sqlalchemy_url(url),
+        # A database error's text never carries the statement's values: it is logged,
+        # and they may be personal data.
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         # No pre-ping: it would cost a round trip on every request; a dead
@@ -60,6 +65,18 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         # times; the ledger's hot statements then skip parsing and planning.
         connect_args={"prepare_threshold": 2, "options": "-c plan_cache_mode=force_generic_plan"},
     )
+    _count_pool(engine)
+    return engine
+
+
+def _count_pool(engine: Engine) -> None:
+    """Keep the pool gauges (``rongbank.metrics``) as connections come and go."""
+    in_use, opened = metrics.DB_POOL_IN_USE, metrics.DB_POOL_OPEN
+    event.listen(engine, "checkout", lambda *_: in_use.inc())
+    event.listen(engine, "checkin", lambda *_: in_use.dec())
+    event.listen(engine, "connect", lambda *_: opened.inc())
+    event.listen(engine, "close", lambda *_: opened.dec())
+    event.listen(engine, "close_detached", lambda *_: opened.dec())
 
 
 def connect_direct(engine: Engine) -> psycopg.Connection[Any]:

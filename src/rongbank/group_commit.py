@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
+from rongbank import metrics
+
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
@@ -48,6 +50,7 @@ class GroupCommitter(Generic[Item, Outcome]):
         self._threads: list[threading.Thread] = []
         self._started = False
         self._lock = threading.Lock()
+        self._batch_sizes = metrics.GROUP_COMMIT_BATCH.labels(name)
 
     def start(self) -> None:
         with self._lock:
@@ -109,8 +112,10 @@ class GroupCommitter(Generic[Item, Outcome]):
                 return
 
     def _apply(self, requests: list[tuple[list[Item], Future[list[Outcome]]]]) -> None:
+        items = [item for items, _ in requests for item in items]
+        self._batch_sizes.observe(len(items))
         try:
-            outcomes = self.apply([item for items, _ in requests for item in items])
+            outcomes = self.apply(items)
         except Exception as error:
             if len(requests) == 1:
                 logger.exception("%s batch failed", self.name)

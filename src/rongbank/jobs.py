@@ -21,14 +21,21 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from rongbank.db import advisory_key
+from rongbank import metrics
+from rongbank.clock import Clock
+from rongbank.db import SessionFactory, advisory_key, run, statement, unit_of_work
 
 logger = logging.getLogger(__name__)
 
@@ -92,3 +99,91 @@ class Leadership:
                     conn.close()
                 except psycopg.Error:
                     logger.debug("closing the jobs connection failed", exc_info=True)
+
+
+# -- the record of each job's runs -------------------------------------------------------
+
+_RECORD_RUN = statement(
+    "INSERT INTO job_runs (name, interval_seconds, started_at, finished_at, ok, error, "
+    "host, pid, last_ok_at) VALUES (:name, :interval, :started, :finished, :ok, :error, "
+    ":host, :pid, CASE WHEN :ok THEN CAST(:finished AS timestamptz) END) "
+    "ON CONFLICT (name) DO UPDATE SET interval_seconds = EXCLUDED.interval_seconds, "
+    "started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, ok = EXCLUDED.ok, "
+    "error = EXCLUDED.error, host = EXCLUDED.host, pid = EXCLUDED.pid, "
+    "last_ok_at = COALESCE(EXCLUDED.last_ok_at, job_runs.last_ok_at)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """The last run of a periodic job, whichever process ran it."""
+
+    name: str
+    interval_seconds: float
+    started_at: datetime
+    finished_at: datetime
+    ok: bool
+    error: str | None
+    host: str
+    pid: int
+    last_ok_at: datetime | None
+
+    def lag(self, now: datetime) -> float | None:
+        """Seconds past the job's interval since its last successful run (0: on time;
+        None: it never succeeded)."""
+        if self.last_ok_at is None:
+            return None
+        late = (now - self.last_ok_at).total_seconds() - self.interval_seconds
+        return max(0.0, late)
+
+
+def run_recorded(
+    name: str, interval: float, job: Callable[[], object], factory: SessionFactory, clock: Clock
+) -> None:
+    """Run ``job`` once, then record the run in ``job_runs`` and the metrics; what
+    the job raised is raised again after."""
+    started, timer = clock.now(), time.perf_counter()
+    failure: Exception | None = None
+    try:
+        job()
+    except Exception as error:
+        failure = error
+    metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - timer)
+    metrics.JOB_RUNS.labels(name, "ok" if failure is None else "failed").inc()
+    try:
+        with unit_of_work(factory) as session:
+            run(
+                session,
+                _RECORD_RUN,
+                {
+                    "name": name,
+                    "interval": interval,
+                    "started": started,
+                    "finished": clock.now(),
+                    "ok": failure is None,
+                    # The kind only: an exception's text may hold personal data; the
+                    # log line has it, masked.
+                    "error": None if failure is None else type(failure).__name__,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                },
+            )
+    except Exception:
+        logger.warning("recording a run of %s failed", name, exc_info=True)
+    if failure is not None:
+        raise failure
+
+
+def job_runs(session: Session) -> list[JobRun]:
+    rows = session.execute(
+        text(
+            "SELECT name, interval_seconds, started_at, finished_at, ok, error, host, pid, "
+            "last_ok_at FROM job_runs ORDER BY name"
+        )
+    ).all()
+    return [JobRun(*row) for row in rows]
+
+
+def job_lags(session: Session, now: datetime) -> dict[str, float]:
+    """Each job's lag (:meth:`JobRun.lag`), those that never succeeded left out."""
+    return {r.name: lag for r in job_runs(session) if (lag := r.lag(now)) is not None}

@@ -55,7 +55,7 @@ from rongbank.db import (
 from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter
 from rongbank.idempotency import Keyed, known, remembering
-from rongbank.jobs import Leadership
+from rongbank.jobs import Leadership, run_recorded
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
 from rongbank.lending.bureau import CreditBureau
@@ -68,6 +68,7 @@ from rongbank.lending.products import load_products
 from rongbank.lending.settlement_share import SettlementShares
 from rongbank.mall.catalogue.service import Catalogue
 from rongbank.mall.orders.service import MallJobs, MallOrders
+from rongbank.metrics import counted_payments
 from rongbank.money import parse_amount
 from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
@@ -367,6 +368,7 @@ class Platform:
             yield session
             record(session)
 
+    @counted_payments
     @contextmanager
     def authorised(
         self,
@@ -778,11 +780,12 @@ class Platform:
     def _repeat(
         self, interval: float, job: Callable[[], None], leadership: Leadership | None
     ) -> None:
+        name = threading.current_thread().name
         while not self._stop.wait(interval):
             if leadership is not None and not leadership.held():
                 continue
             try:
-                job()
+                run_recorded(name, interval, job, self.session_factory, self.clock)
             except Exception:
                 logger.exception(
                     "%s failed; retrying next interval", threading.current_thread().name

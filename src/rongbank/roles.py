@@ -69,3 +69,6 @@ decision where four eyes are needed (fraud, suspicious, a large release)."""
 RISK_CASE_ASSIGN = (SUPERVISOR,)
 """Give a risk case another analyst, or put it back in the queue (there is no risk
 lead role: the supervisor does it)."""
+RUNNING = BACK_OFFICE
+"""See the bank's running (the operations page): the periodic jobs and their lag, the
+database's role, replication and WAL archiving, the recent server errors."""

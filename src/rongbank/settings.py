@@ -294,6 +294,20 @@ class Settings(BaseSettings):
         ge=1,
         description="API processes `rongbank up` runs behind its port; unset: one per CPU.",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus sends to scrape /metrics; unset: /metrics answers "
+        "404 (the public never reads the bank's metrics).",
+    )
+    log_json: bool = Field(
+        default=True,
+        description="Server logs as one JSON object a line (with the request id); false: text.",
+    )
+    wal_archive: bool = Field(
+        default=True,
+        description="The embedded server archives its WAL into <data dir>/wal-archive, for "
+        "point-in-time recovery from a `rongbank backup` (`rongbank restore`).",
+    )
 
     @property
     def public_address(self) -> str:

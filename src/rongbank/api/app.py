@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from rongbank import __version__
+from rongbank import __version__, metrics
 from rongbank.accounts import endpoints as accounts_endpoints
 from rongbank.accounts.funding_endpoints import router as funding_router
 from rongbank.accounts.payee_endpoints import router as payees_router
@@ -25,6 +25,8 @@ from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
 from rongbank.api.guard import InputGuard
 from rongbank.api.headers import SecurityHeaders
+from rongbank.api.observe import Observe
+from rongbank.api.observe import router as operations_router
 from rongbank.auth import endpoints as auth_endpoints
 from rongbank.auth import session_endpoints
 from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
@@ -55,6 +57,7 @@ from rongbank.web import (
     mall_seller_pages,
     mall_staff_pages,
     merchant_pages,
+    ops_pages,
     pages,
     pay_pages,
     profile_pages,
@@ -116,6 +119,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
             yield
         finally:
             platform.close()
+            metrics.process_ended()
 
     app = FastAPI(
         title="Rongbank API",
@@ -135,9 +139,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     complete_openapi(app)
     app.add_middleware(InputGuard, page=error_pages.error_page)
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    app.include_router(operations_router)  # /healthz, /readyz, /metrics
 
     # The order of the routers is the order in which they win; what a request costs
     # to route no longer depends on it (``dispatch_by_segments``, at the end).
@@ -202,6 +204,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)
     app.include_router(staff_notice_pages.router)
+    app.include_router(ops_pages.router)
     app.include_router(home_pages.router)
     app.include_router(profile_pages.router)
     app.include_router(mall_cart_pages.router)
@@ -223,6 +226,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
 
     app.add_middleware(SecurityHeaders)  # outside the input guard: its refusals too
     app.add_middleware(DeviceId)  # the device a payment comes from, for the fraud engine
+    app.add_middleware(Observe)  # outermost: times and counts every answer
 
     app.add_exception_handler(pages.LoginRequired, error_pages.login_required)  # type: ignore[arg-type]
 

@@ -17,6 +17,10 @@ from rongbank.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
+ERROR_CODE = "rongbank.error_code"
+"""The scope key where the handlers below leave the code they answered, for the
+metrics of errors by code (``rongbank.api.observe``)."""
+
 _HTTP_CODES = {
     401: "unauthenticated",
     403: "forbidden",
@@ -59,6 +63,7 @@ def install_error_handlers(app: FastAPI, page: PageFor | None = None) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
+        request.scope[ERROR_CODE] = exc.code
         shown = page_for(request, exc.status, exc.code, exc.detail_message, exc.details)
         if shown is not None:
             return shown
@@ -70,6 +75,7 @@ def install_error_handlers(app: FastAPI, page: PageFor | None = None) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # The input values themselves are left out: they may hold personal data.
+        request.scope[ERROR_CODE] = "invalid_request"
         errors = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
@@ -85,6 +91,7 @@ def install_error_handlers(app: FastAPI, page: PageFor | None = None) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
+        request.scope[ERROR_CODE] = code
         shown = page_for(request, exc.status_code, code, str(exc.detail), {})
         if shown is not None:
             return shown

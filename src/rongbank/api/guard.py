@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rongbank.api.errors import PageFor, error_body
+from rongbank.api.errors import ERROR_CODE, PageFor, error_body
 from rongbank.inputs import InputRefused, loads, refusal, text_problem
 
 
@@ -44,6 +44,7 @@ class InputGuard:
         if found is None:
             await self.app(scope, receive, send)
             return
+        scope[ERROR_CODE] = "invalid_request"
         message = "The request is not valid."
         details = {"errors": [{"field": found.field, "problem": found.problem}]}
         response: Response | None = None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import sys
 from typing import Any
@@ -31,7 +32,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from rongbank import logs, metrics
 from rongbank.api.app import create_app, tune_gc_for_serving
+from rongbank.audit.service import mask_text
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 
@@ -40,6 +43,7 @@ PARENT = "RONGBANK_WORKERS_PARENT"
 """The environment variable with the process id of the workers' parent."""
 LOG_LEVEL = "RONGBANK_WORKERS_LOG_LEVEL"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ACCESS_LOG = "RONGBANK_WORKERS_ACCESS_LOG"
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -65,8 +69,12 @@ def serve(
         "host": host,
         "port": port,
         "log_level": log_level,
-        "access_log": access_log,
+        # uvicorn's access lines name the raw path (query string included, which may
+        # hold personal data); ours (rongbank.api.observe) name the route template.
+        "access_log": False,
+        "log_config": None,  # the logging configured here stays
     }
+    configure_logging(settings, log_level.upper(), access_log=access_log)
     if workers == 1:
         app = create_app(Platform.connect(url, settings))
         tune_gc_for_serving()
@@ -75,7 +83,21 @@ def serve(
     if not settings.nats_url:
         settings = settings.model_copy(update={"chat_fanout": "postgres"})
     os.environ.update(worker_environment(settings, url), **{LOG_LEVEL: log_level.upper()})
+    os.environ[ACCESS_LOG] = "1" if access_log else ""
+    # The workers' metrics, added up by whichever answers a scrape (rongbank.metrics);
+    # emptied at each start: the counts of a previous run are not this one's.
+    shared = settings.data_dir / "metrics"
+    shutil.rmtree(shared, ignore_errors=True)
+    shared.mkdir(parents=True)
+    os.environ[metrics.MULTIPROC_DIR] = str(shared)
     uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
+
+
+def configure_logging(settings: Settings, level: str, *, access_log: bool = True) -> None:
+    """The server's logs: JSON lines (or text), personal data masked, with the
+    request id; a line a request unless ``access_log`` is off."""
+    logs.configure(mask=mask_text, level=level, as_json=settings.log_json)
+    logging.getLogger("rongbank.access").setLevel(logging.INFO if access_log else logging.WARNING)
 
 
 def worker_environment(settings: Settings, url: str) -> dict[str, str]:
@@ -93,8 +115,10 @@ def worker_environment(settings: Settings, url: str) -> dict[str, str]:
 def worker_app() -> FastAPI:
     """The app of one worker (uvicorn calls it in each worker process)."""
     _end_with_parent()
-    logging.basicConfig(level=os.environ.get(LOG_LEVEL, "INFO"), format=LOG_FORMAT)
     settings = Settings()
+    configure_logging(
+        settings, os.environ.get(LOG_LEVEL, "INFO"), access_log=bool(os.environ.get(ACCESS_LOG))
+    )
     if settings.database_url is None:
         raise RuntimeError(f"{WORKER_APP} serves the workers of rongbank.api.serve.serve")
     app = create_app(Platform.connect(settings.database_url, settings))

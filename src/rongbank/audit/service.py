@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
 from rongbank.db import run, statement
+from rongbank.logs import REQUEST_ID
 
 GENESIS = b"\x00" * 32
 SECRET_KEYS = {"password", "token", "secret", "code", "otp", "pin", "answer", "answers"}
@@ -60,9 +61,11 @@ class AuditRow:
     result: str
     ip: str | None
     details: dict[str, Any]
+    request_id: str | None = None
+    """The HTTP request that wrote the row (``rongbank.logs``); None outside one."""
 
     def canonical(self) -> bytes:
-        fields = {
+        fields: dict[str, Any] = {
             "id": self.id,
             "at": self.at.isoformat(),
             "actor_kind": self.actor_kind,
@@ -73,19 +76,41 @@ class AuditRow:
             "ip": self.ip,
             "details": self.details,
         }
+        if self.request_id is not None:
+            # Sealed only where there is one, so rows sealed before it existed verify.
+            fields["request_id"] = self.request_id
         return json.dumps(
             fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The newest sealed row: its place in the chain and its hash, as ``seq:hash``."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditHead:
+        seq, _, digest = text.strip().partition(":")
+        if not seq.isdigit() or re.fullmatch(r"[0-9a-f]{64}", digest) is None:
+            raise ValueError("a chain head is written SEQ:HASH (64 hexadecimal digits)")
+        return cls(int(seq), digest)
 
 
 def chain_hash(prev: bytes, row: AuditRow) -> bytes:
     return hashlib.sha256(prev + row.canonical()).digest()
 
 
-_COLUMNS = "id, at, actor_kind, actor_id, action, target, result, ip, details"
+_COLUMNS = "id, at, actor_kind, actor_id, action, target, result, ip, details, request_id"
 _RECORD = statement(
-    "INSERT INTO audit_log (at, actor_kind, actor_id, action, target, result, ip, details) "
-    "VALUES (:at, :kind, :actor, :action, :target, :result, :ip, CAST(:details AS jsonb))"
+    "INSERT INTO audit_log (at, actor_kind, actor_id, action, target, result, ip, details, "
+    "request_id) VALUES (:at, :kind, :actor, :action, :target, :result, :ip, "
+    "CAST(:details AS jsonb), :request_id)"
 )
 
 
@@ -117,6 +142,7 @@ class AuditLog:
                 "result": result,
                 "ip": ip,
                 "details": json.dumps(mask(details or {}), ensure_ascii=False),
+                "request_id": REQUEST_ID.get(),
             },
         )
 
@@ -172,6 +198,29 @@ class AuditLog:
             prev = digest
         return len(rows)
 
+    def head(self, session: Session) -> AuditHead | None:
+        """The newest sealed row's place in the chain and hash (None: nothing sealed):
+        printed in the end-of-day reports, so that removing the newest rows, which
+        leaves the rest of the chain intact, is found (:meth:`check_head`)."""
+        row = session.execute(
+            text(
+                "SELECT seal_seq, hash FROM audit_log WHERE seal_seq IS NOT NULL "
+                "ORDER BY seal_seq DESC LIMIT 1"
+            )
+        ).first()
+        return None if row is None else AuditHead(int(row[0]), bytes(row[1]).hex())
+
+    def check_head(self, session: Session, head: AuditHead) -> list[str]:
+        """Whether the chain still holds ``head`` (from an earlier report) as it was."""
+        stored = session.execute(
+            text("SELECT hash FROM audit_log WHERE seal_seq = :s"), {"s": head.seq}
+        ).scalar()
+        if stored is None:
+            return [f"the row sealed {head.seq} (a report's chain head) is missing"]
+        if bytes(stored).hex() != head.hash:
+            return [f"the row sealed {head.seq} is not the one a report printed"]
+        return []
+
     def verify(self, session: Session) -> list[str]:
         """Walk the chain; every edited, inserted or removed sealed row is reported."""
         problems: list[str] = []
@@ -183,8 +232,8 @@ class AuditLog:
             )
         )
         for raw in result:
-            row = AuditRow(*raw[:9])
-            seq, stored_prev, stored_hash = int(raw[9]), bytes(raw[10]), bytes(raw[11])
+            row = AuditRow(*raw[:10])
+            seq, stored_prev, stored_hash = int(raw[10]), bytes(raw[11]), bytes(raw[12])
             if seq != expected_seq:
                 problems.append(f"rows sealed {expected_seq}..{seq - 1} are missing")
             if stored_prev != prev:

@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from rongbank import metrics
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat import schemas as s
 from rongbank.chat.bus import Push, encode
@@ -124,9 +125,11 @@ async def chat_socket(websocket: WebSocket) -> None:
         state.chat_watch = _Watch(platform)
     connection = Connection(platform, websocket, token, kind, Member.of(principal))
     state.chat_watch.add(connection)
+    metrics.CHAT_SOCKETS.inc()
     try:
         await connection.run()
     finally:
+        metrics.CHAT_SOCKETS.dec()
         state.chat_watch.connections.discard(connection)
 
 

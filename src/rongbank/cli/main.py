@@ -18,8 +18,16 @@ from rich.table import Table
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
 from rongbank.cli.lending import decision_app, preapprove
-from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
+from rongbank.cli.platform import (
+    DataDir,
+    audit_head_line,
+    database,
+    open_platform,
+    settings_for,
+    with_secrets,
+)
 from rongbank.lending.cli import lending_app
+from rongbank.ops import cli as ops_cli
 from rongbank.payments.cli import payments_app
 from rongbank.risk.cli import risk_app
 from rongbank.settings import Settings
@@ -42,6 +50,8 @@ app.add_typer(lending_app, name="lending")
 # The decision commands live at the boundary (they start a platform), not in the domain.
 lending_app.add_typer(decision_app, name="decision")
 lending_app.command("preapprove")(preapprove)
+app.command("backup")(ops_cli.backup)
+app.command("restore")(ops_cli.restore_command)
 console = Console()
 
 
@@ -142,6 +152,7 @@ def eod(
         except DomainError as error:
             console.print(f"[red]{error.detail_message}[/] {error.details or ''}")
             raise typer.Exit(1) from None
+        head = audit_head_line(p)
     if report.already_run:
         console.print(f"End of day {report.business_date} had already run; nothing changed.")
     console.print(
@@ -153,6 +164,7 @@ def eod(
             f"Settlement: {format_amount(report.paid, scale=2)} yuan paid into "
             f"{report.accounts_paid} accounts."
         )
+    print(head)
 
 
 @app.command("seed-demo")
@@ -243,14 +255,32 @@ def staff_reactivate(username: Username, reason: Reason = "", data_dir: DataDir 
 
 
 @audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None) -> None:
+def audit_verify(
+    data_dir: DataDir = None,
+    head: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A chain head an end-of-day report printed (SEQ:HASH; repeatable): the "
+            "chain must still hold it, so that removing the newest rows is found."
+        ),
+    ] = None,
+) -> None:
     """Seal what is not sealed yet, then walk the audit trail's hash chain: any edited,
     inserted or removed row is reported. Exit code 1 on any problem."""
+    from rongbank.audit.service import AuditHead
+
+    try:
+        heads = [AuditHead.parse(h) for h in head or ()]
+    except ValueError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
     with open_platform(data_dir) as p:
         with p.transaction() as session:
             sealed = p.audit.seal(session)
         with p.transaction() as session:
             problems = p.audit.verify(session)
+            for known_head in heads:
+                problems += p.audit.check_head(session, known_head)
     if sealed:
         console.print(f"Sealed {sealed} new rows.")
     for problem in problems:

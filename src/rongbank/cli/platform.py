@@ -42,13 +42,21 @@ def database(settings: Settings) -> Iterator[str]:
         run_migrations(settings.database_url)
         yield settings.database_url
         return
-    server = EmbeddedPostgres(settings.data_dir)
+    server = EmbeddedPostgres(settings.data_dir, archive_dir=wal_archive(settings))
     url = server.start()
     try:
         run_migrations(url)
         yield url
     finally:
         server.stop()
+
+
+def wal_archive(settings: Settings) -> Path | None:
+    """Where the embedded server archives its WAL (``rongbank.ops.backup``); None: it
+    does not (an external server archives as its operators set it up)."""
+    if settings.database_url or not settings.wal_archive:
+        return None
+    return settings.data_dir / "wal-archive"
 
 
 def _secret(
@@ -93,3 +101,17 @@ def open_platform(data_dir: Path | None) -> Iterator[Platform]:
             yield platform
         finally:
             platform.close()
+
+
+def audit_head_line(platform: Platform) -> str:
+    """The line each end-of-day report ends with: the audit chain's head once what is
+    not sealed yet is sealed. Kept with the report, it finds the removal of the newest
+    audit rows, which leaves the rest of the chain intact (``rongbank audit verify
+    --head``)."""
+    with platform.transaction() as session:
+        platform.audit.seal(session)
+    with platform.transaction() as session:
+        head = platform.audit.head(session)
+    if head is None:
+        return "Audit chain head: nothing sealed yet."
+    return f"Audit chain head: {head} (check later: rongbank audit verify --head {head})"

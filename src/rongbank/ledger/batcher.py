@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextvars import Context, copy_context
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -24,6 +25,9 @@ Then = Callable[[Session, Outcome], None]
 class _Submitted:
     command: Command
     then: Then | None
+    context: Context | None = None
+    """The submitter's context, in which ``then`` runs: its audit row records the
+    request id of the request that submitted it (``rongbank.logs``), not the writer's."""
 
 
 class GroupCommitter:
@@ -40,7 +44,10 @@ class GroupCommitter:
                 outcomes = service.execute(session, [item.command for item in items])
                 for item, outcome in zip(items, outcomes, strict=True):
                     if item.then is not None:
-                        item.then(session, outcome)
+                        if item.context is None:
+                            item.then(session, outcome)
+                        else:
+                            item.context.run(item.then, session, outcome)
                 return outcomes
 
         self._committer = group_commit.GroupCommitter[_Submitted, Outcome](
@@ -60,7 +67,8 @@ class GroupCommitter:
         if commands and commands[-1].linked:
             # Otherwise the chain would reach into another caller's commands.
             raise LinkedChainOpen()
-        return self._committer.submit_async([_Submitted(c, then) for c in commands])
+        context = copy_context() if then is not None else None
+        return self._committer.submit_async([_Submitted(c, then, context) for c in commands])
 
     def submit(self, command: Command, *, then: Then | None = None) -> Outcome:
         return self.submit_async([command], then=then).result()[0]

@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from rongbank.cli.platform import DataDir, open_platform
+from rongbank.cli.platform import DataDir, audit_head_line, open_platform
 from rongbank.errors import DomainError
 from rongbank.money import format_amount
 
@@ -221,6 +221,7 @@ def eod(
                 action="lending.eod",
                 details={"dates": [f.business_date for f in done if not f.already_run]},
             )
+        head = audit_head_line(p)
     for f in done:
         if f.already_run:
             stdout.print(f"{f.business_date}: already run, nothing changed.")
@@ -234,6 +235,7 @@ def eod(
             f"{format_amount(f.provision_change, scale=2)}; {f.written_off_loans} written off "
             f"({format_amount(f.written_off_principal, scale=2)}); {f.notices} notices."
         )
+    print(head)  # plain: one line whatever the terminal width, to be copied
 
 
 @portfolio_app.command("report")

@@ -89,6 +89,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/lending/portfolio", "staff_portfolio", roles.PORTFOLIO),
     ("/staff/risk", "staff_risk", roles.RISK_CASES),
     ("/staff/mall", "staff_mall", roles.MALL),
+    ("/staff/ops", "staff_ops", roles.RUNNING),
 )
 """The console's pages, each with the roles it admits (its route's own set)."""
 

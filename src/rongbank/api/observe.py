@@ -1,0 +1,255 @@
+"""What operators see of each request: its id, its metrics, its access log line, and
+the recent errors of this process; and the operations endpoints ``/metrics``,
+``/healthz`` and ``/readyz``.
+
+:class:`Observe` is plain ASGI middleware, outermost, so that it times everything
+the app does and sees every answer, the other middleware's refusals included (see
+``rongbank.api.headers`` for why not ``BaseHTTPMiddleware``). It labels a request by
+its route's template (``/api/v1/me/accounts/{account_id}``), never its raw path, and
+keeps the labelled children of each metric in dictionaries of its own, so that a
+request costs two dictionary look-ups and two observations (measured: see the
+README's figures, ``python -m tests.support.path_cost``).
+
+``/metrics`` is not for the public: it answers only a bearer token equal to the
+``metrics_token`` setting (what Prometheus' ``authorization`` scrape setting sends),
+and is not there at all (404) while none is set. ``/healthz`` and ``/readyz`` are
+for the load balancer: unauthenticated, and cheap (``/readyz`` is one statement).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Literal
+
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from pydantic import BaseModel
+from sqlalchemy import text
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rongbank import metrics
+from rongbank.api.errors import ERROR_CODE
+from rongbank.db import alembic_config, autocommit
+from rongbank.jobs import job_lags
+from rongbank.logs import REQUEST_ID, request_id_from
+from rongbank.platform import Platform
+
+access_log = logging.getLogger("rongbank.access")
+logger = logging.getLogger(__name__)
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods labelled as themselves; any other a client sends is ``other`` (labels are
+not for the public to make up)."""
+_STATUS_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 500: "internal_error"}
+
+
+@dataclass(frozen=True, slots=True)
+class RecentError:
+    at: datetime
+    request_id: str
+    method: str
+    route: str
+    status: int
+    code: str
+
+
+RECENT_ERRORS: deque[RecentError] = deque(maxlen=50)
+"""This process's latest answers with a status of 500 or more, newest last (the
+staff operations page shows them; the counts of every code are in the metrics)."""
+
+
+class Observe:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._timers: dict[tuple[str, str], Any] = {}
+        self._answers: dict[tuple[str, str, int], Any] = {}
+        self._errors: dict[tuple[str, int], Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value
+                break
+        request_id = request_id_from(given)
+        header = (b"x-request-id", request_id.encode())
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status = 500  # ServerErrorMiddleware, outside, answers it
+            raise
+        finally:
+            self._record(scope, status, time.perf_counter() - start, request_id)
+            REQUEST_ID.reset(token)
+
+    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        route = scope.get("route")
+        if route is not None:
+            # The route's path within its router; FastAPI keeps the path it was
+            # included at (prefix and all) in the context it matched.
+            included = scope.get("fastapi", {}).get("effective_route_context")
+            template = included.path if included is not None else route.path
+        elif scope["path"].startswith("/static/"):
+            template = "/static"
+        else:
+            template = metrics.UNMATCHED
+        key = (method, template)
+        timer = self._timers.get(key)
+        if timer is None:
+            timer = self._timers[key] = metrics.HTTP_SECONDS.labels(method, template)
+        timer.observe(seconds)
+        answered = self._answers.get((method, template, status))
+        if answered is None:
+            answered = self._answers[(method, template, status)] = metrics.HTTP_RESPONSES.labels(
+                method, template, str(status)
+            )
+        answered.inc()
+        if status >= 400:
+            code = scope.get(ERROR_CODE) or _STATUS_CODES.get(status, f"http_{status}")
+            failed = self._errors.get((code, status))
+            if failed is None:
+                failed = self._errors[(code, status)] = metrics.ERRORS.labels(code, str(status))
+            failed.inc()
+            if status >= 500:
+                platform = getattr(scope["app"].state, "platform", None) if "app" in scope else None
+                at = platform.clock.now() if platform is not None else datetime.now(UTC)
+                RECENT_ERRORS.append(RecentError(at, request_id, method, template, status, code))
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %d",
+                method,
+                template,
+                status,
+                # Nothing here to mask: a route template, never the raw path.
+                extra={
+                    "duration_ms": round(seconds * 1000, 2),
+                    "status": status,
+                    "request_id": request_id,
+                    "rongbank_masked": True,
+                },
+            )
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Alive: the process answers (for a load balancer's liveness check; touches
+    nothing else)."""
+    return {"status": "ok"}
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+
+
+class NotReady(BaseModel):
+    status: Literal["not_ready"]
+    problems: list[Literal["database_unreachable", "database_read_only", "migrations_not_current"]]
+
+
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={
+        503: {
+            "model": NotReady,
+            "description": "Not ready: the database is unreachable or read-only, or its "
+            "schema is not this version's.",
+        }
+    },
+)
+def readyz(request: Request) -> Any:
+    """Ready to serve: the database answers, is writable (a primary, not a replica in
+    recovery nor read-only) and its migrations are this code's head. One statement."""
+    platform: Platform = request.app.state.platform
+    problems: list[str] = []
+    try:
+        with autocommit(platform.session_factory) as session:
+            row = session.execute(_READY).one()
+        in_recovery, read_only, versions = bool(row[0]), row[1] == "on", set(row[2] or ())
+    except Exception:
+        logger.warning("readiness: the database did not answer", exc_info=True)
+        problems.append("database_unreachable")
+    else:
+        if in_recovery or read_only:
+            problems.append("database_read_only")
+        if versions != migration_heads():
+            problems.append("migrations_not_current")
+    if problems:
+        return JSONResponse({"status": "not_ready", "problems": problems}, status_code=503)
+    return Ready(status="ready")
+
+
+_READY = text(
+    "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
+    "(SELECT array_agg(version_num) FROM alembic_version)"
+)
+
+
+@cache
+def migration_heads() -> set[str]:
+    """The head revisions of the migrations this code ships (read from their files
+    once)."""
+    return set(ScriptDirectory.from_config(alembic_config("postgresql://")).get_heads())
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics_endpoint(request: Request) -> Response:
+    platform: Platform = request.app.state.platform
+    token = platform.settings.metrics_token
+    if token is None:
+        raise HTTPException(404, "Not Found")
+    given = request.headers.get("authorization", "")
+    expected = f"Bearer {token.get_secret_value()}"
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            401, "A metrics token is needed.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    body = metrics.exposition([JobLag(platform)])
+    return Response(body, media_type=metrics.CONTENT_TYPE)
+
+
+class JobLag(Collector):
+    """How late each periodic job is, from the database's record of their runs
+    (the same whichever process ran them or answers the scrape)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def collect(self) -> Any:
+        family = GaugeMetricFamily(
+            "rongbank_job_lag_seconds",
+            "How long past its interval since the job's last successful run (0: on time).",
+            labels=["job"],
+        )
+        with self.platform.transaction() as session:
+            for job, lag in job_lags(session, self.platform.clock.now()).items():
+                family.add_metric([job], lag)
+        yield family
