@@ -55,6 +55,9 @@ from rongbank.db import (
 from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter
 from rongbank.idempotency import Keyed, known, remembering
+from rongbank.invest.prices import PriceSource, ReplaySource
+from rongbank.invest.products import load_catalogue
+from rongbank.invest.service import InvestService
 from rongbank.jobs import Leadership
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
@@ -105,6 +108,8 @@ class Platform:
     """The credit reference centre; None: ``FakeCreditBureau``."""
     scorer: Scorer | None = None
     """The application scorecard; None: the shipped one (refusing to decide without it)."""
+    invest_prices: PriceSource | None = None
+    """e-Invest's reference prices; None: the shipped replay of public history."""
     calendar: BusinessCalendar = field(init=False)
     """The bank's business days (``holidays_file``)."""
     accounts: AccountsService = field(init=False)
@@ -134,6 +139,8 @@ class Platform:
     scheduled: ScheduledTransfers = field(init=False)
     loans: LoanService = field(init=False)
     """Lending: loans, their schedules, repayment and the end of day."""
+    invest: InvestService = field(init=False)
+    """工银e投资: quotes, trades, pending orders and the tick (``rongbank.invest``)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -246,6 +253,15 @@ class Platform:
         self.payments.refund_listeners.append(self.yidai.refunded)
         self.settlement_shares = SettlementShares(lambda: self.credit.loans, self.payments)
         self.payments.settlement_listeners.append(self.settlement_shares.settled)
+        catalogue = load_catalogue()
+        self.invest = InvestService(
+            self.ledger,
+            self.accounts,
+            self.wealth,
+            self.clock,
+            catalogue,
+            self.invest_prices or ReplaySource(catalogue),
+        )
 
     @classmethod
     def connect(

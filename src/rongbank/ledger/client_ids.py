@@ -77,6 +77,9 @@ class Namespace(StrEnum):
     day's auto-debit: ``auto:<YYYY-MM-DD>``)."""
     LENDING_EOD = "lending-eod"
     """The end of day's entries for the whole book: ``lending-eod:<YYYY-MM-DD>:<what>``."""
+    INVEST = "invest"
+    """e-Invest: ``invest:trade:<customer>:<key>``, ``invest:fill:<journal seq>:<n>``,
+    ``invest:order:<order>:<reserve|release|...>``."""
     DEMO = "demo"
     """A demo customer's opening balance: ``demo:fund:<account number>``."""
 
