@@ -37,7 +37,7 @@ from rongbank.accounts.errors import (
 )
 from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.clock import Clock
-from rongbank.db import advisory_lock
+from rongbank.db import advisory_lock, after_commit
 from rongbank.invest import errors as e
 from rongbank.invest.amounts import Action, PositionState, Side, buys, effect, margin_for, notional
 from rongbank.invest.engine import ORDER_KINDS, Engine, first_legs, legs_of
@@ -319,7 +319,9 @@ class InvestService:
         row, _ = self.ledger.create_account(
             session, code=code, currency=currency, type=type_, rule=rule
         )
-        self._ledger_ids[code] = row.id
+        # Remembered once committed: an account opened in a transaction that rolls back
+        # does not exist, whatever this process saw.
+        after_commit(session, lambda: self._ledger_ids.setdefault(code, row.id))
         return row.id
 
     def _execute(
