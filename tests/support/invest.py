@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from rongbank.accounts.service import EAccount
 from rongbank.invest.engine import Engine
@@ -26,7 +27,9 @@ class ScriptedPrices:
     def reference(self, product: Product, at: datetime, contract: date | None = None) -> int:
         if contract is not None and (product.code, contract) in self.contracts:
             return self.contracts[(product.code, contract)]
-        return self.prices[product.code]
+        # A product the test did not price prints 0: outside every product's bounds,
+        # so the price guard leaves it out of the market.
+        return self.prices.get(product.code, 0)
 
 
 def scripted(platform: Platform, **prices: int) -> ScriptedPrices:
@@ -57,6 +60,59 @@ def ticker(platform: Platform) -> Ticker:
     return Ticker(Engine(platform.invest.catalogue))
 
 
-def tick(platform: Platform, engine: Ticker) -> list[dict[str, object]]:
+def tick(platform: Platform, engine: Ticker) -> list[dict[str, Any]]:
     with platform.transaction() as session:
         return platform.invest.tick(session, engine)
+
+
+def place(
+    platform: Platform,
+    account: EAccount,
+    spec: dict[str, Any],
+    *,
+    client_id: str,
+    product: str = "AU_CNY",
+    hours: int = 24,
+) -> dict[str, Any]:
+    with platform.transaction() as session:
+        order, _ = platform.invest.place_order(
+            session,
+            customer_id=account.customer_id,
+            product_code=product,
+            spec=spec,
+            account_number=account.number,
+            valid_hours=hours,
+            client_id=client_id,
+        )
+    return order
+
+
+def trade(
+    platform: Platform, account: EAccount, side: str, action: str, quantity: int, client_id: str
+) -> dict[str, Any]:
+    """A trade at a fresh gold quote."""
+    with platform.transaction() as session:
+        quote = platform.invest.quote(session, customer_id=account.customer_id, code="AU_CNY")
+    with platform.transaction() as session:
+        done, _ = platform.invest.trade(
+            session,
+            customer_id=account.customer_id,
+            quote_id=quote.id,
+            side=side,  # type: ignore[arg-type]
+            action=action,  # type: ignore[arg-type]
+            quantity=quantity,
+            account_number=account.number,
+            client_id=client_id,
+        )
+    return done
+
+
+def held(platform: Platform, account: EAccount) -> dict[str, int]:
+    with platform.transaction() as session:
+        positions = platform.invest.positions(session, account.customer_id)
+    return {p.side: p.quantity for p in positions}
+
+
+def order_status(platform: Platform, account: EAccount, order_id: int) -> dict[str, Any]:
+    with platform.transaction() as session:
+        return platform.invest.order(session, customer_id=account.customer_id, order_id=order_id)

@@ -174,6 +174,7 @@ class Engine:
         self.shorts_by_product: dict[str, set[int]] = {}
         self.quotes: dict[str, Quote] = {}
         self.warned: set[int] = set()
+        self.refused_rolls: dict[str, str | None] = {}
         self.expiries: list[tuple[str, int]] = []
         self.checks = 0
         """Resting legs covered by the ticks so far (each tick checks every one)."""
@@ -321,15 +322,26 @@ class Engine:
         while self.expiries and self.expiries[0][0] <= at:
             _, order_id = heapq.heappop(self.expiries)
             out.extend(self._cancel(order_id, "expired"))
+        live = []
         for code in sorted(quotes):
             q = quotes[code]
             quote = Quote(int(q["bid"]), int(q["ask"]), int(q["ref"]), q.get("contract"))
             previous = self.quotes.get(code)
+            if q.get("halted"):
+                # The price guard: no fill, no roll at a price outside the bounds; the
+                # last good quote stays what margin is judged by.
+                rolls = previous is not None and previous.contract != quote.contract
+                if rolls and self.refused_rolls.get(code) != quote.contract:
+                    assert previous is not None
+                    self.refused_rolls[code] = quote.contract
+                    out.extend(self._roll(self.catalogue.product(code), previous, quote))
+                continue
             if previous is not None and previous.contract != quote.contract:
                 out.extend(self._roll(self.catalogue.product(code), previous, quote))
             self.quotes[code] = quote
+            live.append(code)
             out.extend(self._trigger(code, quote))
-        touched = {c for code in quotes for c in self.shorts_by_product.get(code, ())}
+        touched = {c for code in live for c in self.shorts_by_product.get(code, ())}
         for customer in sorted(touched):
             out.extend(self._margin(customer, at))
         return out
@@ -382,8 +394,8 @@ class Engine:
         """What the order keeps set aside after a fill. An opening fill spends it (a
         long's cost, a short's margin; a long's unspent rest stays for a circular order
         and is released when the order ends). A circular order's closing fill sets
-        aside again what its next opening needs, from the proceeds (checked at
-        placement to cover it)."""
+        aside again exactly what its next opening needs (the opening's rest and the
+        proceeds make it up: checked at placement to cover it)."""
         if leg.action == "open":
             return order.reserve - int(fill["cash"]) - int(fill["margin_in"])
         if order.kind != "circular":
@@ -395,7 +407,7 @@ class Engine:
                 notional(opening.trigger, opening.quantity, product.quantity_scale, pays=False),
                 product.margin_bps,
             )
-        return order.reserve + need
+        return need
 
     def _roll(self, product: Product, old: Quote, new: Quote) -> Iterator[dict[str, Any]]:
         """Roll every position of the product to the new contract month: its cost is

@@ -731,16 +731,16 @@ class InvestService:
 
     def market(self, at: datetime) -> dict[str, dict[str, Any]]:
         """The bank's quotes of every product that trades at ``at`` (a product outside
-        its hours or its price bounds has none: nothing triggers on it)."""
+        its hours has none; one outside its price bounds is ``halted``: nothing
+        triggers on it and it does not roll)."""
         quotes: dict[str, dict[str, Any]] = {}
         for code, product in sorted(self.catalogue.products.items()):
             if not product.hours.is_open(at):
                 continue
             contract = product.contract(at) if product.contracts else None
             ref = self.prices.reference(product, at, contract)
-            if not product.in_bounds(ref):
-                continue
             quotes[code] = {
+                "halted": not product.in_bounds(ref),
                 "bid": ref - product.spread,
                 "ask": ref + product.spread,
                 "ref": ref,
