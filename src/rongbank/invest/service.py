@@ -142,7 +142,7 @@ class InvestService:
         ).one()
         return Quote(*row)
 
-    def _quote(self, session: Session, customer_id: int, quote_id: str) -> Quote:
+    def quote_of(self, session: Session, customer_id: int, quote_id: str) -> Quote:
         row = session.execute(
             text(
                 "SELECT id, customer_id, product, contract, ref, bid, ask, issued_at, expires_at "
@@ -221,12 +221,12 @@ class InvestService:
         """Trade at a quote the customer was given; returns the trade and whether it
         was made now (a retry with the same ``client_id`` answers the first)."""
         asked = {"quote_id": quote_id, "side": side, "action": action, "quantity": quantity}
-        existing = self._trade_by_client_id(session, customer_id, client_id)
+        existing = self.trade_by_client_id(session, customer_id, client_id)
         if existing is not None:
             if {k: existing[k] for k in asked} != asked:
                 raise e.TradeConflict(client_id=client_id)
             return existing, False
-        quote = self._quote(session, customer_id, quote_id)
+        quote = self.quote_of(session, customer_id, quote_id)
         product = self.catalogue.product(quote.product)
         now = self.clock.now()
         if now >= quote.expires_at:
@@ -487,7 +487,7 @@ class InvestService:
         row = session.execute(text(self._TRADE + "WHERE id = :id"), {"id": trade_id}).one()
         return dict(row._mapping)
 
-    def _trade_by_client_id(
+    def trade_by_client_id(
         self, session: Session, customer_id: int, client_id: str
     ) -> dict[str, Any] | None:
         row = session.execute(
