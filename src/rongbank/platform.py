@@ -253,7 +253,7 @@ class Platform:
         self.payments.refund_listeners.append(self.yidai.refunded)
         self.settlement_shares = SettlementShares(lambda: self.credit.loans, self.payments)
         self.payments.settlement_listeners.append(self.settlement_shares.settled)
-        catalogue = load_catalogue()
+        catalogue = load_catalogue(self.settings.invest_products_file)
         self.invest = InvestService(
             self.ledger,
             self.accounts,
@@ -707,6 +707,7 @@ class Platform:
                 ),
                 "liquidity-monitor": monitor_job(self.transaction, self.clock),
                 "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
+                "invest-ticks": (1.0, lambda: self.invest.run_tick(self.transaction)),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)

@@ -171,6 +171,8 @@ class Engine:
         self.legs: dict[int, Leg] = {}
         self.books: dict[tuple[str, str, bool], _Book] = {}
         self.positions: dict[PositionKey, PositionState] = {}
+        self.shorts_of: dict[int, set[str]] = {}
+        """Each customer's products held short (what their margin ratio sums over)."""
         self.shorts_by_product: dict[str, set[int]] = {}
         self.quotes: dict[str, Quote] = {}
         self.warned: set[int] = set()
@@ -253,8 +255,22 @@ class Engine:
         order = self.orders.get(order_id)
         return [self._end(order, status)] if order is not None else []
 
+    def idle(self) -> bool:
+        """Nothing a tick could do: no order rests, nothing is short (margin) and
+        nothing is held in a product with contract months (roll-over)."""
+        if self.orders or any(self.shorts_of.values()):
+            return False
+        return not any(self.catalogue.product(code).contracts for _, code, _ in self.positions)
+
     def _trade(self, event: Mapping[str, Any]) -> None:
         product = self.catalogue.product(event["product"])
+        contract = event.get("contract")
+        known = self.quotes.get(product.code)
+        if contract is not None and (known is None or known.contract != contract):
+            # Opened in a month no tick has shown yet (ticks are skipped while idle):
+            # the month it was traded in is the one it rolls from.
+            price = int(event["price"])
+            self.quotes[product.code] = Quote(price, price, price, contract)
         self._apply(
             int(event["customer"]),
             product,
@@ -292,10 +308,13 @@ class Engine:
             self.positions.pop(key, None)
         if side == "short":
             holders = self.shorts_by_product.setdefault(product.code, set())
+            mine = self.shorts_of.setdefault(customer, set())
             if done.after.quantity:
                 holders.add(customer)
+                mine.add(product.code)
             else:
                 holders.discard(customer)
+                mine.discard(product.code)
         return {
             "customer": customer,
             "product": product.code,
@@ -440,9 +459,10 @@ class Engine:
         """The customer's shorts' equity over their margin, in basis points (None: no
         shorts, or none quoted yet)."""
         equity = margin = 0
-        for (c, code, side), state in self.positions.items():
-            if c != customer or side != "short" or code not in self.quotes:
+        for code in self.shorts_of.get(customer, ()):
+            if code not in self.quotes:
                 continue
+            state = self.positions[(customer, code, "short")]
             product = self.catalogue.product(code)
             equity += short_equity(state, self.quotes[code].ask, product.quantity_scale)
             margin += state.margin
@@ -481,8 +501,9 @@ class Engine:
 
     def _shorts(self, customer: int) -> Iterable[tuple[int, str]]:
         """The customer's quoted shorts with each one's own ratio (the worst lowest)."""
-        for (c, code, side), state in self.positions.items():
-            if c == customer and side == "short" and code in self.quotes:
+        for code in sorted(self.shorts_of.get(customer, ())):
+            if code in self.quotes:
+                state = self.positions[(customer, code, "short")]
                 product = self.catalogue.product(code)
                 equity = short_equity(state, self.quotes[code].ask, product.quantity_scale)
                 yield (equity * 10_000 // max(state.margin, 1), code)

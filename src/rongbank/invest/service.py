@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,6 +99,8 @@ class InvestService:
         self.ledger, self.accounts, self.wealth = ledger, accounts, wealth
         self.clock, self.catalogue, self.prices = clock, catalogue, prices
         self._ledger_ids: dict[str, int] = {}
+        self.ticker = Ticker(Engine(catalogue))
+        """The server's engine (the ``invest-ticks`` job), rebuilt from the journal."""
 
     # -- quotes ------------------------------------------------------------------------
 
@@ -267,6 +270,7 @@ class InvestService:
                 "action": action,
                 "quantity": quantity,
                 "price": price,
+                "contract": quote.contract.isoformat() if quote.contract else None,
             },
         )
         return trade, True
@@ -758,6 +762,8 @@ class InvestService:
         for seq, event in self.journal(session, inputs=True, after=engine.seq):
             engine.seq = seq
             engine.engine.feed(event)
+        if engine.engine.idle():
+            return []  # nothing to journal: the journal keeps the ticks that matter
         tick = {
             "type": "tick",
             "at": now.isoformat(),
@@ -769,6 +775,17 @@ class InvestService:
             self._journal(session, out["type"], out)
             self._apply_output(session, out, f"{engine.seq}:{n}")
         return outputs
+
+    def run_tick(self, transaction: Callable[[], AbstractContextManager[Session]]) -> int:
+        """The server's tick (once a second, in the process that leads the jobs);
+        returns how many outputs. A tick that fails leaves the engine to be rebuilt
+        from the journal by the next, which replays it from the start."""
+        try:
+            with transaction() as session:
+                return len(self.tick(session, self.ticker))
+        except Exception:
+            self.ticker = Ticker(Engine(self.catalogue))
+            raise
 
     def _apply_output(self, session: Session, out: Mapping[str, Any], ref: str) -> None:
         kind = out["type"]
