@@ -19,6 +19,7 @@ from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
 from rongbank.cli.lending import decision_app, preapprove
 from rongbank.cli.platform import DataDir, database, open_platform, settings_for, with_secrets
+from rongbank.invest.cli import bench_invest
 from rongbank.lending.cli import lending_app
 from rongbank.payments.cli import payments_app
 from rongbank.risk.cli import risk_app
@@ -42,6 +43,7 @@ app.add_typer(lending_app, name="lending")
 # The decision commands live at the boundary (they start a platform), not in the domain.
 lending_app.add_typer(decision_app, name="decision")
 lending_app.command("preapprove")(preapprove)
+bench_app.command("invest")(bench_invest)
 console = Console()
 
 
