@@ -42,6 +42,7 @@ NOT_PAGES = {
     "/staff/settlements/{day}/transactions.csv": "a download",
     "/staff/chat/{conversation_id}/messages": "a fragment of new messages",
     "/staff/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
+    "/invest/board/stream": "an event stream the quote board listens to",
 }
 SCREENSHOTS = os.environ.get("RONGBANK_LAYOUT_SCREENSHOTS")
 """A folder to save each page's screenshots in (to look at them; not needed to pass)."""

@@ -43,6 +43,7 @@ from rongbank.web import (
     error_pages,
     funding_pages,
     home_pages,
+    invest_pages,
     lending_pages,
     loan_pages,
     merchant_pages,
@@ -181,6 +182,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_lending_pages.router)
     app.include_router(staff_notice_pages.router)
     app.include_router(home_pages.router)
+    app.include_router(invest_pages.router)
     app.include_router(profile_pages.router)
     app.mount(
         "/static", StaticFiles(directory=str(files("rongbank.web") / "static")), name="static"
