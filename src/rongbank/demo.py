@@ -101,7 +101,9 @@ def seed(platform: Platform, session: Session) -> list[DemoLogin]:
         ),
         {"m": investor},
     ).one()
-    seed_invest(platform, session, customer_id=int(row[0]), account=str(row[1]))
+    seed_invest(
+        platform.invest, platform.wealth, session, customer_id=int(row[0]), account=str(row[1])
+    )
     logins += [DemoLogin(name, username, role) for username, name, role in STAFF]
     logins += [DemoLogin(name, mobile, "customer") for name, mobile, *_ in CUSTOMERS]
     return logins

@@ -214,3 +214,18 @@ def test_replaying_the_journal_reproduces_every_fill_and_forced_close(
     kinds = {o["type"] for o in outputs}
     assert {"fill", "margin_warning", "forced_close"} <= kinds
     assert replay(platform.invest.catalogue, inputs) == outputs
+
+
+def test_a_margin_call_is_a_notice_in_chinese_and_english_that_cannot_be_switched_off() -> None:
+    from rongbank.chat.notices import PAYMENT_FAILED, notice_of, render
+    from rongbank.invest.events import MarginCall
+
+    call = MarginCall(
+        occurred_at=datetime(2026, 3, 2, tzinfo=UTC), customer_id=7, ratio_bps=4835, journal="9:0"
+    )
+    notice = notice_of(call)
+    assert notice is not None
+    assert (notice.customer_id, notice.kind) == (7, PAYMENT_FAILED)
+    text = render(notice.kind, notice.payload)
+    assert "48.35%" in text.zh[1]
+    assert "48.35%" in text.en[1]

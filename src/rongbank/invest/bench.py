@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import random
 import secrets
 import threading
@@ -30,16 +31,13 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
-from rongbank.api.bench import _serving
 from rongbank.auth.service import PrincipalKind
 from rongbank.invest.engine import Engine
 from rongbank.invest.products import load_catalogue
 from rongbank.ledger.bench import BenchServer, Machine, PathResult, bench_server, percentile
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
-from rongbank.payments.bench import person
+from rongbank.payments.bench import free_port, person, wait_ready
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 from rongbank.wealth import rules as wealth_rules
@@ -270,33 +268,55 @@ def _trader(
             sink.setdefault("refused", {})[k] = sink.get("refused", {}).get(k, 0) + v
 
 
+def _serve(url: str, values: dict[str, Any], port: int) -> None:
+    """One API process, as ``rongbank up`` runs it (uvicorn stops on SIGTERM)."""
+    import uvicorn
+
+    from rongbank.api.app import create_app, tune_gc_for_serving
+
+    platform = Platform.connect(url, Settings(**values))
+    app = create_app(platform)
+    tune_gc_for_serving()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
 def measure_http(db: BenchServer, *, clients: int, seconds: float, workers: int) -> HttpFigures:
-    values: dict[str, Any] = {
+    plain: dict[str, Any] = {
         "database_url": db.url,
         "data_dir": str(db.work_dir),
-        "invest_products_file": _products_around_the_clock(Path(db.work_dir)),
+        "invest_products_file": str(_products_around_the_clock(Path(db.work_dir))),
         **{
-            name: SecretStr(secrets.token_urlsafe(32))
+            name: secrets.token_urlsafe(32)
             for name in ("operator_token", "payments_key", "tool_key", "card_hash_key")
         },
     }
-    settings = Settings(**values)
+    settings = Settings(**plain)
     platform = Platform.connect(db.url, settings, group_commit=False)
     try:
         people = _customers(platform, clients)
     finally:
         platform.close()
     sink: dict[str, Any] = {}
-    with _serving(settings, db.url, workers) as server:
+    ctx = multiprocessing.get_context("spawn")
+    ports = [free_port() for _ in range(workers)]
+    servers = [
+        ctx.Process(target=_serve, args=(db.url, plain, port), name=f"bench-invest-{port}")
+        for port in ports
+    ]
+    for process in servers:
+        process.start()
+    try:
+        for port, process in zip(ports, servers, strict=True):
+            wait_ready(port, process)
         barrier = threading.Barrier(clients + 1)
         deadline_holder: list[float] = []
         threads = []
         start = time.monotonic() + 0.5
         deadline_holder.append(start + seconds)
-        for token, account in people:
+        for n, (token, account) in enumerate(people):
+            port = ports[n % len(ports)]
             thread = threading.Thread(
-                target=_trader,
-                args=(server.port, token, account, deadline_holder[0], barrier, sink),
+                target=_trader, args=(port, token, account, deadline_holder[0], barrier, sink)
             )
             thread.start()
             threads.append(thread)
@@ -305,6 +325,10 @@ def measure_http(db: BenchServer, *, clients: int, seconds: float, workers: int)
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - began
+    finally:
+        for process in servers:
+            process.terminate()
+            process.join(timeout=60)
     trades = sorted(sink.get("trades", []))
     quotes = sorted(sink.get("quotes", []))
     refused = sink.get("refused", {})

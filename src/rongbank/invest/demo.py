@@ -7,22 +7,29 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.platform import Platform
+from rongbank.invest.service import InvestService
 from rongbank.wealth import rules as wealth_rules
+from rongbank.wealth.service import WealthService
 
 C5 = {q.id: "d" for q in wealth_rules.QUESTIONNAIRE} | {"age": "b"}
 """Answers that assess the demo customer at the highest level (shorts need it)."""
 
 
-def seed_invest(platform: Platform, session: Session, *, customer_id: int, account: str) -> None:
+def seed_invest(
+    invest: InvestService,
+    wealth: WealthService,
+    session: Session,
+    *,
+    customer_id: int,
+    account: str,
+) -> None:
     done = session.execute(
         text("SELECT 1 FROM invest_trade WHERE customer_id = :c LIMIT 1"), {"c": customer_id}
     ).first()
     if done is not None:
         return
-    if not platform.wealth.assessments(session, customer_id):
-        platform.wealth.assess(session, customer_id=customer_id, answers=C5)
-    invest = platform.invest
+    if not wealth.assessments(session, customer_id):
+        wealth.assess(session, customer_id=customer_id, answers=C5)
     for code, side, quantity, key in (
         ("AU_CNY", "long", 4_000, "demo-gold"),
         ("AG_CNY", "short", 100_000, "demo-silver"),
