@@ -4,6 +4,7 @@ journal's replay reproducing every fill and forced close."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from tests.support.invest import (
     tick,
     ticker,
 )
+from tests.support.lending import notices
 
 G = 1000
 FUND = 10_000_00
@@ -75,6 +77,8 @@ def test_below_sixty_percent_the_customer_is_warned_once(
     prices.prices["AU_CNY"] = 526_00
     assert tick(platform, ticks) == []
     assert _calls(platform, me.customer_id) == 1
+    [told] = notices(platform, me.customer_id, "payment_failed")  # 融e联, once
+    assert "48.35%" in json.dumps(told, ensure_ascii=False)
 
 
 def test_below_twenty_percent_the_short_is_closed_and_the_loss_paid_from_its_margin(
