@@ -39,3 +39,17 @@ def test_seed_demo_fills_the_mall_with_shops_and_products_on_sale(platform: Plat
         # The owner of a shop logs in to the merchant console with the demo password.
         result = platform.auth.login(session, username="shop-tea", password=DEMO_PASSWORD)
         assert result.unwrap().principal.kind.value == "merchant"
+
+
+def test_seed_demo_gives_a_customer_investments(platform: Platform) -> None:
+    with platform.transaction() as session:
+        seed(platform, session)
+        seed(platform, session)
+        customer_id = session.execute(
+            text("SELECT id FROM customer WHERE mobile = :m"), {"m": CUSTOMERS[3][1]}
+        ).scalar_one()
+        positions = {(p.product, p.side) for p in platform.invest.positions(session, customer_id)}
+        orders = [o["kind"] for o in platform.invest.orders(session, customer_id)]
+        assert positions == {("AU_CNY", "long"), ("AG_CNY", "short")}
+        assert sorted(orders) == ["limit", "oco"]
+        assert platform.ledger.verify(session) == {}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from rongbank.accounts.funding import CLEARING_ACCOUNT
 from rongbank.accounts.identity import resident_id_check_character
 from rongbank.auth.service import PrincipalKind
+from rongbank.invest.demo import seed_invest
 from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
@@ -29,6 +30,7 @@ CUSTOMERS = [
     ("韩梅梅", "13800000001", "19900307", 1, 5_000_00),
     ("李雷", "13800000002", "19880512", 2, 1_200_00),
     ("王小明", "13800000003", "20000101", 3, 300_00),
+    ("周投资", "13800000004", "19850815", 4, 50_000_00),  # trades on e-Invest
 ]
 
 
@@ -91,6 +93,18 @@ def seed(platform: Platform, session: Session) -> list[DemoLogin]:
                     description="演示账户期初资金",
                 ),
             )
+    # 周投资 trades on e-Invest: positions and pending orders (rongbank.invest.demo).
+    investor = CUSTOMERS[3][1]
+    row = session.execute(
+        text(
+            "SELECT c.id, a.number FROM customer c JOIN e_account a ON a.customer_id = c.id "
+            "WHERE c.mobile = :m ORDER BY a.id LIMIT 1"
+        ),
+        {"m": investor},
+    ).one()
+    seed_invest(
+        platform.invest, platform.wealth, session, customer_id=int(row[0]), account=str(row[1])
+    )
     logins += [DemoLogin(name, username, role) for username, name, role in STAFF]
     logins += [DemoLogin(name, mobile, "customer") for name, mobile, *_ in CUSTOMERS]
     logins += seed_mall(platform, session)

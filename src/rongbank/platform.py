@@ -55,6 +55,9 @@ from rongbank.db import (
 from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter
 from rongbank.idempotency import Keyed, known, remembering
+from rongbank.invest.prices import PriceSource, ReplaySource
+from rongbank.invest.products import load_catalogue
+from rongbank.invest.service import InvestService
 from rongbank.jobs import Leadership, run_recorded
 from rongbank.ledger import batcher
 from rongbank.ledger.service import LedgerService
@@ -114,6 +117,8 @@ class Platform:
     """The credit reference centre; None: ``FakeCreditBureau``."""
     scorer: Scorer | None = None
     """The application scorecard; None: the shipped one (refusing to decide without it)."""
+    invest_prices: PriceSource | None = None
+    """e-Invest's reference prices; None: the shipped replay of public history."""
     calendar: BusinessCalendar = field(init=False)
     """The bank's business days (``holidays_file``)."""
     accounts: AccountsService = field(init=False)
@@ -151,6 +156,8 @@ class Platform:
     """Risk alerts filed into cases for analysts, and "was this you?"."""
     mall: Catalogue = field(init=False)
     """融e购's shops, categories, products and search (``rongbank.mall.catalogue``)."""
+    invest: InvestService = field(init=False)
+    """工银e投资: quotes, trades, pending orders and the tick (``rongbank.invest``)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leadership: Leadership | None = None
@@ -282,6 +289,15 @@ class Platform:
             paid_by=lambda s, p: "epay" if self.yidai.loan_of(s, p) is None else "yidai",
         )
         self.mall = Catalogue(self.clock, self.payments, self.attachments.limits)
+        catalogue = load_catalogue(self.settings.invest_products_file)
+        self.invest = InvestService(
+            self.ledger,
+            self.accounts,
+            self.wealth,
+            self.clock,
+            catalogue,
+            self.invest_prices or ReplaySource(catalogue),
+        )
 
     @classmethod
     def connect(
@@ -740,6 +756,7 @@ class Platform:
                 "risk-holds": (self.settings.hold_expiry_interval_seconds, self.resolve_risk_holds),
                 "risk-counters": (600.0, self.prune_risk_counters),
                 "mall-orders": (self.settings.mall_job_interval_seconds, self.run_mall_jobs),
+                "invest-ticks": (1.0, lambda: self.invest.run_tick(self.transaction)),
             }
             if self.engine is not None:
                 self._leadership = Leadership(self._connect_direct)

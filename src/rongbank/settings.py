@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file with the lending products and price grid; unset: those shipped.",
     )
+    invest_products_file: Path | None = Field(
+        default=None,
+        description="TOML file with the e-Invest products (hours, spreads, bounds, price "
+        "sources); unset: those shipped.",
+    )
     lending_decision_file: Path | None = Field(
         default=None,
         description="TOML file with the credit decision's rules and scorecard features; "

@@ -45,6 +45,7 @@ NOT_PAGES = {
     "/staff/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
     "/staff/risk/alerts": "a fragment the risk desk's live alerts refresh themselves with",
     "/mall/images/{image_id}": "a product's image",
+    "/invest/board/stream": "an event stream the quote board listens to",
 }
 SCREENSHOTS = os.environ.get("RONGBANK_LAYOUT_SCREENSHOTS")
 """A folder to save each page's screenshots in (to look at them; not needed to pass)."""

@@ -32,6 +32,7 @@ from rongbank.auth import session_endpoints
 from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
 from rongbank.chat import endpoints as chat_endpoints
 from rongbank.chat.gateway import router as chat_gateway
+from rongbank.invest import endpoints as invest_endpoints
 from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.lending import checkout_endpoints as yidai_checkout
 from rongbank.lending import decision_endpoints as lending_decisions
@@ -48,6 +49,7 @@ from rongbank.web import (
     error_pages,
     funding_pages,
     home_pages,
+    invest_pages,
     lending_pages,
     loan_pages,
     mall_cart_pages,
@@ -174,6 +176,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(wealth_endpoints.customer, prefix="/api/v1")
     app.include_router(wealth_endpoints.staff, prefix="/api/v1")
     app.include_router(loan_endpoints.customer, prefix="/api/v1")
+    app.include_router(invest_endpoints.customer, prefix="/api/v1")
     app.include_router(lending_decisions.customer, prefix="/api/v1")
     app.include_router(lending_decisions.staff, prefix="/api/v1")
     app.include_router(yidai_checkout.customer, prefix="/api/v1")
@@ -206,6 +209,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_notice_pages.router)
     app.include_router(ops_pages.router)
     app.include_router(home_pages.router)
+    app.include_router(invest_pages.router)
     app.include_router(profile_pages.router)
     app.include_router(mall_cart_pages.router)
     app.include_router(mall_order_pages.router)

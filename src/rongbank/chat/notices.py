@@ -46,6 +46,7 @@ from rongbank.accounts.events import (
 )
 from rongbank.auth import throttle
 from rongbank.auth.events import LoginLockedOut, PasswordChanged
+from rongbank.invest.events import MarginCall
 from rongbank.lending.events import CreditOffered, InstalmentDueSoon, LoanDisbursed, LoanOverdue
 from rongbank.money import format_amount, format_display
 from rongbank.outbox import Event
@@ -213,6 +214,10 @@ def notice_of(event: Event) -> EventNotice | None:
             "reason": event.reason,
         }
         return EventNotice(event.customer_id, PAYMENT_FAILED, event.key, facts, event.occurred_at)
+    if isinstance(event, MarginCall):
+        # A margin call cannot be switched off: the bank closes the shorts otherwise.
+        facts = {"source": "invest_margin", "ratio_bps": event.ratio_bps}
+        return EventNotice(event.customer_id, PAYMENT_FAILED, event.key, facts, event.occurred_at)
     if isinstance(event, LoginLockedOut):
         facts = {
             "event": "login_locked",
@@ -303,6 +308,20 @@ def render(kind: str, payload: dict[str, Any]) -> NoticeText:
     """Title and text of an event notice, in Chinese and in English."""
     if kind == SECURITY:
         return _security(payload)
+    if payload.get("source") == "invest_margin":
+        ratio = f"{int(payload['ratio_bps']) / 100:.2f}%"
+        return NoticeText(
+            (
+                "保证金不足提醒",
+                f"您的工银e投资卖出开仓保证金比例已降至{ratio}，低于60%。"
+                "请追加资金或减少持仓；低于20%时银行将按亏损从大到小强制平仓。",
+            ),
+            (
+                "Margin call",
+                f"The margin of your e-Invest short positions is down to {ratio}, below 60%."
+                " Add money or reduce them: below 20% the bank closes them, worst first.",
+            ),
+        )
     if kind == PAYMENT_FAILED and payload.get("source") != "loan":
         return _payment_failed(payload)
     amount, amount_en = _amount(payload), _amount(payload, "en")

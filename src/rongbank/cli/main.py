@@ -26,6 +26,7 @@ from rongbank.cli.platform import (
     settings_for,
     with_secrets,
 )
+from rongbank.invest.cli import bench_invest
 from rongbank.lending.cli import lending_app
 from rongbank.ops import cli as ops_cli
 from rongbank.payments.cli import payments_app
@@ -52,6 +53,7 @@ lending_app.add_typer(decision_app, name="decision")
 lending_app.command("preapprove")(preapprove)
 app.command("backup")(ops_cli.backup)
 app.command("restore")(ops_cli.restore_command)
+bench_app.command("invest")(bench_invest)
 console = Console()
 
 

@@ -79,6 +79,9 @@ class Namespace(StrEnum):
     """The end of day's entries for the whole book: ``lending-eod:<YYYY-MM-DD>:<what>``."""
     MALL_RELEASE = "mall-release"
     """A 融e购 order's money released to its seller: ``mall-release:<order>``."""
+    INVEST = "invest"
+    """e-Invest: ``invest:trade:<customer>:<key>``, ``invest:fill:<journal seq>:<n>``,
+    ``invest:order:<order>:<reserve|release|...>``."""
     DEMO = "demo"
     """A demo customer's opening balance: ``demo:fund:<account number>``."""
     RISK_HOLD = "risk-hold"
