@@ -17,20 +17,7 @@ from tests.factories import payments as epay
 from tests.factories.loans import assert_balanced
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
-from tests.support.lending import FORM, FakeScorecard
-
-SHORT_FORM = {
-    k: FORM[k]
-    for k in (
-        "monthly_income",
-        "monthly_expenses",
-        "employment",
-        "years_with_employer",
-        "housing",
-        "assets",
-        "debts",
-    )
-}
+from tests.support.lending import SHORT_FORM, FakeScorecard
 
 
 @pytest.fixture
