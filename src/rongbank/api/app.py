@@ -34,6 +34,7 @@ from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.lending import checkout_endpoints as yidai_checkout
 from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
+from rongbank.lending import settlement_share_endpoints as settlement_shares
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.wealth import endpoints as wealth_endpoints
@@ -55,6 +56,7 @@ from rongbank.web import (
     staff_notice_pages,
     staff_pages,
     staff_portfolio_pages,
+    staff_share_pages,
     staff_wealth_pages,
     transfer_pages,
     wealth_pages,
@@ -159,6 +161,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(lending_decisions.customer, prefix="/api/v1")
     app.include_router(lending_decisions.staff, prefix="/api/v1")
     app.include_router(yidai_checkout.customer, prefix="/api/v1")
+    app.include_router(settlement_shares.staff, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
@@ -174,6 +177,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_liquidity_pages.router)
     app.include_router(staff_portfolio_pages.router)
+    app.include_router(staff_share_pages.router)
     app.include_router(lending_pages.router)
     app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)

@@ -86,6 +86,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/members", "staff_members", roles.STAFF_ADMIN),
     ("/staff/liquidity", "staff_liquidity", roles.LIQUIDITY),
     ("/staff/lending/portfolio", "staff_portfolio", roles.PORTFOLIO),
+    ("/staff/lending/settlement-shares", "staff_shares", roles.SETTLEMENT_SHARES),
 )
 """The console's pages, each with the roles it admits (its route's own set)."""
 
