@@ -358,6 +358,7 @@ class Applications:
         status: str,
     ) -> Application:
         score = decision.score
+        now = self.clock.now()
         application_id = session.execute(
             text(
                 "INSERT INTO lending_application (customer_id, source, client_id, product, "
@@ -381,7 +382,7 @@ class Applications:
                 "grade": score.get("grade"),
                 "rules": self.rules.version,
                 "model": score.get("model_version"),
-                "now": self.clock.now(),
+                "now": now,
             },
         ).scalar_one()
         session.execute(
@@ -403,7 +404,25 @@ class Applications:
                 for seq, stage in enumerate(decision.stages)
             ],
         )
-        return self.application(session, application_id)
+        # As it was stored, from what was just written (not read back: two statements
+        # and the stages' JSON fewer on every decision).
+        return Application(
+            int(application_id),
+            customer_id,
+            source,
+            ask.product,
+            purpose,
+            ask.amount,
+            ask.term_months,
+            ask.method,
+            status,
+            score.get("points"),
+            score.get("grade"),
+            self.rules.version,
+            score.get("model_version"),
+            now,
+            customer_reasons(list(decision.stages)),
+        )
 
     # -- reading ---------------------------------------------------------------------
 
