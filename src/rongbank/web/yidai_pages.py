@@ -27,7 +27,7 @@ from rongbank.lending.checkout import PRODUCT, CheckoutDecision
 from rongbank.lending.decision_schemas import money, yuan
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.lending_pages import _choice, _whole, offer_view
+from rongbank.web.lending_pages import _choice, _whole, offer_view, reasons_view
 from rongbank.web.pages import (
     ChallengeAnswer,
     ChallengeCarried,
@@ -100,16 +100,7 @@ def _page(
         employments=EMPLOYMENT,
         housings=HOUSING,
         form=form or {"client_id": uuid.uuid4().hex, "term_months": "12"},
-        decided=None
-        if decided is None
-        else {
-            "application_id": decided.application.id,
-            "status": "offered" if decided.offer else decided.application.status,
-            "reasons": [r for r in decided.reasons if not r.startswith("factor:")],
-            "factors": [
-                r.removeprefix("factor:") for r in decided.reasons if r.startswith("factor:")
-            ],
-        },
+        decided=None if decided is None else _decided_view(decided),
         offer=None
         if decided is None or decided.offer is None
         else offer_view(platform, decided.offer),
@@ -120,12 +111,10 @@ def _page(
 
 
 def _decided_view(decided: CheckoutDecision) -> dict[str, Any]:
-    reasons = decided.reasons
     return {
         "application_id": decided.application.id,
         "status": "offered" if decided.offer else decided.application.status,
-        "reasons": [r for r in reasons if not r.startswith("factor:")],
-        "factors": [r.removeprefix("factor:") for r in reasons if r.startswith("factor:")],
+        **reasons_view(decided.reasons),
     }
 
 
