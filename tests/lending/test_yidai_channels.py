@@ -191,6 +191,7 @@ def test_a_yidai_payment_code_waits_for_the_customer_who_pays_by_instalments(
     waiting = scan(platform, merchant_id, code, "T1", 3000_00)
 
     assert waiting.status == "created"  # the till waits: 202 to the merchant's API
+    assert waiting.challenge_id is None  # for the customer's choice, not a step-up
     assert scan(platform, merchant_id, code, "T1", 3000_00).id == waiting.id  # a rescan
     listed = customer.get("/me/payments").json()
     assert [(p["order_no"], p["status"]) for p in listed] == [("T1", "created")]
