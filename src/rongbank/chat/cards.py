@@ -749,6 +749,22 @@ class CardService:
         self.check_actable(card, customer_id)
         return card, order.token, True
 
+    def open_order_cards(
+        self, session: Session, *, customer_id: int, merchant_id: int, order_no: str
+    ) -> list[Card]:
+        """The open merchant-order cards of this order meant for this customer, locked
+        (before the order, as acting does): an order paid by 逸贷 from its pay page
+        closes them with :meth:`paid_by_instalments`."""
+        rows = session.execute(
+            text(
+                f"SELECT {_CARD} FROM chat_card WHERE kind = 'merchant_order' "  # noqa: S608
+                "AND merchant_id = :m AND order_no = :o AND actor_id = :c AND status = 'open' "
+                "ORDER BY id FOR UPDATE"
+            ),
+            {"m": merchant_id, "o": order_no, "c": customer_id},
+        ).all()
+        return [Card(*row) for row in rows]
+
     def paid_by_instalments(self, session: Session, card: Card) -> Card:
         """Close the card locked by :meth:`order_for_instalments` as paid, its order
         paid by a loan in this transaction."""

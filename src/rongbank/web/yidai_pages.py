@@ -224,7 +224,13 @@ def pay_by_instalments(
             target=f"order {order.order_no}",
             tools=tools,
         ) as session:
+            # A 融e联 card that sent this order closes with it (locked first, as acting).
+            cards = platform.cards.open_order_cards(
+                session, customer_id=me.id, merchant_id=order.merchant_id, order_no=order.order_no
+            )
             yidai.pay(session, customer_id=me.id, token=token, offer_id=offer.id, account=account)
+            for card in cards:
+                platform.cards.paid_by_instalments(session, card)
         return done
 
     def page(
