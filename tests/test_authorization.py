@@ -22,7 +22,7 @@ from rongbank.wealth import rules
 from rongbank.web.pages import STAFF_COOKIE
 from tests.accounts.test_endpoints import PASSWORD, People
 from tests.chat.conftest import Chat, serving
-from tests.support.lending import FORM, decide_with
+from tests.support.lending import FORM, SHORT_FORM, decide_with
 
 V1 = "/api/v1"
 PUBLIC = {("POST", f"{V1}/customers"), ("POST", f"{V1}/enterprises"), ("POST", f"{V1}/sessions")}
@@ -36,6 +36,7 @@ ROLES = (
     "credit_officer",
     "risk_analyst",
     "administrator",
+    "credit_manager",
 )
 # Which staff roles each staff endpoint admits; every other role must be refused.
 STAFF_ROLES = {"operations", "administrator"}
@@ -93,6 +94,17 @@ SERVING_ROLES |= {
     ("POST", f"{V1}/staff/risk/cases/{{case_id}}/confirm"): {"risk_analyst"},
     ("POST", f"{V1}/staff/risk/cases/{{case_id}}/send-back"): {"risk_analyst"},
     ("POST", f"{V1}/staff/risk/cases/{{case_id}}/assign"): {"supervisor"},
+    # Settlement shares: asked by one of the credit staff, approved by another.
+    ("GET", f"{V1}/staff/lending/settlement-shares"): {"credit_officer", "credit_manager"},
+    ("POST", f"{V1}/staff/lending/settlement-shares"): {"credit_officer", "credit_manager"},
+    ("POST", f"{V1}/staff/lending/settlement-shares/{{request_id}}/approve"): {
+        "credit_officer",
+        "credit_manager",
+    },
+    ("POST", f"{V1}/staff/lending/settlement-shares/{{request_id}}/decline"): {
+        "credit_officer",
+        "credit_manager",
+    },
     # Staff themselves are managed by administrators only.
     ("GET", f"{V1}/staff/members"): {"administrator"},
     ("POST", f"{V1}/staff/members/{{staff_id}}/deactivate"): {"administrator"},
@@ -140,6 +152,7 @@ def concrete(path: str, number: str) -> str:
         .replace("{loan_id}", "1")
         .replace("{application_id}", "1")
         .replace("{offer_id}", "1")
+        .replace("{request_id}", "1")
     )
 
 
@@ -232,8 +245,9 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
 # customer; account managers also a customer's tools and the wealth catalogue; the
 # back office (operations, administrators) acts on accounts, tools, merchants, products,
 # notices and reports; administrators manage staff; the chat workspace is the managers';
-# risk analysts read and compute the bank's liquidity; credit officers and risk analysts
-# read the lending portfolio.
+# risk analysts read and compute the bank's liquidity; credit managers and risk analysts
+# read the lending portfolio (credit officers keep the review queue); the credit staff
+# ask for and approve settlement shares.
 _MERCHANT = "/staff/merchants/{merchant_id}"
 CONSOLE_ROLES = {
     ("GET", "/staff"): set(ROLES),
@@ -254,7 +268,6 @@ CONSOLE_ROLES = {
     ("GET", "/staff/lending/reviews/{application_id}"): {"credit_officer"},
     ("POST", "/staff/lending/reviews/{application_id}/approve"): {"credit_officer"},
     ("POST", "/staff/lending/reviews/{application_id}/decline"): {"credit_officer"},
-    ("GET", "/staff/lending/portfolio"): {"credit_officer", "risk_analyst"},
     ("GET", "/staff/risk"): {"risk_analyst"},
     ("GET", "/staff/risk/alerts"): {"risk_analyst"},
     ("GET", "/staff/risk/cases/{case_id}"): {"risk_analyst"},
@@ -262,6 +275,17 @@ CONSOLE_ROLES = {
     ("GET", "/staff/mall"): STAFF_ROLES,
     ("POST", "/staff/mall/shops/{shop_id}/{decision}"): STAFF_ROLES,
     ("POST", "/staff/mall/categories/{category_id}/commission"): STAFF_ROLES,
+    ("GET", "/staff/lending/portfolio"): {"credit_manager", "risk_analyst"},
+    ("GET", "/staff/lending/settlement-shares"): {"credit_officer", "credit_manager"},
+    ("POST", "/staff/lending/settlement-shares"): {"credit_officer", "credit_manager"},
+    ("POST", "/staff/lending/settlement-shares/{request_id}/approve"): {
+        "credit_officer",
+        "credit_manager",
+    },
+    ("POST", "/staff/lending/settlement-shares/{request_id}/decline"): {
+        "credit_officer",
+        "credit_manager",
+    },
 }
 CONSOLE_ROLES |= dict.fromkeys(
     (
@@ -344,6 +368,14 @@ SAME_WORK = {
     ),
     ("GET", "/staff/risk"): "GET /staff/risk/cases",
     ("GET", "/staff/risk/cases/{case_id}"): "GET /staff/risk/cases/{case_id}",
+    ("GET", "/staff/lending/settlement-shares"): "GET /staff/lending/settlement-shares",
+    ("POST", "/staff/lending/settlement-shares"): "POST /staff/lending/settlement-shares",
+    ("POST", "/staff/lending/settlement-shares/{request_id}/approve"): (
+        "POST /staff/lending/settlement-shares/{request_id}/approve"
+    ),
+    ("POST", "/staff/lending/settlement-shares/{request_id}/decline"): (
+        "POST /staff/lending/settlement-shares/{request_id}/decline"
+    ),
 }
 
 
@@ -437,6 +469,10 @@ def test_a_customer_cannot_reach_another_customers_conversations(
             if response.status_code == 422:  # the body was refused first: try a real one
                 body = {"client_id": "x", "text": "x", "reason": "x", "read_seq": 1}
                 body |= {"kind": "request", "account": alice["account"]["number"], "amount": "1"}
+                if path.endswith("/instalments/pay"):  # 逸贷 on a merchant-order card
+                    body = {"offer_id": 1}
+                elif path.endswith("/instalments"):
+                    body = {"client_id": "x", "term_months": 6} | SHORT_FORM
                 response = client.request(method, target, headers=alice["headers"], json=body)
                 if response.status_code == 422:  # an upload: multipart
                     response = client.request(

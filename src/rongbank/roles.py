@@ -16,11 +16,22 @@ SUPERVISOR = "supervisor"
 OPERATIONS = "operations"
 """The back office: accounts, merchants, tools, wealth products, notices, moderation."""
 CREDIT_OFFICER = "credit_officer"
+"""Decides the credit applications the machine referred."""
+CREDIT_MANAGER = "credit_manager"
+"""Runs the loan book: reads the portfolio and its reports, approves settlement shares."""
 RISK_ANALYST = "risk_analyst"
 ADMINISTRATOR = "administrator"
 """Everything operations do, and the staff's own logins."""
 
-ALL_STAFF = (ACCOUNT_MANAGER, SUPERVISOR, OPERATIONS, CREDIT_OFFICER, RISK_ANALYST, ADMINISTRATOR)
+ALL_STAFF = (
+    ACCOUNT_MANAGER,
+    SUPERVISOR,
+    OPERATIONS,
+    CREDIT_OFFICER,
+    RISK_ANALYST,
+    ADMINISTRATOR,
+    CREDIT_MANAGER,
+)
 BACK_OFFICE = (OPERATIONS, ADMINISTRATOR)
 SERVING = (ACCOUNT_MANAGER, OPERATIONS, ADMINISTRATOR)
 
@@ -59,10 +70,13 @@ STAFF_ADMIN = (ADMINISTRATOR,)
 CREDIT_REVIEW = (CREDIT_OFFICER,)
 """Decide the credit applications the machine referred (the review queue); approving
 a large one needs a second credit officer."""
-PORTFOLIO = (CREDIT_OFFICER, RISK_ANALYST)
+PORTFOLIO = (CREDIT_MANAGER, RISK_ANALYST)
 """Read the lending portfolio: applications and approval rate, balances by category,
-days past due, roll rates, vintage curves (there is no credit manager role: the risk
-analysts read it with the credit officers)."""
+days past due, roll rates, vintage curves (credit officers decide applications; the
+book is the credit managers' and the risk analysts')."""
+SETTLEMENT_SHARES = (CREDIT_OFFICER, CREDIT_MANAGER)
+"""Ask that a merchant's operating loan be repaid by a share of its e-Pay settlements,
+and approve or decline such a request (never one's own: four eyes)."""
 RISK_CASES = (RISK_ANALYST,)
 """Work risk alerts as cases: take one, write notes, decide; confirm another analyst's
 decision where four eyes are needed (fraud, suspicious, a large release)."""

@@ -130,3 +130,25 @@ def late_and_good(platform: Platform, borrowers: Borrowers) -> tuple[int, int]:
         for day in MONTH_ENDS:
             platform.loans.end_of_day.run(session, day)
     return late, good
+
+
+def merchant_operating_loan(
+    platform: Platform, *, customer_id: int, account: str, key: str = "op-1"
+) -> int:
+    """A 50,000-yuan twelve-month operating loan lent into ``account`` (a merchant's
+    settlement account); its id."""
+    with platform.transaction() as session:
+        found = platform.accounts.account(session, account)
+        return platform.loans.disburse(
+            session,
+            customer_id=customer_id,
+            account_id=found.id,
+            product_code="merchant_operating",
+            principal_fen=50_000_00,
+            term_months=12,
+            method="equal_instalment",
+            annual_rate_bps=550,
+            grade="B",
+            application_id=None,
+            idempotency_key=key,
+        )

@@ -62,16 +62,17 @@ class People:
                 ),
             )
 
-    def staff(self, role: str) -> dict[str, str]:
+    def staff(self, role: str, username: str = "") -> dict[str, str]:
+        username = username or f"{role}-1"
         with self.platform.transaction() as session:
             staff_id = self.platform.accounts.create_staff(
-                session, username=f"{role}-1", name="李四", role=role
+                session, username=username, name="李四", role=role
             )
             self.platform.auth.set_password(
                 session,
                 kind=PrincipalKind.STAFF,
                 principal_id=staff_id,
-                username=f"{role}-1",
+                username=username,
                 password=PASSWORD,
             )
-        return {"Authorization": f"Bearer {self.login(f'{role}-1')}"}
+        return {"Authorization": f"Bearer {self.login(username)}"}

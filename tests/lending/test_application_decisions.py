@@ -146,6 +146,23 @@ def test_a_decline_on_the_score_tells_the_main_factors(customer: ApiCustomer) ->
     assert body["grade"] is None
 
 
+@pytest.mark.parametrize(
+    ("scorer", "changes"),
+    [(FakeScorecard(), {}), (FakeScorecard(), {"debts": "60000.00"}), (FakeScorecard(510), {})],
+)
+def test_the_answer_to_an_application_is_the_application_as_stored(
+    customer: ApiCustomer, changes: dict[str, str]
+) -> None:
+    """Offered, declined on the score, referred: the decision's answer (made from
+    what was written, not read back) and the stored application read again agree."""
+    answered = apply(customer, **changes).json()
+
+    stored = customer.get(f"/me/lending/applications/{answered['id']}")
+
+    assert stored.status_code == 200
+    assert stored.json() == answered
+
+
 @pytest.mark.parametrize("scorer", [FakeScorecard(points=510)])
 def test_the_grey_zone_goes_to_a_credit_officer(customer: ApiCustomer, platform: Platform) -> None:
     body = apply(customer).json()

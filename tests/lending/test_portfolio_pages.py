@@ -1,4 +1,4 @@
-"""The staff console's lending portfolio page, as a credit officer reads it without
+"""The staff console's lending portfolio page, as a credit manager reads it without
 JavaScript (the tables) and as its chart script gets it (the JSON). Which roles may
 open it is proven in ``tests/test_authorization.py``."""
 
@@ -20,9 +20,9 @@ from tests.support.web import WebStaff
 
 
 @pytest.fixture
-def officer(platform: Platform) -> Iterator[WebStaff]:
+def manager(platform: Platform) -> Iterator[WebStaff]:
     with TestClient(create_app(platform, background=False)) as client:
-        yield WebStaff(client, platform, "credit1", "钱信贷", "credit_officer")
+        yield WebStaff(client, platform, "credit1", "钱信贷", "credit_manager")
 
 
 def chart_data(page: str) -> dict[str, object]:
@@ -32,42 +32,42 @@ def chart_data(page: str) -> dict[str, object]:
     return data
 
 
-def test_an_empty_book_says_so(officer: WebStaff) -> None:
-    officer.get("/staff/lending/portfolio")
-    assert "尚未运行过贷款日终，暂无数据。" in officer.page.text
-    assert 'href="/staff/lending/portfolio"' in officer.page.text  # in the officer's menu
+def test_an_empty_book_says_so(manager: WebStaff) -> None:
+    manager.get("/staff/lending/portfolio")
+    assert "尚未运行过贷款日终，暂无数据。" in manager.page.text
+    assert 'href="/staff/lending/portfolio"' in manager.page.text  # in the manager's menu
 
 
-def test_the_officer_reads_the_book_in_tables_and_charts(
-    platform: Platform, borrowers: Borrowers, officer: WebStaff
+def test_the_manager_reads_the_book_in_tables_and_charts(
+    platform: Platform, borrowers: Borrowers, manager: WebStaff
 ) -> None:
     late_and_good(platform, borrowers)
 
-    officer.get("/staff/lending/portfolio")
+    manager.get("/staff/lending/portfolio")
 
-    page = html.unescape(officer.page.text)
+    page = html.unescape(manager.page.text)
     assert "数据截至 2026-05-31 日终" in page
     rolls = page[page.index('id="portfolio-rolls"') :]
     # April's month end to May's: the 1-30 loan went to 31-60, the current one stayed.
     assert re.search(r"<td>逾期1-30天</td>(<td[^>]*>0.0%</td>){2}<td[^>]*>100.0%</td>", rolls)
     vintages = page[page.index('id="portfolio-vintages"') :]
     assert re.search(r"<td>2026-03</td>(<td[^>]*>0.0%</td>){2}<td[^>]*>66.7%</td>", vintages)
-    data = chart_data(officer.page.text)
+    data = chart_data(manager.page.text)
     assert data["roll_month"] == "2026-04"
     assert data["vintages"] == [{"month": "2026-03", "shares": [0.0, 0.0, 66.67]}]
     buckets = {b["name"]: b["principal"] for b in data["buckets"]}  # type: ignore[attr-defined]
     assert buckets["逾期31-60天"] == LATE
     assert buckets["未逾期"] < GOOD
-    assert '<script src="/static/portfolio.js"' in officer.page.text
+    assert '<script src="/static/portfolio.js"' in manager.page.text
 
 
 def test_the_page_speaks_english_too(
-    platform: Platform, borrowers: Borrowers, officer: WebStaff
+    platform: Platform, borrowers: Borrowers, manager: WebStaff
 ) -> None:
     late_and_good(platform, borrowers)
-    officer.client.cookies.set(LANG_COOKIE, "en")
-    officer.get("/staff/lending/portfolio")
-    page = html.unescape(officer.page.text)
+    manager.client.cookies.set(LANG_COOKIE, "en")
+    manager.get("/staff/lending/portfolio")
+    page = html.unescape(manager.page.text)
     assert "Figures as of the end of day of 2026-05-31" in page
     assert "Vintage curves (share of principal 30+ days past due)" in page
     assert "31-60 days" in page

@@ -14,7 +14,7 @@ from rongbank.lending.settlement_share import SettlementShareInvalid
 from rongbank.payments.settlement import settle
 from rongbank.platform import Platform
 from tests.factories import payments as epay
-from tests.factories.loans import assert_balanced
+from tests.factories.loans import assert_balanced, merchant_operating_loan
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
 
@@ -33,21 +33,8 @@ def merchant_id(platform: Platform, owner: ApiCustomer) -> int:
 
 
 def operating_loan(platform: Platform, owner: ApiCustomer, merchant_id: int, share: int) -> int:
+    loan_id = merchant_operating_loan(platform, customer_id=owner.id, account=owner.account)
     with platform.transaction() as session:
-        account = platform.accounts.account(session, owner.account)
-        loan_id = platform.loans.disburse(
-            session,
-            customer_id=owner.id,
-            account_id=account.id,
-            product_code="merchant_operating",
-            principal_fen=50_000_00,
-            term_months=12,
-            method="equal_instalment",
-            annual_rate_bps=550,
-            grade="B",
-            application_id=None,
-            idempotency_key="op-1",
-        )
         platform.settlement_shares.attach(
             session, loan_id=loan_id, merchant_id=merchant_id, share_bps=share
         )

@@ -17,20 +17,7 @@ from tests.factories import payments as epay
 from tests.factories.loans import assert_balanced
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
-from tests.support.lending import FORM, FakeScorecard
-
-SHORT_FORM = {
-    k: FORM[k]
-    for k in (
-        "monthly_income",
-        "monthly_expenses",
-        "employment",
-        "years_with_employer",
-        "housing",
-        "assets",
-        "debts",
-    )
-}
+from tests.support.lending import SHORT_FORM, FakeScorecard, notices
 
 
 @pytest.fixture
@@ -236,6 +223,10 @@ def test_a_full_refund_closes_the_loan_and_nothing_is_owed(
         assert sum(i.fee for i in platform.loans.schedule(session, loan_id)) == 0
         assert_balanced(session, platform.ledger)
     assert customer.available() == "0.00"  # the refund repaid the loan
+    [told] = notices(platform, customer.id, "announcement")[-1:]
+    assert told["title"] == "逸贷分期已结清"
+    assert told["text"] == "好物商城退款已提前归还您的逸贷分期 6,000.00元，该笔分期已结清。"
+    assert told["en"]["title"] == "Instalments repaid"
 
 
 def test_a_partial_refund_lowers_the_principal_and_the_fees_pro_rata(
@@ -256,7 +247,16 @@ def test_a_partial_refund_lowers_the_principal_and_the_fees_pro_rata(
         assert sum(i.principal for i in ahead) == 4500_00
         assert sum(i.fee for i in ahead) == 12 * 27_00  # 0.6% a month of 4,500 (was 36.00)
         assert_balanced(session, platform.ledger)
+        first = ahead[0]
     assert customer.available() == "0.00"
+    # Told once (the retry unwound nothing more), with the new schedule in short.
+    told = [n for n in notices(platform, customer.id, "announcement") if "逸贷" in n["title"]]
+    assert [n["title"] for n in told] == ["逸贷分期已调整"]
+    assert told[0]["text"] == (
+        "好物商城退款已提前归还您的逸贷分期本金 1,500.00元，剩余本金 4,500.00元，还有12期；"
+        f"下期{first.due_date.isoformat()}应还402.00元，手续费按剩余本金重新计算。"
+    )  # 4,500 / 12 = 375.00 principal and its 27.00 fee
+    assert "4,500.00 CNY is left over 12 instalments" in told[0]["en"]["text"]
 
 
 @settings(

@@ -113,6 +113,20 @@ FORM = {
     "assets": "100000.00",
     "debts": "0.00",
 }
+
+SHORT_FORM = {
+    k: FORM[k]
+    for k in (
+        "monthly_income",
+        "monthly_expenses",
+        "employment",
+        "years_with_employer",
+        "housing",
+        "assets",
+        "debts",
+    )
+}
+"""What 逸贷 at checkout asks (the order says what and how much)."""
 """Scores 568 with the fake scorecard: grade B, limit 120,000 yuan, 7.20% a year."""
 
 

@@ -39,6 +39,7 @@ STAFF_ROLES = (
     "supervisor",
     "risk_analyst",
     "credit_officer",
+    "credit_manager",
 )
 """Every staff role, in the order a page is tried until one may see it."""
 MERCHANT_OWNER = "laowang"

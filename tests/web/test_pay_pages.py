@@ -414,6 +414,25 @@ class TestPaymentCode:
         assert me.balance() == 10_000_00 - 300_00
         assert cashier.figure("total") == "¥ 300.00"
 
+    def test_a_yidai_code_waits_for_the_customer_who_is_offered_instalments(
+        self, me: WebCustomer, cashier: WebMerchant
+    ) -> None:
+        me.get("/pay/code")
+        me.submit("/pay/code", instalments="1")
+        assert "收银员扫码后，请在“付款”中找到这笔待支付订单" in me.page.text
+        code = re.search(r'id="payment-code" data-code="(\d{18})"', me.page.text)
+        assert code
+        cashier.get("/merchant/collect")
+        cashier.submit("/merchant/collect", code=code.group(1), amount="800")
+        assert cashier.page.status_code == 202
+        assert shown(cashier.page.text, "collected-status") == "待支付"
+        assert me.balance() == 10_000_00
+        me.get("/pay")
+        token = re.search(r'id="awaiting".*?href="(/pay/P[^"]+)"', me.page.text, re.S)
+        assert token
+        me.get(token.group(1))
+        assert f'href="{token.group(1)}/instalments" id="pay-yidai"' in me.page.text
+
 
 class TestMerchantConsole:
     def test_login_refusals_and_login_required(

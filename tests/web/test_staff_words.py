@@ -24,6 +24,7 @@ from rongbank.web import (
     staff_notice_pages,
     staff_pages,
     staff_portfolio_pages,
+    staff_share_pages,
 )
 from rongbank.web.i18n import LANGUAGES, translate
 
@@ -61,12 +62,14 @@ def composed_words() -> set[str]:
         "credit_method_": tuple(m.value for m in RepaymentMethod),
         "portfolio_category_": portfolio.CATEGORIES,
         "portfolio_bucket_": tuple(staff_portfolio_pages.SLUGS.values()),
+        "staff_share_": ("pending", "approved", "declined"),
     }
     words = {prefix + value for prefix, values in families.items() for value in values}
     words |= {work.word for work in staff_pages.WORK}
     words |= {word for _, word, _ in staff_pages.MENU}
     words |= set(staff_merchant_pages.NOTICES.values())
     words |= set(staff_lending_pages.NOTICES.values())
+    words |= set(staff_share_pages.NOTICES.values())
     return words
 
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 
+from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import FrozenClock
 from rongbank.payments.service import OrderRequest
 from rongbank.platform import Platform
@@ -135,3 +136,40 @@ def test_a_declined_customer_sees_why_and_can_pay_by_e_pay(
     assert f'href="/pay/{token}"' in me.page.text
     with platform.transaction() as session:
         assert platform.payments.by_token(session, token).status == "created"
+
+
+def test_a_merchant_order_card_is_paid_by_instalments_and_closes(
+    me: WebCustomer, platform: Platform, merchant_id: int
+) -> None:
+    order(platform, merchant_id, 6000_00)
+    with platform.transaction() as session:
+        seller = platform.payments.merchant(session, merchant_id).customer_id
+        conversation = platform.chat.contacts.open_direct(
+            session, customer_id=seller, other_id=me.id
+        ).conversation.id
+        card, _ = platform.cards.send_merchant_order(
+            session,
+            Member(CUSTOMER, seller),
+            conversation_id=conversation,
+            client_id="m1",
+            merchant_id=merchant_id,
+            order_no="W1",
+        )
+
+    me.get(f"/chat/{conversation}/cards/{card.id}")
+    link = re.search(r'href="(/pay/[^"]+/instalments)" id="card-yidai"', me.page.text)
+    assert link, me.page.text
+    token = link.group(1).split("/")[2]
+    ask(me, token)
+    action = re.search(r'action="(/pay/[^"]+/pay)"', me.page.text)
+    assert action, me.page.text
+    me.submit(action.group(1))
+    me.submit(action.group(1), response=sms_code(platform, me.mobile))
+
+    assert shown(me.page.text, "receipt-status") == "已付款"
+    me.get(f"/chat/{conversation}/cards/{card.id}")
+    assert shown(me.page.text, "card-status") == "已完成"
+    assert "status card-paid" in me.page.text
+    assert 'id="card-yidai"' not in me.page.text
+    with platform.transaction() as session:
+        assert platform.loans.outstanding_personal_principal(session, me.id) == 6000_00

@@ -37,6 +37,7 @@ from rongbank.ledger.endpoints import router as ledger_router
 from rongbank.lending import checkout_endpoints as yidai_checkout
 from rongbank.lending import decision_endpoints as lending_decisions
 from rongbank.lending import loan_endpoints
+from rongbank.lending import settlement_share_endpoints as settlement_shares
 from rongbank.mall.catalogue import endpoints as mall_catalogue
 from rongbank.mall.orders import endpoints as mall_orders
 from rongbank.payments import endpoints as payments_endpoints
@@ -73,6 +74,7 @@ from rongbank.web import (
     staff_notice_pages,
     staff_pages,
     staff_portfolio_pages,
+    staff_share_pages,
     staff_wealth_pages,
     transfer_pages,
     wealth_pages,
@@ -185,6 +187,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(mall_orders.customer, prefix="/api/v1")
     app.include_router(mall_orders.merchant, prefix="/api/v1")
     app.include_router(mall_orders.staff, prefix="/api/v1")
+    app.include_router(settlement_shares.staff, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
     app.include_router(funding_pages.router)
@@ -203,6 +206,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_portfolio_pages.router)
     app.include_router(risk_pages.router)
     app.include_router(risk_question_pages.router)
+    app.include_router(staff_share_pages.router)
     app.include_router(lending_pages.router)
     app.include_router(yidai_pages.router)
     app.include_router(staff_lending_pages.router)

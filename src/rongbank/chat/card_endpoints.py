@@ -32,6 +32,7 @@ from rongbank.chat.errors import CardAccountRequired, FlightBookingFailed
 from rongbank.chat.service import Member
 from rongbank.errors import DomainError
 from rongbank.inputs import Day, IdParam
+from rongbank.lending import checkout_endpoints as checkout
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
@@ -321,3 +322,55 @@ def _book(platform: Platform, customer_id: int, card: Card, body: s.CardActIn) -
         raise FlightBookingFailed(card_id=card.id, status=done.status)
     with platform.transaction() as session:
         return _out(cards, session, done)
+
+
+# -- 逸贷 instalments on a merchant-order card ---------------------------------------------
+
+
+@customer.post("/conversations/{conversation_id}/cards/{card_id}/instalments", status_code=201)
+def card_instalments(
+    conversation_id: IdParam,
+    card_id: IdParam,
+    body: checkout.InstalmentsIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    response: Response,
+) -> checkout.InstalmentsOut:
+    """逸贷: ask to pay the merchant-order card's order in monthly instalments,
+    decided at once, as on the order's pay page. 201 decided now, 200 a retry."""
+    with platform.transaction() as session:
+        _, token, _ = platform.cards.order_for_instalments(
+            session, customer_id=me.id, conversation_id=conversation_id, card_id=card_id
+        )
+    return checkout.decide_instalments(platform, me.id, token, body, response, channel="card")
+
+
+@customer.post("/conversations/{conversation_id}/cards/{card_id}/instalments/pay")
+def card_pay_by_instalments(
+    conversation_id: IdParam,
+    card_id: IdParam,
+    body: checkout.PayInstalmentsIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+) -> checkout.InstalmentsPaidOut:
+    """Sign the offer and pay the card's order with it (the step-up of a money
+    movement); the card closes as paid and its outcome is posted into the
+    conversation. A repeat answers the payment made."""
+    cards = platform.cards
+    with platform.transaction() as session:
+        found, token, _ = cards.order_for_instalments(
+            session, customer_id=me.id, conversation_id=conversation_id, card_id=card_id
+        )
+    locked: list[Card] = []
+
+    def before(session: Session) -> bool:
+        card, _, to_close = cards.order_for_instalments(
+            session, customer_id=me.id, conversation_id=conversation_id, card_id=found.id
+        )
+        locked.append(card)
+        return to_close
+
+    def after(session: Session) -> None:
+        cards.paid_by_instalments(session, locked[-1])
+
+    return checkout.pay_instalments(platform, me.id, token, body, hooks=(before, after))

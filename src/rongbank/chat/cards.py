@@ -731,6 +731,45 @@ class CardService:
             )
         return self._pay_flight(session, card, customer_id, _required_account(account))
 
+    def order_for_instalments(
+        self, session: Session, *, customer_id: int, conversation_id: int, card_id: int
+    ) -> tuple[Card, str, bool]:
+        """A merchant-order card its actor pays by 逸贷 instalments (the lending
+        checkout decides and lends, on the order's token): the card locked, the
+        order's token, and whether the card is still to close (False: it was paid by
+        this customer already, a retry). Refused as :meth:`check_actable` refuses."""
+        self.chat.membership(session, Member(CUSTOMER, customer_id), conversation_id)
+        card = self._get(session, conversation_id, card_id, lock=True)
+        if card.kind != CardKind.MERCHANT_ORDER:
+            raise CardNotAllowedHere("Only a merchant order can be paid by instalments.")
+        merchant_id, order_no = self._order_of(card)
+        order = self.payments.get(session, merchant_id=merchant_id, order_no=order_no)
+        if card.outcome.get("by") == "instalments" and card.actor_id == customer_id:
+            return card, order.token, False
+        self.check_actable(card, customer_id)
+        return card, order.token, True
+
+    def open_order_cards(
+        self, session: Session, *, customer_id: int, merchant_id: int, order_no: str
+    ) -> list[Card]:
+        """The open merchant-order cards of this order meant for this customer, locked
+        (before the order, as acting does): an order paid by 逸贷 from its pay page
+        closes them with :meth:`paid_by_instalments`."""
+        rows = session.execute(
+            text(
+                f"SELECT {_CARD} FROM chat_card WHERE kind = 'merchant_order' "  # noqa: S608
+                "AND merchant_id = :m AND order_no = :o AND actor_id = :c AND status = 'open' "
+                "ORDER BY id FOR UPDATE"
+            ),
+            {"m": merchant_id, "o": order_no, "c": customer_id},
+        ).all()
+        return [Card(*row) for row in rows]
+
+    def paid_by_instalments(self, session: Session, card: Card) -> Card:
+        """Close the card locked by :meth:`order_for_instalments` as paid, its order
+        paid by a loan in this transaction."""
+        return self._close(session, card, "paid", {"by": "instalments"})
+
     def decline(
         self, session: Session, member: Member, *, conversation_id: int, card_id: int
     ) -> Card:

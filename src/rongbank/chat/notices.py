@@ -47,7 +47,13 @@ from rongbank.accounts.events import (
 from rongbank.auth import throttle
 from rongbank.auth.events import LoginLockedOut, PasswordChanged
 from rongbank.invest.events import MarginCall
-from rongbank.lending.events import CreditOffered, InstalmentDueSoon, LoanDisbursed, LoanOverdue
+from rongbank.lending.events import (
+    CreditOffered,
+    InstalmentDueSoon,
+    LoanDisbursed,
+    LoanOverdue,
+    LoanReducedByRefund,
+)
 from rongbank.money import format_amount, format_display
 from rongbank.outbox import Event
 from rongbank.payments.events import PaymentMade, PaymentRefunded
@@ -185,6 +191,18 @@ def notice_of(event: Event) -> EventNotice | None:
         )
     if isinstance(event, LoanDisbursed | InstalmentDueSoon | LoanOverdue):
         return _loan_notice(event)
+    if isinstance(event, LoanReducedByRefund):
+        facts = {
+            "source": "loan_refund",
+            "amount": event.repaid,
+            "currency": "CNY",
+            "merchant": event.merchant,
+            "principal_left": event.principal_left,
+            "instalments_left": event.instalments_left,
+            "next_due": None if event.next_due is None else event.next_due.isoformat(),
+            "next_amount": event.next_amount,
+        }
+        return EventNotice(event.customer_id, "announcement", event.key, facts, event.occurred_at)
     if isinstance(event, CreditOffered):
         facts = {
             "source": "credit_offer",
@@ -335,6 +353,8 @@ def render(kind: str, payload: dict[str, Any]) -> NoticeText:
         return _loan_text(kind, payload)
     if payload.get("source") == "credit_offer":
         return _offer_text(payload)
+    if payload.get("source") == "loan_refund":
+        return _loan_refund_text(payload)
     if kind == "money_received" and payload.get("source") == "wealth":
         tail, product = payload["account_tail"], payload["product"]
         matured = payload.get("payout") == "maturity"
@@ -440,6 +460,40 @@ def _loan_text(kind: str, payload: dict[str, Any]) -> NoticeText:
             f"{amount_en} of instalment {number} of your loan, due on {on}, is unpaid: "
             f"your account ending {tail} did not hold enough. Penalty interest runs as the "
             "contract says and it affects your credit record; please repay soon.",
+        ),
+    )
+
+
+def _loan_refund_text(payload: dict[str, Any]) -> NoticeText:
+    """A refund of an order paid by 逸贷 repaid the loan: in whole, or in part with the
+    schedule recomputed (what is left, and the next instalment)."""
+    amount, amount_en = _amount(payload), _amount(payload, "en")
+    merchant = payload["merchant"]
+    if payload["instalments_left"] == 0:
+        return NoticeText(
+            ("逸贷分期已结清", f"{merchant}退款已提前归还您的逸贷分期 {amount}，该笔分期已结清。"),
+            (
+                "Instalments repaid",
+                f"The refund from {merchant} repaid {amount_en} of your 逸贷 instalments: "
+                "nothing more is owed on them.",
+            ),
+        )
+    left = _amount({**payload, "amount": payload["principal_left"]})
+    left_en = _amount({**payload, "amount": payload["principal_left"]}, "en")
+    due = _amount({**payload, "amount": payload["next_amount"]})
+    due_en = _amount({**payload, "amount": payload["next_amount"]}, "en")
+    count, on = payload["instalments_left"], payload["next_due"]
+    return NoticeText(
+        (
+            "逸贷分期已调整",
+            f"{merchant}退款已提前归还您的逸贷分期本金 {amount}，剩余本金 {left}，"
+            f"还有{count}期；下期{on}应还{due}，手续费按剩余本金重新计算。",
+        ),
+        (
+            "Instalments recalculated",
+            f"The refund from {merchant} repaid {amount_en} of your 逸贷 instalments' "
+            f"principal. {left_en} is left over {count} instalments; the next, {due_en}, "
+            f"falls due on {on}. Fees are recomputed on what is left.",
         ),
     )
 

@@ -333,7 +333,8 @@ class CardOut(BaseModel):
     expires_at: datetime
     closed_at: datetime | None
     outcome: dict[str, Any] = Field(
-        description="paid wealth: amount, holding_id, value_date (earns from); booked: "
+        description="paid wealth: amount, holding_id, value_date (earns from); paid "
+        "merchant order by 逸贷 instalments: by (instalments); booked: "
         "booking_ref; declined: by "
         "(actor or sender); failed: reason, charged (false: nothing was taken); booked or "
         "failed by the bank after an interrupted booking: recovered (true)."

@@ -192,7 +192,8 @@ def staff_create(
         str,
         typer.Option(
             help="account_manager, supervisor (publishes the canned chat replies shared by "
-            "every account manager), operations, credit_officer, risk_analyst or administrator."
+            "every account manager), operations, credit_officer, credit_manager (the lending "
+            "portfolio, settlement shares), risk_analyst or administrator."
         ),
     ],
     data_dir: DataDir = None,

@@ -22,7 +22,9 @@ A merchant's refund of such an order (:meth:`YidaiCheckout.refunded`, called by 
 the refund's transaction) comes back into the e-account and is repaid early at once
 from it: the principal falls by the refund (up to what is left of it), the schedule is
 recomputed by the early-repayment rules (``rules.prepay``), so the fees of the periods
-to come fall pro rata; fees of periods already elapsed stay.
+to come fall pro rata; fees of periods already elapsed stay. The borrower is told in
+融e联 (:class:`~rongbank.lending.events.LoanReducedByRefund`): what the refund repaid,
+what is left and the next instalment, or that the loan is repaid.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank import outbox
 from rongbank.accounts.service import EAccount
 from rongbank.auth.tools import PaymentRequest
 from rongbank.lending import application_errors as errors
@@ -40,7 +43,9 @@ from rongbank.lending.applications import LOAN, Application, ApplicationForm, As
 from rongbank.lending.centre import CreditCentre
 from rongbank.lending.decision import CNY_SCALE
 from rongbank.lending.errors import EarlyRepaymentInvalid
+from rongbank.lending.events import LoanReducedByRefund
 from rongbank.lending.repayment import periods_of
+from rongbank.lending.rules import Period
 from rongbank.lending.schedule import RepaymentMethod
 from rongbank.money import format_amount
 from rongbank.payments.errors import OrderNotPayable
@@ -260,7 +265,36 @@ class YidaiCheckout:
             text("UPDATE lending_checkout SET refunded = refunded + :r WHERE application_id = :a"),
             {"r": made.principal, "a": application_id},
         )
+        ahead = [p for p in periods_of(session, loan_id) if p.due_date > day]
+        owing = [(p, _left(p)) for p in ahead if _left(p) > 0]
+        outbox.record(
+            session,
+            LoanReducedByRefund(
+                loan_id=loan_id,
+                customer_id=loan.customer_id,
+                refund_id=refund.id,
+                merchant=self.payments.merchant(session, payment.merchant_id).name,
+                repaid=made.principal,
+                principal_left=sum(p.principal - p.principal_paid for p in ahead),
+                instalments_left=len(owing),
+                next_due=owing[0][0].due_date if owing else None,
+                next_amount=owing[0][1] if owing else 0,
+                occurred_at=loans.clock.now(),
+            ),
+        )
 
     @staticmethod
     def _not_payable(payment: Payment) -> OrderNotPayable:
         return OrderNotPayable(status=payment.status)
+
+
+def _left(period: Period) -> int:
+    """What an instalment still asks, as scheduled."""
+    return (
+        period.principal
+        - period.principal_paid
+        + period.interest
+        - period.interest_paid
+        + period.fee
+        - period.fee_paid
+    )

@@ -6,10 +6,12 @@ transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictInt
+from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request
 from rongbank.auth.limits import ToolKind
@@ -18,6 +20,7 @@ from rongbank.lending import decision_schemas as s
 from rongbank.lending.application_errors import ApplicationConflict
 from rongbank.lending.applications import ApplicationForm
 from rongbank.lending.checkout import CheckoutDecision
+from rongbank.payments.service import Payment
 from rongbank.platform import Platform
 
 customer = APIRouter(tags=["lending"], prefix="/me/orders")
@@ -81,30 +84,41 @@ class InstalmentsPaidOut(BaseModel):
     loan_id: int
 
 
-@customer.post("/{token}/instalments", status_code=201)
-def ask_for_instalments(
+Hooks = tuple[Callable[[Session], bool], Callable[[Session], None]]
+"""What a channel that carries an order (a 融e联 merchant-order card) does in the
+paying transaction: before lending, lock and check its own state (False: already
+done by this customer, a retry); after, record that the order was paid."""
+
+
+def decide_instalments(
+    platform: Platform,
+    customer_id: int,
     token: str,
     body: InstalmentsIn,
-    platform: PlatformDep,
-    me: CustomerPrincipal,
     response: Response,
+    *,
+    channel: str = "order",
 ) -> InstalmentsOut:
-    """逸贷: ask to pay this order in 3, 6, 12 or 24 monthly instalments, decided at
-    once. 201 decided now, 200 a retry (``client_id``)."""
+    """The decision for the order ``token``, for every channel that offers 逸贷 (the
+    order's pay page, a chat card, a payment code waiting for the customer)."""
     form = body.form()
     with platform.audited(
         actor_kind="customer",
-        actor_id=me.id,
+        actor_id=customer_id,
         action="lending.checkout.apply",
         target=f"order {token[:8]}",
-        details={"term_months": body.term_months, "client_id": body.client_id},
+        details={"term_months": body.term_months, "client_id": body.client_id, "via": channel},
         idempotency=keyed_request(
-            f"customer:{me.id}:yidai_apply", body.client_id, body, conflict=ApplicationConflict
+            f"customer:{customer_id}:yidai_apply",
+            body.client_id,
+            body,
+            conflict=ApplicationConflict,
+            token=token,
         ),
     ) as session:
         decision, created = platform.yidai.apply(
             session,
-            customer_id=me.id,
+            customer_id=customer_id,
             token=token,
             term_months=body.term_months,
             form=form,
@@ -115,6 +129,66 @@ def ask_for_instalments(
     return out
 
 
+def pay_instalments(
+    platform: Platform,
+    customer_id: int,
+    token: str,
+    body: PayInstalmentsIn,
+    *,
+    hooks: Hooks | None = None,
+) -> InstalmentsPaidOut:
+    """Sign the offer with the step-up of a money movement, lend and pay the order in
+    one transaction (with the channel's ``hooks``); a repeat answers the payment."""
+    yidai = platform.yidai
+    with platform.transaction() as session:
+        payment, offer = yidai.offer_for(
+            session, customer_id=customer_id, token=token, offer_id=body.offer_id
+        )
+        account = platform.credit.payout_account(session, customer_id, body.account)
+        request = yidai.signing(session, payment, offer, account.number)
+        tools = platform.stepup.strong_tools(session, customer_id) or (ToolKind.SMS,)
+
+    def pay(session: Session) -> tuple[Payment, int]:
+        to_close = hooks is None or hooks[0](session)
+        paid, loan_id = yidai.pay(
+            session, customer_id=customer_id, token=token, offer_id=offer.id, account=account
+        )
+        if hooks is not None and to_close:
+            hooks[1](session)
+        return paid, loan_id
+
+    if offer.status == "accepted" and offer.loan_id is not None:
+        with platform.transaction() as session:
+            paid, loan_id = pay(session)
+    else:
+        with platform.confirmed(
+            request,
+            customer_id=customer_id,
+            challenge_id=body.challenge_id,
+            response=body.response,
+            action="lending.checkout.pay",
+            target=f"order {payment.order_no}",
+            tools=tools,
+        ) as session:
+            paid, loan_id = pay(session)
+    return InstalmentsPaidOut(
+        order_no=paid.order_no, status=paid.status, amount=s.money(paid.amount), loan_id=loan_id
+    )
+
+
+@customer.post("/{token}/instalments", status_code=201)
+def ask_for_instalments(
+    token: str,
+    body: InstalmentsIn,
+    platform: PlatformDep,
+    me: CustomerPrincipal,
+    response: Response,
+) -> InstalmentsOut:
+    """逸贷: ask to pay this order in 3, 6, 12 or 24 monthly instalments, decided at
+    once. 201 decided now, 200 a retry (``client_id``)."""
+    return decide_instalments(platform, me.id, token, body, response)
+
+
 @customer.post("/{token}/instalments/pay")
 def pay_by_instalments(
     token: str, body: PayInstalmentsIn, platform: PlatformDep, me: CustomerPrincipal
@@ -122,31 +196,4 @@ def pay_by_instalments(
     """Sign the offer and pay the order with it: confirmed with a code sent to your
     mobile (or your token or U盾), the loan is paid into your e-account and the order
     paid from it at once. A repeat answers the payment made."""
-    with platform.transaction() as session:
-        payment, offer = platform.yidai.offer_for(
-            session, customer_id=me.id, token=token, offer_id=body.offer_id
-        )
-        account = platform.credit.payout_account(session, me.id, body.account)
-        request = platform.yidai.signing(session, payment, offer, account.number)
-        tools = platform.stepup.strong_tools(session, me.id) or (ToolKind.SMS,)
-    if offer.status == "accepted" and offer.loan_id is not None:
-        with platform.transaction() as session:
-            paid, loan_id = platform.yidai.pay(
-                session, customer_id=me.id, token=token, offer_id=offer.id, account=account
-            )
-    else:
-        with platform.confirmed(
-            request,
-            customer_id=me.id,
-            challenge_id=body.challenge_id,
-            response=body.response,
-            action="lending.checkout.pay",
-            target=f"order {payment.order_no}",
-            tools=tools,
-        ) as session:
-            paid, loan_id = platform.yidai.pay(
-                session, customer_id=me.id, token=token, offer_id=offer.id, account=account
-            )
-    return InstalmentsPaidOut(
-        order_no=paid.order_no, status=paid.status, amount=s.money(paid.amount), loan_id=loan_id
-    )
+    return pay_instalments(platform, me.id, token, body)

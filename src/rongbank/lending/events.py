@@ -84,3 +84,26 @@ class CreditOffered(Event):
     @property
     def key(self) -> str:
         return f"offer:{self.offer_id}:made"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanReducedByRefund(Event):
+    """A merchant's refund of an order paid by 逸贷 repaid the loan early, in part or
+    whole: what is left of it, and its next instalment under the recomputed schedule."""
+
+    name: ClassVar[str] = "lending.loan_reduced_by_refund"
+    loan_id: int
+    customer_id: int
+    refund_id: int
+    merchant: str
+    repaid: int
+    """Principal the refund repaid."""
+    principal_left: int
+    instalments_left: int
+    next_due: date | None
+    next_amount: int
+    """The next instalment as recomputed (0 when the loan is repaid)."""
+
+    @property
+    def key(self) -> str:
+        return f"loan:{self.loan_id}:refund:{self.refund_id}"

@@ -68,7 +68,11 @@ def collect_payment_code(
     # Read first (reads alone, no transaction): whose step-up decides is the code's.
     with autocommit(platform.session_factory) as session:
         seller = payments.active_merchant(session, actor.merchant_id)
-        payer_id, account = payments.code_holder(session, code)
+        payer_id, account, instalments = payments.code_of(session, code)
+    if instalments:  # 逸贷付款码: the customer pays it on their phone, by instalments
+        return _await_customer(
+            platform, actor, code, order_no, amount, description, notify_url, channel, None
+        )
     request = payments.payment_request(seller, order_no, amount, account.number)
 
     def already_done(session: Session) -> bool:
@@ -98,16 +102,34 @@ def collect_payment_code(
                 holder=(payer_id, account),
             )
     except ChallengeRequired as needed:
-        with audited_as_merchant(
-            platform, actor, "epay.await_customer", order_no, channel=channel, amount=amount
-        ) as session:
-            return payments.await_customer(
-                session,
-                merchant_id=seller.id,
-                code=code,
-                order_no=order_no,
-                amount=amount,
-                description=description,
-                notify_url=notify_url,
-                challenge_id=needed.details["challenge"]["id"],
-            )
+        challenge_id = needed.details["challenge"]["id"]
+    return _await_customer(
+        platform, actor, code, order_no, amount, description, notify_url, channel, challenge_id
+    )
+
+
+def _await_customer(
+    platform: Platform,
+    actor: MerchantActor,
+    code: str,
+    order_no: str,
+    amount: int,
+    description: str,
+    notify_url: str,
+    channel: Channel,
+    challenge_id: str | None,
+) -> Payment:
+    """Keep the order for the code's customer to confirm, audited as the merchant's."""
+    with audited_as_merchant(
+        platform, actor, "epay.await_customer", order_no, channel=channel, amount=amount
+    ) as session:
+        return platform.payments.await_customer(
+            session,
+            merchant_id=actor.merchant_id,
+            code=code,
+            order_no=order_no,
+            amount=amount,
+            description=description,
+            notify_url=notify_url,
+            challenge_id=challenge_id,
+        )

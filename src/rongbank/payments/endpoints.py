@@ -167,7 +167,7 @@ def issue_payment_code(
     """A payment code (付款码) for the cashier to scan: single use, valid a minute."""
     with platform.transaction() as session:
         code, expires = platform.payments.issue_code(
-            session, customer_id=me.id, account_number=body.account
+            session, customer_id=me.id, account_number=body.account, instalments=body.instalments
         )
     return s.PaymentCodeOut(code=code, expires_at=expires, svg=qr.svg(code))
 

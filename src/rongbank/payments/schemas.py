@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, StrictInt, StrictStr
+from pydantic import BaseModel, Field, SecretStr, StrictBool, StrictInt, StrictStr
 
 from rongbank.inputs import Day, Id, Name
 from rongbank.inputs import Input as Strict
@@ -175,6 +175,11 @@ class StaticPayIn(Confirmation):
 
 class PaymentCodeIn(Strict):
     account: AccountNumber
+    instalments: StrictBool = Field(
+        default=False,
+        description="逸贷付款码: the payment the cashier scans waits for you, to pay it by "
+        "instalments (``POST /me/orders/{token}/instalments``) or by e-Pay.",
+    )
 
 
 class PaymentCodeOut(BaseModel):

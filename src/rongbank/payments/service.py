@@ -266,9 +266,11 @@ class PaymentsService(Merchants):
         )
 
     def issue_code(
-        self, session: Session, *, customer_id: int, account_number: str
+        self, session: Session, *, customer_id: int, account_number: str, instalments: bool = False
     ) -> tuple[str, datetime]:
-        """A payment code for the cashier to scan: single use, valid a minute."""
+        """A payment code for the cashier to scan: single use, valid a minute. With
+        ``instalments`` (逸贷付款码), the payment scanned always waits for the
+        customer, who pays it on their phone by instalments (or by e-Pay)."""
         account = self.payer_account(session, customer_id, account_number)
         code = rules.PAYMENT_CODE_PREFIX + f"{secrets.randbelow(10**16):016d}"
         now = self.clock.now()
@@ -276,7 +278,7 @@ class PaymentsService(Merchants):
         session.execute(
             text(
                 "INSERT INTO payment_code (code_hash, customer_id, e_account_id, created_at, "
-                "expires_at) VALUES (:h, :c, :a, :now, :exp)"
+                "expires_at, instalments) VALUES (:h, :c, :a, :now, :exp, :i)"
             ),
             {
                 "h": self._code_hash(code),
@@ -284,6 +286,7 @@ class PaymentsService(Merchants):
                 "a": account.id,
                 "now": now,
                 "exp": expires,
+                "i": instalments,
             },
         )
         return code, expires
@@ -293,16 +296,21 @@ class PaymentsService(Merchants):
 
     def code_holder(self, session: Session, code: str) -> tuple[int, EAccount]:
         """The customer and account behind a payment code (used or not)."""
+        customer_id, account, _ = self.code_of(session, code)
+        return customer_id, account
+
+    def code_of(self, session: Session, code: str) -> tuple[int, EAccount, bool]:
+        """:meth:`code_holder`, and whether the code is for instalments (it waits)."""
         row = session.execute(
             text(
-                "SELECT pc.customer_id, a.number FROM payment_code pc "
+                "SELECT pc.customer_id, a.number, pc.instalments FROM payment_code pc "
                 "JOIN e_account a ON a.id = pc.e_account_id WHERE pc.code_hash = :h"
             ),
             {"h": self._code_hash(code)},
         ).first()
         if row is None:
             raise CodeNotFound()
-        return int(row[0]), self.accounts.account(session, str(row[1]))
+        return int(row[0]), self.accounts.account(session, str(row[1])), bool(row[2])
 
     def _spend_code(self, session: Session, code: str) -> None:
         spent = session.execute(
@@ -539,10 +547,16 @@ class PaymentsService(Merchants):
         amount: int,
         description: str = "",
         notify_url: str = "",
-        challenge_id: str,
+        challenge_id: str | None,
     ) -> Payment:
         """The payment needs the customer's confirmation (a step-up challenge was
-        opened for them): keep the order, bound to them, and spend the code."""
+        opened for them, or the code is for instalments: ``challenge_id`` None): keep
+        the order, bound to them, and spend the code. A repeat answers the order."""
+        existing = self.find(session, merchant_id=merchant_id, order_no=order_no)
+        if existing is not None:
+            return self._same(
+                session, existing, self._code_order(code, order_no, amount, description, notify_url)
+            )
         order = self._code_order(code, order_no, amount, description, notify_url)
         customer_id, _ = self.code_holder(session, code)
         self._spend_code(session, code)

@@ -925,6 +925,13 @@ def _card_page(
                 # earlier, maybe before the cut-off).
                 product = platform.wealth.product(session, view["product"]["code"])
                 view["value_date"] = platform.wealth.value_date(product).isoformat()
+            if view is not None and view["kind"] == "merchant_order" and view["can_act"]:
+                # 逸贷 beside paying from an account, as on the order's pay page.
+                order = platform.payments.get(
+                    session, merchant_id=card.merchant_id or 0, order_no=card.order_no or ""
+                )
+                if platform.yidai.offered_for(order.amount):
+                    view["instalments"] = f"/pay/{order.token}/instalments"
             mobile = platform.accounts.customer(session, me.id).mobile
     except DomainError as missing:
         return _chat_home(request, platform, me, 404, error=_error(request, missing))

@@ -7,7 +7,7 @@ into the e-account at once. The same service calls and audit actions as
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -95,16 +95,22 @@ def offer_view(platform: Platform, offer: Offer) -> dict[str, Any]:
     }
 
 
+def reasons_view(reasons: Sequence[str]) -> dict[str, list[str]]:
+    """A decision's reasons as a page shows them: the rules' reasons, and apart the
+    scorecard's main factors (``factor:<feature>``)."""
+    return {
+        "reasons": [r for r in reasons if not r.startswith("factor:")],
+        "factors": [r.removeprefix("factor:") for r in reasons if r.startswith("factor:")],
+    }
+
+
 def _application_view(application: Application) -> dict[str, Any]:
     return {
         "id": application.id,
         "amount": money(application.amount),
         "term_months": application.term_months,
         "status": application.status,
-        "reasons": [r for r in application.reasons if not r.startswith("factor:")],
-        "factors": [
-            r.removeprefix("factor:") for r in application.reasons if r.startswith("factor:")
-        ],
+        **reasons_view(application.reasons),
         "created": application.created_at.date().isoformat(),
     }
 

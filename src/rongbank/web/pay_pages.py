@@ -342,15 +342,17 @@ def new_code(
     me: Me,
     account: Annotated[str, Form(max_length=40)],
     csrf: Annotated[str, Form()] = "",
+    instalments: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     """A new payment code for the cashier to scan: single use, valid a minute. Shown
-    as a QR code and as digits (grouped as on a phone), never cached."""
+    as a QR code and as digits (grouped as on a phone), never cached. A 逸贷 code
+    (``instalments``): what the cashier scans waits here, to pay by instalments."""
     check_csrf(request, csrf)
     accounts = _accounts(platform, me.id)
     try:
         with platform.transaction() as session:
             code, expires = platform.payments.issue_code(
-                session, customer_id=me.id, account_number=account
+                session, customer_id=me.id, account_number=account, instalments=bool(instalments)
             )
     except DomainError as error:
         return render(
@@ -361,6 +363,7 @@ def new_code(
         "pay_code.html",
         accounts=accounts,
         account=account,
+        instalments=bool(instalments),
         code=code,
         groups=[code[i : i + 4] for i in range(0, len(code), 4)],
         svg=qr.svg(code, scale=5),

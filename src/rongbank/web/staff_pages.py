@@ -90,6 +90,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/risk", "staff_risk", roles.RISK_CASES),
     ("/staff/mall", "staff_mall", roles.MALL),
     ("/staff/ops", "staff_ops", roles.RUNNING),
+    ("/staff/lending/settlement-shares", "staff_shares", roles.SETTLEMENT_SHARES),
 )
 """The console's pages, each with the roles it admits (its route's own set)."""
 

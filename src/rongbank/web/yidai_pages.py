@@ -27,7 +27,7 @@ from rongbank.lending.checkout import PRODUCT, CheckoutDecision
 from rongbank.lending.decision_schemas import money, yuan
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.lending_pages import _choice, _whole, offer_view
+from rongbank.web.lending_pages import _choice, _whole, offer_view, reasons_view
 from rongbank.web.pages import (
     ChallengeAnswer,
     ChallengeCarried,
@@ -100,16 +100,7 @@ def _page(
         employments=EMPLOYMENT,
         housings=HOUSING,
         form=form or {"client_id": uuid.uuid4().hex, "term_months": "12"},
-        decided=None
-        if decided is None
-        else {
-            "application_id": decided.application.id,
-            "status": "offered" if decided.offer else decided.application.status,
-            "reasons": [r for r in decided.reasons if not r.startswith("factor:")],
-            "factors": [
-                r.removeprefix("factor:") for r in decided.reasons if r.startswith("factor:")
-            ],
-        },
+        decided=None if decided is None else _decided_view(decided),
         offer=None
         if decided is None or decided.offer is None
         else offer_view(platform, decided.offer),
@@ -120,12 +111,10 @@ def _page(
 
 
 def _decided_view(decided: CheckoutDecision) -> dict[str, Any]:
-    reasons = decided.reasons
     return {
         "application_id": decided.application.id,
         "status": "offered" if decided.offer else decided.application.status,
-        "reasons": [r for r in reasons if not r.startswith("factor:")],
-        "factors": [r.removeprefix("factor:") for r in reasons if r.startswith("factor:")],
+        **reasons_view(decided.reasons),
     }
 
 
@@ -235,7 +224,13 @@ def pay_by_instalments(
             target=f"order {order.order_no}",
             tools=tools,
         ) as session:
+            # A 融e联 card that sent this order closes with it (locked first, as acting).
+            cards = platform.cards.open_order_cards(
+                session, customer_id=me.id, merchant_id=order.merchant_id, order_no=order.order_no
+            )
             yidai.pay(session, customer_id=me.id, token=token, offer_id=offer.id, account=account)
+            for card in cards:
+                platform.cards.paid_by_instalments(session, card)
         return done
 
     def page(
