@@ -15,7 +15,7 @@ Revision ID: 0041_lending_finish
 from alembic import op
 
 revision = "0041_lending_finish"
-down_revision = "0037_mall_catalogue"
+down_revision = "0040_risk_aml"
 branch_labels = None
 depends_on = None
 

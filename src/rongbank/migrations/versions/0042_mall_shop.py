@@ -28,7 +28,7 @@ Revision ID: 0042_mall_shop
 from alembic import op
 
 revision = "0042_mall_shop"
-down_revision = "0040_risk_aml"
+down_revision = "0041_lending_finish"
 branch_labels = None
 depends_on = None
 

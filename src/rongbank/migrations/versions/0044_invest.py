@@ -18,7 +18,7 @@ Revision ID: 0044_invest
 from alembic import op
 
 revision = "0044_invest"
-down_revision = "0037_mall_catalogue"
+down_revision = "0043_mall_orders"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ Revision ID: 0045_ops
 from alembic import op
 
 revision = "0045_ops"
-down_revision = "0037_mall_catalogue"
+down_revision = "0044_invest"
 branch_labels = None
 depends_on = None
 
