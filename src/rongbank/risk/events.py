@@ -30,6 +30,8 @@ class RiskAlertRaised(Event):
     hold), ``block`` (refused), ``shadow`` (a rule in shadow mode would have acted) or
     ``report`` (an AML report or pattern: nothing was stopped)."""
     score: float | None = None
+    """From 0 to 1, whatever the source's own scale (the engine's 0-100 points are
+    divided by 100), so the queue and the charts compare sources on one scale."""
     reasons: str = ""
     """Reason codes, comma-separated (e.g. ``new_device,fan_out``)."""
     amount: int | None = None

@@ -195,7 +195,7 @@ class RiskEngine:
                 source_ref=f"{decision_id}:shadow" if shadow else str(decision_id),
                 customer_id=customer_id,
                 action=action,
-                score=verdict.score,
+                score=verdict.score / 100,  # the contract's 0-1; decisions keep points
                 reasons=",".join(verdict.shadow if shadow else verdict.reasons),
                 amount=payment.amount,
                 hold_ref=hold_ref,

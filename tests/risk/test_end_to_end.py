@@ -1,0 +1,129 @@
+"""The risk centre's parts together, no event faked: the engine holds a transfer, the
+``risk.cases`` job files its alert and asks the customer, the answer or the analysts
+decide, and the engine's reader releases or voids the hold, each exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from rongbank.platform import Platform
+from tests.factories.people import V1, People
+from tests.support.risk import Staff, staff_member
+from tests.support.risk_engine import YUAN, in_force, transfer
+
+
+@pytest.fixture
+def people(api: TestClient, platform: Platform) -> People:
+    return People(api, platform)
+
+
+@pytest.fixture
+def held(
+    api: TestClient, platform: Platform, people: People
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """爱丽丝's transfer of ¥40 to 鲍勃 sent to review by a live rule, its alert filed."""
+    alice, bob = people.register("爱丽丝"), people.register("鲍勃")
+    people.fund(alice, 1_000 * YUAN)
+    in_force(platform, name="review_big", condition="amount >= 4000", action="review", reason="big")
+    made = transfer(api, alice, bob, "40.00", "r1")
+    assert (made.status_code, made.json()["status"]) == (201, "held")
+    assert platform.risk_desk.file(platform.transaction).questions == 1
+    return alice, bob
+
+
+def available(api: TestClient, person: dict[str, Any]) -> str:
+    [account] = api.get(f"{V1}/me/accounts", headers=person["headers"]).json()
+    return str(account["available"])
+
+
+def the_question(api: TestClient, person: dict[str, Any]) -> dict[str, Any]:
+    [question] = api.get(f"{V1}/me/risk/questions", headers=person["headers"]).json()
+    return dict(question)
+
+
+def answer(api: TestClient, person: dict[str, Any], question: int, said: str) -> Any:
+    return api.post(
+        f"{V1}/me/risk/questions/{question}/answer",
+        headers=person["headers"],
+        json={"answer": said},
+    )
+
+
+def run_the_jobs(platform: Platform, times: int = 2) -> None:
+    """The server's risk jobs, each run more than once: a second run changes nothing."""
+    for _ in range(times):
+        platform.risk_desk.file(platform.transaction)
+        platform.resolve_risk_holds()
+
+
+def holds(platform: Platform) -> list[tuple[str, str | None]]:
+    with platform.transaction() as session:
+        rows = session.execute(text("SELECT state, resolved_by FROM risk_hold")).all()
+    return [(str(r[0]), r[1]) for r in rows]
+
+
+def staff_post(api: TestClient, who: Staff, path: str, body: dict[str, Any]) -> Any:
+    response = api.post(f"{V1}/staff/risk{path}", headers=who.headers, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_yes_releases_the_held_transfer_once(
+    api: TestClient, platform: Platform, held: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    alice, bob = held
+    assert (available(api, alice), available(api, bob)) == ("960.00", "0.00")
+    question = the_question(api, alice)
+    assert question["status"] == "asked"
+
+    said = answer(api, alice, question["id"], "yes")
+    assert said.status_code == 200, said.text
+    run_the_jobs(platform)
+
+    assert (available(api, alice), available(api, bob)) == ("960.00", "40.00")
+    assert holds(platform) == [("released", f"decision:answer:{question['id']}")]
+    # Said again, and the transfer retried: nothing moves twice.
+    assert answer(api, alice, question["id"], "yes").status_code == 409
+    assert transfer(api, alice, bob, "40.00", "r1").status_code == 200
+    run_the_jobs(platform)
+    assert (available(api, alice), available(api, bob)) == ("960.00", "40.00")
+
+
+def test_no_voids_it_blocks_the_tools_and_the_analysts_confirm_fraud(
+    api: TestClient, platform: Platform, held: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    alice, bob = held
+    question = the_question(api, alice)
+    assert answer(api, alice, question["id"], "no").status_code == 200
+    run_the_jobs(platform)
+
+    assert (available(api, alice), available(api, bob)) == ("1000.00", "0.00")
+    assert holds(platform) == [("voided", f"decision:answer:{question['id']}")]
+    tools = api.get(f"{V1}/me/tools", headers=alice["headers"]).json()
+    assert {t["status"] for t in tools} == {"blocked"}
+
+    first = staff_member(platform, username="alice-analyst", role="risk_analyst")
+    second = staff_member(platform, username="bob-analyst", role="risk_analyst")
+    [waiting] = api.get(f"{V1}/staff/risk/cases", headers=first.headers).json()
+    assert (waiting["case"]["status"], waiting["case"]["customer_denied"]) == ("open", True)
+    # The rule's 50 points, on the contract's 0-1 scale that screening and the charts use.
+    assert waiting["top_score"] == 0.5
+    case_id = waiting["case"]["id"]
+    staff_post(api, first, f"/cases/{case_id}/take", {})
+    proposed = staff_post(
+        api, first, f"/cases/{case_id}/decide", {"outcome": "fraud", "note": "客户否认"}
+    )
+    assert proposed["final"] is False
+    confirmed = staff_post(api, second, f"/cases/{case_id}/confirm", {"note": "同意"})
+    assert (confirmed["final"], confirmed["case"]["outcome"]) == (True, "fraud")
+    run_the_jobs(platform)
+
+    # Voided once, by the customer's answer; the analysts' decision moved nothing more.
+    assert holds(platform) == [("voided", f"decision:answer:{question['id']}")]
+    assert (available(api, alice), available(api, bob)) == ("1000.00", "0.00")
+    accounts = api.get(f"{V1}/me/accounts", headers=alice["headers"]).json()
+    assert [a["status"] for a in accounts] == ["frozen"]
