@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from rongbank.platform import Platform
 from tests.factories.people import V1, People
-from tests.support.risk import Staff, staff_member
+from tests.support.risk import Staff, answer_question, staff_member
 from tests.support.risk_engine import YUAN, in_force, transfer
 
 
@@ -45,14 +45,6 @@ def the_question(api: TestClient, person: dict[str, Any]) -> dict[str, Any]:
     return dict(question)
 
 
-def answer(api: TestClient, person: dict[str, Any], question: int, said: str) -> Any:
-    return api.post(
-        f"{V1}/me/risk/questions/{question}/answer",
-        headers=person["headers"],
-        json={"answer": said},
-    )
-
-
 def run_the_jobs(platform: Platform, times: int = 2) -> None:
     """The server's risk jobs, each run more than once: a second run changes nothing."""
     for _ in range(times):
@@ -80,14 +72,14 @@ def test_yes_releases_the_held_transfer_once(
     question = the_question(api, alice)
     assert question["status"] == "asked"
 
-    said = answer(api, alice, question["id"], "yes")
+    said = answer_question(api, platform, alice, question["id"], "yes")
     assert said.status_code == 200, said.text
     run_the_jobs(platform)
 
     assert (available(api, alice), available(api, bob)) == ("960.00", "40.00")
     assert holds(platform) == [("released", f"decision:answer:{question['id']}")]
     # Said again, and the transfer retried: nothing moves twice.
-    assert answer(api, alice, question["id"], "yes").status_code == 409
+    assert answer_question(api, platform, alice, question["id"], "yes").status_code == 409
     assert transfer(api, alice, bob, "40.00", "r1").status_code == 200
     run_the_jobs(platform)
     assert (available(api, alice), available(api, bob)) == ("960.00", "40.00")
@@ -98,7 +90,7 @@ def test_no_voids_it_blocks_the_tools_and_the_analysts_confirm_fraud(
 ) -> None:
     alice, bob = held
     question = the_question(api, alice)
-    assert answer(api, alice, question["id"], "no").status_code == 200
+    assert answer_question(api, platform, alice, question["id"], "no").status_code == 200
     run_the_jobs(platform)
 
     assert (available(api, alice), available(api, bob)) == ("1000.00", "0.00")

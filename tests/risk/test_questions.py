@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from rongbank.chat.schemas import NoticeBody
 from rongbank.platform import Platform
 from tests.factories.people import V1, People
-from tests.support.risk import Staff, decisions, raise_alert, staff_member
+from tests.support.risk import Staff, answer_question, decisions, raise_alert, staff_member
+from tests.support.sms import sms_code, sms_texts
 
 CHAT = f"{V1}/me/chat"
 
@@ -39,14 +40,6 @@ def notices(api: TestClient, who: dict[str, Any]) -> list[dict[str, Any]]:
     for m in messages:
         NoticeBody.model_validate_json(m["body"])  # the shape the pages are promised
     return [json.loads(m["body"]) for m in messages]
-
-
-def answer(api: TestClient, who: dict[str, Any], question_id: int, said: str) -> Any:
-    return api.post(
-        f"{V1}/me/risk/questions/{question_id}/answer",
-        headers=who["headers"],
-        json={"answer": said},
-    )
 
 
 def question_of(api: TestClient, who: dict[str, Any]) -> int:
@@ -93,7 +86,7 @@ class TestTheAnswer:
         raise_alert(platform, customer["customer_id"], ref="d1", hold_ref="pending:9")
         question_id = question_of(api, customer)
 
-        answered = answer(api, customer, question_id, "yes")
+        answered = answer_question(api, platform, customer, question_id, "yes")
         assert answered.status_code == 200, answered.text
         assert answered.json()["status"] == "yes"
         [decided] = decisions(platform)
@@ -113,7 +106,7 @@ class TestTheAnswer:
         raise_alert(platform, first["customer_id"], ref="d0", score=0.99, hold_ref="pending:1")
         raise_alert(platform, customer["customer_id"], ref="d1", score=0.6, hold_ref="pending:2")
 
-        answered = answer(api, customer, question_of(api, customer), "no")
+        answered = answer_question(api, platform, customer, question_of(api, customer), "no")
         assert answered.json()["status"] == "no"
         [decided] = decisions(platform)
         assert (decided["outcome"], decided["hold_ref"], decided["decided_by"]) == (
@@ -134,8 +127,8 @@ class TestTheAnswer:
         customer = people.register()
         raise_alert(platform, customer["customer_id"], ref="d1")
         question_id = question_of(api, customer)
-        assert answer(api, customer, question_id, "yes").status_code == 200
-        again = answer(api, customer, question_id, "no")
+        assert answer_question(api, platform, customer, question_id, "yes").status_code == 200
+        again = answer_question(api, platform, customer, question_id, "no")
         assert (again.status_code, again.json()["error"]["code"]) == (
             409,
             "risk_question_answered",
@@ -147,7 +140,7 @@ class TestTheAnswer:
     ) -> None:
         customer, other = people.register("王一"), people.register("王二")
         raise_alert(platform, customer["customer_id"], ref="d1")
-        refused = answer(api, other, question_of(api, customer), "yes")
+        refused = answer_question(api, platform, other, question_of(api, customer), "yes")
         assert (refused.status_code, refused.json()["error"]["code"]) == (
             404,
             "risk_question_not_found",
@@ -168,7 +161,7 @@ class TestTheAnswer:
             headers=analyst.headers,
             json={"outcome": "genuine", "note": "客户来电确认"},
         )
-        late = answer(api, customer, question_id, "no")
+        late = answer_question(api, platform, customer, question_id, "no")
         assert late.json()["error"]["code"] == "risk_question_answered"
         assert [d["outcome"] for d in decisions(platform)] == ["genuine"]
 
@@ -177,4 +170,68 @@ class TestTheAnswer:
     ) -> None:
         customer = people.register()
         raise_alert(platform, customer["customer_id"], ref="d1")
-        assert answer(api, customer, question_of(api, customer), "maybe").status_code == 422
+        assert (
+            answer_question(
+                api, platform, customer, question_of(api, customer), "maybe"
+            ).status_code
+            == 422
+        )
+
+
+class TestYesIsConfirmed:
+    """Yes releases held money: the session alone (a fraudster's, maybe) cannot say it."""
+
+    def test_yes_asks_for_a_code_sent_to_the_mobile_and_nothing_moves_before(
+        self, api: TestClient, platform: Platform, people: People
+    ) -> None:
+        customer = people.register()
+        raise_alert(platform, customer["customer_id"], ref="d1", amount=4_000)
+        question_id = question_of(api, customer)
+
+        asked = answer_question(api, platform, customer, question_id, "yes", confirm=False)
+        assert (asked.status_code, asked.json()["error"]["code"]) == (403, "challenge_required")
+        assert "¥40.00" in sms_texts(platform, customer["login_name"])[0]
+        assert decisions(platform) == []
+        assert question_of(api, customer) == question_id  # still asked
+
+        path = f"{V1}/me/risk/questions/{question_id}/answer"
+        challenge = asked.json()["error"]["details"]["challenge"]["id"]
+        wrong = api.post(
+            path,
+            headers=customer["headers"],
+            json={"answer": "yes", "challenge_id": challenge, "response": "000000"},
+        )
+        assert wrong.status_code in (401, 403, 422), wrong.text
+        assert decisions(platform) == []
+
+        confirmed = answer_question(api, platform, customer, question_id, "yes")
+        assert (confirmed.status_code, confirmed.json()["status"]) == (200, "yes")
+        assert [d["outcome"] for d in decisions(platform)] == ["genuine"]
+
+    def test_a_code_for_one_question_does_not_answer_another(
+        self, api: TestClient, platform: Platform, people: People
+    ) -> None:
+        customer = people.register()
+        raise_alert(platform, customer["customer_id"], ref="d1", hold_ref="h1")
+        raise_alert(platform, customer["customer_id"], ref="d2", hold_ref="h2")
+        second, first = (
+            q["id"] for q in api.get(f"{V1}/me/risk/questions", headers=customer["headers"]).json()
+        )
+        asked = answer_question(api, platform, customer, first, "yes", confirm=False)
+        challenge = asked.json()["error"]["details"]["challenge"]["id"]
+        code = sms_code(platform, customer["login_name"])
+        reused = api.post(
+            f"{V1}/me/risk/questions/{second}/answer",
+            headers=customer["headers"],
+            json={"answer": "yes", "challenge_id": challenge, "response": code},
+        )
+        assert reused.status_code != 200
+        assert decisions(platform) == []
+
+    def test_no_needs_no_code(self, api: TestClient, platform: Platform, people: People) -> None:
+        customer = people.register()
+        raise_alert(platform, customer["customer_id"], ref="d1")
+        said = answer_question(
+            api, platform, customer, question_of(api, customer), "no", confirm=False
+        )
+        assert (said.status_code, said.json()["status"]) == (200, "no")

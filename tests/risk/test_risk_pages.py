@@ -16,6 +16,7 @@ from rongbank.api.app import create_app
 from rongbank.platform import Platform
 from rongbank.web.pages import LANG_COOKIE
 from tests.support.risk import decisions, raise_alert
+from tests.support.sms import sms_code
 from tests.support.web import WebCustomer, WebStaff
 
 
@@ -124,6 +125,10 @@ def test_the_customer_answers_from_the_notice(platform: Platform, customer: WebC
     assert "这笔付款是您本人操作的吗？" in customer.page.text
     assert "8,800.00" in customer.page.text
     customer.submit(link.group(1), press=("answer", "yes"))
+    # Yes releases the money: the session alone cannot say it, a code to the mobile does.
+    assert 'id="confirm-change"' in customer.page.text
+    assert decisions(platform) == []
+    customer.submit(link.group(1), response=sms_code(platform, customer.mobile))
     assert "您已确认是本人操作" in customer.page.text
     assert [d["outcome"] for d in decisions(platform)] == ["genuine"]
 

@@ -6,12 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from rongbank import outbox
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from rongbank.risk.events import RiskAlertRaised
+from tests.factories.people import V1
+from tests.support.sms import sms_code
 
 STAFF_PASSWORD = "Risk-Desk-2026!"
 
@@ -82,3 +85,24 @@ def staff_member(platform: Platform, *, username: str, role: str) -> Staff:
             session, kind=PrincipalKind.STAFF, principal_id=staff_id, client="tests"
         )
     return Staff(staff_id, {"Authorization": f"Bearer {login.token}"})
+
+
+def answer_question(
+    api: TestClient,
+    platform: Platform,
+    who: dict[str, Any],
+    question_id: int,
+    said: str,
+    *,
+    confirm: bool = True,
+) -> Any:
+    """Answer "was this you?" over the API; a yes's SMS challenge answered with the
+    code the fake gateway sent (unless ``confirm`` is False)."""
+    path = f"{V1}/me/risk/questions/{question_id}/answer"
+    response = api.post(path, headers=who["headers"], json={"answer": said})
+    if not confirm or response.status_code != 403:
+        return response
+    challenge = response.json()["error"]["details"]["challenge"]
+    code = sms_code(platform, who["login_name"])
+    body = {"answer": said, "challenge_id": challenge["id"], "response": code}
+    return api.post(path, headers=who["headers"], json=body)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -191,17 +192,51 @@ def my_risk_questions(platform: PlatformDep, me: CustomerPrincipal) -> list[s.Ri
 def answer_risk_question(
     question_id: IdParam, body: s.RiskAnswerIn, platform: PlatformDep, me: CustomerPrincipal
 ) -> s.RiskQuestionOut:
-    """``yes``: the payment goes ahead; ``no``: it is stopped, your authentication
-    tools are blocked (call the bank to unblock them) and the bank looks into it.
-    Answered once (``risk_question_answered``)."""
-    with platform.audited(
-        actor_kind="customer",
-        actor_id=me.id,
-        action="risk.question.answer",
-        target=f"question {question_id}",
-        details={"answer": body.answer},
+    """``yes``: the payment goes ahead, confirmed with a code sent to the registered
+    mobile (send the answer without ``challenge_id`` first, then again with the
+    challenge's id and the code, as for a new tool); ``no``: it is stopped at once,
+    your authentication tools are blocked (call the bank to unblock them) and the
+    bank looks into it. Answered once (``risk_question_answered``)."""
+    with answering(
+        platform, me.id, question_id, body.answer, body.challenge_id, body.response, "api"
     ) as session:
         question = platform.risk_desk.questions.answer(
             session, question_id=question_id, customer_id=me.id, mine=body.answer == "yes"
         )
         return s.RiskQuestionOut.of(question)
+
+
+def answering(
+    platform: Platform,
+    customer_id: int,
+    question_id: int,
+    answer: str,
+    challenge_id: str | None,
+    response: str | None,
+    channel: str,
+) -> AbstractContextManager[Session]:
+    """The audited transaction that answers a question (the API's and the web bank's).
+    Yes releases held money, so the session alone must not say it (it may be the
+    fraudster's): it is a security change, confirmed by a code to the registered
+    mobile. No only stops money and blocks tools: it needs nothing more."""
+    action, target = "risk.question.answer", f"question {question_id}"
+    if answer != "yes":
+        return platform.audited(
+            actor_kind="customer",
+            actor_id=customer_id,
+            action=action,
+            target=target,
+            details={"answer": answer, "channel": channel},
+        )
+    with platform.transaction() as session:
+        change = platform.risk_desk.questions.release_change(
+            session, question_id=question_id, customer_id=customer_id
+        )
+    return platform.confirmed(
+        change,
+        customer_id=customer_id,
+        challenge_id=challenge_id,
+        response=response,
+        action=action,
+        target=target,
+    )

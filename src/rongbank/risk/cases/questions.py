@@ -6,9 +6,10 @@ off) that opens the question (``/risk/questions/{id}`` in the web bank,
 ``/api/v1/me/risk/questions`` over the API). The question is answered once, only
 by the customer concerned:
 
-- **yes**: the alert is closed as ``genuine`` and
-  ``RiskCaseDecided(outcome="genuine", decided_by=None)`` tells the engine to release
-  the hold; a case left with nothing open (and not denied) closes as genuine;
+- **yes** (confirmed like a security change, :meth:`Questions.release_change`: whoever
+  holds the session may be the fraudster, and yes releases money): the alert is closed
+  as ``genuine`` and ``RiskCaseDecided(outcome="genuine", decided_by=None)`` tells
+  the engine to release the hold; a case left with nothing open (and not denied) closes as genuine;
 - **no**: the customer's active authentication tools are blocked at once (whoever
   made the payment has them, or their password), the hold is voided
   (``RiskCaseDecided(outcome="fraud")``), and the case goes to the top of the queue
@@ -26,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.auth.tools import ToolService
+from rongbank.auth.tools import PaymentRequest, ToolService
 from rongbank.chat.notices import SECURITY
 from rongbank.chat.push import PushService
 from rongbank.clock import Clock
@@ -120,6 +121,20 @@ class Questions:
         if row is None:
             raise QuestionNotFound(question_id=question_id)
         return Question(*row)
+
+    def release_change(
+        self, session: Session, *, question_id: int, customer_id: int
+    ) -> PaymentRequest:
+        """What a "yes" is confirmed as (``Platform.confirmed``): releasing this held
+        payment, in the words of the SMS, bound to this question. Refused here, before a
+        code is sent, when the question is not the customer's or is answered already."""
+        question = self.question(session, question_id, customer_id=customer_id)
+        if question.status != "asked":
+            raise QuestionAnswered(status=question.status)
+        shown = "" if question.amount is None else format_amount(question.amount, scale=CNY_SCALE)
+        return PaymentRequest.security_change(
+            customer_id, f"确认暂缓的 ¥{shown} 付款为本人操作并放行", f"risk-question:{question_id}"
+        )
 
     def answer(
         self, session: Session, *, question_id: int, customer_id: int, mine: bool

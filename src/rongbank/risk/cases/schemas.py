@@ -43,6 +43,10 @@ class RiskAssignIn(Input):
 class RiskAnswerIn(Input):
     answer: Literal["yes", "no"]
     """``yes``: I made this payment; ``no``: I did not."""
+    challenge_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """A ``yes`` is confirmed like a security change: the challenge the first try
+    opened, with the code sent to the registered mobile."""
+    response: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 class RiskCaseOut(BaseModel):
