@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from rongbank.platform import Platform
+from rongbank.risk.cases.labels import labelled_rows
 from tests.factories.people import V1, People
-from tests.support.risk import Staff, answer_question, staff_member
+from tests.support.risk import Staff, answer_question, raise_alert, staff_member
 from tests.support.risk_engine import YUAN, in_force, transfer
 
 
@@ -119,3 +120,29 @@ def test_no_voids_it_blocks_the_tools_and_the_analysts_confirm_fraud(
     assert (available(api, alice), available(api, bob)) == ("1000.00", "0.00")
     accounts = api.get(f"{V1}/me/accounts", headers=alice["headers"]).json()
     assert [a["status"] for a in accounts] == ["frozen"]
+
+
+def test_the_case_and_the_labels_carry_the_engines_features(
+    api: TestClient, platform: Platform, held: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    alice, _bob = held
+    # An AML finding has no features of its own: cases keeps its snapshot for it.
+    raise_alert(platform, alice["customer_id"], ref="f1", source="aml", action="report")
+    analyst = staff_member(platform, username="alice-analyst", role="risk_analyst")
+    [item] = api.get(f"{V1}/staff/risk/cases", headers=analyst.headers).json()
+    case_id = item["case"]["id"]
+    case = api.get(f"{V1}/staff/risk/cases/{case_id}", headers=analyst.headers).json()
+    features = {a["source"]: a["features"] for a in case["alerts"]}
+    # What the engine's rules saw, by their names: the amount, a first payment to 鲍勃.
+    assert (features["engine"]["amount"], features["engine"]["new_payee"]) == (4000, True)
+    assert "cust_n_10m" in features["engine"]
+    assert "movements_24h" not in features["engine"]
+    assert "movements_24h" in features["aml"]
+
+    staff_post(api, analyst, f"/cases/{case_id}/take", {})
+    staff_post(api, analyst, f"/cases/{case_id}/decide", {"outcome": "genuine", "note": "本人"})
+    with platform.transaction() as session:
+        rows = {r["source"]: r for r in labelled_rows(session)}
+    assert (rows["engine"]["feature_amount"], rows["engine"]["feature_new_payee"]) == (4000, 1)
+    assert rows["engine"]["label"] == 0
+    assert "feature_movements_24h" in rows["aml"]

@@ -37,6 +37,9 @@ class RiskAlertRaised(Event):
     amount: int | None = None
     """Minor units of the payment concerned, when there is one."""
     hold_ref: str | None = None
+    features: str = ""
+    """What the source scored, as a JSON object in text (the engine's features by the
+    names its rules use); "" when it has none (AML), and cases keeps its own snapshot."""
 
     @property
     def key(self) -> str:

@@ -8,11 +8,12 @@ and a payment held for review asks the customer "was this you?"
 (``rongbank.risk.cases.questions``), all in the transaction that takes the event off
 the queue: an alert is filed exactly once, even with several processes reading.
 
-The event carries a score and reason codes but not the features the source scored:
-the alert keeps a snapshot of what the cases side can see when it arrives
-(:data:`FEATURES_SQL`: the customer's movements in the day before, their account
-age, the hour, earlier alerts and fraud), which the case page shows and the bank's
-labels are exported with (``rongbank risk labels export``).
+The alert keeps the features its source scored (the engine's, by the names its rules
+use: ``RiskAlertRaised.features``), which the case page shows and the bank's labels
+are exported with (``rongbank risk labels export``): a model trained on them reads
+what the engine will give it. A source with none (AML, screening) gets a snapshot of
+what the cases side can see when it arrives (:data:`FEATURES_SQL`: the customer's
+movements in the day before, their account age, the hour, earlier alerts and fraud).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -68,6 +70,8 @@ class Incoming:
     amount: int | None
     hold_ref: str | None
     at: datetime
+    features: dict[str, Any] | None = None
+    """The source's own features; None: the cases side takes its snapshot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ def incoming(event: outbox.Event) -> Incoming | None:
             event.amount,
             event.hold_ref,
             event.occurred_at,
+            _features(event.features),
         )
     if isinstance(event, ScreeningHit):
         # Screening scores names 0-100; alerts score 0-1 like the engine.
@@ -104,6 +109,18 @@ def incoming(event: outbox.Event) -> Incoming | None:
             event.occurred_at,
         )
     return None
+
+
+def _features(raw: str) -> dict[str, Any] | None:
+    """The event's features, when they are a JSON object (else the snapshot is taken:
+    an alert is never lost for a malformed extra)."""
+    if not raw:
+        return None
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 _OPEN_CASE = text(
@@ -130,9 +147,11 @@ def file_alert(session: Session, alert: Incoming, questions: Questions) -> bool:
         return False
     session.execute(_OPEN_CASE, {"c": alert.customer_id, "at": alert.at})
     case_id = session.execute(_CASE_OF, {"c": alert.customer_id}).scalar_one()
-    features = session.execute(
-        text(FEATURES_SQL), {"c": alert.customer_id, "at": alert.at}
-    ).scalar_one()
+    features = alert.features
+    if features is None:
+        features = session.execute(
+            text(FEATURES_SQL), {"c": alert.customer_id, "at": alert.at}
+        ).scalar_one()
     row = session.execute(
         _ALERT,
         {

@@ -47,7 +47,11 @@ def labelled_rows(session: Session) -> list[dict[str, Any]]:
             "score": score,
             "amount": amount,
         }
-        row |= {f"feature_{k}": v for k, v in sorted(dict(features).items())}
+        # Flags as 0/1, as the engine's model reads them (``engine._numbers``).
+        row |= {
+            f"feature_{k}": int(v) if isinstance(v, bool) else v
+            for k, v in sorted(dict(features).items())
+        }
         row |= {f"reason_{code}": int(code in reasons) for code in codes}
         row[LABEL] = int(outcome == "fraud")
         rows.append(row)

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+import orjson
 from sqlalchemy.orm import Session
 
 from rongbank import outbox, review_hold
@@ -126,19 +127,19 @@ class RiskEngine:
 
             def record_block(s: Session) -> None:
                 decision_id = record(s, counted=False)
-                self._alert(s, decision_id, customer_id, payment, verdict, "block", now)
+                self._alert(s, decision_id, customer_id, payment, verdict, "block", now, seen)
 
             self._timed(started)
             raise PaymentBlocked(record_block)
         decision_id = record(session)
         if verdict.shadow:
-            self._alert(session, decision_id, customer_id, payment, verdict, "shadow", now)
+            self._alert(session, decision_id, customer_id, payment, verdict, "shadow", now, seen)
         if action == "review":
             review_hold.ask(
                 session,
                 review_hold.ReviewHold(
                     lambda s, ref, entry: self._held(
-                        s, decision_id, customer_id, payment, verdict, ref, entry, now
+                        s, decision_id, customer_id, payment, verdict, ref, entry, now, seen
                     )
                 ),
             )
@@ -159,6 +160,7 @@ class RiskEngine:
         ref: str,
         entry_id: int,
         now: datetime,
+        seen: f.FeatureValues,
     ) -> None:
         run(
             session,
@@ -172,7 +174,7 @@ class RiskEngine:
                 "expires": now + self.hold_timeout,
             },
         )
-        self._alert(session, decision_id, customer_id, payment, verdict, "review", now, ref)
+        self._alert(session, decision_id, customer_id, payment, verdict, "review", now, seen, ref)
 
     @staticmethod
     def _alert(
@@ -183,6 +185,7 @@ class RiskEngine:
         verdict: Verdict,
         action: str,
         now: datetime,
+        seen: f.FeatureValues,
         hold_ref: str | None = None,
     ) -> None:
         shadow = action == "shadow"
@@ -199,6 +202,8 @@ class RiskEngine:
                 reasons=",".join(verdict.shadow if shadow else verdict.reasons),
                 amount=payment.amount,
                 hold_ref=hold_ref,
+                # What the rules saw, for the case page and the bank's labels.
+                features=orjson.dumps(seen).decode(),
             ),
         )
 
