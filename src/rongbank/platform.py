@@ -917,16 +917,19 @@ class Platform:
 
     def resolve_risk_holds(self) -> HoldsResolved:
         """Release or void the payments held for review: as their cases were decided
-        (``RiskCaseDecided``), or by policy once they time out."""
+        (``RiskCaseDecided``), or by policy once they time out. A release is announced
+        as the transfer it is (``TransferMade``: the payee is told)."""
+        released = self.accounts.held_transfer_released
         total = HoldsResolved()
         with self.transaction() as session:
-            total += risk_holds.decided(session, self.ledger, self.clock.now())
+            total += risk_holds.decided(session, self.ledger, self.clock.now(), released=released)
         with self.transaction() as session:
             total += risk_holds.timed_out(
                 session,
                 self.ledger,
                 self.clock.now(),
                 release=self.settings.risk_hold_timeout_outcome == "release",
+                released=released,
             )
         if total != HoldsResolved():
             logger.info("risk holds resolved: %s", total)

@@ -4,6 +4,7 @@ decide, and the engine's reader releases or voids the hold, each exactly once.""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -47,10 +48,23 @@ def the_question(api: TestClient, person: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_the_jobs(platform: Platform, times: int = 2) -> None:
-    """The server's risk jobs, each run more than once: a second run changes nothing."""
+    """The server's risk jobs and the notices', each run more than once: a second run
+    changes nothing."""
     for _ in range(times):
         platform.risk_desk.file(platform.transaction)
         platform.resolve_risk_holds()
+        platform.push.deliver(platform.transaction)
+
+
+def money_received(api: TestClient, person: dict[str, Any]) -> list[str]:
+    """The amounts of the "money received" notices in the person's 融e联 notice box."""
+    chat = f"{V1}/me/chat/conversations"
+    boxes = [c for c in api.get(chat, headers=person["headers"]).json() if c["kind"] == "notice"]
+    if not boxes:
+        return []
+    messages = api.get(f"{chat}/{boxes[0]['id']}/messages", headers=person["headers"]).json()
+    bodies = [json.loads(m["body"]) for m in messages]
+    return [b["data"]["amount"] for b in bodies if b["kind"] == "money_received"]
 
 
 def holds(platform: Platform) -> list[tuple[str, str | None]]:
@@ -70,6 +84,8 @@ def test_yes_releases_the_held_transfer_once(
 ) -> None:
     alice, bob = held
     assert (available(api, alice), available(api, bob)) == ("960.00", "0.00")
+    platform.push.deliver(platform.transaction)
+    assert money_received(api, bob) == []  # held: nothing received yet
     question = the_question(api, alice)
     assert question["status"] == "asked"
 
@@ -79,11 +95,13 @@ def test_yes_releases_the_held_transfer_once(
 
     assert (available(api, alice), available(api, bob)) == ("960.00", "40.00")
     assert holds(platform) == [("released", f"decision:answer:{question['id']}")]
+    assert money_received(api, bob) == ["40.00"]  # told when the money moved, once
     # Said again, and the transfer retried: nothing moves twice.
     assert answer_question(api, platform, alice, question["id"], "yes").status_code == 409
     assert transfer(api, alice, bob, "40.00", "r1").status_code == 200
     run_the_jobs(platform)
     assert (available(api, alice), available(api, bob)) == ("960.00", "40.00")
+    assert money_received(api, bob) == ["40.00"]
 
 
 def test_no_voids_it_blocks_the_tools_and_the_analysts_confirm_fraud(
@@ -118,6 +136,7 @@ def test_no_voids_it_blocks_the_tools_and_the_analysts_confirm_fraud(
     # Voided once, by the customer's answer; the analysts' decision moved nothing more.
     assert holds(platform) == [("voided", f"decision:answer:{question['id']}")]
     assert (available(api, alice), available(api, bob)) == ("1000.00", "0.00")
+    assert money_received(api, bob) == []
     accounts = api.get(f"{V1}/me/accounts", headers=alice["headers"]).json()
     assert [a["status"] for a in accounts] == ["frozen"]
 

@@ -476,21 +476,36 @@ class AccountsService(StaffMembers):
                 hold.held(session, command.client_id, entry_id)
             return TransferDone(entry_id, "held" if outcome.status == "created" else outcome.status)
         if outcome.status == "created":
-            outbox.record(
-                session,
-                TransferMade(
-                    entry_id=entry_id,
-                    payer_customer_id=payer.customer_id,
-                    payer_account_id=payer.id,
-                    payee_customer_id=payee.customer_id,
-                    payee_account_id=payee.id,
-                    payee_account_tail=payee.number[-4:],
-                    amount=amount,
-                    currency=payee.currency,
-                    occurred_at=self.clock.now(),
-                ),
-            )
+            self._announce(session, entry_id, payer, payee, amount)
         return TransferDone(entry_id, outcome.status)
+
+    def held_transfer_released(self, session: Session, entry_id: int) -> None:
+        """A transfer held for review (made pending by :meth:`transfer`) was released:
+        its money moves now, so it is announced now, as any transfer is when it moves
+        (the payee hears of it). Its key is the held entry's, so once."""
+        entry = self.ledger.entry(session, entry_id)
+        payer = self.account(session, str(entry.metadata["payer"]))
+        payee = self.account(session, str(entry.metadata["payee"]))
+        amount = entry.hold.amount if entry.hold is not None else 0
+        self._announce(session, entry_id, payer, payee, amount)
+
+    def _announce(
+        self, session: Session, entry_id: int, payer: EAccount, payee: EAccount, amount: int
+    ) -> None:
+        outbox.record(
+            session,
+            TransferMade(
+                entry_id=entry_id,
+                payer_customer_id=payer.customer_id,
+                payer_account_id=payer.id,
+                payee_customer_id=payee.customer_id,
+                payee_account_id=payee.id,
+                payee_account_tail=payee.number[-4:],
+                amount=amount,
+                currency=payee.currency,
+                occurred_at=self.clock.now(),
+            ),
+        )
 
     def review_transfer(
         self, session: Session, *, customer_id: int, source: str, destination: str, amount: int

@@ -11,6 +11,7 @@ with the first anyway.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +24,10 @@ from rongbank.ledger.service import LedgerService, PostPending, VoidPending
 from rongbank.risk.events import RiskCaseDecided
 
 READER = "risk.engine"
+
+Released = Callable[[Session, int], None]
+"""Told, in the transaction that posts it, of each held entry released (the accounts
+announce the transfer then: ``AccountsService.held_transfer_released``)."""
 
 _CLAIM = statement(
     "UPDATE risk_hold SET state = :state, resolved_at = :now, resolved_by = :by "
@@ -44,7 +49,14 @@ class HoldsResolved:
 
 
 def resolve(
-    session: Session, ledger: LedgerService, hold_ref: str, *, release: bool, by: str, now: datetime
+    session: Session,
+    ledger: LedgerService,
+    hold_ref: str,
+    *,
+    release: bool,
+    by: str,
+    now: datetime,
+    released: Released | None = None,
 ) -> bool:
     """Post (``release``) or void the hold, if it is still held; whether it was."""
     state = "released" if release else "voided"
@@ -68,11 +80,18 @@ def resolve(
             metadata={"by": by},
         )
     ledger.transfer(session, command).entry_id_or_raise()
+    if release and released is not None:
+        released(session, entry_id)
     return True
 
 
 def decided(
-    session: Session, ledger: LedgerService, now: datetime, *, limit: int = 200
+    session: Session,
+    ledger: LedgerService,
+    now: datetime,
+    *,
+    limit: int = 200,
+    released: Released | None = None,
 ) -> HoldsResolved:
     """Act on the case decisions in the reader's queue: ``genuine`` releases,
     ``fraud`` voids; other outcomes leave the hold to its timeout."""
@@ -86,17 +105,25 @@ def decided(
             continue
         release = event.outcome == "genuine"
         by = f"decision:{event.decision_ref}"
-        if resolve(session, ledger, event.hold_ref, release=release, by=by, now=now):
+        if resolve(
+            session, ledger, event.hold_ref, release=release, by=by, now=now, released=released
+        ):
             done += HoldsResolved(1, 0) if release else HoldsResolved(0, 1)
     outbox.acknowledge(session, READER, taken)
     return done
 
 
 def timed_out(
-    session: Session, ledger: LedgerService, now: datetime, *, release: bool, limit: int = 200
+    session: Session,
+    ledger: LedgerService,
+    now: datetime,
+    *,
+    release: bool,
+    limit: int = 200,
+    released: Released | None = None,
 ) -> HoldsResolved:
     """Release or void (by policy) the holds nobody decided in time."""
     refs = [str(r[0]) for r in run(session, _DUE, {"now": now, "limit": limit}).fetchall()]
     for ref in refs:
-        resolve(session, ledger, ref, release=release, by="timeout", now=now)
+        resolve(session, ledger, ref, release=release, by="timeout", now=now, released=released)
     return HoldsResolved(len(refs), 0) if release else HoldsResolved(0, len(refs))
