@@ -918,18 +918,24 @@ class Platform:
     def resolve_risk_holds(self) -> HoldsResolved:
         """Release or void the payments held for review: as their cases were decided
         (``RiskCaseDecided``), or by policy once they time out. A release is announced
-        as the transfer it is (``TransferMade``: the payee is told)."""
-        released = self.accounts.held_transfer_released
+        as the transfer it is (``TransferMade``: the payee is told), and a chat card
+        that made it closes as paid (or failed, voided)."""
+
+        def resolved(session: Session, entry_id: int, released: bool) -> None:
+            if released:
+                self.accounts.held_transfer_released(session, entry_id)
+            self.cards.held_resolved(session, entry_id, released=released)
+
         total = HoldsResolved()
         with self.transaction() as session:
-            total += risk_holds.decided(session, self.ledger, self.clock.now(), released=released)
+            total += risk_holds.decided(session, self.ledger, self.clock.now(), resolved=resolved)
         with self.transaction() as session:
             total += risk_holds.timed_out(
                 session,
                 self.ledger,
                 self.clock.now(),
                 release=self.settings.risk_hold_timeout_outcome == "release",
-                released=released,
+                resolved=resolved,
             )
         if total != HoldsResolved():
             logger.info("risk holds resolved: %s", total)

@@ -165,3 +165,36 @@ def test_the_case_and_the_labels_carry_the_engines_features(
     assert (rows["engine"]["feature_amount"], rows["engine"]["feature_new_payee"]) == (4000, 1)
     assert rows["engine"]["label"] == 0
     assert "feature_movements_24h" in rows["aml"]
+
+
+@pytest.mark.parametrize("said", ["yes", "no"])
+def test_a_held_chat_card_is_paid_only_when_released(
+    api: TestClient, platform: Platform, people: People, said: str
+) -> None:
+    alice, bob = people.register("爱丽丝"), people.register("鲍勃")
+    people.fund(alice, 1_000 * YUAN)
+    chat = f"{V1}/me/chat/conversations"
+    asked = api.post(f"{chat}/direct", headers=alice["headers"], json={"mobile": bob["login_name"]})
+    conversation = asked.json()["id"]
+    assert api.post(f"{chat}/{conversation}/accept", headers=bob["headers"]).status_code == 200
+    body = {"kind": "transfer", "client_id": "c1", "account": alice["account"]["number"]}
+    sent = api.post(
+        f"{chat}/{conversation}/cards", headers=alice["headers"], json=body | {"amount": "40.00"}
+    )
+    card = sent.json()["card"]
+    in_force(platform, name="review_big", condition="amount >= 4000", action="review", reason="big")
+    url = f"{chat}/{conversation}/cards/{card['id']}"
+    acted = api.post(f"{url}/act", headers=alice["headers"], json={"client_id": "c1"})
+    assert acted.status_code == 200, acted.text
+    assert acted.json()["status"] == "open"  # held, not paid
+    again = api.post(f"{url}/act", headers=alice["headers"], json={"client_id": "c2"})
+    assert again.json()["error"]["code"] == "chat_card_used"
+    run_the_jobs(platform)
+    assert api.get(url, headers=bob["headers"]).json()["status"] == "open"
+
+    said_it = answer_question(api, platform, alice, the_question(api, alice)["id"], said)
+    assert said_it.status_code == 200, said_it.text
+    run_the_jobs(platform)
+    state = api.get(url, headers=bob["headers"]).json()
+    assert state["status"] == ("paid" if said == "yes" else "failed")
+    assert available(api, bob) == ("40.00" if said == "yes" else "0.00")

@@ -90,6 +90,10 @@ class CardKind(StrEnum):
     FLIGHT = "flight"
 
 
+HELD = "held_entry"
+"""In an open card's outcome: the ledger entry of its transfer, held for review."""
+
+
 @dataclass(frozen=True, slots=True)
 class Card:
     id: int
@@ -597,6 +601,8 @@ class CardService:
             raise CardExpired(expires_at=card.expires_at.isoformat())
         if card.status not in ("open", "booking"):
             raise CardUsed(status=card.status)
+        if HELD in card.outcome:
+            raise CardUsed(status="held")
 
     def prepare(
         self, session: Session, *, customer_id: int, conversation_id: int, card_id: int
@@ -685,7 +691,7 @@ class CardService:
                 if kind is CardKind.TRANSFER
                 else _required_account(account)
             )
-            self.accounts.transfer(
+            done = self.accounts.transfer(
                 session,
                 customer_id=customer_id,
                 source=source,
@@ -694,6 +700,10 @@ class CardService:
                 client_id=card.payment_key,
                 description=card.note or "融e联转账",
             )
+            if done.status == "held":
+                # Held for the fraud checks' review: not paid until released
+                # (:meth:`held_resolved`); open, but acted on.
+                return self._mark_held(session, card, done.entry_id)
             return self._close(session, card, "paid", {})
         if kind is CardKind.MERCHANT_ORDER:
             order = self.payments.get(
@@ -789,6 +799,7 @@ class CardService:
         rows = session.execute(
             text(
                 f"SELECT {_CARD} FROM chat_card WHERE status = 'open' AND expires_at <= :now "  # noqa: S608
+                f"AND outcome ->> '{HELD}' IS NULL "
                 "ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED"
             ),
             {"now": self.clock.now(), "limit": limit},
@@ -796,6 +807,30 @@ class CardService:
         for row in rows:
             self._close(session, Card(*row), "expired", {})
         return len(rows)
+
+    def held_resolved(self, session: Session, entry_id: int, *, released: bool) -> None:
+        """The transfer a card made, held for review, was released (the card closes as
+        paid) or voided (failed: nothing moved). A hold no card made changes nothing."""
+        row = session.execute(
+            text(
+                f"SELECT {_CARD} FROM chat_card WHERE status = 'open' "  # noqa: S608
+                f"AND outcome ->> '{HELD}' = :entry FOR UPDATE"
+            ),
+            {"entry": str(entry_id)},
+        ).first()
+        if row is not None:
+            outcome = {} if released else {"reason": "risk_review"}
+            self._close(session, Card(*row), "paid" if released else "failed", outcome)
+
+    def _mark_held(self, session: Session, card: Card, entry_id: int) -> Card:
+        row = session.execute(
+            text(
+                "UPDATE chat_card SET outcome = CAST(:o AS jsonb) "  # noqa: S608
+                f"WHERE id = :id RETURNING {_CARD}"
+            ),
+            {"o": json.dumps({HELD: entry_id}), "id": card.id},
+        ).one()
+        return Card(*row)
 
     def _close(self, session: Session, card: Card, status: str, outcome: dict[str, Any]) -> Card:
         """Record the card's outcome and post it into the conversation, referencing

@@ -25,9 +25,9 @@ from rongbank.risk.events import RiskCaseDecided
 
 READER = "risk.engine"
 
-Released = Callable[[Session, int], None]
-"""Told, in the transaction that posts it, of each held entry released (the accounts
-announce the transfer then: ``AccountsService.held_transfer_released``)."""
+Resolved = Callable[[Session, int, bool], None]
+"""Told, in the transaction that posts or voids it, of each held entry and whether it
+was released (the accounts announce the transfer then, a chat card closes)."""
 
 _CLAIM = statement(
     "UPDATE risk_hold SET state = :state, resolved_at = :now, resolved_by = :by "
@@ -56,7 +56,7 @@ def resolve(
     release: bool,
     by: str,
     now: datetime,
-    released: Released | None = None,
+    resolved: Resolved | None = None,
 ) -> bool:
     """Post (``release``) or void the hold, if it is still held; whether it was."""
     state = "released" if release else "voided"
@@ -80,8 +80,8 @@ def resolve(
             metadata={"by": by},
         )
     ledger.transfer(session, command).entry_id_or_raise()
-    if release and released is not None:
-        released(session, entry_id)
+    if resolved is not None:
+        resolved(session, entry_id, release)
     return True
 
 
@@ -91,7 +91,7 @@ def decided(
     now: datetime,
     *,
     limit: int = 200,
-    released: Released | None = None,
+    resolved: Resolved | None = None,
 ) -> HoldsResolved:
     """Act on the case decisions in the reader's queue: ``genuine`` releases,
     ``fraud`` voids; other outcomes leave the hold to its timeout."""
@@ -106,7 +106,7 @@ def decided(
         release = event.outcome == "genuine"
         by = f"decision:{event.decision_ref}"
         if resolve(
-            session, ledger, event.hold_ref, release=release, by=by, now=now, released=released
+            session, ledger, event.hold_ref, release=release, by=by, now=now, resolved=resolved
         ):
             done += HoldsResolved(1, 0) if release else HoldsResolved(0, 1)
     outbox.acknowledge(session, READER, taken)
@@ -120,10 +120,10 @@ def timed_out(
     *,
     release: bool,
     limit: int = 200,
-    released: Released | None = None,
+    resolved: Resolved | None = None,
 ) -> HoldsResolved:
     """Release or void (by policy) the holds nobody decided in time."""
     refs = [str(r[0]) for r in run(session, _DUE, {"now": now, "limit": limit}).fetchall()]
     for ref in refs:
-        resolve(session, ledger, ref, release=release, by="timeout", now=now, released=released)
+        resolve(session, ledger, ref, release=release, by="timeout", now=now, resolved=resolved)
     return HoldsResolved(len(refs), 0) if release else HoldsResolved(0, len(refs))
