@@ -299,6 +299,13 @@ class Settings(BaseSettings):
         ge=1,
         description="API processes `rongbank up` runs behind its port; unset: one per CPU.",
     )
+    worker_healthcheck_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="With several API processes, how long uvicorn's supervisor waits for a "
+        "process to answer its health check (starting up included) before it kills and "
+        "replaces it: a process starting on a loaded machine answers late.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token Prometheus sends to scrape /metrics; unset: /metrics answers "

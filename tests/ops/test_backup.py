@@ -1,12 +1,14 @@
 """Backup and point-in-time restore round trip (issue 22): a base backup while the
 bank serves, more transfers, a restore to a moment between them, and the restored
 bank checked by ``rongbank ledger verify`` and ``rongbank audit verify``: what was
-committed before that moment is there, what came after is not."""
+committed before that moment is there, what came after is not. A moment past the
+newest archived WAL is refused."""
 
 from __future__ import annotations
 
+import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,76 @@ def test_restore_to_a_moment_between_transfers(tmp_path: Path) -> None:
     refused = runner.invoke(app, ["restore", "--from", str(backup), "--data-dir", str(restored)])
     assert refused.exit_code == 1
     assert "already holds a database" in " ".join(refused.output.split())
+
+    # A moment past the newest archived WAL: PostgreSQL ends the recovery and stops
+    # (it used to leave the restore waiting for it forever); nothing is left behind.
+    too_late = tmp_path / "too-late"
+    after_the_archive = (between + timedelta(days=1)).isoformat()
+    refused = runner.invoke(
+        app,
+        [
+            "restore",
+            "--from",
+            str(backup),
+            "--data-dir",
+            str(too_late),
+            "--until",
+            after_the_archive,
+        ],
+    )
+    assert refused.exit_code == 1, refused.output
+    said = " ".join(refused.output.split())
+    assert f"the WAL archive ends before {after_the_archive}" in said, said
+    assert not (too_late / "pgdata").exists()
+
+
+def archived_segments(archive: Path) -> list[str]:
+    return sorted(p.name for p in archive.iterdir() if re.fullmatch(r"[0-9A-F]{24}", p.name))
+
+
+def started_in(backup: Path) -> str:
+    """The WAL segment a base backup started in, as its backup_label says."""
+    label = (backup / "base" / "backup_label").read_text()
+    found = re.search(r"START WAL LOCATION: .*\(file ([0-9A-F]{24})\)", label)
+    assert found is not None, label
+    return found[1]
+
+
+def test_prune_keeps_the_wal_of_the_newest_backups_only(tmp_path: Path) -> None:
+    bank, archive = tmp_path / "bank", tmp_path / "bank" / "wal-archive"
+    backups = [tmp_path / f"backup-{n}" for n in range(3)]
+    with open_platform(bank) as platform:
+        for n, backup in enumerate(backups):
+            move(platform, f"t{n}", 100)
+            taken = runner.invoke(app, ["backup", "--to", str(backup), "--data-dir", str(bank)])
+            assert taken.exit_code == 0, taken.output
+        move(platform, "t3", 100)  # a segment with nothing in it is not switched
+        archived_now(platform)
+        before = archived_segments(archive)
+        assert before[0] <= started_in(backups[0])
+
+        newest = tmp_path / "backup-3"
+        pruned = runner.invoke(
+            app,
+            ["backup", "--to", str(newest), "--data-dir", str(bank), "--prune", "--keep", "2"],
+        )
+        assert pruned.exit_code == 0, pruned.output
+
+    # What the newest two backups (backup-2 and backup-3) replay from is kept, and
+    # everything archived after it; what only the older ones needed is gone.
+    kept_from = started_in(backups[2])
+    after = archived_segments(archive)
+    assert after[0] == kept_from
+    assert [s for s in before if s >= kept_from] == [s for s in after if s in before]
+    assert started_in(backups[1]) not in after
+    assert len(list(archive.glob("*.backup"))) == 2
+    said = " ".join(pruned.output.split())
+    assert f"kept from {kept_from}, what the newest 2 backups need" in said, said
+
+    # A backup whose WAL is gone is refused, rather than restored to its own end.
+    refused = runner.invoke(
+        app, ["restore", "--from", str(backups[1]), "--data-dir", str(tmp_path / "r")]
+    )
+    assert refused.exit_code == 1, refused.output
+    assert "no longer holds this backup's WAL" in " ".join(refused.output.split())
+    assert not (tmp_path / "r" / "pgdata").exists()

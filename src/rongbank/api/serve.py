@@ -16,6 +16,15 @@ can read), with the URL of the database the parent started and migrated: the
 parent is the embedded server's one user (``rongbank.embedded``), and a worker ends
 with its parent (:func:`_end_with_parent`), so none is left serving when the parent
 is killed.
+
+uvicorn's supervisor pings each worker and replaces one that does not answer within
+``worker_healthcheck_seconds`` (a setting; uvicorn's own default is 5 s). A worker
+answers from a thread it starts once Python has started and unpickled what it was
+given; a worker starts as a ``spawn`` process, which first imports the parent's
+``__main__`` module (the whole command line: a second or more of CPU, and several
+seconds on a loaded machine, where it was killed before it could answer, again and
+again). :func:`_workers_skip_main` spares it that import: it loads only the app, and
+only once it answers.
 """
 
 from __future__ import annotations
@@ -26,17 +35,20 @@ import os
 import shutil
 import signal
 import sys
-from typing import Any
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from rongbank import logs, metrics
-from rongbank.api.app import create_app, tune_gc_for_serving
 from rongbank.audit.service import mask_text
-from rongbank.platform import Platform
 from rongbank.settings import Settings
+
+if TYPE_CHECKING:  # the app is imported where it is built: the workers' parent never is
+    from fastapi import FastAPI
 
 WORKER_APP = "rongbank.api.serve:worker_app"
 PARENT = "RONGBANK_WORKERS_PARENT"
@@ -76,9 +88,7 @@ def serve(
     }
     configure_logging(settings, log_level.upper(), access_log=access_log)
     if workers == 1:
-        app = create_app(Platform.connect(url, settings))
-        tune_gc_for_serving()
-        uvicorn.run(app, **options)
+        uvicorn.run(_app(url, settings), **options)
         return
     if not settings.nats_url:
         settings = settings.model_copy(update={"chat_fanout": "postgres"})
@@ -90,7 +100,40 @@ def serve(
     shutil.rmtree(shared, ignore_errors=True)
     shared.mkdir(parents=True)
     os.environ[metrics.MULTIPROC_DIR] = str(shared)
-    uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
+    with _workers_skip_main():
+        uvicorn.run(
+            WORKER_APP,
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
+            **options,
+        )
+
+
+@contextmanager
+def _workers_skip_main() -> Iterator[None]:
+    """Processes spawned meanwhile do not import this one's ``__main__`` module.
+
+    ``multiprocessing``'s spawn start method has a new process import the parent's
+    main module (by its ``__spec__`` or ``__file__``) before it runs anything, so that
+    functions defined there can be unpickled; a worker needs none of it (uvicorn
+    hands it its target and the app's import string). A main module with neither
+    is not imported."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _app(url: str, settings: Settings) -> FastAPI:
+    from rongbank.api.app import create_app, tune_gc_for_serving
+    from rongbank.platform import Platform
+
+    app = create_app(Platform.connect(url, settings))
+    tune_gc_for_serving()
+    return app
 
 
 def configure_logging(settings: Settings, level: str, *, access_log: bool = True) -> None:
@@ -121,9 +164,7 @@ def worker_app() -> FastAPI:
     )
     if settings.database_url is None:
         raise RuntimeError(f"{WORKER_APP} serves the workers of rongbank.api.serve.serve")
-    app = create_app(Platform.connect(settings.database_url, settings))
-    tune_gc_for_serving()
-    return app
+    return _app(settings.database_url, settings)
 
 
 def _end_with_parent() -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from rongbank.cli.platform import DataDir, database, settings_for, wal_archive
-from rongbank.ops.backup import Backup, BackupError, restore, take
+from rongbank.ops.backup import Backup, BackupError, prune, restore, take
 
 console = Console()
 
@@ -18,6 +18,16 @@ console = Console()
 def backup(
     to: Annotated[Path, typer.Option(help="New or empty folder for the backup.")],
     data_dir: DataDir = None,
+    prune_archive: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Then remove the archived WAL that none of the newest --keep backups needs.",
+        ),
+    ] = False,
+    keep: Annotated[
+        int, typer.Option(min=1, help="With --prune: the backups whose WAL is kept.")
+    ] = 2,
 ) -> None:
     """A base backup of the bank's database (pg_basebackup, while it serves). With the
     WAL the embedded server archives (<data dir>/wal-archive), it restores the
@@ -26,14 +36,21 @@ def backup(
     try:
         with database(settings) as url:
             taken = take(url, to.expanduser().resolve(), archive=wal_archive(settings))
+        console.print(
+            f"Backup in {taken.folder}, restorable to {taken.finished_at.isoformat()} or later."
+        )
+        if taken.archive is None:
+            console.print("[yellow]This server archives no WAL here: restore needs --archive.[/]")
+        elif prune_archive:
+            pruned = prune(taken.archive, keep=keep, after=taken)
+            console.print(
+                f"WAL archive pruned: {pruned.removed} files removed; kept from "
+                f"{pruned.oldest_kept}, what the newest {pruned.backups} backups need "
+                "(older backups cannot be restored any more)."
+            )
     except BackupError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from None
-    console.print(
-        f"Backup in {taken.folder}, restorable to {taken.finished_at.isoformat()} or later."
-    )
-    if taken.archive is None:
-        console.print("[yellow]This server archives no WAL here: restore needs --archive.[/]")
 
 
 def restore_command(

@@ -1,0 +1,69 @@
+"""How ``rongbank up --workers N`` has uvicorn start its workers, without starting
+them (``tests/test_workers.py`` serves with two for real): a worker starting on a
+loaded machine is given the time the settings say to answer its first health check,
+and is not made to import the whole command line before it can answer."""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing.spawn
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rongbank.api import serve
+from rongbank.settings import Settings
+
+
+@pytest.fixture
+def launched_by_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's main module is the command line's, as under ``rongbank up``
+    (``python -m rongbank.cli.main``)."""
+    main = types.ModuleType("__main__")
+    main.__spec__ = importlib.util.find_spec("rongbank.cli.main")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+
+
+def imported_first_by_a_spawned_process() -> set[str]:
+    """What ``multiprocessing`` has a process it spawns now import before anything else."""
+    data = multiprocessing.spawn.get_preparation_data("worker")
+    return {data[key] for key in ("init_main_from_name", "init_main_from_path") if key in data}
+
+
+@pytest.mark.usefixtures("launched_by_the_cli")
+def test_workers_start_without_importing_the_command_line() -> None:
+    assert imported_first_by_a_spawned_process() == {"rongbank.cli.main"}
+    with serve._workers_skip_main():
+        assert imported_first_by_a_spawned_process() == set()
+    assert imported_first_by_a_spawned_process() == {"rongbank.cli.main"}
+
+
+@pytest.mark.usefixtures("launched_by_the_cli")
+@pytest.mark.parametrize(
+    ("environment", "seconds"), [({}, 60), ({"RONGBANK_WORKER_HEALTHCHECK_SECONDS": "90"}, 90)]
+)
+def test_uvicorn_gives_each_worker_the_health_check_time_of_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, environment: dict[str, str], seconds: int
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(data_dir=tmp_path)
+    monkeypatch.setattr(serve.os, "environ", dict(serve.os.environ))  # serve() sets the workers'
+    monkeypatch.setattr(serve, "configure_logging", lambda *a, **k: None)
+    ran: dict[str, Any] = {}
+
+    def uvicorn_run(app: str, **options: Any) -> None:
+        ran.update(options, app=app, imported_first=imported_first_by_a_spawned_process())
+
+    monkeypatch.setattr(serve.uvicorn, "run", uvicorn_run)
+    serve.serve(settings, "postgresql+psycopg://db/x", host="127.0.0.1", port=1, workers=2)
+
+    assert ran["app"] == serve.WORKER_APP
+    assert ran["workers"] == 2
+    # uvicorn's default (5 s) also bounds a worker's start: on a loaded machine it
+    # was killed before it could answer, and replaced, again and again.
+    assert ran["timeout_worker_healthcheck"] == seconds
+    assert ran["imported_first"] == set()
