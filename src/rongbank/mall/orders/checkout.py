@@ -41,7 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
-from rongbank.mall.orders import reads
+from rongbank.mall.orders import clearing, reads
 from rongbank.mall.orders.errors import (
     CartEmpty,
     CheckoutNotFound,
@@ -119,10 +119,29 @@ class Checkouts:
         self.payments = payments
         self.clock = clock
         self.merchant_id = merchant_id
-        """The clearing merchant (``settings.mall_merchant_id``)."""
+        """The clearing merchant (the setting's override, else ``mall_clearing``)."""
+        self.found: Callable[[int], None] = lambda _: None
+        """Told the clearing merchant once it is found in the database."""
         self.reservation = reservation
         self.paid_by = paid_by
         """How a paid checkout's payment was paid (``epay`` or ``yidai``)."""
+
+    def clearing(self, session: Session) -> int:
+        """The clearing merchant: the override, else the bank's own from the database
+        (opened by ``rongbank up``/``seed-demo``); :class:`MallClosed` while none."""
+        found = self.known(session)
+        if found is None:
+            raise MallClosed()
+        return found
+
+    def known(self, session: Session) -> int | None:
+        """The clearing merchant, None while the bank has none."""
+        if self.merchant_id is None:
+            found = clearing.find(session)
+            if found is not None:
+                self.found(found)
+            return found
+        return self.merchant_id
 
     # -- the cart ----------------------------------------------------------------------
 
@@ -188,8 +207,7 @@ class Checkouts:
         ``enterprise_id``: bought for this enterprise (the caller has found the
         customer one of its purchasers), which alone may pay, once an approver has
         approved (``b2b``)."""
-        if self.merchant_id is None:
-            raise MallClosed()
+        merchant_id = self.clearing(session)
         now = self.clock.now()
         made = session.execute(
             text(
@@ -257,7 +275,7 @@ class Checkouts:
             )
         payment, _ = self.payments.create_order(
             session,
-            merchant_id=self.merchant_id,
+            merchant_id=merchant_id,
             order=OrderRequest(
                 order_no=self.order_no(checkout_id),
                 amount=cart.amount,
@@ -306,9 +324,8 @@ class Checkouts:
 
     def payment(self, session: Session, found: Checkout) -> Payment:
         """The checkout's one e-Pay order (its token is what is paid)."""
-        assert self.merchant_id is not None
         return self.payments.get(
-            session, merchant_id=self.merchant_id, order_no=self.order_no(found.id)
+            session, merchant_id=self.clearing(session), order_no=self.order_no(found.id)
         )
 
     @staticmethod
@@ -325,7 +342,7 @@ class Checkouts:
         """e-Pay's ``paid_listeners``: a payment of the clearing merchant pays its
         checkout, in the payment's transaction (payment row locked first). One whose
         reservation has lapsed is refused, the payment rolled back with it."""
-        if payment.merchant_id != self.merchant_id or payment.status != "paid":
+        if payment.status != "paid" or payment.merchant_id != self.known(session):
             return
         row = session.execute(
             text("SELECT id, status FROM mall_checkout WHERE payment_id = :p FOR UPDATE"),
