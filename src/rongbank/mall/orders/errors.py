@@ -6,7 +6,8 @@ from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 
 class SkuNotFound(NotFound):
-    code = "mall_sku_not_found"
+    # Not the catalogue's mall_sku_not_found (a seller's product without that SKU).
+    code = "mall_item_not_found"
     message = "There is no such product for sale."
 
 
