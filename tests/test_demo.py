@@ -8,6 +8,9 @@ from rongbank.demo import CUSTOMERS, DEMO_PASSWORD, seed
 from rongbank.mall.catalogue.samples import DEMO_SHOPS
 from rongbank.mall.catalogue.search import SearchQuery, search
 from rongbank.platform import Platform
+from tests.factories.people import V1
+from tests.support.api import ApiCustomer
+from tests.support.mall_orders import buy, pay
 
 
 def test_seed_demo_is_idempotent_and_usable(platform: Platform) -> None:
@@ -15,7 +18,9 @@ def test_seed_demo_is_idempotent_and_usable(platform: Platform) -> None:
         assert session.execute(text("SELECT count(*) FROM customer")).scalar_one() == 0
         seed(platform, session)
         seed(platform, session)
-        customers = len(CUSTOMERS) + len(DEMO_SHOPS)  # the shops' owners are customers too
+        # The shops' owners are customers too, and the bank itself owns the mall's
+        # clearing merchant.
+        customers = len(CUSTOMERS) + len(DEMO_SHOPS) + 1
         assert session.execute(text("SELECT count(*) FROM customer")).scalar_one() == customers
         _, mobile, *_, balance = CUSTOMERS[0]
         result = platform.auth.login(session, username=mobile, password=DEMO_PASSWORD)
@@ -52,4 +57,42 @@ def test_seed_demo_gives_a_customer_investments(platform: Platform) -> None:
         orders = [o["kind"] for o in platform.invest.orders(session, customer_id)]
         assert positions == {("AU_CNY", "long"), ("AG_CNY", "short")}
         assert sorted(orders) == ["limit", "oco"]
+        assert platform.ledger.verify(session) == {}
+
+
+def test_a_demo_customer_buys_a_demo_shops_product_out_of_the_box(platform: Platform) -> None:
+    """No setting names the mall's clearing merchant: seed-demo opens the bank's own,
+    once, and a demo customer checks a demo shop's product out and pays for it."""
+    from fastapi.testclient import TestClient
+
+    from rongbank.api.app import create_app
+
+    assert platform.settings.mall_merchant_id is None
+    with platform.transaction() as session:
+        seed(platform, session)
+        seed(platform, session)
+        assert session.execute(text("SELECT count(*) FROM mall_clearing")).scalar_one() == 1
+        sku_id, price = session.execute(
+            text(
+                "SELECT k.id, k.price FROM mall_sku k JOIN mall_product p ON p.id = k.product_id "
+                "WHERE p.title LIKE '%西湖龙井%' ORDER BY k.id LIMIT 1"
+            )
+        ).one()
+    platform.mall_orders.use_merchant(None)  # a fresh process: found from the database
+    _, mobile, *_, balance = CUSTOMERS[0]
+    with TestClient(create_app(platform, background=False)) as client:
+        credentials = {"login_name": mobile, "password": DEMO_PASSWORD}
+        login = client.post(f"{V1}/sessions", json=credentials)
+        assert login.status_code == 201, login.text
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        account = client.get(f"{V1}/me/accounts", headers=headers).json()[0]["number"]
+        person = {"customer_id": 0, "headers": headers, "login_name": mobile}
+        buyer = ApiCustomer(client, platform, {**person, "account": {"number": account}})
+        made = buy(buyer, {int(sku_id): 1})
+        assert made.status_code == 201, made.text
+        paid = pay(buyer, made.json()["id"])
+        assert paid.status_code == 200, paid.text
+        assert paid.json()["status"] == "paid"
+        assert buyer.available() == f"{(balance - price) / 100:.2f}"
+    with platform.transaction() as session:
         assert platform.ledger.verify(session) == {}

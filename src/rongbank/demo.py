@@ -114,6 +114,7 @@ def seed(platform: Platform, session: Session) -> list[DemoLogin]:
 def seed_mall(platform: Platform, session: Session) -> list[DemoLogin]:
     """融e购: three shops (digital, tea and food, home), each an e-Pay merchant of a
     customer of its own with an owner login, their products on sale."""
+    platform.mall_orders.open_clearing(session, platform.accounts)  # checkouts are paid in
     shops = samples.DEMO_SHOPS
     exists = session.execute(
         text("SELECT 1 FROM customer WHERE mobile = :m"), {"m": shops[0].mobile}

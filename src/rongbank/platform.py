@@ -713,6 +713,7 @@ class Platform:
             self.committer.start()
         self.chat_sends.start()
         if background:
+            self.open_mall()
             jobs = {
                 "hold-expiry": (self.settings.hold_expiry_interval_seconds, self._expire_holds),
                 "audit-sealer": (self.settings.audit_seal_interval_seconds, self._seal_audit),
@@ -945,6 +946,12 @@ class Platform:
         """Delete the fraud engine's counter buckets older than any window reads."""
         with self.transaction() as session:
             prune_counters(session, self.clock.now())
+
+    def open_mall(self) -> int:
+        """融e购's clearing merchant, part of the bank's own set-up: opened once (the
+        serving bank and ``seed-demo`` call this), then found by every process."""
+        with self.transaction() as session:
+            return self.mall_orders.open_clearing(session, self.accounts)
 
     def run_mall_jobs(self) -> MallJobs:
         """融e购's jobs: lapsed reservations expired, receipts confirmed, sellers paid."""

@@ -120,9 +120,10 @@ class Settings(BaseSettings):
     )
     mall_merchant_id: int | None = Field(
         default=None,
-        description="The e-Pay merchant (fee 0) that takes 融e购 checkouts' payments: its "
-        "payable is the mall's clearing, paid out to sellers by the mall, never by e-Pay "
-        "settlement; unset: no checkout.",
+        description="Override of the e-Pay merchant (fee 0) that takes 融e购 checkouts' "
+        "payments: its payable is the mall's clearing, paid out to sellers by the mall, "
+        "never by e-Pay settlement; unset: the bank's own, opened by 'rongbank up' and "
+        "'rongbank seed-demo' (table mall_clearing).",
     )
     mall_reservation_minutes: int = Field(
         default=30, ge=1, le=1440, description="How long a checkout's stock stays reserved."

@@ -11,6 +11,21 @@ from rongbank.errors import DomainError
 
 
 @cache
+def domain_errors() -> tuple[type[DomainError], ...]:
+    """Every :class:`DomainError` subclass in the package (each module imported)."""
+    for module in pkgutil.walk_packages(rongbank.__path__, "rongbank."):
+        if ".migrations" not in module.name:
+            importlib.import_module(module.name)
+    found: list[type[DomainError]] = []
+    todo = [DomainError]
+    while todo:
+        kind = todo.pop()
+        found.append(kind)
+        todo += kind.__subclasses__()
+    return tuple(found)
+
+
+@cache
 def domain_error_codes() -> frozenset[str]:
     """The ``code`` of every :class:`DomainError` subclass in the package (each module
     imported, so none is missed for not having been loaded yet)."""

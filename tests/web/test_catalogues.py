@@ -169,5 +169,13 @@ def test_templates_translate_with_jinja2_i18n(lang: str, shown: str) -> None:
     assert page.render(lang=lang, t=translate(lang)) == shown
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_word_is_keyed(lang: str) -> None:
+    """One way to write a page's word: ``t.key`` (msgctxt = key, msgid = Chinese).
+    A context-less ``_("中文")`` is a second way that ``translate(lang)`` never sees."""
+    unkeyed = [m.id for m in read_catalog(lang) if m.id and not m.context]
+    assert unkeyed == []
+
+
 def test_an_unknown_language_reads_chinese() -> None:
     assert translate("fr") is MESSAGES["zh"]

@@ -98,6 +98,8 @@ def open_platform(data_dir: Path | None) -> Iterator[Platform]:
     with database(settings) as url:
         platform = Platform.connect(url, settings, group_commit=False)
         try:
+            with platform.transaction() as session:  # e-Pay's settlement leaves it
+                platform.mall_orders.find_clearing(session)
             yield platform
         finally:
             platform.close()

@@ -142,14 +142,16 @@ class Merchants:
         self,
         session: Session,
         *,
-        staff_id: int,
+        staff_id: int | None,
         customer_id: int,
         name: str,
         mcc: str,
         settlement_account: str,
         fee_bps: int,
     ) -> Merchant:
-        """A new merchant profile, pending approval by another member of staff."""
+        """A new merchant profile, pending approval by another member of staff;
+        ``staff_id`` None: a merchant the bank opens for itself (the 融e购 clearing),
+        active at once."""
         customer = self.accounts.customer(session, customer_id)
         account = self.accounts.account(session, settlement_account)
         if account.customer_id != customer.id or account.status != "active":
@@ -173,7 +175,7 @@ class Merchants:
             text(
                 "INSERT INTO merchant (id, customer_id, name, mcc, settlement_account_id, "  # noqa: S608
                 "payable_account_id, fee_bps, status, onboarded_by, created_at) "
-                "OVERRIDING SYSTEM VALUE VALUES (:id, :c, :n, :mcc, :s, :p, :fee, 'pending', "
+                "OVERRIDING SYSTEM VALUE VALUES (:id, :c, :n, :mcc, :s, :p, :fee, :status, "
                 f":staff, :at) RETURNING {_MERCHANT}"
             ),
             {
@@ -184,6 +186,7 @@ class Merchants:
                 "s": account.id,
                 "p": payable.id,
                 "fee": fee_bps,
+                "status": "pending" if staff_id is not None else "active",
                 "staff": staff_id,
                 "at": self.clock.now(),
             },

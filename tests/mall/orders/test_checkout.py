@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
@@ -145,3 +147,45 @@ def test_another_customers_checkout_is_not_found(
     assert other.get(f"/me/mall/checkouts/{checkout['id']}").status_code == 404
     paying = other.post(f"/me/mall/checkouts/{checkout['id']}/pay", {"account": other.account})
     assert paying.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ("UPDATE mall_sku SET active = false WHERE id = :k", "mall_sku_inactive"),
+        (
+            "UPDATE mall_product SET status = 'unpublished' "
+            "WHERE id = (SELECT product_id FROM mall_sku WHERE id = :k)",
+            "mall_product_unpublished",
+        ),
+        (
+            "UPDATE mall_shop SET status = 'suspended' WHERE id = (SELECT p.shop_id "
+            "FROM mall_sku k JOIN mall_product p ON p.id = k.product_id WHERE k.id = :k)",
+            "mall_shop_not_selling",
+        ),
+    ],
+    ids=["inactive-sku", "unpublished-product", "shop-not-open"],
+)
+def test_a_cart_line_no_longer_for_sale_is_refused_and_nothing_is_reserved(
+    buyer: ApiCustomer, shops: Shops, platform: Platform, change: str, code: str
+) -> None:
+    kept = shops.sku(0, price=10_00, stock=3)
+    gone = shops.sku(1, price=20_00, stock=3)
+    for sku_id in (kept, gone):
+        added = buyer.post("/me/mall/cart/lines", {"sku_id": sku_id, "quantity": 1})
+        assert added.status_code == 204, added.text
+    with platform.transaction() as session:
+        session.execute(text(change), {"k": gone})
+
+    refused = buyer.post("/me/mall/checkouts", {"client_id": "k"})
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == code
+    assert refused.json()["error"]["details"]["sku_id"] == gone
+    assert (shops.stock(kept), shops.stock(gone)) == (3, 3)  # nothing reserved
+    assert buyer.get("/me/mall/orders").json() == []
+    assert buyer.get("/me/payments").json() == []
+    assert len(buyer.get("/me/mall/cart").json()["lines"]) == 2  # the cart is kept
+    again = buyer.post("/me/mall/cart/lines", {"sku_id": gone, "quantity": 1})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == code

@@ -41,8 +41,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
-from rongbank.mall.orders import reads
+from rongbank.mall.orders import clearing, reads
 from rongbank.mall.orders.errors import (
+    NOT_FOR_SALE,
     CartEmpty,
     CheckoutNotFound,
     CheckoutNotPayable,
@@ -69,7 +70,12 @@ class CartLine:
     shop_name: str
     category_id: int
     commission_bp: int
-    for_sale: bool
+    unsold: str | None
+    """Why it is not for sale (``errors.NOT_FOR_SALE``); None: it is."""
+
+    @property
+    def for_sale(self) -> bool:
+        return self.unsold is None
 
     @property
     def amount(self) -> int:
@@ -92,10 +98,13 @@ class Cart:
 
 
 # A line is for sale when its SKU is active, its product published and its shop open.
-_CART = """
-SELECT c.sku_id, c.quantity, p.title, k.code, k.price, k.stock, s.id, s.name,
-       g.id, g.commission_bp,
-       k.active AND p.status = 'published' AND s.status = 'open'
+_UNSOLD = """CASE WHEN s.status <> 'open' THEN 'shop' WHEN p.status <> 'published'
+THEN 'product' WHEN NOT k.active THEN 'sku' END"""
+_CART = (
+    "SELECT c.sku_id, c.quantity, p.title, k.code, k.price, k.stock, s.id, s.name, "  # noqa: S608 (constants only)
+    "g.id, g.commission_bp, "
+    + _UNSOLD
+    + """
   FROM mall_cart_line c
   JOIN mall_sku k ON k.id = c.sku_id
   JOIN mall_product p ON p.id = k.product_id
@@ -104,6 +113,7 @@ SELECT c.sku_id, c.quantity, p.title, k.code, k.price, k.stock, s.id, s.name,
  WHERE c.customer_id = :c
  ORDER BY c.sku_id
 """
+)
 
 
 class Checkouts:
@@ -119,27 +129,46 @@ class Checkouts:
         self.payments = payments
         self.clock = clock
         self.merchant_id = merchant_id
-        """The clearing merchant (``settings.mall_merchant_id``)."""
+        """The clearing merchant (the setting's override, else ``mall_clearing``)."""
+        self.found: Callable[[int], None] = lambda _: None
+        """Told the clearing merchant once it is found in the database."""
         self.reservation = reservation
         self.paid_by = paid_by
         """How a paid checkout's payment was paid (``epay`` or ``yidai``)."""
+
+    def clearing(self, session: Session) -> int:
+        """The clearing merchant: the override, else the bank's own from the database
+        (opened by ``rongbank up``/``seed-demo``); :class:`MallClosed` while none."""
+        found = self.known(session)
+        if found is None:
+            raise MallClosed()
+        return found
+
+    def known(self, session: Session) -> int | None:
+        """The clearing merchant, None while the bank has none."""
+        if self.merchant_id is None:
+            found = clearing.find(session)
+            if found is not None:
+                self.found(found)
+            return found
+        return self.merchant_id
 
     # -- the cart ----------------------------------------------------------------------
 
     def add(self, session: Session, *, customer_id: int, sku_id: int, quantity: int) -> None:
         """Put ``quantity`` more of a SKU for sale in the cart (at most 999 of one)."""
-        for_sale = session.execute(
+        found = session.execute(
             text(
-                "SELECT k.active AND p.status = 'published' AND s.status = 'open' "
-                "FROM mall_sku k JOIN mall_product p ON p.id = k.product_id "
+                f"SELECT {_UNSOLD} FROM mall_sku k "  # noqa: S608
+                "JOIN mall_product p ON p.id = k.product_id "
                 "JOIN mall_shop s ON s.id = p.shop_id WHERE k.id = :k"
             ),
             {"k": sku_id},
-        ).scalar()
-        if for_sale is None:
+        ).first()
+        if found is None:
             raise SkuNotFound()
-        if not for_sale:
-            raise SkuNotForSale()
+        if found[0] is not None:
+            raise NOT_FOR_SALE[found[0]](sku_id=sku_id)
         session.execute(
             text(
                 "INSERT INTO mall_cart_line (customer_id, sku_id, quantity, added_at) "
@@ -188,8 +217,7 @@ class Checkouts:
         ``enterprise_id``: bought for this enterprise (the caller has found the
         customer one of its purchasers), which alone may pay, once an approver has
         approved (``b2b``)."""
-        if self.merchant_id is None:
-            raise MallClosed()
+        merchant_id = self.clearing(session)
         now = self.clock.now()
         made = session.execute(
             text(
@@ -220,8 +248,8 @@ class Checkouts:
         if len(cart.lines) > MAX_LINES:
             raise CartEmpty(f"A checkout takes at most {MAX_LINES} lines.")
         for line in cart.lines:
-            if not line.for_sale:
-                raise SkuNotForSale(sku_id=line.sku_id)
+            if line.unsold is not None:  # nothing is reserved: the transaction rolls back
+                raise NOT_FOR_SALE[line.unsold](sku_id=line.sku_id, title=line.title)
         for n, (shop_id, shop_lines) in enumerate(sorted(cart.by_shop().items()), start=1):
             order_id = session.execute(
                 text(
@@ -257,7 +285,7 @@ class Checkouts:
             )
         payment, _ = self.payments.create_order(
             session,
-            merchant_id=self.merchant_id,
+            merchant_id=merchant_id,
             order=OrderRequest(
                 order_no=self.order_no(checkout_id),
                 amount=cart.amount,
@@ -306,9 +334,8 @@ class Checkouts:
 
     def payment(self, session: Session, found: Checkout) -> Payment:
         """The checkout's one e-Pay order (its token is what is paid)."""
-        assert self.merchant_id is not None
         return self.payments.get(
-            session, merchant_id=self.merchant_id, order_no=self.order_no(found.id)
+            session, merchant_id=self.clearing(session), order_no=self.order_no(found.id)
         )
 
     @staticmethod
@@ -325,7 +352,7 @@ class Checkouts:
         """e-Pay's ``paid_listeners``: a payment of the clearing merchant pays its
         checkout, in the payment's transaction (payment row locked first). One whose
         reservation has lapsed is refused, the payment rolled back with it."""
-        if payment.merchant_id != self.merchant_id or payment.status != "paid":
+        if payment.status != "paid" or payment.merchant_id != self.known(session):
             return
         row = session.execute(
             text("SELECT id, status FROM mall_checkout WHERE payment_id = :p FOR UPDATE"),

@@ -6,13 +6,38 @@ from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 
 class SkuNotFound(NotFound):
-    code = "mall_sku_not_found"
+    # Not the catalogue's mall_sku_not_found (a seller's product without that SKU).
+    code = "mall_item_not_found"
     message = "There is no such product for sale."
 
 
 class SkuNotForSale(Conflict):
     code = "mall_sku_not_for_sale"
     message = "This product is not for sale now (unpublished, or its shop is closed)."
+    # Its subclasses say which; this one itself: the price changed since the cart.
+
+
+class SkuInactive(SkuNotForSale):
+    code = "mall_sku_inactive"
+    message = "This variant of the product is no longer sold."
+
+
+class ProductUnpublished(SkuNotForSale):
+    code = "mall_product_unpublished"
+    message = "This product is not on sale now (its seller has taken it off)."
+
+
+class ShopNotOpen(SkuNotForSale):
+    code = "mall_shop_not_selling"
+    message = "This product's shop is not open now."
+
+
+# Why a SKU is not for sale (the cart's ``unsold``), shop first: the widest reason.
+NOT_FOR_SALE: dict[str, type[SkuNotForSale]] = {
+    "shop": ShopNotOpen,
+    "product": ProductUnpublished,
+    "sku": SkuInactive,
+}
 
 
 class CartEmpty(InvalidRequest):

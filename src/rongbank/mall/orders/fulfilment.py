@@ -22,6 +22,7 @@ reverses it exactly pro rata. An order refunded in full is closed, nothing relea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -65,14 +66,15 @@ class Fulfilment:
         payments: PaymentsService,
         clock: Clock,
         *,
-        merchant_id: int | None,
+        clearing: Callable[[Session], int],
         receipt_after: timedelta,
         return_window: timedelta,
     ) -> None:
         self.ledger = ledger
         self.payments = payments
         self.clock = clock
-        self.merchant_id = merchant_id
+        self.clearing = clearing
+        """The clearing merchant's id (``Checkouts.clearing``)."""
         self.receipt_after = receipt_after
         self.return_window = return_window
 
@@ -234,11 +236,10 @@ class Fulfilment:
             raise OrderStateInvalid(status=found.status)
         split = rules.split(line.kept() for line in reads.lines(session, order_id))
         assert split.kept == found.amount - found.refunded, "lines and refunds disagree"
-        assert self.merchant_id is not None
         entry_id = seller_payment = None
         if split.kept:
             seller = self.payments.merchant(session, self._merchant_of_shop(session, found.shop_id))
-            clearing = self.payments.merchant(session, self.merchant_id)
+            clearing = self.payments.merchant(session, self.clearing(session))
             income, _ = self.ledger.create_account(
                 session,
                 code=COMMISSION_INCOME,

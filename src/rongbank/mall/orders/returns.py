@@ -235,10 +235,9 @@ class Returns:
         if found.status not in allowed:
             raise ReturnStateInvalid(status=found.status)
         checkout = reads.checkout(session, order.checkout_id)
-        assert self.checkouts.merchant_id is not None
         refund = self.payments.refund(
             session,
-            merchant_id=self.checkouts.merchant_id,
+            merchant_id=self.checkouts.clearing(session),
             order_no=self.checkouts.order_no(checkout.id),
             refund_no=f"R{return_id}",
             amount=found.amount,

@@ -9,8 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from rongbank.accounts.service import AccountsService
 from rongbank.clock import Clock
 from rongbank.ledger.service import LedgerService
+from rongbank.mall.orders import clearing
 from rongbank.mall.orders.b2b import Enterprises
 from rongbank.mall.orders.checkout import Checkouts
 from rongbank.mall.orders.fulfilment import Fulfilment
@@ -46,25 +48,43 @@ class MallOrders:
             ledger,
             payments,
             clock,
-            merchant_id=merchant_id,
+            clearing=self.checkouts.clearing,
             receipt_after=receipt_after,
             return_window=return_window,
         )
         self.enterprises = Enterprises(self.checkouts, clock)
         self.returns = Returns(payments, self.checkouts, clock, return_window=return_window)
         payments.paid_listeners.append(self.checkouts.paid)
+        self.checkouts.found = self.use_merchant
         self.use_merchant(merchant_id)
 
     @property
     def merchant_id(self) -> int | None:
+        """The clearing merchant known to this process (``find_clearing``)."""
         return self.checkouts.merchant_id
 
     def use_merchant(self, merchant_id: int | None) -> None:
         """Take checkouts' payments at ``merchant_id`` (the clearing merchant, whose
         payable the mall pays out: e-Pay's settlement leaves it)."""
-        self.checkouts.merchant_id = self.fulfilment.merchant_id = merchant_id
+        self.checkouts.merchant_id = merchant_id
         if merchant_id is not None:
             self.payments.settled_elsewhere.add(merchant_id)
+
+    def open_clearing(self, session: Session, accounts: AccountsService) -> int:
+        """The bank's own clearing merchant, opened now if it is not yet (the bank's
+        set-up: ``Platform.open_mall``); the setting, when set, overrides it."""
+        if self.merchant_id is not None:
+            return self.merchant_id
+        merchant_id = clearing.open_clearing(
+            session, accounts=accounts, payments=self.payments, clock=self.checkouts.clock
+        )
+        self.use_merchant(merchant_id)
+        return merchant_id
+
+    def find_clearing(self, session: Session) -> int | None:
+        """The clearing merchant known to this process, found in the database if need
+        be: e-Pay's settlement must leave it from the start."""
+        return self.checkouts.known(session)
 
     def run_jobs(
         self, transaction: Callable[[], AbstractContextManager[Session]], *, batch: int = 100
