@@ -578,7 +578,7 @@ class InvestService:
     ) -> tuple[dict[str, Any], bool]:
         """Rest a pending order (``spec``: its kind, side, quantity and prices in minor
         units); sets aside from the account what its opening leg needs."""
-        existing = self._order_by_client_id(session, customer_id, client_id)
+        existing = self.order_by_client_id(session, customer_id, client_id)
         if existing is not None:
             if existing["spec"] != spec or existing["product"] != product_code:
                 raise e.OrderConflict(client_id=client_id)
@@ -604,18 +604,12 @@ class InvestService:
             raise e.PositionNotFound(product=product.code, side=side)
         if spec["kind"] == "add_on" and held.quantity == 0:
             raise e.OrderInvalid(reason="add_on_needs_a_position")
-        reserve = 0
+        reserve = self._reserve(product, legs, side)
         if opening:
             self.check_opening(product, side)
             self.check_suitable(session, customer_id, product, side)
             first = opening[0]
             scale = product.quantity_scale
-            if side == "long":
-                reserve = notional(first.trigger, first.quantity, scale, pays=True)
-            else:
-                reserve = margin_for(
-                    notional(first.trigger, first.quantity, scale, pays=False), product.margin_bps
-                )
             if spec["kind"] == "circular":
                 close = next(leg for leg in legs if leg.action == "close")
                 gain = (close.trigger - first.trigger) * (1 if side == "long" else -1)
@@ -675,6 +669,31 @@ class InvestService:
         )
         return self.order(session, customer_id=customer_id, order_id=order_id), True
 
+    @staticmethod
+    def _reserve(product: Product, legs: list[Any], side: str) -> int:
+        """What an order's opening leg sets aside: a long's price, a short's margin."""
+        first = next((leg for leg in legs if leg.action == "open"), None)
+        if first is None:
+            return 0
+        scale = product.quantity_scale
+        if side == "long":
+            return notional(first.trigger, first.quantity, scale, pays=True)
+        return margin_for(
+            notional(first.trigger, first.quantity, scale, pays=False), product.margin_bps
+        )
+
+    def reserve_for(self, product_code: str, spec: dict[str, Any]) -> int:
+        """What placing ``spec`` would move from the customer's account into the
+        reserve (0 for an order that only closes): the amount its placing authorises
+        as a payment (``Platform.authorised``), before :meth:`place_order` checks the
+        rest."""
+        product = self.catalogue.product(product_code)
+        try:
+            legs = legs_of(0, 0, product.code, spec)
+        except (KeyError, ValueError, TypeError):
+            raise e.OrderInvalid(reason="prices") from None
+        return self._reserve(product, legs, str(spec.get("side")))
+
     _ORDER = (
         "SELECT id, product, kind, side, spec, reserve, client_id, status, fills, created_at, "
         "expires_at FROM invest_order "
@@ -696,7 +715,7 @@ class InvestService:
         ).all()
         return [dict(r._mapping) for r in rows]
 
-    def _order_by_client_id(
+    def order_by_client_id(
         self, session: Session, customer_id: int, client_id: str
     ) -> dict[str, Any] | None:
         row = session.execute(
