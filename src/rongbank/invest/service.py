@@ -688,6 +688,8 @@ class InvestService:
         as a payment (``Platform.authorised``), before :meth:`place_order` checks the
         rest."""
         product = self.catalogue.product(product_code)
+        if spec.get("kind") not in ORDER_KINDS or spec.get("side") not in ("long", "short"):
+            raise e.OrderInvalid(reason="kind", kinds=list(ORDER_KINDS))
         try:
             legs = legs_of(0, 0, product.code, spec)
         except (KeyError, ValueError, TypeError):
