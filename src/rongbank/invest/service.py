@@ -40,6 +40,7 @@ from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock, after_commit
 from rongbank.invest import errors as e
+from rongbank.invest.alerts import warn_roll_refused, watch_halt
 from rongbank.invest.amounts import Action, PositionState, Side, buys, effect, margin_for, notional
 from rongbank.invest.engine import ORDER_KINDS, Engine, first_legs, legs_of
 from rongbank.invest.events import MarginCall
@@ -101,6 +102,8 @@ class InvestService:
         self._ledger_ids: dict[str, int] = {}
         self.ticker = Ticker(Engine(catalogue))
         """The server's engine (the ``invest-ticks`` job), rebuilt from the journal."""
+        self.halted: set[str] = set()
+        """The products this process last found halted (to warn once per halt)."""
 
     # -- quotes ------------------------------------------------------------------------
 
@@ -772,8 +775,10 @@ class InvestService:
                 continue
             contract = product.contract(at) if product.contracts else None
             ref = self.prices.reference(product, at, contract)
+            halted = not product.in_bounds(ref)
+            watch_halt(self.halted, product, ref, halted)
             quotes[code] = {
-                "halted": not product.in_bounds(ref),
+                "halted": halted,
                 "bid": ref - product.spread,
                 "ask": ref + product.spread,
                 "ref": ref,
@@ -833,6 +838,12 @@ class InvestService:
             )
             return
         if kind in ("roll", "roll_refused"):
+            if kind == "roll_refused":
+                product = self.catalogue.product(out["product"])
+                at = self.clock.now()
+                warn_roll_refused(
+                    out, product, self.prices.reference(product, at, product.contract(at))
+                )
             if kind == "roll":
                 session.execute(
                     text(
