@@ -8,20 +8,28 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
 from rongbank.clock import FrozenClock
+from rongbank.invest import snapshot
 from rongbank.invest.engine import Engine
 from rongbank.invest.snapshot import dump, load
 from rongbank.platform import Platform
 from tests.factories.accounts import People
-from tests.support.invest import ScriptedPrices, investor, place, tick, ticker, trade
+from tests.support.invest import ScriptedPrices, Ticker, investor, place, tick, ticker, trade
 
 G = 1000
 
 
 def _journal(
-    platform: Platform, people: People, prices: ScriptedPrices, clock: FrozenClock
+    platform: Platform,
+    people: People,
+    prices: ScriptedPrices,
+    clock: FrozenClock,
+    ticks: Ticker | None = None,
 ) -> list[Any]:
-    ticks = ticker(platform)
+    ticks = ticks or ticker(platform)
     a, b = investor(platform, people, fund=10_000_00), investor(platform, people)
     trade(platform, a, "short", "open", 100 * G, "s")
     circular = {"kind": "circular", "side": "long", "entry": 495_00, "exit": 505_00}
@@ -61,3 +69,32 @@ def test_a_restart_from_a_snapshot_at_any_entry_equals_a_full_replay(
         after = [engine.feed(event) for event in inputs[seq:]]
         assert after == each[cut:], cut
         assert dump(engine, 0) == dump(full, 0), cut
+
+
+def test_the_server_writes_snapshots_and_a_restart_replays_only_what_followed(
+    platform: Platform,
+    people: People,
+    prices: ScriptedPrices,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(snapshot, "EVERY", 3)
+    inputs = _journal(platform, people, prices, clock, ticker(platform))
+    with platform.transaction() as session:
+        seqs = session.scalars(text("SELECT seq FROM invest_snapshot ORDER BY seq")).all()
+    assert len(seqs) >= 2
+    read: list[int] = []
+    journal = platform.invest.journal
+
+    def reading(session: Any, *, inputs: bool, after: int = 0) -> Any:
+        read.append(after)
+        return journal(session, inputs=inputs, after=after)
+
+    monkeypatch.setattr(platform.invest, "journal", reading)
+    restarted = ticker(platform)  # a new process: its engine starts empty
+    tick(platform, restarted)
+    assert read == [seqs[-1]]  # from the latest snapshot on, not from the start
+    full = Engine(platform.invest.catalogue)
+    for event in inputs:
+        full.feed(event)
+    assert dump(restarted.engine, 0) == dump(full, 0)

@@ -40,6 +40,7 @@ from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock, after_commit
 from rongbank.invest import errors as e
+from rongbank.invest import snapshot
 from rongbank.invest.alerts import warn_roll_refused, watch_halt
 from rongbank.invest.amounts import Action, PositionState, Side, buys, effect, margin_for, notional
 from rongbank.invest.engine import ORDER_KINDS, Engine, first_legs, legs_of
@@ -793,6 +794,9 @@ class InvestService:
         execute every fill, expiry and forced close within this transaction."""
         now = self.clock.now()
         self._journal_lock(session)
+        if engine.seq == 0 and (found := snapshot.latest(session, self.catalogue)):
+            engine.engine, engine.seq = found  # a restart: replay only what followed
+            engine.saved = engine.seq
         for seq, event in self.journal(session, inputs=True, after=engine.seq):
             engine.seq = seq
             engine.engine.feed(event)
@@ -808,12 +812,16 @@ class InvestService:
         for n, out in enumerate(outputs):
             self._journal(session, out["type"], out)
             self._apply_output(session, out, f"{engine.seq}:{n}")
+        if engine.seq - engine.saved >= snapshot.EVERY:
+            snapshot.save(session, engine.engine, engine.seq, now)
+            engine.saved = engine.seq
         return outputs
 
     def run_tick(self, transaction: Callable[[], AbstractContextManager[Session]]) -> int:
         """The server's tick (once a second, in the process that leads the jobs);
         returns how many outputs. A tick that fails leaves the engine to be rebuilt
-        from the journal by the next, which replays it from the start."""
+        from the journal by the next, which loads the latest snapshot and replays what
+        followed it (the whole journal when there is none)."""
         try:
             with transaction() as session:
                 return len(self.tick(session, self.ticker))
@@ -912,3 +920,5 @@ class Ticker:
 
     engine: Engine
     seq: int = 0
+    saved: int = 0
+    """The sequence of the last snapshot this process wrote or loaded."""

@@ -8,14 +8,21 @@ short sets are derived (from the armed legs and the short positions), not stored
 from __future__ import annotations
 
 import heapq
+import json
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from rongbank.invest.amounts import PositionState
 from rongbank.invest.engine import Engine, Leg, Order, Quote
 from rongbank.invest.products import Catalogue
 
 VERSION = 1
+EVERY = 10_000
+"""Journal entries between snapshots: a restart replays at most about this many."""
 
 
 def dump(engine: Engine, seq: int) -> dict[str, Any]:
@@ -86,3 +93,21 @@ def load(catalogue: Catalogue, state: dict[str, Any]) -> tuple[Engine, int]:
     engine.refused_rolls = dict(state["refused_rolls"])
     engine.checks = int(state["checks"])
     return engine, int(state["seq"])
+
+
+def save(session: Session, engine: Engine, seq: int, at: datetime) -> None:
+    session.execute(
+        text(
+            "INSERT INTO invest_snapshot (seq, state, at) VALUES (:s, CAST(:st AS jsonb), :at) "
+            "ON CONFLICT (seq) DO NOTHING"
+        ),
+        {"s": seq, "st": json.dumps(dump(engine, seq)), "at": at},
+    )
+
+
+def latest(session: Session, catalogue: Catalogue) -> tuple[Engine, int] | None:
+    """The engine of the latest snapshot and its sequence (None: there is none yet)."""
+    state = session.execute(
+        text("SELECT state FROM invest_snapshot ORDER BY seq DESC LIMIT 1")
+    ).scalar()
+    return None if state is None else load(catalogue, state)
