@@ -245,7 +245,8 @@ def test_staff_reach_no_customer_endpoints_and_only_their_roles_staff_ones(
 # customer; account managers also a customer's tools and the wealth catalogue; the
 # back office (operations, administrators) acts on accounts, tools, merchants, products,
 # notices and reports; administrators manage staff; the chat workspace is the managers';
-# risk analysts read and compute the bank's liquidity; credit managers and risk analysts
+# risk analysts read and compute the bank's liquidity (and, with the back office,
+# e-Invest's market); credit managers and risk analysts
 # read the lending portfolio (credit officers keep the review queue); the credit staff
 # ask for and approve settlement shares.
 _MERCHANT = "/staff/merchants/{merchant_id}"
@@ -261,6 +262,7 @@ CONSOLE_ROLES = {
     ("POST", "/staff/members/{staff_id}/deactivate"): {"administrator"},
     ("POST", "/staff/members/{staff_id}/reactivate"): {"administrator"},
     ("GET", "/staff/liquidity"): {"risk_analyst"},
+    ("GET", "/staff/invest"): {"risk_analyst"} | STAFF_ROLES,
     ("POST", "/staff/liquidity/report"): {"risk_analyst"},
     ("GET", "/staff/risk/aml"): {"risk_analyst"},
     ("GET", "/staff/risk/aml/large-value.csv"): {"risk_analyst"},

@@ -77,6 +77,8 @@ book is the credit managers' and the risk analysts')."""
 SETTLEMENT_SHARES = (CREDIT_OFFICER, CREDIT_MANAGER)
 """Ask that a merchant's operating loan be repaid by a share of its e-Pay settlements,
 and approve or decline such a request (never one's own: four eyes)."""
+INVEST_MARKET = (RISK_ANALYST, *BACK_OFFICE)
+"""e-Invest's market: products the price guard halts, refused roll-overs, forced closes."""
 RISK_CASES = (RISK_ANALYST,)
 """Work risk alerts as cases: take one, write notes, decide; confirm another analyst's
 decision where four eyes are needed (fraud, suspicious, a large release)."""

@@ -135,7 +135,7 @@ def test_pending_orders_are_placed_listed_and_cancelled(me: ApiCustomer) -> None
         "valid_hours": 48,
         "account": me.account,
     }
-    placed = me.post("/me/invest/orders", body)
+    placed = me.confirmed("/me/invest/orders", body)
     assert placed.status_code == 201, placed.text
     order = placed.json()
     assert (order["reserve"], order["spec"]["price"], order["status"]) == (
@@ -151,3 +151,56 @@ def test_pending_orders_are_placed_listed_and_cancelled(me: ApiCustomer) -> None
     assert (again.status_code, again.json()["error"]["code"]) == (409, "invest_order_not_active")
     bad = me.post("/me/invest/orders", body | {"client_id": "o2", "valid_hours": 12})
     assert bad.status_code == 422
+
+
+def test_placing_an_order_that_sets_money_aside_is_a_payment_with_step_up(
+    me: ApiCustomer,
+) -> None:
+    """The reserve leaves the account at placing (the fill later spends only it), so
+    placing is authorised as that payment: beyond the password-free allowance a
+    challenge is asked and nothing moves until it is answered."""
+    before = me.available()
+    body = {
+        "client_id": "o1",
+        "product": "AU_CNY",
+        "kind": "limit",
+        "side": "long",
+        "quantity": "2",
+        "price": "495.00",
+        "account": me.account,
+    }
+    asked = me.post("/me/invest/orders", body)
+    assert (asked.status_code, asked.json()["error"]["code"]) == (403, "challenge_required")
+    assert me.available() == before
+    assert me.get("/me/invest/orders").json() == []
+    assert me.confirmed("/me/invest/orders", body).status_code == 201
+    assert me.available() == f"{float(before) - 990:.2f}"
+
+
+def test_an_order_that_only_closes_moves_nothing_and_asks_no_challenge(
+    me: ApiCustomer, platform: Platform
+) -> None:
+    quote = me.post("/me/invest/quotes", {"product": "AU_CNY"}).json()
+    trade = {
+        "client_id": "t1",
+        "quote_id": quote["id"],
+        "side": "long",
+        "action": "open",
+        "quantity": "2",
+        "account": me.account,
+    }
+    assert me.confirmed("/me/invest/trades", trade).status_code == 201
+    before = me.available()
+    stop = {
+        "client_id": "o2",
+        "product": "AU_CNY",
+        "kind": "stop",
+        "side": "long",
+        "quantity": "2",
+        "price": "480.00",
+        "account": me.account,
+    }
+    placed = me.post("/me/invest/orders", stop)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["reserve"] == "0.00"
+    assert me.available() == before

@@ -54,3 +54,32 @@ def test_an_expired_quote_is_refused(page: Page, server: tuple[str, Platform]) -
     expect(page.locator("p.alert")).to_contain_text("报价已过期")
     page.goto(f"{base}/invest")
     expect(page.locator("#invest-no-positions")).to_be_visible()
+
+
+def test_a_circular_order_is_placed_on_the_form_at_phone_width(
+    page: Page, server: tuple[str, Platform]
+) -> None:
+    """The order form at 360 px: choose the kind, type its two prices, confirm (the
+    reserve is a payment: the code sent to the mobile), and the order rests."""
+    base, platform = server
+    scripted(platform, AU_CNY=500_00)
+    page.set_viewport_size({"width": 360, "height": 740})
+    account, mobile = newcomer(page, base, "孙挂单")
+    deposit(platform, account, 5_000_00)
+    with platform.transaction() as session:
+        customer_id = platform.accounts.account(session, account).customer_id
+    assessed(platform, customer_id, level=5)
+    page.goto(f"{base}/invest")
+    page.locator("#invest-order-link").click()
+    page.select_option("select[name=kind]", "circular")
+    page.fill("input[name=quantity]", "2")
+    page.fill("input[name=entry]", "495")
+    page.fill("input[name=exit]", "505")
+    submit(page)
+    expect(page.locator("#challenge, #invest-done").first).to_be_visible()
+    if page.locator("#challenge").count():
+        expect(page.locator("#invest-order-review")).to_contain_text("495")
+        page.fill("input[name=response]", sms_code(platform, mobile))
+        submit(page)
+    expect(page.locator("#invest-done")).to_contain_text("挂单已提交")
+    expect(page.locator("#invest-orders [data-order]")).to_contain_text("循环")

@@ -123,6 +123,7 @@ class TestTheDaysWork:
             "/staff/moderation",
             "/staff/tools",
             "/staff/mall",
+            "/staff/invest",
         }
         assert set(work(manager.get("/staff"))) == {"work_chats_waiting", "work_chats_queued"}
         assert menu(manager.page) == {"/staff", "/staff/chat", "/staff/wealth"}

@@ -51,6 +51,7 @@ from rongbank.web import (
     funding_pages,
     home_pages,
     invest_pages,
+    invest_staff_pages,
     lending_pages,
     loan_pages,
     mall_cart_pages,
@@ -202,6 +203,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_merchant_pages.router)
     app.include_router(staff_wealth_pages.router)
     app.include_router(staff_liquidity_pages.router)
+    app.include_router(invest_staff_pages.router)
     app.include_router(risk_aml_pages.router)
     app.include_router(staff_portfolio_pages.router)
     app.include_router(risk_pages.router)

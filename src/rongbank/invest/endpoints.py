@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -237,36 +237,91 @@ def invest_positions(platform: PlatformDep, me: CustomerPrincipal) -> list[s.Inv
 _PRICES = ("price", "limit", "stop", "entry", "exit")
 
 
+def order_spec(
+    product: Product,
+    *,
+    kind: str,
+    side: str,
+    action: str,
+    quantity: str,
+    prices: Mapping[str, str | None],
+    exit_kind: str = "limit",
+) -> dict[str, Any]:
+    """A pending order's spec (kind, side, quantity and prices in minor units) from
+    what the customer typed: the API's body and the web form's fields alike."""
+    spec: dict[str, Any] = {"kind": kind, "side": side, "quantity": _quantity(product, quantity)}
+    if kind == "limit":
+        spec["action"] = action
+    if kind == "if_done":
+        spec["exit_kind"] = exit_kind
+    for name in _PRICES:
+        value = _price(prices.get(name) or None)
+        if value is not None:
+            spec[name] = value
+    return spec
+
+
+def order_payment(
+    product: Product, reserve: int, *, account: str, client_id: str
+) -> PaymentRequest:
+    """Placing an order that opens moves its reserve out of the customer's account
+    now, for only the order's own fill to spend later: a payment authorised in
+    advance (like a standing order's set-up), so it is authorised now, with step-up,
+    limits and the risk check, and counted today; the fill needs nobody."""
+    return PaymentRequest(
+        purpose="invest_order",
+        payer=account,
+        payee=f"invest:{product.code}",
+        amount=reserve,
+        currency=product.quote_currency,
+        client_id=client_id,
+    )
+
+
 @customer.post("/orders", status_code=201)
 def invest_place_order(
     body: s.InvestOrderIn, platform: PlatformDep, me: CustomerPrincipal, response: Response
 ) -> s.InvestOrderOut:
     """Rest a pending order for 24 to 120 hours (``valid_hours``); what its opening
     needs (cash, or a short's margin) is set aside from ``account`` until it fills or
-    ends. 201 placed now, 200 a retry (``client_id``)."""
+    ends, authorised as a payment now (a challenge may be asked, as for a trade); an
+    order that only closes moves nothing and is not. 201 placed now, 200 a retry
+    (``client_id``)."""
     product = platform.invest.catalogue.product(body.product)
-    spec: dict[str, Any] = {
-        "kind": body.kind,
-        "side": body.side,
-        "quantity": _quantity(product, body.quantity),
-    }
-    if body.kind == "limit":
-        spec["action"] = body.action
-    if body.kind == "if_done":
-        spec["exit_kind"] = body.exit_kind
-    for name in _PRICES:
-        value = _price(getattr(body, name))
-        if value is not None:
-            spec[name] = value
-    with platform.audited(
-        actor_kind="customer",
-        actor_id=me.id,
-        action="invest.order",
-        target=body.product,
-        idempotency=keyed_request(
-            f"customer:{me.id}:invest_order", body.client_id, body, conflict=OrderConflict
-        ),
-    ) as session:
+    spec = order_spec(
+        product,
+        kind=body.kind,
+        side=body.side,
+        action=body.action,
+        quantity=body.quantity,
+        prices={name: getattr(body, name) for name in _PRICES},
+        exit_kind=body.exit_kind,
+    )
+    reserve = platform.invest.reserve_for(product.code, spec)
+    key = keyed_request(
+        f"customer:{me.id}:invest_order", body.client_id, body, conflict=OrderConflict
+    )
+    if reserve:
+        placing = platform.authorised(
+            order_payment(product, reserve, account=body.account, client_id=body.client_id),
+            customer_id=me.id,
+            challenge_id=body.challenge_id,
+            response=body.response,
+            prefer=ToolKind(body.tool) if body.tool else None,
+            already_done=lambda session: (
+                platform.invest.order_by_client_id(session, me.id, body.client_id) is not None
+            ),
+            idempotency=key,
+        )
+    else:
+        placing = platform.audited(
+            actor_kind="customer",
+            actor_id=me.id,
+            action="invest.order",
+            target=body.product,
+            idempotency=key,
+        )
+    with placing as session:
         order, created = platform.invest.place_order(
             session,
             customer_id=me.id,

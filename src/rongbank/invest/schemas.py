@@ -195,6 +195,9 @@ class InvestOrderIn(Strict):
     exit_kind: Literal["limit", "stop"] = "limit"
     valid_hours: Annotated[StrictInt, Field(ge=24, le=120)] = 24
     account: Annotated[str, Field(min_length=1, max_length=40)]
+    challenge_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    response: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    tool: Literal["sms", "grid_card", "token", "ukey"] | None = None
 
 
 class InvestOrderOut(BaseModel):

@@ -40,6 +40,8 @@ from rongbank.accounts.service import AccountsService, EAccount
 from rongbank.clock import Clock
 from rongbank.db import advisory_lock, after_commit
 from rongbank.invest import errors as e
+from rongbank.invest import snapshot
+from rongbank.invest.alerts import warn_roll_refused, watch_halt
 from rongbank.invest.amounts import Action, PositionState, Side, buys, effect, margin_for, notional
 from rongbank.invest.engine import ORDER_KINDS, Engine, first_legs, legs_of
 from rongbank.invest.events import MarginCall
@@ -101,6 +103,8 @@ class InvestService:
         self._ledger_ids: dict[str, int] = {}
         self.ticker = Ticker(Engine(catalogue))
         """The server's engine (the ``invest-ticks`` job), rebuilt from the journal."""
+        self.halted: set[str] = set()
+        """The products this process last found halted (to warn once per halt)."""
 
     # -- quotes ------------------------------------------------------------------------
 
@@ -578,7 +582,7 @@ class InvestService:
     ) -> tuple[dict[str, Any], bool]:
         """Rest a pending order (``spec``: its kind, side, quantity and prices in minor
         units); sets aside from the account what its opening leg needs."""
-        existing = self._order_by_client_id(session, customer_id, client_id)
+        existing = self.order_by_client_id(session, customer_id, client_id)
         if existing is not None:
             if existing["spec"] != spec or existing["product"] != product_code:
                 raise e.OrderConflict(client_id=client_id)
@@ -604,18 +608,12 @@ class InvestService:
             raise e.PositionNotFound(product=product.code, side=side)
         if spec["kind"] == "add_on" and held.quantity == 0:
             raise e.OrderInvalid(reason="add_on_needs_a_position")
-        reserve = 0
+        reserve = self._reserve(product, legs, side)
         if opening:
             self.check_opening(product, side)
             self.check_suitable(session, customer_id, product, side)
             first = opening[0]
             scale = product.quantity_scale
-            if side == "long":
-                reserve = notional(first.trigger, first.quantity, scale, pays=True)
-            else:
-                reserve = margin_for(
-                    notional(first.trigger, first.quantity, scale, pays=False), product.margin_bps
-                )
             if spec["kind"] == "circular":
                 close = next(leg for leg in legs if leg.action == "close")
                 gain = (close.trigger - first.trigger) * (1 if side == "long" else -1)
@@ -675,6 +673,33 @@ class InvestService:
         )
         return self.order(session, customer_id=customer_id, order_id=order_id), True
 
+    @staticmethod
+    def _reserve(product: Product, legs: list[Any], side: str) -> int:
+        """What an order's opening leg sets aside: a long's price, a short's margin."""
+        first = next((leg for leg in legs if leg.action == "open"), None)
+        if first is None:
+            return 0
+        scale = product.quantity_scale
+        if side == "long":
+            return notional(first.trigger, first.quantity, scale, pays=True)
+        return margin_for(
+            notional(first.trigger, first.quantity, scale, pays=False), product.margin_bps
+        )
+
+    def reserve_for(self, product_code: str, spec: dict[str, Any]) -> int:
+        """What placing ``spec`` would move from the customer's account into the
+        reserve (0 for an order that only closes): the amount its placing authorises
+        as a payment (``Platform.authorised``), before :meth:`place_order` checks the
+        rest."""
+        product = self.catalogue.product(product_code)
+        if spec.get("kind") not in ORDER_KINDS or spec.get("side") not in ("long", "short"):
+            raise e.OrderInvalid(reason="kind", kinds=list(ORDER_KINDS))
+        try:
+            legs = legs_of(0, 0, product.code, spec)
+        except (KeyError, ValueError, TypeError):
+            raise e.OrderInvalid(reason="prices") from None
+        return self._reserve(product, legs, str(spec.get("side")))
+
     _ORDER = (
         "SELECT id, product, kind, side, spec, reserve, client_id, status, fills, created_at, "
         "expires_at FROM invest_order "
@@ -696,7 +721,7 @@ class InvestService:
         ).all()
         return [dict(r._mapping) for r in rows]
 
-    def _order_by_client_id(
+    def order_by_client_id(
         self, session: Session, customer_id: int, client_id: str
     ) -> dict[str, Any] | None:
         row = session.execute(
@@ -751,8 +776,10 @@ class InvestService:
                 continue
             contract = product.contract(at) if product.contracts else None
             ref = self.prices.reference(product, at, contract)
+            halted = not product.in_bounds(ref)
+            watch_halt(self.halted, product, ref, halted)
             quotes[code] = {
-                "halted": not product.in_bounds(ref),
+                "halted": halted,
                 "bid": ref - product.spread,
                 "ask": ref + product.spread,
                 "ref": ref,
@@ -767,6 +794,9 @@ class InvestService:
         execute every fill, expiry and forced close within this transaction."""
         now = self.clock.now()
         self._journal_lock(session)
+        if engine.seq == 0 and (found := snapshot.latest(session, self.catalogue)):
+            engine.engine, engine.seq = found  # a restart: replay only what followed
+            engine.saved = engine.seq
         for seq, event in self.journal(session, inputs=True, after=engine.seq):
             engine.seq = seq
             engine.engine.feed(event)
@@ -782,12 +812,16 @@ class InvestService:
         for n, out in enumerate(outputs):
             self._journal(session, out["type"], out)
             self._apply_output(session, out, f"{engine.seq}:{n}")
+        if engine.seq - engine.saved >= snapshot.EVERY:
+            snapshot.save(session, engine.engine, engine.seq, now)
+            engine.saved = engine.seq
         return outputs
 
     def run_tick(self, transaction: Callable[[], AbstractContextManager[Session]]) -> int:
         """The server's tick (once a second, in the process that leads the jobs);
         returns how many outputs. A tick that fails leaves the engine to be rebuilt
-        from the journal by the next, which replays it from the start."""
+        from the journal by the next, which loads the latest snapshot and replays what
+        followed it (the whole journal when there is none)."""
         try:
             with transaction() as session:
                 return len(self.tick(session, self.ticker))
@@ -812,6 +846,12 @@ class InvestService:
             )
             return
         if kind in ("roll", "roll_refused"):
+            if kind == "roll_refused":
+                product = self.catalogue.product(out["product"])
+                at = self.clock.now()
+                warn_roll_refused(
+                    out, product, self.prices.reference(product, at, product.contract(at))
+                )
             if kind == "roll":
                 session.execute(
                     text(
@@ -880,3 +920,5 @@ class Ticker:
 
     engine: Engine
     seq: int = 0
+    saved: int = 0
+    """The sequence of the last snapshot this process wrote or loaded."""

@@ -1,6 +1,6 @@
 """工银e投资 in the web bank: the quote board (live, by Server-Sent Events), a
 product's candlestick chart, positions with their result (and a chart of it), the
-pending orders (cancel), the history, and the order ticket: ask a quote, trade at it
+pending orders (place and cancel), the history, and the order ticket: ask a quote, trade at it
 before its countdown ends (an opening trade confirmed as a payment, with the house's
 challenge; a closing one pays the customer and needs none). The same service calls,
 keys and audit actions as ``/api/v1/me/invest``; charts drawn by /static/invest.js
@@ -26,8 +26,8 @@ from rongbank.idempotency import keyed
 from rongbank.inputs import IdParam
 from rongbank.invest import schemas as s
 from rongbank.invest.amounts import buys, margin_for, notional
-from rongbank.invest.endpoints import board
-from rongbank.invest.errors import TradeConflict
+from rongbank.invest.endpoints import board, order_payment, order_spec
+from rongbank.invest.errors import OrderConflict, TradeConflict
 from rongbank.invest.products import Product
 from rongbank.money import parse_positive_amount
 from rongbank.platform import Platform
@@ -346,3 +346,164 @@ def invest_cancel(
     ) as session:
         platform.invest.cancel_order(session, customer_id=me.id, order_id=order_id)
     return _redirect("/invest?done=cancelled")
+
+
+ORDER_KINDS = ("limit", "stop", "oco", "if_done", "circular", "one_to_many", "add_on")
+PRICES = ("price", "limit", "stop", "entry", "exit")
+ORDER_FIELDS = ("product", "kind", "side", "act", "quantity", *PRICES)
+OTHER_FIELDS = ("exit_kind", "valid_hours", "account", "client_id")
+Field40 = Annotated[str, Form(max_length=40)]
+
+
+def _order_page(
+    request: Request,
+    platform: Platform,
+    me: Principal,
+    form: dict[str, str],
+    status_code: int = 200,
+    *,
+    challenge: Any = None,
+    error: DomainError | None = None,
+) -> Response:
+    with platform.transaction() as session:
+        mobile = platform.accounts.customer(session, me.id).mobile
+    return render(
+        request,
+        "invest_order.html",
+        status_code,
+        names=_names(platform, lang_of(request)),
+        kinds=ORDER_KINDS,
+        accounts=_accounts(platform, me.id),
+        form=form,
+        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
+        error=None if error is None else _error(request, error),
+    )
+
+
+@router.get("/order")
+def invest_order_form(
+    request: Request, platform: PlatformDep, me: Me, product: Code = "AU_CNY"
+) -> Response:
+    """The pending order form: every kind on one form, the prices its kind needs."""
+    form = dict.fromkeys(ORDER_FIELDS + OTHER_FIELDS, "")
+    form |= {"product": product, "kind": "limit", "side": "long", "act": "open"}
+    form |= {"exit_kind": "limit", "valid_hours": "24", "client_id": uuid.uuid4().hex}
+    return _order_page(request, platform, me, form)
+
+
+@router.post("/order")
+def invest_order_place(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    product: Annotated[str, Form(max_length=20)] = "",
+    kind: Annotated[str, Form(max_length=12)] = "limit",
+    side: Annotated[str, Form(max_length=5)] = "long",
+    act: Annotated[str, Form(max_length=5)] = "open",
+    quantity: Field40 = "",
+    price: Field40 = "",
+    limit: Field40 = "",
+    stop: Field40 = "",
+    entry: Field40 = "",
+    exit: Field40 = "",
+    exit_kind: Annotated[str, Form(max_length=5)] = "limit",
+    valid_hours: Annotated[str, Form(max_length=3)] = "24",
+    account: Field40 = "",
+    client_id: Annotated[str, Form(max_length=64)] = "",
+    csrf: Annotated[str, Form()] = "",
+    challenge_id: ChallengeField = "",
+    challenge: ChallengeCarried = "",
+    response: Responses = None,
+    tool: ToolChoice = "",
+) -> Response:
+    """Place a pending order: the API's spec, checks and refusals (``order_spec``,
+    ``InvestService.place_order``); one that sets money aside is confirmed as that
+    payment, with the house's challenge (``order_payment``)."""
+    check_csrf(request, csrf)
+    form = {"product": product, "kind": kind, "side": side, "act": act, "quantity": quantity}
+    form |= {"price": price, "limit": limit, "stop": stop, "entry": entry, "exit": exit}
+    form |= {"exit_kind": exit_kind, "valid_hours": valid_hours, "account": account}
+    form["client_id"] = client_id or uuid.uuid4().hex
+    act = act if act in ("open", "close") else "open"
+    exit_kind = exit_kind if exit_kind in ("limit", "stop") else "limit"
+    order_id = f"web:{form['client_id']}"
+
+    def refused(error: DomainError) -> Response:
+        form["client_id"] = uuid.uuid4().hex
+        return _order_page(request, platform, me, form, error.status, error=error)
+
+    def done() -> Response:
+        return _redirect(f"/invest?product={product}&done=ordered")
+
+    try:
+        chosen = platform.invest.catalogue.product(product)
+        hours = int(valid_hours) if valid_hours.strip().isdigit() else 0
+        spec = order_spec(
+            chosen,
+            kind=kind,
+            side=side,
+            action=act,
+            quantity=quantity.strip(),
+            prices={
+                name: form[name].strip() for name in ("price", "limit", "stop", "entry", "exit")
+            },
+            exit_kind=exit_kind,
+        )
+        reserve = platform.invest.reserve_for(chosen.code, spec)
+    except DomainError as error:
+        return refused(error)
+    key = keyed(
+        f"customer:{me.id}:invest_order",
+        order_id,
+        {"product": chosen.code, "spec": spec, "valid_hours": hours, "account": account},
+        conflict=OrderConflict,
+    )
+
+    def work(session: Session) -> Response:
+        platform.invest.place_order(
+            session,
+            customer_id=me.id,
+            product_code=chosen.code,
+            spec=spec,
+            account_number=account,
+            valid_hours=hours,
+            client_id=order_id,
+        )
+        return done()
+
+    if not reserve:
+        try:
+            with platform.audited(
+                actor_kind="customer",
+                actor_id=me.id,
+                action="invest.order",
+                target=chosen.code,
+                idempotency=key,
+            ) as session:
+                return work(session)
+        except DomainError as error:
+            return refused(error)
+    return confirm_payment(
+        platform,
+        me.id,
+        order_payment(chosen, reserve, account=account, client_id=order_id),
+        ChallengeAnswer.of(
+            challenge_id=challenge_id, challenge=challenge, response=response, tool=tool
+        ),
+        work,
+        already_done=lambda session: (
+            platform.invest.order_by_client_id(session, me.id, order_id) is not None
+        ),
+        again=lambda shown, error: _order_page(
+            request,
+            platform,
+            me,
+            form,
+            200 if error is None else 422,
+            challenge=shown,
+            error=error,
+        ),
+        refused=refused,
+        done_before=done,
+        idempotency=key,
+    )

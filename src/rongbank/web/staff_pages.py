@@ -85,6 +85,7 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/tools", "staff_tools", roles.TOOLS),
     ("/staff/members", "staff_members", roles.STAFF_ADMIN),
     ("/staff/liquidity", "staff_liquidity", roles.LIQUIDITY),
+    ("/staff/invest", "staff_invest", roles.INVEST_MARKET),
     ("/staff/risk/aml", "staff_aml", roles.AML),
     ("/staff/lending/portfolio", "staff_portfolio", roles.PORTFOLIO),
     ("/staff/risk", "staff_risk", roles.RISK_CASES),
