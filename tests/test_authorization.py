@@ -315,6 +315,7 @@ CONSOLE_ROLES |= dict.fromkeys(
         ("POST", "/staff/moderation/reports/{report_id}/dismiss"),
         ("GET", "/staff/mall/disputes"),
         ("POST", "/staff/mall/returns/{return_id}/ruling"),
+        ("GET", "/staff/ops"),
     ),
     STAFF_ROLES,
 )

@@ -56,6 +56,13 @@ def built(draw: st.DrawFn) -> tuple[tuple[object, ...], str]:
         Namespace.LOAN_REPAYMENT: (draw(ids), draw(chosen)),
         Namespace.LENDING_EOD: (draw(st.dates()).isoformat(), draw(chosen)),
         Namespace.DEMO: ("fund", str(draw(ids))),
+        Namespace.MALL_RELEASE: (draw(ids),),
+        Namespace.INVEST: (
+            draw(st.sampled_from(["trade", "fill", "order"])),
+            draw(ids),
+            draw(chosen),
+        ),
+        Namespace.RISK_HOLD: (draw(st.sampled_from(["post", "void"])), draw(ids)),
     }[namespace]
     return (namespace, *parts), namespace.client_id(*parts)
 

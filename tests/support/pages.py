@@ -23,6 +23,8 @@ NOT_PAGES = {
     "/merchant/settlement.csv": "a download",
     "/staff/settlements/{day}/transactions.csv": "a download",
     "/staff/risk/aml/large-value.csv": "a download",
+    "/invest/board/stream": "an event stream the quote board listens to",
+    "/mall/images/{image_id}": "a product's image",
     "/chat/list": "a fragment the chat list refreshes itself with",
     "/chat/{conversation_id}/messages": "a fragment of new messages",
     "/chat/{conversation_id}/messages/{seq}/attachment": "a file download",

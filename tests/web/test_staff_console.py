@@ -124,6 +124,7 @@ class TestTheDaysWork:
             "/staff/tools",
             "/staff/mall",
             "/staff/invest",
+            "/staff/ops",
         }
         assert set(work(manager.get("/staff"))) == {"work_chats_waiting", "work_chats_queued"}
         assert menu(manager.page) == {"/staff", "/staff/chat", "/staff/wealth"}

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from rongbank import roles
 from rongbank.clock import BUSINESS_TIME_ZONE
+from rongbank.inputs import Day
 from rongbank.risk.aml.reports import findings_of, large_value_csv, reports_of
 from rongbank.web.pages import PlatformDep, lang_of, render, staff_page
 from rongbank.web.staff_pages import StaffMember
@@ -21,7 +22,7 @@ from rongbank.web.staff_pages import StaffMember
 router = APIRouter(include_in_schema=False, prefix="/staff/risk/aml")
 
 Analyst = Annotated[StaffMember, Depends(staff_page(*roles.AML))]
-Day = Annotated[date | None, Query(description="The Beijing day (default: the last run).")]
+AmlDay = Annotated[Day | None, Query(description="The Beijing day (default: the last run).")]
 SHOWN = 500
 RUNS_SHOWN = 14
 
@@ -37,7 +38,7 @@ def _day(platform: PlatformDep, day: date | None) -> date:
 
 
 @router.get("")
-def aml(request: Request, platform: PlatformDep, staff: Analyst, day: Day = None) -> Response:
+def aml(request: Request, platform: PlatformDep, staff: Analyst, day: AmlDay = None) -> Response:
     """The day's findings first (what an analyst looks into), then its reports."""
     when = _day(platform, day)
     english = lang_of(request) == "en"
@@ -86,7 +87,7 @@ def aml(request: Request, platform: PlatformDep, staff: Analyst, day: Day = None
 
 
 @router.get("/large-value.csv")
-def large_value(platform: PlatformDep, staff: Analyst, day: Day = None) -> Response:
+def large_value(platform: PlatformDep, staff: Analyst, day: AmlDay = None) -> Response:
     """The day's large-value reports as CSV (UTF-8 with a BOM, for spreadsheets).
     Audited: the file names customers."""
     when = _day(platform, day)

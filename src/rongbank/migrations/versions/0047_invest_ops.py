@@ -11,7 +11,7 @@ Revision ID: 0047_invest_ops
 from alembic import op
 
 revision = "0047_invest_ops"
-down_revision = "0045_ops"
+down_revision = "0046_mall_clearing"
 branch_labels = None
 depends_on = None
 

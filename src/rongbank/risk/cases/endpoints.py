@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.auth.service import Principal
-from rongbank.inputs import IdParam
+from rongbank.inputs import CountParam, IdParam
 from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
 from rongbank.risk.cases import schemas as s
@@ -52,7 +52,7 @@ def _decided(decided: Decided) -> s.RiskDecidedOut:
 
 
 @staff.get("/alerts")
-def risk_alerts(platform: PlatformDep, _: Analyst, limit: int = 50) -> list[s.RiskAlertOut]:
+def risk_alerts(platform: PlatformDep, _: Analyst, limit: CountParam = 50) -> list[s.RiskAlertOut]:
     """The latest alerts, newest first, from every source."""
     with platform.transaction() as session:
         alerts = platform.risk_desk.cases.recent_alerts(session, limit=max(1, min(limit, 200)))
