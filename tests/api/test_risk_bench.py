@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_engine_is_measured_against_the_payment_without_it() -> None:
-    report = risk_bench.run(seconds=1, clients=2, workers=1, merchants=2, customers=4, decisions=40)
+    report = risk_bench.run(
+        seconds=1, clients=2, workers=1, merchants=2, customers=4, decisions=40, aml_transfers=1000
+    )
     assert report.pgbench.rate > 0
     for measured in (report.without, report.with_engine):
         assert measured.transfers > 0, measured
@@ -24,9 +26,11 @@ def test_the_engine_is_measured_against_the_payment_without_it() -> None:
     assert 0 < report.engine.p50_ms <= report.engine.p99_ms
     assert report.engine.cpu_mean_ms > 0
     figures = report.to_json()
-    assert figures["aml"] is None  # the AML batch joins through risk_bench.aml_batch
+    assert figures["aml"]["transfers"] == 1000  # the AML batch on the same server
+    assert figures["aml"]["wall_s"] > 0
     assert set(figures["paths"]) == {"pgbench", "without_engine", "with_engine"}
     assert "Throughput cost of the engine" in risk_bench.render(report)
+    assert "1,000 ledger transfers in" in risk_bench.render(report)
 
 
 def test_without_the_engine_the_old_check_decides_alone(fresh_db: str) -> None:
