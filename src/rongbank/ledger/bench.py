@@ -568,8 +568,8 @@ def run_pgbench(
         capture_output=True,
         text=True,
     )
-    log_dir = work_dir / "pgbench-logs"
-    log_dir.mkdir()
+    # A folder per run: one bench may run pgbench more than once on its server.
+    log_dir = Path(tempfile.mkdtemp(prefix="pgbench-logs-", dir=work_dir))
     threads = min(2, clients)
     started = time.monotonic()
     done = subprocess.run(  # noqa: S603 - our own arguments, no shell
