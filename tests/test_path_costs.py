@@ -46,6 +46,9 @@ def client_and_paths(
     )
     # A frozen clock: no login is due its once-a-minute touch however slow the run.
     platform = Platform.connect(fresh_db, settings, clock=clock)
+    # As a serving bank has it (``rongbank up`` opens it): e-Pay's paid listener then
+    # knows the mall's clearing merchant without asking the database on every payment.
+    platform.open_mall()
     try:
         with TestClient(create_app(platform, background=False)) as client:
             scene = Scene(platform)

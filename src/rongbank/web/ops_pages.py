@@ -16,7 +16,8 @@ from rongbank import roles
 from rongbank.api.observe import RECENT_ERRORS
 from rongbank.jobs import job_runs
 from rongbank.ops.status import database_state
-from rongbank.web.pages import PlatformDep, _local_time, render, staff_page
+from rongbank.web.i18n import error_text
+from rongbank.web.pages import PlatformDep, _local_time, lang_of, render, staff_page
 from rongbank.web.staff_pages import StaffMember
 
 router = APIRouter(include_in_schema=False, prefix="/staff")
@@ -53,6 +54,7 @@ def ops(request: Request, platform: PlatformDep, staff: Operator) -> Response:
             }
         )
     archiving = database.archiving
+    lang = lang_of(request)
     errors = [
         {
             "at": _local_time(e.at),
@@ -60,6 +62,8 @@ def ops(request: Request, platform: PlatformDep, staff: Operator) -> Response:
             "route": f"{e.method} {e.route}",
             "status": e.status,
             "code": e.code,
+            # What the code means, in the reader's language (the code itself on hover).
+            "words": error_text(lang, e.code, e.code),
         }
         for e in reversed(RECENT_ERRORS)
     ]
