@@ -63,7 +63,7 @@ def ops(request: Request, platform: PlatformDep, staff: Operator) -> Response:
             "status": e.status,
             "code": e.code,
             # What the code means, in the reader's language (the code itself on hover).
-            "words": error_text(lang, e.code, e.code),
+            "words": error_text(lang, e.code, ""),
         }
         for e in reversed(RECENT_ERRORS)
     ]
