@@ -55,13 +55,19 @@ def test_one_asks_another_approves_and_the_share_applies(
     page = html.unescape(officer.page.text)
     assert f"贷款 {loan} · 商户 {merchant} · 12.5%" in page
     assert "您提出的申请，须由另一位信贷人员批准。" in page
-    assert f"{PAGE}/1/approve" not in page  # no button to approve one's own
-    officer.post(f"{PAGE}/1/approve")
+    with platform.transaction() as session:
+        share_id = session.execute(
+            text("SELECT id FROM lending_settlement_share_request WHERE loan_id = :l"),
+            {"l": loan},
+        ).scalar_one()
+    approve = f"{PAGE}/{share_id}/approve"
+    assert approve not in page  # no button to approve one's own
+    officer.post(approve)
     assert officer.page.status_code == 403
     assert officer.error == "您提出的申请须由另一位信贷人员批准。"
 
     manager.get(PAGE)
-    manager.submit(f"{PAGE}/1/approve")
+    manager.submit(approve)
 
     assert manager.notice == "已批准，下次结算起按比例还款。"
     assert 'data-status="approved"' in manager.page.text

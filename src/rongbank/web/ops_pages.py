@@ -62,7 +62,8 @@ def ops(request: Request, platform: PlatformDep, staff: Operator) -> Response:
             "route": f"{e.method} {e.route}",
             "status": e.status,
             "code": e.code,
-            # What the code means, in the reader's language (the code itself on hover).
+            # What the code means, in the reader's language; the code itself, a catalogue key,
+            # stays in the markup (data-code) and shows only where there are no words.
             "words": error_text(lang, e.code, ""),
         }
         for e in reversed(RECENT_ERRORS)
