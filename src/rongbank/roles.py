@@ -88,3 +88,7 @@ lead role: the supervisor does it)."""
 RUNNING = BACK_OFFICE
 """See the bank's running (the operations page): the periodic jobs and their lag, the
 database's role, replication and WAL archiving, the recent server errors."""
+RISK_RULES = (RISK_ANALYST,)
+"""The fraud engine's rules: propose a rule or a new version, approve another
+analyst's (four eyes), shadow, live, disable; backtests, each live rule's precision
+and the drift of the engine's scores."""

@@ -68,6 +68,7 @@ from rongbank.web import (
     risk_aml_pages,
     risk_pages,
     risk_question_pages,
+    risk_rule_pages,
     scheduled_pages,
     staff_lending_pages,
     staff_liquidity_pages,
@@ -205,6 +206,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(staff_liquidity_pages.router)
     app.include_router(invest_staff_pages.router)
     app.include_router(risk_aml_pages.router)
+    app.include_router(risk_rule_pages.router)
     app.include_router(staff_portfolio_pages.router)
     app.include_router(risk_pages.router)
     app.include_router(risk_question_pages.router)

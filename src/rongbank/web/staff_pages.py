@@ -89,6 +89,8 @@ MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/staff/risk/aml", "staff_aml", roles.AML),
     ("/staff/lending/portfolio", "staff_portfolio", roles.PORTFOLIO),
     ("/staff/risk", "staff_risk", roles.RISK_CASES),
+    ("/staff/risk/rules", "risk_rules", roles.RISK_RULES),
+    ("/staff/risk/performance", "risk_performance", roles.RISK_RULES),
     ("/staff/mall", "staff_mall", roles.MALL),
     ("/staff/ops", "staff_ops", roles.RUNNING),
     ("/staff/lending/settlement-shares", "staff_shares", roles.SETTLEMENT_SHARES),

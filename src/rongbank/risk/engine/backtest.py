@@ -9,6 +9,7 @@ did not record make it not match there (a new feature has no history yet).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -44,34 +45,54 @@ class Backtest:
         return found
 
 
-def backtest(
-    session: Session, rule: Rule, *, since: datetime, until: datetime, batch: int = 5000
-) -> Backtest:
-    hits = hit_amount = stopped = stopped_amount = decisions = 0
-    by_action: dict[str, int] = {}
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One recorded decision, as a replay reads it."""
+
+    id: int
+    amount: int
+    action: str
+    features: dict[str, Any]
+    decided_at: datetime
+
+
+def recorded(
+    session: Session, *, since: datetime, until: datetime, batch: int = 5000
+) -> Iterator[Replayed]:
+    """The decisions recorded in ``[since, until)``, oldest first, read in batches
+    (a backtest over months never holds them all)."""
     last = 0
     while True:
         rows = session.execute(
             text(
-                "SELECT id, amount, action, features FROM risk_decision "
+                "SELECT id, amount, action, features, decided_at FROM risk_decision "
                 "WHERE decided_at >= :since AND decided_at < :until AND id > :last "
                 "ORDER BY id LIMIT :n"
             ),
             {"since": since, "until": until, "last": last, "n": batch},
         ).all()
-        for decision_id, amount, action, features in rows:
-            decisions += 1
+        for decision_id, amount, action, features, at in rows:
             last = int(decision_id)
-            if not rule.matches(features):
-                continue
-            hits += 1
-            hit_amount += int(amount)
-            by_action[action] = by_action.get(action, 0) + 1
-            if rule.action in STOPPING and action not in STOPPING:
-                stopped += 1
-                stopped_amount += int(amount)
+            yield Replayed(last, int(amount), action, features, at)
         if len(rows) < batch:
-            break
+            return
+
+
+def backtest(
+    session: Session, rule: Rule, *, since: datetime, until: datetime, batch: int = 5000
+) -> Backtest:
+    hits = hit_amount = stopped = stopped_amount = decisions = 0
+    by_action: dict[str, int] = {}
+    for decision in recorded(session, since=since, until=until, batch=batch):
+        decisions += 1
+        if not rule.matches(decision.features):
+            continue
+        hits += 1
+        hit_amount += decision.amount
+        by_action[decision.action] = by_action.get(decision.action, 0) + 1
+        if rule.action in STOPPING and decision.action not in STOPPING:
+            stopped += 1
+            stopped_amount += decision.amount
     return Backtest(
         rule=f"{rule.name} v{rule.version}",
         action=rule.action,

@@ -109,14 +109,19 @@ class RuleSpec:
     def __post_init__(self) -> None:
         for field, value in (("name", self.name), ("reason", self.reason)):
             if not _NAME.match(value):
-                raise RuleInvalid(f"The {field} must be lower case letters, digits and _.")
+                raise RuleInvalid(
+                    f"The {field} must be lower case letters, digits and _.", field=field
+                )
         if self.action not in ACTIONS:
-            raise RuleInvalid(f"The action must be one of {', '.join(ACTIONS)}.")
+            raise RuleInvalid(f"The action must be one of {', '.join(ACTIONS)}.", field="action")
         if not 0 <= self.score <= 100:
-            raise RuleInvalid("The score must be from 0 to 100.")
+            raise RuleInvalid("The score must be from 0 to 100.", field="score")
         if not 1 <= len(self.condition) <= 2000:
-            raise RuleInvalid("The condition must be 1 to 2,000 characters.")
-        compiled(self.condition)
+            raise RuleInvalid("The condition must be 1 to 2,000 characters.", field="condition")
+        try:
+            compiled(self.condition)
+        except RuleInvalid as error:  # named, for the form that shows the field
+            raise RuleInvalid(error.detail_message, field="condition") from None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> RuleSpec:
@@ -132,8 +137,11 @@ class RuleSpec:
                 score=int(data.get("score", 0)),
                 description=str(data.get("description", "")),
             )
+        except (TypeError, ValueError):
+            raise RuleInvalid("The score must be a whole number.", field="score") from None
         except KeyError as missing:
-            raise RuleInvalid(f"The rule needs a {missing.args[0]}.") from None
+            key = missing.args[0]
+            raise RuleInvalid(f"The rule needs a {key}.", field=key) from None
 
     @classmethod
     def from_file(cls, path: Path) -> RuleSpec:
