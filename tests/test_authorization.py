@@ -153,6 +153,7 @@ def concrete(path: str, number: str) -> str:
         .replace("{application_id}", "1")
         .replace("{offer_id}", "1")
         .replace("{request_id}", "1")
+        .replace("{rule_id}", "1")
     )
 
 
@@ -274,6 +275,11 @@ CONSOLE_ROLES = {
     ("GET", "/staff/risk/alerts"): {"risk_analyst"},
     ("GET", "/staff/risk/cases/{case_id}"): {"risk_analyst"},
     ("POST", "/staff/risk/cases/{case_id}/{action}"): {"risk_analyst"},
+    ("GET", "/staff/risk/rules"): {"risk_analyst"},
+    ("POST", "/staff/risk/rules"): {"risk_analyst"},
+    ("GET", "/staff/risk/rules/{rule_id}"): {"risk_analyst"},
+    ("POST", "/staff/risk/rules/{rule_id}/{change}"): {"risk_analyst"},
+    ("GET", "/staff/risk/performance"): {"risk_analyst"},
     ("GET", "/staff/mall"): STAFF_ROLES,
     ("POST", "/staff/mall/shops/{shop_id}/{decision}"): STAFF_ROLES,
     ("POST", "/staff/mall/categories/{category_id}/commission"): STAFF_ROLES,

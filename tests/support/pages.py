@@ -65,7 +65,8 @@ def audience(path: str) -> str:
 
 
 class Visible(HTMLParser):
-    """The words a reader sees on a page: its text (not scripts or styles) and the
+    """The words a reader sees on a page: its text (not scripts or styles, nor code
+    marked ``translate="no"``: identifiers such as a rule's feature names) and the
     attributes a browser shows or reads out (placeholders, titles, labels, buttons)."""
 
     SHOWN = ("placeholder", "title", "aria-label", "alt")
@@ -75,6 +76,7 @@ class Visible(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._hidden = 0
+        self._identifiers = 0
         self.feed(page)
         self.close()
 
@@ -83,15 +85,21 @@ class Visible(HTMLParser):
         return " ".join(" ".join(self.parts).split())
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
         if tag in self.HIDDEN:
             self._hidden += 1
-        a = {k: v or "" for k, v in attrs}
+        elif tag == "code" and a.get("translate") == "no":
+            self._identifiers += 1
+            self._hidden += 1
         self.parts += [a[name] for name in self.SHOWN if a.get(name)]
         if tag == "input" and a.get("type") in ("submit", "button") and a.get("value"):
             self.parts.append(a["value"])
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.HIDDEN and self._hidden:
+            self._hidden -= 1
+        elif tag == "code" and self._identifiers:
+            self._identifiers -= 1
             self._hidden -= 1
 
     def handle_data(self, data: str) -> None:

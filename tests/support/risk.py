@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
 from rongbank import outbox
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from rongbank.risk.events import RiskAlertRaised
-from tests.factories.people import V1
+from tests.factories.people import PASSWORD, V1
 from tests.support.sms import sms_code
 
 STAFF_PASSWORD = "Risk-Desk-2026!"
@@ -106,3 +108,24 @@ def answer_question(
     code = sms_code(platform, who["login_name"])
     body = {"answer": said, "challenge_id": challenge["id"], "response": code}
     return api.post(path, headers=who["headers"], json=body)
+
+
+def analyst_logged_in(tab: Page, base: str, platform: Platform, username: str) -> Page:
+    """A new risk analyst, logged in to the staff console in ``tab`` (a browser's)."""
+    with platform.transaction() as session:
+        staff_id = platform.accounts.create_staff(
+            session, username=username, name=f"风控{username}", role="risk_analyst"
+        )
+        platform.auth.set_password(
+            session,
+            kind=PrincipalKind.STAFF,
+            principal_id=staff_id,
+            username=username,
+            password=PASSWORD,
+        )
+    tab.goto(f"{base}/staff/login")
+    tab.fill("input[name=username]", username)
+    tab.fill("input[name=password]", PASSWORD)
+    tab.click("main form button[type=submit]")
+    expect(tab).to_have_url(re.compile(r"/staff$"))
+    return tab

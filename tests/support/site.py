@@ -22,6 +22,8 @@ from sqlalchemy import text
 from rongbank.auth.service import PrincipalKind
 from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
+from rongbank.risk.engine import store
+from rongbank.risk.engine.rules import RuleSpec
 from tests.factories import mall_orders as mall
 from tests.factories.aml import seed_aml
 from tests.factories.cards import card_number
@@ -29,6 +31,7 @@ from tests.factories.liquidity import seed_liquidity as _liquidity
 from tests.factories.people import PASSWORD, V1, People
 from tests.support.funding import CardHolder
 from tests.support.risk import raise_alert
+from tests.support.risk_rules import paid, payer
 from tests.support.sms import sms_code
 from tests.wealth.helpers import assessed
 
@@ -314,6 +317,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
     platform.push.deliver(platform.transaction)
     _liquidity(platform)
     seed_aml(platform)
+    rule_id = _shadow_rule(platform)
     mall_order = _mall_orders(client, platform, people, meimei, merchant.id, owner)
 
     return Site(
@@ -335,6 +339,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "question_id": str(question_id),
             "order_id": str(mall_order),
             "product_id": str(mall_product),
+            "rule_id": str(rule_id),
         },
         by_route={
             "/staff/lending/reviews/{application_id}": {"application_id": str(referred["id"])},
@@ -359,6 +364,24 @@ def _risk_case(platform: Platform, customer_id: int) -> tuple[int, int]:
             {"c": customer_id},
         ).one()
     return int(row[0]), int(row[1])
+
+
+def _shadow_rule(platform: Platform) -> int:
+    """风控规则: a rule in shadow that a payment has met since (its page's chart and
+    table), switched on by one analyst and approved by another."""
+    with platform.transaction() as session:
+        first, second = (
+            platform.accounts.create_staff(
+                session, username=f"site-rules-{n}", name="风控规则", role="risk_analyst"
+            )
+            for n in (1, 2)
+        )
+        spec = RuleSpec("very_large", "amount >= 50000000", "review", "very_large", 30)
+        rule = store.add(session, spec, by=first, now=platform.clock.now(), mode="shadow")
+        store.approve(session, rule.id, by=second, now=platform.clock.now())
+    platform.risk_engine.forget_rules()
+    paid(platform, payer(platform, "赵大"), 60_000_000)
+    return rule.id
 
 
 def _mall_orders(

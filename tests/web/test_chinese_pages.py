@@ -102,6 +102,9 @@ def test_the_checks_see_what_they_look_for() -> None:
     assert problems_of("您好 home_greeting") == ["key home_greeting"]
     wrong = problems_of(f"转账 {MESSAGES['en']['session_expired_kept']}")
     assert wrong == [f"English of session_expired_kept: {english_of('session_expired_kept')!r}"]
+    # Identifiers marked as not to translate (a rule's features) are not words.
+    shown = Visible('<p>条件 <code translate="no">password_changed_hours</code> <code>days</code>')
+    assert shown.text == "条件 days"
 
 
 def english_of(key: str) -> str:

@@ -6,15 +6,11 @@ a second confirms it, and the customer's account is frozen; the charts are drawn
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
-from tests.factories.people import PASSWORD
-from tests.support.risk import decisions, raise_alert
+from tests.support.risk import analyst_logged_in, decisions, raise_alert
 from tests.web.conftest import VIEWS, View, needs_chromium, newcomer
 
 pytestmark = needs_chromium
@@ -27,24 +23,7 @@ NAMES = {
 
 
 def analyst(view: View, platform: Platform, username: str) -> Page:
-    with platform.transaction() as session:
-        staff_id = platform.accounts.create_staff(
-            session, username=username, name=f"风控{username}", role="risk_analyst"
-        )
-        platform.auth.set_password(
-            session,
-            kind=PrincipalKind.STAFF,
-            principal_id=staff_id,
-            username=username,
-            password=PASSWORD,
-        )
-    tab = view.tab()
-    tab.goto(f"{view.base}/staff/login")
-    tab.fill("input[name=username]", username)
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("main form button[type=submit]")
-    expect(tab).to_have_url(re.compile(r"/staff$"))
-    return tab
+    return analyst_logged_in(view.tab(), view.base, platform, username)
 
 
 @pytest.mark.parametrize("view", VIEWS, indirect=True)
