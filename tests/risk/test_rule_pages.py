@@ -61,6 +61,11 @@ def audited(platform: Platform) -> list[tuple[int, str, str, str | None]]:
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
+def waiting(page: Any) -> int:
+    found = re.search(r'data-work="work_risk_rules"[^>]*>.*?class="badge[^"]*">(\d+)<', page.text)
+    return int(found.group(1)) if found else 0
+
+
 def propose(who: WebStaff, **fields: str) -> int:
     who.get("/staff/risk/rules")
     who.submit("/staff/risk/rules", **fields)
@@ -86,6 +91,8 @@ def test_one_analyst_proposes_and_another_approves(platform: Platform) -> None:
     assert alice.page.status_code == 403
     assert "规则须由提出者以外的另一名风险分析师批准。" in alice.page.text
 
+    assert waiting(bob.get("/staff")) == 1  # on the home page's approvals
+    assert waiting(alice.get("/staff")) == 0  # her own is not hers to approve
     bob.get(f"/staff/risk/rules/{new}")
     bob.submit(f"/staff/risk/rules/{new}/approve")
     assert bob.notice == "规则已批准，开始运行。"

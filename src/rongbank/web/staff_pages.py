@@ -30,6 +30,7 @@ from rongbank.inputs import IdParam
 from rongbank.money import format_amount
 from rongbank.payments.settlement import open_failure_count
 from rongbank.platform import Platform
+from rongbank.risk.monitoring.rules import rules_to_approve
 from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import translate
 from rongbank.web.pages import (
@@ -193,6 +194,13 @@ WORK = (
         "/staff/merchants?status=pending",
         roles.MERCHANTS,
         lambda p, s, _: p.payments.pending_count(s),
+    ),
+    Work(
+        "approvals",
+        "work_risk_rules",
+        "/staff/risk/rules",
+        roles.RISK_RULES,
+        lambda _, s, me: rules_to_approve(s, me),
     ),
 )
 

@@ -133,6 +133,19 @@ def entries(session: Session, rules: list[store.StoredRule]) -> list[RuleEntry]:
     ]
 
 
+def rules_to_approve(session: Session, staff_id: int) -> int:
+    """Rules waiting for an approval this analyst may give (not their own)."""
+    return int(
+        session.execute(
+            text(
+                "SELECT count(*) FROM risk_rule WHERE status = 'pending' "
+                "AND switched_on_by IS DISTINCT FROM :me"
+            ),
+            {"me": staff_id},
+        ).scalar_one()
+    )
+
+
 def day_range(first: date, last: date) -> tuple[datetime, datetime]:
     """Beijing days ``first`` to ``last``, both included, as instants."""
     start = datetime.combine(first, time(), BUSINESS_TIME_ZONE)
