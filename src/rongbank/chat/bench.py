@@ -307,7 +307,7 @@ def nats_server_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def _nats_server() -> Iterator[str]:
+def nats_server() -> Iterator[str]:
     binary = nats_server_binary()
     if binary is None:
         raise RuntimeError("several servers need NATS: give nats_url or install nats-server")
@@ -637,7 +637,7 @@ def run(
     with contextlib.ExitStack() as stack:
         db = stack.enter_context(bench_server(data_dir=data_dir, database_url=database_url))
         if servers > 1 and nats_url is None:
-            nats_url = stack.enter_context(_nats_server())
+            nats_url = stack.enter_context(nats_server())
         prefix = f"b{uuid.uuid4().hex[:6]}-"
         values: dict[str, Any] = {
             "database_url": db.url,
