@@ -9,6 +9,7 @@ import importlib.util
 import multiprocessing
 import multiprocessing.spawn
 import os
+import resource
 import signal
 import sys
 import threading
@@ -102,3 +103,30 @@ def test_the_health_check_of_a_worker_that_dies_ends_with_it() -> None:
     assert answers == [None]
     worker.process.join(GUARD_S)
     assert worker.process.exitcode == -signal.SIGKILL
+
+
+def test_serving_allows_as_many_open_files_as_the_hard_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A chat socket is an open file: at the usual soft limit (1,024) a process held
+    fewer than a thousand connected clients."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 1024:
+        pytest.skip("the hard limit leaves nothing to raise")
+    monkeypatch.setattr(serve.os, "environ", dict(serve.os.environ))
+    monkeypatch.setattr(serve, "configure_logging", lambda *a, **k: None)
+    allowed: list[int] = []
+    monkeypatch.setattr(
+        serve.uvicorn,
+        "run",
+        lambda *a, **k: allowed.append(resource.getrlimit(resource.RLIMIT_NOFILE)[0]),
+    )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        serve.serve(
+            Settings(data_dir=tmp_path), "postgresql+psycopg://db/x", host="h", port=1, workers=2
+        )
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    (limit,) = allowed
+    assert limit > 1024

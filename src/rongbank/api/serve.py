@@ -51,6 +51,7 @@ from pydantic import SecretStr
 
 from rongbank import logs, metrics
 from rongbank.audit.service import mask_text
+from rongbank.os_limits import raise_open_files
 from rongbank.settings import Settings
 
 if TYPE_CHECKING:  # the app is imported where it is built: the workers' parent never is
@@ -93,6 +94,7 @@ def serve(
         "log_config": None,  # the logging configured here stays
     }
     configure_logging(settings, log_level.upper(), access_log=access_log)
+    raise_open_files()  # the workers inherit it
     if workers == 1:
         uvicorn.run(_app(url, settings), **options)
         return
