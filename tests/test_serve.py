@@ -78,6 +78,7 @@ def test_uvicorn_gives_each_worker_the_health_check_time_of_the_settings(
     assert ran["timeout_worker_healthcheck"] == seconds
     assert ran["imported_first"] == set()
     assert ran["worker_class"] is serve._Worker
+    assert ran["ws_per_message_deflate"] is False  # a chat socket's zlib state: ~50 KB
     assert serve.supervisor.Process is not serve._Worker  # only while it serves
 
 

@@ -51,7 +51,7 @@ from pydantic import SecretStr
 
 from rongbank import logs, metrics
 from rongbank.audit.service import mask_text
-from rongbank.os_limits import raise_open_files
+from rongbank.serving import PER_MESSAGE_DEFLATE, raise_open_files
 from rongbank.settings import Settings
 
 if TYPE_CHECKING:  # the app is imported where it is built: the workers' parent never is
@@ -92,6 +92,7 @@ def serve(
         # hold personal data); ours (rongbank.api.observe) name the route template.
         "access_log": False,
         "log_config": None,  # the logging configured here stays
+        "ws_per_message_deflate": PER_MESSAGE_DEFLATE,
     }
     configure_logging(settings, log_level.upper(), access_log=access_log)
     raise_open_files()  # the workers inherit it

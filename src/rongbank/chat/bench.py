@@ -74,8 +74,8 @@ from rongbank.ledger.bench import (
     percentile,
     render_header,
 )
-from rongbank.os_limits import raise_open_files
 from rongbank.platform import Platform
+from rongbank.serving import PER_MESSAGE_DEFLATE, raise_open_files
 from rongbank.settings import Settings
 
 WS_PATH = "/api/v1/chat/ws"
@@ -274,6 +274,7 @@ def _serve(url: str, values: dict[str, Any], port: int) -> None:
         log_level="warning",
         access_log=False,
         backlog=4096,
+        ws_per_message_deflate=PER_MESSAGE_DEFLATE,  # as rongbank up serves
     )
 
 

@@ -1,9 +1,17 @@
-"""What the operating system allows a serving process."""
+"""What every API process is served with: by ``rongbank up`` and by the benchmarks."""
 
 from __future__ import annotations
 
 import contextlib
 import resource
+
+PER_MESSAGE_DEFLATE = False
+"""Whether the server agrees to compress WebSocket frames (RFC 7692) when a client
+asks, as browsers do. It does not: a chat socket's zlib streams (a compressor and a
+decompressor) took ~50 KB of the server's memory, more than the rest of the socket
+together (tracemalloc over 350 sockets of the ``websockets`` client: 95 KB a socket
+with them, 44 KB without), and each push and frame cost a deflate; a chat event is
+a few hundred bytes of JSON."""
 
 
 def raise_open_files() -> int:
