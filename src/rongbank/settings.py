@@ -316,6 +316,21 @@ class Settings(BaseSettings):
         default=True,
         description="Server logs as one JSON object a line (with the request id); false: text.",
     )
+    otel_traces: Literal["off", "console", "otlp"] = Field(
+        default="off",
+        description="OpenTelemetry traces of each request (rongbank.api.tracing): 'console' "
+        "prints the spans, 'otlp' sends them to otel_endpoint; needs the otel extra.",
+    )
+    otel_endpoint: str = Field(
+        default="http://localhost:4318/v1/traces",
+        description="Where 'otlp' traces go (OTLP over HTTP: a collector, Jaeger, Tempo).",
+    )
+    otel_sql: bool = Field(
+        default=True,
+        description="With traces on, a child span for each SQL statement (its text, never "
+        "its parameters).",
+    )
+    otel_service: str = Field(default="rongbank", description="The service.name the traces carry.")
     wal_archive: bool = Field(
         default=True,
         description="The embedded server archives its WAL into <data dir>/wal-archive, for "

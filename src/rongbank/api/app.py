@@ -19,7 +19,7 @@ from rongbank.accounts.funding_endpoints import router as funding_router
 from rongbank.accounts.payee_endpoints import router as payees_router
 from rongbank.accounts.schedule_endpoints import router as scheduled_router
 from rongbank.accounts.statement_endpoints import router as statements_router
-from rongbank.api import docs_page
+from rongbank.api import docs_page, tracing
 from rongbank.api.dispatch import dispatch_by_segments
 from rongbank.api.docs import complete_openapi
 from rongbank.api.errors import install_error_handlers
@@ -239,6 +239,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # outside the input guard: its refusals too
     app.add_middleware(DeviceId)  # the device a payment comes from, for the fraud engine
     app.add_middleware(Observe)  # outermost: times and counts every answer
+    tracing.install(app, platform.settings, platform.engine)  # when a setting asks
 
     app.add_exception_handler(pages.LoginRequired, error_pages.login_required)  # type: ignore[arg-type]
 

@@ -68,6 +68,21 @@ RECENT_ERRORS: deque[RecentError] = deque(maxlen=50)
 staff operations page shows them; the counts of every code are in the metrics)."""
 
 
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/api/v1/me/accounts/{number}``),
+    never the raw path, which holds account numbers and ids."""
+    route = scope.get("route")
+    if route is not None:
+        # The route's path within its router; FastAPI keeps the path it was
+        # included at (prefix and all) in the context it matched.
+        included = scope.get("fastapi", {}).get("effective_route_context")
+        path: str = included.path if included is not None else route.path
+        return path
+    if scope["path"].startswith("/static/"):
+        return "/static"
+    return metrics.UNMATCHED
+
+
 class Observe:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -108,16 +123,7 @@ class Observe:
 
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         method = scope["method"] if scope["method"] in _METHODS else "other"
-        route = scope.get("route")
-        if route is not None:
-            # The route's path within its router; FastAPI keeps the path it was
-            # included at (prefix and all) in the context it matched.
-            included = scope.get("fastapi", {}).get("effective_route_context")
-            template = included.path if included is not None else route.path
-        elif scope["path"].startswith("/static/"):
-            template = "/static"
-        else:
-            template = metrics.UNMATCHED
+        template = route_template(scope)
         key = (method, template)
         timer = self._timers.get(key)
         if timer is None:

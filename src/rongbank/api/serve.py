@@ -24,14 +24,19 @@ given; a worker starts as a ``spawn`` process, which first imports the parent's
 ``__main__`` module (the whole command line: a second or more of CPU, and several
 seconds on a loaded machine, where it was killed before it could answer, again and
 again). :func:`_workers_skip_main` spares it that import: it loads only the app, and
-only once it answers.
+only once it answers. uvicorn waited for that answer on the pipe alone, so a worker
+killed while a ping was on its way (``kill -9``, the kernel's OOM killer) left the
+supervisor blind for the whole timeout, the port served by one worker fewer:
+:class:`_Worker` also wakes when the process ends, and it is replaced at once.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import multiprocessing.connection
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -41,10 +46,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+import uvicorn.supervisors.multiprocess as supervisor
 from pydantic import SecretStr
 
 from rongbank import logs, metrics
 from rongbank.audit.service import mask_text
+from rongbank.serving import PER_MESSAGE_DEFLATE, raise_open_files
 from rongbank.settings import Settings
 
 if TYPE_CHECKING:  # the app is imported where it is built: the workers' parent never is
@@ -85,8 +92,10 @@ def serve(
         # hold personal data); ours (rongbank.api.observe) name the route template.
         "access_log": False,
         "log_config": None,  # the logging configured here stays
+        "ws_per_message_deflate": PER_MESSAGE_DEFLATE,
     }
     configure_logging(settings, log_level.upper(), access_log=access_log)
+    raise_open_files()  # the workers inherit it
     if workers == 1:
         uvicorn.run(_app(url, settings), **options)
         return
@@ -100,7 +109,7 @@ def serve(
     shutil.rmtree(shared, ignore_errors=True)
     shared.mkdir(parents=True)
     os.environ[metrics.MULTIPROC_DIR] = str(shared)
-    with _workers_skip_main():
+    with _workers_skip_main(), _workers_watched():
         uvicorn.run(
             WORKER_APP,
             factory=True,
@@ -125,6 +134,36 @@ def _workers_skip_main() -> Iterator[None]:
         yield
     finally:
         sys.modules["__main__"] = main
+
+
+class _Worker(supervisor.Process):
+    """uvicorn's worker whose health check also ends when the worker does."""
+
+    def _healthcheck(self, timeout: float) -> bool | None:
+        try:
+            self.parent_conn.send(b"ping")
+            # The pipe alone never wakes for a dead worker: the supervisor holds its
+            # other end too. The process's sentinel is ready once it has ended.
+            ready = multiprocessing.connection.wait(
+                [self.parent_conn, self.process.sentinel], timeout
+            )
+            if self.parent_conn not in ready:
+                return None
+            started: bool = self.parent_conn.recv()
+            return started
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None
+
+
+@contextmanager
+def _workers_watched() -> Iterator[None]:
+    """uvicorn's supervisor starts :class:`_Worker` processes meanwhile."""
+    original = supervisor.Process
+    supervisor.Process = _Worker  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        supervisor.Process = original  # type: ignore[misc]
 
 
 def _app(url: str, settings: Settings) -> FastAPI:
