@@ -192,3 +192,46 @@ def owner_actor(platform: Platform, merchant_id: int) -> MerchantActor:
     with platform.transaction() as session:
         user = platform.payments.users(session, merchant_id)[0]
     return MerchantActor(merchant_id, "owner", user.id)
+
+
+def test_operations_suspend_and_reinstate_a_shop_and_its_owner_closes_it_on_the_pages(
+    platform: Platform, clients: list[TestClient]
+) -> None:
+    categories(platform)
+    seller = WebCustomer(browser(platform, clients), platform, "李老板", "13900000804", 804)
+    merchant_id = payments.merchant(
+        platform, customer_id=seller.id, account=seller.account, name="老李百货"
+    )
+    owner_login(platform, merchant_id, "laoli-mall")
+    owner = WebMerchant(browser(platform, clients), platform, "laoli-mall")
+    owner.get("/merchant/mall")
+    owner.submit("/merchant/mall/shop", name="老李百货")
+    ops = WebStaff(browser(platform, clients), platform, "mall-ops3", "孙运营", "operations")
+    ops.get("/staff/mall")
+    shop_id = re.search(r'data-shop="(\d+)"', ops.page.text).group(1)  # type: ignore[union-attr]
+    ops.submit(f"/staff/mall/shops/{shop_id}/approve")
+    suspend = f"/staff/mall/shops/{shop_id}/status/suspend"
+    ops.submit(suspend, reason=" ")
+    assert ops.page.status_code == 422  # a reason is required
+
+    ops.submit(suspend, reason="资质过期")
+
+    assert ops.page.status_code == 200, ops.page.text
+    assert re.search(r'id="mall-suspended-shops".*?资质过期', ops.page.text, re.S)
+    owner.get("/merchant/mall")
+    assert 'data-status="suspended"' in owner.page.text
+    assert text_of(owner.page.text, "mall-shop-reason") == "暂停原因：资质过期"
+    assert 'id="mall-shop-close"' not in owner.page.text  # operations hold it
+    ops.submit(f"/staff/mall/shops/{shop_id}/status/reinstate", reason="已补齐资质")
+    assert ops.page.status_code == 200, ops.page.text
+    owner.get("/merchant/mall")
+    assert 'data-status="open"' in owner.page.text
+    owner.submit("/merchant/mall/shop/close", reason="歇业")
+    assert 'data-status="closed"' in owner.page.text, owner.page.text
+    with platform.transaction() as session:
+        events = platform.mall.shop_events(session, int(shop_id))
+    assert [(e.action, e.reason) for e in events] == [
+        ("suspend", "资质过期"),
+        ("reinstate", "已补齐资质"),
+        ("close", "歇业"),
+    ]
