@@ -173,9 +173,11 @@ def statement(query: SearchQuery) -> tuple[str, dict[str, Any], Sort, int]:
         if not capped:
             return f"mall_product p WHERE {part}"
         ranked = f" WHERE {' AND '.join(page_after)}" if page_after else ""
+        # The newest matches by id alone (a narrow sort), then their rows for ranking.
         return (
-            f"(SELECT * FROM mall_product p WHERE {part} "  # noqa: S608
-            f"ORDER BY p.id DESC LIMIT :cap) p{ranked}"
+            "(SELECT m.* FROM (SELECT p.id FROM mall_product p "  # noqa: S608
+            f"WHERE {part} ORDER BY p.id DESC LIMIT :cap) c "
+            f"JOIN mall_product m ON m.id = c.id) p{ranked}"
         )
 
     found = " UNION ALL ".join(
