@@ -5,6 +5,7 @@ sees the form that adds a SKU to the cart; operations change a commission."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 
@@ -13,10 +14,12 @@ from fastapi.testclient import TestClient
 
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
+from rongbank.mall.orders import reads
 from rongbank.payments.merchants import MerchantActor
 from rongbank.platform import Platform
-from tests.factories import payments
+from tests.factories import mall_orders, payments
 from tests.factories.mall import categories
+from tests.factories.people import People
 from tests.support.web import Forms, WebCustomer, WebStaff
 from tests.web.conftest import PASSWORD
 from tests.web.test_pay_pages import WebMerchant
@@ -235,3 +238,56 @@ def test_operations_suspend_and_reinstate_a_shop_and_its_owner_closes_it_on_the_
         ("reinstate", "已补齐资质"),
         ("close", "歇业"),
     ]
+
+
+def test_the_sellers_sales_chart_and_a_dispute_ruled_on_the_console_page(
+    platform: Platform, clients: list[TestClient]
+) -> None:
+    bank = WebCustomer(browser(platform, clients), platform, "融e购", "13900000805", 805)
+    mall_orders.clearing(platform, customer_id=bank.id, account=bank.account)
+    seller = WebCustomer(browser(platform, clients), platform, "周老板", "13900000806", 806)
+    merchant_id = payments.merchant(
+        platform, customer_id=seller.id, account=seller.account, name="周记茶行"
+    )
+    owner_login(platform, merchant_id, "zhou-mall")
+    buyer = WebCustomer(browser(platform, clients), platform, "韩梅梅", "13900000807", 807)
+    People(buyer.client, platform).fund({"account": {"number": buyer.account}}, 500_00)
+    checkouts, returns = platform.mall_orders.checkouts, platform.mall_orders.returns
+    with platform.transaction() as session:
+        user = platform.payments.users(session, merchant_id)[0].id
+        shop = mall_orders.open_shop(session, merchant_id=merchant_id, user_id=user, name="周记")
+        category = mall_orders.category(session, commission_bp=500)
+        sku = mall_orders.sku(session, shop_id=shop, category_id=category, price=88_00, stock=5)
+        checkouts.add(session, customer_id=buyer.id, sku_id=sku, quantity=1)
+        found, _ = checkouts.checkout(session, customer_id=buyer.id, client_id="w1")
+        platform.payments.pay_order(
+            session,
+            customer_id=buyer.id,
+            payment=checkouts.payment(session, found),
+            account_number=buyer.account,
+        )
+        [order] = checkouts.orders(session, found)
+        [line] = reads.lines(session, order.id)
+        asked = returns.ask(
+            session, customer_id=buyer.id, order_id=order.id, quantities={line.id: 1}, reason="受潮"
+        )
+        returns.refuse(session, shop_id=shop, return_id=asked.id)
+        returns.dispute(session, customer_id=buyer.id, return_id=asked.id)
+
+    owner = WebMerchant(browser(platform, clients), platform, "zhou-mall")
+    owner.get("/merchant/mall/orders")
+    chart = re.search(r'id="sales-data">(.*?)</script>', owner.page.text)
+    assert chart, owner.page.text
+    assert json.loads(chart.group(1))["amount"] == [88.0]  # the day's sales, charted
+
+    ops = WebStaff(browser(platform, clients), platform, "mall-ops4", "孙运营", "operations")
+    ops.get("/staff/mall/disputes")
+    assert f'data-return="{asked.id}"' in ops.page.text
+    ops.submit(f"/staff/mall/returns/{asked.id}/ruling")  # the first form: for the buyer
+
+    assert ops.page.status_code == 200, ops.page.text
+    assert f'data-return="{asked.id}"' not in ops.page.text
+    with platform.transaction() as session:
+        assert returns.get(session, asked.id).status == "refunded"
+        account = platform.accounts.account(session, buyer.account)
+        assert platform.accounts.available(session, account) == 500_00
