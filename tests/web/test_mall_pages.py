@@ -84,7 +84,10 @@ def test_a_shop_opens_a_product_is_published_and_a_customer_finds_and_chooses_it
     shop_id = re.search(r'data-shop="(\d+)"', ops.page.text).group(1)  # type: ignore[union-attr]
     ops.submit(f"/staff/mall/shops/{shop_id}/approve")
     assert ops.page.status_code == 200
-    assert "老王数码城" not in ops.page.text  # no longer waiting
+    waiting = re.search(r'id="mall-shops".*?</ul>', ops.page.text, re.S)
+    assert waiting
+    assert "老王数码城" not in waiting.group(0)  # no longer waiting
+    assert re.search(r'id="mall-open-shops".*?老王数码城', ops.page.text, re.S)  # but open
 
     owner.get("/merchant/mall")
     assert 'data-status="open"' in owner.page.text
