@@ -282,6 +282,7 @@ CONSOLE_ROLES = {
     ("GET", "/staff/risk/performance"): {"risk_analyst"},
     ("GET", "/staff/mall"): STAFF_ROLES,
     ("POST", "/staff/mall/shops/{shop_id}/{decision}"): STAFF_ROLES,
+    ("POST", "/staff/mall/shops/{shop_id}/status/{action}"): STAFF_ROLES,
     ("POST", "/staff/mall/categories/{category_id}/commission"): STAFF_ROLES,
     ("GET", "/staff/lending/portfolio"): {"credit_manager", "risk_analyst"},
     ("GET", "/staff/lending/settlement-shares"): {"credit_officer", "credit_manager"},

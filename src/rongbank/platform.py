@@ -286,9 +286,13 @@ class Platform:
             reservation=timedelta(minutes=self.settings.mall_reservation_minutes),
             receipt_after=timedelta(days=self.settings.mall_receipt_days),
             return_window=timedelta(days=self.settings.mall_return_days),
+            aftersale=timedelta(days=self.settings.mall_aftersale_days),
             paid_by=lambda s, p: "epay" if self.yidai.loan_of(s, p) is None else "yidai",
         )
         self.mall = Catalogue(self.clock, self.payments, self.attachments.limits)
+        self.mall.closing_checks.append(
+            lambda session, shop: self.mall_orders.refuse_closing(session, shop.id)
+        )
         catalogue = load_catalogue(self.settings.invest_products_file)
         self.invest = InvestService(
             self.ledger,

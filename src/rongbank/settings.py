@@ -132,7 +132,14 @@ class Settings(BaseSettings):
         default=10, ge=1, le=60, description="Days after shipping that receipt confirms itself."
     )
     mall_return_days: int = Field(
-        default=7, ge=0, le=30, description="Days after receipt a return may be asked for."
+        default=7, ge=0, le=30, description="Days after receipt before the seller is paid."
+    )
+    mall_aftersale_days: int = Field(
+        default=15,
+        ge=0,
+        le=90,
+        description="Days after receipt a return may be asked for (at least the return "
+        "days; after those the seller was paid, and a refund takes its part back).",
     )
     mall_job_interval_seconds: float = Field(
         default=60.0, description="How often reservations, receipts and releases are run."

@@ -144,3 +144,32 @@ def test_pages_put_together_are_the_whole_result_once_in_order(
 def test_cursor_round_trips_a_relevance_rank() -> None:
     cursor = Cursor("relevance", 0.0607927, 42)
     assert Cursor.decode(cursor.encode(), "relevance") == cursor
+
+
+def test_relevance_ranks_only_the_newest_matches_up_to_the_cap(
+    platform: Platform, mall: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rongbank.mall.catalogue import search as module
+
+    everything = titles(platform, SearchQuery("智能"))
+    assert everything[0] in ("华为 Mate 60 Pro 智能手机", "小米14 智能手机 徕卡影像")
+    monkeypatch.setattr(module, "RANK_CAP", 2)
+
+    # Of the three matches, the oldest (华为, a title match) is past the cap: the two
+    # newest are ranked, the title match above the description's.
+    assert titles(platform, SearchQuery("智能")) == [
+        "小米14 智能手机 徕卡影像",
+        "联想ThinkPad笔记本电脑",
+    ]
+    # Paged one at a time, the cursor walks the same ranked set, then stops.
+    seen, cursor = [], ""
+    for _ in range(4):
+        with platform.transaction() as session:
+            page = search(session, SearchQuery("智能", limit=1, cursor=cursor))
+        seen += [h.title for h in page.hits]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == ["小米14 智能手机 徕卡影像", "联想ThinkPad笔记本电脑"]
+    # Other sorts are not capped: they read their own index in order.
+    assert len(titles(platform, SearchQuery("智能", sort="newest"))) == 3

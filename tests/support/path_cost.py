@@ -452,6 +452,8 @@ def paths(scene: Scene, requests: int) -> dict[str, Prepare]:
 
         return prepare
 
+    from tests.support.mall_path_cost import mall_paths  # it builds on this module
+
     return {
         "transfer": transfers(),
         "static_qr": static_qr(),
@@ -459,6 +461,7 @@ def paths(scene: Scene, requests: int) -> dict[str, Prepare]:
         "payment_code": payment_code(),
         "chat_card": chat_card(),
         "wealth": wealth(),
+        **mall_paths(scene, people),
     }
 
 

@@ -5,6 +5,7 @@ sees the form that adds a SKU to the cart; operations change a commission."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 
@@ -13,10 +14,12 @@ from fastapi.testclient import TestClient
 
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
+from rongbank.mall.orders import reads
 from rongbank.payments.merchants import MerchantActor
 from rongbank.platform import Platform
-from tests.factories import payments
+from tests.factories import mall_orders, payments
 from tests.factories.mall import categories
+from tests.factories.people import People
 from tests.support.web import Forms, WebCustomer, WebStaff
 from tests.web.conftest import PASSWORD
 from tests.web.test_pay_pages import WebMerchant
@@ -81,7 +84,10 @@ def test_a_shop_opens_a_product_is_published_and_a_customer_finds_and_chooses_it
     shop_id = re.search(r'data-shop="(\d+)"', ops.page.text).group(1)  # type: ignore[union-attr]
     ops.submit(f"/staff/mall/shops/{shop_id}/approve")
     assert ops.page.status_code == 200
-    assert "老王数码城" not in ops.page.text  # no longer waiting
+    waiting = re.search(r'id="mall-shops".*?</ul>', ops.page.text, re.S)
+    assert waiting
+    assert "老王数码城" not in waiting.group(0)  # no longer waiting
+    assert re.search(r'id="mall-open-shops".*?老王数码城', ops.page.text, re.S)  # but open
 
     owner.get("/merchant/mall")
     assert 'data-status="open"' in owner.page.text
@@ -192,3 +198,99 @@ def owner_actor(platform: Platform, merchant_id: int) -> MerchantActor:
     with platform.transaction() as session:
         user = platform.payments.users(session, merchant_id)[0]
     return MerchantActor(merchant_id, "owner", user.id)
+
+
+def test_operations_suspend_and_reinstate_a_shop_and_its_owner_closes_it_on_the_pages(
+    platform: Platform, clients: list[TestClient]
+) -> None:
+    categories(platform)
+    seller = WebCustomer(browser(platform, clients), platform, "李老板", "13900000804", 804)
+    merchant_id = payments.merchant(
+        platform, customer_id=seller.id, account=seller.account, name="老李百货"
+    )
+    owner_login(platform, merchant_id, "laoli-mall")
+    owner = WebMerchant(browser(platform, clients), platform, "laoli-mall")
+    owner.get("/merchant/mall")
+    owner.submit("/merchant/mall/shop", name="老李百货")
+    ops = WebStaff(browser(platform, clients), platform, "mall-ops3", "孙运营", "operations")
+    ops.get("/staff/mall")
+    shop_id = re.search(r'data-shop="(\d+)"', ops.page.text).group(1)  # type: ignore[union-attr]
+    ops.submit(f"/staff/mall/shops/{shop_id}/approve")
+    suspend = f"/staff/mall/shops/{shop_id}/status/suspend"
+    ops.submit(suspend, reason=" ")
+    assert ops.page.status_code == 422  # a reason is required
+
+    ops.submit(suspend, reason="资质过期")
+
+    assert ops.page.status_code == 200, ops.page.text
+    assert re.search(r'id="mall-suspended-shops".*?资质过期', ops.page.text, re.S)
+    owner.get("/merchant/mall")
+    assert 'data-status="suspended"' in owner.page.text
+    assert text_of(owner.page.text, "mall-shop-reason") == "暂停原因：资质过期"
+    assert 'id="mall-shop-close"' not in owner.page.text  # operations hold it
+    ops.submit(f"/staff/mall/shops/{shop_id}/status/reinstate", reason="已补齐资质")
+    assert ops.page.status_code == 200, ops.page.text
+    owner.get("/merchant/mall")
+    assert 'data-status="open"' in owner.page.text
+    owner.submit("/merchant/mall/shop/close", reason="歇业")
+    assert 'data-status="closed"' in owner.page.text, owner.page.text
+    with platform.transaction() as session:
+        events = platform.mall.shop_events(session, int(shop_id))
+    assert [(e.action, e.reason) for e in events] == [
+        ("suspend", "资质过期"),
+        ("reinstate", "已补齐资质"),
+        ("close", "歇业"),
+    ]
+
+
+def test_the_sellers_sales_chart_and_a_dispute_ruled_on_the_console_page(
+    platform: Platform, clients: list[TestClient]
+) -> None:
+    bank = WebCustomer(browser(platform, clients), platform, "融e购", "13900000805", 805)
+    mall_orders.clearing(platform, customer_id=bank.id, account=bank.account)
+    seller = WebCustomer(browser(platform, clients), platform, "周老板", "13900000806", 806)
+    merchant_id = payments.merchant(
+        platform, customer_id=seller.id, account=seller.account, name="周记茶行"
+    )
+    owner_login(platform, merchant_id, "zhou-mall")
+    buyer = WebCustomer(browser(platform, clients), platform, "韩梅梅", "13900000807", 807)
+    People(buyer.client, platform).fund({"account": {"number": buyer.account}}, 500_00)
+    checkouts, returns = platform.mall_orders.checkouts, platform.mall_orders.returns
+    with platform.transaction() as session:
+        user = platform.payments.users(session, merchant_id)[0].id
+        shop = mall_orders.open_shop(session, merchant_id=merchant_id, user_id=user, name="周记")
+        category = mall_orders.category(session, commission_bp=500)
+        sku = mall_orders.sku(session, shop_id=shop, category_id=category, price=88_00, stock=5)
+        checkouts.add(session, customer_id=buyer.id, sku_id=sku, quantity=1)
+        found, _ = checkouts.checkout(session, customer_id=buyer.id, client_id="w1")
+        platform.payments.pay_order(
+            session,
+            customer_id=buyer.id,
+            payment=checkouts.payment(session, found),
+            account_number=buyer.account,
+        )
+        [order] = checkouts.orders(session, found)
+        [line] = reads.lines(session, order.id)
+        asked = returns.ask(
+            session, customer_id=buyer.id, order_id=order.id, quantities={line.id: 1}, reason="受潮"
+        )
+        returns.refuse(session, shop_id=shop, return_id=asked.id)
+        returns.dispute(session, customer_id=buyer.id, return_id=asked.id)
+
+    owner = WebMerchant(browser(platform, clients), platform, "zhou-mall")
+    owner.get("/merchant/mall/orders")
+    chart = re.search(r'id="sales-data">(.*?)</script>', owner.page.text)
+    assert chart, owner.page.text
+    assert json.loads(chart.group(1))["amount"] == [88.0]  # the day's sales, charted
+
+    ops = WebStaff(browser(platform, clients), platform, "mall-ops4", "孙运营", "operations")
+    ops.get("/staff/mall/disputes")
+    assert f'data-return="{asked.id}"' in ops.page.text
+    ops.submit(f"/staff/mall/returns/{asked.id}/ruling")  # the first form: for the buyer
+
+    assert ops.page.status_code == 200, ops.page.text
+    assert f'data-return="{asked.id}"' not in ops.page.text
+    with platform.transaction() as session:
+        assert returns.get(session, asked.id).status == "refunded"
+        account = platform.accounts.account(session, buyer.account)
+        assert platform.accounts.available(session, account) == 500_00

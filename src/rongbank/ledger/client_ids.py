@@ -79,6 +79,9 @@ class Namespace(StrEnum):
     """The end of day's entries for the whole book: ``lending-eod:<YYYY-MM-DD>:<what>``."""
     MALL_RELEASE = "mall-release"
     """A 融e购 order's money released to its seller: ``mall-release:<order>``."""
+    MALL_CLAWBACK = "mall-clawback"
+    """A 融e购 refund after release taken back into the clearing: ``mall-clawback:<return>``;
+    what the seller owed taken from a settlement: ``mall-clawback:settle:<merchant>:<day>``."""
     INVEST = "invest"
     """e-Invest: ``invest:trade:<customer>:<key>``, ``invest:fill:<journal seq>:<n>``,
     ``invest:order:<order>:<reserve|release|...>``."""

@@ -113,6 +113,25 @@ def ask_for_shop(
     return _acted(request, platform, me, "/merchant/mall", act)
 
 
+@router.post("/shop/close")
+def close_shop(
+    request: Request,
+    platform: PlatformDep,
+    me: Me,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """The owner closes the shop (refused while orders are open or money unsettled)."""
+    check_csrf(request, csrf)
+
+    def act() -> None:
+        _owner(me)
+        with _audited(platform, me, "mall.shop.close", str(me.merchant.id)) as session:
+            platform.mall.close_shop(session, me.actor, reason=reason)
+
+    return _acted(request, platform, me, "/merchant/mall", act)
+
+
 @router.post("/products")
 def create_product(
     request: Request,

@@ -1,5 +1,6 @@
 """The staff console's 融e购 page (``roles.MALL``): shops waiting for approval, opened
-or refused with a reason, and the commission table, each change audited. The same
+or refused with a reason; open shops suspended and suspended ones reinstated, with a
+reason; and the commission table, each change audited. The same
 service calls and audit actions as ``/api/v1/staff/mall``."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 from rongbank import roles
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
+from rongbank.mall.catalogue.endpoints import shop_status_change
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.mall_pages import category_name
@@ -26,7 +28,11 @@ def _desk(request: Request, platform: Platform, status_code: int = 200, **contex
     lang = lang_of(request)
     with platform.transaction() as session:
         waiting = platform.mall.shops(session, status="pending")
-        merchants = platform.payments.merchant_names(session, [s.merchant_id for s in waiting])
+        selling = platform.mall.shops(session, status="open")
+        suspended = platform.mall.shops(session, status="suspended")
+        merchants = platform.payments.merchant_names(
+            session, [s.merchant_id for s in [*waiting, *selling, *suspended]]
+        )
         categories = platform.mall.categories(session)
     names = {c.id: category_name(c, lang) for c in categories}
     return render(
@@ -42,6 +48,19 @@ def _desk(request: Request, platform: Platform, status_code: int = 200, **contex
                 "at": _local_time(s.created_at),
             }
             for s in waiting
+        ],
+        selling=[
+            {"id": s.id, "name": s.name, "merchant": merchants.get(s.merchant_id, "")}
+            for s in selling
+        ],
+        suspended=[
+            {
+                "id": s.id,
+                "name": s.name,
+                "merchant": merchants.get(s.merchant_id, ""),
+                "reason": s.decided_reason,
+            }
+            for s in suspended
         ],
         categories=[
             {
@@ -61,6 +80,31 @@ def _desk(request: Request, platform: Platform, status_code: int = 200, **contex
 @router.get("")
 def mall_desk(request: Request, platform: PlatformDep, staff: MallDesk) -> Response:
     return _desk(request, platform)
+
+
+@router.post("/shops/{shop_id}/status/{action}")
+def change_shop_status(
+    request: Request,
+    platform: PlatformDep,
+    staff: MallDesk,
+    shop_id: IdParam,
+    action: str,
+    reason: Reason = "",
+    csrf: Csrf = "",
+) -> Response:
+    """``suspend`` or ``reinstate`` a shop, with the reason (kept, and the seller reads
+    a suspension's)."""
+    check_csrf(request, csrf)
+    me, _ = staff
+    try:
+        if action not in ("suspend", "reinstate"):
+            raise FormFieldInvalid(field="action")
+        if not reason.strip():
+            raise FormFieldInvalid(field="reason")
+        shop_status_change(platform, me, shop_id, action, reason, "console")
+    except DomainError as error:
+        return _desk(request, platform, error.status, error=refusal(request, error))
+    return _redirect("/staff/mall")
 
 
 @router.post("/shops/{shop_id}/{decision}")

@@ -189,3 +189,32 @@ def test_a_cart_line_no_longer_for_sale_is_refused_and_nothing_is_reserved(
     again = buyer.post("/me/mall/cart/lines", {"sku_id": gone, "quantity": 1})
     assert again.status_code == 409
     assert again.json()["error"]["code"] == code
+
+
+def test_a_checkout_is_paid_with_the_step_up_and_limits_of_any_e_pay_payment(
+    buyer: ApiCustomer, shops: Shops, people: People
+) -> None:
+    shirt = shops.sku(0, price=371_50, stock=5)
+    checkout = buy(buyer, {shirt: 1}).json()
+    body = {"account": buyer.account}
+
+    asked = buyer.post(f"/me/mall/checkouts/{checkout['id']}/pay", body)
+
+    assert asked.status_code == 403
+    assert asked.json()["error"]["code"] == "challenge_required"
+    seen = buyer.get(f"/me/mall/checkouts/{checkout['id']}").json()
+    assert seen["status"] == "reserved"
+    assert buyer.available() == "5000.00"
+    # Beyond what the account's class may spend in a day: refused, nothing taken.
+    people.fund({"account": {"number": buyer.account}}, 20_000_00)
+    safe = shops.sku(1, price=12_000_00, stock=1)
+    big = buy(buyer, {safe: 1}, key="c2").json()
+    refused = pay(buyer, big["id"])
+    assert refused.status_code in (403, 409, 422), refused.text
+    assert refused.json()["error"]["code"] in (
+        "daily_limit_exceeded",
+        "tool_limit_exceeded",
+        "yearly_limit_exceeded",
+    )
+    assert buyer.get(f"/me/mall/checkouts/{big['id']}").json()["status"] == "reserved"
+    assert buyer.available() == "25000.00"

@@ -14,7 +14,8 @@ One run, one PostgreSQL server (:func:`rongbank.ledger.bench.bench_server`):
    ranges written in one statement; then ``ANALYZE``.
 2. **pgbench** TPC-B reference on the same server.
 3. **Searches**: ``rounds`` of a fixed mix of queries (common and rare words, a
-   brand, an adjective matching a sixteenth of the catalogue, with a department and
+   brand, an adjective matching a sixteenth of the catalogue, a word of every
+   product's description (and its second page), with a department and
    its subcategories, with a price range sorted by price, browsing a category by
    newest, a seller's shop, and the second page of a search by its cursor), each as
    the API runs it (``run_search``'s service call in its own transaction), from
@@ -320,6 +321,10 @@ def query_mix(platform: Platform, categories: dict[str, int], shop_ids: list[int
         Query("rare word", SearchQuery("破壁机 x42")),
         Query("brand", SearchQuery("华为")),
         Query("adjective (1/16 of all)", SearchQuery("新款")),
+        # In every product's description: relevance ranks only the newest matches
+        # (``search.RANK_CAP``), not the whole catalogue.
+        Query("word of every product", SearchQuery("正品")),
+        Query("word of every product, page 2", SearchQuery("正品"), second_page=True),
         Query("word + department", SearchQuery("耳机", category_ids=digital)),
         Query(
             "word + price, by price",

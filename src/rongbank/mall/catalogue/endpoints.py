@@ -24,7 +24,15 @@ from rongbank.mall.catalogue import schemas as s
 from rongbank.mall.catalogue.imports import import_csv
 from rongbank.mall.catalogue.rules import MAX_BYTES, SORTS, Sort
 from rongbank.mall.catalogue.search import MAX_PAGE, SearchQuery, search
-from rongbank.mall.catalogue.service import Catalogue, Category, Image, Product, Shop, Sku
+from rongbank.mall.catalogue.service import (
+    Catalogue,
+    Category,
+    Image,
+    Product,
+    Shop,
+    ShopEvent,
+    Sku,
+)
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments.counter import audited_as_merchant
 from rongbank.payments.endpoints import require_merchant
@@ -293,6 +301,15 @@ def ask_for_shop(body: s.MallShopIn, platform: PlatformDep, actor: Owner) -> s.M
         )
 
 
+@merchant.post("/shop/close")
+def close_shop(body: s.MallDecisionIn, platform: PlatformDep, actor: Owner) -> s.MallShopOut:
+    """Close the shop for good (the owner): its products leave the mall. Refused while
+    orders are open (paid, shipped, received, or still within after-sales) or the
+    shop's money is unsettled, and while operations hold it suspended."""
+    with _audited(platform, actor, "mall.shop.close", str(actor.merchant_id)) as session:
+        return shop_out(platform.mall.close_shop(session, actor, reason=body.reason))
+
+
 @merchant.get("/shop")
 def my_shop(platform: PlatformDep, actor: Seller) -> s.MallShopOut:
     with platform.transaction() as session:
@@ -530,6 +547,59 @@ def refuse_shop(
     """Refuse a shop that is waiting, saying why (its owner sees the reason and may
     ask again)."""
     return _decide(platform, me, shop_id, False, body.reason)
+
+
+def event_out(event: ShopEvent) -> s.MallShopEventOut:
+    return s.MallShopEventOut(
+        id=event.id,
+        action=event.action,
+        status_before=event.status_before,
+        staff_id=event.staff_id,
+        user_id=event.user_id,
+        reason=event.reason,
+        at=event.at,
+    )
+
+
+def shop_status_change(
+    platform: Platform, me: Principal, shop_id: int, action: str, reason: str, channel: str
+) -> Shop:
+    """Suspend or reinstate a shop, audited with the member of staff and the reason
+    (the API and the console's page alike)."""
+    with platform.audited(
+        actor_kind="staff",
+        actor_id=me.id,
+        action=f"mall.shop.{action}",
+        target=str(shop_id),
+        details={"reason": reason, "channel": channel},
+    ) as session:
+        change = platform.mall.suspend_shop if action == "suspend" else platform.mall.reinstate_shop
+        return change(session, shop_id=shop_id, staff_id=me.id, reason=reason)
+
+
+@staff.post("/shops/{shop_id}/suspend")
+def suspend_shop(
+    shop_id: IdParam, body: s.MallReasonIn, platform: PlatformDep, me: Operations
+) -> s.MallShopOut:
+    """Take an open shop off the mall, saying why (its seller reads it): its products
+    leave search and cannot be bought; its open orders still ship, return and settle."""
+    return shop_out(shop_status_change(platform, me, shop_id, "suspend", body.reason, "api"))
+
+
+@staff.post("/shops/{shop_id}/reinstate")
+def reinstate_shop(
+    shop_id: IdParam, body: s.MallReasonIn, platform: PlatformDep, me: Operations
+) -> s.MallShopOut:
+    """Open a suspended shop again (its merchant must be active in e-Pay)."""
+    return shop_out(shop_status_change(platform, me, shop_id, "reinstate", body.reason, "api"))
+
+
+@staff.get("/shops/{shop_id}/events")
+def shop_events(shop_id: IdParam, platform: PlatformDep, _: Operations) -> list[s.MallShopEventOut]:
+    """The shop's suspensions, reinstatements and closure: who, why, when."""
+    with platform.transaction() as session:
+        platform.mall.shop(session, shop_id)
+        return [event_out(e) for e in platform.mall.shop_events(session, shop_id)]
 
 
 @staff.get("/categories")

@@ -95,3 +95,11 @@ class SearchCursorInvalid(InvalidRequest):
 class PriceRangeInvalid(InvalidRequest):
     code = "mall_price_range_invalid"
     message = "The lowest price must not be above the highest."
+
+
+class ShopStateInvalid(Conflict):
+    code = "mall_shop_state_invalid"
+    message = (
+        "The shop cannot do that in its present state (only an open shop is suspended, "
+        "only a suspended one reinstated, and a suspended shop is not closed by its seller)."
+    )

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-from rongbank.inputs import Flag, Id, Name
+from rongbank.inputs import Flag, Id, Name, NonBlank
 from rongbank.inputs import Input as Strict
 
 Amount = Annotated[StrictStr, Field(max_length=20, examples=["129.00"])]
@@ -32,13 +32,32 @@ class MallShopOut(BaseModel):
     description: str
     status: Literal["pending", "open", "refused", "suspended", "closed"]
     reason: str
-    """Why operations refused it (empty otherwise)."""
+    """Why operations refused or suspended it, or why its owner closed it (empty
+    otherwise)."""
     created_at: datetime
     approved_at: datetime | None
 
 
 class MallDecisionIn(Strict):
     reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class MallReasonIn(Strict):
+    """Why (a suspension's reason is shown to the shop's seller)."""
+
+    reason: Annotated[NonBlank, Field(max_length=500, examples=["售假投诉核查中"])]
+
+
+class MallShopEventOut(BaseModel):
+    id: int
+    action: Literal["suspend", "reinstate", "close"]
+    status_before: str
+    staff_id: int | None
+    """The member of operations who suspended or reinstated (None: the seller closed)."""
+    user_id: int | None
+    """The merchant user (the owner) who closed the shop."""
+    reason: str
+    at: datetime
 
 
 class MallCategoryIn(Strict):

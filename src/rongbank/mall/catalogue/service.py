@@ -10,6 +10,7 @@ methods run in the caller's transaction and never commit.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from rongbank.mall.catalogue.errors import (
     ShopNotOpen,
     ShopNotPending,
     ShopOwnerOnly,
+    ShopStateInvalid,
     SkuCodeTaken,
     SkuNotFound,
     StockBelowZero,
@@ -58,6 +60,20 @@ class Shop:
     created_at: datetime
     approved_at: datetime | None
     decided_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShopEvent:
+    """A suspension or reinstatement by operations, or a closure by the shop's owner."""
+
+    id: int
+    shop_id: int
+    action: str
+    status_before: str
+    staff_id: int | None
+    user_id: int | None
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +136,7 @@ def _columns(cls: type, prefix: str = "") -> str:
 
 
 SHOP = _columns(Shop)
+SHOP_EVENT = _columns(ShopEvent)
 CATEGORY = _columns(Category)
 PRODUCT = _columns(Product)
 SKU = _columns(Sku)
@@ -144,6 +161,11 @@ class Catalogue:
             image_limits.image_max_pixels,
             frozenset(),
         )
+        self.closing_checks: list[Callable[[Session, Shop], None]] = []
+        """Called before a seller closes its shop; each raises a refusal while the shop
+        may not close yet: the buying side (``rongbank.mall.orders``) refuses while
+        orders are open or the seller's money is unsettled, the catalogue knowing
+        nothing of orders."""
 
     # -- shops ---------------------------------------------------------------------------
 
@@ -151,7 +173,7 @@ class Catalogue:
         self, session: Session, actor: MerchantActor, *, name: str, description: str
     ) -> Shop:
         """The merchant's owner asks for a shop; it waits for operations. A merchant
-        has one shop: asking again after a refusal puts the same shop back in the
+        has one shop: asking again after a refusal or a closure puts the same shop back in the
         queue with the new name and description."""
         if actor.role != "owner" or actor.user_id is None:
             raise ShopOwnerOnly()
@@ -169,7 +191,7 @@ class Catalogue:
                 "VALUES (:m, :n, :d, :u, :at) ON CONFLICT (merchant_id) DO UPDATE SET "
                 "name = :n, description = :d, requested_by = :u, created_at = :at, "
                 "status = 'pending', approved_by = NULL, approved_at = NULL, decided_reason = '' "
-                f"WHERE mall_shop.status = 'refused' RETURNING {SHOP}"
+                f"WHERE mall_shop.status IN ('refused', 'closed') RETURNING {SHOP}"
             ),
             values,
         ).first()
@@ -236,6 +258,97 @@ class Catalogue:
             },
         ).one()
         return Shop(*row)
+
+    # -- suspension, reinstatement, closure ---------------------------------------------
+
+    def suspend_shop(self, session: Session, *, shop_id: int, staff_id: int, reason: str) -> Shop:
+        """Operations take an open shop off the mall: its products leave search and
+        cannot be bought; its open orders still ship, return and settle (the buying
+        side does not ask the shop's status). Its seller reads the reason. A repeat
+        answers the suspended shop."""
+        shop = self.shop(session, shop_id, lock=True)
+        if shop.status == "suspended":
+            return shop
+        if shop.status != "open":
+            raise ShopStateInvalid(status=shop.status)
+        return self._set_status(session, shop, "suspended", reason, "suspend", staff_id=staff_id)
+
+    def reinstate_shop(self, session: Session, *, shop_id: int, staff_id: int, reason: str) -> Shop:
+        """Operations open a suspended shop again (its merchant must be active in
+        e-Pay). A repeat answers the open shop."""
+        shop = self.shop(session, shop_id, lock=True)
+        if shop.status == "open":
+            return shop
+        if shop.status != "suspended":
+            raise ShopStateInvalid(status=shop.status)
+        self.payments.active_merchant(session, shop.merchant_id)
+        return self._set_status(
+            session, shop, "open", "", "reinstate", staff_id=staff_id, why=reason
+        )
+
+    def close_shop(self, session: Session, actor: MerchantActor, *, reason: str) -> Shop:
+        """The owner closes the shop for good (asking again later starts over with
+        operations). Refused while a closing check refuses (orders open, money
+        unsettled) and while operations hold it suspended. A repeat answers it."""
+        if actor.role != "owner" or actor.user_id is None:
+            raise ShopOwnerOnly()
+        shop = self.shop(session, self.shop_of(session, actor.merchant_id).id, lock=True)
+        if shop.status == "closed":
+            return shop
+        if shop.status == "suspended":
+            raise ShopStateInvalid(status=shop.status)
+        for check in self.closing_checks:
+            check(session, shop)
+        return self._set_status(session, shop, "closed", reason, "close", user_id=actor.user_id)
+
+    def _set_status(
+        self,
+        session: Session,
+        shop: Shop,
+        status: str,
+        shown: str,
+        action: str,
+        *,
+        staff_id: int | None = None,
+        user_id: int | None = None,
+        why: str | None = None,
+    ) -> Shop:
+        """The new status with the reason its seller reads (``shown``); the event kept
+        with who acted and why."""
+        now = self.clock.now()
+        row = session.execute(
+            text(
+                "UPDATE mall_shop SET status = :s, decided_reason = :r "  # noqa: S608
+                f"WHERE id = :id RETURNING {SHOP}"
+            ),
+            {"s": status, "r": shown.strip(), "id": shop.id},
+        ).one()
+        session.execute(
+            text(
+                "INSERT INTO mall_shop_event (shop_id, action, status_before, staff_id, "
+                "user_id, reason, at) VALUES (:shop, :a, :b, :staff, :u, :r, :at)"
+            ),
+            {
+                "shop": shop.id,
+                "a": action,
+                "b": shop.status,
+                "staff": staff_id,
+                "u": user_id,
+                "r": (shown if why is None else why).strip(),
+                "at": now,
+            },
+        )
+        return Shop(*row)
+
+    def shop_events(self, session: Session, shop_id: int) -> list[ShopEvent]:
+        """The shop's suspensions, reinstatements and closure, oldest first."""
+        rows = session.execute(
+            text(
+                f"SELECT {SHOP_EVENT} FROM mall_shop_event WHERE shop_id = :s ORDER BY id"  # noqa: S608
+            ),
+            {"s": shop_id},
+        ).all()
+        return [ShopEvent(*r) for r in rows]
 
     def selling_shop(self, session: Session, actor: MerchantActor) -> Shop:
         """The actor's shop, when its catalogue may be edited."""

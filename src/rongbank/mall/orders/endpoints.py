@@ -166,7 +166,8 @@ def mall_pay_checkout(
         platform.payments.pay_order(
             session, customer_id=me.id, payment=order, account_number=body.account
         )
-    with platform.transaction() as session:
+        # Read in the payment's own transaction (the paid listener marked it there):
+        # no second transaction for the answer.
         return checkout_out(platform, session, reads.checkout(session, checkout_id))
 
 

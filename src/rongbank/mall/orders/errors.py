@@ -128,3 +128,19 @@ class NotEnterpriseMember(Forbidden):
 class CheckoutNeedsApproval(Conflict):
     code = "mall_checkout_needs_approval"
     message = "This checkout is your enterprise's: an approver of the enterprise pays it."
+
+
+class ShopHasOpenOrders(Conflict):
+    code = "mall_shop_orders_open"
+    message = (
+        "The shop cannot close while it has orders open (to ship, on their way, awaiting "
+        "the return window or after-sales) or returns undecided."
+    )
+
+
+class ShopMoneyUnsettled(Conflict):
+    code = "mall_shop_money_unsettled"
+    message = (
+        "The shop cannot close while its money is unsettled (sales not yet paid out by "
+        "e-Pay's settlement, or refunds it owes the mall)."
+    )

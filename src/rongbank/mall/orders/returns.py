@@ -1,7 +1,8 @@
-"""Returns and refunds: full or partial, per line, until the seller is paid.
+"""Returns and refunds: full or partial, per line, before or after the seller is paid.
 
 The buyer asks to return some units of an order's lines (paid, shipped, or received
-and within the return window) with a reason. The seller agrees (refunded at once)
+and within the after-sales days, ``aftersale``, which are at least the return window)
+with a reason. The seller agrees (refunded at once)
 or refuses; the buyer may then take a refusal to operations (``disputed``), who rule
 for the buyer (refunded) or the seller (``rejected``). While a return is open the
 order's money is not released to the seller.
@@ -11,7 +12,10 @@ A refund goes back the way it came: an e-Pay refund of the checkout's one paymen
 is), which e-Pay's refund listeners follow: a checkout paid by 逸贷 has its loan repaid
 early by as much (``lending.checkout``). The units come back onto their SKUs and the
 order's refunded amount grows, so that its release takes the commission only on what
-it kept; an order refunded in full is closed.
+it kept; an order refunded in full is closed. A return refunded after the order's
+money was released to its seller first takes the money back into the clearing
+(``clawback``): the commission pro rata from the bank's income, the seller's part owed
+by the seller and taken from its next e-Pay settlements.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy.orm import Session
 from rongbank.clock import Clock
 from rongbank.mall.orders import reads
 from rongbank.mall.orders.checkout import Checkouts
+from rongbank.mall.orders.clawback import Clawback
 from rongbank.mall.orders.errors import (
     OrderNotFound,
     OrderStateInvalid,
@@ -52,6 +57,9 @@ class Return:
     decided_at: datetime | None
     decided_by: str | None
     refund_id: int | None
+    commission_back: int
+    """The commission given back by the bank (a return after the seller was paid)."""
+    clawback_entry_id: int | None
 
 
 _RETURN = ", ".join(f.name for f in fields(Return))
@@ -64,12 +72,16 @@ class Returns:
         checkouts: Checkouts,
         clock: Clock,
         *,
-        return_window: timedelta,
+        clawback: Clawback,
+        aftersale: timedelta,
     ) -> None:
         self.payments = payments
         self.checkouts = checkouts
         self.clock = clock
-        self.return_window = return_window
+        self.clawback = clawback
+        self.aftersale = aftersale
+        """How long after receipt a return may be asked (the seller may have been paid
+        by then: its part is taken back)."""
 
     def ask(
         self,
@@ -84,11 +96,11 @@ class Returns:
         order = reads.order(session, order_id, lock=True)
         if order.customer_id != customer_id:
             raise OrderNotFound()
-        if order.status not in ("paid", "shipped", "received"):
+        if order.status not in ("paid", "shipped", "received", "released"):
             raise OrderStateInvalid(status=order.status)
-        if order.status == "received":
+        if order.status in ("received", "released"):
             assert order.received_at is not None
-            if order.received_at + self.return_window <= self.clock.now():
+            if order.received_at + self.aftersale <= self.clock.now():
                 raise ReturnWindowClosed()
         lines = {line.id: line for line in reads.lines(session, order_id)}
         pending: dict[int, int] = dict(
@@ -235,6 +247,11 @@ class Returns:
         if found.status not in allowed:
             raise ReturnStateInvalid(status=found.status)
         checkout = reads.checkout(session, order.checkout_id)
+        taken = None
+        if order.status == "released":  # the seller was paid: its part comes back first
+            taken = self.clawback.take_back(
+                session, order=order, return_id=return_id, amount=found.amount
+            )
         refund = self.payments.refund(
             session,
             merchant_id=self.checkouts.clearing(session),
@@ -268,8 +285,15 @@ class Returns:
         session.execute(
             text(
                 "UPDATE mall_return SET status = 'refunded', decided_at = :now, decided_by = :by, "
-                "refund_id = :f WHERE id = :id"
+                "refund_id = :f, commission_back = :cb, clawback_entry_id = :cbe WHERE id = :id"
             ),
-            {"now": self.clock.now(), "by": decided_by, "f": refund.id, "id": return_id},
+            {
+                "now": self.clock.now(),
+                "by": decided_by,
+                "f": refund.id,
+                "cb": 0 if taken is None else taken.commission_back,
+                "cbe": None if taken is None else taken.entry_id,
+                "id": return_id,
+            },
         )
         return self.get(session, return_id)

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.service import AccountsService
@@ -15,8 +16,11 @@ from rongbank.ledger.service import LedgerService
 from rongbank.mall.orders import clearing
 from rongbank.mall.orders.b2b import Enterprises
 from rongbank.mall.orders.checkout import Checkouts
+from rongbank.mall.orders.clawback import Clawback
+from rongbank.mall.orders.errors import ShopHasOpenOrders, ShopMoneyUnsettled
 from rongbank.mall.orders.fulfilment import Fulfilment
 from rongbank.mall.orders.returns import Returns
+from rongbank.money import format_amount
 from rongbank.payments.service import PaymentsService
 
 
@@ -38,6 +42,7 @@ class MallOrders:
         reservation: timedelta,
         receipt_after: timedelta,
         return_window: timedelta,
+        aftersale: timedelta | None = None,
         paid_by: Callable[[Session, int], str],
     ) -> None:
         self.payments = payments
@@ -53,7 +58,13 @@ class MallOrders:
             return_window=return_window,
         )
         self.enterprises = Enterprises(self.checkouts, clock)
-        self.returns = Returns(payments, self.checkouts, clock, return_window=return_window)
+        self.clock = clock
+        self.aftersale = max(aftersale or return_window, return_window)
+        self.clawback = Clawback(ledger, payments, clearing=self.checkouts.clearing)
+        self.returns = Returns(
+            payments, self.checkouts, clock, clawback=self.clawback, aftersale=self.aftersale
+        )
+        payments.settlement_listeners.append(self.clawback.settled)
         payments.paid_listeners.append(self.checkouts.paid)
         self.checkouts.found = self.use_merchant
         self.use_merchant(merchant_id)
@@ -85,6 +96,31 @@ class MallOrders:
         """The clearing merchant known to this process, found in the database if need
         be: e-Pay's settlement must leave it from the start."""
         return self.checkouts.known(session)
+
+    def refuse_closing(self, session: Session, shop_id: int) -> None:
+        """The catalogue's closing check: a shop closes only when nothing of it is
+        open (orders not yet released or still within after-sales, returns undecided)
+        and its money is settled (every sale paid out by e-Pay's settlement, nothing
+        owed to the mall)."""
+        open_orders, open_returns, unsettled = session.execute(
+            text(
+                "SELECT (SELECT count(*) FROM mall_order WHERE shop_id = :s AND (status IN "
+                "('reserved', 'paid', 'shipped', 'received') OR (status = 'released' "
+                "AND received_at > :since))), "
+                "(SELECT count(*) FROM mall_return r JOIN mall_order o ON o.id = r.order_id "
+                "WHERE o.shop_id = :s AND r.status IN ('requested', 'refused', 'disputed')), "
+                "(SELECT count(*) FROM mall_order o JOIN payment p ON p.id = o.seller_payment_id "
+                "WHERE o.shop_id = :s AND p.settled_day IS NULL)"
+            ),
+            {"s": shop_id, "since": self.clock.now() - self.aftersale},
+        ).one()
+        if open_orders or open_returns:
+            raise ShopHasOpenOrders(orders=int(open_orders), returns=int(open_returns))
+        owed = self.clawback.owed(session, shop_id)
+        if unsettled or owed:
+            raise ShopMoneyUnsettled(
+                unsettled_orders=int(unsettled), owed=format_amount(owed, scale=2)
+            )
 
     def run_jobs(
         self, transaction: Callable[[], AbstractContextManager[Session]], *, batch: int = 100
