@@ -46,7 +46,7 @@ from rongbank.accounts.staff import StaffMembers
 from rongbank.auth.reset import Holder
 from rongbank.auth.service import AuthService, PrincipalKind
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
-from rongbank.db import pipeline, run, statement
+from rongbank.db import pipeline, run, run_later, statement
 from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
 from rongbank.ledger.repository import ACCOUNT_COLUMNS, AccountRow
 from rongbank.ledger.rules import AccountType, BalanceRule
@@ -101,11 +101,22 @@ class MadeCheck:
     def __init__(self, accounts: AccountsService, customer_id: int, client_id: str) -> None:
         self._accounts, self._customer_id, self._client_id = accounts, customer_id, client_id
         self._asked: tuple[Session, bool] | None = None
+        self._sent: tuple[Session, Callable[[], bool]] | None = None
+
+    def ask(self, session: Session) -> None:
+        """Send the question now, in a pipeline (``Platform.authorised`` asks it in the
+        round trip of the idempotency key's claim); the call reads its answer."""
+        client_id = request_id(Namespace.TRANSFER, self._customer_id, self._client_id)
+        self._sent = (session, self._accounts.ledger.has_entry_later(session, client_id))
 
     def __call__(self, session: Session) -> bool:
-        made = self._accounts.transfer_made(
-            session, customer_id=self._customer_id, client_id=self._client_id
-        )
+        if self._sent is not None and self._sent[0] is session:
+            made = self._sent[1]()
+        else:
+            made = self._accounts.transfer_made(
+                session, customer_id=self._customer_id, client_id=self._client_id
+            )
+        self._sent = None
         self._asked = (session, made)
         return made
 
@@ -503,12 +514,11 @@ class AccountsService(StaffMembers):
             command = replace(command, pending=True)
         outcome = self.ledger.transfer(session, command)
         entry_id = outcome.entry_id_or_raise()
-        # The counts and the event need no answer: one round trip for both.
-        with pipeline(session):
-            if limited:
-                self._count(session, payer, payee, amount)
-            if hold is None and outcome.status == "created":
-                self._announce(session, entry_id, payer, payee, amount)
+        # The counts and the event need no answer: they go with the next round trip.
+        if limited:
+            self._count(session, payer, payee, amount)
+        if hold is None and outcome.status == "created":
+            self._announce(session, entry_id, payer, payee, amount)
         if hold is not None:
             if outcome.status == "created":
                 hold.held(session, command.client_id, entry_id)
@@ -651,7 +661,7 @@ class AccountsService(StaffMembers):
     def _count(self, session: Session, payer: EAccount, payee: EAccount, amount: int) -> None:
         """Both sides' usage counted (:meth:`count_usage`), in one statement."""
         params = {"payer": payer.id, "payee": payee.id, "d": self.business_day(), "x": amount}
-        run(session, _COUNT_PAIR, params)
+        run_later(session, _COUNT_PAIR, params)
 
     def check_outflow_limit(self, session: Session, account: EAccount, *, amount: int) -> None:
         """Refuse ``amount`` more out of ``account`` today if it would pass its class's
@@ -697,7 +707,7 @@ class AccountsService(StaffMembers):
     ) -> None:
         """Count ``amount`` towards today's usage of the account's class limits; the
         caller holds the account's lock (so that two payments cannot both slip under)."""
-        run(session, _COUNT[column], {"a": account.id, "d": self.business_day(), "x": amount})
+        run_later(session, _COUNT[column], {"a": account.id, "d": self.business_day(), "x": amount})
 
     @classmethod
     def _usage(cls, session: Session, account: EAccount, day: date, column: Flow) -> Usage:

@@ -43,7 +43,7 @@ from rongbank.auth.limits import (
 )
 from rongbank.auth.tools import LIMIT_NAMES, PaymentRequest, Tool, ToolNotActive, ToolService
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
-from rongbank.db import advisory_lock, pipeline, run, statement
+from rongbank.db import advisory_lock, pipeline, run, run_later, statement
 from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 
 MAX_FAILURES = 5
@@ -323,7 +323,7 @@ class StepUp:
         return kind
 
     def _count(self, session: Session, customer_id: int, kind: str, amount: int) -> None:
-        run(
+        run_later(  # with the transaction's next round trip (the audit row's, its COMMIT)
             session,
             _COUNT,
             {"c": customer_id, "k": kind, "d": self._today(), "a": amount},
