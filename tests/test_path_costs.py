@@ -20,13 +20,13 @@ from rongbank.platform import Platform
 from rongbank.settings import Settings
 from tests.support.path_cost import Prepare, Scene, counting, paths, send
 
-BUDGETS = {  # path: (transactions, statements, round trips) of one request
-    "transfer": (1, 18, 10),
-    "static_qr": (1, 23, 15),
-    "online_order": (1, 23, 17),
-    "payment_code": (1, 33, 25),
-    "chat_card": (2, 32, 29),
-    "wealth": (1, 21, 18),
+BUDGETS = {  # path: (transactions, statements) of one request
+    "transfer": (1, 17),
+    "static_qr": (1, 22),
+    "online_order": (1, 22),
+    "payment_code": (1, 32),
+    "chat_card": (2, 31),
+    "wealth": (1, 20),
 }
 """Before issue 17: 2/25, 3/31, 3/24, 4/36, 4/44, 3/22; after its first hot-path work:
 2/20, 2/21, 3/21, 4/33, 4/39, 3/20 (the login check had a transaction of its own).
@@ -34,11 +34,10 @@ Issue 19 added two statements to each: the fraud engine's read of the payment's
 features and its write of the decision with the counters (``risk.engine.features``).
 Then a transfer (and the transfer a chat card makes) read its class limits' usage and
 balances in one statement, in the round trip of its accounts' lock, and counted both
-sides in one: 21 to 18 and 35 to 32. Round trips counted from then: the writes that
-need no answer (audit row, usage counts, outbox event, step-up count) go with the next
-round trip (``rongbank.db.run_later``: most with the COMMIT), and a transfer asks the
-ledger whether it is a retry in the round trip of its key's claim (a transfer 14 to
-10)."""
+sides in one: 21 to 18 and 35 to 32. Then the step-up's two reads after its lock
+became one (every path one fewer). Round trips are not budgeted: in a pipeline the
+counter also counts results psycopg finds already arrived, which depends on timing
+(``python -m tests.support.path_cost`` averages them)."""
 
 
 @pytest.fixture
@@ -75,11 +74,11 @@ def test_each_money_path_keeps_to_its_budget(
         request = prepare(1)
         with counting() as tally:
             send(client, request)
-        counted = (tally.transactions, tally.statements, tally.round_trips)
-        assert counted >= (1, 5, 2), f"{name}: the counter missed the request's work"
+        counted = (tally.transactions, tally.statements)
+        assert counted >= (1, 5), f"{name}: the counter missed the request's work"
         if any(n > most for n, most in zip(counted, BUDGETS[name], strict=True)):
             over[name] = counted
-    assert not over, f"over budget (transactions, statements, round trips): {over}; {BUDGETS}"
+    assert not over, f"over budget (transactions, statements): {over}; budgets {BUDGETS}"
 
 
 def test_no_middleware_runs_the_app_in_a_task_of_its_own(platform: Platform) -> None:

@@ -267,14 +267,22 @@ def _send_at_savepoint(conn: Any, name: Any, context: Any = None) -> None:
 def _forget_at_savepoint(conn: Any, name: Any, context: Any) -> None:
     """What is queued now was queued inside the savepoint (its ``SAVEPOINT``, and the
     release of any inside it, sent what came before)."""
-    if _LATER:
-        _LATER.pop(conn.connection.driver_connection, None)
+    _forget(conn)
 
 
 @event.listens_for(Engine, "rollback")
 def _forget_on_rollback(conn: Any) -> None:
-    if _LATER:
-        _LATER.pop(conn.connection.driver_connection, None)
+    _forget(conn)
+
+
+def _forget(conn: Any) -> None:
+    if not _LATER:
+        return
+    try:
+        driver = conn.connection.driver_connection
+    except Exception:  # an invalidated connection: closed, its queue goes with it
+        return
+    _LATER.pop(driver, None)
 
 
 @event.listens_for(Pool, "reset")
