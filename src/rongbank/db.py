@@ -13,6 +13,7 @@ what its services queued, and nothing is announced that was rolled back.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -22,7 +23,7 @@ from typing import Any
 import psycopg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, TextClause, create_engine, event, text
+from sqlalchemy import Engine, Pool, TextClause, create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
@@ -36,6 +37,11 @@ SessionFactory = sessionmaker[Session]
 _DRIVER = "rongbank.driver_connection"
 """``session.info`` key of the session's transaction and the psycopg connection it
 runs on (:func:`driver_connection`)."""
+
+_LATER: weakref.WeakKeyDictionary[psycopg.Connection[Any], list[tuple[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The writes queued by :func:`run_later` on each connection and not yet sent."""
 
 _AFTER_COMMIT = "rongbank.after_commit"
 """``session.info`` key of the hooks queued by :func:`after_commit`: pairs of the
@@ -104,6 +110,7 @@ def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
     with factory() as session:
         try:
             yield session
+            _send_later(session, commit=isinstance(factory.kw.get("bind"), Engine))
             session.commit()
         except BaseException:
             session.rollback()  # the hooks go with the session
@@ -155,16 +162,132 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
     """The psycopg connection under the session, in the session's transaction: for
     hot paths that queue several statements in one pipeline (one network round trip)
     or skip SQLAlchemy's per-statement work. Found once a transaction: asking the
-    session again for each statement of a money path cost 8 us of CPU each."""
-    transaction = session.get_transaction()
+    session again for each statement of a money path cost 8 us of CPU each. The
+    writes queued by :func:`run_later` are sent first (what is run on it sees them)."""
+    conn = _driver(session)
+    if conn in _LATER:
+        _send_queued(conn)
+    return conn
+
+
+def _driver(session: Session) -> psycopg.Connection[Any]:
+    # Keyed by the innermost transaction: a savepoint (``begin_nested``) is made on the
+    # database only when the session is asked for its connection inside it, so one
+    # found before would run what comes next outside the savepoint.
+    transaction = session.get_nested_transaction() or session.get_transaction()
     known = session.info.get(_DRIVER)
     if known is not None and transaction is not None and known[0] is transaction:
         found: psycopg.Connection[Any] = known[1]
         return found
     conn = session.connection().connection.driver_connection
     assert isinstance(conn, psycopg.Connection)
-    session.info[_DRIVER] = (session.get_transaction(), conn)
+    session.info[_DRIVER] = (session.get_nested_transaction() or session.get_transaction(), conn)
     return conn
+
+
+# -- writes that wait for the next round trip --------------------------------------------
+#
+# A write whose answer nobody reads (a usage count, an outbox event, an audit row) need
+# not cost a round trip of its own: :func:`run_later` queues it on the connection, and
+# it goes before whatever is sent next in the transaction, in the same round trip (the
+# next :func:`run` or :func:`pipeline`, the unit of work's COMMIT), or in a round trip of
+# its own before anything else reaches the connection (a SQLAlchemy statement, a
+# savepoint, a commit: the events below; the driver connection: ``driver_connection``,
+# ``queue_commit``).
+# So the database sees the statements in the order they were written, and a rollback
+# (of the transaction, or to a savepoint made after the write was queued, whose
+# ``SAVEPOINT`` sent it) takes them as it would have. What the database refuses of one
+# is raised by the statement it went with.
+
+
+def run_later(session: Session, sql: str, params: dict[str, Any] | None = None) -> None:
+    """:func:`run` a write whose result is not read, with the transaction's next round
+    trip (at once outside a transaction: in autocommit)."""
+    conn = _driver(session)
+    if conn.autocommit or conn.pgconn.pipeline_status:  # nothing to wait for
+        run(session, sql, params)
+        return
+    _LATER.setdefault(conn, []).append((sql, params))
+
+
+def _send_queued(conn: psycopg.Connection[Any], *, commit: bool = False) -> None:
+    """Send the queued writes (and a ``COMMIT``) in one round trip."""
+    try:
+        with conn.pipeline():
+            _queue_later(conn)
+            if commit:
+                conn.execute("COMMIT")
+    except psycopg.Error as error:
+        raise _as_session_error(error, None, None) from error
+
+
+def _queue_later(conn: psycopg.Connection[Any]) -> None:
+    """Inside a pipeline: queue the writes queued by :func:`run_later`."""
+    later = _LATER.pop(conn, None)
+    if later:
+        cursor = conn.cursor()
+        for sql, params in later:
+            cursor.execute(sql, params)
+
+
+def _send_later(session: Session, *, commit: bool) -> None:
+    """At the unit of work's end: the queued writes, and with ``commit`` the COMMIT in
+    their round trip (the session's own commit then finds nothing to do)."""
+    known = session.info.get(_DRIVER)
+    if known is None or known[1] not in _LATER:
+        return
+    session.flush()  # the ORM's pending work first, inside the transaction
+    _send_queued(known[1], commit=commit)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _send_before_statement(
+    conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
+) -> None:
+    if cursor.connection in _LATER:
+        _send_queued(cursor.connection)
+
+
+@event.listens_for(Engine, "commit")
+def _send_before_commit(conn: Any) -> None:
+    driver = conn.connection.driver_connection
+    if driver in _LATER:
+        _send_queued(driver)
+
+
+@event.listens_for(Engine, "savepoint")
+@event.listens_for(Engine, "release_savepoint")
+def _send_at_savepoint(conn: Any, name: Any, context: Any = None) -> None:
+    driver = conn.connection.driver_connection
+    if driver in _LATER:
+        _send_queued(driver)
+
+
+@event.listens_for(Engine, "rollback_savepoint")
+def _forget_at_savepoint(conn: Any, name: Any, context: Any) -> None:
+    """What is queued now was queued inside the savepoint (its ``SAVEPOINT``, and the
+    release of any inside it, sent what came before)."""
+    _forget(conn)
+
+
+@event.listens_for(Engine, "rollback")
+def _forget_on_rollback(conn: Any) -> None:
+    _forget(conn)
+
+
+def _forget(conn: Any) -> None:
+    if not _LATER:
+        return
+    try:
+        driver = conn.connection.driver_connection
+    except Exception:  # an invalidated connection: closed, its queue goes with it
+        return
+    _LATER.pop(driver, None)
+
+
+@event.listens_for(Pool, "reset")
+def _forget_on_reset(dbapi_connection: Any, record: Any, state: Any = None) -> None:
+    _LATER.pop(dbapi_connection, None)
 
 
 @contextmanager
@@ -197,7 +320,9 @@ def queue_commit(conn: psycopg.Connection[Any]) -> None:
     """Commit in the round trip of the statements queued before, in a pipeline: a
     boundary that knows nothing follows them ends its transaction there, and the
     session's own commit then finds nothing to do. (psycopg's ``commit()`` would
-    sync the pipeline itself, and leaving the pipeline costs a second round trip.)"""
+    sync the pipeline itself, and leaving the pipeline costs a second round trip.)
+    The writes queued by :func:`run_later` go first."""
+    _queue_later(conn)
     conn.execute("COMMIT")
 
 
@@ -225,9 +350,18 @@ def run(
     Inside :func:`pipeline` it is only queued, so that the statements queued
     together cost one network round trip; read the cursor after. What the database
     refuses is raised as the session would (SQLAlchemy's ``DBAPIError`` kinds)."""
-    cursor: psycopg.Cursor[tuple[Any, ...]] = driver_connection(session).cursor()
+    conn = _driver(session)
+    cursor: psycopg.Cursor[tuple[Any, ...]] = conn.cursor()
     try:
-        cursor.execute(sql, params)
+        if conn not in _LATER:
+            cursor.execute(sql, params)
+        elif conn.pgconn.pipeline_status:  # in a pipeline: they go in its round trip
+            _queue_later(conn)
+            cursor.execute(sql, params)
+        else:  # the queued writes go in this statement's round trip
+            with conn.pipeline():
+                _queue_later(conn)
+                cursor.execute(sql, params)
     except psycopg.Error as error:
         raise _as_session_error(error, sql, params) from error
     return cursor
@@ -237,8 +371,10 @@ def run(
 def pipeline(session: Session) -> Iterator[None]:
     """Queue the :func:`run` statements inside to go in one round trip at its end,
     where what the database refused of them is raised (as :func:`run` raises it)."""
+    conn = _driver(session)
     try:
-        with driver_connection(session).pipeline():
+        with conn.pipeline():
+            _queue_later(conn)
             yield
     except psycopg.Error as error:
         raise _as_session_error(error, None, None) from error

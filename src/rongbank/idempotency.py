@@ -54,7 +54,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
-from rongbank.db import run, statement
+from rongbank.db import pipeline, run, statement
 from rongbank.errors import Conflict, DomainError
 
 LEDGER_SCOPE = "ledger"
@@ -174,12 +174,25 @@ _REFUSED = statement(
 )
 
 
-def claim(session: Session, keyed: Keyed, now: datetime) -> None:
+def claim(
+    session: Session,
+    keyed: Keyed,
+    now: datetime,
+    *,
+    ahead: Callable[[Session], object] | None = None,
+) -> None:
     """Take the key for this transaction (a concurrent holder of it is waited for),
     or raise what it answered before; returns also for a success made before, which
-    the domain then answers from its own record."""
+    the domain then answers from its own record. ``ahead`` queues the statements the
+    request asks next (:func:`rongbank.db.run`, read after) in the claim's round trip,
+    which is also the transaction's ``BEGIN``'s: each is a statement of its own after
+    the claim, so it sees what a concurrent holder of the key committed."""
     params = {"scope": keyed.scope, "key": keyed.key, "fp": keyed.fingerprint, "at": now}
-    if run(session, _CLAIM, params).fetchone() is None:
+    with pipeline(session):
+        claimed = run(session, _CLAIM, params)
+        if ahead is not None:
+            ahead(session)
+    if claimed.fetchone() is None:
         row = run(session, _RECALL, params).fetchone()
         assert row is not None  # the claim's conflict was on this row
         error = recalled(keyed, bytes(row[0]), row[1])
@@ -221,6 +234,7 @@ def remembering(
     *,
     refused: Refused | None = None,
     prepare: Callable[[Session], object] | None = None,
+    ahead: Callable[[Session], object] | None = None,
 ) -> Iterator[Session]:
     """A transaction for a request, keyed (the key claimed first) or not (``keyed``
     None). When the request is refused (a ``DomainError``), its transaction rolls back
@@ -230,7 +244,7 @@ def remembering(
     ``prepare`` runs first in the same transaction, before the key is claimed: it
     reads what the request is about (the merchant of a code, an order), and what it
     refuses (an unknown code) is raised as it is, neither recorded nor remembered, as
-    input found wrong before the request began."""
+    input found wrong before the request began. ``ahead``: :func:`claim`'s."""
     answered = False  # the refusal came from the record: nothing new to remember
     prepared = prepare is None
     try:
@@ -240,7 +254,7 @@ def remembering(
                 prepared = True
             if keyed is not None:
                 try:
-                    claim(session, keyed, clock.now())
+                    claim(session, keyed, clock.now(), ahead=ahead)
                 except DomainError:
                     answered = True
                     raise

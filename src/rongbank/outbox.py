@@ -38,7 +38,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.db import run, statement
+from rongbank.db import run_later, statement
 
 _KINDS: dict[str, type[Event]] = {}
 
@@ -82,9 +82,10 @@ _RECORD = statement(
 
 def record(session: Session, event: Event) -> None:
     """Record ``event`` in ``session``'s transaction and queue it for every reader:
-    one statement. Raises whatever the database raises: the caller's work must not
-    commit without its event."""
-    run(
+    one statement, sent with the transaction's next round trip (``run_later``). What
+    the database raises of it is raised there: the caller's work must not commit
+    without its event."""
+    run_later(
         session,
         _RECORD,
         {

@@ -364,9 +364,11 @@ class Platform:
         audit: Callable[[], tuple[str, str, dict[str, Any] | None]],
         idempotency: Keyed | None,
         prepare: Callable[[Session], object] | None,
+        ahead: Callable[[Session], object] | None = None,
     ) -> Iterator[Session]:
         """``audited``, with what the row says (action, target, details) asked once
-        ``prepare`` has run (it may be what finds it out)."""
+        ``prepare`` has run (it may be what finds it out); ``ahead``: sent with the
+        key's claim (``rongbank.idempotency.claim``)."""
 
         def record(session: Session, error: DomainError | None = None) -> None:
             action, target, details = audit()
@@ -383,7 +385,12 @@ class Platform:
                 error.record(session)
 
         with remembering(
-            self.transaction, idempotency, self.clock, refused=record, prepare=prepare
+            self.transaction,
+            idempotency,
+            self.clock,
+            refused=record,
+            prepare=prepare,
+            ahead=ahead,
         ) as session:
             yield session
             record(session)
@@ -413,7 +420,8 @@ class Platform:
         ledger answers it with the original result). ``idempotency``: the request's
         key, which remembers a refusal as its outcome (``Platform.audited``).
         ``standing``: setting up a payment the bank makes later, each run counted
-        then (``StepUp.authorise``).
+        then (``StepUp.authorise``). An ``already_done`` with an ``ask(session)``
+        (``MadeCheck``) sends its question in the round trip of the key's claim.
 
         ``payment`` may be a function that reads what the payment is (a merchant,
         an order) in the transaction's session: it runs first, in the same
@@ -444,6 +452,7 @@ class Platform:
                 {"amount": p.amount, "client_id": p.client_id},
             ),
             idempotency=idempotency,
+            ahead=getattr(already_done, "ask", None),
         ) as session:
             yield session
 
@@ -510,6 +519,7 @@ class Platform:
         check: Callable[[Session, PaymentRequest], Callable[[Session], object] | None],
         audit: Callable[[PaymentRequest], tuple[str, str, dict[str, Any] | None]],
         idempotency: Keyed | None = None,
+        ahead: Callable[[Session], object] | None = None,
     ) -> Iterator[Session]:
         """``check`` runs before the body and returns what decides after it (None:
         nothing to decide), raising :class:`ChallengeNeeded` for a challenge;
@@ -545,6 +555,7 @@ class Platform:
                 audit=lambda: audit(request()),
                 idempotency=idempotency,
                 prepare=None if known_request is not None else request_of,
+                ahead=ahead,
             ) as session:
                 decide = check(session, request())
                 yield session

@@ -46,8 +46,9 @@ from rongbank.accounts.staff import StaffMembers
 from rongbank.auth.reset import Holder
 from rongbank.auth.service import AuthService, PrincipalKind
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
-from rongbank.db import run, statement
+from rongbank.db import pipeline, run, run_later, statement
 from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
+from rongbank.ledger.repository import ACCOUNT_COLUMNS, AccountRow
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
 from rongbank.money import format_amount
@@ -75,6 +76,15 @@ class EAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsRead:
+    """What a transfer's class limits are checked against, per account number: today's
+    and this year's (outflow, inflow) usage, and the ledger balance now."""
+
+    usage: dict[str, tuple[Usage, Usage]]
+    balance: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class TransferDone:
     entry_id: int
     status: str
@@ -91,11 +101,22 @@ class MadeCheck:
     def __init__(self, accounts: AccountsService, customer_id: int, client_id: str) -> None:
         self._accounts, self._customer_id, self._client_id = accounts, customer_id, client_id
         self._asked: tuple[Session, bool] | None = None
+        self._sent: tuple[Session, Callable[[], bool]] | None = None
+
+    def ask(self, session: Session) -> None:
+        """Send the question now, in a pipeline (``Platform.authorised`` asks it in the
+        round trip of the idempotency key's claim); the call reads its answer."""
+        client_id = request_id(Namespace.TRANSFER, self._customer_id, self._client_id)
+        self._sent = (session, self._accounts.ledger.has_entry_later(session, client_id))
 
     def __call__(self, session: Session) -> bool:
-        made = self._accounts.transfer_made(
-            session, customer_id=self._customer_id, client_id=self._client_id
-        )
+        if self._sent is not None and self._sent[0] is session:
+            made = self._sent[1]()
+        else:
+            made = self._accounts.transfer_made(
+                session, customer_id=self._customer_id, client_id=self._client_id
+            )
+        self._sent = None
         self._asked = (session, made)
         return made
 
@@ -134,6 +155,27 @@ _USAGE = {
     )
     for column in ("inflow", "outflow")
 }
+_LIMITS_READ = statement(
+    # Both accounts' usage of their class limits and their ledger balances: what
+    # ``transfer`` checks, read after ``_LOCK_ACCOUNTS`` in its round trip (a statement
+    # of its own: in READ COMMITTED it sees what the lock waited for, one statement
+    # with the lock would not).
+    "SELECT e.number, "  # noqa: S608 (the ledger's column names)
+    "coalesce(sum(u.outflow) FILTER (WHERE u.day = :d), 0), coalesce(sum(u.outflow), 0), "
+    "coalesce(sum(u.inflow) FILTER (WHERE u.day = :d), 0), coalesce(sum(u.inflow), 0), "
+    + ", ".join(f"l.{c.strip()}" for c in ACCOUNT_COLUMNS.split(","))
+    + " FROM e_account e JOIN ledger_account l ON l.id = e.ledger_account_id "
+    "LEFT JOIN e_account_usage u ON u.e_account_id = e.id AND u.day >= :y AND u.day <= :d "
+    "WHERE e.number = ANY(:ns) GROUP BY e.id, l.id"
+)
+_COUNT_PAIR = statement(
+    # A transfer's two counts in one statement (the payer's and the payee's rows, in
+    # that order, as two statements took them).
+    "INSERT INTO e_account_usage (e_account_id, day, outflow, inflow) "
+    "VALUES (:payer, :d, :x, 0), (:payee, :d, 0, :x) ON CONFLICT (e_account_id, day) "
+    "DO UPDATE SET outflow = e_account_usage.outflow + excluded.outflow, "
+    "inflow = e_account_usage.inflow + excluded.inflow"
+)
 _COUNT = {
     column: statement(
         f"INSERT INTO e_account_usage (e_account_id, day, {column}) "  # noqa: S608
@@ -439,7 +481,9 @@ class AccountsService(StaffMembers):
         are locked (which a concurrent use of a card's or a schedule's key waits for)."""
         if source == destination:
             raise SameEAccount()
-        payer, payee = self._lock_pair(session, customer_id, source, destination)
+        payer, payee, read = self._lock_pair(
+            session, customer_id, source, destination, limits=made is not True
+        )
         command = Transfer(
             client_id=request_id(Namespace.TRANSFER, customer_id, client_id),
             debit_account=payer.ledger_account_id,
@@ -463,20 +507,22 @@ class AccountsService(StaffMembers):
             _check_open(account)
         limited = not self._between_own_accounts(payer, payee)
         if limited:
-            self._check_limits(session, payer, payee, amount)
+            assert read is not None
+            self._check_read_limits(payer, payee, amount, read)
         hold = review_hold.take(session)
         if hold is not None:  # the fraud engine's review: reserved, not moved
             command = replace(command, pending=True)
         outcome = self.ledger.transfer(session, command)
+        entry_id = outcome.entry_id_or_raise()
+        # The counts and the event need no answer: they go with the next round trip.
         if limited:
             self._count(session, payer, payee, amount)
-        entry_id = outcome.entry_id_or_raise()
+        if hold is None and outcome.status == "created":
+            self._announce(session, entry_id, payer, payee, amount)
         if hold is not None:
             if outcome.status == "created":
                 hold.held(session, command.client_id, entry_id)
             return TransferDone(entry_id, "held" if outcome.status == "created" else outcome.status)
-        if outcome.status == "created":
-            self._announce(session, entry_id, payer, payee, amount)
         return TransferDone(entry_id, outcome.status)
 
     def held_transfer_released(self, session: Session, entry_id: int) -> None:
@@ -545,15 +591,34 @@ class AccountsService(StaffMembers):
         return MadeCheck(self, customer_id, client_id)
 
     def _lock_pair(
-        self, session: Session, customer_id: int, source: str, destination: str
-    ) -> tuple[EAccount, EAccount]:
+        self, session: Session, customer_id: int, source: str, destination: str, *, limits: bool
+    ) -> tuple[EAccount, EAccount, LimitsRead | None]:
         """The customer's ``source`` account and the ``destination``, both locked in
         one statement, in id order (the order of every lock on two accounts, so no
         deadlock); refused as reading them one by one would (a source not theirs,
-        then a destination malformed or unknown)."""
+        then a destination malformed or unknown). With ``limits``, what their class
+        limits are checked against too, read once they are locked, in the same round
+        trip."""
         if not luhn_valid(source) or len(source) != 19:
             raise AccountNumberInvalid()
-        rows = run(session, _LOCK_ACCOUNTS, {"ns": [source, destination]}).fetchall()
+        numbers = [source, destination]
+        with pipeline(session):
+            locked = run(session, _LOCK_ACCOUNTS, {"ns": numbers})
+            if limits:
+                day = self.business_day()
+                params = {"ns": numbers, "d": day, "y": date(day.year, 1, 1)}
+                usage = run(session, _LIMITS_READ, params)
+        rows = locked.fetchall()
+        read = None
+        if limits:
+            read = LimitsRead({}, {})
+            for number, out_day, out_year, in_day, in_year, *account in usage.fetchall():
+                # sum(bigint) is numeric: ints as ``_usage`` makes them
+                read.usage[number] = (
+                    Usage(int(out_day), int(out_year)),
+                    Usage(int(in_day), int(in_year)),
+                )
+                read.balance[number] = balance_of(AccountRow(*account)).posted
         found = {account.number: account for account in (EAccount(*row) for row in rows)}
         payer = found.get(source)
         if payer is None or payer.customer_id != customer_id:
@@ -563,7 +628,7 @@ class AccountsService(StaffMembers):
         payee = found.get(destination)
         if payee is None:
             raise EAccountNotFound()
-        return payer, payee
+        return payer, payee, read
 
     @staticmethod
     def _between_own_accounts(payer: EAccount, payee: EAccount) -> bool:
@@ -581,9 +646,22 @@ class AccountsService(StaffMembers):
         self.check_outflow_limit(session, payer, amount=amount)
         self.check_inflow_limit(session, payee, amount=amount)
 
+    def _check_read_limits(
+        self, payer: EAccount, payee: EAccount, amount: int, read: LimitsRead
+    ) -> None:
+        """:meth:`_check_limits` on what :meth:`_lock_pair` read."""
+        check_outflow(self.limits[payer.account_class], read.usage[payer.number][0], amount)
+        check_inflow(
+            self.limits[payee.account_class],
+            read.usage[payee.number][1],
+            amount,
+            read.balance[payee.number] + amount,
+        )
+
     def _count(self, session: Session, payer: EAccount, payee: EAccount, amount: int) -> None:
-        self.count_usage(session, payer, column="outflow", amount=amount)
-        self.count_usage(session, payee, column="inflow", amount=amount)
+        """Both sides' usage counted (:meth:`count_usage`), in one statement."""
+        params = {"payer": payer.id, "payee": payee.id, "d": self.business_day(), "x": amount}
+        run_later(session, _COUNT_PAIR, params)
 
     def check_outflow_limit(self, session: Session, account: EAccount, *, amount: int) -> None:
         """Refuse ``amount`` more out of ``account`` today if it would pass its class's
@@ -629,7 +707,7 @@ class AccountsService(StaffMembers):
     ) -> None:
         """Count ``amount`` towards today's usage of the account's class limits; the
         caller holds the account's lock (so that two payments cannot both slip under)."""
-        run(session, _COUNT[column], {"a": account.id, "d": self.business_day(), "x": amount})
+        run_later(session, _COUNT[column], {"a": account.id, "d": self.business_day(), "x": amount})
 
     @classmethod
     def _usage(cls, session: Session, account: EAccount, day: date, column: Flow) -> Usage:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.clock import Clock
-from rongbank.db import run, statement
+from rongbank.db import run_later, statement
 from rongbank.logs import REQUEST_ID
 
 GENESIS = b"\x00" * 32
@@ -130,7 +130,8 @@ class AuditLog:
         ip: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        run(
+        # Sent with the transaction's next round trip (its COMMIT, mostly).
+        run_later(
             session,
             _RECORD,
             {

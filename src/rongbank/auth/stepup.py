@@ -43,7 +43,7 @@ from rongbank.auth.limits import (
 )
 from rongbank.auth.tools import LIMIT_NAMES, PaymentRequest, Tool, ToolNotActive, ToolService
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
-from rongbank.db import advisory_lock, pipeline, run, statement
+from rongbank.db import advisory_lock, pipeline, run, run_later, statement
 from rongbank.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 
 MAX_FAILURES = 5
@@ -54,6 +54,14 @@ _USAGE = statement(
     "FROM auth_usage WHERE customer_id = :c AND day BETWEEN :y AND :d GROUP BY kind"
 )
 _OWN = statement("SELECT kind, per_payment, daily FROM auth_limit WHERE customer_id = :c")
+_USAGE_AND_OWN = statement(
+    # What ``decide`` reads once the lock is granted, in one statement: the usage rows
+    # (true) and the customer's own limits (false).
+    "SELECT true, kind, coalesce(sum(amount) FILTER (WHERE day = :d), 0), "
+    "coalesce(sum(count) FILTER (WHERE day = :d), 0), coalesce(sum(amount), 0) "
+    "FROM auth_usage WHERE customer_id = :c AND day BETWEEN :y AND :d GROUP BY kind "
+    "UNION ALL SELECT false, kind, per_payment, daily, NULL FROM auth_limit WHERE customer_id = :c"
+)
 _COUNT = statement(
     "INSERT INTO auth_usage (customer_id, kind, day, amount, count) "
     "VALUES (:c, :k, :d, :a, 1) ON CONFLICT (customer_id, kind, day) DO UPDATE "
@@ -66,7 +74,12 @@ def _usage(rows: Iterable[tuple[Any, ...]]) -> dict[str, Usage]:
 
 
 def _own(rows: Iterable[tuple[Any, ...]]) -> dict[str, OwnLimit]:
-    return {str(r[0]): OwnLimit(r[1], r[2]) for r in rows}
+    return {str(r[0]): OwnLimit(_whole(r[1]), _whole(r[2])) for r in rows}
+
+
+def _whole(value: Any) -> int | None:
+    """A limit as an int (numeric where ``_USAGE_AND_OWN``'s union makes it so)."""
+    return None if value is None else int(value)
 
 
 class RiskCheck(Protocol):
@@ -241,10 +254,10 @@ class StepUp:
         yet (see :meth:`authorise`)."""
         with pipeline(session):  # one round trip: the lock, then what it guards
             advisory_lock(session, "auth_usage", customer_id)
-            usage_rows = run(session, _USAGE, self._usage_params(customer_id))
-            own_rows = run(session, _OWN, {"c": customer_id})
-        usage = {} if standing else _usage(usage_rows)
-        own = _own(own_rows)
+            read = run(session, _USAGE_AND_OWN, self._usage_params(customer_id))
+        rows = read.fetchall()
+        usage = {} if standing else _usage(r[1:] for r in rows if r[0])
+        own = _own(r[1:4] for r in rows if not r[0])
         if password_free(self.limits, amount=payment.amount, usage=usage, own=own, risk=risk):
             return Decision(password_free=True)
         # Only now the tools held: a password-free payment needs none of them.
@@ -323,7 +336,7 @@ class StepUp:
         return kind
 
     def _count(self, session: Session, customer_id: int, kind: str, amount: int) -> None:
-        run(
+        run_later(  # with the transaction's next round trip (the audit row's, its COMMIT)
             session,
             _COUNT,
             {"c": customer_id, "k": kind, "d": self._today(), "a": amount},

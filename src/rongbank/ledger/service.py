@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import idempotency
 from rongbank.clock import Clock, SystemClock
-from rongbank.db import driver_connection
+from rongbank.db import driver_connection, run, statement
 from rongbank.errors import DomainError
 from rongbank.ledger import repository as repo
 from rongbank.ledger.client_ids import Namespace
@@ -54,6 +54,7 @@ FROZEN_DEBIT = "frozen_debit_reason"
 """The entry metadata key that keeps the authority for debiting a frozen account."""
 
 SYSTEM_PREFIX = f"{Namespace.SYSTEM}:"
+_ENTRY_EXISTS = statement("SELECT 1 FROM ledger_entry WHERE client_id = :c")
 """Client ids the ledger writes for itself (the expiry of a hold) start with this;
 no caller may use it, so theirs can never collide with the ledger's. (The bank's
 other namespaces are refused only to the ledger API: its domains write in them.)"""
@@ -658,6 +659,12 @@ class LedgerReads:
 
     def has_entry(self, session: Session, client_id: str) -> bool:
         return repo.entry_exists(driver_connection(session), client_id)
+
+    def has_entry_later(self, session: Session, client_id: str) -> Callable[[], bool]:
+        """:meth:`has_entry` in two steps, for a pipeline (``rongbank.db.pipeline``):
+        the read is sent now, and the function returned reads its answer."""
+        cursor = run(session, _ENTRY_EXISTS, {"c": client_id})
+        return lambda: cursor.fetchone() is not None
 
     def trial_balance(self, session: Session) -> list[repo.TrialBalanceRow]:
         return repo.trial_balance(driver_connection(session))
