@@ -66,8 +66,9 @@ def up(
         for part, where in cluster.listening():
             table.add_row(part, where)
         console.print(table)
-        console.print(f"Leader: pg{cluster.leader()}; database URL of the API processes:")
-        console.print(f"  {cluster.layout.database_url('<password in secrets.json>')}")
+        console.print(f"Leader: pg{cluster.leader()}. The API processes' database URL")
+        console.print(f"(its password is in {root / 'secrets.json'}):", soft_wrap=True)
+        console.print(f"  {cluster.layout.database_url('PASSWORD')}", soft_wrap=True)
         console.print(
             f"[bold green]Up[/] in {time.monotonic() - started:.0f} s: the web bank is at "
             f"{cluster.balancer_url}/ . Press Ctrl-C to stop."
