@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,6 @@ import psycopg
 from sqlalchemy import text
 
 from rongbank.cli.platform import with_secrets
-from rongbank.cluster.config import APP_USER, DATABASE
 from rongbank.cluster.supervisor import Cluster
 from rongbank.embedded import binaries
 from rongbank.ledger import repository
@@ -204,25 +204,23 @@ def app_secrets(app_dir: Path, database_url: str) -> Settings:
 
 
 def pgbench(cluster: Cluster, *, seconds: int, work_dir: Path, clients: int = 4) -> float:
-    """pgbench's TPC-B transactions a second on the same cluster (its own database,
-    synchronously replicated like the bank's): the reference for the transfer rate."""
+    """pgbench's TPC-B transactions a second on the same cluster (synchronously
+    replicated like the bank's transfers): the reference for the transfer rate."""
     from rongbank.ledger.bench import pgbench_binary, run_pgbench
 
-    leader = cluster.leader()
-    if leader is None:
-        raise RuntimeError("no PostgreSQL leader")
-    with cluster.superuser(leader) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'pgbench'").fetchone() is None:
-            conn.execute(f"CREATE DATABASE pgbench OWNER {APP_USER}")
-    url = cluster.database_url.replace(f"/{DATABASE}?", "/pgbench?", 1)
-    found = run_pgbench(
-        pgbench_binary(binaries()),
-        url,
-        scale=1,
-        clients=clients,
-        seconds=seconds,
-        work_dir=work_dir,
-    )
+    # In the bank's own database: the cluster is the benchmark's, thrown away after.
+    url = cluster.database_url
+    try:
+        found = run_pgbench(
+            pgbench_binary(binaries()),
+            url,
+            scale=1,
+            clients=clients,
+            seconds=seconds,
+            work_dir=work_dir,
+        )
+    except subprocess.CalledProcessError as error:  # say why, not only that it failed
+        raise RuntimeError(f"pgbench failed: {error.stdout}\n{error.stderr}") from error
     return found.rate
 
 

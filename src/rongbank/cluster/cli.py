@@ -88,6 +88,10 @@ def failover_bench(
         typer.Option(help="Then kill a whole member (Patroni too): the leader key must expire."),
     ] = False,
     pgbench_seconds: Annotated[int, typer.Option(min=1)] = 5,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the cluster (and its logs) here; default: thrown away."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """A cluster of three members under transfers through HAProxy; its primary killed
@@ -95,7 +99,7 @@ def failover_bench(
     is in the ledger once, beside pgbench on the same cluster."""
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="rongbank-failover-") as folder:
-        root = Path(folder)
+        root = data_dir or Path(folder)
         layout = free_layout(3, 2, 2)
         with Cluster(root, layout, bench.app_secrets, api_env=bench.api_env(root / "load")) as c:
             reference = bench.pgbench(c, seconds=pgbench_seconds, work_dir=root)
