@@ -78,13 +78,15 @@ class Layout:
             *(self.nats_route(i) for i in range(self.nats)),
         ]
 
-    def database_url(self, password: str) -> str:
+    def database_url(self, password: str, *, reads: bool = False) -> str:
         """The application's libpq multi-host URL: it connects to whichever member
-        is the primary now, and a new connection finds the next one."""
+        is the primary now, and a new connection finds the next one. With ``reads``:
+        to a standby if one answers (statements), else the primary."""
         hosts = ",".join(f"127.0.0.1:{self.postgres(i)}" for i in range(self.nodes))
+        attrs = "prefer-standby" if reads else "read-write"
         return (
             f"postgresql://{APP_USER}:{quote(password, safe='')}@{hosts}/{DATABASE}"
-            "?target_session_attrs=read-write&connect_timeout=2"
+            f"?target_session_attrs={attrs}&connect_timeout=2"
         )
 
 

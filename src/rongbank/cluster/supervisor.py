@@ -209,6 +209,7 @@ class Cluster:
             nats = f"nats://127.0.0.1:{self.layout.nats_client(i % self.layout.nats)}"
             env = {
                 "RONGBANK_DATABASE_URL": self.database_url,
+                "RONGBANK_READ_DATABASE_URL": self.layout.database_url(self.keys.app, reads=True),
                 "RONGBANK_DATA_DIR": str(self.app_dir),
                 "RONGBANK_NATS_URL": nats,
                 "RONGBANK_PUBLIC_URL": self.balancer_url,
