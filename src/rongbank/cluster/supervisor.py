@@ -117,11 +117,14 @@ class Cluster:
         self._start_etcd()
         for i in range(self.layout.nodes):
             self._start_member(i)
-        self._wait("a PostgreSQL primary and its synchronous standby", self._replicating)
+        # The standbys copy the primary meanwhile: the schema and the API processes
+        # need only the primary.
+        self._wait("a PostgreSQL primary", lambda: self.leader() is not None)
         self._create_database()
         migrate(self.database_url)
         self._start_nats()
         self._start_apis()
+        self._wait("a synchronous standby", self._replicating)
         self._start_balancer()
 
     def _start_etcd(self) -> None:
