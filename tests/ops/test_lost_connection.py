@@ -4,12 +4,17 @@ next request a new connection rather than the next dead one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import psycopg
+import psycopg.errors
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from rongbank.api.errors import install_error_handlers
 from rongbank.db import (
     connection_lost,
     make_engine,
@@ -100,3 +105,26 @@ def test_a_multi_host_url_keeps_every_host_for_libpq() -> None:
     assert params["port"] == "5432,5433"
     assert params["target_session_attrs"] == "read-write"
     assert params["dbname"] == "rongbank"
+
+
+def test_only_a_lost_connection_is_retryable_other_database_errors_stay_500s() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    def failing(error: psycopg.Error) -> Callable[[], None]:
+        def route() -> None:
+            raise DBAPIError.instance("SELECT 1", None, error, psycopg.Error)
+
+        return route
+
+    app.add_api_route("/lost", failing(psycopg.OperationalError("the connection is lost")))
+    app.add_api_route("/shutdown", failing(psycopg.errors.AdminShutdown("terminating")))
+    app.add_api_route("/refused", failing(psycopg.errors.DivisionByZero("division by zero")))
+    client = TestClient(app, raise_server_exceptions=False)
+    for path in ("/lost", "/shutdown"):
+        answer = client.get(path)
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "database_unavailable"
+    refused = client.get("/refused")
+    assert refused.status_code == 500
+    assert refused.json()["error"]["code"] == "internal_error"
