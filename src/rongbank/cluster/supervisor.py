@@ -119,7 +119,7 @@ class Cluster:
             self._start_member(i)
         # The standbys copy the primary meanwhile: the schema and the API processes
         # need only the primary.
-        self._wait("a PostgreSQL primary", lambda: self.leader() is not None)
+        self._wait("a PostgreSQL primary", lambda: self._primary() is not None)
         self._create_database()
         migrate(self.database_url)
         self._start_nats()
@@ -179,9 +179,9 @@ class Cluster:
 
     def _create_database(self) -> None:
         """The application's role and database, made once on the leader."""
-        leader = self.leader()
+        leader = self._primary()
         if leader is None:
-            raise RuntimeError("no PostgreSQL leader")
+            raise RuntimeError("no PostgreSQL primary")
         with self.superuser(leader) as conn:
             role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [config.APP_USER])
             if role.fetchone() is None:
@@ -304,14 +304,33 @@ class Cluster:
                 return int(str(member["name"]).removeprefix("pg"))
         return None
 
+    def _primary(self) -> int | None:
+        """The leader, once its PostgreSQL takes writes: what etcd says of the members
+        may be the last run's for up to ``ttl`` after a restart."""
+        leader = self.leader()
+        if leader is None:
+            return None
+        try:
+            with self.superuser(leader) as conn:
+                row = conn.execute("SELECT NOT pg_is_in_recovery()").fetchone()
+        except psycopg.Error:
+            return None
+        return leader if row and row[0] else None
+
     def _replicating(self) -> bool:
-        """A running leader, and (with more than one member) a streaming sync standby."""
-        members = self.members()
-        leader = any(m.get("role") == "leader" and m.get("state") == "running" for m in members)
-        standby = any(
-            m.get("role") == "sync_standby" and m.get("state") == "streaming" for m in members
-        )
-        return leader and (standby or self.layout.nodes == 1)
+        """A primary, and (with more than one member) a standby it commits with."""
+        leader = self._primary()
+        if leader is None or self.layout.nodes == 1:
+            return leader is not None
+        try:
+            with self.superuser(leader) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_replication "
+                    "WHERE sync_state IN ('sync', 'quorum')"
+                ).fetchone()
+        except psycopg.Error:
+            return False
+        return bool(row and row[0])
 
     def superuser(self, i: int) -> psycopg.Connection[Any]:
         return psycopg.connect(
