@@ -387,7 +387,7 @@ class Cluster:
     def kill_primary(self, *, node: bool = False) -> int:
         """``kill -9`` the primary's PostgreSQL (and, with ``node``, its Patroni too:
         the whole host lost, so the leader key must expire first). Returns which."""
-        leader = self.leader()
+        leader = self._primary()
         pid = None if leader is None else self.postmaster_pid(leader)
         if leader is None or pid is None:
             raise RuntimeError("no running primary to kill")
