@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from functools import partial
 from importlib.resources import files
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from alembic import command
@@ -49,11 +50,25 @@ savepoint open when each was queued (None: none) and the hook."""
 
 
 def sqlalchemy_url(url: str) -> str:
-    """Use the psycopg 3 driver whatever form of PostgreSQL URL was given."""
+    """Use the psycopg 3 driver whatever form of PostgreSQL URL was given. A libpq
+    multi-host URL (``postgresql://u@h1:5432,h2:5432/db?target_session_attrs=
+    read-write``: whichever member is the primary) is written in SQLAlchemy's form
+    of it, one ``host=`` query parameter each, which it hands to libpq as before."""
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+            return "postgresql+psycopg://" + _hosts_as_query(url[len(prefix) :])
     raise ValueError("RONGBANK_DATABASE_URL must be a postgresql:// URL")
+
+
+def _hosts_as_query(rest: str) -> str:
+    """``user@h1:p1,h2:p2/db?x=y`` as ``user@/db?host=h1:p1&host=h2:p2&x=y``."""
+    authority, _, path = rest.partition("/")
+    user, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return rest
+    database, question, query = path.partition("?")
+    pairs = "&".join(f"host={quote(h, safe='')}" for h in hosts.split(","))
+    return f"{user}{at}/{database}?{pairs}" + (f"&{query}" if question and query else "")
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -89,8 +104,10 @@ def connect_direct(engine: Engine) -> psycopg.Connection[Any]:
     """A connection of its own to ``engine``'s database, outside its pool, in
     autocommit: for what holds one for as long as the process runs (a listener, a
     session-level lock)."""
-    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    return psycopg.connect(url, autocommit=True)
+    # The dialect's arguments, not the URL: libpq reads one ``host=`` of a URL, and a
+    # multi-host one has several (``sqlalchemy_url``).
+    _, params = engine.dialect.create_connect_args(engine.url)
+    return psycopg.connect(**params, autocommit=True)
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:
@@ -113,6 +130,10 @@ def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
             _send_later(session, commit=isinstance(factory.kw.get("bind"), Engine))
             session.commit()
         except BaseException:
+            # A lost connection fails the rollback too, and SQLAlchemy then empties
+            # the whole pool (every connection to a lost primary is dead): the next
+            # request connects afresh, to the new primary. No pre-ping for that: it
+            # would cost every request a round trip.
             session.rollback()  # the hooks go with the session
             raise
         hooks: list[tuple[SessionTransaction | None, Callable[[], object]]] = session.info.pop(
@@ -123,6 +144,31 @@ def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
             hook()
         except Exception:
             logger.exception("after-commit hook %s failed; the work stays committed", _name(hook))
+
+
+_LOST_STATES = frozenset({"25006", "57P01", "57P02", "57P03"})
+"""Beside class 08 (connection exceptions): a read-only transaction (the server is
+a replica now), the server shutting down or crashed, not accepting connections."""
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` says that the database went away under the request (its
+    primary was lost, or what it connected to is a replica now), rather than refused
+    what the request asked. Its outcome is unknown: it may have committed just
+    before the answer was lost. A client sends the same request again with the same
+    idempotency key, which makes the retry safe (``rongbank.idempotency``)."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        if error.orig is None:
+            return False
+        return connection_lost(error.orig)
+    if not isinstance(error, psycopg.Error):
+        return False
+    state = error.sqlstate
+    if state is None:  # raised by libpq itself: the connection closed, or none could open
+        return isinstance(error, psycopg.OperationalError)
+    return state.startswith("08") or state in _LOST_STATES
 
 
 def after_commit(session: Session, hook: Callable[[], object]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -327,6 +328,21 @@ class Platform:
     def transaction(self) -> Iterator[Session]:
         with unit_of_work(self.session_factory) as session:
             yield session
+
+    @contextmanager
+    def standby_reads(self) -> Iterator[Session]:
+        """A unit of work for reads that may lag the primary by a moment (a period's
+        statement): on ``RONGBANK_READ_DATABASE_URL`` (a standby) where it is set, so
+        that they load the primary less; else on the primary."""
+        with unit_of_work(self._standby) as session:
+            yield session
+
+    @cached_property
+    def _standby(self) -> SessionFactory:
+        url = self.settings.read_database_url
+        if url is None or self.engine is None:  # a test's platform on one connection
+            return self.session_factory
+        return make_session_factory(make_engine(url, pool_size=self.settings.db_pool_size))
 
     @contextmanager
     def audited(
@@ -796,6 +812,9 @@ class Platform:
         self.chat.bus.close()
         if self.engine is not None:
             self.engine.dispose()
+        standby = self.__dict__.get("_standby")
+        if standby is not None and standby is not self.session_factory:
+            standby.kw["bind"].dispose()
 
     @staticmethod
     def _key(configured: SecretStr | None, name: str) -> bytes:

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL of an external server; unset means the embedded server.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL for reads that may lag the primary by a moment (account "
+        "statements): a standby, e.g. a multi-host URL with "
+        "target_session_attrs=prefer-standby. Unset: the primary.",
+    )
     data_dir: Path = Field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8000

@@ -116,7 +116,7 @@ def _statement(
     enterprise_only: bool = False,
     max_lines: int = MAX_STATEMENT_LINES,
 ) -> PeriodStatement:
-    with platform.transaction() as session:
+    with platform.standby_reads() as session:
         return _service(platform).statement(
             session,
             customer_id=customer_id,

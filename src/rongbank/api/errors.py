@@ -11,8 +11,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
+from rongbank.db import connection_lost
 from rongbank.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,16 @@ _HTTP_CODES = {
     413: "request_too_large",
     415: "unsupported_media_type",
 }
+
+
+DATABASE_UNAVAILABLE = "database_unavailable"
+"""503: the database went away under the request (a failover: ``rongbank.db.
+connection_lost``). Retryable: its outcome is unknown, so the client sends it again
+with the same idempotency key, which answers the first outcome if it had one."""
+_RETRY_MESSAGE = (
+    "The bank's database is changing over; send the same request again, with the same "
+    "idempotency key, in a moment."
+)
 
 
 class ErrorDetail(BaseModel):
@@ -70,6 +82,20 @@ def install_error_handlers(app: FastAPI, page: PageFor | None = None) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(
             {"error": jsonable_encoder(exc.to_dict())}, status_code=exc.status, headers=headers
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def database_lost(request: Request, exc: DBAPIError) -> Response:
+        if not connection_lost(exc):
+            raise exc  # a defect: the 500 it always was
+        request.scope[ERROR_CODE] = DATABASE_UNAVAILABLE
+        shown = page_for(request, 503, DATABASE_UNAVAILABLE, _RETRY_MESSAGE, {})
+        if shown is not None:
+            return shown
+        return JSONResponse(
+            error_body(DATABASE_UNAVAILABLE, _RETRY_MESSAGE),
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(RequestValidationError)

@@ -26,6 +26,7 @@ from rongbank.cli.platform import (
     settings_for,
     with_secrets,
 )
+from rongbank.cluster.cli import cluster_app
 from rongbank.invest.cli import bench_invest
 from rongbank.lending.cli import lending_app
 from rongbank.ops import cli as ops_cli
@@ -48,6 +49,7 @@ app.add_typer(payments_app, name="payments")
 app.add_typer(wealth_app, name="wealth")
 app.add_typer(risk_app, name="risk")
 app.add_typer(lending_app, name="lending")
+app.add_typer(cluster_app, name="cluster")
 # The decision commands live at the boundary (they start a platform), not in the domain.
 lending_app.add_typer(decision_app, name="decision")
 lending_app.command("preapprove")(preapprove)

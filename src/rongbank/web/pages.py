@@ -805,7 +805,7 @@ def statement_download(
     if fmt not in renderers:
         raise Forbidden("Statements come as CSV or PDF here.")
     render_statement, media_type = renderers[fmt]
-    with platform.transaction() as session:
+    with platform.standby_reads() as session:
         statement = _statements(platform).statement(
             session, customer_id=me.id, number=account, start=start, end=end
         )
