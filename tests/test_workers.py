@@ -85,10 +85,12 @@ def socket(base: str, who: dict[str, Any], sockets: ExitStack) -> ClientConnecti
     return ws
 
 
-def pushed_message(ws: ClientConnection) -> dict[str, Any]:
+def pushed_message(ws: ClientConnection, conversation: int) -> dict[str, Any]:
+    """The next message pushed in ``conversation`` (the bank's own notices, such as
+    money received, come in conversations of their own, at any time)."""
     while True:
         event = json.loads(ws.recv(timeout=WAIT_S))
-        if event["type"] == "message":
+        if event["type"] == "message" and event["message"]["conversation_id"] == conversation:
             message: dict[str, Any] = event["message"]
             return message
 
@@ -138,7 +140,7 @@ def test_two_workers_serve_one_bank(
             assert bobs != alices
             send = {"type": "send", "conversation_id": conversation, "client_id": "hi"}
             alice_ws.send(json.dumps({**send, "text": "你好", "id": "s1"}))
-            assert pushed_message(bob_ws)["body"] == "你好"
+            assert pushed_message(bob_ws, conversation)["body"] == "你好"
 
         # The audit sealer (every 0.2 s) sealed every row, run by one worker.
         deadline = time.monotonic() + WAIT_S
