@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -18,6 +19,7 @@ from rongbank.auth.service import PrincipalKind
 from rongbank.clock import FrozenClock
 from rongbank.ledger import endpoints as ledger
 from rongbank.platform import Platform
+from rongbank.settings import Settings
 from rongbank.wealth import rules
 from rongbank.web.pages import STAFF_COOKIE
 from tests.accounts.test_endpoints import PASSWORD, People
@@ -392,7 +394,10 @@ SAME_WORK = {
 def console_pages() -> list[tuple[str, str]]:
     from fastapi.routing import APIRoute, iter_route_contexts
 
-    app = create_app(cast(Platform, None))
+    # Only the routes are read: a platform that is never started (its settings ask
+    # for nothing optional, such as traces).
+    idle = SimpleNamespace(settings=Settings(), engine=None)
+    app = create_app(cast(Platform, idle))
     return [
         (method, context.path)
         for context in iter_route_contexts(app.routes)
