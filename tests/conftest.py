@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2 as httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,10 +59,24 @@ def _settings_read_afresh() -> Iterator[None]:
     get_settings.cache_clear()
 
 
+THROWAWAY = {"fsync": "off", "full_page_writes": "off"}
+"""What the test server does without: both only guard against the machine crashing
+(its data is deleted after the session anyway). With them every ``fresh_db`` paid
+for two forced checkpoints, CREATE and DROP DATABASE each flushing every dirty page
+to disk (seconds each on a disk that others use), and every commit a flush."""
+
+
 @pytest.fixture(scope="session")
 def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")), database=TEMPLATE)
-    migrate(server.start())
+    url = server.start()
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        for name, value in THROWAWAY.items():
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
+        conn.execute("SELECT pg_reload_conf()")
+    migrate(url)
     server.create_database(SHARED, template=TEMPLATE)
     yield server
     server.stop()
