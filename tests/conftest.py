@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,32 @@ from tests.support.hashing import (  # noqa: F401  # autouse: passwords hashed c
 if os.environ.get("PYTEST_XDIST_WORKER"):
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
+
+
+LONGEST = Path(__file__).with_name("longest.txt")
+"""The longest test modules, seconds and path a line (``scripts/longest_tests`` writes
+it from a run's ``--junitxml``)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest modules first, then the others by their number of tests, each
+    module's tests in their own order. xdist hands a worker a module at a time in this
+    order (``scripts/test``: ``--dist loadfile --no-loadscope-reorder``); by number
+    of tests alone, its default, a long module of one or three tests (a benchmark,
+    a model trained) came last and ran alone while the other workers sat idle.
+    A module missing from :data:`LONGEST` only loses its place in the queue."""
+    seconds: dict[str, float] = {}
+    if LONGEST.exists():
+        for line in LONGEST.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                took, path = line.split()
+                seconds[path] = float(took)
+    tests = Counter(item.nodeid.split("::")[0] for item in items)
+    items.sort(key=lambda item: _weight(item.nodeid.split("::")[0], seconds, tests))
+
+
+def _weight(module: str, seconds: dict[str, float], tests: Counter[str]) -> tuple[float, int]:
+    return (-seconds.get(module, 0.0), -tests[module])
 
 
 TEMPLATE = "rongbank_template"
