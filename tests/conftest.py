@@ -52,24 +52,32 @@ it from a run's ``--junitxml``)."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest modules first, then the others by their number of tests, each
-    module's tests in their own order. xdist hands a worker a module at a time in this
-    order (``scripts/test``: ``--dist loadfile --no-loadscope-reorder``); by number
-    of tests alone, its default, a long module of one or three tests (a benchmark,
-    a model trained) came last and ran alone while the other workers sat idle.
-    A module missing from :data:`LONGEST` only loses its place in the queue."""
+    """The longest modules first, then those with a ``slow`` test (browsers, servers,
+    benchmarks), then the others, each group by number of tests, each module's tests
+    in their own order. xdist hands a worker a module at a time in this order
+    (``scripts/test``: ``--dist loadfile --no-loadscope-reorder``); by number of
+    tests alone, its default, a long module of one to four tests (a browser flow, a
+    benchmark, a model trained) came last and ran alone while the other workers sat
+    idle. A module missing from :data:`LONGEST` only loses its place in the queue."""
     seconds: dict[str, float] = {}
     if LONGEST.exists():
         for line in LONGEST.read_text().splitlines():
             if line.strip() and not line.startswith("#"):
                 took, path = line.split()
                 seconds[path] = float(took)
-    tests = Counter(item.nodeid.split("::")[0] for item in items)
-    items.sort(key=lambda item: _weight(item.nodeid.split("::")[0], seconds, tests))
+    tests = Counter(_module(item) for item in items)
+    slow = {_module(item) for item in items if item.get_closest_marker("slow")}
+    items.sort(
+        key=lambda item: (
+            -seconds.get(_module(item), 0.0),
+            _module(item) not in slow,
+            -tests[_module(item)],
+        )
+    )
 
 
-def _weight(module: str, seconds: dict[str, float], tests: Counter[str]) -> tuple[float, int]:
-    return (-seconds.get(module, 0.0), -tests[module])
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
 
 
 TEMPLATE = "rongbank_template"
