@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2 as httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +46,40 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.pop(name, None)
 
 
+LONGEST = Path(__file__).with_name("longest.txt")
+"""The longest test modules, seconds and path a line (``scripts/longest_tests`` writes
+it from a run's ``--junitxml``)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest modules first, then those with a ``slow`` test (browsers, servers,
+    benchmarks), then the others, each group by number of tests, each module's tests
+    in their own order. xdist hands a worker a module at a time in this order
+    (``scripts/test``: ``--dist loadfile --no-loadscope-reorder``); by number of
+    tests alone, its default, a long module of one to four tests (a browser flow, a
+    benchmark, a model trained) came last and ran alone while the other workers sat
+    idle. A module missing from :data:`LONGEST` only loses its place in the queue."""
+    seconds: dict[str, float] = {}
+    if LONGEST.exists():
+        for line in LONGEST.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                took, path = line.split()
+                seconds[path] = float(took)
+    tests = Counter(_module(item) for item in items)
+    slow = {_module(item) for item in items if item.get_closest_marker("slow")}
+    items.sort(
+        key=lambda item: (
+            -seconds.get(_module(item), 0.0),
+            _module(item) not in slow,
+            -tests[_module(item)],
+        )
+    )
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
 TEMPLATE = "rongbank_template"
 SHARED = "rongbank_test"
 
@@ -57,10 +94,24 @@ def _settings_read_afresh() -> Iterator[None]:
     get_settings.cache_clear()
 
 
+THROWAWAY = {"fsync": "off", "full_page_writes": "off"}
+"""What the test server does without: both only guard against the machine crashing
+(its data is deleted after the session anyway). With them every ``fresh_db`` paid
+for two forced checkpoints, CREATE and DROP DATABASE each flushing every dirty page
+to disk (seconds each on a disk that others use), and every commit a flush."""
+
+
 @pytest.fixture(scope="session")
 def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")), database=TEMPLATE)
-    migrate(server.start())
+    url = server.start()
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        for name, value in THROWAWAY.items():
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
+        conn.execute("SELECT pg_reload_conf()")
+    migrate(url)
     server.create_database(SHARED, template=TEMPLATE)
     yield server
     server.stop()

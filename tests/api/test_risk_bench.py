@@ -13,9 +13,16 @@ from rongbank.settings import Settings
 pytestmark = pytest.mark.slow
 
 
-def test_the_engine_is_measured_against_the_payment_without_it() -> None:
+def test_the_engine_is_measured_against_the_payment_without_it(fresh_db: str) -> None:
     report = risk_bench.run(
-        seconds=1, clients=2, workers=1, merchants=2, customers=4, decisions=40, aml_transfers=1000
+        seconds=1,
+        clients=2,
+        workers=1,
+        merchants=2,
+        customers=4,
+        decisions=40,
+        aml_transfers=1000,
+        database_url=fresh_db,
     )
     assert report.pgbench.rate > 0
     for measured in (report.without, report.with_engine):

@@ -38,16 +38,25 @@ def _check(report: bench.ChatBenchReport, *, clients: int) -> None:
 PATIENT_S = 120.0
 
 
-def test_small_run_delivers_every_message() -> None:
-    report = bench.run(clients=10, rate=40, seconds=1, drain_idle_s=PATIENT_S)
+def test_small_run_delivers_every_message(fresh_db: str) -> None:
+    report = bench.run(
+        clients=10, rate=40, seconds=1, drain_idle_s=PATIENT_S, database_url=fresh_db
+    )
 
     assert report.bus == "in-process"
     _check(report, clients=10)
 
 
 @pytest.mark.skipif(bench.nats_server_binary() is None, reason="nats-server is not installed")
-def test_small_run_across_two_servers_through_nats() -> None:
-    report = bench.run(clients=10, rate=40, seconds=1, servers=2, drain_idle_s=PATIENT_S)
+def test_small_run_across_two_servers_through_nats(fresh_db: str) -> None:
+    report = bench.run(
+        clients=10,
+        rate=40,
+        seconds=1,
+        servers=2,
+        drain_idle_s=PATIENT_S,
+        database_url=fresh_db,
+    )
 
     assert report.bus == "nats"
     _check(report, clients=10)

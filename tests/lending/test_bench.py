@@ -10,8 +10,8 @@ from rongbank.lending import bench
 pytestmark = pytest.mark.slow
 
 
-def test_a_small_book() -> None:
-    report = bench.run(loans=300, borrowers=30, seconds=1, clients=2)
+def test_a_small_book(fresh_db: str) -> None:
+    report = bench.run(loans=300, borrowers=30, seconds=1, clients=2, database_url=fresh_db)
     assert report.sound
     assert report.instalments == 300 * bench.TERM
     first, second, again = report.runs

@@ -8,8 +8,10 @@ import json
 from rongbank.payments import bench
 
 
-def test_small_run_measures_payments_and_finds_every_one_in_the_ledger() -> None:
-    report = bench.run(seconds=1, clients=2, servers=1, merchants=2, customers=20)
+def test_small_run_measures_payments_and_finds_every_one_in_the_ledger(fresh_db: str) -> None:
+    report = bench.run(
+        seconds=1, clients=2, servers=1, merchants=2, customers=20, database_url=fresh_db
+    )
 
     for path in (report.pgbench, report.pay):
         assert path.rate > 0, path

@@ -8,8 +8,8 @@ import json
 from rongbank.mall.orders import bench
 
 
-def test_small_run_measures_checkouts_and_finds_every_one_paid() -> None:
-    report = bench.run(seconds=1, clients=2, workers=1, customers=20)
+def test_small_run_measures_checkouts_and_finds_every_one_paid(fresh_db: str) -> None:
+    report = bench.run(seconds=1, clients=2, workers=1, customers=20, database_url=fresh_db)
 
     for path in (report.pgbench, report.checkout):
         assert path.rate > 0, path

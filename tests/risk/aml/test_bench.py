@@ -10,8 +10,10 @@ from rongbank.risk.aml import bench
 pytestmark = pytest.mark.slow
 
 
-def test_a_small_history() -> None:
-    report = bench.run_aml_bench(transfers=5000, days=10, planted=3, seconds=1, clients=2)
+def test_a_small_history(fresh_db: str) -> None:
+    report = bench.run_aml_bench(
+        transfers=5000, days=10, planted=3, seconds=1, clients=2, database_url=fresh_db
+    )
     assert report.sound
     assert report.planted_found == dict.fromkeys(bench.PATTERNS, 3)
     whole, again = report.runs
