@@ -186,7 +186,11 @@ def personal_data(settings: Settings) -> PersonalData:
     return PersonalData(
         [
             secret(settings.pii_key, "personal data"),
-            *(k.get_secret_value().encode() for k in settings.pii_old_keys),
+            *(
+                k.strip().encode()
+                for k in (settings.pii_old_keys or SecretStr("")).get_secret_value().split(",")
+                if k.strip()
+            ),
         ],
         secret(settings.pii_hash_key, "personal data hash"),
     )

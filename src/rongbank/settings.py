@@ -54,10 +54,10 @@ class Settings(BaseSettings):
         "data dir on first start if unset. To rotate it, set the new one here and the old one "
         "in RONGBANK_PII_OLD_KEYS, then run `rongbank pii encrypt-existing`.",
     )
-    pii_old_keys: list[SecretStr] = Field(
-        default_factory=list,
-        description="Earlier personal-data keys, still read until `rongbank pii "
-        'encrypt-existing` has re-sealed what they sealed (a JSON list: ["...", "..."]).',
+    pii_old_keys: SecretStr | None = Field(
+        default=None,
+        description="Earlier personal-data keys, separated by commas, still read until "
+        "`rongbank pii encrypt-existing` has re-sealed what they sealed.",
     )
     pii_hash_key: SecretStr | None = Field(
         default=None,

@@ -71,7 +71,7 @@ def platform_with(connection: Connection, keys: list[str], hash_key: str = "h") 
     seals; the others are read only)."""
     settings = Settings(
         pii_key=SecretStr(keys[0]),
-        pii_old_keys=[SecretStr(k) for k in keys[1:]],
+        pii_old_keys=SecretStr(",".join(keys[1:])) if keys[1:] else None,
         pii_hash_key=SecretStr(hash_key),
     )
     clock = FrozenClock(START)
