@@ -29,7 +29,7 @@ import logging
 import os
 import secrets
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -204,3 +204,31 @@ def opened(
     if sealed is None:
         return plain
     return pii.open(bytes(sealed), table="customer", column=column, row_id=customer_id)
+
+
+CUSTOMER_NUMBERS = {"mobile": "mobile", "resident_id": "id", "legal_rep_id": "id"}
+"""A customer's personal numbers (their columns), each with the kind its hash is taken
+as (a person's own identity number and a legal representative's are found alike)."""
+
+
+def customer_columns(
+    pii: PersonalData, customer_id: int, numbers: Mapping[str, object]
+) -> dict[str, object]:
+    """What a customer's row stores of ``numbers`` (column: plaintext or None): each
+    sealed and hashed, the plaintext column cleared, the staff search's tokens of the
+    mobile and the person's own identity number."""
+    columns: dict[str, object] = {}
+    for column, kind in CUSTOMER_NUMBERS.items():
+        value = numbers.get(column)
+        number = None if value is None else str(value)
+        columns[column] = None
+        columns[f"{column}_enc"] = (
+            None
+            if number is None
+            else pii.seal(number, table="customer", column=column, row_id=customer_id)
+        )
+        columns[f"{column}_hash"] = None if number is None else pii.hash(kind, number)
+    columns["number_tokens"] = pii.search_tokens(
+        *(str(v) for c in ("mobile", "resident_id") if (v := numbers.get(c)) is not None)
+    )
+    return columns

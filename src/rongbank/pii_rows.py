@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.db import SessionFactory, unit_of_work
-from rongbank.pii import LOGIN_PREFIX, PersonalData, opened
+from rongbank.pii import (
+    CUSTOMER_NUMBERS,
+    LOGIN_PREFIX,
+    PersonalData,
+    customer_columns,
+    opened,
+)
 
 BATCH = 500
-_NUMBERS = {"mobile": "mobile", "resident_id": "id", "legal_rep_id": "id"}
-_COLUMNS = ", ".join(f"{c}, {c}_enc" for c in _NUMBERS)
+_COLUMNS = ", ".join(f"{c}, {c}_enc" for c in CUSTOMER_NUMBERS)
 _HASHED_LOGIN = re.compile(f"^{re.escape(LOGIN_PREFIX)}[0-9a-f]{{64}}$")
 
 
@@ -41,6 +45,7 @@ def _customers(session: Session, pii: PersonalData) -> int:
         text(
             f"SELECT id, {_COLUMNS} FROM customer "  # noqa: S608
             "WHERE mobile IS NOT NULL OR resident_id IS NOT NULL OR legal_rep_id IS NOT NULL "
+            # A sealed value names its key in its bytes 2-5 (``rongbank.pii``).
             "OR substring(mobile_enc FROM 2 FOR 4) <> :kid "
             "OR substring(resident_id_enc FROM 2 FOR 4) <> :kid "
             "OR substring(legal_rep_id_enc FROM 2 FOR 4) <> :kid "
@@ -50,23 +55,11 @@ def _customers(session: Session, pii: PersonalData) -> int:
     ).all()
     for row in rows:
         customer_id = int(row[0])
-        values: dict[str, Any] = {"id": customer_id}
         numbers = {
             column: opened(pii, customer_id, column, row[1 + 2 * i], row[2 + 2 * i])
-            for i, column in enumerate(_NUMBERS)
+            for i, column in enumerate(CUSTOMER_NUMBERS)
         }
-        for column, kind in _NUMBERS.items():
-            number = numbers[column]
-            values[column] = None
-            values[f"{column}_enc"] = (
-                None
-                if number is None
-                else pii.seal(number, table="customer", column=column, row_id=customer_id)
-            )
-            values[f"{column}_hash"] = None if number is None else pii.hash(kind, number)
-        values["number_tokens"] = pii.search_tokens(
-            *(n for c in ("mobile", "resident_id") if (n := numbers[c]) is not None)
-        )
+        values = {"id": customer_id, **customer_columns(pii, customer_id, numbers)}
         session.execute(
             text(
                 "UPDATE customer SET "  # noqa: S608

@@ -51,7 +51,7 @@ from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
 from rongbank.money import format_amount
-from rongbank.pii import PersonalData, for_this_process, opened
+from rongbank.pii import PersonalData, customer_columns, for_this_process, opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +143,6 @@ _COUNT = {
     )
     for column in ("inflow", "outflow")
 }
-
-
-_PERSONAL_NUMBERS = {"mobile": "mobile", "resident_id": "id", "legal_rep_id": "id"}
-"""The customer's personal numbers, each with the kind its hash is taken as (a person's
-own identity number and a legal representative's are found alike)."""
 
 
 class AccountsService(StaffMembers):
@@ -254,7 +249,8 @@ class AccountsService(StaffMembers):
         fields["id"] = customer_id
         fields["created_at"] = self.clock.now()
         mobile = str(fields["mobile"])
-        fields |= self.pii_columns(customer_id, fields)
+        # The numbers sealed to this row, hashed; the plaintext columns stay empty.
+        fields |= customer_columns(self.pii, customer_id, fields)
         columns = ", ".join(fields)
         values = ", ".join(f":{k}" for k in fields)
         row = session.execute(
@@ -280,29 +276,6 @@ class AccountsService(StaffMembers):
         )
         return customer
 
-    def pii_columns(self, customer_id: int, fields: dict[str, object]) -> dict[str, object]:
-        """The sealed, hashed and searchable forms of the personal numbers in
-        ``fields`` (a customer's columns), which take the plaintext's place (None)."""
-        pii, columns = self.pii, dict[str, object]()
-        for column, kind in _PERSONAL_NUMBERS.items():
-            value = fields.get(column)
-            if value is None:
-                continue
-            columns[column] = None
-            columns[f"{column}_enc"] = pii.seal(
-                str(value), table="customer", column=column, row_id=customer_id
-            )
-            columns[f"{column}_hash"] = pii.hash(kind, str(value))
-        columns["number_tokens"] = pii.search_tokens(
-            *(str(fields[c]) for c in ("mobile", "resident_id") if fields.get(c) is not None)
-        )
-        return columns
-
-    def personal(
-        self, customer_id: int, column: str, plain: str | None, sealed: bytes | None
-    ) -> str | None:
-        return opened(self.pii, customer_id, column, plain, sealed)
-
     def customer_names(self, session: Session, customer_ids: list[int]) -> dict[int, str]:
         rows = session.execute(
             text("SELECT id, name FROM customer WHERE id = ANY(:ids)"), {"ids": customer_ids}
@@ -324,7 +297,7 @@ class AccountsService(StaffMembers):
         ).first()
         if row is None:
             raise CustomerNotFound(customer_id=customer_id)
-        mobile = self.personal(customer_id, "mobile", row[3], row[4])
+        mobile = opened(self.pii, customer_id, "mobile", row[3], row[4])
         return Customer(row[0], row[1], row[2], str(mobile), row[5])
 
     # -- who is who, for a password reset (``rongbank.auth.reset.Holders``) ----------
@@ -366,9 +339,9 @@ class AccountsService(StaffMembers):
         )
         if row is None or not login:
             return None
-        mobile = str(self.personal(customer_id, "mobile", row[0], row[1]))
-        number = self.personal(customer_id, "resident_id", row[2], row[3]) or self.personal(
-            customer_id, "legal_rep_id", row[4], row[5]
+        mobile = str(opened(self.pii, customer_id, "mobile", row[0], row[1]))
+        number = opened(self.pii, customer_id, "resident_id", row[2], row[3]) or opened(
+            self.pii, customer_id, "legal_rep_id", row[4], row[5]
         )
         return Holder(customer_id, mobile, personal=(mobile, str(number)))
 
