@@ -7,22 +7,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
+from rongbank.cli.main import app as cli
 from rongbank.clock import FrozenClock
 from rongbank.ledger.service import LedgerService
-from rongbank.pii import PersonalDataUnreadable
+from rongbank.pii import PersonalData, PersonalDataUnreadable
 from rongbank.pii_rows import encrypt_existing
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, get_settings
 from tests.conftest import START, session_factory_on
 from tests.factories.identity import resident_id
 from tests.factories.people import PASSWORD, V1
@@ -284,3 +288,38 @@ class TestLogs:
         assert "/api/v1/sessions" in logged  # the requests were logged
         for value in (MOBILE, OTHER_MOBILE, number):
             assert value not in logged
+
+
+def test_the_command_converts_with_the_keys_in_the_data_dir(
+    fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rongbank pii encrypt-existing`` on an install from before migration 0048: its
+    keys generated into the data dir (mode 0600), the plaintext sealed under them."""
+    monkeypatch.setenv("RONGBANK_DATABASE_URL", fresh_db)
+    monkeypatch.setenv("RONGBANK_DATA_DIR", str(tmp_path))
+    for name in ("RONGBANK_PII_KEY", "RONGBANK_PII_HASH_KEY", "RONGBANK_PII_OLD_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute(
+            "INSERT INTO customer (kind, name, mobile, resident_id, created_at) "
+            "VALUES ('person', '王芳', %s, %s, now())",
+            (MOBILE, resident_id(41)),
+        )
+
+    result = CliRunner().invoke(cli, ["pii", "encrypt-existing"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0, result.output
+    assert "1 customers sealed" in result.output
+    assert oct((tmp_path / "pii-key").stat().st_mode & 0o777) == "0o600"
+    with psycopg.connect(fresh_db) as conn:
+        row = conn.execute("SELECT mobile, mobile_enc, mobile_hash FROM customer").fetchone()
+    assert row is not None
+    assert row[0] is None
+    keys = PersonalData(
+        [(tmp_path / "pii-key").read_text().strip().encode()],
+        (tmp_path / "pii-hash-key").read_text().strip().encode(),
+    )
+    assert bytes(row[2]) == keys.hash("mobile", MOBILE)
+    again = CliRunner().invoke(cli, ["pii", "encrypt-existing"], env={"COLUMNS": "200"})
+    assert "0 customers sealed" in again.output
