@@ -51,7 +51,8 @@ def test_seed_demo_gives_a_customer_investments(platform: Platform) -> None:
         seed(platform, session)
         seed(platform, session)
         customer_id = session.execute(
-            text("SELECT id FROM customer WHERE mobile = :m"), {"m": CUSTOMERS[3][1]}
+            text("SELECT id FROM customer WHERE mobile_hash = :m"),
+            {"m": platform.pii.hash("mobile", CUSTOMERS[3][1])},
         ).scalar_one()
         positions = {(p.product, p.side) for p in platform.invest.positions(session, customer_id)}
         orders = [o["kind"] for o in platform.invest.orders(session, customer_id)]

@@ -98,9 +98,9 @@ def seed(platform: Platform, session: Session) -> list[DemoLogin]:
     row = session.execute(
         text(
             "SELECT c.id, a.number FROM customer c JOIN e_account a ON a.customer_id = c.id "
-            "WHERE c.mobile = :m ORDER BY a.id LIMIT 1"
+            "WHERE c.mobile_hash = :m ORDER BY a.id LIMIT 1"
         ),
-        {"m": investor},
+        {"m": platform.pii.hash("mobile", investor)},
     ).one()
     seed_invest(
         platform.invest, platform.wealth, session, customer_id=int(row[0]), account=str(row[1])
@@ -117,7 +117,8 @@ def seed_mall(platform: Platform, session: Session) -> list[DemoLogin]:
     platform.mall_orders.open_clearing(session, platform.accounts)  # checkouts are paid in
     shops = samples.DEMO_SHOPS
     exists = session.execute(
-        text("SELECT 1 FROM customer WHERE mobile = :m"), {"m": shops[0].mobile}
+        text("SELECT 1 FROM customer WHERE mobile_hash = :m"),
+        {"m": platform.pii.hash("mobile", shops[0].mobile)},
     ).first()
     if exists is None:
         owners = []

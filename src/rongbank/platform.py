@@ -78,6 +78,7 @@ from rongbank.overview.service import OverviewService
 from rongbank.payments.notify import deliver_due
 from rongbank.payments.rules import load_barcode_limits
 from rongbank.payments.service import PaymentsService
+from rongbank.pii import PersonalData, personal_data
 from rongbank.risk.aml.batch import aml_job
 from rongbank.risk.cases.desk import RiskDesk
 from rongbank.risk.engine import holds as risk_holds
@@ -124,6 +125,8 @@ class Platform:
     """The bank's business days (``holidays_file``)."""
     accounts: AccountsService = field(init=False)
     auth: AuthService = field(init=False)
+    pii: PersonalData = field(init=False)
+    """Sealing and keyed hashes of identity and mobile numbers (``rongbank.pii``)."""
     funding: FundingService = field(init=False)
     audit: AuditLog = field(init=False)
     tools: ToolService = field(init=False)
@@ -167,13 +170,15 @@ class Platform:
 
     def __post_init__(self) -> None:
         self.calendar = load_business_calendar(self.settings.holidays_file)
-        self.auth = AuthService(self.clock)
+        self.pii = personal_data(self.settings)
+        self.auth = AuthService(self.clock, stored_name=self.pii.login_name)
         self.accounts = AccountsService(
             self.ledger,
             self.clock,
             auth=self.auth,
             limits=load_class_limits(self.settings.account_classes_file),
             number_prefix=self.settings.account_number_prefix,
+            pii=self.pii,
         )
         self.audit = AuditLog(self.clock)
         self.funding = FundingService(
@@ -212,6 +217,7 @@ class Platform:
             make_bus(self.settings, self._connect_direct if self.engine else None),
             # Chat derives its own key from the card-hash key (a keyed hash, kept for good).
             chat_config(self.settings, key=self._key(self.settings.card_hash_key, "card hash")),
+            pii=self.pii,
         )
         self.chat_sends = send_committer(self.transaction, self.auth, self.chat)
         self.attachments = AttachmentService(
@@ -271,6 +277,7 @@ class Platform:
             rules_file=self.settings.lending_decision_file,
             bureau=self.credit_bureau,
             scorer=self.scorer,
+            pii=self.pii,
         )
         self.yidai = YidaiCheckout(lambda: self.credit, self.payments)
         self.payments.refund_listeners.append(self.yidai.refunded)

@@ -54,6 +54,23 @@ class Settings(BaseSettings):
         "generated into the data dir on first start if unset. Never change it: cards bound "
         "before would no longer be recognised as duplicates.",
     )
+    pii_key: SecretStr | None = Field(
+        default=None,
+        description="Key that seals identity and mobile numbers at rest; generated into the "
+        "data dir on first start if unset. To rotate it, set the new one here and the old one "
+        "in RONGBANK_PII_OLD_KEYS, then run `rongbank pii encrypt-existing`.",
+    )
+    pii_old_keys: SecretStr | None = Field(
+        default=None,
+        description="Earlier personal-data keys, separated by commas, still read until "
+        "`rongbank pii encrypt-existing` has re-sealed what they sealed.",
+    )
+    pii_hash_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMACs that find identity and mobile numbers (logins, "
+        "uniqueness, staff search) without storing them; generated into the data dir on "
+        "first start if unset. Never change it: every number would have to be hashed again.",
+    )
     # A new payout card receives at most this much a day for its first days: as little
     # as a payment the PBoC lets go on fewer than two elements (1,000 yuan a day), for
     # three days, so that a weekend cannot hide the notice of a card a thief bound.

@@ -33,6 +33,7 @@ from rongbank.auth.repository import LoginHistory
 from rongbank.auth.service import AuthService, NewSession, Principal, PrincipalKind
 from rongbank.clock import FrozenClock
 from rongbank.db import unit_of_work
+from rongbank.pii import for_this_process
 from tests.conftest import session_factory_on
 
 MOBILE = "13812345678"
@@ -79,7 +80,8 @@ def wide_failures(session: Session, username: str) -> int:
     """Wrong passwords for a login name since it last logged in, from anywhere."""
     failures = session.execute(
         text("SELECT failures FROM auth_login_name WHERE name_hash = :h"),
-        {"h": hashlib.sha256(username.encode()).digest()},
+        # The name as stored: keyed (``AuthService.stored_name``, this process's key).
+        {"h": hashlib.sha256(for_this_process().login_name(username).encode()).digest()},
     ).scalar_one_or_none()
     return failures or 0
 
@@ -351,7 +353,11 @@ class TestLogin:
     ) -> None:
         refusal(session, auth, "typed-my-Password-here", PASSWORD)
         stored = session.execute(text("SELECT name_hash FROM auth_login_name")).scalars().all()
-        assert hashlib.sha256(b"typed-my-password-here").digest() in stored
+        # Keyed: a plain hash of a name typed (a mobile number) is undone by trying all.
+        assert hashlib.sha256(b"typed-my-password-here").digest() not in stored
+        keyed = auth.stored_name("typed-my-password-here")
+        assert keyed != "typed-my-password-here"
+        assert hashlib.sha256(keyed.encode()).digest() in stored
 
     def test_a_successful_login_resets_the_count(
         self, session: Session, auth: AuthService, alice: str
@@ -372,11 +378,12 @@ class TestLogin:
         weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
         session.execute(
             text("UPDATE auth_credential SET password_hash = :h WHERE username = :u"),
-            {"h": weak, "u": alice},
+            {"h": weak, "u": auth.stored_name(alice)},  # stored as a keyed hash
         )
         log_in(session, auth, alice, PASSWORD)
         stored = session.execute(
-            text("SELECT password_hash FROM auth_credential WHERE username = :u"), {"u": alice}
+            text("SELECT password_hash FROM auth_credential WHERE username = :u"),
+            {"u": auth.stored_name(alice)},
         ).scalar_one()
         assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
         assert verify_password(PASSWORD, password_hash=stored)

@@ -13,6 +13,7 @@ from rongbank.platform import Platform
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
 from tests.support.lending import FakeScorecard, apply
+from tests.support.pii import resident_id_of
 
 
 def stages(platform: Platform, application_id: int) -> list[tuple[str, str]]:
@@ -85,12 +86,13 @@ def test_a_retry_answers_the_same_application_and_another_body_is_a_conflict(
 def test_a_blacklisted_identity_is_declined_at_eligibility_and_goes_no_further(
     customer: ApiCustomer, platform: Platform, connection: Connection
 ) -> None:
+    resident_id = resident_id_of(platform, customer.id)
     connection.execute(
         text(
-            "INSERT INTO lending_blacklist (resident_id, reason, created_at) "
-            "SELECT resident_id, 'fraud conviction', now() FROM customer WHERE id = :c"
+            "INSERT INTO lending_blacklist (resident_id, resident_id_hash, reason, created_at) "
+            "VALUES (:id, :hash, 'fraud conviction', now())"
         ),
-        {"c": customer.id},
+        {"id": resident_id, "hash": platform.pii.hash("id", resident_id)},
     )
 
     body = apply(customer).json()
@@ -125,11 +127,7 @@ def test_the_bureau_declines_who_is_overdue_elsewhere_now_and_the_score_weighs_t
     reasons: list[str],
 ) -> None:
     customer = ApiCustomer(client, platform, People(client, platform).register())
-    with platform.transaction() as session:
-        resident_id = session.execute(
-            text("SELECT resident_id FROM customer WHERE id = :c"), {"c": customer.id}
-        ).scalar_one()
-    reports[resident_id] = report
+    reports[resident_id_of(platform, customer.id)] = report
 
     body = apply(customer).json()
 

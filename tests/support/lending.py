@@ -73,6 +73,7 @@ def decide_with(
         risk=lambda: platform.stepup.risk,
         bureau=StaticBureau(reports if reports is not None else {}),
         scorer=scorer or FakeScorecard(),
+        pii=platform.pii,
     )
     return platform
 

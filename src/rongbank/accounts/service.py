@@ -52,6 +52,7 @@ from rongbank.ledger.repository import ACCOUNT_COLUMNS, AccountRow
 from rongbank.ledger.rules import AccountType, BalanceRule
 from rongbank.ledger.service import LedgerService, Transfer, balance_of
 from rongbank.money import format_amount
+from rongbank.pii import PersonalData, customer_columns, for_this_process, opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,9 @@ class AccountsService(StaffMembers):
         auth: AuthService,
         limits: dict[int, ClassLimits],
         number_prefix: str = "628888",
+        pii: PersonalData | None = None,
     ) -> None:
+        self.pii = pii or for_this_process()
         self.ledger = ledger
         self.clock = clock
         self.auth = auth
@@ -214,18 +217,21 @@ class AccountsService(StaffMembers):
 
     # -- account managers --------------------------------------------------------
 
-    def _least_loaded_manager(self, session: Session) -> int | None:
+    def _new_customer_id_and_manager(self, session: Session) -> tuple[int, int | None]:
+        """The new customer's id, taken first so that their numbers can be sealed to
+        their row, and their manager, in one statement."""
         # One registration at a time picks a manager, so that a burst of sign-ups is
         # spread evenly instead of all landing on whoever was least loaded at the start.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('assign_manager'))"))
         row = session.execute(
             text(
-                "SELECT s.id FROM staff s LEFT JOIN customer c ON c.manager_id = s.id "
+                "SELECT nextval(pg_get_serial_sequence('customer', 'id')), (SELECT s.id "
+                "FROM staff s LEFT JOIN customer c ON c.manager_id = s.id "
                 "WHERE s.role = 'account_manager' AND s.active "
-                "GROUP BY s.id ORDER BY count(c.id), s.id LIMIT 1"
+                "GROUP BY s.id ORDER BY count(c.id), s.id LIMIT 1)"
             )
-        ).first()
-        return None if row is None else int(row[0])
+        ).one()
+        return int(row[0]), None if row[1] is None else int(row[1])
 
     def reassign_manager(self, session: Session, *, customer_id: int, manager_id: int) -> None:
         updated = session.execute(
@@ -281,20 +287,24 @@ class AccountsService(StaffMembers):
         return customer, self.open_account(session, customer_id=customer.id, account_class=1)
 
     def _insert_customer(self, session: Session, **fields: object) -> Customer:
-        fields["manager_id"] = self._least_loaded_manager(session)
+        customer_id, fields["manager_id"] = self._new_customer_id_and_manager(session)
+        fields["id"] = customer_id
         fields["created_at"] = self.clock.now()
+        mobile = str(fields["mobile"])
+        # The numbers sealed to this row, hashed; the plaintext columns stay empty.
+        fields |= customer_columns(self.pii, customer_id, fields)
         columns = ", ".join(fields)
         values = ", ".join(f":{k}" for k in fields)
         row = session.execute(
             text(
-                f"INSERT INTO customer ({columns}) VALUES ({values}) "  # noqa: S608
-                "ON CONFLICT DO NOTHING RETURNING id, kind, name, mobile, manager_id"
+                f"INSERT INTO customer ({columns}) OVERRIDING SYSTEM VALUE "  # noqa: S608
+                f"VALUES ({values}) ON CONFLICT DO NOTHING RETURNING id, kind, name, manager_id"
             ),
             fields,
         ).first()
         if row is None:
             raise CustomerAlreadyRegistered()
-        customer = Customer(*row)
+        customer = Customer(int(row[0]), str(row[1]), str(row[2]), mobile, row[3])
         legal_rep = fields.get("legal_rep_name")
         outbox.record(
             session,
@@ -322,12 +332,15 @@ class AccountsService(StaffMembers):
 
     def customer(self, session: Session, customer_id: int) -> Customer:
         row = session.execute(
-            text("SELECT id, kind, name, mobile, manager_id FROM customer WHERE id = :id"),
+            text(
+                "SELECT id, kind, name, mobile, mobile_enc, manager_id FROM customer WHERE id = :id"
+            ),
             {"id": customer_id},
         ).first()
         if row is None:
             raise CustomerNotFound(customer_id=customer_id)
-        return Customer(*row)
+        mobile = opened(self.pii, customer_id, "mobile", row[3], row[4])
+        return Customer(row[0], row[1], row[2], str(mobile), row[5])
 
     # -- who is who, for a password reset (``rongbank.auth.reset.Holders``) ----------
 
@@ -339,10 +352,13 @@ class AccountsService(StaffMembers):
         number = parse_resident_id(identity_number, today=self.business_day(), minimum_age=0)
         row = session.execute(
             text(
-                "SELECT id FROM customer WHERE mobile = :mobile "
-                "AND coalesce(resident_id, legal_rep_id) = :number"
+                "SELECT id FROM customer WHERE mobile_hash = :mobile "
+                "AND coalesce(resident_id_hash, legal_rep_id_hash) = :number"
             ),
-            {"mobile": mobile, "number": number.number},
+            {
+                "mobile": self.pii.hash("mobile", mobile),
+                "number": self.pii.hash("id", number.number),
+            },
         ).first()
         return None if row is None else self._holder(session, int(row[0]))
 
@@ -354,7 +370,10 @@ class AccountsService(StaffMembers):
 
     def _holder(self, session: Session, customer_id: int) -> Holder | None:
         row = session.execute(
-            text("SELECT mobile, coalesce(resident_id, legal_rep_id) FROM customer WHERE id = :id"),
+            text(
+                "SELECT mobile, mobile_enc, resident_id, resident_id_enc, legal_rep_id, "
+                "legal_rep_id_enc FROM customer WHERE id = :id"
+            ),
             {"id": customer_id},
         ).first()
         login = self.auth.login_name_of(
@@ -362,8 +381,11 @@ class AccountsService(StaffMembers):
         )
         if row is None or not login:
             return None
-        mobile, number = str(row[0]), str(row[1])
-        return Holder(customer_id, mobile, personal=(mobile, number, login))
+        mobile = str(opened(self.pii, customer_id, "mobile", row[0], row[1]))
+        number = opened(self.pii, customer_id, "resident_id", row[2], row[3]) or opened(
+            self.pii, customer_id, "legal_rep_id", row[4], row[5]
+        )
+        return Holder(customer_id, mobile, personal=(mobile, str(number)))
 
     # -- e-accounts ----------------------------------------------------------------
 

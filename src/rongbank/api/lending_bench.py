@@ -149,7 +149,14 @@ def run(
             "db_pool_size": max(10, -(-clients // workers) + 4),
             **{
                 name: SecretStr(secrets.token_urlsafe(32))
-                for name in ("operator_token", "payments_key", "tool_key", "card_hash_key")
+                for name in (
+                    "operator_token",
+                    "payments_key",
+                    "tool_key",
+                    "card_hash_key",
+                    "pii_key",
+                    "pii_hash_key",
+                )
             },
         }
         settings = Settings(**values)

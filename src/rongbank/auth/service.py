@@ -70,6 +70,7 @@ from rongbank.auth.passwords import (
 from rongbank.clock import Clock
 from rongbank.db import driver_connection
 from rongbank.errors import DomainError
+from rongbank.pii import for_this_process
 
 logger = logging.getLogger(__name__)
 
@@ -199,8 +200,12 @@ class AuthService:
         *,
         inactivity: timedelta = timedelta(minutes=15),
         absolute: timedelta = timedelta(hours=12),
+        stored_name: Callable[[str], str] | None = None,
     ) -> None:
         self.clock = clock
+        # Login names are stored as keyed hashes (``rongbank.pii``): a customer's is
+        # their mobile number, which must not lie in the database readable.
+        self.stored_name = stored_name or for_this_process().login_name
         self.inactivity = inactivity
         self.absolute = absolute
 
@@ -228,6 +233,7 @@ class AuthService:
         if not 1 <= len(name) <= MAX_USERNAME:
             raise LoginNameInvalid()
         check_password_policy(password, personal=[*personal, name])
+        name = self.stored_name(name)
         password_hash = hash_password(password)
         now = self.clock.now()
         rows = repo.lock_credentials_of(
@@ -359,7 +365,8 @@ class AuthService:
         return repo.revoke_all(session, kind=kind, principal_id=principal_id, now=now)
 
     def login_name_of(self, session: Session, *, kind: PrincipalKind, principal_id: int) -> str:
-        """The principal's login name; "" when they have none."""
+        """The principal's login name as stored (a keyed hash, ``stored_name``); ""
+        when they have none."""
         credential = repo.lock_credential_of(
             session, kind=kind, principal_id=principal_id, lock=False
         )
@@ -418,7 +425,7 @@ class AuthService:
         When a source is locked out of a customer's login, the customer is told (an
         event for 融e联, at most one per :data:`LOCKOUT_NOTICE_INTERVAL`)."""
         now = self.clock.now()
-        name = normalise_username(username)
+        name = self.stored_name(normalise_username(username))
         name_hash = _sha256(name)
         source = throttle.source_of(ip)
         credential = repo.lock_credential(session, name)

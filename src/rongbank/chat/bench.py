@@ -663,7 +663,14 @@ def run(
             "chat_send_burst": 10**6,
             **{
                 name: SecretStr(secrets.token_urlsafe(32))
-                for name in ("operator_token", "payments_key", "tool_key", "card_hash_key")
+                for name in (
+                    "operator_token",
+                    "payments_key",
+                    "tool_key",
+                    "card_hash_key",
+                    "pii_key",
+                    "pii_hash_key",
+                )
             },
         }
         platform = Platform.connect(db.url, Settings(**{**values, "nats_url": None}))

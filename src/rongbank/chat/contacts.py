@@ -72,9 +72,9 @@ _ASK = text(
     # The caller's own number, the customer the number belongs to (if any other) and
     # whether a block stands either way between them: one statement, whatever the
     # number is.
-    "SELECT me.mobile, o.id, o.id IS NOT NULL AND EXISTS (SELECT 1 FROM chat_block b "
+    "SELECT me.mobile_hash, o.id, o.id IS NOT NULL AND EXISTS (SELECT 1 FROM chat_block b "
     "WHERE (b.blocker_id, b.blocked_id) IN ((me.id, o.id), (o.id, me.id))) "
-    "FROM customer me LEFT JOIN customer o ON o.mobile = :mobile AND o.id <> me.id "
+    "FROM customer me LEFT JOIN customer o ON o.mobile_hash = :mobile AND o.id <> me.id "
     "WHERE me.id = :me"
 )
 _LOOKUP_TOKENS = text(
@@ -96,8 +96,11 @@ class Contacts:
         whether a customer has the number (see the module docstring)."""
         number = parse_mobile(mobile)
         self._take_lookup(session, customer_id)
-        mine, other, blocked = session.execute(_ASK, {"me": customer_id, "mobile": number}).one()
-        if number == mine:
+        number_hash = self.chat.pii.hash("mobile", number)
+        mine, other, blocked = session.execute(
+            _ASK, {"me": customer_id, "mobile": number_hash}
+        ).one()
+        if mine is not None and bytes(mine) == number_hash:
             raise CannotChatWithSelf()
         # Keyed, so that the number of someone who does not bank here is not kept.
         nobody = hmac.new(
@@ -261,10 +264,10 @@ class Contacts:
         numbers = sorted({parse_mobile(m) for m in mobiles})
         found = session.execute(
             text(
-                "SELECT o.id FROM customer o WHERE o.mobile = ANY(:numbers) AND "  # noqa: S608
+                "SELECT o.id FROM customer o WHERE o.mobile_hash = ANY(:numbers) AND "  # noqa: S608
                 + CONTACT.format(one=":me", other="o.id")
             ),
-            {"numbers": numbers, "me": customer_id},
+            {"numbers": [self.chat.pii.hash("mobile", n) for n in numbers], "me": customer_id},
         ).scalars()
         ids = sorted(int(i) for i in found)
         if len(ids) != len(numbers):

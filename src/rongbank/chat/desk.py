@@ -23,7 +23,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.errors import CustomerNotFound
-from rongbank.accounts.search import FOUND_COLUMNS, FoundCustomer, customer_search
+from rongbank.accounts.search import (
+    FOUND_COLUMNS,
+    FoundCustomer,
+    customer_search,
+    found_customer,
+)
 from rongbank.chat.errors import (
     ConversationNotFound,
     CustomerNotServed,
@@ -32,6 +37,7 @@ from rongbank.chat.errors import (
     StaffNotFound,
 )
 from rongbank.chat.members import STAFF, Member
+from rongbank.pii import opened
 
 if TYPE_CHECKING:
     from rongbank.chat.service import ChatService, Conversation, Message
@@ -347,7 +353,8 @@ class Desk:
         one and what of it the manager has not read."""
         rows = session.execute(
             text(
-                "SELECT cu.id, cu.name, cu.mobile, c.id, c.last_seq - coalesce(m.last_read_seq, 0) "
+                "SELECT cu.id, cu.name, cu.mobile, cu.mobile_enc, c.id, "
+                "c.last_seq - coalesce(m.last_read_seq, 0) "
                 "FROM customer cu LEFT JOIN chat_conversation c ON c.customer_id = cu.id "
                 "AND c.kind = 'bank' "
                 "LEFT JOIN chat_member m ON m.conversation_id = c.id AND m.member_kind = 'staff' "
@@ -360,9 +367,9 @@ class Desk:
             MyCustomer(
                 customer_id=int(r[0]),
                 name=r[1],
-                mobile=r[2],
-                conversation_id=None if r[3] is None else int(r[3]),
-                unread=max(0, int(r[4] or 0)),
+                mobile=str(opened(self.chat.pii, int(r[0]), "mobile", r[2], r[3])),
+                conversation_id=None if r[4] is None else int(r[4]),
+                unread=max(0, int(r[5] or 0)),
             )
             for r in rows
         ]
@@ -403,7 +410,7 @@ class Desk:
         """The customers matching a search (:func:`customer_search`) that this member
         of staff may look at (:meth:`customers_seen`, in the same query: a manager
         finds their own customers however many others match), by name."""
-        search = customer_search(query)
+        search = customer_search(query, self.chat.pii)
         if search is None:
             return []
         rows = session.execute(
@@ -413,7 +420,7 @@ class Desk:
             ),
             {**search.params, **_sees(staff_id), "limit": limit},
         ).all()
-        return [FoundCustomer(*row) for row in rows]
+        return [found_customer(self.chat.pii, row) for row in rows]
 
     def check_customer(self, session: Session, *, staff_id: int, customer_id: int) -> None:
         """Raise :class:`CustomerNotServed` unless this member of staff may look at

@@ -70,6 +70,7 @@ from rongbank.chat.pg_bus import Connect, PostgresBus
 from rongbank.clock import Clock
 from rongbank.db import advisory_key, driver_connection, driver_sql
 from rongbank.errors import DomainError
+from rongbank.pii import PersonalData, for_this_process
 from rongbank.settings import Settings
 
 MAX_TEXT = 2000
@@ -447,8 +448,16 @@ class OpenHere:
 
 
 class ChatService:
-    def __init__(self, clock: Clock, bus: Bus, config: ChatConfig | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        bus: Bus,
+        config: ChatConfig | None = None,
+        *,
+        pii: PersonalData | None = None,
+    ) -> None:
         self.clock = clock
+        self.pii = pii or for_this_process()
         self.bus = bus
         self.config = config or ChatConfig()
         self.desk = Desk(self)

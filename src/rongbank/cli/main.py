@@ -18,6 +18,9 @@ from rich.table import Table
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.cli.device import device_app
 from rongbank.cli.lending import decision_app, preapprove
+from rongbank.cli.pii import convert as convert_pii
+from rongbank.cli.pii import pii_app
+from rongbank.cli.pii import report as report_pii
 from rongbank.cli.platform import (
     DataDir,
     audit_head_line,
@@ -50,6 +53,7 @@ app.add_typer(wealth_app, name="wealth")
 app.add_typer(risk_app, name="risk")
 app.add_typer(lending_app, name="lending")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(pii_app, name="pii")
 # The decision commands live at the boundary (they start a platform), not in the domain.
 lending_app.add_typer(decision_app, name="decision")
 lending_app.command("preapprove")(preapprove)
@@ -92,6 +96,9 @@ def up(
     settings, token_path = with_secrets(settings)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     with database(settings) as url:
+        # Before serving: logins look customers up by keyed hash, which rows written
+        # before encryption at rest do not have yet.
+        report_pii(convert_pii(url, settings))
         where = (
             "external PostgreSQL"
             if settings.database_url

@@ -81,12 +81,16 @@ def with_secrets(settings: Settings) -> tuple[Settings, Path | None]:
     card_key, _ = _secret(settings, settings.card_hash_key, "card-hash-key")
     tool_key, _ = _secret(settings, settings.tool_key, "tool-key")
     payments_key, _ = _secret(settings, settings.payments_key, "payments-key")
+    pii_key, _ = _secret(settings, settings.pii_key, "pii-key")
+    pii_hash_key, _ = _secret(settings, settings.pii_hash_key, "pii-hash-key")
     return settings.model_copy(
         update={
             "operator_token": token,
             "card_hash_key": card_key,
             "tool_key": tool_key,
             "payments_key": payments_key,
+            "pii_key": pii_key,
+            "pii_hash_key": pii_hash_key,
         }
     ), token_path
 

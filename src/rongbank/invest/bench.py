@@ -291,7 +291,14 @@ def measure_http(db: BenchServer, *, clients: int, seconds: float, workers: int)
         "invest_products_file": str(_products_around_the_clock(Path(db.work_dir))),
         **{
             name: secrets.token_urlsafe(32)
-            for name in ("operator_token", "payments_key", "tool_key", "card_hash_key")
+            for name in (
+                "operator_token",
+                "payments_key",
+                "tool_key",
+                "card_hash_key",
+                "pii_key",
+                "pii_hash_key",
+            )
         },
     }
     settings = Settings(**plain)

@@ -39,6 +39,7 @@ from rongbank.lending.decision import (
     scorecard_features,
 )
 from rongbank.lending.products import LoanProduct, Products
+from rongbank.pii import PersonalData, for_this_process, opened
 
 LOCK = "lending_customer"
 
@@ -176,8 +177,10 @@ class Applications:
         scorer: Callable[[], Scorer],
         exposure: Exposure,
         make_offer: Callable[[Session, Application, Mapping[str, Any]], Offer],
+        pii: PersonalData | None = None,
     ) -> None:
         self.clock = clock
+        self.pii = pii or for_this_process()
         self.rules = rules
         self.products = products
         self.bureau = bureau
@@ -193,14 +196,16 @@ class Applications:
 
     def _applicant(self, session: Session, customer_id: int) -> tuple[Any, EAccount | None]:
         # Whether the identity is on the blacklist, read with it (one statement less).
-        person = session.execute(
+        found = session.execute(
             text(
-                "SELECT kind, resident_id, birth_date, created_at, EXISTS (SELECT 1 FROM "
-                "lending_blacklist b WHERE b.resident_id = c.resident_id) FROM customer c "
-                "WHERE c.id = :c"
+                "SELECT kind, resident_id, resident_id_enc, birth_date, created_at, EXISTS ("
+                "SELECT 1 FROM lending_blacklist b WHERE b.resident_id_hash = c.resident_id_hash) "
+                "FROM customer c WHERE c.id = :c"
             ),
             {"c": customer_id},
         ).one()
+        resident_id = opened(self.pii, customer_id, "resident_id", found[1], found[2])
+        person = (found[0], resident_id, *found[3:])
         row = session.execute(
             text(
                 "SELECT id, number, customer_id, class, currency, ledger_account_id, status, "

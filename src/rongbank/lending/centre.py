@@ -21,6 +21,7 @@ from rongbank.lending.offers import Offers
 from rongbank.lending.preapproval import Preapproval
 from rongbank.lending.reviews import Reviews
 from rongbank.lending.scoring import ShippedScorecard
+from rongbank.pii import PersonalData
 
 
 class LoanExposure:
@@ -51,6 +52,7 @@ class CreditCentre:
         rules_file: Path | None = None,
         bureau: CreditBureau | None = None,
         scorer: Scorer | None = None,
+        pii: PersonalData | None = None,
     ) -> None:
         self.rules = rules or load_rules(rules_file)
         self.loans = loans
@@ -68,6 +70,7 @@ class CreditCentre:
             scorer=self.scorer,
             exposure=self.exposure,
             make_offer=self.offers.make,
+            pii=pii,
         )
         self.reviews = Reviews(clock, self.applications, self.offers)
         self.preapproval = Preapproval(self.applications)

@@ -455,7 +455,14 @@ def _run_on(
         "db_pool_size": max(10, -(-clients // servers) + 4),
         **{
             name: SecretStr(secrets.token_urlsafe(32))
-            for name in ("operator_token", "payments_key", "tool_key", "card_hash_key")
+            for name in (
+                "operator_token",
+                "payments_key",
+                "tool_key",
+                "card_hash_key",
+                "pii_key",
+                "pii_hash_key",
+            )
         },
     }
     settings = Settings(**values)

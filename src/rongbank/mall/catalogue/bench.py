@@ -130,7 +130,14 @@ def platform_for(db: BenchServer) -> Platform:
         "data_dir": str(db.work_dir),
         **{
             name: SecretStr(secrets.token_urlsafe(32))
-            for name in ("operator_token", "payments_key", "tool_key", "card_hash_key")
+            for name in (
+                "operator_token",
+                "payments_key",
+                "tool_key",
+                "card_hash_key",
+                "pii_key",
+                "pii_hash_key",
+            )
         },
     }
     return Platform.connect(db.url, Settings(**values), group_commit=False)

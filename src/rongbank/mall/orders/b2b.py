@@ -60,16 +60,19 @@ class Enterprises:
         self.checkouts = checkouts
         self.clock = clock
 
-    def add_member(self, session: Session, *, enterprise_id: int, mobile: str, role: str) -> Member:
-        """The enterprise (its own login) names a person, by mobile, to a role."""
+    def add_member(
+        self, session: Session, *, enterprise_id: int, mobile_hash: bytes, role: str
+    ) -> Member:
+        """The enterprise (its own login) names a person, by mobile (its keyed hash,
+        ``rongbank.pii``), to a role."""
         kind = session.execute(
             text("SELECT kind FROM customer WHERE id = :id"), {"id": enterprise_id}
         ).scalar()
         if kind != "enterprise":
             raise NotAnEnterprise()
         person = session.execute(
-            text("SELECT id, name FROM customer WHERE mobile = :m AND kind = 'person'"),
-            {"m": mobile},
+            text("SELECT id, name FROM customer WHERE mobile_hash = :m AND kind = 'person'"),
+            {"m": mobile_hash},
         ).first()
         if person is None:
             raise MemberNotFound()

@@ -182,7 +182,14 @@ def _run_on(
         "db_pool_size": max(10, -(-clients // workers) + 4),
         **{
             name: SecretStr(secrets.token_urlsafe(32))
-            for name in ("operator_token", "payments_key", "tool_key", "card_hash_key")
+            for name in (
+                "operator_token",
+                "payments_key",
+                "tool_key",
+                "card_hash_key",
+                "pii_key",
+                "pii_hash_key",
+            )
         },
     }
     platform = Platform.connect(db.url, Settings(**values), group_commit=False)

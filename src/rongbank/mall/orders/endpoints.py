@@ -264,7 +264,10 @@ def mall_add_member(
         target=body.role,
     ) as session:
         member = platform.mall_orders.enterprises.add_member(
-            session, enterprise_id=me.id, mobile=body.mobile, role=body.role
+            session,
+            enterprise_id=me.id,
+            mobile_hash=platform.pii.hash("mobile", body.mobile),
+            role=body.role,
         )
     return s.MallMemberOut(customer_id=member.customer_id, name=member.name, role=member.role)
 
