@@ -16,7 +16,7 @@ Revision ID: 0049_mall_finish
 from alembic import op
 
 revision = "0049_mall_finish"
-down_revision = "0047_invest_ops"
+down_revision = "0048_pii_at_rest"
 branch_labels = None
 depends_on = None
 
