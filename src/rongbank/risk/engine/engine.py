@@ -8,8 +8,8 @@ answers with the step-up's :class:`~rongbank.auth.limits.Risk`:
 - **allow**: ``Risk.LOW``, the ordinary limits decide;
 - **challenge**: ``Risk.ELEVATED``, a tool that binds payee and amount (strength 2+);
 - **review**: the money held as a pending ledger transfer (``rongbank.review_hold``)
-  and an alert for an analyst, on the paths that can hold (a customer's transfer,
-  :data:`HOLDABLE`); elsewhere a challenge at the strongest level instead;
+  and an alert for an analyst, on the paths that can hold (a customer's transfer, an
+  e-Pay payment: :data:`HOLDABLE`); elsewhere a challenge at the strongest level;
 - **block**: :class:`PaymentBlocked` (403 ``payment_refused_risk``): the transaction
   rolls back whole, and the refusal's own transaction records the decision.
 
@@ -41,10 +41,12 @@ from rongbank.risk.engine.device import current_device
 from rongbank.risk.engine.rules import Rule, Verdict, evaluate
 from rongbank.risk.events import RiskAlertRaised
 
-HOLDABLE = frozenset({"transfer"})
-"""Purposes whose body makes its ledger transfer pending when asked (a customer's
-transfer, from the API, the web bank or a chat card). Others turn a review into a
-challenge at the strongest level."""
+HOLDABLE = frozenset({"transfer", "merchant_payment"})
+"""Purposes whose body makes its ledger transfer pending when asked: a customer's
+transfer (``AccountsService.transfer``: the API, the web bank, a chat card) and an
+e-Pay payment (``PaymentsService.pay_order``: static QR, order, payment code, the
+mall, a chat card). Others turn a review into a challenge at the strongest level:
+what they buy (a wealth holding, a trade, a loan repaid) has no held state."""
 
 
 class Scorer(Protocol):
@@ -65,7 +67,7 @@ class PaymentBlocked(RiskRefused):
 
 _HOLD = statement(
     "WITH h AS (INSERT INTO risk_hold (hold_ref, entry_id, decision_id, customer_id, amount, "
-    "expires_at) VALUES (:ref, :entry, :d, :c, :amount, :expires)) "
+    "expires_at, keep_pending) VALUES (:ref, :entry, :d, :c, :amount, :expires, :keep)) "
     "UPDATE risk_decision SET hold_ref = :ref WHERE id = :d"
 )
 
@@ -135,14 +137,24 @@ class RiskEngine:
         if verdict.shadow:
             self._alert(session, decision_id, customer_id, payment, verdict, "shadow", now, seen)
         if action == "review":
-            review_hold.ask(
-                session,
-                review_hold.ReviewHold(
-                    lambda s, ref, entry: self._held(
-                        s, decision_id, customer_id, payment, verdict, ref, entry, now, seen
-                    )
-                ),
-            )
+
+            def held(
+                session: Session, ref: str, entry_id: int, *, keep_pending: bool = False
+            ) -> None:
+                self._held(
+                    session,
+                    decision_id,
+                    customer_id,
+                    payment,
+                    verdict,
+                    ref,
+                    entry_id,
+                    now,
+                    seen,
+                    keep_pending,
+                )
+
+            review_hold.ask(session, review_hold.ReviewHold(held))
         self._timed(started)
         return Risk.ELEVATED if action == "challenge" or verdict.challenge else Risk.LOW
 
@@ -161,6 +173,7 @@ class RiskEngine:
         entry_id: int,
         now: datetime,
         seen: f.FeatureValues,
+        keep_pending: bool,
     ) -> None:
         run(
             session,
@@ -172,6 +185,7 @@ class RiskEngine:
                 "c": customer_id,
                 "amount": payment.amount,
                 "expires": now + self.hold_timeout,
+                "keep": keep_pending,
             },
         )
         self._alert(session, decision_id, customer_id, payment, verdict, "review", now, seen, ref)
