@@ -944,6 +944,7 @@ class Platform:
         if released and not paid:
             self.accounts.held_transfer_released(session, entry_id)
         self.cards.held_resolved(session, entry_id, released=released)
+        self.scheduled.held_resolved(session, entry_id, released=released)
 
     def prune_risk_counters(self) -> None:
         """Delete the fraud engine's counter buckets older than any window reads."""

@@ -7,6 +7,8 @@
 - ``risk_hold.keep_pending``: a release leaves the pending transfer to its owner
   rather than posting it (an e-Pay payment with manual capture, which the merchant
   then captures or voids as any authorisation).
+- ``scheduled_transfer_run.status`` gains ``held``: a run the engine sent to review,
+  its money pending (``entry_id``) until the review decides.
 
 Revision ID: 0051_risk_holds
 """
@@ -27,6 +29,14 @@ def upgrade() -> None:
             ('created', 'authorised', 'paid', 'voided', 'expired', 'held', 'declined'));
         CREATE INDEX payment_held ON payment (entry_id) WHERE status = 'held';
         ALTER TABLE risk_hold ADD COLUMN keep_pending boolean NOT NULL DEFAULT false;
+        ALTER TABLE scheduled_transfer_run DROP CONSTRAINT scheduled_transfer_run_status_check;
+        ALTER TABLE scheduled_transfer_run DROP CONSTRAINT scheduled_transfer_run_check;
+        ALTER TABLE scheduled_transfer_run ADD CONSTRAINT scheduled_transfer_run_status_check
+            CHECK (status IN ('paid', 'failed', 'held'));
+        ALTER TABLE scheduled_transfer_run ADD CONSTRAINT scheduled_transfer_run_check
+            CHECK ((status = 'failed') = (entry_id IS NULL));
+        CREATE INDEX scheduled_transfer_run_held ON scheduled_transfer_run (entry_id)
+            WHERE status = 'held';
         """
     )
 
@@ -34,6 +44,14 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
+        DROP INDEX scheduled_transfer_run_held;
+        UPDATE scheduled_transfer_run SET status = 'paid' WHERE status = 'held';
+        ALTER TABLE scheduled_transfer_run DROP CONSTRAINT scheduled_transfer_run_status_check;
+        ALTER TABLE scheduled_transfer_run DROP CONSTRAINT scheduled_transfer_run_check;
+        ALTER TABLE scheduled_transfer_run ADD CONSTRAINT scheduled_transfer_run_status_check
+            CHECK (status IN ('paid', 'failed'));
+        ALTER TABLE scheduled_transfer_run ADD CONSTRAINT scheduled_transfer_run_check
+            CHECK ((status = 'paid') = (entry_id IS NOT NULL));
         ALTER TABLE risk_hold DROP COLUMN keep_pending;
         DROP INDEX payment_held;
         UPDATE payment SET status = 'voided' WHERE status = 'declined';

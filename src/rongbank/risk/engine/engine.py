@@ -64,6 +64,9 @@ class PaymentBlocked(RiskRefused):
         super().__init__(reference=reference)
         self.record = record
 
+    def keep(self, session: Session) -> None:
+        self.record(session)
+
 
 _HOLD = statement(
     "WITH h AS (INSERT INTO risk_hold (hold_ref, entry_id, decision_id, customer_id, amount, "
