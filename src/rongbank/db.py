@@ -38,6 +38,7 @@ _DRIVER = "rongbank.driver_connection"
 runs on (:func:`driver_connection`)."""
 
 _AFTER_COMMIT = "rongbank.after_commit"
+_DEFERRED = "rongbank.deferred_writes"
 """``session.info`` key of the hooks queued by :func:`after_commit`: pairs of the
 savepoint open when each was queued (None: none) and the hook."""
 
@@ -125,15 +126,38 @@ def after_commit(session: Session, hook: Callable[[], object]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append((session.get_nested_transaction(), hook))
 
 
+def defer(session: Session, sql: str, params: dict[str, Any]) -> None:
+    """Queue a write of a :func:`statement` whose answer nobody waits for, to go in
+    the round trip of the transaction's next :func:`pipeline` (ahead of what that
+    pipeline queues), or on its own just before the transaction commits: a round
+    trip saved, and the row locks it takes held from later in the transaction. Only
+    for writes that nothing in the transaction reads back. A savepoint rolled back
+    drops what was deferred inside it, as a rollback does the rest."""
+    session.info.setdefault(_DEFERRED, []).append((session.get_nested_transaction(), sql, params))
+
+
+def _send_deferred(session: Session) -> None:
+    for _, sql, params in session.info.pop(_DEFERRED, ()):
+        run(session, sql, params)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_deferred(session: Session) -> None:
+    if session.info.get(_DEFERRED):
+        _send_deferred(session)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back_hooks(session: Session, rolled_back: SessionTransaction) -> None:
-    """A savepoint rolled back takes the hooks queued inside it (or inside savepoints
-    within it) along; the unit of work drops the rest when it rolls back."""
-    hooks = session.info.get(_AFTER_COMMIT)
-    if hooks and rolled_back.nested:
-        session.info[_AFTER_COMMIT] = [
-            (savepoint, hook) for savepoint, hook in hooks if not _within(savepoint, rolled_back)
-        ]
+    """A savepoint rolled back takes the hooks and deferred writes queued inside it
+    (or inside savepoints within it) along; the unit of work drops the rest when it
+    rolls back."""
+    for key in (_AFTER_COMMIT, _DEFERRED):
+        queued = session.info.get(key)
+        if queued and rolled_back.nested:
+            session.info[key] = [q for q in queued if not _within(q[0], rolled_back)]
+        elif queued and not rolled_back.nested and key == _DEFERRED:
+            del session.info[key]  # the whole transaction: nothing of it is written
 
 
 def _within(savepoint: SessionTransaction | None, outer: SessionTransaction) -> bool:
@@ -239,6 +263,8 @@ def pipeline(session: Session) -> Iterator[None]:
     where what the database refused of them is raised (as :func:`run` raises it)."""
     try:
         with driver_connection(session).pipeline():
+            if session.info.get(_DEFERRED):
+                _send_deferred(session)
             yield
     except psycopg.Error as error:
         raise _as_session_error(error, None, None) from error

@@ -15,7 +15,8 @@ answers with the step-up's :class:`~rongbank.auth.limits.Risk`:
 
 Each decision is a ``risk_decision`` row with its score, reason codes, the rules met
 and the features seen (for backtests), written with the features' counters in one
-more statement. Shadow rules are recorded and raise a ``shadow`` alert, never acted on.
+more statement, deferred into the payment's next round trip (``features``). Shadow
+rules are recorded and raise a ``shadow`` alert, never acted on.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class RiskEngine:
         started = time.thread_time()
         now = self.clock.now()
         device = current_device.get()
-        seen = f.read(session, customer_id, payment, device, now)
+        seen, decision_id = f.read(session, customer_id, payment, device, now)
         if self.model is not None:
             seen["model_score"] = round(self.model.score(_numbers(seen)), 6)
         verdict = evaluate(self.rules(session), seen)
@@ -125,18 +126,31 @@ class RiskEngine:
             action, reasons = "challenge", (*reasons, "review_as_challenge")
         decided = f.Recorded(action, verdict.score, reasons, verdict.hits)
 
-        def record(s: Session, *, counted: bool = True) -> int:
-            return f.write(s, customer_id, payment, device, seen, decided, now, counted=counted)
+        def record(s: Session, *, counted: bool = True, deferred: bool = False) -> None:
+            f.write(
+                s,
+                decision_id,
+                customer_id,
+                payment,
+                device,
+                seen,
+                decided,
+                now,
+                counted=counted,
+                deferred=deferred,
+            )
 
         if action == "block":
 
             def record_block(s: Session) -> None:
-                decision_id = record(s, counted=False)
+                record(s, counted=False)
                 self._alert(s, decision_id, customer_id, payment, verdict, "block", now, seen)
 
             self._timed(started)
             raise PaymentBlocked(record_block)
-        decision_id = record(session)
+        # A review's hold names its decision row (a key): written now. Otherwise
+        # nothing reads it back in this payment, so it goes with its next round trip.
+        record(session, deferred=action != "review")
         if verdict.shadow:
             self._alert(session, decision_id, customer_id, payment, verdict, "shadow", now, seen)
         if action == "review":
