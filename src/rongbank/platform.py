@@ -960,14 +960,10 @@ class Platform:
     def resolve_risk_holds(self) -> HoldsResolved:
         """Release or void the payments held for review: as their cases were decided
         (``RiskCaseDecided``), or by policy once they time out. A release is announced
-        as the transfer it is (``TransferMade``: the payee is told), and a chat card
-        that made it closes as paid (or failed, voided)."""
-
-        def resolved(session: Session, entry_id: int, released: bool) -> None:
-            if released:
-                self.accounts.held_transfer_released(session, entry_id)
-            self.cards.held_resolved(session, entry_id, released=released)
-
+        as the transfer it is (``TransferMade``: the payee is told) or the e-Pay
+        payment (paid, its merchant told; voided, declined), and a chat card that made
+        it closes as paid (or failed, voided)."""
+        resolved = self.risk_hold_resolved
         total = HoldsResolved()
         with self.transaction() as session:
             total += risk_holds.decided(session, self.ledger, self.clock.now(), resolved=resolved)
@@ -982,6 +978,14 @@ class Platform:
         if total != HoldsResolved():
             logger.info("risk holds resolved: %s", total)
         return total
+
+    def risk_hold_resolved(self, session: Session, entry_id: int, released: bool) -> None:
+        """Whoever made the held entry hears of its end (``risk_holds.Resolved``)."""
+        paid = self.payments.held_resolved(session, entry_id, released=released)
+        if released and not paid:
+            self.accounts.held_transfer_released(session, entry_id)
+        self.cards.held_resolved(session, entry_id, released=released)
+        self.scheduled.held_resolved(session, entry_id, released=released)
 
     def prune_risk_counters(self) -> None:
         """Delete the fraud engine's counter buckets older than any window reads."""

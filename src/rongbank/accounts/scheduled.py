@@ -10,7 +10,11 @@ challenge), and nothing is counted against today's limits then.
 on its Beijing date, through the customer transfer's own path
 (``AccountsService.transfer``: the accounts' states, class limits, the ledger) with
 the step-up's daily limits counted as for a payment made that day
-(``StepUp.authorise_run``). Its ledger client id is the schedule and the date
+(``StepUp.authorise_run``). The fraud engine is asked first, as for a transfer the
+customer makes: a review holds the run's money (the run ``held`` until the review
+releases or voids it, the customer asked "was this you?"), a block refuses it (its
+decision kept), and a challenge, which nobody is there to answer, refuses it too
+(:class:`ScheduledRunChallenged`). Its ledger client id is the schedule and the date
 (:class:`~rongbank.ledger.client_ids.OccurrenceKey`), and its outcome row is unique
 per schedule and date, written in the transaction that pays it: the job run again,
 or in several processes at once, pays a date once. Due schedules are claimed one at
@@ -40,7 +44,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank import outbox
+from rongbank import outbox, review_hold
 from rongbank.accounts.errors import (
     AccountFrozen,
     AccountNotActive,
@@ -58,10 +62,11 @@ from rongbank.accounts.schedules import (
     following,
 )
 from rongbank.accounts.service import AccountsService
+from rongbank.auth.limits import Risk, RiskRefused
 from rongbank.auth.stepup import StepUp
 from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
-from rongbank.errors import Conflict, DomainError, NotFound
+from rongbank.errors import Conflict, DomainError, Forbidden, NotFound
 from rongbank.ledger.client_ids import OccurrenceKey
 from rongbank.money import format_amount
 
@@ -87,6 +92,20 @@ class RunStatus(StrEnum):
     PAID = "paid"
     FAILED = "failed"
     """Refused (``error_code`` says why); nothing moved, the customer was told."""
+    HELD = "held"
+    """Held for the fraud checks' review: its money reserved (``entry_id``, pending)
+    until the review releases or voids it."""
+
+
+class ScheduledRunChallenged(Forbidden):
+    """The fraud checks wanted the customer to confirm this run, and a run made by
+    the bank has nobody to ask."""
+
+    code = "scheduled_run_challenged"
+    message = (
+        "The bank's fraud checks wanted you to confirm this payment, which a scheduled "
+        "transfer cannot ask: make it yourself if you still mean to."
+    )
 
 
 class ScheduledTransferNotFound(NotFound):
@@ -387,6 +406,24 @@ class ScheduledTransfers:
 
     # -- the job ----------------------------------------------------------------------------
 
+    def held_resolved(self, session: Session, entry_id: int, *, released: bool) -> None:
+        """A run held for review (ledger entry ``entry_id``) was released: paid; or
+        voided: failed as the fraud checks' refusal, nothing moved. A hold no run
+        made changes nothing."""
+        session.execute(
+            text(
+                "UPDATE scheduled_transfer_run SET status = :s, error_code = :code, "
+                "entry_id = CASE WHEN :paid THEN entry_id END "
+                "WHERE entry_id = :e AND status = 'held'"
+            ),
+            {
+                "s": (RunStatus.PAID if released else RunStatus.FAILED).value,
+                "code": "" if released else RiskRefused.code,
+                "paid": released,
+                "e": entry_id,
+            },
+        )
+
     def run_due(self, transaction: Transaction, *, limit: int = 200) -> ScheduledRuns:
         """Pay up to ``limit`` occurrences due by today, one transaction each (see the
         module docstring); safe to run in several processes at once. A schedule that
@@ -430,8 +467,21 @@ class ScheduledTransfers:
         key = OccurrenceKey(due.id, occurrence)
         entry_id: int | None = None
         error: DomainError | None = None
+        held = False
+        payment = PaymentRequest(
+            purpose="transfer",
+            payer=due.source,
+            payee=due.destination,
+            amount=due.amount,
+            currency=due.currency,
+            client_id=str(key),
+        )
         try:
             with session.begin_nested():  # a refusal leaves nothing of the attempt
+                # Asked before the money moves, as Platform.authorised asks: a review
+                # is taken by the transfer below, which makes it pending.
+                if self.stepup.risk.assess(session, due.customer_id, payment) is Risk.ELEVATED:
+                    raise ScheduledRunChallenged()
                 done = self.accounts.transfer(
                     session,
                     customer_id=due.customer_id,
@@ -441,22 +491,15 @@ class ScheduledTransfers:
                     client_id=key,
                     description=due.description,
                 )
-                if done.status == "created":
-                    self.stepup.authorise_run(
-                        session,
-                        due.customer_id,
-                        PaymentRequest(
-                            purpose="transfer",
-                            payer=due.source,
-                            payee=due.destination,
-                            amount=due.amount,
-                            currency=due.currency,
-                            client_id=str(key),
-                        ),
-                    )
-                entry_id = done.entry_id
+                if done.status in ("created", "held"):
+                    self.stepup.authorise_run(session, due.customer_id, payment)
+                entry_id, held = done.entry_id, done.status == "held"
+        except RiskRefused as blocked:
+            error = blocked
+            blocked.keep(session)  # the engine's decision, kept with the failed run
         except DomainError as refused:
             error = refused
+        review_hold.take(session)  # a review asked for a run refused after it: forgotten
         session.execute(
             text(
                 "INSERT INTO scheduled_transfer_run (schedule_id, occurrence, status, entry_id, "
@@ -465,7 +508,9 @@ class ScheduledTransfers:
             {
                 "id": due.id,
                 "on": occurrence,
-                "s": (RunStatus.FAILED if error else RunStatus.PAID).value,
+                "s": (
+                    RunStatus.FAILED if error else RunStatus.HELD if held else RunStatus.PAID
+                ).value,
                 "e": entry_id,
                 "code": error.code if error else "",
                 "at": self.clock.now(),

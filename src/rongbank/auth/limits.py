@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rongbank.errors import Forbidden, InvalidRequest
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 from rongbank.money import format_amount, parse_amount
 
 CNY_SCALE = 2
@@ -102,6 +106,10 @@ class RiskRefused(Forbidden):
         "This payment was stopped by the bank's fraud checks. If you meant to make it, "
         "call the bank or talk to your account manager."
     )
+
+    def keep(self, session: Session) -> None:
+        """Write what refused it, in the transaction that records the refusal (the
+        fraud engine keeps its decision: ``PaymentBlocked``); nothing by default."""
 
 
 class StrongerToolRequired(Forbidden):

@@ -717,6 +717,8 @@ class CardService:
             )
             if paid.customer_id != customer_id:  # paid by someone with the order's link
                 raise OrderNotPayable(status=paid.status)
+            if paid.status == "held" and paid.entry_id is not None:  # as a held transfer
+                return self._mark_held(session, card, paid.entry_id)
             return self._close(session, card, "paid", {})
         if kind is CardKind.WEALTH:
             if amount is None:

@@ -540,6 +540,11 @@ _FAILED_BECAUSE: dict[str, tuple[str, str]] = {
     "stronger_tool_required": ("超过当日支付限额", "it was over your payment limits for the day"),
     "account_frozen": ("账户已冻结", "an account is frozen"),
     "account_not_active": ("账户状态异常", "an account is no longer active"),
+    "payment_refused_risk": ("被风险控制拦截", "the bank's fraud checks stopped it"),
+    "scheduled_run_challenged": (
+        "风险控制需要您本人确认",
+        "the bank's fraud checks wanted you to confirm it yourself",
+    ),
 }
 """Why a scheduled transfer was refused, in the customer's words (zh, en); others:
 the refusal's code."""

@@ -121,11 +121,18 @@ class RefundOut(BaseModel):
     created_at: datetime
 
 
+_STATUS = (
+    "created, authorised (to capture), paid, voided, expired; held: the bank's fraud checks "
+    "hold the money for review (the notify URL hears payment.paid, payment.authorised or "
+    "payment.declined once it is decided); declined: the review refused it, nothing is paid."
+)
+
+
 class PaymentOut(BaseModel):
     merchant_id: int
     order_no: str
     channel: str
-    status: str
+    status: str = Field(description=_STATUS)
     amount: str
     captured: str
     refunded: str
@@ -149,7 +156,7 @@ class CustomerPaymentOut(BaseModel):
     merchant_name: str
     order_no: str
     channel: str
-    status: str
+    status: str = Field(description=_STATUS)
     amount: str
     refunded: str
     description: str

@@ -20,6 +20,11 @@ the same request again answers the original result, a different one
       for the customer's confirmation (``await_customer``) and is paid by
       ``pay_order``.
 
+A payment the fraud engine sends to review is ``held``: its money a pending transfer
+to the merchant's payable, its merchant told so, until the review releases it (then
+``paid``, or ``authorised`` with manual capture) or voids it (``declined``), exactly
+once (:meth:`PaymentsService.held_resolved`, ``rongbank.risk.engine.holds``).
+
 Money: a payment moves the amount from the customer's e-account to the merchant's
 own "merchant payable" ledger account (a pending transfer with manual capture, then
 ``capture`` or ``void``); ``refund`` moves money back from it, never more than was
@@ -42,7 +47,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank import outbox
+from rongbank import outbox, review_hold
 from rongbank.accounts.errors import (
     AccountFrozen,
     AccountNotActive,
@@ -94,7 +99,8 @@ class Payment:
     capture: str
     status: str
     """``created`` (waiting for the customer), ``authorised`` (money held, to capture),
-    ``paid``, ``voided`` (authorisation released) or ``expired``."""
+    ``paid``, ``voided`` (authorisation released), ``expired``, ``held`` (for the
+    fraud checks' review) or ``declined`` (voided by the review)."""
     amount: int
     captured: int
     refunded: int
@@ -187,9 +193,19 @@ _PAID = statement(
     "entry_id = :e, captured = :cap, fee = :fee, business_day = :day, paid_at = :now "
     f"WHERE id = :id RETURNING {_PAYMENT}"
 )
+_HELD = statement(
+    "UPDATE payment SET status = 'held', customer_id = :c, e_account_id = :a, "  # noqa: S608
+    f"entry_id = :e, paid_at = :now WHERE id = :id RETURNING {_PAYMENT}"
+)
+_HELD_BY_ENTRY = statement(
+    f"SELECT {_PAYMENT} FROM payment WHERE entry_id = :e AND status = 'held' FOR UPDATE"  # noqa: S608
+)
+_DECLINED = statement(
+    f"UPDATE payment SET status = 'declined' WHERE id = :id RETURNING {_PAYMENT}"  # noqa: S608
+)
 _BARCODE_USED = statement(
     "SELECT coalesce(sum(amount), 0) FROM payment WHERE customer_id = :c "
-    "AND paid_at >= :start AND paid_at < :end AND status <> 'created' "
+    "AND paid_at >= :start AND paid_at < :end AND status NOT IN ('created', 'declined') "
     "AND (channel = 'static_qr') = :static AND channel <> 'online'"
 )
 
@@ -425,7 +441,7 @@ class PaymentsService(Merchants):
             session.execute(
                 text(
                     "SELECT EXISTS (SELECT 1 FROM payment WHERE token = :t AND customer_id = :c "
-                    "AND status IN ('authorised', 'paid', 'voided'))"
+                    "AND status IN ('authorised', 'paid', 'voided', 'held', 'declined'))"
                 ),
                 {"t": self.token_of(token), "c": customer_id},
             ).scalar_one()
@@ -619,6 +635,7 @@ class PaymentsService(Merchants):
         else:
             self.accounts.check_outflow_limit(session, account, amount=payment.amount)
         manual = payment.capture == "manual"
+        hold = review_hold.take(session)  # the fraud engine's review: held, not paid
         entry_id = self.ledger.transfer(
             session,
             Transfer(
@@ -627,14 +644,56 @@ class PaymentsService(Merchants):
                 credit_account=merchant.payable_account_id,
                 amount=payment.amount,
                 currency=payment.currency,
-                pending=manual,
+                pending=manual or hold is not None,
                 timeout=HOLD_TIMEOUT if manual else None,
                 description=f"{merchant.name} {payment.order_no}"[:200],
                 metadata={"merchant": merchant.number, "order_no": payment.order_no},
             ),
         ).entry_id_or_raise()
         self.accounts.count_usage(session, account, column="outflow", amount=payment.amount)
+        if hold is not None:
+            hold.held(session, Namespace.EPAY.client_id(payment.id), entry_id, keep_pending=manual)
+            row = run(
+                session,
+                _HELD,
+                {"c": customer_id, "a": account.id, "e": entry_id, "now": now, "id": payment.id},
+            ).fetchone()
+            assert row is not None
+            held = Payment(*row)
+            self._notify(session, held, "payment.held")
+            return held
         return self._paid(session, customer_id, payment, merchant, account, entry_id, manual, now)
+
+    def held_resolved(self, session: Session, entry_id: int, *, released: bool) -> bool:
+        """The review of a held payment (ledger entry ``entry_id``) ended, in the
+        transaction that posted or voided its hold: released, it is paid (or
+        authorised, to capture) and announced as any payment; voided, ``declined``.
+        The merchant is told either way. Whether a payment made the hold."""
+        row = run(session, _HELD_BY_ENTRY, {"e": entry_id}).fetchone()
+        if row is None:
+            return False
+        payment = Payment(*row)
+        if not released:
+            row = run(session, _DECLINED, {"id": payment.id}).fetchone()
+            assert row is not None
+            self._notify(session, Payment(*row), "payment.declined")
+            return True
+        assert payment.customer_id is not None
+        assert payment.e_account_id is not None
+        merchant = self.merchant(session, payment.merchant_id)
+        account = self.e_account(session, payment.e_account_id)
+        manual = payment.capture == "manual"
+        self._paid(
+            session,
+            payment.customer_id,
+            payment,
+            merchant,
+            account,
+            entry_id,
+            manual,
+            payment.paid_at or self.clock.now(),
+        )
+        return True
 
     def payable_account(self, session: Session, payment: Payment) -> int:
         """The ledger account that an open order's money is paid onto (its merchant's

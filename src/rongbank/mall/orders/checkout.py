@@ -392,7 +392,8 @@ class Checkouts:
         expired = 0
         for payment_id in list(due):
             payment = self.payments.lock_order(session, int(payment_id))
-            if payment.status not in ("created", "expired"):  # paid: ``paid`` marked it
+            # Paid: ``paid`` marked it; held for review: it waits for the review.
+            if payment.status not in ("created", "expired", "declined"):
                 continue
             checkout_id = session.execute(
                 text(

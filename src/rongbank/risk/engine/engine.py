@@ -8,14 +8,15 @@ answers with the step-up's :class:`~rongbank.auth.limits.Risk`:
 - **allow**: ``Risk.LOW``, the ordinary limits decide;
 - **challenge**: ``Risk.ELEVATED``, a tool that binds payee and amount (strength 2+);
 - **review**: the money held as a pending ledger transfer (``rongbank.review_hold``)
-  and an alert for an analyst, on the paths that can hold (a customer's transfer,
-  :data:`HOLDABLE`); elsewhere a challenge at the strongest level instead;
+  and an alert for an analyst, on the paths that can hold (a customer's transfer, an
+  e-Pay payment: :data:`HOLDABLE`); elsewhere a challenge at the strongest level;
 - **block**: :class:`PaymentBlocked` (403 ``payment_refused_risk``): the transaction
   rolls back whole, and the refusal's own transaction records the decision.
 
 Each decision is a ``risk_decision`` row with its score, reason codes, the rules met
 and the features seen (for backtests), written with the features' counters in one
-more statement. Shadow rules are recorded and raise a ``shadow`` alert, never acted on.
+more statement, deferred into the payment's next round trip (``features``). Shadow
+rules are recorded and raise a ``shadow`` alert, never acted on.
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ from rongbank.risk.engine.device import current_device
 from rongbank.risk.engine.rules import Rule, Verdict, evaluate
 from rongbank.risk.events import RiskAlertRaised
 
-HOLDABLE = frozenset({"transfer"})
-"""Purposes whose body makes its ledger transfer pending when asked (a customer's
-transfer, from the API, the web bank or a chat card). Others turn a review into a
-challenge at the strongest level."""
+HOLDABLE = frozenset({"transfer", "merchant_payment"})
+"""Purposes whose body makes its ledger transfer pending when asked: a customer's
+transfer (``AccountsService.transfer``: the API, the web bank, a chat card) and an
+e-Pay payment (``PaymentsService.pay_order``: static QR, order, payment code, the
+mall, a chat card). Others turn a review into a challenge at the strongest level:
+what they buy (a wealth holding, a trade, a loan repaid) has no held state."""
 
 
 class Scorer(Protocol):
@@ -62,10 +65,13 @@ class PaymentBlocked(RiskRefused):
         super().__init__(reference=reference)
         self.record = record
 
+    def keep(self, session: Session) -> None:
+        self.record(session)
+
 
 _HOLD = statement(
     "WITH h AS (INSERT INTO risk_hold (hold_ref, entry_id, decision_id, customer_id, amount, "
-    "expires_at) VALUES (:ref, :entry, :d, :c, :amount, :expires)) "
+    "expires_at, keep_pending) VALUES (:ref, :entry, :d, :c, :amount, :expires, :keep)) "
     "UPDATE risk_decision SET hold_ref = :ref WHERE id = :d"
 )
 
@@ -109,7 +115,7 @@ class RiskEngine:
         started = time.thread_time()
         now = self.clock.now()
         device = current_device.get()
-        seen = f.read(session, customer_id, payment, device, now)
+        seen, decision_id = f.read(session, customer_id, payment, device, now)
         if self.model is not None:
             seen["model_score"] = round(self.model.score(_numbers(seen)), 6)
         verdict = evaluate(self.rules(session), seen)
@@ -120,29 +126,52 @@ class RiskEngine:
             action, reasons = "challenge", (*reasons, "review_as_challenge")
         decided = f.Recorded(action, verdict.score, reasons, verdict.hits)
 
-        def record(s: Session, *, counted: bool = True) -> int:
-            return f.write(s, customer_id, payment, device, seen, decided, now, counted=counted)
+        def record(s: Session, *, counted: bool = True, deferred: bool = False) -> None:
+            f.write(
+                s,
+                decision_id,
+                customer_id,
+                payment,
+                device,
+                seen,
+                decided,
+                now,
+                counted=counted,
+                deferred=deferred,
+            )
 
         if action == "block":
 
             def record_block(s: Session) -> None:
-                decision_id = record(s, counted=False)
+                record(s, counted=False)
                 self._alert(s, decision_id, customer_id, payment, verdict, "block", now, seen)
 
             self._timed(started)
             raise PaymentBlocked(record_block)
-        decision_id = record(session)
+        # A review's hold names its decision row (a key): written now. Otherwise
+        # nothing reads it back in this payment, so it goes with its next round trip.
+        record(session, deferred=action != "review")
         if verdict.shadow:
             self._alert(session, decision_id, customer_id, payment, verdict, "shadow", now, seen)
         if action == "review":
-            review_hold.ask(
-                session,
-                review_hold.ReviewHold(
-                    lambda s, ref, entry: self._held(
-                        s, decision_id, customer_id, payment, verdict, ref, entry, now, seen
-                    )
-                ),
-            )
+
+            def held(
+                session: Session, ref: str, entry_id: int, *, keep_pending: bool = False
+            ) -> None:
+                self._held(
+                    session,
+                    decision_id,
+                    customer_id,
+                    payment,
+                    verdict,
+                    ref,
+                    entry_id,
+                    now,
+                    seen,
+                    keep_pending,
+                )
+
+            review_hold.ask(session, review_hold.ReviewHold(held))
         self._timed(started)
         return Risk.ELEVATED if action == "challenge" or verdict.challenge else Risk.LOW
 
@@ -161,6 +190,7 @@ class RiskEngine:
         entry_id: int,
         now: datetime,
         seen: f.FeatureValues,
+        keep_pending: bool,
     ) -> None:
         run(
             session,
@@ -172,6 +202,7 @@ class RiskEngine:
                 "c": customer_id,
                 "amount": payment.amount,
                 "expires": now + self.hold_timeout,
+                "keep": keep_pending,
             },
         )
         self._alert(session, decision_id, customer_id, payment, verdict, "review", now, seen, ref)

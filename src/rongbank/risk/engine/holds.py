@@ -31,7 +31,7 @@ was released (the accounts announce the transfer then, a chat card closes)."""
 
 _CLAIM = statement(
     "UPDATE risk_hold SET state = :state, resolved_at = :now, resolved_by = :by "
-    "WHERE hold_ref = :ref AND state = 'held' RETURNING entry_id"
+    "WHERE hold_ref = :ref AND state = 'held' RETURNING entry_id, keep_pending"
 )
 _DUE = statement(
     "SELECT hold_ref FROM risk_hold WHERE state = 'held' AND expires_at <= :now "
@@ -58,28 +58,31 @@ def resolve(
     now: datetime,
     resolved: Resolved | None = None,
 ) -> bool:
-    """Post (``release``) or void the hold, if it is still held; whether it was."""
+    """Post (``release``) or void the hold, if it is still held; whether it was. A
+    hold that keeps its transfer pending (an e-Pay authorisation) is released by
+    leaving it to its owner."""
     state = "released" if release else "voided"
     row = run(session, _CLAIM, {"state": state, "now": now, "by": by, "ref": hold_ref}).fetchone()
     if row is None:
         return False
-    entry_id = int(row[0])
-    command: PostPending | VoidPending
-    if release:
+    entry_id, keep_pending = int(row[0]), bool(row[1])
+    command: PostPending | VoidPending | None = None
+    if release and not keep_pending:
         command = PostPending(
             client_id=Namespace.RISK_HOLD.client_id("post", entry_id),
             pending=entry_id,
             description="released after review",
             metadata={"by": by},
         )
-    else:
+    elif not release:
         command = VoidPending(
             client_id=Namespace.RISK_HOLD.client_id("void", entry_id),
             pending=entry_id,
             description="voided after review",
             metadata={"by": by},
         )
-    ledger.transfer(session, command).entry_id_or_raise()
+    if command is not None:
+        ledger.transfer(session, command).entry_id_or_raise()
     if resolved is not None:
         resolved(session, entry_id, release)
     return True

@@ -24,9 +24,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import rule_engine
-
 from rongbank.errors import InvalidRequest
+from rongbank.risk.engine import rule_tables
+
+rule_tables.install()  # before the library builds its parser at import
+import rule_engine  # noqa: E402
 
 ACTIONS = ("allow", "challenge", "review", "block")
 """Weakest first: a payment gets the strongest action of the live rules it meets."""
