@@ -105,10 +105,8 @@ def _serve(pg: object, name: str) -> Iterator[tuple[str, Platform]]:
     pg.drop_database(name)  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium per worker: every test has its own context (cookies, storage),
-    so a browser of each module's own only cost a launch and a close each."""
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
