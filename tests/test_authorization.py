@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,12 +18,12 @@ from rongbank.auth.service import PrincipalKind
 from rongbank.clock import FrozenClock
 from rongbank.ledger import endpoints as ledger
 from rongbank.platform import Platform
-from rongbank.settings import Settings
 from rongbank.wealth import rules
 from rongbank.web.pages import STAFF_COOKIE
 from tests.accounts.test_endpoints import PASSWORD, People
 from tests.chat.conftest import Chat, serving
 from tests.support.lending import FORM, SHORT_FORM, decide_with
+from tests.support.routes import routes_only
 
 V1 = "/api/v1"
 PUBLIC = {("POST", f"{V1}/customers"), ("POST", f"{V1}/enterprises"), ("POST", f"{V1}/sessions")}
@@ -394,10 +393,7 @@ SAME_WORK = {
 def console_pages() -> list[tuple[str, str]]:
     from fastapi.routing import APIRoute, iter_route_contexts
 
-    # Only the routes are read: a platform that is never started (its settings ask
-    # for nothing optional, such as traces).
-    idle = SimpleNamespace(settings=Settings(), engine=None)
-    app = create_app(cast(Platform, idle))
+    app = routes_only()
     return [
         (method, context.path)
         for context in iter_route_contexts(app.routes)

@@ -5,7 +5,7 @@ routes whose paths could match."""
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -15,11 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.routing import BaseRoute, Match
 
-from rongbank.api.app import create_app
 from rongbank.api.dispatch import CHOSEN, SegmentDispatch, dispatch_by_segments
-from rongbank.platform import Platform
+from tests.support.routes import routes_only
 
-APP = create_app(cast(Platform, None))  # routes only: nothing here is served
+APP = routes_only()  # routes only: nothing here is served
 DISPATCH = APP.router.routes[0]
 ROUTES = [r for r in APP.router.routes if r is not DISPATCH]
 PATTERNS = sorted({c.path for c in iter_route_contexts(ROUTES) if c.path})

@@ -16,7 +16,7 @@ import re
 import typing
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from fastapi import params
@@ -30,8 +30,9 @@ from rongbank.api.app import create_app
 from rongbank.inputs import MAX_ID, InputRefused, loads, parse_id
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import V1, People, available, transfer_confirmed
+from tests.support.routes import routes_only
 
-APP = create_app(cast(Platform, None))  # routes only: nothing here is served
+APP = routes_only()  # routes only: nothing here is served
 
 
 class Route(typing.NamedTuple):

@@ -42,8 +42,15 @@ def test_acknowledged_transfers_survive_the_primary_killed(cluster: Cluster) -> 
     report = bench.run(cluster, clients=2, before_s=1.5, after_s=1.5)
     print(report.render())  # the write gap, for the log (-s)
     assert report.killed == f"pg{first}"
-    assert report.promoted not in (None, report.killed)
-    assert report.after_promotion > 0, "the load did not go on after the promotion"
+    if report.promoted is None:
+        # Seen once at a load average of 20: no standby was in sync when the primary
+        # died, and Patroni (rightly) promotes none that may lack acknowledged commits;
+        # it restarted the primary in place. What the customers were told still holds.
+        assert cluster.leader() == first
+        assert report.after_kill > 0, "the load did not go on after the restart"
+    else:
+        assert report.promoted != report.killed
+        assert report.after_promotion > 0, "the load did not go on after the promotion"
     assert report.lost == []
     assert report.wrong_entry == []
     assert report.refused == []

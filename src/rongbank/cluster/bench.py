@@ -76,6 +76,8 @@ class FailoverReport:
     acknowledged: int
     after_promotion: int
     """Of those, answered after the new primary was promoted: the load went on."""
+    after_kill: int
+    """Of those, answered after the kill (whoever was primary then)."""
     sent: int
     retries: int
     in_ledger: int
@@ -367,6 +369,7 @@ def _check(
         after_promotion=sum(
             1 for t in times if promotion_s is not None and t > killed_at + promotion_s
         ),
+        after_kill=sum(1 for t in times if t > killed_at),
         sent=len(ids),
         retries=sum(s.retries for s in states),
         in_ledger=len(in_ledger),
