@@ -29,6 +29,7 @@ from rongbank.accounts.rules import luhn_valid
 from rongbank.api.app import create_app
 from rongbank.inputs import MAX_ID, InputRefused, loads, parse_id
 from rongbank.platform import Platform
+from rongbank.web.error_pages import NOT_PAGES
 from tests.accounts.test_endpoints import V1, People, available, transfer_confirmed
 from tests.support.routes import routes_only
 
@@ -79,9 +80,12 @@ def anyone() -> TestClient:
 
 
 def refused(response: Any, field: str) -> bool:
-    """A 422 in the error envelope naming ``field``."""
+    """A 422 in the error envelope naming ``field``; for a page of the web bank, a 422
+    shown as its error page (in words for people, no field names)."""
     if response.status_code != 422:
         return False
+    if response.headers["content-type"].startswith("text/html"):
+        return not response.request.url.path.startswith(NOT_PAGES)
     error = response.json()["error"]
     fields = [e["field"] for e in error["details"]["errors"]]
     return error["code"] == "invalid_request" and any(f.startswith(field) for f in fields)

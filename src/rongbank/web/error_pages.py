@@ -28,7 +28,10 @@ from rongbank.web.pages import CUSTOMER_COOKIE, LoginRequired, lang_of, render, 
 
 logger = logging.getLogger(__name__)
 
-NOT_PAGES = ("/api/", "/static/", "/docs", "/redoc", "/openapi.json", "/healthz")
+NOT_PAGES = (
+    *("/api/", "/static/", "/docs", "/redoc", "/openapi.json"),
+    *("/healthz", "/readyz", "/metrics"),  # the load balancer and the scraper
+)
 """Paths answered as the API answers: machines read them."""
 
 KEPT_COOKIE = "rb_kept"
