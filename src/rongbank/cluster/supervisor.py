@@ -169,6 +169,10 @@ class Cluster:
             ensure_user_exists(SERVER_USER)
             ensure_prefix_permissions(member)
             give_to_server(member)
+            # Patroni runs this interpreter as that user: the way to it (and to the
+            # virtual environment's packages) must be open to them too.
+            ensure_prefix_permissions(Path(sys.prefix) / "bin")
+            ensure_prefix_permissions(Path(sys.executable).resolve())
         part = self._spawn(
             f"patroni{i}",
             [sys.executable, "-m", "patroni", str(path)],
