@@ -57,6 +57,11 @@ def built(draw: st.DrawFn) -> tuple[tuple[object, ...], str]:
         Namespace.LENDING_EOD: (draw(st.dates()).isoformat(), draw(chosen)),
         Namespace.DEMO: ("fund", str(draw(ids))),
         Namespace.MALL_RELEASE: (draw(ids),),
+        Namespace.MALL_CLAWBACK: (
+            (draw(ids),)
+            if draw(st.booleans())
+            else ("settle", draw(ids), draw(st.dates()).isoformat())
+        ),
         Namespace.INVEST: (
             draw(st.sampled_from(["trade", "fill", "order"])),
             draw(ids),
