@@ -390,3 +390,22 @@ def listening_address(host: str, port: int) -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+THROWAWAY_SECRETS = (
+    "operator_token",
+    "payments_key",
+    "tool_key",
+    "card_hash_key",
+    "pii_key",
+    "pii_hash_key",
+)
+"""The secrets a bank and every process serving it must share."""
+
+
+def throwaway_secrets() -> dict[str, SecretStr]:
+    """Fresh values of :data:`THROWAWAY_SECRETS`, for a bank made for one run (a
+    benchmark's): passed to its own platform and to the processes it serves with."""
+    import secrets  # here: a serving process never needs it
+
+    return {name: SecretStr(secrets.token_urlsafe(32)) for name in THROWAWAY_SECRETS}

@@ -46,7 +46,6 @@ import http.client
 import json
 import multiprocessing
 import random
-import secrets
 import threading
 import time
 import traceback
@@ -61,7 +60,6 @@ from typing import Any
 
 import psutil
 import psycopg
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -91,7 +89,7 @@ from rongbank.money import format_amount
 from rongbank.payments.bench import Scene, free_port, set_up, wait_ready
 from rongbank.payments.service import OrderRequest
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 from rongbank.wealth import rules as wealth_rules
 
 API = "/api/v1"
@@ -605,17 +603,7 @@ def _run_on(
         "database_url": db.url,
         "data_dir": db.work_dir,
         "db_pool_size": max(10, -(-clients // workers) + 4),
-        **{
-            name: SecretStr(secrets.token_urlsafe(32))
-            for name in (
-                "operator_token",
-                "payments_key",
-                "tool_key",
-                "card_hash_key",
-                "pii_key",
-                "pii_hash_key",
-            )
-        },
+        **throwaway_secrets(),
     }
     settings = Settings(**values)
     allowance = load_tool_limits(settings.tool_limits_file).password_free.daily_count

@@ -20,14 +20,12 @@ reach.
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from rongbank.api.bench import Call, _load, _postmaster, _serving
@@ -43,7 +41,7 @@ from rongbank.ledger.bench import (
 )
 from rongbank.payments.bench import set_up
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 
 API = "/api/v1"
 RATE_TARGET = 200.0
@@ -147,17 +145,7 @@ def run(
             "database_url": db.url,
             "data_dir": db.work_dir,
             "db_pool_size": max(10, -(-clients // workers) + 4),
-            **{
-                name: SecretStr(secrets.token_urlsafe(32))
-                for name in (
-                    "operator_token",
-                    "payments_key",
-                    "tool_key",
-                    "card_hash_key",
-                    "pii_key",
-                    "pii_hash_key",
-                )
-            },
+            **throwaway_secrets(),
         }
         settings = Settings(**values)
         platform = Platform.connect(db.url, settings, group_commit=False)

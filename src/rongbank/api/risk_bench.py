@@ -22,15 +22,12 @@ the e-Pay payment, beside pgbench on the same server in the same run.
 
 from __future__ import annotations
 
-import secrets
 import statistics
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-from pydantic import SecretStr
 
 from rongbank.api import bench as paths_bench
 from rongbank.api.bench_cpu import CpuMeter
@@ -40,7 +37,7 @@ from rongbank.ledger.bench import BenchServer, Machine, PathResult, bench_server
 from rongbank.platform import Platform
 from rongbank.risk.aml.bench import GOAL_SECONDS as AML_GOAL_SECONDS
 from rongbank.risk.aml.bench import run_aml_bench
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 
 COST_TARGET = 0.10
 """Issue 19: the engine costs the e-Pay payment at most 10% of its throughput."""
@@ -186,17 +183,7 @@ def _run_on(
         "database_url": db.url,
         "data_dir": db.work_dir,
         "db_pool_size": max(10, -(-clients // workers) + 4),
-        **{
-            name: SecretStr(secrets.token_urlsafe(32))
-            for name in (
-                "operator_token",
-                "payments_key",
-                "tool_key",
-                "card_hash_key",
-                "pii_key",
-                "pii_hash_key",
-            )
-        },
+        **throwaway_secrets(),
     }
     settings = Settings(**values)
     allowance = load_tool_limits(settings.tool_limits_file).password_free.daily_count

@@ -76,7 +76,7 @@ from rongbank.ledger.bench import (
 )
 from rongbank.platform import Platform
 from rongbank.serving import PER_MESSAGE_DEFLATE, raise_open_files
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 
 WS_PATH = "/api/v1/chat/ws"
 SETUP_CHUNK = 500  # customers made per transaction
@@ -661,17 +661,7 @@ def run(
             "db_pool_size": 45,
             "chat_send_per_minute": 1e9,
             "chat_send_burst": 10**6,
-            **{
-                name: SecretStr(secrets.token_urlsafe(32))
-                for name in (
-                    "operator_token",
-                    "payments_key",
-                    "tool_key",
-                    "card_hash_key",
-                    "pii_key",
-                    "pii_hash_key",
-                )
-            },
+            **throwaway_secrets(),
         }
         platform = Platform.connect(db.url, Settings(**{**values, "nats_url": None}))
         stack.callback(platform.close)

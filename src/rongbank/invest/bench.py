@@ -39,7 +39,7 @@ from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.payments.bench import free_port, person, wait_ready
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 from rongbank.wealth import rules as wealth_rules
 
 API = "/api/v1/me/invest"
@@ -289,17 +289,7 @@ def measure_http(db: BenchServer, *, clients: int, seconds: float, workers: int)
         "database_url": db.url,
         "data_dir": str(db.work_dir),
         "invest_products_file": str(_products_around_the_clock(Path(db.work_dir))),
-        **{
-            name: secrets.token_urlsafe(32)
-            for name in (
-                "operator_token",
-                "payments_key",
-                "tool_key",
-                "card_hash_key",
-                "pii_key",
-                "pii_hash_key",
-            )
-        },
+        **{k: v.get_secret_value() for k, v in throwaway_secrets().items()},
     }
     settings = Settings(**plain)
     platform = Platform.connect(db.url, settings, group_commit=False)

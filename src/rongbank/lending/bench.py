@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -41,7 +40,7 @@ from rongbank.lending.eod import EodFigures
 from rongbank.lending.schedule import RepaymentMethod, build_schedule
 from rongbank.payments.bench import person
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 
 PRINCIPAL = 1_200_000
 RATE_BPS = 1200
@@ -117,17 +116,7 @@ def _run_on(
     values: dict[str, Any] = {
         "database_url": db.url,
         "data_dir": str(db.work_dir),
-        **{
-            name: SecretStr(secrets.token_urlsafe(32))
-            for name in (
-                "operator_token",
-                "payments_key",
-                "tool_key",
-                "card_hash_key",
-                "pii_key",
-                "pii_hash_key",
-            )
-        },
+        **throwaway_secrets(),
     }
     settings = Settings(**values)
     platform = Platform.connect(db.url, settings, group_commit=False)

@@ -72,7 +72,7 @@ from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.money import format_amount
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 
 PAY_PATH = "/api/v1/me/payments/static-qr"
 FUNDING = 1_000_000  # fen per customer: far more than its allowance lets it spend
@@ -453,17 +453,7 @@ def _run_on(
         "database_url": db.url,
         "data_dir": str(db.work_dir),
         "db_pool_size": max(10, -(-clients // servers) + 4),
-        **{
-            name: SecretStr(secrets.token_urlsafe(32))
-            for name in (
-                "operator_token",
-                "payments_key",
-                "tool_key",
-                "card_hash_key",
-                "pii_key",
-                "pii_hash_key",
-            )
-        },
+        **throwaway_secrets(),
     }
     settings = Settings(**values)
     platform = Platform.connect(db.url, settings, group_commit=False)

@@ -29,7 +29,6 @@ Goal: p99 <= 50 ms over all searches.
 from __future__ import annotations
 
 import random
-import secrets
 import threading
 import time
 from collections import defaultdict
@@ -39,7 +38,6 @@ from typing import Any
 
 import psutil
 import psycopg
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from rongbank.accounts.identity import resident_id_check_character
@@ -48,7 +46,7 @@ from rongbank.ledger.bench import BenchServer, Machine, PathResult, bench_server
 from rongbank.mall.catalogue import rules, samples
 from rongbank.mall.catalogue.search import SearchQuery, search
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 
 P99_GOAL_MS = 50.0
 DESCRIPTION = "品质保证 全国包邮 七天无理由退换 正品行货 官方售后"
@@ -128,17 +126,7 @@ def platform_for(db: BenchServer) -> Platform:
     values: dict[str, Any] = {
         "database_url": db.url,
         "data_dir": str(db.work_dir),
-        **{
-            name: SecretStr(secrets.token_urlsafe(32))
-            for name in (
-                "operator_token",
-                "payments_key",
-                "tool_key",
-                "card_hash_key",
-                "pii_key",
-                "pii_hash_key",
-            )
-        },
+        **throwaway_secrets(),
     }
     return Platform.connect(db.url, Settings(**values), group_commit=False)
 

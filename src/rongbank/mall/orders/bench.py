@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from rongbank.ledger.bench import (
@@ -55,7 +54,7 @@ from rongbank.ledger.bench import (
 )
 from rongbank.payments.bench import free_port, person, set_up, wait_ready
 from rongbank.platform import Platform
-from rongbank.settings import Settings
+from rongbank.settings import Settings, throwaway_secrets
 
 PRICES = (1_00, 2_50, 3_99)
 """One unit from each of the three sellers: 7.49 yuan a cart."""
@@ -180,17 +179,7 @@ def _run_on(
         "database_url": db.url,
         "data_dir": db.work_dir,
         "db_pool_size": max(10, -(-clients // workers) + 4),
-        **{
-            name: SecretStr(secrets.token_urlsafe(32))
-            for name in (
-                "operator_token",
-                "payments_key",
-                "tool_key",
-                "card_hash_key",
-                "pii_key",
-                "pii_hash_key",
-            )
-        },
+        **throwaway_secrets(),
     }
     platform = Platform.connect(db.url, Settings(**values), group_commit=False)
     try:
