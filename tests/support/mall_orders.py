@@ -11,8 +11,9 @@ from sqlalchemy import text
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from tests.factories import mall_orders as mall
-from tests.factories.people import V1
+from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
+from tests.support.lending import SHORT_FORM
 
 
 @dataclass
@@ -89,3 +90,45 @@ def buy(buyer: ApiCustomer, cart: dict[int, int], key: str = "c1") -> Any:
 
 def pay(buyer: ApiCustomer, checkout_id: int) -> Any:
     return buyer.confirmed(f"/me/mall/checkouts/{checkout_id}/pay", {"account": buyer.account})
+
+
+def paid_checkout(buyer: ApiCustomer, cart: dict[int, int], key: str = "c1") -> dict[str, Any]:
+    """The checkout of ``cart`` (SKU: units), paid from the buyer's account."""
+    checkout: dict[str, Any] = buy(buyer, cart, key).json()
+    paid = pay(buyer, checkout["id"])
+    assert paid.status_code == 200, paid.text
+    return checkout
+
+
+def customer(
+    client: TestClient, platform: Platform, people: People, name: str, funds: int
+) -> ApiCustomer:
+    """A new customer with ``funds`` (fen) in their account, over the API."""
+    person = people.register(name)
+    people.fund(person, funds)
+    return ApiCustomer(client, platform, person)
+
+
+def log_in_again(buyer: ApiCustomer, people: People) -> None:
+    """A new session for the buyer: the clock moved past the last one's life."""
+    buyer.headers = {"Authorization": f"Bearer {people.login(buyer.mobile)}"}
+
+
+def instalments_offered(buyer: ApiCustomer, checkout: dict[str, Any]) -> Any:
+    """The buyer asks to pay the checkout by 12 monthly 逸贷 instalments."""
+    return buyer.post(
+        f"/me/orders/{checkout['payment_token']}/instalments",
+        {"client_id": "i1", "term_months": 12, **SHORT_FORM},
+    )
+
+
+def ask_return(
+    buyer: ApiCustomer, order: dict[str, Any], quantities: list[int], reason: str = "尺码不合适"
+) -> Any:
+    """The buyer asks to return ``quantities`` of the order's lines, line by line."""
+    lines = [
+        {"line_id": line["id"], "quantity": q}
+        for line, q in zip(order["lines"], quantities, strict=True)
+        if q
+    ]
+    return buyer.post(f"/me/mall/orders/{order['id']}/returns", {"lines": lines, "reason": reason})

@@ -12,7 +12,7 @@ from tests.factories import mall_orders as mall
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
 from tests.support.lending import credit_platform
-from tests.support.mall_orders import Shops
+from tests.support.mall_orders import Shops, customer
 
 
 @pytest.fixture
@@ -50,6 +50,4 @@ def shops(client: TestClient, platform: Platform, people: People) -> Shops:
 
 @pytest.fixture
 def buyer(client: TestClient, platform: Platform, people: People) -> ApiCustomer:
-    person = people.register("王小明")
-    people.fund(person, 5000_00)
-    return ApiCustomer(client, platform, person)
+    return customer(client, platform, people, "王小明", 5000_00)

@@ -6,7 +6,6 @@ and taken from its next e-Pay settlement, to the fen."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -18,32 +17,16 @@ from rongbank.platform import Platform
 from tests.factories.loans import assert_balanced
 from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
-from tests.support.lending import FORM
-from tests.support.mall_orders import Shops, buy, pay, ship_all
-
-SHORT_FORM = {
-    k: FORM[k]
-    for k in (
-        "monthly_income",
-        "monthly_expenses",
-        "employment",
-        "years_with_employer",
-        "housing",
-        "assets",
-        "debts",
-    )
-}
-
-
-def ask_return(buyer: ApiCustomer, order: dict[str, Any], quantities: list[int]) -> Any:
-    lines = [
-        {"line_id": line["id"], "quantity": q}
-        for line, q in zip(order["lines"], quantities, strict=True)
-        if q
-    ]
-    return buyer.post(
-        f"/me/mall/orders/{order['id']}/returns", {"lines": lines, "reason": "质量问题"}
-    )
+from tests.support.mall_orders import (
+    Shops,
+    ask_return,
+    buy,
+    customer,
+    instalments_offered,
+    log_in_again,
+    paid_checkout,
+    ship_all,
+)
 
 
 def released_and_settled(platform: Platform, clock: FrozenClock, people: People) -> None:
@@ -89,8 +72,7 @@ def test_a_return_after_the_seller_was_paid_takes_the_money_back_to_the_fen(
 ) -> None:
     kettle = shops.sku(0, price=199_90, stock=5, commission_bp=333)
     cup = shops.sku(0, price=12_50, stock=9, commission_bp=333)
-    checkout = buy(buyer, {kettle: 1, cup: 3}).json()
-    assert pay(buyer, checkout["id"]).status_code == 200
+    checkout = paid_checkout(buyer, {kettle: 1, cup: 3})
     ship_all(client, shops, checkout)
     order = checkout["orders"][0]
     seller = shops.sellers[0]
@@ -99,10 +81,10 @@ def test_a_return_after_the_seller_was_paid_takes_the_money_back_to_the_fen(
     # 237.40 kept at 3.33%: 6.66 (199.90: 6.65667 -> 6.66; 37.50: 1.24875 -> 1.25).
     assert shops.income() == 6_66 + 1_25
     assert deposit(platform, seller.account) - before_payout == 237_40 - 7_91
-    buyer.headers = {"Authorization": f"Bearer {people.login(buyer.mobile)}"}
+    log_in_again(buyer, people)
 
     # Within the after-sales days, one cup comes back; the seller agrees.
-    asked = ask_return(buyer, order, [0, 1])
+    asked = ask_return(buyer, order, [0, 1], "质量问题")
     assert asked.status_code == 201, asked.text
     agreed = client.post(
         f"{V1}/merchant/mall/returns/{asked.json()['id']}/agree", headers=shops.headers(0)
@@ -125,11 +107,8 @@ def test_a_return_after_the_seller_was_paid_takes_the_money_back_to_the_fen(
     assert closing.json()["error"]["code"] in ("mall_shop_orders_open", "mall_shop_money_unsettled")
 
     # The seller's next sale is settled, and the debt is taken from that payout.
-    person = people.register("李小红")
-    people.fund(person, 100_00)
-    another = ApiCustomer(client, platform, person)
-    later = buy(another, {cup: 2}, key="c2").json()
-    assert pay(another, later["id"]).status_code == 200
+    another = customer(client, platform, people, "李小红", 100_00)
+    later = paid_checkout(another, {cup: 2}, key="c2")
     ship_all(client, shops, later)
     before_payout = deposit(platform, seller.account)
     released_and_settled(platform, clock, people)
@@ -153,18 +132,15 @@ def test_a_return_after_release_of_an_instalment_checkout_unwinds_the_loan(
     phone = shops.sku(1, price=3000_00, stock=2, commission_bp=200)
     checkout = buy(buyer, {phone: 1}).json()
     token = checkout["payment_token"]
-    offered = buyer.post(
-        f"/me/orders/{token}/instalments", {"client_id": "i1", "term_months": 12, **SHORT_FORM}
-    )
-    offer = offered.json()["offer"]
+    offer = instalments_offered(buyer, checkout).json()["offer"]
     paid = buyer.confirmed(f"/me/orders/{token}/instalments/pay", {"offer_id": offer["id"]})
     assert paid.status_code == 200, paid.text
     ship_all(client, shops, checkout)
     released_and_settled(platform, clock, people)
-    buyer.headers = {"Authorization": f"Bearer {people.login(buyer.mobile)}"}
+    log_in_again(buyer, people)
     assert shops.income() == 60_00
 
-    asked = ask_return(buyer, checkout["orders"][0], [1]).json()
+    asked = ask_return(buyer, checkout["orders"][0], [1], "质量问题").json()
     seller = shops.headers(1)
     refused = client.post(f"{V1}/merchant/mall/returns/{asked['id']}/refuse", headers=seller)
     assert refused.json()["status"] == "refused"

@@ -14,7 +14,7 @@ from rongbank.platform import Platform
 from tests.factories import payments as epay
 from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
-from tests.support.mall_orders import Shops, buy, pay
+from tests.support.mall_orders import Shops, buy, log_in_again, paid_checkout, pay
 
 
 def test_shipped_with_tracking_received_and_reviewed(
@@ -65,9 +65,8 @@ def test_receipt_confirms_itself_after_the_configured_days_and_closes_returns(
     people: People,
 ) -> None:
     sku = shops.sku(1, price=20_00, stock=3)
-    checkout = buy(buyer, {sku: 1}).json()
+    checkout = paid_checkout(buyer, {sku: 1})
     order = checkout["orders"][0]
-    assert pay(buyer, checkout["id"]).status_code == 200
     client.post(
         f"{V1}/merchant/mall/orders/{order['id']}/ship",
         headers=shops.headers(1),
@@ -80,7 +79,7 @@ def test_receipt_confirms_itself_after_the_configured_days_and_closes_returns(
     assert platform.run_mall_jobs().received == 1
 
     clock.advance(timedelta(days=15))  # past the after-sales days, not only the return window
-    buyer.headers = {"Authorization": f"Bearer {people.login(buyer.mobile)}"}
+    log_in_again(buyer, people)
     late = buyer.post(
         f"/me/mall/orders/{order['id']}/returns",
         {"lines": [{"line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "不想要了"},
@@ -93,8 +92,7 @@ def test_a_seller_never_sees_or_ships_another_sellers_orders(
 ) -> None:
     mine = shops.sku(0, price=10_00, stock=3)
     theirs = shops.sku(1, price=10_00, stock=3)
-    checkout = buy(buyer, {mine: 1, theirs: 1}).json()
-    assert pay(buyer, checkout["id"]).status_code == 200
+    checkout = paid_checkout(buyer, {mine: 1, theirs: 1})
     order_of = {o["shop_id"]: o["id"] for o in checkout["orders"]}
     first, second = shops.headers(0), shops.headers(1)
 

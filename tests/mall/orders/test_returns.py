@@ -5,7 +5,6 @@ the units back in stock, the commission taken only on what was kept."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -14,32 +13,14 @@ from rongbank.lending.repayment import periods_of
 from rongbank.platform import Platform
 from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
-from tests.support.lending import FORM
-from tests.support.mall_orders import Shops, buy, pay, ship_all
-
-SHORT_FORM = {
-    k: FORM[k]
-    for k in (
-        "monthly_income",
-        "monthly_expenses",
-        "employment",
-        "years_with_employer",
-        "housing",
-        "assets",
-        "debts",
-    )
-}
-
-
-def ask_return(buyer: ApiCustomer, order: dict[str, Any], quantities: list[int]) -> Any:
-    lines = [
-        {"line_id": line["id"], "quantity": q}
-        for line, q in zip(order["lines"], quantities, strict=True)
-        if q
-    ]
-    return buyer.post(
-        f"/me/mall/orders/{order['id']}/returns", {"lines": lines, "reason": "尺码不合适"}
-    )
+from tests.support.mall_orders import (
+    Shops,
+    ask_return,
+    buy,
+    instalments_offered,
+    paid_checkout,
+    ship_all,
+)
 
 
 def test_a_partial_return_agreed_by_the_seller_is_refunded_and_restocked(
@@ -48,8 +29,7 @@ def test_a_partial_return_agreed_by_the_seller_is_refunded_and_restocked(
     shirt = shops.sku(0, price=99_00, stock=5, commission_bp=500)
     socks = shops.sku(0, price=15_00, stock=5, commission_bp=500)
     book = shops.sku(1, price=45_50, stock=5, commission_bp=300)
-    checkout = buy(buyer, {shirt: 2, socks: 3, book: 1}).json()
-    assert pay(buyer, checkout["id"]).status_code == 200
+    checkout = paid_checkout(buyer, {shirt: 2, socks: 3, book: 1})
     ship_all(client, shops, checkout)
     clothes = checkout["orders"][0]
 
@@ -90,8 +70,7 @@ def test_a_refused_return_disputed_is_ruled_on_by_operations(
     buyer: ApiCustomer, shops: Shops, client: TestClient, people: People
 ) -> None:
     tea = shops.sku(2, price=128_00, stock=5)
-    checkout = buy(buyer, {tea: 1}).json()
-    assert pay(buyer, checkout["id"]).status_code == 200
+    checkout = paid_checkout(buyer, {tea: 1})
     order = checkout["orders"][0]
     asked = ask_return(buyer, order, [1]).json()
     seller = shops.headers(2)
@@ -125,9 +104,7 @@ def test_a_checkout_paid_by_instalments_is_unwound_on_the_loan_when_returned(
     assert checkout["instalments_offered"] is True
     token = checkout["payment_token"]
 
-    offered = buyer.post(
-        f"/me/orders/{token}/instalments", {"client_id": "i1", "term_months": 12, **SHORT_FORM}
-    )
+    offered = instalments_offered(buyer, checkout)
     assert offered.status_code == 201, offered.text
     offer = offered.json()["offer"]
     assert offer["amount"] == "3600.00"

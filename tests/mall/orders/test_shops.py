@@ -17,7 +17,7 @@ from rongbank.payments.settlement import settle_all
 from rongbank.platform import Platform
 from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
-from tests.support.mall_orders import Shops, buy, pay, ship_all
+from tests.support.mall_orders import Shops, log_in_again, paid_checkout, ship_all
 
 
 def shop_products(buyer: ApiCustomer, shop_id: int) -> list[int]:
@@ -80,8 +80,7 @@ def test_a_suspended_shop_leaves_the_mall_but_its_open_orders_ship_return_and_se
     tea = shops.sku(2, price=128_00, stock=5, commission_bp=500)
     cup = shops.sku(2, price=20_00, stock=5, commission_bp=500)
     shop_id = shops.sellers[2].shop_id
-    checkout = buy(buyer, {tea: 1, cup: 1}).json()
-    assert pay(buyer, checkout["id"]).status_code == 200
+    checkout = paid_checkout(buyer, {tea: 1, cup: 1})
     assert len(shop_products(buyer, shop_id)) == 2
     in_cart = buyer.post("/me/mall/cart/lines", {"sku_id": cup, "quantity": 1})
     assert in_cart.status_code == 204
@@ -125,7 +124,7 @@ def test_a_suspended_shop_leaves_the_mall_but_its_open_orders_ship_return_and_se
     run = settle_all(platform.session_factory, platform.payments, day)
     assert {x.merchant_id: x.paid for x in run.settled}[shops.sellers[2].merchant_id] == 121_60
 
-    buyer.headers = {"Authorization": f"Bearer {people.login(buyer.mobile)}"}
+    log_in_again(buyer, people)
     ops = {"Authorization": f"Bearer {people.login('operations-1')}"}
     reinstated = client.post(
         f"{V1}/staff/mall/shops/{shop_id}/reinstate", headers=ops, json={"reason": "核查无误"}
@@ -197,16 +196,10 @@ def test_who_may_suspend_reinstate_and_close_a_shop(
 
 
 def test_a_shop_closes_only_when_its_orders_are_done_and_its_money_settled(
-    buyer: ApiCustomer,
-    shops: Shops,
-    client: TestClient,
-    platform: Platform,
-    clock: FrozenClock,
-    people: People,
+    buyer: ApiCustomer, shops: Shops, client: TestClient, platform: Platform, clock: FrozenClock
 ) -> None:
     book = shops.sku(1, price=45_50, stock=5)
-    checkout = buy(buyer, {book: 1}).json()
-    assert pay(buyer, checkout["id"]).status_code == 200
+    checkout = paid_checkout(buyer, {book: 1})
     owner = shops.headers(1)
 
     def close() -> Any:
