@@ -187,9 +187,10 @@ class TestDashboard:
         assert chart["series"]["transfer"] == [0, 0, 0, 0, 0, 1_200_00]
         # ECharts is the bank's own copy; the figures are data, not script.
         assert (
-            '<script src="/static/home.js" data-echarts="/static/echarts-6.1.0.min.js"'
+            '<script src="/static/charts.js" data-echarts="/static/echarts-6.1.0.min.js">'
             in me.page.text
         )
+        assert '<script src="/static/home.js"' in me.page.text
         listed = re.findall(r'data-category="(\w+)"><a href="([^"]+)">([^<]+)</a>', me.page.text)
         assert [(k, w) for k, _, w in listed] == [("transfer", "转账"), ("dining", "餐饮")]
         me.get(html.unescape(listed[1][1]))  # the category's history

@@ -1,24 +1,21 @@
 /* The staff liquidity page's charts (staff_liquidity.html), drawn with Apache ECharts
- * from the figures the page carries in <script type="application/json"
- * id="liquidity-data"> (ratios in %). ECharts, vendored under /static, is loaded
- * once. Without JavaScript the page's tables show the same figures. */
+ * (by way of charts.js) from the figures the page carries in
+ * <script type="application/json" id="liquidity-data"> (ratios in %). Without
+ * JavaScript the page's tables show the same figures. */
 (function () {
   "use strict";
-  var script = document.currentScript || document.querySelector("script[data-words]");
-  var words = JSON.parse(script.getAttribute("data-words"));
-  var TOOLTIP = "richText";  // HTML tooltips carry style="", which the CSP refuses
+  var words = rongCharts.words("liquidity.js");
 
   function percent(value) {
     return value === null || value === undefined ? "—" : value.toFixed(2) + "%";
   }
 
   function line(node, title, labels, series) {
-    var chart = echarts.init(node);
-    chart.setOption({
-      title: { text: title, left: "center", textStyle: { fontSize: 14 } },
-      tooltip: { trigger: "axis", renderMode: TOOLTIP, valueFormatter: percent },
+    return rongCharts.chart(node, {
+      title: rongCharts.title(title),
+      tooltip: { trigger: "axis", renderMode: rongCharts.TOOLTIP, valueFormatter: percent },
       legend: { bottom: 0 },
-      grid: { left: 8, right: 12, top: 36, bottom: 28, containLabel: true },
+      grid: rongCharts.GRID,
       xAxis: { type: "category", data: labels },
       yAxis: { type: "value", axisLabel: { formatter: "{value}%" } },
       series: series.map(function (s) {
@@ -28,15 +25,12 @@
         };
       })
     });
-    return chart;
   }
 
-  function draw() {
-    var source = document.getElementById("liquidity-data");
+  rongCharts.draw("liquidity-data", function (data) {
     var trendNode = document.getElementById("chart-trend");
     var runNode = document.getElementById("chart-run");
-    if (!source || !trendNode || !runNode) return;
-    var data = JSON.parse(source.textContent);
+    if (!trendNode || !runNode) return [];
     var charts = [
       line(trendNode, words.trend, data.days, [
         { name: words.lcr, data: data.lcr, floor: true },
@@ -48,21 +42,6 @@
         { name: words.lcr, data: data.run, floor: true }
       ]));
     }
-    var resize = function () { charts.forEach(function (c) { c.resize(); }); };
-    window.addEventListener("resize", resize);
-    document.body.addEventListener("htmx:beforeSwap", function leave() {
-      window.removeEventListener("resize", resize);
-      charts.forEach(function (c) { c.dispose(); });
-      document.body.removeEventListener("htmx:beforeSwap", leave);
-    });
-  }
-
-  if (window.echarts) {
-    draw();
-  } else {
-    var loader = document.createElement("script");
-    loader.src = script.getAttribute("data-echarts");
-    loader.onload = draw;
-    document.head.appendChild(loader);
-  }
+    return charts;
+  });
 })();

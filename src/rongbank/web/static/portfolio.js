@@ -1,29 +1,21 @@
 /* The staff lending portfolio's charts (staff_lending_portfolio.html), drawn with
- * Apache ECharts from the figures the page carries in <script type="application/json"
- * id="portfolio-data"> (shares in %, money in fen). ECharts, vendored under /static, is
- * loaded once. The page's tables show the same figures without JavaScript. */
+ * Apache ECharts (by way of charts.js) from the figures the page carries in
+ * <script type="application/json" id="portfolio-data"> (shares in %, money in fen).
+ * The page's tables show the same figures without JavaScript. */
 (function () {
   "use strict";
-  var script = document.currentScript || document.querySelector("script[data-words]");
-  var words = JSON.parse(script.getAttribute("data-words"));
-  var TOOLTIP = "richText";  // HTML tooltips carry style="", which the CSP refuses
-  var GRID = { left: 8, right: 12, top: 36, bottom: 28, containLabel: true };
+  var words = rongCharts.words("portfolio.js");
 
   function percent(value) {
     return value === null || value === undefined ? "—" : value.toFixed(1) + "%";
   }
 
-  function title(text) {
-    return { text: text, left: "center", textStyle: { fontSize: 14 } };
-  }
-
   function applications(node, data) {
-    var chart = echarts.init(node);
-    chart.setOption({
-      title: title(words.applications),
-      tooltip: { trigger: "axis", renderMode: TOOLTIP },
+    return rongCharts.chart(node, {
+      title: rongCharts.title(words.applications),
+      tooltip: { trigger: "axis", renderMode: rongCharts.TOOLTIP },
       legend: { bottom: 0 },
-      grid: GRID,
+      grid: rongCharts.GRID,
       xAxis: { type: "category", data: data.applications.map(function (d) { return d.day; }) },
       yAxis: [
         { type: "value", minInterval: 1 },
@@ -35,14 +27,12 @@
           data: data.applications.map(function (d) { return d.share; }) }
       ]
     });
-    return chart;
   }
 
   function categories(node, data) {
-    var chart = echarts.init(node);
-    chart.setOption({
-      title: title(words.categories),
-      tooltip: { trigger: "item", renderMode: TOOLTIP,
+    return rongCharts.chart(node, {
+      title: rongCharts.title(words.categories),
+      tooltip: { trigger: "item", renderMode: rongCharts.TOOLTIP,
                  valueFormatter: function (v) { return "¥ " + (v / 100).toLocaleString(); } },
       legend: { bottom: 0 },
       series: [{
@@ -50,7 +40,6 @@
         data: data.categories.map(function (c) { return { name: c.name, value: c.principal }; })
       }]
     });
-    return chart;
   }
 
   function rolls(node, data) {
@@ -58,60 +47,37 @@
     data.rolls.forEach(function (row, y) {
       row.shares.forEach(function (share, x) { cells.push([x, y, share]); });
     });
-    var chart = echarts.init(node);
-    chart.setOption({
-      title: title(words.rolls + (data.roll_month ? " " + data.roll_month : "")),
-      tooltip: { renderMode: TOOLTIP, valueFormatter: percent },
+    return rongCharts.chart(node, {
+      title: rongCharts.title(words.rolls + (data.roll_month ? " " + data.roll_month : "")),
+      tooltip: { renderMode: rongCharts.TOOLTIP, valueFormatter: percent },
       grid: { left: 8, right: 12, top: 36, bottom: 56, containLabel: true },
       xAxis: { type: "category", data: data.roll_targets, axisLabel: { interval: 0, rotate: 30 } },
       yAxis: { type: "category", data: data.rolls.map(function (r) { return r.source; }), inverse: true },
       visualMap: { min: 0, max: 100, show: false, inRange: { color: ["#f3f6fb", "#c7000b"] } },
       series: [{ type: "heatmap", data: cells, label: { show: true, formatter: function (p) { return percent(p.value[2]); } } }]
     });
-    return chart;
   }
 
   function vintages(node, data) {
     var months = [];
     for (var k = 0; k < data.vintage_length; k++) months.push(String(k));
-    var chart = echarts.init(node);
-    chart.setOption({
-      title: title(words.vintages),
-      tooltip: { trigger: "axis", renderMode: TOOLTIP, valueFormatter: percent },
+    return rongCharts.chart(node, {
+      title: rongCharts.title(words.vintages),
+      tooltip: { trigger: "axis", renderMode: rongCharts.TOOLTIP, valueFormatter: percent },
       legend: { bottom: 0, type: "scroll" },
-      grid: GRID,
+      grid: rongCharts.GRID,
       xAxis: { type: "category", name: words.mob, nameLocation: "middle", nameGap: 22, data: months },
       yAxis: { type: "value", axisLabel: { formatter: "{value}%" } },
       series: data.vintages.map(function (v) { return { name: v.month, type: "line", data: v.shares }; })
     });
-    return chart;
   }
 
-  function draw() {
-    var source = document.getElementById("portfolio-data");
-    if (!source) return;
-    var data = JSON.parse(source.textContent);
-    var charts = [
+  rongCharts.draw("portfolio-data", function (data) {
+    return [
       applications(document.getElementById("chart-applications"), data),
       categories(document.getElementById("chart-categories"), data),
       rolls(document.getElementById("chart-rolls"), data),
       vintages(document.getElementById("chart-vintages"), data)
     ];
-    var resize = function () { charts.forEach(function (c) { c.resize(); }); };
-    window.addEventListener("resize", resize);
-    document.body.addEventListener("htmx:beforeSwap", function leave() {
-      window.removeEventListener("resize", resize);
-      charts.forEach(function (c) { c.dispose(); });
-      document.body.removeEventListener("htmx:beforeSwap", leave);
-    });
-  }
-
-  if (window.echarts) {
-    draw();
-  } else {
-    var loader = document.createElement("script");
-    loader.src = script.getAttribute("data-echarts");
-    loader.onload = draw;
-    document.head.appendChild(loader);
-  }
+  });
 })();
