@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from rongbank.auth.service import PrincipalKind
+from rongbank.clock import FrozenClock
+from rongbank.payments.settlement import SettlementRun, settle_all
 from rongbank.platform import Platform
 from tests.factories import mall_orders as mall
 from tests.factories.people import V1, People
@@ -132,3 +135,18 @@ def ask_return(
         if q
     ]
     return buyer.post(f"/me/mall/orders/{order['id']}/returns", {"lines": lines, "reason": reason})
+
+
+def received_and_released(platform: Platform, clock: FrozenClock) -> tuple[int, int]:
+    """Receipt confirms itself 10 days after shipping, and the order is released to its
+    seller 7 days later: how many orders each of the two days' jobs moved."""
+    clock.advance(timedelta(days=10))
+    received = platform.run_mall_jobs().received
+    clock.advance(timedelta(days=7))
+    return received, platform.run_mall_jobs().released
+
+
+def settle_yesterday(platform: Platform) -> SettlementRun:
+    """e-Pay's settlement of the last business day: what each seller is paid out."""
+    day = platform.accounts.business_day() - timedelta(days=1)
+    return settle_all(platform.session_factory, platform.payments, day)

@@ -12,7 +12,6 @@ from sqlalchemy import text
 
 from rongbank.clock import FrozenClock
 from rongbank.lending.repayment import periods_of
-from rongbank.payments.settlement import settle_all
 from rongbank.platform import Platform
 from tests.factories.loans import assert_balanced
 from tests.factories.people import V1, People
@@ -25,6 +24,8 @@ from tests.support.mall_orders import (
     instalments_offered,
     log_in_again,
     paid_checkout,
+    received_and_released,
+    settle_yesterday,
     ship_all,
 )
 
@@ -32,13 +33,10 @@ from tests.support.mall_orders import (
 def released_and_settled(platform: Platform, clock: FrozenClock, people: People) -> None:
     """Receipt confirms itself, the return window passes (released), and e-Pay's
     settlement of the next day pays the sellers out."""
-    clock.advance(timedelta(days=10))
-    platform.run_mall_jobs()
-    clock.advance(timedelta(days=7))
-    assert platform.run_mall_jobs().released >= 1
+    _, released = received_and_released(platform, clock)
+    assert released >= 1
     clock.advance(timedelta(days=1))
-    day = platform.accounts.business_day() - timedelta(days=1)
-    settle_all(platform.session_factory, platform.payments, day)
+    settle_yesterday(platform)
 
 
 def balance(platform: Platform, code: str) -> int:

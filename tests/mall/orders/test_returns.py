@@ -4,8 +4,6 @@ the units back in stock, the commission taken only on what was kept."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi.testclient import TestClient
 
 from rongbank.clock import FrozenClock
@@ -19,6 +17,7 @@ from tests.support.mall_orders import (
     buy,
     instalments_offered,
     paid_checkout,
+    received_and_released,
     ship_all,
 )
 
@@ -56,10 +55,7 @@ def test_a_partial_return_agreed_by_the_seller_is_refunded_and_restocked(
     assert [line["returned"] for line in order["lines"]] == [1, 2]
 
     # Released after receipt and the window: commission only on what was kept.
-    clock.advance(timedelta(days=10))
-    assert platform.run_mall_jobs().received == 2
-    clock.advance(timedelta(days=7))
-    assert platform.run_mall_jobs().released == 2
+    assert received_and_released(platform, clock) == (2, 2)
     kept = 99_00 + 15_00  # one shirt, one pair of socks
     assert shops.held(shops.sellers[0].merchant_id) == kept - 5_70  # 5% of 114.00
     assert shops.income() == 5_70 + 1_37  # and 3% of the book's 45.50: 1.365 -> 1.37

@@ -13,11 +13,17 @@ from sqlalchemy import text
 
 from rongbank.auth.service import PrincipalKind
 from rongbank.clock import FrozenClock
-from rongbank.payments.settlement import settle_all
 from rongbank.platform import Platform
 from tests.factories.people import V1, People
 from tests.support.api import ApiCustomer
-from tests.support.mall_orders import Shops, log_in_again, paid_checkout, ship_all
+from tests.support.mall_orders import (
+    Shops,
+    log_in_again,
+    paid_checkout,
+    received_and_released,
+    settle_yesterday,
+    ship_all,
+)
 
 
 def shop_products(buyer: ApiCustomer, shop_id: int) -> list[int]:
@@ -58,15 +64,6 @@ def audited(platform: Platform, action: str) -> list[tuple[str, int, str, Any]]:
             {"a": action},
         ).all()
     return [(str(r[0]), int(r[1]), str(r[2]), r[3]) for r in rows]
-
-
-def released(platform: Platform, clock: FrozenClock) -> None:
-    """Receipt confirms itself 10 days after shipping; the order is released to its
-    seller 7 days later."""
-    clock.advance(timedelta(days=10))
-    assert platform.run_mall_jobs().received == 1
-    clock.advance(timedelta(days=7))
-    assert platform.run_mall_jobs().released == 1
 
 
 def test_a_suspended_shop_leaves_the_mall_but_its_open_orders_ship_return_and_settle(
@@ -118,10 +115,9 @@ def test_a_suspended_shop_leaves_the_mall_but_its_open_orders_ship_return_and_se
     closing = client.post(f"{V1}/merchant/mall/shop/close", headers=shops.headers(2), json={})
     assert closing.json()["error"]["code"] == "mall_shop_state_invalid"
     # ... and it is settled: 128.00 kept less 5%.
-    released(platform, clock)
+    assert received_and_released(platform, clock) == (1, 1)
     clock.advance(timedelta(days=1))
-    day = platform.accounts.business_day() - timedelta(days=1)
-    run = settle_all(platform.session_factory, platform.payments, day)
+    run = settle_yesterday(platform)
     assert {x.merchant_id: x.paid for x in run.settled}[shops.sellers[2].merchant_id] == 121_60
 
     log_in_again(buyer, people)
@@ -208,15 +204,14 @@ def test_a_shop_closes_only_when_its_orders_are_done_and_its_money_settled(
     assert close().json()["error"]["code"] == "mall_shop_orders_open"  # to ship
     ship_all(client, shops, checkout)
     assert close().json()["error"]["code"] == "mall_shop_orders_open"  # on its way
-    released(platform, clock)
+    assert received_and_released(platform, clock) == (1, 1)
     owner = shops.headers(1)
     assert close().json()["error"]["code"] == "mall_shop_orders_open"  # after-sales
     clock.advance(timedelta(days=8))  # past the 15 after-sales days
     owner = shops.headers(1)
     refused = close().json()["error"]
     assert refused["code"] == "mall_shop_money_unsettled"  # not yet paid out
-    day = platform.accounts.business_day() - timedelta(days=1)
-    settle_all(platform.session_factory, platform.payments, day)
+    settle_yesterday(platform)
 
     closed = close()
 
