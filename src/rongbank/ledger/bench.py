@@ -12,6 +12,8 @@ One run, one PostgreSQL server, four measurements, each for ``seconds``:
    processes, no group commit (for reference).
 4. **batched**: ``batch_clients`` worker processes each sending batches of
    ``batch_size`` transfers, one transaction per batch.
+5. **floor**: the same rows as the batched path's, stored by a bare COPY without
+   any of the ledger's checks (:mod:`rongbank.ledger.bench_floor`): what bounds it.
 
 Transfers go between random pairs of ``accounts`` protected customer accounts
 (liability, ``debits_must_not_exceed_credits``) funded beforehand. Everything is
@@ -68,6 +70,7 @@ from sqlalchemy import text
 
 from rongbank.db import make_engine, make_session_factory, migrate, sqlalchemy_url, unit_of_work
 from rongbank.embedded import EmbeddedPostgres, env_without_pg
+from rongbank.ledger import bench_floor
 from rongbank.ledger.batcher import GroupCommitter
 from rongbank.ledger.service import LedgerService, Transfer
 
@@ -105,6 +108,8 @@ class PathResult:
     latency_of: str
     p50_ms: float
     p99_ms: float
+    client_cpu_us: float | None = None  # per transfer, the workers' own processes
+    server_cpu_us: float | None = None  # per transfer, their PostgreSQL backends
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,11 +161,12 @@ class BenchReport:
     group_commit: PathResult
     single_tx: PathResult
     batched: PathResult
+    floor: PathResult
     ledger: LedgerCheck
 
     @property
     def paths(self) -> list[PathResult]:
-        return [self.pgbench, self.group_commit, self.single_tx, self.batched]
+        return [self.pgbench, self.group_commit, self.single_tx, self.batched, self.floor]
 
     @property
     def ratios(self) -> dict[str, float]:
@@ -168,7 +174,7 @@ class BenchReport:
         base = self.pgbench.rate
         return {
             p.name: (p.rate / base if base > 0 else math.inf)
-            for p in (self.group_commit, self.single_tx, self.batched)
+            for p in (self.group_commit, self.single_tx, self.batched, self.floor)
         }
 
     @property
@@ -209,6 +215,7 @@ def render(report: BenchReport) -> str:
         report.machine,
     )
     lines += render_paths(report.paths, report.ratios, unit="transfers/s")
+    lines += render_cpu(report.paths)
     lines.append("")
     lines.append("Goals (transfers/s over pgbench tps):")
     for goal in report.goals:
@@ -265,6 +272,20 @@ def render_paths(paths: Sequence[PathResult], ratios: dict[str, float], *, unit:
     return lines
 
 
+def render_cpu(paths: Sequence[PathResult]) -> list[str]:
+    """CPU per transfer of the paths that measured it (meaningful on a busy machine,
+    where the rates are not): the worker processes and their PostgreSQL backends."""
+    lines = []
+    for p in paths:
+        if p.client_cpu_us is not None:
+            server = "?" if p.server_cpu_us is None else f"{p.server_cpu_us:.1f}"
+            lines.append(
+                f"  {p.label}: CPU per transfer {p.client_cpu_us:.1f} us in the client, "
+                f"{server} us in PostgreSQL"
+            )
+    return ["", "CPU per transfer (client processes, their PostgreSQL backends):", *lines]
+
+
 def render_ledger(check: LedgerCheck) -> list[str]:
     balances = (
         ", ".join(f"{c} {v}" for c, v in sorted(check.trial_balance.items())) or "no accounts"
@@ -302,6 +323,38 @@ class WorkerResult:
     end: float = 0.0
     latencies: list[float] = field(default_factory=list)  # seconds
     error: str | None = None
+    client_cpu_s: float | None = None  # the worker process's CPU in the window
+    server_cpu_s: float | None = None  # its PostgreSQL backend's, where /proc shows it
+
+
+def backend_cpu_s(pid: int) -> float | None:
+    """User plus system CPU seconds of a PostgreSQL backend on this machine (Linux
+    ``/proc``); None where it cannot be read (another machine's server)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(kw_only=True)
+class CpuWindow:
+    """The CPU a worker process and its backend spend between :meth:`start` and
+    :meth:`stop`."""
+
+    backend_pid: int
+    client: float = 0.0
+    server: float | None = None
+
+    def start(self) -> None:
+        self.client = time.process_time()
+        self.server = backend_cpu_s(self.backend_pid)
+
+    def stop(self, result: WorkerResult) -> None:
+        result.client_cpu_s = time.process_time() - self.client
+        server = backend_cpu_s(self.backend_pid)
+        if server is not None and self.server is not None:
+            result.server_cpu_s = server - self.server
 
 
 def combine(
@@ -318,6 +371,13 @@ def combine(
     elapsed = max(r.end for r in results) - min(r.start for r in results)
     transfers = sum(r.transfers for r in results)
     latencies = sorted(x for r in results for x in r.latencies)
+    client_cpu = [r.client_cpu_s for r in results if r.client_cpu_s is not None]
+    server_cpu = [r.server_cpu_s for r in results if r.server_cpu_s is not None]
+
+    def per_transfer(seconds: list[float]) -> float | None:
+        measured = seconds and len(seconds) == len(results) and transfers
+        return sum(seconds) / transfers * 1e6 if measured else None
+
     return PathResult(
         name=name,
         label=label,
@@ -331,6 +391,8 @@ def combine(
         latency_of=latency_of,
         p50_ms=percentile(latencies, 0.50) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
+        client_cpu_us=per_transfer(client_cpu),
+        server_cpu_us=per_transfer(server_cpu),
     )
 
 
@@ -376,8 +438,10 @@ def _process_worker(
         service = LedgerService()
         rnd = random.Random(seed)  # noqa: S311 - load generation, not security
         with engine.connect() as conn:  # connect before the clock starts
-            conn.execute(text("SELECT 1"))
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        cpu = CpuWindow(backend_pid=pid)  # the pool's one connection: the same backend
         barrier.wait()
+        cpu.start()
         result.start = time.monotonic()
         deadline = result.start + seconds
         k = 0
@@ -393,6 +457,7 @@ def _process_worker(
             result.transfers += created
             result.failed += len(outcomes) - created
         result.end = time.monotonic()
+        cpu.stop(result)
     except BaseException:
         barrier.abort()
         result.error = traceback.format_exc()
@@ -410,12 +475,13 @@ def _run_processes(
     seconds: float,
     batch_size: int,
     prefix: str,
+    target: Any = _process_worker,
 ) -> list[WorkerResult]:
     barrier = ctx.Barrier(workers + 1)
     results: MPQueue[WorkerResult] = ctx.Queue()
     processes = [
         ctx.Process(
-            target=_process_worker,
+            target=target,
             args=(url, account_ids, seconds, batch_size, f"{prefix}{i}-", i, barrier, results),
             name=f"bench-{prefix}{i}",
             daemon=True,
@@ -456,6 +522,40 @@ def measure_batched(
         "processes",
         "batch",
         _run_processes(ctx, clients, url, account_ids, seconds, batch_size, prefix),
+    )
+
+
+def measure_floor(
+    url: str,
+    account_ids: list[int],
+    *,
+    clients: int,
+    seconds: float,
+    batch_size: int,
+    prefix: str,
+) -> PathResult:
+    """The batched path's floor (:mod:`rongbank.ledger.bench_floor`), measured as it is."""
+    bench_floor.create_tables(url)
+    try:
+        results = _run_processes(
+            multiprocessing.get_context("spawn"),
+            clients,
+            url,
+            account_ids,
+            seconds,
+            batch_size,
+            prefix,
+            bench_floor.floor_worker,
+        )
+    finally:
+        bench_floor.drop_tables(url)
+    return combine(
+        "floor",
+        f"floor: same rows, bare COPY, {batch_size}/tx",
+        clients,
+        "processes",
+        "batch",
+        results,
     )
 
 
@@ -866,6 +966,16 @@ def run(
             prefix=f"{prefix}b",
         )
 
+        checkpoint(admin_url)
+        floor = measure_floor(
+            admin_url,
+            account_ids,
+            clients=batch_clients,
+            seconds=seconds,
+            batch_size=batch_size,
+            prefix=f"{prefix}f",
+        )
+
         expected = accounts + sum(p.transfers for p in (group, single, batched))
         ledger = check_ledger(
             url,
@@ -885,6 +995,7 @@ def run(
             group_commit=group,
             single_tx=single,
             batched=batched,
+            floor=floor,
             ledger=ledger,
         )
 
