@@ -24,6 +24,8 @@ from multiprocessing.synchronize import Barrier as MPBarrier
 
 import psycopg
 
+from rongbank.ledger.bench_measure import CURRENCY, CpuWindow, WorkerResult, _random_transfers
+
 CREATE = """
 CREATE TABLE bench_floor_entry
     (LIKE ledger_entry INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES);
@@ -91,18 +93,10 @@ def floor_worker(
 ) -> None:
     """A worker process of the floor, as ``bench._process_worker`` is one of the
     batched path: the same random transfers, stored bare."""
-    from rongbank.ledger.bench import (
-        CURRENCY,
-        CpuWindow,
-        WorkerResult,
-        _random_transfers,
-        libpq_url,
-    )
-
     result = WorkerResult()
     try:
         rnd = random.Random(seed)  # noqa: S311 - load generation, not security
-        with psycopg.connect(libpq_url(url)) as conn:
+        with psycopg.connect(url) as conn:
             conn.execute("SELECT 1")  # connect before the clock starts
             conn.commit()
             cpu = CpuWindow(backend_pid=conn.info.backend_pid)
