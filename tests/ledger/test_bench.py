@@ -41,8 +41,8 @@ def test_small_run_reports_every_path_and_a_balanced_ledger() -> None:
     assert data["machine"]["cpu_count"] > 0
     assert data["machine"]["postgres_version"].startswith("PostgreSQL")
     assert data["machine"]["synchronous_commit"] == "on"
-    assert set(data["paths"]) == {"pgbench", "group_commit", "single_tx", "batched"}
-    assert set(data["ratios"]) == {"group_commit", "single_tx", "batched"}
+    assert set(data["paths"]) == {"pgbench", "group_commit", "single_tx", "batched", "floor"}
+    assert set(data["ratios"]) == {"group_commit", "single_tx", "batched", "floor"}
     assert {g["path"] for g in data["goals"]} == {"batched", "group_commit"}
     assert data["ledger"]["trial_balance"] == {"CNY": 0}
 

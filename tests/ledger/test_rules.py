@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import fields
+from datetime import timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rongbank.ledger.errors import BalanceOverflow, ExceedsCredits, ExceedsDebits, UnbalancedEntry
@@ -19,6 +21,13 @@ from rongbank.ledger.rules import (
     Leg,
     PostingPlan,
     check_balanced,
+)
+from rongbank.ledger.service import (
+    Transfer,
+    _any_nul,
+    _fields_fingerprint,
+    _has_nul,
+    _transfer_fingerprint,
 )
 from rongbank.money import MAX_AMOUNT_MINOR
 
@@ -336,3 +345,69 @@ class TestBookTransfer:
         book.transfer(2, 3, 40, pending=True)
         book.rollback_to(savepoint)
         assert snapshot(book) == snapshot(Book(chart()))
+
+
+_texts_st = st.text(alphabet=st.characters(codec="utf-8"), max_size=8)
+_refs = st.one_of(st.integers(min_value=1, max_value=10**6), _texts_st)
+
+
+class TestTransferFastPaths:
+    """The batch's fast paths for a plain transfer answer exactly as the general ones
+    (the fingerprint is stored: a retry must find the same bytes)."""
+
+    def test_a_transfer_has_the_fields_the_fast_paths_read(self) -> None:
+        # A new field would be missed by the fast paths: this fails until they read it.
+        assert [f.name for f in fields(Transfer)] == [
+            "client_id",
+            "debit_account",
+            "credit_account",
+            "amount",
+            "currency",
+            "pending",
+            "timeout",
+            "description",
+            "metadata",
+            "linked",
+            "frozen_debit_reason",
+        ]
+
+    @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a busy machine
+    @given(
+        client_id=_texts_st,
+        debit=_refs,
+        credit=_refs,
+        amount=st.integers(min_value=-5, max_value=10**12),
+        currency=_texts_st,
+        pending=st.booleans(),
+        timeout=st.one_of(st.none(), st.timedeltas(min_value=timedelta(seconds=-5))),
+        description=_texts_st,
+        metadata=st.dictionaries(_texts_st, st.one_of(_texts_st, st.integers())),
+        frozen=_texts_st,
+    )
+    def test_fingerprint_and_nul_check_equal_the_general_ones(
+        self,
+        client_id: str,
+        debit: int | str,
+        credit: int | str,
+        amount: int,
+        currency: str,
+        pending: bool,
+        timeout: timedelta | None,
+        description: str,
+        metadata: dict[str, str | int],
+        frozen: str,
+    ) -> None:
+        transfer = Transfer(
+            client_id=client_id,
+            debit_account=debit,
+            credit_account=credit,
+            amount=amount,
+            currency=currency,
+            pending=pending,
+            timeout=timeout,
+            description=description,
+            metadata=metadata,
+            frozen_debit_reason=frozen,
+        )
+        assert _transfer_fingerprint(transfer) == _fields_fingerprint(transfer)
+        assert _has_nul(transfer) == _any_nul(transfer)

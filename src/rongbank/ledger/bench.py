@@ -1,6 +1,6 @@
 """The ledger benchmark behind ``rongbank bench ledger``.
 
-One run, one PostgreSQL server, four measurements, each for ``seconds``:
+One run, one PostgreSQL server, five measurements, each for ``seconds``:
 
 1. **pgbench** (reference): PostgreSQL's own TPC-B-like script in a separate
    database ``pgbench_ref`` on the same server, ``clients`` connections. Its tps
@@ -12,6 +12,8 @@ One run, one PostgreSQL server, four measurements, each for ``seconds``:
    processes, no group commit (for reference).
 4. **batched**: ``batch_clients`` worker processes each sending batches of
    ``batch_size`` transfers, one transaction per batch.
+5. **floor**: the same rows as the batched path's, stored by a bare COPY without
+   any of the ledger's checks (:mod:`rongbank.ledger.bench_floor`): what bounds it.
 
 Transfers go between random pairs of ``accounts`` protected customer accounts
 (liability, ``debits_must_not_exceed_credits``) funded beforehand. Everything is
@@ -68,12 +70,17 @@ from sqlalchemy import text
 
 from rongbank.db import make_engine, make_session_factory, migrate, sqlalchemy_url, unit_of_work
 from rongbank.embedded import EmbeddedPostgres, env_without_pg
+from rongbank.ledger import bench_floor
 from rongbank.ledger.batcher import GroupCommitter
+from rongbank.ledger.bench_measure import CURRENCY, CpuWindow, _random_transfers
+from rongbank.ledger.bench_measure import PathResult as PathResult  # others import them here
+from rongbank.ledger.bench_measure import WorkerResult as WorkerResult
+from rongbank.ledger.bench_measure import combine as combine
+from rongbank.ledger.bench_measure import percentile as percentile
 from rongbank.ledger.service import LedgerService, Transfer
 
 DATABASE = "rongbank_bench"
 PGBENCH_DATABASE = "pgbench_ref"
-CURRENCY = "CNY"
 FUNDING = 10**9  # minor units per customer account; transfers move 1..100
 SINGLE_TX_MAX_WORKERS = 8
 START_TIMEOUT_S = 300.0  # spawning workers on a small, busy machine can be slow
@@ -86,25 +93,6 @@ GOALS: tuple[tuple[str, float, str], ...] = (
 
 # ---------------------------------------------------------------------------
 # The report
-
-
-@dataclass(frozen=True, kw_only=True)
-class PathResult:
-    """One measured path. ``rate`` is transfers/s (transactions/s for pgbench);
-    latencies are per ``latency_of`` (a transaction, a transfer, or a batch)."""
-
-    name: str
-    label: str
-    workers: int
-    worker_kind: str  # "clients", "threads", "processes"
-    elapsed_s: float
-    operations: int  # transactions, transfers or batches completed
-    transfers: int  # transfers created (pgbench: transactions)
-    failed: int
-    rate: float
-    latency_of: str
-    p50_ms: float
-    p99_ms: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,11 +144,12 @@ class BenchReport:
     group_commit: PathResult
     single_tx: PathResult
     batched: PathResult
+    floor: PathResult
     ledger: LedgerCheck
 
     @property
     def paths(self) -> list[PathResult]:
-        return [self.pgbench, self.group_commit, self.single_tx, self.batched]
+        return [self.pgbench, self.group_commit, self.single_tx, self.batched, self.floor]
 
     @property
     def ratios(self) -> dict[str, float]:
@@ -168,7 +157,7 @@ class BenchReport:
         base = self.pgbench.rate
         return {
             p.name: (p.rate / base if base > 0 else math.inf)
-            for p in (self.group_commit, self.single_tx, self.batched)
+            for p in (self.group_commit, self.single_tx, self.batched, self.floor)
         }
 
     @property
@@ -209,6 +198,7 @@ def render(report: BenchReport) -> str:
         report.machine,
     )
     lines += render_paths(report.paths, report.ratios, unit="transfers/s")
+    lines += render_cpu(report.paths)
     lines.append("")
     lines.append("Goals (transfers/s over pgbench tps):")
     for goal in report.goals:
@@ -265,6 +255,20 @@ def render_paths(paths: Sequence[PathResult], ratios: dict[str, float], *, unit:
     return lines
 
 
+def render_cpu(paths: Sequence[PathResult]) -> list[str]:
+    """CPU per transfer of the paths that measured it (meaningful on a busy machine,
+    where the rates are not): the worker processes and their PostgreSQL backends."""
+    lines = []
+    for p in paths:
+        if p.client_cpu_us is not None:
+            server = "?" if p.server_cpu_us is None else f"{p.server_cpu_us:.1f}"
+            lines.append(
+                f"  {p.label}: CPU per transfer {p.client_cpu_us:.1f} us in the client, "
+                f"{server} us in PostgreSQL"
+            )
+    return ["", "CPU per transfer (client processes, their PostgreSQL backends):", *lines]
+
+
 def render_ledger(check: LedgerCheck) -> list[str]:
     balances = (
         ", ".join(f"{c} {v}" for c, v in sorted(check.trial_balance.items())) or "no accounts"
@@ -280,80 +284,6 @@ def render_ledger(check: LedgerCheck) -> list[str]:
 
 # ---------------------------------------------------------------------------
 # Measurement helpers
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending sequence (0 for an empty one)."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-@dataclass(kw_only=True)
-class WorkerResult:
-    """What one worker (thread or process) measured. Times are ``time.monotonic``,
-    which is system-wide on Linux, so processes' windows can be combined."""
-
-    operations: int = 0
-    transfers: int = 0
-    failed: int = 0
-    start: float = 0.0
-    end: float = 0.0
-    latencies: list[float] = field(default_factory=list)  # seconds
-    error: str | None = None
-
-
-def combine(
-    name: str,
-    label: str,
-    workers: int,
-    worker_kind: str,
-    latency_of: str,
-    results: Sequence[WorkerResult],
-) -> PathResult:
-    errors = [r.error for r in results if r.error]
-    if errors:
-        raise RuntimeError(f"{name}: a worker failed:\n{errors[0]}")
-    elapsed = max(r.end for r in results) - min(r.start for r in results)
-    transfers = sum(r.transfers for r in results)
-    latencies = sorted(x for r in results for x in r.latencies)
-    return PathResult(
-        name=name,
-        label=label,
-        workers=workers,
-        worker_kind=worker_kind,
-        elapsed_s=round(elapsed, 3),
-        operations=sum(r.operations for r in results),
-        transfers=transfers,
-        failed=sum(r.failed for r in results),
-        rate=transfers / elapsed if elapsed > 0 else 0.0,
-        latency_of=latency_of,
-        p50_ms=percentile(latencies, 0.50) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-    )
-
-
-def _random_transfers(
-    rnd: random.Random, account_ids: Sequence[int], count: int, prefix: str, first: int
-) -> list[Transfer]:
-    n = len(account_ids)
-    transfers = []
-    for k in range(first, first + count):
-        i = rnd.randrange(n)
-        j = rnd.randrange(n - 1)
-        if j >= i:
-            j += 1
-        transfers.append(
-            Transfer(
-                client_id=f"{prefix}{k}",
-                debit_account=account_ids[i],
-                credit_account=account_ids[j],
-                amount=rnd.randint(1, 100),
-                currency=CURRENCY,
-            )
-        )
-    return transfers
 
 
 def _process_worker(
@@ -376,8 +306,10 @@ def _process_worker(
         service = LedgerService()
         rnd = random.Random(seed)  # noqa: S311 - load generation, not security
         with engine.connect() as conn:  # connect before the clock starts
-            conn.execute(text("SELECT 1"))
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        cpu = CpuWindow(backend_pid=pid)  # the pool's one connection: the same backend
         barrier.wait()
+        cpu.start()
         result.start = time.monotonic()
         deadline = result.start + seconds
         k = 0
@@ -393,6 +325,7 @@ def _process_worker(
             result.transfers += created
             result.failed += len(outcomes) - created
         result.end = time.monotonic()
+        cpu.stop(result)
     except BaseException:
         barrier.abort()
         result.error = traceback.format_exc()
@@ -410,12 +343,13 @@ def _run_processes(
     seconds: float,
     batch_size: int,
     prefix: str,
+    target: Any = _process_worker,
 ) -> list[WorkerResult]:
     barrier = ctx.Barrier(workers + 1)
     results: MPQueue[WorkerResult] = ctx.Queue()
     processes = [
         ctx.Process(
-            target=_process_worker,
+            target=target,
             args=(url, account_ids, seconds, batch_size, f"{prefix}{i}-", i, barrier, results),
             name=f"bench-{prefix}{i}",
             daemon=True,
@@ -456,6 +390,40 @@ def measure_batched(
         "processes",
         "batch",
         _run_processes(ctx, clients, url, account_ids, seconds, batch_size, prefix),
+    )
+
+
+def measure_floor(
+    url: str,
+    account_ids: list[int],
+    *,
+    clients: int,
+    seconds: float,
+    batch_size: int,
+    prefix: str,
+) -> PathResult:
+    """The batched path's floor (:mod:`rongbank.ledger.bench_floor`), measured as it is."""
+    bench_floor.create_tables(url)
+    try:
+        results = _run_processes(
+            multiprocessing.get_context("spawn"),
+            clients,
+            url,
+            account_ids,
+            seconds,
+            batch_size,
+            prefix,
+            bench_floor.floor_worker,
+        )
+    finally:
+        bench_floor.drop_tables(url)
+    return combine(
+        "floor",
+        f"floor: same rows, bare COPY, {batch_size}/tx",
+        clients,
+        "processes",
+        "batch",
+        results,
     )
 
 
@@ -819,7 +787,7 @@ def run(
     database_url: str | None = None,
     pgbench_scale: int | None = None,
 ) -> BenchReport:
-    """Run all four measurements on one server and check the ledger afterwards.
+    """Run all five measurements on one server and check the ledger afterwards.
 
     ``pgbench_scale`` defaults to ``clients``: pgbench's documentation asks for a
     scale at least as large as the number of clients, else TPC-B mostly measures
@@ -866,6 +834,16 @@ def run(
             prefix=f"{prefix}b",
         )
 
+        checkpoint(admin_url)
+        floor = measure_floor(
+            admin_url,
+            account_ids,
+            clients=batch_clients,
+            seconds=seconds,
+            batch_size=batch_size,
+            prefix=f"{prefix}f",
+        )
+
         expected = accounts + sum(p.transfers for p in (group, single, batched))
         ledger = check_ledger(
             url,
@@ -885,6 +863,7 @@ def run(
             group_commit=group,
             single_tx=single,
             batched=batched,
+            floor=floor,
             ledger=ledger,
         )
 

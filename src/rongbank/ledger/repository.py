@@ -124,6 +124,11 @@ def reversal_targets(
     return list(targets.values())
 
 
+# By value, without the enum constructors' lookup (thousands of accounts a batch).
+_TYPES = {t.value: t for t in AccountType}
+_RULES = {r.value: r for r in BalanceRule}
+
+
 def lock_accounts(
     conn: psycopg.Connection[Any],
     *,
@@ -136,15 +141,18 @@ def lock_accounts(
     """Take the client-id locks unless already taken (``advisory_keys`` None),
     lock the accounts (in id order, so that concurrent batches never deadlock)
     and, in the same round trip, read what was committed before us for these client
-    ids and reversal targets: those reads start after the locks are granted, so a
-    concurrent duplicate that touched the same accounts is already visible."""
+    ids and reversal targets. Each read starts after the locks it relies on are
+    granted: what a client id answered before is read once its lock is ours (every
+    writer of a client id holds that lock until it commits, so an earlier duplicate
+    is visible), and before the account locks, whose wait is the contended stretch
+    of concurrent batches; the reversals are read once the accounts are ours."""
     with conn.pipeline():
         if advisory_keys is not None:
             conn.execute(ADVISORY_LOCKS, [advisory_keys])
-        acc_cur = conn.cursor(row_factory=tuple_row)
-        acc_cur.execute(LOCK_ACCOUNTS, [ids, codes])
         ex_cur = conn.cursor(row_factory=tuple_row)
         ex_cur.execute(EXISTING_ENTRIES, [client_ids, client_ids])
+        acc_cur = conn.cursor(row_factory=tuple_row)
+        acc_cur.execute(LOCK_ACCOUNTS, [ids, codes])
         rev_cur = None
         if reversal_ids:
             rev_cur = conn.cursor(row_factory=tuple_row)
@@ -156,8 +164,8 @@ def lock_accounts(
         accounts[account_id] = AccountState(
             account_id,
             currency,
-            AccountType(type_),
-            BalanceRule(rule),
+            _TYPES[type_],
+            _RULES[rule],
             overdraft,
             dp,
             cp,

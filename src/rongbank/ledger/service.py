@@ -187,6 +187,12 @@ class Outcome:
 
 
 def _fingerprint(command: Command | _ExpirePending) -> bytes:
+    if type(command) is Transfer:
+        return _transfer_fingerprint(command)
+    return _fields_fingerprint(command)
+
+
+def _fields_fingerprint(command: Command | _ExpirePending) -> bytes:
     values: list[Any] = []
     for name, value in vars(command).items():
         if name in ("client_id", "linked"):
@@ -199,6 +205,25 @@ def _fingerprint(command: Command | _ExpirePending) -> bytes:
             value = dict(value) if value else None
         values.append(value)
     return request_hash(command.kind, values)
+
+
+def _transfer_fingerprint(t: Transfer) -> bytes:
+    """:func:`_fields_fingerprint` of a transfer, the same bytes without walking its
+    fields by name (most of a batch is plain transfers; ``test_rules`` holds the two
+    equal, and fails when ``Transfer`` gains a field)."""
+    values: list[Any] = [
+        t.debit_account,
+        t.credit_account,
+        t.amount,
+        t.currency,
+        t.pending,
+        t.timeout,
+        t.description,
+        dict(t.metadata) if t.metadata else None,
+    ]
+    if t.frozen_debit_reason:
+        values.append(t.frozen_debit_reason)
+    return request_hash("pending" if t.pending else "transfer", values)
 
 
 class _Answered(Exception):
@@ -238,13 +263,33 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(item)
 
 
+def _has_nul(command: Command) -> bool:
+    """:func:`_any_nul`; a transfer's strings by name (a batch's most common command)."""
+    if type(command) is Transfer:
+        debit, credit = command.debit_account, command.credit_account
+        return (
+            "\x00" in command.client_id
+            or "\x00" in command.currency
+            or "\x00" in command.description
+            or "\x00" in command.frozen_debit_reason
+            or (isinstance(debit, str) and "\x00" in debit)
+            or (isinstance(credit, str) and "\x00" in credit)
+            or (bool(command.metadata) and any("\x00" in t for t in _texts(command.metadata)))
+        )
+    return _any_nul(command)
+
+
+def _any_nul(command: Command) -> bool:
+    return any("\x00" in text for text in _texts(command))
+
+
 def _validate(command: Command) -> None:
     """Checks that need no database."""
     if not 1 <= len(command.client_id) <= 128:
         raise InvalidEntry("A client id must have 1 to 128 characters.")
     if command.client_id.startswith(SYSTEM_PREFIX):
         raise InvalidEntry(f"Client ids starting with {SYSTEM_PREFIX!r} are reserved.")
-    if any("\x00" in text for text in _texts(command)):
+    if _has_nul(command):
         raise InvalidEntry("Text may not contain NUL characters.")
     if isinstance(command, Transfer):
         _check_amount(command.amount)
