@@ -308,6 +308,7 @@ class TestBookTransfer:
             max_size=20,
         ),
     )
+    @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a busy machine
     def test_agrees_with_apply(
         self,
         setup: list[tuple[list[Leg], bool]],
