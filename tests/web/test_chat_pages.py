@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from rongbank.api.app import create_app
-from rongbank.chat.service import STAFF, Member, Message
+from rongbank.chat.records import Message
+from rongbank.chat.service import STAFF, Member
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from rongbank.wealth.rules import Terms

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from rongbank.api.app import create_app
 from rongbank.chat import notices
-from rongbank.chat.service import Member, Message
+from rongbank.chat.records import Message
+from rongbank.chat.service import Member
 from rongbank.platform import Platform
 from rongbank.web import chat_pages
 from rongbank.web.i18n import translate

@@ -65,7 +65,8 @@ from rongbank.chat.errors import (
     MerchantNotYours,
     NoReceivingAccount,
 )
-from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Conversation, Member
+from rongbank.chat.records import Conversation
+from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Member
 from rongbank.clock import Clock
 from rongbank.ledger.client_ids import CardKey
 from rongbank.money import format_amount

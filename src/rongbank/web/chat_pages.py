@@ -37,7 +37,8 @@ from rongbank.chat.errors import (
     FlightBookingFailed,
     FlightSearchInvalid,
 )
-from rongbank.chat.service import CUSTOMER, STAFF, Member, Message, Summary
+from rongbank.chat.records import Message, Summary
+from rongbank.chat.service import CUSTOMER, STAFF, Member
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
 from rongbank.inputs import CountParam, IdParam, parse_id
