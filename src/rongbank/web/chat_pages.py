@@ -30,7 +30,7 @@ from rongbank import roles
 from rongbank.accounts.identity import mask_mobile
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat.attachment_endpoints import attachment_response
-from rongbank.chat.cards import Card, CardKind
+from rongbank.chat.card_store import Card, CardKind
 from rongbank.chat.errors import (
     CardNotAllowedHere,
     ConversationNotFound,
