@@ -46,6 +46,7 @@ from rongbank.risk.cases import endpoints as risk_cases
 from rongbank.risk.engine.device import DeviceId
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
+    account_pages,
     chat_pages,
     error_pages,
     funding_pages,
@@ -70,6 +71,8 @@ from rongbank.web import (
     risk_question_pages,
     risk_rule_pages,
     scheduled_pages,
+    security_pages,
+    staff_customer_pages,
     staff_lending_pages,
     staff_liquidity_pages,
     staff_merchant_pages,
@@ -192,6 +195,9 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(settlement_shares.staff, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(security_pages.router)
+    app.include_router(staff_customer_pages.router)
     app.include_router(funding_pages.router)
     app.include_router(transfer_pages.router)
     app.include_router(scheduled_pages.router)

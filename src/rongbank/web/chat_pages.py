@@ -44,25 +44,27 @@ from rongbank.errors import DomainError
 from rongbank.inputs import CountParam, IdParam, parse_id
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
+from rongbank.web.account_pages import _accounts
 from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import translate
 from rongbank.web.pages import (
-    ChallengeAnswer,
-    ChallengeCarried,
-    ChallengeField,
     Me,
     PlatformDep,
-    Responses,
-    ToolChoice,
-    _accounts,
-    _challenge_view,
     _error,
     _redirect,
-    confirm_payment,
     lang_of,
     render,
     staff_page,
     templates,
+)
+from rongbank.web.step_up import (
+    ChallengeAnswer,
+    ChallengeCarried,
+    ChallengeField,
+    Responses,
+    ToolChoice,
+    _challenge_view,
+    confirm_payment,
 )
 
 router = APIRouter(include_in_schema=False)
