@@ -15,6 +15,8 @@ from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from rongbank.web import (
     account_pages,
+    chat_card_pages,
+    chat_desk_pages,
     chat_pages,
     merchant_pages,
     pages,
@@ -96,6 +98,8 @@ def routes(client: TestClient) -> list[tuple[str, str]]:
             account_pages.router,
             security_pages.router,
             staff_customer_pages.router,
+            chat_card_pages.router,
+            chat_desk_pages.router,
         )
         for r in router.routes
         if isinstance(r, APIRoute)

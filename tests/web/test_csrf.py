@@ -21,6 +21,8 @@ from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from rongbank.web import (
     account_pages,
+    chat_card_pages,
+    chat_desk_pages,
     chat_pages,
     merchant_pages,
     pages,
@@ -38,6 +40,7 @@ from tests.support.web import form_token
 ROUTERS = (pages.router, pay_pages.router, merchant_pages.router, chat_pages.router)
 ROUTERS += (wealth_pages.router,)
 ROUTERS += (account_pages.router, security_pages.router, staff_customer_pages.router)
+ROUTERS += (chat_card_pages.router, chat_desk_pages.router)
 STAFF_ROLES = ("account_manager", "operations")
 """Between them, every staff page admits one of these."""
 ENDING_SESSIONS = {"/logout": "customer", "/merchant/logout": "merchant"}

@@ -47,6 +47,8 @@ from rongbank.risk.engine.device import DeviceId
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
     account_pages,
+    chat_card_pages,
+    chat_desk_pages,
     chat_pages,
     error_pages,
     funding_pages,
@@ -204,6 +206,8 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(pay_pages.router)
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)
+    app.include_router(chat_card_pages.router)
+    app.include_router(chat_desk_pages.router)
     app.include_router(wealth_pages.router)
     app.include_router(loan_pages.router)
     app.include_router(staff_pages.router)
