@@ -228,6 +228,8 @@ class CardStore:
             )
         return number
 
+    # -- changing: the outcome recorded and posted into the conversation ------------------
+
     def _mark_held(self, session: Session, card: Card, entry_id: int) -> Card:
         row = session.execute(
             text(

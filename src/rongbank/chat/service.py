@@ -14,6 +14,10 @@ The vocabulary:
   client that remembers the last ``seq`` it saw per conversation (the sync cursor)
   catches up without missing or repeating anything.
 
+Sending (admission, the send rate, the log's write) is :mod:`rongbank.chat.sending`,
+presence :mod:`rongbank.chat.presence`, the records :mod:`rongbank.chat.records`;
+:class:`ChatService` inherits the first two.
+
 The service never commits; what it wants pushed to connected clients is queued on
 the session and published once the unit of work commits
 (:func:`rongbank.chat.bus.queue_event`). Message texts are never logged.
@@ -125,7 +129,7 @@ class ChatService(Sending, Presence):
         self.config = config or ChatConfig()
         self.desk = Desk(self)
         self.contacts = Contacts(self)
-        # This process's name in the shared presence tables (see "presence" below).
+        # This process's name in the shared presence tables (rongbank.chat.presence).
         self.gateway_id = uuid.uuid4()
         self._gateway_name = f"{socket.gethostname()}:{os.getpid()}"[:200]
         self.open_here: Callable[[], OpenHere] | None = None
@@ -473,7 +477,7 @@ class ChatService(Sending, Presence):
             batches.append(SyncBatch(summary, messages, more))
         return SyncResult(batches, rules.format_cursor(mine))
 
-    # -- receipts, typing, presence ---------------------------------------------------------
+    # -- receipts and typing ----------------------------------------------------------------
 
     def mark(
         self,
