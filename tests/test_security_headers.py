@@ -13,7 +13,19 @@ from fastapi.testclient import TestClient
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
-from rongbank.web import chat_pages, merchant_pages, pages, pay_pages, profile_pages, wealth_pages
+from rongbank.web import (
+    account_pages,
+    chat_card_pages,
+    chat_desk_pages,
+    chat_pages,
+    merchant_pages,
+    pages,
+    pay_pages,
+    profile_pages,
+    security_pages,
+    staff_customer_pages,
+    wealth_pages,
+)
 from rongbank.web.pages import CUSTOMER_COOKIE
 from tests.factories.identity import resident_id
 
@@ -80,7 +92,15 @@ def routes(client: TestClient) -> list[tuple[str, str]]:
         found += [(m, r.path) for r in router.routes if isinstance(r, APIRoute) for m in r.methods]
     found += [
         (m, r.path)
-        for router in (wealth_pages.router, profile_pages.router)
+        for router in (
+            wealth_pages.router,
+            profile_pages.router,
+            account_pages.router,
+            security_pages.router,
+            staff_customer_pages.router,
+            chat_card_pages.router,
+            chat_desk_pages.router,
+        )
         for r in router.routes
         if isinstance(r, APIRoute)
         for m in r.methods

@@ -10,7 +10,8 @@ from rongbank.auth.service import PrincipalKind
 from rongbank.chat.committer import GatewaySend
 from rongbank.chat.committer import Outcome as SendOutcome
 from rongbank.chat.errors import Blocked, ConversationNotFound, MessageEmpty, RateLimited
-from rongbank.chat.service import CUSTOMER, Member, SendRequest, Sent
+from rongbank.chat.sending import SendRequest, Sent
+from rongbank.chat.service import CUSTOMER, Member
 from rongbank.platform import Platform
 from tests.chat.conftest import CHAT, Chat
 

@@ -16,7 +16,8 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocketDisconnect
 
-from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Member, OpenHere
+from rongbank.chat.presence import OpenHere
+from rongbank.chat.service import CUSTOMER, STAFF, ChatService, Member
 from rongbank.clock import FrozenClock
 from rongbank.db import advisory_key, advisory_lock
 from rongbank.platform import Platform

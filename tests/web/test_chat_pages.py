@@ -16,11 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from rongbank.api.app import create_app
-from rongbank.chat.service import STAFF, Member, Message
+from rongbank.chat.records import Message
+from rongbank.chat.service import STAFF, Member
 from rongbank.clock import FrozenClock
 from rongbank.platform import Platform
 from rongbank.wealth.rules import Terms
-from rongbank.web import chat_pages
+from rongbank.web import chat_card_pages, chat_desk_pages, chat_pages, chat_views
 from rongbank.web.i18n import translate
 from rongbank.web.pages import templates
 from tests.chat.samples import png_with_text
@@ -435,7 +436,7 @@ class TestTheList:
             1, 1, "customer", 2, "x", "hologram", '{"shape": "cube"}', None, None, (),
             platform.clock.now(), recalled=False, hidden=False,
         )  # fmt: skip
-        view = chat_pages._message_view(
+        view = chat_views._message_view(
             future,
             member=Member("customer", 1),
             names={("customer", 2): "李雷"},
@@ -739,7 +740,8 @@ class TestServiceCards:
         """Walks every chat route, so that a new one without its check fails here."""
         routes = [
             (method, route.path)
-            for route in chat_pages.router.routes
+            for router in (chat_pages.router, chat_card_pages.router, chat_desk_pages.router)
+            for route in router.routes
             if isinstance(route, APIRoute)
             for method in route.methods
         ]

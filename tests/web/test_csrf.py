@@ -19,7 +19,18 @@ from fastapi.testclient import TestClient
 from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
-from rongbank.web import chat_pages, merchant_pages, pages, pay_pages, wealth_pages
+from rongbank.web import (
+    account_pages,
+    chat_card_pages,
+    chat_desk_pages,
+    chat_pages,
+    merchant_pages,
+    pages,
+    pay_pages,
+    security_pages,
+    staff_customer_pages,
+    wealth_pages,
+)
 from rongbank.web.csrf import PRE_SESSION_COOKIE
 from rongbank.web.merchant_pages import MERCHANT_COOKIE
 from rongbank.web.pages import CUSTOMER_COOKIE, STAFF_COOKIE
@@ -28,6 +39,8 @@ from tests.support.web import form_token
 
 ROUTERS = (pages.router, pay_pages.router, merchant_pages.router, chat_pages.router)
 ROUTERS += (wealth_pages.router,)
+ROUTERS += (account_pages.router, security_pages.router, staff_customer_pages.router)
+ROUTERS += (chat_card_pages.router, chat_desk_pages.router)
 STAFF_ROLES = ("account_manager", "operations")
 """Between them, every staff page admits one of these."""
 ENDING_SESSIONS = {"/logout": "customer", "/merchant/logout": "merchant"}

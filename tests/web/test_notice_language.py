@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 
 from rongbank.api.app import create_app
 from rongbank.chat import notices
-from rongbank.chat.service import Member, Message
+from rongbank.chat.records import Message
+from rongbank.chat.service import Member
 from rongbank.platform import Platform
-from rongbank.web import chat_pages
+from rongbank.web import chat_views
 from rongbank.web.i18n import translate
 from rongbank.web.pages import templates
 from tests.factories.accounts import People
@@ -28,7 +29,7 @@ def _shown(platform: Platform, body: str, lang: str) -> str:
         1, 1, "system", None, "push:1", "notice", body, None, None, (),
         platform.clock.now(), recalled=False, hidden=False,
     )  # fmt: skip
-    view = chat_pages._message_view(
+    view = chat_views._message_view(
         message,
         member=Member("customer", 1),
         names={},

@@ -46,6 +46,9 @@ from rongbank.risk.cases import endpoints as risk_cases
 from rongbank.risk.engine.device import DeviceId
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
+    account_pages,
+    chat_card_pages,
+    chat_desk_pages,
     chat_pages,
     error_pages,
     funding_pages,
@@ -70,6 +73,8 @@ from rongbank.web import (
     risk_question_pages,
     risk_rule_pages,
     scheduled_pages,
+    security_pages,
+    staff_customer_pages,
     staff_lending_pages,
     staff_liquidity_pages,
     staff_merchant_pages,
@@ -192,12 +197,17 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(settlement_shares.staff, prefix="/api/v1")
     app.include_router(docs_page.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(security_pages.router)
+    app.include_router(staff_customer_pages.router)
     app.include_router(funding_pages.router)
     app.include_router(transfer_pages.router)
     app.include_router(scheduled_pages.router)
     app.include_router(pay_pages.router)
     app.include_router(merchant_pages.router)
     app.include_router(chat_pages.router)
+    app.include_router(chat_card_pages.router)
+    app.include_router(chat_desk_pages.router)
     app.include_router(wealth_pages.router)
     app.include_router(loan_pages.router)
     app.include_router(staff_pages.router)

@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session
 from rongbank.chat import rules
 from rongbank.chat.errors import AttachmentNotFound, MessageNotFound
 from rongbank.chat.media import Inspected, Limits, inspect
-from rongbank.chat.service import ChatService, Member, Message, Sent
+from rongbank.chat.records import Message
+from rongbank.chat.sending import Sent
+from rongbank.chat.service import ChatService, Member
 from rongbank.errors import DomainError
 
 MAX_CAPTION = 500

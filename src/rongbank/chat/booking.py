@@ -44,7 +44,8 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from rongbank.chat.airline import AirlineError
-from rongbank.chat.cards import Card, CardService
+from rongbank.chat.card_store import Card
+from rongbank.chat.cards import CardService
 from rongbank.chat.errors import CardUsed, FlightUnavailable
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,8 @@ from rongbank.auth.service import Principal
 from rongbank.auth.stepup import ChallengeFailed, ChallengeRequired
 from rongbank.auth.tools import PaymentRequest
 from rongbank.chat import schemas as s
-from rongbank.chat.cards import Card, CardKind, CardService
+from rongbank.chat.card_store import Card, CardKind
+from rongbank.chat.cards import CardService
 from rongbank.chat.endpoints import ChatStaff
 from rongbank.chat.errors import CardAccountRequired, FlightBookingFailed
 from rongbank.chat.service import Member

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from rongbank.auth.service import AuthService, Principal, PrincipalKind
-from rongbank.chat.service import ChatService, Member, SendRequest, Sent
+from rongbank.chat.sending import SendRequest, Sent
+from rongbank.chat.service import ChatService, Member
 from rongbank.db import driver_connection, queue_commit
 from rongbank.errors import DomainError
 from rongbank.group_commit import GroupCommitter

@@ -43,7 +43,8 @@ from rongbank.chat.errors import (
 from rongbank.chat.members import CUSTOMER, Member
 
 if TYPE_CHECKING:
-    from rongbank.chat.service import ChatService, Summary
+    from rongbank.chat.records import Summary
+    from rongbank.chat.service import ChatService
 
 GREETINGS = 3
 """How many entries a request's log may hold before the other side accepts it: the

@@ -40,7 +40,8 @@ from rongbank.chat.members import STAFF, Member
 from rongbank.pii import opened
 
 if TYPE_CHECKING:
-    from rongbank.chat.service import ChatService, Conversation, Message
+    from rongbank.chat.records import Conversation, Message
+    from rongbank.chat.service import ChatService
 
 
 SEES_EVERY_CUSTOMER = frozenset({"operations", "administrator", "credit_officer", "risk_analyst"})

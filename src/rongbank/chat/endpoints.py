@@ -21,7 +21,9 @@ from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.api.docs import file_answer
 from rongbank.auth.service import Principal
 from rongbank.chat import schemas as s
-from rongbank.chat.service import CUSTOMER, Member, Sent, SyncResult
+from rongbank.chat.records import SyncResult
+from rongbank.chat.sending import Sent
+from rongbank.chat.service import CUSTOMER, Member
 from rongbank.errors import InvalidRequest
 from rongbank.inputs import CountParam, IdParam, Moment
 from rongbank.platform import Platform

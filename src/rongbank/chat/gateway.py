@@ -46,7 +46,9 @@ from rongbank.chat import schemas as s
 from rongbank.chat.bus import Push, encode
 from rongbank.chat.committer import GatewaySend, signed_in_as
 from rongbank.chat.endpoints import ALL_STAFF, sync_out
-from rongbank.chat.service import Member, OpenHere, SendRequest
+from rongbank.chat.presence import OpenHere
+from rongbank.chat.sending import SendRequest
+from rongbank.chat.service import Member
 from rongbank.errors import DomainError, InvalidRequest
 from rongbank.inputs import MAX_ID, InputRefused, loads
 from rongbank.platform import Platform

@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session
 from rongbank import outbox
 from rongbank.chat import notices
 from rongbank.chat.errors import BroadcastConflict, BroadcastNotFound
+from rongbank.chat.records import Conversation
 from rongbank.chat.rules import mask_name
-from rongbank.chat.service import CUSTOMER, ChatService, Conversation, Member
+from rongbank.chat.service import CUSTOMER, ChatService, Member
 
 logger = logging.getLogger(__name__)
 

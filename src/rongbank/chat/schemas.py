@@ -15,7 +15,7 @@ from rongbank.chat.notices import (
     SecurityKind,
     Segment,
 )
-from rongbank.chat.service import MemberInfo, Message, Summary
+from rongbank.chat.records import MemberInfo, Message, Summary
 from rongbank.inputs import Count, Day, Flag, Id, Name, NonBlank
 
 

@@ -30,24 +30,20 @@ from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
+from rongbank.web.account_pages import _accounts
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import (
+from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.security_pages import confirm_change
+from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
-    Me,
-    PlatformDep,
     ResponseField,
     Responses,
     StepUpAnswer,
     ToolChoice,
-    _accounts,
     _challenge_view,
-    _error,
-    _redirect,
-    confirm_change,
     confirm_step_up,
-    render,
 )
 
 router = APIRouter(include_in_schema=False)

@@ -31,23 +31,18 @@ from rongbank.invest.errors import OrderConflict, TradeConflict
 from rongbank.invest.products import Product
 from rongbank.money import parse_positive_amount
 from rongbank.platform import Platform
+from rongbank.web.account_pages import _accounts
 from rongbank.web.csrf import check_csrf
 from rongbank.web.home_pages import ECHARTS
-from rongbank.web.pages import (
+from rongbank.web.pages import Me, PlatformDep, _error, _redirect, lang_of, render
+from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
-    Me,
-    PlatformDep,
     Responses,
     ToolChoice,
-    _accounts,
     _challenge_view,
-    _error,
-    _redirect,
     confirm_payment,
-    lang_of,
-    render,
 )
 
 router = APIRouter(include_in_schema=False, prefix="/invest")

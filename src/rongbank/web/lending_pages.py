@@ -31,22 +31,18 @@ from rongbank.lending.applications import (
 from rongbank.lending.decision_schemas import money, percent, positive_yuan, yuan
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import (
+from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.staff_pages import FormFieldInvalid
+from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
-    Me,
-    PlatformDep,
     Responses,
     StepUpAnswer,
     ToolChoice,
     _challenge_view,
-    _error,
-    _redirect,
     confirm_step_up,
-    render,
 )
-from rongbank.web.staff_pages import FormFieldInvalid
 
 router = APIRouter(include_in_schema=False, prefix="/credit")
 

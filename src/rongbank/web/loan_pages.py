@@ -24,21 +24,15 @@ from rongbank.lending.rules import Split
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import (
+from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, lang_of, render
+from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
-    Me,
-    PlatformDep,
     Responses,
     ToolChoice,
     _challenge_view,
-    _error,
-    _local_time,
-    _redirect,
     confirm_payment,
-    lang_of,
-    render,
 )
 
 router = APIRouter(include_in_schema=False)

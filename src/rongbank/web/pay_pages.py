@@ -30,22 +30,17 @@ from rongbank.payments.errors import CodeNotFound, OrderConflict, PaymentNotFoun
 from rongbank.payments.merchants import Merchant
 from rongbank.payments.service import Payment
 from rongbank.platform import Platform
+from rongbank.web.account_pages import _accounts
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import (
+from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, render
+from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
-    Me,
-    PlatformDep,
     Responses,
     ToolChoice,
-    _accounts,
     _challenge_view,
-    _error,
-    _local_time,
-    _redirect,
     confirm_payment,
-    render,
 )
 
 router = APIRouter(include_in_schema=False)

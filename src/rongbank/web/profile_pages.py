@@ -22,13 +22,12 @@ from rongbank.web.pages import (
     CUSTOMER_COOKIE,
     Me,
     PlatformDep,
-    _carried_challenge,
-    _challenge_view,
     _error,
     _local_time,
     _redirect,
     render,
 )
+from rongbank.web.step_up import _carried_challenge, _challenge_view
 
 router = APIRouter(include_in_schema=False)
 

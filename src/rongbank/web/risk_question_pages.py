@@ -16,16 +16,9 @@ from rongbank.inputs import IdParam
 from rongbank.risk.cases.endpoints import answering
 from rongbank.risk.cases.schemas import yuan
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import (
-    ChallengeField,
-    Me,
-    PlatformDep,
-    ResponseField,
-    _error,
-    _redirect,
-    confirm_change,
-    render,
-)
+from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.security_pages import confirm_change
+from rongbank.web.step_up import ChallengeField, ResponseField
 
 router = APIRouter(include_in_schema=False, prefix="/risk/questions")
 

@@ -27,25 +27,19 @@ from rongbank.idempotency import keyed
 from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
+from rongbank.web.account_pages import _accounts, _masked_name
 from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import translate
-from rongbank.web.pages import (
+from rongbank.web.pages import Me, PlatformDep, _error, _redirect, lang_of, render
+from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
-    Me,
-    PlatformDep,
     Responses,
     StepUpAnswer,
     ToolChoice,
-    _accounts,
     _challenge_view,
-    _error,
-    _masked_name,
-    _redirect,
     confirm_step_up,
-    lang_of,
-    render,
 )
 
 router = APIRouter(include_in_schema=False)

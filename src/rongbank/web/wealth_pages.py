@@ -29,23 +29,17 @@ from rongbank.platform import Platform
 from rongbank.wealth import rules
 from rongbank.wealth.errors import PurchaseConflict, RedemptionConflict
 from rongbank.wealth.service import Assessment, Holding, Payout, Product
+from rongbank.web.account_pages import _accounts
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import (
+from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, lang_of, render
+from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
-    Me,
-    PlatformDep,
     Responses,
     ToolChoice,
-    _accounts,
     _challenge_view,
-    _error,
-    _local_time,
-    _redirect,
     confirm_payment,
-    lang_of,
-    render,
 )
 
 router = APIRouter(include_in_schema=False)

@@ -28,20 +28,16 @@ from rongbank.lending.decision_schemas import money, yuan
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.lending_pages import _choice, _whole, offer_view, reasons_view
-from rongbank.web.pages import (
+from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
-    Me,
-    PlatformDep,
     Responses,
     StepUpAnswer,
     ToolChoice,
     _challenge_view,
-    _error,
-    _redirect,
     confirm_step_up,
-    render,
 )
 
 router = APIRouter(include_in_schema=False, prefix="/pay/{token}/instalments")
