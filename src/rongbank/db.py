@@ -360,7 +360,13 @@ def autocommit(factory: SessionFactory) -> Iterator[Session]:
             # which go straight to the driver (about 20 us of CPU a login check).
             with factory(bind=connection) as session:
                 session.info[_DRIVER] = (None, conn)
-                yield session
+                try:
+                    yield session
+                except BaseException:
+                    # Begun now, its close rolls back as before: on a lost connection
+                    # that is what has SQLAlchemy empty the pool (``unit_of_work``).
+                    session.connection()
+                    raise
         finally:
             if not conn.closed:
                 conn.autocommit = False
