@@ -27,7 +27,7 @@ def test_a_text_array_reads_back_as_the_same_list(session: Session, values: list
 
 
 def test_a_text_array_keeps_what_array_syntax_means_otherwise(session: Session) -> None:
-    values = ["NULL", "", " a ", "{b,c}", 'say "hi"', "back\\slash", "中文"]
+    values = ["NULL", None, "", " a ", "{b,c}", 'say "hi"', "back\\slash", "中文"]
     assert run(session, _TEXTS, {"a": text_array(values)}).fetchone() == (values,)
 
 

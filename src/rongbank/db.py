@@ -431,11 +431,11 @@ def run(
 # PostgreSQL array literals instead, cast where they are used (``CAST(:x AS text[])``).
 
 
-def text_array(values: Iterable[str]) -> str:
+def text_array(values: Iterable[str | None]) -> str:
     """``values`` as a ``text[]`` literal: each element quoted, its backslashes and
     double quotes escaped, so that any text (spaces, commas, braces, ``NULL``) is
-    itself."""
-    return "{" + ",".join('"' + _escaped(v) + '"' for v in values) + "}"
+    itself; None is NULL."""
+    return "{" + ",".join("NULL" if v is None else '"' + _escaped(v) + '"' for v in values) + "}"
 
 
 def bytea_array(values: Iterable[bytes]) -> str:
