@@ -142,6 +142,30 @@ def test_autocommit_commits_each_statement_and_leaves_the_pool_transactional(
         engine.dispose()
 
 
+def test_autocommit_runs_driver_statements_without_a_session_transaction(
+    fresh_db: str,
+) -> None:
+    """``db.run`` in ``db.autocommit`` goes straight to the pooled connection (a login
+    check's statement costs no SQLAlchemy transaction begun and closed); what then
+    goes through the session itself runs on that same connection, and counts at once."""
+    engine = make_engine(fresh_db, pool_size=2)
+    factory = make_session_factory(engine)
+    backend = statement("SELECT pg_backend_pid()")
+    try:
+        with unit_of_work(factory) as session:
+            session.execute(text("CREATE TABLE counted (n int)"))
+        with autocommit(factory) as session:
+            pid = run(session, backend).fetchone()
+            assert not session.in_transaction()
+            session.execute(text("INSERT INTO counted VALUES (1)"))
+            assert session.execute(text("SELECT pg_backend_pid()")).one() == pid
+            assert run(session, backend).fetchone() == pid
+        with unit_of_work(factory) as session:
+            assert session.execute(text("SELECT array_agg(n) FROM counted")).scalar_one() == [1]
+    finally:
+        engine.dispose()
+
+
 def insert_then_refuse(work: AbstractContextManager[Session], n: int) -> None:
     with work as session:
         session.execute(text("INSERT INTO counted VALUES (:n)"), {"n": n})

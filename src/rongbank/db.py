@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from importlib.resources import files
@@ -222,7 +222,8 @@ def _driver(session: Session) -> psycopg.Connection[Any]:
     # found before would run what comes next outside the savepoint.
     transaction = session.get_nested_transaction() or session.get_transaction()
     known = session.info.get(_DRIVER)
-    if known is not None and transaction is not None and known[0] is transaction:
+    # None: :func:`autocommit`'s connection, before anything began a transaction.
+    if known is not None and known[0] is transaction:
         found: psycopg.Connection[Any] = known[1]
         return found
     conn = session.connection().connection.driver_connection
@@ -354,9 +355,18 @@ def autocommit(factory: SessionFactory) -> Iterator[Session]:
         assert isinstance(conn, psycopg.Connection)
         conn.autocommit = True
         try:
-            # SQLAlchemy's begin, commit and rollback cost nothing in autocommit.
+            # SQLAlchemy's begin, commit and rollback cost nothing in autocommit; its
+            # session transaction is not begun at all for :func:`run`'s statements,
+            # which go straight to the driver (about 20 us of CPU a login check).
             with factory(bind=connection) as session:
-                yield session
+                session.info[_DRIVER] = (None, conn)
+                try:
+                    yield session
+                except BaseException:
+                    # Begun now, its close rolls back as before: on a lost connection
+                    # that is what has SQLAlchemy empty the pool (``unit_of_work``).
+                    session.connection()
+                    raise
         finally:
             if not conn.closed:
                 conn.autocommit = False
@@ -411,6 +421,32 @@ def run(
     except psycopg.Error as error:
         raise _as_session_error(error, sql, params) from error
     return cursor
+
+
+# -- array parameters -----------------------------------------------------------------
+#
+# psycopg dumps a Python list in Python, element by element, after looking for the
+# type of its elements: about 6 us of the API's CPU a list parameter, against nothing
+# measurable for a str (tests/support/path_cost). A hot statement takes its arrays as
+# PostgreSQL array literals instead, cast where they are used (``CAST(:x AS text[])``).
+
+
+def text_array(values: Iterable[str | None]) -> str:
+    """``values`` as a ``text[]`` literal: each element quoted, its backslashes and
+    double quotes escaped, so that any text (spaces, commas, braces, ``NULL``) is
+    itself; None is NULL."""
+    return "{" + ",".join("NULL" if v is None else '"' + _escaped(v) + '"' for v in values) + "}"
+
+
+def bytea_array(values: Iterable[bytes]) -> str:
+    """``values`` as a ``bytea[]`` literal (each element in bytea's hex form)."""
+    return "{" + ",".join('"\\\\x' + v.hex() + '"' for v in values) + "}"
+
+
+def _escaped(value: str) -> str:
+    if "\\" in value or '"' in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"')
+    return value
 
 
 @contextmanager

@@ -46,7 +46,7 @@ from rongbank.accounts.staff import StaffMembers
 from rongbank.auth.reset import Holder
 from rongbank.auth.service import AuthService, PrincipalKind
 from rongbank.clock import BUSINESS_TIME_ZONE, Clock
-from rongbank.db import pipeline, run, run_later, statement
+from rongbank.db import pipeline, run, run_later, statement, text_array
 from rongbank.ledger.client_ids import Namespace, RequestKey, request_id
 from rongbank.ledger.repository import ACCOUNT_COLUMNS, AccountRow
 from rongbank.ledger.rules import AccountType, BalanceRule
@@ -144,7 +144,7 @@ _LOCK_ACCOUNT = statement(
     f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = :n FOR UPDATE"  # noqa: S608
 )
 _LOCK_ACCOUNTS = statement(
-    f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = ANY(:ns) "  # noqa: S608
+    f"SELECT {_ACCOUNT_COLUMNS} FROM e_account WHERE number = ANY(CAST(:ns AS text[])) "  # noqa: S608
     "ORDER BY id FOR UPDATE"  # locked as sorted: in id order
 )
 Flow = Literal["inflow", "outflow"]
@@ -167,7 +167,7 @@ _LIMITS_READ = statement(
     + ", ".join(f"l.{c.strip()}" for c in ACCOUNT_COLUMNS.split(","))
     + " FROM e_account e JOIN ledger_account l ON l.id = e.ledger_account_id "
     "LEFT JOIN e_account_usage u ON u.e_account_id = e.id AND u.day >= :y AND u.day <= :d "
-    "WHERE e.number = ANY(:ns) GROUP BY e.id, l.id"
+    "WHERE e.number = ANY(CAST(:ns AS text[])) GROUP BY e.id, l.id"
 )
 _COUNT_PAIR = statement(
     # A transfer's two counts in one statement (the payer's and the payee's rows, in
@@ -624,11 +624,12 @@ class AccountsService(StaffMembers):
         if not luhn_valid(source) or len(source) != 19:
             raise AccountNumberInvalid()
         numbers = [source, destination]
+        listed = text_array(numbers)
         with pipeline(session):
-            locked = run(session, _LOCK_ACCOUNTS, {"ns": numbers})
+            locked = run(session, _LOCK_ACCOUNTS, {"ns": listed})
             if limits:
                 day = self.business_day()
-                params = {"ns": numbers, "d": day, "y": date(day.year, 1, 1)}
+                params = {"ns": listed, "d": day, "y": date(day.year, 1, 1)}
                 usage = run(session, _LIMITS_READ, params)
         rows = locked.fetchall()
         read = None

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.auth.throttle import SourceCounter
-from rongbank.db import driver_sql
+from rongbank.db import bytea_array, driver_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,12 +336,15 @@ def insert_session(
     return session_id
 
 
-_FIND_SESSIONS = f"SELECT token_hash, {_SESSION.removeprefix('SELECT ')} WHERE token_hash = ANY(:h)"
+_FIND_SESSIONS = (
+    f"SELECT token_hash, {_SESSION.removeprefix('SELECT ')} "
+    "WHERE token_hash = ANY(CAST(:h AS bytea[]))"  # db.bytea_array
+)
 _FIND = text(_FIND_SESSIONS)
 _FIND_AND_TOUCH = text(
     # Locked in id order, so that concurrent touches never deadlock.
     "WITH touched AS (UPDATE auth_session SET last_seen_at = :now WHERE id IN ("  # noqa: S608
-    "SELECT id FROM auth_session WHERE token_hash = ANY(:h) "
+    "SELECT id FROM auth_session WHERE token_hash = ANY(CAST(:h AS bytea[])) "
     "AND revoked_at IS NULL AND expires_at > :now AND last_seen_at >= :idle_since "
     f"AND last_seen_at < :stale ORDER BY id FOR UPDATE)) {_FIND_SESSIONS}"
 )
@@ -364,12 +367,13 @@ def find_sessions(
     answer: in a pipeline it goes in one round trip with the statements queued beside
     it (the chat gateway checks a batch of frames' logins on its hot path)."""
     cur = conn.cursor(row_factory=tuple_row)
+    hashes = bytea_array(token_hashes)
     if touch_at is None:
-        cur.execute(_FIND_SQL, {"h": token_hashes})
+        cur.execute(_FIND_SQL, {"h": hashes})
     else:
         cur.execute(
             _FIND_AND_TOUCH_SQL,
-            {"h": token_hashes, "now": touch_at, "idle_since": idle_since, "stale": stale_before},
+            {"h": hashes, "now": touch_at, "idle_since": idle_since, "stale": stale_before},
         )
     return lambda: {bytes(row[0]): SessionRow(*row[1:]) for row in cur.fetchall()}
 

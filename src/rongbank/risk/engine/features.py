@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from rongbank.auth.tools import PaymentRequest
 from rongbank.clock import BUSINESS_TIME_ZONE
-from rongbank.db import run, run_later, statement
+from rongbank.db import run, run_later, statement, text_array
 
 FeatureValues = dict[str, Any]
 
@@ -76,15 +76,16 @@ _READ = statement(
     "  coalesce(sum(new_payees) FILTER (WHERE grain = 'h' AND bucket > :t24h), 0), "
     "  coalesce(max(max_amount) FILTER (WHERE grain = 'd' AND bucket > :t30d), 0), "
     f" {_SUMS}) AS row FROM risk_counter "
-    " WHERE subject = ANY(:subjects) AND bucket > :t30d GROUP BY subject) w)"
+    " WHERE subject = ANY(CAST(:subjects AS text[])) AND bucket > :t30d GROUP BY subject) w)"
 )
 
 _WRITE = statement(
     "WITH d AS (INSERT INTO risk_decision (id, customer_id, purpose, payer, payee, amount, "
     " client_id, device, action, score, reasons, rules, features, hold_ref, decided_at) "
     " OVERRIDING SYSTEM VALUE "
-    " VALUES (:id, :c, :purpose, :payer, :payee, :amount, :client_id, :device, :action, :score, "
-    " :reasons, CAST(:rules AS jsonb), CAST(:features AS jsonb), :hold_ref, :now)), "
+    " VALUES (:id, :c, :purpose, :payer, :payee, :amount, :client_id, :device, :action, "
+    " :score, CAST(:reasons AS text[]), CAST(:rules AS jsonb), CAST(:features AS jsonb), "
+    " :hold_ref, :now)), "
     "counted AS (INSERT INTO risk_counter AS rc "
     " (subject, grain, bucket, n, amount, max_amount, new_payees) "
     # Each subject's bucket of each grain, floored here: a list of instants costs
@@ -155,7 +156,7 @@ def read(
         "payee": payment.payee,
         "device": device,
         "probe": payment.amount >= LEDGER_HISTORY_FROM,
-        "subjects": subjects.all(),
+        "subjects": text_array(subjects.all()),
     }
     for suffix, grain, length in _WINDOWS:
         # Buckets that start after this instant lie wholly inside the window.
@@ -244,15 +245,15 @@ def write(
         "device": device,
         "action": decided.action,
         "score": decided.score,
-        "reasons": list(decided.reasons),
+        "reasons": text_array(decided.reasons),
         "rules": orjson.dumps(decided.rules).decode(),
         "features": orjson.dumps(dict(features)).decode(),
         "hold_ref": decided.hold_ref,
         "now": now,
         "new": 1 if features.get("new_payee") else 0,
-        "subjects": subjects,
-        "kinds": [k for k, _ in seen],
-        "values": [v for _, v in seen],
+        "subjects": text_array(subjects),
+        "kinds": text_array(k for k, _ in seen),
+        "values": text_array(v for _, v in seen),
     }
     if deferred:
         run_later(session, _WRITE, params)
