@@ -129,11 +129,13 @@ def main() -> None:
         for part, (name, prepare) in enumerate({"healthz": healthz, **chosen}.items(), 1):
             for i in range(args.warmup):
                 send(prepare(i))
-            requests = [prepare(args.warmup + i) for i in range(args.requests)]
             control("--zero")
             control("--instr=on")
-            for request in requests:
-                send(request)
+            # Each request is prepared just before it is sent (in this process, while
+            # the API's counted process waits): a mall checkout's cart is the
+            # customer's, emptied by the checkout before it.
+            for i in range(args.requests):
+                send(prepare(args.warmup + i))
             control("--instr=off")
             control("--dump")
             dump = Path(f"{out}.{part}")
