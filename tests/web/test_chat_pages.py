@@ -95,7 +95,10 @@ def clients(platform: Platform) -> Iterator[list[TestClient]]:
 
 
 def browser(platform: Platform, clients: list[TestClient]) -> TestClient:
-    client = TestClient(create_app(platform, background=False))
+    """A browser of its own (its cookies) on the test's one app, as one bank serves
+    everyone: a new app's first request indexes every route (half a second of CPU)."""
+    app = clients[0].app if clients else create_app(platform, background=False)
+    client = TestClient(app)
     client.__enter__()
     clients.append(client)
     return client
