@@ -25,7 +25,7 @@ from rongbank.web.i18n import translate
 from rongbank.web.pages import templates
 from tests.chat.samples import png_with_text
 from tests.support import web as support
-from tests.support.web import ask, conversation_of, direct, say
+from tests.support.web import ask, browser, conversation_of, direct, say
 from tests.wealth.helpers import assessed
 from tests.web.conftest import deposit, sms_code
 from tests.web.test_security_pages import WebCustomer
@@ -92,16 +92,6 @@ def clients(platform: Platform) -> Iterator[list[TestClient]]:
     finally:
         for client in made:
             client.__exit__(None, None, None)
-
-
-def browser(platform: Platform, clients: list[TestClient]) -> TestClient:
-    """A browser of its own (its cookies) on the test's one app, as one bank serves
-    everyone: a new app's first request indexes every route (half a second of CPU)."""
-    app = clients[0].app if clients else create_app(platform, background=False)
-    client = TestClient(app)
-    client.__enter__()
-    clients.append(client)
-    return client
 
 
 @pytest.fixture
