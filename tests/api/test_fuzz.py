@@ -9,8 +9,8 @@ and match the documented schema: for a refusal that is the error envelope, not
 FastAPI's ``{detail}``; an invalid request must be refused.
 
 The world (people, a shop, staff) is committed once into a database of this
-module's own; each operation then runs on the usual ``platform`` fixture over it, in
-a transaction rolled back after the test, and each request in a savepoint rolled back
+module's own; the operations then run on one app and platform over it, in a
+transaction rolled back after the module, and each request in a savepoint rolled back
 after it, so every example starts from the same world and nothing a request changed
 is seen by the next. The examples are derandomized, so a run is repeatable;
 ``RONGBANK_FUZZ_EXAMPLES`` asks for more than the default (and ``RONGBANK_FUZZ_SEED``
@@ -42,7 +42,7 @@ from rongbank.embedded import EmbeddedPostgres
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 from tests.accounts.test_endpoints import People
-from tests.conftest import OPERATOR_TOKEN, START, TEMPLATE
+from tests.conftest import OPERATOR_TOKEN, START, TEMPLATE, platform_on
 from tests.payments.helpers import Shop
 from tests.support.routes import routes_only
 from tests.test_authorization import SERVING_ROLES, STAFF_ROLES
@@ -126,14 +126,31 @@ def world(world_url: str) -> World:
 
 @pytest.fixture(scope="module")
 def engine(world_url: str) -> Iterator[Engine]:
-    """Here ``connection`` and ``platform`` are over the world's database."""
+    """The world's database, for ``world_connection``."""
     engine = make_engine(world_url)
     yield engine
     engine.dispose()
 
 
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
+@pytest.fixture(scope="module")
+def world_connection(engine: Engine) -> Iterator[Connection]:
+    """One transaction over the world for the module, rolled back at its end: each
+    request runs in a savepoint of its own, rolled back after it (:func:`send`), so
+    no operation sees what another's requests changed."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+
+
+@pytest.fixture(scope="module")
+def client(world_connection: Connection) -> Iterator[TestClient]:
+    """One app for every operation: a new app's first request indexes every route
+    (``rongbank.api.dispatch``), half a second of CPU that an app per operation paid
+    for each."""
+    platform = platform_on(world_connection, FrozenClock(START))
     with TestClient(create_app(platform, background=False)) as client:
         yield client
 
@@ -177,7 +194,7 @@ def _multipart(parts: list[tuple[str, tuple[str | None, Any]]]) -> dict[str, Any
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.label)
 def test_no_operation_fails_or_answers_off_its_documentation(
-    operation: Any, world: World, client: TestClient, connection: Connection
+    operation: Any, world: World, client: TestClient, world_connection: Connection
 ) -> None:
     strategies = [operation.as_strategy(mode) for mode in GenerationMode]
     known = {
@@ -197,6 +214,6 @@ def test_no_operation_fails_or_answers_off_its_documentation(
     @seed(int(SEED or 0))
     @given(case=st.one_of(strategies))
     def fuzz(case: Any) -> None:
-        case.validate_response(send(client, world, connection, case), checks=CHECKS)
+        case.validate_response(send(client, world, world_connection, case), checks=CHECKS)
 
     fuzz()

@@ -12,11 +12,24 @@ from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 
+from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.platform import Platform
 from tests.factories.identity import resident_id
 from tests.factories.people import PASSWORD
 from tests.support.sms import sms_code
+
+
+def browser(platform: Platform, clients: list[TestClient]) -> TestClient:
+    """A browser of its own (its cookies), entered, on the test's one app: the first
+    makes the app, the others in ``clients`` share it, as one bank serves everyone (a
+    new app's first request indexes every route, half a second of CPU each time).
+    ``clients``' owner exits them at the end of the test."""
+    app = clients[0].app if clients else create_app(platform, background=False)
+    client = TestClient(app)
+    client.__enter__()
+    clients.append(client)
+    return client
 
 
 class Forms(HTMLParser):

@@ -26,7 +26,7 @@ from rongbank.web.i18n import translate
 from rongbank.web.pages import templates
 from tests.chat.samples import png_with_text
 from tests.support import web as support
-from tests.support.web import ask, conversation_of, direct, say
+from tests.support.web import ask, browser, conversation_of, direct, say
 from tests.wealth.helpers import assessed
 from tests.web.conftest import deposit, sms_code
 from tests.web.test_security_pages import WebCustomer
@@ -93,13 +93,6 @@ def clients(platform: Platform) -> Iterator[list[TestClient]]:
     finally:
         for client in made:
             client.__exit__(None, None, None)
-
-
-def browser(platform: Platform, clients: list[TestClient]) -> TestClient:
-    client = TestClient(create_app(platform, background=False))
-    client.__enter__()
-    clients.append(client)
-    return client
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from datetime import date, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from rongbank.api.app import create_app
 from rongbank.auth.service import PrincipalKind
 from rongbank.payments.service import OrderRequest
 from rongbank.payments.settlement import settle_all
 from rongbank.platform import Platform
+from tests.support.web import browser
 from tests.web.conftest import PASSWORD, deposit, sms_code
 from tests.web.test_security_pages import WebCustomer
 
@@ -84,13 +84,6 @@ def clients(platform: Platform) -> Iterator[list[TestClient]]:
     finally:
         for client in made:
             client.__exit__(None, None, None)
-
-
-def browser(platform: Platform, clients: list[TestClient]) -> TestClient:
-    client = TestClient(create_app(platform, background=False))
-    client.__enter__()
-    clients.append(client)
-    return client
 
 
 @pytest.fixture

@@ -37,8 +37,9 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def payee(platform: Platform) -> Iterator[WebCustomer]:
-    with TestClient(create_app(platform, background=False)) as other:
+def payee(client: TestClient, platform: Platform) -> Iterator[WebCustomer]:
+    # Another browser on the same app: a new app's first request indexes every route.
+    with TestClient(client.app) as other:
         yield WebCustomer(other, platform, "李雷", "13900000402", 402)
 
 

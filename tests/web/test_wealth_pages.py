@@ -139,7 +139,7 @@ def test_a_redemption_after_the_cutoff_says_when_it_is_paid(
 def test_another_customers_holding_is_not_found(
     me: WebCustomer, platform: Platform, holding: int
 ) -> None:
-    with TestClient(create_app(platform, background=False)) as other:
+    with TestClient(me.client.app) as other:  # another browser, the same bank
         eve = WebCustomer(other, platform, "李雷", "13900000802", 802)
         eve.get("/wealth")
         assert "data-holding" not in eve.page.text
@@ -375,7 +375,7 @@ class TestBuying:
     def test_another_customers_account_is_refused(
         self, me: WebCustomer, platform: Platform
     ) -> None:
-        with TestClient(create_app(platform, background=False)) as other:
+        with TestClient(me.client.app) as other:  # another browser, the same bank
             eve = WebCustomer(other, platform, "李雷", "13900000802", 802)
             assessed(platform, eve.id, level=5)
             eve.get("/wealth")
@@ -400,7 +400,7 @@ class TestBuying:
         assert held(platform, me.id) == []
         me.get("/wealth/products/NOSUCH/buy")
         assert me.page.status_code == 404
-        with TestClient(create_app(platform, background=False)) as anonymous:
+        with TestClient(me.client.app) as anonymous:
             response = anonymous.get("/wealth/products/RBHQ/buy", follow_redirects=False)
             assert response.status_code == 303
 
