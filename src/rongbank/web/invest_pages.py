@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import DomainError
@@ -50,7 +51,7 @@ from rongbank.web.pages import (
     render,
 )
 
-router = APIRouter(include_in_schema=False, prefix="/invest")
+router = APIRouter(include_in_schema=False, prefix="/invest", route_class=OneHopRoute)
 
 Code = Annotated[str, Query(pattern=r"^[A-Z_]{2,20}$")]
 CANDLES = 48

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
@@ -48,7 +49,7 @@ from rongbank.web.pages import (
 )
 from rongbank.web.staff_pages import FormFieldInvalid
 
-router = APIRouter(include_in_schema=False, prefix="/credit")
+router = APIRouter(include_in_schema=False, prefix="/credit", route_class=OneHopRoute)
 
 PRODUCT = "personal_credit"
 FIELDS = (
