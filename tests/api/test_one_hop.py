@@ -13,7 +13,7 @@ import anyio
 import anyio.to_thread
 import fastapi.routing
 import pytest
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Form, Header, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -179,6 +179,10 @@ def _app() -> tuple[FastAPI, dict[str, Any]]:
     def with_yield(value: Annotated[str, Depends(opened)]) -> dict[str, str]:
         return {"value": value}
 
+    @router.post("/form")
+    def form(text: Annotated[str, Form()]) -> dict[str, str]:
+        return {"text": text}
+
     @router.get("/wrong")
     def wrong() -> Answer:
         return {"text": "no who"}  # type: ignore[return-value]
@@ -209,6 +213,15 @@ def test_fastapis_answers_kept(hand_overs: list[str]) -> None:
         invalid = client.post("/v/notes", json={})
         assert invalid.status_code == 422
         assert {e["loc"][0] for e in invalid.json()["detail"]} == {"header", "body"}
+        # A URL-encoded form is parsed on the worker thread; a multipart one is not.
+        hand_overs.clear()
+        assert client.post("/v/form", data={"text": "hi"}).json() == {"text": "hi"}
+        assert hand_overs == ["_run_to_end"]
+        hand_overs.clear()
+        multipart = client.post("/v/form", data={"text": "hi"}, files={"f": b"x"})
+        assert multipart.json() == {"text": "hi"}
+        assert "_run_to_end" not in hand_overs
+        assert client.post("/v/form", data={}).status_code == 422
         # An answer that is not what the endpoint says is FastAPI's 500.
         assert client.get("/v/wrong").status_code == 500
         # What could wait on the worker thread is left to FastAPI's handler.

@@ -18,10 +18,12 @@ parameters and the error bodies are FastAPI's; the OpenAPI document is built fro
 the route's own tree, untouched.
 
 A coroutine driven like that on a worker thread must never wait. Routes where it
-could keep FastAPI's handler: an ``async`` endpoint, a form body, a streamed answer,
-a body size limit, a dependency with ``yield`` or a concurrency limit, an ``async``
-dependency whose code awaits anything; so does every request while the application's
-``dependency_overrides`` are set (tests), answered exactly as FastAPI answers it.
+could keep FastAPI's handler: an ``async`` endpoint, a streamed answer, a body size
+limit, a dependency with ``yield`` or a concurrency limit, an ``async`` dependency
+whose code awaits anything; so do a multipart form (its files may be written to disk
+in the thread pool) and every request while the application's
+``dependency_overrides`` are set (tests), answered exactly as FastAPI answers them.
+A URL-encoded form (the web bank's) is parsed from the body already read.
 
 It relies on FastAPI's request handler reading the body with ``await
 request.body()`` (Starlette keeps the body read before) and on the private
@@ -69,13 +71,16 @@ class OneHopRoute(APIRoute):
             return fastapis
         with _dependant_swapped(route, in_place):
             whole = super().get_route_handler()
-        reads_body = route.body_field is not None
+        body = route.body_field
+        form = body is not None and isinstance(body.field_info, params.Form)
         overrides = route.dependency_overrides_provider
 
         async def one_hop(request: Request) -> Response:
-            if overrides is not None and getattr(overrides, "dependency_overrides", None):
+            if (overrides is not None and getattr(overrides, "dependency_overrides", None)) or (
+                form and _multipart(request)
+            ):
                 return await fastapis(request)
-            if reads_body:
+            if body is not None:
                 try:
                     await request.body()  # kept by the request for the handler
                 except Exception:
@@ -86,16 +91,19 @@ class OneHopRoute(APIRoute):
 
 
 def _may_run_in_place(route: Any) -> bool:
-    body = route.body_field
     return (
-        not inspect.iscoroutinefunction(route.dependant.call)
-        and not inspect.isgeneratorfunction(route.dependant.call)
-        and not (body is not None and isinstance(body.field_info, params.Form))
+        not _is_coroutine(route.dependant.call)
+        and not _is_generator(route.dependant.call)
         and not route.is_sse_stream
         and not route.is_json_stream
         and route.stream_item_field is None
         and getattr(route, "max_body_size", None) is None
     )
+
+
+def _multipart(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").partition(";")[0]
+    return kind.strip().lower().startswith("multipart/")
 
 
 def _in_place_tree(route: Any) -> Dependant | None:
