@@ -23,7 +23,9 @@ limit, a dependency with ``yield`` or a concurrency limit, an ``async`` dependen
 whose code awaits anything; so do a multipart form (its files may be written to disk
 in the thread pool) and every request while the application's
 ``dependency_overrides`` are set (tests), answered exactly as FastAPI answers them.
-A URL-encoded form (the web bank's) is parsed from the body already read.
+A URL-encoded form (the web bank's) is parsed from the body already read. An
+``async`` dependency that never awaits runs on the worker thread too: one must not
+reach for the event loop without awaiting (``asyncio.create_task``).
 
 It relies on FastAPI's request handler reading the body with ``await
 request.body()`` (Starlette keeps the body read before) and on the private
