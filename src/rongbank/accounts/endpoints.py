@@ -21,6 +21,7 @@ from rongbank.api.deps import (
     keyed_request,
     require_staff,
 )
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.auth.tools import PaymentRequest
@@ -29,9 +30,9 @@ from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
-public = APIRouter(tags=["direct bank"])
-customer = APIRouter(tags=["direct bank"], prefix="/me")
-staff = APIRouter(tags=["staff"], prefix="/staff")
+public = APIRouter(tags=["direct bank"], route_class=OneHopRoute)
+customer = APIRouter(tags=["direct bank"], prefix="/me", route_class=OneHopRoute)
+staff = APIRouter(tags=["staff"], prefix="/staff", route_class=OneHopRoute)
 
 CNY_SCALE = 2
 

@@ -28,6 +28,7 @@ from rongbank.accounts.funding import (
 )
 from rongbank.accounts.schemas import AccountNumber, Amount
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.tools import PaymentRequest
 from rongbank.inputs import Id, IdParam, Name
@@ -35,7 +36,7 @@ from rongbank.inputs import Input as Strict
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
-router = APIRouter(tags=["direct bank"], prefix="/me")
+router = APIRouter(tags=["direct bank"], prefix="/me", route_class=OneHopRoute)
 
 CNY_SCALE = 2
 

@@ -20,12 +20,13 @@ from rongbank.accounts.payees import NAME_LENGTH, Payee, RecentPayee
 from rongbank.accounts.receipts import transfer_receipt
 from rongbank.accounts.schemas import AccountNumber
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.inputs import IdParam, Name
 from rongbank.inputs import Input as Strict
 from rongbank.money import format_amount
 from rongbank.platform import Platform
 
-router = APIRouter(tags=["direct bank"], prefix="/me")
+router = APIRouter(tags=["direct bank"], prefix="/me", route_class=OneHopRoute)
 
 PayeeName = Annotated[Name, Field(max_length=NAME_LENGTH, examples=["房东"])]
 

@@ -21,6 +21,7 @@ from rongbank.accounts.scheduled import Run, RunStatus, ScheduledTransfer, Sched
 from rongbank.accounts.schedules import Frequency, Schedule
 from rongbank.accounts.schemas import AccountNumber, Amount
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.tools import PaymentRequest
 from rongbank.idempotency import Keyed
@@ -29,7 +30,7 @@ from rongbank.inputs import Input as Strict
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
-router = APIRouter(tags=["direct bank"], prefix="/me")
+router = APIRouter(tags=["direct bank"], prefix="/me", route_class=OneHopRoute)
 
 CNY_SCALE = 2
 

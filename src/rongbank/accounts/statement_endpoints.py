@@ -20,11 +20,12 @@ from rongbank.accounts.statements import (
 )
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
 from rongbank.api.docs import file_answer
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.inputs import CountParam, Day
 from rongbank.money import format_amount, parse_amount
 from rongbank.platform import Platform
 
-router = APIRouter(tags=["direct bank"], prefix="/me")
+router = APIRouter(tags=["direct bank"], prefix="/me", route_class=OneHopRoute)
 
 CNY_SCALE = 2
 

@@ -27,6 +27,7 @@ from rongbank.api.guard import InputGuard
 from rongbank.api.headers import SecurityHeaders
 from rongbank.api.observe import Observe
 from rongbank.api.observe import router as operations_router
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth import endpoints as auth_endpoints
 from rongbank.auth import session_endpoints
 from rongbank.chat import attachment_endpoints, card_endpoints, push_endpoints
@@ -145,6 +146,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
         # generated clients (FastAPI's default also spells out the path and method).
         generate_unique_id_function=lambda route: route.name,
     )
+    app.router.route_class = OneHopRoute  # routes added here directly (the favicon)
     app.state.platform = platform
     install_error_handlers(app, page=error_pages.error_page)
     complete_openapi(app)

@@ -22,7 +22,9 @@ _bearer = HTTPBearer(auto_error=False)
 
 # Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` one in its
 # thread pool, a hand-over between threads each (about 0.1 ms of CPU on a money path
-# of 6 ms, measured with ``tests/support/path_cost``).
+# of 6 ms, measured with ``tests/support/path_cost``). Those with I/O (the login
+# check) are plain ``def``s: under ``rongbank.api.one_hop.OneHopRoute`` they run on
+# the endpoint's worker thread, in the request's one hand-over.
 
 
 def platform_of(request: Request) -> Platform:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from rongbank.api.one_hop import OneHopRoute
+
 SWAGGER_UI_VERSION = "5.35.0"
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 _PAGE = f"""<!doctype html>
 <html lang="en">

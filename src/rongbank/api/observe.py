@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rongbank import metrics
 from rongbank.api.errors import ERROR_CODE
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.db import alembic_config, autocommit
 from rongbank.jobs import job_lags
 from rongbank.logs import REQUEST_ID, request_id_from
@@ -161,7 +162,7 @@ class Observe:
             )
 
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=OneHopRoute)
 
 
 @router.get("/healthz")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.api.docs import file_answer
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth import gridcard
 from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal
@@ -26,9 +27,9 @@ from rongbank.inputs import IdParam, Input
 from rongbank.money import format_amount, parse_amount
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["authentication tools"], prefix="/me")
-staff = APIRouter(tags=["staff"], prefix="/staff")
-public = APIRouter(tags=["authentication tools"], prefix="/ca")
+customer = APIRouter(tags=["authentication tools"], prefix="/me", route_class=OneHopRoute)
+staff = APIRouter(tags=["staff"], prefix="/staff", route_class=OneHopRoute)
+public = APIRouter(tags=["authentication tools"], prefix="/ca", route_class=OneHopRoute)
 
 CNY_SCALE = 2
 LimitKind = Literal["password_free", "sms", "grid_card", "token", "ukey"]

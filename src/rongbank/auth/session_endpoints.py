@@ -12,14 +12,15 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.audit.service import AuditRow
 from rongbank.auth import throttle
 from rongbank.auth.devices import describe
 from rongbank.auth.service import SessionInfo
 from rongbank.inputs import IdParam, Input
 
-customer = APIRouter(tags=["sessions and password"], prefix="/me")
-public = APIRouter(tags=["sessions and password"])
+customer = APIRouter(tags=["sessions and password"], prefix="/me", route_class=OneHopRoute)
+public = APIRouter(tags=["sessions and password"], route_class=OneHopRoute)
 
 Secret = Annotated[SecretStr, Field(max_length=200)]
 

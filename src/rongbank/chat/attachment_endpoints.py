@@ -16,12 +16,12 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.types import Message
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, platform_of
 from rongbank.api.docs import file_answer
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.chat import schemas as s
 from rongbank.chat.attachments import Download
 from rongbank.chat.endpoints import ChatStaff, sent_out
@@ -40,7 +40,7 @@ class _BodyOverLimit(Exception):
     pass
 
 
-class CappedUploadRoute(APIRoute):
+class CappedUploadRoute(OneHopRoute):
     """A route whose request body may be at most the largest attachment plus
     :data:`FORM_ALLOWANCE`, refused with ``chat_attachment_too_large`` (413).
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.auth.stepup import ChallengeFailed, ChallengeRequired
@@ -37,8 +38,10 @@ from rongbank.lending import checkout_endpoints as checkout
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["e-Link service cards"], prefix="/me/chat")
-staff = APIRouter(tags=["e-Link service cards (staff)"], prefix="/staff/chat")
+customer = APIRouter(tags=["e-Link service cards"], prefix="/me/chat", route_class=OneHopRoute)
+staff = APIRouter(
+    tags=["e-Link service cards (staff)"], prefix="/staff/chat", route_class=OneHopRoute
+)
 
 CNY_SCALE = 2
 Serving = Annotated[Principal, Depends(require_staff(*roles.OFFERS))]

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.api.docs import file_answer
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.chat import schemas as s
 from rongbank.chat.records import SyncResult
@@ -28,8 +29,8 @@ from rongbank.errors import InvalidRequest
 from rongbank.inputs import CountParam, IdParam, Moment
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
-staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
+customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat", route_class=OneHopRoute)
+staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat", route_class=OneHopRoute)
 
 ALL_STAFF = roles.ALL_STAFF
 ChatStaff = Annotated[Principal, Depends(require_staff(*ALL_STAFF))]

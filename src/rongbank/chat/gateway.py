@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from rongbank import metrics
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.chat import schemas as s
 from rongbank.chat.bus import Push, encode
@@ -55,7 +56,7 @@ from rongbank.platform import Platform
 from rongbank.web.pages import CUSTOMER_COOKIE, STAFF_COOKIE
 
 logger = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(route_class=OneHopRoute)
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403

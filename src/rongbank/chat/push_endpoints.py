@@ -10,14 +10,15 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.chat import notices
 from rongbank.chat import schemas as s
 from rongbank.chat.push import BroadcastFigures
 from rongbank.inputs import IdParam
 
-customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat")
-staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat")
+customer = APIRouter(tags=["e-Link chat"], prefix="/me/chat", route_class=OneHopRoute)
+staff = APIRouter(tags=["e-Link chat (staff)"], prefix="/staff/chat", route_class=OneHopRoute)
 Broadcaster = Annotated[Principal, Depends(require_staff(*roles.BROADCASTS))]
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.tools import PaymentRequest
 from rongbank.inputs import IdParam
@@ -26,7 +27,7 @@ from rongbank.invest.products import PRICE_SCALE, Product
 from rongbank.money import parse_amount, parse_positive_amount
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["invest"], prefix="/me/invest")
+customer = APIRouter(tags=["invest"], prefix="/me/invest", route_class=OneHopRoute)
 
 Code = Annotated[str, Path(pattern=r"^[A-Z_]{2,20}$")]
 

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import StaffActor, get_platform, require_staff_or_operator
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import InvalidRequest
 from rongbank.inputs import CountParam, IdParam, Moment, parse_id
 from rongbank.ledger import repository as repo
@@ -53,7 +54,7 @@ from rongbank.platform import Platform
 READERS = ("operations", "risk_analyst")
 KEEPERS = ("operations",)
 
-router = APIRouter(tags=["ledger"])
+router = APIRouter(tags=["ledger"], route_class=OneHopRoute)
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 Reader = Annotated[StaffActor, Depends(require_staff_or_operator(*READERS))]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.inputs import Input as Strict
 from rongbank.lending import decision_schemas as s
@@ -23,7 +24,7 @@ from rongbank.lending.checkout import CheckoutDecision
 from rongbank.payments.service import Payment
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["lending"], prefix="/me/orders")
+customer = APIRouter(tags=["lending"], prefix="/me/orders", route_class=OneHopRoute)
 
 
 class InstalmentsIn(Strict):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.inputs import IdParam
@@ -22,8 +23,8 @@ from rongbank.lending.application_errors import ApplicationConflict
 from rongbank.lending.applications import Application, Ask
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["lending"], prefix="/me/lending")
-staff = APIRouter(tags=["staff"], prefix="/staff/lending")
+customer = APIRouter(tags=["lending"], prefix="/me/lending", route_class=OneHopRoute)
+staff = APIRouter(tags=["staff"], prefix="/staff/lending", route_class=OneHopRoute)
 
 CreditOfficer = Annotated[Principal, Depends(require_staff(*roles.CREDIT_REVIEW))]
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.tools import PaymentRequest
 from rongbank.inputs import IdParam
@@ -22,7 +23,7 @@ from rongbank.lending.loans import Loan
 from rongbank.money import parse_positive_amount
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["lending"], prefix="/me/loans")
+customer = APIRouter(tags=["lending"], prefix="/me/loans", route_class=OneHopRoute)
 
 
 def _amount(text: str | None) -> int | None:

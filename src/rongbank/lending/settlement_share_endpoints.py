@@ -13,13 +13,16 @@ from pydantic import BaseModel, Field, StrictInt
 
 from rongbank import roles
 from rongbank.api.deps import PlatformDep, require_staff
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.inputs import Id, IdParam
 from rongbank.inputs import Input as Strict
 from rongbank.lending.settlement_share import BPS, ShareRequest
 from rongbank.platform import Platform
 
-staff = APIRouter(tags=["staff"], prefix="/staff/lending/settlement-shares")
+staff = APIRouter(
+    tags=["staff"], prefix="/staff/lending/settlement-shares", route_class=OneHopRoute
+)
 
 CreditStaff = Annotated[Principal, Depends(require_staff(*roles.SETTLEMENT_SHARES))]
 

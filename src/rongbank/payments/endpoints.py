@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
 from rongbank.api.docs import file_answer
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.auth.tools import PaymentRequest
@@ -47,9 +48,9 @@ from rongbank.payments.settlement import (
 )
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["e-Pay"], prefix="/me")
-merchant = APIRouter(tags=["e-Pay merchants"], prefix="/merchant")
-staff = APIRouter(tags=["staff"], prefix="/staff")
+customer = APIRouter(tags=["e-Pay"], prefix="/me", route_class=OneHopRoute)
+merchant = APIRouter(tags=["e-Pay merchants"], prefix="/merchant", route_class=OneHopRoute)
+staff = APIRouter(tags=["staff"], prefix="/staff", route_class=OneHopRoute)
 _CSV = file_answer("text/csv", description="The file, as CSV.")
 
 CNY_SCALE = 2

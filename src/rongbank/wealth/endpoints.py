@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import PaymentRequest
@@ -24,8 +25,8 @@ from rongbank.wealth import schemas as s
 from rongbank.wealth.errors import PurchaseConflict, RedemptionConflict
 from rongbank.wealth.service import Product
 
-customer = APIRouter(tags=["wealth"], prefix="/me/wealth")
-staff = APIRouter(tags=["staff"], prefix="/staff/wealth")
+customer = APIRouter(tags=["wealth"], prefix="/me/wealth", route_class=OneHopRoute)
+staff = APIRouter(tags=["staff"], prefix="/staff/wealth", route_class=OneHopRoute)
 
 ProductKeeper = Annotated[Principal, Depends(require_staff(*roles.WEALTH_PRODUCTS))]
 Catalogue = Annotated[Principal, Depends(require_staff(*roles.WEALTH_CATALOGUE))]

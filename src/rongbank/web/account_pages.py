@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from rongbank.accounts.receipts import transfer_entry
 from rongbank.accounts.service import EAccount
 from rongbank.accounts.statements import Movement, StatementsService, render_csv, render_pdf
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import DomainError, Forbidden
@@ -35,7 +36,7 @@ from rongbank.web.step_up import (
     confirm_payment,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 
 def _accounts(platform: Platform, customer_id: int) -> list[dict[str, Any]]:

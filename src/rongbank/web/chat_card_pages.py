@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.chat.card_store import Card, CardKind
 from rongbank.chat.errors import (
@@ -49,7 +50,7 @@ from rongbank.web.step_up import (
     confirm_payment,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 
 @router.post("/chat/{conversation_id:int}/cards")

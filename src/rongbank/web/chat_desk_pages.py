@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.chat.card_store import CardKind
 from rongbank.chat.errors import (
@@ -46,7 +47,7 @@ from rongbank.web.pages import (
     staff_page,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 Manager = Annotated[tuple[Principal, str], Depends(staff_page(*roles.CHAT_DESK))]
 

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.chat.service import CUSTOMER, Member
 from rongbank.errors import DomainError
 from rongbank.inputs import CountParam, IdParam
@@ -46,7 +47,7 @@ from rongbank.web.pages import (
     render,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 
 @router.get("/chat")

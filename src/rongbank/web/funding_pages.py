@@ -24,6 +24,7 @@ from rongbank.accounts.funding_endpoints import (
     unbinding_audited,
     withdrawal_authorised,
 )
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import DomainError
@@ -46,7 +47,7 @@ from rongbank.web.step_up import (
     confirm_step_up,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 NOTICES = {"bound": "card_bound_notice", "unbound": "card_unbound_notice"}
 

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
 from rongbank.accounts.statements import BANK_MEMOS
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
@@ -38,7 +39,7 @@ from rongbank.web.formatting import amount
 from rongbank.web.i18n import LANGUAGES, translate
 from rongbank.web.pages import Me, PlatformDep, _error, _local_time, lang_of, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 ECHARTS = "/static/echarts-6.1.0.min.js"
 """Apache ECharts 6.1.0 (Apache-2.0), ``dist/echarts.min.js`` of the npm package as

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import DomainError
@@ -45,7 +46,7 @@ from rongbank.web.step_up import (
     confirm_payment,
 )
 
-router = APIRouter(include_in_schema=False, prefix="/invest")
+router = APIRouter(include_in_schema=False, prefix="/invest", route_class=OneHopRoute)
 
 Code = Annotated[str, Query(pattern=r"^[A-Z_]{2,20}$")]
 CANDLES = 48

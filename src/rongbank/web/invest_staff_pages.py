@@ -13,11 +13,12 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.invest.amounts import notional
 from rongbank.web.pages import PlatformDep, _local_time, lang_of, render, staff_page
 from rongbank.web.staff_pages import StaffMember
 
-router = APIRouter(include_in_schema=False, prefix="/staff/invest")
+router = APIRouter(include_in_schema=False, prefix="/staff/invest", route_class=OneHopRoute)
 
 Watcher = Annotated[StaffMember, Depends(staff_page(*roles.INVEST_MARKET))]
 SHOWN = 50

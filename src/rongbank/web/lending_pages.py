@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
@@ -44,7 +45,7 @@ from rongbank.web.step_up import (
     confirm_step_up,
 )
 
-router = APIRouter(include_in_schema=False, prefix="/credit")
+router = APIRouter(include_in_schema=False, prefix="/credit", route_class=OneHopRoute)
 
 PRODUCT = "personal_credit"
 FIELDS = (

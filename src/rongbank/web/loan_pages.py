@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
 from rongbank.idempotency import keyed
@@ -35,7 +36,7 @@ from rongbank.web.step_up import (
     confirm_payment,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 KINDS = ("repay", "prepay")
 """A repayment of what is due, and an early one."""

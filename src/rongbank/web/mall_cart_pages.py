@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
@@ -26,7 +27,7 @@ from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 Csrf = Annotated[str, Form()]
 Number = Annotated[str, Form(max_length=12)]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
 from rongbank.inputs import MAX_ID, IdParam
@@ -20,7 +21,7 @@ from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 Csrf = Annotated[str, Form()]
 

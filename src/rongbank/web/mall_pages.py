@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.mall.catalogue.endpoints import image_response, run_search
@@ -18,7 +19,7 @@ from rongbank.mall.catalogue.service import Category
 from rongbank.platform import Platform
 from rongbank.web.pages import Me, PlatformDep, _error, lang_of, render
 
-router = APIRouter(include_in_schema=False, prefix="/mall")
+router = APIRouter(include_in_schema=False, prefix="/mall", route_class=OneHopRoute)
 PAGE = 20
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.mall.orders.errors import NotYourShop
@@ -25,7 +26,7 @@ from rongbank.web.merchant_pages import Me as Merchant
 from rongbank.web.pages import PlatformDep, _error, _redirect, render, staff_page
 from rongbank.web.staff_pages import StaffMember
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 Csrf = Annotated[str, Form()]
 Disputes = Annotated[StaffMember, Depends(staff_page(*roles.MERCHANTS))]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.mall.catalogue.endpoints import shop_status_change
@@ -20,7 +21,7 @@ from rongbank.web.mall_pages import category_name
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, lang_of, render, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, Reason, StaffMember, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/staff/mall")
+router = APIRouter(include_in_schema=False, prefix="/staff/mall", route_class=OneHopRoute)
 MallDesk = Annotated[StaffMember, Depends(staff_page(*roles.MALL))]
 
 

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import PrincipalKind
 from rongbank.errors import DomainError
 from rongbank.inputs import Day, IdParam
@@ -47,7 +48,7 @@ from rongbank.web.pages import (
     render,
 )
 
-router = APIRouter(include_in_schema=False, prefix="/merchant")
+router = APIRouter(include_in_schema=False, prefix="/merchant", route_class=OneHopRoute)
 
 MERCHANT_COOKIE = "rb_merchant"
 _ORDER_NO = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")

@@ -14,13 +14,14 @@ from fastapi.responses import Response
 
 from rongbank import roles
 from rongbank.api.observe import RECENT_ERRORS
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.jobs import job_runs
 from rongbank.ops.status import database_state
 from rongbank.web.i18n import error_text
 from rongbank.web.pages import PlatformDep, _local_time, lang_of, render, staff_page
 from rongbank.web.staff_pages import StaffMember
 
-router = APIRouter(include_in_schema=False, prefix="/staff")
+router = APIRouter(include_in_schema=False, prefix="/staff", route_class=OneHopRoute)
 
 Operator = Annotated[StaffMember, Depends(staff_page(*roles.RUNNING))]
 LATE_AFTER_S = 60.0

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from rongbank import roles
 from rongbank.accounts.statements import mask_account_number
 from rongbank.api.deps import get_platform, platform_of
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.errors import SessionExpired, SessionInvalid
 from rongbank.auth.service import Principal, PrincipalKind
 from rongbank.auth.sms import FakeSmsGateway
@@ -37,7 +38,7 @@ from rongbank.web.csrf import (
 from rongbank.web.formatting import amount
 from rongbank.web.i18n import LANGUAGES, error_text, install_gettext, level_name, translate
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 templates = Jinja2Templates(directory=str(files("rongbank.web") / "templates"))
 # A customer's own account in a picker: 6288****0018, as on bank slips (fits a phone).
 templates.env.filters["masked"] = mask_account_number

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
@@ -43,7 +44,7 @@ from rongbank.web.step_up import (
     confirm_payment,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
 """What a payment token looks like (``secrets.token_urlsafe`` after a kind letter)."""

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 
 from rongbank.accounts.identity import mask_mobile
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.session_endpoints import login_out, session_out
 from rongbank.auth.stepup import ChallengeFailed, ChallengeRequired
 from rongbank.errors import DomainError
@@ -29,7 +30,7 @@ from rongbank.web.pages import (
 )
 from rongbank.web.step_up import _carried_challenge, _challenge_view
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 Secret = Annotated[str, Form(max_length=200)]
 ResetId = Annotated[str, Path(min_length=1, max_length=64)]

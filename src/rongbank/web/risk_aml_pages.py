@@ -13,13 +13,14 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.inputs import Day
 from rongbank.risk.aml.reports import findings_of, large_value_csv, reports_of
 from rongbank.web.pages import PlatformDep, lang_of, render, staff_page
 from rongbank.web.staff_pages import StaffMember
 
-router = APIRouter(include_in_schema=False, prefix="/staff/risk/aml")
+router = APIRouter(include_in_schema=False, prefix="/staff/risk/aml", route_class=OneHopRoute)
 
 Analyst = Annotated[StaffMember, Depends(staff_page(*roles.AML))]
 AmlDay = Annotated[Day | None, Query(description="The Beijing day (default: the last run).")]

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.platform import Platform
@@ -33,7 +34,7 @@ from rongbank.web.i18n import translate
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, lang_of, render, staff_page
 from rongbank.web.staff_pages import Csrf, StaffMember, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/staff/risk")
+router = APIRouter(include_in_schema=False, prefix="/staff/risk", route_class=OneHopRoute)
 
 Analyst = Annotated[StaffMember, Depends(staff_page(*roles.RISK_CASES))]
 NoteField = Annotated[str, Form(max_length=2000)]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.risk.cases.endpoints import answering
@@ -20,7 +21,7 @@ from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
 from rongbank.web.security_pages import confirm_change
 from rongbank.web.step_up import ChallengeField, ResponseField
 
-router = APIRouter(include_in_schema=False, prefix="/risk/questions")
+router = APIRouter(include_in_schema=False, prefix="/risk/questions", route_class=OneHopRoute)
 
 
 def _page(

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError, InvalidRequest
 from rongbank.inputs import Day, IdParam
@@ -41,7 +42,7 @@ from rongbank.web.home_pages import ECHARTS
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
 from rongbank.web.staff_pages import Csrf, StaffMember, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/staff/risk")
+router = APIRouter(include_in_schema=False, prefix="/staff/risk", route_class=OneHopRoute)
 
 Analyst = Annotated[StaffMember, Depends(staff_page(*roles.RISK_RULES))]
 CHANGES = ("approve", "shadow", "live", "disable")

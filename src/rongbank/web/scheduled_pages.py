@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from rongbank.accounts.schedule_endpoints import schedule_authorised, scheduled_change
 from rongbank.accounts.scheduled import ScheduledTransfer
 from rongbank.accounts.schedules import Frequency, Schedule, ScheduleInvalid, first_occurrence
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import PaymentRequest
 from rongbank.errors import DomainError
@@ -42,7 +43,7 @@ from rongbank.web.step_up import (
     confirm_step_up,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 FIELDS = (
     "source",

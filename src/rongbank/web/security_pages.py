@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from rongbank.accounts.identity import mask_mobile
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth import gridcard
 from rongbank.auth.limits import PASSWORD_FREE, OwnLimit, ToolKind
 from rongbank.auth.service import Principal
@@ -30,7 +31,7 @@ from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, render
 from rongbank.web.step_up import ChallengeField, ResponseField, _data_url
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 
 def _security(

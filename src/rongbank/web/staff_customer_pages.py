@@ -13,6 +13,7 @@ from rongbank import roles
 from rongbank.accounts.identity import mask_mobile
 from rongbank.accounts.rules import luhn_valid
 from rongbank.accounts.statements import HistoryFilter
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError, Forbidden
 from rongbank.inputs import IdParam
 from rongbank.web.account_pages import _accounts, _movement_view, _statements
@@ -20,7 +21,7 @@ from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import error_text
 from rongbank.web.pages import Operations, PlatformDep, Staff, _redirect, lang_of, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 
 @router.get("/staff/customers/{customer_id}")

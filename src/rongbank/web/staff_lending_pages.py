@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.lending.decision_schemas import money
@@ -23,7 +24,7 @@ from rongbank.web.i18n import translate
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, lang_of, render, staff_page
 from rongbank.web.staff_pages import Csrf, Reason, StaffMember, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/staff/lending")
+router = APIRouter(include_in_schema=False, prefix="/staff/lending", route_class=OneHopRoute)
 
 CreditOfficer = Annotated[StaffMember, Depends(staff_page(*roles.CREDIT_REVIEW))]
 NOTICES = {

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.platform import Platform
 from rongbank.risk.liquidity.config import load_factors
 from rongbank.risk.liquidity.service import LiquidityService
@@ -23,7 +24,7 @@ from rongbank.web.home_pages import ECHARTS
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
 from rongbank.web.staff_pages import Csrf, StaffMember
 
-router = APIRouter(include_in_schema=False, prefix="/staff/liquidity")
+router = APIRouter(include_in_schema=False, prefix="/staff/liquidity", route_class=OneHopRoute)
 
 Analyst = Annotated[StaffMember, Depends(staff_page(*roles.LIQUIDITY))]
 ALERTS_SHOWN = 20

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from rongbank import roles
 from rongbank.accounts.statements import mask_account_number
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import Day, IdParam, parse_id
 from rongbank.money import format_amount
@@ -33,7 +34,7 @@ from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, Reason, StaffMember, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/staff")
+router = APIRouter(include_in_schema=False, prefix="/staff", route_class=OneHopRoute)
 
 MerchantDesk = Annotated[StaffMember, Depends(staff_page(*roles.MERCHANTS))]
 STATUSES = ("pending", "active", "suspended")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.chat import notices
 from rongbank.errors import DomainError
 from rongbank.inputs import CountParam, IdParam
@@ -21,7 +22,7 @@ from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, Reason, StaffMember, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/staff")
+router = APIRouter(include_in_schema=False, prefix="/staff", route_class=OneHopRoute)
 
 Broadcaster = Annotated[StaffMember, Depends(staff_page(*roles.BROADCASTS))]
 Moderator = Annotated[StaffMember, Depends(staff_page(*roles.MODERATION))]

@@ -22,6 +22,7 @@ from rongbank import roles
 from rongbank.accounts.identity import mask_mobile, mask_resident_id
 from rongbank.accounts.search import MIN_DIGITS
 from rongbank.accounts.statements import mask_account_number
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.auth.tools import Tool
@@ -44,7 +45,7 @@ from rongbank.web.pages import (
     templates,
 )
 
-router = APIRouter(include_in_schema=False, prefix="/staff")
+router = APIRouter(include_in_schema=False, prefix="/staff", route_class=OneHopRoute)
 
 
 StaffMember = tuple[Principal, str]

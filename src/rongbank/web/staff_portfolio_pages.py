@@ -15,13 +15,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.lending.portfolio import BUCKETS, CLOSED, Figures, Portfolio
 from rongbank.web.home_pages import ECHARTS
 from rongbank.web.i18n import translate
 from rongbank.web.pages import PlatformDep, lang_of, render, staff_page
 from rongbank.web.staff_pages import StaffMember
 
-router = APIRouter(include_in_schema=False, prefix="/staff/lending/portfolio")
+router = APIRouter(
+    include_in_schema=False, prefix="/staff/lending/portfolio", route_class=OneHopRoute
+)
 
 Reader = Annotated[StaffMember, Depends(staff_page(*roles.PORTFOLIO))]
 

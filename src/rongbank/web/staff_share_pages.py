@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.lending import settlement_share_endpoints as shares
@@ -21,7 +22,9 @@ from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, StaffMember, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/staff/lending/settlement-shares")
+router = APIRouter(
+    include_in_schema=False, prefix="/staff/lending/settlement-shares", route_class=OneHopRoute
+)
 
 CreditStaff = Annotated[StaffMember, Depends(staff_page(*roles.SETTLEMENT_SHARES))]
 Field = Annotated[str, Form(max_length=200)]

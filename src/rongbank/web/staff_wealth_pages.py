@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import Response
 
 from rongbank import roles
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
 from rongbank.money import format_amount, parse_amount, parse_positive_amount
@@ -23,7 +24,7 @@ from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, StaffMember, refusal
 
-router = APIRouter(include_in_schema=False, prefix="/staff/wealth")
+router = APIRouter(include_in_schema=False, prefix="/staff/wealth", route_class=OneHopRoute)
 
 Catalogue = Annotated[StaffMember, Depends(staff_page(*roles.WEALTH_CATALOGUE))]
 ProductKeeper = Annotated[StaffMember, Depends(staff_page(*roles.WEALTH_PRODUCTS))]

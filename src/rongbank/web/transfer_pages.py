@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from rongbank.accounts.payee_endpoints import payee_audited
 from rongbank.accounts.receipts import transfer_receipt
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
@@ -24,7 +25,7 @@ from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 PAYEE_NOTICES = {"added": "payee_added", "renamed": "payee_renamed", "deleted": "payee_deleted"}
 PayeeNameField = Annotated[str, Form(max_length=200)]

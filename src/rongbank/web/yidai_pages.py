@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.errors import DomainError
@@ -40,7 +41,9 @@ from rongbank.web.step_up import (
     confirm_step_up,
 )
 
-router = APIRouter(include_in_schema=False, prefix="/pay/{token}/instalments")
+router = APIRouter(
+    include_in_schema=False, prefix="/pay/{token}/instalments", route_class=OneHopRoute
+)
 
 FIELDS = (
     "term_months",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
 from rongbank.api.docs import file_answer
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.chat.attachment_endpoints import CappedUploadRoute
 from rongbank.chat.errors import AttachmentTooLarge
@@ -39,11 +40,11 @@ from rongbank.payments.endpoints import require_merchant
 from rongbank.payments.merchants import MerchantActor
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["e-Mall"], prefix="/mall")
+customer = APIRouter(tags=["e-Mall"], prefix="/mall", route_class=OneHopRoute)
 merchant = APIRouter(
     tags=["e-Mall sellers"], prefix="/merchant/mall", route_class=CappedUploadRoute
 )
-staff = APIRouter(tags=["e-Mall operations"], prefix="/staff/mall")
+staff = APIRouter(tags=["e-Mall operations"], prefix="/staff/mall", route_class=OneHopRoute)
 
 Seller = Annotated[MerchantActor, Depends(require_merchant("owner", "cashier", "api"))]
 """Reads the shop's catalogue: any of the merchant's users or its API key."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, keyed_request, require_staff
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.limits import ToolKind
 from rongbank.auth.service import Principal
 from rongbank.db import autocommit
@@ -31,9 +32,9 @@ from rongbank.payments.merchants import MerchantActor
 from rongbank.payments.schemas import Confirmation
 from rongbank.platform import Platform
 
-customer = APIRouter(tags=["e-Mall"], prefix="/me/mall")
-merchant = APIRouter(tags=["e-Mall sellers"], prefix="/merchant/mall")
-staff = APIRouter(tags=["staff"], prefix="/staff/mall")
+customer = APIRouter(tags=["e-Mall"], prefix="/me/mall", route_class=OneHopRoute)
+merchant = APIRouter(tags=["e-Mall sellers"], prefix="/merchant/mall", route_class=OneHopRoute)
+staff = APIRouter(tags=["staff"], prefix="/staff/mall", route_class=OneHopRoute)
 
 Operations = Annotated[Principal, Depends(require_staff(*roles.MERCHANTS))]
 

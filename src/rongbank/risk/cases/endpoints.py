@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from rongbank import roles
 from rongbank.api.deps import CustomerPrincipal, PlatformDep, require_staff
+from rongbank.api.one_hop import OneHopRoute
 from rongbank.auth.service import Principal
 from rongbank.inputs import CountParam, IdParam
 from rongbank.overview.service import MovementFilter
@@ -18,8 +19,8 @@ from rongbank.platform import Platform
 from rongbank.risk.cases import schemas as s
 from rongbank.risk.cases.service import Decided
 
-staff = APIRouter(tags=["staff"], prefix="/staff/risk")
-customer = APIRouter(tags=["risk"], prefix="/me/risk")
+staff = APIRouter(tags=["staff"], prefix="/staff/risk", route_class=OneHopRoute)
+customer = APIRouter(tags=["risk"], prefix="/me/risk", route_class=OneHopRoute)
 
 Analyst = Annotated[Principal, Depends(require_staff(*roles.RISK_CASES))]
 Supervisor = Annotated[Principal, Depends(require_staff(*roles.RISK_CASE_ASSIGN))]
