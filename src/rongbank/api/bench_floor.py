@@ -33,6 +33,7 @@ as the captured request set them) is not counted by those checks.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -86,14 +87,26 @@ _PARAM = re.compile(r"\$(\d+)")
 _STRAY_COLON = re.compile(r"(?<!:):(?!:)")
 _TEXT_TYPES = {0, 25, 1043}  # unknown, text, varchar
 _INT_TYPES = {20, 21, 23}
+_TEXT_ARRAYS = {1009, 1015}  # text[], varchar[]
 
 
 class SameAmount(random.Random):
-    """Every captured request pays the least amount the path allows: the same in each,
-    so that an amount is a constant of the replay."""
+    """Every captured request pays the least amount the path allows (the same in each,
+    so that an amount is a constant of the replay), and the ``k``-th request's choice
+    (a merchant) is the ``k % period``-th: a payer's requests each ``period`` apart
+    choose alike, as the same request again would."""
+
+    def __init__(self, period: int) -> None:
+        super().__init__(17)
+        self.period = period
+        self.chosen = 0
 
     def randint(self, a: int, b: int) -> int:
         return a
+
+    def choice(self, seq: Sequence[Any]) -> Any:  # type: ignore[override]
+        self.chosen += 1
+        return seq[(self.chosen - 1) % self.period % len(seq)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,9 +231,11 @@ def build(path: str, runs: list[list[Step]], *, clients: int, index: int) -> Rep
             if kind == "null":
                 exprs.append("NULL" + _cast(oid))
                 continue
-            if kind == "constant":
-                assert a is not None
+            if kind == "constant" and a:
                 defines[name] = a
+            elif kind == "constant":  # pgbench takes no empty -D value
+                exprs.append("''" + _cast(oid))
+                continue
             elif kind != "unique":
                 columns.append(name)
                 for row, value in zip(table_rows, values, strict=True):
@@ -302,7 +317,53 @@ def _param(
         return "unique", f":u{_cast(oid)}"
     if oid in _TEXT_TYPES and a[:1] not in "{[":
         return "unique text", f"(:{name}::text || '.' || :u::text)"
+    if oid in _TEXT_TYPES and _is_json(a) and _is_json(b) and (leaves := _numbers(a, b)):
+        # A JSON document of the request (a chat message's seq): its whole numbers that
+        # differ made unique; the rest as the payer's request sent it.
+        made = f":{name}::jsonb"
+        for where in leaves:
+            made = f"jsonb_set({made}, '{{{','.join(where)}}}', to_jsonb(:u::int8))"
+        return "unique json", f"({made})::text"
+    array = a[:1] == "{" and not _is_json(a)
+    if oid in _TEXT_TYPES | _TEXT_ARRAYS and array and _keys(a):
+        # An array literal of keys (a ledger client_id made of an id of the request):
+        # each element made unique as a scalar key is.
+        made = f"regexp_replace(:{name}::text, '([^{{}},\"]+)', '\\1.' || :u::text, 'g')"
+        return "unique text", made + _cast(oid)
     return "request", var
+
+
+def _is_json(value: str) -> bool:
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _numbers(a: str, b: str) -> list[list[str]]:
+    """Where two JSON documents hold different whole numbers (paths of keys and
+    indexes), the same structure around them."""
+    found: list[list[str]] = []
+
+    def walk(x: Any, y: Any, where: list[str]) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in x.keys() & y.keys():
+                walk(x[key], y[key], [*where, key])
+        elif isinstance(x, list) and isinstance(y, list):
+            for i, (u, v) in enumerate(zip(x, y, strict=False)):
+                walk(u, v, [*where, str(i)])
+        elif type(x) is int and type(y) is int and x != y:
+            found.append(where)
+
+    walk(json.loads(a), json.loads(b), [])
+    return found if all(re.fullmatch(r"\w+", k) for w in found for k in w) else []
+
+
+def _keys(array: str) -> bool:
+    """Whether an array literal holds keys (``epay:202``) only."""
+    items = [i.strip('"') for i in array.strip("{}").split(",")]
+    return all(re.match(r"[A-Za-z][\w-]*:", i) for i in items)
 
 
 # ---------------------------------------------------------------------------
@@ -508,7 +569,6 @@ def measure_sql_floors(
 
     if not floored:
         return {}
-    same = replace(world, rnd=SameAmount())
     meter = CpuMeter(api_pid=os.getpid(), postmaster_pid=_postmaster(db))
     platform = Platform.connect(db.url, settings)  # as a served process has it
     floors = {}
@@ -525,6 +585,7 @@ def measure_sql_floors(
 
             for index, spec in enumerate(floored):
                 payers = groups[f"floor:{spec.name}"]
+                same = replace(world, rnd=SameAmount(len(payers)))
                 # A request of each payer to warm what a process keeps (not captured),
                 # then one of each payer, then the first payer's third.
                 stage = spec.prepare(same, payers, 2 * len(payers) + 1, f"{MARKER}{index}q")
