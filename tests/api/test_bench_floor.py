@@ -24,15 +24,22 @@ _CAST = re.compile(r"::[\w\[\]]+")
 _VALUE = re.compile(
     r"replace\(:\w+, :m, :u\)"  # the request's client_id replaced
     r"|\(:\w+ \|\| '\.' \|\| :u\)"  # a key made unique
+    r"|regexp_replace\(:\w+, '[^']*', '[^']*' \|\| :u, 'g'\)"  # keys in an array
     r"|:\w+"  # a pgbench variable
     r"|%(\(\w+\))?[sbt]"  # a psycopg placeholder
     r"|\bNULL\b"
 )
 
 
+_UNIQUE_JSON = re.compile(r"jsonb_set\(([^()]*), '\{[\w,]+\}', to_jsonb\(:u\)\)")
+
+
 def _shape(statement: str) -> str:
     """A statement with each value a ``?``, no casts, its spaces collapsed."""
-    return " ".join(_VALUE.sub("?", _CAST.sub("", statement)).split())
+    bare = _CAST.sub("", statement)
+    while (unwrapped := _UNIQUE_JSON.sub(r"\1", bare)) != bare:  # a JSON's numbers made unique
+        bare = unwrapped
+    return " ".join(_VALUE.sub("?", bare).replace("(?)", "?").split())
 
 
 @pytest.fixture
