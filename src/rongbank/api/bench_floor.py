@@ -12,20 +12,21 @@ the same run (issue 17: what bounds a path, measured):
   unauthenticated ``/healthz``: what the web stack alone costs per request.
 
 How a replay stands for many requests. Requests are captured from ``payers`` payers
-of the path (one each, the first payer twice), each paying the same amount. A
-parameter equal in all of them is a constant (``-D``); one that differs between
-payers is read per transaction from a table of one row per payer (each client takes
-its payers in turn, as the path's clients do: one statement more than the path
-sends, said in the report); one that differs
-between the first payer's two requests is the request's own. Of those, a value that
-holds the request's ``client_id`` has it replaced by a number unique to the
-transaction (idempotency keys, ledger ``client_id``\\ s, audit details), a whole
-number becomes that number (ids the path takes from a sequence), other text gets it
-appended (event keys); timestamps, JSON, arrays and bytes are kept as the payer's
-request sent them. What a replay leaves out (a row the path finds by a key of its
-own request, an order, a payment code, a card, that the replay's key no longer
-finds) shows in the rows each transaction adds per table, measured beside the
-path's.
+of the path (one each after a first that warms what the process keeps, then the
+first payer's again), each paying the least amount. A parameter equal in all of them
+is a constant (``-D``); one that differs between payers is read per transaction from
+a table of one row per payer (each client takes its payers in turn, as the path's
+clients do: one statement more than the path sends, said in the report); one that
+differs between the first payer's two requests is the request's own. Of those, a
+value that holds the request's ``client_id`` has it replaced by a number unique to
+the transaction (idempotency keys, ledger ``client_id``\\ s, audit details), a whole
+number becomes that number (ids the path takes from a sequence, a card's id), other
+text and array literals of keys get it appended (event keys, ``epay:202``), and a
+JSON document's whole numbers that differ get it (a chat message's seq); timestamps,
+bytes and the rest are kept as the payer's request sent them. What a replay leaves
+out: a row the path finds by a key of its own request (an order, a payment code, a
+card) is not found again, so its lock and update touch nothing; the rows each
+transaction adds per table are measured beside the path's.
 
 The replays run after every money check of the run: what they write (balances set
 as the captured request set them) is not counted by those checks.
@@ -650,9 +651,10 @@ def render(floors: Floors, pgbench_rate: float, paths: Sequence[PathResult]) -> 
         )
     for h in floors.http:
         api = "-" if h.api_ms is None else f"{h.api_ms:.2f}"
+        pg = "-" if h.database_ms is None else f"{h.database_ms:.2f}"
         lines.append(
             f"  {h.name:<10} {h.result.rate:9.1f} {h.result.rate / pgbench_rate:5.2f}  "
-            f"API CPU {api} ms/request, p50 {h.result.p50_ms:.1f} ms, p99 "
+            f"CPU ms/request API {api}, PG {pg}; p50 {h.result.p50_ms:.1f} ms, p99 "
             f"{h.result.p99_ms:.1f} ms: {h.label}"
         )
     short = [
