@@ -203,7 +203,7 @@ def build(path: str, runs: list[list[Step]], *, clients: int, index: int) -> Rep
                 ),
                 f"{len(shape)} / {len(run)} statements",
             )
-            raise ValueError(f"{path}: its requests do not all send the same statements: {differ}")
+            raise _Shapeless(f"{path}: its requests do not all send the same statements: {differ}")
     markers = [_marker(run) for run in runs]
     defines: dict[str, str] = {"n": "0", "base": str(UNIQUE_BASE + index * UNIQUE_SPAN)}
     columns: list[str] = ["m"]
@@ -450,10 +450,18 @@ def settle() -> None:
     time.sleep(0.3)
 
 
+CAPTURES = 3
+"""Tries at capturing requests that all send the same statements: a cache that a
+process refreshes now and then (the risk rules) adds a statement to one request."""
+
+
+class _Shapeless(ValueError):
+    """The captured requests did not all send the same statements."""
+
+
 def measure_sql(
     path: str,
-    calls: Sequence[Any],
-    ok: int,
+    calls_for: Callable[[int], tuple[Sequence[Any], int]],
     send: Send,
     *,
     url: str,
@@ -464,17 +472,27 @@ def measure_sql(
     index: int,
     meter: CpuMeter,
 ) -> SqlFloor:
-    """Capture ``calls`` (one per payer, then the first payer's second), replay them
-    for ``seconds`` with ``clients`` pgbench clients; a failure is the floor's error."""
+    """Capture the calls of ``calls_for(attempt)`` (one per payer, then the first
+    payer's second; again while they do not all send the same statements), replay
+    them for ``seconds`` with ``clients`` pgbench clients; a failure is the floor's
+    error."""
     replay = None
     try:
-        first = capture(calls[:1], ok, send)
-        tables = sorted({t for s in first[0] for t in _INSERT.findall(s.query)})
-        before = count_rows(url, tables)
-        runs = first + capture(calls[1:], ok, send)
-        after = count_rows(url, tables)
-        captured = {t: (after[t] - before[t]) / (len(calls) - 1) for t in tables}
-        replay = build(path, runs, clients=clients, index=index)
+        for attempt in range(CAPTURES):
+            calls, ok = calls_for(attempt)
+            first = capture(calls[:1], ok, send)
+            tables = sorted({t for s in first[0] for t in _INSERT.findall(s.query)})
+            before = count_rows(url, tables)
+            runs = first + capture(calls[1:], ok, send)
+            after = count_rows(url, tables)
+            captured = {t: (after[t] - before[t]) / (len(calls) - 1) for t in tables}
+            try:
+                replay = build(path, runs, clients=clients, index=index)
+                break
+            except _Shapeless:
+                if attempt == CAPTURES - 1:
+                    raise
+        assert replay is not None
         install(url, replay)
         before = count_rows(url, tables)
         meter.start()
@@ -586,16 +604,27 @@ def measure_sql_floors(
 
             for index, spec in enumerate(floored):
                 payers = groups[f"floor:{spec.name}"]
-                same = replace(world, rnd=SameAmount(len(payers)))
-                # A request of each payer to warm what a process keeps (not captured),
-                # then one of each payer, then the first payer's third.
-                stage = spec.prepare(same, payers, 2 * len(payers) + 1, f"{MARKER}{index}q")
-                for call in stage.calls[: len(payers)]:
+                # A request of each payer warms what a process keeps (not captured).
+                warm = replace(world, rnd=SameAmount(len(payers)))
+                for call in spec.prepare(warm, payers, len(payers), f"{MARKER}{index}w").calls:
                     send(call)
+
+                def calls_for(
+                    attempt: int,
+                    spec: PathSpec = spec,
+                    payers: list[Payer] = payers,
+                    index: int = index,
+                ) -> tuple[list[Call], int]:
+                    # One request of each payer, then the first payer's again (the same
+                    # merchant: a payer's choices are ``len(payers)`` apart).
+                    same = replace(world, rnd=SameAmount(len(payers)))
+                    tag = f"{MARKER}{index}a{attempt}q"
+                    stage = spec.prepare(same, payers, len(payers) + 1, tag)
+                    return stage.calls, stage.ok
+
                 floors[spec.name] = measure_sql(
                     spec.name,
-                    stage.calls[len(payers) :],
-                    stage.ok,
+                    calls_for,
                     send,
                     url=db.admin_url,
                     pgbench=db.pgbench,
