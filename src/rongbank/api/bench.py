@@ -621,7 +621,7 @@ def _run_on(
     allowance = load_tool_limits(settings.tool_limits_file).password_free.daily_count
     platform = Platform.connect(db.url, settings, group_commit=False)
     try:
-        floor_payers = min(customers, bench_floor.PAYERS_PER_CLIENT * clients) * bool(floored)
+        floor_payers = bench_floor.floor_payers(clients, merchants) * bool(floored)
         world, groups = _world(
             platform, prefix, chosen, merchants=merchants, customers=customers,
             floor_payers=floor_payers,

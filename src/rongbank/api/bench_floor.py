@@ -72,8 +72,15 @@ if TYPE_CHECKING:
     from rongbank.ledger.bench import BenchServer
 
 PAYERS_PER_CLIENT = 4
-"""Payers a path's SQL floor is captured from, per client: each client takes its own
-in turn, and another's payee is seldom its payer."""
+"""Payers a path's SQL floor is captured from, per client (rounded up to a multiple
+of the merchants, so that the first payer's two requests pay one merchant): each
+client takes its own in turn, and another's payee is seldom its payer."""
+
+
+def floor_payers(clients: int, merchants: int) -> int:
+    return merchants * -(-PAYERS_PER_CLIENT * clients // merchants)
+
+
 HTTP_FLOOR = "/api/v1/me/wealth/questionnaire"
 """The cheapest authenticated request: a bearer login check, a fixed JSON answer."""
 MARKER = "flr"
@@ -330,7 +337,7 @@ def _param(
         # An array literal of keys (a ledger client_id made of an id of the request):
         # each element made unique as a scalar key is.
         made = f"regexp_replace(:{name}::text, '([^{{}},\"]+)', '\\1.' || :u::text, 'g')"
-        return "unique text", made + _cast(oid)
+        return "unique text", made + (_cast(oid) or "::text[]")
     return "request", var
 
 
