@@ -18,7 +18,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def report() -> bench.PathsReport:
-    return bench.run(seconds=1, clients=2, workers=2, merchants=2, customers=6, batch_size=50)
+    return bench.run(
+        seconds=1,
+        clients=2,
+        workers=2,
+        merchants=2,
+        customers=6,
+        batch_size=50,
+        floors=["transfer"],  # one path's SQL floor: a few seconds more
+    )
 
 
 def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.PathsReport) -> None:
@@ -80,6 +88,40 @@ def test_the_report_as_table_and_json(report: bench.PathsReport) -> None:
     assert data["sound"] is True
 
 
+def test_the_floors_beside_the_paths(report: bench.PathsReport) -> None:
+    """The transfer's own statements replayed by pgbench on the same server write what
+    a transfer writes; the web stack alone answers a login check and /healthz."""
+    assert set(report.floors.sql) == {"transfer"}
+    floor = report.floors.sql["transfer"]
+    assert floor.error is None
+    assert floor.result is not None
+    assert floor.result.rate > 0
+    assert floor.result.failed == 0
+    assert floor.transactions == 1
+    assert floor.statements >= 10
+    assert floor.database_ms is not None
+    assert floor.database_ms > 0
+    # Rows per replayed transaction as per request: the ledger entry and its postings,
+    # the audit row, the outbox event, the idempotency record.
+    for table in ("ledger_entry", "ledger_posting", "audit_log", "outbox_event"):
+        assert floor.rows_per_request[table] > 0, table
+        assert floor.rows_per_replay[table] == pytest.approx(
+            floor.rows_per_request[table], abs=0.05
+        ), table
+    assert [h.name for h in report.floors.http] == ["login", "healthz"]
+    for http in report.floors.http:
+        assert http.result.rate > 0
+        assert http.result.failed == 0
+        assert http.api_ms is not None
+        assert http.api_ms > 0
+    text = bench.render(report)
+    assert "Floors (same server, same clients)" in text
+    assert "GET /healthz (no login)" in text
+    data = json.loads(json.dumps(report.to_json()))["floors"]
+    assert data["sql"]["transfer"]["ratio"] == floor.result.rate / report.pgbench.rate
+    assert set(data["http"]) == {"login", "healthz"}
+
+
 def test_an_answer_missing_from_the_ledger_fails_the_check(report: bench.PathsReport) -> None:
     check = report.checks["code"]
     lost = replace(check, entries=check.entries - 1)
@@ -108,13 +150,15 @@ def test_the_command_prints_the_figures_and_fails_on_a_mismatch(
     assert asked[-1]["paths"] == ["card"]
     assert asked[-1]["half_load"] is True
     assert asked[-1]["batch_size"] == 1000
+    assert asked[-1]["floors"] is True
 
     lost = replace(report.checks["card"], entries=0)
     answers.append(replace(report, checks={**report.checks, "card": lost}))
-    failed = runner.invoke(cli, ["bench", "paths", "--json", "--batch-size", "0"])
+    failed = runner.invoke(cli, ["bench", "paths", "--json", "--batch-size", "0", "--no-floors"])
     assert failed.exit_code == 1
     assert json.loads(failed.output)["sound"] is False
     assert asked[-1]["batch_size"] is None
+    assert asked[-1]["floors"] is False
 
 
 def test_unknown_paths_are_refused() -> None:

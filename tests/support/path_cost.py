@@ -41,24 +41,21 @@ import secrets
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from fastapi.testclient import TestClient
-from psycopg import _connection_base, _cursor_base, _pipeline_base
 from pydantic import SecretStr
 
 from rongbank.accounts.identity import resident_id_check_character
 from rongbank.api.app import create_app
+from rongbank.api.bench_sql import Tally, counting
 from rongbank.auth.service import PrincipalKind
 from rongbank.chat.service import CUSTOMER, Member
 from rongbank.db import migrate
@@ -76,132 +73,7 @@ FUNDING = 10_000_000  # fen per customer: far more than the allowance lets it sp
 PER_CUSTOMER = 8
 """Requests per paying customer: under the password-free allowance's daily count."""
 
-# -- counting ------------------------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    statements: int = 0
-    transactions: int = 0
-    round_trips: int = 0
-    texts: list[str] = field(default_factory=list)
-    """The statements, in order (with ``keep_texts``)."""
-    keep_texts: bool = False
-
-    def __sub__(self, other: Tally) -> Tally:
-        return Tally(
-            self.statements - other.statements,
-            self.transactions - other.transactions,
-            self.round_trips - other.round_trips,
-        )
-
-
-_COMMANDS = {b"BEGIN", b"COMMIT", b"ROLLBACK"}
-_active: Tally | None = None
-_lock = threading.Lock()
-
-
-def _text(query: Any) -> str:
-    if isinstance(query, bytes):
-        return query.decode()
-    return str(query) if isinstance(query, str) else repr(query)
-
-
-def _note_statement(query: Any) -> None:
-    tally = _active
-    if tally is None:
-        return
-    sql = _text(query).strip()
-    if sql.upper().encode() in _COMMANDS:
-        return  # queue_commit's COMMIT: the end of a transaction, not a statement
-    with _lock:
-        tally.statements += 1
-        if tally.keep_texts:
-            tally.texts.append(sql)
-
-
-def _note_command(command: Any) -> None:
-    tally = _active
-    if tally is not None and _text(command).strip().upper().startswith("BEGIN"):
-        with _lock:
-            tally.transactions += 1
-
-
-def _note_round_trip() -> None:
-    tally = _active
-    if tally is not None:
-        with _lock:
-            tally.round_trips += 1
-
-
-@contextmanager
-def _patched() -> Iterator[None]:
-    """Wrap psycopg where statements, BEGINs and waits for the server pass."""
-    originals: list[tuple[Any, str, Any]] = []
-
-    def patch(owner: Any, name: str, wrapper: Any) -> None:
-        originals.append((owner, name, getattr(owner, name)))
-        setattr(owner, name, wrapper)
-
-    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
-
-    @wraps(execute)
-    def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        _note_statement(query)
-        return execute(self, query, *args, **kwargs)
-
-    @wraps(executemany)
-    def counted_executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        _note_statement(query)
-        return executemany(self, query, *args, **kwargs)
-
-    exec_command = _connection_base.BaseConnection._exec_command
-
-    def counted_command(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
-        _note_command(command)
-        return exec_command(self, command, *args, **kwargs)
-
-    def counted_wait(original: Callable[..., Any]) -> Callable[..., Any]:
-        def wait(*args: Any, **kwargs: Any) -> Any:
-            _note_round_trip()
-            return (yield from original(*args, **kwargs))
-
-        return wait
-
-    fetch_gen = _pipeline_base.BasePipeline._fetch_gen
-
-    def counted_fetch(self: Any, *, flush: bool) -> Any:
-        if self.result_queue:  # results to wait for: the server's answer
-            _note_round_trip()
-        return (yield from fetch_gen(self, flush=flush))
-
-    patch(psycopg.Cursor, "execute", counted_execute)
-    patch(psycopg.Cursor, "executemany", counted_executemany)
-    patch(_connection_base.BaseConnection, "_exec_command", counted_command)
-    # Outside a pipeline a statement is sent and its result awaited by ``execute``.
-    patch(_cursor_base, "execute", counted_wait(getattr(_cursor_base, "execute")))  # noqa: B009
-    generators = getattr(_connection_base, "generators")  # noqa: B009
-    patch(generators, "execute", counted_wait(generators.execute))
-    patch(_pipeline_base.BasePipeline, "_fetch_gen", counted_fetch)
-    try:
-        yield
-    finally:
-        for owner, name, original in reversed(originals):
-            setattr(owner, name, original)
-
-
-@contextmanager
-def counting(*, keep_texts: bool = False) -> Iterator[Tally]:
-    """Count what the database sees from this process inside the block."""
-    global _active
-    tally = Tally(keep_texts=keep_texts)
-    with _patched():
-        _active = tally
-        try:
-            yield tally
-        finally:
-            _active = None
-
+# -- counting: rongbank.api.bench_sql (the bench replays what it keeps) ------------------
 
 # -- the scene: customers, merchants, a product, chats --------------------------------------
 

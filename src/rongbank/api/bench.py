@@ -63,7 +63,9 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from rongbank.api import bench_floor
 from rongbank.api.bench_cpu import CpuMeter, CpuUse
+from rongbank.api.bench_floor import Floors
 from rongbank.api.serve import serve
 from rongbank.auth.limits import load_tool_limits
 from rongbank.auth.service import PrincipalKind
@@ -118,6 +120,7 @@ class Call:
     body: bytes
     token: str
     fen: int
+    method: str = "POST"
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +344,8 @@ class PathsReport:
     cpu: dict[str, CpuUse]
     """CPU spent in each path's full-load window, by the API, PostgreSQL, the clients."""
     ledger: LedgerCheck
+    floors: Floors = field(default_factory=Floors)
+    """What bounds each path, measured beside it (none when not measured)."""
 
     @property
     def ratios(self) -> dict[str, float]:
@@ -379,6 +384,7 @@ class PathsReport:
                 if p.name in self.cpu
             },
             "ledger": {**asdict(self.ledger), "sound": self.ledger.sound},
+            "floors": bench_floor.to_json(self.floors, self.pgbench.rate),
             "sound": self.sound,
         }
 
@@ -416,6 +422,7 @@ def render(report: PathsReport) -> str:
                     f"{who} {'-' if ms is None else f'{ms:.2f}'}" for who, ms in spent.items()
                 )
             )
+    lines += bench_floor.render(report.floors, report.pgbench.rate, report.paths)
     if report.half_load:
         half = report.half_load[0]
         lines += ["", f"At half the load ({half.workers} {half.worker_kind}):"]
@@ -482,7 +489,7 @@ def _send(
                 "Content-Type": "application/json",
             }
             t0 = time.perf_counter()
-            conn.request("POST", call.url, call.body, headers)
+            conn.request(call.method, call.url, call.body, headers)
             response = conn.getresponse()
             answer = response.read()
             result.latencies.append(time.perf_counter() - t0)
@@ -556,10 +563,12 @@ def run(
     data_dir: Path | None = None,
     database_url: str | None = None,
     pgbench_scale: int | None = None,
+    floors: bool | Sequence[str] = True,
 ) -> PathsReport:
     """Measure pgbench and each of ``paths`` on one server (with ``half_load``, each
     path again with half the clients, for its p99; with ``batch_size``, the ledger's
-    batched path); check the money after."""
+    batched path); check the money after; with ``floors`` (True: every path's; or
+    those paths'), measure the floors under the paths (:mod:`.bench_floor`)."""
     if seconds <= 0 or min(clients, workers, merchants, batch_size or 1) < 1:
         raise ValueError("seconds > 0; clients, workers, merchants, batch_size >= 1")
     if customers < clients:
@@ -568,6 +577,7 @@ def run(
     if unknown or not paths:
         raise ValueError(f"paths: some of {', '.join(PATH_NAMES)}")
     chosen = [p for p in PATHS if p.name in paths]
+    floored = [p for p in chosen if floors is True or (floors and p.name in floors)]
     scale = pgbench_scale or max(1, clients)
     with bench_server(data_dir=data_dir, database_url=database_url) as db:
         return _run_on(
@@ -581,6 +591,7 @@ def run(
             half_load=half_load,
             batch_size=batch_size,
             scale=scale,
+            floored=floored,
         )
 
 
@@ -596,6 +607,7 @@ def _run_on(
     half_load: bool,
     batch_size: int | None,
     scale: int,
+    floored: list[PathSpec],
 ) -> PathsReport:
     prefix = f"p{uuid.uuid4().hex[:6]}"
     # The keys every process shares (the setup's and the servers'), for this run only.
@@ -609,7 +621,11 @@ def _run_on(
     allowance = load_tool_limits(settings.tool_limits_file).password_free.daily_count
     platform = Platform.connect(db.url, settings, group_commit=False)
     try:
-        world, groups = _world(platform, prefix, chosen, merchants=merchants, customers=customers)
+        floor_payers = bench_floor.floor_payers(clients, merchants) * bool(floored)
+        world, groups = _world(
+            platform, prefix, chosen, merchants=merchants, customers=customers,
+            floor_payers=floor_payers,
+        )  # fmt: skip
         reference = db.reference(scale=scale, clients=clients, seconds=seconds)
         results: list[PathResult] = []
         halves: list[PathResult] = []
@@ -636,6 +652,9 @@ def _run_on(
                 results.append(windows[0])
                 halves += windows[1:]
                 checks[spec.name] = _check(platform, payers, f"{prefix}fund-", states)
+            http_floors = bench_floor.measure_http(
+                floored, groups, meter, port=server.port, clients=clients, seconds=seconds
+            )
         batches = f"{prefix}-ledger-"
         if batch_size is not None:
             accounts = create_accounts(db.url, batches, BATCH_ACCOUNTS)
@@ -659,6 +678,9 @@ def _run_on(
                 "batches": batches,
             },
         )
+        sql_floors = bench_floor.measure_sql_floors(
+            db, world, floored, groups, settings, clients=clients, seconds=seconds
+        )
     finally:
         platform.close()
     return PathsReport(
@@ -676,6 +698,7 @@ def _run_on(
         checks=checks,
         cpu=cpu,
         ledger=ledger,
+        floors=Floors(sql=sql_floors, http=http_floors),
     )
 
 
@@ -714,11 +737,20 @@ def _measure(
 
 
 def _world(
-    platform: Platform, prefix: str, chosen: list[PathSpec], *, merchants: int, customers: int
+    platform: Platform,
+    prefix: str,
+    chosen: list[PathSpec],
+    *,
+    merchants: int,
+    customers: int,
+    floor_payers: int = 0,
 ) -> tuple[_World, dict[str, list[Payer]]]:
     """Merchants with a counter code and a cashier, a wealth product, and
-    ``customers`` funded, logged-in payers for each path."""
-    scene = set_up(platform, prefix=prefix, merchants=merchants, customers=customers * len(chosen))
+    ``customers`` funded, logged-in payers for each path (and ``floor_payers`` more
+    for each path's SQL floor, group ``floor:<path>``)."""
+    groups_of = [s.name for s in chosen] + [f"floor:{s.name}" for s in chosen if floor_payers]
+    sizes = [customers] * len(chosen) + [floor_payers] * (len(groups_of) - len(chosen))
+    scene = set_up(platform, prefix=prefix, merchants=merchants, customers=sum(sizes))
     product_code = f"{prefix}W".upper()[:20]
     with platform.transaction() as session:
         cashier_tokens = [_cashier(platform, session, m) for m in scene.merchant_ids]
@@ -749,8 +781,10 @@ def _world(
         )
     found = {r[0]: (int(r[1]), int(r[2])) for r in rows}
     payers = [Payer(c.token, c.account, *found[c.account]) for c in scene.customers]
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
     groups = {
-        spec.name: payers[i * customers : (i + 1) * customers] for i, spec in enumerate(chosen)
+        name: payers[start : start + size]
+        for name, start, size in zip(groups_of, starts, sizes, strict=True)
     }
     world = _World(platform, scene, cashier_tokens, product_code, random.Random(17))  # noqa: S311
     return world, groups

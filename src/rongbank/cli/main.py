@@ -540,6 +540,10 @@ def bench_paths(
     batch_size: Annotated[
         int, typer.Option(min=0, help="Transfers per batch of the ledger's batched path (0: skip).")
     ] = 1000,
+    floors: Annotated[
+        bool,
+        typer.Option(help="Measure what bounds each path: its SQL by pgbench, the web stack."),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Every customer money path over HTTP (transfer, static-QR, online order, payment
@@ -559,6 +563,7 @@ def bench_paths(
         paths=path or bench.PATH_NAMES,
         half_load=half_load,
         batch_size=batch_size or None,
+        floors=floors,
     )
     _print_report(report, bench.render, as_json=as_json)
     if not report.sound:
