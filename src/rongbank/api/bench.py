@@ -42,28 +42,31 @@ transfer created must be an entry, and the whole ledger must balance and verify;
 
 from __future__ import annotations
 
-import http.client
 import json
 import multiprocessing
 import random
-import threading
-import time
-import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
-import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.api import bench_floor
+from rongbank.api.bench_clients import (
+    Call,
+    Client,
+    PathSpec,
+    Payer,
+    Stage,
+    World,
+    load,
+    postmaster,
+)
 from rongbank.api.bench_cpu import CpuMeter, CpuUse
 from rongbank.api.bench_floor import Floors
 from rongbank.api.serve import serve
@@ -71,12 +74,10 @@ from rongbank.auth.limits import load_tool_limits
 from rongbank.auth.service import PrincipalKind
 from rongbank.chat.members import CUSTOMER, Member
 from rongbank.ledger.bench import (
-    START_TIMEOUT_S,
     BenchServer,
     LedgerCheck,
     Machine,
     PathResult,
-    WorkerResult,
     bench_server,
     check_ledger,
     checkpoint,
@@ -88,7 +89,7 @@ from rongbank.ledger.bench import (
     render_paths,
 )
 from rongbank.money import format_amount
-from rongbank.payments.bench import Scene, free_port, set_up, wait_ready
+from rongbank.payments.bench import free_port, set_up, wait_ready
 from rongbank.payments.service import OrderRequest
 from rongbank.platform import Platform
 from rongbank.settings import Settings, throwaway_secrets
@@ -112,54 +113,6 @@ WEALTH_ANSWERS = {q.id: "d" for q in wealth_rules.QUESTIONNAIRE} | {"age": "b"}
 # The paths
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One request a client sends: a payment of ``fen`` by a customer."""
-
-    url: str
-    body: bytes
-    token: str
-    fen: int
-    method: str = "POST"
-
-
-@dataclass(frozen=True, slots=True)
-class Payer:
-    token: str
-    account: str
-    customer_id: int
-    ledger_account_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """What a path's setup gives its clients."""
-
-    calls: list[Call]
-    ok: int
-    """The status of a payment made (201 or 200 as the endpoint answers it)."""
-
-
-Prepare = Callable[["_World", list[Payer], int, str], Stage]
-"""Makes what a path's ``count`` calls need (orders, codes, cards) for ``payers``."""
-
-
-@dataclass(frozen=True, slots=True)
-class PathSpec:
-    name: str
-    label: str
-    prepare: Prepare
-
-
-@dataclass(frozen=True, slots=True)
-class _World:
-    platform: Platform
-    scene: Scene
-    cashier_tokens: list[str]
-    product_code: str
-    rnd: random.Random
-
-
 def _json(value: dict[str, Any]) -> bytes:
     return json.dumps(value).encode()
 
@@ -174,7 +127,7 @@ def _yuan(fen: int) -> str:
     return format_amount(fen, scale=2)
 
 
-def _transfer(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
+def _transfer(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
     calls = []
     for k, payer in _rounds(payers, count):
         fen = world.rnd.randint(1, 100)
@@ -189,7 +142,7 @@ def _transfer(world: _World, payers: list[Payer], count: int, tag: str) -> Stage
     return Stage(calls, 201)
 
 
-def _static_qr(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
+def _static_qr(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
     calls = []
     for k, payer in _rounds(payers, count):
         fen = world.rnd.randint(1, 100)
@@ -203,7 +156,7 @@ def _static_qr(world: _World, payers: list[Payer], count: int, tag: str) -> Stag
     return Stage(calls, 201)
 
 
-def _order(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
+def _order(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
     platform, merchants = world.platform, world.scene.merchant_ids
     calls = []
     planned = _rounds(payers, count)
@@ -222,7 +175,7 @@ def _order(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
     return Stage(calls, 200)
 
 
-def _code(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
+def _code(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
     platform, cashiers = world.platform, world.cashier_tokens
     calls = []
     planned = _rounds(payers, count)
@@ -240,7 +193,7 @@ def _code(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
     return Stage(calls, 201)
 
 
-def _card(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
+def _card(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
     platform = world.platform
     contacts, cards = platform.chat.contacts, platform.cards
     with platform.transaction() as session:
@@ -272,7 +225,7 @@ def _card(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
     return Stage(calls, 200)
 
 
-def _wealth(world: _World, payers: list[Payer], count: int, tag: str) -> Stage:
+def _wealth(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
     platform = world.platform
     with platform.transaction() as session:
         for payer in payers:
@@ -455,98 +408,6 @@ def render(report: PathsReport) -> str:
 
 
 # ---------------------------------------------------------------------------
-# The clients
-
-
-@dataclass(kw_only=True)
-class _Client:
-    result: WorkerResult = field(default_factory=WorkerResult)
-    answered_fen: int = 0
-    refusals: Counter[str] = field(default_factory=Counter)
-    exhausted: bool = False
-    sent: int = 0
-    """Calls of its share sent (the rest are left for the next pass)."""
-
-
-def _send(
-    client: _Client, *, port: int, calls: list[Call], ok: int, seconds: float, barrier: Any
-) -> None:
-    result = client.result
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.connect()  # before the clock starts
-        barrier.wait()
-        result.start = time.monotonic()
-        deadline = result.start + seconds
-        while time.monotonic() < deadline:
-            if client.sent == len(calls):
-                client.exhausted = True
-                break
-            call = calls[client.sent]
-            client.sent += 1
-            headers = {
-                "Authorization": f"Bearer {call.token}",
-                "Content-Type": "application/json",
-            }
-            t0 = time.perf_counter()
-            conn.request(call.method, call.url, call.body, headers)
-            response = conn.getresponse()
-            answer = response.read()
-            result.latencies.append(time.perf_counter() - t0)
-            result.operations += 1
-            if response.status == ok:
-                result.transfers += 1
-                client.answered_fen += call.fen
-            else:
-                result.failed += 1
-                code = json.loads(answer).get("error", {}).get("code", "") if answer else ""
-                client.refusals[f"{response.status} {code}".strip()] += 1
-        result.end = time.monotonic()
-    except BaseException:
-        barrier.abort()
-        result.error = traceback.format_exc()
-    finally:
-        conn.close()
-
-
-def _load(
-    calls: list[Call], ok: int, *, port: int, clients: int, seconds: float
-) -> tuple[list[_Client], list[Call]]:
-    """``clients`` clients sending ``calls`` for ``seconds``; their states, and the
-    calls they did not send (any order will do: no payer has more calls than its
-    allowance)."""
-    barrier = threading.Barrier(clients + 1)
-    states = [_Client() for _ in range(clients)]
-    shares = [calls[i::clients] for i in range(clients)]
-    threads = [
-        threading.Thread(
-            target=_send,
-            args=(states[i],),
-            kwargs={
-                "port": port,
-                "calls": shares[i],
-                "ok": ok,
-                "seconds": seconds,
-                "barrier": barrier,
-            },
-            name=f"bench-paths-{i}",
-        )
-        for i in range(clients)
-    ]
-    for thread in threads:
-        thread.start()
-    # A client that failed to connect breaks the barrier; its result carries the error.
-    with suppress(threading.BrokenBarrierError):
-        barrier.wait(timeout=START_TIMEOUT_S)
-    for thread in threads:
-        thread.join()
-    left = [
-        call for share, state in zip(shares, states, strict=True) for call in share[state.sent :]
-    ]
-    return states, left
-
-
-# ---------------------------------------------------------------------------
 # The run
 
 
@@ -633,7 +494,7 @@ def _run_on(
         cpu: dict[str, CpuUse] = {}
         batched = None
         with _serving(settings, db.url, workers) as server:
-            meter = CpuMeter(api_pid=server.pid, postmaster_pid=_postmaster(db))
+            meter = CpuMeter(api_pid=server.pid, postmaster_pid=postmaster(db))
             for spec in chosen:
                 payers = groups[spec.name]
                 stage = spec.prepare(
@@ -712,7 +573,7 @@ def _measure(
     clients: int,
     seconds: float,
     half_load: bool,
-) -> tuple[list[PathResult], list[_Client], CpuUse]:
+) -> tuple[list[PathResult], list[Client], CpuUse]:
     """A path's window at full load (with its CPU) and, with ``half_load``, its window
     at half the clients; the clients' states of both."""
     # The half load keeps a third of the calls for itself, so that a fast full load
@@ -720,12 +581,12 @@ def _measure(
     cut = len(stage.calls) * 2 // 3 if half_load else len(stage.calls)
     calls, kept = stage.calls[:cut], stage.calls[cut:]
     windows: list[PathResult] = []
-    states: list[_Client] = []
+    states: list[Client] = []
     cpu = None
     for n in [clients, max(1, clients // 2)] if half_load else [clients]:
         checkpoint(db.admin_url)
         meter.start()
-        done, left = _load(calls, stage.ok, port=port, clients=n, seconds=seconds)
+        done, left = load(calls, stage.ok, port=port, clients=n, seconds=seconds)
         cpu = cpu or meter.stop()
         calls, kept = left + kept, []
         windows.append(
@@ -744,7 +605,7 @@ def _world(
     merchants: int,
     customers: int,
     floor_payers: int = 0,
-) -> tuple[_World, dict[str, list[Payer]]]:
+) -> tuple[World, dict[str, list[Payer]]]:
     """Merchants with a counter code and a cashier, a wealth product, and
     ``customers`` funded, logged-in payers for each path (and ``floor_payers`` more
     for each path's SQL floor, group ``floor:<path>``)."""
@@ -786,7 +647,7 @@ def _world(
         name: payers[start : start + size]
         for name, start, size in zip(groups_of, starts, sizes, strict=True)
     }
-    world = _World(platform, scene, cashier_tokens, product_code, random.Random(17))  # noqa: S311
+    world = World(platform, scene, cashier_tokens, product_code, random.Random(17))  # noqa: S311
     return world, groups
 
 
@@ -816,7 +677,7 @@ _ALL_ENTRIES = (
 
 
 def _check(
-    platform: Platform, payers: list[Payer], funding: str, states: list[_Client]
+    platform: Platform, payers: list[Payer], funding: str, states: list[Client]
 ) -> PathCheck:
     """What the path's payers were debited, against what was answered."""
     refusals: Counter[str] = Counter()
@@ -878,17 +739,6 @@ class _serving:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
-
-
-def _postmaster(db: BenchServer) -> int | None:
-    """The process id of the embedded server (None for another server: its processes
-    need not be on this machine)."""
-    if db.machine.server != "embedded":
-        return None
-    with psycopg.connect(db.admin_url) as conn:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        return int(psutil.Process(int(row[0])).ppid())
 
 
 def _serve(settings: Settings, url: str, port: int, workers: int) -> None:

@@ -52,6 +52,7 @@ from fastapi.testclient import TestClient
 from psycopg import postgres, sql
 
 from rongbank.api.app import create_app
+from rongbank.api.bench_clients import Call, PathSpec, Payer, World, load, postmaster
 from rongbank.api.bench_cpu import CpuMeter
 from rongbank.api.bench_sql import BEGIN, Step, counting
 from rongbank.embedded import env_without_pg
@@ -68,7 +69,6 @@ from rongbank.platform import Platform
 from rongbank.settings import Settings
 
 if TYPE_CHECKING:
-    from rongbank.api.bench import Call, PathSpec, Payer, _World
     from rongbank.ledger.bench import BenchServer
 
 PAYERS_PER_CLIENT = 4
@@ -536,7 +536,7 @@ def measure_sql(
 
 
 # ---------------------------------------------------------------------------
-# The run (rongbank.api.bench's, imported when run: it imports this module)
+# The run (rongbank.api.bench's)
 
 
 def measure_http(
@@ -549,7 +549,6 @@ def measure_http(
     seconds: float,
 ) -> list[HttpFloor]:
     """The served app answering a login check, then ``/healthz``, to the same clients."""
-    from rongbank.api.bench import Call, _load
 
     if not floored:
         return []
@@ -564,7 +563,7 @@ def measure_http(
             1 + int(20_000 * seconds) // len(payers)
         )
         meter.start()
-        done, _ = _load(calls, 200, port=port, clients=clients, seconds=seconds)
+        done, _ = load(calls, 200, port=port, clients=clients, seconds=seconds)
         cpu = meter.stop()
         result = combine(name, label, clients, "clients", "request", [s.result for s in done])
         spent = cpu.per_payment_ms(result.operations)
@@ -582,7 +581,7 @@ def measure_http(
 
 def measure_sql_floors(
     db: BenchServer,
-    world: _World,
+    world: World,
     floored: list[PathSpec],
     groups: dict[str, list[Payer]],
     settings: Settings,
@@ -592,11 +591,10 @@ def measure_sql_floors(
 ) -> dict[str, SqlFloor]:
     """Each path's statements, captured from its floor payers' requests through the
     app in this process, replayed by pgbench (:func:`.bench_floor.measure_sql`)."""
-    from rongbank.api.bench import _postmaster
 
     if not floored:
         return {}
-    meter = CpuMeter(api_pid=os.getpid(), postmaster_pid=_postmaster(db))
+    meter = CpuMeter(api_pid=os.getpid(), postmaster_pid=postmaster(db))
     platform = Platform.connect(db.url, settings)  # as a served process has it
     floors = {}
     try:

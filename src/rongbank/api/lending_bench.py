@@ -28,7 +28,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from rongbank.api.bench import Call, _load, _postmaster, _serving
+from rongbank.api.bench import _serving
+from rongbank.api.bench_clients import Call, load, postmaster
 from rongbank.api.bench_cpu import CpuMeter, CpuUse
 from rongbank.ledger.bench import (
     Machine,
@@ -176,10 +177,10 @@ def run(
                 for n in range(count)
             ]
             with _serving(settings, db.url, workers) as server:
-                meter = CpuMeter(api_pid=server.pid, postmaster_pid=_postmaster(db))
+                meter = CpuMeter(api_pid=server.pid, postmaster_pid=postmaster(db))
                 checkpoint(db.admin_url)
                 meter.start()
-                states, _ = _load(calls, 201, port=server.port, clients=clients, seconds=seconds)
+                states, _ = load(calls, 201, port=server.port, clients=clients, seconds=seconds)
                 cpu = meter.stop()
             with platform.transaction() as session:
                 outcomes: dict[str, int] = dict(

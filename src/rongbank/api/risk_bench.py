@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rongbank.api import bench as paths_bench
+from rongbank.api.bench_clients import PathSpec, Payer
 from rongbank.api.bench_cpu import CpuMeter
 from rongbank.auth.limits import load_tool_limits
 from rongbank.auth.tools import PaymentRequest
@@ -163,8 +164,8 @@ def run(
         )
 
 
-_WITHOUT = paths_bench.PathSpec("without_engine", "static-QR, old check", paths_bench._static_qr)
-_WITH = paths_bench.PathSpec("with_engine", "static-QR, engine", paths_bench._static_qr)
+_WITHOUT = PathSpec("without_engine", "static-QR, old check", paths_bench._static_qr)
+_WITH = PathSpec("with_engine", "static-QR, engine", paths_bench._static_qr)
 
 
 def _run_on(
@@ -228,7 +229,7 @@ def _run_on(
 
 
 def engine_times(
-    platform: Platform, payers: list[paths_bench.Payer], world: Any, decisions: int
+    platform: Platform, payers: list[Payer], world: Any, decisions: int
 ) -> EngineTimes:
     """``decisions`` decisions on static-QR payments of the run's payers to its
     merchants, each in a transaction rolled back: wall and CPU time of ``assess``."""
