@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import threading
@@ -115,7 +116,7 @@ def test_every_router_of_the_application_uses_it(api: TestClient) -> None:
 def test_fastapi_still_has_what_it_relies_on() -> None:
     """A FastAPI release that drops these makes the routes fail at start, not
     quietly take three hand-overs again: pinned in pyproject.toml, checked here."""
-    assert isinstance(fastapi.routing._effective_route_context_var.get(None), object)
+    assert isinstance(fastapi.routing._effective_route_context_var, contextvars.ContextVar)
     assert "await request.body()" in inspect.getsource(fastapi.routing.get_request_handler)
 
 

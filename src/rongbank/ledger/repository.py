@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
+from rongbank.db import text_array
 from rongbank.ledger.rules import AccountState, AccountType, BalanceRule, PostingPlan
 
 # ---------------------------------------------------------------------------
@@ -292,19 +293,6 @@ def _nullable_ints(values: Iterable[int | None]) -> str:
     return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
 
 
-def _texts(values: Iterable[str | None]) -> str:
-    """A PostgreSQL array literal of strings: each element double-quoted, with
-    backslash and double quote escaped, exactly as the array input syntax defines."""
-    return (
-        "{"
-        + ",".join(
-            "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            for v in values
-        )
-        + "}"
-    )
-
-
 def _bools(values: Iterable[bool]) -> str:
     return "{" + ",".join("t" if v else "f" for v in values) + "}"
 
@@ -323,16 +311,16 @@ def write_batch(
     updates = [(n, e.hold_update) for n, e in enumerate(entries, 1) if e.hold_update is not None]
     params: dict[str, str | datetime] = {
         "now": now,
-        "cid": _texts(e.client_id for e in entries),
-        "hash": _texts("\\x" + e.request_hash.hex() for e in entries),
-        "kind": _texts(e.kind for e in entries),
+        "cid": text_array(e.client_id for e in entries),
+        "hash": text_array("\\x" + e.request_hash.hex() for e in entries),
+        "kind": text_array(e.kind for e in entries),
         "pending": _nullable_ints(e.pending_id for e in entries),
         "reverses": _nullable_ints(e.reverses_id for e in entries),
-        "desc": _texts(e.description for e in entries),
-        "meta": _texts(json.dumps(e.metadata) if e.metadata else "{}" for e in entries),
+        "desc": text_array(e.description for e in entries),
+        "meta": text_array(json.dumps(e.metadata) if e.metadata else "{}" for e in entries),
         "p_entry": _ints(n for n, _ in postings),
         "p_account": _ints(plan.account_id for _, plan in postings),
-        "p_currency": _texts(plan.currency for _, plan in postings),
+        "p_currency": text_array(plan.currency for _, plan in postings),
         "p_amount": _ints(plan.amount for _, plan in postings),
         "p_pending": _bools(plan.pending for _, plan in postings),
         "p_after": _ints(plan.balance_after for _, plan in postings),
@@ -340,12 +328,12 @@ def write_batch(
         "h_debit": _ints(hold[0] for _, hold in new_holds),
         "h_credit": _ints(hold[1] for _, hold in new_holds),
         "h_amount": _ints(hold[2] for _, hold in new_holds),
-        "h_expires": _texts(
+        "h_expires": text_array(
             None if hold[3] is None else hold[3].isoformat() for _, hold in new_holds
         ),
         "u_entry": _ints(n for n, _ in updates),
         "u_hold": _ints(update[0] for _, update in updates),
-        "u_state": _texts(update[1] for _, update in updates),
+        "u_state": text_array(update[1] for _, update in updates),
         "u_posted": _nullable_ints(update[2] for _, update in updates),
         "a_id": _ints(a.id for a in accounts),
         "a_dp": _ints(a.debits_posted for a in accounts),
