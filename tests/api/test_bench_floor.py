@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from rongbank.api import bench_floor_trip
 from rongbank.api.app import create_app
 from rongbank.api.bench_floor import build, capture
 from rongbank.api.bench_sql import counting
@@ -65,7 +66,12 @@ def _status(client: TestClient) -> Callable[[Request], int]:
     return send
 
 
-def test_the_replay_is_the_statements_a_request_sends(served: tuple[TestClient, Scene]) -> None:
+_ARGUMENT = re.compile(r"\(\$1\[(\d+)\]::[^)]*\)")
+
+
+def test_the_replay_is_the_statements_a_request_sends(
+    served: tuple[TestClient, Scene], fresh_db: str
+) -> None:
     client, scene = served
     prepared: dict[str, Prepare] = paths(scene, 2 * PER_CUSTOMER)
     transfer, static_qr = prepared["transfer"], prepared["static_qr"]
@@ -96,6 +102,27 @@ def test_the_replay_is_the_statements_a_request_sends(served: tuple[TestClient, 
     assert replay.varied["payer"] > 0
     assert len(replay.rows) == 2
     assert {"ledger_entry", "ledger_posting", "audit_log", "outbox_event"} <= set(replay.inserts)
+
+    # In one call a transaction: the same statements as a SQL function's body, each
+    # variable an element of its argument, cast to the type of its place.
+    # (The login check's statement, sent outside the transaction, is a call of its own.)
+    trip = bench_floor_trip.build(fresh_db, replay)
+    calls = trip.script.splitlines()[4:]
+    assert [c.split("(")[0] for c in calls] == [
+        "SELECT bench_trip_transfer_0",
+        "SELECT bench_trip_transfer_1",
+    ]
+    restored = []
+    for function, call in zip(trip.functions, calls, strict=True):
+        names = re.findall(r":(\w+)::text", call)  # the argument's elements, in order
+
+        def variable(found: re.Match[str], names: list[str] = names) -> str:
+            return ":" + names[int(found.group(1)) - 1]
+
+        body = function.split("$trip$")[1].strip().rstrip(";").split(";\n")
+        restored += [_ARGUMENT.sub(variable, s) for s in body]
+    statements = [s for s in sent if s not in ("BEGIN", "COMMIT")]
+    assert [_shape(s) for s in restored] == [_shape(s) for s in statements]
 
     other = capture([static_qr(1)], 201, send)
     with pytest.raises(ValueError, match="same statements"):

@@ -108,6 +108,12 @@ def test_the_floors_beside_the_paths(report: bench.PathsReport) -> None:
         assert floor.rows_per_replay[table] == pytest.approx(
             floor.rows_per_request[table], abs=0.05
         ), table
+    # The same statements, a transaction one call of a function on the server.
+    assert floor.trip_error is None
+    assert floor.trip is not None
+    assert floor.trip.rate > 0
+    assert floor.trip.failed == 0
+    assert floor.rows_per_trip == pytest.approx(floor.rows_per_request, abs=0.05)
     assert [h.name for h in report.floors.http] == ["login", "healthz"]
     for http in report.floors.http:
         assert http.result.rate > 0
@@ -117,6 +123,7 @@ def test_the_floors_beside_the_paths(report: bench.PathsReport) -> None:
     text = bench.render(report)
     assert "Floors (same server, same clients)" in text
     assert "GET /healthz (no login)" in text
+    assert "one call a transaction" in text
     data = json.loads(json.dumps(report.to_json()))["floors"]
     assert data["sql"]["transfer"]["ratio"] == floor.result.rate / report.pgbench.rate
     assert set(data["http"]) == {"login", "healthz"}

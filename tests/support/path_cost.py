@@ -23,9 +23,13 @@ test client, one request at a time, and prints per request the API's CPU (this
 process's CPU less the client thread's: the event loop, the endpoint's worker thread
 and the group committers), PostgreSQL's (its processes' CPU from ``/proc``), and the
 counts; ``--profile DIR`` samples the measured requests of each path with py-spy
-(``pip install py-spy``) and prints where the server threads' busy samples went. CPU
-per request, not a rate: it means something on a loaded machine, where a rate does
-not.
+(``pip install py-spy``) and prints where the server threads' busy samples went.
+``--statements`` has PostgreSQL log every statement's duration while the measured
+requests run and prints, per request, the server's time in each statement (its
+parse, bind and execute), the heaviest first: with one request at a time, that is
+the statement's own work (CPU and the reads it waits for), and the commit's wait for
+its WAL flush. CPU per request, not a rate: it means something on a loaded machine,
+where a rate does not.
 
 ``tests/test_path_costs.py`` holds the paths to their transaction and statement
 budgets with the same counter.
@@ -50,6 +54,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -421,6 +426,49 @@ def measure(client: TestClient, prepare: Prepare, requests: int, *, postmaster: 
     )
 
 
+# -- statements ------------------------------------------------------------------------------
+
+_DURATION = re.compile(
+    r"^(\d+) LOG:  duration: ([\d.]+) ms  (?:(parse|bind|execute) [^:]*|statement): (.*)$"
+)
+
+
+@contextmanager
+def logged_statements(url: str, log: Path, durations: dict[str, float]) -> Iterator[None]:
+    """While the block runs, PostgreSQL logs each statement's duration (to ``log``,
+    the server's own log file); after it, ``durations`` holds each statement's total
+    milliseconds (its text, folded to one line), this session's own apart."""
+    settings = {"log_min_duration_statement": "0", "log_line_prefix": "'%p '"}
+    with psycopg.connect(url, autocommit=True) as conn:
+        mine = str(conn.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
+        for name, value in settings.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = {value}")
+        conn.execute("SELECT pg_reload_conf()")
+        time.sleep(0.2)  # the backends read the reloaded settings between statements
+        start = log.stat().st_size
+        try:
+            yield
+        finally:
+            for name in settings:
+                conn.execute(f"ALTER SYSTEM RESET {name}")
+            conn.execute("SELECT pg_reload_conf()")
+    with log.open(errors="replace") as lines:
+        lines.seek(start)
+        for line in lines:
+            found = _DURATION.match(line)
+            if found and found.group(1) != mine:
+                text = " ".join(found.group(4).split())
+                durations[text] = durations.get(text, 0.0) + float(found.group(2))
+
+
+def statement_table(durations: dict[str, float], requests: int, *, top: int) -> str:
+    total = sum(durations.values()) / requests
+    lines = [f"server ms per request {total:.3f}; by statement, heaviest first:"]
+    for text, ms in sorted(durations.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{ms / requests:8.3f}  {text[:100]}")
+    return "\n".join(lines)
+
+
 # -- profile ---------------------------------------------------------------------------------
 
 SERVER_THREADS = ("AnyIO worker", "asyncio-portal", "group-commit", "chat-send")
@@ -485,6 +533,7 @@ def main() -> None:
     parser.add_argument("--paths", nargs="*", help="only these paths")
     parser.add_argument("--profile", type=Path, help="sample with py-spy into <path>.txt here")
     parser.add_argument("--top", type=int, default=40, help="frames of each profile shown")
+    parser.add_argument("--statements", action="store_true", help="the server's time per statement")
     args = parser.parse_args()
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="path-cost-")))
@@ -516,16 +565,22 @@ def main() -> None:
             def measured(i: int, prepare: Prepare = prepare) -> Request:
                 return prepare(i + args.warmup)
 
+            durations: dict[str, float] = {}
             with ExitStack() as profiling:
                 if args.profile:
                     args.profile.mkdir(parents=True, exist_ok=True)
                     profiling.enter_context(sampled(args.profile / f"{name}.txt"))
+                if args.statements:
+                    log = server.pgdata / "log"
+                    profiling.enter_context(logged_statements(url, log, durations))
                 cost = measure(client, measured, args.requests, postmaster=postmaster)
             print(
                 f"{name:<14}{cost.api_ms:>11.2f}{cost.postgres_ms:>10.2f}{cost.statements:>11.1f}"
                 f"{cost.transactions:>13.1f}{cost.round_trips:>12.1f}",
                 flush=True,
             )
+            if durations:
+                print(statement_table(durations, args.requests, top=args.top), flush=True)
         if args.profile:
             for name in chosen:
                 print(f"\n== {name}\n" + summary(args.profile / f"{name}.txt", top=args.top))

@@ -51,6 +51,7 @@ import psycopg
 from fastapi.testclient import TestClient
 from psycopg import postgres, sql
 
+from rongbank.api import bench_floor_trip
 from rongbank.api.app import create_app
 from rongbank.api.bench_clients import Call, PathSpec, Payer, World, load, postmaster
 from rongbank.api.bench_cpu import CpuMeter
@@ -156,6 +157,12 @@ class SqlFloor:
     """Rows each replayed transaction added per table."""
     varied: dict[str, int]
     error: str | None = None
+    trip: PathResult | None = None
+    """The same statements, each transaction one call of a SQL function on the server
+    (:mod:`.bench_floor_trip`): no round trip, parse or client per statement."""
+    trip_database_ms: float | None = None
+    rows_per_trip: dict[str, float] = field(default_factory=dict)
+    trip_error: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -522,8 +529,13 @@ def measure_sql(
             varied=replay.varied if replay else {},
             error=str(error).strip()[-500:],
         )
+    trip = _measure_trip(
+        url, replay, tables, pgbench=pgbench, clients=clients, seconds=seconds,
+        work_dir=work_dir, meter=meter,
+    )  # fmt: skip
     done = max(1, result.operations)
     return SqlFloor(
+        **trip,
         path=path,
         statements=replay.statements,
         transactions=replay.transactions,
@@ -533,6 +545,41 @@ def measure_sql(
         rows_per_replay={t: (after[t] - before[t]) / done for t in tables},
         varied=replay.varied,
     )
+
+
+def _measure_trip(
+    url: str,
+    replay: Replay,
+    tables: Sequence[str],
+    *,
+    pgbench: Path,
+    clients: int,
+    seconds: float,
+    work_dir: Path,
+    meter: CpuMeter,
+) -> dict[str, Any]:
+    """``replay``'s transactions each as one call of a SQL function: the
+    :class:`SqlFloor` fields of its run, or why it failed (the floor's, not the run's)."""
+    try:
+        trip = bench_floor_trip.build(url, replay)
+        bench_floor_trip.install(url, trip)
+        before = count_rows(url, tables)
+        meter.start()
+        as_calls = bench_floor_trip.as_replay(replay, trip, span=UNIQUE_SPAN)
+        result = run_script(
+            pgbench, url, as_calls, clients=clients, seconds=seconds, work_dir=work_dir
+        )
+        cpu = meter.stop()
+        settle()
+        after = count_rows(url, tables)
+    except Exception as error:  # reported beside the floor, not the end of the run
+        return {"trip_error": str(error).strip()[-500:]}
+    done = max(1, result.operations)
+    return {
+        "trip": result,
+        "trip_database_ms": None if cpu.database_s is None else cpu.database_s * 1000 / done,
+        "rows_per_trip": {t: (after[t] - before[t]) / done for t in tables},
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -685,6 +732,15 @@ def render(floors: Floors, pgbench_rate: float, paths: Sequence[PathResult]) -> 
             head + f"{sql_rate:10.1f} {sql_rate / pgbench_rate:5.2f}  {f.statements:5d} "
             f"{f.transactions:3d} {pg:>8}  {http / sql_rate if sql_rate else 0:.2f}"
         )
+        if f.trip is not None:
+            trip_pg = "-" if f.trip_database_ms is None else f"{f.trip_database_ms:.2f}"
+            lines.append(
+                f"  {'':<10} {'':>9} {'':>5}  {f.trip.rate:10.1f} "
+                f"{f.trip.rate / pgbench_rate:5.2f}  one call a transaction    "
+                f"PG {trip_pg} ms/tx"
+            )
+        elif f.trip_error:
+            lines.append(f"  {'':<10} one call a transaction failed: {f.trip_error}")
     for h in floors.http:
         api = "-" if h.api_ms is None else f"{h.api_ms:.2f}"
         pg = "-" if h.database_ms is None else f"{h.database_ms:.2f}"
