@@ -1,0 +1,104 @@
+"""The ``risk-backtests`` job's runs: a backtest another process is running is left
+to it, one whose run went silent is taken over and resumed from the day after the
+last it kept, and one interrupted too often is given up with that reason. (Asking
+for one and its page: ``tests/risk/test_rule_pages.py``.)"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from rongbank.platform import Platform
+from rongbank.risk.engine import backtests, store
+from rongbank.risk.engine.backtests import ATTEMPTS, STALE, run_waiting
+from rongbank.risk.monitoring.rules import replay
+from tests.support.risk_engine import in_force
+from tests.support.risk_rules import paid, payer
+
+BIG = "amount >= 200000"
+
+
+def asked(platform: Platform, days: int) -> tuple[int, int, date]:
+    """A rule, payments on ``days`` Beijing days, its backtest over them (queued)."""
+    rule = in_force(platform, name="big_transfer", condition=BIG, action="review")
+    first = platform.clock.now().date()
+    who = payer(platform, "林一")
+    for _ in range(days):
+        paid(platform, who, 300_000)
+        paid(platform, who, 1_000)
+        platform.clock.advance(timedelta(days=1))
+    with platform.transaction() as session:
+        by = platform.accounts.create_staff(
+            session, username="alice", name="风控alice", role="risk_analyst"
+        )
+        found = backtests.ask(
+            session,
+            rule,
+            first=first,
+            last=first + timedelta(days=days - 1),
+            by=by,
+            now=platform.clock.now(),
+        )
+    return rule, found, first
+
+
+def left_running(platform: Platform, backtest_id: int, **columns: Any) -> None:
+    """As a run of another process leaves it: running, its attempt, its last beat."""
+    sets = ", ".join(f"{name} = :{name}" for name in columns)
+    with platform.transaction() as session:
+        session.execute(
+            text(f"UPDATE risk_backtest SET status = 'running', {sets} WHERE id = :id"),  # noqa: S608
+            {"id": backtest_id} | columns,
+        )
+
+
+def test_a_run_gone_silent_is_taken_over_and_resumed_after_its_last_day(
+    platform: Platform,
+) -> None:
+    rule_id, backtest_id, first = asked(platform, days=3)
+    kept = {  # what the run kept of its first day (a figure no replay gives, to tell)
+        "hits": [7],
+        "total": {"hits": 7, "closed": 0, "fraud": 0, "false_positives": 0},
+        "decisions": 9,
+        "amount": 5,
+    }
+    left_running(
+        platform,
+        backtest_id,
+        attempt=1,
+        beat_at=platform.clock.now(),
+        done_through=first,
+        figures=json.dumps(kept),
+    )
+    assert run_waiting(platform.transaction, platform.clock) == 0  # still another's
+    with platform.transaction() as session:
+        assert backtests.get(session, backtest_id).status == "running"
+
+    platform.clock.advance(STALE + timedelta(seconds=1))
+    assert run_waiting(platform.transaction, platform.clock) == 1
+    with platform.transaction() as session:
+        done = backtests.get(session, backtest_id)
+        rest = replay(
+            session,
+            store.as_rule(store.get(session, rule_id)),
+            first=first + timedelta(days=1),
+            last=done.last,
+        )
+    assert done.status == "done"
+    assert done.figures is not None
+    assert done.figures.hits == [7, *rest.hits] == [7, 1, 1]  # day one not replayed again
+    assert done.figures.decisions == 9 + 4
+    assert done.figures.days == [str(first + timedelta(days=n)) for n in range(3)]
+
+
+def test_a_backtest_interrupted_too_often_is_given_up(platform: Platform) -> None:
+    _, backtest_id, _ = asked(platform, days=1)
+    left_running(platform, backtest_id, attempt=ATTEMPTS, beat_at=platform.clock.now() - STALE * 2)
+    assert run_waiting(platform.transaction, platform.clock) == 1
+    with platform.transaction() as session:
+        given_up = backtests.get(session, backtest_id)
+    assert (given_up.status, given_up.failure) == ("failed", "interrupted")
+    assert given_up.figures is None
