@@ -1,7 +1,8 @@
 """The ``risk-backtests`` job's runs: a backtest another process is running is left
 to it, one whose run went silent is taken over and resumed from the day after the
-last it kept, and one interrupted too often is given up with that reason. (Asking
-for one and its page: ``tests/risk/test_rule_pages.py``.)"""
+last it kept, and one interrupted too often is given up with that reason; and the
+API's ``202`` with the backtest's address, read there until done. (Asking for one in
+the console and its page: ``tests/risk/test_rule_pages.py``.)"""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from rongbank.api.app import create_app
 from rongbank.platform import Platform
 from rongbank.risk.engine import backtests, store
 from rongbank.risk.engine.backtests import ATTEMPTS, STALE, run_waiting
 from rongbank.risk.monitoring.rules import replay
+from tests.conftest import staff_token
 from tests.support.risk_engine import in_force
 from tests.support.risk_rules import paid, payer
 
@@ -102,3 +106,34 @@ def test_a_backtest_interrupted_too_often_is_given_up(platform: Platform) -> Non
         given_up = backtests.get(session, backtest_id)
     assert (given_up.status, given_up.failure) == ("failed", "interrupted")
     assert given_up.figures is None
+
+
+def test_over_the_api_a_backtest_answers_202_and_its_address_then_its_figures(
+    platform: Platform,
+) -> None:
+    rule_id, _, first = asked(platform, days=2)  # alice's, queued
+    _, token = staff_token(platform, username="bob", role="risk_analyst")
+    client = TestClient(create_app(platform, background=False))
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"since": str(first), "until": str(first + timedelta(days=1))}
+
+    answer = client.post(
+        f"/api/v1/staff/risk/rules/{rule_id}/backtests", json=body, headers=headers
+    )
+    assert answer.status_code == 202
+    assert answer.json()["status"] == "queued"
+    assert answer.json()["figures"] is None
+    where = answer.headers["Location"]
+    again = client.post(f"/api/v1/staff/risk/rules/{rule_id}/backtests", json=body, headers=headers)
+    assert again.headers["Location"] == where  # the same, while it waits
+
+    run_waiting(platform.transaction, platform.clock)
+    done = client.get(where, headers=headers).json()
+    assert (done["status"], done["days_done"], done["days"]) == ("done", 2, 2)
+    assert done["figures"]["hits_per_day"] == [1, 1]
+    assert done["figures"]["decisions"] == 4
+    assert done["figures"]["amount"] == "6000.00"
+
+    _, teller = staff_token(platform, username="wang", role="operations")
+    refused = client.get(where, headers={"Authorization": f"Bearer {teller}"})
+    assert refused.status_code == 403

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import rule_engine
 from sqlalchemy import text
@@ -50,6 +50,9 @@ LONGEST_DAYS = 366
 
 WAITING = ("queued", "running")
 
+Status = Literal["queued", "running", "done", "failed"]
+Failure = Literal["rule_unevaluable", "interrupted", "error"]
+
 
 class BacktestPeriodInvalid(InvalidRequest):
     code = "risk_backtest_period_invalid"
@@ -72,13 +75,13 @@ class AskedBacktest:
     asked_by: int
     asked_by_name: str
     asked_at: datetime
-    status: str
+    status: Status
     """``queued``, ``running``, ``done`` or ``failed``."""
     done_through: date | None
     figures: Daily | None
     """The days replayed so far (all of them once done)."""
     finished_at: datetime | None
-    failure: str | None
+    failure: Failure | None
     """Why it failed: ``rule_unevaluable`` (on ``failure_day``), ``interrupted`` or
     ``error`` (the log has the details)."""
     failure_day: date | None
