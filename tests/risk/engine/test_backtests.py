@@ -98,6 +98,31 @@ def test_a_run_gone_silent_is_taken_over_and_resumed_after_its_last_day(
     assert done.figures.days == [str(first + timedelta(days=n)) for n in range(3)]
 
 
+def test_a_process_shutting_down_hands_its_backtest_back_after_the_day_it_is_on(
+    platform: Platform,
+) -> None:
+    rule_id, backtest_id, first = asked(platform, days=3)
+    days_begun = 0
+
+    def stopping() -> bool:  # the process is told to stop during its second day
+        nonlocal days_begun
+        days_begun += 1
+        return days_begun > 2
+
+    assert run_waiting(platform.transaction, platform.clock, stopping) == 1
+    with platform.transaction() as session:
+        handed_back = backtests.get(session, backtest_id)
+    assert (handed_back.status, handed_back.done_through) == ("queued", first)
+    assert run_waiting(platform.transaction, platform.clock) == 1  # the next leader, at once
+    with platform.transaction() as session:
+        done = backtests.get(session, backtest_id)
+        whole = replay(
+            session, store.as_rule(store.get(session, rule_id)), first=first, last=done.last
+        )
+    assert done.status == "done"
+    assert done.figures == whole
+
+
 def test_a_backtest_interrupted_too_often_is_given_up(platform: Platform) -> None:
     _, backtest_id, _ = asked(platform, days=1)
     left_running(platform, backtest_id, attempt=ATTEMPTS, beat_at=platform.clock.now() - STALE * 2)

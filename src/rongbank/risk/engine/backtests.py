@@ -235,7 +235,9 @@ def _ended(session: Session, claim: _Claim, now: datetime, **outcome: Any) -> No
     )
 
 
-def _run(transaction: Transaction, clock: Clock, claim: _Claim) -> None:
+def _run(
+    transaction: Transaction, clock: Clock, claim: _Claim, stopping: Callable[[], bool]
+) -> None:
     with transaction() as session:
         asked = get(session, claim.id)
         rule = store.as_rule(store.get(session, asked.rule_id))
@@ -246,6 +248,9 @@ def _run(transaction: Transaction, clock: Clock, claim: _Claim) -> None:
     day = asked.first if asked.done_through is None else asked.done_through + timedelta(days=1)
     so_far = asked.figures
     while day <= asked.last:
+        if stopping():
+            _hand_back(transaction, claim)
+            return
         try:
             with transaction() as session:
                 so_far = _added(so_far, replay(session, rule, first=day, last=day))
@@ -285,28 +290,52 @@ def _run(transaction: Transaction, clock: Clock, claim: _Claim) -> None:
         _ended(session, claim, clock.now(), status="done")
 
 
-def run_waiting(transaction: Transaction, clock: Clock) -> int:
+def _hand_back(transaction: Transaction, claim: _Claim) -> None:
+    """Queue it again for the next run, which resumes after its last kept day."""
+    with transaction() as session:
+        session.execute(
+            text(
+                "UPDATE risk_backtest SET status = 'queued' "
+                "WHERE id = :id AND attempt = :attempt AND status = 'running'"
+            ),
+            {"id": claim.id, "attempt": claim.attempt},
+        )
+
+
+def _never() -> bool:
+    return False
+
+
+def run_waiting(
+    transaction: Transaction, clock: Clock, stopping: Callable[[], bool] = _never
+) -> int:
     """Run the waiting backtests one after another, oldest first (and those whose run
-    went silent); how many it took."""
+    went silent); how many it took. When ``stopping`` (the process is shutting down),
+    the one it runs is queued again after the day it is on, for the next leader to
+    resume at once rather than after ``STALE``."""
     taken = 0
-    while True:
+    while not stopping():
         with transaction() as session:
             claim = _claim(session, clock.now())
         if claim is None:
             return taken
         taken += 1
         try:
-            _run(transaction, clock, claim)
+            _run(transaction, clock, claim, stopping)
         except Exception:
             logger.exception("backtest %d failed", claim.id)
             with transaction() as session:
                 _ended(session, claim, clock.now(), status="failed", failure="error")
+    return taken
 
 
-def backtest_job(transaction: Transaction, clock: Clock) -> tuple[float, Callable[[], None]]:
-    """The backtests as a periodic job of ``rongbank up``: its interval and its run."""
+def backtest_job(
+    transaction: Transaction, clock: Clock, stopping: Callable[[], bool]
+) -> tuple[float, Callable[[], None]]:
+    """The backtests as a periodic job of ``rongbank up``: its interval and its run
+    (``stopping``: whether the process is shutting down)."""
 
     def run() -> None:
-        run_waiting(transaction, clock)
+        run_waiting(transaction, clock, stopping)
 
     return INTERVAL_SECONDS, run
