@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 Transaction = Callable[[], AbstractContextManager[Session]]
 
-INTERVAL_SECONDS = 2.0
+INTERVAL_SECONDS = 5.0
 """How often the leader looks for a waiting backtest (one indexed probe)."""
 STALE = timedelta(minutes=10)
 """A running backtest silent this long lost its process: another run takes it over."""
