@@ -21,7 +21,7 @@ from sqlalchemy import text
 from rongbank.api.app import create_app
 from rongbank.platform import Platform
 from rongbank.risk.engine import backtests, store
-from rongbank.risk.engine.backtests import run_waiting
+from rongbank.risk.engine.backtests import STALE, run_waiting
 from rongbank.risk.monitoring.rules import replay
 from tests.support.risk_engine import in_force
 from tests.support.risk_rules import judged, paid, payer
@@ -237,8 +237,20 @@ def test_a_backtest_is_queued_at_once_and_its_job_counts_hits_and_verdicts(
     progress = alice.get(f"/staff/risk/backtests/{asked}/progress")
     assert "HX-Refresh" not in progress.headers
     assert 'id="backtest-progress"' in progress.text
+    with platform.transaction() as session:  # as a run whose process died leaves it
+        session.execute(
+            text(
+                "UPDATE risk_backtest SET status = 'running', attempt = 1, beat_at = :then "
+                "WHERE id = :id"
+            ),
+            {"id": asked, "then": platform.clock.now() - 2 * STALE},
+        )
+    progress = alice.get(f"/staff/risk/backtests/{asked}/progress")
+    assert shown(progress.text, "backtest-status") == "运行中"
+    assert '<progress id="backtest-days-done" max="4" value="0">' in progress.text
+    assert "已回放 0/4 天，共 0 笔决策。" in progress.text
 
-    assert run_backtests(platform) == 1
+    assert run_backtests(platform) == 1  # taken over
     progress = alice.get(f"/staff/risk/backtests/{asked}/progress")
     assert progress.headers["HX-Refresh"] == "true"  # done: the page loads its figures
     page = alice.get(f"/staff/risk/backtests/{asked}").text
