@@ -331,14 +331,16 @@ def test_a_backtest_that_fails_says_why(platform: Platform) -> None:
 def test_staff_without_the_role_can_neither_see_nor_ask_for_a_backtest(
     platform: Platform,
 ) -> None:
-    alice = analyst(platform, "alice")
     teller = WebStaff(
         TestClient(create_app(platform, background=False)), platform, "wang", "王五", "operations"
     )
     new = in_force(platform, name="big_transfer", condition=BIG, action="review")
-    alice.get(f"/staff/risk/rules/{new}")
-    alice.submit(f"/staff/risk/rules/{new}/backtests", since="2026-03-01", until="2026-03-02")
-    asked = backtest_id(alice.page.url)
+    with platform.transaction() as session:  # an analyst's, asked in the console
+        alice = platform.accounts.create_staff(
+            session, username="alice", name="风控alice", role="risk_analyst"
+        )
+        day = platform.clock.now().date()
+        asked = backtests.ask(session, new, first=day, last=day, by=alice, now=platform.clock.now())
     assert teller.get(f"/staff/risk/backtests/{asked}").status_code == 403
     assert teller.get(f"/staff/risk/backtests/{asked}/progress").status_code == 403
     teller.post(f"/staff/risk/rules/{new}/backtests", since="2026-02-01", until="2026-03-02")
