@@ -95,6 +95,8 @@ SERVING_ROLES |= {
     ("POST", f"{V1}/staff/risk/cases/{{case_id}}/confirm"): {"risk_analyst"},
     ("POST", f"{V1}/staff/risk/cases/{{case_id}}/send-back"): {"risk_analyst"},
     ("POST", f"{V1}/staff/risk/cases/{{case_id}}/assign"): {"supervisor"},
+    ("POST", f"{V1}/staff/risk/rules/{{rule_id}}/backtests"): {"risk_analyst"},
+    ("GET", f"{V1}/staff/risk/backtests/{{backtest_id}}"): {"risk_analyst"},
     # Settlement shares: asked by one of the credit staff, approved by another.
     ("GET", f"{V1}/staff/lending/settlement-shares"): {"credit_officer", "credit_manager"},
     ("POST", f"{V1}/staff/lending/settlement-shares"): {"credit_officer", "credit_manager"},
@@ -280,6 +282,9 @@ CONSOLE_ROLES = {
     ("POST", "/staff/risk/rules"): {"risk_analyst"},
     ("GET", "/staff/risk/rules/{rule_id}"): {"risk_analyst"},
     ("POST", "/staff/risk/rules/{rule_id}/{change}"): {"risk_analyst"},
+    ("POST", "/staff/risk/rules/{rule_id}/backtests"): {"risk_analyst"},
+    ("GET", "/staff/risk/backtests/{backtest_id}"): {"risk_analyst"},
+    ("GET", "/staff/risk/backtests/{backtest_id}/progress"): {"risk_analyst"},
     ("GET", "/staff/risk/performance"): {"risk_analyst"},
     ("GET", "/staff/mall"): STAFF_ROLES,
     ("POST", "/staff/mall/shops/{shop_id}/{decision}"): STAFF_ROLES,

@@ -82,6 +82,7 @@ from rongbank.pii import PersonalData, personal_data
 from rongbank.risk.aml.batch import aml_job
 from rongbank.risk.cases.desk import RiskDesk
 from rongbank.risk.engine import holds as risk_holds
+from rongbank.risk.engine.backtests import backtest_job
 from rongbank.risk.engine.engine import PaymentBlocked, RiskEngine, load_model
 from rongbank.risk.engine.features import prune as prune_counters
 from rongbank.risk.engine.holds import HoldsResolved
@@ -792,6 +793,7 @@ class Platform:
                 "risk-cases": self.risk_desk.job(self.transaction),
                 "lending-eod": (self.settings.lending_eod_interval_seconds, self.run_lending_eod),
                 "risk-aml": aml_job(self.transaction, self.clock),
+                "risk-backtests": backtest_job(self.transaction, self.clock, self._stop.is_set),
                 "risk-holds": (self.settings.hold_expiry_interval_seconds, self.resolve_risk_holds),
                 "risk-counters": (600.0, self.prune_risk_counters),
                 "mall-orders": (self.settings.mall_job_interval_seconds, self.run_mall_jobs),

@@ -1,8 +1,10 @@
 """The fraud rules in the staff console, as risk analysts use them without
 JavaScript: proposing a rule (refused, naming the field, when it does not read),
 four eyes on approval, shadow, live and disable audited as the command line audits
-them, a backtest's hits per day with what closed cases made of them, a shadow
-rule's real hits. Which roles may open the pages: ``tests/test_authorization.py``."""
+them, a backtest asked for, run by its job and shown (hits per day with what closed
+cases made of them, or why it failed), a shadow rule's real hits. Which roles may
+open the pages: ``tests/test_authorization.py``; the job's runs themselves:
+``tests/risk/engine/test_backtests.py``."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from sqlalchemy import text
 
 from rongbank.api.app import create_app
 from rongbank.platform import Platform
-from rongbank.risk.engine import store
+from rongbank.risk.engine import backtests, store
+from rongbank.risk.engine.backtests import STALE, run_waiting
+from rongbank.risk.monitoring.rules import replay
 from tests.support.risk_engine import in_force
 from tests.support.risk_rules import judged, paid, payer
 from tests.support.web import WebStaff
@@ -186,7 +190,20 @@ def test_a_new_version_starts_from_the_rule_and_supersedes_it(platform: Platform
     assert "已被新版本取代" in old.group(1)
 
 
-def test_a_backtest_counts_hits_per_day_and_what_cases_made_of_them(platform: Platform) -> None:
+def backtest_id(url: object) -> int:
+    found = re.search(r"/staff/risk/backtests/(\d+)$", str(url))
+    assert found is not None, url
+    return int(found.group(1))
+
+
+def run_backtests(platform: Platform) -> int:
+    """The ``risk-backtests`` job's run, here and now (the test app runs no jobs)."""
+    return run_waiting(platform.transaction, platform.clock)
+
+
+def test_a_backtest_is_queued_at_once_and_its_job_counts_hits_and_verdicts(
+    platform: Platform,
+) -> None:
     lin, zhou = payer(platform, "林一"), payer(platform, "周二")
     start = platform.clock.now()
     fraud = paid(platform, lin, 300_000)
@@ -199,21 +216,137 @@ def test_a_backtest_counts_hits_per_day_and_what_cases_made_of_them(platform: Pl
     judged(platform, genuine, zhou.customer_id, "genuine", (alice.id, bob.id))
 
     new = propose(alice, name="big_transfer", condition=BIG, rule_action="review")
-    assert 'id="backtest-totals"' not in alice.page.text  # only when asked
+    assert 'id="backtests"' not in alice.page.text  # none asked yet
     day = start.date()
-    alice.get(f"/staff/risk/rules/{new}?since={day}&until={day + timedelta(days=3)}")
-    page = alice.page.text
+    until = day + timedelta(days=3)
+    answer = alice.client.post(
+        f"/staff/risk/rules/{new}/backtests",
+        data={"csrf": alice.csrf, "since": str(day), "until": str(until)},
+        follow_redirects=False,
+    )
+    # The request only records it: the replay is the job's, which has not run.
+    assert answer.status_code == 303
+    asked = backtest_id(answer.headers["location"])
+    page = alice.get(answer.headers["location"]).text
+    assert shown(page, "backtest-status") == "排队中"
+    assert 'hx-trigger="every 2s"' in page
+    assert 'id="backtest-totals"' not in page
+    assert shown(page, "backtest-asked-by").startswith("风控alice")
+    with platform.transaction() as session:
+        assert backtests.get(session, asked).status == "queued"
+    progress = alice.get(f"/staff/risk/backtests/{asked}/progress")
+    assert "HX-Refresh" not in progress.headers
+    assert 'id="backtest-progress"' in progress.text
+    with platform.transaction() as session:  # as a run whose process died leaves it
+        session.execute(
+            text(
+                "UPDATE risk_backtest SET status = 'running', attempt = 1, beat_at = :then "
+                "WHERE id = :id"
+            ),
+            {"id": asked, "then": platform.clock.now() - 2 * STALE},
+        )
+    progress = alice.get(f"/staff/risk/backtests/{asked}/progress")
+    assert shown(progress.text, "backtest-status") == "运行中"
+    assert '<progress id="backtest-days-done" max="4" value="0">' in progress.text
+    assert "已回放 0/4 天，共 0 笔决策。" in progress.text
+
+    assert run_backtests(platform) == 1  # taken over
+    progress = alice.get(f"/staff/risk/backtests/{asked}/progress")
+    assert progress.headers["HX-Refresh"] == "true"  # done: the page loads its figures
+    page = alice.get(f"/staff/risk/backtests/{asked}").text
+    assert shown(page, "backtest-state") == "已完成"
     assert shown(page, "backtest-hits") == "3"
     assert shown(page, "backtest-fraud") == "1"
     assert shown(page, "backtest-false-positives") == "1"
-    assert "<dt>回放的决策</dt><dd>4</dd>" in page
-    assert "<dt>尚无结论</dt><dd>1</dd>" in page
+    assert shown(page, "backtest-decisions") == "4"
+    assert shown(page, "backtest-unlabelled") == "1"
+    assert 'id="backtest-progress"' not in page  # no more polling
     assert charts(page)["chart-backtest"]["hits"] == [1, 0, 2, 0]
     assert f"<td>{day + timedelta(days=2)}</td>" in page  # the table, for no JavaScript
+    with platform.transaction() as session:
+        # The job's figures, a day per transaction, are the one replay's of before.
+        rule = store.as_rule(store.get(session, new))
+        assert backtests.get(session, asked).figures == replay(session, rule, first=day, last=until)
+    alice.get(f"/staff/risk/rules/{new}")
+    assert f'data-backtest="{asked}"' in alice.page.text  # listed on the rule's page
 
-    alice.get(f"/staff/risk/rules/{new}?since={day}&until={day - timedelta(days=1)}")
+    alice.get(f"/staff/risk/rules/{new}")
+    alice.submit(
+        f"/staff/risk/rules/{new}/backtests", since=str(day), until=str(day - timedelta(days=1))
+    )
     assert alice.page.status_code == 422
     assert "回测的起始日须早于截止日" in alice.error
+
+
+def test_asking_again_while_it_waits_is_the_same_backtest(platform: Platform) -> None:
+    alice, bob = analyst(platform, "alice"), analyst(platform, "bob")
+    new = in_force(platform, name="big_transfer", condition=BIG, action="review")
+    days = {"since": "2026-02-01", "until": "2026-03-01"}
+    alice.get(f"/staff/risk/rules/{new}")
+    alice.submit(f"/staff/risk/rules/{new}/backtests", **days)
+    first = backtest_id(alice.page.url)
+    alice.get(f"/staff/risk/rules/{new}")
+    alice.submit(f"/staff/risk/rules/{new}/backtests", **days)  # a double click
+    bob.get(f"/staff/risk/rules/{new}")
+    bob.submit(f"/staff/risk/rules/{new}/backtests", **days)  # another analyst, same ask
+    assert backtest_id(alice.page.url) == backtest_id(bob.page.url) == first
+    bob.get(f"/staff/risk/rules/{new}")
+    bob.submit(f"/staff/risk/rules/{new}/backtests", since="2026-02-02", until="2026-03-01")
+    assert backtest_id(bob.page.url) != first  # other days: another backtest
+    assert run_backtests(platform) == 2
+    alice.get(f"/staff/risk/rules/{new}")
+    alice.submit(f"/staff/risk/rules/{new}/backtests", **days)
+    assert backtest_id(alice.page.url) > first  # done: asking again runs it again
+
+
+def test_a_backtest_that_fails_says_why(platform: Platform) -> None:
+    alice = analyst(platform, "alice")
+    who = payer(platform, "林一")
+    decision = paid(platform, who, 300_000)
+    with platform.transaction() as session:
+        # A decision recorded when the feature had another type (text, not a number).
+        session.execute(
+            text(
+                "UPDATE risk_decision SET features = features || "
+                "jsonb_build_object('amount', '300000') WHERE id = :id"
+            ),
+            {"id": decision},
+        )
+    new = in_force(platform, name="big_transfer", condition=BIG, action="review")
+    day = platform.clock.now().date()
+    alice.get(f"/staff/risk/rules/{new}")
+    alice.submit(f"/staff/risk/rules/{new}/backtests", since=str(day), until=str(day))
+    asked = backtest_id(alice.page.url)
+    run_backtests(platform)
+    page = alice.get(f"/staff/risk/backtests/{asked}").text
+    assert shown(page, "backtest-state") == "失败"
+    assert shown(page, "backtest-failure") == (
+        f"规则无法在 {day} 记录的决策上求值：条件与当时记录的特征类型不符。"
+        "请修改条件、提交新版本后再回测。"
+    )
+    assert 'id="backtest-totals"' not in page
+    assert 'id="run-backtest-again"' in page
+
+
+def test_staff_without_the_role_can_neither_see_nor_ask_for_a_backtest(
+    platform: Platform,
+) -> None:
+    teller = WebStaff(
+        TestClient(create_app(platform, background=False)), platform, "wang", "王五", "operations"
+    )
+    new = in_force(platform, name="big_transfer", condition=BIG, action="review")
+    with platform.transaction() as session:  # an analyst's, asked in the console
+        alice = platform.accounts.create_staff(
+            session, username="alice", name="风控alice", role="risk_analyst"
+        )
+        day = platform.clock.now().date()
+        asked = backtests.ask(session, new, first=day, last=day, by=alice, now=platform.clock.now())
+    assert teller.get(f"/staff/risk/backtests/{asked}").status_code == 403
+    assert teller.get(f"/staff/risk/backtests/{asked}/progress").status_code == 403
+    teller.post(f"/staff/risk/rules/{new}/backtests", since="2026-02-01", until="2026-03-02")
+    assert teller.page.status_code == 403
+    with platform.transaction() as session:
+        assert [b.id for b in backtests.of_rule(session, new)] == [asked]
 
 
 def test_a_shadow_rule_shows_the_hits_it_met_since(platform: Platform) -> None:

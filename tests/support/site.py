@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx2 as httpx
@@ -20,9 +21,10 @@ from PIL import Image
 from sqlalchemy import text
 
 from rongbank.auth.service import PrincipalKind
+from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.overview.service import MovementFilter
 from rongbank.platform import Platform
-from rongbank.risk.engine import store
+from rongbank.risk.engine import backtests, store
 from rongbank.risk.engine.rules import RuleSpec
 from tests.factories import mall_orders as mall
 from tests.factories.aml import seed_aml
@@ -318,6 +320,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
     _liquidity(platform)
     seed_aml(platform)
     rule_id = _shadow_rule(platform)
+    backtest_id = _backtest(platform, rule_id)
     mall_order = _mall_orders(client, platform, people, meimei, merchant.id, owner)
 
     return Site(
@@ -340,6 +343,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
             "order_id": str(mall_order),
             "product_id": str(mall_product),
             "rule_id": str(rule_id),
+            "backtest_id": str(backtest_id),
         },
         by_route={
             "/staff/lending/reviews/{application_id}": {"application_id": str(referred["id"])},
@@ -382,6 +386,23 @@ def _shadow_rule(platform: Platform) -> int:
     platform.risk_engine.forget_rules()
     paid(platform, payer(platform, "赵大"), 60_000_000)
     return rule.id
+
+
+def _backtest(platform: Platform, rule_id: int) -> int:
+    """The rule's backtest over the last week, run by its job (its page's figures)."""
+    today = platform.clock.now().astimezone(BUSINESS_TIME_ZONE).date()
+    with platform.transaction() as session:
+        analyst = platform.accounts.staff_member_named(session, "site-rules-1").id
+        asked = backtests.ask(
+            session,
+            rule_id,
+            first=today - timedelta(days=6),
+            last=today,
+            by=analyst,
+            now=platform.clock.now(),
+        )
+    backtests.run_waiting(platform.transaction, platform.clock)
+    return asked
 
 
 def _mall_orders(

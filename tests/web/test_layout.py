@@ -44,6 +44,7 @@ NOT_PAGES = {
     "/staff/chat/{conversation_id}/messages": "a fragment of new messages",
     "/staff/chat/{conversation_id}/messages/{seq}/attachment": "a file download",
     "/staff/risk/alerts": "a fragment the risk desk's live alerts refresh themselves with",
+    "/staff/risk/backtests/{backtest_id}/progress": "a fragment a backtest's page polls",
     "/mall/images/{image_id}": "a product's image",
     "/invest/board/stream": "an event stream the quote board listens to",
 }

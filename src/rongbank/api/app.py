@@ -44,6 +44,7 @@ from rongbank.mall.orders import endpoints as mall_orders
 from rongbank.payments import endpoints as payments_endpoints
 from rongbank.platform import Platform
 from rongbank.risk.cases import endpoints as risk_cases
+from rongbank.risk.engine import endpoints as risk_backtests
 from rongbank.risk.engine.device import DeviceId
 from rongbank.wealth import endpoints as wealth_endpoints
 from rongbank.web import (
@@ -193,6 +194,7 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.include_router(yidai_checkout.customer, prefix="/api/v1")
     app.include_router(risk_cases.staff, prefix="/api/v1")
     app.include_router(risk_cases.customer, prefix="/api/v1")
+    app.include_router(risk_backtests.staff, prefix="/api/v1")
     app.include_router(mall_orders.customer, prefix="/api/v1")
     app.include_router(mall_orders.merchant, prefix="/api/v1")
     app.include_router(mall_orders.staff, prefix="/api/v1")

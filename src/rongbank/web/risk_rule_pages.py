@@ -7,8 +7,12 @@ proposed and approved it, and the form to propose a rule or a new version of one
 refused naming its field, and nothing is saved). A rule's page approves it (never
 one's own: no button, and the store refuses with 403), asks for shadow or live,
 disables it, each through ``rongbank.risk.engine.store`` audited as the command
-line audits it; and backtests it over a chosen period (hits per day, what closed
-cases made of them) and, in shadow, shows the hits it really met since.
+line audits it; asks for a backtest over chosen days and lists its latest ones;
+and, in shadow, shows the hits it really met since. A backtest is background work
+(``rongbank.risk.engine.backtests``): asking answers at once with a 303 to its page,
+which htmx refreshes while it is queued or running (its progress in days) and which
+then shows its figures (hits per day, what closed cases made of them) or why it
+failed.
 ``/staff/risk/performance`` is each live rule's hits and precision over 30 days and
 the drift of the engine's scores against its first week. Without JavaScript the
 tables say what the charts (``risk_monitor.js``, Apache ECharts) draw."""
@@ -19,15 +23,16 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from rongbank import roles
 from rongbank.api.one_hop import OneHopRoute
 from rongbank.clock import BUSINESS_TIME_ZONE
-from rongbank.errors import DomainError, InvalidRequest
+from rongbank.errors import DomainError
 from rongbank.inputs import Day, IdParam
 from rongbank.platform import Platform
-from rongbank.risk.engine import store
+from rongbank.risk.engine import backtests, store
+from rongbank.risk.engine.backtests import AskedBacktest, BacktestPeriodInvalid
 from rongbank.risk.engine.rules import ACTIONS, FEATURES, RuleSpec
 from rongbank.risk.monitoring.drift import ACT, WATCH, band, drift
 from rongbank.risk.monitoring.rules import (
@@ -35,7 +40,6 @@ from rongbank.risk.monitoring.rules import (
     entries,
     performance,
     recorded_hits,
-    replay,
 )
 from rongbank.web.csrf import check_csrf
 from rongbank.web.home_pages import ECHARTS
@@ -47,14 +51,9 @@ router = APIRouter(include_in_schema=False, prefix="/staff/risk", route_class=On
 Analyst = Annotated[StaffMember, Depends(staff_page(*roles.RISK_RULES))]
 CHANGES = ("approve", "shadow", "live", "disable")
 BACKTEST_DAYS = 30
-LONGEST_BACKTEST = 366
 PERFORMANCE_DAYS = 30
 FIELDS = ("name", "condition", "action", "reason", "score", "description", "mode")
-
-
-class BacktestPeriodInvalid(InvalidRequest):
-    code = "risk_backtest_period_invalid"
-    message = "The backtest's period must start before it ends, and last at most a year."
+POLL_SECONDS = 2
 
 
 def _today(platform: Platform) -> date:
@@ -194,18 +193,13 @@ def _rule_page(
     with platform.transaction() as session:
         rule = store.get(session, rule_id)
         (entry,) = entries(session, [rule])
-        tested = replay(session, store.as_rule(rule), first=first, last=last) if period else None
+        asked = backtests.of_rule(session, rule.id)
         shadow = None
         if entry.state == "shadow" and entry.approved_at is not None:
             since = entry.approved_at.astimezone(BUSINESS_TIME_ZONE).date()
             shadow = recorded_hits(session, [rule.id], mode="shadow", first=since, last=today)[
                 rule.id
             ]
-    charts = {}
-    if tested is not None:
-        charts["chart-backtest"] = _chart(tested)
-    if shadow is not None:
-        charts["chart-shadow"] = _chart(shadow)
     working = rule.status in ("pending", "active")
     return render(
         request,
@@ -221,19 +215,19 @@ def _rule_page(
         can_disable=working,
         first=first.isoformat(),
         last=last.isoformat(),
-        tested=tested,
-        tested_days=[(d, n) for d, n in zip(tested.days, tested.hits, strict=True) if n]
-        if tested
-        else [],
+        backtests=[(b, _local_time(b.asked_at)) for b in asked],
         shadow=shadow,
-        shadow_days=[(d, n) for d, n in zip(shadow.days, shadow.hits, strict=True) if n]
-        if shadow
-        else [],
-        charts=charts,
+        shadow_days=_hit_days(shadow),
+        charts={"chart-shadow": _chart(shadow)} if shadow else {},
         echarts=ECHARTS,
         error=error,
         notice=f"risk_rule_done_{done}" if done in (*CHANGES, "add") else None,
     )
+
+
+def _hit_days(daily: Daily | None) -> list[tuple[str, int]]:
+    """The days with hits, for the table under a chart (read without JavaScript)."""
+    return [(d, n) for d, n in zip(daily.days, daily.hits, strict=True) if n] if daily else []
 
 
 @router.get("/rules/{rule_id}")
@@ -246,17 +240,86 @@ def risk_rule_page(
     until: Annotated[Day | None, Query()] = None,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    """The rule, its changes, and (``since``, ``until``: Beijing days) its backtest."""
-    if since is None and until is None:
-        return _rule_page(request, platform, staff, rule_id, done=done)
+    """The rule, its changes, its latest backtests and the form to ask for one
+    (``since``, ``until``: the Beijing days the form starts with)."""
+    period = None
+    if since is not None or until is not None:
+        last = until or _today(platform)
+        period = (since or last - timedelta(days=BACKTEST_DAYS - 1), last)
+    return _rule_page(request, platform, staff, rule_id, period=period, done=done)
+
+
+@router.post("/rules/{rule_id}/backtests")
+def risk_backtest_ask(
+    rule_id: IdParam,
+    request: Request,
+    platform: PlatformDep,
+    staff: Analyst,
+    csrf: Csrf = "",
+    since: Annotated[Day | None, Form()] = None,
+    until: Annotated[Day | None, Form()] = None,
+) -> Response:
+    """Ask for the rule's backtest over Beijing days ``since`` to ``until``: queued
+    for the background job, and its page at once (the one already waiting or running
+    for the same version and days, asked twice)."""
+    check_csrf(request, csrf)
     last = until or _today(platform)
     first = since or last - timedelta(days=BACKTEST_DAYS - 1)
-    if first > last or (last - first).days >= LONGEST_BACKTEST:
-        error = BacktestPeriodInvalid(field="since")
+    try:
+        with platform.transaction() as session:
+            asked = backtests.ask(
+                session, rule_id, first=first, last=last, by=staff[0].id, now=platform.clock.now()
+            )
+    except BacktestPeriodInvalid as error:
         return _rule_page(
-            request, platform, staff, rule_id, status=error.status, error=refusal(request, error)
+            request,
+            platform,
+            staff,
+            rule_id,
+            period=(first, last),
+            status=error.status,
+            error=refusal(request, error),
         )
-    return _rule_page(request, platform, staff, rule_id, period=(first, last))
+    return _redirect(f"/staff/risk/backtests/{asked}")
+
+
+def _backtest_view(platform: Platform, backtest_id: int) -> dict[str, Any]:
+    with platform.transaction() as session:
+        found = backtests.get(session, backtest_id)
+        rule = store.get(session, found.rule_id)
+    return {"b": found, "rule": rule, "asked_at": _local_time(found.asked_at), "poll": POLL_SECONDS}
+
+
+@router.get("/backtests/{backtest_id}")
+def risk_backtest_page(
+    backtest_id: IdParam, request: Request, platform: PlatformDep, staff: Analyst
+) -> Response:
+    """A backtest: queued or running (the page polls its progress), done with its
+    figures, or failed with why."""
+    view = _backtest_view(platform, backtest_id)
+    b: AskedBacktest = view["b"]
+    done = b.figures if b.status == "done" else None
+    return render(
+        request,
+        "staff_risk_backtest.html",
+        **view,
+        tested=done,
+        tested_days=_hit_days(done),
+        charts={"chart-backtest": _chart(done)} if done else {},
+        echarts=ECHARTS,
+    )
+
+
+@router.get("/backtests/{backtest_id}/progress")
+def risk_backtest_progress(
+    backtest_id: IdParam, request: Request, platform: PlatformDep, staff: Analyst
+) -> Response:
+    """What the page's htmx polling swaps in while the backtest waits or runs; once
+    it has finished, a full reload of the page (its figures and chart)."""
+    view = _backtest_view(platform, backtest_id)
+    if view["b"].finished:
+        return PlainTextResponse("", headers={"HX-Refresh": "true"})
+    return render(request, "_risk_backtest_progress.html", **view)
 
 
 @router.post("/rules/{rule_id}/{change}")
