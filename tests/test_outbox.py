@@ -305,27 +305,24 @@ def test_each_reader_gets_each_event_of_its_kinds_once_whatever_the_commit_order
                     outbox.acknowledge(session, reader, taken)
 
         expected: dict[str, list[outbox.Event]] = {chat.name: [], engine_reader.name: []}
-        open_: list[AbstractContextManager[Session] | None] = []
-        for kinds in transactions:  # opened and recorded in this order: ids ascend
-            work = unit_of_work(factory)
+        open_: dict[int, AbstractContextManager[Session]] = {}
+        for index, kinds in enumerate(transactions):  # opened in this order: ids ascend
+            work = open_[index] = unit_of_work(factory)
             session = work.__enter__()
             for is_transfer in kinds:
                 n = next(counter)
                 event = transfer_made(n) if is_transfer else case_decided(n)
                 sent(session, event)
                 expected[chat.name if is_transfer else engine_reader.name].append(event)
-            open_.append(work)
         try:
             read()  # nothing committed yet: nothing to see
             for index, then_read in zip(commit_order, read_after, strict=True):
                 open_.pop(index).__exit__(None, None, None)
-                open_.insert(index, None)
                 if then_read:
                     read()
         finally:  # a failed example leaves no transaction open for the next
-            for work in open_:
-                if work is not None:
-                    work.__exit__(Refused, Refused(), None)
+            for left in open_.values():
+                left.__exit__(Refused, Refused(), None)
         read()
         for name, events in expected.items():
             assert sorted(handled[name], key=repr) == sorted(events, key=repr)
