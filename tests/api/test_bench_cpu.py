@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from rongbank.api.bench_cpu import CpuMeter
+from rongbank.api.bench_cpu import CpuMeter, CpuUse
 
 # Told to go (a line on its stdin), burns 0.3 s of CPU in a child of the process
 # started, then waits to be told (another line) to end them both.
@@ -58,3 +58,12 @@ def test_a_process_gone_counts_nothing() -> None:
     meter.start()
     use = meter.stop()
     assert (use.api_s, use.database_s) == (0.0, 0.0)
+
+
+def test_what_the_readers_spent_after_a_window_is_shown_per_payment_beside_it() -> None:
+    after = CpuUse(api_s=0.5, database_s=0.25, clients_s=0.0)
+    use = CpuUse(api_s=2.0, database_s=1.0, clients_s=0.1, after=after)
+    assert use.per_payment_ms(10) == pytest.approx(
+        {"api": 200, "database": 100, "clients": 10, "api after": 50, "database after": 25}
+    )
+    assert "api after" not in after.per_payment_ms(10)

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
-from rongbank.api import bench
+from rongbank.api import bench, bench_drain
 from rongbank.cli.main import app as cli
 
 pytestmark = pytest.mark.slow
@@ -52,6 +52,8 @@ def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.Paths
         assert use.api_s > 0
         assert use.database_s is not None
         assert use.database_s > 0
+        assert use.after is not None  # the readers' work the window left
+        assert use.after.api_s >= 0
     assert report.batched is not None
     assert report.batched.transfers > 0
     assert report.batched.failed == 0
@@ -65,6 +67,28 @@ def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.Paths
     assert report.ledger.entries_found == report.ledger.entries_expected
     assert report.ledger.problems == {}
     assert report.sound
+
+
+def test_each_window_waits_for_the_outbox_readers(report: bench.PathsReport) -> None:
+    """Each window starts once the readers have caught up with what came before (the
+    setup's registrations, the path before), and they catch up with the full load."""
+    assert report.drained == {
+        **{name: report.drained[name] for name in bench.PATH_NAMES},
+        "floors": report.drained["floors"],
+    }
+    for name in bench.PATH_NAMES:
+        assert list(report.drained[name]) == ["before", "after", "before half"], name
+    for waits in report.drained.values():
+        for wait in waits.values():
+            assert wait.done, wait
+            assert 0 <= wait.waited_s < bench_drain.BOUND_S
+    text = bench.render(report)
+    assert "Waited for the outbox's readers to catch up:" in text
+    assert "api after" in text
+    data = json.loads(json.dumps(report.to_json()))
+    assert data["drained"]["order"]["after"]["done"] is True
+    assert data["drained"]["floors"]["before"]["left"] == {}
+    assert data["cpu_ms_per_payment"]["order"]["api after"] >= 0
 
 
 def test_the_report_as_table_and_json(report: bench.PathsReport) -> None:

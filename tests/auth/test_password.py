@@ -15,6 +15,7 @@ from sqlalchemy import text
 from rongbank.api.app import create_app
 from rongbank.auth import otp
 from rongbank.chat import notices
+from rongbank.chat.push import OUTBOX_READER
 from rongbank.clock import FrozenClock
 from rongbank.outbox import take
 from rongbank.platform import Platform
@@ -79,7 +80,7 @@ def change(client: TestClient, who: dict[str, Any], current: str, new: str) -> A
 
 def events_named(platform: Platform, name: str) -> list[Any]:
     with platform.transaction() as session:
-        return [t.event for t in take(session, "chat.push") if t.event.name == name]
+        return [t.event for t in take(session, OUTBOX_READER) if t.event.name == name]
 
 
 class TestChangePassword:

@@ -12,7 +12,11 @@ one after the other, beside pgbench's TPC-B measured on the same server in the s
    path ``clients`` threads with a keep-alive connection each send its requests for
    ``seconds`` (whatever a path needs made beforehand, an order, a payment code, a
    chat card, is made through the services just before its turn, so that a payment
-   code is still valid):
+   code is still valid). Before each window the outbox's readers are let catch up
+   (:func:`rongbank.api.bench_drain.drain`), so that a window does not carry the
+   background work of the one before; after the full-load window too, with the CPU
+   that catching up costs measured: the background work the path's payments owe
+   (the report says how long each wait took):
 
    - ``transfer``: ``POST /api/v1/me/transfers`` to another customer of the bank;
    - ``static_qr``: ``POST /api/v1/me/payments/static-qr``;
@@ -47,8 +51,8 @@ import multiprocessing
 import random
 import uuid
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -68,6 +72,7 @@ from rongbank.api.bench_clients import (
     postmaster,
 )
 from rongbank.api.bench_cpu import CpuMeter, CpuUse
+from rongbank.api.bench_drain import BOUND_S, Drained, drain
 from rongbank.api.bench_floor import Floors
 from rongbank.api.serve import serve
 from rongbank.auth.limits import load_tool_limits
@@ -299,6 +304,9 @@ class PathsReport:
     ledger: LedgerCheck
     floors: Floors = field(default_factory=Floors)
     """What bounds each path, measured beside it (none when not measured)."""
+    drained: dict[str, dict[str, Drained]] = field(default_factory=dict)
+    """The waits for the outbox's readers, by path (and ``floors``), by when: ``before``
+    its full-load window, ``after`` it, ``before half`` its half-load window."""
 
     @property
     def ratios(self) -> dict[str, float]:
@@ -338,6 +346,10 @@ class PathsReport:
             },
             "ledger": {**asdict(self.ledger), "sound": self.ledger.sound},
             "floors": bench_floor.to_json(self.floors, self.pgbench.rate),
+            "drained": {
+                name: {when: {**asdict(d), "done": d.done} for when, d in waits.items()}
+                for name, waits in self.drained.items()
+            },
             "sound": self.sound,
         }
 
@@ -365,7 +377,8 @@ def render(report: PathsReport) -> str:
     if report.cpu:
         lines += [
             "",
-            "CPU per payment at full load, ms (what limits a path on a busy machine too):",
+            "CPU per payment at full load, ms (what limits a path on a busy machine too; "
+            "after: while the outbox's readers caught up with the window):",
         ]
         for path in report.paths:
             spent = report.cpu[path.name].per_payment_ms(path.transfers)
@@ -375,6 +388,12 @@ def render(report: PathsReport) -> str:
                     f"{who} {'-' if ms is None else f'{ms:.2f}'}" for who, ms in spent.items()
                 )
             )
+    if report.drained:
+        lines += ["", "Waited for the outbox's readers to catch up:"]
+        lines += [
+            f"  {name:<10} " + "; ".join(f"{when} {d.render()}" for when, d in waits.items())
+            for name, waits in report.drained.items()
+        ]
     lines += bench_floor.render(report.floors, report.pgbench.rate, report.paths)
     if report.half_load:
         half = report.half_load[0]
@@ -425,11 +444,13 @@ def run(
     database_url: str | None = None,
     pgbench_scale: int | None = None,
     floors: bool | Sequence[str] = True,
+    drain_s: float = BOUND_S,
 ) -> PathsReport:
     """Measure pgbench and each of ``paths`` on one server (with ``half_load``, each
     path again with half the clients, for its p99; with ``batch_size``, the ledger's
     batched path); check the money after; with ``floors`` (True: every path's; or
-    those paths'), measure the floors under the paths (:mod:`.bench_floor`)."""
+    those paths'), measure the floors under the paths (:mod:`.bench_floor`). Before
+    each window, wait up to ``drain_s`` for the outbox's readers."""
     if seconds <= 0 or min(clients, workers, merchants, batch_size or 1) < 1:
         raise ValueError("seconds > 0; clients, workers, merchants, batch_size >= 1")
     if customers < clients:
@@ -453,6 +474,7 @@ def run(
             batch_size=batch_size,
             scale=scale,
             floored=floored,
+            drain_s=drain_s,
         )
 
 
@@ -469,6 +491,7 @@ def _run_on(
     batch_size: int | None,
     scale: int,
     floored: list[PathSpec],
+    drain_s: float = BOUND_S,
 ) -> PathsReport:
     prefix = f"p{uuid.uuid4().hex[:6]}"
     # The keys every process shares (the setup's and the servers'), for this run only.
@@ -492,7 +515,12 @@ def _run_on(
         halves: list[PathResult] = []
         checks: dict[str, PathCheck] = {}
         cpu: dict[str, CpuUse] = {}
+        drained: dict[str, dict[str, Drained]] = {}
         batched = None
+
+        def settle() -> Drained:
+            return drain(platform.transaction, bound_s=drain_s)
+
         with _serving(settings, db.url, workers) as server:
             meter = CpuMeter(api_pid=server.pid, postmaster_pid=postmaster(db))
             for spec in chosen:
@@ -500,7 +528,7 @@ def _run_on(
                 stage = spec.prepare(
                     world, payers, len(payers) * allowance, f"{prefix}{spec.name}-"
                 )
-                windows, states, cpu[spec.name] = _measure(
+                windows, states, cpu[spec.name], drained[spec.name] = _measure(
                     spec,
                     stage,
                     db,
@@ -509,10 +537,13 @@ def _run_on(
                     clients=clients,
                     seconds=seconds,
                     half_load=half_load,
+                    settle=settle,
                 )
                 results.append(windows[0])
                 halves += windows[1:]
                 checks[spec.name] = _check(platform, payers, f"{prefix}fund-", states)
+            if floored:
+                drained["floors"] = {"before": settle()}
             http_floors = bench_floor.measure_http(
                 floored, groups, meter, port=server.port, clients=clients, seconds=seconds
             )
@@ -560,6 +591,7 @@ def _run_on(
         cpu=cpu,
         ledger=ledger,
         floors=Floors(sql=sql_floors, http=http_floors),
+        drained=drained,
     )
 
 
@@ -573,9 +605,12 @@ def _measure(
     clients: int,
     seconds: float,
     half_load: bool,
-) -> tuple[list[PathResult], list[Client], CpuUse]:
-    """A path's window at full load (with its CPU) and, with ``half_load``, its window
-    at half the clients; the clients' states of both."""
+    settle: Callable[[], Drained],
+) -> tuple[list[PathResult], list[Client], CpuUse, dict[str, Drained]]:
+    """A path's window at full load (with its CPU, and that of its outbox readers
+    catching up after it) and, with ``half_load``, its window at half the clients,
+    each once the outbox's readers have caught up (``settle``); the clients' states
+    of both, and the waits."""
     # The half load keeps a third of the calls for itself, so that a fast full load
     # cannot leave it none; it also gets those the full load left unsent.
     cut = len(stage.calls) * 2 // 3 if half_load else len(stage.calls)
@@ -583,18 +618,24 @@ def _measure(
     windows: list[PathResult] = []
     states: list[Client] = []
     cpu = None
+    waits: dict[str, Drained] = {}
     for n in [clients, max(1, clients // 2)] if half_load else [clients]:
+        waits["before half" if cpu else "before"] = settle()
         checkpoint(db.admin_url)
         meter.start()
         done, left = load(calls, stage.ok, port=port, clients=n, seconds=seconds)
-        cpu = cpu or meter.stop()
+        if cpu is None:
+            window = meter.stop()
+            meter.start()
+            waits["after"] = settle()
+            cpu = replace(window, after=meter.stop())
         calls, kept = left + kept, []
         windows.append(
             combine(spec.name, spec.label, n, "clients", "payment", [s.result for s in done])
         )
         states += done
     assert cpu is not None
-    return windows, states, cpu
+    return windows, states, cpu, waits
 
 
 def _world(

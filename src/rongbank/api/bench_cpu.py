@@ -26,16 +26,23 @@ class CpuUse:
     """By the PostgreSQL server's processes (None: not a server on this machine)."""
     clients_s: float
     """By the benchmark's own process, the HTTP clients."""
+    after: CpuUse | None = None
+    """Spent after the window while the outbox's readers caught up with it: the
+    background work its payments left (notices, screening...), owed by them too."""
 
     def per_payment_ms(self, payments: int) -> dict[str, float | None]:
         def ms(seconds: float | None) -> float | None:
             return None if seconds is None or payments == 0 else seconds * 1000 / payments
 
-        return {
+        spent = {
             "api": ms(self.api_s),
             "database": ms(self.database_s),
             "clients": ms(self.clients_s),
         }
+        if self.after is not None:
+            spent["api after"] = ms(self.after.api_s)
+            spent["database after"] = ms(self.after.database_s)
+        return spent
 
 
 def _tree(pid: int | None) -> dict[int, float]:

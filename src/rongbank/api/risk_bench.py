@@ -32,6 +32,7 @@ from typing import Any
 from rongbank.api import bench as paths_bench
 from rongbank.api.bench_clients import PathSpec, Payer
 from rongbank.api.bench_cpu import CpuMeter
+from rongbank.api.bench_drain import drain
 from rongbank.auth.limits import load_tool_limits
 from rongbank.auth.tools import PaymentRequest
 from rongbank.ledger.bench import BenchServer, Machine, PathResult, bench_server, render_header
@@ -201,7 +202,7 @@ def _run_on(
             stage = spec.prepare(world, payers, len(payers) * allowance, f"{prefix}{spec.name}-")
             served = settings.model_copy(update={"risk_engine_enabled": on})
             with paths_bench._serving(served, db.url, workers) as server:
-                windows, _, _ = paths_bench._measure(
+                windows, _, _, _ = paths_bench._measure(
                     spec,
                     stage,
                     db,
@@ -210,6 +211,7 @@ def _run_on(
                     clients=clients,
                     seconds=seconds,
                     half_load=False,
+                    settle=lambda: drain(platform.transaction),
                 )
             measured.append(windows[0])
         times = engine_times(platform, groups[_WITH.name], world, decisions)

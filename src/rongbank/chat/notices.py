@@ -128,6 +128,28 @@ class EventNotice:
     at: datetime
 
 
+NOTIFIED: tuple[type[Event], ...] = (
+    TransferMade,
+    PaymentMade,
+    PaymentRefunded,
+    PayoutMade,
+    LoanDisbursed,
+    InstalmentDueSoon,
+    LoanOverdue,
+    LoanReducedByRefund,
+    CreditOffered,
+    PayoutCardBound,
+    PayoutCardUnbound,
+    WithdrawalMade,
+    ScheduledTransferFailed,
+    MarginCall,
+    LoginLockedOut,
+    PasswordChanged,
+)
+"""The kinds of event :func:`notice_of` may make a notice of: the push job's reader
+takes these from the outbox, and no other."""
+
+
 def notice_of(event: Event) -> EventNotice | None:
     """The notice a customer gets of an event another domain recorded, or None
     (money between one's own accounts, events that concern no customer)."""

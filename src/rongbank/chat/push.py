@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 NOTICE_BOX_TITLE = "银行通知 Bank notices"
 MAX_ATTEMPTS = 5
-OUTBOX_READER = "chat.push"
+OUTBOX_READER = outbox.Reader("chat.push", notices.NOTIFIED)
 """The push job's queue in the outbox (a row of ``outbox_reader``)."""
 
 _QUEUE_NOTICE = text(

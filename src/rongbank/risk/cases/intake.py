@@ -31,7 +31,7 @@ from rongbank.risk.cases.questions import Questions
 from rongbank.risk.events import RiskAlertRaised
 from rongbank.risk.watchlist.events import ScreeningHit
 
-READER = "risk.cases"
+READER = outbox.Reader("risk.cases", (RiskAlertRaised, ScreeningHit))
 """The cases' queue in the outbox (a row of ``outbox_reader``)."""
 
 FEATURES_SQL = """

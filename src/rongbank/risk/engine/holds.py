@@ -23,7 +23,7 @@ from rongbank.ledger.client_ids import Namespace
 from rongbank.ledger.service import LedgerService, PostPending, VoidPending
 from rongbank.risk.events import RiskCaseDecided
 
-READER = "risk.engine"
+READER = outbox.Reader("risk.engine", (RiskCaseDecided,))
 
 Resolved = Callable[[Session, int, bool], None]
 """Told, in the transaction that posts or voids it, of each held entry and whether it

@@ -25,7 +25,7 @@ from rongbank.accounts.events import CustomerRegistered, PayeeSaved
 from rongbank.risk.watchlist.events import ScreeningHit
 from rongbank.risk.watchlist.lists import DEFAULT_THRESHOLD, Match, screen_name
 
-READER = "risk.screening"
+READER = outbox.Reader("risk.screening", (CustomerRegistered, PayeeSaved))
 """The screening's queue in the outbox (a row of ``outbox_reader``)."""
 
 
