@@ -51,9 +51,10 @@ def test_every_path_pays_over_http_and_is_in_the_ledger_once(report: bench.Paths
     for use in report.cpu.values():
         assert use.api_s > 0
         assert use.database_s is not None
-        assert use.database_s > 0
+        assert use.database_s >= 0  # the kernel counts in 10 ms ticks: a 1 s window may show none
         assert use.after is not None  # the readers' work the window left
         assert use.after.api_s >= 0
+    assert sum(use.database_s or 0 for use in report.cpu.values()) > 0
     assert report.batched is not None
     assert report.batched.transfers > 0
     assert report.batched.failed == 0

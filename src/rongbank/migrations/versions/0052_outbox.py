@@ -11,13 +11,13 @@
 No default: a reader added later names its kinds (``tests/test_outbox.py`` checks
 that each row lists what its code declares).
 
-Revision ID: 0051_outbox
+Revision ID: 0052_outbox
 """
 
 from alembic import op
 
-revision = "0051_outbox"
-down_revision = "0050_risk_holds"
+revision = "0052_outbox"
+down_revision = "0051_backtest"
 branch_labels = None
 depends_on = None
 
