@@ -1,0 +1,84 @@
+"""Wealth custody in shards: each product's custody is several ledger accounts.
+
+Every purchase of a product credited its one custody account, which the ledger locks
+``FOR UPDATE`` until the commit: purchases of a product queued behind each other's
+commits (a hot account). Now a product's custody is ``CUSTODY_SHARDS`` accounts:
+
+- ``wealth_product_custody (product_id, shard, account_id)``: shard 0 is the
+  product's custody account as it was (``wealth:<code>``); shards 1.. are new ledger
+  accounts ``wealth:<code>:<shard>``, of the same type and balance rule (a liability
+  whose debits never exceed its credits);
+- ``wealth_holding.custody_account_id``: the shard the holding's purchase credited,
+  which its payouts debit (the holdings so far: shard 0, which holds their money);
+- ``wealth_product.custody_account_id`` goes: the shards say it.
+
+Revision ID: 0051_hot
+"""
+
+from alembic import op
+
+revision = "0051_hot"
+down_revision = "0050_risk_holds"
+branch_labels = None
+depends_on = None
+
+# Shards 1 to 15: 16 in all, ``rongbank.wealth.service.CUSTODY_SHARDS`` when this
+# was written (a migration does not follow the code's later changes).
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        CREATE TABLE wealth_product_custody (
+            product_id bigint NOT NULL REFERENCES wealth_product (id),
+            shard      smallint NOT NULL CHECK (shard >= 0),
+            account_id bigint NOT NULL UNIQUE REFERENCES ledger_account (id),
+            PRIMARY KEY (product_id, shard)
+        );
+        INSERT INTO wealth_product_custody (product_id, shard, account_id)
+        SELECT id, 0, custody_account_id FROM wealth_product;
+
+        INSERT INTO ledger_account (code, name, currency, type, rule, created_at)
+        SELECT a.code || ':' || s, a.name || ' (shard ' || s || ')', a.currency, a.type,
+               a.rule, now()
+          FROM wealth_product p JOIN ledger_account a ON a.id = p.custody_account_id
+         CROSS JOIN generate_series(1, 15) AS s;
+        INSERT INTO wealth_product_custody (product_id, shard, account_id)
+        SELECT p.id, s, a.id
+          FROM wealth_product p CROSS JOIN generate_series(1, 15) AS s
+          JOIN ledger_account a ON a.code = 'wealth:' || p.code || ':' || s;
+
+        ALTER TABLE wealth_holding ADD COLUMN custody_account_id bigint
+            REFERENCES ledger_account (id);
+        UPDATE wealth_holding h SET custody_account_id = p.custody_account_id
+          FROM wealth_product p WHERE p.id = h.product_id;
+        ALTER TABLE wealth_holding ALTER COLUMN custody_account_id SET NOT NULL;
+
+        ALTER TABLE wealth_product DROP COLUMN custody_account_id;
+        """
+    )
+
+
+def downgrade() -> None:
+    # The money of shards 1.. has nowhere to go in the one-account model: refuse
+    # rather than strand it. (The empty shard accounts stay: ledger accounts are
+    # never deleted.)
+    op.execute(
+        """
+        DO $$ BEGIN
+            IF EXISTS (SELECT 1 FROM wealth_product_custody c
+                         JOIN ledger_account a ON a.id = c.account_id
+                        WHERE c.shard > 0 AND (a.debits_posted, a.credits_posted,
+                              a.debits_pending, a.credits_pending) <> (0, 0, 0, 0)) THEN
+                RAISE EXCEPTION 'wealth custody shards other than 0 have moved money';
+            END IF;
+        END $$;
+        ALTER TABLE wealth_product ADD COLUMN custody_account_id bigint UNIQUE
+            REFERENCES ledger_account (id);
+        UPDATE wealth_product p SET custody_account_id = c.account_id
+          FROM wealth_product_custody c WHERE c.product_id = p.id AND c.shard = 0;
+        ALTER TABLE wealth_product ALTER COLUMN custody_account_id SET NOT NULL;
+        ALTER TABLE wealth_holding DROP COLUMN custody_account_id;
+        DROP TABLE wealth_product_custody;
+        """
+    )
