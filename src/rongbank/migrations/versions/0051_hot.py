@@ -12,6 +12,10 @@ commits (a hot account). Now a product's custody is ``CUSTODY_SHARDS`` accounts:
   which its payouts debit (the holdings so far: shard 0, which holds their money);
 - ``wealth_product.custody_account_id`` goes: the shards say it.
 
+The fraud engine's counters had the same queue (every purchase of a product counts
+in its payee's bucket rows): ``risk_counter.shard`` spreads a bucket over rows, one
+per shard of the paying customers (``rongbank.risk.engine.features``).
+
 Revision ID: 0051_hot
 """
 
@@ -55,6 +59,10 @@ def upgrade() -> None:
         ALTER TABLE wealth_holding ALTER COLUMN custody_account_id SET NOT NULL;
 
         ALTER TABLE wealth_product DROP COLUMN custody_account_id;
+
+        ALTER TABLE risk_counter ADD COLUMN shard smallint NOT NULL DEFAULT 0;
+        ALTER TABLE risk_counter DROP CONSTRAINT risk_counter_pkey;
+        ALTER TABLE risk_counter ADD PRIMARY KEY (subject, grain, bucket, shard);
         """
     )
 
@@ -65,6 +73,16 @@ def downgrade() -> None:
     # never deleted.)
     op.execute(
         """
+        WITH merged AS (DELETE FROM risk_counter RETURNING *)
+        INSERT INTO risk_counter (subject, grain, bucket, shard, n, amount, max_amount,
+                                  new_payees)
+        SELECT subject, grain, bucket, 0, sum(n), sum(amount), max(max_amount),
+               sum(new_payees)
+          FROM merged GROUP BY subject, grain, bucket;
+        ALTER TABLE risk_counter DROP CONSTRAINT risk_counter_pkey;
+        ALTER TABLE risk_counter DROP COLUMN shard;
+        ALTER TABLE risk_counter ADD PRIMARY KEY (subject, grain, bucket);
+
         DO $$ BEGIN
             IF EXISTS (SELECT 1 FROM wealth_product_custody c
                          JOIN ledger_account a ON a.id = c.account_id
