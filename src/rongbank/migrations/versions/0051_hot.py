@@ -26,7 +26,7 @@ down_revision = "0050_risk_holds"
 branch_labels = None
 depends_on = None
 
-# Shards 1 to 15: 16 in all, ``rongbank.wealth.service.CUSTODY_SHARDS`` when this
+# Shards 1 to 31: 32 in all, ``rongbank.wealth.service.CUSTODY_SHARDS`` when this
 # was written (a migration does not follow the code's later changes).
 
 
@@ -46,10 +46,10 @@ def upgrade() -> None:
         SELECT a.code || ':' || s, a.name || ' (shard ' || s || ')', a.currency, a.type,
                a.rule, now()
           FROM wealth_product p JOIN ledger_account a ON a.id = p.custody_account_id
-         CROSS JOIN generate_series(1, 15) AS s;
+         CROSS JOIN generate_series(1, 31) AS s;
         INSERT INTO wealth_product_custody (product_id, shard, account_id)
         SELECT p.id, s, a.id
-          FROM wealth_product p CROSS JOIN generate_series(1, 15) AS s
+          FROM wealth_product p CROSS JOIN generate_series(1, 31) AS s
           JOIN ledger_account a ON a.code = 'wealth:' || p.code || ':' || s;
 
         ALTER TABLE wealth_holding ADD COLUMN custody_account_id bigint
