@@ -46,7 +46,8 @@ def upgrade() -> None:
         SELECT a.code || ':' || s, a.name || ' (shard ' || s || ')', a.currency, a.type,
                a.rule, now()
           FROM wealth_product p JOIN ledger_account a ON a.id = p.custody_account_id
-         CROSS JOIN generate_series(1, 31) AS s;
+         CROSS JOIN generate_series(1, 31) AS s
+            ON CONFLICT (code) DO NOTHING;  -- left by a downgrade: never used, empty
         INSERT INTO wealth_product_custody (product_id, shard, account_id)
         SELECT p.id, s, a.id
           FROM wealth_product p CROSS JOIN generate_series(1, 31) AS s
