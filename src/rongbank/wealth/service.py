@@ -79,7 +79,7 @@ CUSTODY_SHARDS = 32
 """Custody accounts a new product gets. Purchases of different customers wait for
 each other only when their customers fall on the same shard: ``rongbank bench paths``
 (32 clients buying one product) had 3 of its 32 purchases in flight waiting for a
-custody lock with 16 shards, under 1 with 32. More shards cost only ledger accounts
+custody lock with 16 shards, none seen with 32. More shards cost only ledger accounts
 (a row each; readers of custody sum them, a payout locks only its holding's) and, at
 a product's creation, an account each. Products keep the shards they were created
 with (a purchase picks among its product's own), so a change here changes new

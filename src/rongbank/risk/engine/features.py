@@ -45,7 +45,7 @@ COUNTER_SHARDS = 32
 """Rows a payee's bucket being counted is spread over: payments of customers on
 different shards never wait for each other's counters. ``rongbank bench paths``
 (32 clients, wealth purchases of one product): with one row, 27 of the 32 purchases
-in flight waited for the product's counter rows; with 8 shards 16, with 32 under 1.
+in flight waited for the product's counter rows; with 8 shards 16, with 32 about 1.
 A hot payee's read pays for them until :func:`prune` folds the closed buckets: 32
 shards of every bucket in the windows (208 each) cost a read 3.4 ms against 0.27 ms
 for one row a bucket, measured alone."""
