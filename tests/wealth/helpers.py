@@ -3,6 +3,7 @@ assess a customer before a test buys for them (suitability refuses otherwise).""
 
 from __future__ import annotations
 
+from rongbank.ledger.service import balance_of
 from rongbank.platform import Platform
 from rongbank.wealth import rules
 
@@ -14,6 +15,18 @@ ANSWERS: dict[int, dict[str, str]] = {
     4: {q.id: "c" for q in rules.QUESTIONNAIRE} | {"experience": "d", "goal": "d"},  # 55
     5: {q.id: "d" for q in rules.QUESTIONNAIRE} | {"age": "b"},  # 70
 }
+
+
+def custody_balances(platform: Platform, code: str) -> list[int]:
+    """What each custody shard of the product holds (posted), by shard."""
+    with platform.transaction() as session:
+        product = platform.wealth.product(session, code)
+        return [balance_of(platform.ledger.account(session, a)).posted for a in product.custody]
+
+
+def custody_balance(platform: Platform, code: str) -> int:
+    """What the product holds in custody: the sum of its shards."""
+    return sum(custody_balances(platform, code))
 
 
 def assessed(platform: Platform, customer_id: int, level: int = 5) -> None:

@@ -12,10 +12,9 @@ from fastapi.testclient import TestClient
 
 from rongbank.api.app import create_app
 from rongbank.auth.sms import FakeSmsGateway
-from rongbank.ledger.service import balance_of
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import People
-from tests.wealth.helpers import assessed
+from tests.wealth.helpers import assessed, custody_balance
 
 V1 = "/api/v1"
 PRODUCT = {
@@ -65,9 +64,7 @@ def buy(client: TestClient, platform: Platform, who: dict[str, Any], **body: Any
 
 
 def custody(platform: Platform) -> int:
-    with platform.transaction() as session:
-        product = platform.wealth.product(session, "GYLC2026A")
-        return balance_of(platform.ledger.account(session, product.custody_account_id)).posted
+    return custody_balance(platform, "GYLC2026A")
 
 
 def available(platform: Platform, who: dict[str, Any]) -> int:

@@ -81,8 +81,9 @@ WITH own AS (
            WHERE CAST(m.mcc AS int) BETWEEN g.low AND g.high
            ORDER BY g.n LIMIT 1
       ) mcc ON m.id IS NOT NULL
+      LEFT JOIN wealth_product_custody wc ON wc.account_id = other.account_id
       LEFT JOIN wealth_product wp
-             ON wp.custody_account_id = other.account_id
+             ON wp.id = wc.product_id
              OR la.code = 'wealth:' || wp.code || '\\:yield'  -- (\\: escapes a bind)
       LEFT JOIN funding_request fr
              ON ns.name = 'funding'

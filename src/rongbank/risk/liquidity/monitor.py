@@ -33,7 +33,7 @@ from rongbank.risk.liquidity.rules import hqla_stock
 _FUNDS = (
     "SELECT ledger_account_id AS id, true AS deposit FROM e_account WHERE currency = 'CNY' "
     "UNION ALL SELECT payable_account_id, true FROM merchant "
-    "UNION ALL SELECT custody_account_id, false FROM wealth_product"
+    "UNION ALL SELECT account_id, false FROM wealth_product_custody"
 )
 
 # The BRIN index of 0034 finds a few minutes' postings without touching the rest.

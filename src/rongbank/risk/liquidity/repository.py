@@ -9,9 +9,10 @@ commodity and foreign-currency accounts are outside these ratios):
   operational;
 - ``mpay:<merchant>`` (liability): what the bank holds for an e-Pay merchant until
   settlement: operational, the merchant's customer's;
-- the custody account of each wealth product (``wealth_product.custody_account_id``,
-  liability): its holdings' outstanding principal by their terms, and what is left
-  in it beyond them (redemptions waiting for their value date) as due at once;
+- the custody accounts of each wealth product (its shards, ``wealth_product_custody``,
+  liabilities): their holdings' outstanding principal by their terms, and what is
+  left in each beyond its holdings (redemptions waiting for their value date) as due
+  at once;
 - any other liability: other liabilities;
 - asset accounts: HQLA by the patterns of ``factors.toml`` (``bank:clearing:CNY``
   today), else other assets;
@@ -75,14 +76,14 @@ _RELATIONSHIPS = text(
 # Each holding's principal outstanding at the instant: bought before it, less what
 # was paid back before it.
 _HOLDINGS = text(
-    "SELECT p.custody_account_id, c.kind, p.maturity_date, "
+    "SELECT h.custody_account_id, c.kind, p.maturity_date, "
     "  h.amount - coalesce((SELECT sum(o.principal) FROM wealth_payout o "
     "    WHERE o.holding_id = h.id AND o.created_at < :at), 0) "
     "FROM wealth_holding h JOIN wealth_product p ON p.id = h.product_id "
     "JOIN customer c ON c.id = h.customer_id WHERE h.created_at < :at"
 )
 
-_CUSTODY = text("SELECT custody_account_id FROM wealth_product")
+_CUSTODY = text("SELECT account_id FROM wealth_product_custody")
 
 
 def _kind(customer_kind: str) -> DepositorKind:
