@@ -288,7 +288,7 @@ class WealthService:
             text("SELECT 1 FROM wealth_product WHERE code = :c"), {"c": code}
         ).first():
             raise ProductCodeTaken(code=code)
-        # Shard 0 keeps the code a product's one custody account had (0051_hot).
+        # Shard 0 keeps the code a product's one custody account had (0053_hot).
         opened = [
             self.ledger.create_account(
                 session,

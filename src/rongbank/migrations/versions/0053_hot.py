@@ -16,13 +16,13 @@ The fraud engine's counters had the same queue (every purchase of a product coun
 in its payee's bucket rows): ``risk_counter.shard`` spreads a bucket over rows, one
 per shard of the paying customers (``rongbank.risk.engine.features``).
 
-Revision ID: 0051_hot
+Revision ID: 0053_hot
 """
 
 from alembic import op
 
-revision = "0051_hot"
-down_revision = "0050_risk_holds"
+revision = "0053_hot"
+down_revision = "0052_outbox"
 branch_labels = None
 depends_on = None
 
