@@ -11,8 +11,8 @@ The layers, from the bottom:
   does); they may use the boundary's public helpers (:data:`ENTRY_MAY_IMPORT`), and
   the rest of the domain (services, repositories, rules, events) imports nothing of
   the boundary;
-- the **boundary**: ``platform``, ``api``, ``web``, ``cli``, ``demo``, which wire the
-  domains and serve them.
+- the **boundary**: ``platform`` (with ``platform_auth`` and ``platform_jobs``, mixed
+  into it), ``api``, ``web``, ``cli``, ``demo``, which wire the domains and serve them.
 
 No import cycle between modules either. What the code does otherwise today is
 listed below with its reason: delete the entry when it is fixed (a test fails while
@@ -29,7 +29,7 @@ import grimp
 import pytest
 
 PACKAGE = "rongbank"
-BOUNDARY = frozenset({"platform", "api", "web", "cli", "demo"})
+BOUNDARY = frozenset({"platform", "platform_auth", "platform_jobs", "api", "web", "cli", "demo"})
 ENTRY_POINTS = frozenset({"endpoints", "cli", "bench", "gateway"})
 ENTRY_MAY_IMPORT = frozenset(
     {
@@ -48,7 +48,7 @@ benchmark serves, the platform a command opens."""
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("rongbank.payments.counter", "rongbank.platform"): (
         "the counter's use case owns its transactions through Platform.authorised; it "
-        "moves with the step-up flows out of platform.py into auth (EXAMPLES.md 5)"
+        "moves with the step-up flows out of platform_auth.py into auth (EXAMPLES.md 5)"
     ),
     ("rongbank.chat.gateway", "rongbank.web.pages"): (
         "the WebSocket takes the web bank's login cookie names from web.pages; they "

@@ -17,6 +17,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from rongbank.accounts.bound_cards import (
+    BoundCardLimitReached,
+    CardAlreadyBound,
+    CardHolderMismatch,
+    CardNotFound,
+    CardNumberInvalid,
+    CardRefused,
+)
 from rongbank.accounts.clearing import (
     ClearingRequest,
     ClearingResult,
@@ -32,12 +40,6 @@ from rongbank.accounts.errors import (
 )
 from rongbank.accounts.funding import (
     CLEARING_ACCOUNT,
-    BoundCardLimitReached,
-    CardAlreadyBound,
-    CardHolderMismatch,
-    CardNotFound,
-    CardNumberInvalid,
-    CardRefused,
     FundingDone,
     FundingService,
     FundingState,

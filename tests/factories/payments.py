@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from rongbank.payments.service import Capture, OrderRequest, Payment
+from rongbank.payments.orders import Capture, OrderRequest, Payment
 from rongbank.platform import Platform
 
 _staff = itertools.count(1)

@@ -16,7 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.ledger.rules import AccountType, BalanceRule
-from rongbank.ledger.service import LedgerService, Transfer
+from rongbank.ledger.service import Balance, LedgerService, Outcome, Transfer, balance_of
+
+START = 10_000  # what each funded deposit starts with, in fen
 
 _ids = itertools.count(1)
 
@@ -144,3 +146,33 @@ def hold_state(session: Session, entry_id: int) -> str:
             text("SELECT state FROM ledger_hold WHERE entry_id = :id"), {"id": entry_id}
         ).scalar_one()
     )
+
+
+def pay(
+    debit: int | str,
+    credit: int | str,
+    amount: int,
+    *,
+    client_id: str | None = None,
+    **extra: object,
+) -> Transfer:
+    return Transfer(
+        client_id=unique("t") if client_id is None else client_id,
+        debit_account=debit,
+        credit_account=credit,
+        amount=amount,
+        currency="CNY",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def balance(service: LedgerService, session: Session, account: int) -> Balance:
+    return balance_of(service.account(session, account))
+
+
+def code_of(service: LedgerService, session: Session, account: int) -> str:
+    return service.account(session, account).code
+
+
+def errors(outcomes: list[Outcome]) -> list[str | None]:
+    return [o.error.code if o.error else None for o in outcomes]

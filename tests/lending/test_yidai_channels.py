@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from rongbank.payments.counter import collect_payment_code
 from rongbank.payments.merchants import MerchantActor
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from tests.factories import payments as epay
 from tests.factories.loans import assert_balanced

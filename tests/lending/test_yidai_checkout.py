@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from tests.factories import payments as epay
 from tests.factories.loans import assert_balanced

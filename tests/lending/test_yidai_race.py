@@ -14,7 +14,7 @@ from rongbank.errors import DomainError
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.lending.applications import ApplicationForm
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 from tests.factories import payments as epay

@@ -17,7 +17,7 @@ from rongbank.auth.service import PrincipalKind
 from rongbank.auth.sms import FakeSmsGateway
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
-from rongbank.payments.service import OrderRequest, Payment
+from rongbank.payments.orders import OrderRequest, Payment
 from rongbank.platform import Platform
 from tests.accounts.test_endpoints import PASSWORD, People
 from tests.factories.identity import resident_id

@@ -87,7 +87,7 @@ class TestRefunds:
 
 
 def _paid_by_service(shop: Shop, platform: Platform, session: Any, order_no: str, fen: int) -> Any:
-    from rongbank.payments.service import OrderRequest
+    from rongbank.payments.orders import OrderRequest
 
     customer_id = shop.seller["customer_id"]
     order, _ = platform.payments.create_order(

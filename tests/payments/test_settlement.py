@@ -269,7 +269,7 @@ def pay_from_another_customer(
     platform: Platform, session: Session, shop: CommittedShop, n: int, fen: int
 ) -> Any:
     """A payer of its own (each class II account may pay 10,000 yuan a day)."""
-    from rongbank.payments.service import OrderRequest
+    from rongbank.payments.orders import OrderRequest
 
     customer, account = platform.accounts.register_person(
         session, name="李雷", mobile=f"1380000010{n}", resident_id=resident_id(10 + n)

@@ -10,7 +10,7 @@ from typing import Any
 from rongbank.accounts.service import EAccount
 from rongbank.invest.engine import Engine
 from rongbank.invest.products import Product
-from rongbank.invest.service import Ticker
+from rongbank.invest.ticks import Ticker
 from rongbank.platform import Platform
 from tests.factories.accounts import People
 from tests.wealth.helpers import assessed

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from rongbank.auth.service import PrincipalKind
 from rongbank.mall.orders import reads
-from rongbank.payments.service import Payment
+from rongbank.payments.orders import Payment
 from tests.factories import mall_orders as mall
 from tests.support.path_cost import PER_CUSTOMER, V1, Person, Prepare, Request, Scene
 

@@ -68,7 +68,7 @@ from rongbank.embedded import EmbeddedPostgres
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
 from rongbank.money import format_amount
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 from rongbank.wealth import rules as wealth_rules

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rongbank.chat.airline import FakeAirline
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from tests.web.conftest import sms_code
 from tests.web.test_chat_pages import (  # noqa: F401 (fixtures)

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rongbank.auth.service import PrincipalKind
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.payments.settlement import settle_all
 from rongbank.platform import Platform
 from tests.support.web import browser

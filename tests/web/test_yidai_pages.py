@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from rongbank.chat.service import CUSTOMER, Member
 from rongbank.clock import FrozenClock
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from rongbank.web.pages import LANG_COOKIE
 from tests.support.lending import FORM, FakeScorecard, credit_platform

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from rongbank.accounts.bound_cards import BoundCard
 from rongbank.accounts.endpoints import MissingClientId
 from rongbank.accounts.funding import (
-    BoundCard,
     FundingDone,
     FundingKind,
     FundingRequest,

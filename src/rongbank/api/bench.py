@@ -95,7 +95,7 @@ from rongbank.ledger.bench import (
 )
 from rongbank.money import format_amount
 from rongbank.payments.bench import free_port, set_up, wait_ready
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from rongbank.settings import Settings, throwaway_secrets
 from rongbank.wealth import rules as wealth_rules

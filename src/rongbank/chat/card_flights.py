@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from rongbank.chat.airline import FlightOffer, SeatHold
 from rongbank.chat.card_store import _CARD, Card, CardStore
 from rongbank.chat.errors import FlightUnavailable
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 
 
 class CardFlights(CardStore):

@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from rongbank.inputs import Input as Strict
+from rongbank.invest.positions import Position
 from rongbank.invest.products import Product
-from rongbank.invest.service import Position, Quote
+from rongbank.invest.quotes import Quote
 from rongbank.money import format_amount
 
 Decimal = Annotated[StrictStr, Field(max_length=40, examples=["10.000"])]

@@ -48,8 +48,10 @@ from rongbank.lending.repayment import periods_of
 from rongbank.lending.rules import Period
 from rongbank.lending.schedule import RepaymentMethod
 from rongbank.money import format_amount
+from rongbank.payments.after_payment import Refund
 from rongbank.payments.errors import OrderNotPayable
-from rongbank.payments.service import Payment, PaymentsService, Refund
+from rongbank.payments.orders import Payment
+from rongbank.payments.service import PaymentsService
 
 PRODUCT = "yidai"
 METHOD = RepaymentMethod.EQUAL_PRINCIPAL.value

@@ -21,7 +21,7 @@ from rongbank.lending import decision_schemas as s
 from rongbank.lending.application_errors import ApplicationConflict
 from rongbank.lending.applications import ApplicationForm
 from rongbank.lending.checkout import CheckoutDecision
-from rongbank.payments.service import Payment
+from rongbank.payments.orders import Payment
 from rongbank.platform import Platform
 
 customer = APIRouter(tags=["lending"], prefix="/me/orders", route_class=OneHopRoute)

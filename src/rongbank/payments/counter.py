@@ -23,7 +23,7 @@ from rongbank.db import autocommit
 from rongbank.idempotency import keyed
 from rongbank.payments.errors import OrderConflict
 from rongbank.payments.merchants import MerchantActor
-from rongbank.payments.service import Payment
+from rongbank.payments.orders import Payment
 from rongbank.platform import Platform
 
 Channel = Literal["api", "console"]

@@ -38,7 +38,7 @@ from rongbank.payments.merchants import (
     MerchantActor,
     MerchantUser,
 )
-from rongbank.payments.service import OrderRequest, Payment
+from rongbank.payments.orders import OrderRequest, Payment
 from rongbank.payments.settlement import (
     Settlement,
     settle_all,

@@ -4,7 +4,8 @@ signs its notifications and its static counter codes.
 
 :class:`Merchants` is mixed into :class:`~rongbank.payments.service.PaymentsService`
 (as ``LedgerReads`` is into ``LedgerService``): callers keep one service, and the
-money path (orders, payments, refunds) stays in ``service.py``.
+money path (orders, payments, refunds) is in the modules beside it (``service.py``
+names them).
 """
 
 from __future__ import annotations

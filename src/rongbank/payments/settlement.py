@@ -53,9 +53,11 @@ from rongbank.money import format_amount, parse_amount
 from rongbank.payments.errors import SettledElsewhere, SettlementDayOpen, SettlementNotFound
 from rongbank.payments.merchants import Merchant
 from rongbank.payments.rules import CNY_SCALE
-from rongbank.payments.service import FEE_INCOME_ACCOUNT, PaymentsService
+from rongbank.payments.service import PaymentsService
 
 logger = logging.getLogger(__name__)
+
+FEE_INCOME_ACCOUNT = "bank:fee-income:epay"
 
 
 @dataclass(frozen=True, slots=True)

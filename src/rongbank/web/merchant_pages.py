@@ -32,7 +32,7 @@ from rongbank.payments import qr
 from rongbank.payments.counter import audited_as_merchant, collect_payment_code
 from rongbank.payments.errors import CodeNotFound, MerchantRoleForbidden, PaymentNotFound
 from rongbank.payments.merchants import Merchant, MerchantActor
-from rongbank.payments.service import OrderRequest, Payment
+from rongbank.payments.orders import OrderRequest, Payment
 from rongbank.payments.settlement import day_lines, settlement_of, settlement_report
 from rongbank.payments.settlement import transaction_file as day_file
 from rongbank.platform import Platform

@@ -29,7 +29,7 @@ from rongbank.money import format_amount, parse_positive_amount
 from rongbank.payments import qr
 from rongbank.payments.errors import CodeNotFound, OrderConflict, PaymentNotFound
 from rongbank.payments.merchants import Merchant
-from rongbank.payments.service import Payment
+from rongbank.payments.orders import Payment
 from rongbank.platform import Platform
 from rongbank.web.account_pages import _accounts
 from rongbank.web.csrf import check_csrf

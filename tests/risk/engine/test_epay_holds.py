@@ -14,7 +14,7 @@ from sqlalchemy import text
 from rongbank import outbox
 from rongbank.api.app import create_app
 from rongbank.clock import FrozenClock
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from rongbank.risk.events import RiskCaseDecided
 from tests.support.path_cost import FUNDING, Scene, paths

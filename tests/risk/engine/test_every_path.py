@@ -15,7 +15,7 @@ from rongbank.auth.limits import Risk
 from rongbank.auth.stepup import NewPayeeRiskCheck
 from rongbank.clock import FrozenClock
 from rongbank.lending.loan_endpoints import repayment_request
-from rongbank.payments.service import OrderRequest
+from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from tests.factories import payments as epay
 from tests.factories.people import People

@@ -53,7 +53,8 @@ from rongbank.mall.orders.errors import (
     SkuNotFound,
 )
 from rongbank.mall.orders.reads import Checkout, Order
-from rongbank.payments.service import OrderRequest, Payment, PaymentsService
+from rongbank.payments.orders import OrderRequest, Payment
+from rongbank.payments.service import PaymentsService
 
 MAX_LINES = 50
 

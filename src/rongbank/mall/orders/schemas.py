@@ -14,8 +14,8 @@ from rongbank.mall.orders.fulfilment import DaySales
 from rongbank.mall.orders.reads import Checkout, Line, Order
 from rongbank.mall.orders.returns import Return
 from rongbank.money import format_amount
+from rongbank.payments.orders import Payment
 from rongbank.payments.schemas import Confirmation
-from rongbank.payments.service import Payment
 
 Quantity = Annotated[StrictInt, Field(ge=1, le=999)]
 ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
