@@ -58,7 +58,8 @@ def test_the_dispatch_goes_first() -> None:
 def test_the_tree_has_the_paths_fastapi_builds() -> None:
     """The tree is read from the templates; FastAPI's built copies have the same paths."""
     for route in ROUTES:
-        built = [(c.path, isinstance(c.original_route, Mount)) for c in iter_route_contexts([route])]
+        contexts = iter_route_contexts([route])
+        built = [(c.path, isinstance(c.original_route, Mount)) for c in contexts]
         assert list(route_paths(route)) == built, route
 
 
