@@ -357,3 +357,7 @@ def test_a_worker_killed_under_load_loses_nothing_acknowledged(
         # uvicorn's supervisor replaced the dead worker, and both serve.
         wait_for("the dead worker was not replaced", lambda: len(workers(process.pid)) == 2)
         assert victim not in workers(process.pid)
+
+    # Stopped, the bank leaves nothing running: PostgreSQL removes this file as it stops.
+    assert process.returncode == 0
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()

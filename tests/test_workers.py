@@ -24,6 +24,7 @@ from websockets.sync.client import ClientConnection, connect
 from rongbank.cli.platform import open_platform
 from rongbank.platform import Platform
 from tests.factories.people import People
+from tests.support.served import stop_served
 from tests.test_cli import free_port, postgres_running, wait_until_up
 
 pytestmark = pytest.mark.slow
@@ -52,9 +53,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
         wait_until_up(base, process)
         yield base, data_dir, process
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=60)
+        stop_served(process)  # a test that failed before its own stop leaves nothing running
 
 
 def gateway_of(platform: Platform, customer_id: int) -> set[str]:

@@ -28,8 +28,9 @@ def free_port() -> int:
 def served_bank(
     tmp_path: Path, *, workers: int = 1, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``rongbank up`` on ``tmp_path / "data"``: its base URL and process, killed at
-    the end if still running. ``env`` adds ``RONGBANK_*`` settings to a clean set."""
+    """``rongbank up`` on ``tmp_path / "data"``: its base URL and process, stopped at
+    the end if still running (:func:`stop_served`). ``env`` adds ``RONGBANK_*``
+    settings to a clean set."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RONGBANK_")}
     process = subprocess.Popen(
@@ -56,6 +57,21 @@ def served_bank(
             time.sleep(0.2)
         yield base, process
     finally:
-        if process.poll() is None:
+        stop_served(process)
+
+
+STOP_WAIT_S = 120.0  # a guard against hanging, not a measurement
+
+
+def stop_served(process: subprocess.Popen[str]) -> None:
+    """Stop ``rongbank up`` as an operator does (SIGTERM: uvicorn stops its workers,
+    then it stops the embedded PostgreSQL it started, being its last user); killed
+    only if it does not stop. Killed at once, it left that PostgreSQL running after
+    the test, for good: nothing else was left to stop it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.communicate(timeout=STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
             process.kill()
             process.communicate(timeout=60)

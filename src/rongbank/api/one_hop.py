@@ -41,6 +41,7 @@ import functools
 import inspect
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from types import CodeType
 from typing import Any, cast
 
 from fastapi import params
@@ -170,8 +171,13 @@ def _never_waits(call: Callable[..., Any]) -> bool:
     """Whether an ``async`` callable's own code has no point where it can give way."""
     for c in _callables(call):
         if inspect.iscoroutinefunction(c):
-            return not any(i.opname in _SUSPENDS for i in dis.get_instructions(c))
+            return _code_never_waits(getattr(c, "__code__", c))
     return False
+
+
+@functools.cache  # the same few dependencies in every route of every app: read once
+def _code_never_waits(code: CodeType | Callable[..., Any]) -> bool:
+    return not any(i.opname in _SUSPENDS for i in dis.get_instructions(code))
 
 
 @contextmanager
