@@ -14,16 +14,21 @@ The layers, from the bottom:
 - the **boundary**: ``platform`` (with ``platform_auth`` and ``platform_jobs``, mixed
   into it), ``api``, ``web``, ``cli``, ``demo``, which wire the domains and serve them.
 
-No import cycle between modules either. What the code does otherwise today is
-listed below with its reason: delete the entry when it is fixed (a test fails while
-a listed exception is no longer needed), and add none without a reason.
+No import cycle between modules either. And no module uses another's private
+(``_underscore``) names: a name two modules share is public in the one that owns it.
+What the code does otherwise today is listed below with its reason: delete the entry
+when it is fixed (a test fails while a listed exception is no longer needed), and add
+none without a reason.
 """
 
 from __future__ import annotations
 
+import ast
 import graphlib
-from collections.abc import Iterable
+import importlib.util
+from collections.abc import Iterable, Iterator
 from functools import cache
+from pathlib import Path
 
 import grimp
 import pytest
@@ -59,6 +64,28 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 
 CYCLES: dict[frozenset[str], str] = {}
 """Import cycles between modules that are there today, and why."""
+
+_BENCH = "api/bench*.py are another engineer's this wave (w8-outbox): make the helpers public there"
+PRIVATE_USES: dict[tuple[str, str], str] = {
+    ("rongbank.api.bench_floor", "rongbank.ledger.bench._FAILED"): _BENCH,
+    ("rongbank.api.bench_floor", "rongbank.ledger.bench._PROCESSED"): _BENCH,
+    ("rongbank.api.bench_floor", "rongbank.ledger.bench._TPS"): _BENCH,
+    ("rongbank.api.bench_floor", "rongbank.ledger.bench._pgbench_latencies"): _BENCH,
+    ("rongbank.api.lending_bench", "rongbank.api.bench._serving"): _BENCH,
+    ("rongbank.api.risk_bench", "rongbank.api.bench._serving"): _BENCH,
+    ("rongbank.api.risk_bench", "rongbank.api.bench._measure"): _BENCH,
+    ("rongbank.api.risk_bench", "rongbank.api.bench._static_qr"): _BENCH,
+    ("rongbank.api.risk_bench", "rongbank.api.bench._world"): _BENCH,
+    ("rongbank.web.risk_rule_pages", "rongbank.web.pages._local_time"): (
+        "web/risk_rule_pages.py is another engineer's this wave (w8-backtest): import "
+        "local_time, then delete web/pages.py's alias"
+    ),
+    ("rongbank.web.risk_rule_pages", "rongbank.web.pages._redirect"): (
+        "web/risk_rule_pages.py is another engineer's this wave (w8-backtest): import "
+        "see_other, then delete web/pages.py's alias"
+    ),
+}
+"""(module, the other module's private name it uses) that are there today, and why."""
 
 
 @cache
@@ -151,6 +178,22 @@ class TestCycles:
         assert cycle(edges) is None
 
 
+class TestPrivateNames:
+    def test_no_module_uses_another_modules_private_names(self) -> None:
+        found = [
+            f"{module}:{line} uses {name}"
+            for module, name, line in private_uses()
+            if (module, name) not in PRIVATE_USES
+        ]
+        assert found == [], "make the name public in the module it belongs to"
+
+    @pytest.mark.parametrize("listed", sorted(PRIVATE_USES), ids="->".join)
+    def test_each_listed_use_is_still_there(self, listed: tuple[str, str]) -> None:
+        assert listed in {(m, n) for m, n, _ in private_uses()}, (
+            "fixed: delete it from PRIVATE_USES"
+        )
+
+
 class TestExceptions:
     @pytest.mark.parametrize("listed", sorted(EXCEPTIONS), ids="->".join)
     def test_each_listed_import_is_still_there(self, listed: tuple[str, str]) -> None:
@@ -175,4 +218,65 @@ def cycle(edges: dict[str, set[str]]) -> list[str] | None:
     except graphlib.CycleError as error:
         found: list[str] = error.args[1]
         return found
+    return None
+
+
+@cache
+def sources() -> dict[str, Path]:
+    """Each module of the package, by name, and its file."""
+    spec = importlib.util.find_spec(PACKAGE)
+    assert spec is not None
+    assert spec.origin is not None
+    root = Path(spec.origin).parent
+    found: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def private_uses() -> Iterator[tuple[str, str, int]]:
+    """(module, ``other.module._name``, line) for each private name of another module of
+    the package that a module imports (``from other.module import _name``) or reads
+    (``module._name`` of a module it imported)."""
+    modules = sources()
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text(), str(path))
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        bound: dict[str, str] = {}  # a local name -> the module of the package it is
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, *([node.module] if node.module else [])])
+                for alias in node.names:
+                    if f"{base}.{alias.name}" in modules:
+                        bound[alias.asname or alias.name] = f"{base}.{alias.name}"
+                    if base in modules and base != module and _private(alias.name):
+                        yield module, f"{base}.{alias.name}", node.lineno
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname and alias.name in modules:
+                        bound[alias.asname] = alias.name
+                    elif not alias.asname and alias.name.split(".")[0] == PACKAGE:
+                        bound[PACKAGE] = PACKAGE
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and _private(node.attr):
+                owner = _dotted(node.value, bound)
+                if owner in modules and owner != module:
+                    yield module, f"{owner}.{node.attr}", node.lineno
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _dotted(node: ast.expr, bound: dict[str, str]) -> str | None:
+    """The module ``node`` names (``bench``, ``rongbank.api.bench``), if it names one."""
+    if isinstance(node, ast.Name):
+        return bound.get(node.id)
+    if isinstance(node, ast.Attribute):
+        owner = _dotted(node.value, bound)
+        return f"{owner}.{node.attr}" if owner else None
     return None

@@ -114,6 +114,7 @@ FORM = {
     "assets": "100000.00",
     "debts": "0.00",
 }
+"""Scores 568 with the fake scorecard: grade B, limit 120,000 yuan, 7.20% a year."""
 
 SHORT_FORM = {
     k: FORM[k]
@@ -127,8 +128,8 @@ SHORT_FORM = {
         "debts",
     )
 }
-"""What 逸贷 at checkout asks (the order says what and how much)."""
-"""Scores 568 with the fake scorecard: grade B, limit 120,000 yuan, 7.20% a year."""
+"""What 逸贷 at checkout asks (the order says what and how much), of :data:`FORM`:
+the one short form of the tests, over the API as in the web bank's form."""
 
 
 def apply(customer: ApiCustomer, key: str = "a1", **changes: Any) -> Any:

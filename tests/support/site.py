@@ -32,6 +32,7 @@ from tests.factories.cards import card_number
 from tests.factories.liquidity import seed_liquidity as _liquidity
 from tests.factories.people import PASSWORD, V1, People
 from tests.support.funding import CardHolder
+from tests.support.lending import FORM
 from tests.support.risk import raise_alert
 from tests.support.risk_rules import paid, payer
 from tests.support.sms import sms_code
@@ -141,21 +142,7 @@ def _build(client: httpx.Client, platform: Platform) -> Site:
     _confirmed(client, platform, f"{V1}/me/wealth/purchases", meimei, purchase)
 
     # credit: an application with an offer, and one a credit officer reviews
-    application = {
-        "client_id": "credit-1",
-        "product": "personal_credit",
-        "amount": "50000.00",
-        "term_months": 24,
-        "method": "equal_instalment",
-        "purpose": "consumption",
-        "monthly_income": "8000.00",
-        "monthly_expenses": "3000.00",
-        "employment": "permanent",
-        "years_with_employer": 5,
-        "housing": "rent",
-        "assets": "100000.00",
-        "debts": "0.00",
-    }
+    application = {"client_id": "credit-1", **FORM, "term_months": 24}
     offered = _ok(
         client.post(f"{V1}/me/lending/applications", headers=meimei["headers"], json=application)
     )

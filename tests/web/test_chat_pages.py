@@ -429,7 +429,7 @@ class TestTheList:
             1, 1, "customer", 2, "x", "hologram", '{"shape": "cube"}', None, None, (),
             platform.clock.now(), recalled=False, hidden=False,
         )  # fmt: skip
-        view = chat_views._message_view(
+        view = chat_views.message_view(
             future,
             member=Member("customer", 1),
             names={("customer", 2): "李雷"},

@@ -29,7 +29,7 @@ def _shown(platform: Platform, body: str, lang: str) -> str:
         1, 1, "system", None, "push:1", "notice", body, None, None, (),
         platform.clock.now(), recalled=False, hidden=False,
     )  # fmt: skip
-    view = chat_views._message_view(
+    view = chat_views.message_view(
         message,
         member=Member("customer", 1),
         names={},

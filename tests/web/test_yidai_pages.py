@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,23 +16,10 @@ from rongbank.clock import FrozenClock
 from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from rongbank.web.pages import LANG_COOKIE
-from tests.support.lending import FORM, FakeScorecard, credit_platform
+from tests.support.lending import SHORT_FORM, FakeScorecard, credit_platform
 from tests.support.web import WebCustomer
 from tests.web.conftest import sms_code
 from tests.web.test_pay_pages import browser, shop, shown
-
-SHORT_FORM: dict[str, Any] = {
-    k: str(FORM[k])
-    for k in (
-        "monthly_income",
-        "monthly_expenses",
-        "employment",
-        "years_with_employer",
-        "housing",
-        "assets",
-        "debts",
-    )
-}
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rongbank.chat.airline import FlightOffer, SeatHold
-from rongbank.chat.card_store import _CARD, Card, CardStore
+from rongbank.chat.card_store import CARD_COLUMNS, Card, CardStore
 from rongbank.chat.errors import FlightUnavailable
 from rongbank.payments.orders import OrderRequest
 
@@ -74,7 +74,7 @@ class CardFlights(CardStore):
         row = session.execute(
             text(
                 "UPDATE chat_card SET status = 'booking', booking_since = :now "  # noqa: S608
-                f"WHERE id = :id RETURNING {_CARD}"
+                f"WHERE id = :id RETURNING {CARD_COLUMNS}"
             ),
             {"id": card.id, "now": self.clock.now()},
         ).one()
@@ -91,7 +91,8 @@ class CardFlights(CardStore):
             text(
                 "UPDATE chat_card SET confirming_by = :claim, confirming_until = :until "  # noqa: S608
                 "WHERE id = :id AND status = 'booking' "
-                f"AND (confirming_until IS NULL OR confirming_until <= :now) RETURNING {_CARD}"
+                "AND (confirming_until IS NULL OR confirming_until <= :now) "
+                f"RETURNING {CARD_COLUMNS}"
             ),
             {"claim": claim, "until": until, "id": card.id, "now": self.clock.now()},
         ).first()
@@ -112,7 +113,7 @@ class CardFlights(CardStore):
                 "AND booking_since <= :since AND id <> ALL(:skip) "
                 "AND (confirming_until IS NULL OR confirming_until <= :now) "
                 "ORDER BY booking_since LIMIT 1 FOR UPDATE SKIP LOCKED) "
-                f"RETURNING {_CARD}"
+                f"RETURNING {CARD_COLUMNS}"
             ),
             {
                 "claim": claim,

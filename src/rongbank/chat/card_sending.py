@@ -17,7 +17,7 @@ from rongbank.accounts.errors import AccountNumberInvalid, EAccountNotFound, Not
 from rongbank.accounts.service import EAccount
 from rongbank.chat import rules
 from rongbank.chat.airline import FlightOffer
-from rongbank.chat.card_store import _CARD, Card, CardKind, CardStore
+from rongbank.chat.card_store import CARD_COLUMNS, Card, CardKind, CardStore
 from rongbank.chat.errors import (
     CardNotAllowedHere,
     ConversationNotFound,
@@ -287,7 +287,7 @@ class CardSending(CardStore):
     ) -> Card | None:
         row = session.execute(
             text(
-                f"SELECT {_CARD} FROM chat_card WHERE conversation_id = :c "  # noqa: S608
+                f"SELECT {CARD_COLUMNS} FROM chat_card WHERE conversation_id = :c "  # noqa: S608
                 "AND sender_kind = :k AND sender_id = :m AND client_id = :cid"
             ),
             {"c": conversation_id, "k": member.kind, "m": member.id, "cid": client_id},

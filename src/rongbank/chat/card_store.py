@@ -92,7 +92,8 @@ class Card:
         return f"chat-card-{self.id}"
 
 
-_CARD = ", ".join(f.name for f in fields(Card))
+CARD_COLUMNS = ", ".join(f.name for f in fields(Card))
+"""The columns a :class:`Card` is read from (``Card(*row)``)."""
 
 
 class CardStore:
@@ -132,7 +133,7 @@ class CardStore:
     ) -> Card:
         row = session.execute(
             text(
-                f"SELECT {_CARD} FROM chat_card WHERE id = :id AND conversation_id = :c"  # noqa: S608
+                f"SELECT {CARD_COLUMNS} FROM chat_card WHERE id = :id AND conversation_id = :c"  # noqa: S608
                 + (" FOR UPDATE" if lock else "")
             ),
             {"id": card_id, "c": conversation_id},
@@ -234,7 +235,7 @@ class CardStore:
         row = session.execute(
             text(
                 "UPDATE chat_card SET outcome = CAST(:o AS jsonb) "  # noqa: S608
-                f"WHERE id = :id RETURNING {_CARD}"
+                f"WHERE id = :id RETURNING {CARD_COLUMNS}"
             ),
             {"o": json.dumps({HELD: entry_id}), "id": card.id},
         ).one()
@@ -247,7 +248,7 @@ class CardStore:
             text(
                 "UPDATE chat_card SET status = :s, outcome = CAST(:o AS jsonb), "  # noqa: S608
                 "closed_at = :now, confirming_by = NULL, confirming_until = NULL "
-                f"WHERE id = :id RETURNING {_CARD}"
+                f"WHERE id = :id RETURNING {CARD_COLUMNS}"
             ),
             {"s": status, "o": json.dumps(outcome), "now": self.clock.now(), "id": card.id},
         ).one()

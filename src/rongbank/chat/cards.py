@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from rongbank.auth.tools import PaymentRequest
 from rongbank.chat.card_flights import CardFlights
 from rongbank.chat.card_sending import CardSending
-from rongbank.chat.card_store import _CARD, CNY_SCALE, HELD, Card, CardKind
+from rongbank.chat.card_store import CARD_COLUMNS, CNY_SCALE, HELD, Card, CardKind
 from rongbank.chat.errors import (
     CardAccountRequired,
     CardAmountRequired,
@@ -238,7 +238,7 @@ class CardService(CardSending, CardFlights):
         closes them with :meth:`paid_by_instalments`."""
         rows = session.execute(
             text(
-                f"SELECT {_CARD} FROM chat_card WHERE kind = 'merchant_order' "  # noqa: S608
+                f"SELECT {CARD_COLUMNS} FROM chat_card WHERE kind = 'merchant_order' "  # noqa: S608
                 "AND merchant_id = :m AND order_no = :o AND actor_id = :c AND status = 'open' "
                 "ORDER BY id FOR UPDATE"
             ),
@@ -269,7 +269,8 @@ class CardService(CardSending, CardFlights):
         """Close open cards past their expiry (the periodic job); returns how many."""
         rows = session.execute(
             text(
-                f"SELECT {_CARD} FROM chat_card WHERE status = 'open' AND expires_at <= :now "  # noqa: S608
+                f"SELECT {CARD_COLUMNS} FROM chat_card "  # noqa: S608
+                "WHERE status = 'open' AND expires_at <= :now "
                 f"AND outcome ->> '{HELD}' IS NULL "
                 "ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED"
             ),
@@ -284,7 +285,7 @@ class CardService(CardSending, CardFlights):
         paid) or voided (failed: nothing moved). A hold no card made changes nothing."""
         row = session.execute(
             text(
-                f"SELECT {_CARD} FROM chat_card WHERE status = 'open' "  # noqa: S608
+                f"SELECT {CARD_COLUMNS} FROM chat_card WHERE status = 'open' "  # noqa: S608
                 f"AND outcome ->> '{HELD}' = :entry FOR UPDATE"
             ),
             {"entry": str(entry_id)},

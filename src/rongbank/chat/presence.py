@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rongbank.chat.service import ChatConfig
 
 
-_LIVE_PRESENCE = (
+LIVE_PRESENCE = (
     "SELECT 1 FROM chat_presence pr JOIN chat_gateway g ON g.id = pr.gateway_id "
     "AND g.lease_until > :now WHERE pr.member_kind = {kind} AND pr.member_id = {id}"
 )
@@ -98,7 +98,7 @@ class Presence:
         """Whether the member has a live connection to any gateway."""
         return bool(
             session.execute(
-                text(f"SELECT EXISTS ({_LIVE_PRESENCE.format(kind=':k', id=':m')})"),
+                text(f"SELECT EXISTS ({LIVE_PRESENCE.format(kind=':k', id=':m')})"),
                 {"k": member.kind, "m": member.id, "now": self.clock.now()},
             ).scalar_one()
         )
@@ -120,7 +120,7 @@ class Presence:
                 "gateway_id) DO UPDATE SET connections = chat_presence.connections + 1 "
                 "RETURNING connections) "
                 "SELECT (SELECT connections FROM here) = 1 AND NOT EXISTS "
-                f"({_LIVE_PRESENCE.format(kind=':k', id=':m')} AND pr.gateway_id <> :g), "
+                f"({LIVE_PRESENCE.format(kind=':k', id=':m')} AND pr.gateway_id <> :g), "
                 f"{_VISIBLE}"
             ),
             {
@@ -146,7 +146,7 @@ class Presence:
                 "WHERE member_kind = :k AND member_id = :m AND gateway_id = :g "
                 "AND connections > 1 RETURNING 1) "
                 "SELECT NOT EXISTS (SELECT 1 FROM fewer) AND NOT EXISTS "
-                f"({_LIVE_PRESENCE.format(kind=':k', id=':m')} AND pr.gateway_id <> :g), "
+                f"({LIVE_PRESENCE.format(kind=':k', id=':m')} AND pr.gateway_id <> :g), "
                 f"{_VISIBLE}"
             ),
             {**self._presence_keys(member), "now": self.clock.now()},
@@ -243,8 +243,8 @@ class Presence:
                 # Online after: counted here, or live elsewhere; before: live anywhere
                 # (this statement's snapshot is from before its writes).
                 "SELECT kind, id, online FROM (SELECT t.kind, t.id, (t.n > 0 OR EXISTS "
-                f"({_LIVE_PRESENCE.format(kind='t.kind', id='t.id')} AND pr.gateway_id <> :g)) "
-                f"AS online, EXISTS ({_LIVE_PRESENCE.format(kind='t.kind', id='t.id')}) AS was, "
+                f"({LIVE_PRESENCE.format(kind='t.kind', id='t.id')} AND pr.gateway_id <> :g)) "
+                f"AS online, EXISTS ({LIVE_PRESENCE.format(kind='t.kind', id='t.id')}) AS was, "
                 "coalesce((SELECT presence_visible FROM chat_profile p "
                 "WHERE p.member_kind = t.kind AND p.member_id = t.id), true) AS visible "
                 "FROM truth t) c WHERE online <> was AND visible"
@@ -287,7 +287,7 @@ class Presence:
                     "WITH gone AS (DELETE FROM chat_presence WHERE member_kind = :k "  # noqa: S608
                     "AND member_id = :m AND gateway_id = :d RETURNING 1) "
                     "SELECT EXISTS (SELECT 1 FROM gone) AND NOT EXISTS "
-                    f"({_LIVE_PRESENCE.format(kind=':k', id=':m')}), {_VISIBLE}"
+                    f"({LIVE_PRESENCE.format(kind=':k', id=':m')}), {_VISIBLE}"
                 ),
                 {**self._presence_keys(member), "d": dead, "now": self.clock.now()},
             ).one()

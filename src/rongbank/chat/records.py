@@ -36,11 +36,13 @@ class Conversation:
         return self.request in ("pending", "closed")
 
 
-_CONVERSATION = (
+CONVERSATION_COLUMNS = (
     "id, kind, title, customer_id, last_seq, assigned_staff_id, routing, waiting_since, "
     "away_sent, created_at, request, requested_by"
 )
-_CONVERSATION_COLUMNS = len(fields(Conversation))
+"""The columns a :class:`Conversation` is read from, in the order of its fields."""
+CONVERSATION_WIDTH = len(fields(Conversation))
+"""How many: where a conversation ends in a row that carries more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +90,15 @@ class Message:
         }
 
 
-_MESSAGE = (
+MESSAGE_COLUMNS = (
     "conversation_id, seq, sender_kind, sender_id, client_id, kind, body, reply_to, ref_seq, "
     "masked, at, recalled_at IS NOT NULL, hidden_at IS NOT NULL"
 )
+"""The columns a :class:`Message` is read from (:func:`message_from`)."""
 
 
-def _message(row: Any) -> Message:
+def message_from(row: Any) -> Message:
+    """The message in a row of :data:`MESSAGE_COLUMNS`."""
     values = list(row)
     values[9] = tuple(values[9])
     return Message(*values)

@@ -33,12 +33,12 @@ from rongbank.chat.errors import (
 )
 from rongbank.chat.members import CUSTOMER, STAFF, SYSTEM, Member
 from rongbank.chat.records import (
-    _CONVERSATION,
-    _CONVERSATION_COLUMNS,
-    _MESSAGE,
+    CONVERSATION_COLUMNS,
+    CONVERSATION_WIDTH,
+    MESSAGE_COLUMNS,
     Conversation,
     Message,
-    _message,
+    message_from,
 )
 from rongbank.clock import Clock
 from rongbank.db import driver_connection, driver_sql
@@ -114,7 +114,7 @@ class _Locked:
 # carry a batch; the rows to write travel as one JSON document (bytes as hex), which
 # costs the driver far less to send than a dozen arrays.
 _LOCK_CONVERSATIONS = text(
-    f"SELECT {_CONVERSATION}, last_hash, (SELECT coalesce(json_agg(json_build_array("  # noqa: S608
+    f"SELECT {CONVERSATION_COLUMNS}, last_hash, (SELECT coalesce(json_agg(json_build_array("  # noqa: S608
     "m.member_kind, m.member_id, m.active)), '[]') FROM chat_member m "
     "WHERE m.conversation_id = chat_conversation.id), "
     # A direct conversation whose two customers are blocked either way (a block made
@@ -132,7 +132,7 @@ _MEMBERS = text(
     "WHERE conversation_id = ANY(:ids)"
 )
 _ORIGINALS = text(
-    f"SELECT {_MESSAGE} FROM chat_message JOIN unnest(CAST(:c AS bigint[]), "  # noqa: S608
+    f"SELECT {MESSAGE_COLUMNS} FROM chat_message JOIN unnest(CAST(:c AS bigint[]), "  # noqa: S608
     "CAST(:k AS text[]), CAST(:m AS bigint[]), CAST(:cid AS text[])) AS r(c, k, m, cid) "
     "ON conversation_id = r.c AND sender_kind = r.k AND sender_id = r.m AND client_id = r.cid"
 )
@@ -441,7 +441,7 @@ class Sending:
         heads: dict[int, tuple[int, bytes]] = {}
         members: dict[int, _Members] = {}
         blocked: set[int] = set()
-        n = _CONVERSATION_COLUMNS
+        n = CONVERSATION_WIDTH
         for row in reads.conversations.fetchall():
             head = conversations[int(row[0])] = Conversation(*row[:n])
             heads[head.id] = (head.last_seq, bytes(row[n]))
@@ -545,7 +545,7 @@ class Sending:
                 recalled=False, hidden=False,
             )  # fmt: skip
             content = rules.content_hash(message.body)
-            digest = rules.chain_hash(prev, _chain_fields(message, content))
+            digest = rules.chain_hash(prev, chain_fields(message, content))
             heads[conversation.id] = (message.seq, digest)
             searchable = message.kind == "text"
             rows.append(
@@ -663,18 +663,24 @@ def _originals_params(admissions: Sequence[Admission]) -> dict[str, Any]:
     }
 
 
+def stored_original(session: Session, admission: Admission) -> Message | None:
+    """The message already stored for ``admission`` (what a resend of it returns)."""
+    rows = session.execute(_ORIGINALS, _originals_params([admission])).all()
+    return _by_key(rows).get(admission.key)
+
+
 def _by_key(rows: Sequence[Any]) -> dict[tuple[int, str, int, str], Message]:
     """Stored messages (``_ORIGINALS`` rows) by what makes a resend of them."""
     found: dict[tuple[int, str, int, str], Message] = {}
     for row in rows:
-        message = _message(row)
+        message = message_from(row)
         if message.sender_id is not None:
             key = (message.conversation_id, message.sender_kind, message.sender_id)
             found[(*key, message.client_id)] = message
     return found
 
 
-def _chain_fields(message: Message, content: bytes) -> dict[str, Any]:
+def chain_fields(message: Message, content: bytes) -> dict[str, Any]:
     """What an entry's hash covers: everything but the body, which its hash stands
     for (so a body can be proved without revealing the others)."""
     return {

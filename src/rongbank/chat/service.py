@@ -59,27 +59,20 @@ from rongbank.chat.members import STAFF as STAFF
 from rongbank.chat.members import SYSTEM as SYSTEM
 from rongbank.chat.members import Member as Member
 from rongbank.chat.pg_bus import Connect, PostgresBus
-from rongbank.chat.presence import _LIVE_PRESENCE, OpenHere, Presence
+from rongbank.chat.presence import LIVE_PRESENCE, OpenHere, Presence
 from rongbank.chat.records import (
-    _CONVERSATION,
-    _CONVERSATION_COLUMNS,
-    _MESSAGE,
+    CONVERSATION_COLUMNS,
+    CONVERSATION_WIDTH,
+    MESSAGE_COLUMNS,
     Conversation,
     MemberInfo,
     Message,
     Summary,
     SyncBatch,
     SyncResult,
-    _message,
+    message_from,
 )
-from rongbank.chat.sending import (
-    _ORIGINALS,
-    Admission,
-    Sending,
-    _by_key,
-    _chain_fields,
-    _originals_params,
-)
+from rongbank.chat.sending import Admission, Sending, chain_fields, stored_original
 from rongbank.clock import Clock
 from rongbank.pii import PersonalData, for_this_process
 from rongbank.settings import Settings
@@ -150,7 +143,7 @@ class ChatService(Sending, Presence):
     ) -> Conversation:
         row = session.execute(
             text(
-                f"SELECT {_CONVERSATION} FROM chat_conversation WHERE id = :id"  # noqa: S608
+                f"SELECT {CONVERSATION_COLUMNS} FROM chat_conversation WHERE id = :id"  # noqa: S608
                 + (" FOR UPDATE" if lock else "")
             ),
             {"id": conversation_id},
@@ -182,14 +175,14 @@ class ChatService(Sending, Presence):
     def conversations(self, session: Session, member: Member) -> list[Summary]:
         rows = session.execute(
             text(
-                f"SELECT {', '.join('c.' + c.strip() for c in _CONVERSATION.split(','))}, "  # noqa: S608
+                f"SELECT {', '.join('c.' + c.strip() for c in CONVERSATION_COLUMNS.split(','))}, "  # noqa: S608
                 "m.role, m.last_delivered_seq, m.last_read_seq "
                 "FROM chat_member m JOIN chat_conversation c ON c.id = m.conversation_id "
                 "WHERE m.member_kind = :k AND m.member_id = :m AND m.active ORDER BY c.id"
             ),
             {"k": member.kind, "m": member.id},
         ).all()
-        n = _CONVERSATION_COLUMNS
+        n = CONVERSATION_WIDTH
         return [
             Summary(Conversation(*row[:n]), member, row[n], row[n + 1], row[n + 2]) for row in rows
         ]
@@ -355,7 +348,7 @@ class ChatService(Sending, Presence):
     def channels(self, session: Session) -> list[Conversation]:
         rows = session.execute(
             text(
-                f"SELECT {_CONVERSATION} FROM chat_conversation "  # noqa: S608
+                f"SELECT {CONVERSATION_COLUMNS} FROM chat_conversation "  # noqa: S608
                 "WHERE kind = 'channel' ORDER BY id"
             )
         ).all()
@@ -389,7 +382,7 @@ class ChatService(Sending, Presence):
             text(
                 "SELECT m.member_kind, m.member_id, coalesce(cu.name, st.name, ''), m.role, "  # noqa: S608
                 "m.last_delivered_seq, m.last_read_seq, coalesce(p.presence_visible, true), "
-                f"EXISTS ({_LIVE_PRESENCE.format(kind='m.member_kind', id='m.member_id')}), "
+                f"EXISTS ({LIVE_PRESENCE.format(kind='m.member_kind', id='m.member_id')}), "
                 f"{known} "
                 "FROM chat_member m "
                 "LEFT JOIN customer cu ON m.member_kind = 'customer' AND cu.id = m.member_id "
@@ -418,12 +411,15 @@ class ChatService(Sending, Presence):
 
     def message(self, session: Session, conversation_id: int, seq: int) -> Message:
         row = session.execute(
-            text(f"SELECT {_MESSAGE} FROM chat_message WHERE conversation_id = :c AND seq = :s"),  # noqa: S608
+            text(
+                f"SELECT {MESSAGE_COLUMNS} FROM chat_message "  # noqa: S608
+                "WHERE conversation_id = :c AND seq = :s"
+            ),
             {"c": conversation_id, "s": seq},
         ).first()
         if row is None:
             raise MessageNotFound()
-        return _message(row)
+        return message_from(row)
 
     def history(
         self,
@@ -444,12 +440,12 @@ class ChatService(Sending, Presence):
     ) -> list[Message]:
         rows = session.execute(
             text(
-                f"SELECT {_MESSAGE} FROM chat_message WHERE conversation_id = :c "  # noqa: S608
+                f"SELECT {MESSAGE_COLUMNS} FROM chat_message WHERE conversation_id = :c "  # noqa: S608
                 "AND seq > :after ORDER BY seq LIMIT :limit"
             ),
             {"c": conversation_id, "after": max(0, after_seq), "limit": limit},
         ).all()
-        return [_message(row).seen_by(member) for row in rows]
+        return [message_from(row).seen_by(member) for row in rows]
 
     def sync(
         self, session: Session, member: Member, *, cursor: str, limit: int = 200
@@ -558,9 +554,7 @@ class ChatService(Sending, Presence):
         ) or target.kind not in WITHDRAWABLE:
             raise RecallNotAllowed()
         admission = Admission(member, conversation_id, f"recall:{seq}")
-        existing = _by_key(session.execute(_ORIGINALS, _originals_params([admission])).all()).get(
-            admission.key
-        )
+        existing = stored_original(session, admission)
         if existing is not None:
             return existing
         if self.clock.now() - target.at > self.config.recall_window:
@@ -594,12 +588,12 @@ class ChatService(Sending, Presence):
         if target.hidden:
             row = session.execute(
                 text(
-                    f"SELECT {_MESSAGE} FROM chat_message WHERE conversation_id = :c "  # noqa: S608
+                    f"SELECT {MESSAGE_COLUMNS} FROM chat_message WHERE conversation_id = :c "  # noqa: S608
                     "AND kind = 'hide' AND ref_seq = :s"
                 ),
                 {"c": conversation_id, "s": seq},
             ).one()
-            return _message(row)
+            return message_from(row)
         session.execute(
             text(
                 "UPDATE chat_message SET hidden_at = :at, hidden_by = :by "
@@ -702,7 +696,7 @@ class ChatService(Sending, Presence):
         tsquery = " & ".join(f"'{t}'" for t in tokens)
         rows = session.execute(
             text(
-                f"SELECT {', '.join('x.' + c.strip() for c in _MESSAGE.split(',')[:-2])}, "  # noqa: S608
+                f"SELECT {', '.join('x.' + c.strip() for c in MESSAGE_COLUMNS.split(',')[:-2])}, "  # noqa: S608
                 "x.recalled_at IS NOT NULL, x.hidden_at IS NOT NULL "
                 "FROM chat_message x JOIN chat_member m ON m.conversation_id = x.conversation_id "
                 "AND m.member_kind = :k AND m.member_id = :m AND m.active "
@@ -712,7 +706,7 @@ class ChatService(Sending, Presence):
             ),
             {"k": member.kind, "m": member.id, "q": tsquery, "limit": limit},
         ).all()
-        return [_message(row) for row in rows]
+        return [message_from(row) for row in rows]
 
     def export(
         self, session: Session, *, customer_id: int, start: datetime, end: datetime
@@ -766,19 +760,19 @@ class ChatService(Sending, Presence):
         conversation = self.conversation(session, conversation_id)
         result = session.execute(
             text(
-                f"SELECT {_MESSAGE}, content_hash, hash FROM chat_message "  # noqa: S608
+                f"SELECT {MESSAGE_COLUMNS}, content_hash, hash FROM chat_message "  # noqa: S608
                 "WHERE conversation_id = :c ORDER BY seq"
             ),
             {"c": conversation_id},
         )
         for r in result:
-            entry, content, digest = _message(r[:13]), bytes(r[13]), bytes(r[14])
+            entry, content, digest = message_from(r[:13]), bytes(r[13]), bytes(r[14])
             seq = entry.seq
             if seq != expected:
                 problems.append(f"entries {expected}..{seq - 1} are missing")
             if rules.content_hash(entry.body) != content:
                 problems.append(f"entry {seq}: the content was changed")
-            if rules.chain_hash(prev, _chain_fields(entry, content)) != digest:
+            if rules.chain_hash(prev, chain_fields(entry, content)) != digest:
                 problems.append(f"entry {seq}: does not follow the entry before it")
             prev, expected = digest, seq + 1
         if expected - 1 != conversation.last_seq:

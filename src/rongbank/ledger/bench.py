@@ -72,7 +72,7 @@ from rongbank.db import make_engine, make_session_factory, migrate, sqlalchemy_u
 from rongbank.embedded import EmbeddedPostgres, env_without_pg
 from rongbank.ledger import bench_floor
 from rongbank.ledger.batcher import GroupCommitter
-from rongbank.ledger.bench_measure import CURRENCY, CpuWindow, _random_transfers
+from rongbank.ledger.bench_measure import CURRENCY, CpuWindow, random_transfers
 from rongbank.ledger.bench_measure import PathResult as PathResult  # others import them here
 from rongbank.ledger.bench_measure import WorkerResult as WorkerResult
 from rongbank.ledger.bench_measure import combine as combine
@@ -314,7 +314,7 @@ def _process_worker(
         deadline = result.start + seconds
         k = 0
         while time.monotonic() < deadline:
-            commands = _random_transfers(rnd, account_ids, batch_size, prefix, k)
+            commands = random_transfers(rnd, account_ids, batch_size, prefix, k)
             k += batch_size
             t0 = time.perf_counter()
             with unit_of_work(factory) as session:
@@ -444,7 +444,7 @@ def _run_group_commit(
             deadline = result.start + seconds
             k = 0
             while time.monotonic() < deadline:
-                (command,) = _random_transfers(rnd, account_ids, 1, f"{prefix}{index}-", k)
+                (command,) = random_transfers(rnd, account_ids, 1, f"{prefix}{index}-", k)
                 k += 1
                 t0 = time.perf_counter()
                 outcome = committer.submit(command)

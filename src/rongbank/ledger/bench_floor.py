@@ -24,7 +24,7 @@ from multiprocessing.synchronize import Barrier as MPBarrier
 
 import psycopg
 
-from rongbank.ledger.bench_measure import CURRENCY, CpuWindow, WorkerResult, _random_transfers
+from rongbank.ledger.bench_measure import CURRENCY, CpuWindow, WorkerResult, random_transfers
 
 CREATE = """
 CREATE TABLE bench_floor_entry
@@ -107,7 +107,7 @@ def floor_worker(
             k = 0
             first = (seed + 1) * _ENTRY_IDS_PER_WORKER
             while time.monotonic() < deadline:
-                commands = _random_transfers(rnd, account_ids, batch_size, prefix, k)
+                commands = random_transfers(rnd, account_ids, batch_size, prefix, k)
                 t0 = time.perf_counter()
                 rows = [
                     (c.client_id, int(c.debit_account), int(c.credit_account), c.amount)

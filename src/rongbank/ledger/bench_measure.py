@@ -1,5 +1,5 @@
 """What the benchmarks send and measure, and how it adds up: random transfers
-(:func:`_random_transfers`), one path's figures
+(:func:`random_transfers`), one path's figures
 (:class:`PathResult`), one worker's (:class:`WorkerResult`, with the CPU it and its
 PostgreSQL backend spent, :class:`CpuWindow`), and :func:`combine` of the workers'.
 Shared by ``rongbank bench ledger`` (:mod:`rongbank.ledger.bench`) and the other
@@ -134,7 +134,7 @@ def combine(
     )
 
 
-def _random_transfers(
+def random_transfers(
     rnd: random.Random, account_ids: Sequence[int], count: int, prefix: str, first: int
 ) -> list[Transfer]:
     n = len(account_ids)

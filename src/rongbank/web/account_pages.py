@@ -25,21 +25,21 @@ from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import translate
-from rongbank.web.pages import Me, PlatformDep, _error, _local_time, render
+from rongbank.web.pages import Me, PlatformDep, local_time, refusal_text, render
 from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
     Responses,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_payment,
 )
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 
-def _accounts(platform: Platform, customer_id: int) -> list[dict[str, Any]]:
+def accounts_view(platform: Platform, customer_id: int) -> list[dict[str, Any]]:
     with platform.transaction() as session:
         return [
             _account_view(account, available)
@@ -66,8 +66,8 @@ def accounts(request: Request, platform: PlatformDep, me: Me) -> Response:
         request,
         "accounts.html",
         customer=customer,
-        accounts=_accounts(platform, me.id),
-        previous_login=login.previous_login_at and _local_time(login.previous_login_at),
+        accounts=accounts_view(platform, me.id),
+        previous_login=login.previous_login_at and local_time(login.previous_login_at),
         failed_logins=login.failures_before_login,
     )
 
@@ -81,7 +81,7 @@ def transfer_page(request: Request, platform: PlatformDep, me: Me, to: str = "")
     return render(
         request,
         "transfer.html",
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         form={"destination": to[:40]},
         saved_payees=saved,
         recent_payees=recent,
@@ -125,20 +125,20 @@ def transfer_review(
             request,
             "transfer.html",
             422,
-            accounts=_accounts(platform, me.id),
+            accounts=accounts_view(platform, me.id),
             form=form,
-            error=_error(request, error),
+            error=refusal_text(request, error),
         )
     return render(
         request,
         "confirm.html",
         form={**form, "amount": format_amount(minor, scale=2)},
-        payee_name=_masked_name(payee_name),
+        payee_name=masked_name(payee_name),
         client_id=uuid.uuid4().hex,
     )
 
 
-def _masked_name(name: str) -> str:
+def masked_name(name: str) -> str:
     """Show the payee as banks do (*小明) so the payer can recognise, not learn, it."""
     return "*" + name[1:] if len(name) > 1 else name
 
@@ -164,10 +164,10 @@ def _confirm_again(
         "confirm.html",
         200 if error is None else 422,
         form=form,
-        payee_name=_masked_name(payee_name),
+        payee_name=masked_name(payee_name),
         client_id=client_id,
-        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-        error=None if error is None else _error(request, error),
+        challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+        error=None if error is None else refusal_text(request, error),
     )
 
 
@@ -204,9 +204,9 @@ def transfer_confirm(
             request,
             "transfer.html",
             422,
-            accounts=_accounts(platform, me.id),
+            accounts=accounts_view(platform, me.id),
             form=form,
-            error=_error(request, error),
+            error=refusal_text(request, error),
         )
 
     def entry() -> int | None:
@@ -271,16 +271,16 @@ def transfer_confirm(
     )
 
 
-def _statements(platform: Platform) -> StatementsService:
+def statements_service(platform: Platform) -> StatementsService:
     return StatementsService(platform.accounts, platform.ledger, platform.clock)
 
 
-def _movement_view(m: Movement, lang: str) -> dict[str, Any]:
+def movement_view(m: Movement, lang: str) -> dict[str, Any]:
     return {
         "entry_id": m.entry_id,
         # A transfer between e-accounts has a receipt (``/receipts/{entry_id}``).
         "receipt": m.kind == "transfer" and bool(m.counterparty),
-        "at": _local_time(m.at),
+        "at": local_time(m.at),
         # The bank's own names in the reader's language; a payer's note as written.
         "description": translate(lang)[f"memo_{m.memo}"] if m.memo else m.description,
         "counterparty": m.counterparty,
@@ -302,7 +302,7 @@ def statement_download(
         raise Forbidden("Statements come as CSV or PDF here.")
     render_statement, media_type = renderers[fmt]
     with platform.standby_reads() as session:
-        statement = _statements(platform).statement(
+        statement = statements_service(platform).statement(
             session, customer_id=me.id, number=account, start=start, end=end
         )
     filename = f"statement-{account[-4:]}-{start}-{end}.{fmt}"

@@ -23,22 +23,22 @@ from rongbank.errors import DomainError
 from rongbank.inputs import IdParam, parse_id
 from rongbank.money import parse_positive_amount
 from rongbank.platform import Platform
-from rongbank.web.account_pages import _accounts
+from rongbank.web.account_pages import accounts_view
 from rongbank.web.chat_views import (
     Csrf,
-    _card_view,
-    _chat_home,
-    _client_id,
-    _decline,
-    _refused,
+    card_view,
+    chat_home_page,
+    decline_and_show,
+    new_client_id,
+    refusal_page,
 )
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import (
     Me,
     PlatformDep,
-    _error,
-    _redirect,
+    refusal_text,
     render,
+    see_other,
 )
 from rongbank.web.step_up import (
     ChallengeAnswer,
@@ -46,7 +46,7 @@ from rongbank.web.step_up import (
     ChallengeField,
     Responses,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_payment,
 )
 
@@ -71,7 +71,7 @@ def send_card(
     confirming on the card), ``request`` (they pay you) or ``merchant_order`` (an open
     order of your merchant, ``order`` as ``merchant id:order number``)."""
     check_csrf(request, csrf)
-    cards, member, client_id = platform.cards, Member.of(me), client_id or _client_id()
+    cards, member, client_id = platform.cards, Member.of(me), client_id or new_client_id()
     try:
         with platform.transaction() as session:
             if kind == CardKind.MERCHANT_ORDER:
@@ -101,8 +101,8 @@ def send_card(
                     note=note,
                 )
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error)
-    return _redirect(f"/chat/{conversation_id}#m{card.seq}")
+        return refusal_page(request, platform, me, conversation_id, error)
+    return see_other(f"/chat/{conversation_id}#m{card.seq}")
 
 
 def _card_page(
@@ -125,7 +125,7 @@ def _card_page(
             card = platform.cards.card(
                 session, member, conversation_id=conversation_id, card_id=card_id
             )
-            view = _card_view(
+            view = card_view(
                 platform.cards.view(session, card), member=member, now=platform.clock.now()
             )
             if view is not None and view["product"] and view["can_act"]:
@@ -142,17 +142,17 @@ def _card_page(
                     view["instalments"] = f"/pay/{order.token}/instalments"
             mobile = platform.accounts.customer(session, me.id).mobile
     except DomainError as missing:
-        return _chat_home(request, platform, me, 404, error=_error(request, missing))
+        return chat_home_page(request, platform, me, 404, error=refusal_text(request, missing))
     return render(
         request,
         "chat_card.html",
         status_code,
         card=view,
         conversation={"id": conversation_id},
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         form=form or {},
-        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-        error=None if error is None else _error(request, error),
+        challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+        error=None if error is None else refusal_text(request, error),
         plain=True,
     )
 
@@ -231,7 +231,7 @@ def act_on_card(
             account=account or None,
             amount=minor,
         )
-        made.append(_redirect(back))
+        made.append(see_other(back))
         return made[0]
 
     answer = confirm_payment(
@@ -245,7 +245,7 @@ def act_on_card(
         already_done=lambda session: cards.paid_before(session, card, customer_id=me.id),
         again=lambda shown, error: page(200 if error is None else 422, error, shown),
         refused=refused,
-        done_before=lambda: _redirect(back),
+        done_before=lambda: see_other(back),
     )
     if made and answer is made[0] and flight:
         return _booked(platform, card, page, back)
@@ -264,7 +264,7 @@ def _booked(
     done = platform.bookings.finish(card)
     if done.status == "failed":
         return page(409, FlightBookingFailed(card_id=card.id))
-    return _redirect(back)
+    return see_other(back)
 
 
 @router.post("/chat/{conversation_id:int}/cards/{card_id:int}/decline")
@@ -278,4 +278,4 @@ def decline_card(
 ) -> Response:
     """Turn down a card meant for you, or withdraw one you sent, while it is open."""
     check_csrf(request, csrf)
-    return _decline(request, platform, me, conversation_id, card_id)
+    return decline_and_show(request, platform, me, conversation_id, card_id)

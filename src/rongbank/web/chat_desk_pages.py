@@ -26,24 +26,24 @@ from rongbank.inputs import CountParam, IdParam
 from rongbank.money import format_amount
 from rongbank.web.chat_views import (
     Csrf,
-    _attachment,
-    _client_id,
-    _clock_time,
-    _decline,
-    _desk,
-    _fragment,
-    _recall,
-    _refused,
-    _send_text,
-    _staff_conversation,
-    _words,
+    chat_words,
+    clock_time,
+    decline_and_show,
+    desk_view,
+    entries_fragment,
+    message_attachment,
+    new_client_id,
+    recall_message,
+    refusal_page,
+    send_text,
+    staff_conversation_page,
 )
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import (
     PlatformDep,
-    _error,
-    _redirect,
+    refusal_text,
     render,
+    see_other,
     staff_page,
 )
 
@@ -56,13 +56,13 @@ Manager = Annotated[tuple[Principal, str], Depends(staff_page(*roles.CHAT_DESK))
 def workspace(request: Request, platform: PlatformDep, staff: Manager) -> Response:
     """The manager's workspace: duty, waiting and unread chats, the queue, their
     customers, their response time."""
-    return render(request, "staff_chat.html", plain=True, **_desk(request, platform, staff[0]))
+    return render(request, "staff_chat.html", plain=True, **desk_view(request, platform, staff[0]))
 
 
 @router.get("/staff/chat/desk")
 def workspace_desk(request: Request, platform: PlatformDep, staff: Manager) -> Response:
     """The workspace again, for its script to refresh the lists when chats move."""
-    return render(request, "staff_chat.html", plain=True, **_desk(request, platform, staff[0]))
+    return render(request, "staff_chat.html", plain=True, **desk_view(request, platform, staff[0]))
 
 
 @router.post("/staff/chat/duty")
@@ -77,7 +77,7 @@ def duty(
     check_csrf(request, csrf)
     with platform.transaction() as session:
         platform.chat.desk.set_on_duty(session, staff_id=staff[0].id, on_duty=on_duty)
-    return _redirect("/staff/chat")
+    return see_other("/staff/chat")
 
 
 @router.post("/staff/chat/canned")
@@ -92,18 +92,18 @@ def add_canned(
     """A canned reply of the manager's own."""
     check_csrf(request, csrf)
     if not title.strip() or not body.strip():
-        t = _words(request)
+        t = chat_words(request)
         return render(
             request,
             "staff_chat.html",
             422,
             plain=True,
             error=t["chat_canned_incomplete"],
-            **_desk(request, platform, staff[0]),
+            **desk_view(request, platform, staff[0]),
         )
     with platform.transaction() as session:
         platform.chat.desk.add_canned_reply(session, staff_id=staff[0].id, title=title, body=body)
-    return _redirect("/staff/chat")
+    return see_other("/staff/chat")
 
 
 @router.post("/staff/chat/{conversation_id:int}/claim")
@@ -125,10 +125,10 @@ def claim(
             "staff_chat.html",
             error.status,
             plain=True,
-            error=_error(request, error),
-            **_desk(request, platform, staff[0]),
+            error=refusal_text(request, error),
+            **desk_view(request, platform, staff[0]),
         )
-    return _redirect(f"/staff/chat/{conversation_id}")
+    return see_other(f"/staff/chat/{conversation_id}")
 
 
 @router.get("/staff/chat/{conversation_id:int}")
@@ -136,7 +136,7 @@ def staff_conversation(
     conversation_id: IdParam, request: Request, platform: PlatformDep, staff: Manager
 ) -> Response:
     """A chat with the customer's profile and accounts beside it."""
-    return _staff_conversation(request, platform, staff[0], conversation_id)
+    return staff_conversation_page(request, platform, staff[0], conversation_id)
 
 
 @router.get("/staff/chat/{conversation_id:int}/messages")
@@ -147,7 +147,7 @@ def staff_new_entries(
     staff: Manager,
     after_seq: CountParam = 0,
 ) -> Response:
-    return _fragment(request, platform, Member.of(staff[0]), conversation_id, after_seq)
+    return entries_fragment(request, platform, Member.of(staff[0]), conversation_id, after_seq)
 
 
 @router.post("/staff/chat/{conversation_id:int}/messages")
@@ -168,8 +168,8 @@ def staff_send(
         with platform.transaction() as session:
             replies = platform.chat.desk.canned_replies(session, staff_id=me.id)
         text = next((str(r["body"]) for r in replies if r["id"] == canned), "")
-        client_id = f"canned:{client_id or _client_id()}"
-    return _send_text(request, platform, me, conversation_id, text=text, client_id=client_id)
+        client_id = f"canned:{client_id or new_client_id()}"
+    return send_text(request, platform, me, conversation_id, text=text, client_id=client_id)
 
 
 @router.post("/staff/chat/{conversation_id:int}/messages/{seq:int}/recall")
@@ -183,7 +183,7 @@ def staff_recall(
 ) -> Response:
     """Recall one's own message within the recall window."""
     check_csrf(request, csrf)
-    return _recall(request, platform, staff[0], conversation_id, seq)
+    return recall_message(request, platform, staff[0], conversation_id, seq)
 
 
 @router.get("/staff/chat/{conversation_id:int}/messages/{seq:int}/attachment")
@@ -194,7 +194,7 @@ def staff_attachment(
     platform: PlatformDep,
     staff: Manager,
 ) -> Response:
-    return _attachment(request, platform, staff[0], conversation_id, seq)
+    return message_attachment(request, platform, staff[0], conversation_id, seq)
 
 
 @router.get("/staff/chat/{conversation_id:int}/flights")
@@ -223,11 +223,11 @@ def staff_flights(
             origin=search["origin"], destination=search["destination"], day=_day(day)
         )
     except DomainError as error:
-        return _staff_conversation(
+        return staff_conversation_page(
             request, platform, staff[0], conversation_id, error.status,
-            error=_error(request, error), flight_search=search, offers=[],
+            error=refusal_text(request, error), flight_search=search, offers=[],
         )  # fmt: skip
-    return _staff_conversation(
+    return staff_conversation_page(
         request,
         platform,
         staff[0],
@@ -238,7 +238,7 @@ def staff_flights(
                 "offer_id": o.offer_id,
                 "airline": o.airline,
                 "flight_no": o.flight_no,
-                "departs": _clock_time(o.departs_at, now),
+                "departs": clock_time(o.departs_at, now),
                 "arrives": o.arrives_at.astimezone(BUSINESS_TIME_ZONE).strftime("%H:%M"),
                 "fare": format_amount(o.fare, scale=2),
             }
@@ -276,7 +276,7 @@ def staff_send_card(
     In a group the card names the member customer it is for (``to_customer_id``)."""
     check_csrf(request, csrf)
     me, cards = staff[0], platform.cards
-    client_id = client_id or _client_id()
+    client_id = client_id or new_client_id()
     try:
         with platform.transaction() as session:
             if kind == CardKind.FLIGHT:
@@ -304,8 +304,8 @@ def staff_send_card(
             else:
                 raise CardNotAllowedHere()
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error)
-    return _redirect(f"/staff/chat/{conversation_id}#m{card.seq}")
+        return refusal_page(request, platform, me, conversation_id, error)
+    return see_other(f"/staff/chat/{conversation_id}#m{card.seq}")
 
 
 @router.post("/staff/chat/{conversation_id:int}/cards/{card_id:int}/decline")
@@ -319,7 +319,7 @@ def staff_withdraw_card(
 ) -> Response:
     """Withdraw a card one sent, while it is open."""
     check_csrf(request, csrf)
-    return _decline(request, platform, staff[0], conversation_id, card_id)
+    return decline_and_show(request, platform, staff[0], conversation_id, card_id)
 
 
 @router.post("/staff/chat/{conversation_id:int}/transfer")
@@ -351,5 +351,5 @@ def transfer(
                 note=note,
             )
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error)
-    return _redirect("/staff/chat?notice=transferred")
+        return refusal_page(request, platform, me, conversation_id, error)
+    return see_other("/staff/chat?notice=transferred")

@@ -27,24 +27,24 @@ from rongbank.errors import DomainError
 from rongbank.inputs import CountParam, IdParam
 from rongbank.web.chat_views import (
     Csrf,
-    _attachment,
-    _chat_home,
-    _clock_time,
-    _conversation_page,
-    _fragment,
-    _recall,
-    _refused,
-    _send_text,
-    _title,
-    _words,
+    chat_home_page,
+    chat_words,
+    clock_time,
+    conversation_page,
+    conversation_title,
+    entries_fragment,
+    message_attachment,
+    recall_message,
+    refusal_page,
+    send_text,
 )
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import (
     Me,
     PlatformDep,
-    _error,
-    _redirect,
+    refusal_text,
     render,
+    see_other,
 )
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
@@ -53,13 +53,13 @@ router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 @router.get("/chat")
 def chat_home(request: Request, platform: PlatformDep, me: Me) -> Response:
     """The customer's conversations, with what is unread in each."""
-    return _chat_home(request, platform, me)
+    return chat_home_page(request, platform, me)
 
 
 @router.get("/chat/list")
 def chat_list(request: Request, platform: PlatformDep, me: Me) -> Response:
     """The same page; its script fetches it to refresh the list when a message comes."""
-    return _chat_home(request, platform, me)
+    return chat_home_page(request, platform, me)
 
 
 @router.post("/chat/bank")
@@ -68,7 +68,7 @@ def open_bank(request: Request, platform: PlatformDep, me: Me, csrf: Csrf = "") 
     check_csrf(request, csrf)
     with platform.transaction() as session:
         summary = platform.chat.open_bank(session, customer_id=me.id)
-    return _redirect(f"/chat/{summary.conversation.id}")
+    return see_other(f"/chat/{summary.conversation.id}")
 
 
 @router.post("/chat/direct")
@@ -86,10 +86,10 @@ def open_direct(
         with platform.transaction() as session:
             summary = platform.chat.contacts.request(session, customer_id=me.id, mobile=mobile)
     except DomainError as error:
-        return _chat_home(
-            request, platform, me, error.status, error=_error(request, error), mobile=mobile
+        return chat_home_page(
+            request, platform, me, error.status, error=refusal_text(request, error), mobile=mobile
         )
-    return _redirect(f"/chat/{summary.conversation.id}")
+    return see_other(f"/chat/{summary.conversation.id}")
 
 
 @router.post("/chat/{conversation_id:int}/accept")
@@ -104,8 +104,8 @@ def accept_request(
                 session, customer_id=me.id, conversation_id=conversation_id
             )
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error)
-    return _redirect(f"/chat/{conversation_id}")
+        return refusal_page(request, platform, me, conversation_id, error)
+    return see_other(f"/chat/{conversation_id}")
 
 
 @router.post("/chat/{conversation_id:int}/decline")
@@ -120,8 +120,8 @@ def decline_request(
                 session, customer_id=me.id, conversation_id=conversation_id
             )
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error)
-    return _redirect("/chat")
+        return refusal_page(request, platform, me, conversation_id, error)
+    return see_other("/chat")
 
 
 @router.post("/chat/groups")
@@ -146,11 +146,11 @@ def create_group(
                 session, creator=Member.of(me), title=title, customer_ids=ids
             )
     except DomainError as error:
-        return _chat_home(
-            request, platform, me, error.status, error=_error(request, error),
+        return chat_home_page(
+            request, platform, me, error.status, error=refusal_text(request, error),
             group={"title": title, "mobiles": mobiles},
         )  # fmt: skip
-    return _redirect(f"/chat/{summary.conversation.id}")
+    return see_other(f"/chat/{summary.conversation.id}")
 
 
 @router.post("/chat/channels/{conversation_id:int}/subscription")
@@ -173,8 +173,10 @@ def subscribe(
                     session, customer_id=me.id, conversation_id=conversation_id
                 )
     except DomainError as error:
-        return _chat_home(request, platform, me, error.status, error=_error(request, error))
-    return _redirect("/chat")
+        return chat_home_page(
+            request, platform, me, error.status, error=refusal_text(request, error)
+        )
+    return see_other("/chat")
 
 
 @router.post("/chat/presence")
@@ -189,7 +191,7 @@ def presence(
     check_csrf(request, csrf)
     with platform.transaction() as session:
         platform.chat.set_presence_visible(session, Member.of(me), visible=visible)
-    return _redirect("/chat")
+    return see_other("/chat")
 
 
 @router.post("/chat/blocks")
@@ -211,16 +213,18 @@ def block(
             else:
                 platform.chat.contacts.unblock(session, customer_id=me.id, blocked_id=customer_id)
     except DomainError as error:
-        return _chat_home(request, platform, me, error.status, error=_error(request, error))
+        return chat_home_page(
+            request, platform, me, error.status, error=refusal_text(request, error)
+        )
     if conversation_id is not None:
-        return _redirect(f"/chat/{conversation_id}?notice={'blocked' if block else 'unblocked'}")
-    return _redirect("/chat")
+        return see_other(f"/chat/{conversation_id}?notice={'blocked' if block else 'unblocked'}")
+    return see_other("/chat")
 
 
 @router.get("/chat/search")
 def search(request: Request, platform: PlatformDep, me: Me, q: str = "") -> Response:
     """Search in the customer's own conversations."""
-    t = _words(request)
+    t = chat_words(request)
     member = Member.of(me)
     found: list[dict[str, Any]] = []
     with platform.transaction() as session:
@@ -229,14 +233,14 @@ def search(request: Request, platform: PlatformDep, me: Me, q: str = "") -> Resp
             cid = message.conversation_id
             if cid not in titles:
                 summary = platform.chat.membership(session, member, cid)
-                titles[cid] = _title(platform, session, member, summary, t)
+                titles[cid] = conversation_title(platform, session, member, summary, t)
             found.append(
                 {
                     "conversation_id": cid,
                     "seq": message.seq,
                     "title": titles[cid],
                     "body": message.body,
-                    "at": _clock_time(message.at, platform.clock.now()),
+                    "at": clock_time(message.at, platform.clock.now()),
                 }
             )
     return render(
@@ -249,7 +253,7 @@ def conversation(
     conversation_id: IdParam, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     """One conversation: its history, the send box, and (with the script) live."""
-    return _conversation_page(request, platform, me, conversation_id)
+    return conversation_page(request, platform, me, conversation_id)
 
 
 @router.get("/chat/{conversation_id:int}/messages")
@@ -260,7 +264,7 @@ def new_entries(
     me: Me,
     after_seq: CountParam = 0,
 ) -> Response:
-    return _fragment(request, platform, Member.of(me), conversation_id, after_seq)
+    return entries_fragment(request, platform, Member.of(me), conversation_id, after_seq)
 
 
 @router.post("/chat/{conversation_id:int}/messages")
@@ -275,7 +279,7 @@ def send(
 ) -> Response:
     """Send a message (once per ``client_id``: a resent form sends nothing new)."""
     check_csrf(request, csrf)
-    return _send_text(request, platform, me, conversation_id, text=text, client_id=client_id)
+    return send_text(request, platform, me, conversation_id, text=text, client_id=client_id)
 
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/recall")
@@ -289,7 +293,7 @@ def recall(
 ) -> Response:
     """Recall one's own message within the recall window."""
     check_csrf(request, csrf)
-    return _recall(request, platform, me, conversation_id, seq)
+    return recall_message(request, platform, me, conversation_id, seq)
 
 
 @router.post("/chat/{conversation_id:int}/messages/{seq:int}/report")
@@ -319,8 +323,8 @@ def report(
                 reason=reason,
             )
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error)
-    return _redirect(f"/chat/{conversation_id}?notice=reported")
+        return refusal_page(request, platform, me, conversation_id, error)
+    return see_other(f"/chat/{conversation_id}?notice=reported")
 
 
 @router.get("/chat/{conversation_id:int}/messages/{seq:int}/attachment")
@@ -328,4 +332,4 @@ def attachment(
     conversation_id: IdParam, seq: CountParam, request: Request, platform: PlatformDep, me: Me
 ) -> Response:
     """An image's or a file's content, for those who can see the message."""
-    return _attachment(request, platform, me, conversation_id, seq)
+    return message_attachment(request, platform, me, conversation_id, seq)

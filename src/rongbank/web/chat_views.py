@@ -30,13 +30,13 @@ from rongbank.clock import BUSINESS_TIME_ZONE
 from rongbank.errors import DomainError
 from rongbank.money import format_amount
 from rongbank.platform import Platform
-from rongbank.web.account_pages import _accounts
+from rongbank.web.account_pages import accounts_view
 from rongbank.web.i18n import translate
 from rongbank.web.pages import (
-    _error,
-    _redirect,
     lang_of,
+    refusal_text,
     render,
+    see_other,
     templates,
 )
 
@@ -48,11 +48,11 @@ KIND_ORDER = {"bank": 0, "direct": 1, "group": 2, "channel": 3, "notice": 3}
 """The customer's list: their account manager first, then people, groups, channels."""
 
 
-def _client_id() -> str:
+def new_client_id() -> str:
     return uuid.uuid4().hex
 
 
-def _clock_time(at: datetime, now: datetime) -> str:
+def clock_time(at: datetime, now: datetime) -> str:
     local, today = at.astimezone(BUSINESS_TIME_ZONE), now.astimezone(BUSINESS_TIME_ZONE)
     return local.strftime("%H:%M" if local.date() == today.date() else "%Y-%m-%d %H:%M")
 
@@ -60,7 +60,7 @@ def _clock_time(at: datetime, now: datetime) -> str:
 # -- what a conversation shows ------------------------------------------------------------
 
 
-def _title(
+def conversation_title(
     platform: Platform, session: Session, member: Member, summary: Summary, t: dict[str, str]
 ) -> str:
     """What a conversation is called in ``member``'s list: the manager (or, for staff,
@@ -125,7 +125,7 @@ def _preview(
     return t["chat_unsupported_short"], last.at
 
 
-def _message_view(
+def message_view(
     message: Message,
     *,
     member: Member,
@@ -155,7 +155,7 @@ def _message_view(
         "mine": mine,
         "sender": names.get((message.sender_kind, message.sender_id), ""),
         "sender_kind": message.sender_kind,
-        "at": _clock_time(message.at, now),
+        "at": clock_time(message.at, now),
         "gone": message.recalled or message.hidden,
         "hidden": message.hidden,
         "masked": list(message.masked),
@@ -166,7 +166,7 @@ def _message_view(
         and now - message.at <= recall_window,
         "can_report": not mine and message.sender_kind != "system" and message.kind == "text",
         "receipt": receipt,
-        "card": _card_view(_card_in(card_state or message.body), member=member, now=now)
+        "card": card_view(_card_in(card_state or message.body), member=member, now=now)
         if message.kind == "card"
         else None,
         # An image or file (name, content_type, size, caption) or a notice (title, text).
@@ -190,7 +190,7 @@ def _card_in(body: str) -> dict[str, Any] | None:
     return card if isinstance(card, dict) else None
 
 
-def _card_view(
+def card_view(
     card: dict[str, Any] | None, *, member: Member, now: datetime
 ) -> dict[str, Any] | None:
     """A service card (:meth:`rongbank.chat.cards.CardService.view`) with what this
@@ -211,8 +211,8 @@ def _card_view(
     return {
         **card,
         "status": status,
-        "expires": _clock_time(expires, now),
-        "departs": _clock_time(datetime.fromisoformat(flight["departs_at"]), now) if flight else "",
+        "expires": clock_time(expires, now),
+        "departs": clock_time(datetime.fromisoformat(flight["departs_at"]), now) if flight else "",
         "can_act": is_actor and status == "open",
         "can_decline": status == "open" and (is_actor or sender == (member.kind, member.id)),
         "is_actor": is_actor,
@@ -243,7 +243,7 @@ def _entries(
     now = chat.clock.now()
 
     def view(message: Message, card_state: str | None = None) -> dict[str, Any]:
-        return _message_view(
+        return message_view(
             message,
             member=member,
             names=names,
@@ -292,7 +292,7 @@ def _conversation_context(
 ) -> dict[str, Any]:
     """What a conversation page shows, the same for customers and staff; reading
     the page reads the conversation (the others see the read receipt)."""
-    t = _words(request)
+    t = chat_words(request)
     summary = platform.chat.membership(session, member, conversation_id)
     last_seq = summary.conversation.last_seq
     entries, last, people = _entries(
@@ -305,7 +305,7 @@ def _conversation_context(
         "conversation": {
             "id": conversation_id,
             "kind": summary.conversation.kind,
-            "title": _title(platform, session, member, summary, t),
+            "title": conversation_title(platform, session, member, summary, t),
             # Only the bank posts in a channel; a notice box takes no messages at all;
             # a request is answered (accepted) before it is replied to.
             "can_send": kind != "notice"
@@ -317,15 +317,15 @@ def _conversation_context(
         "last_seq": last,
         "people": people,
         "masked": masked,
-        "client_id": _client_id(),
+        "client_id": new_client_id(),
     }
 
 
-def _words(request: Request) -> dict[str, str]:
+def chat_words(request: Request) -> dict[str, str]:
     return translate(lang_of(request))
 
 
-def _fragment(
+def entries_fragment(
     request: Request, platform: Platform, member: Member, conversation_id: int, after_seq: int
 ) -> Response:
     """The entries after ``after_seq`` as HTML, for the page's script."""
@@ -335,7 +335,9 @@ def _fragment(
                 platform, session, member, conversation_id, after_seq=max(0, after_seq)
             )
     except DomainError as error:
-        return Response(_error(request, error), status_code=error.status, media_type="text/plain")
+        return Response(
+            refusal_text(request, error), status_code=error.status, media_type="text/plain"
+        )
     return render(
         request,
         "_chat_messages.html",
@@ -357,7 +359,7 @@ def _prefix(me: Principal) -> str:
     return "/staff/chat" if me.kind == PrincipalKind.STAFF else "/chat"
 
 
-def _refused(
+def refusal_page(
     request: Request,
     platform: Platform,
     me: Principal,
@@ -367,14 +369,14 @@ def _refused(
 ) -> Response:
     """The conversation page again (the customer's, or the console's for staff) with
     why ``error`` refused what was asked, and nothing changed."""
-    page = _staff_conversation if me.kind == PrincipalKind.STAFF else _conversation_page
+    page = staff_conversation_page if me.kind == PrincipalKind.STAFF else conversation_page
     return page(
-        request, platform, me, conversation_id, error.status, error=_error(request, error),
+        request, platform, me, conversation_id, error.status, error=refusal_text(request, error),
         **context,
     )  # fmt: skip
 
 
-def _send_text(
+def send_text(
     request: Request,
     platform: Platform,
     me: Principal,
@@ -389,36 +391,38 @@ def _send_text(
                 session,
                 Member.of(me),
                 conversation_id=conversation_id,
-                client_id=client_id or _client_id(),
+                client_id=client_id or new_client_id(),
                 body=text,
             )
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error, draft=text)
+        return refusal_page(request, platform, me, conversation_id, error, draft=text)
     query = f"?masked={','.join(sent.masked)}" if sent.masked else ""
-    return _redirect(f"{_prefix(me)}/{conversation_id}{query}#m{sent.message.seq}")
+    return see_other(f"{_prefix(me)}/{conversation_id}{query}#m{sent.message.seq}")
 
 
-def _recall(
+def recall_message(
     request: Request, platform: Platform, me: Principal, conversation_id: int, seq: int
 ) -> Response:
     try:
         with platform.transaction() as session:
             platform.chat.recall(session, Member.of(me), conversation_id=conversation_id, seq=seq)
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error)
-    return _redirect(f"{_prefix(me)}/{conversation_id}#m{seq}")
+        return refusal_page(request, platform, me, conversation_id, error)
+    return see_other(f"{_prefix(me)}/{conversation_id}#m{seq}")
 
 
-def _attachment(
+def message_attachment(
     request: Request, platform: Platform, me: Principal, conversation_id: int, seq: int
 ) -> Response:
     try:
         return attachment_response(platform, Member.of(me), conversation_id, seq)
     except DomainError as error:
-        return Response(_error(request, error), status_code=error.status, media_type="text/plain")
+        return Response(
+            refusal_text(request, error), status_code=error.status, media_type="text/plain"
+        )
 
 
-def _decline(
+def decline_and_show(
     request: Request, platform: Platform, me: Principal, conversation_id: int, card_id: int
 ) -> Response:
     cards = platform.cards
@@ -428,19 +432,19 @@ def _decline(
                 session, Member.of(me), conversation_id=conversation_id, card_id=card_id
             )
     except DomainError as error:
-        return _refused(request, platform, me, conversation_id, error)
+        return refusal_page(request, platform, me, conversation_id, error)
     if card.hold_ref is not None:  # a flight's seat goes back to the airline
         cards.airline.release(card.hold_ref)
-    return _redirect(f"{_prefix(me)}/{conversation_id}")
+    return see_other(f"{_prefix(me)}/{conversation_id}")
 
 
 # -- the conversation pages, the customer's and the console's -----------------------------
 
 
-def _chat_home(
+def chat_home_page(
     request: Request, platform: Platform, me: Principal, status_code: int = 200, **context: Any
 ) -> Response:
-    t = _words(request)
+    t = chat_words(request)
     member = Member.of(me)
     with platform.transaction() as session:
         items: list[dict[str, Any]] = []
@@ -451,10 +455,10 @@ def _chat_home(
                 {
                     "id": c.id,
                     "kind": c.kind,
-                    "title": _title(platform, session, member, summary, t),
+                    "title": conversation_title(platform, session, member, summary, t),
                     "unread": summary.unread,
                     "preview": preview,
-                    "at": _clock_time(at, platform.clock.now()) if at else "",
+                    "at": clock_time(at, platform.clock.now()) if at else "",
                     "sort": (KIND_ORDER.get(c.kind, 9), -(at.timestamp() if at else 0), c.id),
                     "subscribed": summary.role == "subscriber",
                     "request": summary.request,
@@ -485,7 +489,7 @@ def _chat_home(
     )
 
 
-def _conversation_page(
+def conversation_page(
     request: Request,
     platform: Platform,
     me: Principal,
@@ -497,13 +501,13 @@ def _conversation_page(
         with platform.transaction() as session:
             view = _conversation_context(request, platform, session, Member.of(me), conversation_id)
     except ConversationNotFound as error:
-        return _chat_home(request, platform, me, 404, error=_error(request, error))
+        return chat_home_page(request, platform, me, 404, error=refusal_text(request, error))
     notice = request.query_params.get("notice")
     return render(
         request,
         "chat_conversation.html",
         status_code,
-        accounts=_accounts(platform, me.id) if view["conversation"]["kind"] == "direct" else [],
+        accounts=accounts_view(platform, me.id) if view["conversation"]["kind"] == "direct" else [],
         orders=_open_orders(platform, me.id) if view["conversation"]["kind"] == "direct" else [],
         prefix="/chat",
         live_as="customer",
@@ -558,15 +562,15 @@ def _groups(
                 "title": summary.conversation.title,
                 "unread": summary.unread,
                 "preview": preview,
-                "at": _clock_time(at, now) if at else "",
+                "at": clock_time(at, now) if at else "",
                 "sort": (-(at.timestamp() if at else 0), summary.conversation.id),
             }
         )
     return sorted(groups, key=lambda g: g["sort"])
 
 
-def _desk(request: Request, platform: Platform, me: Principal) -> dict[str, Any]:
-    t = _words(request)
+def desk_view(request: Request, platform: Platform, me: Principal) -> dict[str, Any]:
+    t = chat_words(request)
     desk = platform.chat.desk
     now = platform.clock.now()
     with platform.transaction() as session:
@@ -613,7 +617,7 @@ def _desk(request: Request, platform: Platform, me: Principal) -> dict[str, Any]
         }
 
 
-def _staff_conversation(
+def staff_conversation_page(
     request: Request,
     platform: Platform,
     me: Principal,
@@ -669,7 +673,7 @@ def _staff_conversation(
                 else []
             )
             transfers = [
-                {"from": n.from_name, "to": n.to_name, "note": n.note, "at": _clock_time(n.at, now)}
+                {"from": n.from_name, "to": n.to_name, "note": n.note, "at": clock_time(n.at, now)}
                 for n in platform.chat.desk.transfers(session, conversation_id=conversation_id)
             ]
     except ConversationNotFound as error:
@@ -678,8 +682,8 @@ def _staff_conversation(
             "staff_chat.html",
             404,
             plain=True,
-            error=_error(request, error),
-            **_desk(request, platform, me),
+            error=refusal_text(request, error),
+            **desk_view(request, platform, me),
         )
     return render(
         request,
@@ -688,7 +692,7 @@ def _staff_conversation(
         prefix="/staff/chat",
         live_as="staff",
         customer=customer,
-        accounts=[] if customer is None else _accounts(platform, customer["id"]),
+        accounts=[] if customer is None else accounts_view(platform, customer["id"]),
         colleagues=colleagues,
         canned=canned,
         transfers=transfers,

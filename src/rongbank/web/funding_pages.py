@@ -31,9 +31,9 @@ from rongbank.errors import DomainError
 from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
-from rongbank.web.account_pages import _accounts
+from rongbank.web.account_pages import accounts_view
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.pages import Me, PlatformDep, refusal_text, render, see_other
 from rongbank.web.security_pages import confirm_change
 from rongbank.web.step_up import (
     ChallengeAnswer,
@@ -43,7 +43,7 @@ from rongbank.web.step_up import (
     Responses,
     StepUpAnswer,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_step_up,
 )
 
@@ -71,7 +71,7 @@ def _topup(
         request,
         "topup.html",
         status_code,
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         cards=cards,
         client_id=uuid.uuid4().hex,  # one per form shown: a double submit tops up once
         **context,
@@ -102,13 +102,13 @@ def bind_card(
             response=response or None,
         )
     except DomainError as error:
-        return _topup(request, platform, me, 422, error=_error(request, error))
+        return _topup(request, platform, me, 422, error=refusal_text(request, error))
 
     def bind(session: Session) -> Response:
         platform.funding.bind_card(
             session, customer_id=me.id, card_number=card_number, holder_name=holder_name
         )
-        return _redirect("/topup?done=bound")
+        return see_other("/topup?done=bound")
 
     return confirm_change(
         request,
@@ -135,8 +135,8 @@ def unbind_card(
         with unbinding_audited(platform, me.id, card_id) as session:
             platform.funding.unbind_card(session, customer_id=me.id, card_id=card_id)
     except DomainError as error:
-        return _topup(request, platform, me, 422, error=_error(request, error))
-    return _redirect("/topup?done=unbound")
+        return _topup(request, platform, me, 422, error=refusal_text(request, error))
+    return see_other("/topup?done=unbound")
 
 
 @router.post("/topup")
@@ -172,7 +172,7 @@ def topup(
             ),
         )
     except DomainError as error:
-        return _topup(request, platform, me, 422, error=_error(request, error))
+        return _topup(request, platform, me, 422, error=refusal_text(request, error))
     return _topup(
         request, platform, me, outcome=done.request.state, amount=format_amount(minor, scale=2)
     )
@@ -198,7 +198,7 @@ def _withdraw(
         request,
         "withdraw.html",
         status_code,
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         cards=cards,
         **context,
     )
@@ -244,7 +244,7 @@ def withdraw_review(
         minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
         _, shown = _withdrawal(platform, me, form, minor, f"web:{client_id}")
     except DomainError as error:
-        return _withdraw(request, platform, me, 422, form=form, error=_error(request, error))
+        return _withdraw(request, platform, me, 422, form=form, error=refusal_text(request, error))
     return render(request, "withdraw_confirm.html", form=shown, client_id=client_id)
 
 
@@ -272,7 +272,7 @@ def withdraw_confirm(
         minor = parse_positive_amount(amount, scale=2, currency="CNY")
         payment, shown = _withdrawal(platform, me, form, minor, funding_client_id)
     except DomainError as error:
-        return _withdraw(request, platform, me, 422, form=form, error=_error(request, error))
+        return _withdraw(request, platform, me, 422, form=form, error=refusal_text(request, error))
 
     def made(session: Session) -> bool:
         return platform.funding.request_made(
@@ -310,8 +310,8 @@ def withdraw_confirm(
             200 if error is None else 422,
             form=shown,
             client_id=client_id,
-            challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-            error=None if error is None else _error(request, error),
+            challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+            error=None if error is None else refusal_text(request, error),
         )
 
     return confirm_step_up(
@@ -323,7 +323,7 @@ def withdraw_confirm(
         already_done=made,
         again=again,
         refused=lambda error: _withdraw(
-            request, platform, me, 422, form=form, error=_error(request, error)
+            request, platform, me, 422, form=form, error=refusal_text(request, error)
         ),
         # Made already: a retry needs no answer and shows the withdrawal as it stands.
         done_before=lambda: pay(StepUpAnswer(None, None, None)),

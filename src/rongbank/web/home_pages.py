@@ -37,7 +37,7 @@ from rongbank.overview.service import (
 )
 from rongbank.web.formatting import amount
 from rongbank.web.i18n import LANGUAGES, translate
-from rongbank.web.pages import Me, PlatformDep, _error, _local_time, lang_of, render
+from rongbank.web.pages import Me, PlatformDep, lang_of, local_time, refusal_text, render
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
@@ -63,7 +63,7 @@ def _movement_view(movement: Movement, t: dict[str, str]) -> dict[str, Any]:
     return {
         "id": movement.posting_id,
         "entry_id": movement.entry_id,
-        "at": _local_time(movement.at),
+        "at": local_time(movement.at),
         "at_full": movement.at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S"),
         "account": movement.account,
         "account_tail": movement.account[-4:],
@@ -123,11 +123,11 @@ def dashboard(request: Request, platform: PlatformDep, me: Me) -> Response:
         notices={
             "unread": box.unread if box else 0,
             "href": f"/chat/{box.conversation_id}" if box else "/chat",
-            "latest": [_notice_view(m.body, _local_time(m.at)) for m in reversed(notices)],
+            "latest": [_notice_view(m.body, local_time(m.at)) for m in reversed(notices)],
         },
         echarts=ECHARTS,
         # The landing page: wrong passwords since the last login are told here first.
-        previous_login=login.previous_login_at and _local_time(login.previous_login_at),
+        previous_login=login.previous_login_at and local_time(login.previous_login_at),
         failed_logins=login.failures_before_login,
     )
 
@@ -285,7 +285,12 @@ def history(request: Request, platform: PlatformDep, me: Me) -> Response:
             )
     except DomainError as error:
         return render(
-            request, "history.html", 422, movements=[], error=_error(request, error), **context
+            request,
+            "history.html",
+            422,
+            movements=[],
+            error=refusal_text(request, error),
+            **context,
         )
     kept = {k: params[k] for k in HISTORY_FIELDS if params[k]}
     return render(
@@ -310,6 +315,10 @@ def movement_page(posting_id: IdParam, request: Request, platform: PlatformDep, 
             movement = platform.overview.movement(session, me.id, posting_id)
     except DomainError as error:
         return render(
-            request, "movement.html", error.status, movement=None, error=_error(request, error)
+            request,
+            "movement.html",
+            error.status,
+            movement=None,
+            error=refusal_text(request, error),
         )
     return render(request, "movement.html", movement=_movement_view(movement, _words(request)))

@@ -32,17 +32,17 @@ from rongbank.invest.errors import OrderConflict, TradeConflict
 from rongbank.invest.products import Product
 from rongbank.money import parse_positive_amount
 from rongbank.platform import Platform
-from rongbank.web.account_pages import _accounts
+from rongbank.web.account_pages import accounts_view
 from rongbank.web.csrf import check_csrf
 from rongbank.web.home_pages import ECHARTS
-from rongbank.web.pages import Me, PlatformDep, _error, _redirect, lang_of, render
+from rongbank.web.pages import Me, PlatformDep, lang_of, refusal_text, render, see_other
 from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
     Responses,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_payment,
 )
 
@@ -164,11 +164,11 @@ def _ticket(
         "invest_ticket.html",
         status_code,
         names=_names(platform, lang_of(request)),
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         form=form,
         quote=quote,
-        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-        error=None if error is None else _error(request, error),
+        challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+        error=None if error is None else refusal_text(request, error),
     )
 
 
@@ -270,7 +270,7 @@ def invest_trade(
             account_number=account,
             client_id=trade_id,
         )
-        return _redirect(f"/invest?product={chosen.code}&done=traded")
+        return see_other(f"/invest?product={chosen.code}&done=traded")
 
     key = keyed(
         f"customer:{me.id}:invest_trade",
@@ -323,7 +323,7 @@ def invest_trade(
             error=error,
         ),
         refused=refused,
-        done_before=lambda: _redirect(f"/invest?product={chosen.code}&done=traded"),
+        done_before=lambda: see_other(f"/invest?product={chosen.code}&done=traded"),
         idempotency=key,
     )
 
@@ -341,7 +341,7 @@ def invest_cancel(
         actor_kind="customer", actor_id=me.id, action="invest.cancel", target=str(order_id)
     ) as session:
         platform.invest.cancel_order(session, customer_id=me.id, order_id=order_id)
-    return _redirect("/invest?done=cancelled")
+    return see_other("/invest?done=cancelled")
 
 
 ORDER_KINDS = ("limit", "stop", "oco", "if_done", "circular", "one_to_many", "add_on")
@@ -369,10 +369,10 @@ def _order_page(
         status_code,
         names=_names(platform, lang_of(request)),
         kinds=ORDER_KINDS,
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         form=form,
-        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-        error=None if error is None else _error(request, error),
+        challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+        error=None if error is None else refusal_text(request, error),
     )
 
 
@@ -429,7 +429,7 @@ def invest_order_place(
         return _order_page(request, platform, me, form, error.status, error=error)
 
     def done() -> Response:
-        return _redirect(f"/invest?product={product}&done=ordered")
+        return see_other(f"/invest?product={product}&done=ordered")
 
     try:
         chosen = platform.invest.catalogue.product(product)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from rongbank import roles
 from rongbank.api.one_hop import OneHopRoute
 from rongbank.invest.amounts import notional
-from rongbank.web.pages import PlatformDep, _local_time, lang_of, render, staff_page
+from rongbank.web.pages import PlatformDep, lang_of, local_time, render, staff_page
 from rongbank.web.staff_pages import StaffMember
 
 router = APIRouter(include_in_schema=False, prefix="/staff/invest", route_class=OneHopRoute)
@@ -59,7 +59,7 @@ def invest_staff(request: Request, platform: PlatformDep, staff: Watcher) -> Res
     forced: list[dict[str, Any]] = []
     for kind, out, at in rows:
         p = catalogue.product(out["product"])
-        line = {"at": _local_time(at), "product": out["product"], "customer": out["customer"]}
+        line = {"at": local_time(at), "product": out["product"], "customer": out["customer"]}
         line |= {"side": out["side"], "quantity": p.quantity_text(out["quantity"])}
         if kind == "roll_refused":
             rolls.append(line | {"from": out["from"], "to": out["to"]})

@@ -32,7 +32,7 @@ from rongbank.lending.applications import (
 from rongbank.lending.decision_schemas import money, percent, positive_yuan, yuan
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.pages import Me, PlatformDep, refusal_text, render, see_other
 from rongbank.web.staff_pages import FormFieldInvalid
 from rongbank.web.step_up import (
     ChallengeAnswer,
@@ -41,18 +41,14 @@ from rongbank.web.step_up import (
     Responses,
     StepUpAnswer,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_step_up,
 )
 
 router = APIRouter(include_in_schema=False, prefix="/credit", route_class=OneHopRoute)
 
 PRODUCT = "personal_credit"
-FIELDS = (
-    "amount",
-    "term_months",
-    "method",
-    "purpose",
+ABOUT_YOU = (
     "monthly_income",
     "monthly_expenses",
     "employment",
@@ -61,6 +57,9 @@ FIELDS = (
     "assets",
     "debts",
 )
+"""What the credit decision needs to know of the applicant: all 逸贷 at checkout asks
+besides the term (yidai_pages.py)."""
+FIELDS = ("amount", "term_months", "method", "purpose", *ABOUT_YOU)
 
 
 def offer_view(platform: Platform, offer: Offer) -> dict[str, Any]:
@@ -151,7 +150,7 @@ def _apply_page(
         employments=EMPLOYMENT,
         housings=HOUSING,
         form=form,
-        error=None if error is None else _error(request, error),
+        error=None if error is None else refusal_text(request, error),
     )
 
 
@@ -173,19 +172,10 @@ async def apply(request: Request, platform: PlatformDep, me: Me) -> Response:
         ask = Ask(
             PRODUCT,
             positive_yuan(form["amount"]),
-            _whole(form["term_months"], "term_months"),
+            whole_number(form["term_months"], "term_months"),
             form["method"],
         )
-        application_form = ApplicationForm(
-            purpose=_choice(form["purpose"], PURPOSES, "purpose"),
-            monthly_income=yuan(form["monthly_income"] or "0"),
-            monthly_expenses=yuan(form["monthly_expenses"] or "0"),
-            employment=_choice(form["employment"], EMPLOYMENT, "employment"),
-            years_with_employer=_whole(form["years_with_employer"] or "0", "years_with_employer"),
-            housing=_choice(form["housing"], HOUSING, "housing"),
-            assets=yuan(form["assets"] or "0"),
-            debts=yuan(form["debts"] or "0"),
-        )
+        application_form = about_you(form, _one_of(form["purpose"], PURPOSES, "purpose"))
         key = f"web:{client_id}"
         with platform.audited(
             actor_kind="customer",
@@ -212,16 +202,31 @@ async def apply(request: Request, platform: PlatformDep, me: Me) -> Response:
     except DomainError as error:
         form["client_id"] = uuid.uuid4().hex
         return _apply_page(request, platform, error.status, form=form, error=error)
-    return _redirect(f"/credit/applications/{application.id}")
+    return see_other(f"/credit/applications/{application.id}")
 
 
-def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+def about_you(form: Mapping[str, str], purpose: str) -> ApplicationForm:
+    """The applicant's answers to :data:`ABOUT_YOU` as typed in ``form``; a bad one is
+    refused with FormFieldInvalid, which names it."""
+    return ApplicationForm(
+        purpose=purpose,
+        monthly_income=yuan(form["monthly_income"] or "0"),
+        monthly_expenses=yuan(form["monthly_expenses"] or "0"),
+        employment=_one_of(form["employment"], EMPLOYMENT, "employment"),
+        years_with_employer=whole_number(form["years_with_employer"] or "0", "years_with_employer"),
+        housing=_one_of(form["housing"], HOUSING, "housing"),
+        assets=yuan(form["assets"] or "0"),
+        debts=yuan(form["debts"] or "0"),
+    )
+
+
+def _one_of(value: str, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
         raise FormFieldInvalid(field=field)
     return value
 
 
-def _whole(value: str, field: str) -> int:
+def whole_number(value: str, field: str) -> int:
     if not value.isascii() or not value.isdigit() or len(value) > 3:
         raise FormFieldInvalid(field=field)
     return int(value)
@@ -253,8 +258,8 @@ def _decision_page(
         application=_application_view(application),
         offer=None if offer is None else offer_view(platform, offer),
         account={"number": account.number, "available": money(available)},
-        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-        error=None if error is None else _error(request, error),
+        challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+        error=None if error is None else refusal_text(request, error),
         notice="credit_loan_paid" if done == "accepted" else None,
     )
 
@@ -290,8 +295,8 @@ def accept(
             account = platform.credit.payout_account(session, me.id, None)
             tools = platform.stepup.strong_tools(session, me.id) or (ToolKind.SMS,)
     except DomainError as error:
-        return render(request, "error.html", error.status, error=_error(request, error))
-    done = _redirect(f"/credit/applications/{offer.application_id}?done=accepted")
+        return render(request, "error.html", error.status, error=refusal_text(request, error))
+    done = see_other(f"/credit/applications/{offer.application_id}?done=accepted")
 
     def sign(step_up: StepUpAnswer) -> Response:
         with platform.confirmed(

@@ -25,14 +25,14 @@ from rongbank.lending.rules import Split
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, lang_of, render
+from rongbank.web.pages import Me, PlatformDep, lang_of, local_time, refusal_text, render, see_other
 from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
     Responses,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_payment,
 )
 
@@ -81,7 +81,7 @@ def _loan_view(platform: Platform, loan: Loan, lang: str) -> dict[str, Any]:
         "start": loan.start_date.isoformat(),
         "status": loan.status,
         "days_past_due": loan.days_past_due,
-        "disbursed_at": _local_time(loan.disbursed_at),
+        "disbursed_at": local_time(loan.disbursed_at),
     }
 
 
@@ -186,8 +186,8 @@ def _pay_page(
         loan=_loan_view(platform, loan, lang_of(request)),
         cost=_split_view(cost),
         form=form,
-        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-        error=None if error is None else _error(request, error),
+        challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+        error=None if error is None else refusal_text(request, error),
     )
 
 
@@ -214,7 +214,9 @@ def pay_page(
         return _pay_page(request, platform, me, loan_id, kind, form=form)
     except DomainError as error:
         status = error.status if error.status == 404 else 422
-        return _loan_page(request, platform, me, loan_id, status, error=_error(request, error))
+        return _loan_page(
+            request, platform, me, loan_id, status, error=refusal_text(request, error)
+        )
 
 
 @router.post("/loans/{loan_id}/{kind}")
@@ -260,10 +262,12 @@ def pay(
         # The refusal is this form's answer for good: the page that shows it is a new
         # repayment, with a new id, so that a corrected form is not refused again.
         if error.status == 404:
-            return _loan_page(request, platform, me, loan_id, 404, error=_error(request, error))
+            return _loan_page(
+                request, platform, me, loan_id, 404, error=refusal_text(request, error)
+            )
         form["client_id"] = uuid.uuid4().hex
         return _loan_page(
-            request, platform, me, loan_id, error.status, error=_error(request, error)
+            request, platform, me, loan_id, error.status, error=refusal_text(request, error)
         )
 
     try:
@@ -283,7 +287,7 @@ def pay(
             repayments.repay(
                 session, customer_id=me.id, loan_id=loan_id, idempotency_key=key, amount=minor
             )
-        return _redirect(f"/loans/{loan_id}?done={kind}")
+        return see_other(f"/loans/{loan_id}?done={kind}")
 
     return confirm_payment(
         platform,
@@ -298,7 +302,7 @@ def pay(
         ),
         again=lambda shown, error: page(200 if error is None else 422, error, shown),
         refused=refused,
-        done_before=lambda: _redirect(f"/loans/{loan_id}?done={kind}"),
+        done_before=lambda: see_other(f"/loans/{loan_id}?done={kind}"),
         # The API's scope and request: a refused form sent again is answered the same.
         idempotency=keyed(
             f"customer:{me.id}:loan_{'prepay' if kind == 'prepay' else 'repay'}:{loan_id}",

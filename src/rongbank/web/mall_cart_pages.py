@@ -25,7 +25,7 @@ from rongbank.mall.orders.errors import SkuNotFound
 from rongbank.money import format_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.pages import Me, PlatformDep, refusal_text, render, see_other
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
@@ -108,8 +108,8 @@ def add_to_cart(
                 quantity=_number(quantity, low=1, high=999),
             )
     except DomainError as error:
-        return _cart_page(request, platform, me, 422, error=_error(request, error))
-    return _redirect("/mall/cart")
+        return _cart_page(request, platform, me, 422, error=refusal_text(request, error))
+    return see_other("/mall/cart")
 
 
 @router.post("/mall/cart/{sku_id}")
@@ -132,8 +132,8 @@ def change_line(
                 quantity=_number(quantity, low=0, high=999),
             )
     except DomainError as error:
-        return _cart_page(request, platform, me, 422, error=_error(request, error))
-    return _redirect("/mall/cart")
+        return _cart_page(request, platform, me, 422, error=refusal_text(request, error))
+    return see_other("/mall/cart")
 
 
 @router.post("/mall/checkout")
@@ -155,5 +155,5 @@ def checkout(
             )
             token = platform.mall_orders.checkouts.payment(session, found).token
     except DomainError as error:
-        return _cart_page(request, platform, me, 409, error=_error(request, error))
-    return _redirect(f"/pay/{token}")
+        return _cart_page(request, platform, me, 409, error=refusal_text(request, error))
+    return see_other(f"/pay/{token}")

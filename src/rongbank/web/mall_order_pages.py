@@ -19,7 +19,7 @@ from rongbank.mall.orders.reads import Order
 from rongbank.money import format_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, render
+from rongbank.web.pages import Me, PlatformDep, local_time, refusal_text, render, see_other
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
@@ -41,9 +41,9 @@ def order_view(session: Session, order: Order) -> dict[str, Any]:
         "refunded": _money(order.refunded),
         "carrier": order.carrier or "",
         "tracking_no": order.tracking_no or "",
-        "paid_at": _local_time(order.paid_at) if order.paid_at else "",
-        "shipped_at": _local_time(order.shipped_at) if order.shipped_at else "",
-        "received_at": _local_time(order.received_at) if order.received_at else "",
+        "paid_at": local_time(order.paid_at) if order.paid_at else "",
+        "shipped_at": local_time(order.shipped_at) if order.shipped_at else "",
+        "received_at": local_time(order.received_at) if order.received_at else "",
         "lines": [
             {
                 "id": x.id,
@@ -109,8 +109,8 @@ def _acted(
         with platform.transaction() as session:
             act(session)
     except DomainError as error:
-        return _order_page(request, platform, me, order_id, 409, error=_error(request, error))
-    return _redirect(f"/mall/orders/{order_id}")
+        return _order_page(request, platform, me, order_id, 409, error=refusal_text(request, error))
+    return see_other(f"/mall/orders/{order_id}")
 
 
 @router.post("/mall/orders/{order_id}/receipt")

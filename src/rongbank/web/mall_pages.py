@@ -17,7 +17,7 @@ from rongbank.mall.catalogue.endpoints import image_response, run_search
 from rongbank.mall.catalogue.rules import SORTS, Sort
 from rongbank.mall.catalogue.service import Category
 from rongbank.platform import Platform
-from rongbank.web.pages import Me, PlatformDep, _error, lang_of, render
+from rongbank.web.pages import Me, PlatformDep, lang_of, refusal_text, render
 
 router = APIRouter(include_in_schema=False, prefix="/mall", route_class=OneHopRoute)
 PAGE = 20
@@ -108,7 +108,7 @@ def mall_search(
         )
         hits, next_cursor = _hits(page, images), page.next_cursor
     except DomainError as refused:
-        error = _error(request, refused)
+        error = refusal_text(request, refused)
     return render(
         request,
         "mall_search.html",

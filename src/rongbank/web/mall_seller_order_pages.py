@@ -23,7 +23,7 @@ from rongbank.web.home_pages import ECHARTS
 from rongbank.web.mall_order_pages import order_view
 from rongbank.web.merchant_pages import Console
 from rongbank.web.merchant_pages import Me as Merchant
-from rongbank.web.pages import PlatformDep, _error, _redirect, render, staff_page
+from rongbank.web.pages import PlatformDep, refusal_text, render, see_other, staff_page
 from rongbank.web.staff_pages import StaffMember
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
@@ -110,8 +110,8 @@ def _seller_acted(request: Request, platform: Platform, me: Console, act: Any) -
         with platform.transaction() as session:
             act(session, _shop(platform, session, me))
     except DomainError as error:
-        return _orders_page(request, platform, me, 409, error=_error(request, error))
-    return _redirect("/merchant/mall/orders")
+        return _orders_page(request, platform, me, 409, error=refusal_text(request, error))
+    return see_other("/merchant/mall/orders")
 
 
 @router.post("/merchant/mall/orders/{order_id}/ship")
@@ -149,7 +149,7 @@ def decide_return(
     returns = platform.mall_orders.returns
     decide = returns.agree if decision == "agree" else returns.refuse
     if decision not in ("agree", "refuse"):
-        return _redirect("/merchant/mall/orders")
+        return see_other("/merchant/mall/orders")
     return _seller_acted(
         request, platform, me, lambda s, shop: decide(s, shop_id=shop, return_id=return_id)
     )
@@ -195,5 +195,5 @@ def rule(
                 session, staff_id=principal.id, return_id=return_id, refund=refund == "yes"
             )
     except DomainError as error:
-        return _disputes_page(request, platform, 409, error=_error(request, error))
-    return _redirect("/staff/mall/disputes")
+        return _disputes_page(request, platform, 409, error=refusal_text(request, error))
+    return see_other("/staff/mall/disputes")

@@ -22,8 +22,8 @@ from rongbank.payments.errors import MerchantRoleForbidden
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.mall_pages import category_name
-from rongbank.web.merchant_pages import Console, Me, _audited, _page
-from rongbank.web.pages import PlatformDep, _redirect, lang_of
+from rongbank.web.merchant_pages import Console, Me, console_audited, console_page
+from rongbank.web.pages import PlatformDep, lang_of, see_other
 from rongbank.web.staff_pages import FormFieldInvalid, refusal
 
 # Uploads (images, CSV files) are refused past the attachments' limit before the form
@@ -62,7 +62,7 @@ def _console(
     if shop is not None:
         with platform.transaction() as session:
             products = platform.mall.seller_products(session, me.actor, limit=100)
-    return _page(
+    return console_page(
         request,
         me,
         "mall_seller.html",
@@ -90,7 +90,7 @@ def _acted(request: Request, platform: Platform, me: Console, then: str, act: An
                 request, platform, me, product_id, refused.status, error=refusal(request, refused)
             )
         return _console(request, platform, me, refused.status, error=refusal(request, refused))
-    return _redirect(then)
+    return see_other(then)
 
 
 @router.post("/shop")
@@ -107,7 +107,7 @@ def ask_for_shop(
     def act() -> None:
         if not name.strip():
             raise FormFieldInvalid(field="name")
-        with _audited(platform, me, "mall.shop.ask", name) as session:
+        with console_audited(platform, me, "mall.shop.ask", name) as session:
             platform.mall.ask_for_shop(session, me.actor, name=name, description=description)
 
     return _acted(request, platform, me, "/merchant/mall", act)
@@ -126,7 +126,7 @@ def close_shop(
 
     def act() -> None:
         _owner(me)
-        with _audited(platform, me, "mall.shop.close", str(me.merchant.id)) as session:
+        with console_audited(platform, me, "mall.shop.close", str(me.merchant.id)) as session:
             platform.mall.close_shop(session, me.actor, reason=reason)
 
     return _acted(request, platform, me, "/merchant/mall", act)
@@ -158,7 +158,7 @@ def create_product(
         if not stock.isascii() or not stock.isdigit():
             raise FormFieldInvalid(field="stock")
         minor = price(sku_price)
-        with _audited(platform, me, "mall.product.create", title) as session:
+        with console_audited(platform, me, "mall.product.create", title) as session:
             product = platform.mall.create_product(
                 session,
                 me.actor,
@@ -170,7 +170,7 @@ def create_product(
         made.append(product.id)
 
     response = _acted(request, platform, me, "/merchant/mall", act)
-    return _redirect(f"/merchant/mall/products/{made[0]}") if made else response
+    return see_other(f"/merchant/mall/products/{made[0]}") if made else response
 
 
 def _product(
@@ -186,7 +186,7 @@ def _product(
         skus = platform.mall.skus(session, product_id)
         images = platform.mall.images(session, product_id)
         category = platform.mall.category(session, product.category_id)
-    return _page(
+    return console_page(
         request,
         me,
         "mall_seller_product.html",
@@ -222,7 +222,7 @@ def publish(
 
     def act() -> None:
         _owner(me)
-        with _audited(platform, me, f"mall.product.{action}", str(product_id)) as session:
+        with console_audited(platform, me, f"mall.product.{action}", str(product_id)) as session:
             platform.mall.set_published(
                 session, me.actor, product_id, published=action == "publish"
             )
@@ -255,7 +255,7 @@ def add_sku(
         except ValueError:
             raise FormFieldInvalid(field="attributes") from None
         minor = price(sku_price)
-        with _audited(platform, me, "mall.sku.add", str(product_id), code=code) as session:
+        with console_audited(platform, me, "mall.sku.add", str(product_id), code=code) as session:
             platform.mall.add_sku(
                 session,
                 me.actor,
@@ -290,7 +290,7 @@ def change_sku(
         if not digits.isascii() or not digits.isdigit():
             raise FormFieldInvalid(field="stock_change")
         minor = price(sku_price) if sku_price.strip() else None
-        with _audited(
+        with console_audited(
             platform, me, "mall.sku.change", str(sku_id), stock_change=int(change)
         ) as session:
             platform.mall.update_sku(
@@ -316,7 +316,7 @@ def add_image(
 
     def act() -> None:
         _owner(me)
-        with _audited(platform, me, "mall.image.add", str(product_id)) as session:
+        with console_audited(platform, me, "mall.image.add", str(product_id)) as session:
             platform.mall.add_image(
                 session, me.actor, product_id, name=file.filename or "image", data=data
             )
@@ -337,7 +337,7 @@ def import_products(
     data = file.file.read(MAX_BYTES + 1)
     try:
         _owner(me)
-        with _audited(platform, me, "mall.import", file.filename or "") as session:
+        with console_audited(platform, me, "mall.import", file.filename or "") as session:
             run = import_csv(platform.mall, session, me.actor, data)
     except DomainError as refused:
         rows = refused.details.get("errors", [])

@@ -18,7 +18,7 @@ from rongbank.mall.catalogue.endpoints import shop_status_change
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.mall_pages import category_name
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, lang_of, render, staff_page
+from rongbank.web.pages import PlatformDep, lang_of, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, Reason, StaffMember, refusal
 
 router = APIRouter(include_in_schema=False, prefix="/staff/mall", route_class=OneHopRoute)
@@ -46,7 +46,7 @@ def _desk(request: Request, platform: Platform, status_code: int = 200, **contex
                 "name": s.name,
                 "description": s.description,
                 "merchant": merchants.get(s.merchant_id, ""),
-                "at": _local_time(s.created_at),
+                "at": local_time(s.created_at),
             }
             for s in waiting
         ],
@@ -105,7 +105,7 @@ def change_shop_status(
         shop_status_change(platform, me, shop_id, action, reason, "console")
     except DomainError as error:
         return _desk(request, platform, error.status, error=refusal(request, error))
-    return _redirect("/staff/mall")
+    return see_other("/staff/mall")
 
 
 @router.post("/shops/{shop_id}/{decision}")
@@ -142,7 +142,7 @@ def decide_shop(
             )
     except DomainError as error:
         return _desk(request, platform, error.status, error=refusal(request, error))
-    return _redirect("/staff/mall")
+    return see_other("/staff/mall")
 
 
 @router.post("/categories/{category_id}/commission")
@@ -172,4 +172,4 @@ def set_commission(
             )
     except DomainError as error:
         return _desk(request, platform, error.status, error=refusal(request, error))
-    return _redirect("/staff/mall")
+    return see_other("/staff/mall")

@@ -40,12 +40,12 @@ from rongbank.web.csrf import check_csrf, check_csrf_ending
 from rongbank.web.pages import (
     LoginRequired,
     PlatformDep,
-    _error,
-    _local_time,
-    _log_in,
-    _principal,
-    _redirect,
+    local_time,
+    log_in,
+    refusal_text,
     render,
+    see_other,
+    signed_in,
 )
 
 router = APIRouter(include_in_schema=False, prefix="/merchant", route_class=OneHopRoute)
@@ -68,7 +68,7 @@ class Console:
 
 
 def merchant_page(request: Request, platform: PlatformDep) -> Console:
-    principal = _principal(request, platform, MERCHANT_COOKIE, PrincipalKind.MERCHANT)
+    principal = signed_in(request, platform, MERCHANT_COOKIE, PrincipalKind.MERCHANT)
     with platform.transaction() as session:
         actor = platform.payments.user_actor(session, principal.id)
         if actor is None:  # the login was deactivated
@@ -89,7 +89,7 @@ def _new_number(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:20].upper()}"
 
 
-def _page(
+def console_page(
     request: Request, me: Console, template: str, status_code: int = 200, **context: Any
 ) -> Response:
     return render(
@@ -103,7 +103,7 @@ def _page(
     )
 
 
-def _audited(
+def console_audited(
     platform: Platform, me: Console, action: str, target: str, **details: Any
 ) -> AbstractContextManager[Session]:
     return audited_as_merchant(platform, me.actor, action, target, channel="console", **details)
@@ -119,8 +119,8 @@ def _payment_view(payment: Payment) -> dict[str, Any]:
         "refunded": _money(payment.refunded),
         "refundable": _money(max(payment.refundable, 0)),
         "description": payment.description,
-        "at": _local_time(payment.paid_at or payment.created_at),
-        "expires_at": _local_time(payment.expires_at),
+        "at": local_time(payment.paid_at or payment.created_at),
+        "expires_at": local_time(payment.expires_at),
     }
 
 
@@ -141,7 +141,7 @@ def login(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    return _log_in(
+    return log_in(
         request,
         platform,
         name=username,
@@ -159,7 +159,7 @@ def logout(request: Request, platform: PlatformDep, csrf: Annotated[str, Form()]
     if token:
         with platform.transaction() as session:
             platform.auth.logout(session, token)
-    response = _redirect("/merchant/login")
+    response = see_other("/merchant/login")
     response.delete_cookie(MERCHANT_COOKIE)
     return response
 
@@ -185,7 +185,7 @@ def _takings(
     total = sum(line.amount for line in paid)
     refunds = sum(line.amount for line in lines if line.kind == "refund")
     fees = sum(line.fee for line in paid)
-    return _page(
+    return console_page(
         request,
         me,
         "merchant_home.html",
@@ -229,7 +229,7 @@ def _static_codes(platform: Platform, merchant_id: int) -> list[dict[str, str]]:
 def _qr_page(
     request: Request, platform: Platform, me: Console, status_code: int = 200, **context: Any
 ) -> Response:
-    return _page(
+    return console_page(
         request,
         me,
         "merchant_qr.html",
@@ -258,11 +258,11 @@ def new_static_qr(
     try:
         if not me.is_owner:
             raise MerchantRoleForbidden(required_roles=["owner"])
-        with _audited(platform, me, "merchant.static_qr.create", label) as session:
+        with console_audited(platform, me, "merchant.static_qr.create", label) as session:
             platform.payments.static_qr(session, merchant_id=me.merchant.id, label=label)
     except DomainError as error:
-        return _qr_page(request, platform, me, error.status, error=_error(request, error))
-    return _redirect("/merchant/qr")
+        return _qr_page(request, platform, me, error.status, error=refusal_text(request, error))
+    return see_other("/merchant/qr")
 
 
 @router.post("/qr/dynamic")
@@ -292,7 +292,7 @@ def new_dynamic_qr(
                 session, merchant_id=me.merchant.id, order=order
             )
     except DomainError as error:
-        return _qr_page(request, platform, me, 422, error=_error(request, error), form=form)
+        return _qr_page(request, platform, me, 422, error=refusal_text(request, error), form=form)
     content = platform.payments.qr_content(payment.token)
     return _qr_page(
         request,
@@ -310,7 +310,7 @@ def new_dynamic_qr(
 def _collect_page(
     request: Request, me: Console, status_code: int = 200, **context: Any
 ) -> Response:
-    return _page(
+    return console_page(
         request, me, "merchant_collect.html", status_code, order_no=_new_number("C"), **context
     )
 
@@ -343,7 +343,7 @@ def collect(
             platform, me.actor, code=code, order_no=order_no, amount=minor, channel="console"
         )
     except DomainError as error:
-        return _collect_page(request, me, 422, error=_error(request, error), form=form)
+        return _collect_page(request, me, 422, error=refusal_text(request, error), form=form)
     return _collect_page(
         request, me, 200 if payment.status == "paid" else 202, done=_payment_view(payment)
     )
@@ -364,15 +364,15 @@ def _order_page(
         payment = platform.payments.find(session, merchant_id=me.merchant.id, order_no=order_no)
         refunds = [] if payment is None else platform.payments.refunds(session, payment.id)
     if payment is None:
-        return _takings(request, platform, me, 404, error=_error(request, PaymentNotFound()))
-    return _page(
+        return _takings(request, platform, me, 404, error=refusal_text(request, PaymentNotFound()))
+    return console_page(
         request,
         me,
         "merchant_order.html",
         status_code,
         payment=_payment_view(payment),
         refunds=[
-            {"refund_no": r.refund_no, "amount": _money(r.amount), "at": _local_time(r.created_at)}
+            {"refund_no": r.refund_no, "amount": _money(r.amount), "at": local_time(r.created_at)}
             for r in refunds
         ],
         refund_no=_new_number("R"),
@@ -404,7 +404,7 @@ def refund(
         if not _ORDER_NO.match(refund_no):
             raise PaymentNotFound()
         minor = parse_positive_amount(amount.strip(), scale=2, currency="CNY")
-        with _audited(
+        with console_audited(
             platform, me, "epay.refund", order_no, amount=minor, refund_no=refund_no
         ) as session:
             platform.payments.refund(
@@ -423,7 +423,7 @@ def refund(
             me,
             order_no,
             status,
-            error=_error(request, error),
+            error=refusal_text(request, error),
             form={"amount": amount, "reason": reason},
         )
     return _order_page(request, platform, me, order_no, refunded=_money(minor))
@@ -443,19 +443,19 @@ def _team(
     """The merchant's logins and API keys, each revocable at once (the owner's)."""
     if not me.is_owner:
         error = MerchantRoleForbidden(required_roles=["owner"])
-        return _page(
+        return console_page(
             request,
             me,
             "merchant_team.html",
             error.status,
             users=[],
             keys=[],
-            error=_error(request, error),
+            error=refusal_text(request, error),
         )
     with platform.transaction() as session:
         users = platform.payments.users(session, me.merchant.id)
         keys = platform.payments.api_keys(session, me.merchant.id)
-    return _page(
+    return console_page(
         request,
         me,
         "merchant_team.html",
@@ -467,7 +467,7 @@ def _team(
                 "role": u.role,
                 "active": u.active,
                 "me": u.id == me.actor.user_id,
-                "revoked_at": _local_time(u.revoked_at) if u.revoked_at else "",
+                "revoked_at": local_time(u.revoked_at) if u.revoked_at else "",
             }
             for u in users
         ],
@@ -476,8 +476,8 @@ def _team(
                 "id": k.id,
                 "label": k.label,
                 "active": k.revoked_at is None,
-                "created_at": _local_time(k.created_at),
-                "revoked_at": _local_time(k.revoked_at) if k.revoked_at else "",
+                "created_at": local_time(k.created_at),
+                "revoked_at": local_time(k.revoked_at) if k.revoked_at else "",
             }
             for k in keys
         ],
@@ -540,10 +540,10 @@ def _revoke(
     try:
         if not me.is_owner:
             raise MerchantRoleForbidden(required_roles=["owner"])
-        with _audited(platform, me, action, target) as session:
+        with console_audited(platform, me, action, target) as session:
             revoke(session)
     except DomainError as error:
-        return _team(request, platform, me, error.status, error=_error(request, error))
+        return _team(request, platform, me, error.status, error=refusal_text(request, error))
     return _team(request, platform, me, revoked=True)
 
 
@@ -581,7 +581,7 @@ def _settlements(
                 ).all()
             )
     columns = ("payments", "refunds", "fees", "net", "paid", "carried_forward")
-    return _page(
+    return console_page(
         request,
         me,
         "merchant_settlements.html",
@@ -594,7 +594,7 @@ def _settlements(
             for row in rows
         ],
         today=platform.accounts.business_day().isoformat(),
-        error=None if error is None else _error(request, error),
+        error=None if error is None else refusal_text(request, error),
     )
 
 

@@ -18,7 +18,7 @@ from rongbank.api.one_hop import OneHopRoute
 from rongbank.jobs import job_runs
 from rongbank.ops.status import database_state
 from rongbank.web.i18n import error_text
-from rongbank.web.pages import PlatformDep, _local_time, lang_of, render, staff_page
+from rongbank.web.pages import PlatformDep, lang_of, local_time, render, staff_page
 from rongbank.web.staff_pages import StaffMember
 
 router = APIRouter(include_in_schema=False, prefix="/staff", route_class=OneHopRoute)
@@ -46,7 +46,7 @@ def ops(request: Request, platform: PlatformDep, staff: Operator) -> Response:
             {
                 "name": run.name,
                 "interval": _seconds(run.interval_seconds),
-                "last": _local_time(run.finished_at),
+                "last": local_time(run.finished_at),
                 "ok": run.ok,
                 "error": run.error,
                 "where": f"{run.host} / {run.pid}",
@@ -58,7 +58,7 @@ def ops(request: Request, platform: PlatformDep, staff: Operator) -> Response:
     lang = lang_of(request)
     errors = [
         {
-            "at": _local_time(e.at),
+            "at": local_time(e.at),
             "request_id": e.request_id,
             "route": f"{e.method} {e.route}",
             "status": e.status,
@@ -79,12 +79,12 @@ def ops(request: Request, platform: PlatformDep, staff: Operator) -> Response:
             "mode": archiving.mode,
             "archived": archiving.archived,
             "last_wal": archiving.last_archived_wal or "—",
-            "last_at": _local_time(archiving.last_archived_at)
+            "last_at": local_time(archiving.last_archived_at)
             if archiving.last_archived_at
             else "—",
             "failed": archiving.failed,
             "last_failed_at": (
-                _local_time(archiving.last_failed_at) if archiving.last_failed_at else "—"
+                local_time(archiving.last_failed_at) if archiving.last_failed_at else "—"
             ),
         },
         errors=errors,

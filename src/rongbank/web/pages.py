@@ -121,15 +121,15 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _error(request: Request, error: DomainError) -> str:
+def refusal_text(request: Request, error: DomainError) -> str:
     return error_text(lang_of(request), error.code, error.detail_message, error.details)
 
 
-def _local_time(at: datetime) -> str:
+def local_time(at: datetime) -> str:
     return at.astimezone(BUSINESS_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
-def _principal(request: Request, platform: Platform, cookie: str, kind: PrincipalKind) -> Principal:
+def signed_in(request: Request, platform: Platform, cookie: str, kind: PrincipalKind) -> Principal:
     token = request.cookies.get(cookie)
     login = LOGIN_PAGES[kind]
     if not token:
@@ -146,14 +146,14 @@ def _principal(request: Request, platform: Platform, cookie: str, kind: Principa
 
 
 def customer_page(request: Request, platform: PlatformDep) -> Principal:
-    principal = _principal(request, platform, CUSTOMER_COOKIE, PrincipalKind.CUSTOMER)
+    principal = signed_in(request, platform, CUSTOMER_COOKIE, PrincipalKind.CUSTOMER)
     request.state.customer_id = principal.id  # for the menu's badge (render)
     return principal
 
 
 def staff_page(*roles: str) -> Callable[..., tuple[Principal, str]]:
     def check(request: Request, platform: PlatformDep) -> tuple[Principal, str]:
-        principal = _principal(request, platform, STAFF_COOKIE, PrincipalKind.STAFF)
+        principal = signed_in(request, platform, STAFF_COOKIE, PrincipalKind.STAFF)
         with platform.transaction() as session:
             role = platform.accounts.staff_role(session, principal.id)
         if role is None or role not in roles:
@@ -169,8 +169,14 @@ Staff = Annotated[tuple[Principal, str], Depends(staff_page(*roles.ALL_STAFF))]
 Operations = Annotated[tuple[Principal, str], Depends(staff_page(*roles.ACCOUNTS))]
 
 
-def _redirect(url: str) -> RedirectResponse:
+def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+# The old private names, for web/risk_rule_pages.py alone (another engineer's file this
+# wave): tests/test_architecture.py lists its import; rename it there, then delete these.
+_local_time = local_time
+_redirect = see_other
 
 
 def safe_next(path: str) -> str | None:
@@ -187,7 +193,7 @@ def safe_next(path: str) -> str | None:
 @router.get("/lang/{lang}")
 def switch_language(lang: str, request: Request) -> Response:
     back = request.headers.get("referer") or "/"
-    response = _redirect(back if back.startswith(str(request.base_url)) else "/")
+    response = see_other(back if back.startswith(str(request.base_url)) else "/")
     response.set_cookie(LANG_COOKIE, lang if lang in LANGUAGES else "zh", samesite="lax")
     return response
 
@@ -201,7 +207,7 @@ CUSTOMER_HOME = "/home"
 
 @router.get("/")
 def home(request: Request) -> Response:
-    return _redirect(CUSTOMER_HOME if request.cookies.get(CUSTOMER_COOKIE) else "/login")
+    return see_other(CUSTOMER_HOME if request.cookies.get(CUSTOMER_COOKIE) else "/login")
 
 
 @router.get("/login")
@@ -222,7 +228,7 @@ def login_page(
     )
 
 
-def _log_in(
+def log_in(
     request: Request,
     platform: Platform,
     *,
@@ -250,11 +256,11 @@ def _log_in(
             request,
             template,
             401,
-            error=_error(request, result.error),
+            error=refusal_text(request, result.error),
             login_name=name,
             next=target,
         )
-    response = _redirect(target)
+    response = see_other(target)
     response.set_cookie(
         cookie, result.new_session.token, httponly=True, samesite="lax", secure=_secure(request)
     )
@@ -271,7 +277,7 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    return _log_in(
+    return log_in(
         request,
         platform,
         name=login_name,
@@ -290,7 +296,7 @@ def logout(request: Request, platform: PlatformDep, csrf: Annotated[str, Form()]
         if token:
             with platform.transaction() as session:
                 platform.auth.logout(session, token)
-    response = _redirect("/login")
+    response = see_other("/login")
     response.delete_cookie(CUSTOMER_COOKIE)
     response.delete_cookie(STAFF_COOKIE)
     return response
@@ -327,8 +333,8 @@ def register(
                 personal=[person.mobile, resident_id],
             )
     except DomainError as error:
-        return render(request, "register.html", 422, error=_error(request, error), form=form)
-    return _redirect("/login?registered=true")
+        return render(request, "register.html", 422, error=refusal_text(request, error), form=form)
+    return see_other("/login?registered=true")
 
 
 # -- staff ---------------------------------------------------------------------
@@ -348,7 +354,7 @@ def staff_login(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    return _log_in(
+    return log_in(
         request,
         platform,
         name=username,

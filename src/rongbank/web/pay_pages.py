@@ -31,16 +31,16 @@ from rongbank.payments.errors import CodeNotFound, OrderConflict, PaymentNotFoun
 from rongbank.payments.merchants import Merchant
 from rongbank.payments.orders import Payment
 from rongbank.platform import Platform
-from rongbank.web.account_pages import _accounts
+from rongbank.web.account_pages import accounts_view
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, render
+from rongbank.web.pages import Me, PlatformDep, local_time, refusal_text, render, see_other
 from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
     Responses,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_payment,
 )
 
@@ -74,8 +74,8 @@ def _payment_view(payment: Payment, merchant: Merchant) -> dict[str, Any]:
         "amount": _money(payment.amount),
         "refunded": _money(payment.refunded),
         "description": payment.description,
-        "paid_at": _local_time(payment.paid_at) if payment.paid_at else "",
-        "expires_at": _local_time(payment.expires_at),
+        "paid_at": local_time(payment.paid_at) if payment.paid_at else "",
+        "expires_at": local_time(payment.expires_at),
         "return_url": _safe_url(payment.return_url),
     }
 
@@ -111,9 +111,9 @@ def scan(request: Request, platform: PlatformDep, me: Me, content: str = "") -> 
     token = platform.payments.token_of(content[:500])
     if not _TOKEN.match(token):
         return _pay_home(
-            request, platform, me, 422, error=_error(request, CodeNotFound()), content=content
+            request, platform, me, 422, error=refusal_text(request, CodeNotFound()), content=content
         )
-    return _redirect(f"/pay/{token}")
+    return see_other(f"/pay/{token}")
 
 
 def _order(platform: Platform, me: Principal, token: str) -> tuple[Payment | None, Merchant]:
@@ -138,11 +138,11 @@ def _pay_page(
     try:
         order, merchant = _order(platform, me, token)
     except DomainError as error:
-        return _pay_home(request, platform, me, 404, error=_error(request, error))
+        return _pay_home(request, platform, me, 404, error=refusal_text(request, error))
     if order is not None and order.status != "created":
         if order.customer_id == me.id:
-            return _redirect(f"/pay/receipts/{order.token}")
-        return _pay_home(request, platform, me, 409, error=_error(request, PaymentNotFound()))
+            return see_other(f"/pay/receipts/{order.token}")
+        return _pay_home(request, platform, me, 409, error=refusal_text(request, PaymentNotFound()))
     return render(
         request,
         "pay_order.html",
@@ -157,7 +157,7 @@ def _pay_page(
             # 逸贷 beside e-Pay, for an order within its amounts (rongbank.lending.checkout).
             "instalments": platform.yidai.offered_for(order.amount),
         },
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         client_id=uuid.uuid4().hex,  # a static code's order number: a double submit pays once
         **context,
     )
@@ -195,7 +195,9 @@ def pay_confirm(
         else:
             minor, order_no = order.amount, order.order_no
     except DomainError as error:
-        return _pay_page(request, platform, me, token, 422, error=_error(request, error), form=form)
+        return _pay_page(
+            request, platform, me, token, 422, error=refusal_text(request, error), form=form
+        )
     form["amount"] = _money(minor)
 
     def paid(session: Session) -> Payment | None:
@@ -216,13 +218,13 @@ def pay_confirm(
             done = platform.payments.pay_order(
                 session, customer_id=me.id, payment=order, account_number=account
             )
-        return _redirect(f"/pay/receipts/{done.token}")
+        return see_other(f"/pay/receipts/{done.token}")
 
     def done_before() -> Response:
         with platform.transaction() as session:
             found = paid(session)
         assert found is not None
-        return _redirect(f"/pay/receipts/{found.token}")
+        return see_other(f"/pay/receipts/{found.token}")
 
     def again(shown: Mapping[str, Any] | None, error: DomainError | None) -> Response:
         with platform.transaction() as session:
@@ -236,8 +238,8 @@ def pay_confirm(
             merchant_number=merchant.number,
             order=None if order is None else _payment_view(order, merchant),
             form=form,
-            challenge=None if shown is None else _challenge_view(shown, mobile=mobile),
-            error=None if error is None else _error(request, error),
+            challenge=None if shown is None else challenge_view(shown, mobile=mobile),
+            error=None if error is None else refusal_text(request, error),
         )
 
     return confirm_payment(
@@ -252,7 +254,7 @@ def pay_confirm(
         again=again,
         # The page that shows a refusal is a new request: it carries a new id.
         refused=lambda error: _pay_page(
-            request, platform, me, token, 422, error=_error(request, error), form=form
+            request, platform, me, token, 422, error=refusal_text(request, error), form=form
         ),
         done_before=done_before,
         # The API's scopes and requests: a refused form sent again (back, then resend)
@@ -301,13 +303,13 @@ def receipt(token: str, request: Request, platform: PlatformDep, me: Me) -> Resp
             merchant = platform.payments.merchant(session, payment.merchant_id)
             refunds = platform.payments.refunds(session, payment.id)
     except DomainError as error:
-        return _pay_home(request, platform, me, 404, error=_error(request, error))
+        return _pay_home(request, platform, me, 404, error=refusal_text(request, error))
     return render(
         request,
         "pay_receipt.html",
         payment=_payment_view(payment, merchant),
         refunds=[
-            {"amount": _money(r.amount), "at": _local_time(r.created_at), "refund_no": r.refund_no}
+            {"amount": _money(r.amount), "at": local_time(r.created_at), "refund_no": r.refund_no}
             for r in refunds
         ],
     )
@@ -328,7 +330,7 @@ def my_payments(request: Request, platform: PlatformDep, me: Me) -> Response:
 
 @router.get("/pay/code")
 def code_page(request: Request, platform: PlatformDep, me: Me) -> Response:
-    return render(request, "pay_code.html", accounts=_accounts(platform, me.id))
+    return render(request, "pay_code.html", accounts=accounts_view(platform, me.id))
 
 
 @router.post("/pay/code")
@@ -344,7 +346,7 @@ def new_code(
     as a QR code and as digits (grouped as on a phone), never cached. A 逸贷 code
     (``instalments``): what the cashier scans waits here, to pay by instalments."""
     check_csrf(request, csrf)
-    accounts = _accounts(platform, me.id)
+    accounts = accounts_view(platform, me.id)
     try:
         with platform.transaction() as session:
             code, expires = platform.payments.issue_code(
@@ -352,7 +354,7 @@ def new_code(
             )
     except DomainError as error:
         return render(
-            request, "pay_code.html", 422, accounts=accounts, error=_error(request, error)
+            request, "pay_code.html", 422, accounts=accounts, error=refusal_text(request, error)
         )
     return render(
         request,

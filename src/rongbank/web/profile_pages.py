@@ -23,12 +23,12 @@ from rongbank.web.pages import (
     CUSTOMER_COOKIE,
     Me,
     PlatformDep,
-    _error,
-    _local_time,
-    _redirect,
+    local_time,
+    refusal_text,
     render,
+    see_other,
 )
-from rongbank.web.step_up import _carried_challenge, _challenge_view
+from rongbank.web.step_up import carried_challenge, challenge_view
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
@@ -63,8 +63,8 @@ def change_password(
             me, current=current_password, new=new_password, ip=_ip(request)
         )
     except DomainError as error:
-        return render(request, "password.html", 422, error=_error(request, error))
-    return _redirect(f"/security/sessions?changed={ended}")
+        return render(request, "password.html", 422, error=refusal_text(request, error))
+    return see_other(f"/security/sessions?changed={ended}")
 
 
 # -- sessions, devices and login history ---------------------------------------------
@@ -99,7 +99,7 @@ def sessions_page(
 
 def _shown(view: dict[str, Any]) -> dict[str, Any]:
     """Times in Beijing time, as every page shows them."""
-    return {k: _local_time(v) if isinstance(v, datetime) else v for k, v in view.items()}
+    return {k: local_time(v) if isinstance(v, datetime) else v for k, v in view.items()}
 
 
 @router.post("/security/sessions/{session_id}/end")
@@ -116,8 +116,8 @@ def end_session(
     ) as session:
         platform.auth.logout_session(session, me, session_id)
     if session_id == me.session_id:
-        return _redirect("/login")
-    return _redirect("/security/sessions?ended=1")
+        return see_other("/login")
+    return see_other("/security/sessions?ended=1")
 
 
 @router.post("/security/sessions/end-others")
@@ -129,7 +129,7 @@ def end_other_sessions(
         actor_kind="customer", actor_id=me.id, action="session.end_others", target="sessions"
     ) as session:
         ended = platform.auth.logout_others(session, request.cookies.get(CUSTOMER_COOKIE, ""))
-    return _redirect(f"/security/sessions?ended={ended}")
+    return see_other(f"/security/sessions?ended={ended}")
 
 
 # -- a forgotten password ------------------------------------------------------------
@@ -155,13 +155,15 @@ def start_reset(
         )
     except DomainError as error:
         form = {"mobile": mobile}  # never the identity number back into a page
-        return render(request, "reset_start.html", 422, error=_error(request, error), form=form)
+        return render(
+            request, "reset_start.html", 422, error=refusal_text(request, error), form=form
+        )
     return render(
         request,
         "reset_finish.html",
         reset_id=started.id,
         mobile=mask_mobile(mobile.strip()),
-        until=_local_time(started.expires_at)[-5:],
+        until=local_time(started.expires_at)[-5:],
     )
 
 
@@ -185,7 +187,7 @@ def finish_reset(
             "reset_finish.html",
             status,
             reset_id=reset_id,
-            error=None if error is None else _error(request, error),
+            error=None if error is None else refusal_text(request, error),
             challenge=None if shown is None else _strong_challenge(shown),
         )
 
@@ -201,19 +203,21 @@ def finish_reset(
     except ChallengeRequired as required:
         return again(200, None, required.details["challenge"])
     except ChallengeFailed as error:
-        return again(422, error, _carried_challenge(challenge, challenge_id))
+        return again(422, error, carried_challenge(challenge, challenge_id))
     except DomainError as error:
         if error.code == "password_reset_expired":
-            return render(request, "reset_start.html", 422, error=_error(request, error), form={})
+            return render(
+                request, "reset_start.html", 422, error=refusal_text(request, error), form={}
+            )
         return again(422, error, None)
-    return _redirect("/login?reset=true")
+    return see_other("/login?reset=true")
 
 
 def _strong_challenge(challenge: dict[str, Any]) -> dict[str, Any]:
     """The token's or U盾's challenge in the payment pages' form, worded as a change
     (no payee, no amount); a reset is confirmed with the strongest tool held, so no
     other is offered."""
-    return _challenge_view(challenge, mobile="") | {"alternatives": [], "change": True}
+    return challenge_view(challenge, mobile="") | {"alternatives": [], "change": True}
 
 
 # -- a form kept when the session expired --------------------------------------------
@@ -224,7 +228,7 @@ def resume(request: Request, me: Me) -> Response:
     """The form posted when the session had expired, to check and send again."""
     kept = kept_fields(request)
     if kept is None:
-        return _redirect("/accounts")
+        return see_other("/accounts")
     path, fields = kept
     page = render(request, "continue.html", path=path, fields=fields)
     page.delete_cookie(KEPT_COOKIE, path=KEPT_PATH)

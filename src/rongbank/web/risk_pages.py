@@ -31,7 +31,7 @@ from rongbank.risk.liquidity.service import LiquidityService
 from rongbank.web.csrf import check_csrf
 from rongbank.web.home_pages import ECHARTS
 from rongbank.web.i18n import translate
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, lang_of, render, staff_page
+from rongbank.web.pages import PlatformDep, lang_of, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, StaffMember, refusal
 
 router = APIRouter(include_in_schema=False, prefix="/staff/risk", route_class=OneHopRoute)
@@ -48,7 +48,7 @@ _factors = cache(load_factors)
 def _alert_view(alert: Alert, customer: str = "") -> dict[str, Any]:
     return {
         "id": alert.id,
-        "at": _local_time(alert.raised_at),
+        "at": local_time(alert.raised_at),
         "customer": customer,
         "source": alert.source,
         "action": alert.action,
@@ -76,7 +76,7 @@ def _queue_view(item: QueueItem) -> dict[str, Any]:
         "denied": case.customer_denied,
         "assigned_to": case.assigned_to,
         "outcome": case.outcome,
-        "closed_at": _local_time(case.closed_at) if case.closed_at else "",
+        "closed_at": local_time(case.closed_at) if case.closed_at else "",
     }
 
 
@@ -157,12 +157,11 @@ def _case_page(
         customer=detail.customer_name,
         alerts=[_alert_view(a) for a in detail.alerts],
         notes=[
-            {"by": n.staff_name or "", "body": n.body, "at": _local_time(n.at)}
-            for n in detail.notes
+            {"by": n.staff_name or "", "body": n.body, "at": local_time(n.at)} for n in detail.notes
         ],
         movements=[
             {
-                "at": _local_time(m.at),
+                "at": local_time(m.at),
                 "account": m.account,
                 "amount": m.amount,
                 "description": words[f"memo_{m.memo}"] if m.memo else m.description,
@@ -228,4 +227,4 @@ def risk_case_action(
         return _case_page(
             request, platform, staff, case_id, status=error.status, error=refusal(request, error)
         )
-    return _redirect(f"/staff/risk/cases/{case_id}?done={action}")
+    return see_other(f"/staff/risk/cases/{case_id}?done={action}")

@@ -17,7 +17,7 @@ from rongbank.inputs import IdParam
 from rongbank.risk.cases.endpoints import answering
 from rongbank.risk.cases.schemas import yuan
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.pages import Me, PlatformDep, refusal_text, render, see_other
 from rongbank.web.security_pages import confirm_change
 from rongbank.web.step_up import ChallengeField, ResponseField
 
@@ -75,7 +75,12 @@ def answer_risk_question(
         )
     except DomainError as error:
         return _page(
-            request, platform, me, question_id, status=error.status, error=_error(request, error)
+            request,
+            platform,
+            me,
+            question_id,
+            status=error.status,
+            error=refusal_text(request, error),
         )
 
     def show(
@@ -96,7 +101,7 @@ def answer_risk_question(
         platform.risk_desk.questions.answer(
             session, question_id=question_id, customer_id=me.id, mine=answer == "yes"
         )
-        return _redirect(f"/risk/questions/{question_id}")
+        return see_other(f"/risk/questions/{question_id}")
 
     return confirm_change(
         request,

@@ -28,10 +28,10 @@ from rongbank.idempotency import keyed
 from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
-from rongbank.web.account_pages import _accounts, _masked_name
+from rongbank.web.account_pages import accounts_view, masked_name
 from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import translate
-from rongbank.web.pages import Me, PlatformDep, _error, _redirect, lang_of, render
+from rongbank.web.pages import Me, PlatformDep, lang_of, refusal_text, render, see_other
 from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
@@ -39,7 +39,7 @@ from rongbank.web.step_up import (
     Responses,
     StepUpAnswer,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_step_up,
 )
 
@@ -144,7 +144,7 @@ def _scheduled(
         request,
         "scheduled.html",
         status_code,
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         schedules=[_view(lang, s) for s in schedules],
         saved_payees=payees,
         **context,
@@ -185,7 +185,7 @@ def _review(
         "scheduled_confirm.html",
         status_code,
         form={**form, "amount": format_amount(amount, scale=2)},
-        payee_name=_masked_name(holder),
+        payee_name=masked_name(holder),
         when=when(lang_of(request), schedule, first),
         client_id=client_id,
         **context,
@@ -230,7 +230,7 @@ def scheduled_review(
     try:
         return _review(request, platform, form, uuid.uuid4().hex)
     except DomainError as error:
-        return _scheduled(request, platform, me, 422, form=form, error=_error(request, error))
+        return _scheduled(request, platform, me, 422, form=form, error=refusal_text(request, error))
 
 
 @router.post("/scheduled/confirm")
@@ -270,7 +270,7 @@ def scheduled_confirm(
     schedule_client_id = f"web:{client_id}"
 
     def refused(error: DomainError) -> Response:
-        return _scheduled(request, platform, me, 422, form=form, error=_error(request, error))
+        return _scheduled(request, platform, me, 422, form=form, error=refusal_text(request, error))
 
     try:
         payment, schedule, minor = _request(platform, form, schedule_client_id)
@@ -301,7 +301,7 @@ def scheduled_confirm(
                 description=form["note"],
                 schedule=schedule,
             )
-        return _redirect("/scheduled?done=created")
+        return see_other("/scheduled?done=created")
 
     def again(shown: Mapping[str, Any] | None, error: DomainError | None) -> Response:
         with platform.transaction() as session:
@@ -312,8 +312,8 @@ def scheduled_confirm(
             form,
             client_id,
             200 if error is None else 422,
-            challenge=None if shown is None else _challenge_view(shown, mobile=mobile),
-            error=None if error is None else _error(request, error),
+            challenge=None if shown is None else challenge_view(shown, mobile=mobile),
+            error=None if error is None else refusal_text(request, error),
         )
 
     return confirm_step_up(
@@ -327,7 +327,7 @@ def scheduled_confirm(
         ),
         again=again,
         refused=refused,
-        done_before=lambda: _redirect("/scheduled?done=created"),
+        done_before=lambda: see_other("/scheduled?done=created"),
     )
 
 
@@ -353,5 +353,5 @@ def change_schedule(
         with scheduled_change(platform, me.id, action, schedule_id) as session:
             changes[action](session, me.id, schedule_id)
     except DomainError as error:
-        return _scheduled(request, platform, me, 422, form={}, error=_error(request, error))
-    return _redirect(f"/scheduled?done={action}")
+        return _scheduled(request, platform, me, 422, form={}, error=refusal_text(request, error))
+    return see_other(f"/scheduled?done={action}")

@@ -28,8 +28,8 @@ from rongbank.inputs import IdParam
 from rongbank.money import format_amount, parse_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, render
-from rongbank.web.step_up import ChallengeField, ResponseField, _data_url
+from rongbank.web.pages import Me, PlatformDep, local_time, refusal_text, render, see_other
+from rongbank.web.step_up import ChallengeField, ResponseField, data_url
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
@@ -185,9 +185,9 @@ def confirm_change(
     except ChallengeRequired as required:
         return ask(str(required.details["challenge"]["id"]))
     except ChallengeFailed as error:
-        return ask(challenge_id, 422, _error(request, error))
+        return ask(challenge_id, 422, refusal_text(request, error))
     except DomainError as error:
-        return show(request, platform, me, 422, error=_error(request, error), **fields)
+        return show(request, platform, me, 422, error=refusal_text(request, error), **fields)
 
 
 @router.post("/security/grid-card")
@@ -217,8 +217,8 @@ def get_grid_card(
             request,
             "grid_card.html",
             serial=tool.serial,
-            pdf_href=_data_url(pdf, "application/pdf"),
-            json_href=_data_url(gridcard.card_to_json(card).encode(), "application/json"),
+            pdf_href=data_url(pdf, "application/pdf"),
+            json_href=data_url(gridcard.card_to_json(card).encode(), "application/json"),
         )
 
     return _confirmed(
@@ -255,7 +255,7 @@ def get_token(
             "token.html",
             serial=tool.serial,
             key_file=key_file,
-            key_href=_data_url(key_file.encode(), "application/json"),
+            key_href=data_url(key_file.encode(), "application/json"),
         )
 
     return _confirmed(
@@ -293,11 +293,11 @@ def register_ukey(
             "ukey.html",
             serial=tool.serial,
             subject=parsed.subject.rfc4514_string(),
-            valid_from=_local_time(parsed.not_valid_before_utc),
-            valid_until=_local_time(parsed.not_valid_after_utc),
+            valid_from=local_time(parsed.not_valid_before_utc),
+            valid_until=local_time(parsed.not_valid_after_utc),
             fingerprint=_fingerprint(parsed),
             certificate=certificate,
-            certificate_href=_data_url(certificate.encode(), "application/x-pem-file"),
+            certificate_href=data_url(certificate.encode(), "application/x-pem-file"),
         )
 
     return _confirmed(
@@ -331,8 +331,8 @@ def revoke_tool(
             platform.tools.end(session, tool)
             _record(platform, session, me, "tool.revoke", f"{tool.kind.value}:{tool.serial}")
     except DomainError as error:
-        return _security(request, platform, me, 422, error=_error(request, error))
-    return _redirect("/security?done=revoked")
+        return _security(request, platform, me, 422, error=refusal_text(request, error))
+    return see_other("/security?done=revoked")
 
 
 @router.post("/security/limits")
@@ -360,11 +360,11 @@ def set_own_limit(
         with platform.transaction() as session:
             change = platform.stepup.limit_change(session, me.id, kind, own)
     except DomainError as error:
-        return _security(request, platform, me, 422, error=_error(request, error))
+        return _security(request, platform, me, 422, error=refusal_text(request, error))
 
     def save(session: Session) -> Response:
         platform.stepup.set_own_limit(session, me.id, kind, own)
-        return _redirect("/security?done=limit")
+        return see_other("/security?done=limit")
 
     return _confirmed(
         request,

@@ -16,10 +16,10 @@ from rongbank.accounts.statements import HistoryFilter
 from rongbank.api.one_hop import OneHopRoute
 from rongbank.errors import DomainError, Forbidden
 from rongbank.inputs import IdParam
-from rongbank.web.account_pages import _accounts, _movement_view, _statements
+from rongbank.web.account_pages import accounts_view, movement_view, statements_service
 from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import error_text
-from rongbank.web.pages import Operations, PlatformDep, Staff, _redirect, lang_of, render
+from rongbank.web.pages import Operations, PlatformDep, Staff, lang_of, render, see_other
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
@@ -36,8 +36,8 @@ def staff_customer(
         since = platform.accounts.business_day() - timedelta(days=30)
         movements = {
             account.number: [
-                _movement_view(m, lang_of(request))
-                for m in _statements(platform)
+                movement_view(m, lang_of(request))
+                for m in statements_service(platform)
                 .history(
                     session,
                     customer_id=customer_id,
@@ -62,7 +62,7 @@ def staff_customer(
             "mobile": mask_mobile(customer.mobile),
             "manager_id": customer.manager_id,
         },
-        accounts=_accounts(platform, customer_id),
+        accounts=accounts_view(platform, customer_id),
         movements=movements,
         managers=managers,
         can_act=role in roles.ACCOUNTS,
@@ -104,8 +104,8 @@ def staff_account_action(
                 reason=reason if action == "freeze" else "",
             )
     except DomainError as error:
-        return _redirect(f"/staff/customers/{customer_id}?error={error.code}")
-    return _redirect(f"/staff/customers/{customer_id}")
+        return see_other(f"/staff/customers/{customer_id}?error={error.code}")
+    return see_other(f"/staff/customers/{customer_id}")
 
 
 @router.post("/staff/customers/{customer_id}/manager")
@@ -120,4 +120,4 @@ def staff_reassign(
     check_csrf(request, csrf)
     with platform.transaction() as session:
         platform.accounts.reassign_manager(session, customer_id=customer_id, manager_id=manager_id)
-    return _redirect(f"/staff/customers/{customer_id}")
+    return see_other(f"/staff/customers/{customer_id}")

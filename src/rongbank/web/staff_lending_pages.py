@@ -21,7 +21,7 @@ from rongbank.lending.reviews import Review
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import translate
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, lang_of, render, staff_page
+from rongbank.web.pages import PlatformDep, lang_of, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, Reason, StaffMember, refusal
 
 router = APIRouter(include_in_schema=False, prefix="/staff/lending", route_class=OneHopRoute)
@@ -45,7 +45,7 @@ def _review_view(review: Review) -> dict[str, Any]:
         "needs_second": review.needs_second,
         "status": review.status,
         "first_by": review.first_by,
-        "at": _local_time(review.created_at),
+        "at": local_time(review.created_at),
     }
 
 
@@ -180,4 +180,4 @@ def _decide(
         return _detail(
             request, platform, staff, application_id, error.status, refusal(request, error)
         )
-    return _redirect(f"/staff/lending?done={decided.status}")
+    return see_other(f"/staff/lending?done={decided.status}")

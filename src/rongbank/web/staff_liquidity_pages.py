@@ -21,7 +21,7 @@ from rongbank.risk.liquidity.config import load_factors
 from rongbank.risk.liquidity.service import LiquidityService
 from rongbank.web.csrf import check_csrf
 from rongbank.web.home_pages import ECHARTS
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
+from rongbank.web.pages import PlatformDep, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, StaffMember
 
 router = APIRouter(include_in_schema=False, prefix="/staff/liquidity", route_class=OneHopRoute)
@@ -61,7 +61,7 @@ def liquidity(request: Request, platform: PlatformDep, staff: Analyst, done: str
         r = last.result
         hours = r.get("survival_hours")
         simulation = {
-            "at": _local_time(last.ran_at),
+            "at": local_time(last.ran_at),
             "intensity": f"{r['intensity']:.4g}",
             "days": r["days"],
             "seed": r["seed"],
@@ -93,7 +93,7 @@ def liquidity(request: Request, platform: PlatformDep, staff: Analyst, done: str
             for d in reversed(days)
         ],
         alerts=[
-            {"at": _local_time(at), "net": int(net), "threshold": threshold}
+            {"at": local_time(at), "net": int(net), "threshold": threshold}
             for at, net, threshold in alerts
         ],
         simulation=simulation,
@@ -116,4 +116,4 @@ def report(request: Request, platform: PlatformDep, staff: Analyst, csrf: Csrf =
         details={"channel": "console"},
     ) as session:
         service.report(session)
-    return _redirect("/staff/liquidity?done=reported")
+    return see_other("/staff/liquidity?done=reported")

@@ -31,7 +31,7 @@ from rongbank.payments.settlement import (
 )
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
+from rongbank.web.pages import PlatformDep, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, Reason, StaffMember, refusal
 
 router = APIRouter(include_in_schema=False, prefix="/staff", route_class=OneHopRoute)
@@ -154,7 +154,7 @@ def onboard(
             )
     except DomainError as error:
         return _merchants(request, platform, "", 422, form=form, error=refusal(request, error))
-    return _redirect(f"/staff/merchants/{merchant.id}?done=onboard")
+    return see_other(f"/staff/merchants/{merchant.id}?done=onboard")
 
 
 def _merchant(
@@ -182,8 +182,8 @@ def _merchant(
                 "name": u.name,
                 "role": u.role,
                 "active": u.active,
-                "since": _local_time(u.created_at),
-                "revoked": _local_time(u.revoked_at) if u.revoked_at else "",
+                "since": local_time(u.created_at),
+                "revoked": local_time(u.revoked_at) if u.revoked_at else "",
             }
             for u in users
         ],
@@ -191,8 +191,8 @@ def _merchant(
             {
                 "id": k.id,
                 "label": k.label,
-                "since": _local_time(k.created_at),
-                "revoked": _local_time(k.revoked_at) if k.revoked_at else "",
+                "since": local_time(k.created_at),
+                "revoked": local_time(k.revoked_at) if k.revoked_at else "",
             }
             for k in keys
         ],
@@ -248,7 +248,7 @@ def _act(
             work(session)
     except DomainError as error:
         return _merchant(request, platform, merchant_id, 422, error=refusal(request, error))
-    return _redirect(f"/staff/merchants/{merchant_id}?done={done}")
+    return see_other(f"/staff/merchants/{merchant_id}?done={done}")
 
 
 @router.post("/merchants/{merchant_id}/approve")
@@ -418,7 +418,7 @@ def _settlements(
                 "day": f.business_day.isoformat(),
                 "error": f.error,
                 "message": f.message,
-                "at": _local_time(f.failed_at),
+                "at": local_time(f.failed_at),
             }
             for f in failures
         ],

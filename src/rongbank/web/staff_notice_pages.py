@@ -19,7 +19,7 @@ from rongbank.errors import DomainError
 from rongbank.inputs import CountParam, IdParam
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
+from rongbank.web.pages import PlatformDep, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, Reason, StaffMember, refusal
 
 router = APIRouter(include_in_schema=False, prefix="/staff", route_class=OneHopRoute)
@@ -53,7 +53,7 @@ def _broadcasts(
                 "text": f.broadcast.body,
                 "segment": f.broadcast.segment,
                 "kind": f.broadcast.kind,
-                "at": _local_time(f.broadcast.created_at),
+                "at": local_time(f.broadcast.created_at),
                 "recipients": f.broadcast.recipients,
                 "skipped": f.skipped,
                 "pending": f.pending,
@@ -124,7 +124,7 @@ def broadcast(
             )
     except DomainError as error:
         return _broadcasts(request, platform, 422, form=form, error=refusal(request, error))
-    return _redirect(f"/staff/broadcasts?sent={sent.id}")
+    return see_other(f"/staff/broadcasts?sent={sent.id}")
 
 
 # -- moderation ------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def _reports(
                 "seq": r["seq"],
                 "reporter": names.get(r["reporter_id"], ""),
                 "reason": r["reason"],
-                "at": _local_time(r["at"]),
+                "at": local_time(r["at"]),
                 "sender_kind": r["sender_kind"],
                 "body": r["body"],
                 "outcome": r["outcome"],
@@ -206,7 +206,7 @@ def hide(
         return _reports(
             request, platform, every=False, status_code=422, error=refusal(request, error)
         )
-    return _redirect("/staff/moderation?done=hidden")
+    return see_other("/staff/moderation?done=hidden")
 
 
 @router.post("/moderation/reports/{report_id}/dismiss")
@@ -228,4 +228,4 @@ def dismiss(
         return _reports(
             request, platform, every=False, status_code=422, error=refusal(request, error)
         )
-    return _redirect("/staff/moderation?done=dismissed")
+    return see_other("/staff/moderation?done=dismissed")

@@ -36,11 +36,11 @@ from rongbank.web.csrf import check_csrf
 from rongbank.web.i18n import translate
 from rongbank.web.pages import (
     PlatformDep,
-    _error,
-    _local_time,
-    _redirect,
     lang_of,
+    local_time,
+    refusal_text,
     render,
+    see_other,
     staff_page,
     templates,
 )
@@ -71,8 +71,8 @@ def refusal(request: Request, error: DomainError) -> str:
     if isinstance(field, str):
         words = translate(lang_of(request))
         label = words.get(f"field_{field}", field)
-        return words["form_field_refused"].format(field=label, reason=_error(request, error))
-    return _error(request, error)
+        return words["form_field_refused"].format(field=label, reason=refusal_text(request, error))
+    return refusal_text(request, error)
 
 
 MENU: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -258,7 +258,7 @@ def _tool_view(tool: Tool) -> dict[str, Any]:
         "serial": "…" + tool.serial[-4:] if tool.kind is not ToolKind.SMS else "",
         "status": tool.status,
         "failures": tool.failures,
-        "issued": _local_time(tool.created_at),
+        "issued": local_time(tool.created_at),
         "unblockable": tool.status == "blocked",
         "revocable": tool.status in ("active", "blocked") and tool.kind is not ToolKind.SMS,
     }
@@ -326,7 +326,7 @@ def _tool_action(
         return _customer_tools(
             request, platform, staff, customer_id, 422, error=refusal(request, error)
         )
-    return _redirect(f"/staff/customers/{tool.customer_id}/tools?done={action}")
+    return see_other(f"/staff/customers/{tool.customer_id}/tools?done={action}")
 
 
 @router.post("/tools/{tool_id}/unblock")
@@ -395,7 +395,7 @@ def unanswered_funding(request: Request, platform: PlatformDep, staff: FundingWa
                 "account": mask_account_number(r.account_number),
                 "amount": format_amount(r.amount, scale=2),
                 "reference": r.network_reference,
-                "since": _local_time(r.created_at),
+                "since": local_time(r.created_at),
             }
             for r in requests
         ],
@@ -422,7 +422,7 @@ def _members(
                 "name": m.name,
                 "role": m.role,
                 "active": m.active,
-                "since": _local_time(m.created_at),
+                "since": local_time(m.created_at),
             }
             for m in members
         ],
@@ -460,7 +460,7 @@ def _member_action(
                 platform.accounts.reactivate_staff(session, staff_id=staff_id)
     except DomainError as error:
         return _members(request, platform, staff, 422, error=refusal(request, error))
-    return _redirect(f"/staff/members?done={action}")
+    return see_other(f"/staff/members?done={action}")
 
 
 @router.post("/members/{staff_id}/deactivate")

@@ -19,7 +19,7 @@ from rongbank.lending.settlement_share import BPS, ShareRequest
 from rongbank.money import parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
+from rongbank.web.pages import PlatformDep, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, StaffMember, refusal
 
 router = APIRouter(
@@ -45,7 +45,7 @@ def _view(found: ShareRequest) -> dict[str, Any]:
         "status": found.status,
         "asked_by": found.asked_by,
         "decided_by": found.decided_by,
-        "at": _local_time(found.asked_at),
+        "at": local_time(found.asked_at),
     }
 
 
@@ -124,7 +124,7 @@ def ask_for_share(
         return _page(
             request, platform, staff, error.status, error=refusal(request, error), form=form
         )
-    return _redirect("/staff/lending/settlement-shares?done=asked")
+    return see_other("/staff/lending/settlement-shares?done=asked")
 
 
 def _decide(
@@ -134,7 +134,7 @@ def _decide(
         decided = shares.decide(platform, staff[0].id, request_id, approve=approve)
     except DomainError as error:
         return _page(request, platform, staff, error.status, error=refusal(request, error))
-    return _redirect(f"/staff/lending/settlement-shares?done={decided.status}")
+    return see_other(f"/staff/lending/settlement-shares?done={decided.status}")
 
 
 @router.post("/{request_id}/approve")

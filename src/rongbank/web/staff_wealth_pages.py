@@ -21,7 +21,7 @@ from rongbank.platform import Platform
 from rongbank.wealth import rules
 from rongbank.wealth.service import Product
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
+from rongbank.web.pages import PlatformDep, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, FormFieldInvalid, StaffMember, refusal
 
 router = APIRouter(include_in_schema=False, prefix="/staff/wealth", route_class=OneHopRoute)
@@ -61,8 +61,8 @@ def _product_view(product: Product, now: datetime) -> dict[str, Any]:
         "yield": rules.format_yield(product.yield_bps),
         "min_amount": _money(product.min_amount),
         "step_amount": _money(product.step_amount),
-        "sale_start": _local_time(product.sale_start),
-        "sale_end": _local_time(product.sale_end),
+        "sale_start": local_time(product.sale_start),
+        "sale_end": local_time(product.sale_end),
         "maturity_date": product.maturity_date.isoformat() if product.maturity_date else "",
         "state": _state(product, now),
     }
@@ -198,7 +198,7 @@ def create_product(
             )
     except DomainError as error:
         return _catalogue(request, platform, staff, 422, form=form, error=refusal(request, error))
-    return _redirect("/staff/wealth?done=created")
+    return see_other("/staff/wealth?done=created")
 
 
 @router.post("/products/{code}/close")
@@ -223,4 +223,4 @@ def close_sale(
             platform.wealth.close_sale(session, code)
     except DomainError as error:
         return _catalogue(request, platform, staff, 422, error=refusal(request, error))
-    return _redirect("/staff/wealth?done=closed")
+    return see_other("/staff/wealth?done=closed")

@@ -34,7 +34,7 @@ from rongbank.idempotency import Keyed
 from rongbank.platform import Platform
 
 
-def _challenge_view(challenge: Mapping[str, Any], *, mobile: str) -> dict[str, Any]:
+def challenge_view(challenge: Mapping[str, Any], *, mobile: str) -> dict[str, Any]:
     """What the confirmation page shows of a challenge (``Platform.authorised``'s
     details), and the same details packed to come back with the answer: a wrong answer
     shows the same challenge again without asking the engine for it."""
@@ -52,11 +52,11 @@ def _challenge_view(challenge: Mapping[str, Any], *, mobile: str) -> dict[str, A
         "challenges_left": challenge.get("challenges_left"),
         "token_payee": question[: otp.PAYEE_DIGITS],
         "token_amount": question[otp.PAYEE_DIGITS :],
-        "text_href": _data_url(question.encode(), "text/plain;charset=utf-8"),
+        "text_href": data_url(question.encode(), "text/plain;charset=utf-8"),
     }
 
 
-def _carried_challenge(carried: str, challenge_id: str) -> dict[str, Any] | None:
+def carried_challenge(carried: str, challenge_id: str) -> dict[str, Any] | None:
     """The challenge the page showed, as it came back in the form; None when it does
     not describe ``challenge_id``. Only shown again: the engine checks the answer."""
     try:
@@ -73,7 +73,7 @@ def _carried_challenge(carried: str, challenge_id: str) -> dict[str, Any] | None
     return challenge if fits else None
 
 
-def _data_url(content: bytes, media_type: str) -> str:
+def data_url(content: bytes, media_type: str) -> str:
     return f"data:{media_type};base64,{base64.b64encode(content).decode()}"
 
 
@@ -108,7 +108,7 @@ class ChallengeAnswer:
         except ValueError:
             prefer = None
         return cls(
-            shown=None if tool else _carried_challenge(challenge, challenge_id),
+            shown=None if tool else carried_challenge(challenge, challenge_id),
             answer=" ".join(part.strip() for part in response or []).strip(),
             prefer=prefer,
         )

@@ -23,7 +23,7 @@ from rongbank.inputs import IdParam
 from rongbank.money import format_amount
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, render
+from rongbank.web.pages import Me, PlatformDep, local_time, refusal_text, render, see_other
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
@@ -47,7 +47,7 @@ def _payees(
         "payees.html",
         status_code,
         saved=saved,
-        recent=[{"payee": r, "last_paid": _local_time(r.last_paid_at)} for r in recent],
+        recent=[{"payee": r, "last_paid": local_time(r.last_paid_at)} for r in recent],
         **context,
     )
 
@@ -72,10 +72,10 @@ def add_payee(
             platform,
             me,
             422,
-            error=_error(request, error),
+            error=refusal_text(request, error),
             form={"name": name, "account": number},
         )
-    return _redirect("/payees?done=added")
+    return see_other("/payees?done=added")
 
 
 @router.post("/payees/{payee_id}/rename")
@@ -92,8 +92,8 @@ def rename_payee(
         with payee_audited(platform, me.id, "payee.rename", str(payee_id)) as session:
             platform.payees.rename(session, me.id, payee_id, name=name)
     except DomainError as error:
-        return _payees(request, platform, me, 422, error=_error(request, error))
-    return _redirect("/payees?done=renamed")
+        return _payees(request, platform, me, 422, error=refusal_text(request, error))
+    return see_other("/payees?done=renamed")
 
 
 @router.post("/payees/{payee_id}/delete")
@@ -109,8 +109,8 @@ def delete_payee(
         with payee_audited(platform, me.id, "payee.delete", str(payee_id)) as session:
             platform.payees.delete(session, me.id, payee_id)
     except DomainError as error:
-        return _payees(request, platform, me, 422, error=_error(request, error))
-    return _redirect("/payees?done=deleted")
+        return _payees(request, platform, me, 422, error=refusal_text(request, error))
+    return see_other("/payees?done=deleted")
 
 
 @router.get("/receipts/{entry_id}")
@@ -123,11 +123,11 @@ def receipt_page(entry_id: IdParam, request: Request, platform: PlatformDep, me:
                 session, platform.accounts, platform.ledger, customer_id=me.id, entry_id=entry_id
             )
     except DomainError as error:
-        return render(request, "receipt.html", 404, error=_error(request, error))
+        return render(request, "receipt.html", 404, error=refusal_text(request, error))
     return render(
         request,
         "receipt.html",
         receipt=receipt,
-        at=_local_time(receipt.at),
+        at=local_time(receipt.at),
         amount=format_amount(receipt.amount, scale=2),
     )

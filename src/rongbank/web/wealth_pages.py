@@ -30,16 +30,16 @@ from rongbank.platform import Platform
 from rongbank.wealth import rules
 from rongbank.wealth.errors import PurchaseConflict, RedemptionConflict
 from rongbank.wealth.service import Assessment, Holding, Payout, Product
-from rongbank.web.account_pages import _accounts
+from rongbank.web.account_pages import accounts_view
 from rongbank.web.csrf import check_csrf
-from rongbank.web.pages import Me, PlatformDep, _error, _local_time, _redirect, lang_of, render
+from rongbank.web.pages import Me, PlatformDep, lang_of, local_time, refusal_text, render, see_other
 from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
     ChallengeField,
     Responses,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_payment,
 )
 
@@ -97,8 +97,8 @@ def _product_view(
         "yield": rules.format_yield(product.yield_bps),
         "min_amount": _money(product.min_amount),
         "step_amount": _money(product.step_amount),
-        "sale_start": _local_time(product.sale_start),
-        "sale_end": _local_time(product.sale_end),
+        "sale_start": local_time(product.sale_start),
+        "sale_end": local_time(product.sale_end),
         "maturity_date": product.maturity_date.isoformat() if product.maturity_date else "",
         "value_date": platform.wealth.value_date(product, now).isoformat(),
         "cutoff": f"{platform.wealth.cutoff_of(product):%H:%M}",
@@ -127,7 +127,7 @@ def _wealth(
         {
             "label": rules.CUSTOMER_LEVELS[latest.level],
             "highest": rules.RISK_LEVELS[latest.level],
-            "valid_until": _local_time(latest.valid_until),
+            "valid_until": local_time(latest.valid_until),
             "valid": now < latest.valid_until,
         }
         if latest
@@ -140,7 +140,7 @@ def _wealth(
         assessment=assessment,
         holdings=[_holding_view(h, pending) for h in reversed(holdings)],
         products=[_product_view(platform, p, latest, now) for p in on_sale],
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         notice=notice,
         error=error,
     )
@@ -159,7 +159,7 @@ def assessment_page(request: Request, platform: PlatformDep, me: Me) -> Response
         with platform.transaction() as session:
             platform.wealth.check_can_assess(session, me.id)
     except DomainError as error:
-        return _questionnaire(request, answers={}, error=_error(request, error))
+        return _questionnaire(request, answers={}, error=refusal_text(request, error))
     return _questionnaire(request, answers={})
 
 
@@ -202,9 +202,9 @@ async def assess(request: Request, platform: PlatformDep, me: Me) -> Response:
             platform.wealth.assess(session, customer_id=me.id, answers=answers)
     except DomainError as error:
         return _questionnaire(
-            request, answers=answers, status_code=error.status, error=_error(request, error)
+            request, answers=answers, status_code=error.status, error=refusal_text(request, error)
         )
-    return _redirect("/wealth?done=assessed")
+    return see_other("/wealth?done=assessed")
 
 
 @router.post("/wealth/holdings/{holding_id}/redeem")
@@ -249,8 +249,8 @@ def redeem(
             )
     except DomainError as error:
         status = error.status if error.status == 404 else 422
-        return _wealth(request, platform, me, status, error=_error(request, error))
-    return _redirect(f"/wealth?done={'redeemed' if payout.paid else 'redeem_pending'}")
+        return _wealth(request, platform, me, status, error=refusal_text(request, error))
+    return see_other(f"/wealth?done={'redeemed' if payout.paid else 'redeem_pending'}")
 
 
 # -- buying on the web -------------------------------------------------------------------
@@ -276,7 +276,7 @@ def _buy_page(
             assessments = platform.wealth.assessments(session, me.id)
             mobile = platform.accounts.customer(session, me.id).mobile
     except DomainError as missing:
-        return _wealth(request, platform, me, missing.status, error=_error(request, missing))
+        return _wealth(request, platform, me, missing.status, error=refusal_text(request, missing))
     latest = assessments[0] if assessments else None
     return render(
         request,
@@ -284,10 +284,10 @@ def _buy_page(
         status_code,
         product={**_product_view(platform, product, latest, now), "client_id": form["client_id"]},
         level=rules.CUSTOMER_LEVELS[latest.level] if latest else None,
-        accounts=_accounts(platform, me.id),
+        accounts=accounts_view(platform, me.id),
         form=form,
-        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-        error=None if error is None else _error(request, error),
+        challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+        error=None if error is None else refusal_text(request, error),
     )
 
 
@@ -350,7 +350,7 @@ def buy(
             amount=minor,
             client_id=purchase_id,
         )
-        return _redirect("/wealth?done=bought")
+        return see_other("/wealth?done=bought")
 
     return confirm_payment(
         platform,
@@ -367,7 +367,7 @@ def buy(
         ),
         again=lambda shown, error: page(200 if error is None else 422, error, shown),
         refused=refused,
-        done_before=lambda: _redirect("/wealth?done=bought"),
+        done_before=lambda: see_other("/wealth?done=bought"),
         # The API's scope and request: a refused form sent again (back, then resend)
         # is answered the same; a double submit buys once.
         idempotency=keyed(

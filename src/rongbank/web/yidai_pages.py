@@ -23,13 +23,13 @@ from rongbank.errors import DomainError
 from rongbank.idempotency import keyed
 from rongbank.inputs import IdParam
 from rongbank.lending.application_errors import ApplicationConflict, CheckoutOfferNotForOrder
-from rongbank.lending.applications import EMPLOYMENT, HOUSING, ApplicationForm
+from rongbank.lending.applications import EMPLOYMENT, HOUSING
 from rongbank.lending.checkout import PRODUCT, CheckoutDecision
-from rongbank.lending.decision_schemas import money, yuan
+from rongbank.lending.decision_schemas import money
 from rongbank.platform import Platform
 from rongbank.web.csrf import check_csrf
-from rongbank.web.lending_pages import _choice, _whole, offer_view, reasons_view
-from rongbank.web.pages import Me, PlatformDep, _error, _redirect, render
+from rongbank.web.lending_pages import ABOUT_YOU, about_you, offer_view, reasons_view, whole_number
+from rongbank.web.pages import Me, PlatformDep, refusal_text, render, see_other
 from rongbank.web.step_up import (
     ChallengeAnswer,
     ChallengeCarried,
@@ -37,7 +37,7 @@ from rongbank.web.step_up import (
     Responses,
     StepUpAnswer,
     ToolChoice,
-    _challenge_view,
+    challenge_view,
     confirm_step_up,
 )
 
@@ -45,16 +45,7 @@ router = APIRouter(
     include_in_schema=False, prefix="/pay/{token}/instalments", route_class=OneHopRoute
 )
 
-FIELDS = (
-    "term_months",
-    "monthly_income",
-    "monthly_expenses",
-    "employment",
-    "years_with_employer",
-    "housing",
-    "assets",
-    "debts",
-)
+FIELDS = ("term_months", *ABOUT_YOU)
 
 
 def _page(
@@ -84,9 +75,9 @@ def _page(
             account = platform.credit.payout_account(session, me.id, None)
             mobile = platform.accounts.customer(session, me.id).mobile
     except DomainError as failed:
-        return render(request, "error.html", failed.status, error=_error(request, failed))
+        return render(request, "error.html", failed.status, error=refusal_text(request, failed))
     if order.status != "created" and order.customer_id == me.id:
-        return _redirect(f"/pay/receipts/{order.token}")
+        return see_other(f"/pay/receipts/{order.token}")
     product = platform.loans.products.get(PRODUCT)
     return render(
         request,
@@ -104,8 +95,8 @@ def _page(
         if decided is None or decided.offer is None
         else offer_view(platform, decided.offer),
         account={"number": account.number},
-        challenge=None if challenge is None else _challenge_view(challenge, mobile=mobile),
-        error=None if error is None else _error(request, error),
+        challenge=None if challenge is None else challenge_view(challenge, mobile=mobile),
+        error=None if error is None else refusal_text(request, error),
     )
 
 
@@ -133,17 +124,8 @@ async def ask_for_instalments(
     form = {name: str(posted.get(name, ""))[:40].strip() for name in (*FIELDS, "client_id")}
     key = form["client_id"] or uuid.uuid4().hex
     try:
-        term = _whole(form["term_months"], "term_months")
-        application_form = ApplicationForm(
-            purpose="consumption",
-            monthly_income=yuan(form["monthly_income"] or "0"),
-            monthly_expenses=yuan(form["monthly_expenses"] or "0"),
-            employment=_choice(form["employment"], EMPLOYMENT, "employment"),
-            years_with_employer=_whole(form["years_with_employer"] or "0", "years_with_employer"),
-            housing=_choice(form["housing"], HOUSING, "housing"),
-            assets=yuan(form["assets"] or "0"),
-            debts=yuan(form["debts"] or "0"),
-        )
+        term = whole_number(form["term_months"], "term_months")
+        application_form = about_you(form, "consumption")
         with platform.audited(
             actor_kind="customer",
             actor_id=me.id,
@@ -168,7 +150,7 @@ async def ask_for_instalments(
     except DomainError as error:
         form["client_id"] = uuid.uuid4().hex
         return _page(request, platform, me, token, error.status, form=form, error=error)
-    return _redirect(f"/pay/{token}/instalments/{decided.application.id}")
+    return see_other(f"/pay/{token}/instalments/{decided.application.id}")
 
 
 @router.get("/{application_id}")
@@ -210,8 +192,8 @@ def pay_by_instalments(
             signing = yidai.signing(session, order, offer, account.number)
             tools = platform.stepup.strong_tools(session, me.id) or (ToolKind.SMS,)
     except DomainError as error:
-        return render(request, "error.html", error.status, error=_error(request, error))
-    done = _redirect(f"/pay/receipts/{order.token}")
+        return render(request, "error.html", error.status, error=refusal_text(request, error))
+    done = see_other(f"/pay/receipts/{order.token}")
 
     def sign(step_up: StepUpAnswer) -> Response:
         with platform.confirmed(

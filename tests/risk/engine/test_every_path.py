@@ -21,7 +21,7 @@ from tests.factories import payments as epay
 from tests.factories.people import People
 from tests.support.api import ApiCustomer
 from tests.support.funding import CardHolder
-from tests.support.lending import FORM, FakeScorecard, apply, credit_platform
+from tests.support.lending import SHORT_FORM, FakeScorecard, apply, credit_platform
 from tests.support.path_cost import Scene, paths, send
 
 
@@ -139,20 +139,9 @@ def test_yidai_instalments_leave_a_decision(client, platform, people) -> None:
             merchant_id=merchant_id,
             order=OrderRequest(order_no="W1", amount=3000_00, channel="online"),
         )
-    short = {
-        k: FORM[k]
-        for k in (
-            "monthly_income",
-            "monthly_expenses",
-            "employment",
-            "years_with_employer",
-            "housing",
-            "assets",
-            "debts",
-        )
-    }
     offered = customer.post(
-        f"/me/orders/{order.token}/instalments", {"client_id": "k1", "term_months": 12, **short}
+        f"/me/orders/{order.token}/instalments",
+        {"client_id": "k1", "term_months": 12, **SHORT_FORM},
     )
     assert offered.status_code in (200, 201), offered.text
     offer_id = offered.json()["offer"]["id"]
