@@ -65,26 +65,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 CYCLES: dict[frozenset[str], str] = {}
 """Import cycles between modules that are there today, and why."""
 
-_BENCH = "api/bench*.py are another engineer's this wave (w8-outbox): make the helpers public there"
-PRIVATE_USES: dict[tuple[str, str], str] = {
-    ("rongbank.api.bench_floor", "rongbank.ledger.bench._FAILED"): _BENCH,
-    ("rongbank.api.bench_floor", "rongbank.ledger.bench._PROCESSED"): _BENCH,
-    ("rongbank.api.bench_floor", "rongbank.ledger.bench._TPS"): _BENCH,
-    ("rongbank.api.bench_floor", "rongbank.ledger.bench._pgbench_latencies"): _BENCH,
-    ("rongbank.api.lending_bench", "rongbank.api.bench._serving"): _BENCH,
-    ("rongbank.api.risk_bench", "rongbank.api.bench._serving"): _BENCH,
-    ("rongbank.api.risk_bench", "rongbank.api.bench._measure"): _BENCH,
-    ("rongbank.api.risk_bench", "rongbank.api.bench._static_qr"): _BENCH,
-    ("rongbank.api.risk_bench", "rongbank.api.bench._world"): _BENCH,
-    ("rongbank.web.risk_rule_pages", "rongbank.web.pages._local_time"): (
-        "web/risk_rule_pages.py is another engineer's this wave (w8-backtest): import "
-        "local_time, then delete web/pages.py's alias"
-    ),
-    ("rongbank.web.risk_rule_pages", "rongbank.web.pages._redirect"): (
-        "web/risk_rule_pages.py is another engineer's this wave (w8-backtest): import "
-        "see_other, then delete web/pages.py's alias"
-    ),
-}
+PRIVATE_USES: dict[tuple[str, str], str] = {}
 """(module, the other module's private name it uses) that are there today, and why."""
 
 

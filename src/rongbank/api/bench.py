@@ -147,7 +147,7 @@ def _transfer(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
     return Stage(calls, 201)
 
 
-def _static_qr(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
+def static_qr_stage(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
     calls = []
     for k, payer in _rounds(payers, count):
         fen = world.rnd.randint(1, 100)
@@ -250,7 +250,7 @@ def _wealth(world: World, payers: list[Payer], count: int, tag: str) -> Stage:
 
 PATHS: tuple[PathSpec, ...] = (
     PathSpec("transfer", "transfer to a customer", _transfer),
-    PathSpec("static_qr", "e-Pay static-QR payment", _static_qr),
+    PathSpec("static_qr", "e-Pay static-QR payment", static_qr_stage),
     PathSpec("order", "e-Pay online-order payment", _order),
     PathSpec("code", "e-Pay payment code (cashier)", _code),
     PathSpec("card", "chat transfer card acted on", _card),
@@ -506,7 +506,7 @@ def _run_on(
     platform = Platform.connect(db.url, settings, group_commit=False)
     try:
         floor_payers = bench_floor.floor_payers(clients, merchants) * bool(floored)
-        world, groups = _world(
+        world, groups = build_world(
             platform, prefix, chosen, merchants=merchants, customers=customers,
             floor_payers=floor_payers,
         )  # fmt: skip
@@ -521,14 +521,14 @@ def _run_on(
         def settle() -> Drained:
             return drain(platform.transaction, bound_s=drain_s)
 
-        with _serving(settings, db.url, workers) as server:
+        with Serving(settings, db.url, workers) as server:
             meter = CpuMeter(api_pid=server.pid, postmaster_pid=postmaster(db))
             for spec in chosen:
                 payers = groups[spec.name]
                 stage = spec.prepare(
                     world, payers, len(payers) * allowance, f"{prefix}{spec.name}-"
                 )
-                windows, states, cpu[spec.name], drained[spec.name] = _measure(
+                windows, states, cpu[spec.name], drained[spec.name] = measure_path(
                     spec,
                     stage,
                     db,
@@ -595,7 +595,7 @@ def _run_on(
     )
 
 
-def _measure(
+def measure_path(
     spec: PathSpec,
     stage: Stage,
     db: BenchServer,
@@ -638,7 +638,7 @@ def _measure(
     return windows, states, cpu, waits
 
 
-def _world(
+def build_world(
     platform: Platform,
     prefix: str,
     chosen: list[PathSpec],
@@ -744,7 +744,7 @@ def _check(
     )
 
 
-class _serving:
+class Serving:
     """The API as ``rongbank up --workers N`` serves it, on a free port, in a process
     of its own (uvicorn's supervisor and its workers), stopped by SIGTERM."""
 
@@ -762,7 +762,7 @@ class _serving:
         assert self.process.pid is not None, "not started"
         return self.process.pid
 
-    def __enter__(self) -> _serving:
+    def __enter__(self) -> Serving:
         self.process.start()
         try:
             wait_ready(self.port, self.process)

@@ -58,13 +58,13 @@ from rongbank.api.bench_cpu import CpuMeter
 from rongbank.api.bench_sql import BEGIN, Step, counting
 from rongbank.embedded import env_without_pg
 from rongbank.ledger.bench import (
-    _FAILED,
-    _PROCESSED,
-    _TPS,
+    FAILED,
+    PROCESSED,
+    TPS,
     PathResult,
-    _pgbench_latencies,
     combine,
     percentile,
+    pgbench_latencies,
 )
 from rongbank.platform import Platform
 from rongbank.settings import Settings
@@ -435,12 +435,12 @@ def run_script(
     done = subprocess.run(  # noqa: S603 - our own arguments, no shell
         command, env=env_without_pg(), check=False, capture_output=True, text=True
     )
-    tps = _TPS.findall(done.stdout)
+    tps = TPS.findall(done.stdout)
     if done.returncode != 0 or not tps:
         raise RuntimeError(f"pgbench failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    latencies = sorted(_pgbench_latencies(folder))
-    processed = _PROCESSED.search(done.stdout)
-    failed = _FAILED.search(done.stdout)
+    latencies = sorted(pgbench_latencies(folder))
+    processed = PROCESSED.search(done.stdout)
+    failed = FAILED.search(done.stdout)
     operations = int(processed.group(1)) if processed else len(latencies)
     rate = float(tps[-1])
     return PathResult(

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from rongbank.api.bench import _serving
+from rongbank.api.bench import Serving
 from rongbank.api.bench_clients import Call, load, postmaster
 from rongbank.api.bench_cpu import CpuMeter, CpuUse
 from rongbank.ledger.bench import (
@@ -176,7 +176,7 @@ def run(
                 )
                 for n in range(count)
             ]
-            with _serving(settings, db.url, workers) as server:
+            with Serving(settings, db.url, workers) as server:
                 meter = CpuMeter(api_pid=server.pid, postmaster_pid=postmaster(db))
                 checkpoint(db.admin_url)
                 meter.start()

@@ -165,8 +165,8 @@ def run(
         )
 
 
-_WITHOUT = PathSpec("without_engine", "static-QR, old check", paths_bench._static_qr)
-_WITH = PathSpec("with_engine", "static-QR, engine", paths_bench._static_qr)
+_WITHOUT = PathSpec("without_engine", "static-QR, old check", paths_bench.static_qr_stage)
+_WITH = PathSpec("with_engine", "static-QR, engine", paths_bench.static_qr_stage)
 
 
 def _run_on(
@@ -192,7 +192,7 @@ def _run_on(
     platform = Platform.connect(db.url, settings, group_commit=False)
     try:
         specs = [_WITHOUT, _WITH]
-        world, groups = paths_bench._world(
+        world, groups = paths_bench.build_world(
             platform, prefix, specs, merchants=merchants, customers=customers
         )
         reference = db.reference(scale=max(1, clients), clients=clients, seconds=seconds)
@@ -201,8 +201,8 @@ def _run_on(
             payers = groups[spec.name]
             stage = spec.prepare(world, payers, len(payers) * allowance, f"{prefix}{spec.name}-")
             served = settings.model_copy(update={"risk_engine_enabled": on})
-            with paths_bench._serving(served, db.url, workers) as server:
-                windows, _, _, _ = paths_bench._measure(
+            with paths_bench.Serving(served, db.url, workers) as server:
+                windows, _, _, _ = paths_bench.measure_path(
                     spec,
                     stage,
                     db,

@@ -506,12 +506,12 @@ def pgbench_binary(bin_dir: Path | None) -> Path:
     return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]) / "pgbench"
 
 
-_TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
-_PROCESSED = re.compile(r"number of transactions actually processed: (\d+)")
-_FAILED = re.compile(r"number of failed transactions: (\d+)")
+TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
+PROCESSED = re.compile(r"number of transactions actually processed: (\d+)")
+FAILED = re.compile(r"number of failed transactions: (\d+)")
 
 
-def _pgbench_latencies(log_dir: Path) -> list[float]:
+def pgbench_latencies(log_dir: Path) -> list[float]:
     """Per-transaction latencies (seconds) from pgbench's ``-l`` logs: one line per
     transaction, ``client_id transaction_no time script_no time_epoch time_us``
     with ``time`` the latency in microseconds (or ``failed``/``skipped``)."""
@@ -563,13 +563,13 @@ def run_pgbench(
     elapsed = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    tps_found = _TPS.findall(done.stdout)
+    tps_found = TPS.findall(done.stdout)
     if not tps_found:
         raise RuntimeError(f"no tps in pgbench's output:\n{done.stdout}")
     tps = float(tps_found[-1])
-    processed = _PROCESSED.search(done.stdout)
-    failed = _FAILED.search(done.stdout)
-    latencies = sorted(_pgbench_latencies(log_dir))
+    processed = PROCESSED.search(done.stdout)
+    failed = FAILED.search(done.stdout)
+    latencies = sorted(pgbench_latencies(log_dir))
     operations = int(processed.group(1)) if processed else len(latencies)
     return PathResult(
         name="pgbench",

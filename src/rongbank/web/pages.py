@@ -173,12 +173,6 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-# The old private names, for web/risk_rule_pages.py alone (another engineer's file this
-# wave): tests/test_architecture.py lists its import; rename it there, then delete these.
-_local_time = local_time
-_redirect = see_other
-
-
 def safe_next(path: str) -> str | None:
     """``path`` when it is a page of this site to go back to after a login; never
     another site (``//evil``, ``/\\evil``, ``https://``)."""

@@ -43,7 +43,7 @@ from rongbank.risk.monitoring.rules import (
 )
 from rongbank.web.csrf import check_csrf
 from rongbank.web.home_pages import ECHARTS
-from rongbank.web.pages import PlatformDep, _local_time, _redirect, render, staff_page
+from rongbank.web.pages import PlatformDep, local_time, render, see_other, staff_page
 from rongbank.web.staff_pages import Csrf, StaffMember, refusal
 
 router = APIRouter(include_in_schema=False, prefix="/staff/risk", route_class=OneHopRoute)
@@ -166,7 +166,7 @@ def risk_rule_propose(
             error=refusal(request, error),
             field=field if isinstance(field, str) else None,
         )
-    return _redirect(f"/staff/risk/rules/{added.id}?done=add")
+    return see_other(f"/staff/risk/rules/{added.id}?done=add")
 
 
 # -- one rule: its changes, its backtest, its shadow hits ------------------------------
@@ -207,15 +207,15 @@ def _rule_page(
         status_code=status,
         entry=entry,
         rule=rule,
-        created_at=_local_time(rule.created_at),
-        approved_at=_local_time(entry.approved_at) if entry.approved_at else "",
+        created_at=local_time(rule.created_at),
+        approved_at=local_time(entry.approved_at) if entry.approved_at else "",
         can_approve=rule.status == "pending" and rule.switched_on_by != me,
         can_shadow=working and rule.mode != "shadow",
         can_live=working and rule.mode != "live",
         can_disable=working,
         first=first.isoformat(),
         last=last.isoformat(),
-        backtests=[(b, _local_time(b.asked_at)) for b in asked],
+        backtests=[(b, local_time(b.asked_at)) for b in asked],
         shadow=shadow,
         shadow_days=_hit_days(shadow),
         charts={"chart-shadow": _chart(shadow)} if shadow else {},
@@ -280,14 +280,14 @@ def risk_backtest_ask(
             status=error.status,
             error=refusal(request, error),
         )
-    return _redirect(f"/staff/risk/backtests/{asked}")
+    return see_other(f"/staff/risk/backtests/{asked}")
 
 
 def _backtest_view(platform: Platform, backtest_id: int) -> dict[str, Any]:
     with platform.transaction() as session:
         found = backtests.get(session, backtest_id)
         rule = store.get(session, found.rule_id)
-    return {"b": found, "rule": rule, "asked_at": _local_time(found.asked_at), "poll": POLL_SECONDS}
+    return {"b": found, "rule": rule, "asked_at": local_time(found.asked_at), "poll": POLL_SECONDS}
 
 
 @router.get("/backtests/{backtest_id}")
@@ -350,7 +350,7 @@ def risk_rule_change(
             request, platform, staff, rule_id, status=error.status, error=refusal(request, error)
         )
     platform.risk_engine.forget_rules()  # this process: at once; others within their TTL
-    return _redirect(f"/staff/risk/rules/{rule_id}?done={change}")
+    return see_other(f"/staff/risk/rules/{rule_id}?done={change}")
 
 
 # -- performance and drift --------------------------------------------------------------
