@@ -11,25 +11,15 @@ import pytest
 
 from rongbank.clock import FrozenClock
 from rongbank.errors import DomainError
-from rongbank.lending.applications import ApplicationForm, Ask
+from rongbank.lending.applications import Ask
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 from tests.factories.identity import resident_id
-from tests.support.lending import FakeScorecard, decide_with
+from tests.support.lending import STRONG_FORM, FakeScorecard, decide_with
 
 pytestmark = pytest.mark.slow
 
 THREADS = 8
-FORM = ApplicationForm(
-    purpose="consumption",
-    monthly_income=20_000_00,
-    monthly_expenses=3_000_00,
-    employment="permanent",
-    years_with_employer=10,
-    housing="owner",
-    assets=500_000_00,
-    debts=0,
-)
 
 
 @pytest.fixture
@@ -58,7 +48,7 @@ def test_concurrent_applications_never_offer_past_the_cap(platform: Platform) ->
                     session,
                     customer_id=customer.id,
                     ask=Ask("personal_credit", 60_000_00, 12, "equal_instalment"),
-                    form=FORM,
+                    form=STRONG_FORM,
                     client_id=f"race-{n}",
                 )
                 outcomes.append(application.status)

@@ -13,27 +13,15 @@ from rongbank.clock import FrozenClock
 from rongbank.errors import DomainError
 from rongbank.ledger.rules import AccountType
 from rongbank.ledger.service import Transfer
-from rongbank.lending.applications import ApplicationForm
 from rongbank.payments.orders import OrderRequest
 from rongbank.platform import Platform
 from rongbank.settings import Settings
 from tests.factories import payments as epay
 from tests.factories.identity import resident_id
 from tests.factories.loans import assert_balanced
-from tests.support.lending import FakeScorecard, decide_with
+from tests.support.lending import STRONG_FORM, FakeScorecard, decide_with
 
 pytestmark = pytest.mark.slow
-
-FORM = ApplicationForm(
-    purpose="consumption",
-    monthly_income=20_000_00,
-    monthly_expenses=3_000_00,
-    employment="permanent",
-    years_with_employer=10,
-    housing="owner",
-    assets=500_000_00,
-    debts=0,
-)
 
 
 @pytest.fixture
@@ -70,7 +58,7 @@ def test_an_order_signed_twice_and_paid_by_e_pay_at_once_is_paid_once(platform: 
                 customer_id=buyer.id,
                 token=order.token,
                 term_months=term,
-                form=FORM,
+                form=STRONG_FORM,
                 client_id=f"t{term}",
             )
             assert decided.offer is not None

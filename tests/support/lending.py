@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from rongbank.clock import FrozenClock
+from rongbank.lending.applications import ApplicationForm
 from rongbank.lending.bureau import BureauReport, FakeCreditBureau
 from rongbank.lending.centre import CreditCentre
 from rongbank.lending.decision import ScoreResult
@@ -130,6 +131,18 @@ SHORT_FORM = {
 }
 """What 逸贷 at checkout asks (the order says what and how much), of :data:`FORM`:
 the one short form of the tests, over the API as in the web bank's form."""
+
+STRONG_FORM = ApplicationForm(
+    purpose="consumption",
+    monthly_income=20_000_00,
+    monthly_expenses=3_000_00,
+    employment="permanent",
+    years_with_employer=10,
+    housing="owner",
+    assets=500_000_00,
+    debts=0,
+)
+"""An applicant the races' tests approve every time (the service's form, in fen)."""
 
 
 def apply(customer: ApiCustomer, key: str = "a1", **changes: Any) -> Any:
