@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from rongbank import outbox
 from rongbank.accounts.events import TransferMade
+from rongbank.api.bench_sql import counting
 from rongbank.chat import notices
 from rongbank.chat.push import MAX_ATTEMPTS
 from rongbank.chat.schemas import NoticeBody
@@ -436,6 +437,86 @@ class TestFailures:
         assert tuple(status) == ("failed", MAX_ATTEMPTS)
         assert deliver(platform).failed == 0
         assert notices_of(chat, alice) == []
+
+
+def record_transfers(platform: Platform, pairs: list[tuple[Any, Any]], first: int) -> None:
+    """One transfer event each (payer, payee), as the money path records it."""
+    with platform.transaction() as session:
+        for n, (payer, payee) in enumerate(pairs, start=first):
+            outbox.record(
+                session,
+                TransferMade(
+                    entry_id=n,
+                    payer_customer_id=payer["customer_id"],
+                    payer_account_id=1,
+                    payee_customer_id=payee["customer_id"],
+                    payee_account_id=2,
+                    payee_account_tail=payee["account"]["number"][-4:],
+                    amount=n,
+                    currency="CNY",
+                    occurred_at=platform.clock.now(),
+                ),
+            )
+
+
+class TestBatches:
+    def test_a_batch_costs_the_same_statements_whatever_its_size_and_keeps_order(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        people = [chat.customer(name) for name in ("张三", "李雷", "韩梅")]
+        ring = [(people[n % 3], people[(n + 1) % 3]) for n in range(30)]
+        record_transfers(platform, ring[:3], first=1)
+        assert deliver(platform).sent == 3  # the notice boxes opened
+        spent = []
+        for size, first in ((3, 100), (30, 200)):
+            record_transfers(platform, ring[:size], first=first)
+            with counting() as tally:
+                assert deliver(platform).sent == size
+            spent.append(tally.statements)
+        assert spent[0] == spent[1] <= 16
+        for who in people:  # each box: its notices in the order they came, seq by seq
+            got = notices_of(chat, who)
+            assert len(got) == 1 + 1 + 10
+            assert [n["seq"] for n in got] == list(range(1, 13))
+            amounts = [int(n["data"]["amount"].replace(".", "")) for n in got]
+            assert amounts == sorted(amounts)
+        with platform.transaction() as session:
+            unmatched = session.execute(
+                text(
+                    "SELECT count(*) FROM chat_push_delivery d LEFT JOIN chat_message m "
+                    "ON m.conversation_id = d.conversation_id AND m.seq = d.seq "
+                    "AND m.client_id = 'push:' || d.id WHERE m.seq IS NULL"
+                )
+            ).scalar_one()
+        assert unmatched == 0  # each delivery names its own message
+
+    def test_a_notice_the_database_refuses_holds_up_no_other_in_its_batch(
+        self, chat: Chat, platform: Platform
+    ) -> None:
+        alice, bob, carol = (chat.customer(name) for name in ("张三", "李雷", "韩梅"))
+        with platform.transaction() as session:
+            for n, (who, merchant) in enumerate(((bob, "店"), (alice, "店" * 3000), (carol, "铺"))):
+                refund = {"amount": 100 + n, "currency": "CNY", "merchant": merchant}
+                session.execute(
+                    text(
+                        "INSERT INTO chat_push_delivery (customer_id, kind, event_key, "
+                        "payload, created_at) VALUES (:c, 'money_received', 'k' || :c, "
+                        "CAST(:p AS jsonb), now())"
+                    ),
+                    {"c": who["customer_id"], "p": json.dumps(refund | {"source": "refund"})},
+                )
+        # alice's notice is too long for a message: the batch fails, then only hers.
+        outcome = deliver(platform)
+        assert (outcome.sent, outcome.failed) == (2, 1)
+        assert [n["data"]["amount"] for n in notices_of(chat, bob)] == ["1.00"]
+        assert [n["data"]["amount"] for n in notices_of(chat, carol)] == ["1.02"]
+        assert notices_of(chat, alice) == []
+        with platform.transaction() as session:
+            left = session.execute(
+                text("SELECT status, attempts FROM chat_push_delivery WHERE customer_id = :c"),
+                {"c": alice["customer_id"]},
+            ).one()
+        assert tuple(left) == ("pending", 1)
 
 
 @pytest.mark.parametrize("kind", notices.NOTICE_KINDS)

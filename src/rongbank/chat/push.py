@@ -22,10 +22,11 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -35,7 +36,8 @@ from rongbank.chat import notices
 from rongbank.chat.errors import BroadcastConflict, BroadcastNotFound
 from rongbank.chat.records import Conversation
 from rongbank.chat.rules import mask_name
-from rongbank.chat.service import CUSTOMER, ChatService, Member
+from rongbank.chat.sending import Draft
+from rongbank.chat.service import ChatService
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +48,52 @@ OUTBOX_READER = outbox.Reader("chat.push", notices.NOTIFIED)
 
 _QUEUE_NOTICE = text(
     "INSERT INTO chat_push_delivery (customer_id, kind, event_key, payload, created_at) "
-    "VALUES (:customer_id, :kind, :key, CAST(:payload AS jsonb), :at) "
+    "SELECT q.c, q.k, q.key, CAST(q.p AS jsonb), q.at FROM unnest(CAST(:c AS bigint[]), "
+    "CAST(:k AS text[]), CAST(:key AS text[]), CAST(:p AS text[]), "
+    "CAST(:at AS timestamptz[])) AS q(c, k, key, p, at) "
     "ON CONFLICT (event_key) DO NOTHING"
 )
+
+# The push job's batch, set-based (see PushService.deliver).
+_PENDING = text(
+    "SELECT d.id, d.customer_id, d.kind, d.broadcast_id, d.payload, d.attempts, "
+    "b.title, b.body, coalesce(p.enabled, true), payer.name FROM chat_push_delivery d "
+    "LEFT JOIN chat_push_broadcast b ON b.id = d.broadcast_id "
+    "LEFT JOIN chat_push_preference p ON p.customer_id = d.customer_id AND p.kind = d.kind "
+    # A transfer's notice names its payer (masked): read with the batch.
+    "LEFT JOIN customer payer ON payer.id = CAST(d.payload ->> 'payer_id' AS bigint) "
+    "WHERE d.status = 'pending' ORDER BY d.id LIMIT :l FOR UPDATE OF d SKIP LOCKED"
+)
+_FINISH = text(
+    "UPDATE chat_push_delivery d SET status = :s, conversation_id = u.c, seq = u.seq, "
+    "done_at = :at FROM unnest(CAST(:ids AS bigint[]), CAST(:c AS bigint[]), "
+    "CAST(:seq AS bigint[])) AS u(id, c, seq) WHERE d.id = u.id"
+)
+_ATTEMPTED = text(
+    "UPDATE chat_push_delivery SET attempts = attempts + 1, "
+    "status = CASE WHEN attempts + 1 >= :max THEN 'failed' ELSE status END "
+    "WHERE id = ANY(CAST(:ids AS bigint[]))"
+)
+# Boxes are made in customer order, so that two workers making the same wait for
+# each other rather than deadlock.
+_OPEN_BOXES = text(
+    "INSERT INTO chat_conversation (kind, title, pair_key, customer_id, created_at) "
+    "SELECT 'notice', :t, 'notice:' || c, c, :at FROM unnest(CAST(:c AS bigint[])) AS c "
+    "ORDER BY c ON CONFLICT (pair_key) DO NOTHING RETURNING id, customer_id"
+)
+_OWN_BOXES = text(
+    "INSERT INTO chat_member (conversation_id, member_kind, member_id, role, joined_at) "
+    "SELECT n.id, 'customer', n.c, 'owner', :at "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:c AS bigint[])) AS n(id, c) "
+    "ON CONFLICT (conversation_id, member_kind, member_id) DO UPDATE SET active = true"
+)
+_LOCK_BOXES = text(
+    f"SELECT {', '.join(f.name for f in fields(Conversation))} FROM chat_conversation "  # noqa: S608
+    "WHERE pair_key = ANY(CAST(:keys AS text[])) ORDER BY customer_id FOR UPDATE"
+)
+
+_REFUSED = (SQLAlchemyError, psycopg.Error)
+"""What the database may answer a batch with: the set-based write goes to the driver."""
 
 _SEGMENT_SQL: dict[str, str] = {
     "all": "true",
@@ -104,6 +149,15 @@ class Delivered:
     failed: int = 0
     events: int = 0
     """Events taken from the outbox (some tell no one: money between one's own accounts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A notice whose message is ready to write into its customer's notice box."""
+
+    id: int
+    customer_id: int
+    body: str
 
 
 def _notice_key(customer_id: int) -> str:
@@ -313,19 +367,16 @@ class PushService:
 
     @staticmethod
     def _queue(session: Session, queued: list[notices.EventNotice]) -> None:
-        if queued:
+        if queued:  # one statement, not one per notice
             session.execute(
                 _QUEUE_NOTICE,
-                [
-                    {
-                        "customer_id": n.customer_id,
-                        "kind": n.kind,
-                        "key": n.key,
-                        "payload": json.dumps(n.payload, ensure_ascii=False),
-                        "at": n.at,
-                    }
-                    for n in queued
-                ],
+                {
+                    "c": [n.customer_id for n in queued],
+                    "k": [n.kind for n in queued],
+                    "key": [n.key for n in queued],
+                    "p": [json.dumps(n.payload, ensure_ascii=False) for n in queued],
+                    "at": [n.at for n in queued],
+                },
             )
 
     # -- delivery --------------------------------------------------------------------------
@@ -336,76 +387,81 @@ class PushService:
         """Deliver up to ``limit`` pending notices in one transaction (several
         workers share the work: rows are claimed with SKIP LOCKED). A notice that
         fails is retried on the next run, up to :data:`MAX_ATTEMPTS` times; it never
-        holds up the others."""
-        sent = skipped = failed = 0
+        holds up the others.
+
+        The batch is written set-based, in the same few statements whatever its size
+        (:meth:`_deliver_all`); one notice at a time, each in its own savepoint, only
+        when that fails, so that what fails alone is found and fails alone."""
         with transaction() as session:
             events = self.take_events(session, limit=limit)
             self.remind_due(session)
-            rows = session.execute(
-                text(
-                    "SELECT d.id, d.customer_id, d.kind, d.broadcast_id, d.payload, d.attempts, "
-                    "b.title, b.body, coalesce(p.enabled, true) FROM chat_push_delivery d "
-                    "LEFT JOIN chat_push_broadcast b ON b.id = d.broadcast_id "
-                    "LEFT JOIN chat_push_preference p ON p.customer_id = d.customer_id "
-                    "AND p.kind = d.kind WHERE d.status = 'pending' ORDER BY d.id LIMIT :l "
-                    "FOR UPDATE OF d SKIP LOCKED"
-                ),
-                {"l": limit},
-            ).all()
-            # Notice boxes are locked in customer order, so workers cannot deadlock.
+            rows = session.execute(_PENDING, {"l": limit}).all()
+            skipped = [int(r[0]) for r in rows if not r[8]]
+            ready: list[_Ready] = []
+            failed: list[int] = []
+            # Each customer's notices in the order they came.
             for row in sorted(rows, key=lambda r: (int(r[1]), int(r[0]))):
-                delivery_id, customer_id, kind = int(row[0]), int(row[1]), str(row[2])
                 if not row[8]:
-                    self._finish(session, delivery_id, "skipped")
-                    skipped += 1
                     continue
-                if self._deliver_one(session, delivery_id, customer_id, kind, row):
-                    sent += 1
-                else:
-                    failed += 1
-                    session.execute(
-                        text(
-                            "UPDATE chat_push_delivery SET attempts = attempts + 1, "
-                            "status = CASE WHEN attempts + 1 >= :max THEN 'failed' "
-                            "ELSE status END WHERE id = :id"
-                        ),
-                        {"id": delivery_id, "max": MAX_ATTEMPTS},
-                    )
-        return Delivered(sent, skipped, failed, events)
+                try:
+                    ready.append(_Ready(int(row[0]), int(row[1]), self._body(row)))
+                except (KeyError, ValueError):
+                    logger.exception("notice %d has no text; retrying next run", row[0])
+                    failed.append(int(row[0]))
+            self._finish(session, "skipped", [(d, None, None) for d in skipped])
+            not_written = self._deliver_all(session, ready)
+            failed += not_written
+            if failed:
+                session.execute(_ATTEMPTED, {"ids": failed, "max": MAX_ATTEMPTS})
+        return Delivered(len(ready) - len(not_written), len(skipped), len(failed), events)
 
-    def _deliver_one(
-        self, session: Session, delivery_id: int, customer_id: int, kind: str, row: Any
-    ) -> bool:
+    def _deliver_all(self, session: Session, ready: list[_Ready]) -> list[int]:
+        """Write ``ready``'s notices into their customers' notice boxes; the ids of
+        those that could not be written. All at once first; if that fails, one at a
+        time, each rolling back to its own savepoint (taking its chat events along)."""
+        if not ready:
+            return []
         try:
-            # A notice that fails rolls back to here, taking its chat event along.
             with session.begin_nested():
-                box = self.notice_box(session, customer_id)
-                message = self.chat.append(
-                    session,
-                    box,
-                    sender=None,
-                    client_id=f"push:{delivery_id}",
-                    kind="notice",
-                    body=self._body(session, kind, row),
-                )
-                self._finish(session, delivery_id, "delivered", box.id, message.seq)
-        except (SQLAlchemyError, KeyError, ValueError):
-            logger.exception("notice %d not delivered; retrying next run", delivery_id)
-            return False
-        return True
+                self._write_notices(session, ready)
+            return []
+        except _REFUSED:
+            logger.warning("a batch of notices failed; one at a time", exc_info=True)
+        failed = []
+        for notice in ready:
+            try:
+                with session.begin_nested():
+                    self._write_notices(session, [notice])
+            except _REFUSED:
+                logger.exception("notice %d not delivered; retrying next run", notice.id)
+                failed.append(notice.id)
+        return failed
 
-    def _body(self, session: Session, kind: str, row: Any) -> str:
-        broadcast_id = None if row[3] is None else int(row[3])
+    def _write_notices(self, session: Session, ready: list[_Ready]) -> None:
+        """Notices as messages, each customer's in order, and their rows delivered:
+        six statements whatever their number (seven when a box is new)."""
+        boxes = self.notice_boxes(session, sorted({n.customer_id for n in ready}))
+        messages = self.chat.append_many(
+            session,
+            [(boxes[n.customer_id], Draft(None, f"push:{n.id}", "notice", n.body)) for n in ready],
+        )
+        self._finish(
+            session,
+            "delivered",
+            [(n.id, m.conversation_id, m.seq) for n, m in zip(ready, messages, strict=True)],
+        )
+
+    def _body(self, row: Any) -> str:
+        kind, broadcast_id = str(row[2]), None if row[3] is None else int(row[3])
         english: dict[str, str] | None = None
         if broadcast_id is not None:  # as staff wrote it, in one language
             title, body, data = str(row[6]), str(row[7]), {}
         else:
             payload = dict(row[4])
             if "payer_id" in payload:
-                payer = session.execute(
-                    text("SELECT name FROM customer WHERE id = :id"), {"id": payload["payer_id"]}
-                ).scalar_one()
-                payload["payer"] = mask_name(str(payer))
+                if row[9] is None:
+                    raise ValueError(f"no customer {payload['payer_id']} paid this")
+                payload["payer"] = mask_name(str(row[9]))
             text_of = notices.render(kind, payload)
             (title, body), (title_en, body_en) = text_of.zh, text_of.en
             english = {"title": title_en, "text": body_en}
@@ -425,26 +481,21 @@ class PushService:
         )
 
     def _finish(
-        self,
-        session: Session,
-        delivery_id: int,
-        status: str,
-        conversation_id: int | None = None,
-        seq: int | None = None,
+        self, session: Session, status: str, done: list[tuple[int, int | None, int | None]]
     ) -> None:
-        session.execute(
-            text(
-                "UPDATE chat_push_delivery SET status = :s, conversation_id = :c, seq = :seq, "
-                "done_at = :at WHERE id = :id"
-            ),
-            {
-                "s": status,
-                "c": conversation_id,
-                "seq": seq,
-                "at": self.chat.clock.now(),
-                "id": delivery_id,
-            },
-        )
+        """Mark deliveries ``status``: (id, conversation, seq) each, in one statement."""
+        if done:
+            ids, conversations, seqs = (list(column) for column in zip(*done, strict=True))
+            session.execute(
+                _FINISH,
+                {
+                    "s": status,
+                    "ids": ids,
+                    "c": conversations,
+                    "seq": seqs,
+                    "at": self.chat.clock.now(),
+                },
+            )
 
     def notice_box_state(self, session: Session, customer_id: int) -> NoticeBoxState | None:
         """Where the customer's notice box stands (None before its first notice),
@@ -459,18 +510,25 @@ class PushService:
         ).first()
         return NoticeBoxState(*row) if row else None
 
+    def notice_boxes(self, session: Session, customer_ids: list[int]) -> dict[int, Conversation]:
+        """The customers' notice boxes (by customer), opened on first use, their rows
+        locked in customer order, as one at a time locks them (so that workers wait
+        for each other, never deadlock)."""
+        now = self.chat.clock.now()
+        opened = session.execute(
+            _OPEN_BOXES, {"c": customer_ids, "t": NOTICE_BOX_TITLE, "at": now}
+        ).all()
+        if opened:
+            # The owner: it is theirs, they cannot leave it (preferences say what comes).
+            session.execute(
+                _OWN_BOXES,
+                {"ids": [int(r[0]) for r in opened], "c": [int(r[1]) for r in opened], "at": now},
+            )
+        locked = session.execute(
+            _LOCK_BOXES, {"keys": [_notice_key(c) for c in customer_ids]}
+        ).all()
+        return {int(r[3]): Conversation(*r) for r in locked}
+
     def notice_box(self, session: Session, customer_id: int) -> Conversation:
         """The customer's notice box, opened on first use, its row locked."""
-        conversation_id, new = self.chat.open_keyed(
-            session,
-            key=_notice_key(customer_id),
-            kind="notice",
-            title=NOTICE_BOX_TITLE,
-            customer_id=customer_id,
-        )
-        if new:
-            # The owner: it is theirs, they cannot leave it (preferences say what comes).
-            self.chat.add_member(
-                session, conversation_id, Member(CUSTOMER, customer_id), role="owner"
-            )
-        return self.chat.conversation(session, conversation_id, lock=True)
+        return self.notice_boxes(session, [customer_id])[customer_id]

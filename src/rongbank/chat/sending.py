@@ -506,6 +506,13 @@ class Sending:
         draft = Draft(sender, client_id, kind, body, reply_to, ref_seq, masked)
         return self._write(session, [(conversation, draft)])[0]
 
+    def append_many(
+        self, session: Session, drafts: Sequence[tuple[Conversation, Draft]]
+    ) -> list[Message]:
+        """:meth:`append` for many entries at once, each conversation's in order (the
+        push job's notices): three statements whatever their number."""
+        return self._write(session, drafts)
+
     def _write(
         self,
         session: Session,
