@@ -15,8 +15,10 @@ _BYTEAS = statement("SELECT CAST(:a AS bytea[])")
 
 # Read-only statements: one session serves every example.
 _ONE_SESSION = [HealthCheck.function_scoped_fixture]
-# PostgreSQL text holds any character but NUL.
-texts = st.lists(st.text(st.characters(blacklist_characters="\x00")), max_size=5)
+# PostgreSQL text holds any character but NUL (and UTF-8 no lone surrogate).
+texts = st.lists(
+    st.text(st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"])), max_size=5
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=_ONE_SESSION)

@@ -181,9 +181,21 @@ def view(
         context.close()
 
 
+HTMX_BUSY = "body.htmx-swapping, body.htmx-settling, .htmx-request, .htmx-added"
+"""What htmx marks while a request, a swap or its settling is under way."""
+
+
+def settled(page: Page) -> None:
+    """Wait until htmx has finished bringing the page in: a boosted page is swapped
+    into the document, and its form is made htmx's a moment later (under load, long
+    enough for a click to land first and go nowhere)."""
+    expect(page.locator(HTMX_BUSY)).to_have_count(0)
+
+
 def submit(page: Page) -> None:
     """Send the page's form (its first button: the one that goes on, not "use another
-    tool instead"), in whichever language it is labelled."""
+    tool instead"), in whichever language it is labelled, once htmx is done with it."""
+    settled(page)
     page.locator("main form button[type=submit]").first.click()
 
 
