@@ -19,6 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
+from rongbank.api import observe
 from rongbank.api.observe import migration_heads, readiness_problems
 from rongbank.db import SessionFactory, alembic_config, make_engine, make_session_factory
 
@@ -83,8 +84,24 @@ def test_a_contract_step_takes_older_code_out(
 
 
 def test_code_newer_than_the_schema_is_not_ready(factory: SessionFactory, fresh_db: str) -> None:
+    """A schema from before ``schema_history``, as this code sees one older install."""
     command.downgrade(alembic_config(fresh_db), "-1")
     assert readiness_problems(factory) == ["migrations_not_current"]
+
+
+def test_the_next_releases_code_waits_for_its_migrations(
+    factory: SessionFactory, fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next release's code (its head 9001_next, an expand step) before and after
+    its migrations: out until its own head is applied, even though this schema
+    records its history."""
+    config = newer_release(tmp_path, fresh_db, True)
+    monkeypatch.setattr(observe, "migration_heads", lambda: {"9001_next"})
+    known = [*observe.known_revisions(), "9001_next"]
+    monkeypatch.setattr(observe, "known_revisions", lambda: known)
+    assert readiness_problems(factory) == ["migrations_not_current"]
+    command.upgrade(config, "heads")
+    assert readiness_problems(factory) == []
 
 
 def test_a_downgrade_removes_its_history_rows(
