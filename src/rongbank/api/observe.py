@@ -32,15 +32,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from psycopg.errors import UndefinedTable
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
+from sqlalchemy.exc import ProgrammingError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rongbank import metrics
 from rongbank.api.errors import ERROR_CODE
 from rongbank.api.one_hop import OneHopRoute
-from rongbank.db import alembic_config, autocommit
+from rongbank.db import SessionFactory, alembic_config, autocommit
 from rongbank.jobs import job_lags
 from rongbank.logs import REQUEST_ID, request_id_from
 from rongbank.platform import Platform
@@ -188,35 +190,65 @@ class NotReady(BaseModel):
         503: {
             "model": NotReady,
             "description": "Not ready: the database is unreachable or read-only, or its "
-            "schema is not this version's.",
+            "schema is neither this version's nor a newer one that still serves it.",
         }
     },
 )
 def readyz(request: Request) -> Any:
     """Ready to serve: the database answers, is writable (a primary, not a replica in
-    recovery nor read-only) and its migrations are this code's head. One statement."""
+    recovery nor read-only) and its schema serves this code. One statement."""
     platform: Platform = request.app.state.platform
-    problems: list[str] = []
-    try:
-        with autocommit(platform.session_factory) as session:
-            row = session.execute(_READY).one()
-        in_recovery, read_only, versions = bool(row[0]), row[1] == "on", set(row[2] or ())
-    except Exception:
-        logger.warning("readiness: the database did not answer", exc_info=True)
-        problems.append("database_unreachable")
-    else:
-        if in_recovery or read_only:
-            problems.append("database_read_only")
-        if versions != migration_heads():
-            problems.append("migrations_not_current")
+    problems = readiness_problems(platform.session_factory)
     if problems:
         return JSONResponse({"status": "not_ready", "problems": problems}, status_code=503)
     return Ready(status="ready")
 
 
+def readiness_problems(factory: SessionFactory) -> list[str]:
+    """What keeps this process from serving, in ``NotReady``'s words.
+
+    The schema serves this code when it is at this code's migration head, or when that
+    head is applied and every revision applied since (one this code does not know,
+    read from ``schema_history``) serves older code: a rolling upgrade's expand
+    migrations leave the old processes ready; a contract step, or code newer than the
+    schema, does not."""
+    problems: list[str] = []
+    heads = migration_heads()
+    try:
+        try:
+            row = _ask(factory, _READY, {"heads": list(heads), "known": known_revisions()})
+        except ProgrammingError as error:
+            if not isinstance(error.orig, UndefinedTable):
+                raise
+            # No schema_history: a schema older than this code's migration 0054.
+            row = _ask(factory, _READY_BEFORE_HISTORY, {})
+    except Exception:
+        logger.warning("readiness: the database did not answer", exc_info=True)
+        return ["database_unreachable"]
+    in_recovery, read_only, versions, applied, contract_since = row
+    if in_recovery or read_only == "on":
+        problems.append("database_read_only")
+    at_head = set(versions or ()) == heads
+    if not at_head and (set(applied or ()) != heads or contract_since):
+        problems.append("migrations_not_current")
+    return problems
+
+
+def _ask(factory: SessionFactory, statement: TextClause, params: dict[str, Any]) -> tuple[Any, ...]:
+    with autocommit(factory) as session:
+        return tuple(session.execute(statement, params).one())
+
+
 _READY = text(
     "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
-    "(SELECT array_agg(version_num) FROM alembic_version)"
+    "(SELECT array_agg(version_num) FROM alembic_version), "
+    "(SELECT array_agg(revision) FROM schema_history WHERE revision = ANY(:heads)), "
+    "EXISTS (SELECT FROM schema_history "
+    "WHERE NOT serves_older_code AND revision <> ALL(:known))"
+)
+_READY_BEFORE_HISTORY = text(
+    "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
+    "NULL::text[], NULL::text[], true"
 )
 
 
@@ -224,7 +256,17 @@ _READY = text(
 def migration_heads() -> set[str]:
     """The head revisions of the migrations this code ships (read from their files
     once)."""
-    return set(ScriptDirectory.from_config(alembic_config("postgresql://")).get_heads())
+    return set(_scripts().get_heads())
+
+
+@cache
+def known_revisions() -> list[str]:
+    """Every revision this code ships."""
+    return [script.revision for script in _scripts().walk_revisions()]
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("postgresql://"))
 
 
 @router.get("/metrics", include_in_schema=False)

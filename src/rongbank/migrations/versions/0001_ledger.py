@@ -21,6 +21,7 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 CURRENCIES = [
     # ISO 4217 fiat currencies: code, minor-unit scale, name.

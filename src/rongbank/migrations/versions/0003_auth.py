@@ -20,6 +20,7 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE auth_credential (

@@ -18,6 +18,7 @@ revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE bound_card (

@@ -15,6 +15,7 @@ revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 -- One row per e-account and business date: the end-of-day balance (fen), the

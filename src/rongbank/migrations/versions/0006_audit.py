@@ -17,6 +17,7 @@ revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE audit_log (

@@ -23,6 +23,7 @@ revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE auth_tool (

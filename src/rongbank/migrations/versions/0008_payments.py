@@ -31,6 +31,7 @@ revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE auth_credential DROP CONSTRAINT auth_credential_principal_kind_check;

@@ -18,6 +18,7 @@ revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = r"""
 CREATE TABLE chat_conversation (

@@ -19,6 +19,7 @@ revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE chat_message DROP CONSTRAINT IF EXISTS chat_message_kind_check;

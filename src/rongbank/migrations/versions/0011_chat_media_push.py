@@ -25,6 +25,7 @@ revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 NOTICE_KINDS = "('announcement', 'promotion', 'money_received', 'payment_made', 'due_soon')"
 

@@ -14,6 +14,7 @@ revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE chat_card ADD COLUMN booking_since timestamptz;

@@ -18,6 +18,7 @@ revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE chat_gateway (

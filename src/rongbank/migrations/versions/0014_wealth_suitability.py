@@ -23,6 +23,7 @@ revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE wealth_product ADD COLUMN maturity_date date;

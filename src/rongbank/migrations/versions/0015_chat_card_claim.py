@@ -17,6 +17,7 @@ revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE chat_card

@@ -14,6 +14,7 @@ revision = "0016_payout_cards"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 KINDS = "'announcement', 'promotion', 'money_received', 'payment_made', 'due_soon'"
 

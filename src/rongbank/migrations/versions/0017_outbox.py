@@ -21,6 +21,7 @@ revision = "0017_outbox"
 down_revision = "0016_payout_cards"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE outbox_event (

@@ -28,6 +28,7 @@ revision = "0018_epay"
 down_revision = "0017_outbox"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE payment ADD COLUMN settled_day date;

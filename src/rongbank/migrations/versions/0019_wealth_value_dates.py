@@ -19,6 +19,7 @@ revision = "0019_wealth_value_dates"
 down_revision = "0018_epay"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE wealth_product ADD COLUMN cutoff time;

@@ -16,6 +16,7 @@ revision = "0020_grid_positions"
 down_revision = "0019_wealth_value_dates"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE grid_card_code ADD COLUMN asked_at timestamptz;

@@ -23,6 +23,7 @@ revision = "0021_login_throttle"
 down_revision = "0020_grid_positions"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE auth_login_name (

@@ -15,6 +15,7 @@ revision = "0022_idempotency"
 down_revision = "0021_login_throttle"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE idempotency_record (

@@ -15,6 +15,7 @@ revision = "0023_ledger_freeze"
 down_revision = "0022_idempotency"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE ledger_account ADD COLUMN frozen boolean NOT NULL DEFAULT false;

@@ -11,6 +11,7 @@ revision = "0024_staff_supervisor"
 down_revision = "0023_ledger_freeze"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 ROLES = "'account_manager', 'operations', 'credit_officer', 'risk_analyst', 'administrator'"
 

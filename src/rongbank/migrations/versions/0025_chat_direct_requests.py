@@ -18,6 +18,7 @@ revision = "0025_chat_requests"
 down_revision = "0024_staff_supervisor"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE chat_conversation

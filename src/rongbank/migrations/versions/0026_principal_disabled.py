@@ -18,6 +18,7 @@ revision = "0026_principal_disabled"
 down_revision = "0025_chat_requests"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE auth_credential

@@ -17,6 +17,7 @@ revision = "0027_card_purchase_keys"
 down_revision = "0026_principal_disabled"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 
 def upgrade() -> None:

@@ -23,6 +23,7 @@ revision = "0028_payees_schedules"
 down_revision = "0027_card_purchase_keys"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 DELIVERY_KINDS = (
     "'announcement', 'promotion', 'money_received', 'payment_made', 'due_soon', 'security'"

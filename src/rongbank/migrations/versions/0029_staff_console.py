@@ -24,6 +24,7 @@ revision = "0029_staff_console"
 down_revision = "0028_payees_schedules"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE INDEX customer_name_start ON customer ((lower(name) COLLATE "C"));

@@ -22,6 +22,7 @@ revision = "0030_password_reset"
 down_revision = "0029_staff_console"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE password_reset (

@@ -27,6 +27,7 @@ revision = "0031_lending_loans"
 down_revision = "0030_password_reset"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE loans (

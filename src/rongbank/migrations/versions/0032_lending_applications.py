@@ -27,6 +27,7 @@ revision = "0032_lending_applications"
 down_revision = "0031_lending_loans"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE lending_application (

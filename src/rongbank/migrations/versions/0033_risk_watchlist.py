@@ -21,6 +21,7 @@ revision = "0033_risk_watchlist"
 down_revision = "0032_lending_applications"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE watchlist (

@@ -23,6 +23,7 @@ revision = "0034_risk_liquidity"
 down_revision = "0033_risk_watchlist"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE risk_liquidity_day (

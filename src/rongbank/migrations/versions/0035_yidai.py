@@ -17,6 +17,7 @@ revision = "0035_yidai"
 down_revision = "0034_risk_liquidity"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 
 def upgrade() -> None:

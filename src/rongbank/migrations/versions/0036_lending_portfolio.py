@@ -16,6 +16,7 @@ revision = "0036_lending_portfolio"
 down_revision = "0035_yidai"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE loan_month_end (

@@ -24,6 +24,7 @@ revision = "0037_mall_catalogue"
 down_revision = "0036_lending_portfolio"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE mall_shop (

@@ -24,6 +24,7 @@ revision = "0038_risk_engine"
 down_revision = "0037_mall_catalogue"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE risk_rule (

@@ -21,6 +21,7 @@ revision = "0039_risk_cases"
 down_revision = "0038_risk_engine"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE risk_case (

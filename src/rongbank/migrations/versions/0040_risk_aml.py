@@ -22,6 +22,7 @@ revision = "0040_risk_aml"
 down_revision = "0039_risk_cases"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE risk_aml_report (

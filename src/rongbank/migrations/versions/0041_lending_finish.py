@@ -18,6 +18,7 @@ revision = "0041_lending_finish"
 down_revision = "0040_risk_aml"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 ROLES = (
     "'account_manager', 'operations', 'credit_officer', 'risk_analyst', 'administrator', "

@@ -31,6 +31,7 @@ revision = "0042_mall_shop"
 down_revision = "0041_lending_finish"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE mall_shop ADD COLUMN decided_reason text NOT NULL DEFAULT ''

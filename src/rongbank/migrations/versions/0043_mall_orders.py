@@ -32,6 +32,7 @@ revision = "0043_mall_orders"
 down_revision = "0042_mall_shop"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 CREATE TABLE mall_cart_line (

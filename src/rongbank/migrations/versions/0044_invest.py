@@ -21,6 +21,7 @@ revision = "0044_invest"
 down_revision = "0043_mall_orders"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 
 def upgrade() -> None:

@@ -16,6 +16,7 @@ revision = "0045_ops"
 down_revision = "0044_invest"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE audit_log ADD COLUMN request_id text CHECK (length(request_id) <= 64);

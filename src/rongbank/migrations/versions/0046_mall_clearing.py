@@ -16,6 +16,7 @@ revision = "0046_mall_clearing"
 down_revision = "0045_ops"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE merchant ALTER COLUMN onboarded_by DROP NOT NULL;

@@ -14,6 +14,7 @@ revision = "0047_invest_ops"
 down_revision = "0046_mall_clearing"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 
 def upgrade() -> None:

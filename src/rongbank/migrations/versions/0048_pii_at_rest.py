@@ -24,6 +24,7 @@ revision = "0048_pii_at_rest"
 down_revision = "0047_invest_ops"
 branch_labels = None
 depends_on = None
+serves_older_code = False
 
 SCHEMA = """
 ALTER TABLE customer

@@ -19,6 +19,9 @@ revision = "0049_mall_finish"
 down_revision = "0048_pii_at_rest"
 branch_labels = None
 depends_on = None
+serves_older_code = (
+    True  # adds a table and a column with a default: nothing older code uses changes
+)
 
 SCHEMA = """
 CREATE TABLE mall_shop_event (

@@ -19,6 +19,7 @@ revision = "0050_risk_holds"
 down_revision = "0049_mall_finish"
 branch_labels = None
 depends_on = None
+serves_older_code = False  # new payment statuses older code does not know
 
 
 def upgrade() -> None:

@@ -16,6 +16,7 @@ revision = "0051_backtest"
 down_revision = "0050_risk_holds"
 branch_labels = None
 depends_on = None
+serves_older_code = True  # adds a table only
 
 
 def upgrade() -> None:

@@ -20,6 +20,7 @@ revision = "0052_outbox"
 down_revision = "0051_backtest"
 branch_labels = None
 depends_on = None
+serves_older_code = False  # outbox_reader.kinds NOT NULL without a default
 
 KINDS = {
     "chat.push": [

@@ -25,6 +25,7 @@ revision = "0053_hot"
 down_revision = "0052_outbox"
 branch_labels = None
 depends_on = None
+serves_older_code = False  # drops wealth_product.custody_account_id
 
 # Shards 1 to 31: 32 in all, ``rongbank.wealth.service.CUSTODY_SHARDS`` when this
 # was written (a migration does not follow the code's later changes).
