@@ -9,14 +9,15 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 from pydantic import SecretStr
 
 from rongbank.api.app import create_app
@@ -186,10 +187,25 @@ HTMX_BUSY = "body.htmx-swapping, body.htmx-settling, .htmx-request, .htmx-added"
 
 
 def settled(page: Page) -> None:
-    """Wait until htmx has finished bringing the page in: a boosted page is swapped
-    into the document, and its form is made htmx's a moment later (under load, long
-    enough for a click to land first and go nowhere)."""
+    """Wait until htmx has finished bringing the page in. A boosted page is in the
+    document before htmx settles it, and settling focuses its ``autofocus`` field:
+    Playwright's ``fill`` focuses its field, then types into whatever has the focus,
+    so under load a value typed in between went into the autofocus field (a payment
+    code with the amount after it; a new password lost to the 6-digit code's length)."""
     expect(page.locator(HTMX_BUSY)).to_have_count(0)
+
+
+def _after_settling(fill: Callable[..., None], page_of: Callable[[Any], Page]) -> Any:
+    def settled_fill(self: Any, *args: Any, **kwargs: Any) -> None:
+        settled(page_of(self))
+        fill(self, *args, **kwargs)
+
+    return settled_fill
+
+
+# Every fill of every browser test waits for htmx to settle first (see ``settled``).
+Page.fill = _after_settling(Page.fill, lambda page: page)  # type: ignore[method-assign]
+Locator.fill = _after_settling(Locator.fill, lambda locator: locator.page)  # type: ignore[method-assign]
 
 
 def submit(page: Page) -> None:
