@@ -11,7 +11,8 @@ from rongbank.inputs import Day, Moment, Name
 from rongbank.inputs import Input as Strict
 from rongbank.money import format_amount
 from rongbank.wealth import rules
-from rongbank.wealth.service import Assessment, Holding, Payout, Product, WealthService
+from rongbank.wealth.service import Holding, Payout, Product, WealthService
+from rongbank.wealth.suitability import Assessment
 
 Amount = Annotated[StrictStr, Field(max_length=40, examples=["10000.00"])]
 AccountNumber = Annotated[str, Field(min_length=1, max_length=40)]

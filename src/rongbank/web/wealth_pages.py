@@ -29,7 +29,8 @@ from rongbank.money import format_amount, parse_positive_amount
 from rongbank.platform import Platform
 from rongbank.wealth import rules
 from rongbank.wealth.errors import PurchaseConflict, RedemptionConflict
-from rongbank.wealth.service import Assessment, Holding, Payout, Product
+from rongbank.wealth.service import Holding, Payout, Product
+from rongbank.wealth.suitability import Assessment
 from rongbank.web.account_pages import accounts_view
 from rongbank.web.csrf import check_csrf
 from rongbank.web.pages import Me, PlatformDep, lang_of, local_time, refusal_text, render, see_other
