@@ -438,6 +438,29 @@ class AccountsService(StaffMembers):
             raise EAccountNotFound()
         return EAccount(*row)
 
+    def own_account(
+        self, session: Session, customer_id: int, number: str, *, lock: bool = False
+    ) -> EAccount:
+        """The customer's own account ``number``; :class:`NotYourAccount` for another's,
+        for none, and for a malformed number alike (nothing says which it was)."""
+        try:
+            account = self.account(session, number, lock=lock)
+        except (EAccountNotFound, AccountNumberInvalid):
+            raise NotYourAccount() from None
+        if account.customer_id != customer_id:
+            raise NotYourAccount()
+        return account
+
+    def own_usable_account(self, session: Session, customer_id: int, number: str) -> EAccount:
+        """:meth:`own_account`, locked, refused when frozen or no longer active (what
+        buying a product or opening a position from it needs)."""
+        account = self.own_account(session, customer_id, number, lock=True)
+        if account.status == "frozen":
+            raise AccountFrozen(account=account.number[-4:])
+        if account.status != "active":
+            raise AccountNotActive(account=account.number[-4:], status=account.status)
+        return account
+
     def set_status(self, session: Session, *, number: str, status: str, reason: str) -> EAccount:
         """Freeze (``status="frozen"``, with a reason) or unfreeze (``"active"``) an
         account; staff only."""
@@ -585,12 +608,7 @@ class AccountsService(StaffMembers):
         checks it all again (and the ledger the balance) when the money moves."""
         if source == destination:
             raise SameEAccount()
-        try:
-            payer = self.account(session, source)
-        except (EAccountNotFound, AccountNumberInvalid):
-            raise NotYourAccount() from None
-        if payer.customer_id != customer_id:
-            raise NotYourAccount()
+        payer = self.own_account(session, customer_id, source)
         payee = self.account(session, destination)
         for account in (payer, payee):
             _check_open(account)

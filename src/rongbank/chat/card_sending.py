@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.accounts.errors import AccountNumberInvalid, EAccountNotFound, NotYourAccount
+from rongbank.accounts.errors import NotYourAccount
 from rongbank.accounts.service import EAccount
 from rongbank.chat import rules
 from rongbank.chat.airline import FlightOffer
@@ -331,11 +331,8 @@ class CardSending(CardStore):
         return actor
 
     def _own_account(self, session: Session, customer_id: int, number: str) -> EAccount:
-        try:
-            account = self.accounts.account(session, number)
-        except (EAccountNotFound, AccountNumberInvalid):
-            raise NotYourAccount() from None
-        if account.customer_id != customer_id or account.status != "active":
+        account = self.accounts.own_account(session, customer_id, number)
+        if account.status != "active":
             raise NotYourAccount()
         return account
 

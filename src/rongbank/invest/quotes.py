@@ -13,13 +13,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from rongbank.accounts.errors import (
-    AccountFrozen,
-    AccountNotActive,
-    AccountNumberInvalid,
-    EAccountNotFound,
-    NotYourAccount,
-)
 from rongbank.accounts.service import EAccount
 from rongbank.invest import errors as e
 from rongbank.invest.amounts import Action, PositionState, Side, buys, effect
@@ -148,16 +141,7 @@ class Quotes(Positions, Journal):
     def own_account(
         self, session: Session, customer_id: int, number: str, product: Product
     ) -> EAccount:
-        try:
-            account = self.accounts.account(session, number, lock=True)
-        except (EAccountNotFound, AccountNumberInvalid):
-            raise NotYourAccount() from None
-        if account.customer_id != customer_id:
-            raise NotYourAccount()
-        if account.status == "frozen":
-            raise AccountFrozen(account=account.number[-4:])
-        if account.status != "active":
-            raise AccountNotActive(account=account.number[-4:], status=account.status)
+        account = self.accounts.own_usable_account(session, customer_id, number)
         if account.currency != product.quote_currency:
             raise e.AccountCurrencyMismatch(
                 product=product.quote_currency, account=account.currency

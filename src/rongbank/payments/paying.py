@@ -20,9 +20,6 @@ from rongbank import outbox, review_hold
 from rongbank.accounts.errors import (
     AccountFrozen,
     AccountNotActive,
-    AccountNumberInvalid,
-    EAccountNotFound,
-    NotYourAccount,
 )
 from rongbank.accounts.service import EAccount
 from rongbank.auth.tools import PaymentRequest
@@ -71,13 +68,7 @@ class Paying(Orders):
     def payer_account(
         self, session: Session, customer_id: int, number: str, *, lock: bool = False
     ) -> EAccount:
-        try:
-            account = self.accounts.account(session, number, lock=lock)
-        except (AccountNumberInvalid, EAccountNotFound):  # not the customer's either way
-            raise NotYourAccount() from None
-        if account.customer_id != customer_id:
-            raise NotYourAccount()
-        return account
+        return self.accounts.own_account(session, customer_id, number, lock=lock)
 
     def payment_request(
         self, merchant: Merchant, order_no: str, amount: int, payer: str

@@ -49,13 +49,9 @@ from sqlalchemy.orm import Session
 
 from rongbank import outbox
 from rongbank.accounts.errors import (
-    AccountFrozen,
     AccountNotActive,
-    AccountNumberInvalid,
-    EAccountNotFound,
-    NotYourAccount,
 )
-from rongbank.accounts.service import AccountsService, EAccount
+from rongbank.accounts.service import AccountsService
 from rongbank.auth.tools import PaymentRequest
 from rongbank.business_calendar import BusinessCalendar
 from rongbank.clock import Clock
@@ -418,7 +414,7 @@ class WealthService(Suitability):
             return existing, False
         now = self.clock.now()
         rules.check_purchase(product.terms, amount, now)
-        account = self._own_account(session, customer_id, account_number)
+        account = self.accounts.own_usable_account(session, customer_id, account_number)
         self.check_suitable(session, customer_id=customer_id, product=product)
         custody = product.custody_of(customer_id)
         entry_id = self.ledger.transfer(
@@ -823,16 +819,3 @@ class WealthService(Suitability):
         account = self.accounts.account(session, holding.account_number)
         if account.status == "closed":
             raise AccountNotActive(account=account.number[-4:], status=account.status)
-
-    def _own_account(self, session: Session, customer_id: int, number: str) -> EAccount:
-        try:
-            account = self.accounts.account(session, number, lock=True)
-        except (EAccountNotFound, AccountNumberInvalid):
-            raise NotYourAccount() from None
-        if account.customer_id != customer_id:
-            raise NotYourAccount()
-        if account.status == "frozen":
-            raise AccountFrozen(account=account.number[-4:])
-        if account.status != "active":
-            raise AccountNotActive(account=account.number[-4:], status=account.status)
-        return account
